@@ -1,0 +1,205 @@
+// Command xtramail-bench measures xtramail under load.
+//
+//	xtramail-bench capture [--addr HOST:PORT --to ADDR] [--conns 8] [--size 10240] [--duration 10s]
+//
+// Without --addr it starts a whole xtramail on a temporary data directory
+// (fsync on, as in production) and measures that, so one command gives the
+// figure. Later modes add IMAP and submission.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/xtramail/xtramail/internal/config"
+	"github.com/xtramail/xtramail/internal/service"
+)
+
+func main() {
+	if len(os.Args) < 2 || os.Args[1] != "capture" {
+		fmt.Fprintln(os.Stderr, "usage: xtramail-bench capture [flags]   (see -h)")
+		os.Exit(2)
+	}
+	if err := capture(os.Args[2:]); err != nil {
+		fmt.Fprintln(os.Stderr, "xtramail-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func capture(args []string) error {
+	fs := flag.NewFlagSet("capture", flag.ExitOnError)
+	addr := fs.String("addr", "", "capture listener to load; empty starts one in a temporary directory")
+	to := fs.String("to", "bench@bench.test", "recipient (must be protected on the server)")
+	from := fs.String("from", "sender@outside.test", "envelope sender")
+	conns := fs.Int("conns", 8, "concurrent SMTP connections")
+	size := fs.Int("size", 10*1024, "message size in bytes")
+	duration := fs.Duration("duration", 10*time.Second, "how long to send")
+	maxMsgs := fs.Int("count", 0, "stop after this many messages (0: no limit)")
+	dataDir := fs.String("data", "", "data directory for the embedded server (default: a temporary one)")
+	fs.Parse(args)
+
+	if *addr == "" {
+		dir := *dataDir
+		if dir == "" {
+			d, err := os.MkdirTemp("", "xtramail-bench-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(d)
+			dir = d
+		}
+		stop, a, err := startServer(dir, *to)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		*addr = a
+	}
+
+	body := makeMessage(*size)
+	var sent, failed atomic.Int64
+	var mu sync.Mutex
+	var lat []time.Duration
+	ctx, cancel := context.WithTimeout(context.Background(), *duration)
+	defer cancel()
+	start := time.Now()
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	for range *conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			defer func() {
+				mu.Lock()
+				lat = append(lat, mine...)
+				mu.Unlock()
+			}()
+			c, err := smtp.Dial(*addr)
+			if err != nil {
+				firstErr.CompareAndSwap(nil, err)
+				return
+			}
+			defer c.Close()
+			if err := c.Hello("bench.local"); err != nil {
+				firstErr.CompareAndSwap(nil, err)
+				return
+			}
+			for ctx.Err() == nil {
+				if *maxMsgs > 0 && sent.Load()+failed.Load() >= int64(*maxMsgs) {
+					return
+				}
+				t0 := time.Now()
+				if err := sendOne(c, *from, *to, body); err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+					if errors.Is(err, io.EOF) {
+						return
+					}
+					c.Reset()
+					continue
+				}
+				sent.Add(1)
+				mine = append(mine, time.Since(t0))
+			}
+			c.Quit()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	slices.Sort(lat)
+	pct := func(p float64) time.Duration {
+		if len(lat) == 0 {
+			return 0
+		}
+		return lat[int(float64(len(lat)-1)*p)].Round(10 * time.Microsecond)
+	}
+	fmt.Printf("capture: %d messages of %d bytes over %d connections in %s\n", sent.Load(), *size, *conns, elapsed.Round(time.Millisecond))
+	fmt.Printf("  %.0f messages/s stored durably, %.1f MB/s\n", float64(sent.Load())/elapsed.Seconds(), float64(sent.Load())*float64(*size)/elapsed.Seconds()/1e6)
+	fmt.Printf("  latency p50 %s  p90 %s  p99 %s  max %s\n", pct(.5), pct(.9), pct(.99), pct(1))
+	fmt.Printf("  errors %d\n", failed.Load())
+	if e := firstErr.Load(); e != nil {
+		fmt.Printf("  first error: %v\n", e)
+	}
+	return nil
+}
+
+func sendOne(c *smtp.Client, from, to string, body []byte) error {
+	if err := c.Mail(from, nil); err != nil {
+		return err
+	}
+	if err := c.Rcpt(to, nil); err != nil {
+		return err
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	var id [8]byte
+	rand.Read(id[:])
+	fmt.Fprintf(w, "Message-ID: <%s@bench.local>\r\n", hex.EncodeToString(id[:]))
+	if _, err := w.Write(body); err != nil {
+		return err
+	}
+	return w.Close()
+}
+
+// makeMessage builds a plain text message of about size bytes.
+func makeMessage(size int) []byte {
+	var b strings.Builder
+	b.WriteString("From: Bench <sender@outside.test>\r\nTo: bench@bench.test\r\nSubject: load test message\r\n" +
+		"Date: Wed, 25 Nov 2026 12:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n")
+	words := []string{"continuity", "mailbox", "outage", "message", "retention", "capture", "office", "report"}
+	for i := 0; b.Len() < size-2; i++ {
+		b.WriteString(words[i%len(words)])
+		if i%10 == 9 {
+			b.WriteString("\r\n")
+		} else {
+			b.WriteByte(' ')
+		}
+	}
+	b.WriteString("\r\n")
+	return []byte(b.String())
+}
+
+// startServer runs an embedded xtramail with the recipient protected.
+func startServer(dir, rcpt string) (stop func(), addr string, err error) {
+	cfg := config.Default()
+	cfg.Data = dir
+	cfg.Hostname = "localhost"
+	cfg.Capture.Listen = "127.0.0.1:0"
+	cfg.Metrics.Listen = ""
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	svc, err := service.New(cfg, log)
+	if err != nil {
+		return nil, "", err
+	}
+	ctx := context.Background()
+	at := strings.LastIndexByte(rcpt, '@')
+	if _, err := svc.Store.CreateDomain(ctx, rcpt[at+1:], 0); err != nil {
+		return nil, "", err
+	}
+	if _, err := svc.Store.CreateAccount(ctx, rcpt, ""); err != nil {
+		return nil, "", err
+	}
+	if err := svc.Start(ctx); err != nil {
+		return nil, "", err
+	}
+	fmt.Printf("embedded xtramail in %s (SQLite WAL, synchronous=FULL, bodies fsynced)\n", filepath.Clean(dir))
+	return func() { svc.Shutdown(context.Background()) }, svc.CaptureAddr.String(), nil
+}

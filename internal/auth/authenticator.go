@@ -1,0 +1,241 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Credential is what authentication needs to know about an account.
+type Credential struct {
+	AccountID    int64
+	Username     string // login address, lowercase
+	PasswordHash string // PHC string made by [Hash] or [Hasher.Hash]
+	Enabled      bool
+}
+
+// LookupFunc fetches the credential for a lowercased username. For an
+// address with no account it must return an error wrapping
+// [ErrUnknownUser]; any other error is treated as a failure of the lookup
+// itself (database down, ctx done) and passed on wrapped.
+type LookupFunc func(ctx context.Context, username string) (Credential, error)
+
+var (
+	// ErrUnknownUser is returned by a [LookupFunc] for an address with no
+	// account. Authenticate never returns it: callers see
+	// ErrInvalidCredentials.
+	ErrUnknownUser = errors.New("auth: unknown user")
+	// ErrInvalidCredentials means the login failed: unknown user, wrong
+	// password, or disabled account. The wrapping error says which, for
+	// the log only.
+	ErrInvalidCredentials = errors.New("auth: invalid credentials")
+	// ErrThrottled means too many recent failures for the address or the
+	// client IP. The error is a *[ThrottledError] saying for how long.
+	ErrThrottled = errors.New("auth: too many failed logins")
+)
+
+// ThrottledError is returned by Authenticate when an attempt is refused
+// without checking the password. errors.Is(err, ErrThrottled) holds.
+type ThrottledError struct {
+	Key        string        // the throttled address, or client IP (IPv6: its /64)
+	RetryAfter time.Duration // how long until an attempt is allowed
+}
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("%v for %s, retry after %v", ErrThrottled, e.Key, e.RetryAfter.Round(time.Millisecond))
+}
+
+func (e *ThrottledError) Unwrap() error { return ErrThrottled }
+
+// Options configures an [Authenticator]. Nil fields get defaults.
+type Options struct {
+	Hasher       *Hasher          // default: DefaultParams, runtime.NumCPU() slots
+	Cache        *Cache           // default: NewCache(DefaultCacheTTL, DefaultCacheSize)
+	UserThrottle *Throttle        // default: DefaultThrottlePolicy
+	IPThrottle   *Throttle        // default: DefaultIPThrottlePolicy
+	Now          func() time.Time // default: time.Now
+}
+
+// Authenticator checks logins for every front end, combining the lookup,
+// the verified-credentials cache, the bounded [Hasher] and throttling by
+// address and by client IP.
+//
+// An Authenticator is safe for concurrent use.
+type Authenticator struct {
+	lookup LookupFunc
+	hasher *Hasher
+	cache  *Cache
+	users  *Throttle
+	ips    *Throttle
+	now    func() time.Time
+}
+
+// NewAuthenticator returns an Authenticator that finds accounts with
+// lookup, which must not be nil.
+func NewAuthenticator(lookup LookupFunc, opts Options) *Authenticator {
+	a := &Authenticator{
+		lookup: lookup,
+		hasher: opts.Hasher,
+		cache:  opts.Cache,
+		users:  opts.UserThrottle,
+		ips:    opts.IPThrottle,
+		now:    opts.Now,
+	}
+	if a.hasher == nil {
+		// DefaultParams are within limits, so this cannot fail.
+		a.hasher, _ = NewHasher(DefaultParams(), 0)
+	}
+	if a.cache == nil {
+		a.cache = NewCache(0, 0)
+	}
+	if a.users == nil {
+		a.users = NewThrottle(DefaultThrottlePolicy())
+	}
+	if a.ips == nil {
+		a.ips = NewThrottle(DefaultIPThrottlePolicy())
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	return a
+}
+
+// Hasher returns the Hasher, so that setting a password shares the bound
+// on concurrent argon2 computations with logins.
+func (a *Authenticator) Hasher() *Hasher { return a.hasher }
+
+// Forget drops cached verifications for username; call it after changing
+// an account's password or status. (A changed hash already misses the
+// cache; Forget also frees the memory at once.)
+func (a *Authenticator) Forget(username string) {
+	a.cache.Forget(strings.ToLower(username))
+}
+
+// Authenticate checks password for username (matched case-insensitively)
+// connecting from remoteIP ("192.0.2.1", "[2001:db8::1]:993"; empty if
+// unknown, which skips the per-IP throttle). Behind a proxy, pass the
+// client's address, not the proxy's.
+//
+// It returns the credential on success, or an error for which errors.Is
+// holds with [ErrInvalidCredentials] (unknown user, wrong password,
+// disabled account — deliberately one answer) or [ErrThrottled]; any
+// other error is a lookup, stored-hash or ctx problem, wrapped.
+//
+// For an unknown user a dummy argon2 computation runs, so that timing
+// does not tell which addresses have accounts.
+func (a *Authenticator) Authenticate(ctx context.Context, username, password, remoteIP string) (Credential, error) {
+	user := strings.ToLower(username)
+	ip := ipKey(remoteIP)
+
+	// The per-IP throttle is checked before the database is touched.
+	if err := a.check(a.ips, ip, a.now()); err != nil {
+		return Credential{}, err
+	}
+	if password == "" || len(password) > MaxPasswordLength {
+		// Cannot match any hash (Hash refuses these), so nothing to
+		// throttle or time.
+		return Credential{}, fmt.Errorf("authenticate %s: empty or overlong password: %w", user, ErrInvalidCredentials)
+	}
+
+	cred, err := a.lookup(ctx, user)
+	unknown := errors.Is(err, ErrUnknownUser)
+	if err != nil && !unknown {
+		return Credential{}, fmt.Errorf("authenticate %s: look up account: %w", user, err)
+	}
+
+	// A cache hit proves the password was right moments ago, so it skips
+	// the per-address throttle: an attacker hammering an address must
+	// not lock out the owner's mail client, which reconnects often.
+	if !unknown && cred.Enabled && a.cache.Lookup(user, password, cred.PasswordHash, a.now()) {
+		a.users.Success(user)
+		return cred, nil
+	}
+	if err := a.check(a.users, user, a.now()); err != nil {
+		return Credential{}, err
+	}
+
+	var match bool
+	err = a.hasher.withSlot(ctx, func() error {
+		// Check again, holding the slot and until the outcome is
+		// recorded: a burst of parallel attempts all passes the checks
+		// above before any failure is recorded, but only as many as
+		// there are slots can get past this point ahead of the records.
+		now := a.now()
+		if err := a.check(a.ips, ip, now); err != nil {
+			return err
+		}
+		if err := a.check(a.users, user, now); err != nil {
+			return err
+		}
+		if unknown {
+			a.hasher.burn(password)
+		} else {
+			var err error
+			if match, err = Verify(cred.PasswordHash, password); err != nil {
+				return fmt.Errorf("stored password hash of account %d: %w", cred.AccountID, err)
+			}
+		}
+		if !match || !cred.Enabled {
+			a.users.Failure(user, now)
+			if ip != "" {
+				a.ips.Failure(ip, now)
+			}
+		}
+		return nil
+	})
+	var terr *ThrottledError
+	switch {
+	case errors.As(err, &terr):
+		return Credential{}, err
+	case err != nil: // ctx ended while waiting, or a corrupt stored hash
+		return Credential{}, fmt.Errorf("authenticate %s: %w", user, err)
+	case unknown:
+		return Credential{}, fmt.Errorf("authenticate %s: no such account: %w", user, ErrInvalidCredentials)
+	case !match:
+		return Credential{}, fmt.Errorf("authenticate %s: wrong password: %w", user, ErrInvalidCredentials)
+	case !cred.Enabled:
+		return Credential{}, fmt.Errorf("authenticate %s: account %d disabled: %w", user, cred.AccountID, ErrInvalidCredentials)
+	}
+	a.users.Success(user)
+	// The per-IP record is kept on success: otherwise an attacker with
+	// one valid account could clear its IP's failures between guesses.
+	a.cache.Store(user, password, cred.PasswordHash, a.now())
+	return cred, nil
+}
+
+// check returns a *ThrottledError if t refuses key at now. An empty key
+// (unknown client IP) is never throttled.
+func (a *Authenticator) check(t *Throttle, key string, now time.Time) error {
+	if key == "" {
+		return nil
+	}
+	if ok, retry := t.Allow(key, now); !ok {
+		return &ThrottledError{Key: key, RetryAfter: retry}
+	}
+	return nil
+}
+
+// ipKey returns the throttle key for a client address, with or without
+// port. An IPv6 client is keyed by its /64, since one host or customer
+// commonly has a whole /64 to rotate through. Unparseable input is used
+// as is.
+func ipKey(remote string) string {
+	if remote == "" {
+		return ""
+	}
+	var addr netip.Addr
+	if ap, err := netip.ParseAddrPort(remote); err == nil {
+		addr = ap.Addr()
+	} else if addr, err = netip.ParseAddr(remote); err != nil {
+		return remote
+	}
+	addr = addr.Unmap().WithZone("")
+	if addr.Is6() {
+		p, _ := addr.Prefix(64) // Cannot fail for a 128-bit address.
+		return p.String()
+	}
+	return addr.String()
+}

@@ -1,0 +1,337 @@
+package capture
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/xtramail/xtramail/internal/blob/fs"
+	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/store/sqlite"
+	"github.com/xtramail/xtramail/internal/tlsutil"
+)
+
+type testEnv struct {
+	st   *sqlite.Store
+	addr string
+	bob  store.Account
+}
+
+func newEnv(t testing.TB, cfg Config) *testEnv {
+	t.Helper()
+	dir := t.TempDir()
+	blobs, err := fs.Open(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(filepath.Join(dir, "x.db"), blobs, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := st.CreateDomain(ctx, "example.test", 0); err != nil {
+		t.Fatal(err)
+	}
+	bob, err := st.CreateAccount(ctx, "bob@example.test", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateAccount(ctx, "alice@example.test", ""); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := New(cfg, st, slog.New(slog.DiscardHandler), nil)
+	go srv.Serve(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		st.Close()
+	})
+	return &testEnv{st: st, addr: ln.Addr().String(), bob: bob}
+}
+
+func (e *testEnv) inbox(t testing.TB, acct store.Account) []string {
+	t.Helper()
+	ctx := context.Background()
+	mb, err := e.st.Mailbox(ctx, acct.ID, store.Inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := e.st.Messages(ctx, mb.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range msgs {
+		rc, err := e.st.OpenBody(ctx, m.BodyID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		out = append(out, string(b))
+	}
+	return out
+}
+
+// conv sends raw lines and checks each reply's start, like a transcript.
+type conv struct {
+	t *testing.T
+	c net.Conn
+	r *bufio.Reader
+}
+
+func dialRaw(t *testing.T, addr string) *conv {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	cv := &conv{t: t, c: c, r: bufio.NewReader(c)}
+	cv.expect("220 ")
+	return cv
+}
+
+// reply reads one (possibly multi-line) reply and returns its last line.
+func (cv *conv) reply() string {
+	cv.t.Helper()
+	cv.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		line, err := cv.r.ReadString('\n')
+		if err != nil {
+			return "ERR " + err.Error()
+		}
+		if len(line) < 4 || line[3] != '-' {
+			return strings.TrimRight(line, "\r\n")
+		}
+	}
+}
+
+func (cv *conv) expect(prefix string) {
+	cv.t.Helper()
+	if got := cv.reply(); !strings.HasPrefix(got, prefix) {
+		cv.t.Fatalf("reply %q, want %q", got, prefix)
+	}
+}
+
+func (cv *conv) send(s string) {
+	cv.t.Helper()
+	if _, err := io.WriteString(cv.c, s); err != nil {
+		cv.t.Fatal(err)
+	}
+}
+
+func (cv *conv) cmd(line, want string) {
+	cv.t.Helper()
+	cv.send(line + "\r\n")
+	cv.expect(want)
+}
+
+func TestTranscripts(t *testing.T) {
+	e := newEnv(t, Config{MaxMessageBytes: 2048, MaxRecipients: 3})
+	cases := []struct {
+		name  string
+		steps [][2]string // line sent, reply prefix expected
+	}{
+		{"unknown recipient", [][2]string{{"EHLO up.test", "250 "}, {"MAIL FROM:<a@outside.test>", "250 "}, {"RCPT TO:<nobody@example.test>", "550 5.1.1 "}, {"RCPT TO:<x@other.test>", "550 5.1.1 "}}},
+		{"bad address", [][2]string{{"EHLO up.test", "250 "}, {"MAIL FROM:<a@outside.test>", "250 "}, {"RCPT TO:<not an address>", "501 5.5.2 "}, {"RCPT TO:<a@-bad-.test>", "501 5.1.3 "}}},
+		{"bad sender", [][2]string{{"EHLO up.test", "250 "}, {"MAIL FROM:<a@-bad-.test>", "553 5.1.7 "}}},
+		{"rcpt before mail", [][2]string{{"EHLO up.test", "250 "}, {"RCPT TO:<bob@example.test>", "502 "}}},
+		{"data before rcpt", [][2]string{{"EHLO up.test", "250 "}, {"MAIL FROM:<a@outside.test>", "250 "}, {"DATA", "502 "}}},
+		{"size declared too big", [][2]string{{"EHLO up.test", "250 "}, {"MAIL FROM:<a@outside.test> SIZE=999999", "552 5.3.4 "}}},
+		{"too many recipients", [][2]string{{"EHLO up.test", "250 "}, {"MAIL FROM:<alice@example.test>", "250 "},
+			{"RCPT TO:<r1@else.test>", "250 "}, {"RCPT TO:<r2@else.test>", "250 "}, {"RCPT TO:<r3@else.test>", "250 "}, {"RCPT TO:<r4@else.test>", "452 4.5.3 "}}},
+		{"garbage", [][2]string{{"\x00\xff\xfe garbage", "50"}, {"EHLO up.test", "250 "}, {"NOOP", "250 "}}},
+		{"duplicate recipient", [][2]string{{"EHLO up.test", "250 "}, {"MAIL FROM:<a@outside.test>", "250 "}, {"RCPT TO:<bob@example.test>", "250 "}, {"RCPT TO:<BOB@example.test>", "250 "}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cv := dialRaw(t, e.addr)
+			for _, s := range tc.steps {
+				cv.cmd(s[0], s[1])
+			}
+			cv.cmd("QUIT", "221 ")
+		})
+	}
+}
+
+func TestSizeLimit(t *testing.T) {
+	e := newEnv(t, Config{MaxMessageBytes: 2048})
+	cv := dialRaw(t, e.addr)
+	cv.cmd("EHLO up.test", "250 ")
+	cv.cmd("MAIL FROM:<a@outside.test>", "250 ")
+	cv.cmd("RCPT TO:<bob@example.test>", "250 ")
+	cv.cmd("DATA", "354 ")
+	cv.send("Subject: big\r\n\r\n" + strings.Repeat("x", 100) + "\r\n")
+	for range 40 {
+		cv.send(strings.Repeat("y", 98) + "\r\n")
+	}
+	cv.cmd(".", "552 5.3.4 ")
+	// The session goes on after a refused message.
+	cv.cmd("MAIL FROM:<a@outside.test>", "250 ")
+	cv.cmd("RCPT TO:<bob@example.test>", "250 ")
+	cv.cmd("DATA", "354 ")
+	cv.cmd("Subject: small\r\n\r\nok\r\n.", "250 ")
+	if got := e.inbox(t, e.bob); len(got) != 1 || !strings.Contains(got[0], "Subject: small") {
+		t.Fatalf("inbox %q", got)
+	}
+}
+
+// TestSmuggling checks that "\n.\n" and "\r.\r" inside DATA never end
+// the message: only CRLF.CRLF does, so no second message can be hidden.
+func TestSmuggling(t *testing.T) {
+	e := newEnv(t, Config{})
+	cv := dialRaw(t, e.addr)
+	cv.cmd("EHLO up.test", "250 ")
+	cv.cmd("MAIL FROM:<a@outside.test>", "250 ")
+	cv.cmd("RCPT TO:<bob@example.test>", "250 ")
+	cv.cmd("DATA", "354 ")
+	cv.send("Subject: one\r\n\r\nfirst\n.\nMAIL FROM:<evil@x.test>\nRCPT TO:<alice@example.test>\nDATA\nSubject: smuggled\r.\r\nend\r\n")
+	cv.cmd(".", "250 ")
+	cv.cmd("QUIT", "221 ")
+	got := e.inbox(t, e.bob)
+	if len(got) != 1 {
+		t.Fatalf("bob has %d messages, want 1", len(got))
+	}
+	want := "Subject: one\r\n\r\nfirst\r\n.\r\nMAIL FROM:<evil@x.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\nSubject: smuggled\r\n.\r\nend\r\n"
+	if got[0] != want {
+		t.Fatalf("stored %q\nwant   %q", got[0], want)
+	}
+	alice, _ := e.st.Account(context.Background(), "alice@example.test")
+	if n := len(e.inbox(t, alice)); n != 0 {
+		t.Fatalf("smuggled message reached alice (%d)", n)
+	}
+}
+
+func TestNormalizeLineEndings(t *testing.T) {
+	for in, want := range map[string]string{
+		"":               "",
+		"a\r\nb\r\n":     "a\r\nb\r\n",
+		"a\nb\n":         "a\r\nb\r\n",
+		"a\rb\r":         "a\r\nb\r\n",
+		"a\r\r\nb":       "a\r\n\r\nb",
+		"\n\r":           "\r\n\r\n",
+		"x\r\n.\n.\r\n":  "x\r\n.\r\n.\r\n",
+		"no line ending": "no line ending",
+	} {
+		if got := string(NormalizeLineEndings([]byte(in))); got != want {
+			t.Errorf("NormalizeLineEndings(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestChunkingAndPipelining(t *testing.T) {
+	e := newEnv(t, Config{})
+	cv := dialRaw(t, e.addr)
+	cv.cmd("EHLO up.test", "250 ")
+	// Pipelined: all commands in one write (RFC 2920).
+	cv.send("MAIL FROM:<a@outside.test>\r\nRCPT TO:<bob@example.test>\r\nBDAT 14\r\nSubject: b\r\n\r\nBDAT 4 LAST\r\nhi\r\n")
+	cv.expect("250 ")
+	cv.expect("250 ")
+	cv.expect("250 ")
+	cv.expect("250 ")
+	if got := e.inbox(t, e.bob); len(got) != 1 || got[0] != "Subject: b\r\n\r\nhi\r\n" {
+		t.Fatalf("inbox %q", got)
+	}
+}
+
+func TestAllowList(t *testing.T) {
+	e := newEnv(t, Config{AllowNets: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}})
+	c, err := net.Dial("tcp", e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	line, _ := bufio.NewReader(c).ReadString('\n')
+	if !strings.HasPrefix(line, "554 5.7.1 ") {
+		t.Fatalf("greeting from outside the allow-list: %q", line)
+	}
+}
+
+func TestConnectionLimit(t *testing.T) {
+	e := newEnv(t, Config{MaxConnsPerIP: 2})
+	dialRaw(t, e.addr)
+	second := dialRaw(t, e.addr)
+	c, err := net.Dial("tcp", e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	line, _ := bufio.NewReader(c).ReadString('\n')
+	if !strings.HasPrefix(line, "421 4.7.0 ") {
+		t.Fatalf("third connection: %q", line)
+	}
+	// A closed connection frees its slot.
+	second.cmd("QUIT", "221 ")
+	second.c.Close()
+	time.Sleep(100 * time.Millisecond)
+	dialRaw(t, e.addr)
+}
+
+// TestDataTimeoutCloses checks that a client stalling in DATA is
+// disconnected rather than left with a 421 and an open session.
+func TestDataTimeoutCloses(t *testing.T) {
+	e := newEnv(t, Config{ReadTimeout: 300 * time.Millisecond})
+	cv := dialRaw(t, e.addr)
+	cv.cmd("EHLO up.test", "250 ")
+	cv.cmd("MAIL FROM:<a@outside.test>", "250 ")
+	cv.cmd("RCPT TO:<bob@example.test>", "250 ")
+	cv.cmd("DATA", "354 ")
+	cv.send("Subject: stalled\r\n\r\npartial")
+	cv.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	rest, err := io.ReadAll(cv.r)
+	if err != nil {
+		t.Fatalf("connection not closed after DATA timeout: %v (read %q)", err, rest)
+	}
+	if n := len(e.inbox(t, e.bob)); n != 0 {
+		t.Fatalf("partial message stored (%d)", n)
+	}
+}
+
+func TestStartTLS(t *testing.T) {
+	srvTLS, roots, err := tlsutil.NewTestPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, Config{TLS: srvTLS})
+	c, err := smtp.DialStartTLS(e.addr, &tls.Config{RootCAs: roots, ServerName: "localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.SendMail("a@outside.test", []string{"bob@example.test"}, strings.NewReader("Subject: tls\r\n\r\nsecret\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.inbox(t, e.bob); len(got) != 1 {
+		t.Fatalf("inbox %q", got)
+	}
+}
+
+func TestRefusedIsLogged(t *testing.T) {
+	e := newEnv(t, Config{})
+	cv := dialRaw(t, e.addr)
+	cv.cmd("EHLO up.test", "250 ")
+	cv.cmd("MAIL FROM:<a@outside.test>", "250 ")
+	cv.cmd("RCPT TO:<nobody@example.test>", "550 ")
+	evs, err := e.st.SearchLog(context.Background(), store.LogQuery{Address: "nobody@example.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1 || evs[0].Status != store.LogRefused || evs[0].MailFrom != "a@outside.test" || evs[0].RemoteIP != "127.0.0.1" {
+		t.Fatalf("log %+v", evs)
+	}
+}

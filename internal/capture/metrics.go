@@ -1,0 +1,43 @@
+package capture
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the capture listener's Prometheus series.
+type Metrics struct {
+	stored       prometheus.Counter
+	refused      prometheus.Counter
+	bytes        prometheus.Counter
+	latency      prometheus.Histogram
+	conns        prometheus.Gauge
+	connsRefused prometheus.Counter
+}
+
+// NewMetrics creates the series and registers them with reg when it is not
+// nil.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		stored: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "xtramail_capture_stored_total", Help: "Message copies stored by the capture listener.",
+		}),
+		refused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "xtramail_capture_refused_total", Help: "Recipients and messages refused by the capture listener.",
+		}),
+		bytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "xtramail_capture_bytes_total", Help: "Bytes of messages captured.",
+		}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "xtramail_capture_ingest_seconds", Help: "Time from end of DATA to durable storage.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}),
+		conns: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "xtramail_capture_connections", Help: "Open capture connections.",
+		}),
+		connsRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "xtramail_capture_connections_refused_total", Help: "Connections refused over the limits.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.stored, m.refused, m.bytes, m.latency, m.conns, m.connsRefused)
+	}
+	return m
+}

@@ -1,0 +1,193 @@
+// Package config holds xtramail's settings: one TOML file, each field
+// documented here, unknown keys rejected, every value defaulted.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole configuration of `xtramail serve`.
+type Config struct {
+	// Data is the directory that holds all state: the database, message
+	// bodies, the self-signed certificate and the ACME cache.
+	Data string `toml:"data"`
+	// Hostname is this server's public name, used in SMTP greetings and
+	// for the TLS certificate.
+	Hostname string `toml:"hostname"`
+	// Dev runs loopback-only with a demo domain and address: zero set-up.
+	Dev bool `toml:"dev"`
+
+	Log       Log       `toml:"log"`
+	TLS       TLS       `toml:"tls"`
+	Capture   Capture   `toml:"capture"`
+	Retention Retention `toml:"retention"`
+	Metrics   Metrics   `toml:"metrics"`
+}
+
+// Log configures structured logging.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `toml:"level"`
+	// Format is text or json.
+	Format string `toml:"format"`
+}
+
+// TLS says where certificates come from. With neither files nor ACME
+// hosts, a self-signed certificate is made in the data directory.
+type TLS struct {
+	CertFile string `toml:"cert_file"`
+	KeyFile  string `toml:"key_file"`
+	// ACMEHosts get certificates from Let's Encrypt (HTTP-01 on port 80).
+	ACMEHosts []string `toml:"acme_hosts"`
+	ACMEEmail string   `toml:"acme_email"`
+}
+
+// Capture configures the SMTP listener that receives copies from the
+// upstream filter or MX.
+type Capture struct {
+	// Listen is host:port; empty disables the listener.
+	Listen          string `toml:"listen"`
+	MaxMessageBytes int64  `toml:"max_message_bytes"`
+	MaxRecipients   int    `toml:"max_recipients"`
+	MaxConns        int    `toml:"max_conns"`
+	MaxConnsPerIP   int    `toml:"max_conns_per_ip"`
+	// Allow lists the upstream IPs or CIDRs that may connect; empty
+	// allows any (then firewall the port).
+	Allow        []string `toml:"allow"`
+	ReadTimeout  Duration `toml:"read_timeout"`
+	WriteTimeout Duration `toml:"write_timeout"`
+}
+
+// Retention configures the rolling-window purge. The window itself is per
+// domain (`xtramail domain add --retention-days`).
+type Retention struct {
+	// Interval between purge passes.
+	Interval Duration `toml:"interval"`
+	// Batch is how many messages one transaction purges, so that readers
+	// and ingest are never blocked for long.
+	Batch int `toml:"batch"`
+	// LogDays is how long message log records are kept.
+	LogDays int `toml:"log_days"`
+}
+
+// Metrics configures the Prometheus endpoint.
+type Metrics struct {
+	// Listen is host:port for /metrics; empty disables it.
+	Listen string `toml:"listen"`
+}
+
+// Duration is a time.Duration written as "90s" or "5m" in TOML.
+type Duration struct{ time.Duration }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	d.Duration = v
+	return err
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Default returns the production defaults.
+func Default() Config {
+	host, _ := os.Hostname()
+	return Config{
+		Data:     "./data",
+		Hostname: host,
+		Log:      Log{Level: "info", Format: "text"},
+		Capture: Capture{
+			Listen:          ":25",
+			MaxMessageBytes: 50 << 20,
+			MaxRecipients:   1000,
+			MaxConns:        1000,
+			MaxConnsPerIP:   100,
+			ReadTimeout:     Duration{5 * time.Minute},
+			WriteTimeout:    Duration{time.Minute},
+		},
+		Retention: Retention{Interval: Duration{10 * time.Minute}, Batch: 500, LogDays: 90},
+		Metrics:   Metrics{Listen: "127.0.0.1:9100"},
+	}
+}
+
+// ApplyDev switches to the loopback-only development listeners.
+func (c *Config) ApplyDev() {
+	c.Dev = true
+	c.Hostname = "localhost"
+	c.Capture.Listen = "127.0.0.1:2525"
+	c.Metrics.Listen = "127.0.0.1:9100"
+}
+
+// Load reads a TOML file over the defaults. Unknown keys are an error, so
+// that a typo never silently leaves a default in place.
+func Load(path string, c *Config) error {
+	md, err := toml.DecodeFile(path, c)
+	if err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return fmt.Errorf("config %s: unknown key %q", path, und[0].String())
+	}
+	return nil
+}
+
+// Validate checks values that cannot be checked by type.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Data == "" {
+		errs = append(errs, errors.New("data: must not be empty"))
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log.format %q: want text or json", c.Log.Format))
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log.level %q: want debug, info, warn or error", c.Log.Level))
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		errs = append(errs, errors.New("tls: cert_file and key_file go together"))
+	}
+	if _, err := c.Capture.AllowNets(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Capture.MaxMessageBytes < 1024 {
+		errs = append(errs, fmt.Errorf("capture.max_message_bytes %d: too small", c.Capture.MaxMessageBytes))
+	}
+	if c.Retention.Batch < 1 || c.Retention.LogDays < 1 || c.Retention.Interval.Duration <= 0 {
+		errs = append(errs, errors.New("retention: interval, batch and log_days must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// AllowNets parses Allow; a bare IP means that one address.
+func (c Capture) AllowNets() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range c.Allow {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		ip, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("capture.allow %q: not an IP or CIDR", s)
+		}
+		out = append(out, netip.PrefixFrom(ip, ip.BitLen()))
+	}
+	return out, nil
+}
+
+// DBPath is the SQLite database in the data directory.
+func (c *Config) DBPath() string { return filepath.Join(c.Data, "xtramail.db") }
+
+// BlobDir is where message bodies are kept.
+func (c *Config) BlobDir() string { return filepath.Join(c.Data, "blobs") }

@@ -1,0 +1,77 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func write(t *testing.T, s string) string {
+	p := filepath.Join(t.TempDir(), "x.toml")
+	if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoad(t *testing.T) {
+	c := Default()
+	err := Load(write(t, `
+data = "/var/lib/xtramail"
+[capture]
+listen = ":2525"
+allow = ["10.0.0.0/8", "192.0.2.7"]
+read_timeout = "90s"
+[retention]
+log_days = 30
+`), &c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Data != "/var/lib/xtramail" || c.Capture.Listen != ":2525" || c.Capture.ReadTimeout.Duration != 90*time.Second || c.Retention.LogDays != 30 {
+		t.Fatalf("loaded %+v", c)
+	}
+	if c.Capture.MaxMessageBytes != 50<<20 || c.Retention.Batch != 500 {
+		t.Fatal("defaults lost")
+	}
+	nets, err := c.Capture.AllowNets()
+	if err != nil || len(nets) != 2 || nets[1].Bits() != 32 {
+		t.Fatalf("nets %v %v", nets, err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	for _, tc := range []struct{ toml, want string }{
+		{`datta = "x"`, `unknown key "datta"`},
+		{"[capture]\nlisten = 25", "incompatible types"},
+		{"[capture]\nread_timeout = \"soon\"", "invalid duration"},
+		{"data = ", "expected value"},
+	} {
+		c := Default()
+		err := Load(write(t, tc.toml), &c)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Load(%q) = %v, want %q", tc.toml, err, tc.want)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for _, mod := range []func(*Config){
+		func(c *Config) { c.Log.Format = "xml" },
+		func(c *Config) { c.Log.Level = "loud" },
+		func(c *Config) { c.TLS.CertFile = "x.pem" },
+		func(c *Config) { c.Capture.Allow = []string{"10.0.0.0/33"} },
+		func(c *Config) { c.Retention.Batch = 0 },
+	} {
+		c := Default()
+		mod(&c)
+		if err := c.Validate(); err == nil {
+			t.Errorf("Validate accepted %+v", c)
+		}
+	}
+}

@@ -1,0 +1,313 @@
+package message
+
+import (
+	"bytes"
+	"iter"
+	"unicode/utf8"
+)
+
+// Header fields Parse reads; the first occurrence of each counts.
+const (
+	fContentType = iota
+	fContentTransferEncoding
+	fContentID
+	fContentDescription
+	fContentDisposition
+	fContentLanguage
+	fContentLocation
+	fContentMD5
+	fDate
+	fSubject
+	fFrom
+	fSender
+	fReplyTo
+	fTo
+	fCc
+	fBcc
+	fInReplyTo
+	fMessageID
+	numFields
+)
+
+// fieldIndex maps a header field name to one of the f* constants, or -1.
+// It switches on the length first, so most fields (Received,
+// DKIM-Signature...) are rejected without a comparison.
+func fieldIndex(name []byte) int {
+	eq := asciiEqualFold
+	switch len(name) {
+	case 2:
+		if eq(name, "to") {
+			return fTo
+		}
+		if eq(name, "cc") {
+			return fCc
+		}
+	case 3:
+		if eq(name, "bcc") {
+			return fBcc
+		}
+	case 4:
+		if eq(name, "date") {
+			return fDate
+		}
+		if eq(name, "from") {
+			return fFrom
+		}
+	case 6:
+		if eq(name, "sender") {
+			return fSender
+		}
+	case 7:
+		if eq(name, "subject") {
+			return fSubject
+		}
+	case 8:
+		if eq(name, "reply-to") {
+			return fReplyTo
+		}
+	case 10:
+		if eq(name, "message-id") {
+			return fMessageID
+		}
+		if eq(name, "content-id") {
+			return fContentID
+		}
+	case 11:
+		if eq(name, "in-reply-to") {
+			return fInReplyTo
+		}
+		if eq(name, "content-md5") {
+			return fContentMD5
+		}
+	case 12:
+		if eq(name, "content-type") {
+			return fContentType
+		}
+	case 16:
+		if eq(name, "content-language") {
+			return fContentLanguage
+		}
+		if eq(name, "content-location") {
+			return fContentLocation
+		}
+	case 19:
+		if eq(name, "content-description") {
+			return fContentDescription
+		}
+		if eq(name, "content-disposition") {
+			return fContentDisposition
+		}
+	case 25:
+		if eq(name, "content-transfer-encoding") {
+			return fContentTransferEncoding
+		}
+	}
+	return -1
+}
+
+// asciiEqualFold compares b with a lowercase ASCII string, ignoring case.
+func asciiEqualFold(b []byte, lower string) bool {
+	if len(b) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// header holds the raw values (after the colon, continuation lines and
+// their line breaks included) of the fields Parse reads. nil means absent;
+// a present but empty field is a non-nil empty slice.
+type header struct {
+	f [numFields][]byte
+}
+
+// field locates one header field in raw: the name is raw[start:nameEnd],
+// the value raw[valStart:valEnd] (without the final line break), and the
+// whole field with its line break(s) raw[start:end].
+type field struct {
+	start, nameEnd, valStart, valEnd, end int
+}
+
+// headerScan is what scanFields found besides the fields.
+type headerScan struct {
+	bodyStart int
+	// noHeader: the first line was not a header field, so the entity has
+	// no header and its body starts at once.
+	noHeader bool
+	// noBlank: the header ended at a line that is not a header field,
+	// without the blank line RFC 5322 2.1 requires.
+	noBlank bool
+	// orphan: a continuation line with no field before it.
+	orphan bool
+	// mboxFrom: an mbox "From " line at the start, skipped.
+	mboxFrom bool
+	bareLF   bool // a line ended in LF without CR
+	crcrlf   bool // a line ended in CR CR LF
+}
+
+// scanFields reads the header of the entity at raw[start:end], calling fn
+// for each field. The header ends at the first empty line (a line holding
+// only CRs counts as empty, so "\r\r\n" is tolerated) or, as Python's email
+// package does for broken mail, at the first line that is neither a field
+// nor a continuation.
+func scanFields(raw []byte, start, end int, fn func(field)) (res headerScan) {
+	cur := field{start: -1}
+	flush := func() {
+		if cur.start >= 0 {
+			fn(cur)
+			cur.start = -1
+		}
+	}
+	i := start
+	for i < end {
+		lineEnd, next := end, end
+		if k := bytes.IndexByte(raw[i:end], '\n'); k >= 0 {
+			lineEnd, next = i+k, i+k+1
+			if k == 0 || raw[lineEnd-1] != '\r' {
+				res.bareLF = true
+			} else if k >= 2 && raw[lineEnd-2] == '\r' {
+				res.crcrlf = true
+			}
+		}
+		ce := lineEnd
+		for ce > i && raw[ce-1] == '\r' {
+			ce--
+		}
+		if ce == i {
+			flush()
+			res.bodyStart = next
+			return res
+		}
+		c := raw[i]
+		switch {
+		case c == ' ' || c == '\t':
+			// RFC 5322 2.2.3 folding; a line of only white space is
+			// obs-FWS and also continues the field.
+			if cur.start >= 0 {
+				cur.valEnd, cur.end = ce, next
+			} else {
+				res.orphan = true
+			}
+		default:
+			colon := fieldNameEnd(raw[i:ce])
+			if colon < 0 {
+				if i == start && bytes.HasPrefix(raw[i:ce], []byte("From ")) {
+					res.mboxFrom = true
+					break
+				}
+				flush()
+				res.bodyStart = i
+				if i == start {
+					res.noHeader = true
+				} else {
+					res.noBlank = true
+				}
+				return res
+			}
+			flush()
+			nameEnd := i + colon
+			for nameEnd > i && (raw[nameEnd-1] == ' ' || raw[nameEnd-1] == '\t') {
+				nameEnd--
+			}
+			cur = field{start: i, nameEnd: nameEnd, valStart: i + colon + 1, valEnd: ce, end: next}
+		}
+		i = next
+	}
+	flush()
+	res.bodyStart = end
+	return res
+}
+
+// fieldNameEnd returns the index of the colon ending a field name at the
+// start of line, or -1 if the line is not a header field. Names are
+// printable US-ASCII (RFC 5322 3.6.8 ftext); white space before the colon
+// is obsolete syntax (RFC 5322 4.5) and accepted.
+func fieldNameEnd(line []byte) int {
+	n := 0
+	for n < len(line) {
+		c := line[n]
+		if c == ':' {
+			break
+		}
+		if c <= ' ' || c >= 127 {
+			// Allow only trailing white space before the colon.
+			m := n
+			for m < len(line) && (line[m] == ' ' || line[m] == '\t') {
+				m++
+			}
+			if m > n && m < len(line) && line[m] == ':' {
+				n = m
+				break
+			}
+			return -1
+		}
+		n++
+	}
+	if n == 0 || n >= len(line) {
+		return -1
+	}
+	return n
+}
+
+func (h *header) set(raw []byte, f field) {
+	i := fieldIndex(raw[f.start:f.nameEnd])
+	if i >= 0 && h.f[i] == nil {
+		h.f[i] = raw[f.valStart:f.valEnd:f.valEnd]
+	}
+}
+
+// Fields iterates over the fields of a raw header, such as Part.Header
+// returns, with the same tolerance as Parse. It yields each field's name as
+// written and the whole field: name, value, continuation lines and line
+// breaks. IMAP BODY[HEADER.FIELDS (...)] filters on these.
+func Fields(header []byte) iter.Seq2[string, []byte] {
+	return func(yield func(string, []byte) bool) {
+		stop := false
+		scanFields(header, 0, len(header), func(f field) {
+			if !stop && !yield(string(header[f.start:f.nameEnd]), header[f.start:f.end]) {
+				stop = true
+			}
+		})
+	}
+}
+
+// unfold turns a raw field value into a string: line breaks removed (RFC
+// 5322 2.2.3), outer white space trimmed, and valid UTF-8.
+func unfold(b []byte) string {
+	b = bytes.Trim(b, " \t\r\n")
+	if bytes.IndexByte(b, '\n') < 0 && bytes.IndexByte(b, '\r') < 0 {
+		return utf8String(b)
+	}
+	out := make([]byte, 0, len(b))
+	for _, c := range b {
+		if c != '\r' && c != '\n' {
+			out = append(out, c)
+		}
+	}
+	return utf8String(out)
+}
+
+// utf8String returns b as a string, read as ISO-8859-1 if it is not valid
+// UTF-8 (raw 8-bit headers are most often Latin-1 or Windows-1252).
+func utf8String(b []byte) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	return latin1(b)
+}
+
+func latin1(b []byte) string {
+	out := make([]rune, len(b))
+	for i, c := range b {
+		out[i] = rune(c)
+	}
+	return string(out)
+}

@@ -1,0 +1,334 @@
+package message
+
+import (
+	"html"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// display is the decoded display form of an address: "Name <box@host>".
+func (p *parser) display(a Address) string {
+	addr := a.Mailbox
+	if a.Host != "" {
+		addr += "@" + a.Host
+	}
+	name := strings.TrimSpace(p.decodeWords(a.Name))
+	switch {
+	case name == "":
+		return addr
+	case addr == "":
+		return name
+	}
+	return name + " <" + addr + ">"
+}
+
+// collector gathers Info.Text and the candidates for Info.Preview.
+type collector struct {
+	b    strings.Builder
+	full bool
+	// First non-empty text/plain and text/html bodies, outside embedded
+	// messages and inside them.
+	plain, html       string
+	embPlain, embHTML string
+	warnedCharset     bool
+}
+
+func (c *collector) add(s string) {
+	if c.full || s == "" {
+		return
+	}
+	room := maxText - c.b.Len()
+	if c.b.Len() > 0 {
+		room--
+	}
+	if len(s) > room {
+		for room > 0 && !utf8.RuneStart(s[room]) {
+			room--
+		}
+		s = s[:max(room, 0)]
+		c.full = true
+	}
+	if c.b.Len() > 0 {
+		c.b.WriteByte('\n')
+	}
+	c.b.WriteString(s)
+}
+
+func (c *collector) addEnvelope(p *parser, e *Envelope) {
+	c.add(cleanControl(p.decodeWords(e.Subject)))
+	for _, as := range [][]Address{e.From, e.To, e.Cc} {
+		for _, a := range as {
+			if !a.GroupStart && !a.GroupEnd {
+				c.add(cleanControl(p.display(a)))
+			}
+		}
+	}
+}
+
+// text fills info.Text and info.Preview.
+func (p *parser) text(info *Info) {
+	var c collector
+	c.addEnvelope(p, &info.Envelope)
+	p.collect(&c, &info.Part, false, nil)
+	info.Text = c.b.String()
+	for _, s := range []string{c.plain, c.html, c.embPlain, c.embHTML} {
+		if s != "" {
+			info.Preview = preview(s)
+			break
+		}
+	}
+}
+
+func isInlineText(p *Part, sub string) bool {
+	return p.Type == "text" && p.Subtype == sub && p.Disposition != "attachment"
+}
+
+// collect walks the tree in order, adding text parts, filenames and the
+// envelopes of embedded messages.
+func (p *parser) collect(c *collector, part *Part, embedded bool, path []int) {
+	if c.full {
+		return
+	}
+	switch {
+	case part.Type == "multipart":
+		plainSeen := false
+		for i := range part.Parts {
+			ch := &part.Parts[i]
+			// RFC 2046 5.1.4: alternatives carry the same content,
+			// so those after a non-empty text/plain (HTML, related
+			// images) are left out.
+			if part.Subtype == "alternative" && plainSeen {
+				break
+			}
+			n := c.b.Len()
+			p.collect(c, ch, embedded, append(path[:len(path):len(path)], i+1))
+			if isInlineText(ch, "plain") && c.b.Len() > n {
+				plainSeen = true
+			}
+		}
+	case part.Message != nil:
+		c.addEnvelope(p, &part.Message.Envelope)
+		p.collect(c, &part.Message.Part, true, path)
+	default:
+		c.add(part.Filename)
+		isHTML := isInlineText(part, "html")
+		if !isHTML && !isInlineText(part, "plain") {
+			return
+		}
+		// Decode no more than Text can take: base64 and
+		// quoted-printable at most triple the size, HTML markup is
+		// often most of a body.
+		room := maxText - c.b.Len()
+		limit := 4*room + 4096
+		if isHTML {
+			limit = 16*room + 65536
+		}
+		body := part.Body(p.raw)
+		if len(body) > limit {
+			body = body[:limit]
+		}
+		s, known, err := decodeText(body, part)
+		if err != nil {
+			p.problem(path, "unknown transfer encoding %q", part.Encoding)
+		}
+		if !known && !c.warnedCharset {
+			c.warnedCharset = true
+			p.problem(path, "unknown charset %q", truncate(part.Param("charset"), 40))
+		}
+		if isHTML {
+			s = stripHTML(s)
+		}
+		s = collapse(s)
+		if s == "" {
+			return
+		}
+		c.add(s)
+		switch {
+		case !embedded && !isHTML && c.plain == "":
+			c.plain = s
+		case !embedded && isHTML && c.html == "":
+			c.html = s
+		case embedded && !isHTML && c.embPlain == "":
+			c.embPlain = s
+		case embedded && isHTML && c.embHTML == "":
+			c.embHTML = s
+		}
+	}
+}
+
+// preview returns the first previewLen runes of collapsed text s.
+func preview(s string) string {
+	n := 0
+	for i := range s {
+		if n == previewLen {
+			return strings.TrimSpace(s[:i])
+		}
+		n++
+	}
+	return s
+}
+
+// collapse turns runs of white space and control characters into one
+// space and drops invisible format characters (zero-width spaces and
+// joiners, soft hyphens, byte order marks: spam pads previews with them).
+func collapse(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	space := true // drop leading space
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			i++
+			if c <= ' ' || c == 0x7f {
+				if !space {
+					b.WriteByte(' ')
+					space = true
+				}
+				continue
+			}
+			b.WriteByte(c)
+			space = false
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		switch {
+		case unicode.IsSpace(r) || unicode.IsControl(r):
+			if !space {
+				b.WriteByte(' ')
+				space = true
+			}
+		case unicode.Is(unicode.Cf, r) || r == '\u034f' || r == utf8.RuneError && size == 1:
+		default:
+			b.WriteRune(r)
+			space = false
+		}
+	}
+	return strings.TrimRight(b.String(), " ")
+}
+
+// cleanControl replaces control characters (such as a CR LF smuggled in an
+// encoded word) with spaces, so decoded values are safe to display and log.
+func cleanControl(s string) string {
+	clean := true
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// stripHTML returns the text of an HTML document: tags, comments, and the
+// content of script, style and head elements removed, entities decoded. It
+// is for search and previews, not for display.
+func stripHTML(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) / 2)
+	noClose := 0 // bit set per element whose close tag is known missing
+	i := 0
+	for i < len(s) {
+		lt := strings.IndexByte(s[i:], '<')
+		if lt < 0 {
+			b.WriteString(s[i:])
+			break
+		}
+		b.WriteString(s[i : i+lt])
+		i += lt
+		if strings.HasPrefix(s[i:], "<!--") {
+			end := strings.Index(s[i+4:], "-->")
+			if end < 0 {
+				break
+			}
+			i += 4 + end + 3
+			b.WriteByte(' ')
+			continue
+		}
+		j := i + 1
+		closing := false
+		if j < len(s) && (s[j] == '/' || s[j] == '!' || s[j] == '?') {
+			closing = s[j] == '/'
+			j++
+		}
+		ns := j
+		for j < len(s) && (isAlpha(s[j]) || ('0' <= s[j] && s[j] <= '9')) {
+			j++
+		}
+		name := s[ns:j]
+		if j == i+1 {
+			// "a < b": not a tag.
+			b.WriteByte('<')
+			i++
+			continue
+		}
+		gt := strings.IndexByte(s[j:], '>')
+		if gt < 0 {
+			break
+		}
+		i = j + gt + 1
+		if !inlineTag(name) {
+			b.WriteByte(' ')
+		}
+		if closing {
+			continue
+		}
+		for k, skip := range []string{"script", "style", "head", "title"} {
+			if strings.EqualFold(name, skip) {
+				if noClose&(1<<k) != 0 {
+					break
+				}
+				if end := indexCloseTag(s[i:], skip); end >= 0 {
+					i += end
+				} else if skip != "head" {
+					i = len(s)
+				} else {
+					// Do not search again for every <head>.
+					noClose |= 1 << k
+				}
+				break
+			}
+		}
+	}
+	return html.UnescapeString(b.String())
+}
+
+func isAlpha(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+}
+
+// indexCloseTag finds "</name" (any case) in s.
+func indexCloseTag(s, name string) int {
+	i := 0
+	for {
+		k := strings.Index(s[i:], "</")
+		if k < 0 {
+			return -1
+		}
+		i += k
+		if len(s)-i-2 >= len(name) && strings.EqualFold(s[i+2:i+2+len(name)], name) {
+			return i
+		}
+		i += 2
+	}
+}
+
+// inlineTag tells whether an element is inline text markup, which must not
+// split words ("<b>W</b>ord").
+func inlineTag(name string) bool {
+	switch strings.ToLower(name) {
+	case "a", "abbr", "b", "bdi", "bdo", "big", "cite", "code", "del", "dfn", "em", "font", "i", "ins",
+		"kbd", "mark", "q", "s", "samp", "small", "span", "strike", "strong", "sub", "sup", "time", "tt", "u", "var", "wbr":
+		return true
+	}
+	return false
+}

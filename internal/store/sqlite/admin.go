@@ -1,0 +1,289 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+func isUnique(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+func checkRetention(days int) error {
+	if days < 1 || days > 3650 {
+		return fmt.Errorf("retention of %d days (want 1 to 3650): %w", days, store.ErrInvalid)
+	}
+	return nil
+}
+
+func (s *Store) CreateDomain(ctx context.Context, name string, retentionDays int) (store.Domain, error) {
+	n, err := store.NormalizeDomain(name)
+	if err != nil {
+		return store.Domain{}, err
+	}
+	if retentionDays == 0 {
+		retentionDays = store.DefaultRetentionDays
+	}
+	if err := checkRetention(retentionDays); err != nil {
+		return store.Domain{}, err
+	}
+	d := store.Domain{Name: n, RetentionDays: retentionDays, CreatedAt: time.Now().Truncate(time.Millisecond)}
+	err = s.write(ctx, func(t *tx) error {
+		res, err := t.Exec("INSERT INTO domains (name, retention_days, created) VALUES (?, ?, ?)",
+			d.Name, d.RetentionDays, d.CreatedAt.UnixMilli())
+		if isUnique(err) {
+			return fmt.Errorf("domain %s: %w", n, store.ErrExists)
+		}
+		if err != nil {
+			return fmt.Errorf("insert domain %s: %w", n, err)
+		}
+		d.ID, err = res.LastInsertId()
+		return err
+	})
+	return d, err
+}
+
+const domainCols = "id, name, retention_days, created"
+
+func scanDomain(sc interface{ Scan(...any) error }) (store.Domain, error) {
+	var d store.Domain
+	var created int64
+	err := sc.Scan(&d.ID, &d.Name, &d.RetentionDays, &created)
+	d.CreatedAt = time.UnixMilli(created)
+	return d, err
+}
+
+func (s *Store) Domain(ctx context.Context, name string) (store.Domain, error) {
+	n, err := store.NormalizeDomain(name)
+	if err != nil {
+		return store.Domain{}, err
+	}
+	d, err := scanDomain(s.r.QueryRowContext(ctx, "SELECT "+domainCols+" FROM domains WHERE name = ?", n))
+	if err != nil {
+		return d, notFound(err, "domain "+n)
+	}
+	return d, nil
+}
+
+func (s *Store) Domains(ctx context.Context) ([]store.Domain, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT "+domainCols+" FROM domains ORDER BY name")
+	if err != nil {
+		return nil, fmt.Errorf("list domains: %w", err)
+	}
+	defer rows.Close()
+	var ds []store.Domain
+	for rows.Next() {
+		d, err := scanDomain(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list domains: %w", err)
+		}
+		ds = append(ds, d)
+	}
+	return ds, rows.Err()
+}
+
+func (s *Store) SetRetention(ctx context.Context, name string, days int) error {
+	if err := checkRetention(days); err != nil {
+		return err
+	}
+	return s.updateOne(ctx, "domain "+name, "UPDATE domains SET retention_days = ? WHERE name = ?", days, strings.ToLower(name))
+}
+
+// updateOne runs a single-row update and reports ErrNotFound if no row
+// matched.
+func (s *Store) updateOne(ctx context.Context, what, query string, args ...any) error {
+	return s.write(ctx, func(t *tx) error {
+		res, err := t.Exec(query, args...)
+		if err != nil {
+			return fmt.Errorf("update %s: %w", what, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("%s: %w", what, store.ErrNotFound)
+		}
+		return nil
+	})
+}
+
+func (s *Store) DeleteDomain(ctx context.Context, name string) error {
+	n := strings.ToLower(name)
+	return s.write(ctx, func(t *tx) error {
+		var id, accounts int64
+		err := t.QueryRow("SELECT id, (SELECT count(*) FROM accounts WHERE domain_id = domains.id) FROM domains WHERE name = ?", n).Scan(&id, &accounts)
+		if err != nil {
+			return notFound(err, "domain "+n)
+		}
+		if accounts > 0 {
+			return fmt.Errorf("domain %s has %d addresses; remove them first: %w", n, accounts, store.ErrNotEmpty)
+		}
+		_, err = t.Exec("DELETE FROM domains WHERE id = ?", id)
+		return err
+	})
+}
+
+func (s *Store) CreateAccount(ctx context.Context, address, passwordHash string) (store.Account, error) {
+	addr, err := store.NormalizeAddress(address)
+	if err != nil {
+		return store.Account{}, err
+	}
+	a := store.Account{Address: addr, PasswordHash: passwordHash, Enabled: true, CreatedAt: time.Now().Truncate(time.Millisecond)}
+	err = s.write(ctx, func(t *tx) error {
+		dom := store.DomainOf(addr)
+		if err := t.QueryRow("SELECT id FROM domains WHERE name = ?", dom).Scan(&a.DomainID); err != nil {
+			return notFound(err, "domain "+dom+" (add it first)")
+		}
+		res, err := t.Exec("INSERT INTO accounts (domain_id, address, password_hash, enabled, created) VALUES (?, ?, ?, 1, ?)",
+			a.DomainID, addr, passwordHash, a.CreatedAt.UnixMilli())
+		if isUnique(err) {
+			return fmt.Errorf("address %s: %w", addr, store.ErrExists)
+		}
+		if err != nil {
+			return fmt.Errorf("insert account %s: %w", addr, err)
+		}
+		if a.ID, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		for _, mb := range store.DefaultMailboxes {
+			if _, err := t.createMailbox(a.ID, mb.Name, mb.SpecialUse); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return a, err
+}
+
+// createMailbox inserts a mailbox with a UIDVALIDITY never used before in
+// this database, so that a re-created name never reuses UIDs (RFC 9051 2.3.1.1).
+func (t *tx) createMailbox(accountID int64, name, specialUse string) (int64, error) {
+	var uidvalidity uint32
+	if err := t.QueryRow("UPDATE meta SET value = value + 1 WHERE key = 'next_uidvalidity' RETURNING value - 1").Scan(&uidvalidity); err != nil {
+		return 0, fmt.Errorf("allocate uidvalidity: %w", err)
+	}
+	res, err := t.Exec("INSERT INTO mailboxes (account_id, name, special_use, uidvalidity) VALUES (?, ?, ?, ?)",
+		accountID, name, specialUse, uidvalidity)
+	if isUnique(err) {
+		return 0, fmt.Errorf("mailbox %s: %w", name, store.ErrExists)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("create mailbox %s: %w", name, err)
+	}
+	return res.LastInsertId()
+}
+
+const accountCols = "id, domain_id, address, password_hash, enabled, created"
+
+func scanAccount(sc interface{ Scan(...any) error }) (store.Account, error) {
+	var a store.Account
+	var created int64
+	err := sc.Scan(&a.ID, &a.DomainID, &a.Address, &a.PasswordHash, &a.Enabled, &created)
+	a.CreatedAt = time.UnixMilli(created)
+	return a, err
+}
+
+func (s *Store) Account(ctx context.Context, address string) (store.Account, error) {
+	addr := strings.ToLower(strings.TrimSpace(address))
+	a, err := scanAccount(s.r.QueryRowContext(ctx, "SELECT "+accountCols+" FROM accounts WHERE address = ?", addr))
+	if err != nil {
+		return a, notFound(err, "address "+addr)
+	}
+	return a, nil
+}
+
+func (s *Store) AccountByID(ctx context.Context, id int64) (store.Account, error) {
+	a, err := scanAccount(s.r.QueryRowContext(ctx, "SELECT "+accountCols+" FROM accounts WHERE id = ?", id))
+	if err != nil {
+		return a, notFound(err, fmt.Sprintf("account %d", id))
+	}
+	return a, nil
+}
+
+func (s *Store) Accounts(ctx context.Context, domain string) ([]store.Account, error) {
+	q := "SELECT " + accountCols + " FROM accounts"
+	var args []any
+	if domain != "" {
+		d, err := s.Domain(ctx, domain)
+		if err != nil {
+			return nil, err
+		}
+		q += " WHERE domain_id = ?"
+		args = append(args, d.ID)
+	}
+	rows, err := s.r.QueryContext(ctx, q+" ORDER BY address", args...)
+	if err != nil {
+		return nil, fmt.Errorf("list accounts: %w", err)
+	}
+	defer rows.Close()
+	var as []store.Account
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list accounts: %w", err)
+		}
+		as = append(as, a)
+	}
+	return as, rows.Err()
+}
+
+func (s *Store) SetEnabled(ctx context.Context, address string, enabled bool) error {
+	return s.updateOne(ctx, "address "+address, "UPDATE accounts SET enabled = ? WHERE address = ?", enabled, strings.ToLower(address))
+}
+
+func (s *Store) SetPassword(ctx context.Context, address, passwordHash string) error {
+	return s.updateOne(ctx, "address "+address, "UPDATE accounts SET password_hash = ? WHERE address = ?", passwordHash, strings.ToLower(address))
+}
+
+func (s *Store) DeleteAccount(ctx context.Context, address string) error {
+	addr := strings.ToLower(address)
+	return s.write(ctx, func(t *tx) error {
+		var id int64
+		if err := t.QueryRow("SELECT id FROM accounts WHERE address = ?", addr).Scan(&id); err != nil {
+			return notFound(err, "address "+addr)
+		}
+		rows, err := t.Query("SELECT body_id FROM messages WHERE account_id = ?", id)
+		if err != nil {
+			return err
+		}
+		var bodies []int64
+		for rows.Next() {
+			var b int64
+			if err := rows.Scan(&b); err != nil {
+				rows.Close()
+				return err
+			}
+			bodies = append(bodies, b)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, q := range []string{
+			"DELETE FROM messages WHERE account_id = ?",
+			"DELETE FROM vanished WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?)",
+			"DELETE FROM mailboxes WHERE account_id = ?",
+			"DELETE FROM accounts WHERE id = ?",
+		} {
+			if _, err := t.Exec(q, id); err != nil {
+				return fmt.Errorf("delete account %s: %w", addr, err)
+			}
+		}
+		for _, b := range bodies {
+			if _, err := t.unref(s, b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,92 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+func (t *tx) appendLog(events []store.LogEvent) error {
+	for _, e := range events {
+		if e.Time.IsZero() {
+			e.Time = time.Now()
+		}
+		_, err := t.Exec(`INSERT INTO msglog (time, status, message_id, subject, mail_from, rcpt, size, remote_ip, detail, domain_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.Time.UnixMilli(), e.Status, strings.Trim(e.MessageID, "<>"), e.Subject, strings.ToLower(e.MailFrom),
+			strings.ToLower(e.Rcpt), e.Size, e.RemoteIP, e.Detail, e.DomainID)
+		if err != nil {
+			return fmt.Errorf("append message log: %w", err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) AppendLog(ctx context.Context, events ...store.LogEvent) error {
+	return s.write(ctx, func(t *tx) error { return t.appendLog(events) })
+}
+
+func (s *Store) SearchLog(ctx context.Context, q store.LogQuery) ([]store.LogEvent, error) {
+	var where []string
+	var args []any
+	if q.Address != "" {
+		a := strings.ToLower(strings.TrimSpace(q.Address))
+		where = append(where, "(rcpt = ? OR mail_from = ?)")
+		args = append(args, a, a)
+	}
+	if q.MessageID != "" {
+		where = append(where, "message_id = ?")
+		args = append(args, strings.Trim(strings.TrimSpace(q.MessageID), "<>"))
+	}
+	if q.Status != "" {
+		where = append(where, "status = ?")
+		args = append(args, q.Status)
+	}
+	if !q.Since.IsZero() {
+		where = append(where, "time >= ?")
+		args = append(args, q.Since.UnixMilli())
+	}
+	if !q.Until.IsZero() {
+		where = append(where, "time < ?")
+		args = append(args, q.Until.UnixMilli())
+	}
+	if q.DomainIDs != nil {
+		ph := strings.TrimSuffix(strings.Repeat("?,", len(q.DomainIDs)), ",")
+		if ph == "" {
+			return nil, nil
+		}
+		where = append(where, "domain_id IN ("+ph+")")
+		for _, id := range q.DomainIDs {
+			args = append(args, id)
+		}
+	}
+	query := "SELECT id, time, status, message_id, subject, mail_from, rcpt, size, remote_ip, detail, domain_id FROM msglog"
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	query += " ORDER BY time DESC, id DESC LIMIT ?"
+	args = append(args, limit)
+	rows, err := s.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("search message log: %w", err)
+	}
+	defer rows.Close()
+	var out []store.LogEvent
+	for rows.Next() {
+		var e store.LogEvent
+		var ms int64
+		if err := rows.Scan(&e.ID, &ms, &e.Status, &e.MessageID, &e.Subject, &e.MailFrom, &e.Rcpt, &e.Size, &e.RemoteIP, &e.Detail, &e.DomainID); err != nil {
+			return nil, fmt.Errorf("search message log: %w", err)
+		}
+		e.Time = time.UnixMilli(ms)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

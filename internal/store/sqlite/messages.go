@@ -1,0 +1,358 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/message"
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// blobKey names a new body. Grouping by hour keeps directories small and
+// puts what the retention purge removes together.
+func blobKey(received time.Time) string {
+	var b [12]byte
+	rand.Read(b[:])
+	return received.UTC().Format("2006/01/02/15/") + hex.EncodeToString(b[:])
+}
+
+func (s *Store) Deliver(ctx context.Context, d *store.Delivery) ([]store.Delivered, error) {
+	if len(d.Copies) == 0 {
+		return nil, fmt.Errorf("delivery without copies: %w", store.ErrInvalid)
+	}
+	if d.Info == nil {
+		d.Info = message.Parse(d.Raw)
+	}
+	if d.Received.IsZero() {
+		d.Received = time.Now()
+	}
+	// The search text goes to the full-text index only, not twice.
+	stripped := *d.Info
+	stripped.Text = ""
+	info, err := json.Marshal(&stripped)
+	if err != nil {
+		return nil, fmt.Errorf("encode message info: %w", err)
+	}
+	// The body is synced by this goroutine, in parallel with other
+	// deliveries, before the shared index transaction.
+	key := blobKey(d.Received)
+	if err := s.blobs.Put(ctx, key, d.Raw); err != nil {
+		return nil, fmt.Errorf("store body: %w", err)
+	}
+	var out []store.Delivered
+	err = s.write(ctx, func(t *tx) error {
+		out = out[:0]
+		res, err := t.Exec("INSERT INTO bodies (blob_key, size, refs, info) VALUES (?, ?, ?, ?)",
+			key, len(d.Raw), len(d.Copies), info)
+		if err != nil {
+			return fmt.Errorf("insert body: %w", err)
+		}
+		bodyID, err := res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		if _, err := t.Exec("INSERT INTO body_fts (rowid, text) VALUES (?, ?)", bodyID, d.Info.Text); err != nil {
+			return fmt.Errorf("index body: %w", err)
+		}
+		for _, c := range d.Copies {
+			dl, err := t.addMessage(bodyID, d, c)
+			if err != nil {
+				return err
+			}
+			out = append(out, dl)
+		}
+		return t.appendLog(d.Events)
+	})
+	if err != nil {
+		if derr := s.blobs.Delete(context.Background(), key); derr != nil {
+			s.log.Warn("remove body of failed delivery", "key", key, "err", derr)
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
+func (t *tx) addMessage(bodyID int64, d *store.Delivery, c store.Copy) (store.Delivered, error) {
+	dl := store.Delivered{AccountID: c.AccountID}
+	var domainID int64
+	var uid uint32
+	var modseq uint64
+	unseen := 0
+	if c.Flags&store.FlagSeen == 0 {
+		unseen = 1
+	}
+	err := t.QueryRow(`UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1,
+			messages = messages + 1, unseen = unseen + ?, size = size + ?
+		WHERE account_id = ? AND name = ?
+		RETURNING id, uidnext - 1, highestmodseq, (SELECT domain_id FROM accounts WHERE id = account_id)`,
+		unseen, len(d.Raw), c.AccountID, c.Mailbox).Scan(&dl.MailboxID, &uid, &modseq, &domainID)
+	if err != nil {
+		return dl, notFound(err, fmt.Sprintf("mailbox %s of account %d", c.Mailbox, c.AccountID))
+	}
+	info := d.Info
+	res, err := t.Exec(`INSERT INTO messages (account_id, domain_id, mailbox_id, uid, modseq, flags, keywords,
+			received, size, body_id, subject, from_addr, message_id, preview)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.AccountID, domainID, dl.MailboxID, uid, modseq, c.Flags, strings.Join(c.Keywords, " "),
+		d.Received.UnixMilli(), len(d.Raw), bodyID, info.Subject, info.From, info.MessageID, info.Preview)
+	if err != nil {
+		return dl, fmt.Errorf("insert message: %w", err)
+	}
+	dl.UID = uid
+	if dl.MessageID, err = res.LastInsertId(); err != nil {
+		return dl, err
+	}
+	t.changes = append(t.changes, store.Change{AccountID: c.AccountID, MailboxID: dl.MailboxID, Kind: store.ChangeNew, UID: uid, ModSeq: modseq})
+	return dl, nil
+}
+
+const mailboxCols = "id, account_id, name, special_use, subscribed, uidvalidity, uidnext, highestmodseq, messages, unseen, size"
+
+func scanMailbox(sc interface{ Scan(...any) error }) (store.Mailbox, error) {
+	var m store.Mailbox
+	err := sc.Scan(&m.ID, &m.AccountID, &m.Name, &m.SpecialUse, &m.Subscribed, &m.UIDValidity,
+		&m.UIDNext, &m.HighestModSeq, &m.Messages, &m.Unseen, &m.Size)
+	return m, err
+}
+
+func (s *Store) Mailboxes(ctx context.Context, accountID int64) ([]store.Mailbox, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT "+mailboxCols+" FROM mailboxes WHERE account_id = ? ORDER BY name", accountID)
+	if err != nil {
+		return nil, fmt.Errorf("list mailboxes: %w", err)
+	}
+	defer rows.Close()
+	var ms []store.Mailbox
+	for rows.Next() {
+		m, err := scanMailbox(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list mailboxes: %w", err)
+		}
+		ms = append(ms, m)
+	}
+	return ms, rows.Err()
+}
+
+func (s *Store) Mailbox(ctx context.Context, accountID int64, name string) (store.Mailbox, error) {
+	if strings.EqualFold(name, store.Inbox) {
+		name = store.Inbox
+	}
+	m, err := scanMailbox(s.r.QueryRowContext(ctx, "SELECT "+mailboxCols+" FROM mailboxes WHERE account_id = ? AND name = ?", accountID, name))
+	if err != nil {
+		return m, notFound(err, "mailbox "+name)
+	}
+	return m, nil
+}
+
+const messageCols = `id, account_id, mailbox_id, uid, modseq, flags, keywords, received, size, body_id,
+	expunged_modseq, subject, from_addr, message_id, preview`
+
+func scanMessage(sc interface{ Scan(...any) error }) (store.Message, error) {
+	var m store.Message
+	var keywords string
+	var received int64
+	err := sc.Scan(&m.ID, &m.AccountID, &m.MailboxID, &m.UID, &m.ModSeq, &m.Flags, &keywords, &received,
+		&m.Size, &m.BodyID, &m.ExpungedMod, &m.Subject, &m.From, &m.MessageID, &m.Preview)
+	m.Received = time.UnixMilli(received)
+	m.Keywords = strings.Fields(keywords)
+	m.Expunged = m.ExpungedMod != 0
+	return m, err
+}
+
+func (s *Store) queryMessages(ctx context.Context, query string, args ...any) ([]store.Message, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT "+messageCols+" FROM messages "+query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list messages: %w", err)
+	}
+	defer rows.Close()
+	var ms []store.Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list messages: %w", err)
+		}
+		ms = append(ms, m)
+	}
+	return ms, rows.Err()
+}
+
+func (s *Store) Messages(ctx context.Context, mailboxID int64) ([]store.Message, error) {
+	return s.queryMessages(ctx, "WHERE mailbox_id = ? AND expunged_modseq = 0 ORDER BY uid", mailboxID)
+}
+
+func (s *Store) Expunged(ctx context.Context, mailboxID int64) ([]store.Message, error) {
+	return s.queryMessages(ctx, "WHERE mailbox_id = ? AND expunged_modseq != 0 ORDER BY uid", mailboxID)
+}
+
+func (s *Store) Message(ctx context.Context, id int64) (store.Message, error) {
+	m, err := scanMessage(s.r.QueryRowContext(ctx, "SELECT "+messageCols+" FROM messages WHERE id = ?", id))
+	if err != nil {
+		return m, notFound(err, fmt.Sprintf("message %d", id))
+	}
+	return m, nil
+}
+
+func (s *Store) Body(ctx context.Context, bodyID int64) (store.Body, error) {
+	b := store.Body{ID: bodyID}
+	var info []byte
+	if err := s.r.QueryRowContext(ctx, "SELECT size, info FROM bodies WHERE id = ?", bodyID).Scan(&b.Size, &info); err != nil {
+		return b, notFound(err, fmt.Sprintf("body %d", bodyID))
+	}
+	b.Info = new(message.Info)
+	if err := json.Unmarshal(info, b.Info); err != nil {
+		return b, fmt.Errorf("decode info of body %d: %w", bodyID, err)
+	}
+	return b, nil
+}
+
+func (s *Store) OpenBody(ctx context.Context, bodyID int64) (io.ReadCloser, error) {
+	var key string
+	if err := s.r.QueryRowContext(ctx, "SELECT blob_key FROM bodies WHERE id = ?", bodyID).Scan(&key); err != nil {
+		return nil, notFound(err, fmt.Sprintf("body %d", bodyID))
+	}
+	return s.blobs.Open(ctx, key)
+}
+
+// mailboxChange is one message's row as a flag or expunge change needs it.
+type mailboxChange struct {
+	id, accountID int64
+	uid           uint32
+	flags         store.Flags
+	size          int64
+	expunged      bool
+	subject       string
+	messageID     string
+}
+
+// selectForChange loads the messages of ids that are in mailboxID.
+func (t *tx) selectForChange(mailboxID int64, ids []int64) ([]mailboxChange, error) {
+	var out []mailboxChange
+	for _, id := range ids {
+		var c mailboxChange
+		var exp uint64
+		err := t.QueryRow("SELECT id, account_id, uid, flags, size, expunged_modseq, subject, message_id FROM messages WHERE id = ? AND mailbox_id = ?",
+			id, mailboxID).Scan(&c.id, &c.accountID, &c.uid, &c.flags, &c.size, &exp, &c.subject, &c.messageID)
+		if err != nil {
+			return nil, notFound(err, fmt.Sprintf("message %d in mailbox %d", id, mailboxID))
+		}
+		c.expunged = exp != 0
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// mailboxEvent makes a message log record about a message in a mailbox.
+func (t *tx) mailboxEvent(status store.LogStatus, mailboxID int64, c mailboxChange, detail string) (store.LogEvent, error) {
+	ev := store.LogEvent{Time: time.Now(), Status: status, Subject: c.subject, MessageID: c.messageID, Size: c.size}
+	var mbName string
+	err := t.QueryRow("SELECT a.address, a.domain_id, m.name FROM mailboxes m JOIN accounts a ON a.id = m.account_id WHERE m.id = ?",
+		mailboxID).Scan(&ev.Rcpt, &ev.DomainID, &mbName)
+	ev.Detail = detail + " " + mbName
+	return ev, err
+}
+
+func (s *Store) Expunge(ctx context.Context, mailboxID int64, ids []int64) error {
+	return s.write(ctx, func(t *tx) error {
+		msgs, err := t.selectForChange(mailboxID, ids)
+		if err != nil {
+			return err
+		}
+		var modseq uint64
+		if err := t.QueryRow("UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ? RETURNING highestmodseq", mailboxID).Scan(&modseq); err != nil {
+			return notFound(err, fmt.Sprintf("mailbox %d", mailboxID))
+		}
+		now := time.Now()
+		var events []store.LogEvent
+		for _, m := range msgs {
+			if m.expunged {
+				continue
+			}
+			if _, err := t.Exec("UPDATE messages SET expunged_modseq = ?, modseq = ? WHERE id = ?", modseq, modseq, m.id); err != nil {
+				return fmt.Errorf("expunge message %d: %w", m.id, err)
+			}
+			if _, err := t.Exec("INSERT OR REPLACE INTO vanished (mailbox_id, uid, modseq, at) VALUES (?, ?, ?, ?)", mailboxID, m.uid, modseq, now.UnixMilli()); err != nil {
+				return fmt.Errorf("record expunge of message %d: %w", m.id, err)
+			}
+			if err := t.count(mailboxID, -1, m); err != nil {
+				return err
+			}
+			ev, err := t.mailboxEvent(store.LogDeleted, mailboxID, m, "deleted from")
+			if err != nil {
+				return err
+			}
+			events = append(events, ev)
+			t.changes = append(t.changes, store.Change{AccountID: m.accountID, MailboxID: mailboxID, Kind: store.ChangeExpunge, UID: m.uid, ModSeq: modseq})
+		}
+		return t.appendLog(events)
+	})
+}
+
+// count adds (sign +1) or removes (-1) a message from a mailbox's counters.
+func (t *tx) count(mailboxID int64, sign int64, m mailboxChange) error {
+	unseen := int64(0)
+	if m.flags&store.FlagSeen == 0 {
+		unseen = sign
+	}
+	_, err := t.Exec("UPDATE mailboxes SET messages = messages + ?, unseen = unseen + ?, size = size + ? WHERE id = ?",
+		sign, unseen, sign*m.size, mailboxID)
+	if err != nil {
+		return fmt.Errorf("update counters of mailbox %d: %w", mailboxID, err)
+	}
+	return nil
+}
+
+func (s *Store) Restore(ctx context.Context, mailboxID int64, ids []int64) ([]store.Delivered, error) {
+	var out []store.Delivered
+	err := s.write(ctx, func(t *tx) error {
+		out = out[:0]
+		msgs, err := t.selectForChange(mailboxID, ids)
+		if err != nil {
+			return err
+		}
+		var events []store.LogEvent
+		for _, m := range msgs {
+			if !m.expunged {
+				continue
+			}
+			// A restored message gets a new UID: clients may have
+			// forgotten the old one for good (RFC 9051 2.3.1.1).
+			var uid uint32
+			var modseq uint64
+			err := t.QueryRow("UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1 WHERE id = ? RETURNING uidnext - 1, highestmodseq",
+				mailboxID).Scan(&uid, &modseq)
+			if err != nil {
+				return fmt.Errorf("allocate uid in mailbox %d: %w", mailboxID, err)
+			}
+			if _, err := t.Exec("UPDATE messages SET uid = ?, modseq = ?, expunged_modseq = 0 WHERE id = ?", uid, modseq, m.id); err != nil {
+				return fmt.Errorf("restore message %d: %w", m.id, err)
+			}
+			if err := t.count(mailboxID, +1, m); err != nil {
+				return err
+			}
+			ev, err := t.mailboxEvent(store.LogRestored, mailboxID, m, "restored to")
+			if err != nil {
+				return err
+			}
+			events = append(events, ev)
+			out = append(out, store.Delivered{AccountID: m.accountID, MailboxID: mailboxID, MessageID: m.id, UID: uid})
+			t.changes = append(t.changes, store.Change{AccountID: m.accountID, MailboxID: mailboxID, Kind: store.ChangeNew, UID: uid, ModSeq: modseq})
+		}
+		return t.appendLog(events)
+	})
+	return out, err
+}
+
+func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
+	var st store.Stats
+	err := s.r.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM domains), (SELECT count(*) FROM accounts),
+		coalesce(sum(messages), 0), coalesce(sum(size), 0) FROM mailboxes`).Scan(&st.Domains, &st.Accounts, &st.Messages, &st.Bytes)
+	if err != nil {
+		return st, fmt.Errorf("store stats: %w", err)
+	}
+	return st, nil
+}

@@ -1,0 +1,141 @@
+package sqlite
+
+import (
+	"database/sql"
+	"fmt"
+)
+
+// migrations[i] brings the schema from user_version i to i+1. Append only.
+var migrations = []string{`
+CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO meta VALUES ('next_uidvalidity', CAST(strftime('%s','now') AS INTEGER) % 2000000000 + 1);
+
+CREATE TABLE domains (
+	id INTEGER PRIMARY KEY,
+	name TEXT NOT NULL UNIQUE,
+	retention_days INTEGER NOT NULL,
+	created INTEGER NOT NULL
+);
+
+CREATE TABLE accounts (
+	id INTEGER PRIMARY KEY,
+	domain_id INTEGER NOT NULL REFERENCES domains(id),
+	address TEXT NOT NULL UNIQUE,
+	password_hash TEXT NOT NULL DEFAULT '',
+	enabled INTEGER NOT NULL DEFAULT 1,
+	created INTEGER NOT NULL
+);
+CREATE INDEX accounts_domain ON accounts(domain_id);
+
+-- Counters live in the row so that SELECT and STATUS never count.
+CREATE TABLE mailboxes (
+	id INTEGER PRIMARY KEY,
+	account_id INTEGER NOT NULL REFERENCES accounts(id),
+	name TEXT NOT NULL,
+	special_use TEXT NOT NULL DEFAULT '',
+	subscribed INTEGER NOT NULL DEFAULT 1,
+	uidvalidity INTEGER NOT NULL,
+	uidnext INTEGER NOT NULL DEFAULT 1,
+	highestmodseq INTEGER NOT NULL DEFAULT 1,
+	messages INTEGER NOT NULL DEFAULT 0,
+	unseen INTEGER NOT NULL DEFAULT 0,
+	size INTEGER NOT NULL DEFAULT 0,
+	UNIQUE (account_id, name)
+);
+
+-- One row per raw message, shared by all its copies (refs counts them).
+CREATE TABLE bodies (
+	id INTEGER PRIMARY KEY,
+	blob_key TEXT NOT NULL,
+	size INTEGER NOT NULL,
+	refs INTEGER NOT NULL,
+	info BLOB NOT NULL
+);
+
+-- Words of each body, indexed once at ingest. Contentless: the text is in
+-- the blob; substring checks run on the candidates this returns.
+CREATE VIRTUAL TABLE body_fts USING fts5(text, content='', contentless_delete=1,
+	tokenize='unicode61 remove_diacritics 2');
+
+CREATE TABLE messages (
+	id INTEGER PRIMARY KEY,
+	account_id INTEGER NOT NULL,
+	domain_id INTEGER NOT NULL,
+	mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id),
+	uid INTEGER NOT NULL,
+	modseq INTEGER NOT NULL,
+	flags INTEGER NOT NULL DEFAULT 0,
+	keywords TEXT NOT NULL DEFAULT '',
+	received INTEGER NOT NULL, -- unix milliseconds
+	size INTEGER NOT NULL,
+	body_id INTEGER NOT NULL REFERENCES bodies(id),
+	expunged_modseq INTEGER NOT NULL DEFAULT 0, -- 0: live
+	subject TEXT NOT NULL DEFAULT '',
+	from_addr TEXT NOT NULL DEFAULT '',
+	message_id TEXT NOT NULL DEFAULT '',
+	preview TEXT NOT NULL DEFAULT ''
+);
+CREATE UNIQUE INDEX messages_uid ON messages(mailbox_id, uid);
+CREATE INDEX messages_modseq ON messages(mailbox_id, modseq);
+CREATE INDEX messages_retention ON messages(domain_id, received);
+CREATE INDEX messages_body ON messages(body_id);
+
+-- UIDs expunged from a mailbox, for QRESYNC VANISHED (RFC 7162 3.2.10).
+CREATE TABLE vanished (
+	mailbox_id INTEGER NOT NULL,
+	uid INTEGER NOT NULL,
+	modseq INTEGER NOT NULL,
+	at INTEGER NOT NULL,
+	PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
+
+-- Blobs of purged bodies, deleted after the purge commits. Rows left by a
+-- crash are retried by the next purge.
+CREATE TABLE blob_trash (key TEXT PRIMARY KEY) WITHOUT ROWID;
+
+CREATE TABLE msglog (
+	id INTEGER PRIMARY KEY,
+	time INTEGER NOT NULL, -- unix milliseconds
+	status TEXT NOT NULL,
+	message_id TEXT NOT NULL DEFAULT '',
+	subject TEXT NOT NULL DEFAULT '',
+	mail_from TEXT NOT NULL DEFAULT '',
+	rcpt TEXT NOT NULL DEFAULT '',
+	size INTEGER NOT NULL DEFAULT 0,
+	remote_ip TEXT NOT NULL DEFAULT '',
+	detail TEXT NOT NULL DEFAULT '',
+	domain_id INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX msglog_time ON msglog(time);
+CREATE INDEX msglog_rcpt ON msglog(rcpt, time);
+CREATE INDEX msglog_from ON msglog(mail_from, time);
+CREATE INDEX msglog_msgid ON msglog(message_id);
+`}
+
+func migrate(db *sql.DB) error {
+	var v int
+	if err := db.QueryRow("PRAGMA user_version").Scan(&v); err != nil {
+		return err
+	}
+	if v > len(migrations) {
+		return fmt.Errorf("database schema version %d is newer than this xtramail (%d)", v, len(migrations))
+	}
+	for ; v < len(migrations); v++ {
+		tx, err := db.Begin()
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(migrations[v]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("schema step %d: %w", v+1, err)
+		}
+		if _, err := tx.Exec(fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

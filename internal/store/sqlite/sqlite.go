@@ -1,0 +1,222 @@
+// Package sqlite is the embedded store backend: metadata, the message log
+// and full-text index in one SQLite database (WAL, synchronous=FULL), and
+// message bodies in a blob.Store.
+//
+// All writes go through one goroutine that commits in groups: it takes
+// every request queued while the previous commit was syncing, runs each in
+// its own savepoint, commits once and then answers them all. One fsync is
+// thus shared by every client waiting for its 250. Reads use a separate
+// read-only pool and never wait for the writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/xtramail/xtramail/internal/blob"
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// maxBatch bounds one group commit so that a flood of requests cannot make
+// a transaction (and the WAL) grow without limit.
+const maxBatch = 256
+
+// Store implements store.Store.
+type Store struct {
+	w     *sql.DB // single connection, owned by the writer goroutine
+	r     *sql.DB // read-only pool
+	blobs blob.Store
+	hub   *store.Hub
+	log   *slog.Logger
+
+	reqs      chan *writeReq
+	closing   chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Options configure Open.
+type Options struct {
+	Logger *slog.Logger
+	Hub    *store.Hub // shared change feed; a new one when nil
+}
+
+// Open opens (creating if needed) the database at path with bodies in
+// blobs.
+func Open(path string, blobs blob.Store, opts Options) (*Store, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Hub == nil {
+		opts.Hub = store.NewHub()
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("database dir: %w", err)
+	}
+	common := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
+	w, err := sql.Open("sqlite", "file:"+path+"?"+common+
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxIdleTime(0)
+	if err := migrate(w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("migrate database %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", "file:"+path+"?mode=ro&"+common+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open database %s read-only: %w", path, err)
+	}
+	r.SetMaxOpenConns(8)
+	s := &Store{
+		w: w, r: r, blobs: blobs, hub: opts.Hub, log: opts.Logger,
+		reqs:    make(chan *writeReq, maxBatch),
+		closing: make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	go s.writer()
+	return s, nil
+}
+
+// Close stops the writer after it has answered queued requests.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() { close(s.closing) })
+	<-s.done
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// Subscribe implements store.Store.
+func (s *Store) Subscribe(accountID int64) (<-chan store.Change, func()) {
+	return s.hub.Subscribe(accountID)
+}
+
+// tx is one write request's view of the shared transaction.
+type tx struct {
+	*sql.Tx
+	changes []store.Change
+	trashed []string // blobs to delete once the transaction commits
+}
+
+type writeReq struct {
+	ctx context.Context
+	fn  func(*tx) error
+	err chan error
+}
+
+var errClosed = errors.New("store closed")
+
+// write runs fn in the writer's next group transaction and returns once
+// that transaction is committed (durable) or fn failed.
+func (s *Store) write(ctx context.Context, fn func(*tx) error) error {
+	req := &writeReq{ctx: ctx, fn: fn, err: make(chan error, 1)}
+	select {
+	case s.reqs <- req:
+	case <-s.closing:
+		return errClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once queued, wait for the answer even if ctx ends: the request may
+	// already be committed and the caller must know.
+	return <-req.err
+}
+
+func (s *Store) writer() {
+	defer close(s.done)
+	for {
+		var first *writeReq
+		select {
+		case first = <-s.reqs:
+		case <-s.closing:
+			// Answer what is still queued, then stop.
+			for {
+				select {
+				case r := <-s.reqs:
+					s.commit([]*writeReq{r})
+				default:
+					return
+				}
+			}
+		}
+		batch := []*writeReq{first}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-s.reqs:
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// commit runs a batch in one transaction, each request in a savepoint so
+// that one failing request does not fail the others.
+func (s *Store) commit(batch []*writeReq) {
+	ctx := context.Background()
+	sqltx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		for _, r := range batch {
+			r.err <- fmt.Errorf("begin transaction: %w", err)
+		}
+		return
+	}
+	t := &tx{Tx: sqltx}
+	errs := make([]error, len(batch))
+	var changes []store.Change
+	var trashed []string
+	for i, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		if _, err := sqltx.Exec("SAVEPOINT req"); err != nil {
+			errs[i] = fmt.Errorf("savepoint: %w", err)
+			continue
+		}
+		t.changes, t.trashed = t.changes[:0], t.trashed[:0]
+		if err := r.fn(t); err != nil {
+			errs[i] = err
+			if _, rerr := sqltx.Exec("ROLLBACK TO req"); rerr != nil {
+				errs[i] = errors.Join(err, rerr)
+			}
+		} else {
+			changes = append(changes, t.changes...)
+			trashed = append(trashed, t.trashed...)
+		}
+		if _, err := sqltx.Exec("RELEASE req"); err != nil && errs[i] == nil {
+			errs[i] = fmt.Errorf("release savepoint: %w", err)
+		}
+	}
+	if err := sqltx.Commit(); err != nil {
+		for _, r := range batch {
+			r.err <- fmt.Errorf("commit: %w", err)
+		}
+		return
+	}
+	s.hub.Publish(changes...)
+	for _, key := range trashed {
+		// Their blob_trash rows go at the next purge pass.
+		if err := s.blobs.Delete(ctx, key); err != nil {
+			s.log.Warn("delete purged body; retried at next purge", "key", key, "err", err)
+		}
+	}
+	for i, r := range batch {
+		r.err <- errs[i]
+	}
+}

@@ -1,0 +1,27 @@
+package sqlite
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/xtramail/xtramail/internal/blob/fs"
+	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/store/storetest"
+)
+
+func open(t *testing.T, dir string) *Store {
+	t.Helper()
+	blobs, err := fs.Open(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(filepath.Join(dir, "xtramail.db"), blobs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return open(t, t.TempDir()) })
+}

@@ -1,0 +1,350 @@
+// Package store owns xtramail's data model: tenants (domains), protected
+// addresses (accounts), their mailboxes and messages, the message log and the
+// change feed. It defines the Store interface that every backend implements
+// and the error kinds that front ends map to wire answers. Backends live in
+// sub-packages (store/sqlite now, store/postgres later) and must pass the
+// conformance suite in store/storetest.
+//
+// Protocol code (capture, IMAP, webmail) talks to a Store and never to SQL.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/message"
+)
+
+// Error kinds. Backends wrap them with detail; front ends test with
+// errors.Is and map each kind once to an SMTP, IMAP or HTTP answer.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrExists   = errors.New("already exists")
+	ErrInvalid  = errors.New("invalid")
+	ErrNotEmpty = errors.New("not empty")
+	ErrDisabled = errors.New("disabled")
+	// ErrModified reports that a conditional change (IMAP UNCHANGEDSINCE)
+	// was refused because the message changed since the given modseq.
+	ErrModified = errors.New("modified since")
+)
+
+// DefaultRetentionDays is the rolling window for a domain created without
+// an explicit one.
+const DefaultRetentionDays = 30
+
+// Domain is a tenant's mail domain; continuity is enabled per address
+// within it.
+type Domain struct {
+	ID            int64
+	Name          string // lower case, ASCII (IDNA) form
+	RetentionDays int
+	CreatedAt     time.Time
+}
+
+// Account is a protected address: the unit that owns mailboxes and signs in.
+type Account struct {
+	ID           int64
+	DomainID     int64
+	Address      string // lower case local@domain
+	PasswordHash string // argon2id PHC string; empty means no sign-in yet
+	Enabled      bool   // continuity on: capture accepts copies, sign-in allowed
+	CreatedAt    time.Time
+}
+
+// Special-use mailboxes (RFC 6154) every account has from creation.
+const (
+	Inbox  = "INBOX"
+	Sent   = "Sent"
+	Drafts = "Drafts"
+	Trash  = "Trash"
+)
+
+// DefaultMailboxes are created with every account, with their special use.
+var DefaultMailboxes = []struct{ Name, SpecialUse string }{
+	{Inbox, ""},
+	{Sent, `\Sent`},
+	{Drafts, `\Drafts`},
+	{Trash, `\Trash`},
+}
+
+// Mailbox is a folder of an account. Counters are kept in the row so that
+// SELECT and STATUS never count messages.
+type Mailbox struct {
+	ID            int64
+	AccountID     int64
+	Name          string
+	SpecialUse    string
+	Subscribed    bool
+	UIDValidity   uint32
+	UIDNext       uint32
+	HighestModSeq uint64
+	Messages      uint32 // not expunged
+	Unseen        uint32 // not expunged and without \Seen
+	Size          int64  // bytes of messages not expunged
+}
+
+// Flags holds the IMAP system flags as a bit mask. \Recent is a property of
+// an IMAP session, not of the store.
+type Flags uint32
+
+const (
+	FlagSeen Flags = 1 << iota
+	FlagAnswered
+	FlagFlagged
+	FlagDeleted
+	FlagDraft
+)
+
+// Message is one copy of a message in one mailbox.
+type Message struct {
+	ID          int64
+	AccountID   int64
+	MailboxID   int64
+	UID         uint32
+	ModSeq      uint64
+	Flags       Flags
+	Keywords    []string
+	Received    time.Time // IMAP INTERNALDATE; the retention clock
+	Size        int64
+	BodyID      int64
+	Expunged    bool   // deleted by the user, restorable until purged
+	ExpungedMod uint64 // modseq of the expunge, when Expunged
+	Subject     string // decoded, for lists and the message log
+	From        string
+	MessageID   string
+	Preview     string
+}
+
+// Body is the stored raw message shared by all its copies, with what was
+// pre-parsed at ingest so that reads never re-parse.
+type Body struct {
+	ID   int64
+	Size int64
+	Info *message.Info
+}
+
+// Copy names where one delivered message goes.
+type Copy struct {
+	AccountID int64
+	Mailbox   string // an existing mailbox of the account, e.g. INBOX or Sent
+	Flags     Flags
+	Keywords  []string
+}
+
+// Delivery is one message to store, once, for one or more copies. It is
+// the only way a message enters the store (capture, submission, APPEND).
+type Delivery struct {
+	Raw      []byte        // as received, line endings normalised to CRLF
+	Info     *message.Info // pre-parsed; NewDelivery fills it
+	Received time.Time
+	Copies   []Copy
+	// Events are appended to the message log in the same transaction, so a
+	// "stored" record exists exactly when the message does.
+	Events []LogEvent
+}
+
+// NewDelivery parses raw once and returns a Delivery ready for copies.
+func NewDelivery(raw []byte, received time.Time) *Delivery {
+	return &Delivery{Raw: raw, Info: message.Parse(raw), Received: received}
+}
+
+// Delivered reports where one copy of a delivery was stored.
+type Delivered struct {
+	AccountID int64
+	MailboxID int64
+	MessageID int64
+	UID       uint32
+}
+
+// LogStatus is the kind of a message log event.
+type LogStatus string
+
+const (
+	LogCaptured  LogStatus = "captured"
+	LogRefused   LogStatus = "refused"
+	LogStored    LogStatus = "stored"
+	LogDeleted   LogStatus = "deleted"
+	LogRestored  LogStatus = "restored"
+	LogPurged    LogStatus = "purged"
+	LogSubmitted LogStatus = "submitted"
+	LogQueued    LogStatus = "queued"
+	LogDelivered LogStatus = "delivered"
+	LogDeferred  LogStatus = "deferred"
+	LogBounced   LogStatus = "bounced"
+)
+
+// LogEvent is one record of the message log.
+type LogEvent struct {
+	ID        int64     `json:"id"`
+	Time      time.Time `json:"time"`
+	Status    LogStatus `json:"status"`
+	MessageID string    `json:"message_id,omitempty"`
+	Subject   string    `json:"subject,omitempty"`
+	MailFrom  string    `json:"mail_from,omitempty"`
+	Rcpt      string    `json:"rcpt,omitempty"`
+	Size      int64     `json:"size,omitempty"`
+	RemoteIP  string    `json:"remote_ip,omitempty"`
+	Detail    string    `json:"detail,omitempty"`
+	// DomainID scopes the record to a tenant; 0 when no local domain is
+	// involved (a refused copy for an unknown domain).
+	DomainID int64 `json:"domain_id,omitempty"`
+}
+
+// LogQuery selects message log records. Zero fields match everything.
+type LogQuery struct {
+	Address   string // envelope sender or recipient, exact, case-insensitive
+	MessageID string // without angle brackets
+	Status    LogStatus
+	Since     time.Time
+	Until     time.Time
+	DomainIDs []int64 // tenant scope; nil means all (the CLI), empty none
+	Limit     int     // default 100, newest first
+}
+
+// Change is one event of the change feed. Subscribers re-read what they
+// need: the feed says what moved, not the whole new state.
+type Change struct {
+	AccountID int64
+	MailboxID int64
+	Kind      ChangeKind
+	UID       uint32
+	ModSeq    uint64
+}
+
+// ChangeKind says what happened to a mailbox.
+type ChangeKind int
+
+const (
+	ChangeNew ChangeKind = iota + 1
+	ChangeFlags
+	ChangeExpunge
+	ChangeMailboxes // created, renamed or deleted mailboxes
+)
+
+// PurgeResult counts what one retention pass removed.
+type PurgeResult struct {
+	Messages int
+	Bodies   int
+	Bytes    int64
+	Events   int // message log records past their own window
+}
+
+// Store is the whole of xtramail's state. Every method is safe for
+// concurrent use. Writes are durable when they return nil: a backend must
+// have synced the body and the index entry to stable storage first.
+type Store interface {
+	// Domains.
+	CreateDomain(ctx context.Context, name string, retentionDays int) (Domain, error)
+	Domain(ctx context.Context, name string) (Domain, error)
+	Domains(ctx context.Context) ([]Domain, error)
+	SetRetention(ctx context.Context, name string, days int) error
+	// DeleteDomain fails with ErrNotEmpty while the domain has accounts.
+	DeleteDomain(ctx context.Context, name string) error
+
+	// Accounts. CreateAccount creates the DefaultMailboxes too.
+	CreateAccount(ctx context.Context, address, passwordHash string) (Account, error)
+	Account(ctx context.Context, address string) (Account, error)
+	AccountByID(ctx context.Context, id int64) (Account, error)
+	Accounts(ctx context.Context, domain string) ([]Account, error)
+	SetEnabled(ctx context.Context, address string, enabled bool) error
+	SetPassword(ctx context.Context, address, passwordHash string) error
+	// DeleteAccount removes the account, its mailboxes and messages.
+	DeleteAccount(ctx context.Context, address string) error
+
+	// Deliver stores d.Raw once and one message per copy, then appends
+	// d.Events, all durably, before returning.
+	Deliver(ctx context.Context, d *Delivery) ([]Delivered, error)
+
+	// Mailboxes.
+	Mailboxes(ctx context.Context, accountID int64) ([]Mailbox, error)
+	Mailbox(ctx context.Context, accountID int64, name string) (Mailbox, error)
+
+	// Messages. Messages lists a mailbox's live messages in UID order.
+	Messages(ctx context.Context, mailboxID int64) ([]Message, error)
+	// Expunged lists a mailbox's deleted, still restorable messages.
+	Expunged(ctx context.Context, mailboxID int64) ([]Message, error)
+	Message(ctx context.Context, id int64) (Message, error)
+	Body(ctx context.Context, bodyID int64) (Body, error)
+	OpenBody(ctx context.Context, bodyID int64) (io.ReadCloser, error)
+	// Expunge soft-deletes messages: they leave the mailbox view but stay
+	// restorable until their retention window ends.
+	Expunge(ctx context.Context, mailboxID int64, ids []int64) error
+	// Restore brings expunged messages back under new UIDs.
+	Restore(ctx context.Context, mailboxID int64, ids []int64) ([]Delivered, error)
+
+	// Message log.
+	AppendLog(ctx context.Context, events ...LogEvent) error
+	SearchLog(ctx context.Context, q LogQuery) ([]LogEvent, error)
+
+	// Purge removes, in one bounded batch, messages older than their
+	// domain's window at now, bodies no longer referenced, and log records
+	// older than logBefore. Callers loop while it reports work.
+	Purge(ctx context.Context, now, logBefore time.Time, limit int) (PurgeResult, error)
+
+	// Subscribe returns the change feed for one account. The channel is
+	// never closed by the store; cancel releases it. Slow readers may miss
+	// events and must then re-read the mailbox.
+	Subscribe(accountID int64) (changes <-chan Change, cancel func())
+
+	// Stats counts what the store holds, from counters (cheap enough for
+	// every metrics scrape).
+	Stats(ctx context.Context) (Stats, error)
+
+	Close() error
+}
+
+// Stats is a summary of the store for metrics and the console.
+type Stats struct {
+	Domains  int64
+	Accounts int64
+	Messages int64 // live message copies
+	Bytes    int64 // their total size
+}
+
+// NormalizeAddress lower-cases an address and checks its basic shape
+// (local@domain, no spaces or controls). It is the one place that decides
+// what an address is.
+func NormalizeAddress(addr string) (string, error) {
+	a := strings.ToLower(strings.TrimSpace(addr))
+	at := strings.LastIndexByte(a, '@')
+	if at <= 0 || at == len(a)-1 || len(a) > 254 || at > 64 {
+		return "", fmt.Errorf("address %q: %w", addr, ErrInvalid)
+	}
+	for _, r := range a {
+		if r <= ' ' || r == 0x7f || strings.ContainsRune(`<>()[]\,;:"`, r) {
+			return "", fmt.Errorf("address %q: %w", addr, ErrInvalid)
+		}
+	}
+	if _, err := NormalizeDomain(a[at+1:]); err != nil {
+		return "", fmt.Errorf("address %q: %w", addr, ErrInvalid)
+	}
+	return a, nil
+}
+
+// NormalizeDomain lower-cases a domain name and checks it is a host name.
+func NormalizeDomain(name string) (string, error) {
+	d := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(name)), ".")
+	if d == "" || len(d) > 253 {
+		return "", fmt.Errorf("domain %q: %w", name, ErrInvalid)
+	}
+	for _, label := range strings.Split(d, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return "", fmt.Errorf("domain %q: %w", name, ErrInvalid)
+		}
+		for _, c := range []byte(label) {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				return "", fmt.Errorf("domain %q: %w", name, ErrInvalid)
+			}
+		}
+	}
+	return d, nil
+}
+
+// DomainOf returns the domain part of a normalised address.
+func DomainOf(addr string) string {
+	return addr[strings.LastIndexByte(addr, '@')+1:]
+}
