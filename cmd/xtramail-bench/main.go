@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -51,7 +52,17 @@ func capture(args []string) error {
 	duration := fs.Duration("duration", 10*time.Second, "how long to send")
 	maxMsgs := fs.Int("count", 0, "stop after this many messages (0: no limit)")
 	dataDir := fs.String("data", "", "data directory for the embedded server (default: a temporary one)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	fs.Parse(args)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 
 	if *addr == "" {
 		dir := *dataDir

@@ -242,6 +242,7 @@ func (s *session) Data(r io.Reader) error {
 		s.conn.Conn().Close()
 		return err
 	}
+	ingest := s.srv.now()
 	raw = NormalizeLineEndings(raw)
 	d := store.NewDelivery(raw, start)
 	var local []string
@@ -287,7 +288,7 @@ func (s *session) Data(r io.Reader) error {
 		s.log.Error("store captured message", "message_id", info.MessageID, "err", err)
 		return errTemporary
 	}
-	elapsed := s.srv.now().Sub(start)
+	elapsed := s.srv.now().Sub(ingest)
 	s.srv.metrics.stored.Add(float64(len(d.Copies)))
 	s.srv.metrics.bytes.Add(float64(len(raw)))
 	s.srv.metrics.latency.Observe(elapsed.Seconds())

@@ -47,6 +47,8 @@ type TLS struct {
 	// ACMEHosts get certificates from Let's Encrypt (HTTP-01 on port 80).
 	ACMEHosts []string `toml:"acme_hosts"`
 	ACMEEmail string   `toml:"acme_email"`
+	// ACMEListen serves the HTTP-01 challenges (port 80 for Let's Encrypt).
+	ACMEListen string `toml:"acme_listen"`
 }
 
 // Capture configures the SMTP listener that receives copies from the
@@ -112,6 +114,7 @@ func Default() Config {
 			ReadTimeout:     Duration{5 * time.Minute},
 			WriteTimeout:    Duration{time.Minute},
 		},
+		TLS:       TLS{ACMEListen: ":80"},
 		Retention: Retention{Interval: Duration{10 * time.Minute}, Batch: 500, LogDays: 90},
 		Metrics:   Metrics{Listen: "127.0.0.1:9100"},
 	}

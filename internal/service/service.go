@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -46,6 +47,7 @@ type Service struct {
 
 	capture   *capture.Server
 	metrics   *http.Server
+	acme      *http.Server // HTTP-01 challenges, when ACME is on
 	retention *retention.Worker
 
 	// Addresses actually listened on (useful with port 0).
@@ -62,7 +64,7 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	tlsCfg, err := loadTLS(&cfg)
+	tlsCfg, acmeHandler, err := loadTLS(&cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -71,6 +73,9 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, log: log, Store: st, TLS: tlsCfg, errc: make(chan error, 4)}
+	if acmeHandler != nil {
+		s.acme = &http.Server{Handler: acmeHandler, ReadHeaderTimeout: 10 * time.Second}
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -104,15 +109,26 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 	return s, nil
 }
 
-func loadTLS(cfg *config.Config) (*tls.Config, error) {
+// loadTLS returns the certificate source and, for ACME, the handler of
+// its HTTP-01 challenges.
+func loadTLS(cfg *config.Config) (*tls.Config, http.Handler, error) {
 	switch {
 	case cfg.TLS.CertFile != "":
-		return tlsutil.FromFiles(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+		c, err := tlsutil.FromFiles(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+		return c, nil, err
 	case len(cfg.TLS.ACMEHosts) > 0:
-		c, _, err := tlsutil.ACME(cfg.Data+"/acme", cfg.TLS.ACMEHosts, cfg.TLS.ACMEEmail)
-		return c, err
+		c, h, err := tlsutil.ACME(filepath.Join(cfg.Data, "acme"), cfg.TLS.ACMEHosts, cfg.TLS.ACMEEmail)
+		if err != nil {
+			return nil, nil, err
+		}
+		// autocert's config lists HTTP protocols for ALPN; mail listeners
+		// negotiate none.
+		c = c.Clone()
+		c.NextProtos = nil
+		return c, h, nil
 	default:
-		return tlsutil.SelfSigned(cfg.Data, []string{cfg.Hostname})
+		c, err := tlsutil.SelfSigned(cfg.Data, []string{cfg.Hostname})
+		return c, nil, err
 	}
 }
 
@@ -146,6 +162,12 @@ func (s *Service) Start(ctx context.Context) error {
 		s.Shutdown(context.Background())
 		return err
 	}
+	if s.acme != nil {
+		if _, err = serve("acme", s.cfg.TLS.ACMEListen, s.acme.Serve); err != nil {
+			s.Shutdown(context.Background())
+			return err
+		}
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -163,6 +185,9 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	errs := []error{
 		s.capture.Shutdown(ctx),
 		s.metrics.Shutdown(ctx),
+	}
+	if s.acme != nil {
+		errs = append(errs, s.acme.Shutdown(ctx))
 	}
 	if s.cancel != nil {
 		s.cancel()

@@ -4,77 +4,102 @@ package blobtest
 import (
 	"bytes"
 	"context"
-	"errors"
+	"fmt"
 	"io"
+	"sync"
 	"testing"
-
-	"github.com/xtramail/xtramail/internal/blob"
 )
 
 // Run checks the blob.Store contract on a fresh, empty store.
-func Run(t *testing.T, s blob.Store) {
+func Run(t *testing.T, s interface {
+	Put(ctx context.Context, data []byte) (string, error)
+	Open(ctx context.Context, key string) (io.ReadCloser, error)
+	Delete(ctx context.Context, key string) error
+}) {
 	ctx := context.Background()
+	read := func(t *testing.T, key string) []byte {
+		t.Helper()
+		rc, err := s.Open(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		b, err := io.ReadAll(rc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
 	data := bytes.Repeat([]byte("Subject: x\r\n\r\nhello\r\n"), 1000)
 
 	t.Run("PutOpen", func(t *testing.T) {
-		if err := s.Put(ctx, "2026/01/01/a", data); err != nil {
-			t.Fatal(err)
-		}
-		rc, err := s.Open(ctx, "2026/01/01/a")
+		k, err := s.Put(ctx, data)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil || !bytes.Equal(got, data) {
-			t.Fatalf("read back %d bytes, err %v; want %d bytes", len(got), err, len(data))
+		if got := read(t, k); !bytes.Equal(got, data) {
+			t.Fatalf("read back %d bytes, want %d", len(got), len(data))
 		}
 	})
 	t.Run("Empty", func(t *testing.T) {
-		if err := s.Put(ctx, "empty", nil); err != nil {
-			t.Fatal(err)
-		}
-		rc, err := s.Open(ctx, "empty")
+		k, err := s.Put(ctx, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, _ := io.ReadAll(rc)
-		rc.Close()
-		if len(got) != 0 {
+		if got := read(t, k); len(got) != 0 {
 			t.Fatalf("got %d bytes, want 0", len(got))
 		}
 	})
-	t.Run("Immutable", func(t *testing.T) {
-		if err := s.Put(ctx, "imm", []byte("one")); err != nil {
-			t.Fatal(err)
+	t.Run("Concurrent", func(t *testing.T) {
+		var wg sync.WaitGroup
+		keys := make([]string, 32)
+		errs := make([]error, 32)
+		for i := range keys {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				keys[i], errs[i] = s.Put(ctx, []byte(fmt.Sprintf("object %d %s", i, bytes.Repeat([]byte{'x'}, i*300))))
+			}()
 		}
-		if err := s.Put(ctx, "imm", []byte("two")); err == nil {
-			t.Fatal("second Put of the same key succeeded")
-		}
-	})
-	t.Run("Missing", func(t *testing.T) {
-		if _, err := s.Open(ctx, "nope"); !errors.Is(err, blob.ErrNotFound) {
-			t.Fatalf("Open missing: %v, want ErrNotFound", err)
-		}
-		if err := s.Delete(ctx, "nope"); err != nil {
-			t.Fatalf("Delete missing: %v", err)
+		wg.Wait()
+		seen := map[string]bool{}
+		for i, k := range keys {
+			if errs[i] != nil {
+				t.Fatal(errs[i])
+			}
+			if seen[k] {
+				t.Fatalf("key %q returned twice", k)
+			}
+			seen[k] = true
+			if got, want := read(t, k), fmt.Sprintf("object %d %s", i, bytes.Repeat([]byte{'x'}, i*300)); string(got) != want {
+				t.Fatalf("object %d read back wrong (%d bytes)", i, len(got))
+			}
 		}
 	})
 	t.Run("Delete", func(t *testing.T) {
-		if err := s.Put(ctx, "del/x", data); err != nil {
+		k, err := s.Put(ctx, data)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Delete(ctx, "del/x"); err != nil {
+		keep, err := s.Put(ctx, []byte("neighbour"))
+		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Open(ctx, "del/x"); !errors.Is(err, blob.ErrNotFound) {
-			t.Fatalf("Open after Delete: %v", err)
+		if err := s.Delete(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Delete(ctx, k); err != nil {
+			t.Fatalf("second Delete: %v", err)
+		}
+		if got := read(t, keep); string(got) != "neighbour" {
+			t.Fatalf("neighbour of a deleted object reads %q", got)
 		}
 	})
 	t.Run("BadKeys", func(t *testing.T) {
-		for _, k := range []string{"", "../x", "/abs", `a\b`} {
-			if err := s.Put(ctx, k, data); err == nil {
-				t.Errorf("Put(%q) succeeded", k)
+		for _, k := range []string{"", "../x:0:1", "/abs:0:1", "nope"} {
+			if rc, err := s.Open(ctx, k); err == nil {
+				rc.Close()
+				t.Errorf("Open(%q) succeeded", k)
 			}
 		}
 	})

@@ -1,8 +1,15 @@
 package fs
 
 import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/xtramail/xtramail/internal/blob"
 	"github.com/xtramail/xtramail/internal/blob/blobtest"
 )
 
@@ -11,5 +18,72 @@ func TestStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer s.Close()
 	blobtest.Run(t, s)
+}
+
+// TestSegments checks hourly rotation, alignment, and that a segment is
+// removed with its last object.
+func TestSegments(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Date(2026, 11, 25, 10, 30, 0, 0, time.UTC)
+	s.now = func() time.Time { return now }
+	ctx := context.Background()
+	k1, _ := s.Put(ctx, []byte("one"))
+	k2, _ := s.Put(ctx, []byte("two"))
+	if !strings.HasPrefix(k1, "2026/11/25/10-") || !strings.HasSuffix(k2, ":4096:3") {
+		t.Fatalf("keys %q %q", k1, k2)
+	}
+	now = now.Add(time.Hour)
+	k3, err := s.Put(ctx, []byte("three"))
+	if err != nil || !strings.HasPrefix(k3, "2026/11/25/11-") {
+		t.Fatalf("after an hour: %q %v", k3, err)
+	}
+	seg1 := filepath.Join(dir, strings.Split(k1, ":")[0])
+	for _, k := range []string{k1, k2} {
+		if err := s.Delete(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := os.Stat(seg1); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("emptied segment still there: %v", err)
+	}
+	if _, err := s.Open(ctx, k1); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("Open in a removed segment: %v", err)
+	}
+	if err := s.Delete(ctx, k1); err != nil {
+		t.Fatalf("Delete in a removed segment: %v", err)
+	}
+	// The current segment stays even when emptied: it is being written.
+	if err := s.Delete(ctx, k3); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Put(ctx, []byte("four")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func BenchmarkPut(b *testing.B) {
+	s, err := Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	data := make([]byte, 10240)
+	b.SetBytes(int64(len(data)))
+	b.SetParallelism(4)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.Put(context.Background(), data); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "puts/s")
 }

@@ -14,9 +14,7 @@ func (t *tx) appendLog(events []store.LogEvent) error {
 		if e.Time.IsZero() {
 			e.Time = time.Now()
 		}
-		_, err := t.Exec(`INSERT INTO msglog (time, status, message_id, subject, mail_from, rcpt, size, remote_ip, detail, domain_id)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			e.Time.UnixMilli(), e.Status, strings.Trim(e.MessageID, "<>"), e.Subject, strings.ToLower(e.MailFrom),
+		_, err := t.Exec(insertLog, e.Time.UnixMilli(), e.Status, strings.Trim(e.MessageID, "<>"), e.Subject, strings.ToLower(e.MailFrom),
 			strings.ToLower(e.Rcpt), e.Size, e.RemoteIP, e.Detail, e.DomainID)
 		if err != nil {
 			return fmt.Errorf("append message log: %w", err)

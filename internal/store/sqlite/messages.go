@@ -2,8 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,13 +12,22 @@ import (
 	"github.com/xtramail/xtramail/internal/store"
 )
 
-// blobKey names a new body. Grouping by hour keeps directories small and
-// puts what the retention purge removes together.
-func blobKey(received time.Time) string {
-	var b [12]byte
-	rand.Read(b[:])
-	return received.UTC().Format("2006/01/02/15/") + hex.EncodeToString(b[:])
-}
+// The delivery path's statements, prepared once (see hotQueries).
+const (
+	insertBody   = "INSERT INTO bodies (blob_key, size, refs, info) VALUES (?, ?, ?, ?)"
+	insertFTS    = "INSERT INTO body_fts (rowid, text) VALUES (?, ?)"
+	addToMailbox = `UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1,
+			messages = messages + 1, unseen = unseen + ?, size = size + ?
+		WHERE account_id = ? AND name = ?
+		RETURNING id, uidnext - 1, highestmodseq, (SELECT domain_id FROM accounts WHERE id = account_id)`
+	insertMessage = `INSERT INTO messages (account_id, domain_id, mailbox_id, uid, modseq, flags, keywords,
+			received, size, body_id, subject, from_addr, message_id, preview)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	insertLog = `INSERT INTO msglog (time, status, message_id, subject, mail_from, rcpt, size, remote_ip, detail, domain_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
+var hotQueries = []string{"SAVEPOINT req", "RELEASE req", "ROLLBACK TO req", insertBody, insertFTS, addToMailbox, insertMessage, insertLog}
 
 func (s *Store) Deliver(ctx context.Context, d *store.Delivery) ([]store.Delivered, error) {
 	if len(d.Copies) == 0 {
@@ -41,15 +48,14 @@ func (s *Store) Deliver(ctx context.Context, d *store.Delivery) ([]store.Deliver
 	}
 	// The body is synced by this goroutine, in parallel with other
 	// deliveries, before the shared index transaction.
-	key := blobKey(d.Received)
-	if err := s.blobs.Put(ctx, key, d.Raw); err != nil {
+	key, err := s.blobs.Put(ctx, d.Raw)
+	if err != nil {
 		return nil, fmt.Errorf("store body: %w", err)
 	}
 	var out []store.Delivered
 	err = s.write(ctx, func(t *tx) error {
 		out = out[:0]
-		res, err := t.Exec("INSERT INTO bodies (blob_key, size, refs, info) VALUES (?, ?, ?, ?)",
-			key, len(d.Raw), len(d.Copies), info)
+		res, err := t.Exec(insertBody, key, len(d.Raw), len(d.Copies), info)
 		if err != nil {
 			return fmt.Errorf("insert body: %w", err)
 		}
@@ -57,9 +63,7 @@ func (s *Store) Deliver(ctx context.Context, d *store.Delivery) ([]store.Deliver
 		if err != nil {
 			return err
 		}
-		if _, err := t.Exec("INSERT INTO body_fts (rowid, text) VALUES (?, ?)", bodyID, d.Info.Text); err != nil {
-			return fmt.Errorf("index body: %w", err)
-		}
+		t.index = append(t.index, ftsRow{bodyID, d.Info.Text})
 		for _, c := range d.Copies {
 			dl, err := t.addMessage(bodyID, d, c)
 			if err != nil {
@@ -87,19 +91,12 @@ func (t *tx) addMessage(bodyID int64, d *store.Delivery, c store.Copy) (store.De
 	if c.Flags&store.FlagSeen == 0 {
 		unseen = 1
 	}
-	err := t.QueryRow(`UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1,
-			messages = messages + 1, unseen = unseen + ?, size = size + ?
-		WHERE account_id = ? AND name = ?
-		RETURNING id, uidnext - 1, highestmodseq, (SELECT domain_id FROM accounts WHERE id = account_id)`,
-		unseen, len(d.Raw), c.AccountID, c.Mailbox).Scan(&dl.MailboxID, &uid, &modseq, &domainID)
+	err := t.QueryRow(addToMailbox, unseen, len(d.Raw), c.AccountID, c.Mailbox).Scan(&dl.MailboxID, &uid, &modseq, &domainID)
 	if err != nil {
 		return dl, notFound(err, fmt.Sprintf("mailbox %s of account %d", c.Mailbox, c.AccountID))
 	}
 	info := d.Info
-	res, err := t.Exec(`INSERT INTO messages (account_id, domain_id, mailbox_id, uid, modseq, flags, keywords,
-			received, size, body_id, subject, from_addr, message_id, preview)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.AccountID, domainID, dl.MailboxID, uid, modseq, c.Flags, strings.Join(c.Keywords, " "),
+	res, err := t.Exec(insertMessage, c.AccountID, domainID, dl.MailboxID, uid, modseq, c.Flags, strings.Join(c.Keywords, " "),
 		d.Received.UnixMilli(), len(d.Raw), bodyID, info.Subject, info.From, info.MessageID, info.Preview)
 	if err != nil {
 		return dl, fmt.Errorf("insert message: %w", err)

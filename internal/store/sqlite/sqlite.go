@@ -14,6 +14,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -36,6 +37,8 @@ type Store struct {
 	blobs blob.Store
 	hub   *store.Hub
 	log   *slog.Logger
+
+	prepared map[string]*sql.Stmt // hot statements of the writer's connection
 
 	reqs      chan *writeReq
 	closing   chan struct{}
@@ -75,6 +78,17 @@ func Open(path string, blobs blob.Store, opts Options) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("migrate database %s: %w", path, err)
 	}
+	// Prepared before the writer starts: its one connection is then busy
+	// in transactions, where database/sql reuses these statements.
+	prepared := make(map[string]*sql.Stmt)
+	for _, q := range hotQueries {
+		st, err := w.Prepare(q)
+		if err != nil {
+			w.Close()
+			return nil, fmt.Errorf("prepare %q: %w", q, err)
+		}
+		prepared[q] = st
+	}
 	r, err := sql.Open("sqlite", "file:"+path+"?mode=ro&"+common+"&_pragma=query_only(1)")
 	if err != nil {
 		w.Close()
@@ -82,7 +96,7 @@ func Open(path string, blobs blob.Store, opts Options) (*Store, error) {
 	}
 	r.SetMaxOpenConns(8)
 	s := &Store{
-		w: w, r: r, blobs: blobs, hub: opts.Hub, log: opts.Logger,
+		w: w, r: r, blobs: blobs, hub: opts.Hub, log: opts.Logger, prepared: prepared,
 		reqs:    make(chan *writeReq, maxBatch),
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
@@ -91,11 +105,20 @@ func Open(path string, blobs blob.Store, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Close stops the writer after it has answered queued requests.
+// Close stops the writer after it has answered queued requests, and
+// closes the blob store if it has a Close method: Open took it over.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() { close(s.closing) })
 	<-s.done
-	return errors.Join(s.r.Close(), s.w.Close())
+	errs := []error{s.r.Close()}
+	for _, st := range s.prepared {
+		errs = append(errs, st.Close())
+	}
+	errs = append(errs, s.w.Close())
+	if c, ok := s.blobs.(io.Closer); ok {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // Subscribe implements store.Store.
@@ -106,8 +129,33 @@ func (s *Store) Subscribe(accountID int64) (<-chan store.Change, func()) {
 // tx is one write request's view of the shared transaction.
 type tx struct {
 	*sql.Tx
-	changes []store.Change
-	trashed []string // blobs to delete once the transaction commits
+	prepared map[string]*sql.Stmt
+	changes  []store.Change
+	trashed  []string // blobs to delete once the transaction commits
+	index    []ftsRow // full-text rows, written after every savepoint
+}
+
+// ftsRow is a body's text for the full-text index. FTS5 flushes its
+// pending terms at every savepoint, so rows are indexed once per group
+// commit, outside the per-request savepoints: one index segment per batch
+// instead of one per message.
+type ftsRow struct {
+	bodyID int64
+	text   string
+}
+
+func (t *tx) Exec(query string, args ...any) (sql.Result, error) {
+	if st, ok := t.prepared[query]; ok {
+		return t.Tx.Stmt(st).Exec(args...)
+	}
+	return t.Tx.Exec(query, args...)
+}
+
+func (t *tx) QueryRow(query string, args ...any) *sql.Row {
+	if st, ok := t.prepared[query]; ok {
+		return t.Tx.Stmt(st).QueryRow(args...)
+	}
+	return t.Tx.QueryRow(query, args...)
 }
 
 type writeReq struct {
@@ -176,31 +224,42 @@ func (s *Store) commit(batch []*writeReq) {
 		}
 		return
 	}
-	t := &tx{Tx: sqltx}
+	t := &tx{Tx: sqltx, prepared: s.prepared}
 	errs := make([]error, len(batch))
 	var changes []store.Change
 	var trashed []string
+	var index []ftsRow
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			errs[i] = err
 			continue
 		}
-		if _, err := sqltx.Exec("SAVEPOINT req"); err != nil {
+		if _, err := t.Exec("SAVEPOINT req"); err != nil {
 			errs[i] = fmt.Errorf("savepoint: %w", err)
 			continue
 		}
-		t.changes, t.trashed = t.changes[:0], t.trashed[:0]
+		t.changes, t.trashed, t.index = t.changes[:0], t.trashed[:0], t.index[:0]
 		if err := r.fn(t); err != nil {
 			errs[i] = err
-			if _, rerr := sqltx.Exec("ROLLBACK TO req"); rerr != nil {
+			if _, rerr := t.Exec("ROLLBACK TO req"); rerr != nil {
 				errs[i] = errors.Join(err, rerr)
 			}
 		} else {
 			changes = append(changes, t.changes...)
 			trashed = append(trashed, t.trashed...)
+			index = append(index, t.index...)
 		}
-		if _, err := sqltx.Exec("RELEASE req"); err != nil && errs[i] == nil {
+		if _, err := t.Exec("RELEASE req"); err != nil && errs[i] == nil {
 			errs[i] = fmt.Errorf("release savepoint: %w", err)
+		}
+	}
+	for _, row := range index {
+		if _, err := t.Exec(insertFTS, row.bodyID, row.text); err != nil {
+			sqltx.Rollback()
+			for _, r := range batch {
+				r.err <- fmt.Errorf("index message text: %w", err)
+			}
+			return
 		}
 	}
 	if err := sqltx.Commit(); err != nil {
