@@ -8,14 +8,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/textproto"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -51,6 +53,7 @@ func capture(args []string) error {
 	size := fs.Int("size", 10*1024, "message size in bytes")
 	duration := fs.Duration("duration", 10*time.Second, "how long to send")
 	maxMsgs := fs.Int("count", 0, "stop after this many messages (0: no limit)")
+	pipelining := fs.Bool("pipelining", true, "send MAIL, RCPT and DATA in one write (RFC 2920), as MTAs do")
 	dataDir := fs.String("data", "", "data directory for the embedded server (default: a temporary one)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	fs.Parse(args)
@@ -101,34 +104,31 @@ func capture(args []string) error {
 				lat = append(lat, mine...)
 				mu.Unlock()
 			}()
-			c, err := smtp.Dial(*addr)
+			var c sender
+			var err error
+			if *pipelining {
+				c, err = dialPipelined(*addr)
+			} else {
+				c, err = dialClient(*addr)
+			}
 			if err != nil {
 				firstErr.CompareAndSwap(nil, err)
 				return
 			}
 			defer c.Close()
-			if err := c.Hello("bench.local"); err != nil {
-				firstErr.CompareAndSwap(nil, err)
-				return
-			}
 			for ctx.Err() == nil {
 				if *maxMsgs > 0 && sent.Load()+failed.Load() >= int64(*maxMsgs) {
 					return
 				}
 				t0 := time.Now()
-				if err := sendOne(c, *from, *to, body); err != nil {
+				if err := c.Send(*from, *to, messageID(), body); err != nil {
 					failed.Add(1)
 					firstErr.CompareAndSwap(nil, err)
-					if errors.Is(err, io.EOF) {
-						return
-					}
-					c.Reset()
-					continue
+					return
 				}
 				sent.Add(1)
 				mine = append(mine, time.Since(t0))
 			}
-			c.Quit()
 		}()
 	}
 	wg.Wait()
@@ -150,24 +150,92 @@ func capture(args []string) error {
 	return nil
 }
 
-func sendOne(c *smtp.Client, from, to string, body []byte) error {
-	if err := c.Mail(from, nil); err != nil {
-		return err
-	}
-	if err := c.Rcpt(to, nil); err != nil {
-		return err
-	}
-	w, err := c.Data()
-	if err != nil {
-		return err
-	}
+// sender sends one message per call on an open SMTP session.
+type sender interface {
+	Send(from, to, msgID string, body []byte) error
+	Close() error
+}
+
+func messageID() string {
 	var id [8]byte
 	rand.Read(id[:])
-	fmt.Fprintf(w, "Message-ID: <%s@bench.local>\r\n", hex.EncodeToString(id[:]))
-	if _, err := w.Write(body); err != nil {
+	return hex.EncodeToString(id[:]) + "@bench.local"
+}
+
+// client sends with go-smtp's client: one round trip per command.
+type client struct{ c *smtp.Client }
+
+func dialClient(addr string) (*client, error) {
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Hello("bench.local"); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return &client{c}, nil
+}
+
+func (c *client) Send(from, to, msgID string, body []byte) error {
+	return c.c.SendMail(from, []string{to}, io.MultiReader(strings.NewReader("Message-ID: <"+msgID+">\r\n"), bytes.NewReader(body)))
+}
+
+func (c *client) Close() error { c.c.Quit(); return c.c.Close() }
+
+// pipelined speaks SMTP as Postfix does with PIPELINING: MAIL, RCPT and
+// DATA in one write, then the message.
+type pipelined struct {
+	conn net.Conn
+	tp   *textproto.Conn
+}
+
+func dialPipelined(addr string) (*pipelined, error) {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	p := &pipelined{conn: conn, tp: textproto.NewConn(conn)}
+	if _, _, err := p.tp.ReadResponse(220); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if _, err := p.tp.Cmd("EHLO bench.local"); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if _, msg, err := p.tp.ReadResponse(250); err != nil || !strings.Contains(msg, "PIPELINING") {
+		conn.Close()
+		return nil, fmt.Errorf("EHLO: no PIPELINING (%v)", err)
+	}
+	return p, nil
+}
+
+func (p *pipelined) Send(from, to, msgID string, body []byte) error {
+	if _, err := fmt.Fprintf(p.tp.W, "MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n", from, to); err != nil {
 		return err
 	}
-	return w.Close()
+	if err := p.tp.W.Flush(); err != nil {
+		return err
+	}
+	for _, code := range []int{250, 250, 354} {
+		if _, _, err := p.tp.ReadResponse(code); err != nil {
+			return err
+		}
+	}
+	dw := p.tp.DotWriter()
+	fmt.Fprintf(dw, "Message-ID: <%s>\r\n", msgID)
+	dw.Write(body)
+	if err := dw.Close(); err != nil {
+		return err
+	}
+	_, _, err := p.tp.ReadResponse(250)
+	return err
+}
+
+func (p *pipelined) Close() error {
+	p.tp.Cmd("QUIT")
+	return p.conn.Close()
 }
 
 // makeMessage builds a plain text message of about size bytes.

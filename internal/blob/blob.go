@@ -23,3 +23,11 @@ type Store interface {
 	Open(ctx context.Context, key string) (io.ReadCloser, error)
 	Delete(ctx context.Context, key string) error
 }
+
+// Deferred is implemented by stores that can write an object now and make
+// it durable later, so that a caller can overlap the sync with other work
+// (the SQLite store runs its index statements meanwhile). The object is
+// durable once sync returns nil; sync must be called exactly once.
+type Deferred interface {
+	PutDeferred(ctx context.Context, data []byte) (key string, sync func() error, err error)
+}

@@ -74,8 +74,9 @@ type Server struct {
 	store   Store
 	log     *slog.Logger
 	metrics *Metrics
-	smtp    *smtp.Server
-	now     func() time.Time
+	smtp     *smtp.Server
+	now      func() time.Time
+	accounts *accountCache
 }
 
 // New returns a capture server. metrics may be nil.
@@ -85,6 +86,7 @@ func New(cfg Config, st Store, log *slog.Logger, metrics *Metrics) *Server {
 		metrics = NewMetrics(nil)
 	}
 	s := &Server{cfg: cfg, store: st, log: log, metrics: metrics, now: time.Now}
+	s.accounts = newAccountCache(st, s.now)
 	srv := smtp.NewServer(s)
 	srv.Domain = cfg.Hostname
 	srv.MaxMessageBytes = cfg.MaxMessageBytes
@@ -166,11 +168,11 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	s.from = addr
 	ctx, cancel := s.ctx()
 	defer cancel()
-	a, err := s.srv.store.Account(ctx, addr)
+	a, err := s.srv.accounts.lookup(ctx, addr)
 	switch {
 	case err == nil && a.Enabled:
 		s.sender = &a
-	case err == nil, errors.Is(err, store.ErrNotFound):
+	case err == nil, isNotFound(err):
 	default:
 		s.log.Error("look up sender", "from", addr, "err", err)
 		return errTemporary
@@ -192,13 +194,13 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
-	a, err := s.srv.store.Account(ctx, addr)
+	a, err := s.srv.accounts.lookup(ctx, addr)
 	var reason string
 	switch {
 	case err == nil && a.Enabled:
 		s.rcpts = append(s.rcpts, rcpt{addr: addr, account: &a})
 		return nil
-	case err != nil && !errors.Is(err, store.ErrNotFound):
+	case err != nil && !isNotFound(err):
 		s.log.Error("look up recipient", "rcpt", addr, "err", err)
 		return errTemporary
 	case s.sender != nil:
@@ -295,6 +297,8 @@ func (s *session) Data(r io.Reader) error {
 	s.log.Debug("captured", "message_id", info.MessageID, "from", s.from, "rcpts", local, "size", len(raw), "elapsed", elapsed)
 	return nil
 }
+
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
 
 func rcptAddrs(rs []rcpt) []string {
 	out := make([]string, len(rs))

@@ -77,30 +77,48 @@ func (s *Store) Close() error {
 
 // Put appends data to the current segment and returns once it is synced.
 func (s *Store) Put(ctx context.Context, data []byte) (string, error) {
-	if err := ctx.Err(); err != nil {
+	key, sync, err := s.PutDeferred(ctx, data)
+	if err != nil {
 		return "", err
+	}
+	return key, sync()
+}
+
+// PutDeferred implements blob.Deferred.
+func (s *Store) PutDeferred(ctx context.Context, data []byte) (string, func() error, error) {
+	if err := ctx.Err(); err != nil {
+		return "", nil, err
 	}
 	s.mu.Lock()
 	seg, err := s.segmentFor(int64(len(data)))
 	if err != nil {
 		s.mu.Unlock()
-		return "", err
+		return "", nil, err
 	}
 	off := seg.size
 	seg.size += (int64(len(data)) + align - 1) / align * align
 	seg.writes.Add(1)
 	s.mu.Unlock()
-	defer seg.writes.Done()
 
-	// Writes at reserved offsets run in parallel; a sync that starts after
-	// this write covers it.
+	// Writes at reserved offsets run in parallel.
 	if _, err := seg.f.WriteAt(data, off); err != nil {
-		return "", fmt.Errorf("write blob to %s: %w", seg.name, err)
+		seg.writes.Done()
+		return "", nil, fmt.Errorf("write blob to %s: %w", seg.name, err)
 	}
-	if err := seg.sync.do(seg.f.Sync); err != nil {
-		return "", fmt.Errorf("sync %s: %w", seg.name, err)
+	// Any fsync that starts from now on covers this write.
+	ticket := seg.sync.ticket()
+	var once sync.Once
+	syncFn := func() error {
+		err := errors.New("blob sync called twice")
+		once.Do(func() {
+			defer seg.writes.Done()
+			if err = seg.sync.wait(ticket, seg.f.Sync); err != nil {
+				err = fmt.Errorf("sync %s: %w", seg.name, err)
+			}
+		})
+		return err
 	}
-	return seg.name + ":" + strconv.FormatInt(off, 10) + ":" + strconv.Itoa(len(data)), nil
+	return seg.name + ":" + strconv.FormatInt(off, 10) + ":" + strconv.Itoa(len(data)), syncFn, nil
 }
 
 // segmentFor returns the segment to append n bytes to, starting a new one
@@ -239,6 +257,8 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 
 // groupSync shares one fsync among every caller whose write finished
 // before that fsync started.
+//
+// cond is made lazily so that the zero value is ready to use.
 type groupSync struct {
 	mu        sync.Mutex
 	cond      *sync.Cond
@@ -248,14 +268,22 @@ type groupSync struct {
 	err       error // of the last one finished
 }
 
-func (g *groupSync) do(syncFn func() error) error {
+// ticket returns the fsync generation that covers writes finished now.
+func (g *groupSync) ticket() uint64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.started + 1
+}
+
+// wait returns once an fsync of generation ticket or later has finished,
+// running syncFn itself if no fsync is under way.
+func (g *groupSync) wait(ticket uint64, syncFn func() error) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.cond == nil {
 		g.cond = sync.NewCond(&g.mu)
 	}
-	need := g.started + 1
-	for g.completed < need {
+	for g.completed < ticket {
 		if g.running {
 			g.cond.Wait()
 			continue

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xtramail/xtramail/internal/blob"
 	"github.com/xtramail/xtramail/internal/message"
 	"github.com/xtramail/xtramail/internal/store"
 )
@@ -46,14 +47,21 @@ func (s *Store) Deliver(ctx context.Context, d *store.Delivery) ([]store.Deliver
 	if err != nil {
 		return nil, fmt.Errorf("encode message info: %w", err)
 	}
-	// The body is synced by this goroutine, in parallel with other
-	// deliveries, before the shared index transaction.
-	key, err := s.blobs.Put(ctx, d.Raw)
+	// The body is written by this goroutine, in parallel with other
+	// deliveries. Where the blob store can defer its sync, the writer runs
+	// it beside the group's statements, before the commit.
+	var key string
+	var syncBody func() error
+	if bd, ok := s.blobs.(blob.Deferred); ok {
+		key, syncBody, err = bd.PutDeferred(ctx, d.Raw)
+	} else {
+		key, err = s.blobs.Put(ctx, d.Raw)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store body: %w", err)
 	}
 	var out []store.Delivered
-	err = s.write(ctx, func(t *tx) error {
+	err = s.writeSynced(ctx, syncBody, func(t *tx) error {
 		out = out[:0]
 		res, err := t.Exec(insertBody, key, len(d.Raw), len(d.Copies), info)
 		if err != nil {

@@ -4,9 +4,12 @@
 //
 // All writes go through one goroutine that commits in groups: it takes
 // every request queued while the previous commit was syncing, runs each in
-// its own savepoint, commits once and then answers them all. One fsync is
-// thus shared by every client waiting for its 250. Reads use a separate
-// read-only pool and never wait for the writer.
+// its own savepoint and commits once. A second goroutine then fsyncs the
+// WAL and answers them all, while the writer already runs the next group:
+// SQLite runs with synchronous=NORMAL (no fsync in COMMIT) and durability
+// comes from that fsync, so one fsync is shared by every client waiting for
+// its 250 and never stalls the writer. Reads use a separate read-only pool
+// and never wait for the writer.
 package sqlite
 
 import (
@@ -40,7 +43,9 @@ type Store struct {
 
 	prepared map[string]*sql.Stmt // hot statements of the writer's connection
 
+	wal       *walSyncer
 	reqs      chan *writeReq
+	committed chan *committed // groups waiting for the WAL fsync
 	closing   chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
@@ -68,7 +73,7 @@ func Open(path string, blobs blob.Store, opts Options) (*Store, error) {
 	}
 	common := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
 	w, err := sql.Open("sqlite", "file:"+path+"?"+common+
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
@@ -97,11 +102,14 @@ func Open(path string, blobs blob.Store, opts Options) (*Store, error) {
 	r.SetMaxOpenConns(8)
 	s := &Store{
 		w: w, r: r, blobs: blobs, hub: opts.Hub, log: opts.Logger, prepared: prepared,
-		reqs:    make(chan *writeReq, maxBatch),
-		closing: make(chan struct{}),
-		done:    make(chan struct{}),
+		wal:       &walSyncer{path: path + "-wal"},
+		reqs:      make(chan *writeReq, maxBatch),
+		committed: make(chan *committed, 64),
+		closing:   make(chan struct{}),
+		done:      make(chan struct{}),
 	}
 	go s.writer()
+	go s.syncer()
 	return s, nil
 }
 
@@ -110,7 +118,7 @@ func Open(path string, blobs blob.Store, opts Options) (*Store, error) {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() { close(s.closing) })
 	<-s.done
-	errs := []error{s.r.Close()}
+	errs := []error{s.r.Close(), s.wal.close()}
 	for _, st := range s.prepared {
 		errs = append(errs, st.Close())
 	}
@@ -161,7 +169,11 @@ func (t *tx) QueryRow(query string, args ...any) *sql.Row {
 type writeReq struct {
 	ctx context.Context
 	fn  func(*tx) error
-	err chan error
+	// sync, when set, makes data the request refers to durable (a body
+	// written with blob.Deferred). It runs while the group's statements
+	// do, and must succeed before the group commits.
+	sync func() error
+	err  chan error
 }
 
 var errClosed = errors.New("store closed")
@@ -169,13 +181,25 @@ var errClosed = errors.New("store closed")
 // write runs fn in the writer's next group transaction and returns once
 // that transaction is committed (durable) or fn failed.
 func (s *Store) write(ctx context.Context, fn func(*tx) error) error {
-	req := &writeReq{ctx: ctx, fn: fn, err: make(chan error, 1)}
+	return s.writeSynced(ctx, nil, fn)
+}
+
+// writeSynced is write with a sync function to run before the commit; it
+// is called exactly once whatever happens.
+func (s *Store) writeSynced(ctx context.Context, sync func() error, fn func(*tx) error) error {
+	req := &writeReq{ctx: ctx, fn: fn, sync: sync, err: make(chan error, 1)}
+	fail := func(err error) error {
+		if sync != nil {
+			sync()
+		}
+		return err
+	}
 	select {
 	case s.reqs <- req:
 	case <-s.closing:
-		return errClosed
+		return fail(errClosed)
 	case <-ctx.Done():
-		return ctx.Err()
+		return fail(ctx.Err())
 	}
 	// Once queued, wait for the answer even if ctx ends: the request may
 	// already be committed and the caller must know.
@@ -183,7 +207,7 @@ func (s *Store) write(ctx context.Context, fn func(*tx) error) error {
 }
 
 func (s *Store) writer() {
-	defer close(s.done)
+	defer close(s.committed)
 	for {
 		var first *writeReq
 		select {
@@ -217,11 +241,27 @@ func (s *Store) writer() {
 // that one failing request does not fail the others.
 func (s *Store) commit(batch []*writeReq) {
 	ctx := context.Background()
+	// Bodies become durable while the statements run; every sync is
+	// called, whatever happens to the transaction.
+	synced := make(chan error, 1)
+	go func() {
+		var errs []error
+		for _, r := range batch {
+			if r.sync != nil {
+				errs = append(errs, r.sync())
+			}
+		}
+		synced <- errors.Join(errs...)
+	}()
+	fail := func(err error) {
+		<-synced
+		for _, r := range batch {
+			r.err <- err
+		}
+	}
 	sqltx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		for _, r := range batch {
-			r.err <- fmt.Errorf("begin transaction: %w", err)
-		}
+		fail(fmt.Errorf("begin transaction: %w", err))
 		return
 	}
 	t := &tx{Tx: sqltx, prepared: s.prepared}
@@ -256,11 +296,17 @@ func (s *Store) commit(batch []*writeReq) {
 	for _, row := range index {
 		if _, err := t.Exec(insertFTS, row.bodyID, row.text); err != nil {
 			sqltx.Rollback()
-			for _, r := range batch {
-				r.err <- fmt.Errorf("index message text: %w", err)
-			}
+			fail(fmt.Errorf("index message text: %w", err))
 			return
 		}
+	}
+	// No commit record may reach the log before the bodies it names are
+	// on disk.
+	if err := <-synced; err != nil {
+		sqltx.Rollback()
+		synced <- nil
+		fail(fmt.Errorf("store bodies: %w", err))
+		return
 	}
 	if err := sqltx.Commit(); err != nil {
 		for _, r := range batch {
@@ -268,14 +314,91 @@ func (s *Store) commit(batch []*writeReq) {
 		}
 		return
 	}
-	s.hub.Publish(changes...)
-	for _, key := range trashed {
-		// Their blob_trash rows go at the next purge pass.
-		if err := s.blobs.Delete(ctx, key); err != nil {
-			s.log.Warn("delete purged body; retried at next purge", "key", key, "err", err)
+	s.committed <- &committed{batch: batch, errs: errs, changes: changes, trashed: trashed}
+}
+
+// committed is a group whose transaction is committed but not yet synced.
+type committed struct {
+	batch   []*writeReq
+	errs    []error
+	changes []store.Change
+	trashed []string
+}
+
+// syncer makes committed groups durable with one WAL fsync for all groups
+// committed meanwhile, then tells the world: subscribers, blob trash and
+// the waiting callers.
+func (s *Store) syncer() {
+	defer close(s.done)
+	for c := range s.committed {
+		groups := []*committed{c}
+	drain:
+		for {
+			select {
+			case c, ok := <-s.committed:
+				if !ok {
+					break drain
+				}
+				groups = append(groups, c)
+			default:
+				break drain
+			}
+		}
+		err := s.wal.sync()
+		if err != nil {
+			s.log.Error("sync database log", "err", err)
+			err = fmt.Errorf("sync database log: %w", err)
+		}
+		for _, g := range groups {
+			if err == nil {
+				s.hub.Publish(g.changes...)
+				for _, key := range g.trashed {
+					// Their blob_trash rows go at the next purge pass.
+					if derr := s.blobs.Delete(context.Background(), key); derr != nil {
+						s.log.Warn("delete purged body; retried at next purge", "key", key, "err", derr)
+					}
+				}
+			}
+			for i, r := range g.batch {
+				if err != nil {
+					r.err <- err
+				} else {
+					r.err <- g.errs[i]
+				}
+			}
 		}
 	}
-	for i, r := range batch {
-		r.err <- errs[i]
+}
+
+// walSyncer fsyncs the database's write-ahead log. It keeps the file open
+// and reopens it if SQLite ever replaced it.
+type walSyncer struct {
+	path string
+	f    *os.File
+}
+
+func (w *walSyncer) sync() error {
+	if w.f != nil {
+		a, err1 := w.f.Stat()
+		b, err2 := os.Stat(w.path)
+		if err1 != nil || err2 != nil || !os.SameFile(a, b) {
+			w.f.Close()
+			w.f = nil
+		}
 	}
+	if w.f == nil {
+		f, err := os.Open(w.path)
+		if err != nil {
+			return err
+		}
+		w.f = f
+	}
+	return w.f.Sync()
+}
+
+func (w *walSyncer) close() error {
+	if w.f == nil {
+		return nil
+	}
+	return w.f.Close()
 }
