@@ -70,10 +70,10 @@ func (c *Config) setDefaults() {
 
 // Server is a capture listener. Start it with Serve, stop it with Shutdown.
 type Server struct {
-	cfg     Config
-	store   Store
-	log     *slog.Logger
-	metrics *Metrics
+	cfg      Config
+	store    Store
+	log      *slog.Logger
+	metrics  *Metrics
 	smtp     *smtp.Server
 	now      func() time.Time
 	accounts *accountCache
