@@ -119,6 +119,30 @@ type Message struct {
 	Preview     string
 }
 
+// UIDRange is an inclusive range of UIDs.
+type UIDRange struct{ First, Last uint32 }
+
+// MessageFlags is the lean view of a message for flag work.
+type MessageFlags struct {
+	ID       int64
+	UID      uint32
+	ModSeq   uint64
+	Flags    Flags
+	Keywords []string
+}
+
+// FlagOp says how StoreFlags combines flags (IMAP FLAGS, +FLAGS, -FLAGS).
+type FlagOp int
+
+const (
+	FlagsReplace FlagOp = iota
+	FlagsAdd
+	FlagsRemove
+)
+
+// CopiedUID maps a source UID to its new UID (IMAP COPYUID).
+type CopiedUID struct{ From, To uint32 }
+
 // Body is the stored raw message shared by all its copies, with what was
 // pre-parsed at ingest so that reads never re-parse.
 type Body struct {
@@ -262,6 +286,52 @@ type Store interface {
 	// Mailboxes.
 	Mailboxes(ctx context.Context, accountID int64) ([]Mailbox, error)
 	Mailbox(ctx context.Context, accountID int64, name string) (Mailbox, error)
+
+	// Mailbox management (IMAP CREATE, RENAME, DELETE, SUBSCRIBE).
+	// Names use "/" as the hierarchy delimiter.
+	MailboxByID(ctx context.Context, id int64) (Mailbox, error)
+	CreateMailbox(ctx context.Context, accountID int64, name, specialUse string) (Mailbox, error)
+	// RenameMailbox renames a mailbox and its children. Renaming INBOX
+	// moves its messages to the new mailbox and leaves INBOX empty
+	// (RFC 9051 6.3.6).
+	RenameMailbox(ctx context.Context, accountID int64, from, to string) error
+	// DeleteMailbox removes a mailbox that is neither INBOX nor
+	// special-use. Its messages move to Trash, where they stay restorable.
+	DeleteMailbox(ctx context.Context, accountID int64, name string) error
+	SetSubscribed(ctx context.Context, mailboxID int64, subscribed bool) error
+
+	// UIDs lists a mailbox's live UIDs in order (for sequence numbers).
+	UIDs(ctx context.Context, mailboxID int64) ([]uint32, error)
+	// MessagesByUID lists live messages in the UID ranges (nil: all), in
+	// UID order.
+	MessagesByUID(ctx context.Context, mailboxID int64, ranges []UIDRange) ([]Message, error)
+	// FlagsByUID is MessagesByUID with only what FETCH FLAGS, STORE and
+	// SEARCH by flag need: cheap on a large mailbox.
+	FlagsByUID(ctx context.Context, mailboxID int64, ranges []UIDRange) ([]MessageFlags, error)
+	// ChangedSince lists live messages whose modseq is above modseq
+	// (CONDSTORE CHANGEDSINCE, QRESYNC).
+	ChangedSince(ctx context.Context, mailboxID int64, modseq uint64) ([]MessageFlags, error)
+	// VanishedSince lists UIDs expunged from the mailbox at a modseq above
+	// modseq, in order (QRESYNC VANISHED).
+	VanishedSince(ctx context.Context, mailboxID int64, modseq uint64) ([]uint32, error)
+	// StoreFlags changes flags of the messages with these UIDs, all under
+	// one new modseq. With unchangedSince > 0, messages whose modseq is
+	// above it are left alone and returned in modified (RFC 7162 3.1.3).
+	// Messages whose flags do not change keep their modseq.
+	StoreFlags(ctx context.Context, mailboxID int64, uids []uint32, op FlagOp, flags Flags, keywords []string, unchangedSince uint64) (changed []MessageFlags, modified []uint32, err error)
+	// Copy copies messages into another mailbox of the same account; the
+	// body is shared, not duplicated.
+	Copy(ctx context.Context, from int64, uids []uint32, to int64) ([]CopiedUID, error)
+	// Move moves messages into another mailbox of the same account: they
+	// vanish from the source (not as deletions) and get new UIDs.
+	Move(ctx context.Context, from int64, uids []uint32, to int64) ([]CopiedUID, error)
+	// ExpungeUIDs soft-deletes messages by UID, like Expunge.
+	ExpungeUIDs(ctx context.Context, mailboxID int64, uids []uint32) error
+	// TextCandidates returns, in order, the UIDs of live messages whose
+	// indexed words contain every term as a substring, case-insensitively:
+	// a superset of the messages whose text contains every term, which the
+	// caller then checks.
+	TextCandidates(ctx context.Context, mailboxID int64, terms []string) ([]uint32, error)
 
 	// Messages. Messages lists a mailbox's live messages in UID order.
 	Messages(ctx context.Context, mailboxID int64) ([]Message, error)

@@ -55,7 +55,9 @@ CREATE TABLE bodies (
 -- Words of each body, indexed once at ingest. Contentless: the text is in
 -- the blob; substring checks run on the candidates this returns.
 CREATE VIRTUAL TABLE body_fts USING fts5(text, content='', contentless_delete=1,
-	tokenize='unicode61 remove_diacritics 2');
+	tokenize='unicode61 remove_diacritics 0');
+-- The index's words, for substring search (see TextCandidates).
+CREATE VIRTUAL TABLE body_fts_vocab USING fts5vocab(body_fts, row);
 
 CREATE TABLE messages (
 	id INTEGER PRIMARY KEY,
@@ -76,6 +78,8 @@ CREATE TABLE messages (
 	preview TEXT NOT NULL DEFAULT ''
 );
 CREATE UNIQUE INDEX messages_uid ON messages(mailbox_id, uid);
+-- Covers the live UIDs of a mailbox: IMAP's sequence numbers.
+CREATE INDEX messages_live ON messages(mailbox_id, uid, flags, modseq) WHERE expunged_modseq = 0;
 CREATE INDEX messages_modseq ON messages(mailbox_id, modseq);
 CREATE INDEX messages_retention ON messages(domain_id, received);
 CREATE INDEX messages_body ON messages(body_id);

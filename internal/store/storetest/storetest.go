@@ -32,6 +32,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeleteAccount", testDeleteAccount},
 		{"Log", testLog},
 		{"Changes", testChanges},
+		{"MailboxManagement", testMailboxManagement},
+		{"Flags", testFlags},
+		{"CopyMove", testCopyMove},
+		{"TextCandidates", testTextCandidates},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

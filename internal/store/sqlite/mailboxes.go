@@ -1,0 +1,570 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+func (s *Store) MailboxByID(ctx context.Context, id int64) (store.Mailbox, error) {
+	m, err := scanMailbox(s.r.QueryRowContext(ctx, "SELECT "+mailboxCols+" FROM mailboxes WHERE id = ?", id))
+	if err != nil {
+		return m, notFound(err, fmt.Sprintf("mailbox %d", id))
+	}
+	return m, nil
+}
+
+// checkMailboxName refuses names IMAP cannot carry or that break the
+// hierarchy.
+func checkMailboxName(name string) (string, error) {
+	if strings.EqualFold(name, store.Inbox) {
+		return store.Inbox, nil
+	}
+	bad := name == "" || len(name) > 512 || strings.HasPrefix(name, "/") || strings.HasSuffix(name, "/") || strings.Contains(name, "//")
+	for _, r := range name {
+		if unicode.IsControl(r) || r == '*' || r == '%' {
+			bad = true
+		}
+	}
+	if bad {
+		return "", fmt.Errorf("mailbox name %q: %w", name, store.ErrInvalid)
+	}
+	return name, nil
+}
+
+func (s *Store) CreateMailbox(ctx context.Context, accountID int64, name, specialUse string) (store.Mailbox, error) {
+	name, err := checkMailboxName(name)
+	if err != nil {
+		return store.Mailbox{}, err
+	}
+	switch specialUse {
+	case "", `\Archive`, `\Drafts`, `\Junk`, `\Sent`, `\Trash`, `\Flagged`, `\All`:
+	default:
+		return store.Mailbox{}, fmt.Errorf("special use %q: %w", specialUse, store.ErrInvalid)
+	}
+	var id int64
+	err = s.write(ctx, func(t *tx) error {
+		// Parents are created too (RFC 9051 6.3.4).
+		parts := strings.Split(name, "/")
+		for i := range parts {
+			n := strings.Join(parts[:i+1], "/")
+			var exists int
+			t.QueryRow("SELECT count(*) FROM mailboxes WHERE account_id = ? AND name = ?", accountID, n).Scan(&exists)
+			if exists > 0 {
+				if i == len(parts)-1 {
+					return fmt.Errorf("mailbox %s: %w", n, store.ErrExists)
+				}
+				continue
+			}
+			use := ""
+			if i == len(parts)-1 {
+				use = specialUse
+			}
+			if id, err = t.createMailbox(accountID, n, use); err != nil {
+				return err
+			}
+		}
+		t.changes = append(t.changes, store.Change{AccountID: accountID, Kind: store.ChangeMailboxes})
+		return nil
+	})
+	if err != nil {
+		return store.Mailbox{}, err
+	}
+	return s.MailboxByID(ctx, id)
+}
+
+func (s *Store) RenameMailbox(ctx context.Context, accountID int64, from, to string) error {
+	to, err := checkMailboxName(to)
+	if err != nil {
+		return err
+	}
+	if to == store.Inbox {
+		return fmt.Errorf("rename to INBOX: %w", store.ErrExists)
+	}
+	if strings.EqualFold(from, store.Inbox) {
+		from = store.Inbox
+	}
+	return s.write(ctx, func(t *tx) error {
+		var fromID int64
+		if err := t.QueryRow("SELECT id FROM mailboxes WHERE account_id = ? AND name = ?", accountID, from).Scan(&fromID); err != nil {
+			return notFound(err, "mailbox "+from)
+		}
+		var n int
+		t.QueryRow("SELECT count(*) FROM mailboxes WHERE account_id = ? AND (name = ? OR name LIKE ? ESCAPE '\\')", accountID, to, likePrefix(to+"/")).Scan(&n)
+		if n > 0 {
+			return fmt.Errorf("mailbox %s: %w", to, store.ErrExists)
+		}
+		t.changes = append(t.changes, store.Change{AccountID: accountID, Kind: store.ChangeMailboxes})
+		if from == store.Inbox {
+			// INBOX stays; its messages move to the new mailbox.
+			toID, err := t.createMailbox(accountID, to, "")
+			if err != nil {
+				return err
+			}
+			uids, err := t.uids(fromID)
+			if err != nil {
+				return err
+			}
+			_, err = t.move(fromID, uids, toID)
+			return err
+		}
+		if _, err := t.Exec("UPDATE mailboxes SET name = ? WHERE id = ?", to, fromID); err != nil {
+			return fmt.Errorf("rename mailbox: %w", err)
+		}
+		_, err := t.Exec("UPDATE mailboxes SET name = ? || substr(name, ?) WHERE account_id = ? AND name LIKE ? ESCAPE '\\'",
+			to+"/", len(from)+2, accountID, likePrefix(from+"/"))
+		return err
+	})
+}
+
+// likePrefix makes a LIKE pattern matching names that start with p.
+func likePrefix(p string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return r.Replace(p) + "%"
+}
+
+func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string) error {
+	if strings.EqualFold(name, store.Inbox) {
+		return fmt.Errorf("INBOX cannot be deleted: %w", store.ErrInvalid)
+	}
+	return s.write(ctx, func(t *tx) error {
+		var id int64
+		var use string
+		if err := t.QueryRow("SELECT id, special_use FROM mailboxes WHERE account_id = ? AND name = ?", accountID, name).Scan(&id, &use); err != nil {
+			return notFound(err, "mailbox "+name)
+		}
+		if use != "" {
+			return fmt.Errorf("mailbox %s is the %s folder and cannot be deleted: %w", name, use, store.ErrInvalid)
+		}
+		var trashID int64
+		if err := t.QueryRow("SELECT id FROM mailboxes WHERE account_id = ? AND special_use = '\\Trash'", accountID).Scan(&trashID); err != nil {
+			return notFound(err, "Trash mailbox")
+		}
+		uids, err := t.uids(id)
+		if err != nil {
+			return err
+		}
+		if _, err := t.move(id, uids, trashID); err != nil {
+			return err
+		}
+		// Deleted messages of the folder go to Trash too, still deleted,
+		// so that they stay restorable.
+		if _, err := t.Exec("UPDATE messages SET mailbox_id = ?, uid = uid + (SELECT uidnext FROM mailboxes WHERE id = ?) WHERE mailbox_id = ?", trashID, trashID, id); err != nil {
+			return fmt.Errorf("move deleted messages to Trash: %w", err)
+		}
+		if _, err := t.Exec("UPDATE mailboxes SET uidnext = coalesce((SELECT max(uid) FROM messages WHERE mailbox_id = ?), 0) + 1 WHERE id = ? AND uidnext <= coalesce((SELECT max(uid) FROM messages WHERE mailbox_id = ?), 0)", trashID, trashID, trashID); err != nil {
+			return err
+		}
+		for _, q := range []string{"DELETE FROM vanished WHERE mailbox_id = ?", "DELETE FROM mailboxes WHERE id = ?"} {
+			if _, err := t.Exec(q, id); err != nil {
+				return fmt.Errorf("delete mailbox %s: %w", name, err)
+			}
+		}
+		t.changes = append(t.changes, store.Change{AccountID: accountID, Kind: store.ChangeMailboxes})
+		return nil
+	})
+}
+
+func (s *Store) SetSubscribed(ctx context.Context, mailboxID int64, subscribed bool) error {
+	return s.updateOne(ctx, fmt.Sprintf("mailbox %d", mailboxID), "UPDATE mailboxes SET subscribed = ? WHERE id = ?", subscribed, mailboxID)
+}
+
+func (t *tx) uids(mailboxID int64) ([]uint32, error) {
+	rows, err := t.Query("SELECT uid FROM messages WHERE mailbox_id = ? AND expunged_modseq = 0 ORDER BY uid", mailboxID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []uint32
+	for rows.Next() {
+		var u uint32
+		if err := rows.Scan(&u); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) UIDs(ctx context.Context, mailboxID int64) ([]uint32, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT uid FROM messages WHERE mailbox_id = ? AND expunged_modseq = 0 ORDER BY uid", mailboxID)
+	if err != nil {
+		return nil, fmt.Errorf("list uids: %w", err)
+	}
+	defer rows.Close()
+	var out []uint32
+	for rows.Next() {
+		var u uint32
+		if err := rows.Scan(&u); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// uidFilter turns ranges into an SQL condition on uid.
+func uidFilter(ranges []store.UIDRange) (string, []any) {
+	if ranges == nil {
+		return "", nil
+	}
+	if len(ranges) == 0 {
+		return " AND 0", nil
+	}
+	var conds []string
+	var args []any
+	for _, r := range ranges {
+		conds = append(conds, "uid BETWEEN ? AND ?")
+		args = append(args, r.First, r.Last)
+	}
+	return " AND (" + strings.Join(conds, " OR ") + ")", args
+}
+
+func (s *Store) MessagesByUID(ctx context.Context, mailboxID int64, ranges []store.UIDRange) ([]store.Message, error) {
+	cond, args := uidFilter(ranges)
+	return s.queryMessages(ctx, "WHERE mailbox_id = ? AND expunged_modseq = 0"+cond+" ORDER BY uid", append([]any{mailboxID}, args...)...)
+}
+
+func (s *Store) queryFlags(ctx context.Context, where string, args ...any) ([]store.MessageFlags, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT id, uid, modseq, flags, keywords FROM messages "+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list flags: %w", err)
+	}
+	defer rows.Close()
+	var out []store.MessageFlags
+	for rows.Next() {
+		var m store.MessageFlags
+		var kw string
+		if err := rows.Scan(&m.ID, &m.UID, &m.ModSeq, &m.Flags, &kw); err != nil {
+			return nil, err
+		}
+		if kw != "" {
+			m.Keywords = strings.Fields(kw)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) FlagsByUID(ctx context.Context, mailboxID int64, ranges []store.UIDRange) ([]store.MessageFlags, error) {
+	cond, args := uidFilter(ranges)
+	return s.queryFlags(ctx, "WHERE mailbox_id = ? AND expunged_modseq = 0"+cond+" ORDER BY uid", append([]any{mailboxID}, args...)...)
+}
+
+func (s *Store) ChangedSince(ctx context.Context, mailboxID int64, modseq uint64) ([]store.MessageFlags, error) {
+	return s.queryFlags(ctx, "WHERE mailbox_id = ? AND expunged_modseq = 0 AND modseq > ? ORDER BY uid", mailboxID, modseq)
+}
+
+func (s *Store) VanishedSince(ctx context.Context, mailboxID int64, modseq uint64) ([]uint32, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT uid FROM vanished WHERE mailbox_id = ? AND modseq > ? ORDER BY uid", mailboxID, modseq)
+	if err != nil {
+		return nil, fmt.Errorf("list vanished: %w", err)
+	}
+	defer rows.Close()
+	var out []uint32
+	for rows.Next() {
+		var u uint32
+		if err := rows.Scan(&u); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// applyFlags computes a message's new flags and keywords.
+func applyFlags(op store.FlagOp, f store.Flags, kw []string, flags store.Flags, keywords []string) (store.Flags, []string) {
+	switch op {
+	case store.FlagsReplace:
+		return flags, dedupKeywords(keywords)
+	case store.FlagsAdd:
+		return f | flags, dedupKeywords(append(slices.Clone(kw), keywords...))
+	default:
+		return f &^ flags, slices.DeleteFunc(slices.Clone(kw), func(k string) bool {
+			return slices.ContainsFunc(keywords, func(r string) bool { return strings.EqualFold(r, k) })
+		})
+	}
+}
+
+// dedupKeywords removes repeats, case-insensitively (RFC 9051 2.3.2).
+func dedupKeywords(kw []string) []string {
+	var out []string
+	for _, k := range kw {
+		if !slices.ContainsFunc(out, func(o string) bool { return strings.EqualFold(o, k) }) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func (s *Store) StoreFlags(ctx context.Context, mailboxID int64, uids []uint32, op store.FlagOp, flags store.Flags, keywords []string, unchangedSince uint64) ([]store.MessageFlags, []uint32, error) {
+	for _, k := range keywords {
+		if k == "" || strings.ContainsAny(k, " ()\\{%*\"]") {
+			return nil, nil, fmt.Errorf("keyword %q: %w", k, store.ErrInvalid)
+		}
+	}
+	var changed []store.MessageFlags
+	var modified []uint32
+	err := s.write(ctx, func(t *tx) error {
+		changed, modified = changed[:0], modified[:0]
+		var accountID int64
+		var modseq uint64
+		if err := t.QueryRow("SELECT account_id, highestmodseq + 1 FROM mailboxes WHERE id = ?", mailboxID).Scan(&accountID, &modseq); err != nil {
+			return notFound(err, fmt.Sprintf("mailbox %d", mailboxID))
+		}
+		var unseenDelta int64
+		for _, uid := range uids {
+			var m store.MessageFlags
+			var kw string
+			err := t.QueryRow("SELECT id, uid, modseq, flags, keywords FROM messages WHERE mailbox_id = ? AND uid = ? AND expunged_modseq = 0",
+				mailboxID, uid).Scan(&m.ID, &m.UID, &m.ModSeq, &m.Flags, &kw)
+			if err != nil {
+				continue // expunged meanwhile: nothing to change
+			}
+			if unchangedSince > 0 && m.ModSeq > unchangedSince {
+				modified = append(modified, uid)
+				continue
+			}
+			oldKW := strings.Fields(kw)
+			nf, nk := applyFlags(op, m.Flags, oldKW, flags, keywords)
+			if nf == m.Flags && slices.Equal(nk, oldKW) {
+				continue
+			}
+			if _, err := t.Exec("UPDATE messages SET flags = ?, keywords = ?, modseq = ? WHERE id = ?", nf, strings.Join(nk, " "), modseq, m.ID); err != nil {
+				return fmt.Errorf("store flags: %w", err)
+			}
+			if (m.Flags&store.FlagSeen == 0) != (nf&store.FlagSeen == 0) {
+				if nf&store.FlagSeen != 0 {
+					unseenDelta--
+				} else {
+					unseenDelta++
+				}
+			}
+			m.Flags, m.Keywords, m.ModSeq = nf, nk, modseq
+			changed = append(changed, m)
+			t.changes = append(t.changes, store.Change{AccountID: accountID, MailboxID: mailboxID, Kind: store.ChangeFlags, UID: uid, ModSeq: modseq})
+		}
+		if len(changed) > 0 {
+			if _, err := t.Exec("UPDATE mailboxes SET highestmodseq = ?, unseen = unseen + ? WHERE id = ?", modseq, unseenDelta, mailboxID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return changed, modified, err
+}
+
+func (s *Store) Copy(ctx context.Context, from int64, uids []uint32, to int64) ([]store.CopiedUID, error) {
+	var out []store.CopiedUID
+	err := s.write(ctx, func(t *tx) error {
+		if err := t.sameAccount(from, to); err != nil {
+			return err
+		}
+		out = out[:0]
+		for _, uid := range uids {
+			var bodyID, size int64
+			var flags store.Flags
+			var kw string
+			var received int64
+			var subject, fromAddr, msgID, preview string
+			var accountID, domainID int64
+			err := t.QueryRow(`SELECT account_id, domain_id, body_id, size, flags, keywords, received, subject, from_addr, message_id, preview
+				FROM messages WHERE mailbox_id = ? AND uid = ? AND expunged_modseq = 0`, from, uid).Scan(
+				&accountID, &domainID, &bodyID, &size, &flags, &kw, &received, &subject, &fromAddr, &msgID, &preview)
+			if err != nil {
+				continue
+			}
+			newUID, modseq, err := t.nextUID(to, size, flags)
+			if err != nil {
+				return err
+			}
+			if _, err := t.Exec(insertMessage, accountID, domainID, to, newUID, modseq, flags, kw, received, size, bodyID,
+				subject, fromAddr, msgID, preview); err != nil {
+				return fmt.Errorf("copy message: %w", err)
+			}
+			if _, err := t.Exec("UPDATE bodies SET refs = refs + 1 WHERE id = ?", bodyID); err != nil {
+				return err
+			}
+			out = append(out, store.CopiedUID{From: uid, To: newUID})
+			t.changes = append(t.changes, store.Change{AccountID: accountID, MailboxID: to, Kind: store.ChangeNew, UID: newUID, ModSeq: modseq})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// nextUID allocates a UID and modseq in a mailbox for a new message and
+// counts it.
+func (t *tx) nextUID(mailboxID, size int64, flags store.Flags) (uint32, uint64, error) {
+	unseen := 0
+	if flags&store.FlagSeen == 0 {
+		unseen = 1
+	}
+	var uid uint32
+	var modseq uint64
+	err := t.QueryRow(`UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1,
+			messages = messages + 1, unseen = unseen + ?, size = size + ? WHERE id = ? RETURNING uidnext - 1, highestmodseq`,
+		unseen, size, mailboxID).Scan(&uid, &modseq)
+	if err != nil {
+		return 0, 0, notFound(err, fmt.Sprintf("mailbox %d", mailboxID))
+	}
+	return uid, modseq, nil
+}
+
+func (t *tx) sameAccount(a, b int64) error {
+	var n int
+	t.QueryRow("SELECT count(DISTINCT account_id) FROM mailboxes WHERE id IN (?, ?)", a, b).Scan(&n)
+	var both int
+	t.QueryRow("SELECT count(*) FROM mailboxes WHERE id IN (?, ?)", a, b).Scan(&both)
+	if both != 2 && a != b || n != 1 {
+		return fmt.Errorf("mailboxes %d and %d: %w", a, b, store.ErrNotFound)
+	}
+	return nil
+}
+
+func (s *Store) Move(ctx context.Context, from int64, uids []uint32, to int64) ([]store.CopiedUID, error) {
+	var out []store.CopiedUID
+	err := s.write(ctx, func(t *tx) error {
+		if err := t.sameAccount(from, to); err != nil {
+			return err
+		}
+		var err error
+		out, err = t.move(from, uids, to)
+		return err
+	})
+	return out, err
+}
+
+// move re-homes live messages: new UIDs in to, a vanished record in from.
+func (t *tx) move(from int64, uids []uint32, to int64) ([]store.CopiedUID, error) {
+	var out []store.CopiedUID
+	if len(uids) == 0 || from == to {
+		return out, nil
+	}
+	var accountID int64
+	var fromModseq uint64
+	if err := t.QueryRow("UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ? RETURNING account_id, highestmodseq", from).Scan(&accountID, &fromModseq); err != nil {
+		return nil, notFound(err, fmt.Sprintf("mailbox %d", from))
+	}
+	now := time.Now().UnixMilli()
+	for _, uid := range uids {
+		var c mailboxChange
+		err := t.QueryRow("SELECT id, size, flags FROM messages WHERE mailbox_id = ? AND uid = ? AND expunged_modseq = 0", from, uid).Scan(&c.id, &c.size, &c.flags)
+		if err != nil {
+			continue
+		}
+		newUID, modseq, err := t.nextUID(to, c.size, c.flags)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := t.Exec("UPDATE messages SET mailbox_id = ?, uid = ?, modseq = ? WHERE id = ?", to, newUID, modseq, c.id); err != nil {
+			return nil, fmt.Errorf("move message: %w", err)
+		}
+		if _, err := t.Exec("INSERT OR REPLACE INTO vanished (mailbox_id, uid, modseq, at) VALUES (?, ?, ?, ?)", from, uid, fromModseq, now); err != nil {
+			return nil, err
+		}
+		if err := t.count(from, -1, c); err != nil {
+			return nil, err
+		}
+		out = append(out, store.CopiedUID{From: uid, To: newUID})
+		t.changes = append(t.changes,
+			store.Change{AccountID: accountID, MailboxID: from, Kind: store.ChangeExpunge, UID: uid, ModSeq: fromModseq},
+			store.Change{AccountID: accountID, MailboxID: to, Kind: store.ChangeNew, UID: newUID, ModSeq: modseq})
+	}
+	return out, nil
+}
+
+func (s *Store) ExpungeUIDs(ctx context.Context, mailboxID int64, uids []uint32) error {
+	if len(uids) == 0 {
+		return nil
+	}
+	ids := make([]int64, 0, len(uids))
+	rows, err := s.FlagsByUID(ctx, mailboxID, uidRanges(uids))
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if slices.Contains(uids, r.UID) {
+			ids = append(ids, r.ID)
+		}
+	}
+	return s.Expunge(ctx, mailboxID, ids)
+}
+
+// uidRanges compresses sorted or unsorted UIDs into ranges.
+func uidRanges(uids []uint32) []store.UIDRange {
+	u := slices.Clone(uids)
+	slices.Sort(u)
+	var out []store.UIDRange
+	for _, x := range u {
+		if n := len(out); n > 0 && (x == out[n-1].Last || x == out[n-1].Last+1) {
+			out[n-1].Last = x
+			continue
+		}
+		out = append(out, store.UIDRange{First: x, Last: x})
+	}
+	return out
+}
+
+func (s *Store) TextCandidates(ctx context.Context, mailboxID int64, terms []string) ([]uint32, error) {
+	// Each term's words, folded as the index folds them. A term's words
+	// must all be found; a word is looked up in the index vocabulary as a
+	// substring, since IMAP SEARCH matches substrings (RFC 9051 6.4.4).
+	var matches []string
+	for _, term := range terms {
+		for _, w := range indexWords(term) {
+			var vocab []string
+			rows, err := s.r.QueryContext(ctx, "SELECT term FROM body_fts_vocab WHERE instr(term, ?) > 0 LIMIT 1001", w)
+			if err != nil {
+				return nil, fmt.Errorf("search vocabulary: %w", err)
+			}
+			for rows.Next() {
+				var v string
+				rows.Scan(&v)
+				vocab = append(vocab, `"`+strings.ReplaceAll(v, `"`, `""`)+`"`)
+			}
+			rows.Close()
+			if len(vocab) == 0 {
+				return nil, nil
+			}
+			if len(vocab) > 1000 {
+				continue // too common a fragment to narrow anything
+			}
+			matches = append(matches, "("+strings.Join(vocab, " OR ")+")")
+		}
+	}
+	if len(matches) == 0 {
+		// Nothing to narrow with (terms of punctuation only): every live
+		// message is a candidate.
+		return s.UIDs(ctx, mailboxID)
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT m.uid FROM messages m WHERE m.mailbox_id = ? AND m.expunged_modseq = 0
+		AND m.body_id IN (SELECT rowid FROM body_fts WHERE body_fts MATCH ?) ORDER BY m.uid`, mailboxID, strings.Join(matches, " AND "))
+	if err != nil {
+		return nil, fmt.Errorf("search text: %w", err)
+	}
+	defer rows.Close()
+	var out []uint32
+	for rows.Next() {
+		var u uint32
+		if err := rows.Scan(&u); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// indexWords splits text into lower-cased words as the unicode61
+// tokenizer does (letters and digits; diacritics are kept here, so a
+// search with accents may find fewer candidates than the index holds).
+func indexWords(s string) []string {
+	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	})
+}

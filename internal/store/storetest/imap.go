@@ -1,0 +1,237 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// The parts of the suite that IMAP relies on.
+
+func testMailboxManagement(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	a := setup(t, s, "bob@example.test")[0]
+	mb := must(s.CreateMailbox(ctx, a.ID, "Projects/2026/Q4", ""))
+	if mb.Name != "Projects/2026/Q4" || mb.UIDNext != 1 {
+		t.Fatalf("created %+v", mb)
+	}
+	for _, parent := range []string{"Projects", "Projects/2026"} {
+		must(s.Mailbox(ctx, a.ID, parent))
+	}
+	if _, err := s.CreateMailbox(ctx, a.ID, "Projects", ""); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("create existing: %v", err)
+	}
+	for _, bad := range []string{"", "/x", "x/", "a//b", "with*star", "ctl\x01"} {
+		if _, err := s.CreateMailbox(ctx, a.ID, bad, ""); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("CreateMailbox(%q): %v, want ErrInvalid", bad, err)
+		}
+	}
+	if _, err := s.CreateMailbox(ctx, a.ID, "Archive", `\Archive`); err != nil {
+		t.Fatal(err)
+	}
+	// Rename moves children along.
+	d := deliver(t, s, Raw("q4", "x"), time.Now(), store.Copy{AccountID: a.ID, Mailbox: "Projects/2026/Q4"})
+	if err := s.RenameMailbox(ctx, a.ID, "Projects", "Work"); err != nil {
+		t.Fatal(err)
+	}
+	q4 := must(s.Mailbox(ctx, a.ID, "Work/2026/Q4"))
+	if q4.ID != d[0].MailboxID || q4.Messages != 1 || q4.UIDValidity != mb.UIDValidity {
+		t.Fatalf("renamed child %+v", q4)
+	}
+	if _, err := s.Mailbox(ctx, a.ID, "Projects/2026"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("old name still there: %v", err)
+	}
+	if err := s.RenameMailbox(ctx, a.ID, "Work", "Archive"); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("rename onto existing: %v", err)
+	}
+	// Renaming INBOX moves its messages and keeps INBOX.
+	deliver(t, s, Raw("in", "x"), time.Now(), store.Copy{AccountID: a.ID, Mailbox: store.Inbox})
+	if err := s.RenameMailbox(ctx, a.ID, "inbox", "Old Inbox"); err != nil {
+		t.Fatal(err)
+	}
+	if in := must(s.Mailbox(ctx, a.ID, store.Inbox)); in.Messages != 0 {
+		t.Fatalf("INBOX after rename %+v", in)
+	}
+	if old := must(s.Mailbox(ctx, a.ID, "Old Inbox")); old.Messages != 1 {
+		t.Fatalf("renamed INBOX %+v", old)
+	}
+	// Delete: not INBOX nor special-use; messages go to Trash.
+	if err := s.DeleteMailbox(ctx, a.ID, store.Inbox); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("delete INBOX: %v", err)
+	}
+	if err := s.DeleteMailbox(ctx, a.ID, store.Sent); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("delete Sent: %v", err)
+	}
+	if err := s.DeleteMailbox(ctx, a.ID, "Work/2026/Q4"); err != nil {
+		t.Fatal(err)
+	}
+	trash := must(s.Mailbox(ctx, a.ID, store.Trash))
+	if trash.Messages != 1 {
+		t.Fatalf("Trash after deleting a folder %+v", trash)
+	}
+	if err := s.DeleteMailbox(ctx, a.ID, "Nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("delete missing: %v", err)
+	}
+	if err := s.SetSubscribed(ctx, trash.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := must(s.MailboxByID(ctx, trash.ID)); got.Subscribed {
+		t.Fatal("still subscribed")
+	}
+}
+
+func testFlags(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	a := setup(t, s, "bob@example.test")[0]
+	var mbID int64
+	for i := range 5 {
+		d := deliver(t, s, Raw(fmt.Sprintf("m%d", i), "x"), time.Now(), store.Copy{AccountID: a.ID, Mailbox: store.Inbox})
+		mbID = d[0].MailboxID
+	}
+	before := must(s.MailboxByID(ctx, mbID))
+	changed, modified, err := s.StoreFlags(ctx, mbID, []uint32{1, 2, 3}, store.FlagsAdd, store.FlagSeen|store.FlagFlagged, []string{"$Work"}, 0)
+	if err != nil || len(changed) != 3 || len(modified) != 0 {
+		t.Fatalf("add flags: %v %v %v", changed, modified, err)
+	}
+	ms := changed[0].ModSeq
+	if ms != before.HighestModSeq+1 || changed[2].ModSeq != ms || !slices.Equal(changed[0].Keywords, []string{"$Work"}) {
+		t.Fatalf("changed %+v (highestmodseq before %d)", changed, before.HighestModSeq)
+	}
+	after := must(s.MailboxByID(ctx, mbID))
+	if after.Unseen != 2 || after.HighestModSeq != ms {
+		t.Fatalf("mailbox after store %+v", after)
+	}
+	// No change, no new modseq.
+	if changed, _, _ := s.StoreFlags(ctx, mbID, []uint32{1}, store.FlagsAdd, store.FlagSeen, nil, 0); len(changed) != 0 {
+		t.Fatalf("no-op store changed %+v", changed)
+	}
+	// UNCHANGEDSINCE: 1 was changed at ms, so a store conditional on
+	// ms-1 refuses it; 4 is older and gets changed.
+	changed, modified, _ = s.StoreFlags(ctx, mbID, []uint32{1, 4}, store.FlagsRemove, store.FlagSeen, []string{"$work"}, ms-1)
+	if len(modified) != 1 || modified[0] != 1 || len(changed) != 0 {
+		t.Fatalf("unchangedsince: changed %+v modified %v", changed, modified)
+	}
+	changed, _, _ = s.StoreFlags(ctx, mbID, []uint32{2}, store.FlagsRemove, store.FlagSeen, []string{"$WORK"}, 0)
+	if len(changed) != 1 || changed[0].Flags != store.FlagFlagged || len(changed[0].Keywords) != 0 {
+		t.Fatalf("remove flags %+v", changed)
+	}
+	changed, _, _ = s.StoreFlags(ctx, mbID, []uint32{3}, store.FlagsReplace, store.FlagDraft, []string{"a", "A", "b"}, 0)
+	if len(changed) != 1 || changed[0].Flags != store.FlagDraft || !slices.Equal(changed[0].Keywords, []string{"a", "b"}) {
+		t.Fatalf("replace flags %+v", changed)
+	}
+	if _, _, err := s.StoreFlags(ctx, mbID, []uint32{1}, store.FlagsAdd, 0, []string{"bad keyword"}, 0); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("bad keyword: %v", err)
+	}
+	all := must(s.FlagsByUID(ctx, mbID, nil))
+	if len(all) != 5 || all[0].Flags != store.FlagSeen|store.FlagFlagged {
+		t.Fatalf("FlagsByUID %+v", all)
+	}
+	if some := must(s.FlagsByUID(ctx, mbID, []store.UIDRange{{First: 2, Last: 3}, {First: 5, Last: 9}})); len(some) != 3 || some[2].UID != 5 {
+		t.Fatalf("FlagsByUID ranges %+v", some)
+	}
+	if full := must(s.MessagesByUID(ctx, mbID, []store.UIDRange{{First: 4, Last: 4}})); len(full) != 1 || full[0].Subject != "m3" {
+		t.Fatalf("MessagesByUID %+v", full)
+	}
+	cur := must(s.MailboxByID(ctx, mbID)).HighestModSeq
+	if ch := must(s.ChangedSince(ctx, mbID, ms)); len(ch) != 2 { // 2 and 3 changed after ms
+		t.Fatalf("ChangedSince(%d) = %+v", ms, ch)
+	}
+	if err := s.ExpungeUIDs(ctx, mbID, []uint32{2, 5}); err != nil {
+		t.Fatal(err)
+	}
+	if v := must(s.VanishedSince(ctx, mbID, cur)); !slices.Equal(v, []uint32{2, 5}) {
+		t.Fatalf("VanishedSince = %v", v)
+	}
+	if u := must(s.UIDs(ctx, mbID)); !slices.Equal(u, []uint32{1, 3, 4}) {
+		t.Fatalf("UIDs = %v", u)
+	}
+}
+
+func testCopyMove(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	accts := setup(t, s, "bob@example.test", "eve@example.test")
+	a := accts[0]
+	for i := range 3 {
+		deliver(t, s, Raw(fmt.Sprintf("m%d", i), "x"), time.Now(), store.Copy{AccountID: a.ID, Mailbox: store.Inbox, Flags: store.FlagSeen})
+	}
+	in := must(s.Mailbox(ctx, a.ID, store.Inbox))
+	arch := must(s.CreateMailbox(ctx, a.ID, "Archive", ""))
+	cp := must(s.Copy(ctx, in.ID, []uint32{1, 3, 99}, arch.ID))
+	if !slices.Equal(cp, []store.CopiedUID{{From: 1, To: 1}, {From: 3, To: 2}}) {
+		t.Fatalf("copy %v", cp)
+	}
+	mv := must(s.Move(ctx, in.ID, []uint32{2}, arch.ID))
+	if !slices.Equal(mv, []store.CopiedUID{{From: 2, To: 3}}) {
+		t.Fatalf("move %v", mv)
+	}
+	if got := must(s.UIDs(ctx, in.ID)); !slices.Equal(got, []uint32{1, 3}) {
+		t.Fatalf("inbox after move %v", got)
+	}
+	if got := must(s.Mailbox(ctx, a.ID, "Archive")); got.Messages != 3 || got.Unseen != 0 || got.UIDNext != 4 {
+		t.Fatalf("archive %+v", got)
+	}
+	// A moved message is not a deletion: nothing to restore in INBOX.
+	if exp := must(s.Expunged(ctx, in.ID)); len(exp) != 0 {
+		t.Fatalf("moved message shows as deleted: %+v", exp)
+	}
+	if v := must(s.VanishedSince(ctx, in.ID, 0)); !slices.Equal(v, []uint32{2}) {
+		t.Fatalf("vanished after move %v", v)
+	}
+	// Copies share the body; deleting the account frees it once.
+	msgs := must(s.MessagesByUID(ctx, arch.ID, nil))
+	orig := must(s.MessagesByUID(ctx, in.ID, []store.UIDRange{{First: 1, Last: 1}}))
+	if msgs[0].BodyID != orig[0].BodyID {
+		t.Fatal("copy duplicated the body")
+	}
+	// No copying across accounts.
+	eveIn := must(s.Mailbox(ctx, accts[1].ID, store.Inbox))
+	if _, err := s.Copy(ctx, in.ID, []uint32{1}, eveIn.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("copy to another account: %v", err)
+	}
+	if _, err := s.Move(ctx, in.ID, []uint32{1}, eveIn.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("move to another account: %v", err)
+	}
+}
+
+func testTextCandidates(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	a := setup(t, s, "bob@example.test")[0]
+	bodies := []string{"the quick brown fox", "asdfghjkl keyboard row", "Ünïcode café résumé", "nothing here"}
+	var mbID int64
+	for i, b := range bodies {
+		d := deliver(t, s, Raw(fmt.Sprintf("s%d", i), b), time.Now(), store.Copy{AccountID: a.ID, Mailbox: store.Inbox})
+		mbID = d[0].MailboxID
+	}
+	cases := []struct {
+		terms []string
+		want  []uint32
+	}{
+		{[]string{"quick"}, []uint32{1}},
+		{[]string{"QUICK", "fox"}, []uint32{1}},
+		{[]string{"sdfghjk"}, []uint32{2}},
+		{[]string{"café"}, []uint32{3}},
+		{[]string{"quick", "keyboard"}, nil},
+		{[]string{"zzzz"}, nil},
+		{[]string{"brown fox"}, []uint32{1}},
+	}
+	for _, c := range cases {
+		got := must(s.TextCandidates(ctx, mbID, c.terms))
+		// Candidates are a superset: they must include every true match.
+		for _, w := range c.want {
+			if !slices.Contains(got, w) {
+				t.Errorf("TextCandidates(%q) = %v, missing %d", c.terms, got, w)
+			}
+		}
+		if c.want == nil && len(got) != 0 {
+			t.Errorf("TextCandidates(%q) = %v, want none", c.terms, got)
+		}
+	}
+	if got := must(s.TextCandidates(ctx, mbID, []string{"..."})); len(got) != 4 {
+		t.Errorf("punctuation-only term narrows to %v", got)
+	}
+}
