@@ -263,7 +263,7 @@ func (s *session) Data(r io.Reader) error {
 	captured := base
 	captured.Status = store.LogCaptured
 	captured.Rcpt = strings.Join(rcptAddrs(s.rcpts), ", ")
-	captured.Detail = fmt.Sprintf("%d recipients", len(s.rcpts))
+	captured.Detail = fmt.Sprintf("for %d recipient(s)", len(s.rcpts))
 	if s.sender != nil {
 		captured.DomainID = s.sender.DomainID
 	}
