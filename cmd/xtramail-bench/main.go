@@ -1,284 +1,33 @@
 // Command xtramail-bench measures xtramail under load.
 //
 //	xtramail-bench capture [--addr HOST:PORT --to ADDR] [--conns 8] [--size 10240] [--duration 10s]
+//	xtramail-bench imap    [--addr HOST:PORT --user U --password P] [--clients 20] [--duration 10s]
+//	xtramail-bench idle    [--addr HOST:PORT --user U --password P --pid PID] [--conns 1000]
 //
-// Without --addr it starts a whole xtramail on a temporary data directory
-// (fsync on, as in production) and measures that, so one command gives the
-// figure. Later modes add IMAP and submission.
+// Without --addr each mode starts a whole xtramail as a child process on a
+// temporary data directory (fsync on, as in production) and measures that,
+// so one command gives the figure; the server's memory is then measured
+// apart from the load generator's.
 package main
 
 import (
-	"bytes"
-	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"flag"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
-	"net/textproto"
 	"os"
-	"path/filepath"
-	"runtime/pprof"
-	"slices"
-	"strings"
-	"sync"
-	"sync/atomic"
-	"time"
-
-	"github.com/emersion/go-smtp"
-
-	"github.com/xtramail/xtramail/internal/config"
-	"github.com/xtramail/xtramail/internal/service"
 )
 
 func main() {
-	if len(os.Args) < 2 || os.Args[1] != "capture" {
-		fmt.Fprintln(os.Stderr, "usage: xtramail-bench capture [flags]   (see -h)")
+	modes := map[string]func([]string) error{
+		"capture": captureMode,
+		"imap":    imapMode,
+		"idle":    idleMode,
+		"server":  serverMode, // the child process of the other modes
+	}
+	if len(os.Args) < 2 || modes[os.Args[1]] == nil {
+		fmt.Fprintln(os.Stderr, "usage: xtramail-bench capture|imap|idle [flags]   (see -h)")
 		os.Exit(2)
 	}
-	if err := capture(os.Args[2:]); err != nil {
+	if err := modes[os.Args[1]](os.Args[2:]); err != nil {
 		fmt.Fprintln(os.Stderr, "xtramail-bench:", err)
 		os.Exit(1)
 	}
-}
-
-func capture(args []string) error {
-	fs := flag.NewFlagSet("capture", flag.ExitOnError)
-	addr := fs.String("addr", "", "capture listener to load; empty starts one in a temporary directory")
-	to := fs.String("to", "bench@bench.test", "recipient (must be protected on the server)")
-	from := fs.String("from", "sender@outside.test", "envelope sender")
-	conns := fs.Int("conns", 8, "concurrent SMTP connections")
-	size := fs.Int("size", 10*1024, "message size in bytes")
-	duration := fs.Duration("duration", 10*time.Second, "how long to send")
-	maxMsgs := fs.Int("count", 0, "stop after this many messages (0: no limit)")
-	pipelining := fs.Bool("pipelining", true, "send MAIL, RCPT and DATA in one write (RFC 2920), as MTAs do")
-	dataDir := fs.String("data", "", "data directory for the embedded server (default: a temporary one)")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
-	fs.Parse(args)
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		pprof.StartCPUProfile(f)
-		defer pprof.StopCPUProfile()
-	}
-
-	if *addr == "" {
-		dir := *dataDir
-		if dir == "" {
-			d, err := os.MkdirTemp("", "xtramail-bench-")
-			if err != nil {
-				return err
-			}
-			defer os.RemoveAll(d)
-			dir = d
-		}
-		stop, a, err := startServer(dir, *to)
-		if err != nil {
-			return err
-		}
-		defer stop()
-		*addr = a
-	}
-
-	body := makeMessage(*size)
-	var sent, failed atomic.Int64
-	var mu sync.Mutex
-	var lat []time.Duration
-	ctx, cancel := context.WithTimeout(context.Background(), *duration)
-	defer cancel()
-	start := time.Now()
-	var wg sync.WaitGroup
-	var firstErr atomic.Value
-	for range *conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var mine []time.Duration
-			defer func() {
-				mu.Lock()
-				lat = append(lat, mine...)
-				mu.Unlock()
-			}()
-			var c sender
-			var err error
-			if *pipelining {
-				c, err = dialPipelined(*addr)
-			} else {
-				c, err = dialClient(*addr)
-			}
-			if err != nil {
-				firstErr.CompareAndSwap(nil, err)
-				return
-			}
-			defer c.Close()
-			for ctx.Err() == nil {
-				if *maxMsgs > 0 && sent.Load()+failed.Load() >= int64(*maxMsgs) {
-					return
-				}
-				t0 := time.Now()
-				if err := c.Send(*from, *to, messageID(), body); err != nil {
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, err)
-					return
-				}
-				sent.Add(1)
-				mine = append(mine, time.Since(t0))
-			}
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	slices.Sort(lat)
-	pct := func(p float64) time.Duration {
-		if len(lat) == 0 {
-			return 0
-		}
-		return lat[int(float64(len(lat)-1)*p)].Round(10 * time.Microsecond)
-	}
-	fmt.Printf("capture: %d messages of %d bytes over %d connections in %s\n", sent.Load(), *size, *conns, elapsed.Round(time.Millisecond))
-	fmt.Printf("  %.0f messages/s stored durably, %.1f MB/s\n", float64(sent.Load())/elapsed.Seconds(), float64(sent.Load())*float64(*size)/elapsed.Seconds()/1e6)
-	fmt.Printf("  latency p50 %s  p90 %s  p99 %s  max %s\n", pct(.5), pct(.9), pct(.99), pct(1))
-	fmt.Printf("  errors %d\n", failed.Load())
-	if e := firstErr.Load(); e != nil {
-		fmt.Printf("  first error: %v\n", e)
-	}
-	return nil
-}
-
-// sender sends one message per call on an open SMTP session.
-type sender interface {
-	Send(from, to, msgID string, body []byte) error
-	Close() error
-}
-
-func messageID() string {
-	var id [8]byte
-	rand.Read(id[:])
-	return hex.EncodeToString(id[:]) + "@bench.local"
-}
-
-// client sends with go-smtp's client: one round trip per command.
-type client struct{ c *smtp.Client }
-
-func dialClient(addr string) (*client, error) {
-	c, err := smtp.Dial(addr)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.Hello("bench.local"); err != nil {
-		c.Close()
-		return nil, err
-	}
-	return &client{c}, nil
-}
-
-func (c *client) Send(from, to, msgID string, body []byte) error {
-	return c.c.SendMail(from, []string{to}, io.MultiReader(strings.NewReader("Message-ID: <"+msgID+">\r\n"), bytes.NewReader(body)))
-}
-
-func (c *client) Close() error { c.c.Quit(); return c.c.Close() }
-
-// pipelined speaks SMTP as Postfix does with PIPELINING: MAIL, RCPT and
-// DATA in one write, then the message.
-type pipelined struct {
-	conn net.Conn
-	tp   *textproto.Conn
-}
-
-func dialPipelined(addr string) (*pipelined, error) {
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	p := &pipelined{conn: conn, tp: textproto.NewConn(conn)}
-	if _, _, err := p.tp.ReadResponse(220); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	if _, err := p.tp.Cmd("EHLO bench.local"); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	if _, msg, err := p.tp.ReadResponse(250); err != nil || !strings.Contains(msg, "PIPELINING") {
-		conn.Close()
-		return nil, fmt.Errorf("EHLO: no PIPELINING (%v)", err)
-	}
-	return p, nil
-}
-
-func (p *pipelined) Send(from, to, msgID string, body []byte) error {
-	if _, err := fmt.Fprintf(p.tp.W, "MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n", from, to); err != nil {
-		return err
-	}
-	if err := p.tp.W.Flush(); err != nil {
-		return err
-	}
-	for _, code := range []int{250, 250, 354} {
-		if _, _, err := p.tp.ReadResponse(code); err != nil {
-			return err
-		}
-	}
-	dw := p.tp.DotWriter()
-	fmt.Fprintf(dw, "Message-ID: <%s>\r\n", msgID)
-	dw.Write(body)
-	if err := dw.Close(); err != nil {
-		return err
-	}
-	_, _, err := p.tp.ReadResponse(250)
-	return err
-}
-
-func (p *pipelined) Close() error {
-	p.tp.Cmd("QUIT")
-	return p.conn.Close()
-}
-
-// makeMessage builds a plain text message of about size bytes.
-func makeMessage(size int) []byte {
-	var b strings.Builder
-	b.WriteString("From: Bench <sender@outside.test>\r\nTo: bench@bench.test\r\nSubject: load test message\r\n" +
-		"Date: Wed, 25 Nov 2026 12:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n")
-	words := []string{"continuity", "mailbox", "outage", "message", "retention", "capture", "office", "report"}
-	for i := 0; b.Len() < size-2; i++ {
-		b.WriteString(words[i%len(words)])
-		if i%10 == 9 {
-			b.WriteString("\r\n")
-		} else {
-			b.WriteByte(' ')
-		}
-	}
-	b.WriteString("\r\n")
-	return []byte(b.String())
-}
-
-// startServer runs an embedded xtramail with the recipient protected.
-func startServer(dir, rcpt string) (stop func(), addr string, err error) {
-	cfg := config.Default()
-	cfg.Data = dir
-	cfg.Hostname = "localhost"
-	cfg.Capture.Listen = "127.0.0.1:0"
-	cfg.Metrics.Listen = ""
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	svc, err := service.New(cfg, log)
-	if err != nil {
-		return nil, "", err
-	}
-	ctx := context.Background()
-	at := strings.LastIndexByte(rcpt, '@')
-	if _, err := svc.Store.CreateDomain(ctx, rcpt[at+1:], 0); err != nil {
-		return nil, "", err
-	}
-	if _, err := svc.Store.CreateAccount(ctx, rcpt, ""); err != nil {
-		return nil, "", err
-	}
-	if err := svc.Start(ctx); err != nil {
-		return nil, "", err
-	}
-	fmt.Printf("embedded xtramail in %s (SQLite WAL, synchronous=FULL, bodies fsynced)\n", filepath.Clean(dir))
-	return func() { svc.Shutdown(context.Background()) }, svc.CaptureAddr.String(), nil
 }

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+
+	"github.com/xtramail/xtramail/internal/auth"
+	"github.com/xtramail/xtramail/internal/config"
+	"github.com/xtramail/xtramail/internal/service"
+)
+
+// The embedded server's accounts: bench@bench.test and bench1..N@bench.test,
+// all with benchPassword.
+const (
+	benchDomain   = "bench.test"
+	benchPassword = "bench-password"
+)
+
+func benchUser(i int) string { return fmt.Sprintf("bench%d@%s", i, benchDomain) }
+
+// serverMode runs xtramail for the other modes, in a child process, until
+// its standard input closes. It prints "READY name=addr ..." once
+// listening.
+func serverMode(args []string) error {
+	fs := flag.NewFlagSet("server", flag.ExitOnError)
+	data := fs.String("data", "", "data directory")
+	users := fs.Int("users", 1, "bench1..N accounts to create")
+	cpuProfile := fs.String("cpuprofile", "", "write the server's CPU profile here")
+	fs.Parse(args)
+
+	cfg := config.Default()
+	cfg.Data = *data
+	cfg.Hostname = "localhost"
+	cfg.Capture.Listen = "127.0.0.1:0"
+	cfg.Metrics.Listen = ""
+	listenIMAP(&cfg)
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	svc, err := service.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	hash, err := auth.Hash(benchPassword)
+	if err != nil {
+		return err
+	}
+	if _, err := svc.Store.CreateDomain(ctx, benchDomain, 0); err != nil {
+		return err
+	}
+	for i := 0; i <= *users; i++ {
+		addr := "bench@" + benchDomain
+		if i > 0 {
+			addr = benchUser(i)
+		}
+		if _, err := svc.Store.CreateAccount(ctx, addr, hash); err != nil {
+			return err
+		}
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+	if err := svc.Start(ctx); err != nil {
+		return err
+	}
+	fmt.Printf("READY capture=%s%s\n", svc.CaptureAddr, imapAddrField(svc))
+	io.Copy(io.Discard, os.Stdin)
+	return svc.Shutdown(ctx)
+}
+
+// child is a server started by serverMode in another process.
+type child struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	addrs map[string]string
+	dir   string // removed at stop when temporary
+}
+
+// spawnServer starts the child server on dir (a temporary one if empty).
+func spawnServer(dir string, users int, cpuProfile string) (*child, error) {
+	c := &child{addrs: map[string]string{}}
+	if dir == "" {
+		d, err := os.MkdirTemp("", "xtramail-bench-")
+		if err != nil {
+			return nil, err
+		}
+		dir, c.dir = d, d
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"server", "--data", dir, "--users", strconv.Itoa(users)}
+	if cpuProfile != "" {
+		args = append(args, "--cpuprofile", cpuProfile)
+	}
+	c.cmd = exec.Command(self, args...)
+	c.cmd.Stderr = os.Stderr
+	out, err := c.cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if c.stdin, err = c.cmd.StdinPipe(); err != nil {
+		return nil, err
+	}
+	if err := c.cmd.Start(); err != nil {
+		return nil, err
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if !strings.HasPrefix(line, "READY ") {
+		c.stop()
+		return nil, fmt.Errorf("embedded server did not start: %q %v", line, err)
+	}
+	for _, f := range strings.Fields(line)[1:] {
+		k, v, _ := strings.Cut(f, "=")
+		c.addrs[k] = v
+	}
+	fmt.Printf("embedded xtramail (pid %d) in %s: SQLite WAL, bodies and log fsynced before each answer\n", c.cmd.Process.Pid, dir)
+	return c, nil
+}
+
+func (c *child) stop() {
+	c.stdin.Close()
+	c.cmd.Wait()
+	if c.dir != "" {
+		os.RemoveAll(c.dir)
+	}
+}
+
+// rss returns a process's resident memory in bytes.
+func rss(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
+}
