@@ -288,3 +288,11 @@ func (p *parser) decodeWords(s string) string {
 	}
 	return strings.ToValidUTF8(d, "\uFFFD")
 }
+
+// DecodeHeader decodes the RFC 2047 encoded words of a header value; where
+// they are malformed the value is kept as written. The result is valid
+// UTF-8.
+func DecodeHeader(s string) string {
+	var p parser
+	return p.decodeWords(s)
+}

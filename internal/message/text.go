@@ -251,7 +251,6 @@ func stripHTML(s string) string {
 				break
 			}
 			i += 4 + end + 3
-			b.WriteByte(' ')
 			continue
 		}
 		j := i + 1
@@ -332,3 +331,7 @@ func inlineTag(name string) bool {
 	}
 	return false
 }
+
+// HTMLText returns the text a reader sees in an HTML document, for search
+// and previews (not for display): see stripHTML.
+func HTMLText(s string) string { return stripHTML(s) }

@@ -409,7 +409,7 @@ func (e *evaluator) headerContains(name, needle string) (bool, error) {
 		if bytes.Contains(buf, folded) {
 			return true, nil
 		}
-		if d := decodeWords(string(v)); d != string(v) {
+		if d := message.DecodeHeader(string(v)); d != string(v) {
 			buf = appendFold(buf[:0], []byte(d))
 			if bytes.Contains(buf, folded) {
 				return true, nil
@@ -474,7 +474,7 @@ func appendFieldText(dst []byte, f field) []byte {
 	dst = append(dst, ": "...)
 	v := utf8Bytes(f.value)
 	dst = appendFold(dst, v)
-	if d := decodeWords(string(v)); d != string(v) {
+	if d := message.DecodeHeader(string(v)); d != string(v) {
 		dst = append(dst, sep)
 		dst = appendFold(dst, []byte(f.name))
 		dst = append(dst, ": "...)
@@ -537,7 +537,7 @@ func (e *evaluator) appendBody(dst []byte, p *message.Part) []byte {
 		// there is to search.
 		s, _ := message.DecodeText(e.raw, p)
 		if p.Type == "text" && p.Subtype == "html" {
-			s = htmlText(s)
+			s = message.HTMLText(s)
 		}
 		dst = appendFold(dst, []byte(s))
 		dst = append(dst, sep)

@@ -410,8 +410,8 @@ func TestHTMLText(t *testing.T) {
 		{"unterminated <p", "unterminated "},
 	}
 	for _, tc := range tests {
-		if got := htmlText(tc.in); got != tc.want {
-			t.Errorf("htmlText(%q) = %q, want %q", tc.in, got, tc.want)
+		if got := message.HTMLText(tc.in); got != tc.want {
+			t.Errorf("message.HTMLText(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }

@@ -2,18 +2,12 @@ package imapmsg
 
 import (
 	"bytes"
-	"html"
-	"io"
-	"mime"
-	"strings"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/emersion/go-message/charset"
 )
 
-// Text helpers for SEARCH: case folding, header value decoding, and the
-// visible text of HTML.
+// Text helpers for SEARCH: case folding. Header decoding and the visible
+// text of HTML are the message package's.
 
 // appendFold appends s to dst with every rune replaced by the smallest rune
 // of its Unicode simple case-folding orbit, so that two strings fold to the
@@ -87,100 +81,6 @@ func unfoldValue(field []byte) []byte {
 	return out
 }
 
-// decodeWords decodes the RFC 2047 encoded words of a header value. It
-// returns s itself when there are none or they cannot be decoded: the raw
-// value is matched as well, so nothing is lost.
-func decodeWords(s string) string {
-	if !strings.Contains(s, "=?") {
-		return s
-	}
-	dec := mime.WordDecoder{CharsetReader: charsetReader}
-	d, err := dec.DecodeHeader(s)
-	if err != nil {
-		return s
-	}
-	return strings.ToValidUTF8(d, "\uFFFD")
-}
-
-// charsetReader converts encoded-word text to UTF-8 with go-message's
-// charset tables. It never fails: text in an unknown charset is kept as
-// UTF-8 or ISO-8859-1, so one bad word does not hide the rest of a header.
-func charsetReader(cs string, r io.Reader) (io.Reader, error) {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return nil, err
-	}
-	if cr, err := charset.Reader(cs, bytes.NewReader(b)); err == nil {
-		if out, err := io.ReadAll(cr); err == nil {
-			return bytes.NewReader(out), nil
-		}
-	}
-	return bytes.NewReader(utf8Bytes(b)), nil
-}
-
-// htmlText returns the text a reader sees in an HTML document: tags and
-// comments removed, the content of script and style elements dropped,
-// entities decoded. Block-level tags become a space so that words in
-// adjacent paragraphs do not run together; inline ones ("W<b>or</b>d")
-// vanish so that words stay whole. It is for matching, not display.
-func htmlText(s string) string {
-	var b strings.Builder
-	b.Grow(len(s) / 2)
-	for i := 0; i < len(s); {
-		lt := strings.IndexByte(s[i:], '<')
-		if lt < 0 {
-			b.WriteString(s[i:])
-			break
-		}
-		b.WriteString(s[i : i+lt])
-		i += lt
-		if strings.HasPrefix(s[i:], "<!--") {
-			end := strings.Index(s[i+4:], "-->")
-			if end < 0 {
-				break
-			}
-			i += 4 + end + 3
-			continue
-		}
-		j := i + 1
-		if j < len(s) && (s[j] == '/' || s[j] == '!' || s[j] == '?') {
-			j++
-		}
-		ns := j
-		for j < len(s) && isAlnum(s[j]) {
-			j++
-		}
-		if j == ns && (j == i+1) {
-			// "a < b" is text, not a tag.
-			b.WriteByte('<')
-			i++
-			continue
-		}
-		name := strings.ToLower(s[ns:j])
-		gt := strings.IndexByte(s[j:], '>')
-		if gt < 0 {
-			break
-		}
-		i = j + gt + 1
-		if !inlineTag(name) {
-			b.WriteByte(' ')
-		}
-		if (name == "script" || name == "style") && s[ns-1] != '/' {
-			end := indexFold(s[i:], "</"+name)
-			if end < 0 {
-				break
-			}
-			i += end
-		}
-	}
-	return html.UnescapeString(b.String())
-}
-
-func isAlnum(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
-}
-
-// indexFold is strings.Index ignoring ASCII case, for an ASCII lower-case
 // substr.
 func indexFold(s, substr string) int {
 	for i := 0; i+len(substr) <= len(s); i++ {
@@ -189,15 +89,4 @@ func indexFold(s, substr string) int {
 		}
 	}
 	return -1
-}
-
-// inlineTag tells whether an element is inline text markup, which must not
-// split words.
-func inlineTag(name string) bool {
-	switch name {
-	case "a", "abbr", "b", "bdi", "bdo", "big", "cite", "code", "del", "dfn", "em", "font", "i", "ins",
-		"kbd", "mark", "q", "s", "samp", "small", "span", "strike", "strong", "sub", "sup", "time", "tt", "u", "var", "wbr":
-		return true
-	}
-	return false
 }

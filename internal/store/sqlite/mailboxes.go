@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -174,10 +175,16 @@ func (s *Store) SetSubscribed(ctx context.Context, mailboxID int64, subscribed b
 	return s.updateOne(ctx, fmt.Sprintf("mailbox %d", mailboxID), "UPDATE mailboxes SET subscribed = ? WHERE id = ?", subscribed, mailboxID)
 }
 
+const liveUIDs = "SELECT uid FROM messages WHERE mailbox_id = ? AND expunged_modseq = 0 ORDER BY uid"
+
 func (t *tx) uids(mailboxID int64) ([]uint32, error) {
-	rows, err := t.Query("SELECT uid FROM messages WHERE mailbox_id = ? AND expunged_modseq = 0 ORDER BY uid", mailboxID)
+	return scanUIDs(t.Query(liveUIDs, mailboxID))
+}
+
+// scanUIDs reads a one-column result of UIDs.
+func scanUIDs(rows *sql.Rows, err error) ([]uint32, error) {
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list uids: %w", err)
 	}
 	defer rows.Close()
 	var out []uint32
@@ -192,20 +199,7 @@ func (t *tx) uids(mailboxID int64) ([]uint32, error) {
 }
 
 func (s *Store) UIDs(ctx context.Context, mailboxID int64) ([]uint32, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT uid FROM messages WHERE mailbox_id = ? AND expunged_modseq = 0 ORDER BY uid", mailboxID)
-	if err != nil {
-		return nil, fmt.Errorf("list uids: %w", err)
-	}
-	defer rows.Close()
-	var out []uint32
-	for rows.Next() {
-		var u uint32
-		if err := rows.Scan(&u); err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return scanUIDs(s.r.QueryContext(ctx, liveUIDs, mailboxID))
 }
 
 // uidFilter turns ranges into an SQL condition on uid.
@@ -261,20 +255,7 @@ func (s *Store) ChangedSince(ctx context.Context, mailboxID int64, modseq uint64
 }
 
 func (s *Store) VanishedSince(ctx context.Context, mailboxID int64, modseq uint64) ([]uint32, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT uid FROM vanished WHERE mailbox_id = ? AND modseq > ? ORDER BY uid", mailboxID, modseq)
-	if err != nil {
-		return nil, fmt.Errorf("list vanished: %w", err)
-	}
-	defer rows.Close()
-	var out []uint32
-	for rows.Next() {
-		var u uint32
-		if err := rows.Scan(&u); err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return scanUIDs(s.r.QueryContext(ctx, "SELECT uid FROM vanished WHERE mailbox_id = ? AND modseq > ? ORDER BY uid", mailboxID, modseq))
 }
 
 // applyFlags computes a message's new flags and keywords.
@@ -543,21 +524,8 @@ func (s *Store) TextCandidates(ctx context.Context, mailboxID int64, terms []str
 		// message is a candidate.
 		return s.UIDs(ctx, mailboxID)
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT m.uid FROM messages m WHERE m.mailbox_id = ? AND m.expunged_modseq = 0
-		AND m.body_id IN (SELECT rowid FROM body_fts WHERE body_fts MATCH ?) ORDER BY m.uid`, mailboxID, strings.Join(matches, " AND "))
-	if err != nil {
-		return nil, fmt.Errorf("search text: %w", err)
-	}
-	defer rows.Close()
-	var out []uint32
-	for rows.Next() {
-		var u uint32
-		if err := rows.Scan(&u); err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return scanUIDs(s.r.QueryContext(ctx, `SELECT m.uid FROM messages m WHERE m.mailbox_id = ? AND m.expunged_modseq = 0
+		AND m.body_id IN (SELECT rowid FROM body_fts WHERE body_fts MATCH ?) ORDER BY m.uid`, mailboxID, strings.Join(matches, " AND ")))
 }
 
 // indexWords splits text into lower-cased words as the unicode61
