@@ -47,6 +47,7 @@ func imapMode(args []string) error {
 	}
 
 	var sessions, commands, failures atomic.Int64
+	var lat latencies
 	var firstErr atomic.Value
 	ctx, cancel := context.WithTimeout(context.Background(), *duration)
 	defer cancel()
@@ -57,7 +58,7 @@ func imapMode(args []string) error {
 		go func() {
 			defer wg.Done()
 			for ctx.Err() == nil {
-				n, err := imapSession(*addr, userFor(i), *password)
+				n, err := imapSession(*addr, userFor(i), *password, &lat)
 				commands.Add(int64(n))
 				if err != nil {
 					failures.Add(1)
@@ -77,7 +78,40 @@ func imapMode(args []string) error {
 	if e := firstErr.Load(); e != nil {
 		fmt.Printf("  first error: %v\n", e)
 	}
+	lat.print()
 	return nil
+}
+
+// latencies sums the time each step of a session takes.
+type latencies struct {
+	mu    sync.Mutex
+	total map[string]time.Duration
+	count map[string]int
+	order []string
+}
+
+func (l *latencies) add(step string, d time.Duration) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.total == nil {
+		l.total, l.count = map[string]time.Duration{}, map[string]int{}
+	}
+	if _, ok := l.count[step]; !ok {
+		l.order = append(l.order, step)
+	}
+	l.total[step] += d
+	l.count[step]++
+}
+
+func (l *latencies) print() {
+	fmt.Print("  mean latency:")
+	for _, s := range l.order {
+		fmt.Printf(" %s %s", s, (l.total[s] / time.Duration(l.count[s])).Round(10*time.Microsecond))
+	}
+	fmt.Println()
 }
 
 func dialIMAP(addr string) (*imapclient.Client, error) {
@@ -86,19 +120,30 @@ func dialIMAP(addr string) (*imapclient.Client, error) {
 }
 
 // imapSession runs one session and returns how many commands completed.
-func imapSession(addr, user, password string) (int, error) {
+func imapSession(addr, user, password string, lat *latencies) (int, error) {
+	t := time.Now()
 	c, err := dialIMAP(addr)
 	if err != nil {
 		return 0, err
 	}
 	defer c.Close()
+	if err := c.WaitGreeting(); err != nil {
+		return 0, err
+	}
+	lat.add("connect+tls", time.Since(t))
 	n := 0
+	names := []string{"login", "select", "fetch", "store", "append", "store-deleted", "uid-expunge", "logout"}
 	step := func(err error) error {
 		if err == nil {
+			if n < len(names) {
+				lat.add(names[n], time.Since(t))
+			}
 			n++
 		}
+		t = time.Now()
 		return err
 	}
+	t = time.Now()
 	if err := step(c.Login(user, password).Wait()); err != nil {
 		return n, fmt.Errorf("login: %w", err)
 	}
@@ -185,7 +230,7 @@ func idleMode(args []string) error {
 		defer srv.stop()
 		*addr, *captureAddr, *pid = srv.addrs["imap"], srv.addrs["capture"], srv.cmd.Process.Pid
 		// One session first, so that one-time allocations are not counted.
-		if _, err := imapSession(*addr, *user, *password); err != nil {
+		if _, err := imapSession(*addr, *user, *password, nil); err != nil {
 			return err
 		}
 	}
@@ -265,6 +310,6 @@ func idleMode(args []string) error {
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
 
-func listenIMAP(cfg *config.Config) {}
+func listenIMAP(cfg *config.Config) { cfg.IMAP.Listen = "127.0.0.1:0" }
 
-func imapAddrField(svc *service.Service) string { return "" }
+func imapAddrField(svc *service.Service) string { return " imap=" + svc.IMAPAddr.String() }
