@@ -213,4 +213,3 @@ func makeMessage(size int) []byte {
 	b.WriteString("\r\n")
 	return []byte(b.String())
 }
-
