@@ -58,16 +58,18 @@ func freePort(t *testing.T) string {
 type server struct {
 	cmd    *exec.Cmd
 	addr   string
+	imap   string // IMAP over TLS
 	data   string
 	stderr *bytes.Buffer
 	exited chan struct{}
 }
 
-func startServer(t *testing.T, data string) *server {
+func startServer(t *testing.T, data string, extra ...string) *server {
 	t.Helper()
-	s := &server{data: data, addr: freePort(t), stderr: new(bytes.Buffer), exited: make(chan struct{})}
+	s := &server{data: data, addr: freePort(t), imap: freePort(t), stderr: new(bytes.Buffer), exited: make(chan struct{})}
 	s.cmd = exec.Command(binary, "serve", "--data", data, "--capture-listen", s.addr,
-		"--metrics-listen", "off", "--hostname", "localhost")
+		"--imap-listen", s.imap, "--metrics-listen", "off", "--hostname", "localhost")
+	s.cmd.Args = append(s.cmd.Args, extra...)
 	s.cmd.Stderr = &lockedWriter{w: s.stderr}
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)

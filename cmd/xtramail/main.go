@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -151,6 +152,7 @@ func (c *cli) serve(args []string) error {
 	f := newFlags("serve", c.stderr)
 	dev := f.Bool("dev", false, "loopback-only, self-signed, with a demo address: zero set-up")
 	captureListen := f.String("capture-listen", "", "capture SMTP listener host:port")
+	imapListen := f.String("imap-listen", "", "IMAP (implicit TLS) listener host:port (\"off\" disables)")
 	metricsListen := f.String("metrics-listen", "", "Prometheus /metrics host:port (\"off\" disables)")
 	hostname := f.String("hostname", "", "public host name")
 	logLevel := f.String("log-level", "", "debug, info, warn or error")
@@ -170,7 +172,7 @@ func (c *cli) serve(args []string) error {
 		cfg.ApplyDev()
 	}
 	for dst, v := range map[*string]string{
-		&cfg.Capture.Listen: *captureListen, &cfg.Metrics.Listen: *metricsListen,
+		&cfg.Capture.Listen: *captureListen, &cfg.Metrics.Listen: *metricsListen, &cfg.IMAP.Listen: *imapListen,
 		&cfg.Hostname: *hostname, &cfg.Log.Level: *logLevel, &cfg.Log.Format: *logFormat,
 	} {
 		if v != "" {
@@ -179,6 +181,9 @@ func (c *cli) serve(args []string) error {
 	}
 	if cfg.Metrics.Listen == "off" {
 		cfg.Metrics.Listen = ""
+	}
+	if cfg.IMAP.Listen == "off" {
+		cfg.IMAP.Listen = ""
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -208,11 +213,18 @@ xtramail is running (development mode, loopback only, data in %s).
   Password:           %s
 
   Capture a copy:     swaks --server %s --to %s
+  Read it over IMAP:  server %s, port %s, SSL/TLS, normal password,
+                      user name %s (the certificate is self-signed:
+                      accept it once), or try
+                      openssl s_client -quiet -connect %s
+                      then type: a LOGIN %s <password>
   Message log:        go run ./cmd/xtramail log search --data %s --address %s
   Metrics:            http://%s/metrics
 
 Stop with Ctrl-C.
-`, cfg.Data, service.DevAddress, pw, svc.CaptureAddr, service.DevAddress, cfg.Data, service.DevAddress, svc.MetricsAddr)
+`, cfg.Data, service.DevAddress, pw, svc.CaptureAddr, service.DevAddress,
+			hostOf(svc.IMAPAddr), portOf(svc.IMAPAddr), service.DevAddress, svc.IMAPAddr, service.DevAddress,
+			cfg.Data, service.DevAddress, svc.MetricsAddr)
 	} else if err := svc.Start(ctx); err != nil {
 		return err
 	}
@@ -225,6 +237,24 @@ Stop with Ctrl-C.
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return svc.Shutdown(sctx)
+}
+
+// hostOf and portOf split a listener address for the banner ("off" when
+// the listener is disabled).
+func hostOf(a net.Addr) string {
+	if a == nil {
+		return "off"
+	}
+	h, _, _ := net.SplitHostPort(a.String())
+	return h
+}
+
+func portOf(a net.Addr) string {
+	if a == nil {
+		return "off"
+	}
+	_, p, _ := net.SplitHostPort(a.String())
+	return p
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {

@@ -27,6 +27,7 @@ type Config struct {
 	Log       Log       `toml:"log"`
 	TLS       TLS       `toml:"tls"`
 	Capture   Capture   `toml:"capture"`
+	IMAP      IMAP      `toml:"imap"`
 	Retention Retention `toml:"retention"`
 	Metrics   Metrics   `toml:"metrics"`
 }
@@ -65,6 +66,18 @@ type Capture struct {
 	Allow        []string `toml:"allow"`
 	ReadTimeout  Duration `toml:"read_timeout"`
 	WriteTimeout Duration `toml:"write_timeout"`
+}
+
+// IMAP configures the IMAP server that users' mail clients sign in to.
+type IMAP struct {
+	// Listen is host:port for IMAP over implicit TLS (port 993, RFC
+	// 8314); empty disables the listener.
+	Listen string `toml:"listen"`
+	// MaxConns bounds open IMAP connections in total, and MaxConnsPerIP
+	// those from one client address (phones and desktop clients open a
+	// few each, NAT puts many users behind one address).
+	MaxConns      int `toml:"max_conns"`
+	MaxConnsPerIP int `toml:"max_conns_per_ip"`
 }
 
 // Retention configures the rolling-window purge. The window itself is per
@@ -114,6 +127,7 @@ func Default() Config {
 			ReadTimeout:     Duration{5 * time.Minute},
 			WriteTimeout:    Duration{time.Minute},
 		},
+		IMAP:      IMAP{Listen: ":993", MaxConns: 2000, MaxConnsPerIP: 50},
 		TLS:       TLS{ACMEListen: ":80"},
 		Retention: Retention{Interval: Duration{10 * time.Minute}, Batch: 500, LogDays: 90},
 		Metrics:   Metrics{Listen: "127.0.0.1:9100"},
@@ -125,6 +139,7 @@ func (c *Config) ApplyDev() {
 	c.Dev = true
 	c.Hostname = "localhost"
 	c.Capture.Listen = "127.0.0.1:2525"
+	c.IMAP.Listen = "127.0.0.1:9993"
 	c.Metrics.Listen = "127.0.0.1:9100"
 }
 
@@ -165,6 +180,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Capture.MaxMessageBytes < 1024 {
 		errs = append(errs, fmt.Errorf("capture.max_message_bytes %d: too small", c.Capture.MaxMessageBytes))
+	}
+	if c.IMAP.MaxConns < 1 || c.IMAP.MaxConnsPerIP < 1 {
+		errs = append(errs, errors.New("imap: max_conns and max_conns_per_ip must be positive"))
 	}
 	if c.Retention.Batch < 1 || c.Retention.LogDays < 1 || c.Retention.Interval.Duration <= 0 {
 		errs = append(errs, errors.New("retention: interval, batch and log_days must be positive"))

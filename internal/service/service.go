@@ -19,9 +19,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/xtramail/xtramail/internal/auth"
 	"github.com/xtramail/xtramail/internal/blob/fs"
 	"github.com/xtramail/xtramail/internal/capture"
 	"github.com/xtramail/xtramail/internal/config"
+	"github.com/xtramail/xtramail/internal/imapserver"
 	"github.com/xtramail/xtramail/internal/retention"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/store/sqlite"
@@ -46,12 +48,14 @@ type Service struct {
 	TLS   *tls.Config
 
 	capture   *capture.Server
+	imap      *imapserver.Server
 	metrics   *http.Server
 	acme      *http.Server // HTTP-01 challenges, when ACME is on
 	retention *retention.Worker
 
 	// Addresses actually listened on (useful with port 0).
 	CaptureAddr net.Addr
+	IMAPAddr    net.Addr // IMAP over implicit TLS
 	MetricsAddr net.Addr
 
 	cancel context.CancelFunc
@@ -93,6 +97,14 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 		AllowNets:       nets,
 		TLS:             tlsCfg,
 	}, st, log.With("listener", "capture"), capture.NewMetrics(reg))
+
+	authn := auth.NewAuthenticator(AccountLookup(st), auth.Options{})
+	s.imap = imapserver.New(imapserver.Config{
+		TLS:           tlsCfg,
+		Hostname:      cfg.Hostname,
+		MaxConns:      cfg.IMAP.MaxConns,
+		MaxConnsPerIP: cfg.IMAP.MaxConnsPerIP,
+	}, st, authn, log.With("listener", "imap"))
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
@@ -147,7 +159,7 @@ func (s *Service) Start(ctx context.Context) error {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			if err := run(ln); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, http.ErrServerClosed) {
+			if err := run(ln); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, imapserver.ErrServerClosed) {
 				s.errc <- fmt.Errorf("%s listener: %w", name, err)
 			}
 		}()
@@ -155,6 +167,10 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	var err error
 	if s.CaptureAddr, err = serve("capture", s.cfg.Capture.Listen, s.capture.Serve); err != nil {
+		s.Shutdown(context.Background())
+		return err
+	}
+	if s.IMAPAddr, err = serve("imap", s.cfg.IMAP.Listen, s.imap.Serve); err != nil {
 		s.Shutdown(context.Background())
 		return err
 	}
@@ -184,6 +200,7 @@ func (s *Service) Err() <-chan error { return s.errc }
 func (s *Service) Shutdown(ctx context.Context) error {
 	errs := []error{
 		s.capture.Shutdown(ctx),
+		s.imap.Shutdown(ctx),
 		s.metrics.Shutdown(ctx),
 	}
 	if s.acme != nil {
@@ -196,11 +213,26 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	errs = append(errs, s.Store.Close())
 	var out []error
 	for _, e := range errs {
-		if e != nil && !errors.Is(e, net.ErrClosed) && !errors.Is(e, http.ErrServerClosed) && e.Error() != "smtp: server already closed" {
+		if e != nil && !errors.Is(e, net.ErrClosed) && !errors.Is(e, http.ErrServerClosed) && !errors.Is(e, imapserver.ErrServerClosed) && e.Error() != "smtp: server already closed" {
 			out = append(out, e)
 		}
 	}
 	return errors.Join(out...)
+}
+
+// AccountLookup finds sign-in credentials in the store, for the
+// Authenticator of every front end.
+func AccountLookup(st store.Store) auth.LookupFunc {
+	return func(ctx context.Context, username string) (auth.Credential, error) {
+		a, err := st.Account(ctx, username)
+		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
+			return auth.Credential{}, fmt.Errorf("%w: %s", auth.ErrUnknownUser, username)
+		}
+		if err != nil {
+			return auth.Credential{}, err
+		}
+		return auth.Credential{AccountID: a.ID, Username: a.Address, PasswordHash: a.PasswordHash, Enabled: a.Enabled}, nil
+	}
 }
 
 // storeCollector exports store counters at each scrape.

@@ -1,0 +1,120 @@
+package imapserver
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/auth"
+	"github.com/xtramail/xtramail/internal/imapserver/imapwire"
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// cmdAuthenticate runs AUTHENTICATE PLAIN (RFC 4616), with the initial
+// response inline (SASL-IR, RFC 4959) or after a "+" continuation.
+func (s *session) cmdAuthenticate(tag string, a *imapwire.Authenticate) error {
+	if !s.tlsOn {
+		s.no(tag, imapwire.CodePrivacyRequired, "sign-in needs TLS: use STARTTLS first")
+		return nil
+	}
+	if a.Mechanism != "PLAIN" {
+		s.no(tag, imapwire.CodeCannot, "unsupported mechanism; use PLAIN")
+		return nil
+	}
+	resp := a.InitialResponse
+	if resp == nil {
+		s.wr.Continuation("")
+		if err := s.flush(); err != nil {
+			return err
+		}
+		line, err := s.rd.ReadLine()
+		if err != nil {
+			var perr *imapwire.ParseError
+			if errors.As(err, &perr) {
+				s.bad(tag, perr.Msg)
+				return errClose
+			}
+			return err
+		}
+		resp, err = imapwire.DecodeSASL(line)
+		if errors.Is(err, imapwire.ErrSASLCancelled) {
+			s.bad(tag, "authentication cancelled")
+			return nil
+		}
+		if err != nil {
+			s.bad(tag, "invalid base64 in SASL response")
+			return nil
+		}
+	}
+	parts := bytes.Split(resp, []byte{0})
+	if len(parts) != 3 || len(parts[1]) == 0 {
+		s.bad(tag, "invalid PLAIN response")
+		return nil
+	}
+	if len(parts[0]) > 0 && !bytes.EqualFold(parts[0], parts[1]) {
+		s.no(tag, imapwire.CodeAuthorizationFailed, "cannot act as another user")
+		return nil
+	}
+	s.login(tag, string(parts[1]), string(parts[2]))
+	return nil
+}
+
+// login checks a user name and password and moves to the authenticated
+// state; LOGIN and AUTHENTICATE end here.
+func (s *session) login(tag, username, password string) {
+	if !s.tlsOn {
+		s.no(tag, imapwire.CodePrivacyRequired, "LOGINDISABLED: use STARTTLS first")
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+	defer cancel()
+	cred, err := s.srv.auth.Authenticate(ctx, username, password, s.ip)
+	if err == nil {
+		var acct store.Account
+		acct, err = s.srv.store.AccountByID(ctx, cred.AccountID)
+		if err == nil && !acct.Enabled {
+			err = auth.ErrInvalidCredentials
+		}
+		if err == nil {
+			s.account = acct
+			s.state = stateAuth
+			s.log = s.log.With("account", acct.Address)
+			s.startFeed()
+			s.logEvent(LogLogin, acct.Address, acct.DomainID, "IMAP sign-in")
+			s.okCode(tag, imapwire.CapabilityCode(s.srv.capabilities(true, true)), "signed in")
+			return
+		}
+	}
+	var thr *auth.ThrottledError
+	switch {
+	case errors.As(err, &thr):
+		s.log.Info("IMAP sign-in throttled", "user", username, "retry_after", thr.RetryAfter)
+		s.no(tag, imapwire.CodeUnavailable, "too many failed sign-ins; try again later")
+	case errors.Is(err, auth.ErrInvalidCredentials):
+		s.log.Info("IMAP sign-in failed", "user", username, "err", err)
+		s.no(tag, imapwire.CodeAuthenticationFailed, "invalid user name or password")
+	default:
+		s.log.Error("IMAP sign-in could not be checked", "user", username, "err", err)
+		s.no(tag, imapwire.CodeUnavailable, "sign-in is unavailable; try again later")
+		return
+	}
+	// Only for addresses we hold: the record is scoped to their tenant,
+	// and guessed names do not fill the log.
+	if acct, lerr := s.srv.store.Account(ctx, username); lerr == nil {
+		s.logEvent(LogLoginFailed, acct.Address, acct.DomainID, "IMAP sign-in failed")
+	}
+}
+
+// logEvent appends a session event to the message log; a failure is only
+// logged, since the sign-in itself is decided.
+func (s *session) logEvent(status store.LogStatus, address string, domainID int64, detail string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := s.srv.store.AppendLog(ctx, store.LogEvent{
+		Time: time.Now(), Status: status, Rcpt: address, RemoteIP: s.ip, Detail: detail, DomainID: domainID,
+	})
+	if err != nil {
+		s.log.Warn("message log", "status", status, "err", err)
+	}
+}

@@ -1,0 +1,107 @@
+package imapserver_test
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// modseqIn returns the number after key in lines, such as HIGHESTMODSEQ.
+func modseqIn(t *testing.T, lines []string, key string) uint64 {
+	t.Helper()
+	re := regexp.MustCompile(regexp.QuoteMeta(key) + ` \(?(\d+)`)
+	for _, l := range lines {
+		if m := re.FindStringSubmatch(l); m != nil {
+			n, _ := strconv.ParseUint(m[1], 10, 64)
+			return n
+		}
+	}
+	t.Fatalf("no %s in %q", key, lines)
+	return 0
+}
+
+// CONDSTORE flows of RFC 7162 section 3.1 on our data.
+func TestCondStore(t *testing.T) {
+	e := newEnv(t)
+	for i := range 5 {
+		e.deliver("INBOX", msg(fmt.Sprint("m", i), "x"), 0)
+	}
+	c := e.login()
+	lines := c.ok("SELECT INBOX (CONDSTORE)")
+	base := modseqIn(t, lines, "HIGHESTMODSEQ")
+
+	// Example 3 / 3.1.4.1: FETCH with CHANGEDSINCE.
+	lines = c.ok(`STORE 2,4 +FLAGS (\Seen)`)
+	has(t, lines, "MODSEQ (") // CONDSTORE on: STORE shows MODSEQ
+	changed := modseqIn(t, lines, "MODSEQ")
+	lines = c.ok(fmt.Sprintf("FETCH 1:* (FLAGS) (CHANGEDSINCE %d)", base))
+	if len(lines) != 2 {
+		t.Fatalf("CHANGEDSINCE: %q", lines)
+	}
+	has(t, lines, fmt.Sprintf(`* 2 FETCH (FLAGS (\Seen) MODSEQ (%d))`, changed), `* 4 FETCH (FLAGS (\Seen) MODSEQ (`)
+
+	// 3.1.3: conditional STORE; message 2 changed after base, so it is
+	// MODIFIED and left alone.
+	lines = c.ok(fmt.Sprintf(`STORE 1:3 (UNCHANGEDSINCE %d) +FLAGS (\Flagged)`, base))
+	if st := c.tagLine(); !strings.HasPrefix(st, "OK [MODIFIED 2]") {
+		t.Errorf("UNCHANGEDSINCE: %q %q", st, lines)
+	}
+	has(t, c.ok("FETCH 2 FLAGS"), `FLAGS (\Seen)`)
+	c.ok(fmt.Sprintf(`UID STORE 5 (UNCHANGEDSINCE 0) +FLAGS (\Flagged)`))
+	if st := c.tagLine(); !strings.HasPrefix(st, "OK [MODIFIED 5]") {
+		t.Errorf("UNCHANGEDSINCE 0: %q", st)
+	}
+
+	// 3.1.5: SEARCH MODSEQ answers with the highest modseq found.
+	lines = c.ok(fmt.Sprintf("SEARCH MODSEQ %d", changed))
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], "* SEARCH ") || !strings.Contains(lines[0], "(MODSEQ ") {
+		t.Errorf("SEARCH MODSEQ: %q", lines)
+	}
+	has(t, c.ok("STATUS INBOX (HIGHESTMODSEQ)"), "HIGHESTMODSEQ ")
+}
+
+// QRESYNC flows of RFC 7162 section 3.2 on our data: resynchronisation on
+// SELECT, VANISHED (EARLIER) on UID FETCH, VANISHED instead of EXPUNGE.
+func TestQResync(t *testing.T) {
+	e := newEnv(t)
+	for i := range 6 {
+		e.deliver("INBOX", msg(fmt.Sprint("m", i), "x"), 0)
+	}
+	c := e.login()
+	c.want("SELECT INBOX (QRESYNC (1 1))", "BAD") // not enabled
+	has(t, c.ok("ENABLE QRESYNC"), "* ENABLED QRESYNC")
+	lines := c.ok("SELECT INBOX")
+	base := modseqIn(t, lines, "HIGHESTMODSEQ")
+	uidv := uidValidity(t, e, "INBOX")
+	c.ok("UNSELECT")
+
+	// Another session changes things while this client is away.
+	o := e.login()
+	o.ok("SELECT INBOX")
+	o.ok(`STORE 1 +FLAGS (\Flagged)`)
+	o.ok(`STORE 3,5 +FLAGS (\Deleted)`)
+	o.ok("EXPUNGE")
+
+	lines = c.ok(fmt.Sprintf("SELECT INBOX (QRESYNC (%s %d 1:6))", uidv, base))
+	has(t, lines, "* VANISHED (EARLIER) 3,5", `* 1 FETCH (UID 1 FLAGS (\Flagged) MODSEQ (`)
+	hasNot(t, lines, "UID 2 FLAGS")
+	// A wrong UIDVALIDITY: no resync data.
+	lines = c.ok(fmt.Sprintf("SELECT INBOX (QRESYNC (%d %d))", 12345, base))
+	hasNot(t, lines, "VANISHED")
+	has(t, lines, "[CLOSED]")
+
+	lines = c.ok(fmt.Sprintf("UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d VANISHED)", base))
+	has(t, lines, "* VANISHED (EARLIER) 3,5", "UID 1 FLAGS (\\Flagged)")
+	c.want(fmt.Sprintf("FETCH 1:* (FLAGS) (CHANGEDSINCE %d VANISHED)", base), "BAD")
+
+	c.ok(`STORE 2 +FLAGS (\Deleted)`)
+	lines = c.ok("EXPUNGE")
+	has(t, lines, "* VANISHED 2")
+	hasNot(t, lines, "EXPUNGE")
+	// Another session's expunge reaches this one as VANISHED too.
+	o.ok(`UID STORE 4 +FLAGS (\Deleted)`)
+	o.ok("UID EXPUNGE 4")
+	has(t, c.ok("NOOP"), "* VANISHED 4")
+}

@@ -1,0 +1,372 @@
+package imapserver
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/xtramail/xtramail/internal/imapserver/imapmsg"
+	"github.com/xtramail/xtramail/internal/imapserver/imapwire"
+	"github.com/xtramail/xtramail/internal/message"
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// fetchNeeds says what FETCH items need beyond flags.
+type fetchNeeds struct {
+	meta bool // INTERNALDATE, RFC822.SIZE, or content (store.Message)
+	info bool // the pre-parsed message.Info
+	raw  bool // the raw bytes
+	seen bool // sets \Seen
+}
+
+func needsOf(items []imapwire.FetchItem) fetchNeeds {
+	var n fetchNeeds
+	for i := range items {
+		it := &items[i]
+		switch it.Kind {
+		case imapwire.FetchInternalDate, imapwire.FetchRFC822Size:
+			n.meta = true
+		case imapwire.FetchEnvelope, imapwire.FetchBody, imapwire.FetchBodyStructure:
+			n.meta, n.info = true, true
+		case imapwire.FetchRFC822, imapwire.FetchRFC822Header, imapwire.FetchRFC822Text,
+			imapwire.FetchBodySection, imapwire.FetchBinary, imapwire.FetchBinarySize:
+			n.meta, n.info, n.raw = true, true, true
+		}
+		if it.SetsSeen() {
+			n.seen = true
+		}
+	}
+	return n
+}
+
+// fetchRow is one message to answer for.
+type fetchRow struct {
+	store.Message
+	seq     uint32
+	flagsUp bool // \Seen was just set: FLAGS goes in the response
+}
+
+// cmdFetch runs FETCH and UID FETCH (RFC 9051 section 6.4.5) with
+// CHANGEDSINCE and VANISHED (RFC 7162 sections 3.1.4.1 and 3.2.6). Items
+// come from the flags or message row, the pre-parsed Info and the raw
+// bytes, read only when an item needs them.
+func (s *session) cmdFetch(tag string, uid bool, a *imapwire.Fetch) error {
+	sel := s.sel
+	if a.Vanished && (!uid || !s.qresync || a.ChangedSince == 0) {
+		s.bad(tag, "VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC")
+		return nil
+	}
+	ranges, ok := s.resolve(tag, a.Set, uid)
+	if !ok {
+		return nil
+	}
+	items := a.Items
+	if a.ChangedSince > 0 || slices.ContainsFunc(items, func(it imapwire.FetchItem) bool { return it.Kind == imapwire.FetchModSeq }) {
+		s.cond = true
+	}
+	need := needsOf(items)
+	need.seen = need.seen && !sel.readOnly
+
+	if a.Vanished {
+		vanished, err := s.srv.store.VanishedSince(s.ctx, sel.mb.ID, a.ChangedSince)
+		if err != nil {
+			s.storeError(tag, err, false)
+			return nil
+		}
+		vanished = slices.DeleteFunc(vanished, func(u uint32) bool { return !a.Set.Contains(u, sel.view.maxUID()) || sel.view.contains(u) })
+		if len(vanished) > 0 {
+			s.wr.Vanished(true, numSetOf(vanished))
+		}
+	}
+	if len(ranges) == 0 {
+		s.ok(tag, "FETCH completed")
+		return nil
+	}
+
+	if !need.meta {
+		return s.fetchFlags(tag, uid, a, ranges)
+	}
+	var rows []fetchRow
+	{
+		msgs, err := s.messages(ranges)
+		if err != nil {
+			s.storeError(tag, err, false)
+			return nil
+		}
+		rows = make([]fetchRow, 0, len(msgs))
+		for _, m := range msgs {
+			rows = append(rows, fetchRow{Message: m})
+		}
+	}
+	// Keep the messages of the set that the client knows of.
+	rows = slices.DeleteFunc(rows, func(r fetchRow) bool {
+		if !rangesContain(ranges, r.UID) || a.ChangedSince > 0 && r.ModSeq <= a.ChangedSince {
+			return true
+		}
+		return !sel.view.contains(r.UID)
+	})
+	for i := range rows {
+		rows[i].seq, _ = sel.view.seqOf(rows[i].UID)
+	}
+
+	if need.seen {
+		// Implicit \Seen (RFC 9051 section 6.4.5), set before answering
+		// so the response shows the new flags.
+		var unseen []uint32
+		for _, r := range rows {
+			if r.Flags&store.FlagSeen == 0 {
+				unseen = append(unseen, r.UID)
+			}
+		}
+		if len(unseen) > 0 {
+			before := sel.modseq
+			changed, _, err := s.srv.store.StoreFlags(s.ctx, sel.mb.ID, unseen, store.FlagsAdd, store.FlagSeen, nil, 0)
+			if err != nil {
+				s.storeError(tag, err, false)
+				return nil
+			}
+			if len(changed) > 0 {
+				s.ownChange(before, changed[0].ModSeq)
+			}
+			for _, c := range changed {
+				i, found := slices.BinarySearchFunc(rows, c.UID, func(r fetchRow, u uint32) int { return int(int64(r.UID) - int64(u)) })
+				if found {
+					rows[i].Flags, rows[i].Keywords, rows[i].ModSeq = c.Flags, c.Keywords, c.ModSeq
+					rows[i].flagsUp = true
+				}
+			}
+		}
+	}
+
+	hasFlags := slices.ContainsFunc(items, func(it imapwire.FetchItem) bool { return it.Kind == imapwire.FetchFlags })
+	hasUID := slices.ContainsFunc(items, func(it imapwire.FetchItem) bool { return it.Kind == imapwire.FetchUID })
+	hasModSeq := slices.ContainsFunc(items, func(it imapwire.FetchItem) bool { return it.Kind == imapwire.FetchModSeq })
+	for i := range rows {
+		r := &rows[i]
+		var raw []byte
+		var info *message.Info
+		if need.info {
+			var err error
+			raw, info, err = s.load(&r.Message, need.raw)
+			if err != nil {
+				s.storeError(tag, err, false)
+				return nil
+			}
+		}
+		// Section values first: an error must not leave half a line.
+		datas := make([][]byte, len(items))
+		for j := range items {
+			it := &items[j]
+			var err error
+			switch it.Kind {
+			case imapwire.FetchRFC822:
+				datas[j], err = imapmsg.Section(raw, info, imapwire.Section{})
+			case imapwire.FetchRFC822Header:
+				datas[j], err = imapmsg.Section(raw, info, imapwire.Section{Spec: imapwire.SectionHeader})
+			case imapwire.FetchRFC822Text:
+				datas[j], err = imapmsg.Section(raw, info, imapwire.Section{Spec: imapwire.SectionText})
+			case imapwire.FetchBodySection:
+				datas[j], err = imapmsg.Section(raw, info, it.Section)
+				datas[j] = imapmsg.Partial(datas[j], it.Partial)
+			case imapwire.FetchBinary, imapwire.FetchBinarySize:
+				datas[j], err = imapmsg.Binary(raw, info, it.Section.Part)
+				datas[j] = imapmsg.Partial(datas[j], it.Partial)
+			}
+			if errors.Is(err, imapmsg.ErrUnknownCTE) {
+				s.no(tag, imapwire.CodeUnknownCTE, "unknown content transfer encoding")
+				return nil
+			}
+			if err != nil {
+				s.storeError(tag, fmt.Errorf("fetch UID %d: %w", r.UID, err), false)
+				return nil
+			}
+		}
+		w := s.wr
+		w.BeginFetch(r.seq)
+		n := 0
+		sp := func() {
+			if n > 0 {
+				w.SP()
+			}
+			n++
+		}
+		if uid && !hasUID {
+			sp()
+			w.Raw("UID ").Num(r.UID)
+		}
+		for j := range items {
+			it := &items[j]
+			sp()
+			switch it.Kind {
+			case imapwire.FetchFlags:
+				s.writeFlagsItem(r.UID, r.Flags, r.Keywords)
+			case imapwire.FetchUID:
+				w.Raw("UID ").Num(r.UID)
+			case imapwire.FetchModSeq:
+				w.Raw("MODSEQ (").Num64(r.ModSeq).Raw(")")
+			case imapwire.FetchInternalDate:
+				w.Raw("INTERNALDATE ").DateTime(r.Received)
+			case imapwire.FetchRFC822Size:
+				w.Raw("RFC822.SIZE ").Num64(uint64(r.Size))
+			case imapwire.FetchEnvelope:
+				w.Raw("ENVELOPE ")
+				imapmsg.WriteEnvelope(w, &info.Envelope)
+			case imapwire.FetchBody:
+				w.Raw("BODY ")
+				imapmsg.WriteBodyStructure(w, &info.Part, false)
+			case imapwire.FetchBodyStructure:
+				w.Raw("BODYSTRUCTURE ")
+				imapmsg.WriteBodyStructure(w, &info.Part, true)
+			case imapwire.FetchRFC822:
+				w.Raw("RFC822 ").Literal(datas[j])
+			case imapwire.FetchRFC822Header:
+				w.Raw("RFC822.HEADER ").Literal(datas[j])
+			case imapwire.FetchRFC822Text:
+				w.Raw("RFC822.TEXT ").Literal(datas[j])
+			case imapwire.FetchBodySection:
+				w.FetchItemName(it).SP().Literal(datas[j])
+			case imapwire.FetchBinary:
+				w.FetchItemName(it).SP()
+				if imapmsg.NeedsLiteral8(datas[j]) {
+					w.Literal8(datas[j])
+				} else {
+					w.Literal(datas[j])
+				}
+			case imapwire.FetchBinarySize:
+				w.FetchItemName(it).SP().Num64(uint64(len(datas[j])))
+			}
+		}
+		if r.flagsUp && !hasFlags {
+			sp()
+			s.writeFlagsItem(r.UID, r.Flags, r.Keywords)
+		}
+		if s.cond && !hasModSeq && (a.ChangedSince > 0 || r.flagsUp) {
+			// RFC 7162 sections 3.1.4.1 and 3.1.3.
+			sp()
+			w.Raw("MODSEQ (").Num64(r.ModSeq).Raw(")")
+		}
+		w.EndFetch()
+		if err := w.Err(); err != nil {
+			return err
+		}
+	}
+	s.ok(tag, "FETCH completed")
+	return nil
+}
+
+// fetchFlags answers a FETCH of FLAGS, UID and MODSEQ only, the one
+// clients send for a whole mailbox, from flag rows: no message rows, no
+// copies.
+func (s *session) fetchFlags(tag string, uid bool, a *imapwire.Fetch, ranges []store.UIDRange) error {
+	rows, err := s.flagRows(ranges)
+	if err != nil {
+		s.storeError(tag, err, false)
+		return nil
+	}
+	hasUID := slices.ContainsFunc(a.Items, func(it imapwire.FetchItem) bool { return it.Kind == imapwire.FetchUID })
+	hasModSeq := slices.ContainsFunc(a.Items, func(it imapwire.FetchItem) bool { return it.Kind == imapwire.FetchModSeq })
+	w := s.wr
+	view := &s.sel.view
+	for i := range rows {
+		m := &rows[i]
+		if a.ChangedSince > 0 && m.ModSeq <= a.ChangedSince || !rangesContain(ranges, m.UID) {
+			continue
+		}
+		seq, ok := view.seqOf(m.UID)
+		if !ok {
+			continue
+		}
+		w.BeginFetch(seq)
+		n := 0
+		if uid && !hasUID {
+			w.Raw("UID ").Num(m.UID)
+			n++
+		}
+		for j := range a.Items {
+			if n > 0 {
+				w.SP()
+			}
+			n++
+			switch a.Items[j].Kind {
+			case imapwire.FetchFlags:
+				s.writeFlagsItem(m.UID, m.Flags, m.Keywords)
+			case imapwire.FetchUID:
+				w.Raw("UID ").Num(m.UID)
+			case imapwire.FetchModSeq:
+				w.Raw("MODSEQ (").Num64(m.ModSeq).Raw(")")
+			}
+		}
+		if a.ChangedSince > 0 && !hasModSeq {
+			w.Raw(" MODSEQ (").Num64(m.ModSeq).Raw(")")
+		}
+		w.EndFetch()
+	}
+	if err := w.Err(); err != nil {
+		return err
+	}
+	s.ok(tag, "FETCH completed")
+	return nil
+}
+
+// messages reads the rows of the messages in ranges, in as few queries as
+// make sense. SQLite answers one UID range from the (mailbox, uid) index,
+// but scans the mailbox for a list of OR'ed ranges, so: a few ranges go in
+// one query, a sparse set (search candidates) one query per range, and a
+// dense set of many ranges as its bounding range (callers filter).
+func (s *session) messages(ranges []store.UIDRange) ([]store.Message, error) {
+	id := s.sel.mb.ID
+	switch {
+	case len(ranges) <= 4:
+		return s.srv.store.MessagesByUID(s.ctx, id, ranges)
+	case rangesCount(ranges) > 2000:
+		return s.srv.store.MessagesByUID(s.ctx, id, queryRanges(ranges))
+	}
+	var out []store.Message
+	for _, r := range ranges {
+		msgs, err := s.srv.store.MessagesByUID(s.ctx, id, []store.UIDRange{r})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, msgs...)
+	}
+	return out, nil
+}
+
+// load reads a message's pre-parsed Info and, when raw is set, its bytes.
+func (s *session) load(m *store.Message, raw bool) ([]byte, *message.Info, error) {
+	body, err := s.srv.store.Body(s.ctx, m.BodyID)
+	if err != nil {
+		return nil, nil, err
+	}
+	info := body.Info
+	if info == nil {
+		info = &message.Info{}
+	}
+	if !raw {
+		return nil, info, nil
+	}
+	rc, err := s.srv.store.OpenBody(s.ctx, m.BodyID)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rc.Close()
+	b := make([]byte, 0, max(body.Size, 0)+1)
+	for {
+		n, err := rc.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("read message body %d: %w", m.BodyID, err)
+		}
+		if len(b) == cap(b) {
+			b = slices.Grow(b, 4096)
+		}
+	}
+	if body.Info == nil {
+		info = message.Parse(b)
+	}
+	return b, info, nil
+}

@@ -1,0 +1,428 @@
+package imapserver
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/xtramail/xtramail/internal/imapserver/imapwire"
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// cmdSelect runs SELECT and EXAMINE (RFC 9051 sections 6.3.2 and 6.3.3),
+// with the CONDSTORE and QRESYNC parameters (RFC 7162 sections 3.1.8 and
+// 3.2.5).
+func (s *session) cmdSelect(tag string, readOnly bool, a *imapwire.Select) {
+	if a.QResync != nil && !s.qresync {
+		s.bad(tag, "QRESYNC parameter needs ENABLE QRESYNC first")
+		return
+	}
+	if s.sel != nil {
+		// The previous mailbox is closed without expunging; QRESYNC and
+		// IMAP4rev2 clients learn it from [CLOSED] (RFC 7162 section
+		// 3.2.11, RFC 9051 section 7.1).
+		s.unselect()
+		s.wr.Untagged(imapwire.OK, imapwire.Code{Name: imapwire.CodeClosed}, "previous mailbox closed")
+	}
+	if a.CondStore {
+		s.cond = true
+	}
+	mb, err := s.srv.store.Mailbox(s.ctx, s.account.ID, a.Mailbox)
+	if err != nil {
+		s.storeError(tag, err, false)
+		return
+	}
+	// Subscribe to changes before reading the UIDs, so that nothing
+	// delivered in between is missed (it is read again by modseq).
+	s.selectedID.Store(mb.ID)
+	uids, err := s.srv.store.UIDs(s.ctx, mb.ID)
+	if err != nil {
+		s.selectedID.Store(0)
+		s.storeError(tag, err, false)
+		return
+	}
+	sel := &selected{mb: mb, readOnly: readOnly, view: newView(uids), modseq: mb.HighestModSeq}
+	if max := sel.view.maxUID(); !readOnly && max > 0 {
+		first := s.srv.claimRecent(mb.ID, max)
+		if first <= max {
+			for _, r := range sel.view.byUID(imapwire.NumSet{Ranges: []imapwire.NumRange{{First: first, Last: max}}}) {
+				sel.recent.add(r.First, r.Last)
+			}
+		}
+	}
+	s.sel = sel
+	s.state = stateSelected
+	s.saved = nil
+	s.srv.flags.acquire(mb.ID)
+
+	w := s.wr
+	w.FlagsResponse(mailboxFlags)
+	w.Exists(sel.view.count())
+	if !s.rev2 {
+		w.Recent(uint32(rangesCount(sel.recent)))
+	}
+	w.Untagged(imapwire.OK, imapwire.UIDValidityCode(mb.UIDValidity), "UIDs valid")
+	w.Untagged(imapwire.OK, imapwire.UIDNextCode(mb.UIDNext), "predicted next UID")
+	if readOnly {
+		w.Untagged(imapwire.OK, imapwire.PermanentFlagsCode(nil), "no permanent flags in read-only mode")
+	} else {
+		w.Untagged(imapwire.OK, imapwire.PermanentFlagsCode(permanentFlags), "flags permitted")
+	}
+	w.Untagged(imapwire.OK, imapwire.HighestModSeqCode(mb.HighestModSeq), "highest modseq")
+	if s.rev2 {
+		w.Raw(`* LIST () "/" `).Mailbox(mb.Name).CRLF()
+	}
+	if q := a.QResync; q != nil && q.UIDValidity == mb.UIDValidity {
+		s.qresyncSelect(q)
+	}
+	code := imapwire.Code{Name: imapwire.CodeReadWrite}
+	if readOnly {
+		code.Name = imapwire.CodeReadOnly
+	}
+	s.okCode(tag, code, "mailbox selected")
+}
+
+// qresyncSelect reports what changed since the client's modseq (RFC 7162
+// section 3.2.5.1): VANISHED (EARLIER) for expunged messages the client
+// may know, then FETCH for changed flags.
+func (s *session) qresyncSelect(q *imapwire.QResync) {
+	sel := s.sel
+	vanished, err := s.srv.store.VanishedSince(s.ctx, sel.mb.ID, q.ModSeq)
+	if err != nil {
+		s.log.Warn("QRESYNC vanished", "err", err)
+	}
+	if !q.KnownUIDs.IsEmpty() {
+		vanished = slices.DeleteFunc(vanished, func(u uint32) bool { return !q.KnownUIDs.Contains(u, sel.view.maxUID()) })
+	}
+	if len(vanished) > 0 {
+		s.wr.Vanished(true, numSetOf(vanished))
+	}
+	changed, err := s.srv.store.ChangedSince(s.ctx, sel.mb.ID, q.ModSeq)
+	if err != nil {
+		s.log.Warn("QRESYNC changes", "err", err)
+	}
+	for _, m := range changed {
+		if !q.KnownUIDs.IsEmpty() && !q.KnownUIDs.Contains(m.UID, sel.view.maxUID()) {
+			continue
+		}
+		seq, ok := sel.view.seqOf(m.UID)
+		if !ok {
+			continue
+		}
+		s.wr.BeginFetch(seq).Raw("UID ").Num(m.UID).SP()
+		s.writeFlagsItem(m.UID, m.Flags, m.Keywords)
+		s.wr.Raw(" MODSEQ (").Num64(m.ModSeq).Raw(")").EndFetch()
+	}
+}
+
+// unselect leaves the selected mailbox without expunging.
+func (s *session) unselect() {
+	if s.sel != nil {
+		s.srv.flags.release(s.sel.mb.ID)
+	}
+	s.sel = nil
+	s.selectedID.Store(0)
+	s.dirty.Store(false)
+	s.state = stateAuth
+	s.saved = nil
+}
+
+// cmdClose runs CLOSE (which expunges silently unless read-only, RFC 9051
+// section 6.4.1) and UNSELECT (RFC 3691).
+func (s *session) cmdClose(tag string, expunge bool) {
+	if expunge && !s.sel.readOnly {
+		flags, err := s.flagRows(nil)
+		if err != nil {
+			s.storeError(tag, err, false)
+			return
+		}
+		var del []uint32
+		for _, m := range flags {
+			if m.Flags&store.FlagDeleted != 0 && s.sel.view.contains(m.UID) {
+				del = append(del, m.UID)
+			}
+		}
+		if err := s.srv.store.ExpungeUIDs(s.ctx, s.sel.mb.ID, del); err != nil {
+			s.storeError(tag, err, false)
+			return
+		}
+	}
+	s.unselect()
+	s.ok(tag, "mailbox closed")
+}
+
+func (s *session) cmdCreate(tag string, a *imapwire.Create) {
+	use := ""
+	switch len(a.SpecialUse) {
+	case 0:
+	case 1:
+		use = a.SpecialUse[0]
+	default:
+		s.no(tag, "USEATTR", "one special use per mailbox")
+		return
+	}
+	name := strings.TrimSuffix(a.Mailbox, "/")
+	if name == store.Inbox {
+		s.no(tag, imapwire.CodeAlreadyExists, "INBOX always exists")
+		return
+	}
+	if _, err := s.srv.store.CreateMailbox(s.ctx, s.account.ID, name, use); err != nil {
+		s.storeError(tag, err, false)
+		return
+	}
+	s.ok(tag, "CREATE completed")
+}
+
+func (s *session) cmdDelete(tag, name string) {
+	if err := s.srv.store.DeleteMailbox(s.ctx, s.account.ID, name); err != nil {
+		s.storeError(tag, err, false)
+		return
+	}
+	s.ok(tag, "DELETE completed; its messages are in Trash")
+}
+
+func (s *session) cmdRename(tag, from, to string) {
+	if err := s.srv.store.RenameMailbox(s.ctx, s.account.ID, from, strings.TrimSuffix(to, "/")); err != nil {
+		s.storeError(tag, err, false)
+		return
+	}
+	s.ok(tag, "RENAME completed")
+}
+
+func (s *session) cmdSubscribe(tag, name string, on bool) {
+	mb, err := s.srv.store.Mailbox(s.ctx, s.account.ID, name)
+	if err == nil {
+		err = s.srv.store.SetSubscribed(s.ctx, mb.ID, on)
+	}
+	if err != nil {
+		s.storeError(tag, err, false)
+		return
+	}
+	s.ok(tag, "completed")
+}
+
+// cmdStatus runs STATUS (RFC 9051 section 6.3.11) from the mailbox's
+// counters.
+func (s *session) cmdStatus(tag string, a *imapwire.Status) {
+	mb, err := s.srv.store.Mailbox(s.ctx, s.account.ID, a.Mailbox)
+	if err != nil {
+		s.storeError(tag, err, false)
+		return
+	}
+	if err := s.writeStatus(mb, a.Items); err != nil {
+		s.storeError(tag, err, false)
+		return
+	}
+	s.ok(tag, "STATUS completed")
+}
+
+// writeStatus writes "* STATUS name (items)".
+func (s *session) writeStatus(mb store.Mailbox, items []imapwire.StatusItem) error {
+	// Gather first: a failure must not leave half a line.
+	vals := make([]uint64, len(items))
+	for i, it := range items {
+		switch it {
+		case imapwire.StatusMessages:
+			vals[i] = uint64(mb.Messages)
+		case imapwire.StatusUIDNext:
+			vals[i] = uint64(mb.UIDNext)
+		case imapwire.StatusUIDValidity:
+			vals[i] = uint64(mb.UIDValidity)
+		case imapwire.StatusUnseen:
+			vals[i] = uint64(mb.Unseen)
+		case imapwire.StatusSize:
+			vals[i] = uint64(mb.Size)
+		case imapwire.StatusHighestModSeq:
+			s.cond = true
+			vals[i] = mb.HighestModSeq
+		case imapwire.StatusDeleted:
+			// No counter for \Deleted in the store yet: counted.
+			flags, err := s.srv.store.FlagsByUID(s.ctx, mb.ID, nil)
+			if err != nil {
+				return err
+			}
+			for _, m := range flags {
+				if m.Flags&store.FlagDeleted != 0 {
+					vals[i]++
+				}
+			}
+		case imapwire.StatusRecent:
+			if claimed, ok := s.srv.recentClaimed(mb.ID); ok && mb.UIDNext-1 > claimed {
+				flags, err := s.srv.store.FlagsByUID(s.ctx, mb.ID, []store.UIDRange{{First: claimed + 1, Last: mb.UIDNext - 1}})
+				if err != nil {
+					return err
+				}
+				vals[i] = uint64(len(flags))
+			}
+		}
+	}
+	w := s.wr
+	w.Raw("* STATUS ").Mailbox(mb.Name).Raw(" (")
+	for i, it := range items {
+		if i > 0 {
+			w.SP()
+		}
+		w.Raw(string(it)).SP().Num64(vals[i])
+	}
+	w.Raw(")").CRLF()
+	return nil
+}
+
+// cmdList runs LIST (RFC 9051 section 6.3.9 with LIST-EXTENDED RFC 5258,
+// SPECIAL-USE RFC 6154 and LIST-STATUS RFC 5819) and LSUB (RFC 3501
+// section 6.3.9).
+func (s *session) cmdList(tag string, lsub bool, a *imapwire.List) {
+	if !lsub && len(a.Patterns) == 1 && a.Patterns[0] == "" && !a.Extended {
+		// The hierarchy delimiter and root (RFC 9051 section 6.3.9).
+		s.wr.Raw(`* LIST (\Noselect) "/" ""` + "\r\n")
+		s.ok(tag, "LIST completed")
+		return
+	}
+	mbs, err := s.srv.store.Mailboxes(s.ctx, s.account.ID)
+	if err != nil {
+		s.storeError(tag, err, false)
+		return
+	}
+	names := make(map[string]*store.Mailbox, len(mbs))
+	for i := range mbs {
+		names[mbs[i].Name] = &mbs[i]
+	}
+	hasChildren := func(name string) bool {
+		for n := range names {
+			if strings.HasPrefix(n, name+"/") {
+				return true
+			}
+		}
+		return false
+	}
+	subscribedChild := func(name string) bool {
+		for n, m := range names {
+			if m.Subscribed && strings.HasPrefix(n, name+"/") {
+				return true
+			}
+		}
+		return false
+	}
+	var pats []string
+	for _, p := range a.Patterns {
+		pats = append(pats, joinReference(a.Reference, p))
+	}
+	matches := func(name string) bool {
+		for _, p := range pats {
+			if matchPattern(p, name) {
+				return true
+			}
+		}
+		return false
+	}
+	sel, ret := a.Select, a.Return
+	onlySubscribed := lsub || sel.Subscribed
+	showSubscribed := ret.Subscribed || sel.Subscribed
+	showSpecial := !a.Extended || ret.SpecialUse || sel.SpecialUse
+	slices.SortFunc(mbs, func(x, y store.Mailbox) int {
+		if x.Name == store.Inbox {
+			return -1
+		}
+		if y.Name == store.Inbox {
+			return 1
+		}
+		return strings.Compare(x.Name, y.Name)
+	})
+	resp := "* LIST ("
+	if lsub {
+		resp = "* LSUB ("
+	}
+	for _, mb := range mbs {
+		if !matches(mb.Name) {
+			continue
+		}
+		childInfo := false
+		if onlySubscribed && !mb.Subscribed {
+			if !(sel.RecursiveMatch && subscribedChild(mb.Name)) {
+				continue
+			}
+			childInfo = true
+		}
+		if sel.SpecialUse && mb.SpecialUse == "" {
+			continue
+		}
+		var attrs []string
+		if childInfo {
+			// Listed only for its subscribed children: not itself
+			// subscribed (RFC 5258 section 3.5).
+		} else if showSubscribed && mb.Subscribed {
+			attrs = append(attrs, `\Subscribed`)
+		}
+		if hasChildren(mb.Name) {
+			attrs = append(attrs, `\HasChildren`)
+		} else {
+			attrs = append(attrs, `\HasNoChildren`)
+		}
+		if showSpecial && mb.SpecialUse != "" {
+			attrs = append(attrs, mb.SpecialUse)
+		}
+		if sel.RecursiveMatch && !childInfo && onlySubscribed && subscribedChild(mb.Name) {
+			childInfo = true
+		}
+		s.wr.Raw(resp).Raw(strings.Join(attrs, " ")).Raw(`) "/" `).Mailbox(mb.Name)
+		if childInfo && sel.RecursiveMatch {
+			s.wr.Raw(` ("CHILDINFO" ("SUBSCRIBED"))`)
+		}
+		s.wr.CRLF()
+		if ret.Status != nil {
+			if err := s.writeStatus(mb, ret.Status); err != nil {
+				s.log.Warn("LIST-STATUS", "mailbox", mb.Name, "err", err)
+			}
+		}
+	}
+	if lsub {
+		s.ok(tag, "LSUB completed")
+	} else {
+		s.ok(tag, "LIST completed")
+	}
+}
+
+// joinReference applies a LIST reference to a pattern (RFC 9051 section
+// 6.3.9): the reference is a prefix, with one "/" between.
+func joinReference(ref, pat string) string {
+	if ref == "" || strings.HasPrefix(pat, "/") {
+		return pat
+	}
+	if strings.HasSuffix(ref, "/") {
+		return ref + pat
+	}
+	return ref + "/" + pat
+}
+
+// matchPattern matches a mailbox name against a LIST pattern: "*" matches
+// anything, "%" anything but the "/" delimiter. INBOX matches
+// case-insensitively.
+func matchPattern(pat, name string) bool {
+	if name == store.Inbox && len(pat) == 5 && strings.EqualFold(pat, store.Inbox) {
+		return true
+	}
+	return match(pat, name)
+}
+
+func match(pat, name string) bool {
+	// Dynamic programming over (pattern prefix, name prefix): linear in
+	// each, whatever the client puts in the pattern.
+	prev := make([]bool, len(name)+1)
+	cur := make([]bool, len(name)+1)
+	prev[0] = true
+	for i := 0; i < len(pat); i++ {
+		c := pat[i]
+		cur[0] = prev[0] && (c == '*' || c == '%')
+		for j := 1; j <= len(name); j++ {
+			switch c {
+			case '*':
+				cur[j] = prev[j] || cur[j-1]
+			case '%':
+				cur[j] = prev[j] || cur[j-1] && name[j-1] != '/'
+			default:
+				cur[j] = prev[j-1] && name[j-1] == c
+			}
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(name)]
+}

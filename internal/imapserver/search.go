@@ -1,0 +1,185 @@
+package imapserver
+
+import (
+	"slices"
+	"strconv"
+
+	"github.com/xtramail/xtramail/internal/imapserver/imapmsg"
+	"github.com/xtramail/xtramail/internal/imapserver/imapwire"
+	"github.com/xtramail/xtramail/internal/message"
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// usesMeta reports whether keys need more than flags and UIDs: dates,
+// sizes or content.
+func usesMeta(keys []imapwire.SearchKey) bool {
+	for i := range keys {
+		switch keys[i].Op {
+		case imapwire.SearchBefore, imapwire.SearchOn, imapwire.SearchSince, imapwire.SearchLarger, imapwire.SearchSmaller:
+			return true
+		}
+		if usesMeta(keys[i].Keys) {
+			return true
+		}
+	}
+	return imapmsg.NeedsBody(keys)
+}
+
+// cmdSearch runs SEARCH and UID SEARCH (RFC 9051 section 6.4.4) with
+// ESEARCH return options (RFC 4731), SAVE (RFC 5182) and MODSEQ (RFC 7162
+// section 3.1.5). TEXT and BODY terms are first narrowed with the store's
+// full-text index; flags, sizes and dates come from the message rows; the
+// content is read only for the messages left that a key needs it for.
+func (s *session) cmdSearch(tag string, uid bool, a *imapwire.Search) {
+	sel := s.sel
+	switch a.Charset {
+	case "", "UTF-8", "US-ASCII":
+	default:
+		s.wr.Tagged(tag, imapwire.NO, imapwire.BadCharsetCode([]string{"UTF-8", "US-ASCII"}), "unsupported charset")
+		return
+	}
+	if a.Return != nil && a.Return.Save {
+		s.saved = nil // a failed search leaves "$" empty (RFC 5182 section 2.1)
+	}
+	useModSeq := imapmsg.UsesModSeq(a.Keys)
+	if useModSeq {
+		s.cond = true
+	}
+	var ranges []store.UIDRange
+	if terms := imapmsg.TextTerms(a.Keys); len(terms) > 0 {
+		cands, err := s.srv.store.TextCandidates(s.ctx, sel.mb.ID, terms)
+		if err != nil {
+			s.storeError(tag, err, false)
+			return
+		}
+		ranges = sel.view.byUIDList(cands)
+	} else if sel.view.count() > 0 {
+		ranges = []store.UIDRange{{First: sel.view.ranges[0].First, Last: sel.view.maxUID()}}
+	}
+	ctx := &imapmsg.SearchContext{MaxSeq: sel.view.count(), MaxUID: sel.view.maxUID(), Saved: s.saved}
+	var found []uint32 // UIDs
+	var seqs []uint32
+	var highest uint64
+	check := func(m *imapmsg.Message) bool {
+		ok, err := imapmsg.Match(ctx, a.Keys, m)
+		if err != nil {
+			s.storeError(tag, err, false)
+			return false
+		}
+		if ok {
+			found = append(found, m.UID)
+			seqs = append(seqs, m.Seq)
+			highest = max(highest, m.ModSeq)
+		}
+		return true
+	}
+	if len(ranges) > 0 {
+		if usesMeta(a.Keys) {
+			msgs, err := s.messages(ranges)
+			if err != nil {
+				s.storeError(tag, err, false)
+				return
+			}
+			for i := range msgs {
+				m := &msgs[i]
+				seq, ok := sel.view.seqOf(m.UID)
+				if !ok || !rangesContain(ranges, m.UID) {
+					continue
+				}
+				im := &imapmsg.Message{
+					Seq: seq, UID: m.UID, Flags: m.Flags, Keywords: m.Keywords,
+					Recent: rangesContain(sel.recent, m.UID), ModSeq: m.ModSeq, Received: m.Received, Size: m.Size,
+					Load: func() ([]byte, *message.Info, error) { return s.load(m, true) },
+				}
+				if !check(im) {
+					return
+				}
+			}
+		} else {
+			rows, err := s.flagRows(ranges)
+			if err != nil {
+				s.storeError(tag, err, false)
+				return
+			}
+			for _, m := range rows {
+				seq, ok := sel.view.seqOf(m.UID)
+				if !ok || !rangesContain(ranges, m.UID) {
+					continue
+				}
+				im := &imapmsg.Message{
+					Seq: seq, UID: m.UID, Flags: m.Flags, Keywords: m.Keywords,
+					Recent: rangesContain(sel.recent, m.UID), ModSeq: m.ModSeq,
+				}
+				if !check(im) {
+					return
+				}
+			}
+		}
+	}
+	nums := seqs
+	if uid {
+		nums = found
+	}
+	w := s.wr
+	if a.Return == nil && !s.rev2 {
+		w.Raw("* SEARCH")
+		for _, n := range nums {
+			w.SP().Num(n)
+		}
+		if useModSeq && len(nums) > 0 {
+			w.Raw(" (MODSEQ ").Num64(highest).Raw(")")
+		}
+		w.CRLF()
+		s.ok(tag, "SEARCH completed")
+		return
+	}
+	ret := imapwire.SearchReturn{All: true}
+	if a.Return != nil {
+		ret = *a.Return
+	}
+	if ret.Save {
+		// With MIN or MAX alone, only those are saved (RFC 5182 section
+		// 2.1).
+		switch {
+		case len(found) == 0:
+		case (ret.Min || ret.Max) && !ret.All && !ret.Count:
+			var sv []uint32
+			if ret.Min {
+				sv = append(sv, found[0])
+			}
+			if ret.Max && (!ret.Min || len(found) > 1) {
+				sv = append(sv, found[len(found)-1])
+			}
+			s.saved = sv
+		default:
+			s.saved = slices.Clone(found)
+		}
+		if !ret.Min && !ret.Max && !ret.All && !ret.Count {
+			s.ok(tag, "SEARCH completed, result saved")
+			return
+		}
+	}
+	w.Raw("* ESEARCH (TAG ").String(tag).Raw(")")
+	if uid {
+		w.Raw(" UID")
+	}
+	if len(nums) > 0 {
+		if ret.Min {
+			w.Raw(" MIN ").Num(nums[0])
+		}
+		if ret.Max {
+			w.Raw(" MAX ").Num(nums[len(nums)-1])
+		}
+		if ret.All {
+			w.Raw(" ALL ").NumSet(numSetOf(nums))
+		}
+	}
+	if ret.Count {
+		w.Raw(" COUNT ").Raw(strconv.Itoa(len(nums)))
+	}
+	if useModSeq && len(nums) > 0 {
+		w.Raw(" MODSEQ ").Num64(highest)
+	}
+	w.CRLF()
+	s.ok(tag, "SEARCH completed")
+}

@@ -1,0 +1,364 @@
+// Package imapserver is xtramail's IMAP server (RFC 9051 IMAP4rev2 and RFC
+// 3501 IMAP4rev1, with the extensions listed in capabilities): listeners,
+// sessions, command handlers and the per-session view of a mailbox. It owns
+// the protocol; messages and mailboxes belong to the store, reached through
+// the narrow Store interface below, and the wire format to imapwire.
+//
+// A Server is used like an http.Server: New, then Serve on a listener (the
+// Server wraps it in implicit TLS, port 993), and Shutdown to drain.
+package imapserver
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/auth"
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// Store is what the IMAP server needs of the store: mailboxes, messages by
+// UID, flags, the one Deliver path, the message log and the change feed.
+// store.Store implements it; the contracts are those of store.Store.
+type Store interface {
+	Account(ctx context.Context, address string) (store.Account, error)
+	AccountByID(ctx context.Context, id int64) (store.Account, error)
+	Mailboxes(ctx context.Context, accountID int64) ([]store.Mailbox, error)
+	Mailbox(ctx context.Context, accountID int64, name string) (store.Mailbox, error)
+	MailboxByID(ctx context.Context, id int64) (store.Mailbox, error)
+	CreateMailbox(ctx context.Context, accountID int64, name, specialUse string) (store.Mailbox, error)
+	RenameMailbox(ctx context.Context, accountID int64, from, to string) error
+	DeleteMailbox(ctx context.Context, accountID int64, name string) error
+	SetSubscribed(ctx context.Context, mailboxID int64, subscribed bool) error
+	UIDs(ctx context.Context, mailboxID int64) ([]uint32, error)
+	MessagesByUID(ctx context.Context, mailboxID int64, ranges []store.UIDRange) ([]store.Message, error)
+	FlagsByUID(ctx context.Context, mailboxID int64, ranges []store.UIDRange) ([]store.MessageFlags, error)
+	ChangedSince(ctx context.Context, mailboxID int64, modseq uint64) ([]store.MessageFlags, error)
+	VanishedSince(ctx context.Context, mailboxID int64, modseq uint64) ([]uint32, error)
+	StoreFlags(ctx context.Context, mailboxID int64, uids []uint32, op store.FlagOp, flags store.Flags, keywords []string, unchangedSince uint64) ([]store.MessageFlags, []uint32, error)
+	Copy(ctx context.Context, from int64, uids []uint32, to int64) ([]store.CopiedUID, error)
+	Move(ctx context.Context, from int64, uids []uint32, to int64) ([]store.CopiedUID, error)
+	ExpungeUIDs(ctx context.Context, mailboxID int64, uids []uint32) error
+	TextCandidates(ctx context.Context, mailboxID int64, terms []string) ([]uint32, error)
+	Body(ctx context.Context, bodyID int64) (store.Body, error)
+	OpenBody(ctx context.Context, bodyID int64) (io.ReadCloser, error)
+	Deliver(ctx context.Context, d *store.Delivery) ([]store.Delivered, error)
+	AppendLog(ctx context.Context, events ...store.LogEvent) error
+	Subscribe(accountID int64) (<-chan store.Change, func())
+}
+
+// Authenticator checks a login; *auth.Authenticator implements it. It
+// returns auth.ErrInvalidCredentials (wrapped) for a wrong password, an
+// unknown or a disabled address, and a *auth.ThrottledError when refused
+// without checking.
+type Authenticator interface {
+	Authenticate(ctx context.Context, username, password, remoteIP string) (auth.Credential, error)
+}
+
+// Message log statuses of IMAP sign-ins (store.LogStatus lists the
+// message events; these are session events in the same log).
+const (
+	LogLogin       store.LogStatus = "login"
+	LogLoginFailed store.LogStatus = "login-failed"
+	LogMoved       store.LogStatus = "moved"
+)
+
+// Config configures a Server. Zero fields take the defaults given.
+type Config struct {
+	// TLS is the certificate source. Serve needs it; ServePlain offers
+	// STARTTLS with it.
+	TLS *tls.Config
+	// Hostname is named in the greeting.
+	Hostname string
+	// MaxConns bounds connections in total (default 2000), MaxConnsPerIP
+	// those from one address (default 50). Over the bound a client gets
+	// "* BYE" at once.
+	MaxConns      int
+	MaxConnsPerIP int
+	// AuthTimeout is the autologout timer once signed in (default 30
+	// minutes, RFC 9051 section 5.4), UnauthTimeout before (default 1
+	// minute). IDLE is bounded by AuthTimeout too.
+	AuthTimeout   time.Duration
+	UnauthTimeout time.Duration
+	// WriteTimeout bounds each flush to a client (default 5 minutes).
+	WriteTimeout time.Duration
+	// MaxLine bounds a command line (default 64 KiB), MaxLiteral an
+	// APPEND message: the APPENDLIMIT (default 50 MiB, RFC 7889).
+	MaxLine    int
+	MaxLiteral int64
+}
+
+func (c *Config) setDefaults() {
+	if c.Hostname == "" {
+		c.Hostname = "localhost"
+	}
+	if c.MaxConns <= 0 {
+		c.MaxConns = 2000
+	}
+	if c.MaxConnsPerIP <= 0 {
+		c.MaxConnsPerIP = 50
+	}
+	if c.AuthTimeout <= 0 {
+		c.AuthTimeout = 30 * time.Minute
+	}
+	if c.UnauthTimeout <= 0 {
+		c.UnauthTimeout = time.Minute
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 5 * time.Minute
+	}
+	if c.MaxLine <= 0 {
+		c.MaxLine = 64 << 10
+	}
+	if c.MaxLiteral <= 0 {
+		c.MaxLiteral = 50 << 20
+	}
+}
+
+// Server serves IMAP sessions. It is safe for concurrent use.
+type Server struct {
+	cfg   Config
+	store Store
+	auth  Authenticator
+	log   *slog.Logger
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	sessions  map[*session]struct{}
+	perIP     map[string]int
+	closing   bool
+	wg        sync.WaitGroup
+	nextID    atomic.Uint64
+	panics    atomic.Int64
+	done      chan struct{} // closed by Shutdown
+
+	// recent holds, per mailbox ID, the highest UID some session has
+	// been told about as \Recent (RFC 3501 section 2.3.2): a message is
+	// recent in exactly one session, the first to see it. In memory: a
+	// mailbox first seen after start has no recent messages.
+	recentMu sync.Mutex
+	recent   map[int64]uint32
+
+	flags *flagCache
+}
+
+// New returns a Server on st, checking logins with a.
+func New(cfg Config, st Store, a Authenticator, log *slog.Logger) *Server {
+	cfg.setDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Server{
+		cfg: cfg, store: st, auth: a, log: log,
+		listeners: make(map[net.Listener]struct{}),
+		sessions:  make(map[*session]struct{}),
+		perIP:     make(map[string]int),
+		recent:    make(map[int64]uint32),
+		flags:     newFlagCache(),
+		done:      make(chan struct{}),
+	}
+}
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("imapserver: server closed")
+
+// Serve accepts connections on ln, a plain TCP listener, and serves them
+// with implicit TLS (port 993, RFC 8314) until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	if s.cfg.TLS == nil {
+		return errors.New("imapserver: Serve needs Config.TLS")
+	}
+	return s.serve(ln, true)
+}
+
+// ServePlain serves without TLS at first: LOGINDISABLED until the client
+// uses STARTTLS (offered when Config.TLS is set). For tests only; never
+// expose it.
+func (s *Server) ServePlain(ln net.Listener) error { return s.serve(ln, false) }
+
+func (s *Server) serve(ln net.Listener, implicitTLS bool) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		ln.Close()
+		return ErrServerClosed
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	var delay time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closing := s.closing
+			s.mu.Unlock()
+			if closing {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		s.accept(c, implicitTLS)
+	}
+}
+
+// accept starts a session on c, or refuses it over the connection limits.
+func (s *Server) accept(c net.Conn, implicitTLS bool) {
+	ip := remoteIP(c.RemoteAddr())
+	s.mu.Lock()
+	if s.closing || len(s.sessions) >= s.cfg.MaxConns || s.perIP[ip] >= s.cfg.MaxConnsPerIP {
+		s.mu.Unlock()
+		go func() {
+			// A plain BYE, unencrypted: the client learns why before the
+			// handshake fails, which is better than a silent close.
+			c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			if !implicitTLS {
+				io.WriteString(c, "* BYE [UNAVAILABLE] too many connections, try later\r\n")
+			}
+			c.Close()
+		}()
+		return
+	}
+	sess := newSession(s, c, ip, implicitTLS)
+	s.sessions[sess] = struct{}{}
+	s.perIP[ip]++
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		defer func() {
+			s.mu.Lock()
+			delete(s.sessions, sess)
+			if s.perIP[ip]--; s.perIP[ip] <= 0 {
+				delete(s.perIP, ip)
+			}
+			s.mu.Unlock()
+		}()
+		sess.run()
+	}()
+}
+
+// Shutdown stops accepting, tells every session "* BYE" at its next
+// command boundary (at once for sessions waiting for a command or in
+// IDLE), and waits for them until ctx ends, then closes what is left.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if !s.closing {
+		s.closing = true
+		close(s.done)
+	}
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	s.listeners = map[net.Listener]struct{}{}
+	for sess := range s.sessions {
+		sess.interrupt()
+	}
+	s.mu.Unlock()
+	finished := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(finished)
+	}()
+	select {
+	case <-finished:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		for sess := range s.sessions {
+			sess.raw.Close()
+		}
+		s.mu.Unlock()
+		<-finished
+		return ctx.Err()
+	}
+}
+
+// shuttingDown reports whether Shutdown was called.
+func (s *Server) shuttingDown() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Panics returns how many session panics were recovered; tests fail when
+// it is not zero.
+func (s *Server) Panics() int64 { return s.panics.Load() }
+
+// claimRecent gives the session the messages of a mailbox above the
+// highest UID already claimed, up to upTo, and returns the first UID it
+// got (upTo+1 when none). A mailbox not seen since start has nothing
+// recent: its claim starts at upTo.
+func (s *Server) claimRecent(mailboxID int64, upTo uint32) uint32 {
+	s.recentMu.Lock()
+	defer s.recentMu.Unlock()
+	prev, ok := s.recent[mailboxID]
+	if !ok {
+		s.recent[mailboxID] = upTo
+		return upTo + 1
+	}
+	if upTo > prev {
+		s.recent[mailboxID] = upTo
+	}
+	return prev + 1
+}
+
+// recentClaimed returns the highest UID claimed as recent in a mailbox,
+// and false when no session has seen it since start.
+func (s *Server) recentClaimed(mailboxID int64) (uint32, bool) {
+	s.recentMu.Lock()
+	defer s.recentMu.Unlock()
+	u, ok := s.recent[mailboxID]
+	return u, ok
+}
+
+func remoteIP(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.IP.String()
+	}
+	if a == nil {
+		return ""
+	}
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return host
+}
+
+// capabilities lists what the server advertises: only what fully works.
+func (s *Server) capabilities(tlsOn, authed bool) []string {
+	caps := []string{"IMAP4rev1", "IMAP4rev2"}
+	if !tlsOn {
+		if s.cfg.TLS != nil {
+			caps = append(caps, "STARTTLS")
+		}
+		caps = append(caps, "LOGINDISABLED")
+	} else if !authed {
+		caps = append(caps, "AUTH=PLAIN", "SASL-IR")
+	}
+	caps = append(caps, "LITERAL+", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE",
+		"SPECIAL-USE", "CHILDREN", "LIST-EXTENDED", "LIST-STATUS", "STATUS=SIZE", "ESEARCH", "SEARCHRES",
+		"BINARY", "APPENDLIMIT="+strconv.FormatInt(s.cfg.MaxLiteral, 10), "CONDSTORE", "QRESYNC")
+	caps = append(caps, "COMPRESS=DEFLATE")
+	return caps
+}
+
+func (s *Server) String() string { return fmt.Sprintf("imapserver(%s)", s.cfg.Hostname) }

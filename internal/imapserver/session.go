@@ -1,0 +1,547 @@
+package imapserver
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/klauspost/compress/flate"
+
+	"github.com/xtramail/xtramail/internal/imapserver/imapwire"
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// state is a connection state (RFC 9051 section 3).
+type state int
+
+const (
+	stateNotAuth state = iota
+	stateAuth
+	stateSelected
+	stateLogout
+)
+
+// session is one client connection. Only its own goroutine reads and
+// writes the connection; the change feed reaches it through dirty and
+// wake, and Shutdown through interrupt.
+type session struct {
+	srv      *Server
+	raw      net.Conn // the TCP connection
+	conn     net.Conn // the current layer: TCP, then TLS
+	tlsOn    bool
+	ip       string
+	log      *slog.Logger
+	br       *bufio.Reader
+	bw       *bufio.Writer
+	rd       *imapwire.Reader
+	wr       *imapwire.Writer
+	deflate  *flate.Writer // after COMPRESS DEFLATE
+	ctx      context.Context
+	cancel   context.CancelFunc
+	state    state
+	account  store.Account
+	utf8     bool
+	rev2     bool
+	cond     bool // CONDSTORE enabled (RFC 7162 section 3.1)
+	qresync  bool
+	sel      *selected
+	saved    []uint32 // SEARCHRES result "$", as UIDs (RFC 5182)
+	feedStop func()
+
+	dirty      atomic.Bool   // the change feed touched the selected mailbox
+	wake       chan struct{} // signalled with dirty, for IDLE
+	selectedID atomic.Int64
+	intr       atomic.Bool // Shutdown asked the session to end
+}
+
+// selected is the state of the selected mailbox (RFC 9051 section 3.3).
+type selected struct {
+	mb       store.Mailbox
+	readOnly bool
+	view     uidView
+	modseq   uint64   // changes up to here are reflected in view
+	expunged []uint32 // UIDs gone from the store, not yet reported
+	recent   uidRanges
+}
+
+func newSession(srv *Server, c net.Conn, ip string, implicitTLS bool) *session {
+	s := &session{srv: srv, raw: c, conn: c, ip: ip, wake: make(chan struct{}, 1)}
+	s.log = srv.log.With("cid", srv.nextID.Add(1), "remote", ip)
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if implicitTLS {
+		s.conn = tls.Server(c, srv.cfg.TLS)
+		s.tlsOn = true
+	}
+	s.setIO(s.conn, s.conn)
+	return s
+}
+
+// setIO (re)builds the buffered reader and writer over r and w, keeping
+// the UTF-8 mode: after STARTTLS and COMPRESS.
+func (s *session) setIO(r io.Reader, w io.Writer) {
+	// Small buffers: most connections sit in IDLE. The writer holds one
+	// TLS record's worth; longer responses stream through it.
+	s.br = bufio.NewReaderSize(r, 4<<10)
+	s.bw = bufio.NewWriterSize(w, 16<<10)
+	s.rd = imapwire.NewReader(s.br, imapwire.Options{
+		MaxLine:    s.srv.cfg.MaxLine,
+		MaxLiteral: s.srv.cfg.MaxLiteral,
+		Continue: func(string) error {
+			s.wr.Continuation("ready for literal")
+			return s.flush()
+		},
+	})
+	s.wr = imapwire.NewWriter(s.bw)
+	s.rd.SetUTF8(s.utf8)
+	s.wr.SetUTF8(s.utf8)
+}
+
+// interrupt makes a session waiting for a command or idling end with BYE.
+func (s *session) interrupt() {
+	s.intr.Store(true)
+	s.raw.SetReadDeadline(time.Now())
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// flush sends the buffered responses.
+func (s *session) flush() error {
+	s.conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
+	if err := s.wr.Flush(); err != nil {
+		return err
+	}
+	if s.deflate != nil {
+		return s.deflate.Flush()
+	}
+	return nil
+}
+
+// errClose ends the session after the response is flushed.
+var errClose = errors.New("close connection")
+
+func (s *session) run() {
+	defer func() {
+		if v := recover(); v != nil {
+			s.srv.panics.Add(1)
+			s.log.Error("panic in IMAP session", "panic", v, "stack", string(debug.Stack()))
+			s.wr.Untagged(imapwire.BYE, imapwire.Code{Name: imapwire.CodeServerBug}, "internal server error")
+			s.flush()
+		}
+		s.closeFeed()
+		if s.sel != nil {
+			s.srv.flags.release(s.sel.mb.ID)
+		}
+		s.cancel()
+		s.conn.Close()
+	}()
+	if tc, ok := s.conn.(*tls.Conn); ok {
+		tc.SetDeadline(time.Now().Add(30 * time.Second))
+		if err := tc.HandshakeContext(s.ctx); err != nil {
+			s.log.Debug("TLS handshake failed", "err", err)
+			return
+		}
+		tc.SetDeadline(time.Time{})
+	}
+	s.wr.Untagged(imapwire.OK, imapwire.CapabilityCode(s.srv.capabilities(s.tlsOn, false)), "xtramail IMAP ready")
+	if s.flush() != nil {
+		return
+	}
+	for s.state != stateLogout {
+		if err := s.next(); err != nil {
+			if !errors.Is(err, errClose) && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				s.log.Debug("session ends", "err", err)
+			}
+			return
+		}
+	}
+}
+
+// next reads, runs and answers one command.
+func (s *session) next() error {
+	timeout := s.srv.cfg.UnauthTimeout
+	if s.state != stateNotAuth {
+		timeout = s.srv.cfg.AuthTimeout
+	}
+	s.conn.SetReadDeadline(time.Now().Add(timeout))
+	if s.intr.Load() || s.srv.shuttingDown() {
+		return s.bye("server shutting down")
+	}
+	cmd, err := s.rd.ReadCommand()
+	if err != nil {
+		var perr *imapwire.ParseError
+		if errors.As(err, &perr) {
+			code := imapwire.Code{Name: perr.Code}
+			s.wr.Tagged(perr.Tag, imapwire.BAD, code, perr.Msg)
+			if perr.Fatal {
+				s.wr.Untagged(imapwire.BYE, imapwire.Code{}, "cannot continue after this error")
+				s.flush()
+				return errClose
+			}
+			return s.flush()
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			if s.intr.Load() || s.srv.shuttingDown() {
+				return s.bye("server shutting down")
+			}
+			return s.bye("autologout: idle for too long")
+		}
+		return err
+	}
+	s.conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
+	if err := s.dispatch(cmd); err != nil {
+		if errors.Is(err, errClose) {
+			s.flush()
+		}
+		return err
+	}
+	return s.flush()
+}
+
+func (s *session) bye(text string) error {
+	s.wr.Untagged(imapwire.BYE, imapwire.Code{}, text)
+	s.flush()
+	return errClose
+}
+
+// Command handlers answer with these and return nil; they return an
+// error only when the connection must close.
+func (s *session) ok(tag, text string) { s.wr.Tagged(tag, imapwire.OK, imapwire.Code{}, text) }
+func (s *session) okCode(tag string, code imapwire.Code, text string) {
+	s.wr.Tagged(tag, imapwire.OK, code, text)
+}
+func (s *session) no(tag string, code imapwire.CodeName, text string) {
+	s.wr.Tagged(tag, imapwire.NO, imapwire.Code{Name: code}, text)
+}
+func (s *session) bad(tag, text string) { s.wr.Tagged(tag, imapwire.BAD, imapwire.Code{}, text) }
+
+// storeError answers a failed store call: the one place that maps store
+// error kinds to IMAP response codes. For a target mailbox of APPEND,
+// COPY or MOVE a missing mailbox is TRYCREATE (RFC 9051 section 6.3.12).
+func (s *session) storeError(tag string, err error, target bool) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		if target {
+			s.no(tag, imapwire.CodeTryCreate, "no such mailbox")
+		} else {
+			s.no(tag, imapwire.CodeNonExistent, "no such mailbox")
+		}
+	case errors.Is(err, store.ErrExists):
+		s.no(tag, imapwire.CodeAlreadyExists, "mailbox already exists")
+	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrNotEmpty):
+		s.no(tag, imapwire.CodeCannot, userText(err))
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		s.no(tag, imapwire.CodeUnavailable, "try again later")
+	default:
+		s.log.Error("IMAP command failed", "tag", tag, "err", err)
+		s.no(tag, imapwire.CodeServerBug, "internal server error")
+	}
+}
+
+// userText is the part of a store error that is about the user's input,
+// without the kind's own words.
+func userText(err error) string {
+	t := err.Error()
+	for _, kind := range []error{store.ErrInvalid, store.ErrNotEmpty} {
+		t = strings.TrimSuffix(t, ": "+kind.Error())
+	}
+	if len(t) > 200 {
+		t = t[:200]
+	}
+	return t
+}
+
+// allowed says in which states a command may run.
+func allowed(name string, st state) bool {
+	switch name {
+	case "CAPABILITY", "NOOP", "LOGOUT", "ID", "COMPRESS":
+		return true
+	case "STARTTLS", "LOGIN", "AUTHENTICATE":
+		return st == stateNotAuth
+	case "ENABLE", "SELECT", "EXAMINE", "CREATE", "DELETE", "RENAME", "SUBSCRIBE", "UNSUBSCRIBE",
+		"LIST", "LSUB", "NAMESPACE", "STATUS", "APPEND", "IDLE":
+		return st == stateAuth || st == stateSelected
+	case "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE", "CHECK":
+		return st == stateSelected
+	}
+	return false
+}
+
+func (s *session) dispatch(cmd *imapwire.Command) error {
+	tag := cmd.Tag
+	if !allowed(cmd.Name, s.state) {
+		s.bad(tag, "command not allowed in this state")
+		return nil
+	}
+	if s.srv.shuttingDown() && s.state != stateNotAuth {
+		// Finish this command; the BYE comes before the next one.
+		s.intr.Store(true)
+	}
+	if s.state == stateSelected {
+		switch cmd.Name {
+		case "NOOP", "CHECK", "IDLE", "SELECT", "EXAMINE", "CLOSE", "UNSELECT", "LOGOUT":
+		case "FETCH", "STORE", "SEARCH", "COPY", "MOVE":
+			// Expunges would renumber the messages the client names by
+			// sequence number (RFC 9051 section 7.5.1).
+			s.sync(cmd.UID)
+		default:
+			s.sync(true)
+		}
+	}
+	switch cmd.Name {
+	case "CAPABILITY":
+		s.wr.Capability(s.srv.capabilities(s.tlsOn, s.state != stateNotAuth))
+		s.ok(tag, "CAPABILITY completed")
+	case "NOOP", "CHECK":
+		s.sync(true)
+		s.ok(tag, cmd.Name+" completed")
+	case "LOGOUT":
+		s.wr.Untagged(imapwire.BYE, imapwire.Code{}, "logging out")
+		s.ok(tag, "LOGOUT completed")
+		s.state = stateLogout
+	case "ID":
+		// RFC 2971: say who we are; the client's fields are only logged.
+		s.wr.Raw(`* ID ("name" "xtramail")` + "\r\n")
+		s.ok(tag, "ID completed")
+	case "STARTTLS":
+		return s.cmdStartTLS(tag)
+	case "COMPRESS":
+		return s.cmdCompress(tag, cmd.Args.(*imapwire.Compress))
+	case "LOGIN":
+		a := cmd.Args.(*imapwire.Login)
+		s.login(tag, a.Username, a.Password)
+	case "AUTHENTICATE":
+		return s.cmdAuthenticate(tag, cmd.Args.(*imapwire.Authenticate))
+	case "ENABLE":
+		s.cmdEnable(tag, cmd.Args.(*imapwire.Enable))
+	case "NAMESPACE":
+		s.wr.Raw(`* NAMESPACE (("" "/")) NIL NIL` + "\r\n")
+		s.ok(tag, "NAMESPACE completed")
+	case "SELECT", "EXAMINE":
+		s.cmdSelect(tag, cmd.Name == "EXAMINE", cmd.Args.(*imapwire.Select))
+	case "CLOSE", "UNSELECT":
+		s.cmdClose(tag, cmd.Name == "CLOSE")
+	case "CREATE":
+		s.cmdCreate(tag, cmd.Args.(*imapwire.Create))
+	case "DELETE":
+		s.cmdDelete(tag, cmd.Args.(*imapwire.MailboxArgs).Mailbox)
+	case "RENAME":
+		a := cmd.Args.(*imapwire.Rename)
+		s.cmdRename(tag, a.From, a.To)
+	case "SUBSCRIBE", "UNSUBSCRIBE":
+		s.cmdSubscribe(tag, cmd.Args.(*imapwire.MailboxArgs).Mailbox, cmd.Name == "SUBSCRIBE")
+	case "LIST", "LSUB":
+		s.cmdList(tag, cmd.Name == "LSUB", cmd.Args.(*imapwire.List))
+	case "STATUS":
+		s.cmdStatus(tag, cmd.Args.(*imapwire.Status))
+	case "APPEND":
+		s.cmdAppend(tag, cmd.Args.(*imapwire.Append))
+	case "IDLE":
+		return s.cmdIdle(tag)
+	case "EXPUNGE":
+		var uids *imapwire.NumSet
+		if cmd.UID {
+			uids = &cmd.Args.(*imapwire.Expunge).UIDs
+		}
+		s.cmdExpunge(tag, uids)
+	case "FETCH":
+		return s.cmdFetch(tag, cmd.UID, cmd.Args.(*imapwire.Fetch))
+	case "STORE":
+		s.cmdStore(tag, cmd.UID, cmd.Args.(*imapwire.Store))
+	case "COPY", "MOVE":
+		s.cmdCopy(tag, cmd.UID, cmd.Name == "MOVE", cmd.Args.(*imapwire.Copy))
+	case "SEARCH":
+		s.cmdSearch(tag, cmd.UID, cmd.Args.(*imapwire.Search))
+	default:
+		s.bad(tag, "unknown command")
+	}
+	return nil
+}
+
+func (s *session) cmdStartTLS(tag string) error {
+	if s.tlsOn || s.srv.cfg.TLS == nil {
+		s.bad(tag, "TLS is already on or not available")
+		return nil
+	}
+	s.ok(tag, "begin TLS negotiation now")
+	if err := s.flush(); err != nil {
+		return err
+	}
+	// What the client sent after STARTTLS in clear is dropped: it could
+	// be an injected command (RFC 9051 section 6.2.1 and the STARTTLS
+	// command injection attacks).
+	tc := tls.Server(s.conn, s.srv.cfg.TLS)
+	tc.SetDeadline(time.Now().Add(30 * time.Second))
+	if err := tc.HandshakeContext(s.ctx); err != nil {
+		return fmt.Errorf("STARTTLS handshake: %w", err)
+	}
+	tc.SetDeadline(time.Time{})
+	s.conn = tc
+	s.tlsOn = true
+	s.setIO(tc, tc)
+	return nil
+}
+
+// cmdCompress turns on COMPRESS=DEFLATE (RFC 4978) after the OK.
+func (s *session) cmdCompress(tag string, a *imapwire.Compress) error {
+	switch {
+	case a.Mechanism != "DEFLATE":
+		s.bad(tag, "only DEFLATE compression is supported")
+		return nil
+	case s.deflate != nil:
+		s.no(tag, "COMPRESSIONACTIVE", "compression is already on")
+		return nil
+	}
+	s.ok(tag, "DEFLATE active")
+	if err := s.flush(); err != nil {
+		return err
+	}
+	// Bytes the client sent after COMPRESS are already compressed.
+	var r io.Reader = s.conn
+	if n := s.br.Buffered(); n > 0 {
+		b, _ := s.br.Peek(n)
+		r = io.MultiReader(strings.NewReader(string(b)), s.conn)
+	}
+	fw, _ := flate.NewWriter(s.conn, flate.DefaultCompression)
+	s.deflate = fw
+	s.setIO(flate.NewReaderOpts(r, flate.WithPartialBlock()), fw)
+	return nil
+}
+
+func (s *session) cmdEnable(tag string, a *imapwire.Enable) {
+	var done []string
+	for _, c := range a.Capabilities {
+		switch c {
+		case "CONDSTORE":
+			if !s.cond {
+				s.cond = true
+				done = append(done, c)
+			}
+		case "QRESYNC":
+			if !s.qresync {
+				s.qresync, s.cond = true, true
+				done = append(done, c)
+			}
+		case "IMAP4REV2":
+			if !s.rev2 {
+				s.rev2 = true
+				s.setUTF8()
+				done = append(done, "IMAP4rev2")
+			}
+		}
+	}
+	s.wr.Enabled(done)
+	s.ok(tag, "ENABLE completed")
+}
+
+func (s *session) setUTF8() {
+	s.utf8 = true
+	s.rd.SetUTF8(true)
+	s.wr.SetUTF8(true)
+}
+
+// startFeed subscribes to the account's change feed. A goroutine marks
+// the session dirty when its selected mailbox changes; the session then
+// re-reads what changed (sync), so a missed event loses nothing.
+func (s *session) startFeed() {
+	ch, cancel := s.srv.store.Subscribe(s.account.ID)
+	stop := make(chan struct{})
+	var once sync.Once
+	s.feedStop = func() {
+		once.Do(func() {
+			cancel()
+			close(stop)
+		})
+	}
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case c := <-ch:
+				if c.MailboxID != 0 && c.MailboxID == s.selectedID.Load() {
+					s.dirty.Store(true)
+					select {
+					case s.wake <- struct{}{}:
+					default:
+					}
+				}
+			}
+		}
+	}()
+}
+
+func (s *session) closeFeed() {
+	if s.feedStop != nil {
+		s.feedStop()
+	}
+}
+
+// cmdIdle waits for DONE while pushing changes at once (RFC 2177).
+func (s *session) cmdIdle(tag string) error {
+	s.sync(true)
+	s.wr.Continuation("idling")
+	if err := s.flush(); err != nil {
+		return err
+	}
+	type line struct {
+		text string
+		err  error
+	}
+	lines := make(chan line, 1)
+	s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg.AuthTimeout))
+	go func() {
+		t, err := s.rd.ReadLine()
+		lines <- line{t, err}
+	}()
+	for {
+		select {
+		case l := <-lines:
+			if l.err != nil {
+				var ne net.Error
+				if errors.As(l.err, &ne) && ne.Timeout() {
+					return s.bye("autologout: idle for too long")
+				}
+				var perr *imapwire.ParseError
+				if errors.As(l.err, &perr) {
+					s.bad(tag, perr.Msg)
+					return errClose
+				}
+				return l.err
+			}
+			if !strings.EqualFold(strings.TrimSpace(l.text), "DONE") {
+				s.bad(tag, "expected DONE")
+				return nil
+			}
+			s.sync(true)
+			s.ok(tag, "IDLE terminated")
+			return nil
+		case <-s.wake:
+			if s.intr.Load() || s.srv.shuttingDown() {
+				s.bye("server shutting down")
+				s.conn.Close()
+				<-lines
+				return errClose
+			}
+			s.sync(true)
+			if err := s.flush(); err != nil {
+				s.conn.Close()
+				<-lines
+				return err
+			}
+		}
+	}
+}

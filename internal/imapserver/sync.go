@@ -1,0 +1,221 @@
+package imapserver
+
+import (
+	"errors"
+	"slices"
+
+	"github.com/xtramail/xtramail/internal/imapserver/imapwire"
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// sync brings the session's view of the selected mailbox up to the store
+// and writes the untagged responses that report it: EXISTS (and RECENT)
+// for new messages, FETCH FLAGS for flag changes, and EXPUNGE (VANISHED
+// for QRESYNC clients) when allowExpunge. Expunges are held back during
+// FETCH, STORE and SEARCH by sequence number (RFC 9051 section 7.5.1), so
+// that numbers the client uses stay valid, and reported at the next
+// command that allows them.
+//
+// The change feed only says that something changed; what changed is read
+// back by modseq (every change raises the mailbox's HIGHESTMODSEQ), so
+// missed or repeated events cost nothing.
+func (s *session) sync(allowExpunge bool) {
+	sel := s.sel
+	if sel == nil {
+		return
+	}
+	if s.dirty.Swap(false) {
+		if err := s.refresh(); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				// The mailbox was deleted or renamed away by another
+				// session: nothing more can be reported about it.
+				return
+			}
+			s.log.Warn("refresh selected mailbox", "err", err)
+			s.dirty.Store(true)
+		}
+	}
+	if allowExpunge && len(sel.expunged) > 0 {
+		uids := sel.expunged
+		sel.expunged = nil
+		s.reportExpunged(uids)
+	}
+}
+
+// reportExpunged removes UIDs from the view and says so: EXPUNGE per
+// message, or one VANISHED for QRESYNC clients (RFC 7162 section 3.2.10).
+func (s *session) reportExpunged(uids []uint32) {
+	sel := s.sel
+	slices.Sort(uids)
+	uids = slices.Compact(uids)
+	present := uids[:0:0]
+	for _, u := range uids {
+		if sel.view.contains(u) {
+			present = append(present, u)
+		}
+	}
+	if len(present) == 0 {
+		return
+	}
+	seqs := sel.view.removeSorted(present)
+	if s.qresync {
+		s.wr.Vanished(false, numSetOf(present))
+		return
+	}
+	for _, seq := range seqs {
+		s.wr.Expunge(seq)
+	}
+}
+
+// refresh reads what changed in the selected mailbox since sel.modseq.
+func (s *session) refresh() error {
+	sel := s.sel
+	mb, err := s.srv.store.MailboxByID(s.ctx, sel.mb.ID)
+	if err != nil {
+		return err
+	}
+	if mb.HighestModSeq <= sel.modseq {
+		return nil
+	}
+	vanished, err := s.srv.store.VanishedSince(s.ctx, mb.ID, sel.modseq)
+	if err != nil {
+		return err
+	}
+	changed, err := s.srv.store.ChangedSince(s.ctx, mb.ID, sel.modseq)
+	if err != nil {
+		return err
+	}
+	for _, u := range vanished {
+		if sel.view.contains(u) && !slices.Contains(sel.expunged, u) {
+			sel.expunged = append(sel.expunged, u)
+		}
+	}
+	max := sel.view.maxUID()
+	var news []uint32
+	var flagged []store.MessageFlags
+	for _, m := range changed {
+		switch {
+		case m.UID > max:
+			news = append(news, m.UID)
+		case sel.view.contains(m.UID) && !slices.Contains(sel.expunged, m.UID):
+			flagged = append(flagged, m)
+		}
+	}
+	sel.mb = mb
+	sel.modseq = mb.HighestModSeq
+	if len(news) > 0 {
+		for _, u := range news {
+			sel.view.push(u)
+		}
+		if !sel.readOnly {
+			first := s.srv.claimRecent(mb.ID, news[len(news)-1])
+			for _, u := range news {
+				if u >= first {
+					sel.recent.add(u, u)
+				}
+			}
+		}
+		s.wr.Exists(sel.view.count())
+		if !s.rev2 {
+			s.wr.Recent(uint32(rangesCount(sel.recent)))
+		}
+	}
+	for _, m := range flagged {
+		seq, _ := sel.view.seqOf(m.UID)
+		s.wr.BeginFetch(seq)
+		s.writeFlagsItem(m.UID, m.Flags, m.Keywords)
+		if s.cond {
+			s.wr.Raw(" MODSEQ (").Num64(m.ModSeq).Raw(")")
+		}
+		if s.qresync {
+			// QRESYNC clients need the UID in unsolicited FETCH
+			// (RFC 7162 section 3.2.4).
+			s.wr.Raw(" UID ").Num(m.UID)
+		}
+		s.wr.EndFetch()
+	}
+	return nil
+}
+
+// ownChange records that the session itself moved the mailbox from
+// modseq before to after: when nothing else happened in between, the
+// view is still in step and needs no re-read for it.
+func (s *session) ownChange(before, after uint64) {
+	if s.sel != nil && s.sel.modseq == before && after > before {
+		s.sel.modseq = after
+	}
+}
+
+// writeFlagsItem writes "FLAGS (...)" for a message, with \Recent when it
+// is recent in this session.
+func (s *session) writeFlagsItem(uid uint32, f store.Flags, keywords []string) {
+	w := s.wr
+	w.Raw("FLAGS (")
+	n := 0
+	sep := func() {
+		if n > 0 {
+			w.SP()
+		}
+		n++
+	}
+	for _, sf := range systemFlags {
+		if f&sf.bit != 0 {
+			sep()
+			w.Raw(sf.name)
+		}
+	}
+	if s.sel != nil && rangesContain(s.sel.recent, uid) {
+		sep()
+		w.Raw(`\Recent`)
+	}
+	for _, k := range keywords {
+		sep()
+		w.Raw(k)
+	}
+	w.Raw(")")
+}
+
+// systemFlags maps store flag bits to IMAP system flags.
+var systemFlags = [...]struct {
+	bit  store.Flags
+	name string
+}{
+	{store.FlagAnswered, `\Answered`},
+	{store.FlagFlagged, `\Flagged`},
+	{store.FlagDeleted, `\Deleted`},
+	{store.FlagSeen, `\Seen`},
+	{store.FlagDraft, `\Draft`},
+}
+
+// parseFlags splits a client's flag list into system flags and keywords.
+// \Recent cannot be set by clients (RFC 9051 section 2.3.2) and is
+// dropped.
+func parseFlags(list []string) (store.Flags, []string, bool) {
+	var f store.Flags
+	var kw []string
+	for _, name := range list {
+		if len(name) > 0 && name[0] == '\\' {
+			found := false
+			for _, sf := range systemFlags {
+				if name == sf.name {
+					f |= sf.bit
+					found = true
+				}
+			}
+			if !found && name != `\Recent` {
+				return 0, nil, false
+			}
+			continue
+		}
+		kw = append(kw, name)
+	}
+	return f, kw, true
+}
+
+// permanentFlags is what STORE can set: the system flags and any keyword.
+var permanentFlags = []string{`\Answered`, `\Flagged`, `\Deleted`, `\Seen`, `\Draft`, `\*`}
+
+// mailboxFlags is the FLAGS response of SELECT.
+var mailboxFlags = []string{`\Answered`, `\Flagged`, `\Deleted`, `\Seen`, `\Draft`}
+
+var _ = imapwire.OK
