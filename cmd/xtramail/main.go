@@ -222,9 +222,9 @@ xtramail is running (development mode, loopback only, data in %s).
   Metrics:            http://%s/metrics
 
 Stop with Ctrl-C.
-`, cfg.Data, service.DevAddress, pw, svc.CaptureAddr, service.DevAddress,
-			hostOf(svc.IMAPAddr), portOf(svc.IMAPAddr), service.DevAddress, svc.IMAPAddr, service.DevAddress,
-			cfg.Data, service.DevAddress, svc.MetricsAddr)
+`, cfg.Data, service.DevAddress, pw, addrOf(svc.CaptureAddr), service.DevAddress,
+			hostOf(svc.IMAPAddr), portOf(svc.IMAPAddr), service.DevAddress, addrOf(svc.IMAPAddr), service.DevAddress,
+			cfg.Data, service.DevAddress, addrOf(svc.MetricsAddr))
 	} else if err := svc.Start(ctx); err != nil {
 		return err
 	}
@@ -239,8 +239,15 @@ Stop with Ctrl-C.
 	return svc.Shutdown(sctx)
 }
 
-// hostOf and portOf split a listener address for the banner ("off" when
-// the listener is disabled).
+// addrOf, hostOf and portOf show a listener address in the banner ("off"
+// when the listener is disabled).
+func addrOf(a net.Addr) string {
+	if a == nil {
+		return "off"
+	}
+	return a.String()
+}
+
 func hostOf(a net.Addr) string {
 	if a == nil {
 		return "off"

@@ -493,28 +493,25 @@ func uidRanges(uids []uint32) []store.UIDRange {
 }
 
 func (s *Store) TextCandidates(ctx context.Context, mailboxID int64, terms []string) ([]uint32, error) {
-	// Each term's words, folded as the index folds them. A term's words
-	// must all be found; a word is looked up in the index vocabulary as a
-	// substring, since IMAP SEARCH matches substrings (RFC 9051 6.4.4).
+	if err := s.vocab.ensure(ctx, s); err != nil {
+		return nil, err
+	}
+	// Each term's words, folded as the index folds them, must all be
+	// found; a word is looked up among the index's words as a substring,
+	// since IMAP SEARCH matches substrings (RFC 9051 6.4.4).
+	const maxAlternatives = 1000
 	var matches []string
 	for _, term := range terms {
 		for _, w := range indexWords(term) {
-			var vocab []string
-			rows, err := s.r.QueryContext(ctx, "SELECT term FROM body_fts_vocab WHERE instr(term, ?) > 0 LIMIT 1001", w)
-			if err != nil {
-				return nil, fmt.Errorf("search vocabulary: %w", err)
-			}
-			for rows.Next() {
-				var v string
-				rows.Scan(&v)
-				vocab = append(vocab, `"`+strings.ReplaceAll(v, `"`, `""`)+`"`)
-			}
-			rows.Close()
+			vocab := s.vocab.containing(w, maxAlternatives)
 			if len(vocab) == 0 {
 				return nil, nil
 			}
-			if len(vocab) > 1000 {
+			if len(vocab) > maxAlternatives {
 				continue // too common a fragment to narrow anything
+			}
+			for i, v := range vocab {
+				vocab[i] = `"` + strings.ReplaceAll(v, `"`, `""`) + `"`
 			}
 			matches = append(matches, "("+strings.Join(vocab, " OR ")+")")
 		}
@@ -526,13 +523,4 @@ func (s *Store) TextCandidates(ctx context.Context, mailboxID int64, terms []str
 	}
 	return scanUIDs(s.r.QueryContext(ctx, `SELECT m.uid FROM messages m WHERE m.mailbox_id = ? AND m.expunged_modseq = 0
 		AND m.body_id IN (SELECT rowid FROM body_fts WHERE body_fts MATCH ?) ORDER BY m.uid`, mailboxID, strings.Join(matches, " AND ")))
-}
-
-// indexWords splits text into lower-cased words as the unicode61
-// tokenizer does (letters and digits; diacritics are kept here, so a
-// search with accents may find fewer candidates than the index holds).
-func indexWords(s string) []string {
-	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
-	})
 }

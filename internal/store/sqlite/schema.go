@@ -79,7 +79,7 @@ CREATE TABLE messages (
 );
 CREATE UNIQUE INDEX messages_uid ON messages(mailbox_id, uid);
 -- Covers the live UIDs of a mailbox: IMAP's sequence numbers.
-CREATE INDEX messages_live ON messages(mailbox_id, uid, flags, modseq) WHERE expunged_modseq = 0;
+CREATE INDEX messages_live ON messages(mailbox_id, uid, flags, modseq, keywords) WHERE expunged_modseq = 0;
 CREATE INDEX messages_modseq ON messages(mailbox_id, modseq);
 CREATE INDEX messages_retention ON messages(domain_id, received);
 CREATE INDEX messages_body ON messages(body_id);

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -42,6 +43,7 @@ type Store struct {
 	log   *slog.Logger
 
 	prepared map[string]*sql.Stmt // hot statements of the writer's connection
+	vocab    vocabulary
 
 	wal       *walSyncer
 	reqs      chan *writeReq
@@ -72,7 +74,9 @@ func Open(path string, blobs blob.Store, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("database dir: %w", err)
 	}
 	common := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
-	w, err := sql.Open("sqlite", "file:"+path+"?"+common+
+	// In a URI file name, '?' and '#' would end the path.
+	uri := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	w, err := sql.Open("sqlite", uri+"?"+common+
 		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -94,7 +98,7 @@ func Open(path string, blobs blob.Store, opts Options) (*Store, error) {
 		}
 		prepared[q] = st
 	}
-	r, err := sql.Open("sqlite", "file:"+path+"?mode=ro&"+common+"&_pragma=query_only(1)")
+	r, err := sql.Open("sqlite", uri+"?mode=ro&"+common+"&_pragma=query_only(1)")
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open database %s read-only: %w", path, err)
@@ -314,7 +318,11 @@ func (s *Store) commit(batch []*writeReq) {
 		}
 		return
 	}
-	s.committed <- &committed{batch: batch, errs: errs, changes: changes, trashed: trashed}
+	texts := make([]string, len(index))
+	for i, row := range index {
+		texts[i] = row.text
+	}
+	s.committed <- &committed{batch: batch, errs: errs, changes: changes, trashed: trashed, texts: texts}
 }
 
 // committed is a group whose transaction is committed but not yet synced.
@@ -323,6 +331,7 @@ type committed struct {
 	errs    []error
 	changes []store.Change
 	trashed []string
+	texts   []string // newly indexed text, for the search vocabulary
 }
 
 // syncer makes committed groups durable with one WAL fsync for all groups
@@ -351,6 +360,7 @@ func (s *Store) syncer() {
 		}
 		for _, g := range groups {
 			if err == nil {
+				s.vocab.add(g.texts)
 				s.hub.Publish(g.changes...)
 				for _, key := range g.trashed {
 					// Their blob_trash rows go at the next purge pass.

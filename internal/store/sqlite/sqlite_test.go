@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -24,4 +25,18 @@ func open(t *testing.T, dir string) *Store {
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return open(t, t.TempDir()) })
+}
+
+// TestPathWithURIChars checks that a data directory whose name holds
+// characters special in SQLite URIs opens the right file.
+func TestPathWithURIChars(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a#b?c%d")
+	s := open(t, dir)
+	if _, err := s.CreateDomain(t.Context(), "example.test", 0); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := os.Stat(filepath.Join(dir, "xtramail.db")); err != nil {
+		t.Fatal(err)
+	}
 }

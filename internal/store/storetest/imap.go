@@ -234,4 +234,9 @@ func testTextCandidates(t *testing.T, s store.Store) {
 	if got := must(s.TextCandidates(ctx, mbID, []string{"..."})); len(got) != 4 {
 		t.Errorf("punctuation-only term narrows to %v", got)
 	}
+	// Words indexed after the first search are found too.
+	deliver(t, s, Raw("s4", "zebracorn arrives"), time.Now(), store.Copy{AccountID: a.ID, Mailbox: store.Inbox})
+	if got := must(s.TextCandidates(ctx, mbID, []string{"bracor"})); !slices.Equal(got, []uint32{5}) {
+		t.Errorf("TextCandidates after a new delivery = %v, want [5]", got)
+	}
 }

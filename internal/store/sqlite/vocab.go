@@ -1,0 +1,131 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"unicode"
+)
+
+// vocabulary is the set of words in the full-text index, in memory, so
+// that a substring search finds the words containing a fragment without
+// scanning the index's vocabulary on disk (about 260 ms for 100,000
+// messages, against a few ms here). It is loaded on the first search and
+// then extended as messages are indexed. Words of purged messages stay:
+// the set only serves to find candidates, which callers check.
+type vocabulary struct {
+	mu      sync.RWMutex
+	state   vocabState
+	words   map[string]struct{}
+	pending []string      // words indexed while loading
+	loaded  chan struct{} // closed when state becomes vocabLoaded
+}
+
+type vocabState int
+
+const (
+	vocabEmpty vocabState = iota
+	vocabLoading
+	vocabLoaded
+)
+
+// add records the words of newly committed text. Before the first search
+// nothing is kept: the load reads them from the index.
+func (v *vocabulary) add(texts []string) {
+	v.mu.RLock()
+	state := v.state
+	v.mu.RUnlock()
+	if state == vocabEmpty || len(texts) == 0 {
+		return
+	}
+	var words []string
+	for _, t := range texts {
+		words = append(words, indexWords(t)...)
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	switch v.state {
+	case vocabLoading:
+		v.pending = append(v.pending, words...)
+	case vocabLoaded:
+		for _, w := range words {
+			v.words[w] = struct{}{}
+		}
+	}
+}
+
+// ensure loads the set from the index once.
+func (v *vocabulary) ensure(ctx context.Context, s *Store) error {
+	v.mu.Lock()
+	switch v.state {
+	case vocabLoaded:
+		v.mu.Unlock()
+		return nil
+	case vocabLoading:
+		ch := v.loaded
+		v.mu.Unlock()
+		select {
+		case <-ch:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	v.state, v.loaded = vocabLoading, make(chan struct{})
+	v.mu.Unlock()
+
+	words := make(map[string]struct{})
+	err := func() error {
+		rows, err := s.r.QueryContext(context.WithoutCancel(ctx), "SELECT term FROM body_fts_vocab")
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var w string
+			if err := rows.Scan(&w); err != nil {
+				return err
+			}
+			words[w] = struct{}{}
+		}
+		return rows.Err()
+	}()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if err != nil {
+		v.state = vocabEmpty
+		close(v.loaded)
+		return fmt.Errorf("load search vocabulary: %w", err)
+	}
+	for _, w := range v.pending {
+		words[w] = struct{}{}
+	}
+	v.words, v.pending, v.state = words, nil, vocabLoaded
+	close(v.loaded)
+	return nil
+}
+
+// containing returns up to limit+1 words that contain frag.
+func (v *vocabulary) containing(frag string, limit int) []string {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	var out []string
+	for w := range v.words {
+		if strings.Contains(w, frag) {
+			if out = append(out, w); len(out) > limit {
+				break
+			}
+		}
+	}
+	return out
+}
+
+// indexWords splits text into lower-cased words as the unicode61
+// tokenizer does (letters and digits; diacritics are kept, as the index
+// keeps them).
+func indexWords(s string) []string {
+	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	})
+}
