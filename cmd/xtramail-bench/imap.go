@@ -310,6 +310,11 @@ func idleMode(args []string) error {
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
 
-func listenIMAP(cfg *config.Config) { cfg.IMAP.Listen = "127.0.0.1:0" }
+// listenIMAP opens the IMAP listener on loopback, with limits that let
+// every load connection in from one IP.
+func listenIMAP(cfg *config.Config) {
+	cfg.IMAP.Listen = "127.0.0.1:0"
+	cfg.IMAP.MaxConns, cfg.IMAP.MaxConnsPerIP = 100000, 100000
+}
 
 func imapAddrField(svc *service.Service) string { return " imap=" + svc.IMAPAddr.String() }
