@@ -55,7 +55,7 @@ m.logout()
 func TestPythonSMTPThenIMAP(t *testing.T) {
 	py, err := exec.LookPath("python3")
 	if err != nil {
-		t.Skip("python3 not installed (scripts/test installs it)")
+		t.Fatal("python3 not installed: run scripts/test, which installs it")
 	}
 	e := newEnv(t)
 	smtpAddr := e.startCapture()
@@ -87,7 +87,7 @@ func TestPythonSMTPThenIMAP(t *testing.T) {
 func TestMbsync(t *testing.T) {
 	bin, err := exec.LookPath("mbsync")
 	if err != nil {
-		t.Skip("mbsync not installed (scripts/test installs isync)")
+		t.Fatal("mbsync not installed: run scripts/test, which installs isync")
 	}
 	e := newEnv(t)
 	var raws []string
