@@ -127,7 +127,7 @@ func Default() Config {
 			ReadTimeout:     Duration{5 * time.Minute},
 			WriteTimeout:    Duration{time.Minute},
 		},
-		IMAP:      IMAP{Listen: ":993", MaxConns: 2000, MaxConnsPerIP: 50},
+		IMAP:      IMAP{Listen: ":993", MaxConns: 10000, MaxConnsPerIP: 500},
 		TLS:       TLS{ACMEListen: ":80"},
 		Retention: Retention{Interval: Duration{10 * time.Minute}, Batch: 500, LogDays: 90},
 		Metrics:   Metrics{Listen: "127.0.0.1:9100"},
