@@ -30,6 +30,7 @@ func imapMode(args []string) error {
 	prefill := fs.Int("messages", 50, "messages captured into each embedded account first")
 	dataDir := fs.String("data", "", "data directory for the embedded server (default: a temporary one)")
 	cpuProfile := fs.String("cpuprofile", "", "write the embedded server's CPU profile to this file")
+	resume := fs.Bool("resume", true, "resume TLS sessions (session tickets), as mail clients do")
 	fs.Parse(args)
 
 	userFor := func(i int) string { return *user }
@@ -57,8 +58,14 @@ func imapMode(args []string) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// Each client keeps its TLS sessions and resumes them, as
+			// mail clients do (crypto/tls session tickets).
+			var tickets tls.ClientSessionCache
+			if *resume {
+				tickets = tls.NewLRUClientSessionCache(4)
+			}
 			for ctx.Err() == nil {
-				n, err := imapSession(*addr, userFor(i), *password, &lat)
+				n, err := imapSession(*addr, userFor(i), *password, tickets, &lat)
 				commands.Add(int64(n))
 				if err != nil {
 					failures.Add(1)
@@ -114,15 +121,16 @@ func (l *latencies) print() {
 	fmt.Println()
 }
 
-func dialIMAP(addr string) (*imapclient.Client, error) {
+func dialIMAP(addr string, tickets tls.ClientSessionCache) (*imapclient.Client, error) {
 	// The embedded server's certificate is self-signed.
-	return imapclient.DialTLS(addr, &imapclient.Options{TLSConfig: &tls.Config{InsecureSkipVerify: true}})
+	return imapclient.DialTLS(addr, &imapclient.Options{TLSConfig: &tls.Config{InsecureSkipVerify: true, ClientSessionCache: tickets}})
 }
 
 // imapSession runs one session and returns how many commands completed.
-func imapSession(addr, user, password string, lat *latencies) (int, error) {
+// tickets may be nil (no TLS resumption).
+func imapSession(addr, user, password string, tickets tls.ClientSessionCache, lat *latencies) (int, error) {
 	t := time.Now()
-	c, err := dialIMAP(addr)
+	c, err := dialIMAP(addr, tickets)
 	if err != nil {
 		return 0, err
 	}
@@ -230,7 +238,7 @@ func idleMode(args []string) error {
 		defer srv.stop()
 		*addr, *captureAddr, *pid = srv.addrs["imap"], srv.addrs["capture"], srv.cmd.Process.Pid
 		// One session first, so that one-time allocations are not counted.
-		if _, err := imapSession(*addr, *user, *password, nil); err != nil {
+		if _, err := imapSession(*addr, *user, *password, nil, nil); err != nil {
 			return err
 		}
 	}

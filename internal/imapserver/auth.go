@@ -106,12 +106,13 @@ func (s *session) login(tag, username, password string) {
 	}
 }
 
-// logEvent appends a session event to the message log; a failure is only
-// logged, since the sign-in itself is decided.
+// logEvent queues a session event for the message log; a failure is only
+// logged, since the sign-in itself is decided. The answer does not wait
+// for the record to be durable (Server.enqueueLog).
 func (s *session) logEvent(status store.LogStatus, address string, domainID int64, detail string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
 	defer cancel()
-	err := s.srv.store.AppendLog(ctx, store.LogEvent{
+	err := s.srv.enqueueLog(ctx, store.LogEvent{
 		Time: time.Now(), Status: status, Rcpt: address, RemoteIP: s.ip, Detail: detail, DomainID: domainID,
 	})
 	if err != nil {

@@ -28,6 +28,8 @@ func TestCopyMove(t *testing.T) {
 	has(t, c.ok("STATUS Drafts (MESSAGES)"), "MESSAGES 2")
 	has(t, c.ok("SEARCH ALL"), "* SEARCH 1")
 
+	// Events are written in the background; Shutdown drains them.
+	e.stop()
 	events, err := e.st.SearchLog(context.Background(), store.LogQuery{Status: imapserver.LogMoved})
 	if err != nil || len(events) != 2 {
 		t.Errorf("moved events: %v %v", events, err)

@@ -127,7 +127,7 @@ func (s *session) cmdFetch(tag string, uid bool, a *imapwire.Fetch) error {
 				return nil
 			}
 			if len(changed) > 0 {
-				s.ownChange(before, changed[0].ModSeq)
+				s.ownChange(before, changed[0].ModSeq, changed)
 			}
 			for _, c := range changed {
 				i, found := slices.BinarySearchFunc(rows, c.UID, func(r fetchRow, u uint32) int { return int(int64(r.UID) - int64(u)) })

@@ -33,6 +33,8 @@ func TestLogin(t *testing.T) {
 	c.want(`LOGIN alice@example.org "x"`, "BAD")
 	c.ok("SELECT INBOX")
 
+	// Events are written in the background; Shutdown drains them.
+	e.stop()
 	events, err := e.st.SearchLog(context.Background(), store.LogQuery{Address: testUser})
 	if err != nil {
 		t.Fatal(err)

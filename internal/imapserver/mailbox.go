@@ -33,14 +33,53 @@ func (s *session) cmdSelect(tag string, readOnly bool, a *imapwire.Select) {
 	}
 	// Subscribe to changes before reading the UIDs, so that nothing
 	// delivered in between is missed (it is read again by modseq).
+	s.feedModSeq.Store(0)
 	s.selectedID.Store(mb.ID)
-	uids, err := s.srv.store.UIDs(s.ctx, mb.ID)
-	if err != nil {
-		s.selectedID.Store(0)
-		s.storeError(tag, err, false)
-		return
+	s.srv.flags.acquire(mb.ID)
+	var view uidView
+	var firstUnseen uint32
+	snap := s.srv.flags.peek(mb.ID)
+	if snap != nil && snap.modseq != mb.HighestModSeq {
+		snap = nil
 	}
-	sel := &selected{mb: mb, readOnly: readOnly, view: newView(uids), modseq: mb.HighestModSeq}
+	// IMAP4rev1 clients get [UNSEEN n] (RFC 3501 section 6.3.1), which
+	// takes the flags. A current shared snapshot has them, and a small
+	// mailbox's is made in one read that gives the UIDs too (and serves
+	// the FETCH FLAGS that follows). A large one is scanned in steps.
+	if !s.rev2 && mb.Unseen > 0 && (snap != nil || mb.Messages <= maxAdvance) {
+		snap, err := s.srv.flags.getAt(s.ctx, s.srv.store, mb)
+		if err != nil {
+			s.srv.flags.release(mb.ID)
+			s.selectedID.Store(0)
+			s.storeError(tag, err, false)
+			return
+		}
+		for i := range snap.rows {
+			view.push(snap.rows[i].UID)
+			if firstUnseen == 0 && snap.rows[i].Flags&store.FlagSeen == 0 {
+				firstUnseen = uint32(i) + 1
+			}
+		}
+	} else {
+		uids, err := s.srv.store.UIDs(s.ctx, mb.ID)
+		if err != nil {
+			s.srv.flags.release(mb.ID)
+			s.selectedID.Store(0)
+			s.storeError(tag, err, false)
+			return
+		}
+		view = newView(uids)
+		if !s.rev2 && mb.Unseen > 0 {
+			firstUnseen, err = s.firstUnseen(mb.ID, &view)
+			if err != nil {
+				s.srv.flags.release(mb.ID)
+				s.selectedID.Store(0)
+				s.storeError(tag, err, false)
+				return
+			}
+		}
+	}
+	sel := &selected{mb: mb, readOnly: readOnly, view: view, modseq: mb.HighestModSeq}
 	if max := sel.view.maxUID(); !readOnly && max > 0 {
 		first := s.srv.claimRecent(mb.ID, max)
 		if first <= max {
@@ -52,13 +91,15 @@ func (s *session) cmdSelect(tag string, readOnly bool, a *imapwire.Select) {
 	s.sel = sel
 	s.state = stateSelected
 	s.saved = nil
-	s.srv.flags.acquire(mb.ID)
 
 	w := s.wr
 	w.FlagsResponse(mailboxFlags)
 	w.Exists(sel.view.count())
 	if !s.rev2 {
 		w.Recent(uint32(rangesCount(sel.recent)))
+	}
+	if firstUnseen > 0 {
+		w.Untagged(imapwire.OK, imapwire.UnseenCode(firstUnseen), "first unseen message")
 	}
 	w.Untagged(imapwire.OK, imapwire.UIDValidityCode(mb.UIDValidity), "UIDs valid")
 	w.Untagged(imapwire.OK, imapwire.UIDNextCode(mb.UIDNext), "predicted next UID")
@@ -79,6 +120,32 @@ func (s *session) cmdSelect(tag string, readOnly bool, a *imapwire.Select) {
 		code.Name = imapwire.CodeReadOnly
 	}
 	s.okCode(tag, code, "mailbox selected")
+}
+
+// firstUnseen finds the sequence number of the first message without
+// \Seen by reading flags in growing steps from the start of the view: few
+// rows when unseen mail is old, the whole mailbox at worst. 0 when all
+// are seen.
+func (s *session) firstUnseen(mailboxID int64, v *uidView) (uint32, error) {
+	step := uint32(1024)
+	for lo, hi := uint32(1), uint32(0); lo <= v.count(); lo = hi + 1 {
+		hi = min(v.count(), lo+step-1)
+		first, _ := v.uidAt(lo)
+		last, _ := v.uidAt(hi)
+		rows, err := s.srv.store.FlagsByUID(s.ctx, mailboxID, []store.UIDRange{{First: first, Last: last}})
+		if err != nil {
+			return 0, err
+		}
+		for _, m := range rows {
+			if m.Flags&store.FlagSeen == 0 {
+				if seq, ok := v.seqOf(m.UID); ok {
+					return seq, nil
+				}
+			}
+		}
+		step = min(4*step, 1<<16)
+	}
+	return 0, nil
 }
 
 // qresyncSelect reports what changed since the client's modseq (RFC 7162
@@ -122,6 +189,7 @@ func (s *session) unselect() {
 	s.sel = nil
 	s.selectedID.Store(0)
 	s.dirty.Store(false)
+	s.feedModSeq.Store(0)
 	s.state = stateAuth
 	s.saved = nil
 }

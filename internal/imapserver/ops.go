@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/xtramail/xtramail/internal/imapserver/imapwire"
@@ -75,7 +76,7 @@ func (s *session) cmdStore(tag string, uid bool, a *imapwire.Store) {
 			return
 		}
 		if len(changed) > 0 {
-			s.ownChange(before, changed[0].ModSeq)
+			s.ownChange(before, changed[0].ModSeq, changed)
 		}
 	}
 	slices.Sort(modified)
@@ -242,15 +243,15 @@ func (s *session) cmdCopy(tag string, uid, move bool, a *imapwire.Copy) {
 	}
 	if !move {
 		if dest.ID == sel.mb.ID {
-			s.dirty.Store(true)
+			s.markDirty()
 			s.sync(false)
 		}
 		s.okCode(tag, code, "COPY completed")
 		return
 	}
 	if len(events) > 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := s.srv.store.AppendLog(ctx, events...); err != nil {
+		ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+		if err := s.srv.enqueueLog(ctx, events...); err != nil {
 			s.log.Warn("message log of move", "err", err)
 		}
 		cancel()
@@ -267,12 +268,24 @@ func (s *session) cmdCopy(tag string, uid, move bool, a *imapwire.Copy) {
 // cmdAppend runs APPEND (RFC 9051 section 6.3.12) through the store's
 // one delivery path, durable before the OK, with APPENDUID (RFC 4315).
 func (s *session) cmdAppend(tag string, a *imapwire.Append) {
-	mb, err := s.srv.store.Mailbox(s.ctx, s.account.ID, a.Mailbox)
-	if err != nil {
-		s.storeError(tag, err, true)
-		return
+	var mb store.Mailbox
+	if s.sel != nil && (a.Mailbox == s.sel.mb.Name || s.sel.mb.Name == store.Inbox && strings.EqualFold(a.Mailbox, store.Inbox)) {
+		// Appending to the selected mailbox (drafts, sent copies): no
+		// lookup; the delivery below checks where the message went.
+		mb = s.sel.mb
+	} else {
+		var err error
+		mb, err = s.srv.store.Mailbox(s.ctx, s.account.ID, a.Mailbox)
+		if err != nil {
+			s.storeError(tag, err, true)
+			return
+		}
 	}
 	m := a.Messages[0]
+	if m.UTF8 && !s.utf8Accept {
+		s.bad(tag, "APPEND with UTF8 needs ENABLE UTF8=ACCEPT first")
+		return
+	}
 	flags, kw, ok := parseFlags(m.Flags)
 	if !ok {
 		s.bad(tag, "unknown system flag")
@@ -289,10 +302,20 @@ func (s *session) cmdAppend(tag string, a *imapwire.Append) {
 		s.storeError(tag, err, true)
 		return
 	}
+	if len(delivered) > 0 && delivered[0].MailboxID != mb.ID {
+		// The selected mailbox was renamed away and another took its
+		// name: APPENDUID names the one that got the message.
+		if mb, err = s.srv.store.MailboxByID(s.ctx, delivered[0].MailboxID); err != nil {
+			s.storeError(tag, err, true)
+			return
+		}
+	}
 	if s.sel != nil && s.sel.mb.ID == mb.ID {
 		// The new message is announced at once (RFC 9051 section
 		// 6.3.12).
-		s.dirty.Store(true)
+		if len(delivered) != 1 || !s.ownAppend(delivered[0].UID) {
+			s.markDirty()
+		}
 		s.sync(true)
 	}
 	var set imapwire.NumSet

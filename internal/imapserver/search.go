@@ -38,6 +38,10 @@ func (s *session) cmdSearch(tag string, uid bool, a *imapwire.Search) {
 		s.wr.Tagged(tag, imapwire.NO, imapwire.BadCharsetCode([]string{"UTF-8", "US-ASCII"}), "unsupported charset")
 		return
 	}
+	// "$" in this very command is the result saved before it, even when
+	// it saves a new one (RFC 5182 section 2.1: the new result replaces
+	// the old once the search is done).
+	prev := s.saved
 	if a.Return != nil && a.Return.Save {
 		s.saved = nil // a failed search leaves "$" empty (RFC 5182 section 2.1)
 	}
@@ -56,7 +60,7 @@ func (s *session) cmdSearch(tag string, uid bool, a *imapwire.Search) {
 	} else if sel.view.count() > 0 {
 		ranges = []store.UIDRange{{First: sel.view.ranges[0].First, Last: sel.view.maxUID()}}
 	}
-	ctx := &imapmsg.SearchContext{MaxSeq: sel.view.count(), MaxUID: sel.view.maxUID(), Saved: s.saved}
+	ctx := &imapmsg.SearchContext{MaxSeq: sel.view.count(), MaxUID: sel.view.maxUID(), Saved: prev}
 	var found []uint32 // UIDs
 	var seqs []uint32
 	var highest uint64

@@ -135,6 +135,7 @@ type Server struct {
 	sessions  map[*session]struct{}
 	perIP     map[string]int
 	closing   bool
+	logClosed bool
 	wg        sync.WaitGroup
 	nextID    atomic.Uint64
 	panics    atomic.Int64
@@ -148,6 +149,90 @@ type Server struct {
 	recent   map[int64]uint32
 
 	flags *flagCache
+
+	// logq carries message log events to one background writer, so that
+	// a sign-in does not wait for a durable write of its record: the
+	// queue is bounded (a full queue makes sessions wait, it does not
+	// drop), and Shutdown drains it.
+	logOnce sync.Once
+	logq    chan store.LogEvent
+	logDone chan struct{}
+}
+
+// logQueueLen bounds the message log events waiting for the writer.
+const logQueueLen = 1024
+
+// enqueueLog hands events to the background log writer, started on first
+// use. It waits when the queue is full, up to ctx.
+func (s *Server) enqueueLog(ctx context.Context, events ...store.LogEvent) error {
+	s.logOnce.Do(func() {
+		s.logq = make(chan store.LogEvent, logQueueLen)
+		s.logDone = make(chan struct{})
+		go s.logWriter()
+	})
+	if s.logq == nil {
+		// Shut down before any event: written directly.
+		return s.store.AppendLog(ctx, events...)
+	}
+	for _, e := range events {
+		select {
+		case s.logq <- e:
+		case <-ctx.Done():
+			return fmt.Errorf("message log queue full: %w", ctx.Err())
+		}
+	}
+	return nil
+}
+
+// logWriter appends queued events to the message log, as many at a time
+// as are waiting, until the queue is closed and empty.
+func (s *Server) logWriter() {
+	defer close(s.logDone)
+	batch := make([]store.LogEvent, 0, 64)
+	for e := range s.logq {
+		batch = append(batch[:0], e)
+	more:
+		for len(batch) < cap(batch) {
+			select {
+			case e, ok := <-s.logq:
+				if !ok {
+					break more
+				}
+				batch = append(batch, e)
+			default:
+				break more
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := s.store.AppendLog(ctx, batch...); err != nil {
+			s.log.Warn("message log", "events", len(batch), "err", err)
+		}
+		cancel()
+	}
+}
+
+// drainLog closes the log queue once no session can add to it and waits
+// for the writer to finish, up to ctx.
+func (s *Server) drainLog(ctx context.Context) error {
+	started := true
+	s.logOnce.Do(func() { started = false })
+	if !started || s.logq == nil {
+		return nil
+	}
+	s.mu.Lock()
+	if s.logClosed {
+		s.mu.Unlock()
+	} else {
+		s.logClosed = true
+		s.mu.Unlock()
+		close(s.logq)
+	}
+	select {
+	case <-s.logDone:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // New returns a Server on st, checking logins with a.
@@ -276,7 +361,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-finished:
-		return nil
+		// Every session has ended: none can queue an event now.
+		return s.drainLog(ctx)
 	case <-ctx.Done():
 		s.mu.Lock()
 		for sess := range s.sessions {
@@ -284,6 +370,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		s.mu.Unlock()
 		<-finished
+		// Still written, as long as the store takes them quickly.
+		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.drainLog(dctx)
 		return ctx.Err()
 	}
 }
@@ -356,7 +446,7 @@ func (s *Server) capabilities(tlsOn, authed bool) []string {
 	}
 	caps = append(caps, "LITERAL+", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE",
 		"SPECIAL-USE", "CHILDREN", "LIST-EXTENDED", "LIST-STATUS", "STATUS=SIZE", "ESEARCH", "SEARCHRES",
-		"BINARY", "APPENDLIMIT="+strconv.FormatInt(s.cfg.MaxLiteral, 10), "CONDSTORE", "QRESYNC")
+		"BINARY", "APPENDLIMIT="+strconv.FormatInt(s.cfg.MaxLiteral, 10), "CONDSTORE", "QRESYNC", "UTF8=ACCEPT")
 	caps = append(caps, "COMPRESS=DEFLATE")
 	return caps
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"runtime/debug"
@@ -36,30 +37,36 @@ const (
 // writes the connection; the change feed reaches it through dirty and
 // wake, and Shutdown through interrupt.
 type session struct {
-	srv      *Server
-	raw      net.Conn // the TCP connection
-	conn     net.Conn // the current layer: TCP, then TLS
-	tlsOn    bool
-	ip       string
-	log      *slog.Logger
-	br       *bufio.Reader
-	bw       *bufio.Writer
-	rd       *imapwire.Reader
-	wr       *imapwire.Writer
-	deflate  *flate.Writer // after COMPRESS DEFLATE
-	ctx      context.Context
-	cancel   context.CancelFunc
-	state    state
-	account  store.Account
-	utf8     bool
-	rev2     bool
-	cond     bool // CONDSTORE enabled (RFC 7162 section 3.1)
-	qresync  bool
-	sel      *selected
-	saved    []uint32 // SEARCHRES result "$", as UIDs (RFC 5182)
-	feedStop func()
+	srv        *Server
+	raw        net.Conn // the TCP connection
+	conn       net.Conn // the current layer: TCP, then TLS
+	tlsOn      bool
+	ip         string
+	log        *slog.Logger
+	br         *bufio.Reader
+	bw         *bufio.Writer
+	rd         *imapwire.Reader
+	wr         *imapwire.Writer
+	deflate    *flate.Writer // after COMPRESS DEFLATE
+	ctx        context.Context
+	cancel     context.CancelFunc
+	state      state
+	account    store.Account
+	utf8       bool // mailbox names and strings in UTF-8 (IMAP4rev2 or UTF8=ACCEPT)
+	utf8Accept bool // ENABLE UTF8=ACCEPT (RFC 6855)
+	rev2       bool
+	cond       bool // CONDSTORE enabled (RFC 7162 section 3.1)
+	qresync    bool
+	sel        *selected
+	saved      []uint32 // SEARCHRES result "$", as UIDs (RFC 5182)
+	feedStop   func()
 
-	dirty      atomic.Bool   // the change feed touched the selected mailbox
+	dirty atomic.Bool // the change feed touched the selected mailbox
+	// feedModSeq is the highest modseq the feed reported for the selected
+	// mailbox since the last sync (MaxUint64: unknown, re-read). Changes
+	// the session made itself are already in its view (ownChange), so
+	// their events cost no store read.
+	feedModSeq atomic.Uint64
 	wake       chan struct{} // signalled with dirty, for IDLE
 	selectedID atomic.Int64
 	intr       atomic.Bool // Shutdown asked the session to end
@@ -271,7 +278,10 @@ func allowed(name string, st state) bool {
 		return true
 	case "STARTTLS", "LOGIN", "AUTHENTICATE":
 		return st == stateNotAuth
-	case "ENABLE", "SELECT", "EXAMINE", "CREATE", "DELETE", "RENAME", "SUBSCRIBE", "UNSUBSCRIBE",
+	case "ENABLE":
+		// Only before a mailbox is selected (RFC 5161 section 3.1).
+		return st == stateAuth
+	case "SELECT", "EXAMINE", "CREATE", "DELETE", "RENAME", "SUBSCRIBE", "UNSUBSCRIBE",
 		"LIST", "LSUB", "NAMESPACE", "STATUS", "APPEND", "IDLE":
 		return st == stateAuth || st == stateSelected
 	case "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE", "CHECK":
@@ -280,10 +290,26 @@ func allowed(name string, st state) bool {
 	return false
 }
 
+// notAllowedText says why a command cannot run now, in words a person
+// reading a transcript understands.
+func notAllowedText(name string, st state) string {
+	switch {
+	case st == stateNotAuth:
+		return "command not allowed in this state: sign in first (LOGIN or AUTHENTICATE)"
+	case name == "LOGIN" || name == "AUTHENTICATE" || name == "STARTTLS":
+		return "command not allowed in this state: already signed in"
+	case name == "ENABLE":
+		return "command not allowed in this state: ENABLE must come before SELECT (RFC 5161); UNSELECT first"
+	case st == stateAuth:
+		return "command not allowed in this state: SELECT a mailbox first"
+	}
+	return "command not allowed in this state"
+}
+
 func (s *session) dispatch(cmd *imapwire.Command) error {
 	tag := cmd.Tag
 	if !allowed(cmd.Name, s.state) {
-		s.bad(tag, "command not allowed in this state")
+		s.bad(tag, notAllowedText(cmd.Name, s.state))
 		return nil
 	}
 	if s.srv.shuttingDown() && s.state != stateNotAuth {
@@ -435,6 +461,14 @@ func (s *session) cmdEnable(tag string, a *imapwire.Enable) {
 				s.qresync, s.cond = true, true
 				done = append(done, c)
 			}
+		case "UTF8=ACCEPT":
+			// Mailbox names and strings in UTF-8 both ways, and APPEND
+			// UTF8 (RFC 6855 section 3).
+			if !s.utf8Accept {
+				s.utf8Accept = true
+				s.setUTF8()
+				done = append(done, c)
+			}
 		case "IMAP4REV2":
 			if !s.rev2 {
 				s.rev2 = true
@@ -472,7 +506,21 @@ func (s *session) startFeed() {
 			case <-stop:
 				return
 			case c := <-ch:
-				if c.MailboxID != 0 && c.MailboxID == s.selectedID.Load() {
+				sel := s.selectedID.Load()
+				// The hub drops events for a full channel: after one that
+				// was full, anything may have been missed, so re-read.
+				overflow := len(ch) >= cap(ch)-1
+				if sel != 0 && (overflow || c.MailboxID == sel) {
+					if overflow || c.ModSeq == 0 {
+						s.feedModSeq.Store(math.MaxUint64)
+					} else {
+						for {
+							old := s.feedModSeq.Load()
+							if old >= c.ModSeq || s.feedModSeq.CompareAndSwap(old, c.ModSeq) {
+								break
+							}
+						}
+					}
 					s.dirty.Store(true)
 					select {
 					case s.wake <- struct{}{}:

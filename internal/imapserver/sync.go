@@ -2,6 +2,7 @@ package imapserver
 
 import (
 	"errors"
+	"math"
 	"slices"
 
 	"github.com/xtramail/xtramail/internal/imapserver/imapwire"
@@ -24,7 +25,7 @@ func (s *session) sync(allowExpunge bool) {
 	if sel == nil {
 		return
 	}
-	if s.dirty.Swap(false) {
+	if s.dirty.Swap(false) && s.feedModSeq.Swap(0) > sel.modseq {
 		if err := s.refresh(); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				// The mailbox was deleted or renamed away by another
@@ -32,7 +33,7 @@ func (s *session) sync(allowExpunge bool) {
 				return
 			}
 			s.log.Warn("refresh selected mailbox", "err", err)
-			s.dirty.Store(true)
+			s.markDirty()
 		}
 	}
 	if allowExpunge && len(sel.expunged) > 0 {
@@ -40,6 +41,12 @@ func (s *session) sync(allowExpunge bool) {
 		sel.expunged = nil
 		s.reportExpunged(uids)
 	}
+}
+
+// markDirty makes the next sync re-read the selected mailbox.
+func (s *session) markDirty() {
+	s.feedModSeq.Store(math.MaxUint64)
+	s.dirty.Store(true)
 }
 
 // reportExpunged removes UIDs from the view and says so: EXPUNGE per
@@ -90,6 +97,45 @@ func (s *session) refresh() error {
 			sel.expunged = append(sel.expunged, u)
 		}
 	}
+	s.srv.flags.advance(mb.ID, sel.modseq, mb.HighestModSeq, changed, vanished)
+	sel.mb = mb
+	sel.modseq = mb.HighestModSeq
+	s.applyChanged(changed)
+	return nil
+}
+
+// ownAppend brings the view up to a message the session itself just
+// appended to the selected mailbox. When the append was the only write
+// since the view's modseq (the message has the next modseq), nothing can
+// have been expunged or changed in between, so only the changes are read,
+// not the mailbox record or the vanished UIDs. It reports false when it
+// cannot tell, and the caller syncs in full.
+func (s *session) ownAppend(uid uint32) bool {
+	sel := s.sel
+	if uid <= sel.view.maxUID() {
+		return false
+	}
+	changed, err := s.srv.store.ChangedSince(s.ctx, sel.mb.ID, sel.modseq)
+	if err != nil {
+		return false
+	}
+	i := slices.IndexFunc(changed, func(m store.MessageFlags) bool { return m.UID == uid })
+	if i < 0 || changed[i].ModSeq != sel.modseq+1 {
+		return false
+	}
+	// Later writes by others (higher modseqs) are left to the next
+	// sync: their events mark the session dirty.
+	mine := changed[i : i+1]
+	s.srv.flags.advance(sel.mb.ID, sel.modseq, sel.modseq+1, mine, nil)
+	sel.modseq++
+	s.applyChanged(mine)
+	return true
+}
+
+// applyChanged adds new messages to the view and reports them (EXISTS,
+// RECENT) and the flag changes of known ones (FETCH).
+func (s *session) applyChanged(changed []store.MessageFlags) {
+	sel := s.sel
 	max := sel.view.maxUID()
 	var news []uint32
 	var flagged []store.MessageFlags
@@ -101,8 +147,7 @@ func (s *session) refresh() error {
 			flagged = append(flagged, m)
 		}
 	}
-	sel.mb = mb
-	sel.modseq = mb.HighestModSeq
+	mb := sel.mb
 	if len(news) > 0 {
 		for _, u := range news {
 			sel.view.push(u)
@@ -134,15 +179,18 @@ func (s *session) refresh() error {
 		}
 		s.wr.EndFetch()
 	}
-	return nil
 }
 
 // ownChange records that the session itself moved the mailbox from
 // modseq before to after: when nothing else happened in between, the
-// view is still in step and needs no re-read for it.
-func (s *session) ownChange(before, after uint64) {
-	if s.sel != nil && s.sel.modseq == before && after > before {
+// view is still in step and needs no re-read for it. A store raises a
+// mailbox's modseq by one per write, so after == before+1 is what proves
+// that; any other gap is re-read at the next sync. changed are the rows
+// the write returned; they move the shared flag snapshot along too.
+func (s *session) ownChange(before, after uint64, changed []store.MessageFlags) {
+	if s.sel != nil && s.sel.modseq == before && after == before+1 {
 		s.sel.modseq = after
+		s.srv.flags.advance(s.sel.mb.ID, before, after, changed, nil)
 	}
 }
 

@@ -301,6 +301,10 @@ type AppendMessage struct {
 	// Binary is set for a literal8 (RFC 3516 section 4.4): the data may
 	// hold NUL and unencoded binary content.
 	Binary bool
+	// UTF8 is set for "UTF8 (~{n}...)" (RFC 6855 section 4): a message
+	// with UTF-8 headers, allowed once UTF8=ACCEPT is enabled. Binary is
+	// set with it.
+	UTF8 bool
 }
 
 func (a *Append) appendArgs(b []byte) []byte {
@@ -313,6 +317,11 @@ func (a *Append) appendArgs(b []byte) []byte {
 			b = appendDateTime(append(b, ' '), m.Date)
 		}
 		b = append(b, ' ')
+		if m.UTF8 {
+			b = append(b, "UTF8 (~"...)
+			b = append(appendLiteral(b, m.Data), ')')
+			continue
+		}
 		if m.Binary {
 			b = append(b, '~')
 		}

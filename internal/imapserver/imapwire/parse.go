@@ -1244,8 +1244,9 @@ func (p *parser) statusItems() []StatusItem {
 }
 
 // appendArgs parses APPEND mailbox [SP flag-list] [SP date-time] SP
-// (literal / literal8), repeated for MULTIAPPEND (RFC 3502 section 6). The
-// CATENATE form is not accepted.
+// (literal / literal8 / "UTF8" SP "(" literal8 ")"), repeated for
+// MULTIAPPEND (RFC 3502 section 6; the UTF8 form is RFC 6855 section 4).
+// The CATENATE form is not accepted.
 func (p *parser) appendArgs() Args {
 	a := &Append{}
 	p.sp()
@@ -1272,12 +1273,27 @@ func (p *parser) appendArgs() Args {
 		}
 		switch p.peek() {
 		case '{', '~':
+			m.Data, m.Binary = p.literal(litAppend)
+		case 'U', 'u':
+			if kw := p.keyword("APPEND data"); kw != "UTF8" {
+				if p.err == nil {
+					p.failf("expected message literal or UTF8, found %s", kw)
+				}
+				break
+			}
+			p.sp()
+			p.expect('(', "'(' after UTF8")
+			if p.err == nil && p.peek() != '~' {
+				p.failf("UTF8 data must be a literal8 (~{n})")
+			}
+			m.Data, m.Binary = p.literal(litAppend)
+			m.UTF8 = true
+			p.expect(')', "')' after UTF8 literal")
 		default:
 			if p.err == nil {
 				p.failf("expected message literal, found %s", p.describe())
 			}
 		}
-		m.Data, m.Binary = p.literal(litAppend)
 		a.Messages = append(a.Messages, m)
 	}
 	return a

@@ -152,6 +152,11 @@ func readCommandCases() []readCase {
 			{Kind: FetchBinary}}}}},
 		{"append literal8", "A003 APPEND Drafts (\\Seen \\Draft $MDNSent) ~{5}\r\nh\x00llo\r\n", &Command{Tag: "A003", Name: "APPEND", Args: &Append{Mailbox: "Drafts", Messages: []AppendMessage{
 			{Flags: []string{`\Seen`, `\Draft`, "$MDNSent"}, Data: []byte("h\x00llo"), Binary: true}}}}},
+		// RFC 6855 section 4.
+		{"append utf8", "A004 APPEND INBOX (\\Seen) \" 7-Feb-1994 21:52:25 -0800\" UTF8 (~{16}\r\nSubject: \u00e9t\u00e9\r\n)\r\n", &Command{Tag: "A004", Name: "APPEND", Args: &Append{Mailbox: "INBOX", Messages: []AppendMessage{
+			{Flags: []string{`\Seen`}, Date: time.Date(1994, 2, 7, 21, 52, 25, 0, time.FixedZone("", -8*3600)), Data: []byte("Subject: \u00e9t\u00e9\r\n"), Binary: true, UTF8: true}}}}},
+		{"append utf8 lowercase", "a append Drafts utf8 (~{1+}\r\nx)\r\n", &Command{Tag: "a", Name: "APPEND", Args: &Append{Mailbox: "Drafts", Messages: []AppendMessage{
+			{Data: []byte("x"), Binary: true, UTF8: true}}}}},
 		// FETCH items.
 		{"fetch all items", "a FETCH 1:2 (FLAGS INTERNALDATE RFC822 RFC822.HEADER RFC822.TEXT RFC822.SIZE ENVELOPE BODY BODYSTRUCTURE UID MODSEQ)\r\n", &Command{Tag: "a", Name: "FETCH", Args: &Fetch{Set: set(1, 2), Items: []FetchItem{
 			{Kind: FetchFlags}, {Kind: FetchInternalDate}, {Kind: FetchRFC822}, {Kind: FetchRFC822Header}, {Kind: FetchRFC822Text}, {Kind: FetchRFC822Size},
@@ -255,6 +260,9 @@ func TestParseErrors(t *testing.T) {
 		{"unbalanced close", "a1 FETCH 1 FLAGS)\r\n", "a1", "unexpected ')'", false, ""},
 		{"search unbalanced", "a1 SEARCH (SEEN (DELETED)\r\n", "a1", "expected ')'", false, ""},
 		{"seq zero", "a1 FETCH 0 FLAGS\r\n", "a1", "0 is not", false, ""},
+		{"append utf8 plain literal", "a1 APPEND INBOX UTF8 ({1}\r\n", "a1", "must be a literal8", false, ""},
+		{"append utf8 no paren", "a1 APPEND INBOX UTF8 ~{1}\r\n", "a1", "'(' after UTF8", false, ""},
+		{"append other keyword", "a1 APPEND INBOX CATENATE (TEXT {1}\r\n", "a1", "expected message literal", false, ""},
 		{"seq open range", "a1 FETCH 1: FLAGS\r\n", "a1", "invalid sequence set", false, ""},
 		{"seq trailing comma", "a1 FETCH 1, FLAGS\r\n", "a1", "invalid sequence set", false, ""},
 		{"seq overflow", "a1 FETCH 4294967296 FLAGS\r\n", "a1", "out of range", false, ""},

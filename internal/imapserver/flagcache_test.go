@@ -1,0 +1,114 @@
+package imapserver
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+func rowsOf(uids ...uint32) []store.MessageFlags {
+	out := make([]store.MessageFlags, len(uids))
+	for i, u := range uids {
+		out[i] = store.MessageFlags{UID: u, ModSeq: 1}
+	}
+	return out
+}
+
+// TestFlagCacheIdle: a released mailbox keeps its snapshot within the idle
+// bounds, oldest dropped first, and a new session takes it back.
+func TestFlagCacheIdle(t *testing.T) {
+	c := newFlagCache()
+	for id := int64(1); id <= idleSnaps+2; id++ {
+		c.acquire(id)
+		c.snaps[id] = &flagSnap{modseq: 1, rows: rowsOf(1, 2)}
+		c.release(id)
+	}
+	if len(c.idle) != idleSnaps || c.peek(1) != nil || c.peek(2) != nil || c.peek(3) == nil {
+		t.Fatalf("idle %v; snapshots 1..3 kept: %v %v %v", c.idle, c.peek(1) != nil, c.peek(2) != nil, c.peek(3) != nil)
+	}
+	c.acquire(3)
+	if len(c.idle) != idleSnaps-1 || c.peek(3) == nil {
+		t.Fatalf("re-acquired: idle %v", c.idle)
+	}
+	// One huge snapshot alone is over idleRows: dropped at release.
+	c.snaps[3] = &flagSnap{modseq: 1, rows: make([]store.MessageFlags, idleRows+1)}
+	c.release(3)
+	if c.peek(3) != nil {
+		t.Error("snapshot over idleRows kept")
+	}
+}
+
+// TestFlagCacheAdvance: advance applies changes only to a snapshot at the
+// modseq they start from, and only while the mailbox is selected.
+func TestFlagCacheAdvance(t *testing.T) {
+	c := newFlagCache()
+	c.acquire(7)
+	c.snaps[7] = &flagSnap{modseq: 4, rows: rowsOf(1, 2, 3)}
+	c.advance(7, 3, 5, rowsOf(9), nil) // from the wrong modseq
+	if s := c.peek(7); s.modseq != 4 || len(s.rows) != 3 {
+		t.Fatalf("advanced from a stale modseq: %+v", s)
+	}
+	changed := []store.MessageFlags{{UID: 4, ModSeq: 5}, {UID: 2, ModSeq: 5, Flags: store.FlagSeen}} // unsorted
+	c.advance(7, 4, 5, changed, []uint32{1})
+	s := c.peek(7)
+	if s.modseq != 5 || len(s.rows) != 3 || s.rows[0].UID != 2 || s.rows[0].Flags != store.FlagSeen || s.rows[2].UID != 4 {
+		t.Fatalf("advanced: %+v", s)
+	}
+	c.release(7)
+	c.advance(7, 5, 6, rowsOf(8), nil)
+	if c.peek(7).modseq != 5 {
+		t.Error("idle snapshot advanced")
+	}
+}
+
+// flagsOnly is a Store that answers FlagsByUID from rows, counting calls.
+type flagsOnly struct {
+	Store
+	rows  []store.MessageFlags
+	calls int
+}
+
+func (f *flagsOnly) FlagsByUID(_ context.Context, _ int64, ranges []store.UIDRange) ([]store.MessageFlags, error) {
+	f.calls++
+	var out []store.MessageFlags
+	for _, m := range f.rows {
+		if rangesContain(ranges, m.UID) {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// TestFirstUnseenScan: the step-wise scan of a large mailbox finds the
+// first unseen message wherever it is, skipping UID gaps, in few reads.
+func TestFirstUnseenScan(t *testing.T) {
+	const n = 50_000
+	var rows []store.MessageFlags
+	var uids []uint32
+	for i := range uint32(n) {
+		u := 2*i + 1 // gaps: the view is not dense
+		uids = append(uids, u)
+		rows = append(rows, store.MessageFlags{UID: u, Flags: store.FlagSeen})
+	}
+	for _, want := range []uint32{1, 1024, 1025, 5000, 49_999, n} {
+		st := &flagsOnly{rows: slices.Clone(rows)}
+		st.rows[want-1].Flags = 0
+		s := &session{srv: &Server{store: st}, ctx: context.Background()}
+		v := newView(uids)
+		got, err := s.firstUnseen(1, &v)
+		if err != nil || got != want {
+			t.Errorf("first unseen %d: got %d, %v", want, got, err)
+		}
+		if st.calls > 4 {
+			t.Errorf("first unseen %d: %d reads", want, st.calls)
+		}
+	}
+	st := &flagsOnly{rows: rows}
+	s := &session{srv: &Server{store: st}, ctx: context.Background()}
+	v := newView(uids)
+	if got, _ := s.firstUnseen(1, &v); got != 0 {
+		t.Errorf("all seen: %d", got)
+	}
+}
