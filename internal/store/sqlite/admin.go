@@ -71,7 +71,7 @@ func (s *Store) Domain(ctx context.Context, name string) (store.Domain, error) {
 	if err != nil {
 		return store.Domain{}, err
 	}
-	d, err := scanDomain(s.r.QueryRowContext(ctx, "SELECT "+domainCols+" FROM domains WHERE name = ?", n))
+	d, err := scanDomain(s.queryRow(ctx, "SELECT "+domainCols+" FROM domains WHERE name = ?", n))
 	if err != nil {
 		return d, notFound(err, "domain "+n)
 	}
@@ -79,7 +79,7 @@ func (s *Store) Domain(ctx context.Context, name string) (store.Domain, error) {
 }
 
 func (s *Store) Domains(ctx context.Context) ([]store.Domain, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT "+domainCols+" FROM domains ORDER BY name")
+	rows, err := s.query(ctx, "SELECT "+domainCols+" FROM domains ORDER BY name")
 	if err != nil {
 		return nil, fmt.Errorf("list domains: %w", err)
 	}
@@ -195,7 +195,7 @@ func scanAccount(sc interface{ Scan(...any) error }) (store.Account, error) {
 
 func (s *Store) Account(ctx context.Context, address string) (store.Account, error) {
 	addr := strings.ToLower(strings.TrimSpace(address))
-	a, err := scanAccount(s.r.QueryRowContext(ctx, "SELECT "+accountCols+" FROM accounts WHERE address = ?", addr))
+	a, err := scanAccount(s.queryRow(ctx, "SELECT "+accountCols+" FROM accounts WHERE address = ?", addr))
 	if err != nil {
 		return a, notFound(err, "address "+addr)
 	}
@@ -203,7 +203,7 @@ func (s *Store) Account(ctx context.Context, address string) (store.Account, err
 }
 
 func (s *Store) AccountByID(ctx context.Context, id int64) (store.Account, error) {
-	a, err := scanAccount(s.r.QueryRowContext(ctx, "SELECT "+accountCols+" FROM accounts WHERE id = ?", id))
+	a, err := scanAccount(s.queryRow(ctx, "SELECT "+accountCols+" FROM accounts WHERE id = ?", id))
 	if err != nil {
 		return a, notFound(err, fmt.Sprintf("account %d", id))
 	}
@@ -221,7 +221,7 @@ func (s *Store) Accounts(ctx context.Context, domain string) ([]store.Account, e
 		q += " WHERE domain_id = ?"
 		args = append(args, d.ID)
 	}
-	rows, err := s.r.QueryContext(ctx, q+" ORDER BY address", args...)
+	rows, err := s.query(ctx, q+" ORDER BY address", args...)
 	if err != nil {
 		return nil, fmt.Errorf("list accounts: %w", err)
 	}

@@ -71,7 +71,7 @@ func (s *Store) SearchLog(ctx context.Context, q store.LogQuery) ([]store.LogEve
 	}
 	query += " ORDER BY time DESC, id DESC LIMIT ?"
 	args = append(args, limit)
-	rows, err := s.r.QueryContext(ctx, query, args...)
+	rows, err := s.query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("search message log: %w", err)
 	}

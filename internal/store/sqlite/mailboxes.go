@@ -13,7 +13,7 @@ import (
 )
 
 func (s *Store) MailboxByID(ctx context.Context, id int64) (store.Mailbox, error) {
-	m, err := scanMailbox(s.r.QueryRowContext(ctx, "SELECT "+mailboxCols+" FROM mailboxes WHERE id = ?", id))
+	m, err := scanMailbox(s.queryRow(ctx, "SELECT "+mailboxCols+" FROM mailboxes WHERE id = ?", id))
 	if err != nil {
 		return m, notFound(err, fmt.Sprintf("mailbox %d", id))
 	}
@@ -199,7 +199,7 @@ func scanUIDs(rows *sql.Rows, err error) ([]uint32, error) {
 }
 
 func (s *Store) UIDs(ctx context.Context, mailboxID int64) ([]uint32, error) {
-	return scanUIDs(s.r.QueryContext(ctx, liveUIDs, mailboxID))
+	return scanUIDs(s.query(ctx, liveUIDs, mailboxID))
 }
 
 // uidFilter turns ranges into an SQL condition on uid.
@@ -225,7 +225,7 @@ func (s *Store) MessagesByUID(ctx context.Context, mailboxID int64, ranges []sto
 }
 
 func (s *Store) queryFlags(ctx context.Context, where string, args ...any) ([]store.MessageFlags, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT id, uid, modseq, flags, keywords FROM messages "+where, args...)
+	rows, err := s.query(ctx, "SELECT id, uid, modseq, flags, keywords FROM messages "+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list flags: %w", err)
 	}
@@ -255,7 +255,7 @@ func (s *Store) ChangedSince(ctx context.Context, mailboxID int64, modseq uint64
 }
 
 func (s *Store) VanishedSince(ctx context.Context, mailboxID int64, modseq uint64) ([]uint32, error) {
-	return scanUIDs(s.r.QueryContext(ctx, "SELECT uid FROM vanished WHERE mailbox_id = ? AND modseq > ? ORDER BY uid", mailboxID, modseq))
+	return scanUIDs(s.query(ctx, "SELECT uid FROM vanished WHERE mailbox_id = ? AND modseq > ? ORDER BY uid", mailboxID, modseq))
 }
 
 // applyFlags computes a message's new flags and keywords.
@@ -460,38 +460,6 @@ func (t *tx) move(from int64, uids []uint32, to int64) ([]store.CopiedUID, error
 	return out, nil
 }
 
-func (s *Store) ExpungeUIDs(ctx context.Context, mailboxID int64, uids []uint32) error {
-	if len(uids) == 0 {
-		return nil
-	}
-	ids := make([]int64, 0, len(uids))
-	rows, err := s.FlagsByUID(ctx, mailboxID, uidRanges(uids))
-	if err != nil {
-		return err
-	}
-	for _, r := range rows {
-		if slices.Contains(uids, r.UID) {
-			ids = append(ids, r.ID)
-		}
-	}
-	return s.Expunge(ctx, mailboxID, ids)
-}
-
-// uidRanges compresses sorted or unsorted UIDs into ranges.
-func uidRanges(uids []uint32) []store.UIDRange {
-	u := slices.Clone(uids)
-	slices.Sort(u)
-	var out []store.UIDRange
-	for _, x := range u {
-		if n := len(out); n > 0 && (x == out[n-1].Last || x == out[n-1].Last+1) {
-			out[n-1].Last = x
-			continue
-		}
-		out = append(out, store.UIDRange{First: x, Last: x})
-	}
-	return out
-}
-
 func (s *Store) TextCandidates(ctx context.Context, mailboxID int64, terms []string) ([]uint32, error) {
 	if err := s.vocab.ensure(ctx, s); err != nil {
 		return nil, err
@@ -521,6 +489,6 @@ func (s *Store) TextCandidates(ctx context.Context, mailboxID int64, terms []str
 		// message is a candidate.
 		return s.UIDs(ctx, mailboxID)
 	}
-	return scanUIDs(s.r.QueryContext(ctx, `SELECT m.uid FROM messages m WHERE m.mailbox_id = ? AND m.expunged_modseq = 0
+	return scanUIDs(s.query(ctx, `SELECT m.uid FROM messages m WHERE m.mailbox_id = ? AND m.expunged_modseq = 0
 		AND m.body_id IN (SELECT rowid FROM body_fts WHERE body_fts MATCH ?) ORDER BY m.uid`, mailboxID, strings.Join(matches, " AND ")))
 }

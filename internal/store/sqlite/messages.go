@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -127,7 +129,7 @@ func scanMailbox(sc interface{ Scan(...any) error }) (store.Mailbox, error) {
 }
 
 func (s *Store) Mailboxes(ctx context.Context, accountID int64) ([]store.Mailbox, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT "+mailboxCols+" FROM mailboxes WHERE account_id = ? ORDER BY name", accountID)
+	rows, err := s.query(ctx, "SELECT "+mailboxCols+" FROM mailboxes WHERE account_id = ? ORDER BY name", accountID)
 	if err != nil {
 		return nil, fmt.Errorf("list mailboxes: %w", err)
 	}
@@ -147,7 +149,7 @@ func (s *Store) Mailbox(ctx context.Context, accountID int64, name string) (stor
 	if strings.EqualFold(name, store.Inbox) {
 		name = store.Inbox
 	}
-	m, err := scanMailbox(s.r.QueryRowContext(ctx, "SELECT "+mailboxCols+" FROM mailboxes WHERE account_id = ? AND name = ?", accountID, name))
+	m, err := scanMailbox(s.queryRow(ctx, "SELECT "+mailboxCols+" FROM mailboxes WHERE account_id = ? AND name = ?", accountID, name))
 	if err != nil {
 		return m, notFound(err, "mailbox "+name)
 	}
@@ -170,7 +172,7 @@ func scanMessage(sc interface{ Scan(...any) error }) (store.Message, error) {
 }
 
 func (s *Store) queryMessages(ctx context.Context, query string, args ...any) ([]store.Message, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT "+messageCols+" FROM messages "+query, args...)
+	rows, err := s.query(ctx, "SELECT "+messageCols+" FROM messages "+query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list messages: %w", err)
 	}
@@ -195,7 +197,7 @@ func (s *Store) Expunged(ctx context.Context, mailboxID int64) ([]store.Message,
 }
 
 func (s *Store) Message(ctx context.Context, id int64) (store.Message, error) {
-	m, err := scanMessage(s.r.QueryRowContext(ctx, "SELECT "+messageCols+" FROM messages WHERE id = ?", id))
+	m, err := scanMessage(s.queryRow(ctx, "SELECT "+messageCols+" FROM messages WHERE id = ?", id))
 	if err != nil {
 		return m, notFound(err, fmt.Sprintf("message %d", id))
 	}
@@ -205,7 +207,7 @@ func (s *Store) Message(ctx context.Context, id int64) (store.Message, error) {
 func (s *Store) Body(ctx context.Context, bodyID int64) (store.Body, error) {
 	b := store.Body{ID: bodyID}
 	var info []byte
-	if err := s.r.QueryRowContext(ctx, "SELECT size, info FROM bodies WHERE id = ?", bodyID).Scan(&b.Size, &info); err != nil {
+	if err := s.queryRow(ctx, "SELECT size, info FROM bodies WHERE id = ?", bodyID).Scan(&b.Size, &info); err != nil {
 		return b, notFound(err, fmt.Sprintf("body %d", bodyID))
 	}
 	b.Info = new(message.Info)
@@ -217,7 +219,7 @@ func (s *Store) Body(ctx context.Context, bodyID int64) (store.Body, error) {
 
 func (s *Store) OpenBody(ctx context.Context, bodyID int64) (io.ReadCloser, error) {
 	var key string
-	if err := s.r.QueryRowContext(ctx, "SELECT blob_key FROM bodies WHERE id = ?", bodyID).Scan(&key); err != nil {
+	if err := s.queryRow(ctx, "SELECT blob_key FROM bodies WHERE id = ?", bodyID).Scan(&key); err != nil {
 		return nil, notFound(err, fmt.Sprintf("body %d", bodyID))
 	}
 	return s.blobs.Open(ctx, key)
@@ -238,27 +240,39 @@ type mailboxChange struct {
 func (t *tx) selectForChange(mailboxID int64, ids []int64) ([]mailboxChange, error) {
 	var out []mailboxChange
 	for _, id := range ids {
-		var c mailboxChange
-		var exp uint64
-		err := t.QueryRow("SELECT id, account_id, uid, flags, size, expunged_modseq, subject, message_id FROM messages WHERE id = ? AND mailbox_id = ?",
-			id, mailboxID).Scan(&c.id, &c.accountID, &c.uid, &c.flags, &c.size, &exp, &c.subject, &c.messageID)
+		c, err := t.changeRow("id = ?", id, mailboxID)
 		if err != nil {
 			return nil, notFound(err, fmt.Sprintf("message %d in mailbox %d", id, mailboxID))
 		}
-		c.expunged = exp != 0
 		out = append(out, c)
 	}
 	return out, nil
 }
 
-// mailboxEvent makes a message log record about a message in a mailbox.
-func (t *tx) mailboxEvent(status store.LogStatus, mailboxID int64, c mailboxChange, detail string) (store.LogEvent, error) {
-	ev := store.LogEvent{Time: time.Now(), Status: status, Subject: c.subject, MessageID: c.messageID, Size: c.size}
-	var mbName string
+func (t *tx) changeRow(cond string, key any, mailboxID int64) (mailboxChange, error) {
+	var c mailboxChange
+	var exp uint64
+	err := t.QueryRow("SELECT id, account_id, uid, flags, size, expunged_modseq, subject, message_id FROM messages WHERE "+cond+" AND mailbox_id = ?",
+		key, mailboxID).Scan(&c.id, &c.accountID, &c.uid, &c.flags, &c.size, &exp, &c.subject, &c.messageID)
+	c.expunged = exp != 0
+	return c, err
+}
+
+// eventMaker returns a function that makes message log records about
+// messages of a mailbox, having looked up its owner once.
+func (t *tx) eventMaker(status store.LogStatus, mailboxID int64, detail string) (func(mailboxChange) store.LogEvent, error) {
+	var rcpt, mbName string
+	var domainID int64
 	err := t.QueryRow("SELECT a.address, a.domain_id, m.name FROM mailboxes m JOIN accounts a ON a.id = m.account_id WHERE m.id = ?",
-		mailboxID).Scan(&ev.Rcpt, &ev.DomainID, &mbName)
-	ev.Detail = detail + " " + mbName
-	return ev, err
+		mailboxID).Scan(&rcpt, &domainID, &mbName)
+	if err != nil {
+		return nil, notFound(err, fmt.Sprintf("mailbox %d", mailboxID))
+	}
+	now := time.Now()
+	return func(c mailboxChange) store.LogEvent {
+		return store.LogEvent{Time: now, Status: status, Subject: c.subject, MessageID: c.messageID, Size: c.size,
+			Rcpt: rcpt, DomainID: domainID, Detail: detail + " " + mbName}
+	}, nil
 }
 
 func (s *Store) Expunge(ctx context.Context, mailboxID int64, ids []int64) error {
@@ -267,34 +281,57 @@ func (s *Store) Expunge(ctx context.Context, mailboxID int64, ids []int64) error
 		if err != nil {
 			return err
 		}
-		var modseq uint64
-		if err := t.QueryRow("UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ? RETURNING highestmodseq", mailboxID).Scan(&modseq); err != nil {
-			return notFound(err, fmt.Sprintf("mailbox %d", mailboxID))
-		}
-		now := time.Now()
-		var events []store.LogEvent
-		for _, m := range msgs {
-			if m.expunged {
-				continue
-			}
-			if _, err := t.Exec("UPDATE messages SET expunged_modseq = ?, modseq = ? WHERE id = ?", modseq, modseq, m.id); err != nil {
-				return fmt.Errorf("expunge message %d: %w", m.id, err)
-			}
-			if _, err := t.Exec("INSERT OR REPLACE INTO vanished (mailbox_id, uid, modseq, at) VALUES (?, ?, ?, ?)", mailboxID, m.uid, modseq, now.UnixMilli()); err != nil {
-				return fmt.Errorf("record expunge of message %d: %w", m.id, err)
-			}
-			if err := t.count(mailboxID, -1, m); err != nil {
-				return err
-			}
-			ev, err := t.mailboxEvent(store.LogDeleted, mailboxID, m, "deleted from")
-			if err != nil {
-				return err
-			}
-			events = append(events, ev)
-			t.changes = append(t.changes, store.Change{AccountID: m.accountID, MailboxID: mailboxID, Kind: store.ChangeExpunge, UID: m.uid, ModSeq: modseq})
-		}
-		return t.appendLog(events)
+		return t.expunge(mailboxID, msgs)
 	})
+}
+
+func (s *Store) ExpungeUIDs(ctx context.Context, mailboxID int64, uids []uint32) error {
+	if len(uids) == 0 {
+		return nil
+	}
+	return s.write(ctx, func(t *tx) error {
+		var msgs []mailboxChange
+		for _, uid := range uids {
+			c, err := t.changeRow("uid = ?", uid, mailboxID)
+			if err == nil {
+				msgs = append(msgs, c)
+			} else if !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("expunge uid %d: %w", uid, err)
+			}
+		}
+		return t.expunge(mailboxID, msgs)
+	})
+}
+
+// expunge soft-deletes live messages of a mailbox under one new modseq.
+func (t *tx) expunge(mailboxID int64, msgs []mailboxChange) error {
+	var modseq uint64
+	if err := t.QueryRow("UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ? RETURNING highestmodseq", mailboxID).Scan(&modseq); err != nil {
+		return notFound(err, fmt.Sprintf("mailbox %d", mailboxID))
+	}
+	event, err := t.eventMaker(store.LogDeleted, mailboxID, "deleted from")
+	if err != nil {
+		return err
+	}
+	now := time.Now().UnixMilli()
+	var events []store.LogEvent
+	for _, m := range msgs {
+		if m.expunged {
+			continue
+		}
+		if _, err := t.Exec("UPDATE messages SET expunged_modseq = ?, modseq = ? WHERE id = ?", modseq, modseq, m.id); err != nil {
+			return fmt.Errorf("expunge message %d: %w", m.id, err)
+		}
+		if _, err := t.Exec("INSERT OR REPLACE INTO vanished (mailbox_id, uid, modseq, at) VALUES (?, ?, ?, ?)", mailboxID, m.uid, modseq, now); err != nil {
+			return fmt.Errorf("record expunge of message %d: %w", m.id, err)
+		}
+		events = append(events, event(m))
+		t.changes = append(t.changes, store.Change{AccountID: m.accountID, MailboxID: mailboxID, Kind: store.ChangeExpunge, UID: m.uid, ModSeq: modseq})
+		if err := t.count(mailboxID, -1, m); err != nil {
+			return err
+		}
+	}
+	return t.appendLog(events)
 }
 
 // count adds (sign +1) or removes (-1) a message from a mailbox's counters.
@@ -319,6 +356,10 @@ func (s *Store) Restore(ctx context.Context, mailboxID int64, ids []int64) ([]st
 		if err != nil {
 			return err
 		}
+		event, err := t.eventMaker(store.LogRestored, mailboxID, "restored to")
+		if err != nil {
+			return err
+		}
 		var events []store.LogEvent
 		for _, m := range msgs {
 			if !m.expunged {
@@ -339,11 +380,7 @@ func (s *Store) Restore(ctx context.Context, mailboxID int64, ids []int64) ([]st
 			if err := t.count(mailboxID, +1, m); err != nil {
 				return err
 			}
-			ev, err := t.mailboxEvent(store.LogRestored, mailboxID, m, "restored to")
-			if err != nil {
-				return err
-			}
-			events = append(events, ev)
+			events = append(events, event(m))
 			out = append(out, store.Delivered{AccountID: m.accountID, MailboxID: mailboxID, MessageID: m.id, UID: uid})
 			t.changes = append(t.changes, store.Change{AccountID: m.accountID, MailboxID: mailboxID, Kind: store.ChangeNew, UID: uid, ModSeq: modseq})
 		}
@@ -354,7 +391,7 @@ func (s *Store) Restore(ctx context.Context, mailboxID int64, ids []int64) ([]st
 
 func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
 	var st store.Stats
-	err := s.r.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM domains), (SELECT count(*) FROM accounts),
+	err := s.queryRow(ctx, `SELECT (SELECT count(*) FROM domains), (SELECT count(*) FROM accounts),
 		coalesce(sum(messages), 0), coalesce(sum(size), 0) FROM mailboxes`).Scan(&st.Domains, &st.Accounts, &st.Messages, &st.Bytes)
 	if err != nil {
 		return st, fmt.Errorf("store stats: %w", err)

@@ -38,7 +38,7 @@ func (t *tx) unref(s *Store, bodyID int64) (int64, error) {
 // emptyTrash deletes blobs of purged bodies (again: Delete of a missing
 // blob is fine) and forgets them.
 func (s *Store) emptyTrash(ctx context.Context, limit int) error {
-	rows, err := s.r.QueryContext(ctx, "SELECT key FROM blob_trash LIMIT ?", limit)
+	rows, err := s.query(ctx, "SELECT key FROM blob_trash LIMIT ?", limit)
 	if err != nil {
 		return fmt.Errorf("list blob trash: %w", err)
 	}

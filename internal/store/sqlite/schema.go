@@ -92,6 +92,7 @@ CREATE TABLE vanished (
 	at INTEGER NOT NULL,
 	PRIMARY KEY (mailbox_id, uid)
 ) WITHOUT ROWID;
+CREATE INDEX vanished_modseq ON vanished(mailbox_id, modseq);
 
 -- Blobs of purged bodies, deleted after the purge commits. Rows left by a
 -- crash are retried by the next purge.

@@ -45,6 +45,9 @@ type Store struct {
 	prepared map[string]*sql.Stmt // hot statements of the writer's connection
 	vocab    vocabulary
 
+	readMu    sync.Mutex
+	readStmts map[string]*sql.Stmt // read statements, prepared on first use
+
 	wal       *walSyncer
 	reqs      chan *writeReq
 	committed chan *committed // groups waiting for the WAL fsync
@@ -122,7 +125,13 @@ func Open(path string, blobs blob.Store, opts Options) (*Store, error) {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() { close(s.closing) })
 	<-s.done
-	errs := []error{s.r.Close(), s.wal.close()}
+	errs := []error{s.wal.close()}
+	s.readMu.Lock()
+	for _, st := range s.readStmts {
+		errs = append(errs, st.Close())
+	}
+	s.readMu.Unlock()
+	errs = append(errs, s.r.Close())
 	for _, st := range s.prepared {
 		errs = append(errs, st.Close())
 	}
@@ -136,6 +145,47 @@ func (s *Store) Close() error {
 // Subscribe implements store.Store.
 func (s *Store) Subscribe(accountID int64) (<-chan store.Change, func()) {
 	return s.hub.Subscribe(accountID)
+}
+
+// maxReadStmts bounds the read statement cache: queries built from
+// variable parts (a list of UID ranges) would otherwise grow it forever.
+const maxReadStmts = 256
+
+// readStmt returns query prepared on the read pool, or nil when the cache
+// is full. Parsing SQL is a good share of a small query's cost.
+func (s *Store) readStmt(ctx context.Context, query string) *sql.Stmt {
+	s.readMu.Lock()
+	defer s.readMu.Unlock()
+	if st, ok := s.readStmts[query]; ok {
+		return st
+	}
+	if len(s.readStmts) >= maxReadStmts {
+		return nil
+	}
+	st, err := s.r.PrepareContext(ctx, query)
+	if err != nil {
+		return nil // the unprepared query reports the error
+	}
+	if s.readStmts == nil {
+		s.readStmts = make(map[string]*sql.Stmt)
+	}
+	s.readStmts[query] = st
+	return st
+}
+
+// query and queryRow run read queries on the read-only pool.
+func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := s.readStmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return s.r.QueryContext(ctx, query, args...)
+}
+
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := s.readStmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return s.r.QueryRowContext(ctx, query, args...)
 }
 
 // tx is one write request's view of the shared transaction.

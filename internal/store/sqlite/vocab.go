@@ -77,7 +77,7 @@ func (v *vocabulary) ensure(ctx context.Context, s *Store) error {
 
 	words := make(map[string]struct{})
 	err := func() error {
-		rows, err := s.r.QueryContext(context.WithoutCancel(ctx), "SELECT term FROM body_fts_vocab")
+		rows, err := s.query(context.WithoutCancel(ctx), "SELECT term FROM body_fts_vocab")
 		if err != nil {
 			return err
 		}
