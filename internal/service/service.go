@@ -231,6 +231,11 @@ func AccountLookup(st store.Store) auth.LookupFunc {
 		if err != nil {
 			return auth.Credential{}, err
 		}
+		if a.PasswordHash == "" {
+			// Added without a password: nothing can match until an
+			// administrator sets one.
+			return auth.Credential{}, fmt.Errorf("%w: %s has no password", auth.ErrUnknownUser, username)
+		}
 		return auth.Credential{AccountID: a.ID, Username: a.Address, PasswordHash: a.PasswordHash, Enabled: a.Enabled}, nil
 	}
 }
