@@ -5,7 +5,6 @@ import (
 	"math"
 	"slices"
 
-	"github.com/xtramail/xtramail/internal/imapserver/imapwire"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -265,5 +264,3 @@ var permanentFlags = []string{`\Answered`, `\Flagged`, `\Deleted`, `\Seen`, `\Dr
 
 // mailboxFlags is the FLAGS response of SELECT.
 var mailboxFlags = []string{`\Answered`, `\Flagged`, `\Deleted`, `\Seen`, `\Draft`}
-
-var _ = imapwire.OK
