@@ -45,7 +45,7 @@ func (s *session) cmdSelect(tag string, readOnly bool, a *imapwire.Select) {
 	// IMAP4rev1 clients get [UNSEEN n] (RFC 3501 section 6.3.1), which
 	// takes the flags. A current shared snapshot has them, and a small
 	// mailbox's is made in one read that gives the UIDs too (and serves
-	// the FETCH FLAGS that follows). A large one is scanned in steps.
+	// the FETCH FLAGS that follows). A large one asks the store.
 	if !s.rev2 && mb.Unseen > 0 && (snap != nil || mb.Messages <= maxAdvance) {
 		snap, err := s.srv.flags.getAt(s.ctx, s.srv.store, mb)
 		if err != nil {
@@ -123,29 +123,14 @@ func (s *session) cmdSelect(tag string, readOnly bool, a *imapwire.Select) {
 }
 
 // firstUnseen finds the sequence number of the first message without
-// \Seen by reading flags in growing steps from the start of the view: few
-// rows when unseen mail is old, the whole mailbox at worst. 0 when all
-// are seen.
+// \Seen, 0 when all are seen.
 func (s *session) firstUnseen(mailboxID int64, v *uidView) (uint32, error) {
-	step := uint32(1024)
-	for lo, hi := uint32(1), uint32(0); lo <= v.count(); lo = hi + 1 {
-		hi = min(v.count(), lo+step-1)
-		first, _ := v.uidAt(lo)
-		last, _ := v.uidAt(hi)
-		rows, err := s.srv.store.FlagsByUID(s.ctx, mailboxID, []store.UIDRange{{First: first, Last: last}})
-		if err != nil {
-			return 0, err
-		}
-		for _, m := range rows {
-			if m.Flags&store.FlagSeen == 0 {
-				if seq, ok := v.seqOf(m.UID); ok {
-					return seq, nil
-				}
-			}
-		}
-		step = min(4*step, 1<<16)
+	uid, err := s.srv.store.FirstUnseen(s.ctx, mailboxID)
+	if err != nil || uid == 0 {
+		return 0, err
 	}
-	return 0, nil
+	seq, _ := v.seqOf(uid)
+	return seq, nil
 }
 
 // qresyncSelect reports what changed since the client's modseq (RFC 7162

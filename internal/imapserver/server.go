@@ -41,6 +41,7 @@ type Store interface {
 	UIDs(ctx context.Context, mailboxID int64) ([]uint32, error)
 	MessagesByUID(ctx context.Context, mailboxID int64, ranges []store.UIDRange) ([]store.Message, error)
 	FlagsByUID(ctx context.Context, mailboxID int64, ranges []store.UIDRange) ([]store.MessageFlags, error)
+	FirstUnseen(ctx context.Context, mailboxID int64) (uint32, error)
 	ChangedSince(ctx context.Context, mailboxID int64, modseq uint64) ([]store.MessageFlags, error)
 	VanishedSince(ctx context.Context, mailboxID int64, modseq uint64) ([]uint32, error)
 	StoreFlags(ctx context.Context, mailboxID int64, uids []uint32, op store.FlagOp, flags store.Flags, keywords []string, unchangedSince uint64) ([]store.MessageFlags, []uint32, error)

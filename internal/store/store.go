@@ -308,6 +308,9 @@ type Store interface {
 	// FlagsByUID is MessagesByUID with only what FETCH FLAGS, STORE and
 	// SEARCH by flag need: cheap on a large mailbox.
 	FlagsByUID(ctx context.Context, mailboxID int64, ranges []UIDRange) ([]MessageFlags, error)
+	// FirstUnseen returns the lowest UID of a live message without \Seen,
+	// or 0 (IMAP [UNSEEN n]).
+	FirstUnseen(ctx context.Context, mailboxID int64) (uint32, error)
 	// ChangedSince lists live messages whose modseq is above modseq
 	// (CONDSTORE CHANGEDSINCE, QRESYNC).
 	ChangedSince(ctx context.Context, mailboxID int64, modseq uint64) ([]MessageFlags, error)

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -248,6 +249,19 @@ func (s *Store) queryFlags(ctx context.Context, where string, args ...any) ([]st
 func (s *Store) FlagsByUID(ctx context.Context, mailboxID int64, ranges []store.UIDRange) ([]store.MessageFlags, error) {
 	cond, args := uidFilter(ranges)
 	return s.queryFlags(ctx, "WHERE mailbox_id = ? AND expunged_modseq = 0"+cond+" ORDER BY uid", append([]any{mailboxID}, args...)...)
+}
+
+func (s *Store) FirstUnseen(ctx context.Context, mailboxID int64) (uint32, error) {
+	var uid uint32
+	err := s.queryRow(ctx, "SELECT uid FROM messages WHERE mailbox_id = ? AND expunged_modseq = 0 AND flags & ? = 0 ORDER BY uid LIMIT 1",
+		mailboxID, store.FlagSeen).Scan(&uid)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("first unseen message: %w", err)
+	}
+	return uid, nil
 }
 
 func (s *Store) ChangedSince(ctx context.Context, mailboxID int64, modseq uint64) ([]store.MessageFlags, error) {

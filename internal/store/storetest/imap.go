@@ -94,6 +94,9 @@ func testFlags(t *testing.T, s store.Store) {
 		mbID = d[0].MailboxID
 	}
 	before := must(s.MailboxByID(ctx, mbID))
+	if u := must(s.FirstUnseen(ctx, mbID)); u != 1 {
+		t.Fatalf("FirstUnseen = %d, want 1", u)
+	}
 	changed, modified, err := s.StoreFlags(ctx, mbID, []uint32{1, 2, 3}, store.FlagsAdd, store.FlagSeen|store.FlagFlagged, []string{"$Work"}, 0)
 	if err != nil || len(changed) != 3 || len(modified) != 0 {
 		t.Fatalf("add flags: %v %v %v", changed, modified, err)
@@ -101,6 +104,9 @@ func testFlags(t *testing.T, s store.Store) {
 	ms := changed[0].ModSeq
 	if ms != before.HighestModSeq+1 || changed[2].ModSeq != ms || !slices.Equal(changed[0].Keywords, []string{"$Work"}) {
 		t.Fatalf("changed %+v (highestmodseq before %d)", changed, before.HighestModSeq)
+	}
+	if u := must(s.FirstUnseen(ctx, mbID)); u != 4 {
+		t.Fatalf("FirstUnseen after \\Seen on 1-3 = %d, want 4", u)
 	}
 	after := must(s.MailboxByID(ctx, mbID))
 	if after.Unseen != 2 || after.HighestModSeq != ms {
