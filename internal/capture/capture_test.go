@@ -275,11 +275,25 @@ func TestConnectionLimit(t *testing.T) {
 	if !strings.HasPrefix(line, "421 4.7.0 ") {
 		t.Fatalf("third connection: %q", line)
 	}
-	// A closed connection frees its slot.
+	// A closed connection frees its slot (as soon as the server has seen
+	// it close).
 	second.cmd("QUIT", "221 ")
 	second.c.Close()
-	time.Sleep(100 * time.Millisecond)
-	dialRaw(t, e.addr)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		c, err := net.Dial("tcp", e.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		c.Close()
+		if strings.HasPrefix(line, "220 ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("slot not freed after the connection closed: %q", line)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // TestDataTimeoutCloses checks that a client stalling in DATA is
