@@ -503,21 +503,17 @@ func (w *Writer) Continuation(text string) *Writer {
 }
 
 // Capability writes "* CAPABILITY caps...".
-func (w *Writer) Capability(caps []string) *Writer {
-	w.writeString("* CAPABILITY")
-	for _, c := range caps {
-		w.writeByte(' ')
-		w.writeString(c)
-	}
-	return w.CRLF()
-}
+func (w *Writer) Capability(caps []string) *Writer { return w.atoms("* CAPABILITY", caps) }
 
 // Enabled writes "* ENABLED caps..." (RFC 5161 section 3.2).
-func (w *Writer) Enabled(caps []string) *Writer {
-	w.writeString("* ENABLED")
-	for _, c := range caps {
+func (w *Writer) Enabled(caps []string) *Writer { return w.atoms("* ENABLED", caps) }
+
+// atoms writes prefix, then each atom after a space, then CRLF.
+func (w *Writer) atoms(prefix string, atoms []string) *Writer {
+	w.writeString(prefix)
+	for _, a := range atoms {
 		w.writeByte(' ')
-		w.writeString(c)
+		w.writeString(a)
 	}
 	return w.CRLF()
 }
