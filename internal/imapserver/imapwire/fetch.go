@@ -256,10 +256,7 @@ func (p *parser) fetch(uid bool) Args {
 		return a
 	}
 	p.expect('(', "'(' to start fetch modifiers")
-	for n := 0; p.err == nil && !p.take(')'); n++ {
-		if n > 0 {
-			p.sp()
-		}
+	p.listItems(func() {
 		switch mod := p.keyword("fetch modifier"); mod {
 		case "CHANGEDSINCE":
 			p.sp()
@@ -270,7 +267,7 @@ func (p *parser) fetch(uid bool) Args {
 		default:
 			p.failf("unknown fetch modifier %s", mod)
 		}
-	}
+	})
 	if a.Vanished && p.err == nil {
 		// RFC 7162 section 3.2.6: VANISHED needs UID FETCH and
 		// CHANGEDSINCE; otherwise the server MUST reply BAD.

@@ -725,16 +725,27 @@ func canonicalFlag(name string) string {
 	return `\` + name
 }
 
+// listItems reads the items of a parenthesised list whose "(" is
+// already read: item, once per item, reads one; listItems reads the SP
+// between items and the closing ")", and returns how many items there were.
+func (p *parser) listItems(item func()) int {
+	n := 0
+	for ; p.err == nil && !p.take(')'); n++ {
+		if n > 0 {
+			p.sp()
+		}
+		item()
+	}
+	return n
+}
+
 // flagList reads "(" [flag *(SP flag)] ")".
 func (p *parser) flagList() []string {
 	p.expect('(', "'(' to start flag list")
 	flags := []string{}
-	for p.err == nil && !p.take(')') {
-		if len(flags) > 0 {
-			p.sp()
-		}
+	p.listItems(func() {
 		flags = append(flags, p.flag())
-	}
+	})
 	return flags
 }
 
@@ -1058,10 +1069,7 @@ func (p *parser) selectArgs() Args {
 		return a
 	}
 	p.expect('(', "'(' to start select parameters")
-	for n := 0; p.err == nil && !p.take(')'); n++ {
-		if n > 0 {
-			p.sp()
-		}
+	p.listItems(func() {
 		switch param := p.keyword("select parameter"); param {
 		case "CONDSTORE":
 			a.CondStore = true
@@ -1075,7 +1083,7 @@ func (p *parser) selectArgs() Args {
 		default:
 			p.failf("unknown select parameter %s", param)
 		}
-	}
+	})
 	return a
 }
 
@@ -1124,13 +1132,10 @@ func (p *parser) create() Args {
 	p.sp()
 	p.expect('(', "'(' to start special-use list")
 	a.SpecialUse = []string{}
-	for p.err == nil && !p.take(')') {
-		if len(a.SpecialUse) > 0 {
-			p.sp()
-		}
+	p.listItems(func() {
 		p.expect('\\', "special-use attribute")
 		a.SpecialUse = append(a.SpecialUse, canonicalUse(p.atom("special-use attribute")))
-	}
+	})
 	p.expect(')', "')' to end create parameters")
 	return a
 }
@@ -1152,10 +1157,7 @@ func (p *parser) list() Args {
 	if p.take('(') {
 		a.Extended = true
 		base := false
-		for n := 0; p.err == nil && !p.take(')'); n++ {
-			if n > 0 {
-				p.sp()
-			}
+		p.listItems(func() {
 			switch opt := p.keyword("selection option"); opt {
 			case "SUBSCRIBED":
 				a.Select.Subscribed, base = true, true
@@ -1171,7 +1173,7 @@ func (p *parser) list() Args {
 				// must be rejected.
 				p.failf("unknown selection option %s", opt)
 			}
-		}
+		})
 		if a.Select.RecursiveMatch && !base && p.err == nil {
 			p.failf("RECURSIVEMATCH needs another selection option")
 		}
@@ -1181,12 +1183,9 @@ func (p *parser) list() Args {
 	p.sp()
 	if p.take('(') {
 		a.Extended = true
-		for p.err == nil && !p.take(')') {
-			if len(a.Patterns) > 0 {
-				p.sp()
-			}
+		p.listItems(func() {
 			a.Patterns = append(a.Patterns, p.listMailbox())
-		}
+		})
 		if len(a.Patterns) == 0 {
 			p.failf("empty pattern list")
 		}
@@ -1200,10 +1199,7 @@ func (p *parser) list() Args {
 	p.expectKeyword("RETURN")
 	p.sp()
 	p.expect('(', "'(' to start return options")
-	for n := 0; p.err == nil && !p.take(')'); n++ {
-		if n > 0 {
-			p.sp()
-		}
+	p.listItems(func() {
 		switch opt := p.keyword("return option"); opt {
 		case "SUBSCRIBED":
 			a.Return.Subscribed = true
@@ -1218,7 +1214,7 @@ func (p *parser) list() Args {
 		default:
 			p.failf("unknown return option %s", opt)
 		}
-	}
+	})
 	return a
 }
 
@@ -1226,17 +1222,14 @@ func (p *parser) list() Args {
 func (p *parser) statusItems() []StatusItem {
 	p.expect('(', "'(' to start status items")
 	items := []StatusItem{}
-	for p.err == nil && !p.take(')') {
-		if len(items) > 0 {
-			p.sp()
-		}
+	p.listItems(func() {
 		name := p.keyword("status item")
 		it, ok := statusItem(name)
 		if !ok && p.err == nil {
 			p.failf("unknown status item %s", name)
 		}
 		items = append(items, it)
-	}
+	})
 	if len(items) == 0 {
 		p.failf("empty status item list")
 	}
@@ -1307,10 +1300,7 @@ func (p *parser) store() Args {
 	a.Set = p.numSet(true)
 	p.sp()
 	if p.take('(') {
-		for n := 0; p.err == nil && !p.take(')'); n++ {
-			if n > 0 {
-				p.sp()
-			}
+		p.listItems(func() {
 			switch mod := p.keyword("store modifier"); mod {
 			case "UNCHANGEDSINCE":
 				p.sp()
@@ -1320,7 +1310,7 @@ func (p *parser) store() Args {
 			default:
 				p.failf("unknown store modifier %s", mod)
 			}
-		}
+		})
 		p.sp()
 	}
 	switch {
@@ -1359,15 +1349,12 @@ func (p *parser) id() Args {
 	}
 	p.expect('(', "'(' or NIL")
 	a.Params = []IDParam{}
-	for p.err == nil && !p.take(')') {
-		if len(a.Params) > 0 {
-			p.sp()
-		}
+	p.listItems(func() {
 		var f IDParam
 		f.Name = p.str("ID field name")
 		p.sp()
 		f.Value, f.ValueNil = p.nstring("ID field value")
 		a.Params = append(a.Params, f)
-	}
+	})
 	return a
 }

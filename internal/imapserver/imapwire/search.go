@@ -266,11 +266,7 @@ func (p *parser) search() Args {
 		a.Return = &SearchReturn{}
 		p.sp()
 		p.expect('(', "'(' to start return options")
-		n := 0
-		for ; p.err == nil && !p.take(')'); n++ {
-			if n > 0 {
-				p.sp()
-			}
+		n := p.listItems(func() {
 			switch opt := p.keyword("search return option"); opt {
 			case "MIN":
 				a.Return.Min = true
@@ -286,7 +282,7 @@ func (p *parser) search() Args {
 			default:
 				p.failf("unknown search return option %s", opt)
 			}
-		}
+		})
 		if n == 0 {
 			a.Return.All = true // RFC 4731 section 3.1
 		}
