@@ -36,6 +36,11 @@ func (s *session) cmdSelect(tag string, readOnly bool, a *imapwire.Select) {
 	s.feedModSeq.Store(0)
 	s.selectedID.Store(mb.ID)
 	s.srv.flags.acquire(mb.ID)
+	fail := func(err error) {
+		s.srv.flags.release(mb.ID)
+		s.selectedID.Store(0)
+		s.storeError(tag, err, false)
+	}
 	var view uidView
 	var firstUnseen uint32
 	snap := s.srv.flags.peek(mb.ID)
@@ -49,9 +54,7 @@ func (s *session) cmdSelect(tag string, readOnly bool, a *imapwire.Select) {
 	if !s.rev2 && mb.Unseen > 0 && (snap != nil || mb.Messages <= maxAdvance) {
 		snap, err := s.srv.flags.getAt(s.ctx, s.srv.store, mb)
 		if err != nil {
-			s.srv.flags.release(mb.ID)
-			s.selectedID.Store(0)
-			s.storeError(tag, err, false)
+			fail(err)
 			return
 		}
 		for i := range snap.rows {
@@ -63,18 +66,14 @@ func (s *session) cmdSelect(tag string, readOnly bool, a *imapwire.Select) {
 	} else {
 		uids, err := s.srv.store.UIDs(s.ctx, mb.ID)
 		if err != nil {
-			s.srv.flags.release(mb.ID)
-			s.selectedID.Store(0)
-			s.storeError(tag, err, false)
+			fail(err)
 			return
 		}
 		view = newView(uids)
 		if !s.rev2 && mb.Unseen > 0 {
 			firstUnseen, err = s.firstUnseen(mb.ID, &view)
 			if err != nil {
-				s.srv.flags.release(mb.ID)
-				s.selectedID.Store(0)
-				s.storeError(tag, err, false)
+				fail(err)
 				return
 			}
 		}
