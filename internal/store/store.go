@@ -169,6 +169,10 @@ type Delivery struct {
 	// Events are appended to the message log in the same transaction, so a
 	// "stored" record exists exactly when the message does.
 	Events []LogEvent
+	// Outbound entries are queued for delivery elsewhere, sharing the
+	// body; Settle settles queue entries. Both commit with the copies.
+	Outbound []Outbound
+	Settle   []QueueSettle
 }
 
 // NewDelivery parses raw once and returns a Delivery ready for copies.
@@ -199,6 +203,7 @@ const (
 	LogDelivered LogStatus = "delivered"
 	LogDeferred  LogStatus = "deferred"
 	LogBounced   LogStatus = "bounced"
+	LogExpired   LogStatus = "expired"
 )
 
 // LogEvent is one record of the message log.
@@ -366,6 +371,8 @@ type Store interface {
 	// Stats counts what the store holds, from counters (cheap enough for
 	// every metrics scrape).
 	Stats(ctx context.Context) (Stats, error)
+
+	Queue
 
 	Close() error
 }

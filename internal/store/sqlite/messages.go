@@ -33,7 +33,7 @@ const (
 var hotQueries = []string{"SAVEPOINT req", "RELEASE req", "ROLLBACK TO req", insertBody, insertFTS, addToMailbox, insertMessage, insertLog}
 
 func (s *Store) Deliver(ctx context.Context, d *store.Delivery) ([]store.Delivered, error) {
-	if len(d.Copies) == 0 {
+	if len(d.Copies) == 0 && len(d.Outbound) == 0 {
 		return nil, fmt.Errorf("delivery without copies: %w", store.ErrInvalid)
 	}
 	if d.Info == nil {
@@ -65,7 +65,7 @@ func (s *Store) Deliver(ctx context.Context, d *store.Delivery) ([]store.Deliver
 	var out []store.Delivered
 	err = s.writeSynced(ctx, syncBody, func(t *tx) error {
 		out = out[:0]
-		res, err := t.Exec(insertBody, key, len(d.Raw), len(d.Copies), info)
+		res, err := t.Exec(insertBody, key, len(d.Raw), len(d.Copies)+len(d.Outbound), info)
 		if err != nil {
 			return fmt.Errorf("insert body: %w", err)
 		}
@@ -80,6 +80,9 @@ func (s *Store) Deliver(ctx context.Context, d *store.Delivery) ([]store.Deliver
 				return err
 			}
 			out = append(out, dl)
+		}
+		if err := t.queueDelivery(s, bodyID, d); err != nil {
+			return err
 		}
 		return t.appendLog(d.Events)
 	})

@@ -115,6 +115,37 @@ CREATE INDEX msglog_time ON msglog(time);
 CREATE INDEX msglog_rcpt ON msglog(rcpt, time);
 CREATE INDEX msglog_from ON msglog(mail_from, time);
 CREATE INDEX msglog_msgid ON msglog(message_id);
+`, `
+-- The outbound queue: one row per recipient, holding a reference to the
+-- shared body (bodies.refs counts it like a message copy).
+CREATE TABLE queue (
+	id INTEGER PRIMARY KEY AUTOINCREMENT,
+	account_id INTEGER NOT NULL DEFAULT 0,
+	domain_id INTEGER NOT NULL DEFAULT 0,
+	body_id INTEGER NOT NULL REFERENCES bodies(id),
+	mail_from TEXT NOT NULL,
+	rcpt TEXT NOT NULL,
+	rcpt_domain TEXT NOT NULL,
+	message_id TEXT NOT NULL DEFAULT '',
+	subject TEXT NOT NULL DEFAULT '',
+	size INTEGER NOT NULL,
+	queued INTEGER NOT NULL,       -- unix milliseconds, like next_attempt
+	next_attempt INTEGER NOT NULL,
+	lease_until INTEGER NOT NULL DEFAULT 0,
+	attempts INTEGER NOT NULL DEFAULT 0,
+	last_error TEXT NOT NULL DEFAULT '',
+	delay_notified INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX queue_due ON queue(next_attempt);
+CREATE INDEX queue_domain ON queue(domain_id, id);
+
+CREATE TABLE dkim_keys (
+	domain_id INTEGER PRIMARY KEY REFERENCES domains(id) ON DELETE CASCADE,
+	selector TEXT NOT NULL,
+	algorithm TEXT NOT NULL,
+	private_key BLOB NOT NULL,
+	created INTEGER NOT NULL
+);
 `}
 
 func migrate(db *sql.DB) error {

@@ -36,6 +36,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Flags", testFlags},
 		{"CopyMove", testCopyMove},
 		{"TextCandidates", testTextCandidates},
+		{"Queue", testQueue},
+		{"DKIMKeys", testDKIMKeys},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,126 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Outbound is one recipient of a message that leaves through the outbound
+// queue. A Delivery carrying Outbound entries stores them in the same
+// transaction as its copies (the Sent copy, a colleague's INBOX copy), so
+// that what a client was told is sent is both kept and queued, or neither.
+type Outbound struct {
+	// AccountID is the sending account: it owns the entry and receives
+	// the delivery status notifications (RFC 3464) in its INBOX. 0 for a
+	// message without a local sender; it then gets no notification.
+	AccountID int64
+	MailFrom  string // envelope sender, empty for the null sender
+	Rcpt      string // one envelope recipient
+}
+
+// QueueEntry is one recipient of one queued message.
+type QueueEntry struct {
+	ID         int64
+	AccountID  int64
+	DomainID   int64 // the sender's domain (tenant scope), 0 without one
+	BodyID     int64
+	MailFrom   string
+	Rcpt       string
+	RcptDomain string
+	MessageID  string // of the message, for the log
+	Subject    string
+	Size       int64
+	Queued     time.Time
+	// NextAttempt is when the entry is due; LeaseUntil, when in the
+	// future, says a worker holds it and others must leave it alone.
+	NextAttempt time.Time
+	LeaseUntil  time.Time
+	Attempts    int
+	LastError   string
+	// DelayNotified is set once the delay notification went out.
+	DelayNotified bool
+}
+
+// QueueOutcome is what became of one attempt at an entry.
+type QueueOutcome int
+
+const (
+	// QueueDelivered: the remote server accepted it; the entry goes.
+	QueueDelivered QueueOutcome = iota + 1
+	// QueueDeferred: a temporary failure; the entry waits until Next.
+	QueueDeferred
+	// QueueFailed: a permanent failure or the lifetime ran out; the
+	// entry goes.
+	QueueFailed
+)
+
+// QueueSettle records the outcome of an attempt. Applied through
+// Delivery.Settle, it commits together with a delivery status
+// notification and the log events, so that a crash never loses the
+// notification nor sends it twice.
+type QueueSettle struct {
+	ID      int64
+	Outcome QueueOutcome
+	// Next is the new due time for QueueDeferred.
+	Next time.Time
+	// Error is the reason of a deferral, kept for `queue list`.
+	Error string
+	// DelayNotified marks that this settle carries the delay notice.
+	DelayNotified bool
+}
+
+// QueueQuery selects queue entries. Zero fields match everything.
+type QueueQuery struct {
+	// DomainIDs is the tenant scope: nil means all (the CLI, the worker),
+	// empty none.
+	DomainIDs []int64
+	// AccountID, when set, limits the entries to one sender (a user
+	// reading their own outgoing mail).
+	AccountID int64
+	Limit     int // default 1000, oldest first
+}
+
+// QueueStats summarises the queue for metrics.
+type QueueStats struct {
+	Entries int64
+	Oldest  time.Time // queue time of the oldest entry; zero when empty
+}
+
+// DKIMKey is a domain's DKIM signing key (RFC 6376).
+type DKIMKey struct {
+	DomainID  int64
+	Selector  string
+	Algorithm string // "ed25519" or "rsa"
+	// PrivateKey is the PKCS #8 DER encoding of the key.
+	PrivateKey []byte
+	Created    time.Time
+}
+
+// Queue is the outbound queue's part of a Store. Entries are added by
+// Deliver (Delivery.Outbound) and settled by Deliver (Delivery.Settle) or
+// SettleQueue.
+type Queue interface {
+	// ClaimQueue leases up to limit entries due at now whose lease has
+	// run out, until now+lease, and returns them oldest first. A worker
+	// that dies mid-attempt leaves the lease to expire, so its entries
+	// are retried and never lost.
+	ClaimQueue(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]QueueEntry, error)
+	// SettleQueue applies outcomes and appends the events, durably, in
+	// one transaction. An entry already gone is skipped, not an error (a
+	// concurrent delete).
+	SettleQueue(ctx context.Context, settles []QueueSettle, events ...LogEvent) error
+	// QueueEntries lists entries in q's scope, oldest first.
+	QueueEntries(ctx context.Context, q QueueQuery) ([]QueueEntry, error)
+	// RetryQueue makes the entries with these ids in q's scope due at now
+	// and returns how many it found.
+	RetryQueue(ctx context.Context, q QueueQuery, ids []int64, now time.Time) (int, error)
+	// DeleteQueue removes the entries with these ids in q's scope and
+	// returns how many it removed.
+	DeleteQueue(ctx context.Context, q QueueQuery, ids []int64) (int, error)
+	QueueStats(ctx context.Context) (QueueStats, error)
+
+	// SetDKIMKey stores (replacing) the DKIM key of a domain.
+	SetDKIMKey(ctx context.Context, domain string, key DKIMKey) error
+	// DKIMKey returns a domain's DKIM key, ErrNotFound without one.
+	DKIMKey(ctx context.Context, domain string) (DKIMKey, error)
+}

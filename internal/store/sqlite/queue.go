@@ -1,0 +1,285 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+const queueCols = `id, account_id, domain_id, body_id, mail_from, rcpt, rcpt_domain, message_id, subject, size,
+	queued, next_attempt, lease_until, attempts, last_error, delay_notified`
+
+func scanQueueEntry(sc interface{ Scan(...any) error }) (store.QueueEntry, error) {
+	var e store.QueueEntry
+	var queued, next, lease int64
+	err := sc.Scan(&e.ID, &e.AccountID, &e.DomainID, &e.BodyID, &e.MailFrom, &e.Rcpt, &e.RcptDomain, &e.MessageID,
+		&e.Subject, &e.Size, &queued, &next, &lease, &e.Attempts, &e.LastError, &e.DelayNotified)
+	e.Queued, e.NextAttempt = time.UnixMilli(queued), time.UnixMilli(next)
+	if lease > 0 {
+		e.LeaseUntil = time.UnixMilli(lease)
+	}
+	return e, err
+}
+
+// queueDelivery adds d's outbound entries, referring to bodyID, and
+// applies d's settles, inside Deliver's transaction.
+func (t *tx) queueDelivery(s *Store, bodyID int64, d *store.Delivery) error {
+	for _, o := range d.Outbound {
+		rcpt, err := store.NormalizeAddress(o.Rcpt)
+		if err != nil {
+			return fmt.Errorf("queue for %q: %w", o.Rcpt, err)
+		}
+		from := ""
+		if o.MailFrom != "" {
+			if from, err = store.NormalizeAddress(o.MailFrom); err != nil {
+				return fmt.Errorf("queue from %q: %w", o.MailFrom, err)
+			}
+		}
+		var domainID int64
+		if o.AccountID != 0 {
+			if err := t.QueryRow("SELECT domain_id FROM accounts WHERE id = ?", o.AccountID).Scan(&domainID); err != nil {
+				return notFound(err, fmt.Sprintf("sending account %d", o.AccountID))
+			}
+		}
+		now := d.Received.UnixMilli()
+		_, err = t.Exec(`INSERT INTO queue (account_id, domain_id, body_id, mail_from, rcpt, rcpt_domain, message_id,
+				subject, size, queued, next_attempt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			o.AccountID, domainID, bodyID, from, rcpt, store.DomainOf(rcpt), d.Info.MessageID, d.Info.Subject,
+			len(d.Raw), now, now)
+		if err != nil {
+			return fmt.Errorf("queue for %s: %w", rcpt, err)
+		}
+	}
+	return t.settle(s, d.Settle)
+}
+
+func (t *tx) settle(s *Store, settles []store.QueueSettle) error {
+	for _, st := range settles {
+		switch st.Outcome {
+		case store.QueueDelivered, store.QueueFailed:
+			var bodyID int64
+			err := t.QueryRow("DELETE FROM queue WHERE id = ? RETURNING body_id", st.ID).Scan(&bodyID)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("settle queue entry %d: %w", st.ID, err)
+			}
+			if _, err := t.unref(s, bodyID); err != nil {
+				return err
+			}
+		case store.QueueDeferred:
+			_, err := t.Exec(`UPDATE queue SET next_attempt = ?, lease_until = 0, attempts = attempts + 1,
+					last_error = ?, delay_notified = delay_notified OR ? WHERE id = ?`,
+				st.Next.UnixMilli(), st.Error, st.DelayNotified, st.ID)
+			if err != nil {
+				return fmt.Errorf("defer queue entry %d: %w", st.ID, err)
+			}
+		default:
+			return fmt.Errorf("settle queue entry %d: outcome %d: %w", st.ID, st.Outcome, store.ErrInvalid)
+		}
+	}
+	return nil
+}
+
+func (s *Store) ClaimQueue(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]store.QueueEntry, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	var out []store.QueueEntry
+	err := s.write(ctx, func(t *tx) error {
+		out = out[:0]
+		rows, err := t.Query(`UPDATE queue SET lease_until = ? WHERE id IN (
+				SELECT id FROM queue WHERE next_attempt <= ? AND lease_until <= ? ORDER BY next_attempt, id LIMIT ?)
+			RETURNING `+queueCols, now.Add(lease).UnixMilli(), now.UnixMilli(), now.UnixMilli(), limit)
+		if err != nil {
+			return fmt.Errorf("claim queue entries: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			e, err := scanQueueEntry(rows)
+			if err != nil {
+				return fmt.Errorf("claim queue entries: %w", err)
+			}
+			out = append(out, e)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b store.QueueEntry) int {
+		if c := a.NextAttempt.Compare(b.NextAttempt); c != 0 {
+			return c
+		}
+		return int(a.ID - b.ID)
+	})
+	return out, nil
+}
+
+func (s *Store) SettleQueue(ctx context.Context, settles []store.QueueSettle, events ...store.LogEvent) error {
+	return s.write(ctx, func(t *tx) error {
+		if err := t.settle(s, settles); err != nil {
+			return err
+		}
+		return t.appendLog(events)
+	})
+}
+
+// queueScope turns a query's scope into a WHERE clause; ok is false when
+// the scope is empty (nothing matches).
+func queueScope(q store.QueueQuery) (where string, args []any, ok bool) {
+	var conds []string
+	if q.DomainIDs != nil {
+		if len(q.DomainIDs) == 0 {
+			return "", nil, false
+		}
+		conds = append(conds, "domain_id IN ("+strings.TrimSuffix(strings.Repeat("?,", len(q.DomainIDs)), ",")+")")
+		for _, id := range q.DomainIDs {
+			args = append(args, id)
+		}
+	}
+	if q.AccountID != 0 {
+		conds = append(conds, "account_id = ?")
+		args = append(args, q.AccountID)
+	}
+	conds = append(conds, "1")
+	return strings.Join(conds, " AND "), args, true
+}
+
+func (s *Store) QueueEntries(ctx context.Context, q store.QueueQuery) ([]store.QueueEntry, error) {
+	where, args, ok := queueScope(q)
+	if !ok {
+		return nil, nil
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 1000
+	}
+	rows, err := s.query(ctx, "SELECT "+queueCols+" FROM queue WHERE "+where+" ORDER BY id LIMIT ?", append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("list queue: %w", err)
+	}
+	defer rows.Close()
+	var out []store.QueueEntry
+	for rows.Next() {
+		e, err := scanQueueEntry(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list queue: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) RetryQueue(ctx context.Context, q store.QueueQuery, ids []int64, now time.Time) (int, error) {
+	where, args, ok := queueScope(q)
+	if !ok {
+		return 0, nil
+	}
+	n := 0
+	err := s.write(ctx, func(t *tx) error {
+		n = 0
+		for _, id := range ids {
+			res, err := t.Exec("UPDATE queue SET next_attempt = ? WHERE id = ? AND "+where,
+				append([]any{now.UnixMilli(), id}, args...)...)
+			if err != nil {
+				return fmt.Errorf("retry queue entry %d: %w", id, err)
+			}
+			c, _ := res.RowsAffected()
+			n += int(c)
+		}
+		return nil
+	})
+	return n, err
+}
+
+func (s *Store) DeleteQueue(ctx context.Context, q store.QueueQuery, ids []int64) (int, error) {
+	where, args, ok := queueScope(q)
+	if !ok {
+		return 0, nil
+	}
+	n := 0
+	err := s.write(ctx, func(t *tx) error {
+		n = 0
+		for _, id := range ids {
+			var bodyID int64
+			err := t.QueryRow("DELETE FROM queue WHERE id = ? AND "+where+" RETURNING body_id",
+				append([]any{id}, args...)...).Scan(&bodyID)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("delete queue entry %d: %w", id, err)
+			}
+			if _, err := t.unref(s, bodyID); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+func (s *Store) QueueStats(ctx context.Context) (store.QueueStats, error) {
+	var st store.QueueStats
+	var oldest sql.NullInt64
+	if err := s.queryRow(ctx, "SELECT count(*), min(queued) FROM queue").Scan(&st.Entries, &oldest); err != nil {
+		return st, fmt.Errorf("queue stats: %w", err)
+	}
+	if oldest.Valid {
+		st.Oldest = time.UnixMilli(oldest.Int64)
+	}
+	return st, nil
+}
+
+func (s *Store) SetDKIMKey(ctx context.Context, domain string, key store.DKIMKey) error {
+	name, err := store.NormalizeDomain(domain)
+	if err != nil {
+		return err
+	}
+	if key.Selector == "" || len(key.PrivateKey) == 0 || (key.Algorithm != "ed25519" && key.Algorithm != "rsa") {
+		return fmt.Errorf("dkim key for %s: selector, key and algorithm ed25519 or rsa needed: %w", name, store.ErrInvalid)
+	}
+	if key.Created.IsZero() {
+		key.Created = time.Now()
+	}
+	return s.write(ctx, func(t *tx) error {
+		var id int64
+		if err := t.QueryRow("SELECT id FROM domains WHERE name = ?", name).Scan(&id); err != nil {
+			return notFound(err, "domain "+name)
+		}
+		_, err := t.Exec(`INSERT INTO dkim_keys (domain_id, selector, algorithm, private_key, created) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (domain_id) DO UPDATE SET selector = excluded.selector, algorithm = excluded.algorithm,
+				private_key = excluded.private_key, created = excluded.created`,
+			id, key.Selector, key.Algorithm, key.PrivateKey, key.Created.UnixMilli())
+		if err != nil {
+			return fmt.Errorf("store dkim key for %s: %w", name, err)
+		}
+		return nil
+	})
+}
+
+func (s *Store) DKIMKey(ctx context.Context, domain string) (store.DKIMKey, error) {
+	var k store.DKIMKey
+	name, err := store.NormalizeDomain(domain)
+	if err != nil {
+		return k, err
+	}
+	var created int64
+	err = s.queryRow(ctx, `SELECT k.domain_id, k.selector, k.algorithm, k.private_key, k.created
+		FROM dkim_keys k JOIN domains d ON d.id = k.domain_id WHERE d.name = ?`, name).
+		Scan(&k.DomainID, &k.Selector, &k.Algorithm, &k.PrivateKey, &created)
+	if err != nil {
+		return k, notFound(err, "dkim key of "+name)
+	}
+	k.Created = time.UnixMilli(created)
+	return k, nil
+}

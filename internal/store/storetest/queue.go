@@ -1,0 +1,166 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// testQueue covers the outbound queue: entries made with their copies in
+// one Deliver, leases, settles, the tenant scope of the admin calls, and
+// the body reference each entry holds.
+func testQueue(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	accs := setup(t, s, "alice@example.org", "carol@other.test")
+	alice, carol := accs[0], accs[1]
+	t0 := time.UnixMilli(time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC).UnixMilli())
+
+	raw := Raw("queued", "hello")
+	d := store.NewDelivery(raw, t0)
+	d.Copies = []store.Copy{{AccountID: alice.ID, Mailbox: store.Sent, Flags: store.FlagSeen}}
+	d.Outbound = []store.Outbound{
+		{AccountID: alice.ID, MailFrom: "Alice@example.org", Rcpt: "Bob@Remote.test"},
+		{AccountID: alice.ID, MailFrom: "alice@example.org", Rcpt: "dave@far.test"},
+	}
+	d.Events = []store.LogEvent{{Status: store.LogQueued, MessageID: "queued@example.org", Rcpt: "bob@remote.test"}}
+	must(s.Deliver(ctx, d))
+	// Carol's message goes out with no copy at all.
+	d2 := store.NewDelivery(Raw("carols", "x"), t0.Add(time.Second))
+	d2.Outbound = []store.Outbound{{AccountID: carol.ID, MailFrom: "carol@other.test", Rcpt: "eve@far.test"}}
+	must(s.Deliver(ctx, d2))
+
+	bad := store.NewDelivery(raw, t0)
+	bad.Outbound = []store.Outbound{{AccountID: alice.ID, MailFrom: "alice@example.org", Rcpt: "not an address"}}
+	if _, err := s.Deliver(ctx, bad); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("queue for a bad recipient: %v, want ErrInvalid", err)
+	}
+
+	all := must(s.QueueEntries(ctx, store.QueueQuery{}))
+	if len(all) != 3 {
+		t.Fatalf("queue holds %d entries, want 3: %+v", len(all), all)
+	}
+	e := all[0]
+	if e.Rcpt != "bob@remote.test" || e.RcptDomain != "remote.test" || e.MailFrom != "alice@example.org" ||
+		e.AccountID != alice.ID || e.DomainID != alice.DomainID || e.MessageID != "queued@example.org" ||
+		e.Subject != "queued" || e.Size != int64(len(raw)) || !e.Queued.Equal(t0) || !e.NextAttempt.Equal(t0) ||
+		e.Attempts != 0 || e.BodyID == 0 || all[1].BodyID != e.BodyID {
+		t.Fatalf("entry %+v", e)
+	}
+	if got := readBody(t, s, e.BodyID); string(got) != string(raw) {
+		t.Fatalf("queued body %q", got)
+	}
+	// Tenant scope: an admin of other.test sees only Carol's entry; an
+	// empty scope sees nothing.
+	if got := must(s.QueueEntries(ctx, store.QueueQuery{DomainIDs: []int64{carol.DomainID}})); len(got) != 1 || got[0].Rcpt != "eve@far.test" {
+		t.Fatalf("other.test scope: %+v", got)
+	}
+	if got := must(s.QueueEntries(ctx, store.QueueQuery{DomainIDs: []int64{}})); len(got) != 0 {
+		t.Fatalf("empty scope: %+v", got)
+	}
+	if got := must(s.QueueEntries(ctx, store.QueueQuery{AccountID: alice.ID})); len(got) != 2 {
+		t.Fatalf("alice's entries: %+v", got)
+	}
+	if n := must(s.DeleteQueue(ctx, store.QueueQuery{DomainIDs: []int64{carol.DomainID}}, []int64{e.ID})); n != 0 {
+		t.Fatalf("deleted %d of another tenant's entries", n)
+	}
+	if st := must(s.QueueStats(ctx)); st.Entries != 3 || !st.Oldest.Equal(t0) {
+		t.Fatalf("stats %+v", st)
+	}
+
+	// Leases: a claim takes what is due and not leased; a second claim
+	// before the lease ends gets nothing; after it, the same entries.
+	if got := must(s.ClaimQueue(ctx, t0.Add(-time.Minute), time.Minute, 10)); len(got) != 0 {
+		t.Fatalf("claimed entries not yet due: %+v", got)
+	}
+	got := must(s.ClaimQueue(ctx, t0, time.Minute, 2))
+	if len(got) != 2 || got[0].ID != e.ID || !got[0].LeaseUntil.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("first claim %+v", got)
+	}
+	if again := must(s.ClaimQueue(ctx, t0.Add(30*time.Second), time.Minute, 10)); len(again) != 1 || again[0].Rcpt != "eve@far.test" {
+		t.Fatalf("claim during lease %+v", again)
+	}
+	if again := must(s.ClaimQueue(ctx, t0.Add(2*time.Minute), time.Minute, 10)); len(again) != 3 {
+		t.Fatalf("claim after lease: %d entries, want 3", len(again))
+	}
+
+	// Settle: one delivered, one deferred with its reason, with events.
+	next := t0.Add(time.Hour)
+	err := s.SettleQueue(ctx, []store.QueueSettle{
+		{ID: all[0].ID, Outcome: store.QueueDelivered},
+		{ID: all[1].ID, Outcome: store.QueueDeferred, Next: next, Error: "451 try later", DelayNotified: true},
+		{ID: 999999, Outcome: store.QueueDelivered}, // already gone: skipped
+	}, store.LogEvent{Status: store.LogDelivered, Rcpt: "bob@remote.test", Detail: "250 ok", DomainID: alice.DomainID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := must(s.QueueEntries(ctx, store.QueueQuery{AccountID: alice.ID}))
+	if len(left) != 1 || left[0].ID != all[1].ID || !left[0].NextAttempt.Equal(next) || left[0].Attempts != 1 ||
+		left[0].LastError != "451 try later" || !left[0].DelayNotified || !left[0].LeaseUntil.IsZero() {
+		t.Fatalf("after settle %+v", left)
+	}
+	if ev := must(s.SearchLog(ctx, store.LogQuery{Status: store.LogDelivered})); len(ev) != 1 || ev[0].Detail != "250 ok" {
+		t.Fatalf("delivered events %+v", ev)
+	}
+	// The deferred entry is due again only at next; retry makes it due now.
+	for _, g := range must(s.ClaimQueue(ctx, t0.Add(3*time.Minute), time.Minute, 10)) {
+		if g.ID == all[1].ID {
+			t.Fatalf("claimed a deferred entry early: %+v", g)
+		}
+	}
+	if n := must(s.RetryQueue(ctx, store.QueueQuery{}, []int64{all[1].ID}, t0.Add(4*time.Minute))); n != 1 {
+		t.Fatalf("retried %d", n)
+	}
+	if got := must(s.ClaimQueue(ctx, t0.Add(4*time.Minute), time.Minute, 10)); len(got) != 2 || got[1].ID != all[1].ID {
+		t.Fatalf("claim after retry %+v", got)
+	}
+
+	// The body outlives its Sent copy while an entry refers to it, and
+	// goes with the last reference.
+	sent := must(s.Mailbox(ctx, alice.ID, store.Sent))
+	msgs := must(s.Messages(ctx, sent.ID))
+	must(0, s.Expunge(ctx, sent.ID, []int64{msgs[0].ID}))
+	must(s.Purge(ctx, t0.AddDate(1, 0, 0), t0, 100))
+	if got := readBody(t, s, e.BodyID); string(got) != string(raw) {
+		t.Fatalf("queued body after purge of its copy: %q", got)
+	}
+	if n := must(s.DeleteQueue(ctx, store.QueueQuery{DomainIDs: []int64{alice.DomainID}}, []int64{all[1].ID})); n != 1 {
+		t.Fatalf("deleted %d", n)
+	}
+	if _, err := s.Body(ctx, e.BodyID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("body after its last reference: %v, want ErrNotFound", err)
+	}
+
+	// A settle may come with a notification to the sender: one Deliver.
+	dsn := store.NewDelivery(Raw("bounce", "failed"), t0)
+	dsn.Copies = []store.Copy{{AccountID: carol.ID, Mailbox: store.Inbox}}
+	dsn.Settle = []store.QueueSettle{{ID: all[2].ID, Outcome: store.QueueFailed}}
+	must(s.Deliver(ctx, dsn))
+	if st := must(s.QueueStats(ctx)); st.Entries != 0 || !st.Oldest.IsZero() {
+		t.Fatalf("stats of an empty queue %+v", st)
+	}
+}
+
+func testDKIMKeys(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	setup(t, s, "alice@example.org")
+	if _, err := s.DKIMKey(ctx, "example.org"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("key before one is set: %v, want ErrNotFound", err)
+	}
+	k := store.DKIMKey{Selector: "s1", Algorithm: "ed25519", PrivateKey: []byte{1, 2, 3}}
+	if err := s.SetDKIMKey(ctx, "missing.test", k); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("key for unknown domain: %v", err)
+	}
+	if err := s.SetDKIMKey(ctx, "example.org", store.DKIMKey{Selector: "s1", Algorithm: "dsa", PrivateKey: []byte{1}}); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("bad algorithm: %v", err)
+	}
+	must(0, s.SetDKIMKey(ctx, "Example.ORG", k))
+	k.Selector, k.Algorithm, k.PrivateKey = "s2", "rsa", []byte{4, 5}
+	must(0, s.SetDKIMKey(ctx, "example.org", k))
+	got := must(s.DKIMKey(ctx, "example.org"))
+	if got.Selector != "s2" || got.Algorithm != "rsa" || string(got.PrivateKey) != "\x04\x05" || got.DomainID == 0 || got.Created.IsZero() {
+		t.Fatalf("key %+v", got)
+	}
+}
