@@ -28,6 +28,7 @@ var (
 	benchOnce sync.Once
 	benchDir  string
 	benchErr  error
+	benchN    int
 )
 
 func TestMain(m *testing.M) {
@@ -39,7 +40,9 @@ func TestMain(m *testing.M) {
 }
 
 // benchMailbox returns a server whose INBOX holds n messages; 1 in 1,000
-// contains the word "zebracorn".
+// contains the word "zebracorn" in its body and another 1 in 1,000 the word
+// "quarterly" in its subject; the senders are s0@example.net to
+// s96@example.net in turn.
 func benchMailbox(b *testing.B) *env {
 	benchOnce.Do(func() {
 		n := 100_000
@@ -78,8 +81,12 @@ func benchMailbox(b *testing.B) *env {
 					if i%1000 == 0 {
 						body.WriteString("zebracorn\r\n")
 					}
-					raw := fmt.Sprintf("From: Sender %d <s%d@example.net>\r\nTo: alice@example.org\r\nSubject: message %d\r\n"+
-						"Date: Fri, 20 Nov 2026 10:00:00 +0000\r\nMessage-ID: <%d@bench>\r\n\r\n%s", i%97, i%97, i, i, body.String())
+					subject := fmt.Sprintf("message %d", i)
+					if i%1000 == 500 {
+						subject = fmt.Sprintf("Quarterly report %d", i)
+					}
+					raw := fmt.Sprintf("From: Sender %d <s%d@example.net>\r\nTo: alice@example.org\r\nSubject: %s\r\n"+
+						"Date: Fri, 20 Nov 2026 10:00:00 +0000\r\nMessage-ID: <%d@bench>\r\n\r\n%s", i%97, i%97, subject, i, body.String())
 					d := store.NewDelivery([]byte(raw), time.Now())
 					var f store.Flags
 					if i%3 == 0 {
@@ -97,6 +104,7 @@ func benchMailbox(b *testing.B) *env {
 		}
 		close(next)
 		wg.Wait()
+		benchN = n
 		b.Logf("built an INBOX of %d messages in %v", n, time.Since(start).Round(time.Millisecond))
 		e.stop()
 		e.st.Close()
@@ -174,3 +182,19 @@ func benchCommand(b *testing.B, cmd string, minLines int) {
 func BenchmarkSelect(b *testing.B)     { benchCommand(b, "SELECT INBOX", 3) }
 func BenchmarkFetchFlags(b *testing.B) { benchCommand(b, "UID FETCH 1:* (FLAGS)", 1000) }
 func BenchmarkSearchText(b *testing.B) { benchCommand(b, `UID SEARCH TEXT "zebracorn"`, 1) }
+
+// The header keys, each narrowed by the index (issue 11 part 6): about
+// 1 in 1,000 messages has "quarterly" in its subject, 1 in 97 is from
+// s42@example.net.
+func BenchmarkSearchSubject(b *testing.B) { benchCommand(b, `UID SEARCH SUBJECT "quarterly"`, 1) }
+func BenchmarkSearchFrom(b *testing.B)    { benchCommand(b, `UID SEARCH FROM "s42@example.net"`, 1) }
+func BenchmarkSearchHeader(b *testing.B) {
+	benchCommand(b, `UID SEARCH HEADER Message-ID "<4242@bench>"`, 1)
+}
+
+// BenchmarkFetchNewestEnvelopes is what a client does on opening a
+// mailbox: the newest 50 messages' envelopes and flags.
+func BenchmarkFetchNewestEnvelopes(b *testing.B) {
+	benchMailbox(b)
+	benchCommand(b, fmt.Sprintf("UID FETCH %d:* (ENVELOPE FLAGS)", benchN-49), 50)
+}

@@ -209,14 +209,19 @@ func (s *Store) Message(ctx context.Context, id int64) (store.Message, error) {
 
 func (s *Store) Body(ctx context.Context, bodyID int64) (store.Body, error) {
 	b := store.Body{ID: bodyID}
+	var key string
 	var info []byte
-	if err := s.queryRow(ctx, "SELECT size, info FROM bodies WHERE id = ?", bodyID).Scan(&b.Size, &info); err != nil {
+	if err := s.queryRow(ctx, "SELECT size, blob_key, info FROM bodies WHERE id = ?", bodyID).Scan(&b.Size, &key, &info); err != nil {
 		return b, notFound(err, fmt.Sprintf("body %d", bodyID))
+	}
+	if b.Info = s.infos.get(bodyID, key); b.Info != nil {
+		return b, nil
 	}
 	b.Info = new(message.Info)
 	if err := json.Unmarshal(info, b.Info); err != nil {
 		return b, fmt.Errorf("decode info of body %d: %w", bodyID, err)
 	}
+	s.infos.put(bodyID, key, b.Info)
 	return b, nil
 }
 

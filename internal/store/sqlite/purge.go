@@ -32,6 +32,7 @@ func (t *tx) unref(s *Store, bodyID int64) (int64, error) {
 		return 0, fmt.Errorf("trash blob of body %d: %w", bodyID, err)
 	}
 	t.trashed = append(t.trashed, key)
+	s.infos.drop(bodyID)
 	return size, nil
 }
 

@@ -1,0 +1,96 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/message"
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// TestReadPoolKeepsConnections guards the read pool against closing
+// connections that concurrent readers opened: each closed one took its
+// prepared statements along, and they were prepared again on the next
+// connection (PROFILE-IMAP.md, issue 11 part 6).
+func TestReadPoolKeepsConnections(t *testing.T) {
+	s := open(t, t.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	if _, err := s.CreateDomain(ctx, "example.test", 0); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.CreateAccount(ctx, "bob@example.test", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bodies []int64
+	var mbID int64
+	for i := range 20 {
+		d := store.NewDelivery([]byte(fmt.Sprintf("Subject: m%d\r\n\r\nbody %d\r\n", i, i)), time.Now())
+		d.Copies = []store.Copy{{AccountID: a.ID, Mailbox: store.Inbox}}
+		dl, err := s.Deliver(ctx, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := s.Message(ctx, dl[0].MessageID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies, mbID = append(bodies, m.BodyID), dl[0].MailboxID
+	}
+	var wg sync.WaitGroup
+	for g := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				if _, err := s.MessagesByUID(ctx, mbID, nil); err != nil {
+					t.Error(err)
+					return
+				}
+				if _, err := s.Body(ctx, bodies[(g+i)%len(bodies)]); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	st := s.r.Stats()
+	if st.MaxIdleClosed != 0 || st.MaxLifetimeClosed != 0 || st.MaxIdleTimeClosed != 0 {
+		t.Errorf("read pool closed connections: %+v", st)
+	}
+}
+
+// TestInfoCache checks the decoded-Info cache: bounded, most recently
+// used kept, and never serving an entry for another blob under the same
+// body id.
+func TestInfoCache(t *testing.T) {
+	c := newInfoCache(2)
+	a, b, d := &message.Info{Subject: "a"}, &message.Info{Subject: "b"}, &message.Info{Subject: "d"}
+	c.put(1, "k1", a)
+	c.put(2, "k2", b)
+	if c.get(1, "k1") != a {
+		t.Fatal("entry 1 missing")
+	}
+	c.put(3, "k3", d) // evicts 2, the least recently used
+	if c.get(2, "k2") != nil {
+		t.Error("entry 2 kept past the bound")
+	}
+	if c.get(1, "k1") != a || c.get(3, "k3") != d {
+		t.Error("recent entries evicted")
+	}
+	if c.get(1, "other") != nil {
+		t.Error("entry served for another blob key")
+	}
+	if c.get(1, "k1") != nil {
+		t.Error("mismatched entry not dropped")
+	}
+	c.drop(3)
+	if c.get(3, "k3") != nil {
+		t.Error("dropped entry served")
+	}
+}
