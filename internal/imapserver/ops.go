@@ -200,10 +200,6 @@ func (s *session) cmdCopy(tag string, uid, move bool, a *imapwire.Copy) {
 		s.ok(tag, "nothing to do")
 		return
 	}
-	if move && dest.ID == sel.mb.ID {
-		s.no(tag, imapwire.CodeCannot, "source and destination are the same mailbox")
-		return
-	}
 	var events []store.LogEvent
 	if move {
 		msgs, err := s.srv.store.MessagesByUID(s.ctx, sel.mb.ID, queryRanges(ranges))
@@ -262,6 +258,12 @@ func (s *session) cmdCopy(tag string, uid, move bool, a *imapwire.Copy) {
 		s.wr.Untagged(imapwire.OK, code, "moved")
 	}
 	s.reportExpunged(from)
+	if dest.ID == sel.mb.ID {
+		// Into the selected mailbox itself: the messages are back under
+		// new UIDs, announced after the expunges (RFC 6851 section 3.3).
+		s.markDirty()
+		s.sync(false)
+	}
 	s.ok(tag, "MOVE completed")
 }
 

@@ -63,6 +63,7 @@ func (s *session) cmdSearch(tag string, uid bool, a *imapwire.Search) {
 	ctx := &imapmsg.SearchContext{MaxSeq: sel.view.count(), MaxUID: sel.view.maxUID(), Saved: prev}
 	var found []uint32 // UIDs
 	var seqs []uint32
+	var modseqs []uint64 // of found, for MODSEQ with MIN or MAX
 	var highest uint64
 	check := func(m *imapmsg.Message) bool {
 		ok, err := imapmsg.Match(ctx, a.Keys, m)
@@ -73,6 +74,7 @@ func (s *session) cmdSearch(tag string, uid bool, a *imapwire.Search) {
 		if ok {
 			found = append(found, m.UID)
 			seqs = append(seqs, m.Seq)
+			modseqs = append(modseqs, m.ModSeq)
 			highest = max(highest, m.ModSeq)
 		}
 		return true
@@ -182,8 +184,26 @@ func (s *session) cmdSearch(tag string, uid bool, a *imapwire.Search) {
 		w.Raw(" COUNT ").Raw(strconv.Itoa(len(nums)))
 	}
 	if useModSeq && len(nums) > 0 {
-		w.Raw(" MODSEQ ").Num64(highest)
+		w.Raw(" MODSEQ ").Num64(esearchModSeq(ret, modseqs, highest))
 	}
 	w.CRLF()
 	s.ok(tag, "SEARCH completed")
+}
+
+// esearchModSeq is the MODSEQ of an ESEARCH response: the highest modseq
+// of the messages it returns. With MIN or MAX and neither ALL nor COUNT,
+// those are only the messages MIN and MAX name (RFC 4731 section 3.2, RFC
+// 7162 section 3.1.5); otherwise all that matched (highest).
+func esearchModSeq(ret imapwire.SearchReturn, modseqs []uint64, highest uint64) uint64 {
+	if ret.All || ret.Count || !(ret.Min || ret.Max) || len(modseqs) == 0 {
+		return highest
+	}
+	var m uint64
+	if ret.Min {
+		m = modseqs[0]
+	}
+	if ret.Max {
+		m = max(m, modseqs[len(modseqs)-1])
+	}
+	return m
 }

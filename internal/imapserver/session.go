@@ -190,6 +190,12 @@ func (s *session) next() error {
 	if err != nil {
 		var perr *imapwire.ParseError
 		if errors.As(err, &perr) {
+			if perr.No && allowed(perr.Name, s.state) {
+				// A well-formed command naming a mailbox that cannot
+				// exist (RFC 9051 section 7.1.2: NO, not BAD).
+				s.no(perr.Tag, imapwire.CodeCannot, perr.Msg)
+				return s.flush()
+			}
 			code := imapwire.Code{Name: perr.Code}
 			s.wr.Tagged(perr.Tag, imapwire.BAD, code, perr.Msg)
 			if perr.Fatal {

@@ -331,7 +331,9 @@ type Store interface {
 	// body is shared, not duplicated.
 	Copy(ctx context.Context, from int64, uids []uint32, to int64) ([]CopiedUID, error)
 	// Move moves messages into another mailbox of the same account: they
-	// vanish from the source (not as deletions) and get new UIDs.
+	// vanish from the source (not as deletions) and get new UIDs. When to
+	// is from, they get new UIDs in it and their old UIDs vanish (IMAP
+	// MOVE into the selected mailbox, RFC 6851 section 3.3).
 	Move(ctx context.Context, from int64, uids []uint32, to int64) ([]CopiedUID, error)
 	// ExpungeUIDs soft-deletes messages by UID, like Expunge.
 	ExpungeUIDs(ctx context.Context, mailboxID int64, uids []uint32) error

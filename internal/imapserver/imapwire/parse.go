@@ -61,6 +61,13 @@ func (o Options) withDefaults() Options {
 // and, when Fatal, closes the connection: the Reader could not find where
 // the next command starts. When not Fatal, the Reader has already skipped
 // the rest of the broken command.
+//
+// A command that is well formed but names a mailbox that cannot exist (a
+// valid astring that is not valid modified UTF-7, or not valid UTF-8 once
+// UTF-8 is on) is a ParseError with No set: the session answers "Tag NO"
+// instead, for the command's syntax is right and only the name is wrong
+// (RFC 9051 section 7.1: BAD is for protocol errors). The whole command
+// has been read, literals included; Name is the command's name.
 type ParseError struct {
 	Tag   string
 	Msg   string
@@ -68,6 +75,8 @@ type ParseError struct {
 	// Code is a response code for the BAD, or "": CodeTooBig for a line
 	// or literal over a limit (RFC 7888 section 4, RFC 4469 section 5).
 	Code CodeName
+	No   bool
+	Name string
 }
 
 func (e *ParseError) Error() string {
@@ -212,6 +221,9 @@ func (r *Reader) ReadCommand() (*Command, error) {
 	}
 	p := &parser{r: r, line: line, total: int64(len(line)) + 2}
 	cmd := p.command()
+	if p.err == nil && p.nameErr != "" {
+		return nil, &ParseError{Tag: cmd.Tag, Msg: p.nameErr, No: true, Name: cmd.Name}
+	}
 	if p.err == nil {
 		return cmd, nil
 	}
@@ -299,6 +311,9 @@ type parser struct {
 	name     string
 	total    int64 // bytes of this command so far
 	noResync bool  // the error is a refused synchronising literal
+	// nameErr is the first invalid mailbox name's complaint; parsing goes
+	// on so that the command is read whole (see ParseError.No).
+	nameErr string
 }
 
 func (p *parser) failf(format string, args ...any) {
@@ -674,23 +689,31 @@ func (p *parser) mailboxName(s string) string {
 	}
 	if p.r != nil && p.r.utf8 {
 		if !utf8.ValidString(s) {
-			p.failf("mailbox name is not valid UTF-8")
-			return ""
+			p.badName("mailbox name is not valid UTF-8")
+			return s
 		}
 		for i := 0; i < len(s); i++ {
 			if s[i] < 0x20 || s[i] == 0x7f {
-				p.failf("control character in mailbox name")
-				return ""
+				p.badName("control character in mailbox name")
+				return s
 			}
 		}
 		return s
 	}
 	d, err := DecodeMailbox(s)
 	if err != nil {
-		p.failf("mailbox name is not valid modified UTF-7 (RFC 3501 section 5.1.3)")
-		return ""
+		p.badName("mailbox name is not valid modified UTF-7 (RFC 3501 section 5.1.3)")
+		return s
 	}
 	return d
+}
+
+// badName records a mailbox name that is a valid astring but no valid
+// name: the command is still read to its end, then refused with NO.
+func (p *parser) badName(msg string) {
+	if p.nameErr == "" {
+		p.nameErr = msg
+	}
 }
 
 // listMailbox reads a LIST pattern (RFC 9051 list-mailbox).

@@ -436,9 +436,12 @@ func (s *Store) Move(ctx context.Context, from int64, uids []uint32, to int64) (
 }
 
 // move re-homes live messages: new UIDs in to, a vanished record in from.
+// With to == from the messages get new UIDs in their own mailbox, which
+// is a MOVE into the selected mailbox (RFC 6851 section 3.3: COPY then
+// EXPUNGE of the originals), done in one transaction.
 func (t *tx) move(from int64, uids []uint32, to int64) ([]store.CopiedUID, error) {
 	var out []store.CopiedUID
-	if len(uids) == 0 || from == to {
+	if len(uids) == 0 {
 		return out, nil
 	}
 	var accountID int64

@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"MailboxManagement", testMailboxManagement},
 		{"Flags", testFlags},
 		{"CopyMove", testCopyMove},
+		{"MoveWithinMailbox", testMoveWithinMailbox},
 		{"TextCandidates", testTextCandidates},
 		{"Queue", testQueue},
 		{"DKIMKeys", testDKIMKeys},
