@@ -9,6 +9,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -30,6 +31,11 @@ var (
 	// ErrModified reports that a conditional change (IMAP UNCHANGEDSINCE)
 	// was refused because the message changed since the given modseq.
 	ErrModified = errors.New("modified since")
+	// ErrStorageFull reports that the disk (or object store) holding
+	// metadata or bodies has no room left. It is temporary: SMTP answers
+	// 452 4.3.1 (RFC 3463 4.3.1, "mail system full"), IMAP a NO that a
+	// client may retry.
+	ErrStorageFull = errors.New("storage full")
 )
 
 // DefaultRetentionDays is the rolling window for a domain created without
@@ -161,9 +167,17 @@ type Copy struct {
 
 // Delivery is one message to store, once, for one or more copies. It is
 // the only way a message enters the store (capture, submission, APPEND).
+//
+// The body is a reader, not a byte slice, so that a front end can stream
+// a large message from a spool file and memory does not grow with message
+// size (the S3 backend takes the same reader).
 type Delivery struct {
-	Raw      []byte        // as received, line endings normalised to CRLF
-	Info     *message.Info // pre-parsed; NewDelivery fills it
+	// Body reads the message as received, line endings normalised to
+	// CRLF: exactly Size bytes. Deliver reads it once, from the caller's
+	// goroutine, before returning.
+	Body     io.Reader
+	Size     int64
+	Info     *message.Info // pre-parsed from the same bytes; required
 	Received time.Time
 	Copies   []Copy
 	// Events are appended to the message log in the same transaction, so a
@@ -177,7 +191,7 @@ type Delivery struct {
 
 // NewDelivery parses raw once and returns a Delivery ready for copies.
 func NewDelivery(raw []byte, received time.Time) *Delivery {
-	return &Delivery{Raw: raw, Info: message.Parse(raw), Received: received}
+	return &Delivery{Body: bytes.NewReader(raw), Size: int64(len(raw)), Info: message.Parse(raw), Received: received}
 }
 
 // Delivered reports where one copy of a delivery was stored.
@@ -284,7 +298,7 @@ type Store interface {
 	// DeleteAccount removes the account, its mailboxes and messages.
 	DeleteAccount(ctx context.Context, address string) error
 
-	// Deliver stores d.Raw once and one message per copy, then appends
+	// Deliver stores d.Body once and one message per copy, then appends
 	// d.Events, all durably, before returning.
 	Deliver(ctx context.Context, d *Delivery) ([]Delivered, error)
 

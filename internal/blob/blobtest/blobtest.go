@@ -4,15 +4,18 @@ package blobtest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 )
 
 // Run checks the blob.Store contract on a fresh, empty store.
 func Run(t *testing.T, s interface {
-	Put(ctx context.Context, data []byte) (string, error)
+	Put(ctx context.Context, r io.Reader, size int64) (string, error)
 	Open(ctx context.Context, key string) (io.ReadCloser, error)
 	Delete(ctx context.Context, key string) error
 }) {
@@ -31,9 +34,10 @@ func Run(t *testing.T, s interface {
 		return b
 	}
 	data := bytes.Repeat([]byte("Subject: x\r\n\r\nhello\r\n"), 1000)
+	put := func(data []byte) (string, error) { return s.Put(ctx, bytes.NewReader(data), int64(len(data))) }
 
 	t.Run("PutOpen", func(t *testing.T) {
-		k, err := s.Put(ctx, data)
+		k, err := put(data)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -41,8 +45,46 @@ func Run(t *testing.T, s interface {
 			t.Fatalf("read back %d bytes, want %d", len(got), len(data))
 		}
 	})
+	t.Run("StreamedReader", func(t *testing.T) {
+		// A reader that is not a byte slice (a spool file, a network
+		// stream) and that hands out a few bytes at a time; the object is
+		// larger than any copy buffer.
+		big := make([]byte, 5<<20+123)
+		for i := range big {
+			big[i] = byte(i*7 + i>>13)
+		}
+		k, err := s.Put(ctx, iotest.HalfReader(bytes.NewReader(big)), int64(len(big)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := read(t, k); !bytes.Equal(got, big) {
+			t.Fatalf("read back %d bytes, want %d identical", len(got), len(big))
+		}
+	})
+	t.Run("ReadsOnlySize", func(t *testing.T) {
+		r := strings.NewReader("0123456789tail")
+		k, err := s.Put(ctx, r, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := read(t, k); string(got) != "0123456789" {
+			t.Fatalf("stored %q, want the first 10 bytes", got)
+		}
+		if rest, _ := io.ReadAll(r); string(rest) != "tail" {
+			t.Fatalf("Put read past size: %q left", rest)
+		}
+	})
+	t.Run("ShortReader", func(t *testing.T) {
+		if _, err := s.Put(ctx, strings.NewReader("short"), 100); !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("Put of 5 bytes announced as 100: err %v, want io.ErrUnexpectedEOF", err)
+		}
+		// The store still works afterwards.
+		if _, err := put([]byte("after")); err != nil {
+			t.Fatal(err)
+		}
+	})
 	t.Run("Empty", func(t *testing.T) {
-		k, err := s.Put(ctx, nil)
+		k, err := put(nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,7 +100,7 @@ func Run(t *testing.T, s interface {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				keys[i], errs[i] = s.Put(ctx, []byte(fmt.Sprintf("object %d %s", i, bytes.Repeat([]byte{'x'}, i*300))))
+				keys[i], errs[i] = put([]byte(fmt.Sprintf("object %d %s", i, bytes.Repeat([]byte{'x'}, i*300))))
 			}()
 		}
 		wg.Wait()
@@ -77,11 +119,11 @@ func Run(t *testing.T, s interface {
 		}
 	})
 	t.Run("Delete", func(t *testing.T) {
-		k, err := s.Put(ctx, data)
+		k, err := put(data)
 		if err != nil {
 			t.Fatal(err)
 		}
-		keep, err := s.Put(ctx, []byte("neighbour"))
+		keep, err := put([]byte("neighbour"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,6 +12,7 @@
 package fs
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -75,9 +76,10 @@ func (s *Store) Close() error {
 	return err
 }
 
-// Put appends data to the current segment and returns once it is synced.
-func (s *Store) Put(ctx context.Context, data []byte) (string, error) {
-	key, sync, err := s.PutDeferred(ctx, data)
+// Put appends size bytes read from r to the current segment and returns
+// once they are synced.
+func (s *Store) Put(ctx context.Context, r io.Reader, size int64) (string, error) {
+	key, sync, err := s.PutDeferred(ctx, r, size)
 	if err != nil {
 		return "", err
 	}
@@ -85,25 +87,33 @@ func (s *Store) Put(ctx context.Context, data []byte) (string, error) {
 }
 
 // PutDeferred implements blob.Deferred.
-func (s *Store) PutDeferred(ctx context.Context, data []byte) (string, func() error, error) {
+func (s *Store) PutDeferred(ctx context.Context, r io.Reader, size int64) (string, func() error, error) {
 	if err := ctx.Err(); err != nil {
 		return "", nil, err
 	}
+	if size < 0 {
+		return "", nil, fmt.Errorf("put blob: negative size %d", size)
+	}
 	s.mu.Lock()
-	seg, err := s.segmentFor(int64(len(data)))
+	seg, err := s.segmentFor(size)
 	if err != nil {
 		s.mu.Unlock()
-		return "", nil, err
+		return "", nil, full(err)
 	}
 	off := seg.size
-	seg.size += (int64(len(data)) + align - 1) / align * align
+	reserved := (size + align - 1) / align * align
+	seg.size += reserved
 	seg.writes.Add(1)
 	s.mu.Unlock()
 
 	// Writes at reserved offsets run in parallel.
-	if _, err := seg.f.WriteAt(data, off); err != nil {
+	if err := writeAt(seg.f, off, r, size); err != nil {
+		// Give the reserved blocks back; the hole stays unused.
+		if reserved > 0 {
+			unix.Fallocate(int(seg.f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, reserved)
+		}
 		seg.writes.Done()
-		return "", nil, fmt.Errorf("write blob to %s: %w", seg.name, err)
+		return "", nil, full(fmt.Errorf("write blob to %s: %w", seg.name, err))
 	}
 	// Any fsync that starts from now on covers this write.
 	ticket := seg.sync.ticket()
@@ -113,12 +123,37 @@ func (s *Store) PutDeferred(ctx context.Context, data []byte) (string, func() er
 		once.Do(func() {
 			defer seg.writes.Done()
 			if err = seg.sync.wait(ticket, seg.f.Sync); err != nil {
-				err = fmt.Errorf("sync %s: %w", seg.name, err)
+				err = full(fmt.Errorf("sync %s: %w", seg.name, err))
 			}
 		})
 		return err
 	}
-	return seg.name + ":" + strconv.FormatInt(off, 10) + ":" + strconv.Itoa(len(data)), syncFn, nil
+	return seg.name + ":" + strconv.FormatInt(off, 10) + ":" + strconv.FormatInt(size, 10), syncFn, nil
+}
+
+// writeAt copies size bytes of r to f at off. A bytes.Reader holding
+// exactly the object writes its own slice in one call; anything else (a
+// spool file) is copied in steps of at most 1 MiB.
+func writeAt(f *os.File, off int64, r io.Reader, size int64) error {
+	w := io.NewOffsetWriter(f, off)
+	if br, ok := r.(*bytes.Reader); ok && int64(br.Len()) == size {
+		_, err := br.WriteTo(w)
+		return err
+	}
+	n, err := io.CopyBuffer(w, io.LimitReader(r, size), make([]byte, max(1, min(size, 1<<20))))
+	if err == nil && n < size {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// full marks an error caused by a full disk as blob.ErrFull, so that the
+// store above can answer "try later" instead of "failed".
+func full(err error) error {
+	if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
+		return fmt.Errorf("%w: %w", blob.ErrFull, err)
+	}
+	return err
 }
 
 // segmentFor returns the segment to append n bytes to, starting a new one

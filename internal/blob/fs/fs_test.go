@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -34,13 +35,13 @@ func TestSegments(t *testing.T) {
 	now := time.Date(2026, 11, 25, 10, 30, 0, 0, time.UTC)
 	s.now = func() time.Time { return now }
 	ctx := context.Background()
-	k1, _ := s.Put(ctx, []byte("one"))
-	k2, _ := s.Put(ctx, []byte("two"))
+	k1, _ := s.Put(ctx, strings.NewReader("one"), 3)
+	k2, _ := s.Put(ctx, strings.NewReader("two"), 3)
 	if !strings.HasPrefix(k1, "2026/11/25/10-") || !strings.HasSuffix(k2, ":4096:3") {
 		t.Fatalf("keys %q %q", k1, k2)
 	}
 	now = now.Add(time.Hour)
-	k3, err := s.Put(ctx, []byte("three"))
+	k3, err := s.Put(ctx, strings.NewReader("three"), 5)
 	if err != nil || !strings.HasPrefix(k3, "2026/11/25/11-") {
 		t.Fatalf("after an hour: %q %v", k3, err)
 	}
@@ -63,7 +64,7 @@ func TestSegments(t *testing.T) {
 	if err := s.Delete(ctx, k3); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Put(ctx, []byte("four")); err != nil {
+	if _, err := s.Put(ctx, strings.NewReader("four"), 4); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -79,7 +80,7 @@ func BenchmarkPut(b *testing.B) {
 	b.SetParallelism(4)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := s.Put(context.Background(), data); err != nil {
+			if _, err := s.Put(context.Background(), bytes.NewReader(data), int64(len(data))); err != nil {
 				b.Error(err)
 				return
 			}

@@ -36,8 +36,8 @@ func (s *Store) Deliver(ctx context.Context, d *store.Delivery) ([]store.Deliver
 	if len(d.Copies) == 0 && len(d.Outbound) == 0 {
 		return nil, fmt.Errorf("delivery without copies: %w", store.ErrInvalid)
 	}
-	if d.Info == nil {
-		d.Info = message.Parse(d.Raw)
+	if d.Info == nil || d.Body == nil || d.Size < 0 {
+		return nil, fmt.Errorf("delivery without body or its parsed info: %w", store.ErrInvalid)
 	}
 	if d.Received.IsZero() {
 		d.Received = time.Now()
@@ -55,17 +55,17 @@ func (s *Store) Deliver(ctx context.Context, d *store.Delivery) ([]store.Deliver
 	var key string
 	var syncBody func() error
 	if bd, ok := s.blobs.(blob.Deferred); ok {
-		key, syncBody, err = bd.PutDeferred(ctx, d.Raw)
+		key, syncBody, err = bd.PutDeferred(ctx, d.Body, d.Size)
 	} else {
-		key, err = s.blobs.Put(ctx, d.Raw)
+		key, err = s.blobs.Put(ctx, d.Body, d.Size)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("store body: %w", err)
+		return nil, storageErr(fmt.Errorf("store body: %w", err))
 	}
 	var out []store.Delivered
 	err = s.writeSynced(ctx, syncBody, func(t *tx) error {
 		out = out[:0]
-		res, err := t.Exec(insertBody, key, len(d.Raw), len(d.Copies)+len(d.Outbound), info)
+		res, err := t.Exec(insertBody, key, d.Size, len(d.Copies)+len(d.Outbound), info)
 		if err != nil {
 			return fmt.Errorf("insert body: %w", err)
 		}
@@ -90,7 +90,7 @@ func (s *Store) Deliver(ctx context.Context, d *store.Delivery) ([]store.Deliver
 		if derr := s.blobs.Delete(context.Background(), key); derr != nil {
 			s.log.Warn("remove body of failed delivery", "key", key, "err", derr)
 		}
-		return nil, err
+		return nil, storageErr(err)
 	}
 	return out, nil
 }
@@ -104,13 +104,13 @@ func (t *tx) addMessage(bodyID int64, d *store.Delivery, c store.Copy) (store.De
 	if c.Flags&store.FlagSeen == 0 {
 		unseen = 1
 	}
-	err := t.QueryRow(addToMailbox, unseen, len(d.Raw), c.AccountID, c.Mailbox).Scan(&dl.MailboxID, &uid, &modseq, &domainID)
+	err := t.QueryRow(addToMailbox, unseen, d.Size, c.AccountID, c.Mailbox).Scan(&dl.MailboxID, &uid, &modseq, &domainID)
 	if err != nil {
 		return dl, notFound(err, fmt.Sprintf("mailbox %s of account %d", c.Mailbox, c.AccountID))
 	}
 	info := d.Info
 	res, err := t.Exec(insertMessage, c.AccountID, domainID, dl.MailboxID, uid, modseq, c.Flags, strings.Join(c.Keywords, " "),
-		d.Received.UnixMilli(), len(d.Raw), bodyID, info.Subject, info.From, info.MessageID, info.Preview)
+		d.Received.UnixMilli(), d.Size, bodyID, info.Subject, info.From, info.MessageID, info.Preview)
 	if err != nil {
 		return dl, fmt.Errorf("insert message: %w", err)
 	}

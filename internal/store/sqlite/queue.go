@@ -51,7 +51,7 @@ func (t *tx) queueDelivery(s *Store, bodyID int64, d *store.Delivery) error {
 		_, err = t.Exec(`INSERT INTO queue (account_id, domain_id, body_id, mail_from, rcpt, rcpt_domain, message_id,
 				subject, size, queued, next_attempt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			o.AccountID, domainID, bodyID, from, rcpt, store.DomainOf(rcpt), d.Info.MessageID, d.Info.Subject,
-			len(d.Raw), now, now)
+			d.Size, now, now)
 		if err != nil {
 			return fmt.Errorf("queue for %s: %w", rcpt, err)
 		}

@@ -23,8 +23,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/xtramail/xtramail/internal/blob"
 	"github.com/xtramail/xtramail/internal/store"
@@ -94,6 +96,11 @@ func Open(path string, blobs blob.Store, opts Options) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("migrate database %s: %w", path, err)
 	}
+	// The database file may have just been created: make its name durable.
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sync database dir: %w", err)
+	}
 	// Prepared before the writer starts: its one connection is then busy
 	// in transactions, where database/sql reuses these statements.
 	prepared := make(map[string]*sql.Stmt)
@@ -122,7 +129,7 @@ func Open(path string, blobs blob.Store, opts Options) (*Store, error) {
 	s := &Store{
 		w: w, r: r, blobs: blobs, hub: opts.Hub, log: opts.Logger, prepared: prepared,
 		infos:     newInfoCache(defaultInfoCache),
-		wal:       &walSyncer{path: path + "-wal"},
+		wal:       &walSyncer{path: path + "-wal", syncDir: syncDir},
 		reqs:      make(chan *writeReq, maxBatch),
 		committed: make(chan *committed, 64),
 		closing:   make(chan struct{}),
@@ -270,7 +277,22 @@ func (s *Store) writeSynced(ctx context.Context, sync func() error, fn func(*tx)
 	}
 	// Once queued, wait for the answer even if ctx ends: the request may
 	// already be committed and the caller must know.
-	return <-req.err
+	return storageErr(<-req.err)
+}
+
+// storageErr marks an error caused by a full disk, wherever it arose (a
+// body write, a database page, the WAL fsync), with store.ErrStorageFull,
+// so that front ends answer "try later" and not "failed".
+func storageErr(err error) error {
+	if err == nil || errors.Is(err, store.ErrStorageFull) {
+		return err
+	}
+	var se *sqlite.Error
+	if errors.Is(err, blob.ErrFull) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) ||
+		errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL {
+		return fmt.Errorf("%w: %w", store.ErrStorageFull, err)
+	}
+	return err
 }
 
 func (s *Store) writer() {
@@ -445,9 +467,16 @@ func (s *Store) syncer() {
 
 // walSyncer fsyncs the database's write-ahead log. It keeps the file open
 // and reopens it if SQLite ever replaced it.
+//
+// With synchronous=NORMAL SQLite itself syncs nothing until a checkpoint,
+// so the directory entry of a newly created WAL file is not durable after
+// the file's own fsync: a crash could lose the whole file, and with it
+// every acknowledged transaction in it. So each time the WAL is opened as
+// a new file, its directory is synced once too.
 type walSyncer struct {
-	path string
-	f    *os.File
+	path    string
+	f       *os.File
+	syncDir func(dir string) error
 }
 
 func (w *walSyncer) sync() error {
@@ -464,9 +493,30 @@ func (w *walSyncer) sync() error {
 		if err != nil {
 			return err
 		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
+		if err := w.syncDir(filepath.Dir(w.path)); err != nil {
+			f.Close()
+			return fmt.Errorf("sync directory of %s: %w", w.path, err)
+		}
 		w.f = f
+		return nil
 	}
 	return w.f.Sync()
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func (w *walSyncer) close() error {

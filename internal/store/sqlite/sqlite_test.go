@@ -40,3 +40,38 @@ func TestPathWithURIChars(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestWALDirectorySynced guards issue 12 part 5: with synchronous=NORMAL
+// nothing syncs the directory entry of a new WAL file until the first
+// checkpoint, so the first acknowledged write must also sync the data
+// directory, and a WAL file recreated later (a new inode) again.
+func TestWALDirectorySynced(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	defer s.Close()
+	var synced []string
+	s.wal.syncDir = func(d string) error { synced = append(synced, d); return syncDir(d) }
+	ctx := t.Context()
+	if _, err := s.CreateDomain(ctx, "example.test", 0); err != nil {
+		t.Fatal(err)
+	}
+	if len(synced) != 1 || synced[0] != dir {
+		t.Fatalf("directories synced after the first write: %q, want [%q]", synced, dir)
+	}
+	if _, err := s.CreateDomain(ctx, "example.org", 0); err != nil {
+		t.Fatal(err)
+	}
+	if len(synced) != 1 {
+		t.Fatalf("directory synced again for the same WAL file: %q", synced)
+	}
+	// SQLite replaced the WAL file (as after the last connection closed):
+	// the new file's entry must be synced as well.
+	s.wal.f.Close()
+	s.wal.f = nil
+	if _, err := s.CreateDomain(ctx, "example.net", 0); err != nil {
+		t.Fatal(err)
+	}
+	if len(synced) != 2 {
+		t.Fatalf("reopened WAL: directories synced %q, want a second sync", synced)
+	}
+}

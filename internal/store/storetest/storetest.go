@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/xtramail/xtramail/internal/store"
@@ -26,6 +28,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Accounts", testAccounts},
 		{"Deliver", testDeliver},
 		{"DeliverErrors", testDeliverErrors},
+		{"DeliverStreamed", testDeliverStreamed},
 		{"ConcurrentDeliver", testConcurrentDeliver},
 		{"ExpungeRestore", testExpungeRestore},
 		{"Purge", testPurge},
@@ -287,6 +290,36 @@ func testDeliverErrors(t *testing.T, s store.Store) {
 	m := must(s.Message(ctx, dl[0].MessageID))
 	if got := readBody(t, s, m.BodyID); !bytes.Equal(got, bad) {
 		t.Fatalf("malformed body changed: %q", got)
+	}
+}
+
+// testDeliverStreamed delivers a body that comes from a reader handing out
+// a few bytes at a time (as a spool file or a network stream would), with
+// Info parsed separately: the store must read exactly Size bytes.
+func testDeliverStreamed(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	accts := setup(t, s, "bob@example.test")
+	raw := Raw("streamed", strings.Repeat("a long line of text ", 200000))
+	d := store.NewDelivery(raw, time.Now())
+	d.Body = iotest.HalfReader(io.MultiReader(bytes.NewReader(raw), strings.NewReader("not part of it")))
+	d.Copies = []store.Copy{{AccountID: accts[0].ID, Mailbox: store.Inbox}}
+	dl := must(s.Deliver(ctx, d))
+	m := must(s.Message(ctx, dl[0].MessageID))
+	if m.Size != int64(len(raw)) || m.Subject != "streamed" {
+		t.Fatalf("message %+v", m)
+	}
+	if got := readBody(t, s, m.BodyID); !bytes.Equal(got, raw) {
+		t.Fatalf("body read back %d bytes, want %d identical", len(got), len(raw))
+	}
+	// A body shorter than its announced size is refused and leaves nothing.
+	short := store.NewDelivery(raw, time.Now())
+	short.Body = bytes.NewReader(raw[:100])
+	short.Copies = d.Copies
+	if _, err := s.Deliver(ctx, short); err == nil {
+		t.Fatal("a body shorter than Size was stored")
+	}
+	if mb := must(s.Mailbox(ctx, accts[0].ID, store.Inbox)); mb.Messages != 1 {
+		t.Fatalf("after a short body the inbox holds %d messages, want 1", mb.Messages)
 	}
 }
 
