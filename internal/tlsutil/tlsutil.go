@@ -204,7 +204,13 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 // certificate for clients. It is for tests in other packages (servers on
 // 127.0.0.1:0); nothing touches the disk.
 func NewTestPair() (serverCfg *tls.Config, clientRoots *x509.CertPool, err error) {
-	certPEM, keyPEM, err := generate(defaultHosts(), time.Now(), 24*time.Hour)
+	return NewTestPairFor(defaultHosts()...)
+}
+
+// NewTestPairFor is NewTestPair for other names: tests of outbound
+// delivery play remote hosts (mx.example.net, mta-sts.example.net).
+func NewTestPairFor(hosts ...string) (serverCfg *tls.Config, clientRoots *x509.CertPool, err error) {
+	certPEM, keyPEM, err := generate(hosts, time.Now(), 24*time.Hour)
 	if err != nil {
 		return nil, nil, fmt.Errorf("test certificate: %w", err)
 	}

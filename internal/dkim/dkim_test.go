@@ -1,0 +1,96 @@
+package dkim
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-msgauth/dkim"
+
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+const msg = "From: Alice <alice@example.org>\r\nTo: bob@remote.test\r\nSubject: hello\r\n" +
+	"Date: Sat, 05 Dec 2026 08:00:00 +0000\r\nMessage-ID: <1@example.org>\r\nMIME-Version: 1.0\r\n" +
+	"Content-Type: text/plain\r\n\r\nHello  Bob,\r\nsee you.\r\n"
+
+// TestSignVerifies signs with each algorithm and verifies with
+// go-msgauth's verifier against the TXT record Record publishes, also
+// after a relay rewraps a header and re-spaces the body (relaxed), and
+// fails after the body changes.
+func TestSignVerifies(t *testing.T) {
+	for _, alg := range []string{"ed25519", "rsa"} {
+		t.Run(alg, func(t *testing.T) {
+			k, err := GenerateKey(alg, "", time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if k.Selector != "x20261205" {
+				t.Fatalf("selector %q", k.Selector)
+			}
+			rec, err := Record(k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(rec, "v=DKIM1; k="+alg+"; p=") {
+				t.Fatalf("record %q", rec)
+			}
+			sig, err := Sign(k, "example.org", strings.NewReader(msg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{"c=relaxed/relaxed", "d=example.org", "s=x20261205", "h=From:Reply-To:Subject:Date:To:Cc:Message-ID"} {
+				if !strings.Contains(strings.ReplaceAll(sig, "\r\n ", ""), want) {
+					t.Errorf("signature lacks %q: %s", want, sig)
+				}
+			}
+			lookup := func(name string) ([]string, error) {
+				if name != RecordName(k, "example.org") {
+					t.Errorf("looked up %q", name)
+				}
+				return []string{rec}, nil
+			}
+			verify := func(m string) error {
+				vs, err := dkim.VerifyWithOptions(strings.NewReader(m), &dkim.VerifyOptions{LookupTXT: lookup})
+				if err != nil {
+					return err
+				}
+				if len(vs) != 1 {
+					t.Fatalf("%d verifications", len(vs))
+				}
+				return vs[0].Err
+			}
+			if err := verify(sig + msg); err != nil {
+				t.Fatalf("signed message does not verify: %v", err)
+			}
+			relayed := strings.Replace(sig+msg, "Subject: hello", "Subject:\r\n  hello", 1)
+			relayed = strings.Replace(relayed, "Hello  Bob,", "Hello Bob,", 1)
+			if err := verify(relayed); err != nil {
+				t.Fatalf("relaxed rewrap does not verify: %v", err)
+			}
+			if err := verify(strings.Replace(sig+msg, "see you", "send money", 1)); err == nil {
+				t.Fatal("changed body verifies")
+			}
+			if err := verify(strings.Replace(sig+msg, "To: bob", "Cc: mallory@evil.test\r\nTo: bob", 1)); err == nil {
+				t.Fatal("added Cc verifies")
+			}
+		})
+	}
+}
+
+func TestGenerateKeyRefusesUnknownAlgorithm(t *testing.T) {
+	if _, err := GenerateKey("dsa", "s", time.Now()); err == nil {
+		t.Fatal("dsa accepted")
+	}
+	if _, err := Sign(storeKey([]byte("junk")), "example.org", bytes.NewReader(nil)); err == nil {
+		t.Fatal("junk key signs")
+	}
+}
+
+func storeKey(der []byte) (k store.DKIMKey) {
+	k.PrivateKey = der
+	k.Selector = "s"
+	k.Algorithm = "rsa"
+	return k
+}
