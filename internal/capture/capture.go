@@ -21,6 +21,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/xtramail/xtramail/internal/smtpserver"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -75,6 +76,7 @@ type Server struct {
 	log      *slog.Logger
 	metrics  *Metrics
 	smtp     *smtp.Server
+	drain    *smtpserver.Drain
 	now      func() time.Time
 	accounts *accountCache
 }
@@ -85,7 +87,7 @@ func New(cfg Config, st Store, log *slog.Logger, metrics *Metrics) *Server {
 	if metrics == nil {
 		metrics = NewMetrics(nil)
 	}
-	s := &Server{cfg: cfg, store: st, log: log, metrics: metrics, now: time.Now}
+	s := &Server{cfg: cfg, store: st, log: log, metrics: metrics, now: time.Now, drain: smtpserver.NewDrain()}
 	s.accounts = newAccountCache(st, s.now)
 	srv := smtp.NewServer(s)
 	srv.Domain = cfg.Hostname
@@ -100,19 +102,31 @@ func New(cfg Config, st Store, log *slog.Logger, metrics *Metrics) *Server {
 	return s
 }
 
-// Serve accepts connections on ln until Shutdown.
+// Serve accepts connections on ln until Shutdown, then returns
+// smtp.ErrServerClosed.
 func (s *Server) Serve(ln net.Listener) error {
-	return s.smtp.Serve(newLimitListener(ln, s.cfg, s.metrics))
+	err := s.smtp.Serve(s.drain.Listener(newLimitListener(ln, s.cfg, s.metrics)))
+	if s.drain.Closing() {
+		return smtp.ErrServerClosed
+	}
+	return err
 }
 
-// Shutdown stops accepting and waits for open sessions to finish their
-// transaction and quit, or for ctx to end.
+// Shutdown stops accepting, answers idle sessions "421 4.3.2" and closes
+// them, and waits for transactions in flight to finish (each session then
+// gets the same answer), or for ctx to end, when it closes what is left.
 func (s *Server) Shutdown(ctx context.Context) error {
-	return s.smtp.Shutdown(ctx)
+	s.drain.Close()
+	err := s.smtp.Shutdown(ctx)
+	if ctx.Err() != nil {
+		s.smtp.Close()
+	}
+	return err
 }
 
 // NewSession implements smtp.Backend.
 func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	s.drain.Track(c)
 	ip := remoteIP(c.Conn().RemoteAddr())
 	return &session{srv: s, conn: c, ip: ip, log: s.log.With("remote", ip)}, nil
 }
@@ -146,6 +160,7 @@ type rcpt struct {
 
 func (s *session) Reset() {
 	s.from, s.sender, s.rcpts = "", nil, nil
+	s.srv.drain.End(s.conn)
 }
 
 func (s *session) Logout() error { return nil }
@@ -155,8 +170,17 @@ func (s *session) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), s.srv.cfg.ReadTimeout)
 }
 
-func (s *session) Mail(from string, opts *smtp.MailOptions) error {
+func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 	s.Reset()
+	// A transaction started before shutdown finishes; none starts after.
+	if !s.srv.drain.Begin(s.conn) {
+		return smtpserver.ErrShuttingDown
+	}
+	defer func() {
+		if err != nil {
+			s.srv.drain.End(s.conn)
+		}
+	}()
 	s.from = strings.ToLower(from)
 	if from == "" {
 		return nil // null reverse-path: a bounce or notification

@@ -13,8 +13,11 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
+	"github.com/emersion/go-smtp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -53,30 +56,77 @@ type Service struct {
 	acme      *http.Server // HTTP-01 challenges, when ACME is on
 	retention *retention.Worker
 
-	// Addresses actually listened on (useful with port 0).
+	// Addresses actually listened on (useful with port 0); nil when the
+	// listener is off.
 	CaptureAddr net.Addr
 	IMAPAddr    net.Addr // IMAP over implicit TLS
 	MetricsAddr net.Addr
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	errc   chan error
+	listeners []*boundListener
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	errc      chan error
+	closing   atomic.Bool
+	stopOnce  sync.Once
+	stopErr   error
 }
 
-// New opens the store and prepares the listeners without starting them.
+// boundListener is a listener bound by New and served by Start.
+type boundListener struct {
+	name  string
+	ln    net.Listener
+	serve func(net.Listener) error
+}
+
+// New binds every configured listener, opens the store and prepares the
+// servers without serving yet. Binding comes first, so that a second
+// instance on the same ports stops before it touches anything and says
+// which port is taken.
 func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	s := &Service{cfg: cfg, log: log, errc: make(chan error, 1)}
+	acmeListen := "" // HTTP-01 challenges only when certificates come from ACME
+	if cfg.TLS.CertFile == "" && len(cfg.TLS.ACMEHosts) > 0 {
+		acmeListen = cfg.TLS.ACMEListen
+	}
+	for _, l := range []struct {
+		name, addr string
+		dst        *net.Addr
+	}{
+		{"capture", cfg.Capture.Listen, &s.CaptureAddr},
+		{"imap", cfg.IMAP.Listen, &s.IMAPAddr},
+		{"metrics", cfg.Metrics.Listen, &s.MetricsAddr},
+		{"acme", acmeListen, nil},
+	} {
+		if l.addr == "" {
+			continue
+		}
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			s.closeListeners()
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return nil, fmt.Errorf("%s listener: %s is already in use (is another xtramail running?)", l.name, l.addr)
+			}
+			return nil, fmt.Errorf("%s listener: %w", l.name, err)
+		}
+		s.listeners = append(s.listeners, &boundListener{name: l.name, ln: ln})
+		if l.dst != nil {
+			*l.dst = ln.Addr()
+		}
+	}
 	tlsCfg, acmeHandler, err := loadTLS(&cfg)
 	if err != nil {
+		s.closeListeners()
 		return nil, err
 	}
 	st, err := OpenStore(&cfg, log)
 	if err != nil {
+		s.closeListeners()
 		return nil, err
 	}
-	s := &Service{cfg: cfg, log: log, Store: st, TLS: tlsCfg, errc: make(chan error, 4)}
+	s.Store, s.TLS = st, tlsCfg
 	if acmeHandler != nil {
 		s.acme = &http.Server{Handler: acmeHandler, ReadHeaderTimeout: 10 * time.Second}
 	}
@@ -110,6 +160,19 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	s.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 
+	for _, l := range s.listeners {
+		switch l.name {
+		case "capture":
+			l.serve = s.capture.Serve
+		case "imap":
+			l.serve = s.imap.Serve
+		case "metrics":
+			l.serve = s.metrics.Serve
+		case "acme":
+			l.serve = s.acme.Serve
+		}
+	}
+
 	s.retention = &retention.Worker{
 		Store:    st,
 		Log:      log.With("worker", "retention"),
@@ -119,6 +182,12 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 		Now:      time.Now,
 	}
 	return s, nil
+}
+
+func (s *Service) closeListeners() {
+	for _, l := range s.listeners {
+		l.ln.Close()
+	}
 }
 
 // loadTLS returns the certificate source and, for ACME, the handler of
@@ -144,45 +213,20 @@ func loadTLS(cfg *config.Config) (*tls.Config, http.Handler, error) {
 	}
 }
 
-// Start listens on every configured address and serves in the background.
+// Start serves every listener bound by New, and the background workers.
 func (s *Service) Start(ctx context.Context) error {
 	ctx, s.cancel = context.WithCancel(ctx)
-	serve := func(name, addr string, run func(net.Listener) error) (net.Addr, error) {
-		if addr == "" {
-			return nil, nil
-		}
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			return nil, fmt.Errorf("%s listener: %w", name, err)
-		}
-		s.log.Info("listening", "listener", name, "addr", ln.Addr().String())
+	for _, l := range s.listeners {
+		s.log.Info("listening", "listener", l.name, "addr", l.ln.Addr().String())
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			if err := run(ln); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, imapserver.ErrServerClosed) {
-				s.errc <- fmt.Errorf("%s listener: %w", name, err)
+			err := l.serve(l.ln)
+			if s.closing.Load() || closedErr(err) {
+				return
 			}
+			s.fail(fmt.Errorf("%s listener stopped: %w", l.name, err))
 		}()
-		return ln.Addr(), nil
-	}
-	var err error
-	if s.CaptureAddr, err = serve("capture", s.cfg.Capture.Listen, s.capture.Serve); err != nil {
-		s.Shutdown(context.Background())
-		return err
-	}
-	if s.IMAPAddr, err = serve("imap", s.cfg.IMAP.Listen, s.imap.Serve); err != nil {
-		s.Shutdown(context.Background())
-		return err
-	}
-	if s.MetricsAddr, err = serve("metrics", s.cfg.Metrics.Listen, s.metrics.Serve); err != nil {
-		s.Shutdown(context.Background())
-		return err
-	}
-	if s.acme != nil {
-		if _, err = serve("acme", s.cfg.TLS.ACMEListen, s.acme.Serve); err != nil {
-			s.Shutdown(context.Background())
-			return err
-		}
 	}
 	s.wg.Add(1)
 	go func() {
@@ -192,20 +236,50 @@ func (s *Service) Start(ctx context.Context) error {
 	return nil
 }
 
-// Err reports a listener that stopped on its own.
+// closedErr reports the errors a server returns because it was shut down.
+func closedErr(err error) bool {
+	return err == nil || errors.Is(err, net.ErrClosed) || errors.Is(err, http.ErrServerClosed) ||
+		errors.Is(err, imapserver.ErrServerClosed) || errors.Is(err, smtp.ErrServerClosed)
+}
+
+// fail reports a listener that stopped on its own. The first failure is
+// kept for Err; later ones, while the service is being stopped anyway, are
+// only logged, so a failing listener never blocks.
+func (s *Service) fail(err error) {
+	select {
+	case s.errc <- err:
+	default:
+		s.log.Error("listener failed", "err", err)
+	}
+}
+
+// Err reports the first listener that stopped on its own.
 func (s *Service) Err() <-chan error { return s.errc }
 
-// Shutdown stops accepting, lets open transactions finish until ctx ends,
-// stops the workers and closes the store.
+// Shutdown stops accepting on every listener at once, then drains all
+// servers in parallel: idle SMTP sessions get "421 4.3.2", transactions in
+// flight finish, every IMAP session gets "* BYE". It waits until ctx ends,
+// then cuts what is left, stops the workers and closes the store. It
+// returns nil when everything drained in time. Later calls return the
+// first call's result.
 func (s *Service) Shutdown(ctx context.Context) error {
-	errs := []error{
-		s.capture.Shutdown(ctx),
-		s.imap.Shutdown(ctx),
-		s.metrics.Shutdown(ctx),
-	}
+	s.stopOnce.Do(func() { s.stopErr = s.shutdown(ctx) })
+	return s.stopErr
+}
+
+func (s *Service) shutdown(ctx context.Context) error {
+	s.closing.Store(true)
+	s.closeListeners()
+	stops := []func(context.Context) error{s.capture.Shutdown, s.imap.Shutdown, s.metrics.Shutdown}
 	if s.acme != nil {
-		errs = append(errs, s.acme.Shutdown(ctx))
+		stops = append(stops, s.acme.Shutdown)
 	}
+	errs := make([]error, len(stops))
+	var wg sync.WaitGroup
+	for i, stop := range stops {
+		wg.Go(func() { errs[i] = stop(ctx) })
+	}
+	wg.Wait()
 	if s.cancel != nil {
 		s.cancel()
 	}
@@ -213,7 +287,7 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	errs = append(errs, s.Store.Close())
 	var out []error
 	for _, e := range errs {
-		if e != nil && !errors.Is(e, net.ErrClosed) && !errors.Is(e, http.ErrServerClosed) && !errors.Is(e, imapserver.ErrServerClosed) && e.Error() != "smtp: server already closed" {
+		if !closedErr(e) {
 			out = append(out, e)
 		}
 	}
