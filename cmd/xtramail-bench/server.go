@@ -41,6 +41,7 @@ func serverMode(args []string) error {
 	cfg.Data = *data
 	cfg.Hostname = "localhost"
 	cfg.Capture.Listen = "127.0.0.1:0"
+	cfg.Capture.Allow = []string{"127.0.0.0/8", "::1"} // the load comes from this machine
 	cfg.Metrics.Listen = ""
 	listenIMAP(&cfg)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))

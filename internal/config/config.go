@@ -61,8 +61,12 @@ type Capture struct {
 	MaxRecipients   int    `toml:"max_recipients"`
 	MaxConns        int    `toml:"max_conns"`
 	MaxConnsPerIP   int    `toml:"max_conns_per_ip"`
-	// Allow lists the upstream IPs or CIDRs that may connect; empty
-	// allows any (then firewall the port).
+	// Allow lists the upstream IPs or CIDRs that may connect (your mail
+	// filter's or MX's outbound addresses). Outside dev mode it must not
+	// be empty while the listener is on: anyone who can reach the port
+	// could plant copies in protected mailboxes. To accept any sender
+	// anyway (a firewall guards the port), write
+	// allow = ["0.0.0.0/0", "::/0"].
 	Allow        []string `toml:"allow"`
 	ReadTimeout  Duration `toml:"read_timeout"`
 	WriteTimeout Duration `toml:"write_timeout"`
@@ -156,6 +160,12 @@ func Load(path string, c *Config) error {
 	return nil
 }
 
+// ErrCaptureOpen refuses a capture listener open to the whole internet by
+// default: the copies it takes land in protected INBOX and Sent folders.
+var ErrCaptureOpen = errors.New(`capture.allow is empty: list the addresses of the upstream filter or MX that sends the copies ` +
+	`(allow = ["192.0.2.0/24"]; the README says where each provider publishes them), or accept anyone explicitly ` +
+	`with allow = ["0.0.0.0/0", "::/0"] (dev mode needs neither)`)
+
 // Validate checks values that cannot be checked by type.
 func (c *Config) Validate() error {
 	var errs []error
@@ -177,6 +187,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.Capture.AllowNets(); err != nil {
 		errs = append(errs, err)
+	}
+	if !c.Dev && c.Capture.Listen != "" && len(c.Capture.Allow) == 0 {
+		errs = append(errs, ErrCaptureOpen)
 	}
 	if c.Capture.MaxMessageBytes < 1024 {
 		errs = append(errs, fmt.Errorf("capture.max_message_bytes %d: too small", c.Capture.MaxMessageBytes))

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,8 +61,40 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
+// TestCaptureAllowRequired guards issue 12 part 3: outside dev mode an
+// empty capture.allow is refused by name, while an explicit list, an
+// explicit "anyone", dev mode or a disabled listener pass.
+func TestCaptureAllowRequired(t *testing.T) {
+	c := Default()
+	err := c.Validate()
+	if !errors.Is(err, ErrCaptureOpen) || !strings.Contains(err.Error(), "capture.allow") {
+		t.Fatalf("default config with empty allow: %v, want ErrCaptureOpen naming capture.allow", err)
+	}
+	for name, mod := range map[string]func(*Config){
+		"explicit list":   func(c *Config) { c.Capture.Allow = []string{"192.0.2.0/24"} },
+		"explicit anyone": func(c *Config) { c.Capture.Allow = []string{"0.0.0.0/0", "::/0"} },
+		"dev mode":        func(c *Config) { c.ApplyDev() },
+		"listener off":    func(c *Config) { c.Capture.Listen = "" },
+	} {
+		c := Default()
+		mod(&c)
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// From a file, as an operator writes it.
+	c = Default()
+	if err := Load(write(t, "[capture]\nallow = [\"0.0.0.0/0\", \"::/0\"]\n"), &c); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("explicit anyone from a file: %v", err)
+	}
+}
+
 func TestValidate(t *testing.T) {
 	for _, mod := range []func(*Config){
+		func(c *Config) { c.Capture.Allow = nil },
 		func(c *Config) { c.Log.Format = "xml" },
 		func(c *Config) { c.Log.Level = "loud" },
 		func(c *Config) { c.TLS.CertFile = "x.pem" },
@@ -69,6 +102,7 @@ func TestValidate(t *testing.T) {
 		func(c *Config) { c.Retention.Batch = 0 },
 	} {
 		c := Default()
+		c.Capture.Allow = []string{"192.0.2.1"}
 		mod(&c)
 		if err := c.Validate(); err == nil {
 			t.Errorf("Validate accepted %+v", c)
