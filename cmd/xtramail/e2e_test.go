@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -67,7 +68,12 @@ type server struct {
 func startServer(t *testing.T, data string, extra ...string) *server {
 	t.Helper()
 	s := &server{data: data, addr: freePort(t), imap: freePort(t), stderr: new(bytes.Buffer), exited: make(chan struct{})}
-	s.cmd = exec.Command(binary, "serve", "--data", data, "--capture-listen", s.addr,
+	// Outside dev mode the capture listener needs its upstreams listed.
+	cfgFile := filepath.Join(t.TempDir(), "xtramail.toml")
+	if err := os.WriteFile(cfgFile, []byte("[capture]\nallow = [\"127.0.0.0/8\", \"::1\"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.cmd = exec.Command(binary, "serve", "--config", cfgFile, "--data", data, "--capture-listen", s.addr,
 		"--imap-listen", s.imap, "--metrics-listen", "off", "--hostname", "localhost")
 	s.cmd.Args = append(s.cmd.Args, extra...)
 	s.cmd.Stderr = &lockedWriter{w: s.stderr}
@@ -178,7 +184,7 @@ func mailboxBodies(t *testing.T, st store.Store, addr, mailbox string) map[strin
 	return out
 }
 
-func logSearch(t *testing.T, data string, args ...string) []store.LogEvent {
+func searchLog(t *testing.T, data string, args ...string) []store.LogEvent {
 	t.Helper()
 	out := cliProc(t, data, "", append([]string{"log", "search", "--json"}, args...)...)
 	var evs []store.LogEvent
@@ -300,7 +306,7 @@ func TestCaptureEndToEnd(t *testing.T) {
 	}
 
 	// The message log, through the CLI.
-	evs := logSearch(t, data, "--message-id", "py-1@outside.test")
+	evs := searchLog(t, data, "--message-id", "py-1@outside.test")
 	if !hasEvent(evs, store.LogStored, "bob@example.test") {
 		t.Errorf("no stored event for py-1: %+v", evs)
 	}
@@ -309,11 +315,29 @@ func TestCaptureEndToEnd(t *testing.T) {
 			t.Errorf("event fields %+v", e)
 		}
 	}
-	if evs := logSearch(t, data, "--address", "nobody@example.test", "--status", "refused"); len(evs) != 1 || !strings.Contains(evs[0].Detail, "550 5.1.1") {
+	if evs := searchLog(t, data, "--address", "nobody@example.test", "--status", "refused"); len(evs) != 1 || !strings.Contains(evs[0].Detail, "550 5.1.1") {
 		t.Errorf("refused events %+v", evs)
 	}
-	if evs := logSearch(t, data, "--address", "alice@example.test", "--since", "1h"); !hasEvent(evs, store.LogStored, "alice@example.test") {
+	if evs := searchLog(t, data, "--address", "alice@example.test", "--since", "1h"); !hasEvent(evs, store.LogStored, "alice@example.test") {
 		t.Errorf("alice's events %+v", evs)
+	}
+	// The table view shows the upstream's IP (issue 12 part 6).
+	if out := cliProc(t, data, "", "log", "search", "--message-id", "py-1@outside.test"); !regexp.MustCompile(`(?m)^.*stored .*bob@example.test\s+127\.0\.0\.1\s`).MatchString(out) {
+		t.Errorf("log search table without the remote IP:\n%s", out)
+	}
+	// One JSON key style, snake_case, in every --json output.
+	for _, args := range [][]string{
+		{"domain", "list", "--json"},
+		{"user", "list", "--json"},
+		{"log", "search", "--json"},
+		{"message", "list", "bob@example.test", "--json"},
+	} {
+		what := strings.Join(args, " ")
+		vs := decodeJSON(t, what, cliProc(t, data, "", args...))
+		if len(vs) == 0 {
+			t.Errorf("%s printed nothing", what)
+		}
+		checkSnake(t, what, vs)
 	}
 
 	// Restart keeps everything, and UIDs continue.

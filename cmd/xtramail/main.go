@@ -1,6 +1,10 @@
 // Command xtramail runs the email continuity service (`xtramail serve`)
-// and administers it (`domain`, `user`, `log`) on the same data directory,
-// also while the server runs.
+// and administers it (`domain`, `user`, `message`, `log`) on the same data
+// directory, also while the server runs.
+//
+// Each command group lives in its own file and contributes its commands to
+// the table in commands(); each command has its own flag set, so a flag
+// that a command does not take is an error, never silently ignored.
 package main
 
 import (
@@ -10,11 +14,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
-	"os/signal"
-	"syscall"
-	"time"
+	"strings"
 
 	"github.com/xtramail/xtramail/internal/config"
 	"github.com/xtramail/xtramail/internal/service"
@@ -25,63 +26,85 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-const usage = `Usage: xtramail COMMAND [ARGS]
-
-Commands:
-  serve [--dev] [--config FILE] [--data DIR] ...   run every listener
-  domain add NAME [--retention-days N]             protect a domain
-  domain list [--json]
-  domain remove NAME
-  domain retention NAME DAYS                       change a domain's window
-  user add ADDRESS [--password-stdin]              protect an address
-  user list [--domain NAME] [--json]
-  user remove|enable|disable ADDRESS
-  user passwd ADDRESS --password-stdin             set the sign-in password
-  log search [--address A] [--message-id ID] [--status S]
-             [--since 24h] [--until 1h] [--limit N] [--json]
-
-Every command takes --data DIR (default ./data) or --config FILE.
-`
-
 // cli carries what every command writes to.
 type cli struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 }
 
-// errUsage makes run print the usage and exit 2.
+// command is one `xtramail GROUP SUB` (or `xtramail NAME`) command.
+type command struct {
+	name    string // "domain add", "serve"
+	args    string // positional arguments in the usage line: "NAME", "ADDRESS ID..."
+	summary string // one line for the overview
+	// minArgs and maxArgs bound the positional arguments; maxArgs < 0
+	// means no upper bound.
+	minArgs, maxArgs int
+	// data says how the command uses the data directory: dataNone
+	// (serve opens it itself), dataExisting (the store must exist) or
+	// dataCreate (may initialise a store in an existing directory).
+	data dataUse
+	// setup declares the command's own flags on fs and returns what runs
+	// once they are parsed.
+	setup func(fs *flag.FlagSet) action
+}
+
+// action runs a parsed command. st is nil for commands with dataNone.
+type action func(ctx context.Context, e *env, args []string) error
+
+// env is what an action works with.
+type env struct {
+	*cli
+	cfg   config.Config
+	flags *commonFlags
+	store store.Store
+}
+
+type dataUse int
+
+const (
+	dataNone dataUse = iota
+	dataExisting
+	dataCreate
+)
+
+// commands is the table of every command, in overview order. A new
+// command group adds its file and one line here.
+func commands() []command {
+	return concat(
+		serveCommands(),
+		domainCommands(),
+		userCommands(),
+		messageCommands(),
+		logCommands(),
+		versionCommands(),
+	)
+}
+
+func concat(groups ...[]command) []command {
+	var out []command
+	for _, g := range groups {
+		out = append(out, g...)
+	}
+	return out
+}
+
+// errUsage marks a command line that is wrong: run prints the error and
+// where to get help, and exits 2.
 var errUsage = errors.New("usage")
+
+func usageErr(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, a...))
+}
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr}
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
-	}
-	var err error
-	switch args[0] {
-	case "serve":
-		err = c.serve(args[1:])
-	case "domain":
-		err = c.domain(args[1:])
-	case "user":
-		err = c.user(args[1:])
-	case "log":
-		err = c.logCmd(args[1:])
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return 0
-	default:
-		err = fmt.Errorf("%w: unknown command %q", errUsage, args[0])
-	}
+	err := c.dispatch(args)
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
-	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stderr, "xtramail: %v\n\n", err)
-		}
-		fmt.Fprint(stderr, usage)
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "xtramail: %s\n", strings.TrimPrefix(err.Error(), errUsage.Error()+": "))
 		return 2
 	default:
 		fmt.Fprintf(stderr, "xtramail: %v\n", err)
@@ -89,187 +112,236 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 }
 
-// flags is a flag set whose positional arguments may come before, between
-// or after the flags (`domain add NAME --retention-days 7`).
-type flags struct {
-	*flag.FlagSet
-	configFile *string
-	data       *string
+func (c *cli) dispatch(args []string) error {
+	table := commands()
+	if len(args) == 0 {
+		c.overview(c.stderr, table)
+		return usageErr("no command given")
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		c.overview(c.stdout, table)
+		return nil
+	case "--version", "-version":
+		return c.printVersion()
+	}
+	// The longest name that matches: "domain add" before "domain".
+	var cmd *command
+	var rest []string
+	for i := range table {
+		words := strings.Fields(table[i].name)
+		if len(args) >= len(words) && slicesEqual(args[:len(words)], words) && (cmd == nil || len(words) > len(strings.Fields(cmd.name))) {
+			cmd, rest = &table[i], args[len(words):]
+		}
+	}
+	if cmd == nil {
+		group := groupCommands(table, args[0])
+		if len(group) == 0 {
+			return usageErr("unknown command %q (xtramail --help lists them)", args[0])
+		}
+		// `xtramail domain`, `xtramail domain --help`, `xtramail domain frobnicate`.
+		if len(args) > 1 && isHelp(args[1]) {
+			c.groupUsage(c.stdout, args[0], group)
+			return flag.ErrHelp
+		}
+		c.groupUsage(c.stderr, args[0], group)
+		if len(args) == 1 {
+			return usageErr("%s needs a subcommand", args[0])
+		}
+		return usageErr("unknown %s subcommand %q", args[0], args[1])
+	}
+	return c.runCommand(cmd, rest)
 }
 
-func newFlags(name string, stderr io.Writer) *flags {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return &flags{
-		FlagSet:    fs,
-		configFile: fs.String("config", "", "TOML configuration file"),
-		data:       fs.String("data", "", "data directory (default ./data)"),
+func isHelp(s string) bool { return s == "-h" || s == "-help" || s == "--help" || s == "help" }
+
+func slicesEqual(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func groupCommands(table []command, group string) []command {
+	var out []command
+	for _, cmd := range table {
+		if strings.HasPrefix(cmd.name, group+" ") {
+			out = append(out, cmd)
+		}
+	}
+	return out
+}
+
+func (c *cli) overview(w io.Writer, table []command) {
+	fmt.Fprint(w, "Usage: xtramail COMMAND [ARGS] [FLAGS]\n\nCommands:\n")
+	tw := newTable(w)
+	for _, cmd := range table {
+		fmt.Fprintf(tw, "  %s\t%s\n", strings.TrimSpace(cmd.name+" "+cmd.args), cmd.summary)
+	}
+	tw.Flush()
+	fmt.Fprint(w, `
+Every command takes --data DIR (default ./data) or --config FILE; every
+command but serve needs an existing data directory. xtramail COMMAND --help
+shows a command's flags; xtramail --version shows the build.
+`)
+}
+
+func (c *cli) groupUsage(w io.Writer, group string, cmds []command) {
+	fmt.Fprintf(w, "Usage: xtramail %s SUBCOMMAND [ARGS] [FLAGS]\n\nSubcommands:\n", group)
+	tw := newTable(w)
+	for _, cmd := range cmds {
+		fmt.Fprintf(tw, "  %s\t%s\n", strings.TrimSpace(cmd.name+" "+cmd.args), cmd.summary)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nxtramail %s SUBCOMMAND --help shows its flags.\n", group)
+}
+
+// commonFlags are the flags every command takes.
+type commonFlags struct {
+	configFile string
+	data       string
+}
+
+func (c *cli) runCommand(cmd *command, args []string) error {
+	fs := flag.NewFlagSet("xtramail "+cmd.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are returned and printed once by run
+	cf := &commonFlags{}
+	fs.StringVar(&cf.configFile, "config", "", "TOML configuration `file`")
+	fs.StringVar(&cf.data, "data", "", "data `directory` (default ./data, or the configuration's data)")
+	act := cmd.setup(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(c.stdout, "Usage: xtramail %s [FLAGS]\n\n%s.\n\nFlags:\n",
+			strings.TrimSpace(cmd.name+" "+cmd.args), upperFirst(cmd.summary))
+		fs.SetOutput(c.stdout)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	pos, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.Usage()
+		return err
+	}
+	if err != nil {
+		return usageErr("%s: %v (xtramail %s --help)", cmd.name, err, cmd.name)
+	}
+	switch {
+	case len(pos) < cmd.minArgs, cmd.maxArgs >= 0 && len(pos) > cmd.maxArgs:
+		return usageErr("%s: %s (xtramail %s --help)", cmd.name, argCount(cmd), cmd.name)
+	}
+	e := &env{cli: c, flags: cf}
+	if e.cfg, err = loadConfig(cf); err != nil {
+		return err
+	}
+	if cmd.data != dataNone {
+		st, err := c.openStore(&e.cfg, cmd.data == dataCreate)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		e.store = st
+	}
+	return act(context.Background(), e, pos)
+}
+
+func argCount(cmd *command) string {
+	switch {
+	case cmd.maxArgs == 0:
+		return "takes no arguments"
+	case cmd.maxArgs < 0:
+		return fmt.Sprintf("needs %s", cmd.args)
+	case cmd.minArgs == cmd.maxArgs:
+		return fmt.Sprintf("takes %d argument%s: %s", cmd.minArgs, plural(cmd.minArgs), cmd.args)
+	default:
+		return fmt.Sprintf("takes %d to %d arguments: %s", cmd.minArgs, cmd.maxArgs, cmd.args)
 	}
 }
 
-func (f *flags) parse(args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := f.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, fmt.Errorf("%w: %v", errUsage, err)
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// parseInterleaved parses fs over args whose positional arguments may come
+// before, between or after the flags (`domain add NAME --retention-days 7`).
+// "--" ends the flags.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos, tail []string
+	for i, a := range args {
+		if a == "--" {
+			args, tail = args[:i], args[i+1:]
+			break
 		}
-		args = f.Args()
+	}
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
 		if len(args) == 0 {
-			return pos, nil
+			return append(pos, tail...), nil
 		}
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
 }
 
-// config loads the configuration file if given and applies --data.
-func (f *flags) config() (config.Config, error) {
+// loadConfig loads the configuration file if given and applies --data.
+func loadConfig(cf *commonFlags) (config.Config, error) {
 	cfg := config.Default()
-	if *f.configFile != "" {
-		if err := config.Load(*f.configFile, &cfg); err != nil {
+	if cf.configFile != "" {
+		if err := config.Load(cf.configFile, &cfg); err != nil {
 			return cfg, err
 		}
 	}
-	if *f.data != "" {
-		cfg.Data = *f.data
+	if cf.data != "" {
+		cfg.Data = cf.data
 	}
 	return cfg, nil
 }
 
-// openStore opens the data directory's store for an admin command.
-func (c *cli) openStore(f *flags) (store.Store, error) {
-	cfg, err := f.config()
-	if err != nil {
-		return nil, err
+// openStore opens the data directory's store for an admin command. The
+// directory must exist: a mistyped --data must never yield an empty store
+// that answers "nothing found", or take a user the server never sees. Only
+// a command that creates (create) may initialise a store in an existing,
+// empty directory, and it says so.
+func (c *cli) openStore(cfg *config.Config, create bool) (store.Store, error) {
+	fi, err := os.Stat(cfg.Data)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("data directory %s does not exist (check --data or the configuration's data)", cfg.Data)
+	case err != nil:
+		return nil, fmt.Errorf("data directory: %w", err)
+	case !fi.IsDir():
+		return nil, fmt.Errorf("data directory %s is not a directory", cfg.Data)
 	}
-	return service.OpenStore(&cfg, slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
-}
-
-func (c *cli) serve(args []string) error {
-	f := newFlags("serve", c.stderr)
-	dev := f.Bool("dev", false, "loopback-only, self-signed, with a demo address: zero set-up")
-	captureListen := f.String("capture-listen", "", "capture SMTP listener host:port")
-	imapListen := f.String("imap-listen", "", "IMAP (implicit TLS) listener host:port (\"off\" disables)")
-	metricsListen := f.String("metrics-listen", "", "Prometheus /metrics host:port (\"off\" disables)")
-	hostname := f.String("hostname", "", "public host name")
-	logLevel := f.String("log-level", "", "debug, info, warn or error")
-	logFormat := f.String("log-format", "", "text or json")
-	pos, err := f.parse(args)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 0 {
-		return fmt.Errorf("%w: serve takes no arguments", errUsage)
-	}
-	cfg, err := f.config()
-	if err != nil {
-		return err
-	}
-	if *dev || cfg.Dev {
-		cfg.ApplyDev()
-	}
-	for dst, v := range map[*string]string{
-		&cfg.Capture.Listen: *captureListen, &cfg.Metrics.Listen: *metricsListen, &cfg.IMAP.Listen: *imapListen,
-		&cfg.Hostname: *hostname, &cfg.Log.Level: *logLevel, &cfg.Log.Format: *logFormat,
-	} {
-		if v != "" {
-			*dst = v
+	if _, err := os.Stat(cfg.DBPath()); errors.Is(err, os.ErrNotExist) {
+		if !create {
+			return nil, fmt.Errorf("no xtramail store in %s (no %s): check --data, or start with xtramail domain add", cfg.Data, cfg.DBPath())
 		}
+		fmt.Fprintf(c.stderr, "xtramail: new store in %s\n", cfg.Data)
 	}
-	if cfg.Metrics.Listen == "off" {
-		cfg.Metrics.Listen = ""
-	}
-	if cfg.IMAP.Listen == "off" {
-		cfg.IMAP.Listen = ""
-	}
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	log := newLogger(cfg.Log, c.stderr)
-
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	svc, err := service.New(cfg, log)
-	if err != nil {
-		return err
-	}
-	if cfg.Dev {
-		pw, err := service.DevBootstrap(ctx, svc.Store, cfg.Data)
-		if err != nil {
-			svc.Shutdown(ctx)
-			return fmt.Errorf("dev set-up: %w", err)
-		}
-		defer fmt.Fprintln(c.stderr, "xtramail stopped")
-		if err := svc.Start(ctx); err != nil {
-			return err
-		}
-		fmt.Fprintf(c.stdout, `
-xtramail is running (development mode, loopback only, data in %s).
-
-  Protected address:  %s
-  Password:           %s
-
-  Capture a copy:     swaks --server %s --to %s
-  Read it over IMAP:  server %s, port %s, SSL/TLS, normal password,
-                      user name %s (the certificate is self-signed:
-                      accept it once), or try
-                      openssl s_client -quiet -connect %s
-                      then type: a LOGIN %s <password>
-  Message log:        go run ./cmd/xtramail log search --data %s --address %s
-  Metrics:            http://%s/metrics
-
-Stop with Ctrl-C.
-`, cfg.Data, service.DevAddress, pw, addrOf(svc.CaptureAddr), service.DevAddress,
-			hostOf(svc.IMAPAddr), portOf(svc.IMAPAddr), service.DevAddress, addrOf(svc.IMAPAddr), service.DevAddress,
-			cfg.Data, service.DevAddress, addrOf(svc.MetricsAddr))
-	} else if err := svc.Start(ctx); err != nil {
-		return err
-	}
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down")
-	case err := <-svc.Err():
-		log.Error("listener failed; shutting down", "err", err)
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	return svc.Shutdown(sctx)
+	return service.OpenStore(cfg, slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 }
 
-// addrOf, hostOf and portOf show a listener address in the banner ("off"
-// when the listener is disabled).
-func addrOf(a net.Addr) string {
-	if a == nil {
-		return "off"
+// plural returns "s" unless n is 1.
+func plural(n int) string {
+	if n == 1 {
+		return ""
 	}
-	return a.String()
+	return "s"
 }
 
-func hostOf(a net.Addr) string {
-	if a == nil {
-		return "off"
+// count writes "1 address" / "2 addresses".
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
 	}
-	h, _, _ := net.SplitHostPort(a.String())
-	return h
-}
-
-func portOf(a net.Addr) string {
-	if a == nil {
-		return "off"
-	}
-	_, p, _ := net.SplitHostPort(a.String())
-	return p
-}
-
-func newLogger(c config.Log, w io.Writer) *slog.Logger {
-	var level slog.Level
-	level.UnmarshalText([]byte(c.Level)) // checked by Validate
-	opts := &slog.HandlerOptions{Level: level}
-	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return fmt.Sprintf("%d %s", n, many)
 }

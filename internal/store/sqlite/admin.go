@@ -126,6 +126,9 @@ func (s *Store) DeleteDomain(ctx context.Context, name string) error {
 			return notFound(err, "domain "+n)
 		}
 		if accounts > 0 {
+			if accounts == 1 {
+				return fmt.Errorf("domain %s has 1 address; remove it first: %w", n, store.ErrNotEmpty)
+			}
 			return fmt.Errorf("domain %s has %d addresses; remove them first: %w", n, accounts, store.ErrNotEmpty)
 		}
 		_, err = t.Exec("DELETE FROM domains WHERE id = ?", id)

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+func messageCommands() []command {
+	return []command{
+		{name: "message list", args: "ADDRESS", summary: "list an address's messages (--deleted: those a user deleted, still restorable)",
+			minArgs: 1, maxArgs: 1, data: dataExisting, setup: messageList},
+		{name: "message restore", args: "ADDRESS ID...", summary: "bring deleted messages back into their folder (IDs from message list --deleted)",
+			minArgs: 2, maxArgs: -1, data: dataExisting, setup: messageRestore},
+	}
+}
+
+// messageRow is a message in `message list --json`.
+type messageRow struct {
+	ID        int64     `json:"id"`
+	Mailbox   string    `json:"mailbox"`
+	UID       uint32    `json:"uid,omitempty"`
+	Received  time.Time `json:"received"`
+	Size      int64     `json:"size"`
+	From      string    `json:"from"`
+	Subject   string    `json:"subject"`
+	MessageID string    `json:"message_id"`
+	Deleted   bool      `json:"deleted"`
+}
+
+func messageList(fs *flag.FlagSet) action {
+	deleted := fs.Bool("deleted", false, "list deleted messages that can still be restored, instead of the live ones")
+	mailbox := fs.String("mailbox", "", "only this `folder` (e.g. INBOX, Sent)")
+	since := fs.String("since", "", "only messages received after this: 7d, 24h, 2006-01-02 or an RFC 3339 time")
+	asJSON := jsonFlag(fs)
+	return func(ctx context.Context, e *env, args []string) error {
+		after, err := parseWhen(*since, time.Now())
+		if err != nil {
+			return usageErr("message list: --since: %v", err)
+		}
+		a, err := e.store.Account(ctx, args[0])
+		if err != nil {
+			return err
+		}
+		mbs, err := e.store.Mailboxes(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		if *mailbox != "" {
+			mb, err := e.store.Mailbox(ctx, a.ID, *mailbox)
+			if err != nil {
+				return err
+			}
+			mbs = []store.Mailbox{mb}
+		}
+		var rows []messageRow
+		for _, mb := range mbs {
+			list := e.store.Messages
+			if *deleted {
+				list = e.store.Expunged
+			}
+			msgs, err := list(ctx, mb.ID)
+			if err != nil {
+				return fmt.Errorf("messages of %s: %w", mb.Name, err)
+			}
+			for _, m := range msgs {
+				if m.Received.Before(after) {
+					continue
+				}
+				r := messageRow{ID: m.ID, Mailbox: mb.Name, Received: m.Received, Size: m.Size,
+					From: m.From, Subject: m.Subject, MessageID: m.MessageID, Deleted: m.Expunged}
+				if !m.Expunged {
+					r.UID = m.UID
+				}
+				rows = append(rows, r)
+			}
+		}
+		slices.SortStableFunc(rows, func(x, y messageRow) int { return y.Received.Compare(x.Received) })
+		if *asJSON {
+			if rows == nil {
+				rows = []messageRow{}
+			}
+			return e.printJSON(rows)
+		}
+		tw := newTable(e.stdout)
+		fmt.Fprintln(tw, "ID\tFOLDER\tRECEIVED (UTC)\tSIZE\tFROM\tSUBJECT")
+		for _, r := range rows {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", r.ID, r.Mailbox, r.Received.UTC().Format(time.DateTime), r.Size,
+				dash(clip(r.From, 40)), clip(r.Subject, 50))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		what := "message"
+		if *deleted {
+			what = "deleted message"
+		}
+		fmt.Fprintf(e.stdout, "%s\n", count(len(rows), what, what+"s"))
+		return nil
+	}
+}
+
+func messageRestore(fs *flag.FlagSet) action {
+	return func(ctx context.Context, e *env, args []string) error {
+		a, err := e.store.Account(ctx, args[0])
+		if err != nil {
+			return err
+		}
+		// Check every id first: nothing is restored unless all can be, so
+		// that a typo never leaves half the request done.
+		byMailbox := map[int64][]int64{}
+		var order []int64
+		for _, s := range args[1:] {
+			id, err := strconv.ParseInt(s, 10, 64)
+			if err != nil || id <= 0 {
+				return usageErr("message restore: %q is not a message id (see message list --deleted)", s)
+			}
+			m, err := e.store.Message(ctx, id)
+			if errors.Is(err, store.ErrNotFound) || err == nil && m.AccountID != a.ID {
+				return fmt.Errorf("message %d of %s: %w", id, a.Address, store.ErrNotFound)
+			}
+			if err != nil {
+				return err
+			}
+			if !m.Expunged {
+				return fmt.Errorf("message %d of %s is not deleted: nothing to restore", id, a.Address)
+			}
+			if _, ok := byMailbox[m.MailboxID]; !ok {
+				order = append(order, m.MailboxID)
+			}
+			if !slices.Contains(byMailbox[m.MailboxID], id) {
+				byMailbox[m.MailboxID] = append(byMailbox[m.MailboxID], id)
+			}
+		}
+		n := 0
+		for _, mbID := range order {
+			mb, err := e.store.MailboxByID(ctx, mbID)
+			if err != nil {
+				return err
+			}
+			done, err := e.store.Restore(ctx, mbID, byMailbox[mbID])
+			if err != nil {
+				return fmt.Errorf("restore into %s: %w", mb.Name, err)
+			}
+			for _, d := range done {
+				fmt.Fprintf(e.stdout, "message %d restored to %s (UID %d)\n", d.MessageID, mb.Name, d.UID)
+			}
+			n += len(done)
+		}
+		fmt.Fprintf(e.stdout, "%s of %s restored\n", count(n, "message", "messages"), a.Address)
+		return nil
+	}
+}

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/config"
+	"github.com/xtramail/xtramail/internal/service"
+)
+
+// shutdownTimeout bounds the drain on SIGTERM: transactions in flight get
+// this long to finish before what is left is cut.
+const shutdownTimeout = 30 * time.Second
+
+func serveCommands() []command {
+	return []command{
+		{name: "serve", summary: "run every listener (capture SMTP, IMAP, metrics) until SIGTERM or Ctrl-C",
+			setup: serveSetup},
+	}
+}
+
+func serveSetup(fs *flag.FlagSet) action {
+	dev := fs.Bool("dev", false, "loopback-only, self-signed, with a demo address: zero set-up")
+	listens := map[string]*string{
+		"capture": fs.String("capture-listen", "", "capture SMTP listener `host:port` (\"off\" disables)"),
+		"imap":    fs.String("imap-listen", "", "IMAP (implicit TLS) listener `host:port` (\"off\" disables)"),
+		"metrics": fs.String("metrics-listen", "", "Prometheus /metrics `host:port` (\"off\" disables)"),
+	}
+	hostname := fs.String("hostname", "", "public host `name`")
+	logLevel := fs.String("log-level", "", "debug, info, warn or error")
+	logFormat := fs.String("log-format", "", "text or json")
+	return func(ctx context.Context, e *env, args []string) error {
+		cfg := e.cfg
+		if *dev || cfg.Dev {
+			cfg.ApplyDev()
+		}
+		for name, dst := range map[string]*string{"capture": &cfg.Capture.Listen, "imap": &cfg.IMAP.Listen, "metrics": &cfg.Metrics.Listen} {
+			switch v := *listens[name]; v {
+			case "":
+			case "off":
+				*dst = ""
+			default:
+				*dst = v
+			}
+		}
+		for dst, v := range map[*string]string{&cfg.Hostname: *hostname, &cfg.Log.Level: *logLevel, &cfg.Log.Format: *logFormat} {
+			if v != "" {
+				*dst = v
+			}
+		}
+		if err := cfg.Validate(); err != nil {
+			return err
+		}
+		return e.serve(ctx, cfg)
+	}
+}
+
+func (e *env) serve(ctx context.Context, cfg config.Config) error {
+	log := newLogger(cfg.Log, e.stderr)
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	// New binds every listener before anything else: a second instance
+	// on the same ports stops here, saying which port is taken.
+	svc, err := service.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	var login service.DevLogin
+	if cfg.Dev {
+		if login, err = service.DevBootstrap(ctx, svc.Store, cfg.Data); err != nil {
+			svc.Shutdown(ctx)
+			return fmt.Errorf("dev set-up: %w", err)
+		}
+	}
+	if err := svc.Start(ctx); err != nil {
+		svc.Shutdown(ctx)
+		return err
+	}
+	if cfg.Dev {
+		printBanner(e.stdout, cfg, svc, login)
+	}
+	var failed error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: draining sessions", "timeout", shutdownTimeout)
+	case failed = <-svc.Err():
+		log.Error("listener failed; shutting down", "err", failed)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	start := time.Now()
+	err = svc.Shutdown(sctx)
+	switch {
+	case err != nil:
+		log.Error("shutdown incomplete", "err", err, "elapsed", time.Since(start))
+		return fmt.Errorf("shutdown: %w", err)
+	case failed != nil:
+		return failed
+	}
+	log.Info("stopped: every session drained", "elapsed", time.Since(start))
+	if cfg.Dev {
+		fmt.Fprintln(e.stderr, "xtramail stopped")
+	}
+	return nil
+}
+
+// printBanner tells a developer what runs and how to try it. Host names
+// are "localhost", never a loopback IP: mbsync, offlineimap and fetchmail
+// check the certificate against the name they were given.
+func printBanner(w io.Writer, cfg config.Config, svc *service.Service, login service.DevLogin) {
+	fmt.Fprintf(w, `
+xtramail is running (development mode, loopback only, data in %s).
+
+  Protected address:  %s
+  Password:           %s
+
+  Capture a copy:     swaks --server %s --to %s
+  Read it over IMAP:  server %s, port %s, SSL/TLS, normal password,
+                      user name %s (the certificate is self-signed:
+                      accept it once), or try
+                      openssl s_client -quiet -connect %s
+                      then type: a LOGIN %s <password>
+  Message log:        go run ./cmd/xtramail log search --data %s --address %s
+  Metrics:            %s
+
+Stop with Ctrl-C.
+`, cfg.Data, service.DevAddress, login.Describe(),
+		hostPort(svc.CaptureAddr), service.DevAddress,
+		host(svc.IMAPAddr), port(svc.IMAPAddr), service.DevAddress, hostPort(svc.IMAPAddr), service.DevAddress,
+		cfg.Data, service.DevAddress, metricsURL(svc.MetricsAddr))
+}
+
+// host, port and hostPort show a listener address in the banner, with
+// "localhost" for a loopback address and "off" for a disabled listener.
+func host(a net.Addr) string {
+	if a == nil {
+		return "off"
+	}
+	h, _, _ := net.SplitHostPort(a.String())
+	if ip := net.ParseIP(h); ip != nil && ip.IsLoopback() {
+		return "localhost"
+	}
+	return h
+}
+
+func port(a net.Addr) string {
+	if a == nil {
+		return "off"
+	}
+	_, p, _ := net.SplitHostPort(a.String())
+	return p
+}
+
+func hostPort(a net.Addr) string {
+	if a == nil {
+		return "off"
+	}
+	return net.JoinHostPort(host(a), port(a))
+}
+
+func metricsURL(a net.Addr) string {
+	if a == nil {
+		return "off"
+	}
+	return "http://" + hostPort(a) + "/metrics"
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(c.Level)) // checked by Validate
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

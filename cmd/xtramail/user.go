@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/auth"
+)
+
+// minPasswordLen is the shortest password an administrator may set.
+const minPasswordLen = 8
+
+func userCommands() []command {
+	return []command{
+		{name: "user add", args: "ADDRESS", summary: "protect an address of a protected domain",
+			minArgs: 1, maxArgs: 1, data: dataExisting, setup: userAdd},
+		{name: "user list", summary: "list protected addresses",
+			data: dataExisting, setup: userList},
+		{name: "user remove", args: "ADDRESS", summary: "remove an address with all its messages (needs --yes)",
+			minArgs: 1, maxArgs: 1, data: dataExisting, setup: userRemove},
+		{name: "user enable", args: "ADDRESS", summary: "turn continuity on: copies kept, sign-in allowed",
+			minArgs: 1, maxArgs: 1, data: dataExisting, setup: userEnable(true)},
+		{name: "user disable", args: "ADDRESS", summary: "turn continuity off: copies refused, sign-in refused",
+			minArgs: 1, maxArgs: 1, data: dataExisting, setup: userEnable(false)},
+		{name: "user passwd", args: "ADDRESS", summary: "set the sign-in password (read from standard input)",
+			minArgs: 1, maxArgs: 1, data: dataExisting, setup: userPasswd},
+	}
+}
+
+func passwordFlag(fs *flag.FlagSet) *bool {
+	return fs.Bool("password-stdin", false, "read the password from the first line of standard input")
+}
+
+func userAdd(fs *flag.FlagSet) action {
+	pwStdin := passwordFlag(fs)
+	return func(ctx context.Context, e *env, args []string) error {
+		var hash string
+		if *pwStdin {
+			var err error
+			if hash, err = e.readPassword(); err != nil {
+				return err
+			}
+		}
+		a, err := e.store.CreateAccount(ctx, args[0], hash)
+		if err != nil {
+			return err
+		}
+		note := "no password yet: set one with user passwd"
+		if hash != "" {
+			note = "password set"
+		}
+		fmt.Fprintf(e.stdout, "address %s protected (%s)\n", a.Address, note)
+		return nil
+	}
+}
+
+// userRow is an address in `user list --json`.
+type userRow struct {
+	Address     string    `json:"address"`
+	Enabled     bool      `json:"enabled"`
+	PasswordSet bool      `json:"password_set"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+func userList(fs *flag.FlagSet) action {
+	domain := fs.String("domain", "", "only addresses of this `domain`")
+	asJSON := jsonFlag(fs)
+	return func(ctx context.Context, e *env, args []string) error {
+		as, err := e.store.Accounts(ctx, *domain)
+		if err != nil {
+			return err
+		}
+		rows := make([]userRow, len(as))
+		for i, a := range as {
+			rows[i] = userRow{a.Address, a.Enabled, a.PasswordHash != "", a.CreatedAt}
+		}
+		if *asJSON {
+			return e.printJSON(rows)
+		}
+		tw := newTable(e.stdout)
+		fmt.Fprintln(tw, "ADDRESS\tCONTINUITY\tPASSWORD\tCREATED")
+		for _, r := range rows {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Address, onOff(r.Enabled, "enabled", "disabled"),
+				onOff(r.PasswordSet, "set", "not set"), r.CreatedAt.Format(time.DateOnly))
+		}
+		return tw.Flush()
+	}
+}
+
+func userRemove(fs *flag.FlagSet) action {
+	yes := fs.Bool("yes", false, "confirm: the address and all its messages are deleted for good")
+	return func(ctx context.Context, e *env, args []string) error {
+		a, err := e.store.Account(ctx, args[0])
+		if err != nil {
+			return err
+		}
+		if !*yes {
+			n, err := e.messageCount(ctx, a.ID)
+			if err != nil {
+				return err
+			}
+			return usageErr("user remove deletes %s and its %s for good: add --yes to confirm", a.Address, count(n, "message", "messages"))
+		}
+		if err := e.store.DeleteAccount(ctx, a.Address); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "address %s removed with its messages\n", a.Address)
+		return nil
+	}
+}
+
+// messageCount counts an account's messages in all its mailboxes.
+func (e *env) messageCount(ctx context.Context, accountID int64) (int, error) {
+	mbs, err := e.store.Mailboxes(ctx, accountID)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, mb := range mbs {
+		n += int(mb.Messages)
+	}
+	return n, nil
+}
+
+func userEnable(on bool) func(fs *flag.FlagSet) action {
+	return func(fs *flag.FlagSet) action {
+		return func(ctx context.Context, e *env, args []string) error {
+			if err := e.store.SetEnabled(ctx, args[0], on); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "address %s %s\n", strings.ToLower(args[0]), onOff(on, "enabled", "disabled"))
+			return nil
+		}
+	}
+}
+
+func userPasswd(fs *flag.FlagSet) action {
+	pwStdin := passwordFlag(fs)
+	return func(ctx context.Context, e *env, args []string) error {
+		if !*pwStdin {
+			return usageErr("user passwd needs --password-stdin (the password is never taken on the command line)")
+		}
+		hash, err := e.readPassword()
+		if err != nil {
+			return err
+		}
+		if err := e.store.SetPassword(ctx, args[0], hash); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "password of %s changed\n", strings.ToLower(args[0]))
+		return nil
+	}
+}
+
+// readPassword reads one line from stdin and returns its argon2id hash.
+func (c *cli) readPassword() (string, error) {
+	line, err := bufio.NewReader(c.stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return "", errors.New("no password on standard input")
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if len(pw) < minPasswordLen {
+		return "", fmt.Errorf("password too short: at least %d characters", minPasswordLen)
+	}
+	return auth.Hash(pw)
+}
