@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xtramail/xtramail/internal/imapserver/imapmsg"
 	"github.com/xtramail/xtramail/internal/imapserver/imapwire"
 	"github.com/xtramail/xtramail/internal/store"
 )
@@ -297,7 +298,15 @@ func (s *session) cmdAppend(tag string, a *imapwire.Append) {
 	if date.IsZero() {
 		date = time.Now()
 	}
-	d := store.NewDelivery(normalizeCRLF(m.Data), date)
+	raw := m.Data
+	if m.Binary {
+		// A literal8 upload: part bodies kept as given, NUL-holding ones
+		// base64-encoded (RFC 3516 section 4.4).
+		raw = imapmsg.BinaryAppend(raw)
+	} else {
+		raw = normalizeCRLF(raw)
+	}
+	d := store.NewDelivery(raw, date)
 	d.Copies = []store.Copy{{AccountID: s.account.ID, Mailbox: mb.Name, Flags: flags, Keywords: kw}}
 	delivered, err := s.srv.store.Deliver(s.ctx, d)
 	if err != nil {

@@ -173,7 +173,8 @@ type Copy struct {
 // size (the S3 backend takes the same reader).
 type Delivery struct {
 	// Body reads the message as received, line endings normalised to
-	// CRLF: exactly Size bytes. Deliver reads it once, from the caller's
+	// CRLF (only the part bodies of an IMAP APPEND literal8 keep their
+	// bytes as given, RFC 3516 section 4.4): exactly Size bytes. Deliver reads it once, from the caller's
 	// goroutine, before returning.
 	Body     io.Reader
 	Size     int64
