@@ -164,13 +164,13 @@ func mailboxBodies(t *testing.T, st store.Store, addr, mailbox string) map[strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	msgs, err := st.Messages(ctx, mb.ID)
+	msgs, err := st.Messages(ctx, a.ID, mb.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := map[string][]byte{}
 	for _, m := range msgs {
-		rc, err := st.OpenBody(ctx, m.BodyID)
+		rc, err := st.OpenBody(ctx, a.ID, m.BodyID)
 		if err != nil {
 			t.Fatal(err)
 		}

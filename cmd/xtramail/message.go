@@ -65,7 +65,7 @@ func messageList(fs *flag.FlagSet) action {
 			if *deleted {
 				list = e.store.Expunged
 			}
-			msgs, err := list(ctx, mb.ID)
+			msgs, err := list(ctx, a.ID, mb.ID)
 			if err != nil {
 				return fmt.Errorf("messages of %s: %w", mb.Name, err)
 			}
@@ -121,8 +121,8 @@ func messageRestore(fs *flag.FlagSet) action {
 			if err != nil || id <= 0 {
 				return usageErr("message restore: %q is not a message id (see message list --deleted)", s)
 			}
-			m, err := e.store.Message(ctx, id)
-			if errors.Is(err, store.ErrNotFound) || err == nil && m.AccountID != a.ID {
+			m, err := e.store.Message(ctx, a.ID, id)
+			if errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("message %d of %s: %w", id, a.Address, store.ErrNotFound)
 			}
 			if err != nil {
@@ -140,11 +140,11 @@ func messageRestore(fs *flag.FlagSet) action {
 		}
 		n := 0
 		for _, mbID := range order {
-			mb, err := e.store.MailboxByID(ctx, mbID)
+			mb, err := e.store.MailboxByID(ctx, a.ID, mbID)
 			if err != nil {
 				return err
 			}
-			done, err := e.store.Restore(ctx, mbID, byMailbox[mbID])
+			done, err := e.store.Restore(ctx, a.ID, mbID, byMailbox[mbID])
 			if err != nil {
 				return fmt.Errorf("restore into %s: %w", mb.Name, err)
 			}

@@ -71,13 +71,13 @@ func (e *testEnv) inbox(t testing.TB, acct store.Account) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	msgs, err := e.st.Messages(ctx, mb.ID)
+	msgs, err := e.st.Messages(ctx, acct.ID, mb.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []string
 	for _, m := range msgs {
-		rc, err := e.st.OpenBody(ctx, m.BodyID)
+		rc, err := e.st.OpenBody(ctx, acct.ID, m.BodyID)
 		if err != nil {
 			t.Fatal(err)
 		}

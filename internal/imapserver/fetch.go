@@ -69,7 +69,7 @@ func (s *session) cmdFetch(tag string, uid bool, a *imapwire.Fetch) error {
 	need.seen = need.seen && !sel.readOnly
 
 	if a.Vanished {
-		vanished, err := s.srv.store.VanishedSince(s.ctx, sel.mb.ID, a.ChangedSince)
+		vanished, err := s.srv.store.VanishedSince(s.ctx, s.account.ID, sel.mb.ID, a.ChangedSince)
 		if err != nil {
 			s.storeError(tag, err, false)
 			return nil
@@ -121,7 +121,7 @@ func (s *session) cmdFetch(tag string, uid bool, a *imapwire.Fetch) error {
 		}
 		if len(unseen) > 0 {
 			before := sel.modseq
-			changed, _, err := s.srv.store.StoreFlags(s.ctx, sel.mb.ID, unseen, store.FlagsAdd, store.FlagSeen, nil, 0)
+			changed, _, err := s.srv.store.StoreFlags(s.ctx, s.account.ID, sel.mb.ID, unseen, store.FlagsAdd, store.FlagSeen, nil, 0)
 			if err != nil {
 				s.storeError(tag, err, false)
 				return nil
@@ -318,13 +318,13 @@ func (s *session) messages(ranges []store.UIDRange) ([]store.Message, error) {
 	id := s.sel.mb.ID
 	switch {
 	case len(ranges) <= 4:
-		return s.srv.store.MessagesByUID(s.ctx, id, ranges)
+		return s.srv.store.MessagesByUID(s.ctx, s.account.ID, id, ranges)
 	case rangesCount(ranges) > 2000:
-		return s.srv.store.MessagesByUID(s.ctx, id, queryRanges(ranges))
+		return s.srv.store.MessagesByUID(s.ctx, s.account.ID, id, queryRanges(ranges))
 	}
 	var out []store.Message
 	for _, r := range ranges {
-		msgs, err := s.srv.store.MessagesByUID(s.ctx, id, []store.UIDRange{r})
+		msgs, err := s.srv.store.MessagesByUID(s.ctx, s.account.ID, id, []store.UIDRange{r})
 		if err != nil {
 			return nil, err
 		}
@@ -335,7 +335,7 @@ func (s *session) messages(ranges []store.UIDRange) ([]store.Message, error) {
 
 // load reads a message's pre-parsed Info and, when raw is set, its bytes.
 func (s *session) load(m *store.Message, raw bool) ([]byte, *message.Info, error) {
-	body, err := s.srv.store.Body(s.ctx, m.BodyID)
+	body, err := s.srv.store.Body(s.ctx, s.account.ID, m.BodyID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -346,7 +346,7 @@ func (s *session) load(m *store.Message, raw bool) ([]byte, *message.Info, error
 	if !raw {
 		return nil, info, nil
 	}
-	rc, err := s.srv.store.OpenBody(s.ctx, m.BodyID)
+	rc, err := s.srv.store.OpenBody(s.ctx, s.account.ID, m.BodyID)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -116,7 +116,7 @@ func TestStoreFlags(t *testing.T) {
 	lines = c.ok("UID SEARCH ALL")
 	has(t, lines, "* SEARCH 1 2")
 	mb, _ := e.st.Mailbox(t.Context(), e.account.ID, "INBOX")
-	gone, err := e.st.Expunged(t.Context(), mb.ID)
+	gone, err := e.st.Expunged(t.Context(), e.account.ID, mb.ID)
 	if err != nil || len(gone) != 1 {
 		t.Errorf("expunged in store: %v, %v", gone, err)
 	}

@@ -83,8 +83,8 @@ func (c *flagCache) release(mailboxID int64) {
 
 // get returns an up-to-date snapshot of a mailbox. It must not be
 // modified.
-func (c *flagCache) get(ctx context.Context, st Store, mailboxID int64) (*flagSnap, error) {
-	mb, err := st.MailboxByID(ctx, mailboxID)
+func (c *flagCache) get(ctx context.Context, st Store, accountID, mailboxID int64) (*flagSnap, error) {
+	mb, err := st.MailboxByID(ctx, accountID, mailboxID)
 	if err != nil {
 		return nil, err
 	}
@@ -114,16 +114,16 @@ func (c *flagCache) getAt(ctx context.Context, st Store, mb store.Mailbox) (*fla
 	// modseq and the next update re-reads from there.
 	snap := &flagSnap{modseq: mb.HighestModSeq}
 	if old == nil || len(old.rows) <= smallSnap {
-		snap.rows, err = st.FlagsByUID(ctx, mailboxID, nil)
+		snap.rows, err = st.FlagsByUID(ctx, mb.AccountID, mailboxID, nil)
 		if err != nil {
 			return nil, err
 		}
 	} else {
-		changed, err := st.ChangedSince(ctx, mailboxID, old.modseq)
+		changed, err := st.ChangedSince(ctx, mb.AccountID, mailboxID, old.modseq)
 		if err != nil {
 			return nil, err
 		}
-		vanished, err := st.VanishedSince(ctx, mailboxID, old.modseq)
+		vanished, err := st.VanishedSince(ctx, mb.AccountID, mailboxID, old.modseq)
 		if err != nil {
 			return nil, err
 		}
@@ -208,10 +208,10 @@ func (s *session) flagRows(ranges []store.UIDRange) ([]store.MessageFlags, error
 		// another session) is the store's answer already; otherwise
 		// small sets are asked of the store.
 		if ranges != nil && rangesCount(ranges) < minCached {
-			return s.srv.store.FlagsByUID(s.ctx, id, queryRanges(ranges))
+			return s.srv.store.FlagsByUID(s.ctx, s.account.ID, id, queryRanges(ranges))
 		}
 		var err error
-		snap, err = s.srv.flags.get(s.ctx, s.srv.store, id)
+		snap, err = s.srv.flags.get(s.ctx, s.srv.store, s.account.ID, id)
 		if err != nil {
 			return nil, err
 		}

@@ -71,7 +71,7 @@ type unseenStore struct {
 	calls int
 }
 
-func (f *unseenStore) FirstUnseen(context.Context, int64) (uint32, error) {
+func (f *unseenStore) FirstUnseen(context.Context, int64, int64) (uint32, error) {
 	f.calls++
 	for _, m := range f.rows {
 		if m.Flags&store.FlagSeen == 0 {

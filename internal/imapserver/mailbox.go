@@ -64,7 +64,7 @@ func (s *session) cmdSelect(tag string, readOnly bool, a *imapwire.Select) {
 			}
 		}
 	} else {
-		uids, err := s.srv.store.UIDs(s.ctx, mb.ID)
+		uids, err := s.srv.store.UIDs(s.ctx, s.account.ID, mb.ID)
 		if err != nil {
 			fail(err)
 			return
@@ -124,7 +124,7 @@ func (s *session) cmdSelect(tag string, readOnly bool, a *imapwire.Select) {
 // firstUnseen finds the sequence number of the first message without
 // \Seen, 0 when all are seen.
 func (s *session) firstUnseen(mailboxID int64, v *uidView) (uint32, error) {
-	uid, err := s.srv.store.FirstUnseen(s.ctx, mailboxID)
+	uid, err := s.srv.store.FirstUnseen(s.ctx, s.account.ID, mailboxID)
 	if err != nil || uid == 0 {
 		return 0, err
 	}
@@ -137,7 +137,7 @@ func (s *session) firstUnseen(mailboxID int64, v *uidView) (uint32, error) {
 // may know, then FETCH for changed flags.
 func (s *session) qresyncSelect(q *imapwire.QResync) {
 	sel := s.sel
-	vanished, err := s.srv.store.VanishedSince(s.ctx, sel.mb.ID, q.ModSeq)
+	vanished, err := s.srv.store.VanishedSince(s.ctx, s.account.ID, sel.mb.ID, q.ModSeq)
 	if err != nil {
 		s.log.Warn("QRESYNC vanished", "err", err)
 	}
@@ -147,7 +147,7 @@ func (s *session) qresyncSelect(q *imapwire.QResync) {
 	if len(vanished) > 0 {
 		s.wr.Vanished(true, numSetOf(vanished))
 	}
-	changed, err := s.srv.store.ChangedSince(s.ctx, sel.mb.ID, q.ModSeq)
+	changed, err := s.srv.store.ChangedSince(s.ctx, s.account.ID, sel.mb.ID, q.ModSeq)
 	if err != nil {
 		s.log.Warn("QRESYNC changes", "err", err)
 	}
@@ -193,7 +193,7 @@ func (s *session) cmdClose(tag string, expunge bool) {
 				del = append(del, m.UID)
 			}
 		}
-		if err := s.srv.store.ExpungeUIDs(s.ctx, s.sel.mb.ID, del); err != nil {
+		if err := s.srv.store.ExpungeUIDs(s.ctx, s.account.ID, s.sel.mb.ID, del); err != nil {
 			s.storeError(tag, err, false)
 			return
 		}
@@ -243,7 +243,7 @@ func (s *session) cmdRename(tag, from, to string) {
 func (s *session) cmdSubscribe(tag, name string, on bool) {
 	mb, err := s.srv.store.Mailbox(s.ctx, s.account.ID, name)
 	if err == nil {
-		err = s.srv.store.SetSubscribed(s.ctx, mb.ID, on)
+		err = s.srv.store.SetSubscribed(s.ctx, s.account.ID, mb.ID, on)
 	}
 	if err != nil {
 		s.storeError(tag, err, false)
@@ -288,7 +288,7 @@ func (s *session) writeStatus(mb store.Mailbox, items []imapwire.StatusItem) err
 			vals[i] = mb.HighestModSeq
 		case imapwire.StatusDeleted:
 			// No counter for \Deleted in the store yet: counted.
-			flags, err := s.srv.store.FlagsByUID(s.ctx, mb.ID, nil)
+			flags, err := s.srv.store.FlagsByUID(s.ctx, s.account.ID, mb.ID, nil)
 			if err != nil {
 				return err
 			}
@@ -299,7 +299,7 @@ func (s *session) writeStatus(mb store.Mailbox, items []imapwire.StatusItem) err
 			}
 		case imapwire.StatusRecent:
 			if claimed, ok := s.srv.recentClaimed(mb.ID); ok && mb.UIDNext-1 > claimed {
-				flags, err := s.srv.store.FlagsByUID(s.ctx, mb.ID, []store.UIDRange{{First: claimed + 1, Last: mb.UIDNext - 1}})
+				flags, err := s.srv.store.FlagsByUID(s.ctx, s.account.ID, mb.ID, []store.UIDRange{{First: claimed + 1, Last: mb.UIDNext - 1}})
 				if err != nil {
 					return err
 				}

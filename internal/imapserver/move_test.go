@@ -41,12 +41,12 @@ func TestMoveIntoSelectedMailbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	uids, err := e.st.UIDs(context.Background(), mb.ID)
+	uids, err := e.st.UIDs(context.Background(), e.account.ID, mb.ID)
 	if err != nil || !slices.Equal(uids, []uint32{4, 5, 6}) || mb.Messages != 3 {
 		t.Fatalf("INBOX after moves: %v %+v %v", uids, mb, err)
 	}
 	// Not a deletion: nothing to restore.
-	if exp, err := e.st.Expunged(context.Background(), mb.ID); err != nil || len(exp) != 0 {
+	if exp, err := e.st.Expunged(context.Background(), e.account.ID, mb.ID); err != nil || len(exp) != 0 {
 		t.Fatalf("moved messages show as deleted: %v %v", exp, err)
 	}
 	has(t, c.ok("FETCH 1:* UID"), "* 1 FETCH (UID 4)", "* 2 FETCH (UID 5)", "* 3 FETCH (UID 6)")

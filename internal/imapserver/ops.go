@@ -71,7 +71,7 @@ func (s *session) cmdStore(tag string, uid bool, a *imapwire.Store) {
 	} else if len(uids) > 0 {
 		before := sel.modseq
 		var err error
-		changed, modified, err = s.srv.store.StoreFlags(s.ctx, sel.mb.ID, uids, op, flags, kw, a.UnchangedSince)
+		changed, modified, err = s.srv.store.StoreFlags(s.ctx, s.account.ID, sel.mb.ID, uids, op, flags, kw, a.UnchangedSince)
 		if err != nil {
 			s.storeError(tag, err, false)
 			return
@@ -171,7 +171,7 @@ func (s *session) cmdExpunge(tag string, uidSet *imapwire.NumSet) {
 			del = append(del, m.UID)
 		}
 	}
-	if err := s.srv.store.ExpungeUIDs(s.ctx, sel.mb.ID, del); err != nil {
+	if err := s.srv.store.ExpungeUIDs(s.ctx, s.account.ID, sel.mb.ID, del); err != nil {
 		s.storeError(tag, err, false)
 		return
 	}
@@ -203,7 +203,7 @@ func (s *session) cmdCopy(tag string, uid, move bool, a *imapwire.Copy) {
 	}
 	var events []store.LogEvent
 	if move {
-		msgs, err := s.srv.store.MessagesByUID(s.ctx, sel.mb.ID, queryRanges(ranges))
+		msgs, err := s.srv.store.MessagesByUID(s.ctx, s.account.ID, sel.mb.ID, queryRanges(ranges))
 		if err == nil {
 			now := time.Now()
 			for _, m := range msgs {
@@ -219,9 +219,9 @@ func (s *session) cmdCopy(tag string, uid, move bool, a *imapwire.Copy) {
 	}
 	var copied []store.CopiedUID
 	if move {
-		copied, err = s.srv.store.Move(s.ctx, sel.mb.ID, uids, dest.ID)
+		copied, err = s.srv.store.Move(s.ctx, s.account.ID, sel.mb.ID, uids, dest.ID)
 	} else {
-		copied, err = s.srv.store.Copy(s.ctx, sel.mb.ID, uids, dest.ID)
+		copied, err = s.srv.store.Copy(s.ctx, s.account.ID, sel.mb.ID, uids, dest.ID)
 	}
 	if err != nil {
 		s.storeError(tag, err, true)
@@ -316,7 +316,7 @@ func (s *session) cmdAppend(tag string, a *imapwire.Append) {
 	if len(delivered) > 0 && delivered[0].MailboxID != mb.ID {
 		// The selected mailbox was renamed away and another took its
 		// name: APPENDUID names the one that got the message.
-		if mb, err = s.srv.store.MailboxByID(s.ctx, delivered[0].MailboxID); err != nil {
+		if mb, err = s.srv.store.MailboxByID(s.ctx, s.account.ID, delivered[0].MailboxID); err != nil {
 			s.storeError(tag, err, true)
 			return
 		}

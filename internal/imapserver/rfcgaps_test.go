@@ -117,7 +117,7 @@ func TestAppendKeepsInstant(t *testing.T) {
 			t.Fatal(err)
 		}
 		uid := mb.UIDNext - 1
-		msgs, err := e.st.MessagesByUID(context.Background(), mb.ID, []store.UIDRange{{First: uid, Last: uid}})
+		msgs, err := e.st.MessagesByUID(context.Background(), e.account.ID, mb.ID, []store.UIDRange{{First: uid, Last: uid}})
 		if err != nil || len(msgs) != 1 {
 			t.Fatalf("stored message: %v %v", msgs, err)
 		}
@@ -227,7 +227,7 @@ func TestLoadToolSession(t *testing.T) {
 		if err != nil || mb.Messages != 3 {
 			t.Fatalf("round %d: mailbox %+v %v", round, mb, err)
 		}
-		if _, err := e.st.FlagsByUID(context.Background(), mb.ID, nil); err != nil {
+		if _, err := e.st.FlagsByUID(context.Background(), e.account.ID, mb.ID, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

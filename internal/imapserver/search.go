@@ -51,7 +51,7 @@ func (s *session) cmdSearch(tag string, uid bool, a *imapwire.Search) {
 	}
 	var ranges []store.UIDRange
 	if terms := imapmsg.TextTerms(a.Keys); len(terms) > 0 {
-		cands, err := s.srv.store.TextCandidates(s.ctx, sel.mb.ID, terms)
+		cands, err := s.srv.store.TextCandidates(s.ctx, s.account.ID, sel.mb.ID, terms)
 		if err != nil {
 			s.storeError(tag, err, false)
 			return

@@ -33,24 +33,24 @@ type Store interface {
 	AccountByID(ctx context.Context, id int64) (store.Account, error)
 	Mailboxes(ctx context.Context, accountID int64) ([]store.Mailbox, error)
 	Mailbox(ctx context.Context, accountID int64, name string) (store.Mailbox, error)
-	MailboxByID(ctx context.Context, id int64) (store.Mailbox, error)
+	MailboxByID(ctx context.Context, accountID, id int64) (store.Mailbox, error)
 	CreateMailbox(ctx context.Context, accountID int64, name, specialUse string) (store.Mailbox, error)
 	RenameMailbox(ctx context.Context, accountID int64, from, to string) error
 	DeleteMailbox(ctx context.Context, accountID int64, name string) error
-	SetSubscribed(ctx context.Context, mailboxID int64, subscribed bool) error
-	UIDs(ctx context.Context, mailboxID int64) ([]uint32, error)
-	MessagesByUID(ctx context.Context, mailboxID int64, ranges []store.UIDRange) ([]store.Message, error)
-	FlagsByUID(ctx context.Context, mailboxID int64, ranges []store.UIDRange) ([]store.MessageFlags, error)
-	FirstUnseen(ctx context.Context, mailboxID int64) (uint32, error)
-	ChangedSince(ctx context.Context, mailboxID int64, modseq uint64) ([]store.MessageFlags, error)
-	VanishedSince(ctx context.Context, mailboxID int64, modseq uint64) ([]uint32, error)
-	StoreFlags(ctx context.Context, mailboxID int64, uids []uint32, op store.FlagOp, flags store.Flags, keywords []string, unchangedSince uint64) ([]store.MessageFlags, []uint32, error)
-	Copy(ctx context.Context, from int64, uids []uint32, to int64) ([]store.CopiedUID, error)
-	Move(ctx context.Context, from int64, uids []uint32, to int64) ([]store.CopiedUID, error)
-	ExpungeUIDs(ctx context.Context, mailboxID int64, uids []uint32) error
-	TextCandidates(ctx context.Context, mailboxID int64, terms []string) ([]uint32, error)
-	Body(ctx context.Context, bodyID int64) (store.Body, error)
-	OpenBody(ctx context.Context, bodyID int64) (io.ReadCloser, error)
+	SetSubscribed(ctx context.Context, accountID, mailboxID int64, subscribed bool) error
+	UIDs(ctx context.Context, accountID, mailboxID int64) ([]uint32, error)
+	MessagesByUID(ctx context.Context, accountID, mailboxID int64, ranges []store.UIDRange) ([]store.Message, error)
+	FlagsByUID(ctx context.Context, accountID, mailboxID int64, ranges []store.UIDRange) ([]store.MessageFlags, error)
+	FirstUnseen(ctx context.Context, accountID, mailboxID int64) (uint32, error)
+	ChangedSince(ctx context.Context, accountID, mailboxID int64, modseq uint64) ([]store.MessageFlags, error)
+	VanishedSince(ctx context.Context, accountID, mailboxID int64, modseq uint64) ([]uint32, error)
+	StoreFlags(ctx context.Context, accountID, mailboxID int64, uids []uint32, op store.FlagOp, flags store.Flags, keywords []string, unchangedSince uint64) ([]store.MessageFlags, []uint32, error)
+	Copy(ctx context.Context, accountID, from int64, uids []uint32, to int64) ([]store.CopiedUID, error)
+	Move(ctx context.Context, accountID, from int64, uids []uint32, to int64) ([]store.CopiedUID, error)
+	ExpungeUIDs(ctx context.Context, accountID, mailboxID int64, uids []uint32) error
+	TextCandidates(ctx context.Context, accountID, mailboxID int64, terms []string) ([]uint32, error)
+	Body(ctx context.Context, accountID, bodyID int64) (store.Body, error)
+	OpenBody(ctx context.Context, accountID, bodyID int64) (io.ReadCloser, error)
 	Deliver(ctx context.Context, d *store.Delivery) ([]store.Delivered, error)
 	AppendLog(ctx context.Context, events ...store.LogEvent) error
 	Subscribe(accountID int64) (<-chan store.Change, func())

@@ -76,18 +76,18 @@ func (s *session) reportExpunged(uids []uint32) {
 // refresh reads what changed in the selected mailbox since sel.modseq.
 func (s *session) refresh() error {
 	sel := s.sel
-	mb, err := s.srv.store.MailboxByID(s.ctx, sel.mb.ID)
+	mb, err := s.srv.store.MailboxByID(s.ctx, s.account.ID, sel.mb.ID)
 	if err != nil {
 		return err
 	}
 	if mb.HighestModSeq <= sel.modseq {
 		return nil
 	}
-	vanished, err := s.srv.store.VanishedSince(s.ctx, mb.ID, sel.modseq)
+	vanished, err := s.srv.store.VanishedSince(s.ctx, s.account.ID, mb.ID, sel.modseq)
 	if err != nil {
 		return err
 	}
-	changed, err := s.srv.store.ChangedSince(s.ctx, mb.ID, sel.modseq)
+	changed, err := s.srv.store.ChangedSince(s.ctx, s.account.ID, mb.ID, sel.modseq)
 	if err != nil {
 		return err
 	}
@@ -114,7 +114,7 @@ func (s *session) ownAppend(uid uint32) bool {
 	if uid <= sel.view.maxUID() {
 		return false
 	}
-	changed, err := s.srv.store.ChangedSince(s.ctx, sel.mb.ID, sel.modseq)
+	changed, err := s.srv.store.ChangedSince(s.ctx, s.account.ID, sel.mb.ID, sel.modseq)
 	if err != nil {
 		return false
 	}

@@ -280,6 +280,12 @@ type PurgeResult struct {
 // Store is the whole of xtramail's state. Every method is safe for
 // concurrent use. Writes are durable when they return nil: a backend must
 // have synced the body and the index entry to stable storage first.
+//
+// Ids are never reused: a domain, account, mailbox, message, body or log
+// record id, once given out, never names another object, even after the
+// first was deleted or purged (DESIGN.md: in-memory state keyed by an id
+// dies with its object, and a stale id must find nothing, never a
+// newcomer). A mailbox's UIDVALIDITY is likewise never given twice.
 type Store interface {
 	// Domains.
 	CreateDomain(ctx context.Context, name string, retentionDays int) (Domain, error)
@@ -307,69 +313,81 @@ type Store interface {
 	Mailboxes(ctx context.Context, accountID int64) ([]Mailbox, error)
 	Mailbox(ctx context.Context, accountID int64, name string) (Mailbox, error)
 
+	// Every method below that takes a mailbox, message or body id takes
+	// the account it is asked for too (the principal, as signed in): an id
+	// of another account's object is ErrNotFound, exactly as an id that
+	// never existed, so ids taken from a URL or a stale session cannot
+	// reach another tenant's data. A mailbox id that no longer exists is
+	// ErrNotFound for every method, lists included: an empty list means
+	// an existing, empty mailbox.
+
 	// Mailbox management (IMAP CREATE, RENAME, DELETE, SUBSCRIBE).
 	// Names use "/" as the hierarchy delimiter.
-	MailboxByID(ctx context.Context, id int64) (Mailbox, error)
+	MailboxByID(ctx context.Context, accountID, id int64) (Mailbox, error)
 	CreateMailbox(ctx context.Context, accountID int64, name, specialUse string) (Mailbox, error)
 	// RenameMailbox renames a mailbox and its children. Renaming INBOX
 	// moves its messages to the new mailbox and leaves INBOX empty
-	// (RFC 9051 6.3.6).
+	// (RFC 9051 6.3.6). A renamed mailbox keeps its id and UIDVALIDITY.
 	RenameMailbox(ctx context.Context, accountID int64, from, to string) error
 	// DeleteMailbox removes a mailbox that is neither INBOX nor
 	// special-use. Its messages move to Trash, where they stay restorable.
+	// Its id is never given to another mailbox.
 	DeleteMailbox(ctx context.Context, accountID int64, name string) error
-	SetSubscribed(ctx context.Context, mailboxID int64, subscribed bool) error
+	SetSubscribed(ctx context.Context, accountID, mailboxID int64, subscribed bool) error
 
 	// UIDs lists a mailbox's live UIDs in order (for sequence numbers).
-	UIDs(ctx context.Context, mailboxID int64) ([]uint32, error)
+	UIDs(ctx context.Context, accountID, mailboxID int64) ([]uint32, error)
 	// MessagesByUID lists live messages in the UID ranges (nil: all), in
 	// UID order.
-	MessagesByUID(ctx context.Context, mailboxID int64, ranges []UIDRange) ([]Message, error)
+	MessagesByUID(ctx context.Context, accountID, mailboxID int64, ranges []UIDRange) ([]Message, error)
 	// FlagsByUID is MessagesByUID with only what FETCH FLAGS, STORE and
 	// SEARCH by flag need: cheap on a large mailbox.
-	FlagsByUID(ctx context.Context, mailboxID int64, ranges []UIDRange) ([]MessageFlags, error)
+	FlagsByUID(ctx context.Context, accountID, mailboxID int64, ranges []UIDRange) ([]MessageFlags, error)
 	// FirstUnseen returns the lowest UID of a live message without \Seen,
 	// or 0 (IMAP [UNSEEN n]).
-	FirstUnseen(ctx context.Context, mailboxID int64) (uint32, error)
+	FirstUnseen(ctx context.Context, accountID, mailboxID int64) (uint32, error)
 	// ChangedSince lists live messages whose modseq is above modseq
 	// (CONDSTORE CHANGEDSINCE, QRESYNC).
-	ChangedSince(ctx context.Context, mailboxID int64, modseq uint64) ([]MessageFlags, error)
+	ChangedSince(ctx context.Context, accountID, mailboxID int64, modseq uint64) ([]MessageFlags, error)
 	// VanishedSince lists UIDs expunged from the mailbox at a modseq above
 	// modseq, in order (QRESYNC VANISHED).
-	VanishedSince(ctx context.Context, mailboxID int64, modseq uint64) ([]uint32, error)
+	VanishedSince(ctx context.Context, accountID, mailboxID int64, modseq uint64) ([]uint32, error)
 	// StoreFlags changes flags of the messages with these UIDs, all under
 	// one new modseq. With unchangedSince > 0, messages whose modseq is
 	// above it are left alone and returned in modified (RFC 7162 3.1.3).
 	// Messages whose flags do not change keep their modseq.
-	StoreFlags(ctx context.Context, mailboxID int64, uids []uint32, op FlagOp, flags Flags, keywords []string, unchangedSince uint64) (changed []MessageFlags, modified []uint32, err error)
+	StoreFlags(ctx context.Context, accountID, mailboxID int64, uids []uint32, op FlagOp, flags Flags, keywords []string, unchangedSince uint64) (changed []MessageFlags, modified []uint32, err error)
 	// Copy copies messages into another mailbox of the same account; the
 	// body is shared, not duplicated.
-	Copy(ctx context.Context, from int64, uids []uint32, to int64) ([]CopiedUID, error)
+	Copy(ctx context.Context, accountID, from int64, uids []uint32, to int64) ([]CopiedUID, error)
 	// Move moves messages into another mailbox of the same account: they
 	// vanish from the source (not as deletions) and get new UIDs. When to
 	// is from, they get new UIDs in it and their old UIDs vanish (IMAP
 	// MOVE into the selected mailbox, RFC 6851 section 3.3).
-	Move(ctx context.Context, from int64, uids []uint32, to int64) ([]CopiedUID, error)
+	Move(ctx context.Context, accountID, from int64, uids []uint32, to int64) ([]CopiedUID, error)
 	// ExpungeUIDs soft-deletes messages by UID, like Expunge.
-	ExpungeUIDs(ctx context.Context, mailboxID int64, uids []uint32) error
+	ExpungeUIDs(ctx context.Context, accountID, mailboxID int64, uids []uint32) error
 	// TextCandidates returns, in order, the UIDs of live messages whose
 	// indexed words contain every term as a substring, case-insensitively:
 	// a superset of the messages whose text contains every term, which the
 	// caller then checks.
-	TextCandidates(ctx context.Context, mailboxID int64, terms []string) ([]uint32, error)
+	TextCandidates(ctx context.Context, accountID, mailboxID int64, terms []string) ([]uint32, error)
 
 	// Messages. Messages lists a mailbox's live messages in UID order.
-	Messages(ctx context.Context, mailboxID int64) ([]Message, error)
+	Messages(ctx context.Context, accountID, mailboxID int64) ([]Message, error)
 	// Expunged lists a mailbox's deleted, still restorable messages.
-	Expunged(ctx context.Context, mailboxID int64) ([]Message, error)
-	Message(ctx context.Context, id int64) (Message, error)
-	Body(ctx context.Context, bodyID int64) (Body, error)
-	OpenBody(ctx context.Context, bodyID int64) (io.ReadCloser, error)
+	Expunged(ctx context.Context, accountID, mailboxID int64) ([]Message, error)
+	Message(ctx context.Context, accountID, id int64) (Message, error)
+	// Body and OpenBody serve a body that a message or an outbound queue
+	// entry of the account refers to (bodies are shared by the copies of
+	// one delivery).
+	Body(ctx context.Context, accountID, bodyID int64) (Body, error)
+	OpenBody(ctx context.Context, accountID, bodyID int64) (io.ReadCloser, error)
 	// Expunge soft-deletes messages: they leave the mailbox view but stay
 	// restorable until their retention window ends.
-	Expunge(ctx context.Context, mailboxID int64, ids []int64) error
+	Expunge(ctx context.Context, accountID, mailboxID int64, ids []int64) error
 	// Restore brings expunged messages back under new UIDs.
-	Restore(ctx context.Context, mailboxID int64, ids []int64) ([]Delivered, error)
+	Restore(ctx context.Context, accountID, mailboxID int64, ids []int64) ([]Delivered, error)
 
 	// Message log.
 	AppendLog(ctx context.Context, events ...LogEvent) error

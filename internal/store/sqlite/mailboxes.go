@@ -13,12 +13,53 @@ import (
 	"github.com/xtramail/xtramail/internal/store"
 )
 
-func (s *Store) MailboxByID(ctx context.Context, id int64) (store.Mailbox, error) {
-	m, err := scanMailbox(s.queryRow(ctx, "SELECT "+mailboxCols+" FROM mailboxes WHERE id = ?", id))
+func (s *Store) MailboxByID(ctx context.Context, accountID, id int64) (store.Mailbox, error) {
+	m, err := scanMailbox(s.queryRow(ctx, "SELECT "+mailboxCols+" FROM mailboxes WHERE id = ? AND account_id = ?", id, accountID))
 	if err != nil {
-		return m, notFound(err, fmt.Sprintf("mailbox %d", id))
+		return m, notFound(err, fmt.Sprintf("mailbox %d of account %d", id, accountID))
 	}
 	return m, nil
+}
+
+// ownedMailbox is the condition on messages.mailbox_id that admits the
+// mailbox only if the account owns it: a foreign id selects nothing. Its
+// arguments are the mailbox id and the account id. The subquery runs
+// once, so the mailbox's indexes still serve the query.
+const ownedMailbox = "mailbox_id = (SELECT id FROM mailboxes WHERE id = ? AND account_id = ?)"
+
+// checkMailbox tells an empty mailbox of the account from a mailbox that
+// does not exist or is another account's (store.ErrNotFound). Lists call
+// it only when they found nothing: rows found under ownedMailbox already
+// prove ownership.
+func (s *Store) checkMailbox(ctx context.Context, accountID, mailboxID int64) error {
+	var one int
+	err := s.queryRow(ctx, "SELECT 1 FROM mailboxes WHERE id = ? AND account_id = ?", mailboxID, accountID).Scan(&one)
+	if err != nil {
+		return notFound(err, fmt.Sprintf("mailbox %d of account %d", mailboxID, accountID))
+	}
+	return nil
+}
+
+// orNotFound returns list, or ErrNotFound when it is empty because the
+// mailbox is not the account's.
+func orNotFound[T any](s *Store, ctx context.Context, accountID, mailboxID int64, list []T, err error) ([]T, error) {
+	if err != nil || len(list) > 0 {
+		return list, err
+	}
+	if err := s.checkMailbox(ctx, accountID, mailboxID); err != nil {
+		return nil, err
+	}
+	return list, nil
+}
+
+// checkMailbox is the writer's ownership check, before any change.
+func (t *tx) checkMailbox(accountID, mailboxID int64) error {
+	var one int
+	err := t.QueryRow("SELECT 1 FROM mailboxes WHERE id = ? AND account_id = ?", mailboxID, accountID).Scan(&one)
+	if err != nil {
+		return notFound(err, fmt.Sprintf("mailbox %d of account %d", mailboxID, accountID))
+	}
+	return nil
 }
 
 // checkMailboxName refuses names IMAP cannot carry or that break the
@@ -77,7 +118,7 @@ func (s *Store) CreateMailbox(ctx context.Context, accountID int64, name, specia
 	if err != nil {
 		return store.Mailbox{}, err
 	}
-	return s.MailboxByID(ctx, id)
+	return s.MailboxByID(ctx, accountID, id)
 }
 
 func (s *Store) RenameMailbox(ctx context.Context, accountID int64, from, to string) error {
@@ -172,8 +213,9 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 	})
 }
 
-func (s *Store) SetSubscribed(ctx context.Context, mailboxID int64, subscribed bool) error {
-	return s.updateOne(ctx, fmt.Sprintf("mailbox %d", mailboxID), "UPDATE mailboxes SET subscribed = ? WHERE id = ?", subscribed, mailboxID)
+func (s *Store) SetSubscribed(ctx context.Context, accountID, mailboxID int64, subscribed bool) error {
+	return s.updateOne(ctx, fmt.Sprintf("mailbox %d of account %d", mailboxID, accountID),
+		"UPDATE mailboxes SET subscribed = ? WHERE id = ? AND account_id = ?", subscribed, mailboxID, accountID)
 }
 
 const liveUIDs = "SELECT uid FROM messages WHERE mailbox_id = ? AND expunged_modseq = 0 ORDER BY uid"
@@ -199,8 +241,9 @@ func scanUIDs(rows *sql.Rows, err error) ([]uint32, error) {
 	return out, rows.Err()
 }
 
-func (s *Store) UIDs(ctx context.Context, mailboxID int64) ([]uint32, error) {
-	return scanUIDs(s.query(ctx, liveUIDs, mailboxID))
+func (s *Store) UIDs(ctx context.Context, accountID, mailboxID int64) ([]uint32, error) {
+	uids, err := scanUIDs(s.query(ctx, "SELECT uid FROM messages WHERE "+ownedMailbox+" AND expunged_modseq = 0 ORDER BY uid", mailboxID, accountID))
+	return orNotFound(s, ctx, accountID, mailboxID, uids, err)
 }
 
 // uidFilter turns ranges into an SQL condition on uid.
@@ -220,9 +263,10 @@ func uidFilter(ranges []store.UIDRange) (string, []any) {
 	return " AND (" + strings.Join(conds, " OR ") + ")", args
 }
 
-func (s *Store) MessagesByUID(ctx context.Context, mailboxID int64, ranges []store.UIDRange) ([]store.Message, error) {
+func (s *Store) MessagesByUID(ctx context.Context, accountID, mailboxID int64, ranges []store.UIDRange) ([]store.Message, error) {
 	cond, args := uidFilter(ranges)
-	return s.queryMessages(ctx, "WHERE mailbox_id = ? AND expunged_modseq = 0"+cond+" ORDER BY uid", append([]any{mailboxID}, args...)...)
+	ms, err := s.queryMessages(ctx, "WHERE "+ownedMailbox+" AND expunged_modseq = 0"+cond+" ORDER BY uid", append([]any{mailboxID, accountID}, args...)...)
+	return orNotFound(s, ctx, accountID, mailboxID, ms, err)
 }
 
 func (s *Store) queryFlags(ctx context.Context, where string, args ...any) ([]store.MessageFlags, error) {
@@ -246,17 +290,18 @@ func (s *Store) queryFlags(ctx context.Context, where string, args ...any) ([]st
 	return out, rows.Err()
 }
 
-func (s *Store) FlagsByUID(ctx context.Context, mailboxID int64, ranges []store.UIDRange) ([]store.MessageFlags, error) {
+func (s *Store) FlagsByUID(ctx context.Context, accountID, mailboxID int64, ranges []store.UIDRange) ([]store.MessageFlags, error) {
 	cond, args := uidFilter(ranges)
-	return s.queryFlags(ctx, "WHERE mailbox_id = ? AND expunged_modseq = 0"+cond+" ORDER BY uid", append([]any{mailboxID}, args...)...)
+	fs, err := s.queryFlags(ctx, "WHERE "+ownedMailbox+" AND expunged_modseq = 0"+cond+" ORDER BY uid", append([]any{mailboxID, accountID}, args...)...)
+	return orNotFound(s, ctx, accountID, mailboxID, fs, err)
 }
 
-func (s *Store) FirstUnseen(ctx context.Context, mailboxID int64) (uint32, error) {
+func (s *Store) FirstUnseen(ctx context.Context, accountID, mailboxID int64) (uint32, error) {
 	var uid uint32
-	err := s.queryRow(ctx, "SELECT uid FROM messages WHERE mailbox_id = ? AND expunged_modseq = 0 AND flags & ? = 0 ORDER BY uid LIMIT 1",
-		mailboxID, store.FlagSeen).Scan(&uid)
+	err := s.queryRow(ctx, "SELECT uid FROM messages WHERE "+ownedMailbox+" AND expunged_modseq = 0 AND flags & ? = 0 ORDER BY uid LIMIT 1",
+		mailboxID, accountID, store.FlagSeen).Scan(&uid)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
+		return 0, s.checkMailbox(ctx, accountID, mailboxID)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("first unseen message: %w", err)
@@ -264,12 +309,14 @@ func (s *Store) FirstUnseen(ctx context.Context, mailboxID int64) (uint32, error
 	return uid, nil
 }
 
-func (s *Store) ChangedSince(ctx context.Context, mailboxID int64, modseq uint64) ([]store.MessageFlags, error) {
-	return s.queryFlags(ctx, "WHERE mailbox_id = ? AND expunged_modseq = 0 AND modseq > ? ORDER BY uid", mailboxID, modseq)
+func (s *Store) ChangedSince(ctx context.Context, accountID, mailboxID int64, modseq uint64) ([]store.MessageFlags, error) {
+	fs, err := s.queryFlags(ctx, "WHERE "+ownedMailbox+" AND expunged_modseq = 0 AND modseq > ? ORDER BY uid", mailboxID, accountID, modseq)
+	return orNotFound(s, ctx, accountID, mailboxID, fs, err)
 }
 
-func (s *Store) VanishedSince(ctx context.Context, mailboxID int64, modseq uint64) ([]uint32, error) {
-	return scanUIDs(s.query(ctx, "SELECT uid FROM vanished WHERE mailbox_id = ? AND modseq > ? ORDER BY uid", mailboxID, modseq))
+func (s *Store) VanishedSince(ctx context.Context, accountID, mailboxID int64, modseq uint64) ([]uint32, error) {
+	uids, err := scanUIDs(s.query(ctx, "SELECT uid FROM vanished WHERE "+ownedMailbox+" AND modseq > ? ORDER BY uid", mailboxID, accountID, modseq))
+	return orNotFound(s, ctx, accountID, mailboxID, uids, err)
 }
 
 // applyFlags computes a message's new flags and keywords.
@@ -297,7 +344,7 @@ func dedupKeywords(kw []string) []string {
 	return out
 }
 
-func (s *Store) StoreFlags(ctx context.Context, mailboxID int64, uids []uint32, op store.FlagOp, flags store.Flags, keywords []string, unchangedSince uint64) ([]store.MessageFlags, []uint32, error) {
+func (s *Store) StoreFlags(ctx context.Context, accountID, mailboxID int64, uids []uint32, op store.FlagOp, flags store.Flags, keywords []string, unchangedSince uint64) ([]store.MessageFlags, []uint32, error) {
 	for _, k := range keywords {
 		if k == "" || strings.ContainsAny(k, " ()\\{%*\"]") {
 			return nil, nil, fmt.Errorf("keyword %q: %w", k, store.ErrInvalid)
@@ -307,10 +354,9 @@ func (s *Store) StoreFlags(ctx context.Context, mailboxID int64, uids []uint32, 
 	var modified []uint32
 	err := s.write(ctx, func(t *tx) error {
 		changed, modified = changed[:0], modified[:0]
-		var accountID int64
 		var modseq uint64
-		if err := t.QueryRow("SELECT account_id, highestmodseq + 1 FROM mailboxes WHERE id = ?", mailboxID).Scan(&accountID, &modseq); err != nil {
-			return notFound(err, fmt.Sprintf("mailbox %d", mailboxID))
+		if err := t.QueryRow("SELECT highestmodseq + 1 FROM mailboxes WHERE id = ? AND account_id = ?", mailboxID, accountID).Scan(&modseq); err != nil {
+			return notFound(err, fmt.Sprintf("mailbox %d of account %d", mailboxID, accountID))
 		}
 		var unseenDelta int64
 		for _, uid := range uids {
@@ -354,10 +400,10 @@ func (s *Store) StoreFlags(ctx context.Context, mailboxID int64, uids []uint32, 
 	return changed, modified, err
 }
 
-func (s *Store) Copy(ctx context.Context, from int64, uids []uint32, to int64) ([]store.CopiedUID, error) {
+func (s *Store) Copy(ctx context.Context, accountID, from int64, uids []uint32, to int64) ([]store.CopiedUID, error) {
 	var out []store.CopiedUID
 	err := s.write(ctx, func(t *tx) error {
-		if err := t.sameAccount(from, to); err != nil {
+		if err := t.sameAccount(accountID, from, to); err != nil {
 			return err
 		}
 		out = out[:0]
@@ -411,21 +457,18 @@ func (t *tx) nextUID(mailboxID, size int64, flags store.Flags) (uint32, uint64, 
 	return uid, modseq, nil
 }
 
-func (t *tx) sameAccount(a, b int64) error {
-	var n int
-	t.QueryRow("SELECT count(DISTINCT account_id) FROM mailboxes WHERE id IN (?, ?)", a, b).Scan(&n)
-	var both int
-	t.QueryRow("SELECT count(*) FROM mailboxes WHERE id IN (?, ?)", a, b).Scan(&both)
-	if both != 2 && a != b || n != 1 {
-		return fmt.Errorf("mailboxes %d and %d: %w", a, b, store.ErrNotFound)
+// sameAccount checks that both mailboxes are the account's.
+func (t *tx) sameAccount(accountID, a, b int64) error {
+	if err := t.checkMailbox(accountID, a); err != nil {
+		return err
 	}
-	return nil
+	return t.checkMailbox(accountID, b)
 }
 
-func (s *Store) Move(ctx context.Context, from int64, uids []uint32, to int64) ([]store.CopiedUID, error) {
+func (s *Store) Move(ctx context.Context, accountID, from int64, uids []uint32, to int64) ([]store.CopiedUID, error) {
 	var out []store.CopiedUID
 	err := s.write(ctx, func(t *tx) error {
-		if err := t.sameAccount(from, to); err != nil {
+		if err := t.sameAccount(accountID, from, to); err != nil {
 			return err
 		}
 		var err error
@@ -477,7 +520,10 @@ func (t *tx) move(from int64, uids []uint32, to int64) ([]store.CopiedUID, error
 	return out, nil
 }
 
-func (s *Store) TextCandidates(ctx context.Context, mailboxID int64, terms []string) ([]uint32, error) {
+func (s *Store) TextCandidates(ctx context.Context, accountID, mailboxID int64, terms []string) ([]uint32, error) {
+	if err := s.checkMailbox(ctx, accountID, mailboxID); err != nil {
+		return nil, err
+	}
 	if err := s.vocab.ensure(ctx, s); err != nil {
 		return nil, err
 	}
@@ -504,7 +550,7 @@ func (s *Store) TextCandidates(ctx context.Context, mailboxID int64, terms []str
 	if len(matches) == 0 {
 		// Nothing to narrow with (terms of punctuation only): every live
 		// message is a candidate.
-		return s.UIDs(ctx, mailboxID)
+		return s.UIDs(ctx, accountID, mailboxID)
 	}
 	return scanUIDs(s.query(ctx, `SELECT m.uid FROM messages m WHERE m.mailbox_id = ? AND m.expunged_modseq = 0
 		AND m.body_id IN (SELECT rowid FROM body_fts WHERE body_fts MATCH ?) ORDER BY m.uid`, mailboxID, strings.Join(matches, " AND ")))

@@ -191,28 +191,35 @@ func (s *Store) queryMessages(ctx context.Context, query string, args ...any) ([
 	return ms, rows.Err()
 }
 
-func (s *Store) Messages(ctx context.Context, mailboxID int64) ([]store.Message, error) {
-	return s.queryMessages(ctx, "WHERE mailbox_id = ? AND expunged_modseq = 0 ORDER BY uid", mailboxID)
+func (s *Store) Messages(ctx context.Context, accountID, mailboxID int64) ([]store.Message, error) {
+	ms, err := s.queryMessages(ctx, "WHERE "+ownedMailbox+" AND expunged_modseq = 0 ORDER BY uid", mailboxID, accountID)
+	return orNotFound(s, ctx, accountID, mailboxID, ms, err)
 }
 
-func (s *Store) Expunged(ctx context.Context, mailboxID int64) ([]store.Message, error) {
-	return s.queryMessages(ctx, "WHERE mailbox_id = ? AND expunged_modseq != 0 ORDER BY uid", mailboxID)
+func (s *Store) Expunged(ctx context.Context, accountID, mailboxID int64) ([]store.Message, error) {
+	ms, err := s.queryMessages(ctx, "WHERE "+ownedMailbox+" AND expunged_modseq != 0 ORDER BY uid", mailboxID, accountID)
+	return orNotFound(s, ctx, accountID, mailboxID, ms, err)
 }
 
-func (s *Store) Message(ctx context.Context, id int64) (store.Message, error) {
-	m, err := scanMessage(s.queryRow(ctx, "SELECT "+messageCols+" FROM messages WHERE id = ?", id))
+func (s *Store) Message(ctx context.Context, accountID, id int64) (store.Message, error) {
+	m, err := scanMessage(s.queryRow(ctx, "SELECT "+messageCols+" FROM messages WHERE id = ? AND account_id = ?", id, accountID))
 	if err != nil {
-		return m, notFound(err, fmt.Sprintf("message %d", id))
+		return m, notFound(err, fmt.Sprintf("message %d of account %d", id, accountID))
 	}
 	return m, nil
 }
 
-func (s *Store) Body(ctx context.Context, bodyID int64) (store.Body, error) {
+// ownedBody admits a body only if a message or an outbound queue entry of
+// the account refers to it. Its arguments: body id, account id twice.
+const ownedBody = `id = ? AND (EXISTS (SELECT 1 FROM messages WHERE body_id = bodies.id AND account_id = ?)
+	OR EXISTS (SELECT 1 FROM queue WHERE body_id = bodies.id AND account_id = ?))`
+
+func (s *Store) Body(ctx context.Context, accountID, bodyID int64) (store.Body, error) {
 	b := store.Body{ID: bodyID}
 	var key string
 	var info []byte
-	if err := s.queryRow(ctx, "SELECT size, blob_key, info FROM bodies WHERE id = ?", bodyID).Scan(&b.Size, &key, &info); err != nil {
-		return b, notFound(err, fmt.Sprintf("body %d", bodyID))
+	if err := s.queryRow(ctx, "SELECT size, blob_key, info FROM bodies WHERE "+ownedBody, bodyID, accountID, accountID).Scan(&b.Size, &key, &info); err != nil {
+		return b, notFound(err, fmt.Sprintf("body %d of account %d", bodyID, accountID))
 	}
 	if b.Info = s.infos.get(bodyID, key); b.Info != nil {
 		return b, nil
@@ -225,10 +232,10 @@ func (s *Store) Body(ctx context.Context, bodyID int64) (store.Body, error) {
 	return b, nil
 }
 
-func (s *Store) OpenBody(ctx context.Context, bodyID int64) (io.ReadCloser, error) {
+func (s *Store) OpenBody(ctx context.Context, accountID, bodyID int64) (io.ReadCloser, error) {
 	var key string
-	if err := s.queryRow(ctx, "SELECT blob_key FROM bodies WHERE id = ?", bodyID).Scan(&key); err != nil {
-		return nil, notFound(err, fmt.Sprintf("body %d", bodyID))
+	if err := s.queryRow(ctx, "SELECT blob_key FROM bodies WHERE "+ownedBody, bodyID, accountID, accountID).Scan(&key); err != nil {
+		return nil, notFound(err, fmt.Sprintf("body %d of account %d", bodyID, accountID))
 	}
 	return s.blobs.Open(ctx, key)
 }
@@ -283,8 +290,11 @@ func (t *tx) eventMaker(status store.LogStatus, mailboxID int64, detail string) 
 	}, nil
 }
 
-func (s *Store) Expunge(ctx context.Context, mailboxID int64, ids []int64) error {
+func (s *Store) Expunge(ctx context.Context, accountID, mailboxID int64, ids []int64) error {
 	return s.write(ctx, func(t *tx) error {
+		if err := t.checkMailbox(accountID, mailboxID); err != nil {
+			return err
+		}
 		msgs, err := t.selectForChange(mailboxID, ids)
 		if err != nil {
 			return err
@@ -293,11 +303,14 @@ func (s *Store) Expunge(ctx context.Context, mailboxID int64, ids []int64) error
 	})
 }
 
-func (s *Store) ExpungeUIDs(ctx context.Context, mailboxID int64, uids []uint32) error {
-	if len(uids) == 0 {
-		return nil
-	}
+func (s *Store) ExpungeUIDs(ctx context.Context, accountID, mailboxID int64, uids []uint32) error {
 	return s.write(ctx, func(t *tx) error {
+		if err := t.checkMailbox(accountID, mailboxID); err != nil {
+			return err
+		}
+		if len(uids) == 0 {
+			return nil
+		}
 		var msgs []mailboxChange
 		for _, uid := range uids {
 			c, err := t.changeRow("uid = ?", uid, mailboxID)
@@ -356,10 +369,13 @@ func (t *tx) count(mailboxID int64, sign int64, m mailboxChange) error {
 	return nil
 }
 
-func (s *Store) Restore(ctx context.Context, mailboxID int64, ids []int64) ([]store.Delivered, error) {
+func (s *Store) Restore(ctx context.Context, accountID, mailboxID int64, ids []int64) ([]store.Delivered, error) {
 	var out []store.Delivered
 	err := s.write(ctx, func(t *tx) error {
 		out = out[:0]
+		if err := t.checkMailbox(accountID, mailboxID); err != nil {
+			return err
+		}
 		msgs, err := t.selectForChange(mailboxID, ids)
 		if err != nil {
 			return err

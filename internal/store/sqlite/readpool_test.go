@@ -35,7 +35,7 @@ func TestReadPoolKeepsConnections(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := s.Message(ctx, dl[0].MessageID)
+		m, err := s.Message(ctx, a.ID, dl[0].MessageID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -47,11 +47,11 @@ func TestReadPoolKeepsConnections(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range 50 {
-				if _, err := s.MessagesByUID(ctx, mbID, nil); err != nil {
+				if _, err := s.MessagesByUID(ctx, a.ID, mbID, nil); err != nil {
 					t.Error(err)
 					return
 				}
-				if _, err := s.Body(ctx, bodies[(g+i)%len(bodies)]); err != nil {
+				if _, err := s.Body(ctx, a.ID, bodies[(g+i)%len(bodies)]); err != nil {
 					t.Error(err)
 					return
 				}

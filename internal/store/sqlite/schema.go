@@ -146,7 +146,103 @@ CREATE TABLE dkim_keys (
 	private_key BLOB NOT NULL,
 	created INTEGER NOT NULL
 );
-`}
+`,
+	// Ids are never reused (store.Store's contract): without AUTOINCREMENT,
+	// SQLite gives a new row max(id)+1, so deleting the newest mailbox let
+	// the next CREATE, by any account, take its id and the IMAP state kept
+	// under it (issue 11). SQLite cannot add AUTOINCREMENT to a table, so
+	// each table with an id is rebuilt; migrate runs this step with foreign
+	// keys off, as SQLite's ALTER TABLE procedure asks. Copying the rows
+	// seeds sqlite_sequence with each table's highest id.
+	rebuildAutoincrement("domains", `
+	id INTEGER PRIMARY KEY AUTOINCREMENT,
+	name TEXT NOT NULL UNIQUE,
+	retention_days INTEGER NOT NULL,
+	created INTEGER NOT NULL`) +
+		rebuildAutoincrement("accounts", `
+	id INTEGER PRIMARY KEY AUTOINCREMENT,
+	domain_id INTEGER NOT NULL REFERENCES domains(id),
+	address TEXT NOT NULL UNIQUE,
+	password_hash TEXT NOT NULL DEFAULT '',
+	enabled INTEGER NOT NULL DEFAULT 1,
+	created INTEGER NOT NULL`) + `
+CREATE INDEX accounts_domain ON accounts(domain_id);
+` + rebuildAutoincrement("mailboxes", `
+	id INTEGER PRIMARY KEY AUTOINCREMENT,
+	account_id INTEGER NOT NULL REFERENCES accounts(id),
+	name TEXT NOT NULL,
+	special_use TEXT NOT NULL DEFAULT '',
+	subscribed INTEGER NOT NULL DEFAULT 1,
+	uidvalidity INTEGER NOT NULL,
+	uidnext INTEGER NOT NULL DEFAULT 1,
+	highestmodseq INTEGER NOT NULL DEFAULT 1,
+	messages INTEGER NOT NULL DEFAULT 0,
+	unseen INTEGER NOT NULL DEFAULT 0,
+	size INTEGER NOT NULL DEFAULT 0,
+	UNIQUE (account_id, name)`) +
+		rebuildAutoincrement("bodies", `
+	id INTEGER PRIMARY KEY AUTOINCREMENT,
+	blob_key TEXT NOT NULL,
+	size INTEGER NOT NULL,
+	refs INTEGER NOT NULL,
+	info BLOB NOT NULL`) +
+		rebuildAutoincrement("messages", `
+	id INTEGER PRIMARY KEY AUTOINCREMENT,
+	account_id INTEGER NOT NULL,
+	domain_id INTEGER NOT NULL,
+	mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id),
+	uid INTEGER NOT NULL,
+	modseq INTEGER NOT NULL,
+	flags INTEGER NOT NULL DEFAULT 0,
+	keywords TEXT NOT NULL DEFAULT '',
+	received INTEGER NOT NULL,
+	size INTEGER NOT NULL,
+	body_id INTEGER NOT NULL REFERENCES bodies(id),
+	expunged_modseq INTEGER NOT NULL DEFAULT 0,
+	subject TEXT NOT NULL DEFAULT '',
+	from_addr TEXT NOT NULL DEFAULT '',
+	message_id TEXT NOT NULL DEFAULT '',
+	preview TEXT NOT NULL DEFAULT ''`) + `
+CREATE UNIQUE INDEX messages_uid ON messages(mailbox_id, uid);
+CREATE INDEX messages_live ON messages(mailbox_id, uid, flags, modseq, keywords) WHERE expunged_modseq = 0;
+CREATE INDEX messages_modseq ON messages(mailbox_id, modseq);
+CREATE INDEX messages_retention ON messages(domain_id, received);
+CREATE INDEX messages_body ON messages(body_id);
+` + rebuildAutoincrement("msglog", `
+	id INTEGER PRIMARY KEY AUTOINCREMENT,
+	time INTEGER NOT NULL,
+	status TEXT NOT NULL,
+	message_id TEXT NOT NULL DEFAULT '',
+	subject TEXT NOT NULL DEFAULT '',
+	mail_from TEXT NOT NULL DEFAULT '',
+	rcpt TEXT NOT NULL DEFAULT '',
+	size INTEGER NOT NULL DEFAULT 0,
+	remote_ip TEXT NOT NULL DEFAULT '',
+	detail TEXT NOT NULL DEFAULT '',
+	domain_id INTEGER NOT NULL DEFAULT 0`) + `
+CREATE INDEX msglog_time ON msglog(time);
+CREATE INDEX msglog_rcpt ON msglog(rcpt, time);
+CREATE INDEX msglog_from ON msglog(mail_from, time);
+CREATE INDEX msglog_msgid ON msglog(message_id);
+`,
+}
+
+// rebuildAutoincrement returns the statements that recreate table with
+// the given columns, keeping its rows and ids. Indexes go with the old
+// table: the caller recreates them.
+func rebuildAutoincrement(table, cols string) string {
+	return fmt.Sprintf(`
+CREATE TABLE %[1]s_new (%[2]s
+);
+INSERT INTO %[1]s_new SELECT * FROM %[1]s;
+DROP TABLE %[1]s;
+ALTER TABLE %[1]s_new RENAME TO %[1]s;
+`, table, cols)
+}
+
+// noForeignKeys lists the migration steps that rebuild tables and so run
+// with foreign key enforcement off (it cannot change inside a transaction).
+var noForeignKeys = map[int]bool{2: true}
 
 func migrate(db *sql.DB) error {
 	var v int
@@ -157,21 +253,56 @@ func migrate(db *sql.DB) error {
 		return fmt.Errorf("database schema version %d is newer than this xtramail (%d)", v, len(migrations))
 	}
 	for ; v < len(migrations); v++ {
-		tx, err := db.Begin()
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(migrations[v]); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("schema step %d: %w", v+1, err)
-		}
-		if _, err := tx.Exec(fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
-			tx.Rollback()
-			return err
-		}
-		if err := tx.Commit(); err != nil {
+		if err := migrateStep(db, v); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// migrateStep runs migrations[v] in one transaction.
+func migrateStep(db *sql.DB, v int) (err error) {
+	if noForeignKeys[v] {
+		// db has one connection, so the pragma applies to the transaction.
+		if _, err := db.Exec("PRAGMA foreign_keys = OFF"); err != nil {
+			return err
+		}
+		defer func() {
+			if _, perr := db.Exec("PRAGMA foreign_keys = ON"); perr != nil && err == nil {
+				err = perr
+			}
+		}()
+	}
+	tx, err := db.Begin()
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(migrations[v]); err != nil {
+		tx.Rollback()
+		return fmt.Errorf("schema step %d: %w", v+1, err)
+	}
+	if _, err := tx.Exec(fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if noForeignKeys[v] {
+		if err := foreignKeyCheck(tx); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("schema step %d: %w", v+1, err)
+		}
+	}
+	return tx.Commit()
+}
+
+// foreignKeyCheck fails if a rebuild left a row pointing nowhere.
+func foreignKeyCheck(tx *sql.Tx) error {
+	rows, err := tx.Query("PRAGMA foreign_key_check")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if rows.Next() {
+		return fmt.Errorf("foreign key check failed after rebuilding tables")
+	}
+	return rows.Err()
 }

@@ -1,8 +1,10 @@
 package sqlite
 
 import (
+	"database/sql"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/xtramail/xtramail/internal/blob/fs"
@@ -73,5 +75,62 @@ func TestWALDirectorySynced(t *testing.T) {
 	}
 	if len(synced) != 2 {
 		t.Fatalf("reopened WAL: directories synced %q, want a second sync", synced)
+	}
+}
+
+// TestMigrationKeepsIDsAndStopsReuse opens a database made by the first
+// schema (ids without AUTOINCREMENT), with rows in it: the rebuild keeps
+// every row and id, and the id of a mailbox deleted after the upgrade is
+// not given again (issue 11).
+func TestMigrationKeepsIDsAndStopsReuse(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "xtramail.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		migrations[0],
+		"PRAGMA user_version = 1",
+		"INSERT INTO domains VALUES (5, 'example.test', 30, 0)",
+		"INSERT INTO accounts VALUES (7, 5, 'bob@example.test', '', 1, 0)",
+		"INSERT INTO mailboxes (id, account_id, name, special_use, uidvalidity) VALUES (3, 7, 'INBOX', '', 100), (4, 7, 'Trash', '\\Trash', 101), (9, 7, 'Old', '', 102)",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	s := open(t, dir)
+	defer s.Close()
+	ctx := t.Context()
+	mbs, err := s.Mailboxes(ctx, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for _, mb := range mbs {
+		ids = append(ids, mb.ID)
+	}
+	if !slices.Equal(ids, []int64{3, 9, 4}) {
+		t.Fatalf("mailbox ids after migration %v, want [3 9 4]", ids)
+	}
+	if err := s.DeleteMailbox(ctx, 7, "Old"); err != nil {
+		t.Fatal(err)
+	}
+	mb, err := s.CreateMailbox(ctx, 7, "New", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mb.ID <= 9 {
+		t.Fatalf("new mailbox got id %d after deleting 9", mb.ID)
+	}
+	if a, err := s.CreateAccount(ctx, "eve@example.test", ""); err != nil || a.ID <= 7 {
+		t.Fatalf("new account %+v, %v", a, err)
+	}
+	var fk int
+	if err := s.w.QueryRow("PRAGMA foreign_keys").Scan(&fk); err != nil || fk != 1 {
+		t.Fatalf("foreign keys after migration: %d, %v", fk, err)
 	}
 }

@@ -77,10 +77,10 @@ func testMailboxManagement(t *testing.T, s store.Store) {
 	if err := s.DeleteMailbox(ctx, a.ID, "Nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("delete missing: %v", err)
 	}
-	if err := s.SetSubscribed(ctx, trash.ID, false); err != nil {
+	if err := s.SetSubscribed(ctx, a.ID, trash.ID, false); err != nil {
 		t.Fatal(err)
 	}
-	if got := must(s.MailboxByID(ctx, trash.ID)); got.Subscribed {
+	if got := must(s.MailboxByID(ctx, a.ID, trash.ID)); got.Subscribed {
 		t.Fatal("still subscribed")
 	}
 }
@@ -93,11 +93,11 @@ func testFlags(t *testing.T, s store.Store) {
 		d := deliver(t, s, Raw(fmt.Sprintf("m%d", i), "x"), time.Now(), store.Copy{AccountID: a.ID, Mailbox: store.Inbox})
 		mbID = d[0].MailboxID
 	}
-	before := must(s.MailboxByID(ctx, mbID))
-	if u := must(s.FirstUnseen(ctx, mbID)); u != 1 {
+	before := must(s.MailboxByID(ctx, a.ID, mbID))
+	if u := must(s.FirstUnseen(ctx, a.ID, mbID)); u != 1 {
 		t.Fatalf("FirstUnseen = %d, want 1", u)
 	}
-	changed, modified, err := s.StoreFlags(ctx, mbID, []uint32{1, 2, 3}, store.FlagsAdd, store.FlagSeen|store.FlagFlagged, []string{"$Work"}, 0)
+	changed, modified, err := s.StoreFlags(ctx, a.ID, mbID, []uint32{1, 2, 3}, store.FlagsAdd, store.FlagSeen|store.FlagFlagged, []string{"$Work"}, 0)
 	if err != nil || len(changed) != 3 || len(modified) != 0 {
 		t.Fatalf("add flags: %v %v %v", changed, modified, err)
 	}
@@ -105,55 +105,55 @@ func testFlags(t *testing.T, s store.Store) {
 	if ms != before.HighestModSeq+1 || changed[2].ModSeq != ms || !slices.Equal(changed[0].Keywords, []string{"$Work"}) {
 		t.Fatalf("changed %+v (highestmodseq before %d)", changed, before.HighestModSeq)
 	}
-	if u := must(s.FirstUnseen(ctx, mbID)); u != 4 {
+	if u := must(s.FirstUnseen(ctx, a.ID, mbID)); u != 4 {
 		t.Fatalf("FirstUnseen after \\Seen on 1-3 = %d, want 4", u)
 	}
-	after := must(s.MailboxByID(ctx, mbID))
+	after := must(s.MailboxByID(ctx, a.ID, mbID))
 	if after.Unseen != 2 || after.HighestModSeq != ms {
 		t.Fatalf("mailbox after store %+v", after)
 	}
 	// No change, no new modseq.
-	if changed, _, _ := s.StoreFlags(ctx, mbID, []uint32{1}, store.FlagsAdd, store.FlagSeen, nil, 0); len(changed) != 0 {
+	if changed, _, _ := s.StoreFlags(ctx, a.ID, mbID, []uint32{1}, store.FlagsAdd, store.FlagSeen, nil, 0); len(changed) != 0 {
 		t.Fatalf("no-op store changed %+v", changed)
 	}
 	// UNCHANGEDSINCE: 1 was changed at ms, so a store conditional on
 	// ms-1 refuses it; 4 is older and gets changed.
-	changed, modified, _ = s.StoreFlags(ctx, mbID, []uint32{1, 4}, store.FlagsRemove, store.FlagSeen, []string{"$work"}, ms-1)
+	changed, modified, _ = s.StoreFlags(ctx, a.ID, mbID, []uint32{1, 4}, store.FlagsRemove, store.FlagSeen, []string{"$work"}, ms-1)
 	if len(modified) != 1 || modified[0] != 1 || len(changed) != 0 {
 		t.Fatalf("unchangedsince: changed %+v modified %v", changed, modified)
 	}
-	changed, _, _ = s.StoreFlags(ctx, mbID, []uint32{2}, store.FlagsRemove, store.FlagSeen, []string{"$WORK"}, 0)
+	changed, _, _ = s.StoreFlags(ctx, a.ID, mbID, []uint32{2}, store.FlagsRemove, store.FlagSeen, []string{"$WORK"}, 0)
 	if len(changed) != 1 || changed[0].Flags != store.FlagFlagged || len(changed[0].Keywords) != 0 {
 		t.Fatalf("remove flags %+v", changed)
 	}
-	changed, _, _ = s.StoreFlags(ctx, mbID, []uint32{3}, store.FlagsReplace, store.FlagDraft, []string{"a", "A", "b"}, 0)
+	changed, _, _ = s.StoreFlags(ctx, a.ID, mbID, []uint32{3}, store.FlagsReplace, store.FlagDraft, []string{"a", "A", "b"}, 0)
 	if len(changed) != 1 || changed[0].Flags != store.FlagDraft || !slices.Equal(changed[0].Keywords, []string{"a", "b"}) {
 		t.Fatalf("replace flags %+v", changed)
 	}
-	if _, _, err := s.StoreFlags(ctx, mbID, []uint32{1}, store.FlagsAdd, 0, []string{"bad keyword"}, 0); !errors.Is(err, store.ErrInvalid) {
+	if _, _, err := s.StoreFlags(ctx, a.ID, mbID, []uint32{1}, store.FlagsAdd, 0, []string{"bad keyword"}, 0); !errors.Is(err, store.ErrInvalid) {
 		t.Fatalf("bad keyword: %v", err)
 	}
-	all := must(s.FlagsByUID(ctx, mbID, nil))
+	all := must(s.FlagsByUID(ctx, a.ID, mbID, nil))
 	if len(all) != 5 || all[0].Flags != store.FlagSeen|store.FlagFlagged {
 		t.Fatalf("FlagsByUID %+v", all)
 	}
-	if some := must(s.FlagsByUID(ctx, mbID, []store.UIDRange{{First: 2, Last: 3}, {First: 5, Last: 9}})); len(some) != 3 || some[2].UID != 5 {
+	if some := must(s.FlagsByUID(ctx, a.ID, mbID, []store.UIDRange{{First: 2, Last: 3}, {First: 5, Last: 9}})); len(some) != 3 || some[2].UID != 5 {
 		t.Fatalf("FlagsByUID ranges %+v", some)
 	}
-	if full := must(s.MessagesByUID(ctx, mbID, []store.UIDRange{{First: 4, Last: 4}})); len(full) != 1 || full[0].Subject != "m3" {
+	if full := must(s.MessagesByUID(ctx, a.ID, mbID, []store.UIDRange{{First: 4, Last: 4}})); len(full) != 1 || full[0].Subject != "m3" {
 		t.Fatalf("MessagesByUID %+v", full)
 	}
-	cur := must(s.MailboxByID(ctx, mbID)).HighestModSeq
-	if ch := must(s.ChangedSince(ctx, mbID, ms)); len(ch) != 2 { // 2 and 3 changed after ms
+	cur := must(s.MailboxByID(ctx, a.ID, mbID)).HighestModSeq
+	if ch := must(s.ChangedSince(ctx, a.ID, mbID, ms)); len(ch) != 2 { // 2 and 3 changed after ms
 		t.Fatalf("ChangedSince(%d) = %+v", ms, ch)
 	}
-	if err := s.ExpungeUIDs(ctx, mbID, []uint32{2, 5}); err != nil {
+	if err := s.ExpungeUIDs(ctx, a.ID, mbID, []uint32{2, 5}); err != nil {
 		t.Fatal(err)
 	}
-	if v := must(s.VanishedSince(ctx, mbID, cur)); !slices.Equal(v, []uint32{2, 5}) {
+	if v := must(s.VanishedSince(ctx, a.ID, mbID, cur)); !slices.Equal(v, []uint32{2, 5}) {
 		t.Fatalf("VanishedSince = %v", v)
 	}
-	if u := must(s.UIDs(ctx, mbID)); !slices.Equal(u, []uint32{1, 3, 4}) {
+	if u := must(s.UIDs(ctx, a.ID, mbID)); !slices.Equal(u, []uint32{1, 3, 4}) {
 		t.Fatalf("UIDs = %v", u)
 	}
 }
@@ -167,39 +167,39 @@ func testCopyMove(t *testing.T, s store.Store) {
 	}
 	in := must(s.Mailbox(ctx, a.ID, store.Inbox))
 	arch := must(s.CreateMailbox(ctx, a.ID, "Archive", ""))
-	cp := must(s.Copy(ctx, in.ID, []uint32{1, 3, 99}, arch.ID))
+	cp := must(s.Copy(ctx, a.ID, in.ID, []uint32{1, 3, 99}, arch.ID))
 	if !slices.Equal(cp, []store.CopiedUID{{From: 1, To: 1}, {From: 3, To: 2}}) {
 		t.Fatalf("copy %v", cp)
 	}
-	mv := must(s.Move(ctx, in.ID, []uint32{2}, arch.ID))
+	mv := must(s.Move(ctx, a.ID, in.ID, []uint32{2}, arch.ID))
 	if !slices.Equal(mv, []store.CopiedUID{{From: 2, To: 3}}) {
 		t.Fatalf("move %v", mv)
 	}
-	if got := must(s.UIDs(ctx, in.ID)); !slices.Equal(got, []uint32{1, 3}) {
+	if got := must(s.UIDs(ctx, a.ID, in.ID)); !slices.Equal(got, []uint32{1, 3}) {
 		t.Fatalf("inbox after move %v", got)
 	}
 	if got := must(s.Mailbox(ctx, a.ID, "Archive")); got.Messages != 3 || got.Unseen != 0 || got.UIDNext != 4 {
 		t.Fatalf("archive %+v", got)
 	}
 	// A moved message is not a deletion: nothing to restore in INBOX.
-	if exp := must(s.Expunged(ctx, in.ID)); len(exp) != 0 {
+	if exp := must(s.Expunged(ctx, a.ID, in.ID)); len(exp) != 0 {
 		t.Fatalf("moved message shows as deleted: %+v", exp)
 	}
-	if v := must(s.VanishedSince(ctx, in.ID, 0)); !slices.Equal(v, []uint32{2}) {
+	if v := must(s.VanishedSince(ctx, a.ID, in.ID, 0)); !slices.Equal(v, []uint32{2}) {
 		t.Fatalf("vanished after move %v", v)
 	}
 	// Copies share the body; deleting the account frees it once.
-	msgs := must(s.MessagesByUID(ctx, arch.ID, nil))
-	orig := must(s.MessagesByUID(ctx, in.ID, []store.UIDRange{{First: 1, Last: 1}}))
+	msgs := must(s.MessagesByUID(ctx, a.ID, arch.ID, nil))
+	orig := must(s.MessagesByUID(ctx, a.ID, in.ID, []store.UIDRange{{First: 1, Last: 1}}))
 	if msgs[0].BodyID != orig[0].BodyID {
 		t.Fatal("copy duplicated the body")
 	}
 	// No copying across accounts.
 	eveIn := must(s.Mailbox(ctx, accts[1].ID, store.Inbox))
-	if _, err := s.Copy(ctx, in.ID, []uint32{1}, eveIn.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Copy(ctx, a.ID, in.ID, []uint32{1}, eveIn.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("copy to another account: %v", err)
 	}
-	if _, err := s.Move(ctx, in.ID, []uint32{1}, eveIn.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Move(ctx, a.ID, in.ID, []uint32{1}, eveIn.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("move to another account: %v", err)
 	}
 }
@@ -226,7 +226,7 @@ func testTextCandidates(t *testing.T, s store.Store) {
 		{[]string{"brown fox"}, []uint32{1}},
 	}
 	for _, c := range cases {
-		got := must(s.TextCandidates(ctx, mbID, c.terms))
+		got := must(s.TextCandidates(ctx, a.ID, mbID, c.terms))
 		// Candidates are a superset: they must include every true match.
 		for _, w := range c.want {
 			if !slices.Contains(got, w) {
@@ -237,12 +237,12 @@ func testTextCandidates(t *testing.T, s store.Store) {
 			t.Errorf("TextCandidates(%q) = %v, want none", c.terms, got)
 		}
 	}
-	if got := must(s.TextCandidates(ctx, mbID, []string{"..."})); len(got) != 4 {
+	if got := must(s.TextCandidates(ctx, a.ID, mbID, []string{"..."})); len(got) != 4 {
 		t.Errorf("punctuation-only term narrows to %v", got)
 	}
 	// Words indexed after the first search are found too.
 	deliver(t, s, Raw("s4", "zebracorn arrives"), time.Now(), store.Copy{AccountID: a.ID, Mailbox: store.Inbox})
-	if got := must(s.TextCandidates(ctx, mbID, []string{"bracor"})); !slices.Equal(got, []uint32{5}) {
+	if got := must(s.TextCandidates(ctx, a.ID, mbID, []string{"bracor"})); !slices.Equal(got, []uint32{5}) {
 		t.Errorf("TextCandidates after a new delivery = %v, want [5]", got)
 	}
 }

@@ -49,7 +49,7 @@ func testQueue(t *testing.T, s store.Store) {
 		e.Attempts != 0 || e.BodyID == 0 || all[1].BodyID != e.BodyID {
 		t.Fatalf("entry %+v", e)
 	}
-	if got := readBody(t, s, e.BodyID); string(got) != string(raw) {
+	if got := readBody(t, s, alice.ID, e.BodyID); string(got) != string(raw) {
 		t.Fatalf("queued body %q", got)
 	}
 	// Tenant scope: an admin of other.test sees only Carol's entry; an
@@ -120,16 +120,16 @@ func testQueue(t *testing.T, s store.Store) {
 	// The body outlives its Sent copy while an entry refers to it, and
 	// goes with the last reference.
 	sent := must(s.Mailbox(ctx, alice.ID, store.Sent))
-	msgs := must(s.Messages(ctx, sent.ID))
-	must(0, s.Expunge(ctx, sent.ID, []int64{msgs[0].ID}))
+	msgs := must(s.Messages(ctx, alice.ID, sent.ID))
+	must(0, s.Expunge(ctx, alice.ID, sent.ID, []int64{msgs[0].ID}))
 	must(s.Purge(ctx, t0.AddDate(1, 0, 0), t0, 100))
-	if got := readBody(t, s, e.BodyID); string(got) != string(raw) {
+	if got := readBody(t, s, alice.ID, e.BodyID); string(got) != string(raw) {
 		t.Fatalf("queued body after purge of its copy: %q", got)
 	}
 	if n := must(s.DeleteQueue(ctx, store.QueueQuery{DomainIDs: []int64{alice.DomainID}}, []int64{all[1].ID})); n != 1 {
 		t.Fatalf("deleted %d", n)
 	}
-	if _, err := s.Body(ctx, e.BodyID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Body(ctx, alice.ID, e.BodyID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("body after its last reference: %v, want ErrNotFound", err)
 	}
 

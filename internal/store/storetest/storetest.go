@@ -42,6 +42,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TextCandidates", testTextCandidates},
 		{"Queue", testQueue},
 		{"DKIMKeys", testDKIMKeys},
+		{"ForeignIDsNotFound", testForeignIDsNotFound},
+		{"IDsNeverReused", testIDsNeverReused},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -102,9 +104,9 @@ func deliver(t *testing.T, s store.Store, raw []byte, received time.Time, copies
 	return must(s.Deliver(context.Background(), d))
 }
 
-func readBody(t *testing.T, s store.Store, bodyID int64) []byte {
+func readBody(t *testing.T, s store.Store, accountID, bodyID int64) []byte {
 	t.Helper()
-	rc := must(s.OpenBody(context.Background(), bodyID))
+	rc := must(s.OpenBody(context.Background(), accountID, bodyID))
 	defer rc.Close()
 	return must(io.ReadAll(rc))
 }
@@ -222,8 +224,8 @@ func testDeliver(t *testing.T, s store.Store) {
 	if len(dl) != 2 || dl[0].UID != 1 || dl[1].UID != 1 || dl[0].MailboxID == dl[1].MailboxID {
 		t.Fatalf("delivered %+v", dl)
 	}
-	m0 := must(s.Message(ctx, dl[0].MessageID))
-	m1 := must(s.Message(ctx, dl[1].MessageID))
+	m0 := must(s.Message(ctx, accts[0].ID, dl[0].MessageID))
+	m1 := must(s.Message(ctx, accts[1].ID, dl[1].MessageID))
 	if m0.BodyID != m1.BodyID {
 		t.Errorf("copies have bodies %d and %d; one body shared expected", m0.BodyID, m1.BodyID)
 	}
@@ -233,10 +235,10 @@ func testDeliver(t *testing.T, s store.Store) {
 	if m1.Flags != store.FlagSeen {
 		t.Errorf("flags %v, want \\Seen", m1.Flags)
 	}
-	if got := readBody(t, s, m0.BodyID); !bytes.Equal(got, raw) {
+	if got := readBody(t, s, accts[0].ID, m0.BodyID); !bytes.Equal(got, raw) {
 		t.Fatalf("body = %q, want %q", got, raw)
 	}
-	b := must(s.Body(ctx, m0.BodyID))
+	b := must(s.Body(ctx, accts[0].ID, m0.BodyID))
 	if b.Size != int64(len(raw)) || b.Info == nil || b.Info.Subject != "hello" {
 		t.Fatalf("body info %+v", b)
 	}
@@ -252,7 +254,7 @@ func testDeliver(t *testing.T, s store.Store) {
 	if mb2 := must(s.Mailbox(ctx, accts[1].ID, store.Inbox)); mb2.Unseen != 0 || mb2.Messages != 1 {
 		t.Fatalf("carol's inbox %+v", mb2)
 	}
-	msgs := must(s.Messages(ctx, mb.ID))
+	msgs := must(s.Messages(ctx, accts[0].ID, mb.ID))
 	if len(msgs) != 2 || msgs[0].UID != 1 || msgs[1].UID != 2 || msgs[1].ModSeq <= msgs[0].ModSeq {
 		t.Fatalf("messages %+v", msgs)
 	}
@@ -262,7 +264,7 @@ func testDeliver(t *testing.T, s store.Store) {
 	}
 	// Sent folder, with flags and keywords.
 	dl3 := deliver(t, s, Raw("sent", "x"), now, store.Copy{AccountID: accts[0].ID, Mailbox: store.Sent, Flags: store.FlagSeen, Keywords: []string{"$Forwarded"}})
-	m3 := must(s.Message(ctx, dl3[0].MessageID))
+	m3 := must(s.Message(ctx, accts[0].ID, dl3[0].MessageID))
 	if sent := must(s.Mailbox(ctx, accts[0].ID, store.Sent)); m3.MailboxID != sent.ID || len(m3.Keywords) != 1 || m3.Keywords[0] != "$Forwarded" {
 		t.Fatalf("sent copy %+v", m3)
 	}
@@ -287,8 +289,8 @@ func testDeliverErrors(t *testing.T, s store.Store) {
 	// Malformed MIME is stored as received.
 	bad := []byte("Subject: broken\r\nContent-Type: multipart/mixed; boundary=zz\r\n\r\n--zz\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!not base64\r\n")
 	dl := deliver(t, s, bad, time.Now(), store.Copy{AccountID: accts[0].ID, Mailbox: store.Inbox})
-	m := must(s.Message(ctx, dl[0].MessageID))
-	if got := readBody(t, s, m.BodyID); !bytes.Equal(got, bad) {
+	m := must(s.Message(ctx, accts[0].ID, dl[0].MessageID))
+	if got := readBody(t, s, accts[0].ID, m.BodyID); !bytes.Equal(got, bad) {
 		t.Fatalf("malformed body changed: %q", got)
 	}
 }
@@ -304,11 +306,11 @@ func testDeliverStreamed(t *testing.T, s store.Store) {
 	d.Body = iotest.HalfReader(io.MultiReader(bytes.NewReader(raw), strings.NewReader("not part of it")))
 	d.Copies = []store.Copy{{AccountID: accts[0].ID, Mailbox: store.Inbox}}
 	dl := must(s.Deliver(ctx, d))
-	m := must(s.Message(ctx, dl[0].MessageID))
+	m := must(s.Message(ctx, accts[0].ID, dl[0].MessageID))
 	if m.Size != int64(len(raw)) || m.Subject != "streamed" {
 		t.Fatalf("message %+v", m)
 	}
-	if got := readBody(t, s, m.BodyID); !bytes.Equal(got, raw) {
+	if got := readBody(t, s, accts[0].ID, m.BodyID); !bytes.Equal(got, raw) {
 		t.Fatalf("body read back %d bytes, want %d identical", len(got), len(raw))
 	}
 	// A body shorter than its announced size is refused and leaves nothing.
@@ -371,27 +373,27 @@ func testExpungeRestore(t *testing.T, s store.Store) {
 		ids = append(ids, dl[0].MessageID)
 	}
 	mb := must(s.Mailbox(ctx, accts[0].ID, store.Inbox))
-	if err := s.Expunge(ctx, mb.ID, ids[:2]); err != nil {
+	if err := s.Expunge(ctx, accts[0].ID, mb.ID, ids[:2]); err != nil {
 		t.Fatal(err)
 	}
 	after := must(s.Mailbox(ctx, accts[0].ID, store.Inbox))
 	if after.Messages != 1 || after.Unseen != 1 || after.HighestModSeq <= mb.HighestModSeq {
 		t.Fatalf("after expunge %+v", after)
 	}
-	if live := must(s.Messages(ctx, mb.ID)); len(live) != 1 || live[0].ID != ids[2] {
+	if live := must(s.Messages(ctx, accts[0].ID, mb.ID)); len(live) != 1 || live[0].ID != ids[2] {
 		t.Fatalf("live %+v", live)
 	}
-	exp := must(s.Expunged(ctx, mb.ID))
+	exp := must(s.Expunged(ctx, accts[0].ID, mb.ID))
 	if len(exp) != 2 || !exp[0].Expunged || exp[0].ExpungedMod != after.HighestModSeq {
 		t.Fatalf("expunged %+v", exp)
 	}
-	if err := s.Expunge(ctx, mb.ID+1000, ids[2:]); !errors.Is(err, store.ErrNotFound) {
+	if err := s.Expunge(ctx, accts[0].ID, mb.ID+1000, ids[2:]); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("expunge in wrong mailbox: %v", err)
 	}
 	if ev := must(s.SearchLog(ctx, store.LogQuery{Status: store.LogDeleted})); len(ev) != 2 || ev[0].Rcpt != "bob@example.test" {
 		t.Fatalf("deleted log %+v", ev)
 	}
-	rd := must(s.Restore(ctx, mb.ID, ids[:1]))
+	rd := must(s.Restore(ctx, accts[0].ID, mb.ID, ids[:1]))
 	if len(rd) != 1 || rd[0].UID != 4 {
 		t.Fatalf("restored %+v, want new UID 4", rd)
 	}
@@ -416,8 +418,8 @@ func testPurge(t *testing.T, s store.Store) {
 	shared := deliver(t, s, Raw("shared", "b"), now.Add(-3*day),
 		store.Copy{AccountID: accts[0].ID, Mailbox: store.Inbox}, store.Copy{AccountID: accts[1].ID, Mailbox: store.Inbox})
 	fresh := deliver(t, s, Raw("fresh", "b"), now.Add(-day), store.Copy{AccountID: accts[1].ID, Mailbox: store.Inbox})
-	oldMsg := must(s.Message(ctx, old[0].MessageID))
-	sharedMsg := must(s.Message(ctx, shared[0].MessageID))
+	oldMsg := must(s.Message(ctx, accts[0].ID, old[0].MessageID))
+	sharedMsg := must(s.Message(ctx, accts[0].ID, shared[0].MessageID))
 	if err := s.AppendLog(ctx, store.LogEvent{Time: now.Add(-100 * day), Status: store.LogRefused, Rcpt: "x@y.test"}); err != nil {
 		t.Fatal(err)
 	}
@@ -437,19 +439,19 @@ func testPurge(t *testing.T, s store.Store) {
 	if total.Messages != 2 || total.Bodies != 1 || total.Events != 1 {
 		t.Fatalf("purged %+v", total)
 	}
-	if _, err := s.Message(ctx, old[0].MessageID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Message(ctx, accts[0].ID, old[0].MessageID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("old message still there: %v", err)
 	}
-	if _, err := s.OpenBody(ctx, oldMsg.BodyID); err == nil {
+	if _, err := s.OpenBody(ctx, accts[0].ID, oldMsg.BodyID); err == nil {
 		t.Fatal("old body still readable")
 	}
-	if _, err := s.Message(ctx, shared[1].MessageID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Message(ctx, accts[1].ID, shared[1].MessageID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("eve's shared copy still there: %v", err)
 	}
-	if got := readBody(t, s, sharedMsg.BodyID); !bytes.Equal(got, Raw("shared", "b")) {
+	if got := readBody(t, s, accts[0].ID, sharedMsg.BodyID); !bytes.Equal(got, Raw("shared", "b")) {
 		t.Fatal("shared body lost while bob still has it")
 	}
-	must(s.Message(ctx, fresh[0].MessageID))
+	must(s.Message(ctx, accts[1].ID, fresh[0].MessageID))
 	if mb := must(s.Mailbox(ctx, accts[0].ID, store.Inbox)); mb.Messages != 1 {
 		t.Fatalf("bob's inbox after purge %+v", mb)
 	}
@@ -465,18 +467,18 @@ func testDeleteAccount(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	accts := setup(t, s, "bob@example.test", "carol@example.test")
 	dl := deliver(t, s, Raw("x", "y"), time.Now(), store.Copy{AccountID: accts[0].ID, Mailbox: store.Inbox}, store.Copy{AccountID: accts[1].ID, Mailbox: store.Inbox})
-	m := must(s.Message(ctx, dl[0].MessageID))
+	m := must(s.Message(ctx, accts[0].ID, dl[0].MessageID))
 	if err := s.DeleteAccount(ctx, "bob@example.test"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Account(ctx, "bob@example.test"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("deleted account: %v", err)
 	}
-	readBody(t, s, m.BodyID) // carol still has it
+	readBody(t, s, accts[1].ID, m.BodyID) // carol still has it
 	if err := s.DeleteAccount(ctx, "carol@example.test"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Body(ctx, m.BodyID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Body(ctx, accts[1].ID, m.BodyID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("body after last owner deleted: %v", err)
 	}
 	if err := s.DeleteDomain(ctx, "example.test"); err != nil {
@@ -538,7 +540,7 @@ func testChanges(t *testing.T, s store.Store) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no change event for a delivery")
 	}
-	if err := s.Expunge(context.Background(), dl[0].MailboxID, []int64{dl[0].MessageID}); err != nil {
+	if err := s.Expunge(context.Background(), accts[0].ID, dl[0].MailboxID, []int64{dl[0].MessageID}); err != nil {
 		t.Fatal(err)
 	}
 	select {
