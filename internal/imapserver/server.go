@@ -16,7 +16,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -151,6 +150,10 @@ type Server struct {
 
 	flags *flagCache
 
+	// cmdList is the command table (commands.go), cmds the same by name.
+	cmdList []*command
+	cmds    map[string]*command
+
 	// logq carries message log events to one background writer, so that
 	// a sign-in does not wait for a durable write of its record: the
 	// queue is bounded (a full queue makes sessions wait, it does not
@@ -242,8 +245,10 @@ func New(cfg Config, st Store, a Authenticator, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	cmdList := commandTable()
 	return &Server{
 		cfg: cfg, store: st, auth: a, log: log,
+		cmdList: cmdList, cmds: commandsByName(cmdList),
 		listeners: make(map[net.Listener]struct{}),
 		sessions:  make(map[*session]struct{}),
 		perIP:     make(map[string]int),
@@ -432,24 +437,6 @@ func remoteIP(a net.Addr) string {
 		return a.String()
 	}
 	return host
-}
-
-// capabilities lists what the server advertises: only what fully works.
-func (s *Server) capabilities(tlsOn, authed bool) []string {
-	caps := []string{"IMAP4rev1", "IMAP4rev2"}
-	if !tlsOn {
-		if s.cfg.TLS != nil {
-			caps = append(caps, "STARTTLS")
-		}
-		caps = append(caps, "LOGINDISABLED")
-	} else if !authed {
-		caps = append(caps, "AUTH=PLAIN", "SASL-IR")
-	}
-	caps = append(caps, "LITERAL+", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE",
-		"SPECIAL-USE", "CHILDREN", "LIST-EXTENDED", "LIST-STATUS", "STATUS=SIZE", "ESEARCH", "SEARCHRES",
-		"BINARY", "APPENDLIMIT="+strconv.FormatInt(s.cfg.MaxLiteral, 10), "CONDSTORE", "QRESYNC", "UTF8=ACCEPT")
-	caps = append(caps, "COMPRESS=DEFLATE")
-	return caps
 }
 
 func (s *Server) String() string { return fmt.Sprintf("imapserver(%s)", s.cfg.Hostname) }

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"math"
 	"net"
-	"os"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -104,6 +103,7 @@ func (s *session) setIO(r io.Reader, w io.Writer) {
 	s.rd = imapwire.NewReader(s.br, imapwire.Options{
 		MaxLine:    s.srv.cfg.MaxLine,
 		MaxLiteral: s.srv.cfg.MaxLiteral,
+		Commands:   s.lookup,
 		Continue: func(string) error {
 			s.wr.Continuation("ready for literal")
 			return s.flush()
@@ -190,9 +190,10 @@ func (s *session) next() error {
 	if err != nil {
 		var perr *imapwire.ParseError
 		if errors.As(err, &perr) {
-			if perr.No && allowed(perr.Name, s.state) {
+			if perr.No {
 				// A well-formed command naming a mailbox that cannot
-				// exist (RFC 9051 section 7.1.2: NO, not BAD).
+				// exist (RFC 9051 section 7.1.2: NO, not BAD). Its state
+				// was checked before its arguments were read (lookup).
 				s.no(perr.Tag, imapwire.CodeCannot, perr.Msg)
 				return s.flush()
 			}
@@ -241,29 +242,6 @@ func (s *session) no(tag string, code imapwire.CodeName, text string) {
 }
 func (s *session) bad(tag, text string) { s.wr.Tagged(tag, imapwire.BAD, imapwire.Code{}, text) }
 
-// storeError answers a failed store call: the one place that maps store
-// error kinds to IMAP response codes. For a target mailbox of APPEND,
-// COPY or MOVE a missing mailbox is TRYCREATE (RFC 9051 section 6.3.12).
-func (s *session) storeError(tag string, err error, target bool) {
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		if target {
-			s.no(tag, imapwire.CodeTryCreate, "no such mailbox")
-		} else {
-			s.no(tag, imapwire.CodeNonExistent, "no such mailbox")
-		}
-	case errors.Is(err, store.ErrExists):
-		s.no(tag, imapwire.CodeAlreadyExists, "mailbox already exists")
-	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrNotEmpty):
-		s.no(tag, imapwire.CodeCannot, userText(err))
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
-		s.no(tag, imapwire.CodeUnavailable, "try again later")
-	default:
-		s.log.Error("IMAP command failed", "tag", tag, "err", err)
-		s.no(tag, imapwire.CodeServerBug, "internal server error")
-	}
-}
-
 // userText is the part of a store error that is about the user's input,
 // without the kind's own words.
 func userText(err error) string {
@@ -275,132 +253,6 @@ func userText(err error) string {
 		t = t[:200]
 	}
 	return t
-}
-
-// allowed says in which states a command may run.
-func allowed(name string, st state) bool {
-	switch name {
-	case "CAPABILITY", "NOOP", "LOGOUT", "ID", "COMPRESS":
-		return true
-	case "STARTTLS", "LOGIN", "AUTHENTICATE":
-		return st == stateNotAuth
-	case "ENABLE":
-		// Only before a mailbox is selected (RFC 5161 section 3.1).
-		return st == stateAuth
-	case "SELECT", "EXAMINE", "CREATE", "DELETE", "RENAME", "SUBSCRIBE", "UNSUBSCRIBE",
-		"LIST", "LSUB", "NAMESPACE", "STATUS", "APPEND", "IDLE":
-		return st == stateAuth || st == stateSelected
-	case "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE", "CHECK":
-		return st == stateSelected
-	}
-	return false
-}
-
-// notAllowedText says why a command cannot run now, in words a person
-// reading a transcript understands.
-func notAllowedText(name string, st state) string {
-	switch {
-	case st == stateNotAuth:
-		return "command not allowed in this state: sign in first (LOGIN or AUTHENTICATE)"
-	case name == "LOGIN" || name == "AUTHENTICATE" || name == "STARTTLS":
-		return "command not allowed in this state: already signed in"
-	case name == "ENABLE":
-		return "command not allowed in this state: ENABLE must come before SELECT (RFC 5161); UNSELECT first"
-	case st == stateAuth:
-		return "command not allowed in this state: SELECT a mailbox first"
-	}
-	return "command not allowed in this state"
-}
-
-func (s *session) dispatch(cmd *imapwire.Command) error {
-	tag := cmd.Tag
-	if !allowed(cmd.Name, s.state) {
-		s.bad(tag, notAllowedText(cmd.Name, s.state))
-		return nil
-	}
-	if s.srv.shuttingDown() && s.state != stateNotAuth {
-		// Finish this command; the BYE comes before the next one.
-		s.intr.Store(true)
-	}
-	if s.state == stateSelected {
-		switch cmd.Name {
-		case "NOOP", "CHECK", "IDLE", "SELECT", "EXAMINE", "CLOSE", "UNSELECT", "LOGOUT":
-		case "FETCH", "STORE", "SEARCH", "COPY", "MOVE":
-			// Expunges would renumber the messages the client names by
-			// sequence number (RFC 9051 section 7.5.1).
-			s.sync(cmd.UID)
-		default:
-			s.sync(true)
-		}
-	}
-	switch cmd.Name {
-	case "CAPABILITY":
-		s.wr.Capability(s.srv.capabilities(s.tlsOn, s.state != stateNotAuth))
-		s.ok(tag, "CAPABILITY completed")
-	case "NOOP", "CHECK":
-		s.sync(true)
-		s.ok(tag, cmd.Name+" completed")
-	case "LOGOUT":
-		s.wr.Untagged(imapwire.BYE, imapwire.Code{}, "logging out")
-		s.ok(tag, "LOGOUT completed")
-		s.state = stateLogout
-	case "ID":
-		// RFC 2971: say who we are; the client's fields are only logged.
-		s.wr.Raw(`* ID ("name" "xtramail")` + "\r\n")
-		s.ok(tag, "ID completed")
-	case "STARTTLS":
-		return s.cmdStartTLS(tag)
-	case "COMPRESS":
-		return s.cmdCompress(tag, cmd.Args.(*imapwire.Compress))
-	case "LOGIN":
-		a := cmd.Args.(*imapwire.Login)
-		s.login(tag, a.Username, a.Password)
-	case "AUTHENTICATE":
-		return s.cmdAuthenticate(tag, cmd.Args.(*imapwire.Authenticate))
-	case "ENABLE":
-		s.cmdEnable(tag, cmd.Args.(*imapwire.Enable))
-	case "NAMESPACE":
-		s.wr.Raw(`* NAMESPACE (("" "/")) NIL NIL` + "\r\n")
-		s.ok(tag, "NAMESPACE completed")
-	case "SELECT", "EXAMINE":
-		s.cmdSelect(tag, cmd.Name == "EXAMINE", cmd.Args.(*imapwire.Select))
-	case "CLOSE", "UNSELECT":
-		s.cmdClose(tag, cmd.Name == "CLOSE")
-	case "CREATE":
-		s.cmdCreate(tag, cmd.Args.(*imapwire.Create))
-	case "DELETE":
-		s.cmdDelete(tag, cmd.Args.(*imapwire.MailboxArgs).Mailbox)
-	case "RENAME":
-		a := cmd.Args.(*imapwire.Rename)
-		s.cmdRename(tag, a.From, a.To)
-	case "SUBSCRIBE", "UNSUBSCRIBE":
-		s.cmdSubscribe(tag, cmd.Args.(*imapwire.MailboxArgs).Mailbox, cmd.Name == "SUBSCRIBE")
-	case "LIST", "LSUB":
-		s.cmdList(tag, cmd.Name == "LSUB", cmd.Args.(*imapwire.List))
-	case "STATUS":
-		s.cmdStatus(tag, cmd.Args.(*imapwire.Status))
-	case "APPEND":
-		s.cmdAppend(tag, cmd.Args.(*imapwire.Append))
-	case "IDLE":
-		return s.cmdIdle(tag)
-	case "EXPUNGE":
-		var uids *imapwire.NumSet
-		if cmd.UID {
-			uids = &cmd.Args.(*imapwire.Expunge).UIDs
-		}
-		s.cmdExpunge(tag, uids)
-	case "FETCH":
-		return s.cmdFetch(tag, cmd.UID, cmd.Args.(*imapwire.Fetch))
-	case "STORE":
-		s.cmdStore(tag, cmd.UID, cmd.Args.(*imapwire.Store))
-	case "COPY", "MOVE":
-		s.cmdCopy(tag, cmd.UID, cmd.Name == "MOVE", cmd.Args.(*imapwire.Copy))
-	case "SEARCH":
-		s.cmdSearch(tag, cmd.UID, cmd.Args.(*imapwire.Search))
-	default:
-		s.bad(tag, "unknown command")
-	}
-	return nil
 }
 
 func (s *session) cmdStartTLS(tag string) error {

@@ -38,6 +38,14 @@ type Options struct {
 	// MultiAppend accepts several messages in one APPEND (RFC 3502).
 	// When false such an APPEND is a ParseError.
 	MultiAppend bool
+	// Commands says how to read each command: given the command name in
+	// upper case and whether it came after UID, it returns the parser of
+	// its arguments, or nil for a command that does not exist (or has no
+	// UID form). A non-nil error refuses the command before any of its
+	// arguments (and so any literal) is read: it is answered as BAD with
+	// the error's text. Nil means StandardCommands. The IMAP server
+	// passes its command table here.
+	Commands func(name string, uid bool) (ParseFunc, error)
 }
 
 func (o Options) withDefaults() Options {
@@ -52,6 +60,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxCommand <= 0 {
 		o.MaxCommand = o.MaxLiteral + 1<<20
+	}
+	if o.Commands == nil {
+		o.Commands = StandardCommands
 	}
 	return o
 }
@@ -219,8 +230,9 @@ func (r *Reader) ReadCommand() (*Command, error) {
 			break
 		}
 	}
-	p := &parser{r: r, line: line, total: int64(len(line)) + 2}
-	cmd := p.command()
+	pp := &Parser{parser{r: r, line: line, total: int64(len(line)) + 2}}
+	p := &pp.parser
+	cmd := pp.command()
 	if p.err == nil && p.nameErr != "" {
 		return nil, &ParseError{Tag: cmd.Tag, Msg: p.nameErr, No: true, Name: cmd.Name}
 	}
@@ -920,8 +932,10 @@ func (p *parser) dateTime() time.Time {
 	return time.Date(y, mo, d, hh, mm, ss, 0, time.FixedZone("", sign*off))
 }
 
-// command parses the whole command (RFC 9051 section 9, command).
-func (p *parser) command() *Command {
+// command parses the whole command (RFC 9051 section 9, command): the tag,
+// the name, and the arguments with the parser Options.Commands gives.
+func (pp *Parser) command() *Command {
+	p := &pp.parser
 	tag := p.span(isTagChar)
 	if len(tag) == 0 {
 		p.failf("invalid tag")
@@ -950,18 +964,24 @@ func (p *parser) command() *Command {
 		if p.err != nil {
 			return nil
 		}
-		switch cmd.Name {
-		case "FETCH", "STORE", "COPY", "MOVE", "SEARCH", "EXPUNGE":
-		default:
-			p.failf("UID %s is not a command", cmd.Name)
-			return nil
-		}
+	}
+	parse, err := p.r.opts.Commands(cmd.Name, cmd.UID)
+	switch {
+	case err != nil:
+		p.failf("%s", err.Error())
+		return nil
+	case parse == nil && cmd.UID:
+		p.failf("UID %s is not a command", cmd.Name)
+		return nil
+	case parse == nil:
+		p.failf("unknown command")
+		return nil
 	}
 	p.name = cmd.Name
 	if cmd.UID {
 		p.name = "UID " + cmd.Name
 	}
-	cmd.Args = p.args(cmd.Name, cmd.UID)
+	cmd.Args = parse(pp, cmd.UID)
 	if p.err == nil && p.pos != len(p.line) {
 		p.failf("unexpected %s after arguments", p.describe())
 	}
@@ -971,89 +991,190 @@ func (p *parser) command() *Command {
 	return cmd
 }
 
-func (p *parser) args(name string, uid bool) Args {
+// ParseFunc reads the arguments of one command, from just after its name
+// to the end of the command (literals included), and returns them; uid is
+// set for the UID form. Errors are recorded in p and returned by
+// Reader.ReadCommand. The Parse functions below are the ones for the
+// commands this package knows.
+type ParseFunc func(p *Parser, uid bool) Args
+
+// Parser is the state of reading one command, handed to a ParseFunc. Its
+// methods are this package's own: a new command's syntax is added here,
+// beside its argument type.
+type Parser struct {
+	parser
+}
+
+// StandardCommands is the default of Options.Commands: every command this
+// package parses, with the parser the IMAP server's table also names.
+// Tools and tests use it; the server passes its own table.
+func StandardCommands(name string, uid bool) (ParseFunc, error) {
+	if uid {
+		switch name {
+		case "FETCH", "STORE", "COPY", "MOVE", "SEARCH", "EXPUNGE":
+		default:
+			return nil, nil
+		}
+	}
 	switch name {
 	case "CAPABILITY", "NOOP", "LOGOUT", "STARTTLS", "NAMESPACE", "IDLE", "CHECK", "CLOSE", "UNSELECT":
-		return nil
+		return ParseNone, nil
 	case "EXPUNGE":
-		if !uid {
-			return nil
-		}
-		p.sp()
-		return &Expunge{UIDs: p.numSet(true)}
+		return ParseExpunge, nil
 	case "AUTHENTICATE":
-		return p.authenticate()
+		return ParseAuthenticate, nil
 	case "LOGIN":
-		a := &Login{}
-		p.sp()
-		a.Username = p.astring("user name")
-		p.sp()
-		a.Password = p.astring("password")
-		return a
+		return ParseLogin, nil
 	case "ENABLE":
-		a := &Enable{}
-		for p.err == nil && !p.atEnd() {
-			p.sp()
-			a.Capabilities = append(a.Capabilities, p.keyword("capability"))
-		}
-		if len(a.Capabilities) == 0 {
-			p.failf("missing capability")
-		}
-		return a
+		return ParseEnable, nil
 	case "SELECT", "EXAMINE":
-		return p.selectArgs()
+		return ParseSelect, nil
 	case "CREATE":
-		return p.create()
+		return ParseCreate, nil
 	case "DELETE", "SUBSCRIBE", "UNSUBSCRIBE":
-		p.sp()
-		return &MailboxArgs{Mailbox: p.mailbox()}
+		return ParseMailbox, nil
 	case "RENAME":
-		a := &Rename{}
-		p.sp()
-		a.From = p.mailbox()
-		p.sp()
-		a.To = p.mailbox()
-		return a
+		return ParseRename, nil
 	case "LIST":
-		return p.list()
+		return ParseList, nil
 	case "LSUB":
-		a := &List{}
-		p.sp()
-		a.Reference = p.mailboxName(p.astring("reference name"))
-		p.sp()
-		a.Patterns = []string{p.listMailbox()}
-		return a
+		return ParseLSub, nil
 	case "STATUS":
-		a := &Status{}
-		p.sp()
-		a.Mailbox = p.mailbox()
-		p.sp()
-		a.Items = p.statusItems()
-		return a
+		return ParseStatus, nil
 	case "APPEND":
-		return p.appendArgs()
+		return ParseAppend, nil
 	case "SEARCH":
-		return p.search()
+		return ParseSearch, nil
 	case "FETCH":
-		return p.fetch(uid)
+		return ParseFetch, nil
 	case "STORE":
-		return p.store()
+		return ParseStore, nil
 	case "COPY", "MOVE":
-		a := &Copy{}
-		p.sp()
-		a.Set = p.numSet(true)
-		p.sp()
-		a.Mailbox = p.mailbox()
-		return a
+		return ParseCopy, nil
 	case "COMPRESS":
-		p.sp()
-		return &Compress{Mechanism: p.keyword("compression mechanism")}
+		return ParseCompress, nil
 	case "ID":
-		return p.id()
+		return ParseID, nil
 	}
-	p.failf("unknown command")
-	return nil
+	return nil, nil
 }
+
+// ParseNone reads no arguments: CAPABILITY, NOOP, LOGOUT, STARTTLS,
+// NAMESPACE, IDLE, CHECK, CLOSE, UNSELECT.
+func ParseNone(*Parser, bool) Args { return nil }
+
+// ParseExpunge reads nothing for EXPUNGE, the UID set of UID EXPUNGE
+// (RFC 4315 section 2.1).
+func ParseExpunge(p *Parser, uid bool) Args {
+	if !uid {
+		return nil
+	}
+	p.sp()
+	return &Expunge{UIDs: p.numSet(true)}
+}
+
+// ParseAuthenticate reads AUTHENTICATE's arguments into *Authenticate.
+func ParseAuthenticate(p *Parser, _ bool) Args { return p.authenticate() }
+
+// ParseLogin reads LOGIN userid password into *Login.
+func ParseLogin(p *Parser, _ bool) Args {
+	a := &Login{}
+	p.sp()
+	a.Username = p.astring("user name")
+	p.sp()
+	a.Password = p.astring("password")
+	return a
+}
+
+// ParseEnable reads ENABLE capability... into *Enable.
+func ParseEnable(p *Parser, _ bool) Args {
+	a := &Enable{}
+	for p.err == nil && !p.atEnd() {
+		p.sp()
+		a.Capabilities = append(a.Capabilities, p.keyword("capability"))
+	}
+	if len(a.Capabilities) == 0 {
+		p.failf("missing capability")
+	}
+	return a
+}
+
+// ParseSelect reads SELECT's and EXAMINE's arguments into *Select.
+func ParseSelect(p *Parser, _ bool) Args { return p.selectArgs() }
+
+// ParseCreate reads CREATE's arguments into *Create.
+func ParseCreate(p *Parser, _ bool) Args { return p.create() }
+
+// ParseMailbox reads one mailbox name into *MailboxArgs: DELETE,
+// SUBSCRIBE, UNSUBSCRIBE.
+func ParseMailbox(p *Parser, _ bool) Args {
+	p.sp()
+	return &MailboxArgs{Mailbox: p.mailbox()}
+}
+
+// ParseRename reads RENAME existing new into *Rename.
+func ParseRename(p *Parser, _ bool) Args {
+	a := &Rename{}
+	p.sp()
+	a.From = p.mailbox()
+	p.sp()
+	a.To = p.mailbox()
+	return a
+}
+
+// ParseList reads LIST's arguments (RFC 5258) into *List.
+func ParseList(p *Parser, _ bool) Args { return p.list() }
+
+// ParseLSub reads LSUB reference pattern into *List.
+func ParseLSub(p *Parser, _ bool) Args {
+	a := &List{}
+	p.sp()
+	a.Reference = p.mailboxName(p.astring("reference name"))
+	p.sp()
+	a.Patterns = []string{p.listMailbox()}
+	return a
+}
+
+// ParseStatus reads STATUS mailbox (items) into *Status.
+func ParseStatus(p *Parser, _ bool) Args {
+	a := &Status{}
+	p.sp()
+	a.Mailbox = p.mailbox()
+	p.sp()
+	a.Items = p.statusItems()
+	return a
+}
+
+// ParseAppend reads APPEND's arguments into *Append.
+func ParseAppend(p *Parser, _ bool) Args { return p.appendArgs() }
+
+// ParseSearch reads SEARCH's arguments into *Search.
+func ParseSearch(p *Parser, _ bool) Args { return p.search() }
+
+// ParseFetch reads FETCH's arguments into *Fetch.
+func ParseFetch(p *Parser, uid bool) Args { return p.fetch(uid) }
+
+// ParseStore reads STORE's arguments into *Store.
+func ParseStore(p *Parser, _ bool) Args { return p.store() }
+
+// ParseCopy reads sequence-set mailbox into *Copy: COPY and MOVE.
+func ParseCopy(p *Parser, _ bool) Args {
+	a := &Copy{}
+	p.sp()
+	a.Set = p.numSet(true)
+	p.sp()
+	a.Mailbox = p.mailbox()
+	return a
+}
+
+// ParseCompress reads COMPRESS mechanism into *Compress.
+func ParseCompress(p *Parser, _ bool) Args {
+	p.sp()
+	return &Compress{Mechanism: p.keyword("compression mechanism")}
+}
+
+// ParseID reads ID's arguments into *ID.
+func ParseID(p *Parser, _ bool) Args { return p.id() }
 
 // authenticate parses AUTHENTICATE mechanism [SP initial-response] (RFC
 // 9051 section 6.2.2, RFC 4959 section 3).

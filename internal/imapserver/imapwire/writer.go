@@ -28,6 +28,11 @@ type Writer struct {
 	utf8    bool
 	err     error
 	scratch [64]byte
+	// tagged counts the tagged responses written, last is the latest
+	// one's condition: the server's dispatch learns from them whether a
+	// handler completed its command itself, and how (for metrics).
+	tagged int
+	last   Cond
 }
 
 // NewWriter returns a Writer on w.
@@ -483,8 +488,14 @@ func (w *Writer) Tagged(tag string, cond Cond, code Code, text string) *Writer {
 	if tag == "" {
 		tag = "*"
 	}
+	w.tagged++
+	w.last = cond
 	return w.Status(tag, cond, code, text)
 }
+
+// TaggedCount returns how many tagged responses Tagged wrote, and the
+// condition of the latest.
+func (w *Writer) TaggedCount() (n int, last Cond) { return w.tagged, w.last }
 
 // Untagged writes "* cond [code] text".
 func (w *Writer) Untagged(cond Cond, code Code, text string) *Writer {

@@ -1,0 +1,427 @@
+package imapserver
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strconv"
+
+	"github.com/xtramail/xtramail/internal/imapserver/imapwire"
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// command is everything the server knows about one IMAP command: adding a
+// command is adding a row to commandTable (its argument type and parser
+// live in imapwire, its handler in a file named for it).
+type command struct {
+	name string
+	// states are the connection states the command may run in (RFC 9051
+	// section 3). A command outside them is refused before its arguments
+	// are read, so a literal is never read for it.
+	states stateSet
+	// uid is set for commands with a UID form (RFC 9051 section 6.4.9).
+	uid bool
+	// expunges says whether EXPUNGE responses for other sessions'
+	// expunges may be sent before the command runs.
+	expunges expungePolicy
+	// parse reads the arguments into one of imapwire's Args types.
+	parse imapwire.ParseFunc
+	// handle runs the command. It returns nil once it has answered, or
+	// has nothing more to say than "OK <name> completed"; an error is
+	// answered by answer, the one place mapping errors to the wire.
+	handle func(s *session, c *imapwire.Command) error
+	// announce lists the capabilities that announce the command (and its
+	// extensions), given whether TLS is on and the session signed in.
+	announce func(srv *Server, tlsOn, authed bool) []string
+}
+
+// stateSet is a set of connection states.
+type stateSet uint8
+
+func (set stateSet) has(st state) bool { return set&(1<<st) != 0 }
+
+const (
+	notAuthOnly  stateSet = 1 << stateNotAuth
+	authOnly     stateSet = 1 << stateAuth
+	selectedOnly stateSet = 1 << stateSelected
+	authed                = authOnly | selectedOnly
+	anyState              = notAuthOnly | authed
+)
+
+// expungePolicy says what sync runs before a command in the selected
+// state.
+type expungePolicy uint8
+
+const (
+	// expungeBefore: pending expunges are reported before the command.
+	expungeBefore expungePolicy = iota
+	// expungeIfUID: by sequence number the command names messages, which
+	// an EXPUNGE response would renumber (RFC 9051 section 7.5.1): other
+	// changes are reported, expunges only before the UID form.
+	expungeIfUID
+	// expungeSelf: the command syncs itself (NOOP, IDLE, SELECT, CLOSE...).
+	expungeSelf
+)
+
+// announceAlways announces caps whatever the connection's state.
+func announceAlways(caps ...string) func(*Server, bool, bool) []string {
+	return func(*Server, bool, bool) []string { return caps }
+}
+
+// commandTable returns the server's commands, in the order their
+// capabilities are announced. It is built per Server (no package-level
+// state), once.
+func commandTable() []*command {
+	return []*command{
+		{name: "CAPABILITY", states: anyState, expunges: expungeBefore, parse: imapwire.ParseNone,
+			handle: func(s *session, c *imapwire.Command) error {
+				s.wr.Capability(s.srv.capabilities(s.tlsOn, s.state != stateNotAuth))
+				return nil
+			},
+			announce: func(srv *Server, tlsOn, authed bool) []string {
+				// Extensions of the protocol as a whole rather than of one
+				// command.
+				return []string{"LITERAL+", "BINARY", "CONDSTORE", "QRESYNC", "UTF8=ACCEPT"}
+			}},
+		{name: "NOOP", states: anyState, expunges: expungeSelf, parse: imapwire.ParseNone,
+			handle: func(s *session, c *imapwire.Command) error { s.sync(true); return nil }},
+		{name: "CHECK", states: selectedOnly, expunges: expungeSelf, parse: imapwire.ParseNone,
+			handle: func(s *session, c *imapwire.Command) error { s.sync(true); return nil }},
+		{name: "LOGOUT", states: anyState, expunges: expungeSelf, parse: imapwire.ParseNone,
+			handle: func(s *session, c *imapwire.Command) error {
+				s.wr.Untagged(imapwire.BYE, imapwire.Code{}, "logging out")
+				s.state = stateLogout
+				return nil
+			}},
+		{name: "ID", states: anyState, parse: imapwire.ParseID, announce: announceAlways("ID"),
+			handle: func(s *session, c *imapwire.Command) error {
+				// RFC 2971: say who we are; the client's fields are only logged.
+				s.wr.Raw(`* ID ("name" "xtramail")` + "\r\n")
+				return nil
+			}},
+		{name: "STARTTLS", states: notAuthOnly, parse: imapwire.ParseNone,
+			handle: func(s *session, c *imapwire.Command) error { return closeOn(s.cmdStartTLS(c.Tag)) },
+			announce: func(srv *Server, tlsOn, authed bool) []string {
+				if !tlsOn && srv.cfg.TLS != nil {
+					return []string{"STARTTLS"}
+				}
+				return nil
+			}},
+		{name: "COMPRESS", states: anyState, parse: imapwire.ParseCompress, announce: announceAlways("COMPRESS=DEFLATE"),
+			handle: func(s *session, c *imapwire.Command) error {
+				return closeOn(s.cmdCompress(c.Tag, c.Args.(*imapwire.Compress)))
+			}},
+		{name: "LOGIN", states: notAuthOnly, parse: imapwire.ParseLogin,
+			handle: func(s *session, c *imapwire.Command) error {
+				a := c.Args.(*imapwire.Login)
+				s.login(c.Tag, a.Username, a.Password)
+				return nil
+			},
+			announce: func(srv *Server, tlsOn, authed bool) []string {
+				if !tlsOn {
+					return []string{"LOGINDISABLED"} // RFC 9051 section 6.2.3
+				}
+				return nil
+			}},
+		{name: "AUTHENTICATE", states: notAuthOnly, parse: imapwire.ParseAuthenticate,
+			handle: func(s *session, c *imapwire.Command) error {
+				return closeOn(s.cmdAuthenticate(c.Tag, c.Args.(*imapwire.Authenticate)))
+			},
+			announce: func(srv *Server, tlsOn, authed bool) []string {
+				if tlsOn && !authed {
+					return []string{"AUTH=PLAIN", "SASL-IR"}
+				}
+				return nil
+			}},
+		// ENABLE only before a mailbox is selected (RFC 5161 section 3.1).
+		{name: "ENABLE", states: authOnly, parse: imapwire.ParseEnable, announce: announceAlways("ENABLE"),
+			handle: func(s *session, c *imapwire.Command) error {
+				s.cmdEnable(c.Tag, c.Args.(*imapwire.Enable))
+				return nil
+			}},
+		{name: "NAMESPACE", states: authed, parse: imapwire.ParseNone, announce: announceAlways("NAMESPACE"),
+			handle: func(s *session, c *imapwire.Command) error {
+				s.wr.Raw(`* NAMESPACE (("" "/")) NIL NIL` + "\r\n")
+				return nil
+			}},
+		{name: "SELECT", states: authed, expunges: expungeSelf, parse: imapwire.ParseSelect,
+			handle: func(s *session, c *imapwire.Command) error {
+				s.cmdSelect(c.Tag, false, c.Args.(*imapwire.Select))
+				return nil
+			}},
+		{name: "EXAMINE", states: authed, expunges: expungeSelf, parse: imapwire.ParseSelect,
+			handle: func(s *session, c *imapwire.Command) error {
+				s.cmdSelect(c.Tag, true, c.Args.(*imapwire.Select))
+				return nil
+			}},
+		{name: "CLOSE", states: selectedOnly, expunges: expungeSelf, parse: imapwire.ParseNone,
+			handle: func(s *session, c *imapwire.Command) error { s.cmdClose(c.Tag, true); return nil }},
+		{name: "UNSELECT", states: selectedOnly, expunges: expungeSelf, parse: imapwire.ParseNone, announce: announceAlways("UNSELECT"),
+			handle: func(s *session, c *imapwire.Command) error { s.cmdClose(c.Tag, false); return nil }},
+		{name: "CREATE", states: authed, parse: imapwire.ParseCreate,
+			handle: func(s *session, c *imapwire.Command) error {
+				s.cmdCreate(c.Tag, c.Args.(*imapwire.Create))
+				return nil
+			}},
+		{name: "DELETE", states: authed, parse: imapwire.ParseMailbox,
+			handle: func(s *session, c *imapwire.Command) error {
+				s.cmdDelete(c.Tag, c.Args.(*imapwire.MailboxArgs).Mailbox)
+				return nil
+			}},
+		{name: "RENAME", states: authed, parse: imapwire.ParseRename,
+			handle: func(s *session, c *imapwire.Command) error {
+				a := c.Args.(*imapwire.Rename)
+				s.cmdRename(c.Tag, a.From, a.To)
+				return nil
+			}},
+		{name: "SUBSCRIBE", states: authed, parse: imapwire.ParseMailbox,
+			handle: func(s *session, c *imapwire.Command) error {
+				s.cmdSubscribe(c.Tag, c.Args.(*imapwire.MailboxArgs).Mailbox, true)
+				return nil
+			}},
+		{name: "UNSUBSCRIBE", states: authed, parse: imapwire.ParseMailbox,
+			handle: func(s *session, c *imapwire.Command) error {
+				s.cmdSubscribe(c.Tag, c.Args.(*imapwire.MailboxArgs).Mailbox, false)
+				return nil
+			}},
+		{name: "LIST", states: authed, parse: imapwire.ParseList,
+			announce: announceAlways("SPECIAL-USE", "CHILDREN", "LIST-EXTENDED", "LIST-STATUS"),
+			handle: func(s *session, c *imapwire.Command) error {
+				s.cmdList(c.Tag, false, c.Args.(*imapwire.List))
+				return nil
+			}},
+		{name: "LSUB", states: authed, parse: imapwire.ParseLSub,
+			handle: func(s *session, c *imapwire.Command) error {
+				s.cmdList(c.Tag, true, c.Args.(*imapwire.List))
+				return nil
+			}},
+		{name: "STATUS", states: authed, parse: imapwire.ParseStatus, announce: announceAlways("STATUS=SIZE"),
+			handle: func(s *session, c *imapwire.Command) error {
+				s.cmdStatus(c.Tag, c.Args.(*imapwire.Status))
+				return nil
+			}},
+		{name: "APPEND", states: authed, parse: imapwire.ParseAppend,
+			handle: func(s *session, c *imapwire.Command) error {
+				s.cmdAppend(c.Tag, c.Args.(*imapwire.Append))
+				return nil
+			},
+			announce: func(srv *Server, tlsOn, authed bool) []string {
+				return []string{"APPENDLIMIT=" + strconv.FormatInt(srv.cfg.MaxLiteral, 10)} // RFC 7889
+			}},
+		{name: "IDLE", states: authed, expunges: expungeSelf, parse: imapwire.ParseNone, announce: announceAlways("IDLE"),
+			handle: func(s *session, c *imapwire.Command) error { return closeOn(s.cmdIdle(c.Tag)) }},
+		{name: "EXPUNGE", states: selectedOnly, uid: true, parse: imapwire.ParseExpunge, announce: announceAlways("UIDPLUS"),
+			handle: func(s *session, c *imapwire.Command) error {
+				var uids *imapwire.NumSet
+				if c.UID {
+					uids = &c.Args.(*imapwire.Expunge).UIDs
+				}
+				s.cmdExpunge(c.Tag, uids)
+				return nil
+			}},
+		{name: "FETCH", states: selectedOnly, uid: true, expunges: expungeIfUID, parse: imapwire.ParseFetch,
+			handle: func(s *session, c *imapwire.Command) error {
+				return closeOn(s.cmdFetch(c.Tag, c.UID, c.Args.(*imapwire.Fetch)))
+			}},
+		{name: "STORE", states: selectedOnly, uid: true, expunges: expungeIfUID, parse: imapwire.ParseStore,
+			handle: func(s *session, c *imapwire.Command) error {
+				s.cmdStore(c.Tag, c.UID, c.Args.(*imapwire.Store))
+				return nil
+			}},
+		{name: "COPY", states: selectedOnly, uid: true, expunges: expungeIfUID, parse: imapwire.ParseCopy,
+			handle: func(s *session, c *imapwire.Command) error {
+				s.cmdCopy(c.Tag, c.UID, false, c.Args.(*imapwire.Copy))
+				return nil
+			}},
+		{name: "MOVE", states: selectedOnly, uid: true, expunges: expungeIfUID, parse: imapwire.ParseCopy, announce: announceAlways("MOVE"),
+			handle: func(s *session, c *imapwire.Command) error {
+				s.cmdCopy(c.Tag, c.UID, true, c.Args.(*imapwire.Copy))
+				return nil
+			}},
+		{name: "SEARCH", states: selectedOnly, uid: true, expunges: expungeIfUID, parse: imapwire.ParseSearch,
+			announce: announceAlways("ESEARCH", "SEARCHRES"),
+			handle: func(s *session, c *imapwire.Command) error {
+				s.cmdSearch(c.Tag, c.UID, c.Args.(*imapwire.Search))
+				return nil
+			}},
+	}
+}
+
+// commandsByName indexes the table.
+func commandsByName(list []*command) map[string]*command {
+	m := make(map[string]*command, len(list))
+	for _, c := range list {
+		if m[c.name] != nil {
+			panic("imapserver: command " + c.name + " in the table twice")
+		}
+		m[c.name] = c
+	}
+	return m
+}
+
+// lookup is the session's imapwire.Options.Commands: it finds the
+// command's parser, and refuses a command not allowed in the current
+// state before its arguments (and any literal) are read.
+func (s *session) lookup(name string, uid bool) (imapwire.ParseFunc, error) {
+	c := s.srv.cmds[name]
+	if c == nil || (uid && !c.uid) {
+		return nil, nil
+	}
+	if !c.states.has(s.state) {
+		return nil, errors.New(notAllowedText(name, s.state))
+	}
+	return c.parse, nil
+}
+
+// notAllowedText says why a command cannot run now, in words a person
+// reading a transcript understands.
+func notAllowedText(name string, st state) string {
+	switch {
+	case st == stateNotAuth:
+		return "command not allowed in this state: sign in first (LOGIN or AUTHENTICATE)"
+	case name == "LOGIN" || name == "AUTHENTICATE" || name == "STARTTLS":
+		return "command not allowed in this state: already signed in"
+	case name == "ENABLE":
+		return "command not allowed in this state: ENABLE must come before SELECT (RFC 5161); UNSELECT first"
+	case st == stateAuth:
+		return "command not allowed in this state: SELECT a mailbox first"
+	}
+	return "command not allowed in this state"
+}
+
+// respError is a handler's tagged NO or BAD, with an optional response
+// code.
+type respError struct {
+	cond imapwire.Cond
+	code imapwire.Code
+	text string
+}
+
+func (e *respError) Error() string { return string(e.cond) + " " + e.text }
+
+// errNo is a handler's NO [code] text.
+func errNo(code imapwire.CodeName, text string) error {
+	return &respError{cond: imapwire.NO, code: imapwire.Code{Name: code}, text: text}
+}
+
+// errBad is a handler's BAD text: arguments that parse but make no sense.
+func errBad(text string) error { return &respError{cond: imapwire.BAD, text: text} }
+
+// targetError marks a store error about the target mailbox of APPEND,
+// COPY or MOVE: a missing one is TRYCREATE (RFC 9051 section 6.3.12).
+type targetError struct{ err error }
+
+func (e targetError) Error() string { return e.err.Error() }
+func (e targetError) Unwrap() error { return e.err }
+
+// closeError is a handler's request to end the connection: write errors,
+// a failed TLS handshake, errClose.
+type closeError struct{ err error }
+
+func (e closeError) Error() string { return e.err.Error() }
+func (e closeError) Unwrap() error { return e.err }
+
+// closeOn turns the error of a handler that answers for itself into a
+// request to close the connection.
+func closeOn(err error) error {
+	if err == nil {
+		return nil
+	}
+	return closeError{err}
+}
+
+// answer completes a command: the one place where a handler's error
+// becomes the wire answer. A nil error after a handler that wrote no
+// tagged response is "OK <name> completed". It returns an error only when
+// the connection must close.
+func (s *session) answer(c *imapwire.Command, answered bool, err error) error {
+	var (
+		ce closeError
+		re *respError
+		te targetError
+	)
+	switch {
+	case err == nil:
+		if !answered {
+			s.ok(c.Tag, c.Name+" completed")
+		}
+		return nil
+	case errors.As(err, &ce):
+		return ce.err
+	case errors.As(err, &re):
+		s.wr.Tagged(c.Tag, re.cond, re.code, re.text)
+	case errors.As(err, &te):
+		s.storeError(c.Tag, te.err, true)
+	default:
+		s.storeError(c.Tag, err, false)
+	}
+	return nil
+}
+
+// storeError answers a failed store call: the one place that maps store
+// error kinds to IMAP response codes. For a target mailbox of APPEND,
+// COPY or MOVE a missing mailbox is TRYCREATE (RFC 9051 section 6.3.12).
+func (s *session) storeError(tag string, err error, target bool) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		if target {
+			s.no(tag, imapwire.CodeTryCreate, "no such mailbox")
+		} else {
+			s.no(tag, imapwire.CodeNonExistent, "no such mailbox")
+		}
+	case errors.Is(err, store.ErrExists):
+		s.no(tag, imapwire.CodeAlreadyExists, "mailbox already exists")
+	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrNotEmpty):
+		s.no(tag, imapwire.CodeCannot, userText(err))
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		s.no(tag, imapwire.CodeUnavailable, "try again later")
+	default:
+		s.log.Error("IMAP command failed", "tag", tag, "err", err)
+		s.no(tag, imapwire.CodeServerBug, "internal server error")
+	}
+}
+
+// dispatch runs one command read by the Reader.
+func (s *session) dispatch(cmd *imapwire.Command) error {
+	c := s.srv.cmds[cmd.Name]
+	if c == nil || (cmd.UID && !c.uid) {
+		// The Reader asked lookup, so this does not happen.
+		s.bad(cmd.Tag, "unknown command")
+		return nil
+	}
+	if !c.states.has(s.state) {
+		s.bad(cmd.Tag, notAllowedText(cmd.Name, s.state))
+		return nil
+	}
+	if s.srv.shuttingDown() && s.state != stateNotAuth {
+		// Finish this command; the BYE comes before the next one.
+		s.intr.Store(true)
+	}
+	if s.state == stateSelected {
+		switch c.expunges {
+		case expungeBefore:
+			s.sync(true)
+		case expungeIfUID:
+			s.sync(cmd.UID)
+		}
+	}
+	wr := s.wr
+	before, _ := wr.TaggedCount()
+	err := c.handle(s, cmd)
+	after, _ := wr.TaggedCount()
+	// STARTTLS and COMPRESS answer, then replace the writer.
+	answered := after != before || s.wr != wr
+	return s.answer(cmd, answered, err)
+}
+
+// capabilities lists what the server advertises, from the command table:
+// only what fully works.
+func (s *Server) capabilities(tlsOn, authed bool) []string {
+	caps := []string{"IMAP4rev1", "IMAP4rev2"}
+	for _, c := range s.cmdList {
+		if c.announce != nil {
+			caps = append(caps, c.announce(s, tlsOn, authed)...)
+		}
+	}
+	return caps
+}
