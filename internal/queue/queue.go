@@ -1,0 +1,434 @@
+// Package queue delivers outgoing mail: it takes due entries from the
+// store's queue (one per recipient), delivers them per recipient domain
+// over one connection each, through the configured relay or directly to
+// the domain's MX hosts (opportunistic STARTTLS, MTA-STS enforced), signs
+// them with the sender domain's DKIM key, and settles each attempt in the
+// store: delivered, deferred with exponential backoff and jitter, or
+// failed with a delivery status notification (RFC 3464) to the sender.
+//
+// Exactly once: an entry is settled as delivered in one durable store
+// write right after the remote server's 250, before anything else is
+// sent, and entries are leased while an attempt runs, so that a crash
+// retries what was not acknowledged and never resends what was.
+package queue
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/mtasts"
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// Store is what the queue needs of the store.
+type Store interface {
+	store.Queue
+	Deliver(ctx context.Context, d *store.Delivery) ([]store.Delivered, error)
+	OpenBodyer
+}
+
+// Resolver looks up what delivery to an MX needs; *net.Resolver is one.
+type Resolver interface {
+	LookupMX(ctx context.Context, name string) ([]*net.MX, error)
+	LookupHost(ctx context.Context, host string) ([]string, error)
+	LookupTXT(ctx context.Context, name string) ([]string, error)
+}
+
+// Relay is a smarthost that takes all outgoing mail.
+type Relay struct {
+	Host string
+	Port int
+	// TLS is "starttls" (required, certificate verified), "implicit"
+	// (RFC 8314) or "none".
+	TLS      string
+	Username string // AUTH PLAIN when set
+	Password string
+}
+
+// Config configures a Worker. Zero durations take the defaults.
+type Config struct {
+	// Hostname is our EHLO name and the Reporting-MTA of notifications.
+	Hostname string
+	// Relay, when set, takes every message; else each domain's MX.
+	Relay *Relay
+	// MXPort is the port of MX hosts: 25, other in tests.
+	MXPort   int
+	Resolver Resolver
+	// RootCAs verify relay and MTA-STS certificates; nil: the system's.
+	RootCAs *x509.CertPool
+	// MTASTS, when set, looks up recipient domains' policies (MX mode).
+	MTASTS *mtasts.Client
+
+	Lifetime    time.Duration // give up after (5 days)
+	DelayNotice time.Duration // warn the sender once after (4 h)
+	MinBackoff  time.Duration // first retry after about this (5 min)
+	MaxBackoff  time.Duration // retries at most this far apart (4 h)
+	Lease       time.Duration // an attempt's hold on its entries (15 min)
+	Batch       int           // entries per claim (200)
+	Concurrency int           // domains delivered at once (8)
+	Poll        time.Duration // how often the worker looks (15 s)
+	DialTimeout time.Duration // per address (30 s)
+
+	// Now is the clock and Rand the jitter source in [0,1); tests inject
+	// both.
+	Now  func() time.Time
+	Rand func() float64
+}
+
+func (c *Config) defaults() {
+	set := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	set(&c.Lifetime, 5*24*time.Hour)
+	set(&c.DelayNotice, 4*time.Hour)
+	set(&c.MinBackoff, 5*time.Minute)
+	set(&c.MaxBackoff, 4*time.Hour)
+	set(&c.Lease, 15*time.Minute)
+	set(&c.Poll, 15*time.Second)
+	set(&c.DialTimeout, 30*time.Second)
+	if c.Batch <= 0 {
+		c.Batch = 200
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 8
+	}
+	if c.MXPort == 0 {
+		c.MXPort = 25
+	}
+	if c.Resolver == nil {
+		c.Resolver = net.DefaultResolver
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Rand == nil {
+		c.Rand = rand.Float64
+	}
+	if c.Hostname == "" {
+		c.Hostname = "localhost"
+	}
+}
+
+// Worker delivers the queue. Run it once per process; RunOnce is for
+// tests and the CLI.
+type Worker struct {
+	cfg     Config
+	st      Store
+	log     *slog.Logger
+	metrics *Metrics
+	wake    chan struct{}
+}
+
+// New returns a Worker. metrics may be nil.
+func New(cfg Config, st Store, log *slog.Logger, metrics *Metrics) *Worker {
+	cfg.defaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Worker{cfg: cfg, st: st, log: log, metrics: metrics, wake: make(chan struct{}, 1)}
+}
+
+// Wake makes Run look at the queue now (after a message was queued).
+func (w *Worker) Wake() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx ends, looking at the queue every Poll and when
+// woken. Attempts under way when ctx ends are abandoned; their leases
+// bring them back.
+func (w *Worker) Run(ctx context.Context) error {
+	t := time.NewTicker(w.cfg.Poll)
+	defer t.Stop()
+	for {
+		for {
+			n, err := w.RunOnce(ctx)
+			if err != nil && ctx.Err() == nil {
+				w.log.Error("outbound queue pass", "err", err)
+			}
+			// A full batch means more may be due.
+			if err != nil || n < w.cfg.Batch {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-w.wake:
+		}
+	}
+}
+
+// RunOnce claims the entries due now, delivers them and returns how many
+// it took.
+func (w *Worker) RunOnce(ctx context.Context) (int, error) {
+	entries, err := w.st.ClaimQueue(ctx, w.cfg.Now(), w.cfg.Lease, w.cfg.Batch)
+	if err != nil {
+		return 0, fmt.Errorf("claim queue: %w", err)
+	}
+	if len(entries) == 0 {
+		return 0, nil
+	}
+	byDomain := map[string][]store.QueueEntry{}
+	var domains []string
+	for _, e := range entries {
+		if _, ok := byDomain[e.RcptDomain]; !ok {
+			domains = append(domains, e.RcptDomain)
+		}
+		byDomain[e.RcptDomain] = append(byDomain[e.RcptDomain], e)
+	}
+	sem := make(chan struct{}, w.cfg.Concurrency)
+	var wg sync.WaitGroup
+	for _, d := range domains {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			w.deliverDomain(ctx, d, groupMessages(byDomain[d]))
+		}()
+	}
+	wg.Wait()
+	return len(entries), nil
+}
+
+// outMsg is the entries of one body from one sender to one domain: one
+// SMTP transaction with a RCPT each.
+type outMsg struct {
+	entries []store.QueueEntry
+}
+
+func groupMessages(entries []store.QueueEntry) []*outMsg {
+	type key struct {
+		body int64
+		from string
+	}
+	idx := map[key]*outMsg{}
+	var out []*outMsg
+	for _, e := range entries {
+		k := key{e.BodyID, e.MailFrom}
+		m, ok := idx[k]
+		if !ok {
+			m = &outMsg{}
+			idx[k] = m
+			out = append(out, m)
+		}
+		m.entries = append(m.entries, e)
+	}
+	return out
+}
+
+// target is a host to try, in order.
+type target struct {
+	host     string // name, for TLS verification and the log
+	port     int
+	implicit bool // TLS from the first byte
+	// tlsMode: "required" verifies and fails without TLS; "opportunistic"
+	// takes TLS when offered without verifying; "none" stays plain.
+	tlsMode string
+	// sts is the MTA-STS policy for MX targets, nil without one.
+	sts *mtasts.Policy
+}
+
+// result is the outcome of one entry's attempt.
+type result struct {
+	outcome store.QueueOutcome // delivered, deferred or failed
+	reply   string             // the remote answer or our reason
+	status  string             // enhanced status code, for notifications
+	host    string             // the remote host, when one answered
+	note    string             // e.g. an MTA-STS testing-mode report
+}
+
+// deliverDomain delivers messages to one domain over one connection
+// (trying the next host when one fails) and settles every entry.
+func (w *Worker) deliverDomain(ctx context.Context, domain string, msgs []*outMsg) {
+	log := w.log.With("domain", domain)
+	targets, res := w.targets(ctx, domain)
+	if res != nil {
+		for _, m := range msgs {
+			w.settle(ctx, m, uniform(m, *res))
+		}
+		return
+	}
+	pending := msgs
+	last := result{outcome: store.QueueDeferred, reply: "no host could be reached", status: "4.4.1"}
+	for _, t := range targets {
+		if len(pending) == 0 {
+			break
+		}
+		c, note, err := w.connect(ctx, t)
+		if err != nil {
+			log.Info("outbound connection failed", "host", t.host, "err", err)
+			// Deferred even for a 5xx: a refusing MX says nothing of the
+			// others, and a relay refusing our AUTH is our set-up to fix,
+			// not the message's fault. The lifetime bounds the retries.
+			last = failure(err, t.host)
+			last.outcome = store.QueueDeferred
+			continue
+		}
+		for len(pending) > 0 {
+			m := pending[0]
+			results, connErr := w.send(ctx, c, t, m)
+			if connErr != nil {
+				log.Info("outbound connection lost", "host", t.host, "err", connErr)
+				last = failure(connErr, t.host)
+				last.outcome = store.QueueDeferred
+				break
+			}
+			for i := range results {
+				results[i].note = note
+			}
+			w.settle(ctx, m, results)
+			pending = pending[1:]
+		}
+		c.close()
+	}
+	for _, m := range pending {
+		w.settle(ctx, m, uniform(m, last))
+	}
+}
+
+func uniform(m *outMsg, r result) []result {
+	out := make([]result, len(m.entries))
+	for i := range out {
+		out[i] = r
+	}
+	return out
+}
+
+// targets lists where a domain's mail goes, or a result for every entry
+// when it cannot go anywhere now.
+func (w *Worker) targets(ctx context.Context, domain string) ([]target, *result) {
+	if r := w.cfg.Relay; r != nil {
+		t := target{host: r.Host, port: r.Port}
+		switch r.TLS {
+		case "implicit":
+			t.implicit, t.tlsMode = true, "required"
+		case "none":
+			t.tlsMode = "none"
+		default:
+			t.tlsMode = "required"
+		}
+		return []target{t}, nil
+	}
+	var policy *mtasts.Policy
+	if w.cfg.MTASTS != nil {
+		p, err := w.cfg.MTASTS.Lookup(ctx, domain)
+		if err != nil {
+			// RFC 8461 5: a failed fetch without a cached policy means
+			// no policy; deliver as before, and say so.
+			w.log.Warn("mta-sts policy lookup failed", "domain", domain, "err", err)
+		} else if p != nil && p.Mode != mtasts.None {
+			policy = p
+		}
+	}
+	mxs, err := w.cfg.Resolver.LookupMX(ctx, domain)
+	var dnsErr *net.DNSError
+	switch {
+	case err == nil && len(mxs) == 1 && (mxs[0].Host == "." || mxs[0].Host == ""):
+		// RFC 7505: a null MX says the domain takes no mail.
+		return nil, &result{outcome: store.QueueFailed, reply: "domain " + domain + " accepts no mail (null MX)", status: "5.1.10"}
+	case err == nil && len(mxs) > 0:
+	case errors.As(err, &dnsErr) && dnsErr.IsNotFound || err == nil:
+		// RFC 5321 5.1: without MX records, the domain itself is the host.
+		// Whether it exists at all is learnt when its address is looked up.
+		mxs = []*net.MX{{Host: domain, Pref: 0}}
+	default:
+		return nil, &result{outcome: store.QueueDeferred, reply: fmt.Sprintf("MX lookup for %s: %v", domain, err), status: "4.4.3"}
+	}
+	sort.SliceStable(mxs, func(i, j int) bool { return mxs[i].Pref < mxs[j].Pref })
+	var out []target
+	for _, mx := range mxs {
+		host := trimDot(mx.Host)
+		t := target{host: host, port: w.cfg.MXPort, tlsMode: "opportunistic", sts: policy}
+		if policy != nil && !policy.Match(host) {
+			if policy.Mode == mtasts.Enforce {
+				// RFC 8461 4.1: a host the policy does not list is not
+				// tried at all.
+				w.log.Warn("mta-sts: MX not in policy, skipped", "domain", domain, "mx", host)
+				continue
+			}
+			w.log.Warn("mta-sts testing: MX not in policy", "domain", domain, "mx", host)
+		}
+		out = append(out, t)
+	}
+	if len(out) == 0 {
+		return nil, &result{outcome: store.QueueDeferred, reply: "mta-sts: no MX host of " + domain + " matches its enforced policy", status: "4.7.5"}
+	}
+	return out, nil
+}
+
+func trimDot(s string) string {
+	if len(s) > 1 && s[len(s)-1] == '.' {
+		return s[:len(s)-1]
+	}
+	return s
+}
+
+// backoff is the wait before the next attempt after n failed ones:
+// exponential from MinBackoff, capped at MaxBackoff, with jitter of half
+// either way so that entries deferred together do not come back together.
+func (w *Worker) backoff(n int) time.Duration {
+	d := w.cfg.MinBackoff
+	for i := 0; i < n && d < w.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, w.cfg.MaxBackoff)
+	return d/2 + time.Duration(w.cfg.Rand()*float64(d))
+}
+
+func addr(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
+
+// tlsConfig returns the client TLS config for a target, and where a
+// testing-mode MTA-STS certificate failure is reported.
+func (w *Worker) tlsConfig(t target, report *string) *tls.Config {
+	cfg := &tls.Config{ServerName: t.host, RootCAs: w.cfg.RootCAs, MinVersion: tls.VersionTLS12}
+	if t.tlsMode == "required" {
+		return cfg
+	}
+	// Opportunistic TLS is not verified (RFC 7435) unless an MTA-STS
+	// policy asks for it (RFC 8461 4.2); in testing mode a failure is
+	// reported and delivery goes on.
+	cfg.InsecureSkipVerify = true
+	if t.sts == nil {
+		return cfg
+	}
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		err := verifyChain(cs, w.cfg.RootCAs, t.host)
+		if err == nil {
+			return nil
+		}
+		if t.sts.Mode == mtasts.Enforce {
+			return fmt.Errorf("mta-sts: certificate of %s: %w", t.host, err)
+		}
+		*report = fmt.Sprintf("mta-sts testing: certificate of %s: %v", t.host, err)
+		return nil
+	}
+	return cfg
+}
+
+func verifyChain(cs tls.ConnectionState, roots *x509.CertPool, host string) error {
+	if len(cs.PeerCertificates) == 0 {
+		return errors.New("no certificate")
+	}
+	inter := x509.NewCertPool()
+	for _, c := range cs.PeerCertificates[1:] {
+		inter.AddCert(c)
+	}
+	_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{DNSName: host, Roots: roots, Intermediates: inter})
+	return err
+}

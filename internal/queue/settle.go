@@ -1,0 +1,243 @@
+package queue
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"strings"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/message"
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// Outbound builds the queue entries and "queued" log events of a message
+// from a local account to its recipients, for a store.Delivery: the caller
+// (Submit) stores them with the Sent copy in one Deliver.
+func Outbound(accountID, domainID int64, from string, rcpts []string, info *message.Info, size int64, now time.Time) ([]store.Outbound, []store.LogEvent) {
+	var out []store.Outbound
+	var events []store.LogEvent
+	for _, r := range rcpts {
+		out = append(out, store.Outbound{AccountID: accountID, MailFrom: from, Rcpt: r})
+		events = append(events, store.LogEvent{Time: now, Status: store.LogQueued, MessageID: info.MessageID,
+			Subject: info.Subject, MailFrom: from, Rcpt: r, Size: size, DomainID: domainID})
+	}
+	return out, events
+}
+
+// notice is one recipient's line in a delivery status notification.
+type notice struct {
+	e      store.QueueEntry
+	r      result
+	action string // "failed" or "delayed" (RFC 3464 2.3.3)
+}
+
+// settle records the results of one message's attempt in one durable
+// store write: the queue changes, the log events and, when the sender
+// must hear of it, the notification in their INBOX.
+func (w *Worker) settle(ctx context.Context, m *outMsg, results []result) {
+	now := w.cfg.Now()
+	var settles []store.QueueSettle
+	var events []store.LogEvent
+	var notices []notice
+	for i, e := range m.entries {
+		r := results[i]
+		ev := store.LogEvent{Time: now, MessageID: e.MessageID, Subject: e.Subject, MailFrom: e.MailFrom,
+			Rcpt: e.Rcpt, Size: e.Size, DomainID: e.DomainID, Detail: detail(r)}
+		st := store.QueueSettle{ID: e.ID, Outcome: r.outcome}
+		switch r.outcome {
+		case store.QueueDelivered:
+			ev.Status = store.LogDelivered
+			w.metrics.attempt("delivered")
+		case store.QueueFailed:
+			ev.Status = store.LogBounced
+			notices = append(notices, notice{e, r, "failed"})
+			w.metrics.attempt("bounced")
+		default:
+			expires := e.Queued.Add(w.cfg.Lifetime)
+			if !now.Before(expires) {
+				st.Outcome = store.QueueFailed
+				ev.Status = store.LogExpired
+				ev.Detail = "gave up after " + w.cfg.Lifetime.String() + ": " + ev.Detail
+				r.status = "4.4.7"
+				notices = append(notices, notice{e, r, "failed"})
+				w.metrics.attempt("expired")
+				break
+			}
+			ev.Status = store.LogDeferred
+			st.Outcome = store.QueueDeferred
+			st.Error = detail(r)
+			// The last attempt is at the end of the lifetime, not after.
+			st.Next = now.Add(w.backoff(e.Attempts))
+			if st.Next.After(expires) {
+				st.Next = expires
+			}
+			if !e.DelayNotified && now.Sub(e.Queued) >= w.cfg.DelayNotice {
+				st.DelayNotified = true
+				notices = append(notices, notice{e, r, "delayed"})
+			}
+			w.metrics.attempt("deferred")
+		}
+		settles = append(settles, st)
+		events = append(events, ev)
+	}
+	first := m.entries[0]
+	if len(notices) > 0 && first.AccountID != 0 && first.MailFrom != "" {
+		raw, err := w.notification(ctx, first, notices, now)
+		if err == nil {
+			d := store.NewDelivery(raw, now)
+			d.Copies = []store.Copy{{AccountID: first.AccountID, Mailbox: store.Inbox}}
+			d.Settle, d.Events = settles, events
+			_, err = w.st.Deliver(ctx, d)
+			if err == nil {
+				return
+			}
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			// The leases bring the entries back; the attempt is redone.
+			w.log.Error("store delivery notification", "rcpt", first.MailFrom, "err", err)
+			return
+		}
+		// The sender's account is gone: settle without telling anyone.
+		w.log.Warn("no account for delivery notification", "rcpt", first.MailFrom, "err", err)
+	}
+	if err := w.st.SettleQueue(ctx, settles, events...); err != nil {
+		w.log.Error("settle queue entries", "message_id", first.MessageID, "err", err)
+	}
+}
+
+func detail(r result) string {
+	s := r.reply
+	if r.host != "" {
+		s = r.host + ": " + s
+	}
+	if r.note != "" {
+		s += " (" + r.note + ")"
+	}
+	return s
+}
+
+// maxOriginalHeaders bounds the original header returned in a
+// notification.
+const maxOriginalHeaders = 64 << 10
+
+// originalHeaders reads the header of a queued body, up to the blank line.
+func (w *Worker) originalHeaders(ctx context.Context, bodyID int64) []byte {
+	rc, err := w.st.OpenBody(ctx, bodyID)
+	if err != nil {
+		w.log.Warn("read original header for notification", "body", bodyID, "err", err)
+		return nil
+	}
+	defer rc.Close()
+	br := bufio.NewReader(io.LimitReader(rc, maxOriginalHeaders))
+	var out bytes.Buffer
+	for {
+		line, err := br.ReadBytes('\n')
+		if len(bytes.TrimRight(line, "\r\n")) == 0 && err == nil || err != nil {
+			if err != nil {
+				out.Write(line)
+			}
+			break
+		}
+		out.Write(line)
+	}
+	return out.Bytes()
+}
+
+// notification builds a delivery status notification (RFC 3464): a
+// multipart/report (RFC 6522) with a human part, the machine-readable
+// delivery-status, and the original message's header.
+func (w *Worker) notification(ctx context.Context, e store.QueueEntry, notices []notice, now time.Time) ([]byte, error) {
+	var rb [12]byte
+	if _, err := rand.Read(rb[:]); err != nil {
+		return nil, fmt.Errorf("notification id: %w", err)
+	}
+	id := hex.EncodeToString(rb[:])
+	boundary := "=_" + id
+	failed := false
+	for _, n := range notices {
+		failed = failed || n.action == "failed"
+	}
+	host := w.cfg.Hostname
+	subject := "Delayed Mail (still being retried)"
+	human := "This is the mail system at " + host + ".\r\n\r\nYour message could not be delivered yet to the recipients below. " +
+		"It will be retried until " + e.Queued.Add(w.cfg.Lifetime).UTC().Format(time.RFC1123Z) + "; you need not send it again.\r\n"
+	if failed {
+		subject = "Undelivered Mail Returned to Sender"
+		human = "This is the mail system at " + host + ".\r\n\r\nYour message could not be delivered to the recipients below.\r\n"
+	}
+	if e.Subject != "" {
+		subject += ": " + e.Subject
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n", host)
+	fmt.Fprintf(&b, "To: <%s>\r\n", e.MailFrom)
+	fmt.Fprintf(&b, "Subject: %s\r\n", mime.QEncoding.Encode("utf-8", subject))
+	fmt.Fprintf(&b, "Date: %s\r\n", now.Format(time.RFC1123Z))
+	fmt.Fprintf(&b, "Message-ID: <%s@%s>\r\n", id, host)
+	if e.MessageID != "" {
+		fmt.Fprintf(&b, "In-Reply-To: <%s>\r\nReferences: <%s>\r\n", e.MessageID, e.MessageID)
+	}
+	// RFC 3834 5: automatic answers say so, so that nobody answers them.
+	b.WriteString("Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n")
+	fmt.Fprintf(&b, "Content-Type: multipart/report; report-type=delivery-status;\r\n\tboundary=\"%s\"\r\n\r\n", boundary)
+	fmt.Fprintf(&b, "--%s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n%s\r\n", boundary, human)
+	for _, n := range notices {
+		fmt.Fprintf(&b, "<%s>: %s\r\n", n.e.Rcpt, oneLine(detail(n.r)))
+	}
+	// RFC 3464 2.2: per-message fields, then a block per recipient.
+	fmt.Fprintf(&b, "\r\n--%s\r\nContent-Type: message/delivery-status\r\n\r\n", boundary)
+	fmt.Fprintf(&b, "Reporting-MTA: dns; %s\r\nArrival-Date: %s\r\n", host, e.Queued.Format(time.RFC1123Z))
+	for _, n := range notices {
+		fmt.Fprintf(&b, "\r\nFinal-Recipient: rfc822; %s\r\nAction: %s\r\nStatus: %s\r\n", n.e.Rcpt, n.action, statusFor(n))
+		if n.r.host != "" {
+			fmt.Fprintf(&b, "Remote-MTA: dns; %s\r\n", hostName(n.r.host))
+		}
+		if n.r.reply != "" {
+			kind := "smtp"
+			if n.r.host == "" {
+				kind = "x-xtramail"
+			}
+			fmt.Fprintf(&b, "Diagnostic-Code: %s; %s\r\n", kind, oneLine(n.r.reply))
+		}
+		fmt.Fprintf(&b, "Last-Attempt-Date: %s\r\n", now.Format(time.RFC1123Z))
+		if n.action == "delayed" {
+			fmt.Fprintf(&b, "Will-Retry-Until: %s\r\n", e.Queued.Add(w.cfg.Lifetime).Format(time.RFC1123Z))
+		}
+	}
+	fmt.Fprintf(&b, "\r\n--%s\r\nContent-Type: text/rfc822-headers\r\n\r\n", boundary)
+	b.Write(w.originalHeaders(ctx, e.BodyID))
+	fmt.Fprintf(&b, "\r\n--%s--\r\n", boundary)
+	return b.Bytes(), nil
+}
+
+// statusFor is the RFC 3463 status of a notice: 5.x.x for failures, 4.x.x
+// for delays.
+func statusFor(n notice) string {
+	s := n.r.status
+	if s == "" {
+		s = "4.0.0"
+	}
+	if n.action == "failed" && s[0] == '4' {
+		return "5" + s[1:]
+	}
+	return s
+}
+
+// hostName drops the [ip] our log adds to a host name.
+func hostName(h string) string {
+	if i := strings.IndexByte(h, '['); i > 0 {
+		return h[:i]
+	}
+	return h
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}

@@ -1,0 +1,285 @@
+package queue
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/textproto"
+	"strings"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"github.com/xtramail/xtramail/internal/dkim"
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// OpenBodyer opens a stored message body.
+type OpenBodyer interface {
+	OpenBody(ctx context.Context, bodyID int64) (io.ReadCloser, error)
+}
+
+// conn is an SMTP session with one remote host.
+type conn struct {
+	c    *smtp.Client
+	host string // name[ip], for the log
+	ext8 bool   // 8BITMIME offered
+}
+
+func (c *conn) close() {
+	if err := c.c.Quit(); err != nil {
+		c.c.Close()
+	}
+}
+
+// greetedConn replays a greeting to go-smtp's client, which expects one,
+// after we read the real greeting and EHLO ourselves: go-smtp v0.25 cannot
+// start TLS on a session it already greeted, and we must see the EHLO
+// answer before we know whether to.
+type greetedConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (g *greetedConn) Read(b []byte) (int, error) { return g.r.Read(b) }
+
+// connect opens a session with a target: a TCP connection to one of its
+// addresses, TLS as the target asks, EHLO, and AUTH for a relay. note
+// carries an MTA-STS testing-mode report.
+func (w *Worker) connect(ctx context.Context, t target) (*conn, string, error) {
+	addrs := []string{t.host}
+	if w.cfg.Relay == nil {
+		ips, err := w.cfg.Resolver.LookupHost(ctx, t.host)
+		if err != nil {
+			return nil, "", fmt.Errorf("address of %s: %w", t.host, err)
+		}
+		addrs = ips
+	}
+	var raw net.Conn
+	var err error
+	d := net.Dialer{Timeout: w.cfg.DialTimeout}
+	for _, a := range addrs {
+		raw, err = d.DialContext(ctx, "tcp", addr(a, t.port))
+		if err == nil {
+			break
+		}
+	}
+	if raw == nil {
+		return nil, "", fmt.Errorf("connect to %s: %w", t.host, err)
+	}
+	name := t.host + "[" + raw.RemoteAddr().(*net.TCPAddr).IP.String() + "]"
+	// No attempt may hang forever: the dial context bounds the TLS and
+	// greeting exchange, go-smtp's timeouts the commands.
+	stop := context.AfterFunc(ctx, func() { raw.Close() })
+	defer stop()
+	var report string
+	tlsCfg := w.tlsConfig(t, &report)
+	var c *smtp.Client
+	if t.implicit {
+		tc := tls.Client(raw, tlsCfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			raw.Close()
+			return nil, "", fmt.Errorf("tls with %s: %w", name, err)
+		}
+		c = smtp.NewClient(tc)
+	} else {
+		c, err = w.prelude(ctx, raw, t, tlsCfg, name)
+		if err != nil {
+			raw.Close()
+			return nil, "", err
+		}
+	}
+	if err := c.Hello(w.cfg.Hostname); err != nil {
+		c.Close()
+		return nil, "", fmt.Errorf("ehlo to %s: %w", name, err)
+	}
+	if r := w.cfg.Relay; r != nil && r.Username != "" {
+		if err := c.Auth(sasl.NewPlainClient("", r.Username, r.Password)); err != nil {
+			c.Close()
+			return nil, "", fmt.Errorf("auth to %s: %w", name, err)
+		}
+	}
+	ok8, _ := c.Extension("8BITMIME")
+	return &conn{c: c, host: name, ext8: ok8}, report, nil
+}
+
+// prelude reads the greeting, says EHLO and starts TLS when the target
+// wants it and the server offers it (RFC 3207), then hands the session to
+// go-smtp.
+func (w *Worker) prelude(ctx context.Context, raw net.Conn, t target, tlsCfg *tls.Config, name string) (*smtp.Client, error) {
+	br := bufio.NewReader(raw)
+	r := textproto.NewReader(br)
+	if _, msg, err := r.ReadResponse(220); err != nil {
+		return nil, fmt.Errorf("greeting of %s: %w", name, smtpErr(err, msg))
+	}
+	if _, err := fmt.Fprintf(raw, "EHLO %s\r\n", w.cfg.Hostname); err != nil {
+		return nil, fmt.Errorf("ehlo to %s: %w", name, err)
+	}
+	starttls := false
+	if _, msg, err := r.ReadResponse(250); err == nil {
+		for _, l := range strings.Split(msg, "\n")[1:] {
+			if f := strings.Fields(l); len(f) > 0 && strings.EqualFold(f[0], "STARTTLS") {
+				starttls = true
+			}
+		}
+	}
+	greeting := strings.NewReader("220 " + t.host + " ESMTP\r\n")
+	mustTLS := t.tlsMode == "required" || t.sts != nil && t.sts.Mode == "enforce"
+	if !starttls || t.tlsMode == "none" {
+		if mustTLS {
+			return nil, fmt.Errorf("%s does not offer STARTTLS, which is required", name)
+		}
+		// Plain: go-smtp repeats EHLO, which RFC 5321 4.1.4 allows.
+		return smtp.NewClient(&greetedConn{Conn: raw, r: io.MultiReader(greeting, br)}), nil
+	}
+	if _, err := io.WriteString(raw, "STARTTLS\r\n"); err != nil {
+		return nil, fmt.Errorf("starttls to %s: %w", name, err)
+	}
+	if _, msg, err := r.ReadResponse(220); err != nil {
+		return nil, fmt.Errorf("starttls to %s: %w", name, smtpErr(err, msg))
+	}
+	if br.Buffered() > 0 {
+		// Anything sent before the handshake is an injection attempt
+		// (CVE-2011-0411 and kin).
+		return nil, fmt.Errorf("%s sent data before the TLS handshake", name)
+	}
+	tc := tls.Client(raw, tlsCfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return nil, fmt.Errorf("tls with %s: %w", name, err)
+	}
+	return smtp.NewClient(&greetedConn{Conn: tc, r: io.MultiReader(greeting, tc)}), nil
+}
+
+// smtpErr turns a textproto error into go-smtp's error type, so that one
+// function classifies every remote answer.
+func smtpErr(err error, msg string) error {
+	var te *textproto.Error
+	if errors.As(err, &te) {
+		return &smtp.SMTPError{Code: te.Code, Message: te.Msg}
+	}
+	return err
+}
+
+// send runs one SMTP transaction for a message: MAIL, a RCPT per entry,
+// DATA. It returns a result per entry, or connErr when the session broke
+// before the outcome was known (the message is then tried elsewhere or
+// later).
+func (w *Worker) send(ctx context.Context, c *conn, t target, m *outMsg) ([]result, error) {
+	first := m.entries[0]
+	results := make([]result, len(m.entries))
+	sig, err := w.sign(ctx, first)
+	if err != nil {
+		// Our own failure: retry later rather than send unsigned.
+		return uniform(m, result{outcome: store.QueueDeferred, reply: err.Error(), status: "4.3.0"}), nil
+	}
+	opts := &smtp.MailOptions{Size: first.Size}
+	if c.ext8 {
+		opts.Body = smtp.Body8BitMIME
+	}
+	if err := c.c.Mail(first.MailFrom, opts); err != nil {
+		if isSMTP(err) {
+			c.c.Reset()
+			return uniform(m, failure(err, c.host)), nil
+		}
+		return nil, err
+	}
+	var accepted []int
+	for i, e := range m.entries {
+		if err := c.c.Rcpt(e.Rcpt, nil); err != nil {
+			if !isSMTP(err) {
+				return nil, err
+			}
+			results[i] = failure(err, c.host)
+			continue
+		}
+		accepted = append(accepted, i)
+	}
+	if len(accepted) == 0 {
+		c.c.Reset()
+		return results, nil
+	}
+	setAll := func(r result) {
+		for _, i := range accepted {
+			results[i] = r
+		}
+	}
+	wc, err := c.c.Data()
+	if err != nil {
+		if !isSMTP(err) {
+			return nil, err
+		}
+		setAll(failure(err, c.host))
+		return results, nil
+	}
+	body, err := w.st.OpenBody(ctx, first.BodyID)
+	if err != nil {
+		// The DATA cannot be finished cleanly: drop the session.
+		return nil, fmt.Errorf("open queued body %d: %w", first.BodyID, err)
+	}
+	_, err = io.Copy(wc, io.MultiReader(strings.NewReader(sig), body))
+	body.Close()
+	if err != nil {
+		return nil, fmt.Errorf("send body to %s: %w", c.host, err)
+	}
+	resp, err := wc.CloseWithResponse()
+	if err != nil {
+		if !isSMTP(err) {
+			return nil, err
+		}
+		setAll(failure(err, c.host))
+		return results, nil
+	}
+	setAll(result{outcome: store.QueueDelivered, reply: "250 " + resp.StatusText, status: "2.0.0", host: c.host})
+	return results, nil
+}
+
+func isSMTP(err error) bool {
+	var se *smtp.SMTPError
+	return errors.As(err, &se)
+}
+
+// failure classifies an error of an attempt: a remote 5xx fails the
+// entry, anything else defers it.
+func failure(err error, host string) result {
+	var se *smtp.SMTPError
+	if !errors.As(err, &se) {
+		return result{outcome: store.QueueDeferred, reply: err.Error(), status: "4.4.1", host: host}
+	}
+	r := result{outcome: store.QueueDeferred, host: host}
+	if se.Code/100 == 5 {
+		r.outcome = store.QueueFailed
+	}
+	ec := se.EnhancedCode
+	if ec == smtp.EnhancedCodeNotSet || ec == smtp.NoEnhancedCode {
+		ec = smtp.EnhancedCode{se.Code / 100, 0, 0}
+	}
+	r.status = fmt.Sprintf("%d.%d.%d", ec[0], ec[1], ec[2])
+	r.reply = fmt.Sprintf("%d %s %s", se.Code, r.status, se.Message)
+	return r
+}
+
+// sign returns the DKIM-Signature field for an entry's body when its
+// sender's domain has a key, else "".
+func (w *Worker) sign(ctx context.Context, e store.QueueEntry) (string, error) {
+	if e.MailFrom == "" {
+		return "", nil
+	}
+	domain := store.DomainOf(e.MailFrom)
+	key, err := w.st.DKIMKey(ctx, domain)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("dkim key of %s: %w", domain, err)
+	}
+	body, err := w.st.OpenBody(ctx, e.BodyID)
+	if err != nil {
+		return "", fmt.Errorf("open queued body %d: %w", e.BodyID, err)
+	}
+	defer body.Close()
+	return dkim.Sign(key, domain, body)
+}
