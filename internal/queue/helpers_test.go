@@ -299,13 +299,13 @@ func inbox(t testing.TB, st store.Store, acc store.Account) [][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	msgs, err := st.Messages(ctx, mb.ID)
+	msgs, err := st.Messages(ctx, acc.ID, mb.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out [][]byte
 	for _, m := range msgs {
-		rc, err := st.OpenBody(ctx, m.BodyID)
+		rc, err := st.OpenBody(ctx, acc.ID, m.BodyID)
 		if err != nil {
 			t.Fatal(err)
 		}

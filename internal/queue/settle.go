@@ -128,8 +128,8 @@ func detail(r result) string {
 const maxOriginalHeaders = 64 << 10
 
 // originalHeaders reads the header of a queued body, up to the blank line.
-func (w *Worker) originalHeaders(ctx context.Context, bodyID int64) []byte {
-	rc, err := w.st.OpenBody(ctx, bodyID)
+func (w *Worker) originalHeaders(ctx context.Context, accountID, bodyID int64) []byte {
+	rc, err := w.st.OpenBody(ctx, accountID, bodyID)
 	if err != nil {
 		w.log.Warn("read original header for notification", "body", bodyID, "err", err)
 		return nil
@@ -212,7 +212,7 @@ func (w *Worker) notification(ctx context.Context, e store.QueueEntry, notices [
 		}
 	}
 	fmt.Fprintf(&b, "\r\n--%s\r\nContent-Type: text/rfc822-headers\r\n\r\n", boundary)
-	b.Write(w.originalHeaders(ctx, e.BodyID))
+	b.Write(w.originalHeaders(ctx, e.AccountID, e.BodyID))
 	fmt.Fprintf(&b, "\r\n--%s--\r\n", boundary)
 	return b.Bytes(), nil
 }

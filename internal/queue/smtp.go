@@ -20,7 +20,7 @@ import (
 
 // OpenBodyer opens a stored message body.
 type OpenBodyer interface {
-	OpenBody(ctx context.Context, bodyID int64) (io.ReadCloser, error)
+	OpenBody(ctx context.Context, accountID, bodyID int64) (io.ReadCloser, error)
 }
 
 // conn is an SMTP session with one remote host.
@@ -215,7 +215,7 @@ func (w *Worker) send(ctx context.Context, c *conn, t target, m *outMsg) ([]resu
 		setAll(failure(err, c.host))
 		return results, nil
 	}
-	body, err := w.st.OpenBody(ctx, first.BodyID)
+	body, err := w.st.OpenBody(ctx, first.AccountID, first.BodyID)
 	if err != nil {
 		// The DATA cannot be finished cleanly: drop the session.
 		return nil, fmt.Errorf("open queued body %d: %w", first.BodyID, err)
@@ -276,7 +276,7 @@ func (w *Worker) sign(ctx context.Context, e store.QueueEntry) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("dkim key of %s: %w", domain, err)
 	}
-	body, err := w.st.OpenBody(ctx, e.BodyID)
+	body, err := w.st.OpenBody(ctx, e.AccountID, e.BodyID)
 	if err != nil {
 		return "", fmt.Errorf("open queued body %d: %w", e.BodyID, err)
 	}
