@@ -1,0 +1,298 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+)
+
+// readLine reads lines until one starts with prefix.
+func readLine(t *testing.T, br *bufio.Reader, prefix string) string {
+	t.Helper()
+	for {
+		l, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("waiting for %q: %v (last %q)", prefix, err, l)
+		}
+		if strings.HasPrefix(l, prefix) {
+			return strings.TrimRight(l, "\r\n")
+		}
+	}
+}
+
+// TestSIGTERMDrains guards issue 12 part 4 with the built binary: on
+// SIGTERM an idle SMTP session gets 421 4.3.2, IMAP sessions (one in IDLE)
+// get BYE, a transaction in flight still completes, and the process exits
+// 0 without waiting for its 30 s drain limit.
+func TestSIGTERMDrains(t *testing.T) {
+	data := t.TempDir()
+	cliProc(t, data, "", "domain", "add", "example.test")
+	cliProc(t, data, "s3cret-pass\n", "user", "add", "bob@example.test", "--password-stdin")
+	srv := startServer(t, data)
+
+	dial := func(addr string) (net.Conn, *bufio.Reader) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(60 * time.Second))
+		t.Cleanup(func() { c.Close() })
+		return c, bufio.NewReader(c)
+	}
+	idle, idleBR := dial(srv.addr)
+	readLine(t, idleBR, "220 ")
+	io.WriteString(idle, "EHLO upstream.test\r\n")
+	readLine(t, idleBR, "250 ")
+
+	busy, busyBR := dial(srv.addr)
+	readLine(t, busyBR, "220 ")
+	io.WriteString(busy, "EHLO upstream.test\r\nMAIL FROM:<a@outside.test>\r\n")
+	readLine(t, busyBR, "250 ")
+	readLine(t, busyBR, "250 ")
+	io.WriteString(busy, "RCPT TO:<bob@example.test>\r\nDATA\r\n")
+	readLine(t, busyBR, "250 ")
+	readLine(t, busyBR, "354 ")
+	io.WriteString(busy, "Subject: in flight\r\nMessage-ID: <flight@outside.test>\r\n\r\nfirst half\r\n")
+
+	imapSession := func(idle bool) *bufio.Reader {
+		c, err := tls.Dial("tcp", srv.imap, &tls.Config{InsecureSkipVerify: true}) // the data directory's self-signed certificate
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(60 * time.Second))
+		t.Cleanup(func() { c.Close() })
+		br := bufio.NewReader(c)
+		readLine(t, br, "* OK")
+		io.WriteString(c, "a LOGIN bob@example.test s3cret-pass\r\nb SELECT INBOX\r\n")
+		readLine(t, br, "a OK")
+		readLine(t, br, "b OK")
+		if idle {
+			io.WriteString(c, "c IDLE\r\n")
+			readLine(t, br, "+ ")
+		}
+		return br
+	}
+	selected := imapSession(false)
+	idling := imapSession(true)
+
+	start := time.Now()
+	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if got := readLine(t, idleBR, "4"); !strings.HasPrefix(got, "421 4.3.2 ") {
+		t.Errorf("idle SMTP session after SIGTERM: %q, want 421 4.3.2", got)
+	}
+	readLine(t, selected, "* BYE")
+	readLine(t, idling, "* BYE")
+	select {
+	case <-srv.exited:
+		t.Fatalf("exited before the transaction in flight ended: %s", srv.stderr)
+	default:
+	}
+	io.WriteString(busy, "second half\r\n.\r\n")
+	if got := readLine(t, busyBR, "2"); !strings.HasPrefix(got, "250 ") {
+		t.Fatalf("transaction in flight: %q", got)
+	}
+	readLine(t, busyBR, "421 4.3.2 ")
+	select {
+	case <-srv.exited:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("no exit after the drain: %s", srv.stderr)
+	}
+	if code := srv.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("exit status %d after a completed drain: %s", code, srv.stderr)
+	}
+	t.Logf("SIGTERM to exit: %v (including the client finishing its DATA)", time.Since(start).Round(time.Millisecond))
+
+	// The message in flight was stored.
+	srv = startServer(t, data)
+	defer srv.stop(t)
+	c, err := imapclient.DialTLS(srv.imap, &imapclient.Options{TLSConfig: &tls.Config{InsecureSkipVerify: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login("bob@example.test", "s3cret-pass").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	sel, err := c.Select("INBOX", nil).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sel.NumMessages != 1 {
+		t.Fatalf("INBOX has %d messages after the drain, want the one in flight", sel.NumMessages)
+	}
+	msgs, err := c.Fetch(imap.SeqSetNum(1), &imap.FetchOptions{Envelope: true}).Collect()
+	if err != nil || len(msgs) != 1 || msgs[0].Envelope.MessageID != "flight@outside.test" {
+		t.Fatalf("message after the drain: %+v, %v", msgs, err)
+	}
+}
+
+// devServer is `xtramail serve --dev` on free ports.
+type devServer struct {
+	cmd            *exec.Cmd
+	stdout, stderr *lockedBuffer
+	exited         chan struct{}
+}
+
+type lockedBuffer struct{ lockedWriter }
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.w.(*bytes.Buffer).String()
+}
+
+func newLockedBuffer() *lockedBuffer { return &lockedBuffer{lockedWriter{w: new(bytes.Buffer)}} }
+
+// startDev starts serve --dev on data with the given ports (metrics off).
+func startDev(t *testing.T, data, capture, imapAddr string) *devServer {
+	t.Helper()
+	d := &devServer{stdout: newLockedBuffer(), stderr: newLockedBuffer(), exited: make(chan struct{})}
+	d.cmd = exec.Command(binary, "serve", "--dev", "--data", data, "--capture-listen", capture,
+		"--imap-listen", imapAddr, "--metrics-listen", "off")
+	d.cmd.Stdout, d.cmd.Stderr = d.stdout, d.stderr
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.cmd.Wait(); close(d.exited) }()
+	t.Cleanup(func() { d.cmd.Process.Kill(); <-d.exited })
+	return d
+}
+
+func (d *devServer) waitBanner(t *testing.T) string {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(d.stdout.String(), "Stop with Ctrl-C") {
+		select {
+		case <-d.exited:
+			t.Fatalf("serve --dev exited: %s %s", d.stdout, d.stderr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no banner: %s %s", d.stdout, d.stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return d.stdout.String()
+}
+
+func (d *devServer) stop(t *testing.T) {
+	t.Helper()
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	<-d.exited
+	if code := d.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("serve --dev exit %d: %s", code, d.stderr)
+	}
+}
+
+// bannerPassword returns the Password line of the dev banner.
+func bannerPassword(banner string) string {
+	for _, l := range strings.Split(banner, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "Password:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// TestDevBanner guards issue 12 part 6: the banner's password works, it
+// names the server localhost, and after user passwd it says the password
+// was changed instead of reprinting the stale one.
+func TestDevBanner(t *testing.T) {
+	data := t.TempDir()
+	capture, imapAddr := freePort(t), freePort(t)
+	dev := startDev(t, data, capture, imapAddr)
+	banner := dev.waitBanner(t)
+	pw := bannerPassword(banner)
+	if len(pw) < 8 || strings.Contains(pw, " ") {
+		t.Fatalf("banner password %q:\n%s", pw, banner)
+	}
+	_, port, _ := net.SplitHostPort(imapAddr)
+	_, cport, _ := net.SplitHostPort(capture)
+	for _, want := range []string{"server localhost, port " + port, "swaks --server localhost:" + cport, "-connect localhost:" + port} {
+		if !strings.Contains(banner, want) {
+			t.Errorf("banner lacks %q:\n%s", want, banner)
+		}
+	}
+	if strings.Contains(banner, "127.0.0.1") {
+		t.Errorf("banner names 127.0.0.1:\n%s", banner)
+	}
+	// The printed password signs in.
+	c, err := imapclient.DialTLS(imapAddr, &imapclient.Options{TLSConfig: &tls.Config{InsecureSkipVerify: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Login("demo@example.test", pw).Wait(); err != nil {
+		t.Errorf("banner password refused: %v", err)
+	}
+	c.Close()
+	dev.stop(t)
+
+	// Same password on restart.
+	dev = startDev(t, data, capture, imapAddr)
+	if got := bannerPassword(dev.waitBanner(t)); got != pw {
+		t.Errorf("restart banner password %q, want %q", got, pw)
+	}
+	dev.stop(t)
+
+	cliProc(t, data, "a new password\n", "user", "passwd", "demo@example.test", "--password-stdin")
+	dev = startDev(t, data, capture, imapAddr)
+	banner = dev.waitBanner(t)
+	if got := bannerPassword(banner); strings.Contains(got, pw) || !strings.Contains(got, "changed") {
+		t.Errorf("after user passwd the banner says %q, want that it was changed (not %q)", got, pw)
+	}
+	dev.stop(t)
+
+	cliProc(t, data, "", "user", "disable", "demo@example.test")
+	dev = startDev(t, data, capture, imapAddr)
+	if got := bannerPassword(dev.waitBanner(t)); !strings.Contains(got, "disabled") {
+		t.Errorf("banner for a disabled demo address: %q", got)
+	}
+	dev.stop(t)
+}
+
+// TestTwoDevServers guards issue 12 part 6: a second serve --dev on the
+// same ports says which port is taken, before anything else: no banner, no
+// log lines before the error, and its data directory is left alone.
+func TestTwoDevServers(t *testing.T) {
+	capture, imapAddr := freePort(t), freePort(t)
+	first := startDev(t, t.TempDir(), capture, imapAddr)
+	first.waitBanner(t)
+
+	data2 := filepath.Join(t.TempDir(), "second")
+	if err := os.Mkdir(data2, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "serve", "--dev", "--data", data2, "--capture-listen", capture,
+		"--imap-listen", imapAddr, "--metrics-listen", "off")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if cmd.ProcessState.ExitCode() != 1 {
+		t.Fatalf("second serve --dev: %v, stdout %q, stderr %q; want exit 1", err, out.String(), errb.String())
+	}
+	want := "xtramail: capture listener: " + capture + " is already in use (is another xtramail running?)\n"
+	if errb.String() != want || out.Len() != 0 {
+		t.Errorf("second serve --dev said stdout %q, stderr %q; want only %q", out.String(), errb.String(), want)
+	}
+	if ents, _ := os.ReadDir(data2); len(ents) != 0 {
+		t.Errorf("second serve --dev wrote into its data directory: %v", ents)
+	}
+	first.stop(t)
+}

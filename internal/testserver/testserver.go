@@ -1,0 +1,208 @@
+// Package testserver starts the whole xtramail service in-process for
+// end-to-end tests: every listener on a loopback :0 port, a real SQLite
+// store in t.TempDir(), the self-signed certificate of a fresh data
+// directory, a protected domain and users. Front ends' end-to-end tests
+// use it instead of wiring the service themselves:
+//
+//	srv := testserver.Start(t, testserver.Options{Users: map[string]string{"bob@example.test": "bob-password"}})
+//	c, err := imapclient.DialTLS(srv.IMAP, &imapclient.Options{TLSConfig: srv.ClientTLS()})
+//
+// The service is shut down (and must drain cleanly) when the test ends.
+package testserver
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"log/slog"
+	"maps"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/auth"
+	"github.com/xtramail/xtramail/internal/config"
+	"github.com/xtramail/xtramail/internal/service"
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// DefaultDomain is the protected domain of a server started without one.
+const DefaultDomain = "example.test"
+
+// Options configure Start. The zero value serves capture, IMAP and
+// metrics on loopback with DefaultDomain and no users.
+type Options struct {
+	// Domain is created at start; DefaultDomain when empty.
+	Domain string
+	// Users are created at start, enabled, address → password.
+	Users map[string]string
+	// Configure adjusts the configuration before the service is built
+	// (listeners, limits, timeouts). Set a listener to "" to turn it off.
+	Configure func(*config.Config)
+	// LogLevel of the service's log, written to the test log: debug,
+	// info, warn or error; warn when empty.
+	LogLevel string
+}
+
+// Server is a running service.
+type Server struct {
+	// Listener addresses (host:port), "" when off.
+	Capture string // capture SMTP (plain, STARTTLS offered)
+	IMAP    string // IMAP over implicit TLS
+	Metrics string // GET /metrics
+	// Data is the data directory; Config the configuration in effect.
+	Data   string
+	Config config.Config
+	// Store is the service's own store. It lives as long as the test:
+	// use it to prepare and check state, not after the test ends.
+	Store store.Store
+	// Domain is the protected domain created at start.
+	Domain string
+
+	svc   *service.Service
+	roots *x509.CertPool
+	log   *testLog
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Start starts the service and registers its shutdown with t.Cleanup;
+// the test fails if the shutdown does not drain cleanly.
+func Start(t testing.TB, opts Options) *Server {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Data = t.TempDir()
+	cfg.Hostname = "localhost"
+	cfg.Capture.Listen = "127.0.0.1:0"
+	cfg.Capture.Allow = []string{"127.0.0.0/8", "::1"}
+	cfg.IMAP.Listen = "127.0.0.1:0"
+	cfg.Metrics.Listen = "127.0.0.1:0"
+	cfg.Log.Level = "warn"
+	if opts.LogLevel != "" {
+		cfg.Log.Level = opts.LogLevel
+	}
+	if opts.Configure != nil {
+		opts.Configure(&cfg)
+	}
+	tl := &testLog{t: t}
+	var level slog.Level
+	level.UnmarshalText([]byte(cfg.Log.Level))
+	log := slog.New(slog.NewTextHandler(tl, &slog.HandlerOptions{Level: level}))
+	svc, err := service.New(cfg, log)
+	if err != nil {
+		t.Fatalf("testserver: %v", err)
+	}
+	s := &Server{Data: cfg.Data, Config: cfg, Store: svc.Store, svc: svc, log: tl,
+		Capture: addr(svc.CaptureAddr), IMAP: addr(svc.IMAPAddr), Metrics: addr(svc.MetricsAddr)}
+	t.Cleanup(func() {
+		if err := s.Shutdown(context.Background()); err != nil {
+			t.Errorf("testserver: shutdown: %v", err)
+		}
+		tl.close()
+	})
+	if len(svc.TLS.Certificates) > 0 && svc.TLS.Certificates[0].Leaf != nil {
+		s.roots = x509.NewCertPool()
+		s.roots.AddCert(svc.TLS.Certificates[0].Leaf)
+	}
+	if err := svc.Start(context.Background()); err != nil {
+		t.Fatalf("testserver: start: %v", err)
+	}
+	s.Domain = opts.Domain
+	if s.Domain == "" {
+		s.Domain = DefaultDomain
+	}
+	if _, err := s.Store.CreateDomain(context.Background(), s.Domain, 0); err != nil {
+		t.Fatalf("testserver: create domain: %v", err)
+	}
+	for _, a := range slices.Sorted(maps.Keys(opts.Users)) {
+		s.AddUser(t, a, opts.Users[a])
+	}
+	return s
+}
+
+func addr(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}
+
+// testParams make test hashes cheap: sign-in verifies with the hash's own
+// parameters, so tests need not pay production's cost per login.
+var testParams = auth.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+// AddUser protects an address (its domain must exist: see AddDomain),
+// enabled, with password ("" for none), and returns the account.
+func (s *Server) AddUser(t testing.TB, address, password string) store.Account {
+	t.Helper()
+	hash := ""
+	if password != "" {
+		var err error
+		if hash, err = auth.HashParams(password, testParams); err != nil {
+			t.Fatalf("testserver: hash password: %v", err)
+		}
+	}
+	a, err := s.Store.CreateAccount(context.Background(), address, hash)
+	if err != nil {
+		t.Fatalf("testserver: add user %s: %v", address, err)
+	}
+	return a
+}
+
+// AddDomain protects another domain.
+func (s *Server) AddDomain(t testing.TB, name string) store.Domain {
+	t.Helper()
+	d, err := s.Store.CreateDomain(context.Background(), name, 0)
+	if err != nil {
+		t.Fatalf("testserver: add domain %s: %v", name, err)
+	}
+	return d
+}
+
+// ClientTLS returns a client configuration that trusts the server's
+// self-signed certificate, for the name localhost.
+func (s *Server) ClientTLS() *tls.Config {
+	return &tls.Config{RootCAs: s.roots, ServerName: "localhost", MinVersion: tls.VersionTLS12}
+}
+
+// Shutdown stops the service as SIGTERM does (tests of the drain call it
+// themselves; otherwise the test's cleanup does). Later calls return the
+// first result.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		defer cancel()
+		s.stopErr = s.svc.Shutdown(ctx)
+	})
+	return s.stopErr
+}
+
+// Err reports a listener that failed on its own, as Service.Err.
+func (s *Server) Err() <-chan error { return s.svc.Err() }
+
+// testLog writes the service's log lines to the test log until the test
+// ends (a late line from a goroutine must not reach a finished test).
+type testLog struct {
+	mu   sync.Mutex
+	t    testing.TB
+	done bool
+}
+
+func (l *testLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.done {
+		l.t.Log(strings.TrimRight(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
+func (l *testLog) close() {
+	l.mu.Lock()
+	l.done = true
+	l.mu.Unlock()
+}
