@@ -30,6 +30,7 @@ type Config struct {
 	IMAP      IMAP      `toml:"imap"`
 	Retention Retention `toml:"retention"`
 	Metrics   Metrics   `toml:"metrics"`
+	Queue     Queue     `toml:"queue"`
 }
 
 // Log configures structured logging.
@@ -96,6 +97,38 @@ type Retention struct {
 	LogDays int `toml:"log_days"`
 }
 
+// Queue configures outbound delivery: how submitted mail leaves.
+type Queue struct {
+	// Mode is "relay" (everything through RelayHost, the usual set-up
+	// behind a mail filter), "mx" (straight to each recipient domain's
+	// MX hosts, with MTA-STS) or empty: nothing is sent out and the
+	// queue worker does not run.
+	Mode string `toml:"mode"`
+	// RelayHost and RelayPort name the smarthost in relay mode.
+	RelayHost string `toml:"relay_host"`
+	RelayPort int    `toml:"relay_port"`
+	// RelayTLS is "starttls" (required, certificate verified),
+	// "implicit" (TLS from the first byte, RFC 8314) or "none".
+	RelayTLS string `toml:"relay_tls"`
+	// RelayUsername and RelayPassword, when set, sign in with AUTH PLAIN.
+	RelayUsername string `toml:"relay_username"`
+	RelayPassword string `toml:"relay_password"`
+	// MTASTS looks up and enforces recipient domains' MTA-STS policies
+	// (RFC 8461) in mx mode.
+	MTASTS bool `toml:"mta_sts"`
+	// Lifetime is how long a message is retried before it bounces.
+	Lifetime Duration `toml:"lifetime"`
+	// DelayNotice is when the sender is told, once, that a message is
+	// still waiting.
+	DelayNotice Duration `toml:"delay_notice"`
+	// MinBackoff is about the first retry's wait; each next one doubles
+	// (with jitter) up to MaxBackoff.
+	MinBackoff Duration `toml:"min_backoff"`
+	MaxBackoff Duration `toml:"max_backoff"`
+	// Concurrency is how many recipient domains are delivered at once.
+	Concurrency int `toml:"concurrency"`
+}
+
 // Metrics configures the Prometheus endpoint.
 type Metrics struct {
 	// Listen is host:port for /metrics; empty disables it.
@@ -135,6 +168,16 @@ func Default() Config {
 		TLS:       TLS{ACMEListen: ":80"},
 		Retention: Retention{Interval: Duration{10 * time.Minute}, Batch: 500, LogDays: 90},
 		Metrics:   Metrics{Listen: "127.0.0.1:9100"},
+		Queue: Queue{
+			RelayPort:   587,
+			RelayTLS:    "starttls",
+			MTASTS:      true,
+			Lifetime:    Duration{5 * 24 * time.Hour},
+			DelayNotice: Duration{4 * time.Hour},
+			MinBackoff:  Duration{5 * time.Minute},
+			MaxBackoff:  Duration{4 * time.Hour},
+			Concurrency: 8,
+		},
 	}
 }
 
@@ -199,6 +242,33 @@ func (c *Config) Validate() error {
 	}
 	if c.Retention.Batch < 1 || c.Retention.LogDays < 1 || c.Retention.Interval.Duration <= 0 {
 		errs = append(errs, errors.New("retention: interval, batch and log_days must be positive"))
+	}
+	errs = append(errs, c.Queue.validate())
+	return errors.Join(errs...)
+}
+
+func (q Queue) validate() error {
+	var errs []error
+	switch q.Mode {
+	case "", "mx":
+	case "relay":
+		if q.RelayHost == "" || q.RelayPort < 1 || q.RelayPort > 65535 {
+			errs = append(errs, errors.New("queue: relay mode needs relay_host and relay_port"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("queue.mode %q: want relay, mx or empty", q.Mode))
+	}
+	switch q.RelayTLS {
+	case "starttls", "implicit", "none":
+	default:
+		errs = append(errs, fmt.Errorf("queue.relay_tls %q: want starttls, implicit or none", q.RelayTLS))
+	}
+	if (q.RelayUsername == "") != (q.RelayPassword == "") {
+		errs = append(errs, errors.New("queue: relay_username and relay_password go together"))
+	}
+	if q.Lifetime.Duration <= 0 || q.DelayNotice.Duration <= 0 || q.MinBackoff.Duration <= 0 ||
+		q.MaxBackoff.Duration < q.MinBackoff.Duration || q.Concurrency < 1 {
+		errs = append(errs, errors.New("queue: lifetime, delay_notice, min_backoff and concurrency must be positive, max_backoff at least min_backoff"))
 	}
 	return errors.Join(errs...)
 }

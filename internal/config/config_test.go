@@ -109,3 +109,47 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestQueue(t *testing.T) {
+	c := Default()
+	err := Load(write(t, `
+[capture]
+allow = ["192.0.2.1"]
+[queue]
+mode = "relay"
+relay_host = "smarthost.example.org"
+relay_tls = "implicit"
+relay_port = 465
+relay_username = "u"
+relay_password = "p"
+lifetime = "72h"
+`), &c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	q := c.Queue
+	if q.Mode != "relay" || q.RelayHost != "smarthost.example.org" || q.RelayPort != 465 || q.RelayTLS != "implicit" ||
+		q.Lifetime.Duration != 72*time.Hour || q.DelayNotice.Duration != 4*time.Hour || !q.MTASTS {
+		t.Fatalf("queue %+v", q)
+	}
+	if Default().Queue.Mode != "" {
+		t.Fatal("outbound delivery is on by default")
+	}
+	for _, mod := range []func(*Queue){
+		func(q *Queue) { q.Mode = "smtp" },
+		func(q *Queue) { q.RelayHost = "" },
+		func(q *Queue) { q.RelayTLS = "ssl" },
+		func(q *Queue) { q.RelayPassword = "" },
+		func(q *Queue) { q.MaxBackoff = Duration{time.Second} },
+		func(q *Queue) { q.Concurrency = 0 },
+	} {
+		c2 := c
+		mod(&c2.Queue)
+		if err := c2.Validate(); err == nil {
+			t.Errorf("Validate accepted queue %+v", c2.Queue)
+		}
+	}
+}

@@ -28,12 +28,14 @@ type conn struct {
 	c    *smtp.Client
 	host string // name[ip], for the log
 	ext8 bool   // 8BITMIME offered
+	stop func() bool
 }
 
 func (c *conn) close() {
 	if err := c.c.Quit(); err != nil {
 		c.c.Close()
 	}
+	c.stop()
 }
 
 // greetedConn replays a greeting to go-smtp's client, which expects one,
@@ -72,10 +74,15 @@ func (w *Worker) connect(ctx context.Context, t target) (*conn, string, error) {
 		return nil, "", fmt.Errorf("connect to %s: %w", t.host, err)
 	}
 	name := t.host + "[" + raw.RemoteAddr().(*net.TCPAddr).IP.String() + "]"
-	// No attempt may hang forever: the dial context bounds the TLS and
-	// greeting exchange, go-smtp's timeouts the commands.
+	// Ending ctx (shutdown) ends the session at once, whatever it
+	// waits for; go-smtp's timeouts bound each command otherwise.
 	stop := context.AfterFunc(ctx, func() { raw.Close() })
-	defer stop()
+	ok := false
+	defer func() {
+		if !ok {
+			stop()
+		}
+	}()
 	var report string
 	tlsCfg := w.tlsConfig(t, &report)
 	var c *smtp.Client
@@ -104,7 +111,8 @@ func (w *Worker) connect(ctx context.Context, t target) (*conn, string, error) {
 		}
 	}
 	ok8, _ := c.Extension("8BITMIME")
-	return &conn{c: c, host: name, ext8: ok8}, report, nil
+	ok = true
+	return &conn{c: c, host: name, ext8: ok8, stop: stop}, report, nil
 }
 
 // prelude reads the greeting, says EHLO and starts TLS when the target

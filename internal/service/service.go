@@ -27,6 +27,8 @@ import (
 	"github.com/xtramail/xtramail/internal/capture"
 	"github.com/xtramail/xtramail/internal/config"
 	"github.com/xtramail/xtramail/internal/imapserver"
+	"github.com/xtramail/xtramail/internal/mtasts"
+	"github.com/xtramail/xtramail/internal/queue"
 	"github.com/xtramail/xtramail/internal/retention"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/store/sqlite"
@@ -55,6 +57,9 @@ type Service struct {
 	metrics   *http.Server
 	acme      *http.Server // HTTP-01 challenges, when ACME is on
 	retention *retention.Worker
+	// Queue delivers outgoing mail; nil when outbound delivery is off
+	// (queue.mode empty). Submission wakes it after queueing.
+	Queue *queue.Worker
 
 	// Addresses actually listened on (useful with port 0); nil when the
 	// listener is off.
@@ -181,7 +186,34 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 		LogDays:  cfg.Retention.LogDays,
 		Now:      time.Now,
 	}
+	if cfg.Queue.Mode != "" {
+		s.Queue = queue.New(queueConfig(&cfg), st, log.With("worker", "queue"), queue.NewMetrics(reg, st, time.Now))
+	}
 	return s, nil
+}
+
+// queueConfig turns the queue settings into the worker's, with the
+// system's resolver and certificate roots.
+func queueConfig(cfg *config.Config) queue.Config {
+	q := cfg.Queue
+	qc := queue.Config{
+		Hostname:    cfg.Hostname,
+		Lifetime:    q.Lifetime.Duration,
+		DelayNotice: q.DelayNotice.Duration,
+		MinBackoff:  q.MinBackoff.Duration,
+		MaxBackoff:  q.MaxBackoff.Duration,
+		Concurrency: q.Concurrency,
+	}
+	switch q.Mode {
+	case "relay":
+		qc.Relay = &queue.Relay{Host: q.RelayHost, Port: q.RelayPort, TLS: q.RelayTLS,
+			Username: q.RelayUsername, Password: q.RelayPassword}
+	case "mx":
+		if q.MTASTS {
+			qc.MTASTS = mtasts.NewClient(net.DefaultResolver, http.DefaultTransport.(*http.Transport).Clone(), time.Now)
+		}
+	}
+	return qc
 }
 
 func (s *Service) closeListeners() {
@@ -233,6 +265,14 @@ func (s *Service) Start(ctx context.Context) error {
 		defer s.wg.Done()
 		s.retention.Run(ctx)
 	}()
+	if s.Queue != nil {
+		s.log.Info("outbound queue running", "mode", s.cfg.Queue.Mode)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.Queue.Run(ctx)
+		}()
+	}
 	return nil
 }
 
