@@ -27,8 +27,8 @@ func usesMeta(keys []imapwire.SearchKey) bool {
 
 // cmdSearch runs SEARCH and UID SEARCH (RFC 9051 section 6.4.4) with
 // ESEARCH return options (RFC 4731), SAVE (RFC 5182) and MODSEQ (RFC 7162
-// section 3.1.5). TEXT and BODY terms are first narrowed with the store's
-// full-text index; flags, sizes and dates come from the message rows; the
+// section 3.1.5). Content keys (TEXT, BODY and the header keys) are first
+// narrowed with the store's full-text index; flags, sizes and dates come from the message rows; the
 // content is read only for the messages left that a key needs it for.
 func (s *session) cmdSearch(tag string, uid bool, a *imapwire.Search) {
 	sel := s.sel
@@ -50,8 +50,8 @@ func (s *session) cmdSearch(tag string, uid bool, a *imapwire.Search) {
 		s.cond = true
 	}
 	var ranges []store.UIDRange
-	if terms := imapmsg.TextTerms(a.Keys); len(terms) > 0 {
-		cands, err := s.srv.store.TextCandidates(s.ctx, s.account.ID, sel.mb.ID, terms)
+	if terms := imapmsg.IndexTerms(a.Keys); len(terms) > 0 {
+		cands, err := s.srv.store.SearchCandidates(s.ctx, s.account.ID, sel.mb.ID, terms)
 		if err != nil {
 			s.storeError(tag, err, false)
 			return

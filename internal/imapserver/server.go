@@ -47,7 +47,7 @@ type Store interface {
 	Copy(ctx context.Context, accountID, from int64, uids []uint32, to int64) ([]store.CopiedUID, error)
 	Move(ctx context.Context, accountID, from int64, uids []uint32, to int64) ([]store.CopiedUID, error)
 	ExpungeUIDs(ctx context.Context, accountID, mailboxID int64, uids []uint32) error
-	TextCandidates(ctx context.Context, accountID, mailboxID int64, terms []string) ([]uint32, error)
+	SearchCandidates(ctx context.Context, accountID, mailboxID int64, terms []store.SearchTerm) ([]uint32, error)
 	Body(ctx context.Context, accountID, bodyID int64) (store.Body, error)
 	OpenBody(ctx context.Context, accountID, bodyID int64) (io.ReadCloser, error)
 	Deliver(ctx context.Context, d *store.Delivery) ([]store.Delivered, error)

@@ -1,7 +1,7 @@
 // Package message pre-parses raw RFC 5322 / MIME messages once, at ingest, into
 // an Info: the IMAP ENVELOPE fields, the MIME tree as byte offsets into the raw
 // message (for BODYSTRUCTURE and BODY[section] fetches), and decoded metadata
-// for display and search (subject, from, date, preview, text).
+// for display and search (subject, from, date, preview, the words to index).
 //
 // It owns message structure for the whole service: IMAP and the webmail read
 // the stored Info and slice the raw bytes with it, and never walk MIME again.
@@ -24,14 +24,13 @@ import (
 
 // Limits that keep hostile input from exhausting the stack or memory.
 const (
-	maxDepth    = 50      // nesting of multipart and message/rfc822 entities
-	maxParts    = 10000   // entities in one message, embedded ones included
-	maxProblems = 50      // notes kept in Info.Problems
-	maxText     = 1 << 20 // bytes of Info.Text
-	previewLen  = 200     // runes of Info.Preview
-	maxParams   = 100     // parameters of one Content-Type or Content-Disposition
-	maxAddrs    = 10000   // addresses of one address header field
-	maxDisplay  = 2000    // bytes of Info.Subject and Info.From
+	maxDepth    = 50    // nesting of multipart and message/rfc822 entities
+	maxParts    = 10000 // entities in one message, embedded ones included
+	maxProblems = 50    // notes kept in Info.Problems
+	previewLen  = 200   // runes of Info.Preview
+	maxParams   = 100   // parameters of one Content-Type or Content-Disposition
+	maxAddrs    = 10000 // addresses of one address header field
+	maxDisplay  = 2000  // bytes of Info.Subject and Info.From
 )
 
 // Info is what Parse learns about a message. It is stored as JSON beside the
@@ -56,11 +55,9 @@ type Info struct {
 	// Preview is about the first 200 characters of the main text (plain
 	// text, or HTML with its tags stripped), with white space collapsed.
 	Preview string `json:"prev,omitempty"`
-	// Text is what full-text search indexes: decoded subject, addresses,
-	// text parts (HTML stripped of tags; the HTML alternative of a
-	// non-empty text/plain is left out as a duplicate) and attachment
-	// filenames, including those of embedded messages. At most 1 MiB.
-	Text string `json:"text,omitempty"`
+	// Search is what the full-text index holds of the message. It is
+	// not kept with the Info: it goes to the index once, at ingest.
+	Search SearchText `json:"-"`
 	// Problems are human-readable notes on what was malformed; empty for
 	// clean mail.
 	Problems []string `json:"probs,omitempty"`

@@ -128,6 +128,38 @@ type Message struct {
 // UIDRange is an inclusive range of UIDs.
 type UIDRange struct{ First, Last uint32 }
 
+// SearchTerm is a string that a message must contain in one place, for
+// Store.SearchCandidates: what an IMAP SEARCH key other than flags,
+// dates and sizes asks for.
+type SearchTerm struct {
+	Field SearchField
+	// Header names the field of SearchHeader, case-insensitively.
+	Header string
+	Value  string
+}
+
+// SearchField says where a SearchTerm's value must occur.
+type SearchField int
+
+const (
+	// SearchAnywhere is IMAP TEXT: any header field, the MIME headers of
+	// the parts, or the body.
+	SearchAnywhere SearchField = iota
+	// SearchBody is IMAP BODY: the text of the body (text parts, HTML as
+	// text, embedded messages).
+	SearchBody
+	// SearchSubject to SearchBcc are those top-level header fields,
+	// address fields also as parsed addresses (mailbox@host).
+	SearchSubject
+	SearchFrom
+	SearchTo
+	SearchCc
+	SearchBcc
+	// SearchHeader is the top-level header field named Header (IMAP
+	// HEADER).
+	SearchHeader
+)
+
 // MessageFlags is the lean view of a message for flag work.
 type MessageFlags struct {
 	ID       int64
@@ -150,7 +182,8 @@ const (
 type CopiedUID struct{ From, To uint32 }
 
 // Body is the stored raw message shared by all its copies, with what was
-// pre-parsed at ingest so that reads never re-parse.
+// pre-parsed at ingest so that reads never re-parse. Info may be shared
+// with other readers (a backend may cache it): never modify it.
 type Body struct {
 	ID   int64
 	Size int64
@@ -367,11 +400,13 @@ type Store interface {
 	Move(ctx context.Context, accountID, from int64, uids []uint32, to int64) ([]CopiedUID, error)
 	// ExpungeUIDs soft-deletes messages by UID, like Expunge.
 	ExpungeUIDs(ctx context.Context, accountID, mailboxID int64, uids []uint32) error
-	// TextCandidates returns, in order, the UIDs of live messages whose
-	// indexed words contain every term as a substring, case-insensitively:
-	// a superset of the messages whose text contains every term, which the
-	// caller then checks.
-	TextCandidates(ctx context.Context, accountID, mailboxID int64, terms []string) ([]uint32, error)
+	// SearchCandidates returns, in order, the UIDs of live messages that
+	// may contain every term where it says: a superset, from the
+	// full-text index, of the messages where each term's value occurs as
+	// a substring, case-insensitively (IMAP SEARCH, RFC 9051 6.4.4),
+	// which the caller then checks. With no terms it returns every live
+	// message.
+	SearchCandidates(ctx context.Context, accountID, mailboxID int64, terms []SearchTerm) ([]uint32, error)
 
 	// Messages. Messages lists a mailbox's live messages in UID order.
 	Messages(ctx context.Context, accountID, mailboxID int64) ([]Message, error)

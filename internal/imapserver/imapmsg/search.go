@@ -112,26 +112,45 @@ func UsesModSeq(keys []imapwire.SearchKey) bool {
 	return false
 }
 
-// TextTerms returns the strings that the text of every matching message
-// must contain: the arguments of TEXT and BODY keys that are ANDed with the
-// rest (at the top level or in parenthesised lists, not under NOT or OR).
-// The session may narrow the candidates with the full-text index first and
-// then run Match on them (issue 8: "SEARCH uses the full-text index to
-// narrow, then checks substrings"). The terms are substrings, not words:
-// the index must answer substring queries, or be used only for terms it
-// can, for "sdfghjk" to find "asdfghjkl". Empty strings, which every
-// message matches, are left out, as are duplicates.
-func TextTerms(keys []imapwire.SearchKey) []string {
-	var terms []string
+// IndexTerms returns what the full-text index can narrow a search with:
+// the strings that every matching message must contain, each with the
+// place it must be in, from the TEXT, BODY, SUBJECT, FROM, TO, CC, BCC
+// and HEADER keys that are ANDed with the rest (at the top level or in
+// parenthesised lists, not under NOT or OR). The session asks the store
+// for the candidates that may contain them all (store.SearchCandidates)
+// and runs Match on those: "SEARCH uses the index to narrow, then checks
+// substrings" (issue 8). The index matches substrings, so that "sdfghjk"
+// finds "asdfghjkl". Empty strings, which every message with the field
+// matches, are left out except for HEADER, whose field name still
+// narrows; duplicates too.
+func IndexTerms(keys []imapwire.SearchKey) []store.SearchTerm {
+	var terms []store.SearchTerm
+	add := func(t store.SearchTerm) {
+		if (t.Value != "" || t.Field == store.SearchHeader) && !slices.Contains(terms, t) {
+			terms = append(terms, t)
+		}
+	}
 	var walk func(keys []imapwire.SearchKey)
 	walk = func(keys []imapwire.SearchKey) {
 		for i := range keys {
 			k := &keys[i]
 			switch k.Op {
-			case imapwire.SearchText, imapwire.SearchBody:
-				if k.Text != "" && !slices.Contains(terms, k.Text) {
-					terms = append(terms, k.Text)
-				}
+			case imapwire.SearchText:
+				add(store.SearchTerm{Field: store.SearchAnywhere, Value: k.Text})
+			case imapwire.SearchBody:
+				add(store.SearchTerm{Field: store.SearchBody, Value: k.Text})
+			case imapwire.SearchSubject:
+				add(store.SearchTerm{Field: store.SearchSubject, Value: k.Text})
+			case imapwire.SearchFrom:
+				add(store.SearchTerm{Field: store.SearchFrom, Value: k.Text})
+			case imapwire.SearchTo:
+				add(store.SearchTerm{Field: store.SearchTo, Value: k.Text})
+			case imapwire.SearchCc:
+				add(store.SearchTerm{Field: store.SearchCc, Value: k.Text})
+			case imapwire.SearchBcc:
+				add(store.SearchTerm{Field: store.SearchBcc, Value: k.Text})
+			case imapwire.SearchHeader:
+				add(store.SearchTerm{Field: store.SearchHeader, Header: k.Field, Value: k.Text})
 			case imapwire.SearchAnd:
 				walk(k.Keys)
 			}
@@ -289,14 +308,8 @@ func (e *evaluator) match(k *imapwire.SearchKey) (bool, error) {
 			return ok, err
 		}
 		return e.match(b)
-	case imapwire.SearchFrom:
-		return e.headerContains("From", k.Text)
-	case imapwire.SearchTo:
-		return e.headerContains("To", k.Text)
-	case imapwire.SearchCc:
-		return e.headerContains("Cc", k.Text)
-	case imapwire.SearchBcc:
-		return e.headerContains("Bcc", k.Text)
+	case imapwire.SearchFrom, imapwire.SearchTo, imapwire.SearchCc, imapwire.SearchBcc:
+		return e.addressContains(k.Op, k.Text)
 	case imapwire.SearchSubject:
 		return e.headerContains("Subject", k.Text)
 	case imapwire.SearchHeader:
@@ -414,6 +427,52 @@ func (e *evaluator) headerContains(name, needle string) (bool, error) {
 			if bytes.Contains(buf, folded) {
 				return true, nil
 			}
+		}
+	}
+	return false, nil
+}
+
+// addressContains implements FROM, TO, CC and BCC: the field as written
+// or decoded, or one of its addresses as parsed, "mailbox@host" and "name
+// <mailbox@host>", so that FROM "user-from@domain.org" finds
+// "<user-from (comment)@ (comment) domain.org>" (issue 11 part 5; Dovecot
+// and Cyrus match addresses too).
+func (e *evaluator) addressContains(op imapwire.SearchOp, needle string) (bool, error) {
+	var name string
+	var as func(env *message.Envelope) []message.Address
+	switch op {
+	case imapwire.SearchFrom:
+		name, as = "From", func(env *message.Envelope) []message.Address { return env.From }
+	case imapwire.SearchTo:
+		name, as = "To", func(env *message.Envelope) []message.Address { return env.To }
+	case imapwire.SearchCc:
+		name, as = "Cc", func(env *message.Envelope) []message.Address { return env.Cc }
+	default:
+		name, as = "Bcc", func(env *message.Envelope) []message.Address { return env.Bcc }
+	}
+	if ok, err := e.headerContains(name, needle); ok || err != nil {
+		return ok, err
+	}
+	folded := fold(needle)
+	var buf []byte
+	for _, a := range as(&e.info.Envelope) {
+		if a.GroupStart || a.GroupEnd {
+			continue
+		}
+		buf = appendFold(buf[:0], []byte(message.DecodeHeader(a.Name)))
+		if len(buf) > 0 {
+			buf = append(buf, " <"...)
+		}
+		buf = appendFold(buf, []byte(a.Mailbox))
+		if a.Host != "" {
+			buf = append(buf, '@')
+			buf = appendFold(buf, []byte(a.Host))
+		}
+		if len(buf) > 0 && a.Name != "" {
+			buf = append(buf, '>')
+		}
+		if bytes.Contains(buf, folded) {
+			return true, nil
 		}
 	}
 	return false, nil

@@ -2,6 +2,7 @@ package imapmsg
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -357,21 +358,63 @@ func TestMatchBadKeys(t *testing.T) {
 	}
 }
 
-func TestTextTerms(t *testing.T) {
+// TestMatchAddress guards issue 11 part 5: FROM, TO, CC and BCC match the
+// address as parsed as well as the field as written.
+func TestMatchAddress(t *testing.T) {
+	raw := "From: <user-from (comment)@ (comment) domain.org>\r\n" +
+		"To: \"Doe, Jane\" <jane(x)@example.net>, Team: a@b.example, c@d.example;\r\n" +
+		"Cc: =?UTF-8?Q?J=C3=BCrgen?= <j@example.de>\r\n" +
+		"Bcc: hidden @ example.com\r\n\r\nbody\r\n"
+	m := &Message{UID: 1, Load: func() ([]byte, *message.Info, error) { return []byte(raw), message.Parse([]byte(raw)), nil }}
+	for criteria, want := range map[string]bool{
+		"FROM user-from@domain.org":            true,
+		"FROM USER-FROM@DOMAIN.ORG":            true,
+		"FROM \"(comment)\"":                   true, // as written
+		"FROM other@domain.org":                false,
+		"TO jane@example.net":                  true,
+		"TO \"Doe, Jane <jane@example.net>\"":  true,
+		"TO c@d.example":                       true,
+		"TO user-from@domain.org":              false,
+		"CC \"Jürgen <j@example.de>\"":         true,
+		"CC \"jürgen\"":                        true,
+		"BCC hidden@example.com":               true,
+		"BCC jane@example.net":                 false,
+		"OR FROM nobody@x TO jane@example.net": true,
+		"NOT FROM user-from@domain.org":        false,
+	} {
+		ok, err := Match(nil, searchKeys(t, criteria), m)
+		if err != nil || ok != want {
+			t.Errorf("%s: %v, %v; want %v", criteria, ok, err, want)
+		}
+	}
+}
+
+func TestIndexTerms(t *testing.T) {
 	tests := []struct {
 		criteria string
 		want     string
 	}{
-		{"TEXT word", "word"},
-		{"BODY a TEXT b (TEXT c BODY a) SEEN", "a|b|c"},
+		{"TEXT word", "0:word"},
+		{"BODY a TEXT b (TEXT c BODY a) SEEN", "1:a|0:b|0:c"},
 		{"OR TEXT a TEXT b", ""},
-		{"NOT TEXT a BODY b", "b"},
-		{"TEXT \"\" SUBJECT x", ""},
-		{"(OR BODY x BODY y) (BODY z)", "z"},
+		{"NOT TEXT a BODY b", "1:b"},
+		{"TEXT \"\" SUBJECT x", "2:x"},
+		{"(OR BODY x BODY y) (BODY z)", "1:z"},
+		{"FROM a@b TO c CC d BCC e", "3:a@b|4:c|5:d|6:e"},
+		{"HEADER X-Spam yes HEADER Message-ID \"\" NOT HEADER X-No x", "7:X-Spam:yes|7:Message-ID:"},
+		{"SUBJECT \"\" FROM \"\"", ""},
 	}
 	for _, tc := range tests {
-		if got := strings.Join(TextTerms(searchKeys(t, tc.criteria)), "|"); got != tc.want {
-			t.Errorf("TextTerms(%s) = %q, want %q", tc.criteria, got, tc.want)
+		var got []string
+		for _, term := range IndexTerms(searchKeys(t, tc.criteria)) {
+			s := fmt.Sprintf("%d:", term.Field)
+			if term.Field == store.SearchHeader {
+				s += term.Header + ":"
+			}
+			got = append(got, s+term.Value)
+		}
+		if g := strings.Join(got, "|"); g != tc.want {
+			t.Errorf("IndexTerms(%s) = %q, want %q", tc.criteria, g, tc.want)
 		}
 	}
 }

@@ -519,39 +519,3 @@ func (t *tx) move(from int64, uids []uint32, to int64) ([]store.CopiedUID, error
 	}
 	return out, nil
 }
-
-func (s *Store) TextCandidates(ctx context.Context, accountID, mailboxID int64, terms []string) ([]uint32, error) {
-	if err := s.checkMailbox(ctx, accountID, mailboxID); err != nil {
-		return nil, err
-	}
-	if err := s.vocab.ensure(ctx, s); err != nil {
-		return nil, err
-	}
-	// Each term's words, folded as the index folds them, must all be
-	// found; a word is looked up among the index's words as a substring,
-	// since IMAP SEARCH matches substrings (RFC 9051 6.4.4).
-	const maxAlternatives = 1000
-	var matches []string
-	for _, term := range terms {
-		for _, w := range indexWords(term) {
-			vocab := s.vocab.containing(w, maxAlternatives)
-			if len(vocab) == 0 {
-				return nil, nil
-			}
-			if len(vocab) > maxAlternatives {
-				continue // too common a fragment to narrow anything
-			}
-			for i, v := range vocab {
-				vocab[i] = `"` + strings.ReplaceAll(v, `"`, `""`) + `"`
-			}
-			matches = append(matches, "("+strings.Join(vocab, " OR ")+")")
-		}
-	}
-	if len(matches) == 0 {
-		// Nothing to narrow with (terms of punctuation only): every live
-		// message is a candidate.
-		return s.UIDs(ctx, accountID, mailboxID)
-	}
-	return scanUIDs(s.query(ctx, `SELECT m.uid FROM messages m WHERE m.mailbox_id = ? AND m.expunged_modseq = 0
-		AND m.body_id IN (SELECT rowid FROM body_fts WHERE body_fts MATCH ?) ORDER BY m.uid`, mailboxID, strings.Join(matches, " AND ")))
-}

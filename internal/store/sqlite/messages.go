@@ -18,7 +18,6 @@ import (
 // The delivery path's statements, prepared once (see hotQueries).
 const (
 	insertBody   = "INSERT INTO bodies (blob_key, size, refs, info) VALUES (?, ?, ?, ?)"
-	insertFTS    = "INSERT INTO body_fts (rowid, text) VALUES (?, ?)"
 	addToMailbox = `UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1,
 			messages = messages + 1, unseen = unseen + ?, size = size + ?
 		WHERE account_id = ? AND name = ?
@@ -42,10 +41,8 @@ func (s *Store) Deliver(ctx context.Context, d *store.Delivery) ([]store.Deliver
 	if d.Received.IsZero() {
 		d.Received = time.Now()
 	}
-	// The search text goes to the full-text index only, not twice.
-	stripped := *d.Info
-	stripped.Text = ""
-	info, err := json.Marshal(&stripped)
+	// Info.Search goes to the full-text index only (it has no JSON).
+	info, err := json.Marshal(d.Info)
 	if err != nil {
 		return nil, fmt.Errorf("encode message info: %w", err)
 	}
@@ -73,7 +70,7 @@ func (s *Store) Deliver(ctx context.Context, d *store.Delivery) ([]store.Deliver
 		if err != nil {
 			return err
 		}
-		t.index = append(t.index, ftsRow{bodyID, d.Info.Text})
+		t.index = append(t.index, ftsRow{bodyID, d.Info.Search})
 		for _, c := range d.Copies {
 			dl, err := t.addMessage(bodyID, d, c)
 			if err != nil {

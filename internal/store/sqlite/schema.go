@@ -56,7 +56,7 @@ CREATE TABLE bodies (
 -- the blob; substring checks run on the candidates this returns.
 CREATE VIRTUAL TABLE body_fts USING fts5(text, content='', contentless_delete=1,
 	tokenize='unicode61 remove_diacritics 0');
--- The index's words, for substring search (see TextCandidates).
+-- The index's words, for substring search.
 CREATE VIRTUAL TABLE body_fts_vocab USING fts5vocab(body_fts, row);
 
 CREATE TABLE messages (
@@ -224,6 +224,23 @@ CREATE INDEX msglog_time ON msglog(time);
 CREATE INDEX msglog_rcpt ON msglog(rcpt, time);
 CREATE INDEX msglog_from ON msglog(mail_from, time);
 CREATE INDEX msglog_msgid ON msglog(message_id);
+`,
+	// The full-text index by field (issue 11 parts 5, 6).
+	`
+-- The full-text index, by where words occur, so that every IMAP SEARCH
+-- key on content is narrowed by it (issue 11 part 6): one row per body,
+-- the distinct words of each place (message.SearchText). partial is "1"
+-- for a body too big to index whole, a candidate for every search.
+-- Contentless: substring checks run on the candidates.
+CREATE VIRTUAL TABLE search_fts USING fts5(subject, hfrom, hto, hcc, hbcc, header, body, partial,
+	content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 0');
+CREATE VIRTUAL TABLE search_fts_vocab USING fts5vocab(search_fts, row);
+-- Bodies stored before search_fts, up to this id, are indexed in the
+-- background (Store.reindex); until then every search takes them as
+-- candidates.
+INSERT INTO meta VALUES ('search_unindexed_max', (SELECT coalesce(max(id), 0) FROM bodies));
+DROP TABLE body_fts_vocab;
+DROP TABLE body_fts;
 `,
 }
 

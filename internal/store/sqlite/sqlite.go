@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"modernc.org/sqlite" // registers the "sqlite" driver
@@ -49,7 +50,11 @@ type Store struct {
 
 	prepared map[string]*sql.Stmt // hot statements of the writer's connection
 	vocab    vocabulary
-	infos    *infoCache // decoded Info of recently read bodies
+	// unindexed is the highest id of the bodies stored before the
+	// search index that are not indexed yet (0: none); see reindex.
+	unindexed atomic.Int64
+	bg        sync.WaitGroup // background work that Close waits for
+	infos     *infoCache     // decoded Info of recently read bodies
 
 	readMu    sync.Mutex
 	readStmts map[string]*sql.Stmt // read statements, prepared on first use
@@ -135,8 +140,19 @@ func Open(path string, blobs blob.Store, opts Options) (*Store, error) {
 		closing:   make(chan struct{}),
 		done:      make(chan struct{}),
 	}
+	var unindexed int64
+	if err := w.QueryRow("SELECT value FROM meta WHERE key = 'search_unindexed_max'").Scan(&unindexed); err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("read search index state: %w", err)
+	}
+	s.unindexed.Store(unindexed)
 	go s.writer()
 	go s.syncer()
+	if unindexed > 0 {
+		s.bg.Add(1)
+		go s.reindex()
+	}
 	return s, nil
 }
 
@@ -144,6 +160,7 @@ func Open(path string, blobs blob.Store, opts Options) (*Store, error) {
 // closes the blob store if it has a Close method: Open took it over.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() { close(s.closing) })
+	s.bg.Wait()
 	<-s.done
 	errs := []error{s.wal.close()}
 	s.readMu.Lock()
@@ -215,15 +232,6 @@ type tx struct {
 	changes  []store.Change
 	trashed  []string // blobs to delete once the transaction commits
 	index    []ftsRow // full-text rows, written after every savepoint
-}
-
-// ftsRow is a body's text for the full-text index. FTS5 flushes its
-// pending terms at every savepoint, so rows are indexed once per group
-// commit, outside the per-request savepoints: one index segment per batch
-// instead of one per message.
-type ftsRow struct {
-	bodyID int64
-	text   string
 }
 
 func (t *tx) Exec(query string, args ...any) (sql.Result, error) {
@@ -383,7 +391,7 @@ func (s *Store) commit(batch []*writeReq) {
 		}
 	}
 	for _, row := range index {
-		if _, err := t.Exec(insertFTS, row.bodyID, row.text); err != nil {
+		if err := t.insertFTS(row); err != nil {
 			sqltx.Rollback()
 			fail(fmt.Errorf("index message text: %w", err))
 			return
@@ -403,11 +411,7 @@ func (s *Store) commit(batch []*writeReq) {
 		}
 		return
 	}
-	texts := make([]string, len(index))
-	for i, row := range index {
-		texts[i] = row.text
-	}
-	s.committed <- &committed{batch: batch, errs: errs, changes: changes, trashed: trashed, texts: texts}
+	s.committed <- &committed{batch: batch, errs: errs, changes: changes, trashed: trashed, index: index}
 }
 
 // committed is a group whose transaction is committed but not yet synced.
@@ -416,7 +420,7 @@ type committed struct {
 	errs    []error
 	changes []store.Change
 	trashed []string
-	texts   []string // newly indexed text, for the search vocabulary
+	index   []ftsRow // newly indexed words, for the search vocabulary
 }
 
 // syncer makes committed groups durable with one WAL fsync for all groups
@@ -445,7 +449,7 @@ func (s *Store) syncer() {
 		}
 		for _, g := range groups {
 			if err == nil {
-				s.vocab.add(g.texts)
+				s.vocab.add(g.index)
 				s.hub.Publish(g.changes...)
 				for _, key := range g.trashed {
 					// Their blob_trash rows go at the next purge pass.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"unicode"
 )
 
 // vocabulary is the set of words in the full-text index, in memory, so
@@ -30,18 +29,18 @@ const (
 	vocabLoaded
 )
 
-// add records the words of newly committed text. Before the first search
-// nothing is kept: the load reads them from the index.
-func (v *vocabulary) add(texts []string) {
+// add records the words of newly committed index rows. Before the first
+// search nothing is kept: the load reads them from the index.
+func (v *vocabulary) add(rows []ftsRow) {
 	v.mu.RLock()
 	state := v.state
 	v.mu.RUnlock()
-	if state == vocabEmpty || len(texts) == 0 {
+	if state == vocabEmpty || len(rows) == 0 {
 		return
 	}
 	var words []string
-	for _, t := range texts {
-		words = append(words, indexWords(t)...)
+	for i := range rows {
+		words = append(words, rows[i].words()...)
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -77,7 +76,7 @@ func (v *vocabulary) ensure(ctx context.Context, s *Store) error {
 
 	words := make(map[string]struct{})
 	err := func() error {
-		rows, err := s.query(context.WithoutCancel(ctx), "SELECT term FROM body_fts_vocab")
+		rows, err := s.query(context.WithoutCancel(ctx), "SELECT term FROM search_fts_vocab")
 		if err != nil {
 			return err
 		}
@@ -119,13 +118,4 @@ func (v *vocabulary) containing(frag string, limit int) []string {
 		}
 	}
 	return out
-}
-
-// indexWords splits text into lower-cased words as the unicode61
-// tokenizer does (letters and digits; diacritics are kept, as the index
-// keeps them).
-func indexWords(s string) []string {
-	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
-	})
 }

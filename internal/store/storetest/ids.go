@@ -67,8 +67,15 @@ func testForeignIDsNotFound(t *testing.T, s store.Store) {
 		{"Move/to", func(a, m int64) error { return err(s.Move(ctx, a, eveIn.ID, []uint32{1}, m)) }},
 		{"ExpungeUIDs", func(a, m int64) error { return s.ExpungeUIDs(ctx, a, m, uids) }},
 		{"ExpungeUIDs/none", func(a, m int64) error { return s.ExpungeUIDs(ctx, a, m, nil) }},
-		{"TextCandidates", func(a, m int64) error { return err(s.TextCandidates(ctx, a, m, []string{"secret"})) }},
-		{"TextCandidates/punctuation", func(a, m int64) error { return err(s.TextCandidates(ctx, a, m, []string{"..."})) }},
+		{"SearchCandidates", func(a, m int64) error {
+			return err(s.SearchCandidates(ctx, a, m, []store.SearchTerm{{Value: "secret"}}))
+		}},
+		{"SearchCandidates/punctuation", func(a, m int64) error {
+			return err(s.SearchCandidates(ctx, a, m, []store.SearchTerm{{Value: "..."}}))
+		}},
+		{"SearchCandidates/subject", func(a, m int64) error {
+			return err(s.SearchCandidates(ctx, a, m, []store.SearchTerm{{Field: store.SearchSubject, Value: "secret"}}))
+		}},
 		{"Messages", func(a, m int64) error { return err(s.Messages(ctx, a, m)) }},
 		{"Expunged", func(a, m int64) error { return err(s.Expunged(ctx, a, m)) }},
 		{"Expunge", func(a, m int64) error { return s.Expunge(ctx, a, m, []int64{dl[0].MessageID}) }},
@@ -157,7 +164,7 @@ func testForeignIDsNotFound(t *testing.T, s store.Store) {
 	if u := must(s.FirstUnseen(ctx, bob, arch.ID)); u != 0 {
 		t.Errorf("FirstUnseen of empty Archive = %d", u)
 	}
-	must(s.TextCandidates(ctx, bob, arch.ID, []string{"secret"}))
+	must(s.SearchCandidates(ctx, bob, arch.ID, []store.SearchTerm{{Value: "secret"}}))
 	must(s.VanishedSince(ctx, bob, arch.ID, 0))
 	must(s.Expunged(ctx, bob, arch.ID))
 	must(0, s.ExpungeUIDs(ctx, bob, arch.ID, nil))

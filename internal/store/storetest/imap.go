@@ -204,7 +204,7 @@ func testCopyMove(t *testing.T, s store.Store) {
 	}
 }
 
-func testTextCandidates(t *testing.T, s store.Store) {
+func testSearchCandidates(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	a := setup(t, s, "bob@example.test")[0]
 	bodies := []string{"the quick brown fox", "asdfghjkl keyboard row", "Ünïcode café résumé", "nothing here"}
@@ -213,36 +213,64 @@ func testTextCandidates(t *testing.T, s store.Store) {
 		d := deliver(t, s, Raw(fmt.Sprintf("s%d", i), b), time.Now(), store.Copy{AccountID: a.ID, Mailbox: store.Inbox})
 		mbID = d[0].MailboxID
 	}
+	// Issue 11 part 5: an address written with comments, a word only in
+	// another header field, only in the HTML alternative.
+	deliver(t, s, []byte("From: <user-from (comment)@ (comment) domain.org>\r\nReply-To: replyonly@example.net\r\n"+
+		"X-Tracking: trackingvalue\r\nSubject: s4\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n"+
+		"--b\r\nContent-Type: text/plain\r\n\r\nplain words\r\n--b\r\nContent-Type: text/html\r\n\r\n<p>htmlonlyword</p>\r\n--b--\r\n"),
+		time.Now(), store.Copy{AccountID: a.ID, Mailbox: store.Inbox})
+	text := func(v string) store.SearchTerm { return store.SearchTerm{Value: v} }
+	field := func(f store.SearchField, v string) store.SearchTerm { return store.SearchTerm{Field: f, Value: v} }
+	header := func(name, v string) store.SearchTerm {
+		return store.SearchTerm{Field: store.SearchHeader, Header: name, Value: v}
+	}
 	cases := []struct {
-		terms []string
-		want  []uint32
+		terms []store.SearchTerm
+		want  []uint32 // must be among the candidates
+		not   []uint32 // must not
 	}{
-		{[]string{"quick"}, []uint32{1}},
-		{[]string{"QUICK", "fox"}, []uint32{1}},
-		{[]string{"sdfghjk"}, []uint32{2}},
-		{[]string{"café"}, []uint32{3}},
-		{[]string{"quick", "keyboard"}, nil},
-		{[]string{"zzzz"}, nil},
-		{[]string{"brown fox"}, []uint32{1}},
+		{[]store.SearchTerm{text("quick")}, []uint32{1}, []uint32{2, 3, 4, 5}},
+		{[]store.SearchTerm{text("QUICK"), text("fox")}, []uint32{1}, nil},
+		{[]store.SearchTerm{text("sdfghjk")}, []uint32{2}, nil},
+		{[]store.SearchTerm{text("café")}, []uint32{3}, nil},
+		{[]store.SearchTerm{text("quick"), text("keyboard")}, nil, []uint32{1, 2, 3, 4, 5}},
+		{[]store.SearchTerm{text("zzzz")}, nil, []uint32{1, 2, 3, 4, 5}},
+		{[]store.SearchTerm{text("brown fox")}, []uint32{1}, nil},
+		{[]store.SearchTerm{field(store.SearchSubject, "s1")}, []uint32{2}, []uint32{1, 3, 4, 5}},
+		{[]store.SearchTerm{field(store.SearchSubject, "quick")}, nil, []uint32{1}},
+		{[]store.SearchTerm{field(store.SearchBody, "quick")}, []uint32{1}, nil},
+		{[]store.SearchTerm{field(store.SearchBody, "alice")}, nil, []uint32{1, 2, 3, 4}},
+		{[]store.SearchTerm{field(store.SearchFrom, "alice@example.org")}, []uint32{1, 2, 3, 4}, []uint32{5}},
+		{[]store.SearchTerm{field(store.SearchTo, "alice")}, nil, []uint32{1, 2, 3, 4}},
+		{[]store.SearchTerm{field(store.SearchTo, "bob@example.test")}, []uint32{1, 2, 3, 4}, nil},
+		{[]store.SearchTerm{header("Message-ID", "s2@example")}, []uint32{3}, []uint32{1, 2, 4, 5}},
+		{[]store.SearchTerm{header("X-Missing", "")}, nil, []uint32{1, 2, 3, 4, 5}},
+		{[]store.SearchTerm{field(store.SearchFrom, "user-from@domain.org")}, []uint32{5}, []uint32{1, 2, 3, 4}},
+		{[]store.SearchTerm{text("replyonly@example.net")}, []uint32{5}, []uint32{1, 2, 3, 4}},
+		{[]store.SearchTerm{header("X-Tracking", "trackingvalue")}, []uint32{5}, []uint32{1, 2, 3, 4}},
+		{[]store.SearchTerm{text("htmlonlyword")}, []uint32{5}, []uint32{1, 2, 3, 4}},
+		{[]store.SearchTerm{field(store.SearchBody, "htmlonly")}, []uint32{5}, nil},
 	}
 	for _, c := range cases {
-		got := must(s.TextCandidates(ctx, a.ID, mbID, c.terms))
+		got := must(s.SearchCandidates(ctx, a.ID, mbID, c.terms))
 		// Candidates are a superset: they must include every true match.
 		for _, w := range c.want {
 			if !slices.Contains(got, w) {
-				t.Errorf("TextCandidates(%q) = %v, missing %d", c.terms, got, w)
+				t.Errorf("SearchCandidates(%+v) = %v, missing %d", c.terms, got, w)
 			}
 		}
-		if c.want == nil && len(got) != 0 {
-			t.Errorf("TextCandidates(%q) = %v, want none", c.terms, got)
+		for _, n := range c.not {
+			if slices.Contains(got, n) {
+				t.Errorf("SearchCandidates(%+v) = %v, does not narrow out %d", c.terms, got, n)
+			}
 		}
 	}
-	if got := must(s.TextCandidates(ctx, a.ID, mbID, []string{"..."})); len(got) != 4 {
+	if got := must(s.SearchCandidates(ctx, a.ID, mbID, []store.SearchTerm{text("...")})); len(got) != 5 {
 		t.Errorf("punctuation-only term narrows to %v", got)
 	}
 	// Words indexed after the first search are found too.
-	deliver(t, s, Raw("s4", "zebracorn arrives"), time.Now(), store.Copy{AccountID: a.ID, Mailbox: store.Inbox})
-	if got := must(s.TextCandidates(ctx, a.ID, mbID, []string{"bracor"})); !slices.Equal(got, []uint32{5}) {
-		t.Errorf("TextCandidates after a new delivery = %v, want [5]", got)
+	deliver(t, s, Raw("s5", "zebracorn arrives"), time.Now(), store.Copy{AccountID: a.ID, Mailbox: store.Inbox})
+	if got := must(s.SearchCandidates(ctx, a.ID, mbID, []store.SearchTerm{text("bracor")})); !slices.Equal(got, []uint32{6}) {
+		t.Errorf("SearchCandidates after a new delivery = %v, want [6]", got)
 	}
 }

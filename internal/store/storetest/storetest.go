@@ -39,7 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Flags", testFlags},
 		{"CopyMove", testCopyMove},
 		{"MoveWithinMailbox", testMoveWithinMailbox},
-		{"TextCandidates", testTextCandidates},
+		{"SearchCandidates", testSearchCandidates},
 		{"Queue", testQueue},
 		{"DKIMKeys", testDKIMKeys},
 		{"ForeignIDsNotFound", testForeignIDsNotFound},

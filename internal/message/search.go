@@ -1,0 +1,327 @@
+package message
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Limits of what Parse gives the full-text index of one message. Past
+// them the index holds part of the message and Search.Partial is set: a
+// search must then read the message itself, so nothing is missed.
+const (
+	maxIndexInput = 8 << 20  // encoded bytes of text parts decoded for the index
+	maxIndexWords = 2 << 20  // bytes of distinct words
+	maxIndexField = 64 << 10 // bytes of one header field
+)
+
+// SearchText is what the full-text index holds of a message: the distinct
+// words (see IndexWords) of each place that an IMAP SEARCH key looks at
+// (RFC 9051 section 6.4.4), each a space-separated list. Every word of a
+// field or text that the search keys match, as written or decoded, is in
+// the list of that place, so that the index can narrow a substring search
+// to the messages that have a word containing each word of the search
+// string, and the searcher checks those.
+type SearchText struct {
+	// Subject, From, To, Cc and Bcc hold the words of those top-level
+	// header fields, as written (8-bit read as ISO-8859-1 when not
+	// UTF-8) and with RFC 2047 encoded words decoded, and for address
+	// fields also of each parsed address (mailbox@host, display name).
+	Subject, From, To, Cc, Bcc string
+	// Header holds the words of every top-level header field, names
+	// included, and of the MIME header of every part: what TEXT looks at
+	// besides the body, and HEADER.
+	Header string
+	// Body holds the words of the body that BODY looks at: every text/*
+	// part (HTML as the text a reader sees, the HTML alternative of a
+	// text/plain part too), the textual message/* parts, and the header
+	// fields and text of embedded messages.
+	Body string
+	// Partial is set when the message was too big to index whole: it
+	// must be a candidate for every search.
+	Partial bool
+}
+
+// IndexWords calls yield with the words of s as the full-text index keeps
+// them: runs of letters, numbers and private-use characters (the
+// separators of SQLite FTS5's unicode61 tokenizer), each rune mapped to
+// one member of its Unicode simple case folding orbit, lower case (so
+// that "STRASSE", "strasse", "ſtrasse" are one word, as IMAP's
+// case-insensitive matching takes them). A word of a search string is then
+// a substring of a word of every text that contains the search string.
+func IndexWords(s string, yield func(word string)) {
+	indexWords(s, nil, func(b []byte) { yield(string(b)) })
+}
+
+// indexWords is IndexWords yielding each word in buf's memory, valid
+// until yield returns: no allocation per word.
+func indexWords(s string, buf []byte, yield func(word []byte)) []byte {
+	b := buf[:0]
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			i++
+			switch {
+			case 'a' <= c && c <= 'z' || '0' <= c && c <= '9':
+				b = append(b, c)
+			case 'A' <= c && c <= 'Z':
+				b = append(b, c+'a'-'A')
+			default:
+				if len(b) > 0 {
+					yield(b)
+					b = b[:0]
+				}
+			}
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		if unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.Is(unicode.Co, r) {
+			b = utf8.AppendRune(b, foldWordRune(r))
+			continue
+		}
+		if len(b) > 0 {
+			yield(b)
+			b = b[:0]
+		}
+	}
+	if len(b) > 0 {
+		yield(b)
+	}
+	return b
+}
+
+// foldWordRune maps r to the lower case of the least member of its simple
+// case folding orbit: one rune for all the runes IMAP matches as equal.
+func foldWordRune(r rune) rune {
+	least := r
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		least = min(least, f)
+	}
+	return unicode.ToLower(least)
+}
+
+// wordSet collects the distinct words of one place of a message.
+type wordSet struct {
+	ix    *indexer
+	seen  map[string]struct{}
+	words []string
+}
+
+func (w *wordSet) add(s string) {
+	w.ix.buf = indexWords(s, w.ix.buf, func(word []byte) {
+		if _, ok := w.seen[string(word)]; ok {
+			return
+		}
+		if w.ix.size+len(word)+1 > maxIndexWords {
+			w.ix.partial = true
+			return
+		}
+		if w.seen == nil {
+			w.seen = make(map[string]struct{})
+		}
+		ws := string(word)
+		w.seen[ws] = struct{}{}
+		w.words = append(w.words, ws)
+		w.ix.size += len(word) + 1
+	})
+}
+
+func (w *wordSet) String() string { return strings.Join(w.words, " ") }
+
+// indexer builds a SearchText, and finds the preview's text on the way.
+type indexer struct {
+	p                                     *parser
+	subject, from, to, cc, bcc, hdr, body wordSet
+	size                                  int // bytes of words kept
+	decoded                               int // encoded bytes of text decoded
+	partial, warnedCharset                bool
+	buf                                   []byte // word buffer of indexWords
+	plain, html, embPlain, embHTML        string
+}
+
+// text fills info.Search and info.Preview.
+func (p *parser) text(info *Info) {
+	ix := &indexer{p: p}
+	for _, w := range []*wordSet{&ix.subject, &ix.from, &ix.to, &ix.cc, &ix.bcc, &ix.hdr, &ix.body} {
+		w.ix = ix
+	}
+	ix.topHeader(&info.Envelope, info.Part.Header(p.raw))
+	ix.mimeHeaders(&info.Part)
+	ix.walk(&info.Part, false, nil)
+	info.Search = SearchText{
+		Subject: ix.subject.String(), From: ix.from.String(), To: ix.to.String(), Cc: ix.cc.String(), Bcc: ix.bcc.String(),
+		Header: ix.hdr.String(), Body: ix.body.String(), Partial: ix.partial,
+	}
+	for _, s := range []string{ix.plain, ix.html, ix.embPlain, ix.embHTML} {
+		if s != "" {
+			info.Preview = preview(s)
+			break
+		}
+	}
+}
+
+// field adds a header field's name and value, as written and decoded,
+// to the sets given.
+func (ix *indexer) field(name string, whole []byte, sets ...*wordSet) {
+	// Header bytes count against the input budget, and a field is
+	// indexed up to maxIndexField bytes: a hostile header (megabytes of
+	// addresses or encoded words) costs a bounded time.
+	if ix.decoded+len(whole) > maxIndexInput {
+		ix.partial = true
+		return
+	}
+	ix.decoded += len(whole)
+	if len(whole) > maxIndexField {
+		ix.partial = true
+		whole = whole[:maxIndexField]
+	}
+	v := string(whole)
+	if i := strings.IndexByte(v, ':'); i >= 0 {
+		v = v[i+1:]
+	}
+	v = unfold([]byte(v))
+	d := ix.p.decodeWords(v)
+	for _, w := range sets {
+		w.add(v)
+		if d != v {
+			w.add(d)
+		}
+	}
+}
+
+// topHeader indexes the message's own header fields.
+func (ix *indexer) topHeader(env *Envelope, header []byte) {
+	for name, whole := range Fields(header) {
+		ix.hdr.add(name)
+		sets := []*wordSet{&ix.hdr}
+		switch strings.ToLower(name) {
+		case "subject":
+			sets = append(sets, &ix.subject)
+		case "from":
+			sets = append(sets, &ix.from)
+		case "to":
+			sets = append(sets, &ix.to)
+		case "cc":
+			sets = append(sets, &ix.cc)
+		case "bcc":
+			sets = append(sets, &ix.bcc)
+		}
+		ix.field(name, whole, sets...)
+	}
+	// The parsed addresses, for FROM "user@domain.org" to find an address
+	// written with comments or quotes in between.
+	for _, f := range []struct {
+		w  *wordSet
+		as []Address
+	}{{&ix.from, env.From}, {&ix.to, env.To}, {&ix.cc, env.Cc}, {&ix.bcc, env.Bcc}} {
+		for _, a := range f.as {
+			f.w.add(a.Mailbox)
+			f.w.add(a.Host)
+			f.w.add(ix.p.decodeWords(a.Name))
+		}
+	}
+}
+
+// mimeHeaders indexes the MIME header of every part below the top, which
+// TEXT looks at ("header (including MIME header fields)"); those of
+// embedded messages go with the body.
+func (ix *indexer) mimeHeaders(p *Part) {
+	for i := range p.Parts {
+		c := &p.Parts[i]
+		for name, whole := range Fields(c.Header(ix.p.raw)) {
+			ix.hdr.add(name)
+			ix.field(name, whole, &ix.hdr)
+		}
+		ix.mimeHeaders(c)
+	}
+	if p.Message != nil {
+		ix.mimeHeaders(&p.Message.Part)
+	}
+}
+
+// walk indexes the text of part p's body, as IMAP BODY searches it, and
+// keeps the first inline text/plain and text/html of the message and of
+// embedded messages for the preview. path is p's part number.
+func (ix *indexer) walk(p *Part, embedded bool, path []int) {
+	switch {
+	case p.Type == "multipart":
+		for i := range p.Parts {
+			ix.walk(&p.Parts[i], embedded, append(path[:len(path):len(path)], i+1))
+		}
+	case p.Message != nil:
+		for name, whole := range Fields(p.Message.Part.Header(ix.p.raw)) {
+			ix.body.add(name)
+			ix.field(name, whole, &ix.body)
+		}
+		ix.walk(&p.Message.Part, true, path)
+	case p.Type == "message" && (p.Subtype == "rfc822" || p.Subtype == "global"):
+		// An embedded message Parse could not locate, most often
+		// base64-encoded: its decoded bytes are searched as text.
+		if b, ok := ix.budget(p); ok {
+			d, _ := decodeBody(b, p.Encoding)
+			ix.body.add(utf8String(d))
+		}
+	case isTextual(p):
+		b, ok := ix.budget(p)
+		if !ok {
+			return
+		}
+		s, known, err := decodeText(b, p)
+		if err != nil {
+			ix.p.problem(path, "unknown transfer encoding %q", p.Encoding)
+		}
+		if !known && !ix.warnedCharset {
+			ix.warnedCharset = true
+			ix.p.problem(path, "unknown charset %q", truncate(p.Param("charset"), 40))
+		}
+		isHTML := p.Type == "text" && p.Subtype == "html"
+		if isHTML {
+			s = stripHTML(s)
+		}
+		ix.body.add(s)
+		if p.Type != "text" || p.Disposition == "attachment" || p.Subtype != "plain" && !isHTML {
+			return
+		}
+		slot := &ix.plain
+		switch {
+		case !embedded && isHTML:
+			slot = &ix.html
+		case embedded && !isHTML:
+			slot = &ix.embPlain
+		case embedded && isHTML:
+			slot = &ix.embHTML
+		}
+		if *slot == "" {
+			*slot = collapse(s)
+		}
+	}
+}
+
+// budget returns the raw body of p to decode, within what is left of
+// maxIndexInput; past it the message is partial.
+func (ix *indexer) budget(p *Part) ([]byte, bool) {
+	b := p.Body(ix.p.raw)
+	if ix.decoded+len(b) > maxIndexInput {
+		ix.partial = true
+		return nil, false
+	}
+	ix.decoded += len(b)
+	return b, true
+}
+
+// isTextual tells whether a leaf part holds text a user could search for:
+// text/*, and the message/* types that are text (delivery reports and
+// headers).
+func isTextual(p *Part) bool {
+	switch p.Type {
+	case "text":
+		return true
+	case "message":
+		switch p.Subtype {
+		case "delivery-status", "disposition-notification", "rfc822-headers", "global-delivery-status", "global-headers", "global-disposition-notification":
+			return true
+		}
+	}
+	return false
+}

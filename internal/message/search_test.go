@@ -1,0 +1,111 @@
+package message
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func words(s string) []string {
+	var ws []string
+	IndexWords(s, func(w string) { ws = append(ws, w) })
+	return ws
+}
+
+func checkWords(t *testing.T, where, list string, want ...string) {
+	t.Helper()
+	have := strings.Fields(list)
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			t.Errorf("%s lacks %q: %q", where, w, list)
+		}
+	}
+}
+
+func checkNoWords(t *testing.T, where, list string, unwanted ...string) {
+	t.Helper()
+	have := strings.Fields(list)
+	for _, w := range unwanted {
+		if slices.Contains(have, w) {
+			t.Errorf("%s has %q: %q", where, w, list)
+		}
+	}
+}
+
+func TestIndexWords(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"Hello, World!", []string{"hello", "world"}},
+		{"user-from@domain.org", []string{"user", "from", "domain", "org"}},
+		{"STRASSE ſtrasse Straße", []string{"strasse", "strasse", "straße"}},
+		{"ΣΊΣΥΦΟΣ σίσυφος", []string{"σίσυφοσ", "σίσυφοσ"}}, // final sigma folds with sigma
+		{"K-9 (Kelvin \u212a)", []string{"k", "9", "kelvin", "k"}},
+		{"李明 x²", []string{"李明", "x²"}},
+		{"", nil},
+	}
+	for _, tt := range tests {
+		if got := words(tt.in); !slices.Equal(got, tt.want) {
+			t.Errorf("IndexWords(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestSearchTextCoversSearchKeys guards issue 11 part 5: each place a
+// SEARCH key looks at has its words in the index, so that narrowing by the
+// index never loses a message the key matches.
+func TestSearchTextCoversSearchKeys(t *testing.T) {
+	filler := strings.Repeat("lorem ipsum dolor sit amet ", 1<<20/27+1) // past 1 MiB of text
+	raw := "From: <user-from (comment)@ (comment) domain.org>\r\n" +
+		"To: =?UTF-8?Q?J=C3=BCrgen?= <j@example.de>\r\n" +
+		"Cc: cc-person@example.com\r\n" +
+		"Bcc: hidden@example.com\r\n" +
+		"Reply-To: replyonly@example.net\r\n" +
+		"X-Custom-Thing: xcustomvalue\r\n" +
+		"Message-ID: <abc123@host.example>\r\n" +
+		"Subject: =?ISO-8859-1?Q?Quartalsbericht_f=FCr?= Q4\r\n" +
+		"Content-Type: multipart/mixed; boundary=b1\r\n\r\n" +
+		"--b1\r\nContent-Type: multipart/alternative; boundary=b2\r\n\r\n" +
+		"--b2\r\nContent-Type: text/plain\r\n\r\n" + filler + "afterthemebibyte\r\n" +
+		"--b2\r\nContent-Type: text/html\r\n\r\n<p>onlyinhtml</p>\r\n--b2--\r\n" +
+		"--b1\r\nContent-Type: message/rfc822\r\n\r\nSubject: embeddedsubject\r\n\r\nembeddedbody\r\n" +
+		"--b1\r\nContent-Type: application/pdf; name=\"scan.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nAAAA\r\n" +
+		"--b1--\r\n"
+	st := Parse([]byte(raw)).Search
+	checkWords(t, "From", st.From, "user", "from", "domain", "org", "comment")
+	checkWords(t, "To", st.To, "jürgen", "j", "example", "de", "utf")
+	checkWords(t, "Cc", st.Cc, "cc", "person")
+	checkWords(t, "Bcc", st.Bcc, "hidden")
+	checkWords(t, "Subject", st.Subject, "quartalsbericht", "für", "q4", "iso")
+	checkWords(t, "Header", st.Header, "reply", "replyonly", "x", "custom", "thing", "xcustomvalue", "abc123", "message", "id",
+		"quartalsbericht", "user", "scan", "pdf", "application", "alternative")
+	checkWords(t, "Body", st.Body, "lorem", "afterthemebibyte", "onlyinhtml", "embeddedsubject", "embeddedbody", "subject")
+	checkNoWords(t, "Body", st.Body, "aaaa", "xcustomvalue", "p")
+	checkNoWords(t, "Subject", st.Subject, "xcustomvalue", "user")
+	if st.Partial {
+		t.Error("a 1 MiB message marked partial")
+	}
+	if n := strings.Count(st.Body, "lorem"); n != 1 {
+		t.Errorf("lorem %d times: words are not distinct", n)
+	}
+}
+
+// TestSearchTextPartial checks the bounds: past them the message is
+// marked partial (a candidate for every search), never silently cut.
+func TestSearchTextPartial(t *testing.T) {
+	big := "Subject: big\r\n\r\n" + strings.Repeat("x", maxIndexInput+1)
+	if !Parse([]byte(big)).Search.Partial {
+		t.Error("text past maxIndexInput not marked partial")
+	}
+	var b strings.Builder
+	b.WriteString("Subject: many words\r\n\r\n")
+	for i := 0; b.Len() < maxIndexWords+100; i++ {
+		fmt.Fprintf(&b, "w%d ", i)
+	}
+	st := Parse([]byte(b.String())).Search
+	if !st.Partial || len(st.Body) > maxIndexWords {
+		t.Errorf("%d bytes of distinct words: partial %v, kept %d", b.Len(), st.Partial, len(st.Body))
+	}
+}
