@@ -97,12 +97,14 @@ func TestSIGTERMDrains(t *testing.T) {
 	}
 	readLine(t, selected, "* BYE")
 	readLine(t, idling, "* BYE")
+	toBye := time.Since(start)
 	select {
 	case <-srv.exited:
 		t.Fatalf("exited before the transaction in flight ended: %s", srv.stderr)
 	default:
 	}
 	io.WriteString(busy, "second half\r\n.\r\n")
+	finished := time.Now()
 	if got := readLine(t, busyBR, "2"); !strings.HasPrefix(got, "250 ") {
 		t.Fatalf("transaction in flight: %q", got)
 	}
@@ -115,7 +117,8 @@ func TestSIGTERMDrains(t *testing.T) {
 	if code := srv.cmd.ProcessState.ExitCode(); code != 0 {
 		t.Fatalf("exit status %d after a completed drain: %s", code, srv.stderr)
 	}
-	t.Logf("SIGTERM to exit: %v (including the client finishing its DATA)", time.Since(start).Round(time.Millisecond))
+	t.Logf("SIGTERM to 421 and BYEs: %v; end of the DATA in flight to exit: %v",
+		toBye.Round(time.Millisecond), time.Since(finished).Round(time.Millisecond))
 
 	// The message in flight was stored.
 	srv = startServer(t, data)
@@ -295,4 +298,49 @@ func TestTwoDevServers(t *testing.T) {
 		t.Errorf("second serve --dev wrote into its data directory: %v", ents)
 	}
 	first.stop(t)
+}
+
+// TestServeRefusesOpenCapture guards issue 12 part 3 with the built
+// binary: outside dev mode, serve with an empty capture.allow exits 1
+// naming the key, before listening; an explicit "anyone" list starts.
+func TestServeRefusesOpenCapture(t *testing.T) {
+	data := t.TempDir()
+	runCases(t, data, []cliCase{
+		{args: []string{"serve", "--data", "$DATA", "--capture-listen", "127.0.0.1:0", "--imap-listen", "off", "--metrics-listen", "off"},
+			code: 1, stderr: []string{"capture.allow is empty", `allow = ["0.0.0.0/0", "::/0"]`}},
+	})
+	cfgFile := filepath.Join(t.TempDir(), "open.toml")
+	if err := os.WriteFile(cfgFile, []byte("[capture]\nallow = [\"0.0.0.0/0\", \"::/0\"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := freePort(t)
+	cmd := exec.Command(binary, "serve", "--config", cfgFile, "--data", data, "--capture-listen", addr,
+		"--imap-listen", "off", "--metrics-listen", "off")
+	var errb lockedBuffer
+	errb.w = new(bytes.Buffer)
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	defer func() { cmd.Process.Kill(); <-exited }()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			br := bufio.NewReader(c)
+			readLine(t, br, "220 ")
+			c.Close()
+			break
+		}
+		select {
+		case <-exited:
+			t.Fatalf("serve with an explicit open allow-list exited: %s", errb.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not listening: %s", errb.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -3,8 +3,13 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
+	"os"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/xtramail/xtramail/internal/auth"
 	"github.com/xtramail/xtramail/internal/config"
@@ -39,5 +44,77 @@ func TestAccountLookup(t *testing.T) {
 		if _, err := a.Authenticate(ctx, c.user, c.pass, "192.0.2.2"); !errors.Is(err, auth.ErrInvalidCredentials) {
 			t.Errorf("Authenticate(%q): %v, want ErrInvalidCredentials", c.user, err)
 		}
+	}
+}
+
+// TestListenerFailuresNeverBlock guards issue 12 part 4: any number of
+// listeners failing on their own report the first failure on Err and
+// never block, so Shutdown still completes.
+func TestListenerFailuresNeverBlock(t *testing.T) {
+	cfg := config.Default()
+	cfg.Data = t.TempDir()
+	cfg.Hostname = "localhost"
+	cfg.Capture.Listen = "127.0.0.1:0"
+	cfg.Capture.Allow = []string{"127.0.0.1"}
+	cfg.IMAP.Listen = "127.0.0.1:0"
+	cfg.Metrics.Listen = ""
+	s, err := New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// More listeners than any channel buffer, each failing at once, as
+	// submission and web will be added beside capture and IMAP.
+	for i := range 10 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.listeners = append(s.listeners, &boundListener{name: fmt.Sprintf("failing-%d", i), ln: ln,
+			serve: func(net.Listener) error { return errors.New("disk on fire") }})
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-s.Err():
+		if !strings.Contains(err.Error(), "failing-") || !strings.Contains(err.Error(), "disk on fire") {
+			t.Errorf("Err: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("no failure reported")
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Shutdown(context.Background()) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("Shutdown blocked: a failing listener's goroutine is stuck on the error channel")
+	}
+}
+
+// TestSecondInstanceNamesTakenPort: New binds before it opens the store,
+// and says which address is taken.
+func TestSecondInstanceNamesTakenPort(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	cfg := config.Default()
+	cfg.Data = t.TempDir()
+	cfg.Capture.Allow = []string{"127.0.0.1"}
+	cfg.Capture.Listen = "127.0.0.1:0"
+	cfg.IMAP.Listen = taken.Addr().String()
+	cfg.Metrics.Listen = ""
+	_, err = New(cfg, slog.New(slog.DiscardHandler))
+	want := "imap listener: " + taken.Addr().String() + " is already in use (is another xtramail running?)"
+	if err == nil || err.Error() != want {
+		t.Fatalf("New with a taken port: %v, want %q", err, want)
+	}
+	if ents, _ := os.ReadDir(cfg.Data); len(ents) != 0 {
+		t.Errorf("New touched the data directory before failing: %v", ents)
 	}
 }
