@@ -33,8 +33,10 @@ func captureMode(args []string) error {
 	cpuProfile := fs.String("cpuprofile", "", "write the embedded server's CPU profile to this file")
 	fs.Parse(args)
 
+	var srv *child
 	if *addr == "" {
-		srv, err := spawnServer(*dataDir, 0, *cpuProfile)
+		var err error
+		srv, err = spawnServer(*dataDir, 0, *cpuProfile)
 		if err != nil {
 			return err
 		}
@@ -102,6 +104,13 @@ func captureMode(args []string) error {
 	fmt.Printf("  %.0f messages/s stored durably, %.1f MB/s\n", float64(sent.Load())/elapsed.Seconds(), float64(sent.Load())*float64(*size)/elapsed.Seconds()/1e6)
 	fmt.Printf("  latency p50 %s  p90 %s  p99 %s  max %s\n", pct(.5), pct(.9), pct(.99), pct(1))
 	fmt.Printf("  errors %d\n", failed.Load())
+	if srv != nil {
+		// The high-water mark of the server process's resident memory:
+		// what bounded memory per connection is judged by (issue 12).
+		if hwm, err := peakRSS(srv.cmd.Process.Pid); err == nil {
+			fmt.Printf("  server peak RSS %.0f MB\n", float64(hwm)/1e6)
+		}
+	}
 	if e := firstErr.Load(); e != nil {
 		fmt.Printf("  first error: %v\n", e)
 	}

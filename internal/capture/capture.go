@@ -16,10 +16,12 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"golang.org/x/sys/unix"
 
 	"github.com/xtramail/xtramail/internal/smtpserver"
 	"github.com/xtramail/xtramail/internal/store"
@@ -43,6 +45,14 @@ type Config struct {
 	MaxConnsPerIP   int            // 0 means 100
 	AllowNets       []netip.Prefix // upstream IPs allowed to connect; empty allows all
 	TLS             *tls.Config    // offers STARTTLS when set
+	// SpoolDir holds bodies larger than 256 KiB while they arrive
+	// (unlinked files: nothing stays behind); "" means os.TempDir(). Put
+	// it on a disk, not a tmpfs, which would be memory again.
+	SpoolDir string
+	// MaxInflightBytes bounds the bodies received and not yet stored, over
+	// all connections; a message that would pass it is answered 452 4.3.1
+	// (try later). 0 means 1 GiB.
+	MaxInflightBytes int64
 }
 
 func (c *Config) setDefaults() {
@@ -67,6 +77,12 @@ func (c *Config) setDefaults() {
 	if c.MaxConnsPerIP == 0 {
 		c.MaxConnsPerIP = 100
 	}
+	if c.SpoolDir == "" {
+		c.SpoolDir = os.TempDir()
+	}
+	if c.MaxInflightBytes == 0 {
+		c.MaxInflightBytes = 1 << 30
+	}
 }
 
 // Server is a capture listener. Start it with Serve, stop it with Shutdown.
@@ -79,6 +95,7 @@ type Server struct {
 	drain    *smtpserver.Drain
 	now      func() time.Time
 	accounts *accountCache
+	budget   *budget
 }
 
 // New returns a capture server. metrics may be nil.
@@ -87,12 +104,17 @@ func New(cfg Config, st Store, log *slog.Logger, metrics *Metrics) *Server {
 	if metrics == nil {
 		metrics = NewMetrics(nil)
 	}
-	s := &Server{cfg: cfg, store: st, log: log, metrics: metrics, now: time.Now, drain: smtpserver.NewDrain()}
+	s := &Server{cfg: cfg, store: st, log: log, metrics: metrics, now: time.Now, budget: &budget{max: cfg.MaxInflightBytes},
+		drain: smtpserver.NewDrain()}
 	s.accounts = newAccountCache(st, s.now)
 	srv := smtp.NewServer(s)
 	srv.Domain = cfg.Hostname
 	srv.MaxMessageBytes = cfg.MaxMessageBytes
 	srv.MaxRecipients = cfg.MaxRecipients
+	// No line limit of go-smtp's own: it applied inside DATA and BDAT too,
+	// where lines have no limit but the message size (issue 12). Command
+	// lines are bounded by conn.
+	srv.MaxLineLength = 0
 	srv.ReadTimeout = cfg.ReadTimeout
 	srv.WriteTimeout = cfg.WriteTimeout
 	srv.EnableSMTPUTF8 = true
@@ -105,7 +127,7 @@ func New(cfg Config, st Store, log *slog.Logger, metrics *Metrics) *Server {
 // Serve accepts connections on ln until Shutdown, then returns
 // smtp.ErrServerClosed.
 func (s *Server) Serve(ln net.Listener) error {
-	err := s.smtp.Serve(s.drain.Listener(newLimitListener(ln, s.cfg, s.metrics)))
+	err := s.smtp.Serve(s.drain.Listener(newLimitListener(ln, s.cfg, s.metrics, s.log)))
 	if s.drain.Closing() {
 		return smtp.ErrServerClosed
 	}
@@ -124,11 +146,21 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// StorageFull reports whether the last attempt to store a message found
+// the disk full (for the health endpoint); a later success clears it.
+func (s *Server) StorageFull() bool { return s.metrics.full() }
+
 // NewSession implements smtp.Backend.
 func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	s.drain.Track(c)
 	ip := remoteIP(c.Conn().RemoteAddr())
-	return &session{srv: s, conn: c, ip: ip, log: s.log.With("remote", ip)}, nil
+	sess := &session{srv: s, conn: c, ip: ip, cc: captureConn(c.Conn())}
+	if sess.cc != nil {
+		sess.log = sess.cc.log
+	} else {
+		sess.log = s.log.With("remote", ip)
+	}
+	return sess, nil
 }
 
 func remoteIP(a net.Addr) string {
@@ -145,9 +177,17 @@ func remoteIP(a net.Addr) string {
 type session struct {
 	srv  *Server
 	conn *smtp.Conn
+	cc   *conn // nil only if the listener was not ours
 	ip   string
-	log  *slog.Logger
+	log  *slog.Logger // with the connection's cid
 
+	env envelope
+}
+
+// envelope is one transaction's MAIL and RCPT. Data works on a copy taken
+// when it starts: with BDAT it runs in its own goroutine, and go-smtp
+// resets the session when it aborts a transfer.
+type envelope struct {
 	from   string
 	sender *store.Account // the envelope sender when it is protected
 	rcpts  []rcpt
@@ -159,7 +199,7 @@ type rcpt struct {
 }
 
 func (s *session) Reset() {
-	s.from, s.sender, s.rcpts = "", nil, nil
+	s.env = envelope{}
 	s.srv.drain.End(s.conn)
 }
 
@@ -169,6 +209,15 @@ func (s *session) Logout() error { return nil }
 func (s *session) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), s.srv.cfg.ReadTimeout)
 }
+
+// Answers. go-smtp writes an *smtp.SMTPError returned by Data as the
+// reply whatever its code, so that success can say what was done.
+var (
+	errTemporary   = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary local problem, try again later"}
+	errStorageFull = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "Insufficient system storage, try again later"}
+	replyStored    = &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "stored"}
+	replyJournaled = &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "stored; copy kept for the protected sender"}
+)
 
 func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 	s.Reset()
@@ -181,37 +230,44 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 			s.srv.drain.End(s.conn)
 		}
 	}()
-	s.from = strings.ToLower(from)
+	s.env.from = strings.ToLower(from)
+	if opts != nil && opts.Size > 0 && !s.srv.budget.fits(opts.Size) {
+		// RFC 1870 6.1: 452 when the size is too big for now.
+		s.refuse(context.Background(), s.env, "", errStorageFull, "in-flight message bytes over the budget")
+		return errStorageFull
+	}
 	if from == "" {
+		s.log.Debug("MAIL FROM:<>")
 		return nil // null reverse-path: a bounce or notification
 	}
 	addr, err := store.NormalizeAddress(from)
 	if err != nil {
+		s.log.Debug("MAIL FROM refused", "from", from, "reason", "bad address syntax")
 		return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 7}, Message: "Bad sender address syntax"}
 	}
-	s.from = addr
+	s.env.from = addr
 	ctx, cancel := s.ctx()
 	defer cancel()
 	a, err := s.srv.accounts.lookup(ctx, addr)
 	switch {
 	case err == nil && a.Enabled:
-		s.sender = &a
+		s.env.sender = &a
 	case err == nil, isNotFound(err):
 	default:
 		s.log.Error("look up sender", "from", addr, "err", err)
 		return errTemporary
 	}
+	s.log.Debug("MAIL FROM", "from", addr, "protected", s.env.sender != nil)
 	return nil
 }
-
-var errTemporary = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary local problem, try again later"}
 
 func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	addr, err := store.NormalizeAddress(to)
 	if err != nil {
+		s.log.Debug("RCPT TO refused", "rcpt", to, "reason", "bad address syntax")
 		return &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "Bad recipient address syntax"}
 	}
-	for _, r := range s.rcpts {
+	for _, r := range s.env.rcpts {
 		if r.addr == addr {
 			return nil // the same recipient twice gets one copy
 		}
@@ -222,77 +278,136 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	var reason string
 	switch {
 	case err == nil && a.Enabled:
-		s.rcpts = append(s.rcpts, rcpt{addr: addr, account: &a})
+		s.env.rcpts = append(s.env.rcpts, rcpt{addr: addr, account: &a})
+		s.log.Debug("RCPT TO", "rcpt", addr)
 		return nil
 	case err != nil && !isNotFound(err):
 		s.log.Error("look up recipient", "rcpt", addr, "err", err)
 		return errTemporary
-	case s.sender != nil:
+	case s.env.sender != nil:
 		// A journaled copy of outbound mail lists outside recipients:
-		// accept them so that the sender's Sent copy is kept.
-		s.rcpts = append(s.rcpts, rcpt{addr: addr})
+		// accept them so that the sender's Sent copy is kept. (go-smtp
+		// words the 250 itself; the reply to the message says what was
+		// done.)
+		s.env.rcpts = append(s.env.rcpts, rcpt{addr: addr})
+		s.log.Debug("RCPT TO", "rcpt", addr, "outside", true)
 		return nil
 	case err == nil:
 		reason = "continuity disabled for this address"
 	default:
 		reason = "address not protected"
 	}
-	s.srv.metrics.refused.Inc()
-	ev := store.LogEvent{Time: s.srv.now(), Status: store.LogRefused, MailFrom: s.from, Rcpt: addr, RemoteIP: s.ip, Detail: "550 5.1.1 " + reason}
+	reply := &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "Mailbox not protected here (" + reason + ")"}
+	var domainID int64
 	if err == nil {
-		ev.DomainID = a.DomainID
+		domainID = a.DomainID
 	}
-	if lerr := s.srv.store.AppendLog(ctx, ev); lerr != nil {
-		s.log.Error("log refused recipient", "rcpt", addr, "err", lerr)
-	}
-	return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "Mailbox not protected here (" + reason + ")"}
+	s.refuseRcpt(ctx, addr, domainID, reply, reason)
+	return reply
 }
 
+// refuseRcpt records a refused recipient: the metric, an info log line and
+// a message log record.
+func (s *session) refuseRcpt(ctx context.Context, rcpt string, domainID int64, reply *smtp.SMTPError, reason string) {
+	s.srv.metrics.refused.Inc()
+	if s.cc != nil {
+		s.cc.count(0, 1)
+	}
+	s.log.Info("recipient refused", "from", s.env.from, "rcpt", rcpt, "reason", reason)
+	ev := store.LogEvent{Time: s.srv.now(), Status: store.LogRefused, MailFrom: s.env.from, Rcpt: rcpt, RemoteIP: s.ip,
+		DomainID: domainID, Detail: replyText(reply) + " " + reason}
+	if lerr := s.srv.store.AppendLog(ctx, ev); lerr != nil {
+		s.log.Error("log refused recipient", "rcpt", rcpt, "err", lerr)
+	}
+}
+
+// refuse records a refused message the same way; messageID is "" when
+// the message was not read.
+func (s *session) refuse(ctx context.Context, env envelope, messageID string, reply *smtp.SMTPError, reason string, size ...int64) {
+	s.srv.metrics.refused.Inc()
+	if s.cc != nil {
+		s.cc.count(0, 1)
+	}
+	rcpts := rcptAddrs(env.rcpts)
+	s.log.Info("message refused", "from", env.from, "rcpts", rcpts, "reply", replyText(reply), "reason", reason)
+	ev := store.LogEvent{Time: s.srv.now(), Status: store.LogRefused, MessageID: messageID, MailFrom: env.from,
+		Rcpt: strings.Join(rcpts, ", "), RemoteIP: s.ip, Detail: replyText(reply) + " " + reason}
+	if len(size) > 0 {
+		ev.Size = size[0]
+	}
+	if env.sender != nil {
+		ev.DomainID = env.sender.DomainID
+	}
+	for _, r := range env.rcpts {
+		if ev.DomainID == 0 && r.account != nil {
+			ev.DomainID = r.account.DomainID
+		}
+	}
+	if lerr := s.srv.store.AppendLog(ctx, ev); lerr != nil {
+		s.log.Error("log refused message", "err", lerr)
+	}
+}
+
+func replyText(e *smtp.SMTPError) string {
+	return fmt.Sprintf("%d %d.%d.%d", e.Code, e.EnhancedCode[0], e.EnhancedCode[1], e.EnhancedCode[2])
+}
+
+// Data streams the body into a spool (memory, then an unlinked file),
+// normalising line endings on the way, pre-parses it from there and hands
+// the store a reader: memory per connection does not grow with message
+// size.
 func (s *session) Data(r io.Reader) error {
 	start := s.srv.now()
-	// go-smtp sets the read deadline once per command: extend it on each
-	// read so that a large message on a slow link is not cut off, while a
-	// stalled one still is.
-	raw, err := io.ReadAll(&deadlineReader{r: r, conn: s.conn.Conn(), timeout: s.srv.cfg.ReadTimeout})
+	env := s.env
+	if s.cc != nil {
+		s.cc.enterData()
+		defer s.cc.leaveData()
+	}
+	sp := &spool{dir: s.srv.cfg.SpoolDir, budget: s.srv.budget}
+	defer sp.close()
+	in := &bodyReader{r: r, nc: s.conn.Conn(), timeout: s.srv.cfg.ReadTimeout, cc: s.cc}
+	nw := &crlfWriter{w: sp}
+	_, err := io.Copy(nw, in)
+	if err == nil {
+		err = nw.Close()
+	}
 	if err != nil {
-		var se *smtp.SMTPError
-		if errors.As(err, &se) {
-			if se.Code == smtp.ErrDataTooLarge.Code {
-				s.srv.metrics.refused.Inc()
-			}
-			return err
-		}
-		// A timeout or a broken connection: go-smtp would answer 421 and
-		// keep reading commands (upstream issue 196), so hang up.
-		s.log.Info("data aborted", "err", err)
-		s.conn.Conn().Close()
-		return err
+		return s.dataFailed(env, in, sp, err)
 	}
 	ingest := s.srv.now()
-	raw = NormalizeLineEndings(raw)
-	d := store.NewDelivery(raw, start)
+	ctx, cancel := s.ctx()
+	defer cancel()
+	info, err := sp.parse()
+	if err != nil {
+		s.log.Error("parse captured message", "err", err)
+		s.refuse(ctx, env, "", errTemporary, "could not read the spooled message", sp.size)
+		return errTemporary
+	}
+	d := &store.Delivery{Body: sp.reader(), Size: sp.size, Info: info, Received: start}
 	var local []string
-	for _, r := range s.rcpts {
+	outside := false
+	for _, r := range env.rcpts {
 		if r.account != nil {
 			d.Copies = append(d.Copies, store.Copy{AccountID: r.account.ID, Mailbox: store.Inbox})
 			local = append(local, r.addr)
+		} else {
+			outside = true
 		}
 	}
-	if s.sender != nil {
-		d.Copies = append(d.Copies, store.Copy{AccountID: s.sender.ID, Mailbox: store.Sent, Flags: store.FlagSeen})
+	if env.sender != nil {
+		d.Copies = append(d.Copies, store.Copy{AccountID: env.sender.ID, Mailbox: store.Sent, Flags: store.FlagSeen})
 	}
-	info := d.Info
-	base := store.LogEvent{Time: start, MessageID: info.MessageID, Subject: info.Subject, MailFrom: s.from,
-		Size: int64(len(raw)), RemoteIP: s.ip}
+	base := store.LogEvent{Time: start, MessageID: info.MessageID, Subject: info.Subject, MailFrom: env.from,
+		Size: sp.size, RemoteIP: s.ip}
 	captured := base
 	captured.Status = store.LogCaptured
-	captured.Rcpt = strings.Join(rcptAddrs(s.rcpts), ", ")
-	captured.Detail = fmt.Sprintf("for %d recipient(s)", len(s.rcpts))
-	if s.sender != nil {
-		captured.DomainID = s.sender.DomainID
+	captured.Rcpt = strings.Join(rcptAddrs(env.rcpts), ", ")
+	captured.Detail = fmt.Sprintf("for %d recipient(s)", len(env.rcpts))
+	if env.sender != nil {
+		captured.DomainID = env.sender.DomainID
 	}
 	d.Events = append(d.Events, captured)
-	for _, r := range s.rcpts {
+	for _, r := range env.rcpts {
 		if r.account != nil {
 			if captured.DomainID == 0 {
 				d.Events[0].DomainID = r.account.DomainID
@@ -303,23 +418,81 @@ func (s *session) Data(r io.Reader) error {
 			d.Events = append(d.Events, ev)
 		}
 	}
-	if s.sender != nil {
+	if env.sender != nil {
 		ev := base
-		ev.Status, ev.Rcpt, ev.DomainID, ev.Detail = store.LogStored, s.from, s.sender.DomainID, "Sent"
+		ev.Status, ev.Rcpt, ev.DomainID, ev.Detail = store.LogStored, env.from, env.sender.DomainID, "Sent"
 		d.Events = append(d.Events, ev)
 	}
-	ctx, cancel := s.ctx()
-	defer cancel()
 	if _, err := s.srv.store.Deliver(ctx, d); err != nil {
+		if errors.Is(err, store.ErrStorageFull) {
+			s.srv.metrics.setFull(true)
+			s.log.Error("store captured message: storage full", "message_id", info.MessageID, "err", err)
+			s.refuse(ctx, env, info.MessageID, errStorageFull, "storage full", sp.size)
+			return errStorageFull
+		}
 		s.log.Error("store captured message", "message_id", info.MessageID, "err", err)
+		s.refuse(ctx, env, info.MessageID, errTemporary, "store failed", sp.size)
 		return errTemporary
 	}
+	s.srv.metrics.setFull(false)
 	elapsed := s.srv.now().Sub(ingest)
 	s.srv.metrics.stored.Add(float64(len(d.Copies)))
-	s.srv.metrics.bytes.Add(float64(len(raw)))
+	s.srv.metrics.bytes.Add(float64(sp.size))
 	s.srv.metrics.latency.Observe(elapsed.Seconds())
-	s.log.Debug("captured", "message_id", info.MessageID, "from", s.from, "rcpts", local, "size", len(raw), "elapsed", elapsed)
-	return nil
+	if s.cc != nil {
+		s.cc.count(1, 0)
+	}
+	s.log.Debug("message stored", "message_id", info.MessageID, "from", env.from, "rcpts", local, "size", sp.size, "elapsed", elapsed)
+	if outside && env.sender != nil {
+		return replyJournaled
+	}
+	return replyStored
+}
+
+// dataFailed answers a body that could not be received whole. Every
+// refusal gets a reply and a message log record; a broken connection
+// gets neither (there is no one to answer).
+func (s *session) dataFailed(env envelope, in *bodyReader, sp *spool, err error) error {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	var se *smtp.SMTPError
+	switch {
+	case errors.Is(err, errBudget), errors.Is(err, unix.ENOSPC), errors.Is(err, unix.EDQUOT):
+		// Read the rest so that the reply comes at the end of the body,
+		// where the client waits for it, without keeping it.
+		sp.close()
+		io.Copy(io.Discard, in)
+		reason := "in-flight message bytes over the budget"
+		if !errors.Is(err, errBudget) {
+			s.srv.metrics.setFull(true)
+			reason = "spool disk full"
+		}
+		s.refuse(ctx, env, "", errStorageFull, reason, in.n)
+		return errStorageFull
+	case errors.As(err, &se):
+		// The size limit (go-smtp drains the rest of DATA).
+		s.refuse(ctx, env, "", se, "message over the size limit", in.n)
+		return err
+	case errors.Is(err, smtp.ErrDataReset):
+		// BDAT without LAST: RSET, a disconnect, or go-smtp refused a
+		// chunk over the size limit (and answered 552 itself).
+		s.refuse(ctx, env, "", &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}},
+			"transfer aborted before the last chunk (size limit, RSET or disconnect)", in.n)
+		return err
+	case in.readErr == nil:
+		// Writing the spool failed for another reason.
+		s.log.Error("spool captured message", "err", err)
+		sp.close()
+		io.Copy(io.Discard, in)
+		s.refuse(ctx, env, "", errTemporary, "could not spool the message", in.n)
+		return errTemporary
+	default:
+		// A timeout or a broken connection: go-smtp would answer 421 and
+		// keep reading commands (upstream issue 196), so hang up.
+		s.log.Info("data aborted", "err", err, "received", in.n)
+		s.conn.Conn().Close()
+		return err
+	}
 }
 
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
@@ -332,47 +505,35 @@ func rcptAddrs(rs []rcpt) []string {
 	return out
 }
 
-// deadlineReader pushes the connection's read deadline forward on each read.
-type deadlineReader struct {
+// bodyReader reads a message body for Data. It pushes the connection's
+// read deadline forward on each read (go-smtp sets it once per command,
+// which would cut off a large message on a slow link, while a stalled one
+// must still be), counts what it read, and tells the connection that bytes
+// read now are body (see conn).
+type bodyReader struct {
 	r       io.Reader
-	conn    net.Conn
+	nc      net.Conn
 	timeout time.Duration
+	cc      *conn
+	n       int64 // bytes read
+	readErr error // the read error that ended the body, if any
 }
 
-func (d *deadlineReader) Read(p []byte) (int, error) {
-	d.conn.SetReadDeadline(time.Now().Add(d.timeout))
-	return d.r.Read(p)
-}
-
-// NormalizeLineEndings turns every bare CR and bare LF into CRLF. SMTP
-// (RFC 5321 2.3.8) allows only CRLF; mail that breaks this is common and
-// must still be kept, and IMAP clients need CRLF. Since go-smtp ends DATA
-// only at CRLF.CRLF, a bare "\n.\n" never splits a message: it is kept as
-// content.
-func NormalizeLineEndings(b []byte) []byte {
-	bare := false
-	for i, c := range b {
-		if c == '\n' && (i == 0 || b[i-1] != '\r') || c == '\r' && (i+1 == len(b) || b[i+1] != '\n') {
-			bare = true
-			break
-		}
+func (b *bodyReader) Read(p []byte) (int, error) {
+	b.nc.SetReadDeadline(time.Now().Add(b.timeout))
+	var gen uint64
+	if b.cc != nil {
+		gen = b.cc.answers()
 	}
-	if !bare {
-		return b
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	if n > 0 && b.cc != nil {
+		b.cc.gotBody(gen)
 	}
-	out := make([]byte, 0, len(b)+len(b)/32)
-	for i := 0; i < len(b); i++ {
-		switch c := b[i]; {
-		case c == '\r' && i+1 < len(b) && b[i+1] == '\n':
-			out = append(out, '\r', '\n')
-			i++
-		case c == '\r' || c == '\n':
-			out = append(out, '\r', '\n')
-		default:
-			out = append(out, c)
-		}
+	if err != nil && err != io.EOF {
+		b.readErr = err
 	}
-	return out
+	return n, err
 }
 
 type slogPrinter struct{ log *slog.Logger }

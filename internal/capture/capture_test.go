@@ -23,13 +23,24 @@ import (
 
 type testEnv struct {
 	st   *sqlite.Store
+	srv  *Server
 	addr string
 	bob  store.Account
 }
 
 func newEnv(t testing.TB, cfg Config) *testEnv {
 	t.Helper()
-	dir := t.TempDir()
+	return newEnvLog(t, cfg, slog.New(slog.DiscardHandler))
+}
+
+func newEnvLog(t testing.TB, cfg Config, log *slog.Logger) *testEnv {
+	t.Helper()
+	return newEnvAt(t, t.TempDir(), cfg, log)
+}
+
+// newEnvAt keeps the store (database and bodies) in dir.
+func newEnvAt(t testing.TB, dir string, cfg Config, log *slog.Logger) *testEnv {
+	t.Helper()
 	blobs, err := fs.Open(filepath.Join(dir, "blobs"))
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +64,7 @@ func newEnv(t testing.TB, cfg Config) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(cfg, st, slog.New(slog.DiscardHandler), nil)
+	srv := New(cfg, st, log, nil)
 	go srv.Serve(ln)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -61,7 +72,7 @@ func newEnv(t testing.TB, cfg Config) *testEnv {
 		srv.Shutdown(ctx)
 		st.Close()
 	})
-	return &testEnv{st: st, addr: ln.Addr().String(), bob: bob}
+	return &testEnv{st: st, srv: srv, addr: ln.Addr().String(), bob: bob}
 }
 
 func (e *testEnv) inbox(t testing.TB, acct store.Account) []string {

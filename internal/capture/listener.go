@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
@@ -14,14 +15,15 @@ type limitListener struct {
 	net.Listener
 	cfg     Config
 	metrics *Metrics
+	log     *slog.Logger
 
 	mu    sync.Mutex
 	total int
 	perIP map[netip.Addr]int
 }
 
-func newLimitListener(ln net.Listener, cfg Config, m *Metrics) *limitListener {
-	return &limitListener{Listener: ln, cfg: cfg, metrics: m, perIP: make(map[netip.Addr]int)}
+func newLimitListener(ln net.Listener, cfg Config, m *Metrics, log *slog.Logger) *limitListener {
+	return &limitListener{Listener: ln, cfg: cfg, metrics: m, log: log, perIP: make(map[netip.Addr]int)}
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
@@ -32,6 +34,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		}
 		ip := addrOf(c.RemoteAddr())
 		if !l.allowed(ip) {
+			l.log.Info("connection refused", "remote", ip, "reason", "not in the allow-list")
 			refuse(c, "554 5.7.1 Your address may not send copies here")
 			continue
 		}
@@ -41,14 +44,18 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			l.total++
 			l.perIP[ip]++
 		}
+		total, fromIP := l.total, l.perIP[ip]
 		l.mu.Unlock()
 		if full {
 			l.metrics.connsRefused.Inc()
+			l.log.Info("connection refused", "remote", ip, "reason", "connection limit", "conns", total, "conns_from_ip", fromIP)
 			refuse(c, "421 4.7.0 Too many connections, try again later")
 			continue
 		}
 		l.metrics.conns.Inc()
-		return &countedConn{Conn: c, release: func() { l.release(ip) }}, nil
+		cc := newConn(c, l.log, func() { l.release(ip) })
+		cc.log.Info("connection opened", "conns", total, "conns_from_ip", fromIP)
+		return cc, nil
 	}
 }
 
@@ -90,15 +97,4 @@ func refuse(c net.Conn, line string) {
 		c.Write([]byte(line + "\r\n"))
 		c.Close()
 	}()
-}
-
-type countedConn struct {
-	net.Conn
-	once    sync.Once
-	release func()
-}
-
-func (c *countedConn) Close() error {
-	c.once.Do(c.release)
-	return c.Conn.Close()
 }

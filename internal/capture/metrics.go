@@ -1,6 +1,10 @@
 package capture
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // Metrics are the capture listener's Prometheus series.
 type Metrics struct {
@@ -10,7 +14,22 @@ type Metrics struct {
 	latency      prometheus.Histogram
 	conns        prometheus.Gauge
 	connsRefused prometheus.Counter
+	storageFull  prometheus.Gauge
+	isFull       atomic.Bool
 }
+
+// setFull records whether the last store attempt found the disk full.
+func (m *Metrics) setFull(full bool) {
+	if m.isFull.Swap(full) != full {
+		if full {
+			m.storageFull.Set(1)
+		} else {
+			m.storageFull.Set(0)
+		}
+	}
+}
+
+func (m *Metrics) full() bool { return m.isFull.Load() }
 
 // NewMetrics creates the series and registers them with reg when it is not
 // nil.
@@ -35,9 +54,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		connsRefused: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "xtramail_capture_connections_refused_total", Help: "Connections refused over the limits.",
 		}),
+		storageFull: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "xtramail_capture_storage_full",
+			Help: "1 while the last attempt to store a captured message found the disk full (answered 452 4.3.1).",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.stored, m.refused, m.bytes, m.latency, m.conns, m.connsRefused)
+		reg.MustRegister(m.stored, m.refused, m.bytes, m.latency, m.conns, m.connsRefused, m.storageFull)
 	}
 	return m
 }

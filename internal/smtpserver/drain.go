@@ -162,6 +162,10 @@ type conn struct {
 	gone     bool
 }
 
+// NetConn returns the connection this one wraps (as tls.Conn does), for
+// a listener's own connection type underneath.
+func (c *conn) NetConn() net.Conn { return c.Conn }
+
 func (c *conn) Read(p []byte) (int, error) {
 	for {
 		if c.d.closing.Load() && !c.busy.Load() {
