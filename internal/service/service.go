@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -141,6 +142,14 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 	reg.MustRegister(storeCollector{st})
 
 	nets, _ := cfg.Capture.AllowNets() // checked by Validate
+	// Large bodies wait in the data directory while they arrive: /tmp may
+	// be a tmpfs, which is memory again.
+	spool := filepath.Join(cfg.Data, "spool")
+	if err := os.MkdirAll(spool, 0o750); err != nil {
+		s.closeListeners()
+		st.Close()
+		return nil, fmt.Errorf("capture spool dir: %w", err)
+	}
 	s.capture = capture.New(capture.Config{
 		Hostname:        cfg.Hostname,
 		MaxMessageBytes: cfg.Capture.MaxMessageBytes,
@@ -151,6 +160,7 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 		MaxConnsPerIP:   cfg.Capture.MaxConnsPerIP,
 		AllowNets:       nets,
 		TLS:             tlsCfg,
+		SpoolDir:        spool,
 	}, st, log.With("listener", "capture"), capture.NewMetrics(reg))
 
 	authn := auth.NewAuthenticator(AccountLookup(st), auth.Options{})
@@ -163,6 +173,7 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", s.health)
 	s.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 
 	for _, l := range s.listeners {
@@ -274,6 +285,18 @@ func (s *Service) Start(ctx context.Context) error {
 		}()
 	}
 	return nil
+}
+
+// health answers 200 "ok", or 503 with the reason while the service
+// cannot do its job: today, a full disk that makes capture answer 452.
+func (s *Service) health(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if s.capture.StorageFull() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, "storage full: capture answers 452 4.3.1 until space is freed")
+		return
+	}
+	fmt.Fprintln(w, "ok")
 }
 
 // closedErr reports the errors a server returns because it was shut down.

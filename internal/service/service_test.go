@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -116,5 +119,42 @@ func TestSecondInstanceNamesTakenPort(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(cfg.Data); len(ents) != 0 {
 		t.Errorf("New touched the data directory before failing: %v", ents)
+	}
+}
+
+// TestHealthAndSpool checks the health endpoint beside /metrics (issue 12
+// part 5: a full disk must show there; capture's test fills a real disk)
+// and that capture spools large bodies inside the data directory.
+func TestHealthAndSpool(t *testing.T) {
+	cfg := config.Default()
+	cfg.Data = t.TempDir()
+	cfg.Capture.Listen = "127.0.0.1:0"
+	cfg.Capture.Allow = []string{"127.0.0.1/32"}
+	cfg.IMAP.Listen = ""
+	cfg.TLS.ACMEListen = ""
+	cfg.Metrics.Listen = "127.0.0.1:0"
+	svc, err := New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		svc.Shutdown(ctx)
+	}()
+	resp, err := http.Get("http://" + svc.MetricsAddr.String() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body) != "ok\n" {
+		t.Fatalf("healthz: %d %q", resp.StatusCode, body)
+	}
+	if fi, err := os.Stat(filepath.Join(cfg.Data, "spool")); err != nil || !fi.IsDir() {
+		t.Fatalf("spool directory in the data directory: %v", err)
 	}
 }
