@@ -231,9 +231,10 @@ func TestShutdownIdleSessionsGet421(t *testing.T) {
 	}
 }
 
-// TestShutdownLetsTransactionFinish: a message whose DATA is in flight
-// when shutdown begins is received and answered 250, then the session gets
-// 421 4.3.2; a MAIL pipelined after it is refused with one 421 only.
+// TestShutdownLetsTransactionFinish: a message whose DATA (or BDAT) is in
+// flight when shutdown begins is received and answered 250, then the
+// session gets 421 4.3.2; a MAIL pipelined after it is refused with one
+// 421 only.
 func TestShutdownLetsTransactionFinish(t *testing.T) {
 	ts := start(t)
 	plain := dial(t, ts.addr)
@@ -247,8 +248,17 @@ func TestShutdownLetsTransactionFinish(t *testing.T) {
 	secure.startTLS(ts.roots)
 	secure.ehlo()
 	secure.beginData()
+	// CHUNKING (RFC 3030), as Exchange sends: one chunk in, LAST to come.
+	chunked := dial(t, ts.addr)
+	chunked.ehlo()
+	chunked.send("MAIL FROM:<a@outside.test>\r\nRCPT TO:<b@example.test>\r\n")
+	chunked.expect("250 ")
+	chunked.expect("250 ")
+	chunk := "Subject: chunked\r\n\r\nab"
+	chunked.send(fmt.Sprintf("BDAT %d\r\n%s", len(chunk), chunk))
+	chunked.expect("250 ")
 	idle := dial(t, ts.addr)
-	waitConns(t, ts.d, 4)
+	waitConns(t, ts.d, 5)
 
 	ts.shutdown()
 	idle.expectGoAway() // proves the drain began while the others are mid-DATA
@@ -266,6 +276,10 @@ func TestShutdownLetsTransactionFinish(t *testing.T) {
 	secure.expect("250 ")
 	secure.expectGoAway()
 
+	chunked.send("BDAT 4 LAST\r\ncd\r\n")
+	chunked.expect("250 ")
+	chunked.expectGoAway()
+
 	pipelined.send("second half\r\n.\r\nMAIL FROM:<again@outside.test>\r\n")
 	pipelined.expect("250 ")
 	pipelined.expect("421 4.3.2 ")
@@ -276,8 +290,8 @@ func TestShutdownLetsTransactionFinish(t *testing.T) {
 	if err := <-ts.stopped; err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
-	if n := ts.b.stored.Load(); n != 3 {
-		t.Fatalf("%d messages received, want the 3 in flight", n)
+	if n := ts.b.stored.Load(); n != 4 {
+		t.Fatalf("%d messages received, want the 4 in flight", n)
 	}
 }
 
