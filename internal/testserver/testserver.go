@@ -14,6 +14,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"io"
 	"log/slog"
 	"maps"
 	"net"
@@ -161,6 +162,40 @@ func (s *Server) AddDomain(t testing.TB, name string) store.Domain {
 		t.Fatalf("testserver: add domain %s: %v", name, err)
 	}
 	return d
+}
+
+// Bodies returns the raw messages of an address's mailbox, keyed by
+// Message-ID (without angle brackets), read through the store as that
+// address: what a test checks after a delivery.
+func (s *Server) Bodies(t testing.TB, address, mailbox string) map[string][]byte {
+	t.Helper()
+	ctx := context.Background()
+	a, err := s.Store.Account(ctx, address)
+	if err != nil {
+		t.Fatalf("testserver: account %s: %v", address, err)
+	}
+	mb, err := s.Store.Mailbox(ctx, a.ID, mailbox)
+	if err != nil {
+		t.Fatalf("testserver: mailbox %s of %s: %v", mailbox, address, err)
+	}
+	msgs, err := s.Store.Messages(ctx, a.ID, mb.ID)
+	if err != nil {
+		t.Fatalf("testserver: messages of %s %s: %v", address, mailbox, err)
+	}
+	out := make(map[string][]byte, len(msgs))
+	for _, m := range msgs {
+		rc, err := s.Store.OpenBody(ctx, a.ID, m.BodyID)
+		if err != nil {
+			t.Fatalf("testserver: body of message %d: %v", m.ID, err)
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatalf("testserver: read body of message %d: %v", m.ID, err)
+		}
+		out[m.MessageID] = b
+	}
+	return out
 }
 
 // ClientTLS returns a client configuration that trusts the server's

@@ -49,6 +49,9 @@ func TestEndToEnd(t *testing.T) {
 	msg := []byte("From: Outside <sender@outside.test>\r\nTo: bob@example.test\r\nSubject: over imap\r\n" +
 		"Message-ID: <imap-1@outside.test>\r\n\r\nread me\r\n")
 	pySend(t, srv.Capture, "sender@outside.test", "bob@example.test", msg)
+	if got := srv.Bodies(t, "bob@example.test", "INBOX"); len(got) != 1 || !bytes.Equal(got["imap-1@outside.test"], msg) {
+		t.Fatalf("stored INBOX %q", got)
+	}
 
 	opts := &imapclient.Options{TLSConfig: srv.ClientTLS()}
 	c, err := imapclient.DialTLS(srv.IMAP, opts)
