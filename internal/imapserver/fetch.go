@@ -139,6 +139,9 @@ func (s *session) cmdFetch(tag string, uid bool, a *imapwire.Fetch) error {
 		}
 	}
 
+	for i := range rows {
+		s.announceKeywords(rows[i].Keywords)
+	}
 	hasFlags := slices.ContainsFunc(items, func(it imapwire.FetchItem) bool { return it.Kind == imapwire.FetchFlags })
 	hasUID := slices.ContainsFunc(items, func(it imapwire.FetchItem) bool { return it.Kind == imapwire.FetchUID })
 	hasModSeq := slices.ContainsFunc(items, func(it imapwire.FetchItem) bool { return it.Kind == imapwire.FetchModSeq })
@@ -264,6 +267,7 @@ func (s *session) fetchFlags(tag string, uid bool, a *imapwire.Fetch, ranges []s
 		s.storeError(tag, err, false)
 		return nil
 	}
+	s.announceRowKeywords(rows)
 	hasUID := slices.ContainsFunc(a.Items, func(it imapwire.FetchItem) bool { return it.Kind == imapwire.FetchUID })
 	hasModSeq := slices.ContainsFunc(a.Items, func(it imapwire.FetchItem) bool { return it.Kind == imapwire.FetchModSeq })
 	w := s.wr

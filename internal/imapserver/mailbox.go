@@ -78,7 +78,7 @@ func (s *session) cmdSelect(tag string, readOnly bool, a *imapwire.Select) {
 			}
 		}
 	}
-	sel := &selected{mb: mb, readOnly: readOnly, view: view, modseq: mb.HighestModSeq}
+	sel := &selected{mb: mb, readOnly: readOnly, view: view, modseq: mb.HighestModSeq, keywords: slices.Clone(mb.Keywords)}
 	if max := sel.view.maxUID(); !readOnly && max > 0 {
 		first := s.srv.claimRecent(mb.ID, max)
 		if first <= max {
@@ -92,7 +92,7 @@ func (s *session) cmdSelect(tag string, readOnly bool, a *imapwire.Select) {
 	s.saved = nil
 
 	w := s.wr
-	w.FlagsResponse(mailboxFlags)
+	w.FlagsResponse(append(slices.Clip(mailboxFlags), sel.keywords...))
 	w.Exists(sel.view.count())
 	if !s.rev2 {
 		w.Recent(uint32(rangesCount(sel.recent)))
@@ -105,7 +105,8 @@ func (s *session) cmdSelect(tag string, readOnly bool, a *imapwire.Select) {
 	if readOnly {
 		w.Untagged(imapwire.OK, imapwire.PermanentFlagsCode(nil), "no permanent flags in read-only mode")
 	} else {
-		w.Untagged(imapwire.OK, imapwire.PermanentFlagsCode(permanentFlags), "flags permitted")
+		perm := append(slices.Clip(permanentFlags[:len(permanentFlags)-1]), sel.keywords...)
+		w.Untagged(imapwire.OK, imapwire.PermanentFlagsCode(append(perm, `\*`)), "flags permitted")
 	}
 	w.Untagged(imapwire.OK, imapwire.HighestModSeqCode(mb.HighestModSeq), "highest modseq")
 	if s.rev2 {
@@ -151,6 +152,7 @@ func (s *session) qresyncSelect(q *imapwire.QResync) {
 	if err != nil {
 		s.log.Warn("QRESYNC changes", "err", err)
 	}
+	s.announceRowKeywords(changed)
 	for _, m := range changed {
 		if !q.KnownUIDs.IsEmpty() && !q.KnownUIDs.Contains(m.UID, sel.view.maxUID()) {
 			continue

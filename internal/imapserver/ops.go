@@ -79,6 +79,7 @@ func (s *session) cmdStore(tag string, uid bool, a *imapwire.Store) {
 		if len(changed) > 0 {
 			s.ownChange(before, changed[0].ModSeq, changed)
 		}
+		s.announceRowKeywords(changed)
 	}
 	slices.Sort(modified)
 	switch {
@@ -88,6 +89,7 @@ func (s *session) cmdStore(tag string, uid bool, a *imapwire.Store) {
 			s.storeError(tag, err, false)
 			return
 		}
+		s.announceRowKeywords(rows)
 		for _, m := range rows {
 			if !rangesContain(ranges, m.UID) {
 				continue

@@ -79,6 +79,7 @@ type selected struct {
 	modseq   uint64   // changes up to here are reflected in view
 	expunged []uint32 // UIDs gone from the store, not yet reported
 	recent   uidRanges
+	keywords []string // announced in FLAGS (see keywords.go)
 }
 
 func newSession(srv *Server, c net.Conn, ip string, implicitTLS bool) *session {

@@ -97,6 +97,7 @@ func (s *session) refresh() error {
 		}
 	}
 	s.srv.flags.advance(mb.ID, sel.modseq, mb.HighestModSeq, changed, vanished)
+	s.announceKeywords(mb.Keywords)
 	sel.mb = mb
 	sel.modseq = mb.HighestModSeq
 	s.applyChanged(changed)
@@ -135,6 +136,7 @@ func (s *session) ownAppend(uid uint32) bool {
 // RECENT) and the flag changes of known ones (FETCH).
 func (s *session) applyChanged(changed []store.MessageFlags) {
 	sel := s.sel
+	s.announceRowKeywords(changed)
 	max := sel.view.maxUID()
 	var news []uint32
 	var flagged []store.MessageFlags

@@ -91,6 +91,10 @@ type Mailbox struct {
 	Messages      uint32 // not expunged
 	Unseen        uint32 // not expunged and without \Seen
 	Size          int64  // bytes of messages not expunged
+	// Keywords are those used in the mailbox: every keyword a message of
+	// it got (delivered, copied, moved or stored) since it was created.
+	// The set only grows; IMAP lists it in FLAGS (RFC 9051 7.3.5).
+	Keywords []string
 }
 
 // Flags holds the IMAP system flags as a bit mask. \Recent is a property of

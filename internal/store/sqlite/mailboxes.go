@@ -394,6 +394,11 @@ func (s *Store) StoreFlags(ctx context.Context, accountID, mailboxID int64, uids
 			if _, err := t.Exec("UPDATE mailboxes SET highestmodseq = ?, unseen = unseen + ? WHERE id = ?", modseq, unseenDelta, mailboxID); err != nil {
 				return err
 			}
+			if op != store.FlagsRemove {
+				if err := t.addKeywords(mailboxID, keywords); err != nil {
+					return err
+				}
+			}
 		}
 		return nil
 	})
@@ -429,6 +434,9 @@ func (s *Store) Copy(ctx context.Context, accountID, from int64, uids []uint32, 
 				return fmt.Errorf("copy message: %w", err)
 			}
 			if _, err := t.Exec("UPDATE bodies SET refs = refs + 1 WHERE id = ?", bodyID); err != nil {
+				return err
+			}
+			if err := t.addKeywords(to, strings.Fields(kw)); err != nil {
 				return err
 			}
 			out = append(out, store.CopiedUID{From: uid, To: newUID})
@@ -495,9 +503,13 @@ func (t *tx) move(from int64, uids []uint32, to int64) ([]store.CopiedUID, error
 	now := time.Now().UnixMilli()
 	for _, uid := range uids {
 		var c mailboxChange
-		err := t.QueryRow("SELECT id, size, flags FROM messages WHERE mailbox_id = ? AND uid = ? AND expunged_modseq = 0", from, uid).Scan(&c.id, &c.size, &c.flags)
+		var kw string
+		err := t.QueryRow("SELECT id, size, flags, keywords FROM messages WHERE mailbox_id = ? AND uid = ? AND expunged_modseq = 0", from, uid).Scan(&c.id, &c.size, &c.flags, &kw)
 		if err != nil {
 			continue
+		}
+		if err := t.addKeywords(to, strings.Fields(kw)); err != nil {
+			return nil, err
 		}
 		newUID, modseq, err := t.nextUID(to, c.size, c.flags)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -115,17 +116,49 @@ func (t *tx) addMessage(bodyID int64, d *store.Delivery, c store.Copy) (store.De
 	if dl.MessageID, err = res.LastInsertId(); err != nil {
 		return dl, err
 	}
+	if err := t.addKeywords(dl.MailboxID, c.Keywords); err != nil {
+		return dl, err
+	}
 	t.changes = append(t.changes, store.Change{AccountID: c.AccountID, MailboxID: dl.MailboxID, Kind: store.ChangeNew, UID: uid, ModSeq: modseq})
 	return dl, nil
 }
 
-const mailboxCols = "id, account_id, name, special_use, subscribed, uidvalidity, uidnext, highestmodseq, messages, unseen, size"
+const mailboxCols = "id, account_id, name, special_use, subscribed, uidvalidity, uidnext, highestmodseq, messages, unseen, size, keywords"
 
 func scanMailbox(sc interface{ Scan(...any) error }) (store.Mailbox, error) {
 	var m store.Mailbox
+	var kw string
 	err := sc.Scan(&m.ID, &m.AccountID, &m.Name, &m.SpecialUse, &m.Subscribed, &m.UIDValidity,
-		&m.UIDNext, &m.HighestModSeq, &m.Messages, &m.Unseen, &m.Size)
+		&m.UIDNext, &m.HighestModSeq, &m.Messages, &m.Unseen, &m.Size, &kw)
+	m.Keywords = strings.Fields(kw)
 	return m, err
+}
+
+// addKeywords adds keywords to the mailbox's set of those in use
+// (store.Mailbox.Keywords), in the write that first uses them. The set
+// only grows, so the common case, no new keyword, costs one read.
+func (t *tx) addKeywords(mailboxID int64, kw []string) error {
+	if len(kw) == 0 {
+		return nil
+	}
+	var cur string
+	if err := t.QueryRow("SELECT keywords FROM mailboxes WHERE id = ?", mailboxID).Scan(&cur); err != nil {
+		return notFound(err, fmt.Sprintf("mailbox %d", mailboxID))
+	}
+	have := strings.Fields(cur)
+	n := len(have)
+	for _, k := range kw {
+		if !slices.ContainsFunc(have, func(h string) bool { return strings.EqualFold(h, k) }) {
+			have = append(have, k)
+		}
+	}
+	if len(have) == n {
+		return nil
+	}
+	if _, err := t.Exec("UPDATE mailboxes SET keywords = ? WHERE id = ?", strings.Join(have, " "), mailboxID); err != nil {
+		return fmt.Errorf("record keywords of mailbox %d: %w", mailboxID, err)
+	}
+	return nil
 }
 
 func (s *Store) Mailboxes(ctx context.Context, accountID int64) ([]store.Mailbox, error) {
@@ -395,8 +428,12 @@ func (s *Store) Restore(ctx context.Context, accountID, mailboxID int64, ids []i
 			if err != nil {
 				return fmt.Errorf("allocate uid in mailbox %d: %w", mailboxID, err)
 			}
-			if _, err := t.Exec("UPDATE messages SET uid = ?, modseq = ?, expunged_modseq = 0 WHERE id = ?", uid, modseq, m.id); err != nil {
+			var kw string
+			if err := t.QueryRow("UPDATE messages SET uid = ?, modseq = ?, expunged_modseq = 0 WHERE id = ? RETURNING keywords", uid, modseq, m.id).Scan(&kw); err != nil {
 				return fmt.Errorf("restore message %d: %w", m.id, err)
+			}
+			if err := t.addKeywords(mailboxID, strings.Fields(kw)); err != nil {
+				return err
 			}
 			if err := t.count(mailboxID, +1, m); err != nil {
 				return err

@@ -242,6 +242,20 @@ INSERT INTO meta VALUES ('search_unindexed_max', (SELECT coalesce(max(id), 0) FR
 DROP TABLE body_fts_vocab;
 DROP TABLE body_fts;
 `,
+	// The keywords used in each mailbox (issue 11 part 5).
+	`
+-- The keywords used in a mailbox, space-separated: IMAP's FLAGS and
+-- PERMANENTFLAGS list them (RFC 9051 section 7.3.5). Filled from the
+-- messages once; then kept by every write that adds keywords.
+ALTER TABLE mailboxes ADD COLUMN keywords TEXT NOT NULL DEFAULT '';
+WITH RECURSIVE split(mailbox_id, word, rest) AS (
+	SELECT mailbox_id, '', keywords || ' ' FROM messages WHERE keywords != '' AND expunged_modseq = 0
+	UNION ALL
+	SELECT mailbox_id, substr(rest, 1, instr(rest, ' ') - 1), substr(rest, instr(rest, ' ') + 1) FROM split WHERE rest != ''
+)
+UPDATE mailboxes SET keywords = (SELECT group_concat(word, ' ') FROM (SELECT DISTINCT word FROM split WHERE split.mailbox_id = mailboxes.id AND word != ''))
+WHERE id IN (SELECT mailbox_id FROM messages WHERE keywords != '' AND expunged_modseq = 0);
+`,
 }
 
 // rebuildAutoincrement returns the statements that recreate table with

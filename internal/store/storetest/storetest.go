@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CopyMove", testCopyMove},
 		{"MoveWithinMailbox", testMoveWithinMailbox},
 		{"SearchCandidates", testSearchCandidates},
+		{"MailboxKeywords", testMailboxKeywords},
 		{"Queue", testQueue},
 		{"DKIMKeys", testDKIMKeys},
 		{"ForeignIDsNotFound", testForeignIDsNotFound},
