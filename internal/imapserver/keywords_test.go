@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // announcedBefore fails unless a "* FLAGS" line listing kw comes before
@@ -27,6 +28,23 @@ func announcedBefore(t *testing.T, lines []string, kw string, readOnly bool) {
 	}
 }
 
+// untilShown runs cmd, then NOOP until a response shows kw (the change
+// feed may reach the session after cmd), and returns every line.
+func untilShown(t *testing.T, c *conn, cmd, kw string) []string {
+	t.Helper()
+	var all []string
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		lines := c.ok(cmd)
+		all = append(all, lines...)
+		if strings.Contains(strings.Join(lines, "\n"), kw) || time.Now().After(deadline) {
+			return all
+		}
+		cmd = "NOOP"
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // TestKeywordAnnounced: a keyword first used by STORE or APPEND is
 // announced with FLAGS and PERMANENTFLAGS before any FETCH shows it, to
 // every session with the mailbox selected, and SELECT lists the keywords
@@ -45,8 +63,8 @@ func TestKeywordAnnounced(t *testing.T) {
 
 	// STORE by a: a's own answer, then b at its next command.
 	announcedBefore(t, a.ok(`STORE 1 +FLAGS ($Forwarded)`), "$Forwarded", false)
-	announcedBefore(t, b.ok("FETCH 1:* (FLAGS)"), "$Forwarded", false)
-	announcedBefore(t, x.ok("FETCH 1:* (FLAGS)"), "$Forwarded", true)
+	announcedBefore(t, untilShown(t, b, "FETCH 1:* (FLAGS)", "$Forwarded"), "$Forwarded", false)
+	announcedBefore(t, untilShown(t, x, "FETCH 1:* (FLAGS)", "$Forwarded"), "$Forwarded", true)
 	// Announced once: the next FETCH has no FLAGS line.
 	hasNot(t, b.ok("FETCH 1 FLAGS"), "* FLAGS")
 
@@ -54,7 +72,7 @@ func TestKeywordAnnounced(t *testing.T) {
 	// before the flag change.
 	lines := a.ok(`STORE 2 +FLAGS.SILENT (Project-X)`)
 	has(t, lines, "* FLAGS (")
-	announcedBefore(t, b.ok("NOOP"), "Project-X", false)
+	announcedBefore(t, untilShown(t, b, "NOOP", "Project-X"), "Project-X", false)
 
 	// APPEND with a new keyword into the selected mailbox and another.
 	m := msg("kw append", "x")
@@ -65,7 +83,7 @@ func TestKeywordAnnounced(t *testing.T) {
 	}
 	lines = append(lines, a.ok("FETCH 4 FLAGS")...)
 	announcedBefore(t, lines, "$Label3", false)
-	announcedBefore(t, b.ok("FETCH 1:* FLAGS"), "$Label3", false)
+	announcedBefore(t, untilShown(t, b, "FETCH 1:* FLAGS", "$Label3"), "$Label3", false)
 
 	// SELECT lists the keywords in use.
 	c := e.login()

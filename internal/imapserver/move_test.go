@@ -32,7 +32,7 @@ func TestMoveIntoSelectedMailbox(t *testing.T) {
 	}
 	has(t, c.ok("FETCH 1:* (UID FLAGS)"), "* 1 FETCH (UID 1 ", "* 2 FETCH (UID 3 ", `* 3 FETCH (UID 4 FLAGS (\Flagged \Recent $Keep))`)
 	// Another session learns of the new UID and the expunge.
-	has(t, other.ok("NOOP"), "* 4 EXISTS", "* 2 EXPUNGE")
+	has(t, untilShown(t, other, "NOOP", "EXPUNGE"), "* 4 EXISTS", "* 2 EXPUNGE")
 	has(t, other.ok("FETCH 3 (UID FLAGS)"), `* 3 FETCH (UID 4 FLAGS (\Flagged $Keep))`)
 
 	// UID MOVE of several, and the store agrees.
