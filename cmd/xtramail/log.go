@@ -27,7 +27,7 @@ func logCommands() []command {
 var logStatuses = []store.LogStatus{
 	store.LogCaptured, store.LogRefused, store.LogStored, store.LogDeleted, store.LogRestored,
 	store.LogPurged, imapserver.LogMoved, imapserver.LogLogin, imapserver.LogLoginFailed,
-	store.LogSubmitted, store.LogQueued, store.LogDelivered, store.LogDeferred, store.LogBounced,
+	store.LogSubmitted, store.LogQueued, store.LogDelivered, store.LogDeferred, store.LogBounced, store.LogExpired,
 }
 
 func statusList() string {

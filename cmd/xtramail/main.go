@@ -74,9 +74,11 @@ func commands() []command {
 	return concat(
 		serveCommands(),
 		domainCommands(),
+		dkimCommands(),
 		userCommands(),
 		messageCommands(),
 		logCommands(),
+		queueCommands(),
 		versionCommands(),
 	)
 }
