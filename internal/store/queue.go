@@ -10,9 +10,9 @@ import (
 // transaction as its copies (the Sent copy, a colleague's INBOX copy), so
 // that what a client was told is sent is both kept and queued, or neither.
 type Outbound struct {
-	// AccountID is the sending account: it owns the entry and receives
-	// the delivery status notifications (RFC 3464) in its INBOX. 0 for a
-	// message without a local sender; it then gets no notification.
+	// AccountID is the sending account, required: it owns the entry (and
+	// so may read its body) and receives the delivery status
+	// notifications (RFC 3464) in its INBOX.
 	AccountID int64
 	MailFrom  string // envelope sender, empty for the null sender
 	Rcpt      string // one envelope recipient

@@ -42,10 +42,8 @@ func (t *tx) queueDelivery(s *Store, bodyID int64, d *store.Delivery) error {
 			}
 		}
 		var domainID int64
-		if o.AccountID != 0 {
-			if err := t.QueryRow("SELECT domain_id FROM accounts WHERE id = ?", o.AccountID).Scan(&domainID); err != nil {
-				return notFound(err, fmt.Sprintf("sending account %d", o.AccountID))
-			}
+		if err := t.QueryRow("SELECT domain_id FROM accounts WHERE id = ?", o.AccountID).Scan(&domainID); err != nil {
+			return notFound(err, fmt.Sprintf("sending account %d", o.AccountID))
 		}
 		now := d.Received.UnixMilli()
 		_, err = t.Exec(`INSERT INTO queue (account_id, domain_id, body_id, mail_from, rcpt, rcpt_domain, message_id,

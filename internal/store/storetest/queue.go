@@ -38,6 +38,12 @@ func testQueue(t *testing.T, s store.Store) {
 		t.Fatalf("queue for a bad recipient: %v, want ErrInvalid", err)
 	}
 
+	bad = store.NewDelivery(raw, t0)
+	bad.Outbound = []store.Outbound{{MailFrom: "alice@example.org", Rcpt: "bob@remote.test"}}
+	if _, err := s.Deliver(ctx, bad); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("queue without a sending account: %v, want ErrNotFound", err)
+	}
+
 	all := must(s.QueueEntries(ctx, store.QueueQuery{}))
 	if len(all) != 3 {
 		t.Fatalf("queue holds %d entries, want 3: %+v", len(all), all)
