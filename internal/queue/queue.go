@@ -184,22 +184,44 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	if len(entries) == 0 {
 		return 0, nil
 	}
-	byDomain := map[string][]store.QueueEntry{}
-	var domains []string
-	for _, e := range entries {
-		if _, ok := byDomain[e.RcptDomain]; !ok {
-			domains = append(domains, e.RcptDomain)
+	// A session sends its next message only once the last one is
+	// settled, so sessions are the unit of parallelism: one per
+	// recipient domain for MX delivery, and for a relay, which takes
+	// every domain, the messages spread over Concurrency sessions.
+	type session struct {
+		domain string
+		msgs   []*outMsg
+	}
+	var sessions []session
+	if w.cfg.Relay != nil {
+		msgs := groupMessages(entries)
+		n := min(w.cfg.Concurrency, len(msgs))
+		sessions = make([]session, n)
+		for i, m := range msgs {
+			sessions[i%n].domain = "(relay)"
+			sessions[i%n].msgs = append(sessions[i%n].msgs, m)
 		}
-		byDomain[e.RcptDomain] = append(byDomain[e.RcptDomain], e)
+	} else {
+		byDomain := map[string][]store.QueueEntry{}
+		var domains []string
+		for _, e := range entries {
+			if _, ok := byDomain[e.RcptDomain]; !ok {
+				domains = append(domains, e.RcptDomain)
+			}
+			byDomain[e.RcptDomain] = append(byDomain[e.RcptDomain], e)
+		}
+		for _, d := range domains {
+			sessions = append(sessions, session{d, groupMessages(byDomain[d])})
+		}
 	}
 	sem := make(chan struct{}, w.cfg.Concurrency)
 	var wg sync.WaitGroup
-	for _, d := range domains {
+	for _, ss := range sessions {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			w.deliverDomain(ctx, d, groupMessages(byDomain[d]))
+			w.deliverDomain(ctx, ss.domain, ss.msgs)
 		}()
 	}
 	wg.Wait()
