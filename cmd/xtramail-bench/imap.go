@@ -17,9 +17,13 @@ import (
 	"github.com/xtramail/xtramail/internal/service"
 )
 
-// imapMode measures whole IMAP sessions over TLS: each client loops on
-// login, select, fetch flags, store, append, expunge, logout, as a phone
-// or a desktop client checking mail does.
+// imapMode measures whole IMAP sessions over TLS. The default "realistic"
+// mix is issue 11 part 9's: 20 clients on 100 accounts, each session
+// LOGIN, LIST or STATUS, SELECT, FETCH of flags, envelopes, header
+// fields, BODYSTRUCTURE and partial bodies, STORE of flags and keywords,
+// APPEND, STORE \Deleted + UID EXPUNGE, LOGOUT, every answer checked
+// against a model of the mailbox (see imapmix.go). The "simple" mix loops
+// on login, select, fetch flags, store, append, expunge, logout.
 func imapMode(args []string) error {
 	fs := flag.NewFlagSet("imap", flag.ExitOnError)
 	addr := fs.String("addr", "", "IMAP TLS listener; empty starts an embedded server")
@@ -31,7 +35,33 @@ func imapMode(args []string) error {
 	dataDir := fs.String("data", "", "data directory for the embedded server (default: a temporary one)")
 	cpuProfile := fs.String("cpuprofile", "", "write the embedded server's CPU profile to this file")
 	resume := fs.Bool("resume", true, "resume TLS sessions (session tickets), as mail clients do")
+	mix := fs.String("mix", "realistic", "realistic (checked against a model) or simple")
+	accounts := fs.Int("accounts", 100, "accounts of the realistic mix (bench1..N; with --addr they must exist)")
+	mbox := fs.String("mbox", "", "mbox file whose messages the realistic mix appends (default: built-in samples)")
 	fs.Parse(args)
+
+	if *mix == "realistic" {
+		users := make([]string, *accounts)
+		for i := range users {
+			users[i] = benchUser(i + 1)
+		}
+		msgs, err := mixMessages(*mbox)
+		if err != nil {
+			return err
+		}
+		if *addr == "" {
+			srv, err := spawnServer(*dataDir, *accounts, *cpuProfile)
+			if err != nil {
+				return err
+			}
+			defer srv.stop()
+			*addr = srv.addrs["imap"]
+			if err := fillAccounts(srv.addrs["capture"], *accounts, *prefill); err != nil {
+				return err
+			}
+		}
+		return runMix(*addr, *password, users, *clients, *prefill, msgs, *duration, *resume)
+	}
 
 	userFor := func(i int) string { return *user }
 	if *addr == "" {
