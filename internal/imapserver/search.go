@@ -95,6 +95,7 @@ func (s *session) cmdSearch(tag string, uid bool, a *imapwire.Search) {
 				im := &imapmsg.Message{
 					Seq: seq, UID: m.UID, Flags: m.Flags, Keywords: m.Keywords,
 					Recent: rangesContain(sel.recent, m.UID), ModSeq: m.ModSeq, Received: m.Received, Size: m.Size,
+					Subject: m.Subject, From: m.From,
 					Load: func() ([]byte, *message.Info, error) { return s.load(m, true) },
 				}
 				if !check(im) {

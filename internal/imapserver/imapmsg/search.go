@@ -29,6 +29,11 @@ type Message struct {
 	// sees names. The session decides that zone when it stores the date.
 	Received time.Time
 	Size     int64 // RFC822.SIZE, for LARGER and SMALLER
+	// Subject and From are the decoded Subject and first From address
+	// ("Name <box@host>") as the store keeps them (store.Message), or "".
+	// A SUBJECT or FROM string found in them matches without loading the
+	// message; one not found there is still looked for in the header.
+	Subject, From string
 	// Load returns the raw message and its pre-parsed Info. Match calls it
 	// only when a key needs headers or text (see NeedsBody), at most once
 	// per call, after cheaper keys have had their say.
@@ -309,8 +314,14 @@ func (e *evaluator) match(k *imapwire.SearchKey) (bool, error) {
 		}
 		return e.match(b)
 	case imapwire.SearchFrom, imapwire.SearchTo, imapwire.SearchCc, imapwire.SearchBcc:
+		if k.Op == imapwire.SearchFrom && quickContains(m.From, k.Text) {
+			return true, nil
+		}
 		return e.addressContains(k.Op, k.Text)
 	case imapwire.SearchSubject:
+		if quickContains(m.Subject, k.Text) {
+			return true, nil
+		}
 		return e.headerContains("Subject", k.Text)
 	case imapwire.SearchHeader:
 		return e.headerContains(k.Field, k.Text)
@@ -320,6 +331,27 @@ func (e *evaluator) match(k *imapwire.SearchKey) (bool, error) {
 		return e.textContains(k.Text)
 	}
 	return false, fmt.Errorf("search op %d: %w", k.Op, errBadKey)
+}
+
+// quickContains tells whether the decoded value the store keeps contains
+// needle, folded: a match of SUBJECT or FROM found without loading the
+// message, since those keys match the decoded value too. The store turns
+// control characters into spaces and cuts long values with "...", so a
+// needle with a space or a control character, or one found only in the
+// "..." of a cut value, is left to the full check.
+func quickContains(value, needle string) bool {
+	if value == "" || needle == "" {
+		return false
+	}
+	for _, r := range needle {
+		if r <= ' ' || r == 0x7f {
+			return false
+		}
+	}
+	if len(value) > 1000 {
+		value = strings.TrimSuffix(value, "...")
+	}
+	return bytes.Contains(fold(value), fold(needle))
 }
 
 // saved tells whether the message is in the saved result "$".
@@ -459,7 +491,7 @@ func (e *evaluator) addressContains(op imapwire.SearchOp, needle string) (bool, 
 		if a.GroupStart || a.GroupEnd {
 			continue
 		}
-		buf = appendFold(buf[:0], []byte(message.DecodeHeader(a.Name)))
+		buf = appendFold(buf[:0], []byte(strings.TrimSpace(message.DecodeHeader(a.Name))))
 		if len(buf) > 0 {
 			buf = append(buf, " <"...)
 		}

@@ -389,6 +389,34 @@ func TestMatchAddress(t *testing.T) {
 	}
 }
 
+// TestMatchQuick checks the shortcut through the store's decoded Subject
+// and From: a match found there needs no load, a string not found there
+// is still looked for in the header, and the shortcut never says yes where
+// the header says no.
+func TestMatchQuick(t *testing.T) {
+	raw := "From: =?UTF-8?Q?J=C3=BCrgen?= <j@example.de>\r\nSubject: =?UTF-8?Q?a=01b?= report\r\nSubject: second\r\n\r\nbody\r\n"
+	info := message.Parse([]byte(raw))
+	for criteria, want := range map[string]struct{ match, load bool }{
+		"SUBJECT report":        {true, false},
+		"SUBJECT REPORT":        {true, false},
+		"SUBJECT second":        {true, true},  // only in the second field
+		"SUBJECT \"a b\"":       {false, true}, // a control character, not a space
+		"FROM \"jürgen\"":       {true, false},
+		"FROM j@example.de":     {true, false},
+		"FROM \"Jürgen <j@ex\"": {true, true}, // a space: the header decides
+		"FROM nobody":           {false, true},
+		"NOT SUBJECT report":    {false, false},
+	} {
+		loads := 0
+		m := &Message{UID: 1, Subject: info.Subject, From: info.From,
+			Load: func() ([]byte, *message.Info, error) { loads++; return []byte(raw), info, nil }}
+		ok, err := Match(nil, searchKeys(t, criteria), m)
+		if err != nil || ok != want.match || (loads > 0) != want.load {
+			t.Errorf("%s: %v, %v, %d loads; want %v, load %v", criteria, ok, err, loads, want.match, want.load)
+		}
+	}
+}
+
 func TestIndexTerms(t *testing.T) {
 	tests := []struct {
 		criteria string

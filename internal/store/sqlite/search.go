@@ -95,16 +95,24 @@ func (s *Store) SearchCandidates(ctx context.Context, accountID, mailboxID int64
 	if err := s.vocab.ensure(ctx, s); err != nil {
 		return nil, err
 	}
-	var clauses []string
+	type clause struct {
+		expr string
+		docs int // at most this many bodies match it
+	}
+	var all []clause
 	none := false // a word is in no indexed word: only partial bodies can match
+	fewest := -1  // the fewest bodies a clause may match, across the store
 	need := func(col, word string) {
-		vocab := s.vocab.containing(word, maxAlternatives)
+		vocab, docs := s.vocab.containing(word, maxAlternatives)
 		if len(vocab) == 0 {
 			none = true
 			return
 		}
 		if len(vocab) > maxAlternatives {
 			return
+		}
+		if fewest < 0 || docs < fewest {
+			fewest = docs
 		}
 		for i, v := range vocab {
 			vocab[i] = `"` + strings.ReplaceAll(v, `"`, `""`) + `"`
@@ -113,7 +121,7 @@ func (s *Store) SearchCandidates(ctx context.Context, accountID, mailboxID int64
 		if col != "" {
 			c = col + " : " + c
 		}
-		clauses = append(clauses, c)
+		all = append(all, clause{c, docs})
 	}
 	for _, t := range terms {
 		col := ftsColumn(t)
@@ -122,6 +130,19 @@ func (s *Store) SearchCandidates(ctx context.Context, accountID, mailboxID int64
 			message.IndexWords(t.Header, func(w string) { need(col, w) })
 		}
 		message.IndexWords(t.Value, func(w string) { need(col, w) })
+	}
+	var count int
+	if err := s.queryRow(ctx, "SELECT messages FROM mailboxes WHERE id = ?", mailboxID).Scan(&count); err != nil {
+		return nil, notFound(err, fmt.Sprintf("mailbox %d", mailboxID))
+	}
+	// A clause far less selective than the most selective one costs
+	// reading its long list of bodies and narrows little ("example" and
+	// "net" of FROM "s42@example.net"): it is left to the check.
+	var clauses []string
+	for _, c := range all {
+		if c.docs <= 16*fewest || c.docs <= count/8 {
+			clauses = append(clauses, c.expr)
+		}
 	}
 	var match string
 	switch {
@@ -133,6 +154,18 @@ func (s *Store) SearchCandidates(ctx context.Context, accountID, mailboxID int64
 		return s.UIDs(ctx, accountID, mailboxID)
 	default:
 		match = "(" + strings.Join(clauses, " AND ") + `) OR partial : "1"`
+	}
+	// Which side drives the query: the index's matches when they are
+	// fewer than the mailbox's messages (each is then looked up by body),
+	// else the mailbox's messages, each checked against the matches. The
+	// index spans every mailbox of every account, so a common word can
+	// match far more bodies than one mailbox holds.
+	if none {
+		fewest = 0
+	}
+	if below := s.unindexed.Load(); below <= 0 && fewest >= 0 && fewest <= count {
+		return scanUIDs(s.query(ctx, `SELECT m.uid FROM search_fts f CROSS JOIN messages m ON m.body_id = f.rowid
+			WHERE search_fts MATCH ? AND m.mailbox_id = ? AND m.expunged_modseq = 0 ORDER BY m.uid`, match, mailboxID))
 	}
 	if below := s.unindexed.Load(); below > 0 {
 		return scanUIDs(s.query(ctx, `SELECT m.uid FROM messages m WHERE m.mailbox_id = ? AND m.expunged_modseq = 0

@@ -153,6 +153,15 @@ func Open(path string, blobs blob.Store, opts Options) (*Store, error) {
 		s.bg.Add(1)
 		go s.reindex()
 	}
+	// The search vocabulary is read now rather than by the first search,
+	// which would wait for it (a second or more for 100,000 messages).
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		if err := s.vocab.ensure(context.Background(), s); err != nil {
+			s.log.Warn("load search vocabulary; the first search retries", "err", err)
+		}
+	}()
 	return s, nil
 }
 

@@ -7,18 +7,20 @@ import (
 	"sync"
 )
 
-// vocabulary is the set of words in the full-text index, in memory, so
-// that a substring search finds the words containing a fragment without
-// scanning the index's vocabulary on disk (about 260 ms for 100,000
-// messages, against a few ms here). It is loaded on the first search and
-// then extended as messages are indexed. Words of purged messages stay:
-// the set only serves to find candidates, which callers check.
+// vocabulary is the set of words in the full-text index, in memory, with
+// about how many bodies hold each, so that a substring search finds the
+// words containing a fragment without scanning the index's vocabulary on
+// disk (about 260 ms for 100,000 messages, against a few ms here), and
+// knows how many candidates a query may give. It is loaded on the first
+// search and then extended as messages are indexed. Words and counts of
+// purged messages stay: the set only serves to find candidates, which
+// callers check, and to estimate.
 type vocabulary struct {
 	mu      sync.RWMutex
 	state   vocabState
-	words   map[string]struct{}
-	pending []string      // words indexed while loading
-	loaded  chan struct{} // closed when state becomes vocabLoaded
+	words   map[string]int // word: bodies with it (an upper bound)
+	pending []string       // words indexed while loading, once per body and column
+	loaded  chan struct{}  // closed when state becomes vocabLoaded
 }
 
 type vocabState int
@@ -49,7 +51,7 @@ func (v *vocabulary) add(rows []ftsRow) {
 		v.pending = append(v.pending, words...)
 	case vocabLoaded:
 		for _, w := range words {
-			v.words[w] = struct{}{}
+			v.words[w]++
 		}
 	}
 }
@@ -74,19 +76,20 @@ func (v *vocabulary) ensure(ctx context.Context, s *Store) error {
 	v.state, v.loaded = vocabLoading, make(chan struct{})
 	v.mu.Unlock()
 
-	words := make(map[string]struct{})
+	words := make(map[string]int)
 	err := func() error {
-		rows, err := s.query(context.WithoutCancel(ctx), "SELECT term FROM search_fts_vocab")
+		rows, err := s.query(context.WithoutCancel(ctx), "SELECT term, doc FROM search_fts_vocab")
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var w string
-			if err := rows.Scan(&w); err != nil {
+			var docs int
+			if err := rows.Scan(&w, &docs); err != nil {
 				return err
 			}
-			words[w] = struct{}{}
+			words[w] = docs
 		}
 		return rows.Err()
 	}()
@@ -98,24 +101,30 @@ func (v *vocabulary) ensure(ctx context.Context, s *Store) error {
 		return fmt.Errorf("load search vocabulary: %w", err)
 	}
 	for _, w := range v.pending {
-		words[w] = struct{}{}
+		words[w]++
 	}
 	v.words, v.pending, v.state = words, nil, vocabLoaded
 	close(v.loaded)
 	return nil
 }
 
-// containing returns up to limit+1 words that contain frag.
-func (v *vocabulary) containing(frag string, limit int) []string {
+// containing returns up to limit+1 words that contain frag, and the sum
+// of their body counts: at most that many bodies have one of them.
+func (v *vocabulary) containing(frag string, limit int) ([]string, int) {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	var out []string
-	for w := range v.words {
-		if strings.Contains(w, frag) {
+	docs := 0
+	if n, ok := v.words[frag]; ok {
+		out, docs = append(out, frag), n
+	}
+	for w, n := range v.words {
+		if w != frag && strings.Contains(w, frag) {
+			docs += n
 			if out = append(out, w); len(out) > limit {
 				break
 			}
 		}
 	}
-	return out
+	return out, docs
 }
