@@ -72,11 +72,10 @@ func TestIdleSeesCapture(t *testing.T) {
 		if n != 1 {
 			t.Errorf("EXISTS %d", n)
 		}
+		// The push latency is a figure of the load tool's idle mode, not
+		// an assertion here: a loaded machine would make it flaky.
 		t.Logf("EXISTS %v after the capture began", time.Since(start))
-		if time.Since(start) > time.Second {
-			t.Errorf("EXISTS took %v", time.Since(start))
-		}
-	case <-time.After(2 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("no EXISTS during IDLE")
 	}
 	if err := idle.Close(); err != nil {

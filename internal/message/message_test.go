@@ -649,13 +649,10 @@ func TestLimits(t *testing.T) {
 		t.Errorf("%d parts", n)
 	}
 
-	// A huge header line parses quickly (linear).
-	raw = "Subject: " + strings.Repeat("x", 8<<20) + "\r\nTo: " + strings.Repeat("a@b, ", 200000) + "\r\n\r\nbody"
-	start := time.Now()
+	// A huge header line is cut to the limits (its parse time is in
+	// BenchmarkHostileInputs).
+	raw = hugeHeader
 	info = Parse([]byte(raw))
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("huge header took %v", d)
-	}
 	if len(info.Envelope.To) != maxAddrs {
 		t.Errorf("%d To addresses, want the first %d", len(info.Envelope.To), maxAddrs)
 	}
@@ -664,12 +661,15 @@ func TestLimits(t *testing.T) {
 	}
 }
 
-// TestHostileInputs guards against quadratic behaviour: each input is a few
-// MiB built to defeat a naive scanner.
-func TestHostileInputs(t *testing.T) {
-	const n = 1 << 20
+// hugeHeader is one 8 MiB Subject line and a To line of 200,000 addresses.
+var hugeHeader = "Subject: " + strings.Repeat("x", 8<<20) + "\r\nTo: " + strings.Repeat("a@b, ", 200000) + "\r\n\r\nbody"
+
+// hostileInputs are inputs of about 1 MiB × scale, each built to defeat a
+// naive scanner (quadratic behaviour).
+func hostileInputs(scale int) map[string]string {
+	n := scale << 20
 	rep := strings.Repeat
-	tests := map[string]string{
+	return map[string]string{
 		"dash boundary":     "Content-Type: multipart/mixed; boundary=-\r\n\r\n" + rep("-", 2*n),
 		"unclosed heads":    "Content-Type: text/html\r\n\r\n" + rep("<head>", n/4) + rep("</x>", n/4),
 		"escaped quotes":    "To: " + rep(`\"`, n) + "\r\n\r\n",
@@ -688,17 +688,20 @@ func TestHostileInputs(t *testing.T) {
 			}
 			return b.String() + "\r\n" + rep("text ", n/2)
 		}(),
-		"html tags":  "Content-Type: text/html\r\n\r\n" + rep("<a", n/2) + rep("<style>", n/8),
-		"many lines": "Subject: x\r\n\r\n" + rep("\n", 4*n),
+		"html tags":   "Content-Type: text/html\r\n\r\n" + rep("<a", n/2) + rep("<style>", n/8),
+		"many lines":  "Subject: x\r\n\r\n" + rep("\n", 4*n),
+		"huge header": hugeHeader,
 	}
-	for name, raw := range tests {
+}
+
+// TestHostileInputs checks that inputs built against a naive scanner still
+// parse to a consistent result. Their speed is measured, not asserted, by
+// BenchmarkHostileInputs: a quadratic scanner shows there as ns/byte growing
+// fourfold between the 1 MiB and 4 MiB sizes.
+func TestHostileInputs(t *testing.T) {
+	for name, raw := range hostileInputs(1) {
 		t.Run(name, func(t *testing.T) {
-			start := time.Now()
-			info := Parse([]byte(raw))
-			if d := time.Since(start); d > 3*time.Second {
-				t.Errorf("Parse took %v", d)
-			}
-			checkInvariants(t, []byte(raw), info)
+			checkInvariants(t, []byte(raw), Parse([]byte(raw)))
 		})
 	}
 }
