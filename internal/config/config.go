@@ -71,6 +71,11 @@ type Capture struct {
 	Allow        []string `toml:"allow"`
 	ReadTimeout  Duration `toml:"read_timeout"`
 	WriteTimeout Duration `toml:"write_timeout"`
+	// MaxInflightBytes bounds the message bodies received and not yet
+	// stored, over all connections (bodies over 256 KiB wait in
+	// <data>/spool, not in memory). A message that would pass it is
+	// answered 452 4.3.1 and the upstream retries later.
+	MaxInflightBytes int64 `toml:"max_inflight_bytes"`
 }
 
 // IMAP configures the IMAP server that users' mail clients sign in to.
@@ -156,13 +161,14 @@ func Default() Config {
 		Hostname: host,
 		Log:      Log{Level: "info", Format: "text"},
 		Capture: Capture{
-			Listen:          ":25",
-			MaxMessageBytes: 50 << 20,
-			MaxRecipients:   1000,
-			MaxConns:        1000,
-			MaxConnsPerIP:   100,
-			ReadTimeout:     Duration{5 * time.Minute},
-			WriteTimeout:    Duration{time.Minute},
+			Listen:           ":25",
+			MaxMessageBytes:  50 << 20,
+			MaxRecipients:    1000,
+			MaxConns:         1000,
+			MaxConnsPerIP:    100,
+			ReadTimeout:      Duration{5 * time.Minute},
+			WriteTimeout:     Duration{time.Minute},
+			MaxInflightBytes: 1 << 30,
 		},
 		IMAP:      IMAP{Listen: ":993", MaxConns: 10000, MaxConnsPerIP: 500},
 		TLS:       TLS{ACMEListen: ":80"},
@@ -236,6 +242,10 @@ func (c *Config) Validate() error {
 	}
 	if c.Capture.MaxMessageBytes < 1024 {
 		errs = append(errs, fmt.Errorf("capture.max_message_bytes %d: too small", c.Capture.MaxMessageBytes))
+	}
+	if c.Capture.MaxInflightBytes < c.Capture.MaxMessageBytes {
+		errs = append(errs, fmt.Errorf("capture.max_inflight_bytes %d: smaller than max_message_bytes, the largest message would never fit",
+			c.Capture.MaxInflightBytes))
 	}
 	if c.IMAP.MaxConns < 1 || c.IMAP.MaxConnsPerIP < 1 {
 		errs = append(errs, errors.New("imap: max_conns and max_conns_per_ip must be positive"))

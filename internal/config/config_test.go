@@ -34,7 +34,7 @@ log_days = 30
 	if c.Data != "/var/lib/xtramail" || c.Capture.Listen != ":2525" || c.Capture.ReadTimeout.Duration != 90*time.Second || c.Retention.LogDays != 30 {
 		t.Fatalf("loaded %+v", c)
 	}
-	if c.Capture.MaxMessageBytes != 50<<20 || c.Retention.Batch != 500 {
+	if c.Capture.MaxMessageBytes != 50<<20 || c.Capture.MaxInflightBytes != 1<<30 || c.Retention.Batch != 500 {
 		t.Fatal("defaults lost")
 	}
 	nets, err := c.Capture.AllowNets()
@@ -100,6 +100,7 @@ func TestValidate(t *testing.T) {
 		func(c *Config) { c.TLS.CertFile = "x.pem" },
 		func(c *Config) { c.Capture.Allow = []string{"10.0.0.0/33"} },
 		func(c *Config) { c.Retention.Batch = 0 },
+		func(c *Config) { c.Capture.MaxInflightBytes = c.Capture.MaxMessageBytes - 1 },
 	} {
 		c := Default()
 		c.Capture.Allow = []string{"192.0.2.1"}

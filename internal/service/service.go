@@ -151,16 +151,17 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 		return nil, fmt.Errorf("capture spool dir: %w", err)
 	}
 	s.capture = capture.New(capture.Config{
-		Hostname:        cfg.Hostname,
-		MaxMessageBytes: cfg.Capture.MaxMessageBytes,
-		MaxRecipients:   cfg.Capture.MaxRecipients,
-		ReadTimeout:     cfg.Capture.ReadTimeout.Duration,
-		WriteTimeout:    cfg.Capture.WriteTimeout.Duration,
-		MaxConns:        cfg.Capture.MaxConns,
-		MaxConnsPerIP:   cfg.Capture.MaxConnsPerIP,
-		AllowNets:       nets,
-		TLS:             tlsCfg,
-		SpoolDir:        spool,
+		Hostname:         cfg.Hostname,
+		MaxMessageBytes:  cfg.Capture.MaxMessageBytes,
+		MaxRecipients:    cfg.Capture.MaxRecipients,
+		ReadTimeout:      cfg.Capture.ReadTimeout.Duration,
+		WriteTimeout:     cfg.Capture.WriteTimeout.Duration,
+		MaxConns:         cfg.Capture.MaxConns,
+		MaxConnsPerIP:    cfg.Capture.MaxConnsPerIP,
+		AllowNets:        nets,
+		TLS:              tlsCfg,
+		SpoolDir:         spool,
+		MaxInflightBytes: cfg.Capture.MaxInflightBytes,
 	}, st, log.With("listener", "capture"), capture.NewMetrics(reg))
 
 	authn := auth.NewAuthenticator(AccountLookup(st), auth.Options{})
