@@ -293,6 +293,16 @@ func (w *Worker) deliverDomain(ctx context.Context, domain string, msgs []*outMs
 			break
 		}
 		c, note, err := w.connect(ctx, t)
+		if errors.Is(err, errTLSFailed) && t.tlsMode == "opportunistic" && (t.sts == nil || t.sts.Mode != mtasts.Enforce) {
+			// RFC 7435 4: opportunistic security must not fail where
+			// cleartext would work; unless a policy enforces TLS, try
+			// again in the clear rather than never deliver to an MX with
+			// broken TLS (RFC 8461 5: testing mode delivers).
+			log.Info("STARTTLS failed, retrying in the clear", "host", t.host, "err", err)
+			clear := t
+			clear.tlsMode = "none"
+			c, note, err = w.connect(ctx, clear)
+		}
 		if err != nil {
 			log.Info("outbound connection failed", "host", t.host, "err", err)
 			// Deferred even for a 5xx: a refusing MX says nothing of the

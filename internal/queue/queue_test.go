@@ -451,3 +451,32 @@ func TestRelayRequiresSTARTTLS(t *testing.T) {
 		t.Fatalf("deferred %+v", d)
 	}
 }
+
+// TestBrokenSTARTTLSFallsBackToClear: an MX whose STARTTLS handshake
+// fails still gets the message in the clear when no MTA-STS policy asks
+// for TLS (RFC 7435), and never when one does.
+func TestBrokenSTARTTLSFallsBackToClear(t *testing.T) {
+	broken := &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+		return nil, errors.New("no certificate here")
+	}}
+	s := newMX(t)
+	sk := startSink(t, broken, false)
+	s.cfg.MXPort = sk.port
+	enqueue(t, s.st, s.acc, t0, "m1", "bob@example.net")
+	runOnce(t, New(s.cfg, s.st, nil, nil))
+	if got := sk.received(); len(got) != 1 || got[0].tls {
+		t.Fatalf("without a policy: %+v", got)
+	}
+
+	e := stsSetup(t, "version: STSv1\nmode: enforce\nmx: mx.example.net\nmax_age: 86400\n")
+	sk2 := startSink(t, broken, false)
+	e.cfg.MXPort = sk2.port
+	enqueue(t, e.st, e.acc, t0, "m1", "bob@example.net")
+	runOnce(t, New(e.cfg, e.st, nil, nil))
+	if got := sk2.received(); len(got) != 0 {
+		t.Fatalf("enforced policy, broken TLS: sent in the clear %+v", got)
+	}
+	if d := events(t, e.st, store.LogDeferred); len(d) != 1 || !strings.Contains(d[0].Detail, "tls handshake failed") {
+		t.Fatalf("deferred %+v", d)
+	}
+}

@@ -157,10 +157,13 @@ func (w *Worker) prelude(ctx context.Context, raw net.Conn, t target, tlsCfg *tl
 	}
 	tc := tls.Client(raw, tlsCfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
-		return nil, fmt.Errorf("tls with %s: %w", name, err)
+		return nil, fmt.Errorf("%w with %s: %w", errTLSFailed, name, err)
 	}
 	return smtp.NewClient(&greetedConn{Conn: tc, r: io.MultiReader(greeting, tc)}), nil
 }
+
+// errTLSFailed marks a failed STARTTLS handshake.
+var errTLSFailed = errors.New("tls handshake failed")
 
 // smtpErr turns a textproto error into go-smtp's error type, so that one
 // function classifies every remote answer.
