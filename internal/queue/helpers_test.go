@@ -129,6 +129,12 @@ func (s *sink) received() []sunk {
 // speaks TLS from the start when implicit.
 func startSink(t testing.TB, cfg *tls.Config, implicit bool) *sink {
 	t.Helper()
+	return startSinkWith(t, cfg, implicit, nil)
+}
+
+// startSinkWith is startSink with server settings changed by configure.
+func startSinkWith(t testing.TB, cfg *tls.Config, implicit bool, configure func(*smtp.Server)) *sink {
+	t.Helper()
 	s := &sink{conns: map[*smtp.Conn]bool{}}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		s.set(func() { s.conns[c] = true })
@@ -137,6 +143,9 @@ func startSink(t testing.TB, cfg *tls.Config, implicit bool) *sink {
 	srv.Domain = "sink.test"
 	srv.ReadTimeout, srv.WriteTimeout = time.Minute, time.Minute
 	srv.AllowInsecureAuth = false
+	if configure != nil {
+		configure(srv)
+	}
 	var ln net.Listener
 	var err error
 	if implicit {

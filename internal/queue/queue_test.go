@@ -480,3 +480,27 @@ func TestBrokenSTARTTLSFallsBackToClear(t *testing.T) {
 		t.Fatalf("deferred %+v", d)
 	}
 }
+
+// TestUTF8AddressesNeedSMTPUTF8: a UTF-8 recipient goes with SMTPUTF8 to a
+// server that offers it, and bounces (5.6.7) from one that does not.
+func TestUTF8AddressesNeedSMTPUTF8(t *testing.T) {
+	for _, offer := range []bool{true, false} {
+		s := newMX(t)
+		sk := startSinkWith(t, nil, false, func(srv *smtp.Server) { srv.EnableSMTPUTF8 = offer })
+		s.cfg.MXPort = sk.port
+		enqueue(t, s.st, s.acc, t0, "u1", "jörg@example.net")
+		runOnce(t, New(s.cfg, s.st, nil, nil))
+		got := sk.received()
+		if offer && (len(got) != 1 || got[0].rcpts[0] != "jörg@example.net") {
+			t.Fatalf("SMTPUTF8 offered: sink got %+v", got)
+		}
+		if !offer {
+			if len(got) != 0 {
+				t.Fatalf("sent UTF-8 to a server without SMTPUTF8: %+v", got)
+			}
+			if b := events(t, s.st, store.LogBounced); len(b) != 1 || !strings.Contains(b[0].Detail, "SMTPUTF8") {
+				t.Fatalf("bounced %+v", b)
+			}
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/textproto"
+	"slices"
 	"strings"
 
 	"github.com/emersion/go-sasl"
@@ -191,6 +192,15 @@ func (w *Worker) send(ctx context.Context, c *conn, t target, m *outMsg) ([]resu
 	if c.ext8 {
 		opts.Body = smtp.Body8BitMIME
 	}
+	if !ascii(first.MailFrom) || slices.ContainsFunc(m.entries, func(e store.QueueEntry) bool { return !ascii(e.Rcpt) }) {
+		// RFC 6531 3.2: addresses in UTF-8 need SMTPUTF8; a server
+		// without it cannot take them at all.
+		if ok, _ := c.c.Extension("SMTPUTF8"); !ok {
+			return uniform(m, result{outcome: store.QueueFailed, status: "5.6.7", host: c.host,
+				reply: "the server does not support SMTPUTF8, which these UTF-8 addresses need (RFC 6531)"}), nil
+		}
+		opts.UTF8 = true
+	}
 	if err := c.c.Mail(first.MailFrom, opts); err != nil {
 		if isSMTP(err) {
 			c.c.Reset()
@@ -246,6 +256,15 @@ func (w *Worker) send(ctx context.Context, c *conn, t target, m *outMsg) ([]resu
 	}
 	setAll(result{outcome: store.QueueDelivered, reply: "250 " + resp.StatusText, status: "2.0.0", host: c.host})
 	return results, nil
+}
+
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func isSMTP(err error) bool {
