@@ -364,6 +364,12 @@ func (s *session) answer(c *imapwire.Command, answered bool, err error) error {
 func (s *session) storeError(tag string, err error, target bool) {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
+		if s.sel != nil {
+			// Perhaps the selected mailbox itself is gone (deleted by
+			// another process, with no event here): the next command's
+			// sync finds out.
+			s.markDirty()
+		}
 		if target {
 			s.no(tag, imapwire.CodeTryCreate, "no such mailbox")
 		} else {
@@ -403,6 +409,9 @@ func (s *session) dispatch(cmd *imapwire.Command) error {
 			s.sync(true)
 		case expungeIfUID:
 			s.sync(cmd.UID)
+		}
+		if s.sel != nil && s.sel.gone && cmd.Name != "LOGOUT" {
+			return s.byeGone()
 		}
 	}
 	wr := s.wr

@@ -3,6 +3,7 @@ package imapserver
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 	"sort"
 	"sync"
@@ -22,10 +23,24 @@ import (
 // only reads what changed since.
 type flagCache struct {
 	mu    sync.Mutex
-	snaps map[int64]*flagSnap
-	users map[int64]int // sessions with the mailbox selected
-	idle  []int64       // mailboxes with a snapshot and no session, oldest first
+	snaps map[mailboxKey]*flagSnap
+	users map[mailboxKey]int // sessions with the mailbox selected
+	idle  []mailboxKey       // mailboxes with a snapshot and no session, oldest first
 }
+
+// mailboxKey names a mailbox in the server's memory: every per-mailbox
+// state (flag snapshots, \Recent claims) is kept under its id and its
+// UIDVALIDITY, so that it can never be served for another mailbox, even
+// from a backend that gave an id twice (issue 11: a deleted mailbox's
+// snapshot was served to the next mailbox, of another account, that got
+// its id). The store promises both are never reused; the pair guards
+// against a backend that breaks the promise, at no cost.
+type mailboxKey struct {
+	id          int64
+	uidValidity uint32
+}
+
+func keyOf(mb store.Mailbox) mailboxKey { return mailboxKey{mb.ID, mb.UIDValidity} }
 
 // idleRows bounds the rows of snapshots kept for mailboxes no session has
 // selected (about 50 bytes a row), idleSnaps their number.
@@ -48,28 +63,28 @@ const smallSnap = 256
 const minCached = 512
 
 func newFlagCache() *flagCache {
-	return &flagCache{snaps: make(map[int64]*flagSnap), users: make(map[int64]int)}
+	return &flagCache{snaps: make(map[mailboxKey]*flagSnap), users: make(map[mailboxKey]int)}
 }
 
-func (c *flagCache) acquire(mailboxID int64) {
+func (c *flagCache) acquire(key mailboxKey) {
 	c.mu.Lock()
-	if c.users[mailboxID]++; c.users[mailboxID] == 1 {
-		c.idle = slices.DeleteFunc(c.idle, func(id int64) bool { return id == mailboxID })
+	if c.users[key]++; c.users[key] == 1 {
+		c.idle = slices.DeleteFunc(c.idle, func(k mailboxKey) bool { return k == key })
 	}
 	c.mu.Unlock()
 }
 
-func (c *flagCache) release(mailboxID int64) {
+func (c *flagCache) release(key mailboxKey) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.users[mailboxID]--; c.users[mailboxID] > 0 {
+	if c.users[key]--; c.users[key] > 0 {
 		return
 	}
-	delete(c.users, mailboxID)
-	if c.snaps[mailboxID] == nil {
+	delete(c.users, key)
+	if c.snaps[key] == nil {
 		return
 	}
-	c.idle = append(c.idle, mailboxID)
+	c.idle = append(c.idle, key)
 	rows := 0
 	for _, id := range c.idle {
 		rows += len(c.snaps[id].rows)
@@ -81,30 +96,44 @@ func (c *flagCache) release(mailboxID int64) {
 	}
 }
 
-// get returns an up-to-date snapshot of a mailbox. It must not be
-// modified.
-func (c *flagCache) get(ctx context.Context, st Store, accountID, mailboxID int64) (*flagSnap, error) {
-	mb, err := st.MailboxByID(ctx, accountID, mailboxID)
+// forget drops what is kept about a mailbox that was deleted or renamed:
+// the next session to select it (under its new name) starts afresh.
+// Sessions that still have it selected keep their count.
+func (c *flagCache) forget(key mailboxKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.snaps, key)
+	c.idle = slices.DeleteFunc(c.idle, func(k mailboxKey) bool { return k == key })
+}
+
+// get returns an up-to-date snapshot of a mailbox of the account. It must
+// not be modified. A mailbox that no longer exists, or that is not the
+// one key names, is store.ErrNotFound.
+func (c *flagCache) get(ctx context.Context, st Store, accountID int64, key mailboxKey) (*flagSnap, error) {
+	mb, err := st.MailboxByID(ctx, accountID, key.id)
 	if err != nil {
 		return nil, err
+	}
+	if keyOf(mb) != key {
+		return nil, fmt.Errorf("mailbox %d has UIDVALIDITY %d, not %d: %w", key.id, mb.UIDValidity, key.uidValidity, store.ErrNotFound)
 	}
 	return c.getAt(ctx, st, mb)
 }
 
 // peek returns the current snapshot of a mailbox without bringing it up
 // to date, or nil.
-func (c *flagCache) peek(mailboxID int64) *flagSnap {
+func (c *flagCache) peek(key mailboxKey) *flagSnap {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.snaps[mailboxID]
+	return c.snaps[key]
 }
 
 // getAt is get for a mailbox record just read from the store.
 func (c *flagCache) getAt(ctx context.Context, st Store, mb store.Mailbox) (*flagSnap, error) {
-	mailboxID := mb.ID
+	mailboxID, key := mb.ID, keyOf(mb)
 	var err error
 	c.mu.Lock()
-	old := c.snaps[mailboxID]
+	old := c.snaps[key]
 	c.mu.Unlock()
 	if old != nil && old.modseq == mb.HighestModSeq {
 		return old, nil
@@ -130,9 +159,9 @@ func (c *flagCache) getAt(ctx context.Context, st Store, mb store.Mailbox) (*fla
 		snap.rows = merge(old.rows, changed, vanished)
 	}
 	c.mu.Lock()
-	if c.users[mailboxID] > 0 {
-		if cur := c.snaps[mailboxID]; cur == nil || cur.modseq <= snap.modseq {
-			c.snaps[mailboxID] = snap
+	if c.users[key] > 0 {
+		if cur := c.snaps[key]; cur == nil || cur.modseq <= snap.modseq {
+			c.snaps[key] = snap
 		}
 	}
 	c.mu.Unlock()
@@ -148,9 +177,9 @@ const maxAdvance = 4096
 // own write), when the snapshot is still at from. The snapshot then stays
 // at the modseq of the session's view, so flagRows serves small sets from
 // it too, without a store read.
-func (c *flagCache) advance(mailboxID int64, from, to uint64, changed []store.MessageFlags, vanished []uint32) {
+func (c *flagCache) advance(key mailboxKey, from, to uint64, changed []store.MessageFlags, vanished []uint32) {
 	c.mu.Lock()
-	old := c.snaps[mailboxID]
+	old := c.snaps[key]
 	c.mu.Unlock()
 	if old == nil || old.modseq != from || to <= from || len(old.rows) > maxAdvance {
 		return
@@ -161,8 +190,8 @@ func (c *flagCache) advance(mailboxID int64, from, to uint64, changed []store.Me
 	}
 	snap := &flagSnap{modseq: to, rows: merge(old.rows, changed, vanished)}
 	c.mu.Lock()
-	if c.users[mailboxID] > 0 && c.snaps[mailboxID] == old {
-		c.snaps[mailboxID] = snap
+	if c.users[key] > 0 && c.snaps[key] == old {
+		c.snaps[key] = snap
 	}
 	c.mu.Unlock()
 }
@@ -200,18 +229,25 @@ func merge(rows, changed []store.MessageFlags, vanished []uint32) []store.Messag
 // flagRows returns the flag rows of the messages in ranges (nil: all),
 // from the shared snapshot for large sets and from the store otherwise.
 // Callers still filter with the view.
+//
+// A session never reads flags older than its own last write (issue 11
+// part 2): the shared snapshot serves only when it is at the view's
+// modseq, the change feed has nothing pending, and that modseq is not
+// below the session's last write; anything else is read from the store,
+// which has every acknowledged write.
 func (s *session) flagRows(ranges []store.UIDRange) ([]store.MessageFlags, error) {
-	id := s.sel.mb.ID
-	snap := s.srv.flags.peek(id)
-	if snap == nil || snap.modseq != s.sel.modseq || s.dirty.Load() {
+	sel := s.sel
+	key := keyOf(sel.mb)
+	snap := s.srv.flags.peek(key)
+	if snap == nil || snap.modseq != sel.modseq || snap.modseq < sel.written || s.dirty.Load() {
 		// A snapshot at the view's modseq (taken at SELECT, or by
 		// another session) is the store's answer already; otherwise
 		// small sets are asked of the store.
 		if ranges != nil && rangesCount(ranges) < minCached {
-			return s.srv.store.FlagsByUID(s.ctx, s.account.ID, id, queryRanges(ranges))
+			return s.srv.store.FlagsByUID(s.ctx, s.account.ID, sel.mb.ID, queryRanges(ranges))
 		}
 		var err error
-		snap, err = s.srv.flags.get(s.ctx, s.srv.store, s.account.ID, id)
+		snap, err = s.srv.flags.get(s.ctx, s.srv.store, s.account.ID, key)
 		if err != nil {
 			return nil, err
 		}

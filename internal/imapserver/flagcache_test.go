@@ -20,23 +20,33 @@ func rowsOf(uids ...uint32) []store.MessageFlags {
 // bounds, oldest dropped first, and a new session takes it back.
 func TestFlagCacheIdle(t *testing.T) {
 	c := newFlagCache()
+	k := func(id int64) mailboxKey { return mailboxKey{id, 100} }
 	for id := int64(1); id <= idleSnaps+2; id++ {
-		c.acquire(id)
-		c.snaps[id] = &flagSnap{modseq: 1, rows: rowsOf(1, 2)}
-		c.release(id)
+		c.acquire(k(id))
+		c.snaps[k(id)] = &flagSnap{modseq: 1, rows: rowsOf(1, 2)}
+		c.release(k(id))
 	}
-	if len(c.idle) != idleSnaps || c.peek(1) != nil || c.peek(2) != nil || c.peek(3) == nil {
-		t.Fatalf("idle %v; snapshots 1..3 kept: %v %v %v", c.idle, c.peek(1) != nil, c.peek(2) != nil, c.peek(3) != nil)
+	if len(c.idle) != idleSnaps || c.peek(k(1)) != nil || c.peek(k(2)) != nil || c.peek(k(3)) == nil {
+		t.Fatalf("idle %v; snapshots 1..3 kept: %v %v %v", c.idle, c.peek(k(1)) != nil, c.peek(k(2)) != nil, c.peek(k(3)) != nil)
 	}
-	c.acquire(3)
-	if len(c.idle) != idleSnaps-1 || c.peek(3) == nil {
+	c.acquire(k(3))
+	if len(c.idle) != idleSnaps-1 || c.peek(k(3)) == nil {
 		t.Fatalf("re-acquired: idle %v", c.idle)
 	}
 	// One huge snapshot alone is over idleRows: dropped at release.
-	c.snaps[3] = &flagSnap{modseq: 1, rows: make([]store.MessageFlags, idleRows+1)}
-	c.release(3)
-	if c.peek(3) != nil {
+	c.snaps[k(3)] = &flagSnap{modseq: 1, rows: make([]store.MessageFlags, idleRows+1)}
+	c.release(k(3))
+	if c.peek(k(3)) != nil {
 		t.Error("snapshot over idleRows kept")
+	}
+	// forget drops an idle snapshot at once; a key with another
+	// UIDVALIDITY never finds it.
+	if c.peek(mailboxKey{4, 101}) != nil {
+		t.Error("snapshot found under another UIDVALIDITY")
+	}
+	c.forget(k(4))
+	if c.peek(k(4)) != nil || slices.Contains(c.idle, k(4)) {
+		t.Errorf("forgotten snapshot kept: idle %v", c.idle)
 	}
 }
 
@@ -44,21 +54,22 @@ func TestFlagCacheIdle(t *testing.T) {
 // modseq they start from, and only while the mailbox is selected.
 func TestFlagCacheAdvance(t *testing.T) {
 	c := newFlagCache()
-	c.acquire(7)
-	c.snaps[7] = &flagSnap{modseq: 4, rows: rowsOf(1, 2, 3)}
-	c.advance(7, 3, 5, rowsOf(9), nil) // from the wrong modseq
-	if s := c.peek(7); s.modseq != 4 || len(s.rows) != 3 {
+	k := mailboxKey{7, 100}
+	c.acquire(k)
+	c.snaps[k] = &flagSnap{modseq: 4, rows: rowsOf(1, 2, 3)}
+	c.advance(k, 3, 5, rowsOf(9), nil) // from the wrong modseq
+	if s := c.peek(k); s.modseq != 4 || len(s.rows) != 3 {
 		t.Fatalf("advanced from a stale modseq: %+v", s)
 	}
 	changed := []store.MessageFlags{{UID: 4, ModSeq: 5}, {UID: 2, ModSeq: 5, Flags: store.FlagSeen}} // unsorted
-	c.advance(7, 4, 5, changed, []uint32{1})
-	s := c.peek(7)
+	c.advance(k, 4, 5, changed, []uint32{1})
+	s := c.peek(k)
 	if s.modseq != 5 || len(s.rows) != 3 || s.rows[0].UID != 2 || s.rows[0].Flags != store.FlagSeen || s.rows[2].UID != 4 {
 		t.Fatalf("advanced: %+v", s)
 	}
-	c.release(7)
-	c.advance(7, 5, 6, rowsOf(8), nil)
-	if c.peek(7).modseq != 5 {
+	c.release(k)
+	c.advance(k, 5, 6, rowsOf(8), nil)
+	if c.peek(k).modseq != 5 {
 		t.Error("idle snapshot advanced")
 	}
 }

@@ -35,15 +35,16 @@ func (s *session) cmdSelect(tag string, readOnly bool, a *imapwire.Select) {
 	// delivered in between is missed (it is read again by modseq).
 	s.feedModSeq.Store(0)
 	s.selectedID.Store(mb.ID)
-	s.srv.flags.acquire(mb.ID)
+	key := keyOf(mb)
+	s.srv.flags.acquire(key)
 	fail := func(err error) {
-		s.srv.flags.release(mb.ID)
+		s.srv.flags.release(key)
 		s.selectedID.Store(0)
 		s.storeError(tag, err, false)
 	}
 	var view uidView
 	var firstUnseen uint32
-	snap := s.srv.flags.peek(mb.ID)
+	snap := s.srv.flags.peek(key)
 	if snap != nil && snap.modseq != mb.HighestModSeq {
 		snap = nil
 	}
@@ -78,9 +79,9 @@ func (s *session) cmdSelect(tag string, readOnly bool, a *imapwire.Select) {
 			}
 		}
 	}
-	sel := &selected{mb: mb, readOnly: readOnly, view: view, modseq: mb.HighestModSeq, keywords: slices.Clone(mb.Keywords)}
+	sel := &selected{mb: mb, key: key, readOnly: readOnly, view: view, modseq: mb.HighestModSeq, keywords: slices.Clone(mb.Keywords)}
 	if max := sel.view.maxUID(); !readOnly && max > 0 {
-		first := s.srv.claimRecent(mb.ID, max)
+		first := s.srv.claimRecent(key, max)
 		if first <= max {
 			for _, r := range sel.view.byUID(imapwire.NumSet{Ranges: []imapwire.NumRange{{First: first, Last: max}}}) {
 				sel.recent.add(r.First, r.Last)
@@ -170,7 +171,7 @@ func (s *session) qresyncSelect(q *imapwire.QResync) {
 // unselect leaves the selected mailbox without expunging.
 func (s *session) unselect() {
 	if s.sel != nil {
-		s.srv.flags.release(s.sel.mb.ID)
+		s.srv.flags.release(s.sel.key)
 	}
 	s.sel = nil
 	s.selectedID.Store(0)
@@ -183,19 +184,11 @@ func (s *session) unselect() {
 // cmdClose runs CLOSE (which expunges silently unless read-only, RFC 9051
 // section 6.4.1) and UNSELECT (RFC 3691).
 func (s *session) cmdClose(tag string, expunge bool) {
-	if expunge && !s.sel.readOnly {
-		flags, err := s.flagRows(nil)
-		if err != nil {
-			s.storeError(tag, err, false)
-			return
-		}
-		var del []uint32
-		for _, m := range flags {
-			if m.Flags&store.FlagDeleted != 0 && s.sel.view.contains(m.UID) {
-				del = append(del, m.UID)
-			}
-		}
-		if err := s.srv.store.ExpungeUIDs(s.ctx, s.account.ID, s.sel.mb.ID, del); err != nil {
+	if expunge && !s.sel.readOnly && s.sel.view.count() > 0 {
+		// The store expunges what carries \Deleted when it runs: a
+		// flag taken off by any session just before is respected.
+		all := []store.UIDRange{{First: 1, Last: s.sel.view.maxUID()}}
+		if _, err := s.srv.store.ExpungeDeleted(s.ctx, s.account.ID, s.sel.mb.ID, all); err != nil {
 			s.storeError(tag, err, false)
 			return
 		}
@@ -226,18 +219,43 @@ func (s *session) cmdCreate(tag string, a *imapwire.Create) {
 	s.ok(tag, "CREATE completed")
 }
 
+// cmdDelete runs DELETE. What the server keeps in memory about the
+// mailbox goes with it, and a session of this account that has it
+// selected, this one included, ends with BYE (issue 11).
 func (s *session) cmdDelete(tag, name string) {
-	if err := s.srv.store.DeleteMailbox(s.ctx, s.account.ID, name); err != nil {
+	mb, err := s.srv.store.Mailbox(s.ctx, s.account.ID, name)
+	if err == nil {
+		err = s.srv.store.DeleteMailbox(s.ctx, s.account.ID, mb.Name)
+	}
+	if err != nil {
 		s.storeError(tag, err, false)
 		return
+	}
+	s.srv.forgetMailbox(keyOf(mb))
+	if s.sel != nil && s.sel.key == keyOf(mb) {
+		s.sel.gone = true
 	}
 	s.ok(tag, "DELETE completed; its messages are in Trash")
 }
 
+// cmdRename runs RENAME. The renamed mailboxes (children too, and INBOX,
+// whose messages move out) keep their ids; what the server keeps about
+// them is dropped all the same, and rebuilt from the store when next
+// selected.
 func (s *session) cmdRename(tag, from, to string) {
+	mbs, err := s.srv.store.Mailboxes(s.ctx, s.account.ID)
+	if err != nil {
+		s.storeError(tag, err, false)
+		return
+	}
 	if err := s.srv.store.RenameMailbox(s.ctx, s.account.ID, from, strings.TrimSuffix(to, "/")); err != nil {
 		s.storeError(tag, err, false)
 		return
+	}
+	for _, mb := range mbs {
+		if mb.Name == from || strings.HasPrefix(mb.Name, from+"/") || strings.EqualFold(from, store.Inbox) && mb.Name == store.Inbox {
+			s.srv.forgetMailbox(keyOf(mb))
+		}
 	}
 	s.ok(tag, "RENAME completed")
 }
@@ -300,7 +318,7 @@ func (s *session) writeStatus(mb store.Mailbox, items []imapwire.StatusItem) err
 				}
 			}
 		case imapwire.StatusRecent:
-			if claimed, ok := s.srv.recentClaimed(mb.ID); ok && mb.UIDNext-1 > claimed {
+			if claimed, ok := s.srv.recentClaimed(keyOf(mb)); ok && mb.UIDNext-1 > claimed {
 				flags, err := s.srv.store.FlagsByUID(s.ctx, s.account.ID, mb.ID, []store.UIDRange{{First: claimed + 1, Last: mb.UIDNext - 1}})
 				if err != nil {
 					return err

@@ -146,6 +146,9 @@ func (s *session) writeFlagFetch(m store.MessageFlags, withUID bool) {
 	s.wr.EndFetch()
 }
 
+// maxExpungeRanges bounds the UID ranges of one store expunge.
+const maxExpungeRanges = 256
+
 // cmdExpunge runs EXPUNGE and UID EXPUNGE (RFC 9051 sections 6.4.3 and
 // 6.4.9). Expunged messages stay restorable in the store.
 func (s *session) cmdExpunge(tag string, uidSet *imapwire.NumSet) {
@@ -154,28 +157,32 @@ func (s *session) cmdExpunge(tag string, uidSet *imapwire.NumSet) {
 		s.no(tag, imapwire.CodeCannot, "mailbox is read-only (EXAMINE)")
 		return
 	}
-	var ranges []store.UIDRange
+	// Every message the session knows of, or those of the UID set; the
+	// store expunges those that carry \Deleted when it runs, so no flags
+	// read earlier (by this session or a shared snapshot) decide it
+	// (issue 11 part 2).
+	ranges := []store.UIDRange{{First: 1, Last: sel.view.maxUID()}}
 	if uidSet != nil {
 		ranges = sel.view.byUID(*uidSet)
-		if len(ranges) == 0 {
-			s.ok(tag, "EXPUNGE completed")
+	}
+	if len(ranges) == 0 || sel.view.count() == 0 {
+		s.ok(tag, "EXPUNGE completed")
+		return
+	}
+	// The ranges go as they are, never widened (queryRanges): this is a
+	// write. In parts, so that a very scattered set stays within the
+	// store's bounds on one query.
+	var del []uint32
+	for len(ranges) > 0 {
+		part := ranges[:min(len(ranges), maxExpungeRanges)]
+		ranges = ranges[len(part):]
+		got, err := s.srv.store.ExpungeDeleted(s.ctx, s.account.ID, sel.mb.ID, part)
+		if err != nil {
+			s.reportExpunged(del)
+			s.storeError(tag, err, false)
 			return
 		}
-	}
-	rows, err := s.flagRows(ranges)
-	if err != nil {
-		s.storeError(tag, err, false)
-		return
-	}
-	var del []uint32
-	for _, m := range rows {
-		if m.Flags&store.FlagDeleted != 0 && sel.view.contains(m.UID) && (ranges == nil || rangesContain(ranges, m.UID)) {
-			del = append(del, m.UID)
-		}
-	}
-	if err := s.srv.store.ExpungeUIDs(s.ctx, s.account.ID, sel.mb.ID, del); err != nil {
-		s.storeError(tag, err, false)
-		return
+		del = append(del, got...)
 	}
 	s.reportExpunged(del)
 	s.ok(tag, "EXPUNGE completed")

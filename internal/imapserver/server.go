@@ -48,6 +48,7 @@ type Store interface {
 	Move(ctx context.Context, accountID, from int64, uids []uint32, to int64) ([]store.CopiedUID, error)
 	ExpungeUIDs(ctx context.Context, accountID, mailboxID int64, uids []uint32) error
 	SearchCandidates(ctx context.Context, accountID, mailboxID int64, terms []store.SearchTerm) ([]uint32, error)
+	ExpungeDeleted(ctx context.Context, accountID, mailboxID int64, ranges []store.UIDRange) ([]uint32, error)
 	Body(ctx context.Context, accountID, bodyID int64) (store.Body, error)
 	OpenBody(ctx context.Context, accountID, bodyID int64) (io.ReadCloser, error)
 	Deliver(ctx context.Context, d *store.Delivery) ([]store.Delivered, error)
@@ -146,7 +147,7 @@ type Server struct {
 	// recent in exactly one session, the first to see it. In memory: a
 	// mailbox first seen after start has no recent messages.
 	recentMu sync.Mutex
-	recent   map[int64]uint32
+	recent   map[mailboxKey]uint32
 
 	flags *flagCache
 
@@ -252,7 +253,7 @@ func New(cfg Config, st Store, a Authenticator, log *slog.Logger) *Server {
 		listeners: make(map[net.Listener]struct{}),
 		sessions:  make(map[*session]struct{}),
 		perIP:     make(map[string]int),
-		recent:    make(map[int64]uint32),
+		recent:    make(map[mailboxKey]uint32),
 		flags:     newFlagCache(),
 		done:      make(chan struct{}),
 	}
@@ -402,27 +403,37 @@ func (s *Server) Panics() int64 { return s.panics.Load() }
 // highest UID already claimed, up to upTo, and returns the first UID it
 // got (upTo+1 when none). A mailbox not seen since start has nothing
 // recent: its claim starts at upTo.
-func (s *Server) claimRecent(mailboxID int64, upTo uint32) uint32 {
+func (s *Server) claimRecent(key mailboxKey, upTo uint32) uint32 {
 	s.recentMu.Lock()
 	defer s.recentMu.Unlock()
-	prev, ok := s.recent[mailboxID]
+	prev, ok := s.recent[key]
 	if !ok {
-		s.recent[mailboxID] = upTo
+		s.recent[key] = upTo
 		return upTo + 1
 	}
 	if upTo > prev {
-		s.recent[mailboxID] = upTo
+		s.recent[key] = upTo
 	}
 	return prev + 1
 }
 
 // recentClaimed returns the highest UID claimed as recent in a mailbox,
 // and false when no session has seen it since start.
-func (s *Server) recentClaimed(mailboxID int64) (uint32, bool) {
+func (s *Server) recentClaimed(key mailboxKey) (uint32, bool) {
 	s.recentMu.Lock()
 	defer s.recentMu.Unlock()
-	u, ok := s.recent[mailboxID]
+	u, ok := s.recent[key]
 	return u, ok
+}
+
+// forgetMailbox drops what the server keeps in memory about a mailbox
+// that was deleted or renamed (DESIGN.md: in-memory state keyed by an id
+// dies with its object).
+func (s *Server) forgetMailbox(key mailboxKey) {
+	s.flags.forget(key)
+	s.recentMu.Lock()
+	delete(s.recent, key)
+	s.recentMu.Unlock()
 }
 
 func remoteIP(a net.Addr) string {

@@ -74,12 +74,21 @@ type session struct {
 // selected is the state of the selected mailbox (RFC 9051 section 3.3).
 type selected struct {
 	mb       store.Mailbox
+	key      mailboxKey // what the server's per-mailbox state is kept under
 	readOnly bool
 	view     uidView
-	modseq   uint64   // changes up to here are reflected in view
+	modseq   uint64 // changes up to here are reflected in view
+	// written is the modseq of the session's own last write to the
+	// mailbox: no read of the session may come from a view or snapshot
+	// older than that (issue 11 part 2).
+	written  uint64
 	expunged []uint32 // UIDs gone from the store, not yet reported
 	recent   uidRanges
 	keywords []string // announced in FLAGS (see keywords.go)
+	// gone: the mailbox was deleted (by this session, another one or
+	// another process). The session ends with BYE before it could answer
+	// anything about it.
+	gone bool
 }
 
 func newSession(srv *Server, c net.Conn, ip string, implicitTLS bool) *session {
@@ -150,7 +159,7 @@ func (s *session) run() {
 		}
 		s.closeFeed()
 		if s.sel != nil {
-			s.srv.flags.release(s.sel.mb.ID)
+			s.srv.flags.release(s.sel.key)
 		}
 		s.cancel()
 		s.conn.Close()
@@ -223,7 +232,20 @@ func (s *session) next() error {
 		}
 		return err
 	}
+	if s.sel != nil && s.sel.gone && s.state != stateLogout {
+		// Found deleted while the command ran (NOOP, IDLE, its own
+		// DELETE): its answer is given, the session ends.
+		return s.byeGone()
+	}
 	return s.flush()
+}
+
+// byeGone ends a session whose selected mailbox was deleted: no command
+// can be answered about it, and its name may already belong to a new
+// mailbox (RFC 9051 section 7.1.5 allows BYE at any time).
+func (s *session) byeGone() error {
+	s.log.Info("selected mailbox deleted; ending session", "mailbox", s.sel.mb.Name)
+	return s.bye("selected mailbox was deleted")
 }
 
 func (s *session) bye(text string) error {
@@ -444,6 +466,12 @@ func (s *session) cmdIdle(tag string) error {
 				return errClose
 			}
 			s.sync(true)
+			if s.sel != nil && s.sel.gone {
+				s.byeGone()
+				s.conn.Close()
+				<-lines
+				return errClose
+			}
 			if err := s.flush(); err != nil {
 				s.conn.Close()
 				<-lines

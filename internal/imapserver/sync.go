@@ -2,6 +2,7 @@ package imapserver
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 
@@ -18,17 +19,26 @@ import (
 //
 // The change feed only says that something changed; what changed is read
 // back by modseq (every change raises the mailbox's HIGHESTMODSEQ), so
-// missed or repeated events cost nothing.
+// missed or repeated events cost nothing. The feed is asynchronous, so a
+// session whose own write could not be folded into its view (ownChange)
+// re-reads without waiting for the write's event: its next command never
+// sees the mailbox as it was before that write.
+//
+// A selected mailbox found deleted is marked gone, and the session ends
+// with BYE before answering anything about it.
 func (s *session) sync(allowExpunge bool) {
 	sel := s.sel
-	if sel == nil {
+	if sel == nil || sel.gone {
 		return
 	}
-	if s.dirty.Swap(false) && s.feedModSeq.Swap(0) > sel.modseq {
+	fromFeed := s.dirty.Swap(false) && s.feedModSeq.Swap(0) > sel.modseq
+	if fromFeed || sel.modseq < sel.written {
 		if err := s.refresh(); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
-				// The mailbox was deleted or renamed away by another
-				// session: nothing more can be reported about it.
+				// Deleted, by this session, another one or another
+				// process: its id is never given again, but nothing
+				// more may be answered about it.
+				sel.gone = true
 				return
 			}
 			s.log.Warn("refresh selected mailbox", "err", err)
@@ -80,7 +90,11 @@ func (s *session) refresh() error {
 	if err != nil {
 		return err
 	}
+	if keyOf(mb) != sel.key {
+		return fmt.Errorf("selected mailbox %d changed UIDVALIDITY: %w", mb.ID, store.ErrNotFound)
+	}
 	if mb.HighestModSeq <= sel.modseq {
+		sel.mb = mb // renamed, perhaps
 		return nil
 	}
 	vanished, err := s.srv.store.VanishedSince(s.ctx, s.account.ID, mb.ID, sel.modseq)
@@ -96,7 +110,7 @@ func (s *session) refresh() error {
 			sel.expunged = append(sel.expunged, u)
 		}
 	}
-	s.srv.flags.advance(mb.ID, sel.modseq, mb.HighestModSeq, changed, vanished)
+	s.srv.flags.advance(sel.key, sel.modseq, mb.HighestModSeq, changed, vanished)
 	s.announceKeywords(mb.Keywords)
 	sel.mb = mb
 	sel.modseq = mb.HighestModSeq
@@ -126,7 +140,7 @@ func (s *session) ownAppend(uid uint32) bool {
 	// Later writes by others (higher modseqs) are left to the next
 	// sync: their events mark the session dirty.
 	mine := changed[i : i+1]
-	s.srv.flags.advance(sel.mb.ID, sel.modseq, sel.modseq+1, mine, nil)
+	s.srv.flags.advance(sel.key, sel.modseq, sel.modseq+1, mine, nil)
 	sel.modseq++
 	s.applyChanged(mine)
 	return true
@@ -148,13 +162,12 @@ func (s *session) applyChanged(changed []store.MessageFlags) {
 			flagged = append(flagged, m)
 		}
 	}
-	mb := sel.mb
 	if len(news) > 0 {
 		for _, u := range news {
 			sel.view.push(u)
 		}
 		if !sel.readOnly {
-			first := s.srv.claimRecent(mb.ID, news[len(news)-1])
+			first := s.srv.claimRecent(sel.key, news[len(news)-1])
 			for _, u := range news {
 				if u >= first {
 					sel.recent.add(u, u)
@@ -186,12 +199,22 @@ func (s *session) applyChanged(changed []store.MessageFlags) {
 // modseq before to after: when nothing else happened in between, the
 // view is still in step and needs no re-read for it. A store raises a
 // mailbox's modseq by one per write, so after == before+1 is what proves
-// that; any other gap is re-read at the next sync. changed are the rows
-// the write returned; they move the shared flag snapshot along too.
+// that; changed are the rows the write returned, and they move the
+// shared flag snapshot along too. With any other gap, others wrote in
+// between: the view and the shared snapshot are older than this write,
+// and sel.written makes every read until the next sync (which re-reads)
+// bypass them (issue 11 part 2: the next command read the snapshot from
+// before the write, and EXPUNGE removed a message whose \Deleted the
+// session had just taken off).
 func (s *session) ownChange(before, after uint64, changed []store.MessageFlags) {
-	if s.sel != nil && s.sel.modseq == before && after == before+1 {
-		s.sel.modseq = after
-		s.srv.flags.advance(s.sel.mb.ID, before, after, changed, nil)
+	sel := s.sel
+	if sel == nil {
+		return
+	}
+	sel.written = max(sel.written, after)
+	if sel.modseq == before && after == before+1 {
+		sel.modseq = after
+		s.srv.flags.advance(sel.key, before, after, changed, nil)
 	}
 }
 

@@ -303,7 +303,10 @@ const (
 	ChangeNew ChangeKind = iota + 1
 	ChangeFlags
 	ChangeExpunge
-	ChangeMailboxes // created, renamed or deleted mailboxes
+	// ChangeMailboxes: mailboxes were created, renamed or deleted. For a
+	// rename or delete, MailboxID is the mailbox renamed or deleted, so
+	// that sessions with it selected re-read it at once.
+	ChangeMailboxes
 )
 
 // PurgeResult counts what one retention pass removed.
@@ -411,6 +414,13 @@ type Store interface {
 	// which the caller then checks. With no terms it returns every live
 	// message.
 	SearchCandidates(ctx context.Context, accountID, mailboxID int64, terms []SearchTerm) ([]uint32, error)
+	// ExpungeDeleted soft-deletes the live messages in the UID ranges
+	// (nil: all) that carry \Deleted when the write runs, and returns
+	// their UIDs in order (IMAP EXPUNGE, UID EXPUNGE, CLOSE). The flag
+	// test and the expunge are one transaction: a STORE -FLAGS (\Deleted)
+	// acknowledged before it always keeps its message, whatever flags the
+	// caller last read (issue 11 part 2).
+	ExpungeDeleted(ctx context.Context, accountID, mailboxID int64, ranges []UIDRange) ([]uint32, error)
 
 	// Messages. Messages lists a mailbox's live messages in UID order.
 	Messages(ctx context.Context, accountID, mailboxID int64) ([]Message, error)

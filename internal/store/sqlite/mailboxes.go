@@ -142,7 +142,7 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, from, to str
 		if n > 0 {
 			return fmt.Errorf("mailbox %s: %w", to, store.ErrExists)
 		}
-		t.changes = append(t.changes, store.Change{AccountID: accountID, Kind: store.ChangeMailboxes})
+		t.changes = append(t.changes, store.Change{AccountID: accountID, MailboxID: fromID, Kind: store.ChangeMailboxes})
 		if from == store.Inbox {
 			// INBOX stays; its messages move to the new mailbox.
 			toID, err := t.createMailbox(accountID, to, "")
@@ -208,7 +208,7 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 				return fmt.Errorf("delete mailbox %s: %w", name, err)
 			}
 		}
-		t.changes = append(t.changes, store.Change{AccountID: accountID, Kind: store.ChangeMailboxes})
+		t.changes = append(t.changes, store.Change{AccountID: accountID, MailboxID: id, Kind: store.ChangeMailboxes})
 		return nil
 	})
 }

@@ -354,6 +354,46 @@ func (s *Store) ExpungeUIDs(ctx context.Context, accountID, mailboxID int64, uid
 	})
 }
 
+func (s *Store) ExpungeDeleted(ctx context.Context, accountID, mailboxID int64, ranges []store.UIDRange) ([]uint32, error) {
+	var out []uint32
+	err := s.write(ctx, func(t *tx) error {
+		out = out[:0]
+		if err := t.checkMailbox(accountID, mailboxID); err != nil {
+			return err
+		}
+		cond, args := uidFilter(ranges)
+		rows, err := t.Query(`SELECT id, account_id, uid, flags, size, expunged_modseq, subject, message_id FROM messages
+			WHERE mailbox_id = ? AND expunged_modseq = 0 AND flags & ? != 0`+cond+" ORDER BY uid",
+			append([]any{mailboxID, store.FlagDeleted}, args...)...)
+		if err != nil {
+			return fmt.Errorf("find deleted messages: %w", err)
+		}
+		var msgs []mailboxChange
+		for rows.Next() {
+			var c mailboxChange
+			var exp uint64
+			if err := rows.Scan(&c.id, &c.accountID, &c.uid, &c.flags, &c.size, &exp, &c.subject, &c.messageID); err != nil {
+				rows.Close()
+				return fmt.Errorf("find deleted messages: %w", err)
+			}
+			msgs = append(msgs, c)
+			out = append(out, c.uid)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("find deleted messages: %w", err)
+		}
+		if len(msgs) == 0 {
+			return nil
+		}
+		return t.expunge(mailboxID, msgs)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // expunge soft-deletes live messages of a mailbox under one new modseq.
 func (t *tx) expunge(mailboxID int64, msgs []mailboxChange) error {
 	var modseq uint64

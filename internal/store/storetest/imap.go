@@ -158,6 +158,51 @@ func testFlags(t *testing.T, s store.Store) {
 	}
 }
 
+// testExpungeDeleted: only messages carrying \Deleted when the expunge
+// runs go, within the ranges given (issue 11 part 2: an expunge decided
+// from flags read earlier removed a message whose \Deleted had been
+// taken off since).
+func testExpungeDeleted(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	a := setup(t, s, "bob@example.test")[0]
+	var mbID int64
+	for i := range 5 {
+		d := deliver(t, s, Raw(fmt.Sprintf("m%d", i), "x"), time.Now(), store.Copy{AccountID: a.ID, Mailbox: store.Inbox})
+		mbID = d[0].MailboxID
+	}
+	for _, op := range []struct {
+		uids []uint32
+		op   store.FlagOp
+	}{{[]uint32{1, 3, 4, 5}, store.FlagsAdd}, {[]uint32{4}, store.FlagsRemove}} {
+		if _, _, err := s.StoreFlags(ctx, a.ID, mbID, op.uids, op.op, store.FlagDeleted, nil, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := must(s.MailboxByID(ctx, a.ID, mbID))
+	if got := must(s.ExpungeDeleted(ctx, a.ID, mbID, []store.UIDRange{{First: 2, Last: 4}})); !slices.Equal(got, []uint32{3}) {
+		t.Fatalf("ExpungeDeleted(2:4) = %v, want [3]", got)
+	}
+	if got := must(s.ExpungeDeleted(ctx, a.ID, mbID, nil)); !slices.Equal(got, []uint32{1, 5}) {
+		t.Fatalf("ExpungeDeleted(all) = %v, want [1 5]", got)
+	}
+	if got := must(s.ExpungeDeleted(ctx, a.ID, mbID, nil)); len(got) != 0 {
+		t.Fatalf("ExpungeDeleted again = %v, want none", got)
+	}
+	if u := must(s.UIDs(ctx, a.ID, mbID)); !slices.Equal(u, []uint32{2, 4}) {
+		t.Fatalf("UIDs after ExpungeDeleted = %v", u)
+	}
+	after := must(s.MailboxByID(ctx, a.ID, mbID))
+	if after.Messages != 2 || after.HighestModSeq <= before.HighestModSeq {
+		t.Fatalf("mailbox after ExpungeDeleted %+v (before %+v)", after, before)
+	}
+	if v := must(s.VanishedSince(ctx, a.ID, mbID, before.HighestModSeq)); !slices.Equal(v, []uint32{1, 3, 5}) {
+		t.Fatalf("VanishedSince = %v", v)
+	}
+	if exp := must(s.Expunged(ctx, a.ID, mbID)); len(exp) != 3 {
+		t.Fatalf("expunged messages not restorable: %+v", exp)
+	}
+}
+
 func testCopyMove(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	accts := setup(t, s, "bob@example.test", "eve@example.test")

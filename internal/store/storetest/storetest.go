@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"MailboxKeywords", testMailboxKeywords},
 		{"Queue", testQueue},
 		{"DKIMKeys", testDKIMKeys},
+		{"ExpungeDeleted", testExpungeDeleted},
 		{"ForeignIDsNotFound", testForeignIDsNotFound},
 		{"IDsNeverReused", testIDsNeverReused},
 	}
