@@ -220,8 +220,8 @@ func (s *session) cmdCreate(tag string, a *imapwire.Create) {
 }
 
 // cmdDelete runs DELETE. What the server keeps in memory about the
-// mailbox goes with it, and a session of this account that has it
-// selected, this one included, ends with BYE (issue 11).
+// mailbox goes with it (issue 11); other sessions that have it selected
+// end with BYE at their next command (sync).
 func (s *session) cmdDelete(tag, name string) {
 	mb, err := s.srv.store.Mailbox(s.ctx, s.account.ID, name)
 	if err == nil {
@@ -233,7 +233,11 @@ func (s *session) cmdDelete(tag, name string) {
 	}
 	s.srv.forgetMailbox(keyOf(mb))
 	if s.sel != nil && s.sel.key == keyOf(mb) {
-		s.sel.gone = true
+		// The session deleted its own selected mailbox: closed, as
+		// Dovecot does, so that nothing more is answered about it
+		// ([CLOSED], RFC 9051 section 7.1).
+		s.unselect()
+		s.wr.Untagged(imapwire.OK, imapwire.Code{Name: imapwire.CodeClosed}, "selected mailbox deleted")
 	}
 	s.ok(tag, "DELETE completed; its messages are in Trash")
 }
