@@ -264,10 +264,18 @@ func (s *session) cmdRename(tag, from, to string) {
 	s.ok(tag, "RENAME completed")
 }
 
+// cmdSubscribe runs SUBSCRIBE and UNSUBSCRIBE (RFC 9051 sections 6.3.7
+// and 6.3.8) on the account's list of subscribed names. SUBSCRIBE wants
+// an existing mailbox (RFC 3501 section 6.3.6 allows checking);
+// UNSUBSCRIBE takes any subscribed name, also one whose mailbox is gone.
 func (s *session) cmdSubscribe(tag, name string, on bool) {
-	mb, err := s.srv.store.Mailbox(s.ctx, s.account.ID, name)
+	name = strings.TrimSuffix(name, "/")
+	var err error
+	if on {
+		_, err = s.srv.store.Mailbox(s.ctx, s.account.ID, name)
+	}
 	if err == nil {
-		err = s.srv.store.SetSubscribed(s.ctx, s.account.ID, mb.ID, on)
+		err = s.srv.store.SetSubscription(s.ctx, s.account.ID, name, on)
 	}
 	if err != nil {
 		s.storeError(tag, err, false)
@@ -345,7 +353,10 @@ func (s *session) writeStatus(mb store.Mailbox, items []imapwire.StatusItem) err
 
 // cmdList runs LIST (RFC 9051 section 6.3.9 with LIST-EXTENDED RFC 5258,
 // SPECIAL-USE RFC 6154 and LIST-STATUS RFC 5819) and LSUB (RFC 3501
-// section 6.3.9).
+// section 6.3.9). Subscriptions are names of their own (store
+// Subscriptions): a subscribed name whose mailbox is gone is still listed
+// by LSUB and LIST (SUBSCRIBED), the latter with \NonExistent (RFC 5258
+// section 3.1).
 func (s *session) cmdList(tag string, lsub bool, a *imapwire.List) {
 	if !lsub && len(a.Patterns) == 1 && a.Patterns[0] == "" && !a.Extended {
 		// The hierarchy delimiter and root (RFC 9051 section 6.3.9).
@@ -357,6 +368,21 @@ func (s *session) cmdList(tag string, lsub bool, a *imapwire.List) {
 	if err != nil {
 		s.storeError(tag, err, false)
 		return
+	}
+	sel, ret := a.Select, a.Return
+	onlySubscribed := lsub || sel.Subscribed
+	showSubscribed := ret.Subscribed || sel.Subscribed
+	showSpecial := !a.Extended || ret.SpecialUse || sel.SpecialUse
+	subs := map[string]bool{}
+	if onlySubscribed || showSubscribed {
+		list, err := s.srv.store.Subscriptions(s.ctx, s.account.ID)
+		if err != nil {
+			s.storeError(tag, err, false)
+			return
+		}
+		for _, n := range list {
+			subs[n] = true
+		}
 	}
 	names := make(map[string]*store.Mailbox, len(mbs))
 	for i := range mbs {
@@ -371,8 +397,8 @@ func (s *session) cmdList(tag string, lsub bool, a *imapwire.List) {
 		return false
 	}
 	subscribedChild := func(name string) bool {
-		for n, m := range names {
-			if m.Subscribed && strings.HasPrefix(n, name+"/") {
+		for n := range subs {
+			if strings.HasPrefix(n, name+"/") {
 				return true
 			}
 		}
@@ -390,63 +416,108 @@ func (s *session) cmdList(tag string, lsub bool, a *imapwire.List) {
 		}
 		return false
 	}
-	sel, ret := a.Select, a.Return
-	onlySubscribed := lsub || sel.Subscribed
-	showSubscribed := ret.Subscribed || sel.Subscribed
-	showSpecial := !a.Extended || ret.SpecialUse || sel.SpecialUse
-	slices.SortFunc(mbs, func(x, y store.Mailbox) int {
-		if x.Name == store.Inbox {
+	// The names to consider: the mailboxes; with only subscribed ones,
+	// the subscriptions and their parents too.
+	cands := make(map[string]bool, len(mbs)+len(subs))
+	for n := range names {
+		cands[n] = true
+	}
+	// noselect holds the unsubscribed parents that LSUB lists because a
+	// subscribed child does not match a "%" (RFC 3501 section 6.3.9).
+	noselect := map[string]bool{}
+	if onlySubscribed {
+		for n := range subs {
+			cands[n] = true
+			for i := strings.LastIndexByte(n, '/'); i > 0; i = strings.LastIndexByte(n[:i], '/') {
+				parent := n[:i]
+				cands[parent] = true
+				if lsub && !subs[parent] && matches(parent) && !matches(n) {
+					noselect[parent] = true
+				}
+			}
+		}
+	}
+	order := make([]string, 0, len(cands))
+	for n := range cands {
+		order = append(order, n)
+	}
+	slices.SortFunc(order, func(x, y string) int {
+		if x == store.Inbox {
 			return -1
 		}
-		if y.Name == store.Inbox {
+		if y == store.Inbox {
 			return 1
 		}
-		return strings.Compare(x.Name, y.Name)
+		return strings.Compare(x, y)
 	})
 	resp := "* LIST ("
 	if lsub {
 		resp = "* LSUB ("
 	}
-	for _, mb := range mbs {
-		if !matches(mb.Name) {
+	for _, name := range order {
+		if !matches(name) {
 			continue
 		}
+		mb := names[name]
 		childInfo := false
-		if onlySubscribed && !mb.Subscribed {
-			if !(sel.RecursiveMatch && subscribedChild(mb.Name)) {
+		var attrs []string
+		switch {
+		case lsub:
+			// LSUB: the subscribed names; a parent listed for its
+			// subscribed children, or a name whose mailbox is gone,
+			// cannot be selected.
+			if !subs[name] && !noselect[name] {
 				continue
 			}
-			childInfo = true
-		}
-		if sel.SpecialUse && mb.SpecialUse == "" {
+			if !subs[name] || mb == nil {
+				attrs = append(attrs, `\Noselect`)
+			}
+			s.wr.Raw(resp).Raw(strings.Join(attrs, " ")).Raw(`) "/" `).Mailbox(name).CRLF()
 			continue
-		}
-		var attrs []string
-		if childInfo {
+		case onlySubscribed && !subs[name]:
+			if !(sel.RecursiveMatch && subscribedChild(name)) {
+				continue
+			}
 			// Listed only for its subscribed children: not itself
 			// subscribed (RFC 5258 section 3.5).
-		} else if showSubscribed && mb.Subscribed {
+			childInfo = true
+		case showSubscribed && subs[name]:
 			attrs = append(attrs, `\Subscribed`)
 		}
-		if hasChildren(mb.Name) {
-			attrs = append(attrs, `\HasChildren`)
+		if mb == nil {
+			if !onlySubscribed {
+				continue
+			}
+			// A subscription whose mailbox does not exist (RFC 5258
+			// section 3.1).
+			if sel.SpecialUse {
+				continue
+			}
+			attrs = append(attrs, `\NonExistent`)
 		} else {
-			attrs = append(attrs, `\HasNoChildren`)
+			if sel.SpecialUse && mb.SpecialUse == "" {
+				continue
+			}
+			if hasChildren(name) {
+				attrs = append(attrs, `\HasChildren`)
+			} else {
+				attrs = append(attrs, `\HasNoChildren`)
+			}
+			if showSpecial && mb.SpecialUse != "" {
+				attrs = append(attrs, mb.SpecialUse)
+			}
 		}
-		if showSpecial && mb.SpecialUse != "" {
-			attrs = append(attrs, mb.SpecialUse)
-		}
-		if sel.RecursiveMatch && !childInfo && onlySubscribed && subscribedChild(mb.Name) {
+		if sel.RecursiveMatch && !childInfo && onlySubscribed && subscribedChild(name) {
 			childInfo = true
 		}
-		s.wr.Raw(resp).Raw(strings.Join(attrs, " ")).Raw(`) "/" `).Mailbox(mb.Name)
+		s.wr.Raw(resp).Raw(strings.Join(attrs, " ")).Raw(`) "/" `).Mailbox(name)
 		if childInfo && sel.RecursiveMatch {
 			s.wr.Raw(` ("CHILDINFO" ("SUBSCRIBED"))`)
 		}
 		s.wr.CRLF()
-		if ret.Status != nil {
-			if err := s.writeStatus(mb, ret.Status); err != nil {
-				s.log.Warn("LIST-STATUS", "mailbox", mb.Name, "err", err)
+		if ret.Status != nil && mb != nil {
+			if err := s.writeStatus(*mb, ret.Status); err != nil {
+				s.log.Warn("LIST-STATUS", "mailbox", name, "err", err)
 			}
 		}
 	}

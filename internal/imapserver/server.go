@@ -36,7 +36,8 @@ type Store interface {
 	CreateMailbox(ctx context.Context, accountID int64, name, specialUse string) (store.Mailbox, error)
 	RenameMailbox(ctx context.Context, accountID int64, from, to string) error
 	DeleteMailbox(ctx context.Context, accountID int64, name string) error
-	SetSubscribed(ctx context.Context, accountID, mailboxID int64, subscribed bool) error
+	SetSubscription(ctx context.Context, accountID int64, name string, subscribed bool) error
+	Subscriptions(ctx context.Context, accountID int64) ([]string, error)
 	UIDs(ctx context.Context, accountID, mailboxID int64) ([]uint32, error)
 	MessagesByUID(ctx context.Context, accountID, mailboxID int64, ranges []store.UIDRange) ([]store.Message, error)
 	FlagsByUID(ctx context.Context, accountID, mailboxID int64, ranges []store.UIDRange) ([]store.MessageFlags, error)

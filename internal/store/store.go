@@ -373,6 +373,18 @@ type Store interface {
 	// special-use. Its messages move to Trash, where they stay restorable.
 	// Its id is never given to another mailbox.
 	DeleteMailbox(ctx context.Context, accountID int64, name string) error
+	// Subscriptions (IMAP SUBSCRIBE, RFC 9051 section 6.3.7) are a list of
+	// names per account, apart from the mailboxes: DeleteMailbox keeps a
+	// subscription, CreateMailbox adds none (CreateAccount subscribes the
+	// DefaultMailboxes), RenameMailbox renames those of the mailbox and
+	// its children. Mailbox.Subscribed says whether a mailbox's name is
+	// in the list.
+	//
+	// SetSubscription adds or removes a name (existing or not); removing
+	// one not in the list is ErrNotFound. Subscriptions lists the names
+	// in order. SetSubscribed is SetSubscription by a mailbox's id.
+	SetSubscription(ctx context.Context, accountID int64, name string, subscribed bool) error
+	Subscriptions(ctx context.Context, accountID int64) ([]string, error)
 	SetSubscribed(ctx context.Context, accountID, mailboxID int64, subscribed bool) error
 
 	// UIDs lists a mailbox's live UIDs in order (for sequence numbers).

@@ -162,6 +162,10 @@ func (s *Store) CreateAccount(ctx context.Context, address, passwordHash string)
 			if _, err := t.createMailbox(a.ID, mb.Name, mb.SpecialUse); err != nil {
 				return err
 			}
+			// The default folders start subscribed; others do not.
+			if _, err := t.Exec("INSERT OR IGNORE INTO subscriptions (account_id, name) VALUES (?, ?)", a.ID, mb.Name); err != nil {
+				return fmt.Errorf("subscribe %s: %w", mb.Name, err)
+			}
 		}
 		return nil
 	})
@@ -276,6 +280,7 @@ func (s *Store) DeleteAccount(ctx context.Context, address string) error {
 			"DELETE FROM messages WHERE account_id = ?",
 			"DELETE FROM vanished WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?)",
 			"DELETE FROM mailboxes WHERE account_id = ?",
+			"DELETE FROM subscriptions WHERE account_id = ?",
 			"DELETE FROM accounts WHERE id = ?",
 		} {
 			if _, err := t.Exec(q, id); err != nil {

@@ -159,6 +159,16 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, from, to str
 		if _, err := t.Exec("UPDATE mailboxes SET name = ? WHERE id = ?", to, fromID); err != nil {
 			return fmt.Errorf("rename mailbox: %w", err)
 		}
+		// Subscriptions follow the renamed mailbox and its children, as
+		// in Dovecot: a client listing only subscribed folders keeps
+		// seeing them.
+		if _, err := t.Exec("UPDATE OR REPLACE subscriptions SET name = ? WHERE account_id = ? AND name = ?", to, accountID, from); err != nil {
+			return fmt.Errorf("rename subscription: %w", err)
+		}
+		if _, err := t.Exec("UPDATE OR REPLACE subscriptions SET name = ? || substr(name, ?) WHERE account_id = ? AND name LIKE ? ESCAPE '\\'",
+			to+"/", len(from)+2, accountID, likePrefix(from+"/")); err != nil {
+			return fmt.Errorf("rename subscriptions: %w", err)
+		}
 		_, err := t.Exec("UPDATE mailboxes SET name = ? || substr(name, ?) WHERE account_id = ? AND name LIKE ? ESCAPE '\\'",
 			to+"/", len(from)+2, accountID, likePrefix(from+"/"))
 		return err
@@ -214,8 +224,60 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 }
 
 func (s *Store) SetSubscribed(ctx context.Context, accountID, mailboxID int64, subscribed bool) error {
-	return s.updateOne(ctx, fmt.Sprintf("mailbox %d of account %d", mailboxID, accountID),
-		"UPDATE mailboxes SET subscribed = ? WHERE id = ? AND account_id = ?", subscribed, mailboxID, accountID)
+	mb, err := s.MailboxByID(ctx, accountID, mailboxID)
+	if err != nil {
+		return err
+	}
+	err = s.SetSubscription(ctx, accountID, mb.Name, subscribed)
+	if !subscribed && errors.Is(err, store.ErrNotFound) {
+		return nil // the mailbox exists: it just was not subscribed
+	}
+	return err
+}
+
+func (s *Store) SetSubscription(ctx context.Context, accountID int64, name string, subscribed bool) error {
+	name, err := checkMailboxName(name)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, func(t *tx) error {
+		var n int
+		if err := t.QueryRow("SELECT count(*) FROM accounts WHERE id = ?", accountID).Scan(&n); err != nil {
+			return fmt.Errorf("subscription of account %d: %w", accountID, err)
+		}
+		if n == 0 {
+			return fmt.Errorf("account %d: %w", accountID, store.ErrNotFound)
+		}
+		if subscribed {
+			_, err := t.Exec("INSERT OR IGNORE INTO subscriptions (account_id, name) VALUES (?, ?)", accountID, name)
+			return err
+		}
+		res, err := t.Exec("DELETE FROM subscriptions WHERE account_id = ? AND name = ?", accountID, name)
+		if err != nil {
+			return err
+		}
+		if k, _ := res.RowsAffected(); k == 0 {
+			return fmt.Errorf("subscription %s: %w", name, store.ErrNotFound)
+		}
+		return nil
+	})
+}
+
+func (s *Store) Subscriptions(ctx context.Context, accountID int64) ([]string, error) {
+	rows, err := s.query(ctx, "SELECT name FROM subscriptions WHERE account_id = ? ORDER BY name", accountID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
 }
 
 const liveUIDs = "SELECT uid FROM messages WHERE mailbox_id = ? AND expunged_modseq = 0 ORDER BY uid"

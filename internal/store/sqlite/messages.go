@@ -123,7 +123,9 @@ func (t *tx) addMessage(bodyID int64, d *store.Delivery, c store.Copy) (store.De
 	return dl, nil
 }
 
-const mailboxCols = "id, account_id, name, special_use, subscribed, uidvalidity, uidnext, highestmodseq, messages, unseen, size, keywords"
+const mailboxCols = `id, account_id, name, special_use,
+	EXISTS (SELECT 1 FROM subscriptions s WHERE s.account_id = mailboxes.account_id AND s.name = mailboxes.name),
+	uidvalidity, uidnext, highestmodseq, messages, unseen, size, keywords`
 
 func scanMailbox(sc interface{ Scan(...any) error }) (store.Mailbox, error) {
 	var m store.Mailbox

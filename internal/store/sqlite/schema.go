@@ -256,6 +256,19 @@ WITH RECURSIVE split(mailbox_id, word, rest) AS (
 UPDATE mailboxes SET keywords = (SELECT group_concat(word, ' ') FROM (SELECT DISTINCT word FROM split WHERE split.mailbox_id = mailboxes.id AND word != ''))
 WHERE id IN (SELECT mailbox_id FROM messages WHERE keywords != '' AND expunged_modseq = 0);
 `,
+	// Subscriptions as a list of names of their own (issue 11 part 5).
+	`
+-- The names an account subscribed to (IMAP SUBSCRIBE, RFC 9051 section
+-- 6.3.7): a list of its own, not a mailbox property, so that deleting a
+-- mailbox keeps its subscription (LIST shows it \NonExistent) and creating
+-- one does not subscribe it. mailboxes.subscribed is no longer read.
+CREATE TABLE subscriptions (
+	account_id INTEGER NOT NULL REFERENCES accounts(id),
+	name TEXT NOT NULL,
+	PRIMARY KEY (account_id, name)
+) WITHOUT ROWID;
+INSERT INTO subscriptions SELECT account_id, name FROM mailboxes WHERE subscribed = 1;
+`,
 }
 
 // rebuildAutoincrement returns the statements that recreate table with

@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"MoveWithinMailbox", testMoveWithinMailbox},
 		{"SearchCandidates", testSearchCandidates},
 		{"MailboxKeywords", testMailboxKeywords},
+		{"Subscriptions", testSubscriptions},
 		{"Queue", testQueue},
 		{"DKIMKeys", testDKIMKeys},
 		{"ExpungeDeleted", testExpungeDeleted},
