@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -419,4 +421,96 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// TestBDATRandomChunksConcurrent sends messages with long lines in BDAT
+// chunks of random sizes (1 byte to 300 KB) over several connections at
+// once, each chunk written without waiting (as a pipelining client may):
+// the command-line bound must never mistake a chunk for a command line,
+// whatever the timing, and every message is stored byte for byte.
+func TestBDATRandomChunksConcurrent(t *testing.T) {
+	e := newEnv(t, Config{})
+	const conns = 6
+	msgs := make([]string, conns)
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	for i := range conns {
+		rng := rand.New(rand.NewPCG(uint64(i), 7))
+		msgs[i] = fmt.Sprintf("Subject: chunks %d\r\n\r\n%s\r\n%s\r\n", i, longLine(200_000+rng.IntN(400_000)), longLine(rng.IntN(5000)))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.Dial("tcp", e.addr)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			r := bufio.NewReader(c)
+			c.SetDeadline(time.Now().Add(3 * time.Minute))
+			if line, err := r.ReadString('\n'); err != nil || !strings.HasPrefix(line, "220 ") {
+				errs <- fmt.Errorf("connection %d: greeting %q %v", i, line, err)
+				return
+			}
+			io.WriteString(c, "EHLO up.test\r\nMAIL FROM:<a@outside.test>\r\nRCPT TO:<bob@example.test>\r\n")
+			var chunks []string
+			for rest := msgs[i]; len(rest) > 0; {
+				n := min(len(rest), 1+rng.IntN(300_000))
+				if rng.IntN(4) == 0 {
+					n = min(len(rest), 1+rng.IntN(10))
+				}
+				chunks = append(chunks, rest[:n])
+				rest = rest[n:]
+			}
+			go func() {
+				for k, ch := range chunks {
+					last := ""
+					if k == len(chunks)-1 {
+						last = " LAST"
+					}
+					fmt.Fprintf(c, "BDAT %d%s\r\n%s", len(ch), last, ch)
+				}
+			}()
+			// EHLO, MAIL, RCPT, then one answer per chunk.
+			var last string
+			for range 3 + len(chunks) {
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						errs <- fmt.Errorf("connection %d: %v after %q", i, err, last)
+						return
+					}
+					if len(line) < 4 || line[3] != '-' {
+						last = strings.TrimRight(line, "\r\n")
+						break
+					}
+				}
+				if !strings.HasPrefix(last, "250 ") {
+					errs <- fmt.Errorf("connection %d: reply %q", i, last)
+					return
+				}
+			}
+			if last != "250 2.0.0 stored" {
+				errs <- fmt.Errorf("connection %d: last reply %q", i, last)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	got := e.inbox(t, e.bob)
+	if len(got) != conns {
+		t.Fatalf("%d messages stored, want %d", len(got), conns)
+	}
+	want := map[string]bool{}
+	for _, m := range msgs {
+		want[m] = true
+	}
+	for _, m := range got {
+		if !want[m] {
+			t.Fatalf("a stored message (%d bytes) is not one that was sent", len(m))
+		}
+	}
 }
