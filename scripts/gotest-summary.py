@@ -1,0 +1,44 @@
+#!/usr/bin/env python3
+"""Reads `go test -json` on stdin, prints each package's result line and the
+output of every failed test, then the totals as "N passed, N failed, N skipped".
+Exits 1 when any test or package failed (a build failure included)."""
+import json
+import sys
+
+passed = failed = skipped = 0
+pkg_failed = False
+output = {}  # (package, test) -> lines, kept until the test ends
+
+for line in sys.stdin:
+    try:
+        ev = json.loads(line)
+    except ValueError:
+        sys.stdout.write(line)  # a build error printed outside the JSON stream
+        continue
+    pkg, test, action = ev.get("Package", ""), ev.get("Test"), ev.get("Action")
+    key = (pkg, test)
+    if action == "output":
+        output.setdefault(key, []).append(ev.get("Output", ""))
+        continue
+    if action not in ("pass", "fail", "skip"):
+        continue
+    lines = output.pop(key, [])
+    if test is None:  # the package itself
+        if action == "fail":
+            pkg_failed = True
+            sys.stdout.write("".join(l for l in lines if not l.startswith(("=== ", "--- ", "    --- "))))
+        for l in lines:
+            if l.startswith(("ok ", "FAIL\t", "ok\t", "?   ")):
+                sys.stdout.write(l)
+        continue
+    if action == "pass":
+        passed += 1
+    elif action == "skip":
+        skipped += 1
+    else:
+        failed += 1
+        sys.stdout.write("".join(lines))
+    sys.stdout.flush()
+
+print(f"{passed} passed, {failed} failed, {skipped} skipped")
+sys.exit(1 if failed or pkg_failed else 0)
