@@ -26,7 +26,7 @@ for line in sys.stdin:
     if test is None:  # the package itself
         if action == "fail":
             pkg_failed = True
-            sys.stdout.write("".join(l for l in lines if not l.startswith(("=== ", "--- ", "    --- "))))
+            sys.stdout.write("".join(l for l in lines if not l.startswith(("=== ", "--- ", "    --- ", "FAIL\t", "ok"))))
         for l in lines:
             if l.startswith(("ok ", "FAIL\t", "ok\t", "?   ")):
                 sys.stdout.write(l)
