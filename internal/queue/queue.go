@@ -221,7 +221,12 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			w.deliverDomain(ctx, ss.domain, ss.msgs)
+			// A session ends well within its entries' lease, so that no
+			// other worker takes them while it runs, and a stuck remote
+			// host holds up the next pass for a bounded time.
+			sctx, cancel := context.WithTimeout(ctx, w.cfg.Lease*2/3)
+			defer cancel()
+			w.deliverDomain(sctx, ss.domain, ss.msgs)
 		}()
 	}
 	wg.Wait()

@@ -504,3 +504,25 @@ func TestUTF8AddressesNeedSMTPUTF8(t *testing.T) {
 		}
 	}
 }
+
+// TestSettleSurvivesEndedContext guards exactly-once across a shutdown:
+// a delivery the remote server acknowledged is recorded even when the
+// attempt's context ended meanwhile, else it would be sent again.
+func TestSettleSurvivesEndedContext(t *testing.T) {
+	s := newMX(t)
+	enqueue(t, s.st, s.acc, t0, "m1", "bob@example.net")
+	w := New(s.cfg, s.st, nil, nil)
+	entries, err := s.st.ClaimQueue(context.Background(), t0, time.Minute, 10)
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("claim %v %+v", err, entries)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	w.settle(ctx, &outMsg{entries: entries}, []result{{outcome: store.QueueDelivered, reply: "250 ok", host: "mx.example.net[127.0.0.1]"}})
+	if q := queued(t, s.st); len(q) != 0 {
+		t.Fatalf("acknowledged entry still queued after its context ended: %+v", q)
+	}
+	if d := events(t, s.st, store.LogDelivered); len(d) != 1 {
+		t.Fatalf("delivered events %+v", d)
+	}
+}

@@ -42,6 +42,10 @@ type notice struct {
 // store write: the queue changes, the log events and, when the sender
 // must hear of it, the notification in their INBOX.
 func (w *Worker) settle(ctx context.Context, m *outMsg, results []result) {
+	// What a remote server acknowledged is recorded even when the
+	// attempt's context ends (shutdown, the session deadline): else it
+	// would be sent again.
+	ctx = context.WithoutCancel(ctx)
 	now := w.cfg.Now()
 	var settles []store.QueueSettle
 	var events []store.LogEvent
