@@ -200,13 +200,9 @@ func commandTable() []*command {
 				s.cmdStatus(c.Tag, c.Args.(*imapwire.Status))
 				return nil
 			}},
-		{name: "APPEND", states: authed, parse: imapwire.ParseAppend,
-			handle: func(s *session, c *imapwire.Command) error {
-				s.cmdAppend(c.Tag, c.Args.(*imapwire.Append))
-				return nil
-			},
+		{name: "APPEND", states: authed, parse: imapwire.ParseAppend, handle: (*session).cmdAppendAny,
 			announce: func(srv *Server, tlsOn, authed bool) []string {
-				return []string{"APPENDLIMIT=" + strconv.FormatInt(srv.cfg.MaxLiteral, 10)} // RFC 7889
+				return []string{"APPENDLIMIT=" + strconv.FormatInt(srv.cfg.MaxLiteral, 10), "MULTIAPPEND"} // RFC 7889, RFC 3502
 			}},
 		{name: "IDLE", states: authed, expunges: expungeSelf, parse: imapwire.ParseNone, announce: announceAlways("IDLE"),
 			handle: func(s *session, c *imapwire.Command) error { return closeOn(s.cmdIdle(c.Tag)) }},
@@ -244,6 +240,18 @@ func commandTable() []*command {
 				s.cmdSearch(c.Tag, c.UID, c.Args.(*imapwire.Search))
 				return nil
 			}},
+		{name: "SORT", states: selectedOnly, uid: true, expunges: expungeIfUID, parse: imapwire.ParseSort,
+			announce: announceAlways("SORT", "SORT=DISPLAY", "ESORT"), handle: (*session).cmdSort},
+		{name: "GETQUOTAROOT", states: authed, parse: imapwire.ParseGetQuotaRoot, handle: (*session).cmdGetQuotaRoot,
+			announce: func(srv *Server, tlsOn, authed bool) []string {
+				if srv.cfg.QuotaStorage > 0 {
+					return []string{"QUOTA", "QUOTA=RES-STORAGE"} // RFC 9208 section 3.1.1
+				}
+				return nil
+			}},
+		{name: "GETQUOTA", states: authed, parse: imapwire.ParseGetQuota, handle: (*session).cmdGetQuota},
+		{name: "THREAD", states: selectedOnly, uid: true, expunges: expungeIfUID, parse: imapwire.ParseThread,
+			announce: announceAlways("THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES"), handle: (*session).cmdThread},
 	}
 }
 

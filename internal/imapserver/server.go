@@ -96,6 +96,11 @@ type Config struct {
 	// APPEND message: the APPENDLIMIT (default 50 MiB, RFC 7889).
 	MaxLine    int
 	MaxLiteral int64
+	// QuotaStorage is every account's storage limit in bytes, reported
+	// by GETQUOTA and GETQUOTAROOT and enforced on APPEND (RFC 9208);
+	// default 10 GiB, negative for none (QUOTA is then not announced).
+	// Capture never refuses a copy for it.
+	QuotaStorage int64
 }
 
 func (c *Config) setDefaults() {
@@ -122,6 +127,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxLiteral <= 0 {
 		c.MaxLiteral = 50 << 20
+	}
+	if c.QuotaStorage == 0 {
+		c.QuotaStorage = 10 << 30
 	}
 }
 
@@ -155,6 +163,9 @@ type Server struct {
 	// cmdList is the command table (commands.go), cmds the same by name.
 	cmdList []*command
 	cmds    map[string]*command
+
+	// sortKeys caches the header-derived SORT and THREAD keys by body.
+	sortKeys *keyCache
 
 	// logq carries message log events to one background writer, so that
 	// a sign-in does not wait for a durable write of its record: the
@@ -250,7 +261,7 @@ func New(cfg Config, st Store, a Authenticator, log *slog.Logger) *Server {
 	cmdList := commandTable()
 	return &Server{
 		cfg: cfg, store: st, auth: a, log: log,
-		cmdList: cmdList, cmds: commandsByName(cmdList),
+		cmdList: cmdList, cmds: commandsByName(cmdList), sortKeys: newKeyCache(250_000),
 		listeners: make(map[net.Listener]struct{}),
 		sessions:  make(map[*session]struct{}),
 		perIP:     make(map[string]int),

@@ -111,9 +111,10 @@ func (s *session) setIO(r io.Reader, w io.Writer) {
 	s.br = bufio.NewReaderSize(r, 4<<10)
 	s.bw = bufio.NewWriterSize(w, 16<<10)
 	s.rd = imapwire.NewReader(s.br, imapwire.Options{
-		MaxLine:    s.srv.cfg.MaxLine,
-		MaxLiteral: s.srv.cfg.MaxLiteral,
-		Commands:   s.lookup,
+		MaxLine:     s.srv.cfg.MaxLine,
+		MaxLiteral:  s.srv.cfg.MaxLiteral,
+		Commands:    s.lookup,
+		MultiAppend: true,
 		Continue: func(string) error {
 			s.wr.Continuation("ready for literal")
 			return s.flush()

@@ -26,6 +26,7 @@ const (
 	fBcc
 	fInReplyTo
 	fMessageID
+	fReferences
 	numFields
 )
 
@@ -71,6 +72,9 @@ func fieldIndex(name []byte) int {
 		}
 		if eq(name, "content-id") {
 			return fContentID
+		}
+		if eq(name, "references") {
+			return fReferences
 		}
 	case 11:
 		if eq(name, "in-reply-to") {

@@ -52,6 +52,10 @@ type Info struct {
 	Date time.Time `json:"date,omitzero"`
 	// MessageID is the Message-ID without its angle brackets; "" if none.
 	MessageID string `json:"mid,omitempty"`
+	// References lists the message ids of the References header, oldest
+	// first, without angle brackets (RFC 5322 section 3.6.4), for
+	// threading (RFC 5256). Bodies stored before it existed have none.
+	References []string `json:"refs,omitempty"`
 	// Preview is about the first 200 characters of the main text (plain
 	// text, or HTML with its tags stripped), with white space collapsed.
 	Preview string `json:"prev,omitempty"`
@@ -181,6 +185,7 @@ func Parse(raw []byte) *Info {
 		}
 	}
 	info.MessageID = messageID(env.MessageID)
+	info.References = messageIDs(unfold(h.f[fReferences]))
 	if env.Date != "" {
 		if t, ok := parseDate(env.Date); ok {
 			info.Date = t

@@ -356,6 +356,31 @@ func messageID(v string) string {
 	return ""
 }
 
+// messageIDs returns the ids of a References or In-Reply-To field
+// ("<a@b> <c@d>"), without brackets, at most 100 of them (the newest:
+// threading needs the last ones most).
+func messageIDs(v string) []string {
+	var ids []string
+	for {
+		i := strings.IndexByte(v, '<')
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(v[i:], '>')
+		if j < 0 {
+			break
+		}
+		if id := strings.TrimSpace(v[i+1 : i+j]); id != "" {
+			ids = append(ids, id)
+		}
+		v = v[i+j+1:]
+	}
+	if len(ids) > 100 {
+		ids = ids[len(ids)-100:]
+	}
+	return ids
+}
+
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s

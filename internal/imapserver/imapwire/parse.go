@@ -1011,7 +1011,7 @@ type Parser struct {
 func StandardCommands(name string, uid bool) (ParseFunc, error) {
 	if uid {
 		switch name {
-		case "FETCH", "STORE", "COPY", "MOVE", "SEARCH", "EXPUNGE":
+		case "FETCH", "STORE", "COPY", "MOVE", "SEARCH", "EXPUNGE", "SORT", "THREAD":
 		default:
 			return nil, nil
 		}
@@ -1055,6 +1055,14 @@ func StandardCommands(name string, uid bool) (ParseFunc, error) {
 		return ParseCompress, nil
 	case "ID":
 		return ParseID, nil
+	case "SORT":
+		return ParseSort, nil
+	case "THREAD":
+		return ParseThread, nil
+	case "GETQUOTA":
+		return ParseGetQuota, nil
+	case "GETQUOTAROOT":
+		return ParseGetQuotaRoot, nil
 	}
 	return nil, nil
 }

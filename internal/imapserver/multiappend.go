@@ -1,0 +1,105 @@
+package imapserver
+
+import (
+	"strings"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/imapserver/imapmsg"
+	"github.com/xtramail/xtramail/internal/imapserver/imapwire"
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// cmdAppendAny runs APPEND: the storage quota is checked first (RFC 9208
+// section 4.1.3: OVERQUOTA), then one message goes to cmdAppend and
+// several to cmdMultiAppend (RFC 3502).
+func (s *session) cmdAppendAny(c *imapwire.Command) error {
+	a := c.Args.(*imapwire.Append)
+	var size int64
+	for _, m := range a.Messages {
+		size += int64(len(m.Data))
+	}
+	if q, err := s.quota(); err != nil {
+		return err
+	} else if q.limit > 0 && q.used+size > q.limit {
+		return errNo(imapwire.CodeOverQuota, "the account's storage quota would be exceeded")
+	}
+	if len(a.Messages) == 1 {
+		s.cmdAppend(c.Tag, a)
+		return nil
+	}
+	return s.cmdMultiAppend(c, a)
+}
+
+// cmdMultiAppend appends several messages, all or none (RFC 3502 section
+// 3). Every message is checked before any is stored; if storing one
+// fails, those already stored are expunged again before the NO. (The
+// store has no multi-message transaction: a crash between two
+// deliveries leaves the first ones in the mailbox.)
+func (s *session) cmdMultiAppend(c *imapwire.Command, a *imapwire.Append) error {
+	mb, err := s.appendTarget(a.Mailbox)
+	if err != nil {
+		return targetError{err}
+	}
+	ds := make([]*store.Delivery, 0, len(a.Messages))
+	for _, m := range a.Messages {
+		if m.UTF8 && !s.utf8Accept {
+			return errBad("APPEND with UTF8 needs ENABLE UTF8=ACCEPT first")
+		}
+		flags, kw, ok := parseFlags(m.Flags)
+		if !ok {
+			return errBad("unknown system flag")
+		}
+		date := m.Date
+		if date.IsZero() {
+			date = time.Now()
+		}
+		raw := m.Data
+		if m.Binary {
+			raw = imapmsg.BinaryAppend(raw)
+		} else {
+			raw = normalizeCRLF(raw)
+		}
+		d := store.NewDelivery(raw, date)
+		d.Copies = []store.Copy{{AccountID: s.account.ID, Mailbox: mb.Name, Flags: flags, Keywords: kw}}
+		ds = append(ds, d)
+	}
+	var uids []uint32
+	for _, d := range ds {
+		delivered, err := s.srv.store.Deliver(s.ctx, d)
+		if err == nil && (len(delivered) != 1 || delivered[0].MailboxID != mb.ID) {
+			// The mailbox was renamed away meanwhile and another took
+			// its name: undo rather than split the messages.
+			err = store.ErrNotFound
+			for _, dl := range delivered {
+				s.srv.store.ExpungeUIDs(s.ctx, s.account.ID, dl.MailboxID, []uint32{dl.UID})
+			}
+		}
+		if err != nil {
+			if len(uids) > 0 {
+				if uerr := s.srv.store.ExpungeUIDs(s.ctx, s.account.ID, mb.ID, uids); uerr != nil {
+					s.log.Error("MULTIAPPEND: undo of a partial append failed", "mailbox", mb.Name, "uids", len(uids), "err", uerr)
+				}
+			}
+			return targetError{err}
+		}
+		uids = append(uids, delivered[0].UID)
+	}
+	if s.sel != nil && s.sel.mb.ID == mb.ID {
+		s.markDirty()
+		s.sync(true)
+	}
+	var set imapwire.NumSet
+	for _, u := range uids {
+		set.AddNum(u)
+	}
+	s.okCode(c.Tag, imapwire.AppendUIDCode(mb.UIDValidity, set), "APPEND completed")
+	return nil
+}
+
+// appendTarget finds the mailbox APPEND names.
+func (s *session) appendTarget(name string) (store.Mailbox, error) {
+	if s.sel != nil && (name == s.sel.mb.Name || s.sel.mb.Name == store.Inbox && strings.EqualFold(name, store.Inbox)) {
+		return s.sel.mb, nil
+	}
+	return s.srv.store.Mailbox(s.ctx, s.account.ID, name)
+}
