@@ -140,8 +140,8 @@ func checkCharset(cs string) error {
 func (s *session) sortMessages(keys []imapwire.SearchKey, uid, needInfo bool) ([]thread.Msg, error) {
 	sel := s.sel
 	var ranges []store.UIDRange
-	if terms := imapmsg.TextTerms(keys); len(terms) > 0 {
-		cands, err := s.srv.store.TextCandidates(s.ctx, s.account.ID, sel.mb.ID, terms)
+	if terms := imapmsg.IndexTerms(keys); len(terms) > 0 {
+		cands, err := s.srv.store.SearchCandidates(s.ctx, s.account.ID, sel.mb.ID, terms)
 		if err != nil {
 			return nil, err
 		}
