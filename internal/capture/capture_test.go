@@ -15,6 +15,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/xtramail/xtramail/internal/blob"
 	"github.com/xtramail/xtramail/internal/blob/fs"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/store/sqlite"
@@ -41,11 +42,17 @@ func newEnvLog(t testing.TB, cfg Config, log *slog.Logger) *testEnv {
 // newEnvAt keeps the store (database and bodies) in dir.
 func newEnvAt(t testing.TB, dir string, cfg Config, log *slog.Logger) *testEnv {
 	t.Helper()
-	blobs, err := fs.Open(filepath.Join(dir, "blobs"))
+	return newEnvBlobs(t, dir, cfg, log, func(s *fs.Store) blob.Store { return s })
+}
+
+// newEnvBlobs lets a test wrap the blob store.
+func newEnvBlobs(t testing.TB, dir string, cfg Config, log *slog.Logger, wrap func(*fs.Store) blob.Store) *testEnv {
+	t.Helper()
+	fsBlobs, err := fs.Open(filepath.Join(dir, "blobs"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := sqlite.Open(filepath.Join(dir, "x.db"), blobs, sqlite.Options{})
+	st, err := sqlite.Open(filepath.Join(dir, "x.db"), wrap(fsBlobs), sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
