@@ -356,17 +356,40 @@ func (s *Store) ExpungeUIDs(ctx context.Context, accountID, mailboxID int64, uid
 	})
 }
 
+// liveDeleted is the condition of the partial index messages_deleted,
+// written as it is there (a literal, not a parameter) so that SQLite can
+// use the index; ExpungeDeleted names it (INDEXED BY), as the planner
+// otherwise prefers the covering messages_live and reads every live row:
+// 2 ms for 100,000 messages, in the writer.
+const liveDeleted = "expunged_modseq = 0 AND flags & 8 != 0"
+
+// The index's literal is store.FlagDeleted.
+var _ [8 - store.FlagDeleted]struct{}
+var _ [store.FlagDeleted - 8]struct{}
+
 func (s *Store) ExpungeDeleted(ctx context.Context, accountID, mailboxID int64, ranges []store.UIDRange) ([]uint32, error) {
+	cond, args := uidFilter(ranges)
+	// Mostly there is nothing to expunge: found out on the read pool, with
+	// no write (a valid moment for the EXPUNGE to take effect, as it lies
+	// within the call), so that the writer is not held up for nothing.
+	var one int
+	err := s.queryRow(ctx, "SELECT 1 FROM messages INDEXED BY messages_deleted WHERE "+ownedMailbox+" AND "+liveDeleted+cond+" LIMIT 1",
+		append([]any{mailboxID, accountID}, args...)...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, s.checkMailbox(ctx, accountID, mailboxID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find deleted messages: %w", err)
+	}
 	var out []uint32
-	err := s.write(ctx, func(t *tx) error {
+	err = s.write(ctx, func(t *tx) error {
 		out = out[:0]
 		if err := t.checkMailbox(accountID, mailboxID); err != nil {
 			return err
 		}
-		cond, args := uidFilter(ranges)
-		rows, err := t.Query(`SELECT id, account_id, uid, flags, size, expunged_modseq, subject, message_id FROM messages
-			WHERE mailbox_id = ? AND expunged_modseq = 0 AND flags & ? != 0`+cond+" ORDER BY uid",
-			append([]any{mailboxID, store.FlagDeleted}, args...)...)
+		rows, err := t.Query(`SELECT id, account_id, uid, flags, size, expunged_modseq, subject, message_id
+			FROM messages INDEXED BY messages_deleted WHERE mailbox_id = ? AND `+liveDeleted+cond+" ORDER BY uid",
+			append([]any{mailboxID}, args...)...)
 		if err != nil {
 			return fmt.Errorf("find deleted messages: %w", err)
 		}

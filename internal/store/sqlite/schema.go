@@ -269,6 +269,14 @@ CREATE TABLE subscriptions (
 ) WITHOUT ROWID;
 INSERT INTO subscriptions SELECT account_id, name FROM mailboxes WHERE subscribed = 1;
 `,
+	// The messages an IMAP EXPUNGE removes, found without scanning the
+	// mailbox: ExpungeDeleted tests \Deleted in its write transaction
+	// (issue 11 part 2), which would otherwise read every live row of a
+	// large mailbox while holding up every other write. Partial: only
+	// live messages with \Deleted (flag bit 8, store.FlagDeleted), few.
+	`
+CREATE INDEX messages_deleted ON messages(mailbox_id, uid) WHERE expunged_modseq = 0 AND flags & 8 != 0;
+`,
 }
 
 // rebuildAutoincrement returns the statements that recreate table with

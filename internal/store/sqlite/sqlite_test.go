@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/xtramail/xtramail/internal/blob/fs"
@@ -132,5 +133,35 @@ func TestMigrationKeepsIDsAndStopsReuse(t *testing.T) {
 	var fk int
 	if err := s.w.QueryRow("PRAGMA foreign_keys").Scan(&fk); err != nil || fk != 1 {
 		t.Fatalf("foreign keys after migration: %d, %v", fk, err)
+	}
+}
+
+// TestExpungeDeletedUsesIndex guards the cost of IMAP EXPUNGE on a large
+// mailbox: the \Deleted test runs in the writer's transaction, so it must
+// read the partial index of deleted messages, not every live row.
+func TestExpungeDeletedUsesIndex(t *testing.T) {
+	s := open(t, t.TempDir())
+	defer s.Close()
+	acct, mb := bulkMailbox(t, s, 2000, 100)
+	got, err := s.ExpungeDeleted(t.Context(), acct, mb, []store.UIDRange{{First: 1, Last: 1000}, {First: 1500, Last: 1600}})
+	if err != nil || len(got) != 12 || got[0] != 100 || got[10] != 1500 || got[11] != 1600 {
+		t.Fatalf("ExpungeDeleted = %v, %v; want the 12 deleted UIDs 100..1000, 1500 and 1600", got, err)
+	}
+	rows, err := s.r.Query("EXPLAIN QUERY PLAN SELECT id FROM messages INDEXED BY messages_deleted WHERE mailbox_id = ? AND "+liveDeleted+" AND uid BETWEEN 1 AND 5 ORDER BY uid", mb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var a, b, c int
+		var d string
+		if err := rows.Scan(&a, &b, &c, &d); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, d)
+	}
+	if len(plan) == 0 || !strings.Contains(strings.Join(plan, "; "), "messages_deleted") {
+		t.Fatalf("ExpungeDeleted's query plan %q does not use messages_deleted", plan)
 	}
 }
