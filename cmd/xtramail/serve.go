@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -29,9 +30,11 @@ func serveCommands() []command {
 func serveSetup(fs *flag.FlagSet) action {
 	dev := fs.Bool("dev", false, "loopback-only, self-signed, with a demo address: zero set-up")
 	listens := map[string]*string{
-		"capture": fs.String("capture-listen", "", "capture SMTP listener `host:port` (\"off\" disables)"),
-		"imap":    fs.String("imap-listen", "", "IMAP (implicit TLS) listener `host:port` (\"off\" disables)"),
-		"metrics": fs.String("metrics-listen", "", "Prometheus /metrics `host:port` (\"off\" disables)"),
+		"capture":     fs.String("capture-listen", "", "capture SMTP listener `host:port` (\"off\" disables)"),
+		"imap":        fs.String("imap-listen", "", "IMAP (implicit TLS) listener `host:port` (\"off\" disables)"),
+		"metrics":     fs.String("metrics-listen", "", "Prometheus /metrics `host:port` (\"off\" disables)"),
+		"submission":  fs.String("submission-listen", "", "SMTP submission (STARTTLS, port 587) `host:port` (\"off\" disables)"),
+		"submissions": fs.String("submissions-listen", "", "SMTP submission over implicit TLS (port 465) `host:port` (\"off\" disables)"),
 	}
 	hostname := fs.String("hostname", "", "public host `name`")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error")
@@ -41,7 +44,8 @@ func serveSetup(fs *flag.FlagSet) action {
 		if *dev || cfg.Dev {
 			cfg.ApplyDev()
 		}
-		for name, dst := range map[string]*string{"capture": &cfg.Capture.Listen, "imap": &cfg.IMAP.Listen, "metrics": &cfg.Metrics.Listen} {
+		for name, dst := range map[string]*string{"capture": &cfg.Capture.Listen, "imap": &cfg.IMAP.Listen, "metrics": &cfg.Metrics.Listen,
+			"submission": &cfg.Submission.Listen, "submissions": &cfg.Submission.ListenTLS} {
 			switch v := *listens[name]; v {
 			case "":
 			case "off":
@@ -127,14 +131,14 @@ xtramail is running (development mode, loopback only, data in %s).
                       accept it once), or try
                       openssl s_client -quiet -connect %s
                       then type: a LOGIN %s <password>
-  Message log:        go run ./cmd/xtramail log search --data %s --address %s
+%s  Message log:        go run ./cmd/xtramail log search --data %s --address %s
   Metrics:            %s
 
 Stop with Ctrl-C.
 `, cfg.Data, service.DevAddress, login.Describe(),
 		hostPort(svc.CaptureAddr), service.DevAddress,
 		host(svc.IMAPAddr), port(svc.IMAPAddr), service.DevAddress, hostPort(svc.IMAPAddr), service.DevAddress,
-		cfg.Data, service.DevAddress, metricsURL(svc.MetricsAddr))
+		submissionBanner(svc), cfg.Data, service.DevAddress, metricsURL(svc.MetricsAddr))
 }
 
 // host, port and hostPort show a listener address in the banner, with
@@ -180,4 +184,19 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// submissionBanner says how to send through the dev server's submission
+// listeners, or nothing when they are off.
+func submissionBanner(svc *service.Service) string {
+	var b strings.Builder
+	if svc.SubmissionAddr != nil {
+		fmt.Fprintf(&b, "  Send (submission):  server %s, port %s, STARTTLS, normal password, or\n", host(svc.SubmissionAddr), port(svc.SubmissionAddr))
+		fmt.Fprintf(&b, "                      swaks --server %s --tls --auth-user %s --from %s --to %s\n",
+			hostPort(svc.SubmissionAddr), service.DevAddress, service.DevAddress, service.DevAddress)
+	}
+	if svc.SubmissionsAddr != nil {
+		fmt.Fprintf(&b, "  Send (465, TLS):    server %s, port %s, SSL/TLS, normal password\n", host(svc.SubmissionsAddr), port(svc.SubmissionsAddr))
+	}
+	return b.String()
 }

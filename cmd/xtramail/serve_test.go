@@ -166,7 +166,8 @@ func startDev(t *testing.T, data, capture, imapAddr string) *devServer {
 	t.Helper()
 	d := &devServer{stdout: newLockedBuffer(), stderr: newLockedBuffer(), exited: make(chan struct{})}
 	d.cmd = exec.Command(binary, "serve", "--dev", "--data", data, "--capture-listen", capture,
-		"--imap-listen", imapAddr, "--metrics-listen", "off")
+		"--imap-listen", imapAddr, "--metrics-listen", "off",
+		"--submission-listen", "off", "--submissions-listen", "off")
 	d.cmd.Stdout, d.cmd.Stderr = d.stdout, d.stderr
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -283,7 +284,8 @@ func TestTwoDevServers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, "serve", "--dev", "--data", data2, "--capture-listen", capture,
-		"--imap-listen", imapAddr, "--metrics-listen", "off")
+		"--imap-listen", imapAddr, "--metrics-listen", "off",
+		"--submission-listen", "off", "--submissions-listen", "off")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -366,7 +366,7 @@ func (s *session) Data(r io.Reader) error {
 	sp := &spool{dir: s.srv.cfg.SpoolDir, budget: s.srv.budget}
 	defer sp.close()
 	in := &bodyReader{r: r, nc: s.conn.Conn(), timeout: s.srv.cfg.ReadTimeout, cc: s.cc}
-	nw := &crlfWriter{w: sp}
+	nw := smtpserver.NewCRLFWriter(sp)
 	_, err := io.Copy(nw, in)
 	if err == nil {
 		err = nw.Close()

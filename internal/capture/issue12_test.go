@@ -19,6 +19,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/xtramail/xtramail/internal/smtpserver"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/tlsutil"
 )
@@ -306,7 +307,7 @@ func TestCRLFWriterChunked(t *testing.T) {
 			in[i] = alphabet[rng.IntN(len(alphabet))]
 		}
 		var out bytes.Buffer
-		w := &crlfWriter{w: &out}
+		w := smtpserver.NewCRLFWriter(&out)
 		for rest := in; len(rest) > 0; {
 			k := 1 + rng.IntN(len(rest))
 			if n, err := w.Write(rest[:k]); n != k || err != nil {

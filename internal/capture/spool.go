@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/xtramail/xtramail/internal/message"
+	"github.com/xtramail/xtramail/internal/smtpserver"
 )
 
 // budget bounds the bytes of message bodies received and not yet stored,
@@ -126,68 +127,6 @@ func (s *spool) close() {
 	}
 }
 
-// crlfWriter turns every bare CR and bare LF into CRLF as bytes pass
-// through. SMTP (RFC 5321 2.3.8) allows only CRLF; mail that breaks this
-// is common and must still be kept, and IMAP clients need CRLF. Since
-// go-smtp ends DATA only at CRLF.CRLF, a bare "\n.\n" never splits a
-// message: it is kept as content.
-type crlfWriter struct {
-	w   io.Writer
-	cr  bool // the last byte written was a CR
-	buf []byte
-}
-
-func (n *crlfWriter) Write(p []byte) (int, error) {
-	total := len(p)
-	out := n.buf[:0]
-	for len(p) > 0 {
-		if n.cr {
-			n.cr = false
-			out = append(out, '\r', '\n')
-			if p[0] == '\n' {
-				p = p[1:]
-				continue
-			}
-		}
-		i := bytes.IndexAny(p, "\r\n")
-		if i < 0 {
-			out = append(out, p...)
-			break
-		}
-		out = append(out, p[:i]...)
-		if p[i] == '\r' {
-			n.cr = true
-		} else {
-			out = append(out, '\r', '\n')
-		}
-		p = p[i+1:]
-	}
-	n.buf = out[:0]
-	if len(out) == 0 {
-		return total, nil
-	}
-	if _, err := n.w.Write(out); err != nil {
-		return 0, err
-	}
-	return total, nil
-}
-
-// Close ends a body whose last byte was a CR.
-func (n *crlfWriter) Close() error {
-	if !n.cr {
-		return nil
-	}
-	n.cr = false
-	_, err := n.w.Write([]byte("\r\n"))
-	return err
-}
-
 // NormalizeLineEndings turns every bare CR and bare LF into CRLF, as
 // capture does while a body streams in.
-func NormalizeLineEndings(b []byte) []byte {
-	var out bytes.Buffer
-	w := &crlfWriter{w: &out}
-	w.Write(b)
-	w.Close()
-	return out.Bytes()
-}
+func NormalizeLineEndings(b []byte) []byte { return smtpserver.NormalizeCRLF(b) }

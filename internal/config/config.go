@@ -31,6 +31,8 @@ type Config struct {
 	Retention Retention `toml:"retention"`
 	Metrics   Metrics   `toml:"metrics"`
 	Queue     Queue     `toml:"queue"`
+	// Submission is where users' mail clients send mail (587, 465).
+	Submission Submission `toml:"submission"`
 }
 
 // Log configures structured logging.
@@ -88,6 +90,29 @@ type IMAP struct {
 	// few each, NAT puts many users behind one address).
 	MaxConns      int `toml:"max_conns"`
 	MaxConnsPerIP int `toml:"max_conns_per_ip"`
+}
+
+// Submission configures SMTP submission (RFC 6409): users' mail clients
+// sign in with their IMAP address and password and send mail, which is
+// kept in their Sent folder and queued for delivery (queue.mode).
+type Submission struct {
+	// Listen is host:port for submission with STARTTLS (port 587); AUTH
+	// is offered only after STARTTLS. Empty disables it.
+	Listen string `toml:"listen"`
+	// ListenTLS is host:port for submission over implicit TLS (port 465,
+	// RFC 8314). Empty disables it.
+	ListenTLS       string `toml:"listen_tls"`
+	MaxMessageBytes int64  `toml:"max_message_bytes"`
+	// MaxRecipients bounds the recipients of one message; more are
+	// answered 452 4.5.3.
+	MaxRecipients int `toml:"max_recipients"`
+	// MaxPerHour bounds the messages one user sends per hour (0: no
+	// limit); more are answered 450 4.7.1 until the hour has passed.
+	MaxPerHour    int      `toml:"max_per_hour"`
+	MaxConns      int      `toml:"max_conns"`
+	MaxConnsPerIP int      `toml:"max_conns_per_ip"`
+	ReadTimeout   Duration `toml:"read_timeout"`
+	WriteTimeout  Duration `toml:"write_timeout"`
 }
 
 // Retention configures the rolling-window purge. The window itself is per
@@ -174,6 +199,17 @@ func Default() Config {
 		TLS:       TLS{ACMEListen: ":80"},
 		Retention: Retention{Interval: Duration{10 * time.Minute}, Batch: 500, LogDays: 90},
 		Metrics:   Metrics{Listen: "127.0.0.1:9100"},
+		// Submission listens only when configured (listen = ":587",
+		// listen_tls = ":465"): it sends mail out, so it is a choice.
+		Submission: Submission{
+			MaxMessageBytes: 50 << 20,
+			MaxRecipients:   100,
+			MaxPerHour:      500,
+			MaxConns:        1000,
+			MaxConnsPerIP:   100,
+			ReadTimeout:     Duration{5 * time.Minute},
+			WriteTimeout:    Duration{time.Minute},
+		},
 		Queue: Queue{
 			RelayPort:   587,
 			RelayTLS:    "starttls",
@@ -194,6 +230,8 @@ func (c *Config) ApplyDev() {
 	c.Capture.Listen = "127.0.0.1:2525"
 	c.IMAP.Listen = "127.0.0.1:9993"
 	c.Metrics.Listen = "127.0.0.1:9100"
+	c.Submission.Listen = "127.0.0.1:5587"
+	c.Submission.ListenTLS = "127.0.0.1:5465"
 }
 
 // Load reads a TOML file over the defaults. Unknown keys are an error, so
@@ -252,6 +290,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Retention.Batch < 1 || c.Retention.LogDays < 1 || c.Retention.Interval.Duration <= 0 {
 		errs = append(errs, errors.New("retention: interval, batch and log_days must be positive"))
+	}
+	if c.Submission.MaxMessageBytes < 1024 || c.Submission.MaxRecipients < 1 || c.Submission.MaxPerHour < 0 {
+		errs = append(errs, errors.New("submission: max_message_bytes must be at least 1024, max_recipients positive, max_per_hour not negative"))
 	}
 	errs = append(errs, c.Queue.validate())
 	return errors.Join(errs...)

@@ -31,8 +31,10 @@ import (
 	"github.com/xtramail/xtramail/internal/mtasts"
 	"github.com/xtramail/xtramail/internal/queue"
 	"github.com/xtramail/xtramail/internal/retention"
+	"github.com/xtramail/xtramail/internal/smtpserver"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/store/sqlite"
+	"github.com/xtramail/xtramail/internal/submission"
 	"github.com/xtramail/xtramail/internal/tlsutil"
 )
 
@@ -54,6 +56,7 @@ type Service struct {
 	TLS   *tls.Config
 
 	capture   *capture.Server
+	submit    *submission.Server
 	imap      *imapserver.Server
 	metrics   *http.Server
 	acme      *http.Server // HTTP-01 challenges, when ACME is on
@@ -67,6 +70,13 @@ type Service struct {
 	CaptureAddr net.Addr
 	IMAPAddr    net.Addr // IMAP over implicit TLS
 	MetricsAddr net.Addr
+	// SubmissionAddr is submission with STARTTLS (587), SubmissionsAddr
+	// over implicit TLS (465).
+	SubmissionAddr  net.Addr
+	SubmissionsAddr net.Addr
+	// Submitter submits signed-in users' messages (the listener's and
+	// webmail's one way to send).
+	Submitter *submission.Submitter
 
 	listeners []*boundListener
 	cancel    context.CancelFunc
@@ -104,6 +114,8 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 		{"capture", cfg.Capture.Listen, &s.CaptureAddr},
 		{"imap", cfg.IMAP.Listen, &s.IMAPAddr},
 		{"metrics", cfg.Metrics.Listen, &s.MetricsAddr},
+		{"submission", cfg.Submission.Listen, &s.SubmissionAddr},
+		{"submissions", cfg.Submission.ListenTLS, &s.SubmissionsAddr},
 		{"acme", acmeListen, nil},
 	} {
 		if l.addr == "" {
@@ -172,6 +184,28 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 		MaxConnsPerIP: cfg.IMAP.MaxConnsPerIP,
 	}, st, authn, log.With("listener", "imap"))
 
+	if cfg.Queue.Mode != "" {
+		s.Queue = queue.New(queueConfig(&cfg), st, log.With("worker", "queue"), queue.NewMetrics(reg, st, time.Now))
+	}
+	var wake func()
+	if s.Queue != nil {
+		wake = s.Queue.Wake
+	}
+	s.Submitter = submission.NewSubmitter(st, submission.Limits{
+		MaxRecipients: cfg.Submission.MaxRecipients,
+		PerHour:       cfg.Submission.MaxPerHour,
+	}, wake, time.Now)
+	// The same Authenticator as IMAP: one set of throttles and one
+	// credential cache for every sign-in.
+	s.submit = submission.New(submission.Config{
+		Hostname:        cfg.Hostname,
+		TLS:             tlsCfg,
+		MaxMessageBytes: cfg.Submission.MaxMessageBytes,
+		ReadTimeout:     cfg.Submission.ReadTimeout.Duration,
+		WriteTimeout:    cfg.Submission.WriteTimeout.Duration,
+		Limits:          smtpserver.Limits{MaxConns: cfg.Submission.MaxConns, MaxConnsPerIP: cfg.Submission.MaxConnsPerIP},
+	}, st, authn, s.Submitter, log.With("listener", "submission"))
+
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", s.health)
@@ -185,6 +219,10 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 			l.serve = s.imap.Serve
 		case "metrics":
 			l.serve = s.metrics.Serve
+		case "submission":
+			l.serve = s.submit.Serve
+		case "submissions":
+			l.serve = s.submit.ServeTLS
 		case "acme":
 			l.serve = s.acme.Serve
 		}
@@ -197,9 +235,6 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 		Batch:    cfg.Retention.Batch,
 		LogDays:  cfg.Retention.LogDays,
 		Now:      time.Now,
-	}
-	if cfg.Queue.Mode != "" {
-		s.Queue = queue.New(queueConfig(&cfg), st, log.With("worker", "queue"), queue.NewMetrics(reg, st, time.Now))
 	}
 	return s, nil
 }
@@ -334,7 +369,7 @@ func (s *Service) Shutdown(ctx context.Context) error {
 func (s *Service) shutdown(ctx context.Context) error {
 	s.closing.Store(true)
 	s.closeListeners()
-	stops := []func(context.Context) error{s.capture.Shutdown, s.imap.Shutdown, s.metrics.Shutdown}
+	stops := []func(context.Context) error{s.capture.Shutdown, s.submit.Shutdown, s.imap.Shutdown, s.metrics.Shutdown}
 	if s.acme != nil {
 		stops = append(stops, s.acme.Shutdown)
 	}

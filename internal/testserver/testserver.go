@@ -33,8 +33,8 @@ import (
 // DefaultDomain is the protected domain of a server started without one.
 const DefaultDomain = "example.test"
 
-// Options configure Start. The zero value serves capture, IMAP and
-// metrics on loopback with DefaultDomain and no users.
+// Options configure Start. The zero value serves capture, IMAP,
+// submission (587 and 465 style) and metrics on loopback with DefaultDomain and no users.
 type Options struct {
 	// Domain is created at start; DefaultDomain when empty.
 	Domain string
@@ -54,6 +54,10 @@ type Server struct {
 	Capture string // capture SMTP (plain, STARTTLS offered)
 	IMAP    string // IMAP over implicit TLS
 	Metrics string // GET /metrics
+	// Submission is SMTP submission with STARTTLS (587), Submissions
+	// over implicit TLS (465).
+	Submission  string
+	Submissions string
 	// Data is the data directory; Config the configuration in effect.
 	Data   string
 	Config config.Config
@@ -82,6 +86,8 @@ func Start(t testing.TB, opts Options) *Server {
 	cfg.Capture.Allow = []string{"127.0.0.0/8", "::1"}
 	cfg.IMAP.Listen = "127.0.0.1:0"
 	cfg.Metrics.Listen = "127.0.0.1:0"
+	cfg.Submission.Listen = "127.0.0.1:0"
+	cfg.Submission.ListenTLS = "127.0.0.1:0"
 	cfg.Log.Level = "warn"
 	if opts.LogLevel != "" {
 		cfg.Log.Level = opts.LogLevel
@@ -98,7 +104,8 @@ func Start(t testing.TB, opts Options) *Server {
 		t.Fatalf("testserver: %v", err)
 	}
 	s := &Server{Data: cfg.Data, Config: cfg, Store: svc.Store, svc: svc, log: tl,
-		Capture: addr(svc.CaptureAddr), IMAP: addr(svc.IMAPAddr), Metrics: addr(svc.MetricsAddr)}
+		Capture: addr(svc.CaptureAddr), IMAP: addr(svc.IMAPAddr), Metrics: addr(svc.MetricsAddr),
+		Submission: addr(svc.SubmissionAddr), Submissions: addr(svc.SubmissionsAddr)}
 	t.Cleanup(func() {
 		if err := s.Shutdown(context.Background()); err != nil {
 			t.Errorf("testserver: shutdown: %v", err)

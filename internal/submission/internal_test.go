@@ -1,0 +1,90 @@
+package submission
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestStripBcc(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"From: a\r\nTo: b\r\n\r\nBcc: body line\r\n", "From: a\r\nTo: b\r\n\r\nBcc: body line\r\n"},
+		{"From: a\r\nBcc: x@y,\r\n z@y\r\nTo: b\r\n\r\nbody\r\n", "From: a\r\nTo: b\r\n\r\nbody\r\n"},
+		{"BCC: x\r\nSubject: s\r\n folded\r\n\r\nb\r\n", "Subject: s\r\n folded\r\n\r\nb\r\n"},
+		{"Subject: s\r\n bcc: not a field\r\nbcc : x\r\n\r\n", "Subject: s\r\n bcc: not a field\r\n\r\n"},
+		{"Subject: only a header\r\nBcc: x\r\n", "Subject: only a header\r\n"},
+		{"X-Bcc-Note: kept\r\n\r\n", "X-Bcc-Note: kept\r\n\r\n"},
+	} {
+		got, stripped := stripBcc([]byte(c.in))
+		if string(got) != c.want || stripped != (c.in != c.want) {
+			t.Errorf("stripBcc(%q) = %q, %v; want %q", c.in, got, stripped, c.want)
+		}
+	}
+}
+
+func TestLoginServer(t *testing.T) {
+	var gotUser, gotPass string
+	check := func(u, p string) error {
+		gotUser, gotPass = u, p
+		if p != "pw" {
+			return errors.New("bad")
+		}
+		return nil
+	}
+	s := newLoginServer(check)
+	if ch, done, err := s.Next(nil); string(ch) != "Username:" || done || err != nil {
+		t.Fatalf("first: %q %v %v", ch, done, err)
+	}
+	if ch, done, err := s.Next([]byte("u@x")); string(ch) != "Password:" || done || err != nil {
+		t.Fatalf("second: %q %v %v", ch, done, err)
+	}
+	if _, done, err := s.Next([]byte("pw")); !done || err != nil || gotUser != "u@x" || gotPass != "pw" {
+		t.Fatalf("third: %v %v %q %q", done, err, gotUser, gotPass)
+	}
+	if _, _, err := s.Next([]byte("more")); err == nil {
+		t.Errorf("a fourth response was accepted")
+	}
+	// Initial response is the username; a wrong password fails.
+	s = newLoginServer(check)
+	if ch, _, _ := s.Next([]byte("v@x")); string(ch) != "Password:" {
+		t.Fatalf("initial response: challenge %q", ch)
+	}
+	if _, _, err := s.Next([]byte("wrong")); err == nil || gotUser != "v@x" {
+		t.Errorf("wrong password accepted (%v) or user %q", err, gotUser)
+	}
+}
+
+// TestRateLimitConcurrentReserve: reservations never exceed the limit,
+// a released one is given back, and the hour slides.
+func TestRateLimitConcurrentReserve(t *testing.T) {
+	r := newRateLimit(5)
+	now := time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC)
+	ok := make(chan bool, 50)
+	for i := range 50 {
+		go func() {
+			_, got := r.reserve(1, now.Add(time.Duration(i)*time.Millisecond))
+			ok <- got
+		}()
+	}
+	n := 0
+	for range 50 {
+		if <-ok {
+			n++
+		}
+	}
+	if n != 5 {
+		t.Fatalf("%d reservations, want 5", n)
+	}
+	if r.allow(1, now.Add(time.Minute)) || !r.allow(2, now) {
+		t.Errorf("allow: account 1 should be full, account 2 free")
+	}
+	if !r.allow(1, now.Add(time.Hour+time.Second)) {
+		t.Errorf("the hour did not slide")
+	}
+	r2 := newRateLimit(1)
+	release, _ := r2.reserve(1, now)
+	release()
+	if _, got := r2.reserve(1, now); !got {
+		t.Errorf("released slot not given back")
+	}
+}

@@ -1,0 +1,395 @@
+package submission
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"github.com/xtramail/xtramail/internal/auth"
+	"github.com/xtramail/xtramail/internal/smtpserver"
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// Authenticator checks sign-ins; *auth.Authenticator is one, shared with
+// IMAP so that throttles and the credential cache are the same.
+type Authenticator interface {
+	Authenticate(ctx context.Context, username, password, remoteIP string) (auth.Credential, error)
+}
+
+// Config is the submission listeners' part of the configuration.
+type Config struct {
+	Hostname        string        // announced in the greeting and EHLO
+	TLS             *tls.Config   // required: STARTTLS on 587, the handshake on 465
+	MaxMessageBytes int64         // SIZE; 0 means 50 MiB
+	ReadTimeout     time.Duration // per command and per DATA read; 0 means 5 minutes
+	WriteTimeout    time.Duration // 0 means 1 minute
+	Limits          smtpserver.Limits
+}
+
+func (c *Config) setDefaults() {
+	if c.Hostname == "" {
+		c.Hostname = "localhost"
+	}
+	if c.MaxMessageBytes == 0 {
+		c.MaxMessageBytes = 50 << 20
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = 5 * time.Minute
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = time.Minute
+	}
+	if c.Limits.MaxConns == 0 {
+		c.Limits.MaxConns = 1000
+	}
+	if c.Limits.MaxConnsPerIP == 0 {
+		c.Limits.MaxConnsPerIP = 100
+	}
+}
+
+// Server serves submission on any number of listeners: Serve for port 587
+// (STARTTLS, RFC 6409), ServeTLS for port 465 (implicit TLS, RFC 8314).
+type Server struct {
+	cfg   Config
+	st    Store
+	authn Authenticator
+	sub   *Submitter
+	log   *slog.Logger
+	drain *smtpserver.Drain
+
+	plain, implicit *smtp.Server
+}
+
+// New returns a submission server.
+func New(cfg Config, st Store, authn Authenticator, sub *Submitter, log *slog.Logger) *Server {
+	cfg.setDefaults()
+	s := &Server{cfg: cfg, st: st, authn: authn, sub: sub, log: log, drain: smtpserver.NewDrain()}
+	s.plain = s.newSMTP(cfg.TLS)
+	// On 465 the session is TLS from the first byte: no STARTTLS.
+	s.implicit = s.newSMTP(nil)
+	return s
+}
+
+func (s *Server) newSMTP(starttls *tls.Config) *smtp.Server {
+	srv := smtp.NewServer(s)
+	srv.Domain = s.cfg.Hostname
+	srv.MaxMessageBytes = s.cfg.MaxMessageBytes
+	srv.MaxRecipients = s.sub.MaxRecipients()
+	srv.ReadTimeout = s.cfg.ReadTimeout
+	srv.WriteTimeout = s.cfg.WriteTimeout
+	srv.EnableSMTPUTF8 = true
+	srv.TLSConfig = starttls
+	// AUTH is offered and accepted only over TLS (RFC 6409 4.3, RFC 4954
+	// 4): go-smtp answers AUTH before STARTTLS "523 5.7.10".
+	srv.AllowInsecureAuth = false
+	srv.ErrorLog = slogPrinter{s.log}
+	return srv
+}
+
+// Serve serves port 587 on ln (STARTTLS) until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	err := s.plain.Serve(s.drain.Listener(smtpserver.LimitListener(ln, s.cfg.Limits, s.log)))
+	if s.drain.Closing() {
+		return smtp.ErrServerClosed
+	}
+	return err
+}
+
+// ServeTLS serves port 465 on ln (implicit TLS) until Shutdown.
+func (s *Server) ServeTLS(ln net.Listener) error {
+	if s.cfg.TLS == nil {
+		return errors.New("submission on implicit TLS needs a certificate")
+	}
+	// TLS above the drain's connections, so that go-smtp sees a
+	// *tls.Conn (and allows AUTH) and the drain finds its own below it.
+	inner := s.drain.Listener(smtpserver.LimitListener(ln, s.cfg.Limits, s.log))
+	err := s.implicit.Serve(tls.NewListener(inner, s.cfg.TLS))
+	if s.drain.Closing() {
+		return smtp.ErrServerClosed
+	}
+	return err
+}
+
+// Shutdown stops accepting, answers idle sessions "421 4.3.2", lets
+// transactions in flight finish and waits for them until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.drain.Close()
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, srv := range []*smtp.Server{s.plain, s.implicit} {
+		wg.Go(func() {
+			errs[i] = srv.Shutdown(ctx)
+			if ctx.Err() != nil {
+				srv.Close()
+			}
+		})
+	}
+	wg.Wait()
+	var out []error
+	for _, e := range errs {
+		if e != nil && !errors.Is(e, smtp.ErrServerClosed) {
+			out = append(out, e)
+		}
+	}
+	return errors.Join(out...)
+}
+
+// NewSession implements smtp.Backend.
+func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	s.drain.Track(c)
+	ip := smtpserver.RemoteIP(c.Conn().RemoteAddr())
+	return &session{srv: s, conn: c, ip: ip, log: s.log.With("remote", ip)}, nil
+}
+
+type session struct {
+	srv  *Server
+	conn *smtp.Conn
+	ip   string
+	log  *slog.Logger
+
+	acct  *store.Account // signed in
+	from  string
+	rcpts []string
+}
+
+// Answers (RFC 3463 enhanced codes).
+var (
+	// RFC 4954 6: 530 5.7.0 "Authentication required"; go-smtp's
+	// ErrAuthRequired says 502.
+	errAuthRequired = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
+	errSpoofed      = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Sender address and From header must be your own address"}
+	errTooManyRcpts = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 5, 3}, Message: "Too many recipients for one message"}
+	errRate         = &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "Too many messages sent in the last hour, try again later"}
+	errBadRcpt      = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "Bad recipient address syntax"}
+	errTemporary    = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary local problem, try again later"}
+	errStorageFull  = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "Insufficient system storage, try again later"}
+	// RFC 4954 6: 454 4.7.0 "Temporary authentication failure".
+	errThrottled = &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many failed logins, try again later"}
+)
+
+// smtpError maps Submit's and the store's errors to SMTP answers, once;
+// the detail goes to the log, the client gets plain words.
+func smtpError(err error) *smtp.SMTPError {
+	switch {
+	case errors.Is(err, ErrSpoofed):
+		return errSpoofed
+	case errors.Is(err, ErrTooManyRecipients):
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 5, 3}, Message: "Too many recipients for one message"}
+	case errors.Is(err, ErrRateLimited):
+		return errRate
+	case errors.Is(err, ErrBadRecipient):
+		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "No valid recipients"}
+	case errors.Is(err, store.ErrStorageFull):
+		return errStorageFull
+	default:
+		return errTemporary
+	}
+}
+
+func (s *session) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), s.srv.cfg.ReadTimeout)
+}
+
+// AuthMechanisms implements smtp.AuthSession.
+func (s *session) AuthMechanisms() []string { return []string{sasl.Plain, sasl.Login} }
+
+// Auth implements smtp.AuthSession.
+func (s *session) Auth(mech string) (sasl.Server, error) {
+	if _, ok := s.conn.TLSConnectionState(); !ok {
+		// go-smtp already refuses AUTH without TLS; this guards against
+		// a change of its settings.
+		return nil, &smtp.SMTPError{Code: 523, EnhancedCode: smtp.EnhancedCode{5, 7, 10}, Message: "TLS is required"}
+	}
+	switch mech {
+	case sasl.Plain:
+		return sasl.NewPlainServer(func(identity, username, password string) error {
+			if identity != "" && !strings.EqualFold(identity, username) {
+				// No acting for another user (RFC 4616 2).
+				s.authFailed(username, "authorization identity differs")
+				return smtp.ErrAuthFailed
+			}
+			return s.login(username, password)
+		}), nil
+	case sasl.Login:
+		return newLoginServer(s.login), nil
+	}
+	return nil, smtp.ErrAuthUnknownMechanism
+}
+
+func (s *session) login(username, password string) error {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	cred, err := s.srv.authn.Authenticate(ctx, username, password, s.ip)
+	if err != nil {
+		var terr *auth.ThrottledError
+		switch {
+		case errors.As(err, &terr):
+			s.authFailed(username, "throttled: "+err.Error())
+			return errThrottled
+		case errors.Is(err, auth.ErrInvalidCredentials):
+			s.authFailed(username, err.Error())
+			return smtp.ErrAuthFailed
+		default:
+			s.log.Error("authenticate", "user", username, "err", err)
+			return errTemporary
+		}
+	}
+	a, err := s.srv.st.Account(ctx, cred.Username)
+	if err != nil || !a.Enabled {
+		s.authFailed(username, fmt.Sprintf("account lookup after sign-in: %v", err))
+		return smtp.ErrAuthFailed
+	}
+	s.acct = &a
+	s.log = s.log.With("account", a.Address)
+	s.log.Info("signed in")
+	return nil
+}
+
+// authFailed records a failed sign-in in the message log with the IP, so
+// that an administrator can see guessing and a user's wrong password.
+func (s *session) authFailed(username, why string) {
+	s.log.Info("sign-in failed", "user", username, "reason", why)
+	ctx, cancel := s.ctx()
+	defer cancel()
+	ev := store.LogEvent{Time: time.Now(), Status: store.LogRefused, MailFrom: strings.ToLower(username),
+		RemoteIP: s.ip, Detail: "submission sign-in failed"}
+	if a, err := s.srv.st.Account(ctx, strings.ToLower(username)); err == nil {
+		ev.DomainID = a.DomainID
+	}
+	if err := s.srv.st.AppendLog(ctx, ev); err != nil {
+		s.log.Warn("message log: sign-in failure", "err", err)
+	}
+}
+
+// refused records a refused message in the message log.
+func (s *session) refused(rcpt, why string) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	ev := store.LogEvent{Time: time.Now(), Status: store.LogRefused, MailFrom: s.from, Rcpt: rcpt,
+		RemoteIP: s.ip, Detail: "submission: " + why}
+	if s.acct != nil {
+		ev.DomainID = s.acct.DomainID
+	}
+	if err := s.srv.st.AppendLog(ctx, ev); err != nil {
+		s.log.Warn("message log: refusal", "err", err)
+	}
+}
+
+func (s *session) Reset() {
+	s.from, s.rcpts = "", nil
+	s.srv.drain.End(s.conn)
+}
+
+func (s *session) Logout() error { return nil }
+
+func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
+	s.Reset()
+	// RFC 6409 4.3 / RFC 4954 6: no transaction before AUTH. go-smtp does
+	// not gate MAIL on AUTH itself.
+	if s.acct == nil {
+		s.log.Info("MAIL before AUTH refused", "from", from)
+		return errAuthRequired
+	}
+	if !s.srv.drain.Begin(s.conn) {
+		return smtpserver.ErrShuttingDown
+	}
+	defer func() {
+		if err != nil {
+			s.srv.drain.End(s.conn)
+		}
+	}()
+	addr, aerr := store.NormalizeAddress(from)
+	if aerr != nil || addr != s.acct.Address {
+		s.from = strings.ToLower(from)
+		s.refused("", fmt.Sprintf("envelope sender %q is not the signed-in address", from))
+		return errSpoofed
+	}
+	if !s.srv.sub.Allowed(s.acct.ID) {
+		s.from = addr
+		s.refused("", "over the messages-per-hour limit")
+		return errRate
+	}
+	s.from = addr
+	return nil
+}
+
+func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+	if s.acct == nil {
+		return errAuthRequired
+	}
+	addr, err := store.NormalizeAddress(to)
+	if err != nil {
+		return errBadRcpt
+	}
+	if len(s.rcpts) >= s.srv.sub.MaxRecipients() {
+		// RFC 5321 4.5.3.1.10: 452 for too many recipients; the client
+		// sends the rest in another transaction.
+		return errTooManyRcpts
+	}
+	s.rcpts = append(s.rcpts, addr)
+	return nil
+}
+
+func (s *session) Data(r io.Reader) error {
+	if s.acct == nil || s.from == "" {
+		return errAuthRequired
+	}
+	raw, err := io.ReadAll(&deadlineReader{r: r, nc: s.conn.Conn(), timeout: s.srv.cfg.ReadTimeout})
+	if err != nil {
+		var se *smtp.SMTPError
+		if errors.As(err, &se) {
+			return err // over the size limit: go-smtp reads the rest
+		}
+		// A timeout or a broken connection: go-smtp would answer 421
+		// and keep reading commands (upstream issue 196), so hang up.
+		s.log.Info("data aborted", "err", err)
+		s.conn.Conn().Close()
+		return err
+	}
+	body := smtpserver.NormalizeCRLF(raw)
+	ctx, cancel := s.ctx()
+	defer cancel()
+	res, err := s.srv.sub.Submit(ctx, Message{Account: *s.acct, MailFrom: s.from, Rcpts: s.rcpts, Body: body, RemoteIP: s.ip})
+	if err != nil {
+		reply := smtpError(err)
+		if reply == errTemporary || reply == errStorageFull {
+			s.log.Error("submit", "err", err)
+		} else {
+			s.log.Info("message refused", "err", err)
+		}
+		s.refused(strings.Join(s.rcpts, ", "), err.Error())
+		return reply
+	}
+	s.log.Info("message submitted", "message_id", res.MessageID, "rcpts", res.Queued, "local", res.Local, "size", len(body))
+	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0},
+		Message: fmt.Sprintf("queued for %d recipient(s)", res.Queued)}
+}
+
+// deadlineReader pushes the read deadline forward on each read of a body:
+// go-smtp sets it once per command, which would cut off a large message on
+// a slow link, while a stalled one must still be.
+type deadlineReader struct {
+	r       io.Reader
+	nc      net.Conn
+	timeout time.Duration
+}
+
+func (d *deadlineReader) Read(p []byte) (int, error) {
+	d.nc.SetReadDeadline(time.Now().Add(d.timeout))
+	return d.r.Read(p)
+}
+
+type slogPrinter struct{ log *slog.Logger }
+
+func (p slogPrinter) Printf(format string, v ...any) { p.log.Warn(fmt.Sprintf(format, v...)) }
+func (p slogPrinter) Println(v ...any)               { p.log.Warn(fmt.Sprint(v...)) }

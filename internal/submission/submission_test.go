@@ -1,0 +1,491 @@
+package submission_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"github.com/xtramail/xtramail/internal/config"
+	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/testserver"
+	"github.com/xtramail/xtramail/internal/tlsutil"
+)
+
+const (
+	alice    = "alice@example.test"
+	alicePw  = "alice-password"
+	bob      = "bob@example.test" // a protected colleague
+	bobPw    = "bob-password"
+	outsider = "carol@far.test"
+)
+
+func start(t *testing.T, configure func(*config.Config)) *testserver.Server {
+	t.Helper()
+	return testserver.Start(t, testserver.Options{
+		Users:     map[string]string{alice: alicePw, bob: bobPw},
+		Configure: configure,
+	})
+}
+
+func msg(from, to, mid, extra string) string {
+	return "From: Alice <" + from + ">\r\nTo: " + to + "\r\n" + extra + "Subject: hello " + mid + "\r\nMessage-ID: <" + mid + ">\r\n" +
+		"Date: Sat, 05 Dec 2026 08:00:00 +0000\r\n\r\nHi there.\r\n"
+}
+
+// dial opens a 587-style session, STARTTLS done.
+func dial(t *testing.T, srv *testserver.Server) *smtp.Client {
+	t.Helper()
+	c, err := smtp.DialStartTLS(srv.Submission, srv.ClientTLS())
+	if err != nil {
+		t.Fatalf("dial submission: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func code(err error) string {
+	if se, ok := err.(*smtp.SMTPError); ok {
+		return fmt.Sprintf("%d %d.%d.%d", se.Code, se.EnhancedCode[0], se.EnhancedCode[1], se.EnhancedCode[2])
+	}
+	if err == nil {
+		return "ok"
+	}
+	return err.Error()
+}
+
+// send runs one transaction and returns the answer's code.
+func send(c *smtp.Client, from string, to []string, body string) string {
+	if err := c.Mail(from, nil); err != nil {
+		return code(err)
+	}
+	for _, r := range to {
+		if err := c.Rcpt(r, nil); err != nil {
+			return code(err)
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		return code(err)
+	}
+	io.WriteString(w, body)
+	return code(w.Close())
+}
+
+func queued(t *testing.T, srv *testserver.Server, addr string) []store.QueueEntry {
+	t.Helper()
+	a, err := srv.Store.Account(context.Background(), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, err := srv.Store.QueueEntries(context.Background(), store.QueueQuery{AccountID: a.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return es
+}
+
+// TestSubmitStoresSentQueueAndColleagueInbox: one message to a protected
+// colleague and an outside address gives one Sent copy, one queue entry
+// per recipient, the colleague's INBOX copy and the log events.
+func TestSubmitStoresSentQueueAndColleagueInbox(t *testing.T) {
+	srv := start(t, nil)
+	c := dial(t, srv)
+	if err := c.Auth(sasl.NewPlainClient("", alice, alicePw)); err != nil {
+		t.Fatalf("AUTH PLAIN: %v", err)
+	}
+	if got := send(c, alice, []string{bob, outsider}, msg(alice, bob+", "+outsider, "m1@x", "")); got != "ok" {
+		t.Fatalf("send: %s", got)
+	}
+	if _, ok := srv.Bodies(t, alice, store.Sent)["m1@x"]; !ok {
+		t.Errorf("no Sent copy")
+	}
+	if _, ok := srv.Bodies(t, bob, store.Inbox)["m1@x"]; !ok {
+		t.Errorf("no INBOX copy for the protected colleague")
+	}
+	es := queued(t, srv, alice)
+	rcpts := map[string]bool{}
+	for _, e := range es {
+		rcpts[e.Rcpt] = true
+	}
+	if len(es) != 2 || !rcpts[bob] || !rcpts[outsider] {
+		t.Errorf("queue entries %+v, want one for %s and one for %s", es, bob, outsider)
+	}
+	evs, err := srv.Store.SearchLog(context.Background(), store.LogQuery{MessageID: "m1@x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[store.LogStatus]int{}
+	for _, e := range evs {
+		kinds[e.Status]++
+		if e.RemoteIP != "127.0.0.1" {
+			t.Errorf("event %s without the client IP: %+v", e.Status, e)
+		}
+	}
+	if kinds[store.LogSubmitted] != 1 || kinds[store.LogQueued] != 2 || kinds[store.LogStored] != 2 {
+		t.Errorf("log events %v, want 1 submitted, 2 queued, 2 stored", kinds)
+	}
+}
+
+// TestRefusals: what a submission server must refuse, each with its code.
+func TestRefusals(t *testing.T) {
+	srv := start(t, func(c *config.Config) {
+		c.Submission.MaxRecipients = 3
+		c.Submission.MaxPerHour = 2
+	})
+	authed := func(t *testing.T) *smtp.Client {
+		c := dial(t, srv)
+		if err := c.Auth(sasl.NewPlainClient("", alice, alicePw)); err != nil {
+			t.Fatalf("AUTH: %v", err)
+		}
+		return c
+	}
+	t.Run("AUTH before STARTTLS", func(t *testing.T) {
+		// By hand: go-smtp's client would not even try.
+		conn, err := net.Dial("tcp", srv.Submission)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(60 * time.Second))
+		r := bufio.NewReader(conn)
+		read := func() string {
+			var all string
+			for {
+				line, err := r.ReadString('\n')
+				if err != nil {
+					t.Fatalf("read: %v (so far %q)", err, all)
+				}
+				all += line
+				if len(line) < 4 || line[3] != '-' {
+					return all
+				}
+			}
+		}
+		read()
+		fmt.Fprintf(conn, "EHLO client.test\r\n")
+		if ehlo := read(); strings.Contains(ehlo, "AUTH") || !strings.Contains(ehlo, "STARTTLS") {
+			t.Errorf("EHLO before STARTTLS:\n%s", ehlo)
+		}
+		fmt.Fprintf(conn, "AUTH PLAIN %s\r\n", base64Std("\x00"+alice+"\x00"+alicePw))
+		if got := read(); !strings.HasPrefix(got, "523 5.7.10") {
+			t.Errorf("AUTH before STARTTLS: %q, want 523 5.7.10", got)
+		}
+		fmt.Fprintf(conn, "MAIL FROM:<%s>\r\n", alice)
+		if got := read(); !strings.HasPrefix(got, "530 5.7.0") {
+			t.Errorf("MAIL before STARTTLS and AUTH: %q, want 530 5.7.0", got)
+		}
+	})
+	t.Run("relay without AUTH", func(t *testing.T) {
+		c := dial(t, srv)
+		if got := send(c, alice, []string{outsider}, msg(alice, outsider, "r1@x", "")); got != "530 5.7.0" {
+			t.Errorf("MAIL before AUTH: %s, want 530 5.7.0", got)
+		}
+		if len(queued(t, srv, alice)) != 0 {
+			t.Errorf("queued without AUTH")
+		}
+	})
+	t.Run("wrong password", func(t *testing.T) {
+		c := dial(t, srv)
+		if got := code(c.Auth(sasl.NewPlainClient("", alice, "wrong"))); got != "535 5.7.8" {
+			t.Errorf("wrong password: %s, want 535 5.7.8", got)
+		}
+		evs, _ := srv.Store.SearchLog(context.Background(), store.LogQuery{Address: alice, Status: store.LogRefused})
+		found := false
+		for _, e := range evs {
+			found = found || (e.RemoteIP == "127.0.0.1" && strings.Contains(e.Detail, "sign-in failed"))
+		}
+		if !found {
+			t.Errorf("failed sign-in not in the message log with the IP: %+v", evs)
+		}
+	})
+	t.Run("PLAIN for another identity", func(t *testing.T) {
+		c := dial(t, srv)
+		if got := code(c.Auth(sasl.NewPlainClient(bob, alice, alicePw))); got != "535 5.7.8" {
+			t.Errorf("authzid of another user: %s, want 535 5.7.8", got)
+		}
+	})
+	t.Run("spoofed envelope", func(t *testing.T) {
+		c := authed(t)
+		if got := send(c, bob, []string{outsider}, msg(bob, outsider, "s1@x", "")); got != "550 5.7.1" {
+			t.Errorf("MAIL FROM another address: %s, want 550 5.7.1", got)
+		}
+	})
+	t.Run("spoofed From", func(t *testing.T) {
+		c := authed(t)
+		if got := send(c, alice, []string{outsider}, msg(bob, outsider, "s2@x", "")); got != "550 5.7.1" {
+			t.Errorf("From of another address: %s, want 550 5.7.1", got)
+		}
+		two := strings.Replace(msg(alice, outsider, "s3@x", ""), "From: Alice <"+alice+">", "From: "+alice+", "+bob, 1)
+		if got := send(c, alice, []string{outsider}, two); got != "550 5.7.1" {
+			t.Errorf("From with a second, foreign address: %s, want 550 5.7.1", got)
+		}
+		if got := send(c, alice, []string{outsider}, "To: x@far.test\r\nSubject: no from\r\n\r\nhi\r\n"); got != "550 5.7.1" {
+			t.Errorf("no From header: %s, want 550 5.7.1", got)
+		}
+		if _, ok := srv.Bodies(t, alice, store.Sent)["s2@x"]; ok {
+			t.Errorf("spoofed message stored")
+		}
+	})
+	t.Run("too many recipients", func(t *testing.T) {
+		c := authed(t)
+		if err := c.Mail(alice, nil); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			if err := c.Rcpt(fmt.Sprintf("r%d@far.test", i), nil); err != nil {
+				t.Fatalf("RCPT %d: %v", i, err)
+			}
+		}
+		if got := code(c.Rcpt("r3@far.test", nil)); got != "452 4.5.3" {
+			t.Errorf("fourth RCPT: %s, want 452 4.5.3", got)
+		}
+		c.Reset()
+	})
+	t.Run("over the hourly limit", func(t *testing.T) {
+		c := authed(t)
+		for i := range 2 {
+			if got := send(c, alice, []string{outsider}, msg(alice, outsider, fmt.Sprintf("h%d@x", i), "")); got != "ok" {
+				t.Fatalf("message %d: %s", i, got)
+			}
+		}
+		if got := send(c, alice, []string{outsider}, msg(alice, outsider, "h2@x", "")); got != "450 4.7.1" {
+			t.Errorf("third message in the hour: %s, want 450 4.7.1", got)
+		}
+		// Another user has their own allowance.
+		c2 := dial(t, srv)
+		if err := c2.Auth(sasl.NewPlainClient("", bob, bobPw)); err != nil {
+			t.Fatal(err)
+		}
+		if got := send(c2, bob, []string{outsider}, msg(bob, outsider, "b1@x", "")); got != "ok" {
+			t.Errorf("bob's first message: %s", got)
+		}
+	})
+}
+
+// TestBccStrippedFromWhatIsSent: the Sent copy keeps Bcc, the queued body
+// and a protected recipient's copy do not.
+func TestBccStrippedFromWhatIsSent(t *testing.T) {
+	srv := start(t, nil)
+	c := dial(t, srv)
+	if err := c.Auth(sasl.NewPlainClient("", alice, alicePw)); err != nil {
+		t.Fatal(err)
+	}
+	body := msg(alice, outsider, "bcc1@x", "Bcc: "+bob+",\r\n secret@far.test\r\n")
+	if got := send(c, alice, []string{outsider, bob, "secret@far.test"}, body); got != "ok" {
+		t.Fatalf("send: %s", got)
+	}
+	sent := string(srv.Bodies(t, alice, store.Sent)["bcc1@x"])
+	if !strings.Contains(sent, "Bcc: "+bob+",\r\n secret@far.test\r\n") {
+		t.Errorf("Sent copy lost its Bcc header:\n%s", sent)
+	}
+	inbox := string(srv.Bodies(t, bob, store.Inbox)["bcc1@x"])
+	if inbox == "" || strings.Contains(strings.ToLower(inbox), "bcc:") || strings.Contains(inbox, "secret@") {
+		t.Errorf("colleague's copy shows the Bcc:\n%s", inbox)
+	}
+	es := queued(t, srv, alice)
+	if len(es) != 3 {
+		t.Fatalf("%d queue entries, want 3", len(es))
+	}
+	a, _ := srv.Store.Account(context.Background(), alice)
+	rc, err := srv.Store.OpenBody(context.Background(), a.ID, es[0].BodyID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(rc)
+	rc.Close()
+	if strings.Contains(strings.ToLower(string(b)), "bcc:") || !strings.Contains(string(b), "Hi there.") {
+		t.Errorf("queued body:\n%s", b)
+	}
+}
+
+// TestImplicitTLS465: submission over TLS from the first byte, AUTH LOGIN.
+func TestImplicitTLS465(t *testing.T) {
+	srv := start(t, nil)
+	c, err := smtp.DialTLS(srv.Submissions, srv.ClientTLS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if ok, _ := c.Extension("STARTTLS"); ok {
+		t.Errorf("STARTTLS offered inside TLS")
+	}
+	if err := c.Auth(loginClient{alice, alicePw}); err != nil {
+		t.Fatalf("AUTH LOGIN: %v", err)
+	}
+	if got := send(c, alice, []string{outsider}, msg(alice, outsider, "tls1@x", "")); got != "ok" {
+		t.Fatalf("send: %s", got)
+	}
+	if _, ok := srv.Bodies(t, alice, store.Sent)["tls1@x"]; !ok {
+		t.Errorf("no Sent copy")
+	}
+}
+
+// TestLoginRaw drives AUTH LOGIN by hand, with and without an initial
+// response, as Outlook and older phones do.
+func TestLoginRaw(t *testing.T) {
+	srv := start(t, nil)
+	for _, initial := range []bool{false, true} {
+		conn, err := tls.Dial("tcp", srv.Submissions, srv.ClientTLS())
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := bufio.NewReader(conn)
+		expect := func(prefix string) {
+			t.Helper()
+			for {
+				conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+				line, err := r.ReadString('\n')
+				if err != nil {
+					t.Fatalf("want %q: %v", prefix, err)
+				}
+				if !strings.HasPrefix(line, prefix) {
+					t.Fatalf("got %q, want %q", line, prefix)
+				}
+				if len(line) < 4 || line[3] != '-' {
+					return
+				}
+			}
+		}
+		b64 := func(s string) string { return base64Std(s) }
+		expect("220 ")
+		fmt.Fprintf(conn, "EHLO c\r\n")
+		expect("250")
+		if initial {
+			fmt.Fprintf(conn, "AUTH LOGIN %s\r\n", b64(alice))
+		} else {
+			fmt.Fprintf(conn, "AUTH LOGIN\r\n")
+			expect("334 " + b64("Username:"))
+			fmt.Fprintf(conn, "%s\r\n", b64(alice))
+		}
+		expect("334 " + b64("Password:"))
+		fmt.Fprintf(conn, "%s\r\n", b64(alicePw))
+		expect("235 ")
+		conn.Close()
+	}
+}
+
+// TestStockClients: Python smtplib (STARTTLS + PLAIN, STARTTLS + LOGIN,
+// 465), swaks and msmtp submit; the Sent copies are read back over IMAP
+// with Python imaplib.
+func TestStockClients(t *testing.T) {
+	srv := start(t, nil)
+	cafile := filepath.Join(srv.Data, tlsutil.SelfSignedCertFile)
+	host, port587, _ := net.SplitHostPort(srv.Submission)
+	_, port465, _ := net.SplitHostPort(srv.Submissions)
+	_, portIMAP, _ := net.SplitHostPort(srv.IMAP)
+	dir := t.TempDir()
+	script := filepath.Join(dir, "send.py")
+	os.WriteFile(script, []byte(pyScript), 0o644)
+	out, err := exec.Command("python3", script, "localhost", port587, port465, portIMAP, cafile, alice, alicePw).CombinedOutput()
+	if err != nil {
+		t.Fatalf("python: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "refused 530") || !strings.Contains(string(out), "refused 550") {
+		t.Errorf("python refusals not seen:\n%s", out)
+	}
+	_ = host
+
+	swaksMsg := filepath.Join(dir, "swaks.eml")
+	os.WriteFile(swaksMsg, []byte(msg(alice, outsider, "swaks1@x", "")), 0o644)
+	for _, mech := range []string{"PLAIN", "LOGIN"} {
+		cmd := exec.Command("swaks", "--server", "localhost", "--port", port587, "--tls", "--tls-ca-path", cafile,
+			"--auth", mech, "--auth-user", alice, "--auth-password", alicePw,
+			"--from", alice, "--to", outsider, "--data", swaksMsg)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("swaks %s: %v\n%s", mech, err, out)
+		}
+	}
+	cmd := exec.Command("swaks", "--server", "localhost", "--port", port587, "--tls", "--tls-ca-path", cafile,
+		"--auth", "PLAIN", "--auth-user", alice, "--auth-password", alicePw,
+		"--from", bob, "--to", outsider, "--data", swaksMsg)
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "550 5.7.1") {
+		t.Errorf("swaks with a spoofed envelope: %v\n%s", err, out)
+	}
+
+	if _, err := exec.LookPath("msmtp"); err != nil {
+		t.Fatalf("msmtp is not installed (scripts/test installs it): %v", err)
+	}
+	for i, tlsMode := range []string{"starttls", "implicit"} {
+		port := port587
+		starttls := "on"
+		if tlsMode == "implicit" {
+			port, starttls = port465, "off"
+		}
+		rc := filepath.Join(dir, "msmtprc")
+		os.WriteFile(rc, []byte(fmt.Sprintf("account default\nhost localhost\nport %s\nauth on\nuser %s\npassword %s\nfrom %s\ntls on\ntls_starttls %s\ntls_trust_file %s\n",
+			port, alice, alicePw, alice, starttls, cafile)), 0o600)
+		mid := fmt.Sprintf("msmtp%d@x", i)
+		cmd := exec.Command("msmtp", "-C", rc, outsider)
+		cmd.Stdin = strings.NewReader(msg(alice, outsider, mid, ""))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("msmtp %s: %v\n%s", tlsMode, err, out)
+		}
+	}
+
+	sent := srv.Bodies(t, alice, store.Sent)
+	for _, mid := range []string{"py-plain@x", "py-login@x", "py-465@x", "swaks1@x", "msmtp0@x", "msmtp1@x"} {
+		if _, ok := sent[mid]; !ok {
+			t.Errorf("no Sent copy of %s", mid)
+		}
+	}
+}
+
+const pyScript = `
+import imaplib, smtplib, ssl, sys
+host, p587, p465, pimap, cafile, user, pw = sys.argv[1:]
+ctx = ssl.create_default_context(cafile=cafile)
+def msg(mid):
+    return ("From: %s\r\nTo: carol@far.test\r\nSubject: py %s\r\nMessage-ID: <%s>\r\n\r\nbody\r\n" % (user, mid, mid)).encode()
+
+s = smtplib.SMTP(host, int(p587), timeout=60)
+s.starttls(context=ctx)
+s.ehlo()
+code, text = s.mail(user)
+print("refused", code, text)
+code, text = s.rcpt("carol@far.test")
+print("rcpt without auth", code, text)
+s.rset()
+s.login(user, pw)   # smtplib prefers PLAIN... after CRAM-MD5
+s.sendmail(user, ["carol@far.test"], msg("py-plain@x"))
+try:
+    s.sendmail("bob@example.test", ["carol@far.test"], msg("py-spoof@x"))
+except smtplib.SMTPSenderRefused as e:
+    print("refused", e.smtp_code)
+s.quit()
+
+s = smtplib.SMTP(host, int(p587), timeout=60)
+s.starttls(context=ctx)
+s.ehlo()
+s.user, s.password = user, pw
+s.auth("LOGIN", s.auth_login)
+s.sendmail(user, ["carol@far.test"], msg("py-login@x"))
+s.quit()
+
+s = smtplib.SMTP_SSL(host, int(p465), context=ctx, timeout=60)
+s.login(user, pw)
+s.sendmail(user, ["carol@far.test"], msg("py-465@x"))
+s.quit()
+
+m = imaplib.IMAP4_SSL(host, int(pimap), ssl_context=ctx)
+m.login(user, pw)
+typ, _ = m.select("Sent")
+assert typ == "OK", typ
+typ, data = m.search(None, 'HEADER', 'Message-ID', 'py-465@x')
+assert typ == "OK" and data[0].split(), data
+typ, data = m.fetch(data[0].split()[0], "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+assert b"py-465@x" in data[0][1], data
+print("imap sees the Sent copy")
+m.logout()
+`

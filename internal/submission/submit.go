@@ -1,0 +1,280 @@
+// Package submission is the SMTP submission listener (RFC 6409) on ports
+// 587 (STARTTLS) and 465 (implicit TLS, RFC 8314), and Submit, the one way
+// a signed-in user's message is sent: the listener and webmail both call
+// it. Submit keeps the Sent copy, queues one entry per recipient, gives
+// protected local recipients their INBOX copy and writes the log events in
+// one durable store transaction before it returns, so a client is told
+// "sent" only for mail that is both kept and queued.
+package submission
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/message"
+	"github.com/xtramail/xtramail/internal/queue"
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// Store is what submission needs of the store.
+type Store interface {
+	Account(ctx context.Context, address string) (store.Account, error)
+	Deliver(ctx context.Context, d *store.Delivery) ([]store.Delivered, error)
+	AppendLog(ctx context.Context, events ...store.LogEvent) error
+}
+
+// Errors of Submit; each front end maps them once (smtpError for SMTP).
+var (
+	// ErrSpoofed: the envelope sender or the From header is not the
+	// signed-in address.
+	ErrSpoofed = errors.New("submission: sender is not the signed-in address")
+	// ErrTooManyRecipients: over the per-message recipient limit.
+	ErrTooManyRecipients = errors.New("submission: too many recipients")
+	// ErrRateLimited: over the account's messages per hour.
+	ErrRateLimited = errors.New("submission: too many messages this hour")
+	// ErrBadRecipient: nothing to send to, or a recipient address is
+	// not valid.
+	ErrBadRecipient = errors.New("submission: no or invalid recipient")
+)
+
+// Limits are the per-user limits of Submit.
+type Limits struct {
+	MaxRecipients int // per message; 0 means 100
+	PerHour       int // messages per account per hour; 0 means no limit
+}
+
+// Submitter submits signed-in users' messages. It is safe for concurrent
+// use.
+type Submitter struct {
+	st     Store
+	limits Limits
+	rate   *rateLimit
+	wake   func()
+	now    func() time.Time
+}
+
+// NewSubmitter returns a Submitter. wake, when not nil, is called after a
+// message was queued (the queue worker's Wake); now nil means time.Now.
+func NewSubmitter(st Store, limits Limits, wake func(), now func() time.Time) *Submitter {
+	if limits.MaxRecipients <= 0 {
+		limits.MaxRecipients = 100
+	}
+	if now == nil {
+		now = time.Now
+	}
+	if wake == nil {
+		wake = func() {}
+	}
+	return &Submitter{st: st, limits: limits, rate: newRateLimit(limits.PerHour), wake: wake, now: now}
+}
+
+// Message is one message from a signed-in user.
+type Message struct {
+	Account  store.Account // the signed-in sender, as the store has it
+	MailFrom string        // envelope sender; must be Account.Address
+	Rcpts    []string      // envelope recipients (Bcc ones included)
+	// Body is the message, line endings CRLF (smtpserver.NormalizeCRLF).
+	Body     []byte
+	RemoteIP string // for the message log; "" for none
+}
+
+// Result says what Submit did.
+type Result struct {
+	MessageID string // of the message, without angle brackets
+	Queued    int    // recipients queued
+	Local     int    // protected local recipients that got an INBOX copy
+}
+
+// MaxRecipients is the per-message limit, for the listener's RCPT.
+func (s *Submitter) MaxRecipients() int { return s.limits.MaxRecipients }
+
+// Allowed reports whether the account may send one more message now (for
+// an early answer at MAIL; Submit checks again).
+func (s *Submitter) Allowed(accountID int64) bool { return s.rate.allow(accountID, s.now()) }
+
+// Submit checks m and stores it durably: the Sent copy (Bcc header kept),
+// the queue entries (one per recipient), the INBOX copies of protected
+// local recipients and the submitted, stored and queued log events. What
+// is sent and what local recipients get has its Bcc header removed (RFC
+// 5322 3.6.3).
+//
+// Without a Bcc header all of it is one store transaction. With one, the
+// Sent copy (which keeps it) is one transaction and the rest a second
+// one, after it: the store shares one body between all parts of a
+// delivery. A crash between the two keeps the Sent copy of a message
+// that is not queued; the client, never told 250, sends again.
+func (s *Submitter) Submit(ctx context.Context, m Message) (Result, error) {
+	acct := m.Account
+	if !acct.Enabled {
+		return Result{}, fmt.Errorf("submit for %s: account disabled: %w", acct.Address, ErrSpoofed)
+	}
+	from, err := store.NormalizeAddress(m.MailFrom)
+	if err != nil || from != acct.Address {
+		return Result{}, fmt.Errorf("submit for %s: envelope sender %q: %w", acct.Address, m.MailFrom, ErrSpoofed)
+	}
+	if len(m.Rcpts) == 0 {
+		return Result{}, fmt.Errorf("submit for %s: %w", acct.Address, ErrBadRecipient)
+	}
+	if len(m.Rcpts) > s.limits.MaxRecipients {
+		return Result{}, fmt.Errorf("submit for %s: %d recipients, limit %d: %w", acct.Address, len(m.Rcpts), s.limits.MaxRecipients, ErrTooManyRecipients)
+	}
+	var rcpts []string
+	seen := map[string]bool{}
+	for _, r := range m.Rcpts {
+		a, err := store.NormalizeAddress(r)
+		if err != nil {
+			return Result{}, fmt.Errorf("submit for %s: recipient %q: %w", acct.Address, r, ErrBadRecipient)
+		}
+		if !seen[a] {
+			seen[a] = true
+			rcpts = append(rcpts, a)
+		}
+	}
+	info := message.Parse(m.Body)
+	if err := checkFrom(info, acct.Address); err != nil {
+		return Result{}, fmt.Errorf("submit for %s: %w", acct.Address, err)
+	}
+
+	now := s.now()
+	release, ok := s.rate.reserve(acct.ID, now)
+	if !ok {
+		return Result{}, fmt.Errorf("submit for %s: %w", acct.Address, ErrRateLimited)
+	}
+	res, err := s.store(ctx, m, acct, rcpts, info, now)
+	if err != nil {
+		release()
+		return Result{}, err
+	}
+	s.wake()
+	return res, nil
+}
+
+func (s *Submitter) store(ctx context.Context, m Message, acct store.Account, rcpts []string, info *message.Info, now time.Time) (Result, error) {
+	res := Result{MessageID: info.MessageID, Queued: len(rcpts)}
+	base := store.LogEvent{Time: now, MessageID: info.MessageID, Subject: info.Subject, MailFrom: acct.Address,
+		Size: int64(len(m.Body)), RemoteIP: m.RemoteIP, DomainID: acct.DomainID}
+	submitted := base
+	submitted.Status, submitted.Rcpt = store.LogSubmitted, strings.Join(rcpts, ", ")
+	submitted.Detail = fmt.Sprintf("for %d recipient(s)", len(rcpts))
+	sentEv := base
+	sentEv.Status, sentEv.Rcpt, sentEv.Detail = store.LogStored, acct.Address, store.Sent
+
+	sent := &store.Delivery{Body: bytes.NewReader(m.Body), Size: int64(len(m.Body)), Info: info, Received: now,
+		Copies: []store.Copy{{AccountID: acct.ID, Mailbox: store.Sent, Flags: store.FlagSeen}},
+		Events: []store.LogEvent{submitted, sentEv}}
+	out := sent
+	outBody, stripped := stripBcc(m.Body)
+	if stripped {
+		// The Sent copy keeps the Bcc header; the rest gets the body
+		// without it, in a delivery of its own (see Submit).
+		if _, err := s.st.Deliver(ctx, sent); err != nil {
+			return Result{}, fmt.Errorf("store Sent copy for %s: %w", acct.Address, err)
+		}
+		oinfo := message.Parse(outBody)
+		out = &store.Delivery{Body: bytes.NewReader(outBody), Size: int64(len(outBody)), Info: oinfo, Received: now}
+		info = oinfo
+	}
+	for _, r := range rcpts {
+		a, err := s.st.Account(ctx, r)
+		switch {
+		case err == nil && a.Enabled:
+			// A protected colleague sees it in their continuity INBOX at
+			// once; it is relayed too, for their primary mailbox.
+			out.Copies = append(out.Copies, store.Copy{AccountID: a.ID, Mailbox: store.Inbox})
+			ev := base
+			ev.Status, ev.Rcpt, ev.Detail, ev.DomainID = store.LogStored, r, store.Inbox, a.DomainID
+			out.Events = append(out.Events, ev)
+			res.Local++
+		case err == nil, errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalid):
+		default:
+			return Result{}, fmt.Errorf("look up recipient %s: %w", r, err)
+		}
+	}
+	entries, queued := queue.Outbound(acct.ID, acct.DomainID, acct.Address, rcpts, info, out.Size, now)
+	for i := range queued {
+		queued[i].RemoteIP = m.RemoteIP
+	}
+	out.Outbound = entries
+	out.Events = append(out.Events, queued...)
+	if _, err := s.st.Deliver(ctx, out); err != nil {
+		if stripped {
+			return Result{}, fmt.Errorf("queue message of %s (Sent copy kept): %w", acct.Address, err)
+		}
+		return Result{}, fmt.Errorf("store and queue message of %s: %w", acct.Address, err)
+	}
+	return res, nil
+}
+
+// checkFrom requires every From address to be the signed-in one (RFC
+// 6409 8.1 lets a submission server refuse what is not the user's).
+// A message with no From header is refused too: RFC 5322 3.6 requires
+// one, and the recipient would not know who wrote.
+func checkFrom(info *message.Info, addr string) error {
+	from := info.Envelope.From
+	n := 0
+	for _, a := range from {
+		if a.GroupStart || a.GroupEnd {
+			continue
+		}
+		n++
+		if !strings.EqualFold(a.Mailbox+"@"+a.Host, addr) {
+			return fmt.Errorf("From header address %s@%s: %w", a.Mailbox, a.Host, ErrSpoofed)
+		}
+	}
+	if n == 0 {
+		return fmt.Errorf("no From header address: %w", ErrSpoofed)
+	}
+	return nil
+}
+
+// stripBcc returns the message without its Bcc header fields (with their
+// continuation lines), and whether it had any. Only the header section is
+// looked at: it ends at the first empty line.
+func stripBcc(body []byte) ([]byte, bool) {
+	var out []byte
+	found, skipping := false, false
+	rest := body
+	for len(rest) > 0 {
+		i := bytes.IndexByte(rest, '\n')
+		line := rest
+		if i >= 0 {
+			line = rest[:i+1]
+		}
+		rest = rest[len(line):]
+		if len(bytes.TrimRight(line, "\r\n")) == 0 {
+			// End of the header section.
+			if !found {
+				return body, false
+			}
+			out = append(out, line...)
+			out = append(out, rest...)
+			return out, true
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			if found && !skipping {
+				out = append(out, line...)
+			}
+			continue
+		}
+		skipping = false
+		if colon := bytes.IndexByte(line, ':'); colon > 0 && strings.EqualFold(strings.TrimRight(string(line[:colon]), " \t"), "bcc") {
+			found, skipping = true, true
+			if out == nil {
+				out = make([]byte, 0, len(body))
+				out = append(out, body[:len(body)-len(rest)-len(line)]...)
+			}
+			continue
+		}
+		if found {
+			out = append(out, line...)
+		}
+	}
+	if !found {
+		return body, false
+	}
+	return out, true
+}
