@@ -3,8 +3,12 @@ package imapserver
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"os"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/xtramail/xtramail/internal/imapserver/imapwire"
 	"github.com/xtramail/xtramail/internal/store"
@@ -205,7 +209,11 @@ func commandTable() []*command {
 				return []string{"APPENDLIMIT=" + strconv.FormatInt(srv.cfg.MaxLiteral, 10), "MULTIAPPEND"} // RFC 7889, RFC 3502
 			}},
 		{name: "IDLE", states: authed, expunges: expungeSelf, parse: imapwire.ParseNone, announce: announceAlways("IDLE"),
-			handle: func(s *session, c *imapwire.Command) error { return closeOn(s.cmdIdle(c.Tag)) }},
+			handle: func(s *session, c *imapwire.Command) error {
+				s.srv.metrics.idle.Inc()
+				defer s.srv.metrics.idle.Dec()
+				return closeOn(s.cmdIdle(c.Tag))
+			}},
 		{name: "EXPUNGE", states: selectedOnly, uid: true, parse: imapwire.ParseExpunge, announce: announceAlways("UIDPLUS"),
 			handle: func(s *session, c *imapwire.Command) error {
 				var uids *imapwire.NumSet
@@ -422,13 +430,84 @@ func (s *session) dispatch(cmd *imapwire.Command) error {
 			return s.byeGone()
 		}
 	}
+	debug := s.log.Enabled(s.ctx, slog.LevelDebug)
+	if debug {
+		s.log.Debug("IMAP command", "line", transcript(cmd))
+	}
+	wasAuth := s.state != stateNotAuth
+	start := time.Now()
 	wr := s.wr
 	before, _ := wr.TaggedCount()
 	err := c.handle(s, cmd)
-	after, _ := wr.TaggedCount()
+	after, cond := wr.TaggedCount()
 	// STARTTLS and COMPRESS answer, then replace the writer.
 	answered := after != before || s.wr != wr
-	return s.answer(cmd, answered, err)
+	if rerr := s.answer(cmd, answered, err); rerr != nil {
+		return rerr
+	}
+	if n, last := s.wr.TaggedCount(); s.wr == wr && n != after {
+		cond = last
+	} else if s.wr != wr {
+		cond = imapwire.OK
+	}
+	s.observe(c, cmd, cond, time.Since(start), debug)
+	if !wasAuth && s.state == stateAuth {
+		s.log = s.log.With("account", s.account.Address)
+		s.log.Info("IMAP sign-in", "command", cmd.Name)
+	}
+	return nil
+}
+
+// observe counts a completed command in the metrics and the session's
+// stats, and logs its result at debug level.
+func (s *session) observe(c *command, cmd *imapwire.Command, cond imapwire.Cond, d time.Duration, debug bool) {
+	result := strings.ToLower(string(cond))
+	s.stats.commands++
+	switch cond {
+	case imapwire.NO:
+		s.stats.no++
+	case imapwire.BAD:
+		s.stats.bad++
+	}
+	m := s.srv.metrics
+	m.commands.WithLabelValues(c.name, result).Inc()
+	if c.name != "IDLE" {
+		m.latency.WithLabelValues(c.name).Observe(d.Seconds())
+	}
+	if debug {
+		s.log.Debug("IMAP response", "tag", cmd.Tag, "result", result, "duration", d)
+	}
+}
+
+// transcript is a command as the debug log shows it: passwords and SASL
+// data redacted (RFC 9051 section 11.2 warns of both), message literals
+// replaced by their size, long lines cut.
+func transcript(cmd *imapwire.Command) string {
+	prefix := cmd.Tag + " "
+	if cmd.UID {
+		prefix += "UID "
+	}
+	prefix += cmd.Name
+	switch a := cmd.Args.(type) {
+	case *imapwire.Login:
+		return prefix + " " + a.Username + " <redacted>"
+	case *imapwire.Authenticate:
+		if a.InitialResponse != nil {
+			return prefix + " " + a.Mechanism + " <redacted>"
+		}
+		return prefix + " " + a.Mechanism
+	case *imapwire.Append:
+		n := 0
+		for _, m := range a.Messages {
+			n += len(m.Data)
+		}
+		return fmt.Sprintf("%s %q <%d message(s), %d bytes>", prefix, a.Mailbox, len(a.Messages), n)
+	}
+	line := cmd.String()
+	if len(line) > 300 {
+		line = line[:300] + "..."
+	}
+	return line
 }
 
 // capabilities lists what the server advertises, from the command table:

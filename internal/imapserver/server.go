@@ -96,6 +96,9 @@ type Config struct {
 	// APPEND message: the APPENDLIMIT (default 50 MiB, RFC 7889).
 	MaxLine    int
 	MaxLiteral int64
+	// Metrics receives the server's Prometheus series (NewMetrics with
+	// the service's registry); nil: unregistered.
+	Metrics *Metrics
 	// QuotaStorage is every account's storage limit in bytes, reported
 	// by GETQUOTA and GETQUOTAROOT and enforced on APPEND (RFC 9208);
 	// default 10 GiB, negative for none (QUOTA is then not announced).
@@ -163,6 +166,8 @@ type Server struct {
 	// cmdList is the command table (commands.go), cmds the same by name.
 	cmdList []*command
 	cmds    map[string]*command
+
+	metrics *Metrics
 
 	// sortKeys caches the header-derived SORT and THREAD keys by body.
 	sortKeys *keyCache
@@ -259,9 +264,12 @@ func New(cfg Config, st Store, a Authenticator, log *slog.Logger) *Server {
 		log = slog.New(slog.DiscardHandler)
 	}
 	cmdList := commandTable()
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
+	}
 	return &Server{
 		cfg: cfg, store: st, auth: a, log: log,
-		cmdList: cmdList, cmds: commandsByName(cmdList), sortKeys: newKeyCache(250_000),
+		cmdList: cmdList, cmds: commandsByName(cmdList), sortKeys: newKeyCache(250_000), metrics: cfg.Metrics,
 		listeners: make(map[net.Listener]struct{}),
 		sessions:  make(map[*session]struct{}),
 		perIP:     make(map[string]int),

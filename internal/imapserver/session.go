@@ -69,6 +69,9 @@ type session struct {
 	wake       chan struct{} // signalled with dirty, for IDLE
 	selectedID atomic.Int64
 	intr       atomic.Bool // Shutdown asked the session to end
+
+	opened time.Time
+	stats  struct{ commands, no, bad int } // for the closing log line
 }
 
 // selected is the state of the selected mailbox (RFC 9051 section 3.3).
@@ -92,11 +95,14 @@ type selected struct {
 }
 
 func newSession(srv *Server, c net.Conn, ip string, implicitTLS bool) *session {
-	s := &session{srv: srv, raw: c, conn: c, ip: ip, wake: make(chan struct{}, 1)}
+	// The connection counts its bytes; raw stays the bare TCP
+	// connection for deadlines.
+	cc := &countingConn{Conn: c, in: srv.metrics.bytes.WithLabelValues("in"), out: srv.metrics.bytes.WithLabelValues("out")}
+	s := &session{srv: srv, raw: c, conn: cc, ip: ip, wake: make(chan struct{}, 1), opened: time.Now()}
 	s.log = srv.log.With("cid", srv.nextID.Add(1), "remote", ip)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if implicitTLS {
-		s.conn = tls.Server(c, srv.cfg.TLS)
+		s.conn = tls.Server(cc, srv.cfg.TLS)
 		s.tlsOn = true
 	}
 	s.setIO(s.conn, s.conn)
@@ -151,6 +157,13 @@ func (s *session) flush() error {
 var errClose = errors.New("close connection")
 
 func (s *session) run() {
+	s.srv.metrics.sessions.Inc()
+	s.log.Info("IMAP connection opened", "tls", s.tlsOn)
+	defer func() {
+		s.srv.metrics.sessions.Dec()
+		s.log.Info("IMAP connection closed", "duration", time.Since(s.opened).Round(time.Millisecond),
+			"commands", s.stats.commands, "no", s.stats.no, "bad", s.stats.bad)
+	}()
 	defer func() {
 		if v := recover(); v != nil {
 			s.srv.panics.Add(1)
@@ -209,6 +222,9 @@ func (s *session) next() error {
 				return s.flush()
 			}
 			code := imapwire.Code{Name: perr.Code}
+			s.log.Warn("IMAP protocol error", "tag", perr.Tag, "err", perr.Msg, "fatal", perr.Fatal)
+			s.stats.bad++
+			s.srv.metrics.commands.WithLabelValues("", "bad").Inc()
 			s.wr.Tagged(perr.Tag, imapwire.BAD, code, perr.Msg)
 			if perr.Fatal {
 				s.wr.Untagged(imapwire.BYE, imapwire.Code{}, "cannot continue after this error")
@@ -323,9 +339,10 @@ func (s *session) cmdCompress(tag string, a *imapwire.Compress) error {
 		b, _ := s.br.Peek(n)
 		r = io.MultiReader(strings.NewReader(string(b)), s.conn)
 	}
-	fw, _ := flate.NewWriter(s.conn, flate.DefaultCompression)
+	m := s.srv.metrics.compress
+	fw, _ := flate.NewWriter(countingWriter{s.conn, m.WithLabelValues("compressed")}, flate.DefaultCompression)
 	s.deflate = fw
-	s.setIO(flate.NewReaderOpts(r, flate.WithPartialBlock()), fw)
+	s.setIO(flate.NewReaderOpts(r, flate.WithPartialBlock()), countingWriter{fw, m.WithLabelValues("uncompressed")})
 	return nil
 }
 

@@ -182,6 +182,7 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 		Hostname:      cfg.Hostname,
 		MaxConns:      cfg.IMAP.MaxConns,
 		MaxConnsPerIP: cfg.IMAP.MaxConnsPerIP,
+		Metrics:       imapserver.NewMetrics(reg),
 	}, st, authn, log.With("listener", "imap"))
 
 	if cfg.Queue.Mode != "" {
