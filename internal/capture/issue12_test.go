@@ -271,11 +271,21 @@ func TestBudgetConcurrent(t *testing.T) {
 		}
 	}
 	got := e.inbox(t, e.bob)
-	if len(got) != stored || stored == 0 {
+	if len(got) != stored {
 		t.Fatalf("%d stored answers, %d messages in the inbox", stored, len(got))
 	}
 	if used := e.srv.budget.used; used != 0 {
 		t.Fatalf("budget holds %d bytes after all messages ended", used)
+	}
+	// Whatever the burst got (on a loaded machine all of it may have been
+	// in flight at once and refused), the budget is whole again.
+	c, err := smtp.Dial(e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.SendMail("a@outside.test", []string{"bob@example.test"}, strings.NewReader("Subject: after\r\n\r\n"+longLine(900<<10)+"\r\n")); err != nil {
+		t.Fatalf("a 900 KB message after the burst: %v", err)
 	}
 }
 
@@ -365,7 +375,7 @@ func TestLogLinesCarryCid(t *testing.T) {
 	cv.cmd("QUIT", "221 ")
 	cv.c.Close()
 	var lines []map[string]any
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
 		mu.Lock()
 		text := buf.String()
 		mu.Unlock()
