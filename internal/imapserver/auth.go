@@ -24,7 +24,9 @@ func (s *session) cmdAuthenticate(tag string, a *imapwire.Authenticate) error {
 	}
 	resp := a.InitialResponse
 	if resp == nil {
-		s.wr.Continuation("")
+		// An empty challenge: "+ " alone (RFC 9051 section 7.5; RFC 4616
+		// PLAIN has no server challenge).
+		s.wr.Challenge(nil)
 		if err := s.flush(); err != nil {
 			return err
 		}

@@ -107,8 +107,11 @@ func newEnvIn(t testing.TB, dir string) *env {
 		}
 	}
 	e := &env{t: t, dir: dir, st: st, account: acct}
-	e.start(imapserver.Config{})
+	// Registered before the server's stop, so it runs after it: a
+	// session still in a store call when a test fails must not wait
+	// forever on a closed store.
 	t.Cleanup(func() { e.st.Close() })
+	e.start(imapserver.Config{})
 	return e
 }
 

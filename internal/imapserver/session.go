@@ -19,6 +19,7 @@ import (
 	"github.com/klauspost/compress/flate"
 
 	"github.com/xtramail/xtramail/internal/imapserver/imapwire"
+	"github.com/xtramail/xtramail/internal/inflate"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -342,7 +343,10 @@ func (s *session) cmdCompress(tag string, a *imapwire.Compress) error {
 	m := s.srv.metrics.compress
 	fw, _ := flate.NewWriter(countingWriter{s.conn, m.WithLabelValues("compressed")}, flate.DefaultCompression)
 	s.deflate = fw
-	s.setIO(flate.NewReaderOpts(r, flate.WithPartialBlock()), countingWriter{fw, m.WithLabelValues("uncompressed")})
+	// inflate hands over each command as soon as its last byte has
+	// arrived, whatever flush the client's zlib used (see package
+	// inflate: other decoders hold it until more input comes).
+	s.setIO(inflate.NewReader(bufio.NewReaderSize(r, 16<<10)), countingWriter{fw, m.WithLabelValues("uncompressed")})
 	return nil
 }
 

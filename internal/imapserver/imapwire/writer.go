@@ -2,6 +2,7 @@ package imapwire
 
 import (
 	"bufio"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"strconv"
@@ -506,10 +507,17 @@ func (w *Writer) Untagged(cond Cond, code Code, text string) *Writer {
 // 7.5). The session must Flush right after: the client waits for it.
 func (w *Writer) Continuation(text string) *Writer {
 	w.writeString("+ ")
-	if text == "" {
-		text = "Ready"
-	}
 	w.text(text)
+	return w.CRLF()
+}
+
+// Challenge writes a SASL challenge, "+ " and its base64 (RFC 9051
+// section 7.5, continue-req): "+ " alone for an empty one, which is what
+// AUTHENTICATE PLAIN sends. Text there would be read as a corrupt
+// challenge by SASL clients (Python's imaplib, offlineimap).
+func (w *Writer) Challenge(data []byte) *Writer {
+	w.writeString("+ ")
+	w.writeString(base64.StdEncoding.EncodeToString(data))
 	return w.CRLF()
 }
 
