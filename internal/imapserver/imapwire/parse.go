@@ -302,13 +302,11 @@ func trailingLiteral(line []byte) (n int64, nonsync, ok, overflow bool) {
 	if i < 0 || line[i] != '{' || i+1 == end {
 		return 0, false, false, false
 	}
-	for _, c := range line[i+1 : end] {
-		if n > (1<<62)/10 {
-			return 0, nonsync, true, true
-		}
-		n = n*10 + int64(c-'0')
+	v, ok := parseBounded(line[i+1:end], 1<<62)
+	if !ok {
+		return 0, nonsync, true, true
 	}
-	return n, nonsync, true, false
+	return int64(v), nonsync, true, false
 }
 
 // parser parses one command. Its first error sticks: later calls do nothing
@@ -477,22 +475,36 @@ func (p *parser) expectKeyword(kw string) {
 	}
 }
 
-// number reads a number that fits max.
+// number reads a number that fits max. It is the one place where the
+// parser turns digits into a number: the bound is checked before each
+// step, so no number wraps past 2^64 (issue 11 part 4: "{18446744073709551616}"
+// was read as "{0}", and an UNCHANGEDSINCE of 2^64 as 0).
 func (p *parser) number(what string, max uint64) uint64 {
 	b := p.span(isDigit)
 	if len(b) == 0 {
 		p.failf("expected %s, found %s", what, p.describe())
 		return 0
 	}
-	var n uint64
-	for _, c := range b {
-		n = n*10 + uint64(c-'0')
-		if n > max {
-			p.failf("%s out of range", what)
-			return 0
-		}
+	n, ok := parseBounded(b, max)
+	if !ok {
+		p.failf("%s out of range", what)
+		return 0
 	}
 	return n
+}
+
+// parseBounded returns the value of the decimal digits b, and false when
+// it is over max.
+func parseBounded(b []byte, max uint64) (uint64, bool) {
+	var n uint64
+	for _, c := range b {
+		d := uint64(c - '0')
+		if d > max || n > (max-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	return n, true
 }
 
 func (p *parser) number32(what string) uint32 {

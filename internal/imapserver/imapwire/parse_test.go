@@ -3,7 +3,11 @@ package imapwire
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
+	"math/big"
+	randv1 "math/rand"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
@@ -319,6 +323,17 @@ func TestParseErrors(t *testing.T) {
 		{"oversize nonsync too big to skip", "a1 APPEND INBOX {70000000+}\r\n", "a1", "over the limit", true, "TOOBIG"},
 		{"literal size overflow", "a1 LOGIN {99999999999999999999}\r\n", "a1", "out of range", true, ""},
 		{"eof in literal", "a1 LOGIN {10}\r\nabc", "", "", true, ""},
+		// Issue 11 part 4: sizes and numbers past 2^64 used to wrap.
+		{"literal size 2^64", "a1 LOGIN {18446744073709551616}\r\n", "a1", "out of range", true, ""},
+		{"append literal size 2^64", "a1 APPEND INBOX {18446744073709551616}\r\n", "a1", "out of range", true, ""},
+		{"nonsync literal size 2^64", "a1 APPEND INBOX {18446744073709551616+}\r\n", "a1", "out of range", true, ""},
+		{"unchangedsince 2^64", "a1 STORE 1 (UNCHANGEDSINCE 18446744073709551616) +FLAGS (\\Seen)\r\n", "a1", "out of range", false, ""},
+		{"unchangedsince 2^63", "a1 STORE 1 (UNCHANGEDSINCE 9223372036854775808) +FLAGS (\\Seen)\r\n", "a1", "out of range", false, ""},
+		{"changedsince 2^64+1", "a1 FETCH 1 FLAGS (CHANGEDSINCE 18446744073709551617)\r\n", "a1", "out of range", false, ""},
+		{"seq 2^64+1", "a1 FETCH 18446744073709551617 FLAGS\r\n", "a1", "out of range", false, ""},
+		{"partial 2^64", "a1 FETCH 1 BODY[]<18446744073709551616.1>\r\n", "a1", "out of range", false, ""},
+		{"larger 2^64", "a1 SEARCH LARGER 18446744073709551616\r\n", "a1", "out of range", false, ""},
+		{"qresync uidvalidity 2^64+1", "a1 SELECT INBOX (QRESYNC (18446744073709551617 1))\r\n", "a1", "out of range", false, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -536,5 +551,60 @@ func TestFetchItemHelpers(t *testing.T) {
 	s := &Search{Keys: []SearchKey{{Op: SearchNot, Keys: []SearchKey{{Op: SearchUID, Set: NumSet{Dollar: true}}}}}}
 	if !s.UsesDollar() || (&Search{Keys: []SearchKey{{Op: SearchAll}}}).UsesDollar() {
 		t.Fatal("UsesDollar")
+	}
+}
+
+// No number the parser reads wraps: for every place a number appears,
+// values from 2^63 up past 2^64 are refused, never read as a small number
+// (issue 11 part 4).
+func TestNumbersDoNotWrap(t *testing.T) {
+	templates := []string{
+		"a FETCH %s FLAGS", "a FETCH 1:%s FLAGS", "a UID FETCH 1 FLAGS (CHANGEDSINCE %s)",
+		"a FETCH 1 BODY[]<%s.10>", "a FETCH 1 BODY[]<0.%s>", "a FETCH 1 BODY[%s]", "a FETCH 1 BINARY[1.%s]",
+		"a STORE 1 (UNCHANGEDSINCE %s) FLAGS (x)", "a SEARCH LARGER %s", "a SEARCH SMALLER %s",
+		"a SEARCH MODSEQ %s", "a SEARCH UID %s", "a SELECT INBOX (QRESYNC (%s 1))", "a SELECT INBOX (QRESYNC (1 %s))",
+		"a SELECT INBOX (QRESYNC (1 1 1:%s))", "a UID EXPUNGE %s", "a COPY %s INBOX", "a LOGIN {%s}", "a APPEND INBOX {%s+}",
+	}
+	rng := rand.New(rand.NewPCG(64, 64))
+	for _, tpl := range templates {
+		for range 50 {
+			// 2^63 <= v < 2^64 * 10^k: over every bound the parser uses.
+			v := new(big.Int).Lsh(big.NewInt(1), 63)
+			v.Add(v, new(big.Int).Rand(rng2big(rng), new(big.Int).Lsh(big.NewInt(1), 63)))
+			if rng.IntN(2) == 0 {
+				v.Lsh(v, uint(1+rng.IntN(8)))
+				v.Add(v, big.NewInt(rng.Int64N(1000)))
+			}
+			in := fmt.Sprintf(tpl, v.String()) + "\r\n"
+			cmd, err, _ := readOne(t, in, Options{})
+			var perr *ParseError
+			if !errors.As(err, &perr) {
+				t.Fatalf("%q: got %+v, %v; want a ParseError", in, cmd, err)
+			}
+		}
+	}
+}
+
+// rng2big adapts a math/rand/v2 source for math/big.
+func rng2big(r *rand.Rand) *randv1.Rand { return randv1.New(randv1.NewSource(r.Int64())) }
+
+func TestParseBounded(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	maxes := []uint64{0, 9, 10, 1<<32 - 1, 1 << 62, 1<<63 - 1, 1<<64 - 1}
+	for range 20000 {
+		digits := make([]byte, 1+rng.IntN(25))
+		for i := range digits {
+			digits[i] = byte('0' + rng.IntN(10))
+		}
+		max := maxes[rng.IntN(len(maxes))]
+		want, ok := new(big.Int).SetString(string(digits), 10)
+		if !ok {
+			t.Fatal("bad test input")
+		}
+		fits := want.Cmp(new(big.Int).SetUint64(max)) <= 0
+		got, gotOK := parseBounded(digits, max)
+		if gotOK != fits || (fits && got != want.Uint64()) {
+			t.Fatalf("parseBounded(%s, %d) = %d, %v; want %s, %v", digits, max, got, gotOK, want, fits)
+		}
 	}
 }
