@@ -81,6 +81,8 @@ func (s *session) login(tag, username, password string) {
 		if err == nil {
 			s.account = acct
 			s.state = stateAuth
+			// Signed in: APPEND's literals up to APPENDLIMIT.
+			s.rd.SetOptions(s.readerOptions())
 			s.log = s.log.With("account", acct.Address)
 			s.startFeed()
 			s.logEvent(LogLogin, acct.Address, acct.DomainID, "IMAP sign-in")

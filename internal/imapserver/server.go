@@ -104,6 +104,11 @@ type Config struct {
 	// default 10 GiB, negative for none (QUOTA is then not announced).
 	// Capture never refuses a copy for it.
 	QuotaStorage int64
+	// MaxLiteralMemory bounds the bytes that literals of all sessions
+	// hold in memory at once (default 256 MiB, at least MaxLiteral).
+	// Over it a command gets "NO [UNAVAILABLE]", in place of the "+" for
+	// a synchronising literal, and the client may try again.
+	MaxLiteralMemory int64
 }
 
 func (c *Config) setDefaults() {
@@ -133,6 +138,35 @@ func (c *Config) setDefaults() {
 	}
 	if c.QuotaStorage == 0 {
 		c.QuotaStorage = 10 << 30
+	}
+	if c.MaxLiteralMemory <= 0 {
+		c.MaxLiteralMemory = 256 << 20
+	}
+	c.MaxLiteralMemory = max(c.MaxLiteralMemory, c.MaxLiteral)
+}
+
+// literalBudget is the server-wide bound on literal bytes in memory
+// (Config.MaxLiteralMemory): an imapwire.Budget shared by all sessions.
+type literalBudget struct {
+	limit int64
+	used  atomic.Int64
+}
+
+func (b *literalBudget) Reserve(n int64) bool {
+	for {
+		u := b.used.Load()
+		if n > b.limit-u {
+			return false
+		}
+		if b.used.CompareAndSwap(u, u+n) {
+			return true
+		}
+	}
+}
+
+func (b *literalBudget) Release(n int64) {
+	if n != 0 {
+		b.used.Add(-n)
 	}
 }
 
@@ -171,6 +205,8 @@ type Server struct {
 
 	// sortKeys caches the header-derived SORT and THREAD keys by body.
 	sortKeys *keyCache
+
+	literals *literalBudget
 
 	// logq carries message log events to one background writer, so that
 	// a sign-in does not wait for a durable write of its record: the
@@ -275,6 +311,7 @@ func New(cfg Config, st Store, a Authenticator, log *slog.Logger) *Server {
 		perIP:     make(map[string]int),
 		recent:    make(map[mailboxKey]uint32),
 		flags:     newFlagCache(),
+		literals:  &literalBudget{limit: cfg.MaxLiteralMemory},
 		done:      make(chan struct{}),
 	}
 }

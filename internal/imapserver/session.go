@@ -117,7 +117,24 @@ func (s *session) setIO(r io.Reader, w io.Writer) {
 	// TLS record's worth; longer responses stream through it.
 	s.br = bufio.NewReaderSize(r, 4<<10)
 	s.bw = bufio.NewWriterSize(w, 16<<10)
-	s.rd = imapwire.NewReader(s.br, imapwire.Options{
+	s.rd = imapwire.NewReader(s.br, s.readerOptions())
+	s.wr = imapwire.NewWriter(s.bw)
+	s.rd.SetUTF8(s.utf8)
+	s.wr.SetUTF8(s.utf8)
+}
+
+// preAuthLiteral bounds each literal, and so what a refused literal may
+// make the server read and discard, before sign-in: only LOGIN and
+// AUTHENTICATE run then, and they take a user name and a password.
+const preAuthLiteral = 64 << 10
+
+// readerOptions are the command reader's limits and hooks in the
+// session's state: before sign-in literals are small; in every state a
+// command not allowed is refused before its literals are read (lookup),
+// and every literal takes its size from the server-wide budget first
+// (issue 11 part 4).
+func (s *session) readerOptions() imapwire.Options {
+	o := imapwire.Options{
 		MaxLine:     s.srv.cfg.MaxLine,
 		MaxLiteral:  s.srv.cfg.MaxLiteral,
 		Commands:    s.lookup,
@@ -126,10 +143,14 @@ func (s *session) setIO(r io.Reader, w io.Writer) {
 			s.wr.Continuation("ready for literal")
 			return s.flush()
 		},
-	})
-	s.wr = imapwire.NewWriter(s.bw)
-	s.rd.SetUTF8(s.utf8)
-	s.wr.SetUTF8(s.utf8)
+		Budget: s.srv.literals,
+	}
+	if s.state == stateNotAuth {
+		o.MaxLiteral = preAuthLiteral
+		o.MaxStringLiteral = preAuthLiteral
+		o.MaxCommand = 4 * preAuthLiteral
+	}
+	return o
 }
 
 // interrupt makes a session waiting for a command or idling end with BYE.
@@ -217,9 +238,15 @@ func (s *session) next() error {
 		if errors.As(err, &perr) {
 			if perr.No {
 				// A well-formed command naming a mailbox that cannot
-				// exist (RFC 9051 section 7.1.2: NO, not BAD). Its state
-				// was checked before its arguments were read (lookup).
-				s.no(perr.Tag, imapwire.CodeCannot, perr.Msg)
+				// exist (RFC 9051 section 7.1.2: NO, not BAD), or one
+				// whose literal is over the memory budget for now
+				// (UNAVAILABLE). Its state was checked before its
+				// arguments were read (lookup).
+				code := perr.Code
+				if code == "" {
+					code = imapwire.CodeCannot
+				}
+				s.no(perr.Tag, code, perr.Msg)
 				return s.flush()
 			}
 			code := imapwire.Code{Name: perr.Code}
@@ -244,7 +271,13 @@ func (s *session) next() error {
 		return err
 	}
 	s.conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
-	if err := s.dispatch(cmd); err != nil {
+	err = func() error {
+		// The literals' memory is held until the command is done with
+		// them, and given back before the answer goes out.
+		defer s.srv.literals.Release(cmd.Reserved)
+		return s.dispatch(cmd)
+	}()
+	if err != nil {
 		if errors.Is(err, errClose) {
 			s.flush()
 		}

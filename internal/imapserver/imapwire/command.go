@@ -20,6 +20,9 @@ type Command struct {
 	// CAPABILITY, NOOP, LOGOUT, STARTTLS, NAMESPACE, IDLE, CHECK, CLOSE,
 	// UNSELECT and (non-UID) EXPUNGE.
 	Args Args
+	// Reserved is what the command's literals took from
+	// Options.Budget: the caller releases it when done.
+	Reserved int64
 }
 
 // Args is implemented by the argument types of Command. The method is

@@ -46,6 +46,21 @@ type Options struct {
 	// the error's text. Nil means StandardCommands. The IMAP server
 	// passes its command table here.
 	Commands func(name string, uid bool) (ParseFunc, error)
+	// Budget, when set, is asked for the bytes of every literal before
+	// "+" is sent or its data read: a refusal gives a ParseError with No
+	// set, and for a synchronising literal no "+". Bytes reserved for a
+	// command that parsed are in Command.Reserved, for the caller to
+	// release once it is done with the command; the Reader releases
+	// those of a command it refuses.
+	Budget Budget
+}
+
+// Budget bounds the bytes that literals hold in memory across sessions.
+type Budget interface {
+	// Reserve takes n bytes, or reports false when they are not free.
+	Reserve(n int64) bool
+	// Release gives back bytes taken by Reserve.
+	Release(n int64)
 }
 
 func (o Options) withDefaults() Options {
@@ -86,6 +101,10 @@ type ParseError struct {
 	// Code is a response code for the BAD, or "": CodeTooBig for a line
 	// or literal over a limit (RFC 7888 section 4, RFC 4469 section 5).
 	Code CodeName
+	// No makes the answer "Tag NO [Code] Msg" (Code CANNOT when empty):
+	// the command is well formed but cannot be taken, for an invalid
+	// mailbox name (above), or for now, when Options.Budget refused its
+	// literal (Code UNAVAILABLE).
 	No   bool
 	Name string
 }
@@ -126,6 +145,10 @@ type Reader struct {
 func NewReader(r *bufio.Reader, opts Options) *Reader {
 	return &Reader{br: r, opts: opts.withDefaults()}
 }
+
+// SetOptions replaces the Reader's limits and hooks, for example when
+// the session signs in and larger literals become acceptable.
+func (r *Reader) SetOptions(opts Options) { r.opts = opts.withDefaults() }
 
 // SetUTF8 switches mailbox names between modified UTF-7 (off, the default)
 // and UTF-8 (on), for after ENABLE UTF8=ACCEPT (RFC 6855 section 3) or
@@ -233,11 +256,15 @@ func (r *Reader) ReadCommand() (*Command, error) {
 	pp := &Parser{parser{r: r, line: line, total: int64(len(line)) + 2}}
 	p := &pp.parser
 	cmd := pp.command()
-	if p.err == nil && p.nameErr != "" {
-		return nil, &ParseError{Tag: cmd.Tag, Msg: p.nameErr, No: true, Name: cmd.Name}
+	if p.err == nil && p.nameErr == "" {
+		cmd.Reserved = p.reserved
+		return cmd, nil
+	}
+	if p.reserved > 0 {
+		r.opts.Budget.Release(p.reserved)
 	}
 	if p.err == nil {
-		return cmd, nil
+		return nil, &ParseError{Tag: cmd.Tag, Msg: p.nameErr, No: true, Name: cmd.Name}
 	}
 	var perr *ParseError
 	if !errors.As(p.err, &perr) {
@@ -318,12 +345,14 @@ type parser struct {
 	pos      int
 	err      error // *ParseError, or an I/O error
 	tag      string
-	name     string
-	total    int64 // bytes of this command so far
-	noResync bool  // the error is a refused synchronising literal
+	name     string // for messages: "UID FETCH"
+	cmdName  string // the command's name: "FETCH"
+	total    int64  // bytes of this command so far
+	noResync bool   // the error is a refused synchronising literal
 	// nameErr is the first invalid mailbox name's complaint; parsing goes
 	// on so that the command is read whole (see ParseError.No).
-	nameErr string
+	nameErr  string
+	reserved int64 // bytes taken from Options.Budget
 }
 
 func (p *parser) failf(format string, args ...any) {
@@ -627,6 +656,16 @@ func (p *parser) literal(kind int) (data []byte, binary bool) {
 		// non-synchronising one is on its way; resync discards it.
 		p.noResync = !nonsync
 		return nil, false
+	}
+	if b := p.r.opts.Budget; b != nil {
+		if !b.Reserve(n) {
+			p.failCodef(CodeUnavailable, "the server is short of memory for literals; try again later")
+			perr := p.err.(*ParseError)
+			perr.No, perr.Name = true, p.cmdName
+			p.noResync = !nonsync
+			return nil, false
+		}
+		p.reserved += n
 	}
 	if !nonsync && p.r.opts.Continue != nil {
 		if err := p.r.opts.Continue("Ready"); err != nil {
@@ -989,7 +1028,7 @@ func (pp *Parser) command() *Command {
 		p.failf("unknown command")
 		return nil
 	}
-	p.name = cmd.Name
+	p.name, p.cmdName = cmd.Name, cmd.Name
 	if cmd.UID {
 		p.name = "UID " + cmd.Name
 	}

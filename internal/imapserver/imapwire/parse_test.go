@@ -608,3 +608,96 @@ func TestParseBounded(t *testing.T) {
 		}
 	}
 }
+
+// A command refused by Options.Commands is answered before any of its
+// literals is read: no "+" for a synchronising literal, a
+// non-synchronising one skipped, and the next command reads in step
+// (issue 11 part 4).
+func TestPermitBeforeLiteral(t *testing.T) {
+	for _, tc := range []struct{ name, in string }{
+		{"sync literal", "a1 APPEND INBOX {52428800}\r\n"},
+		{"nonsync literal", "a1 APPEND INBOX {5+}\r\nhello\r\n"},
+		{"uid form", "a1 UID FETCH 1 FLAGS\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var conts int
+			var asked []string
+			r := NewReader(bufio.NewReader(strings.NewReader(tc.in+"b2 NOOP\r\n")), Options{
+				Continue: func(string) error { conts++; return nil },
+				Commands: func(name string, uid bool) (ParseFunc, error) {
+					asked = append(asked, name)
+					if name == "NOOP" {
+						return StandardCommands(name, uid)
+					}
+					return nil, errors.New("sign in first")
+				},
+			})
+			_, err := r.ReadCommand()
+			var perr *ParseError
+			if !errors.As(err, &perr) || perr.Fatal || perr.Msg != "sign in first" || perr.Tag != "a1" {
+				t.Fatalf("got %v (%#v), want a non-fatal BAD with the refusal's text", err, perr)
+			}
+			if conts != 0 {
+				t.Errorf("%d continuation requests sent for a refused command", conts)
+			}
+			cmd, err := r.ReadCommand()
+			if err != nil || cmd.Name != "NOOP" {
+				t.Fatalf("next command: %v, %v", cmd, err)
+			}
+			if asked[0] == "UID" || len(asked) != 2 {
+				t.Errorf("Commands asked for %q", asked)
+			}
+		})
+	}
+}
+
+// testBudget is a Budget of limit bytes.
+type testBudget struct{ limit, used int64 }
+
+func (b *testBudget) Reserve(n int64) bool {
+	if b.used+n > b.limit {
+		return false
+	}
+	b.used += n
+	return true
+}
+func (b *testBudget) Release(n int64) { b.used -= n }
+
+// Literals take their size from the Budget before "+" is sent; over it a
+// command is refused with NO [UNAVAILABLE] and no "+", and what a refused
+// or broken command took is given back.
+func TestLiteralBudget(t *testing.T) {
+	b := &testBudget{limit: 100}
+	var conts int
+	opts := Options{Budget: b, Continue: func(string) error { conts++; return nil }}
+	read := func(in string) (*Command, error) {
+		t.Helper()
+		return NewReader(bufio.NewReader(strings.NewReader(in)), opts).ReadCommand()
+	}
+	cmd, err := read("a APPEND INBOX {60}\r\n" + strings.Repeat("x", 60) + "\r\n")
+	if err != nil || cmd.Reserved != 60 || b.used != 60 || conts != 1 {
+		t.Fatalf("within budget: %v reserved %d used %d conts %d", err, cmd.Reserved, b.used, conts)
+	}
+	_, err = read("b APPEND INBOX {41}\r\n")
+	var perr *ParseError
+	if !errors.As(err, &perr) || !perr.No || perr.Code != CodeUnavailable || perr.Fatal || conts != 1 {
+		t.Fatalf("over budget: %v (%#v), %d continuations; want NO [UNAVAILABLE] without +", err, perr, conts)
+	}
+	if b.used != 60 {
+		t.Fatalf("after a refused literal %d bytes are in use, want 60", b.used)
+	}
+	b.Release(cmd.Reserved)
+	// Two literals, the second refused: the first is given back.
+	_, err = read("c LOGIN {30+}\r\n" + strings.Repeat("u", 30) + " {80}\r\n")
+	if !errors.As(err, &perr) || !perr.No {
+		t.Fatalf("second literal over budget: %v", err)
+	}
+	// A syntax error after a literal gives it back too.
+	_, err = read("d LOGIN {3}\r\nabc\r\n")
+	if !errors.As(err, &perr) || perr.No {
+		t.Fatalf("syntax error: %v", err)
+	}
+	if b.used != 0 {
+		t.Errorf("%d bytes still reserved after refused commands", b.used)
+	}
+}

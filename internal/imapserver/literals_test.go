@@ -1,0 +1,91 @@
+package imapserver_test
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/imapserver"
+)
+
+// Before sign-in a command that needs it is refused before its literal:
+// no "+", nothing read (issue 11 part 4: "a APPEND INBOX {52428800}" got
+// "+" and the server buffered 50 MiB per anonymous connection).
+func TestPreAuthLiteralRefusedBeforeData(t *testing.T) {
+	e := newEnv(t)
+	c := e.dial()
+	c.send("a APPEND INBOX {52428800}")
+	if l := c.line(); !strings.HasPrefix(l, "a BAD command not allowed in this state") {
+		t.Fatalf("APPEND before sign-in: %q, want BAD before any +", l)
+	}
+	c.ok("NOOP")
+	// A non-synchronising literal is on its way: over the pre-auth
+	// bound it is not read, the connection ends.
+	c.send("b APPEND INBOX {52428800+}")
+	if l := c.line(); !strings.HasPrefix(l, "b BAD") {
+		t.Fatalf("APPEND {n+} before sign-in: %q", l)
+	}
+	if l := c.line(); !strings.HasPrefix(l, "* BYE") {
+		t.Fatalf("after a refused {n+} literal too big to skip: %q, want BYE", l)
+	}
+	// Literals of commands allowed before sign-in are bounded too.
+	c = e.dial()
+	c.send("c LOGIN {70000}")
+	if l := c.line(); !strings.HasPrefix(l, "c BAD [TOOBIG]") {
+		t.Fatalf("LOGIN with a 70000-byte literal: %q", l)
+	}
+	c.ok("NOOP")
+	// And a signed-in session may still APPEND large messages.
+	c = e.login()
+	big := msg("big", strings.Repeat("x", 200<<10))
+	c.send(fmt.Sprintf("d APPEND INBOX {%d}", len(big)))
+	if l := c.line(); !strings.HasPrefix(l, "+") {
+		t.Fatalf("APPEND after sign-in: %q", l)
+	}
+	c.c.Write([]byte(big + "\r\n"))
+	if _, st := c.until("d"); !strings.HasPrefix(st, "OK") {
+		t.Fatalf("APPEND: %s", st)
+	}
+}
+
+// The literals of all sessions share one memory budget: over it a
+// synchronising literal gets NO [UNAVAILABLE] instead of "+", a
+// non-synchronising one is read and dropped with the same NO, and once
+// memory is free again the command goes through.
+func TestLiteralMemoryBudget(t *testing.T) {
+	e := newEnv(t)
+	e.stop()
+	e.start(imapserver.Config{MaxLiteral: 1 << 20, MaxLiteralMemory: 1 << 20})
+	a, b := e.login(), e.login()
+	m := msg("budget", strings.Repeat("y", 600<<10))
+	a.send(fmt.Sprintf("a1 APPEND INBOX {%d}", len(m)))
+	if l := a.line(); !strings.HasPrefix(l, "+") {
+		t.Fatalf("first APPEND: %q", l)
+	}
+	// a holds 600 KiB of the 1 MiB budget while its data is on its way.
+	b.send(fmt.Sprintf("b1 APPEND INBOX {%d}", len(m)))
+	if l := b.line(); !strings.HasPrefix(l, "b1 NO [UNAVAILABLE]") {
+		t.Fatalf("second APPEND over the budget: %q, want NO [UNAVAILABLE] without +", l)
+	}
+	b.send(fmt.Sprintf("b2 APPEND INBOX {%d+}\r\n%s", len(m), m))
+	if l := b.line(); !strings.HasPrefix(l, "b2 NO [UNAVAILABLE]") {
+		t.Fatalf("non-synchronising APPEND over the budget: %q", l)
+	}
+	b.ok("NOOP") // in step after the dropped literal
+	io.WriteString(a.c, m+"\r\n")
+	a.c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if _, st := a.until("a1"); !strings.HasPrefix(st, "OK") {
+		t.Fatalf("first APPEND: %s", st)
+	}
+	// Freed when a's command ended.
+	b.send(fmt.Sprintf("b3 APPEND INBOX {%d}", len(m)))
+	if l := b.line(); !strings.HasPrefix(l, "+") {
+		t.Fatalf("APPEND after memory was freed: %q", l)
+	}
+	io.WriteString(b.c, m+"\r\n")
+	if _, st := b.until("b3"); !strings.HasPrefix(st, "OK") {
+		t.Fatalf("b3: %s", st)
+	}
+}
