@@ -231,8 +231,10 @@ func TestAuthenticateThrottle(t *testing.T) {
 	if _, err := f.auth.Authenticate(ctx, user, "alice-pw", ip); err != nil {
 		t.Fatalf("right password after the wait: %v", err)
 	}
-	if ok, _ := f.auth.users.Allow(user, f.clock.Now()); !ok || f.auth.users.Len() != 0 {
-		t.Error("success did not clear the address's failures")
+	// Issue 11 part 4: a success resets no failure counter, so that
+	// the owner's sign-ins do not speed up someone else's guessing.
+	if f.auth.users.Len() != 1 || f.auth.pairs.Len() != 1 {
+		t.Error("success cleared the address's failures; it must not")
 	}
 	if f.auth.ips.Len() != 1 {
 		t.Error("success cleared the IP's failures; it must not")
@@ -363,5 +365,117 @@ func BenchmarkAuthenticateCached(b *testing.B) {
 		if _, err := a.Authenticate(ctx, "alice@example.com", "alice-pw", "192.0.2.1"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// attack plays issue 11 part 4's attack against alice@example.com on an
+// injected clock: from 60 IPs in turn, a wrong password every 2 s for 10
+// minutes; with owner set, alice's phone signs in with the right password
+// every 10 s from its own IP, from before the attack starts. It returns
+// how many guesses were checked (not refused unchecked) and how many of
+// the owner's sign-ins failed.
+func attack(t *testing.T, owner bool) (checked, ownerFailed int) {
+	t.Helper()
+	f := newFixture(t)
+	ctx := context.Background()
+	const user, phone = "alice@example.com", "192.0.2.10"
+	for tick := 0; tick < 600; tick += 2 {
+		if owner && tick%10 == 0 {
+			if _, err := f.auth.Authenticate(ctx, user, "alice-pw", phone); err != nil {
+				ownerFailed++
+			}
+		}
+		if tick > 0 {
+			ip := fmt.Sprintf("198.51.100.%d", tick/2%60)
+			_, err := f.auth.Authenticate(ctx, user, fmt.Sprint("guess", tick), ip)
+			switch {
+			case errors.Is(err, ErrInvalidCredentials):
+				checked++
+			case !errors.Is(err, ErrThrottled):
+				t.Fatalf("guess at %d s: %v", tick, err)
+			}
+		}
+		f.clock.advance(2 * time.Second)
+	}
+	return checked, ownerFailed
+}
+
+// The attack of issue 11 part 4: the owner signing in every 10 s neither
+// speeds up the guessing nor is locked out by it, also once the cached
+// verification has expired (the 2-minute cache TTL passes five times).
+func TestThrottleGuessRateIndependentOfOwner(t *testing.T) {
+	alone, _ := attack(t, false)
+	withOwner, ownerFailed := attack(t, true)
+	if alone != withOwner {
+		t.Errorf("%d guesses checked with the owner signing in, %d without: the rate must not depend on the owner", withOwner, alone)
+	}
+	// 5 free, then 1 s, 2 s, 4 s... after each failure, while the
+	// bucket drains one every 3 minutes: 15 in 10 minutes (with a reset
+	// on each of the owner's sign-ins it was most of the 300).
+	if withOwner > 16 {
+		t.Errorf("%d guesses checked in 10 minutes, want at most 16", withOwner)
+	}
+	if ownerFailed != 0 {
+		t.Errorf("%d of the owner's 60 sign-ins refused", ownerFailed)
+	}
+}
+
+// A known IP lets a right password through the address's lock-out, not
+// wrong ones: guesses from the owner's own IP (an office NAT) are bounded
+// by the address and IP pair's bucket, and a password change forgets the
+// IPs.
+func TestKnownIPPassesAddressLockoutOnly(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	const user, office = "alice@example.com", "203.0.113.5"
+	if _, err := f.auth.Authenticate(ctx, user, "alice-pw", office); err != nil {
+		t.Fatal(err)
+	}
+	f.auth.cache.Forget(user) // no cache hit: the known IP alone
+	for i := range 10 {
+		f.auth.Authenticate(ctx, user, "guess", fmt.Sprintf("198.51.100.%d", i))
+	}
+	if _, err := f.auth.Authenticate(ctx, user, "alice-pw", "198.51.100.200"); !errors.Is(err, ErrThrottled) {
+		t.Fatalf("right password from a new IP during the lock-out: %v, want throttled", err)
+	}
+	if _, err := f.auth.Authenticate(ctx, user, "alice-pw", office); err != nil {
+		t.Fatalf("right password from the known IP: %v", err)
+	}
+	// Guesses from the known IP.
+	checked := 0
+	for i := range 20 {
+		_, err := f.auth.Authenticate(ctx, user, fmt.Sprint("office-guess", i), office)
+		if errors.Is(err, ErrInvalidCredentials) {
+			checked++
+		}
+	}
+	if checked != DefaultThrottlePolicy().Burst {
+		t.Errorf("%d guesses checked from the known IP, want the pair's burst %d", checked, DefaultThrottlePolicy().Burst)
+	}
+	f.auth.Forget(user)
+	if f.auth.known.Has(user, office, f.clock.Now()) {
+		t.Error("Forget kept the known IPs")
+	}
+}
+
+func TestKnownIPsBounded(t *testing.T) {
+	k := NewKnownIPs(time.Hour, 2, 8)
+	for i := range 20 {
+		k.Add(fmt.Sprint("u", i), "192.0.2.1", t0.Add(time.Duration(i)*time.Second))
+	}
+	if len(k.users) > 8 {
+		t.Errorf("%d addresses kept, bound 8", len(k.users))
+	}
+	if !k.Has("u19", "192.0.2.1", t0.Add(time.Minute)) {
+		t.Error("the newest address was dropped")
+	}
+	for i := range 5 {
+		k.Add("u19", fmt.Sprint("192.0.2.", 10+i), t0.Add(time.Duration(30+i)*time.Second))
+	}
+	if len(k.users["u19"]) != 2 || !k.Has("u19", "192.0.2.14", t0.Add(time.Minute)) {
+		t.Errorf("per-address bound: %v", k.users["u19"])
+	}
+	if k.Has("u19", "192.0.2.14", t0.Add(2*time.Hour)) {
+		t.Error("an IP outlived the TTL")
 	}
 }
