@@ -80,6 +80,7 @@ func (s *session) login(tag, username, password string) {
 		}
 		if err == nil {
 			s.account = acct
+			s.signedIn.Store(&acct)
 			s.state = stateAuth
 			// Signed in: APPEND's literals up to APPENDLIMIT.
 			s.rd.SetOptions(s.readerOptions())

@@ -109,6 +109,11 @@ type Config struct {
 	// Over it a command gets "NO [UNAVAILABLE]", in place of the "+" for
 	// a synchronising literal, and the client may try again.
 	MaxLiteralMemory int64
+	// AccountCheckInterval is how often sessions waiting for a command
+	// or in IDLE are checked for an account disabled, removed or given a
+	// new password since they signed in (default 5 s); a session running
+	// commands is checked before each one.
+	AccountCheckInterval time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -138,6 +143,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.QuotaStorage == 0 {
 		c.QuotaStorage = 10 << 30
+	}
+	if c.AccountCheckInterval <= 0 {
+		c.AccountCheckInterval = 5 * time.Second
 	}
 	if c.MaxLiteralMemory <= 0 {
 		c.MaxLiteralMemory = 256 << 20
@@ -207,6 +215,8 @@ type Server struct {
 	sortKeys *keyCache
 
 	literals *literalBudget
+
+	sweepOnce sync.Once // starts sweepAccounts with the first Serve
 
 	// logq carries message log events to one background writer, so that
 	// a sign-in does not wait for a durable write of its record: the
@@ -342,6 +352,7 @@ func (s *Server) serve(ln net.Listener, implicitTLS bool) error {
 	}
 	s.listeners[ln] = struct{}{}
 	s.mu.Unlock()
+	s.sweepOnce.Do(func() { go s.sweepAccounts() })
 	var delay time.Duration
 	for {
 		c, err := ln.Accept()

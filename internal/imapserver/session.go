@@ -69,7 +69,11 @@ type session struct {
 	feedModSeq atomic.Uint64
 	wake       chan struct{} // signalled with dirty, for IDLE
 	selectedID atomic.Int64
-	intr       atomic.Bool // Shutdown asked the session to end
+	intr       atomic.Bool // Shutdown or end asked the session to end
+	endReason  atomic.Pointer[string]
+	// signedIn is the account as it was at sign-in, for the sweep of
+	// changed accounts (revoke.go); nil before sign-in.
+	signedIn atomic.Pointer[store.Account]
 
 	opened time.Time
 	stats  struct{ commands, no, bad int } // for the closing log line
@@ -230,7 +234,7 @@ func (s *session) next() error {
 	}
 	s.conn.SetReadDeadline(time.Now().Add(timeout))
 	if s.intr.Load() || s.srv.shuttingDown() {
-		return s.bye("server shutting down")
+		return s.bye(s.byeText())
 	}
 	cmd, err := s.rd.ReadCommand()
 	if err != nil {
@@ -264,11 +268,20 @@ func (s *session) next() error {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
 			if s.intr.Load() || s.srv.shuttingDown() {
-				return s.bye("server shutting down")
+				return s.bye(s.byeText())
 			}
 			return s.bye("autologout: idle for too long")
 		}
 		return err
+	}
+	if s.state != stateNotAuth {
+		// The account may have been disabled, removed or given a new
+		// password since sign-in, by this process or another (revoke.go).
+		if reason := s.checkAccount(); reason != "" {
+			s.srv.literals.Release(cmd.Reserved)
+			s.log.Info("IMAP session ended: account changed", "reason", reason)
+			return s.bye(reason)
+		}
 	}
 	s.conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
 	err = func() error {
@@ -497,6 +510,10 @@ func (s *session) cmdIdle(tag string) error {
 			if l.err != nil {
 				var ne net.Error
 				if errors.As(l.err, &ne) && ne.Timeout() {
+					if s.intr.Load() || s.srv.shuttingDown() {
+						// interrupt's deadline, not the autologout's.
+						return s.bye(s.byeText())
+					}
 					return s.bye("autologout: idle for too long")
 				}
 				var perr *imapwire.ParseError
@@ -515,7 +532,7 @@ func (s *session) cmdIdle(tag string) error {
 			return nil
 		case <-s.wake:
 			if s.intr.Load() || s.srv.shuttingDown() {
-				s.bye("server shutting down")
+				s.bye(s.byeText())
 				s.conn.Close()
 				<-lines
 				return errClose

@@ -1,0 +1,94 @@
+package imapserver
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// Signed-in sessions end with "* BYE" once their account is disabled,
+// removed or given a new password (issue 11 part 4). Those changes are
+// made by other processes too (the CLI works on the data directory, and
+// with a shared database another node may make them), so the server does
+// not wait to be told: it compares the account as the store has it now
+// with the account as it was at sign-in, before each command and, for
+// sessions waiting for one or in IDLE, in a periodic sweep. Both read
+// only the account's row, through the Store interface, which every
+// backend serves.
+
+// accountRevoked says why a signed-in session must end given its account
+// now (cur) and at sign-in (was), or "" when it may go on; err is the
+// store's answer, ErrNotFound for a removed account.
+func accountRevoked(was, cur store.Account, err error) string {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return "account removed"
+	case err != nil:
+		return "" // a failing store is no reason to sign everyone out
+	case !cur.Enabled:
+		return "account disabled"
+	case cur.PasswordHash != was.PasswordHash:
+		return "password changed: sign in again"
+	}
+	return ""
+}
+
+// checkAccount reads the session's account before a command runs and
+// reports why the session must end, or "".
+func (s *session) checkAccount() string {
+	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+	defer cancel()
+	cur, err := s.srv.store.AccountByID(ctx, s.account.ID)
+	return accountRevoked(s.account, cur, err)
+}
+
+// end makes the session say "* BYE reason" and close at once: at its
+// next command boundary, from IDLE, or while it waits for a command.
+func (s *session) end(reason string) {
+	s.endReason.Store(&reason)
+	s.interrupt()
+}
+
+// byeText is the BYE of a session ended by end or by Shutdown.
+func (s *session) byeText() string {
+	if r := s.endReason.Load(); r != nil {
+		return *r
+	}
+	return "server shutting down"
+}
+
+// sweepAccounts ends the sessions whose account changed, every
+// Config.AccountCheckInterval until Shutdown: the sessions busy with
+// commands see the change at their next one, this catches the others.
+func (s *Server) sweepAccounts() {
+	t := time.NewTicker(s.cfg.AccountCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		byAccount := map[int64][]*session{}
+		for sess := range s.sessions {
+			if a := sess.signedIn.Load(); a != nil {
+				byAccount[a.ID] = append(byAccount[a.ID], sess)
+			}
+		}
+		s.mu.Unlock()
+		for id, sessions := range byAccount {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			cur, err := s.store.AccountByID(ctx, id)
+			cancel()
+			for _, sess := range sessions {
+				if reason := accountRevoked(*sess.signedIn.Load(), cur, err); reason != "" {
+					sess.log.Info("IMAP session ended: account changed", "reason", reason)
+					sess.end(reason)
+				}
+			}
+		}
+	}
+}
