@@ -395,6 +395,12 @@ func (s *session) storeError(tag string, err error, target bool) {
 		s.no(tag, imapwire.CodeAlreadyExists, "mailbox already exists")
 	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrNotEmpty):
 		s.no(tag, imapwire.CodeCannot, userText(err))
+	case errors.Is(err, store.ErrStorageFull):
+		// A full disk is temporary for the client: it keeps the message
+		// and tries again (RFC 5530 UNAVAILABLE), rather than reporting
+		// a server bug. Logged once per episode (storageFull).
+		s.srv.storageFull(err)
+		s.no(tag, imapwire.CodeUnavailable, "the server's storage is full; try again later")
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
 		s.no(tag, imapwire.CodeUnavailable, "try again later")
 	default:

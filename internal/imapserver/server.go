@@ -218,6 +218,8 @@ type Server struct {
 
 	sweepOnce sync.Once // starts sweepAccounts with the first Serve
 
+	full storageFullLog // writes refused for a full disk (storagefull.go)
+
 	// logq carries message log events to one background writer, so that
 	// a sign-in does not wait for a durable write of its record: the
 	// queue is bounded (a full queue makes sessions wait, it does not

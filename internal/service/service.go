@@ -184,6 +184,7 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 		MaxConnsPerIP: cfg.IMAP.MaxConnsPerIP,
 		Metrics:       imapserver.NewMetrics(reg),
 	}, st, authn, log.With("listener", "imap"))
+	reg.MustRegister(s.imap.Collector())
 
 	if cfg.Queue.Mode != "" {
 		s.Queue = queue.New(queueConfig(&cfg), st, log.With("worker", "queue"), queue.NewMetrics(reg, st, time.Now))
