@@ -193,6 +193,9 @@ type conn struct {
 	n    int
 	tag  string
 	last string // the last tagged status line
+	// timeout bounds the wait for each line (default 10 s); tests that
+	// read large answers under load set more.
+	timeout time.Duration
 }
 
 // dial connects over TLS and reads the greeting.
@@ -220,7 +223,11 @@ func (e *env) login() *conn {
 // line reads one response line (literals included, CRLF stripped).
 func (c *conn) line() string {
 	c.t.Helper()
-	c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	timeout := c.timeout
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	c.c.SetReadDeadline(time.Now().Add(timeout))
 	var b strings.Builder
 	for {
 		l, err := c.r.ReadString('\n')
