@@ -28,7 +28,9 @@ func TestAppend(t *testing.T) {
 	}
 	c.ok("SELECT Drafts")
 	lines := c.ok("FETCH 1:2 (FLAGS INTERNALDATE BODY.PEEK[])")
-	has(t, lines, `FLAGS (\Seen \Draft $Work)`, `INTERNALDATE "21-Nov-2026 07:30:00 +0000"`, /* the store keeps the instant in UTC */
+	// Appended while no session had Drafts selected: recent to this
+	// SELECT (RFC 3501 section 2.3.2).
+	has(t, lines, `FLAGS (\Seen \Draft \Recent $Work)`, `INTERNALDATE "21-Nov-2026 07:30:00 +0000"`, /* the store keeps the instant in UTC */
 		fmt.Sprintf("BODY[] {%d}\r\n%s", len(m), m), "BODY[] {21}\r\nSubject: lf\r\n\r\nline\r\n")
 
 	// Into the selected mailbox: EXISTS at once.

@@ -179,7 +179,7 @@ func TestFlagSnapshot(t *testing.T) {
 	if len(lines) != 1 || len(strings.Fields(lines[0])) != 2+598 {
 		t.Errorf("SEARCH UNSEEN: %d numbers", len(strings.Fields(lines[0]))-2)
 	}
-	e.deliver("INBOX", msg("late", "x"), store.FlagFlagged)
+	e.deliverNew("INBOX", msg("late", "x"), store.FlagFlagged)
 	lines = a.ok("UID FETCH 1:* (FLAGS)")
 	has(t, lines, "* 700 EXISTS", `* 700 FETCH (UID 701 FLAGS (\Flagged \Recent))`)
 }

@@ -29,7 +29,7 @@ type flagCache struct {
 }
 
 // mailboxKey names a mailbox in the server's memory: every per-mailbox
-// state (flag snapshots, \Recent claims) is kept under its id and its
+// state (flag snapshots; \Recent claims live in the store) is kept under its id and its
 // UIDVALIDITY, so that it can never be served for another mailbox, even
 // from a backend that gave an id twice (issue 11: a deleted mailbox's
 // snapshot was served to the next mailbox, of another account, that got

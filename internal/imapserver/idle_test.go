@@ -125,7 +125,7 @@ func TestIdlePushesChanges(t *testing.T) {
 	if l := watcher.line(); l != "* 2 EXPUNGE" {
 		t.Errorf("expunge push: %q", l)
 	}
-	e.deliver("INBOX", msg("c", "z"), 0)
+	e.deliverNew("INBOX", msg("c", "z"), 0)
 	if l := watcher.line(); l != "* 2 EXISTS" {
 		t.Errorf("exists push: %q", l)
 	}

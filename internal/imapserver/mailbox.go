@@ -80,9 +80,8 @@ func (s *session) cmdSelect(tag string, readOnly bool, a *imapwire.Select) {
 		}
 	}
 	sel := &selected{mb: mb, key: key, readOnly: readOnly, view: view, modseq: mb.HighestModSeq, keywords: slices.Clone(mb.Keywords)}
-	if max := sel.view.maxUID(); !readOnly && max > 0 {
-		first := s.srv.claimRecent(key, max)
-		if first <= max {
+	if max := sel.view.maxUID(); !readOnly && max > mb.RecentUID {
+		if first := s.claimRecent(sel, max); first <= max {
 			for _, r := range sel.view.byUID(imapwire.NumSet{Ranges: []imapwire.NumRange{{First: first, Last: max}}}) {
 				sel.recent.add(r.First, r.Last)
 			}
@@ -330,8 +329,8 @@ func (s *session) writeStatus(mb store.Mailbox, items []imapwire.StatusItem) err
 				}
 			}
 		case imapwire.StatusRecent:
-			if claimed, ok := s.srv.recentClaimed(keyOf(mb)); ok && mb.UIDNext-1 > claimed {
-				flags, err := s.srv.store.FlagsByUID(s.ctx, s.account.ID, mb.ID, []store.UIDRange{{First: claimed + 1, Last: mb.UIDNext - 1}})
+			if mb.UIDNext-1 > mb.RecentUID {
+				flags, err := s.srv.store.FlagsByUID(s.ctx, s.account.ID, mb.ID, []store.UIDRange{{First: mb.RecentUID + 1, Last: mb.UIDNext - 1}})
 				if err != nil {
 					return err
 				}

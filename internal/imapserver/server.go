@@ -38,6 +38,7 @@ type Store interface {
 	DeleteMailbox(ctx context.Context, accountID int64, name string) error
 	SetSubscription(ctx context.Context, accountID int64, name string, subscribed bool) error
 	Subscriptions(ctx context.Context, accountID int64) ([]string, error)
+	ClaimRecent(ctx context.Context, accountID, mailboxID int64, upTo uint32) (uint32, error)
 	UIDs(ctx context.Context, accountID, mailboxID int64) ([]uint32, error)
 	MessagesByUID(ctx context.Context, accountID, mailboxID int64, ranges []store.UIDRange) ([]store.Message, error)
 	FlagsByUID(ctx context.Context, accountID, mailboxID int64, ranges []store.UIDRange) ([]store.MessageFlags, error)
@@ -196,13 +197,6 @@ type Server struct {
 	panics    atomic.Int64
 	done      chan struct{} // closed by Shutdown
 
-	// recent holds, per mailbox ID, the highest UID some session has
-	// been told about as \Recent (RFC 3501 section 2.3.2): a message is
-	// recent in exactly one session, the first to see it. In memory: a
-	// mailbox first seen after start has no recent messages.
-	recentMu sync.Mutex
-	recent   map[mailboxKey]uint32
-
 	flags *flagCache
 
 	// cmdList is the command table (commands.go), cmds the same by name.
@@ -321,7 +315,6 @@ func New(cfg Config, st Store, a Authenticator, log *slog.Logger) *Server {
 		listeners: make(map[net.Listener]struct{}),
 		sessions:  make(map[*session]struct{}),
 		perIP:     make(map[string]int),
-		recent:    make(map[mailboxKey]uint32),
 		flags:     newFlagCache(),
 		literals:  &literalBudget{limit: cfg.MaxLiteralMemory},
 		done:      make(chan struct{}),
@@ -469,41 +462,11 @@ func (s *Server) shuttingDown() bool {
 // it is not zero.
 func (s *Server) Panics() int64 { return s.panics.Load() }
 
-// claimRecent gives the session the messages of a mailbox above the
-// highest UID already claimed, up to upTo, and returns the first UID it
-// got (upTo+1 when none). A mailbox not seen since start has nothing
-// recent: its claim starts at upTo.
-func (s *Server) claimRecent(key mailboxKey, upTo uint32) uint32 {
-	s.recentMu.Lock()
-	defer s.recentMu.Unlock()
-	prev, ok := s.recent[key]
-	if !ok {
-		s.recent[key] = upTo
-		return upTo + 1
-	}
-	if upTo > prev {
-		s.recent[key] = upTo
-	}
-	return prev + 1
-}
-
-// recentClaimed returns the highest UID claimed as recent in a mailbox,
-// and false when no session has seen it since start.
-func (s *Server) recentClaimed(key mailboxKey) (uint32, bool) {
-	s.recentMu.Lock()
-	defer s.recentMu.Unlock()
-	u, ok := s.recent[key]
-	return u, ok
-}
-
 // forgetMailbox drops what the server keeps in memory about a mailbox
 // that was deleted or renamed (DESIGN.md: in-memory state keyed by an id
 // dies with its object).
 func (s *Server) forgetMailbox(key mailboxKey) {
 	s.flags.forget(key)
-	s.recentMu.Lock()
-	delete(s.recent, key)
-	s.recentMu.Unlock()
 }
 
 func remoteIP(a net.Addr) string {

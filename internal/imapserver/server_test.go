@@ -166,8 +166,25 @@ func checkPanics(t testing.TB, srv *imapserver.Server) {
 }
 
 // deliver stores a message in a mailbox of the account and returns its
-// UID.
+// UID. The message is old mail: claimed as \Recent already, as one
+// stored before the server started is (deliverNew leaves it recent to the
+// next session that sees it).
 func (e *env) deliver(mailbox, raw string, flags store.Flags) uint32 {
+	e.t.Helper()
+	got := e.deliverNew(mailbox, raw, flags)
+	mb, err := e.st.Mailbox(context.Background(), e.account.ID, mailbox)
+	if err == nil {
+		_, err = e.st.ClaimRecent(context.Background(), e.account.ID, mb.ID, got)
+	}
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return got
+}
+
+// deliverNew stores a message that the next session to see it gets as
+// \Recent.
+func (e *env) deliverNew(mailbox, raw string, flags store.Flags) uint32 {
 	e.t.Helper()
 	d := store.NewDelivery([]byte(raw), time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC))
 	d.Copies = []store.Copy{{AccountID: e.account.ID, Mailbox: mailbox, Flags: flags}}

@@ -50,7 +50,7 @@ func TestTwoSessions(t *testing.T) {
 	has(t, lines, "* 1 EXPUNGE")
 
 	// New mail: EXISTS for both, \Recent for one only.
-	e.deliver("INBOX", msg("new", "x"), 0)
+	e.deliverNew("INBOX", msg("new", "x"), 0)
 	la := a.ok("NOOP")
 	lb := b.ok("NOOP")
 	has(t, la, "* 3 EXISTS")

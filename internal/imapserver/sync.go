@@ -74,6 +74,9 @@ func (s *session) reportExpunged(uids []uint32) {
 		return
 	}
 	seqs := sel.view.removeSorted(present)
+	// An expunged message is recent no more (RECENT counts messages in
+	// the mailbox, RFC 3501 section 7.3.2).
+	sel.recent.removeSorted(present)
 	if s.qresync {
 		s.wr.Vanished(false, numSetOf(present))
 		return
@@ -166,8 +169,8 @@ func (s *session) applyChanged(changed []store.MessageFlags) {
 		for _, u := range news {
 			sel.view.push(u)
 		}
-		if !sel.readOnly {
-			first := s.srv.claimRecent(sel.key, news[len(news)-1])
+		if max := news[len(news)-1]; !sel.readOnly && max > sel.mb.RecentUID {
+			first := s.claimRecent(sel, max)
 			for _, u := range news {
 				if u >= first {
 					sel.recent.add(u, u)
@@ -289,3 +292,17 @@ var permanentFlags = []string{`\Answered`, `\Flagged`, `\Deleted`, `\Seen`, `\Dr
 
 // mailboxFlags is the FLAGS response of SELECT.
 var mailboxFlags = []string{`\Answered`, `\Flagged`, `\Deleted`, `\Seen`, `\Draft`}
+
+// claimRecent claims the messages of sel's mailbox up to upTo as
+// \Recent for this session (store ClaimRecent: exactly one session gets
+// each, also across restarts) and returns the first UID it got. On
+// failure nothing is recent here, which RFC 3501 section 2.3.2 allows.
+func (s *session) claimRecent(sel *selected, upTo uint32) uint32 {
+	first, err := s.srv.store.ClaimRecent(s.ctx, s.account.ID, sel.mb.ID, upTo)
+	if err != nil {
+		s.log.Warn("claim recent messages", "mailbox", sel.mb.ID, "err", err)
+		return upTo + 1
+	}
+	sel.mb.RecentUID = max(sel.mb.RecentUID, upTo)
+	return first
+}

@@ -180,6 +180,32 @@ func (rs *uidRanges) add(first, last uint32) {
 	*rs = append(*rs, store.UIDRange{First: first, Last: last})
 }
 
+// removeSorted removes ascending UIDs from the ranges.
+func (rs *uidRanges) removeSorted(uids []uint32) {
+	if len(*rs) == 0 || len(uids) == 0 {
+		return
+	}
+	var out uidRanges
+	k := 0
+	for _, r := range *rs {
+		first := r.First
+		for k < len(uids) && uids[k] < first {
+			k++
+		}
+		for k < len(uids) && uids[k] <= r.Last {
+			if uids[k] > first {
+				out = append(out, store.UIDRange{First: first, Last: uids[k] - 1})
+			}
+			first = uids[k] + 1
+			k++
+		}
+		if first <= r.Last && first != 0 {
+			out = append(out, store.UIDRange{First: first, Last: r.Last})
+		}
+	}
+	*rs = out
+}
+
 // rangesContain reports whether ascending ranges hold u.
 func rangesContain(rs []store.UIDRange, u uint32) bool {
 	i := sort.Search(len(rs), func(i int) bool { return rs[i].Last >= u })

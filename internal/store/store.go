@@ -95,6 +95,9 @@ type Mailbox struct {
 	// it got (delivered, copied, moved or stored) since it was created.
 	// The set only grows; IMAP lists it in FLAGS (RFC 9051 7.3.5).
 	Keywords []string
+	// RecentUID is the highest UID an IMAP session claimed as \Recent
+	// (ClaimRecent); messages above it are recent to the next one.
+	RecentUID uint32
 }
 
 // Flags holds the IMAP system flags as a bit mask. \Recent is a property of
@@ -386,6 +389,13 @@ type Store interface {
 	SetSubscription(ctx context.Context, accountID int64, name string, subscribed bool) error
 	Subscriptions(ctx context.Context, accountID int64) ([]string, error)
 	SetSubscribed(ctx context.Context, accountID, mailboxID int64, subscribed bool) error
+
+	// ClaimRecent makes the messages of a mailbox with a UID above its
+	// RecentUID and up to upTo recent to the caller (IMAP \Recent, RFC
+	// 3501 section 2.3.2: one session only, across restarts and nodes):
+	// it raises RecentUID to upTo and returns the old RecentUID+1, the
+	// first UID the caller got (above upTo when none).
+	ClaimRecent(ctx context.Context, accountID, mailboxID int64, upTo uint32) (uint32, error)
 
 	// UIDs lists a mailbox's live UIDs in order (for sequence numbers).
 	UIDs(ctx context.Context, accountID, mailboxID int64) ([]uint32, error)

@@ -263,6 +263,24 @@ func (s *Store) SetSubscription(ctx context.Context, accountID int64, name strin
 	})
 }
 
+func (s *Store) ClaimRecent(ctx context.Context, accountID, mailboxID int64, upTo uint32) (uint32, error) {
+	var first uint32
+	err := s.write(ctx, func(t *tx) error {
+		var prev uint32
+		if err := t.QueryRow("SELECT recent_uid FROM mailboxes WHERE id = ? AND account_id = ?", mailboxID, accountID).Scan(&prev); err != nil {
+			return notFound(err, fmt.Sprintf("mailbox %d of account %d", mailboxID, accountID))
+		}
+		first = prev + 1
+		if upTo > prev {
+			if _, err := t.Exec("UPDATE mailboxes SET recent_uid = ? WHERE id = ?", upTo, mailboxID); err != nil {
+				return fmt.Errorf("claim recent in mailbox %d: %w", mailboxID, err)
+			}
+		}
+		return nil
+	})
+	return first, err
+}
+
 func (s *Store) Subscriptions(ctx context.Context, accountID int64) ([]string, error) {
 	rows, err := s.query(ctx, "SELECT name FROM subscriptions WHERE account_id = ? ORDER BY name", accountID)
 	if err != nil {

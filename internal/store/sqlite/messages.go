@@ -125,13 +125,13 @@ func (t *tx) addMessage(bodyID int64, d *store.Delivery, c store.Copy) (store.De
 
 const mailboxCols = `id, account_id, name, special_use,
 	EXISTS (SELECT 1 FROM subscriptions s WHERE s.account_id = mailboxes.account_id AND s.name = mailboxes.name),
-	uidvalidity, uidnext, highestmodseq, messages, unseen, size, keywords`
+	uidvalidity, uidnext, highestmodseq, messages, unseen, size, keywords, recent_uid`
 
 func scanMailbox(sc interface{ Scan(...any) error }) (store.Mailbox, error) {
 	var m store.Mailbox
 	var kw string
 	err := sc.Scan(&m.ID, &m.AccountID, &m.Name, &m.SpecialUse, &m.Subscribed, &m.UIDValidity,
-		&m.UIDNext, &m.HighestModSeq, &m.Messages, &m.Unseen, &m.Size, &kw)
+		&m.UIDNext, &m.HighestModSeq, &m.Messages, &m.Unseen, &m.Size, &kw, &m.RecentUID)
 	m.Keywords = strings.Fields(kw)
 	return m, err
 }

@@ -277,6 +277,14 @@ INSERT INTO subscriptions SELECT account_id, name FROM mailboxes WHERE subscribe
 	`
 CREATE INDEX messages_deleted ON messages(mailbox_id, uid) WHERE expunged_modseq = 0 AND flags & 8 != 0;
 `,
+	// \Recent claims that survive a restart (issue 11 part 5).
+	`
+-- The highest UID an IMAP session has claimed as \Recent (RFC 3501
+-- section 2.3.2): a message above it is recent to the next session that
+-- sees it, and to no other. Messages stored before this step are not.
+ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0;
+UPDATE mailboxes SET recent_uid = uidnext - 1;
+`,
 }
 
 // rebuildAutoincrement returns the statements that recreate table with

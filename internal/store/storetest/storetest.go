@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SearchCandidates", testSearchCandidates},
 		{"MailboxKeywords", testMailboxKeywords},
 		{"Subscriptions", testSubscriptions},
+		{"ClaimRecent", testClaimRecent},
 		{"Queue", testQueue},
 		{"DKIMKeys", testDKIMKeys},
 		{"ExpungeDeleted", testExpungeDeleted},
