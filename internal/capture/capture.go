@@ -111,10 +111,6 @@ func New(cfg Config, st Store, log *slog.Logger, metrics *Metrics) *Server {
 	srv.Domain = cfg.Hostname
 	srv.MaxMessageBytes = cfg.MaxMessageBytes
 	srv.MaxRecipients = cfg.MaxRecipients
-	// No line limit of go-smtp's own: it applied inside DATA and BDAT too,
-	// where lines have no limit but the message size (issue 12). Command
-	// lines are bounded by conn.
-	srv.MaxLineLength = 0
 	srv.ReadTimeout = cfg.ReadTimeout
 	srv.WriteTimeout = cfg.WriteTimeout
 	srv.EnableSMTPUTF8 = true
@@ -127,7 +123,10 @@ func New(cfg Config, st Store, log *slog.Logger, metrics *Metrics) *Server {
 // Serve accepts connections on ln until Shutdown, then returns
 // smtp.ErrServerClosed.
 func (s *Server) Serve(ln net.Listener) error {
-	err := s.smtp.Serve(s.drain.Listener(newLimitListener(ln, s.cfg, s.metrics, s.log)))
+	// Lines inside a message have no limit but the message size; command
+	// lines are bounded by the guard (issue 12 part 1).
+	lines := smtpserver.GuardLines(s.smtp, newLimitListener(ln, s.cfg, s.metrics, s.log))
+	err := s.smtp.Serve(s.drain.Listener(lines))
 	if s.drain.Closing() {
 		return smtp.ErrServerClosed
 	}
@@ -359,13 +358,11 @@ func replyText(e *smtp.SMTPError) string {
 func (s *session) Data(r io.Reader) error {
 	start := s.srv.now()
 	env := s.env
-	if s.cc != nil {
-		s.cc.enterData()
-		defer s.cc.leaveData()
-	}
+	body, done := smtpserver.LineGuardOf(s.conn.Conn()).Body(r)
+	defer done()
 	sp := &spool{dir: s.srv.cfg.SpoolDir, budget: s.srv.budget}
 	defer sp.close()
-	in := &bodyReader{r: r, nc: s.conn.Conn(), timeout: s.srv.cfg.ReadTimeout, cc: s.cc}
+	in := &bodyReader{r: body, nc: s.conn.Conn(), timeout: s.srv.cfg.ReadTimeout}
 	nw := smtpserver.NewCRLFWriter(sp)
 	_, err := io.Copy(nw, in)
 	if err == nil {
@@ -508,28 +505,19 @@ func rcptAddrs(rs []rcpt) []string {
 // bodyReader reads a message body for Data. It pushes the connection's
 // read deadline forward on each read (go-smtp sets it once per command,
 // which would cut off a large message on a slow link, while a stalled one
-// must still be), counts what it read, and tells the connection that bytes
-// read now are body (see conn).
+// must still be) and counts what it read.
 type bodyReader struct {
 	r       io.Reader
 	nc      net.Conn
 	timeout time.Duration
-	cc      *conn
 	n       int64 // bytes read
 	readErr error // the read error that ended the body, if any
 }
 
 func (b *bodyReader) Read(p []byte) (int, error) {
 	b.nc.SetReadDeadline(time.Now().Add(b.timeout))
-	var gen uint64
-	if b.cc != nil {
-		gen = b.cc.answers()
-	}
 	n, err := b.r.Read(p)
 	b.n += int64(n)
-	if n > 0 && b.cc != nil {
-		b.cc.gotBody(gen)
-	}
 	if err != nil && err != io.EOF {
 		b.readErr = err
 	}

@@ -104,7 +104,7 @@ func TestLongLinesStored(t *testing.T) {
 // between two BDAT chunks, gets 500 5.4.0 and the connection is closed.
 func TestCommandLineLimit(t *testing.T) {
 	e := newEnv(t, Config{})
-	endless := "NOOP " + longLine(maxCommandBytes+1000)
+	endless := "NOOP " + longLine(smtpserver.MaxCommandBytes+1000)
 	t.Run("before a message", func(t *testing.T) {
 		cv := dialRaw(t, e.addr)
 		cv.cmd("EHLO up.test", "250 ")

@@ -98,7 +98,10 @@ func (s *Server) newSMTP(starttls *tls.Config) *smtp.Server {
 
 // Serve serves port 587 on ln (STARTTLS) until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	err := s.plain.Serve(s.drain.Listener(smtpserver.LimitListener(ln, s.cfg.Limits, s.log)))
+	// Lines inside a message have no limit but the message size; command
+	// lines are bounded by the guard (issue 12 part 1).
+	lines := smtpserver.GuardLines(s.plain, smtpserver.LimitListener(ln, s.cfg.Limits, s.log))
+	err := s.plain.Serve(s.drain.Listener(lines))
 	if s.drain.Closing() {
 		return smtp.ErrServerClosed
 	}
@@ -112,7 +115,9 @@ func (s *Server) ServeTLS(ln net.Listener) error {
 	}
 	// TLS above the drain's connections, so that go-smtp sees a
 	// *tls.Conn (and allows AUTH) and the drain finds its own below it.
-	inner := s.drain.Listener(smtpserver.LimitListener(ln, s.cfg.Limits, s.log))
+	// The line guard below TLS counts the bytes on the wire.
+	lines := smtpserver.GuardLines(s.implicit, smtpserver.LimitListener(ln, s.cfg.Limits, s.log))
+	inner := s.drain.Listener(lines)
 	err := s.implicit.Serve(tls.NewListener(inner, s.cfg.TLS))
 	if s.drain.Closing() {
 		return smtp.ErrServerClosed
@@ -344,7 +349,9 @@ func (s *session) Data(r io.Reader) error {
 	if s.acct == nil || s.from == "" {
 		return errAuthRequired
 	}
-	raw, err := io.ReadAll(&deadlineReader{r: r, nc: s.conn.Conn(), timeout: s.srv.cfg.ReadTimeout})
+	body, done := smtpserver.LineGuardOf(s.conn.Conn()).Body(r)
+	defer done()
+	raw, err := io.ReadAll(&deadlineReader{r: body, nc: s.conn.Conn(), timeout: s.srv.cfg.ReadTimeout})
 	if err != nil {
 		var se *smtp.SMTPError
 		if errors.As(err, &se) {
@@ -356,10 +363,10 @@ func (s *session) Data(r io.Reader) error {
 		s.conn.Conn().Close()
 		return err
 	}
-	body := smtpserver.NormalizeCRLF(raw)
+	msg := smtpserver.NormalizeCRLF(raw)
 	ctx, cancel := s.ctx()
 	defer cancel()
-	res, err := s.srv.sub.Submit(ctx, Message{Account: *s.acct, MailFrom: s.from, Rcpts: s.rcpts, Body: body, RemoteIP: s.ip})
+	res, err := s.srv.sub.Submit(ctx, Message{Account: *s.acct, MailFrom: s.from, Rcpts: s.rcpts, Body: msg, RemoteIP: s.ip})
 	if err != nil {
 		reply := smtpError(err)
 		if reply == errTemporary || reply == errStorageFull {
@@ -370,7 +377,7 @@ func (s *session) Data(r io.Reader) error {
 		s.refused(strings.Join(s.rcpts, ", "), err.Error())
 		return reply
 	}
-	s.log.Info("message submitted", "message_id", res.MessageID, "rcpts", res.Queued, "local", res.Local, "size", len(body))
+	s.log.Info("message submitted", "message_id", res.MessageID, "rcpts", res.Queued, "local", res.Local, "size", len(msg))
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0},
 		Message: fmt.Sprintf("queued for %d recipient(s)", res.Queued)}
 }

@@ -1,0 +1,146 @@
+package smtpserver
+
+import (
+	"io"
+	"net"
+	"sync"
+
+	"github.com/emersion/go-smtp"
+)
+
+// MaxCommandBytes bounds what a client may send outside a message body
+// without getting an answer: in effect the longest command line, since
+// go-smtp answers every command line and reads the next one only then.
+// RFC 5321 4.5.3.1.4 sets 512 octets; extensions make lines longer. The
+// margin covers what is read ahead at the start of a BDAT chunk before the
+// session sees it (a 4 KiB buffer and two 32 KiB copy steps).
+const MaxCommandBytes = 128 << 10
+
+// GuardLines makes srv accept lines of any length inside DATA and BDAT
+// (RFC 5321 4.5.3.1.6 bounds text lines at 1000 octets, but real mail
+// exceeds it and only the message size limit applies here) while command
+// lines stay bounded, and returns ln wrapped to do the bounding. Every
+// SMTP listener goes through it: go-smtp applies one MaxLineLength to
+// command lines, to DATA and (through its read-ahead buffer) to BDAT
+// chunks, so a message with a line longer than 2000 bytes was refused
+// (issue 12 part 1). Wrap the result in TLS (465), not the other way round:
+// the guard counts bytes on the wire, and STARTTLS keeps it under TLS.
+// Sessions mark their bodies with LineGuardOf(conn).Body.
+func GuardLines(srv *smtp.Server, ln net.Listener) net.Listener {
+	srv.MaxLineLength = 0
+	return guardListener{ln}
+}
+
+type guardListener struct{ net.Listener }
+
+func (l guardListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &LineGuard{Conn: c, counting: true}, nil
+}
+
+// LineGuard is a connection that bounds the bytes a client sends outside
+// a message body between two answers of the server. It sits below TLS, so
+// it counts bytes and never parses them: what is body is told by the
+// session (Data running, and for BDAT, the body reader receiving bytes
+// after the server's last answer).
+type LineGuard struct {
+	net.Conn
+
+	mu       sync.Mutex
+	inData   bool   // the session's Data is running
+	counting bool   // bytes read now are outside a body
+	since    int64  // bytes read while counting since the last answer
+	gen      uint64 // answers written
+}
+
+// NetConn returns the connection this one wraps (as tls.Conn does).
+func (g *LineGuard) NetConn() net.Conn { return g.Conn }
+
+func (g *LineGuard) Read(p []byte) (int, error) {
+	n, err := g.Conn.Read(p)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.counting {
+		g.since += int64(n)
+		if g.since > MaxCommandBytes {
+			// go-smtp answers this error with "500 5.4.0 Too long
+			// line" and hangs up.
+			return 0, smtp.ErrTooLongLine
+		}
+	}
+	return n, err
+}
+
+func (g *LineGuard) Write(p []byte) (int, error) {
+	g.mu.Lock()
+	g.gen++
+	g.since = 0
+	// An answer during Data is the end of a BDAT chunk: the next BDAT
+	// command line is counted until the body reader sees the chunk. An
+	// answer after Data is the end of the message.
+	g.counting = true
+	g.mu.Unlock()
+	return g.Conn.Write(p)
+}
+
+// Body marks the start of a message body for the session's Data and
+// returns r wrapped so that the bytes it reads are not counted, and a
+// function to call when Data returns. Bytes read after that stay
+// uncounted until the next answer: go-smtp drains the rest of a refused
+// DATA body then. A nil guard (a listener not wrapped by GuardLines, as
+// in some tests) returns r unchanged.
+func (g *LineGuard) Body(r io.Reader) (body io.Reader, done func()) {
+	if g == nil {
+		return r, func() {}
+	}
+	g.mu.Lock()
+	g.inData, g.counting = true, false
+	g.mu.Unlock()
+	return &guardedBody{r: r, g: g}, func() {
+		g.mu.Lock()
+		g.inData = false
+		g.mu.Unlock()
+	}
+}
+
+type guardedBody struct {
+	r io.Reader
+	g *LineGuard
+}
+
+func (b *guardedBody) Read(p []byte) (int, error) {
+	b.g.mu.Lock()
+	gen := b.g.gen
+	b.g.mu.Unlock()
+	n, err := b.r.Read(p)
+	if n > 0 {
+		// If no answer was written since the read began, these bytes are
+		// a chunk's, and what is read next is body too. A read that began
+		// before an answer may have returned the previous chunk's last
+		// bytes late, and proves nothing.
+		b.g.mu.Lock()
+		if b.g.inData && b.g.gen == gen {
+			b.g.counting, b.g.since = false, 0
+		}
+		b.g.mu.Unlock()
+	}
+	return n, err
+}
+
+// LineGuardOf finds the guard under a session's connection (through
+// *tls.Conn and other wrappers that expose NetConn), or nil.
+func LineGuardOf(nc net.Conn) *LineGuard {
+	for {
+		switch c := nc.(type) {
+		case *LineGuard:
+			return c
+		case interface{ NetConn() net.Conn }:
+			nc = c.NetConn()
+		default:
+			return nil
+		}
+	}
+}
