@@ -54,6 +54,7 @@ type LineGuard struct {
 	counting bool   // bytes read now are outside a body
 	since    int64  // bytes read while counting since the last answer
 	gen      uint64 // answers written
+	tripped  bool   // the limit was crossed: every read fails
 }
 
 // NetConn returns the connection this one wraps (as tls.Conn does).
@@ -63,11 +64,20 @@ func (g *LineGuard) Read(p []byte) (int, error) {
 	n, err := g.Conn.Read(p)
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.tripped {
+		return 0, smtp.ErrTooLongLine
+	}
 	if g.counting {
 		g.since += int64(n)
 		if g.since > MaxCommandBytes {
 			// go-smtp answers this error with "500 5.4.0 Too long
-			// line" and hangs up.
+			// line" and hangs up. The error stays: under TLS the
+			// plaintext already decrypted reaches go-smtp first, and
+			// its bufio.Reader hands an unterminated rest to the
+			// session as a line of its own (bufio.Reader.ReadLine
+			// returns data and the error apart), which gets an answer
+			// before the 500; no byte after the limit is ever read.
+			g.tripped = true
 			return 0, smtp.ErrTooLongLine
 		}
 	}
