@@ -263,41 +263,55 @@ func (p *parser) search() Args {
 	a := &Search{}
 	p.sp()
 	if p.takeKeyword("RETURN") {
-		a.Return = &SearchReturn{}
-		p.sp()
-		p.expect('(', "'(' to start return options")
-		n := p.listItems(func() {
-			switch opt := p.keyword("search return option"); opt {
-			case "MIN":
-				a.Return.Min = true
-			case "MAX":
-				a.Return.Max = true
-			case "ALL":
-				a.Return.All = true
-			case "COUNT":
-				a.Return.Count = true
-			case "SAVE":
-				a.Return.Save = true
-			case "":
-			default:
-				p.failf("unknown search return option %s", opt)
-			}
-		})
-		if n == 0 {
-			a.Return.All = true // RFC 4731 section 3.1
-		}
-		p.sp()
+		a.Return = p.searchReturn("search", true)
 	}
 	if p.takeKeyword("CHARSET") {
 		p.sp()
 		a.Charset = strings.ToUpper(p.astring("charset"))
 		p.sp()
 	}
-	a.Keys = []SearchKey{p.searchKey(0)}
-	for p.err == nil && p.take(' ') {
-		a.Keys = append(a.Keys, p.searchKey(0))
-	}
+	a.Keys = p.searchKeyList()
 	return a
+}
+
+// searchReturn reads the return options after RETURN, and the SP after
+// them, for SEARCH (what "search", with SAVE) and SORT (what "sort",
+// without SAVE: RFC 5267 section 3 takes RFC 4731's options).
+func (p *parser) searchReturn(what string, save bool) *SearchReturn {
+	r := &SearchReturn{}
+	p.sp()
+	p.expect('(', "'(' to start return options")
+	n := p.listItems(func() {
+		switch opt := p.keyword(what + " return option"); {
+		case opt == "MIN":
+			r.Min = true
+		case opt == "MAX":
+			r.Max = true
+		case opt == "ALL":
+			r.All = true
+		case opt == "COUNT":
+			r.Count = true
+		case opt == "SAVE" && save:
+			r.Save = true
+		case opt == "":
+		default:
+			p.failf("unknown %s return option %s", what, opt)
+		}
+	})
+	if n == 0 {
+		r.All = true // RFC 4731 section 3.1 (for SORT by RFC 5267 section 3)
+	}
+	p.sp()
+	return r
+}
+
+// searchKeyList reads search-key *(SP search-key).
+func (p *parser) searchKeyList() []SearchKey {
+	keys := []SearchKey{p.searchKey(0)}
+	for p.err == nil && p.take(' ') {
+		keys = append(keys, p.searchKey(0))
+	}
+	return keys
 }
 
 func (p *parser) searchKey(depth int) SearchKey {

@@ -73,28 +73,7 @@ func ParseSort(p *Parser, _ bool) Args {
 	a := &Sort{}
 	p.sp()
 	if p.takeKeyword("RETURN") {
-		a.Return = &SearchReturn{}
-		p.sp()
-		p.expect('(', "'(' to start return options")
-		n := p.listItems(func() {
-			switch o := p.keyword("sort return option"); o {
-			case "MIN":
-				a.Return.Min = true
-			case "MAX":
-				a.Return.Max = true
-			case "ALL":
-				a.Return.All = true
-			case "COUNT":
-				a.Return.Count = true
-			case "":
-			default:
-				p.failf("unknown sort return option %s", o)
-			}
-		})
-		if n == 0 {
-			a.Return.All = true // RFC 4731 section 3.1, by RFC 5267 section 3
-		}
-		p.sp()
+		a.Return = p.searchReturn("sort", false)
 	}
 	p.expect('(', "'(' to start sort criteria")
 	p.listItems(func() {
@@ -134,9 +113,5 @@ func ParseThread(p *Parser, _ bool) Args {
 // searchKeys reads SP search-key *(SP search-key).
 func (p *parser) searchKeys() []SearchKey {
 	p.sp()
-	keys := []SearchKey{p.searchKey(0)}
-	for p.err == nil && p.take(' ') {
-		keys = append(keys, p.searchKey(0))
-	}
-	return keys
+	return p.searchKeyList()
 }
