@@ -24,8 +24,7 @@ func (s *session) cmdAppendAny(c *imapwire.Command) error {
 		return errNo(imapwire.CodeOverQuota, "the account's storage quota would be exceeded")
 	}
 	if len(a.Messages) == 1 {
-		s.cmdAppend(c.Tag, a)
-		return nil
+		return s.cmdAppend(c.Tag, a)
 	}
 	return s.cmdMultiAppend(c, a)
 }
@@ -42,25 +41,10 @@ func (s *session) cmdMultiAppend(c *imapwire.Command, a *imapwire.Append) error 
 	}
 	ds := make([]*store.Delivery, 0, len(a.Messages))
 	for _, m := range a.Messages {
-		if m.UTF8 && !s.utf8Accept {
-			return errBad("APPEND with UTF8 needs ENABLE UTF8=ACCEPT first")
+		d, err := s.appendDelivery(m, mb.Name)
+		if err != nil {
+			return err
 		}
-		flags, kw, ok := parseFlags(m.Flags)
-		if !ok {
-			return errBad("unknown system flag")
-		}
-		date := m.Date
-		if date.IsZero() {
-			date = time.Now()
-		}
-		raw := m.Data
-		if m.Binary {
-			raw = imapmsg.BinaryAppend(raw)
-		} else {
-			raw = normalizeCRLF(raw)
-		}
-		d := store.NewDelivery(raw, date)
-		d.Copies = []store.Copy{{AccountID: s.account.ID, Mailbox: mb.Name, Flags: flags, Keywords: kw}}
 		ds = append(ds, d)
 	}
 	var uids []uint32
@@ -96,10 +80,39 @@ func (s *session) cmdMultiAppend(c *imapwire.Command, a *imapwire.Append) error 
 	return nil
 }
 
-// appendTarget finds the mailbox APPEND names.
+// appendTarget finds the mailbox APPEND names. The selected mailbox
+// (drafts, sent copies) needs no lookup; the delivery checks where the
+// message went.
 func (s *session) appendTarget(name string) (store.Mailbox, error) {
 	if s.sel != nil && (name == s.sel.mb.Name || s.sel.mb.Name == store.Inbox && strings.EqualFold(name, store.Inbox)) {
 		return s.sel.mb, nil
 	}
 	return s.srv.store.Mailbox(s.ctx, s.account.ID, name)
+}
+
+// appendDelivery checks one APPEND message and makes its delivery into
+// the mailbox named mailbox; the error is the BAD to answer.
+func (s *session) appendDelivery(m imapwire.AppendMessage, mailbox string) (*store.Delivery, error) {
+	if m.UTF8 && !s.utf8Accept {
+		return nil, errBad("APPEND with UTF8 needs ENABLE UTF8=ACCEPT first")
+	}
+	flags, kw, ok := parseFlags(m.Flags)
+	if !ok {
+		return nil, errBad("unknown system flag")
+	}
+	date := m.Date
+	if date.IsZero() {
+		date = time.Now()
+	}
+	raw := m.Data
+	if m.Binary {
+		// A literal8 upload: part bodies kept as given, NUL-holding ones
+		// base64-encoded (RFC 3516 section 4.4).
+		raw = imapmsg.BinaryAppend(raw)
+	} else {
+		raw = normalizeCRLF(raw)
+	}
+	d := store.NewDelivery(raw, date)
+	d.Copies = []store.Copy{{AccountID: s.account.ID, Mailbox: mailbox, Flags: flags, Keywords: kw}}
+	return d, nil
 }

@@ -5,10 +5,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
-	"github.com/xtramail/xtramail/internal/imapserver/imapmsg"
 	"github.com/xtramail/xtramail/internal/imapserver/imapwire"
 	"github.com/xtramail/xtramail/internal/store"
 )
@@ -279,55 +277,24 @@ func (s *session) cmdCopy(tag string, uid, move bool, a *imapwire.Copy) {
 
 // cmdAppend runs APPEND (RFC 9051 section 6.3.12) through the store's
 // one delivery path, durable before the OK, with APPENDUID (RFC 4315).
-func (s *session) cmdAppend(tag string, a *imapwire.Append) {
-	var mb store.Mailbox
-	if s.sel != nil && (a.Mailbox == s.sel.mb.Name || s.sel.mb.Name == store.Inbox && strings.EqualFold(a.Mailbox, store.Inbox)) {
-		// Appending to the selected mailbox (drafts, sent copies): no
-		// lookup; the delivery below checks where the message went.
-		mb = s.sel.mb
-	} else {
-		var err error
-		mb, err = s.srv.store.Mailbox(s.ctx, s.account.ID, a.Mailbox)
-		if err != nil {
-			s.storeError(tag, err, true)
-			return
-		}
+func (s *session) cmdAppend(tag string, a *imapwire.Append) error {
+	mb, err := s.appendTarget(a.Mailbox)
+	if err != nil {
+		return targetError{err}
 	}
-	m := a.Messages[0]
-	if m.UTF8 && !s.utf8Accept {
-		s.bad(tag, "APPEND with UTF8 needs ENABLE UTF8=ACCEPT first")
-		return
+	d, err := s.appendDelivery(a.Messages[0], mb.Name)
+	if err != nil {
+		return err
 	}
-	flags, kw, ok := parseFlags(m.Flags)
-	if !ok {
-		s.bad(tag, "unknown system flag")
-		return
-	}
-	date := m.Date
-	if date.IsZero() {
-		date = time.Now()
-	}
-	raw := m.Data
-	if m.Binary {
-		// A literal8 upload: part bodies kept as given, NUL-holding ones
-		// base64-encoded (RFC 3516 section 4.4).
-		raw = imapmsg.BinaryAppend(raw)
-	} else {
-		raw = normalizeCRLF(raw)
-	}
-	d := store.NewDelivery(raw, date)
-	d.Copies = []store.Copy{{AccountID: s.account.ID, Mailbox: mb.Name, Flags: flags, Keywords: kw}}
 	delivered, err := s.srv.store.Deliver(s.ctx, d)
 	if err != nil {
-		s.storeError(tag, err, true)
-		return
+		return targetError{err}
 	}
 	if len(delivered) > 0 && delivered[0].MailboxID != mb.ID {
 		// The selected mailbox was renamed away and another took its
 		// name: APPENDUID names the one that got the message.
 		if mb, err = s.srv.store.MailboxByID(s.ctx, s.account.ID, delivered[0].MailboxID); err != nil {
-			s.storeError(tag, err, true)
-			return
+			return targetError{err}
 		}
 	}
 	if s.sel != nil && s.sel.mb.ID == mb.ID {
@@ -344,9 +311,10 @@ func (s *session) cmdAppend(tag string, a *imapwire.Append) {
 	}
 	if len(delivered) == 0 {
 		s.ok(tag, "APPEND completed")
-		return
+		return nil
 	}
 	s.okCode(tag, imapwire.AppendUIDCode(mb.UIDValidity, set), "APPEND completed")
+	return nil
 }
 
 // normalizeCRLF makes bare LF line endings CRLF, as the store keeps
