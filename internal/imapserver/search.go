@@ -27,11 +27,8 @@ func usesMeta(keys []imapwire.SearchKey) bool {
 
 // cmdSearch runs SEARCH and UID SEARCH (RFC 9051 section 6.4.4) with
 // ESEARCH return options (RFC 4731), SAVE (RFC 5182) and MODSEQ (RFC 7162
-// section 3.1.5). Content keys (TEXT, BODY and the header keys) are first
-// narrowed with the store's full-text index; flags, sizes and dates come from the message rows; the
-// content is read only for the messages left that a key needs it for.
+// section 3.1.5); the messages are selected by matchSelected.
 func (s *session) cmdSearch(tag string, uid bool, a *imapwire.Search) {
-	sel := s.sel
 	switch a.Charset {
 	case "", "UTF-8", "US-ASCII":
 	default:
@@ -49,79 +46,20 @@ func (s *session) cmdSearch(tag string, uid bool, a *imapwire.Search) {
 	if useModSeq {
 		s.cond = true
 	}
-	var ranges []store.UIDRange
-	if terms := imapmsg.IndexTerms(a.Keys); len(terms) > 0 {
-		cands, err := s.srv.store.SearchCandidates(s.ctx, s.account.ID, sel.mb.ID, terms)
-		if err != nil {
-			s.storeError(tag, err, false)
-			return
-		}
-		ranges = sel.view.byUIDList(cands)
-	} else if sel.view.count() > 0 {
-		ranges = []store.UIDRange{{First: sel.view.ranges[0].First, Last: sel.view.maxUID()}}
-	}
-	ctx := &imapmsg.SearchContext{MaxSeq: sel.view.count(), MaxUID: sel.view.maxUID(), Saved: prev}
 	var found []uint32 // UIDs
 	var seqs []uint32
 	var modseqs []uint64 // of found, for MODSEQ with MIN or MAX
 	var highest uint64
-	check := func(m *imapmsg.Message) bool {
-		ok, err := imapmsg.Match(ctx, a.Keys, m)
-		if err != nil {
-			s.storeError(tag, err, false)
-			return false
-		}
-		if ok {
-			found = append(found, m.UID)
-			seqs = append(seqs, m.Seq)
-			modseqs = append(modseqs, m.ModSeq)
-			highest = max(highest, m.ModSeq)
-		}
-		return true
-	}
-	if len(ranges) > 0 {
-		if usesMeta(a.Keys) {
-			msgs, err := s.messages(ranges)
-			if err != nil {
-				s.storeError(tag, err, false)
-				return
-			}
-			for i := range msgs {
-				m := &msgs[i]
-				seq, ok := sel.view.seqOf(m.UID)
-				if !ok || !rangesContain(ranges, m.UID) {
-					continue
-				}
-				im := &imapmsg.Message{
-					Seq: seq, UID: m.UID, Flags: m.Flags, Keywords: m.Keywords,
-					Recent: rangesContain(sel.recent, m.UID), ModSeq: m.ModSeq, Received: m.Received, Size: m.Size,
-					Subject: m.Subject, From: m.From,
-					Load: func() ([]byte, *message.Info, error) { return s.load(m, true) },
-				}
-				if !check(im) {
-					return
-				}
-			}
-		} else {
-			rows, err := s.flagRows(ranges)
-			if err != nil {
-				s.storeError(tag, err, false)
-				return
-			}
-			for _, m := range rows {
-				seq, ok := sel.view.seqOf(m.UID)
-				if !ok || !rangesContain(ranges, m.UID) {
-					continue
-				}
-				im := &imapmsg.Message{
-					Seq: seq, UID: m.UID, Flags: m.Flags, Keywords: m.Keywords,
-					Recent: rangesContain(sel.recent, m.UID), ModSeq: m.ModSeq,
-				}
-				if !check(im) {
-					return
-				}
-			}
-		}
+	err := s.matchSelected(a.Keys, prev, false, func(m *imapmsg.Message, _ *store.Message) error {
+		found = append(found, m.UID)
+		seqs = append(seqs, m.Seq)
+		modseqs = append(modseqs, m.ModSeq)
+		highest = max(highest, m.ModSeq)
+		return nil
+	})
+	if err != nil {
+		s.storeError(tag, err, false)
+		return
 	}
 	nums := seqs
 	if uid {
@@ -189,6 +127,84 @@ func (s *session) cmdSearch(tag string, uid bool, a *imapwire.Search) {
 	}
 	w.CRLF()
 	s.ok(tag, "SEARCH completed")
+}
+
+// matchSelected calls found, in UID order, for each message of the
+// selected mailbox's view that keys match; SEARCH, SORT and THREAD all
+// select their messages here. Content keys (TEXT, BODY and the header
+// keys) are first narrowed with the store's full-text index; flags,
+// sizes and dates come from the message rows; the content is read only
+// for the messages left that a key needs it for. saved is the result "$"
+// names (RFC 5182). withRow asks for the full message row even when the
+// keys need only flags (SORT and THREAD take their keys from it); row is
+// nil otherwise. An error from the store or from found ends the walk.
+func (s *session) matchSelected(keys []imapwire.SearchKey, saved []uint32, withRow bool, found func(m *imapmsg.Message, row *store.Message) error) error {
+	sel := s.sel
+	var ranges []store.UIDRange
+	if terms := imapmsg.IndexTerms(keys); len(terms) > 0 {
+		cands, err := s.srv.store.SearchCandidates(s.ctx, s.account.ID, sel.mb.ID, terms)
+		if err != nil {
+			return err
+		}
+		ranges = sel.view.byUIDList(cands)
+	} else if sel.view.count() > 0 {
+		ranges = []store.UIDRange{{First: sel.view.ranges[0].First, Last: sel.view.maxUID()}}
+	}
+	if len(ranges) == 0 {
+		return nil
+	}
+	ctx := &imapmsg.SearchContext{MaxSeq: sel.view.count(), MaxUID: sel.view.maxUID(), Saved: saved}
+	all := isAll(keys) // ALL, as most SORT and THREAD commands say: no need to match
+	check := func(m *imapmsg.Message, row *store.Message) error {
+		if !all {
+			ok, err := imapmsg.Match(ctx, keys, m)
+			if err != nil || !ok {
+				return err
+			}
+		}
+		return found(m, row)
+	}
+	if withRow || usesMeta(keys) {
+		msgs, err := s.messages(ranges)
+		if err != nil {
+			return err
+		}
+		for i := range msgs {
+			m := &msgs[i]
+			seq, ok := sel.view.seqOf(m.UID)
+			if !ok || !rangesContain(ranges, m.UID) {
+				continue
+			}
+			im := &imapmsg.Message{
+				Seq: seq, UID: m.UID, Flags: m.Flags, Keywords: m.Keywords,
+				Recent: rangesContain(sel.recent, m.UID), ModSeq: m.ModSeq, Received: m.Received, Size: m.Size,
+				Subject: m.Subject, From: m.From,
+				Load: func() ([]byte, *message.Info, error) { return s.load(m, true) },
+			}
+			if err := check(im, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	rows, err := s.flagRows(ranges)
+	if err != nil {
+		return err
+	}
+	for _, m := range rows {
+		seq, ok := sel.view.seqOf(m.UID)
+		if !ok || !rangesContain(ranges, m.UID) {
+			continue
+		}
+		im := &imapmsg.Message{
+			Seq: seq, UID: m.UID, Flags: m.Flags, Keywords: m.Keywords,
+			Recent: rangesContain(sel.recent, m.UID), ModSeq: m.ModSeq,
+		}
+		if err := check(im, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // esearchModSeq is the MODSEQ of an ESEARCH response: the highest modseq

@@ -132,56 +132,18 @@ func checkCharset(cs string) error {
 	return &respError{cond: imapwire.NO, code: imapwire.BadCharsetCode([]string{"UTF-8", "US-ASCII"}), text: "unsupported charset"}
 }
 
-// sortMessages returns the messages of the view that match keys, with
-// what sorting and threading need. Msg.UID holds the UID when uid, else
-// the sequence number (both follow the same order). needInfo says
-// whether the header-derived keys (dates, addresses, references) are
-// needed; they come from the server's per-body cache.
+// sortMessages returns the messages of the view that match keys (chosen
+// by matchSelected, as SEARCH chooses them), with what sorting and
+// threading need. Msg.UID holds the UID when uid, else the sequence
+// number (both follow the same order). needInfo says whether the
+// header-derived keys (dates, addresses, references) are needed; they
+// come from the server's per-body cache.
 func (s *session) sortMessages(keys []imapwire.SearchKey, uid, needInfo bool) ([]thread.Msg, error) {
-	sel := s.sel
-	var ranges []store.UIDRange
-	if terms := imapmsg.IndexTerms(keys); len(terms) > 0 {
-		cands, err := s.srv.store.SearchCandidates(s.ctx, s.account.ID, sel.mb.ID, terms)
-		if err != nil {
-			return nil, err
-		}
-		ranges = sel.view.byUIDList(cands)
-	} else if sel.view.count() > 0 {
-		ranges = []store.UIDRange{{First: sel.view.ranges[0].First, Last: sel.view.maxUID()}}
-	}
-	if len(ranges) == 0 {
-		return nil, nil
-	}
-	rows, err := s.messages(ranges)
-	if err != nil {
-		return nil, err
-	}
-	ctx := &imapmsg.SearchContext{MaxSeq: sel.view.count(), MaxUID: sel.view.maxUID(), Saved: s.saved}
-	all := isAll(keys)
-	out := make([]thread.Msg, 0, len(rows))
-	for i := range rows {
-		m := &rows[i]
-		seq, ok := sel.view.seqOf(m.UID)
-		if !ok || !rangesContain(ranges, m.UID) {
-			continue
-		}
-		if !all {
-			im := &imapmsg.Message{
-				Seq: seq, UID: m.UID, Flags: m.Flags, Keywords: m.Keywords,
-				Recent: rangesContain(sel.recent, m.UID), ModSeq: m.ModSeq, Received: m.Received, Size: m.Size,
-				Load: func() ([]byte, *message.Info, error) { return s.load(m, true) },
-			}
-			match, err := imapmsg.Match(ctx, keys, im)
-			if err != nil {
-				return nil, err
-			}
-			if !match {
-				continue
-			}
-		}
+	var out []thread.Msg
+	err := s.matchSelected(keys, s.saved, true, func(im *imapmsg.Message, m *store.Message) error {
 		tm := thread.Msg{UID: m.UID, Arrival: m.Received, Size: m.Size, Subject: m.Subject, MessageID: m.MessageID}
 		if !uid {
-			tm.UID = seq
+			tm.UID = im.Seq
 		}
 		if needInfo {
 			k, err := s.srv.sortKeys.get(m.BodyID, func() (*message.Info, error) {
@@ -189,11 +151,15 @@ func (s *session) sortMessages(keys []imapwire.SearchKey, uid, needInfo bool) ([
 				return info, err
 			})
 			if err != nil {
-				return nil, err
+				return err
 			}
 			k.fill(&tm)
 		}
 		out = append(out, tm)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
