@@ -55,7 +55,7 @@ type Store interface {
 	OpenBody(ctx context.Context, accountID, bodyID int64) (io.ReadCloser, error)
 	Deliver(ctx context.Context, d *store.Delivery) ([]store.Delivered, error)
 	AppendLog(ctx context.Context, events ...store.LogEvent) error
-	Subscribe(accountID int64) (<-chan store.Change, func())
+	Subscribe(accountID int64, fn func(store.Change)) (cancel func())
 }
 
 // Authenticator checks a login; *auth.Authenticator implements it. It

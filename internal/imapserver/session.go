@@ -12,7 +12,6 @@ import (
 	"net"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -436,49 +435,37 @@ func (s *session) setUTF8() {
 	s.wr.SetUTF8(true)
 }
 
-// startFeed subscribes to the account's change feed. A goroutine marks
-// the session dirty when its selected mailbox changes; the session then
-// re-reads what changed (sync), so a missed event loses nothing.
+// startFeed subscribes to the account's change feed: a change to the
+// selected mailbox marks the session dirty, and the session then re-reads
+// what changed (sync). The store calls noteChange before it acknowledges
+// the write, so a command that begins after another session's write was
+// acknowledged always sees it.
 func (s *session) startFeed() {
-	ch, cancel := s.srv.store.Subscribe(s.account.ID)
-	stop := make(chan struct{})
-	var once sync.Once
-	s.feedStop = func() {
-		once.Do(func() {
-			cancel()
-			close(stop)
-		})
+	s.feedStop = s.srv.store.Subscribe(s.account.ID, s.noteChange)
+}
+
+// noteChange runs on the store's goroutine: atomics and a non-blocking
+// wake only.
+func (s *session) noteChange(c store.Change) {
+	sel := s.selectedID.Load()
+	if sel == 0 || c.MailboxID != sel {
+		return
 	}
-	go func() {
+	if c.ModSeq == 0 {
+		s.feedModSeq.Store(math.MaxUint64)
+	} else {
 		for {
-			select {
-			case <-stop:
-				return
-			case c := <-ch:
-				sel := s.selectedID.Load()
-				// The hub drops events for a full channel: after one that
-				// was full, anything may have been missed, so re-read.
-				overflow := len(ch) >= cap(ch)-1
-				if sel != 0 && (overflow || c.MailboxID == sel) {
-					if overflow || c.ModSeq == 0 {
-						s.feedModSeq.Store(math.MaxUint64)
-					} else {
-						for {
-							old := s.feedModSeq.Load()
-							if old >= c.ModSeq || s.feedModSeq.CompareAndSwap(old, c.ModSeq) {
-								break
-							}
-						}
-					}
-					s.dirty.Store(true)
-					select {
-					case s.wake <- struct{}{}:
-					default:
-					}
-				}
+			old := s.feedModSeq.Load()
+			if old >= c.ModSeq || s.feedModSeq.CompareAndSwap(old, c.ModSeq) {
+				break
 			}
 		}
-	}()
+	}
+	s.dirty.Store(true)
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
 }
 
 func (s *session) closeFeed() {

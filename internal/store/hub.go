@@ -7,34 +7,32 @@ import "sync"
 // backend replaces it with LISTEN/NOTIFY across nodes.
 type Hub struct {
 	mu   sync.Mutex
-	subs map[int64]map[chan Change]struct{}
+	next int
+	subs map[int64]map[int]func(Change)
 }
 
 // NewHub returns an empty feed.
 func NewHub() *Hub {
-	return &Hub{subs: make(map[int64]map[chan Change]struct{})}
+	return &Hub{subs: make(map[int64]map[int]func(Change))}
 }
 
-// hubBuffer is how many events a subscriber may lag before it starts to
-// miss them; it then re-reads its mailbox on the next event it gets.
-const hubBuffer = 64
-
 // Subscribe implements Store.Subscribe.
-func (h *Hub) Subscribe(accountID int64) (<-chan Change, func()) {
-	ch := make(chan Change, hubBuffer)
+func (h *Hub) Subscribe(accountID int64, fn func(Change)) (cancel func()) {
 	h.mu.Lock()
+	h.next++
+	id := h.next
 	m := h.subs[accountID]
 	if m == nil {
-		m = make(map[chan Change]struct{})
+		m = make(map[int]func(Change))
 		h.subs[accountID] = m
 	}
-	m[ch] = struct{}{}
+	m[id] = fn
 	h.mu.Unlock()
 	var once sync.Once
-	return ch, func() {
+	return func() {
 		once.Do(func() {
 			h.mu.Lock()
-			delete(h.subs[accountID], ch)
+			delete(h.subs[accountID], id)
 			if len(h.subs[accountID]) == 0 {
 				delete(h.subs, accountID)
 			}
@@ -43,16 +41,14 @@ func (h *Hub) Subscribe(accountID int64) (<-chan Change, func()) {
 	}
 }
 
-// Publish sends changes to their account's subscribers without blocking.
+// Publish calls their account's subscribers for each change. Backends
+// call it before they acknowledge the writes that made the changes.
 func (h *Hub) Publish(changes ...Change) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, c := range changes {
-		for ch := range h.subs[c.AccountID] {
-			select {
-			case ch <- c:
-			default:
-			}
+		for _, fn := range h.subs[c.AccountID] {
+			fn(c)
 		}
 	}
 }

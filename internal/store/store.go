@@ -469,10 +469,13 @@ type Store interface {
 	// older than logBefore. Callers loop while it reports work.
 	Purge(ctx context.Context, now, logBefore time.Time, limit int) (PurgeResult, error)
 
-	// Subscribe returns the change feed for one account. The channel is
-	// never closed by the store; cancel releases it. Slow readers may miss
-	// events and must then re-read the mailbox.
-	Subscribe(accountID int64) (changes <-chan Change, cancel func())
+	// Subscribe calls fn for each change of one account's data until
+	// cancel. fn is called after the change is durable and before the
+	// write that made it is acknowledged, so whoever learns of an
+	// acknowledged write (another session of the user, a client that
+	// waited for the OK) finds its subscriber already told. fn must not
+	// block or call the store: it notes the change and returns.
+	Subscribe(accountID int64, fn func(Change)) (cancel func())
 
 	// Stats counts what the store holds, from counters (cheap enough for
 	// every metrics scrape).

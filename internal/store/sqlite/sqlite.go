@@ -189,8 +189,8 @@ func (s *Store) Close() error {
 }
 
 // Subscribe implements store.Store.
-func (s *Store) Subscribe(accountID int64) (<-chan store.Change, func()) {
-	return s.hub.Subscribe(accountID)
+func (s *Store) Subscribe(accountID int64, fn func(store.Change)) (cancel func()) {
+	return s.hub.Subscribe(accountID, fn)
 }
 
 // maxReadStmts bounds the read statement cache: queries built from
