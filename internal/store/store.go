@@ -482,6 +482,7 @@ type Store interface {
 	Stats(ctx context.Context) (Stats, error)
 
 	Queue
+	Webmail
 
 	Close() error
 }

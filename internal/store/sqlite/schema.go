@@ -285,6 +285,17 @@ CREATE INDEX messages_deleted ON messages(mailbox_id, uid) WHERE expunged_modseq
 ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0;
 UPDATE mailboxes SET recent_uid = uidnext - 1;
 `,
+	// The webmail's lists, newest first, paged by (received, id) (issue
+	// 14 part 3): a mailbox's live messages, an account's (search), and an
+	// account's deleted ones. Keyset paging walks these in order and stops
+	// after a page, at any depth of a 100,000-message mailbox. Message-ID
+	// by account finds a conversation's messages.
+	`
+CREATE INDEX messages_page ON messages(mailbox_id, received, id) WHERE expunged_modseq = 0;
+CREATE INDEX messages_account_page ON messages(account_id, received, id) WHERE expunged_modseq = 0;
+CREATE INDEX messages_deleted_page ON messages(account_id, received, id) WHERE expunged_modseq != 0;
+CREATE INDEX messages_msgid ON messages(account_id, message_id) WHERE expunged_modseq = 0 AND message_id != '';
+`,
 }
 
 // rebuildAutoincrement returns the statements that recreate table with

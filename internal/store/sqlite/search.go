@@ -92,8 +92,56 @@ func (s *Store) SearchCandidates(ctx context.Context, accountID, mailboxID int64
 	if err := s.checkMailbox(ctx, accountID, mailboxID); err != nil {
 		return nil, err
 	}
-	if err := s.vocab.ensure(ctx, s); err != nil {
+	var count int
+	if err := s.queryRow(ctx, "SELECT messages FROM mailboxes WHERE id = ?", mailboxID).Scan(&count); err != nil {
+		return nil, notFound(err, fmt.Sprintf("mailbox %d", mailboxID))
+	}
+	q, err := s.ftsMatch(ctx, terms, count)
+	if err != nil {
 		return nil, err
+	}
+	if q.match == "" {
+		// Nothing to narrow with (punctuation, or fragments in too many
+		// words): every live message is a candidate.
+		return s.UIDs(ctx, accountID, mailboxID)
+	}
+	// Which side drives the query: the index's matches when they are
+	// fewer than the mailbox's messages (each is then looked up by body),
+	// else the mailbox's messages, each checked against the matches. The
+	// index spans every mailbox of every account, so a common word can
+	// match far more bodies than one mailbox holds.
+	if below := s.unindexed.Load(); below <= 0 && q.fewest >= 0 && q.fewest <= count {
+		return scanUIDs(s.query(ctx, `SELECT m.uid FROM search_fts f CROSS JOIN messages m ON m.body_id = f.rowid
+			WHERE search_fts MATCH ? AND m.mailbox_id = ? AND m.expunged_modseq = 0 ORDER BY m.uid`, q.match, mailboxID))
+	}
+	if below := s.unindexed.Load(); below > 0 {
+		return scanUIDs(s.query(ctx, `SELECT m.uid FROM messages m WHERE m.mailbox_id = ? AND m.expunged_modseq = 0
+			AND (m.body_id <= ? OR m.body_id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH ?)) ORDER BY m.uid`,
+			mailboxID, below, q.match))
+	}
+	return scanUIDs(s.query(ctx, `SELECT m.uid FROM messages m WHERE m.mailbox_id = ? AND m.expunged_modseq = 0
+		AND m.body_id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH ?) ORDER BY m.uid`, mailboxID, q.match))
+}
+
+// ftsQuery is what the full-text index makes of a list of search terms.
+type ftsQuery struct {
+	// match is the FTS5 MATCH expression for the bodies that may contain
+	// every term; "" when nothing narrows (every message is a candidate).
+	match string
+	// fewest is the fewest bodies, across the store, that one clause of
+	// match may select (-1 when unknown): small means the index should
+	// drive the query.
+	fewest int
+}
+
+// ftsMatch builds the index query for terms over a set of count messages
+// (a mailbox, an account). Each word of each term's value
+// (message.IndexWords) must be a substring of an indexed word in the
+// term's column: the index's words that contain it are found in the
+// in-memory vocabulary and ORed, since IMAP SEARCH matches substrings.
+func (s *Store) ftsMatch(ctx context.Context, terms []store.SearchTerm, count int) (ftsQuery, error) {
+	if err := s.vocab.ensure(ctx, s); err != nil {
+		return ftsQuery{}, err
 	}
 	type clause struct {
 		expr string
@@ -131,9 +179,8 @@ func (s *Store) SearchCandidates(ctx context.Context, accountID, mailboxID int64
 		}
 		message.IndexWords(t.Value, func(w string) { need(col, w) })
 	}
-	var count int
-	if err := s.queryRow(ctx, "SELECT messages FROM mailboxes WHERE id = ?", mailboxID).Scan(&count); err != nil {
-		return nil, notFound(err, fmt.Sprintf("mailbox %d", mailboxID))
+	if none {
+		return ftsQuery{match: `partial : "1"`, fewest: 0}, nil
 	}
 	// A clause far less selective than the most selective one costs
 	// reading its long list of bodies and narrows little ("example" and
@@ -144,36 +191,10 @@ func (s *Store) SearchCandidates(ctx context.Context, accountID, mailboxID int64
 			clauses = append(clauses, c.expr)
 		}
 	}
-	var match string
-	switch {
-	case none:
-		match = `partial : "1"`
-	case len(clauses) == 0:
-		// Nothing to narrow with (punctuation, or fragments in too many
-		// words): every live message is a candidate.
-		return s.UIDs(ctx, accountID, mailboxID)
-	default:
-		match = "(" + strings.Join(clauses, " AND ") + `) OR partial : "1"`
+	if len(clauses) == 0 {
+		return ftsQuery{fewest: -1}, nil
 	}
-	// Which side drives the query: the index's matches when they are
-	// fewer than the mailbox's messages (each is then looked up by body),
-	// else the mailbox's messages, each checked against the matches. The
-	// index spans every mailbox of every account, so a common word can
-	// match far more bodies than one mailbox holds.
-	if none {
-		fewest = 0
-	}
-	if below := s.unindexed.Load(); below <= 0 && fewest >= 0 && fewest <= count {
-		return scanUIDs(s.query(ctx, `SELECT m.uid FROM search_fts f CROSS JOIN messages m ON m.body_id = f.rowid
-			WHERE search_fts MATCH ? AND m.mailbox_id = ? AND m.expunged_modseq = 0 ORDER BY m.uid`, match, mailboxID))
-	}
-	if below := s.unindexed.Load(); below > 0 {
-		return scanUIDs(s.query(ctx, `SELECT m.uid FROM messages m WHERE m.mailbox_id = ? AND m.expunged_modseq = 0
-			AND (m.body_id <= ? OR m.body_id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH ?)) ORDER BY m.uid`,
-			mailboxID, below, match))
-	}
-	return scanUIDs(s.query(ctx, `SELECT m.uid FROM messages m WHERE m.mailbox_id = ? AND m.expunged_modseq = 0
-		AND m.body_id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH ?) ORDER BY m.uid`, mailboxID, match))
+	return ftsQuery{match: "(" + strings.Join(clauses, " AND ") + `) OR partial : "1"`, fewest: fewest}, nil
 }
 
 // reindexBatch is how many bodies one step of reindex indexes.

@@ -82,6 +82,13 @@ func testForeignIDsNotFound(t *testing.T, s store.Store) {
 		{"Expunged", func(a, m int64) error { return err(s.Expunged(ctx, a, m)) }},
 		{"Expunge", func(a, m int64) error { return s.Expunge(ctx, a, m, []int64{dl[0].MessageID}) }},
 		{"Restore", func(a, m int64) error { return err(s.Restore(ctx, a, m, []int64{expunged})) }},
+		{"MessagePage", func(a, m int64) error { return err(s.MessagePage(ctx, a, m, store.Cursor{}, 10)) }},
+		{"SearchPage/mailbox", func(a, m int64) error {
+			return err(s.SearchPage(ctx, a, store.MailSearch{MailboxID: m}, store.Cursor{}, 10))
+		}},
+		{"SearchPage/mailbox+terms", func(a, m int64) error {
+			return err(s.SearchPage(ctx, a, store.MailSearch{MailboxID: m, Terms: []store.SearchTerm{{Value: "secret"}}}, store.Cursor{}, 10))
+		}},
 	}
 	for _, c := range mailboxCalls {
 		for _, tc := range []struct {

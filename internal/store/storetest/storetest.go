@@ -48,6 +48,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ExpungeDeleted", testExpungeDeleted},
 		{"ForeignIDsNotFound", testForeignIDsNotFound},
 		{"IDsNeverReused", testIDsNeverReused},
+		{"WebmailPages", testWebmailPages},
+		{"WebmailSearch", testWebmailSearch},
+		{"WebmailDeleted", testWebmailDeleted},
+		{"WebmailAccountScope", testWebmailAccountScope},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

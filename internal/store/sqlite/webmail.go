@@ -1,0 +1,156 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// maxPage bounds one page of a list, whatever a caller asks.
+const maxPage = 500
+
+func pageLimit(limit int) int {
+	if limit <= 0 || limit > maxPage {
+		return maxPage
+	}
+	return limit
+}
+
+// after is the keyset condition for a newest-first page after c, with its
+// arguments; none for the first page. Row values compare as the index
+// messages_page orders, so SQLite seeks to the cursor instead of skipping.
+func after(c store.Cursor) (string, []any) {
+	if c.IsZero() {
+		return "", nil
+	}
+	return " AND (received, id) < (?, ?)", []any{c.Received.UnixMilli(), c.ID}
+}
+
+// MessagePage implements store.Webmail.
+func (s *Store) MessagePage(ctx context.Context, accountID, mailboxID int64, c store.Cursor, limit int) ([]store.Message, error) {
+	cond, args := after(c)
+	q := "INDEXED BY messages_page WHERE " + ownedMailbox + " AND expunged_modseq = 0" + cond + " ORDER BY received DESC, id DESC LIMIT ?"
+	ms, err := s.queryMessages(ctx, q, append(append([]any{mailboxID, accountID}, args...), pageLimit(limit))...)
+	return orNotFound(s, ctx, accountID, mailboxID, ms, err)
+}
+
+// DeletedPage implements store.Webmail.
+func (s *Store) DeletedPage(ctx context.Context, accountID int64, c store.Cursor, limit int) ([]store.Message, error) {
+	cond, args := after(c)
+	q := "INDEXED BY messages_deleted_page WHERE account_id = ? AND expunged_modseq != 0" + cond + " ORDER BY received DESC, id DESC LIMIT ?"
+	return s.queryMessages(ctx, q, append(append([]any{accountID}, args...), pageLimit(limit))...)
+}
+
+// MessagesByMessageID implements store.Webmail.
+func (s *Store) MessagesByMessageID(ctx context.Context, accountID int64, ids []string) ([]store.Message, error) {
+	var out []store.Message
+	const chunk = 100
+	for len(ids) > 0 {
+		n := min(len(ids), chunk)
+		args := []any{accountID}
+		for _, id := range ids[:n] {
+			args = append(args, id)
+		}
+		ms, err := s.queryMessages(ctx, "WHERE account_id = ? AND expunged_modseq = 0 AND message_id != '' AND message_id IN (?"+
+			strings.Repeat(", ?", n-1)+") ORDER BY received, id", args...)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ms...)
+		ids = ids[n:]
+	}
+	return out, nil
+}
+
+// driveByIndex is how many bodies a search's most selective word may
+// match for the full-text index to drive the query (each match looked up
+// by body, then sorted); above it the account's newest-first index is
+// walked and each message tested against the matches, stopping after a
+// page.
+const driveByIndex = 2000
+
+// SearchPage implements store.Webmail.
+func (s *Store) SearchPage(ctx context.Context, accountID int64, q store.MailSearch, c store.Cursor, limit int) ([]store.Message, error) {
+	var where strings.Builder
+	args := []any{}
+	index := "messages_account_page"
+	if q.MailboxID != 0 {
+		if err := s.checkMailbox(ctx, accountID, q.MailboxID); err != nil {
+			return nil, err
+		}
+		index = "messages_page"
+		where.WriteString("m.mailbox_id = ? AND ")
+		args = append(args, q.MailboxID)
+	}
+	where.WriteString("m.account_id = ? AND m.expunged_modseq = 0")
+	args = append(args, accountID)
+	if q.With != 0 {
+		where.WriteString(" AND m.flags & ? = ?")
+		args = append(args, int64(q.With), int64(q.With))
+	}
+	if q.Without != 0 {
+		where.WriteString(" AND m.flags & ? = 0")
+		args = append(args, int64(q.Without))
+	}
+	if !q.Since.IsZero() {
+		where.WriteString(" AND m.received >= ?")
+		args = append(args, q.Since.UnixMilli())
+	}
+	if !q.Before.IsZero() {
+		where.WriteString(" AND m.received < ?")
+		args = append(args, q.Before.UnixMilli())
+	}
+	if !c.IsZero() {
+		where.WriteString(" AND (m.received, m.id) < (?, ?)")
+		args = append(args, c.Received.UnixMilli(), c.ID)
+	}
+	var fts ftsQuery
+	if len(q.Terms) > 0 {
+		var count int
+		if err := s.queryRow(ctx, "SELECT coalesce(sum(messages), 0) FROM mailboxes WHERE account_id = ?", accountID).Scan(&count); err != nil {
+			return nil, fmt.Errorf("count messages of account %d: %w", accountID, err)
+		}
+		var err error
+		if fts, err = s.ftsMatch(ctx, q.Terms, count); err != nil {
+			return nil, err
+		}
+	}
+	order := " ORDER BY m.received DESC, m.id DESC LIMIT ?"
+	cols := "m." + strings.ReplaceAll(messageCols, ", ", ", m.")
+	below := s.unindexed.Load()
+	switch {
+	case fts.match == "":
+		return s.queryMessages(ctx, "m INDEXED BY "+index+" WHERE "+where.String()+order, append(args, pageLimit(limit))...)
+	case below <= 0 && fts.fewest >= 0 && fts.fewest <= driveByIndex:
+		// Few bodies hold the rarest word: start from them.
+		return s.scanMessages(ctx, "SELECT "+cols+" FROM search_fts f CROSS JOIN messages m ON m.body_id = f.rowid WHERE search_fts MATCH ? AND "+
+			where.String()+order, append(append([]any{fts.match}, args...), pageLimit(limit))...)
+	case below > 0:
+		where.WriteString(" AND (m.body_id <= ? OR m.body_id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH ?))")
+		args = append(args, below, fts.match)
+	default:
+		where.WriteString(" AND m.body_id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH ?)")
+		args = append(args, fts.match)
+	}
+	return s.queryMessages(ctx, "m INDEXED BY "+index+" WHERE "+where.String()+order, append(args, pageLimit(limit))...)
+}
+
+// scanMessages runs a whole query whose columns are messageCols.
+func (s *Store) scanMessages(ctx context.Context, query string, args ...any) ([]store.Message, error) {
+	rows, err := s.query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list messages: %w", err)
+	}
+	defer rows.Close()
+	var ms []store.Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list messages: %w", err)
+		}
+		ms = append(ms, m)
+	}
+	return ms, rows.Err()
+}

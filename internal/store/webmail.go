@@ -1,0 +1,63 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Webmail is what the webmail reads beyond the IMAP-shaped methods: pages
+// of messages newest first, account-wide search and the deleted messages
+// of all folders. Every method takes the signed-in account: a mailbox id
+// of another account is ErrNotFound, and other accounts' messages are
+// never listed.
+//
+// Pages are keyed by a Cursor (the last message of the previous page), not
+// by an offset, so that a page costs the same at the end of a 100,000
+// message mailbox as at its start, and a message arriving meanwhile does
+// not shift the next page.
+type Webmail interface {
+	// MessagePage lists up to limit live messages of a mailbox, newest
+	// first (Received descending, then id descending), that come after
+	// the cursor in that order; the zero Cursor starts at the newest.
+	MessagePage(ctx context.Context, accountID, mailboxID int64, after Cursor, limit int) ([]Message, error)
+	// SearchPage lists, in MessagePage's order, up to limit live
+	// messages of the account after the cursor that match q's mailbox,
+	// flags and dates exactly and may contain q.Terms (candidates, as
+	// SearchCandidates returns: a superset that the caller checks for
+	// the substrings).
+	SearchPage(ctx context.Context, accountID int64, q MailSearch, after Cursor, limit int) ([]Message, error)
+	// DeletedPage lists, in MessagePage's order, up to limit deleted,
+	// still restorable messages of every mailbox of the account (IMAP
+	// EXPUNGE and the webmail's delete alike). Restore brings one back
+	// to its mailbox (Message.MailboxID).
+	DeletedPage(ctx context.Context, accountID int64, after Cursor, limit int) ([]Message, error)
+	// MessagesByMessageID lists the account's live messages whose
+	// Message-ID (without angle brackets) is one of ids, for threads.
+	MessagesByMessageID(ctx context.Context, accountID int64, ids []string) ([]Message, error)
+}
+
+// Cursor is a position in a newest-first list of messages: the list goes
+// on with the messages received before Received, or at the same time with
+// a lower ID.
+type Cursor struct {
+	Received time.Time
+	ID       int64
+}
+
+// IsZero reports whether c is the start of a list.
+func (c Cursor) IsZero() bool { return c.ID == 0 && c.Received.IsZero() }
+
+// CursorOf is the cursor just after m.
+func CursorOf(m Message) Cursor { return Cursor{Received: m.Received, ID: m.ID} }
+
+// MailSearch selects messages across the account's mailboxes. Zero fields
+// select everything.
+type MailSearch struct {
+	MailboxID int64 // only this mailbox when not 0 (ErrNotFound if not the account's)
+	// Terms must each occur where they say (see SearchCandidates).
+	Terms []SearchTerm
+	// With and Without are flags the message must have and lack.
+	With, Without Flags
+	// Since and Before bound Received: Since <= Received < Before.
+	Since, Before time.Time
+}
