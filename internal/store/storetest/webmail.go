@@ -140,7 +140,9 @@ func testWebmailSearch(t *testing.T, s store.Store) {
 		}
 		return out
 	}
-	term := func(f store.SearchField, v string) []store.SearchTerm { return []store.SearchTerm{{Field: f, Value: v}} }
+	term := func(f store.SearchField, v string) []store.SearchTerm {
+		return []store.SearchTerm{{Field: f, Value: v}}
+	}
 	cases := []struct {
 		name string
 		q    store.MailSearch
