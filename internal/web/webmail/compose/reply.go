@@ -1,0 +1,242 @@
+package compose
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/xtramail/xtramail/internal/message"
+)
+
+// Original is a stored message that is replied to or forwarded: its raw
+// bytes and the structure parsed at ingest, which is read, never parsed
+// again.
+type Original struct {
+	Raw  []byte
+	Info *message.Info
+}
+
+// Reply returns the draft of a reply to o from self (the signed-in
+// address). With all, it is a reply to all: the other recipients of o go
+// to Cc.
+//
+// Recipients (RFC 5322 3.6.3): the reply goes to o's Reply-To, or its
+// From when it has none (the stored envelope already gives From for an
+// absent Reply-To, RFC 3501 7.4.2). A reply to a message the user sent
+// goes to its recipients instead. Each address appears once, and the
+// user's own address never, across To and Cc.
+func Reply(o Original, self string, all bool) Draft {
+	env := &o.Info.Envelope
+	d := Draft{From: Address{Addr: self}}
+	seen := map[string]bool{strings.ToLower(self): true}
+	add := func(list *[]Address, as []message.Address) {
+		for _, a := range as {
+			if a.GroupStart || a.GroupEnd || a.Mailbox == "" || a.Host == "" {
+				continue
+			}
+			addr := a.Mailbox + "@" + a.Host
+			k := strings.ToLower(addr)
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			*list = append(*list, Address{Name: strings.TrimSpace(message.DecodeHeader(a.Name)), Addr: addr})
+		}
+	}
+	fromSelf := false
+	for _, a := range env.From {
+		if strings.EqualFold(a.Mailbox+"@"+a.Host, self) {
+			fromSelf = true
+		}
+	}
+	if fromSelf {
+		// Replying to one's own sent message continues to its recipients.
+		add(&d.To, env.To)
+		if all {
+			add(&d.Cc, env.Cc)
+		}
+	} else {
+		add(&d.To, env.ReplyTo)
+		if all {
+			add(&d.Cc, env.To)
+			add(&d.Cc, env.Cc)
+		}
+	}
+	d.Subject = replySubject(o.Info.Subject)
+	// RFC 5322 3.6.4: In-Reply-To is the parent's Message-ID; References
+	// the parent's References (or, lacking them, its In-Reply-To when it
+	// names one message) followed by the parent's Message-ID.
+	if o.Info.MessageID != "" {
+		d.InReplyTo = o.Info.MessageID
+		refs := o.Info.References
+		if len(refs) == 0 {
+			if ids := strings.Fields(strings.NewReplacer("<", " ", ">", " ").Replace(env.InReplyTo)); len(ids) == 1 {
+				refs = ids
+			}
+		}
+		d.References = append(append([]string(nil), refs...), o.Info.MessageID)
+	}
+	d.Text = "\n\n" + attribution(o) + "\n" + quote(BodyText(o))
+	return d
+}
+
+// Forward returns the draft of a forward of o from self, with no
+// recipients yet. Inline, o's text is quoted under a header block and
+// its attachments are attached again; as an attachment, o goes whole as
+// message/rfc822, its attachments inside it.
+func Forward(o Original, self string, asAttachment bool) Draft {
+	d := Draft{From: Address{Addr: self}, Subject: forwardSubject(o.Info.Subject)}
+	if asAttachment {
+		d.Forwarded = o.Raw
+		d.ForwardedName = o.Info.Subject
+		return d
+	}
+	env := &o.Info.Envelope
+	var b strings.Builder
+	b.WriteString("\n\n---------- Forwarded message ----------\n")
+	fmt.Fprintf(&b, "From: %s\n", displayList(env.From))
+	if !o.Info.Date.IsZero() {
+		fmt.Fprintf(&b, "Date: %s\n", o.Info.Date.Format("Mon, 2 Jan 2006 at 15:04 -0700"))
+	}
+	fmt.Fprintf(&b, "Subject: %s\n", o.Info.Subject)
+	if len(env.To) > 0 {
+		fmt.Fprintf(&b, "To: %s\n", displayList(env.To))
+	}
+	if len(env.Cc) > 0 {
+		fmt.Fprintf(&b, "Cc: %s\n", displayList(env.Cc))
+	}
+	b.WriteString("\n")
+	b.WriteString(BodyText(o))
+	d.Text = b.String()
+	d.Attachments = Attachments(o)
+	return d
+}
+
+var (
+	// replyPrefix matches the reply markers clients put before a subject,
+	// in English and the common localised forms ("AW:", "SV:"), with
+	// counters ("Re[2]:") and repeats.
+	replyPrefix = regexp.MustCompile(`(?i)^\s*((re|aw|sv|antw|vs|ref)(\[\d+\]|\(\d+\))?\s*:\s*)+`)
+	fwdPrefix   = regexp.MustCompile(`(?i)^\s*((fwd?|wg|tr|rv)\s*:\s*)+`)
+)
+
+// replySubject is "Re: " and the subject without any reply markers, so a
+// thread never grows "Re: Re: Re:" (RFC 5322 3.6.5 suggests "Re: ").
+func replySubject(s string) string {
+	return "Re: " + strings.TrimSpace(replyPrefix.ReplaceAllString(s, ""))
+}
+
+// forwardSubject is "Fwd: " and the subject, once.
+func forwardSubject(s string) string {
+	return "Fwd: " + strings.TrimSpace(fwdPrefix.ReplaceAllString(s, ""))
+}
+
+// attribution is the line above quoted text: who wrote, and when.
+func attribution(o Original) string {
+	who := o.Info.From
+	if who == "" {
+		who = "someone"
+	}
+	if o.Info.Date.IsZero() {
+		return who + " wrote:"
+	}
+	return fmt.Sprintf("On %s, %s wrote:", o.Info.Date.Format("Mon, 2 Jan 2006 at 15:04"), who)
+}
+
+// quote prefixes every line with "> " (">" before an already quoted or
+// empty line), as RFC 3676 4.5 describes for quoted text.
+func quote(text string) string {
+	text = strings.TrimRight(strings.ReplaceAll(text, "\r\n", "\n"), "\n ")
+	lines := strings.Split(text, "\n")
+	for i, l := range lines {
+		if l == "" || strings.HasPrefix(l, ">") {
+			lines[i] = ">" + l
+		} else {
+			lines[i] = "> " + l
+		}
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+func displayList(as []message.Address) string {
+	var parts []string
+	for _, a := range as {
+		if a.GroupStart || a.GroupEnd {
+			continue
+		}
+		addr := a.Mailbox
+		if a.Host != "" {
+			addr += "@" + a.Host
+		}
+		parts = append(parts, Address{Name: strings.TrimSpace(message.DecodeHeader(a.Name)), Addr: addr}.String())
+	}
+	return strings.Join(parts, ", ")
+}
+
+// BodyText returns the text of o a reply quotes: its first text/plain
+// part that is not an attachment, else its first HTML part as text.
+func BodyText(o Original) string {
+	var plain, html *message.Part
+	walk(&o.Info.Part, func(p *message.Part) {
+		if p.Disposition == "attachment" || p.Type != "text" {
+			return
+		}
+		switch p.Subtype {
+		case "plain":
+			if plain == nil {
+				plain = p
+			}
+		case "html":
+			if html == nil {
+				html = p
+			}
+		}
+	})
+	switch {
+	case plain != nil:
+		s, _ := message.DecodeText(o.Raw, plain)
+		return s
+	case html != nil:
+		s, _ := message.DecodeText(o.Raw, html)
+		return strings.TrimSpace(message.HTMLText(s))
+	}
+	return ""
+}
+
+// Attachments returns o's files: its leaf parts that are attachments, or
+// that are not text and not inside an embedded message.
+func Attachments(o Original) []Attachment {
+	var out []Attachment
+	walk(&o.Info.Part, func(p *message.Part) {
+		if !isAttachment(p) {
+			return
+		}
+		data, _ := message.Decode(o.Raw, p)
+		name := p.Filename
+		if name == "" {
+			name = "attachment"
+		}
+		out = append(out, Attachment{Filename: name, ContentType: p.Type + "/" + p.Subtype,
+			Data: append([]byte(nil), data...)})
+	})
+	return out
+}
+
+func isAttachment(p *message.Part) bool {
+	if p.Disposition == "attachment" || p.Filename != "" {
+		return true
+	}
+	return p.Type != "text" && p.Type != "multipart"
+}
+
+// walk calls fn for each leaf part of the tree, in order, not descending
+// into embedded messages (a message/rfc822 part is one leaf).
+func walk(p *message.Part, fn func(*message.Part)) {
+	if p.IsMultipart() {
+		for i := range p.Parts {
+			walk(&p.Parts[i], fn)
+		}
+		return
+	}
+	fn(p)
+}
