@@ -419,5 +419,3 @@ func addrs(as []Address) []string {
 	}
 	return out
 }
-
-
