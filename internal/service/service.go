@@ -77,6 +77,9 @@ type Service struct {
 	// Submitter submits signed-in users' messages (the listener's and
 	// webmail's one way to send).
 	Submitter *submission.Submitter
+	// Outbox sends the messages the webmail holds for "undo send" when
+	// their hold ends, through Submitter; the webmail wakes it.
+	Outbox *submission.Outbox
 
 	listeners []*boundListener
 	cancel    context.CancelFunc
@@ -197,6 +200,7 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 		MaxRecipients: cfg.Submission.MaxRecipients,
 		PerHour:       cfg.Submission.MaxPerHour,
 	}, wake, time.Now)
+	s.Outbox = submission.NewOutbox(st, s.Submitter, log.With("worker", "outbox"), time.Now)
 	// The same Authenticator as IMAP: one set of throttles and one
 	// credential cache for every sign-in.
 	s.submit = submission.New(submission.Config{
@@ -313,6 +317,11 @@ func (s *Service) Start(ctx context.Context) error {
 	go func() {
 		defer s.wg.Done()
 		s.retention.Run(ctx)
+	}()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.Outbox.Run(ctx)
 	}()
 	if s.Queue != nil {
 		s.log.Info("outbound queue running", "mode", s.cfg.Queue.Mode)

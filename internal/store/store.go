@@ -483,6 +483,7 @@ type Store interface {
 
 	Queue
 	Webmail
+	Compose
 
 	Close() error
 }

@@ -281,6 +281,8 @@ func (s *Store) DeleteAccount(ctx context.Context, address string) error {
 			"DELETE FROM vanished WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?)",
 			"DELETE FROM mailboxes WHERE account_id = ?",
 			"DELETE FROM subscriptions WHERE account_id = ?",
+			"DELETE FROM outbox WHERE account_id = ?",
+			"DELETE FROM contacts WHERE account_id = ?",
 			"DELETE FROM accounts WHERE id = ?",
 		} {
 			if _, err := t.Exec(q, id); err != nil {

@@ -79,6 +79,9 @@ func (s *Store) Deliver(ctx context.Context, d *store.Delivery) ([]store.Deliver
 			}
 			out = append(out, dl)
 		}
+		if err := t.collectContacts(d); err != nil {
+			return err
+		}
 		if err := t.queueDelivery(s, bodyID, d); err != nil {
 			return err
 		}

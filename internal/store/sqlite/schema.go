@@ -296,6 +296,44 @@ CREATE INDEX messages_account_page ON messages(account_id, received, id) WHERE e
 CREATE INDEX messages_deleted_page ON messages(account_id, received, id) WHERE expunged_modseq != 0;
 CREATE INDEX messages_msgid ON messages(account_id, message_id) WHERE expunged_modseq = 0 AND message_id != '';
 `,
+	// The webmail's compose side (issue 14 parts 5, 8).
+	`
+-- Messages sent from the webmail, held until send_at so that "undo send"
+-- can take them back: the message is the draft draft_id (a message of
+-- the account's Drafts), handed to submission when the hold ends. A
+-- sender leases a due entry (lease_until) like a queue entry; error is
+-- set when sending failed for good (the draft stays).
+CREATE TABLE outbox (
+	id INTEGER PRIMARY KEY AUTOINCREMENT,
+	account_id INTEGER NOT NULL,
+	draft_id INTEGER NOT NULL UNIQUE,
+	send_at INTEGER NOT NULL,     -- unix milliseconds
+	created INTEGER NOT NULL,
+	lease_until INTEGER NOT NULL DEFAULT 0,
+	attempts INTEGER NOT NULL DEFAULT 0,
+	error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX outbox_due ON outbox(send_at) WHERE error = '';
+CREATE INDEX outbox_account ON outbox(account_id, id);
+
+-- Addresses each account wrote to, for autocompletion: kept by Deliver
+-- for every copy into Sent, filled here once from the queued events of
+-- the message log (one per recipient of a submitted message).
+CREATE TABLE contacts (
+	account_id INTEGER NOT NULL,
+	address TEXT NOT NULL,
+	name TEXT NOT NULL DEFAULT '',
+	uses INTEGER NOT NULL DEFAULT 0,
+	last_used INTEGER NOT NULL,
+	PRIMARY KEY (account_id, address)
+) WITHOUT ROWID;
+INSERT INTO contacts (account_id, address, uses, last_used)
+	SELECT a.id, lower(l.rcpt), count(*), max(l.time) FROM msglog l JOIN accounts a ON a.address = l.mail_from
+	WHERE l.status = 'queued' AND l.rcpt != '' GROUP BY a.id, lower(l.rcpt);
+
+-- A sent message's queue entries, for its delivery status.
+CREATE INDEX queue_message ON queue(account_id, message_id);
+`,
 }
 
 // rebuildAutoincrement returns the statements that recreate table with

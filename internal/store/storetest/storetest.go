@@ -52,6 +52,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"WebmailSearch", testWebmailSearch},
 		{"WebmailDeleted", testWebmailDeleted},
 		{"WebmailAccountScope", testWebmailAccountScope},
+		{"ComposeDrafts", testComposeDrafts},
+		{"ComposeOutbox", testComposeOutbox},
+		{"ComposeContacts", testComposeContacts},
+		{"ComposeDeliveryStatus", testComposeDeliveryStatus},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

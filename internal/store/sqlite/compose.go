@@ -1,0 +1,372 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/blob"
+	"github.com/xtramail/xtramail/internal/message"
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// The webmail's compose side (store.Compose): drafts, the outbox behind
+// "undo send", contacts for autocompletion, delivery status.
+
+func (s *Store) SaveDraft(ctx context.Context, accountID, replaces int64, d *store.Delivery) (store.Delivered, error) {
+	var out store.Delivered
+	if d.Info == nil || d.Body == nil || d.Size < 0 {
+		return out, fmt.Errorf("draft without body or its parsed info: %w", store.ErrInvalid)
+	}
+	if d.Received.IsZero() {
+		d.Received = time.Now()
+	}
+	info, err := json.Marshal(d.Info)
+	if err != nil {
+		return out, fmt.Errorf("encode draft info: %w", err)
+	}
+	var key string
+	var syncBody func() error
+	if bd, ok := s.blobs.(blob.Deferred); ok {
+		key, syncBody, err = bd.PutDeferred(ctx, d.Body, d.Size)
+	} else {
+		key, err = s.blobs.Put(ctx, d.Body, d.Size)
+	}
+	if err != nil {
+		return out, storageErr(fmt.Errorf("store draft body: %w", err))
+	}
+	copy := store.Copy{AccountID: accountID, Mailbox: store.Drafts, Flags: store.FlagDraft | store.FlagSeen}
+	err = s.writeSynced(ctx, syncBody, func(t *tx) error {
+		if replaces != 0 {
+			// First, so that a draft gone meanwhile stores nothing.
+			if err := t.dropDraft(s, accountID, replaces); err != nil {
+				return err
+			}
+		}
+		res, err := t.Exec(insertBody, key, d.Size, 1, info)
+		if err != nil {
+			return fmt.Errorf("insert draft body: %w", err)
+		}
+		bodyID, err := res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		t.index = append(t.index, ftsRow{bodyID, d.Info.Search})
+		if out, err = t.addMessage(bodyID, d, copy); err != nil {
+			return err
+		}
+		return t.appendLog(d.Events)
+	})
+	if err != nil {
+		if derr := s.blobs.Delete(context.Background(), key); derr != nil {
+			s.log.Warn("remove body of failed draft", "key", key, "err", derr)
+		}
+		return store.Delivered{}, storageErr(err)
+	}
+	return out, nil
+}
+
+// dropDraft removes a live message of the account's Drafts for good:
+// like an expunge for IMAP (a new modseq, a vanished UID, the change
+// feed), but the row and its body reference go at once, as an old draft
+// version is nothing to restore.
+func (t *tx) dropDraft(s *Store, accountID, id int64) error {
+	var c mailboxChange
+	var mailboxID, bodyID int64
+	err := t.QueryRow(`SELECT m.id, m.account_id, m.uid, m.flags, m.size, m.mailbox_id, m.body_id
+		FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
+		WHERE m.id = ? AND m.account_id = ? AND b.name = ? AND m.expunged_modseq = 0`, id, accountID, store.Drafts).
+		Scan(&c.id, &c.accountID, &c.uid, &c.flags, &c.size, &mailboxID, &bodyID)
+	if err != nil {
+		return notFound(err, fmt.Sprintf("draft %d", id))
+	}
+	var modseq uint64
+	if err := t.QueryRow("UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ? RETURNING highestmodseq", mailboxID).Scan(&modseq); err != nil {
+		return notFound(err, fmt.Sprintf("mailbox %d", mailboxID))
+	}
+	if _, err := t.Exec("DELETE FROM messages WHERE id = ?", id); err != nil {
+		return fmt.Errorf("remove draft %d: %w", id, err)
+	}
+	if _, err := t.Exec("INSERT OR REPLACE INTO vanished (mailbox_id, uid, modseq, at) VALUES (?, ?, ?, ?)",
+		mailboxID, c.uid, modseq, time.Now().UnixMilli()); err != nil {
+		return fmt.Errorf("record removal of draft %d: %w", id, err)
+	}
+	if err := t.count(mailboxID, -1, c); err != nil {
+		return err
+	}
+	t.changes = append(t.changes, store.Change{AccountID: accountID, MailboxID: mailboxID, Kind: store.ChangeExpunge, UID: c.uid, ModSeq: modseq})
+	_, err = t.unref(s, bodyID)
+	return err
+}
+
+const outboxCols = "id, account_id, draft_id, send_at, created, lease_until, attempts, error"
+
+func scanOutbox(sc interface{ Scan(...any) error }) (store.OutboxEntry, error) {
+	var e store.OutboxEntry
+	var sendAt, created, lease int64
+	err := sc.Scan(&e.ID, &e.AccountID, &e.DraftID, &sendAt, &created, &lease, &e.Attempts, &e.Error)
+	e.SendAt, e.Created = time.UnixMilli(sendAt), time.UnixMilli(created)
+	if lease > 0 {
+		e.LeaseUntil = time.UnixMilli(lease)
+	}
+	return e, err
+}
+
+func (s *Store) ScheduleSend(ctx context.Context, accountID, draftID int64, sendAt time.Time) (store.OutboxEntry, error) {
+	var e store.OutboxEntry
+	err := s.write(ctx, func(t *tx) error {
+		var one int
+		err := t.QueryRow(`SELECT 1 FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
+			WHERE m.id = ? AND m.account_id = ? AND b.name = ? AND m.expunged_modseq = 0`, draftID, accountID, store.Drafts).Scan(&one)
+		if err != nil {
+			return notFound(err, fmt.Sprintf("draft %d", draftID))
+		}
+		e, err = scanOutbox(t.QueryRow(`INSERT INTO outbox (account_id, draft_id, send_at, created) VALUES (?, ?, ?, ?)
+			RETURNING `+outboxCols, accountID, draftID, sendAt.UnixMilli(), time.Now().UnixMilli()))
+		if isUnique(err) {
+			return fmt.Errorf("draft %d is already being sent: %w", draftID, store.ErrExists)
+		}
+		if err != nil {
+			return fmt.Errorf("hold draft %d for sending: %w", draftID, err)
+		}
+		return nil
+	})
+	return e, err
+}
+
+func (s *Store) CancelSend(ctx context.Context, accountID, id int64) (store.OutboxEntry, error) {
+	var e store.OutboxEntry
+	err := s.write(ctx, func(t *tx) error {
+		var err error
+		e, err = scanOutbox(t.QueryRow(`DELETE FROM outbox WHERE id = ? AND account_id = ? AND (lease_until <= ? OR error != '')
+			RETURNING `+outboxCols, id, accountID, time.Now().UnixMilli()))
+		if err != nil {
+			return notFound(err, fmt.Sprintf("held message %d", id))
+		}
+		return nil
+	})
+	return e, err
+}
+
+func (s *Store) ClaimSends(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]store.OutboxEntry, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	var out []store.OutboxEntry
+	err := s.write(ctx, func(t *tx) error {
+		out = out[:0]
+		rows, err := t.Query(`UPDATE outbox SET lease_until = ?, attempts = attempts + 1 WHERE id IN (
+				SELECT id FROM outbox WHERE send_at <= ? AND lease_until <= ? AND error = '' ORDER BY send_at, id LIMIT ?)
+			RETURNING `+outboxCols, now.Add(lease).UnixMilli(), now.UnixMilli(), now.UnixMilli(), limit)
+		if err != nil {
+			return fmt.Errorf("claim held messages: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			e, err := scanOutbox(rows)
+			if err != nil {
+				return fmt.Errorf("claim held messages: %w", err)
+			}
+			out = append(out, e)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+func (s *Store) FinishSend(ctx context.Context, accountID, id int64, failure string) error {
+	return s.write(ctx, func(t *tx) error {
+		if failure != "" {
+			res, err := t.Exec("UPDATE outbox SET error = ?, lease_until = 0 WHERE id = ? AND account_id = ?", failure, id, accountID)
+			if err != nil {
+				return fmt.Errorf("record failure of held message %d: %w", id, err)
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return fmt.Errorf("held message %d: %w", id, store.ErrNotFound)
+			}
+			return nil
+		}
+		var draftID int64
+		err := t.QueryRow("DELETE FROM outbox WHERE id = ? AND account_id = ? RETURNING draft_id", id, accountID).Scan(&draftID)
+		if err != nil {
+			return notFound(err, fmt.Sprintf("held message %d", id))
+		}
+		// The draft may be gone already (deleted over IMAP meanwhile).
+		if err := t.dropDraft(s, accountID, draftID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return nil
+	})
+}
+
+func (s *Store) Outbox(ctx context.Context, accountID int64) ([]store.OutboxEntry, error) {
+	rows, err := s.query(ctx, "SELECT "+outboxCols+" FROM outbox WHERE account_id = ? ORDER BY id", accountID)
+	if err != nil {
+		return nil, fmt.Errorf("list outbox: %w", err)
+	}
+	defer rows.Close()
+	var out []store.OutboxEntry
+	for rows.Next() {
+		e, err := scanOutbox(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list outbox: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) NextSend(ctx context.Context) (time.Time, error) {
+	var next sql.NullInt64
+	if err := s.queryRow(ctx, "SELECT min(max(send_at, lease_until)) FROM outbox WHERE error = ''").Scan(&next); err != nil {
+		return time.Time{}, fmt.Errorf("next held message: %w", err)
+	}
+	if !next.Valid {
+		return time.Time{}, nil
+	}
+	return time.UnixMilli(next.Int64), nil
+}
+
+// maxContactsPerMessage bounds what one message adds to the contacts, so
+// that a message to a huge list costs a bounded write.
+const maxContactsPerMessage = 100
+
+// collectContacts records the recipients of a delivery's Sent copies as
+// contacts of their accounts (store.Compose.Contacts). Only Sent copies
+// count: whom the user wrote to is who they want completed, while the
+// senders of captured mail include every spammer; and deliveries into
+// INBOX, the bulk of the ingest, cost nothing here.
+func (t *tx) collectContacts(d *store.Delivery) error {
+	for _, c := range d.Copies {
+		if c.Mailbox != store.Sent {
+			continue
+		}
+		env := &d.Info.Envelope
+		n := 0
+		for _, list := range [][]message.Address{env.To, env.Cc, env.Bcc} {
+			for _, a := range list {
+				if a.GroupStart || a.GroupEnd || n >= maxContactsPerMessage {
+					continue
+				}
+				addr, err := store.NormalizeAddress(a.Mailbox + "@" + a.Host)
+				if err != nil {
+					continue
+				}
+				n++
+				name := strings.TrimSpace(message.DecodeHeader(a.Name))
+				_, err = t.Exec(`INSERT INTO contacts (account_id, address, name, uses, last_used) VALUES (?, ?, ?, 1, ?)
+					ON CONFLICT (account_id, address) DO UPDATE SET uses = uses + 1, last_used = excluded.last_used,
+						name = CASE WHEN excluded.name != '' THEN excluded.name ELSE name END`,
+					c.AccountID, addr, name, d.Received.UnixMilli())
+				if err != nil {
+					return fmt.Errorf("record contact %s: %w", addr, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Store) Contacts(ctx context.Context, accountID int64, prefix string, limit int) ([]store.Contact, error) {
+	if limit <= 0 || limit > 100 {
+		limit = 10
+	}
+	p := strings.ToLower(strings.TrimSpace(prefix))
+	// The address prefix is a range on the primary key; the name test
+	// reads the account's own contacts only (hundreds, rarely thousands).
+	rows, err := s.query(ctx, `SELECT address, name, uses, last_used FROM contacts
+		WHERE account_id = ? AND (? = '' OR (address >= ? AND address < ? || x'f48fbfbf') OR instr(lower(name), ?) > 0)
+		ORDER BY uses DESC, last_used DESC, address LIMIT ?`, accountID, p, p, p, p, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list contacts: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Contact
+	for rows.Next() {
+		var c store.Contact
+		var last int64
+		if err := rows.Scan(&c.Address, &c.Name, &c.Uses, &last); err != nil {
+			return nil, fmt.Errorf("list contacts: %w", err)
+		}
+		c.LastUsed = time.UnixMilli(last)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) DeliveryStatus(ctx context.Context, accountID int64, messageID string) ([]store.RecipientStatus, error) {
+	var addr string
+	if err := s.queryRow(ctx, "SELECT address FROM accounts WHERE id = ?", accountID).Scan(&addr); err != nil {
+		return nil, notFound(err, fmt.Sprintf("account %d", accountID))
+	}
+	if messageID == "" {
+		return nil, nil
+	}
+	var out []store.RecipientStatus
+	at := map[string]int{}
+	get := func(rcpt string) *store.RecipientStatus {
+		i, ok := at[rcpt]
+		if !ok {
+			i = len(out)
+			at[rcpt] = i
+			out = append(out, store.RecipientStatus{Rcpt: rcpt})
+		}
+		return &out[i]
+	}
+	// The log, oldest first: each recipient's last event wins.
+	rows, err := s.query(ctx, `SELECT time, status, rcpt, detail FROM msglog
+		WHERE message_id = ? AND mail_from = ? AND (status IN ('queued', 'deferred', 'delivered', 'bounced', 'expired')
+			OR status = 'stored' AND detail = ?) ORDER BY id`, messageID, addr, store.Inbox)
+	if err != nil {
+		return nil, fmt.Errorf("read delivery log: %w", err)
+	}
+	for rows.Next() {
+		var tm int64
+		var status, rcpt, detail string
+		if err := rows.Scan(&tm, &status, &rcpt, &detail); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read delivery log: %w", err)
+		}
+		r := get(rcpt)
+		if status == string(store.LogStored) {
+			r.Local = true
+			if r.State != "" {
+				continue // the relay's outcome says more
+			}
+			r.State, r.Time, r.Detail = store.RecipientStored, time.UnixMilli(tm), "in their continuity INBOX"
+			continue
+		}
+		r.State, r.Time, r.Detail = store.RecipientState(status), time.UnixMilli(tm), detail
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read delivery log: %w", err)
+	}
+	// Live queue entries say what is pending now.
+	rows, err = s.query(ctx, `SELECT rcpt, attempts, last_error, next_attempt FROM queue
+		WHERE account_id = ? AND message_id = ? ORDER BY id`, accountID, messageID)
+	if err != nil {
+		return nil, fmt.Errorf("read queue: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var rcpt, lastErr string
+		var attempts int
+		var next int64
+		if err := rows.Scan(&rcpt, &attempts, &lastErr, &next); err != nil {
+			return nil, fmt.Errorf("read queue: %w", err)
+		}
+		r := get(rcpt)
+		r.Attempts, r.Next = attempts, time.UnixMilli(next)
+		if attempts == 0 {
+			r.State = store.RecipientQueued
+		} else {
+			r.State, r.Detail = store.RecipientDeferred, lastErr
+		}
+	}
+	return out, rows.Err()
+}

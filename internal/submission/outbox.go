@@ -1,0 +1,209 @@
+package submission
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/message"
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// OutboxStore is what the Outbox needs of the store.
+type OutboxStore interface {
+	ClaimSends(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]store.OutboxEntry, error)
+	FinishSend(ctx context.Context, accountID, id int64, failure string) error
+	NextSend(ctx context.Context) (time.Time, error)
+	AccountByID(ctx context.Context, id int64) (store.Account, error)
+	Message(ctx context.Context, accountID, id int64) (store.Message, error)
+	Body(ctx context.Context, accountID, bodyID int64) (store.Body, error)
+	OpenBody(ctx context.Context, accountID, bodyID int64) (io.ReadCloser, error)
+	SearchLog(ctx context.Context, q store.LogQuery) ([]store.LogEvent, error)
+}
+
+// Outbox sends the messages the webmail holds for "undo send"
+// (store.Compose's outbox) once their hold ends, through Submit, the one
+// way a message is sent: until then nothing of them is stored in Sent,
+// queued or given to a colleague, so an undo takes back everything.
+//
+// It is durable: a held message is a draft plus a store entry, claimed
+// under a lease. After a crash or restart the entry is claimed again
+// when its lease runs out; one claimed before (Attempts > 1) is first
+// looked up in the message log, where Submit writes "submitted" in the
+// same transaction as the Sent copy and the queue entries, so that it is
+// never sent twice.
+type Outbox struct {
+	st    OutboxStore
+	sub   *Submitter
+	log   *slog.Logger
+	now   func() time.Time
+	wake  chan struct{}
+	lease time.Duration
+	poll  time.Duration
+}
+
+// outboxBatch is how many due entries one pass claims.
+const outboxBatch = 50
+
+// NewOutbox returns an Outbox sending through sub; now nil means
+// time.Now.
+func NewOutbox(st OutboxStore, sub *Submitter, log *slog.Logger, now func() time.Time) *Outbox {
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	// The lease outlasts any Submit by far; the poll catches entries
+	// another node scheduled (this one's webmail calls Wake).
+	return &Outbox{st: st, sub: sub, log: log, now: now, wake: make(chan struct{}, 1),
+		lease: 5 * time.Minute, poll: 30 * time.Second}
+}
+
+// Wake makes Run look at the outbox now: call it after ScheduleSend.
+func (o *Outbox) Wake() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run sends due messages until ctx ends, sleeping until the next one is
+// due, a Wake, or the poll interval.
+func (o *Outbox) Run(ctx context.Context) {
+	for {
+		n, err := o.SendDue(ctx)
+		if err != nil && ctx.Err() == nil {
+			o.log.Error("send held messages", "err", err)
+		}
+		wait := o.poll
+		if n == outboxBatch {
+			wait = 0
+		} else if next, err := o.st.NextSend(ctx); err == nil && !next.IsZero() {
+			if d := next.Sub(o.now()); d < wait {
+				wait = max(d, 0)
+			}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-o.wake:
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+// SendDue claims the held messages due now and submits each; it returns
+// how many it claimed.
+func (o *Outbox) SendDue(ctx context.Context) (int, error) {
+	entries, err := o.st.ClaimSends(ctx, o.now(), o.lease, outboxBatch)
+	if err != nil {
+		return 0, fmt.Errorf("claim held messages: %w", err)
+	}
+	for _, e := range entries {
+		o.send(ctx, e)
+	}
+	return len(entries), nil
+}
+
+// send submits one claimed entry and settles it. A temporary failure
+// (the store) leaves the lease to run out, and the entry is tried again.
+func (o *Outbox) send(ctx context.Context, e store.OutboxEntry) {
+	log := o.log.With("account", e.AccountID, "outbox", e.ID)
+	failure, err := o.submit(ctx, e)
+	if err != nil {
+		log.Warn("send held message; retried after the lease", "err", err)
+		return
+	}
+	if failure != "" {
+		log.Info("held message not sent", "reason", failure)
+	}
+	if err := o.st.FinishSend(context.WithoutCancel(ctx), e.AccountID, e.ID, failure); err != nil {
+		log.Error("settle held message", "err", err)
+	}
+}
+
+// submit returns a failure to show the user, or an error to retry on.
+func (o *Outbox) submit(ctx context.Context, e store.OutboxEntry) (failure string, err error) {
+	acct, err := o.st.AccountByID(ctx, e.AccountID)
+	if errors.Is(err, store.ErrNotFound) {
+		return "the account no longer exists", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	msg, err := o.st.Message(ctx, acct.ID, e.DraftID)
+	if errors.Is(err, store.ErrNotFound) {
+		return "the draft was deleted before it was sent", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	body, err := o.st.Body(ctx, acct.ID, msg.BodyID)
+	if err != nil {
+		return "", fmt.Errorf("read draft %d: %w", msg.ID, err)
+	}
+	if e.Attempts > 1 && body.Info.MessageID != "" {
+		// Claimed before: the sender may have died after Submit.
+		done, err := o.st.SearchLog(ctx, store.LogQuery{MessageID: body.Info.MessageID, Address: acct.Address,
+			Status: store.LogSubmitted, Limit: 1})
+		if err != nil {
+			return "", fmt.Errorf("look up earlier submission: %w", err)
+		}
+		if len(done) > 0 {
+			return "", nil
+		}
+	}
+	rc, err := o.st.OpenBody(ctx, acct.ID, msg.BodyID)
+	if err != nil {
+		return "", fmt.Errorf("open draft %d: %w", msg.ID, err)
+	}
+	raw, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		return "", fmt.Errorf("read draft %d: %w", msg.ID, err)
+	}
+	_, err = o.sub.Submit(ctx, Message{Account: acct, MailFrom: acct.Address, Rcpts: Recipients(body.Info), Body: raw})
+	switch {
+	case err == nil:
+		return "", nil
+	case errors.Is(err, ErrSpoofed):
+		return "the sender is not your address", nil
+	case errors.Is(err, ErrBadRecipient):
+		return "no recipient, or a recipient address is not valid", nil
+	case errors.Is(err, ErrTooManyRecipients):
+		return fmt.Sprintf("too many recipients (at most %d)", o.sub.MaxRecipients()), nil
+	case errors.Is(err, ErrRateLimited):
+		return "you sent too many messages this hour; try again later", nil
+	}
+	return "", err
+}
+
+// Recipients returns the envelope recipients of a message: its To, Cc
+// and Bcc addresses, each once (RFC 5322 3.6.3).
+func Recipients(info *message.Info) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, list := range [][]message.Address{info.Envelope.To, info.Envelope.Cc, info.Envelope.Bcc} {
+		for _, a := range list {
+			if a.GroupStart || a.GroupEnd || a.Mailbox == "" || a.Host == "" {
+				continue
+			}
+			addr := a.Mailbox + "@" + a.Host
+			if n, err := store.NormalizeAddress(addr); err == nil {
+				addr = n
+			}
+			if !seen[addr] {
+				seen[addr] = true
+				out = append(out, addr)
+			}
+		}
+	}
+	return out
+}
