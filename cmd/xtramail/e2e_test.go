@@ -74,7 +74,7 @@ func startServer(t *testing.T, data string, extra ...string) *server {
 		t.Fatal(err)
 	}
 	s.cmd = exec.Command(binary, "serve", "--config", cfgFile, "--data", data, "--capture-listen", s.addr,
-		"--imap-listen", s.imap, "--metrics-listen", "off", "--hostname", "localhost")
+		"--imap-listen", s.imap, "--metrics-listen", "off", "--web-listen", "off", "--hostname", "localhost")
 	s.cmd.Args = append(s.cmd.Args, extra...)
 	s.cmd.Stderr = &lockedWriter{w: s.stderr}
 	if err := s.cmd.Start(); err != nil {

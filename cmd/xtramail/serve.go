@@ -22,7 +22,7 @@ const shutdownTimeout = 30 * time.Second
 
 func serveCommands() []command {
 	return []command{
-		{name: "serve", summary: "run every listener (capture SMTP, IMAP, metrics) until SIGTERM or Ctrl-C",
+		{name: "serve", summary: "run every listener (capture SMTP, IMAP, submission, web, metrics) until SIGTERM or Ctrl-C",
 			setup: serveSetup},
 	}
 }
@@ -35,6 +35,7 @@ func serveSetup(fs *flag.FlagSet) action {
 		"metrics":     fs.String("metrics-listen", "", "Prometheus /metrics `host:port` (\"off\" disables)"),
 		"submission":  fs.String("submission-listen", "", "SMTP submission (STARTTLS, port 587) `host:port` (\"off\" disables)"),
 		"submissions": fs.String("submissions-listen", "", "SMTP submission over implicit TLS (port 465) `host:port` (\"off\" disables)"),
+		"web":         fs.String("web-listen", "", "HTTPS webmail, console and API `host:port` (\"off\" disables)"),
 	}
 	hostname := fs.String("hostname", "", "public host `name`")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error")
@@ -45,7 +46,7 @@ func serveSetup(fs *flag.FlagSet) action {
 			cfg.ApplyDev()
 		}
 		for name, dst := range map[string]*string{"capture": &cfg.Capture.Listen, "imap": &cfg.IMAP.Listen, "metrics": &cfg.Metrics.Listen,
-			"submission": &cfg.Submission.Listen, "submissions": &cfg.Submission.ListenTLS} {
+			"submission": &cfg.Submission.Listen, "submissions": &cfg.Submission.ListenTLS, "web": &cfg.Web.Listen} {
 			switch v := *listens[name]; v {
 			case "":
 			case "off":
@@ -125,6 +126,8 @@ xtramail is running (development mode, loopback only, data in %s).
   Protected address:  %s
   Password:           %s
 
+  Webmail:            %s
+
   Capture a copy:     swaks --server %s --to %s
   Read it over IMAP:  server %s, port %s, SSL/TLS, normal password,
                       user name %s (the certificate is self-signed:
@@ -135,7 +138,7 @@ xtramail is running (development mode, loopback only, data in %s).
   Metrics:            %s
 
 Stop with Ctrl-C.
-`, cfg.Data, service.DevAddress, login.Describe(),
+`, cfg.Data, service.DevAddress, login.Describe(), webURL(svc.WebAddr),
 		hostPort(svc.CaptureAddr), service.DevAddress,
 		host(svc.IMAPAddr), port(svc.IMAPAddr), service.DevAddress, hostPort(svc.IMAPAddr), service.DevAddress,
 		submissionBanner(svc), cfg.Data, service.DevAddress, metricsURL(svc.MetricsAddr))
@@ -167,6 +170,15 @@ func hostPort(a net.Addr) string {
 		return "off"
 	}
 	return net.JoinHostPort(host(a), port(a))
+}
+
+// webURL is the webmail's address (self-signed in dev: the browser asks
+// once to accept the certificate).
+func webURL(a net.Addr) string {
+	if a == nil {
+		return "off"
+	}
+	return "https://" + hostPort(a) + "/"
 }
 
 func metricsURL(a net.Addr) string {

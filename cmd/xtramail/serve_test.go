@@ -7,6 +7,8 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -161,12 +163,17 @@ func (b *lockedBuffer) String() string {
 
 func newLockedBuffer() *lockedBuffer { return &lockedBuffer{lockedWriter{w: new(bytes.Buffer)}} }
 
-// startDev starts serve --dev on data with the given ports (metrics off).
-func startDev(t *testing.T, data, capture, imapAddr string) *devServer {
+// startDev starts serve --dev on data with the given ports (metrics off;
+// web off unless its address is given).
+func startDev(t *testing.T, data, capture, imapAddr string, webAddr ...string) *devServer {
 	t.Helper()
 	d := &devServer{stdout: newLockedBuffer(), stderr: newLockedBuffer(), exited: make(chan struct{})}
+	web := "off"
+	if len(webAddr) > 0 {
+		web = webAddr[0]
+	}
 	d.cmd = exec.Command(binary, "serve", "--dev", "--data", data, "--capture-listen", capture,
-		"--imap-listen", imapAddr, "--metrics-listen", "off",
+		"--imap-listen", imapAddr, "--metrics-listen", "off", "--web-listen", web,
 		"--submission-listen", "off", "--submissions-listen", "off")
 	d.cmd.Stdout, d.cmd.Stderr = d.stdout, d.stderr
 	if err := d.cmd.Start(); err != nil {
@@ -218,8 +225,8 @@ func bannerPassword(banner string) string {
 // was changed instead of reprinting the stale one.
 func TestDevBanner(t *testing.T) {
 	data := t.TempDir()
-	capture, imapAddr := freePort(t), freePort(t)
-	dev := startDev(t, data, capture, imapAddr)
+	capture, imapAddr, webAddr := freePort(t), freePort(t), freePort(t)
+	dev := startDev(t, data, capture, imapAddr, webAddr)
 	banner := dev.waitBanner(t)
 	pw := bannerPassword(banner)
 	if len(pw) < 8 || strings.Contains(pw, " ") {
@@ -227,7 +234,9 @@ func TestDevBanner(t *testing.T) {
 	}
 	_, port, _ := net.SplitHostPort(imapAddr)
 	_, cport, _ := net.SplitHostPort(capture)
-	for _, want := range []string{"server localhost, port " + port, "swaks --server localhost:" + cport, "-connect localhost:" + port} {
+	_, wport, _ := net.SplitHostPort(webAddr)
+	for _, want := range []string{"server localhost, port " + port, "swaks --server localhost:" + cport, "-connect localhost:" + port,
+		"Webmail:            https://localhost:" + wport + "/"} {
 		if !strings.Contains(banner, want) {
 			t.Errorf("banner lacks %q:\n%s", want, banner)
 		}
@@ -244,6 +253,19 @@ func TestDevBanner(t *testing.T) {
 		t.Errorf("banner password refused: %v", err)
 	}
 	c.Close()
+	// And in the webmail.
+	hc := &http.Client{
+		Transport:     &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	resp, err := hc.PostForm("https://"+webAddr+"/login", url.Values{"address": {"demo@example.test"}, "password": {pw}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) == 0 {
+		t.Errorf("webmail sign-in with the banner password: %s", resp.Status)
+	}
 	dev.stop(t)
 
 	// Same password on restart.
@@ -284,7 +306,7 @@ func TestTwoDevServers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, "serve", "--dev", "--data", data2, "--capture-listen", capture,
-		"--imap-listen", imapAddr, "--metrics-listen", "off",
+		"--imap-listen", imapAddr, "--metrics-listen", "off", "--web-listen", "off",
 		"--submission-listen", "off", "--submissions-listen", "off")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -308,7 +330,7 @@ func TestTwoDevServers(t *testing.T) {
 func TestServeRefusesOpenCapture(t *testing.T) {
 	data := t.TempDir()
 	runCases(t, data, []cliCase{
-		{args: []string{"serve", "--data", "$DATA", "--capture-listen", "127.0.0.1:0", "--imap-listen", "off", "--metrics-listen", "off"},
+		{args: []string{"serve", "--data", "$DATA", "--capture-listen", "127.0.0.1:0", "--imap-listen", "off", "--metrics-listen", "off", "--web-listen", "off"},
 			code: 1, stderr: []string{"capture.allow is empty", `allow = ["0.0.0.0/0", "::/0"]`}},
 	})
 	cfgFile := filepath.Join(t.TempDir(), "open.toml")
@@ -317,7 +339,7 @@ func TestServeRefusesOpenCapture(t *testing.T) {
 	}
 	addr := freePort(t)
 	cmd := exec.Command(binary, "serve", "--config", cfgFile, "--data", data, "--capture-listen", addr,
-		"--imap-listen", "off", "--metrics-listen", "off")
+		"--imap-listen", "off", "--metrics-listen", "off", "--web-listen", "off")
 	var errb lockedBuffer
 	errb.w = new(bytes.Buffer)
 	cmd.Stderr = &errb

@@ -33,6 +33,8 @@ type Config struct {
 	Queue     Queue     `toml:"queue"`
 	// Submission is where users' mail clients send mail (587, 465).
 	Submission Submission `toml:"submission"`
+	// Web is the HTTPS listener of the webmail, console and REST API.
+	Web Web `toml:"web"`
 }
 
 // Log configures structured logging.
@@ -159,6 +161,30 @@ type Queue struct {
 	Concurrency int `toml:"concurrency"`
 }
 
+// Web configures the one HTTPS listener that serves the webmail (at /),
+// the console (/console/) and the REST API (/api/).
+type Web struct {
+	// Listen is host:port for HTTPS (HTTP/2 and HTTP/1.1, certificates
+	// as [tls] says); empty disables the web layer.
+	Listen string `toml:"listen"`
+	// RedirectListen is host:port for plain HTTP (":80") that redirects
+	// every request to https, and answers ACME HTTP-01 challenges when
+	// certificates come from ACME (then tls.acme_listen is not used).
+	// Empty: no plain HTTP listener.
+	RedirectListen string `toml:"redirect_listen"`
+	// SessionIdle signs a web session out after this long without a
+	// request; SessionMax after this long whatever its use.
+	SessionIdle Duration `toml:"session_idle"`
+	SessionMax  Duration `toml:"session_max"`
+	// ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout bound
+	// each connection (http.Server's fields of the same names). Long
+	// responses (live updates) lift WriteTimeout for themselves.
+	ReadHeaderTimeout Duration `toml:"read_header_timeout"`
+	ReadTimeout       Duration `toml:"read_timeout"`
+	WriteTimeout      Duration `toml:"write_timeout"`
+	IdleTimeout       Duration `toml:"idle_timeout"`
+}
+
 // Metrics configures the Prometheus endpoint.
 type Metrics struct {
 	// Listen is host:port for /metrics; empty disables it.
@@ -210,6 +236,15 @@ func Default() Config {
 			ReadTimeout:     Duration{5 * time.Minute},
 			WriteTimeout:    Duration{time.Minute},
 		},
+		Web: Web{
+			Listen:            ":443",
+			SessionIdle:       Duration{8 * time.Hour},
+			SessionMax:        Duration{7 * 24 * time.Hour},
+			ReadHeaderTimeout: Duration{10 * time.Second},
+			ReadTimeout:       Duration{5 * time.Minute},
+			WriteTimeout:      Duration{5 * time.Minute},
+			IdleTimeout:       Duration{2 * time.Minute},
+		},
 		Queue: Queue{
 			RelayPort:   587,
 			RelayTLS:    "starttls",
@@ -232,6 +267,8 @@ func (c *Config) ApplyDev() {
 	c.Metrics.Listen = "127.0.0.1:9100"
 	c.Submission.Listen = "127.0.0.1:5587"
 	c.Submission.ListenTLS = "127.0.0.1:5465"
+	c.Web.Listen = "127.0.0.1:8443"
+	c.Web.RedirectListen = ""
 }
 
 // Load reads a TOML file over the defaults. Unknown keys are an error, so
@@ -294,7 +331,7 @@ func (c *Config) Validate() error {
 	if c.Submission.MaxMessageBytes < 1024 || c.Submission.MaxRecipients < 1 || c.Submission.MaxPerHour < 0 {
 		errs = append(errs, errors.New("submission: max_message_bytes must be at least 1024, max_recipients positive, max_per_hour not negative"))
 	}
-	errs = append(errs, c.Queue.validate())
+	errs = append(errs, c.Queue.validate(), c.Web.validate())
 	return errors.Join(errs...)
 }
 
@@ -320,6 +357,20 @@ func (q Queue) validate() error {
 	if q.Lifetime.Duration <= 0 || q.DelayNotice.Duration <= 0 || q.MinBackoff.Duration <= 0 ||
 		q.MaxBackoff.Duration < q.MinBackoff.Duration || q.Concurrency < 1 {
 		errs = append(errs, errors.New("queue: lifetime, delay_notice, min_backoff and concurrency must be positive, max_backoff at least min_backoff"))
+	}
+	return errors.Join(errs...)
+}
+
+func (w Web) validate() error {
+	var errs []error
+	if w.SessionIdle.Duration <= 0 || w.SessionMax.Duration < w.SessionIdle.Duration {
+		errs = append(errs, errors.New("web: session_idle must be positive and session_max at least session_idle"))
+	}
+	if w.ReadHeaderTimeout.Duration <= 0 || w.ReadTimeout.Duration <= 0 || w.WriteTimeout.Duration <= 0 || w.IdleTimeout.Duration <= 0 {
+		errs = append(errs, errors.New("web: read_header_timeout, read_timeout, write_timeout and idle_timeout must be positive"))
+	}
+	if w.RedirectListen != "" && w.Listen == "" {
+		errs = append(errs, errors.New("web: redirect_listen needs listen (it redirects to it)"))
 	}
 	return errors.Join(errs...)
 }

@@ -101,6 +101,10 @@ func TestValidate(t *testing.T) {
 		func(c *Config) { c.Capture.Allow = []string{"10.0.0.0/33"} },
 		func(c *Config) { c.Retention.Batch = 0 },
 		func(c *Config) { c.Capture.MaxInflightBytes = c.Capture.MaxMessageBytes - 1 },
+		func(c *Config) { c.Web.SessionIdle.Duration = 0 },
+		func(c *Config) { c.Web.SessionMax.Duration = c.Web.SessionIdle.Duration - 1 },
+		func(c *Config) { c.Web.ReadHeaderTimeout.Duration = 0 },
+		func(c *Config) { c.Web.Listen, c.Web.RedirectListen = "", ":80" },
 	} {
 		c := Default()
 		c.Capture.Allow = []string{"192.0.2.1"}

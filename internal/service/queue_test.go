@@ -52,6 +52,7 @@ func serviceConfig(t *testing.T) config.Config {
 	cfg.Data = t.TempDir()
 	cfg.Capture.Listen, cfg.IMAP.Listen, cfg.Metrics.Listen = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Submission.Listen, cfg.Submission.ListenTLS = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Web.Listen = "127.0.0.1:0"
 	cfg.Capture.Allow = []string{"127.0.0.1"}
 	return cfg
 }

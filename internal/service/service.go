@@ -36,6 +36,7 @@ import (
 	"github.com/xtramail/xtramail/internal/store/sqlite"
 	"github.com/xtramail/xtramail/internal/submission"
 	"github.com/xtramail/xtramail/internal/tlsutil"
+	"github.com/xtramail/xtramail/internal/web"
 )
 
 // OpenStore opens the store of a data directory. The CLI uses it too, on
@@ -60,6 +61,7 @@ type Service struct {
 	imap      *imapserver.Server
 	metrics   *http.Server
 	acme      *http.Server // HTTP-01 challenges, when ACME is on
+	web       *web.Server  // webmail, console and API over HTTPS
 	retention *retention.Worker
 	// Queue delivers outgoing mail; nil when outbound delivery is off
 	// (queue.mode empty). Submission wakes it after queueing.
@@ -74,6 +76,10 @@ type Service struct {
 	// over implicit TLS (465).
 	SubmissionAddr  net.Addr
 	SubmissionsAddr net.Addr
+	// WebAddr is the HTTPS listener of the webmail, console and API;
+	// WebRedirectAddr the plain HTTP one that redirects to it.
+	WebAddr         net.Addr
+	WebRedirectAddr net.Addr
 	// Submitter submits signed-in users' messages (the listener's and
 	// webmail's one way to send).
 	Submitter *submission.Submitter
@@ -107,7 +113,8 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, log: log, errc: make(chan error, 1)}
 	acmeListen := "" // HTTP-01 challenges only when certificates come from ACME
-	if cfg.TLS.CertFile == "" && len(cfg.TLS.ACMEHosts) > 0 {
+	if cfg.TLS.CertFile == "" && len(cfg.TLS.ACMEHosts) > 0 && cfg.Web.RedirectListen == "" {
+		// With a web redirect listener, it answers the challenges.
 		acmeListen = cfg.TLS.ACMEListen
 	}
 	for _, l := range []struct {
@@ -120,6 +127,8 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 		{"submission", cfg.Submission.Listen, &s.SubmissionAddr},
 		{"submissions", cfg.Submission.ListenTLS, &s.SubmissionsAddr},
 		{"acme", acmeListen, nil},
+		{"web", cfg.Web.Listen, &s.WebAddr},
+		{"web-redirect", cfg.Web.RedirectListen, &s.WebRedirectAddr},
 	} {
 		if l.addr == "" {
 			continue
@@ -212,6 +221,8 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 		Limits:          smtpserver.Limits{MaxConns: cfg.Submission.MaxConns, MaxConnsPerIP: cfg.Submission.MaxConnsPerIP},
 	}, st, authn, s.Submitter, log.With("listener", "submission"))
 
+	s.web = newWeb(&cfg, s.WebAddr, tlsCfg, acmeHandler, st, authn, log.With("listener", "web"))
+
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", s.health)
@@ -231,6 +242,10 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 			l.serve = s.submit.ServeTLS
 		case "acme":
 			l.serve = s.acme.Serve
+		case "web":
+			l.serve = s.web.Serve
+		case "web-redirect":
+			l.serve = s.web.ServeRedirect
 		}
 	}
 
@@ -380,7 +395,7 @@ func (s *Service) Shutdown(ctx context.Context) error {
 func (s *Service) shutdown(ctx context.Context) error {
 	s.closing.Store(true)
 	s.closeListeners()
-	stops := []func(context.Context) error{s.capture.Shutdown, s.submit.Shutdown, s.imap.Shutdown, s.metrics.Shutdown}
+	stops := []func(context.Context) error{s.capture.Shutdown, s.submit.Shutdown, s.imap.Shutdown, s.metrics.Shutdown, s.web.Shutdown}
 	if s.acme != nil {
 		stops = append(stops, s.acme.Shutdown)
 	}

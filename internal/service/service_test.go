@@ -61,6 +61,7 @@ func TestListenerFailuresNeverBlock(t *testing.T) {
 	cfg.Capture.Allow = []string{"127.0.0.1"}
 	cfg.IMAP.Listen = "127.0.0.1:0"
 	cfg.Metrics.Listen = ""
+	cfg.Web.Listen = "127.0.0.1:0"
 	s, err := New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -112,6 +113,7 @@ func TestSecondInstanceNamesTakenPort(t *testing.T) {
 	cfg.Capture.Listen = "127.0.0.1:0"
 	cfg.IMAP.Listen = taken.Addr().String()
 	cfg.Metrics.Listen = ""
+	cfg.Web.Listen = "127.0.0.1:0"
 	_, err = New(cfg, slog.New(slog.DiscardHandler))
 	want := "imap listener: " + taken.Addr().String() + " is already in use (is another xtramail running?)"
 	if err == nil || err.Error() != want {
@@ -132,6 +134,7 @@ func TestHealthAndSpool(t *testing.T) {
 	cfg.Capture.Allow = []string{"127.0.0.1/32"}
 	cfg.IMAP.Listen = ""
 	cfg.TLS.ACMEListen = ""
+	cfg.Web.Listen = ""
 	cfg.Metrics.Listen = "127.0.0.1:0"
 	svc, err := New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {

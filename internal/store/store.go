@@ -484,6 +484,7 @@ type Store interface {
 	Queue
 	Webmail
 	Compose
+	Sessions
 
 	Close() error
 }

@@ -18,6 +18,8 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"net/http"
+	"net/http/cookiejar"
 	"slices"
 	"strings"
 	"sync"
@@ -58,6 +60,9 @@ type Server struct {
 	// over implicit TLS (465).
 	Submission  string
 	Submissions string
+	// Web is the base URL of the HTTPS listener (webmail, console, API):
+	// "https://127.0.0.1:PORT". HTTPClient trusts its certificate.
+	Web string
 	// Data is the data directory; Config the configuration in effect.
 	Data   string
 	Config config.Config
@@ -88,6 +93,7 @@ func Start(t testing.TB, opts Options) *Server {
 	cfg.Metrics.Listen = "127.0.0.1:0"
 	cfg.Submission.Listen = "127.0.0.1:0"
 	cfg.Submission.ListenTLS = "127.0.0.1:0"
+	cfg.Web.Listen = "127.0.0.1:0"
 	cfg.Log.Level = "warn"
 	if opts.LogLevel != "" {
 		cfg.Log.Level = opts.LogLevel
@@ -106,6 +112,9 @@ func Start(t testing.TB, opts Options) *Server {
 	s := &Server{Data: cfg.Data, Config: cfg, Store: svc.Store, svc: svc, log: tl,
 		Capture: addr(svc.CaptureAddr), IMAP: addr(svc.IMAPAddr), Metrics: addr(svc.MetricsAddr),
 		Submission: addr(svc.SubmissionAddr), Submissions: addr(svc.SubmissionsAddr)}
+	if svc.WebAddr != nil {
+		s.Web = "https://" + svc.WebAddr.String()
+	}
 	t.Cleanup(func() {
 		if err := s.Shutdown(context.Background()); err != nil {
 			t.Errorf("testserver: shutdown: %v", err)
@@ -209,6 +218,25 @@ func (s *Server) Bodies(t testing.TB, address, mailbox string) map[string][]byte
 // self-signed certificate, for the name localhost.
 func (s *Server) ClientTLS() *tls.Config {
 	return &tls.Config{RootCAs: s.roots, ServerName: "localhost", MinVersion: tls.VersionTLS12}
+}
+
+// HTTPClient returns a client for Web that trusts the server's
+// certificate and keeps cookies (the session) in a jar of its own; it
+// does not follow redirects, so that tests see them. Each call gives a new
+// client: another browser.
+func (s *Server) HTTPClient() *http.Client {
+	jar, _ := cookiejar.New(nil) // no error without options
+	tc := s.ClientTLS()
+	tc.ServerName = "127.0.0.1"
+	return &http.Client{
+		Jar:     jar,
+		Timeout: 2 * time.Minute,
+		Transport: &http.Transport{
+			TLSClientConfig:   tc,
+			ForceAttemptHTTP2: true,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 }
 
 // Shutdown stops the service as SIGTERM does (tests of the drain call it

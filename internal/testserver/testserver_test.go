@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os/exec"
 	"strings"
 	"testing"
@@ -197,5 +198,32 @@ func TestShutdownDrainsEverySession(t *testing.T) {
 			c.Close()
 			t.Errorf("%s still accepts after shutdown", a)
 		}
+	}
+}
+
+// TestWebSignIn: the web listener is up with the service, its
+// certificate is trusted by HTTPClient, and a user signs in over HTTP/2.
+func TestWebSignIn(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{Users: map[string]string{"bob@example.test": "bob-password"}})
+	if !strings.HasPrefix(srv.Web, "https://127.0.0.1:") {
+		t.Fatalf("Web = %q", srv.Web)
+	}
+	c := srv.HTTPClient()
+	resp, err := c.PostForm(srv.Web+"/login", url.Values{"address": {"bob@example.test"}, "password": {"bob-password"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.ProtoMajor != 2 {
+		t.Fatalf("sign in: %s %s", resp.Proto, resp.Status)
+	}
+	resp, err = c.Get(srv.Web + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "bob@example.test") {
+		t.Fatalf("signed-in page: %s\n%s", resp.Status, body)
 	}
 }

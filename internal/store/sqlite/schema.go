@@ -334,6 +334,23 @@ INSERT INTO contacts (account_id, address, uses, last_used)
 -- A sent message's queue entries, for its delivery status.
 CREATE INDEX queue_message ON queue(account_id, message_id);
 `,
+	// Web sessions (issue 14 part 2).
+	`
+-- Server-side web sessions, keyed by the SHA-256 of the id in the
+-- browser's cookie: the table alone cannot be used to take one over.
+CREATE TABLE web_sessions (
+	id_hash BLOB PRIMARY KEY,
+	kind TEXT NOT NULL,
+	principal_id INTEGER NOT NULL,
+	csrf TEXT NOT NULL,
+	created INTEGER NOT NULL,
+	last_seen INTEGER NOT NULL,
+	remote_ip TEXT NOT NULL DEFAULT '',
+	user_agent TEXT NOT NULL DEFAULT ''
+) WITHOUT ROWID;
+CREATE INDEX web_sessions_principal ON web_sessions(kind, principal_id);
+CREATE INDEX web_sessions_last_seen ON web_sessions(last_seen);
+`,
 }
 
 // rebuildAutoincrement returns the statements that recreate table with

@@ -1,0 +1,38 @@
+package service
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"net"
+	"net/http"
+
+	"github.com/xtramail/xtramail/internal/auth"
+	"github.com/xtramail/xtramail/internal/config"
+	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/web"
+)
+
+// newWeb builds the HTTPS server and mounts its sub-apps: the webmail's
+// sign-in now; the webmail, console and API as they come. acme answers
+// HTTP-01 challenges on the redirect listener (nil without ACME).
+func newWeb(cfg *config.Config, addr net.Addr, tlsCfg *tls.Config, acme http.Handler, st store.Store, authn *auth.Authenticator,
+	log *slog.Logger) *web.Server {
+	httpsPort := "443"
+	if addr != nil { // the port bound, also for ":0"
+		if _, p, err := net.SplitHostPort(addr.String()); err == nil {
+			httpsPort = p
+		}
+	}
+	sessions := web.NewSessions(st, web.SessionsConfig{Idle: cfg.Web.SessionIdle.Duration, Max: cfg.Web.SessionMax.Duration})
+	w := web.New(web.Config{
+		TLS:               tlsCfg,
+		ReadHeaderTimeout: cfg.Web.ReadHeaderTimeout.Duration,
+		ReadTimeout:       cfg.Web.ReadTimeout.Duration,
+		WriteTimeout:      cfg.Web.WriteTimeout.Duration,
+		IdleTimeout:       cfg.Web.IdleTimeout.Duration,
+		HTTPSPort:         httpsPort,
+		ACME:              acme,
+	}, sessions, log)
+	w.UserSignIn(authn, st)
+	return w
+}
