@@ -49,6 +49,12 @@ type Domain struct {
 	Name          string // lower case, ASCII (IDNA) form
 	RetentionDays int
 	CreatedAt     time.Time
+	// CustomerID is the customer owning the domain (DefaultCustomerID
+	// unless created under another); the rest are its DomainSettings.
+	CustomerID  int64
+	WholeDomain bool
+	AllowedIPs  []string
+	RelayHost   string
 }
 
 // Account is a protected address: the unit that owns mailboxes and signs in.
@@ -286,7 +292,14 @@ type LogQuery struct {
 	Since     time.Time
 	Until     time.Time
 	DomainIDs []int64 // tenant scope; nil means all (the CLI), empty none
-	Limit     int     // default 100, newest first
+	// Subject matches records whose subject contains every word of it
+	// (whole words, case-insensitive), through a word index.
+	Subject string
+	// BeforeTime and BeforeID are a cursor: only records older than the
+	// record (BeforeTime, BeforeID) in the newest-first order.
+	BeforeTime time.Time
+	BeforeID   int64
+	Limit      int // default 100, newest first
 }
 
 // Change is one event of the change feed. Subscribers re-read what they
@@ -485,6 +498,7 @@ type Store interface {
 	Webmail
 	Compose
 	Sessions
+	Tenancy
 
 	Close() error
 }

@@ -40,10 +40,10 @@ func (s *Store) CreateDomain(ctx context.Context, name string, retentionDays int
 	if err := checkRetention(retentionDays); err != nil {
 		return store.Domain{}, err
 	}
-	d := store.Domain{Name: n, RetentionDays: retentionDays, CreatedAt: time.Now().Truncate(time.Millisecond)}
+	d := store.Domain{Name: n, RetentionDays: retentionDays, CreatedAt: time.Now().Truncate(time.Millisecond), CustomerID: store.DefaultCustomerID}
 	err = s.write(ctx, func(t *tx) error {
-		res, err := t.Exec("INSERT INTO domains (name, retention_days, created) VALUES (?, ?, ?)",
-			d.Name, d.RetentionDays, d.CreatedAt.UnixMilli())
+		res, err := t.Exec("INSERT INTO domains (name, retention_days, created, customer_id) VALUES (?, ?, ?, ?)",
+			d.Name, d.RetentionDays, d.CreatedAt.UnixMilli(), d.CustomerID)
 		if isUnique(err) {
 			return fmt.Errorf("domain %s: %w", n, store.ErrExists)
 		}
@@ -56,13 +56,15 @@ func (s *Store) CreateDomain(ctx context.Context, name string, retentionDays int
 	return d, err
 }
 
-const domainCols = "id, name, retention_days, created"
+const domainCols = "id, name, retention_days, created, customer_id, whole_domain, allowed_ips, relay_host"
 
 func scanDomain(sc interface{ Scan(...any) error }) (store.Domain, error) {
 	var d store.Domain
 	var created int64
-	err := sc.Scan(&d.ID, &d.Name, &d.RetentionDays, &created)
+	var ips string
+	err := sc.Scan(&d.ID, &d.Name, &d.RetentionDays, &created, &d.CustomerID, &d.WholeDomain, &ips, &d.RelayHost)
 	d.CreatedAt = time.UnixMilli(created)
+	d.AllowedIPs = strings.Fields(ips)
 	return d, err
 }
 
@@ -141,14 +143,26 @@ func (s *Store) CreateAccount(ctx context.Context, address, passwordHash string)
 	if err != nil {
 		return store.Account{}, err
 	}
-	a := store.Account{Address: addr, PasswordHash: passwordHash, Enabled: true, CreatedAt: time.Now().Truncate(time.Millisecond)}
+	var a store.Account
 	err = s.write(ctx, func(t *tx) error {
 		dom := store.DomainOf(addr)
-		if err := t.QueryRow("SELECT id FROM domains WHERE name = ?", dom).Scan(&a.DomainID); err != nil {
+		var domainID int64
+		if err := t.QueryRow("SELECT id FROM domains WHERE name = ?", dom).Scan(&domainID); err != nil {
 			return notFound(err, "domain "+dom+" (add it first)")
 		}
-		res, err := t.Exec("INSERT INTO accounts (domain_id, address, password_hash, enabled, created) VALUES (?, ?, ?, 1, ?)",
-			a.DomainID, addr, passwordHash, a.CreatedAt.UnixMilli())
+		a, err = t.insertAccount(domainID, addr, passwordHash, true)
+		return err
+	})
+	return a, err
+}
+
+// insertAccount creates an account of a domain with its default
+// mailboxes and subscriptions.
+func (t *tx) insertAccount(domainID int64, addr, passwordHash string, enabled bool) (store.Account, error) {
+	a := store.Account{DomainID: domainID, Address: addr, PasswordHash: passwordHash, Enabled: enabled, CreatedAt: time.Now().Truncate(time.Millisecond)}
+	err := func() error {
+		res, err := t.Exec("INSERT INTO accounts (domain_id, address, password_hash, enabled, created) VALUES (?, ?, ?, ?, ?)",
+			a.DomainID, addr, passwordHash, enabled, a.CreatedAt.UnixMilli())
 		if isUnique(err) {
 			return fmt.Errorf("address %s: %w", addr, store.ErrExists)
 		}
@@ -168,7 +182,7 @@ func (s *Store) CreateAccount(ctx context.Context, address, passwordHash string)
 			}
 		}
 		return nil
-	})
+	}()
 	return a, err
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/xtramail/xtramail/internal/store"
 )
@@ -51,6 +52,18 @@ func (s *Store) SearchLog(ctx context.Context, q store.LogQuery) ([]store.LogEve
 		where = append(where, "time < ?")
 		args = append(args, q.Until.UnixMilli())
 	}
+	if q.Subject != "" {
+		m := subjectMatch(q.Subject)
+		if m == "" {
+			return nil, nil
+		}
+		where = append(where, "id IN (SELECT rowid FROM msglog_fts WHERE msglog_fts MATCH ?)")
+		args = append(args, m)
+	}
+	if !q.BeforeTime.IsZero() {
+		where = append(where, "(time < ? OR time = ? AND id < ?)")
+		args = append(args, q.BeforeTime.UnixMilli(), q.BeforeTime.UnixMilli(), q.BeforeID)
+	}
 	if q.DomainIDs != nil {
 		ph := strings.TrimSuffix(strings.Repeat("?,", len(q.DomainIDs)), ",")
 		if ph == "" {
@@ -87,4 +100,15 @@ func (s *Store) SearchLog(ctx context.Context, q store.LogQuery) ([]store.LogEve
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// subjectMatch turns the words of a subject search into an FTS5 query
+// that asks for all of them, each quoted so that no word is read as an
+// operator; "" when there are no words.
+func subjectMatch(q string) string {
+	words := strings.FieldsFunc(q, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) })
+	for i, w := range words {
+		words[i] = `"` + w + `"`
+	}
+	return strings.Join(words, " ")
 }

@@ -351,6 +351,9 @@ CREATE TABLE web_sessions (
 CREATE INDEX web_sessions_principal ON web_sessions(kind, principal_id);
 CREATE INDEX web_sessions_last_seen ON web_sessions(last_seen);
 `,
+	// Tenancy, administrators, tokens, audit, sign-in links, usage and
+	// the dashboard's counters (issue 15 parts 1, 2, 7).
+	tenancySchema,
 }
 
 // rebuildAutoincrement returns the statements that recreate table with

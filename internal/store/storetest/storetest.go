@@ -57,6 +57,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ComposeContacts", testComposeContacts},
 		{"ComposeDeliveryStatus", testComposeDeliveryStatus},
 		{"Sessions", testSessions},
+		{"TenancyTree", testTenancyTree},
+		{"TenancyScope", testTenancyScope},
+		{"TenancyAdmins", testTenancyAdmins},
+		{"TenancyAudit", testTenancyAudit},
+		{"TenancyCounters", testTenancyCounters},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,288 @@
+package admin
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/auth"
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+func (s *Service) accountExists(address string) func(context.Context) bool {
+	return func(ctx context.Context) bool {
+		_, err := s.st.ScopedAccount(ctx, store.AllScope(), address)
+		return err == nil
+	}
+}
+
+// hashAll hashes passwords ("" stays "") concurrently through the shared
+// Hasher. Its slots are a FIFO semaphore, so a sign-in that arrives
+// meanwhile waits for at most the computations queued before it (one
+// round, ~25 ms per slot), never for the whole batch.
+func (s *Service) hashAll(ctx context.Context, passwords []string) ([]string, []error) {
+	hashes := make([]string, len(passwords))
+	errs := make([]error, len(passwords))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.NumCPU(), len(passwords)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				hashes[i], errs[i] = s.hasher.Hash(ctx, passwords[i])
+			}
+		}()
+	}
+	for i, pw := range passwords {
+		if pw != "" {
+			work <- i
+		}
+	}
+	close(work)
+	wg.Wait()
+	return hashes, errs
+}
+
+// AddAddress protects an address of a domain in p's scope. An empty
+// password leaves it without one (no sign-in until set).
+func (s *Service) AddAddress(ctx context.Context, p Principal, address, password string, enabled bool) (store.Account, error) {
+	if err := s.allow(ctx, p, OpAddressAdd); err != nil {
+		return store.Account{}, err
+	}
+	addr, err := store.NormalizeAddress(address)
+	if err != nil {
+		return store.Account{}, fieldErr("address", "%q is not an email address", address)
+	}
+	var hash string
+	if password != "" {
+		if err := CheckPassword(addr, password); err != nil {
+			return store.Account{}, err
+		}
+		if hash, err = s.hasher.Hash(ctx, password); err != nil {
+			return store.Account{}, fmt.Errorf("hash password of %s: %w", addr, err)
+		}
+	}
+	accts, errs, err := s.st.AddAccounts(ctx, p.Scope(), []store.NewAccount{{Address: addr, PasswordHash: hash, Enabled: enabled}})
+	if err == nil {
+		err = errs[0]
+	}
+	if err != nil {
+		dom := store.DomainOf(addr)
+		return store.Account{}, s.denied(ctx, p, OpAddressAdd, "domain "+dom, s.domainExists(dom), err)
+	}
+	a := accts[0]
+	s.audit(ctx, p, s.domainTenant(ctx, a.DomainID), OpAddressAdd, "address "+a.Address,
+		fmt.Sprintf("enabled %t, password set %t", a.Enabled, hash != ""))
+	return a, nil
+}
+
+// Addresses lists the addresses p sees, by address (q.After is the
+// cursor: the last address of the previous page).
+func (s *Service) Addresses(ctx context.Context, p Principal, q store.AccountQuery) ([]store.Account, error) {
+	if err := s.allow(ctx, p, OpAddressList); err != nil {
+		return nil, err
+	}
+	as, err := s.st.ScopedAccounts(ctx, p.Scope(), q)
+	return as, s.denied(ctx, p, OpAddressList, "domain "+q.Domain, s.domainExists(q.Domain), err)
+}
+
+// Address returns one address in p's scope.
+func (s *Service) Address(ctx context.Context, p Principal, address string) (store.Account, error) {
+	if err := s.allow(ctx, p, OpAddressList); err != nil {
+		return store.Account{}, err
+	}
+	a, err := s.st.ScopedAccount(ctx, p.Scope(), address)
+	return a, s.denied(ctx, p, OpAddressList, "address "+address, s.accountExists(address), err)
+}
+
+// SetAddressEnabled turns continuity on or off for an address: off
+// refuses its copies and its sign-ins (and ends its IMAP sessions).
+func (s *Service) SetAddressEnabled(ctx context.Context, p Principal, address string, on bool) error {
+	op := OpAddressDisable
+	if on {
+		op = OpAddressEnable
+	}
+	if err := s.allow(ctx, p, op); err != nil {
+		return err
+	}
+	a, err := s.st.ScopedAccount(ctx, p.Scope(), address)
+	if err == nil {
+		err = s.st.SetAccountEnabled(ctx, p.Scope(), a.Address, on)
+	}
+	if err != nil {
+		return s.denied(ctx, p, op, "address "+address, s.accountExists(address), err)
+	}
+	s.forget(a.Address)
+	s.audit(ctx, p, s.domainTenant(ctx, a.DomainID), op, "address "+a.Address, "")
+	return nil
+}
+
+// SetAddressesEnabled is SetAddressEnabled for many addresses (the
+// console's bulk enable); errs[i] is addresses[i]'s error.
+func (s *Service) SetAddressesEnabled(ctx context.Context, p Principal, addresses []string, on bool) []error {
+	errs := make([]error, len(addresses))
+	for i, a := range addresses {
+		errs[i] = s.SetAddressEnabled(ctx, p, a, on)
+	}
+	return errs
+}
+
+// SetPassword sets an address's password under the policy.
+func (s *Service) SetPassword(ctx context.Context, p Principal, address, password string) error {
+	if err := s.allow(ctx, p, OpAddressPass); err != nil {
+		return err
+	}
+	a, err := s.st.ScopedAccount(ctx, p.Scope(), address)
+	if err != nil {
+		return s.denied(ctx, p, OpAddressPass, "address "+address, s.accountExists(address), err)
+	}
+	if err := CheckPassword(a.Address, password); err != nil {
+		return err
+	}
+	hash, err := s.hasher.Hash(ctx, password)
+	if err != nil {
+		return fmt.Errorf("hash password of %s: %w", a.Address, err)
+	}
+	if err := s.st.SetAccountPassword(ctx, p.Scope(), a.Address, hash); err != nil {
+		return err
+	}
+	s.forget(a.Address)
+	s.audit(ctx, p, s.domainTenant(ctx, a.DomainID), OpAddressPass, "address "+a.Address, "set")
+	return nil
+}
+
+// GeneratedPassword is a password made by GeneratePasswords, shown once.
+type GeneratedPassword struct {
+	Address  string
+	Password string // empty when Err is set
+	Err      error
+}
+
+// GeneratePasswords gives each address a new random password and
+// returns them (the only time they can be read: offer them as CSV). An
+// address outside p's scope gets ErrNotFound in its row.
+func (s *Service) GeneratePasswords(ctx context.Context, p Principal, addresses []string) ([]GeneratedPassword, error) {
+	if err := s.allow(ctx, p, OpAddressPass); err != nil {
+		return nil, err
+	}
+	out := make([]GeneratedPassword, len(addresses))
+	accts := make([]store.Account, len(addresses))
+	pws := make([]string, len(addresses))
+	for i, addr := range addresses {
+		out[i].Address = addr
+		a, err := s.st.ScopedAccount(ctx, p.Scope(), addr)
+		if err != nil {
+			out[i].Err = s.denied(ctx, p, OpAddressPass, "address "+addr, s.accountExists(addr), err)
+			continue
+		}
+		accts[i], out[i].Address, pws[i] = a, a.Address, GeneratePassword()
+	}
+	hashes, herrs := s.hashAll(ctx, pws)
+	for i := range out {
+		if out[i].Err != nil {
+			continue
+		}
+		if herrs[i] != nil {
+			out[i].Err = herrs[i]
+			continue
+		}
+		if err := s.st.SetAccountPassword(ctx, p.Scope(), accts[i].Address, hashes[i]); err != nil {
+			out[i].Err = err
+			continue
+		}
+		s.forget(accts[i].Address)
+		out[i].Password = pws[i]
+		s.audit(ctx, p, s.domainTenant(ctx, accts[i].DomainID), OpAddressPass, "address "+accts[i].Address, "generated")
+	}
+	return out, nil
+}
+
+// RemoveAddress deletes an address with all its messages.
+func (s *Service) RemoveAddress(ctx context.Context, p Principal, address string) error {
+	if err := s.allow(ctx, p, OpAddressRemove); err != nil {
+		return err
+	}
+	a, err := s.st.ScopedAccount(ctx, p.Scope(), address)
+	if err == nil {
+		err = s.st.RemoveAccount(ctx, p.Scope(), a.Address)
+	}
+	if err != nil {
+		return s.denied(ctx, p, OpAddressRemove, "address "+address, s.accountExists(address), err)
+	}
+	s.forget(a.Address)
+	s.audit(ctx, p, s.domainTenant(ctx, a.DomainID), OpAddressRemove, "address "+a.Address, "")
+	return nil
+}
+
+// MessageCount counts an address's messages (live ones, every mailbox),
+// for a confirmation before RemoveAddress.
+func (s *Service) MessageCount(ctx context.Context, p Principal, address string) (int, error) {
+	a, err := s.Address(ctx, p, address)
+	if err != nil {
+		return 0, err
+	}
+	mbs, err := s.st.Mailboxes(ctx, a.ID)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, mb := range mbs {
+		n += int(mb.Messages)
+	}
+	return n, nil
+}
+
+// --- one-time sign-in links
+
+func tokenHash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// CreateSignInLink makes a one-time sign-in token for a user, valid for
+// Options.SignInLinkTTL; only its hash is stored. The caller builds the
+// link (the webmail's sign-in URL with the token) and sends or shows it.
+func (s *Service) CreateSignInLink(ctx context.Context, p Principal, address string) (token string, expires time.Time, err error) {
+	if err := s.allow(ctx, p, OpSignInLink); err != nil {
+		return "", time.Time{}, err
+	}
+	a, err := s.st.ScopedAccount(ctx, p.Scope(), address)
+	if err != nil {
+		return "", time.Time{}, s.denied(ctx, p, OpSignInLink, "address "+address, s.accountExists(address), err)
+	}
+	if !a.Enabled {
+		return "", time.Time{}, fieldErr("address", "%s is disabled: enable it first", a.Address)
+	}
+	token = auth.NewToken()
+	expires = s.now().Add(s.opts.SignInLinkTTL)
+	if err := s.st.CreateSignInLink(ctx, p.Scope(), a.Address, tokenHash(token), expires); err != nil {
+		return "", time.Time{}, err
+	}
+	s.audit(ctx, p, s.domainTenant(ctx, a.DomainID), OpSignInLink, "address "+a.Address, "expires "+expires.UTC().Format(time.RFC3339))
+	return token, expires, nil
+}
+
+// ConsumeSignInLink returns the account of a sign-in link token, once:
+// the webmail then starts a user session for it. An unknown, used or
+// expired token, or a disabled account, is ErrUnauthenticated.
+func (s *Service) ConsumeSignInLink(ctx context.Context, token string) (store.Account, error) {
+	if token == "" || len(token) > 256 {
+		return store.Account{}, fmt.Errorf("sign-in link: %w", ErrUnauthenticated)
+	}
+	a, err := s.st.ConsumeSignInLink(ctx, tokenHash(token), s.now())
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrReplay):
+		return store.Account{}, fmt.Errorf("sign-in link: %w: %w", ErrUnauthenticated, err)
+	case err != nil:
+		return store.Account{}, err
+	case !a.Enabled:
+		return store.Account{}, fmt.Errorf("sign-in link for disabled %s: %w", a.Address, ErrUnauthenticated)
+	}
+	return a, nil
+}

@@ -1,0 +1,282 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// LogSearch is a message log search. Zero fields match everything.
+type LogSearch struct {
+	Address   string // envelope sender or recipient
+	MessageID string
+	Subject   string // every word must be in the subject
+	Status    store.LogStatus
+	Since     time.Time
+	Until     time.Time
+	// Cursor is the Next of the previous page; "" for the first.
+	Cursor string
+	Limit  int // default 100, at most 1000
+}
+
+// LogPage is one page of a log search, newest first.
+type LogPage struct {
+	Events []store.LogEvent
+	// Next is the cursor of the next page; "" when this is the last.
+	Next string
+}
+
+// SearchLog searches the message log of p's domains.
+func (s *Service) SearchLog(ctx context.Context, p Principal, q LogSearch) (LogPage, error) {
+	if err := s.allow(ctx, p, OpLogSearch); err != nil {
+		return LogPage{}, err
+	}
+	lq := store.LogQuery{
+		Address: strings.TrimSpace(q.Address), MessageID: strings.TrimSpace(q.MessageID), Subject: q.Subject,
+		Status: q.Status, Since: q.Since, Until: q.Until, Limit: q.Limit,
+	}
+	if lq.Limit <= 0 {
+		lq.Limit = 100
+	}
+	if lq.Limit > 1000 {
+		return LogPage{}, fieldErr("limit", "at most 1000")
+	}
+	if q.Status != "" && !slices.Contains(LogStatuses, q.Status) {
+		return LogPage{}, fieldErr("status", "unknown status %q", q.Status)
+	}
+	if q.Cursor != "" {
+		ms, id, ok := strings.Cut(q.Cursor, "-")
+		t, err1 := strconv.ParseInt(ms, 10, 64)
+		n, err2 := strconv.ParseInt(id, 10, 64)
+		if !ok || err1 != nil || err2 != nil {
+			return LogPage{}, fieldErr("cursor", "not a cursor of this search")
+		}
+		lq.BeforeTime, lq.BeforeID = time.UnixMilli(t), n
+	}
+	ids, err := s.st.ScopeDomainIDs(ctx, p.Scope())
+	if err != nil {
+		return LogPage{}, err
+	}
+	lq.DomainIDs = ids
+	// One more than asked tells whether there is a next page.
+	lq.Limit++
+	evs, err := s.st.SearchLog(ctx, lq)
+	if err != nil {
+		return LogPage{}, err
+	}
+	page := LogPage{Events: evs}
+	if len(evs) == lq.Limit {
+		page.Events = evs[:lq.Limit-1]
+		last := page.Events[len(page.Events)-1]
+		page.Next = fmt.Sprintf("%d-%d", last.Time.UnixMilli(), last.ID)
+	}
+	return page, nil
+}
+
+// LogStatuses are the statuses a log search may ask for.
+var LogStatuses = []store.LogStatus{
+	store.LogCaptured, store.LogRefused, store.LogStored, store.LogDeleted, store.LogRestored, store.LogPurged,
+	store.LogSubmitted, store.LogQueued, store.LogDelivered, store.LogDeferred, store.LogBounced, store.LogExpired,
+}
+
+// maxTimeline bounds one message's timeline.
+const maxTimeline = 1000
+
+// Timeline returns every event of p's domains with this Message-ID,
+// oldest first: captured, stored, submitted, queued, delivered (with the
+// remote reply in Detail), deferred, bounced, deleted, restored, purged.
+// No event in scope is ErrNotFound.
+func (s *Service) Timeline(ctx context.Context, p Principal, messageID string) ([]store.LogEvent, error) {
+	if err := s.allow(ctx, p, OpLogSearch); err != nil {
+		return nil, err
+	}
+	mid := strings.Trim(strings.TrimSpace(messageID), "<>")
+	if mid == "" {
+		return nil, fieldErr("message_id", "a Message-ID is required")
+	}
+	ids, err := s.st.ScopeDomainIDs(ctx, p.Scope())
+	if err != nil {
+		return nil, err
+	}
+	evs, err := s.st.SearchLog(ctx, store.LogQuery{MessageID: mid, DomainIDs: ids, Limit: maxTimeline})
+	if err != nil {
+		return nil, err
+	}
+	if len(evs) == 0 {
+		return nil, s.denied(ctx, p, OpLogSearch, "message "+mid, func(ctx context.Context) bool {
+			all, err := s.st.SearchLog(ctx, store.LogQuery{MessageID: mid, Limit: 1})
+			return err == nil && len(all) > 0
+		}, fmt.Errorf("message %s: %w", mid, store.ErrNotFound))
+	}
+	slices.Reverse(evs)
+	return evs, nil
+}
+
+// MessageList selects messages of an address.
+type MessageList struct {
+	Mailbox string // "" for every mailbox
+	Deleted bool   // the deleted, still restorable ones instead of live ones
+}
+
+// Messages lists messages of an address in p's scope, newest first.
+func (s *Service) Messages(ctx context.Context, p Principal, address string, q MessageList) ([]store.Message, error) {
+	if err := s.allow(ctx, p, OpMessageList); err != nil {
+		return nil, err
+	}
+	a, err := s.st.ScopedAccount(ctx, p.Scope(), address)
+	if err != nil {
+		return nil, s.denied(ctx, p, OpMessageList, "address "+address, s.accountExists(address), err)
+	}
+	mbs, err := s.st.Mailboxes(ctx, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.Message
+	for _, mb := range mbs {
+		if q.Mailbox != "" && mb.Name != q.Mailbox {
+			continue
+		}
+		list := s.st.Messages
+		if q.Deleted {
+			list = s.st.Expunged
+		}
+		ms, err := list(ctx, a.ID, mb.ID)
+		if err != nil {
+			return nil, fmt.Errorf("messages of %s in %s: %w", a.Address, mb.Name, err)
+		}
+		out = append(out, ms...)
+	}
+	slices.SortStableFunc(out, func(x, y store.Message) int { return y.Received.Compare(x.Received) })
+	return out, nil
+}
+
+// RestoreMessages brings deleted messages of an address back into their
+// mailboxes (under new UIDs). Every id is checked first: nothing is
+// restored unless all can be.
+func (s *Service) RestoreMessages(ctx context.Context, p Principal, address string, ids []int64) ([]store.Delivered, error) {
+	if err := s.allow(ctx, p, OpMessageRestore); err != nil {
+		return nil, err
+	}
+	a, err := s.st.ScopedAccount(ctx, p.Scope(), address)
+	if err != nil {
+		return nil, s.denied(ctx, p, OpMessageRestore, "address "+address, s.accountExists(address), err)
+	}
+	byMailbox := map[int64][]int64{}
+	var order []int64
+	for _, id := range ids {
+		m, err := s.st.Message(ctx, a.ID, id)
+		if err != nil {
+			return nil, fmt.Errorf("message %d of %s: %w", id, a.Address, err)
+		}
+		if !m.Expunged {
+			return nil, fieldErr("ids", "message %d of %s is not deleted", id, a.Address)
+		}
+		if _, ok := byMailbox[m.MailboxID]; !ok {
+			order = append(order, m.MailboxID)
+		}
+		if !slices.Contains(byMailbox[m.MailboxID], id) {
+			byMailbox[m.MailboxID] = append(byMailbox[m.MailboxID], id)
+		}
+	}
+	var done []store.Delivered
+	for _, mb := range order {
+		d, err := s.st.Restore(ctx, a.ID, mb, byMailbox[mb])
+		if err != nil {
+			return done, fmt.Errorf("restore messages of %s: %w", a.Address, err)
+		}
+		done = append(done, d...)
+	}
+	s.audit(ctx, p, s.domainTenant(ctx, a.DomainID), OpMessageRestore, "address "+a.Address, fmt.Sprintf("%d message(s): %v", len(done), ids))
+	return done, nil
+}
+
+// --- queue
+
+// QueueEntries lists the outbound queue entries of p's domains, oldest
+// first.
+func (s *Service) QueueEntries(ctx context.Context, p Principal, limit int) ([]store.QueueEntry, error) {
+	if err := s.allow(ctx, p, OpQueueList); err != nil {
+		return nil, err
+	}
+	q, err := s.queueQuery(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	q.Limit = limit
+	return s.st.QueueEntries(ctx, q)
+}
+
+func (s *Service) queueQuery(ctx context.Context, p Principal) (store.QueueQuery, error) {
+	ids, err := s.st.ScopeDomainIDs(ctx, p.Scope())
+	return store.QueueQuery{DomainIDs: ids}, err
+}
+
+// RetryQueue makes queue entries of p's domains due now; it returns how
+// many it found (ids outside the scope are not found).
+func (s *Service) RetryQueue(ctx context.Context, p Principal, ids []int64) (int, error) {
+	if err := s.allow(ctx, p, OpQueueRetry); err != nil {
+		return 0, err
+	}
+	q, err := s.queueQuery(ctx, p)
+	if err != nil {
+		return 0, err
+	}
+	n, err := s.st.RetryQueue(ctx, q, ids, s.now())
+	if err != nil {
+		return n, err
+	}
+	s.queueDenied(ctx, p, OpQueueRetry, ids, n)
+	if n > 0 {
+		s.audit(ctx, p, p.actorTenant(), OpQueueRetry, fmt.Sprintf("queue %v", ids), fmt.Sprintf("%d entries", n))
+	}
+	return n, nil
+}
+
+// DeleteQueue removes queue entries of p's domains; it returns how many.
+func (s *Service) DeleteQueue(ctx context.Context, p Principal, ids []int64) (int, error) {
+	if err := s.allow(ctx, p, OpQueueDelete); err != nil {
+		return 0, err
+	}
+	q, err := s.queueQuery(ctx, p)
+	if err != nil {
+		return 0, err
+	}
+	// Entries of other tenants that exist are a cross-tenant attempt:
+	// look before they are gone.
+	s.queueDenied(ctx, p, OpQueueDelete, ids, -1)
+	n, err := s.st.DeleteQueue(ctx, q, ids)
+	if err != nil {
+		return n, err
+	}
+	if n > 0 {
+		s.audit(ctx, p, p.actorTenant(), OpQueueDelete, fmt.Sprintf("queue %v", ids), fmt.Sprintf("%d entries", n))
+	}
+	return n, nil
+}
+
+// queueDenied audits ids that exist in the queue but outside p's scope
+// (found < 0: check always; else only when fewer than asked were found).
+func (s *Service) queueDenied(ctx context.Context, p Principal, op string, ids []int64, found int) {
+	if p.Scope().Kind == store.ScopeAll || found >= len(ids) {
+		return
+	}
+	all, err := s.st.QueueEntries(ctx, store.QueueQuery{Limit: 1 << 20})
+	if err != nil {
+		return
+	}
+	mine, err := s.queueQuery(ctx, p)
+	if err != nil {
+		return
+	}
+	for _, e := range all {
+		if slices.Contains(ids, e.ID) && !slices.Contains(mine.DomainIDs, e.DomainID) {
+			s.log.Warn("cross-tenant attempt", "principal", p.String(), "op", op, "queue", e.ID)
+			s.audit(ctx, p, p.actorTenant(), "denied", fmt.Sprintf("queue %d", e.ID), op)
+		}
+	}
+}
