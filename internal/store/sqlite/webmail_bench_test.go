@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -92,5 +94,101 @@ func TestMessagePageUsesIndex(t *testing.T) {
 				t.Errorf("plan of %q sorts: %q", q, plan)
 			}
 		}
+	}
+}
+
+// searchWords are the vocabulary of the search benchmark's messages.
+var searchWords = strings.Fields(`continuity outage report invoice quarterly meeting lunch budget
+	contract renewal server migration holiday schedule customer feedback release notes security audit
+	payroll expenses travel conference agenda minutes project deadline design review hiring offer`)
+
+// bulkSearchInbox fills bob's INBOX with n messages: n/10 distinct ones
+// delivered (so that each has its own words in the full-text index),
+// each then copied 9 more times under other UIDs and dates, as a
+// 100,000-message mailbox holds many similar messages.
+func bulkSearchInbox(tb testing.TB, s *Store, n int) (accountID, mailboxID int64) {
+	tb.Helper()
+	ctx := context.Background()
+	if _, err := s.CreateDomain(ctx, "example.test", 0); err != nil {
+		tb.Fatal(err)
+	}
+	a, err := s.CreateAccount(ctx, "bob@example.test", "")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	distinct := n / 10
+	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < distinct; i += 8 {
+				w1, w2, w3 := searchWords[i%len(searchWords)], searchWords[(i/7)%len(searchWords)], searchWords[(i/51)%len(searchWords)]
+				raw := fmt.Sprintf("From: Sender %d <s%d@example.net>\r\nTo: bob@example.test\r\nSubject: %s %s number %d\r\n"+
+					"Message-ID: <m%d@example.net>\r\n\r\nBody of message %d about the %s and the %s.\r\nToken tok%dx\r\n",
+					i%97, i%97, w1, w2, i, i, i, w3, w1, i)
+				d := store.NewDelivery([]byte(raw), base.Add(time.Duration(i)*time.Second))
+				d.Copies = []store.Copy{{AccountID: a.ID, Mailbox: store.Inbox}}
+				if _, err := s.Deliver(ctx, d); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		tb.Fatal(err)
+	}
+	in, err := s.Mailbox(ctx, a.ID, store.Inbox)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	err = s.write(ctx, func(t *tx) error {
+		for k := 1; k < 10; k++ {
+			if _, err := t.Exec(`INSERT INTO messages (account_id, domain_id, mailbox_id, uid, modseq, flags, keywords, received, size, body_id,
+				subject, from_addr, message_id, preview) SELECT account_id, domain_id, mailbox_id, uid + ?, modseq, flags, keywords,
+				received + ?, size, body_id, subject, from_addr, message_id, preview FROM messages WHERE mailbox_id = ? AND uid <= ?`,
+				k*distinct, int64(k)*int64(distinct)*1000, in.ID, distinct); err != nil {
+				return err
+			}
+		}
+		_, err := t.Exec("UPDATE mailboxes SET uidnext = ?, messages = ?, unseen = ? WHERE id = ?", n+1, n, n, in.ID)
+		return err
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return a.ID, in.ID
+}
+
+// BenchmarkSearchPage measures the candidates of the webmail's search
+// (one page of 50, newest first) across a 100,000-message account: a
+// subject word, a body word, a rare token, and a word in every message.
+func BenchmarkSearchPage(b *testing.B) {
+	s := open(&testing.T{}, b.TempDir())
+	defer s.Close()
+	acct, _ := bulkSearchInbox(b, s, 100_000)
+	ctx := context.Background()
+	for _, bc := range []struct {
+		name string
+		term store.SearchTerm
+	}{
+		{"subject", store.SearchTerm{Field: store.SearchSubject, Value: "renewal"}},
+		{"body", store.SearchTerm{Field: store.SearchBody, Value: "migration"}},
+		{"rare", store.SearchTerm{Field: store.SearchAnywhere, Value: "tok4321x"}},
+		{"common", store.SearchTerm{Field: store.SearchBody, Value: "message"}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for range b.N {
+				ms, err := s.SearchPage(ctx, acct, store.MailSearch{Terms: []store.SearchTerm{bc.term}}, store.Cursor{}, 50)
+				if err != nil || len(ms) == 0 {
+					b.Fatal(len(ms), err)
+				}
+			}
+		})
 	}
 }
