@@ -10,6 +10,7 @@ import (
 	"github.com/xtramail/xtramail/internal/config"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/web"
+	"github.com/xtramail/xtramail/internal/web/webmail"
 )
 
 // newWeb builds the HTTPS server and mounts its sub-apps: the webmail's
@@ -34,5 +35,6 @@ func newWeb(cfg *config.Config, addr net.Addr, tlsCfg *tls.Config, acme http.Han
 		ACME:              acme,
 	}, sessions, log)
 	w.UserSignIn(authn, st)
+	w.Mount("/", webmail.New(webmail.Options{Web: w, Store: st, Logger: log.With("app", "webmail")}))
 	return w
 }

@@ -1,7 +1,408 @@
 package webmail
 
-import "net/http"
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/message"
+	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/thread"
+	"github.com/xtramail/xtramail/internal/web"
+)
+
+// pageSize is how many messages one list page shows.
+const pageSize = 50
 
 // readRoutes registers the read side: folders, lists, reading,
 // attachments, search, Deleted and live updates.
-func (a *app) readRoutes(mux *http.ServeMux) {}
+func (a *app) readRoutes(mux *http.ServeMux) {
+	a.handle(mux, "GET /{$}", a.inbox)
+	a.handle(mux, "GET /mail/{mailbox}", a.mailbox)
+	a.handle(mux, "GET /mail/{mailbox}/rows", a.mailboxRows)
+	a.handle(mux, "POST /prefs/conversations", a.setConversations)
+	a.messageRoutes(mux)
+	a.handle(mux, "POST /actions", a.actions)
+	a.handle(mux, "GET /search", a.searchPage)
+	a.handle(mux, "GET /deleted", a.deletedPage)
+	a.handle(mux, "POST /deleted/restore", a.restore)
+	a.handle(mux, "GET /events", a.events)
+	// Every other path under the webmail: the web layer's own 404 page.
+	mux.HandleFunc("/", web.NotFound)
+}
+
+// folderItem is one folder in the side list.
+type folderItem struct {
+	ID      int64
+	Name    string // the full name ("Projects/Blue")
+	Label   string // the last level ("Blue")
+	Depth   int    // levels below the top, for indentation
+	Unseen  uint32
+	Href    string
+	Current bool
+	Icon    string // a class for special folders
+}
+
+// rowItem is one line of a message list.
+type rowItem struct {
+	ID        int64
+	Href      string
+	From      string
+	Subject   string
+	Preview   string
+	Date      string // short, for the list
+	DateTitle string // full, as a tooltip
+	ISODate   string
+	Unread    bool
+	Flagged   bool
+	Answered  bool
+	Count     int    // messages in the conversation, when above 1
+	Folder    string // the message's folder, in search results and Deleted
+	Forward   string // a forward link (Deleted)
+}
+
+// listData is the dot's Data of the list pages (a folder, search results,
+// Deleted).
+type listData struct {
+	Kind     string // "mailbox", "search", "deleted"
+	Heading  string
+	Folders  []folderItem
+	Mailbox  folderItem // the folder shown (Kind mailbox)
+	Rows     []rowItem
+	More     string // URL of the next rows, "" at the end
+	Conv     bool   // conversation view on
+	Query    string // the search box
+	Problems []string
+	Undo     []int64      // ids just deleted, for the undo form
+	Targets  []folderItem // where selected messages can move
+	Back     string       // where actions return to
+	Empty    string       // what an empty list says
+}
+
+// folders lists the account's folders, special ones first, the rest by
+// name, with their unread counts from the mailbox counters.
+func (a *app) folders(ctx context.Context, acct int64, current int64) ([]folderItem, error) {
+	mbs, err := a.store.Mailboxes(ctx, acct)
+	if err != nil {
+		return nil, fmt.Errorf("list folders: %w", err)
+	}
+	rank := func(m store.Mailbox) int {
+		switch m.Name {
+		case store.Inbox:
+			return 0
+		case store.Drafts:
+			return 1
+		case store.Sent:
+			return 2
+		case store.Trash:
+			return 3
+		}
+		return 4
+	}
+	slices.SortStableFunc(mbs, func(x, y store.Mailbox) int {
+		if d := rank(x) - rank(y); d != 0 {
+			return d
+		}
+		return strings.Compare(x.Name, y.Name)
+	})
+	out := make([]folderItem, 0, len(mbs))
+	for _, m := range mbs {
+		label := m.Name
+		depth := strings.Count(m.Name, "/")
+		if depth > 0 {
+			label = m.Name[strings.LastIndexByte(m.Name, '/')+1:]
+		}
+		if m.Name == store.Inbox {
+			label = "Inbox"
+		}
+		icon := ""
+		if rank(m) < 4 {
+			icon = "folder-" + strings.ToLower(m.Name)
+		}
+		out = append(out, folderItem{ID: m.ID, Name: m.Name, Label: label, Depth: min(depth, 6), Unseen: m.Unseen,
+			Href: "/mail/" + strconv.FormatInt(m.ID, 10), Current: m.ID == current, Icon: icon})
+	}
+	return out, nil
+}
+
+// nav is the top bar of every webmail page, with the INBOX's unread count.
+func nav(folders []folderItem, current string) []web.NavLink {
+	badge := ""
+	for _, f := range folders {
+		if f.Name == store.Inbox && f.Unseen > 0 {
+			badge = strconv.FormatUint(uint64(f.Unseen), 10)
+		}
+	}
+	links := []web.NavLink{
+		{Label: "Mail", Href: "/", Badge: badge},
+		{Label: "Search", Href: "/search"},
+		{Label: "Deleted", Href: "/deleted"},
+		{Label: "Compose", Href: "/compose"},
+		{Label: "Settings", Href: "/settings"},
+	}
+	for i := range links {
+		links[i].Current = links[i].Label == current
+	}
+	return links
+}
+
+// title is a page title with the INBOX's unread count before it, as mail
+// clients show it in the tab.
+func title(folders []folderItem, s string) string {
+	for _, f := range folders {
+		if f.Name == store.Inbox && f.Unseen > 0 {
+			return fmt.Sprintf("(%d) %s", f.Unseen, s)
+		}
+	}
+	return s
+}
+
+// formatCursor and parseCursor carry a list position in a URL.
+func formatCursor(c store.Cursor) string {
+	return strconv.FormatInt(c.Received.UnixMilli(), 10) + "." + strconv.FormatInt(c.ID, 10)
+}
+
+func parseCursor(s string) (store.Cursor, bool) {
+	if s == "" {
+		return store.Cursor{}, true
+	}
+	ms, id, ok := strings.Cut(s, ".")
+	if !ok {
+		return store.Cursor{}, false
+	}
+	t, err1 := strconv.ParseInt(ms, 10, 64)
+	n, err2 := strconv.ParseInt(id, 10, 64)
+	if err1 != nil || err2 != nil || n <= 0 {
+		return store.Cursor{}, false
+	}
+	return store.Cursor{Received: time.UnixMilli(t), ID: n}, true
+}
+
+// pathID reads a positive id from the URL path.
+func pathID(r *http.Request, name string) (int64, bool) {
+	n, err := strconv.ParseInt(r.PathValue(name), 10, 64)
+	return n, err == nil && n > 0
+}
+
+// shortDate is a message's date as a list shows it: the time today, the
+// day this year, the full date before.
+func shortDate(t, now time.Time) string {
+	t = t.In(now.Location())
+	switch {
+	case t.Year() == now.Year() && t.YearDay() == now.YearDay():
+		return t.Format("15:04")
+	case t.Year() == now.Year():
+		return t.Format("2 Jan")
+	}
+	return t.Format("2 Jan 2006")
+}
+
+// row makes a list line of a message.
+func (a *app) row(m store.Message, folder string) rowItem {
+	from := m.From
+	if from == "" {
+		from = "(no sender)"
+	} else if i := strings.Index(from, " <"); i > 0 {
+		from = strings.Trim(from[:i], `"`)
+	}
+	subj := m.Subject
+	if subj == "" {
+		subj = "(no subject)"
+	}
+	now := a.now()
+	return rowItem{
+		ID: m.ID, Href: "/msg/" + strconv.FormatInt(m.ID, 10), From: from, Subject: subj, Preview: m.Preview,
+		Date: shortDate(m.Received, now), DateTitle: m.Received.In(now.Location()).Format("Mon, 2 Jan 2006 15:04"),
+		ISODate: m.Received.UTC().Format(time.RFC3339),
+		Unread:  m.Flags&store.FlagSeen == 0, Flagged: m.Flags&store.FlagFlagged != 0, Answered: m.Flags&store.FlagAnswered != 0,
+		Folder: folder,
+	}
+}
+
+// conversationsOn reads the user's choice (a cookie; on unless switched
+// off).
+func conversationsOn(r *http.Request) bool {
+	c, err := r.Cookie("xm-conv")
+	return err != nil || c.Value != "off"
+}
+
+func (a *app) setConversations(w http.ResponseWriter, r *http.Request, acct int64) {
+	v := "on"
+	if r.FormValue("conv") == "off" {
+		v = "off"
+	}
+	http.SetCookie(w, &http.Cookie{Name: "xm-conv", Value: v, Path: "/", MaxAge: 400 * 24 * 3600, Secure: true,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	http.Redirect(w, r, localPath(r.FormValue("back"), "/"), http.StatusSeeOther)
+}
+
+// localPath keeps a redirect target on this site: a path, never a URL
+// to elsewhere ("//evil.test", "/\evil.test").
+func localPath(p, def string) string {
+	if p == "" || p[0] != '/' || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\\r\n") {
+		return def
+	}
+	if u, err := url.Parse(p); err != nil || u.Host != "" || u.Scheme != "" {
+		return def
+	}
+	return p
+}
+
+func (a *app) inbox(w http.ResponseWriter, r *http.Request, acct int64) {
+	mb, err := a.store.Mailbox(r.Context(), acct, store.Inbox)
+	if err != nil {
+		a.fail(w, r, acct, "open INBOX", err)
+		return
+	}
+	a.showMailbox(w, r, acct, mb, false)
+}
+
+func (a *app) mailbox(w http.ResponseWriter, r *http.Request, acct int64) {
+	a.mailboxPage(w, r, acct, false)
+}
+
+func (a *app) mailboxRows(w http.ResponseWriter, r *http.Request, acct int64) {
+	a.mailboxPage(w, r, acct, true)
+}
+
+func (a *app) mailboxPage(w http.ResponseWriter, r *http.Request, acct int64, rows bool) {
+	id, ok := pathID(r, "mailbox")
+	if !ok {
+		web.NotFound(w, r)
+		return
+	}
+	mb, err := a.store.MailboxByID(r.Context(), acct, id)
+	if err != nil {
+		a.fail(w, r, acct, "open folder", err)
+		return
+	}
+	a.showMailbox(w, r, acct, mb, rows)
+}
+
+// showMailbox renders a folder's page, or with rows only its next rows
+// (the htmx "more" request and live refreshes).
+func (a *app) showMailbox(w http.ResponseWriter, r *http.Request, acct int64, mb store.Mailbox, rows bool) {
+	ctx := r.Context()
+	after, ok := parseCursor(r.URL.Query().Get("after"))
+	if !ok {
+		web.Error(w, r, http.StatusBadRequest, "That page link is broken. Go back to the folder.")
+		return
+	}
+	msgs, err := a.store.MessagePage(ctx, acct, mb.ID, after, pageSize)
+	if err != nil {
+		a.fail(w, r, acct, "list folder", err)
+		return
+	}
+	conv := conversationsOn(r)
+	base := "/mail/" + strconv.FormatInt(mb.ID, 10)
+	d := listData{Kind: "mailbox", Conv: conv, Back: base}
+	if conv {
+		d.Rows, err = a.conversationRows(ctx, acct, msgs)
+		if err != nil {
+			a.fail(w, r, acct, "list folder", err)
+			return
+		}
+	} else {
+		for _, m := range msgs {
+			d.Rows = append(d.Rows, a.row(m, ""))
+		}
+	}
+	if len(msgs) == pageSize {
+		d.More = base + "/rows?after=" + formatCursor(store.CursorOf(msgs[len(msgs)-1]))
+	}
+	if rows {
+		a.pages.list.Fragment(w, r, http.StatusOK, "rows", web.View{Data: d})
+		return
+	}
+	if d.Folders, err = a.folders(ctx, acct, mb.ID); err != nil {
+		a.fail(w, r, acct, "list folders", err)
+		return
+	}
+	for _, f := range d.Folders {
+		if f.ID == mb.ID {
+			d.Mailbox = f
+		} else {
+			d.Targets = append(d.Targets, f)
+		}
+	}
+	d.Heading = d.Mailbox.Label
+	d.Empty = "No messages in this folder."
+	if u := r.URL.Query().Get("undo"); u != "" {
+		if ids := parseIDs(strings.Split(u, ",")); len(ids) > 0 {
+			d.Undo = ids
+		}
+	}
+	cur := "Mail"
+	a.pages.list.Render(w, r, http.StatusOK, web.View{Title: title(d.Folders, d.Heading), App: "webmail", Nav: nav(d.Folders, cur), Data: d})
+}
+
+// conversationRows groups one page of a folder by conversation (IMAP
+// THREAD=REFERENCES on the page's messages): one line per conversation,
+// showing its newest message, unread when any is.
+func (a *app) conversationRows(ctx context.Context, acct int64, msgs []store.Message) ([]rowItem, error) {
+	tms := make([]thread.Msg, len(msgs))
+	for i, m := range msgs {
+		var info *message.Info
+		if b, err := a.store.Body(ctx, acct, m.BodyID); err == nil {
+			info = b.Info
+		}
+		tms[i] = threadMsg(i+1, m, info)
+	}
+	group := make([]int, len(msgs)) // conversation of each message, by its root's index
+	for gi, root := range thread.References(tms) {
+		var walk func(n *thread.Node)
+		walk = func(n *thread.Node) {
+			if n.UID != 0 {
+				group[n.UID-1] = gi
+			}
+			for _, c := range n.Children {
+				walk(c)
+			}
+		}
+		walk(root)
+	}
+	seen := map[int]int{} // group → index in rows
+	var rows []rowItem
+	for i, m := range msgs { // newest first: the first of a group is its newest
+		g := group[i]
+		if j, ok := seen[g]; ok {
+			rows[j].Count++
+			if m.Flags&store.FlagSeen == 0 {
+				rows[j].Unread = true
+			}
+			continue
+		}
+		seen[g] = len(rows)
+		r := a.row(m, "")
+		r.Count = 1
+		rows = append(rows, r)
+	}
+	return rows, nil
+}
+
+// parseIDs reads message ids from form values, dropping what is not one.
+func parseIDs(vals []string) []int64 {
+	var ids []int64
+	for _, v := range vals {
+		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && n > 0 && !slices.Contains(ids, n) {
+			ids = append(ids, n)
+		}
+		if len(ids) >= 1000 {
+			break
+		}
+	}
+	return ids
+}
+
+func joinIDs(ids []int64) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = strconv.FormatInt(id, 10)
+	}
+	return strings.Join(s, ",")
+}

@@ -6,27 +6,32 @@
 // settings (the compose side, files compose*).
 //
 // It owns no session or CSRF logic: the web layer (internal/web) signs
-// users in and hands each request over with its account, which Options.Account
-// reads. Every store call names that account, so an id taken from a URL
-// that belongs to someone else is store.ErrNotFound and answered 404 by
-// construction.
+// users in, and every handler here runs behind its Require for the user
+// principal. Every store call names that account (web.UserFrom), so an id
+// taken from a URL that belongs to someone else is store.ErrNotFound and
+// answered 404 by construction.
 package webmail
 
 import (
+	"embed"
+	"errors"
+	"io/fs"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/web"
 )
 
 // Options wires the webmail to the rest of the service.
 type Options struct {
+	// Web is the listener the webmail is mounted on: layout, static
+	// assets, sessions.
+	Web *web.Server
 	// Store holds the mail; every call names the signed-in account.
 	Store store.Store
-	// Account returns the account signed in on the request (the web
-	// layer's session), or false when there is none.
-	Account func(r *http.Request) (store.Account, bool)
 	// Logger gets handler errors once, with the account.
 	Logger *slog.Logger
 	// Now is the clock (tests inject one); nil means time.Now.
@@ -35,39 +40,79 @@ type Options struct {
 	Compose ComposeOptions
 }
 
+//go:embed templates static
+var assets embed.FS
+
 // app is one webmail: the options and what is built from them once.
 type app struct {
 	opt   Options
+	web   *web.Server
 	store store.Store
 	log   *slog.Logger
 	now   func() time.Time
+	html  htmlPolicies
+	pages readPages
+
+	streamsMu sync.Mutex
+	streams   map[string]int // open live-update streams by session
 }
 
 // New returns the webmail's handler, to be mounted at the root of the web
-// listener behind its session and CSRF middleware.
+// listener (w.Mount("/", ...)).
 func New(opt Options) http.Handler {
-	a := &app{opt: opt, store: opt.Store, log: opt.Logger, now: opt.Now}
+	a := &app{opt: opt, web: opt.Web, store: opt.Store, log: opt.Logger, now: opt.Now,
+		html: newHTMLPolicies(), streams: map[string]int{}}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
 	if a.now == nil {
 		a.now = time.Now
 	}
+	static, err := fs.Sub(assets, "static")
+	if err != nil {
+		panic(err)
+	}
+	if err := a.web.Static().Add("webmail", static); err != nil {
+		panic(err)
+	}
+	a.pages = parseReadPages(a.web.Layout())
 	mux := http.NewServeMux()
 	a.readRoutes(mux)
 	a.composeRoutes(mux)
 	return mux
 }
 
-// account returns the request's signed-in account. Without one it answers
-// 401 and returns false: the web layer normally redirects to sign-in
-// before the request gets here.
-func (a *app) account(w http.ResponseWriter, r *http.Request) (store.Account, bool) {
-	if a.opt.Account != nil {
-		if acct, ok := a.opt.Account(r); ok {
-			return acct, true
+// handleFunc is a handler of the signed-in user: acct is the account id
+// every store call names.
+type handleFunc func(w http.ResponseWriter, r *http.Request, acct int64)
+
+// handle registers h behind the web layer's sign-in for the user
+// principal.
+func (a *app) handle(mux *http.ServeMux, pattern string, h handleFunc) {
+	mux.Handle(pattern, a.web.Sessions().Require(web.PrincipalUser, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, ok := web.UserFrom(r.Context())
+		if !ok {
+			web.Error(w, r, http.StatusUnauthorized, "Sign in first.")
+			return
 		}
+		h(w, r, u.ID)
+	})))
+}
+
+// fail answers a handler's error: the store's kinds map to what the user
+// can do; anything else is logged once and answered 500.
+func (a *app) fail(w http.ResponseWriter, r *http.Request, acct int64, what string, err error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		web.NotFound(w, r)
+	case errors.Is(err, store.ErrInvalid):
+		web.Error(w, r, http.StatusBadRequest, "That request could not be understood. Go back and try again.")
+	case errors.Is(err, store.ErrStorageFull):
+		web.Error(w, r, http.StatusServiceUnavailable, "The server is out of storage. Try again later.")
+	case r.Context().Err() != nil:
+		// The browser went away; nothing to answer.
+	default:
+		a.log.Error(what, "account", acct, "path", r.URL.Path, "err", err)
+		web.Error(w, r, http.StatusInternalServerError, "Something went wrong on the server. Try again in a moment.")
 	}
-	http.Error(w, "Sign in first.", http.StatusUnauthorized)
-	return store.Account{}, false
 }

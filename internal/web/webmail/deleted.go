@@ -1,0 +1,97 @@
+package webmail
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/web"
+)
+
+// deletedPage lists what the user deleted, here or over IMAP, in any
+// folder, until the retention window ends: each can be restored to its
+// folder, opened, or forwarded.
+func (a *app) deletedPage(w http.ResponseWriter, r *http.Request, acct int64) {
+	ctx := r.Context()
+	after, ok := parseCursor(r.URL.Query().Get("after"))
+	if !ok {
+		web.Error(w, r, http.StatusBadRequest, "That page link is broken. Go back to Deleted.")
+		return
+	}
+	msgs, err := a.store.DeletedPage(ctx, acct, after, pageSize)
+	if err != nil {
+		a.fail(w, r, acct, "list deleted", err)
+		return
+	}
+	folders, err := a.folders(ctx, acct, 0)
+	if err != nil {
+		a.fail(w, r, acct, "list folders", err)
+		return
+	}
+	names := map[int64]string{}
+	for _, f := range folders {
+		names[f.ID] = f.Name
+	}
+	d := listData{Kind: "deleted", Heading: "Deleted", Folders: folders, Back: "/deleted",
+		Empty: "Nothing deleted. Messages you delete here or in a mail app stay here until the retention window ends."}
+	for _, m := range msgs {
+		row := a.row(m, names[m.MailboxID])
+		row.Href += "?deleted=1"
+		row.Forward = "/compose?forward=" + strconv.FormatInt(m.ID, 10)
+		d.Rows = append(d.Rows, row)
+	}
+	if len(msgs) == pageSize {
+		d.More = "/deleted?rows=1&after=" + formatCursor(store.CursorOf(msgs[len(msgs)-1]))
+	}
+	if r.URL.Query().Get("rows") == "1" {
+		a.pages.list.Fragment(w, r, http.StatusOK, "rows", web.View{Data: d})
+		return
+	}
+	a.pages.list.Render(w, r, http.StatusOK, web.View{Title: title(folders, "Deleted"), App: "webmail", Nav: nav(folders, "Deleted"), Data: d})
+}
+
+// restore brings deleted messages (form values id) back to the folders
+// they were deleted from; the store logs each as restored.
+func (a *app) restore(w http.ResponseWriter, r *http.Request, acct int64) {
+	ctx := r.Context()
+	if err := r.ParseForm(); err != nil {
+		web.Error(w, r, http.StatusBadRequest, "That form could not be read. Go back and try again.")
+		return
+	}
+	ids := parseIDs(r.PostForm["id"])
+	if len(ids) > maxSelected {
+		ids = ids[:maxSelected]
+	}
+	byFolder := map[int64][]int64{}
+	var order []int64
+	for _, id := range ids {
+		m, err := a.store.Message(ctx, acct, id)
+		if err != nil {
+			a.fail(w, r, acct, "select message", err)
+			return
+		}
+		if !m.Expunged {
+			continue
+		}
+		if _, ok := byFolder[m.MailboxID]; !ok {
+			order = append(order, m.MailboxID)
+		}
+		byFolder[m.MailboxID] = append(byFolder[m.MailboxID], m.ID)
+	}
+	n := 0
+	for _, mb := range order {
+		done, err := a.store.Restore(ctx, acct, mb, byFolder[mb])
+		if err != nil {
+			a.fail(w, r, acct, "restore messages", err)
+			return
+		}
+		n += len(done)
+	}
+	web.SetFlash(w, fmt.Sprintf("Restored %s.", plural(n, "message")))
+	back := localPath(r.PostFormValue("back"), "/deleted")
+	if len(order) == 1 && r.PostFormValue("back") == "" {
+		back = "/mail/" + strconv.FormatInt(order[0], 10)
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}

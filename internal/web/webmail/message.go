@@ -1,0 +1,475 @@
+package webmail
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"html"
+	"html/template"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/xtramail/xtramail/internal/message"
+	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/web"
+)
+
+func (a *app) messageRoutes(mux *http.ServeMux) {
+	a.handle(mux, "GET /msg/{id}", a.messagePage)
+	a.handle(mux, "GET /msg/{id}/html", a.messageHTML)
+	a.handle(mux, "GET /msg/{id}/part/{path}", a.messagePart)
+	a.handle(mux, "GET /msg/{id}/raw", a.messageRaw)
+}
+
+// bodyView is one shown part of the message page.
+type bodyView struct {
+	HTML      bool
+	Text      template.HTML // text parts, escaped and linked by renderPlain
+	FrameSrc  string        // HTML parts: the sandboxed frame's URL
+	Truncated bool
+	Download  string
+}
+
+type attachmentView struct {
+	Name, Type, Size string
+	Download         string
+	Preview          string // "" when the browser cannot show it
+}
+
+// messageData is the message page's Data.
+type messageData struct {
+	ID                       int64
+	Subject, From, To, Cc    string
+	Date, ISODate            string
+	Body                     []bodyView
+	Attachments              []attachmentView
+	RemoteImages             bool   // remote images were left out
+	ImagesAllowed            bool   // and the user asked to see them
+	ShowImages               string // the page's URL with images
+	Problems                 []string
+	Conversation             []rowItem
+	Folder                   folderItem
+	Folders, Targets         []folderItem
+	Flagged, Unread          bool
+	Back                     string
+	Reply, ReplyAll, Forward string
+	Raw                      string
+}
+
+// openRanges returns a reader of a body's byte ranges: the blob store's
+// own when it has one (a file section), else the body read into memory.
+func (a *app) openRanges(ctx context.Context, acct, bodyID int64) (ranger, func(), error) {
+	rc, err := a.store.OpenBody(ctx, acct, bodyID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ra, ok := rc.(io.ReaderAt); ok {
+		return ra, func() { rc.Close() }, nil
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read body %d: %w", bodyID, err)
+	}
+	return bytes.NewReader(b), func() {}, nil
+}
+
+// loadMessage reads a message of the account and its pre-parsed body.
+func (a *app) loadMessage(r *http.Request, acct int64) (store.Message, store.Body, error) {
+	id, ok := pathID(r, "id")
+	if !ok {
+		return store.Message{}, store.Body{}, fmt.Errorf("message id %q: %w", r.PathValue("id"), store.ErrNotFound)
+	}
+	m, err := a.store.Message(r.Context(), acct, id)
+	if err != nil {
+		return m, store.Body{}, err
+	}
+	if m.Expunged && r.URL.Query().Get("deleted") != "1" {
+		// Deleted messages are read from the Deleted view only.
+		return m, store.Body{}, fmt.Errorf("message %d is deleted: %w", id, store.ErrNotFound)
+	}
+	b, err := a.store.Body(r.Context(), acct, m.BodyID)
+	return m, b, err
+}
+
+// addressList is an envelope address list for display.
+func addressList(as []message.Address) string {
+	var out []string
+	for _, ad := range as {
+		if ad.GroupStart || ad.GroupEnd {
+			continue
+		}
+		addr := ad.Mailbox
+		if ad.Host != "" {
+			addr += "@" + ad.Host
+		}
+		if name := message.DecodeHeader(ad.Name); name != "" {
+			out = append(out, name+" <"+addr+">")
+		} else {
+			out = append(out, addr)
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// remoteImage finds an image the sanitiser would leave out until allowed.
+var remoteImage = regexp.MustCompile(`(?i)<img[^>]*\ssrc\s*=\s*["']?\s*(https?:)?//`)
+
+func (a *app) messagePage(w http.ResponseWriter, r *http.Request, acct int64) {
+	ctx := r.Context()
+	m, b, err := a.loadMessage(r, acct)
+	if err != nil {
+		a.fail(w, r, acct, "open message", err)
+		return
+	}
+	if m.Flags&store.FlagSeen == 0 && !m.Expunged {
+		// Opening a message reads it, as in every mail client.
+		if _, _, err := a.store.StoreFlags(ctx, acct, m.MailboxID, []uint32{m.UID}, store.FlagsAdd, store.FlagSeen, nil, 0); err != nil {
+			a.log.Warn("mark message read", "account", acct, "message", m.ID, "err", err)
+		}
+	}
+	info := b.Info
+	id := strconv.FormatInt(m.ID, 10)
+	base := "/msg/" + id
+	images := r.URL.Query().Get("images") == "1"
+	deletedQ := ""
+	if m.Expunged {
+		deletedQ = "deleted=1"
+	}
+	d := messageData{
+		ID: m.ID, Subject: m.Subject, From: addressList(info.Envelope.From), To: addressList(info.Envelope.To),
+		Cc: addressList(info.Envelope.Cc), Flagged: m.Flags&store.FlagFlagged != 0, Problems: info.Problems,
+		ImagesAllowed: images, Reply: "/compose?reply=" + id, ReplyAll: "/compose?replyall=" + id,
+		Forward: "/compose?forward=" + id, Raw: base + "/raw" + query(deletedQ),
+		ShowImages: base + "?" + joinQuery(deletedQ, "images=1"),
+	}
+	if d.Subject == "" {
+		d.Subject = "(no subject)"
+	}
+	if d.From == "" {
+		d.From = m.From
+	}
+	date := info.Date
+	if date.IsZero() {
+		date = m.Received
+	}
+	d.Date = date.In(a.now().Location()).Format("Mon, 2 Jan 2006 15:04")
+	d.ISODate = date.UTC().Format("2006-01-02T15:04:05Z")
+	rr, closeBody, err := a.openRanges(ctx, acct, m.BodyID)
+	if err != nil {
+		a.fail(w, r, acct, "open message", err)
+		return
+	}
+	defer closeBody()
+	s := analyse(info)
+	for _, bp := range s.Body {
+		p, _ := findPart(&info.Part, bp.Path)
+		v := bodyView{HTML: bp.HTML, Download: base + "/part/" + pathSegment(bp.Path) + query(deletedQ)}
+		if bp.HTML {
+			v.FrameSrc = base + "/html?" + joinQuery("part="+url.QueryEscape(bp.Path), deletedQ)
+			if images {
+				v.FrameSrc += "&images=1"
+			}
+			if !d.RemoteImages {
+				text, _, err := partText(rr, p, maxShownText)
+				if err != nil {
+					a.fail(w, r, acct, "read message", err)
+					return
+				}
+				d.RemoteImages = remoteImage.MatchString(text)
+			}
+		} else {
+			text, cut, err := partText(rr, p, maxShownText)
+			if err != nil {
+				a.fail(w, r, acct, "read message", err)
+				return
+			}
+			v.Text, v.Truncated = renderPlain(text, strings.EqualFold(p.Param("format"), "flowed"), strings.EqualFold(p.Param("delsp"), "yes")), cut
+		}
+		d.Body = append(d.Body, v)
+	}
+	for _, at := range s.Attachments {
+		if at.Related {
+			continue
+		}
+		v := attachmentView{Name: at.Name, Type: at.Type, Size: humanSize(at.Size),
+			Download: base + "/part/" + pathSegment(at.Path) + query(deletedQ)}
+		if at.Preview {
+			v.Preview = base + "/part/" + pathSegment(at.Path) + "?" + joinQuery("inline=1", deletedQ)
+		}
+		d.Attachments = append(d.Attachments, v)
+	}
+	if d.Folders, err = a.folders(ctx, acct, m.MailboxID); err != nil {
+		a.fail(w, r, acct, "list folders", err)
+		return
+	}
+	for _, f := range d.Folders {
+		if f.ID == m.MailboxID {
+			d.Folder = f
+		} else {
+			d.Targets = append(d.Targets, f)
+		}
+	}
+	d.Back = d.Folder.Href
+	if m.Expunged {
+		d.Back = "/deleted"
+	} else if conversationsOn(r) {
+		conv, err := a.conversation(ctx, acct, m, info)
+		if err != nil {
+			a.fail(w, r, acct, "open conversation", err)
+			return
+		}
+		if len(conv) > 1 {
+			names := map[int64]string{}
+			for _, f := range d.Folders {
+				names[f.ID] = f.Label
+			}
+			for _, c := range conv {
+				row := a.row(c, names[c.MailboxID])
+				row.Count = 0
+				if c.ID == m.ID {
+					row.Href = ""
+				}
+				d.Conversation = append(d.Conversation, row)
+			}
+		}
+	}
+	a.pages.message.Render(w, r, http.StatusOK, web.View{Title: title(d.Folders, d.Subject), App: "webmail", Nav: nav(d.Folders, "Mail"), Data: d})
+}
+
+func query(q string) string {
+	if q == "" {
+		return ""
+	}
+	return "?" + q
+}
+
+func joinQuery(parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, "&")
+}
+
+// pathSegment names a part in a URL path: the root part ("") is "0"
+// there (dots stay: "1.2").
+func pathSegment(p string) string {
+	if p == "" {
+		return "root"
+	}
+	return p
+}
+
+func partFromSegment(s string) string {
+	if s == "root" {
+		return ""
+	}
+	return s
+}
+
+func humanSize(n int64) string {
+	switch {
+	case n < 1024:
+		return fmt.Sprintf("%d B", n)
+	case n < 1024*1024:
+		return fmt.Sprintf("%.0f KB", float64(n)/1024)
+	}
+	return fmt.Sprintf("%.1f MB", float64(n)/(1024*1024))
+}
+
+// frameCSP is the HTML body frame's policy: nothing loads or runs but
+// inline styles and images inlined from the message's own parts (data:),
+// and https images once the user allowed them. The frame is sandboxed
+// here too, for a browser that opens its URL on its own; links may open
+// in a new, unsandboxed tab.
+func frameCSP(images bool) string {
+	img := "data:"
+	if images {
+		img += " https:"
+	}
+	return "default-src 'none'; img-src " + img + "; style-src 'unsafe-inline'; frame-ancestors 'self'; base-uri 'none'; " +
+		"form-action 'none'; sandbox allow-popups allow-popups-to-escape-sandbox"
+}
+
+// cidSrc finds the images the sanitiser mapped from cid: URLs.
+var cidSrc = regexp.MustCompile(`src="cid/([^"]*)"`)
+
+// maxInlineImage bounds an image inlined into the frame from a cid: part.
+const maxInlineImage = 8 << 20
+
+// messageHTML serves one HTML part, sanitised, as the document of the
+// message page's sandboxed frame. Images of the message's own parts
+// (cid:, RFC 2392) are inlined as data: URLs: the frame's origin is
+// opaque (no allow-same-origin), so requests from it carry no session
+// cookie (SameSite=Strict) and could not fetch them.
+func (a *app) messageHTML(w http.ResponseWriter, r *http.Request, acct int64) {
+	m, b, err := a.loadMessage(r, acct)
+	if err != nil {
+		a.fail(w, r, acct, "open message", err)
+		return
+	}
+	p, ok := findPart(&b.Info.Part, r.URL.Query().Get("part"))
+	if !ok || p.Type != "text" || p.Subtype != "html" {
+		web.NotFound(w, r)
+		return
+	}
+	rr, closeBody, err := a.openRanges(r.Context(), acct, m.BodyID)
+	if err != nil {
+		a.fail(w, r, acct, "open message", err)
+		return
+	}
+	defer closeBody()
+	text, _, err := partText(rr, p, maxShownText)
+	if err != nil {
+		a.fail(w, r, acct, "read message", err)
+		return
+	}
+	images := r.URL.Query().Get("images") == "1"
+	clean := a.html.sanitize(text, images)
+	cids := map[string]*message.Part{}
+	var collect func(p *message.Part)
+	collect = func(p *message.Part) {
+		if id := strings.Trim(p.ID, "<> \t"); id != "" && p.Type == "image" && previewable(p.Type+"/"+p.Subtype) {
+			cids[id] = p
+		}
+		for i := range p.Parts {
+			collect(&p.Parts[i])
+		}
+	}
+	collect(&b.Info.Part)
+	inlined := 0
+	clean = cidSrc.ReplaceAllStringFunc(clean, func(s string) string {
+		cid := html.UnescapeString(cidSrc.FindStringSubmatch(s)[1])
+		ip := cids[cid]
+		if ip == nil || inlined+int(ip.Size()) > maxInlineImage {
+			return `src=""`
+		}
+		data, err := partBytes(rr, ip)
+		if err != nil {
+			return `src=""`
+		}
+		inlined += int(ip.Size())
+		return `src="data:` + ip.Type + "/" + ip.Subtype + ";base64," + base64.StdEncoding.EncodeToString(data) + `"`
+	})
+	h := w.Header()
+	h.Set("Content-Security-Policy", frameCSP(images))
+	h.Set("X-Frame-Options", "SAMEORIGIN")
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "private, no-store")
+	io.WriteString(w, htmlDocument(clean))
+}
+
+// contentDisposition writes a Content-Disposition with the file name both
+// as an ASCII fallback and, when it is not ASCII, as RFC 8187 filename*
+// (RFC 6266 section 4.3).
+func contentDisposition(disp, name string) string {
+	ascii := strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' || r == ';' {
+			return '_'
+		}
+		return r
+	}, name)
+	v := disp + `; filename="` + ascii + `"`
+	if ascii != name && utf8.ValidString(name) {
+		v += "; filename*=UTF-8''" + strings.ReplaceAll(url.PathEscape(name), "'", "%27")
+	}
+	return v
+}
+
+// messagePart downloads one part, decoded from its transfer encoding, as
+// an attachment; with inline=1 an image or PDF is shown by the browser.
+func (a *app) messagePart(w http.ResponseWriter, r *http.Request, acct int64) {
+	m, b, err := a.loadMessage(r, acct)
+	if err != nil {
+		a.fail(w, r, acct, "open message", err)
+		return
+	}
+	path := partFromSegment(r.PathValue("path"))
+	p, ok := findPart(&b.Info.Part, path)
+	if !ok || p.Type == "multipart" {
+		web.NotFound(w, r)
+		return
+	}
+	rr, closeBody, err := a.openRanges(r.Context(), acct, m.BodyID)
+	if err != nil {
+		a.fail(w, r, acct, "open message", err)
+		return
+	}
+	defer closeBody()
+	data, err := partBytes(rr, p)
+	if err != nil {
+		a.fail(w, r, acct, "read attachment", err)
+		return
+	}
+	at := describe(p, splitPath(path), false)
+	typ := p.Type + "/" + p.Subtype
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "private, no-store")
+	if r.URL.Query().Get("inline") == "1" && previewable(typ) {
+		h.Set("Content-Type", typ)
+		h.Set("Content-Disposition", contentDisposition("inline", at.Name))
+		h.Set("Content-Security-Policy", "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; object-src 'self'; frame-ancestors 'none'")
+	} else {
+		if p.Type == "text" {
+			typ += "; charset=" + charsetOr(p.Param("charset"))
+		}
+		h.Set("Content-Type", typ)
+		h.Set("Content-Disposition", contentDisposition("attachment", at.Name))
+		h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	}
+	h.Set("Content-Length", strconv.Itoa(len(data)))
+	w.Write(data)
+}
+
+func charsetOr(cs string) string {
+	cs = strings.Trim(cs, `"' `)
+	if cs == "" || strings.ContainsAny(cs, ";,\r\n ") {
+		return "us-ascii"
+	}
+	return cs
+}
+
+func splitPath(p string) []int {
+	if p == "" {
+		return nil
+	}
+	var out []int
+	for _, s := range strings.Split(p, ".") {
+		n, _ := strconv.Atoi(s)
+		out = append(out, n)
+	}
+	return out
+}
+
+// messageRaw shows the message as received ("show original"): plain
+// text, never sniffed, sandboxed.
+func (a *app) messageRaw(w http.ResponseWriter, r *http.Request, acct int64) {
+	m, _, err := a.loadMessage(r, acct)
+	if err != nil {
+		a.fail(w, r, acct, "open message", err)
+		return
+	}
+	rc, err := a.store.OpenBody(r.Context(), acct, m.BodyID)
+	if err != nil {
+		a.fail(w, r, acct, "open message", err)
+		return
+	}
+	defer rc.Close()
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	h.Set("Cache-Control", "private, no-store")
+	h.Set("Content-Length", strconv.FormatInt(m.Size, 10))
+	io.Copy(w, rc)
+}

@@ -1,0 +1,64 @@
+package webmail
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+
+	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/web"
+)
+
+// searchPage answers the search box with results from every folder,
+// newest first; ?rows=1 gives the next rows alone (htmx "more").
+func (a *app) searchPage(w http.ResponseWriter, r *http.Request, acct int64) {
+	ctx := r.Context()
+	qs := r.URL.Query()
+	text := qs.Get("q")
+	after, ok := parseCursor(qs.Get("after"))
+	if !ok {
+		web.Error(w, r, http.StatusBadRequest, "That page link is broken. Search again.")
+		return
+	}
+	folders, err := a.folders(ctx, acct, 0)
+	if err != nil {
+		a.fail(w, r, acct, "list folders", err)
+		return
+	}
+	names := map[int64]string{}
+	for _, f := range folders {
+		names[f.ID] = f.Name
+	}
+	d := listData{Kind: "search", Heading: "Search", Folders: folders, Query: text, Back: "/search?" + url.Values{"q": {text}}.Encode()}
+	q := parseSearch(text, a.now().Location())
+	d.Problems = q.Problems
+	if text == "" {
+		d.Empty = "Search all folders: words, \"a phrase\", from:, to:, subject:, has:attachment, is:unread, before:2026-12-01, after:, in:Sent."
+	} else {
+		d.Empty = "No messages found."
+		res, err := a.search(ctx, acct, q, after, pageSize)
+		if errors.Is(err, store.ErrNotFound) && q.Folder != "" {
+			d.Problems = append(d.Problems, "There is no folder named "+q.Folder+".")
+			err = nil
+		}
+		if err != nil {
+			a.fail(w, r, acct, "search", err)
+			return
+		}
+		for _, m := range res.Messages {
+			d.Rows = append(d.Rows, a.row(m, names[m.MailboxID]))
+		}
+		if !res.Next.IsZero() {
+			d.More = "/search?" + url.Values{"q": {text}, "rows": {"1"}, "after": {formatCursor(res.Next)}}.Encode()
+		}
+	}
+	if qs.Get("rows") == "1" {
+		a.pages.list.Fragment(w, r, http.StatusOK, "rows", web.View{Data: d})
+		return
+	}
+	t := "Search"
+	if text != "" {
+		t = text + " · Search"
+	}
+	a.pages.list.Render(w, r, http.StatusOK, web.View{Title: title(folders, t), App: "webmail", Nav: nav(folders, "Search"), Data: d})
+}
