@@ -2,6 +2,7 @@ package webmail
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -54,3 +55,5 @@ func put(t testing.TB, st store.Store, acct store.Account, mailbox string, raw s
 	}
 	return m
 }
+
+func getenv(k string) string { return os.Getenv(k) }

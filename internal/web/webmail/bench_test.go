@@ -1,0 +1,212 @@
+package webmail
+
+import (
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/auth"
+	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/web"
+)
+
+var benchWords = strings.Fields(`continuity outage report invoice quarterly meeting lunch budget
+	contract renewal server migration holiday schedule customer feedback release notes security audit
+	payroll expenses travel conference agenda minutes project deadline design review hiring offer`)
+
+// benchInbox fills bob's INBOX with n messages through the store's own
+// methods: n/10 distinct messages delivered (each with its own words in
+// the index; every 10th a reply in a ten-message conversation), then
+// copied nine times, as a large mailbox holds many similar messages.
+func benchInbox(b *testing.B, st store.Store, bob store.Account, n int) {
+	ctx := context.Background()
+	distinct := n / 10
+	base := time.Now().Add(-time.Duration(distinct) * time.Second)
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < distinct; i += 8 {
+				w1, w2, w3 := benchWords[i%len(benchWords)], benchWords[(i/7)%len(benchWords)], benchWords[(i/51)%len(benchWords)]
+				refs := ""
+				if i%10 != 0 {
+					refs = fmt.Sprintf("In-Reply-To: <m%d@example.net>\r\nReferences: <m%d@example.net>\r\n", i-1, i-i%10)
+				}
+				raw := fmt.Sprintf("From: Sender %d <s%d@example.net>\r\nTo: bob@example.test\r\nSubject: %s %s number %d\r\n"+
+					"Message-ID: <m%d@example.net>\r\n%s\r\nBody of message %d about the %s and the %s.\r\n",
+					i%97, i%97, w1, w2, i, i, refs, i, w3, w1)
+				d := store.NewDelivery([]byte(raw), base.Add(time.Duration(i)*time.Second))
+				d.Copies = []store.Copy{{AccountID: bob.ID, Mailbox: store.Inbox}}
+				if _, err := st.Deliver(ctx, d); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	in, err := st.Mailbox(ctx, bob.ID, store.Inbox)
+	if err != nil {
+		b.Fatal(err)
+	}
+	uids, err := st.UIDs(ctx, bob.ID, in.ID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tmp, err := st.CreateMailbox(ctx, bob.ID, "Copies", "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for range 9 {
+		if _, err := st.Copy(ctx, bob.ID, in.ID, uids, tmp.ID); err != nil {
+			b.Fatal(err)
+		}
+	}
+	all, err := st.UIDs(ctx, bob.ID, tmp.ID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := st.Move(ctx, bob.ID, tmp.ID, all, in.ID); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// benchClient signs bob in on the handler chain, in process.
+type benchClient struct {
+	h      http.Handler
+	cookie string
+}
+
+func (c *benchClient) get(b *testing.B, path string) (*httptest.ResponseRecorder, time.Duration) {
+	req := httptest.NewRequest("GET", "https://127.0.0.1"+path, nil)
+	req.Header.Set("Cookie", c.cookie)
+	rec := httptest.NewRecorder()
+	t0 := time.Now()
+	c.h.ServeHTTP(rec, req)
+	d := time.Since(t0)
+	if rec.Code != http.StatusOK {
+		b.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body.String())
+	}
+	return rec, d
+}
+
+// BenchmarkWebmail measures server time (the handler, from request to
+// written response, in process) for the issue's targets on a
+// 100,000-message INBOX (WEBMAIL_BENCH_N to change): the inbox page,
+// searches by subject and body, opening a 1 MiB message, a conversation;
+// and the inbox page's weight with its assets, gzip-compressed. It
+// reports the median (ms/median) beside Go's mean.
+func BenchmarkWebmail(b *testing.B) {
+	n := 100_000
+	if v, err := strconv.Atoi(getenv("WEBMAIL_BENCH_N")); err == nil && v >= 100 {
+		n = v
+	}
+	st, bob, _ := testStore(b)
+	ctx := context.Background()
+	h, err := auth.HashParams(testPassword, auth.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32})
+	if err != nil {
+		b.Fatal(err)
+	}
+	st.SetPassword(ctx, bob.Address, h)
+	benchInbox(b, st, bob, n)
+	// A 1 MiB message: an HTML part, a text part and a 900 KiB
+	// attachment.
+	big := "From: Alice <alice@example.org>\nSubject: big one\nMessage-ID: <big@example.org>\nContent-Type: multipart/mixed; boundary=b\n\n--b\n" +
+		"Content-Type: text/html\n\n" + strings.Repeat("<p>A paragraph of <b>text</b> with a <a href=\"https://example.org/\">link</a>.</p>\n", 1200) +
+		"--b\nContent-Type: application/octet-stream\nContent-Disposition: attachment; filename=data.bin\nContent-Transfer-Encoding: base64\n\n" +
+		strings.Repeat("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAx\n", 12500) + "--b--\n"
+	bigMsg := put(b, st, bob, store.Inbox, big, time.Now(), 0)
+	authn := auth.NewAuthenticator(func(ctx context.Context, user string) (auth.Credential, error) {
+		a, err := st.Account(ctx, user)
+		if err != nil {
+			return auth.Credential{}, auth.ErrUnknownUser
+		}
+		return auth.Credential{AccountID: a.ID, Username: a.Address, PasswordHash: a.PasswordHash, Enabled: a.Enabled}, nil
+	}, auth.Options{})
+	log := slog.New(slog.DiscardHandler)
+	w := web.New(web.Config{}, web.NewSessions(st, web.SessionsConfig{}), log)
+	w.UserSignIn(authn, st)
+	w.Mount("/", New(Options{Web: w, Store: st, Logger: log}))
+	hd := w.Handler()
+	req := httptest.NewRequest("POST", "https://127.0.0.1/login", strings.NewReader(url.Values{"address": {bob.Address}, "password": {testPassword}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	rec := httptest.NewRecorder()
+	hd.ServeHTTP(rec, req)
+	if rec.Code != http.StatusSeeOther {
+		b.Fatalf("sign in: %d", rec.Code)
+	}
+	c := &benchClient{h: hd, cookie: strings.SplitN(rec.Header().Get("Set-Cookie"), ";", 2)[0]}
+	// A conversation: a reply in the middle of the mailbox.
+	conv, err := st.MessagesByMessageID(ctx, bob.ID, []string{fmt.Sprintf("m%d@example.net", n/20+5)})
+	if err != nil || len(conv) == 0 {
+		b.Fatal("no conversation message", err)
+	}
+	cases := []struct{ name, path string }{
+		{"inbox", "/"},
+		{"inbox-flat", "/?flat"},
+		{"search-subject", "/search?q=subject%3Arenewal"},
+		{"search-body", "/search?q=migration"},
+		{"open-1MiB", "/msg/" + strconv.FormatInt(bigMsg.ID, 10)},
+		{"open-1MiB-frame", "/msg/" + strconv.FormatInt(bigMsg.ID, 10) + "/html?part=0"},
+		{"conversation", "/msg/" + strconv.FormatInt(conv[0].ID, 10)},
+	}
+	for _, bc := range cases {
+		b.Run(bc.name, func(b *testing.B) {
+			cc := *c
+			if bc.name == "inbox-flat" {
+				cc.cookie += "; xm-conv=off"
+			}
+			var times []time.Duration
+			for range b.N {
+				_, d := cc.get(b, strings.TrimSuffix(bc.path, "?flat"))
+				times = append(times, d)
+			}
+			sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+			b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "ms/median")
+		})
+	}
+	b.Run("page-weight", func(b *testing.B) {
+		for range b.N {
+			req := httptest.NewRequest("GET", "https://127.0.0.1/", nil)
+			req.Header.Set("Cookie", c.cookie)
+			req.Header.Set("Accept-Encoding", "gzip")
+			rec := httptest.NewRecorder()
+			hd.ServeHTTP(rec, req)
+			page := rec.Body.Len()
+			body := rec.Body.String()
+			if rec.Header().Get("Content-Encoding") == "gzip" {
+				zr, err := gzip.NewReader(strings.NewReader(body))
+				if err != nil {
+					b.Fatal(err)
+				}
+				raw, _ := io.ReadAll(zr)
+				body = string(raw)
+			}
+			total := page
+			for _, m := range assetURL.FindAllStringSubmatch(body, -1) {
+				req := httptest.NewRequest("GET", "https://127.0.0.1"+m[1], nil)
+				req.Header.Set("Accept-Encoding", "gzip")
+				rec := httptest.NewRecorder()
+				hd.ServeHTTP(rec, req)
+				total += rec.Body.Len()
+			}
+			b.ReportMetric(float64(total)/1024, "KiB-gzip")
+			b.ReportMetric(float64(page)/1024, "KiB-html-gzip")
+		}
+	})
+}
+
+var assetURL = regexp.MustCompile(`(?:href|src)="(/static/[^"]+)"`)
