@@ -53,7 +53,7 @@ func (s *Store) MessagesByMessageID(ctx context.Context, accountID int64, ids []
 		for _, id := range ids[:n] {
 			args = append(args, id)
 		}
-		ms, err := s.queryMessages(ctx, "WHERE account_id = ? AND expunged_modseq = 0 AND message_id != '' AND message_id IN (?"+
+		ms, err := s.queryMessages(ctx, "INDEXED BY messages_msgid WHERE account_id = ? AND expunged_modseq = 0 AND message_id != '' AND message_id IN (?"+
 			strings.Repeat(", ?", n-1)+") ORDER BY received, id", args...)
 		if err != nil {
 			return nil, err

@@ -106,14 +106,16 @@ func (a *app) conversation(ctx context.Context, acct int64, m store.Message, inf
 		found = append(found, cands...)
 	}
 	byID := map[int64]bool{}
+	byMsgID := map[string]bool{} // copies of one message (INBOX and Archive) show once
 	var msgs []store.Message
 	var infos []*message.Info
 	self := -1
 	add := func(c store.Message, ci *message.Info) {
-		if byID[c.ID] || len(msgs) >= maxConversation {
+		if byID[c.ID] || len(msgs) >= maxConversation || c.MessageID != "" && byMsgID[c.MessageID] {
 			return
 		}
 		byID[c.ID] = true
+		byMsgID[c.MessageID] = c.MessageID != ""
 		if c.ID == m.ID {
 			self = len(msgs)
 		}
@@ -122,7 +124,7 @@ func (a *app) conversation(ctx context.Context, acct int64, m store.Message, inf
 	}
 	add(m, info)
 	for _, c := range found {
-		if byID[c.ID] {
+		if byID[c.ID] || c.MessageID != "" && byMsgID[c.MessageID] {
 			continue
 		}
 		b, err := a.store.Body(ctx, acct, c.BodyID)

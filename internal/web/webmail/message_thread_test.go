@@ -22,6 +22,14 @@ func TestConversation(t *testing.T) {
 	third := put(t, st, bob, store.Inbox, "Message-ID: <a3@x.test>\nIn-Reply-To: <a2@x.test>\nSubject: Re: Plans\n\nthird\n", at(3), 0)
 	put(t, st, bob, store.Inbox, "Message-ID: <b1@x.test>\nSubject: Other\nReferences: <zz@x.test>\n\na1 x.test references\n", at(4), 0)
 	put(t, st, eve, store.Inbox, "Message-ID: <a4@x.test>\nReferences: <a1@x.test>\nSubject: Re: Plans\n\neve's\n", at(5), 0)
+	// A copy of the first message in another folder shows once.
+	arch, err := st.CreateMailbox(ctx, bob.ID, "Archive", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Copy(ctx, bob.ID, first.MailboxID, []uint32{first.UID}, arch.ID); err != nil {
+		t.Fatal(err)
+	}
 	a := &app{store: st}
 	want := []int64{first.ID, reply.ID, third.ID}
 	for _, m := range []store.Message{first, reply} {
