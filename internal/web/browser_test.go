@@ -46,22 +46,21 @@ func TestBrowserSignInSignOut(t *testing.T) {
 					chromedp.SendKeys(chromedp.ID("address"), addr),
 					chromedp.SendKeys(chromedp.ID("password"), "wrong"),
 					chromedp.Click(chromedp.CSS(`form[action="/login"] button[type=submit]`)),
-					chromedp.WaitVisible(chromedp.ID("signin-error")),
 				)
+				tab.WaitFor(`document.getElementById("signin-error") !== null`)
 				if msg := tab.Text("#signin-error"); !strings.Contains(msg, "Wrong address or password") {
 					t.Errorf("wrong password message %q", msg)
 				}
 				tab.Screenshot("signin-error")
 
+				// What is at "/" is the webmail's; the layout's top bar
+				// names who is signed in.
 				tab.SignIn(srv.Web, addr, pwd)
-				if got := tab.Text("main"); !strings.Contains(got, addr) {
-					t.Errorf("signed-in page shows %q, want the address", got)
-				}
 				if got := tab.Text(".who-name"); got != addr {
 					t.Errorf("top bar shows %q", got)
 				}
 				checkNoSidewaysScroll(t, tab)
-				tab.Screenshot("home")
+				tab.Screenshot("signed-in")
 
 				tab.Do(chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)))
 				tab.WaitPath("/login")

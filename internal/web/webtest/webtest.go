@@ -373,6 +373,29 @@ func (tb *Tab) WaitPath(path string) {
 	}
 }
 
+// WaitFor polls a JavaScript expression until it is true, up to Timeout,
+// and fails the test with the page's text otherwise. It survives
+// navigations (a query made while a page is replaced is tried again),
+// which chromedp's node waits do not: after a form's submit, wait with
+// WaitFor(`document.querySelector("#result") !== null`).
+func (tb *Tab) WaitFor(js string) {
+	tb.t.Helper()
+	deadline := time.Now().Add(Timeout)
+	for {
+		ctx, cancel := context.WithTimeout(tb.Ctx, 5*time.Second)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("!!("+js+")"))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			body, _ := chromedp.Run(tb.Ctx, chromedp.Text(chromedp.CSS("body")))
+			tb.t.Fatalf("webtest: waited for %s (last error %v) on %s:\n%s", js, err, tb.location(), body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // SignIn signs in through the webmail's sign-in page at base (srv.Web)
 // and waits for the page it leads to.
 func (tb *Tab) SignIn(base, address, password string) {
