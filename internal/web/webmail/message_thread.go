@@ -94,8 +94,8 @@ func (a *app) conversation(ctx context.Context, acct int64, m store.Message, inf
 	}
 	// Replies: messages whose References name the thread's first message,
 	// or whose In-Reply-To names m (the index narrows, the Info decides).
-	for _, term := range []store.SearchTerm{{Field: store.SearchHeader, Header: "References", Value: root},
-		{Field: store.SearchHeader, Header: "In-Reply-To", Value: m.MessageID}} {
+	for _, term := range []store.SearchTerm{{Field: store.SearchHeader, Header: "References", Value: idKey(root)},
+		{Field: store.SearchHeader, Header: "In-Reply-To", Value: idKey(m.MessageID)}} {
 		if term.Value == "" {
 			continue
 		}
@@ -154,4 +154,15 @@ func related(c store.Message, info *message.Info, ids []string, root, self strin
 	}
 	irt := inReplyTo(info.Envelope.InReplyTo)
 	return irt != "" && (irt == self || slices.Contains(ids, irt))
+}
+
+// idKey is the part of a message id that the index narrows by: the
+// local part, unique to the message, when it is long enough; the domain
+// ("example.net") is in most messages and only costs the look-up. The
+// candidates are then checked against the whole id (related).
+func idKey(id string) string {
+	if at := strings.LastIndexByte(id, '@'); at >= 6 {
+		return id[:at]
+	}
+	return id
 }
