@@ -22,6 +22,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/xtramail/xtramail/internal/config"
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/service"
 	"github.com/xtramail/xtramail/internal/store"
 )
@@ -199,6 +200,20 @@ func searchLog(t *testing.T, data string, args ...string) []store.LogEvent {
 	return evs
 }
 
+// waitLog runs searchLog until ok accepts its result or 30 s have passed,
+// and returns the last result: for records written in the background.
+func waitLog(t *testing.T, data string, ok func([]store.LogEvent) bool, args ...string) []store.LogEvent {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		evs := searchLog(t, data, args...)
+		if ok(evs) || time.Now().After(deadline) {
+			return evs
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func hasEvent(evs []store.LogEvent, status store.LogStatus, rcpt string) bool {
 	for _, e := range evs {
 		if e.Status == status && e.Rcpt == rcpt {
@@ -307,7 +322,7 @@ func TestCaptureEndToEnd(t *testing.T) {
 
 	// The message log, through the CLI.
 	evs := searchLog(t, data, "--message-id", "py-1@outside.test")
-	if !hasEvent(evs, store.LogStored, "bob@example.test") {
+	if !hasEvent(evs, msglog.Stored, "bob@example.test") {
 		t.Errorf("no stored event for py-1: %+v", evs)
 	}
 	for _, e := range evs {
@@ -315,10 +330,13 @@ func TestCaptureEndToEnd(t *testing.T) {
 			t.Errorf("event fields %+v", e)
 		}
 	}
-	if evs := searchLog(t, data, "--address", "nobody@example.test", "--status", "refused"); len(evs) != 1 || !strings.Contains(evs[0].Detail, "550 5.1.1") {
+	// Refusals are written by the background message log writer: wait
+	// for the record.
+	refusedOK := func(evs []store.LogEvent) bool { return len(evs) == 1 && strings.Contains(evs[0].Detail, "550 5.1.1") }
+	if evs := waitLog(t, data, refusedOK, "--address", "nobody@example.test", "--status", "refused"); !refusedOK(evs) {
 		t.Errorf("refused events %+v", evs)
 	}
-	if evs := searchLog(t, data, "--address", "alice@example.test", "--since", "1h"); !hasEvent(evs, store.LogStored, "alice@example.test") {
+	if evs := searchLog(t, data, "--address", "alice@example.test", "--since", "1h"); !hasEvent(evs, msglog.Stored, "alice@example.test") {
 		t.Errorf("alice's events %+v", evs)
 	}
 	// The table view shows the upstream's IP (issue 12 part 6).

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/xtramail/xtramail/internal/imapserver"
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -24,11 +24,7 @@ func logCommands() []command {
 // logStatuses are the message log's event kinds, in the order the help
 // lists them. A status not here is refused, so that a typo never reads as
 // "no such events".
-var logStatuses = []store.LogStatus{
-	store.LogCaptured, store.LogRefused, store.LogStored, store.LogDeleted, store.LogRestored,
-	store.LogPurged, imapserver.LogMoved, imapserver.LogLogin, imapserver.LogLoginFailed,
-	store.LogSubmitted, store.LogQueued, store.LogDelivered, store.LogDeferred, store.LogBounced, store.LogExpired,
-}
+var logStatuses = msglog.Kinds()
 
 func statusList() string {
 	s := make([]string, len(logStatuses))

@@ -23,6 +23,8 @@ import (
 	"github.com/emersion/go-smtp"
 	"golang.org/x/sys/unix"
 
+	"github.com/xtramail/xtramail/internal/message"
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/smtpserver"
 	"github.com/xtramail/xtramail/internal/store"
 )
@@ -53,6 +55,10 @@ type Config struct {
 	// all connections; a message that would pass it is answered 452 4.3.1
 	// (try later). 0 means 1 GiB.
 	MaxInflightBytes int64
+	// MessageLog takes the refusal records; the service shares one among
+	// all listeners. nil: the server writes through its own, drained by
+	// Shutdown.
+	MessageLog *msglog.Writer
 }
 
 func (c *Config) setDefaults() {
@@ -96,6 +102,8 @@ type Server struct {
 	now      func() time.Time
 	accounts *accountCache
 	budget   *budget
+	msglog   *msglog.Writer
+	ownLog   bool // msglog made by New, drained by Shutdown
 }
 
 // New returns a capture server. metrics may be nil.
@@ -107,6 +115,9 @@ func New(cfg Config, st Store, log *slog.Logger, metrics *Metrics) *Server {
 	s := &Server{cfg: cfg, store: st, log: log, metrics: metrics, now: time.Now, budget: &budget{max: cfg.MaxInflightBytes},
 		drain: smtpserver.NewDrain()}
 	s.accounts = newAccountCache(st, s.now)
+	if s.msglog = cfg.MessageLog; s.msglog == nil {
+		s.msglog, s.ownLog = msglog.NewWriter(st, log), true
+	}
 	srv := smtp.NewServer(s)
 	srv.Domain = cfg.Hostname
 	srv.MaxMessageBytes = cfg.MaxMessageBytes
@@ -142,8 +153,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if ctx.Err() != nil {
 		s.smtp.Close()
 	}
+	if s.ownLog {
+		// Every session has ended: none adds a record now.
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		err = errors.Join(err, s.msglog.Close(lctx))
+	}
 	return err
 }
+
+// FlushLog waits until the message log records of refusals made so far
+// are written (for tests, which read them back).
+func (s *Server) FlushLog(ctx context.Context) error { return s.msglog.Flush(ctx) }
 
 // StorageFull reports whether the last attempt to store a message found
 // the disk full (for the health endpoint); a later success clears it.
@@ -313,9 +334,9 @@ func (s *session) refuseRcpt(ctx context.Context, rcpt string, domainID int64, r
 		s.cc.count(0, 1)
 	}
 	s.log.Info("recipient refused", "from", s.env.from, "rcpt", rcpt, "reason", reason)
-	ev := store.LogEvent{Time: s.srv.now(), Status: store.LogRefused, MailFrom: s.env.from, Rcpt: rcpt, RemoteIP: s.ip,
-		DomainID: domainID, Detail: replyText(reply) + " " + reason}
-	if lerr := s.srv.store.AppendLog(ctx, ev); lerr != nil {
+	ev := msglog.With(msglog.Message(s.srv.now(), nil, s.env.from, 0, s.ip), msglog.Refused, rcpt, domainID,
+		replyText(reply)+" "+reason)
+	if lerr := s.srv.msglog.Add(ctx, ev); lerr != nil {
 		s.log.Error("log refused recipient", "rcpt", rcpt, "err", lerr)
 	}
 }
@@ -329,11 +350,12 @@ func (s *session) refuse(ctx context.Context, env envelope, messageID string, re
 	}
 	rcpts := rcptAddrs(env.rcpts)
 	s.log.Info("message refused", "from", env.from, "rcpts", rcpts, "reply", replyText(reply), "reason", reason)
-	ev := store.LogEvent{Time: s.srv.now(), Status: store.LogRefused, MessageID: messageID, MailFrom: env.from,
-		Rcpt: strings.Join(rcpts, ", "), RemoteIP: s.ip, Detail: replyText(reply) + " " + reason}
+	var n int64
 	if len(size) > 0 {
-		ev.Size = size[0]
+		n = size[0]
 	}
+	ev := msglog.With(msglog.Message(s.srv.now(), &message.Info{MessageID: messageID}, env.from, n, s.ip), msglog.Refused,
+		strings.Join(rcpts, ", "), 0, replyText(reply)+" "+reason)
 	if env.sender != nil {
 		ev.DomainID = env.sender.DomainID
 	}
@@ -342,7 +364,7 @@ func (s *session) refuse(ctx context.Context, env envelope, messageID string, re
 			ev.DomainID = r.account.DomainID
 		}
 	}
-	if lerr := s.srv.store.AppendLog(ctx, ev); lerr != nil {
+	if lerr := s.srv.msglog.Add(ctx, ev); lerr != nil {
 		s.log.Error("log refused message", "err", lerr)
 	}
 }
@@ -394,15 +416,13 @@ func (s *session) Data(r io.Reader) error {
 	if env.sender != nil {
 		d.Copies = append(d.Copies, store.Copy{AccountID: env.sender.ID, Mailbox: store.Sent, Flags: store.FlagSeen})
 	}
-	base := store.LogEvent{Time: start, MessageID: info.MessageID, Subject: info.Subject, MailFrom: env.from,
-		Size: sp.size, RemoteIP: s.ip}
-	captured := base
-	captured.Status = store.LogCaptured
-	captured.Rcpt = strings.Join(rcptAddrs(env.rcpts), ", ")
-	captured.Detail = fmt.Sprintf("for %d recipient(s)", len(env.rcpts))
+	base := msglog.Message(start, info, env.from, sp.size, s.ip)
+	var domainID int64
 	if env.sender != nil {
-		captured.DomainID = env.sender.DomainID
+		domainID = env.sender.DomainID
 	}
+	captured := msglog.With(base, msglog.Captured, strings.Join(rcptAddrs(env.rcpts), ", "), domainID,
+		fmt.Sprintf("for %d recipient(s)", len(env.rcpts)))
 	d.Events = append(d.Events, captured)
 	for _, r := range env.rcpts {
 		if r.account != nil {
@@ -410,15 +430,11 @@ func (s *session) Data(r io.Reader) error {
 				d.Events[0].DomainID = r.account.DomainID
 				captured.DomainID = r.account.DomainID
 			}
-			ev := base
-			ev.Status, ev.Rcpt, ev.DomainID, ev.Detail = store.LogStored, r.addr, r.account.DomainID, "INBOX"
-			d.Events = append(d.Events, ev)
+			d.Events = append(d.Events, msglog.With(base, msglog.Stored, r.addr, r.account.DomainID, "INBOX"))
 		}
 	}
 	if env.sender != nil {
-		ev := base
-		ev.Status, ev.Rcpt, ev.DomainID, ev.Detail = store.LogStored, env.from, env.sender.DomainID, "Sent"
-		d.Events = append(d.Events, ev)
+		d.Events = append(d.Events, msglog.With(base, msglog.Stored, env.from, env.sender.DomainID, "Sent"))
 	}
 	if _, err := s.srv.store.Deliver(ctx, d); err != nil {
 		if errors.Is(err, store.ErrStorageFull) {

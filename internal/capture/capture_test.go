@@ -17,6 +17,7 @@ import (
 
 	"github.com/xtramail/xtramail/internal/blob"
 	"github.com/xtramail/xtramail/internal/blob/fs"
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/store/sqlite"
 	"github.com/xtramail/xtramail/internal/tlsutil"
@@ -361,11 +362,15 @@ func TestRefusedIsLogged(t *testing.T) {
 	cv.cmd("EHLO up.test", "250 ")
 	cv.cmd("MAIL FROM:<a@outside.test>", "250 ")
 	cv.cmd("RCPT TO:<nobody@example.test>", "550 ")
+	// Refusals are written in the background.
+	if err := e.srv.FlushLog(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	evs, err := e.st.SearchLog(context.Background(), store.LogQuery{Address: "nobody@example.test"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(evs) != 1 || evs[0].Status != store.LogRefused || evs[0].MailFrom != "a@outside.test" || evs[0].RemoteIP != "127.0.0.1" {
+	if len(evs) != 1 || evs[0].Status != msglog.Refused || evs[0].MailFrom != "a@outside.test" || evs[0].RemoteIP != "127.0.0.1" {
 		t.Fatalf("log %+v", evs)
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/smtpserver"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/tlsutil"
@@ -153,7 +154,11 @@ func TestRepliesSayWhatHappened(t *testing.T) {
 // refusals returns the refused records of the message log.
 func (e *testEnv) refusals(t *testing.T) []store.LogEvent {
 	t.Helper()
-	evs, err := e.st.SearchLog(context.Background(), store.LogQuery{Status: store.LogRefused})
+	// Refusals are written in the background.
+	if err := e.srv.FlushLog(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := e.st.SearchLog(context.Background(), store.LogQuery{Status: msglog.Refused})
 	if err != nil {
 		t.Fatal(err)
 	}

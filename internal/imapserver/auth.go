@@ -8,6 +8,7 @@ import (
 
 	"github.com/xtramail/xtramail/internal/auth"
 	"github.com/xtramail/xtramail/internal/imapserver/imapwire"
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -86,7 +87,7 @@ func (s *session) login(tag, username, password string) {
 			s.rd.SetOptions(s.readerOptions())
 			s.log = s.log.With("account", acct.Address)
 			s.startFeed()
-			s.logEvent(LogLogin, acct.Address, acct.DomainID, "IMAP sign-in")
+			s.logEvent(msglog.Login, acct.Address, acct.DomainID, "IMAP sign-in")
 			s.okCode(tag, imapwire.CapabilityCode(s.srv.capabilities(true, true)), "signed in")
 			return
 		}
@@ -107,19 +108,17 @@ func (s *session) login(tag, username, password string) {
 	// Only for addresses we hold: the record is scoped to their tenant,
 	// and guessed names do not fill the log.
 	if acct, lerr := s.srv.store.Account(ctx, username); lerr == nil {
-		s.logEvent(LogLoginFailed, acct.Address, acct.DomainID, "IMAP sign-in failed")
+		s.logEvent(msglog.LoginFailed, acct.Address, acct.DomainID, "IMAP sign-in failed")
 	}
 }
 
 // logEvent queues a session event for the message log; a failure is only
 // logged, since the sign-in itself is decided. The answer does not wait
-// for the record to be durable (Server.enqueueLog).
+// for the record to be durable (msglog.Writer).
 func (s *session) logEvent(status store.LogStatus, address string, domainID int64, detail string) {
 	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
 	defer cancel()
-	err := s.srv.enqueueLog(ctx, store.LogEvent{
-		Time: time.Now(), Status: status, Rcpt: address, RemoteIP: s.ip, Detail: detail, DomainID: domainID,
-	})
+	err := s.srv.msglog.Add(ctx, msglog.Session(time.Now(), status, address, domainID, s.ip, detail))
 	if err != nil {
 		s.log.Warn("message log", "status", status, "err", err)
 	}

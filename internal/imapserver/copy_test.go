@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/xtramail/xtramail/internal/imapserver"
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -30,7 +30,7 @@ func TestCopyMove(t *testing.T) {
 
 	// Events are written in the background; Shutdown drains them.
 	e.stop()
-	events, err := e.st.SearchLog(context.Background(), store.LogQuery{Status: imapserver.LogMoved})
+	events, err := e.st.SearchLog(context.Background(), store.LogQuery{Status: msglog.Moved})
 	if err != nil || len(events) != 2 {
 		t.Errorf("moved events: %v %v", events, err)
 	}

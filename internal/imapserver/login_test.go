@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/xtramail/xtramail/internal/imapserver"
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -42,12 +43,12 @@ func TestLogin(t *testing.T) {
 	var ok, failed int
 	for _, ev := range events {
 		switch ev.Status {
-		case imapserver.LogLogin:
+		case msglog.Login:
 			ok++
 			if ev.RemoteIP != "127.0.0.1" {
 				t.Errorf("login event IP %q", ev.RemoteIP)
 			}
-		case imapserver.LogLoginFailed:
+		case msglog.LoginFailed:
 			failed++
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"compress/flate"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 

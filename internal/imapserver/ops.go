@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/xtramail/xtramail/internal/imapserver/imapwire"
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -215,11 +216,10 @@ func (s *session) cmdCopy(tag string, uid, move bool, a *imapwire.Copy) {
 			now := time.Now()
 			for _, m := range msgs {
 				if rangesContain(ranges, m.UID) {
-					events = append(events, store.LogEvent{
-						Time: now, Status: LogMoved, MessageID: m.MessageID, Subject: m.Subject, MailFrom: m.From,
-						Rcpt: s.account.Address, Size: m.Size, RemoteIP: s.ip, DomainID: s.account.DomainID,
-						Detail: fmt.Sprintf("moved from %s to %s over IMAP", sel.mb.Name, dest.Name),
-					})
+					base := store.LogEvent{Time: now, MessageID: m.MessageID, Subject: m.Subject, MailFrom: m.From,
+						Size: m.Size, RemoteIP: s.ip}
+					events = append(events, msglog.With(base, msglog.Moved, s.account.Address, s.account.DomainID,
+						fmt.Sprintf("moved from %s to %s over IMAP", sel.mb.Name, dest.Name)))
 				}
 			}
 		}
@@ -255,7 +255,7 @@ func (s *session) cmdCopy(tag string, uid, move bool, a *imapwire.Copy) {
 	}
 	if len(events) > 0 {
 		ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
-		if err := s.srv.enqueueLog(ctx, events...); err != nil {
+		if err := s.srv.msglog.Add(ctx, events...); err != nil {
 			s.log.Warn("message log of move", "err", err)
 		}
 		cancel()

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xtramail/xtramail/internal/imapserver"
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -139,7 +139,7 @@ func TestLoginLogBackground(t *testing.T) {
 		c.ok("LOGOUT")
 	}
 	e.stop()
-	events, err := e.st.SearchLog(context.Background(), store.LogQuery{Address: testUser, Status: imapserver.LogLogin, Limit: 1000})
+	events, err := e.st.SearchLog(context.Background(), store.LogQuery{Address: testUser, Status: msglog.Login, Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/xtramail/xtramail/internal/auth"
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -66,14 +67,6 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, username, password, remoteIP string) (auth.Credential, error)
 }
 
-// Message log statuses of IMAP sign-ins (store.LogStatus lists the
-// message events; these are session events in the same log).
-const (
-	LogLogin       store.LogStatus = "login"
-	LogLoginFailed store.LogStatus = "login-failed"
-	LogMoved       store.LogStatus = "moved"
-)
-
 // Config configures a Server. Zero fields take the defaults given.
 type Config struct {
 	// TLS is the certificate source. Serve needs it; ServePlain offers
@@ -100,6 +93,11 @@ type Config struct {
 	// Metrics receives the server's Prometheus series (NewMetrics with
 	// the service's registry); nil: unregistered.
 	Metrics *Metrics
+	// MessageLog takes the server's message log records (sign-ins,
+	// moves); the service shares one among all listeners and drains it
+	// after them. nil: the server writes through its own, drained by
+	// Shutdown.
+	MessageLog *msglog.Writer
 	// QuotaStorage is every account's storage limit in bytes, reported
 	// by GETQUOTA and GETQUOTAROOT and enforced on APPEND (RFC 9208);
 	// default 10 GiB, negative for none (QUOTA is then not announced).
@@ -191,7 +189,6 @@ type Server struct {
 	sessions  map[*session]struct{}
 	perIP     map[string]int
 	closing   bool
-	logClosed bool
 	wg        sync.WaitGroup
 	nextID    atomic.Uint64
 	panics    atomic.Int64
@@ -214,89 +211,20 @@ type Server struct {
 
 	full storageFullLog // writes refused for a full disk (storagefull.go)
 
-	// logq carries message log events to one background writer, so that
-	// a sign-in does not wait for a durable write of its record: the
-	// queue is bounded (a full queue makes sessions wait, it does not
-	// drop), and Shutdown drains it.
-	logOnce sync.Once
-	logq    chan store.LogEvent
-	logDone chan struct{}
+	// msglog takes the message log's records (sign-ins, moves), so
+	// that an answer does not wait for a durable write of its record;
+	// ownLog: made by New (no Config.MessageLog), drained by Shutdown.
+	msglog *msglog.Writer
+	ownLog bool
 }
 
-// logQueueLen bounds the message log events waiting for the writer.
-const logQueueLen = 1024
-
-// enqueueLog hands events to the background log writer, started on first
-// use. It waits when the queue is full, up to ctx.
-func (s *Server) enqueueLog(ctx context.Context, events ...store.LogEvent) error {
-	s.logOnce.Do(func() {
-		s.logq = make(chan store.LogEvent, logQueueLen)
-		s.logDone = make(chan struct{})
-		go s.logWriter()
-	})
-	if s.logq == nil {
-		// Shut down before any event: written directly.
-		return s.store.AppendLog(ctx, events...)
-	}
-	for _, e := range events {
-		select {
-		case s.logq <- e:
-		case <-ctx.Done():
-			return fmt.Errorf("message log queue full: %w", ctx.Err())
-		}
-	}
-	return nil
-}
-
-// logWriter appends queued events to the message log, as many at a time
-// as are waiting, until the queue is closed and empty.
-func (s *Server) logWriter() {
-	defer close(s.logDone)
-	batch := make([]store.LogEvent, 0, 64)
-	for e := range s.logq {
-		batch = append(batch[:0], e)
-	more:
-		for len(batch) < cap(batch) {
-			select {
-			case e, ok := <-s.logq:
-				if !ok {
-					break more
-				}
-				batch = append(batch, e)
-			default:
-				break more
-			}
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		if err := s.store.AppendLog(ctx, batch...); err != nil {
-			s.log.Warn("message log", "events", len(batch), "err", err)
-		}
-		cancel()
-	}
-}
-
-// drainLog closes the log queue once no session can add to it and waits
-// for the writer to finish, up to ctx.
-func (s *Server) drainLog(ctx context.Context) error {
-	started := true
-	s.logOnce.Do(func() { started = false })
-	if !started || s.logq == nil {
+// closeLog drains the message log writer if the server owns it, once no
+// session can add to it.
+func (s *Server) closeLog(ctx context.Context) error {
+	if !s.ownLog {
 		return nil
 	}
-	s.mu.Lock()
-	if s.logClosed {
-		s.mu.Unlock()
-	} else {
-		s.logClosed = true
-		s.mu.Unlock()
-		close(s.logq)
-	}
-	select {
-	case <-s.logDone:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return s.msglog.Close(ctx)
 }
 
 // New returns a Server on st, checking logins with a.
@@ -309,7 +237,12 @@ func New(cfg Config, st Store, a Authenticator, log *slog.Logger) *Server {
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics(nil)
 	}
+	ml, own := cfg.MessageLog, false
+	if ml == nil {
+		ml, own = msglog.NewWriter(st, log), true
+	}
 	return &Server{
+		msglog: ml, ownLog: own,
 		cfg: cfg, store: st, auth: a, log: log,
 		cmdList: cmdList, cmds: commandsByName(cmdList), sortKeys: newKeyCache(250_000), metrics: cfg.Metrics,
 		listeners: make(map[net.Listener]struct{}),
@@ -432,7 +365,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	select {
 	case <-finished:
 		// Every session has ended: none can queue an event now.
-		return s.drainLog(ctx)
+		return s.closeLog(ctx)
 	case <-ctx.Done():
 		s.mu.Lock()
 		for sess := range s.sessions {
@@ -443,7 +376,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		// Still written, as long as the store takes them quickly.
 		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		s.drainLog(dctx)
+		s.closeLog(dctx)
 		return ctx.Err()
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -186,7 +187,7 @@ func TestKillMidQueueDeliversOnce(t *testing.T) {
 	}
 	st = openStore(t, dir)
 	defer st.Close()
-	if n := len(events(t, st, store.LogDelivered)); n != total {
+	if n := len(events(t, st, msglog.Delivered)); n != total {
 		t.Errorf("%d delivered events, want %d", n, total)
 	}
 }

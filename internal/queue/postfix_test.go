@@ -18,7 +18,7 @@ import (
 	"github.com/emersion/go-msgauth/dkim"
 
 	xdkim "github.com/xtramail/xtramail/internal/dkim"
-	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/tlsutil"
 )
 
@@ -201,9 +201,9 @@ func TestRelayThroughPostfix(t *testing.T) {
 		t.Fatalf("took %d entries", n)
 	}
 	if q := queued(t, st); len(q) != 0 {
-		t.Fatalf("queue after relaying %+v; deferred %+v", q, events(t, st, store.LogDeferred))
+		t.Fatalf("queue after relaying %+v; deferred %+v", q, events(t, st, msglog.Deferred))
 	}
-	ev := events(t, st, store.LogDelivered)
+	ev := events(t, st, msglog.Delivered)
 	if len(ev) != 2 || !strings.Contains(ev[0].Detail, "localhost[127.0.0.1]: 250") {
 		t.Fatalf("delivered events %+v", ev)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	xdkim "github.com/xtramail/xtramail/internal/dkim"
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/mtasts"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/tlsutil"
@@ -106,11 +107,11 @@ func TestMXDeliverySignedOverOneConnection(t *testing.T) {
 	if q := queued(t, s.st); len(q) != 0 {
 		t.Fatalf("queue after delivery %+v", q)
 	}
-	ev := events(t, s.st, store.LogDelivered)
+	ev := events(t, s.st, msglog.Delivered)
 	if len(ev) != 3 || !strings.Contains(ev[0].Detail, "mx.example.net[127.0.0.1]: 250") || ev[0].Rcpt != "bob@example.net" {
 		t.Fatalf("delivered events %+v", ev)
 	}
-	if n := len(events(t, s.st, store.LogQueued)); n != 3 {
+	if n := len(events(t, s.st, msglog.Queued)); n != 3 {
 		t.Fatalf("%d queued events", n)
 	}
 	if got := gauge(t, reg, "xtramail_queue_entries"); got != 0 {
@@ -176,7 +177,7 @@ func TestTemporaryFailureRetriedWithBackoff(t *testing.T) {
 	if q := queued(t, s.st); len(q) != 0 || len(s.sink.received()) != 1 {
 		t.Fatalf("not delivered on the third attempt: %+v", q)
 	}
-	if d := events(t, s.st, store.LogDeferred); len(d) != 2 || !strings.Contains(d[0].Detail, "451") {
+	if d := events(t, s.st, msglog.Deferred); len(d) != 2 || !strings.Contains(d[0].Detail, "451") {
 		t.Fatalf("deferred events %+v", d)
 	}
 	if len(inbox(t, s.st, s.acc)) != 0 {
@@ -240,7 +241,7 @@ func TestPermanentFailureNotifiesSender(t *testing.T) {
 	if bytes.Contains(in[0], []byte("Final-Recipient: rfc822; bob@")) {
 		t.Fatal("the notification names the delivered recipient")
 	}
-	if b := events(t, s.st, store.LogBounced); len(b) != 1 || b[0].Rcpt != "nobody@example.net" || !strings.Contains(b[0].Detail, "550") {
+	if b := events(t, s.st, msglog.Bounced); len(b) != 1 || b[0].Rcpt != "nobody@example.net" || !strings.Contains(b[0].Detail, "550") {
 		t.Fatalf("bounced events %+v", b)
 	}
 }
@@ -276,7 +277,7 @@ func TestDelayNoticeThenExpiry(t *testing.T) {
 	if err := contains(in[1], "Action: failed", "Status: 5.4.7", "Diagnostic-Code: smtp; 451"); err != nil {
 		t.Fatalf("failure notice %v:\n%s", err, in[1])
 	}
-	if e := events(t, s.st, store.LogExpired); len(e) != 1 || !strings.Contains(e[0].Detail, "gave up after 120h0m0s") {
+	if e := events(t, s.st, msglog.Expired); len(e) != 1 || !strings.Contains(e[0].Detail, "gave up after 120h0m0s") {
 		t.Fatalf("expired events %+v", e)
 	}
 	// Postfix-like pacing: a few dozen attempts over five days, not hundreds.
@@ -291,7 +292,7 @@ func TestNullMXFails(t *testing.T) {
 	w := New(s.cfg, s.st, nil, nil)
 	enqueue(t, s.st, s.acc, t0, "m1", "x@null.test")
 	runOnce(t, w)
-	if b := events(t, s.st, store.LogBounced); len(b) != 1 || !strings.Contains(b[0].Detail, "null MX") {
+	if b := events(t, s.st, msglog.Bounced); len(b) != 1 || !strings.Contains(b[0].Detail, "null MX") {
 		t.Fatalf("bounced %+v", b)
 	}
 }
@@ -354,7 +355,7 @@ func TestMTASTS(t *testing.T) {
 		if len(s.sink.received()) != 0 || len(s.sink.conns) != 0 {
 			t.Fatal("delivered to an MX the enforced policy does not list")
 		}
-		if d := events(t, s.st, store.LogDeferred); len(d) != 1 || !strings.Contains(d[0].Detail, "mta-sts") {
+		if d := events(t, s.st, msglog.Deferred); len(d) != 1 || !strings.Contains(d[0].Detail, "mta-sts") {
 			t.Fatalf("deferred %+v", d)
 		}
 	})
@@ -370,7 +371,7 @@ func TestMTASTS(t *testing.T) {
 		if len(s.sink.received()) != 0 {
 			t.Fatal("delivered over a certificate the enforced policy refuses")
 		}
-		if d := events(t, s.st, store.LogDeferred); len(d) != 1 || !strings.Contains(d[0].Detail, "certificate") {
+		if d := events(t, s.st, msglog.Deferred); len(d) != 1 || !strings.Contains(d[0].Detail, "certificate") {
 			t.Fatalf("deferred %+v", d)
 		}
 	})
@@ -386,7 +387,7 @@ func TestMTASTS(t *testing.T) {
 		if len(s.sink.received()) != 1 {
 			t.Fatal("testing mode did not deliver")
 		}
-		if d := events(t, s.st, store.LogDelivered); len(d) != 1 || !strings.Contains(d[0].Detail, "mta-sts testing: certificate of mx.example.net") {
+		if d := events(t, s.st, msglog.Delivered); len(d) != 1 || !strings.Contains(d[0].Detail, "mta-sts testing: certificate of mx.example.net") {
 			t.Fatalf("delivered %+v", d)
 		}
 	})
@@ -419,7 +420,7 @@ func TestRelayImplicitTLSWithAuth(t *testing.T) {
 	}
 	enqueue(t, st, acc, t0, "m1", "bob@anywhere.test", "carol@elsewhere.test")
 	runOnce(t, New(cfg, st, nil, nil))
-	if d := events(t, st, store.LogDeferred); len(d) != 2 || !strings.Contains(d[0].Detail, "535") {
+	if d := events(t, st, msglog.Deferred); len(d) != 2 || !strings.Contains(d[0].Detail, "535") {
 		t.Fatalf("wrong relay password: deferred %+v", d)
 	}
 	cfg.Relay.Password = "secret"
@@ -447,7 +448,7 @@ func TestRelayRequiresSTARTTLS(t *testing.T) {
 	if len(sk.received()) != 0 {
 		t.Fatal("sent in the clear to a relay configured for STARTTLS")
 	}
-	if d := events(t, st, store.LogDeferred); len(d) != 1 || !strings.Contains(d[0].Detail, "STARTTLS") {
+	if d := events(t, st, msglog.Deferred); len(d) != 1 || !strings.Contains(d[0].Detail, "STARTTLS") {
 		t.Fatalf("deferred %+v", d)
 	}
 }
@@ -476,7 +477,7 @@ func TestBrokenSTARTTLSFallsBackToClear(t *testing.T) {
 	if got := sk2.received(); len(got) != 0 {
 		t.Fatalf("enforced policy, broken TLS: sent in the clear %+v", got)
 	}
-	if d := events(t, e.st, store.LogDeferred); len(d) != 1 || !strings.Contains(d[0].Detail, "tls handshake failed") {
+	if d := events(t, e.st, msglog.Deferred); len(d) != 1 || !strings.Contains(d[0].Detail, "tls handshake failed") {
 		t.Fatalf("deferred %+v", d)
 	}
 }
@@ -498,7 +499,7 @@ func TestUTF8AddressesNeedSMTPUTF8(t *testing.T) {
 			if len(got) != 0 {
 				t.Fatalf("sent UTF-8 to a server without SMTPUTF8: %+v", got)
 			}
-			if b := events(t, s.st, store.LogBounced); len(b) != 1 || !strings.Contains(b[0].Detail, "SMTPUTF8") {
+			if b := events(t, s.st, msglog.Bounced); len(b) != 1 || !strings.Contains(b[0].Detail, "SMTPUTF8") {
 				t.Fatalf("bounced %+v", b)
 			}
 		}
@@ -522,7 +523,7 @@ func TestSettleSurvivesEndedContext(t *testing.T) {
 	if q := queued(t, s.st); len(q) != 0 {
 		t.Fatalf("acknowledged entry still queued after its context ended: %+v", q)
 	}
-	if d := events(t, s.st, store.LogDelivered); len(d) != 1 {
+	if d := events(t, s.st, msglog.Delivered); len(d) != 1 {
 		t.Fatalf("delivered events %+v", d)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/xtramail/xtramail/internal/message"
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -25,8 +26,7 @@ func Outbound(accountID, domainID int64, from string, rcpts []string, info *mess
 	var events []store.LogEvent
 	for _, r := range rcpts {
 		out = append(out, store.Outbound{AccountID: accountID, MailFrom: from, Rcpt: r})
-		events = append(events, store.LogEvent{Time: now, Status: store.LogQueued, MessageID: info.MessageID,
-			Subject: info.Subject, MailFrom: from, Rcpt: r, Size: size, DomainID: domainID})
+		events = append(events, msglog.With(msglog.Message(now, info, from, size, ""), msglog.Queued, r, domainID, ""))
 	}
 	return out, events
 }
@@ -52,29 +52,29 @@ func (w *Worker) settle(ctx context.Context, m *outMsg, results []result) {
 	var notices []notice
 	for i, e := range m.entries {
 		r := results[i]
-		ev := store.LogEvent{Time: now, MessageID: e.MessageID, Subject: e.Subject, MailFrom: e.MailFrom,
-			Rcpt: e.Rcpt, Size: e.Size, DomainID: e.DomainID, Detail: detail(r)}
+		ev := msglog.With(msglog.Message(now, &message.Info{MessageID: e.MessageID, Subject: e.Subject}, e.MailFrom, e.Size, ""),
+			"", e.Rcpt, e.DomainID, detail(r))
 		st := store.QueueSettle{ID: e.ID, Outcome: r.outcome}
 		switch r.outcome {
 		case store.QueueDelivered:
-			ev.Status = store.LogDelivered
+			ev.Status = msglog.Delivered
 			w.metrics.attempt("delivered")
 		case store.QueueFailed:
-			ev.Status = store.LogBounced
+			ev.Status = msglog.Bounced
 			notices = append(notices, notice{e, r, "failed"})
 			w.metrics.attempt("bounced")
 		default:
 			expires := e.Queued.Add(w.cfg.Lifetime)
 			if !now.Before(expires) {
 				st.Outcome = store.QueueFailed
-				ev.Status = store.LogExpired
+				ev.Status = msglog.Expired
 				ev.Detail = "gave up after " + w.cfg.Lifetime.String() + ": " + ev.Detail
 				r.status = "4.4.7"
 				notices = append(notices, notice{e, r, "failed"})
 				w.metrics.attempt("expired")
 				break
 			}
-			ev.Status = store.LogDeferred
+			ev.Status = msglog.Deferred
 			st.Outcome = store.QueueDeferred
 			st.Error = detail(r)
 			// The last attempt is at the end of the lifetime, not after.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/xtramail/xtramail/internal/blob/fs"
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/store/sqlite"
 )
@@ -77,7 +78,7 @@ func TestRollingWindow(t *testing.T) {
 			t.Fatalf("day %d: 3-day account has %d messages, want %d", day, got, want(3))
 		}
 	}
-	evs, err := st.SearchLog(ctx, store.LogQuery{Status: store.LogPurged, Limit: 1000})
+	evs, err := st.SearchLog(ctx, store.LogQuery{Status: msglog.Purged, Limit: 1000})
 	if err != nil || len(evs) != 140 {
 		t.Fatalf("purged log records: %d, %v; want 140", len(evs), err)
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/xtramail/xtramail/internal/capture"
 	"github.com/xtramail/xtramail/internal/config"
 	"github.com/xtramail/xtramail/internal/imapserver"
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/mtasts"
 	"github.com/xtramail/xtramail/internal/queue"
 	"github.com/xtramail/xtramail/internal/retention"
@@ -86,6 +87,10 @@ type Service struct {
 	// Outbox sends the messages the webmail holds for "undo send" when
 	// their hold ends, through Submitter; the webmail wakes it.
 	Outbox *submission.Outbox
+	// MessageLog is the one background writer of message log records
+	// (sign-ins, refusals, moves) that every listener shares; Shutdown
+	// drains it after the listeners, before the store closes.
+	MessageLog *msglog.Writer
 
 	listeners []*boundListener
 	cancel    context.CancelFunc
@@ -165,6 +170,7 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(storeCollector{st})
 
+	s.MessageLog = msglog.NewWriter(st, log.With("worker", "msglog"))
 	nets, _ := cfg.Capture.AllowNets() // checked by Validate
 	// Large bodies wait in the data directory while they arrive: /tmp may
 	// be a tmpfs, which is memory again.
@@ -186,6 +192,7 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 		TLS:              tlsCfg,
 		SpoolDir:         spool,
 		MaxInflightBytes: cfg.Capture.MaxInflightBytes,
+		MessageLog:       s.MessageLog,
 	}, st, log.With("listener", "capture"), capture.NewMetrics(reg))
 
 	authn := auth.NewAuthenticator(AccountLookup(st), auth.Options{})
@@ -195,6 +202,7 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 		MaxConns:      cfg.IMAP.MaxConns,
 		MaxConnsPerIP: cfg.IMAP.MaxConnsPerIP,
 		Metrics:       imapserver.NewMetrics(reg),
+		MessageLog:    s.MessageLog,
 	}, st, authn, log.With("listener", "imap"))
 	reg.MustRegister(s.imap.Collector())
 
@@ -219,6 +227,7 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 		ReadTimeout:     cfg.Submission.ReadTimeout.Duration,
 		WriteTimeout:    cfg.Submission.WriteTimeout.Duration,
 		Limits:          smtpserver.Limits{MaxConns: cfg.Submission.MaxConns, MaxConnsPerIP: cfg.Submission.MaxConnsPerIP},
+		MessageLog:      s.MessageLog,
 	}, st, authn, s.Submitter, log.With("listener", "submission"))
 
 	s.web = newWeb(&cfg, s.WebAddr, tlsCfg, acmeHandler, st, authn, log.With("listener", "web"))
@@ -409,6 +418,11 @@ func (s *Service) shutdown(ctx context.Context) error {
 		s.cancel()
 	}
 	s.wg.Wait()
+	// Every listener has stopped: no record is added any more. The
+	// records still queued are written even when ctx has ended.
+	lctx, lcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	errs = append(errs, s.MessageLog.Close(lctx))
+	lcancel()
 	errs = append(errs, s.Store.Close())
 	var out []error
 	for _, e := range errs {

@@ -249,23 +249,9 @@ type Delivered struct {
 	UID       uint32
 }
 
-// LogStatus is the kind of a message log event.
+// LogStatus is the kind of a message log event. The kinds are declared,
+// documented and listed by package msglog, their one owner.
 type LogStatus string
-
-const (
-	LogCaptured  LogStatus = "captured"
-	LogRefused   LogStatus = "refused"
-	LogStored    LogStatus = "stored"
-	LogDeleted   LogStatus = "deleted"
-	LogRestored  LogStatus = "restored"
-	LogPurged    LogStatus = "purged"
-	LogSubmitted LogStatus = "submitted"
-	LogQueued    LogStatus = "queued"
-	LogDelivered LogStatus = "delivered"
-	LogDeferred  LogStatus = "deferred"
-	LogBounced   LogStatus = "bounced"
-	LogExpired   LogStatus = "expired"
-)
 
 // LogEvent is one record of the message log.
 type LogEvent struct {

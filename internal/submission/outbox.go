@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/xtramail/xtramail/internal/message"
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -152,7 +153,7 @@ func (o *Outbox) submit(ctx context.Context, e store.OutboxEntry) (failure strin
 	if e.Attempts > 1 && body.Info.MessageID != "" {
 		// Claimed before: the sender may have died after Submit.
 		done, err := o.st.SearchLog(ctx, store.LogQuery{MessageID: body.Info.MessageID, Address: acct.Address,
-			Status: store.LogSubmitted, Limit: 1})
+			Status: msglog.Submitted, Limit: 1})
 		if err != nil {
 			return "", fmt.Errorf("look up earlier submission: %w", err)
 		}

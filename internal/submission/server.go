@@ -16,6 +16,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/xtramail/xtramail/internal/auth"
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/smtpserver"
 	"github.com/xtramail/xtramail/internal/store"
 )
@@ -34,6 +35,10 @@ type Config struct {
 	ReadTimeout     time.Duration // per command and per DATA read; 0 means 5 minutes
 	WriteTimeout    time.Duration // 0 means 1 minute
 	Limits          smtpserver.Limits
+	// MessageLog takes the records of refusals and failed sign-ins; the
+	// service shares one among all listeners. nil: the server writes
+	// through its own, drained by Shutdown.
+	MessageLog *msglog.Writer
 }
 
 func (c *Config) setDefaults() {
@@ -67,6 +72,9 @@ type Server struct {
 	log   *slog.Logger
 	drain *smtpserver.Drain
 
+	msglog *msglog.Writer
+	ownLog bool // msglog made by New, drained by Shutdown
+
 	plain, implicit *smtp.Server
 }
 
@@ -74,6 +82,9 @@ type Server struct {
 func New(cfg Config, st Store, authn Authenticator, sub *Submitter, log *slog.Logger) *Server {
 	cfg.setDefaults()
 	s := &Server{cfg: cfg, st: st, authn: authn, sub: sub, log: log, drain: smtpserver.NewDrain()}
+	if s.msglog = cfg.MessageLog; s.msglog == nil {
+		s.msglog, s.ownLog = msglog.NewWriter(st, log), true
+	}
 	s.plain = s.newSMTP(cfg.TLS)
 	// On 465 the session is TLS from the first byte: no STARTTLS.
 	s.implicit = s.newSMTP(nil)
@@ -146,8 +157,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			out = append(out, e)
 		}
 	}
+	if s.ownLog {
+		// Every session has ended: none adds a record now.
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		out = append(out, s.msglog.Close(lctx))
+	}
 	return errors.Join(out...)
 }
+
+// FlushLog waits until the message log records of refusals made so far
+// are written (for tests, which read them back).
+func (s *Server) FlushLog(ctx context.Context) error { return s.msglog.Flush(ctx) }
 
 // NewSession implements smtp.Backend.
 func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
@@ -266,12 +287,12 @@ func (s *session) authFailed(username, why string) {
 	s.log.Info("sign-in failed", "user", username, "reason", why)
 	ctx, cancel := s.ctx()
 	defer cancel()
-	ev := store.LogEvent{Time: time.Now(), Status: store.LogRefused, MailFrom: strings.ToLower(username),
-		RemoteIP: s.ip, Detail: "submission sign-in failed"}
+	ev := msglog.With(msglog.Message(time.Now(), nil, strings.ToLower(username), 0, s.ip), msglog.Refused, "", 0,
+		"submission sign-in failed")
 	if a, err := s.srv.st.Account(ctx, strings.ToLower(username)); err == nil {
 		ev.DomainID = a.DomainID
 	}
-	if err := s.srv.st.AppendLog(ctx, ev); err != nil {
+	if err := s.srv.msglog.Add(ctx, ev); err != nil {
 		s.log.Warn("message log: sign-in failure", "err", err)
 	}
 }
@@ -280,12 +301,12 @@ func (s *session) authFailed(username, why string) {
 func (s *session) refused(rcpt, why string) {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	ev := store.LogEvent{Time: time.Now(), Status: store.LogRefused, MailFrom: s.from, Rcpt: rcpt,
-		RemoteIP: s.ip, Detail: "submission: " + why}
+	var domainID int64
 	if s.acct != nil {
-		ev.DomainID = s.acct.DomainID
+		domainID = s.acct.DomainID
 	}
-	if err := s.srv.st.AppendLog(ctx, ev); err != nil {
+	ev := msglog.With(msglog.Message(time.Now(), nil, s.from, 0, s.ip), msglog.Refused, rcpt, domainID, "submission: "+why)
+	if err := s.srv.msglog.Add(ctx, ev); err != nil {
 		s.log.Warn("message log: refusal", "err", err)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/xtramail/xtramail/internal/config"
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/testserver"
 	"github.com/xtramail/xtramail/internal/tlsutil"
@@ -133,7 +134,7 @@ func TestSubmitStoresSentQueueAndColleagueInbox(t *testing.T) {
 			t.Errorf("event %s without the client IP: %+v", e.Status, e)
 		}
 	}
-	if kinds[store.LogSubmitted] != 1 || kinds[store.LogQueued] != 2 || kinds[store.LogStored] != 2 {
+	if kinds[msglog.Submitted] != 1 || kinds[msglog.Queued] != 2 || kinds[msglog.Stored] != 2 {
 		t.Errorf("log events %v, want 1 submitted, 2 queued, 2 stored", kinds)
 	}
 }
@@ -201,7 +202,8 @@ func TestRefusals(t *testing.T) {
 		if got := code(c.Auth(sasl.NewPlainClient("", alice, "wrong"))); got != "535 5.7.8" {
 			t.Errorf("wrong password: %s, want 535 5.7.8", got)
 		}
-		evs, _ := srv.Store.SearchLog(context.Background(), store.LogQuery{Address: alice, Status: store.LogRefused})
+		srv.FlushLog(t)
+		evs, _ := srv.Store.SearchLog(context.Background(), store.LogQuery{Address: alice, Status: msglog.Refused})
 		found := false
 		for _, e := range evs {
 			found = found || (e.RemoteIP == "127.0.0.1" && strings.Contains(e.Detail, "sign-in failed"))

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/xtramail/xtramail/internal/message"
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/queue"
 	"github.com/xtramail/xtramail/internal/store"
 )
@@ -155,13 +156,10 @@ func (s *Submitter) Submit(ctx context.Context, m Message) (Result, error) {
 
 func (s *Submitter) store(ctx context.Context, m Message, acct store.Account, rcpts []string, info *message.Info, now time.Time) (Result, error) {
 	res := Result{MessageID: info.MessageID, Queued: len(rcpts)}
-	base := store.LogEvent{Time: now, MessageID: info.MessageID, Subject: info.Subject, MailFrom: acct.Address,
-		Size: int64(len(m.Body)), RemoteIP: m.RemoteIP, DomainID: acct.DomainID}
-	submitted := base
-	submitted.Status, submitted.Rcpt = store.LogSubmitted, strings.Join(rcpts, ", ")
-	submitted.Detail = fmt.Sprintf("for %d recipient(s)", len(rcpts))
-	sentEv := base
-	sentEv.Status, sentEv.Rcpt, sentEv.Detail = store.LogStored, acct.Address, store.Sent
+	base := msglog.Message(now, info, acct.Address, int64(len(m.Body)), m.RemoteIP)
+	submitted := msglog.With(base, msglog.Submitted, strings.Join(rcpts, ", "), acct.DomainID,
+		fmt.Sprintf("for %d recipient(s)", len(rcpts)))
+	sentEv := msglog.With(base, msglog.Stored, acct.Address, acct.DomainID, store.Sent)
 
 	sent := &store.Delivery{Body: bytes.NewReader(m.Body), Size: int64(len(m.Body)), Info: info, Received: now,
 		Copies: []store.Copy{{AccountID: acct.ID, Mailbox: store.Sent, Flags: store.FlagSeen}},
@@ -185,9 +183,7 @@ func (s *Submitter) store(ctx context.Context, m Message, acct store.Account, rc
 			// A protected colleague sees it in their continuity INBOX at
 			// once; it is relayed too, for their primary mailbox.
 			out.Copies = append(out.Copies, store.Copy{AccountID: a.ID, Mailbox: store.Inbox})
-			ev := base
-			ev.Status, ev.Rcpt, ev.Detail, ev.DomainID = store.LogStored, r, store.Inbox, a.DomainID
-			out.Events = append(out.Events, ev)
+			out.Events = append(out.Events, msglog.With(base, msglog.Stored, r, a.DomainID, store.Inbox))
 			res.Local++
 		case err == nil, errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalid):
 		default:

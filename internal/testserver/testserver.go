@@ -239,6 +239,17 @@ func (s *Server) HTTPClient() *http.Client {
 	}
 }
 
+// FlushLog waits until the message log records queued so far (sign-ins,
+// refusals) are written, so that a test can read them back.
+func (s *Server) FlushLog(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.svc.MessageLog.Flush(ctx); err != nil {
+		t.Fatalf("flush message log: %v", err)
+	}
+}
+
 // Shutdown stops the service as SIGTERM does (tests of the drain call it
 // themselves; otherwise the test's cleanup does). Later calls return the
 // first result.

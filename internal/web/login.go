@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/xtramail/xtramail/internal/auth"
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -25,10 +26,10 @@ type UserStore interface {
 	AppendLog(ctx context.Context, events ...store.LogEvent) error
 }
 
-// Message-log statuses of sign-ins, the same as IMAP's.
+// Message-log kinds of sign-ins (package msglog owns them).
 const (
-	logLogin       store.LogStatus = "login"
-	logLoginFailed store.LogStatus = "login-failed"
+	logLogin       = msglog.Login
+	logLoginFailed = msglog.LoginFailed
 )
 
 // UserSignIn serves the webmail's sign-in page at /login and sign-out at

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -34,7 +35,7 @@ func BenchmarkDeliver(b *testing.B) {
 			raw := append([]byte(fmt.Sprintf("Subject: m%d\r\nMessage-ID: <%d@x>\r\n\r\n", n.Add(1), n.Load())), body...)
 			d := store.NewDelivery(raw, time.Now())
 			d.Copies = []store.Copy{{AccountID: a.ID, Mailbox: store.Inbox}}
-			d.Events = []store.LogEvent{{Status: store.LogStored, Rcpt: "bob@example.test"}}
+			d.Events = []store.LogEvent{{Status: msglog.Stored, Rcpt: "bob@example.test"}}
 			if _, err := s.Deliver(ctx, d); err != nil {
 				b.Error(err)
 				return

@@ -11,6 +11,7 @@ import (
 
 	"github.com/xtramail/xtramail/internal/blob"
 	"github.com/xtramail/xtramail/internal/message"
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -332,7 +333,7 @@ func (s *Store) DeliveryStatus(ctx context.Context, accountID int64, messageID s
 			return nil, fmt.Errorf("read delivery log: %w", err)
 		}
 		r := get(rcpt)
-		if status == string(store.LogStored) {
+		if status == string(msglog.Stored) {
 			r.Local = true
 			if r.State != "" {
 				continue // the relay's outcome says more

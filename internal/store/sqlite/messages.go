@@ -13,6 +13,7 @@ import (
 
 	"github.com/xtramail/xtramail/internal/blob"
 	"github.com/xtramail/xtramail/internal/message"
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -428,7 +429,7 @@ func (t *tx) expunge(mailboxID int64, msgs []mailboxChange) error {
 	if err := t.QueryRow("UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ? RETURNING highestmodseq", mailboxID).Scan(&modseq); err != nil {
 		return notFound(err, fmt.Sprintf("mailbox %d", mailboxID))
 	}
-	event, err := t.eventMaker(store.LogDeleted, mailboxID, "deleted from")
+	event, err := t.eventMaker(msglog.Deleted, mailboxID, "deleted from")
 	if err != nil {
 		return err
 	}
@@ -478,7 +479,7 @@ func (s *Store) Restore(ctx context.Context, accountID, mailboxID int64, ids []i
 		if err != nil {
 			return err
 		}
-		event, err := t.eventMaker(store.LogRestored, mailboxID, "restored to")
+		event, err := t.eventMaker(msglog.Restored, mailboxID, "restored to")
 		if err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -180,7 +181,7 @@ func (t *tx) purgeDomain(s *Store, d store.Domain, cutoff time.Time, limit int) 
 			res.Bytes += freed
 		}
 		res.Messages++
-		events = append(events, store.LogEvent{Time: now, Status: store.LogPurged, MessageID: v.messageID, Subject: v.subject,
+		events = append(events, store.LogEvent{Time: now, Status: msglog.Purged, MessageID: v.messageID, Subject: v.subject,
 			Rcpt: v.address, Size: v.size, DomainID: d.ID, Detail: fmt.Sprintf("older than %d days", d.RetentionDays)})
 	}
 	// Expunge records older than the window describe UIDs no client can

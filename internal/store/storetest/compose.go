@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -235,9 +236,9 @@ func testComposeDeliveryStatus(t *testing.T, s store.Store) {
 	for _, r := range []string{"ok@remote.test", "slow@remote.test", "gone@remote.test", colleague.Address} {
 		d.Outbound = append(d.Outbound, store.Outbound{AccountID: alice.ID, MailFrom: alice.Address, Rcpt: r})
 	}
-	d.Events = []store.LogEvent{ev(store.LogStored, alice.Address, store.Sent, t0), ev(store.LogStored, colleague.Address, store.Inbox, t0)}
+	d.Events = []store.LogEvent{ev(msglog.Stored, alice.Address, store.Sent, t0), ev(msglog.Stored, colleague.Address, store.Inbox, t0)}
 	for _, o := range d.Outbound {
-		d.Events = append(d.Events, ev(store.LogQueued, o.Rcpt, "", t0))
+		d.Events = append(d.Events, ev(msglog.Queued, o.Rcpt, "", t0))
 	}
 	must(s.Deliver(ctx, d))
 	entries := must(s.QueueEntries(ctx, store.QueueQuery{AccountID: alice.ID}))
@@ -250,9 +251,9 @@ func testComposeDeliveryStatus(t *testing.T, s store.Store) {
 		{ID: byRcpt["ok@remote.test"], Outcome: store.QueueDelivered},
 		{ID: byRcpt["slow@remote.test"], Outcome: store.QueueDeferred, Next: next, Error: "mx.remote.test: 451 try later"},
 		{ID: byRcpt["gone@remote.test"], Outcome: store.QueueFailed},
-	}, ev(store.LogDelivered, "ok@remote.test", "mx.remote.test: 250 ok", t1),
-		ev(store.LogDeferred, "slow@remote.test", "mx.remote.test: 451 try later", t1),
-		ev(store.LogBounced, "gone@remote.test", "mx.remote.test: 550 no such user", t1)))
+	}, ev(msglog.Delivered, "ok@remote.test", "mx.remote.test: 250 ok", t1),
+		ev(msglog.Deferred, "slow@remote.test", "mx.remote.test: 451 try later", t1),
+		ev(msglog.Bounced, "gone@remote.test", "mx.remote.test: 550 no such user", t1)))
 
 	got := must(s.DeliveryStatus(ctx, alice.ID, mid))
 	want := map[string]store.RecipientStatus{

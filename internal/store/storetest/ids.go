@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -231,8 +232,8 @@ func testIDsNeverReused(t *testing.T, s store.Store) {
 	now := time.Now()
 	old := deliver(t, s, Raw("old", "b"), now.Add(-40*24*time.Hour), store.Copy{AccountID: bob, Mailbox: store.Inbox})
 	oldMsg := must(s.Message(ctx, bob, old[0].MessageID))
-	must(0, s.AppendLog(ctx, store.LogEvent{Time: now.Add(-400 * 24 * time.Hour), Status: store.LogRefused, Rcpt: "old@example.test"}))
-	oldLog := must(s.SearchLog(ctx, store.LogQuery{Status: store.LogRefused}))
+	must(0, s.AppendLog(ctx, store.LogEvent{Time: now.Add(-400 * 24 * time.Hour), Status: msglog.Refused, Rcpt: "old@example.test"}))
+	oldLog := must(s.SearchLog(ctx, store.LogQuery{Status: msglog.Refused}))
 	if len(oldLog) != 1 {
 		t.Fatalf("log %+v", oldLog)
 	}
@@ -256,8 +257,8 @@ func testIDsNeverReused(t *testing.T, s store.Store) {
 	if _, err := s.Body(ctx, bob, oldMsg.BodyID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("purged body: %v", err)
 	}
-	must(0, s.AppendLog(ctx, store.LogEvent{Time: now, Status: store.LogRefused, Rcpt: "new@example.test"}))
-	newLog := must(s.SearchLog(ctx, store.LogQuery{Status: store.LogRefused}))
+	must(0, s.AppendLog(ctx, store.LogEvent{Time: now, Status: msglog.Refused, Rcpt: "new@example.test"}))
+	newLog := must(s.SearchLog(ctx, store.LogQuery{Status: msglog.Refused}))
 	if len(newLog) != 1 || newLog[0].ID == oldLog[0].ID {
 		t.Fatalf("log record id given twice: old %+v, new %+v", oldLog, newLog)
 	}

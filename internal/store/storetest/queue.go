@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -25,7 +26,7 @@ func testQueue(t *testing.T, s store.Store) {
 		{AccountID: alice.ID, MailFrom: "Alice@example.org", Rcpt: "Bob@Remote.test"},
 		{AccountID: alice.ID, MailFrom: "alice@example.org", Rcpt: "dave@far.test"},
 	}
-	d.Events = []store.LogEvent{{Status: store.LogQueued, MessageID: "queued@example.org", Rcpt: "bob@remote.test"}}
+	d.Events = []store.LogEvent{{Status: msglog.Queued, MessageID: "queued@example.org", Rcpt: "bob@remote.test"}}
 	must(s.Deliver(ctx, d))
 	// Carol's message goes out with no copy at all.
 	d2 := store.NewDelivery(Raw("carols", "x"), t0.Add(time.Second))
@@ -98,7 +99,7 @@ func testQueue(t *testing.T, s store.Store) {
 		{ID: all[0].ID, Outcome: store.QueueDelivered},
 		{ID: all[1].ID, Outcome: store.QueueDeferred, Next: next, Error: "451 try later", DelayNotified: true},
 		{ID: 999999, Outcome: store.QueueDelivered}, // already gone: skipped
-	}, store.LogEvent{Status: store.LogDelivered, Rcpt: "bob@remote.test", Detail: "250 ok", DomainID: alice.DomainID})
+	}, store.LogEvent{Status: msglog.Delivered, Rcpt: "bob@remote.test", Detail: "250 ok", DomainID: alice.DomainID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +108,7 @@ func testQueue(t *testing.T, s store.Store) {
 		left[0].LastError != "451 try later" || !left[0].DelayNotified || !left[0].LeaseUntil.IsZero() {
 		t.Fatalf("after settle %+v", left)
 	}
-	if ev := must(s.SearchLog(ctx, store.LogQuery{Status: store.LogDelivered})); len(ev) != 1 || ev[0].Detail != "250 ok" {
+	if ev := must(s.SearchLog(ctx, store.LogQuery{Status: msglog.Delivered})); len(ev) != 1 || ev[0].Detail != "250 ok" {
 		t.Fatalf("delivered events %+v", ev)
 	}
 	// The deferred entry is due again only at next; retry makes it due now.

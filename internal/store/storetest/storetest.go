@@ -15,6 +15,7 @@ import (
 	"testing/iotest"
 	"time"
 
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -237,7 +238,7 @@ func testDeliver(t *testing.T, s store.Store) {
 	now := time.Now().Truncate(time.Millisecond)
 	d := store.NewDelivery(raw, now)
 	d.Copies = []store.Copy{{AccountID: accts[0].ID, Mailbox: store.Inbox}, {AccountID: accts[1].ID, Mailbox: store.Inbox, Flags: store.FlagSeen}}
-	d.Events = []store.LogEvent{{Status: store.LogStored, Rcpt: "bob@example.test", MessageID: "hello@example.org"}}
+	d.Events = []store.LogEvent{{Status: msglog.Stored, Rcpt: "bob@example.test", MessageID: "hello@example.org"}}
 	dl := must(s.Deliver(ctx, d))
 	if len(dl) != 2 || dl[0].UID != 1 || dl[1].UID != 1 || dl[0].MailboxID == dl[1].MailboxID {
 		t.Fatalf("delivered %+v", dl)
@@ -277,7 +278,7 @@ func testDeliver(t *testing.T, s store.Store) {
 		t.Fatalf("messages %+v", msgs)
 	}
 	ev := must(s.SearchLog(ctx, store.LogQuery{MessageID: "<hello@example.org>"}))
-	if len(ev) != 1 || ev[0].Status != store.LogStored || ev[0].Rcpt != "bob@example.test" {
+	if len(ev) != 1 || ev[0].Status != msglog.Stored || ev[0].Rcpt != "bob@example.test" {
 		t.Fatalf("log %+v", ev)
 	}
 	// Sent folder, with flags and keywords.
@@ -408,7 +409,7 @@ func testExpungeRestore(t *testing.T, s store.Store) {
 	if err := s.Expunge(ctx, accts[0].ID, mb.ID+1000, ids[2:]); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("expunge in wrong mailbox: %v", err)
 	}
-	if ev := must(s.SearchLog(ctx, store.LogQuery{Status: store.LogDeleted})); len(ev) != 2 || ev[0].Rcpt != "bob@example.test" {
+	if ev := must(s.SearchLog(ctx, store.LogQuery{Status: msglog.Deleted})); len(ev) != 2 || ev[0].Rcpt != "bob@example.test" {
 		t.Fatalf("deleted log %+v", ev)
 	}
 	rd := must(s.Restore(ctx, accts[0].ID, mb.ID, ids[:1]))
@@ -419,7 +420,7 @@ func testExpungeRestore(t *testing.T, s store.Store) {
 	if final.Messages != 2 || final.UIDNext != 5 {
 		t.Fatalf("after restore %+v", final)
 	}
-	if ev := must(s.SearchLog(ctx, store.LogQuery{Status: store.LogRestored})); len(ev) != 1 {
+	if ev := must(s.SearchLog(ctx, store.LogQuery{Status: msglog.Restored})); len(ev) != 1 {
 		t.Fatalf("restored log %+v", ev)
 	}
 }
@@ -438,7 +439,7 @@ func testPurge(t *testing.T, s store.Store) {
 	fresh := deliver(t, s, Raw("fresh", "b"), now.Add(-day), store.Copy{AccountID: accts[1].ID, Mailbox: store.Inbox})
 	oldMsg := must(s.Message(ctx, accts[0].ID, old[0].MessageID))
 	sharedMsg := must(s.Message(ctx, accts[0].ID, shared[0].MessageID))
-	if err := s.AppendLog(ctx, store.LogEvent{Time: now.Add(-100 * day), Status: store.LogRefused, Rcpt: "x@y.test"}); err != nil {
+	if err := s.AppendLog(ctx, store.LogEvent{Time: now.Add(-100 * day), Status: msglog.Refused, Rcpt: "x@y.test"}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -473,10 +474,10 @@ func testPurge(t *testing.T, s store.Store) {
 	if mb := must(s.Mailbox(ctx, accts[0].ID, store.Inbox)); mb.Messages != 1 {
 		t.Fatalf("bob's inbox after purge %+v", mb)
 	}
-	if ev := must(s.SearchLog(ctx, store.LogQuery{Status: store.LogPurged})); len(ev) != 2 {
+	if ev := must(s.SearchLog(ctx, store.LogQuery{Status: msglog.Purged})); len(ev) != 2 {
 		t.Fatalf("purged log %+v", ev)
 	}
-	if ev := must(s.SearchLog(ctx, store.LogQuery{Status: store.LogRefused})); len(ev) != 0 {
+	if ev := must(s.SearchLog(ctx, store.LogQuery{Status: msglog.Refused})); len(ev) != 0 {
 		t.Fatalf("old log record kept: %+v", ev)
 	}
 }
@@ -508,9 +509,9 @@ func testLog(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	base := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
 	events := []store.LogEvent{
-		{Time: base, Status: store.LogStored, MailFrom: "A@x.test", Rcpt: "b@y.test", MessageID: "<1@x>", DomainID: 1},
-		{Time: base.Add(time.Hour), Status: store.LogRefused, MailFrom: "a@x.test", Rcpt: "nobody@y.test", Detail: "not protected", DomainID: 0},
-		{Time: base.Add(2 * time.Hour), Status: store.LogStored, MailFrom: "c@z.test", Rcpt: "b@y.test", MessageID: "2@x", DomainID: 2},
+		{Time: base, Status: msglog.Stored, MailFrom: "A@x.test", Rcpt: "b@y.test", MessageID: "<1@x>", DomainID: 1},
+		{Time: base.Add(time.Hour), Status: msglog.Refused, MailFrom: "a@x.test", Rcpt: "nobody@y.test", Detail: "not protected", DomainID: 0},
+		{Time: base.Add(2 * time.Hour), Status: msglog.Stored, MailFrom: "c@z.test", Rcpt: "b@y.test", MessageID: "2@x", DomainID: 2},
 	}
 	if err := s.AppendLog(ctx, events...); err != nil {
 		t.Fatal(err)
@@ -524,7 +525,7 @@ func testLog(t *testing.T, s store.Store) {
 		{store.LogQuery{Address: "b@y.test"}, 2},
 		{store.LogQuery{MessageID: "1@x"}, 1},
 		{store.LogQuery{MessageID: "<2@x>"}, 1},
-		{store.LogQuery{Status: store.LogRefused}, 1},
+		{store.LogQuery{Status: msglog.Refused}, 1},
 		{store.LogQuery{Since: base.Add(30 * time.Minute)}, 2},
 		{store.LogQuery{Until: base.Add(30 * time.Minute)}, 1},
 		{store.LogQuery{DomainIDs: []int64{2}}, 1},

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -208,7 +209,7 @@ func testWebmailDeleted(t *testing.T, s store.Store) {
 	if live := must(s.MessagePage(ctx, a.ID, arch.ID, store.Cursor{}, 10)); len(live) != 1 || live[0].ID != dl[1].MessageID {
 		t.Fatalf("Archive after restore: %v", ids(live))
 	}
-	log := must(s.SearchLog(ctx, store.LogQuery{Status: store.LogRestored}))
+	log := must(s.SearchLog(ctx, store.LogQuery{Status: msglog.Restored}))
 	if len(log) != 1 {
 		t.Fatalf("restored log records: %+v", log)
 	}
