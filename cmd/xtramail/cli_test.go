@@ -122,7 +122,7 @@ func TestCLI(t *testing.T) {
 		{args: d("log", "search", "--status", "refused"), stdout: []string{"TIME (UTC)"}},
 		{args: d("log", "search", "--status", "login-failed"), stdout: []string{"TIME (UTC)"}},
 		{args: d("log", "search", "--status", "refsued"), code: 2,
-			stderr: []string{`unknown --status "refsued"`, "captured, refused, stored, deleted, restored, purged, moved, login, login-failed"}},
+			stderr: []string{`unknown --status "refsued"`, "captured, refused, stored, duplicate, deleted, restored, purged, moved, login, login-failed"}},
 		{args: d("log", "search", "--limit", "0"), code: 2, stderr: []string{"--limit"}},
 		{args: d("log", "search", "extra"), code: 2, stderr: []string{"log search: takes no arguments"}},
 
