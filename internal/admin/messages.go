@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -78,11 +79,9 @@ func (s *Service) SearchLog(ctx context.Context, p Principal, q LogSearch) (LogP
 	return page, nil
 }
 
-// LogStatuses are the statuses a log search may ask for.
-var LogStatuses = []store.LogStatus{
-	store.LogCaptured, store.LogRefused, store.LogStored, store.LogDeleted, store.LogRestored, store.LogPurged,
-	store.LogSubmitted, store.LogQueued, store.LogDelivered, store.LogDeferred, store.LogBounced, store.LogExpired,
-}
+// LogStatuses are the statuses a log search may ask for: every kind
+// (package msglog owns the list).
+var LogStatuses = msglog.Kinds()
 
 // maxTimeline bounds one message's timeline.
 const maxTimeline = 1000

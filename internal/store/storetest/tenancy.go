@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -458,11 +459,11 @@ func testTenancyCounters(t *testing.T, s store.Store) {
 	deliver(t, s, Raw("gamma", "zzz"), now, store.Copy{AccountID: tr.a2.ID, Mailbox: store.Inbox})
 	must(0, s.Expunge(ctx, tr.a1.ID, d1[0].MailboxID, []int64{d1[0].MessageID}))
 	must(0, s.AppendLog(ctx,
-		store.LogEvent{Time: yesterday.Add(time.Hour), Status: store.LogCaptured, Subject: "Quarterly Report", MessageID: "q1@x", DomainID: tr.d1.ID},
-		store.LogEvent{Time: today.Add(time.Minute), Status: store.LogCaptured, Subject: "Report: alpha", MessageID: "a1@x", DomainID: tr.d1.ID},
-		store.LogEvent{Time: today.Add(2 * time.Minute), Status: store.LogStored, Subject: "Report: alpha", MessageID: "a1@x", DomainID: tr.d1.ID},
-		store.LogEvent{Time: today.Add(3 * time.Minute), Status: store.LogSubmitted, Subject: "réunion", MessageID: "s1@x", DomainID: tr.d1.ID},
-		store.LogEvent{Time: today.Add(4 * time.Minute), Status: store.LogCaptured, Subject: "other report", MessageID: "o1@x", DomainID: tr.d2.ID},
+		store.LogEvent{Time: yesterday.Add(time.Hour), Status: msglog.Captured, Subject: "Quarterly Report", MessageID: "q1@x", DomainID: tr.d1.ID},
+		store.LogEvent{Time: today.Add(time.Minute), Status: msglog.Captured, Subject: "Report: alpha", MessageID: "a1@x", DomainID: tr.d1.ID},
+		store.LogEvent{Time: today.Add(2 * time.Minute), Status: msglog.Stored, Subject: "Report: alpha", MessageID: "a1@x", DomainID: tr.d1.ID},
+		store.LogEvent{Time: today.Add(3 * time.Minute), Status: msglog.Submitted, Subject: "réunion", MessageID: "s1@x", DomainID: tr.d1.ID},
+		store.LogEvent{Time: today.Add(4 * time.Minute), Status: msglog.Captured, Subject: "other report", MessageID: "o1@x", DomainID: tr.d2.ID},
 	))
 	dash := must(s.Dashboard(ctx, store.CustomerScope(tr.c1.ID), yesterday))
 	if len(dash.Days) != 2 || !dash.Days[0].Day.Equal(yesterday) || dash.Days[0].Captured != 1 || dash.Days[1].Captured != 1 || dash.Days[1].Sent != 1 {
@@ -516,7 +517,7 @@ func testTenancyCounters(t *testing.T, s store.Store) {
 		{store.LogQuery{Subject: `"; DROP TABLE msglog; --`}, 0},
 		{store.LogQuery{Subject: "  ,, "}, 0},
 		{store.LogQuery{Subject: "report", DomainIDs: []int64{tr.d2.ID}}, 1},
-		{store.LogQuery{Subject: "report", Status: store.LogCaptured}, 3},
+		{store.LogQuery{Subject: "report", Status: msglog.Captured}, 3},
 	} {
 		if got := must(s.SearchLog(ctx, c.q)); len(got) != c.want {
 			t.Errorf("SearchLog(%+v) = %d, want %d", c.q, len(got), c.want)

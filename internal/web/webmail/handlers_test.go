@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -216,7 +217,7 @@ func TestDeleteUndoRestore(t *testing.T) {
 	if got, _ := e.st.MessagePage(ctx, e.bob.ID, arch.ID, store.Cursor{}, 10); len(got) != 1 || got[0].ID != m.ID {
 		t.Fatalf("Archive after restore: %v", got)
 	}
-	if log, _ := e.st.SearchLog(ctx, store.LogQuery{Status: store.LogRestored}); len(log) != 1 {
+	if log, _ := e.st.SearchLog(ctx, store.LogQuery{Status: msglog.Restored}); len(log) != 1 {
 		t.Errorf("restore log: %v", log)
 	}
 	// CSRF: a form without the token is refused.
