@@ -35,6 +35,17 @@ type Config struct {
 	Submission Submission `toml:"submission"`
 	// Web is the HTTPS listener of the webmail, console and REST API.
 	Web Web `toml:"web"`
+	// Webmail configures the webmail's compose side.
+	Webmail Webmail `toml:"webmail"`
+}
+
+// Webmail configures writing mail in the webmail.
+type Webmail struct {
+	// UndoSend is how long a message sent from the webmail is held
+	// before it is submitted, during which "Undo" takes it back whole
+	// (nothing stored in Sent, queued or delivered yet). 0 sends at once;
+	// at most 2 minutes.
+	UndoSend Duration `toml:"undo_send"`
 }
 
 // Log configures structured logging.
@@ -227,6 +238,7 @@ func Default() Config {
 		Metrics:   Metrics{Listen: "127.0.0.1:9100"},
 		// Submission listens only when configured (listen = ":587",
 		// listen_tls = ":465"): it sends mail out, so it is a choice.
+		Webmail: Webmail{UndoSend: Duration{10 * time.Second}},
 		Submission: Submission{
 			MaxMessageBytes: 50 << 20,
 			MaxRecipients:   100,
@@ -327,6 +339,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Retention.Batch < 1 || c.Retention.LogDays < 1 || c.Retention.Interval.Duration <= 0 {
 		errs = append(errs, errors.New("retention: interval, batch and log_days must be positive"))
+	}
+	if c.Webmail.UndoSend.Duration < 0 || c.Webmail.UndoSend.Duration > 2*time.Minute {
+		return fmt.Errorf("webmail.undo_send must be between 0s and 2m, not %s", c.Webmail.UndoSend.Duration)
 	}
 	if c.Submission.MaxMessageBytes < 1024 || c.Submission.MaxRecipients < 1 || c.Submission.MaxPerHour < 0 {
 		errs = append(errs, errors.New("submission: max_message_bytes must be at least 1024, max_recipients positive, max_per_hour not negative"))
