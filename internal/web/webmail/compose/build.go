@@ -184,6 +184,11 @@ func writeAttachment(mw *gomail.Writer, a Attachment) error {
 	if err != nil {
 		typ, params = "application/octet-stream", map[string]string{}
 	}
+	if typ == "message/rfc822" {
+		// An attached message (kept from a draft, or a forwarded one
+		// forwarded again) may not be base64 (RFC 2046 5.2.1).
+		return writeForwarded(mw, a.Data, strings.TrimSuffix(a.Filename, ".eml"))
+	}
 	name := cleanFilename(a.Filename)
 	// The name parameter of Content-Type is for clients older than
 	// Content-Disposition (RFC 2183); both are RFC 2231-encoded by

@@ -419,3 +419,36 @@ func addrs(as []Address) []string {
 	}
 	return out
 }
+
+// TestDraftRoundTrip: a draft built, parsed back with Attachments and
+// built again keeps every attachment, an attached message as
+// message/rfc822 (never base64, RFC 2046 5.2.1) included.
+func TestDraftRoundTrip(t *testing.T) {
+	o := original(t, origWithAttachment)
+	d := Forward(o, "demo@example.test", true)
+	d.Attachments = []Attachment{{Filename: "a.txt", Data: []byte("A\n")}}
+	raw, err := Build(d, date, "d1@example.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := Original{Raw: raw, Info: message.Parse(raw)}
+	atts := Attachments(back)
+	if len(atts) != 2 || atts[0].Filename != "a.txt" || atts[1].ContentType != "message/rfc822" || atts[1].Filename != "Report.eml" {
+		t.Fatalf("attachments %+v", atts)
+	}
+	d2 := Draft{From: d.From, Subject: d.Subject, Text: BodyText(back), Attachments: atts}
+	raw2, err := Build(d2, date, "d1@example.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, parts := strictParse(t, raw2)
+	if len(parts) != 3 || parts[1].name != "a.txt" || parts[2].typ != "message/rfc822" {
+		t.Fatalf("parts %+v", parts)
+	}
+	if bytes.Contains(raw2, []byte("Content-Type: message/rfc822\r\nContent-Transfer-Encoding: base64")) {
+		t.Fatal("message/rfc822 attached as base64")
+	}
+	if !bytes.Equal(bytes.TrimRight(parts[2].body, "\r\n"), bytes.TrimRight(o.Raw, "\r\n")) {
+		t.Fatal("attached message changed on the way")
+	}
+}

@@ -213,7 +213,12 @@ func Attachments(o Original) []Attachment {
 		}
 		data, _ := message.Decode(o.Raw, p)
 		name := p.Filename
-		if name == "" {
+		switch {
+		case name == "" && p.Type == "message" && p.Message != nil && p.Message.Envelope.Subject != "":
+			name = cleanFilename(message.DecodeHeader(p.Message.Envelope.Subject)) + ".eml"
+		case name == "" && p.Type == "message":
+			name = "message.eml"
+		case name == "":
 			name = "attachment"
 		}
 		out = append(out, Attachment{Filename: name, ContentType: p.Type + "/" + p.Subtype,
