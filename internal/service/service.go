@@ -231,6 +231,7 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 	}, st, authn, s.Submitter, log.With("listener", "submission"))
 
 	s.web = newWeb(&cfg, s.WebAddr, tlsCfg, acmeHandler, st, authn, log.With("listener", "web"))
+	s.mountWebmail(&cfg, st, authn, log.With("app", "webmail"))
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

@@ -2,7 +2,6 @@ package webmail
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -123,9 +122,9 @@ func draftFromStored(acct store.Account, o compose.Original) compose.Draft {
 	env := &o.Info.Envelope
 	return compose.Draft{
 		From:        compose.Address{Addr: acct.Address},
-		To:          addresses(env.To),
-		Cc:          addresses(env.Cc),
-		Bcc:         addresses(env.Bcc),
+		To:          addrsOf(env.To),
+		Cc:          addrsOf(env.Cc),
+		Bcc:         addrsOf(env.Bcc),
 		Subject:     o.Info.Subject,
 		Text:        compose.BodyText(o),
 		InReplyTo:   strings.Trim(env.InReplyTo, "<> "),
@@ -134,7 +133,7 @@ func draftFromStored(acct store.Account, o compose.Original) compose.Draft {
 	}
 }
 
-func addresses(as []message.Address) []compose.Address {
+func addrsOf(as []message.Address) []compose.Address {
 	var out []compose.Address
 	for _, x := range as {
 		if x.GroupStart || x.GroupEnd || x.Mailbox == "" {
@@ -210,7 +209,7 @@ func (a *app) saveDraft(ctx context.Context, acct store.Account, f draftForm) (s
 		total += int64(len(att.Data))
 	}
 	if limit := a.maxAttachmentBytes(); total > limit {
-		return saved{}, &errForm{fmt.Sprintf("Attachments come to %s; at most %s in total.", humanBytes(total), humanBytes(limit))}
+		return saved{}, &errForm{fmt.Sprintf("Attachments come to %s; at most %s in total.", byteSize(total), byteSize(limit))}
 	}
 	raw, err := compose.Build(d, a.now(), messageID)
 	if err != nil {
@@ -235,8 +234,8 @@ func (a *app) maxAttachmentBytes() int64 {
 	return max(limit*3/4-(256<<10), 1<<20)
 }
 
-// humanBytes writes a size as people read it: 512 bytes, 12 KB, 3.4 MB.
-func humanBytes(n int64) string {
+// byteSize writes a size as people read it: 512 bytes, 12 KB, 3.4 MB.
+func byteSize(n int64) string {
 	switch {
 	case n < 1000:
 		return strconv.FormatInt(n, 10) + " bytes"
@@ -245,6 +244,3 @@ func humanBytes(n int64) string {
 	}
 	return strconv.FormatFloat(float64(n)/1e6, 'f', 1, 64) + " MB"
 }
-
-// isNotFound reports an id that is not the account's.
-func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

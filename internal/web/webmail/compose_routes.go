@@ -2,15 +2,23 @@ package webmail
 
 import (
 	"context"
+	"embed"
+	"errors"
+	"io/fs"
 	"net/http"
 	"time"
 
 	"github.com/xtramail/xtramail/internal/auth"
+	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/web"
 )
 
 // ComposeOptions is what the compose side needs beyond Options (owned by
 // the compose side).
 type ComposeOptions struct {
+	// Web is the listener the webmail is mounted on (layout, static
+	// assets, sessions).
+	Web *web.Server
 	// UndoSend is how long a sent message is held, undoable, before it is
 	// submitted (config webmail.undo_send).
 	UndoSend time.Duration
@@ -23,9 +31,6 @@ type ComposeOptions struct {
 	// Passwords checks the old password and forgets cached credentials
 	// after a change (the service's *auth.Authenticator).
 	Passwords Passwords
-	// EndOtherSessions signs the user out everywhere else (the web
-	// layer's Sessions.EndOthers).
-	EndOtherSessions func(r *http.Request) (int, error)
 	// Client is what a mail client is set up with, for the settings page.
 	Client ClientSettings
 }
@@ -45,6 +50,90 @@ type ClientSettings struct {
 	IMAPPort, SubmissionPort, SubmissionsPort int
 }
 
-// composeRoutes registers compose, reply, forward, drafts, sending and
-// settings (owned by the compose side).
-func (a *app) composeRoutes(mux *http.ServeMux) {}
+//go:embed compose_templates compose_static
+var composeAssets embed.FS
+
+// composer serves the compose side: its pages are parsed once, here.
+type composer struct {
+	*app
+	web      *web.Server
+	compose  *web.Page
+	outbox   *web.Page
+	status   *web.Page
+	settings *web.Page
+}
+
+// composeRoutes registers compose, reply, forward, drafts, sending,
+// delivery status and settings (owned by the compose side).
+func (a *app) composeRoutes(mux *http.ServeMux) {
+	w := a.opt.Compose.Web
+	if w == nil {
+		return // a webmail without the web layer (unit tests of the read side)
+	}
+	static, err := fs.Sub(composeAssets, "compose_static")
+	if err != nil {
+		panic(err)
+	}
+	if err := w.Static().Add("compose", static); err != nil {
+		panic(err)
+	}
+	l := w.Layout()
+	c := &composer{app: a, web: w,
+		compose:  l.MustParse(composeAssets, "compose_templates/compose.html", "compose_templates/partials.html"),
+		outbox:   l.MustParse(composeAssets, "compose_templates/outbox.html", "compose_templates/partials.html"),
+		status:   l.MustParse(composeAssets, "compose_templates/status.html", "compose_templates/partials.html"),
+		settings: l.MustParse(composeAssets, "compose_templates/settings.html", "compose_templates/partials.html"),
+	}
+	c.handle(mux, "GET /compose", c.page)
+	c.handle(mux, "POST /compose/save", c.save)
+	c.handle(mux, "POST /compose/send", c.send)
+	c.handle(mux, "GET /compose/contacts", c.contacts)
+	c.handle(mux, "GET /outbox/{id}", c.outboxPage)
+	c.handle(mux, "POST /outbox/{id}/undo", c.undo)
+	c.handle(mux, "GET /messages/{id}/status", c.deliveryStatus)
+	c.handle(mux, "GET /settings", c.settingsPage)
+	c.handle(mux, "POST /settings/password", c.changePassword)
+	c.handle(mux, "GET /settings/client.png", c.clientQR)
+}
+
+// handle registers h behind the web layer's sign-in for the user
+// principal, with the signed-in account as the store has it now.
+func (c *composer) handle(mux *http.ServeMux, pattern string, h func(http.ResponseWriter, *http.Request, store.Account)) {
+	mux.Handle(pattern, c.web.Sessions().Require(web.PrincipalUser, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, ok := web.UserFrom(r.Context())
+		if !ok {
+			web.Error(w, r, http.StatusUnauthorized, "Sign in first.")
+			return
+		}
+		acct, err := c.store.AccountByID(r.Context(), u.ID)
+		if err != nil {
+			c.failed(w, r, u.ID, "read signed-in account", err)
+			return
+		}
+		h(w, r, acct)
+	})))
+}
+
+// failed answers a handler's error: the store's kinds map to what the
+// user can do; anything else is logged once and answered 500.
+func (c *composer) failed(w http.ResponseWriter, r *http.Request, acct int64, what string, err error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		web.NotFound(w, r)
+	case errors.Is(err, store.ErrStorageFull):
+		web.Error(w, r, http.StatusServiceUnavailable, "The server is out of storage. Your draft was not saved; try again later.")
+	case r.Context().Err() != nil:
+	default:
+		c.log.Error(what, "account", acct, "path", r.URL.Path, "err", err)
+		web.Error(w, r, http.StatusInternalServerError, "Something went wrong on the server. Try again in a moment.")
+	}
+}
+
+// composeNav is the top bar of the compose side's pages.
+func composeNav(current string) []web.NavLink {
+	return []web.NavLink{
+		{Label: "Inbox", Href: "/"},
+		{Label: "Compose", Href: "/compose", Current: current == "compose"},
+		{Label: "Settings", Href: "/settings", Current: current == "settings"},
+	}
+}

@@ -1,0 +1,430 @@
+package webmail
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/web"
+	"github.com/xtramail/xtramail/internal/web/webmail/compose"
+)
+
+// composeView is the compose page's data.
+type composeView struct {
+	DraftID     int64
+	Source      string
+	To, Cc, Bcc string
+	Subject     string
+	Text        string
+	Attachments []attachmentView
+	// Pending: attachments that come with the source (a forward) and are
+	// stored with the first save.
+	Pending    bool
+	Limit      string // the attachment size limit, for people
+	LimitBytes int64
+	Error      string
+	SavedAt    string
+	Undo       int // seconds of the undo window
+	Heading    string
+}
+
+type attachmentView struct {
+	Index int
+	Name  string
+	Size  string
+}
+
+func (c *composer) view(d compose.Draft, id int64, source string) composeView {
+	v := composeView{DraftID: id, Source: source,
+		To: compose.FormatAddressList(d.To), Cc: compose.FormatAddressList(d.Cc), Bcc: compose.FormatAddressList(d.Bcc),
+		Subject: d.Subject, Text: d.Text, Limit: byteSize(c.maxAttachmentBytes()), LimitBytes: c.maxAttachmentBytes(),
+		Undo: int(c.opt.Compose.UndoSend / time.Second), Pending: id == 0}
+	for i, a := range d.Attachments {
+		v.Attachments = append(v.Attachments, attachmentView{Index: i, Name: a.Filename, Size: byteSize(int64(len(a.Data)))})
+	}
+	if len(d.Forwarded) > 0 {
+		v.Attachments = append(v.Attachments, attachmentView{Index: len(v.Attachments), Name: d.ForwardedName + ".eml",
+			Size: byteSize(int64(len(d.Forwarded)))})
+	}
+	switch kind, _, _ := parseSource(source); kind {
+	case "reply":
+		v.Heading = "Reply"
+	case "replyall":
+		v.Heading = "Reply to all"
+	case "forward", "forwardatt":
+		v.Heading = "Forward"
+	default:
+		v.Heading = "New message"
+	}
+	return v
+}
+
+// page serves GET /compose: a new message (?to= prefills), a saved
+// draft (?draft=ID), or a reply, reply to all or forward of a message
+// (?reply=ID, ?replyall=ID, ?forward=ID, with &as=attachment).
+func (c *composer) page(w http.ResponseWriter, r *http.Request, acct store.Account) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	if v := q.Get("draft"); v != "" {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			web.NotFound(w, r)
+			return
+		}
+		_, o, err := c.loadDraft(ctx, acct, id)
+		if err != nil {
+			c.failed(w, r, acct.ID, "open draft", err)
+			return
+		}
+		c.render(w, r, http.StatusOK, c.view(draftFromStored(acct, o), id, ""))
+		return
+	}
+	source := ""
+	for _, kind := range []string{"reply", "replyall", "forward"} {
+		if v := q.Get(kind); v != "" {
+			source = kind + ":" + v
+			if kind == "forward" && q.Get("as") == "attachment" {
+				source = "forwardatt:" + v
+			}
+			break
+		}
+	}
+	if source != "" {
+		if _, _, ok := parseSource(source); !ok {
+			web.NotFound(w, r)
+			return
+		}
+	}
+	d, err := c.startDraft(ctx, acct, source)
+	if err != nil {
+		c.failed(w, r, acct.ID, "start draft", err)
+		return
+	}
+	if to := q.Get("to"); to != "" && len(d.To) == 0 {
+		if list, err := compose.ParseAddressList(to); err == nil {
+			d.To = list
+		}
+	}
+	c.render(w, r, http.StatusOK, c.view(d, 0, source))
+}
+
+func (c *composer) render(w http.ResponseWriter, r *http.Request, status int, v composeView) {
+	c.compose.Render(w, r, status, web.View{Title: v.Heading, App: "webmail", Nav: composeNav("compose"), Data: v})
+}
+
+// readForm reads the compose form, uploads included, within the
+// attachment limit plus room for the text.
+func (c *composer) readForm(w http.ResponseWriter, r *http.Request) (draftForm, error) {
+	var f draftForm
+	r.Body = http.MaxBytesReader(w, r.Body, c.maxAttachmentBytes()+(4<<20))
+	if err := r.ParseMultipartForm(8 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return f, &errForm{fmt.Sprintf("That is too much to attach: at most %s in total.", byteSize(c.maxAttachmentBytes()))}
+		}
+		return f, &errForm{"The form could not be read. Try again."}
+	}
+	if r.MultipartForm != nil {
+		defer r.MultipartForm.RemoveAll()
+	}
+	if v := r.FormValue("draft"); v != "" && v != "0" {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return f, fmt.Errorf("draft id %q: %w", v, store.ErrNotFound)
+		}
+		f.DraftID = id
+	}
+	f.Source = r.FormValue("source")
+	f.To, f.Cc, f.Bcc = r.FormValue("to"), r.FormValue("cc"), r.FormValue("bcc")
+	f.Subject, f.Text = r.FormValue("subject"), r.FormValue("text")
+	f.Remove = map[int]bool{}
+	for _, v := range r.Form["remove"] {
+		if i, err := strconv.Atoi(v); err == nil {
+			f.Remove[i] = true
+		}
+	}
+	if r.MultipartForm != nil {
+		for _, fh := range r.MultipartForm.File["files"] {
+			if fh.Filename == "" && fh.Size == 0 {
+				continue
+			}
+			fp, err := fh.Open()
+			if err != nil {
+				return f, fmt.Errorf("open upload: %w", err)
+			}
+			data, err := io.ReadAll(fp)
+			fp.Close()
+			if err != nil {
+				return f, fmt.Errorf("read upload: %w", err)
+			}
+			f.Uploads = append(f.Uploads, compose.Attachment{Filename: fh.Filename,
+				ContentType: uploadType(fh.Header.Get("Content-Type"), fh.Filename), Data: data})
+		}
+	}
+	return f, nil
+}
+
+// uploadType trusts the browser's type unless it is the generic one.
+func uploadType(ct, name string) string {
+	if ct == "" || ct == "application/octet-stream" {
+		return compose.TypeByName(name)
+	}
+	return ct
+}
+
+// formView is the page again after a failed save or send, with what the
+// user typed.
+func (c *composer) formView(f draftForm, msg string) composeView {
+	v := composeView{DraftID: f.DraftID, Source: f.Source, To: f.To, Cc: f.Cc, Bcc: f.Bcc, Subject: f.Subject,
+		Text: f.Text, Error: msg, Limit: byteSize(c.maxAttachmentBytes()), LimitBytes: c.maxAttachmentBytes(),
+		Undo: int(c.opt.Compose.UndoSend / time.Second), Heading: "New message"}
+	return v
+}
+
+// save serves POST /compose/save: the autosave (htmx, answered with the
+// draft state fragment) and the "Save draft" and "Remove" buttons
+// (answered with the compose page of the new version).
+func (c *composer) save(w http.ResponseWriter, r *http.Request, acct store.Account) {
+	f, err := c.readForm(w, r)
+	var s saved
+	if err == nil {
+		s, err = c.saveDraft(r.Context(), acct, f)
+	}
+	htmx := r.Header.Get("HX-Request") == "true"
+	var fe *errForm
+	switch {
+	case errors.As(err, &fe) && htmx:
+		// 200, so that htmx swaps the message in; the draft is unchanged.
+		v := c.formView(f, fe.msg)
+		if f.DraftID != 0 {
+			if _, o, err := c.loadDraft(r.Context(), acct, f.DraftID); err == nil {
+				v.Attachments = c.view(draftFromStored(acct, o), f.DraftID, "").Attachments
+			}
+		}
+		c.compose.Fragment(w, r, http.StatusOK, "draft-state", web.View{Data: v})
+		return
+	case errors.As(err, &fe):
+		c.render(w, r, http.StatusUnprocessableEntity, c.formView(f, fe.msg))
+		return
+	case err != nil:
+		c.failed(w, r, acct.ID, "save draft", err)
+		return
+	}
+	if htmx {
+		v := c.view(s.Draft, s.ID, "")
+		v.SavedAt = c.now().Format("15:04:05")
+		c.compose.Fragment(w, r, http.StatusOK, "draft-state", web.View{Data: v})
+		return
+	}
+	web.SetFlash(w, "Draft saved.")
+	http.Redirect(w, r, "/compose?draft="+strconv.FormatInt(s.ID, 10), http.StatusSeeOther)
+}
+
+// send serves POST /compose/send: the draft is saved, then held in the
+// outbox for the undo window, after which submission.Outbox submits it.
+func (c *composer) send(w http.ResponseWriter, r *http.Request, acct store.Account) {
+	ctx := r.Context()
+	f, err := c.readForm(w, r)
+	var s saved
+	if err == nil {
+		s, err = c.saveDraft(ctx, acct, f)
+	}
+	var fe *errForm
+	switch {
+	case errors.As(err, &fe):
+		c.render(w, r, http.StatusUnprocessableEntity, c.formView(f, fe.msg))
+		return
+	case err != nil:
+		c.failed(w, r, acct.ID, "save draft to send", err)
+		return
+	}
+	if len(s.Draft.Recipients()) == 0 {
+		v := c.view(s.Draft, s.ID, "")
+		v.Error = "Add at least one recipient in To, Cc or Bcc. Your draft is saved."
+		c.render(w, r, http.StatusUnprocessableEntity, v)
+		return
+	}
+	e, err := c.store.ScheduleSend(ctx, acct.ID, s.ID, c.now().Add(c.opt.Compose.UndoSend))
+	if err != nil {
+		c.failed(w, r, acct.ID, "hold message for sending", err)
+		return
+	}
+	if c.opt.Compose.WakeOutbox != nil {
+		c.opt.Compose.WakeOutbox()
+	}
+	http.Redirect(w, r, "/outbox/"+strconv.FormatInt(e.ID, 10), http.StatusSeeOther)
+}
+
+// contacts serves GET /compose/contacts?to=… (or cc, bcc): the options
+// of the field's datalist, completing the address being typed after the
+// last comma.
+func (c *composer) contacts(w http.ResponseWriter, r *http.Request, acct store.Account) {
+	var val string
+	for _, k := range []string{"to", "cc", "bcc"} {
+		if v, ok := r.URL.Query()[k]; ok && len(v) > 0 {
+			val = v[0]
+			break
+		}
+	}
+	head, last := "", val
+	if i := strings.LastIndexAny(val, ",;"); i >= 0 {
+		head, last = strings.TrimSpace(val[:i+1])+" ", val[i+1:]
+	}
+	last = strings.TrimSpace(last)
+	var opts []string
+	if len(last) >= 1 {
+		list, err := c.store.Contacts(r.Context(), acct.ID, last, 8)
+		if err != nil {
+			c.failed(w, r, acct.ID, "complete addresses", err)
+			return
+		}
+		for _, ct := range list {
+			opts = append(opts, head+compose.Address{Name: ct.Name, Addr: ct.Address}.String())
+		}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	c.compose.Fragment(w, r, http.StatusOK, "contact-options", web.View{Data: opts})
+}
+
+// outboxView is the undo page's data.
+type outboxView struct {
+	ID      int64
+	DraftID int64
+	Held    bool   // still cancellable
+	Error   string // sending failed for good
+	Seconds int    // until it is sent
+	SendAt  int64  // unix milliseconds, for the countdown
+}
+
+// outboxPage serves GET /outbox/{id}: the undo bar while the message is
+// held, the failure if sending failed, else a note that it was sent.
+func (c *composer) outboxPage(w http.ResponseWriter, r *http.Request, acct store.Account) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		web.NotFound(w, r)
+		return
+	}
+	list, err := c.store.Outbox(r.Context(), acct.ID)
+	if err != nil {
+		c.failed(w, r, acct.ID, "read outbox", err)
+		return
+	}
+	v := outboxView{ID: id}
+	for _, e := range list {
+		if e.ID != id {
+			continue
+		}
+		v.DraftID, v.Error = e.DraftID, e.Error
+		now := c.now()
+		v.Held = e.Error == "" && !e.LeaseUntil.After(now)
+		v.Seconds = max(int((e.SendAt.Sub(now)+time.Second-1)/time.Second), 0)
+		v.SendAt = e.SendAt.UnixMilli()
+	}
+	title := "Sent"
+	switch {
+	case v.Error != "":
+		title = "Not sent"
+	case v.Held:
+		title = "Sending"
+	}
+	c.outbox.Render(w, r, http.StatusOK, web.View{Title: title, App: "webmail", Nav: composeNav(""), Data: v})
+}
+
+// undo serves POST /outbox/{id}/undo: the held message goes back to
+// compose, or the page says it is too late.
+func (c *composer) undo(w http.ResponseWriter, r *http.Request, acct store.Account) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		web.NotFound(w, r)
+		return
+	}
+	// Another account's id is ErrNotFound like one already sent: both
+	// get the same answer, which tells nothing of the other's mail.
+	e, err := c.store.CancelSend(r.Context(), acct.ID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		web.SetFlash(w, "Too late to undo: the message has been sent.")
+		http.Redirect(w, r, "/outbox/"+strconv.FormatInt(id, 10), http.StatusSeeOther)
+		return
+	}
+	if err != nil {
+		c.failed(w, r, acct.ID, "undo send", err)
+		return
+	}
+	web.SetFlash(w, "Sending undone: your message is back here to edit.")
+	http.Redirect(w, r, "/compose?draft="+strconv.FormatInt(e.DraftID, 10), http.StatusSeeOther)
+}
+
+// statusView is the delivery status of a sent message.
+type statusView struct {
+	MessageID  int64
+	Subject    string
+	Recipients []recipientView
+}
+
+type recipientView struct {
+	Rcpt   string
+	State  string // delivered, deferred, bounced, …
+	Label  string // for people
+	Badge  string // badge class
+	Detail string
+	When   string
+	Next   string
+	Local  bool
+}
+
+// deliveryStatus serves GET /messages/{id}/status: per recipient, where
+// a sent message stands. An htmx request gets the fragment (for the
+// message page), a browser the page.
+func (c *composer) deliveryStatus(w http.ResponseWriter, r *http.Request, acct store.Account) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		web.NotFound(w, r)
+		return
+	}
+	m, err := c.store.Message(r.Context(), acct.ID, id)
+	if err != nil {
+		c.failed(w, r, acct.ID, "read message", err)
+		return
+	}
+	list, err := c.store.DeliveryStatus(r.Context(), acct.ID, m.MessageID)
+	if err != nil {
+		c.failed(w, r, acct.ID, "read delivery status", err)
+		return
+	}
+	v := statusView{MessageID: m.ID, Subject: m.Subject}
+	for _, s := range list {
+		rv := recipientView{Rcpt: s.Rcpt, State: string(s.State), Detail: s.Detail, Local: s.Local}
+		if !s.Time.IsZero() {
+			rv.When = s.Time.Format("2 Jan 15:04")
+		}
+		switch s.State {
+		case store.RecipientDelivered:
+			rv.Label, rv.Badge = "Delivered", "badge-ok"
+		case store.RecipientStored:
+			rv.Label, rv.Badge = "In their mailbox", "badge-ok"
+		case store.RecipientQueued:
+			rv.Label, rv.Badge = "Waiting to be sent", "badge-muted"
+		case store.RecipientDeferred:
+			rv.Label, rv.Badge = "Delayed, will retry", "badge-warn"
+			rv.Next = s.Next.Format("2 Jan 15:04")
+		case store.RecipientBounced:
+			rv.Label, rv.Badge = "Refused", "badge-danger"
+		case store.RecipientExpired:
+			rv.Label, rv.Badge = "Gave up", "badge-danger"
+		default:
+			rv.Label, rv.Badge = string(s.State), "badge-muted"
+		}
+		v.Recipients = append(v.Recipients, rv)
+	}
+	view := web.View{Title: "Delivery status", App: "webmail", Nav: composeNav(""), Data: v}
+	if r.Header.Get("HX-Request") == "true" {
+		c.status.Fragment(w, r, http.StatusOK, "delivery-status", view)
+		return
+	}
+	c.status.Render(w, r, http.StatusOK, view)
+}

@@ -1,0 +1,87 @@
+// xtramail webmail: compose page behaviour (upload progress and size
+// check, sending only after a save in flight, Ctrl+Enter to send) and
+// the undo countdown. Without it, the page still works by plain form
+// posts.
+(function () {
+  "use strict";
+
+  function composeForm() {
+    var form = document.getElementById("compose-form");
+    if (!form) return;
+    var files = document.getElementById("files");
+    var bar = document.getElementById("upload-progress");
+    var hint = document.getElementById("files-hint");
+    var limit = parseInt(form.getAttribute("data-limit"), 10) || 0;
+    var hintText = hint ? hint.textContent : "";
+
+    // Refuse too large a selection before uploading it.
+    files.addEventListener("change", function (e) {
+      var total = 0;
+      for (var i = 0; i < files.files.length; i++) total += files.files[i].size;
+      hint.textContent = hintText;
+      hint.classList.remove("files-error");
+      if (limit && total > limit) {
+        e.stopPropagation(); // no autosave of it
+        files.value = "";
+        hint.textContent = "Those files are too large together. " + hintText;
+        hint.classList.add("files-error");
+      }
+    }, true);
+
+    form.addEventListener("htmx:xhr:progress", function (e) {
+      if (!files.files.length || !e.detail.lengthComputable) return;
+      bar.hidden = false;
+      bar.value = Math.round(100 * e.detail.loaded / e.detail.total);
+    });
+    form.addEventListener("htmx:afterRequest", function () {
+      // The files went with the save: never send them twice.
+      files.value = "";
+      bar.hidden = true;
+      bar.value = 0;
+    });
+
+    // A send waits for a save in flight, whose answer carries the
+    // draft's new version.
+    var waiting = false;
+    form.addEventListener("submit", function (e) {
+      if (!form.classList.contains("htmx-request")) return;
+      e.preventDefault();
+      if (waiting) return;
+      waiting = true;
+      var submitter = e.submitter;
+      form.addEventListener("htmx:afterSettle", function again() {
+        form.removeEventListener("htmx:afterSettle", again);
+        waiting = false;
+        form.requestSubmit(submitter);
+      });
+    });
+
+    // Ctrl+Enter (Cmd+Enter) sends.
+    form.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+        e.preventDefault();
+        form.requestSubmit(document.getElementById("send-button"));
+      }
+    });
+  }
+
+  function countdown() {
+    var el = document.getElementById("undo-seconds");
+    if (!el) return;
+    var at = parseInt(el.getAttribute("data-send-at"), 10);
+    var tick = function () {
+      var left = Math.max(0, Math.ceil((at - Date.now()) / 1000));
+      el.textContent = String(left);
+      if (left === 0) {
+        clearInterval(timer);
+        setTimeout(function () { location.reload(); }, 1500);
+      }
+    };
+    var timer = setInterval(tick, 250);
+    tick();
+  }
+
+  function start() { composeForm(); countdown(); }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
