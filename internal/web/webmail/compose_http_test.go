@@ -369,7 +369,7 @@ func TestChangePassword(t *testing.T) {
 		"wrong current": {form("nope-nope-nope", "fresh-password-2", "fresh-password-2"), "current password is not right"},
 		"mismatch":      {form(bobPw, "fresh-password-2", "fresh-password-3"), "differ"},
 		"too short":     {form(bobPw, "short", "short"), "at least 8 characters"},
-		"the address":   {form(bobPw, bob, bob), "must not be your address"},
+		"the address":   {form(bobPw, bob, bob), "must not be the address"},
 	} {
 		resp, body := cl.post("/settings/password", tc.f, nil, true, false)
 		if resp.StatusCode == http.StatusSeeOther || !strings.Contains(body, tc.want) {

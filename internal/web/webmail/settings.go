@@ -6,10 +6,10 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	qrcode "github.com/skip2/go-qrcode"
 
+	"github.com/xtramail/xtramail/internal/admin"
 	"github.com/xtramail/xtramail/internal/auth"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/web"
@@ -24,7 +24,7 @@ type settingsView struct {
 }
 
 func (c *composer) renderSettings(w http.ResponseWriter, r *http.Request, status int, acct store.Account, pwErr string) {
-	v := settingsView{Address: acct.Address, Client: c.client(), PasswordError: pwErr, MinLength: minPasswordLength}
+	v := settingsView{Address: acct.Address, Client: c.client(), PasswordError: pwErr, MinLength: admin.MinPasswordLength}
 	c.settings.Render(w, r, status, web.View{Title: "Settings", App: "webmail", Nav: composeNav("settings"), Data: v})
 }
 
@@ -44,28 +44,16 @@ func (c *composer) settingsPage(w http.ResponseWriter, r *http.Request, acct sto
 	c.renderSettings(w, r, http.StatusOK, acct, "")
 }
 
-// minPasswordLength is the password policy's length, the CLI's (user
-// passwd) and the admin's: NIST SP 800-63B 3.1.1.2, at least 8
-// characters when chosen by a person.
-const minPasswordLength = 8
-
-// checkNewPassword is the password policy for a user choosing their own:
-// minPasswordLength characters to auth.MaxPasswordLength bytes of valid
-// UTF-8 without control characters, and not the address itself.
+// checkNewPassword applies the password policy that administrators'
+// passwords and the CLI follow too (admin.CheckPassword), in words for
+// the user.
 func checkNewPassword(address, pw string) error {
-	switch {
-	case utf8.RuneCountInString(pw) < minPasswordLength:
-		return fmt.Errorf("The new password needs at least %d characters.", minPasswordLength)
-	case len(pw) > auth.MaxPasswordLength:
-		return fmt.Errorf("The new password can have at most %d bytes.", auth.MaxPasswordLength)
-	case !utf8.ValidString(pw) || strings.ContainsFunc(pw, func(r rune) bool { return r < ' ' || r == 0x7f }):
-		return errors.New("The new password has characters that cannot be typed.")
+	err := admin.CheckPassword(address, pw)
+	var fe *admin.FieldError
+	if errors.As(err, &fe) {
+		return errors.New("The new password: " + fe.Msg + ".")
 	}
-	local, _, _ := strings.Cut(address, "@")
-	if strings.EqualFold(pw, address) || strings.EqualFold(pw, local) {
-		return errors.New("The new password must not be your address.")
-	}
-	return nil
+	return err
 }
 
 // changePassword serves POST /settings/password: the current password
