@@ -230,8 +230,7 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 		MessageLog:      s.MessageLog,
 	}, st, authn, s.Submitter, log.With("listener", "submission"))
 
-	s.web = newWeb(&cfg, s.WebAddr, tlsCfg, acmeHandler, st, authn, log.With("listener", "web"))
-	s.mountWebmail(&cfg, st, authn, log.With("app", "webmail"))
+	s.web = newWeb(&cfg, s.WebAddr, tlsCfg, acmeHandler, st, authn, s.composeOptions(&cfg, authn), log.With("listener", "web"))
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

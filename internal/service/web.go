@@ -17,7 +17,7 @@ import (
 // sign-in now; the webmail, console and API as they come. acme answers
 // HTTP-01 challenges on the redirect listener (nil without ACME).
 func newWeb(cfg *config.Config, addr net.Addr, tlsCfg *tls.Config, acme http.Handler, st store.Store, authn *auth.Authenticator,
-	log *slog.Logger) *web.Server {
+	compose webmail.ComposeOptions, log *slog.Logger) *web.Server {
 	httpsPort := "443"
 	if addr != nil { // the port bound, also for ":0"
 		if _, p, err := net.SplitHostPort(addr.String()); err == nil {
@@ -35,6 +35,6 @@ func newWeb(cfg *config.Config, addr net.Addr, tlsCfg *tls.Config, acme http.Han
 		ACME:              acme,
 	}, sessions, log)
 	w.UserSignIn(authn, st)
-	w.Mount("/", webmail.New(webmail.Options{Web: w, Store: st, Logger: log.With("app", "webmail")}))
+	w.Mount("/", webmail.New(webmail.Options{Web: w, Store: st, Logger: log.With("app", "webmail"), Compose: compose}))
 	return w
 }

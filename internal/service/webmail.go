@@ -1,34 +1,27 @@
 package service
 
 import (
-	"log/slog"
 	"net"
 	"strconv"
 
 	"github.com/xtramail/xtramail/internal/auth"
 	"github.com/xtramail/xtramail/internal/config"
-	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/web/webmail"
 )
 
-// mountWebmail mounts the webmail at the root of the web listener, with
-// what its compose side needs: the outbox behind "undo send", the
-// submission size limit, the authenticator for password changes and
-// the addresses mail clients use.
-func (s *Service) mountWebmail(cfg *config.Config, st store.Store, authn *auth.Authenticator, log *slog.Logger) {
-	s.web.Mount("/", webmail.New(webmail.Options{
-		Store:  st,
-		Logger: log,
-		Compose: webmail.ComposeOptions{
-			Web:             s.web,
-			UndoSend:        cfg.Webmail.UndoSend.Duration,
-			WakeOutbox:      s.Outbox.Wake,
-			MaxMessageBytes: cfg.Submission.MaxMessageBytes,
-			Passwords:       authn,
-			Client: webmail.ClientSettings{Hostname: cfg.Hostname, IMAPPort: port(s.IMAPAddr),
-				SubmissionPort: port(s.SubmissionAddr), SubmissionsPort: port(s.SubmissionsAddr)},
-		},
-	}))
+// composeOptions is what the webmail's compose side needs: the outbox
+// behind "undo send", the submission size limit, the authenticator for
+// password changes and the addresses mail clients use. Listeners are
+// bound before it is called.
+func (s *Service) composeOptions(cfg *config.Config, authn *auth.Authenticator) webmail.ComposeOptions {
+	return webmail.ComposeOptions{
+		UndoSend:        cfg.Webmail.UndoSend.Duration,
+		WakeOutbox:      s.Outbox.Wake,
+		MaxMessageBytes: cfg.Submission.MaxMessageBytes,
+		Passwords:       authn,
+		Client: webmail.ClientSettings{Hostname: cfg.Hostname, IMAPPort: port(s.IMAPAddr),
+			SubmissionPort: port(s.SubmissionAddr), SubmissionsPort: port(s.SubmissionsAddr)},
+	}
 }
 
 // port is the port of a bound listener, 0 when it is off.

@@ -21,7 +21,7 @@ type composeView struct {
 	To, Cc, Bcc string
 	Subject     string
 	Text        string
-	Attachments []attachmentView
+	Attachments []draftAttachment
 	// Pending: attachments that come with the source (a forward) and are
 	// stored with the first save.
 	Pending    bool
@@ -33,7 +33,7 @@ type composeView struct {
 	Heading    string
 }
 
-type attachmentView struct {
+type draftAttachment struct {
 	Index int
 	Name  string
 	Size  string
@@ -45,10 +45,10 @@ func (c *composer) view(d compose.Draft, id int64, source string) composeView {
 		Subject: d.Subject, Text: d.Text, Limit: byteSize(c.maxAttachmentBytes()), LimitBytes: c.maxAttachmentBytes(),
 		Undo: int(c.opt.Compose.UndoSend / time.Second), Pending: id == 0}
 	for i, a := range d.Attachments {
-		v.Attachments = append(v.Attachments, attachmentView{Index: i, Name: a.Filename, Size: byteSize(int64(len(a.Data)))})
+		v.Attachments = append(v.Attachments, draftAttachment{Index: i, Name: a.Filename, Size: byteSize(int64(len(a.Data)))})
 	}
 	if len(d.Forwarded) > 0 {
-		v.Attachments = append(v.Attachments, attachmentView{Index: len(v.Attachments), Name: d.ForwardedName + ".eml",
+		v.Attachments = append(v.Attachments, draftAttachment{Index: len(v.Attachments), Name: d.ForwardedName + ".eml",
 			Size: byteSize(int64(len(d.Forwarded)))})
 	}
 	switch kind, _, _ := parseSource(source); kind {
@@ -81,7 +81,7 @@ func (c *composer) page(w http.ResponseWriter, r *http.Request, acct store.Accou
 			c.failed(w, r, acct.ID, "open draft", err)
 			return
 		}
-		c.render(w, r, http.StatusOK, c.view(draftFromStored(acct, o), id, ""))
+		c.render(w, r, acct, http.StatusOK, c.view(draftFromStored(acct, o), id, ""))
 		return
 	}
 	source := ""
@@ -110,11 +110,11 @@ func (c *composer) page(w http.ResponseWriter, r *http.Request, acct store.Accou
 			d.To = list
 		}
 	}
-	c.render(w, r, http.StatusOK, c.view(d, 0, source))
+	c.render(w, r, acct, http.StatusOK, c.view(d, 0, source))
 }
 
-func (c *composer) render(w http.ResponseWriter, r *http.Request, status int, v composeView) {
-	c.compose.Render(w, r, status, web.View{Title: v.Heading, App: "webmail", Nav: composeNav("compose"), Data: v})
+func (c *composer) render(w http.ResponseWriter, r *http.Request, acct store.Account, status int, v composeView) {
+	c.compose.Render(w, r, status, web.View{Title: v.Heading, App: "webmail", Nav: c.navFor(r, acct, "Compose"), Data: v})
 }
 
 // readForm reads the compose form, uploads included, within the
@@ -209,7 +209,7 @@ func (c *composer) save(w http.ResponseWriter, r *http.Request, acct store.Accou
 		c.compose.Fragment(w, r, http.StatusOK, "draft-state", web.View{Data: v})
 		return
 	case errors.As(err, &fe):
-		c.render(w, r, http.StatusUnprocessableEntity, c.formView(f, fe.msg))
+		c.render(w, r, acct, http.StatusUnprocessableEntity, c.formView(f, fe.msg))
 		return
 	case err != nil:
 		c.failed(w, r, acct.ID, "save draft", err)
@@ -237,7 +237,7 @@ func (c *composer) send(w http.ResponseWriter, r *http.Request, acct store.Accou
 	var fe *errForm
 	switch {
 	case errors.As(err, &fe):
-		c.render(w, r, http.StatusUnprocessableEntity, c.formView(f, fe.msg))
+		c.render(w, r, acct, http.StatusUnprocessableEntity, c.formView(f, fe.msg))
 		return
 	case err != nil:
 		c.failed(w, r, acct.ID, "save draft to send", err)
@@ -246,7 +246,7 @@ func (c *composer) send(w http.ResponseWriter, r *http.Request, acct store.Accou
 	if len(s.Draft.Recipients()) == 0 {
 		v := c.view(s.Draft, s.ID, "")
 		v.Error = "Add at least one recipient in To, Cc or Bcc. Your draft is saved."
-		c.render(w, r, http.StatusUnprocessableEntity, v)
+		c.render(w, r, acct, http.StatusUnprocessableEntity, v)
 		return
 	}
 	e, err := c.store.ScheduleSend(ctx, acct.ID, s.ID, c.now().Add(c.opt.Compose.UndoSend))
@@ -332,7 +332,7 @@ func (c *composer) outboxPage(w http.ResponseWriter, r *http.Request, acct store
 	case v.Held:
 		title = "Sending"
 	}
-	c.outbox.Render(w, r, http.StatusOK, web.View{Title: title, App: "webmail", Nav: composeNav(""), Data: v})
+	c.outbox.Render(w, r, http.StatusOK, web.View{Title: title, App: "webmail", Nav: c.navFor(r, acct, ""), Data: v})
 }
 
 // undo serves POST /outbox/{id}/undo: the held message goes back to
@@ -421,7 +421,7 @@ func (c *composer) deliveryStatus(w http.ResponseWriter, r *http.Request, acct s
 		}
 		v.Recipients = append(v.Recipients, rv)
 	}
-	view := web.View{Title: "Delivery status", App: "webmail", Nav: composeNav(""), Data: v}
+	view := web.View{Title: "Delivery status", App: "webmail", Nav: c.navFor(r, acct, "Mail"), Data: v}
 	if r.Header.Get("HX-Request") == "true" {
 		c.status.Fragment(w, r, http.StatusOK, "delivery-status", view)
 		return

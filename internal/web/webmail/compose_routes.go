@@ -16,9 +16,6 @@ import (
 // ComposeOptions is what the compose side needs beyond Options (owned by
 // the compose side).
 type ComposeOptions struct {
-	// Web is the listener the webmail is mounted on (layout, static
-	// assets, sessions).
-	Web *web.Server
 	// UndoSend is how long a sent message is held, undoable, before it is
 	// submitted (config webmail.undo_send).
 	UndoSend time.Duration
@@ -66,9 +63,9 @@ type composer struct {
 // composeRoutes registers compose, reply, forward, drafts, sending,
 // delivery status and settings (owned by the compose side).
 func (a *app) composeRoutes(mux *http.ServeMux) {
-	w := a.opt.Compose.Web
+	w := a.web
 	if w == nil {
-		return // a webmail without the web layer (unit tests of the read side)
+		return // a webmail without the web layer (unit tests)
 	}
 	static, err := fs.Sub(composeAssets, "compose_static")
 	if err != nil {
@@ -129,11 +126,12 @@ func (c *composer) failed(w http.ResponseWriter, r *http.Request, acct int64, wh
 	}
 }
 
-// composeNav is the top bar of the compose side's pages.
-func composeNav(current string) []web.NavLink {
-	return []web.NavLink{
-		{Label: "Inbox", Href: "/"},
-		{Label: "Compose", Href: "/compose", Current: current == "compose"},
-		{Label: "Settings", Href: "/settings", Current: current == "settings"},
+// navFor is the webmail's top bar (nav) for a compose-side page, with
+// the INBOX's unread count.
+func (c *composer) navFor(r *http.Request, acct store.Account, current string) []web.NavLink {
+	folders, err := c.folders(r.Context(), acct.ID, 0)
+	if err != nil {
+		c.log.Warn("read folders for the top bar", "account", acct.ID, "err", err)
 	}
+	return nav(folders, current)
 }

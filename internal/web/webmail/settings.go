@@ -25,7 +25,7 @@ type settingsView struct {
 
 func (c *composer) renderSettings(w http.ResponseWriter, r *http.Request, status int, acct store.Account, pwErr string) {
 	v := settingsView{Address: acct.Address, Client: c.client(), PasswordError: pwErr, MinLength: admin.MinPasswordLength}
-	c.settings.Render(w, r, status, web.View{Title: "Settings", App: "webmail", Nav: composeNav("settings"), Data: v})
+	c.settings.Render(w, r, status, web.View{Title: "Settings", App: "webmail", Nav: c.navFor(r, acct, "Settings"), Data: v})
 }
 
 // client is the mail client settings, with the standard ports where the
