@@ -31,7 +31,7 @@ func (a *app) deletedPage(w http.ResponseWriter, r *http.Request, acct int64) {
 	}
 	names := map[int64]string{}
 	for _, f := range folders {
-		names[f.ID] = f.Name
+		names[f.ID] = folderName(f)
 	}
 	d := listData{Kind: "deleted", Heading: "Deleted", Folders: folders, Back: "/deleted",
 		Empty: "Nothing deleted. Messages you delete here or in a mail app stay here until the retention window ends."}

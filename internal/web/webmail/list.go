@@ -130,6 +130,15 @@ func (a *app) folders(ctx context.Context, acct int64, current int64) ([]folderI
 	return out, nil
 }
 
+// folderName is a folder's full name as lists show it ("Inbox" for
+// INBOX).
+func folderName(f folderItem) string {
+	if f.Name == store.Inbox {
+		return f.Label
+	}
+	return f.Name
+}
+
 // nav is the top bar of every webmail page, with the INBOX's unread count.
 func nav(folders []folderItem, current string) []web.NavLink {
 	badge := ""

@@ -55,6 +55,7 @@ type messageData struct {
 	Problems                 []string
 	Conversation             []rowItem
 	Folder                   folderItem
+	FolderName               string
 	Folders, Targets         []folderItem
 	Flagged, Unread          bool
 	Back                     string
@@ -211,7 +212,7 @@ func (a *app) messagePage(w http.ResponseWriter, r *http.Request, acct int64) {
 	}
 	for _, f := range d.Folders {
 		if f.ID == m.MailboxID {
-			d.Folder = f
+			d.Folder, d.FolderName = f, folderName(f)
 		} else {
 			d.Targets = append(d.Targets, f)
 		}

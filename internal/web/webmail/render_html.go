@@ -114,6 +114,8 @@ func rewriteImage(u *url.URL, remote bool) {
 func htmlDocument(body string) string {
 	return `<!doctype html><html><head><meta charset="utf-8"><meta name="referrer" content="no-referrer">` +
 		`<style>html{background:#fff;color:#111}body{margin:8px;font:15px/1.45 system-ui,sans-serif;overflow-wrap:anywhere}` +
-		`img{max-width:100%;height:auto}table{max-width:100%}pre{white-space:pre-wrap}</style></head><body>` +
+		`img{max-width:100%;height:auto}table{max-width:100%}pre{white-space:pre-wrap}` +
+		// Fixed-width newsletter tables fit a phone's frame.
+		`@media (max-width:600px){table{width:100%!important}td{width:auto!important}}</style></head><body>` +
 		body + `</body></html>`
 }

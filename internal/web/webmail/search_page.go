@@ -27,7 +27,7 @@ func (a *app) searchPage(w http.ResponseWriter, r *http.Request, acct int64) {
 	}
 	names := map[int64]string{}
 	for _, f := range folders {
-		names[f.ID] = f.Name
+		names[f.ID] = folderName(f)
 	}
 	d := listData{Kind: "search", Heading: "Search", Folders: folders, Query: text, Back: "/search?" + url.Values{"q": {text}}.Encode()}
 	q := parseSearch(text, a.now().Location())
