@@ -60,6 +60,9 @@ func (c *composer) view(d compose.Draft, id int64, source string) composeView {
 		v.Heading = "Forward"
 	default:
 		v.Heading = "New message"
+		if id != 0 {
+			v.Heading = "Draft"
+		}
 	}
 	return v
 }
