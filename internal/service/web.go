@@ -1,15 +1,19 @@
 package service
 
 import (
+	"context"
 	"crypto/tls"
 	"log/slog"
 	"net"
 	"net/http"
+	"time"
 
+	"github.com/xtramail/xtramail/internal/admin"
 	"github.com/xtramail/xtramail/internal/auth"
 	"github.com/xtramail/xtramail/internal/config"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/web"
+	"github.com/xtramail/xtramail/internal/web/api"
 	"github.com/xtramail/xtramail/internal/web/webmail"
 )
 
@@ -36,5 +40,23 @@ func newWeb(cfg *config.Config, addr net.Addr, tlsCfg *tls.Config, acme http.Han
 	}, sessions, log)
 	w.UserSignIn(authn, st)
 	w.Mount("/", webmail.New(webmail.Options{Web: w, Store: st, Logger: log.With("app", "webmail"), Compose: compose}))
+	// One admin service for the console and the API: the same hash
+	// slots as sign-ins, and a changed address forgets its cached
+	// credentials and ends its web sessions (a new password, disabled).
+	adm := admin.New(st, admin.Options{
+		Hasher: authn.Hasher(),
+		Forget: func(address string) {
+			authn.Forget(address)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if a, err := st.Account(ctx, address); err == nil {
+				if _, err := sessions.EndAll(ctx, web.PrincipalUser, a.ID); err != nil {
+					log.Warn("end web sessions of a changed address", "address", address, "err", err)
+				}
+			}
+		},
+		Logger: log.With("app", "admin"),
+	})
+	w.Mount("/api/", api.New(adm, log.With("app", "api")))
 	return w
 }

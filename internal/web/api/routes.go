@@ -1,0 +1,650 @@
+package api
+
+import (
+	"cmp"
+	"encoding/base64"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/admin"
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+func (a *API) register() {
+	a.handle("GET /me", a.me)
+	a.handle("GET /resellers", a.listResellers)
+	a.handle("POST /resellers", a.addReseller)
+	a.handle("GET /resellers/{id}", a.getReseller)
+	a.handle("DELETE /resellers/{id}", a.removeReseller)
+	a.handle("GET /customers", a.listCustomers)
+	a.handle("POST /customers", a.addCustomer)
+	a.handle("GET /customers/{id}", a.getCustomer)
+	a.handle("DELETE /customers/{id}", a.removeCustomer)
+	a.handle("GET /domains", a.listDomains)
+	a.handle("POST /domains", a.addDomain)
+	a.handle("GET /domains/{name}", a.getDomain)
+	a.handle("PATCH /domains/{name}", a.patchDomain)
+	a.handle("DELETE /domains/{name}", a.removeDomain)
+	a.handle("GET /addresses", a.listAddresses)
+	a.handle("POST /addresses", a.addAddress)
+	a.handle("GET /addresses/{address}", a.getAddress)
+	a.handle("PATCH /addresses/{address}", a.patchAddress)
+	a.handle("DELETE /addresses/{address}", a.removeAddress)
+	a.handle("GET /log", a.searchLog)
+	a.handle("GET /audit", a.searchAudit)
+	a.handle("GET /tokens", a.listTokens)
+	a.handle("POST /tokens", a.createToken)
+	a.handle("DELETE /tokens/{id}", a.revokeToken)
+}
+
+// --- representations
+
+type meJSON struct {
+	AdminID int64  `json:"admin_id"`
+	Email   string `json:"email"`
+	Role    string `json:"role"`
+	ScopeID int64  `json:"scope_id"`
+}
+
+type resellerJSON struct {
+	ID        int64     `json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+type customerJSON struct {
+	ID         int64     `json:"id"`
+	ResellerID int64     `json:"reseller_id"`
+	Name       string    `json:"name"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+type domainJSON struct {
+	ID            int64     `json:"id"`
+	Name          string    `json:"name"`
+	CustomerID    int64     `json:"customer_id"`
+	RetentionDays int       `json:"retention_days"`
+	WholeDomain   bool      `json:"whole_domain"`
+	AllowedIPs    []string  `json:"allowed_ips"`
+	RelayHost     string    `json:"relay_host"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+type addressJSON struct {
+	ID          int64     `json:"id"`
+	Address     string    `json:"address"`
+	DomainID    int64     `json:"domain_id"`
+	Enabled     bool      `json:"enabled"`
+	HasPassword bool      `json:"has_password"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+type tokenJSON struct {
+	ID         int64      `json:"id"`
+	AdminID    int64      `json:"admin_id"`
+	AdminEmail string     `json:"admin_email"`
+	Name       string     `json:"name"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  *time.Time `json:"expires_at"`
+	LastUsed   *time.Time `json:"last_used"`
+	Revoked    bool       `json:"revoked"`
+	// Token is the secret, in the creation's answer only.
+	Token string `json:"token,omitempty"`
+}
+
+func resellerOf(r store.Reseller) resellerJSON {
+	return resellerJSON{ID: r.ID, Name: r.Name, CreatedAt: r.CreatedAt.UTC()}
+}
+
+func customerOf(c store.Customer) customerJSON {
+	return customerJSON{ID: c.ID, ResellerID: c.ResellerID, Name: c.Name, CreatedAt: c.CreatedAt.UTC()}
+}
+
+func domainOf(d store.Domain) domainJSON {
+	ips := d.AllowedIPs
+	if ips == nil {
+		ips = []string{}
+	}
+	return domainJSON{ID: d.ID, Name: d.Name, CustomerID: d.CustomerID, RetentionDays: d.RetentionDays,
+		WholeDomain: d.WholeDomain, AllowedIPs: ips, RelayHost: d.RelayHost, CreatedAt: d.CreatedAt.UTC()}
+}
+
+func addressOf(a store.Account) addressJSON {
+	return addressJSON{ID: a.ID, Address: a.Address, DomainID: a.DomainID, Enabled: a.Enabled,
+		HasPassword: a.PasswordHash != "", CreatedAt: a.CreatedAt.UTC()}
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func tokenOf(t admin.TokenInfo) tokenJSON {
+	return tokenJSON{ID: t.ID, AdminID: t.AdminID, AdminEmail: t.AdminEmail, Name: t.Name, CreatedAt: t.CreatedAt.UTC(),
+		ExpiresAt: timePtr(t.ExpiresAt), LastUsed: timePtr(t.LastUsed), Revoked: t.Revoked}
+}
+
+// --- paging
+
+const maxLimit = 1000
+
+// limit reads ?limit= (default 100, 1 to 1000).
+func limit(r *http.Request) (int, error) {
+	s := r.URL.Query().Get("limit")
+	if s == "" {
+		return 100, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > maxLimit {
+		return 0, bad("limit", "must be a number from 1 to %d", maxLimit)
+	}
+	return n, nil
+}
+
+// lookAhead is how many items to ask for to learn whether a page of n
+// has a next one: one more, within the admin package's cap of 1000.
+func lookAhead(n int) int { return min(n+1, maxLimit) }
+
+// more says whether a page of n has a next one, given got items for a
+// lookAhead(n) request: a full page at the cap may have one.
+func more(got, n int) bool { return got > n || (n == maxLimit && got == n) }
+
+func encodeCursor(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+func decodeCursor(r *http.Request) (string, error) {
+	c := r.URL.Query().Get("cursor")
+	if c == "" {
+		return "", nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return "", bad("cursor", "not a cursor of this list")
+	}
+	return string(b), nil
+}
+
+// pageByID pages a short list that the admin package returns whole,
+// ordered by id; the cursor is the last id of the previous page.
+func pageByID[T any, J any](r *http.Request, items []T, id func(T) int64, conv func(T) J) (page[J], error) {
+	n, err := limit(r)
+	if err != nil {
+		return page[J]{}, err
+	}
+	c, err := decodeCursor(r)
+	if err != nil {
+		return page[J]{}, err
+	}
+	var after int64
+	if c != "" {
+		if after, err = strconv.ParseInt(c, 10, 64); err != nil {
+			return page[J]{}, bad("cursor", "not a cursor of this list")
+		}
+	}
+	slices.SortFunc(items, func(a, b T) int { return cmp.Compare(id(a), id(b)) })
+	out := page[J]{Items: []J{}}
+	var last int64
+	for _, it := range items {
+		if id(it) <= after {
+			continue
+		}
+		if len(out.Items) == n {
+			out.Next = encodeCursor(strconv.FormatInt(last, 10))
+			break
+		}
+		out.Items = append(out.Items, conv(it))
+		last = id(it)
+	}
+	return out, nil
+}
+
+func pathID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id < 1 {
+		return 0, bad("id", "must be a positive number")
+	}
+	return id, nil
+}
+
+func queryInt(r *http.Request, name string) (int64, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, bad(name, "must be a number")
+	}
+	return n, nil
+}
+
+func queryTime(r *http.Request, name string) (time.Time, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, bad(name, "must be a date-time like 2026-12-05T10:00:00Z")
+	}
+	return t, nil
+}
+
+// --- handlers
+
+func (a *API) me(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	return writeJSON(w, http.StatusOK, meJSON{AdminID: p.AdminID, Email: p.Email, Role: string(p.Role), ScopeID: p.ScopeID})
+}
+
+func (a *API) listResellers(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	rs, err := a.adm.Resellers(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	pg, err := pageByID(r, rs, func(x store.Reseller) int64 { return x.ID }, resellerOf)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, pg)
+}
+
+type nameBody struct {
+	Name string `json:"name"`
+}
+
+func (a *API) addReseller(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	var b nameBody
+	if err := decode(r, &b); err != nil {
+		return err
+	}
+	res, err := a.adm.AddReseller(r.Context(), p, b.Name)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", Prefix+"/resellers/"+strconv.FormatInt(res.ID, 10))
+	return writeJSON(w, http.StatusCreated, resellerOf(res))
+}
+
+func (a *API) getReseller(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	res, err := a.adm.Reseller(r.Context(), p, id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, resellerOf(res))
+}
+
+func (a *API) removeReseller(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	if err := a.adm.RemoveReseller(r.Context(), p, id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) listCustomers(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	cs, err := a.adm.Customers(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	pg, err := pageByID(r, cs, func(x store.Customer) int64 { return x.ID }, customerOf)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, pg)
+}
+
+type customerBody struct {
+	Name       string `json:"name"`
+	ResellerID int64  `json:"reseller_id"`
+}
+
+func (a *API) addCustomer(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	var b customerBody
+	if err := decode(r, &b); err != nil {
+		return err
+	}
+	c, err := a.adm.AddCustomer(r.Context(), p, b.ResellerID, b.Name)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", Prefix+"/customers/"+strconv.FormatInt(c.ID, 10))
+	return writeJSON(w, http.StatusCreated, customerOf(c))
+}
+
+func (a *API) getCustomer(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	c, err := a.adm.Customer(r.Context(), p, id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, customerOf(c))
+}
+
+func (a *API) removeCustomer(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	if err := a.adm.RemoveCustomer(r.Context(), p, id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) listDomains(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	cid, err := queryInt(r, "customer_id")
+	if err != nil {
+		return err
+	}
+	ds, err := a.adm.Domains(r.Context(), p, cid)
+	if err != nil {
+		return err
+	}
+	pg, err := pageByID(r, ds, func(x store.Domain) int64 { return x.ID }, domainOf)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, pg)
+}
+
+type domainBody struct {
+	Name          string `json:"name"`
+	CustomerID    int64  `json:"customer_id"`
+	RetentionDays int    `json:"retention_days"`
+}
+
+func (a *API) addDomain(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	var b domainBody
+	if err := decode(r, &b); err != nil {
+		return err
+	}
+	d, err := a.adm.AddDomain(r.Context(), p, b.CustomerID, b.Name, b.RetentionDays)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", Prefix+"/domains/"+d.Name)
+	return writeJSON(w, http.StatusCreated, domainOf(d))
+}
+
+func (a *API) getDomain(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	d, err := a.adm.Domain(r.Context(), p, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, domainOf(d))
+}
+
+// domainPatch changes the fields it names and leaves the others.
+type domainPatch struct {
+	RetentionDays *int      `json:"retention_days"`
+	WholeDomain   *bool     `json:"whole_domain"`
+	AllowedIPs    *[]string `json:"allowed_ips"`
+	RelayHost     *string   `json:"relay_host"`
+}
+
+func (a *API) patchDomain(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	var b domainPatch
+	if err := decode(r, &b); err != nil {
+		return err
+	}
+	name := r.PathValue("name")
+	d, err := a.adm.Domain(r.Context(), p, name)
+	if err != nil {
+		return err
+	}
+	set := store.DomainSettings{RetentionDays: d.RetentionDays, WholeDomain: d.WholeDomain, AllowedIPs: d.AllowedIPs, RelayHost: d.RelayHost}
+	if b.RetentionDays != nil {
+		set.RetentionDays = *b.RetentionDays
+	}
+	if b.WholeDomain != nil {
+		set.WholeDomain = *b.WholeDomain
+	}
+	if b.AllowedIPs != nil {
+		set.AllowedIPs = *b.AllowedIPs
+	}
+	if b.RelayHost != nil {
+		set.RelayHost = *b.RelayHost
+	}
+	if err := a.adm.SetDomainSettings(r.Context(), p, name, set); err != nil {
+		return err
+	}
+	if d, err = a.adm.Domain(r.Context(), p, name); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, domainOf(d))
+}
+
+func (a *API) removeDomain(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	if err := a.adm.RemoveDomain(r.Context(), p, r.PathValue("name")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) listAddresses(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	n, err := limit(r)
+	if err != nil {
+		return err
+	}
+	after, err := decodeCursor(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	as, err := a.adm.Addresses(r.Context(), p, store.AccountQuery{Domain: q.Get("domain"), Search: q.Get("search"), After: after, Limit: lookAhead(n)})
+	if err != nil {
+		return err
+	}
+	out := page[addressJSON]{Items: []addressJSON{}}
+	for i, acc := range as {
+		if i == n {
+			break
+		}
+		out.Items = append(out.Items, addressOf(acc))
+	}
+	if more(len(as), n) {
+		out.Next = encodeCursor(as[n-1].Address)
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+type addressBody struct {
+	Address  string `json:"address"`
+	Password string `json:"password"`
+	Enabled  *bool  `json:"enabled"`
+}
+
+func (a *API) addAddress(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	var b addressBody
+	if err := decode(r, &b); err != nil {
+		return err
+	}
+	enabled := b.Enabled == nil || *b.Enabled
+	acc, err := a.adm.AddAddress(r.Context(), p, b.Address, b.Password, enabled)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", Prefix+"/addresses/"+acc.Address)
+	return writeJSON(w, http.StatusCreated, addressOf(acc))
+}
+
+func (a *API) getAddress(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	acc, err := a.adm.Address(r.Context(), p, r.PathValue("address"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, addressOf(acc))
+}
+
+type addressPatch struct {
+	Enabled  *bool   `json:"enabled"`
+	Password *string `json:"password"`
+}
+
+func (a *API) patchAddress(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	var b addressPatch
+	if err := decode(r, &b); err != nil {
+		return err
+	}
+	addr := r.PathValue("address")
+	if _, err := a.adm.Address(r.Context(), p, addr); err != nil {
+		return err
+	}
+	if b.Password != nil {
+		if err := a.adm.SetPassword(r.Context(), p, addr, *b.Password); err != nil {
+			return err
+		}
+	}
+	if b.Enabled != nil {
+		if err := a.adm.SetAddressEnabled(r.Context(), p, addr, *b.Enabled); err != nil {
+			return err
+		}
+	}
+	acc, err := a.adm.Address(r.Context(), p, addr)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, addressOf(acc))
+}
+
+func (a *API) removeAddress(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	if err := a.adm.RemoveAddress(r.Context(), p, r.PathValue("address")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) searchLog(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	n, err := limit(r)
+	if err != nil {
+		return err
+	}
+	since, err := queryTime(r, "since")
+	if err != nil {
+		return err
+	}
+	until, err := queryTime(r, "until")
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	pg, err := a.adm.SearchLog(r.Context(), p, admin.LogSearch{Address: q.Get("address"), MessageID: q.Get("message_id"),
+		Subject: q.Get("subject"), Status: store.LogStatus(q.Get("status")), Since: since, Until: until,
+		Cursor: q.Get("cursor"), Limit: n})
+	if err != nil {
+		return err
+	}
+	out := page[store.LogEvent]{Items: pg.Events, Next: pg.Next}
+	if out.Items == nil {
+		out.Items = []store.LogEvent{}
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) searchAudit(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	n, err := limit(r)
+	if err != nil {
+		return err
+	}
+	c, err := decodeCursor(r)
+	if err != nil {
+		return err
+	}
+	var before int64
+	if c != "" {
+		if before, err = strconv.ParseInt(c, 10, 64); err != nil {
+			return bad("cursor", "not a cursor of this list")
+		}
+	}
+	since, err := queryTime(r, "since")
+	if err != nil {
+		return err
+	}
+	until, err := queryTime(r, "until")
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	recs, err := a.adm.SearchAudit(r.Context(), p, store.AuditQuery{Actor: q.Get("actor"), Action: q.Get("action"),
+		Object: q.Get("object"), Since: since, Until: until, BeforeID: before, Limit: lookAhead(n)})
+	if err != nil {
+		return err
+	}
+	out := page[store.AuditRecord]{Items: []store.AuditRecord{}}
+	for i, rec := range recs {
+		if i == n {
+			break
+		}
+		out.Items = append(out.Items, rec)
+	}
+	if more(len(recs), n) {
+		out.Next = encodeCursor(strconv.FormatInt(recs[n-1].ID, 10))
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) listTokens(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	ts, err := a.adm.Tokens(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	pg, err := pageByID(r, ts, func(x admin.TokenInfo) int64 { return x.ID }, tokenOf)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, pg)
+}
+
+type tokenBody struct {
+	Name    string     `json:"name"`
+	AdminID int64      `json:"admin_id"`
+	Expires *time.Time `json:"expires_at"`
+}
+
+func (a *API) createToken(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	var b tokenBody
+	if err := decode(r, &b); err != nil {
+		return err
+	}
+	var exp time.Time
+	if b.Expires != nil {
+		exp = *b.Expires
+	}
+	secret, info, err := a.adm.CreateToken(r.Context(), p, b.AdminID, b.Name, exp)
+	if err != nil {
+		return err
+	}
+	out := tokenOf(info)
+	out.Token = secret
+	return writeJSON(w, http.StatusCreated, out)
+}
+
+func (a *API) revokeToken(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	if err := a.adm.RevokeToken(r.Context(), p, id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
