@@ -24,6 +24,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -349,11 +350,28 @@ func (tb *Tab) Navigate(url string) {
 	tb.Do(chromedp.Navigate(url))
 }
 
-// Text returns the visible text of the first element matching a CSS
-// selector, waiting for it to be visible.
+// Text returns the text (innerText) of the first element matching a CSS
+// selector, waiting up to Timeout for one to exist. It reads through
+// JavaScript, so a page replaced meanwhile (a navigation, an htmx swap)
+// is read again instead of failing on a stale node.
 func (tb *Tab) Text(css string) string {
 	tb.t.Helper()
-	return Run(tb, chromedp.Text(chromedp.CSS(css)))
+	sel, _ := json.Marshal(css)
+	js := `(() => { const e = document.querySelector(` + string(sel) + `); return e ? [true, e.innerText] : [false, ""]; })()`
+	deadline := time.Now().Add(Timeout)
+	for {
+		ctx, cancel := context.WithTimeout(tb.Ctx, 5*time.Second)
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[[]any](js))
+		cancel()
+		if err == nil && len(v) == 2 && v[0] == true {
+			text, _ := v[1].(string)
+			return text
+		}
+		if time.Now().After(deadline) {
+			tb.t.Fatalf("webtest: no %s on %s (last error %v)", css, tb.location(), err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // WaitPath waits until the page's path (and query) is path, up to
