@@ -1,0 +1,143 @@
+package console
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/xtramail/xtramail/internal/admin"
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+type domainsData struct {
+	base
+	Customers []store.Customer // where a new domain may go; empty: the role adds none
+	Domains   []store.Domain
+}
+
+func (a *app) domains(w http.ResponseWriter, r *http.Request, p admin.Principal) {
+	a.domainsPage(w, r, p, http.StatusOK, "")
+}
+
+func (a *app) domainsPage(w http.ResponseWriter, r *http.Request, p admin.Principal, status int, msg string) {
+	ctx := r.Context()
+	doms, err := a.ops.Domains(ctx, p, 0)
+	if err != nil {
+		a.fail(w, r, p, "list domains", err)
+		return
+	}
+	d := domainsData{base: base{Error: msg}, Domains: doms}
+	if p.Can(admin.OpDomainAdd) {
+		if d.Customers, err = a.ops.Customers(ctx, p); err != nil {
+			a.fail(w, r, p, "list customers", err)
+			return
+		}
+	}
+	a.render(w, r, p, status, "domains", "Domains", "/console/domains", d)
+}
+
+func (a *app) domainAdd(w http.ResponseWriter, r *http.Request, p admin.Principal) {
+	customerID, ok := parseID(r.PostFormValue("customer"))
+	if !ok {
+		a.fail(w, r, p, "add domain", store.ErrNotFound)
+		return
+	}
+	dom, err := a.ops.AddDomain(r.Context(), p, customerID, r.PostFormValue("name"), 0)
+	if err != nil {
+		if msg, ok := formError(err); ok {
+			a.domainsPage(w, r, p, http.StatusBadRequest, msg)
+			return
+		}
+		a.fail(w, r, p, "add domain", err)
+		return
+	}
+	a.done(w, r, "Domain "+dom.Name+" added.", "/console/domains/"+dom.Name)
+}
+
+type dkimRecord struct{ Name, Value string }
+
+type domainData struct {
+	base
+	Domain      store.Domain
+	Settings    store.DomainSettings
+	AllowedText string
+	DKIM        *dkimRecord
+	CanRemove   bool
+}
+
+func (a *app) domain(w http.ResponseWriter, r *http.Request, p admin.Principal) {
+	a.domainPage(w, r, p, http.StatusOK, "", nil)
+}
+
+// domainPage shows a domain; with form set, the settings as the user
+// typed them (a refused save keeps what they wrote).
+func (a *app) domainPage(w http.ResponseWriter, r *http.Request, p admin.Principal, status int, msg string, form *store.DomainSettings) {
+	ctx := r.Context()
+	dom, err := a.ops.Domain(ctx, p, r.PathValue("name"))
+	if err != nil {
+		a.fail(w, r, p, "domain", err)
+		return
+	}
+	set := store.DomainSettings{RetentionDays: dom.RetentionDays, WholeDomain: dom.WholeDomain, AllowedIPs: dom.AllowedIPs, RelayHost: dom.RelayHost}
+	if form != nil {
+		set = *form
+	}
+	d := domainData{base: base{Error: msg}, Domain: dom, Settings: set, AllowedText: strings.Join(set.AllowedIPs, "\n"),
+		CanRemove: p.Can(admin.OpDomainRemove)}
+	k, err := a.ops.DKIMKey(ctx, p, dom.Name)
+	switch {
+	case err == nil:
+		d.DKIM = &dkimRecord{Name: k.RecordName, Value: k.Record}
+	case !isNotFound(err):
+		a.fail(w, r, p, "DKIM record", err)
+		return
+	}
+	a.render(w, r, p, status, "domain", dom.Name, "/console/domains", d)
+}
+
+func (a *app) domainSettings(w http.ResponseWriter, r *http.Request, p admin.Principal) {
+	set := store.DomainSettings{
+		WholeDomain: r.PostFormValue("whole") == "1",
+		RelayHost:   strings.TrimSpace(r.PostFormValue("relay")),
+		AllowedIPs:  strings.Fields(r.PostFormValue("allowed")),
+	}
+	days, err := strconv.Atoi(strings.TrimSpace(r.PostFormValue("retention")))
+	if err != nil {
+		a.domainPage(w, r, p, http.StatusBadRequest, "The retention window is a number of days.", &set)
+		return
+	}
+	set.RetentionDays = days
+	if err := a.ops.SetDomainSettings(r.Context(), p, r.PathValue("name"), set); err != nil {
+		if msg, ok := formError(err); ok {
+			a.domainPage(w, r, p, http.StatusBadRequest, msg, &set)
+			return
+		}
+		a.fail(w, r, p, "domain settings", err)
+		return
+	}
+	a.done(w, r, "Settings saved.", "/console/domains/"+r.PathValue("name"))
+}
+
+func (a *app) domainDKIM(w http.ResponseWriter, r *http.Request, p admin.Principal) {
+	if _, err := a.ops.GenerateDKIM(r.Context(), p, r.PathValue("name"), r.PostFormValue("algorithm"), ""); err != nil {
+		if msg, ok := formError(err); ok {
+			a.domainPage(w, r, p, http.StatusBadRequest, msg, nil)
+			return
+		}
+		a.fail(w, r, p, "generate DKIM key", err)
+		return
+	}
+	a.done(w, r, "New DKIM key made: publish its record.", "/console/domains/"+r.PathValue("name"))
+}
+
+func (a *app) domainRemove(w http.ResponseWriter, r *http.Request, p admin.Principal) {
+	if err := a.ops.RemoveDomain(r.Context(), p, r.PathValue("name")); err != nil {
+		if msg, ok := formError(err); ok {
+			a.domainPage(w, r, p, http.StatusConflict, msg, nil)
+			return
+		}
+		a.fail(w, r, p, "remove domain", err)
+		return
+	}
+	a.done(w, r, "Domain removed.", "/console/domains")
+}

@@ -1,0 +1,263 @@
+package console
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/csv"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/admin"
+	"github.com/xtramail/xtramail/internal/web"
+)
+
+// Bulk import runs in the background: the upload is read whole (bounded),
+// admin.ImportAddresses works through it line by line (each line whole or
+// not at all), and the page polls its progress with htmx every second
+// (or a reload without script). A job lives in memory only, with its
+// administrator: another administrator's job id is a 404, and a finished
+// job is forgotten after importKeep.
+const (
+	importMaxBytes = 32 << 20 // about 300,000 lines of address,password,enabled
+	importKeep     = time.Hour
+	importRunning  = 4 // jobs running at once, all administrators together
+	importTimeout  = 30 * time.Minute
+)
+
+type lineError struct {
+	Line    int
+	Address string
+	Err     string
+}
+
+// importJob is one import; its fields are guarded by mu.
+type importJob struct {
+	id      string
+	adminID int64
+
+	mu        sync.Mutex
+	name      string
+	total     int
+	processed int
+	imported  int
+	errors    []lineError
+	passwords []generated // generated for lines without a password; handed out once
+	done      bool
+	fatal     string
+	finished  time.Time
+}
+
+// importView is a snapshot of a job for the page.
+type importView struct {
+	base
+	ID, Name                   string
+	Total, Processed, Imported int
+	Errors                     []lineError
+	Done                       bool
+	Fatal                      string
+	Passwords                  bool
+}
+
+func (j *importJob) view() importView {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return importView{ID: j.id, Name: j.name, Total: j.total, Processed: j.processed, Imported: j.imported,
+		Errors: append([]lineError(nil), j.errors...), Done: j.done, Fatal: j.fatal, Passwords: len(j.passwords) > 0}
+}
+
+type importJobs struct {
+	now  func() time.Time
+	mu   sync.Mutex
+	jobs map[string]*importJob
+}
+
+func newImportJobs(now func() time.Time) *importJobs {
+	return &importJobs{now: now, jobs: map[string]*importJob{}}
+}
+
+var errBusy = errors.New("too many imports running")
+
+// add registers a new job for adminID, unless importRunning are running.
+func (js *importJobs) add(adminID int64, name string, total int) (*importJob, error) {
+	js.mu.Lock()
+	defer js.mu.Unlock()
+	running := 0
+	for id, j := range js.jobs {
+		j.mu.Lock()
+		if j.done && js.now().Sub(j.finished) > importKeep {
+			delete(js.jobs, id)
+		} else if !j.done {
+			running++
+		}
+		j.mu.Unlock()
+	}
+	if running >= importRunning {
+		return nil, errBusy
+	}
+	b := make([]byte, 18)
+	rand.Read(b)
+	j := &importJob{id: base64.RawURLEncoding.EncodeToString(b), adminID: adminID, name: name, total: total}
+	js.jobs[j.id] = j
+	return j, nil
+}
+
+// get returns adminID's job id; another administrator's is not found.
+func (js *importJobs) get(adminID int64, id string) (*importJob, bool) {
+	js.mu.Lock()
+	defer js.mu.Unlock()
+	j, ok := js.jobs[id]
+	if !ok || j.adminID != adminID {
+		return nil, false
+	}
+	return j, true
+}
+
+func (a *app) importForm(w http.ResponseWriter, r *http.Request, p admin.Principal) {
+	a.render(w, r, p, http.StatusOK, "import", "Import addresses", "/console/addresses", base{})
+}
+
+func (a *app) importStart(w http.ResponseWriter, r *http.Request, p admin.Principal) {
+	if !p.Can(admin.OpAddressImport) {
+		a.fail(w, r, p, "import", admin.ErrForbidden)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, importMaxBytes+1<<20)
+	f, hdr, err := r.FormFile("file")
+	if err != nil {
+		a.importFormError(w, r, p, "Choose a CSV file of at most 32 MiB.")
+		return
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, importMaxBytes+1))
+	if err != nil || len(data) > importMaxBytes {
+		a.importFormError(w, r, p, "Choose a CSV file of at most 32 MiB.")
+		return
+	}
+	total := countRows(data)
+	j, err := a.jobs.add(p.AdminID, hdr.Filename, total)
+	if err != nil {
+		a.importFormError(w, r, p, "Other imports are running; try again in a few minutes.")
+		return
+	}
+	a.wg.Add(1)
+	go a.runImport(context.WithoutCancel(r.Context()), p, j, data)
+	http.Redirect(w, r, "/console/import/"+j.id, http.StatusSeeOther)
+}
+
+func (a *app) importFormError(w http.ResponseWriter, r *http.Request, p admin.Principal, msg string) {
+	a.render(w, r, p, http.StatusBadRequest, "import", "Import addresses", "/console/addresses", base{Error: msg})
+}
+
+// countRows counts the data lines of a CSV file (not the header), for the
+// progress bar; the import itself reports the true line numbers.
+func countRows(data []byte) int {
+	n := bytes.Count(data, []byte("\n"))
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		n++
+	}
+	return max(n-1, 0)
+}
+
+// runImport works through one upload, updating the job as lines finish.
+func (a *app) runImport(ctx context.Context, p admin.Principal, j *importJob, data []byte) {
+	defer a.wg.Done()
+	ctx, cancel := context.WithTimeout(ctx, importTimeout)
+	defer cancel()
+	res, err := a.ops.ImportAddresses(ctx, p, bytes.NewReader(data), func(line int, address string, err error) {
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		j.processed++
+		if err != nil {
+			msg, ok := formError(err)
+			if !ok {
+				msg = "could not be imported"
+			}
+			j.errors = append(j.errors, lineError{Line: line, Address: address, Err: msg})
+		} else {
+			j.imported++
+		}
+	})
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err != nil {
+		if msg, ok := formError(err); ok {
+			j.fatal = msg
+		} else {
+			a.log.Error("console: import addresses", "admin", p.String(), "err", err)
+			j.fatal = "The import stopped on an error; it has been logged. Lines listed as imported are in."
+		}
+	}
+	for _, g := range res.Generated {
+		j.passwords = append(j.passwords, generated{g.Address, g.Password})
+	}
+	j.done, j.finished = true, a.now()
+	j.total = max(j.total, j.processed)
+}
+
+func (a *app) importJob(w http.ResponseWriter, r *http.Request, p admin.Principal) (*importJob, bool) {
+	j, ok := a.jobs.get(p.AdminID, r.PathValue("id"))
+	if !ok {
+		web.NotFound(w, r)
+	}
+	return j, ok
+}
+
+func (a *app) importProgress(w http.ResponseWriter, r *http.Request, p admin.Principal) {
+	j, ok := a.importJob(w, r, p)
+	if !ok {
+		return
+	}
+	a.render(w, r, p, http.StatusOK, "importjob", "Import addresses", "/console/addresses", j.view())
+}
+
+func (a *app) importErrors(w http.ResponseWriter, r *http.Request, p admin.Principal) {
+	j, ok := a.importJob(w, r, p)
+	if !ok {
+		return
+	}
+	v := j.view()
+	csvHeaders(w, "import-errors.csv")
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"line", "address", "error"})
+	for _, e := range v.Errors {
+		cw.Write([]string{strconv.Itoa(e.Line), e.Address, e.Err})
+	}
+	cw.Flush()
+}
+
+// importPasswords hands out the generated passwords once, then forgets
+// them: they are secrets and the server keeps no clear copy longer than
+// it must.
+func (a *app) importPasswords(w http.ResponseWriter, r *http.Request, p admin.Principal) {
+	j, ok := a.importJob(w, r, p)
+	if !ok {
+		return
+	}
+	j.mu.Lock()
+	pws := j.passwords
+	j.passwords = nil
+	j.mu.Unlock()
+	if len(pws) == 0 {
+		web.Error(w, r, http.StatusGone, "The generated passwords were downloaded already.")
+		return
+	}
+	csvHeaders(w, "passwords.csv")
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"address", "password"})
+	for _, g := range pws {
+		cw.Write([]string{g.Address, g.Password})
+	}
+	cw.Flush()
+}
+
+func csvHeaders(w http.ResponseWriter, name string) {
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	w.Header().Set("Cache-Control", "no-store")
+}
