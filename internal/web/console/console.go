@@ -13,8 +13,8 @@
 // store.ErrNotFound, answered with the 404 page) and writes the audit log.
 // Sessions, CSRF, security headers, the layout and the design system are
 // the web package's; the console adds its pages, console.css and the
-// "admin-2fa" session kind that holds a sign-in between the password and
-// the second factor.
+// short state that holds a sign-in between the password and the second
+// factor (pending.go).
 package console
 
 import (
@@ -61,14 +61,10 @@ type app struct {
 	pages map[string]*web.Page
 	jobs  *importJobs
 	codes *codeLimit
+	held  *pendingSignIns
 
 	wg sync.WaitGroup // running imports
 }
-
-// pendingKind is the session kind of a browser that gave the right
-// password and still owes its second factor: it reaches the TOTP pages
-// only, never the console.
-const pendingKind = "admin-2fa"
 
 // pendingTTL bounds the time between the password and the code.
 const pendingTTL = 5 * time.Minute
@@ -85,6 +81,7 @@ func New(opt Options) http.Handler {
 	}
 	a.jobs = newImportJobs(a.now)
 	a.codes = newCodeLimit(a.now)
+	a.held = newPendingSignIns(a.now)
 	sub, err := fs.Sub(staticFS, "static")
 	if err != nil {
 		panic(err) // embedded: cannot fail
@@ -105,7 +102,6 @@ func New(opt Options) http.Handler {
 	}
 	ses := a.web.Sessions()
 	ses.Register(web.PrincipalAdmin, "/console/login", a.checkAdmin)
-	ses.Register(pendingKind, "/console/login", a.checkAdmin)
 	return a.routes()
 }
 

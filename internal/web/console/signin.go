@@ -14,19 +14,21 @@ import (
 
 // Sign-in is two steps, each its own request:
 //
-//  1. POST /console/login with email and password. Right: a session of
-//     the pending kind (admin-2fa) starts, which opens only the second
-//     step's pages, for pendingTTL.
+//  1. POST /console/login with email and password. Right: a pending
+//     sign-in starts (pending.go), which opens only the second step's
+//     pages, for pendingTTL.
 //  2. POST /console/login/totp with the code (RFC 6238), or, for an
 //     administrator without a second factor yet, /console/login/enrol
 //     with the code of the secret just shown as a QR code. Right: the
-//     pending session ends and an admin session starts (a new id: no
+//     pending sign-in ends and an admin session starts (a new id: no
 //     fixation across the privilege change).
 //
-// Every administrator must have a second factor: the first sign-in of a
-// new one (the provider's from `xtramail admin create` too) is its
-// enrolment. A code is accepted once (admin stores the last step used),
-// so one read over a shoulder or from a phishing page cannot be replayed.
+// Which administrators need a second factor is admin's rule
+// (admin.SignInResult): one who has enrolled gives a code; a provider
+// administrator without one enrols at this sign-in (the first one, from
+// `xtramail admin create`, too). A code is accepted once (admin stores
+// the last step used), so one read over a shoulder or from a phishing
+// page cannot be replayed, and wrong codes are limited (codelimit.go).
 
 type signinData struct {
 	base
@@ -82,10 +84,7 @@ func (a *app) loginPassword(w http.ResponseWriter, r *http.Request) {
 		a.signedInNow(w, r, p, next)
 		return
 	}
-	if _, err := a.web.Sessions().Start(w, r, pendingKind, p.AdminID); err != nil {
-		a.fail(w, r, p, "start pending session", err)
-		return
-	}
+	a.held.start(w, p.AdminID)
 	to := "/console/login/enrol"
 	if res.NeedTOTP {
 		to = "/console/login/totp"
@@ -96,11 +95,9 @@ func (a *app) loginPassword(w http.ResponseWriter, r *http.Request) {
 // pending returns the principal of a browser between the two steps, or
 // sends it back to the first (no pending session, or too old).
 func (a *app) pending(w http.ResponseWriter, r *http.Request) (admin.Principal, bool) {
-	ses := web.SessionFrom(r.Context())
-	if ses == nil || ses.Principal.Kind != pendingKind || a.now().Sub(ses.Created) > pendingTTL {
-		if ses != nil && ses.Principal.Kind == pendingKind {
-			a.web.Sessions().End(w, r)
-		}
+	id, ok := a.held.get(r)
+	if !ok {
+		a.held.end(w, r)
 		if r.Method == http.MethodGet {
 			http.Redirect(w, r, "/console/login", http.StatusSeeOther)
 		} else {
@@ -109,9 +106,9 @@ func (a *app) pending(w http.ResponseWriter, r *http.Request) (admin.Principal, 
 		}
 		return admin.Principal{}, false
 	}
-	p, err := a.ops.PrincipalByID(r.Context(), ses.Principal.ID)
+	p, err := a.ops.PrincipalByID(r.Context(), id)
 	if err != nil {
-		a.web.Sessions().End(w, r)
+		a.held.end(w, r)
 		a.signinPage(w, r, http.StatusUnauthorized, signinData{Step: "password", Next: "/console/",
 			base: base{Error: "Sign in again."}})
 		return admin.Principal{}, false
@@ -162,6 +159,7 @@ func (a *app) codeRefused(w http.ResponseWriter, r *http.Request, p admin.Princi
 
 func (a *app) signedInNow(w http.ResponseWriter, r *http.Request, p admin.Principal, next string) {
 	a.codes.reset(p.AdminID)
+	a.held.end(w, r)
 	if _, err := a.web.Sessions().Start(w, r, web.PrincipalAdmin, p.AdminID); err != nil {
 		a.fail(w, r, p, "start session", err)
 		return
