@@ -26,14 +26,17 @@ type storageRow struct {
 
 type dashboardData struct {
 	base
-	Days             int
-	Domains          int
-	Captured, Sent   string
-	Queue            string
-	Traffic, Storage template.HTML
-	DayRows          []store.DayCount
-	StorageRows      []storageRow
-	MoreDomains      bool
+	Days           int
+	Domains        int
+	Captured, Sent string
+	Queue          string
+	// Each chart twice: drawn for a wide box and for a phone (the page's
+	// stylesheet shows one), so that its text stays readable on both.
+	Traffic, TrafficNarrow template.HTML
+	Storage, StorageNarrow template.HTML
+	DayRows                []store.DayCount
+	StorageRows            []storageRow
+	MoreDomains            bool
 }
 
 func (a *app) dashboard(w http.ResponseWriter, r *http.Request, p admin.Principal) {
@@ -61,8 +64,11 @@ func dashboardView(dash store.Dashboard) dashboardData {
 		totalS += day.Sent
 	}
 	d.Captured, d.Sent = chart.Count(float64(totalC)), chart.Count(float64(totalS))
-	d.Traffic = chart.Bars(chart.Chart{ID: "traffic", Title: "Messages captured and sent per day", XLabel: "Day (UTC)", YLabel: "Messages",
-		Categories: cats, Series: []chart.Series{{Name: "Captured", Values: captured}, {Name: "Sent", Values: sent}}})
+	traffic := chart.Chart{ID: "traffic", Title: "Messages captured and sent per day", XLabel: "Day (UTC)", YLabel: "Messages",
+		Categories: cats, Series: []chart.Series{{Name: "Captured", Values: captured}, {Name: "Sent", Values: sent}}}
+	d.Traffic = chart.Bars(traffic)
+	traffic.ID, traffic.Width = "traffic-narrow", chart.NarrowWidth
+	d.TrafficNarrow = chart.Bars(traffic)
 
 	doms := slices.Clone(dash.Domains)
 	slices.SortFunc(doms, func(x, y store.DomainUsage) int {
@@ -78,7 +84,10 @@ func dashboardView(dash store.Dashboard) dashboardData {
 		sizes = append(sizes, float64(u.Bytes))
 		d.StorageRows = append(d.StorageRows, storageRow{Name: u.Name, Messages: u.Messages, Size: chart.Bytes(float64(u.Bytes))})
 	}
-	d.Storage = chart.HBars(chart.Chart{ID: "storage", Title: "Storage per domain", XLabel: "Stored", Format: chart.Bytes,
-		Categories: names, Series: []chart.Series{{Name: "Stored", Values: sizes}}})
+	storage := chart.Chart{ID: "storage", Title: "Storage per domain", XLabel: "Stored", Format: chart.Bytes,
+		Categories: names, Series: []chart.Series{{Name: "Stored", Values: sizes}}}
+	d.Storage = chart.HBars(storage)
+	storage.ID, storage.Width = "storage-narrow", chart.NarrowWidth
+	d.StorageNarrow = chart.HBars(storage)
 	return d
 }

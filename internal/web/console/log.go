@@ -15,14 +15,6 @@ import (
 // logPage is how many records one page of the log shows.
 const logPage = 100
 
-// logStatuses are the statuses the filter offers, in the order a message
-// meets them.
-var logStatuses = []store.LogStatus{
-	store.LogCaptured, store.LogRefused, store.LogStored, store.LogSubmitted, store.LogQueued,
-	store.LogDelivered, store.LogDeferred, store.LogBounced, store.LogExpired,
-	store.LogDeleted, store.LogRestored, store.LogPurged,
-}
-
 // logForm is the filter form as typed (dates as yyyy-mm-dd).
 type logForm struct {
 	Address, MessageID, Subject, Since, Until string
@@ -42,7 +34,7 @@ func (a *app) logSearch(w http.ResponseWriter, r *http.Request, p admin.Principa
 	q := r.URL.Query()
 	f := logForm{Address: strings.TrimSpace(q.Get("address")), MessageID: strings.Trim(strings.TrimSpace(q.Get("message_id")), "<>"),
 		Subject: strings.TrimSpace(q.Get("subject")), Since: q.Get("since"), Until: q.Get("until"), Status: store.LogStatus(q.Get("status"))}
-	d := logData{Q: f, Statuses: logStatuses, Searched: len(q) > 0}
+	d := logData{Q: f, Statuses: admin.LogStatuses, Searched: len(q) > 0}
 	if !d.Searched {
 		a.render(w, r, p, http.StatusOK, "log", "Message log", "/console/log", d)
 		return

@@ -42,13 +42,22 @@ type Chart struct {
 	// Format writes a value for ticks, tooltips and the summary;
 	// Count when nil.
 	Format func(float64) string
+	// Width of the drawing in viewBox units, DefaultWidth when 0. The
+	// SVG scales to its box, text with it: a page shows a narrow
+	// drawing (NarrowWidth) on a phone so that its text stays readable.
+	Width int
 }
+
+// Widths of the drawing.
+const (
+	DefaultWidth = 560
+	NarrowWidth  = 340
+)
 
 // Geometry of the drawing, in viewBox units. The viewBox is narrow enough
 // that 13-unit text stays readable when the SVG is scaled down to a 360 px
 // phone screen.
 const (
-	width     = 560
 	height    = 260
 	padLeft   = 64
 	padRight  = 12
@@ -57,8 +66,14 @@ const (
 	fontSize  = 13
 	maxSeries = 6 // distinct series classes; more reuse them
 	rowHeight = 26
-	hbarLabel = 180 // room for category names in HBars
 )
+
+func (c *Chart) width() int {
+	if c.Width < 200 {
+		return DefaultWidth
+	}
+	return c.Width
+}
 
 // Count formats a count with thousands separators.
 func Count(v float64) string {
@@ -180,7 +195,7 @@ func (c *Chart) id(part string) string {
 // open writes the <svg> element with its accessible name and summary.
 func (c *Chart) open(w *writer, h int) {
 	w.f(`<svg class="xc-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" role="img" aria-labelledby="%s %s" font-size="%d" fill="currentColor">`,
-		width, h, c.id("title"), c.id("desc"), fontSize)
+		c.width(), h, c.id("title"), c.id("desc"), fontSize)
 	w.f(`<title id="%s">%s</title>`, c.id("title"), esc(c.Title))
 	w.f(`<desc id="%s">%s</desc>`, c.id("desc"), esc(c.Summary()))
 }
@@ -245,18 +260,33 @@ func binaryTicks(max float64) []float64 {
 	return t
 }
 
-// yTicks picks the ticks for the chart's value format.
+// yTicks picks the ticks for the chart's value format: binary steps for
+// sizes, whole steps for counts (a count axis never reads 0, 0.5, 1).
 func (c *Chart) yTicks(max float64) []float64 {
-	if c.Format != nil && c.Format(1024) == Bytes(1024) {
+	switch {
+	case c.Format != nil && c.Format(1024) == Bytes(1024):
 		return binaryTicks(max)
+	case c.Format == nil && max < 4:
+		return wholeTicks(max)
 	}
 	return niceTicks(max)
+}
+
+// wholeTicks counts 0, 1, 2 … up to at least max, for small counts.
+func wholeTicks(max float64) []float64 {
+	ticks := []float64{0}
+	for v := 1.0; ; v++ {
+		ticks = append(ticks, v)
+		if v >= max {
+			return ticks
+		}
+	}
 }
 
 func (c *Chart) render(bars bool) template.HTML {
 	var w writer
 	c.open(&w, height)
-	plotW := float64(width - padLeft - padRight)
+	plotW := float64(c.width() - padLeft - padRight)
 	plotH := float64(height - padTop - padBottom)
 	x0, y0 := float64(padLeft), float64(padTop)+plotH
 	if c.empty() {
@@ -273,8 +303,9 @@ func (c *Chart) render(bars bool) template.HTML {
 	slot := plotW / float64(n)
 	y := func(v float64) float64 { return y0 - v/top*plotH }
 
-	// X labels: at most about 8, so they never overlap.
-	every := (n + 7) / 8
+	// X labels: one per 70 units at most, so they never overlap.
+	most := max(int(plotW)/70, 1)
+	every := (n + most - 1) / most
 	for i, cat := range c.Categories {
 		if i%every != 0 {
 			continue
@@ -363,14 +394,16 @@ func HBars(c Chart) template.HTML {
 	n := len(c.Categories)
 	h := padTop + max(n, 1)*rowHeight + 40
 	c.open(&w, h)
-	x0 := float64(hbarLabel)
-	plotW := float64(width - hbarLabel - padRight - 70)
+	width := c.width()
+	label := width * 32 / 100 // room for category names
+	x0 := float64(label)
+	plotW := float64(width - label - padRight - 70)
 	var s Series
 	if len(c.Series) > 0 {
 		s = c.Series[0]
 	}
 	if c.empty() {
-		w.f(`<text x="%d" y="%d" text-anchor="middle" class="xc-empty">No data</text>`, width/2, padTop+rowHeight/2+fontSize/3)
+		w.f(`<text x="%d" y="%d" text-anchor="middle" class="xc-empty">No data</text>`, c.width()/2, padTop+rowHeight/2+fontSize/3)
 		w.f(`</svg>`)
 		return template.HTML(w.String())
 	}
@@ -386,7 +419,7 @@ func HBars(c Chart) template.HTML {
 	for i, cat := range c.Categories {
 		v := value(s, i)
 		y := float64(padTop+i*rowHeight) + float64(rowHeight)/2 + fontSize/3
-		w.f(`<text x="%.1f" y="%.1f" text-anchor="end" class="xc-tick">%s</text>`, x0-6, y, esc(truncate(cat, 24)))
+		w.f(`<text x="%.1f" y="%.1f" text-anchor="end" class="xc-tick">%s</text>`, x0-6, y, esc(truncate(cat, label/8)))
 		w.f(`<text x="%.1f" y="%.1f" class="xc-tick">%s</text>`, x0+math.Max(v/top*plotW, 1)+6, y, esc(c.format(v)))
 	}
 	w.f(`<line class="xc-axis" stroke="currentColor" x1="%.1f" x2="%.1f" y1="%d" y2="%d"/>`, x0, x0, padTop, padTop+n*rowHeight)

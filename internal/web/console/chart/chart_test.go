@@ -194,6 +194,9 @@ func TestChartsStayInFrame(t *testing.T) {
 		if i%3 == 0 {
 			c.Format = Bytes
 		}
+		if i%2 == 0 {
+			c.Width = NarrowWidth
+		}
 		for name, render := range map[string]func(Chart) template.HTML{"line": Line, "bars": Bars, "hbars": HBars} {
 			out := render(c)
 			if strings.Contains(string(out), "NaN") || strings.Contains(string(out), "Inf") {
@@ -295,5 +298,26 @@ func TestBytesChartTicksAreRound(t *testing.T) {
 	}
 	if strings.Join(ticks, ",") != "0 B,200 MiB,400 MiB,600 MiB,800 MiB" && strings.Join(ticks, ",") != "200 MiB,400 MiB,600 MiB,800 MiB" {
 		t.Errorf("ticks = %q", ticks)
+	}
+}
+
+// TestCountAxisIsWhole guards the dashboard's first day: one message
+// must not give an axis of 0, 0.5 and 1 written "0, 1, 1".
+func TestCountAxisIsWhole(t *testing.T) {
+	for _, max := range []float64{1, 2, 3} {
+		svg := parse(t, Bars(Chart{Title: "t", Categories: []string{"a", "b"}, Series: []Series{{"s", []float64{0, max}}}}))
+		var ticks []string
+		for _, tx := range svg.all("text") {
+			if tx.Attr["class"] == "xc-tick" && tx.Attr["text-anchor"] == "end" {
+				ticks = append(ticks, tx.Text)
+			}
+		}
+		want := []string{"0"}
+		for v := 1; v <= int(max); v++ {
+			want = append(want, strconv.Itoa(v))
+		}
+		if strings.Join(ticks, ",") != strings.Join(want, ",") {
+			t.Errorf("max %g: ticks %q, want %q", max, ticks, want)
+		}
 	}
 }

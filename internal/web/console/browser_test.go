@@ -1,0 +1,328 @@
+package console_test
+
+import (
+	"context"
+	"fmt"
+	"net/smtp"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/pquerna/otp/totp"
+
+	"github.com/xtramail/xtramail/internal/admin"
+	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/testserver"
+)
+
+// tab is one browser tab on the test server, with a deadline for the
+// whole test (generous: the machine is shared).
+type tab struct {
+	t   *testing.T
+	ctx context.Context
+	srv *testserver.Server
+}
+
+// newTab starts headless Debian Chromium for one test. A missing
+// chromium fails the test: scripts/test installs it.
+func newTab(t *testing.T, srv *testserver.Server) *tab {
+	t.Helper()
+	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
+		t.Fatalf("chromium not found at /usr/bin/chromium (Debian package chromium; scripts/test installs it): %v", err)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath("/usr/bin/chromium"),
+		chromedp.Headless,
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		// The test server's certificate is self-signed, for this
+		// browser only.
+		chromedp.Flag("ignore-certificate-errors", true),
+		chromedp.UserDataDir(t.TempDir()),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); cancelA() })
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	tctx, cancelT := context.WithTimeout(ctx, 4*time.Minute)
+	t.Cleanup(cancelT)
+	return &tab{t: t, ctx: tctx, srv: srv}
+}
+
+func (b *tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, steps...); err != nil {
+		html, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string]("document.body ? document.body.innerText : ''"))
+		b.t.Fatalf("%s: %v\npage text:\n%s", what, err, html)
+	}
+}
+
+func (b *tab) text(sel string) string {
+	b.t.Helper()
+	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("text of %s: %v", sel, err)
+	}
+	return s
+}
+
+func (b *tab) eval(js string) string {
+	b.t.Helper()
+	s, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](js))
+	if err != nil {
+		b.t.Fatalf("evaluate %s: %v", js, err)
+	}
+	return s
+}
+
+// shotDir is where screenshots go: $XTRAMAIL_SCREENSHOTS, else
+// screenshots/ at the repository's root (not committed).
+func shotDir(t *testing.T) string {
+	dir := os.Getenv("XTRAMAIL_SCREENSHOTS")
+	if dir == "" {
+		wd, _ := os.Getwd()
+		dir = filepath.Join(wd, "..", "..", "..", "screenshots")
+	}
+	dir = filepath.Join(dir, "console")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// shoot saves the page at path in the four looks: 390 and 1280 px wide,
+// light and dark.
+func (b *tab) shoot(name, path, ready string) {
+	b.t.Helper()
+	dir := shotDir(b.t)
+	for _, width := range []int64{390, 1280} {
+		for _, scheme := range []string{"light", "dark"} {
+			b.do("emulate "+scheme,
+				chromedp.EmulateViewport(width, 900),
+				chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+					_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+						Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}})
+					return err
+				}),
+				chromedp.Navigate(b.srv.Web+path),
+				chromedp.WaitVisible(chromedp.CSS(ready)),
+			)
+			// Nothing may stick out sideways at phone width.
+			if over := b.eval("String(document.documentElement.scrollWidth - window.innerWidth)"); width == 390 && over != "0" {
+				b.t.Errorf("%s at 390 px: the page is %s px wider than the screen", name, over)
+			}
+			png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+			if err != nil {
+				b.t.Fatalf("screenshot %s: %v", name, err)
+			}
+			file := filepath.Join(dir, fmt.Sprintf("%s-%d-%s.png", name, width, scheme))
+			if err := os.WriteFile(file, png, 0o644); err != nil {
+				b.t.Fatal(err)
+			}
+		}
+	}
+	b.do("reset look", chromedp.EmulateViewport(1280, 900), chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{})
+		return err
+	}))
+}
+
+// signInTOTP signs the provider administrator in through the pages:
+// password, then the enrolment's QR code page (the secret is read from
+// the page, as a person would type it), then a code made from it.
+func (b *tab) signInTOTP(email, password string) string {
+	b.t.Helper()
+	b.do("sign-in page",
+		chromedp.Navigate(b.srv.Web+"/console/"),
+		chromedp.WaitVisible(chromedp.ID("email")),
+		chromedp.SendKeys(chromedp.ID("email"), email),
+		chromedp.SendKeys(chromedp.ID("password"), password),
+		chromedp.Click(chromedp.CSS("form button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("svg.xc-qrcode")),
+	)
+	secret := strings.TrimSpace(b.text("code.xc-secret"))
+	code, err := totp.GenerateCode(secret, time.Now())
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.do("TOTP code",
+		chromedp.SendKeys(chromedp.ID("code"), code),
+		chromedp.Click(chromedp.CSS("form button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS(".xc-figures")),
+	)
+	return secret
+}
+
+// TestBrowserConsole drives the console in Chromium through what an
+// administrator does on a bad day: sign in with TOTP; turn continuity on
+// for an address and set its password, which then signs in over IMAP;
+// find a message captured over SMTP in the log and open its timeline;
+// restore it after the user deleted it, and see it over IMAP again.
+func TestBrowserConsole(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{})
+	ctx := context.Background()
+	ops := admin.New(srv.Store, admin.Options{})
+	cli := admin.CLI()
+	c, err := ops.AddCustomer(ctx, cli, 0, "Acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"acme.test", "branch.acme.test"} {
+		if _, err := ops.AddDomain(ctx, cli, c.ID, d, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const user = "alice@acme.test"
+	if _, err := ops.AddAddress(ctx, cli, user, "", false); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if _, err := ops.AddAddress(ctx, cli, fmt.Sprintf("staff%d@branch.acme.test", i), "", true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := ops.AddAdmin(ctx, cli, "ops@provider.test", adminPassword, store.RoleProvider, 0); err != nil {
+		t.Fatal(err)
+	}
+
+	b := newTab(t, srv)
+	b.signInTOTP("ops@provider.test", adminPassword)
+
+	// Continuity on, then a password.
+	const userPassword = "spring-rain-42"
+	b.do("address page",
+		chromedp.Navigate(srv.Web+"/console/addresses/"+user),
+		chromedp.WaitVisible(chromedp.CSS("form[action$='/enabled'] button")),
+		chromedp.Click(chromedp.CSS("form[action$='/enabled'] button")),
+		chromedp.WaitVisible(chromedp.CSS(".flash")),
+		chromedp.SendKeys(chromedp.ID("pw"), userPassword),
+		chromedp.Click(chromedp.CSS("button[value=set]")),
+		chromedp.WaitVisible(chromedp.CSS(".flash")),
+	)
+	if flash := b.text(".flash"); !strings.Contains(flash, "Password set") {
+		t.Fatalf("after setting the password the page says %q", flash)
+	}
+	if got := b.text("main p"); !strings.Contains(got, "Continuity is on") {
+		t.Errorf("address page says %q, want continuity on", got)
+	}
+	imapc := imapLogin(t, srv, user, userPassword)
+
+	// A message captured over SMTP, found in the log, its timeline.
+	const mid = "browser-test-1@sender.example"
+	sendCapture(t, srv, "bob@sender.example", user, mid, "Invoice 4711 for December")
+	b.do("log search",
+		chromedp.Navigate(srv.Web+"/console/log"),
+		chromedp.WaitVisible(chromedp.ID("faddr")),
+		chromedp.SendKeys(chromedp.ID("faddr"), user),
+		chromedp.Click(chromedp.CSS(".xc-filters button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("table.xc-log")),
+	)
+	if rows := b.text("table.xc-log tbody"); !strings.Contains(rows, "Invoice 4711") || !strings.Contains(rows, "stored") {
+		t.Fatalf("log search shows %q, want the captured message stored", rows)
+	}
+	b.shoot("log-search", "/console/log?address="+user, "table.xc-log")
+	b.do("open timeline",
+		chromedp.Navigate(srv.Web+"/console/log?address="+user),
+		chromedp.Click(chromedp.CSS("table.xc-log tbody a")),
+		chromedp.WaitVisible(chromedp.CSS("ol.xc-timeline")),
+	)
+	if tl := b.text("ol.xc-timeline"); !strings.Contains(tl, "stored") || !strings.Contains(tl, "bob@sender.example") {
+		t.Errorf("timeline shows %q", tl)
+	}
+	if !strings.Contains(b.text("main"), mid) {
+		t.Error("timeline does not name the Message-ID")
+	}
+
+	// The user deletes it over IMAP; the administrator restores it.
+	if _, err := imapc.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := imapc.Store(imap.SeqSetNum(1), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Collect(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := imapc.Expunge().Collect(); err != nil {
+		t.Fatal(err)
+	}
+	b.shoot("timeline", "/console/log/timeline?message_id="+mid, "ol.xc-timeline")
+	b.do("restore",
+		chromedp.Navigate(srv.Web+"/console/log/timeline?message_id="+mid),
+		chromedp.WaitVisible(chromedp.CSS("form[action='/console/messages/restore'] button")),
+		chromedp.Click(chromedp.CSS("form[action='/console/messages/restore'] button")),
+		chromedp.WaitVisible(chromedp.CSS(".flash")),
+	)
+	if flash := b.text(".flash"); !strings.Contains(flash, "restored") {
+		t.Fatalf("after restore the page says %q", flash)
+	}
+	found, err := imapc.UIDSearch(&imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Message-ID", Value: mid}}}, nil).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found.AllUIDs()) != 1 {
+		t.Fatalf("restored message over IMAP: %d found, want 1", len(found.AllUIDs()))
+	}
+	imapc.Logout().Wait()
+
+	b.shoot("dashboard", "/console/", ".xc-figures")
+	b.shoot("addresses", "/console/addresses", "#bulk")
+	b.shoot("domain", "/console/domains/acme.test", "#retention")
+}
+
+// imapLogin signs in over IMAP on implicit TLS, as a mail client does.
+func imapLogin(t *testing.T, srv *testserver.Server, user, password string) *imapclient.Client {
+	t.Helper()
+	c, err := imapclient.DialTLS(srv.IMAP, &imapclient.Options{TLSConfig: srv.ClientTLS()})
+	if err != nil {
+		t.Fatalf("IMAP dial: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.Login(user, password).Wait(); err != nil {
+		t.Fatalf("IMAP LOGIN %s with the password set in the console: %v", user, err)
+	}
+	return c
+}
+
+// sendCapture hands a copy to the capture listener over SMTP, as an
+// upstream filter does.
+func sendCapture(t *testing.T, srv *testserver.Server, from, to, mid, subject string) {
+	t.Helper()
+	c, err := smtp.Dial(srv.Capture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	msg := fmt.Sprintf("From: <%s>\r\nTo: <%s>\r\nSubject: %s\r\nMessage-ID: <%s>\r\nDate: %s\r\n\r\nPlease find the invoice attached.\r\n",
+		from, to, subject, mid, time.Now().Format(time.RFC1123Z))
+	if err := c.Hello("filter.test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Mail(from); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt(to); err != nil {
+		t.Fatalf("RCPT %s: %v", to, err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("DATA: %v", err)
+	}
+	c.Quit()
+}
