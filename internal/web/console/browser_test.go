@@ -326,3 +326,96 @@ func sendCapture(t *testing.T, srv *testserver.Server, from, to, mid, subject st
 	}
 	c.Quit()
 }
+
+// TestBrowserBulkImport uploads a CSV of 3,000 addresses with bad lines
+// among them: the page shows the import's progress while it runs (htmx
+// polling), then every bad line by its number, and every good line is in.
+func TestBrowserBulkImport(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{})
+	ctx := context.Background()
+	ops := admin.New(srv.Store, admin.Options{})
+	cli := admin.CLI()
+	c, err := ops.AddCustomer(ctx, cli, 0, "Bulk Ltd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ops.AddDomain(ctx, cli, c.ID, "bulk.test", 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ops.AddAddress(ctx, cli, "taken@bulk.test", "", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ops.AddAdmin(ctx, cli, "ops@provider.test", adminPassword, store.RoleProvider, 0); err != nil {
+		t.Fatal(err)
+	}
+	const rows = 3000
+	bad := map[int]string{ // file line number → the bad address
+		7:    "not an address",
+		1500: "someone@not-protected.test",
+		2999: "taken@bulk.test",
+	}
+	var csv strings.Builder
+	csv.WriteString("address,enabled\n")
+	for line := 2; line <= rows+1; line++ {
+		if addr, ok := bad[line]; ok {
+			fmt.Fprintf(&csv, "%s,yes\n", addr)
+			continue
+		}
+		fmt.Fprintf(&csv, "user%04d@bulk.test,yes\n", line)
+	}
+	file := filepath.Join(t.TempDir(), "addresses.csv")
+	if err := os.WriteFile(file, []byte(csv.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	b := newTab(t, srv)
+	b.signInTOTP("ops@provider.test", adminPassword)
+	b.do("upload",
+		chromedp.Navigate(srv.Web+"/console/import"),
+		chromedp.WaitVisible(chromedp.ID("csv")),
+		chromedp.SetUploadFiles(chromedp.ID("csv"), []string{file}),
+		chromedp.Click(chromedp.CSS("form[action='/console/import'] button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#progress progress")),
+	)
+	// Watch the counter move without reloading the page (htmx swaps
+	// the section each second) until the import is done.
+	seen := map[string]bool{}
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		processed := b.eval(`(document.getElementById("processed") || {}).textContent || ""`)
+		seen[processed] = true
+		if b.eval(`document.getElementById("done") ? "yes" : "no"`) == "yes" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("import not done after 3 minutes; counter values seen: %v", seen)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if len(seen) < 3 {
+		t.Errorf("the progress counter showed %d values (%v), want it to move while the import ran", len(seen), seen)
+	}
+	if got := b.text("#processed"); got != fmt.Sprint(rows) {
+		t.Errorf("processed %s lines, want %d", got, rows)
+	}
+	if got := b.text("#imported"); got != fmt.Sprint(rows-len(bad)) {
+		t.Errorf("imported %s, want %d", got, rows-len(bad))
+	}
+	errs := b.text("#errors tbody")
+	for line, addr := range bad {
+		if !strings.Contains(errs, fmt.Sprintf("%d\t%s", line, addr)) && !strings.Contains(errs, fmt.Sprintf("%d %s", line, addr)) {
+			t.Errorf("error report lacks line %d (%s):\n%s", line, addr, errs)
+		}
+	}
+	if n := strings.Count(strings.TrimSpace(errs), "\n") + 1; n != len(bad) {
+		t.Errorf("error report has %d lines, want %d:\n%s", n, len(bad), errs)
+	}
+	accts, err := ops.Addresses(ctx, cli, store.AccountQuery{Domain: "bulk.test", Limit: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(accts) != rows-len(bad)+1 { // + taken@
+		t.Errorf("%d addresses of bulk.test, want %d", len(accts), rows-len(bad)+1)
+	}
+	b.shoot("import", b.eval("location.pathname"), "#done")
+}

@@ -175,7 +175,11 @@ func (a *app) runImport(ctx context.Context, p admin.Principal, j *importJob, da
 		j.processed++
 		if err != nil {
 			msg, ok := formError(err)
-			if !ok {
+			switch {
+			case ok:
+			case isNotFound(err):
+				msg = "its domain is not one of the protected domains you manage"
+			default:
 				msg = "could not be imported"
 			}
 			j.errors = append(j.errors, lineError{Line: line, Address: address, Err: msg})
