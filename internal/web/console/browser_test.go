@@ -174,7 +174,7 @@ func (b *tab) signInTOTP(email, password string) string {
 func TestBrowserConsole(t *testing.T) {
 	srv := testserver.Start(t, testserver.Options{})
 	ctx := context.Background()
-	ops := admin.New(srv.Store, admin.Options{})
+	ops := newOps(t, srv)
 	cli := admin.CLI()
 	c, err := ops.AddCustomer(ctx, cli, 0, "Acme")
 	if err != nil {
@@ -333,7 +333,7 @@ func sendCapture(t *testing.T, srv *testserver.Server, from, to, mid, subject st
 func TestBrowserBulkImport(t *testing.T) {
 	srv := testserver.Start(t, testserver.Options{})
 	ctx := context.Background()
-	ops := admin.New(srv.Store, admin.Options{})
+	ops := newOps(t, srv)
 	cli := admin.CLI()
 	c, err := ops.AddCustomer(ctx, cli, 0, "Bulk Ltd")
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/xtramail/xtramail/internal/admin"
+	"github.com/xtramail/xtramail/internal/auth"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/testserver"
 )
@@ -154,11 +155,23 @@ type tree struct {
 
 const adminPassword = "correct horse battery"
 
+// newOps is the tests' own admin.Service on the server's store, to
+// prepare state. Its hashes are cheap: sign-in verifies a hash with the
+// hash's own parameters, so the service's sign-in stays the real one.
+func newOps(t testing.TB, srv *testserver.Server) *admin.Service {
+	t.Helper()
+	h, err := auth.NewHasher(auth.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return admin.New(srv.Store, admin.Options{Hasher: h})
+}
+
 func newTree(t *testing.T) *tree {
 	t.Helper()
 	srv := testserver.Start(t, testserver.Options{})
 	ctx := context.Background()
-	ops := admin.New(srv.Store, admin.Options{})
+	ops := newOps(t, srv)
 	cli := admin.CLI()
 	tr := &tree{srv: srv, ops: ops, u1: "u1@c1.test", u2: "u2@c2.test",
 		provider: "provider@example.test", ra1: "ra1@r1.test", ca1: "ca1@c1.test", ca2: "ca2@c2.test"}

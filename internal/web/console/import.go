@@ -47,7 +47,6 @@ type importJob struct {
 	processed int
 	imported  int
 	errors    []lineError
-	passwords []generated // generated for lines without a password; handed out once
 	done      bool
 	fatal     string
 	finished  time.Time
@@ -61,14 +60,13 @@ type importView struct {
 	Errors                     []lineError
 	Done                       bool
 	Fatal                      string
-	Passwords                  bool
 }
 
 func (j *importJob) view() importView {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return importView{ID: j.id, Name: j.name, Total: j.total, Processed: j.processed, Imported: j.imported,
-		Errors: append([]lineError(nil), j.errors...), Done: j.done, Fatal: j.fatal, Passwords: len(j.passwords) > 0}
+		Errors: append([]lineError(nil), j.errors...), Done: j.done, Fatal: j.fatal}
 }
 
 type importJobs struct {
@@ -169,7 +167,7 @@ func (a *app) runImport(ctx context.Context, p admin.Principal, j *importJob, da
 	defer a.wg.Done()
 	ctx, cancel := context.WithTimeout(ctx, importTimeout)
 	defer cancel()
-	res, err := a.ops.ImportAddresses(ctx, p, bytes.NewReader(data), func(line int, address string, err error) {
+	_, err := a.ops.ImportAddresses(ctx, p, bytes.NewReader(data), func(line int, address string, err error) {
 		j.mu.Lock()
 		defer j.mu.Unlock()
 		j.processed++
@@ -196,9 +194,6 @@ func (a *app) runImport(ctx context.Context, p admin.Principal, j *importJob, da
 			a.log.Error("console: import addresses", "admin", p.String(), "err", err)
 			j.fatal = "The import stopped on an error; it has been logged. Lines listed as imported are in."
 		}
-	}
-	for _, g := range res.Generated {
-		j.passwords = append(j.passwords, generated{g.Address, g.Password})
 	}
 	j.done, j.finished = true, a.now()
 	j.total = max(j.total, j.processed)
@@ -231,31 +226,6 @@ func (a *app) importErrors(w http.ResponseWriter, r *http.Request, p admin.Princ
 	cw.Write([]string{"line", "address", "error"})
 	for _, e := range v.Errors {
 		cw.Write([]string{strconv.Itoa(e.Line), e.Address, e.Err})
-	}
-	cw.Flush()
-}
-
-// importPasswords hands out the generated passwords once, then forgets
-// them: they are secrets and the server keeps no clear copy longer than
-// it must.
-func (a *app) importPasswords(w http.ResponseWriter, r *http.Request, p admin.Principal) {
-	j, ok := a.importJob(w, r, p)
-	if !ok {
-		return
-	}
-	j.mu.Lock()
-	pws := j.passwords
-	j.passwords = nil
-	j.mu.Unlock()
-	if len(pws) == 0 {
-		web.Error(w, r, http.StatusGone, "The generated passwords were downloaded already.")
-		return
-	}
-	csvHeaders(w, "passwords.csv")
-	cw := csv.NewWriter(w)
-	cw.Write([]string{"address", "password"})
-	for _, g := range pws {
-		cw.Write([]string{g.Address, g.Password})
 	}
 	cw.Flush()
 }

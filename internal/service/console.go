@@ -1,0 +1,15 @@
+package service
+
+import (
+	"log/slog"
+
+	"github.com/xtramail/xtramail/internal/admin"
+	"github.com/xtramail/xtramail/internal/web"
+	"github.com/xtramail/xtramail/internal/web/console"
+)
+
+// mountConsole mounts the administrators' console at /console/ on the web
+// server, over the administrative operations.
+func mountConsole(w *web.Server, ops *admin.Service, log *slog.Logger) {
+	w.Mount("/console/", console.New(console.Options{Web: w, Admin: ops, Logger: log.With("app", "console")}))
+}
