@@ -15,6 +15,7 @@ import (
 
 	"github.com/xtramail/xtramail/internal/admin"
 	"github.com/xtramail/xtramail/internal/auth"
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/testserver"
 )
@@ -219,7 +220,7 @@ func newTree(t *testing.T) *tree {
 	d := store.NewDelivery(raw, time.Now())
 	d.Copies = []store.Copy{{AccountID: acct2.ID, Mailbox: store.Inbox}}
 	d.Outbound = []store.Outbound{{AccountID: acct2.ID, MailFrom: tr.u2, Rcpt: "someone@elsewhere.example"}}
-	d.Events = []store.LogEvent{{Time: time.Now(), Status: store.LogStored, MessageID: tr.msg2, Subject: "Quarterly figures",
+	d.Events = []store.LogEvent{{Time: time.Now(), Status: msglog.Stored, MessageID: tr.msg2, Subject: "Quarterly figures",
 		MailFrom: tr.u2, Rcpt: tr.u2, DomainID: tr.d2.ID}}
 	delivered, err := srv.Store.Deliver(ctx, d)
 	must(err)
