@@ -93,12 +93,18 @@ func (a *app) conversation(ctx context.Context, acct int64, m store.Message, inf
 		return nil, fmt.Errorf("conversation of message %d: %w", m.ID, err)
 	}
 	// Replies: messages whose References name the thread's first message,
-	// or whose In-Reply-To names m (the index narrows, the Info decides).
-	for _, term := range []store.SearchTerm{{Field: store.SearchHeader, Header: "References", Value: idKey(root)},
-		{Field: store.SearchHeader, Header: "In-Reply-To", Value: idKey(m.MessageID)}} {
-		if term.Value == "" {
+	// or whose In-Reply-To names m. The index narrows by the ids' words
+	// anywhere (naming the header fields would cost a scan of the index's
+	// vocabulary for "in", "reply", "to"); related decides.
+	keys := []string{idKey(root)}
+	if k := idKey(m.MessageID); k != keys[0] {
+		keys = append(keys, k)
+	}
+	for _, key := range keys {
+		if key == "" {
 			continue
 		}
+		term := store.SearchTerm{Field: store.SearchAnywhere, Value: key}
 		cands, err := a.store.SearchPage(ctx, acct, store.MailSearch{Terms: []store.SearchTerm{term}}, store.Cursor{}, maxConversation)
 		if err != nil {
 			return nil, fmt.Errorf("conversation of message %d: %w", m.ID, err)
