@@ -110,7 +110,7 @@ type Compose interface {
 	NextSend(ctx context.Context) (time.Time, error)
 
 	// Contacts returns up to limit addresses the account sent mail to
-	// whose address starts with, or whose name contains, prefix
+	// whose address, or a word of whose name, starts with prefix
 	// (case-insensitive; all when empty), the most used first. The list
 	// is kept by Deliver: every delivery with a copy into an account's
 	// Sent records the To, Cc and Bcc addresses as that account's
