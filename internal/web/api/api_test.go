@@ -313,6 +313,8 @@ func TestEveryRouteAgainstOpenAPI(t *testing.T) {
 	c1.want(204, "DELETE", fmt.Sprintf("/tokens/%d", int64(tk["id"].(float64))), nil)
 	w.c.as(secret).want(401, "GET", "/me", nil)
 
+	exerciseMessages(t, w)
+
 	// Forbidden by role: a customer admin creates no reseller.
 	c1.want(403, "POST", "/resellers", map[string]any{"name": "Mine"})
 

@@ -37,6 +37,7 @@ func (a *API) register() {
 	a.handle("GET /tokens", a.listTokens)
 	a.handle("POST /tokens", a.createToken)
 	a.handle("DELETE /tokens/{id}", a.revokeToken)
+	a.registerMessages()
 }
 
 // --- representations

@@ -1,0 +1,185 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/admin"
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// Messages and the outbound queue: one message's timeline, restoring a
+// user's deleted messages, and the queue's retry and delete.
+func (a *API) registerMessages() {
+	a.handle("GET /log/{message_id}", a.timeline)
+	a.handle("GET /addresses/{address}/messages", a.listMessages)
+	a.handle("POST /addresses/{address}/messages/restore", a.restoreMessages)
+	a.handle("GET /queue", a.listQueue)
+	a.handle("POST /queue/{id}/retry", a.retryQueue)
+	a.handle("DELETE /queue/{id}", a.deleteQueue)
+}
+
+type timelineJSON struct {
+	MessageID string           `json:"message_id"`
+	Events    []store.LogEvent `json:"events"`
+}
+
+// timeline is bounded by the admin package (1000 events), so it is not
+// paged.
+func (a *API) timeline(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	evs, err := a.adm.Timeline(r.Context(), p, r.PathValue("message_id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, timelineJSON{MessageID: evs[0].MessageID, Events: evs})
+}
+
+type messageJSON struct {
+	ID        int64     `json:"id"`
+	MailboxID int64     `json:"mailbox_id"`
+	UID       uint32    `json:"uid"`
+	Received  time.Time `json:"received"`
+	Size      int64     `json:"size"`
+	Subject   string    `json:"subject"`
+	From      string    `json:"from"`
+	MessageID string    `json:"message_id"`
+	Deleted   bool      `json:"deleted"`
+}
+
+func messageOf(m store.Message) messageJSON {
+	return messageJSON{ID: m.ID, MailboxID: m.MailboxID, UID: m.UID, Received: m.Received.UTC(), Size: m.Size,
+		Subject: m.Subject, From: m.From, MessageID: m.MessageID, Deleted: m.Expunged}
+}
+
+func queryBool(r *http.Request, name string) (bool, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return false, bad(name, "must be true or false")
+	}
+	return b, nil
+}
+
+func (a *API) listMessages(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	deleted, err := queryBool(r, "deleted")
+	if err != nil {
+		return err
+	}
+	ms, err := a.adm.Messages(r.Context(), p, r.PathValue("address"), admin.MessageList{Mailbox: r.URL.Query().Get("mailbox"), Deleted: deleted})
+	if err != nil {
+		return err
+	}
+	pg, err := pageByID(r, ms, func(m store.Message) int64 { return m.ID }, messageOf)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, pg)
+}
+
+type idsBody struct {
+	IDs []int64 `json:"ids"`
+}
+
+type restoredJSON struct {
+	ID        int64  `json:"id"`
+	MailboxID int64  `json:"mailbox_id"`
+	UID       uint32 `json:"uid"`
+}
+
+type restoreJSON struct {
+	Restored []restoredJSON `json:"restored"`
+}
+
+func (a *API) restoreMessages(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	var b idsBody
+	if err := decode(r, &b); err != nil {
+		return err
+	}
+	if len(b.IDs) == 0 {
+		return bad("ids", "name at least one message")
+	}
+	if len(b.IDs) > maxLimit {
+		return bad("ids", "at most %d at a time", maxLimit)
+	}
+	done, err := a.adm.RestoreMessages(r.Context(), p, r.PathValue("address"), b.IDs)
+	if err != nil {
+		return err
+	}
+	out := restoreJSON{Restored: []restoredJSON{}}
+	for _, d := range done {
+		out.Restored = append(out.Restored, restoredJSON{ID: d.MessageID, MailboxID: d.MailboxID, UID: d.UID})
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+type queueJSON struct {
+	ID          int64      `json:"id"`
+	DomainID    int64      `json:"domain_id"`
+	MailFrom    string     `json:"mail_from"`
+	Rcpt        string     `json:"rcpt"`
+	MessageID   string     `json:"message_id"`
+	Subject     string     `json:"subject"`
+	Size        int64      `json:"size"`
+	Queued      time.Time  `json:"queued"`
+	NextAttempt *time.Time `json:"next_attempt"`
+	Attempts    int        `json:"attempts"`
+	LastError   string     `json:"last_error"`
+}
+
+func queueOf(e store.QueueEntry) queueJSON {
+	return queueJSON{ID: e.ID, DomainID: e.DomainID, MailFrom: e.MailFrom, Rcpt: e.Rcpt, MessageID: e.MessageID,
+		Subject: e.Subject, Size: e.Size, Queued: e.Queued.UTC(), NextAttempt: timePtr(e.NextAttempt),
+		Attempts: e.Attempts, LastError: e.LastError}
+}
+
+// maxQueue is how many entries one listing reads before paging them by
+// id: the queue of a healthy service is short.
+const maxQueue = 100000
+
+func (a *API) listQueue(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	es, err := a.adm.QueueEntries(r.Context(), p, maxQueue)
+	if err != nil {
+		return err
+	}
+	pg, err := pageByID(r, es, func(e store.QueueEntry) int64 { return e.ID }, queueOf)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, pg)
+}
+
+func (a *API) retryQueue(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	n, err := a.adm.RetryQueue(r.Context(), p, []int64{id})
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) deleteQueue(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	n, err := a.adm.DeleteQueue(r.Context(), p, []int64{id})
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
