@@ -209,6 +209,11 @@ type Copy struct {
 	Mailbox   string // an existing mailbox of the account, e.g. INBOX or Sent
 	Flags     Flags
 	Keywords  []string
+	// Event, when its Status is set, is this copy's message log record
+	// ("stored"), appended in the delivery's transaction when the copy is
+	// stored; with Delivery.DuplicateStatus when the copy is a duplicate
+	// (see Duplicates in dedup.go), its detail saying which UID holds it.
+	Event LogEvent
 }
 
 // Delivery is one message to store, once, for one or more copies. It is
@@ -234,6 +239,9 @@ type Delivery struct {
 	// body; Settle settles queue entries. Both commit with the copies.
 	Outbound []Outbound
 	Settle   []QueueSettle
+	// DuplicateStatus is the status of a copy's Event when the copy is a
+	// duplicate; when empty, a duplicate copy logs nothing.
+	DuplicateStatus LogStatus
 }
 
 // NewDelivery parses raw once and returns a Delivery ready for copies.
@@ -247,6 +255,9 @@ type Delivered struct {
 	MailboxID int64
 	MessageID int64
 	UID       uint32
+	// Duplicate is set when the copy was not stored because the mailbox
+	// holds the same message already: MessageID and UID name that one.
+	Duplicate bool
 }
 
 // LogStatus is the kind of a message log event. The kinds are declared,
@@ -348,7 +359,9 @@ type Store interface {
 	DeleteAccount(ctx context.Context, address string) error
 
 	// Deliver stores d.Body once and one message per copy, then appends
-	// d.Events, all durably, before returning.
+	// d.Events, all durably, before returning. A copy that duplicates a
+	// message already in its mailbox is not stored again (Duplicates, in
+	// dedup.go); its Delivered says so.
 	Deliver(ctx context.Context, d *Delivery) ([]Delivered, error)
 
 	// Mailboxes.

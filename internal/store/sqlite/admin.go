@@ -292,6 +292,7 @@ func (s *Store) DeleteAccount(ctx context.Context, address string) error {
 		}
 		for _, q := range []string{
 			"DELETE FROM messages WHERE account_id = ?",
+			"DELETE FROM dedup WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?)",
 			"DELETE FROM vanished WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?)",
 			"DELETE FROM mailboxes WHERE account_id = ?",
 			"DELETE FROM subscriptions WHERE account_id = ?",

@@ -213,7 +213,7 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 		if _, err := t.Exec("UPDATE mailboxes SET uidnext = coalesce((SELECT max(uid) FROM messages WHERE mailbox_id = ?), 0) + 1 WHERE id = ? AND uidnext <= coalesce((SELECT max(uid) FROM messages WHERE mailbox_id = ?), 0)", trashID, trashID, trashID); err != nil {
 			return err
 		}
-		for _, q := range []string{"DELETE FROM vanished WHERE mailbox_id = ?", "DELETE FROM mailboxes WHERE id = ?"} {
+		for _, q := range []string{"DELETE FROM vanished WHERE mailbox_id = ?", "DELETE FROM dedup WHERE mailbox_id = ?", "DELETE FROM mailboxes WHERE id = ?"} {
 			if _, err := t.Exec(q, id); err != nil {
 				return fmt.Errorf("delete mailbox %s: %w", name, err)
 			}

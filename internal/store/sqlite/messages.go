@@ -27,11 +27,13 @@ const (
 	insertMessage = `INSERT INTO messages (account_id, domain_id, mailbox_id, uid, modseq, flags, keywords,
 			received, size, body_id, subject, from_addr, message_id, preview)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	insertLog = `INSERT INTO msglog (time, status, message_id, subject, mail_from, rcpt, size, remote_ip, detail, domain_id)
+	mailboxOfCopy = "SELECT id, special_use FROM mailboxes WHERE account_id = ? AND name = ?"
+	insertLog     = `INSERT INTO msglog (time, status, message_id, subject, mail_from, rcpt, size, remote_ip, detail, domain_id)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
-var hotQueries = []string{"SAVEPOINT req", "RELEASE req", "ROLLBACK TO req", insertBody, insertFTS, addToMailbox, insertMessage, insertLog}
+var hotQueries = []string{"SAVEPOINT req", "RELEASE req", "ROLLBACK TO req", insertBody, insertFTS, addToMailbox, insertMessage, insertLog,
+	mailboxOfCopy, claimDedup, heldDedup, setDedup}
 
 func (s *Store) Deliver(ctx context.Context, d *store.Delivery) ([]store.Delivered, error) {
 	if len(d.Copies) == 0 && len(d.Outbound) == 0 {
@@ -51,50 +53,202 @@ func (s *Store) Deliver(ctx context.Context, d *store.Delivery) ([]store.Deliver
 	// The body is written by this goroutine, in parallel with other
 	// deliveries. Where the blob store can defer its sync, the writer runs
 	// it beside the group's statements, before the commit.
+	// The body digest of the duplicate rule is taken on the way.
+	body := d.Body
+	var digest *store.BodyDigest
+	if store.Dedupable(d.Info) {
+		digest = store.NewBodyDigest(d.Info.Part.BodyStart)
+		body = io.TeeReader(io.LimitReader(body, d.Size), digest)
+	}
 	var key string
 	var syncBody func() error
 	if bd, ok := s.blobs.(blob.Deferred); ok {
-		key, syncBody, err = bd.PutDeferred(ctx, d.Body, d.Size)
+		key, syncBody, err = bd.PutDeferred(ctx, body, d.Size)
 	} else {
-		key, err = s.blobs.Put(ctx, d.Body, d.Size)
+		key, err = s.blobs.Put(ctx, body, d.Size)
 	}
 	if err != nil {
 		return nil, storageErr(fmt.Errorf("store body: %w", err))
 	}
+	var sum []byte
+	if digest != nil {
+		sum = digest.Sum()
+	}
 	var out []store.Delivered
+	unused := false
 	err = s.writeSynced(ctx, syncBody, func(t *tx) error {
 		out = out[:0]
-		res, err := t.Exec(insertBody, key, d.Size, len(d.Copies)+len(d.Outbound), info)
-		if err != nil {
-			return fmt.Errorf("insert body: %w", err)
-		}
-		bodyID, err := res.LastInsertId()
-		if err != nil {
-			return err
-		}
-		t.index = append(t.index, ftsRow{bodyID, d.Info.Search})
-		for _, c := range d.Copies {
-			dl, err := t.addMessage(bodyID, d, c)
-			if err != nil {
-				return err
-			}
-			out = append(out, dl)
-		}
-		if err := t.collectContacts(d); err != nil {
-			return err
-		}
-		if err := t.queueDelivery(s, bodyID, d); err != nil {
-			return err
-		}
-		return t.appendLog(d.Events)
+		var err error
+		out, unused, err = t.deliver(s, d, key, info, sum)
+		return err
 	})
-	if err != nil {
+	if err != nil || unused {
 		if derr := s.blobs.Delete(context.Background(), key); derr != nil {
-			s.log.Warn("remove body of failed delivery", "key", key, "err", derr)
+			s.log.Warn("remove body of failed or duplicate delivery", "key", key, "err", derr)
 		}
+	}
+	if err != nil {
 		return nil, storageErr(err)
 	}
 	return out, nil
+}
+
+// deliver runs d in the writer's transaction, its body already written
+// under key. Duplicate copies (store.Delivery's rule, in store/dedup.go)
+// are found first, so that the body row counts only the copies stored;
+// unused reports that nothing refers to the body: the caller deletes it.
+func (t *tx) deliver(s *Store, d *store.Delivery, key string, info []byte, digest []byte) (out []store.Delivered, unused bool, err error) {
+	out = make([]store.Delivered, len(d.Copies))
+	targets := make([]copyTarget, len(d.Copies))
+	stored := 0
+	for i, c := range d.Copies {
+		tg, err := t.claimCopy(d, c, digest, targets[:i])
+		if err != nil {
+			return nil, false, err
+		}
+		targets[i] = tg
+		if tg.dupOf < 0 && tg.existing.MessageID == 0 {
+			stored++
+		}
+	}
+	var bodyID int64
+	if refs := stored + len(d.Outbound); refs > 0 {
+		res, err := t.Exec(insertBody, key, d.Size, refs, info)
+		if err != nil {
+			return nil, false, fmt.Errorf("insert body: %w", err)
+		}
+		if bodyID, err = res.LastInsertId(); err != nil {
+			return nil, false, err
+		}
+		t.index = append(t.index, ftsRow{bodyID, d.Info.Search})
+	} else {
+		unused = true
+	}
+	var events []store.LogEvent
+	for i, c := range d.Copies {
+		tg := targets[i]
+		switch {
+		case tg.existing.MessageID != 0:
+			out[i] = tg.existing
+		case tg.dupOf >= 0:
+			out[i] = out[tg.dupOf]
+			out[i].Duplicate = true
+		default:
+			dl, err := t.addMessage(bodyID, d, c)
+			if err != nil {
+				return nil, false, err
+			}
+			if tg.claimed {
+				if _, err := t.Exec(setDedup, dl.MessageID, dl.MailboxID, d.Info.MessageID, digest); err != nil {
+					return nil, false, fmt.Errorf("record duplicate key: %w", err)
+				}
+			}
+			out[i] = dl
+		}
+		if ev := c.Event; ev.Status != "" {
+			if out[i].Duplicate {
+				if d.DuplicateStatus == "" {
+					continue
+				}
+				ev.Status = d.DuplicateStatus
+				ev.Detail = strings.TrimSpace(fmt.Sprintf("%s already holds it as UID %d", ev.Detail, out[i].UID))
+			}
+			events = append(events, ev)
+		}
+	}
+	// Contacts come from the copies stored into Sent, not duplicates.
+	kept := *d
+	kept.Copies = nil
+	for i, c := range d.Copies {
+		if !out[i].Duplicate {
+			kept.Copies = append(kept.Copies, c)
+		}
+	}
+	if err := t.collectContacts(&kept); err != nil {
+		return nil, false, err
+	}
+	// With no body row there is no outbound entry (refs counts them);
+	// the settles apply all the same.
+	if err := t.queueDelivery(s, bodyID, d); err != nil {
+		return nil, false, err
+	}
+	return out, unused, t.appendLog(append(d.Events, events...))
+}
+
+// copyTarget is what claimCopy found out about one copy of a delivery.
+type copyTarget struct {
+	mailboxID int64
+	// claimed: the copy holds its mailbox's duplicate key, to be pointed
+	// at the message once inserted.
+	claimed bool
+	// existing is the live message the copy duplicates; dupOf, when not
+	// -1, the earlier copy of the same delivery it duplicates.
+	existing store.Delivered
+	dupOf    int
+}
+
+// The duplicate key's statements. The key is claimed by inserting it
+// (the primary key decides, not a look-up before the insert); a key
+// already there is the copy's duplicate only while the message it names
+// is live in that mailbox, else the copy takes it over.
+const (
+	claimDedup = `INSERT INTO dedup (mailbox_id, message_id, digest, message) VALUES (?, ?, ?, 0)
+		ON CONFLICT DO NOTHING`
+	heldDedup = `SELECT m.id, m.uid FROM dedup d JOIN messages m ON m.id = d.message
+		WHERE d.mailbox_id = ? AND d.message_id = ? AND d.digest = ? AND m.mailbox_id = d.mailbox_id AND m.expunged_modseq = 0`
+	setDedup = "UPDATE dedup SET message = ? WHERE mailbox_id = ? AND message_id = ? AND digest = ?"
+)
+
+// claimCopy finds copy c's mailbox and, under the duplicate rule,
+// claims its key there or finds the message it duplicates. earlier are
+// the targets of the delivery's previous copies.
+func (t *tx) claimCopy(d *store.Delivery, c store.Copy, digest []byte, earlier []copyTarget) (copyTarget, error) {
+	tg := copyTarget{dupOf: -1}
+	var use string
+	if err := t.QueryRow(mailboxOfCopy, c.AccountID, c.Mailbox).Scan(&tg.mailboxID, &use); err != nil {
+		return tg, notFound(err, fmt.Sprintf("mailbox %s of account %d", c.Mailbox, c.AccountID))
+	}
+	if digest == nil || use == `\Drafts` {
+		return tg, nil
+	}
+	for i, e := range earlier {
+		// Two copies of one delivery into one mailbox: one is kept.
+		switch {
+		case e.mailboxID != tg.mailboxID:
+		case e.existing.MessageID != 0:
+			tg.existing = e.existing
+			return tg, nil
+		case e.claimed:
+			tg.dupOf = i
+			return tg, nil
+		case e.dupOf >= 0:
+			tg.dupOf = e.dupOf
+			return tg, nil
+		}
+	}
+	res, err := t.Exec(claimDedup, tg.mailboxID, d.Info.MessageID, digest)
+	if err != nil {
+		return tg, fmt.Errorf("claim duplicate key: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return tg, err
+	} else if n == 1 {
+		tg.claimed = true
+		return tg, nil
+	}
+	var id int64
+	var uid uint32
+	err = t.QueryRow(heldDedup, tg.mailboxID, d.Info.MessageID, digest).Scan(&id, &uid)
+	switch {
+	case err == nil:
+		tg.existing = store.Delivered{AccountID: c.AccountID, MailboxID: tg.mailboxID, MessageID: id, UID: uid, Duplicate: true}
+	case errors.Is(err, sql.ErrNoRows):
+		// The message that held the key was expunged, moved or purged.
+		tg.claimed = true
+	default:
+		return tg, fmt.Errorf("find duplicate: %w", err)
+	}
+	return tg, nil
 }
 
 func (t *tx) addMessage(bodyID int64, d *store.Delivery, c store.Copy) (store.Delivered, error) {

@@ -155,8 +155,12 @@ func (t *tx) purgeDomain(s *Store, d store.Domain, cutoff time.Time, limit int) 
 	now := time.Now()
 	var events []store.LogEvent
 	for _, v := range vs {
-		if _, err := t.Exec("DELETE FROM messages WHERE id = ?", v.id); err != nil {
-			return res, err
+		// The message's duplicate key leaves with it: a copy arriving
+		// after the window is stored again.
+		for _, q := range []string{"DELETE FROM messages WHERE id = ?", "DELETE FROM dedup WHERE message = ?"} {
+			if _, err := t.Exec(q, v.id); err != nil {
+				return res, err
+			}
 		}
 		if !v.expunged {
 			// A live message leaving is an expunge for IMAP sessions.

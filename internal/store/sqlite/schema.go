@@ -369,6 +369,22 @@ CREATE TABLE contact_words (
 ) WITHOUT ROWID;
 INSERT INTO contact_words (account_id, word, address) SELECT account_id, address, address FROM contacts;
 `,
+	// Duplicate keys (issue 13 part 5; the rule is store's, dedup.go).
+	`
+-- One row per Message-ID and body digest that Deliver stored in a
+-- mailbox, naming the message stored (0 while the delivery that claims
+-- the key runs). The primary key is what makes a second, concurrent copy
+-- a duplicate. Rows go with the message (retention purge), the mailbox
+-- and the account.
+CREATE TABLE dedup (
+	mailbox_id INTEGER NOT NULL,
+	message_id TEXT NOT NULL,
+	digest BLOB NOT NULL,
+	message INTEGER NOT NULL,
+	PRIMARY KEY (mailbox_id, message_id, digest)
+) WITHOUT ROWID;
+CREATE INDEX dedup_message ON dedup(message);
+`,
 }
 
 // rebuildAutoincrement returns the statements that recreate table with

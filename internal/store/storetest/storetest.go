@@ -63,6 +63,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TenancyAdmins", testTenancyAdmins},
 		{"TenancyAudit", testTenancyAudit},
 		{"TenancyCounters", testTenancyCounters},
+		{"Duplicates", testDuplicates}, {"DuplicateLifecycle", testDuplicateLifecycle}, {"ConcurrentDuplicates", testConcurrentDuplicates},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
