@@ -237,6 +237,9 @@ var (
 	errStorageFull = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "Insufficient system storage, try again later"}
 	replyStored    = &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "stored"}
 	replyJournaled = &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "stored; copy kept for the protected sender"}
+	// replyDuplicate: every copy was already stored; accepted all the same,
+	// so that the upstream stops retrying (issue 13 part 5).
+	replyDuplicate = &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "already stored (duplicate)"}
 )
 
 func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
@@ -402,41 +405,38 @@ func (s *session) Data(r io.Reader) error {
 		s.refuse(ctx, env, "", errTemporary, "could not read the spooled message", sp.size)
 		return errTemporary
 	}
-	d := &store.Delivery{Body: sp.reader(), Size: sp.size, Info: info, Received: start}
-	var local []string
-	outside := false
-	for _, r := range env.rcpts {
-		if r.account != nil {
-			d.Copies = append(d.Copies, store.Copy{AccountID: r.account.ID, Mailbox: store.Inbox})
-			local = append(local, r.addr)
-		} else {
-			outside = true
-		}
-	}
-	if env.sender != nil {
-		d.Copies = append(d.Copies, store.Copy{AccountID: env.sender.ID, Mailbox: store.Sent, Flags: store.FlagSeen})
-	}
+	// A copy the mailbox already holds (an upstream retry after a lost
+	// 250, a journaled copy of what submission stored) is not stored
+	// again: the store logs it as a duplicate instead (issue 13 part 5).
+	d := &store.Delivery{Body: sp.reader(), Size: sp.size, Info: info, Received: start, DuplicateStatus: msglog.Duplicate}
 	base := msglog.Message(start, info, env.from, sp.size, s.ip)
 	var domainID int64
 	if env.sender != nil {
 		domainID = env.sender.DomainID
 	}
+	var local []string
+	outside := false
+	for _, r := range env.rcpts {
+		if r.account == nil {
+			outside = true
+			continue
+		}
+		if domainID == 0 {
+			domainID = r.account.DomainID
+		}
+		d.Copies = append(d.Copies, store.Copy{AccountID: r.account.ID, Mailbox: store.Inbox,
+			Event: msglog.With(base, msglog.Stored, r.addr, r.account.DomainID, "INBOX")})
+		local = append(local, r.addr)
+	}
+	if env.sender != nil {
+		d.Copies = append(d.Copies, store.Copy{AccountID: env.sender.ID, Mailbox: store.Sent, Flags: store.FlagSeen,
+			Event: msglog.With(base, msglog.Stored, env.from, env.sender.DomainID, "Sent")})
+	}
 	captured := msglog.With(base, msglog.Captured, strings.Join(rcptAddrs(env.rcpts), ", "), domainID,
 		fmt.Sprintf("for %d recipient(s)", len(env.rcpts)))
 	d.Events = append(d.Events, captured)
-	for _, r := range env.rcpts {
-		if r.account != nil {
-			if captured.DomainID == 0 {
-				d.Events[0].DomainID = r.account.DomainID
-				captured.DomainID = r.account.DomainID
-			}
-			d.Events = append(d.Events, msglog.With(base, msglog.Stored, r.addr, r.account.DomainID, "INBOX"))
-		}
-	}
-	if env.sender != nil {
-		d.Events = append(d.Events, msglog.With(base, msglog.Stored, env.from, env.sender.DomainID, "Sent"))
-	}
-	if _, err := s.srv.store.Deliver(ctx, d); err != nil {
+	delivered, err := s.srv.store.Deliver(ctx, d)
+	if err != nil {
 		if errors.Is(err, store.ErrStorageFull) {
 			s.srv.metrics.setFull(true)
 			s.log.Error("store captured message: storage full", "message_id", info.MessageID, "err", err)
@@ -449,13 +449,24 @@ func (s *session) Data(r io.Reader) error {
 	}
 	s.srv.metrics.setFull(false)
 	elapsed := s.srv.now().Sub(ingest)
-	s.srv.metrics.stored.Add(float64(len(d.Copies)))
+	dups := 0
+	for _, dl := range delivered {
+		if dl.Duplicate {
+			dups++
+		}
+	}
+	s.srv.metrics.stored.Add(float64(len(delivered) - dups))
+	s.srv.metrics.duplicates.Add(float64(dups))
 	s.srv.metrics.bytes.Add(float64(sp.size))
 	s.srv.metrics.latency.Observe(elapsed.Seconds())
 	if s.cc != nil {
 		s.cc.count(1, 0)
 	}
-	s.log.Debug("message stored", "message_id", info.MessageID, "from", env.from, "rcpts", local, "size", sp.size, "elapsed", elapsed)
+	s.log.Debug("message stored", "message_id", info.MessageID, "from", env.from, "rcpts", local, "size", sp.size,
+		"duplicates", dups, "elapsed", elapsed)
+	if dups > 0 && dups == len(delivered) {
+		return replyDuplicate
+	}
 	if outside && env.sender != nil {
 		return replyJournaled
 	}

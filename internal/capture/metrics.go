@@ -9,6 +9,7 @@ import (
 // Metrics are the capture listener's Prometheus series.
 type Metrics struct {
 	stored       prometheus.Counter
+	duplicates   prometheus.Counter
 	refused      prometheus.Counter
 	bytes        prometheus.Counter
 	latency      prometheus.Histogram
@@ -38,6 +39,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		stored: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "xtramail_capture_stored_total", Help: "Message copies stored by the capture listener.",
 		}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "xtramail_capture_duplicates_total", Help: "Message copies not stored again because their mailbox held them (issue 13 part 5).",
+		}),
 		refused: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "xtramail_capture_refused_total", Help: "Recipients and messages refused by the capture listener.",
 		}),
@@ -60,7 +64,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.stored, m.refused, m.bytes, m.latency, m.conns, m.connsRefused, m.storageFull)
+		reg.MustRegister(m.stored, m.duplicates, m.refused, m.bytes, m.latency, m.conns, m.connsRefused, m.storageFull)
 	}
 	return m
 }

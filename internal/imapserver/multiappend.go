@@ -47,7 +47,7 @@ func (s *session) cmdMultiAppend(c *imapwire.Command, a *imapwire.Append) error 
 		}
 		ds = append(ds, d)
 	}
-	var uids []uint32
+	var uids, undo []uint32
 	for _, d := range ds {
 		delivered, err := s.srv.store.Deliver(s.ctx, d)
 		if err == nil && (len(delivered) != 1 || delivered[0].MailboxID != mb.ID) {
@@ -55,18 +55,25 @@ func (s *session) cmdMultiAppend(c *imapwire.Command, a *imapwire.Append) error 
 			// its name: undo rather than split the messages.
 			err = store.ErrNotFound
 			for _, dl := range delivered {
-				s.srv.store.ExpungeUIDs(s.ctx, s.account.ID, dl.MailboxID, []uint32{dl.UID})
+				if !dl.Duplicate {
+					s.srv.store.ExpungeUIDs(s.ctx, s.account.ID, dl.MailboxID, []uint32{dl.UID})
+				}
 			}
 		}
 		if err != nil {
-			if len(uids) > 0 {
-				if uerr := s.srv.store.ExpungeUIDs(s.ctx, s.account.ID, mb.ID, uids); uerr != nil {
-					s.log.Error("MULTIAPPEND: undo of a partial append failed", "mailbox", mb.Name, "uids", len(uids), "err", uerr)
+			if len(undo) > 0 {
+				if uerr := s.srv.store.ExpungeUIDs(s.ctx, s.account.ID, mb.ID, undo); uerr != nil {
+					s.log.Error("MULTIAPPEND: undo of a partial append failed", "mailbox", mb.Name, "uids", len(undo), "err", uerr)
 				}
 			}
 			return targetError{err}
 		}
 		uids = append(uids, delivered[0].UID)
+		if !delivered[0].Duplicate {
+			// Only what this command stored is undone: a duplicate names
+			// a message that was there before.
+			undo = append(undo, delivered[0].UID)
+		}
 	}
 	if s.sel != nil && s.sel.mb.ID == mb.ID {
 		s.markDirty()

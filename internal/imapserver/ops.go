@@ -277,6 +277,11 @@ func (s *session) cmdCopy(tag string, uid, move bool, a *imapwire.Copy) {
 
 // cmdAppend runs APPEND (RFC 9051 section 6.3.12) through the store's
 // one delivery path, durable before the OK, with APPENDUID (RFC 4315).
+// A message the mailbox already holds (the store's duplicate rule: same
+// Message-ID and body, not Drafts) is not stored twice: the OK's
+// APPENDUID names the copy already there (issue 13 part 5), as a client
+// uploading its Sent copy after submission stored one expects to find
+// its message under that UID.
 func (s *session) cmdAppend(tag string, a *imapwire.Append) error {
 	mb, err := s.appendTarget(a.Mailbox)
 	if err != nil {
@@ -300,7 +305,7 @@ func (s *session) cmdAppend(tag string, a *imapwire.Append) error {
 	if s.sel != nil && s.sel.mb.ID == mb.ID {
 		// The new message is announced at once (RFC 9051 section
 		// 6.3.12).
-		if len(delivered) != 1 || !s.ownAppend(delivered[0].UID) {
+		if len(delivered) != 1 || delivered[0].Duplicate || !s.ownAppend(delivered[0].UID) {
 			s.markDirty()
 		}
 		s.sync(true)
