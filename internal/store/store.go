@@ -494,6 +494,7 @@ type Store interface {
 	Stats(ctx context.Context) (Stats, error)
 
 	Queue
+	Deliveries
 	Webmail
 	Compose
 	Sessions

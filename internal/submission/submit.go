@@ -24,7 +24,7 @@ import (
 // Store is what submission needs of the store.
 type Store interface {
 	Account(ctx context.Context, address string) (store.Account, error)
-	Deliver(ctx context.Context, d *store.Delivery) ([]store.Delivered, error)
+	DeliverAll(ctx context.Context, ds ...*store.Delivery) ([][]store.Delivered, error)
 	AppendLog(ctx context.Context, events ...store.LogEvent) error
 }
 
@@ -103,11 +103,10 @@ func (s *Submitter) Allowed(accountID int64) bool { return s.rate.allow(accountI
 // is sent and what local recipients get has its Bcc header removed (RFC
 // 5322 3.6.3).
 //
-// Without a Bcc header all of it is one store transaction. With one, the
-// Sent copy (which keeps it) is one transaction and the rest a second
-// one, after it: the store shares one body between all parts of a
-// delivery. A crash between the two keeps the Sent copy of a message
-// that is not queued; the client, never told 250, sends again.
+// All of it is one store transaction (store.Deliveries.DeliverAll): with
+// a Bcc header, the Sent copy that keeps it and what is sent without it
+// are two bodies, committed together, so a crash never leaves one
+// without the other.
 func (s *Submitter) Submit(ctx context.Context, m Message) (Result, error) {
 	acct := m.Account
 	if !acct.Enabled {
@@ -161,19 +160,21 @@ func (s *Submitter) store(ctx context.Context, m Message, acct store.Account, rc
 		fmt.Sprintf("for %d recipient(s)", len(rcpts)))
 	sentEv := msglog.With(base, msglog.Stored, acct.Address, acct.DomainID, store.Sent)
 
+	// A copy its mailbox holds already (the same message submitted
+	// again after a lost 250) is logged as a duplicate, not stored twice
+	// (issue 13 part 5); what is queued is queued all the same.
 	sent := &store.Delivery{Body: bytes.NewReader(m.Body), Size: int64(len(m.Body)), Info: info, Received: now,
-		Copies: []store.Copy{{AccountID: acct.ID, Mailbox: store.Sent, Flags: store.FlagSeen}},
-		Events: []store.LogEvent{submitted, sentEv}}
+		Copies:          []store.Copy{{AccountID: acct.ID, Mailbox: store.Sent, Flags: store.FlagSeen, Event: sentEv}},
+		Events:          []store.LogEvent{submitted},
+		DuplicateStatus: msglog.Duplicate}
 	out := sent
 	outBody, stripped := stripBcc(m.Body)
 	if stripped {
 		// The Sent copy keeps the Bcc header; the rest gets the body
-		// without it, in a delivery of its own (see Submit).
-		if _, err := s.st.Deliver(ctx, sent); err != nil {
-			return Result{}, fmt.Errorf("store Sent copy for %s: %w", acct.Address, err)
-		}
+		// without it, in a delivery of its own committed with it.
 		oinfo := message.Parse(outBody)
-		out = &store.Delivery{Body: bytes.NewReader(outBody), Size: int64(len(outBody)), Info: oinfo, Received: now}
+		out = &store.Delivery{Body: bytes.NewReader(outBody), Size: int64(len(outBody)), Info: oinfo, Received: now,
+			DuplicateStatus: msglog.Duplicate}
 		info = oinfo
 	}
 	for _, r := range rcpts {
@@ -182,8 +183,8 @@ func (s *Submitter) store(ctx context.Context, m Message, acct store.Account, rc
 		case err == nil && a.Enabled:
 			// A protected colleague sees it in their continuity INBOX at
 			// once; it is relayed too, for their primary mailbox.
-			out.Copies = append(out.Copies, store.Copy{AccountID: a.ID, Mailbox: store.Inbox})
-			out.Events = append(out.Events, msglog.With(base, msglog.Stored, r, a.DomainID, store.Inbox))
+			out.Copies = append(out.Copies, store.Copy{AccountID: a.ID, Mailbox: store.Inbox,
+				Event: msglog.With(base, msglog.Stored, r, a.DomainID, store.Inbox)})
 			res.Local++
 		case err == nil, errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalid):
 		default:
@@ -196,10 +197,11 @@ func (s *Submitter) store(ctx context.Context, m Message, acct store.Account, rc
 	}
 	out.Outbound = entries
 	out.Events = append(out.Events, queued...)
-	if _, err := s.st.Deliver(ctx, out); err != nil {
-		if stripped {
-			return Result{}, fmt.Errorf("queue message of %s (Sent copy kept): %w", acct.Address, err)
-		}
+	ds := []*store.Delivery{sent}
+	if out != sent {
+		ds = append(ds, out)
+	}
+	if _, err := s.st.DeliverAll(ctx, ds...); err != nil {
 		return Result{}, fmt.Errorf("store and queue message of %s: %w", acct.Address, err)
 	}
 	return res, nil

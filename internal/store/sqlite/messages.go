@@ -36,60 +36,140 @@ var hotQueries = []string{"SAVEPOINT req", "RELEASE req", "ROLLBACK TO req", ins
 	mailboxOfCopy, claimDedup, heldDedup, setDedup}
 
 func (s *Store) Deliver(ctx context.Context, d *store.Delivery) ([]store.Delivered, error) {
+	out, err := s.DeliverAll(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// putBody is one delivery's body, written and awaiting its sync.
+type putBody struct {
+	key    string
+	sync   func() error // nil when the blob store synced it already
+	info   []byte
+	digest []byte // the duplicate rule's body digest; nil: never a duplicate
+}
+
+// checkDelivery refuses a delivery that could not be stored whatever
+// the data.
+func checkDelivery(d *store.Delivery) error {
 	if len(d.Copies) == 0 && len(d.Outbound) == 0 {
-		return nil, fmt.Errorf("delivery without copies: %w", store.ErrInvalid)
+		return fmt.Errorf("delivery without copies: %w", store.ErrInvalid)
 	}
 	if d.Info == nil || d.Body == nil || d.Size < 0 {
-		return nil, fmt.Errorf("delivery without body or its parsed info: %w", store.ErrInvalid)
+		return fmt.Errorf("delivery without body or its parsed info: %w", store.ErrInvalid)
 	}
+	return nil
+}
+
+// put writes d's body. The body is written by the caller's
+// goroutine, in parallel with other deliveries. Where the blob store can
+// defer its sync, the writer runs it beside the group's statements,
+// before the commit. The body digest of the duplicate rule is taken on
+// the way.
+func (s *Store) put(ctx context.Context, d *store.Delivery) (putBody, error) {
+	var pb putBody
 	if d.Received.IsZero() {
 		d.Received = time.Now()
 	}
 	// Info.Search goes to the full-text index only (it has no JSON).
 	info, err := json.Marshal(d.Info)
 	if err != nil {
-		return nil, fmt.Errorf("encode message info: %w", err)
+		return pb, fmt.Errorf("encode message info: %w", err)
 	}
-	// The body is written by this goroutine, in parallel with other
-	// deliveries. Where the blob store can defer its sync, the writer runs
-	// it beside the group's statements, before the commit.
-	// The body digest of the duplicate rule is taken on the way.
+	pb.info = info
 	body := d.Body
 	var digest *store.BodyDigest
 	if store.Dedupable(d.Info) {
 		digest = store.NewBodyDigest(d.Info.Part.BodyStart)
 		body = io.TeeReader(io.LimitReader(body, d.Size), digest)
 	}
-	var key string
-	var syncBody func() error
 	if bd, ok := s.blobs.(blob.Deferred); ok {
-		key, syncBody, err = bd.PutDeferred(ctx, body, d.Size)
+		pb.key, pb.sync, err = bd.PutDeferred(ctx, body, d.Size)
 	} else {
-		key, err = s.blobs.Put(ctx, body, d.Size)
+		pb.key, err = s.blobs.Put(ctx, body, d.Size)
 	}
 	if err != nil {
-		return nil, storageErr(fmt.Errorf("store body: %w", err))
+		return pb, storageErr(fmt.Errorf("store body: %w", err))
 	}
-	var sum []byte
 	if digest != nil {
-		sum = digest.Sum()
+		pb.digest = digest.Sum()
 	}
-	var out []store.Delivered
-	unused := false
-	err = s.writeSynced(ctx, syncBody, func(t *tx) error {
-		out = out[:0]
-		var err error
-		out, unused, err = t.deliver(s, d, key, info, sum)
-		return err
-	})
-	if err != nil || unused {
-		if derr := s.blobs.Delete(context.Background(), key); derr != nil {
-			s.log.Warn("remove body of failed or duplicate delivery", "key", key, "err", derr)
+	return pb, nil
+}
+
+// DeliverAll implements store.Store: the deliveries' bodies are written
+// one after the other, then every delivery runs in one savepoint of the
+// writer's group transaction, so a failing one rolls back all.
+func (s *Store) DeliverAll(ctx context.Context, ds ...*store.Delivery) ([][]store.Delivered, error) {
+	if len(ds) == 0 {
+		return nil, fmt.Errorf("no delivery: %w", store.ErrInvalid)
+	}
+	for i, d := range ds {
+		if err := checkDelivery(d); err != nil {
+			if len(ds) > 1 {
+				err = fmt.Errorf("delivery %d of %d: %w", i+1, len(ds), err)
+			}
+			return nil, err
 		}
 	}
+	var bodies []putBody
+	// drop deletes the bodies written, but those keep says to keep.
+	drop := func(keep func(i int) bool) {
+		for i, pb := range bodies {
+			if keep != nil && keep(i) {
+				continue
+			}
+			if derr := s.blobs.Delete(context.Background(), pb.key); derr != nil {
+				s.log.Warn("remove body of failed or duplicate delivery", "key", pb.key, "err", derr)
+			}
+		}
+	}
+	syncAll := func() error {
+		var errs []error
+		for _, pb := range bodies {
+			if pb.sync != nil {
+				errs = append(errs, pb.sync())
+			}
+		}
+		return errors.Join(errs...)
+	}
+	for i, d := range ds {
+		pb, err := s.put(ctx, d)
+		if err != nil {
+			syncAll() // each sync is called once, whatever happens
+			drop(nil)
+			if len(ds) > 1 {
+				err = fmt.Errorf("delivery %d of %d: %w", i+1, len(ds), err)
+			}
+			return nil, err
+		}
+		bodies = append(bodies, pb)
+	}
+	var sync func() error
+	for _, pb := range bodies {
+		if pb.sync != nil {
+			sync = syncAll
+		}
+	}
+	out := make([][]store.Delivered, len(ds))
+	unused := make([]bool, len(ds))
+	err := s.writeSynced(ctx, sync, func(t *tx) error {
+		for i, d := range ds {
+			pb := bodies[i]
+			var err error
+			if out[i], unused[i], err = t.deliver(s, d, pb.key, pb.info, pb.digest); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
+		drop(nil)
 		return nil, storageErr(err)
 	}
+	drop(func(i int) bool { return !unused[i] })
 	return out, nil
 }
 
