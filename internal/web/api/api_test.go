@@ -73,6 +73,13 @@ func (c *client) as(token string) *client {
 // validates both sides, and returns the status and the decoded body.
 func (c *client) do(method, path string, body any) (int, map[string]any) {
 	c.t.Helper()
+	st, _, m := c.send(method, path, "application/json", body)
+	return st, m
+}
+
+// send is do with the body's content type, returning the raw body too.
+func (c *client) send(method, path, contentType string, body any) (int, []byte, map[string]any) {
+	c.t.Helper()
 	var raw []byte
 	switch b := body.(type) {
 	case nil:
@@ -89,7 +96,7 @@ func (c *client) do(method, path string, body any) (int, map[string]any) {
 		c.t.Fatal(err)
 	}
 	if raw != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", contentType)
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
@@ -128,7 +135,7 @@ func (c *client) do(method, path string, body any) (int, map[string]any) {
 			c.t.Errorf("%s %s: body is not a JSON object: %v\n%s", method, path, err, data)
 		}
 	}
-	return resp.StatusCode, m
+	return resp.StatusCode, data, m
 }
 
 // want calls do and fails unless the status is want.
@@ -314,6 +321,7 @@ func TestEveryRouteAgainstOpenAPI(t *testing.T) {
 	w.c.as(secret).want(401, "GET", "/me", nil)
 
 	exerciseMessages(t, w)
+	exerciseReports(t, w)
 
 	// Forbidden by role: a customer admin creates no reseller.
 	c1.want(403, "POST", "/resellers", map[string]any{"name": "Mine"})

@@ -38,6 +38,7 @@ func (a *API) register() {
 	a.handle("POST /tokens", a.createToken)
 	a.handle("DELETE /tokens/{id}", a.revokeToken)
 	a.registerMessages()
+	a.registerReports()
 }
 
 // --- representations
