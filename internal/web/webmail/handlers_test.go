@@ -310,3 +310,45 @@ func TestLiveUpdates(t *testing.T) {
 		t.Errorf("stream beyond the bound: %s", r2.Status)
 	}
 }
+
+// TestReadSideLinksCompose guards the links from the read side into the
+// compose side: a message in Sent loads its delivery status, a draft in a
+// list opens in compose, and a message page's buttons carry the keys that
+// the shortcut script (loaded on every mail page) clicks.
+func TestReadSideLinksCompose(t *testing.T) {
+	e := newWebEnv(t)
+	sent := put(t, e.st, e.bob, store.Sent, attachmentMail, time.Now(), store.FlagSeen)
+	inbox := put(t, e.st, e.bob, store.Inbox, attachmentMail, time.Now(), 0)
+	draft := put(t, e.st, e.bob, store.Drafts, attachmentMail, time.Now(), store.FlagDraft|store.FlagSeen)
+	bob := e.signIn(e.bob)
+
+	_, page := bob.get("/msg/" + strconv.FormatInt(sent.ID, 10))
+	if want := `hx-get="/messages/` + strconv.FormatInt(sent.ID, 10) + `/status"`; !strings.Contains(page, want) {
+		t.Errorf("Sent message page lacks %s", want)
+	}
+	_, page = bob.get("/msg/" + strconv.FormatInt(inbox.ID, 10))
+	if strings.Contains(page, "/status\"") {
+		t.Error("an INBOX message page loads a delivery status")
+	}
+	for _, key := range []string{"u", "r", "a", "f", "#"} {
+		if !strings.Contains(page, `data-shortcut="`+key+`"`) {
+			t.Errorf("message page has no button for shortcut %q", key)
+		}
+	}
+	if !regexp.MustCompile(`<script src="/static/compose/shortcuts\.[^"]*\.js"`).MatchString(page) {
+		t.Error("message page does not load the shortcut script")
+	}
+	mbs, err := e.st.Mailboxes(context.Background(), e.bob.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mb := range mbs {
+		if mb.Name != store.Drafts {
+			continue
+		}
+		_, list := bob.get("/mail/" + strconv.FormatInt(mb.ID, 10))
+		if want := `href="/compose?draft=` + strconv.FormatInt(draft.ID, 10) + `"`; !strings.Contains(list, want) {
+			t.Errorf("Drafts list lacks %s", want)
+		}
+	}
+}

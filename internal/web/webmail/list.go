@@ -224,8 +224,13 @@ func (a *app) row(m store.Message, folder string) rowItem {
 		subj = "(no subject)"
 	}
 	now := a.now()
+	href := "/msg/" + strconv.FormatInt(m.ID, 10)
+	if m.Flags&store.FlagDraft != 0 && !m.Expunged {
+		// A draft opens where it can be finished and sent.
+		href = "/compose?draft=" + strconv.FormatInt(m.ID, 10)
+	}
 	return rowItem{
-		ID: m.ID, Href: "/msg/" + strconv.FormatInt(m.ID, 10), From: from, Subject: subj, Preview: m.Preview,
+		ID: m.ID, Href: href, From: from, Subject: subj, Preview: m.Preview,
 		Date: shortDate(m.Received, now), DateTitle: m.Received.In(now.Location()).Format("Mon, 2 Jan 2006 15:04"),
 		ISODate: m.Received.UTC().Format(time.RFC3339),
 		Unread:  m.Flags&store.FlagSeen == 0, Flagged: m.Flags&store.FlagFlagged != 0, Answered: m.Flags&store.FlagAnswered != 0,

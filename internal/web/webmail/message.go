@@ -61,6 +61,9 @@ type messageData struct {
 	Back                     string
 	Reply, ReplyAll, Forward string
 	Raw                      string
+	// Sent: the message is in Sent, where its delivery status per
+	// recipient is shown (compose's /messages/{id}/status).
+	Sent bool
 }
 
 // openRanges returns a reader of a body's byte ranges: the blob store's
@@ -218,6 +221,7 @@ func (a *app) messagePage(w http.ResponseWriter, r *http.Request, acct int64) {
 		}
 	}
 	d.Back = d.Folder.Href
+	d.Sent = d.Folder.Name == store.Sent && !m.Expunged
 	if m.Expunged {
 		d.Back = "/deleted"
 	} else if conversationsOn(r) {
