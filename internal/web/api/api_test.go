@@ -322,6 +322,7 @@ func TestEveryRouteAgainstOpenAPI(t *testing.T) {
 
 	exerciseMessages(t, w)
 	exerciseReports(t, w)
+	exerciseAdmins(t, w)
 
 	// Forbidden by role: a customer admin creates no reseller.
 	c1.want(403, "POST", "/resellers", map[string]any{"name": "Mine"})

@@ -39,6 +39,7 @@ func (a *API) register() {
 	a.handle("DELETE /tokens/{id}", a.revokeToken)
 	a.registerMessages()
 	a.registerReports()
+	a.registerAdmins()
 }
 
 // --- representations

@@ -1,0 +1,113 @@
+package api
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/admin"
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// Administrators of the token's subtree, and one-time sign-in links for
+// users.
+func (a *API) registerAdmins() {
+	a.handle("GET /admins", a.listAdmins)
+	a.handle("POST /admins", a.addAdmin)
+	a.handle("GET /admins/{id}", a.getAdmin)
+	a.handle("DELETE /admins/{id}", a.removeAdmin)
+	a.handle("POST /addresses/{address}/signin-link", a.signInLink)
+}
+
+type adminJSON struct {
+	ID          int64     `json:"id"`
+	Email       string    `json:"email"`
+	Role        string    `json:"role"`
+	ScopeID     int64     `json:"scope_id"`
+	TOTPEnabled bool      `json:"totp_enabled"`
+	Disabled    bool      `json:"disabled"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+func adminOf(i admin.AdminInfo) adminJSON {
+	return adminJSON{ID: i.ID, Email: i.Email, Role: string(i.Role), ScopeID: i.ScopeID, TOTPEnabled: i.TOTPEnabled,
+		Disabled: i.Disabled, CreatedAt: i.CreatedAt.UTC()}
+}
+
+func (a *API) listAdmins(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	as, err := a.adm.Admins(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	pg, err := pageByID(r, as, func(x admin.AdminInfo) int64 { return x.ID }, adminOf)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, pg)
+}
+
+type adminBody struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	Role     string `json:"role"`
+	ScopeID  int64  `json:"scope_id"`
+}
+
+func (a *API) addAdmin(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	var b adminBody
+	if err := decode(r, &b); err != nil {
+		return err
+	}
+	info, err := a.adm.AddAdmin(r.Context(), p, b.Email, b.Password, store.Role(b.Role), b.ScopeID)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", Prefix+"/admins/"+strconv.FormatInt(info.ID, 10))
+	return writeJSON(w, http.StatusCreated, adminOf(info))
+}
+
+func (a *API) getAdmin(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	info, err := a.adm.Admin(r.Context(), p, id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, adminOf(info))
+}
+
+func (a *API) removeAdmin(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	if err := a.adm.RemoveAdmin(r.Context(), p, id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type signInLinkJSON struct {
+	URL       string    `json:"url"`
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// signInLinkPath is the webmail's one-time sign-in (the console's links
+// point there too).
+const signInLinkPath = "/login/link?token="
+
+// signInLink makes a one-time sign-in link for a user; the caller sends
+// it to the user's alternate address. It is shown once.
+func (a *API) signInLink(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	token, expires, err := a.adm.CreateSignInLink(r.Context(), p, r.PathValue("address"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, signInLinkJSON{URL: "https://" + r.Host + signInLinkPath + url.QueryEscape(token),
+		Token: token, ExpiresAt: expires.UTC()})
+}
