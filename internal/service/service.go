@@ -23,7 +23,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/xtramail/xtramail/internal/admin"
 	"github.com/xtramail/xtramail/internal/auth"
 	"github.com/xtramail/xtramail/internal/blob/fs"
 	"github.com/xtramail/xtramail/internal/capture"
@@ -232,8 +231,6 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 	}, st, authn, s.Submitter, log.With("listener", "submission"))
 
 	s.web = newWeb(&cfg, s.WebAddr, tlsCfg, acmeHandler, st, authn, s.composeOptions(&cfg, authn), log.With("listener", "web"))
-	mountConsole(s.web, admin.New(st, admin.Options{Hasher: authn.Hasher(), Forget: authn.Forget, Issuer: cfg.Hostname,
-		Logger: log.With("component", "admin")}), log.With("listener", "web"))
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

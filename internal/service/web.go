@@ -58,5 +58,6 @@ func newWeb(cfg *config.Config, addr net.Addr, tlsCfg *tls.Config, acme http.Han
 		Logger: log.With("app", "admin"),
 	})
 	w.Mount("/api/", api.New(adm, log.With("app", "api")))
+	mountConsole(w, adm, log)
 	return w
 }
