@@ -136,12 +136,31 @@ func New(cfg Config, st Store, log *slog.Logger, metrics *Metrics) *Server {
 func (s *Server) Serve(ln net.Listener) error {
 	// Lines inside a message have no limit but the message size; command
 	// lines are bounded by the guard (issue 12 part 1).
-	lines := smtpserver.GuardLines(s.smtp, newLimitListener(ln, s.cfg, s.metrics, s.log))
+	lines := smtpserver.GuardLines(s.smtp, smtpserver.LimitListener(ln, s.limits(), s.log))
 	err := s.smtp.Serve(s.drain.Listener(lines))
 	if s.drain.Closing() {
 		return smtp.ErrServerClosed
 	}
 	return err
+}
+
+// limits are the shared SMTP connection limits with capture's allow-list
+// and its per-connection state: each admitted connection becomes a conn
+// (cid, counts, the open/close log lines and the connection gauge).
+func (s *Server) limits() smtpserver.Limits {
+	return smtpserver.Limits{
+		MaxConns:      s.cfg.MaxConns,
+		MaxConnsPerIP: s.cfg.MaxConnsPerIP,
+		Allow:         s.cfg.AllowNets,
+		Deny:          "554 5.7.1 Your address may not send copies here",
+		Opened: func(c net.Conn, total, fromIP int) net.Conn {
+			s.metrics.conns.Inc()
+			cc := newConn(c, s.log, s.metrics.conns.Dec)
+			cc.log.Info("connection opened", "conns", total, "conns_from_ip", fromIP)
+			return cc
+		},
+		Refused: func(net.Addr, string) { s.metrics.connsRefused.Inc() },
+	}
 }
 
 // Shutdown stops accepting, answers idle sessions "421 4.3.2" and closes
@@ -173,7 +192,7 @@ func (s *Server) StorageFull() bool { return s.metrics.full() }
 // NewSession implements smtp.Backend.
 func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	s.drain.Track(c)
-	ip := remoteIP(c.Conn().RemoteAddr())
+	ip := smtpserver.RemoteIP(c.Conn().RemoteAddr())
 	sess := &session{srv: s, conn: c, ip: ip, cc: captureConn(c.Conn())}
 	if sess.cc != nil {
 		sess.log = sess.cc.log
@@ -181,17 +200,6 @@ func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 		sess.log = s.log.With("remote", ip)
 	}
 	return sess, nil
-}
-
-func remoteIP(a net.Addr) string {
-	if ta, ok := a.(*net.TCPAddr); ok {
-		return ta.IP.String()
-	}
-	host, _, err := net.SplitHostPort(a.String())
-	if err != nil {
-		return a.String()
-	}
-	return host
 }
 
 type session struct {
@@ -233,8 +241,6 @@ func (s *session) ctx() (context.Context, context.CancelFunc) {
 // Answers. go-smtp writes an *smtp.SMTPError returned by Data as the
 // reply whatever its code, so that success can say what was done.
 var (
-	errTemporary   = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary local problem, try again later"}
-	errStorageFull = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "Insufficient system storage, try again later"}
 	replyStored    = &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "stored"}
 	replyJournaled = &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "stored; copy kept for the protected sender"}
 	// replyDuplicate: every copy was already stored; accepted all the same,
@@ -256,8 +262,8 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 	s.env.from = strings.ToLower(from)
 	if opts != nil && opts.Size > 0 && !s.srv.budget.fits(opts.Size) {
 		// RFC 1870 6.1: 452 when the size is too big for now.
-		s.refuse(context.Background(), s.env, "", errStorageFull, "in-flight message bytes over the budget")
-		return errStorageFull
+		s.refuse(context.Background(), s.env, "", smtpserver.ErrStorageFull, "in-flight message bytes over the budget")
+		return smtpserver.ErrStorageFull
 	}
 	if from == "" {
 		s.log.Debug("MAIL FROM:<>")
@@ -278,7 +284,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 	case err == nil, isNotFound(err):
 	default:
 		s.log.Error("look up sender", "from", addr, "err", err)
-		return errTemporary
+		return smtpserver.ErrTemporary
 	}
 	s.log.Debug("MAIL FROM", "from", addr, "protected", s.env.sender != nil)
 	return nil
@@ -306,7 +312,7 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		return nil
 	case err != nil && !isNotFound(err):
 		s.log.Error("look up recipient", "rcpt", addr, "err", err)
-		return errTemporary
+		return smtpserver.ErrTemporary
 	case s.env.sender != nil:
 		// A journaled copy of outbound mail lists outside recipients:
 		// accept them so that the sender's Sent copy is kept. (go-smtp
@@ -338,7 +344,7 @@ func (s *session) refuseRcpt(ctx context.Context, rcpt string, domainID int64, r
 	}
 	s.log.Info("recipient refused", "from", s.env.from, "rcpt", rcpt, "reason", reason)
 	ev := msglog.With(msglog.Message(s.srv.now(), nil, s.env.from, 0, s.ip), msglog.Refused, rcpt, domainID,
-		replyText(reply)+" "+reason)
+		smtpserver.ReplyText(reply)+" "+reason)
 	if lerr := s.srv.msglog.Add(ctx, ev); lerr != nil {
 		s.log.Error("log refused recipient", "rcpt", rcpt, "err", lerr)
 	}
@@ -352,13 +358,13 @@ func (s *session) refuse(ctx context.Context, env envelope, messageID string, re
 		s.cc.count(0, 1)
 	}
 	rcpts := rcptAddrs(env.rcpts)
-	s.log.Info("message refused", "from", env.from, "rcpts", rcpts, "reply", replyText(reply), "reason", reason)
+	s.log.Info("message refused", "from", env.from, "rcpts", rcpts, "reply", smtpserver.ReplyText(reply), "reason", reason)
 	var n int64
 	if len(size) > 0 {
 		n = size[0]
 	}
 	ev := msglog.With(msglog.Message(s.srv.now(), &message.Info{MessageID: messageID}, env.from, n, s.ip), msglog.Refused,
-		strings.Join(rcpts, ", "), 0, replyText(reply)+" "+reason)
+		strings.Join(rcpts, ", "), 0, smtpserver.ReplyText(reply)+" "+reason)
 	if env.sender != nil {
 		ev.DomainID = env.sender.DomainID
 	}
@@ -370,10 +376,6 @@ func (s *session) refuse(ctx context.Context, env envelope, messageID string, re
 	if lerr := s.srv.msglog.Add(ctx, ev); lerr != nil {
 		s.log.Error("log refused message", "err", lerr)
 	}
-}
-
-func replyText(e *smtp.SMTPError) string {
-	return fmt.Sprintf("%d %d.%d.%d", e.Code, e.EnhancedCode[0], e.EnhancedCode[1], e.EnhancedCode[2])
 }
 
 // Data streams the body into a spool (memory, then an unlinked file),
@@ -402,8 +404,8 @@ func (s *session) Data(r io.Reader) error {
 	info, err := sp.parse()
 	if err != nil {
 		s.log.Error("parse captured message", "err", err)
-		s.refuse(ctx, env, "", errTemporary, "could not read the spooled message", sp.size)
-		return errTemporary
+		s.refuse(ctx, env, "", smtpserver.ErrTemporary, "could not read the spooled message", sp.size)
+		return smtpserver.ErrTemporary
 	}
 	// A copy the mailbox already holds (an upstream retry after a lost
 	// 250, a journaled copy of what submission stored) is not stored
@@ -437,15 +439,13 @@ func (s *session) Data(r io.Reader) error {
 	d.Events = append(d.Events, captured)
 	delivered, err := s.srv.store.Deliver(ctx, d)
 	if err != nil {
-		if errors.Is(err, store.ErrStorageFull) {
+		reply := smtpserver.Error(err)
+		if reply == smtpserver.ErrStorageFull {
 			s.srv.metrics.setFull(true)
-			s.log.Error("store captured message: storage full", "message_id", info.MessageID, "err", err)
-			s.refuse(ctx, env, info.MessageID, errStorageFull, "storage full", sp.size)
-			return errStorageFull
 		}
-		s.log.Error("store captured message", "message_id", info.MessageID, "err", err)
-		s.refuse(ctx, env, info.MessageID, errTemporary, "store failed", sp.size)
-		return errTemporary
+		s.log.Error("store captured message", "message_id", info.MessageID, "reply", smtpserver.ReplyText(reply), "err", err)
+		s.refuse(ctx, env, info.MessageID, reply, "store failed: "+err.Error(), sp.size)
+		return reply
 	}
 	s.srv.metrics.setFull(false)
 	elapsed := s.srv.now().Sub(ingest)
@@ -491,8 +491,8 @@ func (s *session) dataFailed(env envelope, in *bodyReader, sp *spool, err error)
 			s.srv.metrics.setFull(true)
 			reason = "spool disk full"
 		}
-		s.refuse(ctx, env, "", errStorageFull, reason, in.n)
-		return errStorageFull
+		s.refuse(ctx, env, "", smtpserver.ErrStorageFull, reason, in.n)
+		return smtpserver.ErrStorageFull
 	case errors.As(err, &se):
 		// The size limit (go-smtp drains the rest of DATA).
 		s.refuse(ctx, env, "", se, "message over the size limit", in.n)
@@ -508,8 +508,8 @@ func (s *session) dataFailed(env envelope, in *bodyReader, sp *spool, err error)
 		s.log.Error("spool captured message", "err", err)
 		sp.close()
 		io.Copy(io.Discard, in)
-		s.refuse(ctx, env, "", errTemporary, "could not spool the message", in.n)
-		return errTemporary
+		s.refuse(ctx, env, "", smtpserver.ErrTemporary, "could not spool the message", in.n)
+		return smtpserver.ErrTemporary
 	default:
 		// A timeout or a broken connection: go-smtp would answer 421 and
 		// keep reading commands (upstream issue 196), so hang up.

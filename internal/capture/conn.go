@@ -7,6 +7,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/xtramail/xtramail/internal/smtpserver"
 )
 
 // conn is one capture connection. It frees its slot in the listener's
@@ -30,7 +32,7 @@ func newConn(c net.Conn, log *slog.Logger, release func()) *conn {
 	var b [6]byte
 	rand.Read(b[:])
 	cid := hex.EncodeToString(b[:])
-	return &conn{Conn: c, cid: cid, log: log.With("cid", cid, "remote", remoteIP(c.RemoteAddr())),
+	return &conn{Conn: c, cid: cid, log: log.With("cid", cid, "remote", smtpserver.RemoteIP(c.RemoteAddr())),
 		opened: time.Now(), release: release}
 }
 

@@ -56,7 +56,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "xtramail_capture_connections", Help: "Open capture connections.",
 		}),
 		connsRefused: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "xtramail_capture_connections_refused_total", Help: "Connections refused over the limits.",
+			Name: "xtramail_capture_connections_refused_total", Help: "Connections refused at the greeting: over the limits or from outside the allow-list.",
 		}),
 		storageFull: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "xtramail_capture_storage_full",

@@ -6,6 +6,7 @@ import (
 
 	"github.com/xtramail/xtramail/internal/imapserver/imapmsg"
 	"github.com/xtramail/xtramail/internal/imapserver/imapwire"
+	"github.com/xtramail/xtramail/internal/smtpserver"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -117,7 +118,9 @@ func (s *session) appendDelivery(m imapwire.AppendMessage, mailbox string) (*sto
 		// base64-encoded (RFC 3516 section 4.4).
 		raw = imapmsg.BinaryAppend(raw)
 	} else {
-		raw = normalizeCRLF(raw)
+		// The same line-ending rule as SMTP (bare CR and bare LF become
+		// CRLF): one normaliser for every way a message arrives.
+		raw = smtpserver.NormalizeCRLF(raw)
 	}
 	d := store.NewDelivery(raw, date)
 	d.Copies = []store.Copy{{AccountID: s.account.ID, Mailbox: mailbox, Flags: flags, Keywords: kw}}

@@ -1,7 +1,6 @@
 package imapserver
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -320,33 +319,4 @@ func (s *session) cmdAppend(tag string, a *imapwire.Append) error {
 	}
 	s.okCode(tag, imapwire.AppendUIDCode(mb.UIDValidity, set), "APPEND completed")
 	return nil
-}
-
-// normalizeCRLF makes bare LF line endings CRLF, as the store keeps
-// messages (store.Delivery.Raw). Messages already in CRLF are returned
-// as they are.
-func normalizeCRLF(b []byte) []byte {
-	bare := false
-	for i := bytes.IndexByte(b, '\n'); i >= 0; {
-		if i == 0 || b[i-1] != '\r' {
-			bare = true
-			break
-		}
-		j := bytes.IndexByte(b[i+1:], '\n')
-		if j < 0 {
-			break
-		}
-		i += j + 1
-	}
-	if !bare {
-		return b
-	}
-	out := make([]byte, 0, len(b)+len(b)/40)
-	for i, c := range b {
-		if c == '\n' && (i == 0 || b[i-1] != '\r') {
-			out = append(out, '\r')
-		}
-		out = append(out, c)
-	}
-	return out
 }

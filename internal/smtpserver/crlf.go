@@ -6,12 +6,18 @@ import (
 )
 
 // NewCRLFWriter returns a CRLFWriter writing to w. Every front end that
-// stores or relays a message body received over SMTP passes it through
-// one (capture and submission), so that the rule is the same everywhere.
+// stores or relays a message body passes it through one or through
+// NormalizeCRLF (capture, submission, IMAP APPEND except literal8), so
+// that the rule is the same everywhere.
 func NewCRLFWriter(w io.Writer) *CRLFWriter { return &CRLFWriter{w: w} }
 
-// NormalizeCRLF returns b with every bare CR and bare LF turned into CRLF.
+// NormalizeCRLF returns b with every bare CR and bare LF turned into CRLF,
+// the rule of CRLFWriter. A b already in CRLF is returned as it is (no
+// copy).
 func NormalizeCRLF(b []byte) []byte {
+	if !hasBare(b) {
+		return b
+	}
 	var out bytes.Buffer
 	out.Grow(len(b) + len(b)/32)
 	w := NewCRLFWriter(&out)
@@ -74,4 +80,20 @@ func (n *CRLFWriter) Close() error {
 	n.cr = false
 	_, err := n.w.Write([]byte("\r\n"))
 	return err
+}
+
+// hasBare reports whether b holds a CR not followed by LF or an LF not
+// preceded by CR.
+func hasBare(b []byte) bool {
+	for i := 0; ; {
+		j := bytes.IndexAny(b[i:], "\r\n")
+		if j < 0 {
+			return false
+		}
+		i += j
+		if b[i] == '\n' || i+1 == len(b) || b[i+1] != '\n' {
+			return true
+		}
+		i += 2
+	}
 }

@@ -10,13 +10,38 @@ import (
 
 // Limits bounds the connections of one SMTP listener.
 type Limits struct {
-	MaxConns      int // in total
-	MaxConnsPerIP int // from one client address; IPv6 clients by /64
+	MaxConns      int // in total; 0 for no bound
+	MaxConnsPerIP int // from one client address; IPv6 clients by /64; 0 for no bound
+	// Allow, when not empty, admits only clients in these networks;
+	// the others are answered Deny at once (RFC 5321 3.1: 554 "no SMTP
+	// service here"), default "554 5.7.1 Access denied".
+	Allow []netip.Prefix
+	Deny  string
+	// Opened, when set, is given each admitted connection with the
+	// counts that include it, and returns the connection to serve
+	// (which may wrap c: closing it must close c, which frees the slot).
+	Opened func(c net.Conn, total, fromIP int) net.Conn
+	// Refused, when set, is told of each connection turned away, after
+	// the listener has logged it.
+	Refused func(remote net.Addr, reason string)
 }
 
-// LimitListener wraps ln so that connections over the limits are answered
-// "421 4.7.0" (RFC 5321 3.1: a server may close with 421 at the greeting)
-// and closed without reaching the SMTP server. IPv6 clients are counted
+func (l Limits) allowed(ip netip.Addr) bool {
+	if len(l.Allow) == 0 {
+		return true
+	}
+	for _, p := range l.Allow {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// LimitListener wraps ln so that connections from outside lim.Allow are
+// answered lim.Deny, those over the limits "421 4.7.0" (RFC 5321 3.1: a
+// server may close with 421 at the greeting), and closed without reaching
+// the SMTP server. Every SMTP listener (capture, submission) uses it. IPv6 clients are counted
 // by their /64, as the login throttles do: one host commonly holds a
 // whole /64 to rotate through.
 func LimitListener(ln net.Listener, lim Limits, log *slog.Logger) net.Listener {
@@ -39,6 +64,14 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
+		if !l.lim.allowed(addrOf(c.RemoteAddr())) {
+			deny := l.lim.Deny
+			if deny == "" {
+				deny = "554 5.7.1 Access denied"
+			}
+			l.refuse(c, deny, "not in the allow-list", 0, 0)
+			continue
+		}
 		key := ClientKey(c.RemoteAddr())
 		l.mu.Lock()
 		full := (l.lim.MaxConns > 0 && l.total >= l.lim.MaxConns) ||
@@ -47,19 +80,32 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			l.total++
 			l.perIP[key]++
 		}
+		total, fromIP := l.total, l.perIP[key]
 		l.mu.Unlock()
 		if full {
-			l.log.Info("connection refused", "remote", RemoteIP(c.RemoteAddr()), "reason", "connection limit")
-			go func() {
-				// In the background: a slow peer must not stall Accept.
-				c.SetWriteDeadline(time.Now().Add(10 * time.Second))
-				c.Write([]byte("421 4.7.0 Too many connections, try again later\r\n"))
-				c.Close()
-			}()
+			l.refuse(c, "421 4.7.0 Too many connections, try again later", "connection limit", total, fromIP)
 			continue
 		}
-		return &limitConn{Conn: c, release: func() { l.release(key) }}, nil
+		var out net.Conn = &limitConn{Conn: c, release: func() { l.release(key) }}
+		if l.lim.Opened != nil {
+			out = l.lim.Opened(out, total, fromIP)
+		}
+		return out, nil
 	}
+}
+
+// refuse logs a connection turned away and answers it in the
+// background, so that a slow peer cannot stall Accept.
+func (l *limitListener) refuse(c net.Conn, reply, reason string, total, fromIP int) {
+	l.log.Info("connection refused", "remote", RemoteIP(c.RemoteAddr()), "reason", reason, "conns", total, "conns_from_ip", fromIP)
+	if l.lim.Refused != nil {
+		l.lim.Refused(c.RemoteAddr(), reason)
+	}
+	go func() {
+		c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		c.Write([]byte(reply + "\r\n"))
+		c.Close()
+	}()
 }
 
 func (l *limitListener) release(key netip.Prefix) {

@@ -197,13 +197,10 @@ var (
 	errTooManyRcpts = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 5, 3}, Message: "Too many recipients for one message"}
 	errRate         = &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "Too many messages sent in the last hour, try again later"}
 	errBadRcpt      = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "Bad recipient address syntax"}
-	errTemporary    = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary local problem, try again later"}
-	errStorageFull  = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "Insufficient system storage, try again later"}
-	// RFC 4954 6: 454 4.7.0 "Temporary authentication failure".
-	errThrottled = &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many failed logins, try again later"}
 )
 
-// smtpError maps Submit's and the store's errors to SMTP answers, once;
+// smtpError maps Submit's errors to SMTP answers, once, and leaves the
+// store's and the rest to smtpserver.Error, which every listener shares;
 // the detail goes to the log, the client gets plain words.
 func smtpError(err error) *smtp.SMTPError {
 	switch {
@@ -215,10 +212,8 @@ func smtpError(err error) *smtp.SMTPError {
 		return errRate
 	case errors.Is(err, ErrBadRecipient):
 		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "No valid recipients"}
-	case errors.Is(err, store.ErrStorageFull):
-		return errStorageFull
 	default:
-		return errTemporary
+		return smtpserver.Error(err)
 	}
 }
 
@@ -261,13 +256,13 @@ func (s *session) login(username, password string) error {
 		switch {
 		case errors.As(err, &terr):
 			s.authFailed(username, "throttled: "+err.Error())
-			return errThrottled
+			return smtpserver.ErrAuthThrottled
 		case errors.Is(err, auth.ErrInvalidCredentials):
 			s.authFailed(username, err.Error())
 			return smtp.ErrAuthFailed
 		default:
 			s.log.Error("authenticate", "user", username, "err", err)
-			return errTemporary
+			return smtpserver.ErrTemporary
 		}
 	}
 	a, err := s.srv.st.Account(ctx, cred.Username)
@@ -390,7 +385,7 @@ func (s *session) Data(r io.Reader) error {
 	res, err := s.srv.sub.Submit(ctx, Message{Account: *s.acct, MailFrom: s.from, Rcpts: s.rcpts, Body: msg, RemoteIP: s.ip})
 	if err != nil {
 		reply := smtpError(err)
-		if reply == errTemporary || reply == errStorageFull {
+		if smtpserver.Temporary(reply) && reply != errRate && reply != errTooManyRcpts {
 			s.log.Error("submit", "err", err)
 		} else {
 			s.log.Info("message refused", "err", err)

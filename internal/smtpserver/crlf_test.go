@@ -1,0 +1,81 @@
+package smtpserver
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"testing"
+)
+
+// referenceCRLF is the rule spelled out byte by byte: CRLF stays, a bare
+// CR or a bare LF becomes CRLF.
+func referenceCRLF(b []byte) []byte {
+	var out []byte
+	for i := 0; i < len(b); i++ {
+		switch {
+		case b[i] == '\r' && i+1 < len(b) && b[i+1] == '\n':
+			out = append(out, '\r', '\n')
+			i++
+		case b[i] == '\r', b[i] == '\n':
+			out = append(out, '\r', '\n')
+		default:
+			out = append(out, b[i])
+		}
+	}
+	return out
+}
+
+func TestNormalizeCRLFCases(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"", ""},
+		{"a\r\nb\r\n", "a\r\nb\r\n"},
+		{"a\nb\n", "a\r\nb\r\n"},
+		{"a\rb\r", "a\r\nb\r\n"},
+		{"\n.\n", "\r\n.\r\n"},
+		{"a\r\r\nb", "a\r\n\r\nb"},
+		{"a\n\rb", "a\r\n\r\nb"},
+		{"\r", "\r\n"},
+	} {
+		if got := NormalizeCRLF([]byte(c.in)); string(got) != c.want {
+			t.Errorf("NormalizeCRLF(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	// Already CRLF: no copy.
+	in := []byte("x\r\ny\r\n")
+	if got := NormalizeCRLF(in); &got[0] != &in[0] {
+		t.Error("NormalizeCRLF copied a message already in CRLF")
+	}
+}
+
+// TestCRLFWriterSplitsAnywhere: the streaming writer, fed random chunks
+// of random bodies rich in CR and LF, gives the reference result, and so
+// does NormalizeCRLF (the one rule of capture, submission and APPEND).
+func TestCRLFWriterSplitsAnywhere(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	alphabet := []byte("ab\r\n.")
+	for range 3000 {
+		b := make([]byte, rng.IntN(64))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		want := referenceCRLF(b)
+		if got := NormalizeCRLF(b); !bytes.Equal(got, want) {
+			t.Fatalf("NormalizeCRLF(%q) = %q, want %q", b, got, want)
+		}
+		var out bytes.Buffer
+		w := NewCRLFWriter(&out)
+		rest := b
+		for len(rest) > 0 {
+			n := 1 + rng.IntN(len(rest))
+			if _, err := w.Write(rest[:n]); err != nil {
+				t.Fatal(err)
+			}
+			rest = rest[n:]
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(out.Bytes(), want) {
+			t.Fatalf("CRLFWriter(%q) = %q, want %q", b, out.Bytes(), want)
+		}
+	}
+}
