@@ -323,6 +323,7 @@ func TestEveryRouteAgainstOpenAPI(t *testing.T) {
 	exerciseMessages(t, w)
 	exerciseReports(t, w)
 	exerciseAdmins(t, w)
+	exerciseImport(t, w)
 
 	// Forbidden by role: a customer admin creates no reseller.
 	c1.want(403, "POST", "/resellers", map[string]any{"name": "Mine"})

@@ -1,0 +1,67 @@
+package api
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+
+	"github.com/xtramail/xtramail/internal/admin"
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+func (a *API) registerImport() {
+	a.handle("POST /addresses/import", a.importAddresses)
+}
+
+// maxImport bounds an import's body: 10,000 lines with passwords are
+// well under a megabyte.
+const maxImport = 64 << 20
+
+type importErrorJSON struct {
+	Line    int    `json:"line"`
+	Address string `json:"address"`
+	Field   string `json:"field"`
+	Detail  string `json:"detail"`
+}
+
+type importJSON struct {
+	Lines    int               `json:"lines"`
+	Imported int               `json:"imported"`
+	Failed   int               `json:"failed"`
+	Errors   []importErrorJSON `json:"errors"`
+}
+
+// importAddresses imports a CSV file of addresses (the console's format:
+// columns address, password, enabled) and answers what became of it, with
+// each refused line by its line number in the file. Each line is
+// imported whole or not at all; bad lines do not stop the others.
+func (a *API) importAddresses(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "text/csv" {
+		return bad("body", "send the addresses as text/csv")
+	}
+	out := importJSON{Errors: []importErrorJSON{}}
+	res, err := a.adm.ImportAddresses(r.Context(), p, io.LimitReader(r.Body, maxImport), func(line int, address string, err error) {
+		if err == nil {
+			return
+		}
+		e := importErrorJSON{Line: line, Address: address, Field: "address"}
+		var fe *admin.FieldError
+		switch {
+		case errors.As(err, &fe):
+			e.Field, e.Detail = fe.Field, fe.Msg
+		case errors.Is(err, store.ErrExists):
+			e.Detail = "exists already"
+		case errors.Is(err, store.ErrNotFound):
+			e.Detail = "no such domain"
+		default:
+			e.Detail = "not imported"
+		}
+		out.Errors = append(out.Errors, e)
+	})
+	if err != nil {
+		return err
+	}
+	out.Lines, out.Imported, out.Failed = res.Lines, res.Imported, res.Failed
+	return writeJSON(w, http.StatusOK, out)
+}

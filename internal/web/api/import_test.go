@@ -1,0 +1,95 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// importCSV posts a CSV body to /addresses/import.
+func importCSV(t *testing.T, c *client, body string) (int, map[string]any) {
+	t.Helper()
+	st, _, m := c.send("POST", "/addresses/import", "text/csv", body)
+	return st, m
+}
+
+// exerciseImport drives the import once, for TestEveryRouteAgainstOpenAPI.
+func exerciseImport(t *testing.T, w *world) {
+	st, m := importCSV(t, w.c.as(w.c1), "address,password\nimp1@one.test,import password 1\nimp2@one.test,\n")
+	if st != 200 || m["imported"].(float64) != 2 || m["failed"].(float64) != 0 {
+		t.Errorf("import: %d %v", st, m)
+	}
+}
+
+// TestImportReportsBadLinesAndStaysInScope: bad lines by number, each
+// line whole or not at all, a foreign domain refused per line.
+func TestImportReportsBadLinesAndStaysInScope(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	var b strings.Builder
+	b.WriteString("address,password,enabled\n")
+	for i := range 50 {
+		switch i {
+		case 10:
+			b.WriteString("no-at-sign,,yes\n") // line 12
+		case 20:
+			b.WriteString("eve@two.test,eve password 12,yes\n") // line 22: c2's domain
+		case 30:
+			b.WriteString(fmt.Sprintf("u%02d@one.test,short,yes\n", i)) // line 32: bad password
+		case 40:
+			b.WriteString("alice@one.test,,yes\n") // line 42: exists
+		default:
+			b.WriteString(fmt.Sprintf("u%02d@one.test,,%s\n", i, map[bool]string{true: "no", false: "yes"}[i%2 == 0]))
+		}
+	}
+	st, m := importCSV(t, w.c.as(w.c1), b.String())
+	if st != 200 {
+		t.Fatalf("import: %d %v", st, m)
+	}
+	if m["lines"].(float64) != 50 || m["imported"].(float64) != 46 || m["failed"].(float64) != 4 {
+		t.Errorf("import counts: %v", m)
+	}
+	want := map[float64]string{12: "address", 22: "address", 32: "password", 42: "address"}
+	errs := m["errors"].([]any)
+	if len(errs) != 4 {
+		t.Fatalf("errors: %v", errs)
+	}
+	for _, e := range errs {
+		e := e.(map[string]any)
+		if f, ok := want[e["line"].(float64)]; !ok || e["field"] != f || e["detail"] == "" {
+			t.Errorf("error line %v", e)
+		}
+	}
+	// Nothing of a refused line was written; the others were, whole.
+	if _, err := w.srv.Store.Account(ctx, "eve@two.test"); err == nil {
+		t.Errorf("eve@two.test was imported into another customer's domain")
+	}
+	if _, err := w.srv.Store.Account(ctx, "u30@one.test"); err == nil {
+		t.Errorf("the line with a short password was half imported")
+	}
+	if a, err := w.srv.Store.Account(ctx, "u02@one.test"); err != nil || a.Enabled {
+		t.Errorf("u02: %+v %v, want imported disabled", a, err)
+	}
+	// The foreign domain is an audited cross-tenant attempt.
+	au := w.c.as(w.provider).want(200, "GET", "/audit?action=denied&limit=1000", nil)
+	if len(au["items"].([]any)) == 0 {
+		t.Errorf("the import into c2's domain was not audited")
+	}
+	// A reseller's import reaches its customers' domains, not reseller two's.
+	st, m = importCSV(t, w.c.as(w.r1), "bob2@two.test\ncarol2@three.test\n")
+	if st != 200 || m["imported"].(float64) != 1 || m["failed"].(float64) != 1 || m["errors"].([]any)[0].(map[string]any)["line"].(float64) != 2 {
+		t.Errorf("r1's import: %d %v", st, m)
+	}
+}
+
+func TestImportBadInput(t *testing.T) {
+	w := newWorld(t)
+	c1 := w.c.as(w.c1)
+	if st, m := c1.do("POST", "/addresses/import", map[string]any{"address": "x@one.test"}); st != 400 || m["field"] != "body" {
+		t.Errorf("JSON body: %d %v", st, m)
+	}
+	if st, m := importCSV(t, c1, "name,colour\nx,red\n"); st != 400 || m["field"] == "" {
+		t.Errorf("no address column: %d %v", st, m)
+	}
+}
