@@ -91,6 +91,10 @@ type Service struct {
 	// (sign-ins, refusals, moves) that every listener shares; Shutdown
 	// drains it after the listeners, before the store closes.
 	MessageLog *msglog.Writer
+	// Admin runs the administrative operations (console, API): built
+	// with IMAP's Authenticator hasher, so that bulk password work and
+	// sign-ins share one bound; its usage worker runs with the service.
+	Admin *admin.Service
 
 	listeners []*boundListener
 	cancel    context.CancelFunc
@@ -196,6 +200,8 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 	}, st, log.With("listener", "capture"), capture.NewMetrics(reg))
 
 	authn := auth.NewAuthenticator(AccountLookup(st), auth.Options{})
+	s.Admin = admin.New(st, admin.Options{Hasher: authn.Hasher(), Forget: authn.Forget, Issuer: cfg.Hostname,
+		Logger: log.With("component", "admin")})
 	s.imap = imapserver.New(imapserver.Config{
 		TLS:           tlsCfg,
 		Hostname:      cfg.Hostname,
@@ -346,6 +352,11 @@ func (s *Service) Start(ctx context.Context) error {
 	go func() {
 		defer s.wg.Done()
 		s.Outbox.Run(ctx)
+	}()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.Admin.RunUsageSnapshots(ctx, 0)
 	}()
 	if s.Queue != nil {
 		s.log.Info("outbound queue running", "mode", s.cfg.Queue.Mode)

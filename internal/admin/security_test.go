@@ -1,0 +1,310 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
+
+	"github.com/xtramail/xtramail/internal/auth"
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// clock is a settable test clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func code(t *testing.T, secret string, at time.Time) string {
+	t.Helper()
+	c, err := totp.GenerateCodeCustom(secret, at, totpOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestTOTPReplayRefused enrols a second factor and checks that each code
+// is accepted once, that an older step is refused after a newer one, and
+// that codes one step off are accepted for clock drift.
+func TestTOTPReplayRefused(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 12, 5, 10, 0, 5, 0, time.UTC)}
+	svc, _ := newService(t, Options{Now: clk.now})
+	ctx := context.Background()
+	a := ok[AdminInfo](t)(svc.AddAdmin(ctx, CLI(), "boss@provider.test", testPassword, store.RoleProvider, 0))
+	res := ok[SignInResult](t)(svc.SignIn(ctx, "Boss@Provider.test", testPassword, "192.0.2.1"))
+	if res.NeedTOTP || !res.MustEnrollTOTP || res.Principal.AdminID != a.ID {
+		t.Fatalf("first sign-in %+v", res)
+	}
+	p := res.Principal
+	enr := ok[TOTPEnrollment](t)(svc.BeginTOTP(ctx, p))
+	if !strings.HasPrefix(enr.URL, "otpauth://totp/") || !strings.Contains(enr.URL, "secret="+enr.Secret) {
+		t.Fatalf("enrolment %+v", enr)
+	}
+	if err := svc.ConfirmTOTP(ctx, p, enr.Secret, "000000"); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("confirm with a wrong code: %v", err)
+	}
+	enrolCode := code(t, enr.Secret, clk.now())
+	check(t, svc.ConfirmTOTP(ctx, p, enr.Secret, enrolCode))
+	// The code used to enrol cannot sign in.
+	if err := svc.VerifyTOTP(ctx, a.ID, enrolCode); !errors.Is(err, ErrUnauthenticated) {
+		t.Fatalf("enrolment code replayed: %v", err)
+	}
+	res = ok[SignInResult](t)(svc.SignIn(ctx, "boss@provider.test", testPassword, "192.0.2.1"))
+	if !res.NeedTOTP || res.MustEnrollTOTP {
+		t.Fatalf("sign-in after enrolment %+v", res)
+	}
+	clk.add(30 * time.Second)
+	c1 := code(t, enr.Secret, clk.now())
+	check(t, svc.VerifyTOTP(ctx, a.ID, c1))
+	if err := svc.VerifyTOTP(ctx, a.ID, c1); !errors.Is(err, ErrUnauthenticated) || !errors.Is(err, store.ErrReplay) {
+		t.Fatalf("same code twice: %v, want a replay refusal", err)
+	}
+	// Concurrent submissions of one fresh code: exactly one passes.
+	clk.add(30 * time.Second)
+	c2 := code(t, enr.Secret, clk.now())
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	passed := 0
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if svc.VerifyTOTP(ctx, a.ID, c2) == nil {
+				mu.Lock()
+				passed++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if passed != 1 {
+		t.Fatalf("%d concurrent uses of one code passed, want 1", passed)
+	}
+	// Drift: the next step's code is accepted; afterwards the current
+	// step's code (older) is refused.
+	clk.add(30 * time.Second)
+	check(t, svc.VerifyTOTP(ctx, a.ID, code(t, enr.Secret, clk.now().Add(30*time.Second))))
+	if err := svc.VerifyTOTP(ctx, a.ID, code(t, enr.Secret, clk.now())); !errors.Is(err, ErrUnauthenticated) {
+		t.Fatalf("older step after a newer one: %v", err)
+	}
+	for _, bad := range []string{"", "12345", "1234567", "abcdef", code(t, enr.Secret, clk.now().Add(-5*time.Minute))} {
+		if err := svc.VerifyTOTP(ctx, a.ID, bad); !errors.Is(err, ErrUnauthenticated) {
+			t.Errorf("code %q: %v", bad, err)
+		}
+	}
+	// Replays are in the audit log.
+	recs, _ := svc.st.SearchAudit(ctx, store.AllScope(), store.AuditQuery{Action: "totp.replay"})
+	if len(recs) < 2 {
+		t.Errorf("%d replay records", len(recs))
+	}
+	// Removing the factor (a lost phone) from the CLI.
+	check(t, svc.RemoveTOTP(ctx, CLI(), a.ID))
+	if res := ok[SignInResult](t)(svc.SignIn(ctx, "boss@provider.test", testPassword, "192.0.2.1")); res.NeedTOTP {
+		t.Fatal("TOTP still needed after removal")
+	}
+}
+
+// TestSignIn checks admin sign-in answers: one error for every failure,
+// disabled admins refused, sessions rebuilt until disabled.
+func TestSignIn(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	for _, c := range []struct{ email, pw string }{
+		{"admin@one.test", "wrong password"},
+		{"nobody@one.test", testPassword},
+		{"user@one.test", testPassword}, // a user, not an admin
+	} {
+		if _, err := w.svc.SignIn(ctx, c.email, c.pw, "192.0.2.9"); !errors.Is(err, ErrUnauthenticated) {
+			t.Errorf("sign-in %s: %v", c.email, err)
+		}
+	}
+	res := ok[SignInResult](t)(w.svc.SignIn(ctx, "admin@one.test", testPassword, "192.0.2.9"))
+	if res.Principal.Role != store.RoleCustomer || res.Principal.ScopeID != w.one.customer.ID || res.Principal.ResellerID != w.one.reseller.ID ||
+		res.Principal.RemoteIP != "192.0.2.9" || res.NeedTOTP || res.MustEnrollTOTP {
+		t.Fatalf("principal %+v", res)
+	}
+	check(t, w.svc.SetAdminDisabled(ctx, w.r1, w.one.admin.ID, true))
+	if _, err := w.svc.PrincipalByID(ctx, w.one.admin.ID); !errors.Is(err, ErrUnauthenticated) {
+		t.Errorf("disabled admin's session: %v", err)
+	}
+	if _, err := w.svc.SignIn(ctx, "admin@one.test", testPassword, "192.0.2.9"); !errors.Is(err, ErrUnauthenticated) {
+		t.Errorf("disabled admin signs in: %v", err)
+	}
+	if err := w.svc.SetAdminDisabled(ctx, w.r1, w.r1Admin.ID, true); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("disable yourself: %v", err)
+	}
+}
+
+// TestTokens covers API tokens: shown once, hashed, scoped to their
+// admin, refused when revoked or expired or their admin is disabled.
+func TestTokens(t *testing.T) {
+	clk := &clock{t: time.Now()}
+	w := newWorld(t)
+	w.svc.now = clk.now
+	ctx := context.Background()
+	secret, info, err := w.svc.CreateToken(ctx, w.c1, 0, "deploy script", clk.now().Add(time.Hour))
+	check(t, err)
+	if !strings.HasPrefix(secret, tokenPrefix) || info.AdminID != w.one.admin.ID || info.Name != "deploy script" {
+		t.Fatalf("token %q %+v", secret, info)
+	}
+	stored, err := w.st.APITokenByHash(ctx, tokenHash(secret))
+	if err != nil || strings.Contains(stored.Hash, secret) {
+		t.Fatalf("stored token %+v %v", stored, err)
+	}
+	p := ok[Principal](t)(w.svc.AuthenticateToken(ctx, secret, "203.0.113.5"))
+	if p.AdminID != w.one.admin.ID || p.Scope() != store.CustomerScope(w.one.customer.ID) || p.RemoteIP != "203.0.113.5" {
+		t.Fatalf("token principal %+v", p)
+	}
+	// The token acts within its admin's subtree only.
+	if _, err := w.svc.Domain(ctx, p, "two.test"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("token reads another tenant's domain: %v", err)
+	}
+	for _, bad := range []string{"", "xtm_", "xtm_nope", strings.TrimPrefix(secret, tokenPrefix), secret + "x"} {
+		if _, err := w.svc.AuthenticateToken(ctx, bad, ""); !errors.Is(err, ErrUnauthenticated) {
+			t.Errorf("token %q: %v", bad, err)
+		}
+	}
+	// Last use is recorded.
+	if ts := ok[[]TokenInfo](t)(w.svc.Tokens(ctx, w.c1)); len(ts) != 2 || ts[1].LastUsed.IsZero() {
+		t.Errorf("tokens %+v", ts)
+	}
+	// Expiry.
+	clk.add(time.Hour)
+	if _, err := w.svc.AuthenticateToken(ctx, secret, ""); !errors.Is(err, ErrUnauthenticated) {
+		t.Errorf("expired token: %v", err)
+	}
+	// Revocation, and another customer cannot revoke (404).
+	secret2, info2, err := w.svc.CreateToken(ctx, w.c1, 0, "second", time.Time{})
+	check(t, err)
+	c2 := ok[Principal](t)(w.svc.PrincipalByID(ctx, w.two.admin.ID))
+	if err := w.svc.RevokeToken(ctx, c2, info2.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("foreign revoke: %v", err)
+	}
+	ok[Principal](t)(w.svc.AuthenticateToken(ctx, secret2, ""))
+	check(t, w.svc.RevokeToken(ctx, w.c1, info2.ID))
+	if _, err := w.svc.AuthenticateToken(ctx, secret2, ""); !errors.Is(err, ErrUnauthenticated) {
+		t.Errorf("revoked token: %v", err)
+	}
+	// A disabled admin's tokens stop working.
+	secret3, _, err := w.svc.CreateToken(ctx, w.c1, 0, "third", time.Time{})
+	check(t, err)
+	check(t, w.svc.SetAdminDisabled(ctx, w.provider, w.one.admin.ID, true))
+	if _, err := w.svc.AuthenticateToken(ctx, secret3, ""); !errors.Is(err, ErrUnauthenticated) {
+		t.Errorf("disabled admin's token: %v", err)
+	}
+	if _, _, err := w.svc.CreateToken(ctx, w.provider, w.one.admin.ID, "past", clk.now().Add(-time.Second)); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("token expiring in the past: %v", err)
+	}
+}
+
+// TestSignInLink checks one-time sign-in links: valid once, until expiry,
+// for enabled addresses.
+func TestSignInLink(t *testing.T) {
+	clk := &clock{t: time.Now()}
+	w := newWorld(t)
+	w.svc.now = clk.now
+	ctx := context.Background()
+	tok, exp, err := w.svc.CreateSignInLink(ctx, w.c1, "USER@one.test")
+	check(t, err)
+	if exp.Sub(clk.now()) != 15*time.Minute || len(tok) < 40 {
+		t.Fatalf("link %q expires %v", tok, exp)
+	}
+	a := ok[store.Account](t)(w.svc.ConsumeSignInLink(ctx, tok))
+	if a.Address != "user@one.test" {
+		t.Fatalf("link account %+v", a)
+	}
+	if _, err := w.svc.ConsumeSignInLink(ctx, tok); !errors.Is(err, ErrUnauthenticated) {
+		t.Errorf("link used twice: %v", err)
+	}
+	tok2, _, err := w.svc.CreateSignInLink(ctx, w.c1, "user@one.test")
+	check(t, err)
+	clk.add(15 * time.Minute)
+	if _, err := w.svc.ConsumeSignInLink(ctx, tok2); !errors.Is(err, ErrUnauthenticated) {
+		t.Errorf("expired link: %v", err)
+	}
+	tok3, _, err := w.svc.CreateSignInLink(ctx, w.c1, "user@one.test")
+	check(t, err)
+	check(t, w.svc.SetAddressEnabled(ctx, w.c1, "user@one.test", false))
+	if _, err := w.svc.ConsumeSignInLink(ctx, tok3); !errors.Is(err, ErrUnauthenticated) {
+		t.Errorf("link of a disabled address: %v", err)
+	}
+	if _, _, err := w.svc.CreateSignInLink(ctx, w.c1, "user@one.test"); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("link for a disabled address: %v", err)
+	}
+	for _, bad := range []string{"", "nope", strings.Repeat("x", 300)} {
+		if _, err := w.svc.ConsumeSignInLink(ctx, bad); !errors.Is(err, ErrUnauthenticated) {
+			t.Errorf("token %q: %v", bad, err)
+		}
+	}
+}
+
+// TestPasswordPolicy is the one policy for users and admins.
+func TestPasswordPolicy(t *testing.T) {
+	for _, c := range []struct {
+		addr, pw string
+		ok       bool
+	}{
+		{"a@x.test", "12345678", true},
+		{"a@x.test", "1234567", false},
+		{"a@x.test", "ééééééé", false}, // 7 characters, 14 bytes
+		{"a@x.test", "éééééééé", true},
+		{"a@x.test", "tab\there1", false},
+		{"a@x.test", strings.Repeat("x", auth.MaxPasswordLength+1), false},
+		{"alice@x.test", "ALICE@x.test", false},
+		{"alicealice@x.test", "AliceAlice", false},
+		{"a@x.test", "\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8", false},
+	} {
+		err := CheckPassword(c.addr, c.pw)
+		var fe *FieldError
+		if c.ok != (err == nil) || err != nil && (!errors.As(err, &fe) || fe.Field != "password" || !errors.Is(err, store.ErrInvalid)) {
+			t.Errorf("CheckPassword(%q, %q) = %v", c.addr, c.pw, err)
+		}
+	}
+	seen := map[string]bool{}
+	for range 200 {
+		pw := GeneratePassword()
+		if CheckPassword("a@x.test", pw) != nil || len(pw) != GeneratedPasswordLength || seen[pw] || strings.ContainsAny(pw, "0O1lI") {
+			t.Fatalf("generated %q", pw)
+		}
+		seen[pw] = true
+	}
+}
+
+// TestGeneratePasswords sets passwords in bulk and returns them once; an
+// address of another tenant fails alone.
+func TestGeneratePasswords(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	ok[store.Account](t)(w.svc.AddAddress(ctx, w.c1, "second@one.test", "", true))
+	out := ok[[]GeneratedPassword](t)(w.svc.GeneratePasswords(ctx, w.c1, []string{"user@one.test", "user@two.test", "second@one.test"}))
+	if out[0].Err != nil || out[2].Err != nil || !errors.Is(out[1].Err, store.ErrNotFound) || out[1].Password != "" {
+		t.Fatalf("generated %+v", out)
+	}
+	for _, g := range []GeneratedPassword{out[0], out[2]} {
+		a, _ := w.st.Account(ctx, g.Address)
+		if ok, _ := auth.Verify(a.PasswordHash, g.Password); !ok {
+			t.Errorf("%s: generated password does not verify", g.Address)
+		}
+	}
+	if a, _ := w.st.Account(ctx, "user@two.test"); a.PasswordHash != "" {
+		t.Error("another tenant's password was set")
+	}
+}
