@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xtramail/xtramail/internal/admin"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -21,13 +22,23 @@ func domainCommands() []command {
 			minArgs: 1, maxArgs: 1, data: dataExisting, setup: domainRemove},
 		{name: "domain retention", args: "NAME DAYS", summary: "change how many days a domain's messages are kept",
 			minArgs: 2, maxArgs: 2, data: dataExisting, setup: domainRetention},
+		{name: "domain set", args: "NAME", summary: "change a domain's settings: whole-domain continuity, relay, allowed upstream IPs",
+			minArgs: 1, maxArgs: 1, data: dataExisting, setup: domainSet},
 	}
 }
 
 func domainAdd(fs *flag.FlagSet) action {
 	days := fs.Int("retention-days", store.DefaultRetentionDays, "days a message is kept")
+	customer := fs.String("customer", "", "the customer (`ID or name`) the domain belongs to (default: the default customer)")
 	return func(ctx context.Context, e *env, args []string) error {
-		d, err := e.store.CreateDomain(ctx, args[0], *days)
+		var cid int64
+		if *customer != "" {
+			var err error
+			if cid, err = e.customerID(ctx, *customer); err != nil {
+				return err
+			}
+		}
+		d, err := e.admin().AddDomain(ctx, admin.CLI(), cid, args[0], *days)
 		if err != nil {
 			return err
 		}
@@ -39,7 +50,11 @@ func domainAdd(fs *flag.FlagSet) action {
 // domainRow is a domain in `domain list --json`.
 type domainRow struct {
 	Name          string    `json:"name"`
+	CustomerID    int64     `json:"customer_id"`
 	RetentionDays int       `json:"retention_days"`
+	WholeDomain   bool      `json:"whole_domain"`
+	RelayHost     string    `json:"relay_host,omitempty"`
+	AllowedIPs    []string  `json:"allowed_ips,omitempty"`
 	Addresses     int       `json:"addresses"`
 	CreatedAt     time.Time `json:"created_at"`
 }
@@ -47,7 +62,7 @@ type domainRow struct {
 func domainList(fs *flag.FlagSet) action {
 	asJSON := jsonFlag(fs)
 	return func(ctx context.Context, e *env, args []string) error {
-		ds, err := e.store.Domains(ctx)
+		ds, err := e.admin().Domains(ctx, admin.CLI(), 0)
 		if err != nil {
 			return err
 		}
@@ -57,15 +72,16 @@ func domainList(fs *flag.FlagSet) action {
 			if err != nil {
 				return err
 			}
-			rows[i] = domainRow{d.Name, d.RetentionDays, len(as), d.CreatedAt}
+			rows[i] = domainRow{d.Name, d.CustomerID, d.RetentionDays, d.WholeDomain, d.RelayHost, d.AllowedIPs, len(as), d.CreatedAt}
 		}
 		if *asJSON {
 			return e.printJSON(rows)
 		}
 		tw := newTable(e.stdout)
-		fmt.Fprintln(tw, "DOMAIN\tRETENTION\tADDRESSES\tCREATED")
+		fmt.Fprintln(tw, "DOMAIN\tRETENTION\tADDRESSES\tCUSTOMER\tWHOLE DOMAIN\tCREATED")
 		for _, r := range rows {
-			fmt.Fprintf(tw, "%s\t%d days\t%d\t%s\n", r.Name, r.RetentionDays, r.Addresses, r.CreatedAt.Format(time.DateOnly))
+			fmt.Fprintf(tw, "%s\t%d days\t%d\t%d\t%s\t%s\n", r.Name, r.RetentionDays, r.Addresses, r.CustomerID,
+				onOff(r.WholeDomain, "on", "off"), r.CreatedAt.Format(time.DateOnly))
 		}
 		return tw.Flush()
 	}
@@ -73,7 +89,7 @@ func domainList(fs *flag.FlagSet) action {
 
 func domainRemove(fs *flag.FlagSet) action {
 	return func(ctx context.Context, e *env, args []string) error {
-		if err := e.store.DeleteDomain(ctx, args[0]); err != nil {
+		if err := e.admin().RemoveDomain(ctx, admin.CLI(), args[0]); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "domain %s removed\n", strings.ToLower(args[0]))
@@ -87,10 +103,64 @@ func domainRetention(fs *flag.FlagSet) action {
 		if err != nil {
 			return usageErr("domain retention: days %q is not a number", args[1])
 		}
-		if err := e.store.SetRetention(ctx, args[0], d); err != nil {
+		if err := e.setDomain(ctx, args[0], func(s *store.DomainSettings) { s.RetentionDays = d }); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "domain %s now keeps messages %d days\n", strings.ToLower(args[0]), d)
+		return nil
+	}
+}
+
+// setDomain changes some of a domain's settings through the admin package.
+func (e *env) setDomain(ctx context.Context, name string, change func(*store.DomainSettings)) error {
+	d, err := e.admin().Domain(ctx, admin.CLI(), name)
+	if err != nil {
+		return err
+	}
+	set := store.DomainSettings{RetentionDays: d.RetentionDays, WholeDomain: d.WholeDomain, AllowedIPs: d.AllowedIPs, RelayHost: d.RelayHost}
+	change(&set)
+	return e.admin().SetDomainSettings(ctx, admin.CLI(), d.Name, set)
+}
+
+func domainSet(fs *flag.FlagSet) action {
+	whole := fs.String("whole-domain", "", "on: every address of the domain is protected (created at its first copy); off: only added addresses")
+	relay := fs.String("relay", "", "`host[:port]` of the domain's primary mail system, for redelivery (\"none\" clears it)")
+	allow := fs.String("allow-ips", "", "comma-separated upstream `addresses or CIDR prefixes` allowed for this domain (\"none\" clears them)")
+	return func(ctx context.Context, e *env, args []string) error {
+		if *whole == "" && *relay == "" && *allow == "" {
+			return usageErr("domain set needs --whole-domain, --relay or --allow-ips")
+		}
+		if *whole != "" && *whole != "on" && *whole != "off" {
+			return usageErr("domain set: --whole-domain takes on or off")
+		}
+		err := e.setDomain(ctx, args[0], func(s *store.DomainSettings) {
+			if *whole != "" {
+				s.WholeDomain = *whole == "on"
+			}
+			switch *relay {
+			case "":
+			case "none":
+				s.RelayHost = ""
+			default:
+				s.RelayHost = *relay
+			}
+			switch *allow {
+			case "":
+			case "none":
+				s.AllowedIPs = nil
+			default:
+				s.AllowedIPs = strings.Split(*allow, ",")
+			}
+		})
+		if err != nil {
+			return err
+		}
+		d, err := e.admin().Domain(ctx, admin.CLI(), args[0])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "domain %s: whole domain %s, relay %s, allowed upstream IPs %s\n", d.Name, onOff(d.WholeDomain, "on", "off"),
+			dash(d.RelayHost), dash(strings.Join(d.AllowedIPs, ", ")))
 		return nil
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/xtramail/xtramail/internal/admin"
 	"github.com/xtramail/xtramail/internal/config"
 	"github.com/xtramail/xtramail/internal/service"
 	"github.com/xtramail/xtramail/internal/store"
@@ -58,6 +59,8 @@ type env struct {
 	cfg   config.Config
 	flags *commonFlags
 	store store.Store
+	// adminSvc is built on first use (env.admin).
+	adminSvc *admin.Service
 }
 
 type dataUse int
@@ -76,6 +79,11 @@ func commands() []command {
 		domainCommands(),
 		dkimCommands(),
 		userCommands(),
+		tenantCommands(),
+		adminCommands(),
+		tokenCommands(),
+		usageCommands(),
+		auditCommands(),
 		messageCommands(),
 		logCommands(),
 		queueCommands(),

@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"slices"
 	"strconv"
 	"time"
 
+	"github.com/xtramail/xtramail/internal/admin"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -108,52 +108,35 @@ func messageList(fs *flag.FlagSet) action {
 
 func messageRestore(fs *flag.FlagSet) action {
 	return func(ctx context.Context, e *env, args []string) error {
-		a, err := e.store.Account(ctx, args[0])
-		if err != nil {
-			return err
-		}
-		// Check every id first: nothing is restored unless all can be, so
-		// that a typo never leaves half the request done.
-		byMailbox := map[int64][]int64{}
-		var order []int64
+		var ids []int64
 		for _, s := range args[1:] {
 			id, err := strconv.ParseInt(s, 10, 64)
 			if err != nil || id <= 0 {
 				return usageErr("message restore: %q is not a message id (see message list --deleted)", s)
 			}
-			m, err := e.store.Message(ctx, a.ID, id)
-			if errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("message %d of %s: %w", id, a.Address, store.ErrNotFound)
-			}
-			if err != nil {
-				return err
-			}
-			if !m.Expunged {
-				return fmt.Errorf("message %d of %s is not deleted: nothing to restore", id, a.Address)
-			}
-			if _, ok := byMailbox[m.MailboxID]; !ok {
-				order = append(order, m.MailboxID)
-			}
-			if !slices.Contains(byMailbox[m.MailboxID], id) {
-				byMailbox[m.MailboxID] = append(byMailbox[m.MailboxID], id)
+			if !slices.Contains(ids, id) {
+				ids = append(ids, id)
 			}
 		}
-		n := 0
-		for _, mbID := range order {
-			mb, err := e.store.MailboxByID(ctx, a.ID, mbID)
-			if err != nil {
-				return err
-			}
-			done, err := e.store.Restore(ctx, a.ID, mbID, byMailbox[mbID])
-			if err != nil {
-				return fmt.Errorf("restore into %s: %w", mb.Name, err)
-			}
-			for _, d := range done {
-				fmt.Fprintf(e.stdout, "message %d restored to %s (UID %d)\n", d.MessageID, mb.Name, d.UID)
-			}
-			n += len(done)
+		a, err := e.admin().Address(ctx, admin.CLI(), args[0])
+		if err != nil {
+			return err
 		}
-		fmt.Fprintf(e.stdout, "%s of %s restored\n", count(n, "message", "messages"), a.Address)
+		// The admin package checks every id first: nothing is restored
+		// unless all can be, so that a typo never leaves half the
+		// request done.
+		done, err := e.admin().RestoreMessages(ctx, admin.CLI(), a.Address, ids)
+		if err != nil {
+			return err
+		}
+		for _, d := range done {
+			name := fmt.Sprint(d.MailboxID)
+			if mb, err := e.store.MailboxByID(ctx, a.ID, d.MailboxID); err == nil {
+				name = mb.Name
+			}
+			fmt.Fprintf(e.stdout, "message %d restored to %s (UID %d)\n", d.MessageID, name, d.UID)
+		}
+		fmt.Fprintf(e.stdout, "%s of %s restored\n", count(len(done), "message", "messages"), a.Address)
 		return nil
 	}
 }

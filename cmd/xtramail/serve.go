@@ -77,9 +77,12 @@ func (e *env) serve(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
-	var login service.DevLogin
+	var login, adminLogin service.DevLogin
 	if cfg.Dev {
-		if login, err = service.DevBootstrap(ctx, svc.Store, cfg.Data); err != nil {
+		if login, err = service.DevBootstrap(ctx, svc.Store, cfg.Data); err == nil {
+			adminLogin, err = service.DevAdminBootstrap(ctx, svc.Admin, cfg.Data)
+		}
+		if err != nil {
 			svc.Shutdown(ctx)
 			return fmt.Errorf("dev set-up: %w", err)
 		}
@@ -89,7 +92,7 @@ func (e *env) serve(ctx context.Context, cfg config.Config) error {
 		return err
 	}
 	if cfg.Dev {
-		printBanner(e.stdout, cfg, svc, login)
+		printBanner(e.stdout, cfg, svc, login, adminLogin)
 	}
 	var failed error
 	select {
@@ -119,7 +122,7 @@ func (e *env) serve(ctx context.Context, cfg config.Config) error {
 // printBanner tells a developer what runs and how to try it. Host names
 // are "localhost", never a loopback IP: mbsync, offlineimap and fetchmail
 // check the certificate against the name they were given.
-func printBanner(w io.Writer, cfg config.Config, svc *service.Service, login service.DevLogin) {
+func printBanner(w io.Writer, cfg config.Config, svc *service.Service, login, adminLogin service.DevLogin) {
 	fmt.Fprintf(w, `
 xtramail is running (development mode, loopback only, data in %s).
 
@@ -127,6 +130,8 @@ xtramail is running (development mode, loopback only, data in %s).
   Password:           %s
 
   Webmail:            %s
+  Console:            %s
+                      administrator %s, password %s
 
   Capture a copy:     swaks --server %s --to %s
   Read it over IMAP:  server %s, port %s, SSL/TLS, normal password,
@@ -138,7 +143,7 @@ xtramail is running (development mode, loopback only, data in %s).
   Metrics:            %s
 
 Stop with Ctrl-C.
-`, cfg.Data, service.DevAddress, login.Describe(), webURL(svc.WebAddr),
+`, cfg.Data, service.DevAddress, login.Describe(), webURL(svc.WebAddr), consoleURL(svc.WebAddr), service.DevAdmin, adminLogin.DescribeAdmin(),
 		hostPort(svc.CaptureAddr), service.DevAddress,
 		host(svc.IMAPAddr), port(svc.IMAPAddr), service.DevAddress, hostPort(svc.IMAPAddr), service.DevAddress,
 		submissionBanner(svc), cfg.Data, service.DevAddress, metricsURL(svc.MetricsAddr))
@@ -179,6 +184,14 @@ func webURL(a net.Addr) string {
 		return "off"
 	}
 	return "https://" + hostPort(a) + "/"
+}
+
+// consoleURL is the administrators' console.
+func consoleURL(a net.Addr) string {
+	if a == nil {
+		return "off"
+	}
+	return webURL(a) + "console/"
 }
 
 func metricsURL(a net.Addr) string {

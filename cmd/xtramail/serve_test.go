@@ -19,6 +19,8 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/xtramail/xtramail/internal/auth"
 )
 
 // readLine reads lines until one starts with prefix.
@@ -220,6 +222,17 @@ func bannerPassword(banner string) string {
 	return ""
 }
 
+// bannerAdminPassword returns the console administrator's password from
+// the dev banner.
+func bannerAdminPassword(banner string) string {
+	_, after, ok := strings.Cut(banner, "administrator admin@example.test, password ")
+	if !ok {
+		return ""
+	}
+	v, _, _ := strings.Cut(after, "\n")
+	return strings.TrimSpace(v)
+}
+
 // TestDevBanner guards issue 12 part 6: the banner's password works, it
 // names the server localhost, and after user passwd it says the password
 // was changed instead of reprinting the stale one.
@@ -244,6 +257,23 @@ func TestDevBanner(t *testing.T) {
 	if strings.Contains(banner, "127.0.0.1") {
 		t.Errorf("banner names 127.0.0.1:\n%s", banner)
 	}
+	// The console's provider administrator: printed, and its password
+	// is the stored one.
+	adminPw := bannerAdminPassword(banner)
+	if len(adminPw) != 16 || !strings.Contains(banner, "Console:            https://localhost:"+wport+"/console/") {
+		t.Fatalf("banner administrator password %q:\n%s", adminPw, banner)
+	}
+	func() {
+		st := openStore(t, data)
+		defer st.Close()
+		a, err := st.AdminByEmail(context.Background(), "admin@example.test")
+		if err != nil || a.Role != "provider" {
+			t.Fatalf("dev administrator %+v %v", a, err)
+		}
+		if ok, _ := auth.Verify(a.PasswordHash, adminPw); !ok {
+			t.Error("banner administrator password does not match the stored one")
+		}
+	}()
 	// The printed password signs in.
 	c, err := imapclient.DialTLS(imapAddr, &imapclient.Options{TLSConfig: &tls.Config{InsecureSkipVerify: true}})
 	if err != nil {
@@ -268,10 +298,14 @@ func TestDevBanner(t *testing.T) {
 	}
 	dev.stop(t)
 
-	// Same password on restart.
+	// Same passwords on restart.
 	dev = startDev(t, data, capture, imapAddr)
-	if got := bannerPassword(dev.waitBanner(t)); got != pw {
+	banner = dev.waitBanner(t)
+	if got := bannerPassword(banner); got != pw {
 		t.Errorf("restart banner password %q, want %q", got, pw)
+	}
+	if got := bannerAdminPassword(banner); got != adminPw {
+		t.Errorf("restart banner administrator password %q, want %q", got, adminPw)
 	}
 	dev.stop(t)
 

@@ -9,11 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/xtramail/xtramail/internal/auth"
+	"github.com/xtramail/xtramail/internal/admin"
+	"github.com/xtramail/xtramail/internal/store"
 )
-
-// minPasswordLen is the shortest password an administrator may set.
-const minPasswordLen = 8
 
 func userCommands() []command {
 	return []command{
@@ -39,19 +37,19 @@ func passwordFlag(fs *flag.FlagSet) *bool {
 func userAdd(fs *flag.FlagSet) action {
 	pwStdin := passwordFlag(fs)
 	return func(ctx context.Context, e *env, args []string) error {
-		var hash string
+		var pw string
 		if *pwStdin {
 			var err error
-			if hash, err = e.readPassword(); err != nil {
+			if pw, err = e.readPassword(); err != nil {
 				return err
 			}
 		}
-		a, err := e.store.CreateAccount(ctx, args[0], hash)
+		a, err := e.admin().AddAddress(ctx, admin.CLI(), args[0], pw, true)
 		if err != nil {
 			return err
 		}
 		note := "no password yet: set one with user passwd"
-		if hash != "" {
+		if pw != "" {
 			note = "password set"
 		}
 		fmt.Fprintf(e.stdout, "address %s protected (%s)\n", a.Address, note)
@@ -71,7 +69,7 @@ func userList(fs *flag.FlagSet) action {
 	domain := fs.String("domain", "", "only addresses of this `domain`")
 	asJSON := jsonFlag(fs)
 	return func(ctx context.Context, e *env, args []string) error {
-		as, err := e.store.Accounts(ctx, *domain)
+		as, err := e.admin().Addresses(ctx, admin.CLI(), store.AccountQuery{Domain: *domain, Limit: 1 << 30})
 		if err != nil {
 			return err
 		}
@@ -95,18 +93,19 @@ func userList(fs *flag.FlagSet) action {
 func userRemove(fs *flag.FlagSet) action {
 	yes := fs.Bool("yes", false, "confirm: the address and all its messages are deleted for good")
 	return func(ctx context.Context, e *env, args []string) error {
-		a, err := e.store.Account(ctx, args[0])
+		adm := e.admin()
+		a, err := adm.Address(ctx, admin.CLI(), args[0])
 		if err != nil {
 			return err
 		}
 		if !*yes {
-			n, err := e.messageCount(ctx, a.ID)
+			n, err := adm.MessageCount(ctx, admin.CLI(), a.Address)
 			if err != nil {
 				return err
 			}
 			return usageErr("user remove deletes %s and its %s for good: add --yes to confirm", a.Address, count(n, "message", "messages"))
 		}
-		if err := e.store.DeleteAccount(ctx, a.Address); err != nil {
+		if err := adm.RemoveAddress(ctx, admin.CLI(), a.Address); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "address %s removed with its messages\n", a.Address)
@@ -114,23 +113,10 @@ func userRemove(fs *flag.FlagSet) action {
 	}
 }
 
-// messageCount counts an account's messages in all its mailboxes.
-func (e *env) messageCount(ctx context.Context, accountID int64) (int, error) {
-	mbs, err := e.store.Mailboxes(ctx, accountID)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, mb := range mbs {
-		n += int(mb.Messages)
-	}
-	return n, nil
-}
-
 func userEnable(on bool) func(fs *flag.FlagSet) action {
 	return func(fs *flag.FlagSet) action {
 		return func(ctx context.Context, e *env, args []string) error {
-			if err := e.store.SetEnabled(ctx, args[0], on); err != nil {
+			if err := e.admin().SetAddressEnabled(ctx, admin.CLI(), args[0], on); err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "address %s %s\n", strings.ToLower(args[0]), onOff(on, "enabled", "disabled"))
@@ -145,11 +131,11 @@ func userPasswd(fs *flag.FlagSet) action {
 		if !*pwStdin {
 			return usageErr("user passwd needs --password-stdin (the password is never taken on the command line)")
 		}
-		hash, err := e.readPassword()
+		pw, err := e.readPassword()
 		if err != nil {
 			return err
 		}
-		if err := e.store.SetPassword(ctx, args[0], hash); err != nil {
+		if err := e.admin().SetPassword(ctx, admin.CLI(), args[0], pw); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "password of %s changed\n", strings.ToLower(args[0]))
@@ -157,15 +143,16 @@ func userPasswd(fs *flag.FlagSet) action {
 	}
 }
 
-// readPassword reads one line from stdin and returns its argon2id hash.
+// readPassword reads the first line of stdin; the admin package checks
+// it against the password policy and hashes it.
 func (c *cli) readPassword() (string, error) {
 	line, err := bufio.NewReader(c.stdin).ReadString('\n')
 	if err != nil && line == "" {
 		return "", errors.New("no password on standard input")
 	}
 	pw := strings.TrimRight(line, "\r\n")
-	if len(pw) < minPasswordLen {
-		return "", fmt.Errorf("password too short: at least %d characters", minPasswordLen)
+	if pw == "" {
+		return "", errors.New("no password on standard input (the first line is empty)")
 	}
-	return auth.Hash(pw)
+	return pw, nil
 }

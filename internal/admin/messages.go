@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -169,6 +170,9 @@ func (s *Service) RestoreMessages(ctx context.Context, p Principal, address stri
 	var order []int64
 	for _, id := range ids {
 		m, err := s.st.Message(ctx, a.ID, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("message %d of %s: %w", id, a.Address, store.ErrNotFound)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("message %d of %s: %w", id, a.Address, err)
 		}

@@ -385,6 +385,12 @@ CREATE TABLE dedup (
 ) WITHOUT ROWID;
 CREATE INDEX dedup_message ON dedup(message);
 `,
+	// Reseller and customer names are unique without regard to case, as
+	// the command line finds them by name (issue 15).
+	`
+CREATE UNIQUE INDEX resellers_name_nocase ON resellers(name COLLATE NOCASE);
+CREATE UNIQUE INDEX customers_name_nocase ON customers(reseller_id, name COLLATE NOCASE);
+`,
 }
 
 // rebuildAutoincrement returns the statements that recreate table with

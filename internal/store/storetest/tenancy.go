@@ -78,6 +78,15 @@ func testTenancyTree(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	tr := buildTree(t, s)
 	all := store.AllScope()
+	// Names are unique without regard to case (per reseller for
+	// customers).
+	if _, err := s.CreateReseller(ctx, all, "RESELLER one"); !errors.Is(err, store.ErrExists) {
+		t.Errorf("reseller name differing in case: %v, want ErrExists", err)
+	}
+	if _, err := s.CreateCustomer(ctx, all, tr.r1.ID, "customer ONE"); !errors.Is(err, store.ErrExists) {
+		t.Errorf("customer name differing in case: %v, want ErrExists", err)
+	}
+	must(s.CreateCustomer(ctx, all, tr.r2.ID, "Customer One")) // another reseller's: fine
 	// Domains created the old way go to the default customer.
 	legacy := must(s.CreateDomain(ctx, "legacy.test", 0))
 	if legacy.CustomerID != store.DefaultCustomerID {
@@ -108,9 +117,9 @@ func testTenancyTree(t *testing.T, s store.Store) {
 		tokens  int
 		accts   int
 	}{
-		{all, "legacy.test one.test two.test zero.test", 4, 2, 6, 2, 3},
+		{all, "legacy.test one.test two.test zero.test", 5, 2, 6, 2, 3},
 		{store.ResellerScope(tr.r1.ID), "one.test", 1, 1, 2, 1, 1},
-		{store.ResellerScope(tr.r2.ID), "two.test", 1, 1, 2, 1, 1},
+		{store.ResellerScope(tr.r2.ID), "two.test", 2, 1, 2, 1, 1},
 		{store.CustomerScope(tr.c1.ID), "one.test", 1, 0, 1, 1, 1},
 		{store.CustomerScope(tr.c0.ID), "zero.test", 1, 0, 1, 0, 1},
 		{store.ResellerScope(9999), "", 0, 0, 0, 0, 0},
