@@ -56,3 +56,10 @@ func (c *accountCache) lookup(ctx context.Context, addr string) (store.Account, 
 	}
 	return a, err
 }
+
+// forget drops a cached look-up (an account just created).
+func (c *accountCache) forget(addr string) {
+	c.mu.Lock()
+	delete(c.entries, addr)
+	c.mu.Unlock()
+}

@@ -34,6 +34,12 @@ type Store interface {
 	Account(ctx context.Context, address string) (store.Account, error)
 	Deliver(ctx context.Context, d *store.Delivery) ([]store.Delivered, error)
 	AppendLog(ctx context.Context, events ...store.LogEvent) error
+	// For domain settings (domains.go): whole-domain continuity creates
+	// accounts, audited; AllowedIPs restrict upstreams per domain.
+	Domain(ctx context.Context, name string) (store.Domain, error)
+	CreateAccount(ctx context.Context, address, passwordHash string) (store.Account, error)
+	Customer(ctx context.Context, sc store.Scope, id int64) (store.Customer, error)
+	AppendAudit(ctx context.Context, recs ...store.AuditRecord) error
 }
 
 // Config is the capture listener's part of the configuration.
@@ -101,6 +107,7 @@ type Server struct {
 	drain    *smtpserver.Drain
 	now      func() time.Time
 	accounts *accountCache
+	domains  *domainCache
 	budget   *budget
 	msglog   *msglog.Writer
 	ownLog   bool // msglog made by New, drained by Shutdown
@@ -118,6 +125,7 @@ func New(cfg Config, st Store, log *slog.Logger, metrics *Metrics) *Server {
 	if s.msglog = cfg.MessageLog; s.msglog == nil {
 		s.msglog, s.ownLog = msglog.NewWriter(st, log), true
 	}
+	s.domains = newDomainCache(st, s.now)
 	srv := smtp.NewServer(s)
 	srv.Domain = cfg.Hostname
 	srv.MaxMessageBytes = cfg.MaxMessageBytes
@@ -279,7 +287,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 	defer cancel()
 	a, err := s.srv.accounts.lookup(ctx, addr)
 	switch {
-	case err == nil && a.Enabled:
+	case err == nil && a.Enabled && s.srv.senderAllowed(ctx, addr, s.ip):
 		s.env.sender = &a
 	case err == nil, isNotFound(err):
 	default:
@@ -303,7 +311,13 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
-	a, err := s.srv.accounts.lookup(ctx, addr)
+	pol := s.srv.recipient(ctx, addr, s.ip)
+	if pol.refused != "" {
+		reply := &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Upstream not allowed for this domain"}
+		s.refuseRcpt(ctx, addr, pol.domainID, reply, pol.refused)
+		return reply
+	}
+	a, err := pol.acct, pol.err
 	var reason string
 	switch {
 	case err == nil && a.Enabled:

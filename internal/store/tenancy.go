@@ -82,8 +82,10 @@ type DomainSettings struct {
 	// address an administrator disabled stays refused.
 	WholeDomain bool
 	// AllowedIPs are addresses or CIDR prefixes of the upstream servers
-	// allowed to hand this domain's copies to the capture listener, on
-	// top of the service-wide capture allow-list; empty: that list alone.
+	// allowed to hand this domain's copies to the capture listener: when
+	// set, copies for the domain from any other upstream are refused
+	// (550 5.7.1). The service-wide capture allow-list still decides who
+	// may connect at all; empty: that list alone.
 	AllowedIPs []string
 	// RelayHost (host or host:port) is the domain's primary mail system,
 	// where an administrator redelivers a message.
