@@ -262,11 +262,11 @@ func BenchmarkImport10k(b *testing.B) {
 			}
 		}()
 		b.StartTimer()
-		res, err := svc.ImportCSV(ctx, CLI(), strings.NewReader(sb.String()), ImportOptions{})
+		res, err := svc.ImportAddresses(ctx, CLI(), strings.NewReader(sb.String()), nil)
 		b.StopTimer()
 		close(stop)
 		<-done
-		if err != nil || res.Added != 10000 {
+		if err != nil || res.Imported != 10000 {
 			b.Fatalf("import: %+v %v", res.Failed, err)
 		}
 		b.ReportMetric(float64(worst.Milliseconds()), "worst-signin-ms")

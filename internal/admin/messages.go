@@ -48,7 +48,7 @@ func (s *Service) SearchLog(ctx context.Context, p Principal, q LogSearch) (LogP
 	if lq.Limit > 1000 {
 		return LogPage{}, fieldErr("limit", "at most 1000")
 	}
-	if q.Status != "" && !slices.Contains(msglog.Kinds(), q.Status) {
+	if q.Status != "" && !slices.Contains(LogStatuses, q.Status) {
 		return LogPage{}, fieldErr("status", "unknown status %q", q.Status)
 	}
 	if q.Cursor != "" {
@@ -79,6 +79,10 @@ func (s *Service) SearchLog(ctx context.Context, p Principal, q LogSearch) (LogP
 	}
 	return page, nil
 }
+
+// LogStatuses are the statuses a log search may ask for: every kind
+// (package msglog owns the list).
+var LogStatuses = msglog.Kinds()
 
 // maxTimeline bounds one message's timeline.
 const maxTimeline = 1000
