@@ -176,12 +176,14 @@ func benchCommand(b *testing.B, cmd string, minLines int) {
 	b.Logf("first run: %v", time.Since(t0).Round(10*time.Microsecond))
 	b.ResetTimer()
 	start := time.Now()
+	cpu := cpuTime()
 	for b.Loop() {
 		if n := c.run(b, cmd); n < minLines {
 			b.Fatalf("%s: %d lines", cmd, n)
 		}
 	}
 	b.ReportMetric(float64(time.Since(start).Microseconds())/1000/float64(b.N), "ms/op")
+	b.ReportMetric(float64((cpuTime()-cpu).Microseconds())/1000/float64(b.N), "cpu-ms/op")
 }
 
 func BenchmarkSelect(b *testing.B)     { benchCommand(b, "SELECT INBOX", 3) }

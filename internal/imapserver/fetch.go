@@ -313,28 +313,17 @@ func (s *session) fetchFlags(tag string, uid bool, a *imapwire.Fetch, ranges []s
 	return nil
 }
 
-// messages reads the rows of the messages in ranges, in as few queries as
-// make sense. SQLite answers one UID range from the (mailbox, uid) index,
-// but scans the mailbox for a list of OR'ed ranges, so: a few ranges go in
-// one query, a sparse set (search candidates) one query per range, and a
-// dense set of many ranges as its bounding range (callers filter).
+// messages reads the rows of the messages in ranges in one query: the
+// ranges themselves (the store looks a sparse set up by UID), or for a
+// dense set of many ranges its bounding range (callers filter).
 func (s *session) messages(ranges []store.UIDRange) ([]store.Message, error) {
 	id := s.sel.mb.ID
-	switch {
-	case len(ranges) <= 4:
-		return s.srv.store.MessagesByUID(s.ctx, s.account.ID, id, ranges)
-	case rangesCount(ranges) > 2000:
+	if rangesCount(ranges) > 2000 {
+		// Reading the span and skipping the rows between costs less
+		// than looking up thousands of UIDs one by one.
 		return s.srv.store.MessagesByUID(s.ctx, s.account.ID, id, queryRanges(ranges))
 	}
-	var out []store.Message
-	for _, r := range ranges {
-		msgs, err := s.srv.store.MessagesByUID(s.ctx, s.account.ID, id, []store.UIDRange{r})
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, msgs...)
-	}
-	return out, nil
+	return s.srv.store.MessagesByUID(s.ctx, s.account.ID, id, ranges)
 }
 
 // load reads a message's pre-parsed Info and, when raw is set, its bytes.

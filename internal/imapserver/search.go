@@ -50,7 +50,7 @@ func (s *session) cmdSearch(tag string, uid bool, a *imapwire.Search) {
 	var seqs []uint32
 	var modseqs []uint64 // of found, for MODSEQ with MIN or MAX
 	var highest uint64
-	err := s.matchSelected(a.Keys, prev, false, func(m *imapmsg.Message, _ *store.Message) error {
+	err := s.matchSelected(a.Keys, prev, func(m *imapmsg.Message) error {
 		found = append(found, m.UID)
 		seqs = append(seqs, m.Seq)
 		modseqs = append(modseqs, m.ModSeq)
@@ -135,10 +135,8 @@ func (s *session) cmdSearch(tag string, uid bool, a *imapwire.Search) {
 // keys) are first narrowed with the store's full-text index; flags,
 // sizes and dates come from the message rows; the content is read only
 // for the messages left that a key needs it for. saved is the result "$"
-// names (RFC 5182). withRow asks for the full message row even when the
-// keys need only flags (SORT and THREAD take their keys from it); row is
-// nil otherwise. An error from the store or from found ends the walk.
-func (s *session) matchSelected(keys []imapwire.SearchKey, saved []uint32, withRow bool, found func(m *imapmsg.Message, row *store.Message) error) error {
+// names (RFC 5182). An error from the store or from found ends the walk.
+func (s *session) matchSelected(keys []imapwire.SearchKey, saved []uint32, found func(m *imapmsg.Message) error) error {
 	sel := s.sel
 	var ranges []store.UIDRange
 	if terms := imapmsg.IndexTerms(keys); len(terms) > 0 {
@@ -155,16 +153,16 @@ func (s *session) matchSelected(keys []imapwire.SearchKey, saved []uint32, withR
 	}
 	ctx := &imapmsg.SearchContext{MaxSeq: sel.view.count(), MaxUID: sel.view.maxUID(), Saved: saved}
 	all := isAll(keys) // ALL, as most SORT and THREAD commands say: no need to match
-	check := func(m *imapmsg.Message, row *store.Message) error {
+	check := func(m *imapmsg.Message) error {
 		if !all {
 			ok, err := imapmsg.Match(ctx, keys, m)
 			if err != nil || !ok {
 				return err
 			}
 		}
-		return found(m, row)
+		return found(m)
 	}
-	if withRow || usesMeta(keys) {
+	if usesMeta(keys) {
 		msgs, err := s.messages(ranges)
 		if err != nil {
 			return err
@@ -181,7 +179,7 @@ func (s *session) matchSelected(keys []imapwire.SearchKey, saved []uint32, withR
 				Subject: m.Subject, From: m.From,
 				Load: func() ([]byte, *message.Info, error) { return s.load(m, true) },
 			}
-			if err := check(im, m); err != nil {
+			if err := check(im); err != nil {
 				return err
 			}
 		}
@@ -200,7 +198,7 @@ func (s *session) matchSelected(keys []imapwire.SearchKey, saved []uint32, withR
 			Seq: seq, UID: m.UID, Flags: m.Flags, Keywords: m.Keywords,
 			Recent: rangesContain(sel.recent, m.UID), ModSeq: m.ModSeq,
 		}
-		if err := check(im, nil); err != nil {
+		if err := check(im); err != nil {
 			return err
 		}
 	}

@@ -51,6 +51,7 @@ type Store interface {
 	Move(ctx context.Context, accountID, from int64, uids []uint32, to int64) ([]store.CopiedUID, error)
 	ExpungeUIDs(ctx context.Context, accountID, mailboxID int64, uids []uint32) error
 	SearchCandidates(ctx context.Context, accountID, mailboxID int64, terms []store.SearchTerm) ([]uint32, error)
+	store.Sorting
 	ExpungeDeleted(ctx context.Context, accountID, mailboxID int64, ranges []store.UIDRange) ([]uint32, error)
 	Body(ctx context.Context, accountID, bodyID int64) (store.Body, error)
 	OpenBody(ctx context.Context, accountID, bodyID int64) (io.ReadCloser, error)
@@ -195,15 +196,14 @@ type Server struct {
 	done      chan struct{} // closed by Shutdown
 
 	flags *flagCache
+	// sorts keeps the rows SORT and THREAD read, per mailbox.
+	sorts *sortCache
 
 	// cmdList is the command table (commands.go), cmds the same by name.
 	cmdList []*command
 	cmds    map[string]*command
 
 	metrics *Metrics
-
-	// sortKeys caches the header-derived SORT and THREAD keys by body.
-	sortKeys *keyCache
 
 	literals *literalBudget
 
@@ -244,11 +244,12 @@ func New(cfg Config, st Store, a Authenticator, log *slog.Logger) *Server {
 	return &Server{
 		msglog: ml, ownLog: own,
 		cfg: cfg, store: st, auth: a, log: log,
-		cmdList: cmdList, cmds: commandsByName(cmdList), sortKeys: newKeyCache(250_000), metrics: cfg.Metrics,
+		cmdList: cmdList, cmds: commandsByName(cmdList), metrics: cfg.Metrics,
 		listeners: make(map[net.Listener]struct{}),
 		sessions:  make(map[*session]struct{}),
 		perIP:     make(map[string]int),
 		flags:     newFlagCache(),
+		sorts:     newSortCache(),
 		literals:  &literalBudget{limit: cfg.MaxLiteralMemory},
 		done:      make(chan struct{}),
 	}

@@ -1,11 +1,7 @@
 package imapserver
 
 import (
-	"mime"
 	"strconv"
-	"strings"
-	"sync"
-	"time"
 
 	"github.com/xtramail/xtramail/internal/imapserver/imapmsg"
 	"github.com/xtramail/xtramail/internal/imapserver/imapwire"
@@ -22,17 +18,11 @@ func (s *session) cmdSort(c *imapwire.Command) error {
 		return err
 	}
 	crit := make([]thread.Criterion, len(a.Criteria))
-	needInfo := false
 	for i, sc := range a.Criteria {
 		k, _ := thread.ParseKey(sc.Key) // the parser accepts only known keys
 		crit[i] = thread.Criterion{Key: k, Reverse: sc.Reverse}
-		switch k {
-		case thread.Arrival, thread.Size, thread.Subject:
-		default:
-			needInfo = true
-		}
 	}
-	msgs, err := s.sortMessages(a.Keys, c.UID, needInfo)
+	msgs, err := s.sortMessages(a.Keys, c.UID)
 	if err != nil {
 		return err
 	}
@@ -109,7 +99,7 @@ func (s *session) cmdThread(c *imapwire.Command) error {
 	if err := checkCharset(a.Charset); err != nil {
 		return err
 	}
-	msgs, err := s.sortMessages(a.Keys, c.UID, true)
+	msgs, err := s.sortMessages(a.Keys, c.UID)
 	if err != nil {
 		return err
 	}
@@ -134,122 +124,80 @@ func checkCharset(cs string) error {
 
 // sortMessages returns the messages of the view that match keys (chosen
 // by matchSelected, as SEARCH chooses them), with what sorting and
-// threading need. Msg.UID holds the UID when uid, else the sequence
-// number (both follow the same order). needInfo says whether the
-// header-derived keys (dates, addresses, references) are needed; they
-// come from the server's per-body cache.
-func (s *session) sortMessages(keys []imapwire.SearchKey, uid, needInfo bool) ([]thread.Msg, error) {
-	var out []thread.Msg
-	err := s.matchSelected(keys, s.saved, true, func(im *imapmsg.Message, m *store.Message) error {
-		tm := thread.Msg{UID: m.UID, Arrival: m.Received, Size: m.Size, Subject: m.Subject, MessageID: m.MessageID}
-		if !uid {
-			tm.UID = im.Seq
-		}
-		if needInfo {
-			k, err := s.srv.sortKeys.get(m.BodyID, func() (*message.Info, error) {
-				_, info, err := s.load(m, false)
-				return info, err
-			})
-			if err != nil {
-				return err
-			}
-			k.fill(&tm)
-		}
-		out = append(out, tm)
+// threading need: the keys the store keeps per body (store.SortRows),
+// through the server's sort cache, which reads only rows it does not
+// hold yet. Msg.UID holds the UID when uid, else the
+// sequence number (both follow the same order).
+func (s *session) sortMessages(keys []imapwire.SearchKey, uid bool) ([]thread.Msg, error) {
+	type hit struct{ uid, seq uint32 }
+	var hits []hit
+	err := s.matchSelected(keys, s.saved, func(im *imapmsg.Message) error {
+		hits = append(hits, hit{im.UID, im.Seq})
 		return nil
 	})
+	if err != nil || len(hits) == 0 {
+		return nil, err
+	}
+	uids := make([]uint32, len(hits))
+	for i := range hits {
+		uids[i] = hits[i].uid
+	}
+	rows, err := s.srv.sorts.rows(keyOf(s.sel.mb), uids, s.sortRows)
 	if err != nil {
 		return nil, err
 	}
+	out := make([]thread.Msg, 0, len(hits))
+	j := 0
+	for _, r := range rows {
+		// Both lists ascend by UID; a hit expunged meanwhile by another
+		// session has no row.
+		for hits[j].uid < r.UID {
+			j++
+		}
+		k := &r.Keys
+		tm := thread.Msg{
+			UID: r.UID, Arrival: r.Received, Size: r.Size, MessageID: r.MessageID,
+			Date: k.Date, Base: k.BaseSubject, Reply: k.Reply, Based: true,
+			From: k.From, To: k.To, Cc: k.Cc, DisplayFrom: k.DisplayFrom, DisplayTo: k.DisplayTo,
+			InReplyTo: k.InReplyTo, References: k.References,
+		}
+		if !uid {
+			tm.UID = hits[j].seq
+		}
+		out = append(out, tm)
+	}
 	return out, nil
+}
+
+// sortRows reads the sort rows of the selected mailbox in ranges (or in
+// the span of many ranges). A body stored before the store kept its keys
+// (until the store has filled them in) gets them derived from its Info
+// here, so that the sort cache holds only complete rows.
+func (s *session) sortRows(ranges []store.UIDRange) ([]store.SortRow, error) {
+	rows, err := s.srv.store.SortRows(s.ctx, s.account.ID, s.sel.mb.ID, queryRanges(ranges))
+	if err != nil {
+		return nil, err
+	}
+	for i := range rows {
+		r := &rows[i]
+		if r.HasKeys {
+			continue
+		}
+		body, err := s.srv.store.Body(s.ctx, s.account.ID, r.BodyID)
+		if err != nil {
+			return nil, err
+		}
+		info := body.Info
+		if info == nil {
+			info = &message.Info{}
+		}
+		r.Keys, r.HasKeys = store.SortKeysOf(info), true
+	}
+	return rows, nil
 }
 
 // isAll reports whether keys match every message: ALL, as most SORT and
 // THREAD commands say.
 func isAll(keys []imapwire.SearchKey) bool {
 	return len(keys) == 1 && keys[0].Op == imapwire.SearchAll
-}
-
-// bodyKeys are the header-derived sort and thread keys of one body.
-type bodyKeys struct {
-	date                   time.Time
-	from, to, cc           string
-	displayFrom, displayTo string
-	inReplyTo              string
-	references             []string
-}
-
-func (k *bodyKeys) fill(m *thread.Msg) {
-	m.Date = k.date
-	m.From, m.To, m.Cc = k.from, k.to, k.cc
-	m.DisplayFrom, m.DisplayTo = k.displayFrom, k.displayTo
-	m.InReplyTo, m.References = k.inReplyTo, k.references
-}
-
-// keyCache holds bodyKeys by body id, so that SORT and THREAD on a big
-// mailbox decode each message's Info once, not at every command. A body
-// never changes and its id is never given out again, so entries need no
-// invalidation; a body id reaches the cache only from a message row the
-// session's account may read. It is bounded: when full it starts over.
-type keyCache struct {
-	mu  sync.Mutex
-	max int
-	m   map[int64]*bodyKeys
-}
-
-func newKeyCache(n int) *keyCache { return &keyCache{max: n, m: make(map[int64]*bodyKeys)} }
-
-func (c *keyCache) get(bodyID int64, load func() (*message.Info, error)) (*bodyKeys, error) {
-	c.mu.Lock()
-	k := c.m[bodyID]
-	c.mu.Unlock()
-	if k != nil {
-		return k, nil
-	}
-	info, err := load()
-	if err != nil {
-		return nil, err
-	}
-	k = keysOf(info)
-	c.mu.Lock()
-	if len(c.m) >= c.max {
-		clear(c.m)
-	}
-	c.m[bodyID] = k
-	c.mu.Unlock()
-	return k, nil
-}
-
-// keysOf derives the keys from a body's pre-parsed Info.
-func keysOf(info *message.Info) *bodyKeys {
-	env := &info.Envelope
-	k := &bodyKeys{date: info.Date, references: info.References}
-	var dec mime.WordDecoder
-	first := func(list []message.Address) (mailbox, display string) {
-		for _, a := range list {
-			if a.GroupStart || a.GroupEnd {
-				continue
-			}
-			// RFC 5957 section 2: the display name, decoded, or the
-			// address when there is none.
-			display = a.Name
-			if d, err := dec.DecodeHeader(display); err == nil {
-				display = d
-			}
-			if strings.TrimSpace(display) == "" {
-				display = a.Mailbox + "@" + a.Host
-			}
-			return a.Mailbox, display
-		}
-		return "", ""
-	}
-	k.from, k.displayFrom = first(env.From)
-	k.to, k.displayTo = first(env.To)
-	k.cc, _ = first(env.Cc)
-	if i := strings.IndexByte(env.InReplyTo, '<'); i >= 0 {
-		if j := strings.IndexByte(env.InReplyTo[i:], '>'); j > 0 {
-			k.inReplyTo = env.InReplyTo[i+1 : i+j]
-		}
-	}
-	return k
 }

@@ -499,6 +499,7 @@ type Store interface {
 	Compose
 	Sessions
 	Tenancy
+	Sorting
 
 	Close() error
 }

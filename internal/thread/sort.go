@@ -19,6 +19,12 @@ type Msg struct {
 	Arrival time.Time // INTERNALDATE
 	Size    int64
 	Subject string // decoded (RFC 2047), as in store.Message
+	// Base and Reply are BaseSubject(Subject) when Based is set: a
+	// caller that has them pre-computed (the store keeps them per
+	// message) saves deriving them at every sort.
+	Base  string
+	Reply bool
+	Based bool
 	// From, To and Cc are the first address's mailbox (local part), as
 	// RFC 5256 section 3 sorts them; DisplayFrom and DisplayTo the
 	// display name of RFC 5957 section 2 (or the address when it has
@@ -28,6 +34,15 @@ type Msg struct {
 	MessageID              string   // without angle brackets
 	InReplyTo              string   // the first message id, without brackets
 	References             []string // without brackets, oldest first
+}
+
+// BaseSubject returns the message's base subject and whether it was a
+// reply or forward (see the function BaseSubject).
+func (m *Msg) BaseSubject() (string, bool) {
+	if m.Based {
+		return m.Base, m.Reply
+	}
+	return BaseSubject(m.Subject)
 }
 
 // SentDate is the date SORT's DATE key and threading use: the Date
@@ -106,7 +121,7 @@ func Sort(msgs []Msg, crit []Criterion) {
 		for _, c := range crit {
 			switch c.Key {
 			case Subject:
-				k.strs[0], _ = BaseSubject(m.Subject)
+				k.strs[0], _ = m.BaseSubject()
 			case From:
 				k.strs[1] = strings.ToUpper(m.From)
 			case To:

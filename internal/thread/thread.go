@@ -31,7 +31,7 @@ func OrderedSubject(msgs []Msg) []*Node {
 	}
 	items := make([]item, len(msgs))
 	for i := range msgs {
-		base, _ := BaseSubject(msgs[i].Subject)
+		base, _ := msgs[i].BaseSubject()
 		items[i] = item{&msgs[i], base, msgs[i].SentDate().UnixNano()}
 	}
 	slices.SortFunc(items, func(a, b item) int {
@@ -232,7 +232,7 @@ func groupBySubject(roots []*Node) []*Node {
 		if m == nil {
 			return false
 		}
-		_, r := BaseSubject(m.Subject)
+		_, r := m.BaseSubject()
 		return r
 	}
 	base := func(n *Node) string {
@@ -240,7 +240,7 @@ func groupBySubject(roots []*Node) []*Node {
 		if m == nil {
 			return ""
 		}
-		b, _ := BaseSubject(m.Subject)
+		b, _ := m.BaseSubject()
 		return b
 	}
 	// (5B) The table: per base subject, a dummy root if there is one,

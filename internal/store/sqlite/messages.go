@@ -33,7 +33,7 @@ const (
 )
 
 var hotQueries = []string{"SAVEPOINT req", "RELEASE req", "ROLLBACK TO req", insertBody, insertFTS, addToMailbox, insertMessage, insertLog,
-	mailboxOfCopy, claimDedup, heldDedup, setDedup}
+	mailboxOfCopy, claimDedup, heldDedup, setDedup, insertSortKeys}
 
 func (s *Store) Deliver(ctx context.Context, d *store.Delivery) ([]store.Delivered, error) {
 	out, err := s.DeliverAll(ctx, d)
@@ -49,6 +49,7 @@ type putBody struct {
 	sync   func() error // nil when the blob store synced it already
 	info   []byte
 	digest []byte // the duplicate rule's body digest; nil: never a duplicate
+	keys   store.SortKeys
 }
 
 // checkDelivery refuses a delivery that could not be stored whatever
@@ -79,6 +80,7 @@ func (s *Store) put(ctx context.Context, d *store.Delivery) (putBody, error) {
 		return pb, fmt.Errorf("encode message info: %w", err)
 	}
 	pb.info = info
+	pb.keys = store.SortKeysOf(d.Info)
 	body := d.Body
 	var digest *store.BodyDigest
 	if store.Dedupable(d.Info) {
@@ -159,7 +161,7 @@ func (s *Store) DeliverAll(ctx context.Context, ds ...*store.Delivery) ([][]stor
 		for i, d := range ds {
 			pb := bodies[i]
 			var err error
-			if out[i], unused[i], err = t.deliver(s, d, pb.key, pb.info, pb.digest); err != nil {
+			if out[i], unused[i], err = t.deliver(s, d, pb.key, pb.info, pb.digest, &pb.keys); err != nil {
 				return err
 			}
 		}
@@ -177,7 +179,7 @@ func (s *Store) DeliverAll(ctx context.Context, ds ...*store.Delivery) ([][]stor
 // under key. Duplicate copies (store.Delivery's rule, in store/dedup.go)
 // are found first, so that the body row counts only the copies stored;
 // unused reports that nothing refers to the body: the caller deletes it.
-func (t *tx) deliver(s *Store, d *store.Delivery, key string, info []byte, digest []byte) (out []store.Delivered, unused bool, err error) {
+func (t *tx) deliver(s *Store, d *store.Delivery, key string, info []byte, digest []byte, keys *store.SortKeys) (out []store.Delivered, unused bool, err error) {
 	out = make([]store.Delivered, len(d.Copies))
 	targets := make([]copyTarget, len(d.Copies))
 	stored := 0
@@ -201,6 +203,9 @@ func (t *tx) deliver(s *Store, d *store.Delivery, key string, info []byte, diges
 			return nil, false, err
 		}
 		t.index = append(t.index, ftsRow{bodyID, d.Info.Search})
+		if err := t.insertSortKeys(bodyID, keys); err != nil {
+			return nil, false, err
+		}
 	} else {
 		unused = true
 	}

@@ -391,6 +391,18 @@ CREATE INDEX dedup_message ON dedup(message);
 CREATE UNIQUE INDEX resellers_name_nocase ON resellers(name COLLATE NOCASE);
 CREATE UNIQUE INDEX customers_name_nocase ON customers(reseller_id, name COLLATE NOCASE);
 `,
+	// Sort keys per body (issue 11 part 7).
+	`
+-- What IMAP SORT and THREAD order by (store.SortKeys, RFC 5256), one row
+-- per body, written with it, so that sorting a large mailbox reads one
+-- joined row per message and no body's Info. Bodies stored before this
+-- step are filled in the background
+-- (fillSortKeys); until then SortRows reports them without keys.
+CREATE TABLE sort_keys (
+	body_id INTEGER PRIMARY KEY,
+	keys TEXT NOT NULL -- packed by packSortKeys: one column reads faster than eleven
+);
+`,
 }
 
 // rebuildAutoincrement returns the statements that recreate table with

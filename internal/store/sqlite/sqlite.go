@@ -153,6 +153,8 @@ func Open(path string, blobs blob.Store, opts Options) (*Store, error) {
 		s.bg.Add(1)
 		go s.reindex()
 	}
+	s.bg.Add(1)
+	go s.fillSortKeys()
 	// The search vocabulary is read now rather than by the first search,
 	// which would wait for it (a second or more for 100,000 messages).
 	s.bg.Add(1)

@@ -65,6 +65,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TenancyCounters", testTenancyCounters},
 		{"Duplicates", testDuplicates}, {"DuplicateLifecycle", testDuplicateLifecycle}, {"ConcurrentDuplicates", testConcurrentDuplicates},
 		{"DeliverAll", testDeliverAll},
+		{"SortRows", testSortRows},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

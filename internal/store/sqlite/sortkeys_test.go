@@ -1,0 +1,127 @@
+package sqlite
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/message"
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// TestSortKeysFilledForOlderBodies guards SORT on a database from before
+// the sort_keys table: bodies without keys are reported without them
+// (HasKeys false, so the caller derives them), and the background fill
+// started by Open stores the keys SortKeysOf derives.
+func TestSortKeysFilledForOlderBodies(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	ctx := context.Background()
+	if _, err := s.CreateDomain(ctx, "example.test", 0); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.CreateAccount(ctx, "bob@example.test", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raws := []string{
+		"From: =?UTF-8?Q?=C3=89mile?= <emile@example.org>\r\nSubject: Re: [x] Plan\r\nDate: Tue, 24 Nov 2026 09:00:00 +0000\r\n\r\nb\r\n",
+		"From: zed@example.org\r\nTo: a@example.test\r\nSubject: plan\r\nReferences: <p@x> <q@x>\r\n\r\nb\r\n",
+	}
+	n := 600 // more than one fill batch
+	for i := range n {
+		d := store.NewDelivery([]byte(raws[i%2]), time.Now())
+		d.Copies = []store.Copy{{AccountID: a.ID, Mailbox: store.Inbox}}
+		if _, err := s.Deliver(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mb, err := s.Mailbox(ctx, a.ID, store.Inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As if stored before the keys existed.
+	if err := s.write(ctx, func(t *tx) error { _, err := t.Exec("DELETE FROM sort_keys"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := s.SortRows(ctx, a.ID, mb.ID, nil)
+	if err != nil || len(rows) != n || rows[0].HasKeys {
+		t.Fatalf("rows without stored keys: %d rows, HasKeys %v, %v", len(rows), len(rows) > 0 && rows[0].HasKeys, err)
+	}
+	s.Close()
+
+	s = open(t, dir)
+	defer s.Close()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		rows, err = s.SortRows(ctx, a.ID, mb.ID, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		missing := 0
+		for _, r := range rows {
+			if !r.HasKeys {
+				missing++
+			}
+		}
+		if missing == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d bodies still without sort keys", missing, len(rows))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for i, r := range rows {
+		want := store.SortKeysOf(message.Parse([]byte(raws[i%2])))
+		got := r.Keys
+		if got.BaseSubject != want.BaseSubject || got.Reply != want.Reply || got.From != want.From || got.DisplayFrom != want.DisplayFrom ||
+			got.To != want.To || !got.Date.Equal(want.Date) || strings.Join(got.References, " ") != strings.Join(want.References, " ") {
+			t.Fatalf("row %d keys %+v, want %+v", i, got, want)
+		}
+	}
+	if rows[0].Keys.BaseSubject != "PLAN" || rows[0].Keys.DisplayFrom != "Émile" || !rows[0].Keys.Reply {
+		t.Fatalf("first message's keys %+v", rows[0].Keys)
+	}
+}
+
+// TestUIDListUsesIndex guards SEARCH on scattered candidates at 100,000
+// messages: many UID ranges are one statement that looks each UID up in
+// the (mailbox_id, uid) index, not a scan of the mailbox.
+func TestUIDListUsesIndex(t *testing.T) {
+	s := open(t, t.TempDir())
+	defer s.Close()
+	acct, mb := bulkMailbox(t, s, 3000, 0)
+	var ranges []store.UIDRange
+	for u := uint32(5); u < 3000; u += 97 {
+		ranges = append(ranges, store.UIDRange{First: u, Last: u})
+	}
+	got, err := s.MessagesByUID(t.Context(), acct, mb, ranges)
+	if err != nil || len(got) != len(ranges) || got[0].UID != 5 || got[1].UID != 102 {
+		t.Fatalf("MessagesByUID on %d ranges: %d messages, %v", len(ranges), len(got), err)
+	}
+	cond, args := uidFilter(ranges)
+	if len(args) != 1 {
+		t.Fatalf("uidFilter of %d ranges has %d arguments, want one list", len(ranges), len(args))
+	}
+	rows, err := s.r.Query("EXPLAIN QUERY PLAN SELECT "+messageCols+" FROM messages WHERE "+ownedMailbox+" AND expunged_modseq = 0"+cond+" ORDER BY uid",
+		append([]any{mb, acct}, args...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var a, b, c int
+		var d string
+		if err := rows.Scan(&a, &b, &c, &d); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, d)
+	}
+	p := strings.Join(plan, "; ")
+	if !strings.Contains(p, "uid=?") {
+		t.Fatalf("MessagesByUID's plan on a UID list %q does not look UIDs up by index", p)
+	}
+}
