@@ -136,7 +136,14 @@ func Sort(msgs []Msg, crit []Criterion) {
 		}
 		keys[i] = k
 	}
-	slices.SortFunc(keys, func(a, b sortable) int {
+	// The keys stay put and an index is sorted: moving 120-byte keys
+	// was most of a 100,000-message sort.
+	perm := make([]int32, len(keys))
+	for i := range perm {
+		perm[i] = int32(i)
+	}
+	slices.SortFunc(perm, func(ia, ib int32) int {
+		a, b := &keys[ia], &keys[ib]
 		for _, c := range crit {
 			var r int
 			switch c.Key {
@@ -169,8 +176,8 @@ func Sort(msgs []Msg, crit []Criterion) {
 		return cmp.Compare(a.m.UID, b.m.UID)
 	})
 	out := make([]Msg, len(msgs))
-	for i, k := range keys {
-		out[i] = *k.m
+	for i, k := range perm {
+		out[i] = *keys[k].m
 	}
 	copy(msgs, out)
 }
