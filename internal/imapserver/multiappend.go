@@ -31,10 +31,9 @@ func (s *session) cmdAppendAny(c *imapwire.Command) error {
 }
 
 // cmdMultiAppend appends several messages, all or none (RFC 3502 section
-// 3). Every message is checked before any is stored; if storing one
-// fails, those already stored are expunged again before the NO. (The
-// store has no multi-message transaction: a crash between two
-// deliveries leaves the first ones in the mailbox.)
+// 3): every message is checked before any is stored, and all are stored
+// in one store write (store.Deliveries), so that neither an error nor a crash
+// leaves some of them in the mailbox.
 func (s *session) cmdMultiAppend(c *imapwire.Command, a *imapwire.Append) error {
 	mb, err := s.appendTarget(a.Mailbox)
 	if err != nil {
@@ -48,33 +47,27 @@ func (s *session) cmdMultiAppend(c *imapwire.Command, a *imapwire.Append) error 
 		}
 		ds = append(ds, d)
 	}
-	var uids, undo []uint32
-	for _, d := range ds {
-		delivered, err := s.srv.store.Deliver(s.ctx, d)
-		if err == nil && (len(delivered) != 1 || delivered[0].MailboxID != mb.ID) {
+	delivered, err := s.srv.store.DeliverAll(s.ctx, ds...)
+	if err != nil {
+		return targetError{err}
+	}
+	uids := make([]uint32, 0, len(delivered))
+	for _, dl := range delivered {
+		if len(dl) != 1 || dl[0].MailboxID != mb.ID {
 			// The mailbox was renamed away meanwhile and another took
-			// its name: undo rather than split the messages.
-			err = store.ErrNotFound
-			for _, dl := range delivered {
-				if !dl.Duplicate {
-					s.srv.store.ExpungeUIDs(s.ctx, s.account.ID, dl.MailboxID, []uint32{dl.UID})
+			// its name: undo rather than leave them where the client
+			// did not ask. Only what this command stored is undone: a
+			// duplicate names a message that was there before.
+			for _, d := range delivered {
+				for _, x := range d {
+					if !x.Duplicate {
+						s.srv.store.ExpungeUIDs(s.ctx, s.account.ID, x.MailboxID, []uint32{x.UID})
+					}
 				}
 			}
+			return targetError{store.ErrNotFound}
 		}
-		if err != nil {
-			if len(undo) > 0 {
-				if uerr := s.srv.store.ExpungeUIDs(s.ctx, s.account.ID, mb.ID, undo); uerr != nil {
-					s.log.Error("MULTIAPPEND: undo of a partial append failed", "mailbox", mb.Name, "uids", len(undo), "err", uerr)
-				}
-			}
-			return targetError{err}
-		}
-		uids = append(uids, delivered[0].UID)
-		if !delivered[0].Duplicate {
-			// Only what this command stored is undone: a duplicate names
-			// a message that was there before.
-			undo = append(undo, delivered[0].UID)
-		}
+		uids = append(uids, dl[0].UID)
 	}
 	if s.sel != nil && s.sel.mb.ID == mb.ID {
 		s.markDirty()

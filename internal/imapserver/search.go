@@ -1,9 +1,6 @@
 package imapserver
 
 import (
-	"slices"
-	"strconv"
-
 	"github.com/xtramail/xtramail/internal/imapserver/imapmsg"
 	"github.com/xtramail/xtramail/internal/imapserver/imapwire"
 	"github.com/xtramail/xtramail/internal/message"
@@ -82,50 +79,11 @@ func (s *session) cmdSearch(tag string, uid bool, a *imapwire.Search) {
 	if a.Return != nil {
 		ret = *a.Return
 	}
-	if ret.Save {
-		// With MIN or MAX alone, only those are saved (RFC 5182 section
-		// 2.1).
-		switch {
-		case len(found) == 0:
-		case (ret.Min || ret.Max) && !ret.All && !ret.Count:
-			var sv []uint32
-			if ret.Min {
-				sv = append(sv, found[0])
-			}
-			if ret.Max && (!ret.Min || len(found) > 1) {
-				sv = append(sv, found[len(found)-1])
-			}
-			s.saved = sv
-		default:
-			s.saved = slices.Clone(found)
-		}
-		if !ret.Min && !ret.Max && !ret.All && !ret.Count {
-			s.ok(tag, "SEARCH completed, result saved")
-			return
-		}
+	s.answerESearch(tag, uid, ret, &result{nums: nums, uids: found, modseqs: modseqs}, useModSeq)
+	if ret.Save && !ret.Min && !ret.Max && !ret.All && !ret.Count && ret.Partial == nil {
+		s.ok(tag, "SEARCH completed, result saved")
+		return
 	}
-	w.Raw("* ESEARCH (TAG ").String(tag).Raw(")")
-	if uid {
-		w.Raw(" UID")
-	}
-	if len(nums) > 0 {
-		if ret.Min {
-			w.Raw(" MIN ").Num(nums[0])
-		}
-		if ret.Max {
-			w.Raw(" MAX ").Num(nums[len(nums)-1])
-		}
-		if ret.All {
-			w.Raw(" ALL ").NumSet(numSetOf(nums))
-		}
-	}
-	if ret.Count {
-		w.Raw(" COUNT ").Raw(strconv.Itoa(len(nums)))
-	}
-	if useModSeq && len(nums) > 0 {
-		w.Raw(" MODSEQ ").Num64(esearchModSeq(ret, modseqs, highest))
-	}
-	w.CRLF()
 	s.ok(tag, "SEARCH completed")
 }
 
@@ -203,22 +161,4 @@ func (s *session) matchSelected(keys []imapwire.SearchKey, saved []uint32, found
 		}
 	}
 	return nil
-}
-
-// esearchModSeq is the MODSEQ of an ESEARCH response: the highest modseq
-// of the messages it returns. With MIN or MAX and neither ALL nor COUNT,
-// those are only the messages MIN and MAX name (RFC 4731 section 3.2, RFC
-// 7162 section 3.1.5); otherwise all that matched (highest).
-func esearchModSeq(ret imapwire.SearchReturn, modseqs []uint64, highest uint64) uint64 {
-	if ret.All || ret.Count || !(ret.Min || ret.Max) || len(modseqs) == 0 {
-		return highest
-	}
-	var m uint64
-	if ret.Min {
-		m = modseqs[0]
-	}
-	if ret.Max {
-		m = max(m, modseqs[len(modseqs)-1])
-	}
-	return m
 }

@@ -56,6 +56,7 @@ type Store interface {
 	Body(ctx context.Context, accountID, bodyID int64) (store.Body, error)
 	OpenBody(ctx context.Context, accountID, bodyID int64) (io.ReadCloser, error)
 	Deliver(ctx context.Context, d *store.Delivery) ([]store.Delivered, error)
+	store.Deliveries
 	AppendLog(ctx context.Context, events ...store.LogEvent) error
 	Subscribe(accountID int64, fn func(store.Change)) (cancel func())
 }

@@ -1,7 +1,8 @@
 package imapserver
 
 import (
-	"strconv"
+	"cmp"
+	"slices"
 
 	"github.com/xtramail/xtramail/internal/imapserver/imapmsg"
 	"github.com/xtramail/xtramail/internal/imapserver/imapwire"
@@ -11,7 +12,9 @@ import (
 )
 
 // cmdSort runs SORT and UID SORT (RFC 5256 section 3), with ESORT's
-// RETURN options (RFC 5267 section 3).
+// RETURN options (RFC 5267 section 3: MIN, MAX, ALL, COUNT, PARTIAL of
+// RFC 9394), SAVE (RFC 5182 section 2.4) and MODSEQ (RFC 7162 section
+// 3.1.5).
 func (s *session) cmdSort(c *imapwire.Command) error {
 	a := c.Args.(*imapwire.Sort)
 	if err := checkCharset(a.Charset); err != nil {
@@ -22,7 +25,17 @@ func (s *session) cmdSort(c *imapwire.Command) error {
 		k, _ := thread.ParseKey(sc.Key) // the parser accepts only known keys
 		crit[i] = thread.Criterion{Key: k, Reverse: sc.Reverse}
 	}
-	msgs, err := s.sortMessages(a.Keys, c.UID)
+	// As in SEARCH, "$" in this command is the result saved before it.
+	prev := s.saved
+	save := a.Return != nil && a.Return.Save
+	if save {
+		s.saved = nil // a failed sort leaves "$" empty (RFC 5182 section 2.1)
+	}
+	useModSeq := imapmsg.UsesModSeq(a.Keys)
+	if useModSeq {
+		s.cond = true
+	}
+	msgs, hits, err := s.sortMessages(a.Keys, prev, c.UID)
 	if err != nil {
 		return err
 	}
@@ -33,55 +46,42 @@ func (s *session) cmdSort(c *imapwire.Command) error {
 		for i := range msgs {
 			w.SP().Num(msgs[i].UID)
 		}
+		if useModSeq && len(msgs) > 0 {
+			var highest uint64
+			for _, h := range hits {
+				highest = max(highest, h.modseq)
+			}
+			w.Raw(" (MODSEQ ").Num64(highest).Raw(")")
+		}
 		w.CRLF()
 		return nil
 	}
-	// ESORT: an ESEARCH response whose MIN and MAX are the first and
-	// last in sort order and whose ALL keeps the sort order (RFC 5267
-	// section 3.2).
-	r := a.Return
-	w.Raw("* ESEARCH (TAG ").String(c.Tag).Raw(")")
-	if c.UID {
-		w.Raw(" UID")
+	// ESORT: an ESEARCH response in sort order (RFC 5267 section 3.2).
+	r := &result{sorted: true, nums: make([]uint32, len(msgs)), uids: make([]uint32, len(msgs)), modseqs: make([]uint64, len(msgs))}
+	for i := range msgs {
+		h := hitOf(hits, msgs[i].UID, c.UID)
+		r.nums[i], r.uids[i], r.modseqs[i] = msgs[i].UID, h.uid, h.modseq
 	}
-	if len(msgs) > 0 {
-		if r.Min {
-			w.Raw(" MIN ").Num(msgs[0].UID)
-		}
-		if r.Max {
-			w.Raw(" MAX ").Num(msgs[len(msgs)-1].UID)
-		}
-		if r.All {
-			w.Raw(" ALL ").Raw(orderedSet(msgs))
-		}
-	}
-	if r.Count {
-		w.Raw(" COUNT ").Raw(strconv.Itoa(len(msgs)))
-	}
-	w.CRLF()
+	s.answerESearch(c.Tag, c.UID, *a.Return, r, useModSeq)
 	return nil
 }
 
-// orderedSet writes numbers in their given order as a sequence-set,
-// joining only ascending runs into ranges so the order survives.
-func orderedSet(msgs []thread.Msg) string {
-	var b []byte
-	for i := 0; i < len(msgs); {
-		j := i
-		for j+1 < len(msgs) && msgs[j+1].UID == msgs[j].UID+1 {
-			j++
+// sortHit is one message sortMessages selected.
+type sortHit struct {
+	uid, seq uint32
+	modseq   uint64
+}
+
+// hitOf finds the hit of a sorted message by the number it carries (UID
+// or sequence number; hits ascend by both).
+func hitOf(hits []sortHit, num uint32, uid bool) sortHit {
+	i, _ := slices.BinarySearchFunc(hits, num, func(h sortHit, n uint32) int {
+		if uid {
+			return cmp.Compare(h.uid, n)
 		}
-		if len(b) > 0 {
-			b = append(b, ',')
-		}
-		b = strconv.AppendUint(b, uint64(msgs[i].UID), 10)
-		if j > i {
-			b = append(b, ':')
-			b = strconv.AppendUint(b, uint64(msgs[j].UID), 10)
-		}
-		i = j + 1
-	}
-	return string(b)
+		return cmp.Compare(h.seq, n)
+	})
+	return hits[i]
 }
 
 // cmdThread runs THREAD and UID THREAD (RFC 5256 sections 3 and 4).
@@ -99,7 +99,7 @@ func (s *session) cmdThread(c *imapwire.Command) error {
 	if err := checkCharset(a.Charset); err != nil {
 		return err
 	}
-	msgs, err := s.sortMessages(a.Keys, c.UID)
+	msgs, _, err := s.sortMessages(a.Keys, s.saved, c.UID)
 	if err != nil {
 		return err
 	}
@@ -128,15 +128,14 @@ func checkCharset(cs string) error {
 // through the server's sort cache, which reads only rows it does not
 // hold yet. Msg.UID holds the UID when uid, else the
 // sequence number (both follow the same order).
-func (s *session) sortMessages(keys []imapwire.SearchKey, uid bool) ([]thread.Msg, error) {
-	type hit struct{ uid, seq uint32 }
-	var hits []hit
-	err := s.matchSelected(keys, s.saved, func(im *imapmsg.Message) error {
-		hits = append(hits, hit{im.UID, im.Seq})
+func (s *session) sortMessages(keys []imapwire.SearchKey, saved []uint32, uid bool) ([]thread.Msg, []sortHit, error) {
+	var hits []sortHit
+	err := s.matchSelected(keys, saved, func(im *imapmsg.Message) error {
+		hits = append(hits, sortHit{im.UID, im.Seq, im.ModSeq})
 		return nil
 	})
 	if err != nil || len(hits) == 0 {
-		return nil, err
+		return nil, nil, err
 	}
 	uids := make([]uint32, len(hits))
 	for i := range hits {
@@ -144,7 +143,7 @@ func (s *session) sortMessages(keys []imapwire.SearchKey, uid bool) ([]thread.Ms
 	}
 	rows, err := s.srv.sorts.rows(keyOf(s.sel.mb), uids, s.sortRows)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := make([]thread.Msg, 0, len(hits))
 	j := 0
@@ -166,7 +165,20 @@ func (s *session) sortMessages(keys []imapwire.SearchKey, uid bool) ([]thread.Ms
 		}
 		out = append(out, tm)
 	}
-	return out, nil
+	// A hit expunged meanwhile has no message: hits keep only those
+	// sorted, so that every number maps to its hit.
+	if len(out) < len(hits) {
+		kept := hits[:0]
+		k := 0
+		for _, h := range hits {
+			if k < len(out) && h.uid == rows[k].UID {
+				kept = append(kept, h)
+				k++
+			}
+		}
+		hits = kept
+	}
+	return out, hits, nil
 }
 
 // sortRows reads the sort rows of the selected mailbox in ranges (or in

@@ -91,7 +91,6 @@ func TestSortAndThreadTranscripts(t *testing.T) {
 		{"THREAD JWZ UTF-8 ALL", "BAD"},
 		{"SORT (COLOUR) UTF-8 ALL", "BAD"},
 		{"SORT () UTF-8 ALL", "BAD"},
-		{"SORT RETURN (SAVE) (DATE) UTF-8 ALL", "BAD"},
 	} {
 		c.want(tc.cmd, tc.want)
 	}

@@ -166,6 +166,38 @@ type SearchKey struct {
 // says.
 type SearchReturn struct {
 	Min, Max, All, Count, Save bool
+	// Partial is the PARTIAL range (RFC 9394 section 3, after RFC 5267
+	// section 4.4), nil without one.
+	Partial *PartialRange
+}
+
+// PartialRange is the positions PARTIAL asks for in the result, 1-based:
+// First <= Last, both positive (from the start of the result) or both
+// negative (-1 is the last message).
+type PartialRange struct{ First, Last int64 }
+
+// String is the range as the response repeats it (RFC 9394 section 3).
+func (r PartialRange) String() string {
+	if r.First < 0 {
+		return strconv.FormatInt(r.Last, 10) + ":" + strconv.FormatInt(r.First, 10)
+	}
+	return strconv.FormatInt(r.First, 10) + ":" + strconv.FormatInt(r.Last, 10)
+}
+
+// Slice returns the positions [i, j) of a result of n messages the range
+// covers (empty when it lies beyond the result).
+func (r PartialRange) Slice(n int) (i, j int) {
+	lo, hi := r.First, r.Last
+	if lo < 0 {
+		// -1:-100 is the last 100: positions n-99 .. n.
+		lo, hi = int64(n)+1+lo, int64(n)+1+hi
+		lo = max(lo, 1)
+	}
+	hi = min(hi, int64(n))
+	if lo > hi {
+		return 0, 0
+	}
+	return int(lo - 1), int(hi)
 }
 
 // Search is SEARCH [RETURN (opts)] [CHARSET name] keys (RFC 9051 section
@@ -197,6 +229,7 @@ func (a *Search) appendArgs(b []byte) []byte {
 	if r := a.Return; r != nil {
 		b = append(b, " RETURN ("...)
 		b = appendOpts(b, opt{r.Min, "MIN"}, opt{r.Max, "MAX"}, opt{r.All, "ALL"}, opt{r.Count, "COUNT"}, opt{r.Save, "SAVE"})
+		b = r.appendPartial(b)
 		b = append(b, ')')
 	}
 	if a.Charset != "" {
@@ -263,7 +296,7 @@ func (p *parser) search() Args {
 	a := &Search{}
 	p.sp()
 	if p.takeKeyword("RETURN") {
-		a.Return = p.searchReturn("search", true)
+		a.Return = p.searchReturn("search")
 	}
 	if p.takeKeyword("CHARSET") {
 		p.sp()
@@ -274,10 +307,21 @@ func (p *parser) search() Args {
 	return a
 }
 
+func (r *SearchReturn) appendPartial(b []byte) []byte {
+	if r.Partial == nil {
+		return b
+	}
+	if b[len(b)-1] != '(' {
+		b = append(b, ' ')
+	}
+	return append(append(b, "PARTIAL "...), r.Partial.String()...)
+}
+
 // searchReturn reads the return options after RETURN, and the SP after
-// them, for SEARCH (what "search", with SAVE) and SORT (what "sort",
-// without SAVE: RFC 5267 section 3 takes RFC 4731's options).
-func (p *parser) searchReturn(what string, save bool) *SearchReturn {
+// them, for SEARCH (what "search") and SORT (what "sort": RFC 5267
+// section 3 takes RFC 4731's options, and SAVE with SEARCHRES, RFC 5182
+// section 2.4). PARTIAL and ALL exclude each other (RFC 9394 section 3).
+func (p *parser) searchReturn(what string) *SearchReturn {
 	r := &SearchReturn{}
 	p.sp()
 	p.expect('(', "'(' to start return options")
@@ -291,8 +335,11 @@ func (p *parser) searchReturn(what string, save bool) *SearchReturn {
 			r.All = true
 		case opt == "COUNT":
 			r.Count = true
-		case opt == "SAVE" && save:
+		case opt == "SAVE":
 			r.Save = true
+		case opt == "PARTIAL" && r.Partial == nil:
+			p.sp()
+			r.Partial = p.partialRange()
 		case opt == "":
 		default:
 			p.failf("unknown %s return option %s", what, opt)
@@ -301,8 +348,31 @@ func (p *parser) searchReturn(what string, save bool) *SearchReturn {
 	if n == 0 {
 		r.All = true // RFC 4731 section 3.1 (for SORT by RFC 5267 section 3)
 	}
+	if r.All && r.Partial != nil {
+		p.failf("%s return options ALL and PARTIAL exclude each other", what)
+	}
 	p.sp()
 	return r
+}
+
+// partialRange reads partial-range (RFC 9394 section 6): "a:b" of
+// non-zero numbers, or "-a:-b", in either order.
+func (p *parser) partialRange() *PartialRange {
+	neg := p.take('-')
+	a := int64(p.nzNumber32("partial range"))
+	p.expect(':', "':' in partial range")
+	if neg {
+		p.expect('-', "'-' in a partial range from the end")
+	}
+	b := int64(p.nzNumber32("partial range"))
+	if a > b {
+		a, b = b, a
+	}
+	if neg {
+		// Kept as First <= Last: -1:-100 is First -100, Last -1.
+		a, b = -b, -a
+	}
+	return &PartialRange{First: a, Last: b}
 }
 
 // searchKeyList reads search-key *(SP search-key).

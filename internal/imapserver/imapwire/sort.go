@@ -6,7 +6,7 @@ import "strings"
 // 5256 section 3; the RETURN options are ESORT's, RFC 5267 section 3).
 type Sort struct {
 	// Return is nil for a plain SORT, answered with "* SORT", and set for
-	// ESORT, answered with "* ESEARCH". Save is never set.
+	// ESORT, answered with "* ESEARCH".
 	Return   *SearchReturn
 	Criteria []SortCriterion // at least one
 	Charset  string          // upper case
@@ -31,7 +31,8 @@ func sortKeyName(s string) bool {
 func (a *Sort) appendArgs(b []byte) []byte {
 	if r := a.Return; r != nil {
 		b = append(b, " RETURN ("...)
-		b = appendOpts(b, opt{r.Min, "MIN"}, opt{r.Max, "MAX"}, opt{r.All, "ALL"}, opt{r.Count, "COUNT"})
+		b = appendOpts(b, opt{r.Min, "MIN"}, opt{r.Max, "MAX"}, opt{r.All, "ALL"}, opt{r.Count, "COUNT"}, opt{r.Save, "SAVE"})
+		b = r.appendPartial(b)
 		b = append(b, ')')
 	}
 	b = append(b, " ("...)
@@ -73,7 +74,7 @@ func ParseSort(p *Parser, _ bool) Args {
 	a := &Sort{}
 	p.sp()
 	if p.takeKeyword("RETURN") {
-		a.Return = p.searchReturn("sort", false)
+		a.Return = p.searchReturn("sort")
 	}
 	p.expect('(', "'(' to start sort criteria")
 	p.listItems(func() {

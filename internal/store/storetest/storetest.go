@@ -64,8 +64,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TenancyAudit", testTenancyAudit},
 		{"TenancyCounters", testTenancyCounters},
 		{"Duplicates", testDuplicates}, {"DuplicateLifecycle", testDuplicateLifecycle}, {"ConcurrentDuplicates", testConcurrentDuplicates},
-		{"DeliverAll", testDeliverAll},
 		{"SortRows", testSortRows},
+		{"DeliverAll", testDeliverAll},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
