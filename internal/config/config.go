@@ -5,6 +5,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -103,6 +104,13 @@ type IMAP struct {
 	// few each, NAT puts many users behind one address).
 	MaxConns      int `toml:"max_conns"`
 	MaxConnsPerIP int `toml:"max_conns_per_ip"`
+	// QuotaBytes is every account's storage limit (IMAP QUOTA, RFC
+	// 9208): APPEND and COPY past it get NO [OVERQUOTA]; capture never
+	// refuses a copy for it. 0 takes the default, 10 GiB; negative means
+	// none. QuotaDomains overrides it per domain (lower-case name =
+	// bytes, negative for none).
+	QuotaBytes   int64            `toml:"quota_bytes"`
+	QuotaDomains map[string]int64 `toml:"quota_domains"`
 }
 
 // Submission configures SMTP submission (RFC 6409): users' mail clients
@@ -336,6 +344,11 @@ func (c *Config) Validate() error {
 	}
 	if c.IMAP.MaxConns < 1 || c.IMAP.MaxConnsPerIP < 1 {
 		errs = append(errs, errors.New("imap: max_conns and max_conns_per_ip must be positive"))
+	}
+	for name := range c.IMAP.QuotaDomains {
+		if name == "" || name != strings.ToLower(name) || strings.ContainsAny(name, " @/") {
+			errs = append(errs, fmt.Errorf("imap.quota_domains: %q is not a lower-case domain name", name))
+		}
 	}
 	if c.Retention.Batch < 1 || c.Retention.LogDays < 1 || c.Retention.Interval.Duration <= 0 {
 		errs = append(errs, errors.New("retention: interval, batch and log_days must be positive"))

@@ -158,3 +158,22 @@ lifetime = "72h"
 		}
 	}
 }
+
+// TestIMAPQuota guards the IMAP storage quota keys: a default, a
+// per-domain table, and a refused domain name.
+func TestIMAPQuota(t *testing.T) {
+	c := Default()
+	if err := Load(write(t, "[capture]\nallow = [\"192.0.2.0/24\"]\n[imap]\nquota_bytes = 1048576\n[imap.quota_domains]\n\"big.example\" = 5368709120\n\"free.example\" = -1\n"), &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.IMAP.QuotaBytes != 1<<20 || c.IMAP.QuotaDomains["big.example"] != 5<<30 || c.IMAP.QuotaDomains["free.example"] != -1 {
+		t.Fatalf("quota %d, domains %v", c.IMAP.QuotaBytes, c.IMAP.QuotaDomains)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c.IMAP.QuotaDomains = map[string]int64{"Big.Example": 1}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "imap.quota_domains") {
+		t.Fatalf("upper-case domain: %v", err)
+	}
+}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -252,7 +254,7 @@ func commandTable() []*command {
 			announce: announceAlways("SORT", "SORT=DISPLAY", "ESORT"), handle: (*session).cmdSort},
 		{name: "GETQUOTAROOT", states: authed, parse: imapwire.ParseGetQuotaRoot, handle: (*session).cmdGetQuotaRoot,
 			announce: func(srv *Server, tlsOn, authed bool) []string {
-				if srv.cfg.QuotaStorage > 0 {
+				if srv.cfg.QuotaStorage > 0 || slices.ContainsFunc(slices.Collect(maps.Values(srv.cfg.QuotaByDomain)), func(l int64) bool { return l > 0 }) {
 					return []string{"QUOTA", "QUOTA=RES-STORAGE"} // RFC 9208 section 3.1.1
 				}
 				return nil
@@ -351,11 +353,7 @@ func closeOn(err error) error {
 // tagged response is "OK <name> completed". It returns an error only when
 // the connection must close.
 func (s *session) answer(c *imapwire.Command, answered bool, err error) error {
-	var (
-		ce closeError
-		re *respError
-		te targetError
-	)
+	var ce closeError
 	switch {
 	case err == nil:
 		if !answered {
@@ -364,14 +362,25 @@ func (s *session) answer(c *imapwire.Command, answered bool, err error) error {
 		return nil
 	case errors.As(err, &ce):
 		return ce.err
-	case errors.As(err, &re):
-		s.wr.Tagged(c.Tag, re.cond, re.code, re.text)
-	case errors.As(err, &te):
-		s.storeError(c.Tag, te.err, true)
-	default:
-		s.storeError(c.Tag, err, false)
 	}
+	s.answerError(c.Tag, err)
 	return nil
+}
+
+// answerError writes the tagged NO or BAD for a command's error.
+func (s *session) answerError(tag string, err error) {
+	var (
+		re *respError
+		te targetError
+	)
+	switch {
+	case errors.As(err, &re):
+		s.wr.Tagged(tag, re.cond, re.code, re.text)
+	case errors.As(err, &te):
+		s.storeError(tag, te.err, true)
+	default:
+		s.storeError(tag, err, false)
+	}
 }
 
 // storeError answers a failed store call: the one place that maps store

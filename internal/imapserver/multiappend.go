@@ -19,10 +19,8 @@ func (s *session) cmdAppendAny(c *imapwire.Command) error {
 	for _, m := range a.Messages {
 		size += int64(len(m.Data))
 	}
-	if q, err := s.quota(); err != nil {
+	if err := s.checkQuota(size); err != nil {
 		return err
-	} else if q.limit > 0 && q.used+size > q.limit {
-		return errNo(imapwire.CodeOverQuota, "the account's storage quota would be exceeded")
 	}
 	if len(a.Messages) == 1 {
 		return s.cmdAppend(c.Tag, a)

@@ -208,6 +208,25 @@ func (s *session) cmdCopy(tag string, uid, move bool, a *imapwire.Copy) {
 		s.ok(tag, "nothing to do")
 		return
 	}
+	if !move {
+		// A copy adds to the account's storage (RFC 9208 section 4.1.3);
+		// a move within the account does not.
+		msgs, err := s.srv.store.MessagesByUID(s.ctx, s.account.ID, sel.mb.ID, queryRanges(ranges))
+		if err != nil {
+			s.storeError(tag, err, false)
+			return
+		}
+		var size int64
+		for _, m := range msgs {
+			if rangesContain(ranges, m.UID) {
+				size += m.Size
+			}
+		}
+		if err := s.checkQuota(size); err != nil {
+			s.answerError(tag, err)
+			return
+		}
+	}
 	var events []store.LogEvent
 	if move {
 		msgs, err := s.srv.store.MessagesByUID(s.ctx, s.account.ID, sel.mb.ID, queryRanges(ranges))

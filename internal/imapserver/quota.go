@@ -2,6 +2,7 @@ package imapserver
 
 import (
 	"github.com/xtramail/xtramail/internal/imapserver/imapwire"
+	"github.com/xtramail/xtramail/internal/store"
 )
 
 // quotaRoot is the one quota root of every account: all its mailboxes
@@ -13,13 +14,17 @@ type quotaUse struct {
 }
 
 // quota returns the account's storage usage, from the mailboxes' size
-// counters (no scan), and its limit: Config.QuotaStorage.
+// counters (no scan), and its limit: Config.QuotaByDomain for its
+// domain, else Config.QuotaStorage.
 func (s *session) quota() (quotaUse, error) {
 	mbs, err := s.srv.store.Mailboxes(s.ctx, s.account.ID)
 	if err != nil {
 		return quotaUse{}, err
 	}
 	q := quotaUse{limit: s.srv.cfg.QuotaStorage}
+	if l, ok := s.srv.cfg.QuotaByDomain[store.DomainOf(s.account.Address)]; ok {
+		q.limit = l
+	}
 	for _, mb := range mbs {
 		q.used += mb.Size
 	}
@@ -63,5 +68,18 @@ func (s *session) cmdGetQuota(c *imapwire.Command) error {
 		return errNo(imapwire.CodeNonExistent, "no such quota root")
 	}
 	s.writeQuota(q)
+	return nil
+}
+
+// checkQuota refuses adding size bytes to the account past its limit
+// (RFC 9208 section 4.1.3: APPEND and COPY answer NO [OVERQUOTA]).
+func (s *session) checkQuota(size int64) error {
+	q, err := s.quota()
+	if err != nil {
+		return err
+	}
+	if q.limit > 0 && q.used+size > q.limit {
+		return errNo(imapwire.CodeOverQuota, "the account's storage quota would be exceeded")
+	}
 	return nil
 }

@@ -70,3 +70,27 @@ func TestQuotaOff(t *testing.T) {
 	has(t, lines, "* QUOTAROOT INBOX")
 	hasNot(t, lines, "* QUOTA ")
 }
+
+// TestQuotaPerDomainAndCopy guards the per-domain limit (QuotaByDomain
+// overrides QuotaStorage for the account's domain) and COPY against it:
+// a copy past the limit is NO [OVERQUOTA] and copies nothing, a MOVE
+// (no growth) still works.
+func TestQuotaPerDomainAndCopy(t *testing.T) {
+	e := newEnv(t)
+	e.stop()
+	e.start(imapserver.Config{QuotaStorage: -1, QuotaByDomain: map[string]int64{store.DomainOf(testUser): 13 << 10}})
+	body := strings.Repeat("y", 4000)
+	e.deliver("INBOX", msg("a", body), store.Flags(0))
+	e.deliver("INBOX", msg("b", body), store.Flags(0))
+	c := e.login()
+	has(t, c.ok("CAPABILITY"), " QUOTA ")
+	has(t, c.ok(`GETQUOTA ""`), `(STORAGE 9 13)`)
+	c.ok("SELECT INBOX")
+	c.ok("COPY 1 Drafts") // three copies of 4.1 KB: just fit
+	c.want("COPY 2 Drafts", "NO [OVERQUOTA]")
+	has(t, c.ok("STATUS Drafts (MESSAGES)"), "MESSAGES 1")
+	c.ok("MOVE 2 Drafts")
+	has(t, c.ok("STATUS Drafts (MESSAGES)"), "MESSAGES 2")
+	more := msg("d", strings.Repeat("z", 1000))
+	c.want(fmt.Sprintf("APPEND INBOX {%d+}\r\n%s", len(more), more), "NO [OVERQUOTA]")
+}

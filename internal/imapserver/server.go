@@ -105,6 +105,9 @@ type Config struct {
 	// default 10 GiB, negative for none (QUOTA is then not announced).
 	// Capture never refuses a copy for it.
 	QuotaStorage int64
+	// QuotaByDomain overrides QuotaStorage for the accounts of a domain
+	// (lower-case name): bytes, negative for none.
+	QuotaByDomain map[string]int64
 	// MaxLiteralMemory bounds the bytes that literals of all sessions
 	// hold in memory at once (default 256 MiB, at least MaxLiteral).
 	// Over it a command gets "NO [UNAVAILABLE]", in place of the "+" for

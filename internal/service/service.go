@@ -208,6 +208,8 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 		Hostname:      cfg.Hostname,
 		MaxConns:      cfg.IMAP.MaxConns,
 		MaxConnsPerIP: cfg.IMAP.MaxConnsPerIP,
+		QuotaStorage:  cfg.IMAP.QuotaBytes,
+		QuotaByDomain: quotaDomains(cfg.IMAP.QuotaDomains),
 		Metrics:       imapserver.NewMetrics(reg),
 		MessageLog:    s.MessageLog,
 	}, st, authn, log.With("listener", "imap"))
@@ -490,4 +492,15 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descMessages, prometheus.GaugeValue, float64(st.Messages))
 	ch <- prometheus.MustNewConstMetric(descBytes, prometheus.GaugeValue, float64(st.Bytes))
 	ch <- prometheus.MustNewConstMetric(descAccounts, prometheus.GaugeValue, float64(st.Accounts))
+}
+
+// quotaDomains keys the per-domain quotas by normalised domain name.
+func quotaDomains(m map[string]int64) map[string]int64 {
+	out := make(map[string]int64, len(m))
+	for name, limit := range m {
+		if d, err := store.NormalizeDomain(name); err == nil {
+			out[d] = limit
+		}
+	}
+	return out
 }
