@@ -5,10 +5,10 @@ package config
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
