@@ -9,13 +9,18 @@ import (
 )
 
 // Signed-in sessions end with "* BYE" once their account is disabled,
-// removed or given a new password (issue 11 part 4). Those changes are
-// made by other processes too (the CLI works on the data directory, and
-// with a shared database another node may make them), so the server does
-// not wait to be told: it compares the account as the store has it now
-// with the account as it was at sign-in, before each command and, for
-// sessions waiting for one or in IDLE, in a periodic sweep. Both read
-// only the account's row, through the Store interface, which every
+// removed or given a new password (issue 11 part 4): the server compares
+// the account as the store has it now with the account as it was at
+// sign-in. A change made through this process's store reaches every
+// session of the account through the change feed (store.ChangeAccount):
+// a session running commands checks at its next one, the others at once.
+// Changes made by other processes (the CLI works on the data directory,
+// and with a shared database another node may make them) are not on the
+// feed: a session running commands reads its account again at its first
+// command after Config.AccountRecheck, and a periodic sweep checks the
+// sessions waiting for a command or in IDLE. Reading the account before
+// every command cost a store read per command (issue 11 part 9). All
+// read only the account's row, through the Store interface, which every
 // backend serves.
 
 // accountRevoked says why a signed-in session must end given its account
@@ -42,6 +47,18 @@ func (s *session) checkAccount() string {
 	defer cancel()
 	cur, err := s.srv.store.AccountByID(ctx, s.account.ID)
 	return accountRevoked(s.account, cur, err)
+}
+
+// recheckAccount is checkAccount before a command when the feed said the
+// account changed or the last read is older than Config.AccountRecheck;
+// otherwise it reads nothing.
+func (s *session) recheckAccount() string {
+	now := time.Now()
+	if !s.accountStale.Swap(false) && now.Sub(s.accountRead) < s.srv.cfg.AccountRecheck {
+		return ""
+	}
+	s.accountRead = now
+	return s.checkAccount()
 }
 
 // end makes the session say "* BYE reason" and close at once: at its
@@ -71,23 +88,29 @@ func (s *Server) sweepAccounts() {
 			return
 		case <-t.C:
 		}
-		s.mu.Lock()
-		byAccount := map[int64][]*session{}
-		for sess := range s.sessions {
-			if a := sess.signedIn.Load(); a != nil {
-				byAccount[a.ID] = append(byAccount[a.ID], sess)
-			}
+		s.checkSessions(0)
+	}
+}
+
+// checkSessions reads the accounts of the signed-in sessions (only
+// account id's when id is not 0) and ends those whose account changed.
+func (s *Server) checkSessions(id int64) {
+	s.mu.Lock()
+	byAccount := map[int64][]*session{}
+	for sess := range s.sessions {
+		if a := sess.signedIn.Load(); a != nil && (id == 0 || a.ID == id) {
+			byAccount[a.ID] = append(byAccount[a.ID], sess)
 		}
-		s.mu.Unlock()
-		for id, sessions := range byAccount {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			cur, err := s.store.AccountByID(ctx, id)
-			cancel()
-			for _, sess := range sessions {
-				if reason := accountRevoked(*sess.signedIn.Load(), cur, err); reason != "" {
-					sess.log.Info("IMAP session ended: account changed", "reason", reason)
-					sess.end(reason)
-				}
+	}
+	s.mu.Unlock()
+	for id, sessions := range byAccount {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		cur, err := s.store.AccountByID(ctx, id)
+		cancel()
+		for _, sess := range sessions {
+			if reason := accountRevoked(*sess.signedIn.Load(), cur, err); reason != "" {
+				sess.log.Info("IMAP session ended: account changed", "reason", reason)
+				sess.end(reason)
 			}
 		}
 	}

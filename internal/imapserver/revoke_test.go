@@ -110,3 +110,44 @@ func assertClosed(t *testing.T, c *conn) {
 		t.Fatalf("connection still open, server sent %q", l)
 	}
 }
+
+// TestAccountChangeByAnotherProcess guards the account check's two
+// paths: a change through the server's own store ends a session running
+// commands at its next one (the change feed says so; no read per
+// command), and a change by another process (a second store on the same
+// data directory, as the CLI is), which the feed does not carry, ends it
+// at its first command once Config.AccountRecheck has passed since its
+// last read, while the sweep is off.
+func TestAccountChangeByAnotherProcess(t *testing.T) {
+	e := newEnv(t)
+	e.stop()
+	e.start(imapserver.Config{AccountCheckInterval: time.Hour, AccountRecheck: 300 * time.Millisecond})
+	cli := openStore(t, e.dir)
+	defer cli.Close()
+	ctx := context.Background()
+	c := e.login()
+	c.ok("SELECT INBOX")
+	c.ok("NOOP")
+	if err := cli.SetEnabled(ctx, testUser, false); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c.send("a NOOP")
+		l := c.line()
+		if strings.HasPrefix(l, "* BYE") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still answering %q 20 s after another process disabled the account", l)
+		}
+		for !strings.HasPrefix(l, "a ") {
+			l = c.line()
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	assertClosed(t, c)
+	if err := cli.SetEnabled(ctx, testUser, true); err != nil {
+		t.Fatal(err)
+	}
+}

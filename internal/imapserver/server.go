@@ -115,9 +115,14 @@ type Config struct {
 	MaxLiteralMemory int64
 	// AccountCheckInterval is how often sessions waiting for a command
 	// or in IDLE are checked for an account disabled, removed or given a
-	// new password since they signed in (default 5 s); a session running
-	// commands is checked before each one.
+	// new password since they signed in (default 5 s). A change made
+	// through this server's store ends them at once (store.ChangeAccount).
 	AccountCheckInterval time.Duration
+	// AccountRecheck is how long a session running commands goes on
+	// without reading its account again (default 1 s): a change made by
+	// another process (the CLI), which the change feed does not carry,
+	// ends it at its first command after that.
+	AccountRecheck time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -150,6 +155,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.AccountCheckInterval <= 0 {
 		c.AccountCheckInterval = 5 * time.Second
+	}
+	if c.AccountRecheck <= 0 {
+		c.AccountRecheck = time.Second
 	}
 	if c.MaxLiteralMemory <= 0 {
 		c.MaxLiteralMemory = 256 << 20

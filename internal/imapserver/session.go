@@ -61,6 +61,11 @@ type session struct {
 	feedStop   func()
 
 	dirty atomic.Bool // the change feed touched the selected mailbox
+	// accountStale is set by the change feed when the account itself
+	// changed (store.ChangeAccount); accountRead is when the session
+	// last read its account (revoke.go).
+	accountStale atomic.Bool
+	accountRead  time.Time
 	// feedModSeq is the highest modseq the feed reported for the selected
 	// mailbox since the last sync (MaxUint64: unknown, re-read). Changes
 	// the session made itself are already in its view (ownChange), so
@@ -276,7 +281,7 @@ func (s *session) next() error {
 	if s.state != stateNotAuth {
 		// The account may have been disabled, removed or given a new
 		// password since sign-in, by this process or another (revoke.go).
-		if reason := s.checkAccount(); reason != "" {
+		if reason := s.recheckAccount(); reason != "" {
 			s.srv.literals.Release(cmd.Reserved)
 			s.log.Info("IMAP session ended: account changed", "reason", reason)
 			return s.bye(reason)
@@ -447,6 +452,13 @@ func (s *session) startFeed() {
 // noteChange runs on the store's goroutine: atomics and a non-blocking
 // wake only.
 func (s *session) noteChange(c store.Change) {
+	if c.Kind == store.ChangeAccount {
+		s.accountStale.Store(true)
+		// Sessions waiting for a command or in IDLE are not running
+		// one: check now, off the store's goroutine.
+		go s.srv.checkSessions(c.AccountID)
+		return
+	}
 	sel := s.selectedID.Load()
 	if sel == 0 || c.MailboxID != sel {
 		return

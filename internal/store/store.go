@@ -320,6 +320,10 @@ const (
 	// rename or delete, MailboxID is the mailbox renamed or deleted, so
 	// that sessions with it selected re-read it at once.
 	ChangeMailboxes
+	// ChangeAccount: the account itself was disabled or enabled, given a
+	// new password, or removed (MailboxID 0), so that its signed-in
+	// sessions check it at once instead of at every command.
+	ChangeAccount
 )
 
 // PurgeResult counts what one retention pass removed.

@@ -259,11 +259,24 @@ func (s *Store) Accounts(ctx context.Context, domain string) ([]store.Account, e
 }
 
 func (s *Store) SetEnabled(ctx context.Context, address string, enabled bool) error {
-	return s.updateOne(ctx, "address "+address, "UPDATE accounts SET enabled = ? WHERE address = ?", enabled, strings.ToLower(address))
+	return s.updateAccount(ctx, address, "UPDATE accounts SET enabled = ? WHERE address = ? RETURNING id", enabled, strings.ToLower(address))
 }
 
 func (s *Store) SetPassword(ctx context.Context, address, passwordHash string) error {
-	return s.updateOne(ctx, "address "+address, "UPDATE accounts SET password_hash = ? WHERE address = ?", passwordHash, strings.ToLower(address))
+	return s.updateAccount(ctx, address, "UPDATE accounts SET password_hash = ? WHERE address = ? RETURNING id", passwordHash, strings.ToLower(address))
+}
+
+// updateAccount changes one account's row (query returns its id) and
+// tells the account's subscribers (store.ChangeAccount).
+func (s *Store) updateAccount(ctx context.Context, address, query string, args ...any) error {
+	return s.write(ctx, func(t *tx) error {
+		var id int64
+		if err := t.QueryRow(query, args...).Scan(&id); err != nil {
+			return notFound(err, "address "+address)
+		}
+		t.changes = append(t.changes, store.Change{AccountID: id, Kind: store.ChangeAccount})
+		return nil
+	})
 }
 
 func (s *Store) DeleteAccount(ctx context.Context, address string) error {
@@ -310,6 +323,7 @@ func (s *Store) DeleteAccount(ctx context.Context, address string) error {
 				return err
 			}
 		}
+		t.changes = append(t.changes, store.Change{AccountID: id, Kind: store.ChangeAccount})
 		return nil
 	})
 }
