@@ -172,7 +172,7 @@ func (e *env) deliverAll(raws []string) {
 	wg.Wait()
 	for len(ds) > 0 {
 		n := min(len(ds), 100)
-		if _, err := e.st.DeliverAll(context.Background(), ds[:n]); err != nil {
+		if _, err := e.st.DeliverAll(context.Background(), ds[:n]...); err != nil {
 			e.t.Fatal(err)
 		}
 		ds = ds[n:]
