@@ -108,7 +108,7 @@ type Server struct {
 	now      func() time.Time
 	accounts *accountCache
 	domains  *domainCache
-	budget   *budget
+	budget   *smtpserver.Budget
 	msglog   *msglog.Writer
 	ownLog   bool // msglog made by New, drained by Shutdown
 }
@@ -119,7 +119,7 @@ func New(cfg Config, st Store, log *slog.Logger, metrics *Metrics) *Server {
 	if metrics == nil {
 		metrics = NewMetrics(nil)
 	}
-	s := &Server{cfg: cfg, store: st, log: log, metrics: metrics, now: time.Now, budget: &budget{max: cfg.MaxInflightBytes},
+	s := &Server{cfg: cfg, store: st, log: log, metrics: metrics, now: time.Now, budget: smtpserver.NewBudget(cfg.MaxInflightBytes),
 		drain: smtpserver.NewDrain()}
 	s.accounts = newAccountCache(st, s.now)
 	if s.msglog = cfg.MessageLog; s.msglog == nil {
@@ -268,7 +268,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 		}
 	}()
 	s.env.from = strings.ToLower(from)
-	if opts != nil && opts.Size > 0 && !s.srv.budget.fits(opts.Size) {
+	if opts != nil && opts.Size > 0 && !s.srv.budget.Fits(opts.Size) {
 		// RFC 1870 6.1: 452 when the size is too big for now.
 		s.refuse(context.Background(), s.env, "", smtpserver.ErrStorageFull, "in-flight message bytes over the budget")
 		return smtpserver.ErrStorageFull
@@ -401,8 +401,8 @@ func (s *session) Data(r io.Reader) error {
 	env := s.env
 	body, done := smtpserver.LineGuardOf(s.conn.Conn()).Body(r)
 	defer done()
-	sp := &spool{dir: s.srv.cfg.SpoolDir, budget: s.srv.budget}
-	defer sp.close()
+	sp := smtpserver.NewSpool(s.srv.cfg.SpoolDir, s.srv.budget)
+	defer sp.Close()
 	in := &bodyReader{r: body, nc: s.conn.Conn(), timeout: s.srv.cfg.ReadTimeout}
 	nw := smtpserver.NewCRLFWriter(sp)
 	_, err := io.Copy(nw, in)
@@ -415,17 +415,17 @@ func (s *session) Data(r io.Reader) error {
 	ingest := s.srv.now()
 	ctx, cancel := s.ctx()
 	defer cancel()
-	info, err := sp.parse()
+	info, err := sp.Parse()
 	if err != nil {
 		s.log.Error("parse captured message", "err", err)
-		s.refuse(ctx, env, "", smtpserver.ErrTemporary, "could not read the spooled message", sp.size)
+		s.refuse(ctx, env, "", smtpserver.ErrTemporary, "could not read the spooled message", sp.Size())
 		return smtpserver.ErrTemporary
 	}
 	// A copy the mailbox already holds (an upstream retry after a lost
 	// 250, a journaled copy of what submission stored) is not stored
 	// again: the store logs it as a duplicate instead (issue 13 part 5).
-	d := &store.Delivery{Body: sp.reader(), Size: sp.size, Info: info, Received: start, DuplicateStatus: msglog.Duplicate}
-	base := msglog.Message(start, info, env.from, sp.size, s.ip)
+	d := &store.Delivery{Body: sp.Reader(), Size: sp.Size(), Info: info, Received: start, DuplicateStatus: msglog.Duplicate}
+	base := msglog.Message(start, info, env.from, sp.Size(), s.ip)
 	var domainID int64
 	if env.sender != nil {
 		domainID = env.sender.DomainID
@@ -458,7 +458,7 @@ func (s *session) Data(r io.Reader) error {
 			s.srv.metrics.setFull(true)
 		}
 		s.log.Error("store captured message", "message_id", info.MessageID, "reply", smtpserver.ReplyText(reply), "err", err)
-		s.refuse(ctx, env, info.MessageID, reply, "store failed: "+err.Error(), sp.size)
+		s.refuse(ctx, env, info.MessageID, reply, "store failed: "+err.Error(), sp.Size())
 		return reply
 	}
 	s.srv.metrics.setFull(false)
@@ -471,12 +471,12 @@ func (s *session) Data(r io.Reader) error {
 	}
 	s.srv.metrics.stored.Add(float64(len(delivered) - dups))
 	s.srv.metrics.duplicates.Add(float64(dups))
-	s.srv.metrics.bytes.Add(float64(sp.size))
+	s.srv.metrics.bytes.Add(float64(sp.Size()))
 	s.srv.metrics.latency.Observe(elapsed.Seconds())
 	if s.cc != nil {
 		s.cc.count(1, 0)
 	}
-	s.log.Debug("message stored", "message_id", info.MessageID, "from", env.from, "rcpts", local, "size", sp.size,
+	s.log.Debug("message stored", "message_id", info.MessageID, "from", env.from, "rcpts", local, "size", sp.Size(),
 		"duplicates", dups, "elapsed", elapsed)
 	if dups > 0 && dups == len(delivered) {
 		return replyDuplicate
@@ -490,18 +490,18 @@ func (s *session) Data(r io.Reader) error {
 // dataFailed answers a body that could not be received whole. Every
 // refusal gets a reply and a message log record; a broken connection
 // gets neither (there is no one to answer).
-func (s *session) dataFailed(env envelope, in *bodyReader, sp *spool, err error) error {
+func (s *session) dataFailed(env envelope, in *bodyReader, sp *smtpserver.Spool, err error) error {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	var se *smtp.SMTPError
 	switch {
-	case errors.Is(err, errBudget), errors.Is(err, unix.ENOSPC), errors.Is(err, unix.EDQUOT):
+	case errors.Is(err, smtpserver.ErrBudget), errors.Is(err, unix.ENOSPC), errors.Is(err, unix.EDQUOT):
 		// Read the rest so that the reply comes at the end of the body,
 		// where the client waits for it, without keeping it.
-		sp.close()
+		sp.Close()
 		io.Copy(io.Discard, in)
 		reason := "in-flight message bytes over the budget"
-		if !errors.Is(err, errBudget) {
+		if !errors.Is(err, smtpserver.ErrBudget) {
 			s.srv.metrics.setFull(true)
 			reason = "spool disk full"
 		}
@@ -520,7 +520,7 @@ func (s *session) dataFailed(env envelope, in *bodyReader, sp *spool, err error)
 	case in.readErr == nil:
 		// Writing the spool failed for another reason.
 		s.log.Error("spool captured message", "err", err)
-		sp.close()
+		sp.Close()
 		io.Copy(io.Discard, in)
 		s.refuse(ctx, env, "", smtpserver.ErrTemporary, "could not spool the message", in.n)
 		return smtpserver.ErrTemporary

@@ -238,23 +238,6 @@ func TestSmuggling(t *testing.T) {
 	}
 }
 
-func TestNormalizeLineEndings(t *testing.T) {
-	for in, want := range map[string]string{
-		"":               "",
-		"a\r\nb\r\n":     "a\r\nb\r\n",
-		"a\nb\n":         "a\r\nb\r\n",
-		"a\rb\r":         "a\r\nb\r\n",
-		"a\r\r\nb":       "a\r\n\r\nb",
-		"\n\r":           "\r\n\r\n",
-		"x\r\n.\n.\r\n":  "x\r\n.\r\n.\r\n",
-		"no line ending": "no line ending",
-	} {
-		if got := string(NormalizeLineEndings([]byte(in))); got != want {
-			t.Errorf("NormalizeLineEndings(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestChunkingAndPipelining(t *testing.T) {
 	e := newEnv(t, Config{})
 	cv := dialRaw(t, e.addr)

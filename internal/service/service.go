@@ -237,6 +237,7 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 		WriteTimeout:    cfg.Submission.WriteTimeout.Duration,
 		Limits:          smtpserver.Limits{MaxConns: cfg.Submission.MaxConns, MaxConnsPerIP: cfg.Submission.MaxConnsPerIP},
 		MessageLog:      s.MessageLog,
+		SpoolDir:        spool,
 	}, st, authn, s.Submitter, log.With("listener", "submission"))
 
 	s.web = newWeb(&cfg, s.WebAddr, tlsCfg, acmeHandler, st, authn, s.composeOptions(&cfg, authn), log.With("listener", "web"))

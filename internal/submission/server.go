@@ -14,6 +14,7 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+	"golang.org/x/sys/unix"
 
 	"github.com/xtramail/xtramail/internal/auth"
 	"github.com/xtramail/xtramail/internal/msglog"
@@ -35,6 +36,14 @@ type Config struct {
 	ReadTimeout     time.Duration // per command and per DATA read; 0 means 5 minutes
 	WriteTimeout    time.Duration // 0 means 1 minute
 	Limits          smtpserver.Limits
+	// SpoolDir holds bodies larger than 256 KiB while they arrive
+	// (unlinked files); "" means os.TempDir(). Put it on a disk, not a
+	// tmpfs.
+	SpoolDir string
+	// MaxInflightBytes bounds the bodies received and not yet stored,
+	// over all connections; over it a message is answered 452 4.3.1
+	// (try later). 0 means 1 GiB.
+	MaxInflightBytes int64
 	// MessageLog takes the records of refusals and failed sign-ins; the
 	// service shares one among all listeners. nil: the server writes
 	// through its own, drained by Shutdown.
@@ -54,6 +63,9 @@ func (c *Config) setDefaults() {
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = time.Minute
 	}
+	if c.MaxInflightBytes == 0 {
+		c.MaxInflightBytes = 1 << 30
+	}
 	if c.Limits.MaxConns == 0 {
 		c.Limits.MaxConns = 1000
 	}
@@ -71,6 +83,8 @@ type Server struct {
 	sub   *Submitter
 	log   *slog.Logger
 	drain *smtpserver.Drain
+	// budget bounds the bytes of bodies in flight (Config.MaxInflightBytes).
+	budget *smtpserver.Budget
 
 	msglog *msglog.Writer
 	ownLog bool // msglog made by New, drained by Shutdown
@@ -81,7 +95,8 @@ type Server struct {
 // New returns a submission server.
 func New(cfg Config, st Store, authn Authenticator, sub *Submitter, log *slog.Logger) *Server {
 	cfg.setDefaults()
-	s := &Server{cfg: cfg, st: st, authn: authn, sub: sub, log: log, drain: smtpserver.NewDrain()}
+	s := &Server{cfg: cfg, st: st, authn: authn, sub: sub, log: log, drain: smtpserver.NewDrain(),
+		budget: smtpserver.NewBudget(cfg.MaxInflightBytes)}
 	if s.msglog = cfg.MessageLog; s.msglog == nil {
 		s.msglog, s.ownLog = msglog.NewWriter(st, log), true
 	}
@@ -335,6 +350,12 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 		s.refused("", fmt.Sprintf("envelope sender %q is not the signed-in address", from))
 		return errSpoofed
 	}
+	if opts != nil && opts.Size > 0 && !s.srv.budget.Fits(opts.Size) {
+		// RFC 1870 6.1: 452 when the size is too big for now.
+		s.from = addr
+		s.refused("", "in-flight message bytes over the budget")
+		return smtpserver.ErrStorageFull
+	}
 	if !s.srv.sub.Allowed(s.acct.ID) {
 		s.from = addr
 		s.refused("", "over the messages-per-hour limit")
@@ -367,11 +388,38 @@ func (s *session) Data(r io.Reader) error {
 	}
 	body, done := smtpserver.LineGuardOf(s.conn.Conn()).Body(r)
 	defer done()
-	raw, err := io.ReadAll(&deadlineReader{r: body, nc: s.conn.Conn(), timeout: s.srv.cfg.ReadTimeout})
+	// The body streams through the line-ending rule and the header
+	// completion into a spool (memory, then an unlinked file): memory
+	// per connection does not grow with message size.
+	sp := smtpserver.NewSpool(s.srv.cfg.SpoolDir, s.srv.budget)
+	defer sp.Close()
+	in := &deadlineReader{r: body, nc: s.conn.Conn(), timeout: s.srv.cfg.ReadTimeout}
+	hc := newHeaderCompleter(sp, domainOf(s.acct.Address), time.Now())
+	nw := smtpserver.NewCRLFWriter(hc)
+	_, err := io.Copy(nw, in)
+	if err == nil {
+		if err = nw.Close(); err == nil {
+			err = hc.Close()
+		}
+	}
 	if err != nil {
 		var se *smtp.SMTPError
-		if errors.As(err, &se) {
+		switch {
+		case errors.As(err, &se):
 			return err // over the size limit: go-smtp reads the rest
+		case in.readErr == nil:
+			// The spool refused it: the budget is spent or the disk
+			// full. Read the rest without keeping it, so that the
+			// answer comes where the client waits for it.
+			sp.Close()
+			io.Copy(io.Discard, in)
+			reply := smtpserver.Error(err)
+			if errors.Is(err, smtpserver.ErrBudget) || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
+				reply = smtpserver.ErrStorageFull
+			}
+			s.log.Error("spool submitted message", "err", err)
+			s.refused(strings.Join(s.rcpts, ", "), "spool: "+err.Error())
+			return reply
 		}
 		// A timeout or a broken connection: go-smtp would answer 421
 		// and keep reading commands (upstream issue 196), so hang up.
@@ -379,10 +427,9 @@ func (s *session) Data(r io.Reader) error {
 		s.conn.Conn().Close()
 		return err
 	}
-	msg := smtpserver.NormalizeCRLF(raw)
 	ctx, cancel := s.ctx()
 	defer cancel()
-	res, err := s.srv.sub.Submit(ctx, Message{Account: *s.acct, MailFrom: s.from, Rcpts: s.rcpts, Body: msg, RemoteIP: s.ip})
+	res, err := s.srv.sub.Submit(ctx, Message{Account: *s.acct, MailFrom: s.from, Rcpts: s.rcpts, Spool: sp, RemoteIP: s.ip})
 	if err != nil {
 		reply := smtpError(err)
 		if smtpserver.Temporary(reply) && reply != errRate && reply != errTooManyRcpts {
@@ -393,7 +440,7 @@ func (s *session) Data(r io.Reader) error {
 		s.refused(strings.Join(s.rcpts, ", "), err.Error())
 		return reply
 	}
-	s.log.Info("message submitted", "message_id", res.MessageID, "rcpts", res.Queued, "local", res.Local, "size", len(msg))
+	s.log.Info("message submitted", "message_id", res.MessageID, "rcpts", res.Queued, "local", res.Local, "size", sp.Size())
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0},
 		Message: fmt.Sprintf("queued for %d recipient(s)", res.Queued)}
 }
@@ -405,11 +452,16 @@ type deadlineReader struct {
 	r       io.Reader
 	nc      net.Conn
 	timeout time.Duration
+	readErr error // the read error that ended the body, if any
 }
 
 func (d *deadlineReader) Read(p []byte) (int, error) {
 	d.nc.SetReadDeadline(time.Now().Add(d.timeout))
-	return d.r.Read(p)
+	n, err := d.r.Read(p)
+	if err != nil && err != io.EOF {
+		d.readErr = err
+	}
+	return n, err
 }
 
 type slogPrinter struct{ log *slog.Logger }

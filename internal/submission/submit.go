@@ -12,12 +12,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
 	"github.com/xtramail/xtramail/internal/message"
 	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/queue"
+	"github.com/xtramail/xtramail/internal/smtpserver"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -79,7 +81,12 @@ type Message struct {
 	MailFrom string        // envelope sender; must be Account.Address
 	Rcpts    []string      // envelope recipients (Bcc ones included)
 	// Body is the message, line endings CRLF (smtpserver.NormalizeCRLF).
-	Body     []byte
+	Body []byte
+	// Spool, when not nil, holds the message instead of Body: the
+	// listener receives it there (line endings CRLF, Message-ID and Date
+	// completed), so that memory does not grow with message size. Submit
+	// does not close it.
+	Spool    *smtpserver.Spool
 	RemoteIP string // for the message log; "" for none
 }
 
@@ -134,7 +141,10 @@ func (s *Submitter) Submit(ctx context.Context, m Message) (Result, error) {
 			rcpts = append(rcpts, a)
 		}
 	}
-	info := message.Parse(m.Body)
+	info, err := s.prepare(&m)
+	if err != nil {
+		return Result{}, fmt.Errorf("submit for %s: %w", acct.Address, err)
+	}
 	if err := checkFrom(info, acct.Address); err != nil {
 		return Result{}, fmt.Errorf("submit for %s: %w", acct.Address, err)
 	}
@@ -153,9 +163,51 @@ func (s *Submitter) Submit(ctx context.Context, m Message) (Result, error) {
 	return res, nil
 }
 
+// prepare parses m and completes its header. A spooled message is parsed
+// from its mapping and stays on disk, unless it has a Bcc field: that
+// one is read into Body (the Sent copy keeps the field and what is sent
+// loses it, two bodies).
+func (s *Submitter) prepare(m *Message) (*message.Info, error) {
+	if m.Spool != nil && hasBccField(m.Spool.Reader()) {
+		raw, err := io.ReadAll(m.Spool.Reader())
+		if err != nil {
+			return nil, fmt.Errorf("read spooled message: %w", err)
+		}
+		m.Body, m.Spool = raw, nil
+	}
+	if m.Spool != nil {
+		info, err := m.Spool.Parse()
+		if err != nil {
+			return nil, fmt.Errorf("parse spooled message: %w", err)
+		}
+		return info, nil
+	}
+	// RFC 6409 8.3, 8.1: a missing Message-ID and Date are added (the
+	// listener does it while the message streams in).
+	m.Body = completeHeader(m.Body, domainOf(m.Account.Address), s.now())
+	return message.Parse(m.Body), nil
+}
+
+// domainOf is the domain of an address, for the Message-IDs made for it.
+func domainOf(addr string) string {
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+		return addr[i+1:]
+	}
+	return "localhost"
+}
+
+// body returns a reader of m's message and its size.
+func (m *Message) body() (io.Reader, int64) {
+	if m.Spool != nil {
+		return m.Spool.Reader(), m.Spool.Size()
+	}
+	return bytes.NewReader(m.Body), int64(len(m.Body))
+}
+
 func (s *Submitter) store(ctx context.Context, m Message, acct store.Account, rcpts []string, info *message.Info, now time.Time) (Result, error) {
 	res := Result{MessageID: info.MessageID, Queued: len(rcpts)}
-	base := msglog.Message(now, info, acct.Address, int64(len(m.Body)), m.RemoteIP)
+	body, size := m.body()
+	base := msglog.Message(now, info, acct.Address, size, m.RemoteIP)
 	submitted := msglog.With(base, msglog.Submitted, strings.Join(rcpts, ", "), acct.DomainID,
 		fmt.Sprintf("for %d recipient(s)", len(rcpts)))
 	sentEv := msglog.With(base, msglog.Stored, acct.Address, acct.DomainID, store.Sent)
@@ -163,11 +215,12 @@ func (s *Submitter) store(ctx context.Context, m Message, acct store.Account, rc
 	// A copy its mailbox holds already (the same message submitted
 	// again after a lost 250) is logged as a duplicate, not stored twice
 	// (issue 13 part 5); what is queued is queued all the same.
-	sent := &store.Delivery{Body: bytes.NewReader(m.Body), Size: int64(len(m.Body)), Info: info, Received: now,
+	sent := &store.Delivery{Body: body, Size: size, Info: info, Received: now,
 		Copies:          []store.Copy{{AccountID: acct.ID, Mailbox: store.Sent, Flags: store.FlagSeen, Event: sentEv}},
 		Events:          []store.LogEvent{submitted},
 		DuplicateStatus: msglog.Duplicate}
 	out := sent
+	// A spooled message has no Bcc field (prepare).
 	outBody, stripped := stripBcc(m.Body)
 	if stripped {
 		// The Sent copy keeps the Bcc header; the rest gets the body

@@ -1,0 +1,150 @@
+package smtpserver
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/xtramail/xtramail/internal/message"
+)
+
+// Budget bounds the bytes of message bodies received and not yet stored,
+// over all connections of a listener, in memory and in spool files
+// together: without it, 1,000 connections of 50 MiB each could hold 50 GB.
+type Budget struct {
+	mu   sync.Mutex
+	used int64
+	max  int64
+}
+
+// NewBudget returns a budget of max bytes.
+func NewBudget(max int64) *Budget { return &Budget{max: max} }
+
+// ErrBudget is returned by a Spool's Write when the budget is spent: the
+// client keeps the message and retries (answer ErrStorageFull, RFC 3463
+// 4.3.1: mail system full).
+var ErrBudget = errors.New("in-flight message bytes over the budget")
+
+// Used is the bytes held now.
+func (b *Budget) Used() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.used
+}
+
+func (b *Budget) acquire(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.used+n > b.max {
+		return false
+	}
+	b.used += n
+	return true
+}
+
+// Fits reports whether n more bytes would fit now (a MAIL SIZE hint).
+func (b *Budget) Fits(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.used+n <= b.max
+}
+
+func (b *Budget) release(n int64) {
+	b.mu.Lock()
+	b.used -= n
+	b.mu.Unlock()
+}
+
+// spoolMem is what a body may hold in memory before it moves to a spool
+// file: small messages, the bulk of the traffic, never touch the disk
+// twice.
+const spoolMem = 256 << 10
+
+// Spool holds one message body while it arrives: in memory up to
+// spoolMem, then in an unlinked temporary file, so that memory does not
+// grow with message size and nothing is left behind by a crash. Capture
+// and submission receive every body into one.
+type Spool struct {
+	dir    string
+	budget *Budget
+	mem    []byte
+	f      *os.File
+	size   int64
+}
+
+// NewSpool returns an empty spool whose file, if it needs one, is made
+// in dir ("" for os.TempDir()); its bytes count against b.
+func NewSpool(dir string, b *Budget) *Spool { return &Spool{dir: dir, budget: b} }
+
+func (s *Spool) Write(p []byte) (int, error) {
+	if !s.budget.acquire(int64(len(p))) {
+		return 0, ErrBudget
+	}
+	s.size += int64(len(p))
+	if s.f == nil && len(s.mem)+len(p) <= spoolMem {
+		s.mem = append(s.mem, p...)
+		return len(p), nil
+	}
+	if s.f == nil {
+		f, err := os.CreateTemp(s.dir, "smtp-*")
+		if err != nil {
+			return 0, fmt.Errorf("spool file: %w", err)
+		}
+		os.Remove(f.Name()) // the open file lives on; a crash leaves nothing
+		s.f = f
+		if _, err := f.Write(s.mem); err != nil {
+			return 0, fmt.Errorf("spool file: %w", err)
+		}
+		s.mem = nil
+	}
+	if _, err := s.f.Write(p); err != nil {
+		return 0, fmt.Errorf("spool file: %w", err)
+	}
+	return len(p), nil
+}
+
+// Size is the bytes written.
+func (s *Spool) Size() int64 { return s.size }
+
+// OnDisk reports whether the body has moved to a spool file.
+func (s *Spool) OnDisk() bool { return s.f != nil }
+
+// Reader returns the body from its start.
+func (s *Spool) Reader() io.Reader {
+	if s.f == nil {
+		return bytes.NewReader(s.mem)
+	}
+	return io.NewSectionReader(s.f, 0, s.size)
+}
+
+// Parse pre-parses the body. A spooled body is mapped, not read into
+// memory: its pages are the kernel's page cache, shared and reclaimable,
+// and are unmapped as soon as the parse is done (Info holds copies).
+func (s *Spool) Parse() (*message.Info, error) {
+	if s.f == nil || s.size == 0 {
+		return message.Parse(s.mem), nil
+	}
+	b, err := unix.Mmap(int(s.f.Fd()), 0, int(s.size), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("map spool file: %w", err)
+	}
+	defer unix.Munmap(b)
+	unix.Madvise(b, unix.MADV_SEQUENTIAL)
+	return message.Parse(b), nil
+}
+
+// Close frees the body and its share of the budget. It may be called
+// more than once.
+func (s *Spool) Close() {
+	s.budget.release(s.size)
+	s.size, s.mem = 0, nil
+	if s.f != nil {
+		s.f.Close()
+		s.f = nil
+	}
+}

@@ -1,0 +1,175 @@
+package submission
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"time"
+)
+
+// headerCompleter passes a message (CRLF line endings) through to w and,
+// at the end of its header section, adds the Message-ID and Date fields it
+// lacks: RFC 6409 8.3 lets the MSA add a missing Message-ID, and 8.1 a
+// missing Date, which RFC 5322 3.6 requires of every message. Nothing is
+// held but the start of the current header line, so it works on a body
+// streaming into a spool.
+type headerCompleter struct {
+	w      io.Writer
+	domain string    // the right side of a generated Message-ID
+	now    time.Time // the Date to add
+
+	inBody  bool   // the header section has ended
+	line    []byte // start of the current header line, not yet written
+	started bool   // the current line's start was written (a long line)
+	hasMID  bool
+	hasDate bool
+	added   bool
+	err     error
+}
+
+// lineStart bounds what is held of a header line to recognise its name.
+const lineStart = 1000
+
+func newHeaderCompleter(w io.Writer, domain string, now time.Time) *headerCompleter {
+	return &headerCompleter{w: w, domain: domain, now: now}
+}
+
+func (h *headerCompleter) write(p []byte) {
+	if h.err == nil && len(p) > 0 {
+		_, h.err = h.w.Write(p)
+	}
+}
+
+func (h *headerCompleter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 && h.err == nil {
+		if h.inBody {
+			h.write(p)
+			break
+		}
+		seg, eol := p, false
+		if i := bytes.IndexByte(p, '\n'); i >= 0 {
+			seg, eol = p[:i+1], true
+		}
+		p = p[len(seg):]
+		if h.started {
+			h.write(seg)
+			h.started = !eol
+			continue
+		}
+		h.line = append(h.line, seg...)
+		if !eol && len(h.line) < lineStart {
+			continue
+		}
+		if eol && (bytes.Equal(h.line, []byte("\r\n")) || bytes.Equal(h.line, []byte("\n"))) {
+			// The empty line that ends the header section.
+			h.addMissing()
+			h.write(h.line)
+			h.line = h.line[:0]
+			h.inBody = true
+			continue
+		}
+		h.note(h.line)
+		h.write(h.line)
+		h.line = h.line[:0]
+		h.started = !eol
+	}
+	if h.err != nil {
+		return 0, h.err
+	}
+	return n, nil
+}
+
+// note records which of the fields a header line is. Continuation lines
+// start with white space and match neither.
+func (h *headerCompleter) note(line []byte) {
+	colon := bytes.IndexByte(line, ':')
+	if colon <= 0 {
+		return
+	}
+	name := bytes.TrimRight(line[:colon], " \t")
+	switch {
+	case bytes.EqualFold(name, []byte("Message-ID")):
+		h.hasMID = true
+	case bytes.EqualFold(name, []byte("Date")):
+		h.hasDate = true
+	}
+}
+
+func (h *headerCompleter) addMissing() {
+	if h.added {
+		return
+	}
+	h.added = true
+	if !h.hasMID {
+		var b [12]byte
+		rand.Read(b[:])
+		h.write([]byte("Message-ID: <" + hex.EncodeToString(b[:]) + "@" + h.domain + ">\r\n"))
+	}
+	if !h.hasDate {
+		// RFC 5322 3.3 date-time.
+		h.write([]byte("Date: " + h.now.Format("Mon, 02 Jan 2006 15:04:05 -0700") + "\r\n"))
+	}
+}
+
+// Close ends a message that had no body: the fields are added after its
+// last header line.
+func (h *headerCompleter) Close() error {
+	if h.inBody || h.err != nil {
+		return h.err
+	}
+	if len(h.line) > 0 {
+		h.note(h.line)
+		h.write(h.line)
+		if !bytes.HasSuffix(h.line, []byte("\n")) {
+			h.write([]byte("\r\n"))
+		}
+		h.line = nil
+	} else if h.started {
+		h.write([]byte("\r\n"))
+	}
+	h.addMissing()
+	return h.err
+}
+
+// completeHeader returns body with the Message-ID and Date it lacks
+// added; a body that has both is returned as it is.
+func completeHeader(body []byte, domain string, now time.Time) []byte {
+	probe := newHeaderCompleter(io.Discard, domain, now)
+	probe.Write(body)
+	probe.Close()
+	if probe.hasMID && probe.hasDate {
+		return body
+	}
+	var out bytes.Buffer
+	out.Grow(len(body) + 128)
+	h := newHeaderCompleter(&out, domain, now)
+	h.Write(body)
+	h.Close()
+	return out.Bytes()
+}
+
+// hasBccField reports whether the header section read from r has a Bcc
+// field (even an empty one: it is removed from what is sent).
+func hasBccField(r io.Reader) bool {
+	br := bufio.NewReaderSize(r, 64<<10)
+	for {
+		line, err := br.ReadSlice('\n')
+		if len(bytes.TrimRight(line, "\r\n")) == 0 && err != bufio.ErrBufferFull {
+			return false // end of the header section, or of the message
+		}
+		if colon := bytes.IndexByte(line, ':'); colon > 0 && line[0] != ' ' && line[0] != '\t' &&
+			bytes.EqualFold(bytes.TrimRight(line[:colon], " \t"), []byte("Bcc")) {
+			return true
+		}
+		for err == bufio.ErrBufferFull {
+			// The rest of a very long line.
+			_, err = br.ReadSlice('\n')
+		}
+		if err != nil {
+			return false
+		}
+	}
+}

@@ -1,0 +1,84 @@
+package submission
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestHeaderCompleter(t *testing.T) {
+	now := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	const date = "Date: Sat, 05 Dec 2026 10:00:00 +0000\r\n"
+	for _, c := range []struct {
+		name, in, want string // want: "" means unchanged; "MID" marks the generated field
+	}{
+		{"complete", "From: a@x.test\r\nMessage-ID: <1@x>\r\nDate: Fri, 4 Dec 2026 1:00:00 +0000\r\n\r\nbody\r\n", ""},
+		{"case and space", "message-id : <1@x>\r\ndATE: whatever\r\n\r\nbody\r\n", ""},
+		{"no date", "From: a@x.test\r\nMessage-ID: <1@x>\r\n\r\nbody\r\n",
+			"From: a@x.test\r\nMessage-ID: <1@x>\r\n" + date + "\r\nbody\r\n"},
+		{"neither", "From: a@x.test\r\n\r\nbody\r\nMessage-ID: <in body>\r\n",
+			"From: a@x.test\r\nMID" + date + "\r\nbody\r\nMessage-ID: <in body>\r\n"},
+		{"resent and folded do not count", "Resent-Message-ID: <r@x>\r\nSubject: a\r\n Message-ID: <fold>\r\n\r\nb",
+			"Resent-Message-ID: <r@x>\r\nSubject: a\r\n Message-ID: <fold>\r\nMID" + date + "\r\nb"},
+		{"header only", "From: a@x.test\r\nMessage-ID: <1@x>", "From: a@x.test\r\nMessage-ID: <1@x>\r\n" + date},
+		{"empty", "", "MID" + date},
+		{"long line", "X-Long: " + strings.Repeat("y", 5000) + "\r\nMessage-ID: <1@x>\r\n\r\nb",
+			"X-Long: " + strings.Repeat("y", 5000) + "\r\nMessage-ID: <1@x>\r\n" + date + "\r\nb"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			want := c.want
+			if want == "" {
+				want = c.in
+			}
+			got := string(completeHeader([]byte(c.in), "example.test", now))
+			if i := strings.Index(want, "MID"); i >= 0 {
+				mid := got[i:]
+				end := strings.Index(mid, ">\r\n")
+				if !strings.HasPrefix(mid, "Message-ID: <") || !strings.HasSuffix(mid[:end], "@example.test") {
+					t.Fatalf("no generated Message-ID at %d in %q", i, got)
+				}
+				want = want[:i] + mid[:end+3] + want[i+3:]
+			}
+			if got != want {
+				t.Errorf("got  %q\nwant %q", got, want)
+			}
+			// Streamed in random pieces, the same result.
+			rng := rand.New(rand.NewPCG(uint64(len(c.in)), 7))
+			for range 50 {
+				var out bytes.Buffer
+				h := newHeaderCompleter(&out, "example.test", now)
+				rest := []byte(c.in)
+				for len(rest) > 0 {
+					n := 1 + rng.IntN(len(rest))
+					h.Write(rest[:n])
+					rest = rest[n:]
+				}
+				h.Close()
+				g := out.String()
+				if strings.Contains(want, "Message-ID: <") && strings.Count(g, "@example.test>") != strings.Count(want, "@example.test>") {
+					t.Fatalf("streamed: %q", g)
+				}
+				if len(g) != len(want) {
+					t.Fatalf("streamed: %d bytes, want %d: %q", len(g), len(want), g)
+				}
+			}
+		})
+	}
+}
+
+func TestHasBccField(t *testing.T) {
+	for in, want := range map[string]bool{
+		"From: a\r\nBcc: b@x\r\n\r\nbody":                               true,
+		"From: a\r\nbcc :\r\n\r\nbody":                                  true,
+		"From: a\r\n\r\nBcc: in body\r\n":                               false,
+		"From: a\r\nX-Bcc: b\r\n Bcc: fold\r\n\r\n":                     false,
+		"X-Long: " + strings.Repeat("z", 100000) + "\r\nBcc: c\r\n\r\n": true,
+		"": false,
+	} {
+		if got := hasBccField(strings.NewReader(in)); got != want {
+			t.Errorf("hasBccField(%.40q) = %v, want %v", in, got, want)
+		}
+	}
+}
