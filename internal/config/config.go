@@ -118,10 +118,14 @@ type IMAP struct {
 // kept in their Sent folder and queued for delivery (queue.mode).
 type Submission struct {
 	// Listen is host:port for submission with STARTTLS (port 587); AUTH
-	// is offered only after STARTTLS. Empty disables it.
+	// is offered only after STARTTLS. Empty disables it. The default,
+	// "auto", is ":587" when real certificates are configured
+	// (tls.cert_file or tls.acme_hosts) and off with only the self-signed
+	// fallback, which mail clients would refuse.
 	Listen string `toml:"listen"`
 	// ListenTLS is host:port for submission over implicit TLS (port 465,
-	// RFC 8314). Empty disables it.
+	// RFC 8314). Empty disables it; "auto" (the default) is ":465" on the
+	// same terms as Listen.
 	ListenTLS       string `toml:"listen_tls"`
 	MaxMessageBytes int64  `toml:"max_message_bytes"`
 	// MaxRecipients bounds the recipients of one message; more are
@@ -244,10 +248,12 @@ func Default() Config {
 		TLS:       TLS{ACMEListen: ":80"},
 		Retention: Retention{Interval: Duration{10 * time.Minute}, Batch: 500, LogDays: 90},
 		Metrics:   Metrics{Listen: "127.0.0.1:9100"},
-		// Submission listens only when configured (listen = ":587",
-		// listen_tls = ":465"): it sends mail out, so it is a choice.
 		Webmail: Webmail{UndoSend: Duration{10 * time.Second}},
+		// Submission listens on :587 and :465 once real certificates are
+		// configured (SubmissionListen resolves "auto").
 		Submission: Submission{
+			Listen:          "auto",
+			ListenTLS:       "auto",
 			MaxMessageBytes: 50 << 20,
 			MaxRecipients:   100,
 			MaxPerHour:      500,
@@ -276,6 +282,23 @@ func Default() Config {
 			Concurrency: 8,
 		},
 	}
+}
+
+// SubmissionListen returns the submission listeners' addresses with
+// "auto" resolved: ":587" and ":465" when certificates come from files or
+// ACME, off ("") when only the self-signed fallback would serve them.
+func (c *Config) SubmissionListen() (starttls, implicit string) {
+	realCerts := c.TLS.CertFile != "" || len(c.TLS.ACMEHosts) > 0
+	resolve := func(v, port string) string {
+		if v != "auto" {
+			return v
+		}
+		if realCerts {
+			return port
+		}
+		return ""
+	}
+	return resolve(c.Submission.Listen, ":587"), resolve(c.Submission.ListenTLS, ":465")
 }
 
 // ApplyDev switches to the loopback-only development listeners.

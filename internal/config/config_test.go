@@ -177,3 +177,36 @@ func TestIMAPQuota(t *testing.T) {
 		t.Fatalf("upper-case domain: %v", err)
 	}
 }
+
+// TestSubmissionListenAuto: submission is on by default on 587 and 465 in
+// production once real certificates are configured, off with only the
+// self-signed fallback; an address written in the file always wins, "" is
+// off, and dev mode uses its loopback ports.
+func TestSubmissionListenAuto(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		toml     string
+		dev      bool
+		plain, s string
+	}{
+		{"self-signed only", ``, false, "", ""},
+		{"cert files", "[tls]\ncert_file = \"/c.pem\"\nkey_file = \"/k.pem\"\n", false, ":587", ":465"},
+		{"acme", "[tls]\nacme_hosts = [\"mail.example.org\"]\n", false, ":587", ":465"},
+		{"explicit without certs", "[submission]\nlisten = \":2587\"\n", false, ":2587", ""},
+		{"explicitly off", "[tls]\ncert_file = \"/c.pem\"\nkey_file = \"/k.pem\"\n[submission]\nlisten_tls = \"\"\n", false, ":587", ""},
+		{"dev", ``, true, "127.0.0.1:5587", "127.0.0.1:5465"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := Default()
+			if err := Load(write(t, c.toml), &cfg); err != nil {
+				t.Fatal(err)
+			}
+			if c.dev {
+				cfg.ApplyDev()
+			}
+			if p, s := cfg.SubmissionListen(); p != c.plain || s != c.s {
+				t.Errorf("SubmissionListen() = %q, %q; want %q, %q", p, s, c.plain, c.s)
+			}
+		})
+	}
+}

@@ -127,6 +127,10 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 		// With a web redirect listener, it answers the challenges.
 		acmeListen = cfg.TLS.ACMEListen
 	}
+	subListen, subListenTLS := cfg.SubmissionListen()
+	if cfg.Submission.Listen == "auto" && subListen == "" {
+		log.Info("submission (587, 465) off: no certificate configured (tls.cert_file or tls.acme_hosts); set submission.listen to serve it with the self-signed one")
+	}
 	for _, l := range []struct {
 		name, addr string
 		dst        *net.Addr
@@ -134,8 +138,8 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 		{"capture", cfg.Capture.Listen, &s.CaptureAddr},
 		{"imap", cfg.IMAP.Listen, &s.IMAPAddr},
 		{"metrics", cfg.Metrics.Listen, &s.MetricsAddr},
-		{"submission", cfg.Submission.Listen, &s.SubmissionAddr},
-		{"submissions", cfg.Submission.ListenTLS, &s.SubmissionsAddr},
+		{"submission", subListen, &s.SubmissionAddr},
+		{"submissions", subListenTLS, &s.SubmissionsAddr},
 		{"acme", acmeListen, nil},
 		{"web", cfg.Web.Listen, &s.WebAddr},
 		{"web-redirect", cfg.Web.RedirectListen, &s.WebRedirectAddr},
