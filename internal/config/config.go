@@ -133,11 +133,15 @@ type Submission struct {
 	MaxRecipients int `toml:"max_recipients"`
 	// MaxPerHour bounds the messages one user sends per hour (0: no
 	// limit); more are answered 450 4.7.1 until the hour has passed.
-	MaxPerHour    int      `toml:"max_per_hour"`
-	MaxConns      int      `toml:"max_conns"`
-	MaxConnsPerIP int      `toml:"max_conns_per_ip"`
-	ReadTimeout   Duration `toml:"read_timeout"`
-	WriteTimeout  Duration `toml:"write_timeout"`
+	MaxPerHour int `toml:"max_per_hour"`
+	// FromAliases lets a signed-in address send as other addresses
+	// (envelope sender and From), e.g. {"alice@example.org" =
+	// ["sales@example.org"]}; any other sender is answered 550 5.7.1.
+	FromAliases   map[string][]string `toml:"from_aliases"`
+	MaxConns      int                 `toml:"max_conns"`
+	MaxConnsPerIP int                 `toml:"max_conns_per_ip"`
+	ReadTimeout   Duration            `toml:"read_timeout"`
+	WriteTimeout  Duration            `toml:"write_timeout"`
 }
 
 // Retention configures the rolling-window purge. The window itself is per
@@ -381,6 +385,13 @@ func (c *Config) Validate() error {
 	}
 	if c.Submission.MaxMessageBytes < 1024 || c.Submission.MaxRecipients < 1 || c.Submission.MaxPerHour < 0 {
 		errs = append(errs, errors.New("submission: max_message_bytes must be at least 1024, max_recipients positive, max_per_hour not negative"))
+	}
+	for from, aliases := range c.Submission.FromAliases {
+		for _, a := range append([]string{from}, aliases...) {
+			if at := strings.LastIndexByte(a, '@'); at <= 0 || at == len(a)-1 {
+				errs = append(errs, fmt.Errorf("submission.from_aliases: %q is not an address", a))
+			}
+		}
 	}
 	errs = append(errs, c.Queue.validate(), c.Web.validate())
 	return errors.Join(errs...)

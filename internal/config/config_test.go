@@ -210,3 +210,13 @@ func TestSubmissionListenAuto(t *testing.T) {
 		})
 	}
 }
+
+func TestFromAliasesValidated(t *testing.T) {
+	c := Default()
+	if err := Load(write(t, "[capture]\nallow = [\"10.0.0.0/8\"]\n[submission.from_aliases]\n\"a@x.test\" = [\"sales\"]\n"), &c); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), `submission.from_aliases: "sales" is not an address`) {
+		t.Errorf("Validate: %v", err)
+	}
+}

@@ -229,6 +229,7 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 	s.Submitter = submission.NewSubmitter(st, submission.Limits{
 		MaxRecipients: cfg.Submission.MaxRecipients,
 		PerHour:       cfg.Submission.MaxPerHour,
+		FromAliases:   cfg.Submission.FromAliases,
 	}, wake, time.Now)
 	s.Outbox = submission.NewOutbox(st, s.Submitter, log.With("worker", "outbox"), time.Now)
 	// The same Authenticator as IMAP: one set of throttles and one

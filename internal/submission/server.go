@@ -208,7 +208,7 @@ var (
 	// RFC 4954 6: 530 5.7.0 "Authentication required"; go-smtp's
 	// ErrAuthRequired says 502.
 	errAuthRequired = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
-	errSpoofed      = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Sender address and From header must be your own address"}
+	errSpoofed      = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Sender address and From header must be your own address or an alias your administrator allowed"}
 	errTooManyRcpts = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 5, 3}, Message: "Too many recipients for one message"}
 	errRate         = &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "Too many messages sent in the last hour, try again later"}
 	errBadRcpt      = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "Bad recipient address syntax"}
@@ -345,9 +345,9 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 		}
 	}()
 	addr, aerr := store.NormalizeAddress(from)
-	if aerr != nil || addr != s.acct.Address {
+	if aerr != nil || !s.srv.sub.MaySendAs(*s.acct, addr) {
 		s.from = strings.ToLower(from)
-		s.refused("", fmt.Sprintf("envelope sender %q is not the signed-in address", from))
+		s.refused("", fmt.Sprintf("envelope sender %q is neither the signed-in address nor an allowed alias", from))
 		return errSpoofed
 	}
 	if opts != nil && opts.Size > 0 && !s.srv.budget.Fits(opts.Size) {

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,6 +49,10 @@ var (
 type Limits struct {
 	MaxRecipients int // per message; 0 means 100
 	PerHour       int // messages per account per hour; 0 means no limit
+	// FromAliases lists, per signed-in address, the other addresses the
+	// administrator allows it to send as (envelope sender and From),
+	// such as a shared sales@ address. Keys and values are lower case.
+	FromAliases map[string][]string
 }
 
 // Submitter submits signed-in users' messages. It is safe for concurrent
@@ -66,6 +71,19 @@ func NewSubmitter(st Store, limits Limits, wake func(), now func() time.Time) *S
 	if limits.MaxRecipients <= 0 {
 		limits.MaxRecipients = 100
 	}
+	aliases := map[string][]string{}
+	for from, as := range limits.FromAliases {
+		f, err := store.NormalizeAddress(from)
+		if err != nil {
+			continue // config.Validate refuses it
+		}
+		for _, a := range as {
+			if n, err := store.NormalizeAddress(a); err == nil {
+				aliases[f] = append(aliases[f], n)
+			}
+		}
+	}
+	limits.FromAliases = aliases
 	if now == nil {
 		now = time.Now
 	}
@@ -97,6 +115,16 @@ type Result struct {
 	Local     int    // protected local recipients that got an INBOX copy
 }
 
+// MaySendAs reports whether the account may use addr (normalised) as its
+// envelope sender and From address: its own, or an alias the
+// administrator allowed (RFC 6409 8.1 lets an MSA refuse any other).
+func (s *Submitter) MaySendAs(acct store.Account, addr string) bool {
+	if addr == acct.Address {
+		return true
+	}
+	return slices.Contains(s.limits.FromAliases[acct.Address], addr)
+}
+
 // MaxRecipients is the per-message limit, for the listener's RCPT.
 func (s *Submitter) MaxRecipients() int { return s.limits.MaxRecipients }
 
@@ -120,7 +148,7 @@ func (s *Submitter) Submit(ctx context.Context, m Message) (Result, error) {
 		return Result{}, fmt.Errorf("submit for %s: account disabled: %w", acct.Address, ErrSpoofed)
 	}
 	from, err := store.NormalizeAddress(m.MailFrom)
-	if err != nil || from != acct.Address {
+	if err != nil || !s.MaySendAs(acct, from) {
 		return Result{}, fmt.Errorf("submit for %s: envelope sender %q: %w", acct.Address, m.MailFrom, ErrSpoofed)
 	}
 	if len(m.Rcpts) == 0 {
@@ -145,7 +173,7 @@ func (s *Submitter) Submit(ctx context.Context, m Message) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("submit for %s: %w", acct.Address, err)
 	}
-	if err := checkFrom(info, acct.Address); err != nil {
+	if err := checkFrom(info, func(a string) bool { return s.MaySendAs(acct, a) }); err != nil {
 		return Result{}, fmt.Errorf("submit for %s: %w", acct.Address, err)
 	}
 
@@ -260,11 +288,11 @@ func (s *Submitter) store(ctx context.Context, m Message, acct store.Account, rc
 	return res, nil
 }
 
-// checkFrom requires every From address to be the signed-in one (RFC
-// 6409 8.1 lets a submission server refuse what is not the user's).
+// checkFrom requires every From address to be one the user may send as
+// (RFC 6409 8.1 lets a submission server refuse what is not the user's).
 // A message with no From header is refused too: RFC 5322 3.6 requires
 // one, and the recipient would not know who wrote.
-func checkFrom(info *message.Info, addr string) error {
+func checkFrom(info *message.Info, mayUse func(addr string) bool) error {
 	from := info.Envelope.From
 	n := 0
 	for _, a := range from {
@@ -272,7 +300,7 @@ func checkFrom(info *message.Info, addr string) error {
 			continue
 		}
 		n++
-		if !strings.EqualFold(a.Mailbox+"@"+a.Host, addr) {
+		if !mayUse(strings.ToLower(a.Mailbox + "@" + a.Host)) {
 			return fmt.Errorf("From header address %s@%s: %w", a.Mailbox, a.Host, ErrSpoofed)
 		}
 	}
