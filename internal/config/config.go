@@ -252,7 +252,7 @@ func Default() Config {
 		TLS:       TLS{ACMEListen: ":80"},
 		Retention: Retention{Interval: Duration{10 * time.Minute}, Batch: 500, LogDays: 90},
 		Metrics:   Metrics{Listen: "127.0.0.1:9100"},
-		Webmail: Webmail{UndoSend: Duration{10 * time.Second}},
+		Webmail:   Webmail{UndoSend: Duration{10 * time.Second}},
 		// Submission listens on :587 and :465 once real certificates are
 		// configured (SubmissionListen resolves "auto").
 		Submission: Submission{
