@@ -57,6 +57,7 @@ func newWeb(cfg *config.Config, addr net.Addr, tlsCfg *tls.Config, acme http.Han
 		},
 		Logger: log.With("app", "admin"),
 	})
+	w.UserSignInLinks(adm, st)
 	w.Mount("/api/", api.New(adm, log.With("app", "api")))
 	mountConsole(w, adm, log)
 	return w

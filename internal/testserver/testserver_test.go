@@ -17,6 +17,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"github.com/xtramail/xtramail/internal/admin"
 	"github.com/xtramail/xtramail/internal/smtpserver"
 	"github.com/xtramail/xtramail/internal/testserver"
 )
@@ -225,5 +226,57 @@ func TestWebSignIn(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "bob@example.test") {
 		t.Fatalf("signed-in page: %s\n%s", resp.Status, body)
+	}
+}
+
+// TestWebSignInLink: a one-time sign-in link that an administrator made
+// signs its user in to the webmail once: opening the link spends nothing
+// (a mail scanner may fetch it), its button does, and a second use is
+// refused.
+func TestWebSignInLink(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{Users: map[string]string{"bob@example.test": "bob-password"}})
+	adm := admin.New(srv.Store, admin.Options{})
+	token, _, err := adm.CreateSignInLink(context.Background(), admin.CLI(), "bob@example.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(c *http.Client, path string) (int, string) {
+		t.Helper()
+		resp, err := c.Get(srv.Web + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	c := srv.HTTPClient()
+	for range 2 { // a scanner's fetch, then the user's
+		if code, page := get(c, "/login/link?token="+url.QueryEscape(token)); code != http.StatusOK || !strings.Contains(page, `action="/login/link"`) {
+			t.Fatalf("link page: %d\n%s", code, page)
+		}
+	}
+	resp, err := c.PostForm(srv.Web+"/login/link", url.Values{"token": {token}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in by link: %s", resp.Status)
+	}
+	if code, page := get(c, "/"); code != http.StatusOK || !strings.Contains(page, "bob@example.test") {
+		t.Fatalf("signed-in page: %d\n%s", code, page)
+	}
+	other := srv.HTTPClient()
+	resp, err = other.PostForm(srv.Web+"/login/link", url.Values{"token": {token}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("second use of the link: %s, want 401", resp.Status)
+	}
+	if code, _ := get(other, "/"); code != http.StatusSeeOther {
+		t.Fatalf("second user's page: %d, want a redirect to sign in", code)
 	}
 }

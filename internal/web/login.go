@@ -58,12 +58,61 @@ type userLogin struct {
 	srv   *Server
 	authn Authenticator
 	users UserStore
+	links SignInLinks
 }
 
 type loginData struct {
 	Address string
 	Next    string
 	Error   string
+	Token   string // a one-time sign-in link's, offered as a button
+}
+
+// SignInLinks redeems the one-time sign-in links that administrators
+// create for users (admin.Service).
+type SignInLinks interface {
+	ConsumeSignInLink(ctx context.Context, token string) (store.Account, error)
+}
+
+// UserSignInLinks serves /login/link: GET shows the link's page, and only
+// the POST of its button spends the link, so that a mail scanner that
+// fetches every URL of a message cannot use it up.
+func (s *Server) UserSignInLinks(links SignInLinks, users UserStore) {
+	l := &userLogin{srv: s, users: users, links: links}
+	s.mux.HandleFunc("GET /login/link", l.linkForm)
+	s.mux.HandleFunc("POST /login/link", l.linkSubmit)
+}
+
+func (l *userLogin) linkForm(w http.ResponseWriter, r *http.Request) {
+	token := r.URL.Query().Get("token")
+	if token == "" || len(token) > 256 {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	// The token stays out of Referer (no-referrer) and of this page's
+	// links; the page itself is not cached.
+	w.Header().Set("Cache-Control", "no-store")
+	l.srv.layout.loginPage.Render(w, r, http.StatusOK, View{Title: "Sign in", App: "login", Data: loginData{Next: "/", Token: token}})
+}
+
+func (l *userLogin) linkSubmit(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	ip := RemoteIP(r)
+	a, err := l.links.ConsumeSignInLink(r.Context(), r.PostFormValue("token"))
+	if err != nil {
+		l.srv.log.Info("webmail sign-in link refused", "remote", ip, "err", err)
+		l.srv.layout.loginPage.Render(w, r, http.StatusUnauthorized, View{Title: "Sign in", App: "login",
+			Data: loginData{Next: "/", Error: "This sign-in link was used already, has expired or is not valid. Sign in with your password, or ask your administrator for a new link."}})
+		return
+	}
+	if _, err := l.srv.sessions.Start(w, r, PrincipalUser, a.ID); err != nil {
+		l.srv.log.Error("start web session", "err", err)
+		Error(w, r, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again in a moment.")
+		return
+	}
+	l.logEvent(r.Context(), logLogin, a, ip)
+	l.srv.log.Info("webmail sign-in by link", "remote", ip, "user", a.Address)
+	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
 func (l *userLogin) form(w http.ResponseWriter, r *http.Request) {
