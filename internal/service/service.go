@@ -205,7 +205,12 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 	}, st, log.With("listener", "capture"), capture.NewMetrics(reg))
 
 	authn := auth.NewAuthenticator(AccountLookup(st), auth.Options{})
-	s.Admin = admin.New(st, admin.Options{Hasher: authn.Hasher(), Forget: authn.Forget, Issuer: cfg.Hostname,
+	// One admin service for the CLI's dev bootstrap, the usage worker,
+	// the console and the API: the same hash slots as sign-ins, and a
+	// changed address (new password, disabled) forgets its cached
+	// credentials and ends its web sessions.
+	sessions := web.NewSessions(st, web.SessionsConfig{Idle: cfg.Web.SessionIdle.Duration, Max: cfg.Web.SessionMax.Duration})
+	s.Admin = admin.New(st, admin.Options{Hasher: authn.Hasher(), Forget: forgetAddress(st, authn, sessions, log), Issuer: cfg.Hostname,
 		Logger: log.With("component", "admin")})
 	s.imap = imapserver.New(imapserver.Config{
 		TLS:           tlsCfg,
@@ -245,7 +250,7 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 		SpoolDir:        spool,
 	}, st, authn, s.Submitter, log.With("listener", "submission"))
 
-	s.web = newWeb(&cfg, s.WebAddr, tlsCfg, acmeHandler, st, authn, s.composeOptions(&cfg, authn), log.With("listener", "web"))
+	s.web = newWeb(&cfg, s.WebAddr, tlsCfg, acmeHandler, st, authn, sessions, s.Admin, s.composeOptions(&cfg, authn), log.With("listener", "web"))
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

