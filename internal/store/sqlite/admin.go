@@ -58,7 +58,7 @@ func (s *Store) CreateDomain(ctx context.Context, name string, retentionDays int
 
 const domainCols = "id, name, retention_days, created, customer_id, whole_domain, allowed_ips, relay_host"
 
-func scanDomain(sc interface{ Scan(...any) error }) (store.Domain, error) {
+func scanDomain(sc scanner) (store.Domain, error) {
 	var d store.Domain
 	var created int64
 	var ips string
@@ -81,20 +81,7 @@ func (s *Store) Domain(ctx context.Context, name string) (store.Domain, error) {
 }
 
 func (s *Store) Domains(ctx context.Context) ([]store.Domain, error) {
-	rows, err := s.query(ctx, "SELECT "+domainCols+" FROM domains ORDER BY name")
-	if err != nil {
-		return nil, fmt.Errorf("list domains: %w", err)
-	}
-	defer rows.Close()
-	var ds []store.Domain
-	for rows.Next() {
-		d, err := scanDomain(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list domains: %w", err)
-		}
-		ds = append(ds, d)
-	}
-	return ds, rows.Err()
+	return collect("list domains", scanDomain)(s.query(ctx, "SELECT "+domainCols+" FROM domains ORDER BY name"))
 }
 
 func (s *Store) SetRetention(ctx context.Context, name string, days int) error {
@@ -206,7 +193,7 @@ func (t *tx) createMailbox(accountID int64, name, specialUse string) (int64, err
 
 const accountCols = "id, domain_id, address, password_hash, enabled, created"
 
-func scanAccount(sc interface{ Scan(...any) error }) (store.Account, error) {
+func scanAccount(sc scanner) (store.Account, error) {
 	var a store.Account
 	var created int64
 	err := sc.Scan(&a.ID, &a.DomainID, &a.Address, &a.PasswordHash, &a.Enabled, &created)
@@ -242,20 +229,7 @@ func (s *Store) Accounts(ctx context.Context, domain string) ([]store.Account, e
 		q += " WHERE domain_id = ?"
 		args = append(args, d.ID)
 	}
-	rows, err := s.query(ctx, q+" ORDER BY address", args...)
-	if err != nil {
-		return nil, fmt.Errorf("list accounts: %w", err)
-	}
-	defer rows.Close()
-	var as []store.Account
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list accounts: %w", err)
-		}
-		as = append(as, a)
-	}
-	return as, rows.Err()
+	return collect("list accounts", scanAccount)(s.query(ctx, q+" ORDER BY address", args...))
 }
 
 func (s *Store) SetEnabled(ctx context.Context, address string, enabled bool) error {
@@ -286,21 +260,8 @@ func (s *Store) DeleteAccount(ctx context.Context, address string) error {
 		if err := t.QueryRow("SELECT id FROM accounts WHERE address = ?", addr).Scan(&id); err != nil {
 			return notFound(err, "address "+addr)
 		}
-		rows, err := t.Query("SELECT body_id FROM messages WHERE account_id = ?", id)
+		bodies, err := collect("list bodies", scanOne[int64])(t.Query("SELECT body_id FROM messages WHERE account_id = ?", id))
 		if err != nil {
-			return err
-		}
-		var bodies []int64
-		for rows.Next() {
-			var b int64
-			if err := rows.Scan(&b); err != nil {
-				rows.Close()
-				return err
-			}
-			bodies = append(bodies, b)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		for _, q := range []string{

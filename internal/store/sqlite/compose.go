@@ -106,7 +106,7 @@ func (t *tx) dropDraft(s *Store, accountID, id int64) error {
 
 const outboxCols = "id, account_id, draft_id, send_at, created, lease_until, attempts, error"
 
-func scanOutbox(sc interface{ Scan(...any) error }) (store.OutboxEntry, error) {
+func scanOutbox(sc scanner) (store.OutboxEntry, error) {
 	var e store.OutboxEntry
 	var sendAt, created, lease int64
 	err := sc.Scan(&e.ID, &e.AccountID, &e.DraftID, &sendAt, &created, &lease, &e.Attempts, &e.Error)
@@ -159,22 +159,11 @@ func (s *Store) ClaimSends(ctx context.Context, now time.Time, lease time.Durati
 	}
 	var out []store.OutboxEntry
 	err := s.write(ctx, func(t *tx) error {
-		out = out[:0]
-		rows, err := t.Query(`UPDATE outbox SET lease_until = ?, attempts = attempts + 1 WHERE id IN (
+		var err error
+		out, err = collect("claim held messages", scanOutbox)(t.Query(`UPDATE outbox SET lease_until = ?, attempts = attempts + 1 WHERE id IN (
 				SELECT id FROM outbox WHERE send_at <= ? AND lease_until <= ? AND error = '' ORDER BY send_at, id LIMIT ?)
-			RETURNING `+outboxCols, now.Add(lease).UnixMilli(), now.UnixMilli(), now.UnixMilli(), limit)
-		if err != nil {
-			return fmt.Errorf("claim held messages: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			e, err := scanOutbox(rows)
-			if err != nil {
-				return fmt.Errorf("claim held messages: %w", err)
-			}
-			out = append(out, e)
-		}
-		return rows.Err()
+			RETURNING `+outboxCols, now.Add(lease).UnixMilli(), now.UnixMilli(), now.UnixMilli(), limit))
+		return err
 	})
 	return out, err
 }
@@ -205,20 +194,7 @@ func (s *Store) FinishSend(ctx context.Context, accountID, id int64, failure str
 }
 
 func (s *Store) Outbox(ctx context.Context, accountID int64) ([]store.OutboxEntry, error) {
-	rows, err := s.query(ctx, "SELECT "+outboxCols+" FROM outbox WHERE account_id = ? ORDER BY id", accountID)
-	if err != nil {
-		return nil, fmt.Errorf("list outbox: %w", err)
-	}
-	defer rows.Close()
-	var out []store.OutboxEntry
-	for rows.Next() {
-		e, err := scanOutbox(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list outbox: %w", err)
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return collect("list outbox", scanOutbox)(s.query(ctx, "SELECT "+outboxCols+" FROM outbox WHERE account_id = ? ORDER BY id", accountID))
 }
 
 func (s *Store) NextSend(ctx context.Context) (time.Time, error) {
@@ -312,21 +288,13 @@ func (s *Store) Contacts(ctx context.Context, accountID int64, prefix string, li
 				WHERE account_id = ? AND word >= ? AND word < ? || x'f48fbfbf' LIMIT 500)
 			ORDER BY uses DESC, last_used DESC, address LIMIT ?`, accountID, accountID, p, p, limit)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("list contacts: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Contact
-	for rows.Next() {
+	return collect("list contacts", func(sc scanner) (store.Contact, error) {
 		var c store.Contact
 		var last int64
-		if err := rows.Scan(&c.Address, &c.Name, &c.Uses, &last); err != nil {
-			return nil, fmt.Errorf("list contacts: %w", err)
-		}
+		err := sc.Scan(&c.Address, &c.Name, &c.Uses, &last)
 		c.LastUsed = time.UnixMilli(last)
-		out = append(out, c)
-	}
-	return out, rows.Err()
+		return c, err
+	})(rows, err)
 }
 
 func (s *Store) DeliveryStatus(ctx context.Context, accountID int64, messageID string) ([]store.RecipientStatus, error) {

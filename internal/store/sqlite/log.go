@@ -84,22 +84,13 @@ func (s *Store) SearchLog(ctx context.Context, q store.LogQuery) ([]store.LogEve
 	}
 	query += " ORDER BY time DESC, id DESC LIMIT ?"
 	args = append(args, limit)
-	rows, err := s.query(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("search message log: %w", err)
-	}
-	defer rows.Close()
-	var out []store.LogEvent
-	for rows.Next() {
+	return collect("search message log", func(sc scanner) (store.LogEvent, error) {
 		var e store.LogEvent
 		var ms int64
-		if err := rows.Scan(&e.ID, &ms, &e.Status, &e.MessageID, &e.Subject, &e.MailFrom, &e.Rcpt, &e.Size, &e.RemoteIP, &e.Detail, &e.DomainID); err != nil {
-			return nil, fmt.Errorf("search message log: %w", err)
-		}
+		err := sc.Scan(&e.ID, &ms, &e.Status, &e.MessageID, &e.Subject, &e.MailFrom, &e.Rcpt, &e.Size, &e.RemoteIP, &e.Detail, &e.DomainID)
 		e.Time = time.UnixMilli(ms)
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		return e, err
+	})(s.query(ctx, query, args...))
 }
 
 // subjectMatch turns the words of a subject search into an FTS5 query

@@ -283,20 +283,7 @@ func (s *Store) ClaimRecent(ctx context.Context, accountID, mailboxID int64, upT
 }
 
 func (s *Store) Subscriptions(ctx context.Context, accountID int64) ([]string, error) {
-	rows, err := s.query(ctx, "SELECT name FROM subscriptions WHERE account_id = ? ORDER BY name", accountID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
+	return collect("list subscriptions", scanOne[string])(s.query(ctx, "SELECT name FROM subscriptions WHERE account_id = ? ORDER BY name", accountID))
 }
 
 const liveUIDs = "SELECT uid FROM messages WHERE mailbox_id = ? AND expunged_modseq = 0 ORDER BY uid"
@@ -307,19 +294,7 @@ func (t *tx) uids(mailboxID int64) ([]uint32, error) {
 
 // scanUIDs reads a one-column result of UIDs.
 func scanUIDs(rows *sql.Rows, err error) ([]uint32, error) {
-	if err != nil {
-		return nil, fmt.Errorf("list uids: %w", err)
-	}
-	defer rows.Close()
-	var out []uint32
-	for rows.Next() {
-		var u uint32
-		if err := rows.Scan(&u); err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return collect("list uids", scanOne[uint32])(rows, err)
 }
 
 func (s *Store) UIDs(ctx context.Context, accountID, mailboxID int64) ([]uint32, error) {
@@ -379,24 +354,15 @@ func (s *Store) MessagesByUID(ctx context.Context, accountID, mailboxID int64, r
 }
 
 func (s *Store) queryFlags(ctx context.Context, where string, args ...any) ([]store.MessageFlags, error) {
-	rows, err := s.query(ctx, "SELECT id, uid, modseq, flags, keywords FROM messages "+where, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list flags: %w", err)
-	}
-	defer rows.Close()
-	var out []store.MessageFlags
-	for rows.Next() {
+	return collect("list flags", func(sc scanner) (store.MessageFlags, error) {
 		var m store.MessageFlags
 		var kw string
-		if err := rows.Scan(&m.ID, &m.UID, &m.ModSeq, &m.Flags, &kw); err != nil {
-			return nil, err
-		}
+		err := sc.Scan(&m.ID, &m.UID, &m.ModSeq, &m.Flags, &kw)
 		if kw != "" {
 			m.Keywords = strings.Fields(kw)
 		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+		return m, err
+	})(s.query(ctx, "SELECT id, uid, modseq, flags, keywords FROM messages "+where, args...))
 }
 
 func (s *Store) FlagsByUID(ctx context.Context, accountID, mailboxID int64, ranges []store.UIDRange) ([]store.MessageFlags, error) {

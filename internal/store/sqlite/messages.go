@@ -370,7 +370,7 @@ const mailboxCols = `id, account_id, name, special_use,
 	EXISTS (SELECT 1 FROM subscriptions s WHERE s.account_id = mailboxes.account_id AND s.name = mailboxes.name),
 	uidvalidity, uidnext, highestmodseq, messages, unseen, size, keywords, recent_uid`
 
-func scanMailbox(sc interface{ Scan(...any) error }) (store.Mailbox, error) {
+func scanMailbox(sc scanner) (store.Mailbox, error) {
 	var m store.Mailbox
 	var kw string
 	err := sc.Scan(&m.ID, &m.AccountID, &m.Name, &m.SpecialUse, &m.Subscribed, &m.UIDValidity,
@@ -407,20 +407,7 @@ func (t *tx) addKeywords(mailboxID int64, kw []string) error {
 }
 
 func (s *Store) Mailboxes(ctx context.Context, accountID int64) ([]store.Mailbox, error) {
-	rows, err := s.query(ctx, "SELECT "+mailboxCols+" FROM mailboxes WHERE account_id = ? ORDER BY name", accountID)
-	if err != nil {
-		return nil, fmt.Errorf("list mailboxes: %w", err)
-	}
-	defer rows.Close()
-	var ms []store.Mailbox
-	for rows.Next() {
-		m, err := scanMailbox(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list mailboxes: %w", err)
-		}
-		ms = append(ms, m)
-	}
-	return ms, rows.Err()
+	return collect("list mailboxes", scanMailbox)(s.query(ctx, "SELECT "+mailboxCols+" FROM mailboxes WHERE account_id = ? ORDER BY name", accountID))
 }
 
 func (s *Store) Mailbox(ctx context.Context, accountID int64, name string) (store.Mailbox, error) {
@@ -437,7 +424,7 @@ func (s *Store) Mailbox(ctx context.Context, accountID int64, name string) (stor
 const messageCols = `id, account_id, mailbox_id, uid, modseq, flags, keywords, received, size, body_id,
 	expunged_modseq, subject, from_addr, message_id, preview`
 
-func scanMessage(sc interface{ Scan(...any) error }) (store.Message, error) {
+func scanMessage(sc scanner) (store.Message, error) {
 	var m store.Message
 	var keywords string
 	var received int64
@@ -450,20 +437,7 @@ func scanMessage(sc interface{ Scan(...any) error }) (store.Message, error) {
 }
 
 func (s *Store) queryMessages(ctx context.Context, query string, args ...any) ([]store.Message, error) {
-	rows, err := s.query(ctx, "SELECT "+messageCols+" FROM messages "+query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list messages: %w", err)
-	}
-	defer rows.Close()
-	var ms []store.Message
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list messages: %w", err)
-		}
-		ms = append(ms, m)
-	}
-	return ms, rows.Err()
+	return collect("list messages", scanMessage)(s.query(ctx, "SELECT "+messageCols+" FROM messages "+query, args...))
 }
 
 func (s *Store) Messages(ctx context.Context, accountID, mailboxID int64) ([]store.Message, error) {

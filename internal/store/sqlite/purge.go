@@ -40,21 +40,8 @@ func (t *tx) unref(s *Store, bodyID int64) (int64, error) {
 // emptyTrash deletes blobs of purged bodies (again: Delete of a missing
 // blob is fine) and forgets them.
 func (s *Store) emptyTrash(ctx context.Context, limit int) error {
-	rows, err := s.query(ctx, "SELECT key FROM blob_trash LIMIT ?", limit)
-	if err != nil {
-		return fmt.Errorf("list blob trash: %w", err)
-	}
-	var keys []string
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			rows.Close()
-			return err
-		}
-		keys = append(keys, k)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil || len(keys) == 0 {
+	keys, err := collect("list blob trash", scanOne[string])(s.query(ctx, "SELECT key FROM blob_trash LIMIT ?", limit))
+	if err != nil || len(keys) == 0 {
 		return err
 	}
 	var done []string

@@ -15,7 +15,7 @@ import (
 const queueCols = `id, account_id, domain_id, body_id, mail_from, rcpt, rcpt_domain, message_id, subject, size,
 	queued, next_attempt, lease_until, attempts, last_error, delay_notified`
 
-func scanQueueEntry(sc interface{ Scan(...any) error }) (store.QueueEntry, error) {
+func scanQueueEntry(sc scanner) (store.QueueEntry, error) {
 	var e store.QueueEntry
 	var queued, next, lease int64
 	err := sc.Scan(&e.ID, &e.AccountID, &e.DomainID, &e.BodyID, &e.MailFrom, &e.Rcpt, &e.RcptDomain, &e.MessageID,
@@ -92,22 +92,11 @@ func (s *Store) ClaimQueue(ctx context.Context, now time.Time, lease time.Durati
 	}
 	var out []store.QueueEntry
 	err := s.write(ctx, func(t *tx) error {
-		out = out[:0]
-		rows, err := t.Query(`UPDATE queue SET lease_until = ? WHERE id IN (
+		var err error
+		out, err = collect("claim queue entries", scanQueueEntry)(t.Query(`UPDATE queue SET lease_until = ? WHERE id IN (
 				SELECT id FROM queue WHERE next_attempt <= ? AND lease_until <= ? ORDER BY next_attempt, id LIMIT ?)
-			RETURNING `+queueCols, now.Add(lease).UnixMilli(), now.UnixMilli(), now.UnixMilli(), limit)
-		if err != nil {
-			return fmt.Errorf("claim queue entries: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			e, err := scanQueueEntry(rows)
-			if err != nil {
-				return fmt.Errorf("claim queue entries: %w", err)
-			}
-			out = append(out, e)
-		}
-		return rows.Err()
+			RETURNING `+queueCols, now.Add(lease).UnixMilli(), now.UnixMilli(), now.UnixMilli(), limit))
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -160,20 +149,7 @@ func (s *Store) QueueEntries(ctx context.Context, q store.QueueQuery) ([]store.Q
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := s.query(ctx, "SELECT "+queueCols+" FROM queue WHERE "+where+" ORDER BY id LIMIT ?", append(args, limit)...)
-	if err != nil {
-		return nil, fmt.Errorf("list queue: %w", err)
-	}
-	defer rows.Close()
-	var out []store.QueueEntry
-	for rows.Next() {
-		e, err := scanQueueEntry(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list queue: %w", err)
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return collect("list queue", scanQueueEntry)(s.query(ctx, "SELECT "+queueCols+" FROM queue WHERE "+where+" ORDER BY id LIMIT ?", append(args, limit)...))
 }
 
 func (s *Store) RetryQueue(ctx context.Context, q store.QueueQuery, ids []int64, now time.Time) (int, error) {

@@ -11,7 +11,7 @@ import (
 
 const sessionCols = "id_hash, kind, principal_id, csrf, created, last_seen, remote_ip, user_agent"
 
-func scanSession(sc interface{ Scan(...any) error }) (store.Session, error) {
+func scanSession(sc scanner) (store.Session, error) {
 	var s store.Session
 	var created, seen int64
 	err := sc.Scan(&s.IDHash, &s.Kind, &s.PrincipalID, &s.CSRF, &created, &seen, &s.RemoteIP, &s.UserAgent)
@@ -86,21 +86,8 @@ func (s *Store) DeleteSessions(ctx context.Context, kind string, principalID int
 }
 
 func (s *Store) PrincipalSessions(ctx context.Context, kind string, principalID int64) ([]store.Session, error) {
-	rows, err := s.query(ctx, "SELECT "+sessionCols+" FROM web_sessions WHERE kind = ? AND principal_id = ? ORDER BY created DESC",
-		kind, principalID)
-	if err != nil {
-		return nil, fmt.Errorf("list sessions of %s %d: %w", kind, principalID, err)
-	}
-	defer rows.Close()
-	var out []store.Session
-	for rows.Next() {
-		ses, err := scanSession(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list sessions of %s %d: %w", kind, principalID, err)
-		}
-		out = append(out, ses)
-	}
-	return out, rows.Err()
+	return collect(fmt.Sprintf("list sessions of %s %d", kind, principalID), scanSession)(
+		s.query(ctx, "SELECT "+sessionCols+" FROM web_sessions WHERE kind = ? AND principal_id = ? ORDER BY created DESC", kind, principalID))
 }
 
 func (s *Store) PurgeSessions(ctx context.Context, createdBefore, seenBefore time.Time) (int, error) {

@@ -98,7 +98,7 @@ func (s *Store) CreateReseller(ctx context.Context, sc store.Scope, name string)
 	return r, err
 }
 
-func scanReseller(sc interface{ Scan(...any) error }) (store.Reseller, error) {
+func scanReseller(sc scanner) (store.Reseller, error) {
 	var r store.Reseller
 	var created int64
 	err := sc.Scan(&r.ID, &r.Name, &created)
@@ -181,7 +181,7 @@ func (s *Store) CreateCustomer(ctx context.Context, sc store.Scope, resellerID i
 
 const customerCols = "id, reseller_id, name, created"
 
-func scanCustomer(sc interface{ Scan(...any) error }) (store.Customer, error) {
+func scanCustomer(sc scanner) (store.Customer, error) {
 	var c store.Customer
 	var created int64
 	err := sc.Scan(&c.ID, &c.ResellerID, &c.Name, &created)
@@ -305,7 +305,7 @@ func (s *Store) ScopeDomainIDs(ctx context.Context, sc store.Scope) ([]int64, er
 		return nil, nil
 	}
 	c, args := customerIn(sc, "customer_id")
-	ids, err := queryList(s, ctx, "list scope domains", func(sc interface{ Scan(...any) error }) (int64, error) {
+	ids, err := queryList(s, ctx, "list scope domains", func(sc scanner) (int64, error) {
 		var id int64
 		return id, sc.Scan(&id)
 	}, "SELECT id FROM domains WHERE "+c, args...)
@@ -501,7 +501,7 @@ func (s *Store) RemoveAccount(ctx context.Context, sc store.Scope, address strin
 
 const adminCols = "id, email, password_hash, role, scope_id, totp_secret, totp_last_step, disabled, created"
 
-func scanAdmin(sc interface{ Scan(...any) error }) (store.Admin, error) {
+func scanAdmin(sc scanner) (store.Admin, error) {
 	var a store.Admin
 	var created int64
 	err := sc.Scan(&a.ID, &a.Email, &a.PasswordHash, &a.Role, &a.ScopeID, &a.TOTPSecret, &a.TOTPLastStep, &a.Disabled, &created)
@@ -635,7 +635,7 @@ func (s *Store) DeleteAdmin(ctx context.Context, sc store.Scope, id int64) error
 
 const tokenCols = "id, admin_id, name, hash, created, expires, last_used, revoked"
 
-func scanToken(sc interface{ Scan(...any) error }) (store.APIToken, error) {
+func scanToken(sc scanner) (store.APIToken, error) {
 	var t store.APIToken
 	var created, expires, used int64
 	err := sc.Scan(&t.ID, &t.AdminID, &t.Name, &t.Hash, &created, &expires, &used, &t.Revoked)
@@ -773,7 +773,7 @@ func (s *Store) SearchAudit(ctx context.Context, sc store.Scope, q store.AuditQu
 		limit = 100
 	}
 	args = append(args, limit)
-	return queryList(s, ctx, "search audit log", func(sc interface{ Scan(...any) error }) (store.AuditRecord, error) {
+	return queryList(s, ctx, "search audit log", func(sc scanner) (store.AuditRecord, error) {
 		var r store.AuditRecord
 		var ms int64
 		err := sc.Scan(&r.ID, &ms, &r.AdminID, &r.Actor, &r.Action, &r.Object, &r.Detail, &r.RemoteIP, &r.ResellerID, &r.CustomerID)
@@ -856,7 +856,7 @@ func (s *Store) SnapshotUsage(ctx context.Context, day time.Time) error {
 func (s *Store) Usage(ctx context.Context, sc store.Scope, from, to time.Time) ([]store.UsageDay, error) {
 	c, args := customerIn(sc, "customer_id")
 	args = append([]any{dayNumber(from), dayNumber(to)}, args...)
-	return queryList(s, ctx, "usage", func(sc interface{ Scan(...any) error }) (store.UsageDay, error) {
+	return queryList(s, ctx, "usage", func(sc scanner) (store.UsageDay, error) {
 		var u store.UsageDay
 		var day int64
 		err := sc.Scan(&day, &u.CustomerID, &u.Addresses)
@@ -871,7 +871,7 @@ func (s *Store) Dashboard(ctx context.Context, sc store.Scope, since time.Time) 
 	today := dayNumber(time.Now())
 	dc, dargs := domainIn(sc, "domain_id")
 	counts := map[int64]store.DayCount{}
-	rows, err := queryList(s, ctx, "dashboard days", func(sc interface{ Scan(...any) error }) (store.DayCount, error) {
+	rows, err := queryList(s, ctx, "dashboard days", func(sc scanner) (store.DayCount, error) {
 		var c store.DayCount
 		var day int64
 		err := sc.Scan(&day, &c.Captured, &c.Sent)
@@ -892,7 +892,7 @@ func (s *Store) Dashboard(ctx context.Context, sc store.Scope, since time.Time) 
 		d.Days = append(d.Days, c)
 	}
 	cc, cargs := customerIn(sc, "d.customer_id")
-	d.Domains, err = queryList(s, ctx, "dashboard domains", func(sc interface{ Scan(...any) error }) (store.DomainUsage, error) {
+	d.Domains, err = queryList(s, ctx, "dashboard domains", func(sc scanner) (store.DomainUsage, error) {
 		var u store.DomainUsage
 		return u, sc.Scan(&u.DomainID, &u.Name, &u.Messages, &u.Bytes)
 	}, "SELECT d.id, d.name, coalesce(u.messages, 0), coalesce(u.bytes, 0) FROM domains d LEFT JOIN domain_usage u ON u.domain_id = d.id WHERE "+cc+" ORDER BY d.name", cargs...)
@@ -903,25 +903,4 @@ func (s *Store) Dashboard(ctx context.Context, sc store.Scope, since time.Time) 
 		return d, fmt.Errorf("dashboard queue: %w", err)
 	}
 	return d, nil
-}
-
-// queryList runs a read query and scans every row with scan.
-func queryList[T any](s *Store, ctx context.Context, what string, scan func(interface{ Scan(...any) error }) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := s.query(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	return out, nil
 }

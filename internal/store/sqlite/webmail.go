@@ -140,18 +140,5 @@ func (s *Store) SearchPage(ctx context.Context, accountID int64, q store.MailSea
 
 // scanMessages runs a whole query whose columns are messageCols.
 func (s *Store) scanMessages(ctx context.Context, query string, args ...any) ([]store.Message, error) {
-	rows, err := s.query(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list messages: %w", err)
-	}
-	defer rows.Close()
-	var ms []store.Message
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list messages: %w", err)
-		}
-		ms = append(ms, m)
-	}
-	return ms, rows.Err()
+	return collect("list messages", scanMessage)(s.query(ctx, query, args...))
 }
