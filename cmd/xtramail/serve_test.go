@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/xtramail/xtramail/internal/auth"
@@ -37,82 +36,48 @@ func readLine(t *testing.T, br *bufio.Reader, prefix string) string {
 	}
 }
 
-// TestSIGTERMDrains guards issue 12 part 4 with the built binary: on
-// SIGTERM an idle SMTP session gets 421 4.3.2, IMAP sessions (one in IDLE)
-// get BYE, a transaction in flight still completes, and the process exits
-// 0 without waiting for its 30 s drain limit.
+// TestSIGTERMDrains guards issue 12 part 4 with the built binary: SIGTERM
+// starts the drain (an idle SMTP session gets 421 4.3.2, an IMAP session in
+// IDLE gets BYE) and the process exits 0 without waiting for its 30 s drain
+// limit, so a supervisor reads a clean stop. What the drain does with each
+// kind of session, a transaction in flight among them, is tested in-process
+// by testserver's TestShutdownDrainsEverySession.
 func TestSIGTERMDrains(t *testing.T) {
 	data := t.TempDir()
 	cliProc(t, data, "", "domain", "add", "example.test")
 	cliProc(t, data, "s3cret-pass\n", "user", "add", "bob@example.test", "--password-stdin")
 	srv := startServer(t, data)
 
-	dial := func(addr string) (net.Conn, *bufio.Reader) {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.SetDeadline(time.Now().Add(60 * time.Second))
-		t.Cleanup(func() { c.Close() })
-		return c, bufio.NewReader(c)
+	smtpConn, err := net.Dial("tcp", srv.addr)
+	if err != nil {
+		t.Fatal(err)
 	}
-	idle, idleBR := dial(srv.addr)
-	readLine(t, idleBR, "220 ")
-	io.WriteString(idle, "EHLO upstream.test\r\n")
-	readLine(t, idleBR, "250 ")
+	defer smtpConn.Close()
+	smtpConn.SetDeadline(time.Now().Add(60 * time.Second))
+	smtpBR := bufio.NewReader(smtpConn)
+	readLine(t, smtpBR, "220 ")
+	io.WriteString(smtpConn, "EHLO upstream.test\r\n")
+	readLine(t, smtpBR, "250 ")
 
-	busy, busyBR := dial(srv.addr)
-	readLine(t, busyBR, "220 ")
-	io.WriteString(busy, "EHLO upstream.test\r\nMAIL FROM:<a@outside.test>\r\n")
-	readLine(t, busyBR, "250 ")
-	readLine(t, busyBR, "250 ")
-	io.WriteString(busy, "RCPT TO:<bob@example.test>\r\nDATA\r\n")
-	readLine(t, busyBR, "250 ")
-	readLine(t, busyBR, "354 ")
-	io.WriteString(busy, "Subject: in flight\r\nMessage-ID: <flight@outside.test>\r\n\r\nfirst half\r\n")
-
-	imapSession := func(idle bool) *bufio.Reader {
-		c, err := tls.Dial("tcp", srv.imap, &tls.Config{InsecureSkipVerify: true}) // the data directory's self-signed certificate
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.SetDeadline(time.Now().Add(60 * time.Second))
-		t.Cleanup(func() { c.Close() })
-		br := bufio.NewReader(c)
-		readLine(t, br, "* OK")
-		io.WriteString(c, "a LOGIN bob@example.test s3cret-pass\r\nb SELECT INBOX\r\n")
-		readLine(t, br, "a OK")
-		readLine(t, br, "b OK")
-		if idle {
-			io.WriteString(c, "c IDLE\r\n")
-			readLine(t, br, "+ ")
-		}
-		return br
+	imapConn, err := tls.Dial("tcp", srv.imap, &tls.Config{InsecureSkipVerify: true}) // the data directory's self-signed certificate
+	if err != nil {
+		t.Fatal(err)
 	}
-	selected := imapSession(false)
-	idling := imapSession(true)
+	defer imapConn.Close()
+	imapConn.SetDeadline(time.Now().Add(60 * time.Second))
+	imapBR := bufio.NewReader(imapConn)
+	readLine(t, imapBR, "* OK")
+	io.WriteString(imapConn, "a LOGIN bob@example.test s3cret-pass\r\nb SELECT INBOX\r\nc IDLE\r\n")
+	readLine(t, imapBR, "+ ")
 
 	start := time.Now()
 	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if got := readLine(t, idleBR, "4"); !strings.HasPrefix(got, "421 4.3.2 ") {
+	if got := readLine(t, smtpBR, "4"); !strings.HasPrefix(got, "421 4.3.2 ") {
 		t.Errorf("idle SMTP session after SIGTERM: %q, want 421 4.3.2", got)
 	}
-	readLine(t, selected, "* BYE")
-	readLine(t, idling, "* BYE")
-	toBye := time.Since(start)
-	select {
-	case <-srv.exited:
-		t.Fatalf("exited before the transaction in flight ended: %s", srv.stderr)
-	default:
-	}
-	io.WriteString(busy, "second half\r\n.\r\n")
-	finished := time.Now()
-	if got := readLine(t, busyBR, "2"); !strings.HasPrefix(got, "250 ") {
-		t.Fatalf("transaction in flight: %q", got)
-	}
-	readLine(t, busyBR, "421 4.3.2 ")
+	readLine(t, imapBR, "* BYE")
 	select {
 	case <-srv.exited:
 	case <-time.After(60 * time.Second):
@@ -121,31 +86,7 @@ func TestSIGTERMDrains(t *testing.T) {
 	if code := srv.cmd.ProcessState.ExitCode(); code != 0 {
 		t.Fatalf("exit status %d after a completed drain: %s", code, srv.stderr)
 	}
-	t.Logf("SIGTERM to 421 and BYEs: %v; end of the DATA in flight to exit: %v",
-		toBye.Round(time.Millisecond), time.Since(finished).Round(time.Millisecond))
-
-	// The message in flight was stored.
-	srv = startServer(t, data)
-	defer srv.stop(t)
-	c, err := imapclient.DialTLS(srv.imap, &imapclient.Options{TLSConfig: &tls.Config{InsecureSkipVerify: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Login("bob@example.test", "s3cret-pass").Wait(); err != nil {
-		t.Fatal(err)
-	}
-	sel, err := c.Select("INBOX", nil).Wait()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sel.NumMessages != 1 {
-		t.Fatalf("INBOX has %d messages after the drain, want the one in flight", sel.NumMessages)
-	}
-	msgs, err := c.Fetch(imap.SeqSetNum(1), &imap.FetchOptions{Envelope: true}).Collect()
-	if err != nil || len(msgs) != 1 || msgs[0].Envelope.MessageID != "flight@outside.test" {
-		t.Fatalf("message after the drain: %+v, %v", msgs, err)
-	}
+	t.Logf("SIGTERM to exit: %v", time.Since(start).Round(time.Millisecond))
 }
 
 // devServer is `xtramail serve --dev` on free ports.
