@@ -173,7 +173,8 @@ type Queue struct {
 	RelayUsername string `toml:"relay_username"`
 	RelayPassword string `toml:"relay_password"`
 	// MTASTS looks up and enforces recipient domains' MTA-STS policies
-	// (RFC 8461) in mx mode.
+	// (RFC 8461) in mx mode. Policies are cached in the store until their
+	// max_age, so a restart or another node keeps enforcing them.
 	MTASTS bool `toml:"mta_sts"`
 	// Lifetime is how long a message is retried before it bounces.
 	Lifetime Duration `toml:"lifetime"`

@@ -12,12 +12,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/xtramail/xtramail/internal/store"
 )
 
 // Mode is a policy's mode (RFC 8461 3.2).
@@ -161,29 +163,38 @@ type Resolver interface {
 	LookupTXT(ctx context.Context, name string) ([]string, error)
 }
 
-// Client finds and caches policies. Its HTTP client must verify
-// certificates (RFC 8461 3.3); tests give it their own roots and dialer.
+// Cache keeps fetched policies across restarts and nodes (RFC 8461 5.1: a
+// cached policy is used until it expires); store.Store is one.
+type Cache interface {
+	MTASTSPolicy(ctx context.Context, domain string) (store.MTASTSPolicy, error)
+	SetMTASTSPolicy(ctx context.Context, p store.MTASTSPolicy) error
+}
+
+// ErrCache reports that the policy cache could not be read: the caller
+// cannot know whether a policy applies, and should wait rather than
+// deliver without one.
+var ErrCache = errors.New("mta-sts policy cache")
+
+// Client finds policies and keeps them in its Cache. Its HTTP client must
+// verify certificates (RFC 8461 3.3); tests give it their own roots and
+// dialer.
 type Client struct {
 	Resolver Resolver
 	HTTP     *http.Client
+	Cache    Cache
 	Now      func() time.Time
-
-	mu    sync.Mutex
-	cache map[string]cached // by domain; dies with the process
-}
-
-type cached struct {
-	id      string
-	policy  *Policy
-	expires time.Time
+	// Log hears of policies that could not be cached.
+	Log *slog.Logger
 }
 
 // NewClient returns a Client with a 60-second fetch timeout and no
 // redirects (RFC 8461 3.3: "HTTP 3xx redirects MUST NOT be followed").
-func NewClient(r Resolver, transport http.RoundTripper, now func() time.Time) *Client {
+func NewClient(r Resolver, transport http.RoundTripper, cache Cache, now func() time.Time) *Client {
 	return &Client{
 		Resolver: r,
+		Cache:    cache,
 		Now:      now,
+		Log:      slog.New(slog.DiscardHandler),
 		HTTP: &http.Client{
 			Transport: transport,
 			Timeout:   60 * time.Second,
@@ -197,47 +208,74 @@ func NewClient(r Resolver, transport http.RoundTripper, now func() time.Time) *C
 // Lookup returns the policy of a recipient domain, nil when it has none.
 // A cached, unexpired policy is used when the TXT record's id did not
 // change, and also when the TXT lookup or the fetch fails (RFC 8461 3.3,
-// 5.1): an attacker who blocks them must not turn enforcement off.
+// 5.1): an attacker who blocks them must not turn enforcement off, nor
+// may a restart.
 func (c *Client) Lookup(ctx context.Context, domain string) (*Policy, error) {
 	domain = strings.ToLower(strings.TrimSuffix(domain, "."))
 	now := c.Now()
-	c.mu.Lock()
-	old, haveOld := c.cache[domain]
-	c.mu.Unlock()
-	if haveOld && !now.Before(old.expires) {
-		haveOld = false
+	old, err := c.cached(ctx, domain, now)
+	if err != nil {
+		return nil, err
 	}
 	id, err := c.lookupID(ctx, domain)
 	if err != nil {
-		if haveOld {
+		if old != nil {
 			return old.policy, nil
 		}
 		return nil, err
 	}
 	if id == "" {
 		// No record: no policy, unless one is still cached (5.1).
-		if haveOld {
+		if old != nil {
 			return old.policy, nil
 		}
 		return nil, nil
 	}
-	if haveOld && old.id == id {
+	if old != nil && old.id == id {
 		return old.policy, nil
 	}
-	p, err := c.fetch(ctx, domain)
+	raw, p, err := c.fetch(ctx, domain)
 	if err != nil {
-		if haveOld {
+		if old != nil {
 			return old.policy, nil
 		}
 		return nil, err
 	}
-	c.mu.Lock()
-	if c.cache == nil {
-		c.cache = make(map[string]cached)
+	err = c.Cache.SetMTASTSPolicy(ctx, store.MTASTSPolicy{Domain: domain, ID: id, Policy: raw, Fetched: now, Expires: now.Add(p.MaxAge)})
+	if err != nil {
+		// The policy applies all the same; the next lookup fetches it
+		// again.
+		c.Log.Warn("mta-sts: cache policy", "domain", domain, "err", err)
 	}
-	c.cache[domain] = cached{id: id, policy: p, expires: now.Add(p.MaxAge)}
-	c.mu.Unlock()
 	return p, nil
+}
+
+// cached is a policy read back from the cache.
+type cached struct {
+	id     string
+	policy *Policy
+}
+
+// cached returns the domain's unexpired cached policy, nil without one.
+func (c *Client) cached(ctx context.Context, domain string, now time.Time) (*cached, error) {
+	sp, err := c.Cache.MTASTSPolicy(ctx, domain)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: read policy of %s: %w", ErrCache, domain, err)
+	}
+	if !now.Before(sp.Expires) {
+		return nil, nil
+	}
+	p, err := Parse(sp.Policy)
+	if err != nil {
+		// Only parsed policies are stored; one that no longer parses
+		// (an older version's rules) is as good as none.
+		c.Log.Warn("mta-sts: cached policy does not parse", "domain", domain, "err", err)
+		return nil, nil
+	}
+	return &cached{id: sp.ID, policy: p}, nil
 }
 
 // lookupID returns the id of the domain's STSv1 TXT record, "" without
@@ -275,34 +313,34 @@ func isNotFound(err error) bool {
 	return errors.As(err, &de) && de.IsNotFound
 }
 
-func (c *Client) fetch(ctx context.Context, domain string) (*Policy, error) {
+// fetch gets and parses the policy file; raw is the file as served.
+func (c *Client) fetch(ctx context.Context, domain string) (raw []byte, p *Policy, err error) {
 	url := "https://mta-sts." + domain + "/.well-known/mta-sts.txt"
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return nil, fmt.Errorf("mta-sts policy of %s: %w", domain, err)
+		return nil, nil, fmt.Errorf("mta-sts policy of %s: %w", domain, err)
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("fetch mta-sts policy of %s: %w", domain, err)
+		return nil, nil, fmt.Errorf("fetch mta-sts policy of %s: %w", domain, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fetch mta-sts policy of %s: HTTP %s", domain, resp.Status)
+		return nil, nil, fmt.Errorf("fetch mta-sts policy of %s: HTTP %s", domain, resp.Status)
 	}
 	// RFC 8461 3.3: the media type is text/plain.
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(strings.ToLower(ct), "text/plain") {
-		return nil, fmt.Errorf("fetch mta-sts policy of %s: content type %q", domain, ct)
+		return nil, nil, fmt.Errorf("fetch mta-sts policy of %s: content type %q", domain, ct)
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxPolicySize+1))
 	if err != nil {
-		return nil, fmt.Errorf("read mta-sts policy of %s: %w", domain, err)
+		return nil, nil, fmt.Errorf("read mta-sts policy of %s: %w", domain, err)
 	}
 	if len(b) > maxPolicySize {
-		return nil, fmt.Errorf("mta-sts policy of %s: larger than %d bytes", domain, maxPolicySize)
+		return nil, nil, fmt.Errorf("mta-sts policy of %s: larger than %d bytes", domain, maxPolicySize)
 	}
-	p, err := Parse(b)
-	if err != nil {
-		return nil, fmt.Errorf("mta-sts policy of %s: %w", domain, err)
+	if p, err = Parse(b); err != nil {
+		return nil, nil, fmt.Errorf("mta-sts policy of %s: %w", domain, err)
 	}
-	return p, nil
+	return b, p, nil
 }

@@ -2,18 +2,19 @@ package mtasts
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
-	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/xtramail/xtramail/internal/tlsutil"
+	"github.com/xtramail/xtramail/internal/blob/fs"
+	"github.com/xtramail/xtramail/internal/mtasts/mtaststest"
+	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/store/sqlite"
 )
 
 const good = "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.net\r\nmx: *.backup.example.net.\r\nmax_age: 86400\r\n"
@@ -118,44 +119,30 @@ func (r *txtResolver) LookupTXT(_ context.Context, name string) ([]string, error
 	return nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
 }
 
-// policyServer serves a policy over HTTPS as mta-sts.example.net, with a
-// certificate clients of the returned transport trust.
-func policyServer(t *testing.T, handler http.HandlerFunc) http.RoundTripper {
-	srvTLS, roots, err := tlsutil.NewTestPairFor("mta-sts.example.net")
+// openCache opens the SQLite store in dir, the cache production uses.
+func openCache(t *testing.T, dir string) *sqlite.Store {
+	t.Helper()
+	blobs, err := fs.Open(filepath.Join(dir, "blobs"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(handler)
-	srv.TLS = srvTLS
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	return &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: roots},
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			if addr != "mta-sts.example.net:443" {
-				return nil, errors.New("dial to unexpected " + addr)
-			}
-			return (&net.Dialer{}).DialContext(ctx, network, srv.Listener.Addr().String())
-		},
+	st, err := sqlite.Open(filepath.Join(dir, "xtramail.db"), blobs, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func policy(mode string) string {
+	return "version: STSv1\nmode: " + mode + "\nmx: mx.example.net\nmax_age: 3600\n"
 }
 
 func TestLookupCachesAndRefreshes(t *testing.T) {
-	var fetches atomic.Int32
-	var mode atomic.Value
-	mode.Store("enforce")
-	tr := policyServer(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/.well-known/mta-sts.txt" {
-			http.NotFound(w, r)
-			return
-		}
-		fetches.Add(1)
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Write([]byte("version: STSv1\nmode: " + mode.Load().(string) + "\nmx: mx.example.net\nmax_age: 3600\n"))
-	})
+	srv := mtaststest.Serve(t, "example.net", policy("enforce"))
 	res := &txtResolver{txt: map[string][]string{}}
 	now := time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC)
-	c := NewClient(res, tr, func() time.Time { return now })
+	c := NewClient(res, srv.Transport, openCache(t, t.TempDir()), func() time.Time { return now })
 	ctx := context.Background()
 
 	if p, err := c.Lookup(ctx, "example.net"); p != nil || err != nil {
@@ -167,9 +154,9 @@ func TestLookupCachesAndRefreshes(t *testing.T) {
 		t.Fatalf("policy %+v, %v", p, err)
 	}
 	// Same id: cached, not fetched again.
-	mode.Store("testing")
-	if p, _ := c.Lookup(ctx, "example.net"); p.Mode != Enforce || fetches.Load() != 1 {
-		t.Fatalf("same id: mode %s after %d fetches", p.Mode, fetches.Load())
+	srv.SetPolicy(policy("testing"))
+	if p, _ := c.Lookup(ctx, "example.net"); p.Mode != Enforce || srv.Fetches() != 1 {
+		t.Fatalf("same id: mode %s after %d fetches", p.Mode, srv.Fetches())
 	}
 	// DNS fails or the record vanishes: the cached policy still holds.
 	res.mu.Lock()
@@ -183,14 +170,88 @@ func TestLookupCachesAndRefreshes(t *testing.T) {
 	res.mu.Unlock()
 	// A new id refetches.
 	res.set("_mta-sts.example.net", "v=STSv1; id=2")
-	if p, _ := c.Lookup(ctx, "example.net"); p.Mode != Testing || fetches.Load() != 2 {
-		t.Fatalf("new id: mode %s after %d fetches", p.Mode, fetches.Load())
+	if p, _ := c.Lookup(ctx, "example.net"); p.Mode != Testing || srv.Fetches() != 2 {
+		t.Fatalf("new id: mode %s after %d fetches", p.Mode, srv.Fetches())
 	}
 	// After max_age the cache is gone: no record means no policy.
 	res.set("_mta-sts.example.net")
 	now = now.Add(2 * time.Hour)
 	if p, err := c.Lookup(ctx, "example.net"); p != nil || err != nil {
 		t.Fatalf("expired, no record: %+v, %v", p, err)
+	}
+}
+
+// TestCachedPolicySurvivesRestart: a policy fetched before a restart is
+// enforced after it without a fetch while its id stands, and also when an
+// attacker then blocks the policy host and drops the TXT record, until
+// max_age runs out (RFC 8461 5.1, 10.2). A new id after the restart
+// refreshes it; a refresh that fails keeps the cached one.
+func TestCachedPolicySurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	srv := mtaststest.Serve(t, "example.net", policy("enforce"))
+	res := &txtResolver{txt: map[string][]string{"_mta-sts.example.net": {"v=STSv1; id=1"}}}
+	now := time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	ctx := context.Background()
+
+	st := openCache(t, dir)
+	if p, err := NewClient(res, srv.Transport, st, clock).Lookup(ctx, "example.net"); err != nil || p.Mode != Enforce {
+		t.Fatalf("first lookup: %+v, %v", p, err)
+	}
+	st.Close()
+
+	// Restart: a new client over the reopened store.
+	st = openCache(t, dir)
+	c := NewClient(res, srv.Transport, st, clock)
+	now = now.Add(30 * time.Minute)
+	srv.SetPolicy(policy("testing"))
+	if p, err := c.Lookup(ctx, "example.net"); err != nil || p.Mode != Enforce || srv.Fetches() != 1 {
+		t.Fatalf("after restart, same id: %+v, %v, %d fetches", p, err, srv.Fetches())
+	}
+	// A new id with the policy host unreachable: the cached policy holds.
+	res.set("_mta-sts.example.net", "v=STSv1; id=2")
+	broken := NewClient(res, mtaststest.Start(t, "mta-sts.example.net", "other.example.net", http.NotFoundHandler()).Transport, st, clock)
+	if p, err := broken.Lookup(ctx, "example.net"); err != nil || p == nil || p.Mode != Enforce {
+		t.Fatalf("failed refresh: %+v, %v", p, err)
+	}
+	// The new id is fetched once the host answers, and replaces the cache.
+	if p, err := c.Lookup(ctx, "example.net"); err != nil || p.Mode != Testing || srv.Fetches() != 2 {
+		t.Fatalf("new id: %+v, %v, %d fetches", p, err, srv.Fetches())
+	}
+	got, err := st.MTASTSPolicy(ctx, "example.net")
+	if err != nil || got.ID != "2" || !got.Expires.Equal(now.Add(time.Hour)) {
+		t.Fatalf("cached %+v, %v", got, err)
+	}
+	// The attacker's case: host blocked and record gone, after a restart.
+	res.set("_mta-sts.example.net")
+	srv.Close()
+	st.Close()
+	st = openCache(t, dir)
+	c = NewClient(res, srv.Transport, st, clock)
+	now = now.Add(59 * time.Minute)
+	if p, err := c.Lookup(ctx, "example.net"); err != nil || p == nil || p.Mode != Testing {
+		t.Fatalf("blocked after restart: %+v, %v", p, err)
+	}
+	now = now.Add(time.Minute)
+	if p, err := c.Lookup(ctx, "example.net"); err != nil || p != nil {
+		t.Fatalf("expired, blocked: %+v, %v; want no policy", p, err)
+	}
+}
+
+// brokenCache fails every read.
+type brokenCache struct{ Cache }
+
+func (brokenCache) MTASTSPolicy(context.Context, string) (store.MTASTSPolicy, error) {
+	return store.MTASTSPolicy{}, errors.New("disk on fire")
+}
+
+// TestLookupCacheFailureIsAnError: when the cache cannot be read, whether
+// a policy applies is unknown; Lookup says so rather than "no policy".
+func TestLookupCacheFailureIsAnError(t *testing.T) {
+	res := &txtResolver{txt: map[string][]string{"_mta-sts.example.net": {"v=STSv1; id=1"}}}
+	c := NewClient(res, http.DefaultTransport, brokenCache{}, time.Now)
+	if p, err := c.Lookup(context.Background(), "example.net"); !errors.Is(err, ErrCache) || p != nil {
+		t.Fatalf("got %+v, %v; want ErrCache", p, err)
 	}
 }
 
@@ -211,7 +272,8 @@ func TestLookupRefusesBadFetches(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			res := &txtResolver{txt: map[string][]string{"_mta-sts.example.net": {"v=STSv1; id=7"}}}
-			c := NewClient(res, policyServer(t, h), time.Now)
+			srv := mtaststest.Start(t, "mta-sts.example.net", "mta-sts.example.net", h)
+			c := NewClient(res, srv.Transport, openCache(t, t.TempDir()), time.Now)
 			if p, err := c.Lookup(context.Background(), "example.net"); err == nil || p != nil {
 				t.Fatalf("got %+v, %v; want an error", p, err)
 			}
@@ -219,31 +281,18 @@ func TestLookupRefusesBadFetches(t *testing.T) {
 	}
 	// A certificate not for mta-sts.<domain> fails the fetch (3.3).
 	res := &txtResolver{txt: map[string][]string{"_mta-sts.example.net": {"v=STSv1; id=7"}}}
-	srvTLS, roots, err := tlsutil.NewTestPairFor("other.example.net")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := mtaststest.Start(t, "mta-sts.example.net", "other.example.net", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		w.Write([]byte(good))
 	}))
-	srv.TLS = srvTLS
-	srv.StartTLS()
-	defer srv.Close()
-	tr := &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: roots},
-		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, network, srv.Listener.Addr().String())
-		},
-	}
-	if p, err := NewClient(res, tr, time.Now).Lookup(context.Background(), "example.net"); err == nil || p != nil {
+	if p, err := NewClient(res, srv.Transport, openCache(t, t.TempDir()), time.Now).Lookup(context.Background(), "example.net"); err == nil || p != nil {
 		t.Fatalf("wrong certificate: %+v, %v", p, err)
 	}
 }
 
 func TestLookupIgnoresAmbiguousRecords(t *testing.T) {
 	res := &txtResolver{txt: map[string][]string{"_mta-sts.example.net": {"v=STSv1; id=1", "v=STSv1; id=2"}}}
-	c := NewClient(res, http.DefaultTransport, time.Now)
+	c := NewClient(res, http.DefaultTransport, openCache(t, t.TempDir()), time.Now)
 	if p, err := c.Lookup(context.Background(), "example.net"); p != nil || err != nil {
 		t.Fatalf("two records: %+v, %v", p, err)
 	}

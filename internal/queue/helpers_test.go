@@ -59,7 +59,13 @@ func openStore(t testing.TB, dir string) *sqlite.Store {
 // newStore opens a store with example.org and alice@example.org.
 func newStore(t *testing.T) (*sqlite.Store, store.Account) {
 	t.Helper()
-	st := openStore(t, t.TempDir())
+	return newStoreIn(t, t.TempDir())
+}
+
+// newStoreIn is newStore in dir, for tests that reopen it.
+func newStoreIn(t *testing.T, dir string) (*sqlite.Store, store.Account) {
+	t.Helper()
+	st := openStore(t, dir)
 	t.Cleanup(func() { st.Close() })
 	ctx := context.Background()
 	if _, err := st.CreateDomain(ctx, "example.org", 0); err != nil {

@@ -365,6 +365,11 @@ func (w *Worker) targets(ctx context.Context, domain string) ([]target, *result)
 	var policy *mtasts.Policy
 	if w.cfg.MTASTS != nil {
 		p, err := w.cfg.MTASTS.Lookup(ctx, domain)
+		if errors.Is(err, mtasts.ErrCache) {
+			// Whether a policy applies is unknown: wait rather than
+			// deliver where an enforced policy might refuse.
+			return nil, &result{outcome: store.QueueDeferred, reply: err.Error(), status: "4.3.0"}
+		}
 		if err != nil {
 			// RFC 8461 5: a failed fetch without a cached policy means
 			// no policy; deliver as before, and say so.

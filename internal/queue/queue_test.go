@@ -5,9 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +17,7 @@ import (
 	xdkim "github.com/xtramail/xtramail/internal/dkim"
 	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/mtasts"
+	"github.com/xtramail/xtramail/internal/mtasts/mtaststest"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/tlsutil"
 )
@@ -33,6 +31,7 @@ type mxSetup struct {
 	sink  *sink
 	clock *clock
 	cfg   Config
+	sts   *mtaststest.Server // the policy host, with stsSetup
 }
 
 func newMX(t *testing.T, extra ...string) *mxSetup {
@@ -310,32 +309,67 @@ func TestNoMXFallsBackToAddress(t *testing.T) {
 }
 
 // stsSetup adds an MTA-STS policy for example.net, served over HTTPS as
-// mta-sts.example.net with its _mta-sts TXT record in the test DNS.
+// mta-sts.example.net with its _mta-sts TXT record in the test DNS, and
+// cached in the store.
 func stsSetup(t *testing.T, policy string, extra ...string) *mxSetup {
 	t.Helper()
 	s := newMX(t, append([]string{`_mta-sts.example.net. 300 IN TXT "v=STSv1; id=20261205"`}, extra...)...)
-	srvTLS, roots, err := tlsutil.NewTestPairFor("mta-sts.example.net")
+	s.sts = mtaststest.Serve(t, "example.net", policy)
+	s.cfg.MTASTS = mtasts.NewClient(s.cfg.Resolver, s.sts.Transport, s.st, s.clock.Now)
+	return s
+}
+
+// TestMTASTSPolicyCachedAcrossRestart: a policy the worker fetched is
+// enforced after a restart (a new worker and client over the reopened
+// store) without fetching it again, also when an attacker then blocks the
+// policy host, drops the _mta-sts record and points the MX elsewhere
+// (RFC 8461 10.2): the message waits instead of going to that MX.
+func TestMTASTSPolicyCachedAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	st, acc := newStoreIn(t, dir)
+	srvTLS, roots, err := tlsutil.NewTestPairFor("mx.example.net")
 	if err != nil {
 		t.Fatal(err)
 	}
-	web := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		w.Write([]byte(policy))
-	}))
-	web.TLS = srvTLS
-	web.StartTLS()
-	t.Cleanup(web.Close)
-	tr := &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: roots},
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			if addr != "mta-sts.example.net:443" {
-				return nil, errors.New("unexpected dial to " + addr)
-			}
-			return (&net.Dialer{}).DialContext(ctx, network, web.Listener.Addr().String())
-		},
+	sk := startSink(t, srvTLS, false)
+	sts := mtaststest.Serve(t, "example.net", "version: STSv1\nmode: enforce\nmx: mx.example.net\nmax_age: 86400\n")
+	c := &clock{t: t0}
+	config := func(st store.Store, records ...string) Config {
+		res := startDNS(t, records...)
+		return Config{Hostname: "queue.example.org", MXPort: sk.port, Resolver: res, RootCAs: roots, Now: c.Now,
+			MTASTS: mtasts.NewClient(res, sts.Transport, st, c.Now)}
 	}
-	s.cfg.MTASTS = mtasts.NewClient(s.cfg.Resolver, tr, s.clock.Now)
-	return s
+	honest := []string{"example.net. 300 IN MX 10 mx.example.net.", "mx.example.net. 300 IN A 127.0.0.1",
+		`_mta-sts.example.net. 300 IN TXT "v=STSv1; id=1"`}
+	enqueue(t, st, acc, t0, "m1", "bob@example.net")
+	runOnce(t, New(config(st, honest...), st, nil, nil))
+	if got := sk.received(); len(got) != 1 || !got[0].tls || sts.Fetches() != 1 {
+		t.Fatalf("before the restart: sink %d, %d fetches", len(got), sts.Fetches())
+	}
+	st.Close()
+
+	st = openStore(t, dir)
+	defer st.Close()
+	c.Set(t0.Add(time.Hour))
+	enqueue(t, st, acc, c.Now(), "m2", "bob@example.net")
+	runOnce(t, New(config(st, honest...), st, nil, nil))
+	if got := len(sk.received()); got != 2 || sts.Fetches() != 1 {
+		t.Fatalf("after the restart: sink %d, %d fetches; want 2 and the cached policy", got, sts.Fetches())
+	}
+
+	sts.Close()
+	st.Close()
+	st = openStore(t, dir)
+	defer st.Close()
+	c.Set(t0.Add(2 * time.Hour))
+	enqueue(t, st, acc, c.Now(), "m3", "bob@example.net")
+	runOnce(t, New(config(st, "example.net. 300 IN MX 10 mx.evil.test.", "mx.evil.test. 300 IN A 127.0.0.1"), st, nil, nil))
+	if got := len(sk.received()); got != 2 {
+		t.Fatalf("delivered to an MX the cached enforced policy does not list (sink has %d)", got)
+	}
+	if d := events(t, st, msglog.Deferred); len(d) != 1 || !strings.Contains(d[0].Detail, "mta-sts") {
+		t.Fatalf("deferred %+v", d)
+	}
 }
 
 func TestMTASTS(t *testing.T) {

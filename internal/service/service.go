@@ -225,7 +225,7 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 	reg.MustRegister(s.imap.Collector())
 
 	if cfg.Queue.Mode != "" {
-		s.Queue = queue.New(queueConfig(&cfg), st, log.With("worker", "queue"), queue.NewMetrics(reg, st, time.Now))
+		s.Queue = queue.New(queueConfig(&cfg, st, log), st, log.With("worker", "queue"), queue.NewMetrics(reg, st, time.Now))
 	}
 	var wake func()
 	if s.Queue != nil {
@@ -290,8 +290,9 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 }
 
 // queueConfig turns the queue settings into the worker's, with the
-// system's resolver and certificate roots.
-func queueConfig(cfg *config.Config) queue.Config {
+// system's resolver and certificate roots; MTA-STS policies are cached in
+// the store.
+func queueConfig(cfg *config.Config, cache mtasts.Cache, log *slog.Logger) queue.Config {
 	q := cfg.Queue
 	qc := queue.Config{
 		Hostname:    cfg.Hostname,
@@ -307,7 +308,8 @@ func queueConfig(cfg *config.Config) queue.Config {
 			Username: q.RelayUsername, Password: q.RelayPassword}
 	case "mx":
 		if q.MTASTS {
-			qc.MTASTS = mtasts.NewClient(net.DefaultResolver, http.DefaultTransport.(*http.Transport).Clone(), time.Now)
+			qc.MTASTS = mtasts.NewClient(net.DefaultResolver, http.DefaultTransport.(*http.Transport).Clone(), cache, time.Now)
+			qc.MTASTS.Log = log.With("worker", "queue")
 		}
 	}
 	return qc

@@ -498,6 +498,7 @@ type Store interface {
 	Stats(ctx context.Context) (Stats, error)
 
 	Queue
+	MTASTSCache
 	Deliveries
 	Webmail
 	Compose

@@ -403,6 +403,18 @@ CREATE TABLE sort_keys (
 	keys TEXT NOT NULL -- packed by packSortKeys: one column reads faster than eleven
 );
 `,
+	// MTA-STS policy cache (issue 13 part 6; store.MTASTSCache).
+	`
+-- Recipient domains' MTA-STS policies as last fetched (RFC 8461 3.3),
+-- kept across restarts and shared by nodes; expires is fetched + max_age.
+CREATE TABLE mtasts_policies (
+	domain TEXT PRIMARY KEY,
+	policy_id TEXT NOT NULL,
+	policy BLOB NOT NULL,
+	fetched INTEGER NOT NULL,
+	expires INTEGER NOT NULL
+) WITHOUT ROWID;
+`,
 }
 
 // rebuildAutoincrement returns the statements that recreate table with

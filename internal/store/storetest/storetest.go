@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ClaimRecent", testClaimRecent},
 		{"Queue", testQueue},
 		{"DKIMKeys", testDKIMKeys},
+		{"MTASTSCache", testMTASTSCache},
 		{"ExpungeDeleted", testExpungeDeleted},
 		{"ForeignIDsNotFound", testForeignIDsNotFound},
 		{"IDsNeverReused", testIDsNeverReused},
