@@ -3,6 +3,7 @@
 //	xtramail-bench capture [--addr HOST:PORT --to ADDR] [--conns 8] [--size 10240] [--duration 10s]
 //	xtramail-bench imap    [--addr HOST:PORT --user U --password P] [--clients 20] [--duration 10s]
 //	xtramail-bench idle    [--addr HOST:PORT --user U --password P --pid PID] [--conns 1000]
+//	xtramail-bench submit  [--addr HOST:PORT --user FMT --password P --sink HOST:PORT --pid PID] [--conns 8] [--duration 10s]
 //
 // Without --addr each mode starts a whole xtramail as a child process on a
 // temporary data directory (fsync on, as in production) and measures that,
@@ -20,10 +21,11 @@ func main() {
 		"capture": captureMode,
 		"imap":    imapMode,
 		"idle":    idleMode,
+		"submit":  submitMode,
 		"server":  serverMode, // the child process of the other modes
 	}
 	if len(os.Args) < 2 || modes[os.Args[1]] == nil {
-		fmt.Fprintln(os.Stderr, "usage: xtramail-bench capture|imap|idle [flags]   (see -h)")
+		fmt.Fprintln(os.Stderr, "usage: xtramail-bench capture|imap|idle|submit [flags]   (see -h)")
 		os.Exit(2)
 	}
 	if err := modes[os.Args[1]](os.Args[2:]); err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"runtime/pprof"
@@ -35,6 +36,7 @@ func serverMode(args []string) error {
 	data := fs.String("data", "", "data directory")
 	users := fs.Int("users", 1, "bench1..N accounts to create")
 	cpuProfile := fs.String("cpuprofile", "", "write the server's CPU profile here")
+	relay := fs.String("relay", "", "HOST:PORT: serve submission and relay the queue there (plain SMTP)")
 	fs.Parse(args)
 
 	cfg := config.Default()
@@ -44,6 +46,11 @@ func serverMode(args []string) error {
 	cfg.Capture.Allow = []string{"127.0.0.0/8", "::1"} // the load comes from this machine
 	cfg.Metrics.Listen = ""
 	listenIMAP(&cfg)
+	if *relay != "" {
+		if err := relayTo(&cfg, *relay); err != nil {
+			return err
+		}
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	svc, err := service.New(cfg, log)
 	if err != nil {
@@ -78,7 +85,11 @@ func serverMode(args []string) error {
 	if err := svc.Start(ctx); err != nil {
 		return err
 	}
-	fmt.Printf("READY capture=%s%s\n", svc.CaptureAddr, imapAddrField(svc))
+	sub := ""
+	if svc.SubmissionAddr != nil {
+		sub = " submission=" + svc.SubmissionAddr.String()
+	}
+	fmt.Printf("READY capture=%s%s%s\n", svc.CaptureAddr, imapAddrField(svc), sub)
 	io.Copy(io.Discard, os.Stdin)
 	return svc.Shutdown(ctx)
 }
@@ -92,7 +103,7 @@ type child struct {
 }
 
 // spawnServer starts the child server on dir (a temporary one if empty).
-func spawnServer(dir string, users int, cpuProfile string) (*child, error) {
+func spawnServer(dir string, users int, cpuProfile string, extra ...string) (*child, error) {
 	c := &child{addrs: map[string]string{}}
 	if dir == "" {
 		d, err := os.MkdirTemp("", "xtramail-bench-")
@@ -109,6 +120,7 @@ func spawnServer(dir string, users int, cpuProfile string) (*child, error) {
 	if cpuProfile != "" {
 		args = append(args, "--cpuprofile", cpuProfile)
 	}
+	args = append(args, extra...)
 	c.cmd = exec.Command(self, args...)
 	c.cmd.Stderr = os.Stderr
 	out, err := c.cmd.StdoutPipe()
@@ -161,4 +173,20 @@ func procStatus(pid int, field string) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
+}
+
+// relayTo serves submission on loopback (STARTTLS with the self-signed
+// certificate) and relays the queue to addr, with limits that let the load
+// in from one IP and one account per connection.
+func relayTo(cfg *config.Config, addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("relay %q: %w", addr, err)
+	}
+	cfg.Submission.Listen, cfg.Submission.ListenTLS = "127.0.0.1:0", ""
+	cfg.Submission.MaxPerHour = 0
+	cfg.Submission.MaxConns, cfg.Submission.MaxConnsPerIP = 100000, 100000
+	cfg.Queue.Mode, cfg.Queue.RelayHost, cfg.Queue.RelayTLS = "relay", host, "none"
+	cfg.Queue.RelayPort, err = strconv.Atoi(port)
+	return err
 }

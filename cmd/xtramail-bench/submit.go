@@ -1,0 +1,323 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+)
+
+// submitMode measures the submission path end to end (issue 13, "Speed"):
+// conns authenticated TLS connections (STARTTLS, AUTH PLAIN) each send
+// messages of size bytes with one remote recipient; the server keeps the
+// Sent copy and queues the message durably before its 250 (accepted/s),
+// then relays it to a go-smtp sink run here, which counts what arrives
+// (delivered/s). The server's CPU time is read from /proc for its whole
+// process tree, so that Postfix's short-lived workers count too.
+func submitMode(args []string) error {
+	fs := flag.NewFlagSet("submit", flag.ExitOnError)
+	addr := fs.String("addr", "", "submission listener (STARTTLS) to load; empty starts xtramail in a temporary directory relaying to the sink")
+	users := fs.String("user", "bench%d@bench.test", "sign-in address per connection (%d is the connection's number, 1..conns)")
+	password := fs.String("password", benchPassword, "password of every user")
+	sinkAddr := fs.String("sink", "127.0.0.1:0", "where the counting sink listens (the server's relay host)")
+	pid := fs.Int("pid", 0, "process whose tree's CPU time is the server's (default: the embedded xtramail)")
+	label := fs.String("label", "xtramail", "name printed with the figures")
+	conns := fs.Int("conns", 8, "concurrent authenticated connections")
+	size := fs.Int("size", 10*1024, "message size in bytes")
+	duration := fs.Duration("duration", 10*time.Second, "how long to send")
+	settle := fs.Duration("wait", 60*time.Second, "how long to wait for the sink to receive what was accepted")
+	dataDir := fs.String("data", "", "data directory for the embedded server (default: a temporary one)")
+	cpuProfile := fs.String("cpuprofile", "", "write the embedded server's CPU profile to this file")
+	fs.Parse(args)
+
+	sk, err := startCountingSink(*sinkAddr)
+	if err != nil {
+		return err
+	}
+	defer sk.close()
+	if *addr == "" {
+		srv, err := spawnServer(*dataDir, *conns, *cpuProfile, "--relay", sk.addr)
+		if err != nil {
+			return err
+		}
+		defer srv.stop()
+		*addr = srv.addrs["submission"]
+		*pid = srv.cmd.Process.Pid
+	}
+
+	msgs := make([][]byte, *conns)
+	for i := range *conns {
+		msgs[i] = submitMessage(fmt.Sprintf(*users, i+1), *size)
+	}
+	cpu0, cpuErr := treeCPU(*pid)
+	load0 := loadAvg()
+	var accepted, failed atomic.Int64
+	var firstErr atomic.Value
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var lat []time.Duration
+	ready := make(chan struct{})
+	var connected sync.WaitGroup
+	for i := range *conns {
+		wg.Add(1)
+		connected.Add(1)
+		go func() {
+			defer wg.Done()
+			user := fmt.Sprintf(*users, i+1)
+			c, err := dialSubmission(*addr, user, *password)
+			connected.Done()
+			if err != nil {
+				firstErr.CompareAndSwap(nil, fmt.Errorf("%s: %w", user, err))
+				return
+			}
+			defer c.Close()
+			<-ready
+			var mine []time.Duration
+			for n := 0; ctx.Err() == nil; n++ {
+				t0 := time.Now()
+				rcpt := fmt.Sprintf("r%d-%d@remote.test", i+1, n)
+				err := c.SendMail(user, []string{rcpt}, io.MultiReader(
+					strings.NewReader("Message-ID: <"+messageID()+">\r\n"), bytes.NewReader(msgs[i])))
+				if err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				accepted.Add(1)
+				mine = append(mine, time.Since(t0))
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		}()
+	}
+	// Connections and sign-ins (argon2id) are not what is measured.
+	connected.Wait()
+	start := time.Now()
+	sk.reset(start)
+	time.AfterFunc(*duration, cancel)
+	close(ready)
+	wg.Wait()
+	sendTime := time.Since(start)
+	n := accepted.Load()
+	deadline := time.Now().Add(*settle)
+	for sk.count() < n && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	delivered, last := sk.last()
+	cpu1, cpuErr1 := treeCPU(*pid)
+	load1 := loadAvg()
+
+	slices.Sort(lat)
+	pct := func(p float64) time.Duration {
+		if len(lat) == 0 {
+			return 0
+		}
+		return lat[int(float64(len(lat)-1)*p)].Round(10 * time.Microsecond)
+	}
+	endToEnd := last.Sub(start)
+	fmt.Printf("submit [%s]: %d messages of %d bytes over %d STARTTLS+AUTH connections, one remote recipient each\n", *label, n, *size, *conns)
+	fmt.Printf("  accepted  %7.0f msg/s (durable before 250: for xtramail the Sent copy and the queue entry), %s of sending\n", float64(n)/sendTime.Seconds(), sendTime.Round(time.Millisecond))
+	fmt.Printf("  delivered %7.0f msg/s end to end (%d of %d at the sink, the last %s after the first send)\n",
+		float64(delivered)/endToEnd.Seconds(), delivered, n, endToEnd.Round(time.Millisecond))
+	fmt.Printf("  latency of a submission p50 %s  p90 %s  p99 %s  max %s\n", pct(.5), pct(.9), pct(.99), pct(1))
+	if cpuErr == nil && cpuErr1 == nil && delivered > 0 {
+		cpu := cpu1 - cpu0
+		fmt.Printf("  server CPU %.2f s, %.2f s per 1,000 messages\n", cpu, cpu*1000/float64(delivered))
+	} else if *pid != 0 {
+		fmt.Printf("  server CPU: not measured (%v %v)\n", cpuErr, cpuErr1)
+	}
+	fmt.Printf("  load average %s -> %s\n", load0, load1)
+	fmt.Printf("  errors %d, sink duplicates %d\n", failed.Load(), sk.dups.Load())
+	fmt.Printf("RESULT label=%s accepted_per_s=%.0f delivered_per_s=%.0f delivered=%d accepted=%d\n",
+		*label, float64(n)/sendTime.Seconds(), float64(delivered)/endToEnd.Seconds(), delivered, n)
+	if e := firstErr.Load(); e != nil {
+		fmt.Printf("  first error: %v\n", e)
+	}
+	if delivered < n {
+		return fmt.Errorf("the sink received %d of %d accepted messages within %s", delivered, n, *settle)
+	}
+	return nil
+}
+
+// dialSubmission connects as a mail client does on 587: EHLO, STARTTLS
+// (the server's certificate is the test one, not verified), EHLO, AUTH
+// PLAIN.
+func dialSubmission(addr, user, password string) (*smtp.Client, error) {
+	host, _, _ := net.SplitHostPort(addr)
+	c, err := smtp.DialStartTLS(addr, &tls.Config{ServerName: host, InsecureSkipVerify: true})
+	if err != nil {
+		return nil, fmt.Errorf("starttls: %w", err)
+	}
+	if err := c.Hello("bench.local"); err != nil {
+		c.Close()
+		return nil, err
+	}
+	if err := c.Auth(sasl.NewPlainClient("", user, password)); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	return c, nil
+}
+
+// submitMessage is a plain text message from user of about size bytes.
+func submitMessage(user string, size int) []byte {
+	b := makeMessage(size)
+	return bytes.Replace(b, []byte("From: Bench <sender@outside.test>\r\nTo: bench@bench.test"),
+		[]byte("From: Bench <"+user+">\r\nTo: remote@remote.test"), 1)
+}
+
+// countingSink is the relay the server delivers to: it takes everything
+// and counts messages by their Message-ID.
+type countingSink struct {
+	addr string
+	srv  *smtp.Server
+	dups atomic.Int64
+
+	mu    sync.Mutex
+	seen  map[string]bool
+	n     int64
+	lastT time.Time
+	start time.Time
+}
+
+func startCountingSink(addr string) (*countingSink, error) {
+	s := &countingSink{seen: map[string]bool{}}
+	s.srv = smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &countSession{s: s}, nil }))
+	s.srv.Domain = "sink.test"
+	s.srv.ReadTimeout, s.srv.WriteTimeout = time.Minute, time.Minute
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("sink: %w", err)
+	}
+	s.addr = ln.Addr().String()
+	go s.srv.Serve(ln)
+	return s, nil
+}
+
+func (s *countingSink) close() { s.srv.Close() }
+
+func (s *countingSink) reset(start time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seen, s.n, s.start, s.lastT = map[string]bool{}, 0, start, start
+}
+
+func (s *countingSink) count() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n
+}
+
+// last returns the count and when the last message arrived.
+func (s *countingSink) last() (int64, time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n, s.lastT
+}
+
+type countSession struct {
+	s     *countingSink
+	rcpts int
+}
+
+func (c *countSession) Reset()                               { c.rcpts = 0 }
+func (c *countSession) Logout() error                        { return nil }
+func (c *countSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (c *countSession) Rcpt(string, *smtp.RcptOptions) error { c.rcpts++; return nil }
+func (c *countSession) AuthMechanisms() []string             { return nil }
+func (c *countSession) Auth(string) (sasl.Server, error)     { return nil, smtp.ErrAuthUnsupported }
+
+func (c *countSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	id := ""
+	if i := bytes.Index(b, []byte("Message-ID: <")); i >= 0 {
+		rest := b[i+len("Message-ID: <"):]
+		if j := bytes.IndexByte(rest, '>'); j >= 0 {
+			id = string(rest[:j])
+		}
+	}
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	if id != "" && c.s.seen[id] {
+		c.s.dups.Add(1)
+		return nil
+	}
+	c.s.seen[id] = true
+	c.s.n++
+	c.s.lastT = time.Now()
+	return nil
+}
+
+// treeCPU is the CPU time (user + system, seconds) of a process and its
+// descendants, living and reaped: a parent's cutime/cstime hold its
+// waited-for children's, so Postfix's short-lived workers count.
+func treeCPU(pid int) (float64, error) {
+	if pid == 0 {
+		return 0, fmt.Errorf("no server process")
+	}
+	children := map[int][]int{}
+	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	stats := map[int][]string{}
+	for _, d := range dirs {
+		b, err := os.ReadFile(d)
+		if err != nil {
+			continue
+		}
+		// Fields after the command name, which may hold spaces.
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) < 15 {
+			continue
+		}
+		p, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(d, "/proc/"), "/stat"))
+		ppid, _ := strconv.Atoi(f[1])
+		children[ppid] = append(children[ppid], p)
+		stats[p] = f
+	}
+	if stats[pid] == nil {
+		return 0, fmt.Errorf("no process %d", pid)
+	}
+	var ticks float64
+	var walk func(int)
+	walk = func(p int) {
+		f := stats[p]
+		for _, i := range []int{11, 12, 13, 14} { // utime stime cutime cstime
+			v, _ := strconv.ParseFloat(f[i], 64)
+			ticks += v
+		}
+		for _, c := range children[p] {
+			walk(c)
+		}
+	}
+	walk(pid)
+	return ticks / 100, nil // USER_HZ is 100 on Linux
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	return strings.Join(f[:3], " ")
+}
