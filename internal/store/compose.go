@@ -25,6 +25,13 @@ type OutboxEntry struct {
 	Attempts int
 	// Error is why sending failed for good; the draft is kept.
 	Error string
+	// RemoteIP is the address of the browser that sent it, carried to
+	// the message log's submitted and queued events as submission's are.
+	RemoteIP string
+	// Sent, when set, is when the message was submitted: the entry is
+	// kept a day after (OutboxEntry finds it, so that the undo page
+	// still answers its own user), and is no longer listed or claimed.
+	Sent time.Time
 }
 
 // Contact is an address the user exchanged mail with, for autocompletion.
@@ -84,9 +91,13 @@ type Compose interface {
 	// stored.
 	SaveDraft(ctx context.Context, accountID, replaces int64, d *Delivery) (Delivered, error)
 
-	// ScheduleSend holds the draft draftID for sending at sendAt. A
+	// ScheduleSend holds the draft draftID for sending at sendAt, sent
+	// from remoteIP (the browser's address, for the message log). A
 	// draft already held is ErrExists.
-	ScheduleSend(ctx context.Context, accountID, draftID int64, sendAt time.Time) (OutboxEntry, error)
+	ScheduleSend(ctx context.Context, accountID, draftID int64, sendAt time.Time, remoteIP string) (OutboxEntry, error)
+	// OutboxEntry returns one entry of the account, held, failed or sent
+	// within the last day; another account's id is ErrNotFound.
+	OutboxEntry(ctx context.Context, accountID, id int64) (OutboxEntry, error)
 	// CancelSend takes a held message back before it is sent: it
 	// removes the outbox entry and returns it (the draft stays in
 	// Drafts). Once a sender claimed the entry, or it is gone, it is
@@ -100,10 +111,12 @@ type Compose interface {
 	// (the message log's submitted event) before submitting again.
 	ClaimSends(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]OutboxEntry, error)
 	// FinishSend settles a claimed entry. With failure empty the message
-	// was submitted: the entry and its draft go, in one write. Else the
-	// entry stays, failed with that reason, and the draft stays.
+	// was submitted: the draft goes and the entry is marked sent, in one
+	// write (entries sent over a day ago go then too). Else the entry
+	// stays, failed with that reason, and the draft stays.
 	FinishSend(ctx context.Context, accountID, id int64, failure string) error
-	// Outbox lists the account's entries, held or failed, oldest first.
+	// Outbox lists the account's entries, held or failed (not sent),
+	// oldest first.
 	Outbox(ctx context.Context, accountID int64) ([]OutboxEntry, error)
 	// NextSend is the earliest SendAt of an entry not yet claimed or
 	// failed (for the sender's timer); zero when there is none.

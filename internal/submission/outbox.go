@@ -170,7 +170,8 @@ func (o *Outbox) submit(ctx context.Context, e store.OutboxEntry) (failure strin
 	if err != nil {
 		return "", fmt.Errorf("read draft %d: %w", msg.ID, err)
 	}
-	_, err = o.sub.Submit(ctx, Message{Account: acct, MailFrom: acct.Address, Rcpts: Recipients(body.Info), Body: raw})
+	_, err = o.sub.Submit(ctx, Message{Account: acct, MailFrom: acct.Address, Rcpts: Recipients(body.Info), Body: raw,
+		RemoteIP: e.RemoteIP})
 	switch {
 	case err == nil:
 		return "", nil

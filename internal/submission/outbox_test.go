@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/submission"
 	"github.com/xtramail/xtramail/internal/testserver"
@@ -35,7 +36,7 @@ func heldDraft(t *testing.T, srv *testserver.Server, acct store.Account, from, m
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := srv.Store.ScheduleSend(ctx, acct.ID, d.MessageID, at.Add(10*time.Second))
+	e, err := srv.Store.ScheduleSend(ctx, acct.ID, d.MessageID, at.Add(10*time.Second), "198.51.100.23")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,5 +227,39 @@ func readAll(t *testing.T, srv *testserver.Server, accountID, bodyID int64) []by
 		if err != nil {
 			return buf
 		}
+	}
+}
+
+// TestOutboxEventsCarryClientIP: a message sent from the webmail has the
+// browser's IP on its submitted and queued message log events, as one
+// sent over port 587 has the client's.
+func TestOutboxEventsCarryClientIP(t *testing.T) {
+	srv := start(t, nil)
+	ctx := context.Background()
+	acct, _ := srv.Store.Account(ctx, alice)
+	clk := &clock{t: time.Now().Add(time.Hour)}
+	sub := submission.NewSubmitter(srv.Store, submission.Limits{}, nil, clk.now)
+	ob := submission.NewOutbox(srv.Store, sub, nil, clk.now)
+	heldDraft(t, srv, acct, alice, "heldip@x", clk.now())
+	clk.add(10 * time.Second)
+	if n, err := ob.SendDue(ctx); n != 1 || err != nil {
+		t.Fatalf("SendDue: %d %v", n, err)
+	}
+	evs, err := srv.Store.SearchLog(ctx, store.LogQuery{MessageID: "heldip@x", Limit: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[store.LogStatus]int{}
+	for _, ev := range evs {
+		if ev.Status != msglog.Submitted && ev.Status != msglog.Queued {
+			continue
+		}
+		kinds[ev.Status]++
+		if ev.RemoteIP != "198.51.100.23" {
+			t.Errorf("%s event for %s has IP %q, want the browser's 198.51.100.23", ev.Status, ev.Rcpt, ev.RemoteIP)
+		}
+	}
+	if kinds[msglog.Submitted] != 1 || kinds[msglog.Queued] != 3 {
+		t.Fatalf("events %v, want 1 submitted and 3 queued", kinds)
 	}
 }

@@ -104,20 +104,35 @@ func (t *tx) dropDraft(s *Store, accountID, id int64) error {
 	return err
 }
 
-const outboxCols = "id, account_id, draft_id, send_at, created, lease_until, attempts, error"
+const outboxCols = "id, account_id, draft_id, send_at, created, lease_until, attempts, error, remote_ip, sent"
+
+// sentOutboxKept is how long a sent entry stays findable by
+// OutboxEntry, for its undo page.
+const sentOutboxKept = 24 * time.Hour
 
 func scanOutbox(sc scanner) (store.OutboxEntry, error) {
 	var e store.OutboxEntry
-	var sendAt, created, lease int64
-	err := sc.Scan(&e.ID, &e.AccountID, &e.DraftID, &sendAt, &created, &lease, &e.Attempts, &e.Error)
+	var sendAt, created, lease, sent int64
+	err := sc.Scan(&e.ID, &e.AccountID, &e.DraftID, &sendAt, &created, &lease, &e.Attempts, &e.Error, &e.RemoteIP, &sent)
 	e.SendAt, e.Created = time.UnixMilli(sendAt), time.UnixMilli(created)
 	if lease > 0 {
 		e.LeaseUntil = time.UnixMilli(lease)
 	}
+	if sent > 0 {
+		e.Sent = time.UnixMilli(sent)
+	}
 	return e, err
 }
 
-func (s *Store) ScheduleSend(ctx context.Context, accountID, draftID int64, sendAt time.Time) (store.OutboxEntry, error) {
+func (s *Store) OutboxEntry(ctx context.Context, accountID, id int64) (store.OutboxEntry, error) {
+	e, err := scanOutbox(s.queryRow(ctx, "SELECT "+outboxCols+" FROM outbox WHERE id = ? AND account_id = ?", id, accountID))
+	if err != nil {
+		return store.OutboxEntry{}, notFound(err, fmt.Sprintf("held message %d", id))
+	}
+	return e, nil
+}
+
+func (s *Store) ScheduleSend(ctx context.Context, accountID, draftID int64, sendAt time.Time, remoteIP string) (store.OutboxEntry, error) {
 	var e store.OutboxEntry
 	err := s.write(ctx, func(t *tx) error {
 		var one int
@@ -126,8 +141,8 @@ func (s *Store) ScheduleSend(ctx context.Context, accountID, draftID int64, send
 		if err != nil {
 			return notFound(err, fmt.Sprintf("draft %d", draftID))
 		}
-		e, err = scanOutbox(t.QueryRow(`INSERT INTO outbox (account_id, draft_id, send_at, created) VALUES (?, ?, ?, ?)
-			RETURNING `+outboxCols, accountID, draftID, sendAt.UnixMilli(), time.Now().UnixMilli()))
+		e, err = scanOutbox(t.QueryRow(`INSERT INTO outbox (account_id, draft_id, send_at, created, remote_ip) VALUES (?, ?, ?, ?, ?)
+			RETURNING `+outboxCols, accountID, draftID, sendAt.UnixMilli(), time.Now().UnixMilli(), remoteIP))
 		if isUnique(err) {
 			return fmt.Errorf("draft %d is already being sent: %w", draftID, store.ErrExists)
 		}
@@ -143,7 +158,7 @@ func (s *Store) CancelSend(ctx context.Context, accountID, id int64) (store.Outb
 	var e store.OutboxEntry
 	err := s.write(ctx, func(t *tx) error {
 		var err error
-		e, err = scanOutbox(t.QueryRow(`DELETE FROM outbox WHERE id = ? AND account_id = ? AND (lease_until <= ? OR error != '')
+		e, err = scanOutbox(t.QueryRow(`DELETE FROM outbox WHERE id = ? AND account_id = ? AND sent = 0 AND (lease_until <= ? OR error != '')
 			RETURNING `+outboxCols, id, accountID, time.Now().UnixMilli()))
 		if err != nil {
 			return notFound(err, fmt.Sprintf("held message %d", id))
@@ -161,7 +176,7 @@ func (s *Store) ClaimSends(ctx context.Context, now time.Time, lease time.Durati
 	err := s.write(ctx, func(t *tx) error {
 		var err error
 		out, err = collect("claim held messages", scanOutbox)(t.Query(`UPDATE outbox SET lease_until = ?, attempts = attempts + 1 WHERE id IN (
-				SELECT id FROM outbox WHERE send_at <= ? AND lease_until <= ? AND error = '' ORDER BY send_at, id LIMIT ?)
+				SELECT id FROM outbox WHERE send_at <= ? AND lease_until <= ? AND error = '' AND sent = 0 ORDER BY send_at, id LIMIT ?)
 			RETURNING `+outboxCols, now.Add(lease).UnixMilli(), now.UnixMilli(), now.UnixMilli(), limit))
 		return err
 	})
@@ -181,9 +196,15 @@ func (s *Store) FinishSend(ctx context.Context, accountID, id int64, failure str
 			return nil
 		}
 		var draftID int64
-		err := t.QueryRow("DELETE FROM outbox WHERE id = ? AND account_id = ? RETURNING draft_id", id, accountID).Scan(&draftID)
+		now := time.Now()
+		err := t.QueryRow("UPDATE outbox SET sent = ?, lease_until = 0 WHERE id = ? AND account_id = ? AND sent = 0 RETURNING draft_id",
+			now.UnixMilli(), id, accountID).Scan(&draftID)
 		if err != nil {
 			return notFound(err, fmt.Sprintf("held message %d", id))
+		}
+		if _, err := t.Exec("DELETE FROM outbox WHERE account_id = ? AND sent > 0 AND sent < ?",
+			accountID, now.Add(-sentOutboxKept).UnixMilli()); err != nil {
+			return fmt.Errorf("remove old sent entries: %w", err)
 		}
 		// The draft may be gone already (deleted over IMAP meanwhile).
 		if err := t.dropDraft(s, accountID, draftID); err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -194,12 +215,12 @@ func (s *Store) FinishSend(ctx context.Context, accountID, id int64, failure str
 }
 
 func (s *Store) Outbox(ctx context.Context, accountID int64) ([]store.OutboxEntry, error) {
-	return collect("list outbox", scanOutbox)(s.query(ctx, "SELECT "+outboxCols+" FROM outbox WHERE account_id = ? ORDER BY id", accountID))
+	return collect("list outbox", scanOutbox)(s.query(ctx, "SELECT "+outboxCols+" FROM outbox WHERE account_id = ? AND sent = 0 ORDER BY id", accountID))
 }
 
 func (s *Store) NextSend(ctx context.Context) (time.Time, error) {
 	var next sql.NullInt64
-	if err := s.queryRow(ctx, "SELECT min(max(send_at, lease_until)) FROM outbox WHERE error = ''").Scan(&next); err != nil {
+	if err := s.queryRow(ctx, "SELECT min(max(send_at, lease_until)) FROM outbox WHERE error = '' AND sent = 0").Scan(&next); err != nil {
 		return time.Time{}, fmt.Errorf("next held message: %w", err)
 	}
 	if !next.Valid {

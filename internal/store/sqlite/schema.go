@@ -415,6 +415,16 @@ CREATE TABLE mtasts_policies (
 	expires INTEGER NOT NULL
 ) WITHOUT ROWID;
 `,
+	// Webmail outbox: client IP and sent entries (issue 14).
+	`
+-- The webmail's outbox keeps the sender's IP for the message log, and a
+-- sent entry a day (sent, unix milliseconds) so that its undo page still
+-- answers its user; the due index leaves sent entries out.
+ALTER TABLE outbox ADD COLUMN remote_ip TEXT NOT NULL DEFAULT '';
+ALTER TABLE outbox ADD COLUMN sent INTEGER NOT NULL DEFAULT 0;
+DROP INDEX outbox_due;
+CREATE INDEX outbox_due ON outbox(send_at) WHERE error = '' AND sent = 0;
+`,
 }
 
 // rebuildAutoincrement returns the statements that recreate table with

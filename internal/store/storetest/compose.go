@@ -92,18 +92,24 @@ func testComposeOutbox(t *testing.T, s store.Store) {
 	t0 := time.UnixMilli(time.Now().Add(time.Hour).UnixMilli())
 	draft := must(s.SaveDraft(ctx, alice.ID, 0, store.NewDelivery(Raw("to-send", "x"), time.Now())))
 
-	if _, err := s.ScheduleSend(ctx, mallory.ID, draft.MessageID, t0); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.ScheduleSend(ctx, mallory.ID, draft.MessageID, t0, "192.0.2.7"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("schedule another account's draft: %v", err)
 	}
 	inbox := deliver(t, s, Raw("inbox-msg", "x"), time.Now(), store.Copy{AccountID: alice.ID, Mailbox: store.Inbox})
-	if _, err := s.ScheduleSend(ctx, alice.ID, inbox[0].MessageID, t0); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.ScheduleSend(ctx, alice.ID, inbox[0].MessageID, t0, "192.0.2.7"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("schedule a message that is not a draft: %v", err)
 	}
-	e := must(s.ScheduleSend(ctx, alice.ID, draft.MessageID, t0))
-	if e.ID == 0 || e.DraftID != draft.MessageID || !e.SendAt.Equal(t0) || e.AccountID != alice.ID {
+	e := must(s.ScheduleSend(ctx, alice.ID, draft.MessageID, t0, "192.0.2.7"))
+	if e.ID == 0 || e.DraftID != draft.MessageID || !e.SendAt.Equal(t0) || e.AccountID != alice.ID || e.RemoteIP != "192.0.2.7" {
 		t.Fatalf("entry %+v", e)
 	}
-	if _, err := s.ScheduleSend(ctx, alice.ID, draft.MessageID, t0); !errors.Is(err, store.ErrExists) {
+	if got := must(s.OutboxEntry(ctx, alice.ID, e.ID)); got.ID != e.ID || got.RemoteIP != "192.0.2.7" || !got.Sent.IsZero() {
+		t.Fatalf("OutboxEntry %+v", got)
+	}
+	if _, err := s.OutboxEntry(ctx, mallory.ID, e.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another account's outbox entry: %v, want ErrNotFound", err)
+	}
+	if _, err := s.ScheduleSend(ctx, alice.ID, draft.MessageID, t0, "192.0.2.7"); !errors.Is(err, store.ErrExists) {
 		t.Fatalf("schedule twice: %v, want ErrExists", err)
 	}
 	if next := must(s.NextSend(ctx)); !next.Equal(t0) {
@@ -130,7 +136,7 @@ func testComposeOutbox(t *testing.T, s store.Store) {
 	}
 
 	// Claimed: too late to undo.
-	e = must(s.ScheduleSend(ctx, alice.ID, draft.MessageID, t0))
+	e = must(s.ScheduleSend(ctx, alice.ID, draft.MessageID, t0, "192.0.2.7"))
 	got := must(s.ClaimSends(ctx, t0, time.Minute, 10))
 	if len(got) != 1 || got[0].ID != e.ID || got[0].Attempts != 1 || !got[0].LeaseUntil.Equal(t0.Add(time.Minute)) {
 		t.Fatalf("claim %+v", got)
@@ -158,12 +164,28 @@ func testComposeOutbox(t *testing.T, s store.Store) {
 	}
 	must(s.CancelSend(ctx, alice.ID, e.ID)) // the user dismisses it
 
-	// Sent: entry and draft go together.
-	e = must(s.ScheduleSend(ctx, alice.ID, draft.MessageID, t0))
+	// Sent: the draft goes; the entry is no longer listed, claimed or
+	// cancellable, but its own account still finds it (the undo page).
+	e = must(s.ScheduleSend(ctx, alice.ID, draft.MessageID, t0, "192.0.2.7"))
 	must(s.ClaimSends(ctx, t0, time.Minute, 10))
 	must(0, s.FinishSend(ctx, alice.ID, e.ID, ""))
 	if len(must(s.Outbox(ctx, alice.ID))) != 0 {
-		t.Fatal("entry kept after send")
+		t.Fatal("sent entry still listed")
+	}
+	if got := must(s.OutboxEntry(ctx, alice.ID, e.ID)); got.Sent.IsZero() {
+		t.Fatalf("sent entry %+v without Sent", got)
+	}
+	if _, err := s.OutboxEntry(ctx, mallory.ID, e.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another account's sent entry: %v, want ErrNotFound", err)
+	}
+	if got := must(s.ClaimSends(ctx, t0.Add(time.Hour), time.Minute, 10)); len(got) != 0 {
+		t.Fatalf("sent entry claimed again: %+v", got)
+	}
+	if _, err := s.CancelSend(ctx, alice.ID, e.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("cancel a sent entry: %v, want ErrNotFound", err)
+	}
+	if next := must(s.NextSend(ctx)); !next.IsZero() {
+		t.Fatalf("NextSend %v with only a sent entry", next)
 	}
 	if _, err := s.Message(ctx, alice.ID, draft.MessageID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("draft kept after send: %v", err)

@@ -252,7 +252,7 @@ func (c *composer) send(w http.ResponseWriter, r *http.Request, acct store.Accou
 		c.render(w, r, acct, http.StatusUnprocessableEntity, v)
 		return
 	}
-	e, err := c.store.ScheduleSend(ctx, acct.ID, s.ID, c.now().Add(c.opt.Compose.UndoSend))
+	e, err := c.store.ScheduleSend(ctx, acct.ID, s.ID, c.now().Add(c.opt.Compose.UndoSend), web.RemoteIP(r))
 	if err != nil {
 		c.failed(w, r, acct.ID, "hold message for sending", err)
 		return
@@ -299,6 +299,7 @@ type outboxView struct {
 	ID      int64
 	DraftID int64
 	Held    bool   // still cancellable
+	Sent    bool   // submitted
 	Error   string // sending failed for good
 	Seconds int    // until it is sent
 	SendAt  int64  // unix milliseconds, for the countdown
@@ -306,24 +307,22 @@ type outboxView struct {
 
 // outboxPage serves GET /outbox/{id}: the undo bar while the message is
 // held, the failure if sending failed, else a note that it was sent.
+// Another account's id, like one that never existed, is a 404: the store
+// looks the entry up by the signed-in account.
 func (c *composer) outboxPage(w http.ResponseWriter, r *http.Request, acct store.Account) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
 		web.NotFound(w, r)
 		return
 	}
-	list, err := c.store.Outbox(r.Context(), acct.ID)
+	e, err := c.store.OutboxEntry(r.Context(), acct.ID, id)
 	if err != nil {
 		c.failed(w, r, acct.ID, "read outbox", err)
 		return
 	}
-	v := outboxView{ID: id}
-	for _, e := range list {
-		if e.ID != id {
-			continue
-		}
-		v.DraftID, v.Error = e.DraftID, e.Error
-		now := c.now()
+	now := c.now()
+	v := outboxView{ID: id, DraftID: e.DraftID, Error: e.Error, Sent: !e.Sent.IsZero()}
+	if e.Sent.IsZero() {
 		v.Held = e.Error == "" && !e.LeaseUntil.After(now)
 		v.Seconds = max(int((e.SendAt.Sub(now)+time.Second-1)/time.Second), 0)
 		v.SendAt = e.SendAt.UnixMilli()
@@ -339,17 +338,21 @@ func (c *composer) outboxPage(w http.ResponseWriter, r *http.Request, acct store
 }
 
 // undo serves POST /outbox/{id}/undo: the held message goes back to
-// compose, or the page says it is too late.
+// compose, or the page says it is too late. Another account's id is a
+// 404, like on the page.
 func (c *composer) undo(w http.ResponseWriter, r *http.Request, acct store.Account) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
 		web.NotFound(w, r)
 		return
 	}
-	// Another account's id is ErrNotFound like one already sent: both
-	// get the same answer, which tells nothing of the other's mail.
+	if _, err := c.store.OutboxEntry(r.Context(), acct.ID, id); err != nil {
+		c.failed(w, r, acct.ID, "read outbox", err)
+		return
+	}
 	e, err := c.store.CancelSend(r.Context(), acct.ID, id)
 	if errors.Is(err, store.ErrNotFound) {
+		// Claimed by the sender, or sent, since the page was shown.
 		web.SetFlash(w, "Too late to undo: the message has been sent.")
 		http.Redirect(w, r, "/outbox/"+strconv.FormatInt(id, 10), http.StatusSeeOther)
 		return

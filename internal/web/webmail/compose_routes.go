@@ -96,6 +96,7 @@ func (a *app) composeRoutes(mux *http.ServeMux) {
 // handle registers h behind the web layer's sign-in for the user
 // principal, with the signed-in account as the store has it now.
 func (c *composer) handle(mux *http.ServeMux, pattern string, h func(http.ResponseWriter, *http.Request, store.Account)) {
+	c.routes = append(c.routes, pattern)
 	mux.Handle(pattern, c.web.Sessions().Require(web.PrincipalUser, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, ok := web.UserFrom(r.Context())
 		if !ok {

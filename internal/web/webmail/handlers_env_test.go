@@ -29,6 +29,7 @@ type webEnv struct {
 	st       store.Store
 	bob, eve store.Account
 	roots    *tls.Config
+	app      *app // the webmail mounted
 }
 
 const testPassword = "correct horse battery"
@@ -60,7 +61,8 @@ func newWebEnv(t *testing.T) *webEnv {
 	log := slog.New(slog.DiscardHandler)
 	w := web.New(web.Config{TLS: srvTLS}, web.NewSessions(st, web.SessionsConfig{}), log)
 	w.UserSignIn(authn, st)
-	w.Mount("/", New(Options{Web: w, Store: st, Logger: log}))
+	wm := New(Options{Web: w, Store: st, Logger: log}).(*app)
+	w.Mount("/", wm)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +74,7 @@ func newWebEnv(t *testing.T) *webEnv {
 		w.Shutdown(ctx)
 	})
 	return &webEnv{t: t, URL: "https://" + ln.Addr().String(), st: st, bob: bob, eve: eve,
-		roots: &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}}
+		roots: &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}, app: wm}
 }
 
 // client is one browser: its own cookies, redirects not followed.

@@ -55,7 +55,13 @@ type app struct {
 
 	streamsMu sync.Mutex
 	streams   map[string]int // open live-update streams by session
+
+	mux    *http.ServeMux
+	routes []string // the patterns registered, for the test that walks them all
 }
+
+// ServeHTTP serves the webmail's routes.
+func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
 
 // New returns the webmail's handler, to be mounted at the root of the web
 // listener (w.Mount("/", ...)).
@@ -76,10 +82,10 @@ func New(opt Options) http.Handler {
 		panic(err)
 	}
 	a.pages = parseReadPages(a.web.Layout())
-	mux := http.NewServeMux()
-	a.readRoutes(mux)
-	a.composeRoutes(mux)
-	return mux
+	a.mux = http.NewServeMux()
+	a.readRoutes(a.mux)
+	a.composeRoutes(a.mux)
+	return a
 }
 
 // handleFunc is a handler of the signed-in user: acct is the account id
@@ -89,6 +95,7 @@ type handleFunc func(w http.ResponseWriter, r *http.Request, acct int64)
 // handle registers h behind the web layer's sign-in for the user
 // principal.
 func (a *app) handle(mux *http.ServeMux, pattern string, h handleFunc) {
+	a.routes = append(a.routes, pattern)
 	mux.Handle(pattern, a.web.Sessions().Require(web.PrincipalUser, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, ok := web.UserFrom(r.Context())
 		if !ok {
