@@ -16,6 +16,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/xtramail/xtramail/internal/config"
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/testserver"
 )
@@ -286,6 +287,7 @@ func TestComposeSendUndoThenSend(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("send again: %s", resp.Status)
 	}
+	loc = resp.Header.Get("Location")
 	waitFor(t, "the Sent copy", func() bool { return len(mailbox(t, srv, bob, store.Sent)) == 1 })
 	if n := len(mailbox(t, srv, eve, store.Inbox)); n != 1 {
 		t.Fatalf("colleague got %d copies", n)
@@ -299,6 +301,28 @@ func TestComposeSendUndoThenSend(t *testing.T) {
 	rc.Close()
 	if !bytes.Contains(raw, []byte("figures.csv")) || !bytes.Contains(raw, []byte("From: <bob@example.test>")) {
 		t.Fatalf("sent message:\n%s", raw)
+	}
+	// The message log has the browser's IP on the submitted and queued
+	// events, as submission's have the client's.
+	evs, err := srv.Store.SearchLog(context.Background(), store.LogQuery{MessageID: sent.MessageID, Limit: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ipEvents := 0
+	for _, ev := range evs {
+		if ev.Status == msglog.Submitted || ev.Status == msglog.Queued {
+			ipEvents++
+			if ev.RemoteIP != "127.0.0.1" {
+				t.Errorf("%s event for %q has IP %q, want the browser's 127.0.0.1", ev.Status, ev.Rcpt, ev.RemoteIP)
+			}
+		}
+	}
+	if ipEvents < 2 {
+		t.Errorf("%d submitted/queued events, want at least 2: %+v", ipEvents, evs)
+	}
+	// The outbox page, after the send, says it was sent.
+	if _, page := cl.get(loc); !strings.Contains(page, "Your message has been sent") {
+		t.Errorf("outbox page after sending:\n%.500s", page)
 	}
 	_, st := cl.get("/messages/" + strconv.FormatInt(sent.ID, 10) + "/status")
 	for _, want := range []string{`data-rcpt="carol@far.test" data-state="queued"`, `data-rcpt="eve@example.test"`, "protected here"} {
