@@ -1,9 +1,13 @@
 package imapserver_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/store"
 )
 
 func TestAppend(t *testing.T) {
@@ -51,4 +55,62 @@ func TestAppend(t *testing.T) {
 		t.Fatalf("huge APPEND: %s", st)
 	}
 	c.ok("NOOP")
+}
+
+// TestAppendKeepsDateTimeInstant: the date-time of APPEND is stored as that
+// instant, to the second, whatever its zone; INTERNALDATE shows it in UTC.
+func TestAppendKeepsDateTimeInstant(t *testing.T) {
+	e := newEnv(t)
+	c := e.login()
+	for i, date := range []string{"07-Feb-1994 21:52:25 -0800", " 1-Jan-2027 00:00:59 +1345", "29-Feb-2024 23:59:58 -0330"} {
+		m := msg(fmt.Sprintf("dated %d", i), "x")
+		c.send(fmt.Sprintf("d%d APPEND Drafts \"%s\" {%d+}\r\n%s", i, date, len(m), m))
+		_, st := c.until(fmt.Sprintf("d%d", i))
+		if !strings.HasPrefix(st, "OK") {
+			t.Fatalf("APPEND %q: %s", date, st)
+		}
+		want, err := time.Parse("_2-Jan-2006 15:04:05 -0700", date)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mb, err := e.st.Mailbox(context.Background(), e.account.ID, "Drafts")
+		if err != nil {
+			t.Fatal(err)
+		}
+		uid := mb.UIDNext - 1
+		msgs, err := e.st.MessagesByUID(context.Background(), e.account.ID, mb.ID, []store.UIDRange{{First: uid, Last: uid}})
+		if err != nil || len(msgs) != 1 {
+			t.Fatalf("stored message: %v %v", msgs, err)
+		}
+		if !msgs[0].Received.Equal(want) {
+			t.Errorf("APPEND %q stored %v, want the instant %v", date, msgs[0].Received, want)
+		}
+		c.ok("EXAMINE Drafts")
+		has(t, c.ok(fmt.Sprintf("UID FETCH %d INTERNALDATE", uid)), `INTERNALDATE "`+want.UTC().Format("_2-Jan-2006 15:04:05 -0700")+`"`)
+	}
+}
+
+// TestAppendReportsOtherSessionsChanges: when another session wrote between the view
+// and an APPEND to the selected mailbox, the APPEND's response still
+// reports both (the shortcut for a session's own append does not apply).
+func TestAppendReportsOtherSessionsChanges(t *testing.T) {
+	e := newEnv(t)
+	e.deliver("INBOX", msg("o1", "x"), 0)
+	e.deliver("INBOX", msg("o2", "x"), 0)
+	a := e.login()
+	a.ok("SELECT INBOX")
+	b := e.login()
+	b.ok("SELECT INBOX")
+	b.ok(`STORE 1 +FLAGS.SILENT (\Flagged)`)
+	b.ok("UID STORE 2 +FLAGS.SILENT (\\Deleted)")
+	b.ok("EXPUNGE")
+	m := msg("o3", "x")
+	a.send(fmt.Sprintf("ap APPEND INBOX {%d+}\r\n%s", len(m), m))
+	lines, st := a.until("ap")
+	if !strings.HasPrefix(st, "OK [APPENDUID") {
+		t.Fatal(st)
+	}
+	lines = append(lines, a.ok("NOOP")...)
+	has(t, lines, `* 1 FETCH (FLAGS (\Flagged))`, "* 2 EXPUNGE", "* 2 EXISTS")
+	has(t, a.ok("FETCH 1:* (UID FLAGS)"), `* 1 FETCH (UID 1 FLAGS (\Flagged))`, "* 2 FETCH (UID 3 FLAGS (")
 }

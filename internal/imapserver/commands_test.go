@@ -82,3 +82,12 @@ func TestCapabilitiesFromTable(t *testing.T) {
 	has(t, lines, " IDLE", " MOVE")
 	hasNot(t, lines, "AUTH=PLAIN")
 }
+
+func TestCapability(t *testing.T) {
+	e := newEnv(t)
+	c := e.dial()
+	lines := c.ok("CAPABILITY")
+	has(t, lines, "IMAP4rev2", "AUTH=PLAIN", "SASL-IR", "IDLE", "CONDSTORE", "QRESYNC", "APPENDLIMIT=52428800", "COMPRESS=DEFLATE")
+	hasNot(t, lines, "LOGINDISABLED")
+	hasNot(t, lines, "STARTTLS")
+}

@@ -83,3 +83,24 @@ func TestSearchKeys(t *testing.T) {
 	has(t, c.ok("SEARCH $"), "* SEARCH 2")
 	has(t, c.ok("UID SEARCH UID $"), "* SEARCH 2")
 }
+
+// TestSearchSaveDollarIsPreviousResult: "$" in a SEARCH that also saves is the result
+// saved before it (RFC 5182 section 2.1), as in mox and Dovecot.
+func TestSearchSaveDollarIsPreviousResult(t *testing.T) {
+	e := newEnv(t)
+	e.deliver("INBOX", msg("s1", "x"), store.FlagFlagged)
+	e.deliver("INBOX", msg("s2", "x"), store.FlagFlagged)
+	e.deliver("INBOX", msg("s3", "x"), store.FlagFlagged)
+	e.deliver("INBOX", msg("s4", "x"), 0)
+	c := e.login()
+	c.ok("SELECT INBOX")
+	c.ok("SEARCH RETURN (SAVE) 2:4")
+	c.ok("SEARCH RETURN (SAVE) $ FLAGGED")
+	lines := c.ok("FETCH $ (UID)")
+	has(t, lines, "* 2 FETCH (UID 2)", "* 3 FETCH (UID 3)")
+	if len(lines) != 2 {
+		t.Errorf("FETCH $ after SAVE with $: %q", lines)
+	}
+	has(t, c.ok("SEARCH RETURN (SAVE ALL) NOT $"), "ALL 1,4")
+	has(t, c.ok("SEARCH $"), "* SEARCH 1 4")
+}

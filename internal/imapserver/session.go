@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -18,7 +17,6 @@ import (
 	"github.com/klauspost/compress/flate"
 
 	"github.com/xtramail/xtramail/internal/imapserver/imapwire"
-	"github.com/xtramail/xtramail/internal/inflate"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -346,100 +344,6 @@ func userText(err error) string {
 	return t
 }
 
-func (s *session) cmdStartTLS(tag string) error {
-	if s.tlsOn || s.srv.cfg.TLS == nil {
-		s.bad(tag, "TLS is already on or not available")
-		return nil
-	}
-	s.ok(tag, "begin TLS negotiation now")
-	if err := s.flush(); err != nil {
-		return err
-	}
-	// What the client sent after STARTTLS in clear is dropped: it could
-	// be an injected command (RFC 9051 section 6.2.1 and the STARTTLS
-	// command injection attacks).
-	tc := tls.Server(s.conn, s.srv.cfg.TLS)
-	tc.SetDeadline(time.Now().Add(30 * time.Second))
-	if err := tc.HandshakeContext(s.ctx); err != nil {
-		return fmt.Errorf("STARTTLS handshake: %w", err)
-	}
-	tc.SetDeadline(time.Time{})
-	s.conn = tc
-	s.tlsOn = true
-	s.setIO(tc, tc)
-	return nil
-}
-
-// cmdCompress turns on COMPRESS=DEFLATE (RFC 4978) after the OK.
-func (s *session) cmdCompress(tag string, a *imapwire.Compress) error {
-	switch {
-	case a.Mechanism != "DEFLATE":
-		s.bad(tag, "only DEFLATE compression is supported")
-		return nil
-	case s.deflate != nil:
-		s.no(tag, "COMPRESSIONACTIVE", "compression is already on")
-		return nil
-	}
-	s.ok(tag, "DEFLATE active")
-	if err := s.flush(); err != nil {
-		return err
-	}
-	// Bytes the client sent after COMPRESS are already compressed.
-	var r io.Reader = s.conn
-	if n := s.br.Buffered(); n > 0 {
-		b, _ := s.br.Peek(n)
-		r = io.MultiReader(strings.NewReader(string(b)), s.conn)
-	}
-	m := s.srv.metrics.compress
-	fw, _ := flate.NewWriter(countingWriter{s.conn, m.WithLabelValues("compressed")}, flate.DefaultCompression)
-	s.deflate = fw
-	// inflate hands over each command as soon as its last byte has
-	// arrived, whatever flush the client's zlib used (see package
-	// inflate: other decoders hold it until more input comes).
-	s.setIO(inflate.NewReader(bufio.NewReaderSize(r, 16<<10)), countingWriter{fw, m.WithLabelValues("uncompressed")})
-	return nil
-}
-
-func (s *session) cmdEnable(tag string, a *imapwire.Enable) {
-	var done []string
-	for _, c := range a.Capabilities {
-		switch c {
-		case "CONDSTORE":
-			if !s.cond {
-				s.cond = true
-				done = append(done, c)
-			}
-		case "QRESYNC":
-			if !s.qresync {
-				s.qresync, s.cond = true, true
-				done = append(done, c)
-			}
-		case "UTF8=ACCEPT":
-			// Mailbox names and strings in UTF-8 both ways, and APPEND
-			// UTF8 (RFC 6855 section 3).
-			if !s.utf8Accept {
-				s.utf8Accept = true
-				s.setUTF8()
-				done = append(done, c)
-			}
-		case "IMAP4REV2":
-			if !s.rev2 {
-				s.rev2 = true
-				s.setUTF8()
-				done = append(done, "IMAP4rev2")
-			}
-		}
-	}
-	s.wr.Enabled(done)
-	s.ok(tag, "ENABLE completed")
-}
-
-func (s *session) setUTF8() {
-	s.utf8 = true
-	s.rd.SetUTF8(true)
-	s.wr.SetUTF8(true)
-}
-
 // startFeed subscribes to the account's change feed: a change to the
 // selected mailbox marks the session dirty, and the session then re-reads
 // what changed (sync). The store calls noteChange before it acknowledges
@@ -483,71 +387,5 @@ func (s *session) noteChange(c store.Change) {
 func (s *session) closeFeed() {
 	if s.feedStop != nil {
 		s.feedStop()
-	}
-}
-
-// cmdIdle waits for DONE while pushing changes at once (RFC 2177).
-func (s *session) cmdIdle(tag string) error {
-	s.sync(true)
-	s.wr.Continuation("idling")
-	if err := s.flush(); err != nil {
-		return err
-	}
-	type line struct {
-		text string
-		err  error
-	}
-	lines := make(chan line, 1)
-	s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg.AuthTimeout))
-	go func() {
-		t, err := s.rd.ReadLine()
-		lines <- line{t, err}
-	}()
-	for {
-		select {
-		case l := <-lines:
-			if l.err != nil {
-				var ne net.Error
-				if errors.As(l.err, &ne) && ne.Timeout() {
-					if s.intr.Load() || s.srv.shuttingDown() {
-						// interrupt's deadline, not the autologout's.
-						return s.bye(s.byeText())
-					}
-					return s.bye("autologout: idle for too long")
-				}
-				var perr *imapwire.ParseError
-				if errors.As(l.err, &perr) {
-					s.bad(tag, perr.Msg)
-					return errClose
-				}
-				return l.err
-			}
-			if !strings.EqualFold(strings.TrimSpace(l.text), "DONE") {
-				s.bad(tag, "expected DONE")
-				return nil
-			}
-			s.sync(true)
-			s.ok(tag, "IDLE terminated")
-			return nil
-		case <-s.wake:
-			if s.intr.Load() || s.srv.shuttingDown() {
-				s.bye(s.byeText())
-				s.conn.Close()
-				<-lines
-				return errClose
-			}
-			s.sync(true)
-			if s.sel != nil && s.sel.gone {
-				s.byeGone()
-				s.conn.Close()
-				<-lines
-				return errClose
-			}
-			if err := s.flush(); err != nil {
-				s.conn.Close()
-				<-lines
-				return err
-			}
-		}
 	}
 }

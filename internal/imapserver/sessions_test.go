@@ -1,9 +1,13 @@
 package imapserver_test
 
 import (
+	"bufio"
+	"context"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/xtramail/xtramail/internal/imapserver"
 )
@@ -89,5 +93,110 @@ func TestRestartKeepsUIDs(t *testing.T) {
 	c.ok("SELECT INBOX")
 	if got := c.ok("UID FETCH 1:* (UID)"); strings.Join(got, "|") != strings.Join(before, "|") {
 		t.Errorf("UIDs after restart %q, before %q", got, before)
+	}
+}
+
+func TestLogoutAndShutdown(t *testing.T) {
+	e := newEnv(t)
+	c := e.login()
+	lines := c.ok("LOGOUT")
+	has(t, lines, "* BYE")
+
+	c2 := e.login()
+	c2.ok("SELECT INBOX")
+	c3 := e.login()
+	c3.ok("SELECT INBOX")
+	c3.send("i IDLE")
+	c3.line()
+	// A client that never finishes its TLS handshake.
+	half, err := net.Dial("tcp", e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer half.Close()
+	done := make(chan struct{})
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		e.srv.Shutdown(ctx)
+		close(done)
+	}()
+	if l := c2.line(); !strings.HasPrefix(l, "* BYE") {
+		t.Fatalf("want BYE at shutdown, got %q", l)
+	}
+	if l := c3.line(); !strings.HasPrefix(l, "* BYE") {
+		t.Fatalf("want BYE in IDLE at shutdown, got %q", l)
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Shutdown did not return")
+	}
+}
+
+func TestAutologout(t *testing.T) {
+	e := newEnv(t)
+	e.stop()
+	e.start(imapserver.Config{UnauthTimeout: 200 * time.Millisecond})
+	c := e.dial()
+	if l := c.line(); !strings.HasPrefix(l, "* BYE") {
+		t.Fatalf("want BYE, got %q", l)
+	}
+}
+
+func TestConnectionLimit(t *testing.T) {
+	e := newEnv(t)
+	e.stop()
+	e.start(imapserver.Config{MaxConnsPerIP: 1})
+	e.dial()
+	raw, err := net.Dial("tcp", e.plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	raw.SetReadDeadline(time.Now().Add(5 * time.Second))
+	l, _ := bufio.NewReader(raw).ReadString('\n')
+	if !strings.HasPrefix(l, "* BYE") {
+		t.Fatalf("second connection from one IP: got %q", l)
+	}
+}
+
+// TestLoadToolSessionAgainstStore runs the load tool's session (select, fetch flags,
+// store, append, store \Deleted, uid expunge) twice over one mailbox with
+// unseen mail, so that the shared flag snapshot serves the reads, and
+// checks every answer against the store.
+func TestLoadToolSessionAgainstStore(t *testing.T) {
+	e := newEnv(t)
+	for i := range 3 {
+		e.deliver("INBOX", msg(fmt.Sprintf("l%d", i), "x"), 0)
+	}
+	for round := range 2 {
+		c := e.login()
+		has(t, c.ok("SELECT INBOX"), "* 3 EXISTS", "* OK [UNSEEN 1]")
+		lines := c.ok("FETCH 1:* (UID FLAGS)")
+		if len(lines) != 3 {
+			t.Fatalf("round %d FETCH: %q", round, lines)
+		}
+		has(t, c.ok(`STORE 3 +FLAGS (\Seen)`), `* 3 FETCH (FLAGS (\Seen))`)
+		has(t, c.ok("FETCH 3 FLAGS"), `* 3 FETCH (FLAGS (\Seen))`)
+		m := msg("appended", "x")
+		c.send(fmt.Sprintf("ap APPEND INBOX {%d+}\r\n%s", len(m), m))
+		lines, st := c.until("ap")
+		if !strings.HasPrefix(st, "OK [APPENDUID") {
+			t.Fatal(st)
+		}
+		has(t, lines, "* 4 EXISTS")
+		uid := strings.TrimSuffix(strings.Fields(st)[3], "]")
+		has(t, c.ok("UID STORE "+uid+` +FLAGS (\Deleted)`), `* 4 FETCH (FLAGS (\Deleted \Recent) UID `+uid+`)`)
+		has(t, c.ok("UID EXPUNGE "+uid), "* 4 EXPUNGE")
+		has(t, c.ok("FETCH 1:* (FLAGS)"), `* 3 FETCH (FLAGS (\Seen))`)
+		c.ok("LOGOUT")
+		mb, err := e.st.Mailbox(context.Background(), e.account.ID, "INBOX")
+		if err != nil || mb.Messages != 3 {
+			t.Fatalf("round %d: mailbox %+v %v", round, mb, err)
+		}
+		if _, err := e.st.FlagsByUID(context.Background(), e.account.ID, mb.ID, nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -117,3 +117,50 @@ func (s *session) appendDelivery(m imapwire.AppendMessage, mailbox string) (*sto
 	d.Copies = []store.Copy{{AccountID: s.account.ID, Mailbox: mailbox, Flags: flags, Keywords: kw}}
 	return d, nil
 }
+
+// cmdAppend runs APPEND (RFC 9051 section 6.3.12) through the store's
+// one delivery path, durable before the OK, with APPENDUID (RFC 4315).
+// A message the mailbox already holds (the store's duplicate rule: same
+// Message-ID and body, not Drafts) is not stored twice: the OK's
+// APPENDUID names the copy already there (issue 13 part 5), as a client
+// uploading its Sent copy after submission stored one expects to find
+// its message under that UID.
+func (s *session) cmdAppend(tag string, a *imapwire.Append) error {
+	mb, err := s.appendTarget(a.Mailbox)
+	if err != nil {
+		return targetError{err}
+	}
+	d, err := s.appendDelivery(a.Messages[0], mb.Name)
+	if err != nil {
+		return err
+	}
+	delivered, err := s.srv.store.Deliver(s.ctx, d)
+	if err != nil {
+		return targetError{err}
+	}
+	if len(delivered) > 0 && delivered[0].MailboxID != mb.ID {
+		// The selected mailbox was renamed away and another took its
+		// name: APPENDUID names the one that got the message.
+		if mb, err = s.srv.store.MailboxByID(s.ctx, s.account.ID, delivered[0].MailboxID); err != nil {
+			return targetError{err}
+		}
+	}
+	if s.sel != nil && s.sel.mb.ID == mb.ID {
+		// The new message is announced at once (RFC 9051 section
+		// 6.3.12).
+		if len(delivered) != 1 || delivered[0].Duplicate || !s.ownAppend(delivered[0].UID) {
+			s.markDirty()
+		}
+		s.sync(true)
+	}
+	var set imapwire.NumSet
+	for _, dl := range delivered {
+		set.AddNum(dl.UID)
+	}
+	if len(delivered) == 0 {
+		s.ok(tag, "APPEND completed")
+		return nil
+	}
+	s.okCode(tag, imapwire.AppendUIDCode(mb.UIDValidity, set), "APPEND completed")
+	return nil
+}

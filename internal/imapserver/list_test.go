@@ -1,10 +1,7 @@
 package imapserver_test
 
 import (
-	"strings"
 	"testing"
-
-	"github.com/xtramail/xtramail/internal/store"
 )
 
 func TestListAndManage(t *testing.T) {
@@ -60,32 +57,4 @@ func TestListAndManage(t *testing.T) {
 	hasNot(t, lines, `"/" INBOX`)
 	lines = c.ok(`LIST "" (INBOX Drafts) RETURN (CHILDREN)`)
 	has(t, lines, `"/" INBOX`, `"/" Drafts`)
-}
-
-func TestStatus(t *testing.T) {
-	e := newEnv(t)
-	e.deliver("INBOX", msg("a", "x"), 0)
-	e.deliver("INBOX", msg("b", "y"), store.FlagSeen|store.FlagDeleted)
-	c := e.login()
-	lines := c.ok("STATUS INBOX (MESSAGES UIDNEXT UIDVALIDITY UNSEEN DELETED SIZE RECENT HIGHESTMODSEQ)")
-	if len(lines) != 1 || !strings.HasPrefix(lines[0], "* STATUS INBOX (MESSAGES 2 UIDNEXT 3 UIDVALIDITY ") ||
-		!strings.Contains(lines[0], "UNSEEN 1 DELETED 1 SIZE ") || !strings.Contains(lines[0], "HIGHESTMODSEQ ") {
-		t.Errorf("STATUS: %q", lines)
-	}
-	c.want("STATUS Nope (MESSAGES)", "NO [NONEXISTENT]")
-}
-
-func TestEnableIDNamespace(t *testing.T) {
-	e := newEnv(t)
-	c := e.login()
-	has(t, c.ok("ENABLE CONDSTORE QRESYNC UNKNOWN"), "* ENABLED CONDSTORE QRESYNC")
-	has(t, c.ok("ID NIL"), `* ID ("name" "xtramail")`)
-	has(t, c.ok("NAMESPACE"), `* NAMESPACE (("" "/")) NIL NIL`)
-	has(t, c.ok("ENABLE IMAP4rev2"), "* ENABLED IMAP4rev2")
-	// IMAP4rev2: mailbox names in UTF-8, LIST in SELECT, no RECENT.
-	c.ok(`CREATE "Café"`)
-	has(t, c.ok(`LIST "" Caf*`), `"/" "Café"`)
-	lines := c.ok("SELECT INBOX")
-	has(t, lines, `* LIST () "/" INBOX`)
-	hasNot(t, lines, "RECENT")
 }

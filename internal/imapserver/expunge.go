@@ -1,0 +1,48 @@
+package imapserver
+
+import (
+	"github.com/xtramail/xtramail/internal/imapserver/imapwire"
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// maxExpungeRanges bounds the UID ranges of one store expunge.
+const maxExpungeRanges = 256
+
+// cmdExpunge runs EXPUNGE and UID EXPUNGE (RFC 9051 sections 6.4.3 and
+// 6.4.9). Expunged messages stay restorable in the store.
+func (s *session) cmdExpunge(tag string, uidSet *imapwire.NumSet) {
+	sel := s.sel
+	if sel.readOnly {
+		s.no(tag, imapwire.CodeCannot, "mailbox is read-only (EXAMINE)")
+		return
+	}
+	// Every message the session knows of, or those of the UID set; the
+	// store expunges those that carry \Deleted when it runs, so no flags
+	// read earlier (by this session or a shared snapshot) decide it
+	// (issue 11 part 2).
+	ranges := []store.UIDRange{{First: 1, Last: sel.view.maxUID()}}
+	if uidSet != nil {
+		ranges = sel.view.byUID(*uidSet)
+	}
+	if len(ranges) == 0 || sel.view.count() == 0 {
+		s.ok(tag, "EXPUNGE completed")
+		return
+	}
+	// The ranges go as they are, never widened (queryRanges): this is a
+	// write. In parts, so that a very scattered set stays within the
+	// store's bounds on one query.
+	var del []uint32
+	for len(ranges) > 0 {
+		part := ranges[:min(len(ranges), maxExpungeRanges)]
+		ranges = ranges[len(part):]
+		got, err := s.srv.store.ExpungeDeleted(s.ctx, s.account.ID, sel.mb.ID, part)
+		if err != nil {
+			s.reportExpunged(del)
+			s.storeError(tag, err, false)
+			return
+		}
+		del = append(del, got...)
+	}
+	s.reportExpunged(del)
+	s.ok(tag, "EXPUNGE completed")
+}

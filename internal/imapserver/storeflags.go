@@ -1,0 +1,118 @@
+package imapserver
+
+import (
+	"slices"
+
+	"github.com/xtramail/xtramail/internal/imapserver/imapwire"
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// cmdStore runs STORE and UID STORE (RFC 9051 section 6.4.6) with
+// UNCHANGEDSINCE (RFC 7162 section 3.1.3).
+func (s *session) cmdStore(tag string, uid bool, a *imapwire.Store) {
+	sel := s.sel
+	if sel.readOnly {
+		s.no(tag, imapwire.CodeCannot, "mailbox is read-only (EXAMINE)")
+		return
+	}
+	ranges, ok := s.resolve(tag, a.Set, uid)
+	if !ok {
+		return
+	}
+	flags, kw, ok := parseFlags(a.Flags)
+	if !ok {
+		s.bad(tag, "unknown system flag")
+		return
+	}
+	op := store.FlagsReplace
+	switch a.Op {
+	case imapwire.StoreAdd:
+		op = store.FlagsAdd
+	case imapwire.StoreRemove:
+		op = store.FlagsRemove
+	}
+	if a.HasUnchangedSince {
+		s.cond = true
+	}
+	uids := rangesUIDs(ranges)
+	var changed []store.MessageFlags
+	var modified []uint32
+	if a.HasUnchangedSince && a.UnchangedSince == 0 {
+		modified = uids // no message has modseq 0 (RFC 7162 section 3.1.3)
+	} else if len(uids) > 0 {
+		before := sel.modseq
+		var err error
+		changed, modified, err = s.srv.store.StoreFlags(s.ctx, s.account.ID, sel.mb.ID, uids, op, flags, kw, a.UnchangedSince)
+		if err != nil {
+			s.storeError(tag, err, false)
+			return
+		}
+		if len(changed) > 0 {
+			s.ownChange(before, changed[0].ModSeq, changed)
+		}
+		s.announceRowKeywords(changed)
+	}
+	slices.Sort(modified)
+	switch {
+	case !a.Silent && len(uids) > 0:
+		rows, err := s.flagRows(ranges)
+		if err != nil {
+			s.storeError(tag, err, false)
+			return
+		}
+		s.announceRowKeywords(rows)
+		for _, m := range rows {
+			if !rangesContain(ranges, m.UID) {
+				continue
+			}
+			if _, found := slices.BinarySearch(modified, m.UID); found {
+				continue
+			}
+			s.writeFlagFetch(m, uid)
+		}
+	case a.Silent && s.cond:
+		// The new modseq still goes to the client (RFC 7162 section
+		// 3.1.3).
+		for _, m := range changed {
+			seq, _ := sel.view.seqOf(m.UID)
+			s.wr.BeginFetch(seq)
+			if uid || s.qresync {
+				s.wr.Raw("UID ").Num(m.UID).SP()
+			}
+			s.wr.Raw("MODSEQ (").Num64(m.ModSeq).Raw(")").EndFetch()
+		}
+	}
+	if len(modified) > 0 {
+		set := modified
+		if !uid {
+			set = nil
+			for _, u := range modified {
+				if seq, ok := sel.view.seqOf(u); ok {
+					set = append(set, seq)
+				}
+			}
+		}
+		if len(set) > 0 {
+			s.okCode(tag, imapwire.ModifiedCode(numSetOf(set)), "some messages were changed meanwhile")
+			return
+		}
+	}
+	s.ok(tag, "STORE completed")
+}
+
+// writeFlagFetch writes "* seq FETCH (FLAGS (...) [UID n] [MODSEQ (n)])".
+func (s *session) writeFlagFetch(m store.MessageFlags, withUID bool) {
+	seq, ok := s.sel.view.seqOf(m.UID)
+	if !ok {
+		return
+	}
+	s.wr.BeginFetch(seq)
+	s.writeFlagsItem(m.UID, m.Flags, m.Keywords)
+	if withUID || s.qresync {
+		s.wr.Raw(" UID ").Num(m.UID)
+	}
+	if s.cond {
+		s.wr.Raw(" MODSEQ (").Num64(m.ModSeq).Raw(")")
+	}
+	s.wr.EndFetch()
+}
