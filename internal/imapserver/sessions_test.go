@@ -127,9 +127,12 @@ func TestLogoutAndShutdown(t *testing.T) {
 	if l := c3.line(); !strings.HasPrefix(l, "* BYE") {
 		t.Fatalf("want BYE in IDLE at shutdown, got %q", l)
 	}
+	// Shutdown gives up draining at its context's deadline (5 s); the
+	// wait here is generous, for a loaded machine, since what is checked
+	// is that it returns at all.
 	select {
 	case <-done:
-	case <-time.After(5 * time.Second):
+	case <-time.After(60 * time.Second):
 		t.Fatal("Shutdown did not return")
 	}
 }
