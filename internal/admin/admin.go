@@ -104,6 +104,13 @@ type Options struct {
 	// SignInLinkTTL is how long a one-time sign-in link is valid;
 	// default 15 minutes.
 	SignInLinkTTL time.Duration
+	// Wake tells the outbound queue that entries were added (a
+	// redelivery, a sign-in link's mail). Optional: the queue also polls.
+	Wake func()
+	// SystemSender is the From address of mail the service sends on its
+	// own (sign-in links). Empty: such mail is refused with a clear
+	// error.
+	SystemSender string
 	// Now is the clock; default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger

@@ -204,6 +204,11 @@ type Web struct {
 	// request; SessionMax after this long whatever its use.
 	SessionIdle Duration `toml:"session_idle"`
 	SessionMax  Duration `toml:"session_max"`
+	// SystemSender is the From address of mail the service sends on its
+	// own, such as a one-time sign-in link to a user's alternate address
+	// (through the outbound queue). Empty: the console and the API refuse
+	// to send such mail and say so.
+	SystemSender string `toml:"system_sender"`
 	// ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout bound
 	// each connection (http.Server's fields of the same names). Long
 	// responses (live updates) lift WriteTimeout for themselves.
@@ -431,6 +436,9 @@ func (w Web) validate() error {
 	}
 	if w.ReadHeaderTimeout.Duration <= 0 || w.ReadTimeout.Duration <= 0 || w.WriteTimeout.Duration <= 0 || w.IdleTimeout.Duration <= 0 {
 		errs = append(errs, errors.New("web: read_header_timeout, read_timeout, write_timeout and idle_timeout must be positive"))
+	}
+	if w.SystemSender != "" && !strings.Contains(w.SystemSender, "@") {
+		errs = append(errs, fmt.Errorf("web: system_sender %q is not an email address", w.SystemSender))
 	}
 	if w.RedirectListen != "" && w.Listen == "" {
 		errs = append(errs, errors.New("web: redirect_listen needs listen (it redirects to it)"))

@@ -51,6 +51,10 @@ const (
 	Purged   store.LogStatus = "purged"
 	// Moved: a message was moved between mailboxes (IMAP MOVE).
 	Moved store.LogStatus = "moved"
+	// Redelivered: an administrator sent a stored (or deleted) copy to
+	// the user's primary mailbox through the domain's relay host
+	// (Detail names it); the queue's records follow.
+	Redelivered store.LogStatus = "redelivered"
 	// Login and LoginFailed: a sign-in (IMAP, web) and a failed one for
 	// an address held here; Detail says where.
 	Login       store.LogStatus = "login"
@@ -71,7 +75,7 @@ const (
 // events".
 func Kinds() []store.LogStatus {
 	return []store.LogStatus{
-		Captured, Refused, Stored, Duplicate, Deleted, Restored, Purged, Moved, Login, LoginFailed,
+		Captured, Refused, Stored, Duplicate, Deleted, Restored, Purged, Moved, Redelivered, Login, LoginFailed,
 		Submitted, Queued, Delivered, Deferred, Bounced, Expired,
 	}
 }

@@ -21,8 +21,10 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -193,7 +195,22 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 		msgs   []*outMsg
 	}
 	var sessions []session
-	if w.cfg.Relay != nil {
+	// Entries with their own route (a redelivery to a domain's relay
+	// host) go there whatever the mode: one session per route.
+	claimed := len(entries)
+	routed := map[string][]store.QueueEntry{}
+	var routes []string
+	entries = slices.DeleteFunc(entries, func(e store.QueueEntry) bool {
+		if e.Route == "" {
+			return false
+		}
+		if _, ok := routed[e.Route]; !ok {
+			routes = append(routes, e.Route)
+		}
+		routed[e.Route] = append(routed[e.Route], e)
+		return true
+	})
+	if w.cfg.Relay != nil && len(entries) > 0 {
 		msgs := groupMessages(entries)
 		n := min(w.cfg.Concurrency, len(msgs))
 		sessions = make([]session, n)
@@ -214,6 +231,9 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 			sessions = append(sessions, session{d, groupMessages(byDomain[d])})
 		}
 	}
+	for _, r := range routes {
+		sessions = append(sessions, session{routePrefix + r, groupMessages(routed[r])})
+	}
 	sem := make(chan struct{}, w.cfg.Concurrency)
 	var wg sync.WaitGroup
 	for _, ss := range sessions {
@@ -230,7 +250,7 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 		}()
 	}
 	wg.Wait()
-	return len(entries), nil
+	return claimed, nil
 }
 
 // outMsg is the entries of one body from one sender to one domain: one
@@ -350,6 +370,9 @@ func uniform(m *outMsg, r result) []result {
 // targets lists where a domain's mail goes, or a result for every entry
 // when it cannot go anywhere now.
 func (w *Worker) targets(ctx context.Context, domain string) ([]target, *result) {
+	if route, ok := strings.CutPrefix(domain, routePrefix); ok {
+		return routeTargets(route), nil
+	}
 	if r := w.cfg.Relay; r != nil {
 		t := target{host: r.Host, port: r.Port}
 		switch r.TLS {
@@ -412,6 +435,24 @@ func (w *Worker) targets(ctx context.Context, domain string) ([]target, *result)
 		return nil, &result{outcome: store.QueueDeferred, reply: "mta-sts: no MX host of " + domain + " matches its enforced policy", status: "4.7.5"}
 	}
 	return out, nil
+}
+
+// routePrefix marks a session's "domain" as an entry's own route
+// (store.Outbound.Route); a domain name never has a space.
+const routePrefix = "route "
+
+// routeTargets is where an entry with its own route goes: that host, port
+// 25 unless it names one. It is the customer's own mail system, reached
+// like an MX: STARTTLS when offered, unverified (RFC 7435), as such
+// servers often have certificates for internal names only.
+func routeTargets(route string) []target {
+	host, port := route, 25
+	if h, p, err := net.SplitHostPort(route); err == nil {
+		if n, err := strconv.Atoi(p); err == nil && n > 0 && n < 65536 {
+			host, port = h, n
+		}
+	}
+	return []target{{host: host, port: port, tlsMode: "opportunistic"}}
 }
 
 func trimDot(s string) string {

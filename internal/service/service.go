@@ -211,7 +211,7 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 	// credentials and ends its web sessions.
 	sessions := web.NewSessions(st, web.SessionsConfig{Idle: cfg.Web.SessionIdle.Duration, Max: cfg.Web.SessionMax.Duration})
 	s.Admin = admin.New(st, admin.Options{Hasher: authn.Hasher(), Forget: forgetAddress(st, authn, sessions, log), Issuer: cfg.Hostname,
-		Logger: log.With("component", "admin")})
+		SystemSender: cfg.Web.SystemSender, Wake: s.wakeQueue, Logger: log.With("component", "admin")})
 	s.imap = imapserver.New(imapserver.Config{
 		TLS:           tlsCfg,
 		Hostname:      cfg.Hostname,
@@ -287,6 +287,14 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 		Now:      time.Now,
 	}
 	return s, nil
+}
+
+// wakeQueue tells the outbound queue worker, when it runs, that entries
+// were added (an administrator's redelivery or sign-in link mail).
+func (s *Service) wakeQueue() {
+	if s.Queue != nil {
+		s.Queue.Wake()
+	}
 }
 
 // queueConfig turns the queue settings into the worker's, with the

@@ -16,6 +16,11 @@ type Outbound struct {
 	AccountID int64
 	MailFrom  string // envelope sender, empty for the null sender
 	Rcpt      string // one envelope recipient
+	// Route, when set, is the host ("host" or "host:port", port 25 by
+	// default) this entry is delivered to instead of the recipient
+	// domain's MX or the configured relay: a domain's own relay host
+	// (its primary mailbox) for an administrator's redelivery.
+	Route string
 }
 
 // QueueEntry is one recipient of one queued message.
@@ -27,6 +32,7 @@ type QueueEntry struct {
 	MailFrom   string
 	Rcpt       string
 	RcptDomain string
+	Route      string // see Outbound.Route; "" for the usual way
 	MessageID  string // of the message, for the log
 	Subject    string
 	Size       int64
@@ -77,7 +83,10 @@ type QueueQuery struct {
 	// AccountID, when set, limits the entries to one sender (a user
 	// reading their own outgoing mail).
 	AccountID int64
-	Limit     int // default 1000, oldest first
+	// AfterID, when set, lists only entries with a greater id: the
+	// cursor of the next page (entries are listed by id).
+	AfterID int64
+	Limit   int // default 1000, oldest first
 }
 
 // QueueStats summarises the queue for metrics.

@@ -13,13 +13,13 @@ import (
 )
 
 const queueCols = `id, account_id, domain_id, body_id, mail_from, rcpt, rcpt_domain, message_id, subject, size,
-	queued, next_attempt, lease_until, attempts, last_error, delay_notified`
+	queued, next_attempt, lease_until, attempts, last_error, delay_notified, route`
 
 func scanQueueEntry(sc scanner) (store.QueueEntry, error) {
 	var e store.QueueEntry
 	var queued, next, lease int64
 	err := sc.Scan(&e.ID, &e.AccountID, &e.DomainID, &e.BodyID, &e.MailFrom, &e.Rcpt, &e.RcptDomain, &e.MessageID,
-		&e.Subject, &e.Size, &queued, &next, &lease, &e.Attempts, &e.LastError, &e.DelayNotified)
+		&e.Subject, &e.Size, &queued, &next, &lease, &e.Attempts, &e.LastError, &e.DelayNotified, &e.Route)
 	e.Queued, e.NextAttempt = time.UnixMilli(queued), time.UnixMilli(next)
 	if lease > 0 {
 		e.LeaseUntil = time.UnixMilli(lease)
@@ -47,9 +47,9 @@ func (t *tx) queueDelivery(s *Store, bodyID int64, d *store.Delivery) error {
 		}
 		now := d.Received.UnixMilli()
 		_, err = t.Exec(`INSERT INTO queue (account_id, domain_id, body_id, mail_from, rcpt, rcpt_domain, message_id,
-				subject, size, queued, next_attempt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				subject, size, queued, next_attempt, route) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			o.AccountID, domainID, bodyID, from, rcpt, store.DomainOf(rcpt), d.Info.MessageID, d.Info.Subject,
-			d.Size, now, now)
+			d.Size, now, now, o.Route)
 		if err != nil {
 			return fmt.Errorf("queue for %s: %w", rcpt, err)
 		}
@@ -135,6 +135,10 @@ func queueScope(q store.QueueQuery) (where string, args []any, ok bool) {
 	if q.AccountID != 0 {
 		conds = append(conds, "account_id = ?")
 		args = append(args, q.AccountID)
+	}
+	if q.AfterID != 0 {
+		conds = append(conds, "id > ?")
+		args = append(args, q.AfterID)
 	}
 	conds = append(conds, "1")
 	return strings.Join(conds, " AND "), args, true

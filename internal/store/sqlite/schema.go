@@ -425,6 +425,11 @@ ALTER TABLE outbox ADD COLUMN sent INTEGER NOT NULL DEFAULT 0;
 DROP INDEX outbox_due;
 CREATE INDEX outbox_due ON outbox(send_at) WHERE error = '' AND sent = 0;
 `,
+	// Per-entry routes of the outbound queue (issue 15: an
+	// administrator's redelivery goes to the domain's relay host).
+	`
+ALTER TABLE queue ADD COLUMN route TEXT NOT NULL DEFAULT '';
+`,
 }
 
 // rebuildAutoincrement returns the statements that recreate table with

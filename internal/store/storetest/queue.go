@@ -24,7 +24,7 @@ func testQueue(t *testing.T, s store.Store) {
 	d.Copies = []store.Copy{{AccountID: alice.ID, Mailbox: store.Sent, Flags: store.FlagSeen}}
 	d.Outbound = []store.Outbound{
 		{AccountID: alice.ID, MailFrom: "Alice@example.org", Rcpt: "Bob@Remote.test"},
-		{AccountID: alice.ID, MailFrom: "alice@example.org", Rcpt: "dave@far.test"},
+		{AccountID: alice.ID, MailFrom: "alice@example.org", Rcpt: "dave@far.test", Route: "mx.far.test:2525"},
 	}
 	d.Events = []store.LogEvent{{Status: msglog.Queued, MessageID: "queued@example.org", Rcpt: "bob@remote.test"}}
 	must(s.Deliver(ctx, d))
@@ -69,6 +69,17 @@ func testQueue(t *testing.T, s store.Store) {
 	}
 	if got := must(s.QueueEntries(ctx, store.QueueQuery{AccountID: alice.ID})); len(got) != 2 {
 		t.Fatalf("alice's entries: %+v", got)
+	}
+	// A per-entry route comes back with its entry; the others have none.
+	if all[0].Route != "" || all[1].Route != "mx.far.test:2525" {
+		t.Fatalf("routes %q %q", all[0].Route, all[1].Route)
+	}
+	// Paging by id: AfterID lists the entries after it, in order.
+	if got := must(s.QueueEntries(ctx, store.QueueQuery{AfterID: all[0].ID, Limit: 1})); len(got) != 1 || got[0].ID != all[1].ID {
+		t.Fatalf("page after %d: %+v", all[0].ID, got)
+	}
+	if got := must(s.QueueEntries(ctx, store.QueueQuery{AfterID: all[2].ID})); len(got) != 0 {
+		t.Fatalf("page after the last: %+v", got)
 	}
 	if n := must(s.DeleteQueue(ctx, store.QueueQuery{DomainIDs: []int64{carol.DomainID}}, []int64{e.ID})); n != 0 {
 		t.Fatalf("deleted %d of another tenant's entries", n)

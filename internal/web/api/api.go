@@ -139,6 +139,10 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		web.WriteProblem(w, web.Problem{Status: http.StatusUnauthorized, Detail: "Not authenticated."})
 	case errors.Is(err, store.ErrExists):
 		web.WriteProblem(w, web.Problem{Status: http.StatusConflict, Detail: "It exists already."})
+	case errors.Is(err, admin.ErrNoSystemSender):
+		web.WriteProblem(w, web.Problem{Status: http.StatusConflict, Detail: "This service has no sender address for its own mail: set [web] system_sender in its configuration."})
+	case errors.Is(err, admin.ErrNoRelay):
+		web.WriteProblem(w, web.Problem{Status: http.StatusConflict, Detail: "The address's domain names no relay host to redeliver to: set it first."})
 	case errors.Is(err, store.ErrNotEmpty):
 		web.WriteProblem(w, web.Problem{Status: http.StatusConflict, Detail: "It is not empty: remove what it holds first."})
 	case errors.Is(err, store.ErrInvalid):

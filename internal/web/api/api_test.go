@@ -22,6 +22,7 @@ import (
 
 	"github.com/xtramail/xtramail/internal/admin"
 	"github.com/xtramail/xtramail/internal/auth"
+	"github.com/xtramail/xtramail/internal/config"
 	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/testserver"
@@ -165,10 +166,13 @@ type world struct {
 
 var cheap = auth.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T) *world { return newWorldWith(t, nil) }
+
+// newWorldWith is newWorld with the service's configuration adjusted.
+func newWorldWith(t *testing.T, configure func(*config.Config)) *world {
 	t.Helper()
 	ctx := context.Background()
-	srv := testserver.Start(t, testserver.Options{})
+	srv := testserver.Start(t, testserver.Options{Configure: configure})
 	h, err := auth.NewHasher(cheap, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ func (a *API) registerMessages() {
 	a.handle("GET /log/{message_id}", a.timeline)
 	a.handle("GET /addresses/{address}/messages", a.listMessages)
 	a.handle("POST /addresses/{address}/messages/restore", a.restoreMessages)
+	a.handle("POST /addresses/{address}/messages/redeliver", a.redeliverMessages)
 	a.handle("GET /queue", a.listQueue)
 	a.handle("POST /queue/{id}/retry", a.retryQueue)
 	a.handle("DELETE /queue/{id}", a.deleteQueue)
@@ -112,6 +113,38 @@ func (a *API) restoreMessages(w http.ResponseWriter, r *http.Request, p admin.Pr
 	out := restoreJSON{Restored: []restoredJSON{}}
 	for _, d := range done {
 		out.Restored = append(out.Restored, restoredJSON{ID: d.MessageID, MailboxID: d.MailboxID, UID: d.UID})
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+type redeliveredJSON struct {
+	ID        int64  `json:"id"`
+	MessageID string `json:"message_id"`
+	Route     string `json:"route"`
+}
+
+type redeliverJSON struct {
+	Redelivered []redeliveredJSON `json:"redelivered"`
+}
+
+func (a *API) redeliverMessages(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	var b idsBody
+	if err := decode(r, &b); err != nil {
+		return err
+	}
+	if len(b.IDs) == 0 {
+		return bad("ids", "name at least one message")
+	}
+	if len(b.IDs) > maxLimit {
+		return bad("ids", "at most %d at a time", maxLimit)
+	}
+	done, err := a.adm.Redeliver(r.Context(), p, r.PathValue("address"), b.IDs)
+	if err != nil {
+		return err
+	}
+	out := redeliverJSON{Redelivered: []redeliveredJSON{}}
+	for _, d := range done {
+		out.Redelivered = append(out.Redelivered, redeliveredJSON{ID: d.ID, MessageID: d.MessageID, Route: d.Route})
 	}
 	return writeJSON(w, http.StatusOK, out)
 }

@@ -67,6 +67,9 @@ func exerciseMessages(t *testing.T, w *world) {
 	if len(live) != 1 || live[0].(map[string]any)["deleted"] != false {
 		t.Errorf("live messages after the restore: %v", live)
 	}
+	// Redeliver: without a relay host on the domain there is nowhere to
+	// send it (TestRedeliverGoesToDomainRelayOnce delivers one).
+	c1.want(409, "POST", "/addresses/alice@one.test/messages/redeliver", map[string]any{"ids": []int64{m.deleted}})
 	q := c1.want(200, "GET", "/queue", nil)["items"].([]any)
 	if len(q) != 1 || int64(q[0].(map[string]any)["id"].(float64)) != m.queue {
 		t.Errorf("queue: %v", q)

@@ -2,6 +2,7 @@ package console
 
 import (
 	"encoding/csv"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -139,7 +140,7 @@ type addressData struct {
 	Account     store.Account
 	MinPassword int
 	Generated   string
-	Link        string
+	LinkSentTo  string
 	LinkExpires time.Time
 }
 
@@ -198,17 +199,27 @@ func (a *app) addressPassword(w http.ResponseWriter, r *http.Request, p admin.Pr
 	a.done(w, r, "Password set for "+addr+".", "/console/addresses/"+addr)
 }
 
+// addressLink mails a one-time sign-in link to the user's alternate
+// address; the administrator sees where it went and until when, never
+// the link.
 func (a *app) addressLink(w http.ResponseWriter, r *http.Request, p admin.Principal) {
-	token, expires, err := a.ops.CreateSignInLink(r.Context(), p, r.PathValue("address"))
+	host := r.Host
+	sent, err := a.ops.SendSignInLink(r.Context(), p, r.PathValue("address"), r.PostFormValue("to"), func(token string) string {
+		return "https://" + host + signInLinkPath + urlQuery(token)
+	})
 	if err != nil {
 		if msg, ok := formError(err); ok {
 			a.addressPage(w, r, p, http.StatusBadRequest, addressData{base: base{Error: msg}})
 			return
 		}
-		a.fail(w, r, p, "create sign-in link", err)
+		if errors.Is(err, admin.ErrNoSystemSender) {
+			a.addressPage(w, r, p, http.StatusConflict, addressData{base: base{Error: "This service has no sender address for its own mail: set [web] system_sender in the configuration first."}})
+			return
+		}
+		a.fail(w, r, p, "send sign-in link", err)
 		return
 	}
-	a.addressPage(w, r, p, http.StatusOK, addressData{Link: "https://" + r.Host + signInLinkPath + urlQuery(token), LinkExpires: expires})
+	a.addressPage(w, r, p, http.StatusOK, addressData{LinkSentTo: sent.To, LinkExpires: sent.Expires})
 }
 
 func (a *app) addressRemove(w http.ResponseWriter, r *http.Request, p admin.Principal) {

@@ -180,6 +180,7 @@ func (a *app) routes() http.Handler {
 	mux.Handle("GET /console/log", a.signedIn(a.logSearch))
 	mux.Handle("GET /console/log/timeline", a.signedIn(a.timeline))
 	mux.Handle("POST /console/messages/restore", a.signedIn(a.restore))
+	mux.Handle("POST /console/messages/redeliver", a.signedIn(a.redeliver))
 	// Queue, audit, admins, tokens (queue.go, audit.go, admins.go).
 	mux.Handle("GET /console/queue", a.signedIn(a.queue))
 	mux.Handle("POST /console/queue", a.signedIn(a.queueAction))
@@ -264,6 +265,8 @@ func (a *app) fail(w http.ResponseWriter, r *http.Request, p admin.Principal, do
 		web.Error(w, r, http.StatusConflict, "That already exists.")
 	case errors.Is(err, store.ErrNotEmpty):
 		web.Error(w, r, http.StatusConflict, "Remove what it holds first.")
+	case errors.Is(err, admin.ErrNoRelay):
+		web.Error(w, r, http.StatusConflict, "The address's domain names no relay host to redeliver to: set one on the domain's page first.")
 	case errors.Is(err, store.ErrInvalid):
 		web.Error(w, r, http.StatusBadRequest, "That value is not valid.")
 	case errors.Is(err, admin.ErrUnauthenticated):

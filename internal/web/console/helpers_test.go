@@ -15,6 +15,7 @@ import (
 
 	"github.com/xtramail/xtramail/internal/admin"
 	"github.com/xtramail/xtramail/internal/auth"
+	"github.com/xtramail/xtramail/internal/config"
 	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/testserver"
@@ -170,7 +171,7 @@ func newOps(t testing.TB, srv *testserver.Server) *admin.Service {
 
 func newTree(t *testing.T) *tree {
 	t.Helper()
-	srv := testserver.Start(t, testserver.Options{})
+	srv := testserver.Start(t, testserver.Options{Configure: func(c *config.Config) { c.Web.SystemSender = "continuity@example.test" }})
 	ctx := context.Background()
 	ops := newOps(t, srv)
 	cli := admin.CLI()

@@ -191,3 +191,17 @@ func (a *app) restore(w http.ResponseWriter, r *http.Request, p admin.Principal)
 	}
 	a.done(w, r, "Message restored to "+addr+".", timelineURL(r.PostFormValue("message_id")))
 }
+
+func (a *app) redeliver(w http.ResponseWriter, r *http.Request, p admin.Principal) {
+	addr, id, ok := copyForm(r)
+	if !ok {
+		a.fail(w, r, p, "redeliver", store.ErrNotFound)
+		return
+	}
+	done, err := a.ops.Redeliver(r.Context(), p, addr, []int64{id})
+	if err != nil {
+		a.fail(w, r, p, "redeliver message", err)
+		return
+	}
+	a.done(w, r, "Message queued for "+addr+"'s primary mailbox through "+done[0].Route+".", timelineURL(r.PostFormValue("message_id")))
+}
