@@ -75,8 +75,8 @@ const (
 // events".
 func Kinds() []store.LogStatus {
 	return []store.LogStatus{
-		Captured, Refused, Stored, Duplicate, Deleted, Restored, Purged, Moved, Redelivered, Login, LoginFailed,
-		Submitted, Queued, Delivered, Deferred, Bounced, Expired,
+		Captured, Refused, Stored, Duplicate, Deleted, Restored, Purged, Moved, Login, LoginFailed,
+		Submitted, Queued, Delivered, Deferred, Bounced, Expired, Redelivered,
 	}
 }
 
