@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,7 +24,9 @@ import (
 // The benchmarks share one big INBOX, built once per process into a
 // directory by delivering through the store from many goroutines; each
 // benchmark then runs its own server on it. IMAP_BENCH_N sets its size
-// (default 100,000). They run only with -bench.
+// (default 100,000). They run only with -bench. IMAP_BENCH_DIR names a
+// directory to build it in and keep, so that later runs reuse it (built
+// again when its size differs).
 var (
 	benchOnce sync.Once
 	benchDir  string
@@ -33,7 +36,7 @@ var (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if benchDir != "" {
+	if benchDir != "" && os.Getenv("IMAP_BENCH_DIR") == "" {
 		os.RemoveAll(benchDir)
 	}
 	os.Exit(code)
@@ -49,10 +52,24 @@ func benchMailbox(b *testing.B) *env {
 		if s := os.Getenv("IMAP_BENCH_N"); s != "" {
 			n, _ = strconv.Atoi(s)
 		}
-		dir, err := os.MkdirTemp("", "imapserver-bench")
-		if err != nil {
-			benchErr = err
-			return
+		dir := os.Getenv("IMAP_BENCH_DIR")
+		marker := filepath.Join(dir, fmt.Sprintf("built-%d", n))
+		if dir != "" {
+			if _, err := os.Stat(marker); err == nil {
+				benchDir, benchN = dir, n
+				return
+			}
+			os.RemoveAll(dir)
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				benchErr = err
+				return
+			}
+		} else {
+			var err error
+			if dir, err = os.MkdirTemp("", "imapserver-bench"); err != nil {
+				benchErr = err
+				return
+			}
 		}
 		benchDir = dir
 		e := newEnvIn(b, dir)
@@ -108,6 +125,9 @@ func benchMailbox(b *testing.B) *env {
 		b.Logf("built an INBOX of %d messages in %v", n, time.Since(start).Round(time.Millisecond))
 		e.stop()
 		e.st.Close()
+		if os.Getenv("IMAP_BENCH_DIR") != "" && benchErr == nil {
+			benchErr = os.WriteFile(marker, nil, 0o644)
+		}
 	})
 	if benchErr != nil {
 		b.Fatal(benchErr)

@@ -147,12 +147,15 @@ func (s *session) matchSelected(keys []imapwire.SearchKey, saved []uint32, found
 	if err != nil {
 		return err
 	}
+	// One message value for all rows (found and Match keep no pointer
+	// to it): an allocation per message was a tenth of a SORT of ALL.
+	im := new(imapmsg.Message)
 	for _, m := range rows {
 		seq, ok := sel.view.seqOf(m.UID)
 		if !ok || !rangesContain(ranges, m.UID) {
 			continue
 		}
-		im := &imapmsg.Message{
+		*im = imapmsg.Message{
 			Seq: seq, UID: m.UID, Flags: m.Flags, Keywords: m.Keywords,
 			Recent: rangesContain(sel.recent, m.UID), ModSeq: m.ModSeq,
 		}

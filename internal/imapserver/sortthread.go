@@ -1,8 +1,10 @@
 package imapserver
 
 import (
-	"cmp"
+	"errors"
+	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/xtramail/xtramail/internal/imapserver/imapmsg"
 	"github.com/xtramail/xtramail/internal/imapserver/imapwire"
@@ -35,18 +37,24 @@ func (s *session) cmdSort(c *imapwire.Command) error {
 	if useModSeq {
 		s.cond = true
 	}
-	msgs, hits, err := s.sortMessages(a.Keys, prev, c.UID)
+	e, idx, hits, err := s.sortMessages(a.Keys, prev)
 	if err != nil {
 		return err
 	}
-	thread.Sort(msgs, crit)
+	sorted := sortHits(e, idx, crit)
+	num := func(h *sortHit) uint32 {
+		if c.UID {
+			return h.uid
+		}
+		return h.seq
+	}
 	w := s.wr
 	if a.Return == nil {
 		w.Raw("* SORT")
-		for i := range msgs {
-			w.SP().Num(msgs[i].UID)
+		for _, p := range sorted {
+			w.SP().Num(num(&hits[p]))
 		}
-		if useModSeq && len(msgs) > 0 {
+		if useModSeq && len(hits) > 0 {
 			var highest uint64
 			for _, h := range hits {
 				highest = max(highest, h.modseq)
@@ -57,31 +65,55 @@ func (s *session) cmdSort(c *imapwire.Command) error {
 		return nil
 	}
 	// ESORT: an ESEARCH response in sort order (RFC 5267 section 3.2).
-	r := &result{sorted: true, nums: make([]uint32, len(msgs)), uids: make([]uint32, len(msgs)), modseqs: make([]uint64, len(msgs))}
-	for i := range msgs {
-		h := hitOf(hits, msgs[i].UID, c.UID)
-		r.nums[i], r.uids[i], r.modseqs[i] = msgs[i].UID, h.uid, h.modseq
+	r := &result{sorted: true, nums: make([]uint32, len(sorted)), uids: make([]uint32, len(sorted)), modseqs: make([]uint64, len(sorted))}
+	for i, p := range sorted {
+		h := &hits[p]
+		r.nums[i], r.uids[i], r.modseqs[i] = num(h), h.uid, h.modseq
 	}
 	s.answerESearch(c.Tag, c.UID, *a.Return, r, useModSeq)
 	return nil
+}
+
+// sortHits returns the positions of the hits (whose messages are e.msgs
+// at idx, ascending) in the order of crit. A large share of the mailbox
+// is served from the entry's kept order of all its messages (computed
+// once, extended as mail arrives: linear after the first time); a small
+// one is sorted on its own.
+func sortHits(e *sortEntry, idx []int32, crit []thread.Criterion) []int32 {
+	if len(idx) < len(e.msgs)/8 {
+		sub := slices.Clone(idx)
+		thread.Order(e.msgs, sub, crit)
+		pos := make(map[int32]int32, len(idx))
+		for p, i := range idx {
+			pos[i] = int32(p)
+		}
+		for i, m := range sub {
+			sub[i] = pos[m]
+		}
+		return sub
+	}
+	order := e.order(crit)
+	if len(idx) == len(e.msgs) {
+		// Every message: the hits are the entry's messages in order.
+		return order
+	}
+	pos := make([]int32, len(e.msgs))
+	for p, i := range idx {
+		pos[i] = int32(p) + 1
+	}
+	out := make([]int32, 0, len(idx))
+	for _, i := range order {
+		if p := pos[i]; p > 0 {
+			out = append(out, p-1)
+		}
+	}
+	return out
 }
 
 // sortHit is one message sortMessages selected.
 type sortHit struct {
 	uid, seq uint32
 	modseq   uint64
-}
-
-// hitOf finds the hit of a sorted message by the number it carries (UID
-// or sequence number; hits ascend by both).
-func hitOf(hits []sortHit, num uint32, uid bool) sortHit {
-	i, _ := slices.BinarySearchFunc(hits, num, func(h sortHit, n uint32) int {
-		if uid {
-			return cmp.Compare(h.uid, n)
-		}
-		return cmp.Compare(h.seq, n)
-	})
-	return hits[i]
 }
 
 // cmdThread runs THREAD and UID THREAD (RFC 5256 sections 3 and 4).
@@ -99,16 +131,30 @@ func (s *session) cmdThread(c *imapwire.Command) error {
 	if err := checkCharset(a.Charset); err != nil {
 		return err
 	}
-	msgs, _, err := s.sortMessages(a.Keys, s.saved, c.UID)
+	e, idx, hits, err := s.sortMessages(a.Keys, s.saved)
 	if err != nil {
 		return err
 	}
-	roots := algo(msgs)
-	s.wr.Raw("* THREAD")
-	if len(roots) > 0 {
-		s.wr.SP().RawBytes(thread.Format(nil, roots))
+	// The answer depends only on the messages and their numbers: while
+	// those stay the same (a client paging a conversation view), it is
+	// given again.
+	k := threadKey{a.Algorithm, c.UID}
+	out := e.thread(k, hits)
+	if out == nil {
+		msgs := make([]thread.Msg, len(idx))
+		for i, j := range idx {
+			msgs[i] = e.msgs[j]
+			if !c.UID {
+				msgs[i].UID = hits[i].seq
+			}
+		}
+		out = []byte("* THREAD")
+		if roots := algo(msgs); len(roots) > 0 {
+			out = thread.Format(append(out, ' '), roots)
+		}
+		e.keepThread(k, hits, out)
 	}
-	s.wr.CRLF()
+	s.wr.RawBytes(out).CRLF()
 	return nil
 }
 
@@ -122,90 +168,109 @@ func checkCharset(cs string) error {
 	return &respError{cond: imapwire.NO, code: imapwire.BadCharsetCode([]string{"UTF-8", "US-ASCII"}), text: "unsupported charset"}
 }
 
-// sortMessages returns the messages of the view that match keys (chosen
-// by matchSelected, as SEARCH chooses them), with what sorting and
-// threading need: the keys the store keeps per body (store.SortRows),
-// through the server's sort cache, which reads only rows it does not
-// hold yet. Msg.UID holds the UID when uid, else the
-// sequence number (both follow the same order).
-func (s *session) sortMessages(keys []imapwire.SearchKey, saved []uint32, uid bool) ([]thread.Msg, []sortHit, error) {
+// sortMessages selects the messages of the view that match keys (chosen
+// by matchSelected, as SEARCH chooses them) and returns the server's sort
+// cache entry of the mailbox holding them (store.SortRows: the keys the
+// store keeps per body, read once), their indices in it and their hits,
+// both in UID order. A hit expunged meanwhile by another session has no
+// row and is left out.
+func (s *session) sortMessages(keys []imapwire.SearchKey, saved []uint32) (*sortEntry, []int32, []sortHit, error) {
 	var hits []sortHit
 	err := s.matchSelected(keys, saved, func(im *imapmsg.Message) error {
 		hits = append(hits, sortHit{im.UID, im.Seq, im.ModSeq})
 		return nil
 	})
-	if err != nil || len(hits) == 0 {
-		return nil, nil, err
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	uids := make([]uint32, len(hits))
 	for i := range hits {
 		uids[i] = hits[i].uid
 	}
-	rows, err := s.srv.sorts.rows(keyOf(s.sel.mb), uids, s.sortRows)
+	e, idx, err := s.srv.sorts.rows(keyOf(s.sel.mb), uids, s.sortRows)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	out := make([]thread.Msg, 0, len(hits))
-	j := 0
-	for _, r := range rows {
-		// Both lists ascend by UID; a hit expunged meanwhile by another
-		// session has no row.
-		for hits[j].uid < r.UID {
-			j++
+	if slices.Contains(idx, -1) {
+		kept := 0
+		for i := range idx {
+			if idx[i] >= 0 {
+				idx[kept], hits[kept] = idx[i], hits[i]
+				kept++
+			}
+		}
+		idx, hits = idx[:kept], hits[:kept]
+	}
+	return e, idx, hits, nil
+}
+
+// sortRows reads the sort rows of the selected mailbox in ranges (or in
+// the span of many ranges) as thread.Msg. A body stored before the store
+// kept its keys (until the store has filled them in) gets them derived
+// from its Info here, so that the sort cache holds only complete rows.
+func (s *session) sortRows(ranges []store.UIDRange) ([]thread.Msg, error) {
+	// A first SORT of a large mailbox (after a restart) reads every
+	// row: in parts read at once on the store's read connections, which
+	// divides its wall time by the cores.
+	parts := splitSpan(queryRanges(ranges), rangesCount(ranges))
+	got := make([][]store.SortRow, len(parts))
+	errs := make([]error, len(parts))
+	var wg sync.WaitGroup
+	for i, p := range parts {
+		wg.Go(func() { got[i], errs[i] = s.srv.store.SortRows(s.ctx, s.account.ID, s.sel.mb.ID, p) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	rows := got[0]
+	if len(got) > 1 {
+		rows = slices.Concat(got...)
+	}
+	out := make([]thread.Msg, len(rows))
+	for i := range rows {
+		r := &rows[i]
+		if !r.HasKeys {
+			body, err := s.srv.store.Body(s.ctx, s.account.ID, r.BodyID)
+			if err != nil {
+				return nil, err
+			}
+			info := body.Info
+			if info == nil {
+				info = &message.Info{}
+			}
+			r.Keys, r.HasKeys = store.SortKeysOf(info), true
 		}
 		k := &r.Keys
-		tm := thread.Msg{
+		out[i] = thread.Msg{
 			UID: r.UID, Arrival: r.Received, Size: r.Size, MessageID: r.MessageID,
 			Date: k.Date, Base: k.BaseSubject, Reply: k.Reply, Based: true,
 			From: k.From, To: k.To, Cc: k.Cc, DisplayFrom: k.DisplayFrom, DisplayTo: k.DisplayTo,
 			InReplyTo: k.InReplyTo, References: k.References,
 		}
-		if !uid {
-			tm.UID = hits[j].seq
-		}
-		out = append(out, tm)
 	}
-	// A hit expunged meanwhile has no message: hits keep only those
-	// sorted, so that every number maps to its hit.
-	if len(out) < len(hits) {
-		kept := hits[:0]
-		k := 0
-		for _, h := range hits {
-			if k < len(out) && h.uid == rows[k].UID {
-				kept = append(kept, h)
-				k++
-			}
-		}
-		hits = kept
-	}
-	return out, hits, nil
+	return out, nil
 }
 
-// sortRows reads the sort rows of the selected mailbox in ranges (or in
-// the span of many ranges). A body stored before the store kept its keys
-// (until the store has filled them in) gets them derived from its Info
-// here, so that the sort cache holds only complete rows.
-func (s *session) sortRows(ranges []store.UIDRange) ([]store.SortRow, error) {
-	rows, err := s.srv.store.SortRows(s.ctx, s.account.ID, s.sel.mb.ID, queryRanges(ranges))
-	if err != nil {
-		return nil, err
+// splitMin is the fewest messages per part of a parallel read.
+const splitMin = 20_000
+
+// splitSpan splits the query ranges q of a read of n messages into parts
+// read at once, one per core: q as it is when it is several ranges or n
+// is small, else its one span cut into equal UID ranges, in order.
+func splitSpan(q []store.UIDRange, n int) [][]store.UIDRange {
+	k := min(runtime.GOMAXPROCS(0), 4, n/splitMin)
+	if len(q) != 1 || k < 2 {
+		return [][]store.UIDRange{q}
 	}
-	for i := range rows {
-		r := &rows[i]
-		if r.HasKeys {
-			continue
-		}
-		body, err := s.srv.store.Body(s.ctx, s.account.ID, r.BodyID)
-		if err != nil {
-			return nil, err
-		}
-		info := body.Info
-		if info == nil {
-			info = &message.Info{}
-		}
-		r.Keys, r.HasKeys = store.SortKeysOf(info), true
+	first, last := uint64(q[0].First), uint64(q[0].Last)
+	step := (last - first + uint64(k)) / uint64(k)
+	var out [][]store.UIDRange
+	for lo := first; lo <= last; lo += step {
+		hi := min(lo+step-1, last)
+		out = append(out, []store.UIDRange{{First: uint32(lo), Last: uint32(hi)}})
 	}
-	return rows, nil
+	return out
 }
 
 // isAll reports whether keys match every message: ALL, as most SORT and

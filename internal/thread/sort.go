@@ -1,11 +1,6 @@
 package thread
 
-import (
-	"cmp"
-	"slices"
-	"strings"
-	"time"
-)
+import "time"
 
 // Msg is what sorting and threading need of one message, all of it
 // pre-parsed by the store at ingest.
@@ -114,70 +109,14 @@ type sortable struct {
 // (RFC 5256 section 3). Strings compare case-insensitively (the
 // i;unicode-casemap collation, approximated by upper-casing).
 func Sort(msgs []Msg, crit []Criterion) {
-	keys := make([]sortable, len(msgs))
-	for i := range msgs {
-		m := &msgs[i]
-		k := sortable{m: m, sent: m.SentDate().UnixNano(), arrival: m.Arrival.UnixNano()}
-		for _, c := range crit {
-			switch c.Key {
-			case Subject:
-				k.strs[0], _ = m.BaseSubject()
-			case From:
-				k.strs[1] = strings.ToUpper(m.From)
-			case To:
-				k.strs[2] = strings.ToUpper(m.To)
-			case Cc:
-				k.strs[3] = strings.ToUpper(m.Cc)
-			case DisplayFrom:
-				k.strs[4] = strings.ToUpper(m.DisplayFrom)
-			case DisplayTo:
-				k.strs[5] = strings.ToUpper(m.DisplayTo)
-			}
-		}
-		keys[i] = k
+	idx := make([]int32, len(msgs))
+	for i := range idx {
+		idx[i] = int32(i)
 	}
-	// The keys stay put and an index is sorted: moving 120-byte keys
-	// was most of a 100,000-message sort.
-	perm := make([]int32, len(keys))
-	for i := range perm {
-		perm[i] = int32(i)
-	}
-	slices.SortFunc(perm, func(ia, ib int32) int {
-		a, b := &keys[ia], &keys[ib]
-		for _, c := range crit {
-			var r int
-			switch c.Key {
-			case Arrival:
-				r = cmp.Compare(a.arrival, b.arrival)
-			case Date:
-				r = cmp.Compare(a.sent, b.sent)
-			case Size:
-				r = cmp.Compare(a.m.Size, b.m.Size)
-			case Subject:
-				r = strings.Compare(a.strs[0], b.strs[0])
-			case From:
-				r = strings.Compare(a.strs[1], b.strs[1])
-			case To:
-				r = strings.Compare(a.strs[2], b.strs[2])
-			case Cc:
-				r = strings.Compare(a.strs[3], b.strs[3])
-			case DisplayFrom:
-				r = strings.Compare(a.strs[4], b.strs[4])
-			case DisplayTo:
-				r = strings.Compare(a.strs[5], b.strs[5])
-			}
-			if c.Reverse {
-				r = -r
-			}
-			if r != 0 {
-				return r
-			}
-		}
-		return cmp.Compare(a.m.UID, b.m.UID)
-	})
+	Order(msgs, idx, crit)
 	out := make([]Msg, len(msgs))
-	for i, k := range perm {
-		out[i] = *keys[k].m
+	for i, k := range idx {
+		out[i] = msgs[k]
 	}
 	copy(msgs, out)
 }
