@@ -38,6 +38,7 @@ func imapMode(args []string) error {
 	mix := fs.String("mix", "realistic", "realistic (checked against a model) or simple")
 	accounts := fs.Int("accounts", 100, "accounts of the realistic mix (bench1..N; with --addr they must exist)")
 	mbox := fs.String("mbox", "", "mbox file whose messages the realistic mix appends (default: built-in samples)")
+	pid := fs.Int("pid", 0, "with --addr: the server's process id, to report its CPU time (and its children's) per 1,000 commands")
 	fs.Parse(args)
 
 	if *mix == "realistic" {
@@ -55,12 +56,12 @@ func imapMode(args []string) error {
 				return err
 			}
 			defer srv.stop()
-			*addr = srv.addrs["imap"]
+			*addr, *pid = srv.addrs["imap"], srv.cmd.Process.Pid
 			if err := fillAccounts(srv.addrs["capture"], *accounts, *prefill); err != nil {
 				return err
 			}
 		}
-		return runMix(*addr, *password, users, *clients, *prefill, msgs, *duration, *resume)
+		return runMix(*addr, *password, users, *clients, *prefill, msgs, *duration, *resume, *pid)
 	}
 
 	userFor := func(i int) string { return *user }

@@ -80,7 +80,7 @@ func loadModel(addr, user, password string, prefill int, msgs [][]byte) (*mailMo
 	}
 	// An external server (Dovecot) is filled over IMAP.
 	for n := int(sel.NumMessages); n < prefill; n++ {
-		m := msgs[n%len(msgs)]
+		m := withMessageID(msgs[n%len(msgs)], fmt.Sprintf("prefill-%d-%s", n, messageID()))
 		ap := c.Append("INBOX", int64(len(m)), nil)
 		ap.Write(m)
 		ap.Close()
@@ -360,7 +360,10 @@ func mixSession(addr, password string, pool *accountPool, r *rand.Rand, msgs [][
 			return n, err
 		}
 	}
-	msg := msgs[r.IntN(len(msgs))]
+	// A new message each time, as a client saving a draft or a sent
+	// copy: the same bytes again would be a duplicate, which xtramail
+	// answers with the stored copy's UID.
+	msg := withMessageID(msgs[r.IntN(len(msgs))], fmt.Sprintf("mix-%d-%s", r.Uint64(), messageID()))
 	ap := c.Append("INBOX", int64(len(msg)), nil)
 	ap.Write(msg)
 	ap.Close()
@@ -423,7 +426,10 @@ func ptrVal(p *uint32) any {
 
 // runMix runs the realistic mix with clients sessions at a time on the
 // accounts of users until the deadline, and prints what it measured.
-func runMix(addr, password string, users []string, clients, prefill int, msgs [][]byte, duration time.Duration, resume bool) error {
+// pid, when not 0, is the server's process: its CPU time (with its
+// children's, Dovecot's imap and imap-login processes) over the timed run
+// is reported per 1,000 commands.
+func runMix(addr, password string, users []string, clients, prefill int, msgs [][]byte, duration time.Duration, resume bool, pid int) error {
 	pool := &accountPool{free: make(chan int, len(users)), users: users, models: make([]*mailModel, len(users))}
 	var wg sync.WaitGroup
 	errs := make(chan error, len(users))
@@ -452,6 +458,13 @@ func runMix(addr, password string, users []string, clients, prefill int, msgs []
 	}
 	var st mixStats
 	var lat latencies
+	var cpu0 time.Duration
+	if pid != 0 {
+		var err error
+		if cpu0, err = treeCPU(pid); err != nil {
+			return fmt.Errorf("server CPU: %w", err)
+		}
+	}
 	deadline := time.Now().Add(duration)
 	start := time.Now()
 	for i := range clients {
@@ -488,9 +501,51 @@ func runMix(addr, password string, users []string, clients, prefill int, msgs []
 	fmt.Printf("imap mix: %d clients on %d accounts for %.1fs over TLS\n", clients, len(users), el)
 	fmt.Printf("  %.1f logins/s (whole sessions), %.0f commands/s, %d protocol errors\n",
 		float64(st.sessions)/el, float64(st.commands)/el, st.protocolErrs)
+	if pid != 0 {
+		cpu1, err := treeCPU(pid)
+		if err != nil {
+			return fmt.Errorf("server CPU: %w", err)
+		}
+		used := (cpu1 - cpu0).Seconds()
+		fmt.Printf("  server CPU (pid %d and children): %.2f s, %.1f ms per 1,000 commands, %.2f ms per session\n",
+			pid, used, 1e6*used/max(float64(st.commands), 1), 1e3*used/max(float64(st.sessions), 1))
+	}
 	if st.firstErr != nil {
 		fmt.Printf("  first error: %v\n", st.firstErr)
 	}
 	lat.print()
 	return nil
+}
+
+// withMessageID returns raw with its Message-ID header (folded lines
+// included) replaced by <id>, or with one added when it has none.
+func withMessageID(raw []byte, id string) []byte {
+	end := bytes.Index(raw, []byte("\r\n\r\n"))
+	if end < 0 {
+		end = len(raw)
+	} else {
+		end += 2
+	}
+	head, body := raw[:end], raw[end:]
+	var out bytes.Buffer
+	out.Grow(len(raw) + len(id) + 16)
+	fmt.Fprintf(&out, "Message-ID: <%s>\r\n", id)
+	skipping := false
+	for len(head) > 0 {
+		i := bytes.Index(head, []byte("\r\n"))
+		line := head
+		if i >= 0 {
+			line = head[:i+2]
+		}
+		head = head[len(line):]
+		folded := len(line) > 0 && (line[0] == ' ' || line[0] == '\t')
+		if !folded {
+			skipping = len(line) >= 11 && strings.EqualFold(string(line[:11]), "Message-ID:")
+		}
+		if !skipping {
+			out.Write(line)
+		}
+	}
+	out.Write(body)
+	return out.Bytes()
 }
