@@ -458,7 +458,7 @@ func runMix(addr, password string, users []string, clients, prefill int, msgs []
 	}
 	var st mixStats
 	var lat latencies
-	var cpu0 time.Duration
+	var cpu0 float64
 	if pid != 0 {
 		var err error
 		if cpu0, err = treeCPU(pid); err != nil {
@@ -506,7 +506,7 @@ func runMix(addr, password string, users []string, clients, prefill int, msgs []
 		if err != nil {
 			return fmt.Errorf("server CPU: %w", err)
 		}
-		used := (cpu1 - cpu0).Seconds()
+		used := cpu1 - cpu0
 		fmt.Printf("  server CPU (pid %d and children): %.2f s, %.1f ms per 1,000 commands, %.2f ms per session\n",
 			pid, used, 1e6*used/max(float64(st.commands), 1), 1e3*used/max(float64(st.sessions), 1))
 	}
