@@ -1,0 +1,179 @@
+package webmail_test
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"github.com/xtramail/xtramail/internal/web/webtest"
+)
+
+const withFiles = `From: Alice <alice@example.org>
+To: bob@example.test
+Subject: The Q4 files
+Message-ID: <q4-files@example.org>
+Content-Type: multipart/mixed; boundary=mix
+
+--mix
+Content-Type: text/plain; charset=utf-8
+
+The résumé and a photo.
+--mix
+Content-Type: application/pdf; name*=UTF-8''R%C3%A9sum%C3%A9%20Q4.pdf
+Content-Disposition: attachment; filename*=UTF-8''R%C3%A9sum%C3%A9%20Q4.pdf
+Content-Transfer-Encoding: base64
+
+JVBERi0xLjQKMSAwIG9iajw8L1R5cGUvQ2F0YWxvZy9QYWdlcyAyIDAgUj4+ZW5kb2JqIDIgMCBv
+Ymo8PC9UeXBlL1BhZ2VzL0tpZHNbMyAwIFJdL0NvdW50IDE+PmVuZG9iaiAzIDAgb2JqPDwvVHlw
+ZS9QYWdlL1BhcmVudCAyIDAgUi9NZWRpYUJveFswIDAgMjAwIDIwMF0+PmVuZG9iagp0cmFpbGVy
+PDwvUm9vdCAxIDAgUj4+CiUlRU9GCg==
+--mix
+Content-Type: image/png
+Content-Disposition: attachment; filename="photo.png"
+Content-Transfer-Encoding: base64
+
+iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC
+--mix--
+`
+
+// fetched is what the page's own fetch() of a URL saw.
+type fetched struct {
+	Status      int    `json:"status"`
+	Type        string `json:"type"`
+	Disposition string `json:"disposition"`
+	Nosniff     string `json:"nosniff"`
+	CSP         string `json:"csp"`
+	Head        string `json:"head"`
+}
+
+func fetchFromPage(t *testing.T, tab *webtest.Tab, url string) fetched {
+	t.Helper()
+	js := `fetch(` + jsString(url) + `).then(async r => JSON.stringify({status: r.status, type: r.headers.get('content-type') || '',
+		disposition: r.headers.get('content-disposition') || '', nosniff: r.headers.get('x-content-type-options') || '',
+		csp: r.headers.get('content-security-policy') || '', head: (await r.text()).slice(0, 5)}))`
+	out := webtest.Run(tab, chromedp.Evaluate[string](js, chromedp.EvalAwaitPromise))
+	var f fetched
+	if err := json.Unmarshal([]byte(out), &f); err != nil {
+		t.Fatalf("fetch %s: %v (%s)", url, err, out)
+	}
+	return f
+}
+
+func jsString(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+// TestBrowserAttachmentPreview: on the message page a PDF's and an
+// image's Preview link opens, in a new tab, a URL that the browser shows
+// inline (application/pdf or image/png, Content-Disposition inline with
+// the RFC 8187 name, nosniff, no sandbox that would stop Chromium's PDF
+// viewer); Download gets the same bytes as an attachment under the
+// RFC 2231 name the message gave. Headless Chromium has no PDF viewer:
+// the PDF tab is checked by the response it got and by Chromium's PDF
+// embedder taking the page (headless paints no PDF: a screenshot of
+// it is blank, with or without our CSP), the image tab by the image it
+// shows.
+func TestBrowserAttachmentPreview(t *testing.T) {
+	srv := start(t)
+	capture(t, srv, "bob@example.test", withFiles)
+	tab := webtest.NewTab(t, webtest.Laptop)
+	tab.SignIn(srv.Web, "bob@example.test", "bob-password")
+	tab.WaitFor(`document.querySelector('#rows .mail-row a.list-main')`)
+	tab.Navigate(srv.Web + webtest.Run(tab, chromedp.Evaluate[string](`document.querySelector('#rows .mail-row a.list-main').getAttribute('href')`)))
+	tab.Do(chromedp.WaitVisible(chromedp.CSS(".msg-attachments")))
+	tab.Screenshot("message-attachments")
+
+	type link struct{ Name, Preview, Target, Rel, Download string }
+	var links []link
+	raw := webtest.Run(tab, chromedp.Evaluate[string](`JSON.stringify([...document.querySelectorAll('.msg-attachments li')].map(li => {
+		const p = li.querySelector('a[target]'), d = li.querySelector('a[download]');
+		return {Name: li.querySelector('.list-title').textContent, Preview: p ? p.getAttribute('href') : '',
+			Target: p ? p.target : '', Rel: p ? p.rel : '', Download: d ? d.getAttribute('href') : ''};
+	}))`))
+	if err := json.Unmarshal([]byte(raw), &links); err != nil {
+		t.Fatal(err)
+	}
+	if len(links) != 2 || links[0].Name != "Résumé Q4.pdf" || links[1].Name != "photo.png" {
+		t.Fatalf("attachments listed %+v", links)
+	}
+	for _, l := range links {
+		if l.Preview == "" || !strings.HasSuffix(l.Preview, "?inline=1") || l.Target != "_blank" || !strings.Contains(l.Rel, "noopener") {
+			t.Errorf("%s: preview link %+v, want ?inline=1 in a new tab without opener", l.Name, l)
+		}
+		if l.Download == "" || strings.Contains(l.Download, "inline") {
+			t.Errorf("%s: download link %q", l.Name, l.Download)
+		}
+	}
+	pdfName := `filename*=UTF-8''R%C3%A9sum%C3%A9%20Q4.pdf`
+	for _, c := range []struct {
+		url, typ, disp, head string
+	}{
+		{links[0].Preview, "application/pdf", "inline; ", "%PDF-"},
+		{links[0].Download, "application/pdf", "attachment; ", "%PDF-"},
+		{links[1].Preview, "image/png", "inline; ", "\x89PNG\r"},
+		{links[1].Download, "image/png", "attachment; ", "\x89PNG\r"},
+	} {
+		f := fetchFromPage(t, tab, c.url)
+		if f.Status != 200 || f.Type != c.typ || !strings.HasPrefix(f.Disposition, c.disp) || f.Nosniff != "nosniff" {
+			t.Errorf("%s: %+v, want 200 %s %s… nosniff", c.url, f, c.typ, c.disp)
+		}
+		if c.typ == "application/pdf" && !strings.Contains(f.Disposition, pdfName) {
+			t.Errorf("%s: Content-Disposition %q lacks the RFC 8187 name %s", c.url, f.Disposition, pdfName)
+		}
+		if c.disp == "inline; " && strings.Contains(f.CSP, "sandbox") {
+			t.Errorf("%s: preview CSP %q has sandbox, which stops Chromium's PDF viewer", c.url, f.CSP)
+		}
+		if !strings.Contains(f.Head, strings.Trim(c.head, "\x89\r-")) {
+			t.Errorf("%s: body starts %q", c.url, f.Head)
+		}
+	}
+
+	// Open each preview as the link does, in its own tab (the session
+	// cookie is SameSite=Strict: a top-level navigation from the page's
+	// origin carries it).
+	for _, l := range links {
+		pt := webtest.NewTab(t, webtest.Laptop)
+		pt.SignIn(srv.Web, "bob@example.test", "bob-password")
+		var mu sync.Mutex
+		var mime []string
+		ctx, cancel := context.WithCancel(pt.Ctx)
+		if err := chromedp.Listen(ctx, func(ev any) {
+			if r, ok := ev.(*network.EventResponseReceived); ok && r.Type == network.ResourceTypeDocument {
+				mu.Lock()
+				mime = append(mime, r.Response.MimeType)
+				mu.Unlock()
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		// Without a PDF viewer Chromium may end the navigation as a
+		// download: the response is what counts.
+		chromedp.Run(pt.Ctx, chromedp.Navigate(srv.Web+l.Preview))
+		cancel()
+		mu.Lock()
+		defer mu.Unlock()
+		want := "application/pdf"
+		if l.Name == "photo.png" {
+			want = "image/png"
+			if w := webtest.Run(pt, chromedp.Evaluate[int]("document.images.length ? document.images[0].naturalWidth : 0")); w != 1 {
+				t.Errorf("image preview shows no image (width %d)", w)
+			}
+		}
+		if !slices.Contains(mime, want) {
+			t.Errorf("%s preview tab got documents %v, want %s", l.Name, mime, want)
+		}
+		if l.Name != "photo.png" {
+			// Chromium's viewer took the page (its embedder document,
+			// typed as the PDF), rather than a download or an error
+			// page; a CSP with sandbox would have stopped it.
+			got := webtest.Run(pt, chromedp.Evaluate[string](`document.contentType + ' ' + !!document.querySelector('link[href*="pdf_embedder"]')`))
+			if got != "application/pdf true" {
+				t.Errorf("PDF preview tab: %q, want Chromium's PDF viewer", got)
+			}
+		}
+	}
+}
