@@ -64,6 +64,10 @@ type messageData struct {
 	// Sent: the message is in Sent, where its delivery status per
 	// recipient is shown (compose's /messages/{id}/status).
 	Sent bool
+	// Fill: the body is one HTML frame, laid out to fill the rest of the
+	// viewport and scroll itself (the frame runs no script to size
+	// itself, so the page is sized around it instead).
+	Fill bool
 }
 
 // openRanges returns a reader of a body's byte ranges: the blob store's
@@ -245,6 +249,7 @@ func (a *app) messagePage(w http.ResponseWriter, r *http.Request, acct int64) {
 			}
 		}
 	}
+	d.Fill = len(d.Body) == 1 && d.Body[0].HTML
 	a.pages.message.Render(w, r, http.StatusOK, web.View{Title: title(d.Folders, d.Subject), App: "webmail", Nav: nav(d.Folders, "Mail"), Data: d})
 }
 

@@ -3,10 +3,12 @@ package webmail_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
@@ -174,6 +176,58 @@ func TestBrowserAttachmentPreview(t *testing.T) {
 			if got != "application/pdf true" {
 				t.Errorf("PDF preview tab: %q, want Chromium's PDF viewer", got)
 			}
+		}
+	}
+}
+
+// TestBrowserLongHTMLFillsViewport: a long HTML message's frame fills
+// the viewport under the headers and scrolls itself: the page has no
+// scroll of its own (no double scroll bars), at 390 and 1280 px, light
+// and dark, with screenshots.
+func TestBrowserLongHTMLFillsViewport(t *testing.T) {
+	srv := start(t)
+	var b strings.Builder
+	b.WriteString("From: Northwind News <news@northwind.example>\nTo: bob@example.test\nSubject: The long December newsletter\n" +
+		"Message-ID: <long-news@northwind.example>\nContent-Type: text/html; charset=utf-8\n\n" +
+		`<table width="100%" bgcolor="#f4f4f7"><tr><td align="center"><table width="560" style="background-color:#ffffff;padding:16px"><tr><td>` +
+		`<h1 style="color:#1a4d8f;font-family:Georgia,serif">December update</h1>`)
+	for i := range 60 {
+		fmt.Fprintf(&b, "<p style=\"font-size:15px;line-height:1.5\">Paragraph %d: the office moves on <b>14 December</b>; desks, chairs and the coffee machine go first.</p>\n", i+1)
+	}
+	b.WriteString("<p id=\"end\">The end.</p></td></tr></table></td></tr></table>\n")
+	capture(t, srv, "bob@example.test", b.String())
+	tab := webtest.NewTab(t, webtest.Laptop)
+	tab.SignIn(srv.Web, "bob@example.test", "bob-password")
+	tab.WaitFor(`document.querySelector('#rows .mail-row a.list-main')`)
+	msg := srv.Web + webtest.Run(tab, chromedp.Evaluate[string](`document.querySelector('#rows .mail-row a.list-main').getAttribute('href')`))
+	for _, w := range []int{webtest.LaptopWidth, webtest.PhoneWidth} {
+		tab.SetWidth(w)
+		for _, dark := range []bool{false, true} {
+			tab.SetDark(dark)
+			tab.Navigate(msg)
+			tab.Do(chromedp.WaitVisible(chromedp.CSS("iframe.msg-frame")))
+			tab.WaitFor(`(() => { const f = document.querySelector('iframe.msg-frame'); return !!f && performance.getEntriesByName(f.src).length > 0 })()`)
+			var g struct {
+				Inner, Scroll, Top, Bottom, Height float64
+				Fill                               bool
+			}
+			raw := webtest.Run(tab, chromedp.Evaluate[string](`(() => { const r = document.querySelector('iframe.msg-frame').getBoundingClientRect();
+				return JSON.stringify({Inner: innerHeight, Scroll: document.scrollingElement.scrollHeight, Top: r.top, Bottom: r.bottom,
+					Height: r.height, Fill: !!document.querySelector('.msg-fill')}) })()`))
+			if err := json.Unmarshal([]byte(raw), &g); err != nil {
+				t.Fatal(err)
+			}
+			if !g.Fill || g.Scroll > g.Inner+1 {
+				t.Errorf("%d px: the page scrolls (%.0f of %.0f px) or is not in fill mode (%v)", w, g.Scroll, g.Inner, g.Fill)
+			}
+			if g.Bottom > g.Inner || g.Bottom < g.Inner-32 {
+				t.Errorf("%d px: the frame ends at %.0f, want the viewport's bottom (%.0f) less a margin", w, g.Bottom, g.Inner)
+			}
+			if g.Height < 0.4*g.Inner {
+				t.Errorf("%d px: the frame is %.0f px high in a %.0f px viewport", w, g.Height, g.Inner)
+			}
+			tab.Do(chromedp.Sleep(300 * time.Millisecond)) // the frame paints
+			tab.Screenshot("long-html")
 		}
 	}
 }
