@@ -63,8 +63,6 @@ func submitMode(args []string) error {
 	for i := range *conns {
 		msgs[i] = submitMessage(fmt.Sprintf(*users, i+1), *size)
 	}
-	cpu0, cpuErr := treeCPU(*pid)
-	load0 := loadAvg()
 	var accepted, failed atomic.Int64
 	var firstErr atomic.Value
 	ctx, cancel := context.WithCancel(context.Background())
@@ -109,6 +107,8 @@ func submitMode(args []string) error {
 	}
 	// Connections and sign-ins (argon2id) are not what is measured.
 	connected.Wait()
+	cpu0, cpuErr := treeCPU(*pid)
+	load0 := loadAvg()
 	start := time.Now()
 	sk.reset(start)
 	time.AfterFunc(*duration, cancel)

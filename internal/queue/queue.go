@@ -26,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/xtramail/xtramail/internal/mtasts"
@@ -79,6 +80,7 @@ type Config struct {
 	Batch       int           // entries per claim (200)
 	Concurrency int           // domains delivered at once (8)
 	Poll        time.Duration // how often the worker looks (15 s)
+	IdleConn    time.Duration // an idle session is kept this long (2 s)
 	DialTimeout time.Duration // per address (30 s)
 
 	// Now is the clock and Rand the jitter source in [0,1); tests inject
@@ -100,6 +102,7 @@ func (c *Config) defaults() {
 	set(&c.Lease, 15*time.Minute)
 	set(&c.Poll, 15*time.Second)
 	set(&c.DialTimeout, 30*time.Second)
+	set(&c.IdleConn, 2*time.Second)
 	if c.Batch <= 0 {
 		c.Batch = 200
 	}
@@ -131,6 +134,12 @@ type Worker struct {
 	log     *slog.Logger
 	metrics *Metrics
 	wake    chan struct{}
+	// room is signalled when a session ends, so that Run claims more.
+	room chan struct{}
+	// sessions bounds the SMTP sessions under way, across passes.
+	sessions chan struct{}
+	inflight atomic.Int64 // entries claimed and not yet settled or dropped
+	pool     *pool
 }
 
 // New returns a Worker. metrics may be nil.
@@ -139,7 +148,8 @@ func New(cfg Config, st Store, log *slog.Logger, metrics *Metrics) *Worker {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Worker{cfg: cfg, st: st, log: log, metrics: metrics, wake: make(chan struct{}, 1)}
+	return &Worker{cfg: cfg, st: st, log: log, metrics: metrics, wake: make(chan struct{}, 1),
+		room: make(chan struct{}, 1), sessions: make(chan struct{}, cfg.Concurrency), pool: newPool(cfg.IdleConn)}
 }
 
 // Wake makes Run look at the queue now (after a message was queued).
@@ -151,35 +161,62 @@ func (w *Worker) Wake() {
 }
 
 // Run delivers until ctx ends, looking at the queue every Poll and when
-// woken. Attempts under way when ctx ends are abandoned; their leases
-// bring them back.
+// woken. It does not wait for one pass's sessions before claiming what
+// came in meanwhile: new entries go out over the sessions that are free,
+// and sessions stay open for IdleConn after their last message, so that
+// a steady stream of submissions is relayed over a few long sessions.
+// Attempts under way when ctx ends are abandoned; their leases bring them
+// back.
 func (w *Worker) Run(ctx context.Context) error {
 	t := time.NewTicker(w.cfg.Poll)
 	defer t.Stop()
+	var wg sync.WaitGroup
+	defer func() {
+		wg.Wait()
+		w.pool.closeAll()
+	}()
 	for {
-		for {
-			n, err := w.RunOnce(ctx)
-			if err != nil && ctx.Err() == nil {
-				w.log.Error("outbound queue pass", "err", err)
-			}
-			// A full batch means more may be due.
-			if err != nil || n < w.cfg.Batch {
+		// At most two batches claimed and not settled: enough to keep
+		// every session busy, few enough that none waits past its lease.
+		for room := int64(2*w.cfg.Batch) - w.inflight.Load(); room > 0 && ctx.Err() == nil; {
+			limit := int(min(room, int64(w.cfg.Batch)))
+			n, err := w.pass(ctx, limit, &wg)
+			if err != nil {
+				if ctx.Err() == nil {
+					w.log.Error("outbound queue pass", "err", err)
+				}
 				break
 			}
+			// A full claim means more may be due.
+			if n < limit {
+				break
+			}
+			room = int64(2*w.cfg.Batch) - w.inflight.Load()
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
 		case <-w.wake:
+		case <-w.room:
 		}
 	}
 }
 
 // RunOnce claims the entries due now, delivers them and returns how many
-// it took.
+// it took; sessions it opened are closed.
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
-	entries, err := w.st.ClaimQueue(ctx, w.cfg.Now(), w.cfg.Lease, w.cfg.Batch)
+	var wg sync.WaitGroup
+	n, err := w.pass(ctx, w.cfg.Batch, &wg)
+	wg.Wait()
+	w.pool.closeAll()
+	return n, err
+}
+
+// pass claims up to limit due entries and starts their sessions, which
+// wg waits for.
+func (w *Worker) pass(ctx context.Context, limit int, wg *sync.WaitGroup) (int, error) {
+	entries, err := w.st.ClaimQueue(ctx, w.cfg.Now(), w.cfg.Lease, limit)
 	if err != nil {
 		return 0, fmt.Errorf("claim queue: %w", err)
 	}
@@ -234,22 +271,31 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	for _, r := range routes {
 		sessions = append(sessions, session{routePrefix + r, groupMessages(routed[r])})
 	}
-	sem := make(chan struct{}, w.cfg.Concurrency)
-	var wg sync.WaitGroup
+	w.inflight.Add(int64(claimed))
 	for _, ss := range sessions {
-		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
-			defer func() { <-sem; wg.Done() }()
-			// A session ends well within its entries' lease, so that no
-			// other worker takes them while it runs, and a stuck remote
-			// host holds up the next pass for a bounded time.
-			sctx, cancel := context.WithTimeout(ctx, w.cfg.Lease*2/3)
-			defer cancel()
-			w.deliverDomain(sctx, ss.domain, ss.msgs)
+			defer wg.Done()
+			n := 0
+			for _, m := range ss.msgs {
+				n += len(m.entries)
+			}
+			defer func() {
+				w.inflight.Add(-int64(n))
+				select {
+				case w.room <- struct{}{}:
+				default:
+				}
+			}()
+			select {
+			case w.sessions <- struct{}{}:
+			case <-ctx.Done():
+				return // the leases bring the entries back
+			}
+			defer func() { <-w.sessions }()
+			w.deliverDomain(ctx, ss.domain, ss.msgs)
 		}()
 	}
-	wg.Wait()
 	return claimed, nil
 }
 
@@ -300,8 +346,8 @@ type result struct {
 	note    string             // e.g. an MTA-STS testing-mode report
 }
 
-// deliverDomain delivers messages to one domain over one connection
-// (trying the next host when one fails) and settles every entry.
+// deliverDomain delivers messages to one domain over one session (trying
+// the next host when one fails) and settles every entry.
 func (w *Worker) deliverDomain(ctx context.Context, domain string, msgs []*outMsg) {
 	log := w.log.With("domain", domain)
 	targets, res := w.targets(ctx, domain)
@@ -317,46 +363,80 @@ func (w *Worker) deliverDomain(ctx context.Context, domain string, msgs []*outMs
 		if len(pending) == 0 {
 			break
 		}
-		c, note, err := w.connect(ctx, t)
-		if errors.Is(err, errTLSFailed) && t.tlsMode == "opportunistic" && (t.sts == nil || t.sts.Mode != mtasts.Enforce) {
-			// RFC 7435 4: opportunistic security must not fail where
-			// cleartext would work; unless a policy enforces TLS, try
-			// again in the clear rather than never deliver to an MX with
-			// broken TLS (RFC 8461 5: testing mode delivers).
-			log.Info("STARTTLS failed, retrying in the clear", "host", t.host, "err", err)
-			clear := t
-			clear.tlsMode = "none"
-			c, note, err = w.connect(ctx, clear)
+		key := t.key()
+		c := w.pool.get(ctx, key)
+		if c == nil {
+			var err error
+			c, err = w.open(ctx, t, log)
+			if err != nil {
+				log.Info("outbound connection failed", "host", t.host, "err", err)
+				// Deferred even for a 5xx: a refusing MX says nothing of
+				// the others, and a relay refusing our AUTH is our set-up
+				// to fix, not the message's fault. The lifetime bounds
+				// the retries.
+				last = failure(err, t.host)
+				last.outcome = store.QueueDeferred
+				continue
+			}
 		}
-		if err != nil {
-			log.Info("outbound connection failed", "host", t.host, "err", err)
-			// Deferred even for a 5xx: a refusing MX says nothing of the
-			// others, and a relay refusing our AUTH is our set-up to fix,
-			// not the message's fault. The lifetime bounds the retries.
-			last = failure(err, t.host)
-			last.outcome = store.QueueDeferred
-			continue
-		}
+		ok := true
 		for len(pending) > 0 {
 			m := pending[0]
+			// An entry's lease must not run out while it is tried, or
+			// another worker could send it too. One that waited behind
+			// the others of a long session until less than a third of
+			// its lease is left is not tried: it is left to its lease and
+			// retried then, with no attempt counted (it did not fail). A
+			// started attempt has at least a sixth of the lease, and is
+			// cut off a sixth before the lease ends.
+			left := m.entries[0].LeaseUntil.Sub(w.cfg.Now())
+			if left < w.cfg.Lease/3 {
+				log.Info("queue entry left to its lease: its session is long", "message_id", m.entries[0].MessageID)
+				pending = pending[1:]
+				continue
+			}
+			cut := time.AfterFunc(left-w.cfg.Lease/6, c.abort)
 			results, connErr := w.send(ctx, c, t, m)
+			cut.Stop()
 			if connErr != nil {
 				log.Info("outbound connection lost", "host", t.host, "err", connErr)
 				last = failure(connErr, t.host)
 				last.outcome = store.QueueDeferred
+				ok = false
 				break
 			}
 			for i := range results {
-				results[i].note = note
+				results[i].note = c.note
 			}
 			w.settle(ctx, m, results)
 			pending = pending[1:]
 		}
-		c.close()
+		if ok && ctx.Err() == nil {
+			w.pool.put(key, c)
+		} else {
+			c.abort()
+		}
 	}
 	for _, m := range pending {
 		w.settle(ctx, m, uniform(m, last))
 	}
+}
+
+// open connects to a target, in the clear again when opportunistic TLS
+// fails and no policy enforces it.
+func (w *Worker) open(ctx context.Context, t target, log *slog.Logger) (*conn, error) {
+	c, _, err := w.connect(ctx, t)
+	if errors.Is(err, errTLSFailed) && t.tlsMode == "opportunistic" && (t.sts == nil || t.sts.Mode != mtasts.Enforce) {
+		// RFC 7435 4: opportunistic security must not fail where
+		// cleartext would work; unless a policy enforces TLS, try
+		// again in the clear rather than never deliver to an MX with
+		// broken TLS (RFC 8461 5: testing mode delivers).
+		log.Info("STARTTLS failed, retrying in the clear", "host", t.host, "err", err)
+		clear := t
+		clear.tlsMode = "none"
+		c, _, err = w.connect(ctx, clear)
+	}
+	return c, err
 }
 
 func uniform(m *outMsg, r result) []result {

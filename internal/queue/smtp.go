@@ -27,8 +27,10 @@ type OpenBodyer interface {
 // conn is an SMTP session with one remote host.
 type conn struct {
 	c    *smtp.Client
+	raw  net.Conn
 	host string // name[ip], for the log
 	ext8 bool   // 8BITMIME offered
+	note string // an MTA-STS testing-mode report on this session
 	stop func() bool
 }
 
@@ -36,6 +38,13 @@ func (c *conn) close() {
 	if err := c.c.Quit(); err != nil {
 		c.c.Close()
 	}
+	c.stop()
+}
+
+// abort drops the session without a word; safe while another goroutine
+// uses it (what it waits for then fails).
+func (c *conn) abort() {
+	c.raw.Close()
 	c.stop()
 }
 
@@ -113,7 +122,7 @@ func (w *Worker) connect(ctx context.Context, t target) (*conn, string, error) {
 	}
 	ok8, _ := c.Extension("8BITMIME")
 	ok = true
-	return &conn{c: c, host: name, ext8: ok8, stop: stop}, report, nil
+	return &conn{c: c, raw: raw, host: name, ext8: ok8, note: report, stop: stop}, report, nil
 }
 
 // prelude reads the greeting, says EHLO and starts TLS when the target

@@ -90,8 +90,12 @@ func Open(path string, blobs blob.Store, opts Options) (*Store, error) {
 	common := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
 	// In a URI file name, '?' and '#' would end the path.
 	uri := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	// temp_store(2): each request of a group runs in a savepoint, whose
+	// sub-journal is otherwise a temporary file written page by page on
+	// the one writer goroutine (12% of CPU in xtramail-bench submit); in
+	// memory it is bounded by the pages one request changes.
 	w, err := sql.Open("sqlite", uri+"?"+common+
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate")
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=temp_store(2)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
