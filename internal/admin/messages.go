@@ -200,18 +200,52 @@ func (s *Service) RestoreMessages(ctx context.Context, p Principal, address stri
 
 // --- queue
 
-// QueueEntries lists the outbound queue entries of p's domains, oldest
-// first.
-func (s *Service) QueueEntries(ctx context.Context, p Principal, limit int) ([]store.QueueEntry, error) {
+// QueueListing asks for one page of the outbound queue, by id.
+type QueueListing struct {
+	// AfterID is the Next of the previous page; 0 for the first.
+	AfterID int64
+	Limit   int // default 100, at most 1000
+}
+
+// QueuePage is one page of queue entries, oldest (lowest id) first.
+type QueuePage struct {
+	Entries []store.QueueEntry
+	// Next is the AfterID of the next page; 0 when this is the last.
+	Next int64
+}
+
+// QueueEntries lists one page of the outbound queue entries of p's
+// domains, paged by id in the store's query (a long queue is never read
+// whole).
+func (s *Service) QueueEntries(ctx context.Context, p Principal, l QueueListing) (QueuePage, error) {
 	if err := s.allow(ctx, p, OpQueueList); err != nil {
-		return nil, err
+		return QueuePage{}, err
+	}
+	if l.Limit <= 0 {
+		l.Limit = 100
+	}
+	if l.Limit > 1000 {
+		return QueuePage{}, fieldErr("limit", "at most 1000")
+	}
+	if l.AfterID < 0 {
+		return QueuePage{}, fieldErr("cursor", "not a cursor of this list")
 	}
 	q, err := s.queueQuery(ctx, p)
 	if err != nil {
-		return nil, err
+		return QueuePage{}, err
 	}
-	q.Limit = limit
-	return s.st.QueueEntries(ctx, q)
+	// One more than asked tells whether there is a next page.
+	q.AfterID, q.Limit = l.AfterID, l.Limit+1
+	es, err := s.st.QueueEntries(ctx, q)
+	if err != nil {
+		return QueuePage{}, err
+	}
+	pg := QueuePage{Entries: es}
+	if len(es) > l.Limit {
+		pg.Entries = es[:l.Limit]
+		pg.Next = pg.Entries[l.Limit-1].ID
+	}
+	return pg, nil
 }
 
 func (s *Service) queueQuery(ctx context.Context, p Principal) (store.QueueQuery, error) {
@@ -282,4 +316,23 @@ func (s *Service) queueDenied(ctx context.Context, p Principal, op string, ids [
 			s.audit(ctx, p, p.actorTenant(), "denied", fmt.Sprintf("queue %d", e.ID), op)
 		}
 	}
+}
+
+// maxCopies bounds the copies a timeline lists (a message to a long list
+// has many).
+const maxCopies = 100
+
+// MessageCopies returns the stored copies, live or deleted, of the
+// message with this Message-ID in p's domains: what a timeline offers to
+// restore or redeliver. It reads the messages' own records (by
+// Message-ID), not the mailboxes of the addresses the log names.
+func (s *Service) MessageCopies(ctx context.Context, p Principal, messageID string) ([]store.MessageCopy, error) {
+	if err := s.allow(ctx, p, OpMessageList); err != nil {
+		return nil, err
+	}
+	mid := strings.Trim(strings.TrimSpace(messageID), "<>")
+	if mid == "" {
+		return nil, fieldErr("message_id", "a Message-ID is required")
+	}
+	return s.st.MessageCopies(ctx, p.Scope(), mid, maxCopies)
 }

@@ -505,6 +505,7 @@ type Store interface {
 	Sessions
 	Tenancy
 	Sorting
+	Copies
 
 	Close() error
 }

@@ -430,6 +430,11 @@ CREATE INDEX outbox_due ON outbox(send_at) WHERE error = '' AND sent = 0;
 	`
 ALTER TABLE queue ADD COLUMN route TEXT NOT NULL DEFAULT '';
 `,
+	// A message's stored copies by Message-ID, live or deleted, across
+	// accounts (issue 15: the console's timeline, store.Copies).
+	`
+CREATE INDEX messages_msgid_all ON messages(message_id) WHERE message_id != '';
+`,
 }
 
 // rebuildAutoincrement returns the statements that recreate table with

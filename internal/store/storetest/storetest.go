@@ -66,6 +66,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TenancyCounters", testTenancyCounters},
 		{"Duplicates", testDuplicates}, {"DuplicateLifecycle", testDuplicateLifecycle}, {"ConcurrentDuplicates", testConcurrentDuplicates},
 		{"SortRows", testSortRows},
+		{"MessageCopies", testMessageCopies},
 		{"DeliverAll", testDeliverAll},
 		{"AccountChanges", testAccountChanges},
 	}

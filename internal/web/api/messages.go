@@ -169,20 +169,33 @@ func queueOf(e store.QueueEntry) queueJSON {
 		Attempts: e.Attempts, LastError: e.LastError}
 }
 
-// maxQueue is how many entries one listing reads before paging them by
-// id: the queue of a healthy service is short.
-const maxQueue = 100000
-
 func (a *API) listQueue(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
-	es, err := a.adm.QueueEntries(r.Context(), p, maxQueue)
+	n, err := limit(r)
 	if err != nil {
 		return err
 	}
-	pg, err := pageByID(r, es, func(e store.QueueEntry) int64 { return e.ID }, queueOf)
+	c, err := decodeCursor(r)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, pg)
+	var after int64
+	if c != "" {
+		if after, err = strconv.ParseInt(c, 10, 64); err != nil || after < 0 {
+			return bad("cursor", "not a cursor of this list")
+		}
+	}
+	pg, err := a.adm.QueueEntries(r.Context(), p, admin.QueueListing{AfterID: after, Limit: n})
+	if err != nil {
+		return err
+	}
+	out := page[queueJSON]{Items: []queueJSON{}}
+	for _, e := range pg.Entries {
+		out.Items = append(out.Items, queueOf(e))
+	}
+	if pg.Next != 0 {
+		out.Next = encodeCursor(strconv.FormatInt(pg.Next, 10))
+	}
+	return writeJSON(w, http.StatusOK, out)
 }
 
 func (a *API) retryQueue(w http.ResponseWriter, r *http.Request, p admin.Principal) error {

@@ -177,3 +177,41 @@ func TestMessagesBadInput(t *testing.T) {
 		t.Errorf("restoring a live message: %d %v", st, resp)
 	}
 }
+
+// TestQueuePagedByCursor: GET /queue pages by cursor in the store's
+// query: every entry of the token's domains exactly once, in id order,
+// and none of another customer's.
+func TestQueuePagedByCursor(t *testing.T) {
+	w := newWorld(t)
+	var want []int64
+	for i := range 5 {
+		want = append(want, seedMessage(t, w, "alice@one.test", fmt.Sprintf("page-%d@one.test", i)).queue)
+	}
+	seedMessage(t, w, "carol@three.test", "page-c@three.test")
+	c1 := w.c.as(w.c1)
+	var got []int64
+	path := "/queue?limit=2"
+	for pages := 0; path != ""; pages++ {
+		if pages > 5 {
+			t.Fatal("the pages never end")
+		}
+		pg := c1.want(200, "GET", path, nil)
+		items := pg["items"].([]any)
+		if len(items) > 2 {
+			t.Fatalf("page of %d entries, asked for 2", len(items))
+		}
+		for _, it := range items {
+			got = append(got, int64(it.(map[string]any)["id"].(float64)))
+		}
+		path = ""
+		if next, _ := pg["next"].(string); next != "" {
+			path = "/queue?limit=2&cursor=" + url.QueryEscape(next)
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("paged ids %v, want %v", got, want)
+	}
+	if st, pb := c1.do("GET", "/queue?cursor=bm90LWEtbnVtYmVy", nil); st != 400 || pb["field"] != "cursor" {
+		t.Errorf("bad cursor: %d %v", st, pb)
+	}
+}

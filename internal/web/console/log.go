@@ -1,10 +1,8 @@
 package console
 
 import (
-	"context"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -86,51 +84,7 @@ type timelineData struct {
 	MessageID string
 	Subject   string
 	Events    []store.LogEvent
-	Copies    []messageCopy
-}
-
-// messageCopy is one stored copy of the message in a mailbox of the
-// principal's subtree.
-type messageCopy struct {
-	Address string
-	ID      int64
-	Deleted bool
-}
-
-// timelineCopies is how many addresses of a timeline are looked at for
-// copies (a message to a long list names many).
-const timelineCopies = 20
-
-// copies finds the stored copies of a message in the mailboxes of the
-// addresses its events name and the principal may see: what restore
-// acts on.
-func (a *app) copies(ctx context.Context, p admin.Principal, mid string, evs []store.LogEvent) ([]messageCopy, error) {
-	var addrs []string
-	for _, e := range evs {
-		for _, addr := range []string{e.Rcpt, e.MailFrom} {
-			if addr != "" && !slices.Contains(addrs, strings.ToLower(addr)) && len(addrs) < timelineCopies {
-				addrs = append(addrs, strings.ToLower(addr))
-			}
-		}
-	}
-	var out []messageCopy
-	for _, addr := range addrs {
-		for _, deleted := range []bool{false, true} {
-			ms, err := a.ops.Messages(ctx, p, addr, admin.MessageList{Deleted: deleted})
-			if isNotFound(err) {
-				break // not a protected address of the subtree
-			}
-			if err != nil {
-				return nil, err
-			}
-			for _, m := range ms {
-				if m.MessageID == mid {
-					out = append(out, messageCopy{Address: addr, ID: m.ID, Deleted: deleted})
-				}
-			}
-		}
-	}
-	return out, nil
+	Copies    []store.MessageCopy
 }
 
 func (a *app) timeline(w http.ResponseWriter, r *http.Request, p admin.Principal) {
@@ -149,7 +103,7 @@ func (a *app) timelinePage(w http.ResponseWriter, r *http.Request, p admin.Princ
 		a.fail(w, r, p, "timeline", err)
 		return
 	}
-	copies, err := a.copies(ctx, p, mid, evs)
+	copies, err := a.ops.MessageCopies(ctx, p, mid)
 	if err != nil {
 		a.fail(w, r, p, "message copies", err)
 		return

@@ -10,21 +10,35 @@ import (
 	"github.com/xtramail/xtramail/internal/store"
 )
 
-// queuePage is how many queue entries the page lists, oldest first.
-const queuePage = 500
+// queuePage is how many queue entries a page lists, oldest first.
+const queuePage = 200
 
 type queueData struct {
 	base
 	Entries []store.QueueEntry
+	// More is the next page's URL; "" on the last.
+	More string
 }
 
 func (a *app) queue(w http.ResponseWriter, r *http.Request, p admin.Principal) {
-	es, err := a.ops.QueueEntries(r.Context(), p, queuePage)
+	var after int64
+	if s := r.URL.Query().Get("after"); s != "" {
+		var ok bool
+		if after, ok = parseID(s); !ok {
+			web400(w, r, "That is not a page of the queue.")
+			return
+		}
+	}
+	pg, err := a.ops.QueueEntries(r.Context(), p, admin.QueueListing{AfterID: after, Limit: queuePage})
 	if err != nil {
 		a.fail(w, r, p, "list queue", err)
 		return
 	}
-	a.render(w, r, p, http.StatusOK, "queue", "Outbound queue", "/console/queue", queueData{Entries: es})
+	d := queueData{Entries: pg.Entries}
+	if pg.Next != 0 {
+		d.More = "/console/queue?after=" + strconv.FormatInt(pg.Next, 10)
+	}
+	a.render(w, r, p, http.StatusOK, "queue", "Outbound queue", "/console/queue", d)
 }
 
 // queueAction retries or deletes the selected entries. An id outside the
