@@ -501,6 +501,7 @@ type Store interface {
 	MTASTSCache
 	Deliveries
 	Webmail
+	Conversations
 	Compose
 	Sessions
 	Tenancy

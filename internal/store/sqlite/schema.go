@@ -435,6 +435,9 @@ ALTER TABLE queue ADD COLUMN route TEXT NOT NULL DEFAULT '';
 	`
 CREATE INDEX messages_msgid_all ON messages(message_id) WHERE message_id != '';
 `,
+	// Conversations per mailbox, kept by triggers (issue 14 part 4:
+	// the list pages by conversation; conversations.go).
+	conversationsSchema,
 }
 
 // rebuildAutoincrement returns the statements that recreate table with

@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"WebmailSearch", testWebmailSearch},
 		{"WebmailDeleted", testWebmailDeleted},
 		{"WebmailAccountScope", testWebmailAccountScope},
+		{"ConversationPages", testConversationPages},
 		{"ComposeDrafts", testComposeDrafts},
 		{"ComposeOutbox", testComposeOutbox},
 		{"ComposeContacts", testComposeContacts},

@@ -10,9 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/xtramail/xtramail/internal/message"
 	"github.com/xtramail/xtramail/internal/store"
-	"github.com/xtramail/xtramail/internal/thread"
 	"github.com/xtramail/xtramail/internal/web"
 )
 
@@ -307,32 +305,47 @@ func (a *app) showMailbox(w http.ResponseWriter, r *http.Request, acct int64, mb
 		web.Error(w, r, http.StatusBadRequest, "That page link is broken. Go back to the folder.")
 		return
 	}
-	msgs, err := a.store.MessagePage(ctx, acct, mb.ID, after, pageSize)
-	if err != nil {
-		a.fail(w, r, acct, "list folder", err)
-		return
-	}
 	conv := conversationsOn(r)
 	base := "/mail/" + strconv.FormatInt(mb.ID, 10)
 	d := listData{Kind: "mailbox", Conv: conv, Back: base}
+	var last store.Message // the page's last message: the next page's cursor
+	var n int
 	if conv {
-		d.Rows, err = a.conversationRows(ctx, acct, msgs)
+		// By conversation across pages: the store keeps each thread's
+		// newest message, count and unseen count per mailbox, so a page
+		// is one index walk and a thread is listed once, at its newest.
+		cvs, err := a.store.ConversationPage(ctx, acct, mb.ID, after, pageSize)
 		if err != nil {
 			a.fail(w, r, acct, "list folder", err)
 			return
 		}
+		for _, cv := range cvs {
+			row := a.row(cv.Newest, "")
+			row.Count, row.Unread = cv.Messages, cv.Unseen > 0
+			d.Rows = append(d.Rows, row)
+			last = cv.Newest
+		}
+		n = len(cvs)
 	} else {
+		msgs, err := a.store.MessagePage(ctx, acct, mb.ID, after, pageSize)
+		if err != nil {
+			a.fail(w, r, acct, "list folder", err)
+			return
+		}
 		for _, m := range msgs {
 			d.Rows = append(d.Rows, a.row(m, ""))
+			last = m
 		}
+		n = len(msgs)
 	}
-	if len(msgs) == pageSize {
-		d.More = base + "/rows?after=" + formatCursor(store.CursorOf(msgs[len(msgs)-1]))
+	if n == pageSize {
+		d.More = base + "/rows?after=" + formatCursor(store.CursorOf(last))
 	}
 	if rows {
 		a.pages.list.Fragment(w, r, http.StatusOK, "rows", web.View{Data: d})
 		return
 	}
+	var err error
 	if d.Folders, err = a.folders(ctx, acct, mb.ID); err != nil {
 		a.fail(w, r, acct, "list folders", err)
 		return
@@ -353,50 +366,6 @@ func (a *app) showMailbox(w http.ResponseWriter, r *http.Request, acct int64, mb
 	}
 	cur := "Mail"
 	a.pages.list.Render(w, r, http.StatusOK, web.View{Title: title(d.Folders, d.Heading), App: "webmail", Nav: nav(d.Folders, cur), Data: d})
-}
-
-// conversationRows groups one page of a folder by conversation (IMAP
-// THREAD=REFERENCES on the page's messages): one line per conversation,
-// showing its newest message, unread when any is.
-func (a *app) conversationRows(ctx context.Context, acct int64, msgs []store.Message) ([]rowItem, error) {
-	tms := make([]thread.Msg, len(msgs))
-	for i, m := range msgs {
-		var info *message.Info
-		if b, err := a.store.Body(ctx, acct, m.BodyID); err == nil {
-			info = b.Info
-		}
-		tms[i] = threadMsg(i+1, m, info)
-	}
-	group := make([]int, len(msgs)) // conversation of each message, by its root's index
-	for gi, root := range thread.References(tms) {
-		var walk func(n *thread.Node)
-		walk = func(n *thread.Node) {
-			if n.UID != 0 {
-				group[n.UID-1] = gi
-			}
-			for _, c := range n.Children {
-				walk(c)
-			}
-		}
-		walk(root)
-	}
-	seen := map[int]int{} // group → index in rows
-	var rows []rowItem
-	for i, m := range msgs { // newest first: the first of a group is its newest
-		g := group[i]
-		if j, ok := seen[g]; ok {
-			rows[j].Count++
-			if m.Flags&store.FlagSeen == 0 {
-				rows[j].Unread = true
-			}
-			continue
-		}
-		seen[g] = len(rows)
-		r := a.row(m, "")
-		r.Count = 1
-		rows = append(rows, r)
-	}
-	return rows, nil
 }
 
 // parseIDs reads message ids from form values, dropping what is not one.
