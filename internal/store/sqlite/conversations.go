@@ -46,23 +46,24 @@ CREATE TRIGGER messages_thread_root AFTER INSERT ON messages WHEN NEW.thread = '
 END;
 
 -- A row joins or leaves a conversation (stored, moved, expunged,
--- restored, given its root) or changes its date: the conversation it was
--- in is counted again from its rows (an index range of one thread); one
--- it joins is updated in place.
+-- restored, given its root) or changes its date: it leaves the one it was
+-- in and joins its new one, both counted in place. Only when the row that
+-- left was its conversation's newest is the next newest looked up: one
+-- seek of messages_thread. Nothing here reads a whole conversation, so
+-- expunging every copy of one message from a mailbox costs the same per
+-- row as any other message.
 CREATE TRIGGER messages_thread_move AFTER UPDATE OF expunged_modseq, mailbox_id, thread, received ON messages
 	WHEN NOT (OLD.expunged_modseq = 0 AND NEW.expunged_modseq = 0 AND OLD.mailbox_id = NEW.mailbox_id AND OLD.thread = NEW.thread
 		AND OLD.received = NEW.received) BEGIN
-	DELETE FROM threads WHERE OLD.expunged_modseq = 0 AND OLD.thread != '' AND mailbox_id = OLD.mailbox_id AND thread = OLD.thread;
-	INSERT INTO threads (mailbox_id, thread, newest_received, newest_id, messages, unseen)
-		SELECT mailbox_id, thread, received, id,
-			(SELECT count(*) FROM messages INDEXED BY messages_thread WHERE mailbox_id = OLD.mailbox_id AND thread = OLD.thread AND expunged_modseq = 0),
-			(SELECT count(*) FROM messages INDEXED BY messages_thread WHERE mailbox_id = OLD.mailbox_id AND thread = OLD.thread AND expunged_modseq = 0 AND flags & 1 = 0)
-		FROM messages INDEXED BY messages_thread
-		WHERE OLD.expunged_modseq = 0 AND OLD.thread != '' AND mailbox_id = OLD.mailbox_id AND thread = OLD.thread AND expunged_modseq = 0
-		ORDER BY received DESC, id DESC LIMIT 1;
+	UPDATE threads SET messages = messages - 1, unseen = unseen - ((OLD.flags & 1) = 0)
+		WHERE OLD.expunged_modseq = 0 AND OLD.thread != '' AND mailbox_id = OLD.mailbox_id AND thread = OLD.thread;
+	DELETE FROM threads WHERE OLD.expunged_modseq = 0 AND OLD.thread != '' AND mailbox_id = OLD.mailbox_id AND thread = OLD.thread
+		AND messages <= 0;
+	UPDATE threads SET (newest_received, newest_id) = (SELECT received, id FROM messages INDEXED BY messages_thread
+			WHERE mailbox_id = OLD.mailbox_id AND thread = OLD.thread AND expunged_modseq = 0 ORDER BY received DESC, id DESC LIMIT 1)
+		WHERE OLD.expunged_modseq = 0 AND OLD.thread != '' AND mailbox_id = OLD.mailbox_id AND thread = OLD.thread AND newest_id = OLD.id;
 	INSERT INTO threads (mailbox_id, thread, newest_received, newest_id, messages, unseen)
 		SELECT NEW.mailbox_id, NEW.thread, NEW.received, NEW.id, 1, (NEW.flags & 1) = 0 WHERE NEW.expunged_modseq = 0 AND NEW.thread != ''
-			AND NOT (OLD.expunged_modseq = 0 AND OLD.mailbox_id = NEW.mailbox_id AND OLD.thread = NEW.thread)
 		ON CONFLICT (mailbox_id, thread) DO UPDATE SET messages = messages + 1, unseen = unseen + excluded.unseen,
 			newest_id = CASE WHEN (excluded.newest_received, excluded.newest_id) > (newest_received, newest_id) THEN excluded.newest_id ELSE newest_id END,
 			newest_received = max(newest_received, excluded.newest_received);
@@ -78,14 +79,13 @@ END;
 
 -- A live row purged (retention, a mailbox or account removed).
 CREATE TRIGGER messages_thread_delete AFTER DELETE ON messages WHEN OLD.expunged_modseq = 0 AND OLD.thread != '' BEGIN
-	DELETE FROM threads WHERE mailbox_id = OLD.mailbox_id AND thread = OLD.thread;
-	INSERT INTO threads (mailbox_id, thread, newest_received, newest_id, messages, unseen)
-		SELECT mailbox_id, thread, received, id,
-			(SELECT count(*) FROM messages INDEXED BY messages_thread WHERE mailbox_id = OLD.mailbox_id AND thread = OLD.thread AND expunged_modseq = 0),
-			(SELECT count(*) FROM messages INDEXED BY messages_thread WHERE mailbox_id = OLD.mailbox_id AND thread = OLD.thread AND expunged_modseq = 0 AND flags & 1 = 0)
-		FROM messages INDEXED BY messages_thread
-		WHERE mailbox_id = OLD.mailbox_id AND thread = OLD.thread AND expunged_modseq = 0
-		ORDER BY received DESC, id DESC LIMIT 1;
+	UPDATE threads SET messages = messages - 1, unseen = unseen - ((OLD.flags & 1) = 0)
+		WHERE OLD.expunged_modseq = 0 AND OLD.thread != '' AND mailbox_id = OLD.mailbox_id AND thread = OLD.thread;
+	DELETE FROM threads WHERE OLD.expunged_modseq = 0 AND OLD.thread != '' AND mailbox_id = OLD.mailbox_id AND thread = OLD.thread
+		AND messages <= 0;
+	UPDATE threads SET (newest_received, newest_id) = (SELECT received, id FROM messages INDEXED BY messages_thread
+			WHERE mailbox_id = OLD.mailbox_id AND thread = OLD.thread AND expunged_modseq = 0 ORDER BY received DESC, id DESC LIMIT 1)
+		WHERE OLD.expunged_modseq = 0 AND OLD.thread != '' AND mailbox_id = OLD.mailbox_id AND thread = OLD.thread AND newest_id = OLD.id;
 END;
 
 -- Rows stored before this step.

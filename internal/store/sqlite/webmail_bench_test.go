@@ -37,7 +37,7 @@ func BenchmarkConversationPage(b *testing.B) {
 	acct, mb := bulkSearchInbox(b, s, 100_000)
 	ctx := context.Background()
 	var deep store.Cursor
-	for c, i := (store.Cursor{}), 0; i < 500; i++ {
+	for c, i := (store.Cursor{}), 0; i < 50; i++ { // 5,000 conversations down
 		page, err := s.ConversationPage(ctx, acct, mb, c, 100)
 		if err != nil || len(page) == 0 {
 			break

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/web"
 )
 
@@ -14,12 +13,12 @@ import (
 // folder, opened, or forwarded.
 func (a *app) deletedPage(w http.ResponseWriter, r *http.Request, acct int64) {
 	ctx := r.Context()
-	after, ok := parseCursor(r.URL.Query().Get("after"))
+	win, ok := parseWindow(r)
 	if !ok {
 		web.Error(w, r, http.StatusBadRequest, "That page link is broken. Go back to Deleted.")
 		return
 	}
-	msgs, err := a.store.DeletedPage(ctx, acct, after, pageSize)
+	msgs, err := a.store.DeletedPage(ctx, acct, win.after, win.limit)
 	if err != nil {
 		a.fail(w, r, acct, "list deleted", err)
 		return
@@ -34,16 +33,16 @@ func (a *app) deletedPage(w http.ResponseWriter, r *http.Request, acct int64) {
 		names[f.ID] = folderName(f)
 	}
 	d := listData{Kind: "deleted", Heading: "Deleted", Folders: folders, Back: "/deleted",
-		Empty: "Nothing deleted. Messages you delete here or in a mail app stay here until the retention window ends."}
-	for _, m := range msgs {
+		Refresh: "/deleted?rows=1&after=" + formatCursor(win.after),
+		Empty:   "Nothing deleted. Messages you delete here or in a mail app stay here until the retention window ends."}
+	n := win.keep(cursors(msgs))
+	for _, m := range msgs[:n] {
 		row := a.row(m, names[m.MailboxID])
 		row.Href += "?deleted=1"
 		row.Forward = "/compose?forward=" + strconv.FormatInt(m.ID, 10)
 		d.Rows = append(d.Rows, row)
 	}
-	if len(msgs) == pageSize {
-		d.More = "/deleted?rows=1&after=" + formatCursor(store.CursorOf(msgs[len(msgs)-1]))
-	}
+	d.More = win.more("/deleted?rows=1&", msgs, n)
 	if r.URL.Query().Get("rows") == "1" {
 		a.pages.list.Fragment(w, r, http.StatusOK, "rows", web.View{Data: d})
 		return

@@ -60,6 +60,7 @@ type rowItem struct {
 	Flagged   bool
 	Answered  bool
 	Count     int    // messages in the conversation, when above 1
+	Cursor    string // the list position just after this row (formatCursor)
 	Folder    string // the message's folder, in search results and Deleted
 	Forward   string // a forward link (Deleted)
 }
@@ -73,6 +74,7 @@ type listData struct {
 	Mailbox  folderItem // the folder shown (Kind mailbox)
 	Rows     []rowItem
 	More     string // URL of the next rows, "" at the end
+	Refresh  string // URL of these rows again, for live updates (mail.js adds upto=)
 	Conv     bool   // conversation view on
 	Query    string // the search box
 	Problems []string
@@ -171,6 +173,9 @@ func title(folders []folderItem, s string) string {
 
 // formatCursor and parseCursor carry a list position in a URL.
 func formatCursor(c store.Cursor) string {
+	if c.IsZero() {
+		return ""
+	}
 	return strconv.FormatInt(c.Received.UnixMilli(), 10) + "." + strconv.FormatInt(c.ID, 10)
 }
 
@@ -232,8 +237,17 @@ func (a *app) row(m store.Message, folder string) rowItem {
 		Date: shortDate(m.Received, now), DateTitle: m.Received.In(now.Location()).Format("Mon, 2 Jan 2006 15:04"),
 		ISODate: m.Received.UTC().Format(time.RFC3339),
 		Unread:  m.Flags&store.FlagSeen == 0, Flagged: m.Flags&store.FlagFlagged != 0, Answered: m.Flags&store.FlagAnswered != 0,
-		Folder: folder,
+		Folder: folder, Cursor: formatCursor(store.CursorOf(m)),
 	}
+}
+
+// cursors are the list positions after each message.
+func cursors(ms []store.Message) []store.Cursor {
+	out := make([]store.Cursor, len(ms))
+	for i, m := range ms {
+		out[i] = store.CursorOf(m)
+	}
+	return out
 }
 
 // conversationsOn reads the user's choice (a cookie; on unless switched
@@ -300,47 +314,46 @@ func (a *app) mailboxPage(w http.ResponseWriter, r *http.Request, acct int64, ro
 // (the htmx "more" request and live refreshes).
 func (a *app) showMailbox(w http.ResponseWriter, r *http.Request, acct int64, mb store.Mailbox, rows bool) {
 	ctx := r.Context()
-	after, ok := parseCursor(r.URL.Query().Get("after"))
+	win, ok := parseWindow(r)
 	if !ok {
 		web.Error(w, r, http.StatusBadRequest, "That page link is broken. Go back to the folder.")
 		return
 	}
 	conv := conversationsOn(r)
 	base := "/mail/" + strconv.FormatInt(mb.ID, 10)
-	d := listData{Kind: "mailbox", Conv: conv, Back: base}
-	var last store.Message // the page's last message: the next page's cursor
-	var n int
+	d := listData{Kind: "mailbox", Conv: conv, Back: base,
+		Refresh: base + "/rows?after=" + formatCursor(win.after)}
+	var msgs []store.Message // each row's (newest) message
+	var counts []store.Conversation
 	if conv {
 		// By conversation across pages: the store keeps each thread's
 		// newest message, count and unseen count per mailbox, so a page
 		// is one index walk and a thread is listed once, at its newest.
-		cvs, err := a.store.ConversationPage(ctx, acct, mb.ID, after, pageSize)
+		cvs, err := a.store.ConversationPage(ctx, acct, mb.ID, win.after, win.limit)
 		if err != nil {
 			a.fail(w, r, acct, "list folder", err)
 			return
 		}
 		for _, cv := range cvs {
-			row := a.row(cv.Newest, "")
-			row.Count, row.Unread = cv.Messages, cv.Unseen > 0
-			d.Rows = append(d.Rows, row)
-			last = cv.Newest
+			msgs = append(msgs, cv.Newest)
 		}
-		n = len(cvs)
+		counts = cvs
 	} else {
-		msgs, err := a.store.MessagePage(ctx, acct, mb.ID, after, pageSize)
-		if err != nil {
+		var err error
+		if msgs, err = a.store.MessagePage(ctx, acct, mb.ID, win.after, win.limit); err != nil {
 			a.fail(w, r, acct, "list folder", err)
 			return
 		}
-		for _, m := range msgs {
-			d.Rows = append(d.Rows, a.row(m, ""))
-			last = m
+	}
+	n := win.keep(cursors(msgs))
+	for i, m := range msgs[:n] {
+		row := a.row(m, "")
+		if counts != nil {
+			row.Count, row.Unread = counts[i].Messages, counts[i].Unseen > 0
 		}
-		n = len(msgs)
+		d.Rows = append(d.Rows, row)
 	}
-	if n == pageSize {
-		d.More = base + "/rows?after=" + formatCursor(store.CursorOf(last))
-	}
+	d.More = win.more(base+"/rows?", msgs, n)
 	if rows {
 		a.pages.list.Fragment(w, r, http.StatusOK, "rows", web.View{Data: d})
 		return

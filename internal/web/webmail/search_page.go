@@ -15,7 +15,7 @@ func (a *app) searchPage(w http.ResponseWriter, r *http.Request, acct int64) {
 	ctx := r.Context()
 	qs := r.URL.Query()
 	text := qs.Get("q")
-	after, ok := parseCursor(qs.Get("after"))
+	win, ok := parseWindow(r)
 	if !ok {
 		web.Error(w, r, http.StatusBadRequest, "That page link is broken. Search again.")
 		return
@@ -30,13 +30,16 @@ func (a *app) searchPage(w http.ResponseWriter, r *http.Request, acct int64) {
 		names[f.ID] = folderName(f)
 	}
 	d := listData{Kind: "search", Heading: "Search", Folders: folders, Query: text, Back: "/search?" + url.Values{"q": {text}}.Encode()}
+	if text != "" {
+		d.Refresh = "/search?" + url.Values{"q": {text}, "rows": {"1"}, "after": {formatCursor(win.after)}}.Encode()
+	}
 	q := parseSearch(text, a.now().Location())
 	d.Problems = q.Problems
 	if text == "" {
 		d.Empty = "Search all folders: words, \"a phrase\", from:, to:, subject:, has:attachment, is:unread, before:2026-12-01, after:, in:Sent."
 	} else {
 		d.Empty = "No messages found."
-		res, err := a.search(ctx, acct, q, after, pageSize)
+		res, err := a.search(ctx, acct, q, win.after, win.limit)
 		if errors.Is(err, store.ErrNotFound) && q.Folder != "" {
 			d.Problems = append(d.Problems, "There is no folder named "+q.Folder+".")
 			err = nil
@@ -45,8 +48,15 @@ func (a *app) searchPage(w http.ResponseWriter, r *http.Request, acct int64) {
 			a.fail(w, r, acct, "search", err)
 			return
 		}
-		for _, m := range res.Messages {
+		n := win.keep(cursors(res.Messages))
+		for _, m := range res.Messages[:n] {
 			d.Rows = append(d.Rows, a.row(m, names[m.MailboxID]))
+		}
+		if n < len(res.Messages) {
+			res.Next = win.after
+			if n > 0 {
+				res.Next = store.CursorOf(res.Messages[n-1])
+			}
 		}
 		if !res.Next.IsZero() {
 			d.More = "/search?" + url.Values{"q": {text}, "rows": {"1"}, "after": {formatCursor(res.Next)}}.Encode()
