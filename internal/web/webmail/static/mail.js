@@ -12,15 +12,16 @@
   var baseTitle = document.title.replace(/^\(\d+\) /, "");
   function setUnread(n) {
     document.title = (n > 0 ? "(" + n + ") " : "") + baseTitle;
-    var link = document.querySelector('.topnav a[href="/"]');
-    if (!link) { return; }
-    var badge = link.querySelector(".badge");
-    if (n > 0) {
-      if (!badge) { badge = document.createElement("span"); badge.className = "badge"; link.appendChild(document.createTextNode(" ")); link.appendChild(badge); }
-      badge.textContent = String(n);
-    } else if (badge) {
-      badge.remove();
-    }
+    // The Mail link (wide and in the phone's menu) and the Menu button.
+    document.querySelectorAll('.topnav a[href="/"], .topmenu-button').forEach(function (link) {
+      var badge = link.querySelector(".badge");
+      if (n > 0) {
+        if (!badge) { badge = document.createElement("span"); badge.className = "badge"; link.appendChild(document.createTextNode(" ")); link.appendChild(badge); }
+        badge.textContent = String(n);
+      } else if (badge) {
+        badge.remove();
+      }
+    });
   }
   var busy = false, again = false, timer = 0;
   function refresh() {
