@@ -62,7 +62,13 @@ func TestBrowserSignInSignOut(t *testing.T) {
 				checkNoSidewaysScroll(t, tab)
 				tab.Screenshot("signed-in")
 
-				tab.Do(chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)))
+				if width == webtest.PhoneWidth {
+					// On a phone the top bar is one row: sign-out is
+					// in its Menu.
+					tab.Do(chromedp.Click(chromedp.CSS(`.topmenu summary`)), chromedp.Click(chromedp.CSS(`.topmenu-panel form[action="/logout"] button`)))
+				} else {
+					tab.Do(chromedp.Click(chromedp.CSS(`.topbar-wide form[action="/logout"] button`)))
+				}
 				tab.WaitPath("/login")
 				if got := tab.Text(".flash"); got != "You are signed out." {
 					t.Errorf("after sign-out the page says %q", got)
