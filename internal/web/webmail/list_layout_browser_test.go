@@ -17,8 +17,12 @@ import (
 const topBar = `(() => {
 	const bar = document.querySelector('.topbar').getBoundingClientRect();
 	const shown = [...document.querySelectorAll('.topbar > *')].filter(e => e.getClientRects().length > 0);
-	const tops = shown.map(e => Math.round(e.getBoundingClientRect().top));
-	return {height: bar.height, rows: new Set(tops).size, items: shown.map(e => e.className).join(' | '),
+	// Rows: items sorted by top; a new row starts where an item begins
+	// below the bottom of every item before it (no vertical overlap).
+	const boxes = shown.map(e => e.getBoundingClientRect()).sort((a, b) => a.top - b.top);
+	let rows = 0, bottom = -1;
+	for (const b of boxes) { if (b.top >= bottom) { rows++; } bottom = Math.max(bottom, b.bottom); }
+	return {height: bar.height, rows: rows, items: shown.map(e => e.className).join(' | '),
 		sideways: document.documentElement.scrollWidth > window.innerWidth};
 })()`
 
@@ -75,7 +79,10 @@ func TestBrowserTopBarOneRow(t *testing.T) {
 	tab.Navigate(srv.Web + "/")
 	tab.Do(chromedp.Click(chromedp.CSS(".topmenu summary")), chromedp.Click(chromedp.CSS(`.topmenu-panel a[href="/settings"]`)))
 	tab.WaitPath("/settings")
-	tab.Do(chromedp.Click(chromedp.CSS(".topmenu summary")), chromedp.Click(chromedp.CSS(`.topmenu-panel form[action="/logout"] button`)))
+	tab.WaitFor(`document.readyState === 'complete' && document.querySelector('.topmenu summary') !== null`)
+	tab.Do(chromedp.Click(chromedp.CSS(".topmenu summary")))
+	tab.WaitFor(`document.querySelector('.topmenu-panel form[action="/logout"] button').getClientRects().length > 0`)
+	tab.Do(chromedp.Click(chromedp.CSS(`.topmenu-panel form[action="/logout"] button`)))
 	tab.WaitPath("/login")
 }
 
@@ -120,7 +127,7 @@ func TestBrowserInboxKeyboard(t *testing.T) {
 		tab.Do(chromedp.KeyEvent(kb.Tab))
 		f := webtest.Run(tab, chromedp.Evaluate[focusInfo](focused))
 		stops = append(stops, f)
-		if f.Name == "Second" || strings.Contains(f.Name, "Second") && f.Tag == "a" {
+		if f.Tag == "a" && strings.Contains(f.Name, "Second") {
 			break
 		}
 	}
@@ -142,7 +149,7 @@ func TestBrowserInboxKeyboard(t *testing.T) {
 		"Conversations", "Mark read", "Mark unread", "Flag", "Unflag", "Delete", "Move to folder", "Move", "Select: Dave", "Dave"}
 	i := 0
 	for _, f := range stops {
-		if i < len(want) && strings.HasPrefix(f.Name, want[i]) {
+		if i < len(want) && strings.Contains(f.Name, want[i]) {
 			i++
 		}
 	}
