@@ -137,16 +137,18 @@ func submitMode(args []string) error {
 	fmt.Printf("  delivered %7.0f msg/s end to end (%d of %d at the sink, the last %s after the first send)\n",
 		float64(delivered)/endToEnd.Seconds(), delivered, n, endToEnd.Round(time.Millisecond))
 	fmt.Printf("  latency of a submission p50 %s  p90 %s  p99 %s  max %s\n", pct(.5), pct(.9), pct(.99), pct(1))
+	cpuPer1000 := "?"
 	if cpuErr == nil && cpuErr1 == nil && delivered > 0 {
 		cpu := cpu1 - cpu0
-		fmt.Printf("  server CPU %.2f s, %.2f s per 1,000 messages\n", cpu, cpu*1000/float64(delivered))
+		cpuPer1000 = fmt.Sprintf("%.2f", cpu*1000/float64(delivered))
+		fmt.Printf("  server CPU %.2f s, %s s per 1,000 messages\n", cpu, cpuPer1000)
 	} else if *pid != 0 {
 		fmt.Printf("  server CPU: not measured (%v %v)\n", cpuErr, cpuErr1)
 	}
 	fmt.Printf("  load average %s -> %s\n", load0, load1)
 	fmt.Printf("  errors %d, sink duplicates %d\n", failed.Load(), sk.dups.Load())
-	fmt.Printf("RESULT label=%s accepted_per_s=%.0f delivered_per_s=%.0f delivered=%d accepted=%d\n",
-		*label, float64(n)/sendTime.Seconds(), float64(delivered)/endToEnd.Seconds(), delivered, n)
+	fmt.Printf("RESULT label=%s accepted_per_s=%.0f delivered_per_s=%.0f delivered=%d accepted=%d cpu_s_per_1000=%s\n",
+		*label, float64(n)/sendTime.Seconds(), float64(delivered)/endToEnd.Seconds(), delivered, n, cpuPer1000)
 	if e := firstErr.Load(); e != nil {
 		fmt.Printf("  first error: %v\n", e)
 	}
