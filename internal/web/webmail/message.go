@@ -357,25 +357,47 @@ func (a *app) messageHTML(w http.ResponseWriter, r *http.Request, acct int64) {
 	}
 	collect(&b.Info.Part)
 	inlined := 0
-	clean = cidSrc.ReplaceAllStringFunc(clean, func(s string) string {
-		cid := html.UnescapeString(cidSrc.FindStringSubmatch(s)[1])
+	// inline returns the data: URL of the image part with Content-ID cid
+	// (RFC 2392), within maxInlineImage for the whole message.
+	inline := func(cid string) (string, bool) {
 		ip := cids[cid]
 		if ip == nil || inlined+int(ip.Size()) > maxInlineImage {
-			return `src=""`
+			return "", false
 		}
 		data, err := partBytes(rr, ip)
 		if err != nil {
-			return `src=""`
+			return "", false
 		}
 		inlined += int(ip.Size())
-		return `src="data:` + ip.Type + "/" + ip.Subtype + ";base64," + base64.StdEncoding.EncodeToString(data) + `"`
+		return "data:" + ip.Type + "/" + ip.Subtype + ";base64," + base64.StdEncoding.EncodeToString(data), true
+	}
+	clean = cidSrc.ReplaceAllStringFunc(clean, func(s string) string {
+		if u, ok := inline(html.UnescapeString(cidSrc.FindStringSubmatch(s)[1])); ok {
+			return `src="` + u + `"`
+		}
+		return `src=""`
+	})
+	// The message's own stylesheet, cleaned; its url()s are images too:
+	// cid: parts inlined, https ones only once images are allowed.
+	style := sanitizeCSS(styleText(text), func(u string) (string, bool) {
+		switch low := strings.ToLower(u); {
+		case strings.HasPrefix(low, "cid:"):
+			cid, err := url.PathUnescape(u[4:])
+			if err != nil {
+				return "", false
+			}
+			return inline(cid)
+		case strings.HasPrefix(low, "https://") && images:
+			return u, true
+		}
+		return "", false
 	})
 	h := w.Header()
 	h.Set("Content-Security-Policy", frameCSP(images))
 	h.Set("X-Frame-Options", "SAMEORIGIN")
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "private, no-store")
-	io.WriteString(w, htmlDocument(clean))
+	io.WriteString(w, htmlDocument(style, clean))
 }
 
 // contentDisposition writes a Content-Disposition with the file name both

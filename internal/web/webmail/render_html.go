@@ -109,13 +109,24 @@ func rewriteImage(u *url.URL, remote bool) {
 	*u = url.URL{}
 }
 
-// htmlDocument wraps sanitised HTML into the frame's document. Its own
-// style is allowed by the frame's CSP (style-src 'unsafe-inline').
-func htmlDocument(body string) string {
+// htmlDocument wraps sanitised HTML into the frame's document, with the
+// message's own stylesheet (sanitizeCSS's) after the frame's defaults so
+// that the message's design wins. Both are allowed by the frame's CSP
+// (style-src 'unsafe-inline').
+func htmlDocument(style, body string) string {
 	return `<!doctype html><html><head><meta charset="utf-8"><meta name="referrer" content="no-referrer">` +
 		`<style>html{background:#fff;color:#111}body{margin:8px;font:15px/1.45 system-ui,sans-serif;overflow-wrap:anywhere}` +
 		`img{max-width:100%;height:auto}table{max-width:100%}pre{white-space:pre-wrap}` +
 		// Fixed-width newsletter tables fit a phone's frame.
-		`@media (max-width:600px){table{width:100%!important}td{width:auto!important}}</style></head><body>` +
-		body + `</body></html>`
+		`@media (max-width:600px){table{width:100%!important}td{width:auto!important}}</style>` +
+		messageStyle(style) + `</head><body>` + body + `</body></html>`
+}
+
+// messageStyle is the message's cleaned stylesheet as a <style> element,
+// or nothing.
+func messageStyle(style string) string {
+	if style == "" {
+		return ""
+	}
+	return "<style>" + style + "</style>"
 }
