@@ -26,6 +26,12 @@ func (s *Service) accountExists(address string) func(context.Context) bool {
 // meanwhile waits for at most the computations queued before it (one
 // round, ~25 ms per slot), never for the whole batch.
 func (s *Service) hashAll(ctx context.Context, passwords []string) ([]string, []error) {
+	return s.hashAllWith(ctx, passwords, s.hasher.Params())
+}
+
+// hashAllWith is hashAll with other parameters: auth.GeneratedParams for
+// passwords generated here.
+func (s *Service) hashAllWith(ctx context.Context, passwords []string, params auth.Params) ([]string, []error) {
 	hashes := make([]string, len(passwords))
 	errs := make([]error, len(passwords))
 	work := make(chan int)
@@ -35,7 +41,7 @@ func (s *Service) hashAll(ctx context.Context, passwords []string) ([]string, []
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				hashes[i], errs[i] = s.hasher.Hash(ctx, passwords[i])
+				hashes[i], errs[i] = s.hasher.HashWith(ctx, passwords[i], params)
 			}
 		}()
 	}
@@ -183,7 +189,8 @@ func (s *Service) GeneratePasswords(ctx context.Context, p Principal, addresses 
 		}
 		accts[i], out[i].Address, pws[i] = a, a.Address, GeneratePassword()
 	}
-	hashes, herrs := s.hashAll(ctx, pws)
+	// High-entropy secrets: the cheap parameters (auth.GeneratedParams).
+	hashes, herrs := s.hashAllWith(ctx, pws, auth.GeneratedParams())
 	for i := range out {
 		if out[i].Err != nil {
 			continue

@@ -5,6 +5,7 @@ package admin
 // package's existing operations and store calls.
 
 import (
+	"bufio"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -56,10 +57,8 @@ func (s *Service) ImportAddresses(ctx context.Context, p Principal, r io.Reader,
 	if progress == nil {
 		progress = func(int, string, error) {}
 	}
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	cr.TrimLeadingSpace = true
-	cols, first, err := importColumns(cr)
+	lr := newLineReader(r)
+	cols, first, err := importColumns(lr)
 	if err != nil {
 		return res, err
 	}
@@ -97,9 +96,7 @@ func (s *Service) ImportAddresses(ctx context.Context, p Principal, r io.Reader,
 			first = nil
 			return rec, 1, nil
 		}
-		rec, err := cr.Read()
-		line, _ := cr.FieldPos(0)
-		return rec, line, err
+		return lr.read()
 	}
 	for {
 		if err := ctx.Err(); err != nil {
@@ -110,9 +107,9 @@ func (s *Service) ImportAddresses(ctx context.Context, p Principal, r io.Reader,
 		if err == io.EOF {
 			break
 		}
-		var pe *csv.ParseError
-		if errors.As(err, &pe) {
-			chunk = append(chunk, importLine{line: pe.StartLine, err: fieldErr("line", "not valid CSV: %v", pe.Err)})
+		var le *lineError
+		if errors.As(err, &le) {
+			chunk = append(chunk, importLine{line: line, err: fieldErr("line", "%s", le.msg)})
 		} else if err != nil {
 			flush()
 			return res, fmt.Errorf("read CSV: %w", err)
@@ -141,13 +138,17 @@ type importCols struct{ address, password, enabled int }
 
 // importColumns reads the header. A first line that is an address is
 // data (returned as first) in the default columns.
-func importColumns(cr *csv.Reader) (importCols, []string, error) {
-	rec, err := cr.Read()
+func importColumns(lr *lineReader) (importCols, []string, error) {
+	rec, _, err := lr.read()
 	if err == io.EOF {
 		return importCols{}, nil, fieldErr("file", "the file is empty")
 	}
+	var le *lineError
+	if errors.As(err, &le) {
+		return importCols{}, nil, fieldErr("file", "the first line is not CSV: %s", le.msg)
+	}
 	if err != nil {
-		return importCols{}, nil, fieldErr("file", "the first line is not CSV: %v", err)
+		return importCols{}, nil, fmt.Errorf("read CSV: %w", err)
 	}
 	if len(rec) > 0 {
 		rec[0] = strings.TrimPrefix(rec[0], "\ufeff") // a spreadsheet's byte order mark
@@ -259,4 +260,88 @@ func (s *Service) importChunk(ctx context.Context, p Principal, chunk []importLi
 		}
 	}
 	return nil
+}
+
+// maxImportLine bounds one line of an import file (an address, a
+// password of at most auth.MaxPasswordLength bytes and a state fit well
+// within it).
+const maxImportLine = 8 << 10
+
+// lineError is one line that cannot be read as CSV; the lines after it
+// are read on their own.
+type lineError struct{ msg string }
+
+func (e *lineError) Error() string { return e.msg }
+
+// lineReader reads an import file one physical line at a time and parses
+// each line as one CSV record. A field of an address import never holds
+// a line break (the password policy refuses control characters), so a
+// quote left open is that line's error instead of swallowing the rest of
+// the file into one field, as encoding/csv would (RFC 4180 2.6 lets a
+// quoted field span lines). Lines are numbered from 1.
+type lineReader struct {
+	br   *bufio.Reader
+	line int
+}
+
+func newLineReader(r io.Reader) *lineReader {
+	return &lineReader{br: bufio.NewReaderSize(r, 64<<10)}
+}
+
+// read returns the next non-empty line's fields and number; a bad line
+// is a *lineError with its number; io.EOF at the end.
+func (lr *lineReader) read() ([]string, int, error) {
+	for {
+		raw, tooLong, err := lr.next()
+		if err != nil {
+			return nil, lr.line, err
+		}
+		if tooLong {
+			return nil, lr.line, &lineError{fmt.Sprintf("longer than %d bytes", maxImportLine)}
+		}
+		text := strings.TrimRight(raw, "\r\n")
+		if strings.TrimSpace(text) == "" {
+			continue
+		}
+		cr := csv.NewReader(strings.NewReader(text))
+		cr.FieldsPerRecord = -1
+		cr.TrimLeadingSpace = true
+		rec, err := cr.Read()
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return nil, lr.line, &lineError{"not valid CSV: " + err.Error()}
+		}
+		return rec, lr.line, nil
+	}
+}
+
+// next reads one physical line, at most maxImportLine bytes of it kept
+// (tooLong reports the rest was dropped).
+func (lr *lineReader) next() (line string, tooLong bool, err error) {
+	var b []byte
+	for {
+		chunk, isPrefix, err := lr.br.ReadLine()
+		if err != nil {
+			if err == io.EOF && (b != nil || tooLong) {
+				break
+			}
+			return "", false, err
+		}
+		if len(b)+len(chunk) > maxImportLine {
+			tooLong = true
+		} else {
+			b = append(b, chunk...)
+		}
+		if b == nil {
+			b = []byte{}
+		}
+		if !isPrefix {
+			break
+		}
+	}
+	lr.line++
+	return string(b), tooLong, nil
 }

@@ -20,6 +20,40 @@ func importWorld(t *testing.T) (*Service, store.Store) {
 	return s, st
 }
 
+// TestImportOpenQuoteDoesNotSwallowLaterLines: a quote left open is
+// reported on its own line and the lines after it are imported, whole.
+func TestImportOpenQuoteDoesNotSwallowLaterLines(t *testing.T) {
+	s, st := importWorld(t)
+	csv := "address,password\n" +
+		"a@one.test,\"open quote password\n" + // 2: never closed
+		"b@one.test,b-password-1\n" + // 3
+		"c@one.test,\n" // 4
+	got, res, err := runImport(t, s, CLI(), csv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0].line != 2 || got[0].err == nil || got[1].line != 3 || got[1].err != nil || got[2].line != 4 || got[2].err != nil {
+		t.Fatalf("lines %+v", got)
+	}
+	if res.Imported != 2 || res.Failed != 1 {
+		t.Fatalf("result %+v", res)
+	}
+	ctx := context.Background()
+	if _, err := st.Account(ctx, "a@one.test"); err == nil {
+		t.Error("the open-quote line was stored")
+	}
+	b, err := st.Account(ctx, "b@one.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if okPw, _ := auth.Verify(b.PasswordHash, "b-password-1"); !okPw {
+		t.Error("b@one.test's password is not the one imported")
+	}
+	if mbs, err := st.Mailboxes(ctx, b.ID); err != nil || len(mbs) == 0 {
+		t.Errorf("b@one.test has no mailboxes (half a row): %v %v", mbs, err)
+	}
+}
+
 // TestImportBadQuoteReported: a line with a broken quote is reported
 // with its number and the import goes on (it used to panic reading the
 // position of a line that failed to parse).

@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -302,6 +303,11 @@ func TestGeneratePasswords(t *testing.T) {
 		a, _ := w.st.Account(ctx, g.Address)
 		if ok, _ := auth.Verify(a.PasswordHash, g.Password); !ok {
 			t.Errorf("%s: generated password does not verify", g.Address)
+		}
+		// Generated secrets (≥ 100 bits) take the cheap parameters.
+		gp := auth.GeneratedParams()
+		if want := fmt.Sprintf("$m=%d,t=%d,p=%d$", gp.Memory, gp.Time, gp.Threads); !strings.Contains(a.PasswordHash, want) {
+			t.Errorf("%s: hash %q, want parameters %s", g.Address, a.PasswordHash, want)
 		}
 	}
 	if a, _ := w.st.Account(ctx, "user@two.test"); a.PasswordHash != "" {
