@@ -121,6 +121,27 @@ func shotDir(t *testing.T) string {
 	return dir
 }
 
+// midWordHeaders lists the words of table headers that the layout broke
+// across lines, by the line boxes of a range over each word.
+const midWordHeaders = `(() => {
+	const out = [];
+	for (const th of document.querySelectorAll("thead th")) {
+		const walk = document.createTreeWalker(th, NodeFilter.SHOW_TEXT);
+		for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+			const re = /\S+/g;
+			let m;
+			while ((m = re.exec(n.data))) {
+				const r = document.createRange();
+				r.setStart(n, m.index);
+				r.setEnd(n, m.index + m[0].length);
+				const tops = new Set([...r.getClientRects()].filter(x => x.width > 0).map(x => Math.round(x.top)));
+				if (tops.size > 1) out.push(m[0]);
+			}
+		}
+	}
+	return out.join(", ");
+})()`
+
 // shoot saves the page at path in the four looks: 390 and 1280 px wide,
 // light and dark.
 func (b *tab) shoot(name, path, ready string) {
@@ -141,6 +162,11 @@ func (b *tab) shoot(name, path, ready string) {
 			// Nothing may stick out sideways at phone width.
 			if over := b.eval("String(document.documentElement.scrollWidth - window.innerWidth)"); width == 390 && over != "0" {
 				b.t.Errorf("%s at 390 px: the page is %s px wider than the screen", name, over)
+			}
+			// A table header breaks between words only: a word whose
+			// text has more than one line box was split inside.
+			if split := b.eval(midWordHeaders); width == 390 && split != "" {
+				b.t.Errorf("%s at 390 px: table headers broken inside a word: %s", name, split)
 			}
 			png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
 			if err != nil {
