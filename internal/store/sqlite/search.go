@@ -111,8 +111,7 @@ func (s *Store) SearchCandidates(ctx context.Context, accountID, mailboxID int64
 	// index spans every mailbox of every account, so a common word can
 	// match far more bodies than one mailbox holds.
 	if below := s.unindexed.Load(); below <= 0 && q.fewest >= 0 && q.fewest <= count {
-		return scanUIDs(s.query(ctx, `SELECT m.uid FROM search_fts f CROSS JOIN messages m ON m.body_id = f.rowid
-			WHERE search_fts MATCH ? AND m.mailbox_id = ? AND m.expunged_modseq = 0 ORDER BY m.uid`, q.match, mailboxID))
+		return scanUIDs(s.query(ctx, searchByIndex, q.match, mailboxID))
 	}
 	if below := s.unindexed.Load(); below > 0 {
 		return scanUIDs(s.query(ctx, `SELECT m.uid FROM messages m WHERE m.mailbox_id = ? AND m.expunged_modseq = 0
@@ -122,6 +121,14 @@ func (s *Store) SearchCandidates(ctx context.Context, accountID, mailboxID int64
 	return scanUIDs(s.query(ctx, `SELECT m.uid FROM messages m WHERE m.mailbox_id = ? AND m.expunged_modseq = 0
 		AND m.body_id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH ?) ORDER BY m.uid`, mailboxID, q.match))
 }
+
+// searchByIndex lists a mailbox's live messages whose bodies match an
+// FTS5 query, starting from the matching bodies. INDEXED BY: without
+// statistics SQLite took messages_uid for the mailbox term and scanned
+// the whole mailbox once per matching body (SEARCH TEXT on a word in 100
+// of 100,000 messages: 23 s instead of 4 ms).
+const searchByIndex = `SELECT m.uid FROM search_fts f CROSS JOIN messages m INDEXED BY messages_body ON m.body_id = f.rowid
+	WHERE search_fts MATCH ? AND m.mailbox_id = ? AND m.expunged_modseq = 0 ORDER BY m.uid`
 
 // ftsQuery is what the full-text index makes of a list of search terms.
 type ftsQuery struct {

@@ -126,7 +126,9 @@ func (s *Store) SearchPage(ctx context.Context, accountID int64, q store.MailSea
 		return s.queryMessages(ctx, "m INDEXED BY "+index+" WHERE "+where.String()+order, append(args, pageLimit(limit))...)
 	case below <= 0 && fts.fewest >= 0 && fts.fewest <= driveByIndex:
 		// Few bodies hold the rarest word: start from them.
-		return s.scanMessages(ctx, "SELECT "+cols+" FROM search_fts f CROSS JOIN messages m ON m.body_id = f.rowid WHERE search_fts MATCH ? AND "+
+		// Each body's messages by messages_body: left to itself, SQLite
+		// may scan the account's or mailbox's index once per body.
+		return s.scanMessages(ctx, "SELECT "+cols+" FROM search_fts f CROSS JOIN messages m INDEXED BY messages_body ON m.body_id = f.rowid WHERE search_fts MATCH ? AND "+
 			where.String()+order, append(append([]any{fts.match}, args...), pageLimit(limit))...)
 	case below > 0:
 		where.WriteString(" AND (m.body_id <= ? OR m.body_id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH ?))")
