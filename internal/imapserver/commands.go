@@ -245,13 +245,16 @@ func commandTable() []*command {
 				return nil
 			}},
 		{name: "SEARCH", states: selectedOnly, uid: true, expunges: expungeIfUID, parse: imapwire.ParseSearch,
-			announce: announceAlways("ESEARCH", "SEARCHRES"),
+			announce: announceAlways("ESEARCH", "SEARCHRES", "CONTEXT=SEARCH", "PARTIAL"),
 			handle: func(s *session, c *imapwire.Command) error {
 				s.cmdSearch(c.Tag, c.UID, c.Args.(*imapwire.Search))
 				return nil
 			}},
 		{name: "SORT", states: selectedOnly, uid: true, expunges: expungeIfUID, parse: imapwire.ParseSort,
-			announce: announceAlways("SORT", "SORT=DISPLAY", "ESORT"), handle: (*session).cmdSort},
+			announce: announceAlways("SORT", "SORT=DISPLAY", "ESORT", "CONTEXT=SORT"), handle: (*session).cmdSort},
+		// RFC 5267 section 4.3.5. The results it names were kept by
+		// SEARCH and SORT with RETURN (UPDATE) (searchupdate.go).
+		{name: "CANCELUPDATE", states: selectedOnly, parse: imapwire.ParseCancelUpdate, handle: (*session).cmdCancelUpdate},
 		{name: "GETQUOTAROOT", states: authed, parse: imapwire.ParseGetQuotaRoot, handle: (*session).cmdGetQuotaRoot,
 			announce: func(srv *Server, tlsOn, authed bool) []string {
 				if srv.cfg.QuotaStorage > 0 || slices.ContainsFunc(slices.Collect(maps.Values(srv.cfg.QuotaByDomain)), func(l int64) bool { return l > 0 }) {
@@ -453,7 +456,9 @@ func (s *session) dispatch(cmd *imapwire.Command) error {
 	start := time.Now()
 	wr := s.wr
 	before, _ := wr.TaggedCount()
+	s.cmd, s.cmdSaved = cmd, s.saved
 	err := c.handle(s, cmd)
+	s.cmd = nil
 	after, cond := wr.TaggedCount()
 	// STARTTLS and COMPRESS answer, then replace the writer.
 	answered := after != before || s.wr != wr

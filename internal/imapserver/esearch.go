@@ -29,11 +29,15 @@ func (s *session) answerESearch(tag string, uid bool, ret imapwire.SearchReturn,
 	if ret.Partial != nil {
 		pi, pj = ret.Partial.Slice(n)
 	}
+	onlyUpdate := ret.Update && !ret.Min && !ret.Max && !ret.All && !ret.Count && ret.Partial == nil
 	if ret.Save {
 		s.saved = savedOf(ret, r, pi, pj)
-		if !ret.Min && !ret.Max && !ret.All && !ret.Count && ret.Partial == nil {
+		if !ret.Min && !ret.Max && !ret.All && !ret.Count && ret.Partial == nil && !ret.Update {
 			return
 		}
+	}
+	if ret.Update {
+		s.keepLive(tag, uid, ret, r)
 	}
 	w := s.wr
 	w.Raw("* ESEARCH (TAG ").String(tag).Raw(")")
@@ -49,6 +53,10 @@ func (s *session) answerESearch(tag string, uid bool, ret imapwire.SearchReturn,
 		}
 		if ret.All {
 			w.Raw(" ALL ").Raw(r.set(r.nums))
+		}
+		if onlyUpdate {
+			// RFC 5267 section 4.3: the result as its first update.
+			s.writeInitialAddTo(r)
 		}
 	}
 	if ret.Count {

@@ -95,6 +95,13 @@ func (s *session) cmdSearch(tag string, uid bool, a *imapwire.Search) {
 // for the messages left that a key needs it for. saved is the result "$"
 // names (RFC 5182). An error from the store or from found ends the walk.
 func (s *session) matchSelected(keys []imapwire.SearchKey, saved []uint32, found func(m *imapmsg.Message) error) error {
+	return s.matchWithin(keys, saved, nil, found)
+}
+
+// matchWithin is matchSelected for only the messages of within (nil: the
+// whole view): what a live result (RFC 5267) matches again when some
+// messages changed.
+func (s *session) matchWithin(keys []imapwire.SearchKey, saved []uint32, within []store.UIDRange, found func(m *imapmsg.Message) error) error {
 	sel := s.sel
 	var ranges []store.UIDRange
 	if terms := imapmsg.IndexTerms(keys); len(terms) > 0 {
@@ -105,6 +112,9 @@ func (s *session) matchSelected(keys []imapwire.SearchKey, saved []uint32, found
 		ranges = sel.view.byUIDList(cands)
 	} else if sel.view.count() > 0 {
 		ranges = []store.UIDRange{{First: sel.view.ranges[0].First, Last: sel.view.maxUID()}}
+	}
+	if within != nil {
+		ranges = intersectRanges(ranges, within)
 	}
 	if len(ranges) == 0 {
 		return nil

@@ -56,7 +56,11 @@ type session struct {
 	qresync    bool
 	sel        *selected
 	saved      []uint32 // SEARCHRES result "$", as UIDs (RFC 5182)
-	feedStop   func()
+	// cmd is the command running, and cmdSaved "$" as it was when it
+	// began (what "$" in it means, RFC 5182 section 2.1).
+	cmd      *imapwire.Command
+	cmdSaved []uint32
+	feedStop func()
 
 	dirty atomic.Bool // the change feed touched the selected mailbox
 	// accountStale is set by the change feed when the account itself
@@ -95,6 +99,9 @@ type selected struct {
 	expunged []uint32 // UIDs gone from the store, not yet reported
 	recent   uidRanges
 	keywords []string // announced in FLAGS (see keywords.go)
+	// live are the results kept up to date (RFC 5267 section 4.3,
+	// searchupdate.go); they end with the selection.
+	live []*liveResult
 	// gone: the mailbox was deleted (by this session, another one or
 	// another process). The session ends with BYE before it could answer
 	// anything about it.

@@ -73,17 +73,23 @@ func (s *session) reportExpunged(uids []uint32) {
 	if len(present) == 0 {
 		return
 	}
+	// Live results lose them first, in the numbers the client still
+	// knows (RFC 5267 section 4.3.4).
+	s.liveExpunged(present)
 	seqs := sel.view.removeSorted(present)
 	// An expunged message is recent no more (RECENT counts messages in
 	// the mailbox, RFC 3501 section 7.3.2).
 	sel.recent.removeSorted(present)
 	if s.qresync {
 		s.wr.Vanished(false, numSetOf(present))
-		return
+	} else {
+		for _, seq := range seqs {
+			s.wr.Expunge(seq)
+		}
 	}
-	for _, seq := range seqs {
-		s.wr.Expunge(seq)
-	}
+	// A live result that names sequence numbers or "*" may have gained
+	// or lost messages by the renumbering.
+	s.liveChanged(nil)
 }
 
 // refresh reads what changed in the selected mailbox since sel.modseq.
@@ -196,6 +202,16 @@ func (s *session) applyChanged(changed []store.MessageFlags) {
 		}
 		s.wr.EndFetch()
 	}
+	s.liveChanged(append(news, uidsOfRows(flagged)...))
+}
+
+// uidsOfRows returns the UIDs of rows.
+func uidsOfRows(rows []store.MessageFlags) []uint32 {
+	uids := make([]uint32, len(rows))
+	for i := range rows {
+		uids[i] = rows[i].UID
+	}
+	return uids
 }
 
 // ownChange records that the session itself moved the mailbox from
@@ -219,6 +235,10 @@ func (s *session) ownChange(before, after uint64, changed []store.MessageFlags) 
 		sel.modseq = after
 		s.srv.flags.advance(sel.key, before, after, changed, nil)
 	}
+	// The live results see the session's own change now, whether or not
+	// the view had to be re-read for it; matching again what is already
+	// in step changes nothing.
+	s.liveChanged(uidsOfRows(changed))
 }
 
 // writeFlagsItem writes "FLAGS (...)" for a message, with \Recent when it

@@ -212,6 +212,24 @@ func rangesContain(rs []store.UIDRange, u uint32) bool {
 	return i < len(rs) && rs[i].First <= u
 }
 
+// intersectRanges returns the UIDs both a and b hold (each ascending and
+// disjoint), as ranges.
+func intersectRanges(a, b []store.UIDRange) []store.UIDRange {
+	var out []store.UIDRange
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		first, last := max(a[i].First, b[j].First), min(a[i].Last, b[j].Last)
+		if first <= last {
+			out = append(out, store.UIDRange{First: first, Last: last})
+		}
+		if a[i].Last < b[j].Last {
+			i++
+		} else {
+			j++
+		}
+	}
+	return out
+}
+
 // rangesCount counts the UIDs of ranges.
 func rangesCount(rs []store.UIDRange) int {
 	n := 0

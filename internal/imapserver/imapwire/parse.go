@@ -1114,6 +1114,8 @@ func StandardCommands(name string, uid bool) (ParseFunc, error) {
 		return ParseGetQuota, nil
 	case "GETQUOTAROOT":
 		return ParseGetQuotaRoot, nil
+	case "CANCELUPDATE":
+		return ParseCancelUpdate, nil
 	}
 	return nil, nil
 }

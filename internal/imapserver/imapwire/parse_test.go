@@ -105,6 +105,13 @@ func readCommandCases() []readCase {
 		{"move", "a MOVE 1,3:* Trash\r\n", &Command{Tag: "a", Name: "MOVE", Args: &Copy{Set: set(1, 1, 3, Star), Mailbox: "Trash"}}},
 		{"esearch", "A300 SEARCH RETURN (MIN COUNT) FLAGGED\r\n", &Command{Tag: "A300", Name: "SEARCH", Args: &Search{Return: &SearchReturn{Min: true, Count: true}, Keys: []SearchKey{{Op: SearchFlagged}}}}},
 		{"esearch empty", "A301 UID SEARCH RETURN () UNSEEN\r\n", &Command{Tag: "A301", Name: "SEARCH", UID: true, Args: &Search{Return: &SearchReturn{All: true}, Keys: []SearchKey{{Op: SearchUnseen}}}}},
+		// RFC 5267 section 4: CONTEXT and UPDATE, CANCELUPDATE.
+		{"context update", "B01 UID SEARCH RETURN (COUNT UPDATE) UNDELETED\r\n", &Command{Tag: "B01", Name: "SEARCH", UID: true, Args: &Search{Return: &SearchReturn{Count: true, Update: true}, Keys: []SearchKey{{Op: SearchUndeleted}}}}},
+		{"update alone", "B02 SEARCH RETURN (UPDATE) SEEN\r\n", &Command{Tag: "B02", Name: "SEARCH", Args: &Search{Return: &SearchReturn{Update: true}, Keys: []SearchKey{{Op: SearchSeen}}}}},
+		{"context hint alone is ALL", "B03 SEARCH RETURN (CONTEXT) SEEN\r\n", &Command{Tag: "B03", Name: "SEARCH", Args: &Search{Return: &SearchReturn{Context: true, All: true}, Keys: []SearchKey{{Op: SearchSeen}}}}},
+		{"esort update", "C01 UID SORT RETURN (CONTEXT UPDATE) (REVERSE DATE) UTF-8 UNSEEN\r\n", &Command{Tag: "C01", Name: "SORT", UID: true, Args: &Sort{Return: &SearchReturn{Context: true, Update: true},
+			Criteria: []SortCriterion{{Key: "DATE", Reverse: true}}, Charset: "UTF-8", Keys: []SearchKey{{Op: SearchUnseen}}}}},
+		{"cancelupdate", "C02 CANCELUPDATE \"B01\" \"C01\"\r\n", &Command{Tag: "C02", Name: "CANCELUPDATE", Args: &CancelUpdate{Tags: []string{"B01", "C01"}}}},
 		{"searchres save", "A282 SEARCH RETURN (SAVE) FLAGGED SINCE 1-Feb-1994\r\n", &Command{Tag: "A282", Name: "SEARCH", Args: &Search{Return: &SearchReturn{Save: true}, Keys: []SearchKey{
 			{Op: SearchFlagged}, {Op: SearchSince, Date: date(1994, 2, 1)}}}}},
 		{"searchres fetch", "A283 FETCH $ (UID INTERNALDATE FLAGS RFC822.SIZE)\r\n", &Command{Tag: "A283", Name: "FETCH", Args: &Fetch{Set: NumSet{Dollar: true}, Items: []FetchItem{
@@ -258,6 +265,9 @@ func TestParseErrors(t *testing.T) {
 		code  CodeName
 	}{
 		{"unknown command", "a1 FROB x\r\n", "a1", "unknown command", false, ""},
+		{"cancelupdate without tag", "a1 CANCELUPDATE\r\n", "a1", "expected space", false, ""},
+		{"cancelupdate atom tag", "a1 CANCELUPDATE B01\r\n", "a1", "quoted", false, ""},
+		{"update twice", "a1 SEARCH RETURN (UPDATE UPDATE) ALL\r\n", "a1", "unknown search return option UPDATE", false, ""},
 		{"missing args", "a1 LOGIN\r\n", "a1", "expected space", false, ""},
 		{"missing password", "a1 LOGIN joe\r\n", "a1", "expected space", false, ""},
 		{"unbalanced open", "a1 FETCH 1 (FLAGS\r\n", "a1", "expected ')'", false, ""},

@@ -161,11 +161,18 @@ type SearchKey struct {
 	ModSeqEntry, ModSeqType string
 }
 
-// SearchReturn holds the ESEARCH return options (RFC 4731 section 3.1) and
-// SAVE (RFC 5182 section 2.1). "RETURN ()" is read as ALL, as RFC 4731
-// says.
+// SearchReturn holds the ESEARCH return options (RFC 4731 section 3.1),
+// SAVE (RFC 5182 section 2.1) and CONTEXT and UPDATE (RFC 5267 sections
+// 4.2 and 4.3). "RETURN ()" is read as ALL, as RFC 4731 says, and so is a
+// list that holds only the CONTEXT hint, which asks for no result.
 type SearchReturn struct {
 	Min, Max, All, Count, Save bool
+	// Context is the hint that the client may ask for more of the result
+	// later (RFC 5267 section 4.2); a server may ignore it.
+	Context bool
+	// Update asks the server to keep the result up to date with ADDTO and
+	// REMOVEFROM (RFC 5267 section 4.3).
+	Update bool
 	// Partial is the PARTIAL range (RFC 9394 section 3, after RFC 5267
 	// section 4.4), nil without one.
 	Partial *PartialRange
@@ -228,7 +235,7 @@ func (s *Search) UsesDollar() bool {
 func (a *Search) appendArgs(b []byte) []byte {
 	if r := a.Return; r != nil {
 		b = append(b, " RETURN ("...)
-		b = appendOpts(b, opt{r.Min, "MIN"}, opt{r.Max, "MAX"}, opt{r.All, "ALL"}, opt{r.Count, "COUNT"}, opt{r.Save, "SAVE"})
+		b = appendOpts(b, opt{r.Min, "MIN"}, opt{r.Max, "MAX"}, opt{r.All, "ALL"}, opt{r.Count, "COUNT"}, opt{r.Save, "SAVE"}, opt{r.Context, "CONTEXT"}, opt{r.Update, "UPDATE"})
 		b = r.appendPartial(b)
 		b = append(b, ')')
 	}
@@ -325,7 +332,7 @@ func (p *parser) searchReturn(what string) *SearchReturn {
 	r := &SearchReturn{}
 	p.sp()
 	p.expect('(', "'(' to start return options")
-	n := p.listItems(func() {
+	p.listItems(func() {
 		switch opt := p.keyword(what + " return option"); {
 		case opt == "MIN":
 			r.Min = true
@@ -337,6 +344,10 @@ func (p *parser) searchReturn(what string) *SearchReturn {
 			r.Count = true
 		case opt == "SAVE":
 			r.Save = true
+		case opt == "CONTEXT":
+			r.Context = true
+		case opt == "UPDATE" && !r.Update:
+			r.Update = true
 		case opt == "PARTIAL" && r.Partial == nil:
 			p.sp()
 			r.Partial = p.partialRange()
@@ -345,8 +356,10 @@ func (p *parser) searchReturn(what string) *SearchReturn {
 			p.failf("unknown %s return option %s", what, opt)
 		}
 	})
-	if n == 0 {
-		r.All = true // RFC 4731 section 3.1 (for SORT by RFC 5267 section 3)
+	if !r.Min && !r.Max && !r.All && !r.Count && !r.Save && !r.Update && r.Partial == nil {
+		// RFC 4731 section 3.1 (for SORT by RFC 5267 section 3); the
+		// CONTEXT hint alone asks for nothing else either.
+		r.All = true
 	}
 	if r.All && r.Partial != nil {
 		p.failf("%s return options ALL and PARTIAL exclude each other", what)

@@ -31,7 +31,7 @@ func sortKeyName(s string) bool {
 func (a *Sort) appendArgs(b []byte) []byte {
 	if r := a.Return; r != nil {
 		b = append(b, " RETURN ("...)
-		b = appendOpts(b, opt{r.Min, "MIN"}, opt{r.Max, "MAX"}, opt{r.All, "ALL"}, opt{r.Count, "COUNT"}, opt{r.Save, "SAVE"})
+		b = appendOpts(b, opt{r.Min, "MIN"}, opt{r.Max, "MAX"}, opt{r.All, "ALL"}, opt{r.Count, "COUNT"}, opt{r.Save, "SAVE"}, opt{r.Context, "CONTEXT"}, opt{r.Update, "UPDATE"})
 		b = r.appendPartial(b)
 		b = append(b, ')')
 	}

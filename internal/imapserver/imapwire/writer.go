@@ -359,6 +359,7 @@ const (
 	CodeUnknownCTE           CodeName = "UNKNOWN-CTE" // RFC 3516
 	CodeUnseen               CodeName = "UNSEEN"
 	CodeAppendLimit          CodeName = "APPENDLIMIT" // RFC 7889
+	CodeNoUpdate             CodeName = "NOUPDATE"    // RFC 5267 section 4.3.1
 )
 
 // Code is a response code. The zero Code is "no code". Which fields are
@@ -370,6 +371,7 @@ const (
 //	MODIFIED: Set
 //	PERMANENTFLAGS: List, parenthesised
 //	BADCHARSET: List, parenthesised when not empty
+//	NOUPDATE: List[0], the tag, quoted
 //	CAPABILITY and unknown names: List, space-separated
 type Code struct {
 	Name      CodeName
@@ -409,6 +411,10 @@ func PermanentFlagsCode(flags []string) Code { return Code{Name: CodePermanentFl
 // CapabilityCode returns [CAPABILITY caps...].
 func CapabilityCode(caps []string) Code { return Code{Name: CodeCapability, List: caps} }
 
+// NoUpdateCode returns [NOUPDATE "tag"] (RFC 5267 section 4.3.1): the
+// result of the command with that tag is no longer kept up to date.
+func NoUpdateCode(tag string) Code { return Code{Name: CodeNoUpdate, List: []string{tag}} }
+
 // BadCharsetCode returns [BADCHARSET (charsets)].
 func BadCharsetCode(charsets []string) Code { return Code{Name: CodeBadCharset, List: charsets} }
 
@@ -426,6 +432,8 @@ func (w *Writer) code(c Code) {
 		w.SP().NumSet(c.Set)
 	case CodePermanentFlags:
 		w.SP().Flags(c.List)
+	case CodeNoUpdate:
+		w.SP().String(c.List[0])
 	case CodeBadCharset:
 		if len(c.List) > 0 {
 			w.SP().ListStart()
