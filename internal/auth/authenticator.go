@@ -52,12 +52,15 @@ func (e *ThrottledError) Unwrap() error { return ErrThrottled }
 
 // Options configures an [Authenticator]. Nil fields get defaults.
 type Options struct {
-	Hasher       *Hasher          // default: DefaultParams, runtime.NumCPU() slots
-	Cache        *Cache           // default: NewCache(DefaultCacheTTL, DefaultCacheSize)
-	UserThrottle *Throttle        // default: DefaultThrottlePolicy
-	IPThrottle   *Throttle        // default: DefaultIPThrottlePolicy
-	PairThrottle *Throttle        // per address and IP; default: DefaultThrottlePolicy
-	KnownIPs     *KnownIPs        // default: NewKnownIPs(0, 0, 0)
+	Hasher       *Hasher   // default: DefaultParams, runtime.NumCPU() slots
+	Cache        *Cache    // default: NewCache(DefaultCacheTTL, DefaultCacheSize)
+	UserThrottle *Throttle // default: DefaultThrottlePolicy
+	IPThrottle   *Throttle // default: DefaultIPThrottlePolicy
+	PairThrottle *Throttle // per address and IP; default: DefaultThrottlePolicy
+	KnownIPs     *KnownIPs // default: NewKnownIPs(0, 0, 0, KnownIPStore)
+	// KnownIPStore keeps the default KnownIPs across restarts and nodes
+	// (the service passes its store); nil keeps them in memory only.
+	KnownIPStore KnownIPStore
 	Now          func() time.Time // default: time.Now
 }
 
@@ -120,7 +123,7 @@ func NewAuthenticator(lookup LookupFunc, opts Options) *Authenticator {
 		a.pairs = NewThrottle(DefaultThrottlePolicy())
 	}
 	if a.known == nil {
-		a.known = NewKnownIPs(0, 0, 0)
+		a.known = NewKnownIPs(0, 0, 0, opts.KnownIPStore)
 	}
 	if a.now == nil {
 		a.now = time.Now
@@ -132,13 +135,18 @@ func NewAuthenticator(lookup LookupFunc, opts Options) *Authenticator {
 // on concurrent argon2 computations with logins.
 func (a *Authenticator) Hasher() *Hasher { return a.hasher }
 
-// Forget drops cached verifications for username; call it after changing
-// an account's password or status. (A changed hash already misses the
-// cache; Forget also frees the memory at once.)
+// Forget drops cached verifications and known IPs for username; call it
+// after changing an account's password or status. (A changed hash already
+// misses the cache; Forget also frees the memory at once.) Its callers
+// are change hooks without a context, so the store's part is bounded
+// here; if it fails, the IPs stay known until they expire, which lets
+// only a verified password through.
 func (a *Authenticator) Forget(username string) {
 	user := strings.ToLower(username)
 	a.cache.Forget(user)
-	a.known.Forget(user)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = a.known.Forget(ctx, user)
 }
 
 // Authenticate checks password for username (matched case-insensitively)
@@ -161,7 +169,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, username, password, re
 	// The IP and the pair are checked before the database is touched.
 	// A known IP passes the IP's lock-out: an office NAT shared with
 	// someone spraying passwords does not lock out its users.
-	known := a.known.Has(user, ip, a.now())
+	known := a.known.Has(ctx, user, ip, a.now())
 	if err := a.check(a.pairs, pair, a.now()); err != nil {
 		return Credential{}, err
 	}
@@ -185,7 +193,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, username, password, re
 	// A cache hit proves the password was right moments ago, so it
 	// passes the address's lock-out; a wrong password never hits.
 	if !unknown && cred.Enabled && a.cache.Lookup(user, password, cred.PasswordHash, a.now()) {
-		a.known.Add(user, ip, a.now())
+		a.known.Add(ctx, user, ip, a.now())
 		return cred, nil
 	}
 	if !known {
@@ -244,7 +252,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, username, password, re
 	}
 	// No failure counter is reset: they drain with time alone, whoever
 	// signs in meanwhile.
-	a.known.Add(user, ip, a.now())
+	a.known.Add(ctx, user, ip, a.now())
 	a.cache.Store(user, password, cred.PasswordHash, a.now())
 	return cred, nil
 }

@@ -453,29 +453,30 @@ func TestKnownIPPassesAddressLockoutOnly(t *testing.T) {
 		t.Errorf("%d guesses checked from the known IP, want the pair's burst %d", checked, DefaultThrottlePolicy().Burst)
 	}
 	f.auth.Forget(user)
-	if f.auth.known.Has(user, office, f.clock.Now()) {
+	if f.auth.known.Has(context.Background(), user, office, f.clock.Now()) {
 		t.Error("Forget kept the known IPs")
 	}
 }
 
 func TestKnownIPsBounded(t *testing.T) {
-	k := NewKnownIPs(time.Hour, 2, 8)
+	k := NewKnownIPs(time.Hour, 2, 8, nil)
+	ctx := context.Background()
 	for i := range 20 {
-		k.Add(fmt.Sprint("u", i), "192.0.2.1", t0.Add(time.Duration(i)*time.Second))
+		k.Add(ctx, fmt.Sprint("u", i), "192.0.2.1", t0.Add(time.Duration(i)*time.Second))
 	}
 	if len(k.users) > 8 {
 		t.Errorf("%d addresses kept, bound 8", len(k.users))
 	}
-	if !k.Has("u19", "192.0.2.1", t0.Add(time.Minute)) {
+	if !k.Has(ctx, "u19", "192.0.2.1", t0.Add(time.Minute)) {
 		t.Error("the newest address was dropped")
 	}
 	for i := range 5 {
-		k.Add("u19", fmt.Sprint("192.0.2.", 10+i), t0.Add(time.Duration(30+i)*time.Second))
+		k.Add(ctx, "u19", fmt.Sprint("192.0.2.", 10+i), t0.Add(time.Duration(30+i)*time.Second))
 	}
-	if len(k.users["u19"]) != 2 || !k.Has("u19", "192.0.2.14", t0.Add(time.Minute)) {
+	if len(k.users["u19"]) != 2 || !k.Has(ctx, "u19", "192.0.2.14", t0.Add(time.Minute)) {
 		t.Errorf("per-address bound: %v", k.users["u19"])
 	}
-	if k.Has("u19", "192.0.2.14", t0.Add(2*time.Hour)) {
+	if k.Has(ctx, "u19", "192.0.2.14", t0.Add(2*time.Hour)) {
 		t.Error("an IP outlived the TTL")
 	}
 }

@@ -204,7 +204,9 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 		MessageLog:       s.MessageLog,
 	}, st, log.With("listener", "capture"), capture.NewMetrics(reg))
 
-	authn := auth.NewAuthenticator(AccountLookup(st), auth.Options{})
+	// Known sign-in IPs live in the store, so that the owner's clients
+	// pass the address lock-out after a restart too (issue 11 part 4).
+	authn := auth.NewAuthenticator(AccountLookup(st), auth.Options{KnownIPStore: st})
 	// One admin service for the CLI's dev bootstrap, the usage worker,
 	// the console and the API: the same hash slots as sign-ins, and a
 	// changed address (new password, disabled) forgets its cached

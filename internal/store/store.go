@@ -507,6 +507,7 @@ type Store interface {
 	Tenancy
 	Sorting
 	Copies
+	KnownIPs
 
 	Close() error
 }

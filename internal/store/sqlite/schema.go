@@ -438,6 +438,20 @@ CREATE INDEX messages_msgid_all ON messages(message_id) WHERE message_id != '';
 	// Conversations per mailbox, kept by triggers (issue 14 part 4:
 	// the list pages by conversation; conversations.go).
 	conversationsSchema,
+	// Known sign-in IPs (issue 11 part 4, store.KnownIPs).
+	`
+-- The client IPs from which each address signed in with a verified
+-- password, and when last: the authenticator lets such an IP pass the
+-- address's lock-out. Bounded per address by TouchKnownIP, expired rows
+-- purged by last_seen.
+CREATE TABLE known_ips (
+	address TEXT NOT NULL,
+	ip TEXT NOT NULL,
+	last_seen INTEGER NOT NULL, -- Unix milliseconds
+	PRIMARY KEY (address, ip)
+) WITHOUT ROWID;
+CREATE INDEX known_ips_last_seen ON known_ips(last_seen);
+`,
 }
 
 // rebuildAutoincrement returns the statements that recreate table with

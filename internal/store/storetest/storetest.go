@@ -70,6 +70,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"MessageCopies", testMessageCopies},
 		{"DeliverAll", testDeliverAll},
 		{"AccountChanges", testAccountChanges},
+		{"KnownIPs", testKnownIPs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
