@@ -210,7 +210,8 @@ type conn struct {
 	n    int
 	tag  string
 	last string // the last tagged status line
-	// timeout bounds the wait for each line (default 10 s); tests that
+	// timeout bounds the wait for each line (default 60 s: TestLogin timed
+	// out at 10 s under -race on a machine at load 30); tests that
 	// read large answers under load set more.
 	timeout time.Duration
 }
@@ -242,7 +243,7 @@ func (c *conn) line() string {
 	c.t.Helper()
 	timeout := c.timeout
 	if timeout == 0 {
-		timeout = 10 * time.Second
+		timeout = 60 * time.Second
 	}
 	c.c.SetReadDeadline(time.Now().Add(timeout))
 	var b strings.Builder
