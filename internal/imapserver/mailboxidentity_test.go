@@ -421,7 +421,11 @@ func TestConcurrentSessionsNeverLoseFlagUpdates(t *testing.T) {
 	}
 }
 
-// raceFlags is one racing session of TestConcurrentSessionsNeverLoseFlagUpdates.
+// raceFlags is one racing session of TestConcurrentSessionsNeverLoseFlagUpdates:
+// STORE and UID STORE (±, silent or not), UID EXPUNGE, EXPUNGE, CLOSE
+// and flag SEARCH, each answer checked against the session's own
+// acknowledged writes (issue 11 part 2 names FETCH FLAGS, STORE answers,
+// flag SEARCH and CLOSE as readers of the stale snapshot).
 func raceFlags(e *env, id int, model map[uint32]*flagModel, ops int, r *rand.Rand) error {
 	c, err := dialRaw(e, testUser)
 	if err != nil {
@@ -486,7 +490,7 @@ func raceFlags(e *env, id int, model map[uint32]*flagModel, ops int, r *rand.Ran
 		}
 		u := live[r.IntN(len(live))]
 		m := model[u]
-		switch op := r.IntN(10); {
+		switch op := r.IntN(12); {
 		case op < 6: // STORE or UID STORE ±FLAGS[.SILENT]
 			var set []string
 			for _, f := range pool {
@@ -569,18 +573,50 @@ func raceFlags(e *env, id int, model map[uint32]*flagModel, ops int, r *rand.Ran
 			if err := observe(u, fetchLine(lines, u), cmd); err != nil {
 				return err
 			}
-		default: // EXPUNGE: every \Deleted message of every session
+		case op < 10: // EXPUNGE or CLOSE: every \Deleted message of every session
 			var mine []uint32
 			for _, x := range live {
 				if model[x].flags[`\Deleted`] {
 					mine = append(mine, x)
 				}
 			}
-			if _, st, err := c.cmd("EXPUNGE"); err != nil || !strings.HasPrefix(st, "OK") {
-				return fmt.Errorf("EXPUNGE: %s %v", st, err)
+			cmd := "EXPUNGE"
+			if op == 9 {
+				cmd = "CLOSE"
+			}
+			if _, st, err := c.cmd(cmd); err != nil || !strings.HasPrefix(st, "OK") {
+				return fmt.Errorf("%s: %s %v", cmd, st, err)
 			}
 			for _, x := range mine {
 				model[x].gone = true
+			}
+			if cmd == "CLOSE" {
+				if _, st, err := c.cmd("SELECT INBOX"); err != nil || !strings.HasPrefix(st, "OK") {
+					return fmt.Errorf("SELECT after CLOSE: %s %v", st, err)
+				}
+			}
+		default: // a flag SEARCH reads the session's own last STORE
+			f := pool[r.IntN(len(pool))]
+			key := map[string]string{`\Deleted`: "DELETED", `\Seen`: "SEEN", `\Flagged`: "FLAGGED"}[f]
+			if key == "" {
+				key = "KEYWORD " + f
+			}
+			cmd := fmt.Sprintf("UID SEARCH UID %d %s", u, key)
+			lines, st, err := c.cmd(cmd)
+			if err != nil || !strings.HasPrefix(st, "OK") {
+				return fmt.Errorf("%s: %s %v", cmd, st, err)
+			}
+			found := false
+			for _, l := range lines {
+				if rest, ok := strings.CutPrefix(l, "* SEARCH"); ok && slices.Contains(strings.Fields(rest), fmt.Sprint(u)) {
+					found = true
+				}
+			}
+			if !found && m.flags[`\Deleted`] && m.mayBeGone {
+				continue // perhaps expunged by another session meanwhile
+			}
+			if found != m.flags[f] {
+				return fmt.Errorf("%s found it %v; its acknowledged STOREs left %s", cmd, found, m)
 			}
 		}
 	}
