@@ -242,6 +242,11 @@ type Delivery struct {
 	// DuplicateStatus is the status of a copy's Event when the copy is a
 	// duplicate; when empty, a duplicate copy logs nothing.
 	DuplicateStatus LogStatus
+	// Limit, when set, counts the delivery as one message sent by
+	// Limit.AccountID at Received, checked and recorded in the delivery's
+	// transaction; over it the delivery stores nothing and fails with a
+	// *SendLimitError (sendlimit.go).
+	Limit *SendLimit
 }
 
 // NewDelivery parses raw once and returns a Delivery ready for copies.
@@ -508,6 +513,7 @@ type Store interface {
 	Sorting
 	Copies
 	KnownIPs
+	SendCounts
 
 	Close() error
 }

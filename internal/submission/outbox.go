@@ -182,6 +182,10 @@ func (o *Outbox) submit(ctx context.Context, e store.OutboxEntry) (failure strin
 	case errors.Is(err, ErrTooManyRecipients):
 		return fmt.Sprintf("too many recipients (at most %d)", o.sub.MaxRecipients()), nil
 	case errors.Is(err, ErrRateLimited):
+		var le *store.SendLimitError
+		if errors.As(err, &le) {
+			return fmt.Sprintf("you sent too many messages this hour; try again after %s", le.RetryAt.UTC().Format("15:04 MST")), nil
+		}
 		return "you sent too many messages this hour; try again later", nil
 	}
 	return "", err

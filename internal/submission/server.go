@@ -210,7 +210,6 @@ var (
 	errAuthRequired = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
 	errSpoofed      = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Sender address and From header must be your own address or an alias your administrator allowed"}
 	errTooManyRcpts = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 5, 3}, Message: "Too many recipients for one message"}
-	errRate         = &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "Too many messages sent in the last hour, try again later"}
 	errBadRcpt      = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "Bad recipient address syntax"}
 )
 
@@ -224,7 +223,7 @@ func smtpError(err error) *smtp.SMTPError {
 	case errors.Is(err, ErrTooManyRecipients):
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 5, 3}, Message: "Too many recipients for one message"}
 	case errors.Is(err, ErrRateLimited):
-		return errRate
+		return rateError(err)
 	case errors.Is(err, ErrBadRecipient):
 		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "No valid recipients"}
 	default:
@@ -356,10 +355,16 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 		s.refused("", "in-flight message bytes over the budget")
 		return smtpserver.ErrStorageFull
 	}
-	if !s.srv.sub.Allowed(s.acct.ID) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	if err := s.srv.sub.Allowed(ctx, s.acct.ID); err != nil {
 		s.from = addr
-		s.refused("", "over the messages-per-hour limit")
-		return errRate
+		if !errors.Is(err, ErrRateLimited) {
+			s.log.Error("count sends", "err", err)
+			return smtpserver.Error(err)
+		}
+		s.refused("", err.Error())
+		return rateError(err)
 	}
 	s.from = addr
 	return nil
@@ -432,7 +437,7 @@ func (s *session) Data(r io.Reader) error {
 	res, err := s.srv.sub.Submit(ctx, Message{Account: *s.acct, MailFrom: s.from, Rcpts: s.rcpts, Spool: sp, RemoteIP: s.ip})
 	if err != nil {
 		reply := smtpError(err)
-		if smtpserver.Temporary(reply) && reply != errRate && reply != errTooManyRcpts {
+		if smtpserver.Temporary(reply) && !errors.Is(err, ErrRateLimited) && reply != errTooManyRcpts {
 			s.log.Error("submit", "err", err)
 		} else {
 			s.log.Info("message refused", "err", err)
@@ -468,3 +473,17 @@ type slogPrinter struct{ log *slog.Logger }
 
 func (p slogPrinter) Printf(format string, v ...any) { p.log.Warn(fmt.Sprintf(format, v...)) }
 func (p slogPrinter) Println(v ...any)               { p.log.Warn(fmt.Sprint(v...)) }
+
+// rateError is the answer over the messages-per-hour limit: temporary
+// (RFC 3463 4.7.1, delivery not authorized now), saying when one more
+// message fits, so that the user or the client's retry knows when.
+func rateError(err error) *smtp.SMTPError {
+	msg := "Too many messages sent in the last hour, try again later"
+	var le *store.SendLimitError
+	if errors.As(err, &le) {
+		wait := max(time.Until(le.RetryAt).Round(time.Minute), time.Minute)
+		msg = fmt.Sprintf("Too many messages sent in the last hour (limit %d); try again after %s (in about %s)",
+			le.Limit.Max, le.RetryAt.UTC().Format("15:04 MST"), wait)
+	}
+	return &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: msg}
+}

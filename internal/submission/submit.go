@@ -29,6 +29,7 @@ type Store interface {
 	Account(ctx context.Context, address string) (store.Account, error)
 	DeliverAll(ctx context.Context, ds ...*store.Delivery) ([][]store.Delivered, error)
 	AppendLog(ctx context.Context, events ...store.LogEvent) error
+	store.SendCounts
 }
 
 // Errors of Submit; each front end maps them once (smtpError for SMTP).
@@ -38,7 +39,8 @@ var (
 	ErrSpoofed = errors.New("submission: sender is not the signed-in address")
 	// ErrTooManyRecipients: over the per-message recipient limit.
 	ErrTooManyRecipients = errors.New("submission: too many recipients")
-	// ErrRateLimited: over the account's messages per hour.
+	// ErrRateLimited: over the account's messages per hour. The error
+	// wraps a *store.SendLimitError that says when to retry.
 	ErrRateLimited = errors.New("submission: too many messages this hour")
 	// ErrBadRecipient: nothing to send to, or a recipient address is
 	// not valid.
@@ -48,7 +50,10 @@ var (
 // Limits are the per-user limits of Submit.
 type Limits struct {
 	MaxRecipients int // per message; 0 means 100
-	PerHour       int // messages per account per hour; 0 means no limit
+	// PerHour bounds the messages an account sends in any hour (a
+	// sliding window counted in the store, so that neither a restart
+	// nor a second node resets it); 0 means no limit.
+	PerHour int
 	// FromAliases lists, per signed-in address, the other addresses the
 	// administrator allows it to send as (envelope sender and From),
 	// such as a shared sales@ address. Keys and values are lower case.
@@ -60,7 +65,6 @@ type Limits struct {
 type Submitter struct {
 	st     Store
 	limits Limits
-	rate   *rateLimit
 	wake   func()
 	now    func() time.Time
 }
@@ -90,7 +94,7 @@ func NewSubmitter(st Store, limits Limits, wake func(), now func() time.Time) *S
 	if wake == nil {
 		wake = func() {}
 	}
-	return &Submitter{st: st, limits: limits, rate: newRateLimit(limits.PerHour), wake: wake, now: now}
+	return &Submitter{st: st, limits: limits, wake: wake, now: now}
 }
 
 // Message is one message from a signed-in user.
@@ -128,9 +132,30 @@ func (s *Submitter) MaySendAs(acct store.Account, addr string) bool {
 // MaxRecipients is the per-message limit, for the listener's RCPT.
 func (s *Submitter) MaxRecipients() int { return s.limits.MaxRecipients }
 
-// Allowed reports whether the account may send one more message now (for
-// an early answer at MAIL; Submit checks again).
-func (s *Submitter) Allowed(accountID int64) bool { return s.rate.allow(accountID, s.now()) }
+// sendLimit is the account's SendLimit, nil without a limit.
+func (s *Submitter) sendLimit(accountID int64) *store.SendLimit {
+	if s.limits.PerHour <= 0 {
+		return nil
+	}
+	return &store.SendLimit{AccountID: accountID, Max: s.limits.PerHour, Window: time.Hour}
+}
+
+// Allowed checks whether the account may send one more message now, for
+// an early answer at MAIL (Submit checks again, in its transaction): nil,
+// or an error wrapping ErrRateLimited and a *store.SendLimitError.
+func (s *Submitter) Allowed(ctx context.Context, accountID int64) error {
+	l := s.sendLimit(accountID)
+	if l == nil {
+		return nil
+	}
+	if err := store.CheckSendLimit(ctx, s.st, *l, s.now()); err != nil {
+		if errors.Is(err, store.ErrSendLimit) {
+			return fmt.Errorf("%w: %w", ErrRateLimited, err)
+		}
+		return err
+	}
+	return nil
+}
 
 // Submit checks m and stores it durably: the Sent copy (Bcc header kept),
 // the queue entries (one per recipient), the INBOX copies of protected
@@ -177,14 +202,8 @@ func (s *Submitter) Submit(ctx context.Context, m Message) (Result, error) {
 		return Result{}, fmt.Errorf("submit for %s: %w", acct.Address, err)
 	}
 
-	now := s.now()
-	release, ok := s.rate.reserve(acct.ID, now)
-	if !ok {
-		return Result{}, fmt.Errorf("submit for %s: %w", acct.Address, ErrRateLimited)
-	}
-	res, err := s.store(ctx, m, acct, rcpts, info, now)
+	res, err := s.store(ctx, m, acct, rcpts, info, s.now())
 	if err != nil {
-		release()
 		return Result{}, err
 	}
 	s.wake()
@@ -246,7 +265,11 @@ func (s *Submitter) store(ctx context.Context, m Message, acct store.Account, rc
 	sent := &store.Delivery{Body: body, Size: size, Info: info, Received: now,
 		Copies:          []store.Copy{{AccountID: acct.ID, Mailbox: store.Sent, Flags: store.FlagSeen, Event: sentEv}},
 		Events:          []store.LogEvent{submitted},
-		DuplicateStatus: msglog.Duplicate}
+		DuplicateStatus: msglog.Duplicate,
+		// Counted and checked in the same transaction (store's
+		// sendlimit.go): 8 sessions racing past the limit get exactly
+		// the limit through.
+		Limit: s.sendLimit(acct.ID)}
 	out := sent
 	// A spooled message has no Bcc field (prepare).
 	outBody, stripped := stripBcc(m.Body)
@@ -283,6 +306,9 @@ func (s *Submitter) store(ctx context.Context, m Message, acct store.Account, rc
 		ds = append(ds, out)
 	}
 	if _, err := s.st.DeliverAll(ctx, ds...); err != nil {
+		if errors.Is(err, store.ErrSendLimit) {
+			return Result{}, fmt.Errorf("submit for %s: %w: %w", acct.Address, ErrRateLimited, err)
+		}
 		return Result{}, fmt.Errorf("store and queue message of %s: %w", acct.Address, err)
 	}
 	return res, nil

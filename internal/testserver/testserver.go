@@ -14,6 +14,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"io"
 	"log/slog"
 	"maps"
@@ -48,6 +49,10 @@ type Options struct {
 	// LogLevel of the service's log, written to the test log: debug,
 	// info, warn or error; warn when empty.
 	LogLevel string
+	// Data, when set, is the data directory to use instead of a new one:
+	// a restart of an earlier Server (shut down first) on its Data. The
+	// domain and users it holds already are kept as they are.
+	Data string
 }
 
 // Server is a running service.
@@ -85,7 +90,10 @@ type Server struct {
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
 	cfg := config.Default()
-	cfg.Data = t.TempDir()
+	cfg.Data = opts.Data
+	if cfg.Data == "" {
+		cfg.Data = t.TempDir()
+	}
 	cfg.Hostname = "localhost"
 	cfg.Capture.Listen = "127.0.0.1:0"
 	cfg.Capture.Allow = []string{"127.0.0.0/8", "::1"}
@@ -132,10 +140,13 @@ func Start(t testing.TB, opts Options) *Server {
 	if s.Domain == "" {
 		s.Domain = DefaultDomain
 	}
-	if _, err := s.Store.CreateDomain(context.Background(), s.Domain, 0); err != nil {
+	if _, err := s.Store.CreateDomain(context.Background(), s.Domain, 0); err != nil && (opts.Data == "" || !errors.Is(err, store.ErrExists)) {
 		t.Fatalf("testserver: create domain: %v", err)
 	}
 	for _, a := range slices.Sorted(maps.Keys(opts.Users)) {
+		if _, err := s.Store.Account(context.Background(), a); opts.Data != "" && err == nil {
+			continue
+		}
 		s.AddUser(t, a, opts.Users[a])
 	}
 	return s

@@ -180,6 +180,11 @@ func (s *Store) DeliverAll(ctx context.Context, ds ...*store.Delivery) ([][]stor
 // are found first, so that the body row counts only the copies stored;
 // unused reports that nothing refers to the body: the caller deletes it.
 func (t *tx) deliver(s *Store, d *store.Delivery, key string, info []byte, digest []byte, keys *store.SortKeys) (out []store.Delivered, unused bool, err error) {
+	if d.Limit != nil {
+		if err := t.countSend(d.Limit, d.Received); err != nil {
+			return nil, false, err
+		}
+	}
 	out = make([]store.Delivered, len(d.Copies))
 	targets := make([]copyTarget, len(d.Copies))
 	stored := 0

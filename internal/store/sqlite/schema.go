@@ -452,6 +452,8 @@ CREATE TABLE known_ips (
 ) WITHOUT ROWID;
 CREATE INDEX known_ips_last_seen ON known_ips(last_seen);
 `,
+	// Messages sent per account, for the sending limit (issue 13 part 3).
+	sendLimitSchema,
 }
 
 // rebuildAutoincrement returns the statements that recreate table with

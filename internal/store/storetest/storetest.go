@@ -71,6 +71,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeliverAll", testDeliverAll},
 		{"AccountChanges", testAccountChanges},
 		{"KnownIPs", testKnownIPs},
+		{"SendLimit", testSendLimit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,62 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// sendLimitSchema is the migration step of the sending limit (issue 13
+// part 3, store/sendlimit.go): one row per counted send. Each account's
+// rows older than its window are deleted when it sends again, so an
+// account holds at most its limit of rows.
+const sendLimitSchema = `
+CREATE TABLE sends (
+	account_id INTEGER NOT NULL,
+	time INTEGER NOT NULL -- Unix ms
+);
+CREATE INDEX sends_account_time ON sends(account_id, time);
+`
+
+func (s *Store) SendsSince(ctx context.Context, accountID int64, since time.Time) (int, time.Time, error) {
+	var n int
+	var oldest sql.NullInt64
+	if err := s.queryRow(ctx, "SELECT count(*), min(time) FROM sends WHERE account_id = ? AND time >= ?",
+		accountID, since.UnixMilli()).Scan(&n, &oldest); err != nil {
+		return 0, time.Time{}, fmt.Errorf("count sends of account %d: %w", accountID, err)
+	}
+	var t time.Time
+	if oldest.Valid {
+		t = time.UnixMilli(oldest.Int64)
+	}
+	return n, t, nil
+}
+
+// countSend checks l at now and records one send, in the delivery's
+// transaction: the writer runs one transaction at a time, so no other
+// send of the account slips in between the count and the insert.
+func (t *tx) countSend(l *store.SendLimit, now time.Time) error {
+	if l.Max <= 0 || l.Window <= 0 || l.AccountID == 0 {
+		return fmt.Errorf("send limit %+v: %w", *l, store.ErrInvalid)
+	}
+	since := now.Add(-l.Window).UnixMilli()
+	if _, err := t.Exec("DELETE FROM sends WHERE account_id = ? AND time < ?", l.AccountID, since); err != nil {
+		return fmt.Errorf("drop old sends of account %d: %w", l.AccountID, err)
+	}
+	var n int
+	var oldest sql.NullInt64
+	if err := t.QueryRow("SELECT count(*), min(time) FROM sends WHERE account_id = ? AND time >= ?", l.AccountID, since).
+		Scan(&n, &oldest); err != nil {
+		return fmt.Errorf("count sends of account %d: %w", l.AccountID, err)
+	}
+	if n >= l.Max {
+		return &store.SendLimitError{Limit: *l, RetryAt: time.UnixMilli(oldest.Int64).Add(l.Window)}
+	}
+	if _, err := t.Exec("INSERT INTO sends (account_id, time) VALUES (?, ?)", l.AccountID, now.UnixMilli()); err != nil {
+		return fmt.Errorf("record send of account %d: %w", l.AccountID, err)
+	}
+	return nil
+}
