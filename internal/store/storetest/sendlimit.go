@@ -33,7 +33,9 @@ func testSendLimit(t *testing.T, s store.Store) {
 	var wg sync.WaitGroup
 	errs := make([]error, 8)
 	for i := range errs {
-		wg.Go(func() { errs[i] = send(alice, base.Add(time.Duration(i)*time.Millisecond), fmt.Sprintf("race%d", i), store.Sent) })
+		wg.Go(func() {
+			errs[i] = send(alice, base.Add(time.Duration(i)*time.Millisecond), fmt.Sprintf("race%d", i), store.Sent)
+		})
 	}
 	wg.Wait()
 	ok, refused := 0, 0
