@@ -34,6 +34,10 @@ func TestCLITenancy(t *testing.T) {
 		{args: d("domain", "set", "globex.test", "--whole-domain", "maybe"), code: 2, stderr: []string{"on or off"}},
 		{args: d("domain", "set", "globex.test"), code: 2, stderr: []string{"needs --whole-domain"}},
 		{args: d("domain", "set", "globex.test", "--relay", "none"), stdout: []string{"relay -"}},
+		{args: d("domain", "set", "globex.test", "--continuity-only=true"), stdout: []string{"whole domain on", "continuity only true"}},
+		{args: d("domain", "list", "--json"), stdout: []string{`"continuity_only": true`, `"whole_domain": true`}},
+		{args: d("domain", "set", "globex.test", "--continuity-only=false", "--relay", "mx.globex.test"), stdout: []string{"whole domain on", "continuity only false"}},
+		{args: d("domain", "set", "globex.test", "--continuity-only=maybe"), code: 2, stderr: []string{"--continuity-only takes true or false"}},
 		{args: d("user", "add", "ann@globex.test", "--password-stdin"), stdin: pw, stdout: []string{"ann@globex.test protected (password set)"}},
 		{args: d("user", "add", "bea@globex.test", "--password-stdin"), stdin: "bea@globex.test\n", code: 1, stderr: []string{"password: must not be the address"}},
 

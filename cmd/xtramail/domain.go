@@ -49,14 +49,15 @@ func domainAdd(fs *flag.FlagSet) action {
 
 // domainRow is a domain in `domain list --json`.
 type domainRow struct {
-	Name          string    `json:"name"`
-	CustomerID    int64     `json:"customer_id"`
-	RetentionDays int       `json:"retention_days"`
-	WholeDomain   bool      `json:"whole_domain"`
-	RelayHost     string    `json:"relay_host,omitempty"`
-	AllowedIPs    []string  `json:"allowed_ips,omitempty"`
-	Addresses     int       `json:"addresses"`
-	CreatedAt     time.Time `json:"created_at"`
+	Name           string    `json:"name"`
+	CustomerID     int64     `json:"customer_id"`
+	RetentionDays  int       `json:"retention_days"`
+	WholeDomain    bool      `json:"whole_domain"`
+	RelayHost      string    `json:"relay_host,omitempty"`
+	AllowedIPs     []string  `json:"allowed_ips,omitempty"`
+	ContinuityOnly bool      `json:"continuity_only"`
+	Addresses      int       `json:"addresses"`
+	CreatedAt      time.Time `json:"created_at"`
 }
 
 func domainList(fs *flag.FlagSet) action {
@@ -72,7 +73,7 @@ func domainList(fs *flag.FlagSet) action {
 			if err != nil {
 				return err
 			}
-			rows[i] = domainRow{d.Name, d.CustomerID, d.RetentionDays, d.WholeDomain, d.RelayHost, d.AllowedIPs, len(as), d.CreatedAt}
+			rows[i] = domainRow{d.Name, d.CustomerID, d.RetentionDays, d.WholeDomain, d.RelayHost, d.AllowedIPs, d.ContinuityOnly, len(as), d.CreatedAt}
 		}
 		if *asJSON {
 			return e.printJSON(rows)
@@ -117,7 +118,7 @@ func (e *env) setDomain(ctx context.Context, name string, change func(*store.Dom
 	if err != nil {
 		return err
 	}
-	set := store.DomainSettings{RetentionDays: d.RetentionDays, WholeDomain: d.WholeDomain, AllowedIPs: d.AllowedIPs, RelayHost: d.RelayHost}
+	set := d.Settings()
 	change(&set)
 	return e.admin().SetDomainSettings(ctx, admin.CLI(), d.Name, set)
 }
@@ -126,16 +127,27 @@ func domainSet(fs *flag.FlagSet) action {
 	whole := fs.String("whole-domain", "", "on: every address of the domain is protected (created at its first copy); off: only added addresses")
 	relay := fs.String("relay", "", "`host[:port]` of the domain's primary mail system, for redelivery (\"none\" clears it)")
 	allow := fs.String("allow-ips", "", "comma-separated upstream `addresses or CIDR prefixes` allowed for this domain (\"none\" clears them)")
+	contOnly := fs.String("continuity-only", "", "true: mail submitted to the domain's protected addresses goes to their continuity INBOX only, never relayed (no primary mail system exists); false: both (the default)")
 	return func(ctx context.Context, e *env, args []string) error {
-		if *whole == "" && *relay == "" && *allow == "" {
-			return usageErr("domain set needs --whole-domain, --relay or --allow-ips")
+		if *whole == "" && *relay == "" && *allow == "" && *contOnly == "" {
+			return usageErr("domain set needs --whole-domain, --relay, --allow-ips or --continuity-only")
 		}
 		if *whole != "" && *whole != "on" && *whole != "off" {
 			return usageErr("domain set: --whole-domain takes on or off")
 		}
+		var only bool
+		if *contOnly != "" {
+			var err error
+			if only, err = strconv.ParseBool(*contOnly); err != nil {
+				return usageErr("domain set: --continuity-only takes true or false")
+			}
+		}
 		err := e.setDomain(ctx, args[0], func(s *store.DomainSettings) {
 			if *whole != "" {
 				s.WholeDomain = *whole == "on"
+			}
+			if *contOnly != "" {
+				s.ContinuityOnly = only
 			}
 			switch *relay {
 			case "":
@@ -159,8 +171,8 @@ func domainSet(fs *flag.FlagSet) action {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "domain %s: whole domain %s, relay %s, allowed upstream IPs %s\n", d.Name, onOff(d.WholeDomain, "on", "off"),
-			dash(d.RelayHost), dash(strings.Join(d.AllowedIPs, ", ")))
+		fmt.Fprintf(e.stdout, "domain %s: whole domain %s, relay %s, allowed upstream IPs %s, continuity only %t\n", d.Name, onOff(d.WholeDomain, "on", "off"),
+			dash(d.RelayHost), dash(strings.Join(d.AllowedIPs, ", ")), d.ContinuityOnly)
 		return nil
 	}
 }

@@ -252,7 +252,7 @@ func (s *Service) SetDomainSettings(ctx context.Context, p Principal, name strin
 		return s.denied(ctx, p, OpDomainSettings, "domain "+name, s.domainExists(name), err)
 	}
 	s.audit(ctx, p, s.customerTenant(ctx, d.CustomerID), OpDomainSettings, "domain "+d.Name,
-		fmt.Sprintf("retention %d days, whole domain %t, allowed IPs %q, relay %q", set.RetentionDays, set.WholeDomain, strings.Join(set.AllowedIPs, " "), set.RelayHost))
+		fmt.Sprintf("retention %d days, whole domain %t, allowed IPs %q, relay %q, continuity only %t", set.RetentionDays, set.WholeDomain, strings.Join(set.AllowedIPs, " "), set.RelayHost, set.ContinuityOnly))
 	return nil
 }
 

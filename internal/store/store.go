@@ -55,6 +55,10 @@ type Domain struct {
 	WholeDomain bool
 	AllowedIPs  []string
 	RelayHost   string
+	// ContinuityOnly: mail submitted to the domain's protected
+	// addresses goes to their continuity INBOX only, never relayed
+	// (DomainSettings.ContinuityOnly).
+	ContinuityOnly bool
 }
 
 // Account is a protected address: the unit that owns mailboxes and signs in.

@@ -90,6 +90,21 @@ type DomainSettings struct {
 	// RelayHost (host or host:port) is the domain's primary mail system,
 	// where an administrator redelivers a message.
 	RelayHost string
+	// ContinuityOnly is for a set-up where no primary mail system exists
+	// to relay to: a message submitted to a protected address of the
+	// domain is stored in its continuity INBOX and not relayed (by
+	// default it is both, so that the primary mailbox has it when it is
+	// back), and one to an address of the domain that is not protected
+	// is refused, having nowhere to go.
+	ContinuityOnly bool
+}
+
+// Settings returns the domain's settings, for a change of some of them:
+// every editor starts from these, so that a field it does not show is
+// kept, not reset.
+func (d Domain) Settings() DomainSettings {
+	return DomainSettings{RetentionDays: d.RetentionDays, WholeDomain: d.WholeDomain, AllowedIPs: d.AllowedIPs,
+		RelayHost: d.RelayHost, ContinuityOnly: d.ContinuityOnly}
 }
 
 // Role is an administrator's level; its scope is the provider's whole

@@ -177,6 +177,8 @@ func (o *Outbox) submit(ctx context.Context, e store.OutboxEntry) (failure strin
 		return "", nil
 	case errors.Is(err, ErrSpoofed):
 		return "the sender is not your address", nil
+	case errors.Is(err, ErrNoRoute):
+		return "a recipient is not a protected address of a domain that is not relayed to", nil
 	case errors.Is(err, ErrBadRecipient):
 		return "no recipient, or a recipient address is not valid", nil
 	case errors.Is(err, ErrTooManyRecipients):

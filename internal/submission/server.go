@@ -211,6 +211,7 @@ var (
 	errSpoofed      = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Sender address and From header must be your own address or an alias your administrator allowed"}
 	errTooManyRcpts = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 5, 3}, Message: "Too many recipients for one message"}
 	errBadRcpt      = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "Bad recipient address syntax"}
+	errNoRoute      = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "Not a protected address of a domain that xtramail does not relay to"}
 )
 
 // smtpError maps Submit's errors to SMTP answers, once, and leaves the
@@ -224,6 +225,8 @@ func smtpError(err error) *smtp.SMTPError {
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 5, 3}, Message: "Too many recipients for one message"}
 	case errors.Is(err, ErrRateLimited):
 		return rateError(err)
+	case errors.Is(err, ErrNoRoute):
+		return errNoRoute
 	case errors.Is(err, ErrBadRecipient):
 		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "No valid recipients"}
 	default:
@@ -382,6 +385,15 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		// RFC 5321 4.5.3.1.10: 452 for too many recipients; the client
 		// sends the rest in another transaction.
 		return errTooManyRcpts
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	if err := s.srv.sub.CheckRecipient(ctx, addr); err != nil {
+		if !errors.Is(err, ErrNoRoute) {
+			s.log.Error("check recipient", "rcpt", addr, "err", err)
+		}
+		s.refused(addr, err.Error())
+		return smtpError(err)
 	}
 	s.rcpts = append(s.rcpts, addr)
 	return nil

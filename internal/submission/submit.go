@@ -27,6 +27,7 @@ import (
 // Store is what submission needs of the store.
 type Store interface {
 	Account(ctx context.Context, address string) (store.Account, error)
+	Domain(ctx context.Context, name string) (store.Domain, error)
 	DeliverAll(ctx context.Context, ds ...*store.Delivery) ([][]store.Delivered, error)
 	AppendLog(ctx context.Context, events ...store.LogEvent) error
 	store.SendCounts
@@ -252,7 +253,7 @@ func (m *Message) body() (io.Reader, int64) {
 }
 
 func (s *Submitter) store(ctx context.Context, m Message, acct store.Account, rcpts []string, info *message.Info, now time.Time) (Result, error) {
-	res := Result{MessageID: info.MessageID, Queued: len(rcpts)}
+	res := Result{MessageID: info.MessageID}
 	body, size := m.body()
 	base := msglog.Message(now, info, acct.Address, size, m.RemoteIP)
 	submitted := msglog.With(base, msglog.Submitted, strings.Join(rcpts, ", "), acct.DomainID,
@@ -281,21 +282,31 @@ func (s *Submitter) store(ctx context.Context, m Message, acct store.Account, rc
 			DuplicateStatus: msglog.Duplicate}
 		info = oinfo
 	}
+	var relay []string
+	domains := map[string]*store.Domain{}
 	for _, r := range rcpts {
-		a, err := s.st.Account(ctx, r)
-		switch {
-		case err == nil && a.Enabled:
+		rt, err := s.route(ctx, r, domains)
+		if err != nil {
+			return Result{}, fmt.Errorf("submit for %s: %w", acct.Address, err)
+		}
+		if a := rt.local; a != nil {
 			// A protected colleague sees it in their continuity INBOX at
-			// once; it is relayed too, for their primary mailbox.
+			// once; it is relayed too, for their primary mailbox, unless
+			// their domain is "continuity only".
+			detail := store.Inbox
+			if !rt.relay {
+				detail += " (continuity only: not relayed)"
+			}
 			out.Copies = append(out.Copies, store.Copy{AccountID: a.ID, Mailbox: store.Inbox,
-				Event: msglog.With(base, msglog.Stored, r, a.DomainID, store.Inbox)})
+				Event: msglog.With(base, msglog.Stored, r, a.DomainID, detail)})
 			res.Local++
-		case err == nil, errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalid):
-		default:
-			return Result{}, fmt.Errorf("look up recipient %s: %w", r, err)
+		}
+		if rt.relay {
+			relay = append(relay, r)
 		}
 	}
-	entries, queued := queue.Outbound(acct.ID, acct.DomainID, acct.Address, rcpts, info, out.Size, now)
+	res.Queued = len(relay)
+	entries, queued := queue.Outbound(acct.ID, acct.DomainID, acct.Address, relay, info, out.Size, now)
 	for i := range queued {
 		queued[i].RemoteIP = m.RemoteIP
 	}

@@ -56,13 +56,13 @@ func (s *Store) CreateDomain(ctx context.Context, name string, retentionDays int
 	return d, err
 }
 
-const domainCols = "id, name, retention_days, created, customer_id, whole_domain, allowed_ips, relay_host"
+const domainCols = "id, name, retention_days, created, customer_id, whole_domain, allowed_ips, relay_host, continuity_only"
 
 func scanDomain(sc scanner) (store.Domain, error) {
 	var d store.Domain
 	var created int64
 	var ips string
-	err := sc.Scan(&d.ID, &d.Name, &d.RetentionDays, &created, &d.CustomerID, &d.WholeDomain, &ips, &d.RelayHost)
+	err := sc.Scan(&d.ID, &d.Name, &d.RetentionDays, &created, &d.CustomerID, &d.WholeDomain, &ips, &d.RelayHost, &d.ContinuityOnly)
 	d.CreatedAt = time.UnixMilli(created)
 	d.AllowedIPs = strings.Fields(ips)
 	return d, err

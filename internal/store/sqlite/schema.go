@@ -454,6 +454,9 @@ CREATE INDEX known_ips_last_seen ON known_ips(last_seen);
 `,
 	// Messages sent per account, for the sending limit (issue 13 part 3).
 	sendLimitSchema,
+	// Per-domain "continuity only": no relay leg for its protected
+	// recipients (issue 13 part 6).
+	`ALTER TABLE domains ADD COLUMN continuity_only INTEGER NOT NULL DEFAULT 0;`,
 }
 
 // rebuildAutoincrement returns the statements that recreate table with

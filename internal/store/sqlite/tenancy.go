@@ -329,8 +329,8 @@ func (s *Store) SetDomainSettings(ctx context.Context, sc store.Scope, name stri
 	}
 	c, args := customerIn(sc, "customer_id")
 	return s.updateOne(ctx, "domain "+name,
-		"UPDATE domains SET retention_days = ?, whole_domain = ?, allowed_ips = ?, relay_host = ? WHERE name = ? AND "+c,
-		append([]any{set.RetentionDays, set.WholeDomain, strings.Join(set.AllowedIPs, " "), set.RelayHost, strings.ToLower(strings.TrimSpace(name))}, args...)...)
+		"UPDATE domains SET retention_days = ?, whole_domain = ?, allowed_ips = ?, relay_host = ?, continuity_only = ? WHERE name = ? AND "+c,
+		append([]any{set.RetentionDays, set.WholeDomain, strings.Join(set.AllowedIPs, " "), set.RelayHost, set.ContinuityOnly, strings.ToLower(strings.TrimSpace(name))}, args...)...)
 }
 
 func (s *Store) RemoveDomain(ctx context.Context, sc store.Scope, name string) error {

@@ -175,13 +175,13 @@ func testTenancyTree(t *testing.T, s store.Store) {
 		t.Errorf("remove domain with accounts: %v", err)
 	}
 	// Settings round trip.
-	set := store.DomainSettings{RetentionDays: 14, WholeDomain: true, AllowedIPs: []string{"192.0.2.0/24", "2001:db8::1"}, RelayHost: "mx.one.test:25"}
+	set := store.DomainSettings{RetentionDays: 14, WholeDomain: true, AllowedIPs: []string{"192.0.2.0/24", "2001:db8::1"}, RelayHost: "mx.one.test:25", ContinuityOnly: true}
 	must(0, s.SetDomainSettings(ctx, c1, "one.test", set))
 	d := must(s.ScopedDomain(ctx, c1, "ONE.test"))
-	if d.RetentionDays != 14 || !d.WholeDomain || strings.Join(d.AllowedIPs, ",") != "192.0.2.0/24,2001:db8::1" || d.RelayHost != "mx.one.test:25" {
+	if d.RetentionDays != 14 || !d.WholeDomain || strings.Join(d.AllowedIPs, ",") != "192.0.2.0/24,2001:db8::1" || d.RelayHost != "mx.one.test:25" || !d.ContinuityOnly {
 		t.Errorf("settings after SetDomainSettings: %+v", d)
 	}
-	if got := must(s.Domain(ctx, "one.test")); !got.WholeDomain || got.CustomerID != tr.c1.ID {
+	if got := must(s.Domain(ctx, "one.test")); !got.WholeDomain || !got.ContinuityOnly || got.Settings().ContinuityOnly != true || got.CustomerID != tr.c1.ID {
 		t.Errorf("Domain() does not show the settings: %+v", got)
 	}
 	// Removing a customer takes its admins and their tokens.

@@ -66,14 +66,16 @@ type customerJSON struct {
 }
 
 type domainJSON struct {
-	ID            int64     `json:"id"`
-	Name          string    `json:"name"`
-	CustomerID    int64     `json:"customer_id"`
-	RetentionDays int       `json:"retention_days"`
-	WholeDomain   bool      `json:"whole_domain"`
-	AllowedIPs    []string  `json:"allowed_ips"`
-	RelayHost     string    `json:"relay_host"`
-	CreatedAt     time.Time `json:"created_at"`
+	ID            int64    `json:"id"`
+	Name          string   `json:"name"`
+	CustomerID    int64    `json:"customer_id"`
+	RetentionDays int      `json:"retention_days"`
+	WholeDomain   bool     `json:"whole_domain"`
+	AllowedIPs    []string `json:"allowed_ips"`
+	RelayHost     string   `json:"relay_host"`
+	// ContinuityOnly: no relay leg for the domain's protected recipients.
+	ContinuityOnly bool      `json:"continuity_only"`
+	CreatedAt      time.Time `json:"created_at"`
 }
 
 type addressJSON struct {
@@ -112,7 +114,7 @@ func domainOf(d store.Domain) domainJSON {
 		ips = []string{}
 	}
 	return domainJSON{ID: d.ID, Name: d.Name, CustomerID: d.CustomerID, RetentionDays: d.RetentionDays,
-		WholeDomain: d.WholeDomain, AllowedIPs: ips, RelayHost: d.RelayHost, CreatedAt: d.CreatedAt.UTC()}
+		WholeDomain: d.WholeDomain, AllowedIPs: ips, RelayHost: d.RelayHost, ContinuityOnly: d.ContinuityOnly, CreatedAt: d.CreatedAt.UTC()}
 }
 
 func addressOf(a store.Account) addressJSON {
@@ -396,10 +398,11 @@ func (a *API) getDomain(w http.ResponseWriter, r *http.Request, p admin.Principa
 
 // domainPatch changes the fields it names and leaves the others.
 type domainPatch struct {
-	RetentionDays *int      `json:"retention_days"`
-	WholeDomain   *bool     `json:"whole_domain"`
-	AllowedIPs    *[]string `json:"allowed_ips"`
-	RelayHost     *string   `json:"relay_host"`
+	RetentionDays  *int      `json:"retention_days"`
+	WholeDomain    *bool     `json:"whole_domain"`
+	AllowedIPs     *[]string `json:"allowed_ips"`
+	RelayHost      *string   `json:"relay_host"`
+	ContinuityOnly *bool     `json:"continuity_only"`
 }
 
 func (a *API) patchDomain(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
@@ -412,7 +415,7 @@ func (a *API) patchDomain(w http.ResponseWriter, r *http.Request, p admin.Princi
 	if err != nil {
 		return err
 	}
-	set := store.DomainSettings{RetentionDays: d.RetentionDays, WholeDomain: d.WholeDomain, AllowedIPs: d.AllowedIPs, RelayHost: d.RelayHost}
+	set := d.Settings()
 	if b.RetentionDays != nil {
 		set.RetentionDays = *b.RetentionDays
 	}
@@ -424,6 +427,9 @@ func (a *API) patchDomain(w http.ResponseWriter, r *http.Request, p admin.Princi
 	}
 	if b.RelayHost != nil {
 		set.RelayHost = *b.RelayHost
+	}
+	if b.ContinuityOnly != nil {
+		set.ContinuityOnly = *b.ContinuityOnly
 	}
 	if err := a.adm.SetDomainSettings(r.Context(), p, name, set); err != nil {
 		return err

@@ -78,7 +78,7 @@ func (a *app) domainPage(w http.ResponseWriter, r *http.Request, p admin.Princip
 		a.fail(w, r, p, "domain", err)
 		return
 	}
-	set := store.DomainSettings{RetentionDays: dom.RetentionDays, WholeDomain: dom.WholeDomain, AllowedIPs: dom.AllowedIPs, RelayHost: dom.RelayHost}
+	set := dom.Settings()
 	if form != nil {
 		set = *form
 	}
@@ -97,9 +97,10 @@ func (a *app) domainPage(w http.ResponseWriter, r *http.Request, p admin.Princip
 
 func (a *app) domainSettings(w http.ResponseWriter, r *http.Request, p admin.Principal) {
 	set := store.DomainSettings{
-		WholeDomain: r.PostFormValue("whole") == "1",
-		RelayHost:   strings.TrimSpace(r.PostFormValue("relay")),
-		AllowedIPs:  strings.Fields(r.PostFormValue("allowed")),
+		WholeDomain:    r.PostFormValue("whole") == "1",
+		ContinuityOnly: r.PostFormValue("continuity_only") == "1",
+		RelayHost:      strings.TrimSpace(r.PostFormValue("relay")),
+		AllowedIPs:     strings.Fields(r.PostFormValue("allowed")),
 	}
 	days, err := strconv.Atoi(strings.TrimSpace(r.PostFormValue("retention")))
 	if err != nil {

@@ -1,0 +1,84 @@
+package submission_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/emersion/go-sasl"
+
+	"github.com/xtramail/xtramail/internal/config"
+	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/testserver"
+)
+
+// TestContinuityOnlyDomain: a protected colleague gets the INBOX copy and
+// the relay gets the message too, by default; with the domain set to
+// "continuity only" the relay leg stops for that domain's recipients
+// (and an unprotected address there is refused at RCPT), while other
+// recipients are relayed as before. Over real SMTP, with a relay sink
+// that counts.
+func TestContinuityOnlyDomain(t *testing.T) {
+	sk := startSink(t, "8BITMIME", "PIPELINING")
+	srv := testserver.Start(t, testserver.Options{
+		Users:     map[string]string{alice: alicePw, bob: bobPw},
+		Configure: func(c *config.Config) { sk.relayTo(c) },
+	})
+	ctx := context.Background()
+	c := dial(t, srv)
+	if err := c.Auth(sasl.NewPlainClient("", alice, alicePw)); err != nil {
+		t.Fatal(err)
+	}
+	drained := func() bool { return len(queued(t, srv, alice)) == 0 }
+
+	// Default: both legs.
+	if got := send(c, alice, []string{bob, outsider}, msg(alice, bob+", "+outsider, "both@x", "")); got != "ok" {
+		t.Fatalf("send: %s", got)
+	}
+	waitFor(t, "the relay to take both recipients", func() bool { return sk.count(bob) == 1 && sk.count(outsider) == 1 })
+	if _, ok := srv.Bodies(t, bob, store.Inbox)["both@x"]; !ok {
+		t.Fatal("the colleague's INBOX copy is missing")
+	}
+
+	// Continuity only for example.test.
+	d, err := srv.Store.Domain(ctx, srv.Domain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := d.Settings()
+	set.ContinuityOnly = true
+	if err := srv.Store.SetDomainSettings(ctx, store.AllScope(), srv.Domain, set); err != nil {
+		t.Fatal(err)
+	}
+	if got := send(c, alice, []string{bob, outsider}, msg(alice, bob+", "+outsider, "only@x", "")); got != "ok" {
+		t.Fatalf("send with continuity only: %s", got)
+	}
+	// The queue entries were made with the 250: only the outsider's.
+	for _, e := range queued(t, srv, alice) {
+		if e.Rcpt == bob {
+			t.Errorf("queued for %s although the domain is continuity only", bob)
+		}
+	}
+	waitFor(t, "the relay to take the outsider's second message", func() bool { return sk.count(outsider) == 2 })
+	waitFor(t, "the queue to drain", drained)
+	if n := sk.count(bob); n != 1 {
+		t.Errorf("the relay got %d messages for %s, want 1 (none after continuity only)", n, bob)
+	}
+	if _, ok := srv.Bodies(t, bob, store.Inbox)["only@x"]; !ok {
+		t.Error("continuity only: the colleague's INBOX copy is missing")
+	}
+	// An address of the domain that is not protected has nowhere to go.
+	if got := send(c, alice, []string{"nobody@" + srv.Domain}, msg(alice, "nobody@"+srv.Domain, "nowhere@x", "")); got != "550 5.1.1" {
+		t.Errorf("unprotected address of a continuity-only domain: %s, want 550 5.1.1", got)
+	}
+	c.Reset()
+
+	// Back to the default: relayed again.
+	set.ContinuityOnly = false
+	if err := srv.Store.SetDomainSettings(ctx, store.AllScope(), srv.Domain, set); err != nil {
+		t.Fatal(err)
+	}
+	if got := send(c, alice, []string{bob}, msg(alice, bob, "again@x", "")); got != "ok" {
+		t.Fatalf("send: %s", got)
+	}
+	waitFor(t, "the relay to take the colleague's message again", func() bool { return sk.count(bob) == 2 })
+}

@@ -1,0 +1,66 @@
+package submission
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// ErrNoRoute: a recipient at a "continuity only" domain that is not a
+// protected address; with no relay leg for the domain, it has nowhere to
+// go.
+var ErrNoRoute = errors.New("submission: not a protected address of a continuity-only domain")
+
+// route is what becomes of one recipient (issue 13 part 6): a protected
+// colleague gets an INBOX copy at once and, unless their domain is
+// "continuity only", the message is relayed too so that their primary
+// mailbox has it when it is back; anyone else is relayed.
+type route struct {
+	local *store.Account // protected: gets the INBOX copy
+	relay bool           // queued for the relay or MX
+}
+
+// route decides for one normalised recipient. domains caches the
+// recipient domains looked up in one submission.
+func (s *Submitter) route(ctx context.Context, rcpt string, domains map[string]*store.Domain) (route, error) {
+	a, err := s.st.Account(ctx, rcpt)
+	switch {
+	case err == nil, errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalid):
+	default:
+		return route{}, fmt.Errorf("look up recipient %s: %w", rcpt, err)
+	}
+	protected := err == nil && a.Enabled
+	name := store.DomainOf(rcpt)
+	d, seen := domains[name]
+	if !seen {
+		dom, err := s.st.Domain(ctx, name)
+		switch {
+		case err == nil:
+			d = &dom
+		case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalid):
+		default:
+			return route{}, fmt.Errorf("look up domain of %s: %w", rcpt, err)
+		}
+		if domains != nil {
+			domains[name] = d
+		}
+	}
+	only := d != nil && d.ContinuityOnly
+	switch {
+	case protected:
+		return route{local: &a, relay: !only}, nil
+	case only:
+		return route{}, fmt.Errorf("recipient %s: %w", rcpt, ErrNoRoute)
+	}
+	return route{relay: true}, nil
+}
+
+// CheckRecipient reports whether a normalised recipient can be sent to
+// (nil) or is refused (ErrNoRoute), for the listener's RCPT: a refused
+// recipient is refused alone and the client sends to the others.
+func (s *Submitter) CheckRecipient(ctx context.Context, rcpt string) error {
+	_, err := s.route(ctx, rcpt, nil)
+	return err
+}
