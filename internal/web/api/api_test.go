@@ -277,8 +277,13 @@ func TestEveryRouteAgainstOpenAPI(t *testing.T) {
 		t.Errorf("customer one's domains: %d", n)
 	}
 	d = p.want(200, "PATCH", "/domains/one.test", map[string]any{"whole_domain": true, "allowed_ips": []string{"192.0.2.0/24"}})
-	if d["retention_days"].(float64) != 30 || d["whole_domain"] != true || len(d["allowed_ips"].([]any)) != 1 {
+	if d["retention_days"].(float64) != 30 || d["whole_domain"] != true || len(d["allowed_ips"].([]any)) != 1 || d["continuity_only"] != false {
 		t.Errorf("patched domain: %v", d)
+	}
+	// A PATCH of continuity_only keeps the fields it does not name.
+	d = p.want(200, "PATCH", "/domains/one.test", map[string]any{"continuity_only": true})
+	if d["continuity_only"] != true || d["whole_domain"] != true || len(d["allowed_ips"].([]any)) != 1 {
+		t.Errorf("domain after continuity_only: %v", d)
 	}
 	p.want(201, "POST", "/domains", map[string]any{"name": "spare.test"})
 	p.want(204, "DELETE", "/domains/spare.test", nil)

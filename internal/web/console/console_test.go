@@ -364,11 +364,11 @@ func TestPagesRender(t *testing.T) {
 	if pg := b.post("/console/domains", url.Values{"name": {"not a domain"}, "customer": {c3}}); pg.status != http.StatusBadRequest || !strings.Contains(pg.body, "alert-error") {
 		t.Errorf("add a bad domain: %d, want 400 with the form's error", pg.status)
 	}
-	if pg := b.post("/console/domains/c3.test", url.Values{"retention": {"45"}, "whole": {"1"}, "allowed": {"192.0.2.0/24\n2001:db8::1"}, "relay": {"mail.c3.test:25"}}); pg.status != http.StatusSeeOther {
+	if pg := b.post("/console/domains/c3.test", url.Values{"retention": {"45"}, "whole": {"1"}, "continuity_only": {"1"}, "allowed": {"192.0.2.0/24\n2001:db8::1"}, "relay": {"mail.c3.test:25"}}); pg.status != http.StatusSeeOther {
 		t.Errorf("domain settings: %d: %s", pg.status, pg.body)
 	}
 	dom := b.get("/console/domains/c3.test")
-	for _, want := range []string{`value="45"`, "checked", "192.0.2.0/24", "mail.c3.test:25"} {
+	for _, want := range []string{`value="45"`, "checked", `id="continuity_only" name="continuity_only" type="checkbox" value="1" checked`, "192.0.2.0/24", "mail.c3.test:25"} {
 		if !strings.Contains(dom.body, want) {
 			t.Errorf("domain page after saving lacks %q", want)
 		}
