@@ -38,6 +38,9 @@ type Store interface {
 	store.Queue
 	Deliver(ctx context.Context, d *store.Delivery) ([]store.Delivered, error)
 	OpenBodyer
+	// Body gives a queued body's parsed structure, for the conversion to
+	// 7 bits (sevenbit.go).
+	Body(ctx context.Context, accountID, bodyID int64) (store.Body, error)
 }
 
 // Resolver looks up what delivery to an MX needs; *net.Resolver is one.

@@ -192,12 +192,17 @@ func smtpErr(err error, msg string) error {
 func (w *Worker) send(ctx context.Context, c *conn, t target, m *outMsg) ([]result, error) {
 	first := m.entries[0]
 	results := make([]result, len(m.entries))
-	sig, err := w.sign(ctx, first)
+	open, size, bad := w.bodyFor(ctx, c, first)
+	if bad != nil {
+		return uniform(m, *bad), nil
+	}
+	// Signed after any conversion to 7 bits: over the bytes that go out.
+	sig, err := w.sign(ctx, first, open)
 	if err != nil {
 		// Our own failure: retry later rather than send unsigned.
 		return uniform(m, result{outcome: store.QueueDeferred, reply: err.Error(), status: "4.3.0"}), nil
 	}
-	opts := &smtp.MailOptions{Size: first.Size}
+	opts := &smtp.MailOptions{Size: size}
 	if c.ext8 {
 		opts.Body = smtp.Body8BitMIME
 	}
@@ -245,7 +250,7 @@ func (w *Worker) send(ctx context.Context, c *conn, t target, m *outMsg) ([]resu
 		setAll(failure(err, c.host))
 		return results, nil
 	}
-	body, err := w.st.OpenBody(ctx, first.AccountID, first.BodyID)
+	body, err := open()
 	if err != nil {
 		// The DATA cannot be finished cleanly: drop the session.
 		return nil, fmt.Errorf("open queued body %d: %w", first.BodyID, err)
@@ -303,7 +308,7 @@ func failure(err error, host string) result {
 
 // sign returns the DKIM-Signature field for an entry's body when its
 // sender's domain has a key, else "".
-func (w *Worker) sign(ctx context.Context, e store.QueueEntry) (string, error) {
+func (w *Worker) sign(ctx context.Context, e store.QueueEntry, open opener) (string, error) {
 	if e.MailFrom == "" {
 		return "", nil
 	}
@@ -315,7 +320,7 @@ func (w *Worker) sign(ctx context.Context, e store.QueueEntry) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("dkim key of %s: %w", domain, err)
 	}
-	body, err := w.st.OpenBody(ctx, e.AccountID, e.BodyID)
+	body, err := open()
 	if err != nil {
 		return "", fmt.Errorf("open queued body %d: %w", e.BodyID, err)
 	}
