@@ -108,6 +108,11 @@ func (s *Spool) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// Sibling returns a new, empty spool in the same directory whose bytes
+// count against the same budget: for a second form of one message (what
+// submission sends, without the Bcc field the Sent copy keeps).
+func (s *Spool) Sibling() *Spool { return NewSpool(s.dir, s.budget) }
+
 // Size is the bytes written.
 func (s *Spool) Size() int64 { return s.size }
 

@@ -8,6 +8,7 @@
 package submission
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -212,17 +213,8 @@ func (s *Submitter) Submit(ctx context.Context, m Message) (Result, error) {
 }
 
 // prepare parses m and completes its header. A spooled message is parsed
-// from its mapping and stays on disk, unless it has a Bcc field: that
-// one is read into Body (the Sent copy keeps the field and what is sent
-// loses it, two bodies).
+// from its mapping and stays on disk.
 func (s *Submitter) prepare(m *Message) (*message.Info, error) {
-	if m.Spool != nil && hasBccField(m.Spool.Reader()) {
-		raw, err := io.ReadAll(m.Spool.Reader())
-		if err != nil {
-			return nil, fmt.Errorf("read spooled message: %w", err)
-		}
-		m.Body, m.Spool = raw, nil
-	}
 	if m.Spool != nil {
 		info, err := m.Spool.Parse()
 		if err != nil {
@@ -272,15 +264,18 @@ func (s *Submitter) store(ctx context.Context, m Message, acct store.Account, rc
 		// the limit through.
 		Limit: s.sendLimit(acct.ID)}
 	out := sent
-	// A spooled message has no Bcc field (prepare).
-	outBody, stripped := stripBcc(m.Body)
-	if stripped {
+	nb, err := m.withoutBcc()
+	if err != nil {
+		return Result{}, fmt.Errorf("submit for %s: %w", acct.Address, err)
+	}
+	if nb != nil {
 		// The Sent copy keeps the Bcc header; the rest gets the body
-		// without it, in a delivery of its own committed with it.
-		oinfo := message.Parse(outBody)
-		out = &store.Delivery{Body: bytes.NewReader(outBody), Size: int64(len(outBody)), Info: oinfo, Received: now,
+		// without it, in a delivery of its own committed with it. Both
+		// stream from their spools.
+		defer nb.close()
+		out = &store.Delivery{Body: nb.body, Size: nb.size, Info: nb.info, Received: now,
 			DuplicateStatus: msglog.Duplicate}
-		info = oinfo
+		info = nb.info
 	}
 	var relay []string
 	domains := map[string]*store.Domain{}
@@ -351,46 +346,98 @@ func checkFrom(info *message.Info, mayUse func(addr string) bool) error {
 // continuation lines), and whether it had any. Only the header section is
 // looked at: it ends at the first empty line.
 func stripBcc(body []byte) ([]byte, bool) {
-	var out []byte
-	found, skipping := false, false
-	rest := body
-	for len(rest) > 0 {
-		i := bytes.IndexByte(rest, '\n')
-		line := rest
-		if i >= 0 {
-			line = rest[:i+1]
-		}
-		rest = rest[len(line):]
-		if len(bytes.TrimRight(line, "\r\n")) == 0 {
-			// End of the header section.
-			if !found {
-				return body, false
-			}
-			out = append(out, line...)
-			out = append(out, rest...)
-			return out, true
-		}
-		if line[0] == ' ' || line[0] == '\t' {
-			if found && !skipping {
-				out = append(out, line...)
-			}
-			continue
-		}
-		skipping = false
-		if colon := bytes.IndexByte(line, ':'); colon > 0 && strings.EqualFold(strings.TrimRight(string(line[:colon]), " \t"), "bcc") {
-			found, skipping = true, true
-			if out == nil {
-				out = make([]byte, 0, len(body))
-				out = append(out, body[:len(body)-len(rest)-len(line)]...)
-			}
-			continue
-		}
-		if found {
-			out = append(out, line...)
-		}
-	}
+	var out bytes.Buffer
+	out.Grow(len(body))
+	found, _ := copyWithoutBcc(&out, bytes.NewReader(body))
 	if !found {
 		return body, false
 	}
-	return out, true
+	return out.Bytes(), true
+}
+
+// copyWithoutBcc copies a message from r to w without its Bcc header
+// fields (RFC 5322 3.6.3: what is sent must not show them) and reports
+// whether it had any. It streams: only a 64 KiB buffer is held, whatever
+// the lengths of the message and of its header lines.
+func copyWithoutBcc(w io.Writer, r io.Reader) (found bool, err error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	skipping, midLine := false, false
+	for {
+		frag, rerr := br.ReadSlice('\n')
+		if len(frag) == 0 {
+			if rerr == io.EOF {
+				return found, nil
+			}
+			return found, rerr
+		}
+		switch {
+		case midLine:
+			// The rest of a long line: it goes where its start went.
+		case len(bytes.TrimRight(frag, "\r\n")) == 0 && rerr != bufio.ErrBufferFull:
+			// The end of the header section: the rest is copied as is.
+			if _, err := w.Write(frag); err != nil {
+				return found, err
+			}
+			_, err := io.Copy(w, br)
+			return found, err
+		case frag[0] == ' ' || frag[0] == '\t':
+			// A continuation line goes with its field.
+		default:
+			colon := bytes.IndexByte(frag, ':')
+			skipping = colon > 0 && bytes.EqualFold(bytes.TrimRight(frag[:colon], " \t"), []byte("Bcc"))
+			found = found || skipping
+		}
+		if !skipping {
+			if _, err := w.Write(frag); err != nil {
+				return found, err
+			}
+		}
+		midLine = rerr == bufio.ErrBufferFull
+		switch {
+		case rerr == io.EOF:
+			return found, nil
+		case rerr != nil && rerr != bufio.ErrBufferFull:
+			return found, rerr
+		}
+	}
+}
+
+// withoutBcc is what is sent of a message that has a Bcc field.
+type withoutBcc struct {
+	body  io.Reader
+	size  int64
+	info  *message.Info
+	close func()
+}
+
+// withoutBcc returns m without its Bcc fields, nil when it has none. A
+// spooled message is copied into a second spool (memory, then an
+// unlinked file, on the same in-flight budget), so that memory does not
+// grow with message size here either; the caller closes it.
+func (m *Message) withoutBcc() (*withoutBcc, error) {
+	if m.Spool == nil {
+		b, ok := stripBcc(m.Body)
+		if !ok {
+			return nil, nil
+		}
+		return &withoutBcc{body: bytes.NewReader(b), size: int64(len(b)), info: message.Parse(b), close: func() {}}, nil
+	}
+	if !hasBccField(m.Spool.Reader()) {
+		return nil, nil
+	}
+	sp := m.Spool.Sibling()
+	if _, err := copyWithoutBcc(sp, m.Spool.Reader()); err != nil {
+		sp.Close()
+		if errors.Is(err, smtpserver.ErrBudget) {
+			// Mail system full for now (RFC 3463 4.3.1): try later.
+			err = fmt.Errorf("%w: %w", store.ErrStorageFull, err)
+		}
+		return nil, fmt.Errorf("copy without Bcc: %w", err)
+	}
+	info, err := sp.Parse()
+	if err != nil {
+		sp.Close()
+		return nil, fmt.Errorf("parse the message without Bcc: %w", err)
+	}
+	return &withoutBcc{body: sp.Reader(), size: sp.Size(), info: info, close: sp.Close}, nil
 }
