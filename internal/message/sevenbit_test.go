@@ -136,3 +136,24 @@ func TestSevenBitRefused(t *testing.T) {
 		}
 	}
 }
+
+// FuzzSevenBit: whatever the message, Plan7Bit does not panic, and a
+// conversion it plans writes only 7-bit bytes.
+func FuzzSevenBit(f *testing.F) {
+	f.Add(crlf("From: a@example.test\nSubject: x\n\nGrüße\n"))
+	f.Add(crlf("MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n\xffpre\n--b\nContent-Type: text/plain\n\nü\n--b\nContent-Type: message/rfc822\n\nSubject: y\n\n\xe9\n--b--\n\xfe"))
+	f.Add(crlf("Content-Type: multipart/alternative; boundary=z\n\nno delimiters \xc3\xa9\n"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		c, err := Plan7Bit(Parse(raw), bytes.NewReader(raw))
+		if err != nil || c == nil {
+			return
+		}
+		var out bytes.Buffer
+		if err := c.Write(&out, bytes.NewReader(raw)); err != nil {
+			t.Fatalf("Write: %v", err)
+		}
+		if i := bytes.IndexFunc(out.Bytes(), func(r rune) bool { return r >= 0x80 }); i >= 0 {
+			t.Fatalf("8-bit output at %d: %q", i, out.Bytes())
+		}
+	})
+}
