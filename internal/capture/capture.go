@@ -103,7 +103,6 @@ type Server struct {
 	store    Store
 	log      *slog.Logger
 	metrics  *Metrics
-	smtp     *smtp.Server
 	drain    *smtpserver.Drain
 	now      func() time.Time
 	accounts *accountCache
@@ -126,17 +125,21 @@ func New(cfg Config, st Store, log *slog.Logger, metrics *Metrics) *Server {
 		s.msglog, s.ownLog = msglog.NewWriter(st, log), true
 	}
 	s.domains = newDomainCache(st, s.now)
-	srv := smtp.NewServer(s)
-	srv.Domain = cfg.Hostname
-	srv.MaxMessageBytes = cfg.MaxMessageBytes
-	srv.MaxRecipients = cfg.MaxRecipients
-	srv.ReadTimeout = cfg.ReadTimeout
-	srv.WriteTimeout = cfg.WriteTimeout
-	srv.EnableSMTPUTF8 = true
-	srv.TLSConfig = cfg.TLS
-	srv.ErrorLog = slogPrinter{log}
-	s.smtp = srv
 	return s
+}
+
+// newSMTP returns the go-smtp server of one connection (smtpserver.Serve).
+func (s *Server) newSMTP() *smtp.Server {
+	srv := smtp.NewServer(s)
+	srv.Domain = s.cfg.Hostname
+	srv.MaxMessageBytes = s.cfg.MaxMessageBytes
+	srv.MaxRecipients = s.cfg.MaxRecipients
+	srv.ReadTimeout = s.cfg.ReadTimeout
+	srv.WriteTimeout = s.cfg.WriteTimeout
+	srv.EnableSMTPUTF8 = true
+	srv.TLSConfig = s.cfg.TLS
+	srv.ErrorLog = slogPrinter{s.log}
+	return srv
 }
 
 // Serve accepts connections on ln until Shutdown, then returns
@@ -144,8 +147,8 @@ func New(cfg Config, st Store, log *slog.Logger, metrics *Metrics) *Server {
 func (s *Server) Serve(ln net.Listener) error {
 	// Lines inside a message have no limit but the message size; command
 	// lines are bounded by the guard (issue 12 part 1).
-	lines := smtpserver.GuardLines(s.smtp, smtpserver.LimitListener(ln, s.limits(), s.log))
-	err := s.smtp.Serve(s.drain.Listener(lines))
+	lines := smtpserver.GuardLines(smtpserver.LimitListener(ln, s.limits(), s.log))
+	err := smtpserver.Serve(s.drain.Listener(lines), s.newSMTP)
 	if s.drain.Closing() {
 		return smtp.ErrServerClosed
 	}
@@ -176,10 +179,7 @@ func (s *Server) limits() smtpserver.Limits {
 // gets the same answer), or for ctx to end, when it closes what is left.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.drain.Close()
-	err := s.smtp.Shutdown(ctx)
-	if ctx.Err() != nil {
-		s.smtp.Close()
-	}
+	err := s.drain.Wait(ctx)
 	if s.ownLog {
 		// Every session has ended: none adds a record now.
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

@@ -1,8 +1,6 @@
 package capture
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
 	"net"
 	"sync"
@@ -14,10 +12,10 @@ import (
 // conn is one capture connection. It frees its slot in the listener's
 // limits when closed, carries the connection id that every log line of
 // the connection names, and counts what the connection did for the close
-// log line. Command lines are bounded by smtpserver.GuardLines above it.
+// log line (the cid is smtpserver's, ConnLog). Command lines are
+// bounded by smtpserver.GuardLines above it.
 type conn struct {
 	net.Conn
-	cid     string
 	log     *slog.Logger
 	opened  time.Time
 	once    sync.Once
@@ -28,12 +26,12 @@ type conn struct {
 	refused int // recipients and messages refused
 }
 
+// newConn wraps c, whose log (with its cid) the shared listener made.
 func newConn(c net.Conn, log *slog.Logger, release func()) *conn {
-	var b [6]byte
-	rand.Read(b[:])
-	cid := hex.EncodeToString(b[:])
-	return &conn{Conn: c, cid: cid, log: log.With("cid", cid, "remote", smtpserver.RemoteIP(c.RemoteAddr())),
-		opened: time.Now(), release: release}
+	if l := smtpserver.ConnLog(c); l != nil {
+		log = l
+	}
+	return &conn{Conn: c, log: log, opened: time.Now(), release: release}
 }
 
 func (c *conn) count(stored, refused int) {
@@ -69,3 +67,7 @@ func captureConn(nc net.Conn) *conn {
 		}
 	}
 }
+
+// NetConn returns the connection under c (as tls.Conn does), so that
+// smtpserver finds its own connection types below.
+func (c *conn) NetConn() net.Conn { return c.Conn }

@@ -6,6 +6,7 @@
 package smtpserver
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -40,10 +41,39 @@ type Drain struct {
 	mu        sync.Mutex
 	conns     map[*conn]struct{}
 	listeners []*listener
+	changed   chan struct{} // closed and replaced when a connection closes
 }
 
 // NewDrain returns a Drain with no connections.
-func NewDrain() *Drain { return &Drain{conns: map[*conn]struct{}{}} }
+func NewDrain() *Drain { return &Drain{conns: map[*conn]struct{}{}, changed: make(chan struct{})} }
+
+// Wait waits until every tracked connection has closed, or until ctx
+// ends, when it closes those left and returns ctx.Err(). After Close, it
+// is the Shutdown of servers run by Serve.
+func (d *Drain) Wait(ctx context.Context) error {
+	for {
+		d.mu.Lock()
+		n, changed := len(d.conns), d.changed
+		d.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			d.mu.Lock()
+			left := make([]*conn, 0, len(d.conns))
+			for c := range d.conns {
+				left = append(left, c)
+			}
+			d.mu.Unlock()
+			for _, c := range left {
+				c.Close()
+			}
+			return ctx.Err()
+		}
+	}
+}
 
 // Listener wraps ln so that its connections are tracked.
 func (d *Drain) Listener(ln net.Listener) net.Listener {
@@ -244,11 +274,19 @@ func (c *conn) goAway() {
 	}
 	w.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	io.WriteString(w, ShutdownReply+"\r\n")
+	if log := ConnLog(c.Conn); log != nil {
+		// Written past go-smtp: the transcript does not see it.
+		log.Debug("server", "line", ShutdownReply)
+	}
 }
 
 func (c *conn) Close() error {
 	c.d.mu.Lock()
-	delete(c.d.conns, c)
+	if _, ok := c.d.conns[c]; ok {
+		delete(c.d.conns, c)
+		close(c.d.changed)
+		c.d.changed = make(chan struct{})
+	}
 	c.d.mu.Unlock()
 	return c.Conn.Close()
 }

@@ -1,6 +1,8 @@
 package smtpserver
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -17,8 +19,8 @@ type Limits struct {
 	// service here"), default "554 5.7.1 Access denied".
 	Allow []netip.Prefix
 	Deny  string
-	// Opened, when set, is given each admitted connection with the
-	// counts that include it, and returns the connection to serve
+	// Opened, when set, is given each admitted connection (its log, with
+	// a new cid, is ConnLog(c)) with the counts that include it, and returns the connection to serve
 	// (which may wrap c: closing it must close c, which frees the slot).
 	Opened func(c net.Conn, total, fromIP int) net.Conn
 	// Refused, when set, is told of each connection turned away, after
@@ -86,7 +88,9 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			l.refuse(c, "421 4.7.0 Too many connections, try again later", "connection limit", total, fromIP)
 			continue
 		}
-		var out net.Conn = &limitConn{Conn: c, release: func() { l.release(key) }}
+		cid := newCID()
+		var out net.Conn = &limitConn{Conn: c, release: func() { l.release(key) },
+			log: l.log.With("cid", cid, "remote", RemoteIP(c.RemoteAddr()))}
 		if l.lim.Opened != nil {
 			out = l.lim.Opened(out, total, fromIP)
 		}
@@ -121,6 +125,15 @@ type limitConn struct {
 	net.Conn
 	once    sync.Once
 	release func()
+	log     *slog.Logger // with the connection's cid (ConnLog)
+}
+
+// newCID returns a connection id: every log line of a connection names it
+// (issue 12 part 7), so that one session can be followed among many.
+func newCID() string {
+	var b [6]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 func (c *limitConn) Close() error {

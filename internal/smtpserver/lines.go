@@ -16,18 +16,18 @@ import (
 // session sees it (a 4 KiB buffer and two 32 KiB copy steps).
 const MaxCommandBytes = 128 << 10
 
-// GuardLines makes srv accept lines of any length inside DATA and BDAT
-// (RFC 5321 4.5.3.1.6 bounds text lines at 1000 octets, but real mail
-// exceeds it and only the message size limit applies here) while command
-// lines stay bounded, and returns ln wrapped to do the bounding. Every
-// SMTP listener goes through it: go-smtp applies one MaxLineLength to
-// command lines, to DATA and (through its read-ahead buffer) to BDAT
-// chunks, so a message with a line longer than 2000 bytes was refused
-// (issue 12 part 1). Wrap the result in TLS (465), not the other way round:
-// the guard counts bytes on the wire, and STARTTLS keeps it under TLS.
-// Sessions mark their bodies with LineGuardOf(conn).Body.
-func GuardLines(srv *smtp.Server, ln net.Listener) net.Listener {
-	srv.MaxLineLength = 0
+// GuardLines returns ln wrapped so that command lines are bounded (by
+// MaxCommandBytes) while lines inside DATA and BDAT are not (RFC 5321
+// 4.5.3.1.6 bounds text lines at 1000 octets, but real mail exceeds it
+// and only the message size limit applies here). go-smtp applies one
+// MaxLineLength to command lines, to DATA and (through its read-ahead
+// buffer) to BDAT chunks, so a message with a line longer than 2000 bytes
+// was refused (issue 12 part 1): Serve turns go-smtp's limit off for a
+// connection under the guard. Every SMTP listener goes through it. Wrap
+// the result in TLS (465), not the other way round: the guard counts
+// bytes on the wire, and STARTTLS keeps it under TLS. Sessions mark their
+// bodies with LineGuardOf(conn).Body.
+func GuardLines(ln net.Listener) net.Listener {
 	return guardListener{ln}
 }
 

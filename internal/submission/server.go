@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -88,8 +87,6 @@ type Server struct {
 
 	msglog *msglog.Writer
 	ownLog bool // msglog made by New, drained by Shutdown
-
-	plain, implicit *smtp.Server
 }
 
 // New returns a submission server.
@@ -100,12 +97,11 @@ func New(cfg Config, st Store, authn Authenticator, sub *Submitter, log *slog.Lo
 	if s.msglog = cfg.MessageLog; s.msglog == nil {
 		s.msglog, s.ownLog = msglog.NewWriter(st, log), true
 	}
-	s.plain = s.newSMTP(cfg.TLS)
-	// On 465 the session is TLS from the first byte: no STARTTLS.
-	s.implicit = s.newSMTP(nil)
 	return s
 }
 
+// newSMTP returns the go-smtp server of one connection
+// (smtpserver.Serve); starttls is nil on 465.
 func (s *Server) newSMTP(starttls *tls.Config) *smtp.Server {
 	srv := smtp.NewServer(s)
 	srv.Domain = s.cfg.Hostname
@@ -126,8 +122,8 @@ func (s *Server) newSMTP(starttls *tls.Config) *smtp.Server {
 func (s *Server) Serve(ln net.Listener) error {
 	// Lines inside a message have no limit but the message size; command
 	// lines are bounded by the guard (issue 12 part 1).
-	lines := smtpserver.GuardLines(s.plain, smtpserver.LimitListener(ln, s.cfg.Limits, s.log))
-	err := s.plain.Serve(s.drain.Listener(lines))
+	lines := smtpserver.GuardLines(smtpserver.LimitListener(ln, s.cfg.Limits, s.log))
+	err := smtpserver.Serve(s.drain.Listener(lines), func() *smtp.Server { return s.newSMTP(s.cfg.TLS) })
 	if s.drain.Closing() {
 		return smtp.ErrServerClosed
 	}
@@ -142,9 +138,10 @@ func (s *Server) ServeTLS(ln net.Listener) error {
 	// TLS above the drain's connections, so that go-smtp sees a
 	// *tls.Conn (and allows AUTH) and the drain finds its own below it.
 	// The line guard below TLS counts the bytes on the wire.
-	lines := smtpserver.GuardLines(s.implicit, smtpserver.LimitListener(ln, s.cfg.Limits, s.log))
+	lines := smtpserver.GuardLines(smtpserver.LimitListener(ln, s.cfg.Limits, s.log))
 	inner := s.drain.Listener(lines)
-	err := s.implicit.Serve(tls.NewListener(inner, s.cfg.TLS))
+	// On 465 the session is TLS from the first byte: no STARTTLS.
+	err := smtpserver.Serve(tls.NewListener(inner, s.cfg.TLS), func() *smtp.Server { return s.newSMTP(nil) })
 	if s.drain.Closing() {
 		return smtp.ErrServerClosed
 	}
@@ -155,22 +152,9 @@ func (s *Server) ServeTLS(ln net.Listener) error {
 // transactions in flight finish and waits for them until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.drain.Close()
-	var wg sync.WaitGroup
-	errs := make([]error, 2)
-	for i, srv := range []*smtp.Server{s.plain, s.implicit} {
-		wg.Go(func() {
-			errs[i] = srv.Shutdown(ctx)
-			if ctx.Err() != nil {
-				srv.Close()
-			}
-		})
-	}
-	wg.Wait()
 	var out []error
-	for _, e := range errs {
-		if e != nil && !errors.Is(e, smtp.ErrServerClosed) {
-			out = append(out, e)
-		}
+	if err := s.drain.Wait(ctx); err != nil {
+		out = append(out, err)
 	}
 	if s.ownLog {
 		// Every session has ended: none adds a record now.
@@ -189,7 +173,11 @@ func (s *Server) FlushLog(ctx context.Context) error { return s.msglog.Flush(ctx
 func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	s.drain.Track(c)
 	ip := smtpserver.RemoteIP(c.Conn().RemoteAddr())
-	return &session{srv: s, conn: c, ip: ip, log: s.log.With("remote", ip)}, nil
+	log := smtpserver.ConnLog(c.Conn()) // with the connection's cid
+	if log == nil {
+		log = s.log.With("remote", ip)
+	}
+	return &session{srv: s, conn: c, ip: ip, log: log}, nil
 }
 
 type session struct {

@@ -53,6 +53,9 @@ type Options struct {
 	// a restart of an earlier Server (shut down first) on its Data. The
 	// domain and users it holds already are kept as they are.
 	Data string
+	// Log, when set, also gets the service's log lines (JSON, one a
+	// line), for tests that read the log.
+	Log io.Writer
 }
 
 // Server is a running service.
@@ -113,6 +116,9 @@ func Start(t testing.TB, opts Options) *Server {
 	var level slog.Level
 	level.UnmarshalText([]byte(cfg.Log.Level))
 	log := slog.New(slog.NewTextHandler(tl, &slog.HandlerOptions{Level: level}))
+	if opts.Log != nil {
+		log = slog.New(fanout{log.Handler(), slog.NewJSONHandler(opts.Log, &slog.HandlerOptions{Level: level})})
+	}
 	svc, err := service.New(cfg, log)
 	if err != nil {
 		t.Fatalf("testserver: %v", err)
@@ -297,4 +303,42 @@ func (l *testLog) close() {
 	l.mu.Lock()
 	l.done = true
 	l.mu.Unlock()
+}
+
+// fanout sends each record to every handler.
+type fanout []slog.Handler
+
+func (f fanout) Enabled(ctx context.Context, l slog.Level) bool {
+	for _, h := range f {
+		if h.Enabled(ctx, l) {
+			return true
+		}
+	}
+	return false
+}
+
+func (f fanout) Handle(ctx context.Context, r slog.Record) error {
+	var errs []error
+	for _, h := range f {
+		if h.Enabled(ctx, r.Level) {
+			errs = append(errs, h.Handle(ctx, r.Clone()))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (f fanout) WithAttrs(as []slog.Attr) slog.Handler {
+	out := make(fanout, len(f))
+	for i, h := range f {
+		out[i] = h.WithAttrs(as)
+	}
+	return out
+}
+
+func (f fanout) WithGroup(name string) slog.Handler {
+	out := make(fanout, len(f))
+	for i, h := range f {
+		out[i] = h.WithGroup(name)
+	}
+	return out
 }
