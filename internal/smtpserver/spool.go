@@ -75,15 +75,35 @@ type Spool struct {
 	mem    []byte
 	f      *os.File
 	size   int64
+	held   int64 // bytes taken from the budget: size, or more after Reserve
 }
 
 // NewSpool returns an empty spool whose file, if it needs one, is made
 // in dir ("" for os.TempDir()); its bytes count against b.
 func NewSpool(dir string, b *Budget) *Spool { return &Spool{dir: dir, budget: b} }
 
+// Reserve takes n bytes of the budget at once, for a body whose size is
+// known before it arrives (an IMAP literal): a client can then be told
+// "try later" before it sends anything (RFC 9051 7.1: NO [UNAVAILABLE]
+// before the "+"), and the Writes of those n bytes take nothing more.
+// It returns ErrBudget, taking nothing, when they are not free.
+func (s *Spool) Reserve(n int64) error {
+	if n <= s.held {
+		return nil
+	}
+	if !s.budget.acquire(n - s.held) {
+		return ErrBudget
+	}
+	s.held = n
+	return nil
+}
+
 func (s *Spool) Write(p []byte) (int, error) {
-	if !s.budget.acquire(int64(len(p))) {
-		return 0, ErrBudget
+	if over := s.size + int64(len(p)) - s.held; over > 0 {
+		if !s.budget.acquire(over) {
+			return 0, ErrBudget
+		}
+		s.held += over
 	}
 	s.size += int64(len(p))
 	if s.f == nil && len(s.mem)+len(p) <= spoolMem {
@@ -127,27 +147,38 @@ func (s *Spool) Reader() io.Reader {
 	return io.NewSectionReader(s.f, 0, s.size)
 }
 
-// Parse pre-parses the body. A spooled body is mapped, not read into
-// memory: its pages are the kernel's page cache, shared and reclaimable,
-// and are unmapped as soon as the parse is done (Info holds copies).
+// Parse pre-parses the body, mapped (see Map).
 func (s *Spool) Parse() (*message.Info, error) {
+	var info *message.Info
+	err := s.Map(func(b []byte) error {
+		info = message.Parse(b)
+		return nil
+	})
+	return info, err
+}
+
+// Map calls f with the whole body. A spooled body is mapped, not read
+// into memory: its pages are the kernel's page cache, shared and
+// reclaimable, and are unmapped as soon as f returns, so f must not keep
+// the slice (message.Info holds copies).
+func (s *Spool) Map(f func([]byte) error) error {
 	if s.f == nil || s.size == 0 {
-		return message.Parse(s.mem), nil
+		return f(s.mem)
 	}
 	b, err := unix.Mmap(int(s.f.Fd()), 0, int(s.size), unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
-		return nil, fmt.Errorf("map spool file: %w", err)
+		return fmt.Errorf("map spool file: %w", err)
 	}
 	defer unix.Munmap(b)
 	unix.Madvise(b, unix.MADV_SEQUENTIAL)
-	return message.Parse(b), nil
+	return f(b)
 }
 
 // Close frees the body and its share of the budget. It may be called
 // more than once.
 func (s *Spool) Close() {
-	s.budget.release(s.size)
-	s.size, s.mem = 0, nil
+	s.budget.release(s.held)
+	s.size, s.held, s.mem = 0, 0, nil
 	if s.f != nil {
 		s.f.Close()
 		s.f = nil

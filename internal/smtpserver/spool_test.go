@@ -30,3 +30,34 @@ func TestSpoolMovesLargeBodiesToDisk(t *testing.T) {
 		t.Fatalf("budget holds %d after close", b.Used())
 	}
 }
+
+// TestSpoolReserve checks that a reservation is taken whole or not at all,
+// that writes within it take nothing more and writes past it do, and that
+// Close gives back all of it.
+func TestSpoolReserve(t *testing.T) {
+	b := NewBudget(1000)
+	sp := NewSpool(t.TempDir(), b)
+	if err := sp.Reserve(1001); err != ErrBudget || b.Used() != 0 {
+		t.Fatalf("Reserve over the budget: %v, used %d", err, b.Used())
+	}
+	if err := sp.Reserve(600); err != nil || b.Used() != 600 {
+		t.Fatalf("Reserve(600): %v, used %d", err, b.Used())
+	}
+	other := NewSpool(t.TempDir(), b)
+	if err := other.Reserve(500); err != ErrBudget {
+		t.Fatalf("a second reservation past the budget: %v", err)
+	}
+	sp.Write(make([]byte, 600))
+	if b.Used() != 600 {
+		t.Fatalf("writes within the reservation took more: used %d", b.Used())
+	}
+	sp.Write(make([]byte, 50)) // past it: bare LF made CRLF grows a body
+	if b.Used() != 650 || sp.Size() != 650 {
+		t.Fatalf("used %d size %d, want 650", b.Used(), sp.Size())
+	}
+	sp.Close()
+	other.Close()
+	if b.Used() != 0 {
+		t.Fatalf("budget holds %d after close", b.Used())
+	}
+}
