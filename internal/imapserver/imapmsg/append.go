@@ -3,6 +3,7 @@ package imapmsg
 import (
 	"bytes"
 	"encoding/base64"
+	"io"
 	"strings"
 
 	"github.com/xtramail/xtramail/internal/message"
@@ -25,8 +26,23 @@ import (
 //
 // A message needing none of this is returned as it is.
 func BinaryAppend(raw []byte) []byte {
-	info := message.Parse(raw)
-	out := make([]byte, 0, len(raw)+len(raw)/3)
+	var out bytes.Buffer
+	out.Grow(len(raw) + len(raw)/3)
+	changed, _ := WriteBinaryAppend(&out, raw, message.Parse(raw))
+	if !changed {
+		return raw
+	}
+	return out.Bytes()
+}
+
+// WriteBinaryAppend writes the stored form of the literal8 upload raw
+// (see BinaryAppend), whose pre-parse is info, to w, and reports whether
+// it differs from raw. It holds no more than a small buffer beside raw,
+// so that a large upload read from a spool file (mapped) is never copied
+// into memory whole. With a w that discards, it only tells whether the
+// upload can be stored as it is.
+func WriteBinaryAppend(w io.Writer, raw []byte, info *message.Info) (changed bool, err error) {
+	bw := &binWriter{w: w}
 	pos := 0
 	var walk func(p *message.Part)
 	walk = func(p *message.Part) {
@@ -46,21 +62,90 @@ func BinaryAppend(raw []byte) []byte {
 		}
 		body := raw[bs:end]
 		if bytes.IndexByte(body, 0) >= 0 && identityEncoding(p.Encoding) {
-			out = appendCRLF(out, raw[pos:hs])
-			out = appendBase64Header(out, raw[hs:bs])
-			out = appendBase64Lines(out, body)
+			bw.crlf(raw[pos:hs])
+			bw.buf = appendBase64Header(bw.buf, raw[hs:bs])
+			bw.base64Lines(body)
+			bw.changed = true
 		} else {
-			out = appendCRLF(out, raw[pos:bs])
-			out = append(out, body...)
+			bw.crlf(raw[pos:bs])
+			bw.raw(body)
 		}
 		pos = end
 	}
 	walk(&info.Part)
-	out = appendCRLF(out, raw[pos:])
-	if bytes.Equal(out, raw) {
-		return raw
+	bw.crlf(raw[pos:])
+	bw.flush()
+	return bw.changed, bw.err
+}
+
+// binWriter writes WriteBinaryAppend's output through a small buffer.
+type binWriter struct {
+	w       io.Writer
+	buf     []byte
+	last    byte // the last byte written, for appendCRLF's rule
+	changed bool // a CR was inserted (base64 parts set it themselves)
+	err     error
+}
+
+const binChunk = 64 << 10
+
+func (b *binWriter) flush() {
+	if len(b.buf) > 0 {
+		b.last = b.buf[len(b.buf)-1]
+		if b.err == nil {
+			_, b.err = b.w.Write(b.buf)
+		}
+		b.buf = b.buf[:0]
 	}
-	return out
+}
+
+// crlf writes p with every bare LF made CRLF.
+func (b *binWriter) crlf(p []byte) {
+	for len(p) > 0 {
+		k := min(len(p), binChunk)
+		n := len(b.buf)
+		prev := b.last
+		if n > 0 {
+			prev = b.buf[n-1]
+		}
+		b.buf = appendCRLFAfter(b.buf, p[:k], prev)
+		if len(b.buf)-n != k {
+			b.changed = true
+		}
+		p = p[k:]
+		if len(b.buf) >= binChunk {
+			b.flush()
+		}
+	}
+}
+
+// raw writes p as it is.
+func (b *binWriter) raw(p []byte) {
+	if len(p) == 0 {
+		return
+	}
+	b.flush()
+	b.last = p[len(p)-1]
+	if b.err == nil {
+		_, b.err = b.w.Write(p)
+	}
+}
+
+// base64Lines writes p base64-encoded in lines of 76 characters (RFC
+// 2045 section 6.8), the last one without a line break: the CRLF before
+// a boundary belongs to the boundary. It encodes 57 bytes a line, a
+// chunk of lines at a time.
+func (b *binWriter) base64Lines(p []byte) {
+	const perChunk = 57 * 1024
+	for first := true; first || len(p) > 0; first = false {
+		k := min(len(p), perChunk)
+		if !first {
+			b.buf = append(b.buf, '\r', '\n')
+		}
+		b.buf = appendBase64Lines(b.buf, p[:k])
+		p = p[k:]
+		b.flush()
+	}
 }
 
 func identityEncoding(enc string) bool {
@@ -73,11 +158,22 @@ func identityEncoding(enc string) bool {
 
 // appendCRLF appends b with every bare LF made CRLF.
 func appendCRLF(out, b []byte) []byte {
+	var prev byte
+	if len(out) > 0 {
+		prev = out[len(out)-1]
+	}
+	return appendCRLFAfter(out, b, prev)
+}
+
+// appendCRLFAfter is appendCRLF where the byte before b is prev (0 for
+// none).
+func appendCRLFAfter(out, b []byte, prev byte) []byte {
 	for _, c := range b {
-		if c == '\n' && (len(out) == 0 || out[len(out)-1] != '\r') {
+		if c == '\n' && prev != '\r' {
 			out = append(out, '\r')
 		}
 		out = append(out, c)
+		prev = c
 	}
 	return out
 }
