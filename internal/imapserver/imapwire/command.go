@@ -1,6 +1,8 @@
 package imapwire
 
 import (
+	"bytes"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -300,7 +302,12 @@ type Append struct {
 type AppendMessage struct {
 	Flags []string  // nil when no flag list was given
 	Date  time.Time // zero when no date-time was given
-	Data  []byte
+	// Data is the literal, unless it went to Options.Spool: then Data is
+	// nil and Spooled is the writer that got it, which the caller closes.
+	Data    []byte
+	Spooled io.WriteCloser
+	// Size is the size of a Spooled literal (0 with Data).
+	Size int64
 	// Binary is set for a literal8 (RFC 3516 section 4.4): the data may
 	// hold NUL and unencoded binary content.
 	Binary bool
@@ -320,15 +327,20 @@ func (a *Append) appendArgs(b []byte) []byte {
 			b = appendDateTime(append(b, ' '), m.Date)
 		}
 		b = append(b, ' ')
+		data := m.Data
+		if m.Spooled != nil {
+			// Not held: the literal is shown as that many spaces.
+			data = bytes.Repeat([]byte{' '}, int(m.Size))
+		}
 		if m.UTF8 {
 			b = append(b, "UTF8 (~"...)
-			b = append(appendLiteral(b, m.Data), ')')
+			b = append(appendLiteral(b, data), ')')
 			continue
 		}
 		if m.Binary {
 			b = append(b, '~')
 		}
-		b = appendLiteral(b, m.Data)
+		b = appendLiteral(b, data)
 	}
 	return b
 }

@@ -53,6 +53,18 @@ type Options struct {
 	// release once it is done with the command; the Reader releases
 	// those of a command it refuses.
 	Budget Budget
+	// Spool, when set, takes APPEND literals of SpoolFrom bytes or more
+	// out of memory (Bounded memory, issue 12 part 2): it is called with
+	// the literal's size and whether it is a literal8, after the limits
+	// and before "+", and returns the writer that gets exactly its n
+	// bytes as they are read. Budget is not asked for them. An error
+	// refuses the command with NO [UNAVAILABLE] (try later) and, for a
+	// synchronising literal, no "+": nothing of it is read. The writer
+	// ends up in AppendMessage.Spooled for the caller, who closes it; the
+	// Reader closes those of a command it refuses or that the connection
+	// cuts off.
+	Spool     func(n int64, binary bool) (io.WriteCloser, error)
+	SpoolFrom int64
 }
 
 // Budget bounds the bytes that literals hold in memory across sessions.
@@ -263,6 +275,9 @@ func (r *Reader) ReadCommand() (*Command, error) {
 	if p.reserved > 0 {
 		r.opts.Budget.Release(p.reserved)
 	}
+	for _, w := range p.spools {
+		w.Close()
+	}
 	if p.err == nil {
 		return nil, &ParseError{Tag: cmd.Tag, Msg: p.nameErr, No: true, Name: cmd.Name}
 	}
@@ -352,7 +367,8 @@ type parser struct {
 	// nameErr is the first invalid mailbox name's complaint; parsing goes
 	// on so that the command is read whole (see ParseError.No).
 	nameErr  string
-	reserved int64 // bytes taken from Options.Budget
+	reserved int64            // bytes taken from Options.Budget
+	spools   []io.WriteCloser // from Options.Spool, closed if the command fails
 }
 
 func (p *parser) failf(format string, args ...any) {
@@ -624,8 +640,16 @@ const (
 // literal reads "{n}" / "{n+}" (and "~{n}" for litAppend) at the end of the
 // line, the n bytes of data, and the next line.
 func (p *parser) literal(kind int) (data []byte, binary bool) {
+	data, binary, _, _ = p.literalOrSpool(kind)
+	return data, binary
+}
+
+// literalOrSpool is literal, which for an APPEND literal sent to
+// Options.Spool returns the spool's writer and the literal's size
+// instead of data.
+func (p *parser) literalOrSpool(kind int) (litData []byte, binary bool, spooled io.WriteCloser, size int64) {
 	if p.err != nil {
-		return nil, false
+		return nil, false, nil, 0
 	}
 	if kind == litAppend && p.take('~') {
 		binary = true // RFC 3516 section 4.2
@@ -635,15 +659,15 @@ func (p *parser) literal(kind int) (data []byte, binary bool) {
 	nonsync := p.take('+')
 	p.expect('}', "'}' after literal size")
 	if p.err != nil {
-		return nil, false
+		return nil, false, nil, 0
 	}
 	if p.pos != len(p.line) {
 		p.failf("literal size must end the line")
-		return nil, false
+		return nil, false, nil, 0
 	}
 	if p.r == nil {
 		p.failf("literal not allowed here")
-		return nil, false
+		return nil, false, nil, 0
 	}
 	limit := p.r.opts.MaxStringLiteral
 	if kind == litAppend {
@@ -655,28 +679,58 @@ func (p *parser) literal(kind int) (data []byte, binary bool) {
 		// client then sends nothing more of this command. A refused
 		// non-synchronising one is on its way; resync discards it.
 		p.noResync = !nonsync
-		return nil, false
+		return nil, false, nil, 0
 	}
-	if b := p.r.opts.Budget; b != nil {
+	var spool io.WriteCloser
+	if kind == litAppend && p.r.opts.Spool != nil && n >= p.r.opts.SpoolFrom {
+		w, err := p.r.opts.Spool(n, binary)
+		if err != nil {
+			p.failCodef(CodeUnavailable, "the server cannot take a message of %d bytes now; try again later", n)
+			perr := p.err.(*ParseError)
+			perr.No, perr.Name = true, p.cmdName
+			p.noResync = !nonsync
+			return nil, false, nil, 0
+		}
+		spool = w
+		p.spools = append(p.spools, w)
+	} else if b := p.r.opts.Budget; b != nil {
 		if !b.Reserve(n) {
 			p.failCodef(CodeUnavailable, "the server is short of memory for literals; try again later")
 			perr := p.err.(*ParseError)
 			perr.No, perr.Name = true, p.cmdName
 			p.noResync = !nonsync
-			return nil, false
+			return nil, false, nil, 0
 		}
 		p.reserved += n
 	}
 	if !nonsync && p.r.opts.Continue != nil {
 		if err := p.r.opts.Continue("Ready"); err != nil {
 			p.err = err
-			return nil, false
+			return nil, false, nil, 0
 		}
 	}
-	data, err := p.r.readN(n)
-	if err != nil {
-		p.err = err
-		return nil, false
+	var spoolErr error
+	if spool != nil {
+		// Straight from the connection's buffer to the spool: memory
+		// does not grow with the literal. A spool that fails (a full
+		// disk) still gets the literal read, so that the session stays
+		// in step and answers NO.
+		w := &stickyWriter{w: spool}
+		if _, err := io.CopyN(w, p.r.br, n); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			p.err = err
+			return nil, false, nil, 0
+		}
+		spoolErr = w.err
+	} else {
+		data, err := p.r.readN(n)
+		if err != nil {
+			p.err = err
+			return nil, false, nil, 0
+		}
+		litData = data
 	}
 	p.total += n
 	line, err := p.r.readLine()
@@ -687,19 +741,42 @@ func (p *parser) literal(kind int) (data []byte, binary bool) {
 			err = io.ErrUnexpectedEOF
 		}
 		p.err = err
-		return nil, false
+		return nil, false, nil, 0
 	}
 	p.line, p.pos = line, 0
 	p.total += int64(len(line)) + 2
 	if p.total > p.r.opts.MaxCommand {
 		p.failCodef(CodeTooBig, "command too long")
-		return nil, false
+		return nil, false, nil, 0
 	}
-	if kind == litString && bytes.IndexByte(data, 0) >= 0 {
+	if kind == litString && bytes.IndexByte(litData, 0) >= 0 {
 		p.failf("NUL in literal") // CHAR8 excludes NUL, RFC 9051 section 9
-		return nil, false
+		return nil, false, nil, 0
 	}
-	return data, binary
+	if spoolErr != nil {
+		p.failCodef(CodeUnavailable, "the server could not keep the message now; try again later")
+		perr := p.err.(*ParseError)
+		perr.No, perr.Name = true, p.cmdName
+		return nil, false, nil, 0
+	}
+	if spool == nil {
+		return litData, binary, nil, 0
+	}
+	return nil, binary, spool, n
+}
+
+// stickyWriter passes writes on until one fails, then takes the rest
+// without writing it and keeps the first error.
+type stickyWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *stickyWriter) Write(b []byte) (int, error) {
+	if s.err == nil {
+		_, s.err = s.w.Write(b)
+	}
+	return len(b), nil
 }
 
 // str reads a string: quoted or literal.
@@ -1471,7 +1548,7 @@ func (p *parser) appendArgs() Args {
 		}
 		switch p.peek() {
 		case '{', '~':
-			m.Data, m.Binary = p.literal(litAppend)
+			m.Data, m.Binary, m.Spooled, m.Size = p.literalOrSpool(litAppend)
 		case 'U', 'u':
 			if kw := p.keyword("APPEND data"); kw != "UTF8" {
 				if p.err == nil {
@@ -1484,7 +1561,7 @@ func (p *parser) appendArgs() Args {
 			if p.err == nil && p.peek() != '~' {
 				p.failf("UTF8 data must be a literal8 (~{n})")
 			}
-			m.Data, m.Binary = p.literal(litAppend)
+			m.Data, m.Binary, m.Spooled, m.Size = p.literalOrSpool(litAppend)
 			m.UTF8 = true
 			p.expect(')', "')' after UTF8 literal")
 		default:
