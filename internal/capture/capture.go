@@ -61,6 +61,9 @@ type Config struct {
 	// all connections; a message that would pass it is answered 452 4.3.1
 	// (try later). 0 means 1 GiB.
 	MaxInflightBytes int64
+	// Inflight, when set, is the budget instead, shared with the other
+	// listeners (the service's one budget of message bytes in flight).
+	Inflight *smtpserver.Budget
 	// MessageLog takes the refusal records; the service shares one among
 	// all listeners. nil: the server writes through its own, drained by
 	// Shutdown.
@@ -95,6 +98,9 @@ func (c *Config) setDefaults() {
 	if c.MaxInflightBytes == 0 {
 		c.MaxInflightBytes = 1 << 30
 	}
+	if c.Inflight == nil {
+		c.Inflight = smtpserver.NewBudget(c.MaxInflightBytes)
+	}
 }
 
 // Server is a capture listener. Start it with Serve, stop it with Shutdown.
@@ -118,7 +124,7 @@ func New(cfg Config, st Store, log *slog.Logger, metrics *Metrics) *Server {
 	if metrics == nil {
 		metrics = NewMetrics(nil)
 	}
-	s := &Server{cfg: cfg, store: st, log: log, metrics: metrics, now: time.Now, budget: smtpserver.NewBudget(cfg.MaxInflightBytes),
+	s := &Server{cfg: cfg, store: st, log: log, metrics: metrics, now: time.Now, budget: cfg.Inflight,
 		drain: smtpserver.NewDrain()}
 	s.accounts = newAccountCache(st, s.now)
 	if s.msglog = cfg.MessageLog; s.msglog == nil {

@@ -88,9 +88,11 @@ type Capture struct {
 	ReadTimeout  Duration `toml:"read_timeout"`
 	WriteTimeout Duration `toml:"write_timeout"`
 	// MaxInflightBytes bounds the message bodies received and not yet
-	// stored, over all connections (bodies over 256 KiB wait in
-	// <data>/spool, not in memory). A message that would pass it is
-	// answered 452 4.3.1 and the upstream retries later.
+	// stored, over all connections of capture, submission and IMAP
+	// APPEND together (bodies over 256 KiB wait in <data>/spool, not in
+	// memory). A message that would pass it is answered 452 4.3.1 (IMAP:
+	// NO [UNAVAILABLE] before the literal is sent) and the client retries
+	// later.
 	MaxInflightBytes int64 `toml:"max_inflight_bytes"`
 }
 

@@ -17,7 +17,7 @@ func (s *session) cmdAppendAny(c *imapwire.Command) error {
 	a := c.Args.(*imapwire.Append)
 	var size int64
 	for _, m := range a.Messages {
-		size += int64(len(m.Data))
+		size += appendSize(m)
 	}
 	if err := s.checkQuota(size); err != nil {
 		return err
@@ -103,17 +103,28 @@ func (s *session) appendDelivery(m imapwire.AppendMessage, mailbox string) (*sto
 	if date.IsZero() {
 		date = time.Now()
 	}
-	raw := m.Data
-	if m.Binary {
-		// A literal8 upload: part bodies kept as given, NUL-holding ones
-		// base64-encoded (RFC 3516 section 4.4).
-		raw = imapmsg.BinaryAppend(raw)
+	var d *store.Delivery
+	if m.Spooled != nil {
+		// A large literal, read into a spool (appendspool.go): parsed
+		// and stored from there, never held in memory.
+		var err error
+		if d, err = s.spooledDelivery(m, date); err != nil {
+			return nil, err
+		}
 	} else {
-		// The same line-ending rule as SMTP (bare CR and bare LF become
-		// CRLF): one normaliser for every way a message arrives.
-		raw = smtpserver.NormalizeCRLF(raw)
+		raw := m.Data
+		if m.Binary {
+			// A literal8 upload: part bodies kept as given, NUL-holding
+			// ones base64-encoded (RFC 3516 section 4.4).
+			raw = imapmsg.BinaryAppend(raw)
+		} else {
+			// The same line-ending rule as SMTP (bare CR and bare LF
+			// become CRLF): one normaliser for every way a message
+			// arrives.
+			raw = smtpserver.NormalizeCRLF(raw)
+		}
+		d = store.NewDelivery(raw, date)
 	}
-	d := store.NewDelivery(raw, date)
 	d.Copies = []store.Copy{{AccountID: s.account.ID, Mailbox: mailbox, Flags: flags, Keywords: kw}}
 	return d, nil
 }

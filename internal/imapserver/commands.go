@@ -519,7 +519,7 @@ func transcript(cmd *imapwire.Command) string {
 	case *imapwire.Append:
 		n := 0
 		for _, m := range a.Messages {
-			n += len(m.Data)
+			n += int(appendSize(m))
 		}
 		return fmt.Sprintf("%s %q <%d message(s), %d bytes>", prefix, a.Mailbox, len(a.Messages), n)
 	}

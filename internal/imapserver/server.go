@@ -22,6 +22,7 @@ import (
 
 	"github.com/xtramail/xtramail/internal/auth"
 	"github.com/xtramail/xtramail/internal/msglog"
+	"github.com/xtramail/xtramail/internal/smtpserver"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -113,6 +114,15 @@ type Config struct {
 	// Over it a command gets "NO [UNAVAILABLE]", in place of the "+" for
 	// a synchronising literal, and the client may try again.
 	MaxLiteralMemory int64
+	// SpoolDir holds APPEND literals of 64 KiB or more while they arrive
+	// and are stored (unlinked files: nothing stays behind); "" means
+	// os.TempDir(). They are not held in memory, so MaxLiteralMemory does
+	// not count them: Inflight does, the budget of message bytes received
+	// and not yet stored that the service shares with the SMTP listeners.
+	// Over it an APPEND gets NO [UNAVAILABLE] before its "+". nil: the
+	// server's own, of 1 GiB.
+	SpoolDir string
+	Inflight *smtpserver.Budget
 	// AccountCheckInterval is how often sessions waiting for a command
 	// or in IDLE are checked for an account disabled, removed or given a
 	// new password since they signed in (default 5 s). A change made
@@ -163,6 +173,9 @@ func (c *Config) setDefaults() {
 		c.MaxLiteralMemory = 256 << 20
 	}
 	c.MaxLiteralMemory = max(c.MaxLiteralMemory, c.MaxLiteral)
+	if c.Inflight == nil {
+		c.Inflight = smtpserver.NewBudget(1 << 30)
+	}
 }
 
 // literalBudget is the server-wide bound on literal bytes in memory
@@ -218,6 +231,7 @@ type Server struct {
 	metrics *Metrics
 
 	literals *literalBudget
+	inflight *smtpserver.Budget // Config.Inflight
 
 	sweepOnce sync.Once // starts sweepAccounts with the first Serve
 
@@ -263,6 +277,7 @@ func New(cfg Config, st Store, a Authenticator, log *slog.Logger) *Server {
 		flags:     newFlagCache(),
 		sorts:     newSortCache(),
 		literals:  &literalBudget{limit: cfg.MaxLiteralMemory},
+		inflight:  cfg.Inflight,
 		done:      make(chan struct{}),
 	}
 }

@@ -157,6 +157,10 @@ func (s *session) readerOptions() imapwire.Options {
 			return s.flush()
 		},
 		Budget: s.srv.literals,
+		// Large APPEND literals go to a spool as they arrive, not into
+		// memory (appendspool.go).
+		Spool:     s.spoolLiteral,
+		SpoolFrom: spoolFrom,
 	}
 	if s.state == stateNotAuth {
 		o.MaxLiteral = preAuthLiteral
@@ -288,6 +292,7 @@ func (s *session) next() error {
 		// password since sign-in, by this process or another (revoke.go).
 		if reason := s.recheckAccount(); reason != "" {
 			s.srv.literals.Release(cmd.Reserved)
+			closeLiterals(cmd)
 			s.log.Info("IMAP session ended: account changed", "reason", reason)
 			return s.bye(reason)
 		}
@@ -297,6 +302,7 @@ func (s *session) next() error {
 		// The literals' memory is held until the command is done with
 		// them, and given back before the answer goes out.
 		defer s.srv.literals.Release(cmd.Reserved)
+		defer closeLiterals(cmd)
 		return s.dispatch(cmd)
 	}()
 	if err != nil {

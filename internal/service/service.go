@@ -189,19 +189,22 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 		st.Close()
 		return nil, fmt.Errorf("capture spool dir: %w", err)
 	}
+	// One budget of message bytes received and not yet stored, for
+	// every way a message arrives (capture, submission, IMAP APPEND).
+	inflight := smtpserver.NewBudget(cfg.Capture.MaxInflightBytes)
 	s.capture = capture.New(capture.Config{
-		Hostname:         cfg.Hostname,
-		MaxMessageBytes:  cfg.Capture.MaxMessageBytes,
-		MaxRecipients:    cfg.Capture.MaxRecipients,
-		ReadTimeout:      cfg.Capture.ReadTimeout.Duration,
-		WriteTimeout:     cfg.Capture.WriteTimeout.Duration,
-		MaxConns:         cfg.Capture.MaxConns,
-		MaxConnsPerIP:    cfg.Capture.MaxConnsPerIP,
-		AllowNets:        nets,
-		TLS:              tlsCfg,
-		SpoolDir:         spool,
-		MaxInflightBytes: cfg.Capture.MaxInflightBytes,
-		MessageLog:       s.MessageLog,
+		Hostname:        cfg.Hostname,
+		MaxMessageBytes: cfg.Capture.MaxMessageBytes,
+		MaxRecipients:   cfg.Capture.MaxRecipients,
+		ReadTimeout:     cfg.Capture.ReadTimeout.Duration,
+		WriteTimeout:    cfg.Capture.WriteTimeout.Duration,
+		MaxConns:        cfg.Capture.MaxConns,
+		MaxConnsPerIP:   cfg.Capture.MaxConnsPerIP,
+		AllowNets:       nets,
+		TLS:             tlsCfg,
+		SpoolDir:        spool,
+		Inflight:        inflight,
+		MessageLog:      s.MessageLog,
 	}, st, log.With("listener", "capture"), capture.NewMetrics(reg))
 
 	// Known sign-in IPs live in the store, so that the owner's clients
@@ -221,6 +224,8 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 		MaxConnsPerIP: cfg.IMAP.MaxConnsPerIP,
 		QuotaStorage:  cfg.IMAP.QuotaBytes,
 		QuotaByDomain: quotaDomains(cfg.IMAP.QuotaDomains),
+		SpoolDir:      spool,
+		Inflight:      inflight,
 		Metrics:       imapserver.NewMetrics(reg),
 		MessageLog:    s.MessageLog,
 	}, st, authn, log.With("listener", "imap"))
@@ -250,6 +255,7 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 		Limits:          smtpserver.Limits{MaxConns: cfg.Submission.MaxConns, MaxConnsPerIP: cfg.Submission.MaxConnsPerIP},
 		MessageLog:      s.MessageLog,
 		SpoolDir:        spool,
+		Inflight:        inflight,
 	}, st, authn, s.Submitter, log.With("listener", "submission"))
 
 	s.web = newWeb(&cfg, s.WebAddr, tlsCfg, acmeHandler, st, authn, sessions, s.Admin, s.composeOptions(&cfg, authn), log.With("listener", "web"))

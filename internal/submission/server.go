@@ -43,6 +43,9 @@ type Config struct {
 	// over all connections; over it a message is answered 452 4.3.1
 	// (try later). 0 means 1 GiB.
 	MaxInflightBytes int64
+	// Inflight, when set, is the budget instead, shared with the other
+	// listeners (the service's one budget of message bytes in flight).
+	Inflight *smtpserver.Budget
 	// MessageLog takes the records of refusals and failed sign-ins; the
 	// service shares one among all listeners. nil: the server writes
 	// through its own, drained by Shutdown.
@@ -64,6 +67,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxInflightBytes == 0 {
 		c.MaxInflightBytes = 1 << 30
+	}
+	if c.Inflight == nil {
+		c.Inflight = smtpserver.NewBudget(c.MaxInflightBytes)
 	}
 	if c.Limits.MaxConns == 0 {
 		c.Limits.MaxConns = 1000
@@ -93,7 +99,7 @@ type Server struct {
 func New(cfg Config, st Store, authn Authenticator, sub *Submitter, log *slog.Logger) *Server {
 	cfg.setDefaults()
 	s := &Server{cfg: cfg, st: st, authn: authn, sub: sub, log: log, drain: smtpserver.NewDrain(),
-		budget: smtpserver.NewBudget(cfg.MaxInflightBytes)}
+		budget: cfg.Inflight}
 	if s.msglog = cfg.MessageLog; s.msglog == nil {
 		s.msglog, s.ownLog = msglog.NewWriter(st, log), true
 	}
