@@ -50,21 +50,26 @@ func TestPreAuthLiteralRefusedBeforeData(t *testing.T) {
 	}
 }
 
-// The literals of all sessions share one memory budget: over it a
+// The literals that sessions hold in memory share one budget: over it a
 // synchronising literal gets NO [UNAVAILABLE] instead of "+", a
 // non-synchronising one is read and dropped with the same NO, and once
-// memory is free again the command goes through.
+// memory is free again the command goes through. The literals are kept
+// under 64 KiB, below which APPEND holds them in memory; larger ones go to
+// the spool and count against the in-flight budget (TestAppendOverBudget).
 func TestLiteralMemoryBudget(t *testing.T) {
 	e := newEnv(t)
 	e.stop()
-	e.start(imapserver.Config{MaxLiteral: 1 << 20, MaxLiteralMemory: 1 << 20})
+	e.start(imapserver.Config{MaxLiteral: 100 << 10, MaxLiteralMemory: 100 << 10})
 	a, b := e.login(), e.login()
-	m := msg("budget", strings.Repeat("y", 600<<10))
+	m := msg("budget", strings.Repeat("y", 50<<10))
+	if len(m) >= 64<<10 || 2*len(m) <= 100<<10 {
+		t.Fatalf("literal of %d bytes: want one in memory, two over the budget", len(m))
+	}
 	a.send(fmt.Sprintf("a1 APPEND INBOX {%d}", len(m)))
 	if l := a.line(); !strings.HasPrefix(l, "+") {
 		t.Fatalf("first APPEND: %q", l)
 	}
-	// a holds 600 KiB of the 1 MiB budget while its data is on its way.
+	// a holds half the budget while its data is on its way.
 	b.send(fmt.Sprintf("b1 APPEND INBOX {%d}", len(m)))
 	if l := b.line(); !strings.HasPrefix(l, "b1 NO [UNAVAILABLE]") {
 		t.Fatalf("second APPEND over the budget: %q, want NO [UNAVAILABLE] without +", l)
