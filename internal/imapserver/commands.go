@@ -142,8 +142,7 @@ func commandTable() []*command {
 		// ENABLE only before a mailbox is selected (RFC 5161 section 3.1).
 		{name: "ENABLE", states: authOnly, parse: imapwire.ParseEnable, announce: announceAlways("ENABLE"),
 			handle: func(s *session, c *imapwire.Command) error {
-				s.cmdEnable(c.Tag, c.Args.(*imapwire.Enable))
-				return nil
+				return s.cmdEnable(c.Tag, c.Args.(*imapwire.Enable))
 			}},
 		{name: "NAMESPACE", states: authed, parse: imapwire.ParseNone, announce: announceAlways("NAMESPACE"),
 			handle: func(s *session, c *imapwire.Command) error {
@@ -152,59 +151,49 @@ func commandTable() []*command {
 			}},
 		{name: "SELECT", states: authed, expunges: expungeSelf, parse: imapwire.ParseSelect,
 			handle: func(s *session, c *imapwire.Command) error {
-				s.cmdSelect(c.Tag, false, c.Args.(*imapwire.Select))
-				return nil
+				return s.cmdSelect(c.Tag, false, c.Args.(*imapwire.Select))
 			}},
 		{name: "EXAMINE", states: authed, expunges: expungeSelf, parse: imapwire.ParseSelect,
 			handle: func(s *session, c *imapwire.Command) error {
-				s.cmdSelect(c.Tag, true, c.Args.(*imapwire.Select))
-				return nil
+				return s.cmdSelect(c.Tag, true, c.Args.(*imapwire.Select))
 			}},
 		{name: "CLOSE", states: selectedOnly, expunges: expungeSelf, parse: imapwire.ParseNone,
-			handle: func(s *session, c *imapwire.Command) error { s.cmdClose(c.Tag, true); return nil }},
+			handle: func(s *session, c *imapwire.Command) error { return s.cmdClose(c.Tag, true) }},
 		{name: "UNSELECT", states: selectedOnly, expunges: expungeSelf, parse: imapwire.ParseNone, announce: announceAlways("UNSELECT"),
-			handle: func(s *session, c *imapwire.Command) error { s.cmdClose(c.Tag, false); return nil }},
+			handle: func(s *session, c *imapwire.Command) error { return s.cmdClose(c.Tag, false) }},
 		{name: "CREATE", states: authed, parse: imapwire.ParseCreate,
 			handle: func(s *session, c *imapwire.Command) error {
-				s.cmdCreate(c.Tag, c.Args.(*imapwire.Create))
-				return nil
+				return s.cmdCreate(c.Tag, c.Args.(*imapwire.Create))
 			}},
 		{name: "DELETE", states: authed, parse: imapwire.ParseMailbox,
 			handle: func(s *session, c *imapwire.Command) error {
-				s.cmdDelete(c.Tag, c.Args.(*imapwire.MailboxArgs).Mailbox)
-				return nil
+				return s.cmdDelete(c.Tag, c.Args.(*imapwire.MailboxArgs).Mailbox)
 			}},
 		{name: "RENAME", states: authed, parse: imapwire.ParseRename,
 			handle: func(s *session, c *imapwire.Command) error {
 				a := c.Args.(*imapwire.Rename)
-				s.cmdRename(c.Tag, a.From, a.To)
-				return nil
+				return s.cmdRename(c.Tag, a.From, a.To)
 			}},
 		{name: "SUBSCRIBE", states: authed, parse: imapwire.ParseMailbox,
 			handle: func(s *session, c *imapwire.Command) error {
-				s.cmdSubscribe(c.Tag, c.Args.(*imapwire.MailboxArgs).Mailbox, true)
-				return nil
+				return s.cmdSubscribe(c.Tag, c.Args.(*imapwire.MailboxArgs).Mailbox, true)
 			}},
 		{name: "UNSUBSCRIBE", states: authed, parse: imapwire.ParseMailbox,
 			handle: func(s *session, c *imapwire.Command) error {
-				s.cmdSubscribe(c.Tag, c.Args.(*imapwire.MailboxArgs).Mailbox, false)
-				return nil
+				return s.cmdSubscribe(c.Tag, c.Args.(*imapwire.MailboxArgs).Mailbox, false)
 			}},
 		{name: "LIST", states: authed, parse: imapwire.ParseList,
 			announce: announceAlways("SPECIAL-USE", "CHILDREN", "LIST-EXTENDED", "LIST-STATUS"),
 			handle: func(s *session, c *imapwire.Command) error {
-				s.cmdList(c.Tag, false, c.Args.(*imapwire.List))
-				return nil
+				return s.cmdList(c.Tag, false, c.Args.(*imapwire.List))
 			}},
 		{name: "LSUB", states: authed, parse: imapwire.ParseLSub,
 			handle: func(s *session, c *imapwire.Command) error {
-				s.cmdList(c.Tag, true, c.Args.(*imapwire.List))
-				return nil
+				return s.cmdList(c.Tag, true, c.Args.(*imapwire.List))
 			}},
 		{name: "STATUS", states: authed, parse: imapwire.ParseStatus, announce: announceAlways("STATUS=SIZE"),
 			handle: func(s *session, c *imapwire.Command) error {
-				s.cmdStatus(c.Tag, c.Args.(*imapwire.Status))
-				return nil
+				return s.cmdStatus(c.Tag, c.Args.(*imapwire.Status))
 			}},
 		{name: "APPEND", states: authed, parse: imapwire.ParseAppend, handle: (*session).cmdAppendAny,
 			announce: func(srv *Server, tlsOn, authed bool) []string {
@@ -222,8 +211,7 @@ func commandTable() []*command {
 				if c.UID {
 					uids = &c.Args.(*imapwire.Expunge).UIDs
 				}
-				s.cmdExpunge(c.Tag, uids)
-				return nil
+				return s.cmdExpunge(c.Tag, uids)
 			}},
 		{name: "FETCH", states: selectedOnly, uid: true, expunges: expungeIfUID, parse: imapwire.ParseFetch,
 			handle: func(s *session, c *imapwire.Command) error {
@@ -231,24 +219,20 @@ func commandTable() []*command {
 			}},
 		{name: "STORE", states: selectedOnly, uid: true, expunges: expungeIfUID, parse: imapwire.ParseStore,
 			handle: func(s *session, c *imapwire.Command) error {
-				s.cmdStore(c.Tag, c.UID, c.Args.(*imapwire.Store))
-				return nil
+				return s.cmdStore(c.Tag, c.UID, c.Args.(*imapwire.Store))
 			}},
 		{name: "COPY", states: selectedOnly, uid: true, expunges: expungeIfUID, parse: imapwire.ParseCopy,
 			handle: func(s *session, c *imapwire.Command) error {
-				s.cmdCopy(c.Tag, c.UID, false, c.Args.(*imapwire.Copy))
-				return nil
+				return s.cmdCopy(c.Tag, c.UID, false, c.Args.(*imapwire.Copy))
 			}},
 		{name: "MOVE", states: selectedOnly, uid: true, expunges: expungeIfUID, parse: imapwire.ParseCopy, announce: announceAlways("MOVE"),
 			handle: func(s *session, c *imapwire.Command) error {
-				s.cmdCopy(c.Tag, c.UID, true, c.Args.(*imapwire.Copy))
-				return nil
+				return s.cmdCopy(c.Tag, c.UID, true, c.Args.(*imapwire.Copy))
 			}},
 		{name: "SEARCH", states: selectedOnly, uid: true, expunges: expungeIfUID, parse: imapwire.ParseSearch,
 			announce: announceAlways("ESEARCH", "SEARCHRES", "CONTEXT=SEARCH", "PARTIAL"),
 			handle: func(s *session, c *imapwire.Command) error {
-				s.cmdSearch(c.Tag, c.UID, c.Args.(*imapwire.Search))
-				return nil
+				return s.cmdSearch(c.Tag, c.UID, c.Args.(*imapwire.Search))
 			}},
 		{name: "SORT", states: selectedOnly, uid: true, expunges: expungeIfUID, parse: imapwire.ParseSort,
 			announce: announceAlways("SORT", "SORT=DISPLAY", "ESORT", "CONTEXT=SORT"), handle: (*session).cmdSort},

@@ -12,33 +12,30 @@ import (
 
 // cmdCopy runs COPY, MOVE and their UID forms (RFC 9051 sections 6.4.7,
 // 6.4.8; COPYUID from UIDPLUS, RFC 4315).
-func (s *session) cmdCopy(tag string, uid, move bool, a *imapwire.Copy) {
+func (s *session) cmdCopy(tag string, uid, move bool, a *imapwire.Copy) error {
 	sel := s.sel
 	if move && sel.readOnly {
-		s.no(tag, imapwire.CodeCannot, "mailbox is read-only (EXAMINE)")
-		return
+		return errNo(imapwire.CodeCannot, "mailbox is read-only (EXAMINE)")
 	}
-	ranges, ok := s.resolve(tag, a.Set, uid)
-	if !ok {
-		return
+	ranges, err := s.resolve(a.Set, uid)
+	if err != nil {
+		return err
 	}
 	dest, err := s.srv.store.Mailbox(s.ctx, s.account.ID, a.Mailbox)
 	if err != nil {
-		s.storeError(tag, err, true)
-		return
+		return targetError{err}
 	}
 	uids := rangesUIDs(ranges)
 	if len(uids) == 0 {
 		s.ok(tag, "nothing to do")
-		return
+		return nil
 	}
 	if !move {
 		// A copy adds to the account's storage (RFC 9208 section 4.1.3);
 		// a move within the account does not.
 		msgs, err := s.srv.store.MessagesByUID(s.ctx, s.account.ID, sel.mb.ID, queryRanges(ranges))
 		if err != nil {
-			s.storeError(tag, err, false)
-			return
+			return err
 		}
 		var size int64
 		for _, m := range msgs {
@@ -48,7 +45,7 @@ func (s *session) cmdCopy(tag string, uid, move bool, a *imapwire.Copy) {
 		}
 		if err := s.checkQuota(size); err != nil {
 			s.answerError(tag, err)
-			return
+			return nil
 		}
 	}
 	var events []store.LogEvent
@@ -73,8 +70,7 @@ func (s *session) cmdCopy(tag string, uid, move bool, a *imapwire.Copy) {
 		copied, err = s.srv.store.Copy(s.ctx, s.account.ID, sel.mb.ID, uids, dest.ID)
 	}
 	if err != nil {
-		s.storeError(tag, err, true)
-		return
+		return targetError{err}
 	}
 	var src, dst imapwire.NumSet
 	var from []uint32
@@ -93,7 +89,7 @@ func (s *session) cmdCopy(tag string, uid, move bool, a *imapwire.Copy) {
 			s.sync(false)
 		}
 		s.okCode(tag, code, "COPY completed")
-		return
+		return nil
 	}
 	if len(events) > 0 {
 		ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
@@ -114,5 +110,5 @@ func (s *session) cmdCopy(tag string, uid, move bool, a *imapwire.Copy) {
 		s.markDirty()
 		s.sync(false)
 	}
-	s.ok(tag, "MOVE completed")
+	return nil
 }

@@ -6,7 +6,7 @@ import (
 
 // cmdEnable runs ENABLE (RFC 5161) for CONDSTORE, QRESYNC (RFC 7162) and
 // UTF8=ACCEPT (RFC 6855).
-func (s *session) cmdEnable(tag string, a *imapwire.Enable) {
+func (s *session) cmdEnable(tag string, a *imapwire.Enable) error {
 	var done []string
 	for _, c := range a.Capabilities {
 		switch c {
@@ -37,7 +37,7 @@ func (s *session) cmdEnable(tag string, a *imapwire.Enable) {
 		}
 	}
 	s.wr.Enabled(done)
-	s.ok(tag, "ENABLE completed")
+	return nil
 }
 
 func (s *session) setUTF8() {

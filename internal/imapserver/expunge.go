@@ -10,11 +10,10 @@ const maxExpungeRanges = 256
 
 // cmdExpunge runs EXPUNGE and UID EXPUNGE (RFC 9051 sections 6.4.3 and
 // 6.4.9). Expunged messages stay restorable in the store.
-func (s *session) cmdExpunge(tag string, uidSet *imapwire.NumSet) {
+func (s *session) cmdExpunge(tag string, uidSet *imapwire.NumSet) error {
 	sel := s.sel
 	if sel.readOnly {
-		s.no(tag, imapwire.CodeCannot, "mailbox is read-only (EXAMINE)")
-		return
+		return errNo(imapwire.CodeCannot, "mailbox is read-only (EXAMINE)")
 	}
 	// Every message the session knows of, or those of the UID set; the
 	// store expunges those that carry \Deleted when it runs, so no flags
@@ -25,8 +24,7 @@ func (s *session) cmdExpunge(tag string, uidSet *imapwire.NumSet) {
 		ranges = sel.view.byUID(*uidSet)
 	}
 	if len(ranges) == 0 || sel.view.count() == 0 {
-		s.ok(tag, "EXPUNGE completed")
-		return
+		return nil
 	}
 	// The ranges go as they are, never widened (queryRanges): this is a
 	// write. In parts, so that a very scattered set stays within the
@@ -38,11 +36,10 @@ func (s *session) cmdExpunge(tag string, uidSet *imapwire.NumSet) {
 		got, err := s.srv.store.ExpungeDeleted(s.ctx, s.account.ID, sel.mb.ID, part)
 		if err != nil {
 			s.reportExpunged(del)
-			s.storeError(tag, err, false)
-			return
+			return err
 		}
 		del = append(del, got...)
 	}
 	s.reportExpunged(del)
-	s.ok(tag, "EXPUNGE completed")
+	return nil
 }

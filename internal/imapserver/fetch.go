@@ -57,8 +57,10 @@ func (s *session) cmdFetch(tag string, uid bool, a *imapwire.Fetch) error {
 		s.bad(tag, "VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC")
 		return nil
 	}
-	ranges, ok := s.resolve(tag, a.Set, uid)
-	if !ok {
+	ranges, err := s.resolve(a.Set, uid)
+	if err != nil {
+		// FETCH answers for itself: its errors end the connection.
+		s.answerError(tag, err)
 		return nil
 	}
 	items := a.Items

@@ -14,17 +14,15 @@ import (
 // Subscriptions): a subscribed name whose mailbox is gone is still listed
 // by LSUB and LIST (SUBSCRIBED), the latter with \NonExistent (RFC 5258
 // section 3.1).
-func (s *session) cmdList(tag string, lsub bool, a *imapwire.List) {
+func (s *session) cmdList(tag string, lsub bool, a *imapwire.List) error {
 	if !lsub && len(a.Patterns) == 1 && a.Patterns[0] == "" && !a.Extended {
 		// The hierarchy delimiter and root (RFC 9051 section 6.3.9).
 		s.wr.Raw(`* LIST (\Noselect) "/" ""` + "\r\n")
-		s.ok(tag, "LIST completed")
-		return
+		return nil
 	}
 	mbs, err := s.srv.store.Mailboxes(s.ctx, s.account.ID)
 	if err != nil {
-		s.storeError(tag, err, false)
-		return
+		return err
 	}
 	sel, ret := a.Select, a.Return
 	onlySubscribed := lsub || sel.Subscribed
@@ -34,8 +32,7 @@ func (s *session) cmdList(tag string, lsub bool, a *imapwire.List) {
 	if onlySubscribed || showSubscribed {
 		list, err := s.srv.store.Subscriptions(s.ctx, s.account.ID)
 		if err != nil {
-			s.storeError(tag, err, false)
-			return
+			return err
 		}
 		for _, n := range list {
 			subs[n] = true
@@ -178,11 +175,7 @@ func (s *session) cmdList(tag string, lsub bool, a *imapwire.List) {
 			}
 		}
 	}
-	if lsub {
-		s.ok(tag, "LSUB completed")
-	} else {
-		s.ok(tag, "LIST completed")
-	}
+	return nil
 }
 
 // joinReference applies a LIST reference to a pattern (RFC 9051 section

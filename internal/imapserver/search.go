@@ -25,12 +25,11 @@ func usesMeta(keys []imapwire.SearchKey) bool {
 // cmdSearch runs SEARCH and UID SEARCH (RFC 9051 section 6.4.4) with
 // ESEARCH return options (RFC 4731), SAVE (RFC 5182) and MODSEQ (RFC 7162
 // section 3.1.5); the messages are selected by matchSelected.
-func (s *session) cmdSearch(tag string, uid bool, a *imapwire.Search) {
-	switch a.Charset {
-	case "", "UTF-8", "US-ASCII":
-	default:
-		s.wr.Tagged(tag, imapwire.NO, imapwire.BadCharsetCode([]string{"UTF-8", "US-ASCII"}), "unsupported charset")
-		return
+func (s *session) cmdSearch(tag string, uid bool, a *imapwire.Search) error {
+	if a.Charset != "" {
+		if err := checkCharset(a.Charset); err != nil {
+			return err
+		}
 	}
 	// "$" in this very command is the result saved before it, even when
 	// it saves a new one (RFC 5182 section 2.1: the new result replaces
@@ -55,8 +54,7 @@ func (s *session) cmdSearch(tag string, uid bool, a *imapwire.Search) {
 		return nil
 	})
 	if err != nil {
-		s.storeError(tag, err, false)
-		return
+		return err
 	}
 	nums := seqs
 	if uid {
@@ -72,8 +70,7 @@ func (s *session) cmdSearch(tag string, uid bool, a *imapwire.Search) {
 			w.Raw(" (MODSEQ ").Num64(highest).Raw(")")
 		}
 		w.CRLF()
-		s.ok(tag, "SEARCH completed")
-		return
+		return nil
 	}
 	ret := imapwire.SearchReturn{All: true}
 	if a.Return != nil {
@@ -82,9 +79,9 @@ func (s *session) cmdSearch(tag string, uid bool, a *imapwire.Search) {
 	s.answerESearch(tag, uid, ret, &result{nums: nums, uids: found, modseqs: modseqs}, useModSeq)
 	if ret.Save && !ret.Min && !ret.Max && !ret.All && !ret.Count && ret.Partial == nil {
 		s.ok(tag, "SEARCH completed, result saved")
-		return
+		return nil
 	}
-	s.ok(tag, "SEARCH completed")
+	return nil
 }
 
 // matchSelected calls found, in UID order, for each message of the

@@ -10,10 +10,9 @@ import (
 // cmdSelect runs SELECT and EXAMINE (RFC 9051 sections 6.3.2 and 6.3.3),
 // with the CONDSTORE and QRESYNC parameters (RFC 7162 sections 3.1.8 and
 // 3.2.5).
-func (s *session) cmdSelect(tag string, readOnly bool, a *imapwire.Select) {
+func (s *session) cmdSelect(tag string, readOnly bool, a *imapwire.Select) error {
 	if a.QResync != nil && !s.qresync {
-		s.bad(tag, "QRESYNC parameter needs ENABLE QRESYNC first")
-		return
+		return errBad("QRESYNC parameter needs ENABLE QRESYNC first")
 	}
 	if s.sel != nil {
 		// The previous mailbox is closed without expunging; QRESYNC and
@@ -27,8 +26,7 @@ func (s *session) cmdSelect(tag string, readOnly bool, a *imapwire.Select) {
 	}
 	mb, err := s.srv.store.Mailbox(s.ctx, s.account.ID, a.Mailbox)
 	if err != nil {
-		s.storeError(tag, err, false)
-		return
+		return err
 	}
 	// Subscribe to changes before reading the UIDs, so that nothing
 	// delivered in between is missed (it is read again by modseq).
@@ -36,10 +34,10 @@ func (s *session) cmdSelect(tag string, readOnly bool, a *imapwire.Select) {
 	s.selectedID.Store(mb.ID)
 	key := keyOf(mb)
 	s.srv.flags.acquire(key)
-	fail := func(err error) {
+	fail := func(err error) error {
 		s.srv.flags.release(key)
 		s.selectedID.Store(0)
-		s.storeError(tag, err, false)
+		return err
 	}
 	var view uidView
 	var firstUnseen uint32
@@ -54,8 +52,7 @@ func (s *session) cmdSelect(tag string, readOnly bool, a *imapwire.Select) {
 	if !s.rev2 && mb.Unseen > 0 && (snap != nil || mb.Messages <= maxAdvance) {
 		snap, err := s.srv.flags.getAt(s.ctx, s.srv.store, mb)
 		if err != nil {
-			fail(err)
-			return
+			return fail(err)
 		}
 		for i := range snap.rows {
 			view.push(snap.rows[i].UID)
@@ -66,15 +63,13 @@ func (s *session) cmdSelect(tag string, readOnly bool, a *imapwire.Select) {
 	} else {
 		uids, err := s.srv.store.UIDs(s.ctx, s.account.ID, mb.ID)
 		if err != nil {
-			fail(err)
-			return
+			return fail(err)
 		}
 		view = newView(uids)
 		if !s.rev2 && mb.Unseen > 0 {
 			firstUnseen, err = s.firstUnseen(mb.ID, &view)
 			if err != nil {
-				fail(err)
-				return
+				return fail(err)
 			}
 		}
 	}
@@ -119,6 +114,7 @@ func (s *session) cmdSelect(tag string, readOnly bool, a *imapwire.Select) {
 		code.Name = imapwire.CodeReadOnly
 	}
 	s.okCode(tag, code, "mailbox selected")
+	return nil
 }
 
 // firstUnseen finds the sequence number of the first message without
@@ -181,16 +177,16 @@ func (s *session) unselect() {
 
 // cmdClose runs CLOSE (which expunges silently unless read-only, RFC 9051
 // section 6.4.1) and UNSELECT (RFC 3691).
-func (s *session) cmdClose(tag string, expunge bool) {
+func (s *session) cmdClose(tag string, expunge bool) error {
 	if expunge && !s.sel.readOnly && s.sel.view.count() > 0 {
 		// The store expunges what carries \Deleted when it runs: a
 		// flag taken off by any session just before is respected.
 		all := []store.UIDRange{{First: 1, Last: s.sel.view.maxUID()}}
 		if _, err := s.srv.store.ExpungeDeleted(s.ctx, s.account.ID, s.sel.mb.ID, all); err != nil {
-			s.storeError(tag, err, false)
-			return
+			return err
 		}
 	}
 	s.unselect()
 	s.ok(tag, "mailbox closed")
+	return nil
 }

@@ -7,17 +7,15 @@ import (
 
 // cmdStatus runs STATUS (RFC 9051 section 6.3.11) from the mailbox's
 // counters.
-func (s *session) cmdStatus(tag string, a *imapwire.Status) {
+func (s *session) cmdStatus(tag string, a *imapwire.Status) error {
 	mb, err := s.srv.store.Mailbox(s.ctx, s.account.ID, a.Mailbox)
 	if err != nil {
-		s.storeError(tag, err, false)
-		return
+		return err
 	}
 	if err := s.writeStatus(mb, a.Items); err != nil {
-		s.storeError(tag, err, false)
-		return
+		return err
 	}
-	s.ok(tag, "STATUS completed")
+	return nil
 }
 
 // writeStatus writes "* STATUS name (items)".

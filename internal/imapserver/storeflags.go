@@ -9,20 +9,18 @@ import (
 
 // cmdStore runs STORE and UID STORE (RFC 9051 section 6.4.6) with
 // UNCHANGEDSINCE (RFC 7162 section 3.1.3).
-func (s *session) cmdStore(tag string, uid bool, a *imapwire.Store) {
+func (s *session) cmdStore(tag string, uid bool, a *imapwire.Store) error {
 	sel := s.sel
 	if sel.readOnly {
-		s.no(tag, imapwire.CodeCannot, "mailbox is read-only (EXAMINE)")
-		return
+		return errNo(imapwire.CodeCannot, "mailbox is read-only (EXAMINE)")
 	}
-	ranges, ok := s.resolve(tag, a.Set, uid)
-	if !ok {
-		return
+	ranges, err := s.resolve(a.Set, uid)
+	if err != nil {
+		return err
 	}
 	flags, kw, ok := parseFlags(a.Flags)
 	if !ok {
-		s.bad(tag, "unknown system flag")
-		return
+		return errBad("unknown system flag")
 	}
 	op := store.FlagsReplace
 	switch a.Op {
@@ -44,8 +42,7 @@ func (s *session) cmdStore(tag string, uid bool, a *imapwire.Store) {
 		var err error
 		changed, modified, err = s.srv.store.StoreFlags(s.ctx, s.account.ID, sel.mb.ID, uids, op, flags, kw, a.UnchangedSince)
 		if err != nil {
-			s.storeError(tag, err, false)
-			return
+			return err
 		}
 		if len(changed) > 0 {
 			s.ownChange(before, changed[0].ModSeq, changed)
@@ -57,8 +54,7 @@ func (s *session) cmdStore(tag string, uid bool, a *imapwire.Store) {
 	case !a.Silent && len(uids) > 0:
 		rows, err := s.flagRows(ranges)
 		if err != nil {
-			s.storeError(tag, err, false)
-			return
+			return err
 		}
 		s.announceRowKeywords(rows)
 		for _, m := range rows {
@@ -94,10 +90,10 @@ func (s *session) cmdStore(tag string, uid bool, a *imapwire.Store) {
 		}
 		if len(set) > 0 {
 			s.okCode(tag, imapwire.ModifiedCode(numSetOf(set)), "some messages were changed meanwhile")
-			return
+			return nil
 		}
 	}
-	s.ok(tag, "STORE completed")
+	return nil
 }
 
 // writeFlagFetch writes "* seq FETCH (FLAGS (...) [UID n] [MODSEQ (n)])".

@@ -8,7 +8,7 @@ import (
 // and 6.3.8) on the account's list of subscribed names. SUBSCRIBE wants
 // an existing mailbox (RFC 3501 section 6.3.6 allows checking);
 // UNSUBSCRIBE takes any subscribed name, also one whose mailbox is gone.
-func (s *session) cmdSubscribe(tag, name string, on bool) {
+func (s *session) cmdSubscribe(tag, name string, on bool) error {
 	name = strings.TrimSuffix(name, "/")
 	var err error
 	if on {
@@ -18,8 +18,8 @@ func (s *session) cmdSubscribe(tag, name string, on bool) {
 		err = s.srv.store.SetSubscription(s.ctx, s.account.ID, name, on)
 	}
 	if err != nil {
-		s.storeError(tag, err, false)
-		return
+		return err
 	}
 	s.ok(tag, "completed")
+	return nil
 }

@@ -272,23 +272,22 @@ func numSetOf(nums []uint32) imapwire.NumSet {
 
 // resolve turns a command's set into the UID ranges of the view that it
 // names: sequence numbers, UIDs, or the saved search result "$" (RFC
-// 5182). ok is false when a sequence number is out of range, which is a
-// BAD (RFC 9051 section 6.4.5) and has been answered.
-func (s *session) resolve(tag string, set imapwire.NumSet, uid bool) ([]store.UIDRange, bool) {
+// 5182). A sequence number out of range is a BAD (RFC 9051 section
+// 6.4.5).
+func (s *session) resolve(set imapwire.NumSet, uid bool) ([]store.UIDRange, error) {
 	v := &s.sel.view
 	if set.Dollar {
-		return v.byUIDList(s.saved), true
+		return v.byUIDList(s.saved), nil
 	}
 	if uid {
-		return v.byUID(set), true
+		return v.byUID(set), nil
 	}
 	for _, r := range set.Ranges {
 		// A range with "*" is always valid ("1:*" on an empty mailbox is
 		// empty, "5:*" with 3 messages is 3:5, RFC 9051 section 9).
 		if r.First != imapwire.Star && r.Last != imapwire.Star && (r.First > v.count() || r.Last > v.count()) {
-			s.bad(tag, "message sequence number out of range")
-			return nil, false
+			return nil, errBad("message sequence number out of range")
 		}
 	}
-	return v.bySeq(set), true
+	return v.bySeq(set), nil
 }
