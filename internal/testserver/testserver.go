@@ -21,6 +21,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -138,6 +139,15 @@ func Start(t testing.TB, opts Options) *Server {
 	if len(svc.TLS.Certificates) > 0 && svc.TLS.Certificates[0].Leaf != nil {
 		s.roots = x509.NewCertPool()
 		s.roots.AddCert(svc.TLS.Certificates[0].Leaf)
+	} else if cfg.TLS.CertFile != "" {
+		// A certificate from a file is served through GetCertificate
+		// (so that it can be renewed): trust the file.
+		pemCerts, err := os.ReadFile(cfg.TLS.CertFile)
+		if err != nil {
+			t.Fatalf("testserver: %v", err)
+		}
+		s.roots = x509.NewCertPool()
+		s.roots.AppendCertsFromPEM(pemCerts)
 	}
 	if err := svc.Start(context.Background()); err != nil {
 		t.Fatalf("testserver: start: %v", err)

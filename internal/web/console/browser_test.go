@@ -19,6 +19,7 @@ import (
 	"github.com/xtramail/xtramail/internal/admin"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/testserver"
+	"github.com/xtramail/xtramail/internal/web/webtest"
 )
 
 // tab is one browser tab on the test server, with a deadline for the
@@ -29,37 +30,21 @@ type tab struct {
 	srv *testserver.Server
 }
 
-// newTab starts headless Debian Chromium for one test. A missing
-// chromium fails the test: scripts/test installs it.
+// newTab opens a tab in the binary's shared Chromium (webtest); srv must
+// serve webtest's certificate (browserServer). The deadline covers the
+// whole test, generous because the machine is shared.
 func newTab(t *testing.T, srv *testserver.Server) *tab {
 	t.Helper()
-	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
-		t.Fatalf("chromium not found at /usr/bin/chromium (Debian package chromium; scripts/test installs it): %v", err)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath("/usr/bin/chromium"),
-		chromedp.Headless,
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		// The test server's certificate is self-signed, for this
-		// browser only.
-		chromedp.Flag("ignore-certificate-errors", true),
-		chromedp.UserDataDir(t.TempDir()),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelA() })
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	tctx, cancelT := context.WithTimeout(ctx, 4*time.Minute)
-	t.Cleanup(cancelT)
+	wt := webtest.NewTab(t)
+	tctx, cancel := context.WithTimeout(wt.Ctx, 4*time.Minute)
+	t.Cleanup(cancel)
 	return &tab{t: t, ctx: tctx, srv: srv}
+}
+
+// browserServer starts the whole service with the certificate that the
+// browser accepts.
+func browserServer(t *testing.T) *testserver.Server {
+	return testserver.Start(t, testserver.Options{Configure: webtest.ServerTLS(t)})
 }
 
 func (b *tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
@@ -216,7 +201,7 @@ func (b *tab) signInTOTP(email, password string) string {
 // find a message captured over SMTP in the log and open its timeline;
 // restore it after the user deleted it, and see it over IMAP again.
 func TestBrowserConsole(t *testing.T) {
-	srv := testserver.Start(t, testserver.Options{})
+	srv := browserServer(t)
 	ctx := context.Background()
 	ops := newOps(t, srv)
 	cli := admin.CLI()
@@ -371,7 +356,7 @@ func sendCapture(t *testing.T, srv *testserver.Server, from, to, mid, subject st
 // among them: the page shows the import's progress while it runs (htmx
 // polling), then every bad line by its number, and every good line is in.
 func TestBrowserBulkImport(t *testing.T) {
-	srv := testserver.Start(t, testserver.Options{})
+	srv := browserServer(t)
 	ctx := context.Background()
 	ops := newOps(t, srv)
 	cli := admin.CLI()

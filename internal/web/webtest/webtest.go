@@ -155,16 +155,29 @@ func start() *browser {
 		chromedp.Flag("ignore-certificate-errors-spki-list", base64.StdEncoding.EncodeToString(spki[:])),
 		chromedp.WindowSize(1280, 900),
 	}
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	bctx, bcancel := chromedp.NewContext(actx)
-	b.ctx = bctx
-	b.cancel = func() { bcancel(); acancel() }
-	// The first Do starts the browser and ties it to the context it is
-	// given: bctx itself, never one with a timeout.
-	if err := chromedp.Do(bctx); err != nil {
-		b.err = fmt.Errorf("start %s: %w", ChromiumPath, err)
+	// On a loaded machine Chromium now and then exits before it
+	// listens (seen in CI); that says nothing of the pages under test,
+	// so a failed start is tried again, with a fresh profile.
+	for attempt := 1; ; attempt++ {
+		actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
+		bctx, bcancel := chromedp.NewContext(actx)
+		// The first Do starts the browser and ties it to the context
+		// it is given: bctx itself, never one with a timeout.
+		err := chromedp.Do(bctx)
+		if err == nil {
+			b.ctx = bctx
+			b.cancel = func() { bcancel(); acancel() }
+			return b
+		}
+		bcancel()
+		acancel()
+		os.RemoveAll(filepath.Join(dir, "profile"))
+		if attempt == 3 {
+			b.err = fmt.Errorf("start %s (%d attempts): %w", ChromiumPath, attempt, err)
+			return b
+		}
+		time.Sleep(time.Duration(attempt) * time.Second)
 	}
-	return b
 }
 
 // ServerTLS returns a testserver Configure func that makes the server
