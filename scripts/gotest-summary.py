@@ -40,5 +40,16 @@ for line in sys.stdin:
         sys.stdout.write("".join(lines))
     sys.stdout.flush()
 
+# Tests that never ended: their package was killed (a timeout's panic and
+# its goroutine dump are in their output). Count them as failed and show
+# the end of what they printed, or the reason would be lost.
+for (pkg, test), lines in output.items():
+    if test is None or not lines:
+        continue
+    failed += 1
+    sys.stdout.write(f"--- UNFINISHED {test} ({pkg}), last lines:\n")
+    panic = next((i for i, l in enumerate(lines) if l.startswith("panic: ")), len(lines))
+    sys.stdout.write("".join(lines[max(0, panic - 20):panic + 40]))
+
 print(f"{passed} passed, {failed} failed, {skipped} skipped")
 sys.exit(1 if failed or pkg_failed else 0)
