@@ -9,14 +9,12 @@ package capture
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"strings"
 	"time"
 
@@ -42,64 +40,19 @@ type Store interface {
 	AppendAudit(ctx context.Context, recs ...store.AuditRecord) error
 }
 
-// Config is the capture listener's part of the configuration.
+// Config is the capture listener's part of the configuration: what every
+// SMTP listener has (smtpserver.Config; its MessageLog takes the refusal
+// records) and capture's own.
 type Config struct {
-	Hostname        string         // announced in the greeting and EHLO
-	MaxMessageBytes int64          // SIZE; 0 means 50 MiB
-	MaxRecipients   int            // per transaction; 0 means 1000
-	ReadTimeout     time.Duration  // per command, and per read during DATA; 0 means 5 minutes
-	WriteTimeout    time.Duration  // 0 means 1 minute
-	MaxConns        int            // in total; 0 means 1000
-	MaxConnsPerIP   int            // 0 means 100
-	AllowNets       []netip.Prefix // upstream IPs allowed to connect; empty allows all
-	TLS             *tls.Config    // offers STARTTLS when set
-	// SpoolDir holds bodies larger than 256 KiB while they arrive
-	// (unlinked files: nothing stays behind); "" means os.TempDir(). Put
-	// it on a disk, not a tmpfs, which would be memory again.
-	SpoolDir string
-	// MaxInflightBytes bounds the bodies received and not yet stored, over
-	// all connections; a message that would pass it is answered 452 4.3.1
-	// (try later). 0 means 1 GiB.
-	MaxInflightBytes int64
-	// Inflight, when set, is the budget instead, shared with the other
-	// listeners (the service's one budget of message bytes in flight).
-	Inflight *smtpserver.Budget
-	// MessageLog takes the refusal records; the service shares one among
-	// all listeners. nil: the server writes through its own, drained by
-	// Shutdown.
-	MessageLog *msglog.Writer
+	smtpserver.Config
+	MaxRecipients int            // per transaction; 0 means 1000
+	AllowNets     []netip.Prefix // upstream IPs allowed to connect; empty allows all
 }
 
 func (c *Config) setDefaults() {
-	if c.Hostname == "" {
-		c.Hostname = "localhost"
-	}
-	if c.MaxMessageBytes == 0 {
-		c.MaxMessageBytes = 50 << 20
-	}
+	c.Config.SetDefaults()
 	if c.MaxRecipients == 0 {
 		c.MaxRecipients = 1000
-	}
-	if c.ReadTimeout == 0 {
-		c.ReadTimeout = 5 * time.Minute
-	}
-	if c.WriteTimeout == 0 {
-		c.WriteTimeout = time.Minute
-	}
-	if c.MaxConns == 0 {
-		c.MaxConns = 1000
-	}
-	if c.MaxConnsPerIP == 0 {
-		c.MaxConnsPerIP = 100
-	}
-	if c.SpoolDir == "" {
-		c.SpoolDir = os.TempDir()
-	}
-	if c.MaxInflightBytes == 0 {
-		c.MaxInflightBytes = 1 << 30
-	}
-	if c.Inflight == nil {
-		c.Inflight = smtpserver.NewBudget(c.MaxInflightBytes)
 	}
 }
 
@@ -127,24 +80,15 @@ func New(cfg Config, st Store, log *slog.Logger, metrics *Metrics) *Server {
 	s := &Server{cfg: cfg, store: st, log: log, metrics: metrics, now: time.Now, budget: cfg.Inflight,
 		drain: smtpserver.NewDrain()}
 	s.accounts = newAccountCache(st, s.now)
-	if s.msglog = cfg.MessageLog; s.msglog == nil {
-		s.msglog, s.ownLog = msglog.NewWriter(st, log), true
-	}
+	s.msglog, s.ownLog = cfg.MessageLogFor(st, log)
 	s.domains = newDomainCache(st, s.now)
 	return s
 }
 
 // newSMTP returns the go-smtp server of one connection (smtpserver.Serve).
 func (s *Server) newSMTP() *smtp.Server {
-	srv := smtp.NewServer(s)
-	srv.Domain = s.cfg.Hostname
-	srv.MaxMessageBytes = s.cfg.MaxMessageBytes
+	srv := s.cfg.NewServer(s, s.log)
 	srv.MaxRecipients = s.cfg.MaxRecipients
-	srv.ReadTimeout = s.cfg.ReadTimeout
-	srv.WriteTimeout = s.cfg.WriteTimeout
-	srv.EnableSMTPUTF8 = true
-	srv.TLSConfig = s.cfg.TLS
-	srv.ErrorLog = slogPrinter{s.log}
 	return srv
 }
 
@@ -570,8 +514,3 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
-
-type slogPrinter struct{ log *slog.Logger }
-
-func (p slogPrinter) Printf(format string, v ...any) { p.log.Warn(fmt.Sprintf(format, v...)) }
-func (p slogPrinter) Println(v ...any)               { p.log.Warn(fmt.Sprint(v...)) }

@@ -18,6 +18,7 @@ import (
 	"github.com/xtramail/xtramail/internal/blob"
 	"github.com/xtramail/xtramail/internal/blob/fs"
 	"github.com/xtramail/xtramail/internal/msglog"
+	"github.com/xtramail/xtramail/internal/smtpserver"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/store/sqlite"
 	"github.com/xtramail/xtramail/internal/tlsutil"
@@ -163,7 +164,7 @@ func (cv *conv) cmd(line, want string) {
 }
 
 func TestTranscripts(t *testing.T) {
-	e := newEnv(t, Config{MaxMessageBytes: 2048, MaxRecipients: 3})
+	e := newEnv(t, Config{Config: smtpserver.Config{MaxMessageBytes: 2048}, MaxRecipients: 3})
 	cases := []struct {
 		name  string
 		steps [][2]string // line sent, reply prefix expected
@@ -191,7 +192,7 @@ func TestTranscripts(t *testing.T) {
 }
 
 func TestSizeLimit(t *testing.T) {
-	e := newEnv(t, Config{MaxMessageBytes: 2048})
+	e := newEnv(t, Config{Config: smtpserver.Config{MaxMessageBytes: 2048}})
 	cv := dialRaw(t, e.addr)
 	cv.cmd("EHLO up.test", "250 ")
 	cv.cmd("MAIL FROM:<a@outside.test>", "250 ")
@@ -267,7 +268,7 @@ func TestAllowList(t *testing.T) {
 }
 
 func TestConnectionLimit(t *testing.T) {
-	e := newEnv(t, Config{MaxConnsPerIP: 2})
+	e := newEnv(t, Config{Config: smtpserver.Config{MaxConnsPerIP: 2}})
 	dialRaw(t, e.addr)
 	second := dialRaw(t, e.addr)
 	c, err := net.Dial("tcp", e.addr)
@@ -303,7 +304,7 @@ func TestConnectionLimit(t *testing.T) {
 // TestDataTimeoutCloses checks that a client stalling in DATA is
 // disconnected rather than left with a 421 and an open session.
 func TestDataTimeoutCloses(t *testing.T) {
-	e := newEnv(t, Config{ReadTimeout: 300 * time.Millisecond})
+	e := newEnv(t, Config{Config: smtpserver.Config{ReadTimeout: 300 * time.Millisecond}})
 	cv := dialRaw(t, e.addr)
 	cv.cmd("EHLO up.test", "250 ")
 	cv.cmd("MAIL FROM:<a@outside.test>", "250 ")
@@ -325,7 +326,7 @@ func TestStartTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, Config{TLS: srvTLS})
+	e := newEnv(t, Config{Config: smtpserver.Config{TLS: srvTLS}})
 	c, err := smtp.DialStartTLS(e.addr, &tls.Config{RootCAs: roots, ServerName: "localhost"})
 	if err != nil {
 		t.Fatal(err)

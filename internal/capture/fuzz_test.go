@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xtramail/xtramail/internal/smtpserver"
 )
 
 // FuzzSession feeds raw bytes to a live capture session. The server must
@@ -24,7 +26,7 @@ func FuzzSession(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	e := newEnv(f, Config{MaxMessageBytes: 64 << 10, ReadTimeout: 2 * time.Second})
+	e := newEnv(f, Config{Config: smtpserver.Config{MaxMessageBytes: 64 << 10, ReadTimeout: 2 * time.Second}})
 	f.Fuzz(func(t *testing.T, in []byte) {
 		c, err := net.Dial("tcp", e.addr)
 		if err != nil {

@@ -84,7 +84,7 @@ func TestLongLinesStored(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e := newEnv(t, Config{TLS: srvTLS})
+		e := newEnv(t, Config{Config: smtpserver.Config{TLS: srvTLS}})
 		c, err := smtp.DialStartTLS(e.addr, &tls.Config{RootCAs: roots, ServerName: "localhost"})
 		if err != nil {
 			t.Fatal(err)
@@ -177,13 +177,13 @@ func TestRefusedMessagesAnsweredAndLogged(t *testing.T) {
 		raw                 string // written while the server may already answer
 		closes              bool   // go-smtp refuses the chunk itself and discards it
 	}{
-		{"size by DATA", "552 5.3.4 ", "552 5.3.4 message over the size limit", Config{MaxMessageBytes: 1 << 20},
+		{"size by DATA", "552 5.3.4 ", "552 5.3.4 message over the size limit", Config{Config: smtpserver.Config{MaxMessageBytes: 1 << 20}},
 			true, big + big + ".\r\n", false},
-		{"size by BDAT", "552 5.3.4 ", "552 5.3.4 transfer aborted", Config{MaxMessageBytes: 1 << 20},
+		{"size by BDAT", "552 5.3.4 ", "552 5.3.4 transfer aborted", Config{Config: smtpserver.Config{MaxMessageBytes: 1 << 20}},
 			false, fmt.Sprintf("BDAT %d\r\n%sBDAT %d LAST\r\n%s", len(big), big, len(big), big), true},
-		{"budget by DATA", "452 4.3.1 ", "452 4.3.1 in-flight", Config{MaxInflightBytes: 600 << 10},
+		{"budget by DATA", "452 4.3.1 ", "452 4.3.1 in-flight", Config{Config: smtpserver.Config{MaxInflightBytes: 600 << 10}},
 			true, big + ".\r\n", false},
-		{"budget by BDAT", "452 4.3.1 ", "452 4.3.1 in-flight", Config{MaxInflightBytes: 600 << 10},
+		{"budget by BDAT", "452 4.3.1 ", "452 4.3.1 in-flight", Config{Config: smtpserver.Config{MaxInflightBytes: 600 << 10}},
 			false, fmt.Sprintf("BDAT %d LAST\r\n%s", len(big), big), false},
 	}
 	for _, st := range steps {
@@ -224,7 +224,7 @@ func TestRefusedMessagesAnsweredAndLogged(t *testing.T) {
 		})
 	}
 	t.Run("declared size over the budget", func(t *testing.T) {
-		e := newEnv(t, Config{MaxInflightBytes: 600 << 10})
+		e := newEnv(t, Config{Config: smtpserver.Config{MaxInflightBytes: 600 << 10}})
 		cv := dialRaw(t, e.addr)
 		cv.cmd("EHLO up.test", "250 ")
 		cv.cmd("MAIL FROM:<a@outside.test> SIZE=700000", "452 4.3.1 ")
@@ -236,7 +236,7 @@ func TestRefusedMessagesAnsweredAndLogged(t *testing.T) {
 // holds only a few: each gets stored or 452 4.3.1, none is lost or
 // stored twice, and the budget returns to zero.
 func TestBudgetConcurrent(t *testing.T) {
-	e := newEnv(t, Config{MaxInflightBytes: 1 << 20})
+	e := newEnv(t, Config{Config: smtpserver.Config{MaxInflightBytes: 1 << 20}})
 	const n = 12
 	var wg sync.WaitGroup
 	replies := make([]string, n)

@@ -73,20 +73,15 @@ type TLS struct {
 // upstream filter or MX.
 type Capture struct {
 	// Listen is host:port; empty disables the listener.
-	Listen          string `toml:"listen"`
-	MaxMessageBytes int64  `toml:"max_message_bytes"`
-	MaxRecipients   int    `toml:"max_recipients"`
-	MaxConns        int    `toml:"max_conns"`
-	MaxConnsPerIP   int    `toml:"max_conns_per_ip"`
+	Listen string `toml:"listen"`
+	SMTP
 	// Allow lists the upstream IPs or CIDRs that may connect (your mail
 	// filter's or MX's outbound addresses). Outside dev mode it must not
 	// be empty while the listener is on: anyone who can reach the port
 	// could plant copies in protected mailboxes. To accept any sender
 	// anyway (a firewall guards the port), write
 	// allow = ["0.0.0.0/0", "::/0"].
-	Allow        []string `toml:"allow"`
-	ReadTimeout  Duration `toml:"read_timeout"`
-	WriteTimeout Duration `toml:"write_timeout"`
+	Allow []string `toml:"allow"`
 	// MaxInflightBytes bounds the message bodies received and not yet
 	// stored, over all connections of capture, submission and IMAP
 	// APPEND together (bodies over 256 KiB wait in <data>/spool, not in
@@ -94,6 +89,37 @@ type Capture struct {
 	// NO [UNAVAILABLE] before the literal is sent) and the client retries
 	// later.
 	MaxInflightBytes int64 `toml:"max_inflight_bytes"`
+}
+
+// SMTP holds the settings that the SMTP listeners (capture, submission)
+// have alike; each section's keys include these.
+type SMTP struct {
+	// MaxMessageBytes is the largest message accepted (SIZE, RFC 1870).
+	MaxMessageBytes int64 `toml:"max_message_bytes"`
+	// MaxRecipients bounds the recipients of one message; more are
+	// answered 452 4.5.3.
+	MaxRecipients int `toml:"max_recipients"`
+	// MaxConns bounds open connections in total, and MaxConnsPerIP those
+	// from one client address (IPv6 by /64).
+	MaxConns      int `toml:"max_conns"`
+	MaxConnsPerIP int `toml:"max_conns_per_ip"`
+	// ReadTimeout is per command and per read of a message body;
+	// WriteTimeout per reply.
+	ReadTimeout  Duration `toml:"read_timeout"`
+	WriteTimeout Duration `toml:"write_timeout"`
+}
+
+// smtpDefaults are the SMTP listeners' defaults, but for the recipient
+// bound, which differs.
+func smtpDefaults(maxRecipients int) SMTP {
+	return SMTP{
+		MaxMessageBytes: 50 << 20,
+		MaxRecipients:   maxRecipients,
+		MaxConns:        1000,
+		MaxConnsPerIP:   100,
+		ReadTimeout:     Duration{5 * time.Minute},
+		WriteTimeout:    Duration{time.Minute},
+	}
 }
 
 // IMAP configures the IMAP server that users' mail clients sign in to.
@@ -128,22 +154,15 @@ type Submission struct {
 	// ListenTLS is host:port for submission over implicit TLS (port 465,
 	// RFC 8314). Empty disables it; "auto" (the default) is ":465" on the
 	// same terms as Listen.
-	ListenTLS       string `toml:"listen_tls"`
-	MaxMessageBytes int64  `toml:"max_message_bytes"`
-	// MaxRecipients bounds the recipients of one message; more are
-	// answered 452 4.5.3.
-	MaxRecipients int `toml:"max_recipients"`
+	ListenTLS string `toml:"listen_tls"`
+	SMTP
 	// MaxPerHour bounds the messages one user sends per hour (0: no
 	// limit); more are answered 450 4.7.1 until the hour has passed.
 	MaxPerHour int `toml:"max_per_hour"`
 	// FromAliases lets a signed-in address send as other addresses
 	// (envelope sender and From), e.g. {"alice@example.org" =
 	// ["sales@example.org"]}; any other sender is answered 550 5.7.1.
-	FromAliases   map[string][]string `toml:"from_aliases"`
-	MaxConns      int                 `toml:"max_conns"`
-	MaxConnsPerIP int                 `toml:"max_conns_per_ip"`
-	ReadTimeout   Duration            `toml:"read_timeout"`
-	WriteTimeout  Duration            `toml:"write_timeout"`
+	FromAliases map[string][]string `toml:"from_aliases"`
 }
 
 // Retention configures the rolling-window purge. The window itself is per
@@ -248,12 +267,7 @@ func Default() Config {
 		Log:      Log{Level: "info", Format: "text"},
 		Capture: Capture{
 			Listen:           ":25",
-			MaxMessageBytes:  50 << 20,
-			MaxRecipients:    1000,
-			MaxConns:         1000,
-			MaxConnsPerIP:    100,
-			ReadTimeout:      Duration{5 * time.Minute},
-			WriteTimeout:     Duration{time.Minute},
+			SMTP:             smtpDefaults(1000),
 			MaxInflightBytes: 1 << 30,
 		},
 		IMAP:      IMAP{Listen: ":993", MaxConns: 10000, MaxConnsPerIP: 500},
@@ -264,15 +278,10 @@ func Default() Config {
 		// Submission listens on :587 and :465 once real certificates are
 		// configured (SubmissionListen resolves "auto").
 		Submission: Submission{
-			Listen:          "auto",
-			ListenTLS:       "auto",
-			MaxMessageBytes: 50 << 20,
-			MaxRecipients:   100,
-			MaxPerHour:      500,
-			MaxConns:        1000,
-			MaxConnsPerIP:   100,
-			ReadTimeout:     Duration{5 * time.Minute},
-			WriteTimeout:    Duration{time.Minute},
+			Listen:     "auto",
+			ListenTLS:  "auto",
+			SMTP:       smtpDefaults(100),
+			MaxPerHour: 500,
 		},
 		Web: Web{
 			Listen:            ":443",

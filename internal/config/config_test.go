@@ -220,3 +220,43 @@ func TestFromAliasesValidated(t *testing.T) {
 		t.Errorf("Validate: %v", err)
 	}
 }
+
+// TestSMTPKeysInBothSections guards the shared SMTP settings: embedded in
+// capture and submission, their keys stand in each section itself (not
+// under a "smtp" table), and each section keeps its own values.
+func TestSMTPKeysInBothSections(t *testing.T) {
+	c := Default()
+	err := Load(write(t, `
+[capture]
+max_message_bytes = 2048
+max_recipients = 7
+max_conns = 11
+max_conns_per_ip = 3
+read_timeout = "7s"
+write_timeout = "8s"
+[submission]
+max_message_bytes = 4096
+max_recipients = 9
+max_conns = 13
+max_conns_per_ip = 5
+read_timeout = "9s"
+write_timeout = "10s"
+`), &c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]SMTP{
+		"capture":    {2048, 7, 11, 3, Duration{7 * time.Second}, Duration{8 * time.Second}},
+		"submission": {4096, 9, 13, 5, Duration{9 * time.Second}, Duration{10 * time.Second}},
+	}
+	if c.Capture.SMTP != want["capture"] || c.Submission.SMTP != want["submission"] {
+		t.Fatalf("capture %+v, submission %+v; want %+v", c.Capture.SMTP, c.Submission.SMTP, want)
+	}
+	if d := Default(); d.Capture.MaxRecipients != 1000 || d.Submission.MaxRecipients != 100 {
+		t.Fatalf("default recipient bounds %d, %d; want 1000, 100", d.Capture.MaxRecipients, d.Submission.MaxRecipients)
+	}
+	c = Default()
+	if err := Load(write(t, "[capture.smtp]\nmax_conns = 1\n"), &c); err == nil || !strings.Contains(err.Error(), "unknown key") {
+		t.Fatalf("[capture.smtp] loaded: %v", err)
+	}
+}

@@ -192,19 +192,25 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 	// One budget of message bytes received and not yet stored, for
 	// every way a message arrives (capture, submission, IMAP APPEND).
 	inflight := smtpserver.NewBudget(cfg.Capture.MaxInflightBytes)
+	// What the SMTP listeners share: one spool, budget and message log.
+	smtpConfig := func(l config.SMTP) smtpserver.Config {
+		return smtpserver.Config{
+			Hostname:        cfg.Hostname,
+			TLS:             tlsCfg,
+			MaxMessageBytes: l.MaxMessageBytes,
+			ReadTimeout:     l.ReadTimeout.Duration,
+			WriteTimeout:    l.WriteTimeout.Duration,
+			MaxConns:        l.MaxConns,
+			MaxConnsPerIP:   l.MaxConnsPerIP,
+			SpoolDir:        spool,
+			Inflight:        inflight,
+			MessageLog:      s.MessageLog,
+		}
+	}
 	s.capture = capture.New(capture.Config{
-		Hostname:        cfg.Hostname,
-		MaxMessageBytes: cfg.Capture.MaxMessageBytes,
-		MaxRecipients:   cfg.Capture.MaxRecipients,
-		ReadTimeout:     cfg.Capture.ReadTimeout.Duration,
-		WriteTimeout:    cfg.Capture.WriteTimeout.Duration,
-		MaxConns:        cfg.Capture.MaxConns,
-		MaxConnsPerIP:   cfg.Capture.MaxConnsPerIP,
-		AllowNets:       nets,
-		TLS:             tlsCfg,
-		SpoolDir:        spool,
-		Inflight:        inflight,
-		MessageLog:      s.MessageLog,
+		Config:        smtpConfig(cfg.Capture.SMTP),
+		MaxRecipients: cfg.Capture.MaxRecipients,
+		AllowNets:     nets,
 	}, st, log.With("listener", "capture"), capture.NewMetrics(reg))
 
 	// Known sign-in IPs live in the store, so that the owner's clients
@@ -246,17 +252,8 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 	s.Outbox = submission.NewOutbox(st, s.Submitter, log.With("worker", "outbox"), time.Now)
 	// The same Authenticator as IMAP: one set of throttles and one
 	// credential cache for every sign-in.
-	s.submit = submission.New(submission.Config{
-		Hostname:        cfg.Hostname,
-		TLS:             tlsCfg,
-		MaxMessageBytes: cfg.Submission.MaxMessageBytes,
-		ReadTimeout:     cfg.Submission.ReadTimeout.Duration,
-		WriteTimeout:    cfg.Submission.WriteTimeout.Duration,
-		Limits:          smtpserver.Limits{MaxConns: cfg.Submission.MaxConns, MaxConnsPerIP: cfg.Submission.MaxConnsPerIP},
-		MessageLog:      s.MessageLog,
-		SpoolDir:        spool,
-		Inflight:        inflight,
-	}, st, authn, s.Submitter, log.With("listener", "submission"))
+	s.submit = submission.New(submission.Config{Config: smtpConfig(cfg.Submission.SMTP)},
+		st, authn, s.Submitter, log.With("listener", "submission"))
 
 	s.web = newWeb(&cfg, s.WebAddr, tlsCfg, acmeHandler, st, authn, sessions, s.Admin, s.composeOptions(&cfg, authn), log.With("listener", "web"))
 

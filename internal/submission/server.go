@@ -27,56 +27,12 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, username, password, remoteIP string) (auth.Credential, error)
 }
 
-// Config is the submission listeners' part of the configuration.
+// Config is the submission listeners' part of the configuration: what
+// every SMTP listener has (its TLS is required here: STARTTLS on 587, the
+// handshake on 465; its MessageLog takes the records of refusals and
+// failed sign-ins). The recipient bound is the Submitter's.
 type Config struct {
-	Hostname        string        // announced in the greeting and EHLO
-	TLS             *tls.Config   // required: STARTTLS on 587, the handshake on 465
-	MaxMessageBytes int64         // SIZE; 0 means 50 MiB
-	ReadTimeout     time.Duration // per command and per DATA read; 0 means 5 minutes
-	WriteTimeout    time.Duration // 0 means 1 minute
-	Limits          smtpserver.Limits
-	// SpoolDir holds bodies larger than 256 KiB while they arrive
-	// (unlinked files); "" means os.TempDir(). Put it on a disk, not a
-	// tmpfs.
-	SpoolDir string
-	// MaxInflightBytes bounds the bodies received and not yet stored,
-	// over all connections; over it a message is answered 452 4.3.1
-	// (try later). 0 means 1 GiB.
-	MaxInflightBytes int64
-	// Inflight, when set, is the budget instead, shared with the other
-	// listeners (the service's one budget of message bytes in flight).
-	Inflight *smtpserver.Budget
-	// MessageLog takes the records of refusals and failed sign-ins; the
-	// service shares one among all listeners. nil: the server writes
-	// through its own, drained by Shutdown.
-	MessageLog *msglog.Writer
-}
-
-func (c *Config) setDefaults() {
-	if c.Hostname == "" {
-		c.Hostname = "localhost"
-	}
-	if c.MaxMessageBytes == 0 {
-		c.MaxMessageBytes = 50 << 20
-	}
-	if c.ReadTimeout == 0 {
-		c.ReadTimeout = 5 * time.Minute
-	}
-	if c.WriteTimeout == 0 {
-		c.WriteTimeout = time.Minute
-	}
-	if c.MaxInflightBytes == 0 {
-		c.MaxInflightBytes = 1 << 30
-	}
-	if c.Inflight == nil {
-		c.Inflight = smtpserver.NewBudget(c.MaxInflightBytes)
-	}
-	if c.Limits.MaxConns == 0 {
-		c.Limits.MaxConns = 1000
-	}
-	if c.Limits.MaxConnsPerIP == 0 {
-		c.Limits.MaxConnsPerIP = 100
-	}
+	smtpserver.Config
 }
 
 // Server serves submission on any number of listeners: Serve for port 587
@@ -97,38 +53,35 @@ type Server struct {
 
 // New returns a submission server.
 func New(cfg Config, st Store, authn Authenticator, sub *Submitter, log *slog.Logger) *Server {
-	cfg.setDefaults()
+	cfg.SetDefaults()
 	s := &Server{cfg: cfg, st: st, authn: authn, sub: sub, log: log, drain: smtpserver.NewDrain(),
 		budget: cfg.Inflight}
-	if s.msglog = cfg.MessageLog; s.msglog == nil {
-		s.msglog, s.ownLog = msglog.NewWriter(st, log), true
-	}
+	s.msglog, s.ownLog = cfg.MessageLogFor(st, log)
 	return s
 }
 
 // newSMTP returns the go-smtp server of one connection
 // (smtpserver.Serve); starttls is nil on 465.
 func (s *Server) newSMTP(starttls *tls.Config) *smtp.Server {
-	srv := smtp.NewServer(s)
-	srv.Domain = s.cfg.Hostname
-	srv.MaxMessageBytes = s.cfg.MaxMessageBytes
+	srv := s.cfg.NewServer(s, s.log)
 	srv.MaxRecipients = s.sub.MaxRecipients()
-	srv.ReadTimeout = s.cfg.ReadTimeout
-	srv.WriteTimeout = s.cfg.WriteTimeout
-	srv.EnableSMTPUTF8 = true
 	srv.TLSConfig = starttls
 	// AUTH is offered and accepted only over TLS (RFC 6409 4.3, RFC 4954
 	// 4): go-smtp answers AUTH before STARTTLS "523 5.7.10".
 	srv.AllowInsecureAuth = false
-	srv.ErrorLog = slogPrinter{s.log}
 	return srv
+}
+
+// limits are the shared SMTP connection limits of both ports.
+func (s *Server) limits() smtpserver.Limits {
+	return smtpserver.Limits{MaxConns: s.cfg.MaxConns, MaxConnsPerIP: s.cfg.MaxConnsPerIP}
 }
 
 // Serve serves port 587 on ln (STARTTLS) until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
 	// Lines inside a message have no limit but the message size; command
 	// lines are bounded by the guard (issue 12 part 1).
-	lines := smtpserver.GuardLines(smtpserver.LimitListener(ln, s.cfg.Limits, s.log))
+	lines := smtpserver.GuardLines(smtpserver.LimitListener(ln, s.limits(), s.log))
 	err := smtpserver.Serve(s.drain.Listener(lines), func() *smtp.Server { return s.newSMTP(s.cfg.TLS) })
 	if s.drain.Closing() {
 		return smtp.ErrServerClosed
@@ -144,7 +97,7 @@ func (s *Server) ServeTLS(ln net.Listener) error {
 	// TLS above the drain's connections, so that go-smtp sees a
 	// *tls.Conn (and allows AUTH) and the drain finds its own below it.
 	// The line guard below TLS counts the bytes on the wire.
-	lines := smtpserver.GuardLines(smtpserver.LimitListener(ln, s.cfg.Limits, s.log))
+	lines := smtpserver.GuardLines(smtpserver.LimitListener(ln, s.limits(), s.log))
 	inner := s.drain.Listener(lines)
 	// On 465 the session is TLS from the first byte: no STARTTLS.
 	err := smtpserver.Serve(tls.NewListener(inner, s.cfg.TLS), func() *smtp.Server { return s.newSMTP(nil) })
@@ -474,11 +427,6 @@ func (d *deadlineReader) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
-
-type slogPrinter struct{ log *slog.Logger }
-
-func (p slogPrinter) Printf(format string, v ...any) { p.log.Warn(fmt.Sprintf(format, v...)) }
-func (p slogPrinter) Println(v ...any)               { p.log.Warn(fmt.Sprint(v...)) }
 
 // rateError is the answer over the messages-per-hour limit: temporary
 // (RFC 3463 4.7.1, delivery not authorized now), saying when one more
