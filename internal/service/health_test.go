@@ -11,9 +11,6 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/xtramail/xtramail/internal/config"
 )
 
 // TestHealthReportsFullDisk guards issue 12 part 5 at the service: once
@@ -30,7 +27,7 @@ func TestHealthReportsFullDisk(t *testing.T) {
 			t.Errorf("umount %s: %v: %s", dir, err, out)
 		}
 	})
-	cfg := config.Default()
+	cfg := quietConfig(t)
 	cfg.Data = dir
 	st, err := OpenStore(&cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -47,22 +44,7 @@ func TestHealthReportsFullDisk(t *testing.T) {
 
 	cfg.Capture.Listen = "127.0.0.1:0"
 	cfg.Capture.Allow = []string{"127.0.0.1/32"}
-	cfg.IMAP.Listen = ""
-	cfg.TLS.ACMEListen = ""
-	cfg.Web.Listen = ""
-	cfg.Metrics.Listen = "127.0.0.1:0"
-	svc, err := New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		svc.Shutdown(ctx)
-	}()
+	svc := startService(t, cfg)
 	health := func() (int, string) {
 		t.Helper()
 		resp, err := http.Get("http://" + svc.MetricsAddr.String() + "/healthz")

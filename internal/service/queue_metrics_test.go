@@ -1,42 +1,19 @@
 package service
 
 import (
-	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/xtramail/xtramail/internal/config"
 )
 
 // TestQueueMetricsExposed: with outbound delivery on, /metrics shows the
 // queue's size, its oldest entry's age and the attempts by result (issue
 // 13 part 8), each result present from the start.
 func TestQueueMetricsExposed(t *testing.T) {
-	cfg := config.Default()
-	cfg.Data = t.TempDir()
-	cfg.Capture.Listen = ""
-	cfg.IMAP.Listen = ""
-	cfg.TLS.ACMEListen = ""
-	cfg.Web.Listen = ""
-	cfg.Submission.Listen, cfg.Submission.ListenTLS = "", ""
-	cfg.Metrics.Listen = "127.0.0.1:0"
+	cfg := quietConfig(t)
 	cfg.Queue.Mode, cfg.Queue.RelayHost, cfg.Queue.RelayPort, cfg.Queue.RelayTLS = "relay", "127.0.0.1", 1, "none"
-	svc, err := New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		svc.Shutdown(ctx)
-	}()
+	svc := startService(t, cfg)
 	resp, err := http.Get("http://" + svc.MetricsAddr.String() + "/metrics")
 	if err != nil {
 		t.Fatal(err)

@@ -128,26 +128,10 @@ func TestSecondInstanceNamesTakenPort(t *testing.T) {
 // part 5: a full disk must show there; capture's test fills a real disk)
 // and that capture spools large bodies inside the data directory.
 func TestHealthAndSpool(t *testing.T) {
-	cfg := config.Default()
-	cfg.Data = t.TempDir()
+	cfg := quietConfig(t)
 	cfg.Capture.Listen = "127.0.0.1:0"
 	cfg.Capture.Allow = []string{"127.0.0.1/32"}
-	cfg.IMAP.Listen = ""
-	cfg.TLS.ACMEListen = ""
-	cfg.Web.Listen = ""
-	cfg.Metrics.Listen = "127.0.0.1:0"
-	svc, err := New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		svc.Shutdown(ctx)
-	}()
+	svc := startService(t, cfg)
 	resp, err := http.Get("http://" + svc.MetricsAddr.String() + "/healthz")
 	if err != nil {
 		t.Fatal(err)
