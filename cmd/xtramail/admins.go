@@ -41,17 +41,10 @@ func adminCommands() []command {
 	}
 }
 
-func needPassword(cmd string, pwStdin bool) error {
-	if !pwStdin {
-		return usageErr("%s needs --password-stdin (the password is never taken on the command line)", cmd)
-	}
-	return nil
-}
-
 func adminCreate(fs *flag.FlagSet) action {
-	pwStdin := passwordFlag(fs)
+	pwIn := requiredPassword(fs, "admin create")
 	return func(ctx context.Context, e *env, args []string) error {
-		if err := needPassword("admin create", *pwStdin); err != nil {
+		if err := pwIn.check(); err != nil {
 			return err
 		}
 		pw, err := e.readPassword()
@@ -68,13 +61,13 @@ func adminCreate(fs *flag.FlagSet) action {
 }
 
 func adminAdd(fs *flag.FlagSet) action {
-	pwStdin := passwordFlag(fs)
-	reseller := fs.String("reseller", "", "reseller `ID or name`: a reseller administrator")
-	customer := fs.String("customer", "", "customer `ID or name`: a customer administrator")
+	pwIn := requiredPassword(fs, "admin add")
+	reseller := resellerFlag(fs, "reseller `ID or name`: a reseller administrator")
+	customer := customerFlag(fs, "customer `ID or name`: a customer administrator")
 	provider := fs.Bool("provider", false, "a provider administrator (as admin create)")
 	return func(ctx context.Context, e *env, args []string) error {
 		n := 0
-		for _, set := range []bool{*reseller != "", *customer != "", *provider} {
+		for _, set := range []bool{reseller.given(), customer.given(), *provider} {
 			if set {
 				n++
 			}
@@ -82,22 +75,19 @@ func adminAdd(fs *flag.FlagSet) action {
 		if n != 1 {
 			return usageErr("admin add needs exactly one of --reseller, --customer or --provider")
 		}
-		if err := needPassword("admin add", *pwStdin); err != nil {
+		if err := pwIn.check(); err != nil {
 			return err
 		}
-		role, scope := store.RoleProvider, int64(0)
-		var err error
+		role, tenant := store.RoleProvider, tenantFlag{}
 		switch {
-		case *reseller != "":
-			role = store.RoleReseller
-			if scope, err = e.resellerID(ctx, *reseller); err != nil {
-				return err
-			}
-		case *customer != "":
-			role = store.RoleCustomer
-			if scope, err = e.customerID(ctx, *customer); err != nil {
-				return err
-			}
+		case reseller.given():
+			role, tenant = store.RoleReseller, reseller
+		case customer.given():
+			role, tenant = store.RoleCustomer, customer
+		}
+		scope, err := tenant.id(ctx, e)
+		if err != nil {
+			return err
 		}
 		pw, err := e.readPassword()
 		if err != nil {
@@ -182,9 +172,9 @@ func adminRemove(fs *flag.FlagSet) action {
 }
 
 func adminPasswd(fs *flag.FlagSet) action {
-	pwStdin := passwordFlag(fs)
+	pwIn := requiredPassword(fs, "admin passwd")
 	return func(ctx context.Context, e *env, args []string) error {
-		if err := needPassword("admin passwd", *pwStdin); err != nil {
+		if err := pwIn.check(); err != nil {
 			return err
 		}
 		a, err := e.adminByEmail(ctx, args[0])

@@ -29,14 +29,11 @@ func domainCommands() []command {
 
 func domainAdd(fs *flag.FlagSet) action {
 	days := fs.Int("retention-days", store.DefaultRetentionDays, "days a message is kept")
-	customer := fs.String("customer", "", "the customer (`ID or name`) the domain belongs to (default: the default customer)")
+	customer := customerFlag(fs, "the customer (`ID or name`) the domain belongs to (default: the default customer)")
 	return func(ctx context.Context, e *env, args []string) error {
-		var cid int64
-		if *customer != "" {
-			var err error
-			if cid, err = e.customerID(ctx, *customer); err != nil {
-				return err
-			}
+		cid, err := customer.id(ctx, e)
+		if err != nil {
+			return err
 		}
 		d, err := e.admin().AddDomain(ctx, admin.CLI(), cid, args[0], *days)
 		if err != nil {

@@ -120,14 +120,11 @@ func resellerList(fs *flag.FlagSet) action {
 }
 
 func customerAdd(fs *flag.FlagSet) action {
-	reseller := fs.String("reseller", "", "reseller `ID or name` (default: directly under the provider)")
+	reseller := resellerFlag(fs, "reseller `ID or name` (default: directly under the provider)")
 	return func(ctx context.Context, e *env, args []string) error {
-		var rid int64
-		if *reseller != "" {
-			var err error
-			if rid, err = e.resellerID(ctx, *reseller); err != nil {
-				return err
-			}
+		rid, err := reseller.id(ctx, e)
+		if err != nil {
+			return err
 		}
 		c, err := e.admin().AddCustomer(ctx, admin.CLI(), rid, args[0])
 		if err != nil {
@@ -152,15 +149,12 @@ type customerRow struct {
 }
 
 func customerList(fs *flag.FlagSet) action {
-	reseller := fs.String("reseller", "", "only customers of this reseller (`ID or name`)")
+	reseller := resellerFlag(fs, "only customers of this reseller (`ID or name`)")
 	asJSON := jsonFlag(fs)
 	return func(ctx context.Context, e *env, args []string) error {
-		var rid int64
-		if *reseller != "" {
-			var err error
-			if rid, err = e.resellerID(ctx, *reseller); err != nil {
-				return err
-			}
+		rid, err := reseller.id(ctx, e)
+		if err != nil {
+			return err
 		}
 		cs, err := e.admin().Customers(ctx, admin.CLI())
 		if err != nil {

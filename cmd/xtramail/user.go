@@ -30,10 +30,6 @@ func userCommands() []command {
 	}
 }
 
-func passwordFlag(fs *flag.FlagSet) *bool {
-	return fs.Bool("password-stdin", false, "read the password from the first line of standard input")
-}
-
 func userAdd(fs *flag.FlagSet) action {
 	pwStdin := passwordFlag(fs)
 	return func(ctx context.Context, e *env, args []string) error {
@@ -126,10 +122,10 @@ func userEnable(on bool) func(fs *flag.FlagSet) action {
 }
 
 func userPasswd(fs *flag.FlagSet) action {
-	pwStdin := passwordFlag(fs)
+	pwIn := requiredPassword(fs, "user passwd")
 	return func(ctx context.Context, e *env, args []string) error {
-		if !*pwStdin {
-			return usageErr("user passwd needs --password-stdin (the password is never taken on the command line)")
+		if err := pwIn.check(); err != nil {
+			return err
 		}
 		pw, err := e.readPassword()
 		if err != nil {
