@@ -13,10 +13,10 @@ import (
 // Administrators of the token's subtree, and one-time sign-in links for
 // users.
 func (a *API) registerAdmins() {
-	a.handle("GET /admins", a.listAdmins)
+	a.handle("GET /admins", listAll(a.adm.Admins, func(x admin.AdminInfo) int64 { return x.ID }, adminOf))
 	a.handle("POST /admins", a.addAdmin)
-	a.handle("GET /admins/{id}", a.getAdmin)
-	a.handle("DELETE /admins/{id}", a.removeAdmin)
+	a.handle("GET /admins/{id}", getOne(pathID, a.adm.Admin, adminOf))
+	a.handle("DELETE /admins/{id}", removeOne(pathID, a.adm.RemoveAdmin))
 	a.handle("POST /addresses/{address}/signin-link", a.signInLink)
 	a.handle("POST /addresses/{address}/signin-link/send", a.sendSignInLink)
 }
@@ -34,18 +34,6 @@ type adminJSON struct {
 func adminOf(i admin.AdminInfo) adminJSON {
 	return adminJSON{ID: i.ID, Email: i.Email, Role: string(i.Role), ScopeID: i.ScopeID, TOTPEnabled: i.TOTPEnabled,
 		Disabled: i.Disabled, CreatedAt: i.CreatedAt.UTC()}
-}
-
-func (a *API) listAdmins(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
-	as, err := a.adm.Admins(r.Context(), p)
-	if err != nil {
-		return err
-	}
-	pg, err := pageByID(r, as, func(x admin.AdminInfo) int64 { return x.ID }, adminOf)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, pg)
 }
 
 type adminBody struct {
@@ -66,30 +54,6 @@ func (a *API) addAdmin(w http.ResponseWriter, r *http.Request, p admin.Principal
 	}
 	w.Header().Set("Location", Prefix+"/admins/"+strconv.FormatInt(info.ID, 10))
 	return writeJSON(w, http.StatusCreated, adminOf(info))
-}
-
-func (a *API) getAdmin(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	info, err := a.adm.Admin(r.Context(), p, id)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, adminOf(info))
-}
-
-func (a *API) removeAdmin(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	if err := a.adm.RemoveAdmin(r.Context(), p, id); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
 }
 
 type signInLinkJSON struct {

@@ -85,6 +85,21 @@ type idsBody struct {
 	IDs []int64 `json:"ids"`
 }
 
+// decodeIDs reads a body naming 1 to maxLimit messages by id.
+func decodeIDs(r *http.Request) ([]int64, error) {
+	var b idsBody
+	if err := decode(r, &b); err != nil {
+		return nil, err
+	}
+	if len(b.IDs) == 0 {
+		return nil, bad("ids", "name at least one message")
+	}
+	if len(b.IDs) > maxLimit {
+		return nil, bad("ids", "at most %d at a time", maxLimit)
+	}
+	return b.IDs, nil
+}
+
 type restoredJSON struct {
 	ID        int64  `json:"id"`
 	MailboxID int64  `json:"mailbox_id"`
@@ -96,17 +111,11 @@ type restoreJSON struct {
 }
 
 func (a *API) restoreMessages(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
-	var b idsBody
-	if err := decode(r, &b); err != nil {
+	ids, err := decodeIDs(r)
+	if err != nil {
 		return err
 	}
-	if len(b.IDs) == 0 {
-		return bad("ids", "name at least one message")
-	}
-	if len(b.IDs) > maxLimit {
-		return bad("ids", "at most %d at a time", maxLimit)
-	}
-	done, err := a.adm.RestoreMessages(r.Context(), p, r.PathValue("address"), b.IDs)
+	done, err := a.adm.RestoreMessages(r.Context(), p, r.PathValue("address"), ids)
 	if err != nil {
 		return err
 	}
@@ -128,17 +137,11 @@ type redeliverJSON struct {
 }
 
 func (a *API) redeliverMessages(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
-	var b idsBody
-	if err := decode(r, &b); err != nil {
+	ids, err := decodeIDs(r)
+	if err != nil {
 		return err
 	}
-	if len(b.IDs) == 0 {
-		return bad("ids", "name at least one message")
-	}
-	if len(b.IDs) > maxLimit {
-		return bad("ids", "at most %d at a time", maxLimit)
-	}
-	done, err := a.adm.Redeliver(r.Context(), p, r.PathValue("address"), b.IDs)
+	done, err := a.adm.Redeliver(r.Context(), p, r.PathValue("address"), ids)
 	if err != nil {
 		return err
 	}

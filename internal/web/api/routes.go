@@ -14,29 +14,29 @@ import (
 
 func (a *API) register() {
 	a.handle("GET /me", a.me)
-	a.handle("GET /resellers", a.listResellers)
+	a.handle("GET /resellers", listAll(a.adm.Resellers, func(x store.Reseller) int64 { return x.ID }, resellerOf))
 	a.handle("POST /resellers", a.addReseller)
-	a.handle("GET /resellers/{id}", a.getReseller)
-	a.handle("DELETE /resellers/{id}", a.removeReseller)
-	a.handle("GET /customers", a.listCustomers)
+	a.handle("GET /resellers/{id}", getOne(pathID, a.adm.Reseller, resellerOf))
+	a.handle("DELETE /resellers/{id}", removeOne(pathID, a.adm.RemoveReseller))
+	a.handle("GET /customers", listAll(a.adm.Customers, func(x store.Customer) int64 { return x.ID }, customerOf))
 	a.handle("POST /customers", a.addCustomer)
-	a.handle("GET /customers/{id}", a.getCustomer)
-	a.handle("DELETE /customers/{id}", a.removeCustomer)
+	a.handle("GET /customers/{id}", getOne(pathID, a.adm.Customer, customerOf))
+	a.handle("DELETE /customers/{id}", removeOne(pathID, a.adm.RemoveCustomer))
 	a.handle("GET /domains", a.listDomains)
 	a.handle("POST /domains", a.addDomain)
-	a.handle("GET /domains/{name}", a.getDomain)
+	a.handle("GET /domains/{name}", getOne(byName("name"), a.adm.Domain, domainOf))
 	a.handle("PATCH /domains/{name}", a.patchDomain)
-	a.handle("DELETE /domains/{name}", a.removeDomain)
+	a.handle("DELETE /domains/{name}", removeOne(byName("name"), a.adm.RemoveDomain))
 	a.handle("GET /addresses", a.listAddresses)
 	a.handle("POST /addresses", a.addAddress)
-	a.handle("GET /addresses/{address}", a.getAddress)
+	a.handle("GET /addresses/{address}", getOne(byName("address"), a.adm.Address, addressOf))
 	a.handle("PATCH /addresses/{address}", a.patchAddress)
-	a.handle("DELETE /addresses/{address}", a.removeAddress)
+	a.handle("DELETE /addresses/{address}", removeOne(byName("address"), a.adm.RemoveAddress))
 	a.handle("GET /log", a.searchLog)
 	a.handle("GET /audit", a.searchAudit)
-	a.handle("GET /tokens", a.listTokens)
+	a.handle("GET /tokens", listAll(a.adm.Tokens, func(x admin.TokenInfo) int64 { return x.ID }, tokenOf))
 	a.handle("POST /tokens", a.createToken)
-	a.handle("DELETE /tokens/{id}", a.revokeToken)
+	a.handle("DELETE /tokens/{id}", removeOne(pathID, a.adm.RevokeToken))
 	a.registerMessages()
 	a.registerReports()
 	a.registerAdmins()
@@ -246,18 +246,6 @@ func (a *API) me(w http.ResponseWriter, r *http.Request, p admin.Principal) erro
 	return writeJSON(w, http.StatusOK, meJSON{AdminID: p.AdminID, Email: p.Email, Role: string(p.Role), ScopeID: p.ScopeID})
 }
 
-func (a *API) listResellers(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
-	rs, err := a.adm.Resellers(r.Context(), p)
-	if err != nil {
-		return err
-	}
-	pg, err := pageByID(r, rs, func(x store.Reseller) int64 { return x.ID }, resellerOf)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, pg)
-}
-
 type nameBody struct {
 	Name string `json:"name"`
 }
@@ -273,42 +261,6 @@ func (a *API) addReseller(w http.ResponseWriter, r *http.Request, p admin.Princi
 	}
 	w.Header().Set("Location", Prefix+"/resellers/"+strconv.FormatInt(res.ID, 10))
 	return writeJSON(w, http.StatusCreated, resellerOf(res))
-}
-
-func (a *API) getReseller(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	res, err := a.adm.Reseller(r.Context(), p, id)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, resellerOf(res))
-}
-
-func (a *API) removeReseller(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	if err := a.adm.RemoveReseller(r.Context(), p, id); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
-}
-
-func (a *API) listCustomers(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
-	cs, err := a.adm.Customers(r.Context(), p)
-	if err != nil {
-		return err
-	}
-	pg, err := pageByID(r, cs, func(x store.Customer) int64 { return x.ID }, customerOf)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, pg)
 }
 
 type customerBody struct {
@@ -327,30 +279,6 @@ func (a *API) addCustomer(w http.ResponseWriter, r *http.Request, p admin.Princi
 	}
 	w.Header().Set("Location", Prefix+"/customers/"+strconv.FormatInt(c.ID, 10))
 	return writeJSON(w, http.StatusCreated, customerOf(c))
-}
-
-func (a *API) getCustomer(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	c, err := a.adm.Customer(r.Context(), p, id)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, customerOf(c))
-}
-
-func (a *API) removeCustomer(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	if err := a.adm.RemoveCustomer(r.Context(), p, id); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
 }
 
 func (a *API) listDomains(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
@@ -386,14 +314,6 @@ func (a *API) addDomain(w http.ResponseWriter, r *http.Request, p admin.Principa
 	}
 	w.Header().Set("Location", Prefix+"/domains/"+d.Name)
 	return writeJSON(w, http.StatusCreated, domainOf(d))
-}
-
-func (a *API) getDomain(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
-	d, err := a.adm.Domain(r.Context(), p, r.PathValue("name"))
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, domainOf(d))
 }
 
 // domainPatch changes the fields it names and leaves the others.
@@ -438,14 +358,6 @@ func (a *API) patchDomain(w http.ResponseWriter, r *http.Request, p admin.Princi
 		return err
 	}
 	return writeJSON(w, http.StatusOK, domainOf(d))
-}
-
-func (a *API) removeDomain(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
-	if err := a.adm.RemoveDomain(r.Context(), p, r.PathValue("name")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
 }
 
 func (a *API) listAddresses(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
@@ -495,14 +407,6 @@ func (a *API) addAddress(w http.ResponseWriter, r *http.Request, p admin.Princip
 	return writeJSON(w, http.StatusCreated, addressOf(acc))
 }
 
-func (a *API) getAddress(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
-	acc, err := a.adm.Address(r.Context(), p, r.PathValue("address"))
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, addressOf(acc))
-}
-
 type addressPatch struct {
 	Enabled  *bool   `json:"enabled"`
 	Password *string `json:"password"`
@@ -532,14 +436,6 @@ func (a *API) patchAddress(w http.ResponseWriter, r *http.Request, p admin.Princ
 		return err
 	}
 	return writeJSON(w, http.StatusOK, addressOf(acc))
-}
-
-func (a *API) removeAddress(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
-	if err := a.adm.RemoveAddress(r.Context(), p, r.PathValue("address")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
 }
 
 func (a *API) searchLog(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
@@ -611,18 +507,6 @@ func (a *API) searchAudit(w http.ResponseWriter, r *http.Request, p admin.Princi
 	return writeJSON(w, http.StatusOK, out)
 }
 
-func (a *API) listTokens(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
-	ts, err := a.adm.Tokens(r.Context(), p)
-	if err != nil {
-		return err
-	}
-	pg, err := pageByID(r, ts, func(x admin.TokenInfo) int64 { return x.ID }, tokenOf)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, pg)
-}
-
 type tokenBody struct {
 	Name    string     `json:"name"`
 	AdminID int64      `json:"admin_id"`
@@ -645,16 +529,4 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request, p admin.Princi
 	out := tokenOf(info)
 	out.Token = secret
 	return writeJSON(w, http.StatusCreated, out)
-}
-
-func (a *API) revokeToken(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	if err := a.adm.RevokeToken(r.Context(), p, id); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
 }
