@@ -108,6 +108,31 @@ func shotDir(t *testing.T) string {
 
 // midWordHeaders lists the words of table headers that the layout broke
 // across lines, by the line boxes of a range over each word.
+// misplacedChecks names each checkbox beside its label (.xc-check) that
+// is not at its full 1.1rem size or not level with the first line of its
+// label: a long label that wraps used to squeeze its checkbox and centre
+// it on the whole label.
+const misplacedChecks = `(() => {
+	const out = [];
+	const want = 1.1 * parseFloat(getComputedStyle(document.documentElement).fontSize);
+	for (const box of document.querySelectorAll(".xc-check input[type=checkbox]")) {
+		const label = document.querySelector("label[for='" + box.id + "']");
+		const b = box.getBoundingClientRect();
+		if (Math.abs(b.width - want) > 0.5 || Math.abs(b.height - want) > 0.5) {
+			out.push(box.id + " is " + b.width.toFixed(1) + "x" + b.height.toFixed(1) + " px, not " + want.toFixed(1));
+			continue;
+		}
+		if (!label) continue;
+		const r = document.createRange();
+		r.selectNodeContents(label);
+		const line = r.getClientRects()[0];
+		if (line && Math.abs((b.top + b.bottom) / 2 - (line.top + line.bottom) / 2) > 3) {
+			out.push(box.id + " is not level with its label's first line");
+		}
+	}
+	return out.join("; ");
+})()`
+
 const midWordHeaders = `(() => {
 	const out = [];
 	for (const th of document.querySelectorAll("thead th")) {
@@ -152,6 +177,9 @@ func (b *tab) shoot(name, path, ready string) {
 			// text has more than one line box was split inside.
 			if split := b.eval(midWordHeaders); width == 390 && split != "" {
 				b.t.Errorf("%s at 390 px: table headers broken inside a word: %s", name, split)
+			}
+			if off := b.eval(misplacedChecks); off != "" {
+				b.t.Errorf("%s at %d px: %s", name, width, off)
 			}
 			png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
 			if err != nil {
