@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/xtramail/xtramail/internal/clocktest"
 )
 
 // accounts is an in-memory LookupFunc backend.
@@ -37,27 +39,9 @@ func (s *accounts) setHash(username, hash string) {
 	s.creds[username] = c
 }
 
-// clock is a settable time source.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 type fixture struct {
 	store  *accounts
-	clock  *clock
+	clock  *clocktest.Clock
 	hasher *Hasher
 	auth   *Authenticator
 }
@@ -73,7 +57,7 @@ func newFixture(t testing.TB) *fixture {
 			"bob@example.com":     {AccountID: 2, Username: "bob@example.com", PasswordHash: mustHash(t, "bob-pw"), Enabled: false},
 			"mallory@example.com": {AccountID: 3, Username: "mallory@example.com", PasswordHash: "$argon2id$v=19$garbage", Enabled: true},
 		}},
-		clock:  &clock{now: t0},
+		clock:  clocktest.New(t0),
 		hasher: newTestHasher(t, 1),
 	}
 	f.auth = NewAuthenticator(f.store.lookup, Options{Hasher: f.hasher, Now: f.clock.Now})
@@ -175,7 +159,7 @@ func TestAuthenticateCache(t *testing.T) {
 	if _, err := f.auth.Authenticate(shortCtx(t), user, "wrong", ""); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("wrong password: error = %v, want DeadlineExceeded (must not hit cache)", err)
 	}
-	f.clock.advance(DefaultCacheTTL)
+	f.clock.Advance(DefaultCacheTTL)
 	if _, err := f.auth.Authenticate(shortCtx(t), user, "alice-pw", ""); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("after TTL: error = %v, want DeadlineExceeded (cache miss)", err)
 	}
@@ -227,7 +211,7 @@ func TestAuthenticateThrottle(t *testing.T) {
 	if terr.RetryAfter != time.Second || terr.Key != user {
 		t.Errorf("ThrottledError = %+v, want key %s, 1s", terr, user)
 	}
-	f.clock.advance(time.Second)
+	f.clock.Advance(time.Second)
 	if _, err := f.auth.Authenticate(ctx, user, "alice-pw", ip); err != nil {
 		t.Fatalf("right password after the wait: %v", err)
 	}
@@ -395,7 +379,7 @@ func attack(t *testing.T, owner bool) (checked, ownerFailed int) {
 				t.Fatalf("guess at %d s: %v", tick, err)
 			}
 		}
-		f.clock.advance(2 * time.Second)
+		f.clock.Advance(2 * time.Second)
 	}
 	return checked, ownerFailed
 }

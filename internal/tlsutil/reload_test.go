@@ -5,27 +5,11 @@ import (
 	"crypto/tls"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/xtramail/xtramail/internal/clocktest"
 )
-
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // writeFiles writes a new pair for localhost to certFile and keyFile, the
 // way an operator rotating certificates would (each file renamed into
@@ -62,7 +46,7 @@ func TestFromFilesRotation(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	first := writeFiles(t, certFile, keyFile)
-	clock := &fakeClock{now: time.Now()}
+	clock := clocktest.New(time.Now())
 	r, err := newReloader(certFile, keyFile, clock.Now)
 	if err != nil {
 		t.Fatal(err)
@@ -72,11 +56,11 @@ func TestFromFilesRotation(t *testing.T) {
 	}
 
 	second := writeFiles(t, certFile, keyFile)
-	clock.advance(30 * time.Second)
+	clock.Advance(30 * time.Second)
 	if !bytes.Equal(current(t, r), first) {
 		t.Error("reloaded before a minute had passed")
 	}
-	clock.advance(30 * time.Second)
+	clock.Advance(30 * time.Second)
 	if !bytes.Equal(current(t, r), second) {
 		t.Fatal("rotated certificate not picked up after a minute")
 	}
@@ -90,14 +74,14 @@ func TestFromFilesRotation(t *testing.T) {
 	if err := writeFileAtomic(certFile, certPEM, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	clock.advance(time.Minute)
+	clock.Advance(time.Minute)
 	if !bytes.Equal(current(t, r), second) {
 		t.Error("mismatched pair: not serving the previous certificate")
 	}
 	if err := writeFileAtomic(keyFile, keyPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	clock.advance(time.Minute)
+	clock.Advance(time.Minute)
 	third, _ := tls.X509KeyPair(certPEM, keyPEM)
 	if !bytes.Equal(current(t, r), third.Certificate[0]) {
 		t.Error("completed rotation not picked up")
@@ -105,7 +89,7 @@ func TestFromFilesRotation(t *testing.T) {
 
 	// Files removed: keep serving.
 	os.Remove(certFile)
-	clock.advance(time.Minute)
+	clock.Advance(time.Minute)
 	if !bytes.Equal(current(t, r), third.Certificate[0]) {
 		t.Error("removed file: not serving the last good certificate")
 	}

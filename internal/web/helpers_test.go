@@ -17,29 +17,12 @@ import (
 
 	"github.com/xtramail/xtramail/internal/auth"
 	"github.com/xtramail/xtramail/internal/blob/fs"
+	"github.com/xtramail/xtramail/internal/clocktest"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/store/sqlite"
 	"github.com/xtramail/xtramail/internal/tlsutil"
 	"github.com/xtramail/xtramail/internal/web"
 )
-
-// clock is a settable time source for sessions and throttles.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // env is a web server on a real TLS listener over a real SQLite store,
 // with an injected clock.
@@ -48,7 +31,7 @@ type env struct {
 	URL   string // https://127.0.0.1:PORT
 	Store store.Store
 	Web   *web.Server
-	Clock *clock
+	Clock *clocktest.Clock
 	Log   *logBuf
 	roots *tls.Config
 }
@@ -77,7 +60,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if _, err := st.CreateDomain(ctx, "example.test", 0); err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{t: time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC)}
+	clk := clocktest.New(time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC))
 	authn := auth.NewAuthenticator(func(ctx context.Context, user string) (auth.Credential, error) {
 		a, err := st.Account(ctx, user)
 		if err != nil || a.PasswordHash == "" {

@@ -225,15 +225,15 @@ func TestSessionIdleAndAbsoluteTimeout(t *testing.T) {
 	// Idle: 29 minutes apart is fine, 30 is not.
 	b := e.browser()
 	b.signIn(alice, alicePwd)
-	e.Clock.Add(29 * time.Minute)
+	e.Clock.Advance(29 * time.Minute)
 	if resp, _ := b.get("/"); resp.StatusCode != 200 {
 		t.Fatalf("after 29 idle minutes: %s", resp.Status)
 	}
-	e.Clock.Add(29 * time.Minute) // the request above moved LastSeen
+	e.Clock.Advance(29 * time.Minute) // the request above moved LastSeen
 	if resp, _ := b.get("/"); resp.StatusCode != 200 {
 		t.Fatalf("29 minutes after the last request: %s", resp.Status)
 	}
-	e.Clock.Add(30 * time.Minute)
+	e.Clock.Advance(30 * time.Minute)
 	if resp, _ := b.get("/"); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("after 30 idle minutes: %s, want a redirect to sign in", resp.Status)
 	}
@@ -242,12 +242,12 @@ func TestSessionIdleAndAbsoluteTimeout(t *testing.T) {
 	b = e.browser()
 	b.signIn(alice, alicePwd)
 	for i := range 5 {
-		e.Clock.Add(20 * time.Minute)
+		e.Clock.Advance(20 * time.Minute)
 		if resp, _ := b.get("/"); resp.StatusCode != 200 {
 			t.Fatalf("active session at %d min: %s", (i+1)*20, resp.Status)
 		}
 	}
-	e.Clock.Add(20 * time.Minute) // 120 minutes
+	e.Clock.Advance(20 * time.Minute) // 120 minutes
 	if resp, _ := b.get("/"); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("active session after 2 hours: %s, want a redirect to sign in", resp.Status)
 	}
@@ -286,7 +286,7 @@ func TestSignInThrottled(t *testing.T) {
 	if resp.StatusCode != http.StatusTooManyRequests {
 		t.Errorf("right password while throttled: %s", resp.Status)
 	}
-	e.Clock.Add(time.Hour)
+	e.Clock.Advance(time.Hour)
 	b.signIn(alice, alicePwd)
 	if !strings.Contains(e.Log.String(), "webmail sign-in throttled") {
 		t.Error("throttling not logged")
