@@ -146,7 +146,7 @@ func New(st store.Store, opts Options) *Service {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{st: st, hasher: opts.Hasher, opts: opts, now: opts.Now, log: opts.Logger}
-	s.authn = auth.NewAuthenticator(s.adminLookup, auth.Options{Hasher: opts.Hasher, Now: opts.Now})
+	s.authn = auth.NewAuthenticator(s.adminLookup, auth.Options{Hasher: opts.Hasher, Now: opts.Now, KnownIPStore: adminKnownIPs{st}})
 	return s
 }
 

@@ -45,8 +45,13 @@ type SignInResult struct {
 	// in until VerifyTOTP accepts a code.
 	NeedTOTP bool
 	// MustEnrollTOTP: a provider admin without a second factor; the
-	// console asks them to enrol one (BeginTOTP) before anything else.
+	// console asks them to enrol one (PendingEnrollment, SignInEnrol)
+	// before anything else.
 	MustEnrollTOTP bool
+	// Pending names the pending sign-in (in the store, for PendingTTL)
+	// when NeedTOTP or MustEnrollTOTP: the browser holds it until the
+	// second step, which may reach any node.
+	Pending string
 }
 
 // SignIn checks an admin's email and password from remoteIP, with the
@@ -66,7 +71,13 @@ func (s *Service) SignIn(ctx context.Context, email, password, remoteIP string) 
 		return SignInResult{}, fmt.Errorf("admin sign-in %s: %w", email, ErrUnauthenticated)
 	}
 	p := s.principalOf(ctx, a).WithIP(remoteIP)
-	return SignInResult{Principal: p, NeedTOTP: a.TOTPSecret != "", MustEnrollTOTP: a.TOTPSecret == "" && a.Role == store.RoleProvider}, nil
+	res := SignInResult{Principal: p, NeedTOTP: a.TOTPSecret != "", MustEnrollTOTP: a.TOTPSecret == "" && a.Role == store.RoleProvider}
+	if res.NeedTOTP || res.MustEnrollTOTP {
+		if res.Pending, err = s.createChallenge(ctx, store.ChallengeSignIn, a.ID, PendingTTL, "", nil); err != nil {
+			return SignInResult{}, err
+		}
+	}
+	return res, nil
 }
 
 // PrincipalByID rebuilds a signed-in admin's Principal (for each request
@@ -291,27 +302,16 @@ type TOTPEnrollment struct {
 	URL    string // otpauth://totp/...
 }
 
-// BeginTOTP makes a new TOTP secret for the admin p (their own).
-func (s *Service) BeginTOTP(ctx context.Context, p Principal) (TOTPEnrollment, error) {
-	if p.cli || p.AdminID == 0 {
-		return TOTPEnrollment{}, fmt.Errorf("TOTP is for a signed-in admin: %w", ErrForbidden)
-	}
-	k, err := totp.Generate(totp.GenerateOpts{Issuer: s.opts.Issuer, AccountName: p.Email})
-	if err != nil {
-		return TOTPEnrollment{}, fmt.Errorf("generate TOTP secret: %w", err)
-	}
-	return TOTPEnrollment{Secret: k.Secret(), URL: k.URL()}, nil
-}
-
-// ConfirmTOTP stores secret as p's second factor once code, made from
-// it now, is right; the code's step counts as used.
-func (s *Service) ConfirmTOTP(ctx context.Context, p Principal, secret, code string) error {
+// confirmTOTP stores secret as p's second factor once code, made from
+// it now, is right; the code's step counts as used. what is the audit
+// record's detail.
+func (s *Service) confirmTOTP(ctx context.Context, p Principal, secret, code, what string) error {
 	if p.cli || p.AdminID == 0 {
 		return fmt.Errorf("TOTP is for a signed-in admin: %w", ErrForbidden)
 	}
 	step, ok := s.matchTOTP(secret, code)
 	if !ok {
-		return fieldErr("code", "the code does not match: check the time on the device")
+		return fmt.Errorf("TOTP enrolment of admin %d: wrong code: %w", p.AdminID, ErrUnauthenticated)
 	}
 	if err := s.st.SetAdminTOTP(ctx, store.AllScope(), p.AdminID, secret); err != nil {
 		return err
@@ -319,16 +319,17 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p Principal, secret, code str
 	if err := s.st.UseTOTPStep(ctx, p.AdminID, step); err != nil {
 		return err
 	}
-	s.audit(ctx, p, s.adminTenant(ctx, p.Role, p.ScopeID), OpTOTP, "admin "+p.Email, "enrolled")
+	s.audit(ctx, p, s.adminTenant(ctx, p.Role, p.ScopeID), OpTOTP, "admin "+p.Email, what)
 	return nil
 }
 
-// VerifyTOTP checks a code for the admin as the second step of sign-in.
-// A code is accepted once: its time step must come after the last one
-// accepted (the store keeps it), so a code seen over a shoulder or in a
-// log cannot be used again (RFC 6238 section 5.2). Codes of the previous
-// and next step are accepted for clock drift.
-func (s *Service) VerifyTOTP(ctx context.Context, adminID int64, code string) error {
+// verifyTOTP checks a code of the admin's secret. A code is accepted
+// once: its time step must come after the last one accepted (the store
+// keeps it), so a code seen over a shoulder or in a log cannot be used
+// again (RFC 6238 section 5.2). Codes of the previous and next step are
+// accepted for clock drift. Callers count the attempt first
+// (tryChallenge, countCode).
+func (s *Service) verifyTOTP(ctx context.Context, adminID int64, code string) error {
 	a, err := s.st.AdminByID(ctx, store.AllScope(), adminID)
 	if err != nil || a.Disabled || a.TOTPSecret == "" {
 		return fmt.Errorf("TOTP for admin %d: %w", adminID, ErrUnauthenticated)

@@ -16,8 +16,9 @@
 //   - CLI() for the command line: the provider's whole tree, audited as
 //     actor "cli";
 //   - a signed-in administrator: SignIn (email + password) returns a
-//     Principal and whether a TOTP code is still needed (VerifyTOTP); a
-//     web session keeps the admin's id and rebuilds the Principal on each
+//     Principal and whether a second factor is still needed, with the
+//     id of the pending sign-in that SignInTOTP or SignInEnrol ends (kept
+//     in the store: the steps may reach different nodes); a web session keeps the admin's id and rebuilds the Principal on each
 //     request with PrincipalByID, which fails once the admin is disabled
 //     or removed;
 //   - an API token: AuthenticateToken(token) returns the Principal of the

@@ -51,44 +51,64 @@ func TestTOTPReplayRefused(t *testing.T) {
 	ctx := context.Background()
 	a := ok[AdminInfo](t)(svc.AddAdmin(ctx, CLI(), "boss@provider.test", testPassword, store.RoleProvider, 0))
 	res := ok[SignInResult](t)(svc.SignIn(ctx, "Boss@Provider.test", testPassword, "192.0.2.1"))
-	if res.NeedTOTP || !res.MustEnrollTOTP || res.Principal.AdminID != a.ID {
+	if res.NeedTOTP || !res.MustEnrollTOTP || res.Principal.AdminID != a.ID || res.Pending == "" {
 		t.Fatalf("first sign-in %+v", res)
 	}
-	p := res.Principal
-	enr := ok[TOTPEnrollment](t)(svc.BeginTOTP(ctx, p))
+	enr := ok[TOTPEnrollment](t)(svc.PendingEnrollment(ctx, res.Pending))
 	if !strings.HasPrefix(enr.URL, "otpauth://totp/") || !strings.Contains(enr.URL, "secret="+enr.Secret) {
 		t.Fatalf("enrolment %+v", enr)
 	}
-	if err := svc.ConfirmTOTP(ctx, p, enr.Secret, "000000"); !errors.Is(err, store.ErrInvalid) {
-		t.Fatalf("confirm with a wrong code: %v", err)
+	// Shown again, the same secret.
+	if again := ok[TOTPEnrollment](t)(svc.PendingEnrollment(ctx, res.Pending)); again != enr {
+		t.Fatalf("enrolment shown again: %+v, want %+v", again, enr)
+	}
+	if _, err := svc.SignInEnrol(ctx, res.Pending, "000000", "192.0.2.1"); !errors.Is(err, ErrUnauthenticated) {
+		t.Fatalf("enrol with a wrong code: %v", err)
 	}
 	enrolCode := code(t, enr.Secret, clk.now())
-	check(t, svc.ConfirmTOTP(ctx, p, enr.Secret, enrolCode))
-	// The code used to enrol cannot sign in.
-	if err := svc.VerifyTOTP(ctx, a.ID, enrolCode); !errors.Is(err, ErrUnauthenticated) {
-		t.Fatalf("enrolment code replayed: %v", err)
+	p := ok[Principal](t)(svc.SignInEnrol(ctx, res.Pending, enrolCode, "192.0.2.1"))
+	if p.AdminID != a.ID || p.RemoteIP != "192.0.2.1" {
+		t.Fatalf("principal after enrolment %+v", p)
 	}
-	res = ok[SignInResult](t)(svc.SignIn(ctx, "boss@provider.test", testPassword, "192.0.2.1"))
-	if !res.NeedTOTP || res.MustEnrollTOTP {
-		t.Fatalf("sign-in after enrolment %+v", res)
+	if _, err := svc.SignInEnrol(ctx, res.Pending, enrolCode, "192.0.2.1"); !errors.Is(err, ErrExpired) {
+		t.Fatalf("pending sign-in used twice: %v, want ErrExpired", err)
+	}
+	// The code used to enrol cannot sign in.
+	signIn := func() string {
+		t.Helper()
+		res := ok[SignInResult](t)(svc.SignIn(ctx, "boss@provider.test", testPassword, "192.0.2.1"))
+		if !res.NeedTOTP || res.MustEnrollTOTP || res.Pending == "" {
+			t.Fatalf("sign-in after enrolment %+v", res)
+		}
+		return res.Pending
+	}
+	pending := signIn()
+	if _, err := svc.SignInTOTP(ctx, pending, enrolCode, ""); !errors.Is(err, ErrUnauthenticated) {
+		t.Fatalf("enrolment code replayed: %v", err)
 	}
 	clk.add(30 * time.Second)
 	c1 := code(t, enr.Secret, clk.now())
-	check(t, svc.VerifyTOTP(ctx, a.ID, c1))
-	if err := svc.VerifyTOTP(ctx, a.ID, c1); !errors.Is(err, ErrUnauthenticated) || !errors.Is(err, store.ErrReplay) {
+	ok[Principal](t)(svc.SignInTOTP(ctx, pending, c1, ""))
+	pending = signIn()
+	if _, err := svc.SignInTOTP(ctx, pending, c1, ""); !errors.Is(err, ErrUnauthenticated) || !errors.Is(err, store.ErrReplay) {
 		t.Fatalf("same code twice: %v, want a replay refusal", err)
 	}
-	// Concurrent submissions of one fresh code: exactly one passes.
+	// Concurrent submissions of one fresh code, each with its own
+	// pending sign-in: exactly one passes.
 	clk.add(30 * time.Second)
 	c2 := code(t, enr.Secret, clk.now())
+	var pendings []string
+	for range 4 {
+		pendings = append(pendings, signIn())
+	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	passed := 0
-	for range 6 {
+	for _, pd := range pendings {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if svc.VerifyTOTP(ctx, a.ID, c2) == nil {
+			if _, err := svc.SignInTOTP(ctx, pd, c2, ""); err == nil {
 				mu.Lock()
 				passed++
 				mu.Unlock()
@@ -102,12 +122,14 @@ func TestTOTPReplayRefused(t *testing.T) {
 	// Drift: the next step's code is accepted; afterwards the current
 	// step's code (older) is refused.
 	clk.add(30 * time.Second)
-	check(t, svc.VerifyTOTP(ctx, a.ID, code(t, enr.Secret, clk.now().Add(30*time.Second))))
-	if err := svc.VerifyTOTP(ctx, a.ID, code(t, enr.Secret, clk.now())); !errors.Is(err, ErrUnauthenticated) {
+	pending = signIn()
+	ok[Principal](t)(svc.SignInTOTP(ctx, pending, code(t, enr.Secret, clk.now().Add(30*time.Second)), ""))
+	pending = signIn()
+	if _, err := svc.SignInTOTP(ctx, pending, code(t, enr.Secret, clk.now()), ""); !errors.Is(err, ErrUnauthenticated) {
 		t.Fatalf("older step after a newer one: %v", err)
 	}
-	for _, bad := range []string{"", "12345", "1234567", "abcdef", code(t, enr.Secret, clk.now().Add(-5*time.Minute))} {
-		if err := svc.VerifyTOTP(ctx, a.ID, bad); !errors.Is(err, ErrUnauthenticated) {
+	for _, bad := range []string{"", "12345", "1234567", "abcdef"} {
+		if _, err := svc.SignInTOTP(ctx, pending, bad, ""); !errors.Is(err, ErrUnauthenticated) {
 			t.Errorf("code %q: %v", bad, err)
 		}
 	}
@@ -313,4 +335,60 @@ func TestGeneratePasswords(t *testing.T) {
 	if a, _ := w.st.Account(ctx, "user@two.test"); a.PasswordHash != "" {
 		t.Error("another tenant's password was set")
 	}
+}
+
+// TestPendingSignInBounds: a pending sign-in ends after PendingTTL and
+// after pendingTries codes (then the password is needed again), and an
+// administrator's codes are bounded across pending sign-ins until the
+// window passes.
+func TestPendingSignInBounds(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 12, 5, 10, 0, 5, 0, time.UTC)}
+	svc, st := newService(t, Options{Now: clk.now})
+	ctx := context.Background()
+	a := ok[AdminInfo](t)(svc.AddAdmin(ctx, CLI(), "boss@provider.test", testPassword, store.RoleProvider, 0))
+	secret := "JBSWY3DPEHPK3PXP"
+	check(t, st.SetAdminTOTP(ctx, store.AllScope(), a.ID, secret))
+	signIn := func() string {
+		t.Helper()
+		return ok[SignInResult](t)(svc.SignIn(ctx, "boss@provider.test", testPassword, "192.0.2.1")).Pending
+	}
+
+	// Expiry.
+	pending := signIn()
+	ok[Principal](t)(svc.PendingSignIn(ctx, pending))
+	clk.add(PendingTTL)
+	if _, err := svc.PendingSignIn(ctx, pending); !errors.Is(err, ErrExpired) {
+		t.Fatalf("pending sign-in after PendingTTL: %v, want ErrExpired", err)
+	}
+	if _, err := svc.SignInTOTP(ctx, pending, code(t, secret, clk.now()), ""); !errors.Is(err, ErrExpired) {
+		t.Fatalf("code for an expired pending sign-in: %v, want ErrExpired", err)
+	}
+	for _, bad := range []string{"", "nonsense", strings.Repeat("x", 200)} {
+		if _, err := svc.SignInTOTP(ctx, bad, code(t, secret, clk.now()), ""); !errors.Is(err, ErrExpired) {
+			t.Errorf("pending id %q: %v, want ErrExpired", bad, err)
+		}
+	}
+
+	// Per pending sign-in: the sixth try ends it, the right code too.
+	clk.add(codeWindow)
+	pending = signIn()
+	for i := range pendingTries {
+		if _, err := svc.SignInTOTP(ctx, pending, fmt.Sprintf("%06d", i), ""); !errors.Is(err, ErrUnauthenticated) {
+			t.Fatalf("wrong code %d: %v", i, err)
+		}
+	}
+	if _, err := svc.SignInTOTP(ctx, pending, code(t, secret, clk.now()), ""); !errors.Is(err, auth.ErrThrottled) || !errors.Is(err, ErrExpired) {
+		t.Fatalf("right code after %d wrong ones: %v, want throttled and expired", pendingTries, err)
+	}
+	if _, err := svc.PendingSignIn(ctx, pending); !errors.Is(err, ErrExpired) {
+		t.Fatalf("pending sign-in after too many codes: %v, want ErrExpired", err)
+	}
+	// Per administrator: a new pending sign-in does not start again.
+	pending = signIn()
+	if _, err := svc.SignInTOTP(ctx, pending, code(t, secret, clk.now()), ""); !errors.Is(err, auth.ErrThrottled) {
+		t.Fatalf("right code in a new pending sign-in within the window: %v, want throttled", err)
+	}
+	clk.add(codeWindow + time.Second)
+	pending = signIn()
+	ok[Principal](t)(svc.SignInTOTP(ctx, pending, code(t, secret, clk.now()), ""))
 }

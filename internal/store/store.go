@@ -518,6 +518,7 @@ type Store interface {
 	Copies
 	KnownIPs
 	SendCounts
+	AdminAuth
 
 	Close() error
 }

@@ -457,6 +457,9 @@ CREATE INDEX known_ips_last_seen ON known_ips(last_seen);
 	// Per-domain "continuity only": no relay leg for its protected
 	// recipients (issue 13 part 6).
 	`ALTER TABLE domains ADD COLUMN continuity_only INTEGER NOT NULL DEFAULT 0;`,
+	// Administrators' second-factor state between requests, on every
+	// node (issue 15: store.AdminAuth, adminauth.go).
+	adminAuthSchema,
 }
 
 // rebuildAutoincrement returns the statements that recreate table with

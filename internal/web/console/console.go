@@ -60,14 +60,9 @@ type app struct {
 	now   func() time.Time
 	pages map[string]*web.Page
 	jobs  *importJobs
-	codes *codeLimit
-	held  *pendingSignIns
 
 	wg sync.WaitGroup // running imports
 }
-
-// pendingTTL bounds the time between the password and the code.
-const pendingTTL = 5 * time.Minute
 
 // New builds the console, registers its session kinds and static files
 // on opt.Web, and returns the handler to mount at "/console/".
@@ -80,8 +75,6 @@ func New(opt Options) http.Handler {
 		a.now = time.Now
 	}
 	a.jobs = newImportJobs(a.now)
-	a.codes = newCodeLimit(a.now)
-	a.held = newPendingSignIns(a.now)
 	sub, err := fs.Sub(staticFS, "static")
 	if err != nil {
 		panic(err) // embedded: cannot fail

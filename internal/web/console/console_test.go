@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +26,7 @@ func enrol(t *testing.T, b *browser, email string) (secret string, used time.Tim
 		t.Fatalf("first sign-in of %s: %d to %q, want 303 to the enrolment", email, pg.status, pg.location)
 	}
 	pg = b.get(pg.location)
-	secret = pg.hidden("secret")
+	secret = shownSecret(pg)
 	if secret == "" || !strings.Contains(pg.body, "<svg class=\"xc-qrcode\"") {
 		t.Fatalf("enrolment page without secret or QR code: %s", pg.body)
 	}
@@ -35,10 +36,10 @@ func enrol(t *testing.T, b *browser, email string) (secret string, used time.Tim
 		t.Fatal(err)
 	}
 	wrong := fmt.Sprintf("%06d", (atoi(code)+1)%1000000)
-	if pg := b.post("/console/login/enrol", url.Values{"secret": {secret}, "url": {pg.hidden("url")}, "code": {wrong}}); pg.status != http.StatusUnauthorized {
-		t.Fatalf("enrolment with a wrong code: %d, want 401", pg.status)
+	if pg := b.post("/console/login/enrol", url.Values{"code": {wrong}}); pg.status != http.StatusUnauthorized || shownSecret(pg) != secret {
+		t.Fatalf("enrolment with a wrong code: %d, want 401 and the same secret shown again", pg.status)
 	}
-	pg = b.post("/console/login/enrol", url.Values{"secret": {secret}, "code": {code}})
+	pg = b.post("/console/login/enrol", url.Values{"code": {code}})
 	if pg.status != http.StatusSeeOther || pg.location != "/console/" {
 		t.Fatalf("enrolment with the right code: %d to %q: %s", pg.status, pg.location, pg.body)
 	}
@@ -46,6 +47,17 @@ func enrol(t *testing.T, b *browser, email string) (secret string, used time.Tim
 		t.Fatalf("dashboard after enrolment: %d", home.status)
 	}
 	return secret, used
+}
+
+var secretShown = regexp.MustCompile(`<code class="xc-secret">([A-Z2-7]+)</code>`)
+
+// shownSecret is the TOTP key a page shows for typing.
+func shownSecret(pg page) string {
+	m := secretShown.FindStringSubmatch(pg.body)
+	if m == nil {
+		return ""
+	}
+	return m[1]
 }
 
 func atoi(s string) int {

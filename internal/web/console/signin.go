@@ -8,15 +8,14 @@ import (
 
 	"github.com/xtramail/xtramail/internal/admin"
 	"github.com/xtramail/xtramail/internal/auth"
-	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/web"
 )
 
 // Sign-in is two steps, each its own request:
 //
 //  1. POST /console/login with email and password. Right: a pending
-//     sign-in starts (pending.go), which opens only the second step's
-//     pages, for pendingTTL.
+//     sign-in starts (in the store, its id in a cookie: pending.go),
+//     which opens only the second step's pages, for admin.PendingTTL.
 //  2. POST /console/login/totp with the code (RFC 6238), or, for an
 //     administrator without a second factor yet, /console/login/enrol
 //     with the code of the secret just shown as a QR code. Right: the
@@ -28,7 +27,8 @@ import (
 // administrator without one enrols at this sign-in (the first one, from
 // `xtramail admin create`, too). A code is accepted once (admin stores
 // the last step used), so one read over a shoulder or from a phishing
-// page cannot be replayed, and wrong codes are limited (codelimit.go).
+// page cannot be replayed, and codes are limited per pending sign-in and
+// per administrator (admin's rule, counted in the store).
 
 type signinData struct {
 	base
@@ -84,7 +84,7 @@ func (a *app) loginPassword(w http.ResponseWriter, r *http.Request) {
 		a.signedInNow(w, r, p, next)
 		return
 	}
-	a.held.start(w, p.AdminID)
+	holdPending(w, res.Pending)
 	to := "/console/login/enrol"
 	if res.NeedTOTP {
 		to = "/console/login/totp"
@@ -93,27 +93,41 @@ func (a *app) loginPassword(w http.ResponseWriter, r *http.Request) {
 }
 
 // pending returns the principal of a browser between the two steps, or
-// sends it back to the first (no pending session, or too old).
+// sends it back to the first (no pending sign-in, or too old).
 func (a *app) pending(w http.ResponseWriter, r *http.Request) (admin.Principal, bool) {
-	id, ok := a.held.get(r)
-	if !ok {
-		a.held.end(w, r)
-		if r.Method == http.MethodGet {
-			http.Redirect(w, r, "/console/login", http.StatusSeeOther)
-		} else {
-			a.signinPage(w, r, http.StatusUnauthorized, signinData{Step: "password", Next: "/console/",
-				base: base{Error: "Your sign-in took too long. Start again."}})
-		}
-		return admin.Principal{}, false
-	}
-	p, err := a.ops.PrincipalByID(r.Context(), id)
+	p, err := a.ops.PendingSignIn(r.Context(), pendingID(r))
 	if err != nil {
-		a.held.end(w, r)
-		a.signinPage(w, r, http.StatusUnauthorized, signinData{Step: "password", Next: "/console/",
-			base: base{Error: "Sign in again."}})
+		a.signInAgain(w, r, p, err)
 		return admin.Principal{}, false
 	}
 	return p.WithIP(web.RemoteIP(r)), true
+}
+
+// signInAgain ends a pending sign-in that cannot go on (gone, too many
+// codes, the administrator disabled) and shows the first step.
+func (a *app) signInAgain(w http.ResponseWriter, r *http.Request, p admin.Principal, err error) {
+	if !errors.Is(err, admin.ErrExpired) && !errors.Is(err, admin.ErrUnauthenticated) {
+		a.fail(w, r, p, "pending sign-in", err)
+		return
+	}
+	if err := a.ops.EndSignIn(r.Context(), pendingID(r)); err != nil {
+		a.log.Error("console: end pending sign-in", "err", err)
+	}
+	dropPending(w)
+	if r.Method == http.MethodGet {
+		http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+		return
+	}
+	d := signinData{Step: "password", Next: "/console/", base: base{Error: "Your sign-in took too long. Start again."}}
+	status := http.StatusUnauthorized
+	switch {
+	case errors.Is(err, auth.ErrThrottled):
+		d.Error = "Too many wrong codes. Sign in again."
+		status = http.StatusTooManyRequests
+	case errors.Is(err, admin.ErrUnauthenticated):
+		d.Error = "Sign in again."
+	}
+	a.signinPage(w, r, status, d)
 }
 
 func (a *app) totpForm(w http.ResponseWriter, r *http.Request) {
@@ -125,41 +139,51 @@ func (a *app) totpForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) totpVerify(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.pending(w, r)
-	if !ok {
-		return
-	}
 	next := safeNext(r.PostFormValue("next"))
-	if !a.codes.allow(p.AdminID) {
-		a.codeRefused(w, r, p, signinData{Step: "totp", Email: p.Email, Next: next}, auth.ErrThrottled)
-		return
-	}
-	if err := a.ops.VerifyTOTP(r.Context(), p.AdminID, strings.TrimSpace(r.PostFormValue("code"))); err != nil {
-		a.codes.failed(p.AdminID)
-		a.codeRefused(w, r, p, signinData{Step: "totp", Email: p.Email, Next: next}, err)
+	p, err := a.ops.SignInTOTP(r.Context(), pendingID(r), strings.TrimSpace(r.PostFormValue("code")), web.RemoteIP(r))
+	if err != nil {
+		a.codeRefused(w, r, p, "totp", next, err)
 		return
 	}
 	a.signedInNow(w, r, p, next)
 }
 
-// codeRefused shows the code's form again for a wrong, replayed or
-// throttled code.
-func (a *app) codeRefused(w http.ResponseWriter, r *http.Request, p admin.Principal, d signinData, err error) {
+// codeRefused answers a second step that failed: a wrong or replayed
+// code shows its form again; a pending sign-in that is over (gone, or
+// too many codes) goes back to the password.
+func (a *app) codeRefused(w http.ResponseWriter, r *http.Request, p admin.Principal, step, next string, err error) {
+	if errors.Is(err, admin.ErrExpired) {
+		a.signInAgain(w, r, p, err)
+		return
+	}
+	pp, perr := a.pending(w, r)
+	if !perr {
+		return
+	}
+	d := signinData{Step: step, Email: pp.Email, Next: next}
+	status := http.StatusUnauthorized
 	switch {
 	case errors.Is(err, auth.ErrThrottled):
 		d.Error = "Too many wrong codes. Wait a few minutes, then try again."
-		a.signinPage(w, r, http.StatusTooManyRequests, d)
+		status = http.StatusTooManyRequests
 	case errors.Is(err, admin.ErrUnauthenticated):
 		d.Error = "That code is not right, or was used already. Wait for the next one."
-		a.signinPage(w, r, http.StatusUnauthorized, d)
+		if step == "enrol" {
+			d.Error = "That code is not right. Check the device's clock, and enter the code shown now."
+		}
 	default:
-		a.fail(w, r, p, "verify code", err)
+		a.fail(w, r, pp, "verify code", err)
+		return
 	}
+	if step == "enrol" {
+		a.enrolPage(w, r, pp, status, d)
+		return
+	}
+	a.signinPage(w, r, status, d)
 }
 
 func (a *app) signedInNow(w http.ResponseWriter, r *http.Request, p admin.Principal, next string) {
-	a.codes.reset(p.AdminID)
-	a.held.end(w, r)
+	dropPending(w)
 	if _, err := a.web.Sessions().Start(w, r, web.PrincipalAdmin, p.AdminID); err != nil {
 		a.fail(w, r, p, "start session", err)
 		return
@@ -172,19 +196,19 @@ func (a *app) enrolForm(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	en, err := a.ops.BeginTOTP(r.Context(), p)
-	if err != nil {
-		a.fail(w, r, p, "start TOTP enrolment", err)
-		return
-	}
-	a.enrolPage(w, r, p, http.StatusOK, en, signinData{Step: "enrol", Email: p.Email, Next: safeNext(r.URL.Query().Get("next"))})
+	a.enrolPage(w, r, p, http.StatusOK, signinData{Step: "enrol", Email: p.Email, Next: safeNext(r.URL.Query().Get("next"))})
 }
 
-// enrolPage shows the enrolment step with a new secret. The secret is
-// stored only once a code made from it is right (admin.ConfirmTOTP), so
-// until then it travels in the form, inside the pending session that
-// the right password opened.
-func (a *app) enrolPage(w http.ResponseWriter, r *http.Request, p admin.Principal, status int, en admin.TOTPEnrollment, d signinData) {
+// enrolPage shows the enrolment step with the pending sign-in's new
+// secret. The secret is kept in the pending sign-in (the store) and
+// becomes the administrator's only once a code made from it is right
+// (admin.SignInEnrol): it is never in the form.
+func (a *app) enrolPage(w http.ResponseWriter, r *http.Request, p admin.Principal, status int, d signinData) {
+	en, err := a.ops.PendingEnrollment(r.Context(), pendingID(r))
+	if err != nil {
+		a.signInAgain(w, r, p, err)
+		return
+	}
 	qr, err := qrSVG(en.URL, "QR code of your TOTP key, for an authenticator app")
 	if err != nil {
 		a.fail(w, r, p, "draw QR code", err)
@@ -195,26 +219,10 @@ func (a *app) enrolPage(w http.ResponseWriter, r *http.Request, p admin.Principa
 }
 
 func (a *app) enrolVerify(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.pending(w, r)
-	if !ok {
-		return
-	}
 	next := safeNext(r.PostFormValue("next"))
-	secret := strings.TrimSpace(r.PostFormValue("secret"))
-	if !a.codes.allow(p.AdminID) {
-		a.codeRefused(w, r, p, signinData{Step: "password", Next: next}, auth.ErrThrottled)
-		return
-	}
-	if err := a.ops.ConfirmTOTP(r.Context(), p, secret, strings.TrimSpace(r.PostFormValue("code"))); err != nil {
-		a.codes.failed(p.AdminID)
-		if u := r.PostFormValue("url"); strings.HasPrefix(u, "otpauth://totp/") && secret != "" && errors.Is(err, store.ErrInvalid) {
-			// The same secret again: the app has it already.
-			en := admin.TOTPEnrollment{Secret: secret, URL: u}
-			d := signinData{Step: "enrol", Email: p.Email, Next: next, base: base{Error: "That code is not right. Check the device's clock, and enter the code shown now."}}
-			a.enrolPage(w, r, p, http.StatusUnauthorized, en, d)
-			return
-		}
-		a.fail(w, r, p, "confirm TOTP enrolment", err)
+	p, err := a.ops.SignInEnrol(r.Context(), pendingID(r), strings.TrimSpace(r.PostFormValue("code")), web.RemoteIP(r))
+	if err != nil {
+		a.codeRefused(w, r, p, "enrol", next, err)
 		return
 	}
 	a.signedInNow(w, r, p, next)

@@ -1,0 +1,126 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// adminAuthSchema keeps administrators' second-factor state
+// (store.AdminAuth): challenges between requests, and code attempts.
+const adminAuthSchema = `
+CREATE TABLE admin_challenges (
+	id_hash BLOB PRIMARY KEY,
+	purpose TEXT NOT NULL,
+	admin_id INTEGER NOT NULL REFERENCES admins(id) ON DELETE CASCADE,
+	created INTEGER NOT NULL, -- Unix milliseconds
+	expires INTEGER NOT NULL,
+	attempts INTEGER NOT NULL DEFAULT 0,
+	secret TEXT NOT NULL DEFAULT '',
+	data BLOB
+) WITHOUT ROWID;
+CREATE INDEX admin_challenges_expires ON admin_challenges(expires);
+CREATE INDEX admin_challenges_admin ON admin_challenges(admin_id);
+
+CREATE TABLE admin_code_attempts (
+	admin_id INTEGER NOT NULL REFERENCES admins(id) ON DELETE CASCADE,
+	at INTEGER NOT NULL -- Unix milliseconds
+);
+CREATE INDEX admin_code_attempts_admin ON admin_code_attempts(admin_id, at);
+`
+
+const challengeCols = "id_hash, purpose, admin_id, created, expires, attempts, secret, data"
+
+func scanChallenge(sc scanner) (store.AdminChallenge, error) {
+	var c store.AdminChallenge
+	var created, expires int64
+	err := sc.Scan(&c.IDHash, &c.Purpose, &c.AdminID, &created, &expires, &c.Attempts, &c.Secret, &c.Data)
+	c.Created, c.Expires = time.UnixMilli(created), time.UnixMilli(expires)
+	return c, err
+}
+
+func (s *Store) CreateAdminChallenge(ctx context.Context, c store.AdminChallenge) error {
+	if len(c.IDHash) == 0 || c.Purpose == "" || c.AdminID <= 0 {
+		return fmt.Errorf("admin challenge without id, purpose or admin: %w", store.ErrInvalid)
+	}
+	return s.write(ctx, func(t *tx) error {
+		if _, err := t.Exec("DELETE FROM admin_challenges WHERE expires <= ?", c.Created.UnixMilli()); err != nil {
+			return fmt.Errorf("drop expired admin challenges: %w", err)
+		}
+		_, err := t.Exec("INSERT INTO admin_challenges ("+challengeCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+			c.IDHash, c.Purpose, c.AdminID, c.Created.UnixMilli(), c.Expires.UnixMilli(), c.Attempts, c.Secret, c.Data)
+		switch {
+		case err != nil && strings.Contains(err.Error(), "UNIQUE"):
+			return fmt.Errorf("create admin challenge: %w", store.ErrExists)
+		case err != nil && strings.Contains(err.Error(), "FOREIGN KEY"):
+			return fmt.Errorf("create admin challenge for admin %d: %w", c.AdminID, store.ErrNotFound)
+		case err != nil:
+			return fmt.Errorf("create admin challenge: %w", err)
+		}
+		return nil
+	})
+}
+
+func (s *Store) AdminChallenge(ctx context.Context, idHash []byte, now time.Time) (store.AdminChallenge, error) {
+	c, err := scanChallenge(s.queryRow(ctx, "SELECT "+challengeCols+" FROM admin_challenges WHERE id_hash = ? AND expires > ?", idHash, now.UnixMilli()))
+	if err != nil {
+		return store.AdminChallenge{}, notFound(err, "admin challenge")
+	}
+	return c, nil
+}
+
+func (s *Store) TryAdminChallenge(ctx context.Context, idHash []byte, now time.Time) (store.AdminChallenge, error) {
+	var c store.AdminChallenge
+	err := s.write(ctx, func(t *tx) error {
+		var err error
+		c, err = scanChallenge(t.QueryRow("UPDATE admin_challenges SET attempts = attempts + 1 WHERE id_hash = ? AND expires > ? RETURNING "+challengeCols,
+			idHash, now.UnixMilli()))
+		if err != nil {
+			return notFound(err, "admin challenge")
+		}
+		return nil
+	})
+	return c, err
+}
+
+func (s *Store) SetAdminChallenge(ctx context.Context, idHash []byte, secret string, data []byte) error {
+	return s.updateOne(ctx, "admin challenge", "UPDATE admin_challenges SET secret = ?, data = ? WHERE id_hash = ?", secret, data, idHash)
+}
+
+func (s *Store) DeleteAdminChallenge(ctx context.Context, idHash []byte) error {
+	return s.write(ctx, func(t *tx) error {
+		if _, err := t.Exec("DELETE FROM admin_challenges WHERE id_hash = ?", idHash); err != nil {
+			return fmt.Errorf("delete admin challenge: %w", err)
+		}
+		return nil
+	})
+}
+
+func (s *Store) CountAdminCodeAttempt(ctx context.Context, adminID int64, at, since time.Time) (int, error) {
+	var n int
+	err := s.write(ctx, func(t *tx) error {
+		if _, err := t.Exec("DELETE FROM admin_code_attempts WHERE admin_id = ? AND at < ?", adminID, since.UnixMilli()); err != nil {
+			return fmt.Errorf("drop old code attempts of admin %d: %w", adminID, err)
+		}
+		if _, err := t.Exec("INSERT INTO admin_code_attempts (admin_id, at) VALUES (?, ?)", adminID, at.UnixMilli()); err != nil {
+			if strings.Contains(err.Error(), "FOREIGN KEY") {
+				return fmt.Errorf("code attempt of admin %d: %w", adminID, store.ErrNotFound)
+			}
+			return fmt.Errorf("record code attempt of admin %d: %w", adminID, err)
+		}
+		return t.QueryRow("SELECT count(*) FROM admin_code_attempts WHERE admin_id = ?", adminID).Scan(&n)
+	})
+	return n, err
+}
+
+func (s *Store) ClearAdminCodeAttempts(ctx context.Context, adminID int64) error {
+	return s.write(ctx, func(t *tx) error {
+		if _, err := t.Exec("DELETE FROM admin_code_attempts WHERE admin_id = ?", adminID); err != nil {
+			return fmt.Errorf("clear code attempts of admin %d: %w", adminID, err)
+		}
+		return nil
+	})
+}
