@@ -337,3 +337,16 @@ func (s *Service) newTOTP(email string) (TOTPEnrollment, error) {
 	}
 	return TOTPEnrollment{Secret: k.Secret(), URL: k.URL()}, nil
 }
+
+// Own returns the signed-in administrator p as lists show them: their
+// own account page needs no permission beyond being signed in.
+func (s *Service) Own(ctx context.Context, p Principal) (AdminInfo, error) {
+	if p.cli || p.AdminID == 0 {
+		return AdminInfo{}, fmt.Errorf("own account: not a signed-in admin: %w", ErrForbidden)
+	}
+	a, err := s.st.AdminByID(ctx, store.AllScope(), p.AdminID)
+	if err != nil {
+		return AdminInfo{}, err
+	}
+	return adminInfo(a), nil
+}

@@ -182,6 +182,10 @@ func (a *app) routes() http.Handler {
 	mux.Handle("POST /console/admins", a.signedIn(a.adminAdd))
 	mux.Handle("POST /console/admins/{id}/disabled", a.signedIn(a.adminDisabled))
 	mux.Handle("POST /console/admins/{id}/delete", a.signedIn(a.adminRemove))
+	// The administrator's own account (account.go).
+	mux.Handle("GET /console/account", a.signedIn(a.account))
+	mux.Handle("POST /console/account/totp", a.signedIn(a.accountTOTPBegin))
+	mux.Handle("POST /console/account/totp/confirm", a.signedIn(a.accountTOTPConfirm))
 	mux.Handle("GET /console/tokens", a.signedIn(a.tokens))
 	mux.Handle("POST /console/tokens", a.signedIn(a.tokenCreate))
 	mux.Handle("POST /console/tokens/{id}/revoke", a.signedIn(a.tokenRevoke))
@@ -215,7 +219,8 @@ func nav(p admin.Principal, current string) []web.NavLink {
 		}
 		out = append(out, web.NavLink{Label: l.label, Href: l.href, Current: l.href == current})
 	}
-	return out
+	// Every administrator has their own account page.
+	return append(out, web.NavLink{Label: "Account", Href: "/console/account", Current: current == "/console/account"})
 }
 
 // base is embedded in every page's data: the error of a refused form,
