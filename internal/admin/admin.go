@@ -101,6 +101,10 @@ type Options struct {
 	// Issuer names the service in authenticator apps (TOTP); default
 	// "xtramail".
 	Issuer string
+	// PasskeyRPID is the WebAuthn relying party id of administrators'
+	// passkeys: the host name the console is served at (passkeys
+	// registered there work only there). Default: Issuer.
+	PasskeyRPID string
 	// SignInLinkTTL is how long a one-time sign-in link is valid;
 	// default 15 minutes.
 	SignInLinkTTL time.Duration
@@ -135,6 +139,9 @@ func New(st store.Store, opts Options) *Service {
 	}
 	if opts.Issuer == "" {
 		opts.Issuer = "xtramail"
+	}
+	if opts.PasskeyRPID == "" {
+		opts.PasskeyRPID = opts.Issuer
 	}
 	if opts.SignInLinkTTL <= 0 {
 		opts.SignInLinkTTL = 15 * time.Minute

@@ -48,8 +48,12 @@ type SignInResult struct {
 	// console asks them to enrol one (PendingEnrollment, SignInEnrol)
 	// before anything else.
 	MustEnrollTOTP bool
+	// Passkey: the admin has a passkey, which may be given instead of a
+	// TOTP code (SignInPasskey); the session is not signed in until one
+	// of them is right.
+	Passkey bool
 	// Pending names the pending sign-in (in the store, for PendingTTL)
-	// when NeedTOTP or MustEnrollTOTP: the browser holds it until the
+	// when a second factor is needed: the browser holds it until the
 	// second step, which may reach any node.
 	Pending string
 }
@@ -71,8 +75,13 @@ func (s *Service) SignIn(ctx context.Context, email, password, remoteIP string) 
 		return SignInResult{}, fmt.Errorf("admin sign-in %s: %w", email, ErrUnauthenticated)
 	}
 	p := s.principalOf(ctx, a).WithIP(remoteIP)
-	res := SignInResult{Principal: p, NeedTOTP: a.TOTPSecret != "", MustEnrollTOTP: a.TOTPSecret == "" && a.Role == store.RoleProvider}
-	if res.NeedTOTP || res.MustEnrollTOTP {
+	passkey, err := s.hasPasskeys(ctx, a.ID)
+	if err != nil {
+		return SignInResult{}, err
+	}
+	res := SignInResult{Principal: p, NeedTOTP: a.TOTPSecret != "", Passkey: passkey,
+		MustEnrollTOTP: a.TOTPSecret == "" && !passkey && a.Role == store.RoleProvider}
+	if res.NeedTOTP || res.Passkey || res.MustEnrollTOTP {
 		if res.Pending, err = s.createChallenge(ctx, store.ChallengeSignIn, a.ID, PendingTTL, "", nil); err != nil {
 			return SignInResult{}, err
 		}

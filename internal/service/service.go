@@ -221,7 +221,7 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 	// changed address (new password, disabled) forgets its cached
 	// credentials and ends its web sessions.
 	sessions := web.NewSessions(st, web.SessionsConfig{Idle: cfg.Web.SessionIdle.Duration, Max: cfg.Web.SessionMax.Duration})
-	s.Admin = admin.New(st, admin.Options{Hasher: authn.Hasher(), Forget: forgetAddress(st, authn, sessions, log), Issuer: cfg.Hostname,
+	s.Admin = admin.New(st, admin.Options{Hasher: authn.Hasher(), Forget: forgetAddress(st, authn, sessions, log), Issuer: cfg.Hostname, PasskeyRPID: cfg.Hostname,
 		SystemSender: cfg.Web.SystemSender, Wake: s.wakeQueue, Logger: log.With("component", "admin")})
 	s.imap = imapserver.New(imapserver.Config{
 		TLS:           tlsCfg,

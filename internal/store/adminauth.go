@@ -73,4 +73,47 @@ type AdminAuth interface {
 	// count. ClearAdminCodeAttempts forgets them (a right code).
 	CountAdminCodeAttempt(ctx context.Context, adminID int64, at, since time.Time) (int, error)
 	ClearAdminCodeAttempts(ctx context.Context, adminID int64) error
+
+	Passkeys
+}
+
+// Passkey is a WebAuthn credential an administrator registered as a
+// second factor (issue 15): named by them, kept with its public key and
+// sign counter.
+type Passkey struct {
+	ID      int64
+	AdminID int64
+	Name    string
+	// CredentialID is the authenticator's id of the credential (unique
+	// over all administrators).
+	CredentialID []byte
+	// Credential is the whole credential record (public key, flags,
+	// authenticator data) as the WebAuthn library encodes it: opaque to
+	// the store.
+	Credential []byte
+	// SignCount is the authenticator's signature counter at the last
+	// sign-in (WebAuthn section 6.1.1).
+	SignCount uint32
+	Created   time.Time
+	LastUsed  time.Time // zero: never used to sign in
+}
+
+// Passkeys keeps administrators' passkeys.
+type Passkeys interface {
+	// AddPasskey stores a new passkey: ErrExists when its CredentialID is
+	// registered already, ErrNotFound when the administrator is not
+	// there.
+	AddPasskey(ctx context.Context, p Passkey) (Passkey, error)
+	// Passkeys lists an administrator's passkeys, oldest first.
+	Passkeys(ctx context.Context, adminID int64) ([]Passkey, error)
+	// UsePasskey records a sign-in with the administrator's passkey id:
+	// the credential record and sign counter are replaced, atomically,
+	// only if signCount is above the stored counter, or both are 0 (an
+	// authenticator that keeps no counter). Otherwise it is ErrReplay: an
+	// assertion seen before, or a cloned authenticator (WebAuthn section
+	// 6.1.1). ErrNotFound when the passkey is gone.
+	UsePasskey(ctx context.Context, adminID, id int64, signCount uint32, credential []byte, at time.Time) error
+	// RemovePasskey deletes one of the administrator's passkeys
+	// (ErrNotFound when they have no such passkey).
+	RemovePasskey(ctx context.Context, adminID, id int64) error
 }

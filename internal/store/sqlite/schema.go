@@ -460,6 +460,8 @@ CREATE INDEX known_ips_last_seen ON known_ips(last_seen);
 	// Administrators' second-factor state between requests, on every
 	// node (issue 15: store.AdminAuth, adminauth.go).
 	adminAuthSchema,
+	// Administrators' passkeys (issue 15: store.Passkeys).
+	passkeySchema,
 }
 
 // rebuildAutoincrement returns the statements that recreate table with

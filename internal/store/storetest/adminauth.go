@@ -153,3 +153,83 @@ func testAdminChallenges(t *testing.T, s store.Store) {
 		t.Errorf("code attempt of a missing admin: %v, want ErrNotFound", err)
 	}
 }
+
+// testPasskeys covers administrators' passkeys: added and listed per
+// admin, a credential id registered once, the sign counter moving only
+// forward (racing uses of one assertion: one wins), counters of 0 kept
+// by authenticators without one, removal scoped to the admin, and gone
+// with their admin.
+func testPasskeys(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	tr := buildTree(t, s)
+	t0 := time.UnixMilli(time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC).UnixMilli())
+	a, b := tr.padmin.ID, tr.radmin1.ID
+	k1 := must(s.AddPasskey(ctx, store.Passkey{AdminID: a, Name: "laptop", CredentialID: []byte{1, 2, 3}, Credential: []byte(`{"id":"AQID"}`), SignCount: 1, Created: t0}))
+	if k1.ID == 0 || k1.AdminID != a || k1.Name != "laptop" || !bytes.Equal(k1.CredentialID, []byte{1, 2, 3}) || k1.SignCount != 1 || !k1.Created.Equal(t0) || !k1.LastUsed.IsZero() {
+		t.Errorf("added passkey %+v", k1)
+	}
+	if _, err := s.AddPasskey(ctx, store.Passkey{AdminID: b, Name: "same", CredentialID: []byte{1, 2, 3}, Credential: []byte("x"), Created: t0}); !errors.Is(err, store.ErrExists) {
+		t.Errorf("credential id registered twice: %v, want ErrExists", err)
+	}
+	if _, err := s.AddPasskey(ctx, store.Passkey{AdminID: 999999, Name: "x", CredentialID: []byte{9}, Credential: []byte("x"), Created: t0}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("passkey of a missing admin: %v, want ErrNotFound", err)
+	}
+	k2 := must(s.AddPasskey(ctx, store.Passkey{AdminID: a, Name: "phone", CredentialID: []byte{4}, Credential: []byte("c2"), Created: t0.Add(time.Minute)}))
+	kb := must(s.AddPasskey(ctx, store.Passkey{AdminID: b, Name: "theirs", CredentialID: []byte{5}, Credential: []byte("cb"), Created: t0}))
+	if got := must(s.Passkeys(ctx, a)); len(got) != 2 || got[0].ID != k1.ID || got[1].ID != k2.ID {
+		t.Errorf("passkeys of a: %+v", got)
+	}
+
+	// The counter moves forward only.
+	must(0, s.UsePasskey(ctx, a, k1.ID, 5, []byte("updated"), t0.Add(time.Hour)))
+	for _, n := range []uint32{5, 4, 0} {
+		if err := s.UsePasskey(ctx, a, k1.ID, n, []byte("stale"), t0.Add(2*time.Hour)); !errors.Is(err, store.ErrReplay) {
+			t.Errorf("counter %d after 5: %v, want ErrReplay", n, err)
+		}
+	}
+	got := must(s.Passkeys(ctx, a))[0]
+	if got.SignCount != 5 || string(got.Credential) != "updated" || !got.LastUsed.Equal(t0.Add(time.Hour)) {
+		t.Errorf("after use: %+v", got)
+	}
+	// Without a counter (0 and 0), every use passes.
+	must(0, s.UsePasskey(ctx, a, k2.ID, 0, []byte("c2"), t0))
+	must(0, s.UsePasskey(ctx, a, k2.ID, 0, []byte("c2"), t0))
+	// Another admin's passkey is not found through a.
+	if err := s.UsePasskey(ctx, a, kb.ID, 9, []byte("x"), t0); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("use of another admin's passkey: %v, want ErrNotFound", err)
+	}
+	if err := s.RemovePasskey(ctx, a, kb.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("removal of another admin's passkey: %v, want ErrNotFound", err)
+	}
+
+	// Racing uses of one counter value: exactly one wins.
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() { errs <- s.UsePasskey(ctx, a, k1.ID, 6, []byte("race"), t0) }()
+	}
+	wins := 0
+	for range 8 {
+		if err := <-errs; err == nil {
+			wins++
+		} else if !errors.Is(err, store.ErrReplay) {
+			t.Errorf("racing use: %v", err)
+		}
+	}
+	if wins != 1 {
+		t.Errorf("%d racing uses of counter 6 passed, want 1", wins)
+	}
+
+	must(0, s.RemovePasskey(ctx, a, k1.ID))
+	if err := s.RemovePasskey(ctx, a, k1.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("removed twice: %v, want ErrNotFound", err)
+	}
+	if got := must(s.Passkeys(ctx, a)); len(got) != 1 || got[0].ID != k2.ID {
+		t.Errorf("after removal: %+v", got)
+	}
+	must(0, s.DeleteAdmin(ctx, store.AllScope(), b))
+	if got := must(s.Passkeys(ctx, b)); len(got) != 0 {
+		t.Errorf("passkeys of a removed admin: %+v", got)
+	}
+	// Its credential id may be registered again.
+	must(s.AddPasskey(ctx, store.Passkey{AdminID: a, Name: "again", CredentialID: []byte{5}, Credential: []byte("x"), Created: t0}))
+}

@@ -22,7 +22,8 @@ import (
 
 type accountData struct {
 	base
-	Me admin.AdminInfo
+	Me       admin.AdminInfo
+	Passkeys []admin.PasskeyInfo
 	// Reset is set on the second step: the new key to show.
 	Reset  *admin.TOTPReset
 	QR     template.HTML
@@ -40,6 +41,10 @@ func (a *app) accountPage(w http.ResponseWriter, r *http.Request, p admin.Princi
 		return
 	}
 	d.Me = me
+	if d.Passkeys, err = a.ops.Passkeys(r.Context(), p); err != nil {
+		a.fail(w, r, p, "list passkeys", err)
+		return
+	}
 	if d.Reset != nil {
 		qr, err := qrSVG(d.Reset.URL, "QR code of your new TOTP key, for an authenticator app")
 		if err != nil {

@@ -137,6 +137,8 @@ func (a *app) routes() http.Handler {
 	mux.HandleFunc("POST /console/login/totp", a.totpVerify)
 	mux.HandleFunc("GET /console/login/enrol", a.enrolForm)
 	mux.HandleFunc("POST /console/login/enrol", a.enrolVerify)
+	mux.HandleFunc("POST /console/login/passkey/begin", a.passkeySignInBegin)
+	mux.HandleFunc("POST /console/login/passkey", a.passkeySignIn)
 	mux.HandleFunc("POST /console/logout", a.logout)
 
 	mux.Handle("GET /console/{$}", a.signedIn(a.dashboard))
@@ -186,6 +188,9 @@ func (a *app) routes() http.Handler {
 	mux.Handle("GET /console/account", a.signedIn(a.account))
 	mux.Handle("POST /console/account/totp", a.signedIn(a.accountTOTPBegin))
 	mux.Handle("POST /console/account/totp/confirm", a.signedIn(a.accountTOTPConfirm))
+	mux.Handle("POST /console/account/passkeys/begin", a.signedIn(a.passkeyBegin))
+	mux.Handle("POST /console/account/passkeys", a.signedIn(a.passkeyAdd))
+	mux.Handle("POST /console/account/passkeys/{id}/delete", a.signedIn(a.passkeyRemove))
 	mux.Handle("GET /console/tokens", a.signedIn(a.tokens))
 	mux.Handle("POST /console/tokens", a.signedIn(a.tokenCreate))
 	mux.Handle("POST /console/tokens/{id}/revoke", a.signedIn(a.tokenRevoke))

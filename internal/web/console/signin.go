@@ -38,6 +38,10 @@ type signinData struct {
 	QR     template.HTML
 	Secret string
 	URL    string // otpauth:// URI of Secret
+	// TOTP and Passkey: the second factors the administrator has, on the
+	// second step.
+	TOTP    bool
+	Passkey bool
 }
 
 func (a *app) signinPage(w http.ResponseWriter, r *http.Request, status int, d signinData) {
@@ -80,13 +84,13 @@ func (a *app) loginPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := res.Principal
-	if !res.NeedTOTP && !res.MustEnrollTOTP {
+	if !res.NeedTOTP && !res.MustEnrollTOTP && !res.Passkey {
 		a.signedInNow(w, r, p, next)
 		return
 	}
 	holdPending(w, res.Pending)
 	to := "/console/login/enrol"
-	if res.NeedTOTP {
+	if res.NeedTOTP || res.Passkey {
 		to = "/console/login/totp"
 	}
 	http.Redirect(w, r, to+"?next="+urlQuery(next), http.StatusSeeOther)
@@ -135,7 +139,19 @@ func (a *app) totpForm(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	a.signinPage(w, r, http.StatusOK, signinData{Step: "totp", Email: p.Email, Next: safeNext(r.URL.Query().Get("next"))})
+	a.secondPage(w, r, p, http.StatusOK, signinData{Step: "totp", Email: p.Email, Next: safeNext(r.URL.Query().Get("next"))})
+}
+
+// secondPage shows the second step with the factors the administrator
+// has: a passkey, a TOTP code, or either.
+func (a *app) secondPage(w http.ResponseWriter, r *http.Request, p admin.Principal, status int, d signinData) {
+	totp, passkey, err := a.ops.SecondFactors(r.Context(), p.AdminID)
+	if err != nil {
+		a.fail(w, r, p, "second factors", err)
+		return
+	}
+	d.TOTP, d.Passkey = totp, passkey
+	a.signinPage(w, r, status, d)
 }
 
 func (a *app) totpVerify(w http.ResponseWriter, r *http.Request) {
@@ -179,16 +195,23 @@ func (a *app) codeRefused(w http.ResponseWriter, r *http.Request, p admin.Princi
 		a.enrolPage(w, r, pp, status, d)
 		return
 	}
-	a.signinPage(w, r, status, d)
+	a.secondPage(w, r, pp, status, d)
 }
 
 func (a *app) signedInNow(w http.ResponseWriter, r *http.Request, p admin.Principal, next string) {
-	dropPending(w)
-	if _, err := a.web.Sessions().Start(w, r, web.PrincipalAdmin, p.AdminID); err != nil {
+	if err := a.startSession(w, r, p); err != nil {
 		a.fail(w, r, p, "start session", err)
 		return
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// startSession ends the pending sign-in's cookie and starts an admin
+// session (a new id: no fixation across the privilege change).
+func (a *app) startSession(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+	dropPending(w)
+	_, err := a.web.Sessions().Start(w, r, web.PrincipalAdmin, p.AdminID)
+	return err
 }
 
 func (a *app) enrolForm(w http.ResponseWriter, r *http.Request) {
