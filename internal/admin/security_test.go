@@ -392,3 +392,38 @@ func TestPendingSignInBounds(t *testing.T) {
 	pending = signIn()
 	ok[Principal](t)(svc.SignInTOTP(ctx, pending, code(t, secret, clk.now()), ""))
 }
+
+// TestPasskeyOriginMustBeRelyingParty: a passkey ceremony starts only for
+// a page at https on the relying party's host (any port): not over
+// plain HTTP, not at an address or another host, whose ceremonies a
+// passkey of this host could not answer anyway.
+func TestPasskeyOriginMustBeRelyingParty(t *testing.T) {
+	svc, _ := newService(t, Options{PasskeyRPID: "console.example.test"})
+	ctx := context.Background()
+	a := ok[AdminInfo](t)(svc.AddAdmin(ctx, CLI(), "boss@provider.test", testPassword, store.RoleProvider, 0))
+	p := ok[Principal](t)(svc.PrincipalByID(ctx, a.ID))
+	for origin, want := range map[string]bool{
+		"https://console.example.test":      true,
+		"https://CONSOLE.example.test:8443": true,
+		"http://console.example.test":       false,
+		"https://127.0.0.1":                 false,
+		"https://evil.example":              false,
+		"https://console.example.test.evil": false,
+		"https://console.example.test/x":    false,
+		"":                                  false,
+	} {
+		id, opts, err := svc.BeginPasskey(ctx, p, origin)
+		if got := err == nil; got != want {
+			t.Errorf("origin %q: %v, want allowed %v", origin, err, want)
+		}
+		if want && (id == "" || !strings.Contains(string(opts), `"rp":{"name":"xtramail","id":"console.example.test"}`)) {
+			t.Errorf("origin %q: id %q, options %s", origin, id, opts)
+		}
+		if !want && !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("origin %q refused with %v, want a field error", origin, err)
+		}
+	}
+	if _, _, err := svc.BeginPasskey(ctx, CLI(), "https://console.example.test"); !errors.Is(err, ErrForbidden) {
+		t.Errorf("passkey for the command line: %v, want ErrForbidden", err)
+	}
+}
