@@ -65,7 +65,26 @@ func TestBrowserPasskeys(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("svg.xc-qrcode")),
 	)
 	key := strings.TrimSpace(b.text("code.xc-secret"))
-	code, _ := totp.GenerateCode(key, time.Now())
+	// Each code must be of a later step than the last one accepted
+	// (replay guard) and within a step of now.
+	lastUsed := time.Now()
+	nextCode := func() string {
+		t.Helper()
+		at := time.Now()
+		if at.Unix()/30 <= lastUsed.Unix()/30 {
+			at = lastUsed.Add(30 * time.Second)
+		}
+		for at.Unix()/30 > time.Now().Unix()/30+1 {
+			time.Sleep(time.Second)
+		}
+		lastUsed = at
+		c, err := totp.GenerateCode(key, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	code, _ := totp.GenerateCode(key, lastUsed)
 	b.do("enrolment code",
 		chromedp.SendKeys(chromedp.ID("code"), code),
 		chromedp.Click(chromedp.CSS("form button[type=submit]")),
@@ -149,9 +168,8 @@ func TestBrowserPasskeys(t *testing.T) {
 	if status != "401" {
 		t.Fatalf("replayed assertion: %s, want 401", status)
 	}
-	code, _ = totp.GenerateCode(key, time.Now().Add(30*time.Second))
 	b.do("sign in with a code",
-		chromedp.SendKeys(chromedp.ID("code"), code),
+		chromedp.SendKeys(chromedp.ID("code"), nextCode()),
 		chromedp.Click(chromedp.CSS("form[action='/console/login/totp'] button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS(".xc-figures")),
 	)
@@ -171,9 +189,8 @@ func TestBrowserPasskeys(t *testing.T) {
 	if has := b.eval(`String(document.getElementById("passkey-use") !== null)`); has != "false" {
 		t.Fatal("the second step still offers a passkey after its removal")
 	}
-	code, _ = totp.GenerateCode(key, time.Now().Add(60*time.Second))
 	b.do("sign in with a code after removal",
-		chromedp.SendKeys(chromedp.ID("code"), code),
+		chromedp.SendKeys(chromedp.ID("code"), nextCode()),
 		chromedp.Click(chromedp.CSS("form button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS(".xc-figures")),
 	)
