@@ -10,7 +10,6 @@ import (
 	"io"
 	"net"
 	"net/textproto"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,14 +28,13 @@ func captureMode(args []string) error {
 	duration := fs.Duration("duration", 10*time.Second, "how long to send")
 	maxMsgs := fs.Int("count", 0, "stop after this many messages (0: no limit)")
 	pipelining := fs.Bool("pipelining", true, "send MAIL, RCPT and DATA in one write (RFC 2920), as MTAs do")
-	dataDir := fs.String("data", "", "data directory for the embedded server (default: a temporary one)")
-	cpuProfile := fs.String("cpuprofile", "", "write the embedded server's CPU profile to this file")
+	embedded := embeddedServerFlags(fs)
 	fs.Parse(args)
 
 	var srv *child
 	if *addr == "" {
 		var err error
-		srv, err = spawnServer(*dataDir, 0, *cpuProfile)
+		srv, err = embedded.spawn(0)
 		if err != nil {
 			return err
 		}
@@ -93,16 +91,9 @@ func captureMode(args []string) error {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	slices.Sort(lat)
-	pct := func(p float64) time.Duration {
-		if len(lat) == 0 {
-			return 0
-		}
-		return lat[int(float64(len(lat)-1)*p)].Round(10 * time.Microsecond)
-	}
 	fmt.Printf("capture: %d messages of %d bytes over %d connections in %s\n", sent.Load(), *size, *conns, elapsed.Round(time.Millisecond))
 	fmt.Printf("  %.0f messages/s stored durably, %.1f MB/s\n", float64(sent.Load())/elapsed.Seconds(), float64(sent.Load())*float64(*size)/elapsed.Seconds()/1e6)
-	fmt.Printf("  latency p50 %s  p90 %s  p99 %s  max %s\n", pct(.5), pct(.9), pct(.99), pct(1))
+	fmt.Printf("  latency %s\n", percentiles(lat))
 	fmt.Printf("  errors %d\n", failed.Load())
 	if srv != nil {
 		// The high-water mark of the server process's resident memory:

@@ -32,8 +32,7 @@ func imapMode(args []string) error {
 	clients := fs.Int("clients", 20, "concurrent clients")
 	duration := fs.Duration("duration", 10*time.Second, "how long to run")
 	prefill := fs.Int("messages", 50, "messages captured into each embedded account first")
-	dataDir := fs.String("data", "", "data directory for the embedded server (default: a temporary one)")
-	cpuProfile := fs.String("cpuprofile", "", "write the embedded server's CPU profile to this file")
+	embedded := embeddedServerFlags(fs)
 	resume := fs.Bool("resume", true, "resume TLS sessions (session tickets), as mail clients do")
 	mix := fs.String("mix", "realistic", "realistic (checked against a model) or simple")
 	accounts := fs.Int("accounts", 100, "accounts of the realistic mix (bench1..N; with --addr they must exist)")
@@ -51,7 +50,7 @@ func imapMode(args []string) error {
 			return err
 		}
 		if *addr == "" {
-			srv, err := spawnServer(*dataDir, *accounts, *cpuProfile)
+			srv, err := embedded.spawn(*accounts)
 			if err != nil {
 				return err
 			}
@@ -66,7 +65,7 @@ func imapMode(args []string) error {
 
 	userFor := func(i int) string { return *user }
 	if *addr == "" {
-		srv, err := spawnServer(*dataDir, *clients, *cpuProfile)
+		srv, err := embedded.spawn(*clients)
 		if err != nil {
 			return err
 		}

@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,8 +39,7 @@ func submitMode(args []string) error {
 	size := fs.Int("size", 10*1024, "message size in bytes")
 	duration := fs.Duration("duration", 10*time.Second, "how long to send")
 	settle := fs.Duration("wait", 60*time.Second, "how long to wait for the sink to receive what was accepted")
-	dataDir := fs.String("data", "", "data directory for the embedded server (default: a temporary one)")
-	cpuProfile := fs.String("cpuprofile", "", "write the embedded server's CPU profile to this file")
+	embedded := embeddedServerFlags(fs)
 	fs.Parse(args)
 
 	sk, err := startCountingSink(*sinkAddr)
@@ -50,7 +48,7 @@ func submitMode(args []string) error {
 	}
 	defer sk.close()
 	if *addr == "" {
-		srv, err := spawnServer(*dataDir, *conns, *cpuProfile, "--relay", sk.addr)
+		srv, err := embedded.spawn(*conns, "--relay", sk.addr)
 		if err != nil {
 			return err
 		}
@@ -124,19 +122,12 @@ func submitMode(args []string) error {
 	cpu1, cpuErr1 := treeCPU(*pid)
 	load1 := loadAvg()
 
-	slices.Sort(lat)
-	pct := func(p float64) time.Duration {
-		if len(lat) == 0 {
-			return 0
-		}
-		return lat[int(float64(len(lat)-1)*p)].Round(10 * time.Microsecond)
-	}
 	endToEnd := last.Sub(start)
 	fmt.Printf("submit [%s]: %d messages of %d bytes over %d STARTTLS+AUTH connections, one remote recipient each\n", *label, n, *size, *conns)
 	fmt.Printf("  accepted  %7.0f msg/s (durable before 250: for xtramail the Sent copy and the queue entry), %s of sending\n", float64(n)/sendTime.Seconds(), sendTime.Round(time.Millisecond))
 	fmt.Printf("  delivered %7.0f msg/s end to end (%d of %d at the sink, the last %s after the first send)\n",
 		float64(delivered)/endToEnd.Seconds(), delivered, n, endToEnd.Round(time.Millisecond))
-	fmt.Printf("  latency of a submission p50 %s  p90 %s  p99 %s  max %s\n", pct(.5), pct(.9), pct(.99), pct(1))
+	fmt.Printf("  latency of a submission %s\n", percentiles(lat))
 	cpuPer1000 := "?"
 	if cpuErr == nil && cpuErr1 == nil && delivered > 0 {
 		cpu := cpu1 - cpu0
