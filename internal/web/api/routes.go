@@ -160,6 +160,20 @@ func lookAhead(n int) int { return min(n+1, maxLimit) }
 // lookAhead(n) request: a full page at the cap may have one.
 func more(got, n int) bool { return got > n || (n == maxLimit && got == n) }
 
+// pageOf is the page of the first n of got, a lookAhead(n) answer, each
+// as show shows it; when there are more, its next cursor is cursor of
+// the last one shown.
+func pageOf[T, J any](got []T, n int, show func(T) J, cursor func(T) string) page[J] {
+	out := page[J]{Items: make([]J, 0, min(len(got), n))}
+	for _, it := range got[:min(len(got), n)] {
+		out.Items = append(out.Items, show(it))
+	}
+	if more(len(got), n) {
+		out.Next = encodeCursor(cursor(got[n-1]))
+	}
+	return out
+}
+
 func encodeCursor(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
 
 func decodeCursor(r *http.Request) (string, error) {
@@ -374,17 +388,7 @@ func (a *API) listAddresses(w http.ResponseWriter, r *http.Request, p admin.Prin
 	if err != nil {
 		return err
 	}
-	out := page[addressJSON]{Items: []addressJSON{}}
-	for i, acc := range as {
-		if i == n {
-			break
-		}
-		out.Items = append(out.Items, addressOf(acc))
-	}
-	if more(len(as), n) {
-		out.Next = encodeCursor(as[n-1].Address)
-	}
-	return writeJSON(w, http.StatusOK, out)
+	return writeJSON(w, http.StatusOK, pageOf(as, n, addressOf, func(a store.Account) string { return a.Address }))
 }
 
 type addressBody struct {
@@ -494,17 +498,8 @@ func (a *API) searchAudit(w http.ResponseWriter, r *http.Request, p admin.Princi
 	if err != nil {
 		return err
 	}
-	out := page[store.AuditRecord]{Items: []store.AuditRecord{}}
-	for i, rec := range recs {
-		if i == n {
-			break
-		}
-		out.Items = append(out.Items, rec)
-	}
-	if more(len(recs), n) {
-		out.Next = encodeCursor(strconv.FormatInt(recs[n-1].ID, 10))
-	}
-	return writeJSON(w, http.StatusOK, out)
+	return writeJSON(w, http.StatusOK, pageOf(recs, n, func(r store.AuditRecord) store.AuditRecord { return r },
+		func(r store.AuditRecord) string { return strconv.FormatInt(r.ID, 10) }))
 }
 
 type tokenBody struct {
