@@ -16,16 +16,9 @@ import (
 // BenchmarkDeliver measures durable ingest of 10 KiB messages from
 // concurrent writers (as capture connections do), fsync on.
 func BenchmarkDeliver(b *testing.B) {
-	s := open(&testing.T{}, b.TempDir())
-	defer s.Close()
+	s := benchStore(b)
+	a := bob(b, s)
 	ctx := context.Background()
-	if _, err := s.CreateDomain(ctx, "example.test", 0); err != nil {
-		b.Fatal(err)
-	}
-	a, err := s.CreateAccount(ctx, "bob@example.test", "")
-	if err != nil {
-		b.Fatal(err)
-	}
 	body := bytes.Repeat([]byte("continuity mailbox outage message retention capture office report\r\n"), 150)
 	var n atomic.Int64
 	b.SetParallelism(4) // 8 writers on 2 cores
@@ -52,13 +45,7 @@ func BenchmarkDeliver(b *testing.B) {
 func bulkMailbox(tb testing.TB, s *Store, n, deletedEvery int) (accountID, mailboxID int64) {
 	tb.Helper()
 	ctx := context.Background()
-	if _, err := s.CreateDomain(ctx, "example.test", 0); err != nil {
-		tb.Fatal(err)
-	}
-	a, err := s.CreateAccount(ctx, "bob@example.test", "")
-	if err != nil {
-		tb.Fatal(err)
-	}
+	a := bob(tb, s)
 	d := store.NewDelivery([]byte("Subject: x\r\n\r\nbody\r\n"), time.Now())
 	d.Copies = []store.Copy{{AccountID: a.ID, Mailbox: store.Inbox}}
 	dl, err := s.Deliver(ctx, d)
@@ -94,8 +81,7 @@ func bulkMailbox(tb testing.TB, s *Store, n, deletedEvery int) (accountID, mailb
 // \Deleted in the writer's transaction, so its cost holds up every other
 // write.
 func BenchmarkExpungeDeleted(b *testing.B) {
-	s := open(&testing.T{}, b.TempDir())
-	defer s.Close()
+	s := benchStore(b)
 	acct, mb := bulkMailbox(b, s, 100_000, 0)
 	all := []store.UIDRange{{First: 1, Last: 100_000}}
 	b.ResetTimer()
@@ -109,8 +95,7 @@ func BenchmarkExpungeDeleted(b *testing.B) {
 // BenchmarkSortRows measures what SORT and THREAD read of a
 // 100,000-message mailbox: every message with its sort keys.
 func BenchmarkSortRows(b *testing.B) {
-	s := open(&testing.T{}, b.TempDir())
-	defer s.Close()
+	s := benchStore(b)
 	acct, mb := bulkMailbox(b, s, 100_000, 0)
 	b.ResetTimer()
 	cpu := cpuTime()
@@ -134,8 +119,7 @@ func cpuTime() time.Duration {
 // BenchmarkMessagesAll is what SORT read before the sort keys: every
 // message row of a 100,000-message mailbox (and then each body's Info).
 func BenchmarkMessagesAll(b *testing.B) {
-	s := open(&testing.T{}, b.TempDir())
-	defer s.Close()
+	s := benchStore(b)
 	acct, mb := bulkMailbox(b, s, 100_000, 0)
 	b.ResetTimer()
 	cpu := cpuTime()

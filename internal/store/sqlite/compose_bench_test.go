@@ -14,16 +14,9 @@ import (
 // for an account with 5,000 contacts, as the compose page asks on each
 // key typed: an address prefix, a name word every contact has, and nothing.
 func BenchmarkContacts(b *testing.B) {
-	s := open(&testing.T{}, b.TempDir())
-	defer s.Close()
+	s := benchStore(b)
+	a := bob(b, s)
 	ctx := context.Background()
-	if _, err := s.CreateDomain(ctx, "example.test", 0); err != nil {
-		b.Fatal(err)
-	}
-	a, err := s.CreateAccount(ctx, "bob@example.test", "")
-	if err != nil {
-		b.Fatal(err)
-	}
 	// 50 sent messages of 100 recipients each.
 	for m := range 50 {
 		var to []string

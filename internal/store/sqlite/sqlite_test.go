@@ -13,7 +13,7 @@ import (
 	"github.com/xtramail/xtramail/internal/store/storetest"
 )
 
-func open(t *testing.T, dir string) *Store {
+func open(t testing.TB, dir string) *Store {
 	t.Helper()
 	blobs, err := fs.Open(filepath.Join(dir, "blobs"))
 	if err != nil {
@@ -24,6 +24,29 @@ func open(t *testing.T, dir string) *Store {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// benchStore opens a store in the benchmark's own directory, closed when
+// the benchmark ends.
+func benchStore(b *testing.B) *Store {
+	s := open(b, b.TempDir())
+	b.Cleanup(func() { s.Close() })
+	return s
+}
+
+// bob makes the domain example.test and its account bob@example.test, to
+// whom the tests' and benchmarks' mail goes.
+func bob(tb testing.TB, s *Store) store.Account {
+	tb.Helper()
+	ctx := tb.Context()
+	if _, err := s.CreateDomain(ctx, "example.test", 0); err != nil {
+		tb.Fatal(err)
+	}
+	a, err := s.CreateAccount(ctx, "bob@example.test", "")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return a
 }
 
 func TestConformance(t *testing.T) {
