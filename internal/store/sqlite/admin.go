@@ -30,6 +30,17 @@ func checkRetention(days int) error {
 }
 
 func (s *Store) CreateDomain(ctx context.Context, name string, retentionDays int) (store.Domain, error) {
+	d, err := newDomain(name, retentionDays, store.DefaultCustomerID)
+	if err != nil {
+		return store.Domain{}, err
+	}
+	err = s.write(ctx, func(t *tx) error { return t.insertDomain(&d) })
+	return d, err
+}
+
+// newDomain is a domain to add: its name normalized, its retention
+// window defaulted and checked.
+func newDomain(name string, retentionDays int, customerID int64) (store.Domain, error) {
 	n, err := store.NormalizeDomain(name)
 	if err != nil {
 		return store.Domain{}, err
@@ -40,20 +51,27 @@ func (s *Store) CreateDomain(ctx context.Context, name string, retentionDays int
 	if err := checkRetention(retentionDays); err != nil {
 		return store.Domain{}, err
 	}
-	d := store.Domain{Name: n, RetentionDays: retentionDays, CreatedAt: time.Now().Truncate(time.Millisecond), CustomerID: store.DefaultCustomerID}
-	err = s.write(ctx, func(t *tx) error {
-		res, err := t.Exec("INSERT INTO domains (name, retention_days, created, customer_id) VALUES (?, ?, ?, ?)",
-			d.Name, d.RetentionDays, d.CreatedAt.UnixMilli(), d.CustomerID)
-		if isUnique(err) {
-			return fmt.Errorf("domain %s: %w", n, store.ErrExists)
-		}
-		if err != nil {
-			return fmt.Errorf("insert domain %s: %w", n, err)
-		}
-		d.ID, err = res.LastInsertId()
-		return err
-	})
-	return d, err
+	return store.Domain{Name: n, RetentionDays: retentionDays, CreatedAt: nowMilli(), CustomerID: customerID}, nil
+}
+
+// insertDomain adds d and sets its ID.
+func (t *tx) insertDomain(d *store.Domain) (err error) {
+	d.ID, err = t.insert("domain "+d.Name, "INSERT INTO domains (name, retention_days, created, customer_id) VALUES (?, ?, ?, ?)",
+		d.Name, d.RetentionDays, d.CreatedAt.UnixMilli(), d.CustomerID)
+	return err
+}
+
+// insert runs an INSERT of one row, named by what in its errors, and
+// returns the row's id; a unique key already taken is store.ErrExists.
+func (t *tx) insert(what, query string, args ...any) (int64, error) {
+	res, err := t.Exec(query, args...)
+	if isUnique(err) {
+		return 0, fmt.Errorf("%s: %w", what, store.ErrExists)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("insert %s: %w", what, err)
+	}
+	return res.LastInsertId()
 }
 
 const domainCols = "id, name, retention_days, created, customer_id, whole_domain, allowed_ips, relay_host, continuity_only"

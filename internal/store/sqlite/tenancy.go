@@ -85,14 +85,8 @@ func (s *Store) CreateReseller(ctx context.Context, sc store.Scope, name string)
 	}
 	r := store.Reseller{Name: n, CreatedAt: nowMilli()}
 	err = s.write(ctx, func(t *tx) error {
-		res, err := t.Exec("INSERT INTO resellers (name, created) VALUES (?, ?)", r.Name, r.CreatedAt.UnixMilli())
-		if isUnique(err) {
-			return fmt.Errorf("reseller %q: %w", n, store.ErrExists)
-		}
-		if err != nil {
-			return fmt.Errorf("insert reseller %q: %w", n, err)
-		}
-		r.ID, err = res.LastInsertId()
+		var err error
+		r.ID, err = t.insert(fmt.Sprintf("reseller %q", n), "INSERT INTO resellers (name, created) VALUES (?, ?)", r.Name, r.CreatedAt.UnixMilli())
 		return err
 	})
 	return r, err
@@ -166,14 +160,8 @@ func (s *Store) CreateCustomer(ctx context.Context, sc store.Scope, resellerID i
 				return notFound(err, fmt.Sprintf("reseller %d", resellerID))
 			}
 		}
-		res, err := t.Exec("INSERT INTO customers (reseller_id, name, created) VALUES (?, ?, ?)", resellerID, n, c.CreatedAt.UnixMilli())
-		if isUnique(err) {
-			return fmt.Errorf("customer %q: %w", n, store.ErrExists)
-		}
-		if err != nil {
-			return fmt.Errorf("insert customer %q: %w", n, err)
-		}
-		c.ID, err = res.LastInsertId()
+		var err error
+		c.ID, err = t.insert(fmt.Sprintf("customer %q", n), "INSERT INTO customers (reseller_id, name, created) VALUES (?, ?, ?)", resellerID, n, c.CreatedAt.UnixMilli())
 		return err
 	})
 	return c, err
@@ -234,33 +222,17 @@ func (s *Store) DeleteCustomer(ctx context.Context, sc store.Scope, id int64) er
 // --- domains
 
 func (s *Store) AddDomain(ctx context.Context, sc store.Scope, customerID int64, name string, retentionDays int) (store.Domain, error) {
-	n, err := store.NormalizeDomain(name)
+	d, err := newDomain(name, retentionDays, customerID)
 	if err != nil {
 		return store.Domain{}, err
 	}
-	if retentionDays == 0 {
-		retentionDays = store.DefaultRetentionDays
-	}
-	if err := checkRetention(retentionDays); err != nil {
-		return store.Domain{}, err
-	}
-	d := store.Domain{Name: n, RetentionDays: retentionDays, CreatedAt: nowMilli(), CustomerID: customerID}
 	c, args := customerIn(sc, "id")
 	err = s.write(ctx, func(t *tx) error {
 		var one int
 		if err := t.QueryRow("SELECT 1 FROM customers WHERE id = ? AND "+c, append([]any{customerID}, args...)...).Scan(&one); err != nil {
 			return notFound(err, fmt.Sprintf("customer %d", customerID))
 		}
-		res, err := t.Exec("INSERT INTO domains (name, retention_days, created, customer_id) VALUES (?, ?, ?, ?)",
-			d.Name, d.RetentionDays, d.CreatedAt.UnixMilli(), customerID)
-		if isUnique(err) {
-			return fmt.Errorf("domain %s: %w", n, store.ErrExists)
-		}
-		if err != nil {
-			return fmt.Errorf("insert domain %s: %w", n, err)
-		}
-		d.ID, err = res.LastInsertId()
-		return err
+		return t.insertDomain(&d)
 	})
 	return d, err
 }
@@ -546,15 +518,9 @@ func (s *Store) CreateAdmin(ctx context.Context, sc store.Scope, a store.Admin) 
 		if err := t.adminScopeExists(sc, a.Role, a.ScopeID); err != nil {
 			return err
 		}
-		res, err := t.Exec("INSERT INTO admins (email, password_hash, role, scope_id, totp_secret, disabled, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		var err error
+		a.ID, err = t.insert("admin "+email, "INSERT INTO admins (email, password_hash, role, scope_id, totp_secret, disabled, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
 			a.Email, a.PasswordHash, a.Role, a.ScopeID, a.TOTPSecret, a.Disabled, a.CreatedAt.UnixMilli())
-		if isUnique(err) {
-			return fmt.Errorf("admin %s: %w", email, store.ErrExists)
-		}
-		if err != nil {
-			return fmt.Errorf("insert admin %s: %w", email, err)
-		}
-		a.ID, err = res.LastInsertId()
 		return err
 	})
 	return a, err
@@ -683,15 +649,9 @@ func (s *Store) CreateAPIToken(ctx context.Context, sc store.Scope, tok store.AP
 		if err := t.QueryRow("SELECT 1 FROM admins WHERE id = ? AND "+c, append([]any{tok.AdminID}, args...)...).Scan(&one); err != nil {
 			return notFound(err, fmt.Sprintf("admin %d", tok.AdminID))
 		}
-		res, err := t.Exec("INSERT INTO api_tokens (admin_id, name, hash, created, expires) VALUES (?, ?, ?, ?, ?)",
+		var err error
+		tok.ID, err = t.insert("token", "INSERT INTO api_tokens (admin_id, name, hash, created, expires) VALUES (?, ?, ?, ?, ?)",
 			tok.AdminID, tok.Name, tok.Hash, tok.CreatedAt.UnixMilli(), zeroOrMilli(tok.ExpiresAt))
-		if isUnique(err) {
-			return fmt.Errorf("token: %w", store.ErrExists)
-		}
-		if err != nil {
-			return fmt.Errorf("insert token: %w", err)
-		}
-		tok.ID, err = res.LastInsertId()
 		return err
 	})
 	return tok, err
