@@ -2,9 +2,13 @@ package imapmsg
 
 import (
 	"bytes"
+	"encoding/base64"
+	"io"
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	gomessage "github.com/emersion/go-message"
 
 	"github.com/xtramail/xtramail/internal/message"
 )
@@ -69,22 +73,21 @@ func TestBinaryAppendKeepsBodies(t *testing.T) {
 // 12 part 2): on uploads larger than its buffer and than a base64 chunk,
 // with bare LFs at random places in the headers and between parts, and
 // NUL-holding bodies of random sizes, what it writes through a writer
-// taking small pieces is what the whole-buffer rule gives, and BINARY
-// gives back every body.
+// taking small pieces equals the stored form built from the upload's own
+// pieces (expectedBinaryAppend, which never parses), and go-message reads
+// every body of it back as uploaded.
 func TestWriteBinaryAppendLarge(t *testing.T) {
 	rng := rand.New(rand.NewPCG(12, 2))
 	for round := range 6 {
-		var bodies [][]byte
-		var b bytes.Buffer
-		b.WriteString("From: a@example.net\nSubject: big\r\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=ZZ\n\n")
+		u := upload{boundary: "ZZ", header: "From: a@example.net\nSubject: big\r\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=ZZ\n\n"}
 		// A preamble past the writer's 64 KiB buffer, whose CRLF at
 		// offset 64 KiB-1 straddles a flush, and bare CRs and LFs.
 		pre := make([]byte, 70000+rng.IntN(200000))
 		for i := range pre {
 			pre[i] = "ab\r\n"[rng.IntN(4)]
 		}
-		copy(pre[65535-b.Len():], "\r\n")
-		b.Write(pre)
+		copy(pre[65535-len(u.header):], "\r\n")
+		u.preamble = string(pre)
 		for p := range 1 + rng.IntN(4) {
 			body := make([]byte, rng.IntN(300<<10))
 			for i := range body {
@@ -95,24 +98,60 @@ func TestWriteBinaryAppendLarge(t *testing.T) {
 			}
 			// A line break before the boundary is the boundary's.
 			body = append(body, 'c')
-			bodies = append(bodies, body)
-			b.WriteString("\n--ZZ\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: binary\n\n")
-			b.Write(body)
+			u.parts = append(u.parts, uploadPart{header: "Content-Type: application/octet-stream\nContent-Transfer-Encoding: binary\n", body: body})
 		}
-		b.WriteString("\n--ZZ--\n")
-		raw := b.Bytes()
-		want := referenceBinaryAppend(raw)
+		raw := u.raw()
+		want := u.expected()
 		var got bytes.Buffer
 		changed, err := WriteBinaryAppend(smallWrites{&got}, raw, message.Parse(raw))
-		if err != nil || !changed || !bytes.Equal(got.Bytes(), want) {
-			t.Fatalf("round %d: changed %v err %v, %d bytes written, want %d (equal %v)", round, changed, err, got.Len(), len(want), bytes.Equal(got.Bytes(), want))
+		if err != nil || !changed {
+			t.Fatalf("round %d: changed %v err %v", round, changed, err)
 		}
-		info := message.Parse(want)
-		for i, body := range bodies {
-			if bb, err := Binary(want, info, []uint32{uint32(i + 1)}); err != nil || !bytes.Equal(bb, body) {
+		if !bytes.Equal(got.Bytes(), want) {
+			i := 0
+			for i < min(got.Len(), len(want)) && got.Bytes()[i] == want[i] {
+				i++
+			}
+			t.Fatalf("round %d: %d bytes written, want %d; first difference at %d: %q, want %q", round, got.Len(), len(want), i,
+				got.Bytes()[i:min(i+40, got.Len())], want[i:min(i+40, len(want))])
+		}
+		checkDecodedParts(t, got.Bytes(), u)
+		info := message.Parse(got.Bytes())
+		for i, p := range u.parts {
+			if bb, err := Binary(got.Bytes(), info, []uint32{uint32(i + 1)}); err != nil || !bytes.Equal(bb, p.body) {
 				t.Fatalf("round %d: BINARY[%d] differs (%v)", round, i+1, err)
 			}
 		}
+	}
+}
+
+// TestBinaryAppendGolden pins the stored form of small literal8 uploads,
+// byte for byte, against outputs written out by hand.
+func TestBinaryAppendGolden(t *testing.T) {
+	for _, tc := range []struct{ name, raw, want string }{
+		{"bare LF header, NUL body",
+			"Subject: x\nContent-Transfer-Encoding: binary\n\na\x00b\nc",
+			"Subject: x\r\nContent-Transfer-Encoding: base64\r\n\r\nYQBiCmM="},
+		{"text body keeps its bare LF",
+			"Subject: x\n\nline\nnext\n",
+			"Subject: x\r\n\r\nline\nnext\n"},
+		{"multipart, one NUL part, folded CTE field dropped",
+			"Content-Type: multipart/mixed; boundary=B\n\npre\n--B\nContent-Type: text/plain\n\nhi\n\n--B\n" +
+				"Content-Transfer-Encoding:\n binary\nX-Keep: 1\n\n\x00\x01\n--B--\nepi\n",
+			"Content-Type: multipart/mixed; boundary=B\r\n\r\npre\r\n--B\r\nContent-Type: text/plain\r\n\r\nhi\n\r\n--B\r\n" +
+				"X-Keep: 1\r\nContent-Transfer-Encoding: base64\r\n\r\nAAE=\r\n--B--\r\nepi\r\n"},
+		{"quoted-printable body with NUL is left alone",
+			"Content-Transfer-Encoding: quoted-printable\r\n\r\na\x00=3D\r\n",
+			"Content-Transfer-Encoding: quoted-printable\r\n\r\na\x00=3D\r\n"},
+		{"base64 line length 76",
+			"Content-Transfer-Encoding: 8bit\r\n\r\n" + strings.Repeat("\x00", 60),
+			"Content-Transfer-Encoding: base64\r\n\r\n" + strings.Repeat("A", 76) + "\r\n" + strings.Repeat("A", 4)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := BinaryAppend([]byte(tc.raw)); string(got) != tc.want {
+				t.Errorf("stored form\n%q\nwant\n%q", got, tc.want)
+			}
+		})
 	}
 }
 
@@ -126,39 +165,98 @@ func (s smallWrites) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// referenceBinaryAppend is the rule of BinaryAppend written over whole
-// buffers, as it was before it was streamed.
-func referenceBinaryAppend(raw []byte) []byte {
-	info := message.Parse(raw)
-	var out []byte
-	pos := 0
-	var walk func(p *message.Part)
-	walk = func(p *message.Part) {
-		switch {
-		case p.Type == "multipart" && len(p.Parts) > 0:
-			for i := range p.Parts {
-				walk(&p.Parts[i])
-			}
-			return
-		case p.Message != nil:
-			walk(&p.Message.Part)
-			return
-		}
-		hs, bs, end := int(p.HeaderStart), int(p.BodyStart), int(p.End)
-		if hs < pos || bs < hs || end < bs || end > len(raw) {
-			return
-		}
-		body := raw[bs:end]
-		if bytes.IndexByte(body, 0) >= 0 && identityEncoding(p.Encoding) {
-			out = appendCRLF(out, raw[pos:hs])
-			out = appendBase64Header(out, raw[hs:bs])
-			out = appendBase64Lines(out, body)
-		} else {
-			out = appendCRLF(out, raw[pos:bs])
-			out = append(out, body...)
-		}
-		pos = end
+// upload is a multipart literal8 upload known by its pieces, so that the
+// stored form can be built without parsing it.
+type upload struct {
+	header, preamble, boundary string
+	parts                      []uploadPart
+}
+
+type uploadPart struct {
+	header string // fields, each ending in a line break
+	body   []byte
+}
+
+func (u upload) raw() []byte {
+	var b bytes.Buffer
+	b.WriteString(u.header + u.preamble)
+	for _, p := range u.parts {
+		b.WriteString("\n--" + u.boundary + "\n" + p.header + "\n")
+		b.Write(p.body)
 	}
-	walk(&info.Part)
-	return appendCRLF(out, raw[pos:])
+	b.WriteString("\n--" + u.boundary + "--\n")
+	return b.Bytes()
+}
+
+// expected is the stored form by the rule of BinaryAppend's doc, from the
+// pieces: everything but the bodies with CRLF line endings; a body with NUL
+// base64 in lines of 76 under a header whose CTE field says so; every
+// other body as uploaded.
+func (u upload) expected() []byte {
+	// text is what lies between two bodies, CRLF-ended as a whole: a
+	// preamble ending in CR makes CRLF with the boundary's LF.
+	var b bytes.Buffer
+	text := u.header + u.preamble
+	for _, p := range u.parts {
+		text += "\n--" + u.boundary + "\n"
+		if bytes.IndexByte(p.body, 0) < 0 {
+			b.WriteString(crlf(text + p.header + "\n"))
+			b.Write(p.body)
+			text = ""
+			continue
+		}
+		var kept []string
+		for _, f := range strings.SplitAfter(p.header, "\n") {
+			if f != "" && !strings.HasPrefix(strings.ToLower(f), "content-transfer-encoding:") {
+				kept = append(kept, f)
+			}
+		}
+		b.WriteString(crlf(text+strings.Join(kept, "")) + "Content-Transfer-Encoding: base64\r\n\r\n")
+		enc := base64.StdEncoding.EncodeToString(p.body)
+		for i := 0; i < len(enc); i += 76 {
+			if i > 0 {
+				b.WriteString("\r\n")
+			}
+			b.WriteString(enc[i:min(i+76, len(enc))])
+		}
+		text = ""
+	}
+	b.WriteString(crlf(text + "\n--" + u.boundary + "--\n"))
+	return b.Bytes()
+}
+
+// crlf gives every bare LF of s a CR.
+func crlf(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\n", "\r\n")
+}
+
+// checkDecodedParts reads the stored form with go-message, an
+// independent MIME reader, and compares each decoded body with the
+// upload's.
+func checkDecodedParts(t *testing.T, stored []byte, u upload) {
+	t.Helper()
+	ent, err := gomessage.Read(bytes.NewReader(stored))
+	if err != nil {
+		t.Fatalf("go-message reads the stored form: %v", err)
+	}
+	mr := ent.MultipartReader()
+	if mr == nil {
+		t.Fatal("go-message: stored form is not multipart")
+	}
+	for i, want := range u.parts {
+		p, err := mr.NextPart()
+		if err != nil {
+			t.Fatalf("go-message: part %d: %v", i+1, err)
+		}
+		got, err := io.ReadAll(p.Body)
+		if err != nil {
+			t.Fatalf("go-message: part %d body: %v", i+1, err)
+		}
+		if !bytes.Equal(got, want.body) {
+			t.Fatalf("go-message: part %d decodes to %d bytes, want the %d uploaded", i+1, len(got), len(want.body))
+		}
+	}
+	if _, err := mr.NextPart(); err != io.EOF {
+		t.Fatalf("go-message: after the last part: %v", err)
+	}
 }
