@@ -113,7 +113,10 @@ func commandTable() []*command {
 				}
 				return nil
 			}},
-		{name: "COMPRESS", states: anyState, parse: imapwire.ParseCompress, announce: announceAlways("COMPRESS=DEFLATE"),
+		// COMPRESS only once signed in (RFC 4978 section 5, command-auth):
+		// before, an anonymous client would make the server inflate and
+		// deflate for it.
+		{name: "COMPRESS", states: authed, parse: imapwire.ParseCompress, announce: announceAlways("COMPRESS=DEFLATE"),
 			handle: func(s *session, c *imapwire.Command) error {
 				return closeOn(s.cmdCompress(c.Tag, c.Args.(*imapwire.Compress)))
 			}},

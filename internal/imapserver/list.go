@@ -60,7 +60,13 @@ func (s *session) cmdList(tag string, lsub bool, a *imapwire.List) error {
 	}
 	var pats []string
 	for _, p := range a.Patterns {
-		pats = append(pats, joinReference(a.Reference, p))
+		// "inbox/%" names INBOX's children, as "inbox/x" names one of them
+		// (imapwire.CanonicalMailbox); a bare "inbox" is matched below.
+		pat := joinReference(a.Reference, p)
+		if len(pat) > len(store.Inbox) && pat[len(store.Inbox)] == '/' {
+			pat = imapwire.CanonicalMailbox(pat)
+		}
+		pats = append(pats, pat)
 	}
 	matches := func(name string) bool {
 		for _, p := range pats {
@@ -79,6 +85,23 @@ func (s *session) cmdList(tag string, lsub bool, a *imapwire.List) error {
 	// noselect holds the unsubscribed parents that LSUB lists because a
 	// subscribed child does not match a "%" (RFC 3501 section 6.3.9).
 	noselect := map[string]bool{}
+	// LIST: a level of hierarchy that a "%" stops at, above existing
+	// mailboxes but no mailbox itself (never created, or DELETEd while it
+	// had children), is listed \Noselect so that a client walking the
+	// tree level by level reaches the children (RFC 9051 section 6.3.9,
+	// RFC 3501 section 6.3.8; DELETE of a parent leaves its name
+	// \Noselect, RFC 9051 section 6.3.4).
+	if !onlySubscribed {
+		for n := range names {
+			for i := strings.LastIndexByte(n, '/'); i > 0; i = strings.LastIndexByte(n[:i], '/') {
+				parent := n[:i]
+				if names[parent] == nil && matches(parent) && !matches(n) {
+					noselect[parent] = true
+					cands[parent] = true
+				}
+			}
+		}
+	}
 	if onlySubscribed {
 		for n := range subs {
 			cands[n] = true
@@ -140,6 +163,9 @@ func (s *session) cmdList(tag string, lsub bool, a *imapwire.List) error {
 		}
 		if mb == nil {
 			if !onlySubscribed {
+				if noselect[name] && !sel.SpecialUse {
+					s.wr.Raw(resp).Raw(`\Noselect \HasChildren) "/" `).Mailbox(name).CRLF()
+				}
 				continue
 			}
 			// A subscription whose mailbox does not exist (RFC 5258
