@@ -35,7 +35,11 @@ func (s *session) cmdAuthenticate(tag string, a *imapwire.Authenticate) error {
 		if err != nil {
 			var perr *imapwire.ParseError
 			if errors.As(err, &perr) {
-				s.bad(tag, perr.Msg)
+				// A response line over the limit: answered as the
+				// command reader answers one (TOOBIG, then BYE), and the
+				// connection ends, as the rest of the line is unread.
+				s.wr.Tagged(tag, imapwire.BAD, imapwire.Code{Name: perr.Code}, perr.Msg)
+				s.wr.Untagged(imapwire.BYE, imapwire.Code{}, "cannot continue after this error")
 				return errClose
 			}
 			return err
