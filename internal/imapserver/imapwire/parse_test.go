@@ -190,7 +190,10 @@ func readCommandCases() []readCase {
 		// Mailbox names.
 		{"mutf7", "a SELECT \"&ZeVnLIqe-\"\r\n", &Command{Tag: "a", Name: "SELECT", Args: &Select{Mailbox: "日本語"}}},
 		{"inbox case", "a STATUS iNbOx (MESSAGES)\r\n", &Command{Tag: "a", Name: "STATUS", Args: &Status{Mailbox: "INBOX", Items: []StatusItem{StatusMessages}}}},
-		{"inbox child keeps case", "a DELETE inbox/x\r\n", &Command{Tag: "a", Name: "DELETE", Args: &MailboxArgs{"inbox/x"}}},
+		// INBOX is case-insensitive as the first level of a name too: "inbox/x"
+		// is INBOX's child, not one of a second mailbox "inbox".
+		{"inbox child", "a DELETE inbox/x\r\n", &Command{Tag: "a", Name: "DELETE", Args: &MailboxArgs{"INBOX/x"}}},
+		{"inboxes is no inbox", "a DELETE inboxes\r\n", &Command{Tag: "a", Name: "DELETE", Args: &MailboxArgs{"inboxes"}}},
 		{"ampersand", "a CREATE \"A&-B\"\r\n", &Command{Tag: "a", Name: "CREATE", Args: &Create{Mailbox: "A&B"}}},
 		// Literals.
 		{"sync literals", "a LOGIN {3}\r\nfoo {3}\r\nbar\r\n", &Command{Tag: "a", Name: "LOGIN", Args: &Login{"foo", "bar"}}},
