@@ -1,0 +1,155 @@
+package imapserver_test
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMbsyncTwoWayThenNoChange: mbsync in its default configuration (with
+// COMPRESS=DEFLATE, which it asks for itself) and with compression off
+// syncs two folders both ways: a flag set on each side, a message deleted
+// on each side. A third run finds nothing to do: neither side changes.
+func TestMbsyncTwoWayThenNoChange(t *testing.T) {
+	bin := lookPath(t, "mbsync", "isync")
+	for _, mode := range []struct{ name, extra string }{
+		{"default", ""},
+		{"no compression", "DisableExtension COMPRESS=DEFLATE\n"},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			e := newEnv(t)
+			for i := range 20 {
+				e.deliver("INBOX", msg(fmt.Sprintf("m%d", i+1), fmt.Sprintf("body %d", i+1)), 0)
+			}
+			c := e.login()
+			c.timeout = 2 * time.Minute
+			c.ok("CREATE Work")
+			for i := range 3 {
+				e.deliver("Work", msg(fmt.Sprintf("w%d", i+1), "work"), 0)
+			}
+			home := t.TempDir()
+			maildir := filepath.Join(home, "mail")
+			os.MkdirAll(maildir, 0o700)
+			_, port, _ := net.SplitHostPort(e.addr)
+			cfg := fmt.Sprintf(`IMAPAccount test
+Host localhost
+Port %s
+User %s
+Pass "%s"
+SSLType IMAPS
+CertificateFile %s
+%s
+IMAPStore remote
+Account test
+
+MaildirStore local
+Path %s/
+Inbox %s/INBOX
+SubFolders Verbatim
+
+Channel sync
+Far :remote:
+Near :local:
+Patterns *
+Create Both
+Expunge Both
+SyncState *
+`, port, testUser, testPassword, e.writeCert(), mode.extra, maildir, maildir)
+			cfgFile := filepath.Join(home, "mbsyncrc")
+			os.WriteFile(cfgFile, []byte(cfg), 0o600)
+			out := runClient(t, home, 5*time.Minute, bin, "-D", "-c", cfgFile, "-a")
+			if compressed := strings.Contains(out, "COMPRESS DEFLATE"); compressed != (mode.extra == "") {
+				t.Errorf("mbsync used COMPRESS: %v", compressed)
+			}
+			if n := len(maildirFiles(filepath.Join(maildir, "INBOX"))); n != 20 {
+				t.Fatalf("first run: %d messages in the local INBOX, want 20", n)
+			}
+			if n := len(maildirFiles(filepath.Join(maildir, "Work"))); n != 3 {
+				t.Fatalf("first run: %d messages in the local Work, want 3", n)
+			}
+
+			// Server side: m1 flagged, m2 deleted.
+			c.ok("SELECT INBOX")
+			c.ok("UID STORE 1 +FLAGS (\\Flagged)")
+			c.ok("UID STORE 2 +FLAGS (\\Deleted)")
+			c.ok("UID EXPUNGE 2")
+			c.ok("UNSELECT")
+			// Local side: m3 seen, m4 deleted, w1 flagged answered.
+			local := func(subject, folder string) string {
+				for _, f := range maildirFiles(filepath.Join(maildir, folder)) {
+					b, _ := os.ReadFile(f)
+					if strings.Contains(string(b), "Subject: "+subject+"\n") {
+						return f
+					}
+				}
+				t.Fatalf("no local file for %s", subject)
+				return ""
+			}
+			setFlags := func(f, flags string) {
+				base := filepath.Base(f)
+				if i := strings.Index(base, ":2,"); i >= 0 {
+					base = base[:i]
+				}
+				if err := os.Rename(f, filepath.Join(filepath.Dir(filepath.Dir(f)), "cur", base+":2,"+flags)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			setFlags(local("m3", "INBOX"), "S")
+			os.Remove(local("m4", "INBOX"))
+			setFlags(local("w1", "Work"), "FR")
+			runClient(t, home, 5*time.Minute, bin, "-c", cfgFile, "-a")
+
+			c.ok("SELECT INBOX")
+			has(t, c.ok("UID FETCH 3 (FLAGS)"), `\Seen`)
+			if lines := c.ok("UID SEARCH SUBJECT m4"); lines[0] != "* SEARCH" {
+				t.Errorf("m4, deleted locally, is still on the server: %q", lines)
+			}
+			if lines := c.ok("SEARCH ALL"); len(strings.Fields(lines[0])) != 2+18 {
+				t.Errorf("server INBOX after the second run: %q, want 18 messages", lines)
+			}
+			c.ok("SELECT Work")
+			has(t, c.ok("UID FETCH 1 (FLAGS)"), `\Flagged`, `\Answered`)
+			c.ok("UNSELECT")
+			if f := local("m1", "INBOX"); !strings.HasSuffix(f, ":2,F") {
+				t.Errorf("m1, flagged on the server, is %s locally", filepath.Base(f))
+			}
+			for _, f := range maildirFiles(filepath.Join(maildir, "INBOX")) {
+				if b, _ := os.ReadFile(f); strings.Contains(string(b), "Subject: m2\n") {
+					t.Errorf("m2, deleted on the server, is still local: %s", filepath.Base(f))
+				}
+			}
+			if n := len(maildirFiles(filepath.Join(maildir, "INBOX"))); n != 18 {
+				t.Errorf("local INBOX after the second run: %d messages, want 18", n)
+			}
+
+			// A third run changes nothing on either side.
+			snapshot := func() string {
+				var b strings.Builder
+				for _, folder := range []string{"INBOX", "Work"} {
+					files := maildirFiles(filepath.Join(maildir, folder))
+					for i, f := range files {
+						files[i] = strings.TrimPrefix(f, maildir)
+					}
+					slices.Sort(files)
+					fmt.Fprintln(&b, files)
+					lines := c.ok("STATUS " + folder + " (MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ)")
+					fmt.Fprintln(&b, lines)
+					c.ok("EXAMINE " + folder)
+					fmt.Fprintln(&b, c.ok("UID FETCH 1:* (FLAGS)"))
+					c.ok("UNSELECT")
+				}
+				return b.String()
+			}
+			before := snapshot()
+			runClient(t, home, 5*time.Minute, bin, "-c", cfgFile, "-a")
+			if after := snapshot(); after != before {
+				t.Errorf("the third run changed something:\nbefore %s\nafter  %s", before, after)
+			}
+		})
+	}
+}
