@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -151,5 +152,109 @@ SyncState *
 				t.Errorf("the third run changed something:\nbefore %s\nafter  %s", before, after)
 			}
 		})
+	}
+}
+
+// TestMuttReadFlagDeleteSave: mutt with imap_deflate=yes reads a message,
+// flags it, deletes one, saves one to a new folder and syncs; the server
+// then holds what mutt showed: \Seen and \Flagged on the first, the
+// deleted and the saved ones gone from INBOX, the saved one byte for byte
+// in the new folder.
+func TestMuttReadFlagDeleteSave(t *testing.T) {
+	bin := lookPath(t, "mutt", "mutt")
+	e := newEnv(t)
+	var raws []string
+	for i := range 10 {
+		raws = append(raws, msg(fmt.Sprintf("mutt subject %d", i), fmt.Sprintf("the body of mutt message %d", i)))
+		e.deliver("INBOX", raws[i], 0)
+	}
+	home := t.TempDir()
+	_, port, _ := net.SplitHostPort(e.addr)
+	certs, _ := os.ReadFile(e.writeCert())
+	os.WriteFile(filepath.Join(home, "certs.pem"), certs, 0o600)
+	rc := fmt.Sprintf(`set folder="imaps://%s@localhost:%s/"
+set spoolfile="+INBOX"
+set imap_pass="%s"
+set imap_deflate=yes
+set certificate_file="%s/certs.pem"
+set ssl_verify_host=yes
+set header_cache=""
+set message_cachedir=""
+set sort=mailbox-order
+set mark_old=no
+set wait_key=no
+set pager_stop=yes
+set delete=yes
+set quit=yes
+set move=no
+set confirmcreate=no
+set confirmappend=no
+`, strings.ReplaceAll(testUser, "@", "%40"), port, testPassword, home)
+	os.WriteFile(filepath.Join(home, "muttrc"), []byte(rc), 0o600)
+	s := newTmux(t, home, fmt.Sprintf("%s -n -F %s/muttrc -d 2 2>%s/err; echo mutt exited: $(cat %s/err); sleep 600", bin, home, home, home))
+	s.waitFor("mutt subject 9")
+	find := func(subject string) {
+		s.keys("/")
+		s.waitFor("Search for:")
+		s.keys(subject, "Enter")
+	}
+	// Read and flag message 3.
+	find("subject 3")
+	s.keys("Enter")
+	s.waitFor("the body of mutt message 3")
+	s.keys("q")
+	s.waitFor("mutt subject 9")
+	s.keys("F")
+	// Delete message 5; save message 7 to a new folder.
+	find("subject 5")
+	s.keys("d")
+	find("subject 7")
+	s.keys("s")
+	s.waitFor("Save to mailbox")
+	s.keys("C-u", "=Saved", "Enter")
+	// Saved, the message is marked deleted in the index.
+	deadline := time.Now().Add(time.Minute)
+	for !regexp.MustCompile(`(?m)^ +8 [ NO]?D .*mutt subject 7`).MatchString(s.screen()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("mutt did not save message 7:\n%s", s.screen())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// Sync: the deleted and the saved message are expunged.
+	s.keys("$")
+	deadline = time.Now().Add(time.Minute)
+	for strings.Contains(s.screen(), "mutt subject 5") || strings.Contains(s.screen(), "mutt subject 7") {
+		if time.Now().After(deadline) {
+			t.Fatalf("mutt did not expunge on '$':\n%s", s.screen())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	s.keys("q")
+	s.waitFor("mutt exited")
+
+	c := e.login()
+	c.ok("SELECT INBOX")
+	if lines := c.ok("SEARCH ALL"); len(strings.Fields(lines[0])) != 2+8 {
+		t.Errorf("INBOX after mutt: %q, want 8 messages", lines)
+	}
+	has(t, c.ok(`SEARCH SUBJECT "subject 3" SEEN FLAGGED`), "* SEARCH 4")
+	for _, gone := range []string{"subject 5", "subject 7"} {
+		if lines := c.ok(`SEARCH SUBJECT "` + gone + `"`); lines[0] != "* SEARCH" {
+			t.Errorf("%s still in INBOX: %q", gone, lines)
+		}
+	}
+	c.ok("SELECT Saved")
+	got := c.ok("FETCH 1:* BODY.PEEK[]")
+	if len(got) != 1 || !strings.Contains(got[0], raws[7]) {
+		t.Errorf("Saved holds %q, want message 7 byte for byte", got)
+	}
+	debug, _ := filepath.Glob(filepath.Join(home, ".muttdebug*"))
+	var used bool
+	for _, f := range debug {
+		b, _ := os.ReadFile(f)
+		used = used || strings.Contains(string(b), "COMPRESS DEFLATE")
+	}
+	if !used {
+		t.Errorf("mutt did not send COMPRESS DEFLATE (debug logs %q)", debug)
 	}
 }
