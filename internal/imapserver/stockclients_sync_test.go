@@ -1,9 +1,11 @@
 package imapserver_test
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -256,5 +258,73 @@ set confirmappend=no
 	}
 	if !used {
 		t.Errorf("mutt did not send COMPRESS DEFLATE (debug logs %q)", debug)
+	}
+}
+
+// TestFetchmailKeepThenFlush: fetchmail over TLS with --keep retrieves
+// every message and leaves them (marked \Seen); a second --keep run
+// retrieves nothing new; a --flush run deletes the old ones and
+// retrieves and deletes the new one, leaving INBOX empty.
+func TestFetchmailKeepThenFlush(t *testing.T) {
+	bin := lookPath(t, "fetchmail", "fetchmail")
+	e := newEnv(t)
+	var raws []string
+	for i := range 5 {
+		raws = append(raws, msg(fmt.Sprintf("fetch %d", i), fmt.Sprintf("fetchmail body %d", i)))
+		e.deliver("INBOX", raws[i], 0)
+	}
+	home := t.TempDir()
+	_, port, _ := net.SplitHostPort(e.addr)
+	spool := filepath.Join(home, "spool")
+	rc := fmt.Sprintf(`poll localhost protocol IMAP port %s
+  user "%s" password "%s"
+  ssl sslcertck sslcertfile "%s"
+  mda "/bin/sh -c 'cat >> %s; echo ==END== >> %s'"
+`, port, testUser, testPassword, e.writeCert(), spool, spool)
+	rcFile := filepath.Join(home, "fetchmailrc")
+	os.WriteFile(rcFile, []byte(rc), 0o600)
+	run := func(args ...string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, append([]string{"-f", rcFile, "--nodetach", "--nosyslog", "-v"}, args...)...)
+		cmd.Env = append(os.Environ(), "HOME="+home, "FETCHMAILHOME="+home)
+		out, err := cmd.CombinedOutput()
+		// Exit 1: no mail to retrieve (fetchmail(1) EXIT CODES).
+		if ee, ok := err.(*exec.ExitError); err != nil && !(ok && ee.ExitCode() == 1) {
+			t.Fatalf("fetchmail %v: %v\n%s", args, err, out)
+		}
+	}
+	delivered := func() []string {
+		b, _ := os.ReadFile(spool)
+		parts := strings.Split(string(b), "==END==\n")
+		return parts[:len(parts)-1]
+	}
+	run("--keep")
+	got := delivered()
+	if len(got) != 5 {
+		t.Fatalf("--keep delivered %d messages, want 5", len(got))
+	}
+	for i, r := range raws {
+		if !strings.Contains(got[i], strings.ReplaceAll(r, "\r\n", "\n")) {
+			t.Errorf("message %d not delivered byte for byte: %q", i, got[i])
+		}
+	}
+	c := e.login()
+	c.ok("SELECT INBOX")
+	has(t, c.ok("SEARCH SEEN"), "* SEARCH 1 2 3 4 5")
+	c.ok("UNSELECT")
+	run("--keep")
+	if n := len(delivered()); n != 5 {
+		t.Errorf("a second --keep run delivered %d more", n-5)
+	}
+	e.deliver("INBOX", msg("fetch new", "a new one"), 0)
+	run("--flush")
+	if got := delivered(); len(got) != 6 || !strings.Contains(got[5], "Subject: fetch new") {
+		t.Errorf("--flush delivered %d in all, want the new one as the 6th", len(got))
+	}
+	c.ok("SELECT INBOX")
+	if lines := c.ok("SEARCH ALL"); lines[0] != "* SEARCH" {
+		t.Errorf("INBOX after --flush: %q, want empty", lines)
 	}
 }
