@@ -236,6 +236,21 @@ func TestRFCProbes(t *testing.T) {
 			step("p5 STATUS INBOX/keep (MESSAGES)", "* STATUS INBOX/keep (MESSAGES 0)", "p5 OK STATUS completed"),
 			step("p6 RENAME Old inbox", "p6 NO [ALREADYEXISTS] mailbox already exists"),
 		}},
+		// RENAME of a mailbox under itself is refused (regression: "r RENAME
+		// a a/b" was OK and left a/b/b, its children as a/b/...).
+		probeCase{"RENAME under itself", "auth", []probeStep{
+			step("p1 CREATE r/c", "p1 OK CREATE completed"),
+			step("p2 RENAME r r/sub", "p2 NO [CANNOT] rename r to r/sub: a mailbox cannot move under itself"),
+			step("p3 RENAME r r", "p3 NO [CANNOT] rename r to r: a mailbox cannot move under itself"),
+			step("p4 RENAME r/c r/c/d", "p4 NO [CANNOT] rename r/c to r/c/d: a mailbox cannot move under itself"),
+			step(`p5 LIST "" r*`, `* LIST (\HasChildren) "/" r`, `* LIST (\HasNoChildren) "/" r/c`, "p5 OK LIST completed"),
+			// A sibling whose name starts the same is no child.
+			step("p6 RENAME r rx", "p6 OK RENAME completed"),
+			step(`p7 LIST "" *x*`, `* LIST (\HasChildren) "/" rx`, `* LIST (\HasNoChildren) "/" rx/c`, "p7 OK LIST completed"),
+			// INBOX may move to its own child: its messages go there.
+			step("p8 RENAME INBOX INBOX/old", "p8 OK RENAME completed"),
+			step("p9 STATUS INBOX/old (MESSAGES)", "* STATUS INBOX/old (MESSAGES 3)", "p9 OK STATUS completed"),
+		}},
 		// UIDVALIDITY after DELETE and CREATE of the same name changes,
 		// and UIDs start over (RFC 9051 section 2.3.1.1).
 		probeCase{"UIDVALIDITY after DELETE+CREATE", "auth", []probeStep{

@@ -396,6 +396,7 @@ type Store interface {
 	// RenameMailbox renames a mailbox and its children. Renaming INBOX
 	// moves its messages to the new mailbox and leaves INBOX empty
 	// (RFC 9051 6.3.6). A renamed mailbox keeps its id and UIDVALIDITY.
+	// Renaming a mailbox onto or under itself is ErrInvalid.
 	RenameMailbox(ctx context.Context, accountID int64, from, to string) error
 	// DeleteMailbox removes a mailbox that is neither INBOX nor
 	// special-use. Its messages move to Trash, where they stay restorable.

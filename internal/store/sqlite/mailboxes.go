@@ -133,6 +133,11 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, from, to str
 	if strings.EqualFold(from, store.Inbox) {
 		from = store.Inbox
 	}
+	if to == from || from != store.Inbox && strings.HasPrefix(to, from+"/") {
+		// Under itself, the children's rename below would take the
+		// mailbox a second time ("a" to "a/b", then to "a/b/b").
+		return fmt.Errorf("rename %s to %s: a mailbox cannot move under itself: %w", from, to, store.ErrInvalid)
+	}
 	return s.write(ctx, func(t *tx) error {
 		var fromID int64
 		if err := t.QueryRow("SELECT id FROM mailboxes WHERE account_id = ? AND name = ?", accountID, from).Scan(&fromID); err != nil {

@@ -49,6 +49,14 @@ func testMailboxManagement(t *testing.T, s store.Store) {
 	if err := s.RenameMailbox(ctx, a.ID, "Work", "Archive"); !errors.Is(err, store.ErrExists) {
 		t.Fatalf("rename onto existing: %v", err)
 	}
+	// Not onto itself nor under itself: the names stay as they were.
+	for _, to := range []string{"Work", "Work/Sub", "Work/2026/Q4/x"} {
+		if err := s.RenameMailbox(ctx, a.ID, "Work", to); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("rename Work to %s: %v, want ErrInvalid", to, err)
+		}
+	}
+	must(s.Mailbox(ctx, a.ID, "Work"))
+	must(s.Mailbox(ctx, a.ID, "Work/2026/Q4"))
 	// Renaming INBOX moves its messages and keeps INBOX.
 	deliver(t, s, Raw("in", "x"), time.Now(), store.Copy{AccountID: a.ID, Mailbox: store.Inbox})
 	if err := s.RenameMailbox(ctx, a.ID, "inbox", "Old Inbox"); err != nil {
