@@ -71,10 +71,10 @@ func readUntilClosed(t *testing.T, c net.Conn, d time.Duration) string {
 	return string(b)
 }
 
-// TestAttackProbes drives what an attacker sends port 993 and checks the
-// answer, that the session ends or goes on as the RFC says, and that a
-// bystander session is answered all along (the env fails the test on a
-// recovered panic).
+// TestAttackProbes drives what an attacker sends port 993 (and the
+// plaintext port, STARTTLS) and checks the answer, that the session ends
+// or goes on as the RFC says, and that a bystander session is answered
+// all along (the env fails the test on a recovered panic).
 func TestAttackProbes(t *testing.T) {
 	e := newEnv(t)
 	e.deliver("INBOX", msg("bystander", "body"), 0)
@@ -241,13 +241,19 @@ func TestAttackProbes(t *testing.T) {
 			}
 		})
 	})
+
+	t.Run("STARTTLS injection", func(t *testing.T) {
+		by.during(func() { startTLSInjection(t, e) })
+	})
+
+	// Last: it restarts the server, which ends the bystander.
+	t.Run("IDLE without DONE", func(t *testing.T) { idleWithoutDone(t, e) })
 }
 
-// TestIdleWithoutDone: a client that starts IDLE and never sends DONE is
-// logged out by the autologout timer (RFC 9051 section 5.4), and its
-// session is freed.
-func TestIdleWithoutDone(t *testing.T) {
-	e := newEnv(t)
+// idleWithoutDone: a client that starts IDLE and never sends DONE is
+// logged out by the autologout timer (RFC 9051 section 5.4). It restarts
+// e's server with a short timer.
+func idleWithoutDone(t *testing.T, e *env) {
 	e.stop()
 	e.start(imapserver.Config{AuthTimeout: 2 * time.Second})
 	c := e.login()
@@ -262,11 +268,10 @@ func TestIdleWithoutDone(t *testing.T) {
 	}
 }
 
-// TestStartTLSInjection: commands pipelined after STARTTLS in clear
+// startTLSInjection: commands pipelined after STARTTLS in clear
 // (injected by a man in the middle) are dropped, never run inside the TLS
 // session (RFC 9051 section 6.2.1; CVE-2011-0411's class).
-func TestStartTLSInjection(t *testing.T) {
-	e := newEnv(t)
+func startTLSInjection(t *testing.T, e *env) {
 	raw, err := net.Dial("tcp", e.plain)
 	if err != nil {
 		t.Fatal(err)
