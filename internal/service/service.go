@@ -255,7 +255,7 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 	s.submit = submission.New(submission.Config{Config: smtpConfig(cfg.Submission.SMTP)},
 		st, authn, s.Submitter, log.With("listener", "submission"))
 
-	s.web = newWeb(&cfg, s.WebAddr, tlsCfg, acmeHandler, st, authn, sessions, s.Admin, s.composeOptions(&cfg, authn), log.With("listener", "web"))
+	s.web = newWeb(&cfg, s.WebAddr, tlsCfg, acmeHandler, st, authn, sessions, s.Admin, s.composeOptions(&cfg, authn, spool, inflight), log.With("listener", "web"))
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

@@ -6,6 +6,7 @@ import (
 
 	"github.com/xtramail/xtramail/internal/auth"
 	"github.com/xtramail/xtramail/internal/config"
+	"github.com/xtramail/xtramail/internal/smtpserver"
 	"github.com/xtramail/xtramail/internal/web/webmail"
 )
 
@@ -13,7 +14,7 @@ import (
 // behind "undo send", the submission size limit, the authenticator for
 // password changes and the addresses mail clients use. Listeners are
 // bound before it is called.
-func (s *Service) composeOptions(cfg *config.Config, authn *auth.Authenticator) webmail.ComposeOptions {
+func (s *Service) composeOptions(cfg *config.Config, authn *auth.Authenticator, spool string, inflight *smtpserver.Budget) webmail.ComposeOptions {
 	return webmail.ComposeOptions{
 		UndoSend:        cfg.Webmail.UndoSend.Duration,
 		WakeOutbox:      s.Outbox.Wake,
@@ -21,6 +22,10 @@ func (s *Service) composeOptions(cfg *config.Config, authn *auth.Authenticator) 
 		Passwords:       authn,
 		Client: webmail.ClientSettings{Hostname: cfg.Hostname, IMAPPort: port(s.IMAPAddr),
 			SubmissionPort: port(s.SubmissionAddr), SubmissionsPort: port(s.SubmissionsAddr)},
+		// Uploads and drafts wait where every other arriving message
+		// does, under the same budget.
+		SpoolDir: spool,
+		Inflight: inflight,
 	}
 }
 

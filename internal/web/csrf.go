@@ -1,8 +1,11 @@
 package web
 
 import (
+	"bytes"
 	"crypto/subtle"
+	"io"
 	"mime"
+	"mime/multipart"
 	"net/http"
 )
 
@@ -55,16 +58,58 @@ func csrfToken(next http.Handler) http.Handler {
 	})
 }
 
-// formToken reads the token from a form body. A multipart body is parsed
-// (up to 32 MiB in memory, the rest in temporary files): uploads should
-// send the header instead, which is read first.
+// formToken reads the token from a form body. A multipart body is not
+// parsed whole (ParseMultipartForm would hold up to 32 MiB of uploads in
+// memory before the handler runs): see multipartToken.
 func formToken(r *http.Request) string {
-	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	ct, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch ct {
-	case "application/x-www-form-urlencoded", "multipart/form-data":
+	case "application/x-www-form-urlencoded":
 		return r.FormValue(CSRFField)
+	case "multipart/form-data":
+		return multipartToken(r, params["boundary"])
 	}
 	return ""
+}
+
+// tokenWithin is how far into a multipart body the token must be.
+const tokenWithin = 64 << 10
+
+// multipartToken reads the token from a multipart body's fields up to
+// it, and gives the handler the whole body back (r.Body replays what was
+// read), so that the handler can stream the uploads that follow into
+// storage. Browsers send fields in document order (HTML's form data set)
+// and every form puts the token first ({{template "csrf"}}), so only
+// that much is read and kept: a body without the token in its first
+// 64 KiB is refused.
+func multipartToken(r *http.Request, boundary string) string {
+	if boundary == "" {
+		return ""
+	}
+	body := r.Body
+	var seen bytes.Buffer
+	mr := multipart.NewReader(io.TeeReader(io.LimitReader(body, tokenWithin), &seen), boundary)
+	token := ""
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			break
+		}
+		if p.FormName() == CSRFField && p.FileName() == "" {
+			b, _ := io.ReadAll(io.LimitReader(p, 1024))
+			token = string(b)
+			break
+		}
+	}
+	r.Body = replayBody{io.MultiReader(bytes.NewReader(seen.Bytes()), body), body}
+	return token
+}
+
+// replayBody is a request body whose first bytes were read already and
+// are given again.
+type replayBody struct {
+	io.Reader
+	io.Closer
 }
 
 func safeMethod(m string) bool {

@@ -2,23 +2,33 @@ package webmail
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/xtramail/xtramail/internal/message"
+	"github.com/xtramail/xtramail/internal/smtpserver"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/web/webmail/compose"
 )
 
 // A draft's whole state is its message in Drafts: recipients, subject,
 // text, attachments, the threading fields of a reply and its
-// Message-ID. Each save builds the message again from the form, the
-// previous version (attachments, threading) and new uploads, and stores
-// it in place of the previous version in one write (store.SaveDraft). So
-// a draft survives a reload, a restart and another device, and what is
-// sent is exactly what was saved.
+// Message-ID. Each save writes the message again from the form (the
+// text fields only: an autosave sends no files), the previous version
+// and new uploads, and stores it in place of the previous version in one
+// write (store.SaveDraft). So a draft survives a reload, a restart and
+// another device, and what is sent is exactly what was saved.
+//
+// Memory does not grow with the files (DESIGN.md, bounded resources):
+// uploads are streamed from the request into spool files
+// (compose_upload.go); the previous version's files are copied from its
+// stored body still encoded, never decoded or held whole; and the new
+// version is written into a spool, pre-parsed from it mapped, and
+// streamed into the store.
 
 // draftForm is what the compose form posts.
 type draftForm struct {
@@ -28,13 +38,34 @@ type draftForm struct {
 	Subject     string
 	Text        string
 	Remove      map[int]bool // indexes of the previous version's attachments to drop
-	Uploads     []compose.Attachment
+	// Uploads are new files: Data in tests, else Body, a spool that
+	// close frees.
+	Uploads []compose.Attachment
+	spools  []*smtpserver.Spool
+}
+
+// close frees the form's upload spools.
+func (f *draftForm) close() {
+	for _, sp := range f.spools {
+		sp.Close()
+	}
 }
 
 // errForm is a mistake in the form the user can fix; its text is shown.
-type errForm struct{ msg string }
+type errForm struct {
+	msg    string
+	status int // the HTTP status; 0 for 422
+}
 
 func (e *errForm) Error() string { return e.msg }
+
+// httpStatus is the status of a page that shows the mistake.
+func (e *errForm) httpStatus() int {
+	if e.status != 0 {
+		return e.status
+	}
+	return http.StatusUnprocessableEntity
+}
 
 // loadOriginal reads a message of the account whole, with its stored
 // structure. Another account's id is store.ErrNotFound.
@@ -59,21 +90,55 @@ func (a *app) loadOriginal(ctx context.Context, acct, id int64) (store.Message, 
 	return m, compose.Original{Raw: raw, Info: b.Info}, nil
 }
 
-// loadDraft reads a live draft of the account: a message of its Drafts.
-// Any other id (another account's, an INBOX message) is ErrNotFound.
+// loadDraft reads a live draft of the account, a message of its
+// Drafts, whole (tests; the pages use draftInfo). Any other id (another
+// account's, an INBOX message) is ErrNotFound.
 func (a *app) loadDraft(ctx context.Context, acct store.Account, id int64) (store.Message, compose.Original, error) {
-	m, o, err := a.loadOriginal(ctx, acct.ID, id)
+	if _, _, err := a.draftInfo(ctx, acct, id); err != nil {
+		return store.Message{}, compose.Original{}, err
+	}
+	return a.loadOriginal(ctx, acct.ID, id)
+}
+
+// draftInfo reads a live draft of the account and its stored structure,
+// not its bytes. Any other id (another account's, an INBOX message) is
+// ErrNotFound.
+func (a *app) draftInfo(ctx context.Context, acct store.Account, id int64) (store.Message, *message.Info, error) {
+	m, err := a.store.Message(ctx, acct.ID, id)
 	if err != nil {
-		return m, o, err
+		return m, nil, err
 	}
 	drafts, err := a.store.Mailbox(ctx, acct.ID, store.Drafts)
 	if err != nil {
-		return m, o, err
+		return m, nil, err
 	}
 	if m.MailboxID != drafts.ID {
-		return m, o, fmt.Errorf("message %d is not a draft: %w", id, store.ErrNotFound)
+		return m, nil, fmt.Errorf("message %d is not a draft: %w", id, store.ErrNotFound)
 	}
-	return m, o, nil
+	b, err := a.store.Body(ctx, acct.ID, m.BodyID)
+	if err != nil {
+		return m, nil, err
+	}
+	return m, b.Info, nil
+}
+
+// draftText reads the text of a stored draft: only the bytes up to the
+// end of its text part, which comes first, never its files.
+func (a *app) draftText(ctx context.Context, acct int64, m store.Message, info *message.Info) (string, error) {
+	p := compose.TextPart(info)
+	if p == nil {
+		return "", nil
+	}
+	rc, err := a.store.OpenBody(ctx, acct, m.BodyID)
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	prefix, err := io.ReadAll(io.LimitReader(rc, p.End))
+	if err != nil {
+		return "", fmt.Errorf("read draft %d text: %w", m.ID, err)
+	}
+	return compose.BodyText(compose.Original{Raw: prefix, Info: info}), nil
 }
 
 // parseSource reads "kind:id".
@@ -117,21 +182,32 @@ func (a *app) startDraft(ctx context.Context, acct store.Account, source string)
 	}
 }
 
-// draftFromStored turns a saved draft back into the form's fields.
-func draftFromStored(acct store.Account, o compose.Original) compose.Draft {
-	env := &o.Info.Envelope
-	return compose.Draft{
-		From:        compose.Address{Addr: acct.Address},
-		To:          addrsOf(env.To),
-		Cc:          addrsOf(env.Cc),
-		Bcc:         addrsOf(env.Bcc),
-		Subject:     o.Info.Subject,
-		Text:        compose.BodyText(o),
-		InReplyTo:   strings.Trim(env.InReplyTo, "<> "),
-		References:  o.Info.References,
-		Attachments: compose.Attachments(o),
+// draftFromStored turns a saved draft back into the form's fields: its
+// header fields, its text, and its files by name and size (without
+// their bytes).
+func draftFromStored(acct store.Account, info *message.Info, text string) compose.Draft {
+	env := &info.Envelope
+	d := compose.Draft{
+		From:       compose.Address{Addr: acct.Address},
+		To:         addrsOf(env.To),
+		Cc:         addrsOf(env.Cc),
+		Bcc:        addrsOf(env.Bcc),
+		Subject:    info.Subject,
+		Text:       text,
+		InReplyTo:  strings.Trim(env.InReplyTo, "<> "),
+		References: info.References,
 	}
+	for _, f := range compose.Files(info) {
+		d.Attachments = append(d.Attachments, compose.Attachment{Filename: f.Name, ContentType: f.ContentType, Size: f.Size,
+			Encoded: eofReader{}})
+	}
+	return d
 }
+
+// eofReader stands for bytes a listed file does not carry.
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
 func addrsOf(as []message.Address) []compose.Address {
 	var out []compose.Address
@@ -150,32 +226,39 @@ func addrsOf(as []message.Address) []compose.Address {
 
 // saved is the result of saving a draft.
 type saved struct {
-	ID          int64
-	Draft       compose.Draft
-	Attachments []compose.Attachment
-	Size        int64 // of the built message
+	ID int64
+	// Draft is what was saved, its files listed (names, types, sizes)
+	// without their bytes.
+	Draft compose.Draft
+	Size  int64 // of the written message
 }
 
-// saveDraft builds the draft from f (with the previous version's
-// attachments and threading, or its source's) and stores it in place of
-// the previous version. Mistakes the user can fix are *errForm.
+// saveDraft writes the draft from f (with the previous version's files
+// and threading, or its source's) and stores it in place of the previous
+// version. Mistakes the user can fix are *errForm.
 func (a *app) saveDraft(ctx context.Context, acct store.Account, f draftForm) (saved, error) {
 	var d compose.Draft
 	messageID := ""
 	if f.DraftID != 0 {
-		_, prev, err := a.loadDraft(ctx, acct, f.DraftID)
+		m, info, err := a.draftInfo(ctx, acct, f.DraftID)
 		if err != nil {
 			return saved{}, err
 		}
-		d = draftFromStored(acct, prev)
-		messageID = prev.Info.MessageID
-		kept := d.Attachments[:0]
-		for i, att := range d.Attachments {
-			if !f.Remove[i] {
-				kept = append(kept, att)
+		d = draftFromStored(acct, info, "")
+		messageID = info.MessageID
+		// The files kept are copied from the previous version's body,
+		// still encoded, in the order they lie in it: one pass over
+		// one stream of it.
+		cur := &bodyCursor{open: func() (io.ReadCloser, error) { return a.store.OpenBody(ctx, acct.ID, m.BodyID) }}
+		defer cur.Close()
+		d.Attachments = d.Attachments[:0]
+		for i, file := range compose.Files(info) {
+			if f.Remove[i] {
+				continue
 			}
+			d.Attachments = append(d.Attachments, compose.Attachment{Filename: file.Name, ContentType: file.ContentType,
+				Size: file.Size, Encoding: file.Part.Encoding, Encoded: cur.section(file.Part.BodyStart, file.Part.End)})
 		}
-		d.Attachments = kept
 	} else {
 		var err error
 		if d, err = a.startDraft(ctx, acct, f.Source); err != nil {
@@ -193,34 +276,113 @@ func (a *app) saveDraft(ctx context.Context, acct store.Account, f draftForm) (s
 	}
 	var err error
 	if d.To, err = compose.ParseAddressList(f.To); err != nil {
-		return saved{}, &errForm{"To: " + err.Error()}
+		return saved{}, &errForm{msg: "To: " + err.Error()}
 	}
 	if d.Cc, err = compose.ParseAddressList(f.Cc); err != nil {
-		return saved{}, &errForm{"Cc: " + err.Error()}
+		return saved{}, &errForm{msg: "Cc: " + err.Error()}
 	}
 	if d.Bcc, err = compose.ParseAddressList(f.Bcc); err != nil {
-		return saved{}, &errForm{"Bcc: " + err.Error()}
+		return saved{}, &errForm{msg: "Bcc: " + err.Error()}
 	}
 	d.Subject, d.Text = f.Subject, f.Text
 	d.From = compose.Address{Addr: acct.Address}
 	d.Attachments = append(d.Attachments, f.Uploads...)
 	var total int64
 	for _, att := range d.Attachments {
-		total += int64(len(att.Data))
+		total += att.Len()
 	}
 	if limit := a.maxAttachmentBytes(); total > limit {
-		return saved{}, &errForm{fmt.Sprintf("Attachments come to %s; at most %s in total.", byteSize(total), byteSize(limit))}
+		return saved{}, a.tooMuch(total)
 	}
-	raw, err := compose.Build(d, a.now(), messageID)
+	sp := a.newSpool()
+	defer sp.Close()
+	if err := compose.Write(sp, d, a.now(), messageID); err != nil {
+		return saved{}, fmt.Errorf("write draft: %w", err)
+	}
+	info, err := sp.Parse()
 	if err != nil {
-		return saved{}, fmt.Errorf("build draft: %w", err)
+		return saved{}, fmt.Errorf("parse draft: %w", err)
 	}
-	del := store.NewDelivery(raw, a.now())
+	del := &store.Delivery{Body: sp.Reader(), Size: sp.Size(), Info: info, Received: a.now()}
 	dl, err := a.store.SaveDraft(ctx, acct.ID, f.DraftID, del)
 	if err != nil {
 		return saved{}, err
 	}
-	return saved{ID: dl.MessageID, Draft: d, Attachments: d.Attachments, Size: int64(len(raw))}, nil
+	for i, att := range d.Attachments {
+		d.Attachments[i] = compose.Attachment{Filename: att.Filename, ContentType: att.ContentType, Size: att.Len(), Encoded: eofReader{}}
+	}
+	return saved{ID: dl.MessageID, Draft: d, Size: sp.Size()}, nil
+}
+
+// tooMuch is the answer to files over the limit: 413, with the limit.
+func (a *app) tooMuch(total int64) *errForm {
+	limit := a.maxAttachmentBytes()
+	msg := fmt.Sprintf("That is too much to attach: at most %s in total.", byteSize(limit))
+	if total > 0 {
+		msg = fmt.Sprintf("Attachments come to %s; at most %s in total.", byteSize(total), byteSize(limit))
+	}
+	return &errForm{msg: msg, status: http.StatusRequestEntityTooLarge}
+}
+
+// bodyCursor reads byte ranges of one stored body, in increasing order,
+// from one stream of it, opened at the first read.
+type bodyCursor struct {
+	open func() (io.ReadCloser, error)
+	rc   io.ReadCloser
+	pos  int64
+}
+
+// section reads [start, end) of the body. Sections must be read in
+// order, each to its end, and must not overlap.
+func (c *bodyCursor) section(start, end int64) io.Reader {
+	return &cursorSection{c: c, start: start, end: end}
+}
+
+func (c *bodyCursor) Close() {
+	if c.rc != nil {
+		c.rc.Close()
+	}
+}
+
+type cursorSection struct {
+	c          *bodyCursor
+	start, end int64
+	started    bool
+}
+
+func (s *cursorSection) Read(p []byte) (int, error) {
+	c := s.c
+	if c.rc == nil {
+		rc, err := c.open()
+		if err != nil {
+			return 0, err
+		}
+		c.rc = rc
+	}
+	if !s.started {
+		if c.pos > s.start {
+			return 0, errors.New("stored draft read out of order")
+		}
+		n, err := io.CopyN(io.Discard, c.rc, s.start-c.pos)
+		c.pos += n
+		if err != nil {
+			return 0, fmt.Errorf("skip to byte %d of the stored draft: %w", s.start, err)
+		}
+		s.started = true
+	}
+	if c.pos >= s.end {
+		return 0, io.EOF
+	}
+	p = p[:min(int64(len(p)), s.end-c.pos)]
+	n, err := c.rc.Read(p)
+	c.pos += int64(n)
+	if err == io.EOF && c.pos < s.end {
+		err = io.ErrUnexpectedEOF
+	}
+	if err == io.EOF {
+		err = nil
+	}
+	return n, err
 }
 
 // maxAttachmentBytes is what attachments may add up to: the message

@@ -56,7 +56,7 @@ func TestSaveDraftKeepsStateAcrossVersions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := draftFromStored(bob, o)
+	d := draftFromStored(bob, o.Info, compose.BodyText(o))
 	var names []string
 	for _, x := range d.Attachments {
 		names = append(names, x.Filename)

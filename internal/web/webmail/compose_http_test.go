@@ -224,8 +224,9 @@ func TestComposeForeignIDs(t *testing.T) {
 	}
 }
 
-// TestComposeSizeLimit: attachments over the limit are refused with the
-// limit named, and nothing is stored.
+// TestComposeSizeLimit: attachments over the limit are refused while
+// they are read, 413 with the limit named (to htmx, the draft state with
+// the message), and nothing is stored.
 func TestComposeSizeLimit(t *testing.T) {
 	srv := startServer(t, 10*time.Second)
 	cl := signIn(t, srv, bob, bobPw)
@@ -235,11 +236,11 @@ func TestComposeSizeLimit(t *testing.T) {
 	}
 	big := bytes.Repeat([]byte("x"), 1600<<10)
 	resp, body := cl.post("/compose/save", map[string]string{"to": "carol@example.org"}, map[string][]byte{"big.bin": big}, true, true)
-	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "at most 1.3 MB") {
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(body, "at most 1.3 MB") || !strings.Contains(body, `id="draft-state"`) {
 		t.Fatalf("over the limit: %s\n%s", resp.Status, body)
 	}
 	resp, body = cl.post("/compose/save", map[string]string{"to": "carol@example.org"}, map[string][]byte{"big.bin": bytes.Repeat(big, 3)}, true, false)
-	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "at most 1.3 MB") {
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(body, "at most 1.3 MB") {
 		t.Fatalf("far over the limit: %s\n%s", resp.Status, body)
 	}
 	if n := len(mailbox(t, srv, bob, store.Drafts)); n != 0 {

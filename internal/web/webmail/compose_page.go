@@ -2,8 +2,6 @@ package webmail
 
 import (
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -45,7 +43,7 @@ func (c *composer) view(d compose.Draft, id int64, source string) composeView {
 		Subject: d.Subject, Text: d.Text, Limit: byteSize(c.maxAttachmentBytes()), LimitBytes: c.maxAttachmentBytes(),
 		Undo: int(c.opt.Compose.UndoSend / time.Second), Pending: id == 0}
 	for i, a := range d.Attachments {
-		v.Attachments = append(v.Attachments, draftAttachment{Index: i, Name: a.Filename, Size: byteSize(int64(len(a.Data)))})
+		v.Attachments = append(v.Attachments, draftAttachment{Index: i, Name: a.Filename, Size: byteSize(a.Len())})
 	}
 	if len(d.Forwarded) > 0 {
 		v.Attachments = append(v.Attachments, draftAttachment{Index: len(v.Attachments), Name: d.ForwardedName + ".eml",
@@ -79,12 +77,17 @@ func (c *composer) page(w http.ResponseWriter, r *http.Request, acct store.Accou
 			web.NotFound(w, r)
 			return
 		}
-		_, o, err := c.loadDraft(ctx, acct, id)
+		m, info, err := c.draftInfo(ctx, acct, id)
 		if err != nil {
 			c.failed(w, r, acct.ID, "open draft", err)
 			return
 		}
-		c.render(w, r, acct, http.StatusOK, c.view(draftFromStored(acct, o), id, ""))
+		text, err := c.draftText(ctx, acct.ID, m, info)
+		if err != nil {
+			c.failed(w, r, acct.ID, "open draft", err)
+			return
+		}
+		c.render(w, r, acct, http.StatusOK, c.view(draftFromStored(acct, info, text), id, ""))
 		return
 	}
 	source := ""
@@ -120,58 +123,6 @@ func (c *composer) render(w http.ResponseWriter, r *http.Request, acct store.Acc
 	c.compose.Render(w, r, status, web.View{Title: v.Heading, App: "webmail", Nav: c.navFor(r, acct, "Compose"), Data: v})
 }
 
-// readForm reads the compose form, uploads included, within the
-// attachment limit plus room for the text.
-func (c *composer) readForm(w http.ResponseWriter, r *http.Request) (draftForm, error) {
-	var f draftForm
-	r.Body = http.MaxBytesReader(w, r.Body, c.maxAttachmentBytes()+(4<<20))
-	if err := r.ParseMultipartForm(8 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return f, &errForm{fmt.Sprintf("That is too much to attach: at most %s in total.", byteSize(c.maxAttachmentBytes()))}
-		}
-		return f, &errForm{"The form could not be read. Try again."}
-	}
-	if r.MultipartForm != nil {
-		defer r.MultipartForm.RemoveAll()
-	}
-	if v := r.FormValue("draft"); v != "" && v != "0" {
-		id, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return f, fmt.Errorf("draft id %q: %w", v, store.ErrNotFound)
-		}
-		f.DraftID = id
-	}
-	f.Source = r.FormValue("source")
-	f.To, f.Cc, f.Bcc = r.FormValue("to"), r.FormValue("cc"), r.FormValue("bcc")
-	f.Subject, f.Text = r.FormValue("subject"), r.FormValue("text")
-	f.Remove = map[int]bool{}
-	for _, v := range r.Form["remove"] {
-		if i, err := strconv.Atoi(v); err == nil {
-			f.Remove[i] = true
-		}
-	}
-	if r.MultipartForm != nil {
-		for _, fh := range r.MultipartForm.File["files"] {
-			if fh.Filename == "" && fh.Size == 0 {
-				continue
-			}
-			fp, err := fh.Open()
-			if err != nil {
-				return f, fmt.Errorf("open upload: %w", err)
-			}
-			data, err := io.ReadAll(fp)
-			fp.Close()
-			if err != nil {
-				return f, fmt.Errorf("read upload: %w", err)
-			}
-			f.Uploads = append(f.Uploads, compose.Attachment{Filename: fh.Filename,
-				ContentType: uploadType(fh.Header.Get("Content-Type"), fh.Filename), Data: data})
-		}
-	}
-	return f, nil
-}
-
 // uploadType trusts the browser's type unless it is the generic one.
 func uploadType(ct, name string) string {
 	if ct == "" || ct == "application/octet-stream" {
@@ -194,6 +145,7 @@ func (c *composer) formView(f draftForm, msg string) composeView {
 // (answered with the compose page of the new version).
 func (c *composer) save(w http.ResponseWriter, r *http.Request, acct store.Account) {
 	f, err := c.readForm(w, r)
+	defer f.close()
 	var s saved
 	if err == nil {
 		s, err = c.saveDraft(r.Context(), acct, f)
@@ -202,17 +154,23 @@ func (c *composer) save(w http.ResponseWriter, r *http.Request, acct store.Accou
 	var fe *errForm
 	switch {
 	case errors.As(err, &fe) && htmx:
-		// 200, so that htmx swaps the message in; the draft is unchanged.
+		// 200, so that htmx swaps the message in, unless the status
+		// says more (413: too large; compose.js swaps those in too);
+		// the draft is unchanged.
 		v := c.formView(f, fe.msg)
 		if f.DraftID != 0 {
-			if _, o, err := c.loadDraft(r.Context(), acct, f.DraftID); err == nil {
-				v.Attachments = c.view(draftFromStored(acct, o), f.DraftID, "").Attachments
+			if _, info, err := c.draftInfo(r.Context(), acct, f.DraftID); err == nil {
+				v.Attachments = c.view(draftFromStored(acct, info, ""), f.DraftID, "").Attachments
 			}
 		}
-		c.compose.Fragment(w, r, http.StatusOK, "draft-state", web.View{Data: v})
+		status := http.StatusOK
+		if fe.status != 0 {
+			status = fe.status
+		}
+		c.compose.Fragment(w, r, status, "draft-state", web.View{Data: v})
 		return
 	case errors.As(err, &fe):
-		c.render(w, r, acct, http.StatusUnprocessableEntity, c.formView(f, fe.msg))
+		c.render(w, r, acct, fe.httpStatus(), c.formView(f, fe.msg))
 		return
 	case err != nil:
 		c.failed(w, r, acct.ID, "save draft", err)
@@ -233,6 +191,7 @@ func (c *composer) save(w http.ResponseWriter, r *http.Request, acct store.Accou
 func (c *composer) send(w http.ResponseWriter, r *http.Request, acct store.Account) {
 	ctx := r.Context()
 	f, err := c.readForm(w, r)
+	defer f.close()
 	var s saved
 	if err == nil {
 		s, err = c.saveDraft(ctx, acct, f)
@@ -240,7 +199,7 @@ func (c *composer) send(w http.ResponseWriter, r *http.Request, acct store.Accou
 	var fe *errForm
 	switch {
 	case errors.As(err, &fe):
-		c.render(w, r, acct, http.StatusUnprocessableEntity, c.formView(f, fe.msg))
+		c.render(w, r, acct, fe.httpStatus(), c.formView(f, fe.msg))
 		return
 	case err != nil:
 		c.failed(w, r, acct.ID, "save draft to send", err)

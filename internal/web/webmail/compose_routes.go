@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/xtramail/xtramail/internal/auth"
+	"github.com/xtramail/xtramail/internal/smtpserver"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/web"
 )
@@ -30,6 +31,13 @@ type ComposeOptions struct {
 	Passwords Passwords
 	// Client is what a mail client is set up with, for the settings page.
 	Client ClientSettings
+	// SpoolDir holds uploads and drafts being written, past 256 KiB, in
+	// unlinked files ("" for os.TempDir()): memory does not grow with a
+	// file's size. Inflight bounds their bytes, with every other message
+	// arriving (capture, submission, IMAP APPEND: one budget); nil gives
+	// the webmail no bound of its own.
+	SpoolDir string
+	Inflight *smtpserver.Budget
 }
 
 // Passwords is the part of the authenticator a password change uses.

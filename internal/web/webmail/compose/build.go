@@ -9,17 +9,21 @@ package compose
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
+	"mime/quotedprintable"
 	"net/mail"
 	"path"
 	"strings"
 	"time"
 
+	"github.com/emersion/go-message"
 	gomail "github.com/emersion/go-message/mail"
+	"github.com/emersion/go-message/textproto"
 )
 
 // Address is one mailbox: an optional display name and the address.
@@ -46,11 +50,34 @@ func needsQuote(r rune) bool {
 	return r < 0x20 || r == 0x7f || strings.ContainsRune(`()<>[]:;@\,."`, r)
 }
 
-// Attachment is a file of a message.
+// Attachment is a file of a message. Exactly one of Data, Body and
+// Entity holds it.
 type Attachment struct {
 	Filename    string
 	ContentType string // as "application/pdf"; guessed from the name when empty
-	Data        []byte
+	// Data is the file, held in memory: a small one.
+	Data []byte
+	// Body, when not nil, is read instead of Data: Size bytes of the
+	// file, read once while the message is written (an upload waiting
+	// in a spool file), so that a large file is never whole in memory.
+	Body io.Reader
+	// Encoded, when not nil, is the file's body already in the
+	// transfer encoding Encoding (RFC 2045 6), copied as it is and never
+	// decoded: how a draft's next version keeps the files of the
+	// previous one, read from its stored body.
+	Encoded  io.Reader
+	Encoding string
+	// Size is the file's decoded size when Data is nil, for limits and
+	// for people.
+	Size int64
+}
+
+// Len is the file's decoded size.
+func (a Attachment) Len() int64 {
+	if a.Body == nil && a.Encoded == nil {
+		return int64(len(a.Data))
+	}
+	return a.Size
 }
 
 // Draft is a message as the compose page holds it.
@@ -98,11 +125,25 @@ var ErrNoFrom = errors.New("compose: no From address")
 const maxReferences = 20
 
 // Build writes d as a message dated date with Message-ID messageID
-// (without angle brackets). The Bcc field is kept: the Sent copy keeps it
-// and submission removes it from what is sent (RFC 5322 3.6.3).
+// (without angle brackets), in memory. The Bcc field is kept: the Sent
+// copy keeps it and submission removes it from what is sent (RFC 5322
+// 3.6.3).
 func Build(d Draft, date time.Time, messageID string) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := Write(&buf, d, date, messageID); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Write writes d to w as Build does, streaming: each attachment's Body
+// or Entity is copied through a small buffer, so that memory does not
+// grow with the files (DESIGN.md, bounded resources). A message with
+// attachments is multipart/mixed (RFC 2046 5.1.3): its text first, then
+// the files in order.
+func Write(w io.Writer, d Draft, date time.Time, messageID string) error {
 	if d.From.Addr == "" {
-		return nil, ErrNoFrom
+		return ErrNoFrom
 	}
 	var h gomail.Header
 	h.SetDate(date)
@@ -119,63 +160,136 @@ func Build(d Draft, date time.Time, messageID string) ([]byte, error) {
 	h.Set("MIME-Version", "1.0")
 
 	text := normalizeText(d.Text)
-	textHeader := func() gomail.InlineHeader {
-		var th gomail.InlineHeader
-		th.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
-		th.Set("Content-Transfer-Encoding", textEncoding(text))
-		return th
-	}
-	var buf bytes.Buffer
+	var th message.Header
+	th.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
+	th.Set("Content-Transfer-Encoding", textEncoding(text))
 	if len(d.Attachments) == 0 && len(d.Forwarded) == 0 {
-		th := textHeader()
 		for _, k := range []string{"Content-Type", "Content-Transfer-Encoding"} {
 			h.Set(k, th.Get(k))
 		}
-		w, err := gomail.CreateSingleInlineWriter(&buf, h)
-		if err != nil {
-			return nil, fmt.Errorf("write message header: %w", err)
+		if err := textproto.WriteHeader(w, h.Header.Header); err != nil {
+			return fmt.Errorf("write message header: %w", err)
 		}
-		if _, err := io.WriteString(w, text); err != nil {
-			return nil, fmt.Errorf("write message text: %w", err)
-		}
-		if err := w.Close(); err != nil {
-			return nil, fmt.Errorf("write message text: %w", err)
-		}
-		return buf.Bytes(), nil
+		return writeBody(w, th.Get("Content-Transfer-Encoding"), strings.NewReader(text), -1, "message text")
 	}
 
-	mw, err := gomail.CreateWriter(&buf, h)
-	if err != nil {
-		return nil, fmt.Errorf("write message header: %w", err)
+	boundary := newBoundary()
+	h.SetContentType("multipart/mixed", map[string]string{"boundary": boundary})
+	if err := textproto.WriteHeader(w, h.Header.Header); err != nil {
+		return fmt.Errorf("write message header: %w", err)
 	}
-	tw, err := mw.CreateSingleInline(textHeader())
-	if err != nil {
-		return nil, fmt.Errorf("write message text: %w", err)
+	// RFC 2046 5.1.1: the CRLF before a delimiter belongs to it.
+	delim := "\r\n--" + boundary + "\r\n"
+	if _, err := io.WriteString(w, delim[2:]); err != nil {
+		return fmt.Errorf("write message text: %w", err)
 	}
-	if _, err := io.WriteString(tw, text); err != nil {
-		return nil, fmt.Errorf("write message text: %w", err)
+	if err := textproto.WriteHeader(w, th.Header); err != nil {
+		return fmt.Errorf("write message text: %w", err)
 	}
-	if err := tw.Close(); err != nil {
-		return nil, fmt.Errorf("write message text: %w", err)
+	if err := writeBody(w, th.Get("Content-Transfer-Encoding"), strings.NewReader(text), -1, "message text"); err != nil {
+		return err
 	}
 	for _, a := range d.Attachments {
-		if err := writeAttachment(mw, a); err != nil {
-			return nil, err
+		if _, err := io.WriteString(w, delim); err != nil {
+			return fmt.Errorf("write attachment %q: %w", a.Filename, err)
+		}
+		if err := writeAttachment(w, a); err != nil {
+			return err
 		}
 	}
 	if len(d.Forwarded) > 0 {
-		if err := writeForwarded(mw, d.Forwarded, d.ForwardedName); err != nil {
-			return nil, err
+		if _, err := io.WriteString(w, delim); err != nil {
+			return fmt.Errorf("attach forwarded message: %w", err)
+		}
+		if err := writeForwarded(w, d.Forwarded, d.ForwardedName); err != nil {
+			return err
 		}
 	}
-	if err := mw.Close(); err != nil {
-		return nil, fmt.Errorf("finish message: %w", err)
+	if _, err := io.WriteString(w, "\r\n--"+boundary+"--\r\n"); err != nil {
+		return fmt.Errorf("finish message: %w", err)
 	}
-	return buf.Bytes(), nil
+	return nil
 }
 
-func writeAttachment(mw *gomail.Writer, a Attachment) error {
-	var ah gomail.AttachmentHeader
+// newBoundary is a random multipart boundary: 120 random bits, so that
+// no text or kept entity contains it (RFC 2046 5.1.1).
+func newBoundary() string {
+	var b [15]byte
+	rand.Read(b[:])
+	return "xm-" + hex.EncodeToString(b[:])
+}
+
+// writeBody writes a part's body in the transfer encoding enc: base64
+// in lines of 76 (RFC 2045 6.8), quoted-printable (6.7), or as it is.
+// With n >= 0, exactly n bytes of r are written, and fewer is an error.
+func writeBody(w io.Writer, enc string, r io.Reader, n int64, what string) error {
+	var wc io.WriteCloser
+	switch strings.ToLower(enc) {
+	case "base64":
+		wc = base64.NewEncoder(base64.StdEncoding, &lineWrapper{w: w, max: 76})
+	case "quoted-printable":
+		wc = quotedprintable.NewWriter(w)
+	default:
+		wc = nopCloser{w}
+	}
+	var err error
+	if n >= 0 {
+		var got int64
+		got, err = io.CopyN(wc, r, n)
+		if err == io.EOF {
+			err = fmt.Errorf("%d of %d bytes: %w", got, n, io.ErrUnexpectedEOF)
+		}
+	} else {
+		_, err = io.Copy(wc, r)
+	}
+	if err == nil {
+		err = wc.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", what, err)
+	}
+	if strings.EqualFold(enc, "base64") {
+		// The last line ends like the others.
+		if _, err := io.WriteString(w, "\r\n"); err != nil {
+			return fmt.Errorf("write %s: %w", what, err)
+		}
+	}
+	return nil
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+// lineWrapper breaks base64 output into lines of max characters.
+type lineWrapper struct {
+	w   io.Writer
+	max int
+	col int
+}
+
+func (l *lineWrapper) Write(p []byte) (int, error) {
+	n := 0
+	for len(p) > 0 {
+		if l.col == l.max {
+			if _, err := io.WriteString(l.w, "\r\n"); err != nil {
+				return n, err
+			}
+			l.col = 0
+		}
+		k := min(len(p), l.max-l.col)
+		m, err := l.w.Write(p[:k])
+		n += m
+		l.col += m
+		if err != nil {
+			return n, err
+		}
+		p = p[k:]
+	}
+	return n, nil
+}
+
+func writeAttachment(w io.Writer, a Attachment) error {
 	ct := a.ContentType
 	if ct == "" {
 		ct = TypeByName(a.Filename)
@@ -184,29 +298,55 @@ func writeAttachment(mw *gomail.Writer, a Attachment) error {
 	if err != nil {
 		typ, params = "application/octet-stream", map[string]string{}
 	}
-	if typ == "message/rfc822" {
-		// An attached message (kept from a draft, or a forwarded one
-		// forwarded again) may not be base64 (RFC 2046 5.2.1).
-		return writeForwarded(mw, a.Data, strings.TrimSuffix(a.Filename, ".eml"))
-	}
 	name := cleanFilename(a.Filename)
+	if a.Encoded != nil {
+		// Kept as it was written, byte for byte, under a header of its
+		// own (the stored one may be a whole message's header).
+		enc := strings.ToLower(a.Encoding)
+		if enc == "" {
+			enc = "7bit"
+		}
+		var ah gomail.AttachmentHeader
+		if !strings.HasPrefix(typ, "message/") {
+			params["name"] = name
+		}
+		ah.SetContentType(typ, params)
+		ah.SetFilename(name)
+		ah.Set("Content-Transfer-Encoding", enc)
+		if err := textproto.WriteHeader(w, ah.Header.Header); err != nil {
+			return fmt.Errorf("write attachment %q: %w", name, err)
+		}
+		if _, err := io.Copy(w, a.Encoded); err != nil {
+			return fmt.Errorf("copy attachment %q: %w", name, err)
+		}
+		return nil
+	}
+	if typ == "message/rfc822" {
+		if a.Body == nil {
+			// An attached message (kept from a draft, or a forwarded one
+			// forwarded again) may not be base64 (RFC 2046 5.2.1).
+			return writeForwarded(w, a.Data, strings.TrimSuffix(a.Filename, ".eml"))
+		}
+		// A streamed one cannot be checked for 8-bit safety before it is
+		// written: it goes as a file, as writeForwarded does for a
+		// message with over-long lines.
+		typ, params = "application/octet-stream", map[string]string{}
+	}
 	// The name parameter of Content-Type is for clients older than
 	// Content-Disposition (RFC 2183); both are RFC 2231-encoded by
 	// mime.FormatMediaType when not ASCII.
 	params["name"] = name
+	var ah gomail.AttachmentHeader
 	ah.SetContentType(typ, params)
 	ah.SetFilename(name)
-	w, err := mw.CreateAttachment(ah)
-	if err != nil {
+	ah.Set("Content-Transfer-Encoding", "base64")
+	if err := textproto.WriteHeader(w, ah.Header.Header); err != nil {
 		return fmt.Errorf("write attachment %q: %w", name, err)
 	}
-	if _, err := w.Write(a.Data); err != nil {
-		return fmt.Errorf("write attachment %q: %w", name, err)
+	if a.Body != nil {
+		return writeBody(w, "base64", a.Body, a.Size, fmt.Sprintf("attachment %q", name))
 	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("write attachment %q: %w", name, err)
-	}
-	return nil
+	return writeBody(w, "base64", bytes.NewReader(a.Data), int64(len(a.Data)), fmt.Sprintf("attachment %q", name))
 }
 
 // writeForwarded attaches a whole message. RFC 2046 5.2.1 allows only
@@ -214,39 +354,33 @@ func writeAttachment(mw *gomail.Writer, a Attachment) error {
 // a message with a line over 998 bytes cannot go as 8bit (RFC 5322
 // 2.1.1) and is attached as a base64 application/octet-stream file
 // instead, which every client can still open.
-func writeForwarded(mw *gomail.Writer, raw []byte, name string) error {
+func writeForwarded(w io.Writer, raw []byte, name string) error {
 	var ah gomail.AttachmentHeader
 	fn := cleanFilename(name)
 	if fn == "" || fn == "attachment" {
 		fn = "message"
 	}
 	fn += ".eml"
+	enc := "base64"
 	if longestLine(raw) > 998 {
 		ah.SetContentType("application/octet-stream", map[string]string{"name": fn})
 	} else {
 		ah.SetContentType("message/rfc822", nil)
-		enc := "7bit"
+		enc = "7bit"
 		if !isASCII(raw) {
 			enc = "8bit"
 		}
-		ah.Set("Content-Transfer-Encoding", enc)
 	}
 	ah.SetFilename(fn)
-	w, err := mw.CreateAttachment(ah)
-	if err != nil {
+	ah.Set("Content-Transfer-Encoding", enc)
+	if err := textproto.WriteHeader(w, ah.Header.Header); err != nil {
 		return fmt.Errorf("attach forwarded message: %w", err)
 	}
 	body := raw
-	if !bytes.HasSuffix(body, []byte("\n")) {
+	if enc != "base64" && !bytes.HasSuffix(body, []byte("\n")) {
 		body = append(body[:len(body):len(body)], '\r', '\n')
 	}
-	if _, err := w.Write(body); err != nil {
-		return fmt.Errorf("attach forwarded message: %w", err)
-	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("attach forwarded message: %w", err)
-	}
-	return nil
+	return writeBody(w, enc, bytes.NewReader(body), int64(len(body)), "forwarded message")
 }
 
 func toMail(as []Address) []*gomail.Address {

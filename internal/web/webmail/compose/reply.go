@@ -2,6 +2,7 @@ package compose
 
 import (
 	"fmt"
+	"mime"
 	"regexp"
 	"strings"
 
@@ -173,11 +174,12 @@ func displayList(as []message.Address) string {
 	return strings.Join(parts, ", ")
 }
 
-// BodyText returns the text of o a reply quotes: its first text/plain
-// part that is not an attachment, else its first HTML part as text.
-func BodyText(o Original) string {
+// TextPart is the part of a message a reply quotes: its first text/plain
+// part that is not an attachment, else its first HTML part; nil when it
+// has neither.
+func TextPart(info *message.Info) *message.Part {
 	var plain, html *message.Part
-	walk(&o.Info.Part, func(p *message.Part) {
+	walk(&info.Part, func(p *message.Part) {
 		if p.Disposition == "attachment" || p.Type != "text" {
 			return
 		}
@@ -192,15 +194,74 @@ func BodyText(o Original) string {
 			}
 		}
 	})
-	switch {
-	case plain != nil:
-		s, _ := message.DecodeText(o.Raw, plain)
-		return s
-	case html != nil:
-		s, _ := message.DecodeText(o.Raw, html)
+	if plain != nil {
+		return plain
+	}
+	return html
+}
+
+// BodyText returns the text of o a reply quotes (TextPart), HTML as
+// text. o.Raw needs to hold the message only up to that part's end.
+func BodyText(o Original) string {
+	p := TextPart(o.Info)
+	if p == nil {
+		return ""
+	}
+	s, _ := message.DecodeText(o.Raw, p)
+	if p.Subtype == "html" {
 		return strings.TrimSpace(message.HTMLText(s))
 	}
-	return ""
+	return s
+}
+
+// File is an attachment of a stored message, by its place in the
+// message, without its bytes.
+type File struct {
+	Part        *message.Part
+	Name        string
+	ContentType string // type/subtype, with the charset of a text
+	Size        int64  // decoded, estimated from the encoded size
+}
+
+// Files lists a stored message's attachments as Attachments returns
+// them, in the same order, reading nothing but info.
+func Files(info *message.Info) []File {
+	var out []File
+	walk(&info.Part, func(p *message.Part) {
+		if !isAttachment(p) {
+			return
+		}
+		ct := p.Type + "/" + p.Subtype
+		if cs := p.Param("charset"); cs != "" && p.Type == "text" {
+			ct = mime.FormatMediaType(ct, map[string]string{"charset": cs})
+		}
+		out = append(out, File{Part: p, Name: fileName(p), ContentType: ct, Size: decodedSize(p)})
+	})
+	return out
+}
+
+// decodedSize estimates a part's decoded size from its encoded one:
+// base64 carries 3 bytes in 4 characters, less its line breaks (RFC
+// 2045 6.8); the others are counted as they are.
+func decodedSize(p *message.Part) int64 {
+	n := p.End - p.BodyStart
+	if p.Encoding == "BASE64" {
+		n = (n - 2*p.Lines) * 3 / 4
+	}
+	return max(n, 0)
+}
+
+func fileName(p *message.Part) string {
+	name := p.Filename
+	switch {
+	case name == "" && p.Type == "message" && p.Message != nil && p.Message.Envelope.Subject != "":
+		name = cleanFilename(message.DecodeHeader(p.Message.Envelope.Subject)) + ".eml"
+	case name == "" && p.Type == "message":
+		name = "message.eml"
+	case name == "":
+		name = "attachment"
+	}
+	return name
 }
 
 // Attachments returns o's files: its leaf parts that are attachments, or
@@ -212,16 +273,7 @@ func Attachments(o Original) []Attachment {
 			return
 		}
 		data, _ := message.Decode(o.Raw, p)
-		name := p.Filename
-		switch {
-		case name == "" && p.Type == "message" && p.Message != nil && p.Message.Envelope.Subject != "":
-			name = cleanFilename(message.DecodeHeader(p.Message.Envelope.Subject)) + ".eml"
-		case name == "" && p.Type == "message":
-			name = "message.eml"
-		case name == "":
-			name = "attachment"
-		}
-		out = append(out, Attachment{Filename: name, ContentType: p.Type + "/" + p.Subtype,
+		out = append(out, Attachment{Filename: fileName(p), ContentType: p.Type + "/" + p.Subtype,
 			Data: append([]byte(nil), data...)})
 	})
 	return out

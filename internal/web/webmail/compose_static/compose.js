@@ -28,6 +28,25 @@
       }
     }, true);
 
+    // An autosave sends the text fields only: the files go once, with
+    // the save their own "change" starts, and the server keeps them in
+    // the draft from then on.
+    form.addEventListener("htmx:configRequest", function (e) {
+      var ev = e.detail.triggeringEvent;
+      if (!ev || ev.target !== files) e.detail.formData.delete("files");
+    });
+
+    // Files refused (413: over the limit, the limit named; 503: the
+    // server is busy) come back as the draft state with the reason:
+    // show it, as htmx does not swap error answers by itself.
+    form.addEventListener("htmx:beforeSwap", function (e) {
+      var st = e.detail.xhr.status;
+      if (st === 413 || st === 503) {
+        e.detail.shouldSwap = true;
+        e.detail.isError = false;
+      }
+    });
+
     form.addEventListener("htmx:xhr:progress", function (e) {
       if (!files.files.length || !e.detail.lengthComputable) return;
       bar.hidden = false;
