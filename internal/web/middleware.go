@@ -15,18 +15,23 @@ import (
 )
 
 // DefaultCSP is the Content-Security-Policy of every response. No inline
-// script or style anywhere: scripts and styles come from /static/ only.
-// A handler may set a stricter one for itself (the message-body frame:
-// "default-src 'none'; ...") with w.Header().Set before writing.
+// script anywhere: scripts come from /static/ only; styles too, or
+// inline as the exact text of a registered stylesheet (Static.Inline),
+// which the served policy allows by its hash (Server.CSP). A handler may
+// set a stricter one for itself (the message-body frame: "default-src
+// 'none'; ...") with w.Header().Set before writing.
 const DefaultCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-src 'self'; " +
 	"frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
 
 // securityHeaders sets the headers every response carries. They are set
 // before the handler runs, so a handler can replace any of them.
-func securityHeaders(next http.Handler) http.Handler {
+func securityHeaders(next http.Handler) http.Handler { return securityHeadersCSP(DefaultCSP, next) }
+
+// securityHeadersCSP is securityHeaders with the policy csp.
+func securityHeadersCSP(csp string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", DefaultCSP)
+		h.Set("Content-Security-Policy", csp)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY") // for browsers without frame-ancestors

@@ -85,6 +85,8 @@ func mustSub(fsys fs.FS, dir string) fs.FS {
 func (l *Layout) funcs() template.FuncMap {
 	return template.FuncMap{
 		"static": l.static.urlErr,
+		// inline puts stylesheets in the page (Static.Inline).
+		"inline": l.static.Inline,
 		// date shows a time the way lists do: the time today, the day
 		// this year, the full date before.
 		"date": func(t time.Time) string {

@@ -125,6 +125,14 @@ func New(cfg Config, sessions *Sessions, log *slog.Logger) *Server {
 	return s
 }
 
+// CSP is the Content-Security-Policy the server's pages get: DefaultCSP,
+// with the hash of every registered stylesheet allowed as an inline style
+// (CSP3 hash-source), so that a page can carry its stylesheets inline
+// for its first paint (Static.Inline) and no other inline style runs.
+func (s *Server) CSP() string {
+	return strings.Replace(DefaultCSP, "style-src 'self'", "style-src 'self'"+s.static.styleSources(), 1)
+}
+
 // Static is the registry of content-hashed assets, served under /static/.
 // Sub-apps add theirs with Static().Add before the server serves.
 func (s *Server) Static() *Static { return s.static }
@@ -166,7 +174,7 @@ func (s *Server) Handler() http.Handler {
 		h = s.sessions.middleware(h)
 		h = crossOrigin(h)
 		h = s.gzip.middleware(h)
-		h = securityHeaders(h)
+		h = securityHeadersCSP(s.CSP(), h)
 		h = s.recoverer(h)
 		h = s.withServer(h)
 		s.handler = h

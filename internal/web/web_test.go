@@ -37,7 +37,7 @@ func TestSecurityHeadersOnEveryResponse(t *testing.T) {
 		resp, _ := b.get(path)
 		h := resp.Header
 		for name, want := range map[string]string{
-			"Content-Security-Policy":    web.DefaultCSP,
+			"Content-Security-Policy":    e.Web.CSP(),
 			"X-Content-Type-Options":     "nosniff",
 			"Referrer-Policy":            "no-referrer",
 			"Strict-Transport-Security":  "max-age=63072000; includeSubDomains",
@@ -52,8 +52,8 @@ func TestSecurityHeadersOnEveryResponse(t *testing.T) {
 			t.Errorf("GET %s: %s, want HTTP/2", path, resp.Proto)
 		}
 	}
-	if !strings.Contains(web.DefaultCSP, "frame-ancestors 'none'") || strings.Contains(web.DefaultCSP, "unsafe") {
-		t.Errorf("DefaultCSP %q: want frame-ancestors 'none' and nothing unsafe", web.DefaultCSP)
+	if csp := e.Web.CSP(); !strings.Contains(csp, "frame-ancestors 'none'") || strings.Contains(csp, "unsafe") {
+		t.Errorf("CSP %q: want frame-ancestors 'none' and nothing unsafe", csp)
 	}
 	// A handler's stricter policy for itself is kept.
 	resp, body := b.get("/test/strict")

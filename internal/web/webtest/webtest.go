@@ -219,6 +219,12 @@ var (
 	Dark Option = func(tb *Tab) { tb.dark = true }
 )
 
+// Listen gives fn every protocol event of the tab (network, tracing...),
+// on chromedp's goroutine: fn must not block or call the tab.
+func Listen(fn func(ev any)) Option {
+	return func(tb *Tab) { tb.listeners = append(tb.listeners, fn) }
+}
+
 // Tab is one browser tab in a browser context of its own (its own
 // cookies and storage).
 type Tab struct {
@@ -228,6 +234,8 @@ type Tab struct {
 	height int
 	mobile bool
 	dark   bool
+
+	listeners []func(ev any)
 
 	mu       sync.Mutex
 	requests []Request
@@ -266,6 +274,9 @@ func NewTab(t testing.TB, opts ...Option) *Tab {
 }
 
 func (tb *Tab) listen(ev any) {
+	for _, fn := range tb.listeners {
+		fn(ev)
+	}
 	tb.mu.Lock()
 	defer tb.mu.Unlock()
 	switch ev := ev.(type) {
