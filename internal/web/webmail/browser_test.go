@@ -204,7 +204,9 @@ Content-Type: text/html
 <style>@import url(` + r + `/import.css); @font-face{font-family:x;src:url(` + r + `/font.woff)}
 p{behavior:url(` + r + `/behavior.htc);-moz-binding:url(` + r + `/binding.xml#x);width:expression(fetch('` + r + `/expr-style'))}
 li{list-style-image:url(` + r + `/list.png);cursor:url(` + r + `/cursor.cur),auto} .q::after{content:url(` + r + `/content.png)}
-:root{--u:url(` + r + `/var.png)} .v{background:var(--u)} .brand{color:#1a4d8f}</style>
+:root{--u:url(` + r + `/var.png)} .v{background:var(--u)} .brand{color:#1a4d8f}
+@supports (display:grid){body{background-image:url(` + r + `/supports-bg)}} @supports (background:url(` + r + `/supports-cond)){p{color:red}}
+@keyframes k{from{background:url(` + r + `/keyframe-bg)}to{opacity:.5}} @keyframes "q"{to{background:url(` + r + `/keyframe-q)}} body{animation:k 1s infinite}</style>
 <script>fetch("` + r + `/script-ran?c="+document.cookie)</script></head>
 <body onload="fetch('` + r + `/onload-ran')">
 <p style="background:url(` + r + `/inline-bg);width:expression(fetch('` + r + `/expr'))">styled</p>
@@ -244,7 +246,7 @@ li{list-style-image:url(` + r + `/list.png);cursor:url(` + r + `/cursor.cur),aut
 	// Allowing images fetches the images, and nothing else.
 	tab.Do(chromedp.Click(chromedp.CSS(".msg-images a")), chromedp.WaitVisible(chromedp.CSS("iframe.msg-frame")))
 	deadline := time.Now().Add(webtest.Timeout)
-	for h.get()["/photo.gif"] == 0 && time.Now().Before(deadline) {
+	for (h.get()["/photo.gif"] == 0 || h.get()["/supports-bg"] == 0) && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	tab.Do(chromedp.Sleep(time.Second))
@@ -252,10 +254,16 @@ li{list-style-image:url(` + r + `/list.png);cursor:url(` + r + `/cursor.cur),aut
 	if got["/photo.gif"] == 0 || got["/pixel.gif"] == 0 {
 		t.Errorf("allowed images not loaded: %v", got)
 	}
-	// The <style> block's background image is an image too, and loads
-	// now; nothing the stylesheet imports, binds or runs ever does.
+	if got["/supports-bg"] == 0 {
+		t.Errorf("the @supports block's background (kept, over the rule before it) not loaded with images allowed: %v", got)
+	}
+	// The <style> block's background images (of a rule, in @supports,
+	// in a keyframe) are images too, and may load now; nothing the
+	// stylesheet imports, binds, runs or only tests ever does.
 	for path := range got {
-		if path != "/photo.gif" && path != "/pixel.gif" && path != "/style-bg" {
+		switch path {
+		case "/photo.gif", "/pixel.gif", "/style-bg", "/supports-bg", "/keyframe-bg":
+		default:
 			t.Errorf("with images allowed, %s was fetched", path)
 		}
 	}

@@ -18,7 +18,8 @@ import (
 // as designed; bluemonday drops them whole (LIBRARIES.md, "HTML"). They
 // are read by a real CSS tokenizer and parser (tdewolff/parse's, which
 // follows CSS Syntax Level 3) and written back from an allow-list: rules
-// and @media blocks, with declarations of known properties whose values
+// and @media, @supports and @keyframes blocks, with declarations of known
+// properties whose values
 // hold only plain tokens and a few pure functions. So nothing can make a
 // request but an image from url() that the frame's CSP allows anyway
 // (cid: parts inlined as data:, https once images are allowed), nothing
@@ -75,7 +76,13 @@ var cssProperties = func() map[string]bool {
 		"border-top-left-radius", "border-top-right-radius", "border-bottom-left-radius", "border-bottom-right-radius",
 		"text-overflow", "word-break", "overflow-wrap", "word-wrap", "overflow-x", "overflow-y", "box-sizing",
 		"flex", "flex-direction", "flex-wrap", "justify-content", "align-items", "align-content", "align-self", "gap",
-		"column-gap", "row-gap", "order", "hyphens", "text-underline-offset", "mso-line-height-rule"} {
+		"column-gap", "row-gap", "order", "hyphens", "text-underline-offset", "mso-line-height-rule",
+		// Animations and transitions, for @keyframes (CSS Animations 1):
+		// they move and fade what the message already shows.
+		"animation", "animation-name", "animation-duration", "animation-timing-function", "animation-delay",
+		"animation-iteration-count", "animation-direction", "animation-fill-mode", "animation-play-state",
+		"transition", "transition-property", "transition-duration", "transition-timing-function", "transition-delay",
+		"transform", "transform-origin"} {
 		m[p] = true
 	}
 	return m
@@ -88,7 +95,10 @@ var urlProperties = map[string]bool{"background": true, "background-image": true
 // and gradients, none of which loads or runs anything.
 var cssFunctions = map[string]bool{"rgb(": true, "rgba(": true, "hsl(": true, "hsla(": true, "calc(": true,
 	"min(": true, "max(": true, "clamp(": true, "linear-gradient(": true, "radial-gradient(": true,
-	"repeating-linear-gradient(": true, "repeating-radial-gradient(": true}
+	"repeating-linear-gradient(": true, "repeating-radial-gradient(": true,
+	// Timing functions and transforms: numbers in, numbers out.
+	"cubic-bezier(": true, "steps(": true, "translate(": true, "translatex(": true, "translatey(": true,
+	"scale(": true, "scalex(": true, "scaley(": true, "rotate(": true, "skew(": true, "skewx(": true, "skewy(": true}
 
 // selectorFunctions are the functional pseudo-classes a selector may use.
 var selectorFunctions = map[string]bool{"not(": true, "is(": true, "where(": true, "nth-child(": true,
@@ -101,17 +111,24 @@ var selectorFunctions = map[string]bool{"not(": true, "is(": true, "where(": tru
 func sanitizeCSS(src string, resolveURL func(string) (string, bool)) string {
 	p := css.NewParser(parse.NewInputString(src), false)
 	var out strings.Builder
-	// open holds, per block the parser is in, whether it was written
-	// (and so must be closed) or is being skipped with all it holds.
-	var open []bool
-	skipping := func() bool { return len(open) > 0 && !open[len(open)-1] }
+	// open holds, per block the parser is in, what it is and whether it
+	// was written (and so must be closed) or is being skipped with all
+	// it holds.
+	var open []cssBlock
+	skipping := func() bool { return len(open) > 0 && !open[len(open)-1].written }
+	parent := func() blockKind {
+		if len(open) == 0 {
+			return blockTop
+		}
+		return open[len(open)-1].kind
+	}
 	for {
 		gt, _, data := p.Next()
 		switch gt {
 		case css.ErrorGrammar:
 			if errors.Is(p.Err(), io.EOF) {
 				for i := len(open) - 1; i >= 0; i-- {
-					if open[i] {
+					if open[i].written {
 						out.WriteString("}")
 					}
 				}
@@ -120,39 +137,59 @@ func sanitizeCSS(src string, resolveURL func(string) (string, bool)) string {
 			// A parse error: the parser recovers by itself; what it
 			// skipped is not written.
 		case css.BeginAtRuleGrammar:
-			// Only @media is kept, with a plain prelude; @import,
-			// @font-face, @keyframes, @supports, @page and the rest go
-			// with their whole block.
-			ok := !skipping() && strings.EqualFold(string(data), "@media") && mediaOK(p.Values())
-			if ok {
-				vals := p.Values()
-				for len(vals) > 0 && vals[0].TokenType == css.WhitespaceToken {
-					vals = vals[1:]
-				}
+			// @media and @supports (conditional group rules, CSS
+			// Conditional 3) hold rules and may nest; @keyframes (CSS
+			// Animations 1) holds keyframe blocks, at the top or in a
+			// group. @import, @font-face, @page and the rest go with
+			// their whole block.
+			b := cssBlock{kind: blockOther}
+			vals := trimSpace(p.Values())
+			name := strings.ToLower(string(data))
+			inGroup := parent() == blockTop || parent() == blockGroup
+			switch {
+			case skipping() || !inGroup:
+			case name == "@media" && mediaOK(vals):
+				b = cssBlock{kind: blockGroup, written: true}
 				out.WriteString("@media ")
+			case name == "@supports" && supportsOK(vals):
+				b = cssBlock{kind: blockGroup, written: true}
+				out.WriteString("@supports ")
+			case (name == "@keyframes" || name == "@-webkit-keyframes") && keyframesNameOK(vals):
+				b = cssBlock{kind: blockKeyframes, written: true}
+				out.WriteString(name + " ")
+			}
+			if b.written {
 				writeTokens(&out, vals)
 				out.WriteString("{")
 			}
-			open = append(open, ok)
+			open = append(open, b)
 		case css.BeginRulesetGrammar:
-			ok := !skipping() && selectorOK(p.Values())
-			if ok {
+			b := cssBlock{kind: blockRule}
+			switch {
+			case skipping():
+			case parent() == blockKeyframes:
+				b.written = keyframeSelectorOK(p.Values())
+			case parent() == blockTop || parent() == blockGroup:
+				b.written = selectorOK(p.Values())
+			}
+			if b.written {
 				writeTokens(&out, p.Values())
 				out.WriteString("{")
 			}
-			open = append(open, ok)
+			open = append(open, b)
 		case css.EndAtRuleGrammar, css.EndRulesetGrammar:
 			if len(open) == 0 {
 				continue
 			}
-			if open[len(open)-1] {
+			if open[len(open)-1].written {
 				out.WriteString("}")
 			}
 			open = open[:len(open)-1]
 		case css.DeclarationGrammar:
-			// Only inside a rule that is written: a declaration at the
-			// top or in @media itself is an error the browser drops.
-			if len(open) == 0 || skipping() {
+			// Only inside a rule or keyframe that is written: a
+			// declaration at the top or in a group itself is an error
+			// the browser drops.
+			if parent() != blockRule || skipping() {
 				continue
 			}
 			if decl, ok := declaration(string(data), p.Values(), resolveURL); ok {
@@ -163,6 +200,79 @@ func sanitizeCSS(src string, resolveURL func(string) (string, bool)) string {
 		// without a block), custom properties, comments and stray
 		// tokens are dropped.
 	}
+}
+
+// blockKind is what a block of a stylesheet holds.
+type blockKind int
+
+const (
+	blockTop       blockKind = iota // the sheet itself
+	blockGroup                      // @media, @supports: rules and groups
+	blockKeyframes                  // @keyframes: keyframe blocks
+	blockRule                       // a style rule or a keyframe: declarations
+	blockOther                      // a dropped at-rule
+)
+
+type cssBlock struct {
+	kind    blockKind
+	written bool
+}
+
+func trimSpace(vals []css.Token) []css.Token {
+	for len(vals) > 0 && vals[0].TokenType == css.WhitespaceToken {
+		vals = vals[1:]
+	}
+	for len(vals) > 0 && vals[len(vals)-1].TokenType == css.WhitespaceToken {
+		vals = vals[:len(vals)-1]
+	}
+	return vals
+}
+
+// supportsOK accepts an @supports condition of feature tests such as
+// (display: grid) and (not (gap: 1px)): words, numbers, colons and
+// parentheses, nothing that is a function, a string or a URL (CSS
+// Conditional 3, 6.1). The condition only asks the browser; it loads
+// nothing.
+func supportsOK(vals []css.Token) bool {
+	if len(vals) == 0 {
+		return false
+	}
+	for _, v := range vals {
+		switch v.TokenType {
+		case css.IdentToken, css.NumberToken, css.DimensionToken, css.PercentageToken, css.ColonToken,
+			css.WhitespaceToken, css.LeftParenthesisToken, css.RightParenthesisToken, css.HashToken:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// keyframesNameOK accepts a keyframes name: one identifier (CSS
+// Animations 1, 4.2; the string form is rare in mail and not needed).
+func keyframesNameOK(vals []css.Token) bool {
+	return len(vals) == 1 && vals[0].TokenType == css.IdentToken
+}
+
+// keyframeSelectorOK accepts a keyframe block's selector: from, to and
+// percentages, separated by commas (CSS Animations 1, 4.2).
+func keyframeSelectorOK(vals []css.Token) bool {
+	n := 0
+	for _, v := range vals {
+		switch v.TokenType {
+		case css.PercentageToken:
+			n++
+		case css.IdentToken:
+			if k := strings.ToLower(string(v.Data)); k != "from" && k != "to" {
+				return false
+			}
+			n++
+		case css.CommaToken, css.WhitespaceToken:
+		default:
+			return false
+		}
+	}
+	return n > 0
 }
 
 // mediaOK accepts a media query list of plain words, numbers and
@@ -319,6 +429,24 @@ func unescapeCSS(s string) string {
 	return b.String()
 }
 
+// identEscape writes s as a CSS identifier: letters, digits (not
+// first), "-" and "_" as they are, every other character as a hex
+// escape (CSS Syntax Level 3, 4.3.7).
+func identEscape(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == '-' || r == '_' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || r >= 0x80 && r != unicode.ReplacementChar:
+			b.WriteRune(r)
+		case '0' <= r && r <= '9' && i > 0:
+			b.WriteRune(r)
+		default:
+			b.WriteString(`\` + strconv.FormatInt(int64(r), 16) + " ")
+		}
+	}
+	return b.String()
+}
+
 func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
 
 // cssString escapes text for a double-quoted CSS string that sits in an
@@ -359,8 +487,19 @@ func writeTokens(b *strings.Builder, vals []css.Token) {
 // occur in strings and escapes here), so that no "</style" can close the
 // element early.
 func writeToken(b *strings.Builder, v css.Token) {
-	if v.TokenType == css.StringToken {
+	switch {
+	case v.TokenType == css.StringToken:
 		b.WriteString(stringToken(string(v.Data)))
+		return
+	case (v.TokenType == css.IdentToken || v.TokenType == css.HashToken) && strings.Contains(string(v.Data), `\`):
+		// Escapes are written again as hex, so that an escaped brace,
+		// quote or "<" never shows as itself in the output.
+		d := string(v.Data)
+		if v.TokenType == css.HashToken {
+			b.WriteByte('#')
+			d = d[1:]
+		}
+		b.WriteString(identEscape(unescapeCSS(d)))
 		return
 	}
 	b.WriteString(strings.ReplaceAll(string(v.Data), "<", `\3c `))

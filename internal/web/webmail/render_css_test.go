@@ -32,7 +32,8 @@ func blockRemote(u string) (string, bool) {
 }
 
 // TestSanitizeCSSKeepsDesignDropsHostile: a message's stylesheet keeps
-// its rules, @media blocks and plain declarations; @import, @font-face,
+// its rules, @media, @supports and @keyframes blocks and plain
+// declarations; @import, @font-face,
 // expression(), behavior, -moz-binding, position: fixed, custom
 // properties and url() other than images the frame may load go; nothing
 // can close the <style> element early.
@@ -71,8 +72,20 @@ func TestSanitizeCSSKeepsDesignDropsHostile(t *testing.T) {
 			not: []string{"</style", "<script"}},
 		{name: "custom properties", in: `:root{--c:url(https://evil.test/x)} p{color:var(--c);background:var(--c)}`, images: true,
 			not: []string{"--c", "var(", "evil"}},
-		{name: "other at-rules", in: `@keyframes k{from{color:red}} @supports (display:grid){p{background:url(https://evil.test/s)}} @page{margin:0} @namespace x url(https://evil.test/ns); @charset "utf-8"; p{color:red}`,
-			images: true, want: []string{`p{color:red;}`}, not: []string{"@", "evil"}},
+		{name: "other at-rules", in: `@page{margin:0} @namespace x url(https://evil.test/ns); @charset "utf-8"; @font-feature-values F{@swash{x:1}} @layer x{p{color:blue}} @container (min-width:1px){p{color:blue}} p{color:red}`,
+			images: true, want: []string{`p{color:red;}`}, not: []string{"@", "evil", "blue"}},
+		{name: "supports", in: `@supports (display: grid) and (not (display: inline-grid)) { .g { display: grid; background: url(https://evil.test/s) } @media (max-width: 600px) { .g { display: block } } }`,
+			want: []string{`@supports (display:grid) and (not (display:inline-grid)){.g{display:grid;}@media (max-width:600px){.g{display:block;}}}`},
+			not: []string{"evil", "url("}},
+		{name: "supports hostile conditions", in: `@supports (background: url(https://evil.test/c)) { p { color: blue } } @supports selector(:has(a)) { p { color: blue } } @supports ("x") { p { color: blue } } p{color:red}`,
+			images: true, want: []string{`p{color:red;}`}, not: []string{"@supports", "evil", "blue"}},
+		{name: "keyframes", in: `@keyframes pulse { from { opacity: 1; background: url(https://evil.test/k) } 50%, 60% { opacity: .5; transform: translateX(10px) scale(1.1) } to { opacity: 1 } } .b { animation: pulse 2s cubic-bezier(.2,.8,.2,1) infinite }`,
+			want: []string{`@keyframes pulse{from{opacity:1;}50%,60%{opacity:.5;transform:translateX(10px) scale(1.1);}to{opacity:1;}}`, `.b{animation:pulse 2s cubic-bezier(.2,.8,.2,1) infinite;}`},
+			not: []string{"evil", "url("}},
+		{name: "keyframes in media, webkit", in: `@media screen { @-webkit-keyframes k { to { color: red } } }`,
+			want: []string{`@media screen{@-webkit-keyframes k{to{color:red;}}}`}},
+		{name: "keyframes hostile", in: `@keyframes "q" { to { color: blue } } @keyframes k { @import url(https://evil.test/i); p { color: blue } to { content: url(https://evil.test/c); color: red } } p { @keyframes n { to { color: blue } } } @keyframes e { to { width: expression(alert(1)) } }`,
+			images: true, want: []string{`@keyframes k{to{color:red;}}`, `@keyframes e{to{}}`}, not: []string{"evil", "blue", "content", "expression", `"q"`}},
 		{name: "selectors", in: `a[href^="https"]:not(.x), p:nth-child(2n+1) {color:red} p:has(img){color:blue} p::after{content:"x"}`,
 			want: []string{`a[href^="https"]:not(.x),p:nth-child(2n+1){color:red;}`, `p::after{}`}, not: []string{"has(", "content"}},
 		{name: "unknown functions", in: `p{color:attr(x);width:image-set("x.png" 1x);background:image(https://evil.test/i)}`, images: true,
@@ -105,14 +118,17 @@ func TestSanitizeCSSKeepsDesignDropsHostile(t *testing.T) {
 
 // TestSanitizeCSSRandomHostile: stylesheets stitched at random from
 // hostile and broken pieces never yield a url() but the allowed kinds,
-// an @-rule other than @media, a function that runs or loads, a fixed
-// position, or a way out of the <style> element.
+// an @-rule other than @media, @supports and @keyframes (with a plain
+// prelude), a function that runs or loads, a fixed position, or a way
+// out of the <style> element.
 func TestSanitizeCSSRandomHostile(t *testing.T) {
 	pieces := []string{"p{", "}", "{", ";", "color:red", "background:url(https://evil.test/a)", "background:url(cid:logo@x)",
 		"@import url(https://evil.test/i);", "@font-face{src:url(https://evil.test/f)}", "@media (max-width:1px){", "width:expression(alert(1))",
 		`w\69 dth:e\78pression(1)`, "behavior:url(x)", "-moz-binding:url(https://evil.test/b)", "position:fixed", "position: /**/fixed",
 		`"</style><script>`, "</style>", "<!--", "-->", "url(", ")", "'", `"`, `\`, "\n", "--x:url(https://evil.test/v)", "color:var(--x)",
 		"a[href*='https://evil.test']", ":has(", "@supports(x){", "@keyframes k{", "background:image-set(url(https://evil.test/s) 1x)",
+		"@supports (background:url(https://evil.test/s)){", "@supports selector(:has(a)){", "@-webkit-keyframes k{", "from{", "50%{", "to{",
+		"to{background:url(https://evil.test/k)}", "@keyframes 'x'{", "transform:translate(1px)", "animation:k 1s steps(2)",
 		"/*", "*/", "background-image:url(  \"https://img.test/ok\"  )", "list-style:url(https://evil.test/l)", "content:url(https://evil.test/c)"}
 	rng := rand.New(rand.NewPCG(14, 2))
 	for i := range 5000 {
@@ -142,16 +158,18 @@ func TestSanitizeCSSRandomHostile(t *testing.T) {
 				}
 			}
 			// Checked where they would act (an at-rule, a declaration, a
-			// function call): the same words in a selector are harmless.
+			// function call): the same words in a selector or a string
+			// (closed and escaped) are harmless.
+			acting := cssStrings.ReplaceAllString(out, `""`)
 			for _, bad := range hostileCSS {
-				if bad.MatchString(out) {
+				if bad.MatchString(acting) {
 					t.Fatalf("case %d (images %v): %s kept: %q\nfrom %q", i, images, bad, out, in)
 				}
 			}
 			if strings.Contains(out, "</") || strings.Contains(out, "<script") {
 				t.Fatalf("case %d (images %v): a way out of <style>: %q\nfrom %q", i, images, out, in)
 			}
-			if fixedDecl.MatchString(out) {
+			if fixedDecl.MatchString(acting) {
 				t.Fatalf("case %d (images %v): position fixed kept: %q\nfrom %q", i, images, out, in)
 			}
 			if strings.Count(out, "{") != strings.Count(out, "}") {
@@ -165,9 +183,17 @@ func TestSanitizeCSSRandomHostile(t *testing.T) {
 // selector such as p:fixed is harmless and ends in "{" or ",").
 var fixedDecl = regexp.MustCompile(`position:[^;{},]*fixed[^;{}]*;`)
 
+// cssStrings finds the double-quoted strings sanitizeCSS writes (no
+// quote or backslash inside but escapes).
+var cssStrings = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+
 // hostileCSS are the constructs that must never come out of sanitizeCSS.
 var hostileCSS = []*regexp.Regexp{
-	regexp.MustCompile(`(^|[^\\])@(import|font-face|supports|keyframes|namespace|charset)`),
+	regexp.MustCompile(`(^|[^\\])@(import|font-face|namespace|charset|page|layer|container)`),
+	// The at-rules kept, with a prelude of anything but plain words,
+	// numbers and parentheses.
+	regexp.MustCompile(`@(media|supports)[^{]*[^a-z0-9 :(),.%#/>={_-][^{]*\{`),
+	regexp.MustCompile(`@(-webkit-)?keyframes [^{]*[^a-z0-9{_-][^{]*\{`),
 	regexp.MustCompile(`(^|[{;])(behavior|-moz-binding|content|list-style|cursor|--x)\s*:`),
 	regexp.MustCompile(`(expression|var|image-set|image|attr)\(`),
 }
