@@ -64,9 +64,10 @@ type messageData struct {
 	// Sent: the message is in Sent, where its delivery status per
 	// recipient is shown (compose's /messages/{id}/status).
 	Sent bool
-	// Fill: the body is one HTML frame, laid out to fill the rest of the
-	// viewport and scroll itself (the frame runs no script to size
-	// itself, so the page is sized around it instead).
+	// Fill: the body has one HTML frame, laid out to fill the rest of
+	// the viewport and scroll itself (the frame runs no script to size
+	// itself, so the page is sized around it instead); text parts
+	// around it scroll in boxes of their own.
 	Fill bool
 }
 
@@ -249,7 +250,16 @@ func (a *app) messagePage(w http.ResponseWriter, r *http.Request, acct int64) {
 			}
 		}
 	}
-	d.Fill = len(d.Body) == 1 && d.Body[0].HTML
+	// One HTML body part, alone or with text parts around it (an
+	// alternative's chosen HTML in a mixed message, a list's text
+	// footer): the frame takes the room the rest leaves.
+	html := 0
+	for _, b := range d.Body {
+		if b.HTML {
+			html++
+		}
+	}
+	d.Fill = html == 1
 	a.pages.message.Render(w, r, http.StatusOK, web.View{Title: title(d.Folders, d.Subject), App: "webmail", Nav: nav(d.Folders, "Mail"), Data: d})
 }
 

@@ -183,51 +183,92 @@ func TestBrowserAttachmentPreview(t *testing.T) {
 // TestBrowserLongHTMLFillsViewport: a long HTML message's frame fills
 // the viewport under the headers and scrolls itself: the page has no
 // scroll of its own (no double scroll bars), at 390 and 1280 px, light
-// and dark, with screenshots.
+// and dark, with screenshots. So does it when the HTML is one part of
+// more: the HTML alternative of a mixed message with a file, and an HTML
+// part between text parts (an intro, a list's footer), whose texts stay
+// in view in boxes of their own.
 func TestBrowserLongHTMLFillsViewport(t *testing.T) {
 	srv := start(t)
 	var b strings.Builder
-	b.WriteString("From: Northwind News <news@northwind.example>\nTo: bob@example.test\nSubject: The long December newsletter\n" +
-		"Message-ID: <long-news@northwind.example>\nContent-Type: text/html; charset=utf-8\n\n" +
-		`<table width="100%" bgcolor="#f4f4f7"><tr><td align="center"><table width="560" style="background-color:#ffffff;padding:16px"><tr><td>` +
+	b.WriteString(`<table width="100%" bgcolor="#f4f4f7"><tr><td align="center"><table width="560" style="background-color:#ffffff;padding:16px"><tr><td>` +
 		`<h1 style="color:#1a4d8f;font-family:Georgia,serif">December update</h1>`)
 	for i := range 60 {
 		fmt.Fprintf(&b, "<p style=\"font-size:15px;line-height:1.5\">Paragraph %d: the office moves on <b>14 December</b>; desks, chairs and the coffee machine go first.</p>\n", i+1)
 	}
 	b.WriteString("<p id=\"end\">The end.</p></td></tr></table></td></tr></table>\n")
-	capture(t, srv, "bob@example.test", b.String())
+	long := b.String()
+	head := func(subject string) string {
+		return "From: Northwind News <news@northwind.example>\nTo: bob@example.test\nSubject: " + subject + "\nMIME-Version: 1.0\n"
+	}
+	cases := []struct {
+		name, raw string
+		texts     int // text parts shown beside the frame
+	}{
+		{"long-html", head("The long December newsletter") + "Content-Type: text/html; charset=utf-8\n\n" + long, 0},
+		{"alternative-mixed", head("Newsletter with a file") + "Content-Type: multipart/mixed; boundary=m\n\n" +
+			"--m\nContent-Type: multipart/alternative; boundary=a\n\n--a\nContent-Type: text/plain\n\nThe plain version.\n" +
+			"--a\nContent-Type: text/html; charset=utf-8\n\n" + long + "--a--\n" +
+			"--m\nContent-Type: application/pdf; name=plan.pdf\nContent-Disposition: attachment; filename=plan.pdf\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--m--\n", 0},
+		{"text-around-html", head("Newsletter through a list") + "Content-Type: multipart/mixed; boundary=m\n\n" +
+			"--m\nContent-Type: text/plain\n\nForwarded by the office list.\n" +
+			"--m\nContent-Type: text/html; charset=utf-8\n\n" + long +
+			"--m\nContent-Type: text/plain\n\n_______\nOffice list: to leave it, write to office-leave@example.test.\n--m--\n", 2},
+	}
+	for _, c := range cases {
+		capture(t, srv, "bob@example.test", c.raw)
+	}
 	tab := webtest.NewTab(t, webtest.Laptop)
 	tab.SignIn(srv.Web, "bob@example.test", "bob-password")
-	tab.WaitFor(`document.querySelector('#rows .mail-row a.list-main')`)
-	msg := srv.Web + webtest.Run(tab, chromedp.Evaluate[string](`document.querySelector('#rows .mail-row a.list-main').getAttribute('href')`))
-	for _, w := range []int{webtest.LaptopWidth, webtest.PhoneWidth} {
-		tab.SetWidth(w)
-		for _, dark := range []bool{false, true} {
-			tab.SetDark(dark)
-			tab.Navigate(msg)
-			tab.Do(chromedp.WaitVisible(chromedp.CSS("iframe.msg-frame")))
-			tab.WaitFor(`(() => { const f = document.querySelector('iframe.msg-frame'); return !!f && performance.getEntriesByName(f.src).length > 0 })()`)
-			var g struct {
-				Inner, Scroll, Top, Bottom, Height float64
-				Fill                               bool
+	tab.WaitFor(`document.querySelectorAll('#rows .mail-row a.list-main').length === 3`)
+	hrefs := webtest.Run(tab, chromedp.Evaluate[map[string]string](`Object.fromEntries([...document.querySelectorAll('#rows .mail-row')].map(r =>
+		[r.querySelector('.mail-subject').textContent, r.querySelector('a.list-main').getAttribute('href')]))`))
+	for _, c := range cases {
+		subject := strings.TrimPrefix(strings.SplitN(strings.SplitN(c.raw, "Subject: ", 2)[1], "\n", 2)[0], "")
+		msg := srv.Web + hrefs[subject]
+		for _, w := range []int{webtest.LaptopWidth, webtest.PhoneWidth} {
+			tab.SetWidth(w)
+			for _, dark := range []bool{false, true} {
+				tab.SetDark(dark)
+				tab.Navigate(msg)
+				tab.Do(chromedp.WaitVisible(chromedp.CSS("iframe.msg-frame")))
+				tab.WaitFor(`(() => { const f = document.querySelector('iframe.msg-frame'); return !!f && performance.getEntriesByName(f.src).length > 0 })()`)
+				var g struct {
+					Inner, Scroll, Top, Bottom, Height, BodyBottom float64
+					Fill                                           bool
+					Texts                                          []float64 // each text part's visible height
+				}
+				raw := webtest.Run(tab, chromedp.Evaluate[string](`(() => { const r = document.querySelector('iframe.msg-frame').getBoundingClientRect();
+					const body = document.querySelector('.msg-body');
+					const texts = [...body.children].filter(e => !e.matches('iframe')).map(e => { const q = e.getBoundingClientRect();
+						return Math.max(0, Math.min(q.bottom, innerHeight) - Math.max(q.top, 0)) });
+					return JSON.stringify({Inner: innerHeight, Scroll: document.scrollingElement.scrollHeight, Top: r.top, Bottom: r.bottom,
+						Height: r.height, BodyBottom: body.getBoundingClientRect().bottom, Fill: !!document.querySelector('.msg-fill'), Texts: texts}) })()`))
+				if err := json.Unmarshal([]byte(raw), &g); err != nil {
+					t.Fatal(err)
+				}
+				if !g.Fill || g.Scroll > g.Inner+1 {
+					t.Errorf("%s, %d px: the page scrolls (%.0f of %.0f px) or is not in fill mode (%v)", c.name, w, g.Scroll, g.Inner, g.Fill)
+				}
+				if g.BodyBottom > g.Inner || g.BodyBottom < g.Inner-32 {
+					t.Errorf("%s, %d px: the body ends at %.0f, want the viewport's bottom (%.0f) less a margin", c.name, w, g.BodyBottom, g.Inner)
+				}
+				if c.texts == 0 && g.Bottom < g.Inner-32 {
+					t.Errorf("%s, %d px: the frame ends at %.0f, want the viewport's bottom (%.0f) less a margin", c.name, w, g.Bottom, g.Inner)
+				}
+				if g.Height < 0.3*g.Inner {
+					t.Errorf("%s, %d px: the frame is %.0f px high in a %.0f px viewport", c.name, w, g.Height, g.Inner)
+				}
+				if len(g.Texts) != c.texts {
+					t.Errorf("%s, %d px: %d text parts beside the frame, want %d", c.name, w, len(g.Texts), c.texts)
+				}
+				for i, h := range g.Texts {
+					if h < 16 {
+						t.Errorf("%s, %d px: text part %d shows %.0f px", c.name, w, i, h)
+					}
+				}
+				tab.Do(chromedp.Sleep(300 * time.Millisecond)) // the frame paints
+				tab.Screenshot(c.name)
 			}
-			raw := webtest.Run(tab, chromedp.Evaluate[string](`(() => { const r = document.querySelector('iframe.msg-frame').getBoundingClientRect();
-				return JSON.stringify({Inner: innerHeight, Scroll: document.scrollingElement.scrollHeight, Top: r.top, Bottom: r.bottom,
-					Height: r.height, Fill: !!document.querySelector('.msg-fill')}) })()`))
-			if err := json.Unmarshal([]byte(raw), &g); err != nil {
-				t.Fatal(err)
-			}
-			if !g.Fill || g.Scroll > g.Inner+1 {
-				t.Errorf("%d px: the page scrolls (%.0f of %.0f px) or is not in fill mode (%v)", w, g.Scroll, g.Inner, g.Fill)
-			}
-			if g.Bottom > g.Inner || g.Bottom < g.Inner-32 {
-				t.Errorf("%d px: the frame ends at %.0f, want the viewport's bottom (%.0f) less a margin", w, g.Bottom, g.Inner)
-			}
-			if g.Height < 0.4*g.Inner {
-				t.Errorf("%d px: the frame is %.0f px high in a %.0f px viewport", w, g.Height, g.Inner)
-			}
-			tab.Do(chromedp.Sleep(300 * time.Millisecond)) // the frame paints
-			tab.Screenshot("long-html")
 		}
 	}
 }
