@@ -88,12 +88,15 @@
     var el = document.getElementById("undo-seconds");
     if (!el) return;
     var at = parseInt(el.getAttribute("data-send-at"), 10);
+    // Due already when the page came: the sender is catching up, so
+    // look again less often than right after a countdown.
+    var due = at <= Date.now();
     var tick = function () {
       var left = Math.max(0, Math.ceil((at - Date.now()) / 1000));
       el.textContent = String(left);
       if (left === 0) {
         clearInterval(timer);
-        setTimeout(function () { location.reload(); }, 1500);
+        setTimeout(function () { location.reload(); }, due ? 5000 : 1500);
       }
     };
     var timer = setInterval(tick, 250);

@@ -171,7 +171,9 @@ JVBERi0xLjQKYWdlbmRh
 // send; after the undo window the relay gets the reply, threaded, with
 // the file. Screenshots of compose at both widths, light and dark.
 func TestBrowserReplyWithAttachment(t *testing.T) {
-	srv, sk := browserServer(t, 2*time.Second)
+	// A hold long enough that the undo page is still counting when its
+	// screenshot is taken on a loaded machine (race detector, 2 cores).
+	srv, sk := browserServer(t, 10*time.Second)
 	id := deliverTo(t, srv, bob, plansMsg)
 	file := filepath.Join(t.TempDir(), "minutes.txt")
 	os.WriteFile(file, []byte("minutes of the meeting\n"), 0o600)
@@ -272,7 +274,10 @@ func TestBrowserDraftSurvivesReload(t *testing.T) {
 // TestBrowserUndoSend: Undo takes the message back to compose, and the
 // relay never gets it.
 func TestBrowserUndoSend(t *testing.T) {
-	srv, sk := browserServer(t, 5*time.Second)
+	// The click on Undo must come within the hold: generous, for a
+	// loaded machine under the race detector.
+	const hold = 30 * time.Second
+	srv, sk := browserServer(t, hold)
 	tab := webtest.NewTab(t, webtest.Dark)
 	tab.SignIn(srv.Web, bob, bobPw)
 	tab.Navigate(srv.Web + "/compose")
@@ -289,7 +294,7 @@ func TestBrowserUndoSend(t *testing.T) {
 	if subject != "Oops" {
 		t.Fatalf("after undo the subject is %q", subject)
 	}
-	time.Sleep(7 * time.Second) // past the hold
+	time.Sleep(hold + 2*time.Second) // past the hold
 	for _, m := range sk.got() {
 		if message.Parse(m.data).Subject == "Oops" {
 			t.Fatal("the relay got an undone message")
