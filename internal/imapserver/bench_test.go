@@ -44,8 +44,9 @@ func TestMain(m *testing.M) {
 
 // benchMailbox returns a server whose INBOX holds n messages; 1 in 1,000
 // contains the word "zebracorn" in its body and another 1 in 1,000 the word
-// "quarterly" in its subject; the senders are s0@example.net to
-// s96@example.net in turn.
+// "quarterly" in its subject, another 1 in 1,000 has X-Bench-Tag "needle";
+// the senders are s0@example.net to s96@example.net in turn, and To, Cc and
+// Bcc r0..r88@example.org, c0..c82@example.net and b0..b78@example.net.
 func benchMailbox(b *testing.B) *env {
 	benchOnce.Do(func() {
 		n := 100_000
@@ -53,7 +54,9 @@ func benchMailbox(b *testing.B) *env {
 			n, _ = strconv.Atoi(s)
 		}
 		dir := os.Getenv("IMAP_BENCH_DIR")
-		marker := filepath.Join(dir, fmt.Sprintf("built-%d", n))
+		// The marker names the generation of messages too: a directory
+		// built with older messages is built again.
+		marker := filepath.Join(dir, fmt.Sprintf("built-v2-%d", n))
 		if dir != "" {
 			if _, err := os.Stat(marker); err == nil {
 				benchDir, benchN = dir, n
@@ -102,8 +105,14 @@ func benchMailbox(b *testing.B) *env {
 					if i%1000 == 500 {
 						subject = fmt.Sprintf("Quarterly report %d", i)
 					}
-					raw := fmt.Sprintf("From: Sender %d <s%d@example.net>\r\nTo: alice@example.org\r\nSubject: %s\r\n"+
-						"Date: Fri, 20 Nov 2026 10:00:00 +0000\r\nMessage-ID: <%d@bench>\r\n\r\n%s", i%97, i%97, subject, i, body.String())
+					tag := fmt.Sprintf("hay%d", i%50)
+					if i%1000 == 250 {
+						tag = "needle"
+					}
+					raw := fmt.Sprintf("From: Sender %d <s%d@example.net>\r\nTo: Rcpt %d <r%d@example.org>\r\n"+
+						"Cc: c%d@example.net\r\nBcc: b%d@example.net\r\nX-Bench-Tag: %s\r\nSubject: %s\r\n"+
+						"Date: Fri, 20 Nov 2026 10:00:00 +0000\r\nMessage-ID: <%d@bench>\r\n\r\n%s",
+						i%97, i%97, i%89, i%89, i%83, i%79, tag, subject, i, body.String())
 					d := store.NewDelivery([]byte(raw), time.Now())
 					var f store.Flags
 					if i%3 == 0 {
@@ -224,4 +233,31 @@ func BenchmarkSearchHeader(b *testing.B) {
 func BenchmarkFetchNewestEnvelopes(b *testing.B) {
 	benchMailbox(b)
 	benchCommand(b, fmt.Sprintf("UID FETCH %d:* (ENVELOPE FLAGS)", benchN-49), 50)
+}
+
+// The other FETCH items of the newest 50 messages that read a message's
+// body row or bytes (issue 11 part 6): each reads the bodies of the set
+// with its rows in one query.
+func benchNewest(b *testing.B, items string) {
+	benchMailbox(b)
+	benchCommand(b, fmt.Sprintf("UID FETCH %d:* %s", benchN-49, items), 50)
+}
+
+func BenchmarkFetchNewestBodyStructure(b *testing.B) { benchNewest(b, "(BODYSTRUCTURE)") }
+func BenchmarkFetchNewestHeader(b *testing.B)        { benchNewest(b, "(BODY.PEEK[HEADER])") }
+func BenchmarkFetchNewestHeaderFields(b *testing.B) {
+	benchNewest(b, "(FLAGS BODY.PEEK[HEADER.FIELDS (FROM TO CC SUBJECT DATE MESSAGE-ID CONTENT-TYPE)])")
+}
+func BenchmarkFetchNewestSizeDate(b *testing.B) { benchNewest(b, "(RFC822.SIZE INTERNALDATE FLAGS)") }
+func BenchmarkFetchNewestBody(b *testing.B)     { benchNewest(b, "(BODY.PEEK[])") }
+
+// SEARCH on the other address keys and HEADER, which take FROM's path
+// (issue 11 part 6): 1 in 89 messages is to r42@example.org, 1 in 83 cc
+// to c42@example.net, 1 in 79 bcc to b42@example.net, 1 in 1,000 has
+// X-Bench-Tag "needle".
+func BenchmarkSearchTo(b *testing.B)  { benchCommand(b, `UID SEARCH TO "r42@example.org"`, 1) }
+func BenchmarkSearchCc(b *testing.B)  { benchCommand(b, `UID SEARCH CC "c42@example.net"`, 1) }
+func BenchmarkSearchBcc(b *testing.B) { benchCommand(b, `UID SEARCH BCC "b42@example.net"`, 1) }
+func BenchmarkSearchHeaderRare(b *testing.B) {
+	benchCommand(b, `UID SEARCH HEADER X-Bench-Tag "needle"`, 1)
 }

@@ -1,6 +1,7 @@
 package imapserver
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,11 +18,15 @@ type fetchNeeds struct {
 	meta bool // INTERNALDATE, RFC822.SIZE, or content (store.Message)
 	info bool // the pre-parsed message.Info
 	raw  bool // the raw bytes
-	seen bool // sets \Seen
+	// header: of the raw bytes, only the top-level header (RFC822.HEADER,
+	// BODY[HEADER], BODY[HEADER.FIELDS ...]): read up to the body only.
+	header bool
+	seen   bool // sets \Seen
 }
 
 func needsOf(items []imapwire.FetchItem) fetchNeeds {
 	var n fetchNeeds
+	headerOnly := true
 	for i := range items {
 		it := &items[i]
 		switch it.Kind {
@@ -32,17 +37,35 @@ func needsOf(items []imapwire.FetchItem) fetchNeeds {
 		case imapwire.FetchRFC822, imapwire.FetchRFC822Header, imapwire.FetchRFC822Text,
 			imapwire.FetchBodySection, imapwire.FetchBinary, imapwire.FetchBinarySize:
 			n.meta, n.info, n.raw = true, true, true
+			headerOnly = headerOnly && topHeader(it)
 		}
 		if it.SetsSeen() {
 			n.seen = true
 		}
 	}
+	n.header = n.raw && headerOnly
 	return n
 }
 
-// fetchRow is one message to answer for.
+// topHeader reports whether item is the top-level header or some of its
+// fields: bytes before the body only.
+func topHeader(it *imapwire.FetchItem) bool {
+	switch it.Kind {
+	case imapwire.FetchRFC822Header:
+		return true
+	case imapwire.FetchBodySection:
+		switch it.Section.Spec {
+		case imapwire.SectionHeader, imapwire.SectionHeaderFields, imapwire.SectionHeaderFieldsNot:
+			return len(it.Section.Part) == 0
+		}
+	}
+	return false
+}
+
+// fetchRow is one message to answer for, with its body when the items
+// need it (read with the rows, store.MessageBodies).
 type fetchRow struct {
-	store.Message
+	store.MessageBody
 	seq     uint32
 	flagsUp bool // \Seen was just set: FLAGS goes in the response
 }
@@ -90,7 +113,18 @@ func (s *session) cmdFetch(tag string, uid bool, a *imapwire.Fetch) error {
 		return s.fetchFlags(tag, uid, a, ranges)
 	}
 	var rows []fetchRow
-	{
+	if need.info {
+		// The bodies with the rows, in one read (not one per message).
+		msgs, err := s.messageBodies(ranges)
+		if err != nil {
+			s.storeError(tag, err, false)
+			return nil
+		}
+		rows = make([]fetchRow, 0, len(msgs))
+		for _, m := range msgs {
+			rows = append(rows, fetchRow{MessageBody: m})
+		}
+	} else {
 		msgs, err := s.messages(ranges)
 		if err != nil {
 			s.storeError(tag, err, false)
@@ -98,7 +132,7 @@ func (s *session) cmdFetch(tag string, uid bool, a *imapwire.Fetch) error {
 		}
 		rows = make([]fetchRow, 0, len(msgs))
 		for _, m := range msgs {
-			rows = append(rows, fetchRow{Message: m})
+			rows = append(rows, fetchRow{MessageBody: store.MessageBody{Message: m}})
 		}
 	}
 	// Keep the messages of the set that the client knows of.
@@ -153,7 +187,7 @@ func (s *session) cmdFetch(tag string, uid bool, a *imapwire.Fetch) error {
 		var info *message.Info
 		if need.info {
 			var err error
-			raw, info, err = s.load(&r.Message, need.raw)
+			raw, info, err = s.readBody(&r.MessageBody, need)
 			if err != nil {
 				s.storeError(tag, err, false)
 				return nil
@@ -319,49 +353,75 @@ func (s *session) fetchFlags(tag string, uid bool, a *imapwire.Fetch, ranges []s
 // ranges themselves (the store looks a sparse set up by UID), or for a
 // dense set of many ranges its bounding range (callers filter).
 func (s *session) messages(ranges []store.UIDRange) ([]store.Message, error) {
-	id := s.sel.mb.ID
-	if rangesCount(ranges) > 2000 {
-		// Reading the span and skipping the rows between costs less
-		// than looking up thousands of UIDs one by one.
-		return s.srv.store.MessagesByUID(s.ctx, s.account.ID, id, queryRanges(ranges))
-	}
-	return s.srv.store.MessagesByUID(s.ctx, s.account.ID, id, ranges)
+	return s.srv.store.MessagesByUID(s.ctx, s.account.ID, s.sel.mb.ID, readRanges(ranges))
 }
 
-// load reads a message's pre-parsed Info and, when raw is set, its bytes.
-func (s *session) load(m *store.Message, raw bool) ([]byte, *message.Info, error) {
-	body, err := s.srv.store.Body(s.ctx, s.account.ID, m.BodyID)
-	if err != nil {
-		return nil, nil, err
+// messageBodies is messages with each message's body.
+func (s *session) messageBodies(ranges []store.UIDRange) ([]store.MessageBody, error) {
+	return s.srv.store.MessageBodies(s.ctx, s.account.ID, s.sel.mb.ID, readRanges(ranges))
+}
+
+// readRanges is what to ask the store for to read the messages of
+// ranges: a dense set of many ranges is read as its span, because
+// reading the span and skipping the rows between costs less than looking
+// up thousands of UIDs one by one.
+func readRanges(ranges []store.UIDRange) []store.UIDRange {
+	if rangesCount(ranges) > 2000 {
+		return queryRanges(ranges)
 	}
-	info := body.Info
+	return ranges
+}
+
+// readBody returns a message's pre-parsed Info and the raw bytes need
+// asks for: none, the top-level header only, or all.
+func (s *session) readBody(m *store.MessageBody, need fetchNeeds) ([]byte, *message.Info, error) {
+	info := m.Body.Info
 	if info == nil {
 		info = &message.Info{}
 	}
-	if !raw {
+	if !need.raw {
 		return nil, info, nil
 	}
-	rc, err := s.srv.store.OpenBody(s.ctx, s.account.ID, m.BodyID)
+	limit := int64(-1)
+	if need.header && m.Body.Info != nil {
+		limit = info.Part.BodyStart
+	}
+	b, err := readAll(s.ctx, m.Open, m.Body.Size, limit)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("read message body %d: %w", m.BodyID, err)
+	}
+	if m.Body.Info == nil {
+		info = message.Parse(b)
+	}
+	return b, info, nil
+}
+
+// readAll reads the first limit bytes (all when negative) of a body of
+// size bytes from open.
+func readAll(ctx context.Context, open func(context.Context) (io.ReadCloser, error), size, limit int64) ([]byte, error) {
+	rc, err := open(ctx)
+	if err != nil {
+		return nil, err
 	}
 	defer rc.Close()
-	b := make([]byte, 0, max(body.Size, 0)+1)
+	var r io.Reader = rc
+	n := max(size, 0)
+	if limit >= 0 {
+		r = io.LimitReader(rc, limit)
+		n = min(n, limit)
+	}
+	b := make([]byte, 0, n+1)
 	for {
-		n, err := rc.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
+		k, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+k]
 		if err == io.EOF {
-			break
+			return b, nil
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("read message body %d: %w", m.BodyID, err)
+			return nil, err
 		}
 		if len(b) == cap(b) {
 			b = slices.Grow(b, 4096)
 		}
 	}
-	if body.Info == nil {
-		info = message.Parse(b)
-	}
-	return b, info, nil
 }

@@ -127,6 +127,32 @@ func (s *session) matchWithin(keys []imapwire.SearchKey, saved []uint32, within 
 		}
 		return found(m)
 	}
+	if imapmsg.NeedsBody(keys) {
+		// The candidates' bodies in one read with their rows, not one
+		// query per candidate; the bytes are read only if a key needs
+		// them.
+		msgs, err := s.messageBodies(ranges)
+		if err != nil {
+			return err
+		}
+		for i := range msgs {
+			m := &msgs[i]
+			seq, ok := sel.view.seqOf(m.UID)
+			if !ok || !rangesContain(ranges, m.UID) {
+				continue
+			}
+			im := &imapmsg.Message{
+				Seq: seq, UID: m.UID, Flags: m.Flags, Keywords: m.Keywords,
+				Recent: rangesContain(sel.recent, m.UID), ModSeq: m.ModSeq, Received: m.Received, Size: m.Size,
+				Subject: m.Subject, From: m.From,
+				Load: func() ([]byte, *message.Info, error) { return s.readBody(m, fetchNeeds{raw: true}) },
+			}
+			if err := check(im); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	if usesMeta(keys) {
 		msgs, err := s.messages(ranges)
 		if err != nil {
@@ -142,7 +168,6 @@ func (s *session) matchWithin(keys []imapwire.SearchKey, saved []uint32, within 
 				Seq: seq, UID: m.UID, Flags: m.Flags, Keywords: m.Keywords,
 				Recent: rangesContain(sel.recent, m.UID), ModSeq: m.ModSeq, Received: m.Received, Size: m.Size,
 				Subject: m.Subject, From: m.From,
-				Load: func() ([]byte, *message.Info, error) { return s.load(m, true) },
 			}
 			if err := check(im); err != nil {
 				return err

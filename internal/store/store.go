@@ -516,6 +516,7 @@ type Store interface {
 	Sessions
 	Tenancy
 	Sorting
+	MessageBodies
 	Copies
 	KnownIPs
 	SendCounts

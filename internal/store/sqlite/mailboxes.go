@@ -308,7 +308,11 @@ func (s *Store) UIDs(ctx context.Context, accountID, mailboxID int64) ([]uint32,
 }
 
 // uidFilter turns ranges into an SQL condition on uid.
-func uidFilter(ranges []store.UIDRange) (string, []any) {
+func uidFilter(ranges []store.UIDRange) (string, []any) { return uidFilterOn("uid", ranges) }
+
+// uidFilterOn is uidFilter on the UID column col (a table's alias.uid in
+// a join).
+func uidFilterOn(col string, ranges []store.UIDRange) (string, []any) {
 	if ranges == nil {
 		return "", nil
 	}
@@ -337,13 +341,13 @@ func uidFilter(ranges []store.UIDRange) (string, []any) {
 				}
 			}
 			b = append(b, ']')
-			return " AND uid IN (SELECT value FROM json_each(?))", []any{string(b)}
+			return " AND " + col + " IN (SELECT value FROM json_each(?))", []any{string(b)}
 		}
 	}
 	var conds []string
 	var args []any
 	for _, r := range ranges {
-		conds = append(conds, "uid BETWEEN ? AND ?")
+		conds = append(conds, col+" BETWEEN ? AND ?")
 		args = append(args, r.First, r.Last)
 	}
 	return " AND (" + strings.Join(conds, " OR ") + ")", args

@@ -67,6 +67,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TenancyCounters", testTenancyCounters},
 		{"Duplicates", testDuplicates}, {"DuplicateLifecycle", testDuplicateLifecycle}, {"ConcurrentDuplicates", testConcurrentDuplicates},
 		{"SortRows", testSortRows},
+		{"MessageBodies", testMessageBodies},
 		{"MessageCopies", testMessageCopies},
 		{"DeliverAll", testDeliverAll},
 		{"AccountChanges", testAccountChanges},
