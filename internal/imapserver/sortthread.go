@@ -204,51 +204,82 @@ func (s *session) sortMessages(keys []imapwire.SearchKey, saved []uint32) (*sort
 	return e, idx, hits, nil
 }
 
-// sortRows reads the sort rows of the selected mailbox in ranges (or in
-// the span of many ranges) as thread.Msg. A body stored before the store
-// kept its keys (until the store has filled them in) gets them derived
-// from its Info here, so that the sort cache holds only complete rows.
+// sortRows reads the sort rows of the selected mailbox in ranges as
+// thread.Msg, in UID order. A body stored before the store kept its keys
+// (until the store has filled them in) gets them derived from its Info
+// here, so that the sort cache holds only complete rows.
 func (s *session) sortRows(ranges []store.UIDRange) ([]thread.Msg, error) {
 	// A first SORT of a large mailbox (after a restart) reads every
 	// row: in parts read at once on the store's read connections, which
-	// divides its wall time by the cores.
+	// divides its wall time by the cores. Each part streams its rows
+	// (store.EachSortRow) into its own window of the one list: the rows
+	// are never held in another list nor copied (a third of the CPU of
+	// a first SORT at 100,000 messages was copying rows).
 	parts := splitSpan(queryRanges(ranges), rangesCount(ranges))
-	got := make([][]store.SortRow, len(parts))
+	offs := make([]int, len(parts)+1)
+	for i, p := range parts {
+		offs[i+1] = offs[i] + rangesCount(intersectRanges(ranges, p))
+	}
+	out := make([]thread.Msg, offs[len(parts)])
+	filled := make([]int, len(parts))
+	// Rows whose body has no stored keys yet: their place in out and
+	// their body, per part.
+	type unkeyed struct {
+		at   int
+		body int64
+	}
+	noKeys := make([][]unkeyed, len(parts))
 	errs := make([]error, len(parts))
 	var wg sync.WaitGroup
 	for i, p := range parts {
-		wg.Go(func() { got[i], errs[i] = s.srv.store.SortRows(s.ctx, s.account.ID, s.sel.mb.ID, p) })
+		wg.Go(func() {
+			win := out[offs[i]:offs[i+1]]
+			errs[i] = s.srv.store.EachSortRow(s.ctx, s.account.ID, s.sel.mb.ID, p, func(r *store.SortRow) {
+				// The span read may hold rows not asked for; the
+				// window has room for every row asked for.
+				if filled[i] == len(win) || !rangesContain(ranges, r.UID) {
+					return
+				}
+				if !r.HasKeys {
+					noKeys[i] = append(noKeys[i], unkeyed{offs[i] + filled[i], r.BodyID})
+				}
+				k := &r.Keys
+				win[filled[i]] = thread.Msg{
+					UID: r.UID, Arrival: r.Received, Size: r.Size, MessageID: r.MessageID,
+					Date: k.Date, Base: k.BaseSubject, Reply: k.Reply, Based: true,
+					From: k.From, To: k.To, Cc: k.Cc, DisplayFrom: k.DisplayFrom, DisplayTo: k.DisplayTo,
+					InReplyTo: k.InReplyTo, References: k.References,
+				}
+				filled[i]++
+			})
+		})
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	rows := got[0]
-	if len(got) > 1 {
-		rows = slices.Concat(got...)
-	}
-	out := make([]thread.Msg, len(rows))
-	for i := range rows {
-		r := &rows[i]
-		if !r.HasKeys {
-			body, err := s.srv.store.Body(s.ctx, s.account.ID, r.BodyID)
-			if err != nil {
-				return nil, err
-			}
-			info := body.Info
-			if info == nil {
-				info = &message.Info{}
-			}
-			r.Keys, r.HasKeys = store.SortKeysOf(info), true
+	for _, u := range slices.Concat(noKeys...) {
+		body, err := s.srv.store.Body(s.ctx, s.account.ID, u.body)
+		if err != nil {
+			return nil, err
 		}
-		k := &r.Keys
-		out[i] = thread.Msg{
-			UID: r.UID, Arrival: r.Received, Size: r.Size, MessageID: r.MessageID,
-			Date: k.Date, Base: k.BaseSubject, Reply: k.Reply, Based: true,
-			From: k.From, To: k.To, Cc: k.Cc, DisplayFrom: k.DisplayFrom, DisplayTo: k.DisplayTo,
-			InReplyTo: k.InReplyTo, References: k.References,
+		info := body.Info
+		if info == nil {
+			info = &message.Info{}
 		}
+		k := store.SortKeysOf(info)
+		m := &out[u.at]
+		m.Date, m.Base, m.Reply = k.Date, k.BaseSubject, k.Reply
+		m.From, m.To, m.Cc, m.DisplayFrom, m.DisplayTo = k.From, k.To, k.Cc, k.DisplayFrom, k.DisplayTo
+		m.InReplyTo, m.References = k.InReplyTo, k.References
 	}
+	// Close the gaps of parts that had fewer rows than asked for
+	// (messages expunged meanwhile).
+	n := filled[0]
+	for i := 1; i < len(parts); i++ {
+		n += copy(out[n:], out[offs[i]:offs[i]+filled[i]])
+	}
+	out = out[:n]
 	return out, nil
 }
 

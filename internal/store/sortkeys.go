@@ -91,4 +91,10 @@ type Sorting interface {
 	// (nil: all), in UID order, each with its body's sort keys, in one
 	// read however many ranges there are.
 	SortRows(ctx context.Context, accountID, mailboxID int64, ranges []UIDRange) ([]SortRow, error)
+	// EachSortRow is SortRows calling fn with each row, in UID order,
+	// instead of listing them: the first SORT of a 100,000-message
+	// mailbox spent a third of its CPU copying rows between lists. The
+	// row is reused for the next one; fn may keep its strings and
+	// slices, not the row.
+	EachSortRow(ctx context.Context, accountID, mailboxID int64, ranges []UIDRange, fn func(*SortRow)) error
 }

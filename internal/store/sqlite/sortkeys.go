@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -81,46 +82,43 @@ func unpackSortKeys(p string, k *store.SortKeys) bool {
 // SortRows implements store.Sorting: the messages with their body's keys,
 // one query with a join, in UID order.
 func (s *Store) SortRows(ctx context.Context, accountID, mailboxID int64, ranges []store.UIDRange) ([]store.SortRow, error) {
-	// The mailbox's counter sizes the list: growing a list of 100,000
-	// rows by doubling was most of the cost.
-	var count uint64
-	if err := s.queryRow(ctx, "SELECT messages FROM mailboxes WHERE id = ? AND account_id = ?", mailboxID, accountID).Scan(&count); err != nil {
-		return nil, notFound(err, fmt.Sprintf("mailbox %d of account %d", mailboxID, accountID))
-	}
-	if ranges != nil {
-		var n uint64
-		for _, r := range ranges {
-			n += uint64(r.Last-r.First) + 1
-		}
-		count = min(count, n)
-	}
-	cond, args := uidFilter(ranges)
+	var out []store.SortRow
+	err := s.EachSortRow(ctx, accountID, mailboxID, ranges, func(r *store.SortRow) { out = append(out, *r) })
+	return out, err
+}
+
+// EachSortRow implements store.Sorting.
+func (s *Store) EachSortRow(ctx context.Context, accountID, mailboxID int64, ranges []store.UIDRange, fn func(*store.SortRow)) error {
+	cond, args := uidFilterOn("m.uid", ranges)
 	rows, err := s.query(ctx, `SELECT m.uid, m.modseq, m.received, m.size, m.message_id, m.body_id, coalesce(k.keys, '')
 		FROM messages m LEFT JOIN sort_keys k ON k.body_id = m.body_id
 		WHERE m.`+ownedMailbox+` AND m.expunged_modseq = 0`+cond+` ORDER BY m.uid`,
 		append([]any{mailboxID, accountID}, args...)...)
 	if err != nil {
-		return nil, fmt.Errorf("list sort keys: %w", err)
+		return fmt.Errorf("list sort keys: %w", err)
 	}
 	defer rows.Close()
-	out := make([]store.SortRow, 0, count)
-	var packed []byte
+	var r store.SortRow
+	var received int64
+	var packed sql.RawBytes // unpacked into one string per row
+	n := 0
 	for rows.Next() {
-		// Scanned in place: appending a copy of each 250-byte row was
-		// a third of the cost.
-		out = append(out, store.SortRow{})
-		r := &out[len(out)-1]
-		var received int64
+		r = store.SortRow{}
 		if err := rows.Scan(&r.UID, &r.ModSeq, &received, &r.Size, &r.MessageID, &r.BodyID, &packed); err != nil {
-			return nil, fmt.Errorf("list sort keys: %w", err)
+			return fmt.Errorf("list sort keys: %w", err)
 		}
 		r.Received = time.UnixMilli(received)
 		r.HasKeys = len(packed) > 0 && unpackSortKeys(string(packed), &r.Keys)
+		fn(&r)
+		n++
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list sort keys: %w", err)
+		return fmt.Errorf("list sort keys: %w", err)
 	}
-	return out, nil
+	if n == 0 {
+		return s.checkMailbox(ctx, accountID, mailboxID)
+	}
+	return nil
 }
 
 // fillBatch is how many bodies one step of fillSortKeys fills.
