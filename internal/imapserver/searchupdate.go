@@ -50,9 +50,12 @@ type liveResult struct {
 	// volatile: the keys name sequence numbers or "*", whose meaning
 	// moves with expunges and new messages.
 	volatile bool
-	crit     []thread.Criterion // nil for SEARCH
-	members  []uint32           // the result's UIDs, ascending
-	order    []uint32           // SORT: the same UIDs in sort order
+	// modseq: the keys hold MODSEQ, so an ADDTO carries the highest
+	// modseq of the messages it adds (see applyLive).
+	modseq  bool
+	crit    []thread.Criterion // nil for SEARCH
+	members []uint32           // the result's UIDs, ascending
+	order   []uint32           // SORT: the same UIDs in sort order
 }
 
 // errNoSortRow: a message of a sorted live result has no sort row.
@@ -104,6 +107,7 @@ func (s *session) keepLive(tag string, uid bool, ret imapwire.SearchReturn, r *r
 		return
 	}
 	lr.volatile = keysVolatile(lr.keys)
+	lr.modseq = imapmsg.UsesModSeq(lr.keys)
 	lr.members = slices.Clone(r.uids)
 	slices.Sort(lr.members)
 	sel.live = append(sel.live, lr)
@@ -161,8 +165,10 @@ func (s *session) liveChanged(uids []uint32) {
 			}
 		}
 		var matched []uint32
+		var modseqs []uint64 // of matched
 		err := s.matchWithin(lr.keys, lr.saved, within, func(m *imapmsg.Message) error {
 			matched = append(matched, m.UID)
+			modseqs = append(modseqs, m.ModSeq)
 			return nil
 		})
 		if err != nil {
@@ -170,9 +176,11 @@ func (s *session) liveChanged(uids []uint32) {
 			continue
 		}
 		var adds, removes []uint32
-		for _, u := range matched {
+		var addModSeq uint64
+		for i, u := range matched {
 			if _, in := slices.BinarySearch(lr.members, u); !in {
 				adds = append(adds, u)
+				addModSeq = max(addModSeq, modseqs[i])
 			}
 		}
 		for _, u := range lr.members {
@@ -183,7 +191,7 @@ func (s *session) liveChanged(uids []uint32) {
 				removes = append(removes, u)
 			}
 		}
-		if err := s.applyLive(lr, adds, removes); err != nil {
+		if err := s.applyLive(lr, adds, removes, addModSeq); err != nil {
 			s.dropLive(lr, err)
 		}
 	}
@@ -206,14 +214,24 @@ func (s *session) liveExpunged(uids []uint32) {
 			}
 		}
 		// Removing cannot fail: no sort rows are read.
-		_ = s.applyLive(lr, nil, removes)
+		_ = s.applyLive(lr, nil, removes, 0)
 	}
 }
 
 // applyLive takes removes (ascending UIDs, members) out of lr and puts
-// adds (ascending UIDs, in the view) in, and writes the ESEARCH response
-// that tells the client.
-func (s *session) applyLive(lr *liveResult, adds, removes []uint32) error {
+// adds (ascending UIDs, in the view, the highest of their modseqs
+// addModSeq) in, and writes the ESEARCH response that tells the client.
+//
+// Neither RFC 5267 nor RFC 7162 says whether an update carries MODSEQ.
+// An update is an ESEARCH response of the searching command, and RFC
+// 7162 section 3.1.5 (with RFC 4731 section 3.2) gives an ESEARCH
+// response of a search that uses MODSEQ the highest modseq of the
+// messages it returns, as the command's own response here does: so an
+// ADDTO of such a result ends with "MODSEQ n", n the highest modseq of
+// the messages it adds, and a REMOVEFROM alone (it returns no message)
+// has none. A client that tracks the result with CONDSTORE can then
+// raise its known modseq without fetching.
+func (s *session) applyLive(lr *liveResult, adds, removes []uint32, addModSeq uint64) error {
 	if len(adds) == 0 && len(removes) == 0 {
 		return nil
 	}
@@ -262,6 +280,9 @@ func (s *session) applyLive(lr *liveResult, adds, removes []uint32) error {
 	}
 	if len(add) > 0 {
 		w.Raw(" ADDTO (").Raw(s.updatePairs(lr.crit != nil, s.numsOf(lr.uid, add), add)).Raw(")")
+		if lr.modseq && addModSeq > 0 {
+			w.Raw(" MODSEQ ").Num64(addModSeq)
+		}
 	}
 	w.CRLF()
 	return nil
