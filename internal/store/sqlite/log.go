@@ -11,12 +11,17 @@ import (
 )
 
 func (t *tx) appendLog(events []store.LogEvent) error {
+	subjects := make(map[string]int64, 1)
 	for _, e := range events {
 		if e.Time.IsZero() {
 			e.Time = time.Now()
 		}
-		_, err := t.Exec(insertLog, e.Time.UnixMilli(), e.Status, strings.Trim(e.MessageID, "<>"), e.Subject, strings.ToLower(e.MailFrom),
-			strings.ToLower(e.Rcpt), e.Size, e.RemoteIP, e.Detail, e.DomainID)
+		sid, err := t.logSubjectID(e.Subject, subjects)
+		if err != nil {
+			return err
+		}
+		_, err = t.Exec(insertLog, e.Time.UnixMilli(), e.Status, strings.Trim(e.MessageID, "<>"), e.Subject, strings.ToLower(e.MailFrom),
+			strings.ToLower(e.Rcpt), e.Size, e.RemoteIP, e.Detail, e.DomainID, sid)
 		if err != nil {
 			return fmt.Errorf("append message log: %w", err)
 		}
@@ -57,7 +62,8 @@ func (s *Store) SearchLog(ctx context.Context, q store.LogQuery) ([]store.LogEve
 		if m == "" {
 			return nil, nil
 		}
-		where = append(where, "id IN (SELECT rowid FROM msglog_fts WHERE msglog_fts MATCH ?)")
+		// The words are indexed per distinct subject (logsubjects.go).
+		where = append(where, "subject_id IN (SELECT rowid FROM msglog_subject_fts WHERE msglog_subject_fts MATCH ?)")
 		args = append(args, m)
 	}
 	if !q.BeforeTime.IsZero() {

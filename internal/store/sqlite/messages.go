@@ -28,12 +28,12 @@ const (
 			received, size, body_id, subject, from_addr, message_id, preview)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	mailboxOfCopy = "SELECT id, special_use FROM mailboxes WHERE account_id = ? AND name = ?"
-	insertLog     = `INSERT INTO msglog (time, status, message_id, subject, mail_from, rcpt, size, remote_ip, detail, domain_id)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	insertLog     = `INSERT INTO msglog (time, status, message_id, subject, mail_from, rcpt, size, remote_ip, detail, domain_id, subject_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
 var hotQueries = []string{"SAVEPOINT req", "RELEASE req", "ROLLBACK TO req", insertBody, insertFTS, addToMailbox, insertMessage, insertLog,
-	mailboxOfCopy, claimDedup, heldDedup, setDedup, insertSortKeys}
+	mailboxOfCopy, claimDedup, heldDedup, setDedup, insertSortKeys, selectLogSubject, insertLogSubject, insertLogWords}
 
 func (s *Store) Deliver(ctx context.Context, d *store.Delivery) ([]store.Delivered, error) {
 	out, err := s.DeliverAll(ctx, d)

@@ -96,13 +96,34 @@ func (s *Store) Purge(ctx context.Context, now, logBefore time.Time, limit int) 
 	}
 
 	err = s.write(ctx, func(t *tx) error {
-		r, err := t.Exec("DELETE FROM msglog WHERE id IN (SELECT id FROM msglog WHERE time < ? LIMIT ?)", logBefore.UnixMilli(), limit)
+		// Each record's subject goes when no record names it any more
+		// (logsubjects.go).
+		rows, err := t.Query("DELETE FROM msglog WHERE id IN (SELECT id FROM msglog WHERE time < ? LIMIT ?) RETURNING subject_id",
+			logBefore.UnixMilli(), limit)
 		if err != nil {
 			return err
 		}
-		n, _ := r.RowsAffected()
-		res.Events = int(n)
-		return nil
+		subjects := map[int64]bool{}
+		n := 0
+		for rows.Next() {
+			var sid int64
+			if err := rows.Scan(&sid); err != nil {
+				rows.Close()
+				return err
+			}
+			n++
+			if sid != 0 {
+				subjects[sid] = true
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		res.Events = n
+		return t.dropLogSubjects(subjects)
 	})
 	if err != nil {
 		return res, fmt.Errorf("purge message log: %w", err)

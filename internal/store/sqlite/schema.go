@@ -462,6 +462,8 @@ CREATE INDEX known_ips_last_seen ON known_ips(last_seen);
 	adminAuthSchema,
 	// Administrators' passkeys (issue 15: store.Passkeys).
 	passkeySchema,
+	// Message log subject words indexed once per subject (issue 13, speed).
+	logSubjectsSchema,
 }
 
 // rebuildAutoincrement returns the statements that recreate table with

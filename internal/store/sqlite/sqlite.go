@@ -247,6 +247,9 @@ type tx struct {
 	changes  []store.Change
 	trashed  []string // blobs to delete once the transaction commits
 	index    []ftsRow // full-text rows, written after every savepoint
+	// logSubjects are new message log subjects, indexed after every
+	// savepoint too.
+	logSubjects []logSubject
 }
 
 func (t *tx) Exec(query string, args ...any) (sql.Result, error) {
@@ -381,6 +384,7 @@ func (s *Store) commit(batch []*writeReq) {
 	var changes []store.Change
 	var trashed []string
 	var index []ftsRow
+	var logSubjects []logSubject
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			errs[i] = err
@@ -390,7 +394,7 @@ func (s *Store) commit(batch []*writeReq) {
 			errs[i] = fmt.Errorf("savepoint: %w", err)
 			continue
 		}
-		t.changes, t.trashed, t.index = t.changes[:0], t.trashed[:0], t.index[:0]
+		t.changes, t.trashed, t.index, t.logSubjects = t.changes[:0], t.trashed[:0], t.index[:0], t.logSubjects[:0]
 		if err := r.fn(t); err != nil {
 			errs[i] = err
 			if _, rerr := t.Exec("ROLLBACK TO req"); rerr != nil {
@@ -400,6 +404,7 @@ func (s *Store) commit(batch []*writeReq) {
 			changes = append(changes, t.changes...)
 			trashed = append(trashed, t.trashed...)
 			index = append(index, t.index...)
+			logSubjects = append(logSubjects, t.logSubjects...)
 		}
 		if _, err := t.Exec("RELEASE req"); err != nil && errs[i] == nil {
 			errs[i] = fmt.Errorf("release savepoint: %w", err)
@@ -409,6 +414,13 @@ func (s *Store) commit(batch []*writeReq) {
 		if err := t.insertFTS(row); err != nil {
 			sqltx.Rollback()
 			fail(fmt.Errorf("index message text: %w", err))
+			return
+		}
+	}
+	for _, ls := range logSubjects {
+		if _, err := t.Exec(insertLogWords, ls.id, ls.subject); err != nil {
+			sqltx.Rollback()
+			fail(fmt.Errorf("index message log subject: %w", err))
 			return
 		}
 	}

@@ -75,6 +75,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SendLimit", testSendLimit},
 		{"AdminChallenges", testAdminChallenges},
 		{"Passkeys", testPasskeys},
+		{"LogSubjects", testLogSubjects},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

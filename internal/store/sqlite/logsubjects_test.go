@@ -1,0 +1,116 @@
+package sqlite
+
+import (
+	"database/sql"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/msglog"
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// TestLogSubjectsMigrated opens a database made before the message log's
+// subjects had their own index, with records in it: after the upgrade
+// its subjects are found by word as before, each record once.
+func TestLogSubjectsMigrated(t *testing.T) {
+	dir := t.TempDir()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "xtramail.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := slices.Index(migrations, logSubjectsSchema)
+	for v := range step {
+		if err := migrateStep(db, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range []string{
+		`INSERT INTO msglog (time, status, message_id, subject) VALUES (1, 'submitted', 'a@x', 'Gravel delivery'),
+			(2, 'queued', 'a@x', 'Gravel delivery'), (3, 'captured', 'b@x', 'Sand and gravel'), (4, 'login', '', '')`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	s := open(t, dir)
+	defer s.Close()
+	ctx := t.Context()
+	for q, want := range map[string][]int64{"gravel": {3, 2, 1}, "sand": {3}, "delivery": {2, 1}, "login": nil} {
+		evs, err := s.SearchLog(ctx, store.LogQuery{Subject: q})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int64
+		for _, e := range evs {
+			got = append(got, e.Time.UnixMilli())
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("SearchLog(%q) after the upgrade: records at %v, want %v", q, got, want)
+		}
+	}
+}
+
+// TestLogSubjectsPurgedWithRecords: the retention purge of the message
+// log deletes a subject's row and its words with the last record that
+// names it, and keeps those still named, so neither table outgrows the
+// log.
+func TestLogSubjectsPurgedWithRecords(t *testing.T) {
+	s := open(t, t.TempDir())
+	defer s.Close()
+	ctx := t.Context()
+	old := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	var events []store.LogEvent
+	for i := range 50 {
+		at := old
+		if i%10 == 0 {
+			at = old.AddDate(0, 1, 0) // kept
+		}
+		subject := "Subject number " + string(rune('A'+i%25))
+		for _, k := range []store.LogStatus{msglog.Submitted, msglog.Stored, msglog.Queued, msglog.Delivered} {
+			events = append(events, store.LogEvent{Time: at, Status: k, MessageID: "m@x", Subject: subject})
+		}
+	}
+	if err := s.AppendLog(ctx, events...); err != nil {
+		t.Fatal(err)
+	}
+	counts := func() (subjects, words int) {
+		t.Helper()
+		if err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM msglog_subjects").Scan(&subjects); err != nil {
+			t.Fatal(err)
+		}
+		// A contentless FTS5 table's rows are counted through its
+		// docsize shadow table.
+		if err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM msglog_subject_fts_docsize").Scan(&words); err != nil {
+			t.Fatal(err)
+		}
+		return subjects, words
+	}
+	if n, w := counts(); n != 25 || w != 25 {
+		t.Fatalf("before the purge: %d subjects, %d indexed, want 25 each (one per distinct subject)", n, w)
+	}
+	// Small passes, as the retention worker makes them.
+	for {
+		res, err := s.Purge(ctx, old.AddDate(0, 1, 0), old.AddDate(0, 0, 1), 30)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Events == 0 {
+			break
+		}
+	}
+	// Kept: i = 0, 10, 20, 30, 40, whose subjects are A, K, U, F, P.
+	if n, w := counts(); n != 5 || w != 5 {
+		t.Errorf("after the purge: %d subjects, %d indexed, want 5", n, w)
+	}
+	evs, err := s.SearchLog(ctx, store.LogQuery{Subject: "number"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 20 {
+		t.Errorf("after the purge, %d records found, want 20", len(evs))
+	}
+}
