@@ -88,8 +88,10 @@ func submitMode(args []string) error {
 			for n := 0; ctx.Err() == nil; n++ {
 				t0 := time.Now()
 				rcpt := fmt.Sprintf("r%d-%d@remote.test", i+1, n)
+				// Each message has a subject of its own, as real mail
+				// does: the message log indexes subjects.
 				err := c.SendMail(user, []string{rcpt}, io.MultiReader(
-					strings.NewReader("Message-ID: <"+messageID()+">\r\n"), bytes.NewReader(msgs[i])))
+					strings.NewReader("Message-ID: <"+messageID()+">\r\nSubject: load test "+rcpt+"\r\n"), bytes.NewReader(msgs[i])))
 				if err != nil {
 					failed.Add(1)
 					firstErr.CompareAndSwap(nil, err)
@@ -172,6 +174,7 @@ func dialSubmission(addr, user, password string) (*smtp.Client, error) {
 // submitMessage is a plain text message from user of about size bytes.
 func submitMessage(user string, size int) []byte {
 	b := makeMessage(size)
+	b = bytes.Replace(b, []byte("Subject: load test message\r\n"), nil, 1) // one per message instead
 	return bytes.Replace(b, []byte("From: Bench <sender@outside.test>\r\nTo: bench@bench.test"),
 		[]byte("From: Bench <"+user+">\r\nTo: remote@remote.test"), 1)
 }
