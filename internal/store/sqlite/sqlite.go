@@ -48,8 +48,8 @@ type Store struct {
 	hub   *store.Hub
 	log   *slog.Logger
 
-	prepared map[string]*sql.Stmt // hot statements of the writer's connection
-	vocab    vocabulary
+	stmts *stmtCache // statements of the writer's connection
+	vocab vocabulary
 	// unindexed is the highest id of the bodies stored before the
 	// search index that are not indexed yet (0: none); see reindex.
 	unindexed atomic.Int64
@@ -136,7 +136,7 @@ func Open(path string, blobs blob.Store, opts Options) (*Store, error) {
 	r.SetConnMaxIdleTime(0)
 	r.SetConnMaxLifetime(0)
 	s := &Store{
-		w: w, r: r, blobs: blobs, hub: opts.Hub, log: opts.Logger, prepared: prepared,
+		w: w, r: r, blobs: blobs, hub: opts.Hub, log: opts.Logger, stmts: newStmtCache(prepared),
 		infos:     newInfoCache(defaultInfoCache),
 		wal:       &walSyncer{path: path + "-wal", syncDir: syncDir},
 		reqs:      make(chan *writeReq, maxBatch),
@@ -184,9 +184,7 @@ func (s *Store) Close() error {
 	}
 	s.readMu.Unlock()
 	errs = append(errs, s.r.Close())
-	for _, st := range s.prepared {
-		errs = append(errs, st.Close())
-	}
+	errs = append(errs, s.stmts.close()...)
 	errs = append(errs, s.w.Close())
 	if c, ok := s.blobs.(io.Closer); ok {
 		errs = append(errs, c.Close())
@@ -243,27 +241,34 @@ func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Ro
 // tx is one write request's view of the shared transaction.
 type tx struct {
 	*sql.Tx
-	prepared map[string]*sql.Stmt
-	changes  []store.Change
-	trashed  []string // blobs to delete once the transaction commits
-	index    []ftsRow // full-text rows, written after every savepoint
+	stmts   *stmtCache
+	changes []store.Change
+	trashed []string // blobs to delete once the transaction commits
+	index   []ftsRow // full-text rows, written after every savepoint
 	// logSubjects are new message log subjects, indexed after every
 	// savepoint too.
 	logSubjects []logSubject
 }
 
 func (t *tx) Exec(query string, args ...any) (sql.Result, error) {
-	if st, ok := t.prepared[query]; ok {
+	if st := t.stmts.stmt(query); st != nil {
 		return t.Tx.Stmt(st).Exec(args...)
 	}
 	return t.Tx.Exec(query, args...)
 }
 
 func (t *tx) QueryRow(query string, args ...any) *sql.Row {
-	if st, ok := t.prepared[query]; ok {
+	if st := t.stmts.stmt(query); st != nil {
 		return t.Tx.Stmt(st).QueryRow(args...)
 	}
 	return t.Tx.QueryRow(query, args...)
+}
+
+func (t *tx) Query(query string, args ...any) (*sql.Rows, error) {
+	if st := t.stmts.stmt(query); st != nil {
+		return t.Tx.Stmt(st).Query(args...)
+	}
+	return t.Tx.Query(query, args...)
 }
 
 type writeReq struct {
@@ -333,6 +338,7 @@ func (s *Store) writer() {
 				select {
 				case r := <-s.reqs:
 					s.commit([]*writeReq{r})
+					s.stmts.prepareWanted(s.w)
 				default:
 					return
 				}
@@ -349,6 +355,7 @@ func (s *Store) writer() {
 			}
 		}
 		s.commit(batch)
+		s.stmts.prepareWanted(s.w)
 	}
 }
 
@@ -379,7 +386,7 @@ func (s *Store) commit(batch []*writeReq) {
 		fail(fmt.Errorf("begin transaction: %w", err))
 		return
 	}
-	t := &tx{Tx: sqltx, prepared: s.prepared}
+	t := &tx{Tx: sqltx, stmts: s.stmts}
 	errs := make([]error, len(batch))
 	var changes []store.Change
 	var trashed []string

@@ -1,0 +1,113 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/msglog"
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// BenchmarkSubmitPath is the store's part of one submitted message, as
+// `xtramail-bench submit` drives it (issue 13, speed): 8 senders each
+// store a 10 KiB message's Sent copy, one queue entry and the submitted,
+// stored and queued log records in one DeliverAll, under the default
+// hourly limit (a sends row); one queue worker claims what is due and
+// settles it delivered with its log record. Reports messages/s and the
+// process's CPU time per message (user + system, fsync on), the figure
+// that stays comparable on a loaded machine.
+func BenchmarkSubmitPath(b *testing.B) {
+	s := open(&testing.T{}, b.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	dom, err := s.CreateDomain(ctx, "example.test", 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const senders = 8
+	var accts []store.Account
+	for i := range senders {
+		a, err := s.CreateAccount(ctx, fmt.Sprintf("u%d@example.test", i), "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		accts = append(accts, a)
+	}
+	body := bytes.Repeat([]byte("continuity mailbox outage message retention capture office report\r\n"), 150)
+	var seq atomic.Int64
+	var done atomic.Bool
+	var settled atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // the queue worker
+		defer wg.Done()
+		for {
+			es, err := s.ClaimQueue(ctx, time.Now(), time.Minute, 100)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if len(es) == 0 {
+				if done.Load() {
+					return
+				}
+				time.Sleep(time.Millisecond)
+				continue
+			}
+			for _, e := range es {
+				ev := store.LogEvent{Time: time.Now(), Status: msglog.Delivered, MessageID: e.MessageID, Subject: e.Subject,
+					MailFrom: e.MailFrom, Rcpt: e.Rcpt, DomainID: e.DomainID, Detail: "250 2.0.0 ok"}
+				if err := s.SettleQueue(ctx, []store.QueueSettle{{ID: e.ID, Outcome: store.QueueDelivered}}, ev); err != nil {
+					b.Error(err)
+					return
+				}
+				settled.Add(1)
+			}
+		}
+	}()
+	cpu0 := cpuTime()
+	b.ResetTimer()
+	var sw sync.WaitGroup
+	per := (b.N + senders - 1) / senders
+	for i := range senders {
+		sw.Add(1)
+		go func() {
+			defer sw.Done()
+			a := accts[i]
+			for range per {
+				n := seq.Add(1)
+				rcpt := fmt.Sprintf("r%d@remote.test", n)
+				raw := append([]byte(fmt.Sprintf("From: %s\r\nSubject: load test %s\r\nMessage-ID: <%d@x>\r\n\r\n", a.Address, rcpt, n)), body...)
+				now := time.Now()
+				d := store.NewDelivery(raw, now)
+				base := msglog.Message(now, d.Info, a.Address, d.Size, "127.0.0.1")
+				d.Copies = []store.Copy{{AccountID: a.ID, Mailbox: store.Sent, Flags: store.FlagSeen,
+					Event: msglog.With(base, msglog.Stored, a.Address, dom.ID, store.Sent)}}
+				d.Outbound = []store.Outbound{{AccountID: a.ID, MailFrom: a.Address, Rcpt: rcpt}}
+				d.Events = []store.LogEvent{msglog.With(base, msglog.Submitted, rcpt, dom.ID, "for 1 recipient(s)"),
+					msglog.With(base, msglog.Queued, rcpt, dom.ID, "")}
+				d.DuplicateStatus = msglog.Duplicate
+				d.Limit = &store.SendLimit{AccountID: a.ID, Max: 1 << 30, Window: time.Hour}
+				if _, err := s.DeliverAll(ctx, d); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	sw.Wait()
+	done.Store(true)
+	wg.Wait()
+	b.StopTimer()
+	n := seq.Load()
+	if settled.Load() != n {
+		b.Fatalf("settled %d of %d", settled.Load(), n)
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "msg/s")
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(n), "cpu-µs/msg")
+}
