@@ -102,9 +102,13 @@ func Sign(k store.DKIMKey, domain string, msg io.Reader) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return sign(priv, k.Selector, domain, msg)
+}
+
+func sign(priv crypto.Signer, selector, domain string, msg io.Reader) (string, error) {
 	s, err := dkim.NewSigner(&dkim.SignOptions{
 		Domain:                 domain,
-		Selector:               k.Selector,
+		Selector:               selector,
 		Signer:                 priv,
 		Hash:                   crypto.SHA256,
 		HeaderCanonicalization: dkim.CanonicalizationRelaxed,

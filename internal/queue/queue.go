@@ -29,6 +29,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/xtramail/xtramail/internal/dkim"
 	"github.com/xtramail/xtramail/internal/mtasts"
 	"github.com/xtramail/xtramail/internal/store"
 )
@@ -85,6 +86,9 @@ type Config struct {
 	Poll        time.Duration // how often the worker looks (15 s)
 	IdleConn    time.Duration // an idle session is kept this long (2 s)
 	DialTimeout time.Duration // per address (30 s)
+	// DKIMKeyTTL is how long a sender domain's DKIM key, once read, is
+	// used before the store is read again (dkim.DefaultKeyTTL).
+	DKIMKeyTTL time.Duration
 
 	// Now is the clock and Rand the jitter source in [0,1); tests inject
 	// both.
@@ -143,6 +147,7 @@ type Worker struct {
 	sessions chan struct{}
 	inflight atomic.Int64 // entries claimed and not yet settled or dropped
 	pool     *pool
+	keys     *dkim.Keys // sender domains' DKIM keys, parsed once
 }
 
 // New returns a Worker. metrics may be nil.
@@ -152,7 +157,8 @@ func New(cfg Config, st Store, log *slog.Logger, metrics *Metrics) *Worker {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Worker{cfg: cfg, st: st, log: log, metrics: metrics, wake: make(chan struct{}, 1),
-		room: make(chan struct{}, 1), sessions: make(chan struct{}, cfg.Concurrency), pool: newPool(cfg.IdleConn)}
+		room: make(chan struct{}, 1), sessions: make(chan struct{}, cfg.Concurrency), pool: newPool(cfg.IdleConn),
+		keys: dkim.NewKeys(st, cfg.DKIMKeyTTL, cfg.Now)}
 }
 
 // Wake makes Run look at the queue now (after a message was queued).

@@ -15,7 +15,6 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
-	"github.com/xtramail/xtramail/internal/dkim"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -313,17 +312,14 @@ func (w *Worker) sign(ctx context.Context, e store.QueueEntry, open opener) (str
 		return "", nil
 	}
 	domain := store.DomainOf(e.MailFrom)
-	key, err := w.st.DKIMKey(ctx, domain)
-	if errors.Is(err, store.ErrNotFound) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("dkim key of %s: %w", domain, err)
+	signer, err := w.keys.Signer(ctx, domain)
+	if err != nil || signer == nil {
+		return "", err
 	}
 	body, err := open()
 	if err != nil {
 		return "", fmt.Errorf("open queued body %d: %w", e.BodyID, err)
 	}
 	defer body.Close()
-	return dkim.Sign(key, domain, body)
+	return signer.Sign(body)
 }
