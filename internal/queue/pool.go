@@ -57,9 +57,20 @@ func (p *pool) get(ctx context.Context, key string) *conn {
 		if !pc.timer.Stop() {
 			continue // the timer closed it already
 		}
+		if ctx.Err() != nil {
+			pc.c.abort()
+			continue
+		}
+		if pc.c.wire != nil {
+			// Its next transaction starts with RSET, pipelined with the
+			// rest: a session that died meanwhile is found then, and the
+			// message tried on a new one (errStale).
+			pc.c.rset = true
+			return pc.c
+		}
 		// The server may have closed it meanwhile (its idle timeout):
 		// find out before a message is tried on it.
-		if ctx.Err() == nil && pc.c.c.Reset() == nil {
+		if pc.c.c.Reset() == nil {
 			return pc.c
 		}
 		pc.c.abort()

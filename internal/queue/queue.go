@@ -374,6 +374,7 @@ func (w *Worker) deliverDomain(ctx context.Context, domain string, msgs []*outMs
 		}
 		key := t.key()
 		c := w.pool.get(ctx, key)
+		pooled := c != nil
 		if c == nil {
 			var err error
 			c, err = w.open(ctx, t, log)
@@ -407,6 +408,24 @@ func (w *Worker) deliverDomain(ctx context.Context, domain string, msgs []*outMs
 			cut := time.AfterFunc(left-w.cfg.Lease/6, c.abort)
 			results, connErr := w.send(ctx, c, t, m)
 			cut.Stop()
+			if pooled && errors.Is(connErr, errStale) {
+				// The pooled session had died while idle, before
+				// anything of this message reached the server: try it
+				// on a new session, as if none had been pooled.
+				log.Debug("pooled session gone", "host", t.host, "err", connErr)
+				c.abort()
+				pooled = false
+				var err error
+				if c, err = w.open(ctx, t, log); err != nil {
+					log.Info("outbound connection failed", "host", t.host, "err", err)
+					last = failure(err, t.host)
+					last.outcome = store.QueueDeferred
+					ok, c = false, nil
+					break
+				}
+				continue
+			}
+			pooled = false
 			if connErr != nil {
 				log.Info("outbound connection lost", "host", t.host, "err", connErr)
 				last = failure(connErr, t.host)
@@ -420,9 +439,11 @@ func (w *Worker) deliverDomain(ctx context.Context, domain string, msgs []*outMs
 			w.settle(ctx, m, results)
 			pending = pending[1:]
 		}
-		if ok && ctx.Err() == nil {
+		switch {
+		case c == nil:
+		case ok && ctx.Err() == nil:
 			w.pool.put(key, c)
-		} else {
+		default:
 			c.abort()
 		}
 	}

@@ -31,6 +31,11 @@ type conn struct {
 	ext8 bool   // 8BITMIME offered
 	note string // an MTA-STS testing-mode report on this session
 	stop func() bool
+	// wire, when the server announced PIPELINING (RFC 2920), carries
+	// the transactions (pipeline.go); rset says the next one must start
+	// with RSET (a pooled session, or a transaction left unfinished).
+	wire *wire
+	rset bool
 }
 
 func (c *conn) close() {
@@ -94,21 +99,22 @@ func (w *Worker) connect(ctx context.Context, t target) (*conn, string, error) {
 	}()
 	var report string
 	tlsCfg := w.tlsConfig(t, &report)
-	var c *smtp.Client
+	var nc net.Conn // what the SMTP client reads and writes
 	if t.implicit {
 		tc := tls.Client(raw, tlsCfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			raw.Close()
 			return nil, "", fmt.Errorf("tls with %s: %w", name, err)
 		}
-		c = smtp.NewClient(tc)
+		nc = tc
 	} else {
-		c, err = w.prelude(ctx, raw, t, tlsCfg, name)
+		nc, err = w.prelude(ctx, raw, t, tlsCfg, name)
 		if err != nil {
 			raw.Close()
 			return nil, "", err
 		}
 	}
+	c := smtp.NewClient(nc)
 	if err := c.Hello(w.cfg.Hostname); err != nil {
 		c.Close()
 		return nil, "", fmt.Errorf("ehlo to %s: %w", name, err)
@@ -121,13 +127,17 @@ func (w *Worker) connect(ctx context.Context, t target) (*conn, string, error) {
 	}
 	ok8, _ := c.Extension("8BITMIME")
 	ok = true
-	return &conn{c: c, raw: raw, host: name, ext8: ok8, note: report, stop: stop}, report, nil
+	cn := &conn{c: c, raw: raw, host: name, ext8: ok8, note: report, stop: stop}
+	if p, _ := c.Extension("PIPELINING"); p {
+		cn.wire = newWire(nc)
+	}
+	return cn, report, nil
 }
 
 // prelude reads the greeting, says EHLO and starts TLS when the target
-// wants it and the server offers it (RFC 3207), then hands the session to
-// go-smtp.
-func (w *Worker) prelude(ctx context.Context, raw net.Conn, t target, tlsCfg *tls.Config, name string) (*smtp.Client, error) {
+// wants it and the server offers it (RFC 3207), then returns the
+// connection to hand to go-smtp.
+func (w *Worker) prelude(ctx context.Context, raw net.Conn, t target, tlsCfg *tls.Config, name string) (net.Conn, error) {
 	br := bufio.NewReader(raw)
 	r := textproto.NewReader(br)
 	if _, msg, err := r.ReadResponse(220); err != nil {
@@ -151,7 +161,7 @@ func (w *Worker) prelude(ctx context.Context, raw net.Conn, t target, tlsCfg *tl
 			return nil, fmt.Errorf("%s does not offer STARTTLS, which is required", name)
 		}
 		// Plain: go-smtp repeats EHLO, which RFC 5321 4.1.4 allows.
-		return smtp.NewClient(&greetedConn{Conn: raw, r: io.MultiReader(greeting, br)}), nil
+		return &greetedConn{Conn: raw, r: io.MultiReader(greeting, br)}, nil
 	}
 	if _, err := io.WriteString(raw, "STARTTLS\r\n"); err != nil {
 		return nil, fmt.Errorf("starttls to %s: %w", name, err)
@@ -168,20 +178,55 @@ func (w *Worker) prelude(ctx context.Context, raw net.Conn, t target, tlsCfg *tl
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return nil, fmt.Errorf("%w with %s: %w", errTLSFailed, name, err)
 	}
-	return smtp.NewClient(&greetedConn{Conn: tc, r: io.MultiReader(greeting, tc)}), nil
+	return &greetedConn{Conn: tc, r: io.MultiReader(greeting, tc)}, nil
 }
 
 // errTLSFailed marks a failed STARTTLS handshake.
 var errTLSFailed = errors.New("tls handshake failed")
 
-// smtpErr turns a textproto error into go-smtp's error type, so that one
-// function classifies every remote answer.
+// smtpErr turns a textproto error into go-smtp's error type, with the
+// enhanced status code (RFC 2034) split off the text as go-smtp's client
+// does, so that one function classifies every remote answer.
 func smtpErr(err error, msg string) error {
 	var te *textproto.Error
-	if errors.As(err, &te) {
-		return &smtp.SMTPError{Code: te.Code, Message: te.Msg}
+	if !errors.As(err, &te) {
+		return err
 	}
-	return err
+	se := &smtp.SMTPError{Code: te.Code, Message: te.Msg, EnhancedCode: smtp.NoEnhancedCode}
+	first, rest, ok := strings.Cut(te.Msg, " ")
+	if ec, valid := parseEnhanced(first); ok && valid {
+		se.EnhancedCode = ec
+		// RFC 2034: every line repeats the code.
+		se.Message = strings.ReplaceAll(rest, "\n"+first+" ", "\n")
+	}
+	return se
+}
+
+// parseEnhanced reads an enhanced status code, class.subject.detail
+// (RFC 3463 2): class 2, 4 or 5, subject and detail of 1-3 digits.
+func parseEnhanced(s string) (smtp.EnhancedCode, bool) {
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 {
+		return smtp.EnhancedCode{}, false
+	}
+	var ec smtp.EnhancedCode
+	for i, p := range parts {
+		if len(p) == 0 || len(p) > 3 {
+			return smtp.EnhancedCode{}, false
+		}
+		n := 0
+		for _, d := range p {
+			if d < '0' || d > '9' {
+				return smtp.EnhancedCode{}, false
+			}
+			n = n*10 + int(d-'0')
+		}
+		ec[i] = n
+	}
+	if ec[0] != 2 && ec[0] != 4 && ec[0] != 5 {
+		return smtp.EnhancedCode{}, false
+	}
+	return ec, true
 }
 
 // send runs one SMTP transaction for a message: MAIL, a RCPT per entry,
@@ -213,6 +258,9 @@ func (w *Worker) send(ctx context.Context, c *conn, t target, m *outMsg) ([]resu
 				reply: "the server does not support SMTPUTF8, which these UTF-8 addresses need (RFC 6531)"}), nil
 		}
 		opts.UTF8 = true
+	}
+	if c.wire != nil {
+		return w.sendPipelined(c, m, mailParams(c, opts), open, sig)
 	}
 	if err := c.c.Mail(first.MailFrom, opts); err != nil {
 		if isSMTP(err) {

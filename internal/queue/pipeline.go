@@ -1,0 +1,260 @@
+package queue
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// Command pipelining (RFC 2920), for servers that announce PIPELINING:
+// go-smtp's client writes each command and waits for its reply, so a
+// message cost five round trips (RSET, MAIL, RCPT, DATA, the body). Here
+// the commands of a transaction go out in one write and their replies
+// are read in order (RFC 2920 3.1), then the body and its end in one
+// more: two round trips. go-smtp still opens the session (greeting,
+// STARTTLS, EHLO, AUTH) and closes it (QUIT); at those points no reply
+// is outstanding, so neither reader holds bytes the other needs.
+
+// The timeouts of RFC 5321 4.5.3.2: 5 minutes per command, 10 for the
+// reply to the end of the data.
+const (
+	commandTimeout = 5 * time.Minute
+	dataEndTimeout = 10 * time.Minute
+)
+
+// errStale marks a pipelined transaction on a pooled session that failed
+// before the server answered anything of it: the session had died while
+// idle (the server's timeout), nothing was sent, and the message is to be
+// tried on a new session rather than deferred.
+var errStale = errors.New("idle session no longer answers")
+
+// wire is a session's pipelined reader and writer, over the connection
+// go-smtp's client uses.
+type wire struct {
+	nc net.Conn
+	r  *textproto.Reader
+	w  *bufio.Writer
+}
+
+func newWire(nc net.Conn) *wire {
+	return &wire{nc: nc, r: textproto.NewReader(bufio.NewReader(&lineLimit{r: nc})), w: bufio.NewWriterSize(nc, 32<<10)}
+}
+
+// lineLimit fails a reply line longer than RFC 5321 4.5.3.1.5 allows
+// (doubled, as go-smtp's client does), so that a hostile server cannot
+// make the reader buffer without bound.
+type lineLimit struct {
+	r   io.Reader
+	cur int
+}
+
+func (l *lineLimit) Read(b []byte) (int, error) {
+	n, err := l.r.Read(b)
+	for _, c := range b[:n] {
+		l.cur++
+		if c == '\n' {
+			l.cur = 0
+		} else if l.cur > 2000 {
+			return 0, errors.New("smtp reply line too long")
+		}
+	}
+	return n, err
+}
+
+// reply reads one reply; a reply with another code than expect (a
+// prefix: 25 takes 250 and 251) is an *smtp.SMTPError.
+func (p *wire) reply(expect int) (string, error) {
+	_, msg, err := p.r.ReadResponse(expect)
+	return msg, smtpErr(err, msg)
+}
+
+// sendPipelined is send for a session whose server announced PIPELINING:
+// MAIL (after RSET when the session comes from the pool or a failed
+// transaction), a RCPT per entry and DATA in one write; then, when DATA
+// was answered 354, the body and the end of data. It returns a result
+// per entry, or an error when the session broke; errStale when a pooled
+// session broke before its first reply.
+func (w *Worker) sendPipelined(c *conn, m *outMsg, params string, open opener, sig string) ([]result, error) {
+	p := c.wire
+	results := make([]result, len(m.entries))
+	p.nc.SetDeadline(time.Now().Add(commandTimeout))
+	defer p.nc.SetDeadline(time.Time{})
+	rset := c.rset
+	if rset {
+		p.w.WriteString("RSET\r\n")
+	}
+	fmt.Fprintf(p.w, "MAIL FROM:<%s>%s\r\n", m.entries[0].MailFrom, params)
+	for _, e := range m.entries {
+		fmt.Fprintf(p.w, "RCPT TO:<%s>\r\n", e.Rcpt)
+	}
+	p.w.WriteString("DATA\r\n")
+	if err := p.w.Flush(); err != nil {
+		if rset {
+			return nil, fmt.Errorf("%w: %w", errStale, err)
+		}
+		return nil, err
+	}
+	// Until the transaction ends with the server's answer to the data,
+	// the next one must start with RSET.
+	c.rset = true
+	if rset {
+		if _, err := p.reply(250); err != nil {
+			// Broken, or a 421 its server sent on closing it: no body
+			// was sent, so the message is safe to try on a new session.
+			return nil, fmt.Errorf("%w: RSET: %w", errStale, err)
+		}
+	}
+	_, mailErr := p.reply(250)
+	if mailErr != nil && !isSMTP(mailErr) {
+		return nil, mailErr
+	}
+	var accepted []int
+	for i := range m.entries {
+		_, err := p.reply(25)
+		switch {
+		case err != nil && !isSMTP(err):
+			return nil, err
+		case err != nil:
+			results[i] = failure(err, c.host)
+		case mailErr == nil:
+			accepted = append(accepted, i)
+		}
+	}
+	_, dataErr := p.reply(354)
+	if dataErr != nil && !isSMTP(dataErr) {
+		return nil, dataErr
+	}
+	if mailErr != nil || len(accepted) == 0 {
+		if dataErr == nil {
+			// RFC 2920 3.1: a server must refuse DATA without a valid
+			// recipient; one that did not gets an empty message at
+			// once, which it must then refuse.
+			p.w.WriteString(".\r\n")
+			if err := p.w.Flush(); err != nil {
+				return nil, err
+			}
+			if _, err := p.reply(250); err != nil && !isSMTP(err) {
+				return nil, err
+			}
+		}
+		if mailErr != nil {
+			return uniform(m, failure(mailErr, c.host)), nil
+		}
+		return results, nil
+	}
+	setAll := func(r result) {
+		for _, i := range accepted {
+			results[i] = r
+		}
+	}
+	if dataErr != nil {
+		setAll(failure(dataErr, c.host))
+		return results, nil
+	}
+	body, err := open()
+	if err != nil {
+		// The data cannot be finished cleanly: drop the session.
+		return nil, fmt.Errorf("open queued body %d: %w", m.entries[0].BodyID, err)
+	}
+	dw := &dotWriter{w: p.w, bol: true}
+	_, err = io.Copy(dw, io.MultiReader(strings.NewReader(sig), body))
+	body.Close()
+	if err == nil {
+		err = dw.end()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("send body to %s: %w", c.host, err)
+	}
+	p.nc.SetDeadline(time.Now().Add(dataEndTimeout))
+	msg, err := p.reply(250)
+	if err != nil {
+		if !isSMTP(err) {
+			return nil, err
+		}
+		c.rset = false // the transaction is over either way (RFC 5321 4.1.1.4)
+		setAll(failure(err, c.host))
+		return results, nil
+	}
+	c.rset = false
+	setAll(result{outcome: store.QueueDelivered, reply: "250 " + msg, status: "2.0.0", host: c.host})
+	return results, nil
+}
+
+// mailParams are the MAIL FROM parameters go-smtp's client would send
+// for opts on this session: BODY=8BITMIME whenever the server announced
+// 8BITMIME, SIZE when it announced SIZE, SMTPUTF8 when asked.
+func mailParams(c *conn, opts *smtp.MailOptions) string {
+	var b strings.Builder
+	if c.ext8 {
+		b.WriteString(" BODY=8BITMIME")
+	}
+	if ok, _ := c.c.Extension("SIZE"); ok && opts.Size != 0 {
+		b.WriteString(" SIZE=" + strconv.FormatInt(opts.Size, 10))
+	}
+	if opts.UTF8 {
+		b.WriteString(" SMTPUTF8")
+	}
+	return b.String()
+}
+
+// dotWriter writes a message as DATA carries it (RFC 5321 4.5.2): a
+// period that starts a line is doubled, and end adds the final CRLF if
+// the message lacks it, then the ".CRLF" that ends the data. Lines are
+// found by their LF: stored messages end their lines with CRLF. It
+// copies whole lines at a time, where textproto's DotWriter goes byte by
+// byte.
+type dotWriter struct {
+	w    *bufio.Writer
+	bol  bool    // at the start of a line
+	tail [2]byte // the message's last two bytes
+	n    int64   // the message's bytes so far
+}
+
+func (d *dotWriter) Write(b []byte) (int, error) {
+	n := len(b)
+	switch {
+	case n >= 2:
+		d.tail = [2]byte{b[n-2], b[n-1]}
+	case n == 1:
+		d.tail = [2]byte{d.tail[1], b[0]}
+	}
+	d.n += int64(n)
+	for len(b) > 0 {
+		if d.bol && b[0] == '.' {
+			if err := d.w.WriteByte('.'); err != nil {
+				return 0, err
+			}
+		}
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, d.bol = b[:i+1], true
+		} else {
+			d.bol = false
+		}
+		if _, err := d.w.Write(line); err != nil {
+			return 0, err
+		}
+		b = b[len(line):]
+	}
+	return n, nil
+}
+
+// end ends the data and sends what is buffered.
+func (d *dotWriter) end() error {
+	if d.n > 0 && d.tail != [2]byte{'\r', '\n'} {
+		d.w.WriteString("\r\n")
+	}
+	d.w.WriteString(".\r\n")
+	return d.w.Flush()
+}
