@@ -37,10 +37,11 @@ func (w *Worker) RunOnce(ctx context.Context) (store.PurgeResult, error) {
 		total.Bodies += r.Bodies
 		total.Bytes += r.Bytes
 		total.Events += r.Events
+		total.Sends += r.Sends
 		if err != nil {
 			return total, err
 		}
-		if r.Messages < w.Batch && r.Events < w.Batch {
+		if r.Messages < w.Batch && r.Events < w.Batch && r.Sends < w.Batch {
 			return total, nil
 		}
 		if err := ctx.Err(); err != nil {

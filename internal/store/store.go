@@ -341,6 +341,7 @@ type PurgeResult struct {
 	Bodies   int
 	Bytes    int64
 	Events   int // message log records past their own window
+	Sends    int // sending-limit records past their window (store.SendLimit)
 }
 
 // Store is the whole of xtramail's state. Every method is safe for
@@ -491,8 +492,10 @@ type Store interface {
 	SearchLog(ctx context.Context, q LogQuery) ([]LogEvent, error)
 
 	// Purge removes, in one bounded batch, messages older than their
-	// domain's window at now, bodies no longer referenced, and log records
-	// older than logBefore. Callers loop while it reports work.
+	// domain's window at now, bodies no longer referenced, log records
+	// older than logBefore, and the records of sends whose SendLimit
+	// window has passed at now (those of accounts that stopped sending
+	// included). Callers loop while it reports work.
 	Purge(ctx context.Context, now, logBefore time.Time, limit int) (PurgeResult, error)
 
 	// Subscribe calls fn for each change of one account's data until

@@ -123,7 +123,11 @@ func (s *Store) Purge(ctx context.Context, now, logBefore time.Time, limit int) 
 			return err
 		}
 		res.Events = n
-		return t.dropLogSubjects(subjects)
+		if err := t.dropLogSubjects(subjects); err != nil {
+			return err
+		}
+		res.Sends, err = t.pruneSends(now, limit)
+		return err
 	})
 	if err != nil {
 		return res, fmt.Errorf("purge message log: %w", err)

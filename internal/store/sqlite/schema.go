@@ -464,6 +464,8 @@ CREATE INDEX known_ips_last_seen ON known_ips(last_seen);
 	passkeySchema,
 	// Message log subject words indexed once per subject (issue 13, speed).
 	logSubjectsSchema,
+	// Sends expire, for the retention purge (issue 13).
+	sendsExpirySchema,
 }
 
 // rebuildAutoincrement returns the statements that recreate table with

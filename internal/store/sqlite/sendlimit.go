@@ -21,6 +21,27 @@ CREATE TABLE sends (
 CREATE INDEX sends_account_time ON sends(account_id, time);
 `
 
+// sendsExpirySchema is the migration step that lets the retention purge
+// drop the sends of accounts that stopped sending, which their own next
+// send never comes to delete: each row says when it leaves its window.
+// Rows made before it were counted in a one-hour window, the only one
+// submission has used.
+const sendsExpirySchema = `
+ALTER TABLE sends ADD COLUMN expires INTEGER NOT NULL DEFAULT 0; -- Unix ms
+UPDATE sends SET expires = time + 3600000;
+CREATE INDEX sends_expires ON sends(expires);
+`
+
+// pruneSends deletes up to limit sends whose window ended by now.
+func (t *tx) pruneSends(now time.Time, limit int) (int, error) {
+	r, err := t.Exec("DELETE FROM sends WHERE rowid IN (SELECT rowid FROM sends WHERE expires <= ? LIMIT ?)", now.UnixMilli(), limit)
+	if err != nil {
+		return 0, fmt.Errorf("prune sends: %w", err)
+	}
+	n, err := r.RowsAffected()
+	return int(n), err
+}
+
 func (s *Store) SendsSince(ctx context.Context, accountID int64, since time.Time) (int, time.Time, error) {
 	var n int
 	var oldest sql.NullInt64
@@ -55,7 +76,8 @@ func (t *tx) countSend(l *store.SendLimit, now time.Time) error {
 	if n >= l.Max {
 		return &store.SendLimitError{Limit: *l, RetryAt: time.UnixMilli(oldest.Int64).Add(l.Window)}
 	}
-	if _, err := t.Exec("INSERT INTO sends (account_id, time) VALUES (?, ?)", l.AccountID, now.UnixMilli()); err != nil {
+	if _, err := t.Exec("INSERT INTO sends (account_id, time, expires) VALUES (?, ?, ?)", l.AccountID, now.UnixMilli(),
+		now.Add(l.Window).UnixMilli()); err != nil {
 		return fmt.Errorf("record send of account %d: %w", l.AccountID, err)
 	}
 	return nil

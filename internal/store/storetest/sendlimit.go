@@ -110,3 +110,52 @@ func testSendLimit(t *testing.T, s store.Store) {
 		t.Fatalf("zero limit: %v, want ErrInvalid", err)
 	}
 }
+
+// testSendsPruned: the records of sends leave the store with the
+// retention purge once their window has passed, those of an account that
+// stopped sending included (its own next send, which used to delete
+// them, may never come); records still in their window stay, and the
+// purge deletes at most its limit at a time.
+func testSendsPruned(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	accts := setup(t, s, "alice@example.test", "bob@example.test")
+	alice, bob := accts[0], accts[1]
+	base := time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC)
+	send := func(acct store.Account, at time.Time, id string) {
+		t.Helper()
+		d := store.NewDelivery(Raw(id, "pruned"), at)
+		d.Copies = []store.Copy{{AccountID: acct.ID, Mailbox: store.Sent}}
+		d.Limit = &store.SendLimit{AccountID: acct.ID, Max: 100, Window: time.Hour}
+		must(s.Deliver(ctx, d))
+	}
+	for i := range 3 {
+		send(alice, base.Add(time.Duration(i)*time.Minute), fmt.Sprintf("a%d", i))
+	}
+	send(bob, base.Add(50*time.Minute), "b0")
+	count := func(acct store.Account) int {
+		t.Helper()
+		n, _, err := s.SendsSince(ctx, acct.ID, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if r := must(s.Purge(ctx, base.Add(30*time.Minute), time.Time{}, 100)); r.Sends != 0 || count(alice) != 3 {
+		t.Fatalf("purge within the window: pruned %d, alice keeps %d; want 0 and 3", r.Sends, count(alice))
+	}
+	// Alice stopped sending; an hour and a bit after her sends, they go,
+	// two at a time; Bob's, 50 minutes younger, stay.
+	now := base.Add(time.Hour + 3*time.Minute)
+	if r := must(s.Purge(ctx, now, time.Time{}, 2)); r.Sends != 2 {
+		t.Fatalf("first purge pruned %d sends, want 2 (its limit)", r.Sends)
+	}
+	if r := must(s.Purge(ctx, now, time.Time{}, 2)); r.Sends != 1 {
+		t.Fatalf("second purge pruned %d sends, want 1", r.Sends)
+	}
+	if a, b := count(alice), count(bob); a != 0 || b != 1 {
+		t.Fatalf("after the purge alice has %d sends, bob %d; want 0 and 1", a, b)
+	}
+	if r := must(s.Purge(ctx, base.Add(2*time.Hour), time.Time{}, 100)); r.Sends != 1 || count(bob) != 0 {
+		t.Fatalf("purge after bob's window: pruned %d, bob keeps %d", r.Sends, count(bob))
+	}
+}

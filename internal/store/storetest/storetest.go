@@ -76,6 +76,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AdminChallenges", testAdminChallenges},
 		{"Passkeys", testPasskeys},
 		{"LogSubjects", testLogSubjects},
+		{"SendsPruned", testSendsPruned},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
