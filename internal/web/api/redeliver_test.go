@@ -120,7 +120,7 @@ func TestRedeliverGoesToDomainRelayOnce(t *testing.T) {
 	})
 	ctx := context.Background()
 	c1 := w.c.as(w.c1)
-	m := seedMessage(t, w, "alice@one.test", "redeliver-1@one.test")
+	m := seed(t, w, "alice@one.test", "redeliver-1@one.test", false)
 	acc, _ := w.srv.Store.Account(ctx, "alice@one.test")
 	msg, err := w.srv.Store.Message(ctx, acc.ID, m.deleted)
 	if err != nil {
