@@ -204,6 +204,14 @@ func (s *Service) domainTenant(ctx context.Context, domainID int64) tenant {
 // audit writes one record. A failure to write it is logged, not returned:
 // the change it describes is already done.
 func (s *Service) audit(ctx context.Context, p Principal, t tenant, action, object, detail string) {
+	rec := s.auditRecord(p, t, action, object, detail)
+	if err := s.st.AppendAudit(context.WithoutCancel(ctx), rec); err != nil {
+		s.log.Error("write audit record", "action", action, "object", object, "err", err)
+	}
+}
+
+// auditRecord is the record of p's act, placed at t.
+func (s *Service) auditRecord(p Principal, t tenant, action, object, detail string) store.AuditRecord {
 	rec := store.AuditRecord{
 		Time: s.now(), AdminID: p.AdminID, Actor: p.Email, Action: action, Object: object,
 		Detail: detail, RemoteIP: p.RemoteIP, ResellerID: t.reseller, CustomerID: t.customer,
@@ -211,9 +219,7 @@ func (s *Service) audit(ctx context.Context, p Principal, t tenant, action, obje
 	if p.cli {
 		rec.Actor = "cli"
 	}
-	if err := s.st.AppendAudit(context.WithoutCancel(ctx), rec); err != nil {
-		s.log.Error("write audit record", "action", action, "object", object, "err", err)
-	}
+	return rec
 }
 
 // denied returns err unchanged; when err is ErrNotFound for p's scope but

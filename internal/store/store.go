@@ -524,6 +524,7 @@ type Store interface {
 	KnownIPs
 	SendCounts
 	AdminAuth
+	AdminBatch
 
 	Close() error
 }
