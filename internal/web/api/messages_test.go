@@ -157,6 +157,20 @@ func TestMessagesAndQueueCrossTenant(t *testing.T) {
 	if n := len(au["items"].([]any)); n < 8 {
 		t.Errorf("%d denied attempts audited, want at least 8", n)
 	}
+	// Each foreign queue id is audited by id, once per attempt (retry,
+	// delete), as the store's one scope check finds it; an id that is no
+	// entry at all is a 404 and no cross-tenant attempt.
+	c1.want(404, "POST", fmt.Sprintf("/queue/%d/retry", bob.queue+carol.queue+1000), nil)
+	for _, e := range []int64{bob.queue, carol.queue, bob.queue + carol.queue + 1000} {
+		recs, err := w.srv.Store.SearchAudit(ctx, store.AllScope(), store.AuditQuery{Action: "denied", Object: fmt.Sprintf("queue %d", e)})
+		want := 2
+		if e > carol.queue {
+			want = 0
+		}
+		if err != nil || len(recs) != want {
+			t.Errorf("queue %d: %d denied records (%v), want %d: %+v", e, len(recs), err, want, recs)
+		}
+	}
 }
 
 func TestMessagesBadInput(t *testing.T) {

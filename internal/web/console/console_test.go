@@ -214,6 +214,12 @@ func TestForeignIDsAre404(t *testing.T) {
 	if len(recs) < 10 {
 		t.Errorf("%d denied attempts in the audit log, want one per cross-tenant request (>= 10)", len(recs))
 	}
+	// The queue entry's id is named, once for the retry, once for the
+	// delete.
+	qrecs, err := tr.ops.SearchAudit(ctx, cli, store.AuditQuery{Actor: tr.ca1, Action: "denied", Object: fmt.Sprintf("queue %d", tr.queue2)})
+	if err != nil || len(qrecs) != 2 {
+		t.Errorf("%d denied records for c2's queue entry (%v), want 2", len(qrecs), err)
+	}
 }
 
 // TestRolesSeeOnlyTheirSubtree checks the lists: a reseller administrator
