@@ -4,7 +4,8 @@
 // domains and their settings, addresses (search, continuity on/off,
 // passwords, one-time sign-in links, bulk CSV import with progress), the
 // message log with each message's timeline (restore, redeliver), the
-// outbound queue, the audit log, administrators and API tokens.
+// outbound queue, the usage report for billing, the audit log,
+// administrators and API tokens.
 //
 // The console holds no business rules and never touches the store: every
 // read and change goes through package admin with the signed-in
@@ -180,6 +181,9 @@ func (a *app) routes() http.Handler {
 	mux.Handle("GET /console/queue", a.signedIn(a.queue))
 	mux.Handle("POST /console/queue", a.signedIn(a.queueAction))
 	mux.Handle("GET /console/audit", a.signedIn(a.audit))
+	// Usage report (usage.go).
+	mux.Handle("GET /console/usage", a.signedIn(a.usage))
+	mux.Handle("GET /console/usage.csv", a.signedIn(a.usageCSV))
 	mux.Handle("GET /console/admins", a.signedIn(a.admins))
 	mux.Handle("POST /console/admins", a.signedIn(a.adminAdd))
 	mux.Handle("POST /console/admins/{id}/disabled", a.signedIn(a.adminDisabled))
@@ -208,6 +212,7 @@ func nav(p admin.Principal, current string) []web.NavLink {
 		{"Addresses", "/console/addresses", admin.OpAddressList},
 		{"Message log", "/console/log", admin.OpLogSearch},
 		{"Queue", "/console/queue", admin.OpQueueList},
+		{"Usage", "/console/usage", admin.OpUsage},
 		{"Audit", "/console/audit", admin.OpAuditSearch},
 		{"Admins", "/console/admins", admin.OpAdminList},
 		{"API tokens", "/console/tokens", admin.OpTokenList},
