@@ -23,6 +23,11 @@ import (
 // a longer range is drawn as a line.
 const usageMaxChartBars = 45
 
+// usagePivotCustomers is how many customers the table shows side by side
+// (a column each, one row per day or month); with more, it lists one
+// row per customer and period.
+const usagePivotCustomers = 6
+
 // usageQuery is a usage request as the form and the links carry it. From
 // and To are both included, as a person reads a range of days.
 type usageQuery struct {
@@ -47,6 +52,19 @@ type usageRow struct {
 	Addresses  int
 }
 
+// usagePivotRow is one day or month of the side-by-side table: a count
+// per column customer ("—" for a day without a count) and their total.
+type usagePivotRow struct {
+	Period string
+	Counts []string
+	Total  int
+}
+
+type usageColumn struct {
+	ID   int64
+	Name string
+}
+
 type usagePreset struct {
 	Label, URL string
 	Current    bool
@@ -59,10 +77,15 @@ type usageData struct {
 	Customers        []store.Customer
 	Presets          []usagePreset
 	Rows             []usageRow
+	// With few customers, Rows are shown side by side instead: a column
+	// per customer.
+	Columns   []usageColumn
+	PivotRows []usagePivotRow
 	// Totals per period over the customers shown, drawn twice (wide
 	// and phone) like the dashboard's charts.
 	Chart, ChartNarrow template.HTML
-	Peak               int // the largest total of a period
+	Peak               int    // the largest total of a period
+	PeakPeriod         string // when it was
 	CSV                string
 }
 
@@ -172,6 +195,46 @@ func (a *app) usageRows(r *http.Request, p admin.Principal, q usageQuery) ([]adm
 	return rows, nil
 }
 
+// chartLabel is a period as the chart's axis names it: short.
+func chartLabel(t time.Time, period string) string {
+	if period == "month" {
+		return t.Format("Jan 2006")
+	}
+	return t.Format("Jan 2")
+}
+
+// pivotUsage lays rows (by period, then customer) out side by side: a
+// column per customer, a row per period. It returns nothing when there
+// are more customers than usagePivotCustomers.
+func pivotUsage(rows []usageRow, periods []string) ([]usageColumn, []usagePivotRow) {
+	col := map[int64]int{}
+	var cols []usageColumn
+	for _, r := range rows {
+		if _, ok := col[r.CustomerID]; !ok {
+			col[r.CustomerID] = len(cols)
+			cols = append(cols, usageColumn{ID: r.CustomerID, Name: r.Customer})
+		}
+	}
+	if len(cols) > usagePivotCustomers || len(cols) == 0 {
+		return nil, nil
+	}
+	out := make([]usagePivotRow, len(periods))
+	at := map[string]int{}
+	for i, p := range periods {
+		at[p] = i
+		out[i] = usagePivotRow{Period: p, Counts: make([]string, len(cols))}
+		for j := range cols {
+			out[i].Counts[j] = "—"
+		}
+	}
+	for _, r := range rows {
+		pr := &out[at[r.Period]]
+		pr.Counts[col[r.CustomerID]] = strconv.Itoa(r.Addresses)
+		pr.Total += r.Addresses
+	}
+	return cols, out
+}
+
 func periodLabel(t time.Time, period string) string {
 	if period == "month" {
 		return t.Format("2006-01")
@@ -205,17 +268,21 @@ func (a *app) usage(w http.ResponseWriter, r *http.Request, p admin.Principal) {
 	}
 	d.Presets = a.usagePresets(q)
 	d.CSV = "/console/usage.csv?" + q.values().Encode()
-	var cats []string
+	var cats, periods []string
 	var totals []float64
 	for _, u := range rows {
 		label := periodLabel(u.Day, q.Period)
 		d.Rows = append(d.Rows, usageRow{Period: label, CustomerID: u.CustomerID, Customer: u.CustomerName, Addresses: u.Addresses})
-		if len(cats) == 0 || cats[len(cats)-1] != label {
-			cats, totals = append(cats, label), append(totals, 0)
+		if len(periods) == 0 || periods[len(periods)-1] != label {
+			periods, totals = append(periods, label), append(totals, 0)
+			cats = append(cats, chartLabel(u.Day, q.Period))
 		}
 		totals[len(totals)-1] += float64(u.Addresses)
-		d.Peak = max(d.Peak, int(totals[len(totals)-1]))
+		if t := int(totals[len(totals)-1]); t > d.Peak {
+			d.Peak, d.PeakPeriod = t, label
+		}
 	}
+	d.Columns, d.PivotRows = pivotUsage(d.Rows, periods)
 	if len(cats) > 0 {
 		title := "Protected addresses per day"
 		if q.Period == "month" {

@@ -125,6 +125,27 @@ func TestUsagePageScopedByTenancy(t *testing.T) {
 	if pg := ra.get("/console/usage?from=2020-01-01&to=2026-01-01"); pg.status != http.StatusBadRequest {
 		t.Errorf("six years at once: %d, want 400", pg.status)
 	}
+
+	// Up to six customers side by side (a column each, with a total);
+	// more, one row per customer and day.
+	if pg := prov.get("/console/usage?" + rangeQ); !strings.Contains(pg.body, `<th scope="col" class="num">Total</th>`) {
+		t.Error("the provider's two customers are not side by side with a total")
+	}
+	for i := range 5 {
+		c, err := tr.ops.AddCustomer(ctx, admin.CLI(), tr.r1.ID, fmt.Sprintf("Extra %d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tr.ops.AddDomain(ctx, admin.CLI(), c.ID, fmt.Sprintf("extra%d.test", i), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snapshotDays(t, tr.srv.Store, today)
+	pg = prov.get("/console/usage?" + rangeQ)
+	if pg.status != http.StatusOK || strings.Contains(pg.body, ">Total</th>") || !strings.Contains(pg.body, "Extra 4") ||
+		!strings.Contains(pg.body, `<th scope="col" class="num">Protected addresses</th>`) {
+		t.Errorf("seven customers: %d, want one row per customer and day", pg.status)
+	}
 }
 
 func readCSV(t *testing.T, pg page) [][]string {
@@ -219,7 +240,7 @@ func TestBrowserUsage(t *testing.T) {
 	if h := b.text("table.xc-usage thead"); !strings.Contains(h, "Month") {
 		t.Errorf("per month: table header %q", h)
 	}
-	months := b.eval(`String(new Set([...document.querySelectorAll("table.xc-usage tbody tr td:first-child")].map(td => td.textContent)).size)`)
+	months := b.eval(`String(new Set([...document.querySelectorAll("table.xc-usage tbody tr > :first-child")].map(td => td.textContent)).size)`)
 	if want := fmt.Sprint(1 + monthsBetween(today.AddDate(0, 0, -40), today)); months != want {
 		t.Errorf("per month: %s months listed, want %s", months, want)
 	}
