@@ -44,7 +44,7 @@ func newTab(t *testing.T, srv *testserver.Server) *tab {
 // browserServer starts the whole service with the certificate that the
 // browser accepts.
 func browserServer(t *testing.T) *testserver.Server {
-	return testserver.Start(t, testserver.Options{Configure: webtest.ServerTLS(t)})
+	return testserver.Start(t, testserver.Options{Data: freshData(t), Configure: webtest.ServerTLS(t)})
 }
 
 func (b *tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {

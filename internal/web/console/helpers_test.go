@@ -171,7 +171,7 @@ func newOps(t testing.TB, srv *testserver.Server) *admin.Service {
 
 func newTree(t *testing.T) *tree {
 	t.Helper()
-	srv := testserver.Start(t, testserver.Options{Configure: func(c *config.Config) { c.Web.SystemSender = "continuity@example.test" }})
+	srv := testserver.Start(t, testserver.Options{Data: freshData(t), Configure: func(c *config.Config) { c.Web.SystemSender = "continuity@example.test" }})
 	ctx := context.Background()
 	ops := newOps(t, srv)
 	cli := admin.CLI()
