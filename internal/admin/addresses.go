@@ -130,9 +130,21 @@ func (s *Service) SetAddressEnabled(ctx context.Context, p Principal, address st
 }
 
 // SetAddressesEnabled is SetAddressEnabled for many addresses (the
-// console's bulk enable); errs[i] is addresses[i]'s error.
+// console's bulk enable); errs[i] is addresses[i]'s error. All are
+// looked up first: when one is unknown or outside p's scope, none is
+// changed (the request is refused whole, so a 404 never leaves part of
+// it done), and errs holds the refused ones' errors only.
 func (s *Service) SetAddressesEnabled(ctx context.Context, p Principal, addresses []string, on bool) []error {
 	errs := make([]error, len(addresses))
+	refused := false
+	for i, a := range addresses {
+		if _, err := s.Address(ctx, p, a); err != nil {
+			errs[i], refused = err, true
+		}
+	}
+	if refused {
+		return errs
+	}
 	for i, a := range addresses {
 		errs[i] = s.SetAddressEnabled(ctx, p, a, on)
 	}

@@ -254,7 +254,8 @@ func (s *Service) queueQuery(ctx context.Context, p Principal) (store.QueueQuery
 }
 
 // RetryQueue makes queue entries of p's domains due now; it returns how
-// many it found (ids outside the scope are not found).
+// many it found. An id of another tenant's entry refuses the whole
+// request (store.ErrNotFound, audited) and changes nothing.
 func (s *Service) RetryQueue(ctx context.Context, p Principal, ids []int64) (int, error) {
 	if err := s.allow(ctx, p, OpQueueRetry); err != nil {
 		return 0, err
@@ -263,11 +264,13 @@ func (s *Service) RetryQueue(ctx context.Context, p Principal, ids []int64) (int
 	if err != nil {
 		return 0, err
 	}
+	if err := s.queueDenied(ctx, p, OpQueueRetry, ids); err != nil {
+		return 0, err
+	}
 	n, err := s.st.RetryQueue(ctx, q, ids, s.now())
 	if err != nil {
 		return n, err
 	}
-	s.queueDenied(ctx, p, OpQueueRetry, ids, n)
 	if n > 0 {
 		s.audit(ctx, p, p.actorTenant(), OpQueueRetry, fmt.Sprintf("queue %v", ids), fmt.Sprintf("%d entries", n))
 	}
@@ -275,6 +278,8 @@ func (s *Service) RetryQueue(ctx context.Context, p Principal, ids []int64) (int
 }
 
 // DeleteQueue removes queue entries of p's domains; it returns how many.
+// An id of another tenant's entry refuses the whole request, as for
+// RetryQueue.
 func (s *Service) DeleteQueue(ctx context.Context, p Principal, ids []int64) (int, error) {
 	if err := s.allow(ctx, p, OpQueueDelete); err != nil {
 		return 0, err
@@ -283,9 +288,9 @@ func (s *Service) DeleteQueue(ctx context.Context, p Principal, ids []int64) (in
 	if err != nil {
 		return 0, err
 	}
-	// Entries of other tenants that exist are a cross-tenant attempt:
-	// look before they are gone.
-	s.queueDenied(ctx, p, OpQueueDelete, ids, -1)
+	if err := s.queueDenied(ctx, p, OpQueueDelete, ids); err != nil {
+		return 0, err
+	}
 	n, err := s.st.DeleteQueue(ctx, q, ids)
 	if err != nil {
 		return n, err
@@ -296,22 +301,28 @@ func (s *Service) DeleteQueue(ctx context.Context, p Principal, ids []int64) (in
 	return n, nil
 }
 
-// queueDenied audits ids that exist in the queue but outside p's scope
-// (found < 0: check always; else only when fewer than asked were found).
-// The store answers in one query, however long the queue.
-func (s *Service) queueDenied(ctx context.Context, p Principal, op string, ids []int64, found int) {
-	if p.Scope().Kind == store.ScopeAll || found >= len(ids) {
-		return
+// queueDenied audits the ids that are queue entries outside p's scope
+// (a cross-tenant attempt) and then refuses the whole request
+// (store.ErrNotFound) before anything changes, so that its 404 never
+// leaves part of it done. The store answers in one query, however long
+// the queue. Ids of no entry at all (delivered meanwhile) are not an
+// attempt: the operation skips them.
+func (s *Service) queueDenied(ctx context.Context, p Principal, op string, ids []int64) error {
+	if p.Scope().Kind == store.ScopeAll {
+		return nil
 	}
 	foreign, err := s.st.QueueEntriesOutside(ctx, p.Scope(), ids)
 	if err != nil {
-		s.log.Error("check queue ids against the scope", "principal", p.String(), "err", err)
-		return
+		return fmt.Errorf("check queue ids against the scope: %w", err)
 	}
 	for _, id := range foreign {
 		s.log.Warn("cross-tenant attempt", "principal", p.String(), "op", op, "queue", id)
 		s.audit(ctx, p, p.actorTenant(), "denied", fmt.Sprintf("queue %d", id), op)
 	}
+	if len(foreign) > 0 {
+		return fmt.Errorf("queue entries %v of another tenant: %w", foreign, store.ErrNotFound)
+	}
+	return nil
 }
 
 // maxCopies bounds the copies a timeline lists (a message to a long list
