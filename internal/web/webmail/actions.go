@@ -14,8 +14,9 @@ const maxSelected = 1000
 
 // actions applies a list toolbar or message page action to the selected
 // messages (form values id): read, unread, flag, unflag, delete (to
-// Deleted, restorable, with an undo link), move (to a folder id). Every
-// id is looked up with the account, so another's is ErrNotFound.
+// Deleted, restorable, with an undo link), move (to a folder id),
+// archive (a move to the Archive folder, made on first use). Every id is
+// looked up with the account, so another's is ErrNotFound.
 func (a *app) actions(w http.ResponseWriter, r *http.Request, acct int64) {
 	ctx := r.Context()
 	if err := r.ParseForm(); err != nil {
@@ -73,6 +74,14 @@ func (a *app) actions(w http.ResponseWriter, r *http.Request, acct int64) {
 		}
 		to = mb.ID
 	}
+	if action == "archive" {
+		mb, err := a.archiveFolder(ctx, acct)
+		if err != nil {
+			a.fail(w, r, acct, "archive messages", err)
+			return
+		}
+		to = mb.ID
+	}
 	n := 0
 	for _, mb := range order {
 		g := groups[mb]
@@ -91,7 +100,7 @@ func (a *app) actions(w http.ResponseWriter, r *http.Request, acct int64) {
 			_, _, err = a.store.StoreFlags(ctx, acct, mb, g.uids, op, flag, nil, 0)
 		case "delete":
 			err = a.store.Expunge(ctx, acct, mb, g.ids)
-		case "move":
+		case "move", "archive":
 			if mb != to {
 				_, err = a.store.Move(ctx, acct, mb, g.uids, to)
 			}
@@ -112,8 +121,10 @@ func (a *app) actions(w http.ResponseWriter, r *http.Request, acct int64) {
 		back = addQuery(back, "undo="+joinIDs(ids))
 	case "move":
 		web.SetFlash(w, fmt.Sprintf("Moved %s.", plural(n, "message")))
+	case "archive":
+		web.SetFlash(w, fmt.Sprintf("Archived %s.", plural(n, "message")))
 	}
-	if r.PostFormValue("from") == "message" && action != "read" && action != "unread" && action != "flag" && action != "unflag" {
+	if r.PostFormValue("from") == "message" && (action == "delete" || action == "move" || action == "archive") {
 		// The message left its folder: go back to the folder.
 		back = localPath(r.PostFormValue("folder"), "/")
 		if action == "delete" {

@@ -44,6 +44,7 @@ type folderItem struct {
 	Href    string
 	Current bool
 	Icon    string // a class for special folders
+	Archive bool   // the archive folder (\Archive, RFC 6154)
 }
 
 // rowItem is one line of a message list.
@@ -100,9 +101,12 @@ func (a *app) folders(ctx context.Context, acct int64, current int64) ([]folderI
 		case store.Sent:
 			return 2
 		case store.Trash:
+			return 4
+		}
+		if m.SpecialUse == archiveUse {
 			return 3
 		}
-		return 4
+		return 5
 	}
 	slices.SortStableFunc(mbs, func(x, y store.Mailbox) int {
 		if d := rank(x) - rank(y); d != 0 {
@@ -121,11 +125,11 @@ func (a *app) folders(ctx context.Context, acct int64, current int64) ([]folderI
 			label = "Inbox"
 		}
 		icon := ""
-		if rank(m) < 4 {
+		if rank(m) < 5 {
 			icon = "folder-" + strings.ToLower(m.Name)
 		}
 		out = append(out, folderItem{ID: m.ID, Name: m.Name, Label: label, Depth: min(depth, 6), Unseen: m.Unseen,
-			Href: "/mail/" + strconv.FormatInt(m.ID, 10), Current: m.ID == current, Icon: icon})
+			Href: "/mail/" + strconv.FormatInt(m.ID, 10), Current: m.ID == current, Icon: icon, Archive: m.SpecialUse == archiveUse})
 	}
 	return out, nil
 }

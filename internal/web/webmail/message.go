@@ -58,6 +58,7 @@ type messageData struct {
 	FolderName               string
 	Folders, Targets         []folderItem
 	Flagged, Unread          bool
+	Archived                 bool // in the archive folder: no Archive button
 	Back                     string
 	Reply, ReplyAll, Forward string
 	Raw                      string
@@ -226,6 +227,7 @@ func (a *app) messagePage(w http.ResponseWriter, r *http.Request, acct int64) {
 		}
 	}
 	d.Back = d.Folder.Href
+	d.Archived = d.Folder.Archive
 	d.Sent = d.Folder.Name == store.Sent && !m.Expunged
 	if m.Expunged {
 		d.Back = "/deleted"

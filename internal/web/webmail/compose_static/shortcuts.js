@@ -1,7 +1,8 @@
 // xtramail webmail: keyboard shortcuts. A page marks what a key does with
 // data-shortcut="KEY" on a link or button (r reply, a reply all, f
 // forward, e archive, # delete, u back to the list); list rows are
-// .list-row (j/k move, o or Enter opens). c composes, / goes to the
+// .list-row (j/k move, o or Enter opens; e and # act on the ticked rows,
+// or on the row moved to when none is ticked). c composes, / goes to the
 // search box, ? shows this help. Keys are ignored while typing.
 (function () {
   "use strict";
@@ -43,16 +44,29 @@
   }
 
   function open() {
-    var row = document.querySelector(".list-row.is-selected") || (document.activeElement && document.activeElement.closest && document.activeElement.closest(".list-row"));
+    var row = selectedRow();
     if (!row) return false;
     var link = row.querySelector("a[href]");
     if (link) { link.click(); return true; }
     return false;
   }
 
+  function selectedRow() {
+    return document.querySelector(".list-row.is-selected") || (document.activeElement && document.activeElement.closest && document.activeElement.closest(".list-row"));
+  }
+
   function trigger(key) {
     var el = document.querySelector('[data-shortcut="' + key + '"]');
     if (!el) return false;
+    var form = el.form;
+    if (form && form.classList.contains("list-form") && !form.querySelector("input[name=id]:checked")) {
+      // On a list with nothing ticked, e and # act on the row that j/k
+      // moved to.
+      var row = selectedRow();
+      var box = row && row.querySelector("input[name=id]");
+      if (!box) return false;
+      box.checked = true;
+    }
     el.click();
     return true;
   }
