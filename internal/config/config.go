@@ -47,6 +47,11 @@ type Webmail struct {
 	// (nothing stored in Sent, queued or delivered yet). 0 sends at once;
 	// at most 2 minutes.
 	UndoSend Duration `toml:"undo_send"`
+	// UndoDelete is how long a delete in the webmail can be undone in
+	// place: the message stays in its folder, marked \Deleted (IMAP
+	// clients see it so, under the same UID), until it is expunged into
+	// Deleted. 0 expunges at once; at most 2 minutes.
+	UndoDelete Duration `toml:"undo_delete"`
 }
 
 // Log configures structured logging.
@@ -274,7 +279,7 @@ func Default() Config {
 		TLS:       TLS{ACMEListen: ":80"},
 		Retention: Retention{Interval: Duration{10 * time.Minute}, Batch: 500, LogDays: 90},
 		Metrics:   Metrics{Listen: "127.0.0.1:9100"},
-		Webmail:   Webmail{UndoSend: Duration{10 * time.Second}},
+		Webmail:   Webmail{UndoSend: Duration{10 * time.Second}, UndoDelete: Duration{10 * time.Second}},
 		// Submission listens on :587 and :465 once real certificates are
 		// configured (SubmissionListen resolves "auto").
 		Submission: Submission{
@@ -399,6 +404,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Webmail.UndoSend.Duration < 0 || c.Webmail.UndoSend.Duration > 2*time.Minute {
 		return fmt.Errorf("webmail.undo_send must be between 0s and 2m, not %s", c.Webmail.UndoSend.Duration)
+	}
+	if c.Webmail.UndoDelete.Duration < 0 || c.Webmail.UndoDelete.Duration > 2*time.Minute {
+		return fmt.Errorf("webmail.undo_delete must be between 0s and 2m, not %s", c.Webmail.UndoDelete.Duration)
 	}
 	if c.Submission.MaxMessageBytes < 1024 || c.Submission.MaxRecipients < 1 || c.Submission.MaxPerHour < 0 {
 		errs = append(errs, errors.New("submission: max_message_bytes must be at least 1024, max_recipients positive, max_per_hour not negative"))

@@ -38,7 +38,8 @@ func newWeb(cfg *config.Config, addr net.Addr, tlsCfg *tls.Config, acme http.Han
 		ACME:              acme,
 	}, sessions, log)
 	w.UserSignIn(authn, st)
-	w.Mount("/", webmail.New(webmail.Options{Web: w, Store: st, Logger: log.With("app", "webmail"), Compose: compose}))
+	w.Mount("/", webmail.New(webmail.Options{Web: w, Store: st, Logger: log.With("app", "webmail"), Compose: compose,
+		UndoDelete: cfg.Webmail.UndoDelete.Duration}))
 	w.UserSignInLinks(adm, st)
 	w.Mount("/api/", api.New(adm, log.With("app", "api")))
 	mountConsole(w, adm, log)

@@ -16,6 +16,9 @@ import "context"
 // References part of IMAP THREAD=REFERENCES (RFC 5256 section 3) without
 // the subject merge, kept per mailbox as messages arrive, move, change
 // flags and go, so that a page is an index walk at any size.
+//
+// A message marked \Deleted is not counted (see Webmail: it is leaving,
+// or back on Undo).
 type Conversations interface {
 	// ConversationPage lists up to limit conversations of a mailbox's
 	// live messages, newest first by their newest message (Received

@@ -525,6 +525,7 @@ type Store interface {
 	SendCounts
 	AdminAuth
 	AdminBatch
+	PendingDeletes
 
 	Close() error
 }

@@ -7,7 +7,10 @@ import (
 
 // Webmail is what the webmail reads beyond the IMAP-shaped methods: pages
 // of messages newest first, account-wide search and the deleted messages
-// of all folders. Every method takes the signed-in account: a mailbox id
+// of all folders. Its "live" messages are those not expunged and not
+// marked \Deleted: a message the webmail deleted stays in its mailbox,
+// marked, during its undo window (PendingDeletes), and one an IMAP
+// client marked is on its way out too. Every method takes the signed-in account: a mailbox id
 // of another account is ErrNotFound, and other accounts' messages are
 // never listed.
 //

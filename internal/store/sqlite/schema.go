@@ -466,6 +466,10 @@ CREATE INDEX known_ips_last_seen ON known_ips(last_seen);
 	logSubjectsSchema,
 	// Sends expire, for the retention purge (issue 13).
 	sendsExpirySchema,
+	// The webmail's deletes pending during their undo window, and
+	// conversations without messages marked \Deleted (issue 14;
+	// pending.go).
+	pendingSchema,
 }
 
 // rebuildAutoincrement returns the statements that recreate table with

@@ -25,6 +25,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"modernc.org/sqlite" // registers the "sqlite" driver
 	sqlite3 "modernc.org/sqlite/lib"
@@ -65,6 +66,12 @@ type Store struct {
 	closing   chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
+
+	// The pending deletes' timer (pending.go): the earliest due a
+	// DeleteLater added, and its wake-up.
+	pendingMu   sync.Mutex
+	pendingNext time.Time
+	pendingWake chan struct{}
 }
 
 var _ store.Store = (*Store)(nil)
@@ -143,6 +150,8 @@ func Open(path string, blobs blob.Store, opts Options) (*Store, error) {
 		committed: make(chan *committed, 64),
 		closing:   make(chan struct{}),
 		done:      make(chan struct{}),
+
+		pendingWake: make(chan struct{}, 1),
 	}
 	var unindexed int64
 	if err := w.QueryRow("SELECT value FROM meta WHERE key = 'search_unindexed_max'").Scan(&unindexed); err != nil {
@@ -159,6 +168,8 @@ func Open(path string, blobs blob.Store, opts Options) (*Store, error) {
 	}
 	s.bg.Add(1)
 	go s.fillSortKeys()
+	s.bg.Add(1)
+	go s.expungePending()
 	// The search vocabulary is read now rather than by the first search,
 	// which would wait for it (a second or more for 100,000 messages).
 	s.bg.Add(1)

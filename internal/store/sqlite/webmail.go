@@ -31,7 +31,7 @@ func after(c store.Cursor) (string, []any) {
 // MessagePage implements store.Webmail.
 func (s *Store) MessagePage(ctx context.Context, accountID, mailboxID int64, c store.Cursor, limit int) ([]store.Message, error) {
 	cond, args := after(c)
-	q := "INDEXED BY messages_page WHERE " + ownedMailbox + " AND expunged_modseq = 0" + cond + " ORDER BY received DESC, id DESC LIMIT ?"
+	q := "INDEXED BY messages_page WHERE " + ownedMailbox + " AND expunged_modseq = 0 AND flags & 8 = 0" + cond + " ORDER BY received DESC, id DESC LIMIT ?"
 	ms, err := s.queryMessages(ctx, q, append(append([]any{mailboxID, accountID}, args...), pageLimit(limit))...)
 	return orNotFound(s, ctx, accountID, mailboxID, ms, err)
 }
@@ -53,7 +53,7 @@ func (s *Store) MessagesByMessageID(ctx context.Context, accountID int64, ids []
 		for _, id := range ids[:n] {
 			args = append(args, id)
 		}
-		ms, err := s.queryMessages(ctx, "INDEXED BY messages_msgid WHERE account_id = ? AND expunged_modseq = 0 AND message_id != '' AND message_id IN (?"+
+		ms, err := s.queryMessages(ctx, "INDEXED BY messages_msgid WHERE account_id = ? AND expunged_modseq = 0 AND flags & 8 = 0 AND message_id != '' AND message_id IN (?"+
 			strings.Repeat(", ?", n-1)+") ORDER BY received, id", args...)
 		if err != nil {
 			return nil, err
@@ -85,7 +85,7 @@ func (s *Store) SearchPage(ctx context.Context, accountID int64, q store.MailSea
 		where.WriteString("m.mailbox_id = ? AND ")
 		args = append(args, q.MailboxID)
 	}
-	where.WriteString("m.account_id = ? AND m.expunged_modseq = 0")
+	where.WriteString("m.account_id = ? AND m.expunged_modseq = 0 AND m.flags & 8 = 0")
 	args = append(args, accountID)
 	if q.With != 0 {
 		where.WriteString(" AND m.flags & ? = ?")

@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"WebmailDeleted", testWebmailDeleted},
 		{"WebmailAccountScope", testWebmailAccountScope},
 		{"ConversationPages", testConversationPages},
+		{"PendingDeletes", testPendingDeletes},
 		{"ComposeDrafts", testComposeDrafts},
 		{"ComposeOutbox", testComposeOutbox},
 		{"ComposeContacts", testComposeContacts},

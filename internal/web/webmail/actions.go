@@ -1,6 +1,7 @@
 package webmail
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -99,7 +100,7 @@ func (a *app) actions(w http.ResponseWriter, r *http.Request, acct int64) {
 			}
 			_, _, err = a.store.StoreFlags(ctx, acct, mb, g.uids, op, flag, nil, 0)
 		case "delete":
-			err = a.store.Expunge(ctx, acct, mb, g.ids)
+			err = a.deleteLater(ctx, acct, mb, g.ids)
 		case "move", "archive":
 			if mb != to {
 				_, err = a.store.Move(ctx, acct, mb, g.uids, to)
@@ -116,8 +117,8 @@ func (a *app) actions(w http.ResponseWriter, r *http.Request, acct int64) {
 	}
 	switch action {
 	case "delete":
-		// The list offers an undo: the deleted messages stay
-		// restorable, and restoring them puts them back in place.
+		// The list offers an undo: during the window the messages
+		// are only marked (deleteLater), and Undo unmarks them.
 		back = addQuery(back, "undo="+joinIDs(ids))
 	case "move":
 		web.SetFlash(w, fmt.Sprintf("Moved %s.", plural(n, "message")))
@@ -141,4 +142,19 @@ func addQuery(p, q string) string {
 		}
 	}
 	return p + "?" + q
+}
+
+// deleteLater deletes messages of one folder with an undo window: they
+// stay in the folder under their UIDs, marked \Deleted and out of the
+// webmail's lists, until the window ends and the store expunges them
+// into Deleted (store.PendingDeletes). Undo within the window clears the
+// mark, so an IMAP client sees the same message, not a new UID. With no
+// window they are expunged at once (restorable from Deleted, under a new
+// UID).
+func (a *app) deleteLater(ctx context.Context, acct, mailbox int64, ids []int64) error {
+	if a.opt.UndoDelete <= 0 {
+		return a.store.Expunge(ctx, acct, mailbox, ids)
+	}
+	_, err := a.store.DeleteLater(ctx, acct, ids, a.now().Add(a.opt.UndoDelete))
+	return err
 }

@@ -3,6 +3,7 @@ package webmail
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/xtramail/xtramail/internal/web"
@@ -51,7 +52,9 @@ func (a *app) deletedPage(w http.ResponseWriter, r *http.Request, acct int64) {
 }
 
 // restore brings deleted messages (form values id) back to the folders
-// they were deleted from; the store logs each as restored.
+// they were deleted from: a delete still in its undo window is taken
+// back in place (same UID), an expunged message is restored under a new
+// UID; the store logs each as restored.
 func (a *app) restore(w http.ResponseWriter, r *http.Request, acct int64) {
 	ctx := r.Context()
 	if err := r.ParseForm(); err != nil {
@@ -62,9 +65,18 @@ func (a *app) restore(w http.ResponseWriter, r *http.Request, acct int64) {
 	if len(ids) > maxSelected {
 		ids = ids[:maxSelected]
 	}
+	undone, err := a.store.UndoDelete(ctx, acct, ids)
+	if err != nil {
+		a.fail(w, r, acct, "undo delete", err)
+		return
+	}
+	n := len(undone)
 	byFolder := map[int64][]int64{}
 	var order []int64
 	for _, id := range ids {
+		if slices.Contains(undone, id) {
+			continue
+		}
 		m, err := a.store.Message(ctx, acct, id)
 		if err != nil {
 			a.fail(w, r, acct, "select message", err)
@@ -78,7 +90,6 @@ func (a *app) restore(w http.ResponseWriter, r *http.Request, acct int64) {
 		}
 		byFolder[m.MailboxID] = append(byFolder[m.MailboxID], m.ID)
 	}
-	n := 0
 	for _, mb := range order {
 		done, err := a.store.Restore(ctx, acct, mb, byFolder[mb])
 		if err != nil {

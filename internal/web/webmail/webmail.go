@@ -36,6 +36,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (tests inject one); nil means time.Now.
 	Now func() time.Time
+	// UndoDelete is how long a delete can be undone in place: the
+	// message stays in its folder under its UID, marked \Deleted, until
+	// then (store.PendingDeletes). 0 expunges at once.
+	UndoDelete time.Duration
 	// Compose holds what the compose side needs (compose_routes.go).
 	Compose ComposeOptions
 }
