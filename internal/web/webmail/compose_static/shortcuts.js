@@ -118,7 +118,7 @@
       case "c": location.href = "/compose"; break;
       case "/": {
         var s = document.querySelector('input[type="search"]');
-        if (s) s.focus(); else done = false;
+        if (s) s.focus(); else location.href = "/search";
         break;
       }
       case "?": showHelp(); break;
