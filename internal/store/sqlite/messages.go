@@ -701,7 +701,11 @@ func (s *Store) Restore(ctx context.Context, accountID, mailboxID int64, ids []i
 				continue
 			}
 			// A restored message gets a new UID: clients may have
-			// forgotten the old one for good (RFC 9051 2.3.1.1).
+			// forgotten the old one for good (RFC 9051 2.3.1.1). It
+			// comes back without the \Deleted that led to its
+			// expunge (an IMAP client's, or a webmail delete's
+			// pending mark): with it, the webmail would not list it
+			// and a client's next EXPUNGE would take it again.
 			var uid uint32
 			var modseq uint64
 			err := t.QueryRow("UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1 WHERE id = ? RETURNING uidnext - 1, highestmodseq",
@@ -710,7 +714,7 @@ func (s *Store) Restore(ctx context.Context, accountID, mailboxID int64, ids []i
 				return fmt.Errorf("allocate uid in mailbox %d: %w", mailboxID, err)
 			}
 			var kw string
-			if err := t.QueryRow("UPDATE messages SET uid = ?, modseq = ?, expunged_modseq = 0 WHERE id = ? RETURNING keywords", uid, modseq, m.id).Scan(&kw); err != nil {
+			if err := t.QueryRow("UPDATE messages SET uid = ?, modseq = ?, expunged_modseq = 0, flags = flags & ~8 WHERE id = ? RETURNING keywords", uid, modseq, m.id).Scan(&kw); err != nil {
 				return fmt.Errorf("restore message %d: %w", m.id, err)
 			}
 			if err := t.addKeywords(mailboxID, strings.Fields(kw)); err != nil {

@@ -16,7 +16,8 @@ import (
 // its message in the mailbox under its UID, marked \Deleted and out of
 // the webmail's lists; Undo clears the mark (not one the message had
 // before) and keeps the UID; a due delete is expunged into Deleted
-// unless an IMAP client cleared the mark meanwhile; another account's
+// unless an IMAP client cleared the mark meanwhile, and restored from
+// there comes back without the mark; another account's
 // ids are refused or ignored; the store expunges due deletes by itself.
 func testPendingDeletes(t *testing.T, s store.Store) {
 	ctx := context.Background()
@@ -125,6 +126,17 @@ func testPendingDeletes(t *testing.T, s store.Store) {
 	}
 	if n := must(s.ExpungeDue(ctx, later.Add(time.Hour), 100)); n != 0 {
 		t.Errorf("ExpungeDue again looked at %d", n)
+	}
+	// Restored from Deleted: a new UID, without the \Deleted mark that
+	// led to its expunge, listed again.
+	if got := must(s.Restore(ctx, bob.ID, in.ID, ids(ms[1]))); len(got) != 1 {
+		t.Fatalf("Restore: %+v", got)
+	}
+	if m := must(s.Message(ctx, bob.ID, ms[1].ID)); m.Expunged || m.Flags&store.FlagDeleted != 0 || m.UID == ms[1].UID {
+		t.Errorf("restored: %+v, want live under a new UID without \\Deleted", m)
+	}
+	if !slices.Contains(listed(), ms[1].ID) {
+		t.Errorf("the restored message is not listed: %v", listed())
 	}
 
 	// The store expunges a due delete by itself.

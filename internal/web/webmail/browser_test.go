@@ -14,6 +14,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/xtramail/xtramail/internal/config"
 	"github.com/xtramail/xtramail/internal/testserver"
 	"github.com/xtramail/xtramail/internal/web/webtest"
 )
@@ -273,7 +274,11 @@ li{list-style-image:url(` + r + `/list.png);cursor:url(` + r + `/cursor.cur),aut
 // delete a message and restore it from Deleted, and see a message
 // captured while the inbox is open appear without a reload.
 func TestBrowserSearchDeleteRestoreLive(t *testing.T) {
-	srv := start(t)
+	// A delete is pending for a second before it reaches Deleted.
+	srv := testserver.Start(t, testserver.Options{Users: users, Configure: func(c *config.Config) {
+		webtest.ServerTLS(t)(c)
+		c.Webmail.UndoDelete = config.Duration{Duration: time.Second}
+	}})
 	capture(t, srv, "bob@example.test", "From: Alice <alice@example.org>\nTo: bob@example.test\nSubject: Quarterly numbers\n\nThe quarterly numbers are in.\n")
 	capture(t, srv, "bob@example.test", "From: Dave <dave@example.org>\nTo: bob@example.test\nSubject: Lunch\n\nQuarterly lunch at noon.\n")
 	tab := webtest.NewTab(t, webtest.Laptop)
@@ -298,8 +303,18 @@ func TestBrowserSearchDeleteRestoreLive(t *testing.T) {
 	if n := webtest.Run(tab, chromedp.Evaluate[int]("document.querySelectorAll('#rows .mail-row').length")); n != 1 {
 		t.Errorf("after delete the inbox lists %d", n)
 	}
-	tab.Navigate(srv.Web + "/deleted")
-	tab.Do(chromedp.WaitVisible(chromedp.CSS("#rows .mail-row")))
+	// Deleted lists it once its undo window ended.
+	deadline := time.Now().Add(webtest.Timeout)
+	for {
+		tab.Navigate(srv.Web + "/deleted")
+		if webtest.Run(tab, chromedp.Evaluate[int]("document.querySelectorAll('#rows .mail-row').length")) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the deleted message never reached Deleted")
+		}
+		tab.Do(chromedp.Sleep(200 * time.Millisecond))
+	}
 	if got := tab.Text("#rows .mail-row .mail-subject"); got != "Lunch" {
 		t.Fatalf("Deleted lists %q", got)
 	}
