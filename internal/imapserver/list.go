@@ -61,10 +61,10 @@ func (s *session) cmdList(tag string, lsub bool, a *imapwire.List) error {
 	var pats []string
 	for _, p := range a.Patterns {
 		// "inbox/%" names INBOX's children, as "inbox/x" names one of them
-		// (imapwire.CanonicalMailbox); a bare "inbox" is matched below.
+		// (store.CanonicalMailbox); a bare "inbox" is matched below.
 		pat := joinReference(a.Reference, p)
 		if len(pat) > len(store.Inbox) && pat[len(store.Inbox)] == '/' {
-			pat = imapwire.CanonicalMailbox(pat)
+			pat = store.CanonicalMailbox(pat)
 		}
 		pats = append(pats, pat)
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/xtramail/xtramail/internal/store"
 )
 
 // Options bound what a Reader accepts. Zero fields take the defaults.
@@ -816,20 +818,7 @@ func (p *parser) nstring(what string) (s string, isNil bool) {
 // mailbox reads a mailbox name: decoded from modified UTF-7 unless UTF-8 is
 // on, and INBOX in any case made "INBOX" (RFC 9051 section 5.1).
 func (p *parser) mailbox() string {
-	return CanonicalMailbox(p.mailboxName(p.astring("mailbox name")))
-}
-
-// CanonicalMailbox makes INBOX, in any case, "INBOX", as the first level
-// of a hierarchical name too: "inbox/Work" is INBOX's child "INBOX/Work"
-// (RFC 9051 section 5.1 reserves the name case-insensitively), never a
-// child of a second mailbox "inbox" that SELECT could not reach.
-func CanonicalMailbox(name string) string {
-	const inbox = "INBOX"
-	if len(name) >= len(inbox) && strings.EqualFold(name[:len(inbox)], inbox) &&
-		(len(name) == len(inbox) || name[len(inbox)] == '/') {
-		return inbox + name[len(inbox):]
-	}
-	return name
+	return store.CanonicalMailbox(p.mailboxName(p.astring("mailbox name")))
 }
 
 func (p *parser) mailboxName(s string) string {

@@ -66,8 +66,9 @@ func (t *tx) checkMailbox(accountID, mailboxID int64) error {
 // checkMailboxName refuses names IMAP cannot carry or that break the
 // hierarchy.
 func checkMailboxName(name string) (string, error) {
-	if strings.EqualFold(name, store.Inbox) {
-		return store.Inbox, nil
+	name = store.CanonicalMailbox(name)
+	if name == store.Inbox {
+		return name, nil
 	}
 	bad := name == "" || len(name) > 512 || strings.HasPrefix(name, "/") || strings.HasSuffix(name, "/") || strings.Contains(name, "//")
 	for _, r := range name {
@@ -130,9 +131,7 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, from, to str
 	if to == store.Inbox {
 		return fmt.Errorf("rename to INBOX: %w", store.ErrExists)
 	}
-	if strings.EqualFold(from, store.Inbox) {
-		from = store.Inbox
-	}
+	from = store.CanonicalMailbox(from)
 	if to == from || from != store.Inbox && strings.HasPrefix(to, from+"/") {
 		// Under itself, the children's rename below would take the
 		// mailbox a second time ("a" to "a/b", then to "a/b/b").
@@ -188,7 +187,8 @@ func likePrefix(p string) string {
 }
 
 func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string) error {
-	if strings.EqualFold(name, store.Inbox) {
+	name = store.CanonicalMailbox(name)
+	if name == store.Inbox {
 		return fmt.Errorf("INBOX cannot be deleted: %w", store.ErrInvalid)
 	}
 	return s.write(ctx, func(t *tx) error {

@@ -416,9 +416,7 @@ func (s *Store) Mailboxes(ctx context.Context, accountID int64) ([]store.Mailbox
 }
 
 func (s *Store) Mailbox(ctx context.Context, accountID int64, name string) (store.Mailbox, error) {
-	if strings.EqualFold(name, store.Inbox) {
-		name = store.Inbox
-	}
+	name = store.CanonicalMailbox(name)
 	m, err := scanMailbox(s.queryRow(ctx, "SELECT "+mailboxCols+" FROM mailboxes WHERE account_id = ? AND name = ?", accountID, name))
 	if err != nil {
 		return m, notFound(err, "mailbox "+name)

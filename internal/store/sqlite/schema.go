@@ -470,6 +470,17 @@ CREATE INDEX known_ips_last_seen ON known_ips(last_seen);
 	// conversations without messages marked \Deleted (issue 14;
 	// pending.go).
 	pendingSchema,
+	// A child of INBOX is spelt "INBOX/..." whatever case it was created
+	// in (store.CanonicalMailbox): rename the "inbox/..." that earlier
+	// versions stored. One whose INBOX/... name is taken, by that name or
+	// another spelling of it, gets its id after the name, so that no name
+	// is lost and none collides.
+	`UPDATE mailboxes SET name = 'INBOX' || substr(name, 6) || ' (' || id || ')'
+WHERE upper(substr(name, 1, 6)) = 'INBOX/' AND substr(name, 1, 6) <> 'INBOX/'
+AND EXISTS (SELECT 1 FROM mailboxes o WHERE o.account_id = mailboxes.account_id AND o.id <> mailboxes.id
+	AND upper(substr(o.name, 1, 6)) = 'INBOX/' AND substr(o.name, 6) = substr(mailboxes.name, 6));
+UPDATE mailboxes SET name = 'INBOX' || substr(name, 6)
+WHERE upper(substr(name, 1, 6)) = 'INBOX/' AND substr(name, 1, 6) <> 'INBOX/';`,
 }
 
 // rebuildAutoincrement returns the statements that recreate table with

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,6 +33,36 @@ func testMailboxManagement(t *testing.T, s store.Store) {
 		}
 	}
 	if _, err := s.CreateMailbox(ctx, a.ID, "Archive", `\Archive`); err != nil {
+		t.Fatal(err)
+	}
+	// INBOX is case-insensitive as the first level of any name, from
+	// every front end: "inbox/Receipts" is INBOX's child, found and
+	// renamed by any spelling of INBOX, and "inbox" stays undeletable.
+	if mb := must(s.CreateMailbox(ctx, a.ID, "inbox/Receipts", "")); mb.Name != "INBOX/Receipts" {
+		t.Errorf("created %q, want INBOX/Receipts", mb.Name)
+	}
+	if mb := must(s.Mailbox(ctx, a.ID, "Inbox/Receipts")); mb.Name != "INBOX/Receipts" {
+		t.Errorf("found %q", mb.Name)
+	}
+	if _, err := s.CreateMailbox(ctx, a.ID, "INBOX/Receipts", ""); !errors.Is(err, store.ErrExists) {
+		t.Errorf("create INBOX/Receipts again: %v, want ErrExists", err)
+	}
+	if err := s.RenameMailbox(ctx, a.ID, "iNbOx/Receipts", "inbox/Bills"); err != nil {
+		t.Fatal(err)
+	}
+	must(s.Mailbox(ctx, a.ID, "INBOX/Bills"))
+	if _, err := s.Mailbox(ctx, a.ID, "inbox/Receipts"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("old name after rename: %v, want ErrNotFound", err)
+	}
+	if err := s.DeleteMailbox(ctx, a.ID, "inbox"); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("delete inbox: %v, want ErrInvalid", err)
+	}
+	for _, mb := range must(s.Mailboxes(ctx, a.ID)) {
+		if mb.Name != store.Inbox && strings.EqualFold(mb.Name, store.Inbox) || strings.HasPrefix(mb.Name, "inbox") {
+			t.Errorf("a second INBOX: %q", mb.Name)
+		}
+	}
+	if err := s.DeleteMailbox(ctx, a.ID, "inbox/Bills"); err != nil {
 		t.Fatal(err)
 	}
 	// Rename moves children along.
