@@ -58,7 +58,7 @@ func TestCLITenancy(t *testing.T) {
 		{args: d("admin", "disable", "ops@globex.test"), stdout: []string{"administrator ops@globex.test disabled"}},
 		{args: d("admin", "list"), stdout: []string{"disabled"}},
 		{args: d("admin", "enable", "ops@globex.test"), stdout: []string{"administrator ops@globex.test enabled"}},
-		{args: d("admin", "totp-reset", "ops@globex.test"), stdout: []string{"second factor of ops@globex.test removed"}},
+		{args: d("admin", "totp-reset", "ops@globex.test"), stdout: []string{"second factors of ops@globex.test removed"}},
 		{args: d("admin", "remove", "nobody@x.test"), code: 1, stderr: []string{"not found"}},
 
 		// API tokens.

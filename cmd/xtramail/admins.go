@@ -36,7 +36,7 @@ func adminCommands() []command {
 			minArgs: 1, maxArgs: 1, data: dataExisting, setup: adminDisable(true)},
 		{name: "admin enable", args: "EMAIL", summary: "allow a disabled administrator again",
 			minArgs: 1, maxArgs: 1, data: dataExisting, setup: adminDisable(false)},
-		{name: "admin totp-reset", args: "EMAIL", summary: "remove an administrator's second factor (a lost device)",
+		{name: "admin totp-reset", args: "EMAIL", summary: "remove an administrator's second factors, TOTP and passkeys (a lost device)",
 			minArgs: 1, maxArgs: 1, data: dataExisting, setup: adminTOTPReset},
 	}
 }
@@ -218,7 +218,7 @@ func adminTOTPReset(fs *flag.FlagSet) action {
 		if err := e.admin().RemoveTOTP(ctx, admin.CLI(), a.ID); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "second factor of %s removed; they enrol a new one at their next sign-in\n", a.Email)
+		fmt.Fprintf(e.stdout, "second factors of %s removed (TOTP and passkeys); they enrol a new one at their next sign-in\n", a.Email)
 		return nil
 	}
 }

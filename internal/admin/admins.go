@@ -388,7 +388,18 @@ func (s *Service) RemoveTOTP(ctx context.Context, p Principal, id int64) error {
 	if err := s.st.SetAdminTOTP(ctx, p.Scope(), id, ""); err != nil {
 		return err
 	}
-	s.audit(ctx, p, s.adminTenant(ctx, a.Role, a.ScopeID), OpTOTP, "admin "+a.Email, "removed")
+	// A lost device may hold the passkeys too: an admin left with one
+	// of them could not sign in, so the reset takes every second factor.
+	pks, err := s.st.Passkeys(ctx, id)
+	if err != nil {
+		return fmt.Errorf("passkeys of %s: %w", a.Email, err)
+	}
+	for _, pk := range pks {
+		if err := s.st.RemovePasskey(ctx, id, pk.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("remove passkey %q of %s: %w", pk.Name, a.Email, err)
+		}
+	}
+	s.audit(ctx, p, s.adminTenant(ctx, a.Role, a.ScopeID), OpTOTP, "admin "+a.Email, fmt.Sprintf("removed (TOTP and %d passkeys)", len(pks)))
 	return nil
 }
 

@@ -138,10 +138,17 @@ func TestTOTPReplayRefused(t *testing.T) {
 	if len(recs) < 2 {
 		t.Errorf("%d replay records", len(recs))
 	}
-	// Removing the factor (a lost phone) from the CLI.
+	// Removing the second factors (a lost phone, which held a passkey
+	// too) from the CLI.
+	if _, err := svc.st.AddPasskey(ctx, store.Passkey{AdminID: a.ID, Name: "phone", CredentialID: []byte("cred-1"), Credential: []byte("{}")}); err != nil {
+		t.Fatal(err)
+	}
 	check(t, svc.RemoveTOTP(ctx, CLI(), a.ID))
-	if res := ok[SignInResult](t)(svc.SignIn(ctx, "boss@provider.test", testPassword, "192.0.2.1")); res.NeedTOTP {
-		t.Fatal("TOTP still needed after removal")
+	if res := ok[SignInResult](t)(svc.SignIn(ctx, "boss@provider.test", testPassword, "192.0.2.1")); res.NeedTOTP || res.Passkey {
+		t.Fatalf("a second factor still asked after removal: %+v", res)
+	}
+	if pks, err := svc.st.Passkeys(ctx, a.ID); err != nil || len(pks) != 0 {
+		t.Fatalf("passkeys after removal: %v %v", pks, err)
 	}
 }
 
