@@ -137,16 +137,11 @@ func (s *session) matchWithin(keys []imapwire.SearchKey, saved []uint32, within 
 		}
 		for i := range msgs {
 			m := &msgs[i]
-			seq, ok := sel.view.seqOf(m.UID)
-			if !ok || !rangesContain(ranges, m.UID) {
+			im, ok := sel.searchMessage(&m.Message, ranges)
+			if !ok {
 				continue
 			}
-			im := &imapmsg.Message{
-				Seq: seq, UID: m.UID, Flags: m.Flags, Keywords: m.Keywords,
-				Recent: rangesContain(sel.recent, m.UID), ModSeq: m.ModSeq, Received: m.Received, Size: m.Size,
-				Subject: m.Subject, From: m.From,
-				Load: func() ([]byte, *message.Info, error) { return s.readBody(m, fetchNeeds{raw: true}) },
-			}
+			im.Load = func() ([]byte, *message.Info, error) { return s.readBody(m, fetchNeeds{raw: true}) }
 			if err := check(im); err != nil {
 				return err
 			}
@@ -159,15 +154,9 @@ func (s *session) matchWithin(keys []imapwire.SearchKey, saved []uint32, within 
 			return err
 		}
 		for i := range msgs {
-			m := &msgs[i]
-			seq, ok := sel.view.seqOf(m.UID)
-			if !ok || !rangesContain(ranges, m.UID) {
+			im, ok := sel.searchMessage(&msgs[i], ranges)
+			if !ok {
 				continue
-			}
-			im := &imapmsg.Message{
-				Seq: seq, UID: m.UID, Flags: m.Flags, Keywords: m.Keywords,
-				Recent: rangesContain(sel.recent, m.UID), ModSeq: m.ModSeq, Received: m.Received, Size: m.Size,
-				Subject: m.Subject, From: m.From,
 			}
 			if err := check(im); err != nil {
 				return err
@@ -196,4 +185,19 @@ func (s *session) matchWithin(keys []imapwire.SearchKey, saved []uint32, within 
 		}
 	}
 	return nil
+}
+
+// searchMessage is the search view of one message row with its metadata,
+// false when the row is outside ranges or no longer in the view (a row
+// read from the store can be newer than the session's view).
+func (sel *selected) searchMessage(m *store.Message, ranges []store.UIDRange) (*imapmsg.Message, bool) {
+	seq, ok := sel.view.seqOf(m.UID)
+	if !ok || !rangesContain(ranges, m.UID) {
+		return nil, false
+	}
+	return &imapmsg.Message{
+		Seq: seq, UID: m.UID, Flags: m.Flags, Keywords: m.Keywords,
+		Recent: rangesContain(sel.recent, m.UID), ModSeq: m.ModSeq, Received: m.Received, Size: m.Size,
+		Subject: m.Subject, From: m.From,
+	}, true
 }
