@@ -133,40 +133,69 @@ func groupByMailbox(rows []pendingRow) (order []int64, by map[int64][]mailboxCha
 	return order, by
 }
 
-// DeleteLater implements store.PendingDeletes.
-func (s *Store) DeleteLater(ctx context.Context, accountID int64, ids []int64, due time.Time) ([]int64, error) {
+// pendingColumns are the columns of a message (aliased m) that a pending
+// delete's write reads, in the order of pendingRow.scan.
+const pendingColumns = "m.id, m.account_id, m.uid, m.flags, m.size, m.expunged_modseq, m.subject, m.message_id, m.mailbox_id"
+
+// scan reads pendingColumns, then more, from row into r; it returns the
+// row's expunged_modseq.
+func (r *pendingRow) scan(row interface{ Scan(...any) error }, more ...any) (expunged uint64, err error) {
+	dest := append([]any{&r.id, &r.accountID, &r.uid, &r.flags, &r.size, &expunged, &r.subject, &r.messageID, &r.mailboxID}, more...)
+	err = row.Scan(dest...)
+	return expunged, err
+}
+
+// walkPending is the write of DeleteLater and UndoDelete: visit records
+// or forgets one id's pending delete and returns its row (nil: skipped);
+// the ids of the rows returned are the answer. Then each row that is not
+// pending over an earlier \Deleted mark, and whose mark differs from set,
+// gets \Deleted set or cleared, one new modseq per mailbox.
+func (s *Store) walkPending(ctx context.Context, ids []int64, set bool, visit func(t *tx, id int64) (*pendingRow, error)) ([]int64, error) {
 	var out []int64
 	err := s.write(ctx, func(t *tx) error {
 		out = out[:0]
 		var rows []pendingRow
 		for _, id := range ids {
-			var r pendingRow
-			var exp uint64
-			err := t.QueryRow("SELECT id, account_id, uid, flags, size, expunged_modseq, subject, message_id, mailbox_id FROM messages WHERE id = ? AND account_id = ?",
-				id, accountID).Scan(&r.id, &r.accountID, &r.uid, &r.flags, &r.size, &exp, &r.subject, &r.messageID, &r.mailboxID)
+			r, err := visit(t, id)
 			if err != nil {
-				return notFound(err, fmt.Sprintf("message %d", id))
+				return err
 			}
-			if exp != 0 {
+			if r == nil {
 				continue
 			}
-			r.hadDeleted = r.flags&store.FlagDeleted != 0
-			if _, err := t.Exec("INSERT INTO pending_deletes (message, account_id, due, had_deleted) VALUES (?, ?, ?, ?) ON CONFLICT (message) DO UPDATE SET due = excluded.due",
-				r.id, accountID, due.UnixMilli(), r.hadDeleted); err != nil {
-				return fmt.Errorf("record pending delete of message %d: %w", id, err)
-			}
 			out = append(out, r.id)
-			if !r.hadDeleted {
-				rows = append(rows, r)
+			if !r.hadDeleted && (r.flags&store.FlagDeleted != 0) != set {
+				rows = append(rows, *r)
 			}
 		}
 		order, by := groupByMailbox(rows)
 		for _, mb := range order {
-			if err := t.setDeletedFlag(mb, by[mb], true); err != nil {
+			if err := t.setDeletedFlag(mb, by[mb], set); err != nil {
 				return err
 			}
 		}
 		return nil
+	})
+	return out, err
+}
+
+// DeleteLater implements store.PendingDeletes.
+func (s *Store) DeleteLater(ctx context.Context, accountID int64, ids []int64, due time.Time) ([]int64, error) {
+	out, err := s.walkPending(ctx, ids, true, func(t *tx, id int64) (*pendingRow, error) {
+		var r pendingRow
+		exp, err := r.scan(t.QueryRow("SELECT "+pendingColumns+" FROM messages m WHERE m.id = ? AND m.account_id = ?", id, accountID))
+		if err != nil {
+			return nil, notFound(err, fmt.Sprintf("message %d", id))
+		}
+		if exp != 0 {
+			return nil, nil
+		}
+		r.hadDeleted = r.flags&store.FlagDeleted != 0
+		if _, err := t.Exec("INSERT INTO pending_deletes (message, account_id, due, had_deleted) VALUES (?, ?, ?, ?) ON CONFLICT (message) DO UPDATE SET due = excluded.due",
+			r.id, accountID, due.UnixMilli(), r.hadDeleted); err != nil {
+			return nil, fmt.Errorf("record pending delete of message %d: %w", id, err)
+		}
+		return &r, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("delete messages later: %w", err)
@@ -179,37 +208,20 @@ func (s *Store) DeleteLater(ctx context.Context, accountID int64, ids []int64, d
 
 // UndoDelete implements store.PendingDeletes.
 func (s *Store) UndoDelete(ctx context.Context, accountID int64, ids []int64) ([]int64, error) {
-	var out []int64
-	err := s.write(ctx, func(t *tx) error {
-		out = out[:0]
-		var rows []pendingRow
-		for _, id := range ids {
-			var r pendingRow
-			var exp uint64
-			err := t.QueryRow(`SELECT m.id, m.account_id, m.uid, m.flags, m.size, m.expunged_modseq, m.subject, m.message_id, m.mailbox_id, p.had_deleted
-				FROM pending_deletes p JOIN messages m ON m.id = p.message WHERE p.message = ? AND p.account_id = ?`,
-				id, accountID).Scan(&r.id, &r.accountID, &r.uid, &r.flags, &r.size, &exp, &r.subject, &r.messageID, &r.mailboxID, &r.hadDeleted)
-			if err != nil {
-				continue // not pending: expunged meanwhile, or never deleted here
-			}
-			if _, err := t.Exec("DELETE FROM pending_deletes WHERE message = ?", id); err != nil {
-				return fmt.Errorf("forget pending delete of message %d: %w", id, err)
-			}
-			if exp != 0 {
-				continue
-			}
-			out = append(out, r.id)
-			if !r.hadDeleted && r.flags&store.FlagDeleted != 0 {
-				rows = append(rows, r)
-			}
+	out, err := s.walkPending(ctx, ids, false, func(t *tx, id int64) (*pendingRow, error) {
+		var r pendingRow
+		exp, err := r.scan(t.QueryRow("SELECT "+pendingColumns+`, p.had_deleted
+			FROM pending_deletes p JOIN messages m ON m.id = p.message WHERE p.message = ? AND p.account_id = ?`, id, accountID), &r.hadDeleted)
+		if err != nil {
+			return nil, nil // not pending: expunged meanwhile, or never deleted here
 		}
-		order, by := groupByMailbox(rows)
-		for _, mb := range order {
-			if err := t.setDeletedFlag(mb, by[mb], false); err != nil {
-				return err
-			}
+		if _, err := t.Exec("DELETE FROM pending_deletes WHERE message = ?", id); err != nil {
+			return nil, fmt.Errorf("forget pending delete of message %d: %w", id, err)
 		}
-		return nil
+		if exp != 0 {
+			return nil, nil
+		}
+		return &r, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("undo delete: %w", err)
