@@ -3,9 +3,6 @@ package imapserver_test
 import (
 	"encoding/json"
 	"fmt"
-	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -107,14 +104,9 @@ print(json.dumps(out))
 // ANNOTATE, PROXYAUTH, the obsolete PARTIAL), a clean NO or BAD after
 // which the session goes on.
 func TestImaplibEveryCommand(t *testing.T) {
-	py := lookPath(t, "python3", "python3")
 	e := newEnv(t)
 	e.deliver("INBOX", msg("first", "body one"), 0)
-	dir := t.TempDir()
-	script := filepath.Join(dir, "every.py")
-	os.WriteFile(script, []byte(imaplibEveryCommand), 0o600)
-	_, port, _ := net.SplitHostPort(e.addr)
-	out := runClient(t, dir, 3*time.Minute, py, script, port, e.writeCert(), testUser, testPassword)
+	out := e.runImaplib("every.py", imaplibEveryCommand, 3*time.Minute)
 	var got map[string][2]any
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("imaplib output: %v\n%s", err, out)

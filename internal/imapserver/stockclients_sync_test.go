@@ -3,7 +3,6 @@ package imapserver_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,33 +37,7 @@ func TestMbsyncTwoWayThenNoChange(t *testing.T) {
 			home := t.TempDir()
 			maildir := filepath.Join(home, "mail")
 			os.MkdirAll(maildir, 0o700)
-			_, port, _ := net.SplitHostPort(e.addr)
-			cfg := fmt.Sprintf(`IMAPAccount test
-Host localhost
-Port %s
-User %s
-Pass "%s"
-SSLType IMAPS
-CertificateFile %s
-%s
-IMAPStore remote
-Account test
-
-MaildirStore local
-Path %s/
-Inbox %s/INBOX
-SubFolders Verbatim
-
-Channel sync
-Far :remote:
-Near :local:
-Patterns *
-Create Both
-Expunge Both
-SyncState *
-`, port, testUser, testPassword, e.writeCert(), mode.extra, maildir, maildir)
-			cfgFile := filepath.Join(home, "mbsyncrc")
-			os.WriteFile(cfgFile, []byte(cfg), 0o600)
+			cfgFile := e.writeMbsyncrc(home, maildir, mode.extra, "SubFolders Verbatim\n", "Patterns *\nCreate Both\nExpunge Both\n")
 			out := runClient(t, home, 5*time.Minute, bin, "-D", "-c", cfgFile, "-a")
 			if compressed := strings.Contains(out, "COMPRESS DEFLATE"); compressed != (mode.extra == "") {
 				t.Errorf("mbsync used COMPRESS: %v", compressed)
@@ -163,7 +136,6 @@ SyncState *
 // deleted and the saved ones gone from INBOX, the saved one byte for byte
 // in the new folder.
 func TestMuttReadFlagDeleteSave(t *testing.T) {
-	bin := lookPath(t, "mutt", "mutt")
 	e := newEnv(t)
 	var raws []string
 	for i := range 10 {
@@ -171,29 +143,13 @@ func TestMuttReadFlagDeleteSave(t *testing.T) {
 		e.deliver("INBOX", raws[i], 0)
 	}
 	home := t.TempDir()
-	_, port, _ := net.SplitHostPort(e.addr)
-	certs, _ := os.ReadFile(e.writeCert())
-	os.WriteFile(filepath.Join(home, "certs.pem"), certs, 0o600)
-	rc := fmt.Sprintf(`set folder="imaps://%s@localhost:%s/"
-set spoolfile="+INBOX"
-set imap_pass="%s"
-set imap_deflate=yes
-set certificate_file="%s/certs.pem"
-set ssl_verify_host=yes
-set header_cache=""
-set message_cachedir=""
-set sort=mailbox-order
-set mark_old=no
-set wait_key=no
-set pager_stop=yes
+	s := e.startMutt(t, home, `set sort=mailbox-order
 set delete=yes
 set quit=yes
 set move=no
 set confirmcreate=no
 set confirmappend=no
-`, strings.ReplaceAll(testUser, "@", "%40"), port, testPassword, home)
-	os.WriteFile(filepath.Join(home, "muttrc"), []byte(rc), 0o600)
-	s := newTmux(t, home, fmt.Sprintf("%s -n -F %s/muttrc -d 2 2>%s/err; echo mutt exited: $(cat %s/err); sleep 600", bin, home, home, home))
+`)
 	s.waitFor("mutt subject 9")
 	find := func(subject string) {
 		s.keys("/")
@@ -250,15 +206,7 @@ set confirmappend=no
 	if len(got) != 1 || !strings.Contains(got[0], raws[7]) {
 		t.Errorf("Saved holds %q, want message 7 byte for byte", got)
 	}
-	debug, _ := filepath.Glob(filepath.Join(home, ".muttdebug*"))
-	var used bool
-	for _, f := range debug {
-		b, _ := os.ReadFile(f)
-		used = used || strings.Contains(string(b), "COMPRESS DEFLATE")
-	}
-	if !used {
-		t.Errorf("mutt did not send COMPRESS DEFLATE (debug logs %q)", debug)
-	}
+	checkMuttDeflate(t, home)
 }
 
 // TestFetchmailKeepThenFlush: fetchmail over TLS with --keep retrieves
@@ -274,13 +222,12 @@ func TestFetchmailKeepThenFlush(t *testing.T) {
 		e.deliver("INBOX", raws[i], 0)
 	}
 	home := t.TempDir()
-	_, port, _ := net.SplitHostPort(e.addr)
 	spool := filepath.Join(home, "spool")
 	rc := fmt.Sprintf(`poll localhost protocol IMAP port %s
   user "%s" password "%s"
   ssl sslcertck sslcertfile "%s"
   mda "/bin/sh -c 'cat >> %s; echo ==END== >> %s'"
-`, port, testUser, testPassword, e.writeCert(), spool, spool)
+`, e.port(), testUser, testPassword, e.writeCert(), spool, spool)
 	rcFile := filepath.Join(home, "fetchmailrc")
 	os.WriteFile(rcFile, []byte(rc), 0o600)
 	run := func(args ...string) {

@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,35 +13,6 @@ import (
 
 	"github.com/xtramail/xtramail/internal/store"
 )
-
-// lookPath finds a stock client the test drives, or fails the test.
-func lookPath(t *testing.T, name, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("%s not installed: run scripts/test, which installs Debian's %s", name, pkg)
-	}
-	return p
-}
-
-// runClient runs a stock client with HOME set and a generous deadline,
-// failing the test with its output when it fails.
-func runClient(t *testing.T, home string, timeout time.Duration, name string, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = append(os.Environ(), "HOME="+home)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		tail := string(out)
-		if len(tail) > 8000 {
-			tail = "..." + tail[len(tail)-8000:]
-		}
-		t.Fatalf("%s: %v\n%s", filepath.Base(name), err, tail)
-	}
-	return string(out)
-}
 
 const imaplibAuthenticate = `
 import imaplib, ssl, sys
@@ -62,14 +31,9 @@ m.logout()
 // challenge: the server must send "+ " and not text, which imaplib
 // decodes as base64 (RFC 9051 section 7.5; issue 11 part 3).
 func TestImaplibAuthenticatePlain(t *testing.T) {
-	py := lookPath(t, "python3", "python3")
 	e := newEnv(t)
 	e.deliver("INBOX", msg("one", "body"), 0)
-	dir := t.TempDir()
-	script := filepath.Join(dir, "auth.py")
-	os.WriteFile(script, []byte(imaplibAuthenticate), 0o600)
-	_, port, _ := net.SplitHostPort(e.addr)
-	out := runClient(t, dir, 60*time.Second, py, script, port, e.writeCert(), testUser, testPassword)
+	out := e.runImaplib("auth.py", imaplibAuthenticate, 60*time.Second)
 	if !strings.Contains(out, "EXISTS 1") {
 		t.Errorf("imaplib: %s", out)
 	}
@@ -85,7 +49,6 @@ func TestOfflineimapDefaultConfig(t *testing.T) {
 	}
 	home := t.TempDir()
 	maildir := filepath.Join(home, "Mail")
-	_, port, _ := net.SplitHostPort(e.addr)
 	cfg := fmt.Sprintf(`[general]
 accounts = test
 metadata = %s/meta
@@ -107,7 +70,7 @@ sslcacertfile = %s
 remoteuser = %s
 remotepass = %s
 folderfilter = lambda f: f == 'INBOX'
-`, home, maildir, port, e.writeCert(), testUser, testPassword)
+`, home, maildir, e.port(), e.writeCert(), testUser, testPassword)
 	cfgFile := filepath.Join(home, "offlineimaprc")
 	os.WriteFile(cfgFile, []byte(cfg), 0o600)
 	out := runClient(t, home, 120*time.Second, bin, "-c", cfgFile, "-o", "-u", "basic", "-d", "imap")
@@ -179,13 +142,6 @@ func (e *env) deliverAll(raws []string) {
 	}
 }
 
-// maildirFiles lists the messages of a Maildir folder.
-func maildirFiles(dir string) []string {
-	cur, _ := filepath.Glob(filepath.Join(dir, "cur", "*"))
-	news, _ := filepath.Glob(filepath.Join(dir, "new", "*"))
-	return append(cur, news...)
-}
-
 // mbsync (isync) with its default configuration, which enables
 // COMPRESS=DEFLATE and pipelines its UID FETCH and APPEND commands, pulls
 // a mailbox of 500 varied messages (one of 2-3 MiB), then pushes new
@@ -201,33 +157,9 @@ func TestMbsyncDefaultConfigBothWays(t *testing.T) {
 	home := t.TempDir()
 	maildir := filepath.Join(home, "mail")
 	os.MkdirAll(maildir, 0o700)
-	_, port, _ := net.SplitHostPort(e.addr)
 	// Only what is needed to name the two sides: every other setting
 	// (authentication, pipelining, compression) is mbsync's default.
-	cfg := fmt.Sprintf(`IMAPAccount test
-Host localhost
-Port %s
-User %s
-Pass "%s"
-SSLType IMAPS
-CertificateFile %s
-
-IMAPStore remote
-Account test
-
-MaildirStore local
-Path %s/
-Inbox %s/INBOX
-
-Channel sync
-Far :remote:
-Near :local:
-Patterns INBOX
-Create Near
-SyncState *
-`, port, testUser, testPassword, e.writeCert(), maildir, maildir)
-	cfgFile := filepath.Join(home, "mbsyncrc")
-	os.WriteFile(cfgFile, []byte(cfg), 0o600)
+	cfgFile := e.writeMbsyncrc(home, maildir, "", "", "Patterns INBOX\nCreate Near\n")
 	out := runClient(t, home, 5*time.Minute, bin, "-D", "-c", cfgFile, "-a")
 	if !strings.Contains(out, "COMPRESS DEFLATE") {
 		t.Errorf("mbsync did not use COMPRESS=DEFLATE")
@@ -310,95 +242,20 @@ SyncState *
 	}
 }
 
-// tmuxSession runs a terminal program in a detached tmux session of its
-// own (its own server socket), so tests can read the screen and type.
-type tmuxSession struct {
-	t      *testing.T
-	tmux   string
-	socket string
-}
-
-func newTmux(t *testing.T, home string, command string) *tmuxSession {
-	t.Helper()
-	s := &tmuxSession{t: t, tmux: lookPath(t, "tmux", "tmux"), socket: filepath.Join(home, "tmux.sock")}
-	cmd := exec.Command(s.tmux, "-S", s.socket, "new-session", "-d", "-x", "200", "-y", "50", command)
-	cmd.Env = append(os.Environ(), "HOME="+home, "TERM=xterm")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("tmux: %v\n%s", err, out)
-	}
-	t.Cleanup(func() { exec.Command(s.tmux, "-S", s.socket, "kill-server").Run() })
-	return s
-}
-
-func (s *tmuxSession) screen() string {
-	out, _ := exec.Command(s.tmux, "-S", s.socket, "capture-pane", "-p").CombinedOutput()
-	return string(out)
-}
-
-func (s *tmuxSession) keys(keys ...string) {
-	args := append([]string{"-S", s.socket, "send-keys"}, keys...)
-	if out, err := exec.Command(s.tmux, args...).CombinedOutput(); err != nil {
-		s.t.Fatalf("tmux send-keys: %v\n%s", err, out)
-	}
-}
-
-// waitFor polls the screen until it shows want, for up to a minute (the
-// machine may be loaded: a generous deadline, not a timing assertion).
-func (s *tmuxSession) waitFor(want string) {
-	s.t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for time.Now().Before(deadline) {
-		if strings.Contains(s.screen(), want) {
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	s.t.Fatalf("screen never showed %q; it shows:\n%s", want, s.screen())
-}
-
 // mutt with imap_deflate=yes reads the index and opens a message over
 // COMPRESS=DEFLATE (issue 11 part 3: it stalled on its first header
 // fetch).
 func TestMuttDeflate(t *testing.T) {
-	bin := lookPath(t, "mutt", "mutt")
 	e := newEnv(t)
 	for i := range 30 {
 		e.deliver("INBOX", msg(fmt.Sprintf("mutt subject %d", i), fmt.Sprintf("the body of mutt message %d", i)), 0)
 	}
 	home := t.TempDir()
-	_, port, _ := net.SplitHostPort(e.addr)
-	certs, _ := os.ReadFile(e.writeCert())
-	os.WriteFile(filepath.Join(home, "certs.pem"), certs, 0o600)
-	rc := fmt.Sprintf(`set folder="imaps://%s@localhost:%s/"
-set spoolfile="+INBOX"
-set imap_pass="%s"
-set imap_deflate=yes
-set certificate_file="%s/certs.pem"
-set ssl_verify_host=yes
-set header_cache=""
-set message_cachedir=""
-set sort=date-sent
-set mark_old=no
-set wait_key=no
-set pager_stop=yes
-`, strings.ReplaceAll(testUser, "@", "%40"), port, testPassword, home)
-	os.WriteFile(filepath.Join(home, "muttrc"), []byte(rc), 0o600)
-	// Through a shell that stays, so a failure shows mutt's last screen
-	// and its error output.
-	s := newTmux(t, home, fmt.Sprintf("%s -n -F %s/muttrc -d 2 2>%s/err; echo mutt exited: $(cat %s/err); sleep 600", bin, home, home, home))
+	s := e.startMutt(t, home, "set sort=date-sent\n")
 	s.waitFor("mutt subject 29")
 	s.keys("Enter")
 	s.waitFor("the body of mutt message")
 	s.keys("q")
 	s.keys("q")
-	// -d 2 logs the protocol to ~/.muttdebug0.
-	debug, _ := filepath.Glob(filepath.Join(home, ".muttdebug*"))
-	var used bool
-	for _, f := range debug {
-		b, _ := os.ReadFile(f)
-		used = used || strings.Contains(string(b), "COMPRESS DEFLATE")
-	}
-	if !used {
-		t.Errorf("mutt did not send COMPRESS DEFLATE (debug logs %q)", debug)
-	}
+	checkMuttDeflate(t, home)
 }
