@@ -65,14 +65,22 @@ func (se *spoolEnv) settled(t *testing.T) {
 }
 
 // bigMessage is a message of exactly n bytes (n >= 200) with CRLF lines
-// of random printable text, ending in CRLF.
+// of random printable text, ending in CRLF. Its words, the letter and digit
+// runs between the punctuation, are drawn from the few hundred of bigWords, as
+// in real text: with every word new, storing each message meant indexing
+// hundreds of thousands of distinct words, the single writer's work that
+// made these tests take minutes on a loaded machine while the spool, which
+// they test, sees the same bytes either way.
 func bigMessage(rng *rand.Rand, n int) []byte {
 	head := fmt.Sprintf("From: Bob <bob@example.net>\r\nSubject: big %d\r\nMessage-ID: <big%d.%d@example.net>\r\n\r\n", n, n, rng.Uint64())
+	words := bigWords()
 	b := make([]byte, 0, n+256)
 	b = append(b, head...)
 	for len(b) < n {
-		for range 1 + rng.IntN(200) {
-			b = append(b, byte('!'+rng.IntN(90)))
+		line := len(b) + 1 + rng.IntN(200)
+		for len(b) < line {
+			b = append(b, words[rng.IntN(len(words))]...)
+			b = append(b, bigPunct[rng.IntN(len(bigPunct))])
 		}
 		b = append(b, '\r', '\n')
 	}
@@ -82,6 +90,26 @@ func bigMessage(rng *rand.Rand, n int) []byte {
 		b[n-3] = 'x' // no bare CR before the end
 	}
 	return b
+}
+
+// bigPunct are the printable characters between '!' and 'z' that are not
+// letters or digits: what separates bigMessage's words.
+const bigPunct = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`"
+
+// bigWords is bigMessage's vocabulary: 400 words of 1 to 12 letters and
+// digits, the same in every run.
+func bigWords() []string {
+	const alnum = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	rng := rand.New(rand.NewPCG(400, 12))
+	words := make([]string, 400)
+	for i := range words {
+		w := make([]byte, 1+rng.IntN(12))
+		for j := range w {
+			w[j] = alnum[rng.IntN(len(alnum))]
+		}
+		words[i] = string(w)
+	}
+	return words
 }
 
 // appendRaw APPENDs data as a synchronising literal (prefix "" or "~")
