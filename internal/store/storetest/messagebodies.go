@@ -43,13 +43,7 @@ func testMessageBodies(t *testing.T, s store.Store) {
 	}
 	// Copies share the body of their original.
 	must(s.Copy(ctx, bob, in.ID, []uint32{3, 4, 5}, in.ID))
-	var gone []int64
-	for _, id := range ids {
-		if r.IntN(5) == 0 {
-			gone = append(gone, id)
-		}
-	}
-	must(0, s.Expunge(ctx, bob, in.ID, gone))
+	expungeFifth(s, r, bob, in.ID, ids)
 
 	check := func(name string, ranges []store.UIDRange) {
 		t.Helper()
@@ -80,16 +74,7 @@ func testMessageBodies(t *testing.T, s store.Store) {
 	check("one range", []store.UIDRange{{First: 5, Last: 30}})
 	check("copies", []store.UIDRange{{First: 58, Last: 70}})
 	for round := range 10 {
-		var rs []store.UIDRange
-		u := uint32(1 + r.IntN(3))
-		for u <= 65 {
-			n := uint32(0)
-			if r.IntN(4) == 0 {
-				n = uint32(r.IntN(6))
-			}
-			rs = append(rs, store.UIDRange{First: u, Last: u + n})
-			u += n + 2 + uint32(r.IntN(4))
-		}
+		rs := scatteredRanges(r, 65)
 		check(fmt.Sprintf("scattered %d (%d ranges)", round, len(rs)), rs)
 	}
 	if _, err := s.MessageBodies(ctx, eve, in.ID, nil); !errors.Is(err, store.ErrNotFound) {

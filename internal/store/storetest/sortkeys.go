@@ -68,13 +68,7 @@ func testSortRows(t *testing.T, s store.Store) {
 		ids = append(ids, dl[0].MessageID)
 	}
 	// Expunge a random fifth: they leave every list.
-	var gone []int64
-	for _, id := range ids {
-		if r.IntN(5) == 0 {
-			gone = append(gone, id)
-		}
-	}
-	must(0, s.Expunge(ctx, bob, in.ID, gone))
+	expungeFifth(s, r, bob, in.ID, ids)
 	live := must(s.Messages(ctx, bob, in.ID))
 	liveSet := map[uint32]bool{}
 	for _, m := range live {
@@ -138,17 +132,7 @@ func testSortRows(t *testing.T, s store.Store) {
 	check("all", nil)
 	check("one range", []store.UIDRange{{First: 10, Last: 40}})
 	for round := range 30 {
-		// Ascending, disjoint ranges, mostly single UIDs, some long.
-		var rs []store.UIDRange
-		u := uint32(1 + r.IntN(4))
-		for u <= 125 {
-			n := uint32(0)
-			if r.IntN(5) == 0 {
-				n = uint32(r.IntN(12))
-			}
-			rs = append(rs, store.UIDRange{First: u, Last: u + n})
-			u += n + 2 + uint32(r.IntN(6))
-		}
+		rs := scatteredRanges(r, 125)
 		check(fmt.Sprintf("scattered %d (%d ranges)", round, len(rs)), rs)
 	}
 	if len(liveSet) == 0 || len(liveSet) == len(ids) {
