@@ -262,6 +262,27 @@ func (p *Part) IsMultipart() bool {
 	return p.Type == "multipart"
 }
 
+// Leaves lists the parts under p that hold content, in order: the
+// children of multiparts and the parts of embedded messages, walked down;
+// p itself when it is a leaf (a multipart without children is one).
+func (p *Part) Leaves() []*Part {
+	return p.appendLeaves(nil)
+}
+
+func (p *Part) appendLeaves(out []*Part) []*Part {
+	switch {
+	case p.IsMultipart() && len(p.Parts) > 0:
+		for i := range p.Parts {
+			out = p.Parts[i].appendLeaves(out)
+		}
+	case p.Message != nil:
+		out = p.Message.Part.appendLeaves(out)
+	default:
+		out = append(out, p)
+	}
+	return out
+}
+
 func clamp(s, e int64, n int) (int, int) {
 	if s < 0 {
 		s = 0

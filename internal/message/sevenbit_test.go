@@ -7,22 +7,6 @@ import (
 	"testing"
 )
 
-// leaves returns the leaf parts of a message, embedded messages' included,
-// in order.
-func leaves(p *Part, out []*Part) []*Part {
-	switch {
-	case p.IsMultipart() && len(p.Parts) > 0:
-		for i := range p.Parts {
-			out = leaves(&p.Parts[i], out)
-		}
-	case p.Message != nil:
-		out = leaves(&p.Message.Part, out)
-	default:
-		out = append(out, p)
-	}
-	return out
-}
-
 func convert7(t *testing.T, raw []byte) ([]byte, error) {
 	t.Helper()
 	c, err := Plan7Bit(Parse(raw), bytes.NewReader(raw))
@@ -84,7 +68,7 @@ func TestSevenBitConversionDecodesBack(t *testing.T) {
 			if len(conv.Problems) > 0 {
 				t.Errorf("converted message has problems %v:\n%s", conv.Problems, out)
 			}
-			ol, cl := leaves(&orig.Part, nil), leaves(&conv.Part, nil)
+			ol, cl := orig.Part.Leaves(), conv.Part.Leaves()
 			if len(ol) != len(cl) {
 				t.Fatalf("%d parts, converted %d:\n%s", len(ol), len(cl), out)
 			}

@@ -18,21 +18,6 @@ import (
 	"github.com/xtramail/xtramail/internal/testserver"
 )
 
-// leafParts lists a message's leaf parts in order.
-func leafParts(p *message.Part, out []*message.Part) []*message.Part {
-	switch {
-	case p.IsMultipart() && len(p.Parts) > 0:
-		for i := range p.Parts {
-			out = leafParts(&p.Parts[i], out)
-		}
-	case p.Message != nil:
-		out = leafParts(&p.Message.Part, out)
-	default:
-		out = append(out, p)
-	}
-	return out
-}
-
 // TestEightBitConvertedForSevenBitRelay (RFC 6152): a message with 8-bit
 // text and an 8-bit attachment, submitted over real SMTP, reaches a relay
 // that does not announce 8BITMIME as 7-bit bytes whose parts decode back
@@ -86,7 +71,7 @@ func TestEightBitConvertedForSevenBitRelay(t *testing.T) {
 	}
 	orig := srv.Bodies(t, alice, store.Sent)["eight@x"]
 	oi, ci := message.Parse(orig), message.Parse(tr.data)
-	ol, cl := leafParts(&oi.Part, nil), leafParts(&ci.Part, nil)
+	ol, cl := oi.Part.Leaves(), ci.Part.Leaves()
 	if len(ol) != 2 || len(cl) != 2 {
 		t.Fatalf("parts: sent %d, relayed %d:\n%s", len(ol), len(cl), tr.data)
 	}
