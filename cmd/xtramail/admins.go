@@ -131,20 +131,15 @@ func adminList(fs *flag.FlagSet) action {
 		for i, a := range as {
 			rows[i] = adminRow{a.ID, a.Email, string(a.Role), a.ScopeID, a.TOTPEnabled, a.Disabled, a.CreatedAt.UTC()}
 		}
-		if *asJSON {
-			return e.printJSON(rows)
-		}
-		tw := newTable(e.stdout)
-		fmt.Fprintln(tw, "ID\tEMAIL\tROLE\tSCOPE\tTOTP\tSTATE\tCREATED")
-		for _, r := range rows {
+		err = printList(e.cli, *asJSON, rows, "ID\tEMAIL\tROLE\tSCOPE\tTOTP\tSTATE\tCREATED", func(r adminRow) string {
 			scope := "-"
 			if r.ScopeID != 0 {
 				scope = fmt.Sprint(r.ScopeID)
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Email, r.Role, scope, onOff(r.TOTP, "on", "off"),
+			return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s\t%s", r.ID, r.Email, r.Role, scope, onOff(r.TOTP, "on", "off"),
 				onOff(r.Disabled, "disabled", "active"), r.CreatedAt.Format(time.DateOnly))
-		}
-		if err := tw.Flush(); err != nil {
+		})
+		if err != nil || *asJSON {
 			return err
 		}
 		fmt.Fprintln(e.stdout, count(len(rows), "administrator", "administrators"))

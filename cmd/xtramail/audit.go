@@ -37,18 +37,9 @@ func auditSearch(fs *flag.FlagSet) action {
 		if err != nil {
 			return err
 		}
-		if *asJSON {
-			if recs == nil {
-				recs = []store.AuditRecord{}
-			}
-			return e.printJSON(recs)
-		}
-		tw := newTable(e.stdout)
-		fmt.Fprintln(tw, "TIME (UTC)\tACTOR\tACTION\tOBJECT\tDETAIL\tIP")
-		for _, r := range recs {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Time.UTC().Format(time.DateTime), r.Actor, r.Action, clip(r.Object, 40),
+		return printList(e.cli, *asJSON, recs, "TIME (UTC)\tACTOR\tACTION\tOBJECT\tDETAIL\tIP", func(r store.AuditRecord) string {
+			return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", r.Time.UTC().Format(time.DateTime), r.Actor, r.Action, clip(r.Object, 40),
 				dash(clip(r.Detail, 60)), dash(r.RemoteIP))
-		}
-		return tw.Flush()
+		})
 	}
 }

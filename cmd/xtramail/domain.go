@@ -72,16 +72,10 @@ func domainList(fs *flag.FlagSet) action {
 			}
 			rows[i] = domainRow{d.Name, d.CustomerID, d.RetentionDays, d.WholeDomain, d.RelayHost, d.AllowedIPs, d.ContinuityOnly, len(as), d.CreatedAt}
 		}
-		if *asJSON {
-			return e.printJSON(rows)
-		}
-		tw := newTable(e.stdout)
-		fmt.Fprintln(tw, "DOMAIN\tRETENTION\tADDRESSES\tCUSTOMER\tWHOLE DOMAIN\tCREATED")
-		for _, r := range rows {
-			fmt.Fprintf(tw, "%s\t%d days\t%d\t%d\t%s\t%s\n", r.Name, r.RetentionDays, r.Addresses, r.CustomerID,
+		return printList(e.cli, *asJSON, rows, "DOMAIN\tRETENTION\tADDRESSES\tCUSTOMER\tWHOLE DOMAIN\tCREATED", func(r domainRow) string {
+			return fmt.Sprintf("%s\t%d days\t%d\t%d\t%s\t%s", r.Name, r.RetentionDays, r.Addresses, r.CustomerID,
 				onOff(r.WholeDomain, "on", "off"), r.CreatedAt.Format(time.DateOnly))
-		}
-		return tw.Flush()
+		})
 	}
 }
 

@@ -82,19 +82,11 @@ func messageList(fs *flag.FlagSet) action {
 			}
 		}
 		slices.SortStableFunc(rows, func(x, y messageRow) int { return y.Received.Compare(x.Received) })
-		if *asJSON {
-			if rows == nil {
-				rows = []messageRow{}
-			}
-			return e.printJSON(rows)
-		}
-		tw := newTable(e.stdout)
-		fmt.Fprintln(tw, "ID\tFOLDER\tRECEIVED (UTC)\tSIZE\tFROM\tSUBJECT")
-		for _, r := range rows {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", r.ID, r.Mailbox, r.Received.UTC().Format(time.DateTime), r.Size,
+		err = printList(e.cli, *asJSON, rows, "ID\tFOLDER\tRECEIVED (UTC)\tSIZE\tFROM\tSUBJECT", func(r messageRow) string {
+			return fmt.Sprintf("%d\t%s\t%s\t%d\t%s\t%s", r.ID, r.Mailbox, r.Received.UTC().Format(time.DateTime), r.Size,
 				dash(clip(r.From, 40)), clip(r.Subject, 50))
-		}
-		if err := tw.Flush(); err != nil {
+		})
+		if err != nil || *asJSON {
 			return err
 		}
 		what := "message"

@@ -58,16 +58,11 @@ func queueList(fs *flag.FlagSet) action {
 		for i, q := range es {
 			rows[i] = queueRow{q.ID, q.MailFrom, q.Rcpt, q.MessageID, q.Subject, q.Size, q.Queued.UTC(), q.NextAttempt.UTC(), q.Attempts, q.LastError}
 		}
-		if *asJSON {
-			return e.printJSON(rows)
-		}
-		tw := newTable(e.stdout)
-		fmt.Fprintln(tw, "ID\tFROM\tTO\tQUEUED (UTC)\tATTEMPTS\tNEXT (UTC)\tLAST ERROR")
-		for _, r := range rows {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\n", r.ID, r.From, r.To, r.Queued.Format(time.DateTime),
+		err = printList(e.cli, *asJSON, rows, "ID\tFROM\tTO\tQUEUED (UTC)\tATTEMPTS\tNEXT (UTC)\tLAST ERROR", func(r queueRow) string {
+			return fmt.Sprintf("%d\t%s\t%s\t%s\t%d\t%s\t%s", r.ID, r.From, r.To, r.Queued.Format(time.DateTime),
 				r.Attempts, r.NextAttempt.Format(time.DateTime), clip(r.LastError, 60))
-		}
-		if err := tw.Flush(); err != nil {
+		})
+		if err != nil || *asJSON {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "%d waiting\n", len(rows))

@@ -107,15 +107,9 @@ func resellerList(fs *flag.FlagSet) action {
 		for i, r := range rs {
 			rows[i] = resellerRow{r.ID, r.Name, per[r.ID], r.CreatedAt.UTC()}
 		}
-		if *asJSON {
-			return e.printJSON(rows)
-		}
-		tw := newTable(e.stdout)
-		fmt.Fprintln(tw, "ID\tRESELLER\tCUSTOMERS\tCREATED")
-		for _, r := range rows {
-			fmt.Fprintf(tw, "%d\t%s\t%d\t%s\n", r.ID, r.Name, r.Customers, r.CreatedAt.Format(time.DateOnly))
-		}
-		return tw.Flush()
+		return printList(e.cli, *asJSON, rows, "ID\tRESELLER\tCUSTOMERS\tCREATED", func(r resellerRow) string {
+			return fmt.Sprintf("%d\t%s\t%d\t%s", r.ID, r.Name, r.Customers, r.CreatedAt.Format(time.DateOnly))
+		})
 	}
 }
 
@@ -179,18 +173,12 @@ func customerList(fs *flag.FlagSet) action {
 			}
 			rows = append(rows, customerRow{c.ID, c.Name, c.ResellerID, d, c.CreatedAt.UTC()})
 		}
-		if *asJSON {
-			return e.printJSON(rows)
-		}
-		tw := newTable(e.stdout)
-		fmt.Fprintln(tw, "ID\tCUSTOMER\tRESELLER\tDOMAINS\tCREATED")
-		for _, r := range rows {
+		return printList(e.cli, *asJSON, rows, "ID\tCUSTOMER\tRESELLER\tDOMAINS\tCREATED", func(r customerRow) string {
 			res := "-"
 			if r.ResellerID != 0 {
 				res = fmt.Sprint(r.ResellerID)
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", r.ID, r.Name, res, dash(clip(strings.Join(r.Domains, " "), 60)), r.CreatedAt.Format(time.DateOnly))
-		}
-		return tw.Flush()
+			return fmt.Sprintf("%d\t%s\t%s\t%s\t%s", r.ID, r.Name, res, dash(clip(strings.Join(r.Domains, " "), 60)), r.CreatedAt.Format(time.DateOnly))
+		})
 	}
 }

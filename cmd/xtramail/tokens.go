@@ -84,11 +84,6 @@ func tokenList(fs *flag.FlagSet) action {
 		for i, t := range ts {
 			rows[i] = tokenRow{t.ID, t.Name, t.AdminEmail, t.CreatedAt.UTC(), optTime(t.ExpiresAt), optTime(t.LastUsed), t.Revoked}
 		}
-		if *asJSON {
-			return e.printJSON(rows)
-		}
-		tw := newTable(e.stdout)
-		fmt.Fprintln(tw, "ID\tNAME\tADMIN\tCREATED\tEXPIRES\tLAST USED\tSTATE")
 		show := func(t *time.Time, none string) string {
 			if t == nil {
 				return none
@@ -96,7 +91,7 @@ func tokenList(fs *flag.FlagSet) action {
 			return t.Format(time.DateTime)
 		}
 		now := time.Now()
-		for _, r := range rows {
+		return printList(e.cli, *asJSON, rows, "ID\tNAME\tADMIN\tCREATED\tEXPIRES\tLAST USED\tSTATE", func(r tokenRow) string {
 			state := "active"
 			switch {
 			case r.Revoked:
@@ -104,10 +99,9 @@ func tokenList(fs *flag.FlagSet) action {
 			case r.ExpiresAt != nil && !now.Before(*r.ExpiresAt):
 				state = "expired"
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Name, r.Admin, r.CreatedAt.Format(time.DateOnly),
+			return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s\t%s", r.ID, r.Name, r.Admin, r.CreatedAt.Format(time.DateOnly),
 				show(r.ExpiresAt, "never"), show(r.LastUsed, "never"), state)
-		}
-		return tw.Flush()
+		})
 	}
 }
 

@@ -73,16 +73,10 @@ func userList(fs *flag.FlagSet) action {
 		for i, a := range as {
 			rows[i] = userRow{a.Address, a.Enabled, a.PasswordHash != "", a.CreatedAt}
 		}
-		if *asJSON {
-			return e.printJSON(rows)
-		}
-		tw := newTable(e.stdout)
-		fmt.Fprintln(tw, "ADDRESS\tCONTINUITY\tPASSWORD\tCREATED")
-		for _, r := range rows {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Address, onOff(r.Enabled, "enabled", "disabled"),
+		return printList(e.cli, *asJSON, rows, "ADDRESS\tCONTINUITY\tPASSWORD\tCREATED", func(r userRow) string {
+			return fmt.Sprintf("%s\t%s\t%s\t%s", r.Address, onOff(r.Enabled, "enabled", "disabled"),
 				onOff(r.PasswordSet, "set", "not set"), r.CreatedAt.Format(time.DateOnly))
-		}
-		return tw.Flush()
+		})
 	}
 }
 
