@@ -13,9 +13,11 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/xtramail/xtramail/internal/auth"
 	"github.com/xtramail/xtramail/internal/config"
+	"github.com/xtramail/xtramail/internal/dkim"
 	"github.com/xtramail/xtramail/internal/service"
 )
 
@@ -37,6 +39,8 @@ func serverMode(args []string) error {
 	users := fs.Int("users", 1, "bench1..N accounts to create")
 	cpuProfile := fs.String("cpuprofile", "", "write the server's CPU profile here")
 	relay := fs.String("relay", "", "HOST:PORT: serve submission and relay the queue there (plain SMTP)")
+	dkimAlg := fs.String("dkim", "", "with --relay: sign what bench.test sends with a DKIM key of this algorithm (ed25519 or rsa)")
+	perHour := fs.Int("per-hour", 0, "with --relay: each account's messages-per-hour limit, checked and counted in Submit's transaction (0: none)")
 	fs.Parse(args)
 
 	cfg := config.Default()
@@ -50,6 +54,7 @@ func serverMode(args []string) error {
 		if err := relayTo(&cfg, *relay); err != nil {
 			return err
 		}
+		cfg.Submission.MaxPerHour = *perHour
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	svc, err := service.New(cfg, log)
@@ -70,6 +75,15 @@ func serverMode(args []string) error {
 			addr = benchUser(i)
 		}
 		if _, err := svc.Store.CreateAccount(ctx, addr, hash); err != nil {
+			return err
+		}
+	}
+	if *dkimAlg != "" {
+		k, err := dkim.GenerateKey(*dkimAlg, "bench", time.Now())
+		if err != nil {
+			return err
+		}
+		if err := svc.Store.SetDKIMKey(ctx, benchDomain, k); err != nil {
 			return err
 		}
 	}

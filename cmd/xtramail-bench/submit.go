@@ -39,6 +39,8 @@ func submitMode(args []string) error {
 	size := fs.Int("size", 10*1024, "message size in bytes")
 	duration := fs.Duration("duration", 10*time.Second, "how long to send")
 	settle := fs.Duration("wait", 60*time.Second, "how long to wait for the sink to receive what was accepted")
+	dkimAlg := fs.String("dkim", "", "embedded server: sign every message with a DKIM key of the sender's domain (ed25519 or rsa; empty: no signing)")
+	perHour := fs.Int("per-hour", 0, "embedded server: messages each account may send per hour, counted and checked in each submission's transaction (0: no limit; set it above what the run sends)")
 	embedded := embeddedServerFlags(fs)
 	fs.Parse(args)
 
@@ -48,7 +50,11 @@ func submitMode(args []string) error {
 	}
 	defer sk.close()
 	if *addr == "" {
-		srv, err := embedded.spawn(*conns, "--relay", sk.addr)
+		extra := []string{"--relay", sk.addr, "--per-hour", strconv.Itoa(*perHour)}
+		if *dkimAlg != "" {
+			extra = append(extra, "--dkim", *dkimAlg)
+		}
+		srv, err := embedded.spawn(*conns, extra...)
 		if err != nil {
 			return err
 		}
@@ -126,6 +132,9 @@ func submitMode(args []string) error {
 
 	endToEnd := last.Sub(start)
 	fmt.Printf("submit [%s]: %d messages of %d bytes over %d STARTTLS+AUTH connections, one remote recipient each\n", *label, n, *size, *conns)
+	if *dkimAlg != "" || *perHour > 0 {
+		fmt.Printf("  DKIM signing: %s; hourly limit: %d\n", orNone(*dkimAlg), *perHour)
+	}
 	fmt.Printf("  accepted  %7.0f msg/s (durable before 250: for xtramail the Sent copy and the queue entry), %s of sending\n", float64(n)/sendTime.Seconds(), sendTime.Round(time.Millisecond))
 	fmt.Printf("  delivered %7.0f msg/s end to end (%d of %d at the sink, the last %s after the first send)\n",
 		float64(delivered)/endToEnd.Seconds(), delivered, n, endToEnd.Round(time.Millisecond))
@@ -139,16 +148,26 @@ func submitMode(args []string) error {
 		fmt.Printf("  server CPU: not measured (%v %v)\n", cpuErr, cpuErr1)
 	}
 	fmt.Printf("  load average %s -> %s\n", load0, load1)
-	fmt.Printf("  errors %d, sink duplicates %d\n", failed.Load(), sk.dups.Load())
-	fmt.Printf("RESULT label=%s accepted_per_s=%.0f delivered_per_s=%.0f delivered=%d accepted=%d cpu_s_per_1000=%s\n",
-		*label, float64(n)/sendTime.Seconds(), float64(delivered)/endToEnd.Seconds(), delivered, n, cpuPer1000)
+	fmt.Printf("  errors %d, sink duplicates %d, DKIM-signed at the sink %d\n", failed.Load(), sk.dups.Load(), sk.signed.Load())
+	fmt.Printf("RESULT label=%s accepted_per_s=%.0f delivered_per_s=%.0f delivered=%d accepted=%d cpu_s_per_1000=%s dkim=%s per_hour=%d\n",
+		*label, float64(n)/sendTime.Seconds(), float64(delivered)/endToEnd.Seconds(), delivered, n, cpuPer1000, orNone(*dkimAlg), *perHour)
 	if e := firstErr.Load(); e != nil {
 		fmt.Printf("  first error: %v\n", e)
 	}
 	if delivered < n {
 		return fmt.Errorf("the sink received %d of %d accepted messages within %s", delivered, n, *settle)
 	}
+	if *dkimAlg != "" && sk.signed.Load() < delivered {
+		return fmt.Errorf("DKIM signing asked, but %d of %d messages at the sink carry a signature", sk.signed.Load(), delivered)
+	}
 	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }
 
 // dialSubmission connects as a mail client does on 587: EHLO, STARTTLS
@@ -185,6 +204,8 @@ type countingSink struct {
 	addr string
 	srv  *smtp.Server
 	dups atomic.Int64
+	// signed counts arrivals with a DKIM-Signature header field.
+	signed atomic.Int64
 
 	mu    sync.Mutex
 	seen  map[string]bool
@@ -213,6 +234,7 @@ func (s *countingSink) reset(start time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.seen, s.n, s.start, s.lastT = map[string]bool{}, 0, start, start
+	s.signed.Store(0)
 }
 
 func (s *countingSink) count() int64 {
@@ -259,6 +281,9 @@ func (c *countSession) Data(r io.Reader) error {
 		return nil
 	}
 	c.s.seen[id] = true
+	if hdr, _, _ := bytes.Cut(b, []byte("\r\n\r\n")); bytes.HasPrefix(hdr, []byte("DKIM-Signature:")) || bytes.Contains(hdr, []byte("\r\nDKIM-Signature:")) {
+		c.s.signed.Add(1)
+	}
 	c.s.n++
 	c.s.lastT = time.Now()
 	return nil
