@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/textproto"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/emersion/go-sasl"
@@ -246,7 +247,17 @@ func (w *Worker) send(ctx context.Context, c *conn, t target, m *outMsg) ([]resu
 		// Our own failure: retry later rather than send unsigned.
 		return uniform(m, result{outcome: store.QueueDeferred, reply: err.Error(), status: "4.3.0"}), nil
 	}
-	opts := &smtp.MailOptions{Size: size}
+	// RFC 1870 6.1: a client must not send a message larger than the
+	// fixed maximum the server announced. That limit does not change
+	// with retries, so the message fails for every recipient at once,
+	// as 5.3.4 (RFC 3463: message too big for system), and the sender
+	// gets a failure DSN; nothing goes out, so nothing is sent twice.
+	total := size + int64(len(sig))
+	if max := maxSize(c); max > 0 && total > max {
+		return uniform(m, result{outcome: store.QueueFailed, status: "5.3.4", host: c.host,
+			reply: fmt.Sprintf("the message (%d bytes) is over the %d-byte limit %s announces (SIZE, RFC 1870)", total, max, c.host)}), nil
+	}
+	opts := &smtp.MailOptions{Size: total}
 	if c.ext8 {
 		opts.Body = smtp.Body8BitMIME
 	}
@@ -317,6 +328,21 @@ func (w *Worker) send(ctx context.Context, c *conn, t target, m *outMsg) ([]resu
 	}
 	setAll(result{outcome: store.QueueDelivered, reply: "250 " + resp.StatusText, status: "2.0.0", host: c.host})
 	return results, nil
+}
+
+// maxSize is the fixed maximum message size the session's server
+// announced with SIZE (RFC 1870 4), 0 when it announced none, no fixed
+// one ("SIZE" or "SIZE 0") or one that does not parse.
+func maxSize(c *conn) int64 {
+	ok, param := c.c.Extension("SIZE")
+	if !ok {
+		return 0
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(param), 10, 64)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }
 
 func ascii(s string) bool {
