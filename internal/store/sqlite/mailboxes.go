@@ -501,11 +501,13 @@ func (s *Store) Copy(ctx context.Context, accountID, from int64, uids []uint32, 
 			var flags store.Flags
 			var kw string
 			var received int64
-			var subject, fromAddr, msgID, preview string
+			var subject, fromAddr, msgID, preview, thread string
 			var accountID, domainID int64
-			err := t.QueryRow(`SELECT account_id, domain_id, body_id, size, flags, keywords, received, subject, from_addr, message_id, preview
+			// The copy is in its original's conversation: same body, same
+			// root (threadRoot).
+			err := t.QueryRow(`SELECT account_id, domain_id, body_id, size, flags, keywords, received, subject, from_addr, message_id, preview, thread
 				FROM messages WHERE mailbox_id = ? AND uid = ? AND expunged_modseq = 0`, from, uid).Scan(
-				&accountID, &domainID, &bodyID, &size, &flags, &kw, &received, &subject, &fromAddr, &msgID, &preview)
+				&accountID, &domainID, &bodyID, &size, &flags, &kw, &received, &subject, &fromAddr, &msgID, &preview, &thread)
 			if err != nil {
 				continue
 			}
@@ -514,7 +516,7 @@ func (s *Store) Copy(ctx context.Context, accountID, from int64, uids []uint32, 
 				return err
 			}
 			if _, err := t.Exec(insertMessage, accountID, domainID, to, newUID, modseq, flags, kw, received, size, bodyID,
-				subject, fromAddr, msgID, preview); err != nil {
+				subject, fromAddr, msgID, preview, thread); err != nil {
 				return fmt.Errorf("copy message: %w", err)
 			}
 			if _, err := t.Exec("UPDATE bodies SET refs = refs + 1 WHERE id = ?", bodyID); err != nil {

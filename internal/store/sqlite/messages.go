@@ -25,8 +25,8 @@ const (
 		WHERE account_id = ? AND name = ?
 		RETURNING id, uidnext - 1, highestmodseq, (SELECT domain_id FROM accounts WHERE id = account_id)`
 	insertMessage = `INSERT INTO messages (account_id, domain_id, mailbox_id, uid, modseq, flags, keywords,
-			received, size, body_id, subject, from_addr, message_id, preview)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+			received, size, body_id, subject, from_addr, message_id, preview, thread)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	mailboxOfCopy = "SELECT id, special_use FROM mailboxes WHERE account_id = ? AND name = ?"
 	insertLog     = `INSERT INTO msglog (time, status, message_id, subject, mail_from, rcpt, size, remote_ip, detail, domain_id, subject_id)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
@@ -356,7 +356,7 @@ func (t *tx) addMessage(bodyID int64, d *store.Delivery, c store.Copy) (store.De
 	}
 	info := d.Info
 	res, err := t.Exec(insertMessage, c.AccountID, domainID, dl.MailboxID, uid, modseq, c.Flags, strings.Join(c.Keywords, " "),
-		d.Received.UnixMilli(), d.Size, bodyID, info.Subject, info.From, info.MessageID, info.Preview)
+		d.Received.UnixMilli(), d.Size, bodyID, info.Subject, info.From, info.MessageID, info.Preview, threadRoot(info, bodyID))
 	if err != nil {
 		return dl, fmt.Errorf("insert message: %w", err)
 	}

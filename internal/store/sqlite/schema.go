@@ -481,6 +481,9 @@ AND EXISTS (SELECT 1 FROM mailboxes o WHERE o.account_id = mailboxes.account_id 
 	AND upper(substr(o.name, 1, 6)) = 'INBOX/' AND substr(o.name, 6) = substr(mailboxes.name, 6));
 UPDATE mailboxes SET name = 'INBOX' || substr(name, 6)
 WHERE upper(substr(name, 1, 6)) = 'INBOX/' AND substr(name, 1, 6) <> 'INBOX/';`,
+	// New rows come with their conversation root, computed at insert
+	// (issue 13, speed: conversations.go, threadRoot).
+	threadsInsertSchema,
 }
 
 // rebuildAutoincrement returns the statements that recreate table with
