@@ -25,13 +25,6 @@ type route struct {
 // route decides for one normalised recipient. domains caches the
 // recipient domains looked up in one submission.
 func (s *Submitter) route(ctx context.Context, rcpt string, domains map[string]*store.Domain) (route, error) {
-	a, err := s.st.Account(ctx, rcpt)
-	switch {
-	case err == nil, errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalid):
-	default:
-		return route{}, fmt.Errorf("look up recipient %s: %w", rcpt, err)
-	}
-	protected := err == nil && a.Enabled
 	name := store.DomainOf(rcpt)
 	d, seen := domains[name]
 	if !seen {
@@ -47,7 +40,20 @@ func (s *Submitter) route(ctx context.Context, rcpt string, domains map[string]*
 			domains[name] = d
 		}
 	}
-	only := d != nil && d.ContinuityOnly
+	if d == nil {
+		// Every account is an address of one of our domains: a
+		// recipient elsewhere (most of them) is relayed without
+		// looking up an account.
+		return route{relay: true}, nil
+	}
+	a, err := s.st.Account(ctx, rcpt)
+	switch {
+	case err == nil, errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalid):
+	default:
+		return route{}, fmt.Errorf("look up recipient %s: %w", rcpt, err)
+	}
+	protected := err == nil && a.Enabled
+	only := d.ContinuityOnly
 	switch {
 	case protected:
 		return route{local: &a, relay: !only}, nil
@@ -63,4 +69,12 @@ func (s *Submitter) route(ctx context.Context, rcpt string, domains map[string]*
 func (s *Submitter) CheckRecipient(ctx context.Context, rcpt string) error {
 	_, err := s.route(ctx, rcpt, nil)
 	return err
+}
+
+// checkRoute is CheckRecipient that also returns the route, for the
+// listener to hand to Submit with the message (Message.routes), so that
+// each recipient is looked up once per message, not at RCPT and again
+// after DATA.
+func (s *Submitter) checkRoute(ctx context.Context, rcpt string) (route, error) {
+	return s.route(ctx, rcpt, nil)
 }

@@ -148,6 +148,9 @@ type session struct {
 	acct  *store.Account // signed in
 	from  string
 	rcpts []string
+	// routes are the accepted recipients' routes, decided at RCPT and
+	// given to Submit with the message.
+	routes map[string]route
 }
 
 // Answers (RFC 3463 enhanced codes).
@@ -271,7 +274,7 @@ func (s *session) refused(rcpt, why string) {
 }
 
 func (s *session) Reset() {
-	s.from, s.rcpts = "", nil
+	s.from, s.rcpts, s.routes = "", nil, nil
 	s.srv.drain.End(s.conn)
 }
 
@@ -335,13 +338,18 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
-	if err := s.srv.sub.CheckRecipient(ctx, addr); err != nil {
+	rt, err := s.srv.sub.checkRoute(ctx, addr)
+	if err != nil {
 		if !errors.Is(err, ErrNoRoute) {
 			s.log.Error("check recipient", "rcpt", addr, "err", err)
 		}
 		s.refused(addr, err.Error())
 		return smtpError(err)
 	}
+	if s.routes == nil {
+		s.routes = map[string]route{}
+	}
+	s.routes[addr] = rt
 	s.rcpts = append(s.rcpts, addr)
 	return nil
 }
@@ -393,7 +401,7 @@ func (s *session) Data(r io.Reader) error {
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
-	res, err := s.srv.sub.Submit(ctx, Message{Account: *s.acct, MailFrom: s.from, Rcpts: s.rcpts, Spool: sp, RemoteIP: s.ip})
+	res, err := s.srv.sub.Submit(ctx, Message{Account: *s.acct, MailFrom: s.from, Rcpts: s.rcpts, Spool: sp, RemoteIP: s.ip, routes: s.routes})
 	if err != nil {
 		reply := smtpError(err)
 		if smtpserver.Temporary(reply) && !errors.Is(err, ErrRateLimited) && reply != errTooManyRcpts {

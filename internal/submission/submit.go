@@ -112,6 +112,9 @@ type Message struct {
 	// does not close it.
 	Spool    *smtpserver.Spool
 	RemoteIP string // for the message log; "" for none
+	// routes are the recipients' routes the listener decided at RCPT,
+	// moments ago (checkRoute); Submit decides those it lacks.
+	routes map[string]route
 }
 
 // Result says what Submit did.
@@ -280,9 +283,12 @@ func (s *Submitter) store(ctx context.Context, m Message, acct store.Account, rc
 	var relay []string
 	domains := map[string]*store.Domain{}
 	for _, r := range rcpts {
-		rt, err := s.route(ctx, r, domains)
-		if err != nil {
-			return Result{}, fmt.Errorf("submit for %s: %w", acct.Address, err)
+		rt, ok := m.routes[r]
+		if !ok {
+			var err error
+			if rt, err = s.route(ctx, r, domains); err != nil {
+				return Result{}, fmt.Errorf("submit for %s: %w", acct.Address, err)
+			}
 		}
 		if a := rt.local; a != nil {
 			// A protected colleague sees it in their continuity INBOX at

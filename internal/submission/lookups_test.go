@@ -1,0 +1,98 @@
+package submission
+
+import (
+	"context"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+
+	"github.com/xtramail/xtramail/internal/blob/fs"
+	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/store/sqlite"
+)
+
+// countingStore counts the recipient look-ups Submit and RCPT make.
+type countingStore struct {
+	Store
+	accounts, domains atomic.Int64
+}
+
+func (c *countingStore) Account(ctx context.Context, address string) (store.Account, error) {
+	c.accounts.Add(1)
+	return c.Store.Account(ctx, address)
+}
+
+func (c *countingStore) Domain(ctx context.Context, name string) (store.Domain, error) {
+	c.domains.Add(1)
+	return c.Store.Domain(ctx, name)
+}
+
+// TestRecipientsLookedUpOncePerMessage guards the cost of routing
+// (issue 13, speed): a recipient outside our domains costs one domain
+// look-up and no account look-up; a route decided at RCPT is handed to
+// Submit with the message and not looked up again; a protected
+// colleague is still found (INBOX copy and relay), with or without a
+// route from RCPT.
+func TestRecipientsLookedUpOncePerMessage(t *testing.T) {
+	dir := t.TempDir()
+	blobs, err := fs.Open(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(filepath.Join(dir, "x.db"), blobs, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	if _, err := st.CreateDomain(ctx, "example.test", 0); err != nil {
+		t.Fatal(err)
+	}
+	alice, err := st.CreateAccount(ctx, "alice@example.test", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateAccount(ctx, "bob@example.test", ""); err != nil {
+		t.Fatal(err)
+	}
+	cs := &countingStore{Store: st}
+	sub := NewSubmitter(cs, Limits{}, nil, nil)
+	lookups := func() (int64, int64) { return cs.accounts.Swap(0), cs.domains.Swap(0) }
+	msg := func(id string) []byte {
+		return []byte("From: alice@example.test\r\nTo: x\r\nSubject: s\r\nMessage-ID: <" + id + "@x>\r\nDate: Sat, 05 Dec 2026 08:00:00 +0000\r\n\r\nhi\r\n")
+	}
+
+	// RCPT: a remote recipient, then a colleague.
+	remote, err := sub.checkRoute(ctx, "carol@remote.test")
+	if err != nil || !remote.relay || remote.local != nil {
+		t.Fatalf("remote route %+v %v", remote, err)
+	}
+	if a, d := lookups(); a != 0 || d != 1 {
+		t.Errorf("remote recipient at RCPT: %d account and %d domain look-ups, want 0 and 1", a, d)
+	}
+	local, err := sub.checkRoute(ctx, "bob@example.test")
+	if err != nil || !local.relay || local.local == nil || local.local.Address != "bob@example.test" {
+		t.Fatalf("colleague's route %+v %v", local, err)
+	}
+	lookups()
+
+	// Submit with the routes from RCPT: no look-up again.
+	rcpts := []string{"carol@remote.test", "bob@example.test"}
+	res, err := sub.Submit(ctx, Message{Account: alice, MailFrom: alice.Address, Rcpts: rcpts, Body: msg("a"),
+		routes: map[string]route{"carol@remote.test": remote, "bob@example.test": local}})
+	if err != nil || res.Queued != 2 || res.Local != 1 {
+		t.Fatalf("submit with routes: %+v %v", res, err)
+	}
+	if a, d := lookups(); a != 0 || d != 0 {
+		t.Errorf("submit with the RCPT routes: %d account and %d domain look-ups, want none", a, d)
+	}
+	// Without (the webmail's way): each recipient's domain once, an
+	// account only where the domain is ours.
+	res, err = sub.Submit(ctx, Message{Account: alice, MailFrom: alice.Address, Rcpts: rcpts, Body: msg("b")})
+	if err != nil || res.Queued != 2 || res.Local != 1 {
+		t.Fatalf("submit without routes: %+v %v", res, err)
+	}
+	if a, d := lookups(); a != 1 || d != 2 {
+		t.Errorf("submit without routes: %d account and %d domain look-ups, want 1 and 2", a, d)
+	}
+}
