@@ -63,7 +63,7 @@ func bulkMailbox(tb testing.TB, s *Store, n, deletedEvery int) (accountID, mailb
 				f = store.FlagDeleted
 			}
 			if _, err := t.Exec(insertMessage, a.ID, a.DomainID, m.MailboxID, i, i, f, "", m.Received.UnixMilli(), m.Size, m.BodyID,
-				"x", "", "", ""); err != nil {
+				"x", "", "", "", ""); err != nil {
 				return err
 			}
 		}

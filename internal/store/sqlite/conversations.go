@@ -180,7 +180,7 @@ func threadRoot(info *message.Info, bodyID int64) string {
 // (messages_thread_move) does for a row given its root after the insert.
 // Rows inserted without a root still get it from messages_thread_root.
 var threadsInsertSchema = strings.NewReplacer("LIVE(NEW)", live("NEW")).Replace(`
-CREATE TRIGGER messages_thread_insert AFTER INSERT ON messages WHEN LIVE(NEW) AND NEW.thread != '' BEGIN
+CREATE TRIGGER IF NOT EXISTS messages_thread_insert AFTER INSERT ON messages WHEN LIVE(NEW) AND NEW.thread != '' BEGIN
 	INSERT INTO threads (mailbox_id, thread, newest_received, newest_id, messages, unseen)
 		VALUES (NEW.mailbox_id, NEW.thread, NEW.received, NEW.id, 1, (NEW.flags & 1) = 0)
 		ON CONFLICT (mailbox_id, thread) DO UPDATE SET messages = messages + 1, unseen = unseen + excluded.unseen,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -47,7 +48,11 @@ func TestInboxChildrenMigrated(t *testing.T) {
 		`UPDATE mailboxes SET name = 'Inbox/Taken' WHERE name = 'Taken'`,
 		`UPDATE mailboxes SET name = 'inbox/Twice' WHERE name = 'Twice1'`,
 		`UPDATE mailboxes SET name = 'iNBOX/Twice' WHERE name = 'Twice2'`,
-		fmt.Sprintf("PRAGMA user_version = %d", len(migrations)-1),
+		// Back to just before the renaming step (later steps run again:
+		// they are written to).
+		fmt.Sprintf("PRAGMA user_version = %d", slices.IndexFunc(migrations, func(m string) bool {
+			return strings.Contains(m, "UPDATE mailboxes SET name = 'INBOX' || substr(name, 6)")
+		})),
 	} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
