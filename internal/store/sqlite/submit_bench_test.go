@@ -25,8 +25,7 @@ import (
 // process's CPU time per message (user + system, fsync on), the figure
 // that stays comparable on a loaded machine.
 func BenchmarkSubmitPath(b *testing.B) {
-	s := open(&testing.T{}, b.TempDir())
-	defer s.Close()
+	s := benchStore(b)
 	ctx := context.Background()
 	dom, err := s.CreateDomain(ctx, "example.test", 0)
 	if err != nil {

@@ -32,8 +32,7 @@ func bulkInbox(tb testing.TB, s *Store, n int) (accountID, mailboxID int64) {
 // 100,000-message INBOX of ten-message threads: an index walk of
 // threads_page at any depth (issue 14 asks < 50 ms for the whole page).
 func BenchmarkConversationPage(b *testing.B) {
-	s := open(&testing.T{}, b.TempDir())
-	defer s.Close()
+	s := benchStore(b)
 	acct, mb := bulkSearchInbox(b, s, 100_000)
 	ctx := context.Background()
 	var deep store.Cursor
@@ -63,8 +62,7 @@ func BenchmarkConversationPage(b *testing.B) {
 // page deep in a 100,000-message INBOX: keyset paging costs the same at
 // any depth (issue 14 part 3 asks < 50 ms for the whole page).
 func BenchmarkMessagePage(b *testing.B) {
-	s := open(&testing.T{}, b.TempDir())
-	defer s.Close()
+	s := benchStore(b)
 	acct, mb := bulkInbox(b, s, 100_000)
 	ctx := context.Background()
 	deep, err := s.MessagePage(ctx, acct, mb, store.Cursor{Received: time.Date(2026, 11, 1, 2, 0, 0, 0, time.UTC), ID: 1 << 40}, 1)
@@ -202,8 +200,7 @@ func bulkSearchInbox(tb testing.TB, s *Store, n int) (accountID, mailboxID int64
 // (one page of 50, newest first) across a 100,000-message account: a
 // subject word, a body word, a rare token, and a word in every message.
 func BenchmarkSearchPage(b *testing.B) {
-	s := open(&testing.T{}, b.TempDir())
-	defer s.Close()
+	s := benchStore(b)
 	acct, _ := bulkSearchInbox(b, s, 100_000)
 	ctx := context.Background()
 	for _, bc := range []struct {
