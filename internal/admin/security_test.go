@@ -12,26 +12,9 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/xtramail/xtramail/internal/auth"
+	"github.com/xtramail/xtramail/internal/clocktest"
 	"github.com/xtramail/xtramail/internal/store"
 )
-
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 func code(t *testing.T, secret string, at time.Time) string {
 	t.Helper()
@@ -46,8 +29,8 @@ func code(t *testing.T, secret string, at time.Time) string {
 // is accepted once, that an older step is refused after a newer one, and
 // that codes one step off are accepted for clock drift.
 func TestTOTPReplayRefused(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 12, 5, 10, 0, 5, 0, time.UTC)}
-	svc, _ := newService(t, Options{Now: clk.now})
+	clk := clocktest.New(time.Date(2026, 12, 5, 10, 0, 5, 0, time.UTC))
+	svc, _ := newService(t, Options{Now: clk.Now})
 	ctx := context.Background()
 	a := ok[AdminInfo](t)(svc.AddAdmin(ctx, CLI(), "boss@provider.test", testPassword, store.RoleProvider, 0))
 	res := ok[SignInResult](t)(svc.SignIn(ctx, "Boss@Provider.test", testPassword, "192.0.2.1"))
@@ -65,7 +48,7 @@ func TestTOTPReplayRefused(t *testing.T) {
 	if _, err := svc.SignInEnrol(ctx, res.Pending, "000000", "192.0.2.1"); !errors.Is(err, ErrUnauthenticated) {
 		t.Fatalf("enrol with a wrong code: %v", err)
 	}
-	enrolCode := code(t, enr.Secret, clk.now())
+	enrolCode := code(t, enr.Secret, clk.Now())
 	p := ok[Principal](t)(svc.SignInEnrol(ctx, res.Pending, enrolCode, "192.0.2.1"))
 	if p.AdminID != a.ID || p.RemoteIP != "192.0.2.1" {
 		t.Fatalf("principal after enrolment %+v", p)
@@ -86,8 +69,8 @@ func TestTOTPReplayRefused(t *testing.T) {
 	if _, err := svc.SignInTOTP(ctx, pending, enrolCode, ""); !errors.Is(err, ErrUnauthenticated) {
 		t.Fatalf("enrolment code replayed: %v", err)
 	}
-	clk.add(30 * time.Second)
-	c1 := code(t, enr.Secret, clk.now())
+	clk.Advance(30 * time.Second)
+	c1 := code(t, enr.Secret, clk.Now())
 	ok[Principal](t)(svc.SignInTOTP(ctx, pending, c1, ""))
 	pending = signIn()
 	if _, err := svc.SignInTOTP(ctx, pending, c1, ""); !errors.Is(err, ErrUnauthenticated) || !errors.Is(err, store.ErrReplay) {
@@ -95,8 +78,8 @@ func TestTOTPReplayRefused(t *testing.T) {
 	}
 	// Concurrent submissions of one fresh code, each with its own
 	// pending sign-in: exactly one passes.
-	clk.add(30 * time.Second)
-	c2 := code(t, enr.Secret, clk.now())
+	clk.Advance(30 * time.Second)
+	c2 := code(t, enr.Secret, clk.Now())
 	var pendings []string
 	for range 4 {
 		pendings = append(pendings, signIn())
@@ -121,11 +104,11 @@ func TestTOTPReplayRefused(t *testing.T) {
 	}
 	// Drift: the next step's code is accepted; afterwards the current
 	// step's code (older) is refused.
-	clk.add(30 * time.Second)
+	clk.Advance(30 * time.Second)
 	pending = signIn()
-	ok[Principal](t)(svc.SignInTOTP(ctx, pending, code(t, enr.Secret, clk.now().Add(30*time.Second)), ""))
+	ok[Principal](t)(svc.SignInTOTP(ctx, pending, code(t, enr.Secret, clk.Now().Add(30*time.Second)), ""))
 	pending = signIn()
-	if _, err := svc.SignInTOTP(ctx, pending, code(t, enr.Secret, clk.now()), ""); !errors.Is(err, ErrUnauthenticated) {
+	if _, err := svc.SignInTOTP(ctx, pending, code(t, enr.Secret, clk.Now()), ""); !errors.Is(err, ErrUnauthenticated) {
 		t.Fatalf("older step after a newer one: %v", err)
 	}
 	for _, bad := range []string{"", "12345", "1234567", "abcdef"} {
@@ -186,11 +169,11 @@ func TestSignIn(t *testing.T) {
 // TestTokens covers API tokens: shown once, hashed, scoped to their
 // admin, refused when revoked or expired or their admin is disabled.
 func TestTokens(t *testing.T) {
-	clk := &clock{t: time.Now()}
+	clk := clocktest.New(time.Now())
 	w := newWorld(t)
-	w.svc.now = clk.now
+	w.svc.now = clk.Now
 	ctx := context.Background()
-	secret, info, err := w.svc.CreateToken(ctx, w.c1, 0, "deploy script", clk.now().Add(time.Hour))
+	secret, info, err := w.svc.CreateToken(ctx, w.c1, 0, "deploy script", clk.Now().Add(time.Hour))
 	check(t, err)
 	if !strings.HasPrefix(secret, tokenPrefix) || info.AdminID != w.one.admin.ID || info.Name != "deploy script" {
 		t.Fatalf("token %q %+v", secret, info)
@@ -217,7 +200,7 @@ func TestTokens(t *testing.T) {
 		t.Errorf("tokens %+v", ts)
 	}
 	// Expiry.
-	clk.add(time.Hour)
+	clk.Advance(time.Hour)
 	if _, err := w.svc.AuthenticateToken(ctx, secret, ""); !errors.Is(err, ErrUnauthenticated) {
 		t.Errorf("expired token: %v", err)
 	}
@@ -240,7 +223,7 @@ func TestTokens(t *testing.T) {
 	if _, err := w.svc.AuthenticateToken(ctx, secret3, ""); !errors.Is(err, ErrUnauthenticated) {
 		t.Errorf("disabled admin's token: %v", err)
 	}
-	if _, _, err := w.svc.CreateToken(ctx, w.provider, w.one.admin.ID, "past", clk.now().Add(-time.Second)); !errors.Is(err, store.ErrInvalid) {
+	if _, _, err := w.svc.CreateToken(ctx, w.provider, w.one.admin.ID, "past", clk.Now().Add(-time.Second)); !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("token expiring in the past: %v", err)
 	}
 }
@@ -248,13 +231,13 @@ func TestTokens(t *testing.T) {
 // TestSignInLink checks one-time sign-in links: valid once, until expiry,
 // for enabled addresses.
 func TestSignInLink(t *testing.T) {
-	clk := &clock{t: time.Now()}
+	clk := clocktest.New(time.Now())
 	w := newWorld(t)
-	w.svc.now = clk.now
+	w.svc.now = clk.Now
 	ctx := context.Background()
 	tok, exp, err := w.svc.CreateSignInLink(ctx, w.c1, "USER@one.test")
 	check(t, err)
-	if exp.Sub(clk.now()) != 15*time.Minute || len(tok) < 40 {
+	if exp.Sub(clk.Now()) != 15*time.Minute || len(tok) < 40 {
 		t.Fatalf("link %q expires %v", tok, exp)
 	}
 	a := ok[store.Account](t)(w.svc.ConsumeSignInLink(ctx, tok))
@@ -266,7 +249,7 @@ func TestSignInLink(t *testing.T) {
 	}
 	tok2, _, err := w.svc.CreateSignInLink(ctx, w.c1, "user@one.test")
 	check(t, err)
-	clk.add(15 * time.Minute)
+	clk.Advance(15 * time.Minute)
 	if _, err := w.svc.ConsumeSignInLink(ctx, tok2); !errors.Is(err, ErrUnauthenticated) {
 		t.Errorf("expired link: %v", err)
 	}
@@ -349,8 +332,8 @@ func TestGeneratePasswords(t *testing.T) {
 // administrator's codes are bounded across pending sign-ins until the
 // window passes.
 func TestPendingSignInBounds(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 12, 5, 10, 0, 5, 0, time.UTC)}
-	svc, st := newService(t, Options{Now: clk.now})
+	clk := clocktest.New(time.Date(2026, 12, 5, 10, 0, 5, 0, time.UTC))
+	svc, st := newService(t, Options{Now: clk.Now})
 	ctx := context.Background()
 	a := ok[AdminInfo](t)(svc.AddAdmin(ctx, CLI(), "boss@provider.test", testPassword, store.RoleProvider, 0))
 	secret := "JBSWY3DPEHPK3PXP"
@@ -363,28 +346,28 @@ func TestPendingSignInBounds(t *testing.T) {
 	// Expiry.
 	pending := signIn()
 	ok[Principal](t)(svc.PendingSignIn(ctx, pending))
-	clk.add(PendingTTL)
+	clk.Advance(PendingTTL)
 	if _, err := svc.PendingSignIn(ctx, pending); !errors.Is(err, ErrExpired) {
 		t.Fatalf("pending sign-in after PendingTTL: %v, want ErrExpired", err)
 	}
-	if _, err := svc.SignInTOTP(ctx, pending, code(t, secret, clk.now()), ""); !errors.Is(err, ErrExpired) {
+	if _, err := svc.SignInTOTP(ctx, pending, code(t, secret, clk.Now()), ""); !errors.Is(err, ErrExpired) {
 		t.Fatalf("code for an expired pending sign-in: %v, want ErrExpired", err)
 	}
 	for _, bad := range []string{"", "nonsense", strings.Repeat("x", 200)} {
-		if _, err := svc.SignInTOTP(ctx, bad, code(t, secret, clk.now()), ""); !errors.Is(err, ErrExpired) {
+		if _, err := svc.SignInTOTP(ctx, bad, code(t, secret, clk.Now()), ""); !errors.Is(err, ErrExpired) {
 			t.Errorf("pending id %q: %v, want ErrExpired", bad, err)
 		}
 	}
 
 	// Per pending sign-in: the sixth try ends it, the right code too.
-	clk.add(codeWindow)
+	clk.Advance(codeWindow)
 	pending = signIn()
 	for i := range pendingTries {
 		if _, err := svc.SignInTOTP(ctx, pending, fmt.Sprintf("%06d", i), ""); !errors.Is(err, ErrUnauthenticated) {
 			t.Fatalf("wrong code %d: %v", i, err)
 		}
 	}
-	if _, err := svc.SignInTOTP(ctx, pending, code(t, secret, clk.now()), ""); !errors.Is(err, auth.ErrThrottled) || !errors.Is(err, ErrExpired) {
+	if _, err := svc.SignInTOTP(ctx, pending, code(t, secret, clk.Now()), ""); !errors.Is(err, auth.ErrThrottled) || !errors.Is(err, ErrExpired) {
 		t.Fatalf("right code after %d wrong ones: %v, want throttled and expired", pendingTries, err)
 	}
 	if _, err := svc.PendingSignIn(ctx, pending); !errors.Is(err, ErrExpired) {
@@ -392,12 +375,12 @@ func TestPendingSignInBounds(t *testing.T) {
 	}
 	// Per administrator: a new pending sign-in does not start again.
 	pending = signIn()
-	if _, err := svc.SignInTOTP(ctx, pending, code(t, secret, clk.now()), ""); !errors.Is(err, auth.ErrThrottled) {
+	if _, err := svc.SignInTOTP(ctx, pending, code(t, secret, clk.Now()), ""); !errors.Is(err, auth.ErrThrottled) {
 		t.Fatalf("right code in a new pending sign-in within the window: %v, want throttled", err)
 	}
-	clk.add(codeWindow + time.Second)
+	clk.Advance(codeWindow + time.Second)
 	pending = signIn()
-	ok[Principal](t)(svc.SignInTOTP(ctx, pending, code(t, secret, clk.now()), ""))
+	ok[Principal](t)(svc.SignInTOTP(ctx, pending, code(t, secret, clk.Now()), ""))
 }
 
 // TestPasskeyOriginMustBeRelyingParty: a passkey ceremony starts only for

@@ -25,24 +25,6 @@ import (
 
 var t0 = time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC)
 
-// clock is the injected clock: tests move it by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
 func openStore(t testing.TB, dir string) *sqlite.Store {
 	t.Helper()
 	blobs, err := fs.Open(filepath.Join(dir, "blobs"))

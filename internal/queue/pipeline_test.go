@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xtramail/xtramail/internal/clocktest"
 	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 )
@@ -283,7 +284,7 @@ func TestPipelinedRefusalsAndStaleSession(t *testing.T) {
 			}
 		}
 	})
-	clk := &clock{t: t0}
+	clk := clocktest.New(t0)
 	w := relayWorker(t, st, raw.port, clk.Now)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -17,6 +17,7 @@ import (
 
 	"github.com/emersion/go-msgauth/dkim"
 
+	"github.com/xtramail/xtramail/internal/clocktest"
 	xdkim "github.com/xtramail/xtramail/internal/dkim"
 	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/tlsutil"
@@ -189,7 +190,7 @@ func TestRelayThroughPostfix(t *testing.T) {
 		t.Fatal(err)
 	}
 	record, _ := xdkim.Record(key)
-	c := &clock{t: t0}
+	c := clocktest.New(t0)
 	w := New(Config{
 		Hostname: "queue.example.org",
 		Relay:    &Relay{Host: "localhost", Port: port, TLS: "starttls"},

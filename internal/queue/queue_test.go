@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/xtramail/xtramail/internal/clocktest"
 	xdkim "github.com/xtramail/xtramail/internal/dkim"
 	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/mtasts"
@@ -29,7 +30,7 @@ type mxSetup struct {
 	st    store.Store
 	acc   store.Account
 	sink  *sink
-	clock *clock
+	clock *clocktest.Clock
 	cfg   Config
 	sts   *mtaststest.Server // the policy host, with stsSetup
 }
@@ -46,7 +47,7 @@ func newMX(t *testing.T, extra ...string) *mxSetup {
 		"example.net. 300 IN MX 10 mx.example.net.",
 		"mx.example.net. 300 IN A 127.0.0.1",
 	}, extra...)
-	c := &clock{t: t0}
+	c := clocktest.New(t0)
 	return &mxSetup{st: st, acc: acc, sink: sk, clock: c, cfg: Config{
 		Hostname: "queue.example.org",
 		MXPort:   sk.port,
@@ -333,7 +334,7 @@ func TestMTASTSPolicyCachedAcrossRestart(t *testing.T) {
 	}
 	sk := startSink(t, srvTLS, false)
 	sts := mtaststest.Serve(t, "example.net", "version: STSv1\nmode: enforce\nmx: mx.example.net\nmax_age: 86400\n")
-	c := &clock{t: t0}
+	c := clocktest.New(t0)
 	config := func(st store.Store, records ...string) Config {
 		res := startDNS(t, records...)
 		return Config{Hostname: "queue.example.org", MXPort: sk.port, Resolver: res, RootCAs: roots, Now: c.Now,
@@ -447,7 +448,7 @@ func TestRelayImplicitTLSWithAuth(t *testing.T) {
 	}
 	sk := startSink(t, srvTLS, true)
 	sk.set(func() { sk.user, sk.pass = "relayuser", "secret" })
-	c := &clock{t: t0}
+	c := clocktest.New(t0)
 	cfg := Config{
 		Hostname: "queue.example.org", RootCAs: roots, Now: c.Now,
 		Relay: &Relay{Host: "localhost", Port: sk.port, TLS: "implicit", Username: "relayuser", Password: "wrong"},
@@ -475,7 +476,7 @@ func TestRelayImplicitTLSWithAuth(t *testing.T) {
 func TestRelayRequiresSTARTTLS(t *testing.T) {
 	st, acc := newStore(t)
 	sk := startSink(t, nil, false)
-	cfg := Config{Hostname: "queue.example.org", Now: (&clock{t: t0}).Now,
+	cfg := Config{Hostname: "queue.example.org", Now: clocktest.New(t0).Now,
 		Relay: &Relay{Host: "127.0.0.1", Port: sk.port, TLS: "starttls"}}
 	enqueue(t, st, acc, t0, "m1", "bob@anywhere.test")
 	runOnce(t, New(cfg, st, nil, nil))

@@ -3,29 +3,19 @@ package submission_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/xtramail/xtramail/internal/clocktest"
 	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/submission"
 	"github.com/xtramail/xtramail/internal/testserver"
 )
 
-// clock is a settable time for the outbox, an hour ahead of the real
-// one so that the service's own outbox never finds these entries due.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// outboxClock is a settable time for the outbox, an hour ahead of the
+// real one so that the service's own outbox never finds these entries due.
+func outboxClock() *clocktest.Clock { return clocktest.New(time.Now().Add(time.Hour)) }
 
 func heldDraft(t *testing.T, srv *testserver.Server, acct store.Account, from, mid string, at time.Time) (store.Delivered, store.OutboxEntry) {
 	t.Helper()
@@ -85,19 +75,19 @@ func TestOutboxHoldsUntilDueThenSubmitsOnce(t *testing.T) {
 	srv := start(t, nil)
 	ctx := context.Background()
 	acct, _ := srv.Store.Account(ctx, alice)
-	clk := &clock{t: time.Now().Add(time.Hour)}
-	sub := submission.NewSubmitter(srv.Store, submission.Limits{}, nil, clk.now)
-	ob := submission.NewOutbox(srv.Store, sub, nil, clk.now)
+	clk := outboxClock()
+	sub := submission.NewSubmitter(srv.Store, submission.Limits{}, nil, clk.Now)
+	ob := submission.NewOutbox(srv.Store, sub, nil, clk.Now)
 
-	draft, _ := heldDraft(t, srv, acct, alice, "held1@x", clk.now())
-	clk.add(9 * time.Second)
+	draft, _ := heldDraft(t, srv, acct, alice, "held1@x", clk.Now())
+	clk.Advance(9 * time.Second)
 	if n, err := ob.SendDue(ctx); n != 0 || err != nil {
 		t.Fatalf("sent before the hold ended: %d %v", n, err)
 	}
 	if countIn(t, srv, alice, store.Sent, "held1@x") != 0 || countIn(t, srv, bob, store.Inbox, "held1@x") != 0 || queuedFor(t, srv, "held1@x") != 0 {
 		t.Fatal("a held message was stored or queued before its time")
 	}
-	clk.add(time.Second)
+	clk.Advance(time.Second)
 	if n, err := ob.SendDue(ctx); n != 1 || err != nil {
 		t.Fatalf("SendDue: %d %v", n, err)
 	}
@@ -121,13 +111,13 @@ func TestOutboxUndoStopsTheMessage(t *testing.T) {
 	srv := start(t, nil)
 	ctx := context.Background()
 	acct, _ := srv.Store.Account(ctx, alice)
-	clk := &clock{t: time.Now().Add(time.Hour)}
-	ob := submission.NewOutbox(srv.Store, submission.NewSubmitter(srv.Store, submission.Limits{}, nil, clk.now), nil, clk.now)
-	draft, e := heldDraft(t, srv, acct, alice, "undo1@x", clk.now())
+	clk := outboxClock()
+	ob := submission.NewOutbox(srv.Store, submission.NewSubmitter(srv.Store, submission.Limits{}, nil, clk.Now), nil, clk.Now)
+	draft, e := heldDraft(t, srv, acct, alice, "undo1@x", clk.Now())
 	if _, err := srv.Store.CancelSend(ctx, acct.ID, e.ID); err != nil {
 		t.Fatal(err)
 	}
-	clk.add(time.Minute)
+	clk.Advance(time.Minute)
 	if n, _ := ob.SendDue(ctx); n != 0 {
 		t.Fatalf("claimed %d after undo", n)
 	}
@@ -147,14 +137,14 @@ func TestOutboxSenderDiedAfterSubmit(t *testing.T) {
 	srv := start(t, nil)
 	ctx := context.Background()
 	acct, _ := srv.Store.Account(ctx, alice)
-	clk := &clock{t: time.Now().Add(time.Hour)}
-	sub := submission.NewSubmitter(srv.Store, submission.Limits{}, nil, clk.now)
-	ob := submission.NewOutbox(srv.Store, sub, nil, clk.now)
+	clk := outboxClock()
+	sub := submission.NewSubmitter(srv.Store, submission.Limits{}, nil, clk.Now)
+	ob := submission.NewOutbox(srv.Store, sub, nil, clk.Now)
 
-	_, e1 := heldDraft(t, srv, acct, alice, "died-after@x", clk.now())
-	heldDraft(t, srv, acct, alice, "died-before@x", clk.now())
-	clk.add(10 * time.Second)
-	claimed, err := srv.Store.ClaimSends(ctx, clk.now(), time.Minute, 10)
+	_, e1 := heldDraft(t, srv, acct, alice, "died-after@x", clk.Now())
+	heldDraft(t, srv, acct, alice, "died-before@x", clk.Now())
+	clk.Advance(10 * time.Second)
+	claimed, err := srv.Store.ClaimSends(ctx, clk.Now(), time.Minute, 10)
 	if err != nil || len(claimed) != 2 {
 		t.Fatalf("claim: %v %+v", err, claimed)
 	}
@@ -168,7 +158,7 @@ func TestOutboxSenderDiedAfterSubmit(t *testing.T) {
 	if n, _ := ob.SendDue(ctx); n != 0 {
 		t.Fatalf("claimed %d under the dead sender's lease", n)
 	}
-	clk.add(2 * time.Minute)
+	clk.Advance(2 * time.Minute)
 	if n, err := ob.SendDue(ctx); n != 2 || err != nil {
 		t.Fatalf("reclaim: %d %v", n, err)
 	}
@@ -189,10 +179,10 @@ func TestOutboxFailureKeepsDraft(t *testing.T) {
 	srv := start(t, nil)
 	ctx := context.Background()
 	acct, _ := srv.Store.Account(ctx, alice)
-	clk := &clock{t: time.Now().Add(time.Hour)}
-	ob := submission.NewOutbox(srv.Store, submission.NewSubmitter(srv.Store, submission.Limits{}, nil, clk.now), nil, clk.now)
-	draft, _ := heldDraft(t, srv, acct, bob, "spoof@x", clk.now())
-	clk.add(10 * time.Second)
+	clk := outboxClock()
+	ob := submission.NewOutbox(srv.Store, submission.NewSubmitter(srv.Store, submission.Limits{}, nil, clk.Now), nil, clk.Now)
+	draft, _ := heldDraft(t, srv, acct, bob, "spoof@x", clk.Now())
+	clk.Advance(10 * time.Second)
 	if n, _ := ob.SendDue(ctx); n != 1 {
 		t.Fatalf("claimed %d", n)
 	}
@@ -203,7 +193,7 @@ func TestOutboxFailureKeepsDraft(t *testing.T) {
 	if _, err := srv.Store.Message(ctx, acct.ID, draft.MessageID); err != nil {
 		t.Fatalf("draft lost: %v", err)
 	}
-	clk.add(time.Hour)
+	clk.Advance(time.Hour)
 	if n, _ := ob.SendDue(ctx); n != 0 {
 		t.Fatal("a failed message was tried again")
 	}
@@ -237,11 +227,11 @@ func TestOutboxEventsCarryClientIP(t *testing.T) {
 	srv := start(t, nil)
 	ctx := context.Background()
 	acct, _ := srv.Store.Account(ctx, alice)
-	clk := &clock{t: time.Now().Add(time.Hour)}
-	sub := submission.NewSubmitter(srv.Store, submission.Limits{}, nil, clk.now)
-	ob := submission.NewOutbox(srv.Store, sub, nil, clk.now)
-	heldDraft(t, srv, acct, alice, "heldip@x", clk.now())
-	clk.add(10 * time.Second)
+	clk := outboxClock()
+	sub := submission.NewSubmitter(srv.Store, submission.Limits{}, nil, clk.Now)
+	ob := submission.NewOutbox(srv.Store, sub, nil, clk.Now)
+	heldDraft(t, srv, acct, alice, "heldip@x", clk.Now())
+	clk.Advance(10 * time.Second)
 	if n, err := ob.SendDue(ctx); n != 1 || err != nil {
 		t.Fatalf("SendDue: %d %v", n, err)
 	}
