@@ -213,18 +213,7 @@ func (s *Server) AddDomain(t testing.TB, name string) store.Domain {
 func (s *Server) Bodies(t testing.TB, address, mailbox string) map[string][]byte {
 	t.Helper()
 	ctx := context.Background()
-	a, err := s.Store.Account(ctx, address)
-	if err != nil {
-		t.Fatalf("testserver: account %s: %v", address, err)
-	}
-	mb, err := s.Store.Mailbox(ctx, a.ID, mailbox)
-	if err != nil {
-		t.Fatalf("testserver: mailbox %s of %s: %v", mailbox, address, err)
-	}
-	msgs, err := s.Store.Messages(ctx, a.ID, mb.ID)
-	if err != nil {
-		t.Fatalf("testserver: messages of %s %s: %v", address, mailbox, err)
-	}
+	a, msgs := s.messages(t, address, mailbox)
 	out := make(map[string][]byte, len(msgs))
 	for _, m := range msgs {
 		rc, err := s.Store.OpenBody(ctx, a.ID, m.BodyID)

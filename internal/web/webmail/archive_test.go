@@ -66,7 +66,7 @@ func deliver(t *testing.T, srv *testserver.Server, addr, raw string) store.Messa
 	t.Helper()
 	ctx := context.Background()
 	capture(t, srv, addr, raw)
-	a := account(t, srv, addr)
+	a := srv.Account(t, addr)
 	mb, err := srv.Store.Mailbox(ctx, a.ID, store.Inbox)
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +136,7 @@ func TestArchiveCreatesSpecialUseFolder(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
 		t.Fatalf("archive from the message page: %s to %s", resp.Status, resp.Header.Get("Location"))
 	}
-	a := account(t, srv, bob)
+	a := srv.Account(t, bob)
 	mbs, err := srv.Store.Mailboxes(context.Background(), a.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -150,7 +150,7 @@ func TestArchiveCreatesSpecialUseFolder(t *testing.T) {
 	if len(archives) != 1 || archives[0].Messages != 3 {
 		t.Fatalf("archive folders after two archives: %+v", archives)
 	}
-	arch := mailbox(t, srv, bob, "Archive")
+	arch := srv.Messages(t, bob, "Archive")
 	_, page = cl.get("/msg/" + strconv.FormatInt(arch[0].ID, 10))
 	if strings.Contains(page, `value="archive"`) {
 		t.Errorf("a message in Archive offers Archive again")

@@ -126,30 +126,6 @@ func draftID(t *testing.T, body string) int64 {
 	return id
 }
 
-func account(t *testing.T, srv *testserver.Server, addr string) store.Account {
-	t.Helper()
-	a, err := srv.Store.Account(context.Background(), addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
-}
-
-func mailbox(t *testing.T, srv *testserver.Server, addr, name string) []store.Message {
-	t.Helper()
-	ctx := context.Background()
-	a := account(t, srv, addr)
-	mb, err := srv.Store.Mailbox(ctx, a.ID, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := srv.Store.Messages(ctx, a.ID, mb.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ms
-}
-
 // waitFor polls cond until it holds or a minute passes (generous: the
 // machine is shared).
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -174,7 +150,7 @@ func TestComposeCSRFRefused(t *testing.T) {
 			t.Errorf("POST %s without token: %s, want 403", path, resp.Status)
 		}
 	}
-	if n := len(mailbox(t, srv, bob, store.Drafts)); n != 0 {
+	if n := len(srv.Messages(t, bob, store.Drafts)); n != 0 {
 		t.Fatalf("%d drafts stored without a token", n)
 	}
 }
@@ -196,7 +172,7 @@ func TestComposeForeignIDs(t *testing.T) {
 		t.Fatalf("send: %s %s", resp.Status, resp.Header.Get("Location"))
 	}
 	outboxPath := resp.Header.Get("Location")
-	sent := mailbox(t, srv, bob, store.Drafts)[0]
+	sent := srv.Messages(t, bob, store.Drafts)[0]
 
 	for _, path := range []string{
 		"/compose?draft=" + strconv.FormatInt(bobDraft, 10),
@@ -216,10 +192,10 @@ func TestComposeForeignIDs(t *testing.T) {
 	if _, body := e.get(outboxPath); strings.Contains(body, "secret") || strings.Contains(body, "Undo") {
 		t.Errorf("eve sees bob's held message:\n%s", body)
 	}
-	if list, _ := srv.Store.Outbox(context.Background(), account(t, srv, bob).ID); len(list) != 1 {
+	if list, _ := srv.Store.Outbox(context.Background(), srv.Account(t, bob).ID); len(list) != 1 {
 		t.Fatalf("eve's undo took bob's message back: %+v", list)
 	}
-	if ds := mailbox(t, srv, bob, store.Drafts); len(ds) != 1 || ds[0].ID != sent.ID {
+	if ds := srv.Messages(t, bob, store.Drafts); len(ds) != 1 || ds[0].ID != sent.ID {
 		t.Fatalf("bob's drafts changed: %+v", ds)
 	}
 }
@@ -243,7 +219,7 @@ func TestComposeSizeLimit(t *testing.T) {
 	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(body, "at most 1.3 MB") {
 		t.Fatalf("far over the limit: %s\n%s", resp.Status, body)
 	}
-	if n := len(mailbox(t, srv, bob, store.Drafts)); n != 0 {
+	if n := len(srv.Messages(t, bob, store.Drafts)); n != 0 {
 		t.Fatalf("%d drafts stored over the limit", n)
 	}
 }
@@ -279,7 +255,7 @@ func TestComposeSendUndoThenSend(t *testing.T) {
 		t.Fatalf("undo lost the draft:\n%s", page)
 	}
 	time.Sleep(3 * time.Second) // past the hold: an undone message must stay unsent
-	if len(mailbox(t, srv, bob, store.Sent)) != 0 || len(mailbox(t, srv, eve, store.Inbox)) != 0 {
+	if len(srv.Messages(t, bob, store.Sent)) != 0 || len(srv.Messages(t, eve, store.Inbox)) != 0 {
 		t.Fatal("an undone message was sent")
 	}
 
@@ -289,15 +265,15 @@ func TestComposeSendUndoThenSend(t *testing.T) {
 		t.Fatalf("send again: %s", resp.Status)
 	}
 	loc = resp.Header.Get("Location")
-	waitFor(t, "the Sent copy", func() bool { return len(mailbox(t, srv, bob, store.Sent)) == 1 })
-	if n := len(mailbox(t, srv, eve, store.Inbox)); n != 1 {
+	waitFor(t, "the Sent copy", func() bool { return len(srv.Messages(t, bob, store.Sent)) == 1 })
+	if n := len(srv.Messages(t, eve, store.Inbox)); n != 1 {
 		t.Fatalf("colleague got %d copies", n)
 	}
 	// The outbox settles the entry (and drops the draft) just after
 	// Submit.
-	waitFor(t, "the draft to go", func() bool { return len(mailbox(t, srv, bob, store.Drafts)) == 0 })
-	sent := mailbox(t, srv, bob, store.Sent)[0]
-	rc, _ := srv.Store.OpenBody(context.Background(), account(t, srv, bob).ID, sent.BodyID)
+	waitFor(t, "the draft to go", func() bool { return len(srv.Messages(t, bob, store.Drafts)) == 0 })
+	sent := srv.Messages(t, bob, store.Sent)[0]
+	rc, _ := srv.Store.OpenBody(context.Background(), srv.Account(t, bob).ID, sent.BodyID)
 	raw, _ := io.ReadAll(rc)
 	rc.Close()
 	if !bytes.Contains(raw, []byte("figures.csv")) || !bytes.Contains(raw, []byte("From: <bob@example.test>")) {
@@ -344,7 +320,7 @@ func TestComposeSendUndoThenSend(t *testing.T) {
 func TestComposeReplyPrefilled(t *testing.T) {
 	srv := startServer(t, 10*time.Second)
 	ctx := context.Background()
-	b := account(t, srv, bob)
+	b := srv.Account(t, bob)
 	raw := "From: Alice <alice@example.org>\r\nTo: bob@example.test, carol@example.org\r\nSubject: Plans\r\n" +
 		"Message-ID: <plans@example.org>\r\nDate: Fri, 04 Dec 2026 09:15:00 +0000\r\n\r\nShall we meet?\r\n"
 	d := store.NewDelivery([]byte(raw), time.Now())

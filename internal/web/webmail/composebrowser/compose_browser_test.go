@@ -111,7 +111,7 @@ func browserServer(t *testing.T, undo time.Duration) (*testserver.Server, *sink)
 func deliverTo(t *testing.T, srv *testserver.Server, addr, raw string) int64 {
 	t.Helper()
 	d := store.NewDelivery([]byte(strings.ReplaceAll(raw, "\n", "\r\n")), time.Now())
-	d.Copies = []store.Copy{{AccountID: account(t, srv, addr).ID, Mailbox: store.Inbox}}
+	d.Copies = []store.Copy{{AccountID: srv.Account(t, addr).ID, Mailbox: store.Inbox}}
 	dl, err := srv.Store.Deliver(context.Background(), d)
 	if err != nil {
 		t.Fatal(err)
@@ -248,7 +248,7 @@ func TestBrowserDraftSurvivesReload(t *testing.T) {
 	var id string
 	waitFor(t, "the saved draft to have the text", func() bool {
 		id, _ = chromedp.Run(tab.Ctx, chromedp.Value(chromedp.CSS(`input[name="draft"]`)))
-		ds := mailbox(t, srv, bob, store.Drafts)
+		ds := srv.Messages(t, bob, store.Drafts)
 		return id != "0" && len(ds) == 1 && ds[0].Subject == "Half written" && strings.Contains(ds[0].Preview, "To be continued") &&
 			strconv.FormatInt(ds[0].ID, 10) == id
 	})
@@ -300,7 +300,7 @@ func TestBrowserUndoSend(t *testing.T) {
 			t.Fatal("the relay got an undone message")
 		}
 	}
-	if n := len(mailbox(t, srv, bob, store.Sent)); n != 0 {
+	if n := len(srv.Messages(t, bob, store.Sent)); n != 0 {
 		t.Fatalf("%d messages in Sent after undo", n)
 	}
 }

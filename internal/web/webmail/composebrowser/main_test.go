@@ -7,13 +7,10 @@
 package composebrowser_test
 
 import (
-	"context"
 	"os"
 	"testing"
 	"time"
 
-	"github.com/xtramail/xtramail/internal/store"
-	"github.com/xtramail/xtramail/internal/testserver"
 	"github.com/xtramail/xtramail/internal/web/webtest"
 )
 
@@ -25,30 +22,6 @@ const (
 	eve   = "eve@example.test"
 	evePw = "eve-password-1"
 )
-
-func account(t *testing.T, srv *testserver.Server, addr string) store.Account {
-	t.Helper()
-	a, err := srv.Store.Account(context.Background(), addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
-}
-
-func mailbox(t *testing.T, srv *testserver.Server, addr, name string) []store.Message {
-	t.Helper()
-	ctx := context.Background()
-	a := account(t, srv, addr)
-	mb, err := srv.Store.Mailbox(ctx, a.ID, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := srv.Store.Messages(ctx, a.ID, mb.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ms
-}
 
 // waitFor polls cond until it holds or two minutes pass (generous: the
 // machine is shared).
