@@ -353,7 +353,7 @@ func (s *session) Data(r io.Reader) error {
 	defer done()
 	sp := smtpserver.NewSpool(s.srv.cfg.SpoolDir, s.srv.budget)
 	defer sp.Close()
-	in := &bodyReader{r: body, nc: s.conn.Conn(), timeout: s.srv.cfg.ReadTimeout}
+	in := smtpserver.NewBodyReader(body, s.conn.Conn(), s.srv.cfg.ReadTimeout)
 	nw := smtpserver.NewCRLFWriter(sp)
 	_, err := io.Copy(nw, in)
 	if err == nil {
@@ -440,7 +440,7 @@ func (s *session) Data(r io.Reader) error {
 // dataFailed answers a body that could not be received whole. Every
 // refusal gets a reply and a message log record; a broken connection
 // gets neither (there is no one to answer).
-func (s *session) dataFailed(env envelope, in *bodyReader, sp *smtpserver.Spool, err error) error {
+func (s *session) dataFailed(env envelope, in *smtpserver.BodyReader, sp *smtpserver.Spool, err error) error {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	var se *smtp.SMTPError
@@ -455,29 +455,29 @@ func (s *session) dataFailed(env envelope, in *bodyReader, sp *smtpserver.Spool,
 			s.srv.metrics.setFull(true)
 			reason = "spool disk full"
 		}
-		s.refuse(ctx, env, "", smtpserver.ErrStorageFull, reason, in.n)
+		s.refuse(ctx, env, "", smtpserver.ErrStorageFull, reason, in.Size())
 		return smtpserver.ErrStorageFull
 	case errors.As(err, &se):
 		// The size limit (go-smtp drains the rest of DATA).
-		s.refuse(ctx, env, "", se, "message over the size limit", in.n)
+		s.refuse(ctx, env, "", se, "message over the size limit", in.Size())
 		return err
 	case errors.Is(err, smtp.ErrDataReset):
 		// BDAT without LAST: RSET, a disconnect, or go-smtp refused a
 		// chunk over the size limit (and answered 552 itself).
 		s.refuse(ctx, env, "", &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}},
-			"transfer aborted before the last chunk (size limit, RSET or disconnect)", in.n)
+			"transfer aborted before the last chunk (size limit, RSET or disconnect)", in.Size())
 		return err
-	case in.readErr == nil:
+	case in.ReadErr() == nil:
 		// Writing the spool failed for another reason.
 		s.log.Error("spool captured message", "err", err)
 		sp.Close()
 		io.Copy(io.Discard, in)
-		s.refuse(ctx, env, "", smtpserver.ErrTemporary, "could not spool the message", in.n)
+		s.refuse(ctx, env, "", smtpserver.ErrTemporary, "could not spool the message", in.Size())
 		return smtpserver.ErrTemporary
 	default:
 		// A timeout or a broken connection: go-smtp would answer 421 and
 		// keep reading commands (upstream issue 196), so hang up.
-		s.log.Info("data aborted", "err", err, "received", in.n)
+		s.log.Info("data aborted", "err", err, "received", in.Size())
 		s.conn.Conn().Close()
 		return err
 	}
@@ -491,26 +491,4 @@ func rcptAddrs(rs []rcpt) []string {
 		out[i] = r.addr
 	}
 	return out
-}
-
-// bodyReader reads a message body for Data. It pushes the connection's
-// read deadline forward on each read (go-smtp sets it once per command,
-// which would cut off a large message on a slow link, while a stalled one
-// must still be) and counts what it read.
-type bodyReader struct {
-	r       io.Reader
-	nc      net.Conn
-	timeout time.Duration
-	n       int64 // bytes read
-	readErr error // the read error that ended the body, if any
-}
-
-func (b *bodyReader) Read(p []byte) (int, error) {
-	b.nc.SetReadDeadline(time.Now().Add(b.timeout))
-	n, err := b.r.Read(p)
-	b.n += int64(n)
-	if err != nil && err != io.EOF {
-		b.readErr = err
-	}
-	return n, err
 }

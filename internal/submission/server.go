@@ -365,7 +365,7 @@ func (s *session) Data(r io.Reader) error {
 	// per connection does not grow with message size.
 	sp := smtpserver.NewSpool(s.srv.cfg.SpoolDir, s.srv.budget)
 	defer sp.Close()
-	in := &deadlineReader{r: body, nc: s.conn.Conn(), timeout: s.srv.cfg.ReadTimeout}
+	in := smtpserver.NewBodyReader(body, s.conn.Conn(), s.srv.cfg.ReadTimeout)
 	hc := newHeaderCompleter(sp, domainOf(s.acct.Address), time.Now())
 	nw := smtpserver.NewCRLFWriter(hc)
 	_, err := io.Copy(nw, in)
@@ -379,7 +379,7 @@ func (s *session) Data(r io.Reader) error {
 		switch {
 		case errors.As(err, &se):
 			return err // over the size limit: go-smtp reads the rest
-		case in.readErr == nil:
+		case in.ReadErr() == nil:
 			// The spool refused it: the budget is spent or the disk
 			// full. Read the rest without keeping it, so that the
 			// answer comes where the client waits for it.
@@ -415,25 +415,6 @@ func (s *session) Data(r io.Reader) error {
 	s.log.Info("message submitted", "message_id", res.MessageID, "rcpts", res.Queued, "local", res.Local, "size", sp.Size())
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0},
 		Message: fmt.Sprintf("queued for %d recipient(s)", res.Queued)}
-}
-
-// deadlineReader pushes the read deadline forward on each read of a body:
-// go-smtp sets it once per command, which would cut off a large message on
-// a slow link, while a stalled one must still be.
-type deadlineReader struct {
-	r       io.Reader
-	nc      net.Conn
-	timeout time.Duration
-	readErr error // the read error that ended the body, if any
-}
-
-func (d *deadlineReader) Read(p []byte) (int, error) {
-	d.nc.SetReadDeadline(time.Now().Add(d.timeout))
-	n, err := d.r.Read(p)
-	if err != nil && err != io.EOF {
-		d.readErr = err
-	}
-	return n, err
 }
 
 // rateError is the answer over the messages-per-hour limit: temporary
