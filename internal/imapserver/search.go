@@ -1,6 +1,10 @@
 package imapserver
 
 import (
+	"context"
+	"fmt"
+	"io"
+
 	"github.com/xtramail/xtramail/internal/imapserver/imapmsg"
 	"github.com/xtramail/xtramail/internal/imapserver/imapwire"
 	"github.com/xtramail/xtramail/internal/message"
@@ -127,6 +131,28 @@ func (s *session) matchWithin(keys []imapwire.SearchKey, saved []uint32, within 
 		}
 		return found(m)
 	}
+	if imapmsg.NeedsBody(keys) && imapmsg.FieldsSuffice(keys) {
+		// SUBJECT, FROM, TO, CC, BCC: the candidates' rows with their
+		// From, To, Cc, Bcc and Subject fields, which the store keeps;
+		// a message is read only when the store has not got them.
+		rows, err := s.srv.store.SearchFieldRows(s.ctx, s.account.ID, sel.mb.ID, readRanges(ranges))
+		if err != nil {
+			return err
+		}
+		for i := range rows {
+			m := &rows[i]
+			im, ok := sel.searchMessage(&m.Message, ranges)
+			if !ok {
+				continue
+			}
+			im.Fields, im.HasFields = m.Fields, m.HasFields
+			im.Load = func() ([]byte, *message.Info, error) { return s.loadMessage(m.BodyID) }
+			if err := check(im); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	if imapmsg.NeedsBody(keys) {
 		// The candidates' bodies in one read with their rows, not one
 		// query per candidate; the bytes are read only if a key needs
@@ -200,4 +226,23 @@ func (sel *selected) searchMessage(m *store.Message, ranges []store.UIDRange) (*
 		Recent: rangesContain(sel.recent, m.UID), ModSeq: m.ModSeq, Received: m.Received, Size: m.Size,
 		Subject: m.Subject, From: m.From,
 	}, true
+}
+
+// loadMessage reads one message and its Info: for a search that needs
+// the content of a message the store has no search fields for.
+func (s *session) loadMessage(bodyID int64) ([]byte, *message.Info, error) {
+	b, err := s.srv.store.Body(s.ctx, s.account.ID, bodyID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("look up message body %d: %w", bodyID, err)
+	}
+	raw, err := readAll(s.ctx, func(ctx context.Context) (io.ReadCloser, error) {
+		return s.srv.store.OpenBody(ctx, s.account.ID, bodyID)
+	}, b.Size, -1)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read message body %d: %w", bodyID, err)
+	}
+	if b.Info == nil {
+		return raw, message.Parse(raw), nil
+	}
+	return raw, b.Info, nil
 }

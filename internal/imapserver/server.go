@@ -54,6 +54,7 @@ type Store interface {
 	SearchCandidates(ctx context.Context, accountID, mailboxID int64, terms []store.SearchTerm) ([]uint32, error)
 	store.Sorting
 	store.MessageBodies
+	store.SearchFields
 	ExpungeDeleted(ctx context.Context, accountID, mailboxID int64, ranges []store.UIDRange) ([]uint32, error)
 	Body(ctx context.Context, accountID, bodyID int64) (store.Body, error)
 	OpenBody(ctx context.Context, accountID, bodyID int64) (io.ReadCloser, error)

@@ -40,6 +40,12 @@ type SearchText struct {
 	// Partial is set when the message was too big to index whole: it
 	// must be a candidate for every search.
 	Partial bool
+	// Fields are the top-level From, To, Cc, Bcc and Subject fields as
+	// written (SearchFields), kept beside the index so that a search on
+	// those keys checks its candidates without reading them; FieldsOK is
+	// false when they were too long to keep.
+	Fields   []byte
+	FieldsOK bool
 }
 
 // IndexWords calls yield with the words of s as the full-text index keeps
@@ -153,6 +159,7 @@ func (p *parser) text(info *Info) {
 		Subject: ix.subject.String(), From: ix.from.String(), To: ix.to.String(), Cc: ix.cc.String(), Bcc: ix.bcc.String(),
 		Header: ix.hdr.String(), Body: ix.body.String(), Partial: ix.partial,
 	}
+	info.Search.Fields, info.Search.FieldsOK = SearchFields(info.Part.Header(p.raw))
 	for _, s := range []string{ix.plain, ix.html, ix.embPlain, ix.embHTML} {
 		if s != "" {
 			info.Preview = preview(s)

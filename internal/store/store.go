@@ -520,6 +520,7 @@ type Store interface {
 	Tenancy
 	Sorting
 	MessageBodies
+	SearchFields
 	Copies
 	KnownIPs
 	SendCounts

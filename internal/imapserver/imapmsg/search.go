@@ -34,6 +34,13 @@ type Message struct {
 	// A SUBJECT or FROM string found in them matches without loading the
 	// message; one not found there is still looked for in the header.
 	Subject, From string
+	// Fields, when HasFields is set, are the message's top-level From,
+	// To, Cc, Bcc and Subject header fields as written, as the store
+	// keeps them (message.SearchFields): SUBJECT, FROM, TO, CC, BCC and
+	// HEADER of those fields are checked on them without loading the
+	// message, with the same result.
+	Fields    []byte
+	HasFields bool
 	// Load returns the raw message and its pre-parsed Info. Match calls it
 	// only when a key needs headers or text (see NeedsBody), at most once
 	// per call, after cheaper keys have had their say.
@@ -165,6 +172,32 @@ func IndexTerms(keys []imapwire.SearchKey) []store.SearchTerm {
 	return terms
 }
 
+// FieldsSuffice reports whether every key that needs the message's
+// content (NeedsBody) needs only its From, To, Cc, Bcc and Subject fields:
+// SUBJECT, FROM, TO, CC, BCC and HEADER of those fields, anywhere in
+// keys. Match then loads only a message that has no Message.Fields.
+func FieldsSuffice(keys []imapwire.SearchKey) bool {
+	for i := range keys {
+		k := &keys[i]
+		switch k.Op {
+		case imapwire.SearchBcc, imapwire.SearchCc, imapwire.SearchFrom, imapwire.SearchTo, imapwire.SearchSubject:
+		case imapwire.SearchHeader:
+			if !message.IsSearchField(k.Field) {
+				return false
+			}
+		case imapwire.SearchAnd, imapwire.SearchOr, imapwire.SearchNot:
+			if !FieldsSuffice(k.Keys) {
+				return false
+			}
+		default:
+			if needsLoad(k) {
+				return false // TEXT, BODY, SENT*, HEADER of other fields
+			}
+		}
+	}
+	return true
+}
+
 // needsLoad tells whether evaluating k may need the message content.
 func needsLoad(k *imapwire.SearchKey) bool {
 	switch k.Op {
@@ -189,10 +222,15 @@ type evaluator struct {
 
 	fields   []field // top-level header fields, when read
 	haveHead bool
-	body     []byte // folded body text, when built
-	haveBody bool
-	mime     []byte // folded MIME headers of the parts, when built
-	haveMIME bool
+	// The same from Message.Fields, when read, and the envelope
+	// parsed from them.
+	sfields   []field
+	haveSF    bool
+	sfieldEnv *message.Envelope
+	body      []byte // folded body text, when built
+	haveBody  bool
+	mime      []byte // folded MIME headers of the parts, when built
+	haveMIME  bool
 }
 
 // field is one header field: its name and value as written, unfolded.
@@ -431,9 +469,39 @@ func readFields(header []byte, fs []field) []field {
 	return fs
 }
 
+// fieldsNamed returns the top-level header fields that a search for the
+// field name looks at: those of Message.Fields when they hold that name's
+// fields, else those of the loaded message's header.
+func (e *evaluator) fieldsNamed(name string) ([]field, error) {
+	if !e.m.HasFields || !message.IsSearchField(name) {
+		return e.header()
+	}
+	if !e.haveSF {
+		e.haveSF = true
+		e.sfields = readFields(e.m.Fields, nil)
+	}
+	return e.sfields, nil
+}
+
+// envelope returns the message's envelope: parsed from Message.Fields
+// when the message has them (message.SearchFields says Parse reads them
+// as it reads the whole header), else the loaded message's.
+func (e *evaluator) envelope() (*message.Envelope, error) {
+	if e.m.HasFields {
+		if e.sfieldEnv == nil {
+			e.sfieldEnv = &message.Parse(e.m.Fields).Envelope
+		}
+		return e.sfieldEnv, nil
+	}
+	if err := e.load(); err != nil {
+		return nil, err
+	}
+	return &e.info.Envelope, nil
+}
+
 // headerContains implements SUBJECT, FROM, TO, CC, BCC and HEADER.
 func (e *evaluator) headerContains(name, needle string) (bool, error) {
-	fs, err := e.header()
+	fs, err := e.fieldsNamed(name)
 	if err != nil {
 		return false, err
 	}
@@ -485,9 +553,13 @@ func (e *evaluator) addressContains(op imapwire.SearchOp, needle string) (bool, 
 	if ok, err := e.headerContains(name, needle); ok || err != nil {
 		return ok, err
 	}
+	env, err := e.envelope()
+	if err != nil {
+		return false, err
+	}
 	folded := fold(needle)
 	var buf []byte
-	for _, a := range as(&e.info.Envelope) {
+	for _, a := range as(env) {
 		if a.GroupStart || a.GroupEnd {
 			continue
 		}

@@ -22,7 +22,7 @@ func (t *tx) unref(s *Store, bodyID int64) (int64, error) {
 	if refs > 0 {
 		return 0, nil
 	}
-	for _, q := range []string{"DELETE FROM bodies WHERE id = ?", "DELETE FROM search_fts WHERE rowid = ?", "DELETE FROM sort_keys WHERE body_id = ?"} {
+	for _, q := range []string{"DELETE FROM bodies WHERE id = ?", "DELETE FROM search_fts WHERE rowid = ?", "DELETE FROM sort_keys WHERE body_id = ?", "DELETE FROM search_fields WHERE body_id = ?"} {
 		if _, err := t.Exec(q, bodyID); err != nil {
 			return 0, fmt.Errorf("delete body %d: %w", bodyID, err)
 		}

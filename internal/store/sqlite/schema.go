@@ -484,6 +484,9 @@ WHERE upper(substr(name, 1, 6)) = 'INBOX/' AND substr(name, 1, 6) <> 'INBOX/';`,
 	// New rows come with their conversation root, computed at insert
 	// (issue 13, speed: conversations.go, threadRoot).
 	threadsInsertSchema,
+	// Each body's From, To, Cc, Bcc and Subject fields, for SEARCH on
+	// those keys (issue 11 part 6; searchfields.go).
+	searchFieldsSchema,
 }
 
 // rebuildAutoincrement returns the statements that recreate table with

@@ -30,8 +30,12 @@ func (t *tx) insertFTS(r ftsRow) error {
 		partial = "1"
 	}
 	st := &r.text
-	_, err := t.Exec(insertFTS, r.bodyID, st.Subject, st.From, st.To, st.Cc, st.Bcc, st.Header, st.Body, partial)
-	return err
+	if _, err := t.Exec(insertFTS, r.bodyID, st.Subject, st.From, st.To, st.Cc, st.Bcc, st.Header, st.Body, partial); err != nil {
+		return err
+	}
+	// The fields that SEARCH FROM, TO, CC, BCC and SUBJECT check go
+	// with the index (searchfields.go).
+	return t.insertSearchFields(r.bodyID, st)
 }
 
 // words returns the indexed words of a row, for the vocabulary.

@@ -69,6 +69,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Duplicates", testDuplicates}, {"DuplicateLifecycle", testDuplicateLifecycle}, {"ConcurrentDuplicates", testConcurrentDuplicates},
 		{"SortRows", testSortRows},
 		{"MessageBodies", testMessageBodies},
+		{"SearchFields", testSearchFields},
 		{"MessageCopies", testMessageCopies},
 		{"DeliverAll", testDeliverAll},
 		{"AccountChanges", testAccountChanges},

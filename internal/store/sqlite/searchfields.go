@@ -1,0 +1,203 @@
+package sqlite
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/message"
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// searchFieldsSchema keeps each body's top-level From, To, Cc, Bcc and
+// Subject fields (message.SearchFields) in the database, so that SEARCH on
+// those keys checks the candidates the full-text index gives without
+// opening their messages (issue 11 part 6: SEARCH TO at 100,000 messages
+// spent most of its time opening a thousand files and decoding their
+// Info). Bodies stored before this step are filled in the background, from
+// the highest id down (fillSearchFields); until then a search reads them.
+const searchFieldsSchema = `
+-- The From, To, Cc, Bcc and Subject fields of each body's top-level
+-- header as written (message.SearchFields); a body whose fields are too
+-- long has no row, and searches read it.
+CREATE TABLE search_fields (
+	body_id INTEGER PRIMARY KEY,
+	fields BLOB NOT NULL
+);
+-- Bodies at or below this id were stored before search_fields existed:
+-- fillSearchFields fills them in and lowers the mark.
+INSERT INTO meta VALUES ('search_fields_unfilled_max', (SELECT coalesce(max(id), 0) FROM bodies));
+`
+
+const insertSearchFields = "INSERT OR REPLACE INTO search_fields (body_id, fields) VALUES (?, ?)"
+
+// insertSearchFields stores a body's search fields, when they were short
+// enough to keep.
+func (t *tx) insertSearchFields(bodyID int64, st *message.SearchText) error {
+	if !st.FieldsOK {
+		return nil
+	}
+	if _, err := t.Exec(insertSearchFields, bodyID, st.Fields); err != nil {
+		return fmt.Errorf("insert search fields of body %d: %w", bodyID, err)
+	}
+	return nil
+}
+
+// SearchFieldRows implements store.SearchFields: the message rows joined
+// with their body's fields, one query.
+func (s *Store) SearchFieldRows(ctx context.Context, accountID, mailboxID int64, ranges []store.UIDRange) ([]store.SearchFieldRow, error) {
+	cond, args := uidFilterOn("m.uid", ranges)
+	rows, err := s.query(ctx, `SELECT m.id, m.account_id, m.mailbox_id, m.uid, m.modseq, m.flags, m.keywords, m.received, m.size,
+		m.body_id, m.subject, m.from_addr, m.message_id, f.fields
+		FROM messages m LEFT JOIN search_fields f ON f.body_id = m.body_id
+		WHERE m.`+ownedMailbox+` AND m.expunged_modseq = 0`+cond+` ORDER BY m.uid`,
+		append([]any{mailboxID, accountID}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("list messages with search fields: %w", err)
+	}
+	defer rows.Close()
+	var out []store.SearchFieldRow
+	for rows.Next() {
+		var r store.SearchFieldRow
+		m := &r.Message
+		var keywords string
+		var received int64
+		var fields []byte
+		if err := rows.Scan(&m.ID, &m.AccountID, &m.MailboxID, &m.UID, &m.ModSeq, &m.Flags, &keywords, &received, &m.Size,
+			&m.BodyID, &m.Subject, &m.From, &m.MessageID, &fields); err != nil {
+			return nil, fmt.Errorf("list messages with search fields: %w", err)
+		}
+		m.Received = time.UnixMilli(received)
+		m.Keywords = strings.Fields(keywords)
+		// A NULL column (no row) scans as nil; an empty one as empty.
+		r.Fields, r.HasFields = fields, fields != nil
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list messages with search fields: %w", err)
+	}
+	return orNotFound(s, ctx, accountID, mailboxID, out, nil)
+}
+
+// fillFieldsBatch is how many bodies one step of fillSearchFields fills.
+const fillFieldsBatch = 256
+
+// fillSearchFields stores, in the background, the search fields of the
+// bodies stored before the store kept them, newest first (recent mail is
+// searched most), reading each one's header, and lowers the
+// search_fields_unfilled_max mark as it goes.
+func (s *Store) fillSearchFields(below int64) {
+	defer s.bg.Done()
+	ctx := context.Background()
+	for below > 0 {
+		select {
+		case <-s.closing:
+			return
+		default:
+		}
+		next, err := s.fillSearchFieldsStep(ctx, below)
+		if err != nil {
+			if !errors.Is(err, errClosed) {
+				s.log.Warn("store search fields of stored messages; retried at next start", "err", err)
+			}
+			return
+		}
+		below = next
+	}
+}
+
+// fillSearchFieldsStep fills the bodies just at or below the mark, and
+// returns the next mark (0 when none is left).
+func (s *Store) fillSearchFieldsStep(ctx context.Context, below int64) (int64, error) {
+	rows, err := s.query(ctx, "SELECT id, blob_key, info FROM bodies WHERE id <= ? ORDER BY id DESC LIMIT ?", below, fillFieldsBatch)
+	if err != nil {
+		return 0, fmt.Errorf("list bodies without search fields: %w", err)
+	}
+	type filled struct {
+		id     int64
+		fields []byte
+	}
+	var todo []filled
+	seen, last := 0, int64(0)
+	type body struct {
+		id   int64
+		key  string
+		info []byte
+	}
+	var bodies []body
+	for rows.Next() {
+		var b body
+		if err := rows.Scan(&b.id, &b.key, &b.info); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		bodies = append(bodies, b)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	for _, b := range bodies {
+		seen++
+		last = b.id
+		var info message.Info
+		if err := json.Unmarshal(b.info, &info); err != nil {
+			s.log.Warn("decode stored message info for search fields", "body", b.id, "err", err)
+			continue
+		}
+		header, err := s.readBlobPrefix(ctx, b.key, info.Part.BodyStart)
+		if err != nil {
+			// Purged meanwhile, or unreadable: searches read it.
+			s.log.Warn("read stored message header for search fields", "body", b.id, "err", err)
+			continue
+		}
+		if f, ok := message.SearchFields(header); ok {
+			todo = append(todo, filled{b.id, f})
+		}
+	}
+	next := int64(0)
+	if seen == fillFieldsBatch {
+		next = last - 1
+	}
+	err = s.write(ctx, func(t *tx) error {
+		for _, f := range todo {
+			// A body purged meanwhile gets no row; one indexed
+			// meanwhile keeps its own.
+			if _, err := t.Exec(`INSERT OR IGNORE INTO search_fields (body_id, fields)
+				SELECT ?, ? WHERE EXISTS (SELECT 1 FROM bodies WHERE id = ?)`, f.id, f.fields, f.id); err != nil {
+				return fmt.Errorf("fill search fields of body %d: %w", f.id, err)
+			}
+		}
+		_, err := t.Exec("UPDATE meta SET value = ? WHERE key = 'search_fields_unfilled_max'", next)
+		return err
+	})
+	return next, err
+}
+
+// readBlobPrefix reads the first n bytes of a blob.
+func (s *Store) readBlobPrefix(ctx context.Context, key string, n int64) ([]byte, error) {
+	rc, err := s.blobs.Open(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(io.LimitReader(rc, n))
+}
+
+// startFillSearchFields starts fillSearchFields when bodies are left to
+// fill.
+func (s *Store) startFillSearchFields() error {
+	var below int64
+	if err := s.w.QueryRow("SELECT value FROM meta WHERE key = 'search_fields_unfilled_max'").Scan(&below); err != nil {
+		return fmt.Errorf("read search fields state: %w", err)
+	}
+	if below > 0 {
+		s.bg.Add(1)
+		go s.fillSearchFields(below)
+	}
+	return nil
+}
