@@ -201,3 +201,29 @@ func TestSortThreadPythonImaplib(t *testing.T) {
 		t.Errorf("imaplib:\n%s\nwant:\n%s", out, want)
 	}
 }
+
+// TestFirstSortAfterExpungeElsewhere guards the first SORT or THREAD of
+// ALL on a mailbox (nothing of it in the sort cache), which takes the
+// session's view without reading the mailbox's flags: a message another
+// session expunged, not yet announced, keeps its number but is not found,
+// as with a SORT after the cache is warm.
+func TestFirstSortAfterExpungeElsewhere(t *testing.T) {
+	for _, tc := range []struct{ cmd, want string }{
+		{"SORT (DATE) UTF-8 ALL", "* SORT 1 5 3 4 6"},
+		{"UID SORT (SIZE) UTF-8 ALL", "* SORT 5 4 3 1 6"},
+		{"THREAD REFERENCES UTF-8 ALL", "* THREAD (1 (5)(3 4))(6)"},
+	} {
+		e := newEnv(t)
+		deliverThreads(e)
+		c := e.login()
+		c.ok("SELECT INBOX")
+		o := e.login()
+		o.ok("SELECT INBOX")
+		o.ok("STORE 2 +FLAGS.SILENT (\\Deleted)")
+		o.ok("EXPUNGE")
+		lines, st := c.cmd(tc.cmd)
+		if !strings.HasPrefix(st, "OK") || !slices.Contains(lines, tc.want) {
+			t.Errorf("%s: %q %s, want %q", tc.cmd, lines, st, tc.want)
+		}
+	}
+}

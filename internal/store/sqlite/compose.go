@@ -57,6 +57,12 @@ func (s *Store) SaveDraft(ctx context.Context, accountID, replaces int64, d *sto
 			return err
 		}
 		t.index = append(t.index, ftsRow{bodyID, d.Info.Search})
+		// Stored with the body, as for every delivery: the sort keys'
+		// background fill only walks the bodies of earlier versions.
+		keys := store.SortKeysOf(d.Info)
+		if err := t.insertSortKeys(bodyID, &keys); err != nil {
+			return err
+		}
 		if out, err = t.addMessage(bodyID, d, copy); err != nil {
 			return err
 		}

@@ -487,6 +487,8 @@ WHERE upper(substr(name, 1, 6)) = 'INBOX/' AND substr(name, 1, 6) <> 'INBOX/';`,
 	// Each body's From, To, Cc, Bcc and Subject fields, for SEARCH on
 	// those keys (issue 11 part 6; searchfields.go).
 	searchFieldsSchema,
+	// Where the sort keys' background fill stands (sortkeys.go).
+	sortKeysMarkSchema,
 }
 
 // rebuildAutoincrement returns the statements that recreate table with

@@ -24,13 +24,13 @@ const searchFieldsSchema = `
 -- The From, To, Cc, Bcc and Subject fields of each body's top-level
 -- header as written (message.SearchFields); a body whose fields are too
 -- long has no row, and searches read it.
-CREATE TABLE search_fields (
+CREATE TABLE IF NOT EXISTS search_fields (
 	body_id INTEGER PRIMARY KEY,
 	fields BLOB NOT NULL
 );
 -- Bodies at or below this id were stored before search_fields existed:
 -- fillSearchFields fills them in and lowers the mark.
-INSERT INTO meta VALUES ('search_fields_unfilled_max', (SELECT coalesce(max(id), 0) FROM bodies));
+INSERT OR REPLACE INTO meta VALUES ('search_fields_unfilled_max', (SELECT coalesce(max(id), 0) FROM bodies));
 `
 
 const insertSearchFields = "INSERT OR REPLACE INTO search_fields (body_id, fields) VALUES (?, ?)"

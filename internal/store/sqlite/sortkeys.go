@@ -124,40 +124,59 @@ func (s *Store) EachSortRow(ctx context.Context, accountID, mailboxID int64, ran
 // fillBatch is how many bodies one step of fillSortKeys fills.
 const fillBatch = 256
 
+// sortKeysMarkSchema records the highest id of the bodies without sort
+// keys, once: every body stored since gets its keys with it, so the
+// background fill walks down from there and, once done, costs nothing at
+// the next start (it used to look for bodies without keys among all of
+// them at every start: a quarter of a second of CPU at 100,000 messages,
+// beside the first SORT after a restart).
+const sortKeysMarkSchema = `INSERT OR REPLACE INTO meta VALUES ('sort_keys_unfilled_max',
+	(SELECT coalesce(max(id), 0) FROM bodies b WHERE NOT EXISTS (SELECT 1 FROM sort_keys k WHERE k.body_id = b.id)));`
+
 // fillSortKeys stores, in the background, the sort keys of bodies stored
-// before the sort_keys table existed, from their stored Info. Until it
+// before the sort_keys table existed, from their stored Info, newest
+// first, lowering the sort_keys_unfilled_max mark as it goes. Until it
 // has, SortRows reports such rows without keys and callers derive them.
-func (s *Store) fillSortKeys() {
+func (s *Store) fillSortKeys(below int64) {
 	defer s.bg.Done()
 	ctx := context.Background()
-	var after int64
-	for {
+	for below > 0 {
 		select {
 		case <-s.closing:
 			return
 		default:
 		}
-		n, last, err := s.fillSortKeysStep(ctx, after)
+		next, err := s.fillSortKeysStep(ctx, below)
 		if err != nil {
 			if !errors.Is(err, errClosed) {
 				s.log.Warn("store sort keys of stored messages; retried at next start", "err", err)
 			}
 			return
 		}
-		if n == 0 {
-			return
-		}
-		after = last
+		below = next
 	}
 }
 
-// fillSortKeysStep fills the next bodies above id after that have no keys,
-// and returns how many it looked at and the last id.
-func (s *Store) fillSortKeysStep(ctx context.Context, after int64) (int, int64, error) {
-	rows, err := s.query(ctx, `SELECT b.id, b.info FROM bodies b
-		WHERE b.id > ? AND NOT EXISTS (SELECT 1 FROM sort_keys k WHERE k.body_id = b.id) ORDER BY b.id LIMIT ?`, after, fillBatch)
+// startFillSortKeys starts fillSortKeys when bodies are left to fill.
+func (s *Store) startFillSortKeys() error {
+	var below int64
+	if err := s.w.QueryRow("SELECT value FROM meta WHERE key = 'sort_keys_unfilled_max'").Scan(&below); err != nil {
+		return fmt.Errorf("read sort keys state: %w", err)
+	}
+	if below > 0 {
+		s.bg.Add(1)
+		go s.fillSortKeys(below)
+	}
+	return nil
+}
+
+// fillSortKeysStep fills the bodies just at or below the mark that have
+// no keys, and returns the next mark (0 when none is left).
+func (s *Store) fillSortKeysStep(ctx context.Context, below int64) (int64, error) {
+	rows, err := s.query(ctx, `SELECT b.id, CASE WHEN k.body_id IS NULL THEN b.info END FROM bodies b
+		LEFT JOIN sort_keys k ON k.body_id = b.id WHERE b.id <= ? ORDER BY b.id DESC LIMIT ?`, below, fillBatch)
 	if err != nil {
-		return 0, 0, fmt.Errorf("list bodies without sort keys: %w", err)
+		return 0, fmt.Errorf("list bodies without sort keys: %w", err)
 	}
 	type keyed struct {
 		id   int64
@@ -172,9 +191,12 @@ func (s *Store) fillSortKeysStep(ctx context.Context, after int64) (int, int64, 
 		var raw []byte
 		if err := rows.Scan(&id, &raw); err != nil {
 			rows.Close()
-			return 0, 0, err
+			return 0, err
 		}
 		last = id
+		if raw == nil {
+			continue // has keys
+		}
 		var info message.Info
 		if err := json.Unmarshal(raw, &info); err != nil {
 			s.log.Warn("decode stored message info for sort keys", "body", id, "err", err)
@@ -184,10 +206,11 @@ func (s *Store) fillSortKeysStep(ctx context.Context, after int64) (int, int64, 
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return 0, 0, err
+		return 0, err
 	}
-	if len(todo) == 0 {
-		return seen, last, nil
+	next := int64(0)
+	if seen == fillBatch {
+		next = last - 1
 	}
 	err = s.write(ctx, func(t *tx) error {
 		for i := range todo {
@@ -200,7 +223,8 @@ func (s *Store) fillSortKeysStep(ctx context.Context, after int64) (int, int64, 
 				return err
 			}
 		}
-		return nil
+		_, err := t.Exec("UPDATE meta SET value = ? WHERE key = 'sort_keys_unfilled_max'", next)
+		return err
 	})
-	return seen, last, err
+	return next, err
 }

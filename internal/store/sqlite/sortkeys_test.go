@@ -41,8 +41,17 @@ func TestSortKeysFilledForOlderBodies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// As if stored before the keys existed.
-	if err := s.write(ctx, func(t *tx) error { _, err := t.Exec("DELETE FROM sort_keys"); return err }); err != nil {
+	// As if stored before the keys existed, with the mark the migration
+	// sets.
+	err = s.write(ctx, func(t *tx) error {
+		if _, err := t.Exec("DELETE FROM sort_keys"); err != nil {
+			return err
+		}
+		_, err := t.Exec(`UPDATE meta SET value = (SELECT coalesce(max(id), 0) FROM bodies b
+			WHERE NOT EXISTS (SELECT 1 FROM sort_keys k WHERE k.body_id = b.id)) WHERE key = 'sort_keys_unfilled_max'`)
+		return err
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	rows, err := s.SortRows(ctx, a.ID, mb.ID, nil)

@@ -172,8 +172,10 @@ func Open(path string, blobs blob.Store, opts Options) (*Store, error) {
 		s.bg.Add(1)
 		go s.reindex()
 	}
-	s.bg.Add(1)
-	go s.fillSortKeys()
+	if err := s.startFillSortKeys(); err != nil {
+		s.Close()
+		return nil, err
+	}
 	if err := s.startFillSearchFields(); err != nil {
 		s.Close()
 		return nil, err
