@@ -21,10 +21,8 @@ func (s *Service) accountExists(address string) func(context.Context) bool {
 	}
 }
 
-// hashAll hashes passwords ("" stays "") concurrently through the shared
-// Hasher. Its slots are a FIFO semaphore, so a sign-in that arrives
-// meanwhile waits for at most the computations queued before it (one
-// round, ~25 ms per slot), never for the whole batch.
+// hashAll hashes passwords ("" stays "") through the shared Hasher, in
+// bulkHashWorkers at once.
 func (s *Service) hashAll(ctx context.Context, passwords []string) ([]string, []error) {
 	return s.hashAllWith(ctx, passwords, s.hasher.Params())
 }
@@ -32,27 +30,59 @@ func (s *Service) hashAll(ctx context.Context, passwords []string) ([]string, []
 // hashAllWith is hashAll with other parameters: auth.GeneratedParams for
 // passwords generated here.
 func (s *Service) hashAllWith(ctx context.Context, passwords []string, params auth.Params) ([]string, []error) {
-	hashes := make([]string, len(passwords))
-	errs := make([]error, len(passwords))
+	jobs := make([]hashJob, len(passwords))
+	for i, pw := range passwords {
+		jobs[i] = hashJob{password: pw, params: params}
+	}
+	s.hashJobs(ctx, jobs)
+	hashes := make([]string, len(jobs))
+	errs := make([]error, len(jobs))
+	for i, j := range jobs {
+		hashes[i], errs[i] = j.hash, j.err
+	}
+	return hashes, errs
+}
+
+// hashJob is one password of a bulk operation to hash with params; hash
+// or err is its outcome ("" stays "").
+type hashJob struct {
+	password string
+	params   auth.Params
+	hash     string
+	err      error
+}
+
+// bulkHashWorkers is how many hashes a bulk operation (an import, a
+// batch of generated passwords) runs at once: one fewer than the shared
+// Hasher's slots (and than the cores), at least one. The slots are a FIFO
+// semaphore that sign-ins share; a batch that took all of them would
+// make every IMAP or console sign-in wait behind the hash queued before
+// it, while with one slot always left over a sign-in starts at once
+// (issue 15: 10,000 addresses imported while users keep signing in).
+func (s *Service) bulkHashWorkers() int {
+	return max(1, min(s.hasher.Slots(), runtime.NumCPU())-1)
+}
+
+// hashJobs runs jobs through the shared Hasher, bulkHashWorkers at once.
+func (s *Service) hashJobs(ctx context.Context, jobs []hashJob) {
 	work := make(chan int)
 	var wg sync.WaitGroup
-	for range min(runtime.NumCPU(), len(passwords)) {
+	for range min(s.bulkHashWorkers(), len(jobs)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				hashes[i], errs[i] = s.hasher.HashWith(ctx, passwords[i], params)
+				jobs[i].hash, jobs[i].err = s.hasher.HashWith(ctx, jobs[i].password, jobs[i].params)
 			}
 		}()
 	}
-	for i, pw := range passwords {
-		if pw != "" {
+	for i := range jobs {
+		if jobs[i].password != "" {
 			work <- i
 		}
 	}
 	close(work)
 	wg.Wait()
-	return hashes, errs
 }
 
 // AddAddress protects an address of a domain in p's scope. An empty

@@ -13,6 +13,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/xtramail/xtramail/internal/auth"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -26,6 +27,24 @@ type ImportResult struct {
 	Lines    int // data lines read (not the header)
 	Imported int
 	Failed   int
+	// Generated counts the imported lines given a generated password
+	// (ImportOptions.GeneratePasswords).
+	Generated int
+}
+
+// ImportOptions says how ImportWith treats a file.
+type ImportOptions struct {
+	// GeneratePasswords gives each line without a password a generated
+	// one (GeneratePassword), stored with the line in the same write, so
+	// that one import leaves every address it adds ready to sign in.
+	// Such hashes use auth.GeneratedParams (see there why that is sound).
+	GeneratePasswords bool
+	// Progress is told each line's outcome (nil: nobody is).
+	Progress ImportProgress
+	// Generated is told each generated password of a line that was
+	// imported, once, before Progress hears of the line: the only time
+	// it can be read (nothing keeps it in clear).
+	Generated func(line int, address, password string)
 }
 
 // ImportProgress is told the outcome of each data line, in file order:
@@ -50,10 +69,17 @@ type ImportProgress func(line int, address string, err error)
 // the lines reported before it stay imported. One audit record sums the
 // import up.
 func (s *Service) ImportAddresses(ctx context.Context, p Principal, r io.Reader, progress ImportProgress) (ImportResult, error) {
+	return s.ImportWith(ctx, p, r, ImportOptions{Progress: progress})
+}
+
+// ImportWith is ImportAddresses with options: the console, the API and
+// the CLI offer opts.GeneratePasswords.
+func (s *Service) ImportWith(ctx context.Context, p Principal, r io.Reader, opts ImportOptions) (ImportResult, error) {
 	var res ImportResult
 	if err := s.allow(ctx, p, OpAddressImport); err != nil {
 		return res, err
 	}
+	progress := opts.Progress
 	if progress == nil {
 		progress = func(int, string, error) {}
 	}
@@ -65,7 +91,7 @@ func (s *Service) ImportAddresses(ctx context.Context, p Principal, r io.Reader,
 	defer func() {
 		if res.Lines > 0 {
 			s.audit(ctx, p, p.actorTenant(), OpAddressImport, "addresses",
-				fmt.Sprintf("%d lines: %d imported, %d refused", res.Lines, res.Imported, res.Failed))
+				fmt.Sprintf("%d lines: %d imported, %d refused, %d passwords generated", res.Lines, res.Imported, res.Failed, res.Generated))
 		}
 	}()
 	var chunk []importLine
@@ -74,7 +100,7 @@ func (s *Service) ImportAddresses(ctx context.Context, p Principal, r io.Reader,
 		if len(chunk) == 0 {
 			return nil
 		}
-		err := s.importChunk(ctx, p, chunk, denied)
+		err := s.importChunk(ctx, p, chunk, opts.GeneratePasswords, denied)
 		for _, l := range chunk {
 			if l.err == nil && err != nil {
 				break // the batch failed as a whole: not reported as done
@@ -84,6 +110,12 @@ func (s *Service) ImportAddresses(ctx context.Context, p Principal, r io.Reader,
 				res.Failed++
 			} else {
 				res.Imported++
+				if l.generated {
+					res.Generated++
+					if opts.Generated != nil {
+						opts.Generated(l.line, l.address, l.password)
+					}
+				}
 			}
 			progress(l.line, l.address, l.err)
 		}
@@ -127,11 +159,12 @@ func (s *Service) ImportAddresses(ctx context.Context, p Principal, r io.Reader,
 
 // importLine is one data line on its way.
 type importLine struct {
-	line     int
-	address  string
-	password string
-	enabled  bool
-	err      error
+	line      int
+	address   string
+	password  string
+	generated bool // password made here (GeneratePasswords)
+	enabled   bool
+	err       error
 }
 
 type importCols struct{ address, password, enabled int }
@@ -216,31 +249,42 @@ func (c importCols) parse(rec []string, line int) importLine {
 }
 
 // importChunk hashes and stores the good lines of a chunk, setting each
-// line's err. The returned error is the batch's as a whole.
-func (s *Service) importChunk(ctx context.Context, p Principal, chunk []importLine, denied map[string]bool) error {
+// line's err; with generate, a good line without a password first gets
+// a generated one. The returned error is the batch's as a whole.
+func (s *Service) importChunk(ctx context.Context, p Principal, chunk []importLine, generate bool, denied map[string]bool) error {
 	var todo []int
-	var pws []string
+	var jobs []hashJob
 	for i, l := range chunk {
-		if l.err == nil {
-			todo = append(todo, i)
-			pws = append(pws, l.password)
+		if l.err != nil {
+			continue
 		}
+		if l.password == "" && generate {
+			chunk[i].password, chunk[i].generated = GeneratePassword(), true
+		}
+		todo = append(todo, i)
+		// A generated password is a high-entropy secret: the cheap
+		// parameters (auth.GeneratedParams).
+		params := s.hasher.Params()
+		if chunk[i].generated {
+			params = auth.GeneratedParams()
+		}
+		jobs = append(jobs, hashJob{password: chunk[i].password, params: params})
 	}
 	if len(todo) == 0 {
 		return nil
 	}
-	hashes, herrs := s.hashAll(ctx, pws)
+	s.hashJobs(ctx, jobs)
 	var rows []store.NewAccount
 	var idx []int
 	for k, i := range todo {
-		if herrs[k] != nil {
+		if jobs[k].err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			chunk[i].err = fmt.Errorf("hash password of %s: %w", chunk[i].address, herrs[k])
+			chunk[i].err = fmt.Errorf("hash password of %s: %w", chunk[i].address, jobs[k].err)
 			continue
 		}
-		rows = append(rows, store.NewAccount{Address: chunk[i].address, PasswordHash: hashes[k], Enabled: chunk[i].enabled})
+		rows = append(rows, store.NewAccount{Address: chunk[i].address, PasswordHash: jobs[k].hash, Enabled: chunk[i].enabled})
 		idx = append(idx, i)
 	}
 	if len(rows) == 0 {
