@@ -27,6 +27,8 @@ func userCommands() []command {
 			minArgs: 1, maxArgs: 1, data: dataExisting, setup: userEnable(false)},
 		{name: "user passwd", args: "ADDRESS", summary: "set the sign-in password (read from standard input)",
 			minArgs: 1, maxArgs: 1, data: dataExisting, setup: userPasswd},
+		{name: "user import", args: "FILE", summary: "import addresses from CSV (address,password,enabled; - reads standard input)",
+			minArgs: 1, maxArgs: 1, data: dataExisting, setup: userImport},
 	}
 }
 

@@ -25,23 +25,37 @@ type importErrorJSON struct {
 	Detail  string `json:"detail"`
 }
 
+type generatedJSON struct {
+	Line     int    `json:"line"`
+	Address  string `json:"address"`
+	Password string `json:"password"`
+}
+
 type importJSON struct {
-	Lines    int               `json:"lines"`
-	Imported int               `json:"imported"`
-	Failed   int               `json:"failed"`
-	Errors   []importErrorJSON `json:"errors"`
+	Lines     int               `json:"lines"`
+	Imported  int               `json:"imported"`
+	Failed    int               `json:"failed"`
+	Generated int               `json:"generated"`
+	Errors    []importErrorJSON `json:"errors"`
+	Passwords []generatedJSON   `json:"passwords,omitempty"`
 }
 
 // importAddresses imports a CSV file of addresses (the console's format:
 // columns address, password, enabled) and answers what became of it, with
 // each refused line by its line number in the file. Each line is
-// imported whole or not at all; bad lines do not stop the others.
+// imported whole or not at all; bad lines do not stop the others. With
+// ?generate_passwords=true a line without a password gets a generated
+// one, in the answer only.
 func (a *API) importAddresses(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "text/csv" {
 		return bad("body", "send the addresses as text/csv")
 	}
+	generate, err := queryBool(r, "generate_passwords")
+	if err != nil {
+		return err
+	}
 	out := importJSON{Errors: []importErrorJSON{}}
-	res, err := a.adm.ImportAddresses(r.Context(), p, io.LimitReader(r.Body, maxImport), func(line int, address string, err error) {
+	progress := func(line int, address string, err error) {
 		if err == nil {
 			return
 		}
@@ -58,10 +72,17 @@ func (a *API) importAddresses(w http.ResponseWriter, r *http.Request, p admin.Pr
 			e.Detail = "not imported"
 		}
 		out.Errors = append(out.Errors, e)
+	}
+	res, err := a.adm.ImportWith(r.Context(), p, io.LimitReader(r.Body, maxImport), admin.ImportOptions{
+		GeneratePasswords: generate,
+		Progress:          progress,
+		Generated: func(line int, address, password string) {
+			out.Passwords = append(out.Passwords, generatedJSON{line, address, password})
+		},
 	})
 	if err != nil {
 		return err
 	}
-	out.Lines, out.Imported, out.Failed = res.Lines, res.Imported, res.Failed
+	out.Lines, out.Imported, out.Failed, out.Generated = res.Lines, res.Imported, res.Failed, res.Generated
 	return writeJSON(w, http.StatusOK, out)
 }

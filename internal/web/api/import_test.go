@@ -5,7 +5,14 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/xtramail/xtramail/internal/auth"
 )
+
+func verifies(hash, password string) bool {
+	ok, _ := auth.Verify(hash, password)
+	return ok
+}
 
 // importCSV posts a CSV body to /addresses/import.
 func importCSV(t *testing.T, c *client, body string) (int, map[string]any) {
@@ -19,6 +26,65 @@ func exerciseImport(t *testing.T, w *world) {
 	st, m := importCSV(t, w.c.as(w.c1), "address,password\nimp1@one.test,import password 1\nimp2@one.test,\n")
 	if st != 200 || m["imported"].(float64) != 2 || m["failed"].(float64) != 0 {
 		t.Errorf("import: %d %v", st, m)
+	}
+	st, _, m = w.c.as(w.c1).send("POST", "/addresses/import?generate_passwords=true", "text/csv", "address\nimp3@one.test\n")
+	if st != 200 || m["generated"].(float64) != 1 || len(m["passwords"].([]any)) != 1 {
+		t.Errorf("import with generated passwords: %d %v", st, m)
+	}
+}
+
+// TestImportGeneratesPasswords: with generate_passwords, each imported
+// line without a password gets one, returned once with its line number,
+// and signs in; a line with its own keeps it; a refused line gets none;
+// a bad flag is a 400 naming it.
+func TestImportGeneratesPasswords(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	c1 := w.c.as(w.c1)
+	alice, _ := w.srv.Store.Account(ctx, "alice@one.test")
+	body := "address,password,enabled\n" +
+		"g1@one.test,,\n" + // 2
+		"g2@one.test,my own password,\n" + // 3
+		"alice@one.test,,\n" + // 4: exists
+		"g3@one.test,,no\n" // 5
+	st, _, m := c1.send("POST", "/addresses/import?generate_passwords=true", "text/csv", body)
+	if st != 200 || m["imported"].(float64) != 3 || m["generated"].(float64) != 2 || m["failed"].(float64) != 1 {
+		t.Fatalf("import: %d %v", st, m)
+	}
+	pws := m["passwords"].([]any)
+	want := []struct {
+		line float64
+		addr string
+	}{{2, "g1@one.test"}, {5, "g3@one.test"}}
+	if len(pws) != len(want) {
+		t.Fatalf("passwords %v", pws)
+	}
+	for i, g := range pws {
+		g := g.(map[string]any)
+		if g["line"] != want[i].line || g["address"] != want[i].addr || len(g["password"].(string)) < 16 {
+			t.Errorf("password %d: %v", i, g)
+		}
+		a, err := w.srv.Store.Account(ctx, want[i].addr)
+		if err != nil || a.Enabled != (want[i].addr == "g1@one.test") {
+			t.Errorf("%s: %+v %v", want[i].addr, a, err)
+		}
+		if okPw, err := auth.Verify(a.PasswordHash, g["password"].(string)); !okPw {
+			t.Errorf("%s: the generated password does not match the stored hash: %v", want[i].addr, err)
+		}
+	}
+	if a, _ := w.srv.Store.Account(ctx, "g2@one.test"); !verifies(a.PasswordHash, "my own password") {
+		t.Error("own password not kept")
+	}
+	if a, _ := w.srv.Store.Account(ctx, "alice@one.test"); a.PasswordHash != alice.PasswordHash {
+		t.Error("an existing address got a password from a refused line")
+	}
+	// Without the flag, no password is made and none is answered.
+	st, _, m = c1.send("POST", "/addresses/import", "text/csv", "address\ng4@one.test\n")
+	if _, ok := m["passwords"]; st != 200 || ok || m["generated"].(float64) != 0 {
+		t.Errorf("without the flag: %d %v", st, m)
+	}
+	if st, _, m := c1.send("POST", "/addresses/import?generate_passwords=maybe", "text/csv", "address\ng5@one.test\n"); st != 400 || m["field"] != "generate_passwords" {
+		t.Errorf("bad flag: %d %v", st, m)
 	}
 }
 

@@ -172,6 +172,7 @@ func (a *app) routes() http.Handler {
 	mux.Handle("POST /console/import", a.signedIn(a.importStart))
 	mux.Handle("GET /console/import/{id}", a.signedIn(a.importProgress))
 	mux.Handle("GET /console/import/{id}/errors.csv", a.signedIn(a.importErrors))
+	mux.Handle("POST /console/import/{id}/passwords.csv", a.signedIn(a.importPasswords))
 	// Message log, timeline, restore (log.go).
 	mux.Handle("GET /console/log", a.signedIn(a.logSearch))
 	mux.Handle("GET /console/log/timeline", a.signedIn(a.timeline))

@@ -50,6 +50,14 @@ type importJob struct {
 	done      bool
 	fatal     string
 	finished  time.Time
+	// generate: the import gives lines without a password a generated
+	// one. passwords holds them (address, password) until the one
+	// download that hands them out (importPasswords), which drops them;
+	// handedOut says that happened.
+	generate  bool
+	passwords []generated
+	nGen      int
+	handedOut bool
 }
 
 // importView is a snapshot of a job for the page.
@@ -60,13 +68,18 @@ type importView struct {
 	Errors                     []lineError
 	Done                       bool
 	Fatal                      string
+	// Generate: passwords were asked for; Generated counts them;
+	// Download: they can still be downloaded (once).
+	Generate, Download bool
+	Generated          int
 }
 
 func (j *importJob) view() importView {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return importView{ID: j.id, Name: j.name, Total: j.total, Processed: j.processed, Imported: j.imported,
-		Errors: append([]lineError(nil), j.errors...), Done: j.done, Fatal: j.fatal}
+		Errors: append([]lineError(nil), j.errors...), Done: j.done, Fatal: j.fatal,
+		Generate: j.generate, Generated: j.nGen, Download: j.done && !j.handedOut && j.nGen > 0}
 }
 
 type importJobs struct {
@@ -143,6 +156,7 @@ func (a *app) importStart(w http.ResponseWriter, r *http.Request, p admin.Princi
 		a.importFormError(w, r, p, "Other imports are running; try again in a few minutes.")
 		return
 	}
+	j.generate = r.PostFormValue("generate") == "yes"
 	a.wg.Add(1)
 	go a.runImport(context.WithoutCancel(r.Context()), p, j, data)
 	http.Redirect(w, r, "/console/import/"+j.id, http.StatusSeeOther)
@@ -167,7 +181,7 @@ func (a *app) runImport(ctx context.Context, p admin.Principal, j *importJob, da
 	defer a.wg.Done()
 	ctx, cancel := context.WithTimeout(ctx, importTimeout)
 	defer cancel()
-	_, err := a.ops.ImportAddresses(ctx, p, bytes.NewReader(data), func(line int, address string, err error) {
+	progress := func(line int, address string, err error) {
 		j.mu.Lock()
 		defer j.mu.Unlock()
 		j.processed++
@@ -184,6 +198,16 @@ func (a *app) runImport(ctx context.Context, p admin.Principal, j *importJob, da
 		} else {
 			j.imported++
 		}
+	}
+	_, err := a.ops.ImportWith(ctx, p, bytes.NewReader(data), admin.ImportOptions{
+		GeneratePasswords: j.generate,
+		Progress:          progress,
+		Generated: func(_ int, address, password string) {
+			j.mu.Lock()
+			defer j.mu.Unlock()
+			j.passwords = append(j.passwords, generated{address, password})
+			j.nGen++
+		},
 	})
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -228,6 +252,42 @@ func (a *app) importErrors(w http.ResponseWriter, r *http.Request, p admin.Princ
 		cw.Write([]string{strconv.Itoa(e.Line), e.Address, e.Err})
 	}
 	cw.Flush()
+}
+
+// importPasswords hands out the passwords an import generated as a CSV
+// file, once: they are dropped from memory as they are written, so no
+// later request (a second click, another tab, someone with the page's
+// URL and the session) can read them again. It is a POST (the CSRF
+// check applies, and no link prefetch spends the one download).
+func (a *app) importPasswords(w http.ResponseWriter, r *http.Request, p admin.Principal) {
+	j, ok := a.importJob(w, r, p)
+	if !ok {
+		return
+	}
+	j.mu.Lock()
+	rows := j.passwords
+	gone := !j.done || j.handedOut
+	if !gone {
+		j.passwords, j.handedOut = nil, true
+	}
+	j.mu.Unlock()
+	if gone {
+		a.render(w, r, p, http.StatusGone, "importjob", "Import addresses", "/console/addresses",
+			withError(j.view(), "The generated passwords were downloaded already: they are handed out once. Generate new ones from the addresses page if that copy is lost."))
+		return
+	}
+	csvHeaders(w, "passwords.csv")
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"address", "password"})
+	for _, g := range rows {
+		cw.Write([]string{g.Address, g.Password})
+	}
+	cw.Flush()
+}
+
+func withError(v importView, msg string) importView {
+	v.Error = msg
+	return v
 }
 
 func csvHeaders(w http.ResponseWriter, name string) {
