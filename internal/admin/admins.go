@@ -378,29 +378,17 @@ func (s *Service) matchTOTP(secret, code string) (int64, bool) {
 	return 0, false
 }
 
-// RemoveTOTP removes an admin's second factor (their own, or one in p's
-// scope: an admin who lost their device).
+// RemoveTOTP removes an admin's second factors, TOTP key and passkeys
+// (their own, or one in p's scope: an admin who lost their device); the
+// CLI's admin totp-reset. The console and the API use
+// ResetSecondFactors, which also applies who may reset whom.
 func (s *Service) RemoveTOTP(ctx context.Context, p Principal, id int64) error {
 	a, err := s.changeAdmin(ctx, p, OpTOTP, id)
 	if err != nil {
 		return err
 	}
-	if err := s.st.SetAdminTOTP(ctx, p.Scope(), id, ""); err != nil {
-		return err
-	}
-	// A lost device may hold the passkeys too: an admin left with one
-	// of them could not sign in, so the reset takes every second factor.
-	pks, err := s.st.Passkeys(ctx, id)
-	if err != nil {
-		return fmt.Errorf("passkeys of %s: %w", a.Email, err)
-	}
-	for _, pk := range pks {
-		if err := s.st.RemovePasskey(ctx, id, pk.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("remove passkey %q of %s: %w", pk.Name, a.Email, err)
-		}
-	}
-	s.audit(ctx, p, s.adminTenant(ctx, a.Role, a.ScopeID), OpTOTP, "admin "+a.Email, fmt.Sprintf("removed (TOTP and %d passkeys)", len(pks)))
-	return nil
+	_, err = s.resetFactors(ctx, p, a)
+	return err
 }
 
 // --- API tokens

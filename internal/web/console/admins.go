@@ -19,6 +19,9 @@ type adminsData struct {
 	base
 	Admins      []admin.AdminInfo
 	ScopeNames  map[int64]string // admin id → "customer admin of X"
+	// Resettable: the admins whose second factors the viewer may reset
+	// (admin.ResetSecondFactors: not themselves, not a peer).
+	Resettable map[int64]bool
 	Scopes      []scopeOption
 	MinPassword int
 }
@@ -34,7 +37,7 @@ func (a *app) adminsPage(w http.ResponseWriter, r *http.Request, p admin.Princip
 		a.fail(w, r, p, "list admins", err)
 		return
 	}
-	d := adminsData{base: base{Error: msg}, Admins: as, ScopeNames: map[int64]string{}, MinPassword: admin.MinPasswordLength}
+	d := adminsData{base: base{Error: msg}, Admins: as, ScopeNames: map[int64]string{}, Resettable: map[int64]bool{}, MinPassword: admin.MinPasswordLength}
 	resellers := map[int64]string{}
 	customers := map[int64]string{}
 	if p.Role == store.RoleProvider {
@@ -61,6 +64,7 @@ func (a *app) adminsPage(w http.ResponseWriter, r *http.Request, p admin.Princip
 		d.Scopes = append(d.Scopes, scopeOption{"customer:" + itoa(c.ID), "Customer administrator of " + c.Name})
 	}
 	for _, ad := range as {
+		d.Resettable[ad.ID] = ad.ID != p.AdminID && (p.Role == store.RoleProvider || ad.Role != p.Role || ad.ScopeID != p.ScopeID)
 		switch ad.Role {
 		case store.RoleProvider:
 			d.ScopeNames[ad.ID] = "provider"

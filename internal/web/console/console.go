@@ -189,6 +189,8 @@ func (a *app) routes() http.Handler {
 	mux.Handle("POST /console/admins", a.signedIn(a.adminAdd))
 	mux.Handle("POST /console/admins/{id}/disabled", a.signedIn(a.adminDisabled))
 	mux.Handle("POST /console/admins/{id}/delete", a.signedIn(a.adminRemove))
+	mux.Handle("GET /console/admins/{id}/factors", a.signedIn(a.adminFactors))
+	mux.Handle("POST /console/admins/{id}/factors/reset", a.signedIn(a.adminFactorsReset))
 	// The administrator's own account (account.go).
 	mux.Handle("GET /console/account", a.signedIn(a.account))
 	mux.Handle("POST /console/account/totp", a.signedIn(a.accountTOTPBegin))

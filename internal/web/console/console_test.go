@@ -168,6 +168,8 @@ func TestForeignIDsAre404(t *testing.T) {
 		{"queue delete", "POST", "/console/queue", url.Values{"action": {"delete"}, "id": {fmt.Sprint(tr.queue2)}}},
 		{"admin disable", "POST", fmt.Sprintf("/console/admins/%d/disabled", tr.ca2ID), url.Values{"disabled": {"1"}}},
 		{"admin remove", "POST", fmt.Sprintf("/console/admins/%d/delete", tr.ca2ID), nil},
+		{"admin second factors", "GET", fmt.Sprintf("/console/admins/%d/factors", tr.ca2ID), nil},
+		{"admin second factors reset", "POST", fmt.Sprintf("/console/admins/%d/factors/reset", tr.ca2ID), nil},
 		{"token revoke", "POST", fmt.Sprintf("/console/tokens/%d/revoke", tr.token2), nil},
 		{"import job", "GET", "/console/import/not-a-job-of-yours", nil},
 		{"no such page", "GET", "/console/nothing-here", nil},
