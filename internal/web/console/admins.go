@@ -17,11 +17,11 @@ type scopeOption struct{ Value, Label string }
 
 type adminsData struct {
 	base
-	Admins      []admin.AdminInfo
-	ScopeNames  map[int64]string // admin id → "customer admin of X"
+	Admins     []admin.AdminInfo
+	ScopeNames map[int64]string // admin id → "customer admin of X"
 	// Resettable: the admins whose second factors the viewer may reset
 	// (admin.ResetSecondFactors: not themselves, not a peer).
-	Resettable map[int64]bool
+	Resettable  map[int64]bool
 	Scopes      []scopeOption
 	MinPassword int
 }
