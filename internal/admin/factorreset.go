@@ -76,7 +76,8 @@ type FactorReset struct {
 
 // ResetSecondFactors removes the TOTP key and every passkey of an
 // administrator below p (see above): they enrol again at their next
-// sign-in (a provider administrator must; others may). Audited.
+// sign-in (a provider administrator must; others may). Their sessions
+// end: one may be open on the lost device. Audited.
 func (s *Service) ResetSecondFactors(ctx context.Context, p Principal, adminID int64) (FactorReset, error) {
 	a, err := s.changeAdmin(ctx, p, OpTOTP, adminID)
 	if err != nil {
@@ -120,6 +121,11 @@ func (s *Service) resetFactors(ctx context.Context, p Principal, a store.Admin) 
 			return out, fmt.Errorf("remove passkey %q of %s: %w", pk.Name, a.Email, err)
 		}
 		out.Passkeys++
+	}
+	// A session may be open on the lost device: it ends too, whichever
+	// front end asked for the reset.
+	if _, err := s.st.DeleteSessions(ctx, store.PrincipalAdmin, a.ID, nil); err != nil {
+		return out, fmt.Errorf("end sessions of %s: %w", a.Email, err)
 	}
 	s.audit(ctx, p, s.adminTenant(ctx, a.Role, a.ScopeID), OpTOTP, "admin "+a.Email, fmt.Sprintf("removed (TOTP and %d passkeys)", len(pks)))
 	return out, nil

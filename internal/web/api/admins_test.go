@@ -21,6 +21,7 @@ func exerciseAdmins(t *testing.T, w *world) {
 		t.Errorf("c1 sees %d admins, want 2", n)
 	}
 	c1.want(200, "GET", fmt.Sprintf("/admins/%d", id), nil)
+	exercisePasskeys(t, w, id)
 	c1.want(204, "DELETE", fmt.Sprintf("/admins/%d", id), nil)
 	c1.want(404, "GET", fmt.Sprintf("/admins/%d", id), nil)
 	l := w.c.as(w.c3).want(201, "POST", "/addresses/carol@three.test/signin-link", nil)

@@ -40,6 +40,7 @@ func (a *API) register() {
 	a.registerMessages()
 	a.registerReports()
 	a.registerAdmins()
+	a.registerPasskeys()
 	a.registerImport()
 }
 

@@ -11,7 +11,8 @@ import (
 // the admins page links each administrator below the signed-in one to a
 // page that lists what they have, their TOTP key and passkeys, and asks
 // for confirmation before removing them all (a lost phone). Their
-// sessions end with the reset: one may be open on the lost device.
+// sessions end with the reset (admin's rule): one may be open on the
+// lost device.
 
 type adminFactorsData struct {
 	base
@@ -52,9 +53,6 @@ func (a *app) adminFactorsReset(w http.ResponseWriter, r *http.Request, p admin.
 	if err != nil {
 		a.fail(w, r, p, "reset second factors", err)
 		return
-	}
-	if _, err := a.web.Sessions().EndAll(r.Context(), "admin", id); err != nil {
-		a.log.Error("console: end sessions after a second-factor reset", "id", id, "err", err)
 	}
 	what := plural(res.Passkeys, "passkey", "passkeys")
 	if res.TOTP {
