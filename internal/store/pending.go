@@ -27,6 +27,16 @@ type PendingDeletes interface {
 	// had before stays) and keeps its UID. It returns the ids taken
 	// back; ids not pending are left out.
 	UndoDelete(ctx context.Context, accountID int64, ids []int64) ([]int64, error)
+	// RestoreMarked brings back the account's live messages of ids that
+	// carry \Deleted, whoever set it (an IMAP client's STORE, or a
+	// pending delete of the webmail): the mark is cleared under the
+	// same UID, as STORE -FLAGS (\Deleted) would (RFC 9051 6.4.6), and
+	// a pending delete of them is forgotten. The webmail lists such
+	// messages in Deleted (DeletedPage) until they are expunged, and
+	// this is their Restore. It returns the ids brought back; ids that
+	// are expunged or not marked are left out, another account's are
+	// ErrNotFound.
+	RestoreMarked(ctx context.Context, accountID int64, ids []int64) ([]int64, error)
 	// ExpungeDue expunges, of the pending deletes due at or before now,
 	// at most limit, those still live and marked \Deleted, and forgets
 	// them; it returns how many it looked at (callers loop while it

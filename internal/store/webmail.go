@@ -30,10 +30,22 @@ type Webmail interface {
 	// the substrings).
 	SearchPage(ctx context.Context, accountID int64, q MailSearch, after Cursor, limit int) ([]Message, error)
 	// DeletedPage lists, in MessagePage's order, up to limit deleted,
-	// still restorable messages of every mailbox of the account (IMAP
-	// EXPUNGE and the webmail's delete alike). Restore brings one back
-	// to its mailbox (Message.MailboxID).
+	// still restorable messages of every mailbox of the account: those
+	// expunged (IMAP EXPUNGE and the webmail's delete alike), which
+	// Restore brings back to their mailbox (Message.MailboxID), and the
+	// live ones marked \Deleted (an IMAP client's mark, or a webmail
+	// delete in its undo window), which the webmail no longer lists in
+	// their folder and RestoreMarked brings back (Message.Expunged
+	// tells them apart). A user who deleted a message in a mail app
+	// that only marks it finds it here, not nowhere.
 	DeletedPage(ctx context.Context, accountID int64, after Cursor, limit int) ([]Message, error)
+	// LiveUnseen counts, per mailbox of the account (by id), the live
+	// messages without \Seen: Mailbox.Unseen (IMAP's UNSEEN, which
+	// counts every message still in the mailbox, RFC 9051 6.3.11) less
+	// those marked \Deleted, which the webmail's lists leave out. So a
+	// folder's unread badge matches its list, also during a delete's
+	// undo window. Every mailbox of the account has an entry.
+	LiveUnseen(ctx context.Context, accountID int64) (map[int64]uint32, error)
 	// MessagesByMessageID lists the account's live messages whose
 	// Message-ID (without angle brackets) is one of ids, for threads.
 	MessagesByMessageID(ctx context.Context, accountID int64, ids []string) ([]Message, error)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -225,6 +226,45 @@ func (s *Store) UndoDelete(ctx context.Context, accountID int64, ids []int64) ([
 	})
 	if err != nil {
 		return nil, fmt.Errorf("undo delete: %w", err)
+	}
+	return out, nil
+}
+
+// RestoreMarked implements store.PendingDeletes.
+func (s *Store) RestoreMarked(ctx context.Context, accountID int64, ids []int64) ([]int64, error) {
+	var out []int64
+	err := s.write(ctx, func(t *tx) error {
+		out = out[:0]
+		var rows []pendingRow
+		for _, id := range ids {
+			var r pendingRow
+			var exp uint64
+			err := t.QueryRow("SELECT id, account_id, uid, flags, size, expunged_modseq, subject, message_id, mailbox_id FROM messages WHERE id = ? AND account_id = ?",
+				id, accountID).Scan(&r.id, &r.accountID, &r.uid, &r.flags, &r.size, &exp, &r.subject, &r.messageID, &r.mailboxID)
+			if err != nil {
+				return notFound(err, fmt.Sprintf("message %d", id))
+			}
+			// A pending delete of it is over either way: brought back
+			// now, or expunged already.
+			if _, err := t.Exec("DELETE FROM pending_deletes WHERE message = ?", id); err != nil {
+				return fmt.Errorf("forget pending delete of message %d: %w", id, err)
+			}
+			if exp != 0 || r.flags&store.FlagDeleted == 0 || slices.Contains(out, r.id) {
+				continue
+			}
+			out = append(out, r.id)
+			rows = append(rows, r)
+		}
+		order, by := groupByMailbox(rows)
+		for _, mb := range order {
+			if err := t.setDeletedFlag(mb, by[mb], false); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("restore marked messages: %w", err)
 	}
 	return out, nil
 }

@@ -36,11 +36,63 @@ func (s *Store) MessagePage(ctx context.Context, accountID, mailboxID int64, c s
 	return orNotFound(s, ctx, accountID, mailboxID, ms, err)
 }
 
-// DeletedPage implements store.Webmail.
+// DeletedPage implements store.Webmail: the expunged messages and the
+// live ones marked \Deleted, each walked newest first by its own partial
+// index (messages_deleted_page, messages_marked_page) up to a page, and
+// merged. The marked are few (they wait for an EXPUNGE), so their walk
+// is short.
 func (s *Store) DeletedPage(ctx context.Context, accountID int64, c store.Cursor, limit int) ([]store.Message, error) {
 	cond, args := after(c)
-	q := "INDEXED BY messages_deleted_page WHERE account_id = ? AND expunged_modseq != 0" + cond + " ORDER BY received DESC, id DESC LIMIT ?"
-	return s.queryMessages(ctx, q, append(append([]any{accountID}, args...), pageLimit(limit))...)
+	limit = pageLimit(limit)
+	args = append(append([]any{accountID}, args...), limit)
+	gone, err := s.queryMessages(ctx, "INDEXED BY messages_deleted_page WHERE account_id = ? AND expunged_modseq != 0"+cond+" ORDER BY received DESC, id DESC LIMIT ?", args...)
+	if err != nil {
+		return nil, err
+	}
+	marked, err := s.queryMessages(ctx, "INDEXED BY messages_marked_page WHERE account_id = ? AND "+liveDeleted+cond+" ORDER BY received DESC, id DESC LIMIT ?", args...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.Message, 0, min(len(gone)+len(marked), limit))
+	for len(out) < limit && (len(gone) > 0 || len(marked) > 0) {
+		if len(marked) == 0 || len(gone) > 0 && newerFirst(gone[0], marked[0]) {
+			out, gone = append(out, gone[0]), gone[1:]
+		} else {
+			out, marked = append(out, marked[0]), marked[1:]
+		}
+	}
+	return out, nil
+}
+
+// newerFirst reports whether a comes before b in a newest-first list.
+func newerFirst(a, b store.Message) bool {
+	ra, rb := a.Received.UnixMilli(), b.Received.UnixMilli()
+	return ra > rb || ra == rb && a.ID > b.ID
+}
+
+// LiveUnseen implements store.Webmail: each mailbox's unseen counter less
+// its unseen messages marked \Deleted, counted by seeks of the partial
+// index messages_deleted (only marked rows are read).
+func (s *Store) LiveUnseen(ctx context.Context, accountID int64) (map[int64]uint32, error) {
+	rows, err := s.query(ctx, `SELECT b.id, b.unseen - (SELECT count(*) FROM messages INDEXED BY messages_deleted
+			WHERE mailbox_id = b.id AND `+liveDeleted+` AND flags & 1 = 0)
+		FROM mailboxes b WHERE b.account_id = ?`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("count unseen messages of account %d: %w", accountID, err)
+	}
+	defer rows.Close()
+	out := map[int64]uint32{}
+	for rows.Next() {
+		var id, n int64
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, fmt.Errorf("count unseen messages of account %d: %w", accountID, err)
+		}
+		out[id] = uint32(max(n, 0))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count unseen messages of account %d: %w", accountID, err)
+	}
+	return out, nil
 }
 
 // MessagesByMessageID implements store.Webmail.

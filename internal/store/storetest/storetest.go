@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"WebmailAccountScope", testWebmailAccountScope},
 		{"ConversationPages", testConversationPages},
 		{"PendingDeletes", testPendingDeletes},
+		{"DeletedMarked", testDeletedMarked},
 		{"ComposeDrafts", testComposeDrafts},
 		{"ComposeOutbox", testComposeOutbox},
 		{"ComposeContacts", testComposeContacts},

@@ -6,12 +6,15 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/web"
 )
 
 // deletedPage lists what the user deleted, here or over IMAP, in any
 // folder, until the retention window ends: each can be restored to its
-// folder, opened, or forwarded.
+// folder, opened, or forwarded. A message a mail app only marked
+// \Deleted (and has not expunged yet) is here too, not in its folder:
+// wherever a user deleted it, this is where they look for it.
 func (a *app) deletedPage(w http.ResponseWriter, r *http.Request, acct int64) {
 	ctx := r.Context()
 	win, ok := parseWindow(r)
@@ -52,9 +55,11 @@ func (a *app) deletedPage(w http.ResponseWriter, r *http.Request, acct int64) {
 }
 
 // restore brings deleted messages (form values id) back to the folders
-// they were deleted from: a delete still in its undo window is taken
-// back in place (same UID), an expunged message is restored under a new
-// UID; the store logs each as restored.
+// they were deleted from. One still in its folder marked \Deleted (a
+// webmail delete in its undo window, which is what Undo posts, or an
+// IMAP client's mark before EXPUNGE) loses the mark and keeps its UID
+// (store.PendingDeletes.RestoreMarked); an expunged one is restored
+// under a new UID, and the store logs it as restored.
 func (a *app) restore(w http.ResponseWriter, r *http.Request, acct int64) {
 	ctx := r.Context()
 	if err := r.ParseForm(); err != nil {
@@ -65,32 +70,36 @@ func (a *app) restore(w http.ResponseWriter, r *http.Request, acct int64) {
 	if len(ids) > maxSelected {
 		ids = ids[:maxSelected]
 	}
-	undone, err := a.store.UndoDelete(ctx, acct, ids)
-	if err != nil {
-		a.fail(w, r, acct, "undo delete", err)
-		return
-	}
-	n := len(undone)
 	byFolder := map[int64][]int64{}
-	var order []int64
+	var order, marked []int64
 	for _, id := range ids {
-		if slices.Contains(undone, id) {
-			continue
-		}
 		m, err := a.store.Message(ctx, acct, id)
 		if err != nil {
 			a.fail(w, r, acct, "select message", err)
 			return
 		}
-		if !m.Expunged {
+		switch {
+		case m.Expunged:
+			byFolder[m.MailboxID] = append(byFolder[m.MailboxID], m.ID)
+		case m.Flags&store.FlagDeleted != 0:
+			marked = append(marked, m.ID)
+		default:
 			continue
 		}
-		if _, ok := byFolder[m.MailboxID]; !ok {
+		if !slices.Contains(order, m.MailboxID) {
 			order = append(order, m.MailboxID)
 		}
-		byFolder[m.MailboxID] = append(byFolder[m.MailboxID], m.ID)
 	}
+	unmarked, err := a.store.RestoreMarked(ctx, acct, marked)
+	if err != nil {
+		a.fail(w, r, acct, "restore messages", err)
+		return
+	}
+	n := len(unmarked)
 	for _, mb := range order {
+		if len(byFolder[mb]) == 0 {
+			continue
+		}
 		done, err := a.store.Restore(ctx, acct, mb, byFolder[mb])
 		if err != nil {
 			a.fail(w, r, acct, "restore messages", err)
@@ -99,9 +108,9 @@ func (a *app) restore(w http.ResponseWriter, r *http.Request, acct int64) {
 		n += len(done)
 	}
 	web.SetFlash(w, fmt.Sprintf("Restored %s.", plural(n, "message")))
-	back := localPath(r.PostFormValue("back"), "/deleted")
+	to := localPath(r.PostFormValue("back"), "/deleted")
 	if len(order) == 1 && r.PostFormValue("back") == "" {
-		back = "/mail/" + strconv.FormatInt(order[0], 10)
+		to = "/mail/" + strconv.FormatInt(order[0], 10)
 	}
-	http.Redirect(w, r, back, http.StatusSeeOther)
+	http.Redirect(w, r, to, http.StatusSeeOther)
 }

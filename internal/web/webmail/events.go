@@ -83,10 +83,7 @@ func (a *app) events(w http.ResponseWriter, r *http.Request, acct int64) {
 				return
 			}
 		case <-changed:
-			unread := uint32(0)
-			if in, err := a.store.Mailbox(r.Context(), acct, store.Inbox); err == nil {
-				unread = in.Unseen
-			}
+			unread := a.inboxUnread(r.Context(), acct)
 			for _, mb := range pending.take() {
 				if _, err := fmt.Fprintf(w, "event: change\ndata: {\"mailbox\":%d,\"unread\":%d}\n\n", mb, unread); err != nil {
 					return

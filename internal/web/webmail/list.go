@@ -86,11 +86,22 @@ type listData struct {
 }
 
 // folders lists the account's folders, special ones first, the rest by
-// name, with their unread counts from the mailbox counters.
+// name, with their unread counts as the lists show them: without the
+// messages marked \Deleted (store.Webmail.LiveUnseen), which are in
+// Deleted, not in their folder.
 func (a *app) folders(ctx context.Context, acct int64, current int64) ([]folderItem, error) {
 	mbs, err := a.store.Mailboxes(ctx, acct)
 	if err != nil {
 		return nil, fmt.Errorf("list folders: %w", err)
+	}
+	unseen, err := a.store.LiveUnseen(ctx, acct)
+	if err != nil {
+		return nil, fmt.Errorf("list folders: %w", err)
+	}
+	for i := range mbs {
+		if n, ok := unseen[mbs[i].ID]; ok {
+			mbs[i].Unseen = n
+		}
 	}
 	rank := func(m store.Mailbox) int {
 		switch m.Name {

@@ -138,7 +138,10 @@ func (a *app) messagePage(w http.ResponseWriter, r *http.Request, acct int64) {
 		a.fail(w, r, acct, "open message", err)
 		return
 	}
-	if m.Flags&store.FlagSeen == 0 && !m.Expunged {
+	// A message marked \Deleted is listed in Deleted, not in its
+	// folder (deletedPage): it is shown as a deleted one, with Restore.
+	gone := m.Expunged || m.Flags&store.FlagDeleted != 0
+	if m.Flags&store.FlagSeen == 0 && !gone {
 		// Opening a message reads it, as in every mail client.
 		if _, _, err := a.store.StoreFlags(ctx, acct, m.MailboxID, []uint32{m.UID}, store.FlagsAdd, store.FlagSeen, nil, 0); err != nil {
 			a.log.Warn("mark message read", "account", acct, "message", m.ID, "err", err)
@@ -228,8 +231,8 @@ func (a *app) messagePage(w http.ResponseWriter, r *http.Request, acct int64) {
 	}
 	d.Back = d.Folder.Href
 	d.Archived = d.Folder.Archive
-	d.Sent = d.Folder.Name == store.Sent && !m.Expunged
-	if m.Expunged {
+	d.Sent = d.Folder.Name == store.Sent && !gone
+	if gone {
 		d.Back = "/deleted"
 	} else if conversationsOn(r) {
 		conv, err := a.conversation(ctx, acct, m, info)
