@@ -250,6 +250,7 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 		FromAliases:   cfg.Submission.FromAliases,
 	}, wake, time.Now)
 	s.Outbox = submission.NewOutbox(st, s.Submitter, log.With("worker", "outbox"), time.Now)
+	s.Outbox.SpoolIn(spool, inflight)
 	// The same Authenticator as IMAP: one set of throttles and one
 	// credential cache for every sign-in.
 	s.submit = submission.New(submission.Config{Config: smtpConfig(cfg.Submission.SMTP)},

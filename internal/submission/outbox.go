@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/xtramail/xtramail/internal/message"
 	"github.com/xtramail/xtramail/internal/msglog"
+	"github.com/xtramail/xtramail/internal/smtpserver"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -44,6 +46,9 @@ type Outbox struct {
 	wake  chan struct{}
 	lease time.Duration
 	poll  time.Duration
+	// spoolDir and budget are where drafts are read to (SpoolIn).
+	spoolDir string
+	budget   *smtpserver.Budget
 }
 
 // outboxBatch is how many due entries one pass claims.
@@ -161,16 +166,16 @@ func (o *Outbox) submit(ctx context.Context, e store.OutboxEntry) (failure strin
 			return "", nil
 		}
 	}
-	rc, err := o.st.OpenBody(ctx, acct.ID, msg.BodyID)
-	if err != nil {
-		return "", fmt.Errorf("open draft %d: %w", msg.ID, err)
+	// The draft goes to Submit through a spool, as a message received
+	// over SMTP does: memory does not grow with its files (DESIGN.md,
+	// bounded resources). The webmail wrote it with CRLF line endings,
+	// a Message-ID and a Date, as Message.Spool requires.
+	sp := o.newSpool()
+	defer sp.Close()
+	if err := o.spoolDraft(ctx, sp, acct.ID, msg.ID, msg.BodyID, body.Size); err != nil {
+		return "", err
 	}
-	raw, err := io.ReadAll(rc)
-	rc.Close()
-	if err != nil {
-		return "", fmt.Errorf("read draft %d: %w", msg.ID, err)
-	}
-	_, err = o.sub.Submit(ctx, Message{Account: acct, MailFrom: acct.Address, Rcpts: Recipients(body.Info), Body: raw,
+	_, err = o.sub.Submit(ctx, Message{Account: acct, MailFrom: acct.Address, Rcpts: Recipients(body.Info), Spool: sp,
 		RemoteIP: e.RemoteIP})
 	switch {
 	case err == nil:
@@ -191,6 +196,39 @@ func (o *Outbox) submit(ctx context.Context, e store.OutboxEntry) (failure strin
 		return "you sent too many messages this hour; try again later", nil
 	}
 	return "", err
+}
+
+// SpoolIn makes the outbox read drafts into spool files in dir,
+// counted against b: the listeners' spool and in-flight budget. Without
+// it they go to os.TempDir() under a budget of their own.
+func (o *Outbox) SpoolIn(dir string, b *smtpserver.Budget) {
+	o.spoolDir, o.budget = dir, b
+}
+
+func (o *Outbox) newSpool() *smtpserver.Spool {
+	b := o.budget
+	if b == nil {
+		b = smtpserver.NewBudget(math.MaxInt64)
+	}
+	return smtpserver.NewSpool(o.spoolDir, b)
+}
+
+// spoolDraft copies a stored draft of size bytes into sp, a buffer at a
+// time. A full budget is an error to retry on: the entry is claimed
+// again when its lease runs out.
+func (o *Outbox) spoolDraft(ctx context.Context, sp *smtpserver.Spool, acct, id, bodyID, size int64) error {
+	if err := sp.Reserve(size); err != nil {
+		return fmt.Errorf("spool draft %d of %d bytes: %w", id, size, err)
+	}
+	rc, err := o.st.OpenBody(ctx, acct, bodyID)
+	if err != nil {
+		return fmt.Errorf("open draft %d: %w", id, err)
+	}
+	defer rc.Close()
+	if _, err := io.Copy(sp, rc); err != nil {
+		return fmt.Errorf("read draft %d: %w", id, err)
+	}
+	return nil
 }
 
 // Recipients returns the envelope recipients of a message: its To, Cc

@@ -159,27 +159,87 @@ func parseSource(s string) (kind string, id int64, ok bool) {
 }
 
 // startDraft prefills a new draft from its source: a reply, reply to
-// all or forward of a message of the account.
-func (a *app) startDraft(ctx context.Context, acct store.Account, source string) (compose.Draft, error) {
-	d := compose.Draft{From: compose.Address{Addr: acct.Address}}
+// all or forward of a message of the account. It reads of the original
+// only its text part (what a reply quotes and an inline forward shows),
+// by range, never the whole message (DESIGN.md, bounded resources): an
+// inline forward's files are sections of one stream of the stored body,
+// copied still encoded when the draft is written, and a forward as an
+// attachment streams the whole message. Nothing of them is read until
+// the draft is written (the compose page only lists them), except that
+// with write a forward as attachment is first read once for its shape
+// (compose.ScanShape). done frees the streams; call it after writing.
+func (a *app) startDraft(ctx context.Context, acct store.Account, source string, write bool) (d compose.Draft, done func(), err error) {
+	d = compose.Draft{From: compose.Address{Addr: acct.Address}}
+	done = func() {}
 	kind, id, ok := parseSource(source)
 	if !ok {
-		return d, nil
+		return d, done, nil
 	}
-	_, o, err := a.loadOriginal(ctx, acct.ID, id)
+	m, err := a.store.Message(ctx, acct.ID, id)
 	if err != nil {
-		return d, err
+		return d, done, err
 	}
+	b, err := a.store.Body(ctx, acct.ID, m.BodyID)
+	if err != nil {
+		return d, done, err
+	}
+	o := compose.Original{Info: b.Info}
+	if kind != "forwardatt" {
+		if o.Text, err = a.originalText(ctx, acct.ID, m.BodyID, b.Info); err != nil {
+			return d, done, err
+		}
+	}
+	open := func() (io.ReadCloser, error) { return a.store.OpenBody(ctx, acct.ID, m.BodyID) }
 	switch kind {
 	case "reply":
-		return compose.Reply(o, acct.Address, false), nil
+		return compose.Reply(o, acct.Address, false), done, nil
 	case "replyall":
-		return compose.Reply(o, acct.Address, true), nil
+		return compose.Reply(o, acct.Address, true), done, nil
 	case "forward":
-		return compose.Forward(o, acct.Address, false), nil
-	default:
-		return compose.Forward(o, acct.Address, true), nil
+		d = compose.ForwardHead(o, acct.Address, false)
+		cur := &bodyCursor{open: open}
+		for _, f := range compose.Files(b.Info) {
+			d.Attachments = append(d.Attachments, compose.Attachment{Filename: f.Name, ContentType: f.ContentType,
+				Size: f.Size, Encoding: f.Part.Encoding, Encoded: cur.section(f.Part.BodyStart, f.Part.End)})
+		}
+		return d, cur.Close, nil
 	}
+	d = compose.ForwardHead(o, acct.Address, true)
+	var shape compose.Shape
+	if write {
+		rc, err := open()
+		if err != nil {
+			return d, done, err
+		}
+		shape, err = compose.ScanShape(rc)
+		rc.Close()
+		if err != nil {
+			return d, done, fmt.Errorf("forward message %d: %w", m.ID, err)
+		}
+	}
+	cur := &bodyCursor{open: open}
+	d.Attachments = []compose.Attachment{compose.ForwardedAttachment(d.ForwardedName, b.Size, shape, cur.section(0, b.Size))}
+	d.ForwardedName = ""
+	return d, cur.Close, nil
+}
+
+// originalText is the decoded text of a stored message's text part
+// (compose.TextPart), read by range, at most maxShownText bytes of it.
+func (a *app) originalText(ctx context.Context, acct, bodyID int64, info *message.Info) (string, error) {
+	p := compose.TextPart(info)
+	if p == nil {
+		return "", nil
+	}
+	rr, done, err := a.openRanges(ctx, acct, bodyID)
+	if err != nil {
+		return "", err
+	}
+	defer done()
+	text, _, err := partText(rr, p, maxShownText)
+	if err != nil {
+		return "", fmt.Errorf("read the text of body %d: %w", bodyID, err)
+	}
+	return text, nil
 }
 
 // draftFromStored turns a saved draft back into the form's fields: its
@@ -261,15 +321,11 @@ func (a *app) saveDraft(ctx context.Context, acct store.Account, f draftForm) (s
 		}
 	} else {
 		var err error
-		if d, err = a.startDraft(ctx, acct, f.Source); err != nil {
+		var done func()
+		if d, done, err = a.startDraft(ctx, acct, f.Source, true); err != nil {
 			return saved{}, err
 		}
-		if len(d.Forwarded) > 0 {
-			// Kept from now on as an attachment of the draft.
-			d.Attachments = append(d.Attachments, compose.Attachment{Filename: d.ForwardedName + ".eml",
-				ContentType: "message/rfc822", Data: d.Forwarded})
-			d.Forwarded, d.ForwardedName = nil, ""
-		}
+		defer done()
 	}
 	if messageID == "" {
 		messageID = compose.NewMessageID(acct.Address)

@@ -2,6 +2,7 @@ package webmail_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
@@ -250,5 +251,107 @@ func TestAutosaveKeepsAttachmentWithoutRebuilding(t *testing.T) {
 	}
 	if got != sum {
 		t.Fatalf("attachment SHA-256 %x over IMAP, want %x", got, sum)
+	}
+}
+
+// imapPartSum fetches part of the first message of addr's mailbox over
+// IMAP (BODY.PEEK[part]), base64-decodes it and returns its SHA-256, and
+// the mailbox's message count.
+func imapPartSum(t *testing.T, srv *testserver.Server, addr, pw, mailbox string, part []int) (uint32, [32]byte) {
+	t.Helper()
+	c := imapLogin(t, srv, addr, pw)
+	sel, err := c.Select(mailbox, nil).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sel.NumMessages == 0 {
+		return 0, [32]byte{}
+	}
+	sec := &imap.FetchItemBodySection{Part: part, Peek: true}
+	msgs, err := c.Fetch(imap.SeqSetNum(1), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{sec}}).Collect()
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("FETCH BODY[%v] of %s: %v %v", part, mailbox, len(msgs), err)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, base64.NewDecoder(base64.StdEncoding, bytes.NewReader(msgs[0].FindBodySection(sec)))); err != nil {
+		t.Fatalf("BODY[%v] is not base64: %v", part, err)
+	}
+	return sel.NumMessages, [32]byte(h.Sum(nil))
+}
+
+// TestForwardAndSendStreamNotMemory: a message with a 40 MiB file is sent
+// from the webmail (the outbox hands the draft to submission), then its
+// recipient forwards it inline and as an attachment. Neither the send
+// nor a forward's first save holds the message in memory: the send
+// spools the draft (it read it whole before), a forward reads only the
+// original's text by range and copies its file, or the whole message,
+// as a stream (it read the original whole, and decoded its files,
+// before). Each file arrives byte for byte, read back over IMAP.
+func TestForwardAndSendStreamNotMemory(t *testing.T) {
+	// Room for the whole message (the file base64-encoded) attached to
+	// a forward.
+	srv := testserver.Start(t, testserver.Options{
+		Users: map[string]string{bob: bobPw, eve: evePw},
+		Configure: func(c *config.Config) {
+			c.Webmail.UndoSend = config.Duration{Duration: time.Second}
+			c.Submission.MaxMessageBytes = 100 << 20
+		},
+	})
+	b := signIn(t, srv, bob, bobPw)
+	const size = 40 * mib
+	resp, body, sum := b.postStream("/compose/save", map[string]string{"to": eve, "subject": "big report", "text": "The report."}, "report.bin", size, 3)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "report.bin") {
+		t.Fatalf("upload: %s\n%s", resp.Status, body)
+	}
+	id := strconv.FormatInt(draftID(t, body), 10)
+
+	w := watchHeap(t)
+	resp, _ = b.post("/compose/send", map[string]string{"draft": id, "to": eve, "subject": "big report", "text": "The report."}, nil, true, false)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("send: %s", resp.Status)
+	}
+	waitFor(t, "the message in eve's INBOX", func() bool { return len(mailbox(t, srv, eve, store.Inbox)) == 1 })
+	waitFor(t, "the draft to go", func() bool { return len(mailbox(t, srv, bob, store.Drafts)) == 0 })
+	grew, allocated := w.end()
+	t.Logf("send of a 40 MiB file: heap grew by %.1f MiB at most; %.1f MiB allocated meanwhile", float64(grew)/mib, float64(allocated)/mib)
+	if grew > size/4 {
+		t.Errorf("the heap grew by %.1f MiB while a %d MiB file was sent: the draft is held in memory", float64(grew)/mib, size/mib)
+	}
+	if n, got := imapPartSum(t, srv, eve, evePw, store.Inbox, []int{2}); n != 1 || got != sum {
+		t.Fatalf("eve's INBOX over IMAP: %d messages, file SHA-256 %x, want 1 and %x", n, got, sum)
+	}
+
+	e := signIn(t, srv, eve, evePw)
+	orig := strconv.FormatInt(mailbox(t, srv, eve, store.Inbox)[0].ID, 10)
+	for _, tc := range []struct {
+		source string
+		part   []int // where the file is in the forward
+	}{
+		{"forward:" + orig, []int{2}},       // the original's file, attached again
+		{"forwardatt:" + orig, []int{2, 2}}, // inside the attached message
+	} {
+		w := watchHeap(t)
+		resp, body := e.post("/compose/save", map[string]string{"source": tc.source, "to": "carol@example.org", "text": "FYI"}, nil, true, true)
+		grew, allocated := w.end()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %s\n%s", tc.source, resp.Status, body)
+		}
+		t.Logf("%s of a message with a 40 MiB file, first save: heap grew by %.1f MiB at most; %.1f MiB allocated meanwhile",
+			tc.source, float64(grew)/mib, float64(allocated)/mib)
+		if grew > size/4 {
+			t.Errorf("%s: the heap grew by %.1f MiB on the first save: the original is held in memory", tc.source, float64(grew)/mib)
+		}
+		if n, got := imapPartSum(t, srv, eve, evePw, store.Drafts, tc.part); n != 1 || got != sum {
+			t.Errorf("%s: eve's Drafts over IMAP: %d messages, BODY[%v] SHA-256 %x, want 1 and %x", tc.source, n, tc.part, got, sum)
+		}
+		// Remove the draft before the next.
+		acct := account(t, srv, eve)
+		drafts, err := srv.Store.Mailbox(context.Background(), acct.ID, store.Drafts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Store.Expunge(context.Background(), acct.ID, drafts.ID, []int64{draftID(t, body)}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -106,11 +106,12 @@ func (c *composer) page(w http.ResponseWriter, r *http.Request, acct store.Accou
 			return
 		}
 	}
-	d, err := c.startDraft(ctx, acct, source)
+	d, done, err := c.startDraft(ctx, acct, source, false)
 	if err != nil {
 		c.failed(w, r, acct.ID, "start draft", err)
 		return
 	}
+	defer done()
 	if to := q.Get("to"); to != "" && len(d.To) == 0 {
 		if list, err := compose.ParseAddressList(to); err == nil {
 			d.To = list

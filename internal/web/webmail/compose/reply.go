@@ -11,10 +11,13 @@ import (
 
 // Original is a stored message that is replied to or forwarded: its raw
 // bytes and the structure parsed at ingest, which is read, never parsed
-// again.
+// again. A caller that streams the message instead of holding it leaves
+// Raw nil and gives Text, the decoded text of TextPart(Info), which is
+// all that Reply and ForwardHead read of it.
 type Original struct {
 	Raw  []byte
 	Info *message.Info
+	Text string
 }
 
 // Reply returns the draft of a reply to o from self (the signed-in
@@ -86,9 +89,22 @@ func Reply(o Original, self string, all bool) Draft {
 // its attachments are attached again; as an attachment, o goes whole as
 // message/rfc822, its attachments inside it.
 func Forward(o Original, self string, asAttachment bool) Draft {
-	d := Draft{From: Address{Addr: self}, Subject: forwardSubject(o.Info.Subject)}
+	d := ForwardHead(o, self, asAttachment)
 	if asAttachment {
 		d.Forwarded = o.Raw
+	} else {
+		d.Attachments = Attachments(o)
+	}
+	return d
+}
+
+// ForwardHead is Forward without o's bytes: the subject, and inline the
+// header block and quoted text; as an attachment, ForwardedName. The
+// caller attaches o's files (Files, copied from the stored body) or o
+// itself (ForwardedAttachment) as streams.
+func ForwardHead(o Original, self string, asAttachment bool) Draft {
+	d := Draft{From: Address{Addr: self}, Subject: forwardSubject(o.Info.Subject)}
+	if asAttachment {
 		d.ForwardedName = o.Info.Subject
 		return d
 	}
@@ -109,7 +125,6 @@ func Forward(o Original, self string, asAttachment bool) Draft {
 	b.WriteString("\n")
 	b.WriteString(BodyText(o))
 	d.Text = b.String()
-	d.Attachments = Attachments(o)
 	return d
 }
 
@@ -201,13 +216,17 @@ func TextPart(info *message.Info) *message.Part {
 }
 
 // BodyText returns the text of o a reply quotes (TextPart), HTML as
-// text. o.Raw needs to hold the message only up to that part's end.
+// text. o.Raw needs to hold the message only up to that part's end;
+// without Raw it is o.Text.
 func BodyText(o Original) string {
 	p := TextPart(o.Info)
 	if p == nil {
 		return ""
 	}
-	s, _ := message.DecodeText(o.Raw, p)
+	s := o.Text
+	if o.Raw != nil {
+		s, _ = message.DecodeText(o.Raw, p)
+	}
 	if p.Subtype == "html" {
 		return strings.TrimSpace(message.HTMLText(s))
 	}
