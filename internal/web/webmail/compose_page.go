@@ -1,6 +1,7 @@
 package webmail
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -141,6 +142,21 @@ func (c *composer) formView(f draftForm, msg string) composeView {
 	return v
 }
 
+// refusedView is formView with the files of the draft's stored version,
+// which a refused save or send leaves unchanged: the page (a whole page
+// without script, the draft state with it) still lists them, instead of
+// seeming to have dropped them along with the refused upload.
+func (c *composer) refusedView(ctx context.Context, acct store.Account, f draftForm, msg string) composeView {
+	v := c.formView(f, msg)
+	if f.DraftID != 0 {
+		v.Heading = "Draft"
+		if _, info, err := c.draftInfo(ctx, acct, f.DraftID); err == nil {
+			v.Attachments = c.view(draftFromStored(acct, info, ""), f.DraftID, "").Attachments
+		}
+	}
+	return v
+}
+
 // save serves POST /compose/save: the autosave (htmx, answered with the
 // draft state fragment) and the "Save draft" and "Remove" buttons
 // (answered with the compose page of the new version).
@@ -158,12 +174,7 @@ func (c *composer) save(w http.ResponseWriter, r *http.Request, acct store.Accou
 		// 200, so that htmx swaps the message in, unless the status
 		// says more (413: too large; compose.js swaps those in too);
 		// the draft is unchanged.
-		v := c.formView(f, fe.msg)
-		if f.DraftID != 0 {
-			if _, info, err := c.draftInfo(r.Context(), acct, f.DraftID); err == nil {
-				v.Attachments = c.view(draftFromStored(acct, info, ""), f.DraftID, "").Attachments
-			}
-		}
+		v := c.refusedView(r.Context(), acct, f, fe.msg)
 		status := http.StatusOK
 		if fe.status != 0 {
 			status = fe.status
@@ -171,7 +182,7 @@ func (c *composer) save(w http.ResponseWriter, r *http.Request, acct store.Accou
 		c.compose.Fragment(w, r, status, "draft-state", web.View{Data: v})
 		return
 	case errors.As(err, &fe):
-		c.render(w, r, acct, fe.httpStatus(), c.formView(f, fe.msg))
+		c.render(w, r, acct, fe.httpStatus(), c.refusedView(r.Context(), acct, f, fe.msg))
 		return
 	case err != nil:
 		c.failed(w, r, acct.ID, "save draft", err)
@@ -200,7 +211,7 @@ func (c *composer) send(w http.ResponseWriter, r *http.Request, acct store.Accou
 	var fe *errForm
 	switch {
 	case errors.As(err, &fe):
-		c.render(w, r, acct, fe.httpStatus(), c.formView(f, fe.msg))
+		c.render(w, r, acct, fe.httpStatus(), c.refusedView(ctx, acct, f, fe.msg))
 		return
 	case err != nil:
 		c.failed(w, r, acct.ID, "save draft to send", err)

@@ -47,16 +47,26 @@
       }
     });
 
+    // What is uploading, by name, beside the bar: the file input only
+    // says "3 files".
+    var status = document.getElementById("upload-status");
     form.addEventListener("htmx:xhr:progress", function (e) {
       if (!files.files.length || !e.detail.lengthComputable) return;
       bar.hidden = false;
       bar.value = Math.round(100 * e.detail.loaded / e.detail.total);
+      if (status) {
+        var names = [];
+        for (var i = 0; i < files.files.length; i++) names.push(files.files[i].name);
+        status.hidden = false;
+        status.textContent = "Uploading " + names.join(", ") + ": " + bar.value + " %";
+      }
     });
     form.addEventListener("htmx:afterRequest", function () {
       // The files went with the save: never send them twice.
       files.value = "";
       bar.hidden = true;
       bar.value = 0;
+      if (status) { status.hidden = true; status.textContent = ""; }
     });
 
     // A send waits for a save in flight, whose answer carries the
