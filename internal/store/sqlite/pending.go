@@ -232,36 +232,28 @@ func (s *Store) UndoDelete(ctx context.Context, accountID int64, ids []int64) ([
 
 // RestoreMarked implements store.PendingDeletes.
 func (s *Store) RestoreMarked(ctx context.Context, accountID int64, ids []int64) ([]int64, error) {
-	var out []int64
-	err := s.write(ctx, func(t *tx) error {
-		out = out[:0]
-		var rows []pendingRow
-		for _, id := range ids {
-			var r pendingRow
-			var exp uint64
-			err := t.QueryRow("SELECT id, account_id, uid, flags, size, expunged_modseq, subject, message_id, mailbox_id FROM messages WHERE id = ? AND account_id = ?",
-				id, accountID).Scan(&r.id, &r.accountID, &r.uid, &r.flags, &r.size, &exp, &r.subject, &r.messageID, &r.mailboxID)
-			if err != nil {
-				return notFound(err, fmt.Sprintf("message %d", id))
-			}
-			// A pending delete of it is over either way: brought back
-			// now, or expunged already.
-			if _, err := t.Exec("DELETE FROM pending_deletes WHERE message = ?", id); err != nil {
-				return fmt.Errorf("forget pending delete of message %d: %w", id, err)
-			}
-			if exp != 0 || r.flags&store.FlagDeleted == 0 || slices.Contains(out, r.id) {
-				continue
-			}
-			out = append(out, r.id)
-			rows = append(rows, r)
+	var once []int64 // each id once, in order
+	for _, id := range ids {
+		if !slices.Contains(once, id) {
+			once = append(once, id)
 		}
-		order, by := groupByMailbox(rows)
-		for _, mb := range order {
-			if err := t.setDeletedFlag(mb, by[mb], false); err != nil {
-				return err
-			}
+	}
+	out, err := s.walkPending(ctx, once, false, func(t *tx, id int64) (*pendingRow, error) {
+		var r pendingRow
+		exp, err := r.scan(t.QueryRow("SELECT "+pendingColumns+" FROM messages m WHERE m.id = ? AND m.account_id = ?", id, accountID))
+		if err != nil {
+			return nil, notFound(err, fmt.Sprintf("message %d", id))
 		}
-		return nil
+		// A pending delete of it is over either way: brought back now,
+		// or expunged already. Whoever set the mark, it goes
+		// (hadDeleted stays false).
+		if _, err := t.Exec("DELETE FROM pending_deletes WHERE message = ?", id); err != nil {
+			return nil, fmt.Errorf("forget pending delete of message %d: %w", id, err)
+		}
+		if exp != 0 || r.flags&store.FlagDeleted == 0 {
+			return nil, nil
+		}
+		return &r, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("restore marked messages: %w", err)
