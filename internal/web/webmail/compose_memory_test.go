@@ -310,8 +310,8 @@ func TestForwardAndSendStreamNotMemory(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("send: %s", resp.Status)
 	}
-	waitFor(t, "the message in eve's INBOX", func() bool { return len(mailbox(t, srv, eve, store.Inbox)) == 1 })
-	waitFor(t, "the draft to go", func() bool { return len(mailbox(t, srv, bob, store.Drafts)) == 0 })
+	waitFor(t, "the message in eve's INBOX", func() bool { return len(srv.Messages(t, eve, store.Inbox)) == 1 })
+	waitFor(t, "the draft to go", func() bool { return len(srv.Messages(t, bob, store.Drafts)) == 0 })
 	grew, allocated := w.end()
 	t.Logf("send of a 40 MiB file: heap grew by %.1f MiB at most; %.1f MiB allocated meanwhile", float64(grew)/mib, float64(allocated)/mib)
 	if grew > size/4 {
@@ -322,7 +322,7 @@ func TestForwardAndSendStreamNotMemory(t *testing.T) {
 	}
 
 	e := signIn(t, srv, eve, evePw)
-	orig := strconv.FormatInt(mailbox(t, srv, eve, store.Inbox)[0].ID, 10)
+	orig := strconv.FormatInt(srv.Messages(t, eve, store.Inbox)[0].ID, 10)
 	for _, tc := range []struct {
 		source string
 		part   []int // where the file is in the forward
@@ -345,7 +345,7 @@ func TestForwardAndSendStreamNotMemory(t *testing.T) {
 			t.Errorf("%s: eve's Drafts over IMAP: %d messages, BODY[%v] SHA-256 %x, want 1 and %x", tc.source, n, tc.part, got, sum)
 		}
 		// Remove the draft before the next.
-		acct := account(t, srv, eve)
+		acct := srv.Account(t, eve)
 		drafts, err := srv.Store.Mailbox(context.Background(), acct.ID, store.Drafts)
 		if err != nil {
 			t.Fatal(err)
