@@ -108,7 +108,10 @@ func (s *session) cmdCopy(tag string, uid, move bool, a *imapwire.Copy) error {
 		// Into the selected mailbox itself: the messages are back under
 		// new UIDs, announced after the expunges (RFC 6851 section 3.3).
 		s.markDirty()
-		s.sync(false)
 	}
+	// UID MOVE may report other expunges (RFC 9051 section 7.5.1): one
+	// of the set that another session expunged just before, and that
+	// this move so found gone, is reported with the moved ones.
+	s.sync(uid)
 	return nil
 }

@@ -41,5 +41,11 @@ func (s *session) cmdExpunge(tag string, uidSet *imapwire.NumSet) error {
 		del = append(del, got...)
 	}
 	s.reportExpunged(del)
+	// A message another session expunged just before, which this
+	// expunge therefore found gone, is reported here too: the client
+	// must not be left with a \Deleted message after EXPUNGE's OK. A
+	// write returns once every earlier commit was announced, so the feed
+	// has marked the session for it already.
+	s.sync(true)
 	return nil
 }

@@ -84,6 +84,12 @@ func (s *session) cmdSelect(tag string, readOnly bool, a *imapwire.Select) error
 	s.sel = sel
 	s.state = stateSelected
 	s.saved = nil
+	// The mailbox was read before the session listened to it
+	// (selectedID needs its id): a change announced in between reached
+	// no one here, and the view says nothing of its flags. The next
+	// command re-reads from the mailbox's modseq, a single read when
+	// nothing changed.
+	s.markDirty()
 
 	w := s.wr
 	w.FlagsResponse(append(slices.Clip(mailboxFlags), sel.keywords...))

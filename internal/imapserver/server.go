@@ -62,6 +62,7 @@ type Store interface {
 	store.Deliveries
 	AppendLog(ctx context.Context, events ...store.LogEvent) error
 	Subscribe(accountID int64, fn func(store.Change)) (cancel func())
+	store.Announcements
 }
 
 // Authenticator checks a login; *auth.Authenticator implements it. It

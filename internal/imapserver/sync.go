@@ -24,12 +24,26 @@ import (
 // re-reads without waiting for the write's event: its next command never
 // sees the mailbox as it was before that write.
 //
+// A read can see a commit before the feed announces it (the store
+// announces once the commit is durable), so the session first waits for
+// the feed to catch up with every commit made so far
+// (store.Announcements): whatever an earlier response of the session
+// showed, the feed has marked the session dirty for by then, and this
+// sync reports it. Without the wait a change shown by a read but not yet
+// announced was reported one command later or, when nothing else came,
+// not before the client asked again (issue 11, the stale-snapshot class).
+//
 // A selected mailbox found deleted is marked gone, and the session ends
 // with BYE before answering anything about it.
 func (s *session) sync(allowExpunge bool) {
 	sel := s.sel
 	if sel == nil || sel.gone {
 		return
+	}
+	if err := s.srv.store.WaitAnnounced(s.ctx); err != nil {
+		// Only a closing store or session: re-read rather than trust
+		// the feed.
+		s.markDirty()
 	}
 	fromFeed := s.dirty.Swap(false) && s.feedModSeq.Swap(0) > sel.modseq
 	if fromFeed || sel.modseq < sel.written {

@@ -527,6 +527,7 @@ type Store interface {
 	AdminAuth
 	AdminBatch
 	PendingDeletes
+	Announcements
 
 	Close() error
 }

@@ -67,6 +67,15 @@ type Store struct {
 	done      chan struct{}
 	closeOnce sync.Once
 
+	// commits numbers the group transactions handed to COMMIT, in
+	// order; announced is the last whose changes the feed has passed on
+	// (or that failed), and announcedCh is closed when it moves
+	// (WaitAnnounced).
+	commits     atomic.Uint64
+	annMu       sync.Mutex
+	announced   uint64
+	announcedCh chan struct{}
+
 	// The pending deletes' timer (pending.go): the earliest due a
 	// DeleteLater added, and its wake-up.
 	pendingMu   sync.Mutex
@@ -158,6 +167,7 @@ func Open(path string, blobs blob.Store, opts Options) (*Store, error) {
 		done:      make(chan struct{}),
 
 		pendingWake: make(chan struct{}, 1),
+		announcedCh: make(chan struct{}),
 	}
 	var unindexed int64
 	if err := w.QueryRow("SELECT value FROM meta WHERE key = 'search_unindexed_max'").Scan(&unindexed); err != nil {
@@ -462,17 +472,55 @@ func (s *Store) commit(batch []*writeReq) {
 		fail(fmt.Errorf("store bodies: %w", err))
 		return
 	}
+	// Numbered before COMMIT: from the moment a read can see the group,
+	// WaitAnnounced waits for it.
+	seq := s.commits.Add(1)
 	if err := sqltx.Commit(); err != nil {
 		for _, r := range batch {
 			r.err <- fmt.Errorf("commit: %w", err)
 		}
+		// Nothing to announce, but its number is passed in order.
+		s.committed <- &committed{seq: seq}
 		return
 	}
-	s.committed <- &committed{batch: batch, errs: errs, changes: changes, trashed: trashed, index: index}
+	s.committed <- &committed{seq: seq, batch: batch, errs: errs, changes: changes, trashed: trashed, index: index}
+}
+
+// WaitAnnounced implements store.Announcements.
+func (s *Store) WaitAnnounced(ctx context.Context) error {
+	target := s.commits.Load()
+	for {
+		s.annMu.Lock()
+		done, ch := s.announced >= target, s.announcedCh
+		s.annMu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-s.done:
+			return errClosed
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// announce records that the groups up to seq have been passed to the
+// feed.
+func (s *Store) announce(seq uint64) {
+	s.annMu.Lock()
+	if seq > s.announced {
+		s.announced = seq
+		close(s.announcedCh)
+		s.announcedCh = make(chan struct{})
+	}
+	s.annMu.Unlock()
 }
 
 // committed is a group whose transaction is committed but not yet synced.
 type committed struct {
+	seq     uint64 // Store.commits of the group
 	batch   []*writeReq
 	errs    []error
 	changes []store.Change
@@ -505,9 +553,13 @@ func (s *Store) syncer() {
 			err = fmt.Errorf("sync database log: %w", err)
 		}
 		for _, g := range groups {
+			// A group whose WAL fsync failed is visible to reads all the
+			// same: it is announced too, so that no session shows a
+			// state it was never told of (its writers get the error).
+			s.hub.Publish(g.changes...)
+			s.announce(g.seq)
 			if err == nil {
 				s.vocab.add(g.index)
-				s.hub.Publish(g.changes...)
 				for _, key := range g.trashed {
 					// Their blob_trash rows go at the next purge pass.
 					if derr := s.blobs.Delete(context.Background(), key); derr != nil {

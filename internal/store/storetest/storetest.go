@@ -81,6 +81,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"LogSubjects", testLogSubjects},
 		{"SendsPruned", testSendsPruned},
 		{"AdminBatch", testAdminBatch},
+		{"Announced", testAnnounced},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
