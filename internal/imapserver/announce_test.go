@@ -187,12 +187,12 @@ type ownFlags struct {
 }
 
 var (
-	fetchSeq   = regexp.MustCompile(`^\* (\d+) FETCH \(`)
-	fetchUID   = regexp.MustCompile(`[( ]UID (\d+)`)
-	numbered   = regexp.MustCompile(`^\* (\d+) (EXISTS|EXPUNGE|RECENT)$`)
-	pictureAppendUID  = regexp.MustCompile(`\[APPENDUID \d+ (\d+)\]`)
-	pictureCopyUID    = regexp.MustCompile(`\[COPYUID \d+ ([\d:,]+) ([\d:,]+)\]`)
-	flagsReply = regexp.MustCompile(`^\* FLAGS \(([^)]*)\)`)
+	fetchSeq         = regexp.MustCompile(`^\* (\d+) FETCH \(`)
+	fetchUID         = regexp.MustCompile(`[( ]UID (\d+)`)
+	numbered         = regexp.MustCompile(`^\* (\d+) (EXISTS|EXPUNGE|RECENT)$`)
+	pictureAppendUID = regexp.MustCompile(`\[APPENDUID \d+ (\d+)\]`)
+	pictureCopyUID   = regexp.MustCompile(`\[COPYUID \d+ ([\d:,]+) ([\d:,]+)\]`)
+	flagsReply       = regexp.MustCompile(`^\* FLAGS \(([^)]*)\)`)
 )
 
 // run sends a command, checks every response line against the picture
