@@ -11,8 +11,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/store/sqlite"
 )
 
 // The stale-snapshot class (issue 11, Stop 19's note): a commit is seen
@@ -48,7 +50,14 @@ func raceAnnouncements(t *testing.T, seed uint64) {
 	// More messages than minCached, so that whole-mailbox FETCH and
 	// SEARCH read the shared flag snapshot.
 	const sessions, initial, ops = 8, 600, 50
-	e := newEnv(t)
+	// A slow disk: each commit stays visible to reads and unannounced
+	// for 3 ms, the window this class of defects lives in.
+	dir, err := os.MkdirTemp("", "imapserver-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	e := newEnvStore(t, openStoreWith(t, dir, sqlite.Options{SyncDelay: 3 * time.Millisecond}), dir)
 	ctx := context.Background()
 	if _, err := e.st.CreateMailbox(ctx, e.account.ID, "Other", ""); err != nil {
 		t.Fatal(err)
@@ -578,4 +587,58 @@ func (pc *pictureClient) dump(t *testing.T) {
 	name := fmt.Sprintf("%s/%s-session%d.txt", dir, strings.ReplaceAll(t.Name(), "/", "_"), pc.id)
 	os.WriteFile(name, []byte(strings.Join(pc.history, "\n")), 0o644)
 	t.Logf("transcript of session %d in %s", pc.id, name)
+}
+
+// TestExpungeSeenByReadIsReportedNext guards the barrier itself: on a
+// slow disk another session's EXPUNGE is visible to reads well before it
+// is announced. A FETCH that finds the message gone has shown the client
+// a state it was not told of, so the next command (NOOP) must report the
+// EXPUNGE, not a later one.
+func TestExpungeSeenByReadIsReportedNext(t *testing.T) {
+	dir, err := os.MkdirTemp("", "imapserver-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	e := newEnvStore(t, openStoreWith(t, dir, sqlite.Options{SyncDelay: 400 * time.Millisecond}), dir)
+	for i := range 3 {
+		e.deliver(store.Inbox, msg(fmt.Sprintf("m%d", i), "x"), 0)
+	}
+	ctx := context.Background()
+	mb, err := e.st.Mailbox(ctx, e.account.ID, store.Inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := e.login(), e.login()
+	a.ok("SELECT INBOX")
+	b.ok("SELECT INBOX")
+	b.ok(`UID STORE 2 +FLAGS.SILENT (\Deleted)`)
+	a.ok("NOOP")
+	// B's EXPUNGE is sent, not waited for: its answer comes after the
+	// slow fsync, and so does the feed's announcement.
+	b.send("x1 EXPUNGE")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		uids, err := e.st.UIDs(ctx, e.account.ID, mb.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(uids, 2) {
+			break // committed: visible, not yet announced
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("B's EXPUNGE never became visible")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// A body FETCH reads the store, which no longer has the message:
+	// the client is shown a state that it has not been told of...
+	lines := a.ok("FETCH 2 (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+	hasNot(t, lines, "UID 2 ")
+	// ...so the next command tells it.
+	lines = a.ok("NOOP")
+	has(t, lines, "* 2 EXPUNGE")
+	if _, st := b.until("x1"); !strings.HasPrefix(st, "OK") {
+		t.Fatalf("B's EXPUNGE: %s", st)
+	}
 }

@@ -48,11 +48,17 @@ var cheapParams = auth.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyL
 
 func openStore(t testing.TB, dir string) store.Store {
 	t.Helper()
+	return openStoreWith(t, dir, sqlite.Options{})
+}
+
+// openStoreWith is openStore with options (a slow disk).
+func openStoreWith(t testing.TB, dir string, opts sqlite.Options) store.Store {
+	t.Helper()
 	blobs, err := fs.Open(filepath.Join(dir, "blobs"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := sqlite.Open(filepath.Join(dir, "db", "x.db"), blobs, sqlite.Options{})
+	st, err := sqlite.Open(filepath.Join(dir, "db", "x.db"), blobs, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +94,12 @@ func newEnv(t testing.TB) *env {
 // newEnvIn is newEnv in a directory that outlives t.
 func newEnvIn(t testing.TB, dir string) *env {
 	t.Helper()
-	st := openStore(t, dir)
+	return newEnvStore(t, openStore(t, dir), dir)
+}
+
+// newEnvStore is newEnv on a store opened in dir.
+func newEnvStore(t testing.TB, st store.Store, dir string) *env {
+	t.Helper()
 	ctx := context.Background()
 	if _, err := st.CreateDomain(ctx, "example.org", 0); err != nil {
 		t.Fatal(err)

@@ -89,6 +89,10 @@ var _ store.Store = (*Store)(nil)
 type Options struct {
 	Logger *slog.Logger
 	Hub    *store.Hub // shared change feed; a new one when nil
+	// SyncDelay makes every WAL fsync last at least this long: tests
+	// play a slow disk with it, on which a commit stays visible to reads
+	// and unannounced for that long (store.Announcements).
+	SyncDelay time.Duration
 }
 
 // Open opens (creating if needed) the database at path with bodies in
@@ -160,7 +164,7 @@ func Open(path string, blobs blob.Store, opts Options) (*Store, error) {
 	s := &Store{
 		w: w, r: r, blobs: blobs, hub: opts.Hub, log: opts.Logger, stmts: newStmtCache(prepared),
 		infos:     newInfoCache(defaultInfoCache),
-		wal:       &walSyncer{path: path + "-wal", syncDir: syncDir},
+		wal:       &walSyncer{path: path + "-wal", syncDir: syncDir, delay: opts.SyncDelay},
 		reqs:      make(chan *writeReq, maxBatch),
 		committed: make(chan *committed, 64),
 		closing:   make(chan struct{}),
@@ -590,9 +594,13 @@ type walSyncer struct {
 	path    string
 	f       *os.File
 	syncDir func(dir string) error
+	delay   time.Duration // Options.SyncDelay
 }
 
 func (w *walSyncer) sync() error {
+	if w.delay > 0 {
+		time.Sleep(w.delay)
+	}
 	if w.f != nil {
 		a, err1 := w.f.Stat()
 		b, err2 := os.Stat(w.path)
