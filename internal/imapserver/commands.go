@@ -528,3 +528,10 @@ func (s *Server) capabilities(tlsOn, authed bool) []string {
 	}
 	return caps
 }
+
+// errReadOnly answers a command that would change an EXAMINEd mailbox
+// (RFC 9051 section 6.3.3: no change to its permanent state). RFC 9051
+// section 7.1 names the code: the mailbox is selected read-only. A NO,
+// where Dovecot answers "OK Store ignored": an OK to a STORE that stored
+// nothing leaves the client showing flags the server never kept.
+var errReadOnly = errNo(imapwire.CodeReadOnly, "mailbox is read-only (EXAMINE)")

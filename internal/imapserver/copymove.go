@@ -15,7 +15,7 @@ import (
 func (s *session) cmdCopy(tag string, uid, move bool, a *imapwire.Copy) error {
 	sel := s.sel
 	if move && sel.readOnly {
-		return errNo(imapwire.CodeCannot, "mailbox is read-only (EXAMINE)")
+		return errReadOnly
 	}
 	ranges, err := s.resolve(a.Set, uid)
 	if err != nil {

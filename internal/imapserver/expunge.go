@@ -13,7 +13,7 @@ const maxExpungeRanges = 256
 func (s *session) cmdExpunge(tag string, uidSet *imapwire.NumSet) error {
 	sel := s.sel
 	if sel.readOnly {
-		return errNo(imapwire.CodeCannot, "mailbox is read-only (EXAMINE)")
+		return errReadOnly
 	}
 	// Every message the session knows of, or those of the UID set; the
 	// store expunges those that carry \Deleted when it runs, so no flags

@@ -308,9 +308,18 @@ func TestRFCProbes(t *testing.T) {
 			step("p1 STORE 1:3 +FLAGS.SILENT (\\Deleted)", "p1 OK STORE completed"),
 			step("p2 UID EXPUNGE 2", "* 2 EXPUNGE", "p2 OK EXPUNGE completed"),
 			step("p3 EXPUNGE", "* 1 EXPUNGE", "* 1 EXPUNGE", "p3 OK EXPUNGE completed"),
-			step("p4 FETCH 1:* UID", "p4 OK FETCH completed"),
-			step("p5 FETCH * UID", "p5 OK FETCH completed"),
+			// An empty mailbox has no sequence number, "*" included
+			// (RFC 9051 section 9, seq-number: BAD, as Dovecot answers);
+			// UID sets and SEARCH stay valid.
+			step("p4 FETCH 1:* UID", "p4 BAD no message sequence numbers: the mailbox is empty"),
+			step("p5 FETCH * UID", "p5 BAD no message sequence numbers: the mailbox is empty"),
 			step("p6 SEARCH ALL", "* SEARCH", "p6 OK SEARCH completed"),
+			step("p7 STORE 1:* +FLAGS (\\Seen)", "p7 BAD no message sequence numbers: the mailbox is empty"),
+			step("p8 COPY 1:* INBOX", "p8 BAD no message sequence numbers: the mailbox is empty"),
+			step("p9 MOVE * INBOX", "p9 BAD no message sequence numbers: the mailbox is empty"),
+			step("p10 UID FETCH 1:* UID", "p10 OK FETCH completed"),
+			step("p11 UID STORE 1:* +FLAGS (\\Seen)", "p11 OK STORE completed"),
+			step("p12 SEARCH 1:*", "* SEARCH", "p12 OK SEARCH completed"),
 		}},
 		// STATUS of the selected mailbox answers with what the session
 		// knows; an APPEND to it is announced first (RFC 9051 section 6.3.11).
@@ -330,6 +339,11 @@ func TestRFCProbes(t *testing.T) {
 			step("p1 ENABLE CONDSTORE", "p1 BAD command not allowed in this state: ENABLE must come before SELECT (RFC 5161); UNSELECT first"),
 			step("p2 LOGIN a b", "p2 "+signedIn),
 			step("p3 STORE 1 +FLAGS (\\Foo)", "p3 BAD unknown system flag"),
+			// \Recent cannot be altered by the client (RFC 3501 section
+			// 2.3.2): BAD, as Dovecot answers, in STORE and APPEND.
+			step("p3a STORE 1 +FLAGS (\\Recent)", "p3a BAD unknown system flag"),
+			step("p3b STORE 1 FLAGS (\\Seen \\Recent)", "p3b BAD unknown system flag"),
+			step("p3c APPEND INBOX (\\Recent) {3+}\r\nab4", "p3c BAD unknown system flag"),
 			step("p4 STORE 1 FROB (\\Seen)", "p4 BAD ..."),
 		}},
 		probeCase{"selected CLOSE and UNSELECT", "selected", []probeStep{
@@ -338,8 +352,13 @@ func TestRFCProbes(t *testing.T) {
 			step("p3 EXAMINE INBOX", "* FLAGS ...", "* 3 EXISTS", "* 0 RECENT", "* OK [UNSEEN 1] first unseen message", "* OK [UIDVALIDITY {N}] UIDs valid",
 				"* OK [UIDNEXT 4] predicted next UID", "* OK [PERMANENTFLAGS ()] ...", "* OK [HIGHESTMODSEQ {N}] highest modseq",
 				"p3 OK [READ-ONLY] mailbox selected"),
-			step("p4 STORE 1 +FLAGS (\\Seen)", "p4 NO [CANNOT] mailbox is read-only (EXAMINE)"),
-			step("p5 CLOSE", "p5 OK mailbox closed"),
+			// RFC 9051 sections 6.3.3 and 7.1: nothing of an EXAMINEd
+			// mailbox changes, and READ-ONLY says why.
+			step("p4 STORE 1 +FLAGS (\\Seen)", "p4 NO [READ-ONLY] mailbox is read-only (EXAMINE)"),
+			step("p5 EXPUNGE", "p5 NO [READ-ONLY] mailbox is read-only (EXAMINE)"),
+			step("p6 UID EXPUNGE 1", "p6 NO [READ-ONLY] mailbox is read-only (EXAMINE)"),
+			step("p7 MOVE 1 Trash", "p7 NO [READ-ONLY] mailbox is read-only (EXAMINE)"),
+			step("p8 CLOSE", "p8 OK mailbox closed"),
 		}},
 		// DELETE of the selected mailbox by the session itself (RFC 7162
 		// section 3.2.11: CLOSED).

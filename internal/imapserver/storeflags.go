@@ -12,7 +12,7 @@ import (
 func (s *session) cmdStore(tag string, uid bool, a *imapwire.Store) error {
 	sel := s.sel
 	if sel.readOnly {
-		return errNo(imapwire.CodeCannot, "mailbox is read-only (EXAMINE)")
+		return errReadOnly
 	}
 	ranges, err := s.resolve(a.Set, uid)
 	if err != nil {

@@ -297,8 +297,10 @@ var systemFlags = [...]struct {
 }
 
 // parseFlags splits a client's flag list into system flags and keywords.
-// \Recent cannot be set by clients (RFC 9051 section 2.3.2) and is
-// dropped.
+// \Recent cannot be altered by the client (RFC 3501 section 2.3.2; RFC
+// 9051 has no \Recent): like any other system flag STORE and APPEND do
+// not know, it is refused (BAD, as Dovecot answers "Invalid system flag
+// \RECENT") rather than silently dropped.
 func parseFlags(list []string) (store.Flags, []string, bool) {
 	var f store.Flags
 	var kw []string
@@ -311,7 +313,7 @@ func parseFlags(list []string) (store.Flags, []string, bool) {
 					found = true
 				}
 			}
-			if !found && name != `\Recent` {
+			if !found {
 				return 0, nil, false
 			}
 			continue

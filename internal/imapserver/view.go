@@ -283,8 +283,15 @@ func (s *session) resolve(set imapwire.NumSet, uid bool) ([]store.UIDRange, erro
 		return v.byUID(set), nil
 	}
 	for _, r := range set.Ranges {
-		// A range with "*" is always valid ("1:*" on an empty mailbox is
-		// empty, "5:*" with 3 messages is 3:5, RFC 9051 section 9).
+		// "5:*" with 3 messages is 3:5, but "*" names no message of an
+		// empty mailbox: RFC 9051 section 9 (seq-number) asks for BAD to
+		// a sequence number past the last message, "*" on an empty
+		// mailbox included, as Dovecot answers FETCH, STORE, COPY and
+		// MOVE by number. UID sets stay valid: "UID FETCH 1:*" on an
+		// empty mailbox is an empty answer.
+		if v.count() == 0 && (r.First == imapwire.Star || r.Last == imapwire.Star) {
+			return nil, errBad("no message sequence numbers: the mailbox is empty")
+		}
 		if r.First != imapwire.Star && r.Last != imapwire.Star && (r.First > v.count() || r.Last > v.count()) {
 			return nil, errBad("message sequence number out of range")
 		}
