@@ -85,17 +85,18 @@ func (s *session) cmdList(tag string, lsub bool, a *imapwire.List) error {
 	// noselect holds the unsubscribed parents that LSUB lists because a
 	// subscribed child does not match a "%" (RFC 3501 section 6.3.9).
 	noselect := map[string]bool{}
-	// LIST: a level of hierarchy that a "%" stops at, above existing
-	// mailboxes but no mailbox itself (never created, or DELETEd while it
-	// had children), is listed \Noselect so that a client walking the
-	// tree level by level reaches the children (RFC 9051 section 6.3.9,
-	// RFC 3501 section 6.3.8; DELETE of a parent leaves its name
-	// \Noselect, RFC 9051 section 6.3.4).
+	// LIST: a level of hierarchy above existing mailboxes but no mailbox
+	// itself (never created, or DELETEd while it had children) is listed
+	// when the pattern matches it, so that a client walking the tree
+	// level by level with "%" reaches the children (RFC 9051 section
+	// 6.3.9, RFC 3501 section 6.3.8; DELETE of a parent leaves its name
+	// \Noselect, RFC 9051 section 6.3.4), and one building it from "*"
+	// finds every parent, as Dovecot lists them.
 	if !onlySubscribed {
 		for n := range names {
 			for i := strings.LastIndexByte(n, '/'); i > 0; i = strings.LastIndexByte(n[:i], '/') {
 				parent := n[:i]
-				if names[parent] == nil && matches(parent) && !matches(n) {
+				if names[parent] == nil && matches(parent) {
 					noselect[parent] = true
 					cands[parent] = true
 				}
@@ -164,7 +165,17 @@ func (s *session) cmdList(tag string, lsub bool, a *imapwire.List) error {
 		if mb == nil {
 			if !onlySubscribed {
 				if noselect[name] && !sel.SpecialUse {
-					s.wr.Raw(resp).Raw(`\Noselect \HasChildren) "/" `).Mailbox(name).CRLF()
+					// A missing level: \Noselect in IMAP4rev1's LIST;
+					// \NonExistent, which implies it, in LIST-EXTENDED
+					// (RFC 5258 section 3, as Dovecot answers) and for
+					// IMAP4rev2, whose LIST is the extended one (RFC 9051
+					// sections 6.3.9 and 7.3.1).
+					missing := `\Noselect`
+					if a.Extended || s.rev2 {
+						missing = `\NonExistent`
+					}
+					attrs = append(attrs, missing, `\HasChildren`)
+					s.wr.Raw(resp).Raw(strings.Join(attrs, " ")).Raw(`) "/" `).Mailbox(name).CRLF()
 				}
 				continue
 			}
