@@ -499,8 +499,9 @@ type Store interface {
 	Purge(ctx context.Context, now, logBefore time.Time, limit int) (PurgeResult, error)
 
 	// Subscribe calls fn for each change of one account's data until
-	// cancel. fn is called after the change is durable and before the
-	// write that made it is acknowledged, so whoever learns of an
+	// cancel. fn is called after the change is durable (or, should making
+	// it durable fail, once it is visible to reads all the same:
+	// Announcements) and before the write that made it is acknowledged, so whoever learns of an
 	// acknowledged write (another session of the user, a client that
 	// waited for the OK) finds its subscriber already told. fn must not
 	// block or call the store: it notes the change and returns.
