@@ -135,7 +135,9 @@ func TestRFCProbes(t *testing.T) {
 			// APPEND to a missing mailbox: TRYCREATE (RFC 9051 section 6.3.12).
 			step("p10 APPEND nosuch {3+}\r\nabc", "p10 NO [TRYCREATE] no such mailbox"),
 			step("p11 GETQUOTA nosuch", "p11 NO [NONEXISTENT] no such quota root"),
-			step("p12 STATUS INBOX (MESSAGES APPENDLIMIT)", "p12 BAD STATUS: unknown status item APPENDLIMIT"),
+			// RFC 7889 section 3.2: the STATUS item of the APPENDLIMIT
+			// the capability announces.
+			step("p12 STATUS INBOX (MESSAGES APPENDLIMIT)", "* STATUS INBOX (MESSAGES 3 APPENDLIMIT 52428800)", "p12 OK STATUS completed"),
 			step("p13 CREATE /x", `p13 NO [CANNOT] mailbox name "/x"...`),
 			step("p14 CREATE a//b", `p14 NO [CANNOT] mailbox name "a//b"...`),
 		}},

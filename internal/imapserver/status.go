@@ -26,6 +26,10 @@ func (s *session) writeStatus(mb store.Mailbox, items []imapwire.StatusItem) err
 		switch it {
 		case imapwire.StatusMessages:
 			vals[i] = uint64(mb.Messages)
+		case imapwire.StatusAppendLimit:
+			// The limit APPENDLIMIT= announces, the same for every
+			// mailbox (RFC 7889 section 3.2).
+			vals[i] = uint64(s.srv.cfg.MaxLiteral)
 		case imapwire.StatusUIDNext:
 			vals[i] = uint64(mb.UIDNext)
 		case imapwire.StatusUIDValidity:

@@ -268,11 +268,14 @@ const (
 	StatusSize          StatusItem = "SIZE"
 	StatusRecent        StatusItem = "RECENT"
 	StatusHighestModSeq StatusItem = "HIGHESTMODSEQ"
+	// StatusAppendLimit is RFC 7889 section 3.2's: the largest message
+	// APPEND takes into the mailbox.
+	StatusAppendLimit StatusItem = "APPENDLIMIT"
 )
 
 func statusItem(s string) (StatusItem, bool) {
 	switch it := StatusItem(s); it {
-	case StatusMessages, StatusUIDNext, StatusUIDValidity, StatusUnseen, StatusDeleted, StatusSize, StatusRecent, StatusHighestModSeq:
+	case StatusMessages, StatusUIDNext, StatusUIDValidity, StatusUnseen, StatusDeleted, StatusSize, StatusRecent, StatusHighestModSeq, StatusAppendLimit:
 		return it, true
 	}
 	return "", false
