@@ -58,5 +58,8 @@ func TestFetchItems(t *testing.T) {
 	c.ok("FETCH 1:* FAST")
 	c.ok("FETCH 5:* FLAGS")
 	c.ok("EXAMINE Trash")
-	c.ok("FETCH 1:* FLAGS") // empty mailbox: nothing, but OK
+	// An empty mailbox has no message 1: BAD by sequence number (RFC 9051
+	// section 9, as Dovecot answers), OK and nothing by UID.
+	c.want("FETCH 1:* FLAGS", "BAD")
+	c.ok("UID FETCH 1:* FLAGS")
 }

@@ -110,7 +110,7 @@ func TestRecentOneSession(t *testing.T) {
 	re := regexp.MustCompile(`UID (\d+) FLAGS \(([^)]*)\)`)
 	seenBy := map[string]int{}
 	record := func(i int) {
-		for _, l := range conns[i].ok("FETCH 1:* (UID FLAGS)") {
+		for _, l := range conns[i].ok("UID FETCH 1:* (UID FLAGS)") {
 			if m := re.FindStringSubmatch(l); m != nil && strings.Contains(m[2], `\Recent`) {
 				if prev, dup := seenBy[m[1]]; dup && prev != i {
 					t.Errorf("UID %s recent in sessions %d and %d", m[1], prev, i)
