@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -19,7 +18,7 @@ import (
 // opening their messages (issue 11 part 6: SEARCH TO at 100,000 messages
 // spent most of its time opening a thousand files and decoding their
 // Info). Bodies stored before this step are filled in the background, from
-// the highest id down (fillSearchFields); until then a search reads them.
+// the highest id down (fillSearchFieldsStep); until then a search reads them.
 const searchFieldsSchema = `
 -- The From, To, Cc, Bcc and Subject fields of each body's top-level
 -- header as written (message.SearchFields); a body whose fields are too
@@ -83,32 +82,8 @@ func (s *Store) SearchFieldRows(ctx context.Context, accountID, mailboxID int64,
 	return orNotFound(s, ctx, accountID, mailboxID, out, nil)
 }
 
-// fillFieldsBatch is how many bodies one step of fillSearchFields fills.
+// fillFieldsBatch is how many bodies fillSearchFieldsStep fills.
 const fillFieldsBatch = 256
-
-// fillSearchFields stores, in the background, the search fields of the
-// bodies stored before the store kept them, newest first (recent mail is
-// searched most), reading each one's header, and lowers the
-// search_fields_unfilled_max mark as it goes.
-func (s *Store) fillSearchFields(below int64) {
-	defer s.bg.Done()
-	ctx := context.Background()
-	for below > 0 {
-		select {
-		case <-s.closing:
-			return
-		default:
-		}
-		next, err := s.fillSearchFieldsStep(ctx, below)
-		if err != nil {
-			if !errors.Is(err, errClosed) {
-				s.log.Warn("store search fields of stored messages; retried at next start", "err", err)
-			}
-			return
-		}
-		below = next
-	}
-}
 
 // fillSearchFieldsStep fills the bodies just at or below the mark, and
 // returns the next mark (0 when none is left).
@@ -186,18 +161,4 @@ func (s *Store) readBlobPrefix(ctx context.Context, key string, n int64) ([]byte
 	}
 	defer rc.Close()
 	return io.ReadAll(io.LimitReader(rc, n))
-}
-
-// startFillSearchFields starts fillSearchFields when bodies are left to
-// fill.
-func (s *Store) startFillSearchFields() error {
-	var below int64
-	if err := s.w.QueryRow("SELECT value FROM meta WHERE key = 'search_fields_unfilled_max'").Scan(&below); err != nil {
-		return fmt.Errorf("read search fields state: %w", err)
-	}
-	if below > 0 {
-		s.bg.Add(1)
-		go s.fillSearchFields(below)
-	}
-	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -121,7 +120,7 @@ func (s *Store) EachSortRow(ctx context.Context, accountID, mailboxID int64, ran
 	return nil
 }
 
-// fillBatch is how many bodies one step of fillSortKeys fills.
+// fillBatch is how many bodies fillSortKeysStep fills.
 const fillBatch = 256
 
 // sortKeysMarkSchema records the highest id of the bodies without sort
@@ -132,43 +131,6 @@ const fillBatch = 256
 // beside the first SORT after a restart).
 const sortKeysMarkSchema = `INSERT OR REPLACE INTO meta VALUES ('sort_keys_unfilled_max',
 	(SELECT coalesce(max(id), 0) FROM bodies b WHERE NOT EXISTS (SELECT 1 FROM sort_keys k WHERE k.body_id = b.id)));`
-
-// fillSortKeys stores, in the background, the sort keys of bodies stored
-// before the sort_keys table existed, from their stored Info, newest
-// first, lowering the sort_keys_unfilled_max mark as it goes. Until it
-// has, SortRows reports such rows without keys and callers derive them.
-func (s *Store) fillSortKeys(below int64) {
-	defer s.bg.Done()
-	ctx := context.Background()
-	for below > 0 {
-		select {
-		case <-s.closing:
-			return
-		default:
-		}
-		next, err := s.fillSortKeysStep(ctx, below)
-		if err != nil {
-			if !errors.Is(err, errClosed) {
-				s.log.Warn("store sort keys of stored messages; retried at next start", "err", err)
-			}
-			return
-		}
-		below = next
-	}
-}
-
-// startFillSortKeys starts fillSortKeys when bodies are left to fill.
-func (s *Store) startFillSortKeys() error {
-	var below int64
-	if err := s.w.QueryRow("SELECT value FROM meta WHERE key = 'sort_keys_unfilled_max'").Scan(&below); err != nil {
-		return fmt.Errorf("read sort keys state: %w", err)
-	}
-	if below > 0 {
-		s.bg.Add(1)
-		go s.fillSortKeys(below)
-	}
-	return nil
-}
 
 // fillSortKeysStep fills the bodies just at or below the mark that have
 // no keys, and returns the next mark (0 when none is left).

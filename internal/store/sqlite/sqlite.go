@@ -186,11 +186,14 @@ func Open(path string, blobs blob.Store, opts Options) (*Store, error) {
 		s.bg.Add(1)
 		go s.reindex()
 	}
-	if err := s.startFillSortKeys(); err != nil {
+	// Bodies stored before the sort keys (sortkeys.go) and the search
+	// fields (searchfields.go) were kept get them in the background, newest
+	// first; until then readers derive them from the body.
+	if err := s.startFillDown("sort_keys_unfilled_max", "sort keys", s.fillSortKeysStep); err != nil {
 		s.Close()
 		return nil, err
 	}
-	if err := s.startFillSearchFields(); err != nil {
+	if err := s.startFillDown("search_fields_unfilled_max", "search fields", s.fillSearchFieldsStep); err != nil {
 		s.Close()
 		return nil, err
 	}
