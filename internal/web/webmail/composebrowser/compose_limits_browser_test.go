@@ -3,9 +3,12 @@ package composebrowser_test
 import (
 	"context"
 	"crypto/rand"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/chromedp/cdproto/cdp"
@@ -29,26 +32,82 @@ func randomFile(t *testing.T, dir, name string, n int) string {
 	return p
 }
 
-// networkConditions are the parameters of Network.emulateNetworkConditions
-// (deprecated in the protocol for emulateNetworkConditionsByRule, which
-// Debian's Chromium refuses without a URL pattern; this one still
-// works and is what DevTools' throttling uses).
-type networkConditions struct {
-	Offline            bool    `json:"offline"`
-	Latency            float64 `json:"latency"`
-	DownloadThroughput float64 `json:"downloadThroughput"`
-	UploadThroughput   float64 `json:"uploadThroughput"`
+// gate is a TCP proxy in front of the web listener whose hold stops
+// reading what the browser sends: an upload then stalls part way,
+// with its progress shown for as long as the test looks, whatever the
+// machine's speed. (Chromium's network emulation throttled uploads only
+// some of the time: its conditions reach the network service after the
+// command has answered.)
+type gate struct {
+	addr string
+	mu   sync.Mutex
+	cond *sync.Cond
+	held bool
 }
 
-var emulateNetworkConditions = cdp.Command[networkConditions, cdp.Empty]{Method: "Network.emulateNetworkConditions"}
+func newGate(t *testing.T, target string) *gate {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	g := &gate{addr: ln.Addr().String()}
+	g.cond = sync.NewCond(&g.mu)
+	t.Cleanup(g.open)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go g.serve(c, target)
+		}
+	}()
+	return g
+}
 
-// throttleUpload limits the tab's upload speed (bytes/s; -1: none), so
-// that an upload is seen in progress.
-func throttleUpload(tab *webtest.Tab, bps float64) {
-	tab.Do(chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, emulateNetworkConditions, networkConditions{DownloadThroughput: -1, UploadThroughput: bps})
-		return err
-	}))
+func (g *gate) serve(c net.Conn, target string) {
+	defer c.Close()
+	// A small receive buffer keeps what the kernel takes while held
+	// well under the upload's size.
+	c.(*net.TCPConn).SetReadBuffer(16 << 10)
+	s, err := net.Dial("tcp", target)
+	if err != nil {
+		return
+	}
+	defer s.Close()
+	go func() {
+		io.Copy(c, s)
+		c.Close()
+	}()
+	buf := make([]byte, 16<<10)
+	for {
+		g.mu.Lock()
+		for g.held {
+			g.cond.Wait()
+		}
+		g.mu.Unlock()
+		n, err := c.Read(buf)
+		if n > 0 {
+			if _, werr := s.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			s.(*net.TCPConn).CloseWrite()
+			return
+		}
+	}
+}
+
+func (g *gate) hold() { g.mu.Lock(); g.held = true; g.mu.Unlock() }
+
+func (g *gate) open() {
+	g.mu.Lock()
+	g.held = false
+	g.mu.Unlock()
+	g.cond.Broadcast()
 }
 
 // TestBrowserComposeThreeUploadsAndLimit: three files chosen at once
@@ -75,17 +134,20 @@ func TestBrowserComposeThreeUploadsAndLimit(t *testing.T) {
 	}
 	big := randomFile(t, dir, "archive.zip", 1200<<10)
 
+	// The whole test goes through the gate: one origin.
+	g := newGate(t, strings.TrimPrefix(srv.Web, "https://"))
+	web := "https://" + g.addr
 	tab := webtest.NewTab(t)
-	tab.SignIn(srv.Web, bob, bobPw)
-	tab.Navigate(srv.Web + "/compose")
+	tab.SignIn(web, bob, bobPw)
+	tab.Navigate(web + "/compose")
 	tab.Do(chromedp.SendKeys(chromedp.CSS("#to"), "carol@far.test"),
 		chromedp.SendKeys(chromedp.CSS("#subject"), "Site visit"))
 	waitText(t, tab, "#draft-state", "Draft saved")
 	if got := tab.Text("#files-hint"); !strings.Contains(got, "2.9 MB") {
 		t.Errorf("the limit shown is %q, want 2.9 MB", got)
 	}
-	// 1.8 MB at 150 KB/s: about 12 s of progress to see.
-	throttleUpload(tab, 150<<10)
+	// The 1.8 MB stall part way until the gate opens.
+	g.hold()
 	tab.Do(chromedp.SetUploadFiles(chromedp.CSS("#files"), files))
 	tab.WaitFor(`!document.getElementById('upload-progress').hidden && document.getElementById('upload-progress').value > 0`)
 	if got := tab.Text("#upload-status"); !strings.Contains(got, "Uploading quarterly-report.pdf, site photo 1.jpg, budget-2027.xlsx") {
@@ -95,8 +157,8 @@ func TestBrowserComposeThreeUploadsAndLimit(t *testing.T) {
 	tab.SetWidth(webtest.PhoneWidth)
 	tab.SetDark(true)
 	tab.Screenshot("compose-uploading-3")
+	g.open()
 	waitText(t, tab, "#draft-state", "budget-2027.xlsx")
-	throttleUpload(tab, -1)
 	for _, name := range []string{"quarterly-report.pdf", "site photo 1.jpg"} {
 		if !strings.Contains(tab.Text("#draft-state"), name) {
 			t.Errorf("the draft does not list %s: %q", name, tab.Text("#draft-state"))
@@ -137,7 +199,7 @@ func TestBrowserComposeThreeUploadsAndLimit(t *testing.T) {
 		_, err := cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
 		return err
 	}))
-	tab.Navigate(srv.Web + "/compose?draft=" + id)
+	tab.Navigate(web + "/compose?draft=" + id)
 	tab.Do(chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{big}),
 		chromedp.Click(chromedp.CSS(`button[formaction="/compose/save"]:not([name])`)))
 	tab.WaitFor(`document.querySelector('#draft-state .alert-error') !== null`)
