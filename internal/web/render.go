@@ -87,6 +87,9 @@ func (l *Layout) funcs() template.FuncMap {
 		"static": l.static.urlErr,
 		// inline puts stylesheets in the page (Static.Inline).
 		"inline": l.static.Inline,
+		// late lists scripts that run after the first paint
+		// (Static.Late).
+		"late": l.static.Late,
 		// date shows a time the way lists do: the time today, the day
 		// this year, the full date before.
 		"date": func(t time.Time) string {
@@ -112,7 +115,9 @@ type Page struct{ t *template.Template }
 
 // Parse parses a page from the files of fsys matching patterns (the
 // page's file, plus shared partials) into a copy of the base layout.
-// Functions available: static "name" (hashed asset URL), date.
+// Functions available: static "name" (hashed asset URL), inline "name.css"
+// (a stylesheet in the page), late "name.js" (a script run after the
+// first paint), date.
 func (l *Layout) Parse(fsys fs.FS, patterns ...string) (*Page, error) {
 	t, err := l.base.Clone()
 	if err != nil {

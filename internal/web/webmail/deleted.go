@@ -47,7 +47,7 @@ func (a *app) deletedPage(w http.ResponseWriter, r *http.Request, acct int64) {
 		d.Rows = append(d.Rows, row)
 	}
 	d.More = win.more("/deleted?rows=1&", msgs, n)
-	if r.URL.Query().Get("rows") == "1" {
+	if r.URL.Query().Get("rows") == "1" && fromScript(r) {
 		a.pages.list.Fragment(w, r, http.StatusOK, "rows", web.View{Data: d})
 		return
 	}

@@ -369,7 +369,7 @@ func (a *app) showMailbox(w http.ResponseWriter, r *http.Request, acct int64, mb
 		d.Rows = append(d.Rows, row)
 	}
 	d.More = win.more(base+"/rows?", msgs, n)
-	if rows {
+	if rows && fromScript(r) {
 		a.pages.list.Fragment(w, r, http.StatusOK, "rows", web.View{Data: d})
 		return
 	}

@@ -139,6 +139,12 @@ func summarizeTrace(events []traceEvent) string {
 	for _, kv := range top(work, 8) {
 		fmt.Fprintf(&b, " %s %.0f ms,", kv.k, kv.v/1000)
 	}
+	b.WriteString(" timeline:")
+	for _, e := range events {
+		if e.PID == mainPID && e.TID == mainTID && e.Ph == "X" && e.Dur >= 3000 && e.TS < fcp && e.TS+e.Dur > start {
+			fmt.Fprintf(&b, " %s@%.0f+%.0f,", e.Name, (e.TS-start)/1000, e.Dur/1000)
+		}
+	}
 	return strings.TrimSuffix(b.String(), ",")
 }
 

@@ -70,3 +70,9 @@ func (w listWindow) more(prefix string, msgs []store.Message, n int) string {
 	}
 	return prefix + "after=" + formatCursor(next)
 }
+
+// fromScript reports a request made by the page's scripts (htmx, or
+// mail.js's refresh, which send HX-Request), answered with rows alone.
+// The same URL followed as a plain link (the "More messages" link before
+// the scripts ran, or without them) gets the whole page from there.
+func fromScript(r *http.Request) bool { return r.Header.Get("HX-Request") != "" }

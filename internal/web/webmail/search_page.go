@@ -62,7 +62,7 @@ func (a *app) searchPage(w http.ResponseWriter, r *http.Request, acct int64) {
 			d.More = "/search?" + url.Values{"q": {text}, "rows": {"1"}, "after": {formatCursor(res.Next)}}.Encode()
 		}
 	}
-	if qs.Get("rows") == "1" {
+	if qs.Get("rows") == "1" && fromScript(r) {
 		a.pages.list.Fragment(w, r, http.StatusOK, "rows", web.View{Data: d})
 		return
 	}

@@ -330,15 +330,51 @@ func (tb *Tab) SetWidth(width int) {
 }
 
 // Do runs actions, failing the test (with the page's URL) on an error or
-// after Timeout.
+// after Timeout. Before each action it waits for the page's scripts,
+// which run after the first paint (web/static/boot.js): a key pressed or
+// a button clicked before that would meet the page without them. A page
+// works without them too, but a test that checks what they do must
+// not race them.
 func (tb *Tab) Do(actions ...chromedp.Action[chromedp.Void]) {
 	tb.t.Helper()
 	ctx, cancel := context.WithTimeout(tb.Ctx, Timeout)
 	defer cancel()
-	if err := chromedp.Do(ctx, actions...); err != nil {
+	waited := make([]chromedp.Action[chromedp.Void], 0, 2*len(actions))
+	for _, a := range actions {
+		waited = append(waited, scriptsReady, a)
+	}
+	if err := chromedp.Do(ctx, waited...); err != nil {
 		tb.t.Fatalf("webtest: %v (page %s)", err, tb.location())
 	}
 }
+
+// scriptsReady waits until the page's late scripts have run: <html
+// data-scripts="loading"> (web/templates/layout.html) turns "ready". A
+// page without the attribute is ready; so is one that cannot be asked
+// for a while (it is being replaced: the next action meets the new one).
+var scriptsReady = chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+	const js = `document.documentElement.getAttribute("data-scripts") !== "loading"`
+	for fails := 0; ; {
+		ectx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ok, err := chromedp.Evaluate[bool](js)(ectx, t)
+		cancel()
+		switch {
+		case err == nil && ok:
+			return nil
+		case err != nil && ctx.Err() != nil:
+			return fmt.Errorf("wait for the page's scripts: %w", ctx.Err())
+		case err != nil:
+			if fails++; fails >= 20 {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the page's scripts did not run: %w", ctx.Err())
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+})
 
 // Run runs one action that returns a value, failing the test on error.
 func Run[T any](tb *Tab, a chromedp.Action[T]) T {
