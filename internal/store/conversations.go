@@ -32,4 +32,7 @@ type Conversation struct {
 	Newest   Message // its newest live message in the mailbox
 	Messages int     // its live messages in the mailbox
 	Unseen   int     // of which without \Seen
+	// Key names the conversation within its mailbox, the same in
+	// ConversationPage and ConversationRows; opaque.
+	Key string
 }

@@ -516,6 +516,7 @@ type Store interface {
 	Deliveries
 	Webmail
 	Conversations
+	ConversationRows
 	Compose
 	Sessions
 	Tenancy

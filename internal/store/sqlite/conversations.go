@@ -108,7 +108,7 @@ func (s *Store) ConversationPage(ctx context.Context, accountID, mailboxID int64
 		args = append(args, c.Received.UnixMilli(), c.ID)
 	}
 	args = append(args, pageLimit(limit))
-	rows, err := s.query(ctx, "SELECT t.messages, t.unseen, "+qualified("m", messageCols)+
+	rows, err := s.query(ctx, "SELECT t.thread, t.messages, t.unseen, "+qualified("m", messageCols)+
 		" FROM threads t INDEXED BY threads_page JOIN messages m ON m.id = t.newest_id"+
 		" WHERE t.mailbox_id = (SELECT id FROM mailboxes WHERE id = ? AND account_id = ?)"+cond+
 		" ORDER BY t.newest_received DESC, t.newest_id DESC LIMIT ?", args...)
@@ -119,7 +119,7 @@ func (s *Store) ConversationPage(ctx context.Context, accountID, mailboxID int64
 	var out []store.Conversation
 	for rows.Next() {
 		var cv store.Conversation
-		m, err := scanMessage(prefixScan{rows, []any{&cv.Messages, &cv.Unseen}})
+		m, err := scanMessage(prefixScan{rows, []any{&cv.Key, &cv.Messages, &cv.Unseen}})
 		if err != nil {
 			return nil, fmt.Errorf("list conversations of mailbox %d: %w", mailboxID, err)
 		}

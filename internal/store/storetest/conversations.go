@@ -123,6 +123,7 @@ func testConversationPages(t *testing.T, s store.Store) {
 					t.Fatalf("%s, %s in pages of %d:\n got %v\nwant %v", round, mb.Name, size, got, want)
 				}
 			}
+			checkConversationRows(t, s, a.ID, mb, round)
 		}
 	}
 	check("stored")
@@ -184,5 +185,55 @@ func testConversationPages(t *testing.T, s store.Store) {
 	}
 	if _, err := s.ConversationPage(ctx, eve.ID, in.ID, store.Cursor{}, 10); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("another account's mailbox: %v, want ErrNotFound", err)
+	}
+	if _, err := s.ConversationRows(ctx, eve.ID, in.ID, nil); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("ConversationRows of another account's mailbox: %v, want ErrNotFound", err)
+	}
+}
+
+// checkConversationRows: ConversationRows of any set of a mailbox's
+// messages (live, \Deleted or expunged, with ids of elsewhere mixed in)
+// gives each of their conversations once, as ConversationPage lists it
+// under the same Key, or with Messages 0 when ConversationPage lists no
+// such conversation.
+func checkConversationRows(t *testing.T, s store.Store, acct int64, mb store.Mailbox, round string) {
+	t.Helper()
+	ctx := context.Background()
+	page := map[string]string{}
+	for _, cv := range must(s.ConversationPage(ctx, acct, mb.ID, store.Cursor{}, 1000)) {
+		if cv.Key == "" || page[cv.Key] != "" {
+			t.Fatalf("%s: %s lists an empty or repeated key %q", round, mb.Name, cv.Key)
+		}
+		page[cv.Key] = fmt.Sprintf("%d/%d/%d", cv.Newest.ID, cv.Messages, cv.Unseen)
+	}
+	var ids []int64
+	for _, m := range must(s.Messages(ctx, acct, mb.ID)) {
+		ids = append(ids, m.ID)
+	}
+	for _, m := range must(s.Expunged(ctx, acct, mb.ID)) {
+		ids = append(ids, m.ID)
+	}
+	ids = append(ids, 1<<40) // no such message: skipped
+	// In chunks of odd sizes, as a live list asks for the few messages
+	// one change named.
+	seen := map[string]bool{}
+	for len(ids) > 0 {
+		n := min(len(ids), 7)
+		for _, cv := range must(s.ConversationRows(ctx, acct, mb.ID, ids[:n])) {
+			got := fmt.Sprintf("%d/%d/%d", cv.Newest.ID, cv.Messages, cv.Unseen)
+			switch want, listed := page[cv.Key]; {
+			case !listed && cv.Messages != 0:
+				t.Fatalf("%s: %s row %q %s is not listed", round, mb.Name, cv.Key, got)
+			case listed && got != want:
+				t.Fatalf("%s: %s row %q is %s, listed as %s", round, mb.Name, cv.Key, got, want)
+			}
+			seen[cv.Key] = true
+		}
+		ids = ids[n:]
+	}
+	for k := range page {
+		if !seen[k] {
+			t.Fatalf("%s: %s conversation %q had no row from its messages", round, mb.Name, k)
+		}
 	}
 }

@@ -23,6 +23,7 @@ func (a *app) readRoutes(mux *http.ServeMux) {
 	a.handle(mux, "GET /{$}", a.inbox)
 	a.handle(mux, "GET /mail/{mailbox}", a.mailbox)
 	a.handle(mux, "GET /mail/{mailbox}/rows", a.mailboxRows)
+	a.handle(mux, "GET /mail/{mailbox}/changes", a.mailboxChanges)
 	a.handle(mux, "POST /prefs/conversations", a.setConversations)
 	a.messageRoutes(mux)
 	a.handle(mux, "POST /actions", a.actions)
@@ -50,6 +51,8 @@ type folderItem struct {
 // rowItem is one line of a message list.
 type rowItem struct {
 	ID        int64
+	UID       uint32 // in its folder (a folder's live updates remove rows by UID)
+	Conv      string // its conversation (convKey), in a list by conversation
 	Href      string
 	From      string
 	Subject   string
@@ -69,13 +72,17 @@ type rowItem struct {
 // listData is the dot's Data of the list pages (a folder, search results,
 // Deleted).
 type listData struct {
-	Kind     string // "mailbox", "search", "deleted"
-	Heading  string
-	Folders  []folderItem
-	Mailbox  folderItem // the folder shown (Kind mailbox)
-	Rows     []rowItem
-	More     string // URL of the next rows, "" at the end
-	Refresh  string // URL of these rows again, for live updates (mail.js adds upto=)
+	Kind    string // "mailbox", "search", "deleted"
+	Heading string
+	Folders []folderItem
+	Mailbox folderItem // the folder shown (Kind mailbox)
+	Rows    []rowItem
+	More    string // URL of the next rows, "" at the end
+	Refresh string // URL of these rows again, for live updates (mail.js adds upto=)
+	// Changes is the URL of a folder's changes since ModSeq, the
+	// folder's HIGHESTMODSEQ when the page was read (mailboxChanges).
+	Changes  string
+	ModSeq   uint64
 	Conv     bool   // conversation view on
 	Query    string // the search box
 	Problems []string
@@ -248,7 +255,7 @@ func (a *app) row(m store.Message, folder string) rowItem {
 		href = "/compose?draft=" + strconv.FormatInt(m.ID, 10)
 	}
 	return rowItem{
-		ID: m.ID, Href: href, From: from, Subject: subj, Preview: m.Preview,
+		ID: m.ID, UID: m.UID, Href: href, From: from, Subject: subj, Preview: m.Preview,
 		Date: shortDate(m.Received, now), DateTitle: m.Received.In(now.Location()).Format("Mon, 2 Jan 2006 15:04"),
 		ISODate: m.Received.UTC().Format(time.RFC3339),
 		Unread:  m.Flags&store.FlagSeen == 0, Flagged: m.Flags&store.FlagFlagged != 0, Answered: m.Flags&store.FlagAnswered != 0,
@@ -337,7 +344,8 @@ func (a *app) showMailbox(w http.ResponseWriter, r *http.Request, acct int64, mb
 	conv := conversationsOn(r)
 	base := "/mail/" + strconv.FormatInt(mb.ID, 10)
 	d := listData{Kind: "mailbox", Conv: conv, Back: base,
-		Refresh: base + "/rows?after=" + formatCursor(win.after)}
+		Refresh: base + "/rows?after=" + formatCursor(win.after),
+		Changes: base + "/changes", ModSeq: mb.HighestModSeq}
 	var msgs []store.Message // each row's (newest) message
 	var counts []store.Conversation
 	if conv {
@@ -364,7 +372,7 @@ func (a *app) showMailbox(w http.ResponseWriter, r *http.Request, acct int64, mb
 	for i, m := range msgs[:n] {
 		row := a.row(m, "")
 		if counts != nil {
-			row.Count, row.Unread = counts[i].Messages, counts[i].Unseen > 0
+			row.Count, row.Unread, row.Conv = counts[i].Messages, counts[i].Unseen > 0, convKey(counts[i].Key)
 		}
 		d.Rows = append(d.Rows, row)
 	}

@@ -1,9 +1,10 @@
 // xtramail webmail: live updates. The server streams "change" events
 // (Server-Sent Events) when mail arrives, flags change or messages are
-// deleted, here, over IMAP or by capture. Whatever list is shown (a
-// folder at any page or scroll depth, search results, Deleted), its rows
-// are read again down to the last one shown (the list's data-refresh URL
-// with upto=), keeping the selection; the tab title and the Mail badge
+// deleted, here, over IMAP or by capture. A folder's list applies the
+// folder's changes since it was read (applyChanges); search results and
+// Deleted, which follow every folder, are read again down to the last
+// row shown (the list's data-refresh URL with upto=). Both keep the
+// selection; the tab title and the Mail badge
 // show the INBOX's unread count, and a polite live region says what
 // changed.
 (function () {
@@ -63,6 +64,75 @@
       if (again) { again = false; refresh(); }
     });
   }
+  // A folder's list follows its changes row by row: the server sends
+  // what changed since the modseq the page last saw (new and changed
+  // rows, rows gone), and each row goes in its place by its cursor, so an
+  // update costs what changed, not what the folder holds. A row older
+  // than the last one shown is left for "More messages" to bring, unless
+  // the list is whole.
+  function newer(a, b) {
+    var x = a.split("."), y = b.split(".");
+    var dx = Number(x[0]) - Number(y[0]);
+    return dx !== 0 ? dx > 0 : Number(x[1]) > Number(y[1]);
+  }
+  function applyChanges() {
+    var rows = document.getElementById("rows");
+    var url = rows && rows.getAttribute("data-changes");
+    if (!url) { refresh(); return; }
+    if (busy) { again = true; return; }
+    busy = true;
+    var handedOff = false;
+    url += "?since=" + encodeURIComponent(rows.getAttribute("data-modseq") || "0");
+    fetch(url, { credentials: "same-origin", headers: { "HX-Request": "true" } }).then(function (resp) {
+      return resp.ok ? resp.text() : null;
+    }).then(function (html) {
+      if (html === null) { return; }
+      var holder = document.createElement("template");
+      holder.innerHTML = html;
+      var tpl = holder.content.querySelector("template[data-modseq]");
+      if (!tpl) { return; }
+      if (tpl.hasAttribute("data-reload")) {
+        rows.setAttribute("data-modseq", tpl.getAttribute("data-modseq"));
+        handedOff = true;
+        busy = false;
+        refresh();
+        return;
+      }
+      var gone = function (sel) { rows.querySelectorAll(sel).forEach(function (r) { r.remove(); }); };
+      tpl.content.querySelectorAll("[data-gone-id]").forEach(function (g) { gone('.mail-row[data-id="' + g.getAttribute("data-gone-id") + '"]'); });
+      tpl.content.querySelectorAll("[data-gone-uid]").forEach(function (g) { gone('.mail-row[data-uid="' + g.getAttribute("data-gone-uid") + '"]'); });
+      tpl.content.querySelectorAll("[data-gone-conv]").forEach(function (g) { gone('.mail-row[data-conv="' + g.getAttribute("data-gone-conv") + '"]'); });
+      var fresh = 0;
+      tpl.content.querySelectorAll(".mail-row[data-cursor]").forEach(function (row) {
+        var id = row.getAttribute("data-id"), conv = row.getAttribute("data-conv");
+        var old = rows.querySelector('.mail-row[data-id="' + id + '"]') || (conv && rows.querySelector('.mail-row[data-conv="' + conv + '"]'));
+        var box = old && old.querySelector("input[type=checkbox]");
+        if (box && box.checked && old.getAttribute("data-id") === id) { row.querySelector("input[type=checkbox]").checked = true; }
+        if (old) { old.remove(); } else { fresh++; }
+        var cur = row.getAttribute("data-cursor"), before = null;
+        var shown = rows.querySelectorAll(".mail-row[data-cursor]");
+        for (var i = 0; i < shown.length; i++) {
+          if (newer(cur, shown[i].getAttribute("data-cursor"))) { before = shown[i]; break; }
+        }
+        var more = rows.querySelector(".more");
+        if (!before && more) { return; } // beyond what is shown
+        rows.insertBefore(row, before || more);
+      });
+      rows.setAttribute("data-modseq", tpl.getAttribute("data-modseq"));
+      var now = rows.querySelectorAll(".mail-row[data-id]").length;
+      rows.hidden = now === 0;
+      var empty = document.getElementById("rows-empty");
+      if (empty) { empty.hidden = now > 0; }
+      var status = document.getElementById("rows-status");
+      if (status) {
+        status.textContent = fresh > 0 ? (fresh === 1 ? "1 new message in the list." : fresh + " new messages in the list.") : "The list was updated.";
+      }
+    }).catch(function () {}).then(function () {
+      if (handedOff) { return; }
+      busy = false;
+      if (again) { again = false; applyChanges(); }
+    });
+  }
   var es = new EventSource("/events");
   // The stream is open (the server subscribed before answering): tests
   // wait for this instead of a fixed time.
@@ -78,7 +148,7 @@
     if (main.getAttribute("data-kind") === "mailbox" && String(d.mailbox) !== main.getAttribute("data-mailbox")) { return; }
     // Changes come in bursts (a delete of many, a sync): read once.
     clearTimeout(timer);
-    timer = setTimeout(refresh, 250);
+    timer = setTimeout(applyChanges, 250);
   });
   window.addEventListener("pagehide", function () { es.close(); });
 })();
