@@ -93,6 +93,9 @@ type benchClient struct {
 func (c *benchClient) get(b *testing.B, path string) (*httptest.ResponseRecorder, time.Duration) {
 	req := httptest.NewRequest("GET", "https://127.0.0.1"+path, nil)
 	req.Header.Set("Cookie", c.cookie)
+	if strings.Contains(path, "/rows?") || strings.Contains(path, "/changes?") {
+		req.Header.Set("HX-Request", "true") // as mail.js asks
+	}
 	rec := httptest.NewRecorder()
 	t0 := time.Now()
 	c.h.ServeHTTP(rec, req)
@@ -106,7 +109,9 @@ func (c *benchClient) get(b *testing.B, path string) (*httptest.ResponseRecorder
 // BenchmarkWebmail measures server time (the handler, from request to
 // written response, in process) for the targets on a
 // 100,000-message INBOX (WEBMAIL_BENCH_N to change): the inbox page,
-// searches by subject and body, opening a 1 MiB message, a conversation;
+// searches by subject and body, opening a 1 MiB message, a conversation,
+// a live update after one new message (and the 500-row refresh it
+// replaced);
 // and the inbox page's weight with its assets, gzip-compressed. It
 // reports the median (ms/median) beside Go's mean.
 func BenchmarkWebmail(b *testing.B) {
@@ -128,7 +133,20 @@ func BenchmarkWebmail(b *testing.B) {
 		"Content-Type: text/html\n\n" + strings.Repeat("<p>A paragraph of <b>text</b> with a <a href=\"https://example.org/\">link</a>.</p>\n", 1200) +
 		"--b\nContent-Type: application/octet-stream\nContent-Disposition: attachment; filename=data.bin\nContent-Transfer-Encoding: base64\n\n" +
 		strings.Repeat("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAx\n", 12500) + "--b--\n"
+	// The live update after one new message (the big one) arrives, and
+	// the refresh it replaced: every row down to the 500th.
+	before, err := st.Mailbox(ctx, bob.ID, store.Inbox)
+	if err != nil {
+		b.Fatal(err)
+	}
 	bigMsg := put(b, st, bob, store.Inbox, big, time.Now(), 0)
+	top, err := st.ConversationPage(ctx, bob.ID, before.ID, store.Cursor{}, refreshMax)
+	if err != nil || len(top) == 0 {
+		b.Fatal("no conversations", err)
+	}
+	inbox := "/mail/" + strconv.FormatInt(before.ID, 10)
+	changes := inbox + "/changes?since=" + strconv.FormatUint(before.HighestModSeq, 10)
+	refresh := inbox + "/rows?after=&upto=" + formatCursor(store.CursorOf(top[len(top)-1].Newest))
 	authn := auth.NewAuthenticator(func(ctx context.Context, user string) (auth.Credential, error) {
 		a, err := st.Account(ctx, user)
 		if err != nil {
@@ -162,16 +180,19 @@ func BenchmarkWebmail(b *testing.B) {
 		{"open-1MiB", "/msg/" + strconv.FormatInt(bigMsg.ID, 10)},
 		{"open-1MiB-frame", "/msg/" + strconv.FormatInt(bigMsg.ID, 10) + "/html?part=0"},
 		{"conversation", "/msg/" + strconv.FormatInt(conv[0].ID, 10)},
+		{"live-changes", changes},
+		{"live-changes-flat", changes + "&flat"},
+		{"live-refresh-500", refresh},
 	}
 	for _, bc := range cases {
 		b.Run(bc.name, func(b *testing.B) {
 			cc := *c
-			if bc.name == "inbox-flat" {
+			if strings.HasSuffix(bc.name, "-flat") {
 				cc.cookie += "; xm-conv=off"
 			}
 			var times []time.Duration
 			for range b.N {
-				_, d := cc.get(b, strings.TrimSuffix(bc.path, "?flat"))
+				_, d := cc.get(b, strings.TrimSuffix(strings.TrimSuffix(bc.path, "?flat"), "&flat"))
 				times = append(times, d)
 			}
 			sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
