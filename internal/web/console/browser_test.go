@@ -47,9 +47,12 @@ func browserServer(t *testing.T) *testserver.Server {
 	return testserver.Start(t, testserver.Options{Data: freshData(t), Configure: webtest.ServerTLS(t)})
 }
 
+// do runs steps, each after the page's scripts have run (they run after
+// the first paint, web/static/boot.js): a click before htmx is loaded
+// would post a plain form instead.
 func (b *tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
-	if err := chromedp.Do(b.ctx, steps...); err != nil {
+	if err := chromedp.Do(b.ctx, webtest.AfterScripts(steps...)...); err != nil {
 		html, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string]("document.body ? document.body.innerText : ''"))
 		b.t.Fatalf("%s: %v\npage text:\n%s", what, err, html)
 	}

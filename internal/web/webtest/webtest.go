@@ -339,13 +339,20 @@ func (tb *Tab) Do(actions ...chromedp.Action[chromedp.Void]) {
 	tb.t.Helper()
 	ctx, cancel := context.WithTimeout(tb.Ctx, Timeout)
 	defer cancel()
+	if err := chromedp.Do(ctx, AfterScripts(actions...)...); err != nil {
+		tb.t.Fatalf("webtest: %v (page %s)", err, tb.location())
+	}
+}
+
+// AfterScripts puts a wait for the page's scripts (scriptsReady) before
+// each action, as Do does, for tests that drive chromedp themselves (the
+// console's).
+func AfterScripts(actions ...chromedp.Action[chromedp.Void]) []chromedp.Action[chromedp.Void] {
 	waited := make([]chromedp.Action[chromedp.Void], 0, 2*len(actions))
 	for _, a := range actions {
 		waited = append(waited, scriptsReady, a)
 	}
-	if err := chromedp.Do(ctx, waited...); err != nil {
-		tb.t.Fatalf("webtest: %v (page %s)", err, tb.location())
-	}
+	return waited
 }
 
 // scriptsReady waits until the page's late scripts have run: <html
