@@ -43,12 +43,13 @@ func TestEveryRouteWithForeignIDIs404(t *testing.T) {
 		form url.Values // a POST when set
 	}
 	withID := map[string][]ask{
-		"GET /mail/{mailbox}":       {{path: "/mail/" + mb}},
-		"GET /mail/{mailbox}/rows":  {{path: "/mail/" + mb + "/rows"}},
-		"GET /msg/{id}":             {{path: "/msg/" + msg}, {path: "/msg/" + itoa(gone.ID) + "?deleted=1"}},
-		"GET /msg/{id}/html":        {{path: "/msg/" + msg + "/html?part=0.1.0"}},
-		"GET /msg/{id}/part/{path}": {{path: "/msg/" + msg + "/part/1"}, {path: "/msg/" + msg + "/part/1?inline=1"}},
-		"GET /msg/{id}/raw":         {{path: "/msg/" + msg + "/raw"}},
+		"GET /mail/{mailbox}":         {{path: "/mail/" + mb}},
+		"GET /mail/{mailbox}/rows":    {{path: "/mail/" + mb + "/rows"}},
+		"GET /mail/{mailbox}/changes": {{path: "/mail/" + mb + "/changes?since=0"}},
+		"GET /msg/{id}":               {{path: "/msg/" + msg}, {path: "/msg/" + itoa(gone.ID) + "?deleted=1"}},
+		"GET /msg/{id}/html":          {{path: "/msg/" + msg + "/html?part=0.1.0"}},
+		"GET /msg/{id}/part/{path}":   {{path: "/msg/" + msg + "/part/1"}, {path: "/msg/" + msg + "/part/1?inline=1"}},
+		"GET /msg/{id}/raw":           {{path: "/msg/" + msg + "/raw"}},
 		"POST /actions": {
 			{path: "/actions", form: url.Values{"id": {msg}, "action": {"delete"}}},
 			{path: "/actions", form: url.Values{"id": {msg}, "action": {"read"}}},

@@ -107,6 +107,19 @@ func (e *webEnv) signIn(a store.Account) *client {
 
 func (c *client) do(method, path string, form url.Values) (*http.Response, string) {
 	c.e.t.Helper()
+	return c.doHeader(method, path, form, nil)
+}
+
+// fragment GETs path as htmx does (HX-Request), for the pieces of a page
+// that the scripts ask for: without the header the same URL answers a
+// whole page, for a link followed without script.
+func (c *client) fragment(path string) (*http.Response, string) {
+	c.e.t.Helper()
+	return c.doHeader("GET", path, nil, http.Header{"Hx-Request": {"true"}})
+}
+
+func (c *client) doHeader(method, path string, form url.Values, header http.Header) (*http.Response, string) {
+	c.e.t.Helper()
 	var body io.Reader
 	if form != nil {
 		if c.csrf != "" {
@@ -120,6 +133,9 @@ func (c *client) do(method, path string, form url.Values) (*http.Response, strin
 	}
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	resp, err := c.c.Do(req)
 	if err != nil {

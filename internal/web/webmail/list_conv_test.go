@@ -57,7 +57,7 @@ func TestConversationsAcrossPages(t *testing.T) {
 			break
 		}
 		var resp *http.Response
-		resp, body = bob.get(strings.ReplaceAll(more[1], "&amp;", "&"))
+		resp, body = bob.fragment(strings.ReplaceAll(more[1], "&amp;", "&"))
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("more rows: %s", resp.Status)
 		}
