@@ -9,9 +9,13 @@
 // A late script can miss DOMContentLoaded (htmx waits for it while the
 // document is not yet "complete"): when one ran before that, the event is
 // sent again after the last one, for the listeners they added. <html>
-// says data-scripts="ready" when they have all run (tests wait for it).
+// says data-scripts="starting" once this file runs and "ready" when they
+// have all run (tests wait for it).
 (function () {
   "use strict";
+  // "starting" tells "not run yet" from "never runs" (script off): a
+  // page complete while still "loading" has no scripts to wait for.
+  document.documentElement.setAttribute("data-scripts", "starting");
   var started = false;
   function run() {
     if (started) { return; }

@@ -356,11 +356,14 @@ func AfterScripts(actions ...chromedp.Action[chromedp.Void]) []chromedp.Action[c
 }
 
 // scriptsReady waits until the page's late scripts have run: <html
-// data-scripts="loading"> (web/templates/layout.html) turns "ready". A
-// page without the attribute is ready; so is one that cannot be asked
-// for a while (it is being replaced: the next action meets the new one).
+// data-scripts="loading"> (web/templates/layout.html) turns "starting"
+// when boot.js runs, then "ready". A page without the attribute is ready;
+// so is one complete while still "loading" (boot.js, async, runs before
+// the load event: it never ran, scripts are off), and one that cannot be
+// asked for a while (it is being replaced: the next action meets the
+// new one).
 var scriptsReady = chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-	const js = `document.documentElement.getAttribute("data-scripts") !== "loading"`
+	const js = `(s => s === null || s === "ready" || (s === "loading" && document.readyState === "complete"))(document.documentElement.getAttribute("data-scripts"))`
 	for fails := 0; ; {
 		ectx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		ok, err := chromedp.Evaluate[bool](js)(ectx, t)
