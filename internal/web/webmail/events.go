@@ -1,8 +1,11 @@
 package webmail
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/xtramail/xtramail/internal/store"
@@ -18,10 +21,20 @@ const maxStreamsPerSession = 6
 const heartbeat = 25 * time.Second
 
 // events streams the account's changes as Server-Sent Events (HTML
-// Living Standard, "Server-sent events"): "change" with the folder id
-// and INBOX's unread count, whenever mail arrives, flags change, or
-// messages are deleted, moved or restored, here, over IMAP or by capture.
-// The page re-reads what it shows; the feed says only that it changed.
+// Living Standard, "Server-sent events"): "change" with the folder id,
+// INBOX's unread count and the folder's, whenever mail arrives, flags
+// change, or messages are deleted, moved or restored, here, over IMAP or
+// by capture. The page re-reads what it shows; the feed says only that
+// it changed.
+//
+// ?seen= lists the folders the page showed with the modseq it read each
+// at ("id.modseq,id.modseq", the folder list's data-modseq): a change
+// made after the page was read but before this stream subscribed is in
+// no notification the stream gets, so each folder whose modseq moved
+// since (or that the page did not know) is sent as changed at once, the
+// way SELECT reports what changed before it listened (RFC 7162 3.1.2.1
+// CONDSTORE's HIGHESTMODSEQ). A reconnecting EventSource sends the same
+// URL, so what changed while it was away comes too.
 func (a *app) events(w http.ResponseWriter, r *http.Request, acct int64) {
 	ses := web.SessionFrom(r.Context())
 	if ses == nil {
@@ -57,6 +70,18 @@ func (a *app) events(w http.ResponseWriter, r *http.Request, acct int64) {
 		}
 	})
 	defer cancel()
+	// After subscribing: a change committed later is announced to the
+	// subscription; one committed before shows in the modseqs read here.
+	if seen, ok := parseSeen(r.URL.Query().Get("seen")); ok {
+		if err := a.changedSince(r.Context(), acct, seen, pending); err != nil {
+			a.fail(w, r, acct, "read folders for the live-update stream", err)
+			return
+		}
+		select {
+		case changed <- struct{}{}:
+		default: // the feed has already signalled
+		}
+	}
 
 	rc := http.NewResponseController(w)
 	rc.SetWriteDeadline(time.Time{}) // a stream lives as long as the tab
@@ -83,9 +108,9 @@ func (a *app) events(w http.ResponseWriter, r *http.Request, acct int64) {
 				return
 			}
 		case <-changed:
-			unread := a.inboxUnread(r.Context(), acct)
+			inbox, unseen := a.liveUnread(r.Context(), acct)
 			for _, mb := range pending.take() {
-				if _, err := fmt.Fprintf(w, "event: change\ndata: {\"mailbox\":%d,\"unread\":%d}\n\n", mb, unread); err != nil {
+				if _, err := fmt.Fprintf(w, "event: change\ndata: {\"mailbox\":%d,\"unread\":%d,\"folderUnread\":%d}\n\n", mb, unseen[inbox], unseen[mb]); err != nil {
 					return
 				}
 			}
@@ -94,4 +119,51 @@ func (a *app) events(w http.ResponseWriter, r *http.Request, acct int64) {
 			return
 		}
 	}
+}
+
+// maxSeen bounds the folders a stream's ?seen= may name.
+const maxSeen = 1000
+
+// parseSeen reads ?seen= ("id.modseq,id.modseq"): false when it is
+// absent or broken (the stream then sends only what changes from now
+// on, as before pages carried it).
+func parseSeen(v string) (map[int64]uint64, bool) {
+	if v == "" {
+		return nil, false
+	}
+	parts := strings.Split(v, ",")
+	if len(parts) > maxSeen {
+		return nil, false
+	}
+	seen := make(map[int64]uint64, len(parts))
+	for _, p := range parts {
+		id, ms, ok := strings.Cut(p, ".")
+		n, err1 := strconv.ParseInt(id, 10, 64)
+		m, err2 := strconv.ParseUint(ms, 10, 64)
+		if !ok || err1 != nil || err2 != nil || n <= 0 {
+			return nil, false
+		}
+		seen[n] = m
+	}
+	return seen, true
+}
+
+// changedSince adds to pending each folder of the account whose modseq
+// is past the one the page saw, or that the page did not list (a folder
+// made since), and each folder the page listed that is gone.
+func (a *app) changedSince(ctx context.Context, acct int64, seen map[int64]uint64, pending *pendingSet) error {
+	mbs, err := a.store.Mailboxes(ctx, acct)
+	if err != nil {
+		return err
+	}
+	for _, mb := range mbs {
+		if ms, ok := seen[mb.ID]; !ok || mb.HighestModSeq > ms {
+			pending.add(mb.ID)
+		}
+		delete(seen, mb.ID)
+	}
+	for id := range seen {
+		pending.add(id)
+	}
+	return nil
 }

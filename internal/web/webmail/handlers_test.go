@@ -277,7 +277,7 @@ func TestLiveUpdates(t *testing.T) {
 		t.Fatalf("first line %q %v", line, err)
 	}
 	put(t, e.st, e.bob, store.Inbox, "Subject: live\n\nx\n", time.Now(), 0)
-	want := fmt.Sprintf(`data: {"mailbox":%d,"unread":1}`, in.ID)
+	want := fmt.Sprintf(`data: {"mailbox":%d,"unread":1,"folderUnread":1}`, in.ID)
 	for {
 		line, err := r.ReadString('\n')
 		if err != nil {

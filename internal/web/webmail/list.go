@@ -37,11 +37,15 @@ func (a *app) readRoutes(mux *http.ServeMux) {
 
 // folderItem is one folder in the side list.
 type folderItem struct {
-	ID      int64
-	Name    string // the full name ("Projects/Blue")
-	Label   string // the last level ("Blue")
-	Depth   int    // levels below the top, for indentation
-	Unseen  uint32
+	ID     int64
+	Name   string // the full name ("Projects/Blue")
+	Label  string // the last level ("Blue")
+	Depth  int    // levels below the top, for indentation
+	Unseen uint32
+	// ModSeq is the folder's HIGHESTMODSEQ (RFC 7162), read before its
+	// unread count and before the page's list: the live-update stream
+	// sends the changes made since (events, seen=).
+	ModSeq  uint64
 	Href    string
 	Current bool
 	Icon    string // a class for special folders
@@ -146,7 +150,7 @@ func (a *app) folders(ctx context.Context, acct int64, current int64) ([]folderI
 		if rank(m) < 5 {
 			icon = "folder-" + strings.ToLower(m.Name)
 		}
-		out = append(out, folderItem{ID: m.ID, Name: m.Name, Label: label, Depth: min(depth, 6), Unseen: m.Unseen,
+		out = append(out, folderItem{ID: m.ID, Name: m.Name, Label: label, Depth: min(depth, 6), Unseen: m.Unseen, ModSeq: m.HighestModSeq,
 			Href: "/mail/" + strconv.FormatInt(m.ID, 10), Current: m.ID == current, Icon: icon, Archive: m.SpecialUse == archiveUse})
 	}
 	return out, nil
@@ -386,9 +390,13 @@ func (a *app) showMailbox(w http.ResponseWriter, r *http.Request, acct int64, mb
 		a.fail(w, r, acct, "list folders", err)
 		return
 	}
-	for _, f := range d.Folders {
+	for i, f := range d.Folders {
 		if f.ID == mb.ID {
-			d.Mailbox = f
+			// The list was read after mb, before the folders: the
+			// page has seen this folder as of mb's modseq, and a
+			// change made in between comes by the stream.
+			d.Folders[i].ModSeq = min(f.ModSeq, mb.HighestModSeq)
+			d.Mailbox = d.Folders[i]
 		} else {
 			d.Targets = append(d.Targets, f)
 		}

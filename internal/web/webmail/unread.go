@@ -6,19 +6,17 @@ import (
 	"github.com/xtramail/xtramail/internal/store"
 )
 
-// inboxUnread is INBOX's unread count as the webmail shows it (badge,
-// tab title, live updates): its unseen messages less those marked
-// \Deleted, which its list leaves out (store.Webmail.LiveUnseen). IMAP's
-// STATUS UNSEEN still counts those: they are in the mailbox until
-// EXPUNGE. 0 when it cannot be read.
-func (a *app) inboxUnread(ctx context.Context, acct int64) uint32 {
+// liveUnread is every folder's unread count as the webmail shows it
+// (store.Webmail.LiveUnseen), with INBOX's id: what a live update sends.
+// Empty when it cannot be read.
+func (a *app) liveUnread(ctx context.Context, acct int64) (inbox int64, unseen map[int64]uint32) {
 	in, err := a.store.Mailbox(ctx, acct, store.Inbox)
 	if err != nil {
-		return 0
+		return 0, nil
 	}
-	unseen, err := a.store.LiveUnseen(ctx, acct)
+	unseen, err = a.store.LiveUnseen(ctx, acct)
 	if err != nil {
-		return in.Unseen
+		return in.ID, map[int64]uint32{in.ID: in.Unseen}
 	}
-	return unseen[in.ID]
+	return in.ID, unseen
 }

@@ -4,9 +4,9 @@
 // folder's changes since it was read (applyChanges); search results and
 // Deleted, which follow every folder, are read again down to the last
 // row shown (the list's data-refresh URL with upto=). Both keep the
-// selection; the tab title and the Mail badge
-// show the INBOX's unread count, and a polite live region says what
-// changed.
+// selection; the tab title and the Mail badge show the INBOX's unread
+// count, the folder list each folder's, and a polite live region says
+// what changed.
 (function () {
   "use strict";
   if (!window.EventSource || !window.fetch) { return; }
@@ -23,6 +23,29 @@
         badge.remove();
       }
     });
+  }
+  // A folder's badge in the folder list (as the server writes it).
+  function setFolderUnread(id, n) {
+    var link = document.querySelector('.folders a[data-folder="' + id + '"]');
+    if (!link) { return; }
+    var badge = link.querySelector(".badge");
+    if (n > 0) {
+      if (!badge) {
+        badge = document.createElement("span");
+        badge.className = "badge";
+        badge.setAttribute("data-unread-for", id);
+        link.appendChild(document.createTextNode(" "));
+        link.appendChild(badge);
+      }
+      badge.textContent = String(n);
+      var hidden = document.createElement("span");
+      hidden.className = "visually-hidden";
+      hidden.textContent = " unread";
+      badge.appendChild(hidden);
+    } else if (badge) {
+      if (badge.previousSibling && badge.previousSibling.nodeType === 3) { badge.previousSibling.remove(); }
+      badge.remove();
+    }
   }
   var busy = false, again = false, timer = 0;
   function refresh() {
@@ -133,7 +156,14 @@
       if (again) { again = false; applyChanges(); }
     });
   }
-  var es = new EventSource("/events");
+  // The stream starts from what the page was read at: each folder's
+  // modseq (the folder list's data-modseq), so that a change made
+  // between the page's render and the stream's start is sent too.
+  var seen = [];
+  document.querySelectorAll(".folders a[data-folder][data-modseq]").forEach(function (a) {
+    seen.push(a.getAttribute("data-folder") + "." + a.getAttribute("data-modseq"));
+  });
+  var es = new EventSource("/events" + (seen.length ? "?seen=" + seen.join(",") : ""));
   // The stream is open (the server subscribed before answering): tests
   // wait for this instead of a fixed time.
   es.addEventListener("open", function () { document.documentElement.setAttribute("data-live", "open"); });
@@ -141,6 +171,7 @@
     var d;
     try { d = JSON.parse(e.data); } catch (err) { return; }
     setUnread(d.unread);
+    if (typeof d.folderUnread === "number") { setFolderUnread(d.mailbox, d.folderUnread); }
     var main = document.querySelector(".mail");
     if (!main) { return; }
     // A folder follows its own changes; search results and Deleted
