@@ -547,11 +547,6 @@ func (tb *Tab) RemoteRequests(base string) []string {
 // scheme (TestInbox-list-390-dark.png) and returns its path.
 func (tb *Tab) Screenshot(name string) string {
 	tb.t.Helper()
-	// Two frames first: rows just put in a list with content-visibility:
-	// auto (webmail's mail.css) are laid out at the next frame, and a
-	// capture taken before it shows them blank. A hidden tab has no
-	// frames: the timer ends the wait there.
-	Run(tb, chromedp.Evaluate[bool](`new Promise(r => { requestAnimationFrame(() => requestAnimationFrame(() => r(true))); setTimeout(() => r(true), 1000); })`, chromedp.EvalAwaitPromise))
 	png := Run(tb, chromedp.FullScreenshot(100))
 	dir, err := ScreenshotDir()
 	if err != nil {
