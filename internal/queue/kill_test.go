@@ -29,17 +29,27 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// childLease is the child worker's lease: long enough that no attempt on
+// a loaded machine is cut off by it (a cut attempt is deferred by minutes
+// of backoff, past the child's own limit).
+const childLease = 10 * time.Minute
+
 // child delivers the queue in dir through the relay on
-// XTRAMAIL_QUEUE_RELAY_PORT until it is empty.
+// XTRAMAIL_QUEUE_RELAY_PORT until it is empty. Its clock runs
+// XTRAMAIL_QUEUE_CLOCK_AHEAD ahead of the real one: a restarted worker
+// sees the killed one's leases as run out, as it would once they had,
+// without the test waiting for them.
 func child(dir string) int {
 	port, _ := strconv.Atoi(os.Getenv("XTRAMAIL_QUEUE_RELAY_PORT"))
+	ahead, _ := time.ParseDuration(os.Getenv("XTRAMAIL_QUEUE_CLOCK_AHEAD"))
 	st := openStore(childTB{}, dir)
 	defer st.Close()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	w := New(Config{
 		Hostname: "queue.example.org",
 		Relay:    &Relay{Host: "127.0.0.1", Port: port, TLS: "none"},
-		Lease:    2 * time.Second,
+		Lease:    childLease,
+		Now:      func() time.Time { return time.Now().Add(ahead) },
 		// One session: with several, a 250 the sink wrote just before the
 		// kill may never have reached the worker (the window RFC 1047
 		// describes, which no sender can close), and the sink could not
@@ -103,9 +113,10 @@ func TestKillMidQueueDeliversOnce(t *testing.T) {
 	var mu sync.Mutex
 	var current *proc
 	var stderr bytes.Buffer
-	start := func() *proc {
+	start := func(ahead time.Duration) *proc {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), "XTRAMAIL_QUEUE_CHILD="+dir, "XTRAMAIL_QUEUE_RELAY_PORT="+strconv.Itoa(sk.port))
+		cmd.Env = append(os.Environ(), "XTRAMAIL_QUEUE_CHILD="+dir, "XTRAMAIL_QUEUE_RELAY_PORT="+strconv.Itoa(sk.port),
+			"XTRAMAIL_QUEUE_CLOCK_AHEAD="+ahead.String())
 		cmd.Stderr = &lockedWriter{mu: &mu, w: &stderr}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -145,7 +156,7 @@ func TestKillMidQueueDeliversOnce(t *testing.T) {
 		}
 	})
 
-	first := start()
+	first := start(0)
 	select {
 	case <-killed:
 	case <-first.dead:
@@ -162,7 +173,8 @@ func TestKillMidQueueDeliversOnce(t *testing.T) {
 		t.Fatalf("%d messages acknowledged before the kill, want %d", got, killAt-1)
 	}
 
-	second := start()
+	// The restarted worker's clock is past the first one's leases.
+	second := start(childLease + time.Minute)
 	select {
 	case <-second.dead:
 		if second.err != nil {
