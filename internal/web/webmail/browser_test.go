@@ -329,7 +329,8 @@ func TestBrowserSearchDeleteRestoreLive(t *testing.T) {
 
 	// Live: mark the page, capture a message, wait for its row.
 	webtest.Run(tab, chromedp.Evaluate[int]("window.__stillHere = 1"))
-	tab.Do(chromedp.Sleep(500 * time.Millisecond)) // the stream connects
+	// A change made before the stream is open is not sent: wait for it.
+	tab.WaitFor(`document.documentElement.dataset.live === 'open'`)
 	capture(t, srv, "bob@example.test", "From: Erin <erin@example.org>\nTo: bob@example.test\nSubject: Arrived live\n\nhello\n")
 	webtest.Run(tab, chromedp.Poll[bool](`[...document.querySelectorAll('#rows .mail-subject')].some(e => e.textContent === 'Arrived live')`,
 		chromedp.WithPollingTimeout(webtest.Timeout)))
