@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xtramail/xtramail/internal/clocktest"
 	"github.com/xtramail/xtramail/internal/msglog"
 )
 
@@ -65,20 +66,24 @@ func TestRunReusesRelaySessions(t *testing.T) {
 // send within their lease (a slow relay) is not cut off with the rest
 // deferred by a backoff: what it could not reach in time is left to its
 // lease and retried at once after, and every message arrives exactly
-// once, with no deferral and no attempt counted.
+// once, with no deferral and no attempt counted. The relay is slow on the
+// worker's clock, which each DATA moves on by a minute: on the real one, a
+// loaded machine's pauses would add to the relay's and could cut an
+// attempt short (then deferred, as an attempt cut off must be).
 func TestLongSessionNotCutByLease(t *testing.T) {
 	st, acc := newStore(t)
+	clock := clocktest.New(time.Now())
 	sk := startSink(t, nil, false)
 	sk.set(func() {
-		sk.dataHook = func([]byte) error { time.Sleep(300 * time.Millisecond); return nil }
+		sk.dataHook = func([]byte) error { clock.Advance(time.Minute); return nil }
 	})
-	const total = 30 // 9 s of DATA, over one session, with a 6 s lease
+	const total, lease = 30, 6 * time.Minute // 30 minutes of DATA over one session
 	for i := range total {
-		enqueue(t, st, acc, time.Now(), fmt.Sprintf("m%d", i), "bob@remote.test")
+		enqueue(t, st, acc, clock.Now(), fmt.Sprintf("m%d", i), "bob@remote.test")
 	}
 	w := New(Config{Hostname: "queue.example.org", Relay: &Relay{Host: "127.0.0.1", Port: sk.port, TLS: "none"},
-		Concurrency: 1, Lease: 6 * time.Second}, st, nil, nil)
-	for deadline := time.Now().Add(2 * time.Minute); len(queued(t, st)) > 0; time.Sleep(100 * time.Millisecond) {
+		Concurrency: 1, Lease: lease, Now: clock.Now}, st, nil, nil)
+	for deadline := time.Now().Add(2 * time.Minute); len(queued(t, st)) > 0; clock.Advance(lease) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d entries still queued", len(queued(t, st)))
 		}
