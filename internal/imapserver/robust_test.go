@@ -49,7 +49,7 @@ func TestRobustness(t *testing.T) {
 				t.Fatalf("got %q, want %q", l, tc.want)
 			}
 			if tc.closes {
-				c.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				c.c.SetReadDeadline(time.Now().Add(time.Minute))
 				rest, err := io.ReadAll(c.r)
 				if err != nil && !isClosed(err) {
 					t.Fatalf("want a clean close, got %v", err)

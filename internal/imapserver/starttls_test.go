@@ -24,7 +24,7 @@ func TestStartTLS(t *testing.T) {
 	c.want(`LOGIN alice@example.org "`+testPassword+`"`, "NO [PRIVACYREQUIRED]")
 	c.ok("STARTTLS")
 	tc := tls.Client(raw, &tls.Config{RootCAs: e.roots, ServerName: "localhost"})
-	tc.SetDeadline(time.Now().Add(5 * time.Second))
+	tc.SetDeadline(time.Now().Add(time.Minute))
 	if err := tc.Handshake(); err != nil {
 		t.Fatal(err)
 	}

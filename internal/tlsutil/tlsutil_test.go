@@ -199,7 +199,7 @@ func handshake(t *testing.T, serverCfg *tls.Config, roots *x509.CertPool, server
 			return
 		}
 		defer c.Close()
-		c.SetDeadline(time.Now().Add(5 * time.Second))
+		c.SetDeadline(time.Now().Add(time.Minute))
 		io.CopyN(c, c, 5)
 	}()
 	conn, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: roots, ServerName: serverName})
@@ -207,7 +207,7 @@ func handshake(t *testing.T, serverCfg *tls.Config, roots *x509.CertPool, server
 		return nil, err
 	}
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	conn.SetDeadline(time.Now().Add(time.Minute))
 	if _, err := conn.Write([]byte("hello")); err != nil {
 		return nil, err
 	}

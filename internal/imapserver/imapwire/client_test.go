@@ -43,7 +43,7 @@ func TestClientCommands(t *testing.T) {
 		select {
 		case cmd := <-got:
 			return cmd
-		case <-time.After(5 * time.Second):
+		case <-time.After(time.Minute):
 			t.Fatalf("server read nothing")
 		}
 		return nil
