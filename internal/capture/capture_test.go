@@ -307,7 +307,7 @@ func TestConnectionLimit(t *testing.T) {
 	// it close).
 	second.cmd("QUIT", "221 ")
 	second.c.Close()
-	for deadline := time.Now().Add(10 * time.Second); ; {
+	for deadline := time.Now().Add(time.Minute); ; {
 		c, err := net.Dial("tcp", e.addr)
 		if err != nil {
 			t.Fatal(err)
@@ -349,7 +349,7 @@ func TestDataTimeoutCloses(t *testing.T) {
 		}
 	}
 	cv.send("Subject: stalled\r\n\r\npartial")
-	cv.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	cv.c.SetReadDeadline(time.Now().Add(time.Minute))
 	rest, err := io.ReadAll(cv.r)
 	if err != nil {
 		t.Fatalf("connection not closed after DATA timeout: %v (read %q)", err, rest)

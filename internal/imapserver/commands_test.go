@@ -19,7 +19,7 @@ func TestCommandRefusedByStateBeforeLiteral(t *testing.T) {
 		{"p3 UID FETCH 1:* (BODY[HEADER.FIELDS ({7}", "p3 BAD"},
 	} {
 		c.send(tc.line)
-		c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		c.c.SetReadDeadline(time.Now().Add(time.Minute))
 		l, err := c.r.ReadString('\n')
 		if err != nil {
 			t.Fatalf("%s: %v", tc.line, err)

@@ -152,7 +152,7 @@ func TestCompressAnswersWithoutFurtherInput(t *testing.T) {
 						}
 					}
 					out := z.compress(t, piece, mode)
-					c.c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+					c.c.SetWriteDeadline(time.Now().Add(time.Minute))
 					if _, err := c.c.Write(out); err != nil {
 						t.Fatal(err)
 					}

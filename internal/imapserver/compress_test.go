@@ -42,7 +42,7 @@ func TestCompress(t *testing.T) {
 	}
 	fc := &flateConn{Conn: c.c, r: flate.NewReader(rest), fw: fw}
 	c.c, c.r = fc, bufio.NewReader(fc)
-	c.c.SetDeadline(time.Now().Add(10 * time.Second))
+	c.c.SetDeadline(time.Now().Add(time.Minute))
 	has(t, c.ok("NAMESPACE"), "* NAMESPACE")
 	c.ok("SELECT INBOX")
 	has(t, c.ok("FETCH 1 BODY.PEEK[]"), multipartMsg)

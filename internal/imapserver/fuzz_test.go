@@ -48,7 +48,7 @@ func FuzzSession(f *testing.F) {
 		panics := e.srv.Panics()
 		c := e.login()
 		c.ok("SELECT INBOX")
-		c.c.SetDeadline(time.Now().Add(10 * time.Second))
+		c.c.SetDeadline(time.Now().Add(time.Minute))
 		c.c.Write(append(data, "\r\nzz LOGOUT\r\n"...))
 		// End of input: a literal the bytes announce but do not hold ends
 		// at EOF instead of waiting.

@@ -33,7 +33,7 @@ func announcedBefore(t *testing.T, lines []string, kw string, readOnly bool) {
 func untilShown(t *testing.T, c *conn, cmd, kw string) []string {
 	t.Helper()
 	var all []string
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
 		lines := c.ok(cmd)
 		all = append(all, lines...)

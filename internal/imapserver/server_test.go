@@ -286,7 +286,7 @@ func (c *conn) line() string {
 // send writes a raw line (CRLF added).
 func (c *conn) send(line string) {
 	c.t.Helper()
-	c.c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	c.c.SetWriteDeadline(time.Now().Add(time.Minute))
 	if _, err := io.WriteString(c.c, line+"\r\n"); err != nil {
 		c.t.Fatal(err)
 	}

@@ -101,7 +101,7 @@ func (s *rawSession) line() (string, error) {
 		s.pending = ""
 		return l, nil
 	}
-	s.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	s.nc.SetReadDeadline(time.Now().Add(time.Minute))
 	l, err := s.r.ReadString('\n')
 	if err != nil {
 		return "", err
@@ -130,7 +130,7 @@ func (s *rawSession) expect(prefix string) (string, error) {
 func (s *rawSession) data() ([]byte, error) {
 	var b bytes.Buffer
 	for {
-		s.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		s.nc.SetReadDeadline(time.Now().Add(time.Minute))
 		l, err := s.r.ReadString('\n')
 		if err != nil {
 			return nil, err
