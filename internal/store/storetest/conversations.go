@@ -22,10 +22,8 @@ import (
 // its count and unseen count. Another account's mailbox is ErrNotFound.
 func testConversationPages(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	accts := setup(t, s, "bob@example.test", "eve@example.test")
-	a, eve := accts[0], accts[1]
+	a, eve, in := bobAndEve(t, s)
 	arch := must(s.CreateMailbox(ctx, a.ID, "Archive", ""))
-	in := must(s.Mailbox(ctx, a.ID, store.Inbox))
 	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	rng := rand.New(rand.NewPCG(7, 14))
 	root := map[int64]string{} // message id → its thread root, by construction

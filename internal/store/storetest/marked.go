@@ -3,7 +3,6 @@ package storetest
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -22,24 +21,10 @@ import (
 // account's ids are ErrNotFound and its messages never listed.
 func testDeletedMarked(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	accts := setup(t, s, "bob@example.test", "eve@example.test")
-	bob, eve := accts[0], accts[1]
-	in := must(s.Mailbox(ctx, bob.ID, store.Inbox))
+	bob, eve, in := bobAndEve(t, s)
 	base := time.Now().Add(-time.Hour)
-	var ms []store.Message
-	for i := range 8 {
-		raw := fmt.Sprintf("From: a@example.org\r\nSubject: m%d\r\nMessage-ID: <m%d@example.org>\r\n\r\nbody\r\n", i, i)
-		d := deliver(t, s, []byte(raw), base.Add(time.Duration(i)*time.Minute), store.Copy{AccountID: bob.ID, Mailbox: store.Inbox})
-		ms = append(ms, must(s.Message(ctx, bob.ID, d[0].MessageID)))
-	}
+	ms := deliverSeries(t, s, bob, base, "m", 8, nil)
 	deliver(t, s, []byte("From: a@example.org\r\nSubject: eve's\r\n\r\nbody\r\n"), base, store.Copy{AccountID: eve.ID, Mailbox: store.Inbox, Flags: store.FlagDeleted})
-	ids := func(xs ...store.Message) []int64 {
-		out := []int64{}
-		for _, x := range xs {
-			out = append(out, x.ID)
-		}
-		return out
-	}
 	unseen := func() (imap, live uint32) {
 		return must(s.Mailbox(ctx, bob.ID, store.Inbox)).Unseen, must(s.LiveUnseen(ctx, bob.ID))[in.ID]
 	}

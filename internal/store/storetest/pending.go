@@ -3,7 +3,6 @@ package storetest
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -21,31 +20,17 @@ import (
 // ids are refused or ignored; the store expunges due deletes by itself.
 func testPendingDeletes(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	accts := setup(t, s, "bob@example.test", "eve@example.test")
-	bob, eve := accts[0], accts[1]
-	in := must(s.Mailbox(ctx, bob.ID, store.Inbox))
-	base := time.Now().Add(-time.Hour)
-	var ms []store.Message
-	for i := range 4 {
-		var flags store.Flags
+	bob, eve, in := bobAndEve(t, s)
+	ms := deliverSeries(t, s, bob, time.Now().Add(-time.Hour), "p", 4, func(i int) store.Flags {
 		if i == 2 {
-			flags = store.FlagDeleted // marked over IMAP before
+			return store.FlagDeleted // marked over IMAP before
 		}
-		raw := fmt.Sprintf("From: a@example.org\r\nSubject: p%d\r\nMessage-ID: <p%d@example.org>\r\n\r\nbody\r\n", i, i)
-		d := deliver(t, s, []byte(raw), base.Add(time.Duration(i)*time.Minute), store.Copy{AccountID: bob.ID, Mailbox: store.Inbox, Flags: flags})
-		ms = append(ms, must(s.Message(ctx, bob.ID, d[0].MessageID)))
-	}
+		return 0
+	})
 	var mu sync.Mutex
 	var changes []store.Change
 	cancel := s.Subscribe(bob.ID, func(c store.Change) { mu.Lock(); changes = append(changes, c); mu.Unlock() })
 	defer cancel()
-	ids := func(xs ...store.Message) []int64 {
-		var out []int64
-		for _, x := range xs {
-			out = append(out, x.ID)
-		}
-		return out
-	}
 	listed := func() []int64 {
 		var out []int64
 		for _, m := range must(s.MessagePage(ctx, bob.ID, in.ID, store.Cursor{}, 50)) {

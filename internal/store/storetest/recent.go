@@ -14,9 +14,8 @@ import (
 // racing, never lowers the claim, and is scoped by account.
 func testClaimRecent(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	accts := setup(t, s, "bob@example.test", "eve@example.test")
-	bob, eve := accts[0].ID, accts[1].ID
-	in := must(s.Mailbox(ctx, bob, store.Inbox))
+	bobAcct, eveAcct, in := bobAndEve(t, s)
+	bob, eve := bobAcct.ID, eveAcct.ID
 	if in.RecentUID != 0 {
 		t.Fatalf("new INBOX RecentUID %d", in.RecentUID)
 	}

@@ -24,9 +24,8 @@ import (
 // ErrNotFound and an empty mailbox an empty list.
 func testSearchFields(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	accts := setup(t, s, "bob@example.test", "eve@example.test")
-	bob, eve := accts[0].ID, accts[1].ID
-	in := must(s.Mailbox(ctx, bob, store.Inbox))
+	bobAcct, eveAcct, in := bobAndEve(t, s)
+	bob, eve := bobAcct.ID, eveAcct.ID
 	if got := must(s.SearchFieldRows(ctx, bob, in.ID, nil)); len(got) != 0 {
 		t.Fatalf("empty INBOX: %d messages", len(got))
 	}

@@ -48,9 +48,8 @@ func sortKeysMessage(r *rand.Rand, i int) []byte {
 // ErrNotFound.
 func testSortRows(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	accts := setup(t, s, "bob@example.test", "eve@example.test")
-	bob, eve := accts[0].ID, accts[1].ID
-	in := must(s.Mailbox(ctx, bob, store.Inbox))
+	bobAcct, eveAcct, in := bobAndEve(t, s)
+	bob, eve := bobAcct.ID, eveAcct.ID
 	if rows := must(s.SortRows(ctx, bob, in.ID, nil)); len(rows) != 0 {
 		t.Fatalf("empty INBOX: %d rows", len(rows))
 	}

@@ -142,6 +142,32 @@ func deliver(t *testing.T, s store.Store, raw []byte, received time.Time, copies
 	return must(s.Deliver(context.Background(), d))
 }
 
+// bobAndEve is the set-up most groups start from: bob and eve, two
+// accounts of one domain, and bob's INBOX.
+func bobAndEve(t *testing.T, s store.Store) (bob, eve store.Account, inbox store.Mailbox) {
+	t.Helper()
+	accts := setup(t, s, "bob@example.test", "eve@example.test")
+	return accts[0], accts[1], must(s.Mailbox(context.Background(), accts[0].ID, store.Inbox))
+}
+
+// deliverSeries delivers n messages to acct's INBOX, a minute apart from
+// base, the i-th with Subject and Message-ID tag+i and flags(i) (nil: no
+// flags), and returns them as stored.
+func deliverSeries(t *testing.T, s store.Store, acct store.Account, base time.Time, tag string, n int, flags func(i int) store.Flags) []store.Message {
+	t.Helper()
+	var ms []store.Message
+	for i := range n {
+		var f store.Flags
+		if flags != nil {
+			f = flags(i)
+		}
+		raw := fmt.Sprintf("From: a@example.org\r\nSubject: %s%d\r\nMessage-ID: <%s%d@example.org>\r\n\r\nbody\r\n", tag, i, tag, i)
+		d := deliver(t, s, []byte(raw), base.Add(time.Duration(i)*time.Minute), store.Copy{AccountID: acct.ID, Mailbox: store.Inbox, Flags: f})
+		ms = append(ms, must(s.Message(context.Background(), acct.ID, d[0].MessageID)))
+	}
+	return ms
+}
+
 func readBody(t *testing.T, s store.Store, accountID, bodyID int64) []byte {
 	t.Helper()
 	rc := must(s.OpenBody(context.Background(), accountID, bodyID))

@@ -44,7 +44,7 @@ func newestFirst(ms []store.Message) bool {
 	})
 }
 
-func ids(ms []store.Message) []int64 {
+func ids(ms ...store.Message) []int64 {
 	out := make([]int64, len(ms))
 	for i, m := range ms {
 		out[i] = m.ID
@@ -81,9 +81,9 @@ func testWebmailPages(t *testing.T, s store.Store) {
 			return s.MessagePage(ctx, a.ID, in.ID, c, n)
 		})
 		if !newestFirst(got) {
-			t.Fatalf("pages of %d not newest first: %v", size, ids(got))
+			t.Fatalf("pages of %d not newest first: %v", size, ids(got...))
 		}
-		g, w := ids(got), ids(want)
+		g, w := ids(got...), ids(want...)
 		slices.Sort(g)
 		slices.Sort(w)
 		if !slices.Equal(g, w) {
@@ -96,8 +96,8 @@ func testWebmailPages(t *testing.T, s store.Store) {
 	deliver(t, s, Raw("late", "x"), base.Add(time.Hour), store.Copy{AccountID: a.ID, Mailbox: store.Inbox})
 	p2 := must(s.MessagePage(ctx, a.ID, in.ID, store.CursorOf(p1[9]), 10))
 	all := pageAll(t, 1000, func(c store.Cursor, n int) ([]store.Message, error) { return s.MessagePage(ctx, a.ID, in.ID, c, n) })
-	if all[0].Subject != "late" || !slices.Equal(ids(p2), ids(all[11:21])) {
-		t.Fatalf("page after a new arrival: %v, want %v", ids(p2), ids(all[11:21]))
+	if all[0].Subject != "late" || !slices.Equal(ids(p2...), ids(all[11:21]...)) {
+		t.Fatalf("page after a new arrival: %v, want %v", ids(p2...), ids(all[11:21]...))
 	}
 	// An empty mailbox of the account is an empty page, not an error.
 	arch := must(s.CreateMailbox(ctx, a.ID, "Archive", ""))
@@ -188,13 +188,13 @@ func testWebmailDeleted(t *testing.T, s store.Store) {
 		dl = append(dl, deliver(t, s, Raw(fmt.Sprintf("d%d", i), "x"), base.Add(time.Duration(i)*time.Hour), store.Copy{AccountID: a.ID, Mailbox: box})...)
 	}
 	if got := must(s.DeletedPage(ctx, a.ID, store.Cursor{}, 10)); len(got) != 0 {
-		t.Fatalf("deleted before any delete: %v", ids(got))
+		t.Fatalf("deleted before any delete: %v", ids(got...))
 	}
 	must(0, s.Expunge(ctx, a.ID, in.ID, []int64{dl[0].MessageID}))
 	must(0, s.ExpungeUIDs(ctx, a.ID, arch.ID, []uint32{dl[1].UID}))
 	got := pageAll(t, 1, func(c store.Cursor, n int) ([]store.Message, error) { return s.DeletedPage(ctx, a.ID, c, n) })
-	if !slices.Equal(ids(got), []int64{dl[1].MessageID, dl[0].MessageID}) {
-		t.Fatalf("deleted %v, want %v", ids(got), []int64{dl[1].MessageID, dl[0].MessageID})
+	if !slices.Equal(ids(got...), []int64{dl[1].MessageID, dl[0].MessageID}) {
+		t.Fatalf("deleted %v, want %v", ids(got...), []int64{dl[1].MessageID, dl[0].MessageID})
 	}
 	if got[0].MailboxID != arch.ID || !got[0].Expunged {
 		t.Fatalf("deleted message from Archive: %+v", got[0])
@@ -203,11 +203,11 @@ func testWebmailDeleted(t *testing.T, s store.Store) {
 	if len(r) != 1 || r[0].MailboxID != arch.ID {
 		t.Fatalf("restore: %+v", r)
 	}
-	if left := must(s.DeletedPage(ctx, a.ID, store.Cursor{}, 10)); !slices.Equal(ids(left), []int64{dl[0].MessageID}) {
-		t.Fatalf("deleted after restore: %v", ids(left))
+	if left := must(s.DeletedPage(ctx, a.ID, store.Cursor{}, 10)); !slices.Equal(ids(left...), []int64{dl[0].MessageID}) {
+		t.Fatalf("deleted after restore: %v", ids(left...))
 	}
 	if live := must(s.MessagePage(ctx, a.ID, arch.ID, store.Cursor{}, 10)); len(live) != 1 || live[0].ID != dl[1].MessageID {
-		t.Fatalf("Archive after restore: %v", ids(live))
+		t.Fatalf("Archive after restore: %v", ids(live...))
 	}
 	log := must(s.SearchLog(ctx, store.LogQuery{Status: msglog.Restored}))
 	if len(log) != 1 {
