@@ -4,15 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/xtramail/xtramail/internal/auth"
-	"github.com/xtramail/xtramail/internal/blob/fs"
 	"github.com/xtramail/xtramail/internal/store"
-	"github.com/xtramail/xtramail/internal/store/sqlite"
+	"github.com/xtramail/xtramail/internal/store/sqlite/sqlitetest"
 )
 
 // cheapParams keep argon2id fast in tests; the real parameters are the
@@ -21,17 +19,7 @@ var cheapParams = auth.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyL
 
 func openStore(t testing.TB) store.Store {
 	t.Helper()
-	dir := t.TempDir()
-	blobs, err := fs.Open(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlite.Open(filepath.Join(dir, "xtramail.db"), blobs, sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
+	return sqlitetest.New(t)
 }
 
 func newService(t testing.TB, opts Options) (*Service, store.Store) {

@@ -2,15 +2,14 @@ package dkim
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/xtramail/xtramail/internal/blob/fs"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/store/sqlite"
+	"github.com/xtramail/xtramail/internal/store/sqlite/sqlitetest"
 )
 
 // countedStore is a real store whose DKIM key reads are counted; the
@@ -27,15 +26,7 @@ func (c *countedStore) DKIMKey(ctx context.Context, domain string) (store.DKIMKe
 
 func openStore(t *testing.T, dir string) *sqlite.Store {
 	t.Helper()
-	blobs, err := fs.Open(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlite.Open(filepath.Join(dir, "xtramail.db"), blobs, sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
+	return sqlitetest.Open(t, dir, sqlite.Options{})
 }
 
 // TestKeysParsedOnceAndRefreshed: a domain's key is read and parsed once

@@ -5,16 +5,15 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/xtramail/xtramail/internal/blob/fs"
 	"github.com/xtramail/xtramail/internal/mtasts/mtaststest"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/store/sqlite"
+	"github.com/xtramail/xtramail/internal/store/sqlite/sqlitetest"
 )
 
 const good = "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.net\r\nmx: *.backup.example.net.\r\nmax_age: 86400\r\n"
@@ -122,14 +121,7 @@ func (r *txtResolver) LookupTXT(_ context.Context, name string) ([]string, error
 // openCache opens the SQLite store in dir, the cache production uses.
 func openCache(t *testing.T, dir string) *sqlite.Store {
 	t.Helper()
-	blobs, err := fs.Open(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlite.Open(filepath.Join(dir, "xtramail.db"), blobs, sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := sqlitetest.Open(t, dir, sqlite.Options{})
 	t.Cleanup(func() { st.Close() })
 	return st
 }

@@ -4,30 +4,19 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/xtramail/xtramail/internal/blob/fs"
 	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
-	"github.com/xtramail/xtramail/internal/store/sqlite"
+	"github.com/xtramail/xtramail/internal/store/sqlite/sqlitetest"
 )
 
 // TestRollingWindow advances an injected clock day by day and checks that
 // each message disappears exactly when its domain's window has passed,
 // across several batches per pass.
 func TestRollingWindow(t *testing.T) {
-	dir := t.TempDir()
-	blobs, err := fs.Open(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlite.Open(filepath.Join(dir, "x.db"), blobs, sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := sqlitetest.New(t)
 	ctx := context.Background()
 	st.CreateDomain(ctx, "long.test", 30)
 	st.CreateDomain(ctx, "short.test", 3)

@@ -2,13 +2,11 @@ package submission
 
 import (
 	"context"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 
-	"github.com/xtramail/xtramail/internal/blob/fs"
 	"github.com/xtramail/xtramail/internal/store"
-	"github.com/xtramail/xtramail/internal/store/sqlite"
+	"github.com/xtramail/xtramail/internal/store/sqlite/sqlitetest"
 )
 
 // countingStore counts the recipient look-ups Submit and RCPT make.
@@ -34,16 +32,7 @@ func (c *countingStore) Domain(ctx context.Context, name string) (store.Domain, 
 // colleague is still found (INBOX copy and relay), with or without a
 // route from RCPT.
 func TestRecipientsLookedUpOncePerMessage(t *testing.T) {
-	dir := t.TempDir()
-	blobs, err := fs.Open(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlite.Open(filepath.Join(dir, "x.db"), blobs, sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := sqlitetest.New(t)
 	ctx := context.Background()
 	if _, err := st.CreateDomain(ctx, "example.test", 0); err != nil {
 		t.Fatal(err)

@@ -9,17 +9,15 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/xtramail/xtramail/internal/auth"
-	"github.com/xtramail/xtramail/internal/blob/fs"
 	"github.com/xtramail/xtramail/internal/clocktest"
 	"github.com/xtramail/xtramail/internal/store"
-	"github.com/xtramail/xtramail/internal/store/sqlite"
+	"github.com/xtramail/xtramail/internal/store/sqlite/sqlitetest"
 	"github.com/xtramail/xtramail/internal/tlsutil"
 	"github.com/xtramail/xtramail/internal/web"
 )
@@ -46,16 +44,7 @@ var testParams = auth.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLe
 
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
-	dir := t.TempDir()
-	blobs, err := fs.Open(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlite.Open(filepath.Join(dir, "x.db"), blobs, sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := sqlitetest.New(t)
 	ctx := context.Background()
 	if _, err := st.CreateDomain(ctx, "example.test", 0); err != nil {
 		t.Fatal(err)

@@ -3,30 +3,20 @@ package webmail
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/xtramail/xtramail/internal/blob/fs"
 	"github.com/xtramail/xtramail/internal/store"
-	"github.com/xtramail/xtramail/internal/store/sqlite"
+	"github.com/xtramail/xtramail/internal/store/sqlite/sqlitetest"
 )
 
 // testStore opens a real SQLite store in a temporary directory with two
 // accounts, bob and eve.
 func testStore(t testing.TB) (st store.Store, bob, eve store.Account) {
 	t.Helper()
-	dir := t.TempDir()
-	blobs, err := fs.Open(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := sqlite.Open(filepath.Join(dir, "xtramail.db"), blobs, sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := sqlitetest.New(t)
 	ctx := context.Background()
+	var err error
 	if _, err := s.CreateDomain(ctx, "example.test", 0); err != nil {
 		t.Fatal(err)
 	}
