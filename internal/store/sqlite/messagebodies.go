@@ -21,8 +21,7 @@ import (
 // Body is not needed.
 func (s *Store) MessageBodies(ctx context.Context, accountID, mailboxID int64, ranges []store.UIDRange) ([]store.MessageBody, error) {
 	cond, args := uidFilterOn("m.uid", ranges)
-	rows, err := s.query(ctx, `SELECT m.id, m.account_id, m.mailbox_id, m.uid, m.modseq, m.flags, m.keywords, m.received, m.size,
-		m.body_id, m.subject, m.from_addr, m.message_id, m.preview, b.size, b.blob_key, b.info
+	rows, err := s.query(ctx, `SELECT `+joinedMessageCols+`, m.preview, b.size, b.blob_key, b.info
 		FROM messages m JOIN bodies b ON b.id = m.body_id
 		WHERE m.`+ownedMailbox+` AND m.expunged_modseq = 0`+cond+` ORDER BY m.uid`,
 		append([]any{mailboxID, accountID}, args...)...)
@@ -34,17 +33,13 @@ func (s *Store) MessageBodies(ctx context.Context, accountID, mailboxID int64, r
 	for rows.Next() {
 		var mb store.MessageBody
 		m := &mb.Message
-		var keywords, key string
-		var received int64
+		var key string
 		// The Info column is read in place: most are found decoded in
 		// the cache, and the others are decoded before the next row.
 		var info sql.RawBytes
-		if err := rows.Scan(&m.ID, &m.AccountID, &m.MailboxID, &m.UID, &m.ModSeq, &m.Flags, &keywords, &received, &m.Size,
-			&m.BodyID, &m.Subject, &m.From, &m.MessageID, &m.Preview, &mb.Body.Size, &key, &info); err != nil {
+		if err := scanJoinedMessage(rows, m, &m.Preview, &mb.Body.Size, &key, &info); err != nil {
 			return nil, fmt.Errorf("list messages with bodies: %w", err)
 		}
-		m.Received = time.UnixMilli(received)
-		m.Keywords = strings.Fields(keywords)
 		mb.Body.ID = m.BodyID
 		if mb.Body.Info = s.infos.get(m.BodyID, key); mb.Body.Info == nil {
 			mb.Body.Info = new(message.Info)
@@ -60,4 +55,24 @@ func (s *Store) MessageBodies(ctx context.Context, accountID, mailboxID int64, r
 		return nil, fmt.Errorf("list messages with bodies: %w", err)
 	}
 	return orNotFound(s, ctx, accountID, mailboxID, out, nil)
+}
+
+// joinedMessageCols are the columns of a message row (alias m) that a
+// join reads beside its own: messageCols less expunged_modseq (the joins
+// read live messages only) and preview (read where it is wanted).
+const joinedMessageCols = `m.id, m.account_id, m.mailbox_id, m.uid, m.modseq, m.flags, m.keywords, m.received, m.size,
+	m.body_id, m.subject, m.from_addr, m.message_id`
+
+// scanJoinedMessage scans a row that starts with joinedMessageCols into
+// m, and the row's further columns into more.
+func scanJoinedMessage(sc scanner, m *store.Message, more ...any) error {
+	var keywords string
+	var received int64
+	if err := sc.Scan(append([]any{&m.ID, &m.AccountID, &m.MailboxID, &m.UID, &m.ModSeq, &m.Flags, &keywords, &received, &m.Size,
+		&m.BodyID, &m.Subject, &m.From, &m.MessageID}, more...)...); err != nil {
+		return err
+	}
+	m.Received = time.UnixMilli(received)
+	m.Keywords = strings.Fields(keywords)
+	return nil
 }

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
-	"time"
 
 	"github.com/xtramail/xtramail/internal/message"
 	"github.com/xtramail/xtramail/internal/store"
@@ -50,8 +48,7 @@ func (t *tx) insertSearchFields(bodyID int64, st *message.SearchText) error {
 // with their body's fields, one query.
 func (s *Store) SearchFieldRows(ctx context.Context, accountID, mailboxID int64, ranges []store.UIDRange) ([]store.SearchFieldRow, error) {
 	cond, args := uidFilterOn("m.uid", ranges)
-	rows, err := s.query(ctx, `SELECT m.id, m.account_id, m.mailbox_id, m.uid, m.modseq, m.flags, m.keywords, m.received, m.size,
-		m.body_id, m.subject, m.from_addr, m.message_id, f.fields
+	rows, err := s.query(ctx, `SELECT `+joinedMessageCols+`, f.fields
 		FROM messages m LEFT JOIN search_fields f ON f.body_id = m.body_id
 		WHERE m.`+ownedMailbox+` AND m.expunged_modseq = 0`+cond+` ORDER BY m.uid`,
 		append([]any{mailboxID, accountID}, args...)...)
@@ -62,16 +59,10 @@ func (s *Store) SearchFieldRows(ctx context.Context, accountID, mailboxID int64,
 	var out []store.SearchFieldRow
 	for rows.Next() {
 		var r store.SearchFieldRow
-		m := &r.Message
-		var keywords string
-		var received int64
 		var fields []byte
-		if err := rows.Scan(&m.ID, &m.AccountID, &m.MailboxID, &m.UID, &m.ModSeq, &m.Flags, &keywords, &received, &m.Size,
-			&m.BodyID, &m.Subject, &m.From, &m.MessageID, &fields); err != nil {
+		if err := scanJoinedMessage(rows, &r.Message, &fields); err != nil {
 			return nil, fmt.Errorf("list messages with search fields: %w", err)
 		}
-		m.Received = time.UnixMilli(received)
-		m.Keywords = strings.Fields(keywords)
 		// A NULL column (no row) scans as nil; an empty one as empty.
 		r.Fields, r.HasFields = fields, fields != nil
 		out = append(out, r)
