@@ -184,16 +184,23 @@ func (s *tmuxSession) keys(keys ...string) {
 	}
 }
 
-// waitFor polls the screen until it shows want, for up to a minute (the
-// machine may be loaded: a generous deadline, not a timing assertion).
+// waitFor polls the screen until it shows want.
 func (s *tmuxSession) waitFor(want string) {
+	s.t.Helper()
+	s.waitUntil(fmt.Sprintf("screen never showed %q", want), func(screen string) bool { return strings.Contains(screen, want) })
+}
+
+// waitUntil polls the screen until ok holds for it, for up to a minute
+// (the machine may be loaded: a generous deadline, not a timing
+// assertion), and fails with what went wrong and the screen.
+func (s *tmuxSession) waitUntil(what string, ok func(screen string) bool) {
 	s.t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
-		if strings.Contains(s.screen(), want) {
+		if ok(s.screen()) {
 			return
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	s.t.Fatalf("screen never showed %q; it shows:\n%s", want, s.screen())
+	s.t.Fatalf("%s; the screen shows:\n%s", what, s.screen())
 }

@@ -171,22 +171,12 @@ set confirmappend=no
 	s.waitFor("Save to mailbox")
 	s.keys("C-u", "=Saved", "Enter")
 	// Saved, the message is marked deleted in the index.
-	deadline := time.Now().Add(time.Minute)
-	for !regexp.MustCompile(`(?m)^ +8 [ NO]?D .*mutt subject 7`).MatchString(s.screen()) {
-		if time.Now().After(deadline) {
-			t.Fatalf("mutt did not save message 7:\n%s", s.screen())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	s.waitUntil("mutt did not save message 7", regexp.MustCompile(`(?m)^ +8 [ NO]?D .*mutt subject 7`).MatchString)
 	// Sync: the deleted and the saved message are expunged.
 	s.keys("$")
-	deadline = time.Now().Add(time.Minute)
-	for strings.Contains(s.screen(), "mutt subject 5") || strings.Contains(s.screen(), "mutt subject 7") {
-		if time.Now().After(deadline) {
-			t.Fatalf("mutt did not expunge on '$':\n%s", s.screen())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	s.waitUntil("mutt did not expunge on '$'", func(screen string) bool {
+		return !strings.Contains(screen, "mutt subject 5") && !strings.Contains(screen, "mutt subject 7")
+	})
 	s.keys("q")
 	s.waitFor("mutt exited")
 
