@@ -37,7 +37,7 @@ func serverMode(args []string) error {
 	fs := flag.NewFlagSet("server", flag.ExitOnError)
 	data := fs.String("data", "", "data directory")
 	users := fs.Int("users", 1, "bench1..N accounts to create")
-	cpuProfile := fs.String("cpuprofile", "", "write the server's CPU profile here")
+	cpuProfile := fs.String("cpuprofile", "", "write the server's CPU profile here (and its allocations to this name + .allocs)")
 	relay := fs.String("relay", "", "HOST:PORT: serve submission and relay the queue there (plain SMTP)")
 	dkimAlg := fs.String("dkim", "", "with --relay: sign what bench.test sends with a DKIM key of this algorithm (ed25519 or rsa)")
 	perHour := fs.Int("per-hour", 0, "with --relay: each account's messages-per-hour limit, checked and counted in Submit's transaction (0: none)")
@@ -49,6 +49,9 @@ func serverMode(args []string) error {
 	cfg.Capture.Listen = "127.0.0.1:0"
 	cfg.Capture.Allow = []string{"127.0.0.0/8", "::1"} // the load comes from this machine
 	cfg.Metrics.Listen = ""
+	// The web layer runs as in production, on a free loopback port, so
+	// that two runs (or another xtramail) on one machine do not collide.
+	cfg.Web.Listen = "127.0.0.1:0"
 	listenIMAP(&cfg)
 	if *relay != "" {
 		if err := relayTo(&cfg, *relay); err != nil {
@@ -105,6 +108,14 @@ func serverMode(args []string) error {
 	}
 	fmt.Printf("READY capture=%s%s%s\n", svc.CaptureAddr, imapAddrField(svc), sub)
 	io.Copy(io.Discard, os.Stdin)
+	if *cpuProfile != "" {
+		// Beside the CPU profile, what was allocated and where: the
+		// garbage collector's work follows it.
+		if f, err := os.Create(*cpuProfile + ".allocs"); err == nil {
+			pprof.Lookup("allocs").WriteTo(f, 0)
+			f.Close()
+		}
+	}
 	return svc.Shutdown(ctx)
 }
 
