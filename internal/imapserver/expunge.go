@@ -33,10 +33,14 @@ func (s *session) cmdExpunge(tag string, uidSet *imapwire.NumSet) error {
 	for len(ranges) > 0 {
 		part := ranges[:min(len(ranges), maxExpungeRanges)]
 		ranges = ranges[len(part):]
-		got, err := s.srv.store.ExpungeDeleted(s.ctx, s.account.ID, sel.mb.ID, part)
+		before := sel.modseq
+		got, modseq, err := s.srv.store.ExpungeDeleted(s.ctx, s.account.ID, sel.mb.ID, part)
 		if err != nil {
 			s.reportExpunged(del)
 			return err
+		}
+		if len(got) > 0 {
+			s.ownExpunge(before, modseq, got)
 		}
 		del = append(del, got...)
 	}
@@ -45,7 +49,24 @@ func (s *session) cmdExpunge(tag string, uidSet *imapwire.NumSet) error {
 	// expunge therefore found gone, is reported here too: the client
 	// must not be left with a \Deleted message after EXPUNGE's OK. A
 	// write returns once every earlier commit was announced, so the feed
-	// has marked the session for it already.
+	// has marked the session for it already. When this expunge was the
+	// only change since the view (ownExpunge), its own events ask for no
+	// re-read: this sync costs no store read.
 	s.sync(true)
 	return nil
+}
+
+// ownExpunge records that the session's own expunge of uids moved the
+// mailbox from modseq before to after, as ownChange does for flags: when
+// after == before+1 nothing else happened in between, so the view (which
+// reportExpunged brings up to it) and the shared flag snapshot move to
+// after without a re-read. Any other gap leaves sel.modseq, and the next
+// sync re-reads by modseq (sel.written).
+func (s *session) ownExpunge(before, after uint64, uids []uint32) {
+	sel := s.sel
+	sel.written = max(sel.written, after)
+	if sel.modseq == before && after == before+1 {
+		sel.modseq = after
+		s.srv.flags.advance(sel.key, before, after, nil, uids)
+	}
 }

@@ -55,7 +55,7 @@ type Store interface {
 	store.Sorting
 	store.MessageBodies
 	store.SearchFields
-	ExpungeDeleted(ctx context.Context, accountID, mailboxID int64, ranges []store.UIDRange) ([]uint32, error)
+	ExpungeDeleted(ctx context.Context, accountID, mailboxID int64, ranges []store.UIDRange) ([]uint32, uint64, error)
 	Body(ctx context.Context, accountID, bodyID int64) (store.Body, error)
 	OpenBody(ctx context.Context, accountID, bodyID int64) (io.ReadCloser, error)
 	Deliver(ctx context.Context, d *store.Delivery) ([]store.Delivered, error)

@@ -75,8 +75,13 @@ type session struct {
 	feedModSeq atomic.Uint64
 	wake       chan struct{} // signalled with dirty, for IDLE
 	selectedID atomic.Int64
-	intr       atomic.Bool // Shutdown or end asked the session to end
-	endReason  atomic.Pointer[string]
+	// feedCount counts every change of the account the feed passed to
+	// noteChange, counted before noteChange looks at selectedID: SELECT
+	// compares it around its read to tell whether a change may have
+	// passed while it was not yet listening (select.go).
+	feedCount atomic.Uint64
+	intr      atomic.Bool // Shutdown or end asked the session to end
+	endReason atomic.Pointer[string]
 	// signedIn is the account as it was at sign-in, for the sweep of
 	// changed accounts (revoke.go); nil before sign-in.
 	signedIn atomic.Pointer[store.Account]
@@ -369,6 +374,7 @@ func (s *session) startFeed() {
 // noteChange runs on the store's goroutine: atomics and a non-blocking
 // wake only.
 func (s *session) noteChange(c store.Change) {
+	s.feedCount.Add(1)
 	if c.Kind == store.ChangeAccount {
 		s.accountStale.Store(true)
 		// Sessions waiting for a command or in IDLE are not running

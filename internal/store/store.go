@@ -468,8 +468,11 @@ type Store interface {
 	// their UIDs in order (IMAP EXPUNGE, UID EXPUNGE, CLOSE). The flag
 	// test and the expunge are one transaction: a STORE -FLAGS (\Deleted)
 	// acknowledged before it always keeps its message, whatever flags the
-	// caller last read (issue 11 part 2).
-	ExpungeDeleted(ctx context.Context, accountID, mailboxID int64, ranges []UIDRange) ([]uint32, error)
+	// caller last read (issue 11 part 2). It also returns the modseq the
+	// expunge gave the mailbox (0 when nothing was expunged): a session
+	// whose view was one modseq below it knows that nothing else changed
+	// in between.
+	ExpungeDeleted(ctx context.Context, accountID, mailboxID int64, ranges []UIDRange) ([]uint32, uint64, error)
 
 	// Messages. Messages lists a mailbox's live messages in UID order.
 	Messages(ctx context.Context, accountID, mailboxID int64) ([]Message, error)

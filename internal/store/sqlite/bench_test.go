@@ -86,7 +86,7 @@ func BenchmarkExpungeDeleted(b *testing.B) {
 	all := []store.UIDRange{{First: 1, Last: 100_000}}
 	b.ResetTimer()
 	for range b.N {
-		if got, err := s.ExpungeDeleted(context.Background(), acct, mb, all); err != nil || len(got) != 0 {
+		if got, _, err := s.ExpungeDeleted(context.Background(), acct, mb, all); err != nil || len(got) != 0 {
 			b.Fatal(got, err)
 		}
 	}

@@ -587,7 +587,7 @@ const liveDeleted = "expunged_modseq = 0 AND flags & 8 != 0"
 var _ [8 - store.FlagDeleted]struct{}
 var _ [store.FlagDeleted - 8]struct{}
 
-func (s *Store) ExpungeDeleted(ctx context.Context, accountID, mailboxID int64, ranges []store.UIDRange) ([]uint32, error) {
+func (s *Store) ExpungeDeleted(ctx context.Context, accountID, mailboxID int64, ranges []store.UIDRange) ([]uint32, uint64, error) {
 	cond, args := uidFilter(ranges)
 	// Which messages carry \Deleted is decided in the write transaction
 	// only. A first look on the read pool (to spare the writer when
@@ -596,8 +596,9 @@ func (s *Store) ExpungeDeleted(ctx context.Context, accountID, mailboxID int64, 
 	// (TestConcurrentSessionsNeverLoseFlagUpdates, about 1 run in 3): UID
 	// EXPUNGE answered OK and left the message.
 	var out []uint32
+	var modseq uint64
 	err := s.write(ctx, func(t *tx) error {
-		out = out[:0]
+		out, modseq = out[:0], 0
 		if err := t.checkMailbox(accountID, mailboxID); err != nil {
 			return err
 		}
@@ -625,23 +626,30 @@ func (s *Store) ExpungeDeleted(ctx context.Context, accountID, mailboxID int64, 
 		if len(msgs) == 0 {
 			return nil
 		}
-		return t.expunge(mailboxID, msgs)
+		modseq, err = t.expungeAt(mailboxID, msgs)
+		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return out, nil
+	return out, modseq, nil
 }
 
 // expunge soft-deletes live messages of a mailbox under one new modseq.
 func (t *tx) expunge(mailboxID int64, msgs []mailboxChange) error {
+	_, err := t.expungeAt(mailboxID, msgs)
+	return err
+}
+
+// expungeAt is expunge, and returns the new modseq.
+func (t *tx) expungeAt(mailboxID int64, msgs []mailboxChange) (uint64, error) {
 	var modseq uint64
 	if err := t.QueryRow("UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ? RETURNING highestmodseq", mailboxID).Scan(&modseq); err != nil {
-		return notFound(err, fmt.Sprintf("mailbox %d", mailboxID))
+		return 0, notFound(err, fmt.Sprintf("mailbox %d", mailboxID))
 	}
 	event, err := t.eventMaker(msglog.Deleted, mailboxID, "deleted from")
 	if err != nil {
-		return err
+		return 0, err
 	}
 	now := time.Now().UnixMilli()
 	var events []store.LogEvent
@@ -650,18 +658,18 @@ func (t *tx) expunge(mailboxID int64, msgs []mailboxChange) error {
 			continue
 		}
 		if _, err := t.Exec("UPDATE messages SET expunged_modseq = ?, modseq = ? WHERE id = ?", modseq, modseq, m.id); err != nil {
-			return fmt.Errorf("expunge message %d: %w", m.id, err)
+			return 0, fmt.Errorf("expunge message %d: %w", m.id, err)
 		}
 		if _, err := t.Exec("INSERT OR REPLACE INTO vanished (mailbox_id, uid, modseq, at) VALUES (?, ?, ?, ?)", mailboxID, m.uid, modseq, now); err != nil {
-			return fmt.Errorf("record expunge of message %d: %w", m.id, err)
+			return 0, fmt.Errorf("record expunge of message %d: %w", m.id, err)
 		}
 		events = append(events, event(m))
 		t.changes = append(t.changes, store.Change{AccountID: m.accountID, MailboxID: mailboxID, Kind: store.ChangeExpunge, UID: m.uid, ModSeq: modseq})
 		if err := t.count(mailboxID, -1, m); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return t.appendLog(events)
+	return modseq, t.appendLog(events)
 }
 
 // count adds (sign +1) or removes (-1) a message from a mailbox's counters.

@@ -166,7 +166,7 @@ func TestExpungeDeletedUsesIndex(t *testing.T) {
 	s := open(t, t.TempDir())
 	defer s.Close()
 	acct, mb := bulkMailbox(t, s, 2000, 100)
-	got, err := s.ExpungeDeleted(t.Context(), acct, mb, []store.UIDRange{{First: 1, Last: 1000}, {First: 1500, Last: 1600}})
+	got, _, err := s.ExpungeDeleted(t.Context(), acct, mb, []store.UIDRange{{First: 1, Last: 1000}, {First: 1500, Last: 1600}})
 	if err != nil || len(got) != 12 || got[0] != 100 || got[10] != 1500 || got[11] != 1600 {
 		t.Fatalf("ExpungeDeleted = %v, %v; want the 12 deleted UIDs 100..1000, 1500 and 1600", got, err)
 	}

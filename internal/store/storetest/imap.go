@@ -218,14 +218,17 @@ func testExpungeDeleted(t *testing.T, s store.Store) {
 		}
 	}
 	before := must(s.MailboxByID(ctx, a.ID, mbID))
-	if got := must(s.ExpungeDeleted(ctx, a.ID, mbID, []store.UIDRange{{First: 2, Last: 4}})); !slices.Equal(got, []uint32{3}) {
-		t.Fatalf("ExpungeDeleted(2:4) = %v, want [3]", got)
+	// The modseq returned is the mailbox's after the expunge, one above
+	// it before when nothing else wrote (what lets an IMAP session skip
+	// its re-read), and 0 when nothing was expunged.
+	if got, modseq := must2(s.ExpungeDeleted(ctx, a.ID, mbID, []store.UIDRange{{First: 2, Last: 4}})); !slices.Equal(got, []uint32{3}) || modseq != before.HighestModSeq+1 {
+		t.Fatalf("ExpungeDeleted(2:4) = %v at modseq %d, want [3] at %d", got, modseq, before.HighestModSeq+1)
 	}
-	if got := must(s.ExpungeDeleted(ctx, a.ID, mbID, nil)); !slices.Equal(got, []uint32{1, 5}) {
-		t.Fatalf("ExpungeDeleted(all) = %v, want [1 5]", got)
+	if got, modseq := must2(s.ExpungeDeleted(ctx, a.ID, mbID, nil)); !slices.Equal(got, []uint32{1, 5}) || modseq != must(s.MailboxByID(ctx, a.ID, mbID)).HighestModSeq {
+		t.Fatalf("ExpungeDeleted(all) = %v at modseq %d, want [1 5] at the mailbox's", got, modseq)
 	}
-	if got := must(s.ExpungeDeleted(ctx, a.ID, mbID, nil)); len(got) != 0 {
-		t.Fatalf("ExpungeDeleted again = %v, want none", got)
+	if got, modseq := must2(s.ExpungeDeleted(ctx, a.ID, mbID, nil)); len(got) != 0 || modseq != 0 {
+		t.Fatalf("ExpungeDeleted again = %v at modseq %d, want none at 0", got, modseq)
 	}
 	if u := must(s.UIDs(ctx, a.ID, mbID)); !slices.Equal(u, []uint32{2, 4}) {
 		t.Fatalf("UIDs after ExpungeDeleted = %v", u)

@@ -35,7 +35,7 @@ func testDeletedMarked(t *testing.T, s store.Store) {
 	// m6 expunged over IMAP, m2 read then marked.
 	must2(s.StoreFlags(ctx, bob.ID, in.ID, []uint32{ms[1].UID, ms[3].UID, ms[6].UID}, store.FlagsAdd, store.FlagDeleted, nil, 0))
 	must2(s.StoreFlags(ctx, bob.ID, in.ID, []uint32{ms[2].UID}, store.FlagsAdd, store.FlagSeen|store.FlagDeleted, nil, 0))
-	must(s.ExpungeDeleted(ctx, bob.ID, in.ID, []store.UIDRange{{First: ms[6].UID, Last: ms[6].UID}}))
+	must2(s.ExpungeDeleted(ctx, bob.ID, in.ID, []store.UIDRange{{First: ms[6].UID, Last: ms[6].UID}}))
 	must(s.DeleteLater(ctx, bob.ID, ids(ms[5]), time.Now().Add(time.Hour)))
 
 	want := ids(ms[6], ms[5], ms[3], ms[2], ms[1])
@@ -87,7 +87,7 @@ func testDeletedMarked(t *testing.T, s store.Store) {
 	}
 	// Expunging the rest moves them from marked to expunged: each still
 	// listed once.
-	must(s.ExpungeDeleted(ctx, bob.ID, in.ID, nil))
+	must2(s.ExpungeDeleted(ctx, bob.ID, in.ID, nil))
 	if got := ids(must(s.DeletedPage(ctx, bob.ID, store.Cursor{}, 50))...); !slices.Equal(got, ids(ms[6], ms[3], ms[2])) {
 		t.Errorf("after EXPUNGE Deleted lists %v, want %v", got, ids(ms[6], ms[3], ms[2]))
 	}
