@@ -33,7 +33,9 @@ type PendingDeletes interface {
 	// same UID, as STORE -FLAGS (\Deleted) would (RFC 9051 6.4.6), and
 	// a pending delete of them is forgotten. The webmail lists such
 	// messages in Deleted (DeletedPage) until they are expunged, and
-	// this is their Restore. It returns the ids brought back; ids that
+	// this is their Restore; each message brought back is logged as
+	// restored, as Restore logs one that was expunged, in the same
+	// write. It returns the ids brought back; ids that
 	// are expunged or not marked are left out, another account's are
 	// ErrNotFound.
 	RestoreMarked(ctx context.Context, accountID int64, ids []int64) ([]int64, error)

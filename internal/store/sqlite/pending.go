@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -238,6 +239,9 @@ func (s *Store) RestoreMarked(ctx context.Context, accountID int64, ids []int64)
 			once = append(once, id)
 		}
 	}
+	// The log's recipient and folder name, per mailbox (the same in
+	// every attempt of the write).
+	makers := map[int64]func(mailboxChange) store.LogEvent{}
 	out, err := s.walkPending(ctx, once, false, func(t *tx, id int64) (*pendingRow, error) {
 		var r pendingRow
 		exp, err := r.scan(t.QueryRow("SELECT "+pendingColumns+" FROM messages m WHERE m.id = ? AND m.account_id = ?", id, accountID))
@@ -252,6 +256,19 @@ func (s *Store) RestoreMarked(ctx context.Context, accountID int64, ids []int64)
 		}
 		if exp != 0 || r.flags&store.FlagDeleted == 0 {
 			return nil, nil
+		}
+		// Logged as Restore logs an expunged message brought back, in
+		// the same write: the message log records every restore,
+		// whichever way the message had been deleted.
+		event, ok := makers[r.mailboxID]
+		if !ok {
+			if event, err = t.eventMaker(msglog.Restored, r.mailboxID, "restored to"); err != nil {
+				return nil, err
+			}
+			makers[r.mailboxID] = event
+		}
+		if err := t.appendLog([]store.LogEvent{event(r.mailboxChange)}); err != nil {
+			return nil, err
 		}
 		return &r, nil
 	})

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -66,6 +67,20 @@ func testDeletedMarked(t *testing.T, s store.Store) {
 	got := must(s.RestoreMarked(ctx, bob.ID, ids(ms[1], ms[5], ms[6], ms[0], ms[1])))
 	if !slices.Equal(got, ids(ms[1], ms[5])) {
 		t.Errorf("RestoreMarked brought back %v, want %v (not the expunged, not the unmarked, once)", got, ids(ms[1], ms[5]))
+	}
+	// Each message brought back is logged as restored, as Restore logs
+	// an expunged one; the refused foreign call and the ids left out
+	// log nothing.
+	var logged []string
+	for _, ev := range must(s.SearchLog(ctx, store.LogQuery{Status: msglog.Restored})) {
+		logged = append(logged, ev.Subject)
+		if ev.Rcpt != bob.Address || ev.Detail != "restored to "+store.Inbox || ev.MessageID == "" {
+			t.Errorf("restored log event %+v: want bob's, restored to %s, with its Message-ID", ev, store.Inbox)
+		}
+	}
+	slices.Sort(logged)
+	if !slices.Equal(logged, []string{"m1", "m5"}) {
+		t.Errorf("RestoreMarked logged restored events for %q, want m1 and m5", logged)
 	}
 	for _, m := range []store.Message{ms[1], ms[5]} {
 		if now := must(s.Message(ctx, bob.ID, m.ID)); now.Expunged || now.UID != m.UID || now.Flags&store.FlagDeleted != 0 {
