@@ -61,7 +61,8 @@ func newWebEnv(t *testing.T) *webEnv {
 	log := slog.New(slog.DiscardHandler)
 	w := web.New(web.Config{TLS: srvTLS}, web.NewSessions(st, web.SessionsConfig{}), log)
 	w.UserSignIn(authn, st)
-	wm := New(Options{Web: w, Store: st, Logger: log}).(*app)
+	// Passwords: the settings page can change a password here too.
+	wm := New(Options{Web: w, Store: st, Logger: log, Compose: ComposeOptions{Passwords: authn}}).(*app)
 	w.Mount("/", wm)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
