@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -115,6 +116,11 @@ type Options struct {
 	// own (sign-in links). Empty: such mail is refused with a clear
 	// error.
 	SystemSender string
+	// SealKey (SealKeySize bytes) seals imported passwords waiting to be
+	// hashed (pendinghash.go); keep it apart from the database, the same
+	// on every node. Default: a random key of this process, so that rows
+	// left pending by a restart cannot be opened and are dropped.
+	SealKey []byte
 	// Now is the clock; default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -129,9 +135,13 @@ type Service struct {
 	opts   Options
 	now    func() time.Time
 	log    *slog.Logger
+	seal   sealer
+	// pendingWake wakes RunPendingPasswords after an import.
+	pendingWake chan struct{}
 }
 
-// New returns a Service over st.
+// New returns a Service over st. It panics if opts.SealKey is set but
+// not SealKeySize bytes long (a wiring mistake, caught at start).
 func New(st store.Store, opts Options) *Service {
 	if opts.Hasher == nil {
 		// DefaultParams are within limits: this cannot fail.
@@ -152,7 +162,15 @@ func New(st store.Store, opts Options) *Service {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{st: st, hasher: opts.Hasher, opts: opts, now: opts.Now, log: opts.Logger}
+	if opts.SealKey == nil {
+		opts.SealKey = make([]byte, SealKeySize)
+		rand.Read(opts.SealKey) // never fails (crypto/rand, Go 1.24+)
+	}
+	seal, err := newSealer(opts.SealKey)
+	if err != nil {
+		panic(err)
+	}
+	s := &Service{st: st, hasher: opts.Hasher, opts: opts, now: opts.Now, log: opts.Logger, seal: seal, pendingWake: make(chan struct{}, 1)}
 	s.authn = auth.NewAuthenticator(s.adminLookup, auth.Options{Hasher: opts.Hasher, Now: opts.Now, KnownIPStore: adminKnownIPs{st}})
 	return s
 }

@@ -384,3 +384,74 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkImport10kChosen is the bulk figure for a file that brings
+// 10,000 passwords of its own, the way the console imports it
+// (ImportOptions.DeferHashing): wall and CPU until every address is
+// written, enabled and able to sign in (wall-s, cpu-s); one address's
+// first sign-in, which hashes its row on the spot at the real parameters
+// (first-signin-ms); then the background job for 2 of its batches (128
+// rows) while a sign-in is checked every 100 ms through the same Hasher:
+// CPU per row (the probe's sign-ins included), the job's projected wall
+// for all 10,000 (drain-10k-s) and the slowest sign-in meanwhile.
+//
+//	go test -run '^$' -bench 'Import10kChosen' -benchtime 1x ./internal/admin/
+func BenchmarkImport10kChosen(b *testing.B) {
+	h, err := auth.NewHasher(auth.DefaultParams(), 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		b.StopTimer()
+		svc, st := newService(b, Options{Hasher: h})
+		ctx := context.Background()
+		cu := ok[store.Customer](b)(svc.AddCustomer(ctx, CLI(), 0, "Bulk"))
+		ok[store.Domain](b)(svc.AddDomain(ctx, CLI(), cu.ID, "bulk.test", 0))
+		var sb strings.Builder
+		sb.WriteString("address,password\n")
+		for i := range 10000 {
+			fmt.Fprintf(&sb, "u%05d@bulk.test,chosen-password-%05d\n", i, i)
+		}
+		b.StartTimer()
+		start, cpu0 := time.Now(), cpuTime()
+		res, err := svc.ImportWith(ctx, CLI(), strings.NewReader(sb.String()), ImportOptions{DeferHashing: true, Batch: "bench"})
+		b.StopTimer()
+		wall, cpu := time.Since(start), cpuTime()-cpu0
+		if err != nil || res.Imported != 10000 || res.Deferred != 10000 {
+			b.Fatalf("import: %+v %v", res, err)
+		}
+		b.ReportMetric(wall.Seconds(), "wall-s")
+		b.ReportMetric(cpu.Seconds(), "cpu-s")
+
+		// The last address signs in before the job reached it.
+		s := time.Now()
+		hash, err := svc.FinishPendingPassword(ctx, "u09999@bulk.test")
+		if okPw, _ := auth.Verify(hash, "chosen-password-09999"); err != nil || !okPw {
+			b.Fatalf("first sign-in of a pending address: %v", err)
+		}
+		b.ReportMetric(float64(time.Since(s).Milliseconds()), "first-signin-ms")
+
+		probeHash, _ := auth.Hash("sign-in password")
+		probe := startSigninProbe(b, h, probeHash)
+		s, cpu0 = time.Now(), cpuTime()
+		rows := 0
+		for range 2 {
+			n, err := svc.HashPendingPasswords(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rows += n
+		}
+		drain, drainCPU := time.Since(s), cpuTime()-cpu0
+		worst, signins := probe.stop()
+		acct := ok[store.Account](b)(st.ScopedAccount(ctx, store.AllScope(), "u00000@bulk.test"))
+		if okPw, _ := auth.Verify(acct.PasswordHash, "chosen-password-00000"); !okPw {
+			b.Fatal("the job's first row does not verify")
+		}
+		b.ReportMetric(float64(drainCPU.Milliseconds())/float64(rows), "job+probe-cpu-ms/row")
+		b.ReportMetric(drain.Seconds()*10000/float64(rows), "drain-10k-s")
+		b.ReportMetric(float64(worst.Milliseconds()), "worst-signin-ms")
+		b.ReportMetric(float64(signins), "signins")
+		b.StartTimer()
+	}
+}

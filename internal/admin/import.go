@@ -30,6 +30,9 @@ type ImportResult struct {
 	// Generated counts the imported lines given a generated password
 	// (ImportOptions.GeneratePasswords).
 	Generated int
+	// Deferred counts the imported lines whose password waits to be
+	// hashed (ImportOptions.DeferHashing).
+	Deferred int
 }
 
 // ImportOptions says how ImportWith treats a file.
@@ -45,6 +48,14 @@ type ImportOptions struct {
 	// imported, once, before Progress hears of the line: the only time
 	// it can be read (nothing keeps it in clear).
 	Generated func(line int, address, password string)
+	// DeferHashing stores the passwords the file brings sealed, to be
+	// hashed after the import by RunPendingPasswords (pendinghash.go):
+	// the addresses are written, enabled and able to sign in, at store
+	// speed instead of one full argon2id each. Batch names the import
+	// for PendingPasswordCount. Without it each is hashed before its
+	// line is written (the command line, which runs no job).
+	DeferHashing bool
+	Batch        string
 }
 
 // ImportProgress is told the outcome of each data line, in file order:
@@ -100,7 +111,7 @@ func (s *Service) ImportWith(ctx context.Context, p Principal, r io.Reader, opts
 		if len(chunk) == 0 {
 			return nil
 		}
-		err := s.importChunk(ctx, p, chunk, opts.GeneratePasswords, denied)
+		err := s.importChunk(ctx, p, chunk, opts, denied)
 		for _, l := range chunk {
 			if l.err == nil && err != nil {
 				break // the batch failed as a whole: not reported as done
@@ -110,6 +121,9 @@ func (s *Service) ImportWith(ctx context.Context, p Principal, r io.Reader, opts
 				res.Failed++
 			} else {
 				res.Imported++
+				if l.sealed {
+					res.Deferred++
+				}
 				if l.generated {
 					res.Generated++
 					if opts.Generated != nil {
@@ -163,6 +177,7 @@ type importLine struct {
 	address   string
 	password  string
 	generated bool // password made here (GeneratePasswords)
+	sealed    bool // password kept sealed to hash later (DeferHashing)
 	enabled   bool
 	err       error
 }
@@ -248,25 +263,32 @@ func (c importCols) parse(rec []string, line int) importLine {
 	return l
 }
 
-// importChunk hashes and stores the good lines of a chunk, setting each
-// line's err; with generate, a good line without a password first gets
-// a generated one. The returned error is the batch's as a whole.
-func (s *Service) importChunk(ctx context.Context, p Principal, chunk []importLine, generate bool, denied map[string]bool) error {
+// importChunk hashes (or seals, opts.DeferHashing) and stores the good
+// lines of a chunk, setting each line's err; with opts.GeneratePasswords,
+// a good line without a password first gets a generated one. The
+// returned error is the batch's as a whole.
+func (s *Service) importChunk(ctx context.Context, p Principal, chunk []importLine, opts ImportOptions, denied map[string]bool) error {
 	var todo []int
 	var jobs []hashJob
 	for i, l := range chunk {
 		if l.err != nil {
 			continue
 		}
-		if l.password == "" && generate {
+		if l.password == "" && opts.GeneratePasswords {
 			chunk[i].password, chunk[i].generated = GeneratePassword(), true
 		}
 		todo = append(todo, i)
 		// A generated password is a high-entropy secret: the cheap
-		// parameters (auth.GeneratedParams).
+		// parameters (auth.GeneratedParams), hashed here. One a person
+		// chose waits sealed when deferred.
 		params := s.hasher.Params()
-		if chunk[i].generated {
+		switch {
+		case chunk[i].generated:
 			params = auth.GeneratedParams()
+		case chunk[i].password != "" && opts.DeferHashing:
+			chunk[i].sealed = true
+			jobs = append(jobs, hashJob{})
+			continue
 		}
 		jobs = append(jobs, hashJob{password: chunk[i].password, params: params})
 	}
@@ -284,7 +306,12 @@ func (s *Service) importChunk(ctx context.Context, p Principal, chunk []importLi
 			chunk[i].err = fmt.Errorf("hash password of %s: %w", chunk[i].address, jobs[k].err)
 			continue
 		}
-		rows = append(rows, store.NewAccount{Address: chunk[i].address, PasswordHash: jobs[k].hash, Enabled: chunk[i].enabled})
+		row := store.NewAccount{Address: chunk[i].address, PasswordHash: jobs[k].hash, Enabled: chunk[i].enabled}
+		if chunk[i].sealed {
+			row.PasswordHash, row.Batch = store.PendingPasswordHash, opts.Batch
+			row.Sealed = s.seal.seal(chunk[i].address, chunk[i].password)
+		}
+		rows = append(rows, row)
 		idx = append(idx, i)
 	}
 	if len(rows) == 0 {
@@ -295,6 +322,9 @@ func (s *Service) importChunk(ctx context.Context, p Principal, chunk []importLi
 		return fmt.Errorf("import %d addresses: %w", len(rows), err)
 	}
 	for k, i := range idx {
+		if errs[k] == nil && chunk[i].sealed {
+			s.wakePending()
+		}
 		if errs[k] != nil {
 			chunk[i].err = errs[k]
 			if dom := store.DomainOf(chunk[i].address); errors.Is(errs[k], store.ErrNotFound) && !denied[dom] {

@@ -215,14 +215,25 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 
 	// Known sign-in IPs live in the store, so that the owner's clients
 	// pass the address lock-out after a restart too (issue 11 part 4).
-	authn := auth.NewAuthenticator(AccountLookup(st), auth.Options{KnownIPStore: st})
+	sealKey, err := loadSealKey(cfg.Data)
+	if err != nil {
+		s.closeListeners()
+		st.Close()
+		return nil, err
+	}
+	// An imported password not hashed yet is hashed at its first
+	// sign-in (admin.FinishPendingPassword).
+	finish := func(ctx context.Context, address string) (string, error) {
+		return s.Admin.FinishPendingPassword(ctx, address)
+	}
+	authn := auth.NewAuthenticator(AccountLookup(st, finish), auth.Options{KnownIPStore: st})
 	// One admin service for the CLI's dev bootstrap, the usage worker,
 	// the console and the API: the same hash slots as sign-ins, and a
 	// changed address (new password, disabled) forgets its cached
 	// credentials and ends its web sessions.
 	sessions := web.NewSessions(st, web.SessionsConfig{Idle: cfg.Web.SessionIdle.Duration, Max: cfg.Web.SessionMax.Duration})
 	s.Admin = admin.New(st, admin.Options{Hasher: authn.Hasher(), Forget: forgetAddress(st, authn, sessions, log), Issuer: cfg.Hostname, PasskeyRPID: cfg.Hostname,
-		SystemSender: cfg.Web.SystemSender, Wake: s.wakeQueue, Logger: log.With("component", "admin")})
+		SystemSender: cfg.Web.SystemSender, Wake: s.wakeQueue, SealKey: sealKey, Logger: log.With("component", "admin")})
 	s.imap = imapserver.New(imapserver.Config{
 		TLS:           tlsCfg,
 		Hostname:      cfg.Hostname,
@@ -388,6 +399,11 @@ func (s *Service) Start(ctx context.Context) error {
 		defer s.wg.Done()
 		s.Admin.RunUsageSnapshots(ctx, 0)
 	}()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.Admin.RunPendingPasswords(ctx)
+	}()
 	if s.Queue != nil {
 		s.log.Info("outbound queue running", "mode", s.cfg.Queue.Mode)
 		s.wg.Add(1)
@@ -475,8 +491,11 @@ func (s *Service) shutdown(ctx context.Context) error {
 }
 
 // AccountLookup finds sign-in credentials in the store, for the
-// Authenticator of every front end.
-func AccountLookup(st store.Store) auth.LookupFunc {
+// Authenticator of every front end. finish hashes an imported password
+// still waiting for the background job (admin.FinishPendingPassword) and
+// returns the account's hash; nil leaves such an account unable to sign
+// in until the job has hashed it.
+func AccountLookup(st store.Store, finish func(ctx context.Context, address string) (string, error)) auth.LookupFunc {
 	return func(ctx context.Context, username string) (auth.Credential, error) {
 		a, err := st.Account(ctx, username)
 		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
@@ -484,6 +503,14 @@ func AccountLookup(st store.Store) auth.LookupFunc {
 		}
 		if err != nil {
 			return auth.Credential{}, err
+		}
+		if a.PasswordHash == store.PendingPasswordHash {
+			a.PasswordHash = ""
+			if finish != nil {
+				if a.PasswordHash, err = finish(ctx, a.Address); err != nil {
+					return auth.Credential{}, fmt.Errorf("finish pending password of %s: %w", a.Address, err)
+				}
+			}
 		}
 		if a.PasswordHash == "" {
 			// Added without a password: nothing can match until an

@@ -34,7 +34,7 @@ func TestAccountLookup(t *testing.T) {
 	hash, _ := auth.HashParams("right password", auth.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32})
 	st.CreateAccount(ctx, "bob@example.test", hash)
 	st.CreateAccount(ctx, "nopass@example.test", "")
-	a := auth.NewAuthenticator(AccountLookup(st), auth.Options{})
+	a := auth.NewAuthenticator(AccountLookup(st, nil), auth.Options{})
 	if _, err := a.Authenticate(ctx, "Bob@example.test", "right password", "192.0.2.1"); err != nil {
 		t.Fatalf("right password: %v", err)
 	}

@@ -531,6 +531,7 @@ type Store interface {
 	SendCounts
 	AdminAuth
 	AdminBatch
+	PendingPasswords
 	PendingDeletes
 	Announcements
 

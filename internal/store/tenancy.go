@@ -201,6 +201,12 @@ type NewAccount struct {
 	Address      string
 	PasswordHash string
 	Enabled      bool
+	// Sealed, when set, is the password's sealed copy to hash later
+	// (PendingPasswords): PasswordHash must then be PendingPasswordHash,
+	// and the pending row is written with the account, in the same
+	// write. Batch names the import, for its progress.
+	Sealed []byte
+	Batch  string
 }
 
 // UsageDay is the number of protected (enabled) addresses of a customer

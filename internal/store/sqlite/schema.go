@@ -496,6 +496,9 @@ WHERE upper(substr(name, 1, 6)) = 'INBOX/' AND substr(name, 1, 6) <> 'INBOX/';`,
 	// a test that winds user_version back to an earlier step runs it
 	// again.
 	`CREATE INDEX IF NOT EXISTS messages_marked_page ON messages(account_id, received, id) WHERE expunged_modseq = 0 AND flags & 8 != 0;`,
+	// Imported passwords waiting for the background hash job (issue 15;
+	// pendingpasswords.go).
+	pendingPasswordsSchema,
 }
 
 // rebuildAutoincrement returns the statements that recreate table with

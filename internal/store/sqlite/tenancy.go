@@ -393,6 +393,7 @@ func (s *Store) AddAccounts(ctx context.Context, sc store.Scope, rows []store.Ne
 			return err
 		}
 		defer subStmt.Close()
+		var pendStmt *sql.Stmt // prepared when a row brings a sealed password
 		// UIDVALIDITY values for every mailbox of the batch at once;
 		// unused ones (rows that fail) are simply never given out.
 		var uidvalidity uint32
@@ -437,6 +438,20 @@ func (s *Store) AddAccounts(ctx context.Context, sc store.Scope, rows []store.Ne
 			}
 			if _, err := subStmt.Exec(subArgs...); err != nil {
 				return fmt.Errorf("subscribe mailboxes of %s: %w", addr, err)
+			}
+			if r.Sealed != nil {
+				if r.PasswordHash != store.PendingPasswordHash {
+					return fmt.Errorf("account %s: a sealed password needs the pending hash: %w", addr, store.ErrInvalid)
+				}
+				if pendStmt == nil {
+					if pendStmt, err = prep("INSERT INTO password_pending (account_id, sealed, batch, created) VALUES (?, ?, ?, ?)"); err != nil {
+						return err
+					}
+					defer pendStmt.Close()
+				}
+				if _, err := pendStmt.Exec(a.ID, r.Sealed, r.Batch, now.UnixMilli()); err != nil {
+					return fmt.Errorf("keep pending password of %s: %w", addr, err)
+				}
 			}
 			accts[i] = a
 		}

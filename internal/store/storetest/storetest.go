@@ -75,6 +75,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeliverAll", testDeliverAll},
 		{"AccountChanges", testAccountChanges},
 		{"KnownIPs", testKnownIPs},
+		{"PendingPasswords", testPendingPasswords},
 		{"SendLimit", testSendLimit},
 		{"AdminChallenges", testAdminChallenges},
 		{"Passkeys", testPasskeys},

@@ -58,6 +58,9 @@ type importJob struct {
 	passwords []generated
 	nGen      int
 	handedOut bool
+	// deferred counts the passwords the file brought, stored sealed and
+	// hashed after the import (admin.ImportOptions.DeferHashing).
+	deferred int
 }
 
 // importView is a snapshot of a job for the page.
@@ -72,6 +75,11 @@ type importView struct {
 	// Download: they can still be downloaded (once).
 	Generate, Download bool
 	Generated          int
+	// Deferred counts the file's own passwords, hashed in the
+	// background after the import; Hashed how many of them are done.
+	// The addresses can sign in meanwhile (hashed at their first
+	// sign-in).
+	Deferred, Hashed int
 }
 
 func (j *importJob) view() importView {
@@ -79,8 +87,13 @@ func (j *importJob) view() importView {
 	defer j.mu.Unlock()
 	return importView{ID: j.id, Name: j.name, Total: j.total, Processed: j.processed, Imported: j.imported,
 		Errors: append([]lineError(nil), j.errors...), Done: j.done, Fatal: j.fatal,
-		Generate: j.generate, Generated: j.nGen, Download: j.done && !j.handedOut && j.nGen > 0}
+		Generate: j.generate, Generated: j.nGen, Download: j.done && !j.handedOut && j.nGen > 0,
+		Deferred: j.deferred}
 }
+
+// Hashing reports whether the job page should keep polling for the
+// background hashing of the file's passwords.
+func (v importView) Hashing() bool { return v.Done && v.Hashed < v.Deferred }
 
 type importJobs struct {
 	now  func() time.Time
@@ -199,8 +212,10 @@ func (a *app) runImport(ctx context.Context, p admin.Principal, j *importJob, da
 			j.imported++
 		}
 	}
-	_, err := a.ops.ImportWith(ctx, p, bytes.NewReader(data), admin.ImportOptions{
+	res, err := a.ops.ImportWith(ctx, p, bytes.NewReader(data), admin.ImportOptions{
 		GeneratePasswords: j.generate,
+		DeferHashing:      true,
+		Batch:             importBatch(j.id),
 		Progress:          progress,
 		Generated: func(_ int, address, password string) {
 			j.mu.Lock()
@@ -221,6 +236,24 @@ func (a *app) runImport(ctx context.Context, p admin.Principal, j *importJob, da
 	}
 	j.done, j.finished = true, a.now()
 	j.total = max(j.total, j.processed)
+	j.deferred = res.Deferred
+}
+
+// importBatch names a job's pending passwords in the store.
+func importBatch(jobID string) string { return "console-import:" + jobID }
+
+// jobView is j's view with how many of its passwords are hashed.
+func (a *app) jobView(ctx context.Context, j *importJob) importView {
+	v := j.view()
+	if v.Done && v.Deferred > 0 {
+		v.Hashed = v.Deferred
+		if n, err := a.ops.PendingPasswordCount(ctx, importBatch(v.ID)); err == nil {
+			v.Hashed = max(0, v.Deferred-n)
+		} else {
+			a.log.Error("console: count pending passwords", "err", err)
+		}
+	}
+	return v
 }
 
 func (a *app) importJob(w http.ResponseWriter, r *http.Request, p admin.Principal) (*importJob, bool) {
@@ -236,7 +269,7 @@ func (a *app) importProgress(w http.ResponseWriter, r *http.Request, p admin.Pri
 	if !ok {
 		return
 	}
-	a.render(w, r, p, http.StatusOK, "importjob", "Import addresses", "/console/addresses", j.view())
+	a.render(w, r, p, http.StatusOK, "importjob", "Import addresses", "/console/addresses", a.jobView(r.Context(), j))
 }
 
 func (a *app) importErrors(w http.ResponseWriter, r *http.Request, p admin.Principal) {

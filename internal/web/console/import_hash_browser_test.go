@@ -1,0 +1,84 @@
+package console_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/xtramail/xtramail/internal/admin"
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// TestBrowserImportHashesOwnPasswordsInBackground: a file whose lines
+// bring their own passwords is imported without hashing them on the
+// way; as soon as the page says Done, an address signs in over IMAP with
+// its password, and the page keeps polling until it says every password
+// is secured (hashed in the background), when no pending copy is left.
+func TestBrowserImportHashesOwnPasswordsInBackground(t *testing.T) {
+	srv := browserServer(t)
+	ctx := context.Background()
+	ops := newOps(t, srv)
+	cli := admin.CLI()
+	c, err := ops.AddCustomer(ctx, cli, 0, "Own Ltd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ops.AddDomain(ctx, cli, c.ID, "own.test", 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ops.AddAdmin(ctx, cli, "ops@provider.test", adminPassword, store.RoleProvider, 0); err != nil {
+		t.Fatal(err)
+	}
+	const rows = 40
+	var file strings.Builder
+	file.WriteString("address,password\n")
+	for i := range rows {
+		fmt.Fprintf(&file, "user%03d@own.test,own-password-%03d\n", i, i)
+	}
+	path := filepath.Join(t.TempDir(), "own.csv")
+	if err := os.WriteFile(path, []byte(file.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	b := newTab(t, srv)
+	b.signInTOTP("ops@provider.test", adminPassword)
+	b.do("upload",
+		chromedp.Navigate(srv.Web+"/console/import"),
+		chromedp.WaitVisible(chromedp.ID("csv")),
+		chromedp.SetUploadFiles(chromedp.ID("csv"), []string{path}),
+		chromedp.Click(chromedp.CSS("form[action='/console/import'] button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#progress progress")),
+	)
+	b.do("import done", chromedp.WaitVisible(chromedp.ID("done")))
+	// The last line is hashed last by the job: its first sign-in may
+	// well hash its own row.
+	imapLogin(t, srv, "user039@own.test", "own-password-039").Logout()
+	deadline := time.Now().Add(3 * time.Minute)
+	for b.eval(`document.getElementById("hashed-done") ? "yes" : "no"`) != "yes" {
+		if time.Now().After(deadline) {
+			t.Fatalf("passwords not all secured after 3 minutes: %q", b.eval(`(document.getElementById("hashing") || {}).textContent || ""`))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if got := b.text("#hashed"); got != fmt.Sprint(rows) {
+		t.Errorf("page says %s secured, want %d", got, rows)
+	}
+	for i := range rows {
+		addr := fmt.Sprintf("user%03d@own.test", i)
+		a, err := srv.Store.Account(ctx, addr)
+		if err != nil || !strings.HasPrefix(a.PasswordHash, "$argon2id$") {
+			t.Fatalf("%s after the page said all secured: %q %v", addr, a.PasswordHash, err)
+		}
+		if _, err := srv.Store.PendingPasswordOf(ctx, addr); err == nil {
+			t.Fatalf("%s: pending copy still kept", addr)
+		}
+	}
+	imapLogin(t, srv, "user000@own.test", "own-password-000").Logout()
+	b.shoot("import-own-passwords", b.eval("location.pathname"), "#hashed-done")
+}
