@@ -171,7 +171,12 @@ func New(st store.Store, opts Options) *Service {
 		panic(err)
 	}
 	s := &Service{st: st, hasher: opts.Hasher, opts: opts, now: opts.Now, log: opts.Logger, seal: seal, pendingWake: make(chan struct{}, 1)}
-	s.authn = auth.NewAuthenticator(s.adminLookup, auth.Options{Hasher: opts.Hasher, Now: opts.Now, KnownIPStore: adminKnownIPs{st}})
+	// Failed sign-in counters in the store: a restart or a second node
+	// does not hand an attacker a fresh set of guesses (issue 15).
+	s.authn = auth.NewAuthenticator(s.adminLookup, auth.Options{Hasher: opts.Hasher, Now: opts.Now, KnownIPStore: adminKnownIPs{st},
+		UserThrottle: auth.NewStoreThrottle(auth.DefaultThrottlePolicy(), st, "admin-user:"),
+		IPThrottle:   auth.NewStoreThrottle(auth.DefaultIPThrottlePolicy(), st, "admin-ip:"),
+		PairThrottle: auth.NewStoreThrottle(auth.DefaultThrottlePolicy(), st, "admin-pair:")})
 	return s
 }
 

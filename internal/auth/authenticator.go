@@ -170,11 +170,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, username, password, re
 	// A known IP passes the IP's lock-out: an office NAT shared with
 	// someone spraying passwords does not lock out its users.
 	known := a.known.Has(ctx, user, ip, a.now())
-	if err := a.check(a.pairs, pair, a.now()); err != nil {
+	if err := a.check(ctx, a.pairs, pair, a.now()); err != nil {
 		return Credential{}, err
 	}
 	if !known {
-		if err := a.check(a.ips, ip, a.now()); err != nil {
+		if err := a.check(ctx, a.ips, ip, a.now()); err != nil {
 			return Credential{}, err
 		}
 	}
@@ -197,7 +197,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, username, password, re
 		return cred, nil
 	}
 	if !known {
-		if err := a.check(a.users, user, a.now()); err != nil {
+		if err := a.check(ctx, a.users, user, a.now()); err != nil {
 			return Credential{}, err
 		}
 	}
@@ -209,14 +209,14 @@ func (a *Authenticator) Authenticate(ctx context.Context, username, password, re
 		// above before any failure is recorded, but only as many as
 		// there are slots can get past this point ahead of the records.
 		now := a.now()
-		if err := a.check(a.pairs, pair, now); err != nil {
+		if err := a.check(ctx, a.pairs, pair, now); err != nil {
 			return err
 		}
 		if !known {
-			if err := a.check(a.ips, ip, now); err != nil {
+			if err := a.check(ctx, a.ips, ip, now); err != nil {
 				return err
 			}
-			if err := a.check(a.users, user, now); err != nil {
+			if err := a.check(ctx, a.users, user, now); err != nil {
 				return err
 			}
 		}
@@ -229,10 +229,10 @@ func (a *Authenticator) Authenticate(ctx context.Context, username, password, re
 			}
 		}
 		if !match || !cred.Enabled {
-			a.users.Failure(user, now)
+			a.users.failure(ctx, user, now)
 			if ip != "" {
-				a.ips.Failure(ip, now)
-				a.pairs.Failure(pair, now)
+				a.ips.failure(ctx, ip, now)
+				a.pairs.failure(ctx, pair, now)
 			}
 		}
 		return nil
@@ -268,11 +268,11 @@ func pairKey(user, ip string) string {
 
 // check returns a *ThrottledError if t refuses key at now. An empty key
 // (unknown client IP) is never throttled.
-func (a *Authenticator) check(t *Throttle, key string, now time.Time) error {
+func (a *Authenticator) check(ctx context.Context, t *Throttle, key string, now time.Time) error {
 	if key == "" {
 		return nil
 	}
-	if ok, retry := t.Allow(key, now); !ok {
+	if ok, retry := t.allow(ctx, key, now); !ok {
 		return &ThrottledError{Key: key, RetryAfter: retry}
 	}
 	return nil

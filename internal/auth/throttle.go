@@ -2,6 +2,7 @@ package auth
 
 import (
 	"cmp"
+	"context"
 	"math"
 	"slices"
 	"strings"
@@ -53,14 +54,45 @@ func DefaultIPThrottlePolicy() ThrottlePolicy {
 type Throttle struct {
 	policy ThrottlePolicy
 	rate   float64 // drain, in failures per second
+	// durable, when set, keeps the counters across restarts and nodes
+	// (NewStoreThrottle); prefix is put before each key there.
+	durable ThrottleStore
+	prefix  string
 
-	mu   sync.Mutex
-	keys map[string]*throttleEntry
+	mu        sync.Mutex
+	keys      map[string]*throttleEntry
+	lastPurge time.Time // of the durable store
 }
 
 type throttleEntry struct {
 	level float64   // bucket level just after the last failure
 	last  time.Time // time of the last failure
+}
+
+// ThrottleStore keeps a Throttle's counters durable; store.Throttles is
+// one. Its contract: ThrottleFailure drains the key's level at drain per
+// second since its last failure, adds one and moves the time forward, in
+// one atomic write; ThrottleLevel reads what it wrote; PurgeThrottles
+// drops the keys drained at now.
+type ThrottleStore interface {
+	ThrottleLevel(ctx context.Context, key string) (level float64, last time.Time, ok bool, err error)
+	ThrottleFailure(ctx context.Context, key string, now time.Time, drain float64) error
+	PurgeThrottles(ctx context.Context, now time.Time) (int, error)
+}
+
+// throttlePurgeEvery is how often a durable Throttle drops drained keys
+// from its store (on a failure, at most this often per process).
+const throttlePurgeEvery = 10 * time.Minute
+
+// NewStoreThrottle returns a Throttle with policy p whose counters are
+// also kept in st under prefix+key, so that a restart or another node
+// sharing st does not reset them. Each attempt that memory allows costs
+// one read of st, and each failure one write. Memory keeps counting
+// this node's failures when st fails.
+func NewStoreThrottle(p ThrottlePolicy, st ThrottleStore, prefix string) *Throttle {
+	t := NewThrottle(p)
+	t.durable, t.prefix = st, prefix
+	return t
 }
 
 // NewThrottle returns a Throttle with policy p; zero fields take the
@@ -92,6 +124,34 @@ func NewThrottle(p ThrottlePolicy) *Throttle {
 // Allow reports whether an attempt for key may proceed at now, and if not,
 // how long until it may.
 func (t *Throttle) Allow(key string, now time.Time) (ok bool, retryAfter time.Duration) {
+	return t.allow(context.Background(), key, now)
+}
+
+// allow is Allow with the durable store asked too (when there is one and
+// memory allows): the stricter answer wins, and a store that cannot
+// answer leaves memory's, which still counts this node's failures.
+func (t *Throttle) allow(ctx context.Context, key string, now time.Time) (bool, time.Duration) {
+	ok, retry := t.allowMemory(key, now)
+	if !ok || t.durable == nil {
+		return ok, retry
+	}
+	level, last, found, err := t.durable.ThrottleLevel(ctx, t.prefix+key)
+	if err != nil || !found {
+		return true, 0
+	}
+	e := throttleEntry{level: level, last: last}
+	if t.drained(&e, now) <= 0 {
+		return true, 0
+	}
+	if wait := t.delay(e.level); wait > 0 {
+		if retry := e.last.Add(wait).Sub(now); retry > 0 {
+			return false, retry
+		}
+	}
+	return true, 0
+}
+
+func (t *Throttle) allowMemory(key string, now time.Time) (ok bool, retryAfter time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e := t.keys[key]
@@ -114,6 +174,30 @@ func (t *Throttle) Allow(key string, now time.Time) (ok bool, retryAfter time.Du
 
 // Failure records a failed attempt for key at now.
 func (t *Throttle) Failure(key string, now time.Time) {
+	t.failure(context.Background(), key, now)
+}
+
+// failure is Failure written to the durable store too. A failed write
+// is not the sign-in's error: memory still counts it on this node.
+func (t *Throttle) failure(ctx context.Context, key string, now time.Time) {
+	t.failureMemory(key, now)
+	if t.durable == nil {
+		return
+	}
+	_ = t.durable.ThrottleFailure(ctx, t.prefix+key, now, t.rate)
+	t.mu.Lock()
+	purge := now.Sub(t.lastPurge) >= throttlePurgeEvery
+	if purge {
+		t.lastPurge = now
+	}
+	t.mu.Unlock()
+	if purge {
+		// Keys that fail once and never again would otherwise stay.
+		_, _ = t.durable.PurgeThrottles(ctx, now)
+	}
+}
+
+func (t *Throttle) failureMemory(key string, now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e := t.keys[key]

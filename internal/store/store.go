@@ -532,6 +532,7 @@ type Store interface {
 	AdminAuth
 	AdminBatch
 	PendingPasswords
+	Throttles
 	PendingDeletes
 	Announcements
 

@@ -499,6 +499,9 @@ WHERE upper(substr(name, 1, 6)) = 'INBOX/' AND substr(name, 1, 6) <> 'INBOX/';`,
 	// Imported passwords waiting for the background hash job (issue 15;
 	// pendingpasswords.go).
 	pendingPasswordsSchema,
+	// Failed sign-in counters shared by restarts and nodes (issue 15;
+	// throttles.go).
+	throttlesSchema,
 }
 
 // rebuildAutoincrement returns the statements that recreate table with

@@ -76,6 +76,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AccountChanges", testAccountChanges},
 		{"KnownIPs", testKnownIPs},
 		{"PendingPasswords", testPendingPasswords},
+		{"Throttles", testThrottles},
 		{"SendLimit", testSendLimit},
 		{"AdminChallenges", testAdminChallenges},
 		{"Passkeys", testPasskeys},
