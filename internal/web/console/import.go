@@ -28,6 +28,11 @@ const (
 	importKeep     = time.Hour
 	importRunning  = 4 // jobs running at once, all administrators together
 	importTimeout  = 30 * time.Minute
+	// generatedKeep is how long an import's generated passwords wait in
+	// memory for their one download: the administrator is on the job
+	// page when it ends, and a secret nobody fetched should not stay in
+	// the process for the hour the job is kept.
+	generatedKeep = 15 * time.Minute
 )
 
 type lineError struct {
@@ -58,6 +63,9 @@ type importJob struct {
 	passwords []generated
 	nGen      int
 	handedOut bool
+	// dropped: the generated passwords were dropped unread, after
+	// generatedKeep.
+	dropped bool
 	// deferred counts the passwords the file brought, stored sealed and
 	// hashed after the import (admin.ImportOptions.DeferHashing).
 	deferred int
@@ -75,6 +83,9 @@ type importView struct {
 	// Download: they can still be downloaded (once).
 	Generate, Download bool
 	Generated          int
+	// Dropped: the generated passwords were not downloaded in time and
+	// are gone.
+	Dropped bool
 	// Deferred counts the file's own passwords, hashed in the
 	// background after the import; Hashed how many of them are done.
 	// The addresses can sign in meanwhile (hashed at their first
@@ -87,8 +98,8 @@ func (j *importJob) view() importView {
 	defer j.mu.Unlock()
 	return importView{ID: j.id, Name: j.name, Total: j.total, Processed: j.processed, Imported: j.imported,
 		Errors: append([]lineError(nil), j.errors...), Done: j.done, Fatal: j.fatal,
-		Generate: j.generate, Generated: j.nGen, Download: j.done && !j.handedOut && j.nGen > 0,
-		Deferred: j.deferred}
+		Generate: j.generate, Generated: j.nGen, Download: j.done && !j.handedOut && !j.dropped && j.nGen > 0,
+		Deferred: j.deferred, Dropped: j.dropped}
 }
 
 // Hashing reports whether the job page should keep polling for the
@@ -97,12 +108,13 @@ func (v importView) Hashing() bool { return v.Done && v.Hashed < v.Deferred }
 
 type importJobs struct {
 	now  func() time.Time
+	keep time.Duration // generatedKeep; tests shorten it
 	mu   sync.Mutex
 	jobs map[string]*importJob
 }
 
 func newImportJobs(now func() time.Time) *importJobs {
-	return &importJobs{now: now, jobs: map[string]*importJob{}}
+	return &importJobs{now: now, keep: generatedKeep, jobs: map[string]*importJob{}}
 }
 
 var errBusy = errors.New("too many imports running")
@@ -237,6 +249,22 @@ func (a *app) runImport(ctx context.Context, p admin.Principal, j *importJob, da
 	j.done, j.finished = true, a.now()
 	j.total = max(j.total, j.processed)
 	j.deferred = res.Deferred
+	a.jobs.dropLater(j)
+}
+
+// dropLater drops j's generated passwords after js.keep unless they were
+// downloaded first (which drops them at once).
+func (js *importJobs) dropLater(j *importJob) {
+	if len(j.passwords) == 0 {
+		return
+	}
+	time.AfterFunc(js.keep, func() {
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		if !j.handedOut {
+			j.passwords, j.dropped = nil, true
+		}
+	})
 }
 
 // importBatch names a job's pending passwords in the store.
@@ -299,14 +327,17 @@ func (a *app) importPasswords(w http.ResponseWriter, r *http.Request, p admin.Pr
 	}
 	j.mu.Lock()
 	rows := j.passwords
-	gone := !j.done || j.handedOut
+	gone := !j.done || j.handedOut || j.dropped
 	if !gone {
 		j.passwords, j.handedOut = nil, true
 	}
 	j.mu.Unlock()
 	if gone {
-		a.render(w, r, p, http.StatusGone, "importjob", "Import addresses", "/console/addresses",
-			withError(j.view(), "The generated passwords were downloaded already: they are handed out once. Generate new ones from the addresses page if that copy is lost."))
+		msg := "The generated passwords were downloaded already: they are handed out once. Generate new ones from the addresses page if that copy is lost."
+		if j.view().Dropped {
+			msg = "The generated passwords were not downloaded within 15 minutes and have been dropped. Generate new ones from the addresses page."
+		}
+		a.render(w, r, p, http.StatusGone, "importjob", "Import addresses", "/console/addresses", withError(j.view(), msg))
 		return
 	}
 	csvHeaders(w, "passwords.csv")
