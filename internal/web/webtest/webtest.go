@@ -421,13 +421,25 @@ func (tb *Tab) Navigate(url string) {
 }
 
 // Text returns the text (innerText) of the first element matching a CSS
-// selector, waiting up to Timeout for one to exist. It reads through
+// selector, waiting up to Timeout for one to exist and be rendered. It reads through
 // JavaScript, so a page replaced meanwhile (a navigation, an htmx swap)
 // is read again instead of failing on a stale node.
 func (tb *Tab) Text(css string) string {
 	tb.t.Helper()
 	sel, _ := json.Marshal(css)
-	js := `(() => { const e = document.querySelector(` + string(sel) + `); return e ? [true, e.innerText] : [false, ""]; })()`
+	// A row under content-visibility: auto that the browser has not yet
+	// found relevant (just navigated to, or just swapped in) is skipped
+	// by layout, and its innerText is empty: bring it into view and read
+	// it again once it is rendered.
+	js := `(() => {
+		const e = document.querySelector(` + string(sel) + `);
+		if (!e) return [false, ""];
+		if (e.checkVisibility() && !e.checkVisibility({contentVisibilityAuto: true})) {
+			e.scrollIntoView({block: "nearest"});
+			return [false, ""];
+		}
+		return [true, e.innerText];
+	})()`
 	deadline := time.Now().Add(Timeout)
 	for {
 		ctx, cancel := context.WithTimeout(tb.Ctx, 5*time.Second)
