@@ -33,17 +33,22 @@ func randomFile(t *testing.T, dir, name string, n int) string {
 }
 
 // gate is a TCP proxy in front of the web listener whose hold stops
-// reading what the browser sends: an upload then stalls part way,
-// with its progress shown for as long as the test looks, whatever the
-// machine's speed. (Chromium's network emulation throttled uploads only
-// some of the time: its conditions reach the network service after the
-// command has answered.)
+// forwarding what the browser sends once a connection has carried
+// holdAllowance bytes since the hold began: an upload then stalls part
+// way, with its progress shown for as long as the test looks, whatever
+// the machine's speed, while a connection opened meanwhile still gets
+// through its TLS handshake and headers. (Chromium's network emulation
+// throttled uploads only some of the time: its conditions reach the
+// network service after the command has answered.)
 type gate struct {
-	addr string
-	mu   sync.Mutex
-	cond *sync.Cond
-	held bool
+	addr  string
+	mu    sync.Mutex
+	cond  *sync.Cond
+	held  bool
+	holds int // holds begun, so that each connection counts from the last
 }
+
+const holdAllowance = 64 << 10
 
 func newGate(t *testing.T, target string) *gate {
 	t.Helper()
@@ -82,13 +87,21 @@ func (g *gate) serve(c net.Conn, target string) {
 		c.Close()
 	}()
 	buf := make([]byte, 16<<10)
+	seen, passed := 0, 0
 	for {
 		g.mu.Lock()
 		for g.held {
+			if seen != g.holds {
+				seen, passed = g.holds, 0
+			}
+			if passed < holdAllowance {
+				break
+			}
 			g.cond.Wait()
 		}
 		g.mu.Unlock()
 		n, err := c.Read(buf)
+		passed += n
 		if n > 0 {
 			if _, werr := s.Write(buf[:n]); werr != nil {
 				return
@@ -101,7 +114,12 @@ func (g *gate) serve(c net.Conn, target string) {
 	}
 }
 
-func (g *gate) hold() { g.mu.Lock(); g.held = true; g.mu.Unlock() }
+func (g *gate) hold() {
+	g.mu.Lock()
+	g.held = true
+	g.holds++
+	g.mu.Unlock()
+}
 
 func (g *gate) open() {
 	g.mu.Lock()
