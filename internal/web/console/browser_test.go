@@ -286,7 +286,7 @@ func TestBrowserConsole(t *testing.T) {
 		chromedp.Navigate(srv.Web+"/console/log"),
 		chromedp.WaitVisible(chromedp.ID("faddr")),
 		chromedp.SendKeys(chromedp.ID("faddr"), user),
-		chromedp.Click(chromedp.CSS(".xc-filters button[type=submit]")),
+		webtest.Loads(chromedp.Click(chromedp.CSS(".xc-filters button[type=submit]"))),
 		chromedp.WaitVisible(chromedp.CSS("table.xc-log")),
 	)
 	if rows := b.text("table.xc-log tbody"); !strings.Contains(rows, "Invoice 4711") || !strings.Contains(rows, "stored") {

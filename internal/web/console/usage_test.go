@@ -13,6 +13,7 @@ import (
 
 	"github.com/xtramail/xtramail/internal/admin"
 	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/web/webtest"
 )
 
 // snapshotDays records the usage of each of these days (UTC) as the
@@ -234,7 +235,7 @@ func TestBrowserUsage(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("uperiod")),
 		chromedp.SetValue(chromedp.ID("ufrom"), from.Format(time.DateOnly)),
 		chromedp.SetValue(chromedp.ID("uperiod"), "month"),
-		chromedp.Click(chromedp.CSS(".xc-filters button[type=submit]")),
+		webtest.Loads(chromedp.Click(chromedp.CSS(".xc-filters button[type=submit]"))),
 		chromedp.WaitVisible(chromedp.CSS("table.xc-usage")),
 	)
 	if h := b.text("table.xc-usage thead"); !strings.Contains(h, "Month") {

@@ -386,6 +386,35 @@ var scriptsReady = chromedp.Func(func(ctx context.Context, t *chromedp.Target) e
 	}
 })
 
+// Loads runs an action that makes the browser load a new page (a click on
+// a link or on a plain form's submit button) and waits until the new page
+// has replaced the old one: a wait for an element that both pages have
+// (a results table) would otherwise read the old page.
+func Loads(a chromedp.Action[chromedp.Void]) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		if _, err := chromedp.Evaluate[bool](`window.webtestOldPage = true`)(ctx, t); err != nil {
+			return fmt.Errorf("mark the page before it is replaced: %w", err)
+		}
+		if _, err := a(ctx, t); err != nil {
+			return err
+		}
+		const js = `window.webtestOldPage === undefined && document.readyState !== "loading"`
+		for {
+			ectx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			replaced, err := chromedp.Evaluate[bool](js)(ectx, t)
+			cancel()
+			if err == nil && replaced {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("the page was not replaced: %w", ctx.Err())
+			case <-time.After(25 * time.Millisecond):
+			}
+		}
+	})
+}
+
 // Run runs one action that returns a value, failing the test on error.
 func Run[T any](tb *Tab, a chromedp.Action[T]) T {
 	tb.t.Helper()
