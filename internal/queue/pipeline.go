@@ -45,10 +45,14 @@ type wire struct {
 	nc net.Conn
 	r  *textproto.Reader
 	w  *bufio.Writer
+	// buf carries bodies from the store to w: one per session rather
+	// than io.Copy's 32 KiB per message.
+	buf []byte
 }
 
 func newWire(nc net.Conn) *wire {
-	return &wire{nc: nc, r: textproto.NewReader(bufio.NewReader(&lineLimit{r: nc})), w: bufio.NewWriterSize(nc, 32<<10)}
+	return &wire{nc: nc, r: textproto.NewReader(bufio.NewReader(&lineLimit{r: nc})), w: bufio.NewWriterSize(nc, 32<<10),
+		buf: make([]byte, 16<<10)}
 }
 
 // lineLimit fails a reply line longer than RFC 5321 4.5.3.1.5 allows
@@ -168,7 +172,12 @@ func (w *Worker) sendPipelined(c *conn, m *outMsg, params string, open opener, s
 		return nil, fmt.Errorf("open queued body %d: %w", m.entries[0].BodyID, err)
 	}
 	dw := &dotWriter{w: p.w, bol: true}
-	_, err = io.Copy(dw, io.MultiReader(strings.NewReader(sig), body))
+	_, err = io.WriteString(dw, sig)
+	if err == nil {
+		// Only the Reader: a file's WriteTo would copy through a
+		// buffer of its own.
+		_, err = io.CopyBuffer(dw, struct{ io.Reader }{body}, p.buf)
+	}
 	body.Close()
 	if err == nil {
 		err = dw.end()

@@ -32,44 +32,75 @@ func NormalizeCRLF(b []byte) []byte {
 // go-smtp ends DATA only at CRLF.CRLF, a bare "\n.\n" never splits a
 // message: it is kept as content.
 type CRLFWriter struct {
-	w   io.Writer
-	cr  bool // the last byte written was a CR
-	buf []byte
+	w  io.Writer
+	cr bool // the last byte written was a CR, held back
 }
 
+// crlf is what a bare CR or LF becomes; never written to.
+var crlf = []byte("\r\n")
+
+// Write passes runs already in CRLF through as they are, without a copy
+// (mail almost always is: a 10 KiB body used to be copied line by line
+// into a buffer that grew per message), and writes CRLF in place of each
+// bare CR and bare LF.
 func (n *CRLFWriter) Write(p []byte) (int, error) {
 	total := len(p)
-	out := n.buf[:0]
-	for len(p) > 0 {
-		if n.cr {
-			n.cr = false
-			out = append(out, '\r', '\n')
-			if p[0] == '\n' {
-				p = p[1:]
+	if total == 0 {
+		return 0, nil // a held CR waits for what follows
+	}
+	if n.cr {
+		n.cr = false
+		if p[0] == '\n' {
+			p = p[1:]
+		}
+		if _, err := n.w.Write(crlf); err != nil {
+			return 0, err
+		}
+	}
+	// p[clean:i] is in CRLF and not yet written.
+	clean := 0
+	for i := 0; ; {
+		j := bytes.IndexAny(p[i:], "\r\n")
+		if j < 0 {
+			break
+		}
+		i += j
+		if p[i] == '\r' {
+			if i+1 == len(p) {
+				// A CR at the end: its LF, if any, is in the next write.
+				if err := n.flush(p[clean:i]); err != nil {
+					return 0, err
+				}
+				n.cr = true
+				return total, nil
+			}
+			if p[i+1] == '\n' {
+				i += 2
 				continue
 			}
 		}
-		i := bytes.IndexAny(p, "\r\n")
-		if i < 0 {
-			out = append(out, p...)
-			break
+		// A bare CR or a bare LF.
+		if err := n.flush(p[clean:i]); err != nil {
+			return 0, err
 		}
-		out = append(out, p[:i]...)
-		if p[i] == '\r' {
-			n.cr = true
-		} else {
-			out = append(out, '\r', '\n')
+		if _, err := n.w.Write(crlf); err != nil {
+			return 0, err
 		}
-		p = p[i+1:]
+		i++
+		clean = i
 	}
-	n.buf = out[:0]
-	if len(out) == 0 {
-		return total, nil
-	}
-	if _, err := n.w.Write(out); err != nil {
+	if err := n.flush(p[clean:]); err != nil {
 		return 0, err
 	}
 	return total, nil
+}
+
+func (n *CRLFWriter) flush(b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	_, err := n.w.Write(b)
+	return err
 }
 
 // Close ends a body whose last byte was a CR.
@@ -78,7 +109,7 @@ func (n *CRLFWriter) Close() error {
 		return nil
 	}
 	n.cr = false
-	_, err := n.w.Write([]byte("\r\n"))
+	_, err := n.w.Write(crlf)
 	return err
 }
 

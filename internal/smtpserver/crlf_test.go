@@ -2,6 +2,7 @@ package smtpserver
 
 import (
 	"bytes"
+	"io"
 	"math/rand/v2"
 	"testing"
 )
@@ -66,6 +67,9 @@ func TestCRLFWriterSplitsAnywhere(t *testing.T) {
 		rest := b
 		for len(rest) > 0 {
 			n := 1 + rng.IntN(len(rest))
+			if rng.IntN(8) == 0 {
+				n = 0 // an empty write changes nothing, even after a CR
+			}
 			if _, err := w.Write(rest[:n]); err != nil {
 				t.Fatal(err)
 			}
@@ -76,6 +80,15 @@ func TestCRLFWriterSplitsAnywhere(t *testing.T) {
 		}
 		if !bytes.Equal(out.Bytes(), want) {
 			t.Fatalf("CRLFWriter(%q) = %q, want %q", b, out.Bytes(), want)
+		}
+		if n := testing.AllocsPerRun(1, func() {
+			w := NewCRLFWriter(io.Discard)
+			w.Write(b)
+			w.Close()
+		}); len(b) > 0 && n > 1 {
+			// CRLF runs pass through uncopied; only the writer itself
+			// is allocated.
+			t.Fatalf("CRLFWriter(%q) allocated %v times", b, n)
 		}
 	}
 }

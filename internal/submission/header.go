@@ -154,7 +154,9 @@ func completeHeader(body []byte, domain string, now time.Time) []byte {
 // hasBccField reports whether the header section read from r has a Bcc
 // field (even an empty one: it is removed from what is sent).
 func hasBccField(r io.Reader) bool {
-	br := bufio.NewReaderSize(r, 64<<10)
+	// A field name is at a line's start: a small buffer reads every
+	// header line's start (longer lines are skipped in parts below).
+	br := bufio.NewReaderSize(r, 4<<10)
 	for {
 		line, err := br.ReadSlice('\n')
 		if len(bytes.TrimRight(line, "\r\n")) == 0 && err != bufio.ErrBufferFull {

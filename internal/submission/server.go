@@ -151,6 +151,9 @@ type session struct {
 	// routes are the accepted recipients' routes, decided at RCPT and
 	// given to Submit with the message.
 	routes map[string]route
+	// copyBuf carries each DATA from the connection to the spool: one
+	// per connection rather than io.Copy's 32 KiB per message.
+	copyBuf []byte
 }
 
 // Answers (RFC 3463 enhanced codes).
@@ -368,7 +371,10 @@ func (s *session) Data(r io.Reader) error {
 	in := smtpserver.NewBodyReader(body, s.conn.Conn(), s.srv.cfg.ReadTimeout)
 	hc := newHeaderCompleter(sp, domainOf(s.acct.Address), time.Now())
 	nw := smtpserver.NewCRLFWriter(hc)
-	_, err := io.Copy(nw, in)
+	if s.copyBuf == nil {
+		s.copyBuf = make([]byte, 32<<10)
+	}
+	_, err := io.CopyBuffer(nw, in, s.copyBuf)
 	if err == nil {
 		if err = nw.Close(); err == nil {
 			err = hc.Close()
