@@ -119,8 +119,15 @@ func Open(path string, blobs blob.Store, opts Options) (*Store, error) {
 	// sub-journal is otherwise a temporary file written page by page on
 	// the one writer goroutine (12% of CPU in xtramail-bench submit); in
 	// memory it is bounded by the pages one request changes.
+	//
+	// wal_autocheckpoint(8000): the hot pages of a delivery (the last
+	// leaf of each of its 40-odd tables and indexes) are written to the
+	// WAL by nearly every group commit, and a checkpoint copies each
+	// page's last version once: checkpointing every 8,000 pages (a WAL
+	// of about 32 MiB) instead of SQLite's 1,000 copies each hot page an
+	// eighth as often (BenchmarkSubmitPath: 10% fewer bytes written).
 	w, err := sql.Open("sqlite", uri+"?"+common+
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=temp_store(2)&_txlock=immediate")
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=temp_store(2)&_pragma=wal_autocheckpoint(8000)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
