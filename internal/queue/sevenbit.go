@@ -21,7 +21,7 @@ type opener func() (io.ReadCloser, error)
 // converted (8-bit header fields, which need SMTPUTF8) gives a permanent
 // failure result instead, which bounces it with a DSN saying why.
 func (w *Worker) bodyFor(ctx context.Context, c *conn, e store.QueueEntry) (opener, int64, *result) {
-	raw := func() (io.ReadCloser, error) { return w.st.OpenBody(ctx, e.AccountID, e.BodyID) }
+	raw := func() (io.ReadCloser, error) { return w.st.OpenQueuedBody(ctx, e) }
 	if c.ext8 {
 		return raw, e.Size, nil
 	}

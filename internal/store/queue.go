@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"io"
 	"time"
 )
 
@@ -45,6 +46,10 @@ type QueueEntry struct {
 	LastError   string
 	// DelayNotified is set once the delay notification went out.
 	DelayNotified bool
+	// BodyKey is where the store keeps the body, as ClaimQueue found it
+	// in the claim's own transaction, for OpenQueuedBody; opaque outside
+	// the store, and empty in entries from anything but a claim.
+	BodyKey string
 }
 
 // QueueOutcome is what became of one attempt at an entry.
@@ -118,6 +123,11 @@ type Queue interface {
 	// one transaction. An entry already gone is skipped, not an error (a
 	// concurrent delete).
 	SettleQueue(ctx context.Context, settles []QueueSettle, events ...LogEvent) error
+	// OpenQueuedBody opens the body of an entry ClaimQueue returned,
+	// without looking anything up again (the entry's lease keeps it
+	// queued, and so its body kept); for an entry without BodyKey it is
+	// OpenBody of the entry's account.
+	OpenQueuedBody(ctx context.Context, e QueueEntry) (io.ReadCloser, error)
 	// QueueEntries lists entries in q's scope, oldest first.
 	QueueEntries(ctx context.Context, q QueueQuery) ([]QueueEntry, error)
 	// RetryQueue makes the entries with these ids in q's scope due at now

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -96,7 +97,24 @@ func (s *Store) ClaimQueue(ctx context.Context, now time.Time, lease time.Durati
 		out, err = collect("claim queue entries", scanQueueEntry)(t.Query(`UPDATE queue SET lease_until = ? WHERE id IN (
 				SELECT id FROM queue WHERE next_attempt <= ? AND lease_until <= ? ORDER BY next_attempt, id LIMIT ?)
 			RETURNING `+queueCols, now.Add(lease).UnixMilli(), now.UnixMilli(), now.UnixMilli(), limit))
-		return err
+		if err != nil {
+			return err
+		}
+		// Where each body is, read here on the writer's connection,
+		// whose pages are cached: the worker opens it without a query on
+		// the read pool, where every read after a commit starts from an
+		// empty page cache (about 0.1 ms per message, xtramail-bench
+		// submit).
+		for i := range out {
+			if i > 0 && out[i].BodyID == out[i-1].BodyID {
+				out[i].BodyKey = out[i-1].BodyKey
+				continue
+			}
+			if err := t.QueryRow("SELECT blob_key FROM bodies WHERE id = ?", out[i].BodyID).Scan(&out[i].BodyKey); err != nil {
+				return fmt.Errorf("find body %d of queue entry %d: %w", out[i].BodyID, out[i].ID, err)
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -108,6 +126,17 @@ func (s *Store) ClaimQueue(ctx context.Context, now time.Time, lease time.Durati
 		return int(a.ID - b.ID)
 	})
 	return out, nil
+}
+
+func (s *Store) OpenQueuedBody(ctx context.Context, e store.QueueEntry) (io.ReadCloser, error) {
+	if e.BodyKey == "" {
+		return s.OpenBody(ctx, e.AccountID, e.BodyID)
+	}
+	rc, err := s.blobs.Open(ctx, e.BodyKey)
+	if err != nil {
+		return nil, fmt.Errorf("open body %d of queue entry %d: %w", e.BodyID, e.ID, err)
+	}
+	return rc, nil
 }
 
 func (s *Store) SettleQueue(ctx context.Context, settles []store.QueueSettle, events ...store.LogEvent) error {

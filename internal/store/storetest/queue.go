@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"io"
 	"testing"
 	"time"
 
@@ -96,6 +97,19 @@ func testQueue(t *testing.T, s store.Store) {
 	got := must(s.ClaimQueue(ctx, t0, time.Minute, 2))
 	if len(got) != 2 || got[0].ID != e.ID || !got[0].LeaseUntil.Equal(t0.Add(time.Minute)) {
 		t.Fatalf("first claim %+v", got)
+	}
+	// A claimed entry's body opens with no look-up, and is the body;
+	// an entry listed, not claimed, opens it through its account.
+	for _, c := range append(append([]store.QueueEntry{}, got...), e) {
+		if c.ID != e.ID && c.BodyKey == "" {
+			t.Fatalf("claimed entry without its body's key: %+v", c)
+		}
+		rc := must(s.OpenQueuedBody(ctx, c))
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil || string(b) != string(raw) {
+			t.Fatalf("queued body of entry %d (key %q): %q, %v", c.ID, c.BodyKey, b, err)
+		}
 	}
 	if again := must(s.ClaimQueue(ctx, t0.Add(30*time.Second), time.Minute, 10)); len(again) != 1 || again[0].Rcpt != "eve@far.test" {
 		t.Fatalf("claim during lease %+v", again)
