@@ -344,9 +344,7 @@ func (s *Store) DeliveryStatus(ctx context.Context, accountID int64, messageID s
 		return &out[i]
 	}
 	// The log, oldest first: each recipient's last event wins.
-	rows, err := s.query(ctx, `SELECT time, status, rcpt, detail FROM msglog
-		WHERE message_id = ? AND mail_from = ? AND (status IN ('queued', 'deferred', 'delivered', 'bounced', 'expired')
-			OR status = 'stored' AND detail = ?) ORDER BY id`, messageID, addr, store.Inbox)
+	rows, err := s.query(ctx, deliveryLog, messageID, addr, store.Inbox)
 	if err != nil {
 		return nil, fmt.Errorf("read delivery log: %w", err)
 	}
@@ -396,3 +394,9 @@ func (s *Store) DeliveryStatus(ctx context.Context, accountID int64, messageID s
 	}
 	return out, rows.Err()
 }
+
+// deliveryLog reads a sent message's delivery events (DeliveryStatus),
+// oldest first.
+const deliveryLog = `SELECT time, status, rcpt, detail FROM msglog
+	WHERE message_id = ? AND mail_from = ? AND (status IN ('queued', 'deferred', 'delivered', 'bounced', 'expired')
+		OR status = 'stored' AND detail = ?) ORDER BY id`

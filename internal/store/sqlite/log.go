@@ -34,8 +34,24 @@ func (s *Store) AppendLog(ctx context.Context, events ...store.LogEvent) error {
 }
 
 func (s *Store) SearchLog(ctx context.Context, q store.LogQuery) ([]store.LogEvent, error) {
+	query, args, ok := logSearch(q)
+	if !ok {
+		return nil, nil
+	}
+	return collect("search message log", func(sc scanner) (store.LogEvent, error) {
+		var e store.LogEvent
+		var ms int64
+		err := sc.Scan(&e.ID, &ms, &e.Status, &e.MessageID, &e.Subject, &e.MailFrom, &e.Rcpt, &e.Size, &e.RemoteIP, &e.Detail, &e.DomainID)
+		e.Time = time.UnixMilli(ms)
+		return e, err
+	})(s.query(ctx, query, args...))
+}
+
+// logSearch is the query SearchLog runs for q; ok is false when q can
+// match nothing (a subject without words, an empty list of domains).
+// Apart so that TestLogReadersUseIndexes can read each form's plan.
+func logSearch(q store.LogQuery) (query string, args []any, ok bool) {
 	var where []string
-	var args []any
 	if q.Address != "" {
 		a := strings.ToLower(strings.TrimSpace(q.Address))
 		where = append(where, "(rcpt = ? OR mail_from = ?)")
@@ -60,27 +76,31 @@ func (s *Store) SearchLog(ctx context.Context, q store.LogQuery) ([]store.LogEve
 	if q.Subject != "" {
 		m := subjectMatch(q.Subject)
 		if m == "" {
-			return nil, nil
+			return "", nil, false
 		}
 		// The words are indexed per distinct subject (logsubjects.go).
 		where = append(where, "subject_id IN (SELECT rowid FROM msglog_subject_fts WHERE msglog_subject_fts MATCH ?)")
 		args = append(args, m)
 	}
 	if !q.BeforeTime.IsZero() {
-		where = append(where, "(time < ? OR time = ? AND id < ?)")
+		// The same rows as "time < T OR time = T AND id < I", written so
+		// that the first term bounds a range of msglog_time: the OR alone
+		// is no range, and each next page scanned the index from the
+		// newest record down to the cursor (TestLogReadersUseIndexes).
+		where = append(where, "time <= ? AND (time < ? OR id < ?)")
 		args = append(args, q.BeforeTime.UnixMilli(), q.BeforeTime.UnixMilli(), q.BeforeID)
 	}
 	if q.DomainIDs != nil {
 		ph := strings.TrimSuffix(strings.Repeat("?,", len(q.DomainIDs)), ",")
 		if ph == "" {
-			return nil, nil
+			return "", nil, false
 		}
 		where = append(where, "domain_id IN ("+ph+")")
 		for _, id := range q.DomainIDs {
 			args = append(args, id)
 		}
 	}
-	query := "SELECT id, time, status, message_id, subject, mail_from, rcpt, size, remote_ip, detail, domain_id FROM msglog"
+	query = "SELECT id, time, status, message_id, subject, mail_from, rcpt, size, remote_ip, detail, domain_id FROM msglog"
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -90,13 +110,7 @@ func (s *Store) SearchLog(ctx context.Context, q store.LogQuery) ([]store.LogEve
 	}
 	query += " ORDER BY time DESC, id DESC LIMIT ?"
 	args = append(args, limit)
-	return collect("search message log", func(sc scanner) (store.LogEvent, error) {
-		var e store.LogEvent
-		var ms int64
-		err := sc.Scan(&e.ID, &ms, &e.Status, &e.MessageID, &e.Subject, &e.MailFrom, &e.Rcpt, &e.Size, &e.RemoteIP, &e.Detail, &e.DomainID)
-		e.Time = time.UnixMilli(ms)
-		return e, err
-	})(s.query(ctx, query, args...))
+	return query, args, true
 }
 
 // subjectMatch turns the words of a subject search into an FTS5 query

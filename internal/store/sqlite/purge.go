@@ -98,8 +98,7 @@ func (s *Store) Purge(ctx context.Context, now, logBefore time.Time, limit int) 
 	err = s.write(ctx, func(t *tx) error {
 		// Each record's subject goes when no record names it any more
 		// (logsubjects.go).
-		rows, err := t.Query("DELETE FROM msglog WHERE id IN (SELECT id FROM msglog WHERE time < ? LIMIT ?) RETURNING subject_id",
-			logBefore.UnixMilli(), limit)
+		rows, err := t.Query(purgeLog, logBefore.UnixMilli(), limit)
 		if err != nil {
 			return err
 		}
@@ -208,3 +207,7 @@ func (t *tx) purgeDomain(s *Store, d store.Domain, cutoff time.Time, limit int) 
 	}
 	return res, t.appendLog(events)
 }
+
+// purgeLog deletes up to a limit of the message log's records older than
+// a time, returning their subjects.
+const purgeLog = "DELETE FROM msglog WHERE id IN (SELECT id FROM msglog WHERE time < ? LIMIT ?) RETURNING subject_id"

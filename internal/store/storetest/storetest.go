@@ -81,6 +81,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AdminChallenges", testAdminChallenges},
 		{"Passkeys", testPasskeys},
 		{"LogSubjects", testLogSubjects},
+		{"LogPagedByCursor", testLogPagedByCursor},
 		{"SendsPruned", testSendsPruned},
 		{"AdminBatch", testAdminBatch},
 		{"Announced", testAnnounced},
