@@ -86,8 +86,16 @@ func commandTable() []*command {
 			},
 			announce: func(srv *Server, tlsOn, authed bool) []string {
 				// Extensions of the protocol as a whole rather than of one
-				// command.
-				return []string{"LITERAL+", "BINARY", "CONDSTORE", "QRESYNC", "UTF8=ACCEPT"}
+				// command. Non-synchronising literals: before sign-in each
+				// literal is bounded (64 KiB, preAuthLiteral), so the server
+				// promises only LITERAL- (at most 4096 bytes, RFC 7888
+				// section 4); once signed in any literal within the
+				// configured limit, LITERAL+ (section 3).
+				literal := "LITERAL-"
+				if authed {
+					literal = "LITERAL+"
+				}
+				return []string{literal, "BINARY", "CONDSTORE", "QRESYNC", "UTF8=ACCEPT"}
 			}},
 		{name: "NOOP", states: anyState, expunges: expungeSelf, parse: imapwire.ParseNone,
 			handle: func(s *session, c *imapwire.Command) error { s.sync(true); return nil }},

@@ -30,7 +30,12 @@ func usesMeta(keys []imapwire.SearchKey) bool {
 // ESEARCH return options (RFC 4731), SAVE (RFC 5182) and MODSEQ (RFC 7162
 // section 3.1.5); the messages are selected by matchSelected.
 func (s *session) cmdSearch(tag string, uid bool, a *imapwire.Search) error {
-	if a.Charset != "" {
+	if a.HasCharset {
+		if s.utf8Accept {
+			// RFC 6855 section 3: once UTF8=ACCEPT is enabled the client
+			// must not name a charset, and the server should answer BAD.
+			return errBad("SEARCH with CHARSET is not allowed after ENABLE UTF8=ACCEPT")
+		}
 		if err := checkCharset(a.Charset); err != nil {
 			return err
 		}

@@ -83,7 +83,7 @@ func readCommandCases() []readCase {
 		{"search rfc3501", "A282 SEARCH FLAGGED SINCE 1-Feb-1994 NOT FROM \"Smith\"\r\n", &Command{Tag: "A282", Name: "SEARCH", Args: &Search{Keys: []SearchKey{
 			{Op: SearchFlagged}, {Op: SearchSince, Date: date(1994, 2, 1)}, {Op: SearchNot, Keys: []SearchKey{{Op: SearchFrom, Text: "Smith"}}}}}}},
 		{"search text", "A283 SEARCH TEXT \"string not in mailbox\"\r\n", &Command{Tag: "A283", Name: "SEARCH", Args: &Search{Keys: []SearchKey{{Op: SearchText, Text: "string not in mailbox"}}}}},
-		{"search charset literal", "A284 SEARCH CHARSET UTF-8 TEXT {6}\r\nXXXXXX\r\n", &Command{Tag: "A284", Name: "SEARCH", Args: &Search{Charset: "UTF-8", Keys: []SearchKey{{Op: SearchText, Text: "XXXXXX"}}}}},
+		{"search charset literal", "A284 SEARCH CHARSET UTF-8 TEXT {6}\r\nXXXXXX\r\n", &Command{Tag: "A284", Name: "SEARCH", Args: &Search{Charset: "UTF-8", HasCharset: true, Keys: []SearchKey{{Op: SearchText, Text: "XXXXXX"}}}}},
 		{"fetch header fields", "A654 FETCH 2:4 (FLAGS BODY[HEADER.FIELDS (DATE FROM)])\r\n", &Command{Tag: "A654", Name: "FETCH", Args: &Fetch{Set: set(2, 4), Items: []FetchItem{
 			{Kind: FetchFlags}, {Kind: FetchBodySection, Section: Section{Spec: SectionHeaderFields, Fields: []string{"DATE", "FROM"}}}}}}},
 		{"store list", "A003 STORE 2:4 +FLAGS (\\Deleted)\r\n", &Command{Tag: "A003", Name: "STORE", Args: &Store{Set: set(2, 4), Op: StoreAdd, Flags: []string{`\Deleted`}}}},
@@ -201,7 +201,7 @@ func readCommandCases() []readCase {
 		{"zero literal", "a LOGIN {0}\r\n {0+}\r\n\r\n", &Command{Tag: "a", Name: "LOGIN", Args: &Login{"", ""}}},
 		{"literal with crlf", "a SEARCH SUBJECT {4}\r\na\r\nb UNSEEN\r\n", &Command{Tag: "a", Name: "SEARCH", Args: &Search{Keys: []SearchKey{{Op: SearchSubject, Text: "a\r\nb"}, {Op: SearchUnseen}}}}},
 		{"bare lf", "a NOOP\n", &Command{Tag: "a", Name: "NOOP"}},
-		{"utf8 quoted", "a SEARCH CHARSET utf-8 SUBJECT \"Grüße\"\r\n", &Command{Tag: "a", Name: "SEARCH", Args: &Search{Charset: "UTF-8", Keys: []SearchKey{{Op: SearchSubject, Text: "Grüße"}}}}},
+		{"utf8 quoted", "a SEARCH CHARSET utf-8 SUBJECT \"Grüße\"\r\n", &Command{Tag: "a", Name: "SEARCH", Args: &Search{Charset: "UTF-8", HasCharset: true, Keys: []SearchKey{{Op: SearchSubject, Text: "Grüße"}}}}},
 		{"tag with odd chars", "a.b-c]1 NOOP\r\n", &Command{Tag: "a.b-c]1", Name: "NOOP"}},
 		{"blank lines skipped", "\r\n\r\na NOOP\r\n", &Command{Tag: "a", Name: "NOOP"}},
 	}

@@ -213,8 +213,12 @@ type Search struct {
 	// Return is nil for a plain SEARCH, which is answered with "* SEARCH"
 	// (RFC 3501), and set for ESEARCH.
 	Return  *SearchReturn
-	Charset string      // upper case, "" when not given
-	Keys    []SearchKey // all must match
+	Charset string // upper case; see HasCharset
+	// HasCharset is whether CHARSET was given: `CHARSET ""` is a charset
+	// no server knows, not none (and after ENABLE UTF8=ACCEPT any CHARSET
+	// is refused, RFC 6855 section 3).
+	HasCharset bool
+	Keys       []SearchKey // all must match
 }
 
 // UsesDollar reports whether the search refers to the saved result "$"
@@ -239,7 +243,7 @@ func (a *Search) appendArgs(b []byte) []byte {
 		b = r.appendPartial(b)
 		b = append(b, ')')
 	}
-	if a.Charset != "" {
+	if a.HasCharset {
 		b = append(b, " CHARSET "...)
 		b = appendAString(b, a.Charset)
 	}
@@ -308,6 +312,7 @@ func (p *parser) search() Args {
 	if p.takeKeyword("CHARSET") {
 		p.sp()
 		a.Charset = strings.ToUpper(p.astring("charset"))
+		a.HasCharset = true
 		p.sp()
 	}
 	a.Keys = p.searchKeyList()
