@@ -456,6 +456,38 @@ func (p *parser) span(ok func(byte) bool) []byte {
 	return p.line[start:p.pos]
 }
 
+// spanText is span for the atoms of astrings and LIST patterns, which in
+// UTF-8 mode (IMAP4rev2 or ENABLE UTF8=ACCEPT) also take whole UTF-8
+// characters. RFC 6855 section 3 allows UTF-8 in quoted strings only, but
+// clients send UTF-8 mailbox names bare once they enabled it (Python's
+// imaplib quotes nothing), and a bare name with UTF-8 in it means nothing
+// else: taking it is safer than a BAD the client cannot explain.
+func (p *parser) spanText(ok func(byte) bool) []byte {
+	if p.r == nil || !p.r.utf8 {
+		return p.span(ok)
+	}
+	if p.err != nil {
+		return nil
+	}
+	start := p.pos
+	for p.pos < len(p.line) {
+		c := p.line[p.pos]
+		if c < utf8.RuneSelf {
+			if !ok(c) {
+				break
+			}
+			p.pos++
+			continue
+		}
+		r, size := utf8.DecodeRune(p.line[p.pos:])
+		if r == utf8.RuneError && size <= 1 {
+			break
+		}
+		p.pos += size
+	}
+	return p.line[start:p.pos]
+}
+
 // describe names the next byte for an error message.
 func (p *parser) describe() string {
 	if p.pos >= len(p.line) {
@@ -799,7 +831,7 @@ func (p *parser) astring(what string) string {
 	case '"', '{':
 		return p.str(what)
 	}
-	b := p.span(isAStringChar)
+	b := p.spanText(isAStringChar)
 	if len(b) == 0 {
 		p.failf("expected %s, found %s", what, p.describe())
 		return ""
@@ -860,7 +892,7 @@ func (p *parser) listMailbox() string {
 	case '"', '{':
 		return p.mailboxName(p.str("mailbox pattern"))
 	}
-	b := p.span(isListChar)
+	b := p.spanText(isListChar)
 	if len(b) == 0 {
 		p.failf("expected mailbox pattern, found %s", p.describe())
 		return ""
