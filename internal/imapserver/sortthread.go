@@ -141,11 +141,19 @@ func (s *session) cmdThread(c *imapwire.Command) error {
 	k := threadKey{a.Algorithm, c.UID}
 	out := e.thread(k, hits)
 	if out == nil {
-		msgs := make([]thread.Msg, len(idx))
-		for i, j := range idx {
-			msgs[i] = e.msgs[j]
-			if !c.UID {
-				msgs[i].UID = hits[i].seq
+		var msgs []thread.Msg
+		if c.UID && len(idx) == len(e.msgs) {
+			// Every message of the entry, numbered by UID: the
+			// entry's own list (fixed once published; the algorithms
+			// only read it), not a copy of 100,000 messages.
+			msgs = e.msgs
+		} else {
+			msgs = make([]thread.Msg, len(idx))
+			for i, j := range idx {
+				msgs[i] = e.msgs[j]
+				if !c.UID {
+					msgs[i].UID = hits[i].seq
+				}
 			}
 		}
 		out = []byte("* THREAD")
@@ -176,12 +184,16 @@ func checkCharset(cs string) error {
 // row and is left out.
 func (s *session) sortMessages(keys []imapwire.SearchKey, saved []uint32) (*sortEntry, []int32, []sortHit, error) {
 	var hits []sortHit
-	err := s.matchSelected(keys, saved, func(im *imapmsg.Message) error {
-		hits = append(hits, sortHit{im.UID, im.Seq, im.ModSeq})
-		return nil
-	})
-	if err != nil {
-		return nil, nil, nil, err
+	if isAll(keys) {
+		hits = viewHits(&s.sel.view, s.sel.expunged)
+	} else {
+		err := s.matchSelected(keys, saved, func(im *imapmsg.Message) error {
+			hits = append(hits, sortHit{im.UID, im.Seq, im.ModSeq})
+			return nil
+		})
+		if err != nil {
+			return nil, nil, nil, err
+		}
 	}
 	uids := make([]uint32, len(hits))
 	for i := range hits {
@@ -202,6 +214,31 @@ func (s *session) sortMessages(keys []imapwire.SearchKey, saved []uint32) (*sort
 		idx, hits = idx[:kept], hits[:kept]
 	}
 	return e, idx, hits, nil
+}
+
+// viewHits is every message of the view but those known expunged (not
+// yet reported, so still numbered), for SORT and THREAD of ALL (as most
+// of them say): the view numbers them, and nothing is read from the
+// store (matching ALL read every message's flags: a fifth of the CPU of
+// the first THREAD of 100,000 messages after a restart). Their modseq is
+// left 0: a SORT answers with modseqs only for a MODSEQ search key
+// (RFC 7162 section 3.1.5), which ALL is not.
+func viewHits(v *uidView, expunged []uint32) []sortHit {
+	gone := make(map[uint32]bool, len(expunged))
+	for _, u := range expunged {
+		gone[u] = true
+	}
+	hits := make([]sortHit, 0, v.count())
+	seq := uint32(0)
+	for _, r := range v.ranges {
+		for u := uint64(r.First); u <= uint64(r.Last); u++ {
+			seq++
+			if len(gone) == 0 || !gone[uint32(u)] {
+				hits = append(hits, sortHit{uid: uint32(u), seq: seq})
+			}
+		}
+	}
+	return hits
 }
 
 // sortRows reads the sort rows of the selected mailbox in ranges as

@@ -72,7 +72,6 @@ func SortKeysOf(info *message.Info) SortKeys {
 // SortRow is one live message with what sorting and threading need.
 type SortRow struct {
 	UID       uint32
-	ModSeq    uint64
 	Received  time.Time
 	Size      int64
 	MessageID string // without angle brackets

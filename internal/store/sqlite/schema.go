@@ -502,6 +502,13 @@ WHERE upper(substr(name, 1, 6)) = 'INBOX/' AND substr(name, 1, 6) <> 'INBOX/';`,
 	// Failed sign-in counters shared by restarts and nodes (issue 15;
 	// throttles.go).
 	throttlesSchema,
+	// SORT and THREAD read every live message of a mailbox with its sort
+	// keys (sortkeys.go EachSortRow): this index covers the columns they
+	// take from messages, so the first SORT after a restart scans it
+	// (about 1,700 pages at 100,000 messages) instead of seeking each
+	// wide row of the table (7,700 pages), issue 11 part 7. No flags or
+	// modseq in it: STORE does not touch it.
+	`CREATE INDEX IF NOT EXISTS messages_sort ON messages(mailbox_id, uid, received, size, body_id, message_id) WHERE expunged_modseq = 0;`,
 }
 
 // rebuildAutoincrement returns the statements that recreate table with

@@ -89,8 +89,10 @@ func (s *Store) SortRows(ctx context.Context, accountID, mailboxID int64, ranges
 // EachSortRow implements store.Sorting.
 func (s *Store) EachSortRow(ctx context.Context, accountID, mailboxID int64, ranges []store.UIDRange, fn func(*store.SortRow)) error {
 	cond, args := uidFilterOn("m.uid", ranges)
-	rows, err := s.query(ctx, `SELECT m.uid, m.modseq, m.received, m.size, m.message_id, m.body_id, coalesce(k.keys, '')
-		FROM messages m LEFT JOIN sort_keys k ON k.body_id = m.body_id
+	// Only columns of messages_sort from messages: the scan reads the
+	// index, never the table.
+	rows, err := s.query(ctx, `SELECT m.uid, m.received, m.size, m.message_id, m.body_id, coalesce(k.keys, '')
+		FROM messages m INDEXED BY messages_sort LEFT JOIN sort_keys k ON k.body_id = m.body_id
 		WHERE m.`+ownedMailbox+` AND m.expunged_modseq = 0`+cond+` ORDER BY m.uid`,
 		append([]any{mailboxID, accountID}, args...)...)
 	if err != nil {
@@ -103,7 +105,7 @@ func (s *Store) EachSortRow(ctx context.Context, accountID, mailboxID int64, ran
 	n := 0
 	for rows.Next() {
 		r = store.SortRow{}
-		if err := rows.Scan(&r.UID, &r.ModSeq, &received, &r.Size, &r.MessageID, &r.BodyID, &packed); err != nil {
+		if err := rows.Scan(&r.UID, &received, &r.Size, &r.MessageID, &r.BodyID, &packed); err != nil {
 			return fmt.Errorf("list sort keys: %w", err)
 		}
 		r.Received = time.UnixMilli(received)
