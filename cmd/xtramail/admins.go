@@ -15,7 +15,7 @@ import (
 // as "cli".
 func (e *env) admin() *admin.Service {
 	if e.adminSvc == nil {
-		e.adminSvc = admin.New(e.store, admin.Options{})
+		e.adminSvc = admin.New(e.store, admin.Options{SealKey: e.sealKey})
 	}
 	return e.adminSvc
 }

@@ -61,6 +61,10 @@ type env struct {
 	store store.Store
 	// adminSvc is built on first use (env.admin).
 	adminSvc *admin.Service
+	// sealKey is the data directory's password seal key (admin.Options.
+	// SealKey), so that an import's pending passwords open in the
+	// service that hashes them.
+	sealKey []byte
 }
 
 type dataUse int
@@ -254,6 +258,9 @@ func (c *cli) runCommand(cmd *command, args []string) error {
 		}
 		defer st.Close()
 		e.store = st
+		if e.sealKey, err = service.LoadSealKey(e.cfg.Data); err != nil {
+			return err
+		}
 	}
 	return act(context.Background(), e, pos)
 }

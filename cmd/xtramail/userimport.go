@@ -18,7 +18,10 @@ import (
 // reported on stderr by line number. With --generate-passwords, lines
 // without a password get a generated one, printed once as CSV
 // (address,password) on stdout, or written to --passwords-file (created,
-// mode 0600: never over an existing file).
+// mode 0600: never over an existing file). The passwords the file brings
+// are stored sealed and hashed afterwards by the running service (`serve`
+// on the same data directory), as the console's and the API's imports
+// are: each address signs in at once (its first sign-in hashes it).
 func userImport(fs *flag.FlagSet) action {
 	generate := fs.Bool("generate-passwords", false, "give each address without a password a generated one (printed once, as CSV)")
 	pwFile := fs.String("passwords-file", "", "write the generated passwords to this new `file` (mode 0600) instead of standard output")
@@ -65,6 +68,10 @@ func userImport(fs *flag.FlagSet) action {
 		}
 		fmt.Fprintf(e.stderr, "%s read: %d imported, %d refused, %s generated\n",
 			count(res.Lines, "line", "lines"), res.Imported, res.Failed, count(res.Generated, "password", "passwords"))
+		if res.Deferred > 0 {
+			fmt.Fprintf(e.stderr, "%s from the file will be hashed by the running service; each signs in already\n",
+				count(res.Deferred, "password", "passwords"))
+		}
 		if err != nil {
 			return err
 		}

@@ -1,11 +1,16 @@
 package main
 
 import (
+	"context"
 	"encoding/csv"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/xtramail/xtramail/internal/store"
 )
 
 // TestCLIUserImportGeneratesPasswords: `user import --generate-passwords`
@@ -50,5 +55,65 @@ func TestCLIUserImportGeneratesPasswords(t *testing.T) {
 	}
 	if code, _, _ := xtBin(t, "g@imp.test\n", d("user", "import", "--passwords-file", pwFile+"2", "-")...); code != 2 {
 		t.Errorf("--passwords-file without --generate-passwords: exit %d, want 2", code)
+	}
+}
+
+// pythonIMAPLogin signs in over IMAP with Python's imaplib (a stock
+// client) and prints OK or the server's refusal.
+const pythonIMAPLogin = `
+import imaplib, ssl, sys
+host, port = sys.argv[1].rsplit(":", 1)
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+m = imaplib.IMAP4_SSL(host, int(port), ssl_context=ctx, timeout=120)
+try:
+    m.login(sys.argv[2], sys.argv[3])
+    print("OK")
+except imaplib.IMAP4.error as e:
+    print("NO", e)
+`
+
+// TestCLIUserImportDefersOwnPasswords: `user import` stores the passwords
+// a file brings sealed under the data directory's key, as the console's
+// and the API's imports do, and says so; the running server (another
+// process) opens them: each address signs in over IMAP at once with its
+// password and not with another, and its first sign-in leaves the hash
+// stored and no pending copy.
+func TestCLIUserImportDefersOwnPasswords(t *testing.T) {
+	data := t.TempDir()
+	cliProc(t, data, "", "domain", "add", "imp.test")
+	srv := startServer(t, data)
+	file := filepath.Join(t.TempDir(), "in.csv")
+	os.WriteFile(file, []byte("address,password\nann@imp.test,ann own password\nbob@imp.test,bob own password\n"), 0o644)
+	code, _, errOut := xtBin(t, "", "user", "import", file, "--data", data)
+	if code != 0 || !strings.Contains(errOut, "2 passwords from the file will be hashed by the running service") {
+		t.Fatalf("exit %d, stderr %s", code, errOut)
+	}
+	login := func(user, password string) string {
+		out, err := exec.Command("python3", "-c", pythonIMAPLogin, srv.imap, user, password).CombinedOutput()
+		if err != nil {
+			t.Fatalf("python imaplib: %v\n%s", err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if got := login("bob@imp.test", "ann own password"); got == "OK" {
+		t.Fatal("bob signed in with ann's password")
+	}
+	for _, u := range []string{"ann", "bob"} {
+		if got := login(u+"@imp.test", u+" own password"); got != "OK" {
+			t.Fatalf("%s after the CLI's import: %s\n%s", u, got, srv.stderr)
+		}
+	}
+	st := openStore(t, data)
+	ctx := context.Background()
+	for _, addr := range []string{"ann@imp.test", "bob@imp.test"} {
+		a, err := st.Account(ctx, addr)
+		if err != nil || !strings.HasPrefix(a.PasswordHash, "$argon2id$") {
+			t.Fatalf("%s after its first sign-in: %q %v", addr, a.PasswordHash, err)
+		}
+		if _, err := st.PendingPasswordOf(ctx, addr); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("%s: pending copy kept: %v", addr, err)
+		}
 	}
 }

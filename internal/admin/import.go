@@ -7,6 +7,7 @@ package admin
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -31,8 +32,11 @@ type ImportResult struct {
 	// (ImportOptions.GeneratePasswords).
 	Generated int
 	// Deferred counts the imported lines whose password waits to be
-	// hashed (ImportOptions.DeferHashing).
+	// hashed, sealed (pendinghash.go): every password the file brings.
 	Deferred int
+	// Batch names the import's pending passwords, for
+	// PendingPasswordCount.
+	Batch string
 }
 
 // ImportOptions says how ImportWith treats a file.
@@ -48,14 +52,9 @@ type ImportOptions struct {
 	// imported, once, before Progress hears of the line: the only time
 	// it can be read (nothing keeps it in clear).
 	Generated func(line int, address, password string)
-	// DeferHashing stores the passwords the file brings sealed, to be
-	// hashed after the import by RunPendingPasswords (pendinghash.go):
-	// the addresses are written, enabled and able to sign in, at store
-	// speed instead of one full argon2id each. Batch names the import
-	// for PendingPasswordCount. Without it each is hashed before its
-	// line is written (the command line, which runs no job).
-	DeferHashing bool
-	Batch        string
+	// Batch names the import for PendingPasswordCount; empty: ImportWith
+	// names it (ImportResult.Batch).
+	Batch string
 }
 
 // ImportProgress is told the outcome of each data line, in file order:
@@ -74,8 +73,12 @@ type ImportProgress func(line int, address string, err error)
 //
 // Each line is imported whole or not at all (address, password and
 // state in one store write), and a bad line does not stop the others.
-// Passwords are hashed through the shared Hasher, so sign-ins keep their
-// share of hash slots while an import runs. The returned error is for
+// The passwords the file brings are not hashed on the import's path:
+// each is stored sealed, the address enabled and able to sign in at
+// once, and hashed after it by RunPendingPasswords (pendinghash.go), so
+// that an import takes store time, not one full argon2id per line, and
+// sign-ins keep their hash slots. The console, the API and the CLI all
+// import this way. The returned error is for
 // the file as a whole (no address column, ctx ended, the store failing);
 // the lines reported before it stay imported. One audit record sums the
 // import up.
@@ -90,6 +93,10 @@ func (s *Service) ImportWith(ctx context.Context, p Principal, r io.Reader, opts
 	if err := s.allow(ctx, p, OpAddressImport); err != nil {
 		return res, err
 	}
+	if opts.Batch == "" {
+		opts.Batch = "import-" + rand.Text()
+	}
+	res.Batch = opts.Batch
 	progress := opts.Progress
 	if progress == nil {
 		progress = func(int, string, error) {}
@@ -177,7 +184,7 @@ type importLine struct {
 	address   string
 	password  string
 	generated bool // password made here (GeneratePasswords)
-	sealed    bool // password kept sealed to hash later (DeferHashing)
+	sealed    bool // password kept sealed to hash later
 	enabled   bool
 	err       error
 }
@@ -263,7 +270,7 @@ func (c importCols) parse(rec []string, line int) importLine {
 	return l
 }
 
-// importChunk hashes (or seals, opts.DeferHashing) and stores the good
+// importChunk seals (or, for a generated one, hashes) and stores the good
 // lines of a chunk, setting each line's err; with opts.GeneratePasswords,
 // a good line without a password first gets a generated one. The
 // returned error is the batch's as a whole.
@@ -280,17 +287,16 @@ func (s *Service) importChunk(ctx context.Context, p Principal, chunk []importLi
 		todo = append(todo, i)
 		// A generated password is a high-entropy secret: the cheap
 		// parameters (auth.GeneratedParams), hashed here. One a person
-		// chose waits sealed when deferred.
-		params := s.hasher.Params()
+		// chose waits sealed.
 		switch {
 		case chunk[i].generated:
-			params = auth.GeneratedParams()
-		case chunk[i].password != "" && opts.DeferHashing:
+			jobs = append(jobs, hashJob{password: chunk[i].password, params: auth.GeneratedParams()})
+		case chunk[i].password != "":
 			chunk[i].sealed = true
 			jobs = append(jobs, hashJob{})
-			continue
+		default:
+			jobs = append(jobs, hashJob{})
 		}
-		jobs = append(jobs, hashJob{password: chunk[i].password, params: params})
 	}
 	if len(todo) == 0 {
 		return nil

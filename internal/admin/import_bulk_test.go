@@ -42,6 +42,7 @@ func TestImportOpenQuoteDoesNotSwallowLaterLines(t *testing.T) {
 	if _, err := st.Account(ctx, "a@one.test"); err == nil {
 		t.Error("the open-quote line was stored")
 	}
+	drainPending(t, s) // the imported passwords are hashed after the import
 	b, err := st.Account(ctx, "b@one.test")
 	if err != nil {
 		t.Fatal(err)
@@ -99,6 +100,7 @@ func TestImportNoHalfRowUnderConcurrency(t *testing.T) {
 	if a.res.Imported+b.res.Imported != 600 || a.res.Failed+b.res.Failed != 600 {
 		t.Fatalf("imported %d+%d failed %d+%d", a.res.Imported, b.res.Imported, a.res.Failed, b.res.Failed)
 	}
+	drainPending(t, s)
 	for _, i := range []int{0, 299, 599} {
 		addr := fmt.Sprintf("c%d@one.test", i)
 		acct, err := st.Account(ctx, addr)

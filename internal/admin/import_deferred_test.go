@@ -15,6 +15,39 @@ import (
 	"github.com/xtramail/xtramail/internal/store/sqlite"
 )
 
+// reopenable returns a function opening the same database file (and
+// blob directory) each time it is called: a second node, or the service
+// after a restart.
+func reopenable(t *testing.T) func() store.Store {
+	dir := t.TempDir()
+	return func() store.Store {
+		blobs, err := fs.Open(filepath.Join(dir, "blobs"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := sqlite.Open(filepath.Join(dir, "x.db"), blobs, sqlite.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+}
+
+// signInPending signs address in as the service's sign-ins do (an
+// Authenticator whose lookup meets a pending password through
+// PendingCredential).
+func signInPending(ctx context.Context, s *Service, h *auth.Hasher, address, password string) error {
+	a := auth.NewAuthenticator(func(ctx context.Context, user string) (auth.Credential, error) {
+		hash, pending, err := s.PendingCredential(ctx, user)
+		if err != nil {
+			return auth.Credential{}, err
+		}
+		return auth.Credential{Username: user, PasswordHash: hash, Pending: pending, Enabled: true}, nil
+	}, auth.Options{Hasher: h})
+	_, err := a.Authenticate(ctx, address, password, "")
+	return err
+}
+
 // deferredCSV is n lines of addresses with passwords of their own.
 func deferredCSV(n int) (string, map[string]string) {
 	var sb strings.Builder
@@ -42,7 +75,7 @@ func drainPending(t *testing.T, s *Service) {
 	}
 }
 
-// TestImportDefersChosenPasswords: with DeferHashing, every line of a
+// TestImportDefersChosenPasswords: every line of a
 // file with its own passwords is written at once, enabled, with the
 // pending hash and a sealed copy that does not hold the password in
 // clear; the job hashes them all (at the Hasher's full parameters), the
@@ -51,7 +84,7 @@ func TestImportDefersChosenPasswords(t *testing.T) {
 	s, st := importWorld(t)
 	ctx := context.Background()
 	file, pws := deferredCSV(250) // two chunks, several job batches
-	res, err := s.ImportWith(ctx, CLI(), strings.NewReader(file), ImportOptions{DeferHashing: true, Batch: "job-1"})
+	res, err := s.ImportWith(ctx, CLI(), strings.NewReader(file), ImportOptions{Batch: "job-1"})
 	if err != nil || res.Imported != 250 || res.Deferred != 250 {
 		t.Fatalf("import: %+v %v", res, err)
 	}
@@ -86,18 +119,7 @@ func TestImportDefersChosenPasswords(t *testing.T) {
 // key they cannot be opened and are dropped (the address keeps no
 // password instead of a wrong one).
 func TestPendingPasswordsSurviveRestart(t *testing.T) {
-	dir := t.TempDir()
-	open := func() store.Store {
-		blobs, err := fs.Open(filepath.Join(dir, "blobs"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, err := sqlite.Open(filepath.Join(dir, "x.db"), blobs, sqlite.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st
-	}
+	open := reopenable(t)
 	h := ok[*auth.Hasher](t)(auth.NewHasher(cheapParams, 4))
 	key := make([]byte, SealKeySize)
 	rand.Read(key)
@@ -108,7 +130,7 @@ func TestPendingPasswordsSurviveRestart(t *testing.T) {
 	c := ok[store.Customer](t)(s.AddCustomer(ctx, CLI(), 0, "Restart Co"))
 	ok[store.Domain](t)(s.AddDomain(ctx, CLI(), c.ID, "one.test", 0))
 	file, pws := deferredCSV(20)
-	if res, err := s.ImportWith(ctx, CLI(), strings.NewReader(file), ImportOptions{DeferHashing: true}); err != nil || res.Deferred != 20 {
+	if res, err := s.ImportWith(ctx, CLI(), strings.NewReader(file), ImportOptions{}); err != nil || res.Deferred != 20 {
 		t.Fatalf("import: %+v %v", res, err)
 	}
 	check(t, st.Close()) // stopped before the job ran
@@ -125,7 +147,7 @@ func TestPendingPasswordsSurviveRestart(t *testing.T) {
 
 	// Another key: pending rows are dropped, not hashed from garbage.
 	file2 := strings.ReplaceAll(file, "d0", "e0")
-	if _, err := s.ImportWith(ctx, CLI(), strings.NewReader(file2), ImportOptions{DeferHashing: true}); err != nil {
+	if _, err := s.ImportWith(ctx, CLI(), strings.NewReader(file2), ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	check(t, st.Close())
@@ -150,7 +172,7 @@ func TestPasswordSetWhilePendingWins(t *testing.T) {
 	s, st := importWorld(t)
 	ctx := context.Background()
 	file, _ := deferredCSV(3)
-	if _, err := s.ImportWith(ctx, CLI(), strings.NewReader(file), ImportOptions{DeferHashing: true, Batch: "b"}); err != nil {
+	if _, err := s.ImportWith(ctx, CLI(), strings.NewReader(file), ImportOptions{Batch: "b"}); err != nil {
 		t.Fatal(err)
 	}
 	check(t, s.SetPassword(ctx, CLI(), "d001@one.test", "set-by-the-admin"))
@@ -165,8 +187,8 @@ func TestPasswordSetWhilePendingWins(t *testing.T) {
 	if okPw, _ := auth.Verify(a.PasswordHash, "set-by-the-admin"); !okPw {
 		t.Fatal("the job overwrote the password set meanwhile")
 	}
-	// FinishPendingPassword on a row the job settled returns the hash.
-	if h := ok[string](t)(s.FinishPendingPassword(ctx, "d002@one.test")); h == "" || h == store.PendingPasswordHash {
-		t.Fatalf("finished hash %q", h)
+	// PendingCredential on a row the job settled returns the hash.
+	if h, pending, err := s.PendingCredential(ctx, "d002@one.test"); err != nil || pending != nil || h == "" || h == store.PendingPasswordHash {
+		t.Fatalf("settled row: hash %q, pending %v, %v", h, pending, err)
 	}
 }

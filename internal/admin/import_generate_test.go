@@ -76,6 +76,7 @@ func TestImportGeneratesPasswordsInOneStep(t *testing.T) {
 	if _, ok := got["own@one.test"]; ok {
 		t.Error("a line with its own password got a generated one")
 	}
+	drainPending(t, s)
 	own := ok[store.Account](t)(st.ScopedAccount(ctx, store.AllScope(), "own@one.test"))
 	if okPw, _ := auth.Verify(own.PasswordHash, "my-own-password"); !okPw {
 		t.Error("own password not kept")

@@ -68,6 +68,7 @@ func TestImportReportsBadLinesByNumber(t *testing.T) {
 	if res.Lines != 9 || res.Imported != 2 || res.Failed != 7 {
 		t.Errorf("result %+v", res)
 	}
+	drainPending(t, s)
 	a, err := st.Account(ctx, "a@imp.test")
 	if err != nil || !a.Enabled {
 		t.Fatalf("a@imp.test: %+v %v", a, err)

@@ -13,10 +13,11 @@ package admin
 //     oldest first on bulkHashWorkers workers (sign-ins keep a slot),
 //     and resumes from the store after a restart or on another node
 //     with the same key;
-//   - a sign-in that finds its address still pending hashes that one
-//     row at once (FinishPendingPassword) and then verifies as usual,
-//     so every imported address can sign in from the moment the import
-//     wrote it.
+//   - a sign-in that finds its address still pending compares the
+//     password with the unsealed one and hashes it once, storing the
+//     hash on a match (PendingCredential, auth.PendingPassword): one
+//     hash, as for any sign-in, and every imported address can sign in
+//     from the moment the import wrote it.
 //
 // What is kept where and for how long: the sealed copy lives in the
 // database from the import until its hash is written (the job's pace,
@@ -36,6 +37,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/xtramail/xtramail/internal/auth"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -168,32 +170,41 @@ func (s *Service) openPending(r store.PendingPassword) (string, error) {
 	return s.seal.open(r.Address, r.Sealed)
 }
 
-// FinishPendingPassword hashes address's pending password now, if it
-// still has one, and returns the account's password hash afterwards
-// (whoever wrote it: the job may have been first). The webmail, IMAP and
-// submission sign-in calls it on meeting store.PendingPasswordHash.
-func (s *Service) FinishPendingPassword(ctx context.Context, address string) (string, error) {
+// PendingCredential is what a sign-in needs of an address whose account
+// still reads store.PendingPasswordHash (the webmail, IMAP and submission
+// sign-ins meet it through the service's lookup): its pending password
+// in clear, for auth.Authenticator to compare and hash once (see
+// auth.PendingPassword: the same work as any other sign-in), or, when
+// the job settled the row meanwhile, the account's hash. Both empty:
+// the address has no password (its sealed copy expired or does not open,
+// and is dropped here).
+func (s *Service) PendingCredential(ctx context.Context, address string) (hash string, pending *auth.PendingPassword, err error) {
 	r, err := s.st.PendingPasswordOf(ctx, address)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
+		a, err := s.st.Account(ctx, address)
+		if err != nil {
+			return "", nil, fmt.Errorf("account %s after its pending password: %w", address, err)
+		}
+		if a.PasswordHash == store.PendingPasswordHash {
+			return "", nil, nil
+		}
+		return a.PasswordHash, nil, nil
 	case err != nil:
-		return "", err
-	default:
-		var hash string
-		if pw, err := s.openPending(r); err != nil {
-			s.log.Warn("pending password dropped: the address has none until one is set", "address", r.Address, "err", err)
-		} else if hash, err = s.hasher.Hash(ctx, pw); err != nil {
-			return "", fmt.Errorf("hash pending password of %s: %w", address, err)
-		}
-		if err := s.st.FinishPendingPasswords(ctx, []store.FinishedPassword{{AccountID: r.AccountID, PasswordHash: hash}}); err != nil {
-			return "", err
-		}
+		return "", nil, fmt.Errorf("pending password of %s: %w", address, err)
 	}
-	a, err := s.st.Account(ctx, address)
+	pw, err := s.openPending(r)
 	if err != nil {
-		return "", fmt.Errorf("account %s after its pending password: %w", address, err)
+		s.log.Warn("pending password dropped: the address has none until one is set", "address", r.Address, "err", err)
+		if err := s.st.FinishPendingPasswords(ctx, []store.FinishedPassword{{AccountID: r.AccountID}}); err != nil {
+			return "", nil, err
+		}
+		return "", nil, nil
 	}
-	return a.PasswordHash, nil
+	store1 := func(ctx context.Context, hash string) error {
+		return s.st.FinishPendingPasswords(ctx, []store.FinishedPassword{{AccountID: r.AccountID, PasswordHash: hash}})
+	}
+	return "", &auth.PendingPassword{Clear: pw, Store: store1}, nil
 }
 
 // PendingPasswordCount counts the passwords of an import (ImportOptions.

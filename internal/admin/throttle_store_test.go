@@ -3,14 +3,11 @@ package admin
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/xtramail/xtramail/internal/auth"
-	"github.com/xtramail/xtramail/internal/blob/fs"
 	"github.com/xtramail/xtramail/internal/store"
-	"github.com/xtramail/xtramail/internal/store/sqlite"
 )
 
 // TestAdminThrottleSharedByNodesAndRestarts: two services on one
@@ -20,18 +17,7 @@ import (
 // the right password from an IP the address never used; once the
 // bucket has drained (the clock moves on), the right password works.
 func TestAdminThrottleSharedByNodesAndRestarts(t *testing.T) {
-	dir := t.TempDir()
-	open := func() store.Store {
-		blobs, err := fs.Open(filepath.Join(dir, "blobs"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, err := sqlite.Open(filepath.Join(dir, "x.db"), blobs, sqlite.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st
-	}
+	open := reopenable(t)
 	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	h := ok[*auth.Hasher](t)(auth.NewHasher(cheapParams, 4))

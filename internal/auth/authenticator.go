@@ -2,6 +2,8 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -15,6 +17,21 @@ type Credential struct {
 	Username     string // login address, lowercase
 	PasswordHash string // PHC string made by [Hash] or [Hasher.Hash]
 	Enabled      bool
+	// Pending, when set, stands for PasswordHash: the account's
+	// password was given in clear (a bulk import) and is not hashed yet.
+	Pending *PendingPassword
+}
+
+// PendingPassword is a password not yet hashed, as a [LookupFunc] found
+// it. Authenticate compares it with the one presented in constant time
+// and then hashes the presented one once, match or not: the same work
+// as verifying a stored hash, so that neither the answer nor its time
+// tells a pending address from a hashed or an unknown one. On a match
+// it calls Store with the new hash, so the next sign-in verifies as
+// usual.
+type PendingPassword struct {
+	Clear string
+	Store func(ctx context.Context, hash string) error
 }
 
 // LookupFunc fetches the credential for a lowercased username. For an
@@ -220,11 +237,17 @@ func (a *Authenticator) Authenticate(ctx context.Context, username, password, re
 				return err
 			}
 		}
-		if unknown {
+		switch {
+		case unknown:
 			a.hasher.burn(password)
-		} else {
+		case cred.Pending != nil:
 			var err error
-			if match, err = Verify(cred.PasswordHash, password); err != nil {
+			if match, err = a.finishPending(ctx, &cred, password); err != nil {
+				return err
+			}
+		default:
+			var err error
+			if match, err = a.hasher.verifyHeld(cred.PasswordHash, password); err != nil {
 				return fmt.Errorf("stored password hash of account %d: %w", cred.AccountID, err)
 			}
 		}
@@ -255,6 +278,28 @@ func (a *Authenticator) Authenticate(ctx context.Context, username, password, re
 	a.known.Add(ctx, user, ip, a.now())
 	a.cache.Store(user, password, cred.PasswordHash, a.now())
 	return cred, nil
+}
+
+// finishPending checks password against cred's pending one and, on a
+// match, stores its hash and puts it in cred; the caller holds a slot.
+// The clear passwords are compared through SHA-256 so that the compare
+// takes the same time whatever their lengths; the one hash runs on
+// either outcome (see PendingPassword).
+func (a *Authenticator) finishPending(ctx context.Context, cred *Credential, password string) (bool, error) {
+	want, got := sha256.Sum256([]byte(cred.Pending.Clear)), sha256.Sum256([]byte(password))
+	match := subtle.ConstantTimeCompare(want[:], got[:]) == 1
+	hash, err := a.hasher.hashHeld(password, a.hasher.params)
+	if err != nil {
+		return false, fmt.Errorf("hash pending password of account %d: %w", cred.AccountID, err)
+	}
+	if !match {
+		return false, nil
+	}
+	if err := cred.Pending.Store(ctx, hash); err != nil {
+		return false, fmt.Errorf("store pending password's hash of account %d: %w", cred.AccountID, err)
+	}
+	cred.PasswordHash, cred.Pending = hash, nil
+	return true, nil
 }
 
 // pairKey is the throttle key of an address and a client IP key; empty

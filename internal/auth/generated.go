@@ -29,7 +29,7 @@ func GeneratedParams() Params {
 func (h *Hasher) HashWith(ctx context.Context, password string, p Params) (string, error) {
 	var encoded string
 	err := h.withSlot(ctx, func() (err error) {
-		encoded, err = HashParams(password, p)
+		encoded, err = h.hashHeld(password, p)
 		return err
 	})
 	return encoded, err

@@ -18,6 +18,9 @@ import (
 type Hasher struct {
 	params Params
 	sem    chan struct{} // one token per running computation
+	// observe, when set, is told the parameters of each argon2
+	// computation the Hasher runs (Observed).
+	observe func(Params)
 }
 
 // NewHasher returns a Hasher that writes new hashes with p and runs at
@@ -35,6 +38,16 @@ func NewHasher(p Params, limit int) (*Hasher, error) {
 	return &Hasher{params: p, sem: make(chan struct{}, limit)}, nil
 }
 
+// Observed returns a Hasher sharing h's parameters and slots that tells
+// fn the parameters of each argon2 computation it runs (a hash, a
+// verification or an unknown address's decoy), before running it. It
+// counts hashing work where a timer could not: tests check with it that
+// every kind of failed sign-in costs the same (one computation at the
+// Hasher's parameters), whatever the machine's load.
+func (h *Hasher) Observed(fn func(Params)) *Hasher {
+	return &Hasher{params: h.params, sem: h.sem, observe: fn}
+}
+
 // Params returns the parameters used for new hashes.
 func (h *Hasher) Params() Params { return h.params }
 
@@ -44,7 +57,7 @@ func (h *Hasher) Params() Params { return h.params }
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	var encoded string
 	err := h.withSlot(ctx, func() (err error) {
-		encoded, err = HashParams(password, h.params)
+		encoded, err = h.hashHeld(password, h.params)
 		return err
 	})
 	return encoded, err
@@ -54,7 +67,7 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 func (h *Hasher) Verify(ctx context.Context, encoded, password string) (bool, error) {
 	var ok bool
 	err := h.withSlot(ctx, func() (err error) {
-		ok, err = Verify(encoded, password)
+		ok, err = h.verifyHeld(encoded, password)
 		return err
 	})
 	return ok, err
@@ -65,8 +78,32 @@ func (h *Hasher) Verify(ctx context.Context, encoded, password string) (bool, er
 // account does not exist, so that their response time does not reveal
 // that; the caller must hold a slot.
 func (h *Hasher) burn(password string) {
+	h.seen(h.params)
 	salt := make([]byte, h.params.SaltLen)
 	argon2.IDKey([]byte(password), salt, h.params.Time, h.params.Memory, h.params.Threads, h.params.KeyLen)
+}
+
+// hashHeld is HashParams, told to the observer; the caller holds a slot.
+func (h *Hasher) hashHeld(password string, p Params) (string, error) {
+	h.seen(p)
+	return HashParams(password, p)
+}
+
+// verifyHeld is Verify, told to the observer (with the stored hash's
+// parameters); the caller holds a slot.
+func (h *Hasher) verifyHeld(encoded, password string) (bool, error) {
+	if h.observe != nil {
+		if p, _, _, err := decodePHC(encoded); err == nil {
+			h.observe(p)
+		}
+	}
+	return Verify(encoded, password)
+}
+
+func (h *Hasher) seen(p Params) {
+	if h.observe != nil {
+		h.observe(p)
+	}
 }
 
 // withSlot runs fn while holding one of the Hasher's slots.

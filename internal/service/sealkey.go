@@ -18,9 +18,9 @@ import (
 // a database share this file too.
 const sealKeyFile = "password-seal.key"
 
-// loadSealKey reads the data directory's seal key, making it (0600) on
-// the first start.
-func loadSealKey(data string) ([]byte, error) {
+// LoadSealKey reads the data directory's seal key, making it (0600) on
+// the first start (or the first command of the CLI that needs it).
+func LoadSealKey(data string) ([]byte, error) {
 	path := filepath.Join(data, sealKeyFile)
 	key, err := os.ReadFile(path)
 	if err == nil {
@@ -37,7 +37,7 @@ func loadSealKey(data string) ([]byte, error) {
 	// O_EXCL: two processes starting at once keep one key.
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
-		return loadSealKey(data)
+		return LoadSealKey(data)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("create password seal key: %w", err)

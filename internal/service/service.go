@@ -215,18 +215,18 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 
 	// Known sign-in IPs live in the store, so that the owner's clients
 	// pass the address lock-out after a restart too (issue 11 part 4).
-	sealKey, err := loadSealKey(cfg.Data)
+	sealKey, err := LoadSealKey(cfg.Data)
 	if err != nil {
 		s.closeListeners()
 		st.Close()
 		return nil, err
 	}
-	// An imported password not hashed yet is hashed at its first
-	// sign-in (admin.FinishPendingPassword).
-	finish := func(ctx context.Context, address string) (string, error) {
-		return s.Admin.FinishPendingPassword(ctx, address)
+	// An imported password not hashed yet is checked and hashed at its
+	// first sign-in (admin.PendingCredential).
+	pending := func(ctx context.Context, address string) (string, *auth.PendingPassword, error) {
+		return s.Admin.PendingCredential(ctx, address)
 	}
-	authn := auth.NewAuthenticator(AccountLookup(st, finish), auth.Options{KnownIPStore: st})
+	authn := auth.NewAuthenticator(AccountLookup(st, pending), auth.Options{KnownIPStore: st})
 	// One admin service for the CLI's dev bootstrap, the usage worker,
 	// the console and the API: the same hash slots as sign-ins, and a
 	// changed address (new password, disabled) forgets its cached
@@ -491,11 +491,12 @@ func (s *Service) shutdown(ctx context.Context) error {
 }
 
 // AccountLookup finds sign-in credentials in the store, for the
-// Authenticator of every front end. finish hashes an imported password
-// still waiting for the background job (admin.FinishPendingPassword) and
-// returns the account's hash; nil leaves such an account unable to sign
-// in until the job has hashed it.
-func AccountLookup(st store.Store, finish func(ctx context.Context, address string) (string, error)) auth.LookupFunc {
+// Authenticator of every front end. pending serves an account whose
+// imported password still waits for the background job
+// (admin.PendingCredential): its clear password for the Authenticator to
+// check and hash once, or its hash if the job was first; nil leaves such
+// an account unable to sign in until the job has hashed it.
+func AccountLookup(st store.Store, pending func(ctx context.Context, address string) (string, *auth.PendingPassword, error)) auth.LookupFunc {
 	return func(ctx context.Context, username string) (auth.Credential, error) {
 		a, err := st.Account(ctx, username)
 		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
@@ -504,20 +505,21 @@ func AccountLookup(st store.Store, finish func(ctx context.Context, address stri
 		if err != nil {
 			return auth.Credential{}, err
 		}
+		var waiting *auth.PendingPassword
 		if a.PasswordHash == store.PendingPasswordHash {
 			a.PasswordHash = ""
-			if finish != nil {
-				if a.PasswordHash, err = finish(ctx, a.Address); err != nil {
-					return auth.Credential{}, fmt.Errorf("finish pending password of %s: %w", a.Address, err)
+			if pending != nil {
+				if a.PasswordHash, waiting, err = pending(ctx, a.Address); err != nil {
+					return auth.Credential{}, fmt.Errorf("pending password of %s: %w", a.Address, err)
 				}
 			}
 		}
-		if a.PasswordHash == "" {
+		if a.PasswordHash == "" && waiting == nil {
 			// Added without a password: nothing can match until an
 			// administrator sets one.
 			return auth.Credential{}, fmt.Errorf("%w: %s has no password", auth.ErrUnknownUser, username)
 		}
-		return auth.Credential{AccountID: a.ID, Username: a.Address, PasswordHash: a.PasswordHash, Enabled: a.Enabled}, nil
+		return auth.Credential{AccountID: a.ID, Username: a.Address, PasswordHash: a.PasswordHash, Enabled: a.Enabled, Pending: waiting}, nil
 	}
 }
 

@@ -16,22 +16,35 @@ import (
 
 	"github.com/xtramail/xtramail/internal/auth"
 	"github.com/xtramail/xtramail/internal/config"
+	"github.com/xtramail/xtramail/internal/store"
 )
 
-// TestAccountLookup checks how store accounts become sign-in credentials:
-// unknown addresses and addresses without a password are refused like a
-// wrong password, never as a server error.
-func TestAccountLookup(t *testing.T) {
+// cheapParams make test hashes fast; the work they stand for is counted,
+// not timed.
+var cheapParams = auth.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+// openTestStore opens the store of a fresh data directory as the service
+// does, closed when the test ends.
+func openTestStore(t *testing.T) (store.Store, config.Config) {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Data = t.TempDir()
 	st, err := OpenStore(&cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
+	return st, cfg
+}
+
+// TestAccountLookup checks how store accounts become sign-in credentials:
+// unknown addresses and addresses without a password are refused like a
+// wrong password, never as a server error.
+func TestAccountLookup(t *testing.T) {
+	st, _ := openTestStore(t)
 	ctx := context.Background()
 	st.CreateDomain(ctx, "example.test", 0)
-	hash, _ := auth.HashParams("right password", auth.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32})
+	hash, _ := auth.HashParams("right password", cheapParams)
 	st.CreateAccount(ctx, "bob@example.test", hash)
 	st.CreateAccount(ctx, "nopass@example.test", "")
 	a := auth.NewAuthenticator(AccountLookup(st, nil), auth.Options{})

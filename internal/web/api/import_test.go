@@ -1,12 +1,17 @@
 package api_test
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/xtramail/xtramail/internal/auth"
+	"github.com/xtramail/xtramail/internal/store"
 )
 
 func verifies(hash, password string) bool {
@@ -30,6 +35,88 @@ func exerciseImport(t *testing.T, w *world) {
 	st, _, m = w.c.as(w.c1).send("POST", "/addresses/import?generate_passwords=true", "text/csv", "address\nimp3@one.test\n")
 	if st != 200 || m["generated"].(float64) != 1 || len(m["passwords"].([]any)) != 1 {
 		t.Errorf("import with generated passwords: %d %v", st, m)
+	}
+}
+
+// hashedPassword waits until the service's background job (or a
+// sign-in) has hashed address's imported password, and returns the hash.
+func hashedPassword(t *testing.T, w *world, address string) string {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute) // a hang guard; the job is woken by the import
+	for {
+		a, err := w.srv.Store.Account(context.Background(), address)
+		if err != nil {
+			t.Fatalf("%s: %v", address, err)
+		}
+		if a.PasswordHash != store.PendingPasswordHash {
+			return a.PasswordHash
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: its imported password is still not hashed", address)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// imapSignIn signs address in over IMAP (a raw LOGIN, RFC 9051 6.2.3)
+// and reports whether the server accepted it.
+func imapSignIn(t *testing.T, w *world, address, password string) bool {
+	t.Helper()
+	conn, err := tls.Dial("tcp", w.srv.IMAP, w.srv.ClientTLS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(2 * time.Minute)) // a hang guard
+	r := bufio.NewReader(conn)
+	if _, err := r.ReadString('\n'); err != nil { // greeting
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "a1 LOGIN %q %q\r\n", address, password)
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("LOGIN %s: %v", address, err)
+		}
+		if strings.HasPrefix(line, "a1 ") {
+			return strings.HasPrefix(line, "a1 OK")
+		}
+	}
+}
+
+// TestAPIImportDefersOwnPasswords: the API's import stores the passwords
+// a file brings sealed and hashes them after its answer, as the
+// console's and the CLI's do (one path, admin.ImportWith): the answer
+// counts them as deferred, each address signs in over IMAP at once with
+// its password (a wrong one is refused), and the service's job leaves
+// every one hashed with no pending copy.
+func TestAPIImportDefersOwnPasswords(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	var body strings.Builder
+	body.WriteString("address,password\n")
+	for i := range 30 {
+		fmt.Fprintf(&body, "own%02d@one.test,own password %02d\n", i, i)
+	}
+	body.WriteString("gen@one.test,\n")
+	st, _, m := w.c.as(w.c1).send("POST", "/addresses/import?generate_passwords=true", "text/csv", body.String())
+	if st != 200 || m["imported"].(float64) != 31 || m["deferred"].(float64) != 30 || m["generated"].(float64) != 1 {
+		t.Fatalf("import: %d %v", st, m)
+	}
+	if imapSignIn(t, w, "own29@one.test", "not the password") {
+		t.Fatal("a wrong password signed in")
+	}
+	if !imapSignIn(t, w, "own29@one.test", "own password 29") {
+		t.Fatal("an imported address could not sign in with its password after the answer")
+	}
+	for i := range 30 {
+		addr := fmt.Sprintf("own%02d@one.test", i)
+		if h := hashedPassword(t, w, addr); !verifies(h, fmt.Sprintf("own password %02d", i)) {
+			t.Fatalf("%s: hash %q", addr, h)
+		}
+		if _, err := w.srv.Store.PendingPasswordOf(ctx, addr); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("%s: pending copy kept: %v", addr, err)
+		}
 	}
 }
 
@@ -72,7 +159,7 @@ func TestImportGeneratesPasswords(t *testing.T) {
 			t.Errorf("%s: the generated password does not match the stored hash: %v", want[i].addr, err)
 		}
 	}
-	if a, _ := w.srv.Store.Account(ctx, "g2@one.test"); !verifies(a.PasswordHash, "my own password") {
+	if !verifies(hashedPassword(t, w, "g2@one.test"), "my own password") {
 		t.Error("own password not kept")
 	}
 	if a, _ := w.srv.Store.Account(ctx, "alice@one.test"); a.PasswordHash != alice.PasswordHash {

@@ -67,7 +67,7 @@ type importJob struct {
 	// generatedKeep.
 	dropped bool
 	// deferred counts the passwords the file brought, stored sealed and
-	// hashed after the import (admin.ImportOptions.DeferHashing).
+	// hashed after the import (admin.ImportWith, pendinghash.go).
 	deferred int
 }
 
@@ -226,7 +226,6 @@ func (a *app) runImport(ctx context.Context, p admin.Principal, j *importJob, da
 	}
 	res, err := a.ops.ImportWith(ctx, p, bytes.NewReader(data), admin.ImportOptions{
 		GeneratePasswords: j.generate,
-		DeferHashing:      true,
 		Batch:             importBatch(j.id),
 		Progress:          progress,
 		Generated: func(_ int, address, password string) {
