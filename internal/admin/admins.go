@@ -110,8 +110,10 @@ type AdminInfo struct {
 	Role        store.Role
 	ScopeID     int64
 	TOTPEnabled bool
-	Disabled    bool
-	CreatedAt   time.Time
+	// Passkeys counts the admin's passkeys (filled by Admins).
+	Passkeys  int
+	Disabled  bool
+	CreatedAt time.Time
 }
 
 func adminInfo(a store.Admin) AdminInfo {
@@ -188,6 +190,13 @@ func (s *Service) Admins(ctx context.Context, p Principal) ([]AdminInfo, error) 
 	out := make([]AdminInfo, len(as))
 	for i, a := range as {
 		out[i] = adminInfo(a)
+		// One read per admin: a subtree has a handful of admins, and
+		// the admins page shows each one's second factors.
+		pks, err := s.st.Passkeys(ctx, a.ID)
+		if err != nil {
+			return nil, fmt.Errorf("passkeys of admin %d: %w", a.ID, err)
+		}
+		out[i].Passkeys = len(pks)
 	}
 	return out, nil
 }
