@@ -70,7 +70,8 @@ func (s *Service) RemoveAdminPasskey(ctx context.Context, p Principal, adminID, 
 
 // FactorReset says what ResetSecondFactors removed.
 type FactorReset struct {
-	TOTP     bool // a TOTP key was enrolled
+	Email    string // the administrator's, as the reset found them
+	TOTP     bool   // a TOTP key was enrolled
 	Passkeys int
 }
 
@@ -106,7 +107,7 @@ func (s *Service) mayResetFactors(ctx context.Context, p Principal, a store.Admi
 
 // resetFactors removes a's TOTP key and passkeys and audits it.
 func (s *Service) resetFactors(ctx context.Context, p Principal, a store.Admin) (FactorReset, error) {
-	out := FactorReset{TOTP: a.TOTPSecret != ""}
+	out := FactorReset{Email: a.Email, TOTP: a.TOTPSecret != ""}
 	if err := s.st.SetAdminTOTP(ctx, p.Scope(), a.ID, ""); err != nil {
 		return out, fmt.Errorf("remove TOTP key of %s: %w", a.Email, err)
 	}

@@ -120,7 +120,7 @@ func TestImportNoHalfRowUnderConcurrency(t *testing.T) {
 }
 
 // TestImport10k imports 10,000 addresses with passwords (test hashing
-// parameters; BenchmarkImport10k measures the real ones) and a bad last
+// parameters; BenchmarkImport10kChosen measures the real ones) and a bad last
 // line.
 func TestImport10k(t *testing.T) {
 	s, _ := importWorld(t)

@@ -149,28 +149,3 @@ func TestImportWithoutHeaderOrAddressColumn(t *testing.T) {
 		t.Errorf("empty file: %v", err)
 	}
 }
-
-// BenchmarkImport10000 is issue 15's bulk figure: 10,000 addresses with
-// passwords (production argon2id parameters, the hasher bounded to the
-// machine's cores as in the service).
-func BenchmarkImport10000(b *testing.B) {
-	h, err := auth.NewHasher(auth.DefaultParams(), 0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	for i := 0; b.Loop(); i++ {
-		s, _ := newService(b, Options{Hasher: h})
-		ctx := context.Background()
-		c := ok[store.Customer](b)(s.AddCustomer(ctx, CLI(), 0, "Bench"))
-		ok[store.Domain](b)(s.AddDomain(ctx, CLI(), c.ID, "bench.test", 0))
-		var csv strings.Builder
-		csv.WriteString("address,password\n")
-		for j := range 10000 {
-			fmt.Fprintf(&csv, "user%05d@bench.test,pw-%05d-secret\n", j, j)
-		}
-		res, err := s.ImportAddresses(ctx, CLI(), strings.NewReader(csv.String()), nil)
-		if err != nil || res.Imported != 10000 {
-			b.Fatalf("%+v %v", res, err)
-		}
-	}
-}

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/xtramail/xtramail/internal/admin"
 	"github.com/xtramail/xtramail/internal/auth"
+	"github.com/xtramail/xtramail/internal/auth/authtest"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -98,14 +98,7 @@ func TestImportedPasswordSignsInBeforeTheJob(t *testing.T) {
 // that the answer's time tells none of them apart. Before this, a
 // pending address's first sign-in ran two.
 func TestEverySignInCostsOneHash(t *testing.T) {
-	base, _ := auth.NewHasher(cheapParams, 2)
-	var mu sync.Mutex
-	var seen []auth.Params
-	h := base.Observed(func(p auth.Params) {
-		mu.Lock()
-		defer mu.Unlock()
-		seen = append(seen, p)
-	})
+	h, count := authtest.NewHashCounter(t, cheapParams, 2)
 	st, adm := pendingWorld(t, h)
 	ctx := context.Background()
 	importPending(t, adm, "address,password\nann@example.test,ann's own password\nbob@example.test,bob's own password\n", 2)
@@ -128,19 +121,12 @@ func TestEverySignInCostsOneHash(t *testing.T) {
 		{"pending, wrong password", "bob@example.test", "not bob's password", false},
 		{"pending, right password", "ann@example.test", "ann's own password", true},
 	} {
-		mu.Lock()
-		seen = nil
-		mu.Unlock()
+		count.Reset()
 		_, err := a.Authenticate(ctx, c.user, c.password, fmt.Sprintf("192.0.2.%d", i+1))
 		if c.ok != (err == nil) {
 			t.Fatalf("%s: %v", c.name, err)
 		}
-		mu.Lock()
-		got := seen
-		mu.Unlock()
-		if len(got) != 1 || got[0].Memory != cheapParams.Memory || got[0].Time != cheapParams.Time || got[0].Threads != cheapParams.Threads {
-			t.Errorf("%s: argon2 computations %+v, want one at %+v", c.name, got, cheapParams)
-		}
+		count.CheckOne(t, c.name, cheapParams)
 	}
 }
 

@@ -4,16 +4,11 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/xtramail/xtramail/internal/admin"
-	"github.com/xtramail/xtramail/internal/store"
 )
 
 // TestBrowserImportGeneratesPasswords: an import with "generate a
@@ -22,20 +17,6 @@ import (
 // from the job's page; one of them signs in over IMAP; a second download
 // is refused (410) and the page says they were handed out.
 func TestBrowserImportGeneratesPasswords(t *testing.T) {
-	srv := browserServer(t)
-	ctx := context.Background()
-	ops := newOps(t, srv)
-	cli := admin.CLI()
-	c, err := ops.AddCustomer(ctx, cli, 0, "Gen Ltd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ops.AddDomain(ctx, cli, c.ID, "gen.test", 0); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ops.AddAdmin(ctx, cli, "ops@provider.test", adminPassword, store.RoleProvider, 0); err != nil {
-		t.Fatal(err)
-	}
 	const rows = 120
 	var file strings.Builder
 	file.WriteString("address,password\n")
@@ -43,21 +24,8 @@ func TestBrowserImportGeneratesPasswords(t *testing.T) {
 		fmt.Fprintf(&file, "user%03d@gen.test,\n", i)
 	}
 	file.WriteString("own@gen.test,own-password-77\n")
-	path := filepath.Join(t.TempDir(), "gen.csv")
-	if err := os.WriteFile(path, []byte(file.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-
-	b := newTab(t, srv)
-	b.signInTOTP("ops@provider.test", adminPassword)
-	b.do("upload",
-		chromedp.Navigate(srv.Web+"/console/import"),
-		chromedp.WaitVisible(chromedp.ID("csv")),
-		chromedp.SetUploadFiles(chromedp.ID("csv"), []string{path}),
-		chromedp.Click(chromedp.ID("generate")),
-		chromedp.Click(chromedp.CSS("form[action='/console/import'] button[type=submit]")),
-		chromedp.WaitVisible(chromedp.CSS("#progress progress")),
-	)
+	srv, b := startImport(t, "Gen Ltd", "gen.test", file.String(), true)
+	ctx := context.Background()
 	deadline := time.Now().Add(3 * time.Minute)
 	for b.eval(`document.getElementById("done") ? "yes" : "no"`) != "yes" {
 		if time.Now().After(deadline) {
@@ -98,7 +66,7 @@ func TestBrowserImportGeneratesPasswords(t *testing.T) {
 		t.Errorf("%d passwords in the file (own@ included: %t)", len(pws), ok)
 	}
 	for _, addr := range []string{"user000@gen.test", fmt.Sprintf("user%03d@gen.test", rows-1)} {
-		a, err := ops.Address(ctx, cli, addr)
+		a, err := srv.Store.Account(ctx, addr)
 		if err != nil || !a.Enabled || a.PasswordHash == "" {
 			t.Errorf("%s: enabled %t, password set %t, %v", addr, a.Enabled, a.PasswordHash != "", err)
 		}

@@ -3,16 +3,11 @@ package console_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/xtramail/xtramail/internal/admin"
-	"github.com/xtramail/xtramail/internal/store"
 )
 
 // TestBrowserImportHashesOwnPasswordsInBackground: a file whose lines
@@ -21,40 +16,14 @@ import (
 // its password, and the page keeps polling until it says every password
 // is secured (hashed in the background), when no pending copy is left.
 func TestBrowserImportHashesOwnPasswordsInBackground(t *testing.T) {
-	srv := browserServer(t)
-	ctx := context.Background()
-	ops := newOps(t, srv)
-	cli := admin.CLI()
-	c, err := ops.AddCustomer(ctx, cli, 0, "Own Ltd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ops.AddDomain(ctx, cli, c.ID, "own.test", 0); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ops.AddAdmin(ctx, cli, "ops@provider.test", adminPassword, store.RoleProvider, 0); err != nil {
-		t.Fatal(err)
-	}
 	const rows = 40
 	var file strings.Builder
 	file.WriteString("address,password\n")
 	for i := range rows {
 		fmt.Fprintf(&file, "user%03d@own.test,own-password-%03d\n", i, i)
 	}
-	path := filepath.Join(t.TempDir(), "own.csv")
-	if err := os.WriteFile(path, []byte(file.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-
-	b := newTab(t, srv)
-	b.signInTOTP("ops@provider.test", adminPassword)
-	b.do("upload",
-		chromedp.Navigate(srv.Web+"/console/import"),
-		chromedp.WaitVisible(chromedp.ID("csv")),
-		chromedp.SetUploadFiles(chromedp.ID("csv"), []string{path}),
-		chromedp.Click(chromedp.CSS("form[action='/console/import'] button[type=submit]")),
-		chromedp.WaitVisible(chromedp.CSS("#progress progress")),
-	)
+	srv, b := startImport(t, "Own Ltd", "own.test", file.String(), false)
+	ctx := context.Background()
 	b.do("import done", chromedp.WaitVisible(chromedp.ID("done")))
 	// The last line is hashed last by the job: its first sign-in may
 	// well hash its own row.
