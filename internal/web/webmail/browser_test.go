@@ -319,9 +319,11 @@ func TestBrowserSearchDeleteRestoreLive(t *testing.T) {
 		t.Fatalf("Deleted lists %q", got)
 	}
 	tab.Screenshot("deleted")
+	// The Deleted page may still show the delete's own flash: wait for
+	// the page the restore leads to.
 	tab.Do(chromedp.Click(chromedp.CSS(`#rows .mail-row input[type=checkbox]`)),
-		chromedp.Click(chromedp.CSS(`.mail-toolbar button[type=submit]`)))
-	tab.Do(chromedp.WaitVisible(chromedp.CSS(".flash")))
+		webtest.Loads(chromedp.Click(chromedp.CSS(`.mail-toolbar button[type=submit]`))))
+	tab.WaitFor(`(document.querySelector('.flash') || {}).textContent?.includes('Restored 1 message')`)
 	tab.Navigate(srv.Web + "/")
 	if n := webtest.Run(tab, chromedp.Evaluate[int]("document.querySelectorAll('#rows .mail-row').length")); n != 2 {
 		t.Errorf("after restore the inbox lists %d", n)

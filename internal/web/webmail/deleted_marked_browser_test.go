@@ -128,8 +128,8 @@ func TestBrowserUnreadCountFollowsList(t *testing.T) {
 	tab.Navigate(srv.Web + "/deleted")
 	tab.Do(chromedp.WaitVisible(chromedp.CSS("#rows .mail-row")),
 		chromedp.Click(chromedp.CSS(`#rows .mail-row input[type=checkbox]`)),
-		chromedp.Click(chromedp.CSS(`.mail-toolbar button[type=submit]`)))
-	tab.WaitFor(`document.querySelector('.flash') !== null`)
+		webtest.Loads(chromedp.Click(chromedp.CSS(`.mail-toolbar button[type=submit]`))))
+	tab.WaitFor(`(document.querySelector('.flash') || {}).textContent?.includes('Restored 1 message')`)
 	tab.Navigate(srv.Web + "/")
 	if n, got := rows(), badge(); n != 3 || got != "3/3/3" {
 		t.Errorf("after restore: %d rows, unread shown %s, want 3 and 3/3/3", n, got)
