@@ -44,9 +44,13 @@ func TestBrowserImportGeneratesPasswords(t *testing.T) {
 	b.shootHere("import-generated")
 
 	// The page's own form, posted as the button would (a fetch keeps the
-	// body readable here instead of going to the downloads folder).
+	// body readable here instead of going to the downloads folder). The
+	// form is kept from the first call: once the passwords are handed
+	// out, the page's next poll (it polls while the file's own password
+	// is hashed) replaces the section with one without the form, and the
+	// second call posts it again.
 	const download = `(async () => {
-		const f = document.getElementById("passwords");
+		const f = window.passwordsForm ||= document.getElementById("passwords");
 		const r = await fetch(f.action, {method: "POST", body: new FormData(f)});
 		return r.status + "\n" + await r.text();
 	})()`
