@@ -535,6 +535,7 @@ type Store interface {
 	Throttles
 	PendingDeletes
 	Announcements
+	DraftSharing
 
 	Close() error
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -19,6 +20,18 @@ import (
 // "undo send", contacts for autocompletion, delivery status.
 
 func (s *Store) SaveDraft(ctx context.Context, accountID, replaces int64, d *store.Delivery) (store.Delivered, error) {
+	if d.Body == nil || d.Size < 0 {
+		return store.Delivered{}, fmt.Errorf("draft without body: %w", store.ErrInvalid)
+	}
+	return s.saveDraft(ctx, accountID, replaces, d, d.Body, d.Size, nil)
+}
+
+// saveDraft stores size bytes of body as a blob and the draft d with it
+// in place of replaces. bodyKey, when not nil, makes the body's blob_key
+// from that blob's key inside the write (SaveDraftSharing: a body in
+// pieces), before the replaced version goes.
+func (s *Store) saveDraft(ctx context.Context, accountID, replaces int64, d *store.Delivery, body io.Reader, size int64,
+	bodyKey func(t *tx, key string) (string, error)) (store.Delivered, error) {
 	var out store.Delivered
 	if d.Info == nil || d.Body == nil || d.Size < 0 {
 		return out, fmt.Errorf("draft without body or its parsed info: %w", store.ErrInvalid)
@@ -33,22 +46,29 @@ func (s *Store) SaveDraft(ctx context.Context, accountID, replaces int64, d *sto
 	var key string
 	var syncBody func() error
 	if bd, ok := s.blobs.(blob.Deferred); ok {
-		key, syncBody, err = bd.PutDeferred(ctx, d.Body, d.Size)
+		key, syncBody, err = bd.PutDeferred(ctx, body, size)
 	} else {
-		key, err = s.blobs.Put(ctx, d.Body, d.Size)
+		key, err = s.blobs.Put(ctx, body, size)
 	}
 	if err != nil {
 		return out, storageErr(fmt.Errorf("store draft body: %w", err))
 	}
 	copy := store.Copy{AccountID: accountID, Mailbox: store.Drafts, Flags: store.FlagDraft | store.FlagSeen}
 	err = s.writeSynced(ctx, syncBody, func(t *tx) error {
+		stored := key
+		if bodyKey != nil {
+			var err error
+			if stored, err = bodyKey(t, key); err != nil {
+				return err
+			}
+		}
 		if replaces != 0 {
 			// First, so that a draft gone meanwhile stores nothing.
 			if err := t.dropDraft(s, accountID, replaces); err != nil {
 				return err
 			}
 		}
-		res, err := t.Exec(insertBody, key, d.Size, 1, info)
+		res, err := t.Exec(insertBody, stored, d.Size, 1, info)
 		if err != nil {
 			return fmt.Errorf("insert draft body: %w", err)
 		}

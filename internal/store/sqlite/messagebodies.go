@@ -48,7 +48,7 @@ func (s *Store) MessageBodies(ctx context.Context, accountID, mailboxID int64, r
 			}
 			s.infos.put(m.BodyID, key, mb.Body.Info)
 		}
-		mb.Open = func(ctx context.Context) (io.ReadCloser, error) { return s.blobs.Open(ctx, key) }
+		mb.Open = func(ctx context.Context) (io.ReadCloser, error) { return s.openBlob(ctx, key) }
 		out = append(out, mb)
 	}
 	if err := rows.Err(); err != nil {

@@ -489,7 +489,7 @@ func (s *Store) OpenBody(ctx context.Context, accountID, bodyID int64) (io.ReadC
 	if err := s.queryRow(ctx, "SELECT blob_key FROM bodies WHERE "+ownedBody, bodyID, accountID, accountID).Scan(&key); err != nil {
 		return nil, notFound(err, fmt.Sprintf("body %d of account %d", bodyID, accountID))
 	}
-	return s.blobs.Open(ctx, key)
+	return s.openBlob(ctx, key)
 }
 
 // mailboxChange is one message's row as a flag or expunge change needs it.

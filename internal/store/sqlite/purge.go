@@ -27,12 +27,12 @@ func (t *tx) unref(s *Store, bodyID int64) (int64, error) {
 			return 0, fmt.Errorf("delete body %d: %w", bodyID, err)
 		}
 	}
-	// The blob goes only after commit; blob_trash remembers it across a
+	// The blob goes only after commit, and only when no other body
+	// refers to it (draftshare.go); blob_trash remembers it across a
 	// crash in between.
-	if _, err := t.Exec("INSERT OR IGNORE INTO blob_trash (key) VALUES (?)", key); err != nil {
-		return 0, fmt.Errorf("trash blob of body %d: %w", bodyID, err)
+	if err := t.releaseBlob(key); err != nil {
+		return 0, fmt.Errorf("release blob of body %d: %w", bodyID, err)
 	}
-	t.trashed = append(t.trashed, key)
 	s.infos.drop(bodyID)
 	return size, nil
 }

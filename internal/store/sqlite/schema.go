@@ -509,6 +509,9 @@ WHERE upper(substr(name, 1, 6)) = 'INBOX/' AND substr(name, 1, 6) <> 'INBOX/';`,
 	// wide row of the table (7,700 pages), issue 11 part 7. No flags or
 	// modseq in it: STORE does not touch it.
 	`CREATE INDEX IF NOT EXISTS messages_sort ON messages(mailbox_id, uid, received, size, body_id, message_id) WHERE expunged_modseq = 0;`,
+	// Blobs shared by several bodies: a draft's versions keep its files
+	// where the first stored them (issue 14; draftshare.go).
+	blobRefsSchema,
 }
 
 // rebuildAutoincrement returns the statements that recreate table with

@@ -293,7 +293,7 @@ func (s *Store) reindexStep(ctx context.Context, below int64) (int, error) {
 }
 
 func (s *Store) readBlob(ctx context.Context, key string) ([]byte, error) {
-	rc, err := s.blobs.Open(ctx, key)
+	rc, err := s.openBlob(ctx, key)
 	if err != nil {
 		return nil, err
 	}

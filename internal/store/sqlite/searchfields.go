@@ -146,7 +146,7 @@ func (s *Store) fillSearchFieldsStep(ctx context.Context, below int64) (int64, e
 
 // readBlobPrefix reads the first n bytes of a blob.
 func (s *Store) readBlobPrefix(ctx context.Context, key string, n int64) ([]byte, error) {
-	rc, err := s.blobs.Open(ctx, key)
+	rc, err := s.openBlob(ctx, key)
 	if err != nil {
 		return nil, err
 	}

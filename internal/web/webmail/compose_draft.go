@@ -299,6 +299,7 @@ type saved struct {
 func (a *app) saveDraft(ctx context.Context, acct store.Account, f draftForm) (saved, error) {
 	var d compose.Draft
 	messageID := ""
+	var kept []compose.File // the previous version's files kept, in order
 	if f.DraftID != 0 {
 		m, info, err := a.draftInfo(ctx, acct, f.DraftID)
 		if err != nil {
@@ -318,6 +319,7 @@ func (a *app) saveDraft(ctx context.Context, acct store.Account, f draftForm) (s
 			}
 			d.Attachments = append(d.Attachments, compose.Attachment{Filename: file.Name, ContentType: file.ContentType,
 				Size: file.Size, Encoding: file.Part.Encoding, Encoded: cur.section(file.Part.BodyStart, file.Part.End)})
+			kept = append(kept, file)
 		}
 	} else {
 		var err error
@@ -360,7 +362,11 @@ func (a *app) saveDraft(ctx context.Context, acct store.Account, f draftForm) (s
 		return saved{}, fmt.Errorf("parse draft: %w", err)
 	}
 	del := &store.Delivery{Body: sp.Reader(), Size: sp.Size(), Info: info, Received: a.now()}
-	dl, err := a.store.SaveDraft(ctx, acct.ID, f.DraftID, del)
+	// The kept files' bytes are stored once, by the version that
+	// brought them: the new version refers to them where they are
+	// (store.DraftSharing), so that an autosave writes the text, not the
+	// files again.
+	dl, err := a.store.SaveDraftSharing(ctx, acct.ID, f.DraftID, del, sharedFiles(kept, info))
 	if err != nil {
 		return saved{}, err
 	}
@@ -461,4 +467,30 @@ func byteSize(n int64) string {
 		return strconv.FormatInt((n+500)/1000, 10) + " KB"
 	}
 	return strconv.FormatFloat(float64(n)/1e6, 'f', 1, 64) + " MB"
+}
+
+// sharedFiles pairs the files kept from the previous version with the
+// same files in the new one (the first ones, in order: compose.Write
+// copies kept files first, byte for byte, still encoded): each pair's
+// encoded bytes are the same, a range of the new body that the previous
+// version's body holds. A pair that differs in name, encoding or length
+// is not shared: it is stored again.
+func sharedFiles(kept []compose.File, info *message.Info) []store.SharedRange {
+	if len(kept) == 0 {
+		return nil
+	}
+	now := compose.Files(info)
+	var out []store.SharedRange
+	for i, k := range kept {
+		if i >= len(now) {
+			break
+		}
+		n := now[i]
+		length := k.Part.End - k.Part.BodyStart
+		if n.Name != k.Name || n.Part.Encoding != k.Part.Encoding || n.Part.End-n.Part.BodyStart != length || length <= 0 {
+			continue
+		}
+		out = append(out, store.SharedRange{Off: n.Part.BodyStart, Len: length, SrcOff: k.Part.BodyStart})
+	}
+	return out
 }
