@@ -197,8 +197,12 @@ func (a *app) startDraft(ctx context.Context, acct store.Account, source string,
 		return compose.Reply(o, acct.Address, true), done, nil
 	case "forward":
 		d = compose.ForwardHead(o, acct.Address, false)
+		files, err := a.files(ctx, acct.ID, m.BodyID, b.Info)
+		if err != nil {
+			return d, done, err
+		}
 		cur := &bodyCursor{open: open}
-		for _, f := range compose.Files(b.Info) {
+		for _, f := range files {
 			d.Attachments = append(d.Attachments, compose.Attachment{Filename: f.Name, ContentType: f.ContentType,
 				Size: f.Size, Encoding: f.Part.Encoding, Encoded: cur.section(f.Part.BodyStart, f.Part.End)})
 		}
@@ -242,10 +246,21 @@ func (a *app) originalText(ctx context.Context, acct, bodyID int64, info *messag
 	return text, nil
 }
 
+// files lists a stored body's attachments (compose.Files), reading the
+// last bytes of each base64 one for its exact size.
+func (a *app) files(ctx context.Context, acct, bodyID int64, info *message.Info) ([]compose.File, error) {
+	rr, done, err := a.openRanges(ctx, acct, bodyID)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return compose.Files(info, rr), nil
+}
+
 // draftFromStored turns a saved draft back into the form's fields: its
-// header fields, its text, and its files by name and size (without
-// their bytes).
-func draftFromStored(acct store.Account, info *message.Info, text string) compose.Draft {
+// header fields, its text, and its files (a.files) by name and size
+// (without their bytes).
+func draftFromStored(acct store.Account, info *message.Info, text string, files []compose.File) compose.Draft {
 	env := &info.Envelope
 	d := compose.Draft{
 		From:       compose.Address{Addr: acct.Address},
@@ -257,7 +272,7 @@ func draftFromStored(acct store.Account, info *message.Info, text string) compos
 		InReplyTo:  strings.Trim(env.InReplyTo, "<> "),
 		References: info.References,
 	}
-	for _, f := range compose.Files(info) {
+	for _, f := range files {
 		d.Attachments = append(d.Attachments, compose.Attachment{Filename: f.Name, ContentType: f.ContentType, Size: f.Size,
 			Encoded: eofReader{}})
 	}
@@ -305,7 +320,11 @@ func (a *app) saveDraft(ctx context.Context, acct store.Account, f draftForm) (s
 		if err != nil {
 			return saved{}, err
 		}
-		d = draftFromStored(acct, info, "")
+		files, err := a.files(ctx, acct.ID, m.BodyID, info)
+		if err != nil {
+			return saved{}, err
+		}
+		d = draftFromStored(acct, info, "", files)
 		messageID = info.MessageID
 		// The files kept are copied from the previous version's body,
 		// still encoded, in the order they lie in it: one pass over
@@ -313,7 +332,7 @@ func (a *app) saveDraft(ctx context.Context, acct store.Account, f draftForm) (s
 		cur := &bodyCursor{open: func() (io.ReadCloser, error) { return a.store.OpenBody(ctx, acct.ID, m.BodyID) }}
 		defer cur.Close()
 		d.Attachments = d.Attachments[:0]
-		for i, file := range compose.Files(info) {
+		for i, file := range files {
 			if f.Remove[i] {
 				continue
 			}
@@ -366,7 +385,7 @@ func (a *app) saveDraft(ctx context.Context, acct store.Account, f draftForm) (s
 	// brought them: the new version refers to them where they are
 	// (store.DraftSharing), so that an autosave writes the text, not the
 	// files again.
-	dl, err := a.store.SaveDraftSharing(ctx, acct.ID, f.DraftID, del, sharedFiles(kept, info))
+	dl, err := a.store.SaveDraftSharing(ctx, acct.ID, f.DraftID, del, sharedFiles(kept, info, sp.Reader()))
 	if err != nil {
 		return saved{}, err
 	}
@@ -475,11 +494,12 @@ func byteSize(n int64) string {
 // encoded bytes are the same, a range of the new body that the previous
 // version's body holds. A pair that differs in name, encoding or length
 // is not shared: it is stored again.
-func sharedFiles(kept []compose.File, info *message.Info) []store.SharedRange {
+func sharedFiles(kept []compose.File, info *message.Info, body io.Reader) []store.SharedRange {
 	if len(kept) == 0 {
 		return nil
 	}
-	now := compose.Files(info)
+	ra, _ := body.(io.ReaderAt)
+	now := compose.Files(info, ra)
 	var out []store.SharedRange
 	for i, k := range kept {
 		if i >= len(now) {

@@ -1,6 +1,7 @@
 package webmail
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -56,7 +57,7 @@ func TestSaveDraftKeepsStateAcrossVersions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := draftFromStored(bob, o.Info, compose.BodyText(o))
+	d := draftFromStored(bob, o.Info, compose.BodyText(o), compose.Files(o.Info, bytes.NewReader(o.Raw)))
 	var names []string
 	for _, x := range d.Attachments {
 		names = append(names, x.Filename)

@@ -88,7 +88,12 @@ func (c *composer) page(w http.ResponseWriter, r *http.Request, acct store.Accou
 			c.failed(w, r, acct.ID, "open draft", err)
 			return
 		}
-		c.render(w, r, acct, http.StatusOK, c.view(draftFromStored(acct, info, text), id, ""))
+		files, err := c.files(ctx, acct.ID, m.BodyID, info)
+		if err != nil {
+			c.failed(w, r, acct.ID, "open draft", err)
+			return
+		}
+		c.render(w, r, acct, http.StatusOK, c.view(draftFromStored(acct, info, text, files), id, ""))
 		return
 	}
 	source := ""
@@ -150,8 +155,10 @@ func (c *composer) refusedView(ctx context.Context, acct store.Account, f draftF
 	v := c.formView(f, msg)
 	if f.DraftID != 0 {
 		v.Heading = "Draft"
-		if _, info, err := c.draftInfo(ctx, acct, f.DraftID); err == nil {
-			v.Attachments = c.view(draftFromStored(acct, info, ""), f.DraftID, "").Attachments
+		if m, info, err := c.draftInfo(ctx, acct, f.DraftID); err == nil {
+			if files, err := c.files(ctx, acct.ID, m.BodyID, info); err == nil {
+				v.Attachments = c.view(draftFromStored(acct, info, "", files), f.DraftID, "").Attachments
+			}
 		}
 	}
 	return v

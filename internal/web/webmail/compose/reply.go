@@ -1,7 +1,9 @@
 package compose
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"mime"
 	"regexp"
 	"strings"
@@ -243,8 +245,10 @@ type File struct {
 }
 
 // Files lists a stored message's attachments as Attachments returns
-// them, in the same order, reading nothing but info.
-func Files(info *message.Info) []File {
+// them, in the same order, reading nothing but info and, for a base64
+// file's exact size, the last bytes of its body from body (the stored
+// message, read at offsets; nil when the sizes are not needed).
+func Files(info *message.Info, body io.ReaderAt) []File {
 	var out []File
 	walk(&info.Part, func(p *message.Part) {
 		if !isAttachment(p) {
@@ -254,20 +258,48 @@ func Files(info *message.Info) []File {
 		if cs := p.Param("charset"); cs != "" && p.Type == "text" {
 			ct = mime.FormatMediaType(ct, map[string]string{"charset": cs})
 		}
-		out = append(out, File{Part: p, Name: fileName(p), ContentType: ct, Size: decodedSize(p)})
+		out = append(out, File{Part: p, Name: fileName(p), ContentType: ct, Size: decodedSize(p, body)})
 	})
 	return out
 }
 
-// decodedSize estimates a part's decoded size from its encoded one:
-// base64 carries 3 bytes in 4 characters, less its line breaks (RFC
-// 2045 6.8); the others are counted as they are.
-func decodedSize(p *message.Part) int64 {
+// decodedSize is a part's decoded size, from its encoded one. base64
+// carries 6 bits in each character of its alphabet (RFC 2045 6.8), so a
+// body decodes to 3/4 byte per character once its line breaks (CRLF:
+// stored bodies are normalised) and the one or two "=" that pad its last
+// group are left out; the padding and any white space after it are read
+// from the body's last bytes. The other encodings are counted as they
+// are. An unreadable tail leaves the estimate without padding (at most 2
+// bytes high), as does a nil body.
+func decodedSize(p *message.Part, body io.ReaderAt) int64 {
 	n := p.End - p.BodyStart
-	if p.Encoding == "BASE64" {
-		n = (n - 2*p.Lines) * 3 / 4
+	if p.Encoding != "BASE64" || n <= 0 {
+		return max(n, 0)
 	}
-	return max(n, 0)
+	tail := make([]byte, min(n, 80))
+	if body == nil {
+		tail = nil
+	} else if k, _ := body.ReadAt(tail, p.End-int64(len(tail))); k < len(tail) {
+		tail = nil
+	}
+	// Lines counts the LFs, plus one for a last line without one.
+	lfs := p.Lines
+	if len(tail) > 0 && tail[len(tail)-1] != '\n' {
+		lfs--
+	}
+	rest := bytes.TrimRight(tail, " \t\r\n")
+	trailingLFs := int64(bytes.Count(tail[len(rest):], []byte("\n")))
+	chars := n - int64(len(tail)-len(rest)) - 2*(lfs-trailingLFs)
+	if tail == nil {
+		chars = n - 2*p.Lines
+	}
+	for range 2 {
+		if len(rest) > 0 && rest[len(rest)-1] == '=' {
+			rest = rest[:len(rest)-1]
+			chars--
+		}
+	}
+	return max(chars*3/4, 0)
 }
 
 func fileName(p *message.Part) string {
