@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/xtramail/xtramail/internal/clock"
 	"log/slog"
 	"net"
 	"net/http"
@@ -44,11 +45,16 @@ import (
 // OpenStore opens the store of a data directory. The CLI uses it too, on
 // the same files while the server runs.
 func OpenStore(cfg *config.Config, log *slog.Logger) (store.Store, error) {
+	return openStore(cfg, log, nil)
+}
+
+// openStore is OpenStore on the service's clock (nil: the system's).
+func openStore(cfg *config.Config, log *slog.Logger, c clock.Clock) (store.Store, error) {
 	blobs, err := fs.Open(cfg.BlobDir())
 	if err != nil {
 		return nil, err
 	}
-	return sqlite.Open(cfg.DBPath(), blobs, sqlite.Options{Logger: log})
+	return sqlite.Open(cfg.DBPath(), blobs, sqlite.Options{Logger: log, Clock: c})
 }
 
 // Service is a running xtramail.
@@ -117,10 +123,11 @@ type boundListener struct {
 // servers without serving yet. Binding comes first, so that a second
 // instance on the same ports stops before it touches anything and says
 // which port is taken.
-func New(cfg config.Config, log *slog.Logger) (*Service, error) {
+func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	o := newOptions(opts)
 	s := &Service{cfg: cfg, log: log, errc: make(chan error, 1)}
 	acmeListen := "" // HTTP-01 challenges only when certificates come from ACME
 	if cfg.TLS.CertFile == "" && len(cfg.TLS.ACMEHosts) > 0 && cfg.Web.RedirectListen == "" {
@@ -165,7 +172,7 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 		s.closeListeners()
 		return nil, err
 	}
-	st, err := OpenStore(&cfg, log)
+	st, err := openStore(&cfg, log, o.clock)
 	if err != nil {
 		s.closeListeners()
 		return nil, err
@@ -259,15 +266,16 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 		MaxRecipients: cfg.Submission.MaxRecipients,
 		PerHour:       cfg.Submission.MaxPerHour,
 		FromAliases:   cfg.Submission.FromAliases,
-	}, wake, time.Now)
-	s.Outbox = submission.NewOutbox(st, s.Submitter, log.With("worker", "outbox"), time.Now)
+	}, wake, o.clock.Now)
+	s.Outbox = submission.NewOutbox(st, s.Submitter, log.With("worker", "outbox"), o.clock.Now)
+	s.Outbox.UseClock(o.clock)
 	s.Outbox.SpoolIn(spool, inflight)
 	// The same Authenticator as IMAP: one set of throttles and one
 	// credential cache for every sign-in.
 	s.submit = submission.New(submission.Config{Config: smtpConfig(cfg.Submission.SMTP)},
 		st, authn, s.Submitter, log.With("listener", "submission"))
 
-	s.web = newWeb(&cfg, s.WebAddr, tlsCfg, acmeHandler, st, authn, sessions, s.Admin, s.composeOptions(&cfg, authn, spool, inflight), log.With("listener", "web"))
+	s.web = newWeb(&cfg, s.WebAddr, tlsCfg, acmeHandler, st, authn, sessions, s.Admin, s.composeOptions(&cfg, authn, spool, inflight), o.clock.Now, log.With("listener", "web"))
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
@@ -301,7 +309,7 @@ func New(cfg config.Config, log *slog.Logger) (*Service, error) {
 		Interval: cfg.Retention.Interval.Duration,
 		Batch:    cfg.Retention.Batch,
 		LogDays:  cfg.Retention.LogDays,
-		Now:      time.Now,
+		Now:      o.clock.Now,
 	}
 	return s, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/xtramail/xtramail/internal/clock"
 	"io"
 	"log/slog"
 	"math"
@@ -43,6 +44,7 @@ type Outbox struct {
 	sub   *Submitter
 	log   *slog.Logger
 	now   func() time.Time
+	at    func(time.Time) <-chan time.Time // Run's wake-up at a time of now's clock
 	wake  chan struct{}
 	lease time.Duration
 	poll  time.Duration
@@ -65,8 +67,15 @@ func NewOutbox(st OutboxStore, sub *Submitter, log *slog.Logger, now func() time
 	}
 	// The lease outlasts any Submit by far; the poll catches entries
 	// another node scheduled (this one's webmail calls Wake).
-	return &Outbox{st: st, sub: sub, log: log, now: now, wake: make(chan struct{}, 1),
+	return &Outbox{st: st, sub: sub, log: log, now: now, at: clock.System{}.At, wake: make(chan struct{}, 1),
 		lease: 5 * time.Minute, poll: 30 * time.Second}
+}
+
+// UseClock makes the outbox tell time by c (its Now and Run's waits),
+// as the service passes its clock; tests move a clocktest.Clock through
+// the undo-send hold instead of sleeping.
+func (o *Outbox) UseClock(c clock.Clock) {
+	o.now, o.at = c.Now, c.At
 }
 
 // Wake makes Run look at the outbox now: call it after ScheduleSend.
@@ -85,22 +94,21 @@ func (o *Outbox) Run(ctx context.Context) {
 		if err != nil && ctx.Err() == nil {
 			o.log.Error("send held messages", "err", err)
 		}
-		wait := o.poll
+		// A deadline, not a duration: a clock moved meanwhile cannot
+		// push the wake-up past the next entry's due.
+		now := o.now()
+		deadline := now.Add(o.poll)
 		if n == outboxBatch {
-			wait = 0
-		} else if next, err := o.st.NextSend(ctx); err == nil && !next.IsZero() {
-			if d := next.Sub(o.now()); d < wait {
-				wait = max(d, 0)
-			}
+			deadline = now
+		} else if next, err := o.st.NextSend(ctx); err == nil && !next.IsZero() && next.Before(deadline) {
+			deadline = next
 		}
-		t := time.NewTimer(wait)
+		due := o.at(deadline)
 		select {
 		case <-ctx.Done():
-			t.Stop()
 			return
 		case <-o.wake:
-			t.Stop()
-		case <-t.C:
+		case <-due:
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"github.com/xtramail/xtramail/internal/clock"
 	"io"
 	"log/slog"
 	"maps"
@@ -57,6 +58,9 @@ type Options struct {
 	// Log, when set, also gets the service's log lines (JSON, one a
 	// line), for tests that read the log.
 	Log io.Writer
+	// Clock, when set, is the service's clock (service.WithClock): a
+	// clocktest.Clock that the test advances through an undo window.
+	Clock clock.Clock
 }
 
 // Server is a running service.
@@ -120,7 +124,7 @@ func Start(t testing.TB, opts Options) *Server {
 	if opts.Log != nil {
 		log = slog.New(fanout{log.Handler(), slog.NewJSONHandler(opts.Log, &slog.HandlerOptions{Level: level})})
 	}
-	svc, err := service.New(cfg, log)
+	svc, err := service.New(cfg, log, service.WithClock(opts.Clock))
 	if err != nil {
 		t.Fatalf("testserver: %v", err)
 	}

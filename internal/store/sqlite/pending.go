@@ -360,29 +360,34 @@ func (s *Store) nextDue(ctx context.Context) (time.Time, error) {
 	return time.UnixMilli(*next), nil
 }
 
-// expungePending runs ExpungeDue when deletes fall due: it sleeps until
-// the earliest due, read from the table (so deletes pending across a
-// restart are expunged after it) and lowered by DeleteLater's wakes.
+// expungePending runs ExpungeDue when deletes fall due on s.clock: it
+// sleeps until the earliest due, read from the table (so deletes pending
+// across a restart are expunged after it) and lowered by DeleteLater's
+// wakes.
 func (s *Store) expungePending() {
 	defer s.bg.Done()
 	ctx := context.Background()
 	next, err := s.nextDue(ctx)
 	if err != nil {
 		s.log.Warn("pending deletes; retried in a minute", "err", err)
-		next = time.Now().Add(time.Minute)
+		next = s.clock.Now().Add(time.Minute)
 	}
+	var pause time.Duration // of real time before the next pass
 	for {
-		wait := time.Hour // a look now and then, whatever happened
-		if !next.IsZero() {
-			wait = max(time.Until(next), 0)
+		var due <-chan time.Time
+		switch {
+		case pause > 0:
+			due = time.After(pause)
+			pause = 0
+		case next.IsZero():
+			due = s.clock.At(s.clock.Now().Add(time.Hour)) // a look now and then, whatever happened
+		default:
+			due = s.clock.At(next)
 		}
-		timer := time.NewTimer(wait)
 		select {
 		case <-s.closing:
-			timer.Stop()
 			return
 		case <-s.pendingWake:
-			timer.Stop()
 			s.pendingMu.Lock()
 			if d := s.pendingNext; !d.IsZero() && (next.IsZero() || d.Before(next)) {
 				next = d
@@ -390,10 +395,10 @@ func (s *Store) expungePending() {
 			s.pendingNext = time.Time{}
 			s.pendingMu.Unlock()
 			continue
-		case <-timer.C:
+		case <-due:
 		}
 		for {
-			n, err := s.ExpungeDue(ctx, time.Now(), fillBatch)
+			n, err := s.ExpungeDue(ctx, s.clock.Now(), fillBatch)
 			if errors.Is(err, errClosed) {
 				return
 			}
@@ -407,11 +412,13 @@ func (s *Store) expungePending() {
 		}
 		if next, err = s.nextDue(ctx); err != nil {
 			s.log.Warn("pending deletes; retried in a minute", "err", err)
-			next = time.Now().Add(time.Minute)
-		} else if !next.IsZero() && time.Until(next) < 100*time.Millisecond {
+			next = s.clock.Now().Add(time.Minute)
+		} else if !next.IsZero() && next.Sub(s.clock.Now()) < 100*time.Millisecond {
 			// Due now but not expunged: a delete whose write is
-			// still on its way, or a failed pass. Not a busy loop.
-			next = time.Now().Add(100 * time.Millisecond)
+			// still on its way, or a failed pass. Not a busy loop:
+			// the next pass after 100 ms of real time (a test's
+			// clock may not move again).
+			pause = 100 * time.Millisecond
 		}
 	}
 }

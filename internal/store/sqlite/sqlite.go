@@ -17,6 +17,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/xtramail/xtramail/internal/clock"
 	"io"
 	"log/slog"
 	"os"
@@ -86,6 +87,7 @@ type Store struct {
 	pendingMu   sync.Mutex
 	pendingNext time.Time
 	pendingWake chan struct{}
+	clock       clock.Clock // when pending deletes fall due
 }
 
 var _ store.Store = (*Store)(nil)
@@ -98,6 +100,10 @@ type Options struct {
 	// play a slow disk with it, on which a commit stays visible to reads
 	// and unannounced for that long (store.Announcements).
 	SyncDelay time.Duration
+	// Clock tells when pending deletes fall due (ExpungeDue's now and
+	// the wait for the next one); the system clock when nil. Tests move
+	// a clocktest.Clock through an undo window instead of sleeping.
+	Clock clock.Clock
 }
 
 // Open opens (creating if needed) the database at path with bodies in
@@ -195,6 +201,7 @@ func Open(path string, blobs blob.Store, opts Options) (*Store, error) {
 		done:      make(chan struct{}),
 
 		pendingWake: make(chan struct{}, 1),
+		clock:       clock.Or(opts.Clock),
 		announcedCh: make(chan struct{}),
 	}
 	var unindexed int64

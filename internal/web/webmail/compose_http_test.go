@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"github.com/xtramail/xtramail/internal/clock"
+	"github.com/xtramail/xtramail/internal/clocktest"
 	"github.com/xtramail/xtramail/internal/config"
 	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
@@ -30,7 +33,14 @@ const (
 
 func startServer(t *testing.T, undo time.Duration) *testserver.Server {
 	t.Helper()
+	return startServerOn(t, undo, nil)
+}
+
+// startServerOn is startServer on the clock clk (nil: the system's).
+func startServerOn(t *testing.T, undo time.Duration, clk clock.Clock) *testserver.Server {
+	t.Helper()
 	return testserver.Start(t, testserver.Options{
+		Clock: clk,
 		Users: map[string]string{bob: bobPw, eve: evePw},
 		Configure: func(c *config.Config) {
 			c.Webmail.UndoSend = config.Duration{Duration: undo}
@@ -228,8 +238,12 @@ func TestComposeSizeLimit(t *testing.T) {
 // undo brings the draft back to compose with nothing sent; sent again,
 // it reaches Sent, the protected colleague's INBOX and the queue once,
 // with its attachment, and its delivery status lists each recipient.
+// The service runs on a test clock: the hold ends when the test moves
+// it, however slow the steps in between.
 func TestComposeSendUndoThenSend(t *testing.T) {
-	srv := startServer(t, 2*time.Second)
+	const hold = 10 * time.Second
+	clk := clocktest.New(time.Now().Truncate(time.Millisecond))
+	srv := startServerOn(t, hold, clk)
 	cl := signIn(t, srv, bob, bobPw)
 	fields := map[string]string{"to": "Eve <" + eve + ">, carol@far.test", "subject": "Figures", "text": "See attached."}
 	resp, body := cl.post("/compose/save", fields, map[string][]byte{"figures.csv": []byte("a,b\n1,2\n")}, true, true)
@@ -254,7 +268,9 @@ func TestComposeSendUndoThenSend(t *testing.T) {
 	if !strings.Contains(page, "figures.csv") || !strings.Contains(page, "carol@far.test") || !strings.Contains(page, "See attached.") {
 		t.Fatalf("undo lost the draft:\n%s", page)
 	}
-	time.Sleep(3 * time.Second) // past the hold: an undone message must stay unsent
+	// Past the hold: an undone message must stay unsent (checked again
+	// once the second send went: exactly one copy).
+	clk.Advance(hold + time.Second)
 	if len(srv.Messages(t, bob, store.Sent)) != 0 || len(srv.Messages(t, eve, store.Inbox)) != 0 {
 		t.Fatal("an undone message was sent")
 	}
@@ -265,6 +281,15 @@ func TestComposeSendUndoThenSend(t *testing.T) {
 		t.Fatalf("send again: %s", resp.Status)
 	}
 	loc = resp.Header.Get("Location")
+	// Held until the clock passes the hold: the outbox waits for it.
+	sentAt := clk.Now()
+	waitFor(t, "the outbox to wait for the hold's end", func() bool {
+		return slices.ContainsFunc(clk.Waiting(), sentAt.Add(hold).Equal)
+	})
+	if n := len(srv.Messages(t, bob, store.Sent)); n != 0 {
+		t.Fatalf("%d Sent copies before the hold ended", n)
+	}
+	clk.Advance(hold)
 	waitFor(t, "the Sent copy", func() bool { return len(srv.Messages(t, bob, store.Sent)) == 1 })
 	if n := len(srv.Messages(t, eve, store.Inbox)); n != 1 {
 		t.Fatalf("colleague got %d copies", n)
@@ -272,6 +297,9 @@ func TestComposeSendUndoThenSend(t *testing.T) {
 	// The outbox settles the entry (and drops the draft) just after
 	// Submit.
 	waitFor(t, "the draft to go", func() bool { return len(srv.Messages(t, bob, store.Drafts)) == 0 })
+	if n := len(srv.Messages(t, bob, store.Sent)); n != 1 {
+		t.Fatalf("%d Sent copies once the outbox settled, want 1 (the undone send must not go)", n)
+	}
 	sent := srv.Messages(t, bob, store.Sent)[0]
 	rc, _ := srv.Store.OpenBody(context.Background(), srv.Account(t, bob).ID, sent.BodyID)
 	raw, _ := io.ReadAll(rc)
