@@ -1,16 +1,12 @@
 package webmail_test
 
 import (
-	"context"
-	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/emersion/go-imap/v2"
 
-	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/web/webtest"
 )
 
@@ -24,23 +20,7 @@ import (
 func TestBrowserLiveChangesRowByRow(t *testing.T) {
 	for _, view := range []string{"conversations", "flat"} {
 		t.Run(view, func(t *testing.T) {
-			srv := start(t)
-			ctx := context.Background()
-			bob, err := srv.Store.Account(ctx, "bob@example.test")
-			if err != nil {
-				t.Fatal(err)
-			}
-			base := time.Now().Add(-2 * time.Hour)
-			for i := range 60 {
-				d := store.NewDelivery([]byte(fmt.Sprintf("From: Sender %d <s%d@example.org>\r\nTo: bob@example.test\r\nSubject: Old %02d\r\nMessage-ID: <old-%d@example.org>\r\n\r\nbody\r\n", i, i, i, i)),
-					base.Add(time.Duration(i)*time.Minute))
-				d.Copies = []store.Copy{{AccountID: bob.ID, Mailbox: store.Inbox}}
-				if _, err := srv.Store.Deliver(ctx, d); err != nil {
-					t.Fatal(err)
-				}
-			}
-			tab := webtest.NewTab(t, webtest.Laptop)
-			tab.SignIn(srv.Web, "bob@example.test", "bob-password")
+			srv, _, tab := liveInbox(t, 60)
 			if view == "flat" {
 				tab.Do(chromedp.Click(chromedp.CSS(`form[action="/prefs/conversations"] button`)))
 				tab.WaitFor(`document.querySelector('form[action="/prefs/conversations"] button').textContent.includes('off')`)

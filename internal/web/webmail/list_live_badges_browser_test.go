@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/testserver"
 	"github.com/xtramail/xtramail/internal/web/webtest"
 )
 
@@ -33,27 +34,34 @@ func deliverTo(t *testing.T, st store.Store, acct int64, mailbox, subject string
 	return res[0].UID
 }
 
+// badgesSetUp starts the service with bob's folder Work and one message,
+// "First", in his INBOX; it returns bob's account, Work and INBOX.
+func badgesSetUp(t *testing.T) (srv *testserver.Server, bob store.Account, work, in store.Mailbox) {
+	t.Helper()
+	srv = start(t)
+	ctx := context.Background()
+	bob, err := srv.Store.Account(ctx, "bob@example.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if work, err = srv.Store.CreateMailbox(ctx, bob.ID, "Work", ""); err != nil {
+		t.Fatal(err)
+	}
+	if in, err = srv.Store.Mailbox(ctx, bob.ID, store.Inbox); err != nil {
+		t.Fatal(err)
+	}
+	deliverTo(t, srv.Store, bob.ID, store.Inbox, "First")
+	return srv, bob, work, in
+}
+
 // TestBrowserFolderBadgesFollowLiveUpdates: with the inbox open, mail
 // captured into another folder shows that folder's unread badge in the
 // folder list without a reload, reading it there takes the badge away,
 // and new mail in INBOX raises INBOX's badge with the tab title (before,
 // only the title and the top bar followed).
 func TestBrowserFolderBadgesFollowLiveUpdates(t *testing.T) {
-	srv := start(t)
+	srv, bob, work, in := badgesSetUp(t)
 	ctx := context.Background()
-	bob, err := srv.Store.Account(ctx, "bob@example.test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	work, err := srv.Store.CreateMailbox(ctx, bob.ID, "Work", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := srv.Store.Mailbox(ctx, bob.ID, store.Inbox)
-	if err != nil {
-		t.Fatal(err)
-	}
-	deliverTo(t, srv.Store, bob.ID, store.Inbox, "First")
 	tab := webtest.NewTab(t, webtest.Laptop)
 	tab.SignIn(srv.Web, "bob@example.test", "bob-password")
 	tab.WaitFor(`document.documentElement.dataset.live === 'open'`)
@@ -95,21 +103,7 @@ func TestBrowserFolderBadgesFollowLiveUpdates(t *testing.T) {
 // badges and the tab title count it, with no other change to prompt
 // them: the stream starts from the modseqs the page was rendered at.
 func TestBrowserLiveStreamCatchesUpFromRender(t *testing.T) {
-	srv := start(t)
-	ctx := context.Background()
-	bob, err := srv.Store.Account(ctx, "bob@example.test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	work, err := srv.Store.CreateMailbox(ctx, bob.ID, "Work", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := srv.Store.Mailbox(ctx, bob.ID, store.Inbox)
-	if err != nil {
-		t.Fatal(err)
-	}
-	deliverTo(t, srv.Store, bob.ID, store.Inbox, "First")
+	srv, bob, work, in := badgesSetUp(t)
 	paused := make(chan fetch.RequestID, 16)
 	tab := webtest.NewTab(t, webtest.Laptop, webtest.Listen(func(ev any) {
 		if p, ok := ev.(*fetch.EventRequestPaused); ok {

@@ -10,15 +10,15 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/testserver"
 	"github.com/xtramail/xtramail/internal/web/webtest"
 )
 
-// TestBrowserLiveUpdatesOnPage2: with the inbox scrolled to its second
-// page (rows 51-70 loaded by "More"), new mail captured over SMTP, a
-// message on the second page marked read, and another on it deleted are
-// all shown without a reload, the second page's rows still listed, the
-// tab title following the unread count, and the live region saying so.
-func TestBrowserLiveUpdatesOnPage2(t *testing.T) {
+// liveInbox starts the service with n messages in bob's INBOX ("Old 00"
+// from s0@example.org onwards, one a minute from two hours ago, each
+// with Message-ID <old-N@example.org>) and a laptop tab signed in as bob.
+func liveInbox(t *testing.T, n int) (*testserver.Server, store.Account, *webtest.Tab) {
+	t.Helper()
 	srv := start(t)
 	ctx := context.Background()
 	bob, err := srv.Store.Account(ctx, "bob@example.test")
@@ -26,7 +26,7 @@ func TestBrowserLiveUpdatesOnPage2(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := time.Now().Add(-2 * time.Hour)
-	for i := range 70 {
+	for i := range n {
 		d := store.NewDelivery([]byte(fmt.Sprintf("From: Sender %d <s%d@example.org>\r\nTo: bob@example.test\r\nSubject: Old %02d\r\nMessage-ID: <old-%d@example.org>\r\n\r\nbody\r\n", i, i, i, i)),
 			base.Add(time.Duration(i)*time.Minute))
 		d.Copies = []store.Copy{{AccountID: bob.ID, Mailbox: store.Inbox}}
@@ -34,12 +34,23 @@ func TestBrowserLiveUpdatesOnPage2(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	tab := webtest.NewTab(t, webtest.Laptop)
+	tab.SignIn(srv.Web, "bob@example.test", "bob-password")
+	return srv, bob, tab
+}
+
+// TestBrowserLiveUpdatesOnPage2: with the inbox scrolled to its second
+// page (rows 51-70 loaded by "More"), new mail captured over SMTP, a
+// message on the second page marked read, and another on it deleted are
+// all shown without a reload, the second page's rows still listed, the
+// tab title following the unread count, and the live region saying so.
+func TestBrowserLiveUpdatesOnPage2(t *testing.T) {
+	srv, bob, tab := liveInbox(t, 70)
+	ctx := context.Background()
 	in, err := srv.Store.Mailbox(ctx, bob.ID, store.Inbox)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tab := webtest.NewTab(t, webtest.Laptop)
-	tab.SignIn(srv.Web, "bob@example.test", "bob-password")
 	tab.WaitFor(`document.querySelectorAll('#rows .mail-row').length >= 50`)
 	// Page 2: scroll to the end (the "More" row loads when revealed).
 	webtest.Run(tab, chromedp.Evaluate[bool](`(() => { document.querySelector('#rows .more').scrollIntoView(); return true; })()`))
