@@ -370,12 +370,22 @@ func (s *Store) SaveDraftSharing(ctx context.Context, accountID, replaces int64,
 		}
 		gap(d.Size)
 		var held []string
+		gapUsed := false
 		for _, p := range ps {
-			if p.Key != gapKey && !slices.Contains(held, p.Key) {
+			if p.Key == gapKey {
+				gapUsed = true
+			} else if !slices.Contains(held, p.Key) {
 				if err := t.holdBlob(p.Key); err != nil {
 					return "", err
 				}
 				held = append(held, p.Key)
+			}
+		}
+		if !gapUsed {
+			// Every byte shared: the (empty) blob of the new bytes is
+			// referred to by no body, and goes after commit.
+			if err := t.releaseBlob(gapKey); err != nil {
+				return "", err
 			}
 		}
 		list, err := json.Marshal(ps)

@@ -140,3 +140,46 @@ func TestPurgeAndAccountRemovalKeepSharedBlobs(t *testing.T) {
 		t.Fatalf("%d blobs left after every account was removed: %v", len(left), left)
 	}
 }
+
+// TestDraftSharingEverythingLeavesNoBlob: a new version whose every byte
+// is shared with the version it replaces writes an empty blob for its
+// new bytes that no body refers to: it must not stay on disk.
+func TestDraftSharingEverythingLeavesNoBlob(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	fsb, err := fs.Open(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fsb.Close()
+	rec := &recordingBlobs{Store: fsb, live: map[string]bool{}}
+	s, err := Open(filepath.Join(dir, "xtramail.db"), rec, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	acct := bob(t, s)
+	raw := []byte("From: bob@example.test\r\nSubject: same\r\nContent-Type: text/plain\r\n\r\nsame text\r\n")
+	v1, err := s.SaveDraft(ctx, acct.ID, 0, store.NewDelivery(raw, time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := s.SaveDraftSharing(ctx, acct.ID, v1.MessageID, store.NewDelivery(raw, time.Now()),
+		[]store.SharedRange{{Off: 0, Len: int64(len(raw)), SrcOff: 0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := must1[store.Message](t)(s.Message(ctx, acct.ID, v2.MessageID))
+	rc, err := s.OpenBody(ctx, acct.ID, m.BodyID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || !bytes.Equal(got, raw) {
+		t.Fatalf("the shared version reads %q (%v)", got, err)
+	}
+	if keys := rec.keys(); len(keys) != 1 {
+		t.Fatalf("%d blobs on disk for one draft of one body, want 1: %v", len(keys), keys)
+	}
+}
