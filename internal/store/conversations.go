@@ -9,13 +9,21 @@ import "context"
 // method takes the signed-in account: another account's mailbox is
 // ErrNotFound.
 //
-// A message's thread root is fixed when it is stored: the first message
-// id of its References (RFC 5322 3.6.4: the thread's first message), else
-// its In-Reply-To, else its own Message-ID, else its body (a message
-// without ids is a conversation of its own, with its copies). It is the
-// References part of IMAP THREAD=REFERENCES (RFC 5256 section 3) without
-// the subject merge, kept per mailbox as messages arrive, move, change
-// flags and go, so that a page is an index walk at any size.
+// Conversations group messages as IMAP THREAD=REFERENCES threads them
+// (RFC 5256 section 3), account-wide: messages linked through their
+// Message-ID and the ids of their References (or In-Reply-To, without
+// References: thread.Msg.Links), also through ids of messages not
+// stored, are one tree; trees whose earliest message (by sent date) has
+// the same non-empty base subject are one conversation (step 5, the
+// subject merge). Within one mailbox this is THREAD's grouping of that
+// mailbox whatever order the messages arrived in, as long as replies are
+// dated after what they answer (THREAD merges by the subject of a tree's
+// root, which is then its earliest message). A message's conversation is
+// fixed as messages arrive: expunging or purging messages neither
+// splits a conversation nor changes its subject, where THREAD, run
+// again, might. Conversations are kept per mailbox as messages arrive,
+// move, change flags and go, so that a page is an index walk at any
+// size.
 //
 // A message marked \Deleted is not counted (see Webmail: it is leaving,
 // or back on Undo).
@@ -25,6 +33,11 @@ type Conversations interface {
 	// descending, then id), after the cursor: the zero Cursor starts at
 	// the newest, and CursorOf(c.Newest) goes on after c.
 	ConversationPage(ctx context.Context, accountID, mailboxID int64, after Cursor, limit int) ([]Conversation, error)
+	// ConversationOf lists up to limit live messages of the account, in
+	// any of its mailboxes, in the conversation of message id (itself
+	// included unless it is expunged or marked \Deleted), oldest first
+	// (Received, then id): the message page's conversation view.
+	ConversationOf(ctx context.Context, accountID, id int64, limit int) ([]Message, error)
 }
 
 // Conversation is one conversation of a mailbox.

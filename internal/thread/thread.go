@@ -88,10 +88,7 @@ func References(msgs []Msg) []*Node {
 			all = append(all, n)
 		}
 		n.msg, n.UID = m, m.UID
-		refs := m.References
-		if len(refs) == 0 && m.InReplyTo != "" {
-			refs = []string{m.InReplyTo}
-		}
+		refs := m.Links()
 		// (1B) Each reference is the parent of the next, unless one
 		// already has a parent or the link would make a loop.
 		var prev *Node
@@ -134,6 +131,17 @@ func References(msgs []Msg) []*Node {
 	// (7) Sort every set of siblings by sent date.
 	sortSiblings(roots)
 	return roots
+}
+
+// Links returns the message ids that link m into its thread, oldest
+// first: its References, or when it has none the first message id of its
+// In-Reply-To (RFC 5256 section 3, REFERENCES step 1). The store's
+// conversations link messages by the same ids.
+func (m *Msg) Links() []string {
+	if len(m.References) == 0 && m.InReplyTo != "" {
+		return []string{m.InReplyTo}
+	}
+	return m.References
 }
 
 // reaches reports whether to is from or an ancestor of from.

@@ -512,6 +512,9 @@ WHERE upper(substr(name, 1, 6)) = 'INBOX/' AND substr(name, 1, 6) <> 'INBOX/';`,
 	// Blobs shared by several bodies: a draft's versions keep its files
 	// where the first stored them (issue 14; draftshare.go).
 	blobRefsSchema,
+	// Conversations across the account, with In-Reply-To chains and
+	// the subject merge (issue 14 part 4; threads.go).
+	threadsSchema,
 }
 
 // rebuildAutoincrement returns the statements that recreate table with

@@ -115,6 +115,9 @@ func Open(path string, blobs blob.Store, opts Options) (*Store, error) {
 	if opts.Hub == nil {
 		opts.Hub = store.NewHub()
 	}
+	if err := registerOnce(); err != nil {
+		return nil, fmt.Errorf("register SQL functions: %w", err)
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("database dir: %w", err)
 	}
@@ -230,6 +233,8 @@ func Open(path string, blobs blob.Store, opts Options) (*Store, error) {
 	}
 	s.bg.Add(1)
 	go s.expungePending()
+	s.bg.Add(1)
+	go s.fillThreads()
 	// The search vocabulary is read now rather than by the first search,
 	// which would wait for it (a second or more for 100,000 messages).
 	s.bg.Add(1)

@@ -57,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConversationPages", testConversationPages},
 		{"PendingDeletes", testPendingDeletes},
 		{"DeletedMarked", testDeletedMarked},
+		{"ConversationThreads", testConversationThreads},
 		{"ComposeDrafts", testComposeDrafts},
 		{"ComposeOutbox", testComposeOutbox},
 		{"ComposeContacts", testComposeContacts},
