@@ -33,10 +33,11 @@ type Conversations interface {
 	// descending, then id), after the cursor: the zero Cursor starts at
 	// the newest, and CursorOf(c.Newest) goes on after c.
 	ConversationPage(ctx context.Context, accountID, mailboxID int64, after Cursor, limit int) ([]Conversation, error)
-	// ConversationOf lists up to limit live messages of the account, in
-	// any of its mailboxes, in the conversation of message id (itself
-	// included unless it is expunged or marked \Deleted), oldest first
-	// (Received, then id): the message page's conversation view.
+	// ConversationOf lists the newest limit live messages of the
+	// account, in any of its mailboxes, in the conversation of message id
+	// (itself included unless it is expunged, marked \Deleted or older
+	// than those), oldest first (Received, then id): the message page's
+	// conversation view.
 	ConversationOf(ctx context.Context, accountID, id int64, limit int) ([]Message, error)
 }
 

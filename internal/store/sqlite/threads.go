@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -258,6 +259,10 @@ func (s *Store) ConversationOf(ctx context.Context, accountID, messageID int64, 
 	if key == "" {
 		return []store.Message{m}, nil
 	}
-	return s.queryMessages(ctx, "INDEXED BY messages_thread WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?) AND thread = ?"+
-		" AND expunged_modseq = 0 AND flags & 8 = 0 ORDER BY received, id LIMIT ?", accountID, key, pageLimit(limit))
+	// The newest limit messages (those of a long conversation worth
+	// showing), then oldest first.
+	out, err := s.queryMessages(ctx, "INDEXED BY messages_thread WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?) AND thread = ?"+
+		" AND expunged_modseq = 0 AND flags & 8 = 0 ORDER BY received DESC, id DESC LIMIT ?", accountID, key, pageLimit(limit))
+	slices.Reverse(out)
+	return out, err
 }

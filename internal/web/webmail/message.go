@@ -235,7 +235,7 @@ func (a *app) messagePage(w http.ResponseWriter, r *http.Request, acct int64) {
 	if gone {
 		d.Back = "/deleted"
 	} else if conversationsOn(r) {
-		conv, err := a.conversation(ctx, acct, m, info)
+		conv, err := a.conversation(ctx, acct, m)
 		if err != nil {
 			a.fail(w, r, acct, "open conversation", err)
 			return

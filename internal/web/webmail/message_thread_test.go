@@ -2,6 +2,7 @@ package webmail
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -10,8 +11,9 @@ import (
 )
 
 // TestConversation: the conversation of a message spans folders (a reply
-// in Sent), follows References and In-Reply-To both ways, leaves out
-// unrelated mail with the same words, and never reaches another account.
+// in Sent), follows References and In-Reply-To chains both ways (the
+// third message names only the second), leaves out unrelated mail with
+// the same words, shows a copy once, and never reaches another account.
 func TestConversation(t *testing.T) {
 	st, bob, eve := testStore(t)
 	ctx := context.Background()
@@ -32,12 +34,8 @@ func TestConversation(t *testing.T) {
 	}
 	a := &app{store: st}
 	want := []int64{first.ID, reply.ID, third.ID}
-	for _, m := range []store.Message{first, reply} {
-		b, err := st.Body(ctx, bob.ID, m.BodyID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		conv, err := a.conversation(ctx, bob.ID, m, b.Info)
+	for _, m := range []store.Message{first, reply, third} {
+		conv, err := a.conversation(ctx, bob.ID, m)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,15 +43,47 @@ func TestConversation(t *testing.T) {
 		for _, c := range conv {
 			got = append(got, c.ID)
 		}
-		// From the first message, the third is found through the
-		// second only when it references the root; it does not, so
-		// it is reached from the second.
-		w := want
-		if m.ID == first.ID {
-			w = want[:2]
+		if !slices.Equal(got, want) {
+			t.Errorf("conversation of %q: %v, want %v", m.Subject, got, want)
 		}
-		if !slices.Equal(got, w) {
-			t.Errorf("conversation of %q: %v, want %v", m.Subject, got, w)
+	}
+	if _, err := a.conversation(ctx, eve.ID, first); err == nil {
+		t.Errorf("eve reads bob's conversation")
+	}
+}
+
+// TestLongConversationShowsNewestAndSelf: of a conversation longer than
+// the view holds, the newest messages show, and the message opened in
+// its place even when it is older than all of them.
+func TestLongConversationShowsNewestAndSelf(t *testing.T) {
+	st, bob, _ := testStore(t)
+	ctx := context.Background()
+	at := func(i int) time.Time { return time.Date(2026, 11, 2, 0, i, 0, 0, time.UTC) }
+	var msgs []store.Message
+	for i := range maxConversation + 5 {
+		raw := fmt.Sprintf("Message-ID: <l%d@x.test>\nSubject: Re: Long\n", i)
+		if i > 0 {
+			raw += fmt.Sprintf("In-Reply-To: <l%d@x.test>\n", i-1)
+		}
+		msgs = append(msgs, put(t, st, bob, store.Inbox, raw+"\nbody\n", at(i), 0))
+	}
+	a := &app{store: st}
+	for _, m := range []store.Message{msgs[0], msgs[len(msgs)-1]} {
+		conv, err := a.conversation(ctx, bob.ID, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(conv, func(c store.Message) bool { return c.ID == m.ID }) {
+			t.Errorf("the conversation of %s leaves it out", m.MessageID)
+		}
+		if last := conv[len(conv)-1]; last.ID != msgs[len(msgs)-1].ID {
+			t.Errorf("the conversation of %s ends with %s, not the newest", m.MessageID, last.MessageID)
+		}
+		if !slices.IsSortedFunc(conv, func(a, b store.Message) int { return a.Received.Compare(b.Received) }) {
+			t.Errorf("the conversation of %s is not oldest first", m.MessageID)
+		}
+		if len(conv) > maxConversation+1 {
+			t.Errorf("the conversation of %s shows %d messages", m.MessageID, len(conv))
 		}
 	}
 }
