@@ -2,9 +2,11 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -340,4 +342,64 @@ func BenchmarkThreadRefill(b *testing.B) {
 		b.ReportMetric(float64((cpuTime() - cpu).Milliseconds()), "cpu-ms/op")
 		b.ReportMetric(float64(chunks), "chunks")
 	}
+}
+
+// TestThreadsUpgrade opens a database as the version before threadsSchema
+// left it (its schema, its trigger and keys, messages in it): the
+// upgrade and the refill it starts in the background give every message
+// the conversation it gets when stored now.
+func TestThreadsUpgrade(t *testing.T) {
+	corpus := bulkCorpus(t, 1500, 31)
+	ref := open(t, t.TempDir())
+	ra, rin := bulkAccount(t, ref)
+	bulkInsert(t, ref, ra, rin, corpus)
+	want := conversations(t, ref, ra.ID)
+	ref.Close()
+
+	dir := t.TempDir()
+	s := open(t, dir)
+	a, in := bulkAccount(t, s)
+	bulkInsert(t, s, a, in, corpus)
+	oldKeys(t, s)
+	s.Close()
+	step := slices.Index(migrations, threadsSchema)
+	i := strings.Index(conversationsSchema, "CREATE TRIGGER messages_thread_root")
+	j := strings.Index(conversationsSchema[i:], "END;")
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "xtramail.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"DROP TRIGGER messages_thread_root", "DROP TRIGGER messages_thread_key", "DROP TRIGGER messages_thread_gone",
+		conversationsSchema[i : i+j+len("END;")],
+		"DROP INDEX messages_thread_comp", "ALTER TABLE messages DROP COLUMN thread_comp",
+		"DROP TABLE thread_ids", "DROP TABLE thread_comps", "DROP TABLE thread_cur", "DROP TABLE thread_new", "DROP TABLE thread_merge",
+		fmt.Sprintf("PRAGMA user_version = %d", step),
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	s = open(t, dir)
+	defer s.Close()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var left int
+		if err := s.r.QueryRow("SELECT count(*) FROM messages WHERE thread_comp <= 0").Scan(&left); err != nil {
+			t.Fatal(err)
+		}
+		if left == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d messages still not keyed after 2 minutes", left)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := conversations(t, s, a.ID); !slices.Equal(got, want) {
+		t.Errorf("after the upgrade %d conversations, stored now %d", len(got), len(want))
+	}
+	checkThreadCounts(t, s)
 }
