@@ -55,7 +55,9 @@ func TestInboxChildrenMigrated(t *testing.T) {
 	}
 	// The upgrade's step, run as opening an earlier database runs it
 	// (steps after it cannot run twice).
-	step := slices.IndexFunc(migrations, func(m string) bool { return strings.Contains(m, "UPDATE mailboxes SET name = 'INBOX' || substr(name, 6)") })
+	step := slices.IndexFunc(migrations, func(m string) bool {
+		return strings.Contains(m, "UPDATE mailboxes SET name = 'INBOX' || substr(name, 6)")
+	})
 	if step < 0 {
 		t.Fatal("no migration step renames inbox/... mailboxes")
 	}

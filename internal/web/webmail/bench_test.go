@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -167,9 +168,45 @@ func BenchmarkWebmail(b *testing.B) {
 	if err != nil || len(conv) == 0 {
 		b.Fatal("no conversation message", err)
 	}
+	// A conversation of 50 messages (issue 14's conversation view): a
+	// chain of replies with In-Reply-To, half with References, delivered
+	// in a shuffled order over the last hour; the newest is opened.
+	chain := make([]string, 50)
+	for i := range chain {
+		raw := fmt.Sprintf("From: Carol <carol@example.org>\nSubject: Re: The long one\nMessage-ID: <long%d@example.org>\n"+
+			"Date: %s\n", i, time.Now().Add(time.Duration(i-60)*time.Minute).Format(time.RFC1123Z))
+		if i > 0 {
+			raw += fmt.Sprintf("In-Reply-To: <long%d@example.org>\n", i-1)
+			if i%2 == 0 {
+				raw += "References: <long0@example.org> <long" + strconv.Itoa(i-1) + "@example.org>\n"
+			}
+		}
+		chain[i] = raw + "\nPart " + strconv.Itoa(i) + " of a long conversation.\n"
+	}
+	var newest store.Message
+	for i, j := range rand.New(rand.NewPCG(50, 50)).Perm(len(chain)) {
+		m := put(b, st, bob, store.Inbox, chain[j], time.Now().Add(time.Duration(i-60)*time.Minute), 0)
+		if j == len(chain)-1 {
+			newest = m
+		}
+	}
+	if cv, err := st.ConversationOf(ctx, bob.ID, newest.ID, 100); err != nil || len(cv) != len(chain) {
+		b.Fatalf("the 50-message conversation has %d messages (%v)", len(cv), err)
+	}
+	// A page of the conversation list from the middle of INBOX.
+	in, err := st.Mailbox(ctx, bob.ID, store.Inbox)
+	if err != nil {
+		b.Fatal(err)
+	}
+	mid, err := st.MessagesByMessageID(ctx, bob.ID, []string{fmt.Sprintf("m%d@example.net", n/20)})
+	if err != nil || len(mid) == 0 {
+		b.Fatal("no message in the middle", err)
+	}
 	cases := []struct{ name, path string }{
 		{"inbox", "/"},
 		{"inbox-flat", "/?flat"},
+		{"conv-list-middle", "/mail/" + strconv.FormatInt(in.ID, 10) + "/rows?after=" + formatCursor(store.CursorOf(mid[0]))},
+		{"conversation-50", "/msg/" + strconv.FormatInt(newest.ID, 10)},
 		{"search-subject", "/search?q=subject%3Arenewal"},
 		{"search-body", "/search?q=migration"},
 		{"open-1MiB", "/msg/" + strconv.FormatInt(bigMsg.ID, 10)},
