@@ -159,19 +159,29 @@ CREATE TRIGGER messages_thread_key AFTER UPDATE OF thread_comp ON messages WHEN 
 			ORDER BY s, i LIMIT 1)
 		WHERE id = (SELECT min(comp) FROM thread_merge);
 	UPDATE messages SET thread_comp = (SELECT min(comp) FROM thread_merge) WHERE id = NEW.id;
+	-- (The components taken are sought by the index; the one that takes
+	-- them, maybe long, is not read.)
 	UPDATE messages SET thread_comp = (SELECT min(comp) FROM thread_merge)
-		WHERE thread_comp IN (SELECT comp FROM thread_merge) AND thread_comp != (SELECT min(comp) FROM thread_merge);
+		WHERE thread_comp IN (SELECT comp FROM thread_merge WHERE comp != (SELECT min(comp) FROM thread_merge));
 	UPDATE thread_ids SET comp = (SELECT min(comp) FROM thread_merge)
-		WHERE comp IN (SELECT comp FROM thread_merge) AND comp != (SELECT min(comp) FROM thread_merge);
+		WHERE comp IN (SELECT comp FROM thread_merge WHERE comp != (SELECT min(comp) FROM thread_merge));
 	DELETE FROM thread_comps WHERE id IN (SELECT comp FROM thread_merge) AND id != (SELECT min(comp) FROM thread_merge);
 	INSERT OR IGNORE INTO thread_ids (account_id, msgid, comp)
 		SELECT NEW.account_id, msgid, (SELECT min(comp) FROM thread_merge) FROM thread_new;
-	-- Every row of the component whose key changed (this one, those of
-	-- the components merged, all when the earliest message changed) is
-	-- moved to its conversation; the triggers of conversations.go count.
+	-- This row, and when components merged or this message is the
+	-- earliest (its subject may be the conversation's now) every row of
+	-- the component whose key changed, move to their conversation; the
+	-- triggers of conversations.go count. Otherwise the index is sought
+	-- for no component (-2): a message joining a long conversation does
+	-- not read it.
 	UPDATE messages SET thread = (SELECT CASE subject WHEN '' THEN 'conv ' || id ELSE 'subject ' || subject END
 			FROM thread_comps WHERE id = (SELECT min(comp) FROM thread_merge))
-		WHERE thread_comp = (SELECT min(comp) FROM thread_merge)
+		WHERE id = NEW.id;
+	UPDATE messages SET thread = (SELECT CASE subject WHEN '' THEN 'conv ' || id ELSE 'subject ' || subject END
+			FROM thread_comps WHERE id = (SELECT min(comp) FROM thread_merge))
+		WHERE thread_comp = CASE WHEN (SELECT count(*) FROM thread_merge) > 1
+				OR (SELECT first_id FROM thread_comps WHERE id = (SELECT min(comp) FROM thread_merge)) = NEW.id
+			THEN (SELECT min(comp) FROM thread_merge) ELSE -2 END
 		AND thread != (SELECT CASE subject WHEN '' THEN 'conv ' || id ELSE 'subject ' || subject END
 			FROM thread_comps WHERE id = (SELECT min(comp) FROM thread_merge));
 	DELETE FROM thread_cur;
