@@ -57,13 +57,19 @@ func bulkMailbox(tb testing.TB, s *Store, n, deletedEvery int) (accountID, mailb
 		tb.Fatal(err)
 	}
 	err = s.write(ctx, func(t *tx) error {
+		// Copies of the first message: its conversation.
+		var key string
+		var comp int64
+		if err := t.QueryRow("SELECT thread, thread_comp FROM messages WHERE id = ?", m.ID).Scan(&key, &comp); err != nil {
+			return err
+		}
 		for i := 2; i <= n; i++ {
 			var f store.Flags
 			if deletedEvery > 0 && i%deletedEvery == 0 {
 				f = store.FlagDeleted
 			}
-			if _, err := t.Exec(insertMessage, a.ID, a.DomainID, m.MailboxID, i, i, f, "", m.Received.UnixMilli(), m.Size, m.BodyID,
-				"x", "", "", "", ""); err != nil {
+			if _, err := t.Exec(insertMessage, nil, a.ID, a.DomainID, m.MailboxID, i, i, f, "", m.Received.UnixMilli(), m.Size, m.BodyID,
+				"x", "", "", "", key, comp); err != nil {
 				return err
 			}
 		}

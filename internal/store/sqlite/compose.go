@@ -83,7 +83,7 @@ func (s *Store) saveDraft(ctx context.Context, accountID, replaces int64, d *sto
 		if err := t.insertSortKeys(bodyID, &keys); err != nil {
 			return err
 		}
-		if out, err = t.addMessage(bodyID, d, copy); err != nil {
+		if out, err = t.addMessage(bodyID, d, &keys, copy); err != nil {
 			return err
 		}
 		return t.appendLog(d.Events)

@@ -4,10 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strconv"
 	"strings"
 
-	"github.com/xtramail/xtramail/internal/message"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -153,32 +151,11 @@ func qualified(alias, cols string) string {
 	return strings.Join(parts, ", ")
 }
 
-// threadRoot is a new message's conversation root, as the
-// messages_thread_root trigger computes it from the body's stored Info:
-// the first References id, else In-Reply-To without its brackets, else
-// the message's own Message-ID, else '#' and the body id. Computed here
-// at insert, the row is written once with it: the trigger's UPDATE of
-// the new row (a second write of the row and of messages_thread, two
-// json_extract parses of the Info) was a fixed part of every delivery's
-// cost (issue 13, speed). threadsInsertSchema's trigger adds the row to
-// its conversation.
-func threadRoot(info *message.Info, bodyID int64) string {
-	if len(info.References) > 0 && info.References[0] != "" {
-		return info.References[0]
-	}
-	if irt := strings.Trim(info.Envelope.InReplyTo, "<> "); irt != "" {
-		return irt
-	}
-	if info.MessageID != "" {
-		return info.MessageID
-	}
-	return "#" + strconv.FormatInt(bodyID, 10)
-}
-
-// threadsInsertSchema is the migration step of threadRoot: a row
-// inserted with its root joins its conversation, as the update trigger
-// (messages_thread_move) does for a row given its root after the insert.
-// Rows inserted without a root still get it from messages_thread_root.
+// threadsInsertSchema is the migration step of keys given at insert
+// (issue 13, speed: the row is written once, with its key; threads.go,
+// keyThread): a row inserted with its key joins its conversation, as the
+// update trigger (messages_thread_move) does for a row given its key
+// after the insert.
 var threadsInsertSchema = strings.NewReplacer("LIVE(NEW)", live("NEW")).Replace(`
 CREATE TRIGGER IF NOT EXISTS messages_thread_insert AFTER INSERT ON messages WHEN LIVE(NEW) AND NEW.thread != '' BEGIN
 	INSERT INTO threads (mailbox_id, thread, newest_received, newest_id, messages, unseen)

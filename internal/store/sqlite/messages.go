@@ -24,16 +24,19 @@ const (
 			messages = messages + 1, unseen = unseen + ?, size = size + ?
 		WHERE account_id = ? AND name = ?
 		RETURNING id, uidnext - 1, highestmodseq, (SELECT domain_id FROM accounts WHERE id = account_id)`
-	insertMessage = `INSERT INTO messages (account_id, domain_id, mailbox_id, uid, modseq, flags, keywords,
-			received, size, body_id, subject, from_addr, message_id, preview, thread)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	// The id is given (nil: the next), so that the row is keyed
+	// before its one insert (keyThread).
+	insertMessage = `INSERT INTO messages (id, account_id, domain_id, mailbox_id, uid, modseq, flags, keywords,
+			received, size, body_id, subject, from_addr, message_id, preview, thread, thread_comp)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	mailboxOfCopy = "SELECT id, special_use FROM mailboxes WHERE account_id = ? AND name = ?"
 	insertLog     = `INSERT INTO msglog (time, status, message_id, subject, mail_from, rcpt, size, remote_ip, detail, domain_id, subject_id)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
 var hotQueries = []string{"SAVEPOINT req", "RELEASE req", "ROLLBACK TO req", insertBody, insertFTS, addToMailbox, insertMessage, insertLog,
-	mailboxOfCopy, claimDedup, heldDedup, setDedup, insertSortKeys, selectLogSubject, insertLogSubject, insertLogWords}
+	mailboxOfCopy, claimDedup, heldDedup, setDedup, insertSortKeys, selectLogSubject, insertLogSubject, insertLogWords,
+	nextMessageID, threadIDComp, threadMsgComp, newThreadComp, addThreadID}
 
 func (s *Store) Deliver(ctx context.Context, d *store.Delivery) ([]store.Delivered, error) {
 	out, err := s.DeliverAll(ctx, d)
@@ -224,7 +227,7 @@ func (t *tx) deliver(s *Store, d *store.Delivery, key string, info []byte, diges
 			out[i] = out[tg.dupOf]
 			out[i].Duplicate = true
 		default:
-			dl, err := t.addMessage(bodyID, d, c)
+			dl, err := t.addMessage(bodyID, d, keys, c)
 			if err != nil {
 				return nil, false, err
 			}
@@ -341,7 +344,10 @@ func (t *tx) claimCopy(d *store.Delivery, c store.Copy, digest []byte, earlier [
 	return tg, nil
 }
 
-func (t *tx) addMessage(bodyID int64, d *store.Delivery, c store.Copy) (store.Delivered, error) {
+// addMessage stores copy c of d, whose body is bodyID and sort keys keys
+// (store.SortKeysOf of d.Info), as a new message row, written once with
+// its conversation (keyThread).
+func (t *tx) addMessage(bodyID int64, d *store.Delivery, keys *store.SortKeys, c store.Copy) (store.Delivered, error) {
 	dl := store.Delivered{AccountID: c.AccountID}
 	var domainID int64
 	var uid uint32
@@ -355,15 +361,19 @@ func (t *tx) addMessage(bodyID int64, d *store.Delivery, c store.Copy) (store.De
 		return dl, notFound(err, fmt.Sprintf("mailbox %s of account %d", c.Mailbox, c.AccountID))
 	}
 	info := d.Info
-	res, err := t.Exec(insertMessage, c.AccountID, domainID, dl.MailboxID, uid, modseq, c.Flags, strings.Join(c.Keywords, " "),
-		d.Received.UnixMilli(), d.Size, bodyID, info.Subject, info.From, info.MessageID, info.Preview, threadRoot(info, bodyID))
+	if err := t.QueryRow(nextMessageID).Scan(&dl.MessageID); err != nil {
+		return dl, fmt.Errorf("next message id: %w", err)
+	}
+	received := d.Received.UnixMilli()
+	comp, key, err := t.keyThread(c.AccountID, dl.MessageID, info.MessageID, keys, received)
 	if err != nil {
+		return dl, err
+	}
+	if _, err := t.Exec(insertMessage, dl.MessageID, c.AccountID, domainID, dl.MailboxID, uid, modseq, c.Flags, strings.Join(c.Keywords, " "),
+		received, d.Size, bodyID, info.Subject, info.From, info.MessageID, info.Preview, key, comp); err != nil {
 		return dl, fmt.Errorf("insert message: %w", err)
 	}
 	dl.UID = uid
-	if dl.MessageID, err = res.LastInsertId(); err != nil {
-		return dl, err
-	}
 	if err := t.addKeywords(dl.MailboxID, c.Keywords); err != nil {
 		return dl, err
 	}

@@ -115,9 +115,6 @@ func Open(path string, blobs blob.Store, opts Options) (*Store, error) {
 	if opts.Hub == nil {
 		opts.Hub = store.NewHub()
 	}
-	if err := registerOnce(); err != nil {
-		return nil, fmt.Errorf("register SQL functions: %w", err)
-	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("database dir: %w", err)
 	}

@@ -2,76 +2,18 @@ package sqlite
 
 import (
 	"context"
-	"database/sql/driver"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
+	"strconv"
 	"time"
-
-	"modernc.org/sqlite"
 
 	"github.com/xtramail/xtramail/internal/message"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/thread"
 )
-
-// registerOnce registers the SQL function the schema's triggers call.
-// The driver keeps functions per process and gives them to every
-// connection it opens; thread_keys is a pure function, so one
-// registration serves every Store.
-var registerOnce = sync.OnceValue(func() error {
-	return sqlite.RegisterDeterministicScalarFunction("thread_keys", 1, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
-		var raw []byte
-		switch v := args[0].(type) {
-		case []byte:
-			raw = v
-		case string:
-			raw = []byte(v)
-		}
-		return threadKeysOf(raw), nil
-	})
-})
-
-// threadKeys is what a message's conversation is computed from, as the
-// trigger reads it (JSON): the ids that link it into its thread, its
-// sent date (unix milliseconds, 0 for none: the arrival time is used)
-// and its base subject.
-type threadKeys struct {
-	Links []string `json:"links"`
-	Date  int64    `json:"date"`
-	Base  string   `json:"base"`
-}
-
-// threadKeysOf derives a body's threadKeys from its stored Info (JSON),
-// through store.SortKeysOf and thread.Msg, exactly as IMAP THREAD derives
-// them for the same body: the one place that decides both. A body whose
-// Info is missing or unreadable has none (a conversation of its own, as
-// IMAP THREAD treats it).
-func threadKeysOf(raw []byte) string {
-	info := &message.Info{}
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, info); err != nil {
-			info = &message.Info{}
-		}
-	}
-	k := store.SortKeysOf(info)
-	m := thread.Msg{Date: k.Date, InReplyTo: k.InReplyTo, References: k.References}
-	out := threadKeys{Links: m.Links(), Base: k.BaseSubject}
-	if out.Links == nil {
-		out.Links = []string{}
-	}
-	if !k.Date.IsZero() {
-		out.Date = k.Date.UnixMilli()
-	}
-	b, err := json.Marshal(out)
-	if err != nil {
-		// A struct of strings and a number always marshals.
-		panic(err)
-	}
-	return string(b)
-}
 
 // threadsSchema is the migration step of the account-wide conversations
 // (issue 14 part 4): the same grouping as IMAP THREAD=REFERENCES (RFC
@@ -84,8 +26,12 @@ func threadKeysOf(raw []byte) string {
 // whose root has the same non-empty base subject are merged (step 5),
 // the root of a tree whose top is a dummy going by its earliest child.
 //
-// Step 1 is a union-find kept in tables: thread_ids maps every id an
-// account's message has or names to its component (thread_comps), and a
+// Step 1 is a union-find (keyThread): each message row names its
+// component (messages.thread_comp, a thread_comps row), thread_ids maps
+// the ids a message links to (its References or In-Reply-To) to their
+// component, and a message's own Message-ID is found through the live
+// rows that carry it (messages_msgid, an index every delivery writes
+// anyway): so a message that links nowhere, most mail, adds no id row. A
 // message whose ids meet several components merges them into the oldest.
 // Union and the minimum below do not depend on the order messages come
 // in, so replies arriving before their parents, a missing message joined
@@ -108,7 +54,10 @@ func threadKeysOf(raw []byte) string {
 // a component's last message row is deleted, its ids go with it.
 //
 // Messages stored before this step are keyed in the background, oldest
-// first (fillThreads): their thread_comp is 0 until then.
+// first (fillThreads): their thread_comp is 0 until then. Every row
+// stored from now on is inserted with its key (addMessage, Copy), so the
+// root trigger of conversationsSchema, which computed an older key for
+// a row inserted without one, goes.
 const threadsSchema = `
 ALTER TABLE messages ADD COLUMN thread_comp INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX messages_thread_comp ON messages(thread_comp);
@@ -125,69 +74,8 @@ CREATE TABLE thread_ids (
 	PRIMARY KEY (account_id, msgid)
 ) WITHOUT ROWID;
 CREATE INDEX thread_ids_comp ON thread_ids(comp);
--- Scratch rows of the trigger below, empty between statements: the keys
--- of the message being keyed, its ids, and the components they meet.
-CREATE TABLE thread_cur (id INTEGER PRIMARY KEY CHECK (id = 0), keys TEXT NOT NULL);
-CREATE TABLE thread_new (msgid TEXT PRIMARY KEY) WITHOUT ROWID;
-CREATE TABLE thread_merge (comp INTEGER PRIMARY KEY);
 
-DROP TRIGGER messages_thread_root;
--- A new row is keyed by the trigger below.
-CREATE TRIGGER messages_thread_root AFTER INSERT ON messages WHEN NEW.thread_comp = 0 BEGIN
-	UPDATE messages SET thread_comp = -1 WHERE id = NEW.id;
-END;
-
--- Keys a row whose thread_comp is set to -1 (stored, or refilled).
-CREATE TRIGGER messages_thread_key AFTER UPDATE OF thread_comp ON messages WHEN NEW.thread_comp = -1 BEGIN
-	INSERT OR REPLACE INTO thread_cur (id, keys) VALUES (0, thread_keys((SELECT info FROM bodies WHERE id = NEW.body_id)));
-	INSERT OR IGNORE INTO thread_new (msgid)
-		SELECT NEW.message_id WHERE NEW.message_id != ''
-		UNION ALL SELECT j.value FROM thread_cur c, json_each(c.keys, '$.links') j WHERE j.value != '';
-	INSERT INTO thread_merge (comp) SELECT DISTINCT comp FROM thread_ids
-		WHERE account_id = NEW.account_id AND msgid IN (SELECT msgid FROM thread_new);
-	-- None met: a component of its own.
-	INSERT INTO thread_comps (first_sent, first_id, subject) SELECT 0, 0, '' WHERE NOT EXISTS (SELECT 1 FROM thread_merge);
-	-- (Not max(id): an aggregate gives a row, NULL, even when the
-	-- condition is false, and a NULL key is given the next rowid.)
-	INSERT INTO thread_merge (comp) SELECT id FROM thread_comps WHERE NOT EXISTS (SELECT 1 FROM thread_merge) ORDER BY id DESC LIMIT 1;
-	-- The oldest component met takes the others and this message.
-	UPDATE thread_comps SET (first_sent, first_id, subject) = (SELECT s, i, b FROM (
-			SELECT first_sent AS s, first_id AS i, subject AS b FROM thread_comps
-				WHERE id IN (SELECT comp FROM thread_merge) AND first_id != 0
-			UNION ALL SELECT coalesce(nullif(json_extract(c.keys, '$.date'), 0), NEW.received), NEW.id, json_extract(c.keys, '$.base')
-				FROM thread_cur c)
-			ORDER BY s, i LIMIT 1)
-		WHERE id = (SELECT min(comp) FROM thread_merge);
-	UPDATE messages SET thread_comp = (SELECT min(comp) FROM thread_merge) WHERE id = NEW.id;
-	-- (The components taken are sought by the index; the one that takes
-	-- them, maybe long, is not read.)
-	UPDATE messages SET thread_comp = (SELECT min(comp) FROM thread_merge)
-		WHERE thread_comp IN (SELECT comp FROM thread_merge WHERE comp != (SELECT min(comp) FROM thread_merge));
-	UPDATE thread_ids SET comp = (SELECT min(comp) FROM thread_merge)
-		WHERE comp IN (SELECT comp FROM thread_merge WHERE comp != (SELECT min(comp) FROM thread_merge));
-	DELETE FROM thread_comps WHERE id IN (SELECT comp FROM thread_merge) AND id != (SELECT min(comp) FROM thread_merge);
-	INSERT OR IGNORE INTO thread_ids (account_id, msgid, comp)
-		SELECT NEW.account_id, msgid, (SELECT min(comp) FROM thread_merge) FROM thread_new;
-	-- This row, and when components merged or this message is the
-	-- earliest (its subject may be the conversation's now) every row of
-	-- the component whose key changed, move to their conversation; the
-	-- triggers of conversations.go count. Otherwise the index is sought
-	-- for no component (-2): a message joining a long conversation does
-	-- not read it.
-	UPDATE messages SET thread = (SELECT CASE subject WHEN '' THEN 'conv ' || id ELSE 'subject ' || subject END
-			FROM thread_comps WHERE id = (SELECT min(comp) FROM thread_merge))
-		WHERE id = NEW.id;
-	UPDATE messages SET thread = (SELECT CASE subject WHEN '' THEN 'conv ' || id ELSE 'subject ' || subject END
-			FROM thread_comps WHERE id = (SELECT min(comp) FROM thread_merge))
-		WHERE thread_comp = CASE WHEN (SELECT count(*) FROM thread_merge) > 1
-				OR (SELECT first_id FROM thread_comps WHERE id = (SELECT min(comp) FROM thread_merge)) = NEW.id
-			THEN (SELECT min(comp) FROM thread_merge) ELSE -2 END
-		AND thread != (SELECT CASE subject WHEN '' THEN 'conv ' || id ELSE 'subject ' || subject END
-			FROM thread_comps WHERE id = (SELECT min(comp) FROM thread_merge));
-	DELETE FROM thread_cur;
-	DELETE FROM thread_new;
-	DELETE FROM thread_merge;
-END;
+DROP TRIGGER IF EXISTS messages_thread_root;
 
 -- A component's last row purged: its ids go.
 CREATE TRIGGER messages_thread_gone AFTER DELETE ON messages WHEN OLD.thread_comp > 0 BEGIN
@@ -198,6 +86,165 @@ CREATE TRIGGER messages_thread_gone AFTER DELETE ON messages WHEN OLD.thread_com
 END;
 `
 
+// The keying's statements on the delivery path (prepared at Open:
+// hotQueries).
+const (
+	// nextMessageID is the id the next messages row gets (SQLite's
+	// rowid rule: one more than the largest), so that a new message is
+	// keyed before its one insert.
+	nextMessageID = "SELECT coalesce(max(id), 0) + 1 FROM messages"
+	// threadIDComp: the component of messages that link to an id.
+	threadIDComp = "SELECT comp FROM thread_ids WHERE account_id = ? AND msgid = ?"
+	// threadMsgComp: the component of the live messages whose own
+	// Message-ID is an id (all of them have one component: each was
+	// keyed with its own id). Rows not keyed yet (0) are not met: they
+	// meet this one when the refill keys them.
+	threadMsgComp = `SELECT thread_comp FROM messages INDEXED BY messages_msgid
+		WHERE account_id = ? AND message_id = ? AND message_id != '' AND expunged_modseq = 0 AND thread_comp > 0 LIMIT 1`
+	newThreadComp = "INSERT INTO thread_comps (first_sent, first_id, subject) VALUES (?, ?, ?) RETURNING id"
+	addThreadID   = "INSERT OR IGNORE INTO thread_ids (account_id, msgid, comp) VALUES (?, ?, ?)"
+)
+
+// convKey is the conversation key of component comp whose earliest
+// message has base subject subject (see threadsSchema).
+func convKey(comp int64, subject string) string {
+	if subject == "" {
+		return "conv " + strconv.FormatInt(comp, 10)
+	}
+	return "subject " + subject
+}
+
+// compFirst is a component's earliest message: sent date (unix
+// milliseconds; the arrival time without a Date), row id, base subject.
+type compFirst struct {
+	sent, id int64
+	subject  string
+}
+
+func (a compFirst) before(b compFirst) bool {
+	return a.sent < b.sent || a.sent == b.sent && a.id < b.id
+}
+
+// keyThread places message row id of account acct (stored, or about to
+// be inserted with that id) in its conversation: it finds the components
+// its ids meet, merges them into the oldest (re-keying the rows of the
+// others, and of that one when its earliest message changed), records
+// the ids it links to, and returns the component and key the row is to
+// carry. msgID is its own Message-ID (without brackets), keys its sort
+// keys (store.SortKeysOf: the same derivation as IMAP THREAD's), received
+// its arrival (unix milliseconds), the date of a message without one.
+//
+// A message that links to nothing and is met by nothing, most mail,
+// costs two index look-ups and one row of thread_comps: the message row
+// itself is written once, by its caller, with the result (issue 13's
+// one write per delivery).
+func (t *tx) keyThread(acct, id int64, msgID string, keys *store.SortKeys, received int64) (comp int64, key string, err error) {
+	m := thread.Msg{InReplyTo: keys.InReplyTo, References: keys.References}
+	links := m.Links()
+	var met []int64
+	meet := func(q, ref string) error {
+		var c int64
+		switch err := t.QueryRow(q, acct, ref).Scan(&c); {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return fmt.Errorf("find conversation of %q: %w", ref, err)
+		case c > 0 && !slices.Contains(met, c):
+			met = append(met, c)
+		}
+		return nil
+	}
+	var ids []string // the ids linked to, each once
+	for _, ref := range links {
+		if ref != "" && ref != msgID && !slices.Contains(ids, ref) {
+			ids = append(ids, ref)
+		}
+	}
+	if msgID != "" {
+		// Messages that link to this one, and copies of it.
+		if err := meet(threadIDComp, msgID); err != nil {
+			return 0, "", err
+		}
+		if err := meet(threadMsgComp, msgID); err != nil {
+			return 0, "", err
+		}
+	}
+	for _, ref := range ids {
+		// Other messages that link to the same id, and that message.
+		if err := meet(threadIDComp, ref); err != nil {
+			return 0, "", err
+		}
+		if err := meet(threadMsgComp, ref); err != nil {
+			return 0, "", err
+		}
+	}
+	mine := compFirst{sent: received, id: id, subject: keys.BaseSubject}
+	if !keys.Date.IsZero() {
+		mine.sent = keys.Date.UnixMilli()
+	}
+	if len(met) == 0 {
+		if err := t.QueryRow(newThreadComp, mine.sent, mine.id, mine.subject).Scan(&comp); err != nil {
+			return 0, "", fmt.Errorf("new conversation: %w", err)
+		}
+		key = convKey(comp, mine.subject)
+	} else if comp, key, err = t.mergeThreads(met, mine); err != nil {
+		return 0, "", err
+	}
+	for _, ref := range ids {
+		if _, err := t.Exec(addThreadID, acct, ref, comp); err != nil {
+			return 0, "", fmt.Errorf("record conversation id %q: %w", ref, err)
+		}
+	}
+	return comp, key, nil
+}
+
+// mergeThreads joins the components met (and a message whose earliest
+// is mine) into the oldest of them, and returns it and its key.
+func (t *tx) mergeThreads(met []int64, mine compFirst) (comp int64, key string, err error) {
+	slices.Sort(met)
+	comp = met[0]
+	firsts := make([]compFirst, len(met))
+	for i, c := range met {
+		f := &firsts[i]
+		if err := t.QueryRow("SELECT first_sent, first_id, subject FROM thread_comps WHERE id = ?", c).Scan(&f.sent, &f.id, &f.subject); err != nil {
+			return 0, "", fmt.Errorf("read conversation %d: %w", c, err)
+		}
+	}
+	best := mine
+	for _, f := range firsts {
+		if f.before(best) {
+			best = f
+		}
+	}
+	if best != firsts[0] {
+		if _, err := t.Exec("UPDATE thread_comps SET first_sent = ?, first_id = ?, subject = ? WHERE id = ?",
+			best.sent, best.id, best.subject, comp); err != nil {
+			return 0, "", fmt.Errorf("update conversation %d: %w", comp, err)
+		}
+	}
+	key = convKey(comp, best.subject)
+	// The components taken are sought by the index; the one that takes
+	// them, maybe long, is read only when its key changes (its earliest
+	// message changed subject): a message joining a long conversation
+	// does not read it.
+	for _, c := range met[1:] {
+		for _, q := range []string{
+			"UPDATE messages SET thread_comp = ?1, thread = ?2 WHERE thread_comp = ?3",
+			"UPDATE thread_ids SET comp = ?1 WHERE comp = ?3",
+			"DELETE FROM thread_comps WHERE id = ?3",
+		} {
+			if _, err := t.Exec(q, comp, key, c); err != nil {
+				return 0, "", fmt.Errorf("merge conversation %d into %d: %w", c, comp, err)
+			}
+		}
+	}
+	if old := convKey(comp, firsts[0].subject); old != key {
+		if _, err := t.Exec("UPDATE messages SET thread = ? WHERE thread_comp = ? AND thread != ?", key, comp, key); err != nil {
+			return 0, "", fmt.Errorf("re-key conversation %d: %w", comp, err)
+		}
+	}
+	return comp, key, nil
+}
+
 // threadChunk is how many messages one write of fillThreads keys: small
 // enough that deliveries waiting for the writer wait little.
 const threadChunk = 500
@@ -205,9 +252,9 @@ const threadChunk = 500
 // fillThreads keys the messages stored before threadsSchema (thread_comp
 // 0), in chunks of threadChunk in id order, each its own write. Which
 // messages are left is in the rows themselves, so a restart goes on
-// where it stopped, and deliveries keyed meanwhile by the trigger end in
-// the same conversations (see threadsSchema: the keying does not depend
-// on order).
+// where it stopped, and deliveries keyed meanwhile end in the same
+// conversations (see threadsSchema: the keying does not depend on
+// order).
 func (s *Store) fillThreads() {
 	defer s.bg.Done()
 	ctx := context.Background()
@@ -242,15 +289,47 @@ func (s *Store) fillThreadsStep(ctx context.Context) (n int, more bool, err erro
 	err = s.write(ctx, func(t *tx) error {
 		// The index on thread_comp holds the rows not keyed (0) in id
 		// order: the chunk is a seek, however many rows are keyed.
-		res, err := t.Exec("UPDATE messages SET thread_comp = -1 WHERE id IN (SELECT id FROM messages WHERE thread_comp = 0 ORDER BY id LIMIT ?)", threadChunk)
+		rows, err := t.Query(`SELECT m.id, m.account_id, m.message_id, m.received, b.info
+			FROM messages m INDEXED BY messages_thread_comp LEFT JOIN bodies b ON b.id = m.body_id
+			WHERE m.thread_comp = 0 ORDER BY m.id LIMIT ?`, threadChunk)
 		if err != nil {
-			return fmt.Errorf("key stored messages' conversations: %w", err)
+			return fmt.Errorf("read messages to key: %w", err)
 		}
-		k, err := res.RowsAffected()
-		if err != nil {
-			return err
+		type row struct {
+			id, acct, received int64
+			msgID              string
+			info               []byte
 		}
-		n, more = int(k), k == threadChunk
+		var todo []row
+		for rows.Next() {
+			var r row
+			if err := rows.Scan(&r.id, &r.acct, &r.msgID, &r.received, &r.info); err != nil {
+				rows.Close()
+				return fmt.Errorf("read messages to key: %w", err)
+			}
+			todo = append(todo, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("read messages to key: %w", err)
+		}
+		for _, r := range todo {
+			// A body whose Info is missing or unreadable has no keys (a
+			// conversation of its own, as IMAP THREAD treats it).
+			info := &message.Info{}
+			if len(r.info) > 0 && json.Unmarshal(r.info, info) != nil {
+				info = &message.Info{}
+			}
+			keys := store.SortKeysOf(info)
+			comp, key, err := t.keyThread(r.acct, r.id, r.msgID, &keys, r.received)
+			if err != nil {
+				return err
+			}
+			if _, err := t.Exec("UPDATE messages SET thread_comp = ?, thread = ? WHERE id = ?", comp, key, r.id); err != nil {
+				return fmt.Errorf("key message %d: %w", r.id, err)
+			}
+		}
+		n, more = len(todo), len(todo) == threadChunk
 		return nil
 	})
 	return n, more, err
