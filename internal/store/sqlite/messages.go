@@ -36,7 +36,7 @@ const (
 
 var hotQueries = []string{"SAVEPOINT req", "RELEASE req", "ROLLBACK TO req", insertBody, insertFTS, addToMailbox, insertMessage, insertLog,
 	mailboxOfCopy, claimDedup, heldDedup, setDedup, insertSortKeys, selectLogSubject, insertLogSubject, insertLogWords,
-	nextMessageID, threadIDComp, threadMsgComp, newThreadComp, addThreadID}
+	nextMessageID, threadIDComp, threadMsgComp, addThreadID}
 
 func (s *Store) Deliver(ctx context.Context, d *store.Delivery) ([]store.Delivered, error) {
 	out, err := s.DeliverAll(ctx, d)

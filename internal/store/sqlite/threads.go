@@ -3,9 +3,11 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strconv"
 	"time"
@@ -27,12 +29,17 @@ import (
 // the root of a tree whose top is a dummy going by its earliest child.
 //
 // Step 1 is a union-find (keyThread): each message row names its
-// component (messages.thread_comp, a thread_comps row), thread_ids maps
-// the ids a message links to (its References or In-Reply-To) to their
-// component, and a message's own Message-ID is found through the live
-// rows that carry it (messages_msgid, an index every delivery writes
-// anyway): so a message that links nowhere, most mail, adds no id row. A
-// message whose ids meet several components merges them into the oldest.
+// component (messages.thread_comp), thread_ids maps the ids a message
+// links to (its References or In-Reply-To) to their component, and a
+// message's own Message-ID is found through the live rows that carry it
+// (messages_msgid, an index every delivery writes anyway). A component
+// is numbered by the message that started it, and gets a thread_comps
+// row (its earliest message) only when a second message joins it; the
+// index on thread_comp holds only rows in another message's component.
+// So a message that links nowhere and is met by nothing, most mail,
+// writes its row and nothing else: no id, no component row, no index
+// entry (issue 13's cost per delivery). A message whose ids meet several
+// components merges them into the oldest.
 // Union and the minimum below do not depend on the order messages come
 // in, so replies arriving before their parents, a missing message joined
 // later, or the background refill running between deliveries all end in
@@ -44,9 +51,14 @@ import (
 // is its root, or the earliest child of its dummy root, so this is the
 // subject step 5 merges by. A message's conversation key (messages.thread,
 // which the conversation counts and pages are kept by, conversations.go)
-// is "subject " and that base subject, or "conv " and the component when
-// the subject is empty (never merged); a space never occurs in a
-// message id, so these never meet a key of an earlier version.
+// is "subj " and a 64-bit hash of that base subject, or "conv " and the
+// component when the subject is empty (never merged); a space never
+// occurs in a message id, so these never meet a key of an earlier
+// version. (A hash, not the subject: the key is in the row and in two
+// indexes of every message, and a long key made each delivery write
+// more pages. Two subjects of one account meeting on one hash, about
+// one chance in 10^9 at 100,000 subjects, would show two conversations
+// as one.)
 //
 // Keys are fixed as messages arrive: an expunge or purge does not split
 // a conversation or change its subject (THREAD, run again, would), so a
@@ -60,9 +72,12 @@ import (
 // a row inserted without one, goes.
 const threadsSchema = `
 ALTER TABLE messages ADD COLUMN thread_comp INTEGER NOT NULL DEFAULT 0;
-CREATE INDEX messages_thread_comp ON messages(thread_comp);
+-- Rows of another message's component (and rows not keyed yet, 0): a
+-- component's rows are its first (id = thread_comp) and these.
+CREATE INDEX messages_thread_comp ON messages(thread_comp) WHERE thread_comp != id;
+-- Components of more than one message.
 CREATE TABLE thread_comps (
-	id INTEGER PRIMARY KEY AUTOINCREMENT,
+	id INTEGER PRIMARY KEY,
 	first_sent INTEGER NOT NULL,
 	first_id INTEGER NOT NULL,
 	subject TEXT NOT NULL
@@ -78,21 +93,23 @@ CREATE INDEX thread_ids_comp ON thread_ids(comp);
 DROP TRIGGER IF EXISTS messages_thread_root;
 
 -- A component's last row purged: its ids go.
-CREATE TRIGGER messages_thread_gone AFTER DELETE ON messages WHEN OLD.thread_comp > 0 BEGIN
-	DELETE FROM thread_ids WHERE comp = OLD.thread_comp
-		AND NOT EXISTS (SELECT 1 FROM messages WHERE thread_comp = OLD.thread_comp);
-	DELETE FROM thread_comps WHERE id = OLD.thread_comp
-		AND NOT EXISTS (SELECT 1 FROM messages WHERE thread_comp = OLD.thread_comp);
+CREATE TRIGGER messages_thread_gone AFTER DELETE ON messages WHEN OLD.thread_comp > 0
+	AND NOT EXISTS (SELECT 1 FROM messages WHERE thread_comp = OLD.thread_comp AND thread_comp != id)
+	AND NOT EXISTS (SELECT 1 FROM messages WHERE id = OLD.thread_comp AND thread_comp = OLD.thread_comp) BEGIN
+	DELETE FROM thread_ids WHERE comp = OLD.thread_comp;
+	DELETE FROM thread_comps WHERE id = OLD.thread_comp;
 END;
 `
 
 // The keying's statements on the delivery path (prepared at Open:
 // hotQueries).
 const (
-	// nextMessageID is the id the next messages row gets (SQLite's
-	// rowid rule: one more than the largest), so that a new message is
-	// keyed before its one insert.
-	nextMessageID = "SELECT coalesce(max(id), 0) + 1 FROM messages"
+	// nextMessageID is the id the next messages row gets, so that a new
+	// message is keyed before its one insert: SQLite's rowid rule (one
+	// more than the largest), and past every component still held by
+	// rows, since a message's id may number a new component.
+	nextMessageID = `SELECT max(coalesce((SELECT max(id) FROM messages), 0),
+		coalesce((SELECT thread_comp FROM messages INDEXED BY messages_thread_comp WHERE thread_comp != id ORDER BY thread_comp DESC LIMIT 1), 0)) + 1`
 	// threadIDComp: the component of messages that link to an id.
 	threadIDComp = "SELECT comp FROM thread_ids WHERE account_id = ? AND msgid = ?"
 	// threadMsgComp: the component of the live messages whose own
@@ -101,8 +118,7 @@ const (
 	// meet this one when the refill keys them.
 	threadMsgComp = `SELECT thread_comp FROM messages INDEXED BY messages_msgid
 		WHERE account_id = ? AND message_id = ? AND message_id != '' AND expunged_modseq = 0 AND thread_comp > 0 LIMIT 1`
-	newThreadComp = "INSERT INTO thread_comps (first_sent, first_id, subject) VALUES (?, ?, ?) RETURNING id"
-	addThreadID   = "INSERT OR IGNORE INTO thread_ids (account_id, msgid, comp) VALUES (?, ?, ?)"
+	addThreadID = "INSERT OR IGNORE INTO thread_ids (account_id, msgid, comp) VALUES (?, ?, ?)"
 )
 
 // convKey is the conversation key of component comp whose earliest
@@ -111,7 +127,9 @@ func convKey(comp int64, subject string) string {
 	if subject == "" {
 		return "conv " + strconv.FormatInt(comp, 10)
 	}
-	return "subject " + subject
+	h := fnv.New64a()
+	h.Write([]byte(subject))
+	return "subj " + base64.RawURLEncoding.EncodeToString(h.Sum(nil))
 }
 
 // compFirst is a component's earliest message: sent date (unix
@@ -135,9 +153,9 @@ func (a compFirst) before(b compFirst) bool {
 // its arrival (unix milliseconds), the date of a message without one.
 //
 // A message that links to nothing and is met by nothing, most mail,
-// costs two index look-ups and one row of thread_comps: the message row
-// itself is written once, by its caller, with the result (issue 13's
-// one write per delivery).
+// costs three index look-ups and writes nothing: it starts component id,
+// and its row is written once, by its caller, with the result (issue
+// 13's one write per delivery).
 func (t *tx) keyThread(acct, id int64, msgID string, keys *store.SortKeys, received int64) (comp int64, key string, err error) {
 	m := thread.Msg{InReplyTo: keys.InReplyTo, References: keys.References}
 	links := m.Links()
@@ -182,10 +200,7 @@ func (t *tx) keyThread(acct, id int64, msgID string, keys *store.SortKeys, recei
 		mine.sent = keys.Date.UnixMilli()
 	}
 	if len(met) == 0 {
-		if err := t.QueryRow(newThreadComp, mine.sent, mine.id, mine.subject).Scan(&comp); err != nil {
-			return 0, "", fmt.Errorf("new conversation: %w", err)
-		}
-		key = convKey(comp, mine.subject)
+		comp, key = id, convKey(id, mine.subject)
 	} else if comp, key, err = t.mergeThreads(met, mine); err != nil {
 		return 0, "", err
 	}
@@ -203,9 +218,18 @@ func (t *tx) mergeThreads(met []int64, mine compFirst) (comp int64, key string, 
 	slices.Sort(met)
 	comp = met[0]
 	firsts := make([]compFirst, len(met))
+	targetRow := false // met[0] has its thread_comps row
 	for i, c := range met {
 		f := &firsts[i]
-		if err := t.QueryRow("SELECT first_sent, first_id, subject FROM thread_comps WHERE id = ?", c).Scan(&f.sent, &f.id, &f.subject); err != nil {
+		err := t.QueryRow("SELECT first_sent, first_id, subject FROM thread_comps WHERE id = ?", c).Scan(&f.sent, &f.id, &f.subject)
+		switch {
+		case err == nil:
+			targetRow = targetRow || i == 0
+		case errors.Is(err, sql.ErrNoRows):
+			if *f, err = t.soleFirst(c); err != nil {
+				return 0, "", err
+			}
+		default:
 			return 0, "", fmt.Errorf("read conversation %d: %w", c, err)
 		}
 	}
@@ -215,7 +239,14 @@ func (t *tx) mergeThreads(met []int64, mine compFirst) (comp int64, key string, 
 			best = f
 		}
 	}
-	if best != firsts[0] {
+	switch {
+	case !targetRow:
+		// A second message joins: the component gets its row.
+		if _, err := t.Exec("INSERT INTO thread_comps (id, first_sent, first_id, subject) VALUES (?, ?, ?, ?)",
+			comp, best.sent, best.id, best.subject); err != nil {
+			return 0, "", fmt.Errorf("record conversation %d: %w", comp, err)
+		}
+	case best != firsts[0]:
 		if _, err := t.Exec("UPDATE thread_comps SET first_sent = ?, first_id = ?, subject = ? WHERE id = ?",
 			best.sent, best.id, best.subject, comp); err != nil {
 			return 0, "", fmt.Errorf("update conversation %d: %w", comp, err)
@@ -228,7 +259,8 @@ func (t *tx) mergeThreads(met []int64, mine compFirst) (comp int64, key string, 
 	// does not read it.
 	for _, c := range met[1:] {
 		for _, q := range []string{
-			"UPDATE messages SET thread_comp = ?1, thread = ?2 WHERE thread_comp = ?3",
+			"UPDATE messages SET thread_comp = ?1, thread = ?2 WHERE id = ?3 AND thread_comp = ?3",
+			"UPDATE messages SET thread_comp = ?1, thread = ?2 WHERE thread_comp = ?3 AND thread_comp != id",
 			"UPDATE thread_ids SET comp = ?1 WHERE comp = ?3",
 			"DELETE FROM thread_comps WHERE id = ?3",
 		} {
@@ -238,11 +270,53 @@ func (t *tx) mergeThreads(met []int64, mine compFirst) (comp int64, key string, 
 		}
 	}
 	if old := convKey(comp, firsts[0].subject); old != key {
-		if _, err := t.Exec("UPDATE messages SET thread = ? WHERE thread_comp = ? AND thread != ?", key, comp, key); err != nil {
-			return 0, "", fmt.Errorf("re-key conversation %d: %w", comp, err)
+		for _, q := range []string{
+			"UPDATE messages SET thread = ?1 WHERE id = ?2 AND thread_comp = ?2 AND thread != ?1",
+			"UPDATE messages SET thread = ?1 WHERE thread_comp = ?2 AND thread_comp != id AND thread != ?1",
+		} {
+			if _, err := t.Exec(q, key, comp); err != nil {
+				return 0, "", fmt.Errorf("re-key conversation %d: %w", comp, err)
+			}
 		}
 	}
 	return comp, key, nil
+}
+
+// soleFirst is the earliest message of component c that has no
+// thread_comps row: no second message joined it, so its rows are the
+// message that started it and copies of it (Copy keeps the component),
+// one body. Its base subject and sent date are in the body's sort keys,
+// or its Info for a body stored before them.
+func (t *tx) soleFirst(c int64) (compFirst, error) {
+	f := compFirst{id: c}
+	var bodyID int64
+	err := t.QueryRow(`SELECT received, body_id FROM messages WHERE id = ?1 AND thread_comp = ?1
+		UNION ALL SELECT received, body_id FROM messages INDEXED BY messages_thread_comp WHERE thread_comp = ?1 AND thread_comp != id
+		LIMIT 1`, c).Scan(&f.sent, &bodyID)
+	if err != nil {
+		return f, fmt.Errorf("read conversation %d: %w", c, err)
+	}
+	var packed sql.NullString
+	var info []byte
+	if err := t.QueryRow("SELECT keys FROM sort_keys WHERE body_id = ?", bodyID).Scan(&packed); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return f, fmt.Errorf("read sort keys of body %d: %w", bodyID, err)
+	}
+	var k store.SortKeys
+	if !packed.Valid || !unpackSortKeys(packed.String, &k) {
+		if err := t.QueryRow("SELECT info FROM bodies WHERE id = ?", bodyID).Scan(&info); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return f, fmt.Errorf("read body %d: %w", bodyID, err)
+		}
+		mi := &message.Info{}
+		if len(info) > 0 && json.Unmarshal(info, mi) != nil {
+			mi = &message.Info{}
+		}
+		k = store.SortKeysOf(mi)
+	}
+	if !k.Date.IsZero() {
+		f.sent = k.Date.UnixMilli()
+	}
+	f.subject = k.BaseSubject
+	return f, nil
 }
 
 // threadChunk is how many messages one write of fillThreads keys: small
@@ -291,7 +365,7 @@ func (s *Store) fillThreadsStep(ctx context.Context) (n int, more bool, err erro
 		// order: the chunk is a seek, however many rows are keyed.
 		rows, err := t.Query(`SELECT m.id, m.account_id, m.message_id, m.received, b.info
 			FROM messages m INDEXED BY messages_thread_comp LEFT JOIN bodies b ON b.id = m.body_id
-			WHERE m.thread_comp = 0 ORDER BY m.id LIMIT ?`, threadChunk)
+			WHERE m.thread_comp = 0 AND m.thread_comp != m.id ORDER BY m.id LIMIT ?`, threadChunk)
 		if err != nil {
 			return fmt.Errorf("read messages to key: %w", err)
 		}
