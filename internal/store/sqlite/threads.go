@@ -105,10 +105,13 @@ END;
 // hotQueries).
 const (
 	// nextMessageID is the id the next messages row gets, so that a new
-	// message is keyed before its one insert: SQLite's rowid rule (one
-	// more than the largest), and past every component still held by
-	// rows, since a message's id may number a new component.
-	nextMessageID = `SELECT max(coalesce((SELECT max(id) FROM messages), 0),
+	// message is keyed before its one insert: SQLite's AUTOINCREMENT rule
+	// (one more than the largest ever given, sqlite_sequence, or than
+	// the largest present: ids are never reused, IDsNeverReused), and
+	// past every component still held by rows, since a message's id may
+	// number a new component.
+	nextMessageID = `SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0),
+		coalesce((SELECT max(id) FROM messages), 0),
 		coalesce((SELECT thread_comp FROM messages INDEXED BY messages_thread_comp WHERE thread_comp != id ORDER BY thread_comp DESC LIMIT 1), 0)) + 1`
 	// threadIDComp: the component of messages that link to an id.
 	threadIDComp = "SELECT comp FROM thread_ids WHERE account_id = ? AND msgid = ?"
