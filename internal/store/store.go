@@ -520,6 +520,7 @@ type Store interface {
 	Webmail
 	Conversations
 	ConversationRows
+	ConversationRekeys
 	Compose
 	Sessions
 	Tenancy

@@ -47,6 +47,14 @@ func (s *Store) ConversationRows(ctx context.Context, accountID, mailboxID int64
 			return nil, fmt.Errorf("conversations of messages of mailbox %d: %w", mailboxID, err)
 		}
 	}
+	return s.conversationRowsByKey(ctx, mailboxID, keys)
+}
+
+// conversationRowsByKey returns the rows of mailboxID's conversations
+// keys as ConversationPage lists them now, once each; a
+// conversation with no live message there comes back with Messages 0.
+func (s *Store) conversationRowsByKey(ctx context.Context, mailboxID int64, keys []string) ([]store.Conversation, error) {
+	const chunk = 100
 	var out []store.Conversation
 	found := map[string]bool{}
 	for rest := keys; len(rest) > 0; {

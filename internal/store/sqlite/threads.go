@@ -90,6 +90,21 @@ CREATE TABLE thread_ids (
 ) WITHOUT ROWID;
 CREATE INDEX thread_ids_comp ON thread_ids(comp);
 
+-- Conversations that rows left by a merge, per mailbox and the modseq
+-- the re-keyed rows got there (threadrekeys.go): a list open by
+-- conversation replaces their rows. thread '' marks that records up to
+-- its modseq were forgotten (older than the window).
+CREATE TABLE thread_rekeys (
+	mailbox_id INTEGER NOT NULL,
+	modseq INTEGER NOT NULL,
+	thread TEXT NOT NULL,
+	at INTEGER NOT NULL,
+	PRIMARY KEY (mailbox_id, modseq, thread)
+) WITHOUT ROWID;
+CREATE TRIGGER mailboxes_thread_rekeys_gone AFTER DELETE ON mailboxes BEGIN
+	DELETE FROM thread_rekeys WHERE mailbox_id = OLD.id;
+END;
+
 DROP TRIGGER IF EXISTS messages_thread_root;
 
 -- A component's last row purged: its ids go.
@@ -256,6 +271,22 @@ func (t *tx) mergeThreads(met []int64, mine compFirst) (comp int64, key string, 
 		}
 	}
 	key = convKey(comp, best.subject)
+	old := convKey(comp, firsts[0].subject)
+	// The live rows whose key changes, before it does: each gets a new
+	// modseq in its mailbox and its old conversation is recorded there
+	// (rekeyed), so that a list open by conversation replaces both rows.
+	// Read by the same index seeks as the updates below.
+	rekeyed, err := t.rowsToRekey(met[1:], key)
+	if err != nil {
+		return 0, "", err
+	}
+	if old != key {
+		more, err := t.rowsToRekey(met[:1], key)
+		if err != nil {
+			return 0, "", err
+		}
+		rekeyed = append(rekeyed, more...)
+	}
 	// The components taken are sought by the index; the one that takes
 	// them, maybe long, is read only when its key changes (its earliest
 	// message changed subject): a message joining a long conversation
@@ -272,7 +303,7 @@ func (t *tx) mergeThreads(met []int64, mine compFirst) (comp int64, key string, 
 			}
 		}
 	}
-	if old := convKey(comp, firsts[0].subject); old != key {
+	if old != key {
 		for _, q := range []string{
 			"UPDATE messages SET thread = ?1 WHERE id = ?2 AND thread_comp = ?2 AND thread != ?1",
 			"UPDATE messages SET thread = ?1 WHERE thread_comp = ?2 AND thread_comp != id AND thread != ?1",
@@ -281,6 +312,9 @@ func (t *tx) mergeThreads(met []int64, mine compFirst) (comp int64, key string, 
 				return 0, "", fmt.Errorf("re-key conversation %d: %w", comp, err)
 			}
 		}
+	}
+	if err := t.noteRekeyed(rekeyed); err != nil {
+		return 0, "", err
 	}
 	return comp, key, nil
 }

@@ -388,6 +388,7 @@ func TestThreadsUpgrade(t *testing.T) {
 		conversationsSchema[i : i+j+len("END;")],
 		"DROP INDEX messages_thread_comp", "ALTER TABLE messages DROP COLUMN thread_comp",
 		"DROP TABLE thread_ids", "DROP TABLE thread_comps",
+		"DROP TRIGGER mailboxes_thread_rekeys_gone", "DROP TABLE thread_rekeys",
 		fmt.Sprintf("PRAGMA user_version = %d", step),
 	} {
 		if _, err := db.Exec(q); err != nil {

@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PendingDeletes", testPendingDeletes},
 		{"DeletedMarked", testDeletedMarked},
 		{"ConversationThreads", testConversationThreads},
+		{"ConversationMerges", testConversationMerges},
 		{"ComposeDrafts", testComposeDrafts},
 		{"ComposeOutbox", testComposeOutbox},
 		{"ComposeContacts", testComposeContacts},

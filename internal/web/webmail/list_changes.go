@@ -71,15 +71,30 @@ func (a *app) changesSince(r *http.Request, acct int64, mb store.Mailbox, since 
 		return d, err
 	}
 	conv := conversationsOn(r)
+	// A merge of conversations gives messages of one the other's key:
+	// their rows come with the changes (a new modseq), and the
+	// conversations they left are named here, so that their rows are
+	// replaced or go.
+	var left []store.Conversation
+	if conv {
+		var complete bool
+		if left, complete, err = a.store.RekeyedSince(ctx, acct, mb.ID, since); err != nil {
+			return d, err
+		}
+		if !complete {
+			d.Reload = true
+			return d, nil
+		}
+	}
 	// A message that left the folder is known by its UID alone; in a
 	// list by conversation its row may show another message of its
 	// conversation, so the rows are read again.
-	if len(changed)+len(vanished) > maxChanges || conv && len(vanished) > 0 {
+	if len(changed)+len(vanished)+len(left) > maxChanges || conv && len(vanished) > 0 {
 		d.Reload = true
 		return d, nil
 	}
 	d.GoneUID = vanished
-	if len(changed) == 0 {
+	if len(changed) == 0 && len(left) == 0 {
 		return d, nil
 	}
 	var ranges []store.UIDRange
@@ -90,9 +105,11 @@ func (a *app) changesSince(r *http.Request, acct int64, mb store.Mailbox, since 
 		}
 		ranges = append(ranges, store.UIDRange{First: c.UID, Last: c.UID})
 	}
-	msgs, err := a.store.MessagesByUID(ctx, acct, mb.ID, ranges)
-	if err != nil {
-		return d, err
+	var msgs []store.Message
+	if len(ranges) > 0 {
+		if msgs, err = a.store.MessagesByUID(ctx, acct, mb.ID, ranges); err != nil {
+			return d, err
+		}
 	}
 	if !conv {
 		for _, m := range msgs {
@@ -112,6 +129,11 @@ func (a *app) changesSince(r *http.Request, acct int64, mb store.Mailbox, since 
 	cvs, err := a.store.ConversationRows(ctx, acct, mb.ID, ids)
 	if err != nil {
 		return d, err
+	}
+	for _, cv := range left {
+		if !slices.ContainsFunc(cvs, func(c store.Conversation) bool { return c.Key == cv.Key }) {
+			cvs = append(cvs, cv)
+		}
 	}
 	for _, cv := range cvs {
 		if cv.Messages == 0 {

@@ -128,7 +128,12 @@
       var fresh = 0;
       tpl.content.querySelectorAll(".mail-row[data-cursor]").forEach(function (row) {
         var id = row.getAttribute("data-id"), conv = row.getAttribute("data-conv");
-        var old = rows.querySelector('.mail-row[data-id="' + id + '"]') || (conv && rows.querySelector('.mail-row[data-conv="' + conv + '"]'));
+        // By conversation, a row is its conversation's: a merge of two
+        // gives the row of one the other's newest message, and the row
+        // that showed it goes (the server sends its conversation too).
+        var old = conv ? rows.querySelector('.mail-row[data-conv="' + conv + '"]') : rows.querySelector('.mail-row[data-id="' + id + '"]');
+        var stale = conv && rows.querySelector('.mail-row[data-id="' + id + '"]');
+        if (stale && stale !== old) { stale.remove(); }
         var box = old && old.querySelector("input[type=checkbox]");
         if (box && box.checked && old.getAttribute("data-id") === id) { row.querySelector("input[type=checkbox]").checked = true; }
         if (old) { old.remove(); } else { fresh++; }
