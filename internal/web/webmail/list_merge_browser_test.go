@@ -95,7 +95,7 @@ func TestBrowserConversationMergeLive(t *testing.T) {
 				for _, dark := range []bool{false, true} {
 					tab.SetWidth(width)
 					tab.SetDark(dark)
-					tab.Screenshot("conversation-merged-live-" + tc.name)
+					tab.Screenshot("merged")
 				}
 			}
 		})
