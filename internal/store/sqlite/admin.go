@@ -273,7 +273,7 @@ func (s *Store) updateAccount(ctx context.Context, address, query string, args .
 
 func (s *Store) DeleteAccount(ctx context.Context, address string) error {
 	addr := strings.ToLower(address)
-	return s.write(ctx, func(t *tx) error {
+	return s.writeAlone(ctx, func(t *tx) error {
 		var id int64
 		if err := t.QueryRow("SELECT id FROM accounts WHERE address = ?", addr).Scan(&id); err != nil {
 			return notFound(err, "address "+addr)

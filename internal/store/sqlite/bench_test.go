@@ -56,7 +56,7 @@ func bulkMailbox(tb testing.TB, s *Store, n, deletedEvery int) (accountID, mailb
 	if err != nil {
 		tb.Fatal(err)
 	}
-	err = s.write(ctx, func(t *tx) error {
+	err = s.writeAlone(ctx, func(t *tx) error {
 		// Copies of the first message: its conversation.
 		var key string
 		var comp int64

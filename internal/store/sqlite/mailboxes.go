@@ -137,7 +137,8 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, from, to str
 		// mailbox a second time ("a" to "a/b", then to "a/b/b").
 		return fmt.Errorf("rename %s to %s: a mailbox cannot move under itself: %w", from, to, store.ErrInvalid)
 	}
-	return s.write(ctx, func(t *tx) error {
+	// Renaming INBOX moves all its messages.
+	return s.writeAlone(ctx, func(t *tx) error {
 		var fromID int64
 		if err := t.QueryRow("SELECT id FROM mailboxes WHERE account_id = ? AND name = ?", accountID, from).Scan(&fromID); err != nil {
 			return notFound(err, "mailbox "+from)
@@ -191,7 +192,7 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 	if name == store.Inbox {
 		return fmt.Errorf("INBOX cannot be deleted: %w", store.ErrInvalid)
 	}
-	return s.write(ctx, func(t *tx) error {
+	return s.writeAlone(ctx, func(t *tx) error {
 		var id int64
 		var use string
 		if err := t.QueryRow("SELECT id, special_use FROM mailboxes WHERE account_id = ? AND name = ?", accountID, name).Scan(&id, &use); err != nil {
@@ -309,6 +310,22 @@ func (s *Store) UIDs(ctx context.Context, accountID, mailboxID int64) ([]uint32,
 
 // uidFilter turns ranges into an SQL condition on uid.
 func uidFilter(ranges []store.UIDRange) (string, []any) { return uidFilterOn("uid", ranges) }
+
+// rangesSpan is how many UIDs ranges (as uidFilter reads them) may name,
+// for writeBulk: at most bulkMessages, which it means when nil (every
+// message).
+func rangesSpan(ranges []store.UIDRange) int {
+	if ranges == nil {
+		return bulkMessages
+	}
+	n := 0
+	for _, r := range ranges {
+		if n += int(r.Last-r.First) + 1; n >= bulkMessages {
+			return bulkMessages
+		}
+	}
+	return n
+}
 
 // uidFilterOn is uidFilter on the UID column col (a table's alias.uid in
 // a join).
@@ -436,7 +453,7 @@ func (s *Store) StoreFlags(ctx context.Context, accountID, mailboxID int64, uids
 	}
 	var changed []store.MessageFlags
 	var modified []uint32
-	err := s.write(ctx, func(t *tx) error {
+	err := s.writeBulk(ctx, len(uids), func(t *tx) error {
 		changed, modified = changed[:0], modified[:0]
 		var modseq uint64
 		if err := t.QueryRow("SELECT highestmodseq + 1 FROM mailboxes WHERE id = ? AND account_id = ?", mailboxID, accountID).Scan(&modseq); err != nil {
@@ -491,7 +508,7 @@ func (s *Store) StoreFlags(ctx context.Context, accountID, mailboxID int64, uids
 
 func (s *Store) Copy(ctx context.Context, accountID, from int64, uids []uint32, to int64) ([]store.CopiedUID, error) {
 	var out []store.CopiedUID
-	err := s.write(ctx, func(t *tx) error {
+	err := s.writeBulk(ctx, len(uids), func(t *tx) error {
 		if err := t.sameAccount(accountID, from, to); err != nil {
 			return err
 		}
@@ -562,7 +579,7 @@ func (t *tx) sameAccount(accountID, a, b int64) error {
 
 func (s *Store) Move(ctx context.Context, accountID, from int64, uids []uint32, to int64) ([]store.CopiedUID, error) {
 	var out []store.CopiedUID
-	err := s.write(ctx, func(t *tx) error {
+	err := s.writeBulk(ctx, len(uids), func(t *tx) error {
 		if err := t.sameAccount(accountID, from, to); err != nil {
 			return err
 		}

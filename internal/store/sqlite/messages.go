@@ -553,7 +553,7 @@ func (t *tx) eventMaker(status store.LogStatus, mailboxID int64, detail string) 
 }
 
 func (s *Store) Expunge(ctx context.Context, accountID, mailboxID int64, ids []int64) error {
-	return s.write(ctx, func(t *tx) error {
+	return s.writeBulk(ctx, len(ids), func(t *tx) error {
 		if err := t.checkMailbox(accountID, mailboxID); err != nil {
 			return err
 		}
@@ -566,7 +566,7 @@ func (s *Store) Expunge(ctx context.Context, accountID, mailboxID int64, ids []i
 }
 
 func (s *Store) ExpungeUIDs(ctx context.Context, accountID, mailboxID int64, uids []uint32) error {
-	return s.write(ctx, func(t *tx) error {
+	return s.writeBulk(ctx, len(uids), func(t *tx) error {
 		if err := t.checkMailbox(accountID, mailboxID); err != nil {
 			return err
 		}
@@ -607,7 +607,7 @@ func (s *Store) ExpungeDeleted(ctx context.Context, accountID, mailboxID int64, 
 	// EXPUNGE answered OK and left the message.
 	var out []uint32
 	var modseq uint64
-	err := s.write(ctx, func(t *tx) error {
+	err := s.writeBulk(ctx, rangesSpan(ranges), func(t *tx) error {
 		out, modseq = out[:0], 0
 		if err := t.checkMailbox(accountID, mailboxID); err != nil {
 			return err
@@ -698,7 +698,7 @@ func (t *tx) count(mailboxID int64, sign int64, m mailboxChange) error {
 
 func (s *Store) Restore(ctx context.Context, accountID, mailboxID int64, ids []int64) ([]store.Delivered, error) {
 	var out []store.Delivered
-	err := s.write(ctx, func(t *tx) error {
+	err := s.writeBulk(ctx, len(ids), func(t *tx) error {
 		out = out[:0]
 		if err := t.checkMailbox(accountID, mailboxID); err != nil {
 			return err

@@ -154,7 +154,7 @@ func (r *pendingRow) scan(row interface{ Scan(...any) error }, more ...any) (exp
 // gets \Deleted set or cleared, one new modseq per mailbox.
 func (s *Store) walkPending(ctx context.Context, ids []int64, set bool, visit func(t *tx, id int64) (*pendingRow, error)) ([]int64, error) {
 	var out []int64
-	err := s.write(ctx, func(t *tx) error {
+	err := s.writeBulk(ctx, len(ids), func(t *tx) error {
 		out = out[:0]
 		var rows []pendingRow
 		for _, id := range ids {
@@ -281,7 +281,7 @@ func (s *Store) RestoreMarked(ctx context.Context, accountID int64, ids []int64)
 // ExpungeDue implements store.PendingDeletes.
 func (s *Store) ExpungeDue(ctx context.Context, now time.Time, limit int) (int, error) {
 	n := 0
-	err := s.write(ctx, func(t *tx) error {
+	err := s.writeBulk(ctx, limit, func(t *tx) error {
 		n = 0
 		rows, err := t.Query(`SELECT p.message, m.id, m.account_id, m.uid, m.flags, m.size, m.expunged_modseq, m.subject, m.message_id, m.mailbox_id
 			FROM pending_deletes p INDEXED BY pending_deletes_due LEFT JOIN messages m ON m.id = p.message

@@ -77,7 +77,7 @@ func (s *Store) Purge(ctx context.Context, now, logBefore time.Time, limit int) 
 	}
 	for _, d := range domains {
 		cutoff := now.Add(-time.Duration(d.RetentionDays) * 24 * time.Hour)
-		err := s.write(ctx, func(t *tx) error {
+		err := s.writeAlone(ctx, func(t *tx) error {
 			r, err := t.purgeDomain(s, d, cutoff, limit-res.Messages)
 			if err != nil {
 				return err
@@ -95,7 +95,7 @@ func (s *Store) Purge(ctx context.Context, now, logBefore time.Time, limit int) 
 		}
 	}
 
-	err = s.write(ctx, func(t *tx) error {
+	err = s.writeAlone(ctx, func(t *tx) error {
 		// Each record's subject goes when no record names it any more
 		// (logsubjects.go).
 		rows, err := t.Query(purgeLog, logBefore.UnixMilli(), limit)

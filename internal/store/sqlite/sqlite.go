@@ -352,7 +352,13 @@ type writeReq struct {
 	// do, and must succeed before the group commits.
 	sync func() error
 	err  chan error
+	// alone makes the request a group of its own (writeAlone).
+	alone bool
 }
+
+// bulkMessages is the number of messages from which an operation on a set
+// of them is written as a group of its own (writeBulk).
+const bulkMessages = 64
 
 var errClosed = errors.New("store closed")
 
@@ -365,7 +371,32 @@ func (s *Store) write(ctx context.Context, fn func(*tx) error) error {
 // writeSynced is write with a sync function to run before the commit; it
 // is called exactly once whatever happens.
 func (s *Store) writeSynced(ctx context.Context, sync func() error, fn func(*tx) error) error {
-	req := &writeReq{ctx: ctx, fn: fn, sync: sync, err: make(chan error, 1)}
+	return s.enqueue(ctx, &writeReq{ctx: ctx, fn: fn, sync: sync, err: make(chan error, 1)})
+}
+
+// writeAlone is write for a request that may change many rows: it runs as
+// a group of its own, without the savepoint that parts a request from the
+// others of its group. Inside a savepoint SQLite keeps every page the
+// request changed in an in-memory sub-journal, and the end of each of the
+// request's statements truncates that journal by walking it from its
+// start, so a request's cost grew with the square of its size: a MOVE of
+// 90,000 messages ran for most of an hour. Alone, the request's failure
+// rolls back the whole transaction instead, which is all it holds.
+func (s *Store) writeAlone(ctx context.Context, fn func(*tx) error) error {
+	return s.enqueue(ctx, &writeReq{ctx: ctx, fn: fn, err: make(chan error, 1), alone: true})
+}
+
+// writeBulk is write for an operation on n messages: alone from
+// bulkMessages on.
+func (s *Store) writeBulk(ctx context.Context, n int, fn func(*tx) error) error {
+	if n >= bulkMessages {
+		return s.writeAlone(ctx, fn)
+	}
+	return s.write(ctx, fn)
+}
+
+func (s *Store) enqueue(ctx context.Context, req *writeReq) error {
+	sync := req.sync
 	fail := func(err error) error {
 		if sync != nil {
 			sync()
@@ -401,27 +432,37 @@ func storageErr(err error) error {
 
 func (s *Store) writer() {
 	defer close(s.committed)
+	// next is a request met while gathering a group that must start one
+	// of its own (writeAlone).
+	var next *writeReq
 	for {
-		var first *writeReq
-		select {
-		case first = <-s.reqs:
-		case <-s.closing:
-			// Answer what is still queued, then stop.
-			for {
-				select {
-				case r := <-s.reqs:
-					s.commit([]*writeReq{r})
-					s.stmts.prepareWanted(s.w)
-				default:
-					return
+		first := next
+		next = nil
+		if first == nil {
+			select {
+			case first = <-s.reqs:
+			case <-s.closing:
+				// Answer what is still queued, then stop.
+				for {
+					select {
+					case r := <-s.reqs:
+						s.commit([]*writeReq{r})
+						s.stmts.prepareWanted(s.w)
+					default:
+						return
+					}
 				}
 			}
 		}
 		batch := []*writeReq{first}
 	drain:
-		for len(batch) < maxBatch {
+		for !first.alone && len(batch) < maxBatch {
 			select {
 			case r := <-s.reqs:
+				if r.alone {
+					next = r
+					break drain
+				}
 				batch = append(batch, r)
 			default:
 				break drain
@@ -465,17 +506,27 @@ func (s *Store) commit(batch []*writeReq) {
 	var trashed []string
 	var index []ftsRow
 	var logSubjects []logSubject
+	// A group of one needs no savepoint: its failure rolls back the
+	// transaction (writeAlone says why that matters).
+	parted := len(batch) > 1
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			errs[i] = err
 			continue
 		}
-		if _, err := t.Exec("SAVEPOINT req"); err != nil {
-			errs[i] = fmt.Errorf("savepoint: %w", err)
-			continue
+		if parted {
+			if _, err := t.Exec("SAVEPOINT req"); err != nil {
+				errs[i] = fmt.Errorf("savepoint: %w", err)
+				continue
+			}
 		}
 		t.changes, t.trashed, t.index, t.logSubjects = t.changes[:0], t.trashed[:0], t.index[:0], t.logSubjects[:0]
 		if err := r.fn(t); err != nil {
+			if !parted {
+				sqltx.Rollback()
+				fail(err)
+				return
+			}
 			errs[i] = err
 			if _, rerr := t.Exec("ROLLBACK TO req"); rerr != nil {
 				errs[i] = errors.Join(err, rerr)
@@ -485,6 +536,9 @@ func (s *Store) commit(batch []*writeReq) {
 			trashed = append(trashed, t.trashed...)
 			index = append(index, t.index...)
 			logSubjects = append(logSubjects, t.logSubjects...)
+		}
+		if !parted {
+			continue
 		}
 		if _, err := t.Exec("RELEASE req"); err != nil && errs[i] == nil {
 			errs[i] = fmt.Errorf("release savepoint: %w", err)

@@ -397,7 +397,7 @@ func (s *Store) fillThreads() {
 // fillThreadsStep keys the next chunk of messages not keyed yet; more is
 // false once none is left.
 func (s *Store) fillThreadsStep(ctx context.Context) (n int, more bool, err error) {
-	err = s.write(ctx, func(t *tx) error {
+	err = s.writeAlone(ctx, func(t *tx) error {
 		// The index on thread_comp holds the rows not keyed (0) in id
 		// order: the chunk is a seek, however many rows are keyed.
 		rows, err := t.Query(`SELECT m.id, m.account_id, m.message_id, m.received, b.info
