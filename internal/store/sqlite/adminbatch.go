@@ -18,7 +18,7 @@ func (s *Store) SetAccountPasswords(ctx context.Context, sc store.Scope, rows []
 	c, cargs := domainIn(sc, "domain_id")
 	type tenant struct{ reseller, customer int64 }
 	var errs []error
-	err := s.write(ctx, func(t *tx) error {
+	err := s.writeBulk(ctx, len(rows), func(t *tx) error {
 		// fn may run again after a retried group: start clean.
 		errs = make([]error, len(rows))
 		tenants := map[int64]tenant{} // by domain: a batch has few

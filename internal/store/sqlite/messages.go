@@ -160,7 +160,12 @@ func (s *Store) DeliverAll(ctx context.Context, ds ...*store.Delivery) ([][]stor
 	}
 	out := make([][]store.Delivered, len(ds))
 	unused := make([]bool, len(ds))
-	err := s.writeSynced(ctx, sync, func(t *tx) error {
+	copies := 0
+	for _, d := range ds {
+		copies += len(d.Copies)
+	}
+	// A message to a large list is a bulk write (writeAlone).
+	err := s.enqueue(ctx, &writeReq{ctx: ctx, sync: sync, err: make(chan error, 1), alone: copies >= bulkMessages, fn: func(t *tx) error {
 		for i, d := range ds {
 			pb := bodies[i]
 			var err error
@@ -169,7 +174,7 @@ func (s *Store) DeliverAll(ctx context.Context, ds ...*store.Delivery) ([][]stor
 			}
 		}
 		return nil
-	})
+	}})
 	if err != nil {
 		drop(nil)
 		return nil, storageErr(err)
