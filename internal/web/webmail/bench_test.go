@@ -14,76 +14,14 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/xtramail/xtramail/internal/auth"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/web"
+	"github.com/xtramail/xtramail/internal/web/webmail/benchmailbox"
 )
-
-var benchWords = strings.Fields(`continuity outage report invoice quarterly meeting lunch budget
-	contract renewal server migration holiday schedule customer feedback release notes security audit
-	payroll expenses travel conference agenda minutes project deadline design review hiring offer`)
-
-// benchInbox fills bob's INBOX with n messages through the store's own
-// methods: n/10 distinct messages delivered (each with its own words in
-// the index; every 10th a reply in a ten-message conversation), then
-// copied nine times, as a large mailbox holds many similar messages.
-func benchInbox(b *testing.B, st store.Store, bob store.Account, n int) {
-	ctx := context.Background()
-	distinct := n / 10
-	base := time.Now().Add(-time.Duration(distinct) * time.Second)
-	var wg sync.WaitGroup
-	for w := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < distinct; i += 8 {
-				w1, w2, w3 := benchWords[i%len(benchWords)], benchWords[(i/7)%len(benchWords)], benchWords[(i/51)%len(benchWords)]
-				refs := ""
-				if i%10 != 0 {
-					refs = fmt.Sprintf("In-Reply-To: <m%d@example.net>\r\nReferences: <m%d@example.net>\r\n", i-1, i-i%10)
-				}
-				raw := fmt.Sprintf("From: Sender %d <s%d@example.net>\r\nTo: bob@example.test\r\nSubject: %s %s number %d\r\n"+
-					"Message-ID: <m%d@example.net>\r\n%s\r\nBody of message %d about the %s and the %s.\r\n",
-					i%97, i%97, w1, w2, i, i, refs, i, w3, w1)
-				d := store.NewDelivery([]byte(raw), base.Add(time.Duration(i)*time.Second))
-				d.Copies = []store.Copy{{AccountID: bob.ID, Mailbox: store.Inbox}}
-				if _, err := st.Deliver(ctx, d); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	in, err := st.Mailbox(ctx, bob.ID, store.Inbox)
-	if err != nil {
-		b.Fatal(err)
-	}
-	uids, err := st.UIDs(ctx, bob.ID, in.ID)
-	if err != nil {
-		b.Fatal(err)
-	}
-	tmp, err := st.CreateMailbox(ctx, bob.ID, "Copies", "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	for range 9 {
-		if _, err := st.Copy(ctx, bob.ID, in.ID, uids, tmp.ID); err != nil {
-			b.Fatal(err)
-		}
-	}
-	all, err := st.UIDs(ctx, bob.ID, tmp.ID)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := st.Move(ctx, bob.ID, tmp.ID, all, in.ID); err != nil {
-		b.Fatal(err)
-	}
-}
 
 // benchClient signs bob in on the handler chain, in process.
 type benchClient struct {
@@ -155,7 +93,7 @@ func BenchmarkWebmail(b *testing.B) {
 	w.UserSignIn(authn, st)
 	w.Mount("/", New(Options{Web: w, Store: st, Logger: log}))
 	hd := w.Handler()
-	req := httptest.NewRequest("POST", "https://127.0.0.1/login", strings.NewReader(url.Values{"address": {bob.Address}, "password": {testPassword}}.Encode()))
+	req := httptest.NewRequest("POST", "https://127.0.0.1/login", strings.NewReader(url.Values{"address": {bob.Address}, "password": {benchmailbox.Password}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	rec := httptest.NewRecorder()
 	hd.ServeHTTP(rec, req)

@@ -3,90 +3,22 @@ package webmail_test
 import (
 	"context"
 	"crypto/x509"
-	"fmt"
 	"net/http"
 	"net/url"
 	"os"
 	"sort"
 	"strconv"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
-	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/testserver"
 	"github.com/xtramail/xtramail/internal/web"
+	"github.com/xtramail/xtramail/internal/web/webmail/benchmailbox"
 	"github.com/xtramail/xtramail/internal/web/webtest"
 )
-
-// fillInbox gives address an INBOX of n messages through the store:
-// n/10 distinct ones delivered (every 10th starting a ten-message
-// conversation), then copied nine times, as a large mailbox holds many
-// similar messages.
-func fillInbox(tb testing.TB, st store.Store, address string, n int) {
-	tb.Helper()
-	ctx := context.Background()
-	acct, err := st.Account(ctx, address)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	distinct := max(n/10, 1)
-	base := time.Now().Add(-time.Duration(distinct) * time.Second)
-	var wg sync.WaitGroup
-	for w := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < distinct; i += 8 {
-				refs := ""
-				if i%10 != 0 {
-					refs = fmt.Sprintf("In-Reply-To: <m%d@example.net>\r\nReferences: <m%d@example.net>\r\n", i-1, i-i%10)
-				}
-				raw := fmt.Sprintf("From: Sender %d <s%d@example.net>\r\nTo: %s\r\nSubject: Quarterly report number %d\r\n"+
-					"Message-ID: <m%d@example.net>\r\n%s\r\nBody of message %d about the quarterly report.\r\n",
-					i%97, i%97, address, i/10, i, refs, i)
-				d := store.NewDelivery([]byte(raw), base.Add(time.Duration(i)*time.Second))
-				d.Copies = []store.Copy{{AccountID: acct.ID, Mailbox: store.Inbox}}
-				if _, err := st.Deliver(ctx, d); err != nil {
-					tb.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if n <= distinct {
-		return
-	}
-	in, err := st.Mailbox(ctx, acct.ID, store.Inbox)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	uids, err := st.UIDs(ctx, acct.ID, in.ID)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tmp, err := st.CreateMailbox(ctx, acct.ID, "Copies", "")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for range n/distinct - 1 {
-		if _, err := st.Copy(ctx, acct.ID, in.ID, uids, tmp.ID); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	all, err := st.UIDs(ctx, acct.ID, tmp.ID)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := st.Move(ctx, acct.ID, tmp.ID, all, in.ID); err != nil {
-		tb.Fatal(err)
-	}
-}
 
 // sessionCookie signs address in over HTTP and returns the session
 // cookie's value.
@@ -132,7 +64,8 @@ type paintTiming struct {
 // opens a new browser context (its own empty HTTP cache and its own
 // connections, so TLS and HTTP/2 set-up count too), gives it a signed-in
 // session cookie, loads the inbox of a large mailbox (100,000 messages;
-// XTRAMAIL_PAINT_N to change) and reads the paint and navigation timing
+// XTRAMAIL_PAINT_N to change: the kept mailbox of BenchmarkWebmail's
+// WEBMAIL_BENCH_N of the same size, copied) and reads the paint and navigation timing
 // entries. It reports the median of 10 runs (XTRAMAIL_PAINT_RUNS to
 // change) per iteration: run it with -benchtime=1x.
 func BenchmarkFirstPaint(b *testing.B) {
@@ -140,9 +73,12 @@ func BenchmarkFirstPaint(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("XTRAMAIL_PAINT_N")); err == nil && v >= 10 {
 		n = v
 	}
-	srv := testserver.Start(b, testserver.Options{Users: users, Configure: webtest.ServerTLS(b)})
-	fillInbox(b, srv.Store, "bob@example.test", n)
-	cookie := sessionCookie(b, srv, "bob@example.test", "bob-password")
+	// The server runs on a copy of the mailbox BenchmarkWebmail keeps
+	// (benchmailbox): built once, copied in seconds.
+	data := b.TempDir()
+	benchmailbox.CopyTo(b, benchmailbox.Dir(b, n), data)
+	srv := testserver.Start(b, testserver.Options{Data: data, Configure: webtest.ServerTLS(b)})
+	cookie := sessionCookie(b, srv, benchmailbox.Address, benchmailbox.Password)
 	runs := 10
 	if v, err := strconv.Atoi(os.Getenv("XTRAMAIL_PAINT_RUNS")); err == nil && v >= 1 {
 		runs = v
