@@ -410,11 +410,6 @@ func (s *Store) FirstUnseen(ctx context.Context, accountID, mailboxID int64) (ui
 	return uid, nil
 }
 
-func (s *Store) ChangedSince(ctx context.Context, accountID, mailboxID int64, modseq uint64) ([]store.MessageFlags, error) {
-	fs, err := s.queryFlags(ctx, "WHERE "+ownedMailbox+" AND expunged_modseq = 0 AND modseq > ? ORDER BY uid", mailboxID, accountID, modseq)
-	return orNotFound(s, ctx, accountID, mailboxID, fs, err)
-}
-
 func (s *Store) VanishedSince(ctx context.Context, accountID, mailboxID int64, modseq uint64) ([]uint32, error) {
 	uids, err := scanUIDs(s.query(ctx, "SELECT uid FROM vanished WHERE "+ownedMailbox+" AND modseq > ? ORDER BY uid", mailboxID, accountID, modseq))
 	return orNotFound(s, ctx, accountID, mailboxID, uids, err)
