@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/xtramail/xtramail/internal/imapserver/imapmsg"
 	"github.com/xtramail/xtramail/internal/message"
@@ -45,8 +46,9 @@ func (a *app) search(ctx context.Context, acct int64, q searchQuery, after store
 		if err != nil {
 			return res, fmt.Errorf("search candidates: %w", err)
 		}
+		bodies := &candidateBodies{a: a, acct: acct, cands: cands}
 		for i, m := range cands {
-			ok, err := a.matches(ctx, acct, q, m)
+			ok, err := a.matches(ctx, q, m, bodies)
 			if err != nil {
 				return res, err
 			}
@@ -68,37 +70,116 @@ func (a *app) search(ctx context.Context, acct int64, q searchQuery, after store
 	}
 }
 
-// matches checks a candidate for the text keys and has:attachment.
-func (a *app) matches(ctx context.Context, acct int64, q searchQuery, m store.Message) (bool, error) {
+// matches checks a candidate for the text keys and has:attachment. Its
+// body is read only when a key needs it (a subject or sender is checked
+// on the row), with those of the whole batch (candidateBodies).
+func (a *app) matches(ctx context.Context, q searchQuery, m store.Message, bodies *candidateBodies) (bool, error) {
 	if len(q.Keys) == 0 && !q.HasAttachment {
 		return true, nil
 	}
-	body, err := a.store.Body(ctx, acct, m.BodyID)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil // purged meanwhile
-	}
-	if err != nil {
-		return false, fmt.Errorf("read message %d for search: %w", m.ID, err)
-	}
-	if q.HasAttachment && !hasAttachment(body.Info) {
-		return false, nil
+	if q.HasAttachment {
+		b, ok, err := bodies.of(ctx, m)
+		if err != nil || !ok {
+			return false, err
+		}
+		if !hasAttachment(b.Body.Info) {
+			return false, nil
+		}
 	}
 	if len(q.Keys) == 0 {
 		return true, nil
 	}
-	return imapmsg.Match(nil, q.Keys, &imapmsg.Message{
+	gone := false
+	ok, err := imapmsg.Match(nil, q.Keys, &imapmsg.Message{
 		UID: m.UID, Flags: m.Flags, Keywords: m.Keywords, ModSeq: m.ModSeq, Received: m.Received, Size: m.Size,
 		Subject: m.Subject, From: m.From,
 		Load: func() ([]byte, *message.Info, error) {
-			rc, err := a.store.OpenBody(ctx, acct, m.BodyID)
+			b, ok, err := bodies.of(ctx, m)
+			if err == nil && !ok {
+				gone, err = true, store.ErrNotFound
+			}
+			if err != nil {
+				return nil, nil, err
+			}
+			rc, err := b.Open(ctx)
+			if errors.Is(err, store.ErrNotFound) {
+				gone = true
+			}
 			if err != nil {
 				return nil, nil, err
 			}
 			defer rc.Close()
 			raw, err := io.ReadAll(rc)
-			return raw, body.Info, err
+			return raw, b.Body.Info, err
 		},
 	})
+	if gone {
+		return false, nil // purged meanwhile
+	}
+	if err != nil {
+		return false, fmt.Errorf("read message %d for search: %w", m.ID, err)
+	}
+	return ok, nil
+}
+
+// candidateBodies reads the bodies of one batch of search candidates
+// when the first is needed, in one query per folder
+// (store.MessageBodies), instead of two queries per candidate (the body's
+// record, then its content's key).
+type candidateBodies struct {
+	a     *app
+	acct  int64
+	cands []store.Message
+	read  bool
+	byID  map[int64]store.MessageBody
+	err   error
+}
+
+// of returns m's body; false when m is no longer live (purged or moved
+// since the candidates were listed).
+func (c *candidateBodies) of(ctx context.Context, m store.Message) (store.MessageBody, bool, error) {
+	if !c.read {
+		c.read = true
+		c.byID = make(map[int64]store.MessageBody, len(c.cands))
+		uids := map[int64][]uint32{}
+		var order []int64
+		for _, m := range c.cands {
+			if _, ok := uids[m.MailboxID]; !ok {
+				order = append(order, m.MailboxID)
+			}
+			uids[m.MailboxID] = append(uids[m.MailboxID], m.UID)
+		}
+		for _, mb := range order {
+			list, err := c.a.store.MessageBodies(ctx, c.acct, mb, uidRanges(uids[mb]))
+			if errors.Is(err, store.ErrNotFound) {
+				continue // the folder was deleted meanwhile
+			}
+			if err != nil {
+				c.err = fmt.Errorf("read messages for search: %w", err)
+				break
+			}
+			for _, b := range list {
+				c.byID[b.ID] = b
+			}
+		}
+	}
+	b, ok := c.byID[m.ID]
+	return b, ok, c.err
+}
+
+// uidRanges are the ranges of a list of UIDs, in ascending order.
+func uidRanges(uids []uint32) []store.UIDRange {
+	uids = slices.Clone(uids)
+	slices.Sort(uids)
+	var out []store.UIDRange
+	for _, u := range uids {
+		if n := len(out); n > 0 && (out[n-1].Last == u || out[n-1].Last+1 == u) {
+			out[n-1].Last = u
+			continue
+		}
+		out = append(out, store.UIDRange{First: u, Last: u})
+	}
+	return out
 }
 
 // hasAttachment reports whether a message has a part offered for
