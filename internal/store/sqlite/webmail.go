@@ -179,9 +179,11 @@ func (s *Store) SearchPage(ctx context.Context, accountID int64, q store.MailSea
 	case below <= 0 && fts.fewest >= 0 && fts.fewest <= driveByIndex:
 		// Few bodies hold the rarest word: start from them.
 		// Each body's messages by messages_body: left to itself, SQLite
-		// may scan the account's or mailbox's index once per body.
-		return s.scanMessages(ctx, "SELECT "+cols+" FROM search_fts f CROSS JOIN messages m INDEXED BY messages_body ON m.body_id = f.rowid WHERE search_fts MATCH ? AND "+
-			where.String()+order, append(append([]any{fts.match}, args...), pageLimit(limit))...)
+		// may scan the account's or mailbox's index once per body. Only
+		// the ids are sorted (a body shared by many messages gives many
+		// rows), and the page's rows read after.
+		return s.scanMessages(ctx, "SELECT "+cols+" FROM messages m WHERE m.id IN (SELECT m.id FROM search_fts f CROSS JOIN messages m INDEXED BY messages_body ON m.body_id = f.rowid WHERE search_fts MATCH ? AND "+
+			where.String()+order+")"+strings.TrimSuffix(order, " LIMIT ?"), append(append([]any{fts.match}, args...), pageLimit(limit))...)
 	case below > 0:
 		where.WriteString(" AND (m.body_id <= ? OR m.body_id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH ?))")
 		args = append(args, below, fts.match)
