@@ -44,6 +44,8 @@ type Store struct {
 
 	mu  sync.Mutex
 	cur *segment
+
+	handles handles // segments open for reading
 }
 
 type segment struct {
@@ -63,8 +65,10 @@ func Open(dir string) (*Store, error) {
 	return &Store{dir: dir, now: time.Now}, nil
 }
 
-// Close closes the current segment.
+// Close closes the current segment and the segments kept open for
+// reading (readers still open finish with theirs).
 func (s *Store) Close() error {
+	s.handles.closeAll()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cur == nil {
@@ -223,31 +227,18 @@ func (s *Store) parseKey(key string) (path string, off, n int64, err error) {
 	return filepath.Join(s.dir, filepath.FromSlash(parts[0])), off, n, nil
 }
 
-type section struct {
-	*io.SectionReader
-	f *os.File
-}
-
-func (s section) Close() error { return s.f.Close() }
-
-// Open returns the object's content.
+// Open returns the object's content, read through the segment's shared
+// handle (handles.go).
 func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 	p, off, n, err := s.parseKey(key)
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("open blob %s: %w", key, blob.ErrNotFound)
-	}
+	rc, err := s.handles.open(p, off, n)
 	if err != nil {
 		return nil, fmt.Errorf("open blob %s: %w", key, err)
 	}
-	if st, err := f.Stat(); err != nil || n > 0 && st.Size() < off+n {
-		f.Close()
-		return nil, fmt.Errorf("open blob %s: beyond end of segment: %w", key, blob.ErrNotFound)
-	}
-	return section{io.NewSectionReader(f, off, n), f}, nil
+	return rc, nil
 }
 
 // Delete punches the object's blocks out of its segment, and removes the
@@ -283,7 +274,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	}
 	// No data left anywhere in the file: every object is deleted.
 	if _, err := unix.Seek(int(f.Fd()), 0, unix.SEEK_DATA); errors.Is(err, unix.ENXIO) {
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := s.handles.remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("remove empty segment %s: %w", p, err)
 		}
 	}
