@@ -148,6 +148,8 @@ type Worker struct {
 	inflight atomic.Int64 // entries claimed and not yet settled or dropped
 	pool     *pool
 	keys     *dkim.Keys // sender domains' DKIM keys, parsed once
+	// settles joins the sessions' settles into fewer store writes.
+	settles settleBatch
 }
 
 // New returns a Worker. metrics may be nil.

@@ -111,7 +111,7 @@ func (w *Worker) settle(ctx context.Context, m *outMsg, results []result) {
 		// The sender's account is gone: settle without telling anyone.
 		w.log.Warn("no account for delivery notification", "rcpt", first.MailFrom, "err", err)
 	}
-	if err := w.st.SettleQueue(ctx, settles, events...); err != nil {
+	if err := w.settles.settle(ctx, w.st, settles, events); err != nil {
 		w.log.Error("settle queue entries", "message_id", first.MessageID, "err", err)
 	}
 }

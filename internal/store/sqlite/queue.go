@@ -148,6 +148,21 @@ func (s *Store) SettleQueue(ctx context.Context, settles []store.QueueSettle, ev
 	})
 }
 
+// SettleQueueFrom is SettleQueue with what to settle taken when the write
+// runs: take is called at most once, inside the write's transaction, and
+// not at all when the write fails before it (queue.settleBatch joins the
+// settles of several sessions this way without waiting for a write of
+// its own).
+func (s *Store) SettleQueueFrom(ctx context.Context, take func() ([]store.QueueSettle, []store.LogEvent)) error {
+	return s.write(ctx, func(t *tx) error {
+		settles, events := take()
+		if err := t.settle(s, settles); err != nil {
+			return err
+		}
+		return t.appendLog(events)
+	})
+}
+
 // queueScope turns a query's scope into a WHERE clause; ok is false when
 // the scope is empty (nothing matches).
 func queueScope(q store.QueueQuery) (where string, args []any, ok bool) {
