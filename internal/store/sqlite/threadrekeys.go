@@ -109,6 +109,51 @@ func (t *tx) noteRekeyed(rows []rekeyedRow) error {
 	return nil
 }
 
+// noteRefilled makes the background refill's re-keyed rows (fillThreads:
+// a database stored before threadsSchema, whose rows carry an older
+// key) reach the lists open by conversation, as a merge's do, without a
+// new modseq for every row: a CONDSTORE client would then fetch every
+// message's flags again (RFC 7162 section 3.1), for a change it cannot
+// see. Per mailbox the chunk re-keyed rows in, one of them (the newest)
+// gets a new modseq, so that HIGHESTMODSEQ stays the highest of its
+// messages' (RFC 7162 section 3.1.2.1) and the change feed announces
+// the mailbox, and a mark (an empty thread) is left at that modseq: a list
+// whose modseq is older is told by RekeyedSince to read its rows again,
+// since the rows' keys changed under it without modseqs to say which.
+// A list read after the mark is answered as before. The mark stands for
+// every record below it (a list older than it reads its rows anyway), so
+// those go: the table holds one mark per mailbox however many chunks the
+// refill takes.
+func (t *tx) noteRefilled(rows []rekeyedRow, now time.Time) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	slices.SortFunc(rows, func(a, b rekeyedRow) int {
+		return cmp.Or(cmp.Compare(a.mailbox, b.mailbox), cmp.Compare(b.id, a.id))
+	})
+	for i, r := range rows {
+		if i > 0 && rows[i-1].mailbox == r.mailbox {
+			continue // the newest row of each mailbox comes first
+		}
+		var modseq uint64
+		if err := t.QueryRow("UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ? RETURNING highestmodseq", r.mailbox).Scan(&modseq); err != nil {
+			return fmt.Errorf("new modseq for refilled conversations of mailbox %d: %w", r.mailbox, err)
+		}
+		var uid uint32
+		if err := t.QueryRow("UPDATE messages SET modseq = ? WHERE id = ? RETURNING uid", modseq, r.id).Scan(&uid); err != nil {
+			return fmt.Errorf("new modseq for refilled message %d: %w", r.id, err)
+		}
+		t.changes = append(t.changes, store.Change{AccountID: r.account, MailboxID: r.mailbox, Kind: store.ChangeFlags, UID: uid, ModSeq: modseq})
+		if _, err := t.Exec("DELETE FROM thread_rekeys WHERE mailbox_id = ? AND modseq < ?", r.mailbox, modseq); err != nil {
+			return fmt.Errorf("replace conversation records of mailbox %d: %w", r.mailbox, err)
+		}
+		if _, err := t.Exec("INSERT INTO thread_rekeys (mailbox_id, modseq, thread, at) VALUES (?, ?, '', ?)", r.mailbox, modseq, now.UnixMilli()); err != nil {
+			return fmt.Errorf("mark refilled conversations of mailbox %d: %w", r.mailbox, err)
+		}
+	}
+	return nil
+}
+
 // forgetRekeys drops mailbox mb's records older than cutoff, leaving a
 // mark (thread ”) at the newest modseq dropped, so that RekeyedSince
 // can tell a list it is older than what is remembered.

@@ -400,21 +400,22 @@ func (s *Store) fillThreadsStep(ctx context.Context) (n int, more bool, err erro
 	err = s.writeAlone(ctx, func(t *tx) error {
 		// The index on thread_comp holds the rows not keyed (0) in id
 		// order: the chunk is a seek, however many rows are keyed.
-		rows, err := t.Query(`SELECT m.id, m.account_id, m.message_id, m.received, b.info
+		rows, err := t.Query(`SELECT m.id, m.account_id, m.mailbox_id, m.message_id, m.received, m.thread, m.expunged_modseq, b.info
 			FROM messages m INDEXED BY messages_thread_comp LEFT JOIN bodies b ON b.id = m.body_id
 			WHERE m.thread_comp = 0 AND m.thread_comp != m.id ORDER BY m.id LIMIT ?`, threadChunk)
 		if err != nil {
 			return fmt.Errorf("read messages to key: %w", err)
 		}
 		type row struct {
-			id, acct, received int64
-			msgID              string
-			info               []byte
+			id, acct, mailbox, received int64
+			msgID, old                  string
+			expunged                    int64
+			info                        []byte
 		}
 		var todo []row
 		for rows.Next() {
 			var r row
-			if err := rows.Scan(&r.id, &r.acct, &r.msgID, &r.received, &r.info); err != nil {
+			if err := rows.Scan(&r.id, &r.acct, &r.mailbox, &r.msgID, &r.received, &r.old, &r.expunged, &r.info); err != nil {
 				rows.Close()
 				return fmt.Errorf("read messages to key: %w", err)
 			}
@@ -424,6 +425,7 @@ func (s *Store) fillThreadsStep(ctx context.Context) (n int, more bool, err erro
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("read messages to key: %w", err)
 		}
+		var rekeyed []rekeyedRow // live rows whose key this chunk changes
 		for _, r := range todo {
 			// A body whose Info is missing or unreadable has no keys (a
 			// conversation of its own, as IMAP THREAD treats it).
@@ -439,6 +441,12 @@ func (s *Store) fillThreadsStep(ctx context.Context) (n int, more bool, err erro
 			if _, err := t.Exec("UPDATE messages SET thread_comp = ?, thread = ? WHERE id = ?", comp, key, r.id); err != nil {
 				return fmt.Errorf("key message %d: %w", r.id, err)
 			}
+			if key != r.old && r.expunged == 0 {
+				rekeyed = append(rekeyed, rekeyedRow{id: r.id, account: r.acct, mailbox: r.mailbox, old: r.old})
+			}
+		}
+		if err := t.noteRefilled(rekeyed, s.clock.Now()); err != nil {
+			return err
 		}
 		n, more = len(todo), len(todo) == threadChunk
 		return nil
