@@ -168,7 +168,7 @@ func (s *Store) ScheduleSend(ctx context.Context, accountID, draftID int64, send
 			return notFound(err, fmt.Sprintf("draft %d", draftID))
 		}
 		e, err = scanOutbox(t.QueryRow(`INSERT INTO outbox (account_id, draft_id, send_at, created, remote_ip) VALUES (?, ?, ?, ?, ?)
-			RETURNING `+outboxCols, accountID, draftID, sendAt.UnixMilli(), time.Now().UnixMilli(), remoteIP))
+			RETURNING `+outboxCols, accountID, draftID, sendAt.UnixMilli(), s.clock.Now().UnixMilli(), remoteIP))
 		if isUnique(err) {
 			return fmt.Errorf("draft %d is already being sent: %w", draftID, store.ErrExists)
 		}
@@ -184,8 +184,10 @@ func (s *Store) CancelSend(ctx context.Context, accountID, id int64) (store.Outb
 	var e store.OutboxEntry
 	err := s.write(ctx, func(t *tx) error {
 		var err error
+		// The lease was taken on the service's clock (ClaimSends' now),
+		// so it is read on the same one.
 		e, err = scanOutbox(t.QueryRow(`DELETE FROM outbox WHERE id = ? AND account_id = ? AND sent = 0 AND (lease_until <= ? OR error != '')
-			RETURNING `+outboxCols, id, accountID, time.Now().UnixMilli()))
+			RETURNING `+outboxCols, id, accountID, s.clock.Now().UnixMilli()))
 		if err != nil {
 			return notFound(err, fmt.Sprintf("held message %d", id))
 		}
@@ -222,7 +224,7 @@ func (s *Store) FinishSend(ctx context.Context, accountID, id int64, failure str
 			return nil
 		}
 		var draftID int64
-		now := time.Now()
+		now := s.clock.Now()
 		err := t.QueryRow("UPDATE outbox SET sent = ?, lease_until = 0 WHERE id = ? AND account_id = ? AND sent = 0 RETURNING draft_id",
 			now.UnixMilli(), id, accountID).Scan(&draftID)
 		if err != nil {

@@ -87,7 +87,7 @@ type Store struct {
 	pendingMu   sync.Mutex
 	pendingNext time.Time
 	pendingWake chan struct{}
-	clock       clock.Clock // when pending deletes fall due
+	clock       clock.Clock // when pending deletes fall due; the outbox's times
 }
 
 var _ store.Store = (*Store)(nil)
@@ -101,7 +101,9 @@ type Options struct {
 	// and unannounced for that long (store.Announcements).
 	SyncDelay time.Duration
 	// Clock tells when pending deletes fall due (ExpungeDue's now and
-	// the wait for the next one); the system clock when nil. Tests move
+	// the wait for the next one) and the outbox's times (a held
+	// message's lease, read by CancelSend, is taken on the caller's
+	// clock by ClaimSends); the system clock when nil. Tests move
 	// a clocktest.Clock through an undo window instead of sleeping.
 	Clock clock.Clock
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-smtp"
 
+	"github.com/xtramail/xtramail/internal/clocktest"
 	"github.com/xtramail/xtramail/internal/config"
 	"github.com/xtramail/xtramail/internal/message"
 	"github.com/xtramail/xtramail/internal/store"
@@ -91,12 +93,16 @@ func startSink(t *testing.T) *sink {
 }
 
 // browserServer is the whole service with the browser's certificate and
-// its queue relaying to a sink.
-func browserServer(t *testing.T, undo time.Duration) (*testserver.Server, *sink) {
+// its queue relaying to a sink, on a test clock: a held message goes
+// when the test moves the clock past its hold (passHold), however slow
+// the steps before.
+func browserServer(t *testing.T, undo time.Duration) (*testserver.Server, *sink, *clocktest.Clock) {
 	t.Helper()
 	sk := startSink(t)
 	tlsCfg := webtest.ServerTLS(t)
+	clk := clocktest.New(time.Now().Truncate(time.Millisecond))
 	srv := testserver.Start(t, testserver.Options{
+		Clock: clk,
 		Users: map[string]string{bob: bobPw, eve: evePw},
 		Configure: func(c *config.Config) {
 			tlsCfg(c)
@@ -104,7 +110,26 @@ func browserServer(t *testing.T, undo time.Duration) (*testserver.Server, *sink)
 			c.Queue.Mode, c.Queue.RelayHost, c.Queue.RelayPort, c.Queue.RelayTLS = "relay", "127.0.0.1", sk.port, "none"
 		},
 	})
-	return srv, sk
+	return srv, sk, clk
+}
+
+// passHold moves clk through the hold of the message sent (held) at
+// sentAt on the clock: once the outbox waits for the hold's end, nothing
+// may have reached the relay or Sent 1 ms before it; then the clock
+// reaches it, and the relay gets subject.
+func passHold(t *testing.T, srv *testserver.Server, sk *sink, clk *clocktest.Clock, sentAt time.Time, hold time.Duration, subject string) sunk {
+	t.Helper()
+	end := sentAt.Add(hold)
+	waitFor(t, "the outbox to wait for the hold's end", func() bool { return slices.ContainsFunc(clk.Waiting(), end.Equal) })
+	clk.Set(end.Add(-time.Millisecond))
+	if n := len(sk.got()); n != 0 {
+		t.Fatalf("the relay got %d messages 1 ms before the hold's end", n)
+	}
+	if n := len(srv.Messages(t, bob, store.Sent)); n != 0 {
+		t.Fatalf("%d Sent copies 1 ms before the hold's end", n)
+	}
+	clk.Set(end)
+	return waitSunk(t, sk, subject)
 }
 
 // deliverTo puts a message into an account's INBOX and returns its id.
@@ -173,7 +198,8 @@ JVBERi0xLjQKYWdlbmRh
 func TestBrowserReplyWithAttachment(t *testing.T) {
 	// A hold long enough that the undo page is still counting when its
 	// screenshot is taken on a loaded machine (race detector, 2 cores).
-	srv, sk := browserServer(t, 10*time.Second)
+	const hold = 10 * time.Second
+	srv, sk, clk := browserServer(t, hold)
 	id := deliverTo(t, srv, bob, plansMsg)
 	file := filepath.Join(t.TempDir(), "minutes.txt")
 	os.WriteFile(file, []byte("minutes of the meeting\n"), 0o600)
@@ -198,11 +224,12 @@ func TestBrowserReplyWithAttachment(t *testing.T) {
 	}
 	tab.SetDark(false)
 	tab.SetWidth(webtest.LaptopWidth)
+	sentAt := clk.Now()
 	tab.Do(chromedp.Click(chromedp.CSS("#send-button")))
 	waitText(t, tab, "main", "Sending")
 	tab.Screenshot("outbox-undo")
 
-	m := waitSunk(t, sk, "Re: Plans")
+	m := passHold(t, srv, sk, clk, sentAt, hold, "Re: Plans")
 	info := message.Parse(m.data)
 	if info.Envelope.InReplyTo != "<plans@example.org>" || len(m.rcpts) != 1 || m.rcpts[0] != "alice@example.org" {
 		t.Fatalf("relayed reply: In-Reply-To %q rcpts %v", info.Envelope.InReplyTo, m.rcpts)
@@ -217,7 +244,8 @@ func TestBrowserReplyWithAttachment(t *testing.T) {
 
 // TestBrowserForward: forward with its attachment; the relay gets it.
 func TestBrowserForward(t *testing.T) {
-	srv, sk := browserServer(t, time.Second)
+	const hold = time.Second
+	srv, sk, clk := browserServer(t, hold)
 	id := deliverTo(t, srv, bob, plansMsg)
 	tab := webtest.NewTab(t, webtest.Phone)
 	tab.SignIn(srv.Web, bob, bobPw)
@@ -225,8 +253,10 @@ func TestBrowserForward(t *testing.T) {
 	waitText(t, tab, "#draft-state", "agenda.pdf")
 	tab.Do(chromedp.SendKeys(chromedp.CSS("#to"), "carol@far.test"))
 	tab.Screenshot("compose-forward")
+	sentAt := clk.Now()
 	tab.Do(chromedp.Click(chromedp.CSS("#send-button")))
-	m := waitSunk(t, sk, "Fwd: Plans")
+	waitText(t, tab, "main", "Sending")
+	m := passHold(t, srv, sk, clk, sentAt, hold, "Fwd: Plans")
 	if !bytes.Contains(m.data, []byte("agenda.pdf")) || !bytes.Contains(m.data, []byte("Shall we meet on Monday?")) {
 		t.Fatalf("forward lacks the original's attachment or text:\n%s", m.data)
 	}
@@ -235,7 +265,7 @@ func TestBrowserForward(t *testing.T) {
 // TestBrowserDraftSurvivesReload: what is typed is saved while typing
 // and is there again after a reload.
 func TestBrowserDraftSurvivesReload(t *testing.T) {
-	srv, _ := browserServer(t, 10*time.Second)
+	srv, _, _ := browserServer(t, 10*time.Second)
 	tab := webtest.NewTab(t)
 	tab.SignIn(srv.Web, bob, bobPw)
 	tab.Navigate(srv.Web + "/compose")
@@ -272,15 +302,17 @@ func TestBrowserDraftSurvivesReload(t *testing.T) {
 }
 
 // TestBrowserUndoSend: Undo takes the message back to compose, and the
-// relay never gets it.
+// relay never gets it: past its hold nothing is held any more; sent
+// again from compose, it goes once its new hold ends, and only once.
+// The service runs on a test clock, so the click on Undo always comes
+// within the hold, however loaded the machine.
 func TestBrowserUndoSend(t *testing.T) {
-	// The click on Undo must come within the hold: generous, for a
-	// loaded machine under the race detector.
-	const hold = 30 * time.Second
-	srv, sk := browserServer(t, hold)
+	const hold = 10 * time.Second
+	srv, sk, clk := browserServer(t, hold)
 	tab := webtest.NewTab(t, webtest.Dark)
 	tab.SignIn(srv.Web, bob, bobPw)
 	tab.Navigate(srv.Web + "/compose")
+	sentAt := clk.Now()
 	tab.Do(
 		chromedp.SendKeys(chromedp.CSS("#to"), "carol@far.test"),
 		chromedp.SendKeys(chromedp.CSS("#subject"), "Oops"),
@@ -288,27 +320,44 @@ func TestBrowserUndoSend(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#send-button")),
 	)
 	waitText(t, tab, "main", "Sending")
+	held, err := strconv.ParseInt(strings.TrimPrefix(tab.Location(), srv.Web+"/outbox/"), 10, 64)
+	if err != nil {
+		t.Fatalf("the undo page is %s, not a held message's", tab.Location())
+	}
 	tab.Do(chromedp.Click(chromedp.CSS("#undo-button")))
 	waitText(t, tab, "main", "Draft")
 	subject := value(tab, "#subject")
 	if subject != "Oops" {
 		t.Fatalf("after undo the subject is %q", subject)
 	}
-	time.Sleep(hold + 2*time.Second) // past the hold
-	for _, m := range sk.got() {
-		if message.Parse(m.data).Subject == "Oops" {
-			t.Fatal("the relay got an undone message")
-		}
+	// Past the first hold: nothing is held, nothing went.
+	clk.Set(sentAt.Add(hold + time.Second))
+	if e, err := srv.Store.OutboxEntry(context.Background(), srv.Account(t, bob).ID, held); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the undone message is still in the outbox past its hold: %+v (%v)", e, err)
 	}
-	if n := len(srv.Messages(t, bob, store.Sent)); n != 0 {
-		t.Fatalf("%d messages in Sent after undo", n)
+	if n := len(sk.got()); n != 0 {
+		t.Fatalf("the relay got %d messages after undo", n)
+	}
+
+	// Sent again: it goes when its own hold ends, once.
+	sentAt = clk.Now()
+	tab.Do(chromedp.Click(chromedp.CSS("#send-button")))
+	waitText(t, tab, "main", "Sending")
+	passHold(t, srv, sk, clk, sentAt, hold, "Oops")
+	waitFor(t, "the Sent copy", func() bool { return len(srv.Messages(t, bob, store.Sent)) == 1 })
+	waitFor(t, "the draft to go", func() bool { return len(srv.Messages(t, bob, store.Drafts)) == 0 })
+	if n := len(sk.got()); n != 1 {
+		t.Fatalf("the relay got %d messages, want the second send's only", n)
+	}
+	if n := len(srv.Messages(t, bob, store.Sent)); n != 1 {
+		t.Fatalf("%d messages in Sent, want the second send's only", n)
 	}
 }
 
 // TestBrowserChangePassword: the settings page changes the password;
 // the old one then fails over IMAP.
 func TestBrowserChangePassword(t *testing.T) {
-	srv, _ := browserServer(t, 10*time.Second)
+	srv, _, _ := browserServer(t, 10*time.Second)
 	tab := webtest.NewTab(t)
 	tab.SignIn(srv.Web, bob, bobPw)
 	tab.Navigate(srv.Web + "/settings")
