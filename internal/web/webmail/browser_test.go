@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/smtp"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,7 +15,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/xtramail/xtramail/internal/clocktest"
 	"github.com/xtramail/xtramail/internal/config"
+	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/testserver"
 	"github.com/xtramail/xtramail/internal/web/webtest"
 )
@@ -274,10 +277,13 @@ li{list-style-image:url(` + r + `/list.png);cursor:url(` + r + `/cursor.cur),aut
 // delete a message and restore it from Deleted, and see a message
 // captured while the inbox is open appear without a reload.
 func TestBrowserSearchDeleteRestoreLive(t *testing.T) {
-	// A delete is pending for a second before it reaches Deleted.
-	srv := testserver.Start(t, testserver.Options{Users: users, Configure: func(c *config.Config) {
+	// A delete is pending for its undo window before it reaches Deleted;
+	// the window ends when the test moves the service's clock.
+	const window = 10 * time.Second
+	clk := clocktest.New(time.Now().Truncate(time.Millisecond))
+	srv := testserver.Start(t, testserver.Options{Users: users, Clock: clk, Configure: func(c *config.Config) {
 		webtest.ServerTLS(t)(c)
-		c.Webmail.UndoDelete = config.Duration{Duration: time.Second}
+		c.Webmail.UndoDelete = config.Duration{Duration: window}
 	}})
 	capture(t, srv, "bob@example.test", "From: Alice <alice@example.org>\nTo: bob@example.test\nSubject: Quarterly numbers\n\nThe quarterly numbers are in.\n")
 	capture(t, srv, "bob@example.test", "From: Dave <dave@example.org>\nTo: bob@example.test\nSubject: Lunch\n\nQuarterly lunch at noon.\n")
@@ -303,7 +309,16 @@ func TestBrowserSearchDeleteRestoreLive(t *testing.T) {
 	if n := webtest.Run(tab, chromedp.Evaluate[int]("document.querySelectorAll('#rows .mail-row').length")); n != 1 {
 		t.Errorf("after delete the inbox lists %d", n)
 	}
-	// Deleted lists it once its undo window ended.
+	// The store expunges it when its undo window ends, and not 1 ms
+	// before (it waits for that moment); Deleted lists it then.
+	due := clk.Now().Add(window)
+	waitFor(t, "the store to wait for the window's end", func() bool { return slices.ContainsFunc(clk.Waiting(), due.Equal) })
+	clk.Set(due.Add(-time.Millisecond))
+	if n := len(srv.Messages(t, "bob@example.test", store.Inbox)); n != 2 {
+		t.Fatalf("INBOX holds %d messages 1 ms before the undo window ended, want 2 (one marked, pending)", n)
+	}
+	clk.Set(due)
+	waitFor(t, "the delete to be expunged once its window ended", func() bool { return len(srv.Messages(t, "bob@example.test", store.Inbox)) == 1 })
 	deadline := time.Now().Add(webtest.Timeout)
 	for {
 		tab.Navigate(srv.Web + "/deleted")

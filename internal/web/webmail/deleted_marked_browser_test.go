@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/emersion/go-imap/v2"
 
+	"github.com/xtramail/xtramail/internal/clocktest"
 	"github.com/xtramail/xtramail/internal/config"
 	"github.com/xtramail/xtramail/internal/testserver"
 	"github.com/xtramail/xtramail/internal/web/webtest"
@@ -35,10 +36,11 @@ const inboxBadge = `(() => {
 // 6.3.11); it is in Deleted, and Restore there clears the mark under the
 // same UID, as IMAP sees it.
 func TestBrowserUnreadCountFollowsList(t *testing.T) {
-	// A long undo window: the delete stays pending through the test.
-	srv := testserver.Start(t, testserver.Options{Users: users, Configure: func(c *config.Config) {
+	// A test clock that does not move: the delete stays pending through
+	// the test, however long it takes.
+	srv := testserver.Start(t, testserver.Options{Users: users, Clock: clocktest.New(time.Now()), Configure: func(c *config.Config) {
 		webtest.ServerTLS(t)(c)
-		c.Webmail.UndoDelete = config.Duration{Duration: 2 * time.Minute}
+		c.Webmail.UndoDelete = config.Duration{Duration: 10 * time.Second}
 	}})
 	for _, s := range []string{"Agenda", "Budget", "Canteen"} {
 		capture(t, srv, "bob@example.test", fmt.Sprintf("From: Ann <ann@example.org>\nTo: bob@example.test\nSubject: %s\nMessage-ID: <%s@example.org>\n\nAbout %s.\n", s, strings.ToLower(s), s))
