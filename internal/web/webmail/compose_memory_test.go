@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"github.com/xtramail/xtramail/internal/clocktest"
 	"github.com/xtramail/xtramail/internal/config"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/testserver"
@@ -289,11 +291,14 @@ func imapPartSum(t *testing.T, srv *testserver.Server, addr, pw, mailbox string,
 // before). Each file arrives byte for byte, read back over IMAP.
 func TestForwardAndSendStreamNotMemory(t *testing.T) {
 	// Room for the whole message (the file base64-encoded) attached to
-	// a forward.
+	// a forward. The send's hold ends when the test moves the clock.
+	const hold = time.Second
+	clk := clocktest.New(time.Now().Truncate(time.Millisecond))
 	srv := testserver.Start(t, testserver.Options{
+		Clock: clk,
 		Users: map[string]string{bob: bobPw, eve: evePw},
 		Configure: func(c *config.Config) {
-			c.Webmail.UndoSend = config.Duration{Duration: time.Second}
+			c.Webmail.UndoSend = config.Duration{Duration: hold}
 			c.Submission.MaxMessageBytes = 100 << 20
 		},
 	})
@@ -306,10 +311,17 @@ func TestForwardAndSendStreamNotMemory(t *testing.T) {
 	id := strconv.FormatInt(draftID(t, body), 10)
 
 	w := watchHeap(t)
+	end := clk.Now().Add(hold)
 	resp, _ = b.post("/compose/send", map[string]string{"draft": id, "to": eve, "subject": "big report", "text": "The report."}, nil, true, false)
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("send: %s", resp.Status)
 	}
+	waitFor(t, "the outbox to wait for the hold's end", func() bool { return slices.ContainsFunc(clk.Waiting(), end.Equal) })
+	clk.Set(end.Add(-time.Millisecond))
+	if n := len(srv.Messages(t, eve, store.Inbox)); n != 0 {
+		t.Fatalf("eve got %d messages 1 ms before the hold ended", n)
+	}
+	clk.Set(end)
 	waitFor(t, "the message in eve's INBOX", func() bool { return len(srv.Messages(t, eve, store.Inbox)) == 1 })
 	waitFor(t, "the draft to go", func() bool { return len(srv.Messages(t, bob, store.Drafts)) == 0 })
 	grew, allocated := w.end()
