@@ -85,29 +85,6 @@ func TestLogReadersUseIndexes(t *testing.T) {
 	}
 }
 
-// queryPlan returns the lines of EXPLAIN QUERY PLAN for a query.
-func queryPlan(t *testing.T, s *Store, query string, args ...any) []string {
-	t.Helper()
-	rows, err := s.r.Query("EXPLAIN QUERY PLAN "+query, args...)
-	if err != nil {
-		t.Fatalf("plan of %s: %v", query, err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return plan
-}
-
 // usedBy marks the msglog indexes a plan reads.
 func usedBy(used map[string]bool, plan []string) {
 	for _, l := range plan {

@@ -114,21 +114,8 @@ func TestUIDListUsesIndex(t *testing.T) {
 	if len(args) != 1 {
 		t.Fatalf("uidFilter of %d ranges has %d arguments, want one list", len(ranges), len(args))
 	}
-	rows, err := s.r.Query("EXPLAIN QUERY PLAN SELECT "+messageCols+" FROM messages WHERE "+ownedMailbox+" AND expunged_modseq = 0"+cond+" ORDER BY uid",
+	plan := queryPlan(t, s, "SELECT "+messageCols+" FROM messages WHERE "+ownedMailbox+" AND expunged_modseq = 0"+cond+" ORDER BY uid",
 		append([]any{mb, acct}, args...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var a, b, c int
-		var d string
-		if err := rows.Scan(&a, &b, &c, &d); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, d)
-	}
 	p := strings.Join(plan, "; ")
 	if !strings.Contains(p, "uid=?") {
 		t.Fatalf("MessagesByUID's plan on a UID list %q does not look UIDs up by index", p)
@@ -151,21 +138,7 @@ func TestSortRowsReadOnlyTheIndex(t *testing.T) {
 			t.Fatalf("SortRows %v: %d rows, %v", ranges, len(got), err)
 		}
 		cond, args := uidFilterOn("m.uid", ranges)
-		rows, err := s.r.Query("EXPLAIN QUERY PLAN "+sortRowsQuery(cond), append([]any{mb, acct}, args...)...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var a, b, c int
-			var d string
-			if err := rows.Scan(&a, &b, &c, &d); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, d)
-		}
-		rows.Close()
-		p := strings.Join(plan, "; ")
+		p := strings.Join(queryPlan(t, s, sortRowsQuery(cond), append([]any{mb, acct}, args...)...), "; ")
 		if !strings.Contains(p, "USING COVERING INDEX messages_sort") {
 			t.Errorf("sort rows of %v: plan %q reads the messages table", ranges, p)
 		}

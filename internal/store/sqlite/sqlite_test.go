@@ -170,21 +170,32 @@ func TestExpungeDeletedUsesIndex(t *testing.T) {
 	if err != nil || len(got) != 12 || got[0] != 100 || got[10] != 1500 || got[11] != 1600 {
 		t.Fatalf("ExpungeDeleted = %v, %v; want the 12 deleted UIDs 100..1000, 1500 and 1600", got, err)
 	}
-	rows, err := s.r.Query("EXPLAIN QUERY PLAN SELECT id FROM messages INDEXED BY messages_deleted WHERE mailbox_id = ? AND "+liveDeleted+" AND uid BETWEEN 1 AND 5 ORDER BY uid", mb)
+	plan := queryPlan(t, s, "SELECT id FROM messages INDEXED BY messages_deleted WHERE mailbox_id = ? AND "+liveDeleted+" AND uid BETWEEN 1 AND 5 ORDER BY uid", mb)
+	if len(plan) == 0 || !strings.Contains(strings.Join(plan, "; "), "messages_deleted") {
+		t.Fatalf("ExpungeDeleted's query plan %q does not use messages_deleted", plan)
+	}
+}
+
+// queryPlan returns the lines of EXPLAIN QUERY PLAN for a query, read
+// on the store's read pool.
+func queryPlan(t testing.TB, s *Store, query string, args ...any) []string {
+	t.Helper()
+	rows, err := s.r.Query("EXPLAIN QUERY PLAN "+query, args...)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("plan of %s: %v", query, err)
 	}
 	defer rows.Close()
 	var plan []string
 	for rows.Next() {
-		var a, b, c int
-		var d string
-		if err := rows.Scan(&a, &b, &c, &d); err != nil {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
 			t.Fatal(err)
 		}
-		plan = append(plan, d)
+		plan = append(plan, detail)
 	}
-	if len(plan) == 0 || !strings.Contains(strings.Join(plan, "; "), "messages_deleted") {
-		t.Fatalf("ExpungeDeleted's query plan %q does not use messages_deleted", plan)
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
+	return plan
 }

@@ -106,20 +106,7 @@ func TestMessagePageUsesIndex(t *testing.T) {
 		"SELECT id FROM messages INDEXED BY messages_deleted_page WHERE account_id = 1 AND expunged_modseq != 0 ORDER BY received DESC, id DESC LIMIT 50",
 		"SELECT t.messages, m.id FROM threads t INDEXED BY threads_page JOIN messages m ON m.id = t.newest_id WHERE t.mailbox_id = 1 AND (t.newest_received, t.newest_id) < (5, 5) ORDER BY t.newest_received DESC, t.newest_id DESC LIMIT 50",
 	} {
-		rows, err := s.r.Query("EXPLAIN QUERY PLAN " + q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var a, b, c int
-			var d string
-			if err := rows.Scan(&a, &b, &c, &d); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, d)
-		}
-		rows.Close()
+		plan := queryPlan(t, s, q)
 		for _, step := range plan {
 			if strings.Contains(step, "TEMP B-TREE") {
 				t.Errorf("plan of %q sorts: %q", q, plan)
