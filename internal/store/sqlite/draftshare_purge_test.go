@@ -5,12 +5,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/xtramail/xtramail/internal/blob/fs"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -22,18 +20,7 @@ import (
 // only the last user's going deletes the blob (nothing leaks either).
 func TestPurgeAndAccountRemovalKeepSharedBlobs(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	fsb, err := fs.Open(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fsb.Close()
-	rec := &recordingBlobs{Store: fsb, live: map[string]bool{}}
-	s, err := Open(filepath.Join(dir, "xtramail.db"), rec, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, rec := openRecording(t)
 	bobAcct := bob(t, s)
 	alice, err := s.CreateAccount(ctx, "alice@example.test", "")
 	if err != nil {
@@ -146,18 +133,7 @@ func TestPurgeAndAccountRemovalKeepSharedBlobs(t *testing.T) {
 // new bytes that no body refers to: it must not stay on disk.
 func TestDraftSharingEverythingLeavesNoBlob(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	fsb, err := fs.Open(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fsb.Close()
-	rec := &recordingBlobs{Store: fsb, live: map[string]bool{}}
-	s, err := Open(filepath.Join(dir, "xtramail.db"), rec, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, rec := openRecording(t)
 	acct := bob(t, s)
 	raw := []byte("From: bob@example.test\r\nSubject: same\r\nContent-Type: text/plain\r\n\r\nsame text\r\n")
 	v1, err := s.SaveDraft(ctx, acct.ID, 0, store.NewDelivery(raw, time.Now()))

@@ -54,6 +54,28 @@ func (r *recordingBlobs) Delete(ctx context.Context, key string) error {
 	return err
 }
 
+// openRecording opens a store in a new directory with its bodies on
+// recordingBlobs, closed when the test ends.
+func openRecording(t testing.TB) (*Store, *recordingBlobs) {
+	t.Helper()
+	dir := t.TempDir()
+	fsb, err := fs.Open(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recordingBlobs{Store: fsb, live: map[string]bool{}}
+	s, err := Open(filepath.Join(dir, "xtramail.db"), rec, Options{})
+	if err != nil {
+		fsb.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.Close()
+		fsb.Close()
+	})
+	return s, rec
+}
+
 func (r *recordingBlobs) keys() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -18,13 +18,7 @@ func TestInboxChildrenMigrated(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, dir)
 	ctx := t.Context()
-	if _, err := s.CreateDomain(ctx, "example.test", 0); err != nil {
-		t.Fatal(err)
-	}
-	a, err := s.CreateAccount(ctx, "bob@example.test", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := bob(t, s)
 	ids := map[string]int64{}
 	for _, name := range []string{"Old", "Taken", "INBOX/Taken", "Twice1", "Twice2"} {
 		mb, err := s.CreateMailbox(ctx, a.ID, name, "")

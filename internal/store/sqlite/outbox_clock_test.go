@@ -1,11 +1,9 @@
 package sqlite
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/xtramail/xtramail/internal/blob/fs"
 	"github.com/xtramail/xtramail/internal/clocktest"
 	"github.com/xtramail/xtramail/internal/store"
 )
@@ -17,16 +15,8 @@ import (
 // lease that had ended on it still refused the undo, and a test that
 // moves the clock through a hold saw the undo fail.
 func TestCancelSendReadsLeaseOnStoreClock(t *testing.T) {
-	dir := t.TempDir()
-	blobs, err := fs.Open(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	clk := clocktest.New(time.Now().Add(time.Hour).Truncate(time.Millisecond))
-	s, err := Open(filepath.Join(dir, "xtramail.db"), blobs, Options{Clock: clk})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openWith(t, t.TempDir(), Options{Clock: clk})
 	defer s.Close()
 	ctx := t.Context()
 	a := bob(t, s)

@@ -19,13 +19,7 @@ func TestReadPoolKeepsConnections(t *testing.T) {
 	s := open(t, t.TempDir())
 	defer s.Close()
 	ctx := context.Background()
-	if _, err := s.CreateDomain(ctx, "example.test", 0); err != nil {
-		t.Fatal(err)
-	}
-	a, err := s.CreateAccount(ctx, "bob@example.test", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := bob(t, s)
 	var bodies []int64
 	var mbID int64
 	for i := range 20 {

@@ -14,13 +14,7 @@ import (
 func searchSetup(t *testing.T, s *Store) (store.Account, func(raw string) store.Delivered) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := s.CreateDomain(ctx, "example.test", 0); err != nil {
-		t.Fatal(err)
-	}
-	a, err := s.CreateAccount(ctx, "bob@example.test", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := bob(t, s)
 	return a, func(raw string) store.Delivered {
 		t.Helper()
 		d := store.NewDelivery([]byte(raw), time.Now())

@@ -18,13 +18,7 @@ func TestSortKeysFilledForOlderBodies(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, dir)
 	ctx := context.Background()
-	if _, err := s.CreateDomain(ctx, "example.test", 0); err != nil {
-		t.Fatal(err)
-	}
-	a, err := s.CreateAccount(ctx, "bob@example.test", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := bob(t, s)
 	raws := []string{
 		"From: =?UTF-8?Q?=C3=89mile?= <emile@example.org>\r\nSubject: Re: [x] Plan\r\nDate: Tue, 24 Nov 2026 09:00:00 +0000\r\n\r\nb\r\n",
 		"From: zed@example.org\r\nTo: a@example.test\r\nSubject: plan\r\nReferences: <p@x> <q@x>\r\n\r\nb\r\n",

@@ -13,13 +13,17 @@ import (
 	"github.com/xtramail/xtramail/internal/store/storetest"
 )
 
-func open(t testing.TB, dir string) *Store {
+func open(t testing.TB, dir string) *Store { return openWith(t, dir, Options{}) }
+
+// openWith opens the store kept in dir with opts (laid out as
+// sqlitetest.Open lays it out, which this package cannot import).
+func openWith(t testing.TB, dir string, opts Options) *Store {
 	t.Helper()
 	blobs, err := fs.Open(filepath.Join(dir, "blobs"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := Open(filepath.Join(dir, "xtramail.db"), blobs, Options{})
+	s, err := Open(filepath.Join(dir, "xtramail.db"), blobs, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

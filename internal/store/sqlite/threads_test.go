@@ -67,13 +67,7 @@ func bulkCorpus(tb testing.TB, n int, seed uint64) []bulkMsg {
 func bulkAccount(tb testing.TB, s *Store) (store.Account, store.Mailbox) {
 	tb.Helper()
 	ctx := context.Background()
-	if _, err := s.CreateDomain(ctx, "example.test", 0); err != nil {
-		tb.Fatal(err)
-	}
-	a, err := s.CreateAccount(ctx, "bob@example.test", "")
-	if err != nil {
-		tb.Fatal(err)
-	}
+	a := bob(tb, s)
 	in, err := s.Mailbox(ctx, a.ID, store.Inbox)
 	if err != nil {
 		tb.Fatal(err)

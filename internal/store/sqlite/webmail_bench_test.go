@@ -127,13 +127,7 @@ var searchWords = strings.Fields(`continuity outage report invoice quarterly mee
 func bulkSearchInbox(tb testing.TB, s *Store, n int) (accountID, mailboxID int64) {
 	tb.Helper()
 	ctx := context.Background()
-	if _, err := s.CreateDomain(ctx, "example.test", 0); err != nil {
-		tb.Fatal(err)
-	}
-	a, err := s.CreateAccount(ctx, "bob@example.test", "")
-	if err != nil {
-		tb.Fatal(err)
-	}
+	a := bob(tb, s)
 	distinct := n / 10
 	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	var wg sync.WaitGroup
