@@ -23,19 +23,16 @@ const convRows = `[...document.querySelectorAll('#rows .mail-row')].map(r =>
 // them back. Screenshots of both lists and the message page at 390 and
 // 1280 px, light and dark.
 func TestBrowserConversationSwitch(t *testing.T) {
-	srv := start(t)
-	const to = "bob@example.test"
 	// The reply to the missing "q2" and the reply to "q1" arrive first.
-	capture(t, srv, to, "From: Dave <dave@example.org>\nTo: bob@example.test\nSubject: Re: Quarterly plan\nMessage-ID: <q3@example.org>\n"+
-		"In-Reply-To: <q2@example.org>\nDate: Tue, 01 Dec 2026 12:00:00 +0000\n\nSounds good to me.\n")
-	capture(t, srv, to, "From: Carol <carol@example.org>\nTo: bob@example.test\nSubject: Re: Quarterly plan\nMessage-ID: <q4@example.org>\n"+
-		"In-Reply-To: <q1@example.org>\nReferences: <q1@example.org>\nDate: Tue, 01 Dec 2026 13:00:00 +0000\n\nCan we move it to Friday?\n")
-	capture(t, srv, to, "From: Alice <alice@example.org>\nTo: bob@example.test\nSubject: Quarterly plan\nMessage-ID: <q1@example.org>\n"+
-		"Date: Tue, 01 Dec 2026 10:00:00 +0000\n\nHere is the plan for the quarter.\n")
-	capture(t, srv, to, "From: Erin <erin@example.org>\nTo: bob@example.test\nSubject: Lunch?\nMessage-ID: <l1@example.org>\n"+
-		"Date: Tue, 01 Dec 2026 11:00:00 +0000\n\nNoon at the usual place?\n")
-	tab := webtest.NewTab(t, webtest.Laptop)
-	tab.SignIn(srv.Web, to, "bob-password")
+	srv, _, tab := inboxWith(t,
+		"From: Dave <dave@example.org>\nTo: bob@example.test\nSubject: Re: Quarterly plan\nMessage-ID: <q3@example.org>\n"+
+			"In-Reply-To: <q2@example.org>\nDate: Tue, 01 Dec 2026 12:00:00 +0000\n\nSounds good to me.\n",
+		"From: Carol <carol@example.org>\nTo: bob@example.test\nSubject: Re: Quarterly plan\nMessage-ID: <q4@example.org>\n"+
+			"In-Reply-To: <q1@example.org>\nReferences: <q1@example.org>\nDate: Tue, 01 Dec 2026 13:00:00 +0000\n\nCan we move it to Friday?\n",
+		"From: Alice <alice@example.org>\nTo: bob@example.test\nSubject: Quarterly plan\nMessage-ID: <q1@example.org>\n"+
+			"Date: Tue, 01 Dec 2026 10:00:00 +0000\n\nHere is the plan for the quarter.\n",
+		"From: Erin <erin@example.org>\nTo: bob@example.test\nSubject: Lunch?\nMessage-ID: <l1@example.org>\n"+
+			"Date: Tue, 01 Dec 2026 11:00:00 +0000\n\nNoon at the usual place?\n")
 	rows := func(want int) []string {
 		t.Helper()
 		tab.Navigate(srv.Web + "/")

@@ -15,9 +15,21 @@ import (
 )
 
 // liveInbox starts the service with n messages in bob's INBOX ("Old 00"
-// from s0@example.org onwards, one a minute from two hours ago, each
-// with Message-ID <old-N@example.org>) and a laptop tab signed in as bob.
+// from s0@example.org onwards, each with Message-ID <old-N@example.org>)
+// and a laptop tab signed in as bob (inboxWith).
 func liveInbox(t *testing.T, n int) (*testserver.Server, store.Account, *webtest.Tab) {
+	t.Helper()
+	msgs := make([]string, n)
+	for i := range msgs {
+		msgs[i] = fmt.Sprintf("From: Sender %d <s%d@example.org>\nTo: bob@example.test\nSubject: Old %02d\nMessage-ID: <old-%d@example.org>\n\nbody\n", i, i, i, i)
+	}
+	return inboxWith(t, msgs...)
+}
+
+// inboxWith starts the service with msgs (LF line ends) in bob's INBOX,
+// in their order of arrival, one a minute from two hours ago, and a
+// laptop tab signed in as bob.
+func inboxWith(t *testing.T, msgs ...string) (*testserver.Server, store.Account, *webtest.Tab) {
 	t.Helper()
 	srv := start(t)
 	ctx := context.Background()
@@ -26,9 +38,8 @@ func liveInbox(t *testing.T, n int) (*testserver.Server, store.Account, *webtest
 		t.Fatal(err)
 	}
 	base := time.Now().Add(-2 * time.Hour)
-	for i := range n {
-		d := store.NewDelivery([]byte(fmt.Sprintf("From: Sender %d <s%d@example.org>\r\nTo: bob@example.test\r\nSubject: Old %02d\r\nMessage-ID: <old-%d@example.org>\r\n\r\nbody\r\n", i, i, i, i)),
-			base.Add(time.Duration(i)*time.Minute))
+	for i, raw := range msgs {
+		d := store.NewDelivery([]byte(strings.ReplaceAll(raw, "\n", "\r\n")), base.Add(time.Duration(i)*time.Minute))
 		d.Copies = []store.Copy{{AccountID: bob.ID, Mailbox: store.Inbox}}
 		if _, err := srv.Store.Deliver(ctx, d); err != nil {
 			t.Fatal(err)

@@ -36,22 +36,21 @@ func TestBrowserConversationMergeLive(t *testing.T) {
 		{"reply-in-sent", true, true, `["Erin:","Dave:3","Alice:"]`, `["Erin:","Dave:3","Frank:"]`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := start(t)
 			const to = "bob@example.test"
+			var msgs []string
 			if tc.other {
-				capture(t, srv, to, "From: Frank <frank@example.org>\nTo: bob@example.test\nSubject: Beta\nMessage-ID: <f1@example.org>\n"+
+				msgs = append(msgs, "From: Frank <frank@example.org>\nTo: bob@example.test\nSubject: Beta\nMessage-ID: <f1@example.org>\n"+
 					"Date: Tue, 01 Dec 2026 09:00:00 +0000\n\nAnother beta.\n")
 			}
-			capture(t, srv, to, "From: Alice <alice@example.org>\nTo: bob@example.test\nSubject: Alpha\nMessage-ID: <a1@example.org>\n"+
-				"Date: Tue, 01 Dec 2026 10:00:00 +0000\n\nAlpha starts.\n")
-			capture(t, srv, to, "From: Carol <carol@example.org>\nTo: bob@example.test\nSubject: Beta\nMessage-ID: <b1@example.org>\n"+
-				"Date: Tue, 01 Dec 2026 11:00:00 +0000\n\nBeta starts.\n")
-			capture(t, srv, to, "From: Dave <dave@example.org>\nTo: bob@example.test\nSubject: Re: Beta\nMessage-ID: <b2@example.org>\n"+
-				"In-Reply-To: <b1@example.org>\nReferences: <b1@example.org>\nDate: Tue, 01 Dec 2026 12:00:00 +0000\n\nBeta goes on.\n")
-			capture(t, srv, to, "From: Erin <erin@example.org>\nTo: bob@example.test\nSubject: Lunch?\nMessage-ID: <l1@example.org>\n"+
-				"Date: Tue, 01 Dec 2026 12:30:00 +0000\n\nNoon?\n")
-			tab := webtest.NewTab(t, webtest.Laptop)
-			tab.SignIn(srv.Web, to, "bob-password")
+			srv, bob, tab := inboxWith(t, append(msgs,
+				"From: Alice <alice@example.org>\nTo: bob@example.test\nSubject: Alpha\nMessage-ID: <a1@example.org>\n"+
+					"Date: Tue, 01 Dec 2026 10:00:00 +0000\n\nAlpha starts.\n",
+				"From: Carol <carol@example.org>\nTo: bob@example.test\nSubject: Beta\nMessage-ID: <b1@example.org>\n"+
+					"Date: Tue, 01 Dec 2026 11:00:00 +0000\n\nBeta starts.\n",
+				"From: Dave <dave@example.org>\nTo: bob@example.test\nSubject: Re: Beta\nMessage-ID: <b2@example.org>\n"+
+					"In-Reply-To: <b1@example.org>\nReferences: <b1@example.org>\nDate: Tue, 01 Dec 2026 12:00:00 +0000\n\nBeta goes on.\n",
+				"From: Erin <erin@example.org>\nTo: bob@example.test\nSubject: Lunch?\nMessage-ID: <l1@example.org>\n"+
+					"Date: Tue, 01 Dec 2026 12:30:00 +0000\n\nNoon?\n")...)
 			rows := `JSON.stringify(` + convRows + `)`
 			tab.WaitFor(rows + ` === '` + tc.before + `'`)
 			tab.WaitFor(`document.documentElement.dataset.live === 'open'`)
@@ -62,10 +61,6 @@ func TestBrowserConversationMergeLive(t *testing.T) {
 				"In-Reply-To: <b2@example.org>\nReferences: <a1@example.org> <b2@example.org>\nDate: Tue, 01 Dec 2026 13:00:00 +0000\n\nBoth, then.\n"
 			if tc.sent {
 				ctx := context.Background()
-				bob, err := srv.Store.Account(ctx, to)
-				if err != nil {
-					t.Fatal(err)
-				}
 				d := store.NewDelivery([]byte(strings.ReplaceAll(reply, "\n", "\r\n")), time.Now())
 				d.Copies = []store.Copy{{AccountID: bob.ID, Mailbox: store.Sent, Flags: store.FlagSeen}}
 				if _, err := srv.Store.Deliver(ctx, d); err != nil {
