@@ -10,22 +10,10 @@ import (
 
 // imaplibEveryCommand calls every command method of Python's
 // imaplib.IMAP4 on the server, and IDLE by raw writes (imaplib has no
-// idle before 3.14). It prints one JSON object: for each call, the status
-// ("OK", "NO", "BAD", or "error: ..." when imaplib raised) and the data.
+// idle before 3.14). It prints one JSON object: for each call (call of
+// imaplibStart), the status ("OK", "NO", "BAD", or "error: ..." when
+// imaplib raised) and the data.
 const imaplibEveryCommand = `
-import imaplib, json, ssl, sys, time
-port, cafile, user, password = sys.argv[1:]
-ctx = ssl.create_default_context(cafile=cafile)
-out = {}
-def call(name, fn, *args):
-    try:
-        typ, data = fn(*args)
-        out[name] = [typ, [d.decode('utf-8', 'replace') if isinstance(d, bytes) else
-                           [x.decode('utf-8', 'replace') if isinstance(x, bytes) else str(x) for x in d] if isinstance(d, tuple) else str(d)
-                           for d in data]]
-    except Exception as e:
-        out[name] = ['error: ' + type(e).__name__ + ': ' + str(e), []]
-m = imaplib.IMAP4_SSL('localhost', int(port), ssl_context=ctx)
 call('capability', m.capability)
 call('noop-before', m.noop)
 call('login_cram_md5', m.login_cram_md5, user, password)

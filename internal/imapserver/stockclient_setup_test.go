@@ -54,15 +54,35 @@ func (e *env) port() string {
 	return port
 }
 
-// runImaplib runs a Python imaplib script, written to a file of its own,
-// with the arguments port, CA file, user and password, and returns what
-// it printed.
+// imaplibStart begins every imaplib script: m is a session over TLS to
+// the server (not signed in), and call(name, fn, *args) runs one imaplib
+// method and keeps its status ("OK", "NO", "BAD", or "error: ..." when
+// imaplib raised) and data (decoded as UTF-8) in out under name.
+const imaplibStart = `
+import imaplib, json, ssl, sys, time
+port, cafile, user, password = sys.argv[1:]
+ctx = ssl.create_default_context(cafile=cafile)
+out = {}
+def call(name, fn, *args):
+    try:
+        typ, data = fn(*args)
+        out[name] = [typ, [d.decode('utf-8', 'replace') if isinstance(d, bytes) else
+                           [x.decode('utf-8', 'replace') if isinstance(x, bytes) else str(x) for x in d] if isinstance(d, tuple) else str(d)
+                           for d in data]]
+    except Exception as e:
+        out[name] = ['error: ' + type(e).__name__ + ': ' + str(e), []]
+m = imaplib.IMAP4_SSL('localhost', int(port), ssl_context=ctx)
+`
+
+// runImaplib runs a Python imaplib script after imaplibStart, written to
+// a file of its own, with the arguments port, CA file, user and
+// password, and returns what it printed.
 func (e *env) runImaplib(name, script string, timeout time.Duration) string {
 	e.t.Helper()
 	py := lookPath(e.t, "python3", "python3")
 	dir := e.t.TempDir()
 	file := filepath.Join(dir, name)
-	if err := os.WriteFile(file, []byte(script), 0o600); err != nil {
+	if err := os.WriteFile(file, []byte(imaplibStart+script), 0o600); err != nil {
 		e.t.Fatal(err)
 	}
 	return runClient(e.t, dir, timeout, py, file, e.port(), e.writeCert(), testUser, testPassword)

@@ -15,10 +15,6 @@ import (
 )
 
 const imaplibAuthenticate = `
-import imaplib, ssl, sys
-port, cafile, user, password = sys.argv[1:]
-ctx = ssl.create_default_context(cafile=cafile)
-m = imaplib.IMAP4_SSL('localhost', int(port), ssl_context=ctx)
 typ, data = m.authenticate('PLAIN', lambda challenge: b'\0' + user.encode() + b'\0' + password.encode())
 assert typ == 'OK', (typ, data)
 typ, data = m.select('INBOX')

@@ -71,18 +71,6 @@ func TestUTF8AcceptSearchCharsetAndHeaders(t *testing.T) {
 // (imaplib then sends its arguments in UTF-8, unquoted) and uses mailbox
 // names in UTF-8. It prints a JSON object of each call's status and data.
 const imaplibUTF8 = `
-import imaplib, json, ssl, sys
-port, cafile, user, password = sys.argv[1:]
-ctx = ssl.create_default_context(cafile=cafile)
-out = {}
-def call(name, fn, *args):
-    try:
-        typ, data = fn(*args)
-        out[name] = [typ, [d.decode('utf-8') if isinstance(d, bytes) else
-                           [x.decode('utf-8') for x in d] if isinstance(d, tuple) else str(d) for d in data]]
-    except Exception as e:
-        out[name] = ['error: ' + type(e).__name__ + ': ' + str(e), []]
-m = imaplib.IMAP4_SSL('localhost', int(port), ssl_context=ctx)
 call('login', m.login, user, password)
 call('enable', m.enable, 'UTF8=ACCEPT')
 call('create', m.create, 'Büro')
