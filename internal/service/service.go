@@ -275,7 +275,7 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Service, error) 
 	s.submit = submission.New(submission.Config{Config: smtpConfig(cfg.Submission.SMTP)},
 		st, authn, s.Submitter, log.With("listener", "submission"))
 
-	s.web = newWeb(&cfg, s.WebAddr, tlsCfg, acmeHandler, st, authn, sessions, s.Admin, s.composeOptions(&cfg, authn, spool, inflight), o.clock.Now, log.With("listener", "web"))
+	s.web = newWeb(&cfg, s.WebAddr, tlsCfg, acmeHandler, st, authn, sessions, s.Admin, s.composeOptions(&cfg, authn, spool, inflight), o.clock, log.With("listener", "web"))
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

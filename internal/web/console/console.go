@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/xtramail/xtramail/internal/admin"
+	"github.com/xtramail/xtramail/internal/clock"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/web"
 )
@@ -49,8 +50,10 @@ type Options struct {
 	Admin *admin.Service
 	// Logger gets handler errors once, with the administrator.
 	Logger *slog.Logger
-	// Now is the clock (tests inject one); nil means time.Now.
-	Now func() time.Time
+	// Clock is the service's clock: what the pages say of time (expiry,
+	// usage months) and when an import's generated passwords are
+	// dropped. Tests inject a clocktest.Clock; nil means the system's.
+	Clock clock.Clock
 }
 
 // app is one console: the options and what is built from them once.
@@ -68,14 +71,12 @@ type app struct {
 // New builds the console, registers its session kinds and static files
 // on opt.Web, and returns the handler to mount at "/console/".
 func New(opt Options) http.Handler {
-	a := &app{web: opt.Web, ops: opt.Admin, log: opt.Logger, now: opt.Now, pages: map[string]*web.Page{}}
+	clk := clock.Or(opt.Clock)
+	a := &app{web: opt.Web, ops: opt.Admin, log: opt.Logger, now: clk.Now, pages: map[string]*web.Page{}}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
-	if a.now == nil {
-		a.now = time.Now
-	}
-	a.jobs = newImportJobs(a.now)
+	a.jobs = newImportJobs(clk)
 	sub, err := fs.Sub(staticFS, "static")
 	if err != nil {
 		panic(err) // embedded: cannot fail

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/xtramail/xtramail/internal/admin"
+	"github.com/xtramail/xtramail/internal/clock"
 	"github.com/xtramail/xtramail/internal/web"
 )
 
@@ -107,14 +108,17 @@ func (j *importJob) view() importView {
 func (v importView) Hashing() bool { return v.Done && v.Hashed < v.Deferred }
 
 type importJobs struct {
-	now  func() time.Time
-	keep time.Duration // generatedKeep; tests shorten it
-	mu   sync.Mutex
-	jobs map[string]*importJob
+	clock clock.Clock
+	keep  time.Duration // generatedKeep
+	// dropRan, when set (tests), is called once a job's keep time has
+	// ended and its drop has looked at it.
+	dropRan func(*importJob)
+	mu      sync.Mutex
+	jobs    map[string]*importJob
 }
 
-func newImportJobs(now func() time.Time) *importJobs {
-	return &importJobs{now: now, keep: generatedKeep, jobs: map[string]*importJob{}}
+func newImportJobs(clk clock.Clock) *importJobs {
+	return &importJobs{clock: clk, keep: generatedKeep, jobs: map[string]*importJob{}}
 }
 
 var errBusy = errors.New("too many imports running")
@@ -126,7 +130,7 @@ func (js *importJobs) add(adminID int64, name string, total int) (*importJob, er
 	running := 0
 	for id, j := range js.jobs {
 		j.mu.Lock()
-		if j.done && js.now().Sub(j.finished) > importKeep {
+		if j.done && js.clock.Now().Sub(j.finished) > importKeep {
 			delete(js.jobs, id)
 		} else if !j.done {
 			running++
@@ -251,19 +255,26 @@ func (a *app) runImport(ctx context.Context, p admin.Principal, j *importJob, da
 	a.jobs.dropLater(j)
 }
 
-// dropLater drops j's generated passwords after js.keep unless they were
-// downloaded first (which drops them at once).
+// dropLater drops j's generated passwords once js.keep has passed on the
+// console's clock, unless they were downloaded first (which drops them
+// at once).
 func (js *importJobs) dropLater(j *importJob) {
 	if len(j.passwords) == 0 {
 		return
 	}
-	time.AfterFunc(js.keep, func() {
+	due := js.clock.At(js.clock.Now().Add(js.keep))
+	ran := js.dropRan
+	go func() {
+		<-due
 		j.mu.Lock()
-		defer j.mu.Unlock()
 		if !j.handedOut {
 			j.passwords, j.dropped = nil, true
 		}
-	})
+		j.mu.Unlock()
+		if ran != nil {
+			ran(j)
+		}
+	}()
 }
 
 // importBatch names a job's pending passwords in the store.
