@@ -240,7 +240,7 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Service, error) 
 	// credentials and ends its web sessions.
 	sessions := web.NewSessions(st, web.SessionsConfig{Idle: cfg.Web.SessionIdle.Duration, Max: cfg.Web.SessionMax.Duration})
 	s.Admin = admin.New(st, admin.Options{Hasher: authn.Hasher(), Forget: forgetAddress(st, authn, sessions, log), Issuer: cfg.Hostname, PasskeyRPID: cfg.Hostname,
-		SystemSender: cfg.Web.SystemSender, Wake: s.wakeQueue, SealKey: sealKey, Logger: log.With("component", "admin")})
+		SystemSender: cfg.Web.SystemSender, Wake: s.wakeQueue, SealKey: sealKey, Now: o.clock.Now, Logger: log.With("component", "admin")})
 	s.imap = imapserver.New(imapserver.Config{
 		TLS:           tlsCfg,
 		Hostname:      cfg.Hostname,

@@ -11,7 +11,9 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/xtramail/xtramail/internal/admin"
+	"github.com/xtramail/xtramail/internal/clocktest"
 	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/testserver"
 	"github.com/xtramail/xtramail/internal/web/webtest"
 )
 
@@ -27,7 +29,11 @@ import (
 // id), so the pages are opened at https://localhost, the service's host
 // name in tests.
 func TestBrowserPasskeys(t *testing.T) {
-	srv := browserServer(t)
+	// On a test clock: each TOTP code is of the step after the last one
+	// accepted, and the test moves the clock there instead of waiting
+	// up to 30 s for it.
+	clk := clocktest.New(time.Now().Truncate(time.Second))
+	srv := testserver.Start(t, testserver.Options{Data: freshData(t), Configure: webtest.ServerTLS(t), Clock: clk})
 	base := strings.Replace(srv.Web, "https://127.0.0.1:", "https://localhost:", 1)
 	ops := newOps(t, srv)
 	ctx := context.Background()
@@ -66,25 +72,18 @@ func TestBrowserPasskeys(t *testing.T) {
 	)
 	key := strings.TrimSpace(b.text("code.xc-secret"))
 	// Each code must be of a later step than the last one accepted
-	// (replay guard) and within a step of now.
-	lastUsed := time.Now()
+	// (replay guard) and within a step of the service's clock: the clock
+	// moves to the next step for each.
 	nextCode := func() string {
 		t.Helper()
-		at := time.Now()
-		if at.Unix()/30 <= lastUsed.Unix()/30 {
-			at = lastUsed.Add(30 * time.Second)
-		}
-		for at.Unix()/30 > time.Now().Unix()/30+1 {
-			time.Sleep(time.Second)
-		}
-		lastUsed = at
-		c, err := totp.GenerateCode(key, at)
+		clk.Advance(30 * time.Second)
+		c, err := totp.GenerateCode(key, clk.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
 		return c
 	}
-	code, _ := totp.GenerateCode(key, lastUsed)
+	code, _ := totp.GenerateCode(key, clk.Now())
 	b.do("enrolment code",
 		chromedp.SendKeys(chromedp.ID("code"), code),
 		chromedp.Click(chromedp.CSS("form button[type=submit]")),
