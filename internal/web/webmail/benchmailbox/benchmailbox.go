@@ -24,9 +24,9 @@ import (
 	"time"
 
 	"github.com/xtramail/xtramail/internal/auth"
-	blobfs "github.com/xtramail/xtramail/internal/blob/fs"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/store/sqlite"
+	"github.com/xtramail/xtramail/internal/store/sqlite/sqlitetest"
 )
 
 const (
@@ -82,18 +82,8 @@ func Dir(tb testing.TB, n int) string {
 // when the test ends.
 func Open(tb testing.TB, dir string) *sqlite.Store {
 	tb.Helper()
-	blobs, err := blobfs.Open(filepath.Join(dir, "blobs"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	st, err := sqlite.Open(filepath.Join(dir, "xtramail.db"), blobs, sqlite.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		st.Close()
-		blobs.Close()
-	})
+	st := sqlitetest.Open(tb, dir, sqlite.Options{})
+	tb.Cleanup(func() { st.Close() }) // its blobs too
 	return st
 }
 
@@ -150,14 +140,7 @@ func build(tb testing.TB, root, dir string, n int) {
 	rand.Read(r[:])
 	tmp := filepath.Join(root, ".building-"+hex.EncodeToString(r[:]))
 	defer os.RemoveAll(tmp)
-	blobs, err := blobfs.Open(filepath.Join(tmp, "blobs"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	st, err := sqlite.Open(filepath.Join(tmp, "xtramail.db"), blobs, sqlite.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	st := sqlitetest.Open(tb, tmp, sqlite.Options{})
 	ctx := context.Background()
 	if _, err := st.CreateDomain(ctx, Domain, 0); err != nil {
 		tb.Fatal(err)
@@ -188,10 +171,7 @@ func build(tb testing.TB, root, dir string, n int) {
 	if tb.Failed() {
 		tb.FailNow()
 	}
-	if err := st.Close(); err != nil {
-		tb.Fatal(err)
-	}
-	if err := blobs.Close(); err != nil {
+	if err := st.Close(); err != nil { // its blobs too
 		tb.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(tmp, "complete"), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o640); err != nil {
