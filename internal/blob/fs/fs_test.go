@@ -23,24 +23,32 @@ func TestStore(t *testing.T) {
 	blobtest.Run(t, s)
 }
 
-// TestSegments checks hourly rotation, alignment, and that a segment is
-// removed with its last object.
-func TestSegments(t *testing.T) {
-	dir := t.TempDir()
+// openAt opens a store in dir whose clock reads *now, closed when the
+// test ends: the test moves the hour by changing it.
+func openAt(t *testing.T, dir string, at time.Time) (*Store, *time.Time) {
+	t.Helper()
 	s, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	now := time.Date(2026, 11, 25, 10, 30, 0, 0, time.UTC)
-	s.now = func() time.Time { return now }
+	t.Cleanup(func() { s.Close() })
+	now := &at
+	s.now = func() time.Time { return *now }
+	return s, now
+}
+
+// TestSegments checks hourly rotation, alignment, and that a segment is
+// removed with its last object.
+func TestSegments(t *testing.T) {
+	dir := t.TempDir()
+	s, now := openAt(t, dir, time.Date(2026, 11, 25, 10, 30, 0, 0, time.UTC))
 	ctx := context.Background()
 	k1, _ := s.Put(ctx, strings.NewReader("one"), 3)
 	k2, _ := s.Put(ctx, strings.NewReader("two"), 3)
 	if !strings.HasPrefix(k1, "2026/11/25/10-") || !strings.HasSuffix(k2, ":4096:3") {
 		t.Fatalf("keys %q %q", k1, k2)
 	}
-	now = now.Add(time.Hour)
+	*now = now.Add(time.Hour)
 	k3, err := s.Put(ctx, strings.NewReader("three"), 5)
 	if err != nil || !strings.HasPrefix(k3, "2026/11/25/11-") {
 		t.Fatalf("after an hour: %q %v", k3, err)

@@ -67,13 +67,7 @@ func readAll(t *testing.T, s *Store, key string) string {
 // cached is still found, and the cache holds a bounded number of files.
 func TestReadersShareSegmentHandles(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	now := time.Date(2026, 12, 6, 4, 0, 0, 0, time.UTC)
-	s.now = func() time.Time { return now }
+	s, now := openAt(t, dir, time.Date(2026, 12, 6, 4, 0, 0, 0, time.UTC))
 	ctx := context.Background()
 	a, err := s.Put(ctx, strings.NewReader("first"), 5)
 	if err != nil {
@@ -116,7 +110,7 @@ func TestReadersShareSegmentHandles(t *testing.T) {
 	// One object in each of many hourly segments, each read once: the
 	// cache keeps at most maxHandles of them open.
 	for i := range maxHandles + 10 {
-		now = now.Add(time.Hour)
+		*now = now.Add(time.Hour)
 		k, err := s.Put(ctx, strings.NewReader("x"), 1)
 		if err != nil {
 			t.Fatal(err)
@@ -140,13 +134,7 @@ func TestReadersShareSegmentHandles(t *testing.T) {
 // old handle would still read the removed file).
 func TestRemovedSegmentNotReadThroughHandle(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	now := time.Date(2026, 12, 6, 4, 0, 0, 0, time.UTC)
-	s.now = func() time.Time { return now }
+	s, now := openAt(t, dir, time.Date(2026, 12, 6, 4, 0, 0, 0, time.UTC))
 	ctx := context.Background()
 	old, err := s.Put(ctx, strings.NewReader("old"), 3)
 	if err != nil {
@@ -157,7 +145,7 @@ func TestRemovedSegmentNotReadThroughHandle(t *testing.T) {
 	}
 	// The next hour's object makes a new current segment, so that the
 	// old one is removed with its last object.
-	now = now.Add(time.Hour)
+	*now = now.Add(time.Hour)
 	if _, err := s.Put(ctx, strings.NewReader("new"), 3); err != nil {
 		t.Fatal(err)
 	}
