@@ -61,8 +61,13 @@
         status.textContent = "Uploading " + names.join(", ") + ": " + bar.value + " %";
       }
     });
-    form.addEventListener("htmx:afterRequest", function () {
-      // The files went with the save: never send them twice.
+    form.addEventListener("htmx:afterRequest", function (e) {
+      // The files went with their own save: never send them twice. A
+      // save of the text that was in flight when they were chosen must
+      // leave them to the save queued behind it ("queue last"), which
+      // would otherwise go without them.
+      var ev = e.detail.requestConfig && e.detail.requestConfig.triggeringEvent;
+      if (!ev || ev.target !== files) return;
       files.value = "";
       bar.hidden = true;
       bar.value = 0;
