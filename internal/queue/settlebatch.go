@@ -55,9 +55,7 @@ func (b *settleBatch) settle(ctx context.Context, st store.Queue, settles []stor
 
 	var taken []*settleReq
 	err := sf.SettleQueueFrom(ctx, func() ([]store.QueueSettle, []store.LogEvent) {
-		b.mu.Lock()
-		taken, b.pending, b.queued = b.pending, nil, false
-		b.mu.Unlock()
+		taken = b.take()
 		var all []store.QueueSettle
 		var evs []store.LogEvent
 		for _, x := range taken {
@@ -71,12 +69,19 @@ func (b *settleBatch) settle(ctx context.Context, st store.Queue, settles []stor
 		if err == nil {
 			err = errors.New("settle queue entries: the write did not run")
 		}
-		b.mu.Lock()
-		taken, b.pending, b.queued = b.pending, nil, false
-		b.mu.Unlock()
+		taken = b.take()
 	}
 	for _, x := range taken {
 		x.done <- err
 	}
 	return <-r.done
+}
+
+// take empties the pending settles; the next to come queues a request.
+func (b *settleBatch) take() []*settleReq {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	taken := b.pending
+	b.pending, b.queued = nil, false
+	return taken
 }

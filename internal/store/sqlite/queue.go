@@ -140,12 +140,7 @@ func (s *Store) OpenQueuedBody(ctx context.Context, e store.QueueEntry) (io.Read
 }
 
 func (s *Store) SettleQueue(ctx context.Context, settles []store.QueueSettle, events ...store.LogEvent) error {
-	return s.write(ctx, func(t *tx) error {
-		if err := t.settle(s, settles); err != nil {
-			return err
-		}
-		return t.appendLog(events)
-	})
+	return s.SettleQueueFrom(ctx, func() ([]store.QueueSettle, []store.LogEvent) { return settles, events })
 }
 
 // SettleQueueFrom is SettleQueue with what to settle taken when the write
