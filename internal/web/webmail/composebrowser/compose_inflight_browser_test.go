@@ -1,0 +1,366 @@
+package composebrowser_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/chromedp"
+
+	"github.com/xtramail/xtramail/internal/config"
+	"github.com/xtramail/xtramail/internal/message"
+	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/testserver"
+	"github.com/xtramail/xtramail/internal/web/webtest"
+)
+
+// savesProxy is an HTTPS reverse proxy in front of the web listener (the
+// browser goes through it, one origin) that records every draft save
+// (POST /compose/save): the files and text it carried, and when the
+// server had answered it. Armed, it holds the next save that carries no
+// file before the server sees it, until the test releases it: an
+// autosave of the text stays in flight for as long as the test needs,
+// whatever the machine's speed.
+type savesProxy struct {
+	URL string
+
+	mu      sync.Mutex
+	armed   bool
+	release chan struct{}
+	once    sync.Once
+	saves   []save
+}
+
+// save is one POST /compose/save as the proxy forwarded it.
+type save struct {
+	files []string // names of the file parts with a file
+	text  string
+	held  bool
+	done  bool // the server has answered it
+}
+
+func newSavesProxy(t *testing.T, srv *testserver.Server) *savesProxy {
+	t.Helper()
+	target, err := url.Parse(srv.Web)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &savesProxy{release: make(chan struct{})}
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(target)
+			// The server sees the browser's origin: its same-origin
+			// checks and redirects stay those of a direct visit.
+			r.Out.Host = r.In.Host
+		},
+		Transport: srv.HTTPClient().Transport,
+	}
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != "/compose/save" {
+			rp.ServeHTTP(w, r)
+			return
+		}
+		i, held, ok := p.record(t, r)
+		if !ok {
+			http.Error(w, "unreadable save", http.StatusBadRequest)
+			return
+		}
+		if held {
+			select {
+			case <-p.release:
+			case <-r.Context().Done():
+			}
+		}
+		rp.ServeHTTP(w, r)
+		p.mu.Lock()
+		p.saves[i].done = true
+		p.mu.Unlock()
+	}))
+	ts.TLS = &tls.Config{Certificates: []tls.Certificate{webtest.Cert(t)}}
+	ts.EnableHTTP2 = true
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	t.Cleanup(p.Release) // before Close: no handler stays blocked
+	p.URL = ts.URL
+	return p
+}
+
+// record reads a save's form (and gives the request its body back),
+// notes it, and decides whether to hold it; it returns its index and
+// whether to hold it.
+func (p *savesProxy) record(t *testing.T, r *http.Request) (i int, held, ok bool) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		t.Errorf("proxy: read a save: %v", err)
+		return 0, false, false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	var s save
+	_, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || params["boundary"] == "" {
+		t.Errorf("proxy: a save that is not multipart: %q", r.Header.Get("Content-Type"))
+		return 0, false, false
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Errorf("proxy: a save's form: %v", err)
+			return 0, false, false
+		}
+		switch {
+		case part.FormName() == "files" && part.FileName() != "":
+			s.files = append(s.files, part.FileName())
+		case part.FormName() == "text":
+			b, _ := io.ReadAll(part)
+			s.text = strings.TrimSpace(strings.ReplaceAll(string(b), "\r\n", "\n"))
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.armed && len(s.files) == 0 {
+		p.armed, s.held = false, true
+	}
+	p.saves = append(p.saves, s)
+	return len(p.saves) - 1, s.held, true
+}
+
+// Hold arms the proxy: the next save without files is held.
+func (p *savesProxy) Hold() {
+	p.mu.Lock()
+	p.armed = true
+	p.mu.Unlock()
+}
+
+// WaitHeld waits until a save is held and returns it.
+func (p *savesProxy) WaitHeld(t *testing.T) save {
+	t.Helper()
+	var held save
+	waitFor(t, "an autosave to be held", func() bool {
+		for _, s := range p.Saves() {
+			if s.held {
+				held = s
+				return true
+			}
+		}
+		return false
+	})
+	return held
+}
+
+// Release lets the held save through (once).
+func (p *savesProxy) Release() { p.once.Do(func() { close(p.release) }) }
+
+// Saves returns the saves so far.
+func (p *savesProxy) Saves() []save {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.saves)
+}
+
+// watchSaves adds listeners that count, on the page, the saves handed
+// to htmx (htmx:confirm, before its hx-sync queue) by what triggered
+// them, and the saves that ended (htmx:afterRequest): what the test waits
+// on, since a save queued behind one in flight sends nothing yet.
+const watchSaves = `(() => {
+	const form = document.getElementById("compose-form");
+	window.saves = {filesTriggered: 0, textTriggered: 0, ended: 0};
+	form.addEventListener("htmx:confirm", e => {
+		const ev = e.detail.triggeringEvent;
+		if (ev && ev.target === document.getElementById("files")) window.saves.filesTriggered++;
+		else if (ev && ev.target === document.getElementById("text")) window.saves.textTriggered++;
+	});
+	form.addEventListener("htmx:afterRequest", () => window.saves.ended++);
+	return true;
+})()`
+
+// typeText inserts text at the end of the message field as one input
+// event (Input.insertText, as an input method does): one autosave,
+// 1.5 s later, whatever the machine's speed, where key by key typing
+// on a loaded machine may start one per pause.
+func typeText(tab *webtest.Tab, text string) {
+	tab.Do(chromedp.Focus(chromedp.CSS("#text")),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			if _, err := chromedp.Evaluate[bool](`(t => { t.setSelectionRange(t.value.length, t.value.length); return true })(document.getElementById("text"))`)(ctx, tg); err != nil {
+				return err
+			}
+			_, err := cdp.Call(ctx, tg, input.InsertText, input.InsertTextParams{Text: text})
+			return err
+		}))
+}
+
+// draftFiles returns the attachments of the account's one draft, name →
+// content, read from the store, and the draft's text.
+func draftFiles(t *testing.T, srv *testserver.Server, addr string) (map[string][]byte, string) {
+	t.Helper()
+	bodies := srv.Bodies(t, addr, store.Drafts)
+	if len(bodies) != 1 {
+		t.Fatalf("%d drafts in Drafts, want 1", len(bodies))
+	}
+	files := map[string][]byte{}
+	var text string
+	for _, raw := range bodies {
+		info := message.Parse(raw)
+		for _, p := range info.Part.Leaves() {
+			b, err := message.Decode(raw, p)
+			if err != nil {
+				t.Fatalf("the draft's part %s/%s: %v", p.Type, p.Subtype, err)
+			}
+			if p.Filename == "" {
+				text += string(b)
+				continue
+			}
+			if _, dup := files[p.Filename]; dup {
+				t.Errorf("the draft has %s twice", p.Filename)
+			}
+			files[p.Filename] = b
+		}
+	}
+	return files, text
+}
+
+// TestBrowserComposeFilesChosenDuringAutosave guards 5640f62: files
+// chosen while an autosave of the text is in flight go with the save
+// queued behind it ("queue last"), and that save must still carry them.
+// Before, the autosave's end cleared the file input, so the queued save
+// went without the files and the upload was silently lost (seen once as
+// a flaky TestBrowserComposeThreeUploadsAndLimit). The proxy holds the
+// autosave on its way to the server, so the files are always chosen
+// while it is in flight; then the files must be listed on the page and
+// be in the stored draft, sent once, by one save, and the next autosave
+// must send none. Screenshots at 390 and 1280 px, light and dark.
+func TestBrowserComposeFilesChosenDuringAutosave(t *testing.T) {
+	tlsCfg := webtest.ServerTLS(t)
+	srv := testserver.Start(t, testserver.Options{
+		Users:     map[string]string{bob: bobPw, eve: evePw},
+		Configure: func(c *config.Config) { tlsCfg(c) },
+	})
+	px := newSavesProxy(t, srv)
+	dir := t.TempDir()
+	paths := []string{
+		randomFile(t, dir, "floor-plan.pdf", 90<<10),
+		randomFile(t, dir, "site photo 2.jpg", 70<<10),
+	}
+	want := map[string][]byte{}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[filepath.Base(p)] = b
+	}
+
+	tab := webtest.NewTab(t)
+	tab.SignIn(px.URL, bob, bobPw)
+	tab.Navigate(px.URL + "/compose")
+	// To and Subject without events (chromedp.SetValue sends input and
+	// change: saves of their own); the text's one input event starts
+	// the one autosave, which the proxy holds.
+	webtest.Run(tab, chromedp.Evaluate[bool](`(() => {
+		document.getElementById("to").value = "carol@far.test";
+		document.getElementById("subject").value = "Floor plan";
+		return true;
+	})()`))
+	webtest.Run(tab, chromedp.Evaluate[bool](watchSaves))
+	px.Hold()
+	typeText(tab, "The plan and a photo, as promised.")
+	held := px.WaitHeld(t)
+	if held.text != "The plan and a photo, as promised." || len(px.Saves()) != 1 {
+		t.Fatalf("the held autosave carries the text %q, want all of it, and is the first save of %+v", held.text, px.Saves())
+	}
+
+	// Chosen while the autosave is in flight: their save is queued.
+	tab.Do(chromedp.SetUploadFiles(chromedp.CSS("#files"), paths))
+	tab.WaitFor(`window.saves.filesTriggered === 1`)
+	if n := len(px.Saves()); n != 1 {
+		t.Fatalf("%d saves reached the proxy while one was held, want the held one only: %+v", n, px.Saves())
+	}
+	tab.Screenshot("compose-files-queued")
+
+	px.Release()
+	tab.WaitFor(`window.saves.ended === 2`)
+	waitFor(t, "the proxy to see both saves answered", func() bool {
+		s := px.Saves()
+		return len(s) == 2 && s[0].done && s[1].done
+	})
+	state := tab.Text("#draft-state")
+	for name := range want {
+		if !strings.Contains(state, name) {
+			t.Errorf("after the held autosave ended and the queued save ran, the page lists %q, want %s in it", state, name)
+		}
+	}
+	saves := px.Saves()
+	if len(saves[0].files) != 0 {
+		t.Errorf("the held autosave sent files %v", saves[0].files)
+	}
+	if got := saves[1].files; !slices.Equal(got, []string{"floor-plan.pdf", "site photo 2.jpg"}) {
+		t.Errorf("the queued save sent files %v, want the two chosen", got)
+	}
+	if n := webtest.Run(tab, chromedp.Evaluate[int](`document.getElementById("files").files.length`)); n != 0 {
+		t.Errorf("the file input still holds %d files after their save", n)
+	}
+
+	// Another autosave sends no file again, and the draft keeps the two.
+	typeText(tab, " See you Monday.")
+	tab.WaitFor(`window.saves.ended === 3`)
+	saves = px.Saves()
+	if len(saves) != 3 || len(saves[2].files) != 0 || !strings.HasSuffix(saves[2].text, "See you Monday.") {
+		t.Errorf("the saves were %+v, want a third with the new text and no file", saves)
+	}
+	files, text := draftFiles(t, srv, bob)
+	if len(files) != len(want) {
+		t.Errorf("the stored draft has %d attachments, want %d", len(files), len(want))
+	}
+	for name, b := range want {
+		if got, ok := files[name]; !ok {
+			t.Errorf("the stored draft lacks %s (it has %v)", name, keys(files))
+		} else if !bytes.Equal(got, b) {
+			t.Errorf("the stored draft's %s differs from the file chosen (%d bytes, want %d)", name, len(got), len(b))
+		}
+	}
+	if !strings.Contains(text, "See you Monday.") {
+		t.Errorf("the stored draft's text is %q, want the last autosave's", text)
+	}
+	state = tab.Text("#draft-state")
+	for name := range want {
+		if strings.Count(state, name) != 1 {
+			t.Errorf("after the next autosave the page lists %q, want %s once", state, name)
+		}
+	}
+
+	for _, w := range []int{webtest.LaptopWidth, webtest.PhoneWidth} {
+		for _, dark := range []bool{false, true} {
+			tab.SetWidth(w)
+			tab.SetDark(dark)
+			tab.WaitFor("document.documentElement.scrollWidth <= window.innerWidth")
+			tab.Screenshot("compose-files-after-autosave")
+		}
+	}
+}
+
+func keys(m map[string][]byte) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
