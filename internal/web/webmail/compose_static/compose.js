@@ -14,26 +14,50 @@
     var limit = parseInt(form.getAttribute("data-limit"), 10) || 0;
     var hintText = hint ? hint.textContent : "";
 
+    // Files chosen go once, with the next save of the form that is sent,
+    // and the server keeps them in the draft from then on. That save is
+    // usually the one their own "change" starts, but not always: while
+    // another save is in flight, theirs is queued, and hx-sync "queue
+    // last" keeps only the latest, so text typed meanwhile puts its
+    // autosave in their save's place. So a selection is pending from its
+    // "change" until the end of the save that carried it; every save sent
+    // meanwhile carries it, whatever started that save, and no other
+    // save's end may clear it (one in flight when the files were chosen
+    // went without them).
+    var chosen = 0; // selections made: a save's end clears only its own
+    var pending = 0; // the selection not yet sent (its number), 0: none
+    var sending = 0; // the selection the save in flight carries, 0: none
+
     // Refuse too large a selection before uploading it.
     files.addEventListener("change", function (e) {
       var total = 0;
       for (var i = 0; i < files.files.length; i++) total += files.files[i].size;
       hint.textContent = hintText;
       hint.classList.remove("files-error");
+      chosen++;
+      pending = files.files.length ? chosen : 0;
       if (limit && total > limit) {
         e.stopPropagation(); // no autosave of it
         files.value = "";
+        pending = 0;
         hint.textContent = "Those files are too large together. " + hintText;
         hint.classList.add("files-error");
       }
     }, true);
 
-    // An autosave sends the text fields only: the files go once, with
-    // the save their own "change" starts, and the server keeps them in
-    // the draft from then on.
+    // The form's own saves only: the address fields' suggestions are
+    // requests of their own, whose events bubble up to the form.
+    var sendingNames = []; // what the progress names: the save's files
     form.addEventListener("htmx:configRequest", function (e) {
-      var ev = e.detail.triggeringEvent;
-      if (!ev || ev.target !== files) e.detail.formData.delete("files");
+      if (e.detail.elt !== form) return;
+      sending = pending;
+      e.detail.filesSent = pending; // read back at the save's end
+      sendingNames = [];
+      if (!pending) {
+        e.detail.formData.delete("files");
+        return;
+      }
+      for (var i = 0; i < files.files.length; i++) sendingNames.push(files.files[i].name);
     });
 
     // Files refused (413: over the limit, the limit named; 503: the
@@ -48,30 +72,30 @@
     });
 
     // What is uploading, by name, beside the bar: the file input only
-    // says "3 files".
+    // says "3 files" (and may hold files chosen since).
     var status = document.getElementById("upload-status");
     form.addEventListener("htmx:xhr:progress", function (e) {
-      if (!files.files.length || !e.detail.lengthComputable) return;
+      if (e.target !== form || !sending || !e.detail.lengthComputable) return;
       bar.hidden = false;
       bar.value = Math.round(100 * e.detail.loaded / e.detail.total);
       if (status) {
-        var names = [];
-        for (var i = 0; i < files.files.length; i++) names.push(files.files[i].name);
         status.hidden = false;
-        status.textContent = "Uploading " + names.join(", ") + ": " + bar.value + " %";
+        status.textContent = "Uploading " + sendingNames.join(", ") + ": " + bar.value + " %";
       }
     });
     form.addEventListener("htmx:afterRequest", function (e) {
-      // The files went with their own save: never send them twice. A
-      // save of the text that was in flight when they were chosen must
-      // leave them to the save queued behind it ("queue last"), which
-      // would otherwise go without them.
-      var ev = e.detail.requestConfig && e.detail.requestConfig.triggeringEvent;
-      if (!ev || ev.target !== files) return;
-      files.value = "";
+      if (e.detail.elt !== form) return;
+      var sent = e.detail.requestConfig && e.detail.requestConfig.filesSent;
+      sending = 0;
+      if (!sent) return;
       bar.hidden = true;
       bar.value = 0;
       if (status) { status.hidden = true; status.textContent = ""; }
+      // They went: never send them twice. Files chosen again meanwhile
+      // wait for a save of their own (queued behind this one).
+      if (sent !== pending) return;
+      pending = 0;
+      files.value = "";
     });
 
     // A send waits for a save in flight, whose answer carries the

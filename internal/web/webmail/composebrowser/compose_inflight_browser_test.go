@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -12,7 +14,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -32,15 +33,16 @@ import (
 // savesProxy is an HTTPS reverse proxy in front of the web listener (the
 // browser goes through it, one origin) that records every draft save
 // (POST /compose/save): the files and text it carried, and when the
-// server had answered it. Armed, it holds the next save that carries no
-// file before the server sees it, until the test releases it: an
-// autosave of the text stays in flight for as long as the test needs,
-// whatever the machine's speed.
+// server had answered it. Armed, it holds the next save of a kind (with
+// files or without) before the server sees it, until the test releases
+// it: that save stays in flight for as long as the test needs, whatever
+// the machine's speed.
 type savesProxy struct {
 	URL string
 
 	mu      sync.Mutex
 	armed   bool
+	files   bool // what is armed for: a save with files, or one without
 	release chan struct{}
 	once    sync.Once
 	saves   []save
@@ -136,17 +138,18 @@ func (p *savesProxy) record(t *testing.T, r *http.Request) (i int, held, ok bool
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.armed && len(s.files) == 0 {
+	if p.armed && p.files == (len(s.files) > 0) {
 		p.armed, s.held = false, true
 	}
 	p.saves = append(p.saves, s)
 	return len(p.saves) - 1, s.held, true
 }
 
-// Hold arms the proxy: the next save without files is held.
-func (p *savesProxy) Hold() {
+// Hold arms the proxy: the next save with files (withFiles) or without
+// is held.
+func (p *savesProxy) Hold(withFiles bool) {
 	p.mu.Lock()
-	p.armed = true
+	p.armed, p.files = true, withFiles
 	p.mu.Unlock()
 }
 
@@ -154,7 +157,7 @@ func (p *savesProxy) Hold() {
 func (p *savesProxy) WaitHeld(t *testing.T) save {
 	t.Helper()
 	var held save
-	waitFor(t, "an autosave to be held", func() bool {
+	waitFor(t, "a save to be held", func() bool {
 		for _, s := range p.Saves() {
 			if s.held {
 				held = s
@@ -237,50 +240,69 @@ func draftFiles(t *testing.T, srv *testserver.Server, addr string) (map[string][
 	return files, text
 }
 
-// TestBrowserComposeFilesChosenDuringAutosave guards 5640f62: files
-// chosen while an autosave of the text is in flight go with the save
-// queued behind it ("queue last"), and that save must still carry them.
-// Before, the autosave's end cleared the file input, so the queued save
-// went without the files and the upload was silently lost (seen once as
-// a flaky TestBrowserComposeThreeUploadsAndLimit). The proxy holds the
-// autosave on its way to the server, so the files are always chosen
-// while it is in flight; then the files must be listed on the page and
-// be in the stored draft, sent once, by one save, and the next autosave
-// must send none. Screenshots at 390 and 1280 px, light and dark.
-func TestBrowserComposeFilesChosenDuringAutosave(t *testing.T) {
+// chooseFiles writes random files named names to a directory of the
+// test's and returns their paths and contents by name.
+func chooseFiles(t *testing.T, sizes map[string]int, names ...string) ([]string, map[string][]byte) {
+	t.Helper()
+	dir := t.TempDir()
+	var paths []string
+	want := map[string][]byte{}
+	for _, name := range names {
+		p := randomFile(t, dir, name, sizes[name])
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+		want[name] = b
+	}
+	return paths, want
+}
+
+var fileSizes = map[string]int{
+	"floor-plan.pdf":   90 << 10,
+	"site photo 2.jpg": 70 << 10,
+	"site photo 3.jpg": 80 << 10,
+	"lease.pdf":        60 << 10,
+}
+
+// openCompose signs bob in through a savesProxy and opens compose with
+// To, Subject and text filled without events (chromedp.SetValue sends
+// input and change: saves of their own), so that no save has started;
+// the page counts its saves (watchSaves).
+func openCompose(t *testing.T, text string) (*testserver.Server, *savesProxy, *webtest.Tab) {
+	t.Helper()
 	tlsCfg := webtest.ServerTLS(t)
 	srv := testserver.Start(t, testserver.Options{
 		Users:     map[string]string{bob: bobPw, eve: evePw},
 		Configure: func(c *config.Config) { tlsCfg(c) },
 	})
 	px := newSavesProxy(t, srv)
-	dir := t.TempDir()
-	paths := []string{
-		randomFile(t, dir, "floor-plan.pdf", 90<<10),
-		randomFile(t, dir, "site photo 2.jpg", 70<<10),
-	}
-	want := map[string][]byte{}
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want[filepath.Base(p)] = b
-	}
-
 	tab := webtest.NewTab(t)
 	tab.SignIn(px.URL, bob, bobPw)
 	tab.Navigate(px.URL + "/compose")
-	// To and Subject without events (chromedp.SetValue sends input and
-	// change: saves of their own); the text's one input event starts
-	// the one autosave, which the proxy holds.
-	webtest.Run(tab, chromedp.Evaluate[bool](`(() => {
+	fill := fmt.Sprintf(`(() => {
 		document.getElementById("to").value = "carol@far.test";
 		document.getElementById("subject").value = "Floor plan";
+		document.getElementById("text").value = %q;
 		return true;
-	})()`))
+	})()`, text)
+	webtest.Run(tab, chromedp.Evaluate[bool](fill))
 	webtest.Run(tab, chromedp.Evaluate[bool](watchSaves))
-	px.Hold()
+	return srv, px, tab
+}
+
+// heldCompose opens compose, types the text, holds its autosave at the
+// proxy and chooses two files while it is held: their save is queued
+// behind it. It returns the files' names in the order chosen, and their
+// contents.
+func heldCompose(t *testing.T) (*testserver.Server, *savesProxy, *webtest.Tab, []string, map[string][]byte) {
+	t.Helper()
+	srv, px, tab := openCompose(t, "")
+	names := []string{"floor-plan.pdf", "site photo 2.jpg"}
+	paths, want := chooseFiles(t, fileSizes, names...)
+	// The text's one input event starts the one autosave.
+	px.Hold(false)
 	typeText(tab, "The plan and a photo, as promised.")
 	held := px.WaitHeld(t)
 	if held.text != "The plan and a photo, as promised." || len(px.Saves()) != 1 {
@@ -293,59 +315,24 @@ func TestBrowserComposeFilesChosenDuringAutosave(t *testing.T) {
 	if n := len(px.Saves()); n != 1 {
 		t.Fatalf("%d saves reached the proxy while one was held, want the held one only: %+v", n, px.Saves())
 	}
+	return srv, px, tab, names, want
+}
+
+// TestBrowserComposeFilesChosenDuringAutosave guards 5640f62: files
+// chosen while an autosave of the text is in flight go with the save
+// queued behind it ("queue last"), and that save must still carry them.
+// Before, the autosave's end cleared the file input, so the queued save
+// went without the files and the upload was silently lost (seen once as
+// a flaky TestBrowserComposeThreeUploadsAndLimit). The proxy holds the
+// autosave on its way to the server, so the files are always chosen
+// while it is in flight; then the files must be listed on the page and
+// be in the stored draft, sent once, by one save, and the next autosave
+// must send none. Screenshots at 390 and 1280 px, light and dark.
+func TestBrowserComposeFilesChosenDuringAutosave(t *testing.T) {
+	srv, px, tab, names, want := heldCompose(t)
 	tab.Screenshot("compose-files-queued")
-
 	px.Release()
-	tab.WaitFor(`window.saves.ended === 2`)
-	waitFor(t, "the proxy to see both saves answered", func() bool {
-		s := px.Saves()
-		return len(s) == 2 && s[0].done && s[1].done
-	})
-	state := tab.Text("#draft-state")
-	for name := range want {
-		if !strings.Contains(state, name) {
-			t.Errorf("after the held autosave ended and the queued save ran, the page lists %q, want %s in it", state, name)
-		}
-	}
-	saves := px.Saves()
-	if len(saves[0].files) != 0 {
-		t.Errorf("the held autosave sent files %v", saves[0].files)
-	}
-	if got := saves[1].files; !slices.Equal(got, []string{"floor-plan.pdf", "site photo 2.jpg"}) {
-		t.Errorf("the queued save sent files %v, want the two chosen", got)
-	}
-	if n := webtest.Run(tab, chromedp.Evaluate[int](`document.getElementById("files").files.length`)); n != 0 {
-		t.Errorf("the file input still holds %d files after their save", n)
-	}
-
-	// Another autosave sends no file again, and the draft keeps the two.
-	typeText(tab, " See you Monday.")
-	tab.WaitFor(`window.saves.ended === 3`)
-	saves = px.Saves()
-	if len(saves) != 3 || len(saves[2].files) != 0 || !strings.HasSuffix(saves[2].text, "See you Monday.") {
-		t.Errorf("the saves were %+v, want a third with the new text and no file", saves)
-	}
-	files, text := draftFiles(t, srv, bob)
-	if len(files) != len(want) {
-		t.Errorf("the stored draft has %d attachments, want %d", len(files), len(want))
-	}
-	for name, b := range want {
-		if got, ok := files[name]; !ok {
-			t.Errorf("the stored draft lacks %s (it has %v)", name, keys(files))
-		} else if !bytes.Equal(got, b) {
-			t.Errorf("the stored draft's %s differs from the file chosen (%d bytes, want %d)", name, len(got), len(b))
-		}
-	}
-	if !strings.Contains(text, "See you Monday.") {
-		t.Errorf("the stored draft's text is %q, want the last autosave's", text)
-	}
-	state = tab.Text("#draft-state")
-	for name := range want {
-		if strings.Count(state, name) != 1 {
-			t.Errorf("after the next autosave the page lists %q, want %s once", state, name)
-		}
-	}
-
+	filesArrived(t, srv, px, tab, nil, names, want, "The plan and a photo, as promised.")
 	for _, w := range []int{webtest.LaptopWidth, webtest.PhoneWidth} {
 		for _, dark := range []bool{false, true} {
 			tab.SetWidth(w)
@@ -356,11 +343,119 @@ func TestBrowserComposeFilesChosenDuringAutosave(t *testing.T) {
 	}
 }
 
-func keys(m map[string][]byte) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
+// TestBrowserComposeTextTypedAfterFilesDuringAutosave: files chosen
+// while an autosave is in flight, then more text typed before it ends.
+// The text's autosave takes the files' place in the queue ("queue last"
+// keeps only the latest), so it is the save that must carry them.
+func TestBrowserComposeTextTypedAfterFilesDuringAutosave(t *testing.T) {
+	srv, px, tab, names, want := heldCompose(t)
+	typeText(tab, " The key is at reception.")
+	tab.WaitFor(`window.saves.textTriggered === 2`)
+	if n := len(px.Saves()); n != 1 {
+		t.Fatalf("%d saves reached the proxy while one was held, want the held one only: %+v", n, px.Saves())
 	}
-	slices.Sort(out)
-	return out
+	px.Release()
+	filesArrived(t, srv, px, tab, nil, names, want, "The plan and a photo, as promised. The key is at reception.")
+	tab.Screenshot("compose-files-after-autosave")
 }
+
+// TestBrowserComposeFilesChosenAgainDuringTheirUpload: files chosen
+// while the save carrying the files chosen before is in flight go with
+// the save queued behind it: the first save's end must not clear them.
+// The draft keeps both selections.
+func TestBrowserComposeFilesChosenAgainDuringTheirUpload(t *testing.T) {
+	srv, px, tab := openCompose(t, "The plan and photos, as promised.")
+	first := []string{"floor-plan.pdf", "lease.pdf"}
+	firstPaths, want := chooseFiles(t, fileSizes, first...)
+	again := []string{"site photo 2.jpg", "site photo 3.jpg"}
+	againPaths, wantAgain := chooseFiles(t, fileSizes, again...)
+	maps.Copy(want, wantAgain)
+
+	px.Hold(true)
+	tab.Do(chromedp.SetUploadFiles(chromedp.CSS("#files"), firstPaths))
+	if held := px.WaitHeld(t); !slices.Equal(held.files, first) {
+		t.Fatalf("the held save carries %v, want %v", held.files, first)
+	}
+	tab.WaitFor(`!document.getElementById("upload-status").hidden`)
+	if got := tab.Text("#upload-status"); !strings.Contains(got, "Uploading floor-plan.pdf, lease.pdf") {
+		t.Errorf("during the first upload the status says %q, want its two names", got)
+	}
+	tab.Do(chromedp.SetUploadFiles(chromedp.CSS("#files"), againPaths))
+	tab.WaitFor(`window.saves.filesTriggered === 2`)
+	if got := tab.Text("#upload-status"); !strings.Contains(got, "Uploading floor-plan.pdf, lease.pdf") {
+		t.Errorf("with more files chosen the status of the upload in flight says %q, want its own two names", got)
+	}
+	if n := len(px.Saves()); n != 1 {
+		t.Fatalf("%d saves reached the proxy while one was held, want the held one only: %+v", n, px.Saves())
+	}
+	tab.Screenshot("compose-files-chosen-again")
+	px.Release()
+	filesArrived(t, srv, px, tab, first, again, want, "The plan and photos, as promised.")
+	tab.SetWidth(webtest.PhoneWidth)
+	tab.WaitFor("document.documentElement.scrollWidth <= window.innerWidth")
+	tab.Screenshot("compose-files-chosen-again-after")
+}
+
+// filesArrived checks, once the held save (which carried the files
+// heldFiles) is released, that the one save queued behind it carried the
+// files chosen while it was held (names, in order) and the text (the
+// queued save's), that the page lists every file of want and the file
+// input is empty; then that the next autosave sends no file, and that
+// the stored draft has each file of want once, byte for byte.
+func filesArrived(t *testing.T, srv *testserver.Server, px *savesProxy, tab *webtest.Tab, heldFiles, names []string, want map[string][]byte, text string) {
+	t.Helper()
+	tab.WaitFor(`window.saves.ended === 2`)
+	waitFor(t, "the proxy to see both saves answered", func() bool {
+		s := px.Saves()
+		return len(s) == 2 && s[0].done && s[1].done
+	})
+	state := tab.Text("#draft-state")
+	for _, name := range keys(want) {
+		if !strings.Contains(state, name) {
+			t.Errorf("after the held save ended and the queued save ran, the page lists %q, want %s in it", state, name)
+		}
+	}
+	saves := px.Saves()
+	if !slices.Equal(saves[0].files, heldFiles) {
+		t.Errorf("the held save sent files %v, want %v", saves[0].files, heldFiles)
+	}
+	if got := saves[1].files; !slices.Equal(got, names) {
+		t.Errorf("the queued save sent files %v, want %v", got, names)
+	}
+	if saves[1].text != text {
+		t.Errorf("the queued save sent the text %q, want %q", saves[1].text, text)
+	}
+	if n := webtest.Run(tab, chromedp.Evaluate[int](`document.getElementById("files").files.length`)); n != 0 {
+		t.Errorf("the file input still holds %d files after their save", n)
+	}
+
+	// Another autosave sends no file again, and the draft keeps them.
+	typeText(tab, " See you Monday.")
+	tab.WaitFor(`window.saves.ended === 3`)
+	saves = px.Saves()
+	if len(saves) != 3 || len(saves[2].files) != 0 || saves[2].text != text+" See you Monday." {
+		t.Errorf("the saves were %+v, want a third with the new text and no file", saves)
+	}
+	files, stored := draftFiles(t, srv, bob)
+	if len(files) != len(want) {
+		t.Errorf("the stored draft has %d attachments, want %d", len(files), len(want))
+	}
+	for name, b := range want {
+		if got, ok := files[name]; !ok {
+			t.Errorf("the stored draft lacks %s (it has %v)", name, keys(files))
+		} else if !bytes.Equal(got, b) {
+			t.Errorf("the stored draft's %s differs from the file chosen (%d bytes, want %d)", name, len(got), len(b))
+		}
+	}
+	if !strings.Contains(stored, text+" See you Monday.") {
+		t.Errorf("the stored draft's text is %q, want the last autosave's", stored)
+	}
+	state = tab.Text("#draft-state")
+	for _, name := range keys(want) {
+		if strings.Count(state, name) != 1 {
+			t.Errorf("after the next autosave the page lists %q, want %s once", state, name)
+		}
+	}
+}
+
+func keys(m map[string][]byte) []string { return slices.Sorted(maps.Keys(m)) }
