@@ -165,7 +165,7 @@ func (s *Store) DeliverAll(ctx context.Context, ds ...*store.Delivery) ([][]stor
 		copies += len(d.Copies)
 	}
 	// A message to a large list is a bulk write (writeAlone).
-	err := s.enqueue(ctx, &writeReq{ctx: ctx, sync: sync, err: make(chan error, 1), alone: copies >= bulkMessages, fn: func(t *tx) error {
+	err := s.writeSyncedBulk(ctx, copies, sync, func(t *tx) error {
 		for i, d := range ds {
 			pb := bodies[i]
 			var err error
@@ -174,7 +174,7 @@ func (s *Store) DeliverAll(ctx context.Context, ds ...*store.Delivery) ([][]stor
 			}
 		}
 		return nil
-	}})
+	})
 	if err != nil {
 		drop(nil)
 		return nil, storageErr(err)

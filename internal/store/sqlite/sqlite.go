@@ -17,7 +17,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/xtramail/xtramail/internal/clock"
 	"io"
 	"log/slog"
 	"os"
@@ -33,6 +32,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/xtramail/xtramail/internal/blob"
+	"github.com/xtramail/xtramail/internal/clock"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -373,7 +373,7 @@ func (s *Store) write(ctx context.Context, fn func(*tx) error) error {
 // writeSynced is write with a sync function to run before the commit; it
 // is called exactly once whatever happens.
 func (s *Store) writeSynced(ctx context.Context, sync func() error, fn func(*tx) error) error {
-	return s.enqueue(ctx, &writeReq{ctx: ctx, fn: fn, sync: sync, err: make(chan error, 1)})
+	return s.writeSyncedBulk(ctx, 0, sync, fn)
 }
 
 // writeAlone is write for a request that may change many rows: it runs as
@@ -391,10 +391,12 @@ func (s *Store) writeAlone(ctx context.Context, fn func(*tx) error) error {
 // writeBulk is write for an operation on n messages: alone from
 // bulkMessages on.
 func (s *Store) writeBulk(ctx context.Context, n int, fn func(*tx) error) error {
-	if n >= bulkMessages {
-		return s.writeAlone(ctx, fn)
-	}
-	return s.write(ctx, fn)
+	return s.writeSyncedBulk(ctx, n, nil, fn)
+}
+
+// writeSyncedBulk is writeBulk with a sync function (writeSynced).
+func (s *Store) writeSyncedBulk(ctx context.Context, n int, sync func() error, fn func(*tx) error) error {
+	return s.enqueue(ctx, &writeReq{ctx: ctx, fn: fn, sync: sync, err: make(chan error, 1), alone: n >= bulkMessages})
 }
 
 func (s *Store) enqueue(ctx context.Context, req *writeReq) error {
