@@ -83,6 +83,9 @@
         status.textContent = "Uploading " + sendingNames.join(", ") + ": " + bar.value + " %";
       }
     });
+    // The end of every save, whatever its outcome: htmx fires
+    // htmx:afterRequest after a network error (htmx:sendError), an
+    // abort and a timeout (htmx:timeout) too, then without "successful".
     form.addEventListener("htmx:afterRequest", function (e) {
       if (e.detail.elt !== form) return;
       var sent = e.detail.requestConfig && e.detail.requestConfig.filesSent;
@@ -91,12 +94,49 @@
       bar.hidden = true;
       bar.value = 0;
       if (status) { status.hidden = true; status.textContent = ""; }
-      // They went: never send them twice. Files chosen again meanwhile
-      // wait for a save of their own (queued behind this one).
+      // Files chosen again meanwhile wait for a save of their own
+      // (queued behind this one), whatever became of this one.
       if (sent !== pending) return;
+      var failed = notStored(e.detail);
+      if (failed) {
+        // The draft does not have them: they stay in the input and
+        // pending, so the next save (autosave, "Save draft", Send) sends
+        // them again; say so until one stores them.
+        hint.textContent = failed;
+        hint.classList.add("files-error");
+        return;
+      }
+      // They went (or were refused for good, 413, the reason shown):
+      // never send them twice.
       pending = 0;
       files.value = "";
+      hint.textContent = hintText;
+      hint.classList.remove("files-error");
     });
+
+    // Why a save that carried files did not store them, or "" if it did
+    // or refused them for good. A 413 (over the size limit) is a refusal
+    // the same files would meet again: the draft state names it, and the
+    // files are cleared as for any answer. Every other answer but a 2xx
+    // storing the draft leaves the draft without them: no answer (the
+    // connection failed, the save timed out), a proxy's or the server's
+    // error (5xx, 503 "busy" included: they would go if sent again), or a
+    // draft state swapped in with a reason (an address the server cannot
+    // read: the draft was not saved).
+    function notStored(d) {
+      var st = d.xhr ? d.xhr.status : 0;
+      if (st === 413) return "";
+      var later = " They go with the next save.";
+      if (!st) return "Not attached yet: the connection failed." + later;
+      if (!d.successful || st < 200 || st >= 300 || st === 503) {
+        return "Not attached yet: the draft was not saved." + later;
+      }
+      // The answer was swapped in before htmx:afterRequest.
+      if (document.querySelector("#draft-state .alert-error")) {
+        return "Not attached yet: the draft was not saved." + later;
+      }
+      return "";
+    }
 
     // A send waits for a save in flight, whose answer carries the
     // draft's new version.

@@ -36,7 +36,9 @@ import (
 // server had answered it. Armed, it holds the next save of a kind (with
 // files or without) before the server sees it, until the test releases
 // it: that save stays in flight for as long as the test needs, whatever
-// the machine's speed.
+// the machine's speed. Told to fail the next save with files, it
+// answers it itself, never forwarding it: 502 as a proxy whose upstream
+// failed, or a connection dropped before any answer.
 type savesProxy struct {
 	URL string
 
@@ -45,15 +47,25 @@ type savesProxy struct {
 	files   bool // what is armed for: a save with files, or one without
 	release chan struct{}
 	once    sync.Once
+	fail    failure // how the next save with files fails, "": none
 	saves   []save
 }
+
+// failure is how the proxy fails a save: failBadGateway or failDrop.
+type failure string
+
+const (
+	failBadGateway failure = "502"     // answered 502 Bad Gateway
+	failDrop       failure = "dropped" // the stream reset, no answer
+)
 
 // save is one POST /compose/save as the proxy forwarded it.
 type save struct {
 	files []string // names of the file parts with a file
 	text  string
 	held  bool
-	done  bool // the server has answered it
+	done  bool    // the server (or the proxy, failing it) has answered it
+	fail  failure // how the proxy failed it instead of forwarding it
 }
 
 func newSavesProxy(t *testing.T, srv *testserver.Server) *savesProxy {
@@ -80,6 +92,18 @@ func newSavesProxy(t *testing.T, srv *testserver.Server) *savesProxy {
 		i, held, ok := p.record(t, r)
 		if !ok {
 			http.Error(w, "unreadable save", http.StatusBadRequest)
+			return
+		}
+		if f := p.Saves()[i].fail; f != "" {
+			p.mu.Lock()
+			p.saves[i].done = true
+			p.mu.Unlock()
+			if f == failDrop {
+				// HTTP/2: the stream is reset, the browser gets no
+				// answer (XHR's "error").
+				panic(http.ErrAbortHandler)
+			}
+			http.Error(w, "upstream unreachable", http.StatusBadGateway)
 			return
 		}
 		if held {
@@ -138,7 +162,9 @@ func (p *savesProxy) record(t *testing.T, r *http.Request) (i int, held, ok bool
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.armed && p.files == (len(s.files) > 0) {
+	if p.fail != "" && len(s.files) > 0 {
+		s.fail, p.fail = p.fail, ""
+	} else if p.armed && p.files == (len(s.files) > 0) {
 		p.armed, s.held = false, true
 	}
 	p.saves = append(p.saves, s)
@@ -150,6 +176,14 @@ func (p *savesProxy) record(t *testing.T, r *http.Request) (i int, held, ok bool
 func (p *savesProxy) Hold(withFiles bool) {
 	p.mu.Lock()
 	p.armed, p.files = true, withFiles
+	p.mu.Unlock()
+}
+
+// Fail makes the next save with files fail as f, without reaching the
+// server.
+func (p *savesProxy) Fail(f failure) {
+	p.mu.Lock()
+	p.fail = f
 	p.mu.Unlock()
 }
 
@@ -459,3 +493,91 @@ func filesArrived(t *testing.T, srv *testserver.Server, px *savesProxy, tab *web
 }
 
 func keys(m map[string][]byte) []string { return slices.Sorted(maps.Keys(m)) }
+
+// TestBrowserComposeFilesKeptWhenTheirSaveFails guards the files of a
+// save that failed: its end cleared the file input whatever the outcome,
+// so files whose save never reached the draft (the connection dropped, a
+// proxy answered 502) were silently lost. The proxy fails the save that
+// carries them; the input must still hold them, a line beside them must
+// say they go with the next save, and the next save (an autosave of
+// text typed) must carry them, store each once, byte for byte, and only
+// then clear the input. Screenshots of the line at 390 and 1280 px,
+// light and dark.
+func TestBrowserComposeFilesKeptWhenTheirSaveFails(t *testing.T) {
+	for _, tc := range []struct {
+		fail failure
+		line string // the line beside the files after the failure
+	}{
+		{failBadGateway, "Not attached yet: the draft was not saved. They go with the next save."},
+		{failDrop, "Not attached yet: the connection failed. They go with the next save."},
+	} {
+		t.Run(string(tc.fail), func(t *testing.T) {
+			srv, px, tab := openCompose(t, "The plan and a photo, as promised.")
+			names := []string{"floor-plan.pdf", "site photo 2.jpg"}
+			paths, want := chooseFiles(t, fileSizes, names...)
+
+			px.Fail(tc.fail)
+			tab.Do(chromedp.SetUploadFiles(chromedp.CSS("#files"), paths))
+			tab.WaitFor(`window.saves.ended === 1`)
+			saves := px.Saves()
+			if len(saves) != 1 || saves[0].fail != tc.fail || !slices.Equal(saves[0].files, names) {
+				t.Fatalf("the saves were %+v, want one with %v, failed (%s)", saves, names, tc.fail)
+			}
+			if n := webtest.Run(tab, chromedp.Evaluate[int](`document.getElementById("files").files.length`)); n != len(names) {
+				t.Errorf("after their save failed the file input holds %d files, want the %d chosen", n, len(names))
+			}
+			if got := tab.Text("#files-hint"); got != tc.line {
+				t.Errorf("after their save failed the line beside the files says %q, want %q", got, tc.line)
+			}
+			if shown := webtest.Run(tab, chromedp.Evaluate[bool](`!document.getElementById("upload-progress").hidden || !document.getElementById("upload-status").hidden`)); shown {
+				t.Errorf("after the failed save the upload progress is still shown")
+			}
+			for _, w := range []int{webtest.PhoneWidth, webtest.LaptopWidth} {
+				for _, dark := range []bool{false, true} {
+					tab.SetWidth(w)
+					tab.SetDark(dark)
+					tab.WaitFor("document.documentElement.scrollWidth <= window.innerWidth")
+					tab.Screenshot("compose-files-save-failed")
+				}
+			}
+
+			// The next save, an autosave of text typed, carries them.
+			typeText(tab, " The key is at reception.")
+			tab.WaitFor(`window.saves.ended === 2`)
+			waitFor(t, "the proxy to see the second save answered", func() bool {
+				s := px.Saves()
+				return len(s) == 2 && s[1].done
+			})
+			saves = px.Saves()
+			if !slices.Equal(saves[1].files, names) || saves[1].fail != "" {
+				t.Errorf("the save after the failed one sent files %v (failed: %q), want %v, through", saves[1].files, saves[1].fail, names)
+			}
+			if n := webtest.Run(tab, chromedp.Evaluate[int](`document.getElementById("files").files.length`)); n != 0 {
+				t.Errorf("the file input still holds %d files after the save that stored them", n)
+			}
+			if got := tab.Text("#files-hint"); strings.Contains(got, "Not attached") {
+				t.Errorf("after the save that stored them the line beside the files still says %q", got)
+			}
+			files, text := draftFiles(t, srv, bob)
+			if len(files) != len(want) {
+				t.Errorf("the stored draft has %d attachments (%v), want %d", len(files), keys(files), len(want))
+			}
+			for name, b := range want {
+				if got, ok := files[name]; !ok {
+					t.Errorf("the stored draft lacks %s (it has %v)", name, keys(files))
+				} else if !bytes.Equal(got, b) {
+					t.Errorf("the stored draft's %s differs from the file chosen (%d bytes, want %d)", name, len(got), len(b))
+				}
+			}
+			if !strings.Contains(text, "The plan and a photo, as promised. The key is at reception.") {
+				t.Errorf("the stored draft's text is %q, want the autosave's", text)
+			}
+			state := tab.Text("#draft-state")
+			for _, name := range names {
+				if strings.Count(state, name) != 1 {
+					t.Errorf("after the save that stored them the page lists %q, want %s once", state, name)
+				}
+			}
+		})
+	}
+}
