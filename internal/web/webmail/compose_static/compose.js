@@ -62,10 +62,12 @@
 
     // Files refused (413: over the limit, the limit named; 503: the
     // server is busy) come back as the draft state with the reason:
-    // show it, as htmx does not swap error answers by itself.
+    // show it, as htmx does not swap error answers by itself. Only the
+    // draft state: a proxy's 503 page in its place would take the
+    // draft's id (and every later save's target) with it.
     form.addEventListener("htmx:beforeSwap", function (e) {
       var st = e.detail.xhr.status;
-      if (st === 413 || st === 503) {
+      if ((st === 413 || st === 503) && /id="draft-state"/.test(e.detail.serverResponse || "")) {
         e.detail.shouldSwap = true;
         e.detail.isError = false;
       }
@@ -131,8 +133,10 @@
       if (!d.successful || st < 200 || st >= 300 || st === 503) {
         return "Not attached yet: the draft was not saved." + later;
       }
-      // The answer was swapped in before htmx:afterRequest.
-      if (document.querySelector("#draft-state .alert-error")) {
+      // The answer was swapped in before htmx:afterRequest: the draft
+      // state, without a reason it was not saved.
+      var state = document.getElementById("draft-state");
+      if (!state || state.querySelector(".alert-error")) {
         return "Not attached yet: the draft was not saved." + later;
       }
       return "";

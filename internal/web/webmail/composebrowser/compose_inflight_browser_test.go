@@ -56,6 +56,7 @@ type failure string
 
 const (
 	failBadGateway failure = "502"     // answered 502 Bad Gateway
+	failBusy       failure = "503"     // answered 503 by the proxy: not the draft state
 	failDrop       failure = "dropped" // the stream reset, no answer
 )
 
@@ -98,12 +99,16 @@ func newSavesProxy(t *testing.T, srv *testserver.Server) *savesProxy {
 			p.mu.Lock()
 			p.saves[i].done = true
 			p.mu.Unlock()
-			if f == failDrop {
+			switch f {
+			case failDrop:
 				// HTTP/2: the stream is reset, the browser gets no
 				// answer (XHR's "error").
 				panic(http.ErrAbortHandler)
+			case failBusy:
+				http.Error(w, "Service Unavailable", http.StatusServiceUnavailable)
+			default:
+				http.Error(w, "upstream unreachable", http.StatusBadGateway)
 			}
-			http.Error(w, "upstream unreachable", http.StatusBadGateway)
 			return
 		}
 		if held {
@@ -498,30 +503,51 @@ func keys(m map[string][]byte) []string { return slices.Sorted(maps.Keys(m)) }
 // save that failed: its end cleared the file input whatever the outcome,
 // so files whose save never reached the draft (the connection dropped, a
 // proxy answered 502) were silently lost. The proxy fails the save that
-// carries them; the input must still hold them, a line beside them must
-// say they go with the next save, and the next save (an autosave of
-// text typed) must carry them, store each once, byte for byte, and only
-// then clear the input. Screenshots of the line at 390 and 1280 px,
-// light and dark.
+// carries them (or the server refuses the draft for an unreadable
+// address, answering 200 with the reason: the draft, files included, is
+// not saved either); the input must still hold them, a line beside them
+// must say they go with the next save, the draft state must stay (a
+// proxy's 503 page was swapped in its place, taking the draft's id and
+// every later save's target), and the next save (an autosave of text
+// typed) must carry them, store each once, byte for byte, and only then
+// clear the input. Screenshots of the line at 390 and 1280 px, light and
+// dark.
 func TestBrowserComposeFilesKeptWhenTheirSaveFails(t *testing.T) {
+	const notSaved = "Not attached yet: the draft was not saved. They go with the next save."
 	for _, tc := range []struct {
-		fail failure
-		line string // the line beside the files after the failure
+		name string
+		fail failure // how the proxy fails the save, "": it goes through
+		to   string  // the To field for that save
+		line string  // the line beside the files after the failure
 	}{
-		{failBadGateway, "Not attached yet: the draft was not saved. They go with the next save."},
-		{failDrop, "Not attached yet: the connection failed. They go with the next save."},
+		{"502", failBadGateway, "carol@far.test", notSaved},
+		{"503-not-draft-state", failBusy, "carol@far.test", notSaved},
+		{"dropped", failDrop, "carol@far.test", "Not attached yet: the connection failed. They go with the next save."},
+		{"address-refused", "", "carol@", notSaved},
 	} {
-		t.Run(string(tc.fail), func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			srv, px, tab := openCompose(t, "The plan and a photo, as promised.")
 			names := []string{"floor-plan.pdf", "site photo 2.jpg"}
 			paths, want := chooseFiles(t, fileSizes, names...)
+			setTo := func(to string) {
+				webtest.Run(tab, chromedp.Evaluate[bool](fmt.Sprintf(`(() => { document.getElementById("to").value = %q; return true })()`, to)))
+			}
 
+			setTo(tc.to)
 			px.Fail(tc.fail)
 			tab.Do(chromedp.SetUploadFiles(chromedp.CSS("#files"), paths))
 			tab.WaitFor(`window.saves.ended === 1`)
 			saves := px.Saves()
 			if len(saves) != 1 || saves[0].fail != tc.fail || !slices.Equal(saves[0].files, names) {
-				t.Fatalf("the saves were %+v, want one with %v, failed (%s)", saves, names, tc.fail)
+				t.Fatalf("the saves were %+v, want one with %v, failed (%q)", saves, names, tc.fail)
+			}
+			if tc.fail == "" {
+				if got := tab.Text("#draft-state .alert-error"); !strings.Contains(got, tc.to) {
+					t.Errorf("the refused save's draft state says %q, want the address %q named", got, tc.to)
+				}
+			}
+			if ok := webtest.Run(tab, chromedp.Evaluate[bool](`!!document.querySelector("#draft-state input[name=draft]")`)); !ok {
+				t.Errorf("after the failed save the draft state is gone from the page")
 			}
 			if n := webtest.Run(tab, chromedp.Evaluate[int](`document.getElementById("files").files.length`)); n != len(names) {
 				t.Errorf("after their save failed the file input holds %d files, want the %d chosen", n, len(names))
@@ -542,6 +568,7 @@ func TestBrowserComposeFilesKeptWhenTheirSaveFails(t *testing.T) {
 			}
 
 			// The next save, an autosave of text typed, carries them.
+			setTo("carol@far.test")
 			typeText(tab, " The key is at reception.")
 			tab.WaitFor(`window.saves.ended === 2`)
 			waitFor(t, "the proxy to see the second save answered", func() bool {
