@@ -121,13 +121,7 @@ func changedSinceMailbox(t *testing.T, n int) (*Store, store.Account, store.Mail
 	s := open(t, t.TempDir())
 	t.Cleanup(func() { s.Close() })
 	ctx := context.Background()
-	if _, err := s.CreateDomain(ctx, "example.test", 0); err != nil {
-		t.Fatal(err)
-	}
-	a, err := s.CreateAccount(ctx, "bob@example.test", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := bob(t, s)
 	src, err := s.CreateMailbox(ctx, a.ID, "Source", "")
 	if err != nil {
 		t.Fatal(err)

@@ -177,7 +177,7 @@ func (s *Store) DeliverAll(ctx context.Context, ds ...*store.Delivery) ([][]stor
 	})
 	if err != nil {
 		drop(nil)
-		return nil, storageErr(err)
+		return nil, err // enqueue marked a full disk already
 	}
 	drop(func(i int) bool { return !unused[i] })
 	return out, nil
