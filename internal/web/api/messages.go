@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -14,8 +15,8 @@ import (
 func (a *API) registerMessages() {
 	a.handle("GET /log/{message_id}", a.timeline)
 	a.handle("GET /addresses/{address}/messages", a.listMessages)
-	a.handle("POST /addresses/{address}/messages/restore", a.restoreMessages)
-	a.handle("POST /addresses/{address}/messages/redeliver", a.redeliverMessages)
+	a.handle("POST /addresses/{address}/messages/restore", actOnMessages("restored", a.adm.RestoreMessages, restoredOf))
+	a.handle("POST /addresses/{address}/messages/redeliver", actOnMessages("redelivered", a.adm.Redeliver, redeliveredOf))
 	a.handle("GET /queue", a.listQueue)
 	a.handle("POST /queue/{id}/retry", a.retryQueue)
 	a.handle("DELETE /queue/{id}", a.deleteQueue)
@@ -106,24 +107,8 @@ type restoredJSON struct {
 	UID       uint32 `json:"uid"`
 }
 
-type restoreJSON struct {
-	Restored []restoredJSON `json:"restored"`
-}
-
-func (a *API) restoreMessages(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
-	ids, err := decodeIDs(r)
-	if err != nil {
-		return err
-	}
-	done, err := a.adm.RestoreMessages(r.Context(), p, r.PathValue("address"), ids)
-	if err != nil {
-		return err
-	}
-	out := restoreJSON{Restored: []restoredJSON{}}
-	for _, d := range done {
-		out.Restored = append(out.Restored, restoredJSON{ID: d.MessageID, MailboxID: d.MailboxID, UID: d.UID})
-	}
-	return writeJSON(w, http.StatusOK, out)
+func restoredOf(d store.Delivered) restoredJSON {
+	return restoredJSON{ID: d.MessageID, MailboxID: d.MailboxID, UID: d.UID}
 }
 
 type redeliveredJSON struct {
@@ -132,24 +117,29 @@ type redeliveredJSON struct {
 	Route     string `json:"route"`
 }
 
-type redeliverJSON struct {
-	Redelivered []redeliveredJSON `json:"redelivered"`
+func redeliveredOf(d admin.Redelivered) redeliveredJSON {
+	return redeliveredJSON{ID: d.ID, MessageID: d.MessageID, Route: d.Route}
 }
 
-func (a *API) redeliverMessages(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
-	ids, err := decodeIDs(r)
-	if err != nil {
-		return err
+// actOnMessages answers a POST that names messages of the path's address
+// by id (decodeIDs): act does it to them, and the answer is
+// {"<done>": [...]}, each message act did as show shows it.
+func actOnMessages[T, J any](done string, act func(context.Context, admin.Principal, string, []int64) ([]T, error), show func(T) J) handler {
+	return func(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+		ids, err := decodeIDs(r)
+		if err != nil {
+			return err
+		}
+		did, err := act(r.Context(), p, r.PathValue("address"), ids)
+		if err != nil {
+			return err
+		}
+		out := make([]J, 0, len(did))
+		for _, d := range did {
+			out = append(out, show(d))
+		}
+		return writeJSON(w, http.StatusOK, map[string][]J{done: out})
 	}
-	done, err := a.adm.Redeliver(r.Context(), p, r.PathValue("address"), ids)
-	if err != nil {
-		return err
-	}
-	out := redeliverJSON{Redelivered: []redeliveredJSON{}}
-	for _, d := range done {
-		out.Redelivered = append(out.Redelivered, redeliveredJSON{ID: d.ID, MessageID: d.MessageID, Route: d.Route})
-	}
-	return writeJSON(w, http.StatusOK, out)
 }
 
 type queueJSON struct {
