@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -14,7 +15,7 @@ import (
 // users.
 func (a *API) registerAdmins() {
 	a.handle("GET /admins", listAll(a.adm.Admins, func(x admin.AdminInfo) int64 { return x.ID }, adminOf))
-	a.handle("POST /admins", a.addAdmin)
+	a.handle("POST /admins", addOne(a.addAdmin, func(x admin.AdminInfo) string { return "/admins/" + strconv.FormatInt(x.ID, 10) }, adminOf))
 	a.handle("GET /admins/{id}", getOne(pathID, a.adm.Admin, adminOf))
 	a.handle("DELETE /admins/{id}", removeOne(pathID, a.adm.RemoveAdmin))
 	a.handle("POST /addresses/{address}/signin-link", a.signInLink)
@@ -43,17 +44,8 @@ type adminBody struct {
 	ScopeID  int64  `json:"scope_id"`
 }
 
-func (a *API) addAdmin(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
-	var b adminBody
-	if err := decode(r, &b); err != nil {
-		return err
-	}
-	info, err := a.adm.AddAdmin(r.Context(), p, b.Email, b.Password, store.Role(b.Role), b.ScopeID)
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Location", Prefix+"/admins/"+strconv.FormatInt(info.ID, 10))
-	return writeJSON(w, http.StatusCreated, adminOf(info))
+func (a *API) addAdmin(ctx context.Context, p admin.Principal, b adminBody) (admin.AdminInfo, error) {
+	return a.adm.AddAdmin(ctx, p, b.Email, b.Password, store.Role(b.Role), b.ScopeID)
 }
 
 type signInLinkJSON struct {

@@ -36,6 +36,24 @@ func getOne[K, T, J any](key func(*http.Request) (K, error), get func(context.Co
 	}
 }
 
+// addOne answers POST of a new resource: the body is decoded into a B,
+// add creates the resource from it, and the answer is 201 with show's
+// representation and a Location of Prefix+at(created).
+func addOne[B, T, J any](add func(context.Context, admin.Principal, B) (T, error), at func(T) string, show func(T) J) handler {
+	return func(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+		var b B
+		if err := decode(r, &b); err != nil {
+			return err
+		}
+		v, err := add(r.Context(), p, b)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Location", Prefix+at(v))
+		return writeJSON(w, http.StatusCreated, show(v))
+	}
+}
+
 // removeOne answers DELETE of one resource: 204 once remove has done it.
 func removeOne[K any](key func(*http.Request) (K, error), remove func(context.Context, admin.Principal, K) error) handler {
 	return func(w http.ResponseWriter, r *http.Request, p admin.Principal) error {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"cmp"
+	"context"
 	"encoding/base64"
 	"net/http"
 	"slices"
@@ -15,20 +16,20 @@ import (
 func (a *API) register() {
 	a.handle("GET /me", a.me)
 	a.handle("GET /resellers", listAll(a.adm.Resellers, func(x store.Reseller) int64 { return x.ID }, resellerOf))
-	a.handle("POST /resellers", a.addReseller)
+	a.handle("POST /resellers", addOne(a.addReseller, func(x store.Reseller) string { return "/resellers/" + strconv.FormatInt(x.ID, 10) }, resellerOf))
 	a.handle("GET /resellers/{id}", getOne(pathID, a.adm.Reseller, resellerOf))
 	a.handle("DELETE /resellers/{id}", removeOne(pathID, a.adm.RemoveReseller))
 	a.handle("GET /customers", listAll(a.adm.Customers, func(x store.Customer) int64 { return x.ID }, customerOf))
-	a.handle("POST /customers", a.addCustomer)
+	a.handle("POST /customers", addOne(a.addCustomer, func(x store.Customer) string { return "/customers/" + strconv.FormatInt(x.ID, 10) }, customerOf))
 	a.handle("GET /customers/{id}", getOne(pathID, a.adm.Customer, customerOf))
 	a.handle("DELETE /customers/{id}", removeOne(pathID, a.adm.RemoveCustomer))
 	a.handle("GET /domains", a.listDomains)
-	a.handle("POST /domains", a.addDomain)
+	a.handle("POST /domains", addOne(a.addDomain, func(x store.Domain) string { return "/domains/" + x.Name }, domainOf))
 	a.handle("GET /domains/{name}", getOne(byName("name"), a.adm.Domain, domainOf))
 	a.handle("PATCH /domains/{name}", a.patchDomain)
 	a.handle("DELETE /domains/{name}", removeOne(byName("name"), a.adm.RemoveDomain))
 	a.handle("GET /addresses", a.listAddresses)
-	a.handle("POST /addresses", a.addAddress)
+	a.handle("POST /addresses", addOne(a.addAddress, func(x store.Account) string { return "/addresses/" + x.Address }, addressOf))
 	a.handle("GET /addresses/{address}", getOne(byName("address"), a.adm.Address, addressOf))
 	a.handle("PATCH /addresses/{address}", a.patchAddress)
 	a.handle("DELETE /addresses/{address}", removeOne(byName("address"), a.adm.RemoveAddress))
@@ -265,17 +266,8 @@ type nameBody struct {
 	Name string `json:"name"`
 }
 
-func (a *API) addReseller(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
-	var b nameBody
-	if err := decode(r, &b); err != nil {
-		return err
-	}
-	res, err := a.adm.AddReseller(r.Context(), p, b.Name)
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Location", Prefix+"/resellers/"+strconv.FormatInt(res.ID, 10))
-	return writeJSON(w, http.StatusCreated, resellerOf(res))
+func (a *API) addReseller(ctx context.Context, p admin.Principal, b nameBody) (store.Reseller, error) {
+	return a.adm.AddReseller(ctx, p, b.Name)
 }
 
 type customerBody struct {
@@ -283,17 +275,8 @@ type customerBody struct {
 	ResellerID int64  `json:"reseller_id"`
 }
 
-func (a *API) addCustomer(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
-	var b customerBody
-	if err := decode(r, &b); err != nil {
-		return err
-	}
-	c, err := a.adm.AddCustomer(r.Context(), p, b.ResellerID, b.Name)
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Location", Prefix+"/customers/"+strconv.FormatInt(c.ID, 10))
-	return writeJSON(w, http.StatusCreated, customerOf(c))
+func (a *API) addCustomer(ctx context.Context, p admin.Principal, b customerBody) (store.Customer, error) {
+	return a.adm.AddCustomer(ctx, p, b.ResellerID, b.Name)
 }
 
 func (a *API) listDomains(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
@@ -318,17 +301,8 @@ type domainBody struct {
 	RetentionDays int    `json:"retention_days"`
 }
 
-func (a *API) addDomain(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
-	var b domainBody
-	if err := decode(r, &b); err != nil {
-		return err
-	}
-	d, err := a.adm.AddDomain(r.Context(), p, b.CustomerID, b.Name, b.RetentionDays)
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Location", Prefix+"/domains/"+d.Name)
-	return writeJSON(w, http.StatusCreated, domainOf(d))
+func (a *API) addDomain(ctx context.Context, p admin.Principal, b domainBody) (store.Domain, error) {
+	return a.adm.AddDomain(ctx, p, b.CustomerID, b.Name, b.RetentionDays)
 }
 
 // domainPatch changes the fields it names and leaves the others.
@@ -398,18 +372,9 @@ type addressBody struct {
 	Enabled  *bool  `json:"enabled"`
 }
 
-func (a *API) addAddress(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
-	var b addressBody
-	if err := decode(r, &b); err != nil {
-		return err
-	}
-	enabled := b.Enabled == nil || *b.Enabled
-	acc, err := a.adm.AddAddress(r.Context(), p, b.Address, b.Password, enabled)
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Location", Prefix+"/addresses/"+acc.Address)
-	return writeJSON(w, http.StatusCreated, addressOf(acc))
+// addAddress enables the address unless the body says otherwise.
+func (a *API) addAddress(ctx context.Context, p admin.Principal, b addressBody) (store.Account, error) {
+	return a.adm.AddAddress(ctx, p, b.Address, b.Password, b.Enabled == nil || *b.Enabled)
 }
 
 type addressPatch struct {
