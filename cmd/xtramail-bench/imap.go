@@ -156,19 +156,30 @@ func dialIMAP(addr string, tickets tls.ClientSessionCache) (*imapclient.Client, 
 	return imapclient.DialTLS(addr, &imapclient.Options{TLSConfig: &tls.Config{InsecureSkipVerify: true, ClientSessionCache: tickets}})
 }
 
+// connectIMAP dials and waits for the greeting, timed as "connect+tls".
+func connectIMAP(addr string, tickets tls.ClientSessionCache, lat *latencies) (*imapclient.Client, error) {
+	t := time.Now()
+	c, err := dialIMAP(addr, tickets)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.WaitGreeting(); err != nil {
+		c.Close()
+		return nil, err
+	}
+	lat.add("connect+tls", time.Since(t))
+	return c, nil
+}
+
 // imapSession runs one session and returns how many commands completed.
 // tickets may be nil (no TLS resumption).
 func imapSession(addr, user, password string, tickets tls.ClientSessionCache, lat *latencies) (int, error) {
-	t := time.Now()
-	c, err := dialIMAP(addr, tickets)
+	c, err := connectIMAP(addr, tickets, lat)
 	if err != nil {
 		return 0, err
 	}
 	defer c.Close()
-	if err := c.WaitGreeting(); err != nil {
-		return 0, err
-	}
-	lat.add("connect+tls", time.Since(t))
+	var t time.Time
 	n := 0
 	names := []string{"login", "select", "fetch", "store", "append", "store-deleted", "uid-expunge", "logout"}
 	step := func(err error) error {

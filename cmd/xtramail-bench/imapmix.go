@@ -198,16 +198,12 @@ func mixSession(addr, password string, pool *accountPool, r *rand.Rand, msgs [][
 	acct := <-pool.free
 	defer func() { pool.free <- acct }()
 	model := pool.models[acct]
-	t := time.Now()
-	c, err := dialIMAP(addr, tickets)
+	c, err := connectIMAP(addr, tickets, lat)
 	if err != nil {
 		return 0, err
 	}
 	defer c.Close()
-	if err := c.WaitGreeting(); err != nil {
-		return 0, err
-	}
-	lat.add("connect+tls", time.Since(t))
+	var t time.Time
 	n := 0
 	step := func(name string, err error) error {
 		if err == nil {
