@@ -50,11 +50,7 @@ func (a *app) addressesPage(w http.ResponseWriter, r *http.Request, p admin.Prin
 func (a *app) addressAdd(w http.ResponseWriter, r *http.Request, p admin.Principal) {
 	acct, err := a.ops.AddAddress(r.Context(), p, r.PostFormValue("address"), "", r.PostFormValue("enabled") == "1")
 	if err != nil {
-		if msg, ok := formError(err); ok {
-			a.addressesPage(w, r, p, http.StatusBadRequest, msg)
-			return
-		}
-		a.fail(w, r, p, "add address", err)
+		a.failForm(w, r, p, "add address", err, func(msg string) { a.addressesPage(w, r, p, http.StatusBadRequest, msg) })
 		return
 	}
 	a.done(w, r, acct.Address+" added.", "/console/addresses/"+acct.Address)
@@ -189,11 +185,7 @@ func (a *app) addressPassword(w http.ResponseWriter, r *http.Request, p admin.Pr
 		return
 	}
 	if err := a.ops.SetPassword(ctx, p, addr, r.PostFormValue("password")); err != nil {
-		if msg, ok := formError(err); ok {
-			a.addressPage(w, r, p, http.StatusBadRequest, addressData{base: base{Error: msg}})
-			return
-		}
-		a.fail(w, r, p, "set password", err)
+		a.failForm(w, r, p, "set password", err, func(msg string) { a.addressPage(w, r, p, http.StatusBadRequest, addressData{base: base{Error: msg}}) })
 		return
 	}
 	a.done(w, r, "Password set for "+addr+".", "/console/addresses/"+addr)
@@ -208,15 +200,11 @@ func (a *app) addressLink(w http.ResponseWriter, r *http.Request, p admin.Princi
 		return "https://" + host + signInLinkPath + urlQuery(token)
 	})
 	if err != nil {
-		if msg, ok := formError(err); ok {
-			a.addressPage(w, r, p, http.StatusBadRequest, addressData{base: base{Error: msg}})
-			return
-		}
 		if errors.Is(err, admin.ErrNoSystemSender) {
 			a.addressPage(w, r, p, http.StatusConflict, addressData{base: base{Error: "This service has no sender address for its own mail: set [web] system_sender in the configuration first."}})
 			return
 		}
-		a.fail(w, r, p, "send sign-in link", err)
+		a.failForm(w, r, p, "send sign-in link", err, func(msg string) { a.addressPage(w, r, p, http.StatusBadRequest, addressData{base: base{Error: msg}}) })
 		return
 	}
 	a.addressPage(w, r, p, http.StatusOK, addressData{LinkSentTo: sent.To, LinkExpires: sent.Expires})

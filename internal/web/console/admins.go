@@ -104,11 +104,7 @@ func (a *app) adminAdd(w http.ResponseWriter, r *http.Request, p admin.Principal
 	}
 	email := strings.TrimSpace(r.PostFormValue("email"))
 	if _, err := a.ops.AddAdmin(r.Context(), p, email, r.PostFormValue("password"), role, scopeID); err != nil {
-		if msg, ok := formError(err); ok {
-			a.adminsPage(w, r, p, http.StatusBadRequest, msg)
-			return
-		}
-		a.fail(w, r, p, "add admin", err)
+		a.failForm(w, r, p, "add admin", err, func(msg string) { a.adminsPage(w, r, p, http.StatusBadRequest, msg) })
 		return
 	}
 	a.done(w, r, "Administrator "+email+" added; they enrol their second factor at first sign-in.", "/console/admins")
@@ -181,11 +177,7 @@ func (a *app) tokenCreate(w http.ResponseWriter, r *http.Request, p admin.Princi
 	}
 	token, _, err := a.ops.CreateToken(r.Context(), p, 0, strings.TrimSpace(r.PostFormValue("name")), expires)
 	if err != nil {
-		if msg, ok := formError(err); ok {
-			a.tokensPage(w, r, p, http.StatusBadRequest, tokensData{base: base{Error: msg}})
-			return
-		}
-		a.fail(w, r, p, "create token", err)
+		a.failForm(w, r, p, "create token", err, func(msg string) { a.tokensPage(w, r, p, http.StatusBadRequest, tokensData{base: base{Error: msg}}) })
 		return
 	}
 	// Shown in this response only: never stored in clear, never in a URL.

@@ -289,6 +289,17 @@ func (a *app) fail(w http.ResponseWriter, r *http.Request, p admin.Principal, do
 	}
 }
 
+// failForm answers an operation's error: one the form can explain
+// (formError) shows the form again with it, through again; any other is
+// fail's.
+func (a *app) failForm(w http.ResponseWriter, r *http.Request, p admin.Principal, doing string, err error, again func(msg string)) {
+	if msg, ok := formError(err); ok {
+		again(msg)
+		return
+	}
+	a.fail(w, r, p, doing, err)
+}
+
 // formError is what a form shows above itself for a refused value; ok is
 // false for errors that are not the user's input (those go to fail).
 func formError(err error) (string, bool) {

@@ -44,11 +44,7 @@ func (a *app) domainAdd(w http.ResponseWriter, r *http.Request, p admin.Principa
 	}
 	dom, err := a.ops.AddDomain(r.Context(), p, customerID, r.PostFormValue("name"), 0)
 	if err != nil {
-		if msg, ok := formError(err); ok {
-			a.domainsPage(w, r, p, http.StatusBadRequest, msg)
-			return
-		}
-		a.fail(w, r, p, "add domain", err)
+		a.failForm(w, r, p, "add domain", err, func(msg string) { a.domainsPage(w, r, p, http.StatusBadRequest, msg) })
 		return
 	}
 	a.done(w, r, "Domain "+dom.Name+" added.", "/console/domains/"+dom.Name)
@@ -109,11 +105,7 @@ func (a *app) domainSettings(w http.ResponseWriter, r *http.Request, p admin.Pri
 	}
 	set.RetentionDays = days
 	if err := a.ops.SetDomainSettings(r.Context(), p, r.PathValue("name"), set); err != nil {
-		if msg, ok := formError(err); ok {
-			a.domainPage(w, r, p, http.StatusBadRequest, msg, &set)
-			return
-		}
-		a.fail(w, r, p, "domain settings", err)
+		a.failForm(w, r, p, "domain settings", err, func(msg string) { a.domainPage(w, r, p, http.StatusBadRequest, msg, &set) })
 		return
 	}
 	a.done(w, r, "Settings saved.", "/console/domains/"+r.PathValue("name"))
@@ -121,11 +113,7 @@ func (a *app) domainSettings(w http.ResponseWriter, r *http.Request, p admin.Pri
 
 func (a *app) domainDKIM(w http.ResponseWriter, r *http.Request, p admin.Principal) {
 	if _, err := a.ops.GenerateDKIM(r.Context(), p, r.PathValue("name"), r.PostFormValue("algorithm"), ""); err != nil {
-		if msg, ok := formError(err); ok {
-			a.domainPage(w, r, p, http.StatusBadRequest, msg, nil)
-			return
-		}
-		a.fail(w, r, p, "generate DKIM key", err)
+		a.failForm(w, r, p, "generate DKIM key", err, func(msg string) { a.domainPage(w, r, p, http.StatusBadRequest, msg, nil) })
 		return
 	}
 	a.done(w, r, "New DKIM key made: publish its record.", "/console/domains/"+r.PathValue("name"))
@@ -133,11 +121,7 @@ func (a *app) domainDKIM(w http.ResponseWriter, r *http.Request, p admin.Princip
 
 func (a *app) domainRemove(w http.ResponseWriter, r *http.Request, p admin.Principal) {
 	if err := a.ops.RemoveDomain(r.Context(), p, r.PathValue("name")); err != nil {
-		if msg, ok := formError(err); ok {
-			a.domainPage(w, r, p, http.StatusConflict, msg, nil)
-			return
-		}
-		a.fail(w, r, p, "remove domain", err)
+		a.failForm(w, r, p, "remove domain", err, func(msg string) { a.domainPage(w, r, p, http.StatusConflict, msg, nil) })
 		return
 	}
 	a.done(w, r, "Domain removed.", "/console/domains")

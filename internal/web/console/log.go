@@ -54,12 +54,10 @@ func (a *app) logSearch(w http.ResponseWriter, r *http.Request, p admin.Principa
 	}
 	pg, err := a.ops.SearchLog(r.Context(), p, lq)
 	if err != nil {
-		if msg, ok := formError(err); ok {
+		a.failForm(w, r, p, "search log", err, func(msg string) {
 			d.Error = msg
 			a.render(w, r, p, http.StatusBadRequest, "log", "Message log", "/console/log", d)
-			return
-		}
-		a.fail(w, r, p, "search log", err)
+		})
 		return
 	}
 	d.Events = pg.Events

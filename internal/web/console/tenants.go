@@ -31,11 +31,7 @@ func (a *app) resellersPage(w http.ResponseWriter, r *http.Request, p admin.Prin
 func (a *app) resellerAdd(w http.ResponseWriter, r *http.Request, p admin.Principal) {
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	if _, err := a.ops.AddReseller(r.Context(), p, name); err != nil {
-		if msg, ok := formError(err); ok {
-			a.resellersPage(w, r, p, http.StatusBadRequest, msg)
-			return
-		}
-		a.fail(w, r, p, "add reseller", err)
+		a.failForm(w, r, p, "add reseller", err, func(msg string) { a.resellersPage(w, r, p, http.StatusBadRequest, msg) })
 		return
 	}
 	a.done(w, r, "Reseller "+name+" added.", "/console/resellers")
@@ -47,11 +43,7 @@ func (a *app) resellerRemove(w http.ResponseWriter, r *http.Request, p admin.Pri
 		return
 	}
 	if err := a.ops.RemoveReseller(r.Context(), p, id); err != nil {
-		if msg, ok := formError(err); ok {
-			a.resellersPage(w, r, p, http.StatusConflict, msg)
-			return
-		}
-		a.fail(w, r, p, "remove reseller", err)
+		a.failForm(w, r, p, "remove reseller", err, func(msg string) { a.resellersPage(w, r, p, http.StatusConflict, msg) })
 		return
 	}
 	a.done(w, r, "Reseller removed.", "/console/resellers")
@@ -133,11 +125,7 @@ func (a *app) customerAdd(w http.ResponseWriter, r *http.Request, p admin.Princi
 	}
 	c, err := a.ops.AddCustomer(r.Context(), p, resellerID, name)
 	if err != nil {
-		if msg, ok := formError(err); ok {
-			a.customersPage(w, r, p, http.StatusBadRequest, msg)
-			return
-		}
-		a.fail(w, r, p, "add customer", err)
+		a.failForm(w, r, p, "add customer", err, func(msg string) { a.customersPage(w, r, p, http.StatusBadRequest, msg) })
 		return
 	}
 	a.done(w, r, "Customer "+c.Name+" added.", "/console/customers/"+itoa(c.ID))
@@ -186,11 +174,7 @@ func (a *app) customerRemove(w http.ResponseWriter, r *http.Request, p admin.Pri
 		return
 	}
 	if err := a.ops.RemoveCustomer(r.Context(), p, id); err != nil {
-		if msg, ok := formError(err); ok {
-			a.customersPage(w, r, p, http.StatusConflict, msg)
-			return
-		}
-		a.fail(w, r, p, "remove customer", err)
+		a.failForm(w, r, p, "remove customer", err, func(msg string) { a.customersPage(w, r, p, http.StatusConflict, msg) })
 		return
 	}
 	a.done(w, r, "Customer removed.", "/console/customers")

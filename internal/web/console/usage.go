@@ -258,12 +258,10 @@ func (a *app) usage(w http.ResponseWriter, r *http.Request, p admin.Principal) {
 	}
 	rows, err := a.usageRows(r, p, q)
 	if err != nil {
-		if m, ok := formError(err); ok {
-			d.Error = m
+		a.failForm(w, r, p, "usage", err, func(msg string) {
+			d.Error = msg
 			a.render(w, r, p, http.StatusBadRequest, "usage", "Usage", "/console/usage", d)
-			return
-		}
-		a.fail(w, r, p, "usage", err)
+		})
 		return
 	}
 	d.Presets = a.usagePresets(q)
