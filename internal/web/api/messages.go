@@ -18,8 +18,8 @@ func (a *API) registerMessages() {
 	a.handle("POST /addresses/{address}/messages/restore", actOnMessages("restored", a.adm.RestoreMessages, restoredOf))
 	a.handle("POST /addresses/{address}/messages/redeliver", actOnMessages("redelivered", a.adm.Redeliver, redeliveredOf))
 	a.handle("GET /queue", a.listQueue)
-	a.handle("POST /queue/{id}/retry", a.retryQueue)
-	a.handle("DELETE /queue/{id}", a.deleteQueue)
+	a.handle("POST /queue/{id}/retry", onQueueEntry(a.adm.RetryQueue))
+	a.handle("DELETE /queue/{id}", onQueueEntry(a.adm.DeleteQueue))
 }
 
 type timelineJSON struct {
@@ -191,34 +191,23 @@ func (a *API) listQueue(w http.ResponseWriter, r *http.Request, p admin.Principa
 	return writeJSON(w, http.StatusOK, out)
 }
 
-func (a *API) retryQueue(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
+// onQueueEntry answers a change of the queue entry {id} by op, an admin
+// operation on many entries: 204 once op has done it, 404 when op found
+// no such entry in the principal's subtree.
+func onQueueEntry(op func(context.Context, admin.Principal, []int64) (int, error)) handler {
+	return func(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
+		id, err := pathID(r)
+		if err != nil {
+			return err
+		}
+		n, err := op(r.Context(), p, []int64{id})
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return store.ErrNotFound
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
 	}
-	n, err := a.adm.RetryQueue(r.Context(), p, []int64{id})
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return store.ErrNotFound
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
-}
-
-func (a *API) deleteQueue(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	n, err := a.adm.DeleteQueue(r.Context(), p, []int64{id})
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return store.ErrNotFound
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
 }
