@@ -437,6 +437,12 @@ func TestBadInputNamesTheField(t *testing.T) {
 		{"GET", "/addresses?limit=0", nil, "limit"},
 		{"GET", "/audit?cursor=!!", nil, "cursor"},
 		{"GET", "/addresses?cursor=!!", nil, "cursor"},
+		// Cursors of lists paged by id that carry no id ("x"; "-1" for
+		// the queue).
+		{"GET", "/audit?cursor=eA", nil, "cursor"},
+		{"GET", "/resellers?cursor=eA", nil, "cursor"},
+		{"GET", "/queue?cursor=eA", nil, "cursor"},
+		{"GET", "/queue?cursor=LTE", nil, "cursor"},
 		{"GET", "/log?since=yesterday", nil, "since"},
 		{"GET", "/log?status=lost", nil, "status"},
 		{"GET", "/resellers/abc", nil, "id"},

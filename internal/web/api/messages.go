@@ -167,15 +167,12 @@ func (a *API) listQueue(w http.ResponseWriter, r *http.Request, p admin.Principa
 	if err != nil {
 		return err
 	}
-	c, err := decodeCursor(r)
+	after, err := idCursor(r)
 	if err != nil {
 		return err
 	}
-	var after int64
-	if c != "" {
-		if after, err = strconv.ParseInt(c, 10, 64); err != nil || after < 0 {
-			return bad("cursor", "not a cursor of this list")
-		}
+	if after < 0 {
+		return bad("cursor", "not a cursor of this list")
 	}
 	pg, err := a.adm.QueueEntries(r.Context(), p, admin.QueueListing{AfterID: after, Limit: n})
 	if err != nil {

@@ -190,6 +190,20 @@ func decodeCursor(r *http.Request) (string, error) {
 	return string(b), nil
 }
 
+// idCursor reads the ?cursor= of a list paged by id: the id it carries,
+// 0 without one.
+func idCursor(r *http.Request) (int64, error) {
+	c, err := decodeCursor(r)
+	if err != nil || c == "" {
+		return 0, err
+	}
+	id, err := strconv.ParseInt(c, 10, 64)
+	if err != nil {
+		return 0, bad("cursor", "not a cursor of this list")
+	}
+	return id, nil
+}
+
 // pageByID pages a short list that the admin package returns whole,
 // ordered by id; the cursor is the last id of the previous page.
 func pageByID[T any, J any](r *http.Request, items []T, id func(T) int64, conv func(T) J) (page[J], error) {
@@ -197,15 +211,9 @@ func pageByID[T any, J any](r *http.Request, items []T, id func(T) int64, conv f
 	if err != nil {
 		return page[J]{}, err
 	}
-	c, err := decodeCursor(r)
+	after, err := idCursor(r)
 	if err != nil {
 		return page[J]{}, err
-	}
-	var after int64
-	if c != "" {
-		if after, err = strconv.ParseInt(c, 10, 64); err != nil {
-			return page[J]{}, bad("cursor", "not a cursor of this list")
-		}
 	}
 	slices.SortFunc(items, func(a, b T) int { return cmp.Compare(id(a), id(b)) })
 	out := page[J]{Items: []J{}}
@@ -440,15 +448,9 @@ func (a *API) searchAudit(w http.ResponseWriter, r *http.Request, p admin.Princi
 	if err != nil {
 		return err
 	}
-	c, err := decodeCursor(r)
+	before, err := idCursor(r)
 	if err != nil {
 		return err
-	}
-	var before int64
-	if c != "" {
-		if before, err = strconv.ParseInt(c, 10, 64); err != nil {
-			return bad("cursor", "not a cursor of this list")
-		}
 	}
 	since, err := queryTime(r, "since")
 	if err != nil {
