@@ -269,7 +269,7 @@ func (ix *indexer) walk(p *Part, embedded bool, path []int) {
 			d, _ := decodeBody(b, p.Encoding)
 			ix.body.add(utf8String(d))
 		}
-	case isTextual(p):
+	case p.IsTextual():
 		b, ok := ix.budget(p)
 		if !ok {
 			return
@@ -317,10 +317,11 @@ func (ix *indexer) budget(p *Part) ([]byte, bool) {
 	return b, true
 }
 
-// isTextual tells whether a leaf part holds text a user could search for:
+// IsTextual tells whether a leaf part holds text a user could search for:
 // text/*, and the message/* types that are text (delivery reports and
-// headers).
-func isTextual(p *Part) bool {
+// headers). The search index and IMAP SEARCH (imapmsg) both ask it, so
+// that the two search the same parts.
+func (p *Part) IsTextual() bool {
 	switch p.Type {
 	case "text":
 		return true

@@ -694,7 +694,7 @@ func (e *evaluator) appendBody(dst []byte, p *message.Part) []byte {
 		b, _ := message.Decode(e.raw, p)
 		dst = appendFold(dst, utf8Bytes(b))
 		dst = append(dst, sep)
-	case isTextual(p):
+	case p.IsTextual():
 		// DecodeText fails only for an unknown transfer encoding, and
 		// then returns the text as written, which is still the best
 		// there is to search.
@@ -706,18 +706,4 @@ func (e *evaluator) appendBody(dst []byte, p *message.Part) []byte {
 		dst = append(dst, sep)
 	}
 	return dst
-}
-
-// isTextual tells whether a leaf part holds text a user could search for.
-func isTextual(p *message.Part) bool {
-	switch p.Type {
-	case "text":
-		return true
-	case "message":
-		switch p.Subtype {
-		case "delivery-status", "disposition-notification", "rfc822-headers", "global-delivery-status", "global-headers", "global-disposition-notification":
-			return true
-		}
-	}
-	return false
 }
