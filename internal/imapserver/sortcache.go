@@ -197,16 +197,7 @@ func (e *sortEntry) order(crit []thread.Criterion) []int32 {
 	thread.Order(e.msgs, idx, crit)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.orders == nil {
-		e.orders = make(map[string]*sortOrder)
-	}
-	if len(e.orders) >= maxOrders {
-		for k := range e.orders {
-			delete(e.orders, k)
-			break
-		}
-	}
-	e.orders[k] = &sortOrder{crit: slices.Clone(crit), idx: idx}
+	e.orders = keepBounded(e.orders, maxOrders, k, &sortOrder{crit: slices.Clone(crit), idx: idx})
 	return idx
 }
 
@@ -230,16 +221,25 @@ func (e *sortEntry) thread(k threadKey, hits []sortHit) []byte {
 func (e *sortEntry) keepThread(k threadKey, hits []sortHit, out []byte) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.threads == nil {
-		e.threads = make(map[threadKey]*threadResult)
+	e.threads = keepBounded(e.threads, maxThreads, k, &threadResult{hits: slices.Clone(hits), out: out})
+}
+
+// keepBounded puts v at k in m (made when nil) and returns m; a full m,
+// holding limit entries, first drops one, whichever the map yields first:
+// a client rarely asks for more than one or two, so which goes matters
+// little.
+func keepBounded[K comparable, V any](m map[K]V, limit int, k K, v V) map[K]V {
+	if m == nil {
+		m = make(map[K]V)
 	}
-	if len(e.threads) >= maxThreads {
-		for k := range e.threads {
-			delete(e.threads, k)
+	if len(m) >= limit {
+		for old := range m {
+			delete(m, old)
 			break
 		}
 	}
-	e.threads[k] = &threadResult{hits: slices.Clone(hits), out: out}
+	m[k] = v
+	return m
 }
 
 // critKey names a list of criteria.

@@ -3,6 +3,7 @@ package imapserver
 import (
 	"runtime"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/xtramail/xtramail/internal/store"
@@ -190,5 +191,32 @@ func TestSplitSpanCoversTheSpan(t *testing.T) {
 		if next != uint64(tc.q[0].Last)+1 {
 			t.Errorf("%v: parts %v end at %d", tc.q, parts, next-1)
 		}
+	}
+}
+
+// TestKeepBounded: the kept orders and thread results of an entry never
+// pass their limit, and what was just kept is always there.
+func TestKeepBounded(t *testing.T) {
+	var m map[string]int
+	for i := range 10 {
+		k := strconv.Itoa(i)
+		m = keepBounded(m, 3, k, i)
+		if len(m) > 3 {
+			t.Fatalf("after %d kept: %d entries, want at most 3", i+1, len(m))
+		}
+		if m[k] != i {
+			t.Fatalf("after keeping %s: %v, want it there with %d", k, m, i)
+		}
+	}
+	if len(m) != 3 {
+		t.Errorf("%d entries, want 3", len(m))
+	}
+	// Keeping a key again replaces its value.
+	for k := range m {
+		m = keepBounded(m, 4, k, -1)
+		if len(m) != 3 || m[k] != -1 {
+			t.Errorf("keeping %s again: %v", k, m)
+		}
+		break
 	}
 }
