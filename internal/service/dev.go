@@ -98,14 +98,23 @@ func devLogin(a store.Account, kept string) (DevLogin, error) {
 		l.NoPass = true
 		return l, nil
 	}
-	ok, err := auth.Verify(a.PasswordHash, kept)
-	if err != nil {
+	if err := checkKept(&l, a.PasswordHash, kept); err != nil {
 		return l, fmt.Errorf("check dev password: %w", err)
+	}
+	return l, nil
+}
+
+// checkKept puts in l kept, the password in the data directory, while it
+// still opens hash; once someone has changed it, only that it changed.
+func checkKept(l *DevLogin, hash, kept string) error {
+	ok, err := auth.Verify(hash, kept)
+	if err != nil {
+		return err
 	}
 	if ok {
 		l.Password = kept
 	} else {
 		l.Changed = true
 	}
-	return l, nil
+	return nil
 }

@@ -51,14 +51,8 @@ func DevAdminBootstrap(ctx context.Context, adm *admin.Service, dataDir string) 
 
 func devAdminLogin(a store.Admin, kept string) (DevLogin, error) {
 	l := DevLogin{Disabled: a.Disabled}
-	ok, err := auth.Verify(a.PasswordHash, kept)
-	if err != nil {
+	if err := checkKept(&l, a.PasswordHash, kept); err != nil {
 		return l, fmt.Errorf("check dev administrator password: %w", err)
-	}
-	if ok {
-		l.Password = kept
-	} else {
-		l.Changed = true
 	}
 	return l, nil
 }
