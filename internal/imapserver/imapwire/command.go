@@ -245,7 +245,7 @@ func (a *List) appendArgs(b []byte) []byte {
 				b = append(b, ' ')
 			}
 			b = append(b, "STATUS ("...)
-			b = appendStatusItems(b, r.Status)
+			b = appendJoined(b, r.Status)
 			b = append(b, ')')
 		}
 		b = append(b, ')')
@@ -290,7 +290,7 @@ type Status struct {
 func (a *Status) appendArgs(b []byte) []byte {
 	b = appendMailbox(append(b, ' '), a.Mailbox)
 	b = append(b, " ("...)
-	b = appendStatusItems(b, a.Items)
+	b = appendJoined(b, a.Items)
 	return append(b, ')')
 }
 
@@ -477,22 +477,13 @@ func appendOpts(b []byte, opts ...opt) []byte {
 	return b
 }
 
-func appendJoined(b []byte, list []string) []byte {
+// appendJoined appends the atoms of list separated by spaces.
+func appendJoined[S ~string](b []byte, list []S) []byte {
 	for i, s := range list {
 		if i > 0 {
 			b = append(b, ' ')
 		}
 		b = append(b, s...)
-	}
-	return b
-}
-
-func appendStatusItems(b []byte, items []StatusItem) []byte {
-	for i, it := range items {
-		if i > 0 {
-			b = append(b, ' ')
-		}
-		b = append(b, it...)
 	}
 	return b
 }
