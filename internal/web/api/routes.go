@@ -264,6 +264,17 @@ func queryTime(r *http.Request, name string) (time.Time, error) {
 	return t, nil
 }
 
+// queryRange reads a search's ?since= and ?until= (queryTime).
+func queryRange(r *http.Request) (since, until time.Time, err error) {
+	if since, err = queryTime(r, "since"); err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	if until, err = queryTime(r, "until"); err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	return since, until, nil
+}
+
 // --- handlers
 
 func (a *API) me(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
@@ -421,11 +432,7 @@ func (a *API) searchLog(w http.ResponseWriter, r *http.Request, p admin.Principa
 	if err != nil {
 		return err
 	}
-	since, err := queryTime(r, "since")
-	if err != nil {
-		return err
-	}
-	until, err := queryTime(r, "until")
+	since, until, err := queryRange(r)
 	if err != nil {
 		return err
 	}
@@ -452,11 +459,7 @@ func (a *API) searchAudit(w http.ResponseWriter, r *http.Request, p admin.Princi
 	if err != nil {
 		return err
 	}
-	since, err := queryTime(r, "since")
-	if err != nil {
-		return err
-	}
-	until, err := queryTime(r, "until")
+	since, until, err := queryRange(r)
 	if err != nil {
 		return err
 	}
