@@ -106,6 +106,9 @@ type Options struct {
 	// clock by ClaimSends); the system clock when nil. Tests move
 	// a clocktest.Clock through an undo window instead of sleeping.
 	Clock clock.Clock
+	// syncDir, when set, syncs the WAL's directory instead of syncDir:
+	// tests see from it when the directory is synced.
+	syncDir func(dir string) error
 }
 
 // Open opens (creating if needed) the database at path with bodies in
@@ -116,6 +119,9 @@ func Open(path string, blobs blob.Store, opts Options) (*Store, error) {
 	}
 	if opts.Hub == nil {
 		opts.Hub = store.NewHub()
+	}
+	if opts.syncDir == nil {
+		opts.syncDir = syncDir
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("database dir: %w", err)
@@ -196,7 +202,7 @@ func Open(path string, blobs blob.Store, opts Options) (*Store, error) {
 	s := &Store{
 		w: w, r: r, blobs: blobs, hub: opts.Hub, log: opts.Logger, stmts: newStmtCache(prepared),
 		infos:     newInfoCache(defaultInfoCache),
-		wal:       &walSyncer{path: path + "-wal", syncDir: syncDir, delay: opts.SyncDelay},
+		wal:       &walSyncer{path: path + "-wal", syncDir: opts.syncDir, delay: opts.SyncDelay},
 		reqs:      make(chan *writeReq, maxBatch),
 		committed: make(chan *committed, 64),
 		closing:   make(chan struct{}),
@@ -693,12 +699,17 @@ func (s *Store) syncer() {
 // a new file, its directory is synced once too.
 type walSyncer struct {
 	path    string
-	f       *os.File
 	syncDir func(dir string) error
 	delay   time.Duration // Options.SyncDelay
+	// mu guards f. Only the syncer goroutine syncs, so it is never
+	// contended; it lets a test look in while the store runs.
+	mu sync.Mutex
+	f  *os.File
 }
 
 func (w *walSyncer) sync() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.delay > 0 {
 		time.Sleep(w.delay)
 	}
@@ -742,6 +753,8 @@ func syncDir(dir string) error {
 }
 
 func (w *walSyncer) close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.f == nil {
 		return nil
 	}

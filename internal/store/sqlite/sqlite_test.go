@@ -77,32 +77,44 @@ func TestPathWithURIChars(t *testing.T) {
 // directory, and a WAL file recreated later (a new inode) again.
 func TestWALDirectorySynced(t *testing.T) {
 	dir := t.TempDir()
-	s := open(t, dir)
-	defer s.Close()
+	// The syncer may be syncing what the store's background work wrote
+	// while the test looks: synced is read under the syncer's lock.
 	var synced []string
-	s.wal.syncDir = func(d string) error { synced = append(synced, d); return syncDir(d) }
+	s := openWith(t, dir, Options{syncDir: func(d string) error { synced = append(synced, d); return syncDir(d) }})
+	defer s.Close()
+	wal := func(f func()) {
+		s.wal.mu.Lock()
+		defer s.wal.mu.Unlock()
+		f()
+	}
+	count := func() (n int, dirs []string) {
+		wal(func() { n, dirs = len(synced), slices.Clone(synced) })
+		return n, dirs
+	}
 	ctx := t.Context()
 	if _, err := s.CreateDomain(ctx, "example.test", 0); err != nil {
 		t.Fatal(err)
 	}
-	if len(synced) != 1 || synced[0] != dir {
-		t.Fatalf("directories synced after the first write: %q, want [%q]", synced, dir)
+	if n, dirs := count(); n != 1 || dirs[0] != dir {
+		t.Fatalf("directories synced after the first write: %q, want [%q]", dirs, dir)
 	}
 	if _, err := s.CreateDomain(ctx, "example.org", 0); err != nil {
 		t.Fatal(err)
 	}
-	if len(synced) != 1 {
-		t.Fatalf("directory synced again for the same WAL file: %q", synced)
+	if n, dirs := count(); n != 1 {
+		t.Fatalf("directory synced again for the same WAL file: %q", dirs)
 	}
 	// SQLite replaced the WAL file (as after the last connection closed):
 	// the new file's entry must be synced as well.
-	s.wal.f.Close()
-	s.wal.f = nil
+	wal(func() {
+		s.wal.f.Close()
+		s.wal.f = nil
+	})
 	if _, err := s.CreateDomain(ctx, "example.net", 0); err != nil {
 		t.Fatal(err)
 	}
-	if len(synced) != 2 {
-		t.Fatalf("reopened WAL: directories synced %q, want a second sync", synced)
+	if n, dirs := count(); n != 2 {
+		t.Fatalf("reopened WAL: directories synced %q, want a second sync", dirs)
 	}
 }
 
