@@ -1,6 +1,6 @@
 // xtramail webmail: compose page behaviour (upload progress and size
-// check, sending only after a save in flight, Ctrl+Enter to send) and
-// the undo countdown. Without it, the page still works by plain form
+// check, saying when a save failed and trying again, sending only after
+// a save in flight, Ctrl+Enter to send) and the undo countdown. Without it, the page still works by plain form
 // posts.
 (function () {
   "use strict";
@@ -28,30 +28,63 @@
     var pending = 0; // the selection not yet sent (its number), 0: none
     var sending = 0; // the selection the save in flight carries, 0: none
 
+    // Files chosen again add to those chosen before that no save has
+    // stored yet: a file input's new selection replaces its old one, so
+    // the page puts both back in it (DataTransfer). Those of a save in
+    // flight are not added: it may store them; if it fails, its end puts
+    // them back beside the new ones.
+    var pendingFiles = []; // the pending selection's files, as in the input
+    var sendingFiles = []; // those the save in flight carries
+
     // Refuse too large a selection before uploading it.
     files.addEventListener("change", function (e) {
+      var earlier = pending && pending !== sending ? pendingFiles : [];
+      var all = earlier.concat(toArray(files.files));
       var total = 0;
-      for (var i = 0; i < files.files.length; i++) total += files.files[i].size;
+      for (var i = 0; i < all.length; i++) total += all[i].size;
       hint.textContent = hintText;
       hint.classList.remove("files-error");
-      chosen++;
-      pending = files.files.length ? chosen : 0;
       if (limit && total > limit) {
         e.stopPropagation(); // no autosave of it
-        files.value = "";
-        pending = 0;
+        if (!earlier.length || !setFiles(earlier)) {
+          files.value = "";
+          pending = 0;
+          pendingFiles = [];
+        }
         hint.textContent = "Those files are too large together. " + hintText;
         hint.classList.add("files-error");
+        return;
       }
+      if (earlier.length && !setFiles(all)) all = toArray(files.files);
+      chosen++;
+      pending = all.length ? chosen : 0;
+      pendingFiles = all;
     }, true);
+
+    // setFiles puts list in the file input, where the browser lets a
+    // page do so (DataTransfer); it reports whether it did.
+    function setFiles(list) {
+      try {
+        var dt = new DataTransfer();
+        for (var i = 0; i < list.length; i++) dt.items.add(list[i]);
+        files.files = dt.files;
+        return true;
+      } catch (err) {
+        return false;
+      }
+    }
 
     // The form's own saves only: the address fields' suggestions are
     // requests of their own, whose events bubble up to the form.
     var sendingNames = []; // what the progress names: the save's files
     form.addEventListener("htmx:configRequest", function (e) {
       if (e.detail.elt !== form) return;
+      clearTimeout(retry); // this save is the retry
+      retry = 0;
       sending = pending;
+      sendingFiles = pending ? pendingFiles : [];
       e.detail.filesSent = pending; // read back at the save's end
+      e.detail.filesList = sendingFiles;
       sendingNames = [];
       if (!pending) {
         e.detail.formData.delete("files");
@@ -64,12 +97,18 @@
     // server is busy) come back as the draft state with the reason:
     // show it, as htmx does not swap error answers by itself. Only the
     // draft state: a proxy's 503 page in its place would take the
-    // draft's id (and every later save's target) with it.
+    // draft's id (and every later save's target) with it, and so would
+    // any other page answered 200 (a proxy's, a sign-in page).
     form.addEventListener("htmx:beforeSwap", function (e) {
+      // (Fired on the target, the draft state: its elt is that.)
+      if (!e.detail.requestConfig || e.detail.requestConfig.elt !== form) return;
       var st = e.detail.xhr.status;
-      if ((st === 413 || st === 503) && /id="draft-state"/.test(e.detail.serverResponse || "")) {
+      var isState = /id="draft-state"/.test(e.detail.serverResponse || "");
+      if ((st === 413 || st === 503) && isState) {
         e.detail.shouldSwap = true;
         e.detail.isError = false;
+      } else if (!isState) {
+        e.detail.shouldSwap = false;
       }
     });
 
@@ -90,16 +129,33 @@
     // abort and a timeout (htmx:timeout) too, then without "successful".
     form.addEventListener("htmx:afterRequest", function (e) {
       if (e.detail.elt !== form) return;
-      var sent = e.detail.requestConfig && e.detail.requestConfig.filesSent;
+      var out = outcome(e.detail);
+      showSaveState(out);
+      var cfg = e.detail.requestConfig || {};
+      var sent = cfg.filesSent;
+      var sentFiles = cfg.filesList || [];
       sending = 0;
       if (!sent) return;
       bar.hidden = true;
       bar.value = 0;
       if (status) { status.hidden = true; status.textContent = ""; }
-      // Files chosen again meanwhile wait for a save of their own
-      // (queued behind this one), whatever became of this one.
-      if (sent !== pending) return;
-      var failed = notStored(e.detail);
+      var failed = filesNotStored(out);
+      if (sent !== pending) {
+        // Files chosen again meanwhile wait for a save of their own
+        // (queued behind this one). If this one failed, its files go
+        // with them, back in the input beside them.
+        if (!failed) return;
+        var all = sentFiles.concat(pending ? pendingFiles : []);
+        if (setFiles(all)) {
+          pendingFiles = all;
+          if (!pending) pending = sent;
+          hint.textContent = failed;
+        } else {
+          hint.textContent = "Not attached: " + names(sentFiles) + ". Choose them again.";
+        }
+        hint.classList.add("files-error");
+        return;
+      }
       if (failed) {
         // The draft does not have them: they stay in the input and
         // pending, so the next save (autosave, "Save draft", Send) sends
@@ -111,42 +167,99 @@
       // They went (or were refused for good, 413, the reason shown):
       // never send them twice.
       pending = 0;
+      pendingFiles = [];
       files.value = "";
       hint.textContent = hintText;
       hint.classList.remove("files-error");
     });
 
-    // Why a save that carried files did not store them, or "" if it did
-    // or refused them for good. A 413 (over the size limit) is a refusal
-    // the same files would meet again: the draft state names it, and the
-    // files are cleared as for any answer. Every other answer but a 2xx
-    // storing the draft leaves the draft without them: no answer (the
-    // connection failed, the save timed out), a proxy's or the server's
-    // error (5xx, 503 "busy" included: they would go if sent again), or a
-    // draft state swapped in with a reason (an address the server cannot
-    // read: the draft was not saved).
-    function notStored(d) {
-      var st = d.xhr ? d.xhr.status : 0;
-      if (st === 413) return "";
-      var later = " They go with the next save.";
-      if (!st) return "Not attached yet: the connection failed." + later;
-      if (!d.successful || st < 200 || st >= 300 || st === 503) {
-        return "Not attached yet: the draft was not saved." + later;
+    // outcome says whether a save stored the draft: null if it did,
+    // else why not (reason, to follow "Not saved: "), whether trying
+    // again may help (again), whether no answer came (conn), and whether
+    // the files it carried were refused for good (413, over the limit:
+    // the same files would meet it again). Every answer but a 2xx with
+    // the draft state leaves the draft as it was.
+    function outcome(d) {
+      var xhr = d.xhr;
+      var st = xhr ? xhr.status : 0;
+      if (!st) return {reason: "the connection failed.", again: true, conn: true};
+      var body = xhr.responseText || "";
+      if (/id="draft-state"/.test(body)) {
+        // The answer was swapped in before htmx:afterRequest: the draft
+        // state, with the reason it was not saved, if it was not.
+        var state = document.getElementById("draft-state");
+        if (st >= 200 && st < 300 && state && !state.querySelector(".alert-error")) return null;
+        if (st === 503) return {reason: "the server is busy.", again: true};
+        return {reason: "see the message above.", again: false, forGood: st === 413};
       }
-      // The answer was swapped in before htmx:afterRequest: the draft
-      // state, without a reason it was not saved.
-      var state = document.getElementById("draft-state");
-      if (!state || state.querySelector(".alert-error")) {
-        return "Not attached yet: the draft was not saved." + later;
+      // The server's own error line (web.Error), not a proxy's page: to
+      // a save, its 503 is a full disk (a busy server answers the draft
+      // state).
+      var own = /^\s*<p class="error" role="alert">/.test(body);
+      if (st === 503 && own) return {reason: "the server is out of space.", again: true};
+      if (st >= 500) {
+        return {reason: own ? "something went wrong on the server." : "the server could not be reached.", again: true};
       }
-      return "";
+      // A proxy's limit on the way: the same files would meet it again.
+      if (st === 413) return {reason: "the files are too large.", again: false, forGood: true};
+      return {reason: "the server refused it (" + st + ").", again: false};
     }
+
+    // Why the files a save carried are not in the draft, for the line
+    // beside them, or "" if they are or were refused for good (413: the
+    // draft state names it, and the files are cleared as for any
+    // answer).
+    function filesNotStored(out) {
+      if (!out || out.forGood) return "";
+      var later = " They go with the next save.";
+      if (out.conn) return "Not attached yet: the connection failed." + later;
+      return "Not attached yet: the draft was not saved." + later;
+    }
+
+    // The draft state's line says how the last save went: the server
+    // writes "Draft saved at …" into each draft state it answers, so a
+    // save that stores the draft clears a failure; one that did not
+    // store it says why here, and is tried again, sooner, then less
+    // often, while the answer may change (no answer, 5xx). Until a save
+    // stores the draft, leaving the page asks first.
+    var unsaved = false;
+    var retry = 0;
+    var retryDelay = 0;
+    function showSaveState(out) {
+      unsaved = !!out;
+      if (!out) {
+        retryDelay = 0;
+        return;
+      }
+      var line = document.querySelector("#draft-state .draft-saved");
+      if (line) {
+        line.textContent = "Not saved: " + out.reason + " Your text is still here" +
+          (out.again ? "; trying again\u2026" : ".");
+        line.classList.add("save-failed");
+      }
+      if (!out.again) return;
+      clearTimeout(retry);
+      retryDelay = Math.min(retryDelay ? 2 * retryDelay : 10000, 60000);
+      retry = setTimeout(function () {
+        retry = 0;
+        form.dispatchEvent(new Event("change")); // an autosave
+      }, retryDelay);
+    }
+    var leaving = false; // the form is sent: the page goes with its data
+    window.addEventListener("beforeunload", function (e) {
+      if (!unsaved || leaving) return;
+      e.preventDefault();
+      e.returnValue = "Your changes are not saved yet.";
+    });
 
     // A send waits for a save in flight, whose answer carries the
     // draft's new version.
     var waiting = false;
     form.addEventListener("submit", function (e) {
-      if (!form.classList.contains("htmx-request")) return;
+      if (!form.classList.contains("htmx-request")) {
+        leaving = true;
+        return;
+      }
       e.preventDefault();
       if (waiting) return;
       waiting = true;
@@ -165,6 +278,12 @@
         form.requestSubmit(document.getElementById("send-button"));
       }
     });
+  }
+
+  function toArray(list) { return Array.prototype.slice.call(list || []); }
+
+  function names(list) {
+    return list.map(function (f) { return f.name; }).join(", ");
   }
 
   function countdown() {

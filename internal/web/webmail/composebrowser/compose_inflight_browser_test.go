@@ -36,9 +36,10 @@ import (
 // server had answered it. Armed, it holds the next save of a kind (with
 // files or without) before the server sees it, until the test releases
 // it: that save stays in flight for as long as the test needs, whatever
-// the machine's speed. Told to fail the next save with files, it
-// answers it itself, never forwarding it: 502 as a proxy whose upstream
-// failed, or a connection dropped before any answer.
+// the machine's speed. Told to fail saves with files (or every save), it
+// answers them itself, never forwarding them, until told to stop: 502
+// as a proxy whose upstream failed, 503, or a connection dropped before
+// any answer. A save both held and failed fails once released.
 type savesProxy struct {
 	URL string
 
@@ -47,7 +48,8 @@ type savesProxy struct {
 	files   bool // what is armed for: a save with files, or one without
 	release chan struct{}
 	once    sync.Once
-	fail    failure // how the next save with files fails, "": none
+	fail    failure // how saves with files fail, "": they go through
+	failAll bool    // saves without files fail as fail too
 	saves   []save
 }
 
@@ -95,6 +97,12 @@ func newSavesProxy(t *testing.T, srv *testserver.Server) *savesProxy {
 			http.Error(w, "unreadable save", http.StatusBadRequest)
 			return
 		}
+		if held {
+			select {
+			case <-p.release:
+			case <-r.Context().Done():
+			}
+		}
 		if f := p.Saves()[i].fail; f != "" {
 			p.mu.Lock()
 			p.saves[i].done = true
@@ -110,12 +118,6 @@ func newSavesProxy(t *testing.T, srv *testserver.Server) *savesProxy {
 				http.Error(w, "upstream unreachable", http.StatusBadGateway)
 			}
 			return
-		}
-		if held {
-			select {
-			case <-p.release:
-			case <-r.Context().Done():
-			}
 		}
 		rp.ServeHTTP(w, r)
 		p.mu.Lock()
@@ -167,9 +169,10 @@ func (p *savesProxy) record(t *testing.T, r *http.Request) (i int, held, ok bool
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.fail != "" && len(s.files) > 0 {
-		s.fail, p.fail = p.fail, ""
-	} else if p.armed && p.files == (len(s.files) > 0) {
+	if len(s.files) > 0 || p.failAll {
+		s.fail = p.fail
+	}
+	if p.armed && p.files == (len(s.files) > 0) {
 		p.armed, s.held = false, true
 	}
 	p.saves = append(p.saves, s)
@@ -184,11 +187,20 @@ func (p *savesProxy) Hold(withFiles bool) {
 	p.mu.Unlock()
 }
 
-// Fail makes the next save with files fail as f, without reaching the
-// server.
+// Fail makes every save with files fail as f, without reaching the
+// server, until Fail(""): the page's retries fail too, for as long as
+// the test looks at the failure.
 func (p *savesProxy) Fail(f failure) {
 	p.mu.Lock()
-	p.fail = f
+	p.fail, p.failAll = f, false
+	p.mu.Unlock()
+}
+
+// FailAll makes every save fail as f, with files or without, until
+// FailAll("") or Fail("").
+func (p *savesProxy) FailAll(f failure) {
+	p.mu.Lock()
+	p.fail, p.failAll = f, true
 	p.mu.Unlock()
 }
 
@@ -311,10 +323,18 @@ var fileSizes = map[string]int{
 // the page counts its saves (watchSaves).
 func openCompose(t *testing.T, text string) (*testserver.Server, *savesProxy, *webtest.Tab) {
 	t.Helper()
+	return openComposeIn(t, "", text)
+}
+
+// openComposeIn is openCompose with the server's data directory data
+// ("": a new one).
+func openComposeIn(t *testing.T, data, text string) (*testserver.Server, *savesProxy, *webtest.Tab) {
+	t.Helper()
 	tlsCfg := webtest.ServerTLS(t)
 	srv := testserver.Start(t, testserver.Options{
 		Users:     map[string]string{bob: bobPw, eve: evePw},
 		Configure: func(c *config.Config) { tlsCfg(c) },
+		Data:      data,
 	})
 	px := newSavesProxy(t, srv)
 	tab := webtest.NewTab(t)
@@ -404,12 +424,7 @@ func TestBrowserComposeTextTypedAfterFilesDuringAutosave(t *testing.T) {
 // The draft keeps both selections.
 func TestBrowserComposeFilesChosenAgainDuringTheirUpload(t *testing.T) {
 	srv, px, tab := openCompose(t, "The plan and photos, as promised.")
-	first := []string{"floor-plan.pdf", "lease.pdf"}
-	firstPaths, want := chooseFiles(t, fileSizes, first...)
-	again := []string{"site photo 2.jpg", "site photo 3.jpg"}
-	againPaths, wantAgain := chooseFiles(t, fileSizes, again...)
-	maps.Copy(want, wantAgain)
-
+	first, firstPaths, again, againPaths, want := twoSelections(t)
 	px.Hold(true)
 	tab.Do(chromedp.SetUploadFiles(chromedp.CSS("#files"), firstPaths))
 	if held := px.WaitHeld(t); !slices.Equal(held.files, first) {
@@ -433,6 +448,18 @@ func TestBrowserComposeFilesChosenAgainDuringTheirUpload(t *testing.T) {
 	tab.SetWidth(webtest.PhoneWidth)
 	tab.WaitFor("document.documentElement.scrollWidth <= window.innerWidth")
 	tab.Screenshot("compose-files-chosen-again-after")
+}
+
+// twoSelections writes the files of two selections, first and again,
+// and returns their names and paths, and the contents of all by name.
+func twoSelections(t *testing.T) (first, firstPaths, again, againPaths []string, want map[string][]byte) {
+	t.Helper()
+	first = []string{"floor-plan.pdf", "lease.pdf"}
+	firstPaths, want = chooseFiles(t, fileSizes, first...)
+	again = []string{"site photo 2.jpg", "site photo 3.jpg"}
+	againPaths, wantAgain := chooseFiles(t, fileSizes, again...)
+	maps.Copy(want, wantAgain)
+	return first, firstPaths, again, againPaths, want
 }
 
 // filesArrived checks, once the held save (which carried the files
@@ -538,8 +565,8 @@ func TestBrowserComposeFilesKeptWhenTheirSaveFails(t *testing.T) {
 			tab.Do(chromedp.SetUploadFiles(chromedp.CSS("#files"), paths))
 			tab.WaitFor(`window.saves.ended === 1`)
 			saves := px.Saves()
-			if len(saves) != 1 || saves[0].fail != tc.fail || !slices.Equal(saves[0].files, names) {
-				t.Fatalf("the saves were %+v, want one with %v, failed (%q)", saves, names, tc.fail)
+			if len(saves) == 0 || saves[0].fail != tc.fail || !slices.Equal(saves[0].files, names) {
+				t.Fatalf("the saves were %+v, want the first with %v, failed (%q)", saves, names, tc.fail)
 			}
 			if tc.fail == "" {
 				if got := tab.Text("#draft-state .alert-error"); !strings.Contains(got, tc.to) {
@@ -567,17 +594,35 @@ func TestBrowserComposeFilesKeptWhenTheirSaveFails(t *testing.T) {
 				}
 			}
 
-			// The next save, an autosave of text typed, carries them.
+			// The next save that gets through carries them: an autosave
+			// of text typed, or the page's retry of the failed save
+			// (the proxy failed those until now), whichever comes first.
+			px.Fail("")
 			setTo("carol@far.test")
 			typeText(tab, " The key is at reception.")
-			tab.WaitFor(`window.saves.ended === 2`)
-			waitFor(t, "the proxy to see the second save answered", func() bool {
-				s := px.Saves()
-				return len(s) == 2 && s[1].done
+			const final = "The plan and a photo, as promised. The key is at reception."
+			waitFor(t, "a save of the text typed to get through", func() bool {
+				return slices.ContainsFunc(px.Saves(), func(s save) bool { return s.done && s.fail == "" && s.text == final })
 			})
+			tab.WaitFor(`document.getElementById("files").files.length === 0 && window.saves.ended >= ` +
+				fmt.Sprint(len(px.Saves())))
 			saves = px.Saves()
-			if !slices.Equal(saves[1].files, names) || saves[1].fail != "" {
-				t.Errorf("the save after the failed one sent files %v (failed: %q), want %v, through", saves[1].files, saves[1].fail, names)
+			through := 0
+			for i, s := range saves[1:] {
+				switch {
+				case len(s.files) == 0:
+				case s.fail != "":
+					if through > 0 {
+						t.Errorf("save %d sent files %v after the save that stored them", i+1, s.files)
+					}
+				case !slices.Equal(s.files, names):
+					t.Errorf("save %d, after the failed one, sent files %v, want %v", i+1, s.files, names)
+				default:
+					through++
+				}
+			}
+			if through != 1 {
+				t.Errorf("%d saves after the failed one carried the files through, want 1: %+v", through, saves)
 			}
 			if n := webtest.Run(tab, chromedp.Evaluate[int](`document.getElementById("files").files.length`)); n != 0 {
 				t.Errorf("the file input still holds %d files after the save that stored them", n)
