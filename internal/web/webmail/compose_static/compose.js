@@ -252,8 +252,10 @@
       e.returnValue = "Your changes are not saved yet.";
     });
 
-    // A send waits for a save in flight, whose answer carries the
-    // draft's new version.
+    // A send waits for the end of a save in flight, whose answer carries
+    // the draft's new version (swapped in before htmx:afterRequest);
+    // whatever its outcome: a failed save is never settled
+    // (htmx:afterSettle), and the send carries the form itself.
     var waiting = false;
     form.addEventListener("submit", function (e) {
       if (!form.classList.contains("htmx-request")) {
@@ -264,10 +266,16 @@
       if (waiting) return;
       waiting = true;
       var submitter = e.submitter;
-      form.addEventListener("htmx:afterSettle", function again() {
-        form.removeEventListener("htmx:afterSettle", again);
-        waiting = false;
-        form.requestSubmit(submitter);
+      form.addEventListener("htmx:afterRequest", function again(e) {
+        if (e.detail.elt !== form) return;
+        form.removeEventListener("htmx:afterRequest", again);
+        // Once htmx has started the save queued behind this one, if
+        // any (right after this event): the send waits for it too, as
+        // it replaces the draft the send would name.
+        setTimeout(function () {
+          waiting = false;
+          form.requestSubmit(submitter);
+        }, 0);
       });
     });
 

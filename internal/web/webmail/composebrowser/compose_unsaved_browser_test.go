@@ -269,3 +269,29 @@ func TestBrowserComposeFilesChosenAgainDuringTheirFailingSave(t *testing.T) {
 	tab.WaitFor("document.documentElement.scrollWidth <= window.innerWidth")
 	tab.Screenshot("compose-files-chosen-again-after-failure")
 }
+
+// TestBrowserComposeSendDuringFailingSave: Send pressed while a save is
+// in flight waits for its end, to send with the draft's new version. It
+// waited for the answer to be settled, which a failed save never is, so
+// Send did nothing at all. The proxy holds an autosave, then drops it;
+// the send must go, with the text, and the page must leave for the
+// outbox without asking (the form takes the unsaved text along).
+func TestBrowserComposeSendDuringFailingSave(t *testing.T) {
+	srv, px, tab := openCompose(t, "")
+	px.Hold(false)
+	px.FailAll(failDrop)
+	typeText(tab, "Dear Carol, the keys are at reception.")
+	px.WaitHeld(t)
+	tab.Do(chromedp.Click(chromedp.CSS("#send-button")))
+	px.Release()
+	tab.WaitFor(`location.pathname.startsWith("/outbox/")`)
+	// (Leaving the message field for the button queued a save of its
+	// "change" behind the held one.)
+	if saves := px.Saves(); len(saves) == 0 || !saves[0].held || saves[0].fail != failDrop {
+		t.Errorf("the saves were %+v, want the first held, then dropped", saves)
+	}
+	// Held for the undo window, the message is the draft sent.
+	if _, text := draftFiles(t, srv, bob); !strings.Contains(text, "Dear Carol, the keys are at reception.") {
+		t.Errorf("the message sent has the text %q, want the text typed", text)
+	}
+}
