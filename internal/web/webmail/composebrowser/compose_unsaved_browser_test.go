@@ -1,6 +1,7 @@
 package composebrowser_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/xtramail/xtramail/internal/testserver"
@@ -293,5 +296,54 @@ func TestBrowserComposeSendDuringFailingSave(t *testing.T) {
 	// Held for the undo window, the message is the draft sent.
 	if _, text := draftFiles(t, srv, bob); !strings.Contains(text, "Dear Carol, the keys are at reception.") {
 		t.Errorf("the message sent has the text %q, want the text typed", text)
+	}
+}
+
+// TestBrowserComposeLeavingUnsavedAsks: after a save failed, following
+// the Close link makes Chromium ask first (beforeunload); staying keeps
+// the page and the text. Once a save stored the draft, Close leaves at
+// once.
+func TestBrowserComposeLeavingUnsavedAsks(t *testing.T) {
+	_, px, tab := openCompose(t, "")
+	px.FailAll(failDrop)
+	typeText(tab, "Dear Carol, the keys are at reception.")
+	tab.WaitFor(saveLine + `.textContent.startsWith("Not saved")`)
+
+	// The dialog holds the click that opened it until it is answered:
+	// answered here, from the listener, on a goroutine of its own.
+	dialogs := make(chan page.DialogType, 4)
+	stay := func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
+		return err
+	}
+	if err := chromedp.Listen(tab.Ctx, func(ev any) {
+		if ev, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+			dialogs <- ev.Type
+			go chromedp.Do(tab.Ctx, chromedp.Func(stay))
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tab.Do(chromedp.Click(chromedp.CSS(".compose-actions a[href='/']")))
+	waitFor(t, "a dialog or the next page", func() bool {
+		return len(dialogs) > 0 || !strings.HasSuffix(tab.Location(), "/compose")
+	})
+	if len(dialogs) == 0 {
+		t.Fatalf("Close after the failed save left without asking (now on %s)", tab.Location())
+	}
+	if typ := <-dialogs; typ != page.DialogTypeBeforeunload {
+		t.Errorf("Close after the failed save opened a %s dialog, want beforeunload", typ)
+	}
+	if got := webtest.Run(tab, chromedp.Evaluate[string](`location.pathname + " " + document.getElementById("text").value`)); got != "/compose Dear Carol, the keys are at reception." {
+		t.Errorf("after staying, the page and text are %q", got)
+	}
+
+	px.FailAll("")
+	typeText(tab, " See you Monday.")
+	tab.WaitFor(saveLine + `.textContent.startsWith("Draft saved at")`)
+	tab.Do(chromedp.Click(chromedp.CSS(".compose-actions a[href='/']")))
+	tab.WaitFor(`location.pathname === "/"`)
+	if len(dialogs) != 0 {
+		t.Errorf("Close after the draft was saved asked first")
 	}
 }
