@@ -451,3 +451,41 @@ func TestSettingsPage(t *testing.T) {
 		t.Fatalf("QR code: %s %s", resp.Status, resp.Header.Get("Content-Type"))
 	}
 }
+
+// TestComposeRefusedSaveSaysNotSaved: a save refused for an address the
+// server cannot read leaves the draft as it was, yet the page (a form
+// post) and the draft state (htmx) said "Draft saved." under the reason.
+// Their save line must say it was not saved, and the draft keep its
+// text.
+func TestComposeRefusedSaveSaysNotSaved(t *testing.T) {
+	srv := startServer(t, 0)
+	cl := signIn(t, srv, bob, bobPw)
+	resp, body := cl.post("/compose/save", map[string]string{"to": "carol@far.test", "subject": "Plan", "text": "First"}, nil, true, true)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("first save: %s\n%s", resp.Status, body)
+	}
+	id := strconv.FormatInt(draftID(t, body), 10)
+	line := regexp.MustCompile(`<p class="hint draft-saved[^"]*" role="status">([^<]*)</p>`)
+	for _, htmx := range []bool{true, false} {
+		resp, body := cl.post("/compose/save", map[string]string{"draft": id, "to": "carol@", "subject": "Plan", "text": "Second"}, nil, true, htmx)
+		want := http.StatusUnprocessableEntity
+		if htmx {
+			want = http.StatusOK // htmx swaps it in
+		}
+		if resp.StatusCode != want || !strings.Contains(body, "carol@") {
+			t.Errorf("htmx %v: the refused save answered %s, want %d naming the address:\n%s", htmx, resp.Status, want, body)
+		}
+		if m := line.FindStringSubmatch(body); m == nil || m[1] != "Not saved: see the message above." || !strings.Contains(m[0], "save-failed") {
+			t.Errorf("htmx %v: the save line of the refused save is %q, want it not saved", htmx, m)
+		}
+	}
+	bodies := srv.Bodies(t, bob, store.Drafts)
+	if len(bodies) != 1 {
+		t.Fatalf("%d drafts, want 1", len(bodies))
+	}
+	for _, raw := range bodies {
+		if !strings.Contains(string(raw), "First") || strings.Contains(string(raw), "Second") {
+			t.Errorf("the draft after the refused saves is:\n%s\nwant the first save's", raw)
+		}
+	}
+}

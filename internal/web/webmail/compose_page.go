@@ -27,9 +27,12 @@ type composeView struct {
 	Limit      string // the attachment size limit, for people
 	LimitBytes int64
 	Error      string
-	SavedAt    string
-	Undo       int // seconds of the undo window
-	Heading    string
+	// Unsaved: the save or send was refused, so the fields shown are
+	// not the draft's, whatever was saved before.
+	Unsaved bool
+	SavedAt string
+	Undo    int // seconds of the undo window
+	Heading string
 }
 
 type draftAttachment struct {
@@ -153,6 +156,7 @@ func (c *composer) formView(f draftForm, msg string) composeView {
 // seeming to have dropped them along with the refused upload.
 func (c *composer) refusedView(ctx context.Context, acct store.Account, f draftForm, msg string) composeView {
 	v := c.formView(f, msg)
+	v.Unsaved = true
 	if f.DraftID != 0 {
 		v.Heading = "Draft"
 		if m, info, err := c.draftInfo(ctx, acct, f.DraftID); err == nil {
