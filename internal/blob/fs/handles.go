@@ -37,11 +37,11 @@ type handle struct {
 
 // open returns a reader of n bytes at off in the segment at path.
 func (h *handles) open(path string, off, n int64) (io.ReadCloser, error) {
-	fh, err := h.get(path)
+	fh, size, err := h.get(path)
 	if err != nil {
 		return nil, err
 	}
-	if n > 0 && fh.size < off+n {
+	if n > 0 && size < off+n {
 		// The segment may have grown since (the current one): look again.
 		st, err := fh.f.Stat()
 		if err == nil {
@@ -57,27 +57,29 @@ func (h *handles) open(path string, off, n int64) (io.ReadCloser, error) {
 	return &section{SectionReader: io.NewSectionReader(fh.f, off, n), h: h, fh: fh}, nil
 }
 
-// get returns path's handle with a reference for the caller. A segment
-// is opened under the lock, which remove also holds: a handle is never
-// cached for a file removed meanwhile.
-func (h *handles) get(path string) (*handle, error) {
+// get returns path's handle with a reference for the caller, and the
+// segment's size as last looked at (read under the lock: concurrent
+// readers of a growing segment update it). A segment is opened under the
+// lock, which remove also holds: a handle is never cached for a file
+// removed meanwhile.
+func (h *handles) get(path string) (*handle, int64, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if fh := h.m[path]; fh != nil {
 		fh.refs++
-		return fh, nil
+		return fh, fh.size, nil
 	}
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("segment: %w", blob.ErrNotFound)
+		return nil, 0, fmt.Errorf("segment: %w", blob.ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open segment: %w", err)
+		return nil, 0, fmt.Errorf("open segment: %w", err)
 	}
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("open segment: %w", err)
+		return nil, 0, fmt.Errorf("open segment: %w", err)
 	}
 	if h.m == nil {
 		h.m = map[string]*handle{}
@@ -90,7 +92,7 @@ func (h *handles) get(path string) (*handle, error) {
 	}
 	fh := &handle{f: f, refs: 2, size: st.Size()} // the caller's and the cache's
 	h.m[path] = fh
-	return fh, nil
+	return fh, fh.size, nil
 }
 
 func (h *handles) release(fh *handle) {

@@ -3,10 +3,12 @@ package fs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -162,4 +164,50 @@ func TestRemovedSegmentNotReadThroughHandle(t *testing.T) {
 	if _, err := s.Open(ctx, old); !errors.Is(err, blob.ErrNotFound) {
 		t.Errorf("open of a removed segment's key: %v, want ErrNotFound", err)
 	}
+}
+
+// TestConcurrentReadersOfGrowingSegment: readers of the current segment,
+// each opening an object appended after the shared handle last looked at
+// the file's size, run at once with the writers (as the queue's senders
+// read what submissions have just stored). Each reads its own object whole;
+// under -race, the handle's size is read and updated under its lock.
+func TestConcurrentReadersOfGrowingSegment(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := openAt(t, dir, time.Date(2026, 12, 6, 4, 0, 0, 0, time.UTC))
+	ctx := context.Background()
+	first, err := s.Put(ctx, strings.NewReader("first"), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, s, first); got != "first" { // caches the handle
+		t.Fatalf("read %q", got)
+	}
+	const workers, each = 8, 40
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				want := fmt.Sprintf("object %d of reader %d, %s", i, w, strings.Repeat("x", (w*each+i)%300))
+				key, err := s.Put(ctx, strings.NewReader(want), int64(len(want)))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				rc, err := s.Open(ctx, key)
+				if err != nil {
+					t.Errorf("open %s: %v", key, err)
+					return
+				}
+				got, err := io.ReadAll(rc)
+				rc.Close()
+				if err != nil || string(got) != want {
+					t.Errorf("read %q, %v; want %q", got, err, want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
