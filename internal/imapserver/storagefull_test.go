@@ -1,14 +1,11 @@
 package imapserver_test
 
 import (
-	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
+
+	"github.com/xtramail/xtramail/internal/disktest"
 )
 
 // A full disk answers APPEND with a temporary NO [UNAVAILABLE], never
@@ -17,27 +14,10 @@ import (
 // a real 8 MiB tmpfs: mounted directly when the test runs as root,
 // otherwise in a user and mount namespace of its own (unshare -rm).
 func TestStorageFullIsTemporary(t *testing.T) {
-	if os.Geteuid() != 0 {
-		unshare, err := exec.LookPath("unshare")
-		if err != nil {
-			t.Fatal("needs root or util-linux's unshare to mount a small tmpfs")
-		}
-		out, err := exec.Command(unshare, "--user", "--map-root-user", "--mount", os.Args[0],
-			"-test.run=^TestStorageFullIsTemporary$", "-test.count=1").CombinedOutput()
-		if err != nil {
-			t.Fatalf("in a user namespace: %v\n%s", err, out)
-		}
+	dir, ok := disktest.Mount(t, "8m")
+	if !ok {
 		return
 	}
-	dir, err := os.MkdirTemp("", "imap-full")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v\n%s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
 	e := newEnvIn(t, dir)
 	for i := range 5 {
 		e.deliver("INBOX", msg(fmt.Sprint("before ", i), "x"), 0)
@@ -45,22 +25,7 @@ func TestStorageFullIsTemporary(t *testing.T) {
 	c := e.login()
 	c.ok("SELECT INBOX")
 
-	// Fill the disk.
-	filler := filepath.Join(dir, "filler")
-	f, err := os.Create(filler)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chunk := make([]byte, 64<<10)
-	for {
-		if _, err := f.Write(chunk); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatal(err)
-			}
-			break
-		}
-	}
-	f.Close()
+	free := disktest.Fill(t, dir)
 
 	m := msg("while full", strings.Repeat("y", 300<<10))
 	c.send(fmt.Sprintf("a1 APPEND INBOX {%d+}\r\n%s", len(m), m))
@@ -78,7 +43,7 @@ func TestStorageFullIsTemporary(t *testing.T) {
 		t.Error("the storage-full metric did not count the refusals")
 	}
 
-	os.Remove(filler)
+	free()
 	c.send(fmt.Sprintf("a2 APPEND INBOX {%d+}\r\n%s", len(m), m))
 	if _, st := c.until("a2"); !strings.HasPrefix(st, "OK") {
 		t.Fatalf("APPEND once space is free: %q", st)

@@ -8,9 +8,10 @@ import (
 	"net/http"
 	"net/smtp"
 	"net/textproto"
-	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/xtramail/xtramail/internal/disktest"
 )
 
 // TestHealthReportsFullDisk guards issue 12 part 5 at the service: once
@@ -18,15 +19,10 @@ import (
 // 503 and says so, so a load balancer or monitor takes the node out. The
 // data directory is a real 8 MiB tmpfs filled by real SMTP copies.
 func TestHealthReportsFullDisk(t *testing.T) {
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Fatalf("mount a small tmpfs for the data directory (the test runs as root, as CI does): %v: %s", err, out)
+	dir, ok := disktest.Mount(t, "8m")
+	if !ok {
+		return
 	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
 	cfg := quietConfig(t)
 	cfg.Data = dir
 	st, err := OpenStore(&cfg, slog.New(slog.DiscardHandler))

@@ -2,20 +2,16 @@ package composebrowser_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"github.com/xtramail/xtramail/internal/disktest"
 	"github.com/xtramail/xtramail/internal/testserver"
 	"github.com/xtramail/xtramail/internal/web/webtest"
 )
@@ -160,59 +156,21 @@ func TestBrowserComposeUnsavedShown(t *testing.T) {
 // on a full disk (503, a line of its own, not the draft state) showed
 // nothing. The store lives on a real small tmpfs, filled up before the
 // text is typed: the save line must say the server is out of space;
-// once space is free again, the next autosave stores the text. Mounted
-// directly when the test runs as root, otherwise in a user and mount
-// namespace of its own (unshare -rm), as imapserver's full-disk test.
+// once space is free again, the next autosave stores the text.
 func TestBrowserComposeUnsavedDiskFull(t *testing.T) {
-	if os.Geteuid() != 0 {
-		unshare, err := exec.LookPath("unshare")
-		if err != nil {
-			t.Fatal("needs root or util-linux's unshare to mount a small tmpfs")
-		}
-		out, err := exec.Command(unshare, "--user", "--map-root-user", "--mount", os.Args[0],
-			"-test.run=^TestBrowserComposeUnsavedDiskFull$", "-test.count=1", "-test.v").CombinedOutput()
-		t.Logf("in a user namespace:\n%s", out)
-		if err != nil {
-			t.Fatalf("in a user namespace: %v", err)
-		}
+	dir, ok := disktest.Mount(t, "16m")
+	if !ok {
 		return
 	}
-	dir, err := os.MkdirTemp("", "compose-full")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v\n%s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
 	srv, px, tab := openComposeIn(t, dir, "")
 
 	// Fill the disk. The text is larger than any slack the store's
 	// files may have left in their last pages.
-	filler := filepath.Join(dir, "filler")
-	f, err := os.Create(filler)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chunk := make([]byte, 64<<10)
-	for {
-		if _, err := f.Write(chunk); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatal(err)
-			}
-			break
-		}
-	}
-	f.Close()
+	free := disktest.Fill(t, dir)
 	typed := "Dear Carol, the keys are at reception." + strings.Repeat(" The plan follows.", 4000)
 	unsavedShown(t, srv, px, tab, unsavedCase{typed: typed,
 		line: "Not saved: the server is out of space. Your text is still here; trying again…",
-		heal: func() {
-			if err := os.Remove(filler); err != nil {
-				t.Fatal(err)
-			}
-		}})
+		heal: free})
 }
 
 // TestBrowserComposeFilesChosenAgainDuringTheirFailingSave: files chosen
