@@ -95,11 +95,5 @@ func TestBrowserRefillReachesOpenList(t *testing.T) {
 	if changes == 0 || rows == 0 {
 		t.Errorf("%d /changes and %d /rows requests: want the folder's changes to tell the list to read its rows again", changes, rows)
 	}
-	for _, width := range []int{webtest.PhoneWidth, webtest.LaptopWidth} {
-		for _, dark := range []bool{false, true} {
-			tab.SetWidth(width)
-			tab.SetDark(dark)
-			tab.Screenshot("refilled")
-		}
-	}
+	tab.EachLook(func(int, bool) { tab.Screenshot("refilled") })
 }

@@ -109,17 +109,11 @@ func TestBrowserInboxAndMessage(t *testing.T) {
 	if got := webtest.Run(tab, chromedp.Evaluate[string]("document.title")); !strings.HasPrefix(got, "(8) Inbox") {
 		t.Errorf("title %q, want the unread count first", got)
 	}
-	for _, w := range []int{webtest.LaptopWidth, webtest.PhoneWidth} {
-		tab.SetWidth(w)
-		for _, dark := range []bool{false, true} {
-			tab.SetDark(dark)
-			tab.Navigate(srv.Web + "/")
-			tab.Do(chromedp.WaitVisible(chromedp.CSS("#rows .mail-row")))
-			tab.Screenshot("inbox")
-		}
-	}
-	tab.SetWidth(webtest.LaptopWidth)
-	tab.SetDark(false)
+	tab.EachLook(func(int, bool) {
+		tab.Navigate(srv.Web + "/")
+		tab.Do(chromedp.WaitVisible(chromedp.CSS("#rows .mail-row")))
+		tab.Screenshot("inbox")
+	})
 	tab.Navigate(srv.Web + "/")
 	tab.Do(chromedp.Click(chromedp.CSS(`#rows .mail-row:last-child a.list-main`)))
 	tab.Do(chromedp.WaitVisible(chromedp.CSS("iframe.msg-frame")))
@@ -133,17 +127,11 @@ func TestBrowserInboxAndMessage(t *testing.T) {
 		t.Errorf("frame sandbox %q", src)
 	}
 	tab.Do(chromedp.Sleep(500 * time.Millisecond)) // let the frame paint for the screenshot
-	for _, w := range []int{webtest.LaptopWidth, webtest.PhoneWidth} {
-		tab.SetWidth(w)
-		for _, dark := range []bool{false, true} {
-			tab.SetDark(dark)
-			tab.Do(chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("iframe.msg-frame")), chromedp.Sleep(300*time.Millisecond))
-			tab.Screenshot("message")
-		}
-	}
+	tab.EachLook(func(int, bool) {
+		tab.Do(chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("iframe.msg-frame")), chromedp.Sleep(300*time.Millisecond))
+		tab.Screenshot("message")
+	})
 	// A plain-text message in a conversation.
-	tab.SetWidth(webtest.LaptopWidth)
-	tab.SetDark(false)
 	tab.Navigate(srv.Web + "/search?q=" + "subject%3A%22Re%3A+Status%22")
 	tab.Do(chromedp.Click(chromedp.CSS(`#rows .mail-row a.list-main`)), chromedp.WaitVisible(chromedp.CSS(".plain")))
 	if got := tab.Text(".msg-conversation summary"); !strings.Contains(got, "2 messages") {

@@ -106,17 +106,11 @@ func TestBrowserUnreadCountFollowsList(t *testing.T) {
 	if got := tab.Text("#rows"); !strings.Contains(got, "Budget") || strings.Contains(got, "Agenda") {
 		t.Fatalf("Deleted lists %q, want Budget only", got)
 	}
-	for _, w := range []int{webtest.LaptopWidth, webtest.PhoneWidth} {
-		tab.SetWidth(w)
-		for _, dark := range []bool{false, true} {
-			tab.SetDark(dark)
-			tab.Navigate(srv.Web + "/deleted")
-			tab.Do(chromedp.WaitVisible(chromedp.CSS("#rows .mail-row")))
-			tab.Screenshot("deleted-marked-over-imap")
-		}
-	}
-	tab.SetWidth(webtest.LaptopWidth)
-	tab.SetDark(false)
+	tab.EachLook(func(int, bool) {
+		tab.Navigate(srv.Web + "/deleted")
+		tab.Do(chromedp.WaitVisible(chromedp.CSS("#rows .mail-row")))
+		tab.Screenshot("deleted-marked-over-imap")
+	})
 	// Opened from Deleted, it is a deleted message: Restore, back to
 	// Deleted.
 	tab.Do(chromedp.Click(chromedp.CSS(`#rows .mail-row a.list-main`)))

@@ -41,19 +41,13 @@ func TestBrowserConversationSwitch(t *testing.T) {
 	}
 	shots := func(name string) {
 		t.Helper()
-		for _, width := range []int{webtest.PhoneWidth, webtest.LaptopWidth} {
-			for _, dark := range []bool{false, true} {
-				tab.SetWidth(width)
-				tab.SetDark(dark)
-				tab.Screenshot(name)
-				sideways := webtest.Run(tab, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
-				if sideways {
-					t.Errorf("%s at %d px (dark %v): the page scrolls sideways", name, width, dark)
-				}
+		tab.EachLook(func(width int, dark bool) {
+			tab.Screenshot(name)
+			sideways := webtest.Run(tab, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
+			if sideways {
+				t.Errorf("%s at %d px (dark %v): the page scrolls sideways", name, width, dark)
 			}
-		}
-		tab.SetWidth(webtest.LaptopWidth)
-		tab.SetDark(false)
+		})
 	}
 	toggle := func(label string) {
 		t.Helper()

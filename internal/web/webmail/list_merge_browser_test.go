@@ -86,13 +86,7 @@ func TestBrowserConversationMergeLive(t *testing.T) {
 			if changes == 0 {
 				t.Error("no /changes request: the rows did not come from the folder's changes")
 			}
-			for _, width := range []int{webtest.PhoneWidth, webtest.LaptopWidth} {
-				for _, dark := range []bool{false, true} {
-					tab.SetWidth(width)
-					tab.SetDark(dark)
-					tab.Screenshot("merged")
-				}
-			}
+			tab.EachLook(func(int, bool) { tab.Screenshot("merged") })
 		})
 	}
 }

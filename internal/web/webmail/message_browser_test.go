@@ -228,51 +228,47 @@ func TestBrowserLongHTMLFillsViewport(t *testing.T) {
 	for _, c := range cases {
 		subject := strings.TrimPrefix(strings.SplitN(strings.SplitN(c.raw, "Subject: ", 2)[1], "\n", 2)[0], "")
 		msg := srv.Web + hrefs[subject]
-		for _, w := range []int{webtest.LaptopWidth, webtest.PhoneWidth} {
-			tab.SetWidth(w)
-			for _, dark := range []bool{false, true} {
-				tab.SetDark(dark)
-				tab.Navigate(msg)
-				tab.Do(chromedp.WaitVisible(chromedp.CSS("iframe.msg-frame")))
-				tab.WaitFor(`(() => { const f = document.querySelector('iframe.msg-frame'); return !!f && performance.getEntriesByName(f.src).length > 0 })()`)
-				var g struct {
-					Inner, Scroll, Top, Bottom, Height, BodyBottom float64
-					Fill                                           bool
-					Texts                                          []float64 // each text part's visible height
-				}
-				raw := webtest.Run(tab, chromedp.Evaluate[string](`(() => { const r = document.querySelector('iframe.msg-frame').getBoundingClientRect();
-					const body = document.querySelector('.msg-body');
-					const texts = [...body.children].filter(e => !e.matches('iframe')).map(e => { const q = e.getBoundingClientRect();
-						return Math.max(0, Math.min(q.bottom, innerHeight) - Math.max(q.top, 0)) });
-					return JSON.stringify({Inner: innerHeight, Scroll: document.scrollingElement.scrollHeight, Top: r.top, Bottom: r.bottom,
-						Height: r.height, BodyBottom: body.getBoundingClientRect().bottom, Fill: !!document.querySelector('.msg-fill'), Texts: texts}) })()`))
-				if err := json.Unmarshal([]byte(raw), &g); err != nil {
-					t.Fatal(err)
-				}
-				if !g.Fill || g.Scroll > g.Inner+1 {
-					t.Errorf("%s, %d px: the page scrolls (%.0f of %.0f px) or is not in fill mode (%v)", c.name, w, g.Scroll, g.Inner, g.Fill)
-				}
-				if g.BodyBottom > g.Inner || g.BodyBottom < g.Inner-32 {
-					t.Errorf("%s, %d px: the body ends at %.0f, want the viewport's bottom (%.0f) less a margin", c.name, w, g.BodyBottom, g.Inner)
-				}
-				if c.texts == 0 && g.Bottom < g.Inner-32 {
-					t.Errorf("%s, %d px: the frame ends at %.0f, want the viewport's bottom (%.0f) less a margin", c.name, w, g.Bottom, g.Inner)
-				}
-				if g.Height < 0.3*g.Inner {
-					t.Errorf("%s, %d px: the frame is %.0f px high in a %.0f px viewport", c.name, w, g.Height, g.Inner)
-				}
-				if len(g.Texts) != c.texts {
-					t.Errorf("%s, %d px: %d text parts beside the frame, want %d", c.name, w, len(g.Texts), c.texts)
-				}
-				for i, h := range g.Texts {
-					if h < 16 {
-						t.Errorf("%s, %d px: text part %d shows %.0f px", c.name, w, i, h)
-					}
-				}
-				tab.Do(chromedp.Sleep(300 * time.Millisecond)) // the frame paints
-				tab.Screenshot(c.name)
+		tab.EachLook(func(w int, _ bool) {
+			tab.Navigate(msg)
+			tab.Do(chromedp.WaitVisible(chromedp.CSS("iframe.msg-frame")))
+			tab.WaitFor(`(() => { const f = document.querySelector('iframe.msg-frame'); return !!f && performance.getEntriesByName(f.src).length > 0 })()`)
+			var g struct {
+				Inner, Scroll, Top, Bottom, Height, BodyBottom float64
+				Fill                                           bool
+				Texts                                          []float64 // each text part's visible height
 			}
-		}
+			raw := webtest.Run(tab, chromedp.Evaluate[string](`(() => { const r = document.querySelector('iframe.msg-frame').getBoundingClientRect();
+				const body = document.querySelector('.msg-body');
+				const texts = [...body.children].filter(e => !e.matches('iframe')).map(e => { const q = e.getBoundingClientRect();
+					return Math.max(0, Math.min(q.bottom, innerHeight) - Math.max(q.top, 0)) });
+				return JSON.stringify({Inner: innerHeight, Scroll: document.scrollingElement.scrollHeight, Top: r.top, Bottom: r.bottom,
+					Height: r.height, BodyBottom: body.getBoundingClientRect().bottom, Fill: !!document.querySelector('.msg-fill'), Texts: texts}) })()`))
+			if err := json.Unmarshal([]byte(raw), &g); err != nil {
+				t.Fatal(err)
+			}
+			if !g.Fill || g.Scroll > g.Inner+1 {
+				t.Errorf("%s, %d px: the page scrolls (%.0f of %.0f px) or is not in fill mode (%v)", c.name, w, g.Scroll, g.Inner, g.Fill)
+			}
+			if g.BodyBottom > g.Inner || g.BodyBottom < g.Inner-32 {
+				t.Errorf("%s, %d px: the body ends at %.0f, want the viewport's bottom (%.0f) less a margin", c.name, w, g.BodyBottom, g.Inner)
+			}
+			if c.texts == 0 && g.Bottom < g.Inner-32 {
+				t.Errorf("%s, %d px: the frame ends at %.0f, want the viewport's bottom (%.0f) less a margin", c.name, w, g.Bottom, g.Inner)
+			}
+			if g.Height < 0.3*g.Inner {
+				t.Errorf("%s, %d px: the frame is %.0f px high in a %.0f px viewport", c.name, w, g.Height, g.Inner)
+			}
+			if len(g.Texts) != c.texts {
+				t.Errorf("%s, %d px: %d text parts beside the frame, want %d", c.name, w, len(g.Texts), c.texts)
+			}
+			for i, h := range g.Texts {
+				if h < 16 {
+					t.Errorf("%s, %d px: text part %d shows %.0f px", c.name, w, i, h)
+				}
+			}
+			tab.Do(chromedp.Sleep(300 * time.Millisecond)) // the frame paints
+			tab.Screenshot(c.name)
+		})
 	}
 }
 

@@ -86,15 +86,7 @@ func TestBrowserShortcuts(t *testing.T) {
 			t.Errorf("the help lacks %q:\n%s", k, help)
 		}
 	}
-	for _, w := range []int{webtest.LaptopWidth, webtest.PhoneWidth} {
-		tab.SetWidth(w)
-		for _, dark := range []bool{false, true} {
-			tab.SetDark(dark)
-			tab.Screenshot("help")
-		}
-	}
-	tab.SetWidth(webtest.LaptopWidth)
-	tab.SetDark(false)
+	tab.EachLook(func(int, bool) { tab.Screenshot("help") })
 	key(kb.Escape)
 	tab.WaitFor(`!document.querySelector('dialog.shortcut-help[open]')`)
 
@@ -166,15 +158,7 @@ func TestBrowserShortcuts(t *testing.T) {
 	if got := rows(); strings.Join(got, ",") != ids[0]+","+ids[2] {
 		t.Errorf("# left %v of %v, want the second gone", got, ids)
 	}
-	for _, w := range []int{webtest.LaptopWidth, webtest.PhoneWidth} {
-		tab.SetWidth(w)
-		for _, dark := range []bool{false, true} {
-			tab.SetDark(dark)
-			tab.Screenshot("after-delete")
-		}
-	}
-	tab.SetWidth(webtest.LaptopWidth)
-	tab.SetDark(false)
+	tab.EachLook(func(int, bool) { tab.Screenshot("after-delete") })
 
 	// Typing: the keys are text in a field, and do nothing else.
 	typed := "jko#e/urafc?"

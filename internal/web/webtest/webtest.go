@@ -312,6 +312,23 @@ func (tb *Tab) emulation() chromedp.Action[chromedp.Void] {
 	})
 }
 
+// EachLook runs f once in each look a page is checked in, the tab set
+// to it: phone and laptop width, light and dark. Then it puts the tab's
+// width and scheme back as they were.
+func (tb *Tab) EachLook(f func(width int, dark bool)) {
+	tb.t.Helper()
+	width, dark := tb.width, tb.dark
+	for _, w := range []int{PhoneWidth, LaptopWidth} {
+		for _, d := range []bool{false, true} {
+			tb.SetWidth(w)
+			tb.SetDark(d)
+			f(w, d)
+		}
+	}
+	tb.SetWidth(width)
+	tb.SetDark(dark)
+}
+
 // SetDark switches prefers-color-scheme for the next renders.
 func (tb *Tab) SetDark(dark bool) {
 	tb.dark = dark

@@ -215,15 +215,7 @@ func TestBrowserReplyWithAttachment(t *testing.T) {
 	tab.Do(chromedp.SendKeys(chromedp.CSS("#text"), "Monday works."))
 	tab.Do(chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{file}))
 	waitText(t, tab, "#draft-state", "minutes.txt")
-	for _, dark := range []bool{false, true} {
-		for _, w := range []int{webtest.LaptopWidth, webtest.PhoneWidth} {
-			tab.SetDark(dark)
-			tab.SetWidth(w)
-			tab.Screenshot("compose-reply")
-		}
-	}
-	tab.SetDark(false)
-	tab.SetWidth(webtest.LaptopWidth)
+	tab.EachLook(func(int, bool) { tab.Screenshot("compose-reply") })
 	sentAt := clk.Now()
 	tab.Do(chromedp.Click(chromedp.CSS("#send-button")))
 	waitText(t, tab, "main", "Sending")
@@ -361,13 +353,7 @@ func TestBrowserChangePassword(t *testing.T) {
 	tab := webtest.NewTab(t)
 	tab.SignIn(srv.Web, bob, bobPw)
 	tab.Navigate(srv.Web + "/settings")
-	for _, dark := range []bool{false, true} {
-		for _, w := range []int{webtest.LaptopWidth, webtest.PhoneWidth} {
-			tab.SetDark(dark)
-			tab.SetWidth(w)
-			tab.Screenshot("settings")
-		}
-	}
+	tab.EachLook(func(int, bool) { tab.Screenshot("settings") })
 	tab.Do(
 		chromedp.SendKeys(chromedp.CSS("#current"), bobPw),
 		chromedp.SendKeys(chromedp.CSS("#new"), "brand-new-pass-9"),

@@ -392,14 +392,10 @@ func TestBrowserComposeFilesChosenDuringAutosave(t *testing.T) {
 	tab.Screenshot("compose-files-queued")
 	px.Release()
 	filesArrived(t, srv, px, tab, nil, names, want, "The plan and a photo, as promised.")
-	for _, w := range []int{webtest.LaptopWidth, webtest.PhoneWidth} {
-		for _, dark := range []bool{false, true} {
-			tab.SetWidth(w)
-			tab.SetDark(dark)
-			tab.WaitFor("document.documentElement.scrollWidth <= window.innerWidth")
-			tab.Screenshot("compose-files-after-autosave")
-		}
-	}
+	tab.EachLook(func(int, bool) {
+		tab.WaitFor("document.documentElement.scrollWidth <= window.innerWidth")
+		tab.Screenshot("compose-files-after-autosave")
+	})
 }
 
 // TestBrowserComposeTextTypedAfterFilesDuringAutosave: files chosen
@@ -585,14 +581,10 @@ func TestBrowserComposeFilesKeptWhenTheirSaveFails(t *testing.T) {
 			if shown := webtest.Run(tab, chromedp.Evaluate[bool](`!document.getElementById("upload-progress").hidden || !document.getElementById("upload-status").hidden`)); shown {
 				t.Errorf("after the failed save the upload progress is still shown")
 			}
-			for _, w := range []int{webtest.PhoneWidth, webtest.LaptopWidth} {
-				for _, dark := range []bool{false, true} {
-					tab.SetWidth(w)
-					tab.SetDark(dark)
-					tab.WaitFor("document.documentElement.scrollWidth <= window.innerWidth")
-					tab.Screenshot("compose-files-save-failed")
-				}
-			}
+			tab.EachLook(func(int, bool) {
+				tab.WaitFor("document.documentElement.scrollWidth <= window.innerWidth")
+				tab.Screenshot("compose-files-save-failed")
+			})
 
 			// The next save that gets through carries them: an autosave
 			// of text typed, or the page's retry of the failed save

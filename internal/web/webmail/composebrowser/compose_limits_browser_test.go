@@ -186,14 +186,10 @@ func TestBrowserComposeThreeUploadsAndLimit(t *testing.T) {
 		t.Error("the progress bar stays after the upload")
 	}
 	shots := func(name string) {
-		for _, w := range []int{webtest.LaptopWidth, webtest.PhoneWidth} {
-			for _, dark := range []bool{false, true} {
-				tab.SetWidth(w)
-				tab.SetDark(dark)
-				tab.WaitFor("document.documentElement.scrollWidth <= window.innerWidth")
-				tab.Screenshot(name)
-			}
-		}
+		tab.EachLook(func(int, bool) {
+			tab.WaitFor("document.documentElement.scrollWidth <= window.innerWidth")
+			tab.Screenshot(name)
+		})
 	}
 	shots("compose-3-attachments")
 

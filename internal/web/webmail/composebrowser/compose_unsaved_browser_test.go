@@ -75,17 +75,13 @@ func unsavedShown(t *testing.T, srv *testserver.Server, px *savesProxy, tab *web
 	if !webtest.Run(tab, chromedp.Evaluate[bool](warnsOnLeave)) {
 		t.Errorf("leaving the page after the failed save does not warn")
 	}
-	for _, w := range []int{webtest.PhoneWidth, webtest.LaptopWidth} {
-		for _, dark := range []bool{false, true} {
-			tab.SetWidth(w)
-			tab.SetDark(dark)
-			tab.WaitFor("document.documentElement.scrollWidth <= window.innerWidth")
-			// Seen whole, not clipped: the line is inside the page's
-			// width and has room for its text.
-			tab.WaitFor(`(l => { const r = l.getBoundingClientRect(); return r.width > 0 && r.right <= window.innerWidth && l.scrollWidth <= l.clientWidth && l.scrollHeight <= l.clientHeight + 1 })(` + saveLine + `)`)
-			tab.Screenshot("compose-not-saved")
-		}
-	}
+	tab.EachLook(func(int, bool) {
+		tab.WaitFor("document.documentElement.scrollWidth <= window.innerWidth")
+		// Seen whole, not clipped: the line is inside the page's width
+		// and has room for its text.
+		tab.WaitFor(`(l => { const r = l.getBoundingClientRect(); return r.width > 0 && r.right <= window.innerWidth && l.scrollWidth <= l.clientWidth && l.scrollHeight <= l.clientHeight + 1 })(` + saveLine + `)`)
+		tab.Screenshot("compose-not-saved")
+	})
 
 	tc.heal()
 	final := tc.typed
