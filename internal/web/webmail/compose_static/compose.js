@@ -1,7 +1,7 @@
 // xtramail webmail: compose page behaviour (upload progress and size
 // check, saying when a save failed and trying again, sending only after
-// a save in flight, Ctrl+Enter to send) and the undo countdown. Without it, the page still works by plain form
-// posts.
+// a save in flight, Ctrl+Enter to send) and the undo countdown. Without
+// it, the page still works by plain form posts.
 (function () {
   "use strict";
 
