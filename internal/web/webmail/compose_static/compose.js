@@ -76,7 +76,6 @@
 
     // The form's own saves only: the address fields' suggestions are
     // requests of their own, whose events bubble up to the form.
-    var sendingNames = []; // what the progress names: the save's files
     form.addEventListener("htmx:configRequest", function (e) {
       if (e.detail.elt !== form) return;
       clearTimeout(retry); // this save is the retry
@@ -85,12 +84,7 @@
       sendingFiles = pending ? pendingFiles : [];
       e.detail.filesSent = pending; // read back at the save's end
       e.detail.filesList = sendingFiles;
-      sendingNames = [];
-      if (!pending) {
-        e.detail.formData.delete("files");
-        return;
-      }
-      for (var i = 0; i < files.files.length; i++) sendingNames.push(files.files[i].name);
+      if (!pending) e.detail.formData.delete("files");
     });
 
     // Files refused (413: over the limit, the limit named; 503: the
@@ -103,7 +97,7 @@
       // (Fired on the target, the draft state: its elt is that.)
       if (!e.detail.requestConfig || e.detail.requestConfig.elt !== form) return;
       var st = e.detail.xhr.status;
-      var isState = /id="draft-state"/.test(e.detail.serverResponse || "");
+      var isState = isDraftState(e.detail.serverResponse);
       if ((st === 413 || st === 503) && isState) {
         e.detail.shouldSwap = true;
         e.detail.isError = false;
@@ -121,7 +115,7 @@
       bar.value = Math.round(100 * e.detail.loaded / e.detail.total);
       if (status) {
         status.hidden = false;
-        status.textContent = "Uploading " + sendingNames.join(", ") + ": " + bar.value + " %";
+        status.textContent = "Uploading " + names(sendingFiles) + ": " + bar.value + " %";
       }
     });
     // The end of every save, whatever its outcome: htmx fires
@@ -184,7 +178,7 @@
       var st = xhr ? xhr.status : 0;
       if (!st) return {reason: "the connection failed.", again: true, conn: true};
       var body = xhr.responseText || "";
-      if (/id="draft-state"/.test(body)) {
+      if (isDraftState(body)) {
         // The answer was swapped in before htmx:afterRequest: the draft
         // state, with the reason it was not saved, if it was not.
         var state = document.getElementById("draft-state");
@@ -287,6 +281,10 @@
       }
     });
   }
+
+  // isDraftState tells a save's answer that is the draft state (what the
+  // page swaps in) from any other page: a proxy's, a sign-in page.
+  function isDraftState(body) { return /id="draft-state"/.test(body || ""); }
 
   function toArray(list) { return Array.prototype.slice.call(list || []); }
 
