@@ -27,7 +27,6 @@ func (s *session) cmdList(tag string, lsub bool, a *imapwire.List) error {
 	sel, ret := a.Select, a.Return
 	onlySubscribed := lsub || sel.Subscribed
 	showSubscribed := ret.Subscribed || sel.Subscribed
-	showSpecial := !a.Extended || ret.SpecialUse || sel.SpecialUse
 	subs := map[string]bool{}
 	if onlySubscribed || showSubscribed {
 		list, err := s.srv.store.Subscriptions(s.ctx, s.account.ID)
@@ -143,12 +142,15 @@ func (s *session) cmdList(tag string, lsub bool, a *imapwire.List) error {
 		case lsub:
 			// LSUB: the subscribed names; a parent listed for its
 			// subscribed children, or a name whose mailbox is gone,
-			// cannot be selected.
+			// cannot be selected. Special uses as in LIST, for the
+			// clients that find their folders from LSUB.
 			if !subs[name] && !noselect[name] {
 				continue
 			}
 			if !subs[name] || mb == nil {
 				attrs = append(attrs, `\Noselect`)
+			} else if mb.SpecialUse != "" {
+				attrs = append(attrs, mb.SpecialUse)
 			}
 			s.wr.Raw(resp).Raw(strings.Join(attrs, " ")).Raw(`) "/" `).Mailbox(name).CRLF()
 			continue
@@ -194,7 +196,11 @@ func (s *session) cmdList(tag string, lsub bool, a *imapwire.List) error {
 			} else {
 				attrs = append(attrs, `\HasNoChildren`)
 			}
-			if showSpecial && mb.SpecialUse != "" {
+			// Whatever the form of LIST: RFC 6154 section 2 lets a
+			// server show them only when asked, but a client that
+			// lists with RETURN (STATUS) one time and plainly the next
+			// must not see a mailbox's use come and go.
+			if mb.SpecialUse != "" {
 				attrs = append(attrs, mb.SpecialUse)
 			}
 		}

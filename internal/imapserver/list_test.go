@@ -1,6 +1,7 @@
 package imapserver_test
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -57,4 +58,48 @@ func TestListAndManage(t *testing.T) {
 	hasNot(t, lines, `"/" INBOX`)
 	lines = c.ok(`LIST "" (INBOX Drafts) RETURN (CHILDREN)`)
 	has(t, lines, `"/" INBOX`, `"/" Drafts`)
+}
+
+// TestListSpecialUseEveryForm: a mailbox's special use is shown by every
+// form of LIST and by LSUB, not only by a plain LIST and RETURN
+// (SPECIAL-USE): RETURN (STATUS ...) and RETURN (CHILDREN) left \Sent,
+// \Drafts and \Trash out, so a client saw them come and go.
+func TestListSpecialUseEveryForm(t *testing.T) {
+	e := newEnv(t)
+	c := e.login()
+	c.ok("CREATE Projects")
+	c.ok("SUBSCRIBE Projects")
+	want := []string{`\Drafts) "/" Drafts`, `\Sent) "/" Sent`, `\Trash) "/" Trash`}
+	for _, command := range []string{
+		`LIST "" *`,
+		`LIST "" %`,
+		`LIST () "" *`,
+		`LIST (SPECIAL-USE) "" *`,
+		`LIST (SUBSCRIBED) "" *`,
+		`LIST (SUBSCRIBED RECURSIVEMATCH) "" *`,
+		`LIST "" * RETURN ()`,
+		`LIST "" * RETURN (SPECIAL-USE)`,
+		`LIST "" * RETURN (CHILDREN)`,
+		`LIST "" * RETURN (SUBSCRIBED)`,
+		`LIST "" * RETURN (STATUS (MESSAGES UNSEEN))`,
+		`LIST "" (Sent Drafts Trash) RETURN (STATUS (UIDNEXT))`,
+		`LIST () "" * RETURN (SUBSCRIBED CHILDREN STATUS (SIZE))`,
+		`LSUB "" *`,
+	} {
+		t.Run(command, func(t *testing.T) {
+			lines := c.ok(command)
+			has(t, lines, want...)
+			for _, l := range lines {
+				if strings.HasSuffix(l, `"/" Projects`) || strings.HasSuffix(l, `"/" INBOX`) {
+					for _, use := range []string{`\Sent`, `\Drafts`, `\Trash`, `\Junk`, `\Archive`} {
+						if strings.Contains(l, use) {
+							t.Errorf("%q: a special use on a mailbox without one", l)
+						}
+					}
+				}
+			}
+		})
+	}
+	c.ok("ENABLE IMAP4rev2")
+	has(t, c.ok(`LIST "" * RETURN (STATUS (MESSAGES))`), want...)
 }

@@ -28,9 +28,9 @@ func TestListMissingParentsAndNonExistent(t *testing.T) {
 	}
 	defaults := []string{`* LIST (\HasNoChildren) "/" INBOX`, `* LIST (\HasNoChildren \Drafts) "/" Drafts`,
 		`* LIST (\HasNoChildren \Sent) "/" Sent`, `* LIST (\HasNoChildren \Trash) "/" Trash`}
-	subscribedDefaults := []string{`* LIST (\Subscribed \HasNoChildren) "/" INBOX`, `* LIST (\Subscribed \HasNoChildren) "/" Drafts`,
-		`* LIST (\Subscribed \HasNoChildren) "/" Sent`, `* LIST (\Subscribed \HasNoChildren) "/" Trash`}
-	lsubDefaults := []string{`* LSUB () "/" INBOX`, `* LSUB () "/" Drafts`, `* LSUB () "/" Sent`, `* LSUB () "/" Trash`}
+	subscribedDefaults := []string{`* LIST (\Subscribed \HasNoChildren) "/" INBOX`, `* LIST (\Subscribed \HasNoChildren \Drafts) "/" Drafts`,
+		`* LIST (\Subscribed \HasNoChildren \Sent) "/" Sent`, `* LIST (\Subscribed \HasNoChildren \Trash) "/" Trash`}
+	lsubDefaults := []string{`* LSUB () "/" INBOX`, `* LSUB (\Drafts) "/" Drafts`, `* LSUB (\Sent) "/" Sent`, `* LSUB (\Trash) "/" Trash`}
 	cases := []struct {
 		command string
 		want    []string

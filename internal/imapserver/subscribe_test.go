@@ -21,7 +21,7 @@ func TestSubscriptionsOwnList(t *testing.T) {
 	c.ok("CREATE Work/Reports")
 	hasNot(t, c.ok(`LSUB "" "*"`), "Work")
 	hasNot(t, c.ok(`LIST (SUBSCRIBED) "" "*"`), "Work")
-	has(t, c.ok(`LSUB "" "*"`), `* LSUB () "/" INBOX`, `* LSUB () "/" Sent`)
+	has(t, c.ok(`LSUB "" "*"`), `* LSUB () "/" INBOX`, `* LSUB (\Sent) "/" Sent`)
 
 	c.ok("SUBSCRIBE Work/Reports")
 	lines := c.ok(`LSUB "" "%"`)
