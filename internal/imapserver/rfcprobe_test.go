@@ -304,6 +304,21 @@ func TestRFCProbes(t *testing.T) {
 			step("p6 UID FETCH $ UID", "* 2 FETCH (UID 3)", "p6 OK FETCH completed"),
 			step("p7 UID SEARCH $", "* SEARCH 3", "p7 OK SEARCH completed"),
 		}},
+		// A SEARCH or SORT that saves and fails with NO leaves "$" empty
+		// (RFC 5182 section 2.1; regression: an unknown charset's NO
+		// kept the result saved before it).
+		probeCase{"selected SEARCHRES after a failing SAVE", "selected", []probeStep{
+			step("p1 SEARCH RETURN (SAVE) 1:2", "p1 OK SEARCH completed, result saved"),
+			step("p2 SEARCH RETURN (SAVE) CHARSET KOI8-R ALL", "p2 NO [BADCHARSET (UTF-8 US-ASCII)] unsupported charset"),
+			step("p3 FETCH $ UID", "p3 OK FETCH completed"),
+			step("p4 SEARCH RETURN (SAVE) 1:2", "p4 OK SEARCH completed, result saved"),
+			step("p5 SORT RETURN (SAVE) (DATE) KOI8-R ALL", "p5 NO [BADCHARSET (UTF-8 US-ASCII)] unsupported charset"),
+			step("p6 SEARCH $", "* SEARCH", "p6 OK SEARCH completed"),
+			// A search that does not save leaves "$" alone.
+			step("p7 SEARCH RETURN (SAVE) 3", "p7 OK SEARCH completed, result saved"),
+			step("p8 SEARCH CHARSET KOI8-R ALL", "p8 NO [BADCHARSET (UTF-8 US-ASCII)] unsupported charset"),
+			step("p9 FETCH $ UID", "* 3 FETCH (UID 3)", "p9 OK FETCH completed"),
+		}},
 		// EXPUNGE responses come in decreasing order of what is left to
 		// renumber (RFC 9051 section 7.5.1), UID EXPUNGE only expunges
 		// the named UIDs (RFC 4315).

@@ -30,22 +30,24 @@ func usesMeta(keys []imapwire.SearchKey) bool {
 // ESEARCH return options (RFC 4731), SAVE (RFC 5182) and MODSEQ (RFC 7162
 // section 3.1.5); the messages are selected by matchSelected.
 func (s *session) cmdSearch(tag string, uid bool, a *imapwire.Search) error {
-	if a.HasCharset {
-		if s.utf8Accept {
-			// RFC 6855 section 3: once UTF8=ACCEPT is enabled the client
-			// must not name a charset, and the server should answer BAD.
-			return errBad("SEARCH with CHARSET is not allowed after ENABLE UTF8=ACCEPT")
-		}
-		if err := checkCharset(a.Charset); err != nil {
-			return err
-		}
+	if a.HasCharset && s.utf8Accept {
+		// RFC 6855 section 3: once UTF8=ACCEPT is enabled the client
+		// must not name a charset, and the server should answer BAD.
+		return errBad("SEARCH with CHARSET is not allowed after ENABLE UTF8=ACCEPT")
 	}
 	// "$" in this very command is the result saved before it, even when
 	// it saves a new one (RFC 5182 section 2.1: the new result replaces
-	// the old once the search is done).
+	// the old once the search is done). A search that saves and fails
+	// with NO leaves "$" empty, an unknown charset included (RFC 5182
+	// section 2.1).
 	prev := s.saved
 	if a.Return != nil && a.Return.Save {
-		s.saved = nil // a failed search leaves "$" empty (RFC 5182 section 2.1)
+		s.saved = nil
+	}
+	if a.HasCharset {
+		if err := checkCharset(a.Charset); err != nil {
+			return err
+		}
 	}
 	useModSeq := imapmsg.UsesModSeq(a.Keys)
 	if useModSeq {

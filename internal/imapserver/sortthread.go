@@ -19,6 +19,14 @@ import (
 // 3.1.5).
 func (s *session) cmdSort(c *imapwire.Command) error {
 	a := c.Args.(*imapwire.Sort)
+	// As in SEARCH, "$" in this command is the result saved before it,
+	// and a sort that saves and fails with NO, for its charset too,
+	// leaves "$" empty (RFC 5182 section 2.1).
+	prev := s.saved
+	save := a.Return != nil && a.Return.Save
+	if save {
+		s.saved = nil
+	}
 	if err := checkCharset(a.Charset); err != nil {
 		return err
 	}
@@ -26,12 +34,6 @@ func (s *session) cmdSort(c *imapwire.Command) error {
 	for i, sc := range a.Criteria {
 		k, _ := thread.ParseKey(sc.Key) // the parser accepts only known keys
 		crit[i] = thread.Criterion{Key: k, Reverse: sc.Reverse}
-	}
-	// As in SEARCH, "$" in this command is the result saved before it.
-	prev := s.saved
-	save := a.Return != nil && a.Return.Save
-	if save {
-		s.saved = nil // a failed sort leaves "$" empty (RFC 5182 section 2.1)
 	}
 	useModSeq := imapmsg.UsesModSeq(a.Keys)
 	if useModSeq {
