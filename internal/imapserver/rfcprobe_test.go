@@ -90,6 +90,17 @@ func TestRFCProbes(t *testing.T) {
 			step("p6 AUTHENTICATE PLAIN AG5vYm9keUBleGFtcGxlLm9yZwB3cm9uZw==", "p6 NO [AUTHENTICATIONFAILED] ..."),
 			step("p5 NOOP", "p5 OK NOOP completed"),
 		}},
+		// LITERAL- before sign-in: a non-synchronising literal over 4096
+		// bytes is BAD [TOOBIG], and the session goes on (RFC 7888
+		// section 4; regression: one of up to 64 KiB was taken).
+		probeCase{"notauth LITERAL- over 4096", "notauth", []probeStep{
+			step("p1 LOGIN {4097+}\r\n"+strings.Repeat("u", 4097)+" {3+}\r\npwd",
+				"p1 BAD [TOOBIG] LOGIN: non-synchronizing literal of 4097 bytes is over the LITERAL- limit of 4096; send it as a synchronizing literal"),
+			step("p2 NOOP", "p2 OK NOOP completed"),
+			step("p3 LOGIN {4096+}\r\n"+strings.Repeat("u", 4096)+" pwd", "p3 NO [AUTHENTICATIONFAILED] ..."),
+			step("p4 LOGIN {4097}", "+ ready for literal"),
+			step(strings.Repeat("u", 4097)+" pwd", "p4 NO [AUTHENTICATIONFAILED] ..."),
+		}},
 		probeCase{"notauth STARTTLS on TLS", "notauth", []probeStep{
 			step("p1 STARTTLS", "p1 BAD TLS is already on or not available"),
 		}},

@@ -171,6 +171,8 @@ func (s *session) readerOptions() imapwire.Options {
 		o.MaxLiteral = preAuthLiteral
 		o.MaxStringLiteral = preAuthLiteral
 		o.MaxCommand = 4 * preAuthLiteral
+		// LITERAL-, as announced before sign-in (commands.go).
+		o.MaxNonSyncLiteral = 4096
 	}
 	return o
 }

@@ -31,6 +31,12 @@ type Options struct {
 	// MaxCommand bounds a whole command: lines and literals. Default
 	// MaxLiteral + 1 MiB.
 	MaxCommand int64
+	// MaxNonSyncLiteral, when above 0, bounds non-synchronising literals
+	// "{n+}" more tightly than the other limits: 4096 where the server
+	// announces LITERAL- rather than LITERAL+, and a larger one is BAD
+	// [TOOBIG] (RFC 7888 section 4). It is read and thrown away, up to
+	// MaxLiteral, so that the session goes on.
+	MaxNonSyncLiteral int64
 	// Continue is called before the data of a synchronising literal
 	// "{n}" is read (RFC 9051 section 4.3): the session writes "+ text"
 	// and flushes. It is not called for "{n+}" (RFC 7888), nor for a
@@ -706,6 +712,13 @@ func (p *parser) literalOrSpool(kind int) (litData []byte, binary bool, spooled 
 	limit := p.r.opts.MaxStringLiteral
 	if kind == litAppend {
 		limit = p.r.opts.MaxLiteral
+	}
+	if nonsync && p.r.opts.MaxNonSyncLiteral > 0 && n > p.r.opts.MaxNonSyncLiteral {
+		// No "{n}" in the text: a client reads a line ending in one as
+		// the start of a literal.
+		p.failCodef(CodeTooBig, "non-synchronizing literal of %d bytes is over the LITERAL- limit of %d; send it as a synchronizing literal",
+			n, p.r.opts.MaxNonSyncLiteral)
+		return nil, false, nil, 0
 	}
 	if n > limit || p.total+n > p.r.opts.MaxCommand {
 		p.failCodef(CodeTooBig, "literal of %d bytes is over the limit of %d", n, max(0, min(limit, p.r.opts.MaxCommand-p.total)))

@@ -440,6 +440,32 @@ func TestLimits(t *testing.T) {
 	}
 }
 
+// TestNonSyncLiteralLimit: with LITERAL- (MaxNonSyncLiteral 4096) a
+// non-synchronising literal over 4096 bytes is BAD [TOOBIG], read and
+// thrown away so that the next command reads (RFC 7888 section 4); a
+// synchronising one of the same size, and one of 4096 "+", are taken.
+func TestNonSyncLiteralLimit(t *testing.T) {
+	opts := Options{MaxNonSyncLiteral: 4096, MaxLiteral: 64 << 10, MaxStringLiteral: 64 << 10}
+	for _, in := range []string{
+		"a LOGIN {4096+}\r\n" + strings.Repeat("u", 4096) + " p\r\n",
+		"a LOGIN {5000}\r\n" + strings.Repeat("u", 5000) + " p\r\n",
+	} {
+		if _, err, _ := readOne(t, in, opts); err != nil {
+			t.Errorf("%.30q: %v", in, err)
+		}
+	}
+	in := "a LOGIN {4097+}\r\n" + strings.Repeat("u", 4097) + " {3+}\r\npwd\r\nb NOOP\r\n"
+	r := NewReader(bufio.NewReader(strings.NewReader(in)), opts)
+	_, err := r.ReadCommand()
+	var perr *ParseError
+	if !errors.As(err, &perr) || perr.Fatal || perr.Code != CodeTooBig || perr.Tag != "a" {
+		t.Fatalf("over the limit: %v (%#v), want a non-fatal BAD [TOOBIG]", err, perr)
+	}
+	if cmd, err := r.ReadCommand(); err != nil || cmd.Tag != "b" || cmd.Name != "NOOP" {
+		t.Fatalf("next command: %v %v", cmd, err)
+	}
+}
+
 func TestMultiAppend(t *testing.T) {
 	in := "a APPEND INBOX (\\Seen) {1}\r\nx ~{2}\r\nyz \"01-Jan-2020 00:00:00 +0000\" {0}\r\n\r\n"
 	cmd, err, conts := readOne(t, in, Options{MultiAppend: true})
