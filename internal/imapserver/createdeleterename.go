@@ -14,7 +14,13 @@ func (s *session) cmdCreate(tag string, a *imapwire.Create) error {
 	switch len(a.SpecialUse) {
 	case 0:
 	case 1:
-		use = a.SpecialUse[0]
+		// An attribute this server does not know is refused with
+		// USEATTR, as one it cannot assign is (RFC 6154 section 3),
+		// and nothing is created.
+		var ok bool
+		if use, ok = store.CanonicalSpecialUse(a.SpecialUse[0]); !ok || use == "" {
+			return errNo("USEATTR", a.SpecialUse[0]+" is not a special use this server supports")
+		}
 	default:
 		return errNo("USEATTR", "one special use per mailbox")
 	}

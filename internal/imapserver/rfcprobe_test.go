@@ -281,6 +281,16 @@ func TestRFCProbes(t *testing.T) {
 			step("p4 CREATE box", "p4 OK CREATE completed"),
 			step("p5 APPEND box {3+}\r\nab2", "p5 OK [APPENDUID {N} 1] APPEND completed"),
 		}},
+		// CREATE-SPECIAL-USE (RFC 6154 section 3): an attribute the server
+		// does not support is NO [USEATTR] and nothing is created
+		// (regression: NO [CANNOT]); attributes are case-insensitive
+		// (regression: "\junk" was refused).
+		probeCase{"auth CREATE with USE", "auth", []probeStep{
+			step("p1 CREATE j (USE (\\junk))", "p1 OK CREATE completed"),
+			step("p2 CREATE f (USE (\\Foo))", "p2 NO [USEATTR] \\Foo is not a special use this server supports"),
+			step("p3 CREATE g (USE (\\Archive \\Flagged))", "p3 NO [USEATTR] one special use per mailbox"),
+			step(`p4 LIST "" (j f g)`, `* LIST (\HasNoChildren \Junk) "/" j`, "p4 OK LIST completed"),
+		}},
 		// Subscriptions are names of their own (RFC 9051 section 6.3.7).
 		probeCase{"SUBSCRIBE", "auth", []probeStep{
 			step("p1 SUBSCRIBE nosuch", "p1 NO [NONEXISTENT] no such mailbox"),

@@ -14,3 +14,16 @@ func CanonicalMailbox(name string) string {
 	}
 	return name
 }
+
+// CanonicalSpecialUse spells a special-use attribute (RFC 6154 section 2)
+// as RFC 6154 does, whatever its case (attributes are case-insensitive,
+// RFC 9051 section 7.3.1), and reports false for one that mailboxes
+// cannot have. "" is no special use.
+func CanonicalSpecialUse(use string) (string, bool) {
+	for _, u := range []string{"", `\All`, `\Archive`, `\Drafts`, `\Flagged`, `\Junk`, `\Sent`, `\Trash`} {
+		if strings.EqualFold(use, u) {
+			return u, true
+		}
+	}
+	return "", false
+}

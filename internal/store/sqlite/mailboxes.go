@@ -87,11 +87,11 @@ func (s *Store) CreateMailbox(ctx context.Context, accountID int64, name, specia
 	if err != nil {
 		return store.Mailbox{}, err
 	}
-	switch specialUse {
-	case "", `\Archive`, `\Drafts`, `\Junk`, `\Sent`, `\Trash`, `\Flagged`, `\All`:
-	default:
+	use, ok := store.CanonicalSpecialUse(specialUse)
+	if !ok {
 		return store.Mailbox{}, fmt.Errorf("special use %q: %w", specialUse, store.ErrInvalid)
 	}
+	specialUse = use
 	var id int64
 	err = s.write(ctx, func(t *tx) error {
 		// Parents are created too (RFC 9051 6.3.4).
