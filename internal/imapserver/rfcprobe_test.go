@@ -367,6 +367,16 @@ func TestRFCProbes(t *testing.T) {
 			step("p2 APPEND INBOX {3+}\r\nab4", "* 4 EXISTS", "* 1 RECENT", "p2 OK [APPENDUID {N} 4] APPEND completed"),
 			step("p3 STATUS INBOX (MESSAGES UIDNEXT)", "* STATUS INBOX (MESSAGES 4 UIDNEXT 5)", "p3 OK STATUS completed"),
 		}},
+		// A keyword named twice in APPEND, in any case, is stored once
+		// (RFC 9051 section 2.3.2; regression: "(foo FOO)" gave a
+		// message both).
+		probeCase{"selected APPEND with a keyword twice", "selected", []probeStep{
+			step("p1 APPEND INBOX (\\Seen foo FOO $Label1 $label1 \\Seen) {3+}\r\nab4",
+				"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft foo $Label1)", "* OK [PERMANENTFLAGS ...",
+				"* 4 EXISTS", "* 1 RECENT", "p1 OK [APPENDUID {N} 4] APPEND completed"),
+			step("p2 FETCH 4 FLAGS", "* 4 FETCH (FLAGS (\\Seen \\Recent foo $Label1))", "p2 OK FETCH completed"),
+			step("p3 STORE 4 -FLAGS (Foo)", "* 4 FETCH (FLAGS (\\Seen \\Recent $Label1))", "p3 OK STORE completed"),
+		}},
 		probeCase{"selected COPY and MOVE codes", "selected", []probeStep{
 			step("p1 COPY 1 nosuch", "p1 NO [TRYCREATE] no such mailbox"),
 			step("p2 MOVE 1 nosuch", "p2 NO [TRYCREATE] no such mailbox"),

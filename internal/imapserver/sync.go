@@ -318,7 +318,11 @@ func parseFlags(list []string) (store.Flags, []string, bool) {
 			}
 			continue
 		}
-		kw = append(kw, name)
+		// A keyword named twice, in any case, is one (RFC 9051 section
+		// 2.3.2): APPEND stored "(foo FOO)" as two.
+		if !hasKeyword(kw, name) {
+			kw = append(kw, name)
+		}
 	}
 	return f, kw, true
 }
