@@ -149,6 +149,11 @@ func TestRFCProbes(t *testing.T) {
 			// RFC 7889 section 3.2: the STATUS item of the APPENDLIMIT
 			// the capability announces.
 			step("p12 STATUS INBOX (MESSAGES APPENDLIMIT)", "* STATUS INBOX (MESSAGES 3 APPENDLIMIT 52428800)", "p12 OK STATUS completed"),
+			// The reason, and no 8-bit text to a client that has not
+			// enabled UTF-8 (RFC 9051 section 9, text; regression: the
+			// name decoded from modified UTF-7 came back as UTF-8, and
+			// no reason was given).
+			step(`p12a CREATE "&AOk-*"`, `p12a NO [CANNOT] mailbox name "?*" cannot be used: it holds "*", "%" or a control character`),
 			step("p13 CREATE /x", `p13 NO [CANNOT] mailbox name "/x"...`),
 			step("p14 CREATE a//b", `p14 NO [CANNOT] mailbox name "a//b"...`),
 		}},

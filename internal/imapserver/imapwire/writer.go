@@ -280,13 +280,21 @@ func (w *Writer) NumSet(s NumSet) *Writer {
 
 // text writes human-readable response text, replacing what would break the
 // line (CR, LF, NUL) or is not UTF-8, so text derived from client input or
-// errors cannot inject responses.
+// errors cannot inject responses. Text is ASCII until UTF-8 is on: each
+// other character is a "?" (RFC 9051 section 9, text: non-ASCII only
+// after ENABLE IMAP4rev2; RFC 3501's TEXT-CHAR is 7-bit), for a mailbox
+// name in an error must not give a strict IMAP4rev1 client 8-bit bytes.
 func (w *Writer) text(s string) {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c >= 0x80 {
 			if r, size := utf8.DecodeRuneInString(s[i:]); r != utf8.RuneError || size > 1 {
+				if !w.utf8 {
+					w.writeString(s[start:i])
+					w.writeByte('?')
+					start = i + size
+				}
 				i += size
 				continue
 			}

@@ -51,7 +51,10 @@ func TestWriter(t *testing.T) {
 		{"badcharset empty", false, func(w *Writer) { w.Tagged("a", NO, BadCharsetCode(nil), "x") }, "a NO [BADCHARSET] x\r\n"},
 		{"uidvalidity unseen", false, func(w *Writer) { w.Untagged(OK, UIDValidityCode(3857529045), "u").Untagged(OK, UnseenCode(12), "s") }, "* OK [UIDVALIDITY 3857529045] u\r\n* OK [UNSEEN 12] s\r\n"},
 		{"text injection", false, func(w *Writer) { w.Tagged("a", BAD, Code{}, "bad\r\n* OK forged\x00\xff") }, "a BAD bad  * OK forged  \r\n"},
-		{"text utf8", false, func(w *Writer) { w.Tagged("a", OK, Code{}, "Grüße") }, "a OK Grüße\r\n"},
+		{"text utf8", true, func(w *Writer) { w.Tagged("a", OK, Code{}, "Grüße") }, "a OK Grüße\r\n"},
+		// Before UTF-8 is on, text is ASCII (RFC 9051 section 9, text).
+		{"text not utf8", false, func(w *Writer) { w.Tagged("a", NO, Code{}, `name "é日*"`) }, "a NO name \"??*\"\r\n"},
+		{"continuation not utf8", false, func(w *Writer) { w.Continuation("ready für literal") }, "+ ready f?r literal\r\n"},
 		{"continuation", false, func(w *Writer) { w.Continuation("ready for literal") }, "+ ready for literal\r\n"},
 		{"empty SASL challenge", false, func(w *Writer) { w.Challenge(nil) }, "+ \r\n"},
 		{"SASL challenge", false, func(w *Writer) { w.Challenge([]byte("abc")) }, "+ YWJj\r\n"},

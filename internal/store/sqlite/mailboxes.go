@@ -70,14 +70,24 @@ func checkMailboxName(name string) (string, error) {
 	if name == store.Inbox {
 		return name, nil
 	}
-	bad := name == "" || len(name) > 512 || strings.HasPrefix(name, "/") || strings.HasSuffix(name, "/") || strings.Contains(name, "//")
-	for _, r := range name {
-		if unicode.IsControl(r) || r == '*' || r == '%' {
-			bad = true
-		}
+	// The reason goes to the user (IMAP's NO text, the webmail's
+	// message): say what is wrong, not only that it is.
+	why := ""
+	switch {
+	case name == "":
+		why = "it is empty"
+	case len(name) > 512:
+		why = "it is longer than 512 bytes"
+	case strings.HasPrefix(name, "/") || strings.HasSuffix(name, "/") || strings.Contains(name, "//"):
+		why = `a level of it is empty ("/" at its start or end, or "//")`
+	case strings.ContainsFunc(name, func(r rune) bool { return unicode.IsControl(r) || r == '*' || r == '%' }):
+		why = `it holds "*", "%" or a control character`
 	}
-	if bad {
-		return "", fmt.Errorf("mailbox name %q: %w", name, store.ErrInvalid)
+	if why != "" {
+		if len(name) > 64 {
+			name = strings.ToValidUTF8(name[:64], "") + "..."
+		}
+		return "", fmt.Errorf("mailbox name %q cannot be used: %s: %w", name, why, store.ErrInvalid)
 	}
 	return name, nil
 }
