@@ -105,3 +105,52 @@ func TestQResync(t *testing.T) {
 	o.ok("UID EXPUNGE 4")
 	has(t, c.ok("NOOP"), "* VANISHED 4")
 }
+
+// TestCondStoreFetchCarriesUID: once CONDSTORE is on, every FETCH a flag
+// change causes carries the UID and the modseq (RFC 7162 section 3.1):
+// after STORE, STORE .SILENT and UNCHANGEDSINCE, a FETCH that sets \Seen,
+// and another session's change. Regression: only a UID command or
+// QRESYNC got the UID.
+func TestCondStoreFetchCarriesUID(t *testing.T) {
+	e := newEnv(t)
+	for i := range 5 {
+		e.deliver("INBOX", msg(fmt.Sprint("m", i), "x"), 0)
+	}
+	c := e.login()
+	c.ok("ENABLE CONDSTORE")
+	c.ok("SELECT INBOX")
+	other := e.login()
+	other.ok("SELECT INBOX")
+	uidAndModSeq := regexp.MustCompile(`(?s)^\* (\d) FETCH \(.*\bUID (\d)\b.*\bMODSEQ \(\d+\)|(?s)^\* (\d) FETCH \(.*\bMODSEQ \(\d+\).*\bUID (\d)\b`)
+	for _, tc := range []struct {
+		command string
+		want    string // the message whose FETCH must come back
+		other   bool   // run by the other session, seen at NOOP
+	}{
+		{`STORE 1 +FLAGS (\Flagged)`, "1", false},
+		{`STORE 2 +FLAGS.SILENT (\Flagged)`, "2", false},
+		{`STORE 3 (UNCHANGEDSINCE 1000) +FLAGS (\Flagged)`, "3", false},
+		{`FETCH 4 BODY[]`, "4", false},
+		{`STORE 5 +FLAGS (\Answered)`, "5", true},
+	} {
+		t.Run(tc.command, func(t *testing.T) {
+			var lines []string
+			if tc.other {
+				other.ok(tc.command)
+				lines = c.ok("NOOP")
+			} else {
+				lines = c.ok(tc.command)
+			}
+			found := false
+			for _, l := range lines {
+				if m := uidAndModSeq.FindStringSubmatch(l); m != nil {
+					seq, u := m[1]+m[3], m[2]+m[4]
+					found = found || seq == tc.want && u == tc.want
+				}
+			}
+			if !found {
+				t.Errorf("no FETCH of message %s with UID and MODSEQ in %q", tc.want, lines)
+			}
+		})
+	}
+}

@@ -230,7 +230,9 @@ func (s *session) cmdFetch(tag string, uid bool, a *imapwire.Fetch) error {
 			}
 			n++
 		}
-		if uid && !hasUID {
+		// A UID FETCH answers with the UID, and so does a FETCH that
+		// set \Seen once CONDSTORE is on (RFC 7162 section 3.1).
+		if !hasUID && (uid || s.cond && r.flagsUp) {
 			sp()
 			w.Raw("UID ").Num(r.UID)
 		}

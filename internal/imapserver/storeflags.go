@@ -68,13 +68,11 @@ func (s *session) cmdStore(tag string, uid bool, a *imapwire.Store) error {
 		}
 	case a.Silent && s.cond:
 		// The new modseq still goes to the client (RFC 7162 section
-		// 3.1.3).
+		// 3.1.3), with the UID (section 3.1).
 		for _, m := range changed {
 			seq, _ := sel.view.seqOf(m.UID)
 			s.wr.BeginFetch(seq)
-			if uid || s.qresync {
-				s.wr.Raw("UID ").Num(m.UID).SP()
-			}
+			s.wr.Raw("UID ").Num(m.UID).SP()
 			s.wr.Raw("MODSEQ (").Num64(m.ModSeq).Raw(")").EndFetch()
 		}
 	}
@@ -97,6 +95,9 @@ func (s *session) cmdStore(tag string, uid bool, a *imapwire.Store) error {
 }
 
 // writeFlagFetch writes "* seq FETCH (FLAGS (...) [UID n] [MODSEQ (n)])".
+// Once CONDSTORE is on, every FETCH a flag change causes carries the UID
+// and the modseq, after STORE as well as UID STORE (RFC 7162 section
+// 3.1).
 func (s *session) writeFlagFetch(m store.MessageFlags, withUID bool) {
 	seq, ok := s.sel.view.seqOf(m.UID)
 	if !ok {
@@ -104,7 +105,7 @@ func (s *session) writeFlagFetch(m store.MessageFlags, withUID bool) {
 	}
 	s.wr.BeginFetch(seq)
 	s.writeFlagsItem(m.UID, m.Flags, m.Keywords)
-	if withUID || s.qresync {
+	if withUID || s.cond {
 		s.wr.Raw(" UID ").Num(m.UID)
 	}
 	if s.cond {

@@ -209,9 +209,11 @@ func (s *session) applyChanged(changed []store.MessageFlags) {
 		if s.cond {
 			s.wr.Raw(" MODSEQ (").Num64(m.ModSeq).Raw(")")
 		}
-		if s.qresync {
-			// QRESYNC clients need the UID in unsolicited FETCH
-			// (RFC 7162 section 3.2.4).
+		if s.cond {
+			// With CONDSTORE on, a FETCH another session's change
+			// causes carries the UID as well as the modseq (RFC 7162
+			// section 3.1; QRESYNC, which enables CONDSTORE, relies on
+			// it, section 3.2.4).
 			s.wr.Raw(" UID ").Num(m.UID)
 		}
 		s.wr.EndFetch()
