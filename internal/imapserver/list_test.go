@@ -102,4 +102,8 @@ func TestListSpecialUseEveryForm(t *testing.T) {
 	}
 	c.ok("ENABLE IMAP4rev2")
 	has(t, c.ok(`LIST "" * RETURN (STATUS (MESSAGES))`), want...)
+	// The LIST response of an IMAP4rev2 SELECT has accurate attributes
+	// (RFC 9051 section 6.3.2): the special use too.
+	has(t, c.ok("SELECT Sent"), `* LIST (\Sent) "/" Sent`)
+	has(t, c.ok("EXAMINE Projects"), `* LIST () "/" Projects`)
 }

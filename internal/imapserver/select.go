@@ -119,7 +119,10 @@ func (s *session) cmdSelect(tag string, readOnly bool, a *imapwire.Select) error
 	}
 	w.Untagged(imapwire.OK, imapwire.HighestModSeqCode(mb.HighestModSeq), "highest modseq")
 	if s.rev2 {
-		w.Raw(`* LIST () "/" `).Mailbox(mb.Name).CRLF()
+		// Its attributes must be accurate (RFC 9051 section 6.3.2): the
+		// special use that every form of LIST shows. The children
+		// attributes are optional (section 7.3.1) and left out.
+		w.Raw(`* LIST (`).Raw(mb.SpecialUse).Raw(`) "/" `).Mailbox(mb.Name).CRLF()
 	}
 	if q := a.QResync; q != nil && q.UIDValidity == mb.UIDValidity {
 		s.qresyncSelect(q)
