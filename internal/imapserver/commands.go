@@ -438,6 +438,11 @@ func (s *session) dispatch(cmd *imapwire.Command) error {
 			s.sync(true)
 		case expungeIfUID:
 			s.sync(cmd.UID)
+			// Expunges that this command may not report (RFC 9051
+			// section 7.5.1) are flagged on its OK instead, so that the
+			// client knows why messages of its set gave nothing and
+			// issues a NOOP (RFC 5530 EXPUNGEISSUED).
+			s.expungeIssued = !cmd.UID && s.sel != nil && len(s.sel.expunged) > 0
 		}
 		if s.sel != nil && s.sel.gone && cmd.Name != "LOGOUT" {
 			return s.byeGone()
@@ -457,7 +462,9 @@ func (s *session) dispatch(cmd *imapwire.Command) error {
 	after, cond := wr.TaggedCount()
 	// STARTTLS and COMPRESS answer, then replace the writer.
 	answered := after != before || s.wr != wr
-	if rerr := s.answer(cmd, answered, err); rerr != nil {
+	rerr := s.answer(cmd, answered, err)
+	s.expungeIssued = false
+	if rerr != nil {
 		return rerr
 	}
 	if n, last := s.wr.TaggedCount(); s.wr == wr && n != after {

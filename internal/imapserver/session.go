@@ -60,7 +60,10 @@ type session struct {
 	// began (what "$" in it means, RFC 5182 section 2.1).
 	cmd      *imapwire.Command
 	cmdSaved []uint32
-	feedStop func()
+	// expungeIssued: the command runs by sequence number while another
+	// session's expunges wait to be reported; its plain OK says so.
+	expungeIssued bool
+	feedStop      func()
 
 	dirty atomic.Bool // the change feed touched the selected mailbox
 	// accountStale is set by the change feed when the account itself
@@ -342,8 +345,14 @@ func (s *session) bye(text string) error {
 
 // Command handlers answer with these and return nil; they return an
 // error only when the connection must close.
-func (s *session) ok(tag, text string) { s.wr.Tagged(tag, imapwire.OK, imapwire.Code{}, text) }
+func (s *session) ok(tag, text string) { s.okCode(tag, imapwire.Code{}, text) }
+
+// okCode writes a tagged OK; one without a code of its own says when
+// expunges wait to be reported (session.expungeIssued).
 func (s *session) okCode(tag string, code imapwire.Code, text string) {
+	if code.Name == "" && s.expungeIssued {
+		code.Name = imapwire.CodeExpungeIssued
+	}
 	s.wr.Tagged(tag, imapwire.OK, code, text)
 }
 func (s *session) no(tag string, code imapwire.CodeName, text string) {

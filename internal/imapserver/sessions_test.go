@@ -42,10 +42,22 @@ func TestTwoSessions(t *testing.T) {
 	lines = b.ok("SEARCH ALL")
 	hasNot(t, lines, "EXPUNGE")
 	has(t, lines, "* SEARCH 1 3 4")
+	// Each of their OKs says an expunge waits, so that the client
+	// knows why message 2 gave nothing (RFC 5530 EXPUNGEISSUED).
+	if st := b.tagLine(); st != "OK [EXPUNGEISSUED] SEARCH completed" {
+		t.Errorf("SEARCH with an expunge waiting: %q", st)
+	}
+	b.ok("COPY 2 INBOX")
+	if st := b.tagLine(); st != "OK [EXPUNGEISSUED] COPY completed" {
+		t.Errorf("COPY of the message expunged meanwhile: %q", st)
+	}
 	// NOOP reports it, and the numbers shift.
 	lines = b.ok("NOOP")
 	has(t, lines, "* 2 EXPUNGE")
 	has(t, b.ok("FETCH 2 (UID)"), "* 2 FETCH (UID 3)")
+	if st := b.tagLine(); st != "OK FETCH completed" {
+		t.Errorf("FETCH with nothing waiting: %q", st)
+	}
 	// UID commands may report it at once.
 	// a sees b's flag change with its next command.
 	has(t, a.ok(`STORE 1 +FLAGS (\Deleted)`), `* 2 FETCH (FLAGS (\Flagged))`)
