@@ -154,3 +154,27 @@ func TestCondStoreFetchCarriesUID(t *testing.T) {
 		})
 	}
 }
+
+// TestCondStoreEnabledWhileSelected: the first CONDSTORE-enabling command
+// issued with a mailbox selected reports its HIGHESTMODSEQ (RFC 7162
+// section 3.1; Apache James does the same), and only the first.
+func TestCondStoreEnabledWhileSelected(t *testing.T) {
+	e := newEnv(t)
+	for i := range 3 {
+		e.deliver("INBOX", msg(fmt.Sprint("m", i), "x"), 0)
+	}
+	for _, enabling := range []string{"FETCH 1 (MODSEQ)", "FETCH 1:* (FLAGS) (CHANGEDSINCE 1)", "SEARCH MODSEQ 1",
+		`STORE 1 (UNCHANGEDSINCE 1000) +FLAGS (\Flagged)`, "STATUS INBOX (HIGHESTMODSEQ)", "SORT RETURN (MIN) (DATE) UTF-8 MODSEQ 1"} {
+		t.Run(enabling, func(t *testing.T) {
+			c := e.login()
+			highest := modseqIn(t, c.ok("SELECT INBOX"), "HIGHESTMODSEQ")
+			has(t, c.ok(enabling), fmt.Sprintf("* OK [HIGHESTMODSEQ %d]", highest))
+			hasNot(t, c.ok(enabling), "[HIGHESTMODSEQ")
+		})
+	}
+	// Enabled before SELECT: SELECT reports it, nothing more.
+	c := e.login()
+	c.ok("STATUS INBOX (HIGHESTMODSEQ)")
+	c.ok("SELECT INBOX")
+	hasNot(t, c.ok("FETCH 1 (MODSEQ)"), "[HIGHESTMODSEQ")
+}

@@ -88,7 +88,7 @@ func (s *session) cmdFetch(tag string, uid bool, a *imapwire.Fetch) error {
 	}
 	items := a.Items
 	if a.ChangedSince > 0 || slices.ContainsFunc(items, func(it imapwire.FetchItem) bool { return it.Kind == imapwire.FetchModSeq }) {
-		s.cond = true
+		s.condStoreOn()
 	}
 	need := needsOf(items)
 	need.seen = need.seen && !sel.readOnly

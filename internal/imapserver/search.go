@@ -51,7 +51,7 @@ func (s *session) cmdSearch(tag string, uid bool, a *imapwire.Search) error {
 	}
 	useModSeq := imapmsg.UsesModSeq(a.Keys)
 	if useModSeq {
-		s.cond = true
+		s.condStoreOn()
 	}
 	var found []uint32 // UIDs
 	var seqs []uint32

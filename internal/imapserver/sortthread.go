@@ -37,7 +37,7 @@ func (s *session) cmdSort(c *imapwire.Command) error {
 	}
 	useModSeq := imapmsg.UsesModSeq(a.Keys)
 	if useModSeq {
-		s.cond = true
+		s.condStoreOn()
 	}
 	e, idx, hits, err := s.sortMessages(a.Keys, prev)
 	if err != nil {

@@ -39,7 +39,7 @@ func (s *session) writeStatus(mb store.Mailbox, items []imapwire.StatusItem) err
 		case imapwire.StatusSize:
 			vals[i] = uint64(mb.Size)
 		case imapwire.StatusHighestModSeq:
-			s.cond = true
+			s.condStoreOn()
 			vals[i] = mb.HighestModSeq
 		case imapwire.StatusDeleted:
 			// No counter for \Deleted in the store yet: counted.

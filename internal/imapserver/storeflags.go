@@ -30,7 +30,7 @@ func (s *session) cmdStore(tag string, uid bool, a *imapwire.Store) error {
 		op = store.FlagsRemove
 	}
 	if a.HasUnchangedSince {
-		s.cond = true
+		s.condStoreOn()
 	}
 	uids := rangesUIDs(ranges)
 	var changed []store.MessageFlags
@@ -92,6 +92,22 @@ func (s *session) cmdStore(tag string, uid bool, a *imapwire.Store) error {
 		}
 	}
 	return nil
+}
+
+// condStoreOn notes a CONDSTORE-enabling command (RFC 7162 section 3.1):
+// from now on FETCH responses carry modseqs. The first one while a
+// mailbox is selected also reports the mailbox's HIGHESTMODSEQ as the
+// session has seen it (untagged OK, as Apache James answers): changes
+// reported before came without a modseq, and the client learns where
+// the modseqs it gets from now on start.
+func (s *session) condStoreOn() {
+	if s.cond {
+		return
+	}
+	s.cond = true
+	if s.sel != nil {
+		s.wr.Untagged(imapwire.OK, imapwire.HighestModSeqCode(s.sel.modseq), "highest modseq")
+	}
 }
 
 // writeFlagFetch writes "* seq FETCH (FLAGS (...) [UID n] [MODSEQ (n)])".
