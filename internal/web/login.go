@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"path"
 	"strings"
 
 	"github.com/xtramail/xtramail/internal/auth"
@@ -192,14 +194,40 @@ func (l *userLogin) logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
-// safeNext keeps a post-sign-in destination on this site: a path, never
-// "//host" or "/\host" (which browsers read as another host) or a URL.
-func safeNext(next string) string {
-	if next == "" || next[0] != '/' || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
-		strings.ContainsAny(next, "\r\n") {
-		return "/"
+// safeNext keeps a post-sign-in destination on this site (LocalPath).
+func safeNext(next string) string { return LocalPath(next, "/", "/") }
+
+// LocalPath returns p when it is a path of this site under within ("/"
+// for any, "/console/" for the console's pages), else def: the one check
+// of every destination a request names ("next" after sign-in, "back"
+// after an action), so that none is an open redirect. Refused: a URL
+// with a scheme or host; "//host" and "/\host", which browsers read as
+// another host; any control character, since browsers drop tabs and
+// newlines from a URL before reading it ("/\t/evil.example" becomes
+// "//evil.example", WHATWG URL, basic URL parser); and dot segments that
+// climb out of within.
+func LocalPath(p, within, def string) string {
+	if !strings.HasPrefix(p, within) || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") {
+		return def
 	}
-	return next
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; c < ' ' || c == 0x7f || c == '\\' {
+			return def
+		}
+	}
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" {
+		return def
+	}
+	// u.Path has %2e decoded, which browsers take as a dot too.
+	clean := path.Clean(u.Path)
+	if strings.HasSuffix(u.Path, "/") && clean != "/" {
+		clean += "/"
+	}
+	if !strings.HasPrefix(clean, within) {
+		return def
+	}
+	return p
 }
 
 // home is the page at "/" until the webmail is mounted there.

@@ -159,11 +159,43 @@ func TestSignInSignOut(t *testing.T) {
 func TestSignInNextStaysOnSite(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	e.addUser(alice, alicePwd)
-	for _, next := range []string{"//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:alert(1)", "x"} {
+	// Browsers drop tabs and newlines from a URL before reading it, so
+	// "/\t/evil.example" is "//evil.example", another host.
+	for _, next := range []string{"//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:alert(1)", "x",
+		"/\t/evil.example/", "/\n/evil.example", "/\r/evil.example", "\t//evil.example", "/\x0b/evil.example", "/%2e%2e/\t/evil.example"} {
 		b := e.browser()
 		resp, _ := b.do("POST", "/login", url.Values{"address": {alice}, "password": {alicePwd}, "next": {next}}, nil)
 		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/" {
 			t.Errorf("next=%q: %s → %q, want /", next, resp.Status, loc)
+		}
+		// Signed in, the sign-in page sends the browser on at once.
+		resp, _ = b.do("GET", "/login?next="+url.QueryEscape(next), nil, nil)
+		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/" {
+			t.Errorf("signed in, GET /login?next=%q: %s → %q, want /", next, resp.Status, loc)
+		}
+	}
+}
+
+// TestLocalPath: the one check of a destination a request names.
+func TestLocalPath(t *testing.T) {
+	for _, c := range []struct{ p, within, want string }{
+		{"/mail/3?x=1#a", "/", "/mail/3?x=1#a"},
+		{"/console/log?q=a%20b", "/console/", "/console/log?q=a%20b"},
+		{"/console/", "/console/", "/console/"},
+		{"/", "/console/", "def"},
+		{"/console", "/console/", "def"},
+		{"/console/../login", "/console/", "def"},
+		{"/console/%2e%2e/login", "/console/", "def"},
+		{"/console/../\t/evil.example/", "/console/", "def"},
+		{"/\t/evil.example", "/", "def"},
+		{"/ok\x7f", "/", "def"},
+		{"//evil.example", "/", "def"},
+		{"/\\evil.example", "/", "def"},
+		{"https://evil.example/", "/", "def"},
+		{"", "/", "def"},
+	} {
+		if got := web.LocalPath(c.p, c.within, "def"); got != c.want {
+			t.Errorf("LocalPath(%q, %q) = %q, want %q", c.p, c.within, got, c.want)
 		}
 	}
 }

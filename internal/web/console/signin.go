@@ -49,13 +49,8 @@ func (a *app) signinPage(w http.ResponseWriter, r *http.Request, status int, d s
 }
 
 // safeNext keeps a post-sign-in destination inside the console (no open
-// redirect to another site: "//evil.example" is refused).
-func safeNext(next string) string {
-	if strings.HasPrefix(next, "/console/") && !strings.HasPrefix(next, "//") && !strings.ContainsAny(next, "\\\r\n") {
-		return next
-	}
-	return "/console/"
-}
+// redirect: web.LocalPath).
+func safeNext(next string) string { return web.LocalPath(next, "/console/", "/console/") }
 
 func (a *app) loginForm(w http.ResponseWriter, r *http.Request) {
 	if _, ok := web.AdminFrom(r.Context()); ok {

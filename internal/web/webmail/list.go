@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -295,15 +294,7 @@ func (a *app) setConversations(w http.ResponseWriter, r *http.Request, acct int6
 
 // localPath keeps a redirect target on this site: a path, never a URL
 // to elsewhere ("//evil.test", "/\evil.test").
-func localPath(p, def string) string {
-	if p == "" || p[0] != '/' || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\\r\n") {
-		return def
-	}
-	if u, err := url.Parse(p); err != nil || u.Host != "" || u.Scheme != "" {
-		return def
-	}
-	return p
-}
+func localPath(p, def string) string { return web.LocalPath(p, "/", def) }
 
 func (a *app) inbox(w http.ResponseWriter, r *http.Request, acct int64) {
 	mb, err := a.store.Mailbox(r.Context(), acct, store.Inbox)
