@@ -161,24 +161,43 @@ func (s *Service) SetAddressEnabled(ctx context.Context, p Principal, address st
 
 // SetAddressesEnabled is SetAddressEnabled for many addresses (the
 // console's bulk enable); errs[i] is addresses[i]'s error. All are
-// looked up first: when one is unknown or outside p's scope, none is
-// changed (the request is refused whole, so a 404 never leaves part of
-// it done), and errs holds the refused ones' errors only.
+// looked up first (inScope): when one is unknown or outside p's scope,
+// none is changed, and errs holds the refused ones' errors only.
 func (s *Service) SetAddressesEnabled(ctx context.Context, p Principal, addresses []string, on bool) []error {
-	errs := make([]error, len(addresses))
-	refused := false
-	for i, a := range addresses {
-		if _, err := s.Address(ctx, p, a); err != nil {
-			errs[i], refused = err, true
-		}
+	op := OpAddressDisable
+	if on {
+		op = OpAddressEnable
 	}
-	if refused {
+	if err := s.allow(ctx, p, op); err != nil {
+		errs := make([]error, len(addresses))
+		for i := range errs {
+			errs[i] = err
+		}
 		return errs
 	}
+	if errs, refused := s.inScope(ctx, p, op, addresses); refused {
+		return errs
+	}
+	errs := make([]error, len(addresses))
 	for i, a := range addresses {
 		errs[i] = s.SetAddressEnabled(ctx, p, a, on)
 	}
 	return errs
+}
+
+// inScope looks every address of a bulk change up in p's scope before
+// anything changes: when one is unknown or outside it (audited as a
+// cross-tenant attempt), the request is refused whole, so that its 404
+// never leaves part of it done. errs[i] is addresses[i]'s error; refused
+// says whether any has one.
+func (s *Service) inScope(ctx context.Context, p Principal, op string, addresses []string) (errs []error, refused bool) {
+	errs = make([]error, len(addresses))
+	for i, addr := range addresses {
+		if _, err := s.st.ScopedAccount(ctx, p.Scope(), addr); err != nil {
+			errs[i], refused = s.denied(ctx, p, op, "address "+addr, s.accountExists(addr), err), true
+		}
+	}
+	return errs, refused
 }
 
 // SetPassword sets an address's password under the policy.
@@ -221,11 +240,15 @@ type GeneratedPassword struct {
 const passwordBatch = 250
 
 // GeneratePasswords gives each address a new random password and
-// returns them (the only time they can be read: offer them as CSV). An
-// address outside p's scope gets ErrNotFound in its row. Addresses are
-// done in batches, each wholly or not at all; when the store fails,
-// the returned error says so, the rows of the batches done before keep
-// their passwords (set and returned) and the others carry the error.
+// returns them (the only time they can be read: offer them as CSV). All
+// are looked up first (inScope): when one is unknown or outside p's
+// scope, no password is set, the error matches store.ErrNotFound and the
+// refused rows carry theirs (a request mixing another tenant's address
+// in must not change the others' passwords and then lose them in its
+// 404). Addresses are done in batches, each wholly or not at all; when
+// the store fails, the returned error says so, the rows of the batches
+// done before keep their passwords (set and returned) and the others
+// carry the error.
 func (s *Service) GeneratePasswords(ctx context.Context, p Principal, addresses []string) ([]GeneratedPassword, error) {
 	if err := s.allow(ctx, p, OpAddressPass); err != nil {
 		return nil, err
@@ -233,6 +256,12 @@ func (s *Service) GeneratePasswords(ctx context.Context, p Principal, addresses 
 	out := make([]GeneratedPassword, len(addresses))
 	for i, addr := range addresses {
 		out[i].Address = addr
+	}
+	if errs, refused := s.inScope(ctx, p, OpAddressPass, addresses); refused {
+		for i := range out {
+			out[i].Err = errs[i]
+		}
+		return out, fmt.Errorf("generate passwords: an address is unknown or another tenant's: %w", store.ErrNotFound)
 	}
 	for from := 0; from < len(out); from += passwordBatch {
 		batch := out[from:min(from+passwordBatch, len(out))]

@@ -302,13 +302,29 @@ func TestPasswordPolicy(t *testing.T) {
 }
 
 // TestGeneratePasswords sets passwords in bulk and returns them once; an
-// address of another tenant fails alone.
+// address of another tenant among them refuses the whole request, which
+// then sets no password at all (it used to set the others' and answer
+// 404, so that the console never showed them: those users were locked
+// out).
 func TestGeneratePasswords(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
 	ok[store.Account](t)(w.svc.AddAddress(ctx, w.c1, "second@one.test", "", true))
-	out := ok[[]GeneratedPassword](t)(w.svc.GeneratePasswords(ctx, w.c1, []string{"user@one.test", "user@two.test", "second@one.test"}))
-	if out[0].Err != nil || out[2].Err != nil || !errors.Is(out[1].Err, store.ErrNotFound) || out[1].Password != "" {
+	mixed, err := w.svc.GeneratePasswords(ctx, w.c1, []string{"user@one.test", "user@two.test", "second@one.test"})
+	if !errors.Is(err, store.ErrNotFound) || !errors.Is(mixed[1].Err, store.ErrNotFound) {
+		t.Fatalf("with another tenant's address: %v, rows %+v; want ErrNotFound", err, mixed)
+	}
+	for _, g := range mixed {
+		if a, _ := w.st.Account(ctx, g.Address); g.Password != "" || a.PasswordHash != "" {
+			t.Errorf("refused request: %s got a password (row %+v)", g.Address, g)
+		}
+	}
+	if recs, _ := w.st.SearchAudit(ctx, store.AllScope(), store.AuditQuery{Action: "denied", Object: "user@two.test"}); len(recs) != 1 {
+		t.Errorf("%d denied records for the foreign address, want 1", len(recs))
+	}
+	out := ok[[]GeneratedPassword](t)(w.svc.GeneratePasswords(ctx, w.c1, []string{"user@one.test", "second@one.test"}))
+	out = append(out[:1], GeneratedPassword{Address: "user@two.test"}, out[1])
+	if out[0].Err != nil || out[2].Err != nil {
 		t.Fatalf("generated %+v", out)
 	}
 	for _, g := range []GeneratedPassword{out[0], out[2]} {

@@ -118,3 +118,36 @@ func TestQueueSelectionWithForeignEntryChangesNothing(t *testing.T) {
 		t.Errorf("retry of the own entry: %d", pg.status)
 	}
 }
+
+// TestBulkGenerateWithForeignAddressChangesNothing: generating passwords
+// for a selection with another customer's address in it is a 404 that
+// sets no password, the own addresses' included (it used to set theirs
+// and then answer 404 without showing them: the users were locked out).
+func TestBulkGenerateWithForeignAddressChangesNothing(t *testing.T) {
+	tr := newTree(t)
+	ctx := context.Background()
+	b := newBrowser(t, tr.srv)
+	b.signIn(tr.ca1, adminPassword, "")
+	b.get("/console/addresses")
+	hash := func(addr string) string {
+		t.Helper()
+		a, err := tr.srv.Store.Account(ctx, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.PasswordHash
+	}
+	before := hash(tr.u1)
+	sel := url.Values{"address": {tr.u1, tr.u2}, "action": {"generate"}}
+	if pg := b.post("/console/addresses/bulk", sel); pg.status != http.StatusNotFound {
+		t.Errorf("generate for an own and a foreign address: %d, want 404", pg.status)
+	}
+	if hash(tr.u1) != before || hash(tr.u2) != "" {
+		t.Fatal("a refused bulk generate set a password")
+	}
+	// Alone, the own address gets one, shown on the page.
+	pg := b.post("/console/addresses/bulk", url.Values{"address": {tr.u1}, "action": {"generate"}})
+	if pg.status != http.StatusOK || hash(tr.u1) == before || !strings.Contains(pg.body, tr.u1) {
+		t.Errorf("generate for the own address: %d", pg.status)
+	}
+}
