@@ -251,7 +251,9 @@ func (s *Service) changeAdmin(ctx context.Context, p Principal, op string, id in
 	return a, nil
 }
 
-// SetAdminPassword sets an admin's password under the policy.
+// SetAdminPassword sets an admin's password under the policy and ends
+// every console session of theirs: one may be open by whoever learnt the
+// old password.
 func (s *Service) SetAdminPassword(ctx context.Context, p Principal, id int64, password string) error {
 	a, err := s.changeAdmin(ctx, p, OpAdminChange, id)
 	if err != nil {
@@ -268,12 +270,15 @@ func (s *Service) SetAdminPassword(ctx context.Context, p Principal, id int64, p
 		return err
 	}
 	s.authn.Forget(a.Email)
+	if err := s.endSessions(ctx, a); err != nil {
+		return err
+	}
 	s.audit(ctx, p, s.adminTenant(ctx, a.Role, a.ScopeID), OpAdminChange, "admin "+a.Email, "password set")
 	return nil
 }
 
 // SetAdminDisabled disables or enables an admin; a disabled admin's
-// sessions and tokens stop working at their next request.
+// sessions end now, and their tokens stop working at their next use.
 func (s *Service) SetAdminDisabled(ctx context.Context, p Principal, id int64, disabled bool) error {
 	a, err := s.changeAdmin(ctx, p, OpAdminChange, id)
 	if err != nil {
@@ -286,6 +291,11 @@ func (s *Service) SetAdminDisabled(ctx context.Context, p Principal, id int64, d
 		return err
 	}
 	s.authn.Forget(a.Email)
+	if disabled {
+		if err := s.endSessions(ctx, a); err != nil {
+			return err
+		}
+	}
 	s.audit(ctx, p, s.adminTenant(ctx, a.Role, a.ScopeID), OpAdminChange, "admin "+a.Email, fmt.Sprintf("disabled %t", disabled))
 	return nil
 }
@@ -303,7 +313,20 @@ func (s *Service) RemoveAdmin(ctx context.Context, p Principal, id int64) error 
 		return err
 	}
 	s.authn.Forget(a.Email)
+	if err := s.endSessions(ctx, a); err != nil {
+		return err
+	}
 	s.audit(ctx, p, s.adminTenant(ctx, a.Role, a.ScopeID), OpAdminRemove, "admin "+a.Email, "")
+	return nil
+}
+
+// endSessions ends every console session of a: here, so that every
+// front end that changes an admin's password or state (console, API,
+// command line) ends them, not only the one that remembers to.
+func (s *Service) endSessions(ctx context.Context, a store.Admin) error {
+	if _, err := s.st.DeleteSessions(ctx, store.PrincipalAdmin, a.ID, nil); err != nil {
+		return fmt.Errorf("end sessions of %s: %w", a.Email, err)
+	}
 	return nil
 }
 

@@ -125,8 +125,8 @@ func (s *Service) resetFactors(ctx context.Context, p Principal, a store.Admin) 
 	}
 	// A session may be open on the lost device: it ends too, whichever
 	// front end asked for the reset.
-	if _, err := s.st.DeleteSessions(ctx, store.PrincipalAdmin, a.ID, nil); err != nil {
-		return out, fmt.Errorf("end sessions of %s: %w", a.Email, err)
+	if err := s.endSessions(ctx, a); err != nil {
+		return out, err
 	}
 	s.audit(ctx, p, s.adminTenant(ctx, a.Role, a.ScopeID), OpTOTP, "admin "+a.Email, fmt.Sprintf("removed (TOTP and %d passkeys)", len(pks)))
 	return out, nil

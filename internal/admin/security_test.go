@@ -433,3 +433,35 @@ func TestPasskeyOriginMustBeRelyingParty(t *testing.T) {
 		t.Errorf("passkey for the command line: %v, want ErrForbidden", err)
 	}
 }
+
+// TestAdminChangesEndSessions: setting an administrator's password,
+// disabling them or removing them ends their console sessions, whichever
+// front end asks (here the command line, whose `admin passwd` used to
+// leave a session opened with the old password working for its 7 days).
+func TestAdminChangesEndSessions(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	cli := CLI()
+	for _, c := range []struct {
+		name   string
+		change func(id int64) error
+	}{
+		{"password", func(id int64) error { return w.svc.SetAdminPassword(ctx, cli, id, "another horse battery") }},
+		{"disable", func(id int64) error { return w.svc.SetAdminDisabled(ctx, cli, id, true) }},
+		{"remove", func(id int64) error { return w.svc.RemoveAdmin(ctx, cli, id) }},
+	} {
+		a := ok[AdminInfo](t)(w.svc.AddAdmin(ctx, cli, c.name+"@one.test", testPassword, store.RoleCustomer, w.one.customer.ID))
+		other := ok[AdminInfo](t)(w.svc.AddAdmin(ctx, cli, c.name+"-other@one.test", testPassword, store.RoleCustomer, w.one.customer.ID))
+		for i, id := range []int64{a.ID, a.ID, other.ID} {
+			check(t, w.st.CreateSession(ctx, store.Session{IDHash: []byte(fmt.Sprintf("%s-%d-%032d", c.name, i, id)),
+				Kind: store.PrincipalAdmin, PrincipalID: id, CSRF: "x", Created: time.Now(), LastSeen: time.Now()}))
+		}
+		check(t, c.change(a.ID))
+		if ss := ok[[]store.Session](t)(w.st.PrincipalSessions(ctx, store.PrincipalAdmin, a.ID)); len(ss) != 0 {
+			t.Errorf("%s: %d sessions left, want none", c.name, len(ss))
+		}
+		if ss := ok[[]store.Session](t)(w.st.PrincipalSessions(ctx, store.PrincipalAdmin, other.ID)); len(ss) != 1 {
+			t.Errorf("%s: another admin's sessions: %d, want 1", c.name, len(ss))
+		}
+	}
+}

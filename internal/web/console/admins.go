@@ -120,12 +120,6 @@ func (a *app) adminDisabled(w http.ResponseWriter, r *http.Request, p admin.Prin
 		a.fail(w, r, p, "disable admin", err)
 		return
 	}
-	if off {
-		// Their sessions end now, not at their next request.
-		if _, err := a.web.Sessions().EndAll(r.Context(), "admin", id); err != nil {
-			a.log.Error("console: end sessions of disabled admin", "id", id, "err", err)
-		}
-	}
 	a.done(w, r, "Administrator updated.", "/console/admins")
 }
 
@@ -137,9 +131,6 @@ func (a *app) adminRemove(w http.ResponseWriter, r *http.Request, p admin.Princi
 	if err := a.ops.RemoveAdmin(r.Context(), p, id); err != nil {
 		a.fail(w, r, p, "remove admin", err)
 		return
-	}
-	if _, err := a.web.Sessions().EndAll(r.Context(), "admin", id); err != nil {
-		a.log.Error("console: end sessions of removed admin", "id", id, "err", err)
 	}
 	a.done(w, r, "Administrator removed.", "/console/admins")
 }
