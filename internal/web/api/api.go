@@ -3,8 +3,9 @@
 // permission check and audit record. Requests authenticate with an API
 // token ("Authorization: Bearer xtm_..."), created in the console or with
 // `xtramail token create`; a token acts with its administrator's role and
-// subtree. Bodies are JSON; errors are RFC 9457 problem details, naming
-// the field for bad input (400). An object outside the token's subtree is
+// subtree. Bodies are JSON (another type is 415, over 1 MiB 413); errors
+// are RFC 9457 problem details, naming the field for bad input (400); a
+// method a resource lacks is 405 with Allow. An object outside the token's subtree is
 // 404, exactly as a missing one. Lists are paged by an opaque cursor:
 // {"items": [...], "next": "..."}; pass next back as ?cursor= until it is
 // empty.
@@ -22,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 
@@ -67,8 +69,18 @@ func New(adm *admin.Service, log *slog.Logger) *API {
 // test that holds them against the OpenAPI document.
 func (a *API) Routes() []string { return append([]string(nil), a.routes...) }
 
-// handle registers an authenticated route.
+// maxBody bounds a JSON request body; a longer one is 413.
+const maxBody = 1 << 20
+
+// handle registers an authenticated route whose body is at most maxBody.
 func (a *API) handle(pattern string, h func(w http.ResponseWriter, r *http.Request, p admin.Principal) error) {
+	a.handleBody(pattern, maxBody, h)
+}
+
+// handleBody registers an authenticated route whose body is at most
+// limit bytes: a longer one is answered 413 (Content Length Too Large,
+// RFC 9110 section 15.5.14), never cut short and read as if whole.
+func (a *API) handleBody(pattern string, limit int64, h func(w http.ResponseWriter, r *http.Request, p admin.Principal) error) {
 	method, path, _ := strings.Cut(pattern, " ")
 	full := method + " " + Prefix + path
 	a.routes = append(a.routes, full)
@@ -77,6 +89,11 @@ func (a *API) handle(pattern string, h func(w http.ResponseWriter, r *http.Reque
 		if !ok {
 			return
 		}
+		if r.ContentLength > limit {
+			a.fail(w, r, &http.MaxBytesError{Limit: limit})
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		if err := h(w, r, p); err != nil {
 			a.fail(w, r, err)
 		}
@@ -91,11 +108,36 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			web.WriteProblem(w, web.Problem{Status: http.StatusNotFound, Detail: "The API is under " + Prefix + "."})
 			return
 		}
-		web.WriteProblem(w, web.Problem{Status: http.StatusNotFound, Detail: "No such resource or method."})
+		allow := a.allowed(r)
+		switch {
+		case len(allow) == 0:
+			web.WriteProblem(w, web.Problem{Status: http.StatusNotFound, Detail: "No such resource."})
+		case r.Method == http.MethodOptions:
+			w.Header().Set("Allow", strings.Join(append(allow, http.MethodOptions), ", "))
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			// RFC 9110 section 15.5.6: a 405 names the methods that work.
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			web.WriteProblem(w, web.Problem{Status: http.StatusMethodNotAllowed,
+				Detail: "This resource answers " + strings.Join(allow, ", ") + "."})
+		}
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	a.mux.ServeHTTP(w, r)
+}
+
+// allowed lists the methods that r's path has routes for.
+func (a *API) allowed(r *http.Request) []string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		rm := r.Clone(r.Context())
+		rm.Method = m
+		if _, pattern := a.mux.Handler(rm); pattern != "" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // authenticate finds the token's principal, or answers 401.
@@ -126,7 +168,22 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request) (admin.Princi
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var fe *admin.FieldError
 	var be *badInput
+	var big *http.MaxBytesError
+	var media *unsupportedMedia
 	switch {
+	case errors.As(err, &big):
+		web.WriteProblem(w, web.Problem{Status: http.StatusRequestEntityTooLarge,
+			Detail: fmt.Sprintf("The body is longer than this resource takes (%d bytes).", big.Limit)})
+	case errors.As(err, &media):
+		// RFC 5789 section 2.2 and RFC 9110 section 15.5.16: say what
+		// is taken instead.
+		switch r.Method {
+		case http.MethodPatch:
+			w.Header().Set("Accept-Patch", media.want)
+		case http.MethodPost:
+			w.Header().Set("Accept-Post", media.want)
+		}
+		web.WriteProblem(w, web.Problem{Status: http.StatusUnsupportedMediaType, Detail: "Send the body as " + media.want + "."})
 	case errors.As(err, &be):
 		web.WriteProblem(w, web.Problem{Status: http.StatusBadRequest, Title: "Bad input", Detail: be.msg, Field: be.field})
 	case errors.As(err, &fe):
@@ -162,14 +219,38 @@ func bad(field, format string, args ...any) error {
 	return &badInput{field: field, msg: fmt.Sprintf(format, args...)}
 }
 
-// decode reads a JSON body into v: unknown fields and trailing data are
-// errors naming what is wrong.
+// unsupportedMedia is a body of another type than the resource takes
+// (415).
+type unsupportedMedia struct{ got, want string }
+
+func (e *unsupportedMedia) Error() string { return "body of type " + e.got + ", want " + e.want }
+
+// needType refuses a body whose Content-Type is not want (or, for
+// application/json, a +json type).
+func needType(r *http.Request, want string) error {
+	ct := r.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if err == nil && (mt == want || want == "application/json" && strings.HasSuffix(mt, "+json")) {
+		return nil
+	}
+	return &unsupportedMedia{got: ct, want: want}
+}
+
+// decode reads a JSON body into v: another content type is 415, a body
+// over the route's limit 413 (handleBody), unknown fields and trailing
+// data are errors naming what is wrong.
 func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	if err := needType(r, "application/json"); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var te *json.UnmarshalTypeError
+		var big *http.MaxBytesError
 		switch {
+		case errors.As(err, &big):
+			return err
 		case errors.As(err, &te):
 			return bad(te.Field, "must be %s", te.Type.String())
 		case strings.HasPrefix(err.Error(), "json: unknown field "):

@@ -2,8 +2,6 @@ package api
 
 import (
 	"errors"
-	"io"
-	"mime"
 	"net/http"
 
 	"github.com/xtramail/xtramail/internal/admin"
@@ -11,7 +9,7 @@ import (
 )
 
 func (a *API) registerImport() {
-	a.handle("POST /addresses/import", a.importAddresses)
+	a.handleBody("POST /addresses/import", maxImport, a.importAddresses)
 }
 
 // maxImport bounds an import's body: 10,000 lines with passwords are
@@ -50,8 +48,8 @@ type importJSON struct {
 // after the answer, as the console's and the CLI's imports do
 // (admin.ImportWith): each address signs in at once.
 func (a *API) importAddresses(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "text/csv" {
-		return bad("body", "send the addresses as text/csv")
+	if err := needType(r, "text/csv"); err != nil {
+		return err
 	}
 	generate, err := queryBool(r, "generate_passwords")
 	if err != nil {
@@ -76,7 +74,7 @@ func (a *API) importAddresses(w http.ResponseWriter, r *http.Request, p admin.Pr
 		}
 		out.Errors = append(out.Errors, e)
 	}
-	res, err := a.adm.ImportWith(r.Context(), p, io.LimitReader(r.Body, maxImport), admin.ImportOptions{
+	res, err := a.adm.ImportWith(r.Context(), p, r.Body, admin.ImportOptions{
 		GeneratePasswords: generate,
 		Progress:          progress,
 		Generated: func(line int, address, password string) {

@@ -244,8 +244,8 @@ func TestImportReportsBadLinesAndStaysInScope(t *testing.T) {
 func TestImportBadInput(t *testing.T) {
 	w := newWorld(t)
 	c1 := w.c.as(w.c1)
-	if st, m := c1.do("POST", "/addresses/import", map[string]any{"address": "x@one.test"}); st != 400 || m["field"] != "body" {
-		t.Errorf("JSON body: %d %v", st, m)
+	if st, m := c1.do("POST", "/addresses/import", map[string]any{"address": "x@one.test"}); st != 415 || m["status"] != 415.0 {
+		t.Errorf("JSON body: %d %v, want 415", st, m)
 	}
 	if st, m := importCSV(t, c1, "name,colour\nx,red\n"); st != 400 || m["field"] == "" {
 		t.Errorf("no address column: %d %v", st, m)
