@@ -127,7 +127,7 @@ func MonthlyUsage(days []UsageRow) []UsageRow {
 // WriteUsageCSV writes usage rows as CSV with a header line; monthly
 // rows print the month (2026-12), daily ones the day (2026-12-05).
 func WriteUsageCSV(w io.Writer, rows []UsageRow, monthly bool) error {
-	cw := csv.NewWriter(w)
+	cw := NewCSVWriter(w)
 	period := "day"
 	if monthly {
 		period = "month"
@@ -140,7 +140,7 @@ func WriteUsageCSV(w io.Writer, rows []UsageRow, monthly bool) error {
 		if monthly {
 			d = r.Day.Format("2006-01")
 		}
-		if err := cw.Write([]string{d, strconv.FormatInt(r.CustomerID, 10), csvSafe(r.CustomerName),
+		if err := cw.Write([]string{d, strconv.FormatInt(r.CustomerID, 10), r.CustomerName,
 			strconv.FormatInt(r.ResellerID, 10), strconv.Itoa(r.Addresses)}); err != nil {
 			return err
 		}
@@ -149,8 +149,28 @@ func WriteUsageCSV(w io.Writer, rows []UsageRow, monthly bool) error {
 	return cw.Error()
 }
 
-// csvSafe keeps a spreadsheet from reading a name as a formula (OWASP
-// "CSV injection").
+// CSVWriter writes CSV files that people open in a spreadsheet: a field
+// that begins like a formula ("=", "+", "-", "@", a tab or a carriage
+// return) gets a leading apostrophe, so that the spreadsheet shows it as
+// text and never runs it (OWASP "CSV injection"). Every CSV the service
+// hands out goes through it: their fields come from others (customer
+// names from resellers, addresses created by the first copy of a
+// whole-domain address, lines of an uploaded file).
+type CSVWriter struct{ *csv.Writer }
+
+// NewCSVWriter returns a CSVWriter writing to w.
+func NewCSVWriter(w io.Writer) CSVWriter { return CSVWriter{csv.NewWriter(w)} }
+
+// Write writes one record, each field made safe.
+func (c CSVWriter) Write(record []string) error {
+	safe := make([]string, len(record))
+	for i, f := range record {
+		safe[i] = csvSafe(f)
+	}
+	return c.Writer.Write(safe)
+}
+
+// csvSafe keeps a spreadsheet from reading a field as a formula.
 func csvSafe(s string) string {
 	if s != "" && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' || s[0] == '\t' || s[0] == '\r') {
 		return "'" + s

@@ -1,7 +1,6 @@
 package console
 
 import (
-	"encoding/csv"
 	"errors"
 	"net/http"
 	"strings"
@@ -120,7 +119,7 @@ func (a *app) passwordsCSV(w http.ResponseWriter, r *http.Request, p admin.Princ
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="passwords.csv"`)
 	w.Header().Set("Cache-Control", "no-store")
-	cw := csv.NewWriter(w)
+	cw := admin.NewCSVWriter(w)
 	cw.Write([]string{"address", "password"})
 	for _, row := range r.PostForm["row"] {
 		addr, pw, ok := strings.Cut(row, ",")

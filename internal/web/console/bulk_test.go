@@ -151,3 +151,29 @@ func TestBulkGenerateWithForeignAddressChangesNothing(t *testing.T) {
 		t.Errorf("generate for the own address: %d", pg.status)
 	}
 }
+
+// TestCSVFieldsAreNotFormulas: a CSV the console hands out shows a field
+// that begins like a spreadsheet formula as text (a leading
+// apostrophe). Addresses may begin with "=" or "-" (and a whole-domain
+// address is created by whoever sends the first copy to it), and the
+// passwords file of them used to carry them as they are.
+func TestCSVFieldsAreNotFormulas(t *testing.T) {
+	tr := newTree(t)
+	ctx := context.Background()
+	const formula = "=2+5@c1.test"
+	if _, err := tr.ops.AddAddress(ctx, admin.CLI(), formula, "", true); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, tr.srv)
+	b.signIn(tr.ca1, adminPassword, "")
+	b.get("/console/addresses")
+	pg := b.post("/console/addresses/bulk", url.Values{"action": {"generate"}, "address": {formula, tr.u1}})
+	if pg.status != http.StatusOK {
+		t.Fatalf("bulk generate: %d", pg.status)
+	}
+	pg = b.post("/console/addresses/passwords.csv", url.Values{"row": {formula + ",pw1", tr.u1 + ",-pw2", "@x@c1.test,+pw3"}})
+	want := "address,password\n'" + formula + ",pw1\n" + tr.u1 + ",'-pw2\n'@x@c1.test,'+pw3\n"
+	if pg.status != http.StatusOK || pg.body != want {
+		t.Errorf("passwords CSV: %d\n%s\nwant\n%s", pg.status, pg.body, want)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/csv"
 	"errors"
 	"io"
 	"net/http"
@@ -317,7 +316,7 @@ func (a *app) importErrors(w http.ResponseWriter, r *http.Request, p admin.Princ
 	}
 	v := j.view()
 	csvHeaders(w, "import-errors.csv")
-	cw := csv.NewWriter(w)
+	cw := admin.NewCSVWriter(w)
 	cw.Write([]string{"line", "address", "error"})
 	for _, e := range v.Errors {
 		cw.Write([]string{strconv.Itoa(e.Line), e.Address, e.Err})
@@ -351,7 +350,7 @@ func (a *app) importPasswords(w http.ResponseWriter, r *http.Request, p admin.Pr
 		return
 	}
 	csvHeaders(w, "passwords.csv")
-	cw := csv.NewWriter(w)
+	cw := admin.NewCSVWriter(w)
 	cw.Write([]string{"address", "password"})
 	for _, g := range rows {
 		cw.Write([]string{g.Address, g.Password})
