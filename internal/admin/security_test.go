@@ -465,3 +465,22 @@ func TestAdminChangesEndSessions(t *testing.T) {
 		}
 	}
 }
+
+// TestAddressWithTwoAtSigns: "ceo@two.test@one.test" is refused; it was
+// created as an address of one.test (the domain after the last "@")
+// that reads, in lists and in the From of its mail, as one of another
+// tenant's domain.
+func TestAddressWithTwoAtSigns(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	for _, addr := range []string{"ceo@two.test@one.test", "@x@one.test", "ceo@two.test@One.Test."} {
+		_, err := w.svc.AddAddress(ctx, w.c1, addr, "", true)
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != "address" {
+			t.Errorf("add %q: %v, want a refused address", addr, err)
+		}
+	}
+	if _, err := w.svc.AddAddress(ctx, w.c1, "o'neil+tag@one.test", "", true); err != nil {
+		t.Errorf("an address with an apostrophe and a +tag: %v", err)
+	}
+}

@@ -550,12 +550,13 @@ type Stats struct {
 }
 
 // NormalizeAddress lower-cases an address and checks its basic shape
-// (local@domain, no spaces or controls). It is the one place that decides
-// what an address is.
+// (local@domain, no spaces or controls, one "@": "ceo@b.test@a.test"
+// would be an address of a.test that reads as one of b.test). It is the
+// one place that decides what an address is.
 func NormalizeAddress(addr string) (string, error) {
 	a := strings.ToLower(strings.TrimSpace(addr))
 	at := strings.LastIndexByte(a, '@')
-	if at <= 0 || at == len(a)-1 || len(a) > 254 || at > 64 {
+	if at <= 0 || at == len(a)-1 || len(a) > 254 || at > 64 || strings.IndexByte(a, '@') != at {
 		return "", fmt.Errorf("address %q: %w", addr, ErrInvalid)
 	}
 	for _, r := range a {
