@@ -442,7 +442,8 @@ type TokenInfo struct {
 const tokenPrefix = "xtm_"
 
 // CreateToken creates an API token for an admin in p's scope (adminID 0:
-// p themself) that acts with that admin's role and scope; expires zero
+// p themself; another admin only when below p, not a peer: notPeer) that
+// acts with that admin's role and scope; expires zero
 // means it never expires. The token is returned once and only its hash is
 // kept.
 func (s *Service) CreateToken(ctx context.Context, p Principal, adminID int64, name string, expires time.Time) (string, TokenInfo, error) {
@@ -465,6 +466,11 @@ func (s *Service) CreateToken(ctx context.Context, p Principal, adminID int64, n
 	a, err := s.st.AdminByID(ctx, p.Scope(), adminID)
 	if err != nil {
 		return "", TokenInfo{}, s.denied(ctx, p, OpTokenCreate, fmt.Sprintf("admin %d", adminID), s.adminExists(adminID), err)
+	}
+	// A token acts as its administrator: one for a peer would act under
+	// the peer's name, and outlive its maker's removal.
+	if err := s.notPeer(ctx, p, a, OpTokenCreate, "API tokens"); err != nil {
+		return "", TokenInfo{}, err
 	}
 	secret := tokenPrefix + auth.NewToken()
 	t, err := s.st.CreateAPIToken(ctx, p.Scope(), store.APIToken{AdminID: a.ID, Name: n, Hash: tokenHash(secret), ExpiresAt: expires})

@@ -93,16 +93,23 @@ func (s *Service) ResetSecondFactors(ctx context.Context, p Principal, adminID i
 // mayResetFactors applies the rule above to a target already found in
 // p's scope.
 func (s *Service) mayResetFactors(ctx context.Context, p Principal, a store.Admin) error {
-	switch {
-	case p.cli, p.Role == store.RoleProvider && a.ID != p.AdminID:
-		return nil
-	case a.ID == p.AdminID:
+	if !p.cli && a.ID == p.AdminID {
 		return fieldErr("id", "reset your own second factor on your Account page, with a code of the current one")
-	case a.Role == p.Role && a.ScopeID == p.ScopeID:
-		s.audit(ctx, p, p.actorTenant(), "forbidden", OpTOTP, "admin "+a.Email+": a peer's second factors")
-		return fmt.Errorf("%s may not reset the second factors of %s, a peer: %w", p, a.Email, ErrForbidden)
 	}
-	return nil
+	return s.notPeer(ctx, p, a, OpTOTP, "second factors")
+}
+
+// notPeer refuses (ErrForbidden, audited) an act on another
+// administrator a, already found in p's scope, that only a higher
+// administrator may do (the rule above): a is a peer when of p's role
+// and scope. The command line and provider administrators have no peer
+// for this rule; p's acts on themself are the caller's to judge.
+func (s *Service) notPeer(ctx context.Context, p Principal, a store.Admin, op, what string) error {
+	if p.cli || p.Role == store.RoleProvider || a.ID == p.AdminID || a.Role != p.Role || a.ScopeID != p.ScopeID {
+		return nil
+	}
+	s.audit(ctx, p, p.actorTenant(), "forbidden", op, "admin "+a.Email+": a peer's "+what)
+	return fmt.Errorf("%s may not act on the %s of %s, a peer: %w", p, what, a.Email, ErrForbidden)
 }
 
 // resetFactors removes a's TOTP key and passkeys and audits it.

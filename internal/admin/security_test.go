@@ -484,3 +484,29 @@ func TestAddressWithTwoAtSigns(t *testing.T) {
 		t.Errorf("an address with an apostrophe and a +tag: %v", err)
 	}
 }
+
+// TestTokenForPeerRefused: an administrator may create API tokens for
+// themself and for administrators below them, not for a peer of their
+// own role and scope (the token would act under the peer's name and
+// outlive its maker's removal); the refusal is audited.
+func TestTokenForPeerRefused(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	peer := ok[AdminInfo](t)(w.svc.AddAdmin(ctx, CLI(), "peer@one.test", testPassword, store.RoleCustomer, w.one.customer.ID))
+	if _, _, err := w.svc.CreateToken(ctx, w.c1, peer.ID, "as my peer", time.Time{}); !errors.Is(err, ErrForbidden) {
+		t.Errorf("customer admin, token for a peer: %v, want ErrForbidden", err)
+	}
+	if recs, _ := w.st.SearchAudit(ctx, store.AllScope(), store.AuditQuery{Action: "forbidden", Object: OpTokenCreate}); len(recs) != 1 || !strings.Contains(recs[0].Detail, "peer@one.test") {
+		t.Errorf("%d forbidden records, want 1", len(recs))
+	}
+	if _, _, err := w.svc.CreateToken(ctx, w.c1, 0, "mine", time.Time{}); err != nil {
+		t.Errorf("own token: %v", err)
+	}
+	if _, _, err := w.svc.CreateToken(ctx, w.r1, peer.ID, "for my customer's admin", time.Time{}); err != nil {
+		t.Errorf("reseller admin, token for its customer's admin: %v", err)
+	}
+	peerR := ok[AdminInfo](t)(w.svc.AddAdmin(ctx, CLI(), "peer@r1.test", testPassword, store.RoleReseller, w.one.reseller.ID))
+	if _, _, err := w.svc.CreateToken(ctx, w.r1, peerR.ID, "as my peer", time.Time{}); !errors.Is(err, ErrForbidden) {
+		t.Errorf("reseller admin, token for a peer: %v, want ErrForbidden", err)
+	}
+}
