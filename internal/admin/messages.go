@@ -77,7 +77,59 @@ func (s *Service) SearchLog(ctx context.Context, p Principal, q LogSearch) (LogP
 		last := page.Events[len(page.Events)-1]
 		page.Next = fmt.Sprintf("%d-%d", last.Time.UnixMilli(), last.ID)
 	}
+	if err := s.confine(ctx, p, page.Events); err != nil {
+		return LogPage{}, err
+	}
 	return page, nil
+}
+
+// confine removes from events found in p's domains what is another
+// tenant's: an event names every recipient of its message (a captured
+// copy all its envelope recipients, and it is placed in one of their
+// domains), and those at a domain of another tenant are not p's to
+// know (a Bcc to another customer's user would show). They are dropped
+// from Rcpt, unless the sender is p's own (p's user wrote to them).
+// Addresses outside every protected domain stay.
+func (s *Service) confine(ctx context.Context, p Principal, evs []store.LogEvent) error {
+	if p.Scope().Kind == store.ScopeAll {
+		return nil
+	}
+	own := map[string]bool{}
+	ds, err := s.st.ScopedDomains(ctx, p.Scope(), 0)
+	if err != nil {
+		return fmt.Errorf("domains of the scope: %w", err)
+	}
+	for _, d := range ds {
+		own[d.Name] = true
+	}
+	foreign := map[string]bool{} // domain name → protected by another tenant
+	isForeign := func(addr string) bool {
+		dom := strings.ToLower(store.DomainOf(addr))
+		if own[dom] {
+			return false
+		}
+		f, ok := foreign[dom]
+		if !ok {
+			_, err := s.st.ScopedDomain(ctx, store.AllScope(), dom)
+			f = err == nil
+			foreign[dom] = f
+		}
+		return f
+	}
+	for i := range evs {
+		e := &evs[i]
+		if !strings.Contains(e.Rcpt, ",") || own[strings.ToLower(store.DomainOf(e.MailFrom))] {
+			continue
+		}
+		var keep []string
+		for r := range strings.SplitSeq(e.Rcpt, ",") {
+			if r = strings.TrimSpace(r); r != "" && !isForeign(r) {
+				keep = append(keep, r)
+			}
+		}
+		e.Rcpt = strings.Join(keep, ", ")
+	}
+	return nil
 }
 
 // LogStatuses are the statuses a log search may ask for: every kind
@@ -112,6 +164,9 @@ func (s *Service) Timeline(ctx context.Context, p Principal, messageID string) (
 			all, err := s.st.SearchLog(ctx, store.LogQuery{MessageID: mid, Limit: 1})
 			return err == nil && len(all) > 0
 		}, fmt.Errorf("message %s: %w", mid, store.ErrNotFound))
+	}
+	if err := s.confine(ctx, p, evs); err != nil {
+		return nil, err
 	}
 	slices.Reverse(evs)
 	return evs, nil

@@ -13,6 +13,7 @@ import (
 
 	"github.com/xtramail/xtramail/internal/auth"
 	"github.com/xtramail/xtramail/internal/clocktest"
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -508,5 +509,41 @@ func TestTokenForPeerRefused(t *testing.T) {
 	peerR := ok[AdminInfo](t)(w.svc.AddAdmin(ctx, CLI(), "peer@r1.test", testPassword, store.RoleReseller, w.one.reseller.ID))
 	if _, _, err := w.svc.CreateToken(ctx, w.r1, peerR.ID, "as my peer", time.Time{}); !errors.Is(err, ErrForbidden) {
 		t.Errorf("reseller admin, token for a peer: %v, want ErrForbidden", err)
+	}
+}
+
+// TestLogEventsNameNoOtherTenantsRecipients: a captured copy's event
+// names all its envelope recipients and is placed in one of their
+// domains; the administrators of that domain see their own and outside
+// recipients, not another customer's (a Bcc to another customer's user
+// would show). Their own user's sent mail keeps every recipient.
+func TestLogEventsNameNoOtherTenantsRecipients(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	one := ok[store.Domain](t)(w.st.ScopedDomain(ctx, store.AllScope(), "one.test"))
+	now := time.Now()
+	check(t, w.st.AppendLog(ctx,
+		store.LogEvent{Time: now, Status: msglog.Captured, MessageID: "in@x", MailFrom: "ext@outside.example",
+			Rcpt: "user@one.test, User@Two.test, far@elsewhere.example", DomainID: one.ID},
+		store.LogEvent{Time: now, Status: msglog.Submitted, MessageID: "out@x", MailFrom: "user@one.test",
+			Rcpt: "user@two.test, far@elsewhere.example", DomainID: one.ID}))
+	want := map[string]string{"in@x": "user@one.test, far@elsewhere.example", "out@x": "user@two.test, far@elsewhere.example"}
+	pg := ok[LogPage](t)(w.svc.SearchLog(ctx, w.c1, LogSearch{}))
+	for _, e := range pg.Events {
+		if r, ok := want[e.MessageID]; ok && e.Rcpt != r {
+			t.Errorf("search, %s: recipients %q, want %q", e.MessageID, e.Rcpt, r)
+		}
+	}
+	if len(pg.Events) != 2 {
+		t.Errorf("%d events, want 2", len(pg.Events))
+	}
+	tl := ok[[]store.LogEvent](t)(w.svc.Timeline(ctx, w.c1, "in@x"))
+	if len(tl) != 1 || tl[0].Rcpt != want["in@x"] {
+		t.Errorf("timeline: %+v", tl)
+	}
+	// The provider sees the whole tree.
+	tl = ok[[]store.LogEvent](t)(w.svc.Timeline(ctx, w.provider, "in@x"))
+	if len(tl) != 1 || !strings.Contains(tl[0].Rcpt, "user@two.test") {
+		t.Errorf("provider's timeline: %+v", tl)
 	}
 }
