@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"mime"
+	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +25,23 @@ var ErrNoSystemSender = errors.New("no system sender configured ([web] system_se
 type SentSignInLink struct {
 	To      string // the alternate address
 	Expires time.Time
+}
+
+// LinkBase is the start ("https://host[:port]") of a link to this
+// service that is mailed or handed out (a one-time sign-in link): the
+// host the console is served at (Options.PasskeyRPID), never the
+// request's Host header, which the client chooses: a tenant's
+// administrator could otherwise have the service mail, From its system
+// sender to any address, a link to a host of their own. Only the port
+// is the request's (the web listener may be on another than 443).
+func (s *Service) LinkBase(requestHost string) string {
+	host := s.opts.PasskeyRPID
+	if _, port, err := net.SplitHostPort(requestHost); err == nil {
+		if n, err := strconv.Atoi(port); err == nil && n > 0 && n < 65536 && n != 443 {
+			return "https://" + net.JoinHostPort(host, strconv.Itoa(n))
+		}
+	}
+	return "https://" + host
 }
 
 // SendSignInLink makes a one-time sign-in link for a user (as

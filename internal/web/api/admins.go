@@ -65,7 +65,7 @@ func (a *API) signInLink(w http.ResponseWriter, r *http.Request, p admin.Princip
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, signInLinkJSON{URL: "https://" + r.Host + signInLinkPath + url.QueryEscape(token),
+	return writeJSON(w, http.StatusCreated, signInLinkJSON{URL: a.adm.LinkBase(r.Host) + signInLinkPath + url.QueryEscape(token),
 		Token: token, ExpiresAt: expires.UTC()})
 }
 
@@ -86,9 +86,9 @@ func (a *API) sendSignInLink(w http.ResponseWriter, r *http.Request, p admin.Pri
 	if err := decode(r, &b); err != nil {
 		return err
 	}
-	host := r.Host
+	base := a.adm.LinkBase(r.Host)
 	sent, err := a.adm.SendSignInLink(r.Context(), p, r.PathValue("address"), b.To, func(token string) string {
-		return "https://" + host + signInLinkPath + url.QueryEscape(token)
+		return base + signInLinkPath + url.QueryEscape(token)
 	})
 	if err != nil {
 		return err

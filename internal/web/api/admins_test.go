@@ -1,11 +1,16 @@
 package api_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/xtramail/xtramail/internal/web/api"
 )
 
 // exerciseAdmins drives the admin and sign-in link routes once each, for
@@ -158,5 +163,41 @@ func TestAdminsBadInput(t *testing.T) {
 	me := int64(p.want(200, "GET", "/me", nil)["admin_id"].(float64))
 	if st, m := p.do("DELETE", fmt.Sprintf("/admins/%d", me), nil); st != 400 || m["field"] != "id" {
 		t.Errorf("removing oneself: %d %v", st, m)
+	}
+}
+
+// TestSignInLinkHostIsTheService: a sign-in link leads to the host the
+// service is served at (its configured name), whatever Host header the
+// request names; it used to be built from that header, so that a
+// tenant's administrator could have the service mail, From its system
+// sender, a link to a host of their own.
+func TestSignInLinkHostIsTheService(t *testing.T) {
+	w := newWorld(t)
+	_, port, err := net.SplitHostPort(strings.TrimPrefix(w.c.base, "https://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for host, want := range map[string]string{
+		"evil.example":         "https://localhost/login/link?token=",
+		"evil.example:" + port: "https://localhost:" + port + "/login/link?token=",
+		"localhost:" + port:    "https://localhost:" + port + "/login/link?token=",
+		"127.0.0.1:" + port:    "https://localhost:" + port + "/login/link?token=",
+	} {
+		req, err := http.NewRequest("POST", w.c.base+api.Prefix+"/addresses/carol@three.test/signin-link", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = host
+		req.Header.Set("Authorization", "Bearer "+w.c3)
+		resp, err := w.c.http.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var l map[string]any
+		json.NewDecoder(resp.Body).Decode(&l)
+		resp.Body.Close()
+		if u, _ := l["url"].(string); resp.StatusCode != 201 || !strings.HasPrefix(u, want) {
+			t.Errorf("Host %q: %s, link %q, want it to start %q", host, resp.Status, u, want)
+		}
 	}
 }

@@ -194,9 +194,9 @@ func (a *app) addressPassword(w http.ResponseWriter, r *http.Request, p admin.Pr
 // address; the administrator sees where it went and until when, never
 // the link.
 func (a *app) addressLink(w http.ResponseWriter, r *http.Request, p admin.Principal) {
-	host := r.Host
+	linkBase := a.ops.LinkBase(r.Host)
 	sent, err := a.ops.SendSignInLink(r.Context(), p, r.PathValue("address"), r.PostFormValue("to"), func(token string) string {
-		return "https://" + host + signInLinkPath + urlQuery(token)
+		return linkBase + signInLinkPath + urlQuery(token)
 	})
 	if err != nil {
 		if errors.Is(err, admin.ErrNoSystemSender) {
