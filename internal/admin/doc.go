@@ -51,7 +51,19 @@
 // CreateSignInLink returns a one-time token (stored hashed, valid for
 // Options.SignInLinkTTL, 15 minutes by default) for a user; the webmail's
 // sign-in handler calls ConsumeSignInLink(token), which returns the
-// account exactly once, and starts a user session for it.
+// account exactly once, and starts a user session for it. Build the
+// link on LinkBase (the service's own host, never the request's Host
+// header).
+//
+// # Bulk changes and what an administrator sees
+//
+// An operation on many objects (addresses, queue entries, messages)
+// looks every one up in p's scope first and is refused whole when one is
+// outside it (inScope, queueDenied): a 404 never leaves part of it done.
+// Log events are confined to p's tenant before they are returned
+// (confine: another tenant's recipients are not named). Changing an
+// administrator's password or state ends their console sessions here
+// (endSessions), whichever front end asked.
 //
 // # Passwords
 //

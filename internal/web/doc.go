@@ -92,6 +92,12 @@
 // (is-unread, is-selected), table-wrap + table (num), empty/empty-title,
 // muted, small, visually-hidden, htmx-indicator.
 //
+// # Redirects
+//
+// Redirect to a destination the request names ("next", "back") only
+// through LocalPath(p, within, def), which keeps it a path of this site
+// (under within) as browsers will read it.
+//
 // # Errors and headers
 //
 // web.Error(rw, r, status, "what the user can do") answers with the
