@@ -276,6 +276,35 @@ func TestRefusals(t *testing.T) {
 	})
 }
 
+// TestSpoofedOriginators: a From or Sender field past the first one, or
+// a Sender that is not the user's, is refused like a foreign From: the
+// envelope held only the first of each field, while a reader's mail
+// program may show another.
+func TestSpoofedOriginators(t *testing.T) {
+	srv := start(t, nil)
+	c := dial(t, srv)
+	if err := c.Auth(sasl.NewPlainClient("", alice, alicePw)); err != nil {
+		t.Fatal(err)
+	}
+	own := "From: Alice <" + alice + ">\r\n"
+	for _, tc := range []struct{ name, fields, want string }{
+		{"second From", own + "From: " + bob + "\r\n", "550 5.7.1"},
+		{"second From after a broken one", "From: <" + alice + "\r\nFrom: " + bob + "\r\n", "550 5.7.1"},
+		{"foreign Sender", own + "Sender: " + bob + "\r\n", "550 5.7.1"},
+		{"two Senders", own + "Sender: " + alice + "\r\nsender: " + bob + "\r\n", "550 5.7.1"},
+		{"own Sender", own + "Sender: " + alice + "\r\n", "ok"},
+	} {
+		mid := strings.ReplaceAll(tc.name, " ", "-") + "@x"
+		body := tc.fields + "To: " + outsider + "\r\nSubject: " + tc.name + "\r\nMessage-ID: <" + mid + ">\r\n\r\nhi\r\n"
+		if got := send(c, alice, []string{outsider}, body); got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
+		}
+		if _, stored := srv.Bodies(t, alice, store.Sent)[mid]; stored != (tc.want == "ok") {
+			t.Errorf("%s: stored %v", tc.name, stored)
+		}
+	}
+}
+
 // TestBccStrippedFromWhatIsSent: the Sent copy keeps Bcc, the queued body
 // and a protected recipient's copy do not.
 func TestBccStrippedFromWhatIsSent(t *testing.T) {

@@ -199,11 +199,11 @@ func (s *Submitter) Submit(ctx context.Context, m Message) (Result, error) {
 			rcpts = append(rcpts, a)
 		}
 	}
-	info, err := s.prepare(&m)
+	info, orig, err := s.prepare(&m)
 	if err != nil {
 		return Result{}, fmt.Errorf("submit for %s: %w", acct.Address, err)
 	}
-	if err := checkFrom(info, func(a string) bool { return s.MaySendAs(acct, a) }); err != nil {
+	if err := checkFrom(info, orig, func(a string) bool { return s.MaySendAs(acct, a) }); err != nil {
 		return Result{}, fmt.Errorf("submit for %s: %w", acct.Address, err)
 	}
 
@@ -215,20 +215,27 @@ func (s *Submitter) Submit(ctx context.Context, m Message) (Result, error) {
 	return res, nil
 }
 
-// prepare parses m and completes its header. A spooled message is parsed
-// from its mapping and stays on disk.
-func (s *Submitter) prepare(m *Message) (*message.Info, error) {
+// prepare parses m, completes its header and counts its originator
+// fields. A spooled message is parsed from its mapping and stays on disk.
+func (s *Submitter) prepare(m *Message) (*message.Info, originators, error) {
 	if m.Spool != nil {
-		info, err := m.Spool.Parse()
+		var info *message.Info
+		var orig originators
+		err := m.Spool.Map(func(b []byte) error {
+			info = message.Parse(b)
+			orig = countOriginators(b, info)
+			return nil
+		})
 		if err != nil {
-			return nil, fmt.Errorf("parse spooled message: %w", err)
+			return nil, orig, fmt.Errorf("parse spooled message: %w", err)
 		}
-		return info, nil
+		return info, orig, nil
 	}
 	// RFC 6409 8.3, 8.1: a missing Message-ID and Date are added (the
 	// listener does it while the message streams in).
 	m.Body = completeHeader(m.Body, domainOf(m.Account.Address), s.now())
-	return message.Parse(m.Body), nil
+	info := message.Parse(m.Body)
+	return info, countOriginators(m.Body, info), nil
 }
 
 // domainOf is the domain of an address, for the Message-IDs made for it.
@@ -326,14 +333,39 @@ func (s *Submitter) store(ctx context.Context, m Message, acct store.Account, rc
 	return res, nil
 }
 
-// checkFrom requires every From address to be one the user may send as
-// (RFC 6409 8.1 lets a submission server refuse what is not the user's).
-// A message with no From header is refused too: RFC 5322 3.6 requires
-// one, and the recipient would not know who wrote.
-func checkFrom(info *message.Info, mayUse func(addr string) bool) error {
-	from := info.Envelope.From
+// originators counts the From and Sender fields of a message's header.
+// The envelope message.Parse builds holds only the first of each, while
+// a reader's mail program may show another: a second From (or Sender)
+// field is a way to show a foreign address past checkFrom.
+type originators struct{ from, sender int }
+
+func countOriginators(raw []byte, info *message.Info) originators {
+	var o originators
+	for name := range message.Fields(info.Part.Header(raw)) {
+		switch {
+		case strings.EqualFold(name, "From"):
+			o.from++
+		case strings.EqualFold(name, "Sender"):
+			o.sender++
+		}
+	}
+	return o
+}
+
+// checkFrom requires every From and Sender address to be one the user may
+// send as (RFC 6409 8.1 lets a submission server refuse what is not the
+// user's): the Sender field is what a reader is shown as the one who sent
+// the message "on behalf of" the From. A message with no From header is
+// refused too: RFC 5322 3.6 requires one, and the recipient would not know
+// who wrote. One with more than one From or Sender field is refused
+// (RFC 5322 3.6 allows one of each): which of them a reader is shown
+// depends on their mail program.
+func checkFrom(info *message.Info, orig originators, mayUse func(addr string) bool) error {
+	if orig.from > 1 || orig.sender > 1 {
+		return fmt.Errorf("%d From and %d Sender fields: %w", orig.from, orig.sender, ErrSpoofed)
+	}
 	n := 0
-	for _, a := range from {
+	for _, a := range info.Envelope.From {
 		if a.GroupStart || a.GroupEnd {
 			continue
 		}
@@ -344,6 +376,13 @@ func checkFrom(info *message.Info, mayUse func(addr string) bool) error {
 	}
 	if n == 0 {
 		return fmt.Errorf("no From header address: %w", ErrSpoofed)
+	}
+	// Without a Sender field, the envelope's Sender is the From (RFC
+	// 3501 7.4.2), checked above.
+	for _, a := range info.Envelope.Sender {
+		if !a.GroupStart && !a.GroupEnd && !mayUse(strings.ToLower(a.Mailbox+"@"+a.Host)) {
+			return fmt.Errorf("Sender header address %s@%s: %w", a.Mailbox, a.Host, ErrSpoofed)
+		}
 	}
 	return nil
 }
