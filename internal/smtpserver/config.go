@@ -73,10 +73,11 @@ func (c *Config) SetDefaults() {
 
 // NewServer returns a go-smtp server for one connection (see Serve) of a
 // listener with this configuration: the shared settings, SMTPUTF8 (RFC
-// 6531) on, STARTTLS with c.TLS, and go-smtp's own errors logged to log.
-// The caller sets what is its own (MaxRecipients, AUTH).
+// 6531) on, STARTTLS with c.TLS, go-smtp's own errors logged to log, and
+// a message of exactly MaxMessageBytes accepted (sizeBackend). The caller
+// sets what is its own (MaxRecipients, AUTH).
 func (c *Config) NewServer(be smtp.Backend, log *slog.Logger) *smtp.Server {
-	srv := smtp.NewServer(be)
+	srv := smtp.NewServer(sizeBackend{be: be, limit: c.MaxMessageBytes})
 	srv.Domain = c.Hostname
 	srv.MaxMessageBytes = c.MaxMessageBytes
 	srv.ReadTimeout = c.ReadTimeout

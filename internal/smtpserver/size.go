@@ -1,0 +1,97 @@
+package smtpserver
+
+import (
+	"io"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+)
+
+// A message of exactly the size a listener announces (SIZE, RFC 1870 4:
+// "the maximum message size ... the server will accept") must be
+// accepted. go-smtp's DATA reader answers 552 as soon as it has passed
+// MaxMessageBytes bytes on, before it reads the end-of-data line that
+// follows them, so such a message was refused. sizeBackend, which
+// Config.NewServer puts between go-smtp and every listener's backend,
+// lets the connection's server (one per connection, see Serve) read one
+// byte more while a transaction is open, and cuts the body at the real
+// limit itself. The SIZE announced by EHLO and the check of MAIL's SIZE
+// parameter keep the real limit: EHLO and RSET end the transaction first.
+type sizeBackend struct {
+	be    smtp.Backend
+	limit int64
+}
+
+func (b sizeBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	s, err := b.be.NewSession(c)
+	if err != nil || s == nil || b.limit <= 0 {
+		return s, err
+	}
+	ss := &sizeSession{Session: s, srv: c.Server(), limit: b.limit}
+	if as, ok := s.(smtp.AuthSession); ok {
+		return &sizeAuthSession{sizeSession: ss, auth: as}, nil
+	}
+	return ss, nil
+}
+
+// sizeSession is a session with the body cut at limit. go-smtp calls
+// its methods, and reads its server's MaxMessageBytes, in the
+// connection's goroutine (but for a BDAT body's Data, which does not
+// touch it).
+type sizeSession struct {
+	smtp.Session
+	srv   *smtp.Server
+	limit int64
+}
+
+func (s *sizeSession) Mail(from string, opts *smtp.MailOptions) error {
+	if err := s.Session.Mail(from, opts); err != nil {
+		return err
+	}
+	s.srv.MaxMessageBytes = s.limit + 1
+	return nil
+}
+
+// Reset ends the transaction: go-smtp calls it after DATA and BDAT LAST,
+// on RSET and EHLO.
+func (s *sizeSession) Reset() {
+	s.srv.MaxMessageBytes = s.limit
+	s.Session.Reset()
+}
+
+// Logout ends the session; STARTTLS ends it without a Reset.
+func (s *sizeSession) Logout() error {
+	s.srv.MaxMessageBytes = s.limit
+	return s.Session.Logout()
+}
+
+func (s *sizeSession) Data(r io.Reader) error {
+	return s.Session.Data(&bodyLimit{r: r, left: s.limit})
+}
+
+type sizeAuthSession struct {
+	*sizeSession
+	auth smtp.AuthSession
+}
+
+func (s *sizeAuthSession) AuthMechanisms() []string { return s.auth.AuthMechanisms() }
+
+func (s *sizeAuthSession) Auth(mech string) (sasl.Server, error) { return s.auth.Auth(mech) }
+
+// bodyLimit passes a body on up to left bytes, and fails with go-smtp's
+// ErrDataTooLarge (552 5.3.4) at the first byte past them.
+type bodyLimit struct {
+	r    io.Reader
+	left int64
+}
+
+func (l *bodyLimit) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	if int64(n) > l.left {
+		n = int(l.left)
+		l.left = 0
+		return n, smtp.ErrDataTooLarge
+	}
+	l.left -= int64(n)
+	return n, err
+}
