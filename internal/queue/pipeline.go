@@ -77,10 +77,11 @@ func (l *lineLimit) Read(b []byte) (int, error) {
 }
 
 // reply reads one reply; a reply with another code than expect (a
-// prefix: 25 takes 250 and 251) is an *smtp.SMTPError.
+// prefix: 25 takes 250 and 251) is an *smtp.SMTPError, but a 421, which
+// ends the session, is a closedError.
 func (p *wire) reply(expect int) (string, error) {
 	_, msg, err := p.r.ReadResponse(expect)
-	return msg, smtpErr(err, msg)
+	return msg, sessionErr(smtpErr(err, msg))
 }
 
 // sendPipelined is send for a session whose server announced PIPELINING:
@@ -188,8 +189,13 @@ func (w *Worker) sendPipelined(c *conn, m *outMsg, params string, open opener, s
 	p.nc.SetDeadline(time.Now().Add(dataEndTimeout))
 	msg, err := p.reply(250)
 	if err != nil {
-		if !isSMTP(err) {
+		var ce *closedError
+		switch {
+		case errors.As(err, &ce):
+			// A 421 to the data: not delivered.
 			return nil, err
+		case !isSMTP(err):
+			return nil, &afterDataError{err: err}
 		}
 		c.rset = false // the transaction is over either way (RFC 5321 4.1.1.4)
 		setAll(failure(err, c.host))

@@ -273,7 +273,7 @@ func (w *Worker) send(ctx context.Context, c *conn, t target, m *outMsg) ([]resu
 	if c.wire != nil {
 		return w.sendPipelined(c, m, mailParams(c, opts), open, sig)
 	}
-	if err := c.c.Mail(first.MailFrom, opts); err != nil {
+	if err := sessionErr(c.c.Mail(first.MailFrom, opts)); err != nil {
 		if isSMTP(err) {
 			c.c.Reset()
 			return uniform(m, failure(err, c.host)), nil
@@ -282,7 +282,7 @@ func (w *Worker) send(ctx context.Context, c *conn, t target, m *outMsg) ([]resu
 	}
 	var accepted []int
 	for i, e := range m.entries {
-		if err := c.c.Rcpt(e.Rcpt, nil); err != nil {
+		if err := sessionErr(c.c.Rcpt(e.Rcpt, nil)); err != nil {
 			if !isSMTP(err) {
 				return nil, err
 			}
@@ -301,7 +301,7 @@ func (w *Worker) send(ctx context.Context, c *conn, t target, m *outMsg) ([]resu
 		}
 	}
 	wc, err := c.c.Data()
-	if err != nil {
+	if err = sessionErr(err); err != nil {
 		if !isSMTP(err) {
 			return nil, err
 		}
@@ -319,9 +319,14 @@ func (w *Worker) send(ctx context.Context, c *conn, t target, m *outMsg) ([]resu
 		return nil, fmt.Errorf("send body to %s: %w", c.host, err)
 	}
 	resp, err := wc.CloseWithResponse()
-	if err != nil {
+	if err = sessionErr(err); err != nil {
 		if !isSMTP(err) {
-			return nil, err
+			var ce *closedError
+			if errors.As(err, &ce) {
+				// A 421 to the data: not delivered.
+				return nil, err
+			}
+			return nil, &afterDataError{err: err}
 		}
 		setAll(failure(err, c.host))
 		return results, nil
@@ -359,9 +364,49 @@ func isSMTP(err error) bool {
 	return errors.As(err, &se)
 }
 
+// closedError is a 421 reply: the server is closing the session (RFC
+// 5321 3.8), and the replies still due in it are lost. It ends the
+// session like a broken connection, and what is logged and kept as the
+// entries' last error is the server's reply, not the EOF that follows it.
+type closedError struct{ reply *smtp.SMTPError }
+
+func (e *closedError) Error() string {
+	return fmt.Sprintf("the server closed the session: %d %s", e.reply.Code, e.reply.Message)
+}
+
+// sessionErr turns a 421 reply into a closedError.
+func sessionErr(err error) error {
+	var se *smtp.SMTPError
+	if errors.As(err, &se) && se.Code == 421 {
+		return &closedError{reply: se}
+	}
+	return err
+}
+
+// afterDataError is a session that broke once the whole message was sent
+// and before the server's reply to it: the server may have accepted it.
+// The entries are deferred and sent again, so the recipients may get it
+// twice (RFC 5321 6.1 prefers that to a loss); the log says so.
+type afterDataError struct{ err error }
+
+func (e *afterDataError) Error() string {
+	return fmt.Sprintf("connection lost after the message was sent, before the server's reply (%v): it may have been delivered, and is sent again, so it may arrive twice", e.err)
+}
+
+func (e *afterDataError) Unwrap() error { return e.err }
+
 // failure classifies an error of an attempt: a remote 5xx fails the
 // entry, anything else defers it.
 func failure(err error, host string) result {
+	var ce *closedError
+	var ad *afterDataError
+	switch {
+	case errors.As(err, &ce):
+		err = ce.reply
+	case errors.As(err, &ad):
+		// RFC 3463 4.4.2: bad connection.
+		return result{outcome: store.QueueDeferred, reply: err.Error(), status: "4.4.2", host: host}
+	}
 	var se *smtp.SMTPError
 	if !errors.As(err, &se) {
 		return result{outcome: store.QueueDeferred, reply: err.Error(), status: "4.4.1", host: host}
