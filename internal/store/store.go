@@ -564,6 +564,12 @@ func NormalizeAddress(addr string) (string, error) {
 			return "", fmt.Errorf("address %q: %w", addr, ErrInvalid)
 		}
 	}
+	if strings.IndexByte(a[:at], '@') >= 0 {
+		// "a@b@example.org" is not an address (RFC 5321 4.1.2: an "@"
+		// in a local part must be quoted, and quotes are refused
+		// above); it was taken as the local part "a@b" and relayed.
+		return "", fmt.Errorf("address %q: %w", addr, ErrInvalid)
+	}
 	if _, err := NormalizeDomain(a[at+1:]); err != nil {
 		return "", fmt.Errorf("address %q: %w", addr, ErrInvalid)
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -274,6 +275,48 @@ func TestRefusals(t *testing.T) {
 			t.Errorf("bob's first message: %s", got)
 		}
 	})
+}
+
+// TestRecipientSyntax: a recipient with a second "@" is refused at RCPT
+// 553 5.1.3, the others of the transaction go on (it was accepted as the
+// local part "bad@" and relayed).
+func TestRecipientSyntax(t *testing.T) {
+	srv := start(t, nil)
+	c := dial(t, srv)
+	if err := c.Auth(sasl.NewPlainClient("", alice, alicePw)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Mail(alice, nil); err != nil {
+		t.Fatal(err)
+	}
+	for rcpt, want := range map[string]string{
+		"bad@@far.test":    "553 5.1.3",
+		"a@b@far.test":     "553 5.1.3",
+		"@far.test":        "501 5.5.2",
+		"dave@far.test":    "ok",
+		"Erin@Far.Test":    "ok",
+		"f.o+tag@far.test": "ok",
+	} {
+		if got := code(c.Rcpt(rcpt, nil)); got != want {
+			t.Errorf("RCPT TO:<%s>: %s, want %s", rcpt, got, want)
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(w, msg(alice, "dave@far.test", "syntax@x", ""))
+	if got := code(w.Close()); got != "ok" {
+		t.Fatalf("DATA: %s", got)
+	}
+	var rcpts []string
+	for _, e := range queued(t, srv, alice) {
+		rcpts = append(rcpts, e.Rcpt)
+	}
+	slices.Sort(rcpts)
+	if want := []string{"dave@far.test", "erin@far.test", "f.o+tag@far.test"}; !slices.Equal(rcpts, want) {
+		t.Errorf("queued for %q, want %q", rcpts, want)
+	}
 }
 
 // TestSpoofedOriginators: a From or Sender field past the first one, or
