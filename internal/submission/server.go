@@ -203,18 +203,38 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 	}
 	switch mech {
 	case sasl.Plain:
-		return sasl.NewPlainServer(func(identity, username, password string) error {
+		return saslReplies{sasl.NewPlainServer(func(identity, username, password string) error {
 			if identity != "" && !strings.EqualFold(identity, username) {
 				// No acting for another user (RFC 4616 2).
 				s.authFailed(username, "authorization identity differs")
 				return smtp.ErrAuthFailed
 			}
 			return s.login(username, password)
-		}), nil
+		})}, nil
 	case sasl.Login:
-		return newLoginServer(s.login), nil
+		return saslReplies{newLoginServer(s.login)}, nil
 	}
 	return nil, smtp.ErrAuthUnknownMechanism
+}
+
+// errBadSASL answers a client response the mechanism cannot read, such as
+// a PLAIN message without its two NULs or an empty one ("=", RFC 4954 4):
+// the client's syntax error, 501 5.5.2 (RFC 4954 6). go-smtp would answer
+// the mechanism's own error text with "454 4.7.0", a temporary failure
+// that has a client try the same bytes again.
+var errBadSASL = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 5, 2}, Message: "Malformed authentication response"}
+
+// saslReplies is a SASL server whose errors are SMTP answers: those of
+// the sign-in itself already are, any other is the client's malformed
+// response.
+type saslReplies struct{ sasl.Server }
+
+func (r saslReplies) Next(response []byte) ([]byte, bool, error) {
+	challenge, done, err := r.Server.Next(response)
+	if err != nil && !errors.As(err, new(*smtp.SMTPError)) {
+		err = errBadSASL
+	}
+	return challenge, done, err
 }
 
 func (s *session) login(username, password string) error {

@@ -450,6 +450,62 @@ func TestLoginRaw(t *testing.T) {
 	}
 }
 
+// TestMalformedAuth: a SASL response the mechanism cannot read (an empty
+// PLAIN message, one without its NULs) is the client's syntax error, 501
+// 5.5.2, not go-smtp's "454 4.7.0 sasl: invalid response", a temporary
+// failure with the library's words; "*" cancels with 501 (RFC 4954 4).
+// The session signs in afterwards.
+func TestMalformedAuth(t *testing.T) {
+	srv := start(t, nil)
+	conn, err := tls.Dial("tcp", srv.Submissions, srv.ClientTLS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	r := bufio.NewReader(conn)
+	reply := func() string {
+		t.Helper()
+		for {
+			conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+			line, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatalf("read: %v", err)
+			}
+			if len(line) < 4 || line[3] != '-' {
+				return strings.TrimRight(line, "\r\n")
+			}
+		}
+	}
+	reply()
+	fmt.Fprintf(conn, "EHLO c\r\n")
+	reply()
+	for _, tc := range []struct{ name, lines, want string }{
+		{"empty initial response", "AUTH PLAIN =\r\n", "501 5.5.2"},
+		{"empty response", "AUTH PLAIN\r\n=\r\n", "501 5.5.2"},
+		{"no NULs", "AUTH PLAIN " + base64Std(alice+alicePw) + "\r\n", "501 5.5.2"},
+		{"one NUL", "AUTH PLAIN " + base64Std(alice+"\x00"+alicePw) + "\r\n", "501 5.5.2"},
+		{"cancelled", "AUTH LOGIN\r\n*\r\n", "501 "},
+		{"signed in after all that", "AUTH PLAIN " + base64Std("\x00"+alice+"\x00"+alicePw) + "\r\n", "235 2.0.0"},
+	} {
+		first, rest, two := strings.Cut(tc.lines, "\r\n")
+		fmt.Fprintf(conn, "%s\r\n", first)
+		got := reply()
+		if two && rest != "" {
+			if !strings.HasPrefix(got, "334") {
+				t.Fatalf("%s: %q, want 334", tc.name, got)
+			}
+			fmt.Fprint(conn, rest)
+			got = reply()
+		}
+		if !strings.HasPrefix(got, tc.want) {
+			t.Errorf("%s: %q, want %s", tc.name, got, tc.want)
+		}
+		if strings.Contains(got, "sasl") {
+			t.Errorf("%s: %q shows the library's words", tc.name, got)
+		}
+	}
+}
+
 // TestStockClients: Python smtplib (STARTTLS + PLAIN, STARTTLS + LOGIN,
 // 465), swaks and msmtp submit; the Sent copies are read back over IMAP
 // with Python imaplib.
