@@ -147,6 +147,7 @@ type session struct {
 
 	acct  *store.Account // signed in
 	from  string
+	utf8  bool // MAIL said SMTPUTF8 (RFC 6531)
 	rcpts []string
 	// routes are the accepted recipients' routes, decided at RCPT and
 	// given to Submit with the message.
@@ -164,6 +165,7 @@ var (
 	errSpoofed      = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Sender address and From header must be your own address or an alias your administrator allowed"}
 	errTooManyRcpts = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 5, 3}, Message: "Too many recipients for one message"}
 	errBadRcpt      = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "Bad recipient address syntax"}
+	errNeedsUTF8    = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 6, 7}, Message: "A UTF-8 address needs SMTPUTF8 in MAIL FROM"}
 	errNoRoute      = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "Not a protected address of a domain that xtramail does not relay to"}
 )
 
@@ -297,7 +299,7 @@ func (s *session) refused(rcpt, why string) {
 }
 
 func (s *session) Reset() {
-	s.from, s.rcpts, s.routes = "", nil, nil
+	s.from, s.utf8, s.rcpts, s.routes = "", false, nil, nil
 	s.srv.drain.End(s.conn)
 }
 
@@ -343,6 +345,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 		return rateError(err)
 	}
 	s.from = addr
+	s.utf8 = opts != nil && opts.UTF8
 	return nil
 }
 
@@ -350,7 +353,13 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	if s.acct == nil {
 		return errAuthRequired
 	}
-	addr, err := store.NormalizeAddress(to)
+	if !s.utf8 && !isASCII(to) {
+		// SMTPUTF8 in MAIL is what allows UTF-8 in the transaction's
+		// addresses; without it, RFC 6531 3.5: 553 5.6.7, "non-ASCII
+		// addresses not permitted for that sender/recipient".
+		return errNeedsUTF8
+	}
+	addr, err := NormalizeRecipient(to)
 	if err != nil {
 		return errBadRcpt
 	}

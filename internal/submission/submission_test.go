@@ -319,6 +319,58 @@ func TestRecipientSyntax(t *testing.T) {
 	}
 }
 
+// TestInternationalRecipients: with SMTPUTF8 announced and asked for in
+// MAIL, a recipient domain in U-labels is taken and queued in its
+// A-labels (it was refused 553 5.1.3), a UTF-8 local part as it is;
+// without SMTPUTF8 in MAIL, a UTF-8 address is refused 553 5.6.7 (RFC
+// 6531 3.5).
+func TestInternationalRecipients(t *testing.T) {
+	srv := start(t, nil)
+	c := dial(t, srv)
+	if err := c.Auth(sasl.NewPlainClient("", alice, alicePw)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Mail(alice, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, rcpt := range []string{"user@bücher.test", "üser@far.test"} {
+		if got := code(c.Rcpt(rcpt, nil)); got != "553 5.6.7" {
+			t.Errorf("RCPT TO:<%s> without SMTPUTF8: %s, want 553 5.6.7", rcpt, got)
+		}
+	}
+	if err := c.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Mail(alice, &smtp.MailOptions{UTF8: true}); err != nil {
+		t.Fatal(err)
+	}
+	for rcpt, want := range map[string]string{
+		"user@bücher.test": "ok",
+		"üser@far.test":    "ok",
+		"x@-ü.test":        "553 5.1.3", // a label may not start with a hyphen
+	} {
+		if got := code(c.Rcpt(rcpt, nil)); got != want {
+			t.Errorf("RCPT TO:<%s> with SMTPUTF8: %s, want %s", rcpt, got, want)
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(w, msg(alice, "user@bücher.test", "idn@x", ""))
+	if got := code(w.Close()); got != "ok" {
+		t.Fatalf("DATA: %s", got)
+	}
+	var rcpts []string
+	for _, e := range queued(t, srv, alice) {
+		rcpts = append(rcpts, e.Rcpt)
+	}
+	slices.Sort(rcpts)
+	if want := []string{"user@xn--bcher-kva.test", "üser@far.test"}; !slices.Equal(rcpts, want) {
+		t.Errorf("queued for %q, want %q", rcpts, want)
+	}
+}
+
 // TestSpoofedOriginators: a From or Sender field past the first one, or
 // a Sender that is not the user's, is refused like a foreign From: the
 // envelope held only the first of each field, while a reader's mail
