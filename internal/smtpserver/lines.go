@@ -51,6 +51,7 @@ type LineGuard struct {
 
 	mu       sync.Mutex
 	inData   bool   // the session's Data is running
+	body     uint64 // bodies begun: which Data inData is for
 	counting bool   // bytes read now are outside a body
 	since    int64  // bytes read while counting since the last answer
 	gen      uint64 // answers written
@@ -108,10 +109,17 @@ func (g *LineGuard) Body(r io.Reader) (body io.Reader, done func()) {
 	}
 	g.mu.Lock()
 	g.inData, g.counting = true, false
+	g.body++
+	mine := g.body
 	g.mu.Unlock()
 	return &guardedBody{r: r, g: g}, func() {
 		g.mu.Lock()
-		g.inData = false
+		// A BDAT transfer the client reset (RSET, EHLO) ends its Data
+		// in go-smtp's goroutine of its own, maybe after the next
+		// transaction's Data began: that one's mark stays.
+		if g.body == mine {
+			g.inData = false
+		}
 		g.mu.Unlock()
 	}
 }

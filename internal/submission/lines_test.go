@@ -236,3 +236,47 @@ func TestSubmissionCommandLineLimit(t *testing.T) {
 		c.expectClosed()
 	})
 }
+
+// TestChunkedTransferReset: RSET or EHLO after a BDAT chunk without LAST
+// aborts that transaction and the session goes on (RFC 3030 4); the
+// listener hung up, taking go-smtp's "message transmission aborted" for a
+// broken connection. Nothing of the abandoned message is kept, and the
+// next transaction on the session is.
+//
+// The next transaction uses DATA: go-smtp v0.25 races on a BDAT after a
+// reset BDAT (the abandoned chunk's goroutine reads Conn.dataResult after
+// its Data returns while the new BDAT replaces it), which the race
+// detector reports whatever the timing.
+func TestChunkedTransferReset(t *testing.T) {
+	srv := start(t, nil)
+	for _, implicit := range []bool{false, true} {
+		for _, reset := range []string{"RSET", "EHLO client.test"} {
+			c := signedIn(t, srv, implicit)
+			mid := fmt.Sprintf("abandoned-%v-%d@x", implicit, len(reset))
+			c.cmd("MAIL FROM:<"+alice+">", "250 ")
+			c.cmd("RCPT TO:<"+outsider+">", "250 ")
+			part := msg(alice, outsider, mid, "")[:40]
+			c.send(fmt.Sprintf("BDAT %d\r\n%s", len(part), part))
+			c.expect("250 ")
+			c.cmd(reset, "250")
+			if reset != "RSET" {
+				c.cmd("AUTH PLAIN "+base64Std("\x00"+alice+"\x00"+alicePw), "503 ") // still signed in
+			}
+
+			kept := fmt.Sprintf("kept-%v-%d@x", implicit, len(reset))
+			c.cmd("MAIL FROM:<"+alice+">", "250 ")
+			c.cmd("RCPT TO:<"+outsider+">", "250 ")
+			c.cmd("DATA", "354 ")
+			c.send(msg(alice, outsider, kept, "") + ".\r\n")
+			c.expect("250 ")
+			c.cmd("QUIT", "221 ")
+			sent := srv.Bodies(t, alice, store.Sent)
+			if _, ok := sent[mid]; ok {
+				t.Errorf("the message abandoned by %s was stored", reset)
+			}
+			if _, ok := sent[kept]; !ok {
+				t.Errorf("the message after %s was not stored", reset)
+			}
+		}
+	}
+}

@@ -414,6 +414,14 @@ func (s *session) Data(r io.Reader) error {
 		switch {
 		case errors.As(err, &se):
 			return err // over the size limit: go-smtp reads the rest
+		case errors.Is(err, smtp.ErrDataReset):
+			// BDAT without LAST, then RSET or EHLO (RFC 3030 4: the
+			// transaction is aborted, the session goes on) or a
+			// disconnect. go-smtp has moved on to the next command: this
+			// Data runs in a goroutine of its own, so the session's
+			// fields are no longer this transaction's; nothing is kept.
+			s.log.Info("chunked message abandoned by the client", "received", in.Size())
+			return err
 		case in.ReadErr() == nil:
 			// The spool refused it: the budget is spent or the disk
 			// full. Read the rest without keeping it, so that the
