@@ -514,40 +514,23 @@ func TestMalformedAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	r := bufio.NewReader(conn)
-	reply := func() string {
-		t.Helper()
-		for {
-			conn.SetReadDeadline(time.Now().Add(30 * time.Second))
-			line, err := r.ReadString('\n')
-			if err != nil {
-				t.Fatalf("read: %v", err)
-			}
-			if len(line) < 4 || line[3] != '-' {
-				return strings.TrimRight(line, "\r\n")
-			}
-		}
-	}
-	reply()
-	fmt.Fprintf(conn, "EHLO c\r\n")
-	reply()
-	for _, tc := range []struct{ name, lines, want string }{
-		{"empty initial response", "AUTH PLAIN =\r\n", "501 5.5.2"},
-		{"empty response", "AUTH PLAIN\r\n=\r\n", "501 5.5.2"},
-		{"no NULs", "AUTH PLAIN " + base64Std(alice+alicePw) + "\r\n", "501 5.5.2"},
-		{"one NUL", "AUTH PLAIN " + base64Std(alice+"\x00"+alicePw) + "\r\n", "501 5.5.2"},
-		{"cancelled", "AUTH LOGIN\r\n*\r\n", "501 "},
-		{"signed in after all that", "AUTH PLAIN " + base64Std("\x00"+alice+"\x00"+alicePw) + "\r\n", "235 2.0.0"},
+	c := &rawConv{t: t, conn: conn, r: bufio.NewReader(conn)}
+	c.expect("220 ")
+	c.cmd("EHLO c", "250")
+	for _, tc := range []struct{ name, first, second, want string }{
+		{"empty initial response", "AUTH PLAIN =", "", "501 5.5.2"},
+		{"empty response", "AUTH PLAIN", "=", "501 5.5.2"},
+		{"no NULs", "AUTH PLAIN " + base64Std(alice+alicePw), "", "501 5.5.2"},
+		{"one NUL", "AUTH PLAIN " + base64Std(alice+"\x00"+alicePw), "", "501 5.5.2"},
+		{"cancelled", "AUTH LOGIN", "*", "501 "},
+		{"signed in after all that", "AUTH PLAIN " + base64Std("\x00"+alice+"\x00"+alicePw), "", "235 2.0.0"},
 	} {
-		first, rest, two := strings.Cut(tc.lines, "\r\n")
-		fmt.Fprintf(conn, "%s\r\n", first)
-		got := reply()
-		if two && rest != "" {
-			if !strings.HasPrefix(got, "334") {
-				t.Fatalf("%s: %q, want 334", tc.name, got)
-			}
-			fmt.Fprint(conn, rest)
-			got = reply()
+		var got string
+		if tc.second != "" {
+			c.cmd(tc.first, "334")
+			got = c.cmd(tc.second, "")
+		} else {
+			got = c.cmd(tc.first, "")
 		}
 		if !strings.HasPrefix(got, tc.want) {
 			t.Errorf("%s: %q, want %s", tc.name, got, tc.want)
