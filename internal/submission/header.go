@@ -152,7 +152,8 @@ func completeHeader(body []byte, domain string, now time.Time) []byte {
 }
 
 // hasBccField reports whether the header section read from r has a Bcc
-// field (even an empty one: it is removed from what is sent).
+// or Resent-Bcc field (even an empty one: it is removed from what is
+// sent).
 func hasBccField(r io.Reader) bool {
 	// A field name is at a line's start: a small buffer reads every
 	// header line's start (longer lines are skipped in parts below).
@@ -162,8 +163,7 @@ func hasBccField(r io.Reader) bool {
 		if len(bytes.TrimRight(line, "\r\n")) == 0 && err != bufio.ErrBufferFull {
 			return false // end of the header section, or of the message
 		}
-		if colon := bytes.IndexByte(line, ':'); colon > 0 && line[0] != ' ' && line[0] != '\t' &&
-			bytes.EqualFold(bytes.TrimRight(line[:colon], " \t"), []byte("Bcc")) {
+		if colon := bytes.IndexByte(line, ':'); colon > 0 && line[0] != ' ' && line[0] != '\t' && isBccName(line[:colon]) {
 			return true
 		}
 		for err == bufio.ErrBufferFull {

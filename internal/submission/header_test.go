@@ -72,6 +72,7 @@ func TestHasBccField(t *testing.T) {
 	for in, want := range map[string]bool{
 		"From: a\r\nBcc: b@x\r\n\r\nbody":                               true,
 		"From: a\r\nbcc :\r\n\r\nbody":                                  true,
+		"From: a\r\nResent-Bcc: r@x\r\n\r\nbody":                        true,
 		"From: a\r\n\r\nBcc: in body\r\n":                               false,
 		"From: a\r\nX-Bcc: b\r\n Bcc: fold\r\n\r\n":                     false,
 		"X-Long: " + strings.Repeat("z", 100000) + "\r\nBcc: c\r\n\r\n": true,

@@ -400,8 +400,17 @@ func stripBcc(body []byte) ([]byte, bool) {
 	return out.Bytes(), true
 }
 
-// copyWithoutBcc copies a message from r to w without its Bcc header
-// fields (RFC 5322 3.6.3: what is sent must not show them) and reports
+// isBccName reports whether a header field name (as written before its
+// colon) is Bcc or Resent-Bcc: RFC 5322 3.6.6 gives Resent-Bcc the
+// semantics of Bcc, so what is sent must not show it either.
+func isBccName(name []byte) bool {
+	name = bytes.TrimRight(name, " \t")
+	return bytes.EqualFold(name, []byte("Bcc")) || bytes.EqualFold(name, []byte("Resent-Bcc"))
+}
+
+// copyWithoutBcc copies a message from r to w without its Bcc and
+// Resent-Bcc header fields (RFC 5322 3.6.3: what is sent must not show
+// them) and reports
 // whether it had any. It streams: only a 64 KiB buffer is held, whatever
 // the lengths of the message and of its header lines.
 func copyWithoutBcc(w io.Writer, r io.Reader) (found bool, err error) {
@@ -429,7 +438,7 @@ func copyWithoutBcc(w io.Writer, r io.Reader) (found bool, err error) {
 			// A continuation line goes with its field.
 		default:
 			colon := bytes.IndexByte(frag, ':')
-			skipping = colon > 0 && bytes.EqualFold(bytes.TrimRight(frag[:colon], " \t"), []byte("Bcc"))
+			skipping = colon > 0 && isBccName(frag[:colon])
 			found = found || skipping
 		}
 		if !skipping {
