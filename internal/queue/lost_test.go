@@ -26,43 +26,28 @@ func TestRemoteClosingMidSession(t *testing.T) {
 			st, acc := newStore(t)
 			var mu sync.Mutex
 			mode, received := "421", 0
+			set := func(m string) {
+				mu.Lock()
+				mode = m
+				mu.Unlock()
+			}
+			current := func() string {
+				mu.Lock()
+				defer mu.Unlock()
+				return mode
+			}
 			raw := startRawSMTP(t, ext, func(s *rawSession) error {
-				for {
-					l, err := s.line()
-					if err != nil {
-						return nil
+				return s.relay(func(string) (string, bool) {
+					if current() == "421" {
+						return "421 4.3.2 shutting down for maintenance", true
 					}
+					return "250 2.1.0 ok", false
+				}, func([]byte) bool {
 					mu.Lock()
-					m := mode
+					received++
 					mu.Unlock()
-					switch {
-					case strings.HasPrefix(l, "MAIL FROM:"):
-						if m == "421" {
-							s.say("421 4.3.2 shutting down for maintenance")
-							return nil
-						}
-						s.say("250 2.1.0 ok")
-					case strings.HasPrefix(l, "RCPT TO:"), l == "RSET":
-						s.say("250 2.1.5 ok")
-					case l == "DATA":
-						s.say("354 go ahead")
-						if _, err := s.data(); err != nil {
-							return err
-						}
-						mu.Lock()
-						received++
-						mu.Unlock()
-						if m == "close" {
-							return nil // the message is here; the reply never leaves
-						}
-						s.say("250 2.0.0 queued")
-					case l == "QUIT":
-						s.say("221 bye")
-						return nil
-					default:
-						s.say("502 5.5.2 what")
-					}
-				}
+					return current() == "close" // the message is here; the reply never leaves
+				})
 			})
 			clk := clocktest.New(t0)
 			w := relayWorker(t, st, raw.port, clk.Now)
@@ -77,9 +62,7 @@ func TestRemoteClosingMidSession(t *testing.T) {
 				t.Fatalf("deferred events after the 421: %+v", d)
 			}
 
-			mu.Lock()
-			mode = "close"
-			mu.Unlock()
+			set("close")
 			clk.Set(q[0].NextAttempt)
 			runOnce(t, w)
 			q = queued(t, st)
@@ -91,9 +74,7 @@ func TestRemoteClosingMidSession(t *testing.T) {
 				t.Fatalf("deferred events after the close: %+v", d)
 			}
 
-			mu.Lock()
-			mode = "ok"
-			mu.Unlock()
+			set("ok")
 			clk.Set(q[0].NextAttempt)
 			runOnce(t, w)
 			w.pool.closeAll()

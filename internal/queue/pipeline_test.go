@@ -142,6 +142,48 @@ func (s *rawSession) data() ([]byte, error) {
 	}
 }
 
+// relay answers the session's commands as a plain relay does: 250 to
+// MAIL, RCPT and RSET, 354 to DATA and 250 once the message is read, 221
+// to QUIT; mail, when set, gives the reply to a MAIL line instead and
+// whether to hang up after it, and data, when set, is given each message
+// read and may have the relay hang up before its reply.
+func (s *rawSession) relay(mail func(line string) (reply string, hangUp bool), data func(msg []byte) (hangUp bool)) error {
+	for {
+		l, err := s.line()
+		if err != nil {
+			return nil // the client went away
+		}
+		switch {
+		case strings.HasPrefix(l, "MAIL FROM:"):
+			reply, hangUp := "250 2.1.0 ok", false
+			if mail != nil {
+				reply, hangUp = mail(l)
+			}
+			s.say(reply)
+			if hangUp {
+				return nil
+			}
+		case strings.HasPrefix(l, "RCPT TO:"), l == "RSET":
+			s.say("250 2.1.5 ok")
+		case l == "DATA":
+			s.say("354 go ahead")
+			msg, err := s.data()
+			if err != nil {
+				return err
+			}
+			if data != nil && data(msg) {
+				return nil
+			}
+			s.say("250 2.0.0 queued")
+		case l == "QUIT":
+			s.say("221 bye")
+			return nil
+		default:
+			return fmt.Errorf("unexpected %q", l)
+		}
+	}
+}
+
 func (s *rawSession) say(lines ...string) error {
 	_, err := io.WriteString(s.nc, strings.Join(lines, "\r\n")+"\r\n")
 	return err

@@ -37,35 +37,17 @@ func TestOverAnnouncedSizeFailsWithoutSending(t *testing.T) {
 			var mails []string
 			delivered := 0
 			raw := startRawSMTP(t, tc.ext, func(s *rawSession) error {
-				for {
-					l, err := s.line()
-					if err != nil {
-						return nil // the client went away
-					}
-					switch {
-					case strings.HasPrefix(l, "MAIL FROM:"):
-						mu.Lock()
-						mails = append(mails, l)
-						mu.Unlock()
-						s.say("250 2.1.0 ok")
-					case strings.HasPrefix(l, "RCPT TO:"), l == "RSET":
-						s.say("250 2.1.5 ok")
-					case l == "DATA":
-						s.say("354 go ahead")
-						if _, err := s.data(); err != nil {
-							return err
-						}
-						mu.Lock()
-						delivered++
-						mu.Unlock()
-						s.say("250 2.0.0 queued")
-					case l == "QUIT":
-						s.say("221 bye")
-						return nil
-					default:
-						return fmt.Errorf("unexpected %q", l)
-					}
-				}
+				return s.relay(func(l string) (string, bool) {
+					mu.Lock()
+					mails = append(mails, l)
+					mu.Unlock()
+					return "250 2.1.0 ok", false
+				}, func([]byte) bool {
+					mu.Lock()
+					delivered++
+					mu.Unlock()
+					return false
+				})
 			})
 			rcpts := []string{"bob@remote.test", "carol@remote.test"}
 			queue := func(id string, pad int) int64 {
