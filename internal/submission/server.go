@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -153,7 +154,11 @@ type session struct {
 	// given to Submit with the message.
 	routes map[string]route
 	// copyBuf carries each DATA from the connection to the spool: one
-	// per connection rather than io.Copy's 32 KiB per message.
+	// per connection rather than io.Copy's 32 KiB per message. A Data
+	// takes it and gives it back when it ends (takeBuf, giveBuf): the
+	// Data of a BDAT transfer the client reset may still be using it in
+	// go-smtp's goroutine when the next transaction's Data begins.
+	bufMu   sync.Mutex
 	copyBuf []byte
 }
 
@@ -400,10 +405,11 @@ func (s *session) Data(r io.Reader) error {
 	in := smtpserver.NewBodyReader(body, s.conn.Conn(), s.srv.cfg.ReadTimeout)
 	hc := newHeaderCompleter(sp, domainOf(s.acct.Address), time.Now())
 	nw := smtpserver.NewCRLFWriter(hc)
-	if s.copyBuf == nil {
-		s.copyBuf = make([]byte, 32<<10)
+	buf := s.takeBuf()
+	_, err := io.CopyBuffer(nw, in, buf)
+	if !errors.Is(err, smtp.ErrDataReset) {
+		s.giveBuf(buf)
 	}
-	_, err := io.CopyBuffer(nw, in, s.copyBuf)
 	if err == nil {
 		if err = nw.Close(); err == nil {
 			err = hc.Close()
@@ -458,6 +464,25 @@ func (s *session) Data(r io.Reader) error {
 	s.log.Info("message submitted", "message_id", res.MessageID, "rcpts", res.Queued, "local", res.Local, "size", sp.Size())
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0},
 		Message: fmt.Sprintf("queued for %d recipient(s)", res.Queued)}
+}
+
+// takeBuf returns the session's copy buffer, or a new one when another
+// Data holds it.
+func (s *session) takeBuf() []byte {
+	s.bufMu.Lock()
+	defer s.bufMu.Unlock()
+	b := s.copyBuf
+	s.copyBuf = nil
+	if b == nil {
+		b = make([]byte, 32<<10)
+	}
+	return b
+}
+
+func (s *session) giveBuf(b []byte) {
+	s.bufMu.Lock()
+	s.copyBuf = b
+	s.bufMu.Unlock()
 }
 
 // rateError is the answer over the messages-per-hour limit: temporary
