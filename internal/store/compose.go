@@ -5,6 +5,14 @@ import (
 	"time"
 )
 
+// MaxDraftChain bounds the replacements DraftSuccessor follows: a page
+// left open while more versions than that were saved elsewhere finds its
+// draft gone, as after a send.
+const MaxDraftChain = 4096
+
+// DraftSuccessorsKept is how long a replacement is remembered.
+const DraftSuccessorsKept = 30 * 24 * time.Hour
+
 // OutboxEntry is a message the user sent from the webmail that is held
 // until SendAt, so that "undo send" can still take it back. The message
 // itself is a draft (DraftID, a message of the account's Drafts); only
@@ -88,8 +96,26 @@ type Compose interface {
 	// sessions see the new message and the old one vanish. d's copies
 	// are ignored; its events are appended. Replacing a draft that is
 	// gone (sent, or deleted over IMAP) is ErrNotFound, and nothing is
-	// stored.
+	// stored. Replacing a draft held for sending (ScheduleSend, not yet
+	// sent nor failed) is ErrExists: what is sent is what was held. The
+	// store remembers that the new message replaced the old one, for
+	// DraftSuccessor.
 	SaveDraft(ctx context.Context, accountID, replaces int64, d *Delivery) (Delivered, error)
+
+	// DraftSuccessor returns the live draft that stands now for the
+	// draft id: id itself while it is a live message of the account's
+	// Drafts, else the version that replaced it, following the
+	// replacements SaveDraft recorded for the account (at most
+	// MaxDraftChain of them, kept DraftSuccessorsKept). A page whose
+	// save was stored but whose answer was lost still names the old
+	// version: its next save or send lands on the current one instead of
+	// failing. ErrNotFound when there is none: an id that was never a
+	// draft of the account (another account's), or whose last version was
+	// sent or deleted. SaveDraft itself does not follow replacements
+	// (SaveDraftSharing's ranges are of the exact version named): a
+	// caller resolves, reads that version, saves, and resolves again if
+	// the save finds it replaced meanwhile (ErrNotFound).
+	DraftSuccessor(ctx context.Context, accountID, id int64) (int64, error)
 
 	// ScheduleSend holds the draft draftID for sending at sendAt, sent
 	// from remoteIP (the browser's address, for the message log). A

@@ -63,7 +63,11 @@ func (s *Store) saveDraft(ctx context.Context, accountID, replaces int64, d *sto
 			}
 		}
 		if replaces != 0 {
-			// First, so that a draft gone meanwhile stores nothing.
+			// First, so that a draft gone or held meanwhile stores
+			// nothing.
+			if err := t.checkNotHeld(accountID, replaces); err != nil {
+				return err
+			}
 			if err := t.dropDraft(s, accountID, replaces); err != nil {
 				return err
 			}
@@ -86,6 +90,11 @@ func (s *Store) saveDraft(ctx context.Context, accountID, replaces int64, d *sto
 		if out, err = t.addMessage(bodyID, d, &keys, copy); err != nil {
 			return err
 		}
+		if replaces != 0 {
+			if err := t.recordSuccessor(s, accountID, replaces, out.MessageID); err != nil {
+				return err
+			}
+		}
 		return t.appendLog(d.Events)
 	})
 	if err != nil {
@@ -95,6 +104,73 @@ func (s *Store) saveDraft(ctx context.Context, accountID, replaces int64, d *sto
 		return store.Delivered{}, storageErr(err)
 	}
 	return out, nil
+}
+
+// draftSuccessorsSchema is the migration step that remembers which
+// draft version replaced which (store.Compose.DraftSuccessor).
+const draftSuccessorsSchema = `
+-- Each row: the draft version draft_id (a message id; ids are never
+-- reused) was replaced by successor_id, of the same account, at created
+-- (unix milliseconds). Rows older than store.DraftSuccessorsKept go at
+-- the next save.
+CREATE TABLE IF NOT EXISTS draft_successors (
+	draft_id INTEGER PRIMARY KEY,
+	account_id INTEGER NOT NULL,
+	successor_id INTEGER NOT NULL,
+	created INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS draft_successors_created ON draft_successors(created);
+`
+
+// recordSuccessor remembers that next replaced the draft version old,
+// and forgets replacements past store.DraftSuccessorsKept.
+func (t *tx) recordSuccessor(s *Store, accountID, old, next int64) error {
+	now := s.clock.Now()
+	if _, err := t.Exec("INSERT OR REPLACE INTO draft_successors (draft_id, account_id, successor_id, created) VALUES (?, ?, ?, ?)",
+		old, accountID, next, now.UnixMilli()); err != nil {
+		return fmt.Errorf("record that draft %d replaced %d: %w", next, old, err)
+	}
+	if _, err := t.Exec("DELETE FROM draft_successors WHERE created < ?", now.Add(-store.DraftSuccessorsKept).UnixMilli()); err != nil {
+		return fmt.Errorf("forget old draft replacements: %w", err)
+	}
+	return nil
+}
+
+// checkNotHeld refuses to replace a draft held for sending: the outbox
+// sends the version it holds, and a save must not drop it underneath.
+func (t *tx) checkNotHeld(accountID, id int64) error {
+	var one int
+	err := t.QueryRow("SELECT 1 FROM outbox WHERE draft_id = ? AND account_id = ? AND sent = 0 AND error = ''", id, accountID).Scan(&one)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return fmt.Errorf("is draft %d held for sending: %w", id, err)
+	}
+	return fmt.Errorf("draft %d is being sent: %w", id, store.ErrExists)
+}
+
+// draftSuccessor follows the replacements of a draft version of the
+// account, from id itself, to the last one recorded (at most
+// store.MaxDraftChain steps, each a primary-key lookup), and reads it if
+// it is a live draft of the account. One statement, so one snapshot: a
+// save committing in between cannot make it see a version replaced and
+// not yet its replacement.
+const draftSuccessor = `WITH RECURSIVE chain(id, n) AS (
+		SELECT ?1, 0
+		UNION ALL
+		SELECT s.successor_id, chain.n + 1 FROM draft_successors s JOIN chain ON s.draft_id = chain.id
+		WHERE s.account_id = ?2 AND chain.n < ?3)
+	SELECT m.id FROM (SELECT id FROM chain ORDER BY n DESC LIMIT 1) last
+		JOIN messages m ON m.id = last.id JOIN mailboxes b ON b.id = m.mailbox_id
+		WHERE m.account_id = ?2 AND b.name = ?4 AND m.expunged_modseq = 0`
+
+func (s *Store) DraftSuccessor(ctx context.Context, accountID, id int64) (int64, error) {
+	var last int64
+	if err := s.queryRow(ctx, draftSuccessor, id, accountID, store.MaxDraftChain, store.Drafts).Scan(&last); err != nil {
+		return 0, notFound(err, fmt.Sprintf("draft %d", id))
+	}
+	return last, nil
 }
 
 // dropDraft removes a live message of the account's Drafts for good:

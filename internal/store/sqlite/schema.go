@@ -515,6 +515,10 @@ WHERE upper(substr(name, 1, 6)) = 'INBOX/' AND substr(name, 1, 6) <> 'INBOX/';`,
 	// Conversations across the account, with In-Reply-To chains and
 	// the subject merge (issue 14 part 4; threads.go).
 	threadsSchema,
+	// Which draft version replaced which, so that a save or send naming
+	// a replaced version lands on the current one (issue 14;
+	// compose.go DraftSuccessor).
+	draftSuccessorsSchema,
 }
 
 // rebuildAutoincrement returns the statements that recreate table with

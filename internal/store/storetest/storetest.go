@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConversationMerges", testConversationMerges},
 		{"ComposeDrafts", testComposeDrafts},
 		{"ComposeOutbox", testComposeOutbox},
+		{"DraftSuccessors", testDraftSuccessors},
 		{"ComposeContacts", testComposeContacts},
 		{"ComposeDeliveryStatus", testComposeDeliveryStatus},
 		{"Sessions", testSessions},
