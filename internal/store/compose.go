@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -12,6 +13,13 @@ const MaxDraftChain = 4096
 
 // DraftSuccessorsKept is how long a replacement is remembered.
 const DraftSuccessorsKept = 30 * 24 * time.Hour
+
+// ErrDraftGone is the ErrNotFound of DraftSuccessor for a draft of the
+// account whose last version was sent or deleted (as far as the store
+// still knows: a replacement recorded, a send in the outbox's last day,
+// the message's row): a page can say so instead of "not found". Another
+// account's id is plain ErrNotFound.
+var ErrDraftGone = fmt.Errorf("draft sent or deleted: %w", ErrNotFound)
 
 // OutboxEntry is a message the user sent from the webmail that is held
 // until SendAt, so that "undo send" can still take it back. The message
@@ -111,7 +119,7 @@ type Compose interface {
 	// version: its next save or send lands on the current one instead of
 	// failing. ErrNotFound when there is none: an id that was never a
 	// draft of the account (another account's), or whose last version was
-	// sent or deleted. SaveDraft itself does not follow replacements
+	// sent or deleted (ErrDraftGone, where the store can tell). SaveDraft itself does not follow replacements
 	// (SaveDraftSharing's ranges are of the exact version named): a
 	// caller resolves, reads that version, saves, and resolves again if
 	// the save finds it replaced meanwhile (ErrNotFound).

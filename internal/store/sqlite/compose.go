@@ -152,25 +152,41 @@ func (t *tx) checkNotHeld(accountID, id int64) error {
 
 // draftSuccessor follows the replacements of a draft version of the
 // account, from id itself, to the last one recorded (at most
-// store.MaxDraftChain steps, each a primary-key lookup), and reads it if
-// it is a live draft of the account. One statement, so one snapshot: a
-// save committing in between cannot make it see a version replaced and
-// not yet its replacement.
+// store.MaxDraftChain steps, each a primary-key lookup): that version,
+// the steps taken, and whether it is a live draft of the account. One
+// statement, so one snapshot: a save committing in between cannot make
+// it see a version replaced and not yet its replacement.
 const draftSuccessor = `WITH RECURSIVE chain(id, n) AS (
 		SELECT ?1, 0
 		UNION ALL
 		SELECT s.successor_id, chain.n + 1 FROM draft_successors s JOIN chain ON s.draft_id = chain.id
 		WHERE s.account_id = ?2 AND chain.n < ?3)
-	SELECT m.id FROM (SELECT id FROM chain ORDER BY n DESC LIMIT 1) last
-		JOIN messages m ON m.id = last.id JOIN mailboxes b ON b.id = m.mailbox_id
-		WHERE m.account_id = ?2 AND b.name = ?4 AND m.expunged_modseq = 0`
+	SELECT last.id, last.n, EXISTS (SELECT 1 FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
+			WHERE m.id = last.id AND m.account_id = ?2 AND b.name = ?4 AND m.expunged_modseq = 0)
+	FROM (SELECT id, n FROM chain ORDER BY n DESC LIMIT 1) last`
 
 func (s *Store) DraftSuccessor(ctx context.Context, accountID, id int64) (int64, error) {
-	var last int64
-	if err := s.queryRow(ctx, draftSuccessor, id, accountID, store.MaxDraftChain, store.Drafts).Scan(&last); err != nil {
-		return 0, notFound(err, fmt.Sprintf("draft %d", id))
+	var last, steps int64
+	var live bool
+	if err := s.queryRow(ctx, draftSuccessor, id, accountID, store.MaxDraftChain, store.Drafts).Scan(&last, &steps, &live); err != nil {
+		return 0, fmt.Errorf("follow replacements of draft %d: %w", id, err)
 	}
-	return last, nil
+	if live {
+		return last, nil
+	}
+	// Gone: was it the account's? Replaced in it, sent from it within
+	// the outbox's day, or its row still there (expunged, moved).
+	var ours bool
+	err := s.queryRow(ctx, `SELECT ?3 > 0
+			OR EXISTS (SELECT 1 FROM outbox WHERE draft_id = ?1 AND account_id = ?2)
+			OR EXISTS (SELECT 1 FROM messages WHERE id = ?1 AND account_id = ?2)`, last, accountID, steps).Scan(&ours)
+	if err != nil {
+		return 0, fmt.Errorf("is draft %d the account's: %w", id, err)
+	}
+	if ours {
+		return 0, fmt.Errorf("draft %d: %w", id, store.ErrDraftGone)
+	}
+	return 0, fmt.Errorf("draft %d: %w", id, store.ErrNotFound)
 }
 
 // dropDraft removes a live message of the account's Drafts for good:

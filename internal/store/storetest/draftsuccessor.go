@@ -110,7 +110,7 @@ func testDraftSuccessors(t *testing.T, s store.Store) {
 			if got, err := s.DraftSuccessor(ctx, alice.ID, id); err != nil || got != cur {
 				t.Fatalf("%s: DraftSuccessor(%d) = %d, %v; want %d", step, id, got, err, cur)
 			}
-			if _, err := s.DraftSuccessor(ctx, mallory.ID, id); !errors.Is(err, store.ErrNotFound) {
+			if _, err := s.DraftSuccessor(ctx, mallory.ID, id); !errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrDraftGone) {
 				t.Fatalf("%s: Mallory resolves Alice's draft %d: %v, want ErrNotFound", step, id, err)
 			}
 			if _, err := s.SaveDraft(ctx, mallory.ID, id, store.NewDelivery(Raw("evil", "x"), time.Now())); !errors.Is(err, store.ErrNotFound) {
@@ -183,11 +183,14 @@ func testDraftSuccessors(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	for _, id := range ids {
-		if got, err := s.DraftSuccessor(ctx, alice.ID, id); !errors.Is(err, store.ErrNotFound) {
-			t.Fatalf("DraftSuccessor(%d) of a sent draft = %d, %v; want ErrNotFound", id, got, err)
+		if got, err := s.DraftSuccessor(ctx, alice.ID, id); !errors.Is(err, store.ErrDraftGone) {
+			t.Fatalf("DraftSuccessor(%d) of a sent draft = %d, %v; want ErrDraftGone", id, got, err)
+		}
+		if _, err := s.DraftSuccessor(ctx, mallory.ID, id); !errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrDraftGone) {
+			t.Fatalf("Mallory resolves Alice's sent draft %d: %v, want plain ErrNotFound", id, err)
 		}
 	}
-	if _, err := s.DraftSuccessor(ctx, alice.ID, 1<<40); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.DraftSuccessor(ctx, alice.ID, 1<<40); !errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrDraftGone) {
 		t.Fatalf("DraftSuccessor of an id never issued: %v", err)
 	}
 }

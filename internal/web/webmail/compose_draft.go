@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -55,7 +56,23 @@ func (f *draftForm) close() {
 type errForm struct {
 	msg    string
 	status int // the HTTP status; 0 for 422
+	// gone: the draft the form names is no longer in Drafts (sent or
+	// deleted); the page offers to save the form as a new draft.
+	gone bool
 }
+
+// errDraftGone is the answer to a save or send naming a draft whose
+// last version was sent or deleted (perhaps in another window): a page
+// of its own, not a 404, as the text typed is still on the page.
+var errDraftGone = &errForm{msg: "This draft is no longer in Drafts: it was sent or deleted, perhaps in another window. " +
+	"What you typed here is not saved; save it as a new draft to keep it.", status: http.StatusConflict, gone: true}
+
+// draftHeld is the error of a save naming a draft whose current version
+// is held for sending (store.ErrExists): a send whose answer was lost,
+// or one from another window.
+type draftHeld struct{ id int64 }
+
+func (e *draftHeld) Error() string { return fmt.Sprintf("draft %d is being sent", e.id) }
 
 func (e *errForm) Error() string { return e.msg }
 
@@ -306,17 +323,79 @@ type saved struct {
 	// without their bytes.
 	Draft compose.Draft
 	Size  int64 // of the written message
+	// Landed: the version the form named had been replaced; this one
+	// replaced its current successor. RemoveSkipped: the form's
+	// removals were then not done.
+	Landed, RemoveSkipped bool
 }
+
+// maxSaveTries bounds how often a save starts again because another
+// save (another window) replaced the version it was building on.
+const maxSaveTries = 4
 
 // saveDraft writes the draft from f (with the previous version's files
 // and threading, or its source's) and stores it in place of the previous
-// version. Mistakes the user can fix are *errForm.
+// version. Mistakes the user can fix are *errForm; a draft held for
+// sending is *draftHeld.
+//
+// The version the form names may have been replaced since the page got
+// it: a save whose answer was lost (stored, but the page kept the old
+// id), or one from another window. The save then lands on the current
+// version (store.Compose.DraftSuccessor), builds on its files (the byte
+// ranges it shares are of that version), and answers its state, so the
+// page takes the new id. Another save replacing that version meanwhile
+// makes this one start again on the newer one: the last writer's text
+// wins, and no file is lost.
 func (a *app) saveDraft(ctx context.Context, acct store.Account, f draftForm) (saved, error) {
+	if f.DraftID == 0 {
+		return a.saveVersion(ctx, acct, f, 0)
+	}
+	var err error
+	for range maxSaveTries {
+		var cur int64
+		if cur, err = a.store.DraftSuccessor(ctx, acct.ID, f.DraftID); errors.Is(err, store.ErrDraftGone) {
+			return saved{}, errDraftGone
+		} else if err != nil {
+			return saved{}, err // another account's id: ErrNotFound, a 404
+		}
+		if err = rewindUploads(f.Uploads); err != nil {
+			return saved{}, err
+		}
+		var s saved
+		s, err = a.saveVersion(ctx, acct, f, cur)
+		switch {
+		case errors.Is(err, store.ErrExists):
+			return saved{}, &draftHeld{id: cur}
+		case !errors.Is(err, store.ErrNotFound):
+			return s, err
+		}
+		// cur was replaced (or sent) since it was resolved: again.
+	}
+	return saved{}, err
+}
+
+// rewindUploads puts the uploads' readers back at their start for a save
+// that starts again.
+func rewindUploads(ups []compose.Attachment) error {
+	for _, u := range ups {
+		if sk, ok := u.Body.(io.Seeker); ok {
+			if _, err := sk.Seek(0, io.SeekStart); err != nil {
+				return fmt.Errorf("rewind upload %q: %w", u.Filename, err)
+			}
+		}
+	}
+	return nil
+}
+
+// saveVersion is saveDraft on the live version cur (0 for a new draft),
+// which f.DraftID names or was replaced by.
+func (a *app) saveVersion(ctx context.Context, acct store.Account, f draftForm, cur int64) (saved, error) {
 	var d compose.Draft
 	messageID := ""
-	var kept []compose.File // the previous version's files kept, in order
-	if f.DraftID != 0 {
-		m, info, err := a.draftInfo(ctx, acct, f.DraftID)
+	var kept []compose.File  // the previous version's files kept, in order
+	var landed, skipped bool // on a successor of the version the page named; its removals not done
+	if cur != 0 {
+		m, info, err := a.draftInfo(ctx, acct, cur)
 		if err != nil {
 			return saved{}, err
 		}
@@ -326,6 +405,15 @@ func (a *app) saveDraft(ctx context.Context, acct store.Account, f draftForm) (s
 		}
 		d = draftFromStored(acct, info, "", files)
 		messageID = info.MessageID
+		if landed = cur != f.DraftID; landed {
+			// The page's Remove indexes are of the files of the version
+			// it named, which this one may list otherwise: nothing is
+			// removed (the answer says so). Uploads this version already
+			// has are those of the save whose answer was lost, sent
+			// again by the page: not attached twice.
+			skipped, f.Remove = len(f.Remove) > 0, nil
+			f.Uploads = withoutStored(f.Uploads, files)
+		}
 		// The files kept are copied from the previous version's body,
 		// still encoded, in the order they lie in it: one pass over
 		// one stream of it.
@@ -385,14 +473,27 @@ func (a *app) saveDraft(ctx context.Context, acct store.Account, f draftForm) (s
 	// brought them: the new version refers to them where they are
 	// (store.DraftSharing), so that an autosave writes the text, not the
 	// files again.
-	dl, err := a.store.SaveDraftSharing(ctx, acct.ID, f.DraftID, del, sharedFiles(kept, info, sp.Reader()))
+	dl, err := a.store.SaveDraftSharing(ctx, acct.ID, cur, del, sharedFiles(kept, info, sp.Reader()))
 	if err != nil {
 		return saved{}, err
 	}
 	for i, att := range d.Attachments {
 		d.Attachments[i] = compose.Attachment{Filename: att.Filename, ContentType: att.ContentType, Size: att.Len(), Encoded: eofReader{}}
 	}
-	return saved{ID: dl.MessageID, Draft: d, Size: sp.Size()}, nil
+	return saved{ID: dl.MessageID, Draft: d, Size: sp.Size(), Landed: landed, RemoveSkipped: skipped}, nil
+}
+
+// withoutStored drops the uploads that the stored files already hold, by
+// name and size: a page whose save was stored but whose answer was lost
+// sends that save's files again with its next save.
+func withoutStored(ups []compose.Attachment, stored []compose.File) []compose.Attachment {
+	var out []compose.Attachment
+	for _, u := range ups {
+		if !slices.ContainsFunc(stored, func(f compose.File) bool { return f.Name == u.Filename && f.Size == u.Len() }) {
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 // tooMuch is the answer to files over the limit: 413, with the limit.

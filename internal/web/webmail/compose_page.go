@@ -30,9 +30,15 @@ type composeView struct {
 	// Unsaved: the save or send was refused, so the fields shown are
 	// not the draft's, whatever was saved before.
 	Unsaved bool
+	// Gone: the draft named was sent or deleted; the page offers to
+	// save what it holds as a new draft.
+	Gone    bool
 	SavedAt string
 	Undo    int // seconds of the undo window
 	Heading string
+	// Account is the signed-in address: the page saves only into it
+	// after a sign-in in another tab (compose.js).
+	Account string
 }
 
 type draftAttachment struct {
@@ -82,6 +88,14 @@ func (c *composer) page(w http.ResponseWriter, r *http.Request, acct store.Accou
 			return
 		}
 		m, info, err := c.draftInfo(ctx, acct, id)
+		if errors.Is(err, store.ErrNotFound) {
+			// A replaced version (a reload after a save whose answer
+			// was lost): its current one.
+			if cur, serr := c.store.DraftSuccessor(ctx, acct.ID, id); serr == nil && cur != id {
+				http.Redirect(w, r, "/compose?draft="+strconv.FormatInt(cur, 10), http.StatusSeeOther)
+				return
+			}
+		}
 		if err != nil {
 			c.failed(w, r, acct.ID, "open draft", err)
 			return
@@ -130,6 +144,7 @@ func (c *composer) page(w http.ResponseWriter, r *http.Request, acct store.Accou
 }
 
 func (c *composer) render(w http.ResponseWriter, r *http.Request, acct store.Account, status int, v composeView) {
+	v.Account = acct.Address
 	c.compose.Render(w, r, status, web.View{Title: v.Heading, App: "webmail", Nav: c.navFor(r, acct, "Compose"), Data: v})
 }
 
@@ -150,18 +165,45 @@ func (c *composer) formView(f draftForm, msg string) composeView {
 	return v
 }
 
+// errBeingSent is the answer to a save of a draft held for sending.
+var errBeingSent = &errForm{msg: "This message is already being sent (from another window, or a send whose answer was lost). " +
+	"Undo the send to edit it; what you typed here is not saved.", status: http.StatusConflict}
+
+// showHeld answers a send of a draft whose current version, draftID, is
+// held for sending already: that entry's undo page.
+func (c *composer) showHeld(w http.ResponseWriter, r *http.Request, acct store.Account, f draftForm, draftID int64) {
+	list, err := c.store.Outbox(r.Context(), acct.ID)
+	if err != nil {
+		c.failed(w, r, acct.ID, "read outbox", err)
+		return
+	}
+	for _, e := range list {
+		if e.DraftID == draftID {
+			http.Redirect(w, r, "/outbox/"+strconv.FormatInt(e.ID, 10), http.StatusSeeOther)
+			return
+		}
+	}
+	// Sent in between: the draft is gone.
+	c.render(w, r, acct, errDraftGone.httpStatus(), c.refusedView(r.Context(), acct, f, errDraftGone))
+}
+
 // refusedView is formView with the files of the draft's stored version,
 // which a refused save or send leaves unchanged: the page (a whole page
 // without script, the draft state with it) still lists them, instead of
 // seeming to have dropped them along with the refused upload.
-func (c *composer) refusedView(ctx context.Context, acct store.Account, f draftForm, msg string) composeView {
-	v := c.formView(f, msg)
-	v.Unsaved = true
+func (c *composer) refusedView(ctx context.Context, acct store.Account, f draftForm, fe *errForm) composeView {
+	v := c.formView(f, fe.msg)
+	v.Unsaved, v.Gone = true, fe.gone
 	if f.DraftID != 0 {
 		v.Heading = "Draft"
-		if m, info, err := c.draftInfo(ctx, acct, f.DraftID); err == nil {
-			if files, err := c.files(ctx, acct.ID, m.BodyID, info); err == nil {
-				v.Attachments = c.view(draftFromStored(acct, info, "", files), f.DraftID, "").Attachments
+		// The draft's current version: the page takes its id, as
+		// from a save (the one named may have been replaced).
+		if cur, err := c.store.DraftSuccessor(ctx, acct.ID, f.DraftID); err == nil {
+			v.DraftID = cur
+			if m, info, err := c.draftInfo(ctx, acct, cur); err == nil {
+				if files, err := c.files(ctx, acct.ID, m.BodyID, info); err == nil {
+					v.Attachments = c.view(draftFromStored(acct, info, "", files), cur, "").Attachments
+				}
 			}
 		}
 	}
@@ -179,13 +221,17 @@ func (c *composer) save(w http.ResponseWriter, r *http.Request, acct store.Accou
 		s, err = c.saveDraft(r.Context(), acct, f)
 	}
 	htmx := r.Header.Get("HX-Request") == "true"
+	var held *draftHeld
+	if errors.As(err, &held) {
+		err = errBeingSent
+	}
 	var fe *errForm
 	switch {
 	case errors.As(err, &fe) && htmx:
 		// 200, so that htmx swaps the message in, unless the status
-		// says more (413: too large; compose.js swaps those in too);
-		// the draft is unchanged.
-		v := c.refusedView(r.Context(), acct, f, fe.msg)
+		// says more (413: too large; 409: the draft was sent meanwhile;
+		// compose.js swaps those in too); the draft is unchanged.
+		v := c.refusedView(r.Context(), acct, f, fe)
 		status := http.StatusOK
 		if fe.status != 0 {
 			status = fe.status
@@ -193,7 +239,7 @@ func (c *composer) save(w http.ResponseWriter, r *http.Request, acct store.Accou
 		c.compose.Fragment(w, r, status, "draft-state", web.View{Data: v})
 		return
 	case errors.As(err, &fe):
-		c.render(w, r, acct, fe.httpStatus(), c.refusedView(r.Context(), acct, f, fe.msg))
+		c.render(w, r, acct, fe.httpStatus(), c.refusedView(r.Context(), acct, f, fe))
 		return
 	case err != nil:
 		c.failed(w, r, acct.ID, "save draft", err)
@@ -205,7 +251,12 @@ func (c *composer) save(w http.ResponseWriter, r *http.Request, acct store.Accou
 		c.compose.Fragment(w, r, http.StatusOK, "draft-state", web.View{Data: v})
 		return
 	}
-	web.SetFlash(w, "Draft saved.")
+	if s.RemoveSkipped {
+		web.SetFlash(w, "Draft saved. It had changed meanwhile (in another window, or by a save whose answer was lost), "+
+			"so nothing was removed: check its files below.")
+	} else {
+		web.SetFlash(w, "Draft saved.")
+	}
 	http.Redirect(w, r, "/compose?draft="+strconv.FormatInt(s.ID, 10), http.StatusSeeOther)
 }
 
@@ -220,9 +271,15 @@ func (c *composer) send(w http.ResponseWriter, r *http.Request, acct store.Accou
 		s, err = c.saveDraft(ctx, acct, f)
 	}
 	var fe *errForm
+	var held *draftHeld
 	switch {
+	case errors.As(err, &held):
+		// Sent already, by a send whose answer was lost or from another
+		// window: its undo page, not a second send.
+		c.showHeld(w, r, acct, f, held.id)
+		return
 	case errors.As(err, &fe):
-		c.render(w, r, acct, fe.httpStatus(), c.refusedView(ctx, acct, f, fe.msg))
+		c.render(w, r, acct, fe.httpStatus(), c.refusedView(ctx, acct, f, fe))
 		return
 	case err != nil:
 		c.failed(w, r, acct.ID, "save draft to send", err)

@@ -3,6 +3,7 @@ package webmail
 import (
 	"context"
 	"embed"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"net/http"
@@ -93,6 +94,7 @@ func (a *app) composeRoutes(mux *http.ServeMux) {
 	c.handle(mux, "POST /compose/save", c.save)
 	c.handle(mux, "POST /compose/send", c.send)
 	c.handle(mux, "GET /compose/contacts", c.contacts)
+	c.handle(mux, "GET /compose/session", c.session)
 	c.handle(mux, "GET /outbox/{id}", c.outboxPage)
 	c.handle(mux, "POST /outbox/{id}/undo", c.undo)
 	c.handle(mux, "GET /messages/{id}/status", c.deliveryStatus)
@@ -143,4 +145,25 @@ func (c *composer) navFor(r *http.Request, acct store.Account, current string) [
 		c.log.Warn("read folders for the top bar", "account", acct.ID, "err", err)
 	}
 	return nav(folders, current)
+}
+
+// session serves GET /compose/session: the signed-in account and its
+// session's CSRF token, as JSON. A compose page whose session ended asks
+// it (Accept: application/json, so that a browser signed out gets 401,
+// not the sign-in page) until the user has signed in again in another
+// tab, then takes the new session's token and saves (compose.js): its
+// text never leaves the page. Only this origin can read the answer (no
+// CORS), as it can read the token from any page.
+func (c *composer) session(w http.ResponseWriter, r *http.Request, acct store.Account) {
+	ses := web.SessionFrom(r.Context())
+	if ses == nil {
+		web.Error(w, r, http.StatusUnauthorized, "Sign in first.")
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(struct {
+		Account string `json:"account"`
+		CSRF    string `json:"csrf"`
+	}{acct.Address, ses.CSRF})
 }

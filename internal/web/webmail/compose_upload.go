@@ -101,6 +101,10 @@ func (c *composer) readForm(w http.ResponseWriter, r *http.Request) (draftForm, 
 		}
 		f.DraftID = id
 	}
+	if vals.Get("asnew") != "" {
+		// "Save as a new draft": the draft named was sent or deleted.
+		f.DraftID = 0
+	}
 	f.Source = vals.Get("source")
 	f.To, f.Cc, f.Bcc = vals.Get("to"), vals.Get("cc"), vals.Get("bcc")
 	f.Subject, f.Text = vals.Get("subject"), vals.Get("text")

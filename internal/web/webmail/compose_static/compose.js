@@ -1,7 +1,8 @@
 // xtramail webmail: compose page behaviour (upload progress and size
-// check, saying when a save failed and trying again, sending only after
-// a save in flight, Ctrl+Enter to send) and the undo countdown. Without
-// it, the page still works by plain form posts.
+// check, saying when a save failed and trying again, keeping the text
+// through a sign-out, sending only after a save in flight, Ctrl+Enter to
+// send) and the undo countdown. Without it, the page still works by
+// plain form posts.
 (function () {
   "use strict";
 
@@ -98,13 +99,99 @@
       if (!e.detail.requestConfig || e.detail.requestConfig.elt !== form) return;
       var st = e.detail.xhr.status;
       var isState = isDraftState(e.detail.serverResponse);
-      if ((st === 413 || st === 503) && isState) {
+      if ((st === 409 || st === 413 || st === 503) && isState) {
         e.detail.shouldSwap = true;
         e.detail.isError = false;
       } else if (!isState) {
         e.detail.shouldSwap = false;
       }
     });
+
+    // A session that ended (expired, signed out in another tab): the
+    // server answers a request of the page 401 with HX-Redirect to the
+    // sign-in page, which htmx would follow at once, and the text typed
+    // would go with the page. Here it stays: no redirect and no swap
+    // (htmx:afterRequest still comes), the page says so, and the save
+    // goes as soon as the user has signed in again in another tab (the
+    // same cookies), with the new session's token.
+    var signedOut = false;
+    var signIn = "/login";
+    var sessionTimer = 0;
+    var sessionDelay = 0;
+    var account = form.getAttribute("data-account") || "";
+    form.addEventListener("htmx:beforeOnLoad", function (e) {
+      // Any request of the form: its saves and the address fields'
+      // suggestions alike.
+      var xhr = e.detail.xhr;
+      if (!xhr || xhr.status !== 401) return;
+      e.preventDefault();
+      signIn = xhr.getResponseHeader("HX-Redirect") || signIn;
+      if (e.detail.requestConfig && e.detail.requestConfig.elt !== form) noteSignedOut();
+    });
+
+    // noteSignedOut says the session ended and asks the server, until
+    // it answers with a session of this page's account, whether one is
+    // back.
+    function noteSignedOut() {
+      signedOut = true;
+      unsaved = true;
+      clearTimeout(retry); // the session check saves when it is back
+      retry = 0;
+      showSignedOut("");
+      if (!sessionTimer) sessionTimer = setTimeout(checkSession, 0);
+    }
+
+    function showSignedOut(other) {
+      var line = document.querySelector("#draft-state .draft-saved");
+      if (!line) return;
+      line.textContent = "";
+      line.classList.add("save-failed", "signed-out");
+      line.appendChild(document.createTextNode(other ?
+        "This browser is now signed in as " + other + ", not " + account + ". " :
+        "You were signed out. "));
+      var a = document.createElement("a");
+      a.href = signIn;
+      a.target = "_blank";
+      a.rel = "noopener";
+      a.textContent = other ? "Sign in as " + account : "Sign in again";
+      line.appendChild(a);
+      line.appendChild(document.createTextNode(" (opens in a new tab). Your text stays here, " +
+        "and is saved once you have."));
+    }
+
+    // checkSession asks for the session's token (JSON: a browser signed
+    // out gets 401, not the sign-in page). Signed in again as this
+    // page's account, the page takes the new token, for htmx's header
+    // (app.js reads the meta) and the form posts, and saves.
+    function checkSession() {
+      sessionTimer = 0;
+      var again = function (other) {
+        showSignedOut(other);
+        sessionDelay = Math.min(sessionDelay ? sessionDelay + 1000 : 2000, 10000);
+        sessionTimer = setTimeout(checkSession, sessionDelay);
+      };
+      fetch("/compose/session", {headers: {Accept: "application/json"}, credentials: "same-origin", cache: "no-store"})
+        .then(function (res) {
+          if (res.status !== 200) return null;
+          return res.json();
+        })
+        .then(function (ses) {
+          if (!ses || !ses.csrf) return again("");
+          if (account && ses.account !== account) return again(ses.account);
+          var meta = document.querySelector('meta[name="csrf-token"]');
+          if (meta) meta.setAttribute("content", ses.csrf);
+          var fields = document.querySelectorAll('input[name="csrf"]');
+          for (var i = 0; i < fields.length; i++) fields[i].value = ses.csrf;
+          signedOut = false;
+          sessionDelay = 0;
+          var line = document.querySelector("#draft-state .draft-saved");
+          if (line) {
+            line.classList.remove("signed-out");
+            line.textContent = "Signed in again: saving\u2026";
+          }
+          form.dispatchEvent(new Event("change")); // an autosave
+        }, function () { again(""); });
+    }
 
     // What is uploading, by name, beside the bar: the file input only
     // says "3 files" (and may hold files chosen since).
@@ -177,6 +264,7 @@
       var xhr = d.xhr;
       var st = xhr ? xhr.status : 0;
       if (!st) return {reason: "the connection failed.", again: true, conn: true};
+      if (st === 401) return {reason: "you were signed out.", signedOut: true};
       var body = xhr.responseText || "";
       if (isDraftState(body)) {
         // The answer was swapped in before htmx:afterRequest: the draft
@@ -196,6 +284,10 @@
       }
       // A proxy's limit on the way: the same files would meet it again.
       if (st === 413) return {reason: "the files are too large.", again: false, forGood: true};
+      // The server's refusal of the token: a session other than the
+      // page's (signed in again elsewhere before a save told the page
+      // it was signed out). The session check takes the new one.
+      if (st === 403 && own) return {reason: "the form's session has ended.", signedOut: true};
       return {reason: "the server refused it (" + st + ").", again: false};
     }
 
@@ -207,6 +299,7 @@
       if (!out || out.forGood) return "";
       var later = " They go with the next save.";
       if (out.conn) return "Not attached yet: the connection failed." + later;
+      if (out.signedOut) return "Not attached yet: you were signed out." + later;
       return "Not attached yet: the draft was not saved." + later;
     }
 
@@ -223,6 +316,10 @@
       unsaved = !!out;
       if (!out) {
         retryDelay = 0;
+        return;
+      }
+      if (out.signedOut) {
+        noteSignedOut();
         return;
       }
       var line = document.querySelector("#draft-state .draft-saved");
@@ -252,6 +349,13 @@
     // (htmx:afterSettle), and the send carries the form itself.
     var waiting = false;
     form.addEventListener("submit", function (e) {
+      if (signedOut) {
+        // The post would meet the sign-in wall, and the page would go
+        // with the text: the line says what to do.
+        e.preventDefault();
+        showSignedOut("");
+        return;
+      }
       if (!form.classList.contains("htmx-request")) {
         leaving = true;
         return;
