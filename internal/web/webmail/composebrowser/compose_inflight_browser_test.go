@@ -50,7 +50,10 @@ type savesProxy struct {
 	once    sync.Once
 	fail    failure // how saves with files fail, "": they go through
 	failAll bool    // saves without files fail as fail too
-	saves   []save
+	// lose armed: the next save with files (loseFiles) or without is
+	// forwarded, and the server's answer dropped (LoseNext).
+	lose, loseFiles bool
+	saves           []save
 }
 
 // failure is how the proxy fails a save: failBadGateway or failDrop.
@@ -69,6 +72,8 @@ type save struct {
 	held  bool
 	done  bool    // the server (or the proxy, failing it) has answered it
 	fail  failure // how the proxy failed it instead of forwarding it
+	lost  bool    // the server answered it; the proxy dropped the answer
+	draft string  // the draft id it named
 }
 
 func newSavesProxy(t *testing.T, srv *testserver.Server) *savesProxy {
@@ -102,6 +107,16 @@ func newSavesProxy(t *testing.T, srv *testserver.Server) *savesProxy {
 			case <-p.release:
 			case <-r.Context().Done():
 			}
+		}
+		if p.Saves()[i].lost {
+			// Stored, and the answer lost on its way back (a
+			// connection dropped after the commit, a proxy's
+			// timeout): the browser gets no answer.
+			rp.ServeHTTP(httptest.NewRecorder(), r)
+			p.mu.Lock()
+			p.saves[i].done = true
+			p.mu.Unlock()
+			panic(http.ErrAbortHandler)
 		}
 		if f := p.Saves()[i].fail; f != "" {
 			p.mu.Lock()
@@ -165,6 +180,9 @@ func (p *savesProxy) record(t *testing.T, r *http.Request) (i int, held, ok bool
 		case part.FormName() == "text":
 			b, _ := io.ReadAll(part)
 			s.text = strings.TrimSpace(strings.ReplaceAll(string(b), "\r\n", "\n"))
+		case part.FormName() == "draft":
+			b, _ := io.ReadAll(part)
+			s.draft = string(b)
 		}
 	}
 	p.mu.Lock()
@@ -175,6 +193,9 @@ func (p *savesProxy) record(t *testing.T, r *http.Request) (i int, held, ok bool
 	if p.armed && p.files == (len(s.files) > 0) {
 		p.armed, s.held = false, true
 	}
+	if p.lose && p.loseFiles == (len(s.files) > 0) {
+		p.lose, s.lost = false, true
+	}
 	p.saves = append(p.saves, s)
 	return len(p.saves) - 1, s.held, true
 }
@@ -184,6 +205,14 @@ func (p *savesProxy) record(t *testing.T, r *http.Request) (i int, held, ok bool
 func (p *savesProxy) Hold(withFiles bool) {
 	p.mu.Lock()
 	p.armed, p.files = true, withFiles
+	p.mu.Unlock()
+}
+
+// LoseNext arms the proxy: the next save with files (withFiles) or
+// without reaches the server, which stores it, and its answer is lost.
+func (p *savesProxy) LoseNext(withFiles bool) {
+	p.mu.Lock()
+	p.lose, p.loseFiles = true, withFiles
 	p.mu.Unlock()
 }
 

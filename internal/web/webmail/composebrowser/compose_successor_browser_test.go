@@ -1,0 +1,265 @@
+package composebrowser_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/xtramail/xtramail/internal/message"
+	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/testserver"
+	"github.com/xtramail/xtramail/internal/web/webtest"
+)
+
+// pageDraft is the draft id the page names in its saves.
+const pageDraft = `document.querySelector("#draft-state input[name=draft]").value`
+
+// lostSave waits until the proxy has seen a save whose answer it
+// dropped after the server stored it, and returns it.
+func lostSave(t *testing.T, px *savesProxy) save {
+	t.Helper()
+	var lost save
+	waitFor(t, "a save stored and its answer lost", func() bool {
+		i := slices.IndexFunc(px.Saves(), func(s save) bool { return s.lost && s.done })
+		if i >= 0 {
+			lost = px.Saves()[i]
+		}
+		return i >= 0
+	})
+	return lost
+}
+
+// onlyDraftID is the id of the account's one draft.
+func onlyDraftID(t *testing.T, srv *testserver.Server) string {
+	t.Helper()
+	ds := srv.Messages(t, bob, store.Drafts)
+	if len(ds) != 1 {
+		t.Fatalf("%d drafts in Drafts, want 1", len(ds))
+	}
+	return fmt.Sprint(ds[0].ID)
+}
+
+// TestBrowserComposeLostAnswer: a save the server stored whose answer
+// never reached the page (the connection dropped after the commit, a
+// proxy's timeout) left the page naming the replaced version: every
+// later save and Send got 404, and the page could only say "Not saved".
+// The proxy drops the answer of the save that carries two files, after
+// the server stored it; the next save (text typed, carrying the files
+// again, naming the old id) must store the text on the draft's current
+// version with each file once, and the page must take its id. Then the
+// answer of a text autosave is lost and Send pressed at once: the
+// message must go, once, with the last text and both files.
+func TestBrowserComposeLostAnswer(t *testing.T) {
+	const hold = 10 * time.Second
+	srv, sk, clk := browserServer(t, hold)
+	px := newSavesProxy(t, srv)
+	tab := webtest.NewTab(t)
+	tab.SignIn(px.URL, bob, bobPw)
+	tab.Navigate(px.URL + "/compose")
+	webtest.Run(tab, chromedp.Evaluate[bool](`(() => {
+		document.getElementById("to").value = "carol@far.test";
+		document.getElementById("subject").value = "Floor plan";
+		return true;
+	})()`))
+	webtest.Run(tab, chromedp.Evaluate[bool](watchSaves))
+	typeText(tab, "The plan and a photo, as promised.")
+	tab.WaitFor(saveLine + `.textContent.startsWith("Draft saved at")`)
+	first := webtest.Run(tab, chromedp.Evaluate[string](pageDraft))
+
+	// The files' save is stored; its answer is lost.
+	names := []string{"floor-plan.pdf", "site photo 2.jpg"}
+	paths, want := chooseFiles(t, fileSizes, names...)
+	px.LoseNext(true)
+	tab.Do(chromedp.SetUploadFiles(chromedp.CSS("#files"), paths))
+	if lost := lostSave(t, px); !slices.Equal(lost.files, names) || lost.draft != first {
+		t.Fatalf("the lost save carried %v naming draft %s, want %v naming %s", lost.files, lost.draft, names, first)
+	}
+	tab.WaitFor(saveLine + `.textContent.startsWith("Not saved")`)
+	if files, _ := draftFiles(t, srv, bob); len(files) != 2 || onlyDraftID(t, srv) == first {
+		t.Fatalf("the lost save stored %v as draft %s; want both files, in a new version", keys(files), onlyDraftID(t, srv))
+	}
+	if got := webtest.Run(tab, chromedp.Evaluate[string](pageDraft)); got != first {
+		t.Fatalf("the page names draft %s after the lost answer, want still %s", got, first)
+	}
+
+	// The next save names the old version and carries the files again.
+	typeText(tab, " The key is at reception.")
+	tab.WaitFor(saveLine + `.textContent.startsWith("Draft saved at")`)
+	saves := px.Saves()
+	if s := saves[len(saves)-1]; s.draft != first || !slices.Equal(s.files, names) || s.lost {
+		t.Errorf("the save after the lost one was %+v, want it naming %s with the files again", s, first)
+	}
+	cur := onlyDraftID(t, srv)
+	if got := webtest.Run(tab, chromedp.Evaluate[string](pageDraft)); got != cur {
+		t.Errorf("the page names draft %s, want the current version %s", got, cur)
+	}
+	files, text := draftFiles(t, srv, bob)
+	if !slices.Equal(keys(files), keys(want)) {
+		t.Errorf("the draft has files %v, want %v each once", keys(files), keys(want))
+	}
+	for name, b := range want {
+		if !bytes.Equal(files[name], b) {
+			t.Errorf("the draft's %s differs from the file chosen", name)
+		}
+	}
+	if !strings.Contains(text, "The plan and a photo, as promised. The key is at reception.") {
+		t.Errorf("the draft's text is %q", text)
+	}
+	state := tab.Text("#draft-state")
+	for _, name := range names {
+		if strings.Count(state, name) != 1 {
+			t.Errorf("the page lists %q, want %s once", state, name)
+		}
+	}
+	if n := webtest.Run(tab, chromedp.Evaluate[int](`document.getElementById("files").files.length`)); n != 0 {
+		t.Errorf("the file input still holds %d files after the save that stored them", n)
+	}
+	tab.EachLook(func(int, bool) {
+		tab.WaitFor("document.documentElement.scrollWidth <= window.innerWidth")
+		tab.Screenshot("compose-after-lost-answer")
+	})
+
+	// A text save's answer lost, then Send at once, naming the old id.
+	before := webtest.Run(tab, chromedp.Evaluate[string](pageDraft))
+	px.LoseNext(false)
+	typeText(tab, " See you Monday.")
+	lostSave(t, px)
+	tab.WaitFor(saveLine + `.textContent.startsWith("Not saved")`)
+	if onlyDraftID(t, srv) == before {
+		t.Fatal("the lost text save stored no new version")
+	}
+	sentAt := clk.Now()
+	tab.Do(chromedp.Click(chromedp.CSS("#send-button")))
+	waitText(t, tab, "main", "Sending")
+	got := passHold(t, srv, sk, clk, sentAt, hold, "Floor plan")
+	waitFor(t, "the draft to go", func() bool { return len(srv.Messages(t, bob, store.Drafts)) == 0 })
+	if n := len(sk.got()); n != 1 {
+		t.Errorf("the relay got %d messages, want 1", n)
+	}
+	if n := len(srv.Messages(t, bob, store.Sent)); n != 1 {
+		t.Errorf("%d messages in Sent, want 1", n)
+	}
+	sentFiles, sentText := partsOf(t, got.data)
+	if !slices.Equal(keys(sentFiles), keys(want)) {
+		t.Errorf("the message sent has files %v, want %v each once", keys(sentFiles), keys(want))
+	}
+	for name, b := range want {
+		if !bytes.Equal(sentFiles[name], b) {
+			t.Errorf("the sent %s differs from the file chosen", name)
+		}
+	}
+	if !strings.Contains(sentText, "The key is at reception. See you Monday.") {
+		t.Errorf("the message sent has the text %q", sentText)
+	}
+}
+
+// partsOf returns a message's files by name (each must be there once)
+// and its text.
+func partsOf(t *testing.T, raw []byte) (map[string][]byte, string) {
+	t.Helper()
+	files := map[string][]byte{}
+	var text string
+	info := message.Parse(raw)
+	for _, p := range info.Part.Leaves() {
+		b, err := message.Decode(raw, p)
+		if err != nil {
+			t.Fatalf("part %s/%s: %v", p.Type, p.Subtype, err)
+		}
+		if p.Filename == "" {
+			text += string(b)
+			continue
+		}
+		if _, dup := files[p.Filename]; dup {
+			t.Errorf("the message has %s twice", p.Filename)
+		}
+		files[p.Filename] = b
+	}
+	return files, text
+}
+
+// TestBrowserComposeSignedOut: when the session ended (expired, signed
+// out elsewhere), the next autosave's answer (401 with HX-Redirect) took
+// the page to the sign-in page, and the text typed since the last save
+// went with it. The session is deleted on the server, text typed: the
+// page must stay, with the text, say the user was signed out with a
+// link to sign in in a new tab, and warn on leaving; Send must not post
+// into the sign-in wall. Once the user signed in again in another tab
+// (the same cookies), the page must save the text by itself with the
+// new session's token, and later saves and Send must go. Screenshots of
+// the notice at 390 and 1280 px, light and dark.
+func TestBrowserComposeSignedOut(t *testing.T) {
+	srv, px, tab := openCompose(t, "")
+	typeText(tab, "Dear Carol, the keys are at reception.")
+	tab.WaitFor(saveLine + `.textContent.startsWith("Draft saved at")`)
+
+	if _, err := srv.Store.DeleteSessions(context.Background(), store.PrincipalUser, srv.Account(t, bob).ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	typeText(tab, " The plan follows.")
+	const typed = "Dear Carol, the keys are at reception. The plan follows."
+	tab.WaitFor(saveLine + `.classList.contains("signed-out")`)
+	if loc := tab.Location(); !strings.HasSuffix(loc, "/compose") {
+		t.Fatalf("after the session ended the page is %s, want still compose", loc)
+	}
+	if got := tab.Text("#draft-state .draft-saved"); !strings.Contains(got, "You were signed out.") || !strings.Contains(got, "Your text stays here") {
+		t.Errorf("the save line says %q", got)
+	}
+	if ok := webtest.Run(tab, chromedp.Evaluate[bool](`(a => !!a && a.target === "_blank" && new URL(a.href).pathname === "/login")(document.querySelector("#draft-state .draft-saved a"))`)); !ok {
+		t.Errorf("the save line has no link to sign in in a new tab")
+	}
+	if got := webtest.Run(tab, chromedp.Evaluate[string](`document.getElementById("text").value`)); strings.TrimSpace(got) != typed {
+		t.Errorf("the message field holds %q, want the text typed", got)
+	}
+	if !webtest.Run(tab, chromedp.Evaluate[bool](warnsOnLeave)) {
+		t.Errorf("leaving the page while signed out does not warn")
+	}
+	tab.EachLook(func(int, bool) {
+		tab.WaitFor("document.documentElement.scrollWidth <= window.innerWidth")
+		tab.WaitFor(`(l => { const r = l.getBoundingClientRect(); return r.width > 0 && r.right <= window.innerWidth })(` + saveLine + `)`)
+		tab.Screenshot("compose-signed-out")
+	})
+	// Send now would post into the sign-in wall: it stays.
+	tab.Do(chromedp.Click(chromedp.CSS("#send-button")))
+	if loc := tab.Location(); !strings.HasSuffix(loc, "/compose") {
+		t.Fatalf("Send while signed out left for %s", loc)
+	}
+	if _, text := draftFiles(t, srv, bob); strings.Contains(text, "The plan follows.") {
+		t.Fatalf("a save went through without a session: %q", text)
+	}
+
+	// Signed in again in another tab of the same browser.
+	other, cancel := chromedp.NewContext(tab.Ctx)
+	defer cancel()
+	err := chromedp.Do(other,
+		chromedp.Navigate(px.URL+"/login"),
+		chromedp.WaitVisible(chromedp.ID("address")),
+		chromedp.SendKeys(chromedp.ID("address"), bob),
+		chromedp.SendKeys(chromedp.ID("password"), bobPw),
+		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS("nav")),
+	)
+	if err != nil {
+		t.Fatalf("sign in again in another tab: %v", err)
+	}
+	tab.WaitFor(saveLine + `.textContent.startsWith("Draft saved at")`)
+	if _, text := draftFiles(t, srv, bob); !strings.Contains(text, typed) {
+		t.Errorf("after signing in again the draft's text is %q, want %q", text, typed)
+	}
+	if webtest.Run(tab, chromedp.Evaluate[bool](warnsOnLeave)) {
+		t.Errorf("leaving the page once the draft was saved still warns")
+	}
+	typeText(tab, " See you Monday.")
+	waitFor(t, "the next autosave to be stored", func() bool {
+		_, text := draftFiles(t, srv, bob)
+		return strings.Contains(text, typed+" See you Monday.")
+	})
+	tab.WaitFor(saveLine + `.textContent.startsWith("Draft saved at")`)
+	tab.Do(chromedp.Click(chromedp.CSS("#send-button")))
+	tab.WaitFor(`location.pathname.startsWith("/outbox/")`)
+}
