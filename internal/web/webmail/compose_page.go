@@ -32,7 +32,9 @@ type composeView struct {
 	Unsaved bool
 	// Gone: the draft named was sent or deleted; the page offers to
 	// save what it holds as a new draft.
-	Gone    bool
+	Gone bool
+	// HeldID: the draft is held for sending, by this outbox entry.
+	HeldID  int64
 	SavedAt string
 	Undo    int // seconds of the undo window
 	Heading string
@@ -167,24 +169,37 @@ func (c *composer) formView(f draftForm, msg string) composeView {
 
 // errBeingSent is the answer to a save of a draft held for sending.
 var errBeingSent = &errForm{msg: "This message is already being sent (from another window, or a send whose answer was lost). " +
-	"Undo the send to edit it; what you typed here is not saved.", status: http.StatusConflict}
+	"To edit it, undo the send; what you typed here is not saved.", status: http.StatusConflict}
 
 // showHeld answers a send of a draft whose current version, draftID, is
 // held for sending already: that entry's undo page.
 func (c *composer) showHeld(w http.ResponseWriter, r *http.Request, acct store.Account, f draftForm, draftID int64) {
-	list, err := c.store.Outbox(r.Context(), acct.ID)
+	id, err := c.heldEntry(r.Context(), acct, draftID)
 	if err != nil {
 		c.failed(w, r, acct.ID, "read outbox", err)
 		return
 	}
+	if id == 0 {
+		// Sent in between: the draft is gone.
+		c.render(w, r, acct, errDraftGone.httpStatus(), c.refusedView(r.Context(), acct, f, errDraftGone))
+		return
+	}
+	http.Redirect(w, r, "/outbox/"+strconv.FormatInt(id, 10), http.StatusSeeOther)
+}
+
+// heldEntry is the id of the account's outbox entry that holds draftID,
+// 0 when none does (any more).
+func (c *composer) heldEntry(ctx context.Context, acct store.Account, draftID int64) (int64, error) {
+	list, err := c.store.Outbox(ctx, acct.ID)
+	if err != nil {
+		return 0, err
+	}
 	for _, e := range list {
 		if e.DraftID == draftID {
-			http.Redirect(w, r, "/outbox/"+strconv.FormatInt(e.ID, 10), http.StatusSeeOther)
-			return
+			return e.ID, nil
 		}
 	}
-	// Sent in between: the draft is gone.
-	c.render(w, r, acct, errDraftGone.httpStatus(), c.refusedView(r.Context(), acct, f, errDraftGone))
+	return 0, nil
 }
 
 // refusedView is formView with the files of the draft's stored version,
@@ -222,7 +237,9 @@ func (c *composer) save(w http.ResponseWriter, r *http.Request, acct store.Accou
 	}
 	htmx := r.Header.Get("HX-Request") == "true"
 	var held *draftHeld
+	var heldID int64 // its outbox entry, for a link to its undo page
 	if errors.As(err, &held) {
+		heldID, _ = c.heldEntry(r.Context(), acct, held.id)
 		err = errBeingSent
 	}
 	var fe *errForm
@@ -232,6 +249,7 @@ func (c *composer) save(w http.ResponseWriter, r *http.Request, acct store.Accou
 		// says more (413: too large; 409: the draft was sent meanwhile;
 		// compose.js swaps those in too); the draft is unchanged.
 		v := c.refusedView(r.Context(), acct, f, fe)
+		v.HeldID = heldID
 		status := http.StatusOK
 		if fe.status != 0 {
 			status = fe.status
@@ -239,7 +257,9 @@ func (c *composer) save(w http.ResponseWriter, r *http.Request, acct store.Accou
 		c.compose.Fragment(w, r, status, "draft-state", web.View{Data: v})
 		return
 	case errors.As(err, &fe):
-		c.render(w, r, acct, fe.httpStatus(), c.refusedView(r.Context(), acct, f, fe))
+		v := c.refusedView(r.Context(), acct, f, fe)
+		v.HeldID = heldID
+		c.render(w, r, acct, fe.httpStatus(), v)
 		return
 	case err != nil:
 		c.failed(w, r, acct.ID, "save draft", err)

@@ -372,6 +372,16 @@
         // it replaces the draft the send would name.
         setTimeout(function () {
           waiting = false;
+          // A button of the draft state ("Remove", "Save as a new
+          // draft") was swapped out with it by the save's answer:
+          // the same button of the new state, if it still has one
+          // (requestSubmit refuses a button no longer in the form).
+          if (submitter && !form.contains(submitter)) {
+            submitter = toArray(form.querySelectorAll("#draft-state button")).filter(function (b) {
+              return b.name === submitter.name && b.value === submitter.value;
+            })[0];
+            if (!submitter) return;
+          }
           form.requestSubmit(submitter);
         }, 0);
       });

@@ -263,3 +263,86 @@ func TestBrowserComposeSignedOut(t *testing.T) {
 	tab.Do(chromedp.Click(chromedp.CSS("#send-button")))
 	tab.WaitFor(`location.pathname.startsWith("/outbox/")`)
 }
+
+// TestBrowserComposeSentElsewhere: the draft open in one tab is sent from
+// another. While it is held, an autosave of the first tab must not
+// replace it (what is held is what goes) and must say it is being sent;
+// once it was sent, an autosave must say the draft is no longer in
+// Drafts, not show a 404 page, and "Save as a new draft" must keep the
+// text typed. The message goes once. Screenshots of both notices at 390
+// and 1280 px, light and dark.
+func TestBrowserComposeSentElsewhere(t *testing.T) {
+	const hold = 10 * time.Second
+	srv, sk, clk := browserServer(t, hold)
+	tab := webtest.NewTab(t)
+	tab.SignIn(srv.Web, bob, bobPw)
+	tab.Navigate(srv.Web + "/compose")
+	webtest.Run(tab, chromedp.Evaluate[bool](`(() => {
+		document.getElementById("to").value = "carol@far.test";
+		document.getElementById("subject").value = "Floor plan";
+		return true;
+	})()`))
+	typeText(tab, "The plan, as promised.")
+	tab.WaitFor(saveLine + `.textContent.startsWith("Draft saved at")`)
+	id := webtest.Run(tab, chromedp.Evaluate[string](pageDraft))
+
+	// Sent from another tab of the same browser.
+	other, cancel := chromedp.NewContext(tab.Ctx)
+	defer cancel()
+	sentAt := clk.Now()
+	if err := chromedp.Do(other,
+		chromedp.Navigate(srv.Web+"/compose?draft="+id),
+		chromedp.WaitVisible(chromedp.ID("send-button")),
+		chromedp.Click(chromedp.ID("send-button")),
+	); err != nil {
+		t.Fatalf("send from another tab: %v", err)
+	}
+	var held string // the version the send saved, and holds
+	waitFor(t, "the message to be held", func() bool {
+		list, err := srv.Store.Outbox(context.Background(), srv.Account(t, bob).ID)
+		if err == nil && len(list) == 1 {
+			held = fmt.Sprint(list[0].DraftID)
+		}
+		return held != ""
+	})
+
+	typeText(tab, " The key is at reception.")
+	tab.WaitFor(saveLine + `.textContent.startsWith("Not saved")`)
+	if got := tab.Text("#draft-state .alert-error"); !strings.Contains(got, "already being sent") {
+		t.Errorf("an autosave of the held draft says %q", got)
+	}
+	if ok := webtest.Run(tab, chromedp.Evaluate[bool](`(a => !!a && new URL(a.href).pathname.startsWith("/outbox/"))(document.querySelector("#draft-state a"))`)); !ok {
+		t.Errorf("the held draft's notice has no link to its undo page")
+	}
+	if got := onlyDraftID(t, srv); got != held {
+		t.Errorf("the held draft %s was replaced by %s", held, got)
+	}
+	tab.EachLook(func(int, bool) {
+		tab.WaitFor("document.documentElement.scrollWidth <= window.innerWidth")
+		tab.Screenshot("compose-draft-held")
+	})
+
+	got := passHold(t, srv, sk, clk, sentAt, hold, "Floor plan")
+	if _, text := partsOf(t, got.data); !strings.Contains(text, "The plan, as promised.") || strings.Contains(text, "reception") {
+		t.Errorf("the message sent has the text %q, want the one held", text)
+	}
+	waitFor(t, "the draft to go", func() bool { return len(srv.Messages(t, bob, store.Drafts)) == 0 })
+
+	typeText(tab, " See you Monday.")
+	tab.WaitFor(`(document.querySelector("#draft-state .alert-error") || {textContent: ""}).textContent.includes("no longer in Drafts")`)
+	if loc := tab.Location(); !strings.HasSuffix(loc, "/compose") {
+		t.Fatalf("after the draft was sent the page is %s", loc)
+	}
+	tab.EachLook(func(int, bool) {
+		tab.WaitFor("document.documentElement.scrollWidth <= window.innerWidth")
+		tab.Screenshot("compose-draft-gone")
+	})
+	tab.Do(webtest.Loads(chromedp.Click(chromedp.CSS(`#draft-state button[name=asnew]`))))
+	waitText(t, tab, "main", "Draft saved.")
+	if _, text := draftFiles(t, srv, bob); !strings.Contains(text, "The plan, as promised. The key is at reception. See you Monday.") {
+		t.Errorf("the new draft's text is %q", text)
+	}
+	if n := len(sk.got()); n != 1 {
+		t.Errorf("the relay got %d messages, want 1", n)
+	}
+}
