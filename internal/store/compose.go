@@ -17,8 +17,9 @@ const DraftSuccessorsKept = 30 * 24 * time.Hour
 // ErrDraftGone is the ErrNotFound of DraftSuccessor for a draft of the
 // account whose last version was sent or deleted (as far as the store
 // still knows: a replacement recorded, a send in the outbox's last day,
-// the message's row): a page can say so instead of "not found". Another
-// account's id is plain ErrNotFound.
+// the message's row in Drafts): a page can say so instead of "not
+// found". Another account's id, or a message that was never a draft, is
+// plain ErrNotFound.
 var ErrDraftGone = fmt.Errorf("draft sent or deleted: %w", ErrNotFound)
 
 // OutboxEntry is a message the user sent from the webmail that is held

@@ -174,12 +174,13 @@ func (s *Store) DraftSuccessor(ctx context.Context, accountID, id int64) (int64,
 	if live {
 		return last, nil
 	}
-	// Gone: was it the account's? Replaced in it, sent from it within
-	// the outbox's day, or its row still there (expunged, moved).
+	// Gone: was it a draft of the account? Replaced in it, sent from it
+	// within the outbox's day, or its row still in Drafts, expunged.
 	var ours bool
 	err := s.queryRow(ctx, `SELECT ?3 > 0
 			OR EXISTS (SELECT 1 FROM outbox WHERE draft_id = ?1 AND account_id = ?2)
-			OR EXISTS (SELECT 1 FROM messages WHERE id = ?1 AND account_id = ?2)`, last, accountID, steps).Scan(&ours)
+			OR EXISTS (SELECT 1 FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
+				WHERE m.id = ?1 AND m.account_id = ?2 AND b.name = ?4)`, last, accountID, steps, store.Drafts).Scan(&ours)
 	if err != nil {
 		return 0, fmt.Errorf("is draft %d the account's: %w", id, err)
 	}

@@ -323,10 +323,9 @@ type saved struct {
 	// without their bytes.
 	Draft compose.Draft
 	Size  int64 // of the written message
-	// Landed: the version the form named had been replaced; this one
-	// replaced its current successor. RemoveSkipped: the form's
-	// removals were then not done.
-	Landed, RemoveSkipped bool
+	// RemoveSkipped: the version the form named had been replaced, and
+	// the form's removals (indexes of its files) were not done.
+	RemoveSkipped bool
 }
 
 // maxSaveTries bounds how often a save starts again because another
@@ -392,8 +391,8 @@ func rewindUploads(ups []compose.Attachment) error {
 func (a *app) saveVersion(ctx context.Context, acct store.Account, f draftForm, cur int64) (saved, error) {
 	var d compose.Draft
 	messageID := ""
-	var kept []compose.File  // the previous version's files kept, in order
-	var landed, skipped bool // on a successor of the version the page named; its removals not done
+	var kept []compose.File // the previous version's files kept, in order
+	var skipped bool        // the form's removals not done
 	if cur != 0 {
 		m, info, err := a.draftInfo(ctx, acct, cur)
 		if err != nil {
@@ -405,7 +404,7 @@ func (a *app) saveVersion(ctx context.Context, acct store.Account, f draftForm, 
 		}
 		d = draftFromStored(acct, info, "", files)
 		messageID = info.MessageID
-		if landed = cur != f.DraftID; landed {
+		if cur != f.DraftID {
 			// The page's Remove indexes are of the files of the version
 			// it named, which this one may list otherwise: nothing is
 			// removed (the answer says so). Uploads this version already
@@ -480,7 +479,7 @@ func (a *app) saveVersion(ctx context.Context, acct store.Account, f draftForm, 
 	for i, att := range d.Attachments {
 		d.Attachments[i] = compose.Attachment{Filename: att.Filename, ContentType: att.ContentType, Size: att.Len(), Encoded: eofReader{}}
 	}
-	return saved{ID: dl.MessageID, Draft: d, Size: sp.Size(), Landed: landed, RemoveSkipped: skipped}, nil
+	return saved{ID: dl.MessageID, Draft: d, Size: sp.Size(), RemoveSkipped: skipped}, nil
 }
 
 // withoutStored drops the uploads that the stored files already hold, by

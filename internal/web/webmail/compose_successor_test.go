@@ -60,6 +60,22 @@ func TestComposeSaveNamingReplacedDraft(t *testing.T) {
 		t.Fatalf("GET the old version: %s to %q", resp.Status, resp.Header.Get("Location"))
 	}
 
+	// "Remove" of the first file of the list the page showed for the
+	// first version: the current version's list may differ, so nothing
+	// is removed, and the flash says so.
+	removeFields := map[string]string{"remove": "0"}
+	for k, v := range fields {
+		removeFields[k] = v
+	}
+	resp, _ = cl.post("/compose/save", removeFields, nil, true, false)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("remove naming the old version: %s", resp.Status)
+	}
+	_, page := cl.get(resp.Header.Get("Location"))
+	if !strings.Contains(page, "nothing was removed") || !strings.Contains(page, ">a.csv<") || !strings.Contains(page, ">b.csv<") {
+		t.Fatalf("the page after a remove naming the old version:\n%s", page)
+	}
+
 	// Send naming the first version: the current one goes, with the
 	// text of the send and both files.
 	fields["text"] = "final text"

@@ -179,16 +179,20 @@
           if (!ses || !ses.csrf) return again("");
           if (account && ses.account !== account) return again(ses.account);
           var meta = document.querySelector('meta[name="csrf-token"]');
-          if (meta) meta.setAttribute("content", ses.csrf);
-          var fields = document.querySelectorAll('input[name="csrf"]');
-          for (var i = 0; i < fields.length; i++) fields[i].value = ses.csrf;
           signedOut = false;
           sessionDelay = 0;
           var line = document.querySelector("#draft-state .draft-saved");
-          if (line) {
-            line.classList.remove("signed-out");
-            line.textContent = "Signed in again: saving\u2026";
+          if (line) line.classList.remove("signed-out");
+          if (meta && meta.getAttribute("content") === ses.csrf) {
+            // The page's own session: the refusal (a 403) was not
+            // about it, and saving again would meet it again.
+            if (line) line.textContent = "Not saved: the server refused it. Your text is still here.";
+            return;
           }
+          if (meta) meta.setAttribute("content", ses.csrf);
+          var fields = document.querySelectorAll('input[name="csrf"]');
+          for (var i = 0; i < fields.length; i++) fields[i].value = ses.csrf;
+          if (line) line.textContent = "Signed in again: saving\u2026";
           form.dispatchEvent(new Event("change")); // an autosave
         }, function () { again(""); });
     }

@@ -298,24 +298,31 @@ func draftFiles(t *testing.T, srv *testserver.Server, addr string) (map[string][
 	if len(bodies) != 1 {
 		t.Fatalf("%d drafts in Drafts, want 1", len(bodies))
 	}
+	for _, raw := range bodies {
+		return partsOf(t, raw) // the one
+	}
+	return nil, ""
+}
+
+// partsOf returns a message's files by name (each must be there once)
+// and its text.
+func partsOf(t *testing.T, raw []byte) (map[string][]byte, string) {
+	t.Helper()
 	files := map[string][]byte{}
 	var text string
-	for _, raw := range bodies {
-		info := message.Parse(raw)
-		for _, p := range info.Part.Leaves() {
-			b, err := message.Decode(raw, p)
-			if err != nil {
-				t.Fatalf("the draft's part %s/%s: %v", p.Type, p.Subtype, err)
-			}
-			if p.Filename == "" {
-				text += string(b)
-				continue
-			}
-			if _, dup := files[p.Filename]; dup {
-				t.Errorf("the draft has %s twice", p.Filename)
-			}
-			files[p.Filename] = b
+	for _, p := range message.Parse(raw).Part.Leaves() {
+		b, err := message.Decode(raw, p)
+		if err != nil {
+			t.Fatalf("the message's part %s/%s: %v", p.Type, p.Subtype, err)
 		}
+		if p.Filename == "" {
+			text += string(b)
+			continue
+		}
+		if _, dup := files[p.Filename]; dup {
+			t.Errorf("the message has %s twice", p.Filename)
+		}
+		files[p.Filename] = b
 	}
 	return files, text
 }
@@ -541,12 +548,7 @@ func filesArrived(t *testing.T, srv *testserver.Server, px *savesProxy, tab *web
 	if !strings.Contains(stored, text+" See you Monday.") {
 		t.Errorf("the stored draft's text is %q, want the last autosave's", stored)
 	}
-	state = tab.Text("#draft-state")
-	for _, name := range keys(want) {
-		if strings.Count(state, name) != 1 {
-			t.Errorf("after the next autosave the page lists %q, want %s once", state, name)
-		}
-	}
+	listedOnce(t, tab, "after the next autosave", keys(want))
 }
 
 func keys(m map[string][]byte) []string { return slices.Sorted(maps.Keys(m)) }
@@ -665,12 +667,7 @@ func TestBrowserComposeFilesKeptWhenTheirSaveFails(t *testing.T) {
 			if !strings.Contains(text, "The plan and a photo, as promised. The key is at reception.") {
 				t.Errorf("the stored draft's text is %q, want the autosave's", text)
 			}
-			state := tab.Text("#draft-state")
-			for _, name := range names {
-				if strings.Count(state, name) != 1 {
-					t.Errorf("after the save that stored them the page lists %q, want %s once", state, name)
-				}
-			}
+			listedOnce(t, tab, "after the save that stored them", names)
 		})
 	}
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/xtramail/xtramail/internal/message"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/testserver"
 	"github.com/xtramail/xtramail/internal/web/webtest"
@@ -19,6 +18,21 @@ import (
 
 // pageDraft is the draft id the page names in its saves.
 const pageDraft = `document.querySelector("#draft-state input[name=draft]").value`
+
+// composeAt signs bob in at base and opens compose with To and Subject
+// filled without events (no save of their own).
+func composeAt(t *testing.T, base string) *webtest.Tab {
+	t.Helper()
+	tab := webtest.NewTab(t)
+	tab.SignIn(base, bob, bobPw)
+	tab.Navigate(base + "/compose")
+	webtest.Run(tab, chromedp.Evaluate[bool](`(() => {
+		document.getElementById("to").value = "carol@far.test";
+		document.getElementById("subject").value = "Floor plan";
+		return true;
+	})()`))
+	return tab
+}
 
 // lostSave waits until the proxy has seen a save whose answer it
 // dropped after the server stored it, and returns it.
@@ -59,14 +73,7 @@ func TestBrowserComposeLostAnswer(t *testing.T) {
 	const hold = 10 * time.Second
 	srv, sk, clk := browserServer(t, hold)
 	px := newSavesProxy(t, srv)
-	tab := webtest.NewTab(t)
-	tab.SignIn(px.URL, bob, bobPw)
-	tab.Navigate(px.URL + "/compose")
-	webtest.Run(tab, chromedp.Evaluate[bool](`(() => {
-		document.getElementById("to").value = "carol@far.test";
-		document.getElementById("subject").value = "Floor plan";
-		return true;
-	})()`))
+	tab := composeAt(t, px.URL)
 	webtest.Run(tab, chromedp.Evaluate[bool](watchSaves))
 	typeText(tab, "The plan and a photo, as promised.")
 	tab.WaitFor(saveLine + `.textContent.startsWith("Draft saved at")`)
@@ -100,23 +107,11 @@ func TestBrowserComposeLostAnswer(t *testing.T) {
 		t.Errorf("the page names draft %s, want the current version %s", got, cur)
 	}
 	files, text := draftFiles(t, srv, bob)
-	if !slices.Equal(keys(files), keys(want)) {
-		t.Errorf("the draft has files %v, want %v each once", keys(files), keys(want))
-	}
-	for name, b := range want {
-		if !bytes.Equal(files[name], b) {
-			t.Errorf("the draft's %s differs from the file chosen", name)
-		}
-	}
+	sameFiles(t, "the draft", files, want)
 	if !strings.Contains(text, "The plan and a photo, as promised. The key is at reception.") {
 		t.Errorf("the draft's text is %q", text)
 	}
-	state := tab.Text("#draft-state")
-	for _, name := range names {
-		if strings.Count(state, name) != 1 {
-			t.Errorf("the page lists %q, want %s once", state, name)
-		}
-	}
+	listedOnce(t, tab, "after the save naming the old version", names)
 	if n := webtest.Run(tab, chromedp.Evaluate[int](`document.getElementById("files").files.length`)); n != 0 {
 		t.Errorf("the file input still holds %d files after the save that stored them", n)
 	}
@@ -146,41 +141,35 @@ func TestBrowserComposeLostAnswer(t *testing.T) {
 		t.Errorf("%d messages in Sent, want 1", n)
 	}
 	sentFiles, sentText := partsOf(t, got.data)
-	if !slices.Equal(keys(sentFiles), keys(want)) {
-		t.Errorf("the message sent has files %v, want %v each once", keys(sentFiles), keys(want))
-	}
-	for name, b := range want {
-		if !bytes.Equal(sentFiles[name], b) {
-			t.Errorf("the sent %s differs from the file chosen", name)
-		}
-	}
+	sameFiles(t, "the message sent", sentFiles, want)
 	if !strings.Contains(sentText, "The key is at reception. See you Monday.") {
 		t.Errorf("the message sent has the text %q", sentText)
 	}
 }
 
-// partsOf returns a message's files by name (each must be there once)
-// and its text.
-func partsOf(t *testing.T, raw []byte) (map[string][]byte, string) {
+// listedOnce checks that the draft state lists each file of names once.
+func listedOnce(t *testing.T, tab *webtest.Tab, when string, names []string) {
 	t.Helper()
-	files := map[string][]byte{}
-	var text string
-	info := message.Parse(raw)
-	for _, p := range info.Part.Leaves() {
-		b, err := message.Decode(raw, p)
-		if err != nil {
-			t.Fatalf("part %s/%s: %v", p.Type, p.Subtype, err)
+	state := tab.Text("#draft-state")
+	for _, name := range names {
+		if strings.Count(state, name) != 1 {
+			t.Errorf("%s the page lists %q, want %s once", when, state, name)
 		}
-		if p.Filename == "" {
-			text += string(b)
-			continue
-		}
-		if _, dup := files[p.Filename]; dup {
-			t.Errorf("the message has %s twice", p.Filename)
-		}
-		files[p.Filename] = b
 	}
-	return files, text
+}
+
+// sameFiles checks that files (what) holds each file of want once, byte
+// for byte, and no other.
+func sameFiles(t *testing.T, what string, files, want map[string][]byte) {
+	t.Helper()
+	if !slices.Equal(keys(files), keys(want)) {
+		t.Errorf("%s has files %v, want %v each once", what, keys(files), keys(want))
+	}
+	for name, b := range want {
+		if !bytes.Equal(files[name], b) {
+			t.Errorf("%s: %s differs from the file chosen", what, name)
+		}
+	}
 }
 
 // TestBrowserComposeSignedOut: when the session ended (expired, signed
@@ -274,14 +263,7 @@ func TestBrowserComposeSignedOut(t *testing.T) {
 func TestBrowserComposeSentElsewhere(t *testing.T) {
 	const hold = 10 * time.Second
 	srv, sk, clk := browserServer(t, hold)
-	tab := webtest.NewTab(t)
-	tab.SignIn(srv.Web, bob, bobPw)
-	tab.Navigate(srv.Web + "/compose")
-	webtest.Run(tab, chromedp.Evaluate[bool](`(() => {
-		document.getElementById("to").value = "carol@far.test";
-		document.getElementById("subject").value = "Floor plan";
-		return true;
-	})()`))
+	tab := composeAt(t, srv.Web)
 	typeText(tab, "The plan, as promised.")
 	tab.WaitFor(saveLine + `.textContent.startsWith("Draft saved at")`)
 	id := webtest.Run(tab, chromedp.Evaluate[string](pageDraft))

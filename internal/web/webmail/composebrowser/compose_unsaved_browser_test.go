@@ -216,12 +216,7 @@ func TestBrowserComposeFilesChosenAgainDuringTheirFailingSave(t *testing.T) {
 			t.Errorf("the stored draft's %s differs from the file chosen (%d bytes, want %d)", name, len(got), len(b))
 		}
 	}
-	state := tab.Text("#draft-state")
-	for name := range want {
-		if strings.Count(state, name) != 1 {
-			t.Errorf("the page lists %q, want %s once", state, name)
-		}
-	}
+	listedOnce(t, tab, "after the save that stored them", keys(want))
 	tab.SetWidth(webtest.PhoneWidth)
 	tab.WaitFor("document.documentElement.scrollWidth <= window.innerWidth")
 	tab.Screenshot("compose-files-chosen-again-after-failure")
