@@ -213,6 +213,13 @@ type Queue struct {
 	MaxBackoff Duration `toml:"max_backoff"`
 	// Concurrency is how many recipient domains are delivered at once.
 	Concurrency int `toml:"concurrency"`
+	// RouteNetworks are the networks (CIDR prefixes) that a domain's own
+	// relay host, set by its tenant's administrators for redelivery to
+	// the primary mailbox, may be reached at besides public addresses.
+	// Loopback, private and other special addresses are refused
+	// otherwise, so that a tenant cannot have the service connect inside
+	// the operator's network. Dev mode adds loopback.
+	RouteNetworks []string `toml:"route_networks"`
 }
 
 // Web configures the one HTTPS listener that serves the webmail (at /),
@@ -327,6 +334,23 @@ func (c *Config) SubmissionListen() (starttls, implicit string) {
 	return resolve(c.Submission.Listen, ":587"), resolve(c.Submission.ListenTLS, ":465")
 }
 
+// RoutePrefixes parses RouteNetworks; a bare address is a network of one.
+func (q Queue) RoutePrefixes() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, n := range q.RouteNetworks {
+		p, err := netip.ParsePrefix(n)
+		if err != nil {
+			a, aerr := netip.ParseAddr(n)
+			if aerr != nil {
+				return nil, fmt.Errorf("queue.route_networks %q: want a CIDR prefix or an address", n)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
 // ApplyDev switches to the loopback-only development listeners.
 func (c *Config) ApplyDev() {
 	c.Dev = true
@@ -338,6 +362,8 @@ func (c *Config) ApplyDev() {
 	c.Submission.ListenTLS = "127.0.0.1:5465"
 	c.Web.Listen = "127.0.0.1:8443"
 	c.Web.RedirectListen = ""
+	// Everything runs on this machine, a test relay included.
+	c.Queue.RouteNetworks = append(c.Queue.RouteNetworks, "127.0.0.0/8", "::1/128")
 }
 
 // Load reads a TOML file over the defaults. Unknown keys are an error, so
@@ -437,6 +463,9 @@ func (q Queue) validate() error {
 	case "starttls", "implicit", "none":
 	default:
 		errs = append(errs, fmt.Errorf("queue.relay_tls %q: want starttls, implicit or none", q.RelayTLS))
+	}
+	if _, err := q.RoutePrefixes(); err != nil {
+		errs = append(errs, err)
 	}
 	if (q.RelayUsername == "") != (q.RelayPassword == "") {
 		errs = append(errs, errors.New("queue: relay_username and relay_password go together"))

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,6 +106,7 @@ func TestValidate(t *testing.T) {
 		func(c *Config) { c.Web.SessionMax.Duration = c.Web.SessionIdle.Duration - 1 },
 		func(c *Config) { c.Web.ReadHeaderTimeout.Duration = 0 },
 		func(c *Config) { c.Web.Listen, c.Web.RedirectListen = "", ":80" },
+		func(c *Config) { c.Queue.RouteNetworks = []string{"10.0.0.0/8", "internal.example"} },
 	} {
 		c := Default()
 		c.Capture.Allow = []string{"192.0.2.1"}
@@ -128,6 +130,7 @@ relay_port = 465
 relay_username = "u"
 relay_password = "p"
 lifetime = "72h"
+route_networks = ["10.1.0.0/16", "192.168.7.25"]
 `), &c)
 	if err != nil {
 		t.Fatal(err)
@@ -140,8 +143,19 @@ lifetime = "72h"
 		q.Lifetime.Duration != 72*time.Hour || q.DelayNotice.Duration != 4*time.Hour || !q.MTASTS {
 		t.Fatalf("queue %+v", q)
 	}
+	if ps, err := q.RoutePrefixes(); err != nil || fmt.Sprint(ps) != "[10.1.0.0/16 192.168.7.25/32]" {
+		t.Fatalf("route networks %v, %v", ps, err)
+	}
 	if Default().Queue.Mode != "" {
 		t.Fatal("outbound delivery is on by default")
+	}
+	if len(Default().Queue.RouteNetworks) != 0 {
+		t.Fatal("routes reach special addresses by default")
+	}
+	dev := Default()
+	dev.ApplyDev()
+	if ps, _ := dev.Queue.RoutePrefixes(); fmt.Sprint(ps) != "[127.0.0.0/8 ::1/128]" {
+		t.Fatalf("dev route networks %v", ps)
 	}
 	for _, mod := range []func(*Queue){
 		func(q *Queue) { q.Mode = "smtp" },

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"slices"
 	"sort"
 	"strconv"
@@ -75,6 +76,14 @@ type Config struct {
 	RootCAs *x509.CertPool
 	// MTASTS, when set, looks up recipient domains' policies (MX mode).
 	MTASTS *mtasts.Client
+	// RouteNetworks are the networks an entry's own route (a domain's
+	// relay host, which a tenant administrator sets) may reach besides
+	// public addresses. Loopback, private, link-local and other special
+	// addresses are refused otherwise, when the connection is made: a
+	// tenant must not have the service connect inside the operator's
+	// network (server-side request forgery), by address or by a name
+	// that resolves there.
+	RouteNetworks []netip.Prefix
 
 	Lifetime    time.Duration // give up after (5 days)
 	DelayNotice time.Duration // warn the sender once after (4 h)
@@ -346,6 +355,8 @@ type target struct {
 	tlsMode string
 	// sts is the MTA-STS policy for MX targets, nil without one.
 	sts *mtasts.Policy
+	// routed: an entry's own route (Config.RouteNetworks).
+	routed bool
 }
 
 // result is the outcome of one entry's attempt.
@@ -564,8 +575,24 @@ func routeTargets(route string) []target {
 			host, port = h, n
 		}
 	}
-	return []target{{host: host, port: port, tlsMode: "opportunistic"}}
+	return []target{{host: host, port: port, tlsMode: "opportunistic", routed: true}}
 }
+
+// routeAllowed says whether a route may connect to ip: a public address,
+// or one in networks.
+func routeAllowed(ip netip.Addr, networks []netip.Prefix) bool {
+	ip = ip.Unmap()
+	for _, n := range networks {
+		if n.Contains(ip) {
+			return true
+		}
+	}
+	return ip.IsGlobalUnicast() && !ip.IsPrivate() && !sharedAddressSpace.Contains(ip)
+}
+
+// sharedAddressSpace is carrier-grade NAT's (RFC 6598), inside providers'
+// networks like the private ranges.
+var sharedAddressSpace = netip.MustParsePrefix("100.64.0.0/10")
 
 func trimDot(s string) string {
 	if len(s) > 1 && s[len(s)-1] == '.' {

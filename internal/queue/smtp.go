@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/textproto"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -23,6 +25,10 @@ import (
 type OpenBodyer interface {
 	OpenBody(ctx context.Context, accountID, bodyID int64) (io.ReadCloser, error)
 }
+
+// errRouteRefused: an entry's own route led to an address it may not
+// reach (Config.RouteNetworks).
+var errRouteRefused = errors.New("route refused")
 
 // conn is an SMTP session with one remote host.
 type conn struct {
@@ -79,6 +85,20 @@ func (w *Worker) connect(ctx context.Context, t target) (*conn, string, error) {
 	var raw net.Conn
 	var err error
 	d := net.Dialer{Timeout: w.cfg.DialTimeout}
+	if t.routed {
+		// Checked on the address actually dialled, whatever the name
+		// resolved to (Config.RouteNetworks).
+		d.Control = func(_, address string, _ syscall.RawConn) error {
+			ap, err := netip.ParseAddrPort(address)
+			if err != nil {
+				return err
+			}
+			if !routeAllowed(ap.Addr(), w.cfg.RouteNetworks) {
+				return fmt.Errorf("%w: %s is not a public address nor in queue.route_networks", errRouteRefused, ap.Addr())
+			}
+			return nil
+		}
+	}
 	for _, a := range addrs {
 		raw, err = d.DialContext(ctx, "tcp", addr(a, t.port))
 		if err == nil {

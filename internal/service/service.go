@@ -335,6 +335,8 @@ func queueConfig(cfg *config.Config, cache mtasts.Cache, log *slog.Logger) queue
 		MaxBackoff:  q.MaxBackoff.Duration,
 		Concurrency: q.Concurrency,
 	}
+	// Validate has checked them.
+	qc.RouteNetworks, _ = q.RoutePrefixes()
 	switch q.Mode {
 	case "relay":
 		qc.Relay = &queue.Relay{Host: q.RelayHost, Port: q.RelayPort, TLS: q.RelayTLS,

@@ -106,6 +106,47 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// TestRedeliverRouteInsideRefused: a customer admin who names an address
+// inside the operator's network (here loopback) as their domain's relay
+// host cannot make the service connect there: the redelivery waits in the
+// queue with the reason, and the server there gets nothing.
+func TestRedeliverRouteInsideRefused(t *testing.T) {
+	smarthost, inside := startSink(t), startSink(t)
+	host, port, _ := net.SplitHostPort(smarthost.addr)
+	w := newWorldWith(t, func(c *config.Config) {
+		c.Queue.Mode, c.Queue.RelayHost, c.Queue.RelayTLS = "relay", host, "none"
+		fmt.Sscan(port, &c.Queue.RelayPort)
+	})
+	ctx := context.Background()
+	c1 := w.c.as(w.c1)
+	m := seed(t, w, "alice@one.test", "redeliver-inside@one.test", false)
+	acc, _ := w.srv.Store.Account(ctx, "alice@one.test")
+	_, iport, _ := net.SplitHostPort(inside.addr)
+	// By address, and by a name that resolves there.
+	for _, route := range []string{inside.addr, "localhost:" + iport} {
+		c1.want(200, "PATCH", "/domains/one.test", map[string]any{"relay_host": route})
+		c1.want(200, "POST", "/addresses/alice@one.test/messages/redeliver", map[string]any{"ids": []int64{m.deleted}})
+		waitUntil(t, "the route to "+route+" to be refused", func() bool {
+			qs, err := w.srv.Store.QueueEntries(ctx, store.QueueQuery{AccountID: acc.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range qs {
+				if q.Route == route && q.Attempts > 0 {
+					if !strings.Contains(q.LastError, "not a public address") {
+						t.Fatalf("route %s: last error %q", route, q.LastError)
+					}
+					return true
+				}
+			}
+			return false
+		})
+	}
+	if n := len(inside.to("alice@one.test")); n != 0 {
+		t.Errorf("the server inside got the redelivery %d times", n)
+	}
+}
+
 // TestRedeliverGoesToDomainRelayOnce: a deleted message redelivered by a
 // customer admin reaches the SMTP server its domain names as relay host,
 // byte for byte, exactly once, and not the service's own relay; the
@@ -117,6 +158,9 @@ func TestRedeliverGoesToDomainRelayOnce(t *testing.T) {
 	w := newWorldWith(t, func(c *config.Config) {
 		c.Queue.Mode, c.Queue.RelayHost, c.Queue.RelayTLS = "relay", host, "none"
 		fmt.Sscan(port, &c.Queue.RelayPort)
+		// The test's "primary mailbox server" listens on loopback, which
+		// a route reaches only when the operator allows it.
+		c.Queue.RouteNetworks = []string{"127.0.0.1"}
 	})
 	ctx := context.Background()
 	c1 := w.c.as(w.c1)
