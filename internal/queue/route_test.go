@@ -1,8 +1,11 @@
 package queue
 
 import (
+	"net/mail"
 	"net/netip"
+	"strings"
 	"testing"
+	"time"
 )
 
 // TestRouteAllowed: an entry's own route reaches public addresses, and
@@ -28,5 +31,37 @@ func TestRouteAllowed(t *testing.T) {
 		if got := routeAllowed(ip, nets); got != c.inNet {
 			t.Errorf("routeAllowed(%s, %v) = %t, want %t", ip, nets, got, c.inNet)
 		}
+	}
+}
+
+// TestTraceField: what goes out starts with our Received field (RFC 5321
+// 4.4): our name, the entry's id, its one recipient and when it was
+// accepted; the stored message follows unchanged, and the whole reads as
+// a message whose first field is that Received.
+func TestTraceField(t *testing.T) {
+	st, acc := newStore(t)
+	sk := startSink(t, nil, false)
+	t0 := time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC)
+	enqueue(t, st, acc, t0, "trace1", "bob@remote.test")
+	w := relayWorker(t, st, sk.port, func() time.Time { return t0 })
+	if n := runOnce(t, w); n != 1 {
+		t.Fatalf("took %d entries", n)
+	}
+	got := sk.received()
+	if len(got) != 1 {
+		t.Fatalf("sink got %d messages", len(got))
+	}
+	want := "Received: by queue.example.org (xtramail) id "
+	data := string(got[0].data)
+	first, rest, ok := strings.Cut(data, "\r\n\tfor <bob@remote.test>; Sat, 05 Dec 2026 08:00:00 +0000\r\n")
+	if !ok || !strings.HasPrefix(first, want) || strings.ContainsAny(first[len(want):], " \r\n") {
+		t.Fatalf("trace field missing or malformed:\n%q", data)
+	}
+	if stored := string(rawMessage("trace1", "subject trace1", "bob@remote.test")); rest != stored {
+		t.Errorf("after the trace field\n%q\nwant the stored message\n%q", rest, stored)
+	}
+	m, err := mail.ReadMessage(strings.NewReader(data))
+	if err != nil || !strings.HasPrefix(m.Header.Get("Received"), "by queue.example.org (xtramail) id ") || m.Header.Get("Subject") != "subject trace1" {
+		t.Errorf("read back: %v, %v", m, err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -267,6 +268,8 @@ func (w *Worker) send(ctx context.Context, c *conn, t target, m *outMsg) ([]resu
 		// Our own failure: retry later rather than send unsigned.
 		return uniform(m, result{outcome: store.QueueDeferred, reply: err.Error(), status: "4.3.0"}), nil
 	}
+	// Fields written before the stored message: ours come first.
+	sig = w.received(first, len(m.entries)) + sig
 	// RFC 1870 6.1: a client must not send a message larger than the
 	// fixed maximum the server announced. That limit does not change
 	// with retries, so the message fails for every recipient at once,
@@ -442,6 +445,31 @@ func failure(err error, host string) result {
 	r.status = fmt.Sprintf("%d.%d.%d", ec[0], ec[1], ec[2])
 	r.reply = fmt.Sprintf("%d %s %s", se.Code, r.status, se.Message)
 	return r
+}
+
+// received is the trace field (RFC 5321 4.4: a server that takes a
+// message for further delivery inserts one) put at the top of what goes
+// out: our name, the entry's queue id and the time it was accepted, and
+// the recipient when there is one. Neither the submitting client's
+// address, which only the message log keeps, nor the DKIM signature
+// (which never covers Received) depends on it, and the duplicate rule
+// digests bodies only (store/dedup.go), so a copy journaled back is still
+// known.
+func (w *Worker) received(e store.QueueEntry, recipients int) string {
+	var b strings.Builder
+	b.WriteString("Received: by ")
+	b.WriteString(w.cfg.Hostname)
+	b.WriteString(" (xtramail) id ")
+	b.WriteString(strconv.FormatInt(e.ID, 10))
+	if recipients == 1 && ascii(e.Rcpt) {
+		b.WriteString("\r\n\tfor <")
+		b.WriteString(e.Rcpt)
+		b.WriteString(">")
+	}
+	b.WriteString("; ")
+	b.WriteString(e.Queued.Format(time.RFC1123Z))
+	b.WriteString("\r\n")
+	return b.String()
 }
 
 // sign returns the DKIM-Signature field for an entry's body when its
