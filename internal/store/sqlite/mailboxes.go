@@ -80,6 +80,11 @@ func checkMailboxName(name string) (string, error) {
 		why = "it is longer than 512 bytes"
 	case strings.HasPrefix(name, "/") || strings.HasSuffix(name, "/") || strings.Contains(name, "//"):
 		why = `a level of it is empty ("/" at its start or end, or "//")`
+	case slices.ContainsFunc(strings.Split(name, "/"), func(l string) bool { return l == "." || l == ".." }):
+		// Clients that keep mail in Maildir or mbox files (mbsync,
+		// offlineimap, mutt) make a directory of each level, where
+		// these would name the level itself or its parent.
+		why = `a level of it is "." or ".."`
 	case strings.ContainsFunc(name, func(r rune) bool { return unicode.IsControl(r) || r == '*' || r == '%' }):
 		why = `it holds "*", "%" or a control character`
 	}

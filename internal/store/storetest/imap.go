@@ -27,7 +27,7 @@ func testMailboxManagement(t *testing.T, s store.Store) {
 	if _, err := s.CreateMailbox(ctx, a.ID, "Projects", ""); !errors.Is(err, store.ErrExists) {
 		t.Fatalf("create existing: %v", err)
 	}
-	for _, bad := range []string{"", "/x", "x/", "a//b", "with*star", "ctl\x01"} {
+	for _, bad := range []string{"", "/x", "x/", "a//b", "with*star", "ctl\x01", ".", "..", "a/../b", "a/.", "../up"} {
 		if _, err := s.CreateMailbox(ctx, a.ID, bad, ""); !errors.Is(err, store.ErrInvalid) {
 			t.Errorf("CreateMailbox(%q): %v, want ErrInvalid", bad, err)
 		}
