@@ -210,6 +210,18 @@ func toUTF8(b []byte, cs string) (s string, known bool) {
 	return strings.ToValidUTF8(string(out), "\uFFFD"), true
 }
 
+// isUTF8As tells whether toUTF8(b, cs) is b itself: valid UTF-8 under a
+// UTF-8 or undeclared charset, or ASCII under an ASCII-compatible one.
+// Such text can be indexed piece by piece, with no converted copy.
+func isUTF8As(b []byte, cs string) bool {
+	cs = strings.ToLower(strings.Trim(cs, " \t\"'"))
+	switch cs {
+	case "", "us-ascii", "ascii", "utf-8", "utf8", "unicode-1-1-utf-8", "x-unknown", "unknown-8bit":
+		return utf8.Valid(b)
+	}
+	return asciiCompatible(cs) && isASCII(b)
+}
+
 func isASCII(b []byte) bool {
 	for _, c := range b {
 		if c >= utf8.RuneSelf {

@@ -274,19 +274,32 @@ func (ix *indexer) walk(p *Part, embedded bool, path []int) {
 		if !ok {
 			return
 		}
-		s, known, err := decodeText(b, p)
+		isHTML := p.Type == "text" && p.Subtype == "html"
+		d, err := decodeBody(b, p.Encoding)
 		if err != nil {
 			ix.p.problem(path, "unknown transfer encoding %q", p.Encoding)
 		}
-		if !known && !ix.warnedCharset {
-			ix.warnedCharset = true
-			ix.p.problem(path, "unknown charset %q", truncate(p.Param("charset"), 40))
+		var s string
+		if !isHTML && isUTF8As(d, p.Param("charset")) {
+			// Text that needs no conversion, most large text parts, is
+			// indexed piece by piece: a string of the whole part, and a
+			// collapsed copy of it for a preview of 200 characters, cost
+			// twice its size again (on top of a base64 part's decoded
+			// bytes), up to the index's 8 MiB per message.
+			ix.addPieces(d)
+			s = previewPrefix(d)
+		} else {
+			var known bool
+			s, known = toUTF8(d, p.Param("charset"))
+			if !known && !ix.warnedCharset {
+				ix.warnedCharset = true
+				ix.p.problem(path, "unknown charset %q", truncate(p.Param("charset"), 40))
+			}
+			if isHTML {
+				s = stripHTML(s)
+			}
+			ix.body.add(s)
 		}
-		isHTML := p.Type == "text" && p.Subtype == "html"
-		if isHTML {
-			s = stripHTML(s)
-		}
-		ix.body.add(s)
 		if p.Type != "text" || p.Disposition == "attachment" || p.Subtype != "plain" && !isHTML {
 			return
 		}
@@ -303,6 +316,47 @@ func (ix *indexer) walk(p *Part, embedded bool, path []int) {
 			*slot = collapse(s)
 		}
 	}
+}
+
+// indexPiece is the size of the pieces addPieces indexes.
+const indexPiece = 64 << 10
+
+// addPieces adds the words of UTF-8 text d to the body's set, converting
+// it to strings indexPiece bytes at a time. Each piece ends at an ASCII
+// byte that is not a letter or digit, which separates words (indexWords)
+// and never lies inside a multi-byte rune, so the words are those of d
+// whole.
+func (ix *indexer) addPieces(d []byte) {
+	for len(d) > 0 {
+		n := len(d)
+		if n > indexPiece {
+			n = pieceEnd(d, indexPiece)
+		}
+		ix.body.add(string(d[:n]))
+		d = d[n:]
+	}
+}
+
+// pieceEnd returns the end of the piece of d that starts it: just after
+// the last separator byte before at, or after the first one past it when
+// a word is longer than the piece, or len(d).
+func pieceEnd(d []byte, at int) int {
+	for i := at - 1; i >= 0; i-- {
+		if isSeparator(d[i]) {
+			return i + 1
+		}
+	}
+	for i := at; i < len(d); i++ {
+		if isSeparator(d[i]) {
+			return i + 1
+		}
+	}
+	return len(d)
+}
+
+// isSeparator tells whether c is an ASCII byte outside words.
+func isSeparator(c byte) bool {
+	return c < utf8.RuneSelf && !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9')
 }
 
 // budget returns the raw body of p to decode, within what is left of

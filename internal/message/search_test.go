@@ -109,3 +109,38 @@ func TestSearchTextPartial(t *testing.T) {
 		t.Errorf("%d bytes of distinct words: partial %v, kept %d", b.Len(), st.Partial, len(st.Body))
 	}
 }
+
+// TestLargeTextPieces: a text part indexed piece by piece (addPieces) gives
+// the words and the preview that the whole decoded text gives: words
+// across a piece's end, multi-byte runes, a word longer than a piece, a
+// start padded with more white space than the first preview prefix.
+func TestLargeTextPieces(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(strings.Repeat(" \t\r\n", 700))
+	b.WriteString("Größe ſtrasse ")
+	for i := 0; b.Len() < 3*indexPiece; i++ {
+		fmt.Fprintf(&b, "wörd%d, ", i)
+	}
+	b.WriteString(strings.Repeat("é", indexPiece) + " tail")
+	text := b.String()
+	raw := "Subject: big\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + text
+	info := Parse([]byte(raw))
+
+	var want []string
+	seen := map[string]bool{}
+	IndexWords(text, func(w string) {
+		if !seen[w] {
+			seen[w] = true
+			want = append(want, w)
+		}
+	})
+	if got := strings.Fields(info.Search.Body); !slices.Equal(got, want) {
+		t.Fatalf("body words differ from the whole text's: %d words, want %d", len(got), len(want))
+	}
+	if want := preview(collapse(text)); info.Preview != want {
+		t.Fatalf("preview %q, want %q", info.Preview, want)
+	}
+	if !strings.HasPrefix(info.Preview, "Größe ſtrasse wörd0, ") {
+		t.Fatalf("preview %q", info.Preview)
+	}
+}

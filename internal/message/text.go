@@ -35,6 +35,23 @@ func preview(s string) string {
 	return s
 }
 
+// previewPrefix returns collapse of a prefix of UTF-8 text d long enough
+// for preview: it agrees with collapse(string(d)) on the first previewLen
+// runes, without a copy of all of d. Prefixes are tried from 1 KiB,
+// doubling, as white space and invisible characters may pad the start.
+func previewPrefix(d []byte) string {
+	for n := 1 << 10; ; n *= 2 {
+		if n >= len(d) {
+			return collapse(string(d))
+		}
+		// A rune cut at the end of the prefix is dropped by collapse,
+		// after the runes counted here.
+		if s := collapse(string(d[:n])); utf8.RuneCountInString(s) > previewLen {
+			return s
+		}
+	}
+}
+
 // collapse turns runs of white space and control characters into one
 // space and drops invisible format characters (zero-width spaces and
 // joiners, soft hyphens, byte order marks: spam pads previews with them).
