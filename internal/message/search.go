@@ -1,6 +1,9 @@
 package message
 
 import (
+	"bytes"
+	"encoding/base64"
+	"io"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -275,6 +278,12 @@ func (ix *indexer) walk(p *Part, embedded bool, path []int) {
 			return
 		}
 		isHTML := p.Type == "text" && p.Subtype == "html"
+		if !isHTML && strings.EqualFold(p.Encoding, "BASE64") {
+			if s, ok := ix.addBase64(b, p.Param("charset")); ok {
+				ix.keepPreview(p, embedded, false, s)
+				return
+			}
+		}
 		d, err := decodeBody(b, p.Encoding)
 		if err != nil {
 			ix.p.problem(path, "unknown transfer encoding %q", p.Encoding)
@@ -300,21 +309,27 @@ func (ix *indexer) walk(p *Part, embedded bool, path []int) {
 			}
 			ix.body.add(s)
 		}
-		if p.Type != "text" || p.Disposition == "attachment" || p.Subtype != "plain" && !isHTML {
-			return
-		}
-		slot := &ix.plain
-		switch {
-		case !embedded && isHTML:
-			slot = &ix.html
-		case embedded && !isHTML:
-			slot = &ix.embPlain
-		case embedded && isHTML:
-			slot = &ix.embHTML
-		}
-		if *slot == "" {
-			*slot = collapse(s)
-		}
+		ix.keepPreview(p, embedded, isHTML, s)
+	}
+}
+
+// keepPreview keeps s, text of part p, collapsed for the preview if p is
+// the first inline text/plain or text/html of its kind.
+func (ix *indexer) keepPreview(p *Part, embedded, isHTML bool, s string) {
+	if p.Type != "text" || p.Disposition == "attachment" || p.Subtype != "plain" && !isHTML {
+		return
+	}
+	slot := &ix.plain
+	switch {
+	case !embedded && isHTML:
+		slot = &ix.html
+	case embedded && !isHTML:
+		slot = &ix.embPlain
+	case embedded && isHTML:
+		slot = &ix.embHTML
+	}
+	if *slot == "" {
+		*slot = collapse(s)
 	}
 }
 
@@ -387,3 +402,101 @@ func (p *Part) IsTextual() bool {
 	}
 	return false
 }
+
+// addBase64 adds the words of a well-formed base64 text part whose text
+// needs no conversion (isUTF8As) to the body's set and returns a prefix
+// for its preview, decoding it twice in pieces (once to check it) rather
+// than whole into memory. It does nothing and returns false for other
+// text, which the caller decodes whole.
+func (ix *indexer) addBase64(body []byte, cs string) (string, bool) {
+	buf := make([]byte, indexPiece)
+	var check utf8Check
+	if !base64Pieces(body, buf, func(b []byte) { check.write(b, cs) }) || !check.ok() {
+		return "", false
+	}
+	var word, head []byte // a word cut at a piece's end; the start of the text
+	base64Pieces(body, buf, func(b []byte) {
+		if len(head) < maxPreviewPrefix {
+			head = append(head, b[:min(len(b), maxPreviewPrefix-len(head))]...)
+		}
+		word = append(word, b...)
+		n := len(word)
+		for n > 0 && !isSeparator(word[n-1]) {
+			n--
+		}
+		ix.body.add(string(word[:n]))
+		word = append(word[:0], word[n:]...)
+	})
+	ix.body.add(string(word))
+	return previewPrefix(head), true
+}
+
+// maxPreviewPrefix bounds the decoded bytes addBase64 keeps for the
+// preview: text padded with more white space than that has none.
+const maxPreviewPrefix = 256 << 10
+
+// base64Pieces decodes base64 body into buf piece by piece, calling yield
+// with each; false if body is not the standard encoding (which decodeBase64
+// then reads leniently).
+func base64Pieces(body, buf []byte, yield func([]byte)) bool {
+	dec := base64.NewDecoder(base64.StdEncoding, bytes.NewReader(body))
+	for {
+		n, err := io.ReadFull(dec, buf)
+		if n > 0 {
+			yield(buf[:n])
+		}
+		switch err {
+		case nil:
+		case io.EOF, io.ErrUnexpectedEOF:
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// utf8Check is isUTF8As over text written in pieces.
+type utf8Check struct {
+	carry []byte // the start of a rune cut at a piece's end
+	bad   bool
+}
+
+func (c *utf8Check) write(b []byte, cs string) {
+	if c.bad {
+		return
+	}
+	if len(c.carry) > 0 {
+		// Complete the cut rune from b's first bytes.
+		k := 0
+		for k < len(b) && len(c.carry) < utf8.UTFMax && !utf8.FullRune(c.carry) {
+			c.carry = append(c.carry, b[k])
+			k++
+		}
+		if !utf8.FullRune(c.carry) {
+			return // b was short; wait for more
+		}
+		r, size := utf8.DecodeRune(c.carry)
+		if r == utf8.RuneError && size <= 1 || !isUTF8As(c.carry[:size], cs) {
+			c.bad = true
+			return
+		}
+		b = b[k-(len(c.carry)-size):]
+		c.carry = c.carry[:0]
+	}
+	end := len(b)
+	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(b[i]) {
+			if !utf8.FullRune(b[i:]) {
+				end = i
+			}
+			break
+		}
+	}
+	if !isUTF8As(b[:end], cs) {
+		c.bad = true
+		return
+	}
+	c.carry = append(c.carry, b[end:]...)
+}
+
+func (c *utf8Check) ok() bool { return !c.bad && len(c.carry) == 0 }

@@ -1,6 +1,7 @@
 package message
 
 import (
+	"encoding/base64"
 	"fmt"
 	"slices"
 	"strings"
@@ -142,5 +143,58 @@ func TestLargeTextPieces(t *testing.T) {
 	}
 	if !strings.HasPrefix(info.Preview, "Größe ſtrasse wörd0, ") {
 		t.Fatalf("preview %q", info.Preview)
+	}
+}
+
+// TestLargeBase64TextPieces: a base64 text part decoded and indexed in
+// pieces (addBase64) gives the words and preview of the whole text, and
+// one that is not valid UTF-8 or not standard base64 is still read whole.
+func TestLargeBase64TextPieces(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(strings.Repeat(" \t\r\n", 700))
+	b.WriteString("Größe ſtrasse ")
+	for i := 0; b.Len() < 3*indexPiece; i++ {
+		fmt.Fprintf(&b, "wörd%d, €%d ", i, i)
+	}
+	b.WriteString(strings.Repeat("é", indexPiece) + " tail")
+	text := b.String()
+	wordsOf := func(s string) []string {
+		var ws []string
+		seen := map[string]bool{}
+		IndexWords(s, func(w string) {
+			if !seen[w] {
+				seen[w] = true
+				ws = append(ws, w)
+			}
+		})
+		return ws
+	}
+	encode := func(s string) string {
+		e := base64.StdEncoding.EncodeToString([]byte(s))
+		var lines strings.Builder
+		for i := 0; i < len(e); i += 76 {
+			lines.WriteString(e[i:min(i+76, len(e))] + "\r\n")
+		}
+		return lines.String()
+	}
+	for _, tc := range []struct {
+		name, charset, text, body string
+	}{
+		{"utf-8", "utf-8", text, encode(text)},
+		{"no charset", "", text, encode(text)},
+		{"latin-1 bytes", "", text[:2000] + "\xe9t\xe9 " + text[2000:], encode(text[:2000] + "\xe9t\xe9 " + text[2000:])},
+		{"lenient base64", "utf-8", text, "*" + encode(text)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := "Subject: big\r\nContent-Type: text/plain; charset=" + tc.charset + "\r\nContent-Transfer-Encoding: base64\r\n\r\n" + tc.body
+			info := Parse([]byte(raw))
+			s, _ := toUTF8([]byte(tc.text), tc.charset)
+			if got, want := strings.Fields(info.Search.Body), wordsOf(s); !slices.Equal(got, want) {
+				t.Fatalf("body words differ from the whole text's: %d words, want %d", len(got), len(want))
+			}
+			if want := preview(collapse(s)); info.Preview != want {
+				t.Fatalf("preview %q, want %q", info.Preview, want)
+			}
+		})
 	}
 }
