@@ -111,31 +111,43 @@ func TestSearchTextPartial(t *testing.T) {
 	}
 }
 
+// largeText is text of several indexPieces: a start padded with more
+// white space than the first preview prefix, multi-byte runes, words
+// across the pieces' ends, and a word longer than a piece.
+func largeText() string {
+	var b strings.Builder
+	b.WriteString(strings.Repeat(" \t\r\n", 700))
+	b.WriteString("Größe ſtrasse ")
+	for i := 0; b.Len() < 3*indexPiece; i++ {
+		fmt.Fprintf(&b, "wörd%d, €%d ", i, i)
+	}
+	b.WriteString(strings.Repeat("é", indexPiece) + " tail")
+	return b.String()
+}
+
+// distinctWords are the words of s as the index keeps them, each once.
+func distinctWords(s string) []string {
+	var ws []string
+	seen := map[string]bool{}
+	IndexWords(s, func(w string) {
+		if !seen[w] {
+			seen[w] = true
+			ws = append(ws, w)
+		}
+	})
+	return ws
+}
+
 // TestLargeTextPieces: a text part indexed piece by piece (addPieces) gives
 // the words and the preview that the whole decoded text gives: words
 // across a piece's end, multi-byte runes, a word longer than a piece, a
 // start padded with more white space than the first preview prefix.
 func TestLargeTextPieces(t *testing.T) {
-	var b strings.Builder
-	b.WriteString(strings.Repeat(" \t\r\n", 700))
-	b.WriteString("Größe ſtrasse ")
-	for i := 0; b.Len() < 3*indexPiece; i++ {
-		fmt.Fprintf(&b, "wörd%d, ", i)
-	}
-	b.WriteString(strings.Repeat("é", indexPiece) + " tail")
-	text := b.String()
+	text := largeText()
 	raw := "Subject: big\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + text
 	info := Parse([]byte(raw))
 
-	var want []string
-	seen := map[string]bool{}
-	IndexWords(text, func(w string) {
-		if !seen[w] {
-			seen[w] = true
-			want = append(want, w)
-		}
-	})
-	if got := strings.Fields(info.Search.Body); !slices.Equal(got, want) {
+	if got, want := strings.Fields(info.Search.Body), distinctWords(text); !slices.Equal(got, want) {
 		t.Fatalf("body words differ from the whole text's: %d words, want %d", len(got), len(want))
 	}
 	if want := preview(collapse(text)); info.Preview != want {
@@ -150,25 +162,7 @@ func TestLargeTextPieces(t *testing.T) {
 // pieces (addBase64) gives the words and preview of the whole text, and
 // one that is not valid UTF-8 or not standard base64 is still read whole.
 func TestLargeBase64TextPieces(t *testing.T) {
-	var b strings.Builder
-	b.WriteString(strings.Repeat(" \t\r\n", 700))
-	b.WriteString("Größe ſtrasse ")
-	for i := 0; b.Len() < 3*indexPiece; i++ {
-		fmt.Fprintf(&b, "wörd%d, €%d ", i, i)
-	}
-	b.WriteString(strings.Repeat("é", indexPiece) + " tail")
-	text := b.String()
-	wordsOf := func(s string) []string {
-		var ws []string
-		seen := map[string]bool{}
-		IndexWords(s, func(w string) {
-			if !seen[w] {
-				seen[w] = true
-				ws = append(ws, w)
-			}
-		})
-		return ws
-	}
+	text := largeText()
 	encode := func(s string) string {
 		e := base64.StdEncoding.EncodeToString([]byte(s))
 		var lines strings.Builder
@@ -189,7 +183,7 @@ func TestLargeBase64TextPieces(t *testing.T) {
 			raw := "Subject: big\r\nContent-Type: text/plain; charset=" + tc.charset + "\r\nContent-Transfer-Encoding: base64\r\n\r\n" + tc.body
 			info := Parse([]byte(raw))
 			s, _ := toUTF8([]byte(tc.text), tc.charset)
-			if got, want := strings.Fields(info.Search.Body), wordsOf(s); !slices.Equal(got, want) {
+			if got, want := strings.Fields(info.Search.Body), distinctWords(s); !slices.Equal(got, want) {
 				t.Fatalf("body words differ from the whole text's: %d words, want %d", len(got), len(want))
 			}
 			if want := preview(collapse(s)); info.Preview != want {
