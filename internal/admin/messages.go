@@ -172,42 +172,74 @@ func (s *Service) Timeline(ctx context.Context, p Principal, messageID string) (
 	return evs, nil
 }
 
-// MessageList selects messages of an address.
+// MessageList asks for one page of an address's messages, by id.
 type MessageList struct {
 	Mailbox string // "" for every mailbox
 	Deleted bool   // the deleted, still restorable ones instead of live ones
+	// AfterID is the Next of the previous page; 0 for the first.
+	AfterID int64
+	Limit   int // default 100, at most 1000
 }
 
-// Messages lists messages of an address in p's scope, newest first.
-func (s *Service) Messages(ctx context.Context, p Principal, address string, q MessageList) ([]store.Message, error) {
+// checkPage checks the limit and cursor of a list paged by id, and sets
+// a limit of 0 to the default.
+func checkPage(limit *int, afterID int64) error {
+	if *limit <= 0 {
+		*limit = 100
+	}
+	if *limit > 1000 {
+		return fieldErr("limit", "at most 1000")
+	}
+	if afterID < 0 {
+		return fieldErr("cursor", "not a cursor of this list")
+	}
+	return nil
+}
+
+// MessagePage is one page of an address's messages, oldest (lowest id)
+// first.
+type MessagePage struct {
+	Messages []store.Message
+	// Next is the AfterID of the next page; 0 when this is the last.
+	Next int64
+}
+
+// Messages lists one page of the messages of an address in p's scope,
+// paged by id in the store's query: a large mailbox is never read whole.
+func (s *Service) Messages(ctx context.Context, p Principal, address string, q MessageList) (MessagePage, error) {
 	if err := s.allow(ctx, p, OpMessageList); err != nil {
-		return nil, err
+		return MessagePage{}, err
+	}
+	if err := checkPage(&q.Limit, q.AfterID); err != nil {
+		return MessagePage{}, err
 	}
 	a, err := s.st.ScopedAccount(ctx, p.Scope(), address)
 	if err != nil {
-		return nil, s.denied(ctx, p, OpMessageList, "address "+address, s.accountExists(address), err)
+		return MessagePage{}, s.denied(ctx, p, OpMessageList, "address "+address, s.accountExists(address), err)
 	}
-	mbs, err := s.st.Mailboxes(ctx, a.ID)
-	if err != nil {
-		return nil, err
-	}
-	var out []store.Message
-	for _, mb := range mbs {
-		if q.Mailbox != "" && mb.Name != q.Mailbox {
-			continue
+	// One more than asked tells whether there is a next page.
+	sq := store.IDPage{Deleted: q.Deleted, AfterID: q.AfterID, Limit: q.Limit + 1}
+	if q.Mailbox != "" {
+		mb, err := s.st.Mailbox(ctx, a.ID, q.Mailbox)
+		if errors.Is(err, store.ErrNotFound) {
+			// A mailbox the address does not have holds no messages.
+			return MessagePage{Messages: []store.Message{}}, nil
 		}
-		list := s.st.Messages
-		if q.Deleted {
-			list = s.st.Expunged
-		}
-		ms, err := list(ctx, a.ID, mb.ID)
 		if err != nil {
-			return nil, fmt.Errorf("messages of %s in %s: %w", a.Address, mb.Name, err)
+			return MessagePage{}, fmt.Errorf("mailbox %s of %s: %w", q.Mailbox, a.Address, err)
 		}
-		out = append(out, ms...)
+		sq.MailboxID = mb.ID
 	}
-	slices.SortStableFunc(out, func(x, y store.Message) int { return y.Received.Compare(x.Received) })
-	return out, nil
+	ms, err := s.st.MessagesByID(ctx, a.ID, sq)
+	if err != nil {
+		return MessagePage{}, fmt.Errorf("messages of %s: %w", a.Address, err)
+	}
+	pg := MessagePage{Messages: ms}
+	if len(ms) > q.Limit {
+		pg.Messages = ms[:q.Limit]
+		pg.Next = pg.Messages[q.Limit-1].ID
+	}
+	return pg, nil
 }
 
 // RestoreMessages brings deleted messages of an address back into their
@@ -276,14 +308,8 @@ func (s *Service) QueueEntries(ctx context.Context, p Principal, l QueueListing)
 	if err := s.allow(ctx, p, OpQueueList); err != nil {
 		return QueuePage{}, err
 	}
-	if l.Limit <= 0 {
-		l.Limit = 100
-	}
-	if l.Limit > 1000 {
-		return QueuePage{}, fieldErr("limit", "at most 1000")
-	}
-	if l.AfterID < 0 {
-		return QueuePage{}, fieldErr("cursor", "not a cursor of this list")
+	if err := checkPage(&l.Limit, l.AfterID); err != nil {
+		return QueuePage{}, err
 	}
 	q, err := s.queueQuery(ctx, p)
 	if err != nil {

@@ -478,6 +478,11 @@ type Store interface {
 	Messages(ctx context.Context, accountID, mailboxID int64) ([]Message, error)
 	// Expunged lists a mailbox's deleted, still restorable messages.
 	Expunged(ctx context.Context, accountID, mailboxID int64) ([]Message, error)
+	// MessagesByID is one page of an account's messages in id order:
+	// those with an id above q.AfterID, at most q.Limit of them. It reads
+	// only that page, whatever the size of the mailbox (the API's message
+	// list pages with it).
+	MessagesByID(ctx context.Context, accountID int64, q IDPage) ([]Message, error)
 	Message(ctx context.Context, accountID, id int64) (Message, error)
 	// Body and OpenBody serve a body that a message or an outbound queue
 	// entry of the account refers to (bodies are shared by the copies of

@@ -519,6 +519,12 @@ WHERE upper(substr(name, 1, 6)) = 'INBOX/' AND substr(name, 1, 6) <> 'INBOX/';`,
 	// a replaced version lands on the current one (issue 14;
 	// compose.go DraftSuccessor).
 	draftSuccessorsSchema,
+	// The API lists an account's messages in id order, a page at a time
+	// (messages.go MessagesByID): these seek the previous page's last id
+	// within the account, live or deleted, and carry the mailbox so that
+	// a list of one mailbox filters in the index.
+	`CREATE INDEX IF NOT EXISTS messages_by_id ON messages(account_id, id, mailbox_id) WHERE expunged_modseq = 0;
+CREATE INDEX IF NOT EXISTS messages_deleted_by_id ON messages(account_id, id, mailbox_id) WHERE expunged_modseq != 0;`,
 }
 
 // rebuildAutoincrement returns the statements that recreate table with

@@ -63,13 +63,8 @@ func TestWebmailReadsSeek(t *testing.T) {
 		}, "USING INDEX messages_thread (mailbox_id=? AND thread=?)"},
 	}
 	for _, c := range cases {
-		forgetStatements(s)
-		if err := c.read(); err != nil {
-			t.Fatalf("%s: %v", c.name, err)
-		}
 		found := false
-		for q := range preparedQueries(s) {
-			plan := queryPlan(t, s, q, slices.Repeat([]any{int64(1)}, strings.Count(q, "?"))...)
+		for q, plan := range plansOf(t, s, c.name, c.read) {
 			for _, l := range plan {
 				found = found || strings.Contains(l, c.want)
 				if strings.HasPrefix(l, "SCAN messages") || strings.HasPrefix(l, "SCAN threads") || strings.HasPrefix(l, "SCAN m ") || strings.HasPrefix(l, "SCAN t ") {
@@ -81,6 +76,21 @@ func TestWebmailReadsSeek(t *testing.T) {
 			t.Errorf("%s: no statement's plan has %q", c.name, c.want)
 		}
 	}
+}
+
+// plansOf runs read on fresh statements and returns the query plan of
+// each statement it prepared, by query text.
+func plansOf(t *testing.T, s *Store, name string, read func() error) map[string][]string {
+	t.Helper()
+	forgetStatements(s)
+	if err := read(); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	out := map[string][]string{}
+	for q := range preparedQueries(s) {
+		out[q] = queryPlan(t, s, q, slices.Repeat([]any{int64(1)}, strings.Count(q, "?"))...)
+	}
+	return out
 }
 
 // forgetStatements closes s's prepared read statements, so that the

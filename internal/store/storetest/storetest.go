@@ -88,6 +88,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SendsPruned", testSendsPruned},
 		{"AdminBatch", testAdminBatch},
 		{"Announced", testAnnounced},
+		{"MessagesByID", testMessagesByID},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -71,15 +71,30 @@ func (a *API) listMessages(w http.ResponseWriter, r *http.Request, p admin.Princ
 	if err != nil {
 		return err
 	}
-	ms, err := a.adm.Messages(r.Context(), p, r.PathValue("address"), admin.MessageList{Mailbox: r.URL.Query().Get("mailbox"), Deleted: deleted})
+	n, err := limit(r)
 	if err != nil {
 		return err
 	}
-	pg, err := pageByID(r, ms, func(m store.Message) int64 { return m.ID }, messageOf)
+	after, err := idCursor(r)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, pg)
+	if after < 0 {
+		return bad("cursor", "not a cursor of this list")
+	}
+	pg, err := a.adm.Messages(r.Context(), p, r.PathValue("address"), admin.MessageList{Mailbox: r.URL.Query().Get("mailbox"),
+		Deleted: deleted, AfterID: after, Limit: n})
+	if err != nil {
+		return err
+	}
+	out := page[messageJSON]{Items: make([]messageJSON, 0, len(pg.Messages))}
+	for _, m := range pg.Messages {
+		out.Items = append(out.Items, messageOf(m))
+	}
+	if pg.Next != 0 {
+		out.Next = encodeCursor(strconv.FormatInt(pg.Next, 10))
+	}
+	return writeJSON(w, http.StatusOK, out)
 }
 
 type idsBody struct {
