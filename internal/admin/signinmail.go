@@ -51,7 +51,8 @@ func (s *Service) LinkBase(requestHost string) string {
 // learns that it was sent and until when it is valid, never the link. The
 // mail is queued and logged ("queued", then the queue's records, under
 // the address's domain) and the sending is audited with the alternate
-// address.
+// address. Over a limit of links per alternate address or per
+// administrator it sends nothing (*SignInLinkLimitError, signinlimit.go).
 func (s *Service) SendSignInLink(ctx context.Context, p Principal, address, alternate string, link func(token string) string) (SentSignInLink, error) {
 	if err := s.allow(ctx, p, OpSignInLink); err != nil {
 		return SentSignInLink{}, err
@@ -72,6 +73,9 @@ func (s *Service) SendSignInLink(ctx context.Context, p Principal, address, alte
 	}
 	if !a.Enabled {
 		return SentSignInLink{}, fieldErr("address", "%s is disabled: enable it first", a.Address)
+	}
+	if err := s.signInLinkAllowed(ctx, p, to); err != nil {
+		return SentSignInLink{}, err
 	}
 	token := auth.NewToken()
 	expires := s.now().Add(s.opts.SignInLinkTTL)

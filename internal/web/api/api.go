@@ -170,6 +170,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var be *badInput
 	var big *http.MaxBytesError
 	var media *unsupportedMedia
+	var links *admin.SignInLinkLimitError
 	switch {
 	case errors.As(err, &big):
 		web.WriteProblem(w, web.Problem{Status: http.StatusRequestEntityTooLarge,
@@ -188,6 +189,9 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		web.WriteProblem(w, web.Problem{Status: http.StatusBadRequest, Title: "Bad input", Detail: be.msg, Field: be.field})
 	case errors.As(err, &fe):
 		web.WriteProblem(w, web.Problem{Status: http.StatusBadRequest, Title: "Bad input", Detail: fe.Msg, Field: fe.Field})
+	case errors.As(err, &links):
+		w.Header().Set("Retry-After", links.RetrySeconds())
+		web.WriteProblem(w, web.Problem{Status: http.StatusTooManyRequests, Detail: links.Explain()})
 	case errors.Is(err, store.ErrNotFound):
 		web.WriteProblem(w, web.Problem{Status: http.StatusNotFound, Detail: "Not found."})
 	case errors.Is(err, admin.ErrForbidden):

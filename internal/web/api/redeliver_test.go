@@ -3,11 +3,14 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +21,7 @@ import (
 	"github.com/xtramail/xtramail/internal/admin"
 	"github.com/xtramail/xtramail/internal/config"
 	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/web/api"
 )
 
 // smtpSink is a real SMTP server on loopback that keeps what it accepts.
@@ -253,13 +257,7 @@ var linkRE = regexp.MustCompile(`https://\S+/login/link\?token=(\S+)`)
 // signs the user in once. Without a system sender the answer is a clear
 // 409.
 func TestSignInLinkMailedToAlternate(t *testing.T) {
-	smarthost := startSink(t)
-	host, port, _ := net.SplitHostPort(smarthost.addr)
-	w := newWorldWith(t, func(c *config.Config) {
-		c.Queue.Mode, c.Queue.RelayHost, c.Queue.RelayTLS = "relay", host, "none"
-		fmt.Sscan(port, &c.Queue.RelayPort)
-		c.Web.SystemSender = "continuity@provider.test"
-	})
+	w, smarthost := linkWorld(t)
 	c1 := w.c.as(w.c1)
 	_, raw, res := c1.send("POST", "/addresses/alice@one.test/signin-link/send", "application/json", map[string]any{"to": "Alice.Home@personal.example"})
 	if res["sent_to"] != "alice.home@personal.example" || res["expires_at"] == nil {
@@ -306,6 +304,20 @@ func TestSignInLinkMailedToAlternate(t *testing.T) {
 	}
 }
 
+// linkWorld is a world whose queue relays to a sink it returns, with a
+// system sender to send sign-in links from.
+func linkWorld(t *testing.T) (*world, *smtpSink) {
+	t.Helper()
+	sink := startSink(t)
+	host, port, _ := net.SplitHostPort(sink.addr)
+	w := newWorldWith(t, func(c *config.Config) {
+		c.Queue.Mode, c.Queue.RelayHost, c.Queue.RelayTLS = "relay", host, "none"
+		fmt.Sscan(port, &c.Queue.RelayPort)
+		c.Web.SystemSender = "continuity@provider.test"
+	})
+	return w, sink
+}
+
 // TestSignInLinkNeedsSystemSender: without [web] system_sender nothing
 // is queued and the answer says why.
 func TestSignInLinkNeedsSystemSender(t *testing.T) {
@@ -318,5 +330,53 @@ func TestSignInLinkNeedsSystemSender(t *testing.T) {
 	qs, _ := w.srv.Store.QueueEntries(context.Background(), store.QueueQuery{AccountID: acc.ID})
 	if len(qs) != 0 {
 		t.Errorf("queued without a system sender: %v", qs)
+	}
+}
+
+// TestSignInLinkRateLimited: a 6th link to one alternate address within
+// the hour is 429 with Retry-After and a problem document saying which
+// limit and when; nothing more is queued; another alternate address
+// still gets its link.
+func TestSignInLinkRateLimited(t *testing.T) {
+	w, smarthost := linkWorld(t)
+	c1 := w.c.as(w.c1)
+	send := func(to string) (*http.Response, map[string]any) {
+		t.Helper()
+		req, err := http.NewRequest("POST", w.srv.Web+api.Prefix+"/addresses/alice@one.test/signin-link/send", strings.NewReader(`{"to":"`+to+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+w.c1)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := c1.http.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var pb map[string]any
+		if err := json.NewDecoder(res.Body).Decode(&pb); err != nil {
+			t.Fatal(err)
+		}
+		return res, pb
+	}
+	for i := range 5 {
+		if res, pb := send("alice.home@personal.example"); res.StatusCode != 202 {
+			t.Fatalf("link %d: %d %v", i+1, res.StatusCode, pb)
+		}
+	}
+	res, pb := send("alice.home@personal.example")
+	retry, err := strconv.Atoi(res.Header.Get("Retry-After"))
+	if res.StatusCode != 429 || err != nil || retry < 1 || retry > 12*60 || res.Header.Get("Content-Type") != "application/problem+json" ||
+		!strings.Contains(fmt.Sprint(pb["detail"]), "alice.home@personal.example") || pb["status"] != float64(429) {
+		t.Errorf("6th link: %d Retry-After %q %s %v", res.StatusCode, res.Header.Get("Retry-After"), res.Header.Get("Content-Type"), pb)
+	}
+	if res, pb := send("alice.work@elsewhere.example"); res.StatusCode != 202 {
+		t.Errorf("link to another address: %d %v", res.StatusCode, pb)
+	}
+	waitUntil(t, "the links' mail to reach the relay", func() bool {
+		return len(smarthost.to("alice.home@personal.example")) >= 5 && len(smarthost.to("alice.work@elsewhere.example")) == 1
+	})
+	if n := len(smarthost.to("alice.home@personal.example")); n != 5 {
+		t.Errorf("%d mails to the limited address, want 5", n)
 	}
 }

@@ -199,6 +199,12 @@ func (a *app) addressLink(w http.ResponseWriter, r *http.Request, p admin.Princi
 		return linkBase + signInLinkPath + urlQuery(token)
 	})
 	if err != nil {
+		var limit *admin.SignInLinkLimitError
+		if errors.As(err, &limit) {
+			w.Header().Set("Retry-After", limit.RetrySeconds())
+			a.addressPage(w, r, p, http.StatusTooManyRequests, addressData{base: base{Error: limit.Explain()}})
+			return
+		}
 		if errors.Is(err, admin.ErrNoSystemSender) {
 			a.addressPage(w, r, p, http.StatusConflict, addressData{base: base{Error: "This service has no sender address for its own mail: set [web] system_sender in the configuration first."}})
 			return
