@@ -108,7 +108,12 @@ type Compose interface {
 	// stored. Replacing a draft held for sending (ScheduleSend, not yet
 	// sent nor failed) is ErrExists: what is sent is what was held. The
 	// store remembers that the new message replaced the old one, for
-	// DraftSuccessor.
+	// DraftSuccessor. A new draft (replaces 0) with a d.DraftKey keeps
+	// it for DraftByKey; a key the account already has (the draft first
+	// saved with it live, sent or deleted, as long as replacements are
+	// remembered) is ErrExists, and nothing is stored. A replacement
+	// ignores d.DraftKey: the first version's key stands for every
+	// version after it.
 	SaveDraft(ctx context.Context, accountID, replaces int64, d *Delivery) (Delivered, error)
 
 	// DraftSuccessor returns the live draft that stands now for the
@@ -125,6 +130,16 @@ type Compose interface {
 	// caller resolves, reads that version, saves, and resolves again if
 	// the save finds it replaced meanwhile (ErrNotFound).
 	DraftSuccessor(ctx context.Context, accountID, id int64) (int64, error)
+
+	// DraftByKey is DraftSuccessor of the draft the account first saved
+	// with this key (Delivery.DraftKey): a compose page whose first save
+	// was stored but whose answer was lost names no draft, only its key,
+	// and its next save lands on that draft instead of making a second.
+	// ErrNotFound when the account saved no draft with the key (another
+	// account's key is not the account's); ErrDraftGone when that
+	// draft's last version was sent or deleted. Keys are remembered as
+	// long as replacements (DraftSuccessorsKept).
+	DraftByKey(ctx context.Context, accountID int64, key string) (int64, error)
 
 	// ScheduleSend holds the draft draftID for sending at sendAt, sent
 	// from remoteIP (the browser's address, for the message log). A

@@ -251,6 +251,11 @@ type Delivery struct {
 	// transaction; over it the delivery stores nothing and fails with a
 	// *SendLimitError (sendlimit.go).
 	Limit *SendLimit
+	// DraftKey is the compose page's own key, for SaveDraft and
+	// SaveDraftSharing of a new draft (replaces 0): the draft keeps it,
+	// so that the page's next save finds it (Compose.DraftByKey) even
+	// when the answer with its id was lost. Other deliveries ignore it.
+	DraftKey string
 }
 
 // NewDelivery parses raw once and returns a Delivery ready for copies.

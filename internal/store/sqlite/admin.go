@@ -292,6 +292,7 @@ func (s *Store) DeleteAccount(ctx context.Context, address string) error {
 			"DELETE FROM contacts WHERE account_id = ?",
 			"DELETE FROM contact_words WHERE account_id = ?",
 			"DELETE FROM draft_successors WHERE account_id = ?",
+			"DELETE FROM draft_keys WHERE account_id = ?",
 			"DELETE FROM accounts WHERE id = ?",
 		} {
 			if _, err := t.Exec(q, id); err != nil {

@@ -94,6 +94,10 @@ func (s *Store) saveDraft(ctx context.Context, accountID, replaces int64, d *sto
 			if err := t.recordSuccessor(s, accountID, replaces, out.MessageID); err != nil {
 				return err
 			}
+		} else if d.DraftKey != "" {
+			if err := t.recordDraftKey(s, accountID, d.DraftKey, out.MessageID); err != nil {
+				return err
+			}
 		}
 		return t.appendLog(d.Events)
 	})
@@ -122,6 +126,38 @@ CREATE TABLE IF NOT EXISTS draft_successors (
 CREATE INDEX IF NOT EXISTS draft_successors_created ON draft_successors(created);
 `
 
+// draftKeysSchema is the migration step that remembers the compose
+// page's key of each new draft (store.Compose.DraftByKey).
+const draftKeysSchema = `
+-- Each row: the account's draft first saved as draft_id came from the
+-- compose page with this key, at created (unix milliseconds). Rows go
+-- with the replacements, after store.DraftSuccessorsKept.
+CREATE TABLE IF NOT EXISTS draft_keys (
+	account_id INTEGER NOT NULL,
+	key TEXT NOT NULL,
+	draft_id INTEGER NOT NULL,
+	created INTEGER NOT NULL,
+	PRIMARY KEY (account_id, key)
+);
+CREATE INDEX IF NOT EXISTS draft_keys_created ON draft_keys(created);
+`
+
+// recordDraftKey remembers that the account's new draft id came from
+// the page with key; a key the account has already is store.ErrExists.
+func (t *tx) recordDraftKey(s *Store, accountID int64, key string, id int64) error {
+	res, err := t.Exec("INSERT OR IGNORE INTO draft_keys (account_id, key, draft_id, created) VALUES (?, ?, ?, ?)",
+		accountID, key, id, s.clock.Now().UnixMilli())
+	if err != nil {
+		return fmt.Errorf("record the page key of draft %d: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("record the page key of draft %d: %w", id, err)
+	} else if n == 0 {
+		return fmt.Errorf("page key of draft %d names another draft: %w", id, store.ErrExists)
+	}
+	return nil
+}
+
 // recordSuccessor remembers that next replaced the draft version old,
 // and forgets replacements past store.DraftSuccessorsKept.
 func (t *tx) recordSuccessor(s *Store, accountID, old, next int64) error {
@@ -132,6 +168,9 @@ func (t *tx) recordSuccessor(s *Store, accountID, old, next int64) error {
 	}
 	if _, err := t.Exec("DELETE FROM draft_successors WHERE created < ?", now.Add(-store.DraftSuccessorsKept).UnixMilli()); err != nil {
 		return fmt.Errorf("forget old draft replacements: %w", err)
+	}
+	if _, err := t.Exec("DELETE FROM draft_keys WHERE created < ?", now.Add(-store.DraftSuccessorsKept).UnixMilli()); err != nil {
+		return fmt.Errorf("forget old draft page keys: %w", err)
 	}
 	return nil
 }
@@ -188,6 +227,24 @@ func (s *Store) DraftSuccessor(ctx context.Context, accountID, id int64) (int64,
 		return 0, fmt.Errorf("draft %d: %w", id, store.ErrDraftGone)
 	}
 	return 0, fmt.Errorf("draft %d: %w", id, store.ErrNotFound)
+}
+
+func (s *Store) DraftByKey(ctx context.Context, accountID int64, key string) (int64, error) {
+	var first int64
+	err := s.queryRow(ctx, "SELECT draft_id FROM draft_keys WHERE account_id = ? AND key = ?", accountID, key).Scan(&first)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("draft of page key: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("find the draft of a page key: %w", err)
+	}
+	cur, err := s.DraftSuccessor(ctx, accountID, first)
+	if errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrDraftGone) {
+		// The key's row says the draft was the account's, even once
+		// DraftSuccessor can no longer tell (a purged expunge).
+		return 0, fmt.Errorf("draft %d of page key: %w", first, store.ErrDraftGone)
+	}
+	return cur, err
 }
 
 // dropDraft removes a live message of the account's Drafts for good:

@@ -525,6 +525,10 @@ WHERE upper(substr(name, 1, 6)) = 'INBOX/' AND substr(name, 1, 6) <> 'INBOX/';`,
 	// a list of one mailbox filters in the index.
 	`CREATE INDEX IF NOT EXISTS messages_by_id ON messages(account_id, id, mailbox_id) WHERE expunged_modseq = 0;
 CREATE INDEX IF NOT EXISTS messages_deleted_by_id ON messages(account_id, id, mailbox_id) WHERE expunged_modseq != 0;`,
+	// The compose page's key of each new draft, so that a page whose
+	// first save's answer was lost saves again onto that draft
+	// (compose.go DraftByKey).
+	draftKeysSchema,
 }
 
 // rebuildAutoincrement returns the statements that recreate table with

@@ -62,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ComposeDrafts", testComposeDrafts},
 		{"ComposeOutbox", testComposeOutbox},
 		{"DraftSuccessors", testDraftSuccessors},
+		{"DraftKeys", testDraftKeys},
 		{"ComposeContacts", testComposeContacts},
 		{"ComposeDeliveryStatus", testComposeDeliveryStatus},
 		{"Sessions", testSessions},
