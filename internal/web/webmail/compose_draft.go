@@ -39,6 +39,12 @@ type draftForm struct {
 	Subject     string
 	Text        string
 	Remove      map[int]bool // indexes of the previous version's attachments to drop
+	// Key is the compose page's own (newDraftKey), kept by its first
+	// draft: with DraftID 0, the page may have saved before and lost the
+	// answer with the id.
+	Key string
+	// byKey: DraftID is the draft Key found, which the page never named.
+	byKey bool
 	// Uploads are new files: Data in tests, else Body, a spool that
 	// close frees.
 	Uploads []compose.Attachment
@@ -345,7 +351,32 @@ const maxSaveTries = 4
 // page takes the new id. Another save replacing that version meanwhile
 // makes this one start again on the newer one: the last writer's text
 // wins, and no file is lost.
+//
+// A form naming no draft may come from a page whose first save was
+// stored but whose answer was lost: the draft its key found
+// (store.Compose.DraftByKey) stands for the version it names.
 func (a *app) saveDraft(ctx context.Context, acct store.Account, f draftForm) (saved, error) {
+	if f.DraftID == 0 && f.Key != "" {
+		id, err := a.store.DraftByKey(ctx, acct.ID, f.Key)
+		if errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrDraftGone) {
+			var s saved
+			if s, err = a.saveVersion(ctx, acct, f, 0); !errors.Is(err, store.ErrExists) {
+				return s, err
+			}
+			// Another request of the page (a send after a save) stored
+			// its first draft meanwhile: this one saves onto that.
+			if err = rewindUploads(f.Uploads); err != nil {
+				return saved{}, err
+			}
+			id, err = a.store.DraftByKey(ctx, acct.ID, f.Key)
+		}
+		if errors.Is(err, store.ErrDraftGone) {
+			return saved{}, errDraftGone
+		} else if err != nil {
+			return saved{}, err
+		}
+		f.DraftID, f.byKey = id, true
+	}
 	if f.DraftID == 0 {
 		return a.saveVersion(ctx, acct, f, 0)
 	}
@@ -404,7 +435,7 @@ func (a *app) saveVersion(ctx context.Context, acct store.Account, f draftForm, 
 		}
 		d = draftFromStored(acct, info, "", files)
 		messageID = info.MessageID
-		if cur != f.DraftID {
+		if cur != f.DraftID || f.byKey {
 			// The page's Remove indexes are of the files of the version
 			// it named, which this one may list otherwise: nothing is
 			// removed (the answer says so). Uploads this version already
@@ -467,7 +498,7 @@ func (a *app) saveVersion(ctx context.Context, acct store.Account, f draftForm, 
 	if err != nil {
 		return saved{}, fmt.Errorf("parse draft: %w", err)
 	}
-	del := &store.Delivery{Body: sp.Reader(), Size: sp.Size(), Info: info, Received: a.now()}
+	del := &store.Delivery{Body: sp.Reader(), Size: sp.Size(), Info: info, Received: a.now(), DraftKey: f.Key}
 	// The kept files' bytes are stored once, by the version that
 	// brought them: the new version refers to them where they are
 	// (store.DraftSharing), so that an autosave writes the text, not the

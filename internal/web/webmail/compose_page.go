@@ -34,7 +34,11 @@ type composeView struct {
 	// save what it holds as a new draft.
 	Gone bool
 	// HeldID: the draft is held for sending, by this outbox entry.
-	HeldID  int64
+	HeldID int64
+	// Key is the page's own, made when it is rendered (newDraftKey):
+	// its first save keeps it, and a later save naming no draft (the
+	// answer with the id lost) finds that draft by it.
+	Key     string
 	SavedAt string
 	Undo    int // seconds of the undo window
 	Heading string
@@ -50,7 +54,7 @@ type draftAttachment struct {
 }
 
 func (c *composer) view(d compose.Draft, id int64, source string) composeView {
-	v := composeView{DraftID: id, Source: source,
+	v := composeView{DraftID: id, Source: source, Key: newDraftKey(),
 		To: compose.FormatAddressList(d.To), Cc: compose.FormatAddressList(d.Cc), Bcc: compose.FormatAddressList(d.Bcc),
 		Subject: d.Subject, Text: d.Text, Limit: byteSize(c.maxAttachmentBytes()), LimitBytes: c.maxAttachmentBytes(),
 		Undo: int(c.opt.Compose.UndoSend / time.Second), Pending: id == 0}
@@ -161,7 +165,7 @@ func uploadType(ct, name string) string {
 // formView is the page again after a failed save or send, with what the
 // user typed.
 func (c *composer) formView(f draftForm, msg string) composeView {
-	v := composeView{DraftID: f.DraftID, Source: f.Source, To: f.To, Cc: f.Cc, Bcc: f.Bcc, Subject: f.Subject,
+	v := composeView{DraftID: f.DraftID, Key: f.Key, Source: f.Source, To: f.To, Cc: f.Cc, Bcc: f.Bcc, Subject: f.Subject,
 		Text: f.Text, Error: msg, Limit: byteSize(c.maxAttachmentBytes()), LimitBytes: c.maxAttachmentBytes(),
 		Undo: int(c.opt.Compose.UndoSend / time.Second), Heading: "New message"}
 	return v
@@ -267,6 +271,7 @@ func (c *composer) save(w http.ResponseWriter, r *http.Request, acct store.Accou
 	}
 	if htmx {
 		v := c.view(s.Draft, s.ID, "")
+		v.Key = f.Key
 		v.SavedAt = c.now().Format("15:04:05")
 		c.compose.Fragment(w, r, http.StatusOK, "draft-state", web.View{Data: v})
 		return
@@ -307,6 +312,7 @@ func (c *composer) send(w http.ResponseWriter, r *http.Request, acct store.Accou
 	}
 	if len(s.Draft.Recipients()) == 0 {
 		v := c.view(s.Draft, s.ID, "")
+		v.Key = f.Key
 		v.Error = "Add at least one recipient in To, Cc or Bcc. Your draft is saved."
 		c.render(w, r, acct, http.StatusUnprocessableEntity, v)
 		return

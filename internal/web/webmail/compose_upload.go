@@ -1,6 +1,8 @@
 package webmail
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -102,8 +104,12 @@ func (c *composer) readForm(w http.ResponseWriter, r *http.Request) (draftForm, 
 		f.DraftID = id
 	}
 	if vals.Get("asnew") != "" {
-		// "Save as a new draft": the draft named was sent or deleted.
-		f.DraftID = 0
+		// "Save as a new draft": the draft named (or the page key's)
+		// was sent or deleted. The new one takes a key of its own,
+		// which the answer gives the page.
+		f.DraftID, f.Key = 0, newDraftKey()
+	} else if k := vals.Get("key"); validDraftKey(k) {
+		f.Key = k
 	}
 	f.Source = vals.Get("source")
 	f.To, f.Cc, f.Bcc = vals.Get("to"), vals.Get("cc"), vals.Get("bcc")
@@ -131,4 +137,18 @@ func (c *composer) formReadErr(err error) error {
 func busy() *errForm {
 	return &errForm{msg: "The server is busy receiving other mail. Your draft was not saved; try again in a moment.",
 		status: http.StatusServiceUnavailable}
+}
+
+// newDraftKey is a compose page's key: 128 random bits, base64url.
+func newDraftKey() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails (crypto/rand)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// validDraftKey: k is newDraftKey's form; another is not kept, as the
+// store would keep whatever a form sent.
+func validDraftKey(k string) bool {
+	b, err := base64.RawURLEncoding.DecodeString(k)
+	return err == nil && len(b) == 16
 }
