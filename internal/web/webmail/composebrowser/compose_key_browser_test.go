@@ -7,7 +7,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/web/webtest"
 )
 
@@ -57,14 +56,7 @@ func TestBrowserComposeFirstSaveLost(t *testing.T) {
 	tab.Do(chromedp.Click(chromedp.CSS("#send-button")))
 	waitText(t, tab, "main", "Sending")
 	onlyDraftID(t, srv) // the send saved a version in place of cur: one draft
-	got := passHold(t, srv, sk, clk, sentAt, hold, "Floor plan")
-	waitFor(t, "the draft to go", func() bool { return len(srv.Messages(t, bob, store.Drafts)) == 0 })
-	if n := len(sk.got()); n != 1 {
-		t.Errorf("the relay got %d messages, want 1", n)
-	}
-	if n := len(srv.Messages(t, bob, store.Sent)); n != 1 {
-		t.Errorf("%d messages in Sent, want 1", n)
-	}
+	got := sentOnce(t, srv, sk, clk, sentAt, hold, "Floor plan")
 	if _, text := partsOf(t, got.data); !strings.Contains(text, "The plan, as promised. The key is at reception.") {
 		t.Errorf("the message sent has the text %q", text)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/xtramail/xtramail/internal/clocktest"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/testserver"
 	"github.com/xtramail/xtramail/internal/web/webtest"
@@ -132,7 +133,19 @@ func TestBrowserComposeLostAnswer(t *testing.T) {
 	sentAt := clk.Now()
 	tab.Do(chromedp.Click(chromedp.CSS("#send-button")))
 	waitText(t, tab, "main", "Sending")
-	got := passHold(t, srv, sk, clk, sentAt, hold, "Floor plan")
+	got := sentOnce(t, srv, sk, clk, sentAt, hold, "Floor plan")
+	sentFiles, sentText := partsOf(t, got.data)
+	sameFiles(t, "the message sent", sentFiles, want)
+	if !strings.Contains(sentText, "The key is at reception. See you Monday.") {
+		t.Errorf("the message sent has the text %q", sentText)
+	}
+}
+
+// sentOnce passes the hold of bob's message sent at sentAt and checks
+// that it went once: the draft gone, one message relayed, one in Sent.
+func sentOnce(t *testing.T, srv *testserver.Server, sk *sink, clk *clocktest.Clock, sentAt time.Time, hold time.Duration, subject string) sunk {
+	t.Helper()
+	got := passHold(t, srv, sk, clk, sentAt, hold, subject)
 	waitFor(t, "the draft to go", func() bool { return len(srv.Messages(t, bob, store.Drafts)) == 0 })
 	if n := len(sk.got()); n != 1 {
 		t.Errorf("the relay got %d messages, want 1", n)
@@ -140,11 +153,7 @@ func TestBrowserComposeLostAnswer(t *testing.T) {
 	if n := len(srv.Messages(t, bob, store.Sent)); n != 1 {
 		t.Errorf("%d messages in Sent, want 1", n)
 	}
-	sentFiles, sentText := partsOf(t, got.data)
-	sameFiles(t, "the message sent", sentFiles, want)
-	if !strings.Contains(sentText, "The key is at reception. See you Monday.") {
-		t.Errorf("the message sent has the text %q", sentText)
-	}
+	return got
 }
 
 // listedOnce checks that the draft state lists each file of names once.
