@@ -115,12 +115,8 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // host cannot make the service connect there: the redelivery waits in the
 // queue with the reason, and the server there gets nothing.
 func TestRedeliverRouteInsideRefused(t *testing.T) {
-	smarthost, inside := startSink(t), startSink(t)
-	host, port, _ := net.SplitHostPort(smarthost.addr)
-	w := newWorldWith(t, func(c *config.Config) {
-		c.Queue.Mode, c.Queue.RelayHost, c.Queue.RelayTLS = "relay", host, "none"
-		fmt.Sscan(port, &c.Queue.RelayPort)
-	})
+	w, _ := relayWorld(t, nil)
+	inside := startSink(t)
 	ctx := context.Background()
 	c1 := w.c.as(w.c1)
 	m := seed(t, w, "alice@one.test", "redeliver-inside@one.test", false)
@@ -157,15 +153,12 @@ func TestRedeliverRouteInsideRefused(t *testing.T) {
 // message log has "redelivered" then "delivered" in its timeline, and the
 // audit log the act.
 func TestRedeliverGoesToDomainRelayOnce(t *testing.T) {
-	smarthost, primary := startSink(t), startSink(t)
-	host, port, _ := net.SplitHostPort(smarthost.addr)
-	w := newWorldWith(t, func(c *config.Config) {
-		c.Queue.Mode, c.Queue.RelayHost, c.Queue.RelayTLS = "relay", host, "none"
-		fmt.Sscan(port, &c.Queue.RelayPort)
+	w, smarthost := relayWorld(t, func(c *config.Config) {
 		// The test's "primary mailbox server" listens on loopback, which
 		// a route reaches only when the operator allows it.
 		c.Queue.RouteNetworks = []string{"127.0.0.1"}
 	})
+	primary := startSink(t)
 	ctx := context.Background()
 	c1 := w.c.as(w.c1)
 	m := seed(t, w, "alice@one.test", "redeliver-1@one.test", false)
@@ -308,12 +301,21 @@ func TestSignInLinkMailedToAlternate(t *testing.T) {
 // system sender to send sign-in links from.
 func linkWorld(t *testing.T) (*world, *smtpSink) {
 	t.Helper()
+	return relayWorld(t, func(c *config.Config) { c.Web.SystemSender = "continuity@provider.test" })
+}
+
+// relayWorld is a world whose queue relays to a sink it returns; more,
+// when set, adjusts the configuration further.
+func relayWorld(t *testing.T, more func(*config.Config)) (*world, *smtpSink) {
+	t.Helper()
 	sink := startSink(t)
 	host, port, _ := net.SplitHostPort(sink.addr)
 	w := newWorldWith(t, func(c *config.Config) {
 		c.Queue.Mode, c.Queue.RelayHost, c.Queue.RelayTLS = "relay", host, "none"
 		fmt.Sscan(port, &c.Queue.RelayPort)
-		c.Web.SystemSender = "continuity@provider.test"
+		if more != nil {
+			more(c)
+		}
 	})
 	return w, sink
 }
