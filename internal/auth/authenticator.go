@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/xtramail/xtramail/internal/store"
 )
 
 // Credential is what authentication needs to know about an account.
@@ -159,11 +161,23 @@ func (a *Authenticator) Hasher() *Hasher { return a.hasher }
 // here; if it fails, the IPs stay known until they expire, which lets
 // only a verified password through.
 func (a *Authenticator) Forget(username string) {
-	user := strings.ToLower(username)
+	user := userKey(username)
 	a.cache.Forget(user)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = a.known.Forget(ctx, user)
+}
+
+// userKey is the form of a user name that the throttles, the cache and
+// the store share: the address normalised as stored, so that one
+// address typed two ways ("anna@bücher.test", "anna@xn--bcher-kva.test")
+// is one account with one count of failures; a name that is no address
+// only lower-cased (it matches no account).
+func userKey(username string) string {
+	if a, err := store.NormalizeAddress(username); err == nil {
+		return a
+	}
+	return strings.ToLower(username)
 }
 
 // Authenticate checks password for username (matched case-insensitively)
@@ -179,7 +193,7 @@ func (a *Authenticator) Forget(username string) {
 // For an unknown user a dummy argon2 computation runs, so that timing
 // does not tell which addresses have accounts.
 func (a *Authenticator) Authenticate(ctx context.Context, username, password, remoteIP string) (Credential, error) {
-	user := strings.ToLower(username)
+	user := userKey(username)
 	ip := ipKey(remoteIP)
 	pair := pairKey(user, ip)
 

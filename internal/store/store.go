@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/net/idna"
+
 	"github.com/xtramail/xtramail/internal/message"
 )
 
@@ -563,11 +565,13 @@ type Stats struct {
 // (local@domain, no spaces or controls, one "@": "ceo@b.test@a.test"
 // would be an address of a.test that reads as one of b.test, and an "@"
 // in a local part must be quoted, RFC 5321 4.1.2, which is refused
-// here). It is the one place that decides what an address is.
+// here). Its domain takes NormalizeDomain's form, A-labels for an
+// internationalised one; a UTF-8 local part (RFC 6531) stays as it is.
+// It is the one place that decides what an address is.
 func NormalizeAddress(addr string) (string, error) {
 	a := strings.ToLower(strings.TrimSpace(addr))
 	at := strings.LastIndexByte(a, '@')
-	if at <= 0 || at == len(a)-1 || len(a) > 254 || at > 64 || strings.IndexByte(a, '@') != at {
+	if at <= 0 || at == len(a)-1 || at > 64 || strings.IndexByte(a, '@') != at {
 		return "", fmt.Errorf("address %q: %w", addr, ErrInvalid)
 	}
 	for _, r := range a {
@@ -575,15 +579,33 @@ func NormalizeAddress(addr string) (string, error) {
 			return "", fmt.Errorf("address %q: %w", addr, ErrInvalid)
 		}
 	}
-	if _, err := NormalizeDomain(a[at+1:]); err != nil {
+	d, err := NormalizeDomain(a[at+1:])
+	if err != nil {
+		return "", fmt.Errorf("address %q: %w", addr, ErrInvalid)
+	}
+	if a = a[:at+1] + d; len(a) > 254 {
 		return "", fmt.Errorf("address %q: %w", addr, ErrInvalid)
 	}
 	return a, nil
 }
 
 // NormalizeDomain lower-cases a domain name and checks it is a host name.
+// An internationalised name is taken in its A-labels ("bücher.example"
+// is "xn--bcher-kva.example", IDNA2008 as browsers and mail servers
+// look names up), the one form DNS, SMTP without SMTPUTF8 and the store
+// know: a domain protected under either spelling is the same domain, and
+// an address typed with either finds it.
 func NormalizeDomain(name string) (string, error) {
 	d := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(name)), ".")
+	if !isASCII(d) || strings.HasPrefix(d, "xn--") || strings.Contains(d, ".xn--") {
+		// An A-label is checked too: "xn--" followed by what is not
+		// Punycode of a valid U-label is no domain name.
+		a, err := idna.Lookup.ToASCII(d)
+		if err != nil {
+			return "", fmt.Errorf("domain %q: %v: %w", name, err, ErrInvalid)
+		}
+		d = a
+	}
 	if d == "" || len(d) > 253 {
 		return "", fmt.Errorf("domain %q: %w", name, ErrInvalid)
 	}
@@ -598,6 +620,15 @@ func NormalizeDomain(name string) (string, error) {
 		}
 	}
 	return d, nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // DomainOf returns the domain part of a normalised address.

@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-
-	"golang.org/x/net/idna"
 
 	"github.com/xtramail/xtramail/internal/store"
 )
@@ -80,23 +77,6 @@ func (s *Submitter) CheckRecipient(ctx context.Context, rcpt string) error {
 // after DATA.
 func (s *Submitter) checkRoute(ctx context.Context, rcpt string) (route, error) {
 	return s.route(ctx, rcpt, nil)
-}
-
-// NormalizeRecipient is store.NormalizeAddress for a recipient, which may
-// be internationalised (RFC 6531, SMTPUTF8 is announced): a domain in
-// U-labels ("bücher.example") becomes its A-labels ("xn--bcher-kva.example",
-// IDNA2008), the form DNS, the store's domains and every server know; a
-// UTF-8 local part stays as it is, and the queue sends it with SMTPUTF8.
-func NormalizeRecipient(addr string) (string, error) {
-	at := strings.LastIndexByte(addr, '@')
-	if at < 0 || isASCII(addr[at+1:]) {
-		return store.NormalizeAddress(addr)
-	}
-	domain, err := idna.Lookup.ToASCII(addr[at+1:])
-	if err != nil {
-		return "", fmt.Errorf("address %q: domain: %v: %w", addr, err, store.ErrInvalid)
-	}
-	return store.NormalizeAddress(addr[:at+1] + domain)
 }
 
 func isASCII(s string) bool {

@@ -364,7 +364,7 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		// addresses not permitted for that sender/recipient".
 		return errNeedsUTF8
 	}
-	addr, err := NormalizeRecipient(to)
+	addr, err := store.NormalizeAddress(to)
 	if err != nil {
 		return errBadRcpt
 	}

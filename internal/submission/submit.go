@@ -190,7 +190,7 @@ func (s *Submitter) Submit(ctx context.Context, m Message) (Result, error) {
 	var rcpts []string
 	seen := map[string]bool{}
 	for _, r := range m.Rcpts {
-		a, err := NormalizeRecipient(r)
+		a, err := store.NormalizeAddress(r)
 		if err != nil {
 			return Result{}, fmt.Errorf("submit for %s: recipient %q: %w", acct.Address, r, ErrBadRecipient)
 		}

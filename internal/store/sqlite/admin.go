@@ -220,7 +220,12 @@ func scanAccount(sc scanner) (store.Account, error) {
 }
 
 func (s *Store) Account(ctx context.Context, address string) (store.Account, error) {
-	addr := strings.ToLower(strings.TrimSpace(address))
+	// Normalised as the address was when stored: "anna@bücher.test"
+	// finds anna@xn--bcher-kva.test. What is no address is no account.
+	addr, err := store.NormalizeAddress(address)
+	if err != nil {
+		return store.Account{}, fmt.Errorf("address %q: %w", address, store.ErrNotFound)
+	}
 	a, err := scanAccount(s.queryRow(ctx, "SELECT "+accountCols+" FROM accounts WHERE address = ?", addr))
 	if err != nil {
 		return a, notFound(err, "address "+addr)

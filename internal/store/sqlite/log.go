@@ -54,6 +54,9 @@ func logSearch(q store.LogQuery) (query string, args []any, ok bool) {
 	var where []string
 	if q.Address != "" {
 		a := strings.ToLower(strings.TrimSpace(q.Address))
+		if n, err := store.NormalizeAddress(a); err == nil {
+			a = n // as recorded: an internationalised domain in A-labels
+		}
 		where = append(where, "(rcpt = ? OR mail_from = ?)")
 		args = append(args, a, a)
 	}

@@ -1,0 +1,55 @@
+package store
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestNormalizeDomain(t *testing.T) {
+	for in, want := range map[string]string{
+		"Example.TEST.":         "example.test",
+		"bücher.test":           "xn--bcher-kva.test",
+		"BÜCHER.Test":           "xn--bcher-kva.test",
+		"xn--bcher-kva.test":    "xn--bcher-kva.test",
+		"mail.xn--bcher-kva.de": "mail.xn--bcher-kva.de",
+		"例え.テスト":                "xn--r8jz45g.xn--zckzah",
+		"r3--sn-abc.test":       "r3--sn-abc.test", // "--" in an ASCII label is no A-label
+	} {
+		got, err := NormalizeDomain(in)
+		if err != nil || got != want {
+			t.Errorf("NormalizeDomain(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{
+		"", ".", "a..test", "-a.test", "a-.test", "bad domain.test", "under_score.test",
+		"xn--zz.test",                     // not Punycode of a valid label
+		"xn--a.test",                      // decodes to an ASCII-only label
+		"bü\u200dcher.test",               // a joiner outside its context
+		strings.Repeat("ü", 60) + ".test", // its A-label is over 63 octets
+		strings.Repeat("a.", 126) + "ü",   // the whole name over 253 octets in A-labels
+	} {
+		if got, err := NormalizeDomain(in); !errors.Is(err, ErrInvalid) {
+			t.Errorf("NormalizeDomain(%q) = %q, %v; want ErrInvalid", in, got, err)
+		}
+	}
+}
+
+func TestNormalizeAddressInternationalised(t *testing.T) {
+	for in, want := range map[string]string{
+		"Anna@Bücher.Test":        "anna@xn--bcher-kva.test",
+		"anna@xn--bcher-kva.test": "anna@xn--bcher-kva.test",
+		"jörg@bücher.test":        "jörg@xn--bcher-kva.test", // RFC 6531: the local part stays UTF-8
+		" Bob@Example.TEST ":      "bob@example.test",
+	} {
+		got, err := NormalizeAddress(in)
+		if err != nil || got != want {
+			t.Errorf("NormalizeAddress(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"anna@xn--zz.test", "anna@bü cher.test", "a@b@bücher.test"} {
+		if got, err := NormalizeAddress(in); !errors.Is(err, ErrInvalid) {
+			t.Errorf("NormalizeAddress(%q) = %q, %v; want ErrInvalid", in, got, err)
+		}
+	}
+}
