@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"strconv"
@@ -145,13 +146,21 @@ func txtRecord(name, value string) string {
 
 func dkimGenerate(fs *flag.FlagSet) action {
 	alg := fs.String("algorithm", "rsa", "rsa (2048 bits, verified everywhere) or ed25519 (RFC 8463, not yet everywhere)")
-	selector := fs.String("selector", "", "DNS selector (default: x and today's date)")
+	selector := fs.String("selector", "", "DNS selector (default: x and today's date, with a letter after it for a second key that day)")
 	return func(ctx context.Context, e *env, args []string) error {
 		d, err := e.store.Domain(ctx, args[0])
 		if err != nil {
 			return err
 		}
-		key, err := dkim.GenerateKey(*alg, *selector, time.Now())
+		cur, err := e.store.DKIMKey(ctx, d.Name)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		sel := *selector
+		if sel == "" {
+			sel = dkim.NewSelector(time.Now(), cur.Selector)
+		}
+		key, err := dkim.GenerateKey(*alg, sel, time.Now())
 		if err != nil {
 			return err
 		}
@@ -164,6 +173,10 @@ func dkimGenerate(fs *flag.FlagSet) action {
 		}
 		fmt.Fprintf(e.stdout, "domain %s now signs outgoing mail with DKIM key %s (%s); publish:\n%s\n",
 			d.Name, key.Selector, key.Algorithm, txtRecord(dkim.RecordName(key, d.Name), rec))
+		if cur.Selector != "" && cur.Selector != key.Selector {
+			fmt.Fprintf(e.stdout, "It replaces key %s: its record %s can go once messages signed with it are delivered (a few days).\n",
+				cur.Selector, dkim.RecordName(cur, d.Name))
+		}
 		return nil
 	}
 }

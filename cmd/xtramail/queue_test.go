@@ -63,7 +63,7 @@ func TestQueueAndDKIMCommands(t *testing.T) {
 		{args: data2("domain", "dkim", "generate", "example.test", "--algorithm", "ed25519", "--selector", "ed1"),
 			stdout: []string{"publish:", `ed1._domainkey.example.test. IN TXT "v=DKIM1; k=ed25519; p=`}},
 		{args: data2("domain", "dkim", "generate", "example.test", "--selector", "rsa1"),
-			stdout: []string{`rsa1._domainkey.example.test. IN TXT "v=DKIM1; k=rsa; p=`}},
+			stdout: []string{`rsa1._domainkey.example.test. IN TXT "v=DKIM1; k=rsa; p=`, "It replaces key ed1: its record ed1._domainkey.example.test can go"}},
 		{args: data2("log", "search", "--status", "expired"), stdout: []string{"TIME (UTC)"}},
 	})
 	// The RSA record is split into 255-byte strings, and show prints the
@@ -78,5 +78,20 @@ func TestQueueAndDKIMCommands(t *testing.T) {
 	}
 	if k, err := st.DKIMKey(ctx, "example.test"); err != nil || k.Selector != "rsa1" || k.Algorithm != "rsa" {
 		t.Fatalf("stored key %+v %v", k, err)
+	}
+	// Two keys made the same day without --selector have DNS names of
+	// their own: the second under the first's name would fail every
+	// signature until its record replaced the published one.
+	sel := regexp.MustCompile(`with DKIM key (x\d{8}[a-z]?) \(rsa\)`)
+	var made []string
+	for range 2 {
+		m := sel.FindStringSubmatch(cliProc(t, data, "", "domain", "dkim", "generate", "example.test"))
+		if m == nil {
+			t.Fatal("generate without --selector: no selector of the form x20261206[b] in its output")
+		}
+		made = append(made, m[1])
+	}
+	if made[0] == made[1] || made[0][:9] == made[1][:9] && made[1] != made[0]+"b" {
+		t.Fatalf("two keys made without --selector: selectors %q", made)
 	}
 }

@@ -304,3 +304,22 @@ func TestAuditWritten(t *testing.T) {
 		t.Errorf("cli reseller.add records: %+v", got)
 	}
 }
+
+// TestGenerateDKIMNewName: each key generated for a domain without a chosen
+// selector gets a DNS name of its own, so that the record published for
+// the key in use stays valid while the new one is published.
+func TestGenerateDKIMNewName(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	seen := map[string]bool{}
+	for range 3 {
+		k := ok[DKIM](t)(w.svc.GenerateDKIM(ctx, w.c1, w.one.domain, "ed25519", ""))
+		if seen[k.Selector] {
+			t.Fatalf("selector %s given twice (%v)", k.Selector, seen)
+		}
+		seen[k.Selector] = true
+		if cur := ok[DKIM](t)(w.svc.DKIMKey(ctx, w.c1, w.one.domain)); cur.Selector != k.Selector {
+			t.Fatalf("domain signs with %s, want the new %s", cur.Selector, k.Selector)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -301,6 +302,13 @@ func (s *Service) GenerateDKIM(ctx context.Context, p Principal, domain, algorit
 	d, err := s.st.ScopedDomain(ctx, p.Scope(), domain)
 	if err != nil {
 		return DKIM{}, s.denied(ctx, p, OpDomainDKIM, "domain "+domain, s.domainExists(domain), err)
+	}
+	if selector == "" {
+		cur, err := s.st.DKIMKey(ctx, d.Name)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return DKIM{}, err
+		}
+		selector = dkim.NewSelector(s.now(), cur.Selector)
 	}
 	k, err := dkim.GenerateKey(algorithm, selector, s.now())
 	if err != nil {

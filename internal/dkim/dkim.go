@@ -29,12 +29,32 @@ var SignedHeaders = []string{
 	"MIME-Version", "Content-Type", "Content-Transfer-Encoding", "Content-Disposition", "List-Unsubscribe",
 }
 
+// NewSelector is the selector for a domain's next key: "x" and the date,
+// or, when current (the selector of the domain's key now, "" if none)
+// already has that date, the next letter after it ("x20261206b"). A new
+// key must have a DNS name of its own: under the old one, every message
+// signed before its record is published fails verification with the
+// record still there.
+func NewSelector(now time.Time, current string) string {
+	sel := "x" + now.UTC().Format("20060102")
+	suffix, ok := strings.CutPrefix(current, sel)
+	switch {
+	case !ok:
+		return sel
+	case suffix == "":
+		return sel + "b"
+	case len(suffix) == 1 && suffix[0] >= 'b' && suffix[0] < 'z':
+		return sel + string(suffix[0]+1)
+	}
+	// A 27th key in a day: the time of day tells it apart.
+	return sel + "t" + now.UTC().Format("150405")
+}
+
 // GenerateKey makes a key for a domain: "ed25519" or "rsa" (2048 bits).
-// The selector names the key in DNS; empty picks one from the date, so a
-// new key can be published beside the old one.
+// The selector names the key in DNS (NewSelector).
 func GenerateKey(algorithm, selector string, now time.Time) (store.DKIMKey, error) {
 	if selector == "" {
-		selector = "x" + now.UTC().Format("20060102")
+		return store.DKIMKey{}, fmt.Errorf("dkim key without a selector: %w", store.ErrInvalid)
 	}
 	var priv crypto.Signer
 	var err error

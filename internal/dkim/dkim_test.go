@@ -22,12 +22,9 @@ const msg = "From: Alice <alice@example.org>\r\nTo: bob@remote.test\r\nSubject: 
 func TestSignVerifies(t *testing.T) {
 	for _, alg := range []string{"ed25519", "rsa"} {
 		t.Run(alg, func(t *testing.T) {
-			k, err := GenerateKey(alg, "", time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC))
+			k, err := GenerateKey(alg, "x20261205", time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC))
 			if err != nil {
 				t.Fatal(err)
-			}
-			if k.Selector != "x20261205" {
-				t.Fatalf("selector %q", k.Selector)
 			}
 			rec, err := Record(k)
 			if err != nil {
@@ -93,4 +90,34 @@ func storeKey(der []byte) (k store.DKIMKey) {
 	k.Selector = "s"
 	k.Algorithm = "rsa"
 	return k
+}
+
+// TestNewSelector: every key of a domain gets a DNS name of its own, also
+// several made the same day, so that a new key never takes the name of a
+// record published for the old one.
+func TestNewSelector(t *testing.T) {
+	day := time.Date(2026, 12, 5, 14, 30, 7, 0, time.UTC)
+	seen := map[string]bool{}
+	cur := "x20261204" // yesterday's key
+	for range 30 {
+		sel := NewSelector(day, cur)
+		if sel == cur || seen[sel] {
+			t.Fatalf("NewSelector(%s) = %q: taken (%v)", cur, sel, seen)
+		}
+		if _, err := store.NormalizeDomain(sel); err != nil || !strings.HasPrefix(sel, "x20261205") {
+			t.Fatalf("NewSelector(%s) = %q: not a selector of that day (%v)", cur, sel, err)
+		}
+		seen[sel] = true
+		cur = sel
+		day = day.Add(time.Second)
+	}
+	if got := NewSelector(day, ""); got != "x20261205" {
+		t.Errorf("first key: %q", got)
+	}
+	if got := NewSelector(day, "x20261205"); got != "x20261205b" {
+		t.Errorf("second key of the day: %q", got)
+	}
+	if _, err := GenerateKey("rsa", "", day); err == nil {
+		t.Error("GenerateKey without a selector: no error")
+	}
 }
