@@ -215,10 +215,12 @@ type Queue struct {
 	Concurrency int `toml:"concurrency"`
 	// RouteNetworks are the networks (CIDR prefixes) that a domain's own
 	// relay host, set by its tenant's administrators for redelivery to
-	// the primary mailbox, may be reached at besides public addresses.
-	// Loopback, private and other special addresses are refused
-	// otherwise, so that a tenant cannot have the service connect inside
-	// the operator's network. Dev mode adds loopback.
+	// the primary mailbox, and in MX mode (no relay) the recipients' MX
+	// hosts, may be reached at besides public addresses. Loopback,
+	// private and other special addresses are refused otherwise, so that
+	// neither a tenant nor a sender writing to a domain whose DNS they
+	// control can have the service connect inside the operator's network.
+	// Dev mode adds loopback.
 	RouteNetworks []string `toml:"route_networks"`
 }
 

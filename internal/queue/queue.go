@@ -76,13 +76,17 @@ type Config struct {
 	RootCAs *x509.CertPool
 	// MTASTS, when set, looks up recipient domains' policies (MX mode).
 	MTASTS *mtasts.Client
-	// RouteNetworks are the networks an entry's own route (a domain's
-	// relay host, which a tenant administrator sets) may reach besides
-	// public addresses. Loopback, private, link-local and other special
-	// addresses are refused otherwise, when the connection is made: a
-	// tenant must not have the service connect inside the operator's
-	// network (server-side request forgery), by address or by a name
-	// that resolves there.
+	// RouteNetworks are the networks that the hosts others name may be
+	// reached at besides public addresses: an entry's own route (a
+	// domain's relay host, which a tenant administrator sets) and, in MX
+	// mode, a recipient domain's MX hosts (which whoever owns that
+	// domain's DNS names). Loopback, private, link-local and other
+	// special addresses are refused otherwise, when the connection is
+	// made: a tenant, or any sender writing to a domain of their own,
+	// must not have the service connect inside the operator's network
+	// (server-side request forgery, or a relay there that trusts this
+	// host), by address or by a name that resolves there. The
+	// configured Relay is the operator's own and is not confined.
 	RouteNetworks []netip.Prefix
 
 	Lifetime    time.Duration // give up after (5 days)
@@ -355,8 +359,9 @@ type target struct {
 	tlsMode string
 	// sts is the MTA-STS policy for MX targets, nil without one.
 	sts *mtasts.Policy
-	// routed: an entry's own route (Config.RouteNetworks).
-	routed bool
+	// confined: a host named by others, an entry's own route or an MX,
+	// dialled only at the addresses Config.RouteNetworks allows.
+	confined bool
 }
 
 // result is the outcome of one entry's attempt.
@@ -542,7 +547,7 @@ func (w *Worker) targets(ctx context.Context, domain string) ([]target, *result)
 	var out []target
 	for _, mx := range mxs {
 		host := trimDot(mx.Host)
-		t := target{host: host, port: w.cfg.MXPort, tlsMode: "opportunistic", sts: policy}
+		t := target{host: host, port: w.cfg.MXPort, tlsMode: "opportunistic", sts: policy, confined: true}
 		if policy != nil && !policy.Match(host) {
 			if policy.Mode == mtasts.Enforce {
 				// RFC 8461 4.1: a host the policy does not list is not
@@ -575,7 +580,7 @@ func routeTargets(route string) []target {
 			host, port = h, n
 		}
 	}
-	return []target{{host: host, port: port, tlsMode: "opportunistic", routed: true}}
+	return []target{{host: host, port: port, tlsMode: "opportunistic", confined: true}}
 }
 
 // routeAllowed says whether a route may connect to ip: a public address,

@@ -54,8 +54,10 @@ func newMX(t *testing.T, extra ...string) *mxSetup {
 		MXPort:   sk.port,
 		Resolver: startDNS(t, records...),
 		RootCAs:  roots,
-		Now:      c.Now,
-		Rand:     func() float64 { return 0.5 }, // backoff without jitter: d/2 + d/2
+		// The test's MX hosts are on loopback, refused otherwise.
+		RouteNetworks: loopback,
+		Now:           c.Now,
+		Rand:          func() float64 { return 0.5 }, // backoff without jitter: d/2 + d/2
 	}}
 }
 
@@ -361,7 +363,7 @@ func TestMTASTSPolicyCachedAcrossRestart(t *testing.T) {
 	config := func(st store.Store, records ...string) Config {
 		res := startDNS(t, records...)
 		return Config{Hostname: "queue.example.org", MXPort: sk.port, Resolver: res, RootCAs: roots, Now: c.Now,
-			MTASTS: mtasts.NewClient(res, sts.Transport, st, c.Now)}
+			RouteNetworks: loopback, MTASTS: mtasts.NewClient(res, sts.Transport, st, c.Now)}
 	}
 	honest := []string{"example.net. 300 IN MX 10 mx.example.net.", "mx.example.net. 300 IN A 127.0.0.1",
 		`_mta-sts.example.net. 300 IN TXT "v=STSv1; id=1"`}

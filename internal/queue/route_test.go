@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xtramail/xtramail/internal/msglog"
 )
 
 // TestRouteAllowed: an entry's own route reaches public addresses, and
@@ -31,6 +33,35 @@ func TestRouteAllowed(t *testing.T) {
 		if got := routeAllowed(ip, nets); got != c.inNet {
 			t.Errorf("routeAllowed(%s, %v) = %t, want %t", ip, nets, got, c.inNet)
 		}
+	}
+}
+
+// loopback is where the tests' MX hosts listen: Config.RouteNetworks must
+// name it for MX delivery to reach them.
+var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
+// TestMXConfined: a recipient domain's MX that resolves to a loopback or
+// private address (whoever owns the domain's DNS chooses) is not dialled:
+// the entry is deferred with the reason, nothing reaches the host, and
+// the same MX is reached once the operator lists its network.
+func TestMXConfined(t *testing.T) {
+	s := newMX(t)
+	s.cfg.RouteNetworks = nil
+	enqueue(t, s.st, s.acc, t0, "m1", "bob@example.net")
+	runOnce(t, New(s.cfg, s.st, nil, nil))
+	if got := s.sink.received(); len(got) != 0 {
+		t.Fatalf("an MX on loopback got %d messages", len(got))
+	}
+	d := events(t, s.st, msglog.Deferred)
+	if len(d) != 1 || !strings.Contains(d[0].Detail, "127.0.0.1 is not a public address nor in queue.route_networks") {
+		t.Fatalf("deferred %+v", d)
+	}
+
+	s.cfg.RouteNetworks = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	s.clock.Advance(time.Hour)
+	runOnce(t, New(s.cfg, s.st, nil, nil))
+	if got := s.sink.received(); len(got) != 1 {
+		t.Fatalf("with its network listed, the MX got %d messages", len(got))
 	}
 }
 

@@ -27,9 +27,9 @@ type OpenBodyer interface {
 	OpenBody(ctx context.Context, accountID, bodyID int64) (io.ReadCloser, error)
 }
 
-// errRouteRefused: an entry's own route led to an address it may not
-// reach (Config.RouteNetworks).
-var errRouteRefused = errors.New("route refused")
+// errRouteRefused: a route or an MX led to an address it may not reach
+// (Config.RouteNetworks).
+var errRouteRefused = errors.New("address refused")
 
 // conn is an SMTP session with one remote host.
 type conn struct {
@@ -86,7 +86,7 @@ func (w *Worker) connect(ctx context.Context, t target) (*conn, string, error) {
 	var raw net.Conn
 	var err error
 	d := net.Dialer{Timeout: w.cfg.DialTimeout}
-	if t.routed {
+	if t.confined {
 		// Checked on the address actually dialled, whatever the name
 		// resolved to (Config.RouteNetworks).
 		d.Control = func(_, address string, _ syscall.RawConn) error {
