@@ -43,7 +43,7 @@ func TestInternationalisedDomain(t *testing.T) {
 	}
 	runCases(t, data, []cliCase{
 		{args: []string{"domain", "add", "xn--bcher-kva.test", "--data", "$DATA"}, code: 1, stderr: []string{"domain xn--bcher-kva.test: already exists"}},
-		{args: []string{"domain", "add", "xn--zz.test", "--data", "$DATA"}, code: 1, stderr: []string{"is not a domain name"}},
+		{args: []string{"domain", "add", "bü cher.test", "--data", "$DATA"}, code: 1, stderr: []string{"is not a domain name"}},
 		{args: []string{"user", "add", "Anna@bücher.test", "--password-stdin", "--data", "$DATA"}, stdin: "anna's long password\n",
 			stdout: []string{"address anna@xn--bcher-kva.test protected"}},
 		{args: []string{"user", "add", "anna@XN--BCHER-KVA.test", "--data", "$DATA"}, code: 1, stderr: []string{"already exists"}},

@@ -597,9 +597,10 @@ func NormalizeAddress(addr string) (string, error) {
 // an address typed with either finds it.
 func NormalizeDomain(name string) (string, error) {
 	d := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(name)), ".")
-	if !isASCII(d) || strings.HasPrefix(d, "xn--") || strings.Contains(d, ".xn--") {
-		// An A-label is checked too: "xn--" followed by what is not
-		// Punycode of a valid U-label is no domain name.
+	if !isASCII(d) {
+		// A name already in A-labels is taken as it is, as DNS takes
+		// it: IDNA2008 refuses some registered under IDNA2003 (symbols,
+		// emoji), which must still be reachable.
 		a, err := idna.Lookup.ToASCII(d)
 		if err != nil {
 			return "", fmt.Errorf("domain %q: %v: %w", name, err, ErrInvalid)
