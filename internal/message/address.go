@@ -8,13 +8,13 @@ import (
 // forms of 4.4: routes, empty list elements) into IMAP ENVELOPE addresses.
 // It never fails: unbalanced quotes, brackets and groups are closed at the
 // end of the value, stray specials are skipped, and addresses past the
-// first 10,000 are dropped. The second result tells
-// whether anything had to be guessed.
-func parseAddressList(s string) ([]Address, bool) {
+// first limit are dropped. The second result tells whether anything had
+// to be guessed or dropped.
+func parseAddressList(s string, limit int) ([]Address, bool) {
 	p := addrParser{s: s}
 	var out []Address
 	inGroup := false
-	for len(out) < maxAddrs {
+	for len(out) < limit {
 		p.comment = ""
 		p.skipCFWS()
 		if p.i >= len(p.s) {
@@ -72,8 +72,10 @@ func parseAddressList(s string) ([]Address, bool) {
 			}
 		}
 	}
-	if len(out) >= maxAddrs {
-		p.bad = true
+	if len(out) >= limit {
+		if p.skipCFWS(); p.i < len(p.s) {
+			p.bad = true // addresses dropped
+		}
 	}
 	if inGroup {
 		out = append(out, Address{GroupEnd: true})

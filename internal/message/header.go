@@ -131,6 +131,8 @@ func asciiEqualFold(b []byte, lower string) bool {
 // a present but empty field is a non-nil empty slice.
 type header struct {
 	f [numFields][]byte
+	// cut: a value was longer than maxFieldValue and was cut.
+	cut bool
 }
 
 // field locates one header field in raw: the name is raw[start:nameEnd],
@@ -263,9 +265,34 @@ func fieldNameEnd(line []byte) int {
 
 func (h *header) set(raw []byte, f field) {
 	i := fieldIndex(raw[f.start:f.nameEnd])
-	if i >= 0 && h.f[i] == nil {
-		h.f[i] = raw[f.valStart:f.valEnd:f.valEnd]
+	if i < 0 || h.f[i] != nil {
+		return
 	}
+	v := raw[f.valStart:f.valEnd:f.valEnd]
+	if len(v) > maxFieldValue {
+		h.cut = true
+		if i == fReferences {
+			// Threading needs the newest ids most, which come last.
+			v = v[len(v)-maxFieldValue:]
+			if k := bytes.IndexByte(v, '<'); k >= 0 {
+				v = v[k:]
+			}
+		} else {
+			v = v[:runeStart(v, maxFieldValue)]
+		}
+	}
+	h.f[i] = v
+}
+
+// runeStart returns n, or less so that b[:n] does not end inside a UTF-8
+// sequence (a value cut in one would read as ISO-8859-1 whole).
+func runeStart(b []byte, n int) int {
+	for k := n; k > 0 && k > n-utf8.UTFMax; k-- {
+		if utf8.RuneStart(b[k]) {
+			return k
+		}
+	}
+	return n
 }
 
 // Fields iterates over the fields of a raw header, such as Part.Header

@@ -29,8 +29,14 @@ const (
 	maxProblems = 50    // notes kept in Info.Problems
 	previewLen  = 200   // runes of Info.Preview
 	maxParams   = 100   // parameters of one Content-Type or Content-Disposition
-	maxAddrs    = 10000 // addresses of one address header field
+	maxAddrs    = 10000 // addresses of one address header field, and of all embedded messages' together
 	maxDisplay  = 2000  // bytes of Info.Subject and Info.From
+	// maxFieldValue bounds the bytes of a header field's value that Parse
+	// keeps (Envelope strings, MIME fields and parameters): the Info lives
+	// in memory while the message is stored and in the store's cache
+	// afterwards, so it must not grow with the message. The raw header is
+	// still served whole (BODY[HEADER]); the full-text index reads it too.
+	maxFieldValue = 64 << 10
 )
 
 // Info is what Parse learns about a message. It is stored as JSON beside the
@@ -174,7 +180,7 @@ func Parse(raw []byte) *Info {
 	info := &Info{}
 	var h header
 	info.Part = p.part(0, len(raw), 0, "text", "plain", nil, &h)
-	info.Envelope = p.envelope(&h)
+	info.Envelope = p.envelope(&h, false)
 
 	env := &info.Envelope
 	info.Subject = truncate(cleanControl(p.decodeWords(env.Subject)), maxDisplay)

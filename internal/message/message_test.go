@@ -407,7 +407,7 @@ func TestAddresses(t *testing.T) {
 		{"G: H: x@y;", []Address{{Mailbox: "G", GroupStart: true}, {Mailbox: "H"}, {Mailbox: "x", Host: "y"}, {GroupEnd: true}}, true},
 	}
 	for _, tt := range tests {
-		got, bad := parseAddressList(tt.in)
+		got, bad := parseAddressList(tt.in, maxAddrs)
 		if !reflect.DeepEqual(got, tt.want) || bad != tt.bad {
 			t.Errorf("parseAddressList(%q) =\n\t%+v, %v\nwant\n\t%+v, %v", tt.in, got, bad, tt.want, tt.bad)
 		}

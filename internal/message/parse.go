@@ -17,6 +17,11 @@ type parser struct {
 	dec      *mime.WordDecoder
 	// Line ending oddities are noted once per message.
 	sawBareLF, sawCRCRLF bool
+	// embAddrs counts the addresses kept in embedded messages' envelopes,
+	// which share one maxAddrs: an address takes some 80 bytes of memory
+	// for every 4 bytes of header ("a@b,"), and a message may embed
+	// thousands of messages.
+	embAddrs int
 }
 
 // problem notes something malformed, prefixed with the part path.
@@ -69,6 +74,9 @@ func (p *parser) part(start, end, depth int, defType, defSub string, path []int,
 	}
 	if sc.orphan {
 		p.problem(path, "continuation line without a header field")
+	}
+	if h.cut {
+		p.problem(path, "header field values longer than %d bytes cut", maxFieldValue)
 	}
 	if sc.mboxFrom {
 		p.problem(path, `mbox "From " line before the header`)
@@ -146,7 +154,7 @@ func (p *parser) part(start, end, depth int, defType, defSub string, path []int,
 		default:
 			var eh header
 			sub := p.part(sc.bodyStart, end, depth+1, "text", "plain", path, &eh)
-			part.Message = &Embedded{Envelope: p.envelope(&eh), Part: sub}
+			part.Message = &Embedded{Envelope: p.envelope(&eh, true), Part: sub}
 		}
 	}
 	part.Lines = countLines(raw[sc.bodyStart:end])
@@ -302,14 +310,23 @@ func findDelimiter(raw []byte, pos, bs, end int, delim []byte) (at, next int, is
 	return 0, 0, false, false
 }
 
-// envelope builds the IMAP ENVELOPE of a message from its header fields.
-func (p *parser) envelope(h *header) Envelope {
+// envelope builds the IMAP ENVELOPE of a message from its header fields;
+// embedded tells an embedded message's (message/rfc822) from the message's
+// own, whose fields each keep up to maxAddrs addresses.
+func (p *parser) envelope(h *header, embedded bool) Envelope {
 	var bad []string
 	addrs := func(f int, name string) []Address {
 		if h.f[f] == nil {
 			return nil
 		}
-		as, guessed := parseAddressList(unfold(h.f[f]))
+		limit := maxAddrs
+		if embedded {
+			limit -= p.embAddrs
+		}
+		as, guessed := parseAddressList(unfold(h.f[f]), limit)
+		if embedded {
+			p.embAddrs += len(as)
+		}
 		if guessed {
 			bad = append(bad, name)
 		}

@@ -1,0 +1,77 @@
+package capture
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/xtramail/xtramail/internal/smtpserver"
+)
+
+// hostileHeaders are messages whose header values are huge: each is
+// stored byte for byte, and what the store keeps of it parsed (the
+// Info, held in memory while the message is stored and cached by the
+// store afterwards) stays small.
+var hostileHeaders = map[string]string{
+	"huge subject": "Subject: " + strings.Repeat("hugesubject ", 1<<20) + "\r\nMessage-ID: <" +
+		strings.Repeat("m", 1<<20) + "@x>\r\n\r\nbody\r\n",
+	"embedded address bomb": func() string {
+		var b strings.Builder
+		b.WriteString("Subject: bomb\r\nContent-Type: multipart/mixed; boundary=bb\r\n\r\n")
+		to := "To: " + strings.Repeat("a@b,", 3000) + "\r\n"
+		for range 300 {
+			b.WriteString("--bb\r\nContent-Type: message/rfc822\r\n\r\n" + to + "\r\nx\r\n")
+		}
+		b.WriteString("--bb--\r\n")
+		return b.String()
+	}(),
+}
+
+// TestHostileHeadersBounded sends each hostile message over a real SMTP
+// session (BDAT, so that it arrives byte for byte) and reads back the
+// stored body and its Info.
+func TestHostileHeadersBounded(t *testing.T) {
+	e := newEnv(t, Config{Config: smtpserver.Config{MaxMessageBytes: 50 << 20}})
+	ctx := context.Background()
+	for name, raw := range hostileHeaders {
+		t.Run(name, func(t *testing.T) {
+			cv := dialRaw(t, e.addr)
+			cv.cmd("EHLO up.test", "250 ")
+			cv.cmd("MAIL FROM:<a@outside.test>", "250 ")
+			cv.cmd("RCPT TO:<bob@example.test>", "250 ")
+			cv.send("BDAT " + strconv.Itoa(len(raw)) + " LAST\r\n" + raw)
+			cv.expect("250 2.0.0 stored")
+			cv.cmd("QUIT", "221 ")
+
+			mb, err := e.st.Mailbox(ctx, e.bob.ID, "INBOX")
+			if err != nil {
+				t.Fatal(err)
+			}
+			msgs, err := e.st.Messages(ctx, e.bob.ID, mb.ID)
+			if err != nil || len(msgs) == 0 {
+				t.Fatalf("messages: %d, %v", len(msgs), err)
+			}
+			m := msgs[len(msgs)-1]
+			rc, err := e.st.OpenBody(ctx, e.bob.ID, m.BodyID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := io.ReadAll(rc)
+			rc.Close()
+			if string(got) != raw {
+				t.Fatalf("stored %d bytes, sent %d (not the same)", len(got), len(raw))
+			}
+			b, err := e.st.Body(ctx, e.bob.ID, m.BodyID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			js, _ := json.Marshal(b.Info)
+			if len(js) > 2<<20 {
+				t.Errorf("Info of a %d-byte message is %d bytes", len(raw), len(js))
+			}
+		})
+	}
+}

@@ -1,0 +1,87 @@
+package message
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// TestInfoBounded: what Parse keeps of a message does not grow with the
+// message. A 39 MB Subject used to be kept whole in the Envelope (the
+// capture listener's RSS rose by 250 MB storing it), and a 34 MB message
+// embedding 1,500 messages of 6,000 addresses each kept 9 million
+// addresses (2 GB) in one Info; the store caches thousands of Infos.
+func TestInfoBounded(t *testing.T) {
+	t.Run("long values", func(t *testing.T) {
+		var b strings.Builder
+		b.WriteString("Subject: " + strings.Repeat("é", 1<<20) + "\r\n")
+		b.WriteString("Message-ID: <" + strings.Repeat("m", 1<<20) + "@x>\r\n")
+		b.WriteString("References:")
+		for i := range 20000 {
+			b.WriteString(" <ref" + itoa(i) + "@example.test>")
+		}
+		b.WriteString("\r\nContent-Type: text/plain; name=\"" + strings.Repeat("n", 1<<20) + "\"\r\n\r\nbody\r\n")
+		raw := []byte(b.String())
+		info := Parse(raw)
+		checkInvariants(t, raw, info)
+		env := info.Envelope
+		for name, v := range map[string]string{"Subject": env.Subject, "Message-ID": env.MessageID, "filename": info.Part.Filename} {
+			if len(v) > 2*maxFieldValue {
+				t.Errorf("%s kept %d bytes", name, len(v))
+			}
+		}
+		// Cut at a character, not inside one: read as UTF-8 still.
+		if !utf8.ValidString(env.Subject) || !strings.HasPrefix(env.Subject, "éé") || strings.Contains(env.Subject, "Ã") {
+			t.Errorf("Subject cut inside a character: %q...", env.Subject[:20])
+		}
+		if n := len(info.References); n == 0 || info.References[n-1] != "ref19999@example.test" {
+			t.Errorf("References lost the newest id: %d ids, last %q", n, info.References[max(n-1, 0):])
+		}
+		if !hasProblem(info, "cut") {
+			t.Errorf("no problem noted: %q", info.Problems)
+		}
+	})
+	t.Run("embedded addresses", func(t *testing.T) {
+		var b strings.Builder
+		b.WriteString("Subject: bomb\r\nContent-Type: multipart/mixed; boundary=bb\r\n\r\n")
+		to := "To: " + strings.Repeat("a@b,", 3000) + "\r\n"
+		for range 300 {
+			b.WriteString("--bb\r\nContent-Type: message/rfc822\r\n\r\n" + to + strings.Replace(to, "To:", "Cc:", 1) + "\r\nx\r\n")
+		}
+		b.WriteString("--bb--\r\n")
+		raw := []byte(b.String())
+		info := Parse(raw)
+		checkInvariants(t, raw, info)
+		n := 0
+		for _, p := range info.Part.Parts {
+			if p.Message != nil {
+				n += len(p.Message.Envelope.To) + len(p.Message.Envelope.Cc)
+			}
+		}
+		if n > maxAddrs {
+			t.Errorf("embedded envelopes keep %d addresses, want at most %d", n, maxAddrs)
+		}
+		js, err := json.Marshal(info)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(js) > 2<<20 {
+			t.Errorf("Info of a %d-byte message is %d bytes of JSON", len(raw), len(js))
+		}
+		// The message's own addresses keep their own limit.
+		raw = append([]byte("To: x@y, z@w\r\n"), raw...)
+		if info := Parse(raw); len(info.Envelope.To) != 2 {
+			t.Errorf("top-level To: %v", info.Envelope.To)
+		}
+	})
+}
+
+func hasProblem(info *Info, word string) bool {
+	for _, p := range info.Problems {
+		if strings.Contains(p, word) {
+			return true
+		}
+	}
+	return false
+}
