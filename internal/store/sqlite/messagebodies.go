@@ -46,7 +46,7 @@ func (s *Store) MessageBodies(ctx context.Context, accountID, mailboxID int64, r
 			if err := json.Unmarshal(info, mb.Body.Info); err != nil {
 				return nil, fmt.Errorf("decode info of body %d: %w", m.BodyID, err)
 			}
-			s.infos.put(m.BodyID, key, mb.Body.Info)
+			s.infos.put(m.BodyID, key, mb.Body.Info, len(info))
 		}
 		mb.Open = func(ctx context.Context) (io.ReadCloser, error) { return s.openBlob(ctx, key) }
 		out = append(out, mb)

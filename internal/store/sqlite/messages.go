@@ -523,7 +523,7 @@ func (s *Store) Body(ctx context.Context, accountID, bodyID int64) (store.Body, 
 	if err := json.Unmarshal(info, b.Info); err != nil {
 		return b, fmt.Errorf("decode info of body %d: %w", bodyID, err)
 	}
-	s.infos.put(bodyID, key, b.Info)
+	s.infos.put(bodyID, key, b.Info, len(info))
 	return b, nil
 }
 

@@ -63,14 +63,14 @@ func TestReadPoolKeepsConnections(t *testing.T) {
 // used kept, and never serving an entry for another blob under the same
 // body id.
 func TestInfoCache(t *testing.T) {
-	c := newInfoCache(2)
+	c := newInfoCache(2, 1<<20)
 	a, b, d := &message.Info{Subject: "a"}, &message.Info{Subject: "b"}, &message.Info{Subject: "d"}
-	c.put(1, "k1", a)
-	c.put(2, "k2", b)
+	c.put(1, "k1", a, 100)
+	c.put(2, "k2", b, 100)
 	if c.get(1, "k1") != a {
 		t.Fatal("entry 1 missing")
 	}
-	c.put(3, "k3", d) // evicts 2, the least recently used
+	c.put(3, "k3", d, 100) // evicts 2, the least recently used
 	if c.get(2, "k2") != nil {
 		t.Error("entry 2 kept past the bound")
 	}
@@ -86,5 +86,23 @@ func TestInfoCache(t *testing.T) {
 	c.drop(3)
 	if c.get(3, "k3") != nil {
 		t.Error("dropped entry served")
+	}
+
+	// Bounded in bytes: a hostile message's Info (megabytes) is not
+	// kept, and big ones push out old ones before the count does.
+	c = newInfoCache(100, 1<<20)
+	c.put(1, "k1", a, 1<<20/16+1)
+	if c.get(1, "k1") != nil {
+		t.Error("Info over a sixteenth of the bound cached")
+	}
+	for i := range int64(20) {
+		c.put(i, "k", a, 1<<20/16)
+	}
+	if c.bytes > 1<<20 || c.order.Len() != 16 || c.get(19, "k") != a || c.get(3, "k") != nil {
+		t.Errorf("%d bytes in %d entries, bound 1 MiB", c.bytes, c.order.Len())
+	}
+	c.put(19, "k", b, 10) // replaced: its cost with it
+	if c.bytes != 15*(1<<20/16)+10 || c.get(19, "k") != b {
+		t.Errorf("after replacing an entry: %d bytes", c.bytes)
 	}
 }

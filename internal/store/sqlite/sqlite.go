@@ -201,7 +201,7 @@ func Open(path string, blobs blob.Store, opts Options) (*Store, error) {
 	r.SetConnMaxLifetime(0)
 	s := &Store{
 		w: w, r: r, blobs: blobs, hub: opts.Hub, log: opts.Logger, stmts: newStmtCache(prepared),
-		infos:     newInfoCache(defaultInfoCache),
+		infos:     newInfoCache(defaultInfoCache, defaultInfoCacheBytes),
 		wal:       &walSyncer{path: path + "-wal", syncDir: opts.syncDir, delay: opts.SyncDelay},
 		reqs:      make(chan *writeReq, maxBatch),
 		committed: make(chan *committed, 64),
