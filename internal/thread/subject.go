@@ -58,13 +58,16 @@ func BaseSubject(subject string) (base string, reply bool) {
 	return strings.ToUpper(strings.TrimSpace(s)), reply
 }
 
-// collapseSpace turns every run of white space into one space.
+// collapseSpace turns every run of white space into one space. Control
+// characters and bytes that are not UTF-8 count as white space: they
+// used to become spaces after the runs were collapsed, so that "a \x00b"
+// had the base "A  B" and that base another ("A B").
 func collapseSpace(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	space := false
 	for _, r := range s {
-		if r == '\t' || r == '\r' || r == '\n' || r == ' ' {
+		if r == '\t' || r == '\r' || r == '\n' || r == ' ' || r == utf8.RuneError || !unicode.IsPrint(r) && r != '\u00a0' {
 			space = true
 			continue
 		}
@@ -72,9 +75,6 @@ func collapseSpace(s string) string {
 			b.WriteByte(' ')
 		}
 		space = false
-		if r == utf8.RuneError || !unicode.IsPrint(r) && r != '\u00a0' {
-			r = ' '
-		}
 		b.WriteRune(r)
 	}
 	return b.String()
