@@ -354,6 +354,7 @@ func (s *session) Data(r io.Reader) error {
 	sp := smtpserver.NewSpool(s.srv.cfg.SpoolDir, s.srv.budget)
 	defer sp.Close()
 	in := smtpserver.NewBodyReader(body, s.conn.Conn(), s.srv.cfg.ReadTimeout)
+	defer in.Stop()
 	nw := smtpserver.NewCRLFWriter(sp)
 	_, err := io.Copy(nw, in)
 	if err == nil {
@@ -477,7 +478,7 @@ func (s *session) dataFailed(env envelope, in *smtpserver.BodyReader, sp *smtpse
 	default:
 		// A timeout or a broken connection: go-smtp would answer 421 and
 		// keep reading commands (upstream issue 196), so hang up.
-		s.log.Info("data aborted", "err", err, "received", in.Size())
+		s.log.Info("data aborted", "err", err, "received", in.Size(), "too_slow", in.TooSlow())
 		s.conn.Conn().Close()
 		return err
 	}

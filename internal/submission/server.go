@@ -403,6 +403,7 @@ func (s *session) Data(r io.Reader) error {
 	sp := smtpserver.NewSpool(s.srv.cfg.SpoolDir, s.srv.budget)
 	defer sp.Close()
 	in := smtpserver.NewBodyReader(body, s.conn.Conn(), s.srv.cfg.ReadTimeout)
+	defer in.Stop()
 	hc := newHeaderCompleter(sp, domainOf(s.acct.Address), time.Now())
 	nw := smtpserver.NewCRLFWriter(hc)
 	buf := s.takeBuf()
