@@ -4,11 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/xtramail/xtramail/internal/retention"
 	"github.com/xtramail/xtramail/internal/smtpserver"
+	"github.com/xtramail/xtramail/internal/store"
 )
 
 // hostileHeaders are messages whose header values are huge: each is
@@ -73,5 +77,41 @@ func TestHostileHeadersBounded(t *testing.T) {
 				t.Errorf("Info of a %d-byte message is %d bytes", len(raw), len(js))
 			}
 		})
+	}
+}
+
+// TestHostileDatesRoll: a copy's retention window runs from its arrival,
+// whatever its Date says (far future, far past, unparseable, absent): it
+// is neither kept for ever nor purged at once.
+func TestHostileDatesRoll(t *testing.T) {
+	e := newEnv(t, Config{})
+	ctx := context.Background()
+	dates := []string{"Date: Mon, 1 Jan 2999 00:00:00 +0000\r\n", "Date: Mon, 1 Jan 1901 00:00:00 +0000\r\n",
+		"Date: Fri, 31 Dec 99999999999 25:61:61 +9999\r\n", "Date: yesterday-ish\r\n", ""}
+	arrived := time.Now()
+	for i, d := range dates {
+		cv := dialRaw(t, e.addr)
+		cv.cmd("EHLO up.test", "250 ")
+		cv.cmd("MAIL FROM:<a@outside.test>", "250 ")
+		cv.cmd("RCPT TO:<bob@example.test>", "250 ")
+		cv.cmd("DATA", "354 ")
+		cv.send(d + "Subject: dated " + strconv.Itoa(i) + "\r\n\r\nbody\r\n.\r\n")
+		cv.expect("250 ")
+		cv.cmd("QUIT", "221 ")
+	}
+	now := arrived
+	w := &retention.Worker{Store: e.st, Log: slog.New(slog.DiscardHandler), Batch: 100, LogDays: 90, Now: func() time.Time { return now }}
+	window := time.Duration(store.DefaultRetentionDays) * 24 * time.Hour
+	for _, step := range []struct {
+		at   time.Duration
+		kept int
+	}{{0, len(dates)}, {window - time.Hour, len(dates)}, {window + time.Hour, 0}} {
+		now = arrived.Add(step.at)
+		if _, err := w.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(e.inbox(t, e.bob)); n != step.kept {
+			t.Fatalf("%v after arrival: %d copies kept, want %d", step.at, n, step.kept)
+		}
 	}
 }
