@@ -32,6 +32,16 @@ var hostileHeaders = map[string]string{
 		b.WriteString("--bb--\r\n")
 		return b.String()
 	}(),
+	"parameter bomb": func() string {
+		var ps []string
+		for i := range 100 {
+			ps = append(ps, "p"+strconv.Itoa(i)+"=v")
+		}
+		params := strings.Join(ps, ";")
+		part := "--bb\r\nContent-Type: text/plain; " + params + "\r\nContent-Disposition: attachment; " + params +
+			"\r\nContent-Language: " + strings.Repeat("en,", 100) + "\r\n\r\nx\r\n"
+		return "Subject: parameters\r\nContent-Type: multipart/mixed; boundary=bb\r\n\r\n" + strings.Repeat(part, 4000) + "--bb--\r\n"
+	}(),
 }
 
 // TestHostileHeadersBounded sends each hostile message over a real SMTP
@@ -73,6 +83,7 @@ func TestHostileHeadersBounded(t *testing.T) {
 				t.Fatal(err)
 			}
 			js, _ := json.Marshal(b.Info)
+			t.Logf("Info of a %d-byte message: %d bytes", len(raw), len(js))
 			if len(js) > 2<<20 {
 				t.Errorf("Info of a %d-byte message is %d bytes", len(raw), len(js))
 			}

@@ -77,6 +77,40 @@ func TestInfoBounded(t *testing.T) {
 	})
 }
 
+func TestListsBounded(t *testing.T) {
+	// 10,000 parts of 100 parameters twice and 100 languages: 300 MB of
+	// Info for a 14 MB message before.
+	raw := []byte(paramBomb(10000))
+	info := Parse(raw)
+	checkInvariants(t, raw, info)
+	n := 0
+	for _, p := range info.Part.Parts {
+		n += len(p.Params) + len(p.DispositionParams) + len(p.Language)
+	}
+	if n > maxListItems+minListItems*3*len(info.Part.Parts) {
+		t.Errorf("%d parameters and languages kept", n)
+	}
+	if last := info.Part.Parts[len(info.Part.Parts)-1]; len(last.Params) != minListItems || last.Param("p0") != "v" {
+		t.Errorf("last part keeps %v", last.Params)
+	}
+	if !hasProblem(info, "parameters") {
+		t.Errorf("no problem noted: %q", info.Problems)
+	}
+}
+
+// paramBomb is a message of n parts, each with 100 Content-Type and 100
+// Content-Disposition parameters and 100 languages.
+func paramBomb(n int) string {
+	var ps []string
+	for i := range 100 {
+		ps = append(ps, "p"+itoa(i)+"=v")
+	}
+	params := strings.Join(ps, ";")
+	part := "--bb\r\nContent-Type: text/plain; " + params + "\r\nContent-Disposition: attachment; " + params +
+		"\r\nContent-Language: " + strings.Repeat("en,", 100) + "\r\n\r\nx\r\n"
+	return "Subject: parameters\r\nContent-Type: multipart/mixed; boundary=bb\r\n\r\n" + strings.Repeat(part, n) + "--bb--\r\n"
+}
+
 func hasProblem(info *Info, word string) bool {
 	for _, p := range info.Problems {
 		if strings.Contains(p, word) {

@@ -29,8 +29,14 @@ const (
 	maxProblems = 50    // notes kept in Info.Problems
 	previewLen  = 200   // runes of Info.Preview
 	maxParams   = 100   // parameters of one Content-Type or Content-Disposition
-	maxAddrs    = 10000 // addresses of one address header field, and of all embedded messages' together
-	maxDisplay  = 2000  // bytes of Info.Subject and Info.From
+	// maxListItems bounds the parameters and languages that all the parts
+	// of a message keep together (some 100 bytes of memory each, for a
+	// few bytes of header: 10,000 parts of 300 used to take 300 MB);
+	// past it each part keeps its first minListItems of each list.
+	maxListItems = 20000
+	minListItems = 4
+	maxAddrs     = 10000 // addresses of one address header field, and of all embedded messages' together
+	maxDisplay   = 2000  // bytes of Info.Subject and Info.From
 	// maxFieldValue bounds the bytes of a header field's value that Parse
 	// keeps (Envelope strings, MIME fields and parameters): the Info lives
 	// in memory while the message is stored and in the store's cache

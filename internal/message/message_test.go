@@ -512,7 +512,7 @@ func TestParams(t *testing.T) {
 		{"", "", "", nil, false},
 	}
 	for _, tt := range mt {
-		typ, sub, params, ok := parseMediaType(tt.in)
+		typ, sub, params, ok := parseMediaType(tt.in, maxParams)
 		if typ != tt.typ || sub != tt.sub || ok != tt.ok || !reflect.DeepEqual(params, tt.params) {
 			t.Errorf("parseMediaType(%q) = %q, %q, %q, %v", tt.in, typ, sub, params, ok)
 		}

@@ -7,9 +7,9 @@ import (
 )
 
 // parseMediaType reads a Content-Type value (RFC 2045 5.1): type "/"
-// subtype, then parameters. ok is false when type or subtype is missing;
-// parameters are still returned.
-func parseMediaType(v string) (typ, sub string, params [][2]string, ok bool) {
+// subtype, then up to limit parameters. ok is false when type or subtype
+// is missing; parameters are still returned.
+func parseMediaType(v string, limit int) (typ, sub string, params [][2]string, ok bool) {
 	v = stripLeadingComments(v)
 	// The media type ends at ';', or at white space or a comment when the
 	// ';' is missing ("text/html charset=utf-8").
@@ -18,7 +18,7 @@ func parseMediaType(v string) (typ, sub string, params [][2]string, ok bool) {
 		end = len(v)
 	}
 	if end < len(v) {
-		params = parseParams(v[end:])
+		params = parseParams(v[end:], limit)
 	}
 	typ, sub, found := strings.Cut(v[:end], "/")
 	typ = strings.ToLower(typ)
@@ -29,8 +29,9 @@ func parseMediaType(v string) (typ, sub string, params [][2]string, ok bool) {
 	return typ, sub, params, true
 }
 
-// parseDisposition reads a Content-Disposition value (RFC 2183).
-func parseDisposition(v string) (disp string, params [][2]string) {
+// parseDisposition reads a Content-Disposition value (RFC 2183), with up
+// to limit parameters.
+func parseDisposition(v string, limit int) (disp string, params [][2]string) {
 	v = stripLeadingComments(v)
 	end := strings.IndexAny(v, "; \t(")
 	if end < 0 {
@@ -41,7 +42,7 @@ func parseDisposition(v string) (disp string, params [][2]string) {
 		disp = ""
 	}
 	if end < len(v) {
-		params = parseParams(v[end:])
+		params = parseParams(v[end:], limit)
 	}
 	return disp, params
 }
@@ -111,11 +112,12 @@ func isToken(s string) bool {
 // first ';' or white space after the value. It is lenient: unquoted values
 // run to the next ';' (spam writes filename=my file.pdf), ';' may be
 // missing between parameters, unterminated quotes end at the end. Names are
-// lowercased, and RFC 2231 continuations are joined.
-func parseParams(s string) [][2]string {
+// lowercased, and RFC 2231 continuations are joined. It reads up to limit
+// parameters.
+func parseParams(s string, limit int) [][2]string {
 	var ps [][2]string
 	i := 0
-	for i < len(s) && len(ps) < maxParams {
+	for i < len(s) && len(ps) < limit {
 		for i < len(s) && (s[i] == ';' || s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n') {
 			i++
 		}

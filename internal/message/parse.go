@@ -22,6 +22,24 @@ type parser struct {
 	// for every 4 bytes of header ("a@b,"), and a message may embed
 	// thousands of messages.
 	embAddrs int
+	// listItems counts the parameters and languages kept (maxListItems).
+	listItems int
+	listsCut  bool
+}
+
+// listLimit is how many items (parameters, languages) the next list of a
+// part may have: maxParams, or less once the message's maxListItems are
+// spent. Call listKept with the number it kept.
+func (p *parser) listLimit() int {
+	return min(maxParams, max(maxListItems-p.listItems, minListItems))
+}
+
+func (p *parser) listKept(limit, n int) {
+	p.listItems += n
+	if n >= limit && limit < maxParams && !p.listsCut {
+		p.listsCut = true
+		p.problem(nil, "more than %d parameters in the message: parts after them keep %d of each list", maxListItems, minListItems)
+	}
 }
 
 // problem notes something malformed, prefixed with the part path.
@@ -92,7 +110,9 @@ func (p *parser) part(start, end, depth int, defType, defSub string, path []int,
 
 	if v := h.f[fContentType]; v != nil {
 		s := unfold(v)
-		t, st, params, ok := parseMediaType(s)
+		limit := p.listLimit()
+		t, st, params, ok := parseMediaType(s, limit)
+		p.listKept(limit, len(params))
 		if ok {
 			part.Type, part.Subtype = t, st
 		} else {
@@ -118,14 +138,18 @@ func (p *parser) part(start, end, depth int, defType, defSub string, path []int,
 		part.Description = unfold(v)
 	}
 	if v := h.f[fContentDisposition]; v != nil {
-		part.Disposition, part.DispositionParams = parseDisposition(unfold(v))
+		limit := p.listLimit()
+		part.Disposition, part.DispositionParams = parseDisposition(unfold(v), limit)
+		p.listKept(limit, len(part.DispositionParams))
 	}
 	if v := h.f[fContentLanguage]; v != nil {
-		for _, l := range strings.Split(stripComments(unfold(v)), ",") {
-			if l = strings.TrimSpace(l); l != "" && len(part.Language) < maxParams {
+		limit := p.listLimit()
+		for l := range strings.SplitSeq(stripComments(unfold(v)), ",") {
+			if l = strings.TrimSpace(l); l != "" && len(part.Language) < limit {
 				part.Language = append(part.Language, l)
 			}
 		}
+		p.listKept(limit, len(part.Language))
 	}
 	if v := h.f[fContentLocation]; v != nil {
 		// RFC 2557 4.4.1: folding white space is not part of the URI.
