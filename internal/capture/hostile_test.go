@@ -32,6 +32,11 @@ var hostileHeaders = map[string]string{
 		b.WriteString("--bb--\r\n")
 		return b.String()
 	}(),
+	"embedded fields": func() string {
+		part := "--bb\r\nContent-Type: message/rfc822\r\nContent-Description: " + strings.Repeat("d", 1000) +
+			"\r\n\r\nSubject: " + strings.Repeat("s", 4000) + "\r\nMessage-ID: <" + strings.Repeat("m", 1000) + "@x>\r\n\r\nx\r\n"
+		return "Subject: fields\r\nContent-Type: multipart/mixed; boundary=bb\r\n\r\n" + strings.Repeat(part, 2000) + "--bb--\r\n"
+	}(),
 	"parameter bomb": func() string {
 		var ps []string
 		for i := range 100 {

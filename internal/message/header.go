@@ -263,22 +263,35 @@ func fieldNameEnd(line []byte) int {
 	return n
 }
 
-func (h *header) set(raw []byte, f field) {
+// set keeps the value of f if Parse reads that field: up to maxFieldValue
+// bytes, and, when budget is not nil, up to what is left of *budget, which
+// it takes (but at least minFieldValue bytes, minContentType for the
+// fields that give a part its structure).
+func (h *header) set(raw []byte, f field, budget *int) {
 	i := fieldIndex(raw[f.start:f.nameEnd])
 	if i < 0 || h.f[i] != nil {
 		return
 	}
 	v := raw[f.valStart:f.valEnd:f.valEnd]
-	if len(v) > maxFieldValue {
+	limit := maxFieldValue
+	if budget != nil {
+		floor := minFieldValue
+		if i == fContentType || i == fContentTransferEncoding {
+			floor = minContentType
+		}
+		limit = min(limit, max(*budget, floor))
+		defer func() { *budget -= len(h.f[i]) }()
+	}
+	if len(v) > limit {
 		h.cut = true
 		if i == fReferences {
 			// Threading needs the newest ids most, which come last.
-			v = v[len(v)-maxFieldValue:]
+			v = v[len(v)-limit:]
 			if k := bytes.IndexByte(v, '<'); k >= 0 {
 				v = v[k:]
 			}
 		} else {
-			v = v[:runeStart(v, maxFieldValue)]
+			v = v[:runeStart(v, limit)]
 		}
 	}
 	h.f[i] = v

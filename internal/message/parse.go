@@ -24,7 +24,10 @@ type parser struct {
 	embAddrs int
 	// listItems counts the parameters and languages kept (maxListItems).
 	listItems int
-	listsCut  bool
+	// partFields is what is left of maxPartFields.
+	partFields int
+	sawCut     bool
+	listsCut   bool
 }
 
 // listLimit is how many items (parameters, languages) the next list of a
@@ -75,7 +78,11 @@ func pathString(path []int) string {
 func (p *parser) part(start, end, depth int, defType, defSub string, path []int, h *header) Part {
 	p.nparts++
 	raw := p.raw
-	sc := scanFields(raw, start, end, func(f field) { h.set(raw, f) })
+	var budget *int
+	if depth > 0 {
+		budget = &p.partFields
+	}
+	sc := scanFields(raw, start, end, func(f field) { h.set(raw, f, budget) })
 	part := Part{
 		HeaderStart: int64(start),
 		BodyStart:   int64(sc.bodyStart),
@@ -93,8 +100,9 @@ func (p *parser) part(start, end, depth int, defType, defSub string, path []int,
 	if sc.orphan {
 		p.problem(path, "continuation line without a header field")
 	}
-	if h.cut {
-		p.problem(path, "header field values longer than %d bytes cut", maxFieldValue)
+	if h.cut && !p.sawCut {
+		p.sawCut = true
+		p.problem(path, "long header field values cut (noted once)")
 	}
 	if sc.mboxFrom {
 		p.problem(path, `mbox "From " line before the header`)
