@@ -17,21 +17,7 @@ import (
 func TestDataTrickleCut(t *testing.T) {
 	const timeout = time.Second
 	e := newEnv(t, Config{Config: smtpserver.Config{ReadTimeout: timeout}})
-	var cv *conv
-	for deadline := time.Now().Add(2 * time.Minute); ; {
-		cv = dialRaw(t, e.addr)
-		if cv.tryCmds(
-			[2]string{"EHLO up.test", "250 "},
-			[2]string{"MAIL FROM:<a@outside.test>", "250 "},
-			[2]string{"RCPT TO:<bob@example.test>", "250 "},
-		) {
-			break
-		}
-		cv.c.Close()
-		if time.Now().After(deadline) {
-			t.Fatal("no envelope accepted in 2 minutes")
-		}
-	}
+	cv := envelopeRetried(t, e.addr)
 	start := time.Now()
 	stop := make(chan struct{})
 	defer close(stop)
