@@ -17,9 +17,12 @@ type opener func() (io.ReadCloser, error)
 // bodyFor returns how to read an entry's body for the session c, and its
 // size: as stored, or, for a server that did not announce 8BITMIME,
 // converted to 7 bits when it holds 8-bit bytes (RFC 6152 section 3:
-// 8-bit content must not be sent to it). A message that cannot be
-// converted (8-bit header fields, which need SMTPUTF8) gives a permanent
-// failure result instead, which bounces it with a DSN saying why.
+// 8-bit content must not be sent to it). The same conversion keeps lines
+// within 998 octets (RFC 5321 4.5.3.1.6); submission made what it queued
+// so already (message.NeedShortLines), so for a server with 8BITMIME the
+// body goes as stored, unread. A message that cannot be converted (8-bit
+// header fields, which need SMTPUTF8) gives a permanent failure result
+// instead, which bounces it with a DSN saying why.
 func (w *Worker) bodyFor(ctx context.Context, c *conn, e store.QueueEntry) (opener, int64, *result) {
 	raw := func() (io.ReadCloser, error) { return w.st.OpenQueuedBody(ctx, e) }
 	if c.ext8 {
@@ -36,10 +39,10 @@ func (w *Worker) bodyFor(ctx context.Context, c *conn, e store.QueueEntry) (open
 	if err != nil {
 		return deferred(fmt.Errorf("open queued body %d: %w", e.BodyID, err))
 	}
-	plan, err := message.Plan7Bit(b.Info, rc)
+	plan, err := message.Plan(b.Info, rc, message.Need7Bit|message.NeedShortLines)
 	rc.Close()
 	switch {
-	case errors.Is(err, message.ErrNeeds8Bit):
+	case errors.Is(err, message.ErrNeeds8Bit) || errors.Is(err, message.ErrLongLine):
 		// RFC 3463 5.6.3: conversion required but not supported.
 		return nil, 0, &result{outcome: store.QueueFailed, status: "5.6.3", host: c.host,
 			reply: fmt.Sprintf("%s does not accept 8-bit mail (no 8BITMIME, RFC 6152) and this message cannot be converted to 7 bits: %v", c.host, err)}
