@@ -66,6 +66,24 @@ var ErrNeeds8Bit = errors.New("message cannot be converted to 7 bits")
 // declare a new encoding in.
 var ErrLongLine = errors.New("line longer than 998 octets cannot be re-encoded")
 
+// LongHeaderError is the ErrLongLine of a header field line that cannot be
+// folded.
+type LongHeaderError struct {
+	Field  string // its name, "" when the line does not start a field
+	Octets int
+}
+
+func (e *LongHeaderError) Error() string {
+	f := "a header field"
+	if e.Field != "" {
+		f = "header field " + e.Field
+	}
+	return fmt.Sprintf("%s has a line of %d octets without white space to fold it at (RFC 5322 2.1.1: at most %d): %v",
+		f, e.Octets, MaxLine, ErrLongLine)
+}
+
+func (e *LongHeaderError) Unwrap() error { return ErrLongLine }
+
 // maxHeaderRewrite bounds a part header read into memory to change its
 // Content-Transfer-Encoding or fold its lines.
 const maxHeaderRewrite = 1 << 20
@@ -180,6 +198,22 @@ func Plan(info *Info, r io.Reader, need Need) (*Conversion, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// HasLongLine reports whether raw has a line over MaxLine octets before
+// its CRLF: whether it needs Plan with NeedShortLines.
+func HasLongLine(raw []byte) bool {
+	for len(raw) > MaxLine {
+		i := bytes.IndexByte(raw, '\n')
+		if i < 0 {
+			return true
+		}
+		if n := len(bytes.TrimSuffix(raw[:i], []byte("\r"))); n > MaxLine {
+			return true
+		}
+		raw = raw[i+1:]
+	}
+	return false
 }
 
 // unconvertible is the error kind of a broken structure: the one of what
@@ -471,8 +505,8 @@ func writeLine(w io.Writer, line []byte, fold bool) error {
 	// white space only.
 	last := bytes.LastIndexFunc(body, func(r rune) bool { return r != ' ' && r != '\t' })
 	name, _, _ := bytes.Cut(body, []byte(":"))
-	if len(name) > 40 || body[0] == ' ' || body[0] == '\t' {
-		name = []byte("(a continuation line)")
+	if len(name) > 76 || bytes.ContainsFunc(name, func(r rune) bool { return r <= ' ' || r > '~' }) {
+		name = nil // a continuation line, or no field name (RFC 5322 3.6.8)
 	}
 	for len(body) > foldAt {
 		at := -1
@@ -491,8 +525,7 @@ func writeLine(w io.Writer, line []byte, fold bool) error {
 			if len(body) <= MaxLine {
 				break
 			}
-			return fmt.Errorf("header field %s has a line of %d octets without white space to fold it at (RFC 5322 2.1.1: at most %d): %w",
-				name, len(body), MaxLine, ErrLongLine)
+			return &LongHeaderError{Field: string(name), Octets: len(body)}
 		}
 		if _, err := w.Write(body[:at]); err != nil {
 			return err

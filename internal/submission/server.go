@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/xtramail/xtramail/internal/auth"
+	"github.com/xtramail/xtramail/internal/message"
 	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/smtpserver"
 	"github.com/xtramail/xtramail/internal/store"
@@ -187,6 +188,11 @@ func smtpError(err error) *smtp.SMTPError {
 		return rateError(err)
 	case errors.Is(err, ErrNoRoute):
 		return errNoRoute
+	case errors.Is(err, ErrLongLine):
+		// RFC 3463 5.6.0: a media error; the sender must change the
+		// message, so the field is named.
+		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0},
+			Message: "A header line is longer than 998 characters and has no space to fold it at (RFC 5322 2.1.1): " + longField(err)}
 	case errors.Is(err, ErrBadRecipient):
 		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "No valid recipients"}
 	default:
@@ -465,6 +471,15 @@ func (s *session) Data(r io.Reader) error {
 	s.log.Info("message submitted", "message_id", res.MessageID, "rcpts", res.Queued, "local", res.Local, "size", sp.Size())
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0},
 		Message: fmt.Sprintf("queued for %d recipient(s)", res.Queued)}
+}
+
+// longField names the header field of an ErrLongLine.
+func longField(err error) string {
+	var le *message.LongHeaderError
+	if errors.As(err, &le) && le.Field != "" {
+		return "shorten the " + le.Field + " field"
+	}
+	return "shorten it"
 }
 
 // takeBuf returns the session's copy buffer, or a new one when another

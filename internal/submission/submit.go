@@ -47,6 +47,9 @@ var (
 	// ErrBadRecipient: nothing to send to, or a recipient address is
 	// not valid.
 	ErrBadRecipient = errors.New("submission: no or invalid recipient")
+	// ErrLongLine: a header line over 998 octets without white space to
+	// fold it at (RFC 5322 2.1.1); the error says which field.
+	ErrLongLine = errors.New("submission: a header line too long to send")
 )
 
 // Limits are the per-user limits of Submit.
@@ -115,6 +118,10 @@ type Message struct {
 	// routes are the recipients' routes the listener decided at RCPT,
 	// moments ago (checkRoute); Submit decides those it lacks.
 	routes map[string]route
+	// info is the message parsed, and long says it has a line over 998
+	// octets (prepare).
+	info *message.Info
+	long bool
 }
 
 // Result says what Submit did.
@@ -224,17 +231,20 @@ func (s *Submitter) prepare(m *Message) (*message.Info, originators, error) {
 		err := m.Spool.Map(func(b []byte) error {
 			info = message.Parse(b)
 			orig = countOriginators(b, info)
+			m.long = message.HasLongLine(b)
 			return nil
 		})
 		if err != nil {
 			return nil, orig, fmt.Errorf("parse spooled message: %w", err)
 		}
+		m.info = info
 		return info, orig, nil
 	}
 	// RFC 6409 8.3, 8.1: a missing Message-ID and Date are added (the
 	// listener does it while the message streams in).
 	m.Body = completeHeader(m.Body, domainOf(m.Account.Address), s.now())
 	info := message.Parse(m.Body)
+	m.info, m.long = info, message.HasLongLine(m.Body)
 	return info, countOriginators(m.Body, info), nil
 }
 
@@ -274,18 +284,18 @@ func (s *Submitter) store(ctx context.Context, m Message, acct store.Account, rc
 		// the limit through.
 		Limit: s.sendLimit(acct.ID)}
 	out := sent
-	nb, err := m.withoutBcc()
+	og, err := m.outgoing()
 	if err != nil {
 		return Result{}, fmt.Errorf("submit for %s: %w", acct.Address, err)
 	}
-	if nb != nil {
-		// The Sent copy keeps the Bcc header; the rest gets the body
-		// without it, in a delivery of its own committed with it. Both
-		// stream from their spools.
-		defer nb.close()
-		out = &store.Delivery{Body: nb.body, Size: nb.size, Info: nb.info, Received: now,
+	if og != nil {
+		// The Sent copy keeps what the user sent; the rest gets what is
+		// sent, in a delivery of its own committed with it. Both stream
+		// from their spools.
+		defer og.close()
+		out = &store.Delivery{Body: og.open(), Size: og.size, Info: og.info, Received: now,
 			DuplicateStatus: msglog.Duplicate}
-		info = nb.info
+		info = og.info
 	}
 	var relay []string
 	domains := map[string]*store.Domain{}
@@ -456,25 +466,89 @@ func copyWithoutBcc(w io.Writer, r io.Reader) (found bool, err error) {
 	}
 }
 
-// withoutBcc is what is sent of a message that has a Bcc field.
-type withoutBcc struct {
-	body  io.Reader
+// outgoing is what is sent of a message when it differs from the Sent
+// copy.
+type outgoing struct {
+	open  func() io.Reader // the bytes from their start
 	size  int64
 	info  *message.Info
 	close func()
 }
 
-// withoutBcc returns m without its Bcc fields, nil when it has none. A
-// spooled message is copied into a second spool (memory, then an
-// unlinked file, on the same in-flight budget), so that memory does not
-// grow with message size here either; the caller closes it.
-func (m *Message) withoutBcc() (*withoutBcc, error) {
+// outgoing returns what is sent of m, nil when it is the Sent copy's
+// bytes: without its Bcc fields (RFC 5322 3.6.3), and with no line over
+// 998 octets (RFC 5321 4.5.3.1.6, RFC 5322 2.1.1), which strict servers
+// refuse or cut, breaking the message and its DKIM signature: the parts
+// with such lines re-encoded and long header lines folded
+// (message.NeedShortLines), so that what the queue signs and sends is
+// what arrives. The Sent copy keeps what the user sent. A header line
+// that cannot be folded is an error wrapping ErrLongLine. A spooled
+// message is copied into further spools (memory, then an unlinked file,
+// on the same in-flight budget), so that memory does not grow with
+// message size here either; the caller closes what it returns.
+func (m *Message) outgoing() (*outgoing, error) {
+	out, err := m.withoutBcc()
+	if err != nil || !m.long {
+		return out, err
+	}
+	src := out
+	if src == nil {
+		if m.Spool != nil {
+			src = &outgoing{open: m.Spool.Reader, size: m.Spool.Size(), info: m.info, close: func() {}}
+		} else {
+			src = &outgoing{open: func() io.Reader { return bytes.NewReader(m.Body) }, size: int64(len(m.Body)), info: m.info, close: func() {}}
+		}
+	}
+	plan, err := message.Plan(src.info, src.open(), message.NeedShortLines)
+	if err != nil || plan == nil {
+		if err != nil {
+			src.close()
+			if errors.Is(err, message.ErrLongLine) {
+				err = fmt.Errorf("%w: %w", ErrLongLine, err)
+			}
+			return nil, fmt.Errorf("plan short lines: %w", err)
+		}
+		return out, nil
+	}
+	defer src.close()
+	if m.Spool == nil {
+		var b bytes.Buffer
+		if err := plan.Write(&b, src.open()); err != nil {
+			return nil, fmt.Errorf("re-encode long lines: %w", err)
+		}
+		return &outgoing{open: func() io.Reader { return bytes.NewReader(b.Bytes()) }, size: int64(b.Len()),
+			info: message.Parse(b.Bytes()), close: func() {}}, nil
+	}
+	sp := m.Spool.Sibling()
+	if err := plan.Write(sp, src.open()); err != nil {
+		sp.Close()
+		return nil, fmt.Errorf("re-encode long lines: %w", spoolErr(err))
+	}
+	info, err := sp.Parse()
+	if err != nil {
+		sp.Close()
+		return nil, fmt.Errorf("parse the re-encoded message: %w", err)
+	}
+	return &outgoing{open: sp.Reader, size: sp.Size(), info: info, close: sp.Close}, nil
+}
+
+// spoolErr is a spool's write error, a full budget made the store's
+// "mail system full for now" (RFC 3463 4.3.1): try later.
+func spoolErr(err error) error {
+	if errors.Is(err, smtpserver.ErrBudget) {
+		return fmt.Errorf("%w: %w", store.ErrStorageFull, err)
+	}
+	return err
+}
+
+// withoutBcc returns m without its Bcc fields, nil when it has none.
+func (m *Message) withoutBcc() (*outgoing, error) {
 	if m.Spool == nil {
 		b, ok := stripBcc(m.Body)
 		if !ok {
 			return nil, nil
 		}
-		return &withoutBcc{body: bytes.NewReader(b), size: int64(len(b)), info: message.Parse(b), close: func() {}}, nil
+		return &outgoing{open: func() io.Reader { return bytes.NewReader(b) }, size: int64(len(b)), info: message.Parse(b), close: func() {}}, nil
 	}
 	if !hasBccField(m.Spool.Reader()) {
 		return nil, nil
@@ -482,16 +556,12 @@ func (m *Message) withoutBcc() (*withoutBcc, error) {
 	sp := m.Spool.Sibling()
 	if _, err := copyWithoutBcc(sp, m.Spool.Reader()); err != nil {
 		sp.Close()
-		if errors.Is(err, smtpserver.ErrBudget) {
-			// Mail system full for now (RFC 3463 4.3.1): try later.
-			err = fmt.Errorf("%w: %w", store.ErrStorageFull, err)
-		}
-		return nil, fmt.Errorf("copy without Bcc: %w", err)
+		return nil, fmt.Errorf("copy without Bcc: %w", spoolErr(err))
 	}
 	info, err := sp.Parse()
 	if err != nil {
 		sp.Close()
 		return nil, fmt.Errorf("parse the message without Bcc: %w", err)
 	}
-	return &withoutBcc{body: sp.Reader(), size: sp.Size(), info: info, close: sp.Close}, nil
+	return &outgoing{open: sp.Reader, size: sp.Size(), info: info, close: sp.Close}, nil
 }
