@@ -69,12 +69,30 @@ func enqueue(t testing.TB, st store.Store, acc store.Account, at time.Time, id s
 	}
 }
 
+// enqueueDSN is enqueue with what the sender asked of notifications, per
+// recipient.
+func enqueueDSN(t testing.TB, st store.Store, acc store.Account, at time.Time, id string, dsn map[string]store.DSN, rcpts ...string) {
+	t.Helper()
+	d := store.NewDelivery(rawMessage(id, "subject "+id, rcpts...), at)
+	d.Copies = []store.Copy{{AccountID: acc.ID, Mailbox: store.Sent, Flags: store.FlagSeen}}
+	d.Outbound, d.Events = Outbound(acc.ID, acc.DomainID, acc.Address, rcpts, d.Info, d.Size, at)
+	for i := range d.Outbound {
+		d.Outbound[i].DSN = dsn[rcpts[i]]
+	}
+	if _, err := st.Deliver(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // sunk is a message a sink acknowledged.
 type sunk struct {
 	from  string
 	rcpts []string
 	data  []byte
 	tls   bool
+	// mail and rcptOpts are the parameters of MAIL and of each RCPT.
+	mail     smtp.MailOptions
+	rcptOpts []smtp.RcptOptions
 }
 
 // sink is a go-smtp server playing a remote MX or relay. Its hooks
@@ -144,14 +162,18 @@ func startSinkWith(t testing.TB, cfg *tls.Config, implicit bool, configure func(
 }
 
 type sinkSession struct {
-	s      *sink
-	c      *smtp.Conn
-	authed bool
-	from   string
-	rcpts  []string
+	s        *sink
+	c        *smtp.Conn
+	authed   bool
+	from     string
+	rcpts    []string
+	mail     smtp.MailOptions
+	rcptOpts []smtp.RcptOptions
 }
 
-func (ss *sinkSession) Reset()        { ss.from, ss.rcpts = "", nil }
+func (ss *sinkSession) Reset() {
+	ss.from, ss.rcpts, ss.mail, ss.rcptOpts = "", nil, smtp.MailOptions{}, nil
+}
 func (ss *sinkSession) Logout() error { return nil }
 
 func (ss *sinkSession) AuthMechanisms() []string { return []string{sasl.Plain} }
@@ -168,7 +190,10 @@ func (ss *sinkSession) Auth(mech string) (sasl.Server, error) {
 	}), nil
 }
 
-func (ss *sinkSession) Mail(from string, _ *smtp.MailOptions) error {
+func (ss *sinkSession) Mail(from string, opts *smtp.MailOptions) error {
+	if opts != nil {
+		ss.mail = *opts
+	}
 	ss.s.mu.Lock()
 	need := ss.s.user != ""
 	ss.s.mu.Unlock()
@@ -179,7 +204,7 @@ func (ss *sinkSession) Mail(from string, _ *smtp.MailOptions) error {
 	return nil
 }
 
-func (ss *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+func (ss *sinkSession) Rcpt(to string, opts *smtp.RcptOptions) error {
 	ss.s.mu.Lock()
 	hook := ss.s.rcptHook
 	ss.s.mu.Unlock()
@@ -189,6 +214,11 @@ func (ss *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 		}
 	}
 	ss.rcpts = append(ss.rcpts, to)
+	var o smtp.RcptOptions
+	if opts != nil {
+		o = *opts
+	}
+	ss.rcptOpts = append(ss.rcptOpts, o)
 	return nil
 }
 
@@ -206,7 +236,7 @@ func (ss *sinkSession) Data(r io.Reader) error {
 		}
 	}
 	_, isTLS := ss.c.TLSConnectionState()
-	ss.s.set(func() { ss.s.msgs = append(ss.s.msgs, sunk{ss.from, ss.rcpts, b, isTLS}) })
+	ss.s.set(func() { ss.s.msgs = append(ss.s.msgs, sunk{ss.from, ss.rcpts, b, isTLS, ss.mail, ss.rcptOpts}) })
 	return nil
 }
 

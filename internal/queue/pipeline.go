@@ -101,7 +101,7 @@ func (w *Worker) sendPipelined(c *conn, m *outMsg, params string, open opener, s
 	}
 	fmt.Fprintf(p.w, "MAIL FROM:<%s>%s\r\n", m.entries[0].MailFrom, params)
 	for _, e := range m.entries {
-		fmt.Fprintf(p.w, "RCPT TO:<%s>\r\n", e.Rcpt)
+		fmt.Fprintf(p.w, "RCPT TO:<%s>%s\r\n", e.Rcpt, rcptParams(c, e))
 	}
 	p.w.WriteString("DATA\r\n")
 	if err := p.w.Flush(); err != nil {
@@ -202,7 +202,7 @@ func (w *Worker) sendPipelined(c *conn, m *outMsg, params string, open opener, s
 		return results, nil
 	}
 	c.rset = false
-	setAll(result{outcome: store.QueueDelivered, reply: "250 " + msg, status: "2.0.0", host: c.host})
+	setAll(result{outcome: store.QueueDelivered, reply: "250 " + msg, status: "2.0.0", host: c.host, dsnOn: c.dsn})
 	return results, nil
 }
 
@@ -219,6 +219,57 @@ func mailParams(c *conn, opts *smtp.MailOptions) string {
 	}
 	if opts.UTF8 {
 		b.WriteString(" SMTPUTF8")
+	}
+	if c.dsn {
+		if opts.Return != "" {
+			b.WriteString(" RET=" + string(opts.Return))
+		}
+		if opts.EnvelopeID != "" {
+			b.WriteString(" ENVID=" + xtext(opts.EnvelopeID, false))
+		}
+	}
+	return b.String()
+}
+
+// rcptParams are the RCPT TO parameters go-smtp's client would send for
+// an entry on this session (rcptOptions).
+func rcptParams(c *conn, e store.QueueEntry) string {
+	o := rcptOptions(c, e)
+	if o == nil {
+		return ""
+	}
+	var b strings.Builder
+	if len(o.Notify) > 0 {
+		b.WriteString(" NOTIFY=")
+		for i, n := range o.Notify {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(string(n))
+		}
+	}
+	if o.OriginalRecipient != "" {
+		b.WriteString(" ORCPT=" + string(o.OriginalRecipientType) + ";" +
+			xtext(o.OriginalRecipient, o.OriginalRecipientType == smtp.DSNAddressTypeUTF8))
+	}
+	return b.String()
+}
+
+// xtext encodes a DSN parameter value (RFC 3461 4): "+" and two
+// hexadecimal digits for "+", "=" and what is not printable ASCII. With
+// utf8, for an ORCPT of type utf-8, it is utf-8-addr-xtext (RFC 6533 3)
+// instead, whose escape is "\x{HEX}", for characters beyond ASCII too.
+func xtext(s string, utf8 bool) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= '!' && r <= '~' && r != '+' && r != '=' && !(utf8 && r == '\\'):
+			b.WriteRune(r)
+		case utf8:
+			fmt.Fprintf(&b, "\\x{%X}", r)
+		default:
+			fmt.Fprintf(&b, "+%02X", r)
+		}
 	}
 	return b.String()
 }

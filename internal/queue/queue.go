@@ -371,6 +371,9 @@ type result struct {
 	status  string             // enhanced status code, for notifications
 	host    string             // the remote host, when one answered
 	note    string             // e.g. an MTA-STS testing-mode report
+	// dsnOn: delivered to a server that announced DSN, which took the
+	// sender's requests on (RFC 3461 4.2), success reports included.
+	dsnOn bool
 }
 
 // deliverDomain delivers messages to one domain over one session (trying

@@ -35,7 +35,23 @@ func Outbound(accountID, domainID int64, from string, rcpts []string, info *mess
 type notice struct {
 	e      store.QueueEntry
 	r      result
-	action string // "failed" or "delayed" (RFC 3464 2.3.3)
+	action string // "failed", "delayed" or "relayed" (RFC 3464 2.3.3)
+}
+
+// wants reports whether the sender asked for a notice of this kind
+// ("SUCCESS", "FAILURE" or "DELAY") for an entry (RFC 3461 4.1): without
+// NOTIFY, failures and delays are reported as usual, successes not;
+// NOTIFY=NEVER asks for none.
+func wants(e store.QueueEntry, kind string) bool {
+	if e.DSN.Notify == "" {
+		return kind != "SUCCESS"
+	}
+	for _, k := range strings.Split(e.DSN.Notify, ",") {
+		if k == kind {
+			return true
+		}
+	}
+	return false
 }
 
 // settle records the results of one message's attempt in one durable
@@ -59,9 +75,17 @@ func (w *Worker) settle(ctx context.Context, m *outMsg, results []result) {
 		case store.QueueDelivered:
 			ev.Status = msglog.Delivered
 			w.metrics.attempt("delivered")
+			if !r.dsnOn && wants(e, "SUCCESS") {
+				// RFC 3461 4.2: the next server does not report
+				// delivery, so we say it was relayed, and no more
+				// will come.
+				notices = append(notices, notice{e, r, "relayed"})
+			}
 		case store.QueueFailed:
 			ev.Status = msglog.Bounced
-			notices = append(notices, notice{e, r, "failed"})
+			if wants(e, "FAILURE") {
+				notices = append(notices, notice{e, r, "failed"})
+			}
 			w.metrics.attempt("bounced")
 		default:
 			expires := e.Queued.Add(w.cfg.Lifetime)
@@ -70,7 +94,9 @@ func (w *Worker) settle(ctx context.Context, m *outMsg, results []result) {
 				ev.Status = msglog.Expired
 				ev.Detail = "gave up after " + w.cfg.Lifetime.String() + ": " + ev.Detail
 				r.status = "4.4.7"
-				notices = append(notices, notice{e, r, "failed"})
+				if wants(e, "FAILURE") {
+					notices = append(notices, notice{e, r, "failed"})
+				}
 				w.metrics.attempt("expired")
 				break
 			}
@@ -82,7 +108,7 @@ func (w *Worker) settle(ctx context.Context, m *outMsg, results []result) {
 			if st.Next.After(expires) {
 				st.Next = expires
 			}
-			if !e.DelayNotified && now.Sub(e.Queued) >= w.cfg.DelayNotice {
+			if !e.DelayNotified && now.Sub(e.Queued) >= w.cfg.DelayNotice && wants(e, "DELAY") {
 				st.DelayNotified = true
 				notices = append(notices, notice{e, r, "delayed"})
 			}
@@ -154,6 +180,26 @@ func (w *Worker) originalHeaders(ctx context.Context, accountID, bodyID int64) [
 	return out.Bytes()
 }
 
+// maxReturnedMessage bounds the original message a failure notification
+// returns whole (RET=FULL); a larger one has its header returned.
+const maxReturnedMessage = 2 << 20
+
+// originalMessage appends the queued body of e to b, ending in CRLF.
+func (w *Worker) originalMessage(ctx context.Context, b *bytes.Buffer, e store.QueueEntry) error {
+	rc, err := w.st.OpenBody(ctx, e.AccountID, e.BodyID)
+	if err != nil {
+		return fmt.Errorf("read original message for notification: %w", err)
+	}
+	defer rc.Close()
+	if _, err := io.Copy(b, io.LimitReader(rc, maxReturnedMessage)); err != nil {
+		return fmt.Errorf("read original message for notification: %w", err)
+	}
+	if !bytes.HasSuffix(b.Bytes(), []byte("\r\n")) {
+		b.WriteString("\r\n")
+	}
+	return nil
+}
+
 // notification builds a delivery status notification (RFC 3464): a
 // multipart/report (RFC 6522) with a human part, the machine-readable
 // delivery-status, and the original message's header.
@@ -164,17 +210,38 @@ func (w *Worker) notification(ctx context.Context, e store.QueueEntry, notices [
 	}
 	id := hex.EncodeToString(rb[:])
 	boundary := "=_" + id
-	failed := false
+	count := map[string]int{}
 	for _, n := range notices {
-		failed = failed || n.action == "failed"
+		count[n.action]++
 	}
 	host := w.cfg.Hostname
-	subject := "Delayed Mail (still being retried)"
-	human := "This is the mail system at " + host + ".\r\n\r\nYour message could not be delivered yet to the recipients below. " +
-		"It will be retried until " + e.Queued.Add(w.cfg.Lifetime).UTC().Format(time.RFC1123Z) + "; you need not send it again.\r\n"
-	if failed {
+	var subject string
+	human := "This is the mail system at " + host + ".\r\n"
+	if count["failed"] > 0 {
 		subject = "Undelivered Mail Returned to Sender"
-		human = "This is the mail system at " + host + ".\r\n\r\nYour message could not be delivered to the recipients below.\r\n"
+		human += "\r\nYour message could not be delivered to the recipients below marked failed.\r\n"
+	}
+	if count["delayed"] > 0 {
+		if subject == "" {
+			subject = "Delayed Mail (still being retried)"
+		}
+		human += "\r\nYour message could not be delivered yet to the recipients below marked delayed. " +
+			"It will be retried until " + e.Queued.Add(w.cfg.Lifetime).UTC().Format(time.RFC1123Z) + "; you need not send it again.\r\n"
+	}
+	if count["relayed"] > 0 {
+		if subject == "" {
+			subject = "Successful Mail Delivery Report"
+		}
+		human += "\r\nYour message was relayed to the recipients below marked relayed. The next mail system does not " +
+			"report delivery, so you will hear nothing more from it unless it fails there.\r\n"
+	}
+	// RFC 3461 4.3: the whole message only for a failure, and only when
+	// the sender asked for it (RET=FULL); never more than
+	// maxReturnedMessage, so that a notification stays small in memory.
+	full := count["failed"] > 0 && e.DSN.Ret == "FULL"
+	if full && e.Size > maxReturnedMessage {
+		full = false
+		human += fmt.Sprintf("\r\nYour message was larger than %d MiB: only its header is returned below.\r\n", maxReturnedMessage>>20)
 	}
 	if e.Subject != "" {
 		subject += ": " + e.Subject
@@ -193,13 +260,22 @@ func (w *Worker) notification(ctx context.Context, e store.QueueEntry, notices [
 	fmt.Fprintf(&b, "Content-Type: multipart/report; report-type=delivery-status;\r\n\tboundary=\"%s\"\r\n\r\n", boundary)
 	fmt.Fprintf(&b, "--%s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n%s\r\n", boundary, human)
 	for _, n := range notices {
-		fmt.Fprintf(&b, "<%s>: %s\r\n", n.e.Rcpt, oneLine(detail(n.r)))
+		fmt.Fprintf(&b, "<%s> (%s): %s\r\n", n.e.Rcpt, n.action, oneLine(detail(n.r)))
 	}
 	// RFC 3464 2.2: per-message fields, then a block per recipient.
 	fmt.Fprintf(&b, "\r\n--%s\r\nContent-Type: message/delivery-status\r\n\r\n", boundary)
+	if e.DSN.EnvID != "" {
+		// 2.2.1: the sender's ENVID, as given (xtext, RFC 3461 4.4).
+		fmt.Fprintf(&b, "Original-Envelope-Id: %s\r\n", oneLine(e.DSN.EnvID))
+	}
 	fmt.Fprintf(&b, "Reporting-MTA: dns; %s\r\nArrival-Date: %s\r\n", host, e.Queued.Format(time.RFC1123Z))
 	for _, n := range notices {
-		fmt.Fprintf(&b, "\r\nFinal-Recipient: rfc822; %s\r\nAction: %s\r\nStatus: %s\r\n", n.e.Rcpt, n.action, statusFor(n))
+		b.WriteString("\r\n")
+		if typ, addr, ok := strings.Cut(n.e.DSN.ORcpt, ";"); ok {
+			// 2.3.1: the sender's ORCPT, its address type and address.
+			fmt.Fprintf(&b, "Original-Recipient: %s; %s\r\n", strings.ToLower(typ), oneLine(addr))
+		}
+		fmt.Fprintf(&b, "Final-Recipient: rfc822; %s\r\nAction: %s\r\nStatus: %s\r\n", n.e.Rcpt, n.action, statusFor(n))
 		if n.r.host != "" {
 			fmt.Fprintf(&b, "Remote-MTA: dns; %s\r\n", hostName(n.r.host))
 		}
@@ -215,20 +291,30 @@ func (w *Worker) notification(ctx context.Context, e store.QueueEntry, notices [
 			fmt.Fprintf(&b, "Will-Retry-Until: %s\r\n", e.Queued.Add(w.cfg.Lifetime).Format(time.RFC1123Z))
 		}
 	}
-	fmt.Fprintf(&b, "\r\n--%s\r\nContent-Type: text/rfc822-headers\r\n\r\n", boundary)
-	b.Write(w.originalHeaders(ctx, e.AccountID, e.BodyID))
+	if full {
+		fmt.Fprintf(&b, "\r\n--%s\r\nContent-Type: message/rfc822\r\n\r\n", boundary)
+		if err := w.originalMessage(ctx, &b, e); err != nil {
+			return nil, err
+		}
+	} else {
+		fmt.Fprintf(&b, "\r\n--%s\r\nContent-Type: text/rfc822-headers\r\n\r\n", boundary)
+		b.Write(w.originalHeaders(ctx, e.AccountID, e.BodyID))
+	}
 	fmt.Fprintf(&b, "\r\n--%s--\r\n", boundary)
 	return b.Bytes(), nil
 }
 
 // statusFor is the RFC 3463 status of a notice: 5.x.x for failures, 4.x.x
-// for delays.
+// for delays, 2.0.0 for a success.
 func statusFor(n notice) string {
 	s := n.r.status
 	if s == "" {
 		s = "4.0.0"
 	}
-	if n.action == "failed" && s[0] == '4' {
+	switch {
+	case n.action == "relayed":
+		return "2.0.0"
+	case n.action == "failed" && s[0] == '4':
 		return "5" + s[1:]
 	}
 	return s

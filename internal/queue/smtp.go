@@ -37,6 +37,7 @@ type conn struct {
 	raw  net.Conn
 	host string // name[ip], for the log
 	ext8 bool   // 8BITMIME offered
+	dsn  bool   // DSN offered (RFC 3461): the sender's requests go on
 	note string // an MTA-STS testing-mode report on this session
 	stop func() bool
 	// wire, when the server announced PIPELINING (RFC 2920), carries
@@ -149,7 +150,8 @@ func (w *Worker) connect(ctx context.Context, t target) (*conn, string, error) {
 	}
 	ok8, _ := c.Extension("8BITMIME")
 	ok = true
-	cn := &conn{c: c, raw: raw, host: name, ext8: ok8, note: report, stop: stop}
+	dsn, _ := c.Extension("DSN")
+	cn := &conn{c: c, raw: raw, host: name, ext8: ok8, dsn: dsn, note: report, stop: stop}
 	if p, _ := c.Extension("PIPELINING"); p {
 		cn.wire = newWire(nc)
 	}
@@ -284,6 +286,11 @@ func (w *Worker) send(ctx context.Context, c *conn, t target, m *outMsg) ([]resu
 	if c.ext8 {
 		opts.Body = smtp.Body8BitMIME
 	}
+	if c.dsn {
+		// RFC 3461 4: a server with DSN takes the sender's requests on,
+		// and reports success itself.
+		opts.Return, opts.EnvelopeID = smtp.DSNReturn(first.DSN.Ret), first.DSN.EnvID
+	}
 	if !ascii(first.MailFrom) || slices.ContainsFunc(m.entries, func(e store.QueueEntry) bool { return !ascii(e.Rcpt) }) {
 		// RFC 6531 3.2: addresses in UTF-8 need SMTPUTF8; a server
 		// without it cannot take them at all.
@@ -305,7 +312,7 @@ func (w *Worker) send(ctx context.Context, c *conn, t target, m *outMsg) ([]resu
 	}
 	var accepted []int
 	for i, e := range m.entries {
-		if err := sessionErr(c.c.Rcpt(e.Rcpt, nil)); err != nil {
+		if err := sessionErr(c.c.Rcpt(e.Rcpt, rcptOptions(c, e))); err != nil {
 			if !isSMTP(err) {
 				return nil, err
 			}
@@ -354,8 +361,29 @@ func (w *Worker) send(ctx context.Context, c *conn, t target, m *outMsg) ([]resu
 		setAll(failure(err, c.host))
 		return results, nil
 	}
-	setAll(result{outcome: store.QueueDelivered, reply: "250 " + resp.StatusText, status: "2.0.0", host: c.host})
+	setAll(result{outcome: store.QueueDelivered, reply: "250 " + resp.StatusText, status: "2.0.0", host: c.host, dsnOn: c.dsn})
 	return results, nil
+}
+
+// rcptOptions are the RCPT parameters of an entry for a server that
+// announced DSN: the sender's NOTIFY and ORCPT, as they were given.
+func rcptOptions(c *conn, e store.QueueEntry) *smtp.RcptOptions {
+	if !c.dsn || e.DSN.Notify == "" && e.DSN.ORcpt == "" {
+		return nil
+	}
+	o := &smtp.RcptOptions{}
+	if e.DSN.Notify != "" {
+		for _, n := range strings.Split(e.DSN.Notify, ",") {
+			o.Notify = append(o.Notify, smtp.DSNNotify(n))
+		}
+	}
+	if typ, addr, ok := strings.Cut(e.DSN.ORcpt, ";"); ok && addr != "" {
+		o.OriginalRecipientType, o.OriginalRecipient = smtp.DSNAddressType(strings.ToUpper(typ)), addr
+		if o.OriginalRecipientType == smtp.DSNAddressTypeRFC822 && !ascii(addr) {
+			o.OriginalRecipientType = smtp.DSNAddressTypeUTF8
+		}
+	}
+	return o
 }
 
 // maxSize is the fixed maximum message size the session's server

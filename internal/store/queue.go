@@ -22,6 +22,26 @@ type Outbound struct {
 	// domain's MX or the configured relay: a domain's own relay host
 	// (its primary mailbox) for an administrator's redelivery.
 	Route string
+	// DSN is what the sender asked of notifications for this recipient.
+	DSN DSN
+}
+
+// DSN is what a sender asked of delivery status notifications with the
+// DSN extension of SMTP (RFC 3461), kept with each queue entry so that the
+// queue honours it on every attempt, after restarts too. The zero value
+// means nothing was asked: the usual failure and delay notices.
+type DSN struct {
+	// Notify is the recipient's NOTIFY (RFC 3461 4.1): "NEVER", or
+	// some of "SUCCESS", "FAILURE" and "DELAY" joined by commas; "" when
+	// not given.
+	Notify string
+	// ORcpt is the recipient's ORCPT (4.2), decoded, as
+	// "type;address" ("rfc822;bob@example.org"); "" when not given.
+	ORcpt string
+	// Ret is the message's RET (4.3): "FULL", "HDRS" or "".
+	Ret string
+	// EnvID is the message's ENVID (4.4), decoded; "" when not given.
+	EnvID string
 }
 
 // QueueEntry is one recipient of one queued message.
@@ -34,6 +54,7 @@ type QueueEntry struct {
 	Rcpt       string
 	RcptDomain string
 	Route      string // see Outbound.Route; "" for the usual way
+	DSN        DSN    // see Outbound.DSN
 	MessageID  string // of the message, for the log
 	Subject    string
 	Size       int64

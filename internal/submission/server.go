@@ -67,6 +67,9 @@ func New(cfg Config, st Store, authn Authenticator, sub *Submitter, log *slog.Lo
 func (s *Server) newSMTP(starttls *tls.Config) *smtp.Server {
 	srv := s.cfg.NewServer(s, s.log)
 	srv.MaxRecipients = s.sub.MaxRecipients()
+	// RFC 3461: RET and ENVID at MAIL, NOTIFY and ORCPT at RCPT; go-smtp
+	// answers bad syntax 501 5.5.4 (Mail and Rcpt check the rest).
+	srv.EnableDSN = true
 	srv.TLSConfig = starttls
 	// AUTH is offered and accepted only over TLS (RFC 6409 4.3, RFC 4954
 	// 4): go-smtp answers AUTH before STARTTLS "523 5.7.10".
@@ -151,6 +154,10 @@ type session struct {
 	from  string
 	utf8  bool // MAIL said SMTPUTF8 (RFC 6531)
 	rcpts []string
+	// ret and envid are MAIL's RET and ENVID, dsn what each recipient's
+	// RCPT asked of notifications (RFC 3461), for the queue entries.
+	ret, envid string
+	dsn        map[string]store.DSN
 	// routes are the accepted recipients' routes, decided at RCPT and
 	// given to Submit with the message.
 	routes map[string]route
@@ -311,6 +318,7 @@ func (s *session) refused(rcpt, why string) {
 
 func (s *session) Reset() {
 	s.from, s.utf8, s.rcpts, s.routes = "", false, nil, nil
+	s.ret, s.envid, s.dsn = "", "", nil
 	s.srv.drain.End(s.conn)
 }
 
@@ -355,9 +363,48 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 		s.refused("", err.Error())
 		return rateError(err)
 	}
+	if opts != nil && len(opts.EnvelopeID) > maxEnvID {
+		// RFC 3461 4.4: at most 100 characters.
+		return errBadDSN
+	}
 	s.from = addr
 	s.utf8 = opts != nil && opts.UTF8
+	if opts != nil {
+		s.ret, s.envid = string(opts.Return), opts.EnvelopeID
+	}
 	return nil
+}
+
+// The bounds of RFC 3461 4.2 and 4.4 on ORCPT's address and ENVID.
+const (
+	maxORcpt = 500
+	maxEnvID = 100
+)
+
+// errBadDSN answers a DSN parameter that go-smtp's syntax check let by
+// but RFC 3461 does not allow.
+var errBadDSN = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 5, 4}, Message: "Malformed DSN parameter value (RFC 3461)"}
+
+// rcptDSN is what a RCPT's options ask of notifications, with the
+// transaction's RET and ENVID; ok is false for an ORCPT RFC 3461 does not
+// allow.
+func (s *session) rcptDSN(opts *smtp.RcptOptions) (d store.DSN, ok bool) {
+	d = store.DSN{Ret: s.ret, EnvID: s.envid}
+	if opts == nil {
+		return d, true
+	}
+	var notify []string
+	for _, n := range opts.Notify {
+		notify = append(notify, string(n))
+	}
+	d.Notify = strings.Join(notify, ",")
+	if a := opts.OriginalRecipient; a != "" {
+		if len(a) > maxORcpt || strings.ContainsFunc(a, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+			return d, false
+		}
+		d.ORcpt = strings.ToLower(string(opts.OriginalRecipientType)) + ";" + a
+	}
+	return d, true
 }
 
 func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
@@ -373,6 +420,10 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	addr, err := store.NormalizeAddress(to)
 	if err != nil {
 		return errBadRcpt
+	}
+	dsn, ok := s.rcptDSN(opts)
+	if !ok {
+		return errBadDSN
 	}
 	if len(s.rcpts) >= s.srv.sub.MaxRecipients() {
 		// RFC 5321 4.5.3.1.10: 452 for too many recipients; the client
@@ -394,6 +445,12 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	}
 	s.routes[addr] = rt
 	s.rcpts = append(s.rcpts, addr)
+	if dsn != (store.DSN{}) {
+		if s.dsn == nil {
+			s.dsn = map[string]store.DSN{}
+		}
+		s.dsn[addr] = dsn
+	}
 	return nil
 }
 
@@ -457,7 +514,8 @@ func (s *session) Data(r io.Reader) error {
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
-	res, err := s.srv.sub.Submit(ctx, Message{Account: *s.acct, MailFrom: s.from, Rcpts: s.rcpts, Spool: sp, RemoteIP: s.ip, routes: s.routes})
+	res, err := s.srv.sub.Submit(ctx, Message{Account: *s.acct, MailFrom: s.from, Rcpts: s.rcpts, Spool: sp, RemoteIP: s.ip, routes: s.routes,
+		DSN: s.dsn})
 	if err != nil {
 		reply := smtpError(err)
 		if smtpserver.Temporary(reply) && !errors.Is(err, ErrRateLimited) && reply != errTooManyRcpts {

@@ -27,7 +27,9 @@ type sink struct {
 type sunk struct {
 	mail  string // the MAIL FROM line's argument, parameters included
 	rcpts []string
-	data  []byte // dot-stuffing undone, final CRLF.CRLF removed
+	// rcptArgs are the RCPT TO lines' arguments, parameters included.
+	rcptArgs []string
+	data     []byte // dot-stuffing undone, final CRLF.CRLF removed
 }
 
 func startSink(t *testing.T, exts ...string) *sink {
@@ -90,6 +92,7 @@ func (s *sink) serve(c net.Conn) {
 		case "RCPT":
 			to := strings.TrimSpace(line[len("RCPT TO:"):])
 			cur.rcpts = append(cur.rcpts, strings.Trim(strings.Fields(to)[0], "<>"))
+			cur.rcptArgs = append(cur.rcptArgs, to)
 			say("250 2.1.5 ok")
 		case "DATA":
 			say("354 go ahead")

@@ -115,6 +115,10 @@ type Message struct {
 	// does not close it.
 	Spool    *smtpserver.Spool
 	RemoteIP string // for the message log; "" for none
+	// DSN is what the client asked of delivery status notifications
+	// (RFC 3461) per recipient, keyed as Rcpts are normalised
+	// (NormalizeRecipient); a recipient without one asked nothing.
+	DSN map[string]store.DSN
 	// routes are the recipients' routes the listener decided at RCPT,
 	// moments ago (checkRoute); Submit decides those it lacks.
 	routes map[string]route
@@ -327,6 +331,9 @@ func (s *Submitter) store(ctx context.Context, m Message, acct store.Account, rc
 	entries, queued := queue.Outbound(acct.ID, acct.DomainID, acct.Address, relay, info, out.Size, now)
 	for i := range queued {
 		queued[i].RemoteIP = m.RemoteIP
+	}
+	for i := range entries {
+		entries[i].DSN = m.DSN[relay[i]]
 	}
 	out.Outbound = entries
 	out.Events = append(out.Events, queued...)

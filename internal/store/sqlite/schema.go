@@ -529,6 +529,13 @@ CREATE INDEX IF NOT EXISTS messages_deleted_by_id ON messages(account_id, id, ma
 	// first save's answer was lost saves again onto that draft
 	// (compose.go DraftByKey).
 	draftKeysSchema,
+	// What senders asked of delivery status notifications (RFC 3461:
+	// NOTIFY and ORCPT per recipient, RET and ENVID per message), kept
+	// with each queue entry (store.DSN).
+	`ALTER TABLE queue ADD COLUMN dsn_notify TEXT NOT NULL DEFAULT '';
+ALTER TABLE queue ADD COLUMN dsn_orcpt TEXT NOT NULL DEFAULT '';
+ALTER TABLE queue ADD COLUMN dsn_ret TEXT NOT NULL DEFAULT '';
+ALTER TABLE queue ADD COLUMN dsn_envid TEXT NOT NULL DEFAULT '';`,
 }
 
 // rebuildAutoincrement returns the statements that recreate table with

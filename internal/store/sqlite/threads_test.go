@@ -383,6 +383,9 @@ func TestThreadsUpgrade(t *testing.T) {
 		"DROP INDEX messages_thread_comp", "ALTER TABLE messages DROP COLUMN thread_comp",
 		"DROP TABLE thread_ids", "DROP TABLE thread_comps",
 		"DROP TRIGGER mailboxes_thread_rekeys_gone", "DROP TABLE thread_rekeys",
+		// Later steps that cannot run twice (ALTER TABLE ADD COLUMN).
+		"ALTER TABLE queue DROP COLUMN dsn_notify", "ALTER TABLE queue DROP COLUMN dsn_orcpt",
+		"ALTER TABLE queue DROP COLUMN dsn_ret", "ALTER TABLE queue DROP COLUMN dsn_envid",
 		fmt.Sprintf("PRAGMA user_version = %d", step),
 	} {
 		if _, err := db.Exec(q); err != nil {

@@ -24,7 +24,8 @@ func testQueue(t *testing.T, s store.Store) {
 	d := store.NewDelivery(raw, t0)
 	d.Copies = []store.Copy{{AccountID: alice.ID, Mailbox: store.Sent, Flags: store.FlagSeen}}
 	d.Outbound = []store.Outbound{
-		{AccountID: alice.ID, MailFrom: "Alice@example.org", Rcpt: "Bob@Remote.test"},
+		{AccountID: alice.ID, MailFrom: "Alice@example.org", Rcpt: "Bob@Remote.test",
+			DSN: store.DSN{Notify: "SUCCESS,FAILURE", ORcpt: "rfc822;Bob@Remote.test", Ret: "HDRS", EnvID: "env-1"}},
 		{AccountID: alice.ID, MailFrom: "alice@example.org", Rcpt: "dave@far.test", Route: "mx.far.test:2525"},
 	}
 	d.Events = []store.LogEvent{{Status: msglog.Queued, MessageID: "queued@example.org", Rcpt: "bob@remote.test"}}
@@ -71,6 +72,11 @@ func testQueue(t *testing.T, s store.Store) {
 	if got := must(s.QueueEntries(ctx, store.QueueQuery{AccountID: alice.ID})); len(got) != 2 {
 		t.Fatalf("alice's entries: %+v", got)
 	}
+	// What the sender asked of notifications comes back with its entry,
+	// from a claim too; the others asked nothing.
+	if want := (store.DSN{Notify: "SUCCESS,FAILURE", ORcpt: "rfc822;Bob@Remote.test", Ret: "HDRS", EnvID: "env-1"}); all[0].DSN != want || all[1].DSN != (store.DSN{}) {
+		t.Fatalf("dsn %+v %+v", all[0].DSN, all[1].DSN)
+	}
 	// A per-entry route comes back with its entry; the others have none.
 	if all[0].Route != "" || all[1].Route != "mx.far.test:2525" {
 		t.Fatalf("routes %q %q", all[0].Route, all[1].Route)
@@ -95,7 +101,7 @@ func testQueue(t *testing.T, s store.Store) {
 		t.Fatalf("claimed entries not yet due: %+v", got)
 	}
 	got := must(s.ClaimQueue(ctx, t0, time.Minute, 2))
-	if len(got) != 2 || got[0].ID != e.ID || !got[0].LeaseUntil.Equal(t0.Add(time.Minute)) {
+	if len(got) != 2 || got[0].ID != e.ID || !got[0].LeaseUntil.Equal(t0.Add(time.Minute)) || got[0].DSN != e.DSN {
 		t.Fatalf("first claim %+v", got)
 	}
 	// A claimed entry's body opens with no look-up, and is the body;
