@@ -12,9 +12,11 @@ import (
 	"time"
 )
 
-func convert7(t *testing.T, raw []byte) ([]byte, error) {
+// convert plans and writes the conversion of raw for need; nil when none
+// is needed.
+func convert(t *testing.T, raw []byte, need Need) ([]byte, error) {
 	t.Helper()
-	c, err := Plan(Parse(raw), bytes.NewReader(raw), Need7Bit)
+	c, err := Plan(Parse(raw), bytes.NewReader(raw), need)
 	if err != nil || c == nil {
 		return nil, err
 	}
@@ -24,6 +26,8 @@ func convert7(t *testing.T, raw []byte) ([]byte, error) {
 	}
 	return out.Bytes(), nil
 }
+
+func convert7(t *testing.T, raw []byte) ([]byte, error) { return convert(t, raw, Need7Bit) }
 
 func crlf(s string) []byte { return []byte(strings.ReplaceAll(s, "\n", "\r\n")) }
 
@@ -159,20 +163,7 @@ func FuzzConvert(f *testing.F) {
 	})
 }
 
-// convertShort plans and writes the conversion to short lines; nil when
-// none is needed.
-func convertShort(t *testing.T, raw []byte) ([]byte, error) {
-	t.Helper()
-	c, err := Plan(Parse(raw), bytes.NewReader(raw), NeedShortLines)
-	if err != nil || c == nil {
-		return nil, err
-	}
-	var out bytes.Buffer
-	if err := c.Write(&out, bytes.NewReader(raw)); err != nil {
-		t.Fatalf("Write: %v", err)
-	}
-	return out.Bytes(), nil
-}
+func convertShort(t *testing.T, raw []byte) ([]byte, error) { return convert(t, raw, NeedShortLines) }
 
 // checkShort fails unless every line of out is at most MaxLine octets
 // before its CRLF, and each line ends in CRLF.
@@ -317,17 +308,13 @@ func TestSevenBitAndShortLines(t *testing.T) {
 		"Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n" + strings.Repeat("Größe ", 300) + "\n--b\n" +
 		"Content-Type: text/plain\n\n" + strings.Repeat("ascii ", 300) + "\n--b--\n")
 	raw = bytes.Replace(raw, []byte("Grüße "), []byte("=?utf-8?q?Gr=C3=BC=C3=9Fe?="), 1)
-	c, err := Plan(Parse(raw), bytes.NewReader(raw), Need7Bit|NeedShortLines)
-	if err != nil || c == nil {
-		t.Fatalf("plan: %v", err)
+	out, err := convert(t, raw, Need7Bit|NeedShortLines)
+	if err != nil || out == nil {
+		t.Fatalf("convert: %v", err)
 	}
-	var out bytes.Buffer
-	if err := c.Write(&out, bytes.NewReader(raw)); err != nil {
-		t.Fatal(err)
-	}
-	checkShort(t, out.Bytes())
-	checkSameContent(t, raw, out.Bytes())
-	if i := bytes.IndexFunc(out.Bytes(), func(r rune) bool { return r >= 0x80 }); i >= 0 {
+	checkShort(t, out)
+	checkSameContent(t, raw, out)
+	if i := bytes.IndexFunc(out, func(r rune) bool { return r >= 0x80 }); i >= 0 {
 		t.Fatalf("8-bit output at %d", i)
 	}
 }

@@ -89,7 +89,9 @@ func TestDSNNotifyHonoured(t *testing.T) {
 			if !full && !bytes.Contains(n, []byte("Content-Type: text/rfc822-headers")) {
 				t.Errorf("no header returned:\n%s", n)
 			}
-			checkReport(t, n)
+			if got := checkReport(t, n); got != "rfc822; nobody@example.net failed 5.1.1\n" {
+				t.Errorf("Python reads the recipients as %q", got)
+			}
 		})
 	}
 
@@ -147,7 +149,9 @@ func TestDSNSuccessRelayed(t *testing.T) {
 		if bytes.Contains(n, []byte("carol@far.example\r\nAction")) {
 			t.Errorf("carol, who asked nothing, is reported:\n%s", n)
 		}
-		checkReport(t, n)
+		if got := checkReport(t, n); got != "rfc822; bob@far.example relayed 2.0.0\n" {
+			t.Errorf("Python reads the recipients as %q", got)
+		}
 	})
 	t.Run("relay with DSN", func(t *testing.T) {
 		sk, w, st, acc, _ := dsnRelay(t, true)
@@ -178,8 +182,9 @@ func TestDSNSuccessRelayed(t *testing.T) {
 // checkReport has Python's email package read a notification as RFC 3464
 // lays it out: a multipart/report of a text part, the delivery status
 // (per-message block, then a block per recipient) and the returned
-// header or message.
-func checkReport(t *testing.T, n []byte) {
+// header or message. It returns the recipient blocks' Final-Recipient,
+// Action and Status, a line each.
+func checkReport(t *testing.T, n []byte) string {
 	t.Helper()
 	script := `
 import email, email.policy, sys
@@ -192,15 +197,16 @@ assert status.get_content_type() == "message/delivery-status"
 assert orig.get_content_type() in ("text/rfc822-headers", "message/rfc822"), orig.get_content_type()
 blocks = status.get_payload()
 assert blocks[0]["Reporting-MTA"] == "dns; queue.example.org", dict(blocks[0])
-for b in blocks[1:]:
-    assert b["Final-Recipient"] and b["Action"] and b["Status"], dict(b)
 for p in m.walk():
     assert not p.defects, (p.get_content_type(), p.defects)
-print("ok")
+for b in blocks[1:]:
+    print(b["Final-Recipient"], b["Action"], b["Status"])
 `
 	cmd := exec.Command("python3", "-c", script)
 	cmd.Stdin = bytes.NewReader(n)
-	if out, err := cmd.CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "ok" {
+	out, err := cmd.CombinedOutput()
+	if err != nil {
 		t.Fatalf("Python's email package on the notification: %v\n%s\n%s", err, out, n)
 	}
+	return string(out)
 }

@@ -2,17 +2,12 @@ package submission_test
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/emersion/go-msgauth/dkim"
 	"github.com/emersion/go-sasl"
 
 	"github.com/xtramail/xtramail/internal/config"
-	xdkim "github.com/xtramail/xtramail/internal/dkim"
 	"github.com/xtramail/xtramail/internal/message"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/testserver"
@@ -30,18 +25,7 @@ func TestEightBitConvertedForSevenBitRelay(t *testing.T) {
 		Users:     map[string]string{alice: alicePw},
 		Configure: func(c *config.Config) { sk.relayTo(c) },
 	})
-	ctx := context.Background()
-	key, err := xdkim.GenerateKey("ed25519", "s1", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Store.SetDKIMKey(ctx, srv.Domain, key); err != nil {
-		t.Fatal(err)
-	}
-	record, err := xdkim.Record(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	verify := signing(t, srv, "ed25519")
 	c := dial(t, srv)
 	if err := c.Auth(sasl.NewPlainClient("", alice, alicePw)); err != nil {
 		t.Fatal(err)
@@ -85,14 +69,8 @@ func TestEightBitConvertedForSevenBitRelay(t *testing.T) {
 	if cl[0].Encoding != "QUOTED-PRINTABLE" || cl[1].Encoding != "BASE64" {
 		t.Errorf("encodings %s, %s; want quoted-printable text and base64 attachment", cl[0].Encoding, cl[1].Encoding)
 	}
-	vs, err := dkim.VerifyWithOptions(bytes.NewReader(tr.data), &dkim.VerifyOptions{LookupTXT: func(name string) ([]string, error) {
-		if name != xdkim.RecordName(key, srv.Domain) {
-			return nil, errors.New("unexpected lookup " + name)
-		}
-		return []string{record}, nil
-	}})
-	if err != nil || len(vs) != 1 || vs[0].Err != nil {
-		t.Fatalf("DKIM of the converted message: %v %+v", err, vs)
+	if err := verify(tr.data); err != nil {
+		t.Fatalf("DKIM of the converted message: %v", err)
 	}
 
 	// A raw UTF-8 Subject cannot be made 7-bit: bounced, not sent.

@@ -503,7 +503,7 @@ func (m *Message) outgoing() (*outgoing, error) {
 		if m.Spool != nil {
 			src = &outgoing{open: m.Spool.Reader, size: m.Spool.Size(), info: m.info, close: func() {}}
 		} else {
-			src = &outgoing{open: func() io.Reader { return bytes.NewReader(m.Body) }, size: int64(len(m.Body)), info: m.info, close: func() {}}
+			src = &outgoing{open: func() io.Reader { return bytes.NewReader(m.Body) }, info: m.info, close: func() {}}
 		}
 	}
 	plan, err := message.Plan(src.info, src.open(), message.NeedShortLines)
@@ -523,18 +523,28 @@ func (m *Message) outgoing() (*outgoing, error) {
 		if err := plan.Write(&b, src.open()); err != nil {
 			return nil, fmt.Errorf("re-encode long lines: %w", err)
 		}
-		return &outgoing{open: func() io.Reader { return bytes.NewReader(b.Bytes()) }, size: int64(b.Len()),
-			info: message.Parse(b.Bytes()), close: func() {}}, nil
+		return inMemory(b.Bytes()), nil
 	}
+	return m.spoolOut("re-encode long lines", func(w io.Writer) error { return plan.Write(w, src.open()) })
+}
+
+// inMemory is an outgoing message held in b.
+func inMemory(b []byte) *outgoing {
+	return &outgoing{open: func() io.Reader { return bytes.NewReader(b) }, size: int64(len(b)), info: message.Parse(b), close: func() {}}
+}
+
+// spoolOut is an outgoing message that write puts into a spool beside
+// m's; doing names the step in errors.
+func (m *Message) spoolOut(doing string, write func(io.Writer) error) (*outgoing, error) {
 	sp := m.Spool.Sibling()
-	if err := plan.Write(sp, src.open()); err != nil {
+	if err := write(sp); err != nil {
 		sp.Close()
-		return nil, fmt.Errorf("re-encode long lines: %w", spoolErr(err))
+		return nil, fmt.Errorf("%s: %w", doing, spoolErr(err))
 	}
 	info, err := sp.Parse()
 	if err != nil {
 		sp.Close()
-		return nil, fmt.Errorf("parse the re-encoded message: %w", err)
+		return nil, fmt.Errorf("%s: parse the result: %w", doing, err)
 	}
 	return &outgoing{open: sp.Reader, size: sp.Size(), info: info, close: sp.Close}, nil
 }
@@ -555,20 +565,13 @@ func (m *Message) withoutBcc() (*outgoing, error) {
 		if !ok {
 			return nil, nil
 		}
-		return &outgoing{open: func() io.Reader { return bytes.NewReader(b) }, size: int64(len(b)), info: message.Parse(b), close: func() {}}, nil
+		return inMemory(b), nil
 	}
 	if !hasBccField(m.Spool.Reader()) {
 		return nil, nil
 	}
-	sp := m.Spool.Sibling()
-	if _, err := copyWithoutBcc(sp, m.Spool.Reader()); err != nil {
-		sp.Close()
-		return nil, fmt.Errorf("copy without Bcc: %w", spoolErr(err))
-	}
-	info, err := sp.Parse()
-	if err != nil {
-		sp.Close()
-		return nil, fmt.Errorf("parse the message without Bcc: %w", err)
-	}
-	return &outgoing{open: sp.Reader, size: sp.Size(), info: info, close: sp.Close}, nil
+	return m.spoolOut("copy without Bcc", func(w io.Writer) error {
+		_, err := copyWithoutBcc(w, m.Spool.Reader())
+		return err
+	})
 }
