@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -242,3 +243,60 @@ for p in m.walk():
         continue
     print(p.get_content_type(), hashlib.sha256(p.get_payload(decode=True)).hexdigest())
 `
+
+// TestLongLinesWithBcc: a message with a Bcc field and long lines, small
+// (held in memory) and large (spooled to a file), is queued and given to
+// a protected colleague without the Bcc field and with short lines,
+// decoding to what was sent; the Sent copy keeps both as they were.
+func TestLongLinesWithBcc(t *testing.T) {
+	srv := start(t, nil)
+	c := dial(t, srv)
+	if err := c.Auth(sasl.NewPlainClient("", alice, alicePw)); err != nil {
+		t.Fatal(err)
+	}
+	a, err := srv.Store.Account(context.Background(), alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, lines := range []int{2, 150} { // about 6 KiB and 300 KiB
+		mid := fmt.Sprintf("bcclong%d@x", i)
+		text := strings.Repeat(strings.Repeat("Zeile mit Überlänge ", 100)+"\r\n", lines)
+		body := msg(alice, outsider, mid, "Bcc: secret@far.test\r\nX-Note: "+strings.Repeat("note ", 300)+"\r\n")
+		body = strings.Replace(body, "Hi there.\r\n", text, 1)
+		if got := send(c, alice, []string{outsider, bob, "secret@far.test"}, body); got != "ok" {
+			t.Fatalf("send %s: %s", mid, got)
+		}
+		if sent := srv.Bodies(t, alice, store.Sent)[mid]; string(sent) != body {
+			t.Errorf("%s: the Sent copy is not what was sent", mid)
+		}
+		var es []store.QueueEntry
+		for _, e := range queued(t, srv, alice) {
+			if e.MessageID == mid {
+				es = append(es, e)
+			}
+		}
+		if len(es) != 3 {
+			t.Fatalf("%s: %d queue entries, want 3", mid, len(es))
+		}
+		rc, err := srv.Store.OpenBody(context.Background(), a.ID, es[0].BodyID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _ := io.ReadAll(rc)
+		rc.Close()
+		colleague := srv.Bodies(t, bob, store.Inbox)[mid]
+		for who, b := range map[string][]byte{"queued": out, "colleague's": colleague} {
+			if message.HasLongLine(b) || bytes.Contains(bytes.ToLower(b), []byte("bcc:")) {
+				t.Errorf("%s: the %s copy has a long line or the Bcc field", mid, who)
+			}
+			info := message.Parse(b)
+			got, _ := message.Decode(b, &info.Part)
+			if string(got) != text {
+				t.Errorf("%s: the %s copy decodes to %d bytes, want %d", mid, who, len(got), len(text))
+			}
+			if !bytes.Contains(info.Part.Header(b), []byte("X-Note: note")) {
+				t.Errorf("%s: the %s copy lost X-Note", mid, who)
+			}
+		}
+	}
+}
