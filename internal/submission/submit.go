@@ -117,7 +117,7 @@ type Message struct {
 	RemoteIP string // for the message log; "" for none
 	// DSN is what the client asked of delivery status notifications
 	// (RFC 3461) per recipient, keyed as Rcpts are normalised
-	// (NormalizeRecipient); a recipient without one asked nothing.
+	// (store.NormalizeAddress); a recipient without one asked nothing.
 	DSN map[string]store.DSN
 	// routes are the recipients' routes the listener decided at RCPT,
 	// moments ago (checkRoute); Submit decides those it lacks.
