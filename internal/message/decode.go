@@ -73,18 +73,20 @@ func decodeBase64(src []byte) []byte {
 	if n, err := base64.StdEncoding.Decode(dst, src); err == nil {
 		return dst[:n]
 	}
-	dst = dst[:0]
-	var acc uint32
-	n := 0
-	flush := func() {
-		switch n {
-		case 2:
-			dst = append(dst, byte(acc>>4))
-		case 3:
-			dst = append(dst, byte(acc>>10), byte(acc>>2))
-		}
-		acc, n = 0, 0
-	}
+	var st base64State
+	return st.flush(st.decode(dst[:0], src))
+}
+
+// base64State is lenient base64 decoding across pieces of a body: the
+// bits of an unfinished group of four characters.
+type base64State struct {
+	acc uint32
+	n   int
+}
+
+// decode appends the bytes of src's complete groups to dst, keeping an
+// unfinished one for the next piece; "=" ends a group early.
+func (st *base64State) decode(dst, src []byte) []byte {
 	for _, c := range src {
 		var v byte
 		switch {
@@ -99,19 +101,30 @@ func decodeBase64(src []byte) []byte {
 		case c == '/':
 			v = 63
 		case c == '=':
-			flush()
+			dst = st.flush(dst)
 			continue
 		default:
 			continue
 		}
-		acc = acc<<6 | uint32(v)
-		n++
-		if n == 4 {
-			dst = append(dst, byte(acc>>16), byte(acc>>8), byte(acc))
-			acc, n = 0, 0
+		st.acc = st.acc<<6 | uint32(v)
+		st.n++
+		if st.n == 4 {
+			dst = append(dst, byte(st.acc>>16), byte(st.acc>>8), byte(st.acc))
+			st.acc, st.n = 0, 0
 		}
 	}
-	flush()
+	return dst
+}
+
+// flush appends the bytes of an unfinished group (padding or the end).
+func (st *base64State) flush(dst []byte) []byte {
+	switch st.n {
+	case 2:
+		dst = append(dst, byte(st.acc>>4))
+	case 3:
+		dst = append(dst, byte(st.acc>>10), byte(st.acc>>2))
+	}
+	st.acc, st.n = 0, 0
 	return dst
 }
 
@@ -119,8 +132,10 @@ func decodeBase64(src []byte) []byte {
 // followed by two hex digits (either case) or a line break is kept as is,
 // white space at the end of lines is removed (rule 3), and line breaks are
 // kept as written.
-func decodeQP(src []byte) []byte {
-	dst := make([]byte, 0, len(src))
+func decodeQP(src []byte) []byte { return appendQP(make([]byte, 0, len(src)), src) }
+
+// appendQP appends src decoded (decodeQP) to dst.
+func appendQP(dst, src []byte) []byte {
 	for i := 0; i < len(src); {
 		c := src[i]
 		switch c {
