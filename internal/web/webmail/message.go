@@ -416,8 +416,9 @@ func (a *app) messageHTML(w http.ResponseWriter, r *http.Request, acct int64) {
 }
 
 // contentDisposition writes a Content-Disposition with the file name both
-// as an ASCII fallback and, when it is not ASCII, as RFC 8187 filename*
-// (RFC 6266 section 4.3).
+// as an ASCII fallback and, when it is not plain ASCII, as RFC 8187
+// filename* (RFC 6266 section 4.3). A name with "%" gets filename* too:
+// browsers percent-decode a plain filename (RFC 6266 appendix D).
 func contentDisposition(disp, name string) string {
 	ascii := strings.Map(func(r rune) rune {
 		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' || r == ';' {
@@ -426,10 +427,28 @@ func contentDisposition(disp, name string) string {
 		return r
 	}, name)
 	v := disp + `; filename="` + ascii + `"`
-	if ascii != name && utf8.ValidString(name) {
-		v += "; filename*=UTF-8''" + strings.ReplaceAll(url.PathEscape(name), "'", "%27")
+	if (ascii != name || strings.Contains(name, "%")) && utf8.ValidString(name) {
+		v += "; filename*=UTF-8''" + extValue(name)
 	}
 	return v
+}
+
+// extValue percent-encodes s as an RFC 8187 value-chars: every byte but
+// the attr-chars (section 3.2.1).
+func extValue(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$&+-.^_`|~", c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
 }
 
 // messagePart downloads one part, decoded from its transfer encoding, as
