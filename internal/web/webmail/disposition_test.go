@@ -1,9 +1,16 @@
 package webmail
 
 import (
+	"bytes"
+	"encoding/base64"
 	"mime"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/store"
 )
 
 // TestContentDisposition: the header of a download names the file so
@@ -27,6 +34,29 @@ func TestContentDisposition(t *testing.T) {
 		}
 		if strings.Contains(name, "%") && !strings.Contains(v, "filename*=") {
 			t.Errorf("%q: %s: a browser percent-decodes a plain filename", name, v)
+		}
+	}
+}
+
+// TestAttachmentSizeDecoded: the message page gives an attachment's size
+// as the file's, not as its base64 text's (a third more: a 30 MB file
+// was listed as 41.1 MB).
+func TestAttachmentSizeDecoded(t *testing.T) {
+	e := newWebEnv(t)
+	enc := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0xfe}, 300<<10))
+	var body strings.Builder
+	for len(enc) > 76 {
+		body.WriteString(enc[:76] + "\n")
+		enc = enc[76:]
+	}
+	body.WriteString(enc + "\n")
+	m := put(t, e.st, e.bob, store.Inbox, "From: alice@example.org\nSubject: scan\nContent-Type: multipart/mixed; boundary=b\n\n"+
+		"--b\nContent-Type: text/plain\n\nsee scan\n--b\nContent-Type: image/png; name=scan.png\nContent-Transfer-Encoding: base64\n\n"+
+		body.String()+"--b\nContent-Type: text/plain; name=notes.txt\n\nfive\n--b--\n", time.Now(), 0)
+	_, page := e.signIn(e.bob).get("/msg/" + strconv.FormatInt(m.ID, 10))
+	for _, want := range []string{"image/png · 300 KB", "text/plain · 4 B"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("message page lacks %q:\n%s", want, regexp.MustCompile(`<span class="list-sub">[^<]*`).FindAllString(page, -1))
 		}
 	}
 }

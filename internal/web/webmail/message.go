@@ -18,6 +18,7 @@ import (
 	"github.com/xtramail/xtramail/internal/message"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/web"
+	"github.com/xtramail/xtramail/internal/web/webmail/compose"
 )
 
 func (a *app) messageRoutes(mux *http.ServeMux) {
@@ -211,7 +212,8 @@ func (a *app) messagePage(w http.ResponseWriter, r *http.Request, acct int64) {
 		if at.Related {
 			continue
 		}
-		v := attachmentView{Name: at.Name, Type: at.Type, Size: humanSize(at.Size),
+		p, _ := findPart(&info.Part, at.Path)
+		v := attachmentView{Name: at.Name, Type: at.Type, Size: humanSize(compose.DecodedSize(p, rr)),
 			Download: base + "/part/" + pathSegment(at.Path) + query(deletedQ)}
 		if at.Preview {
 			v.Preview = base + "/part/" + pathSegment(at.Path) + "?" + joinQuery("inline=1", deletedQ)

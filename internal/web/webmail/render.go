@@ -35,7 +35,6 @@ type attachment struct {
 	Path string
 	Name string // never empty: made up from the type when the part names none
 	Type string // lower-case type/subtype
-	Size int64  // encoded size in the message, a close upper bound
 	// Preview: an image or PDF the browser can show inline.
 	Preview bool
 	// CID is the Content-ID without angle brackets: an HTML part may
@@ -159,7 +158,6 @@ func describe(p *message.Part, path []int, related bool) attachment {
 		Path:    partPath(path),
 		Name:    p.Filename,
 		Type:    typ,
-		Size:    p.Size(),
 		CID:     strings.Trim(p.ID, "<> \t"),
 		Related: related && p.Filename == "",
 	}

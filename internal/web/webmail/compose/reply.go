@@ -258,12 +258,13 @@ func Files(info *message.Info, body io.ReaderAt) []File {
 		if cs := p.Param("charset"); cs != "" && p.Type == "text" {
 			ct = mime.FormatMediaType(ct, map[string]string{"charset": cs})
 		}
-		out = append(out, File{Part: p, Name: fileName(p), ContentType: ct, Size: decodedSize(p, body)})
+		out = append(out, File{Part: p, Name: fileName(p), ContentType: ct, Size: DecodedSize(p, body)})
 	})
 	return out
 }
 
-// decodedSize is a part's decoded size, from its encoded one. base64
+// DecodedSize is a part's decoded size, from its encoded one (the
+// attachment lists of the compose and message pages). base64
 // carries 6 bits in each character of its alphabet (RFC 2045 6.8), so a
 // body decodes to 3/4 byte per character once its line breaks (CRLF:
 // stored bodies are normalised) and the one or two "=" that pad its last
@@ -271,7 +272,7 @@ func Files(info *message.Info, body io.ReaderAt) []File {
 // from the body's last bytes. The other encodings are counted as they
 // are. An unreadable tail leaves the estimate without padding (at most 2
 // bytes high), as does a nil body.
-func decodedSize(p *message.Part, body io.ReaderAt) int64 {
+func DecodedSize(p *message.Part, body io.ReaderAt) int64 {
 	n := p.End - p.BodyStart
 	if p.Encoding != "BASE64" || n <= 0 {
 		return max(n, 0)
