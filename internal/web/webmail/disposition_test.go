@@ -60,3 +60,31 @@ func TestAttachmentSizeDecoded(t *testing.T) {
 		}
 	}
 }
+
+// TestAttachmentNameSpoof: a file name with a right-to-left override
+// ("invoice‮fdp.exe" shows as "invoiceexe.pdf") or other format characters
+// is listed, downloaded and forwarded without them, on the message page
+// and on the Forward page alike.
+func TestAttachmentNameSpoof(t *testing.T) {
+	e := newWebEnv(t)
+	m := put(t, e.st, e.bob, store.Inbox, "From: alice@example.org\nSubject: invoice\nContent-Type: multipart/mixed; boundary=b\n\n"+
+		"--b\nContent-Type: text/plain\n\nsee invoice\n--b\nContent-Type: application/octet-stream\n"+
+		"Content-Disposition: attachment; filename*=UTF-8''invoice%E2%80%AEfdp.exe\nContent-Transfer-Encoding: base64\n\naGVsbG8=\n"+
+		"--b\nContent-Type: application/octet-stream\nContent-Disposition: attachment; filename=\"zero\u200bwidth\u2066.txt\"\n\nx\n--b--\n", time.Now(), 0)
+	bob := e.signIn(e.bob)
+	id := strconv.FormatInt(m.ID, 10)
+	_, page := bob.get("/msg/" + id)
+	_, fwd := bob.get("/compose?forward=" + id)
+	resp, _ := bob.get("/msg/" + id + "/part/1")
+	for what, s := range map[string]string{"message page": page, "Forward page": fwd, "download": resp.Header.Get("Content-Disposition")} {
+		if strings.ContainsAny(s, "\u202e\u200b\u2066") || strings.Contains(s, "%E2%80%AE") {
+			t.Errorf("%s keeps a format character in a file name", what)
+		}
+		if !strings.Contains(s, "invoicefdp.exe") {
+			t.Errorf("%s lacks the name invoicefdp.exe", what)
+		}
+	}
+	if !strings.Contains(page, "zerowidth.txt") || !strings.Contains(fwd, "zerowidth.txt") {
+		t.Errorf("zero-width characters kept in a name")
+	}
+}

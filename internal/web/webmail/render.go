@@ -162,7 +162,7 @@ func describe(p *message.Part, path []int, related bool) attachment {
 		Related: related && p.Filename == "",
 	}
 	if a.Name == "" && p.Description != "" {
-		a.Name = safeFilename(message.DecodeHeader(p.Description))
+		a.Name = message.SafeFilename(message.DecodeHeader(p.Description))
 	}
 	if a.Name == "" {
 		ext := ".bin"
@@ -183,7 +183,7 @@ func describe(p *message.Part, path []int, related bool) attachment {
 			a.Name = "message" + ext
 		}
 	}
-	a.Name = safeFilename(a.Name)
+	a.Name = message.SafeFilename(a.Name)
 	a.Preview = previewable(typ)
 	return a
 }
@@ -196,25 +196,6 @@ func previewable(typ string) bool {
 		return true
 	}
 	return false
-}
-
-// safeFilename drops what a file name must not carry to a browser's
-// download: directories, control characters, and leading dots.
-func safeFilename(name string) string {
-	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
-		name = name[i+1:]
-	}
-	name = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || r == '"' {
-			return -1
-		}
-		return r
-	}, name)
-	name = strings.TrimLeft(strings.TrimSpace(name), ".")
-	if len(name) > 200 {
-		name = name[:200]
-	}
-	return strings.ToValidUTF8(name, "")
 }
 
 // ranger reads byte ranges of a raw message.

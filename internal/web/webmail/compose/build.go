@@ -452,25 +452,6 @@ func longestLine(b []byte) int {
 	return n
 }
 
-// cleanFilename keeps the last path element of a name and drops control
-// characters, so that a name from a browser or a message cannot carry a
-// directory or break a header.
-func cleanFilename(name string) string {
-	name = strings.ReplaceAll(name, "\\", "/")
-	name = path.Base(name)
-	name = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return -1
-		}
-		return r
-	}, name)
-	name = strings.TrimSpace(name)
-	if name == "" || name == "." || name == "/" {
-		return "attachment"
-	}
-	return name
-}
-
 // TypeByName guesses a media type from a file name's extension, with a
 // small table of its own so the answer does not depend on the machine's
 // mime.types, and application/octet-stream when unknown.

@@ -303,8 +303,17 @@ func DecodedSize(p *message.Part, body io.ReaderAt) int64 {
 	return max(chars*3/4, 0)
 }
 
+// cleanFilename is the name a file goes out under: message.SafeFilename,
+// or "attachment" when nothing of it is left.
+func cleanFilename(name string) string {
+	if name = message.SafeFilename(name); name == "" {
+		return "attachment"
+	}
+	return name
+}
+
 func fileName(p *message.Part) string {
-	name := p.Filename
+	name := message.SafeFilename(p.Filename)
 	switch {
 	case name == "" && p.Type == "message" && p.Message != nil && p.Message.Envelope.Subject != "":
 		name = cleanFilename(message.DecodeHeader(p.Message.Envelope.Subject)) + ".eml"
