@@ -46,7 +46,8 @@ type attachmentView struct {
 // messageData is the message page's Data.
 type messageData struct {
 	ID                       int64
-	Subject, From, To, Cc    string
+	Subject, From            string
+	To, Cc                   recipients
 	Date, ISODate            string
 	Body                     []bodyView
 	Attachments              []attachmentView
@@ -110,7 +111,11 @@ func (a *app) loadMessage(r *http.Request, acct int64) (store.Message, store.Bod
 }
 
 // addressList is an envelope address list for display.
-func addressList(as []message.Address) string {
+func addressList(as []message.Address) string { return strings.Join(addressNames(as), ", ") }
+
+// addressNames are an envelope address list's addresses for display,
+// each "Name <addr>" or "addr".
+func addressNames(as []message.Address) []string {
 	var out []string
 	for _, ad := range as {
 		if ad.GroupStart || ad.GroupEnd {
@@ -126,7 +131,29 @@ func addressList(as []message.Address) string {
 			out = append(out, addr)
 		}
 	}
-	return strings.Join(out, ", ")
+	return out
+}
+
+// recipients is a To or Cc line as the message page shows it: a message
+// to a long list would push its text a screen or more down on a phone,
+// so past shownRecipients the rest is folded (a <details>, no script).
+type recipients struct {
+	Shown string
+	More  string // the rest, "" when none
+	N     int    // how many the rest are
+}
+
+// shownRecipients is how many addresses a To or Cc line shows unfolded;
+// one more than that is shown whole rather than folding one.
+const shownRecipients = 3
+
+func foldRecipients(as []message.Address) recipients {
+	names := addressNames(as)
+	if len(names) <= shownRecipients+1 {
+		return recipients{Shown: strings.Join(names, ", ")}
+	}
+	rest := names[shownRecipients:]
+	return recipients{Shown: strings.Join(names[:shownRecipients], ", "), More: strings.Join(rest, ", "), N: len(rest)}
 }
 
 // remoteImage finds an image the sanitiser would leave out until allowed.
@@ -157,8 +184,8 @@ func (a *app) messagePage(w http.ResponseWriter, r *http.Request, acct int64) {
 		deletedQ = "deleted=1"
 	}
 	d := messageData{
-		ID: m.ID, Subject: m.Subject, From: addressList(info.Envelope.From), To: addressList(info.Envelope.To),
-		Cc: addressList(info.Envelope.Cc), Flagged: m.Flags&store.FlagFlagged != 0, Problems: info.Problems,
+		ID: m.ID, Subject: m.Subject, From: addressList(info.Envelope.From), To: foldRecipients(info.Envelope.To),
+		Cc: foldRecipients(info.Envelope.Cc), Flagged: m.Flags&store.FlagFlagged != 0, Problems: info.Problems,
 		ImagesAllowed: images, Reply: "/compose?reply=" + id, ReplyAll: "/compose?replyall=" + id,
 		Forward: "/compose?forward=" + id, Raw: base + "/raw" + query(deletedQ),
 		ShowImages: base + "?" + joinQuery(deletedQ, "images=1"),
