@@ -49,6 +49,7 @@ type attachment struct {
 type structure struct {
 	Body        []bodyPart
 	Attachments []attachment
+	invitations []attachment // calendar alternatives, not yet offered
 }
 
 // partPath names a part by its child indexes from the root, "1.2" for the
@@ -85,11 +86,25 @@ func findPart(root *message.Part, path string) (*message.Part, bool) {
 // offered as attachments (RFC 2046: alternative shows the richest part we
 // render, related shows its root with the rest as its resources, mixed
 // shows each inline text part in order).
+//
+// A meeting invitation from Outlook is an alternative whose richest part
+// is text/calendar (RFC 6047 2.4) beside the HTML shown: that part is
+// offered as a file (invite.ics, which a calendar opens) unless the
+// message attaches the invitation as a file of its own, as Gmail does.
 func analyse(info *message.Info) structure {
 	var s structure
 	s.walk(&info.Part, nil, false)
+	for _, a := range s.Attachments {
+		if isCalendar(a.Type) {
+			return s
+		}
+	}
+	s.Attachments = append(s.Attachments, s.invitations...)
+	s.invitations = nil
 	return s
 }
+
+func isCalendar(typ string) bool { return typ == "text/calendar" || typ == "application/ics" }
 
 func (s *structure) walk(p *message.Part, path []int, related bool) {
 	child := func(i int) []int { return append(append([]int(nil), path...), i) }
@@ -98,6 +113,11 @@ func (s *structure) walk(p *message.Part, path []int, related bool) {
 		case "alternative":
 			if i := bestAlternative(p); i >= 0 {
 				s.walk(&p.Parts[i], child(i), related)
+				for j := range p.Parts {
+					if c := &p.Parts[j]; j != i && isCalendar(c.Type+"/"+c.Subtype) {
+						s.invitations = append(s.invitations, describe(c, child(j), false))
+					}
+				}
 				return
 			}
 		case "related":
@@ -173,14 +193,19 @@ func describe(p *message.Part, path []int, related bool) attachment {
 			ext = ".txt"
 		case "text/html":
 			ext = ".html"
+		case "text/calendar", "application/ics":
+			a.Name = "invite.ics"
 		default:
 			if exts, _ := mime.ExtensionsByType(typ); len(exts) > 0 {
 				ext = exts[0]
 			}
 		}
-		a.Name = "part-" + strings.ReplaceAll(a.Path, ".", "-") + ext
-		if a.Path == "" {
+		switch {
+		case a.Name != "":
+		case a.Path == "":
 			a.Name = "message" + ext
+		default:
+			a.Name = "part-" + strings.ReplaceAll(a.Path, ".", "-") + ext
 		}
 	}
 	a.Name = message.SafeFilename(a.Name)

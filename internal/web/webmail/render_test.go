@@ -40,6 +40,13 @@ func TestAnalyse(t *testing.T) {
 			[]string{"0"}, []string{"notes.txt"}},
 		{"embedded message", "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nfwd\n--b\nContent-Type: message/rfc822\n\nSubject: inner\n\ninner\n--b--\n",
 			[]string{"0"}, []string{"part-1.eml"}},
+		{"Outlook invitation: the calendar alternative offered", "Content-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/plain\n\nmeet\n" +
+			"--b\nContent-Type: text/html\n\n<p>meet</p>\n--b\nContent-Type: text/calendar; method=REQUEST; charset=utf-8\n\nBEGIN:VCALENDAR\n--b--\n",
+			[]string{"h1"}, []string{"invite.ics"}},
+		{"Gmail invitation: the attached one only", "Content-Type: multipart/mixed; boundary=m\n\n--m\nContent-Type: multipart/alternative; boundary=b\n\n" +
+			"--b\nContent-Type: text/plain\n\nmeet\n--b\nContent-Type: text/html\n\n<p>meet</p>\n--b\nContent-Type: text/calendar; method=REQUEST\n\nBEGIN:VCALENDAR\n--b--\n" +
+			"--m\nContent-Type: application/ics; name=invite.ics\nContent-Disposition: attachment; filename=invite.ics\n\nBEGIN:VCALENDAR\n--m--\n",
+			[]string{"h0.1"}, []string{"invite.ics"}},
 		{"missing final boundary", "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nstill shown\n",
 			[]string{"0"}, nil},
 	}
