@@ -6,6 +6,10 @@ import (
 	"time"
 )
 
+// ParseDate reads a Date header as Parse does for Info.Date (an embedded
+// message's Envelope.Date, say); ok is false when it cannot be read.
+func ParseDate(s string) (t time.Time, ok bool) { return parseDate(s) }
+
 // parseDate reads a Date header leniently: RFC 5322 3.3 date-time, its
 // obsolete forms (4.3: two- and three-digit years, zone names), and what
 // mailers write instead: asctime, ISO 8601, "2-Jan-2006", "GMT+0200",

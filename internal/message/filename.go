@@ -38,3 +38,10 @@ func SafeFilename(name string) string {
 	}
 	return strings.TrimSpace(name)
 }
+
+// SubjectFilename is SafeFilename of a subject made a file name (an
+// attached message's), its slashes turned into dashes: "Q3/Q4 plan" is
+// "Q3-Q4 plan", not "Q4 plan".
+func SubjectFilename(subject string) string {
+	return SafeFilename(strings.NewReplacer("/", "-", `\`, "-").Replace(subject))
+}

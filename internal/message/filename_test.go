@@ -28,3 +28,9 @@ func TestSafeFilename(t *testing.T) {
 		}
 	}
 }
+
+func TestSubjectFilename(t *testing.T) {
+	if got := SubjectFilename("Q3/Q4 plan \\ draft <b>"); got != "Q3-Q4 plan - draft <b>" {
+		t.Errorf("SubjectFilename: %q", got)
+	}
+}

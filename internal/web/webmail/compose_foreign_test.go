@@ -36,6 +36,7 @@ func TestEveryRouteWithForeignIDIs404(t *testing.T) {
 		t.Fatal(err)
 	}
 	own := put(t, e.st, e.eve, store.Inbox, "Subject: eve's own\n\nx\n", time.Now(), 0)
+	fwd := put(t, e.st, e.bob, store.Sent, ForwardedAsAttachment, time.Now(), 0) // one attached message
 	msg, dr, ob, mb := itoa(m.ID), itoa(draft.MessageID), itoa(held.ID), itoa(in.ID)
 
 	type ask struct {
@@ -43,13 +44,14 @@ func TestEveryRouteWithForeignIDIs404(t *testing.T) {
 		form url.Values // a POST when set
 	}
 	withID := map[string][]ask{
-		"GET /mail/{mailbox}":         {{path: "/mail/" + mb}},
-		"GET /mail/{mailbox}/rows":    {{path: "/mail/" + mb + "/rows"}},
-		"GET /mail/{mailbox}/changes": {{path: "/mail/" + mb + "/changes?since=0"}},
-		"GET /msg/{id}":               {{path: "/msg/" + msg}, {path: "/msg/" + itoa(gone.ID) + "?deleted=1"}},
-		"GET /msg/{id}/html":          {{path: "/msg/" + msg + "/html?part=0.1.0"}},
-		"GET /msg/{id}/part/{path}":   {{path: "/msg/" + msg + "/part/1"}, {path: "/msg/" + msg + "/part/1?inline=1"}},
-		"GET /msg/{id}/raw":           {{path: "/msg/" + msg + "/raw"}},
+		"GET /mail/{mailbox}":           {{path: "/mail/" + mb}},
+		"GET /mail/{mailbox}/rows":      {{path: "/mail/" + mb + "/rows"}},
+		"GET /mail/{mailbox}/changes":   {{path: "/mail/" + mb + "/changes?since=0"}},
+		"GET /msg/{id}":                 {{path: "/msg/" + msg}, {path: "/msg/" + itoa(gone.ID) + "?deleted=1"}},
+		"GET /msg/{id}/html":            {{path: "/msg/" + msg + "/html?part=0.1.0"}},
+		"GET /msg/{id}/part/{path}":     {{path: "/msg/" + msg + "/part/1"}, {path: "/msg/" + msg + "/part/1?inline=1"}},
+		"GET /msg/{id}/raw":             {{path: "/msg/" + msg + "/raw"}},
+		"GET /msg/{id}/attached/{path}": {{path: "/msg/" + msg + "/attached/1"}, {path: "/msg/" + itoa(fwd.ID) + "/attached/1"}},
 		"POST /actions": {
 			{path: "/actions", form: url.Values{"id": {msg}, "action": {"delete"}}},
 			{path: "/actions", form: url.Values{"id": {msg}, "action": {"read"}}},

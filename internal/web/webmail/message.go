@@ -26,6 +26,7 @@ func (a *app) messageRoutes(mux *http.ServeMux) {
 	a.handle(mux, "GET /msg/{id}/html", a.messageHTML)
 	a.handle(mux, "GET /msg/{id}/part/{path}", a.messagePart)
 	a.handle(mux, "GET /msg/{id}/raw", a.messageRaw)
+	a.handle(mux, "GET /msg/{id}/attached/{path}", a.attachedPage)
 }
 
 // bodyView is one shown part of the message page.
@@ -41,6 +42,7 @@ type attachmentView struct {
 	Name, Type, Size string
 	Download         string
 	Preview          string // "" when the browser cannot show it
+	Open             string // an attached message's page, else ""
 }
 
 // messageData is the message page's Data.
@@ -67,6 +69,11 @@ type messageData struct {
 	// Sent: the message is in Sent, where its delivery status per
 	// recipient is shown (compose's /messages/{id}/status).
 	Sent bool
+	// Attached: the page shows a message attached to message ID (its
+	// part Raw downloads), not a message of a folder: no actions on it
+	// but going back to that message (Back), whose subject Outer is.
+	Attached bool
+	Outer    string
 	// Fill: the body has one HTML frame, laid out to fill the rest of
 	// the viewport and scroll itself (the frame runs no script to size
 	// itself, so the page is sized around it instead); text parts
@@ -208,44 +215,9 @@ func (a *app) messagePage(w http.ResponseWriter, r *http.Request, acct int64) {
 		return
 	}
 	defer closeBody()
-	s := analyse(info)
-	for _, bp := range s.Body {
-		p, _ := findPart(&info.Part, bp.Path)
-		v := bodyView{HTML: bp.HTML, Download: base + "/part/" + pathSegment(bp.Path) + query(deletedQ)}
-		if bp.HTML {
-			v.FrameSrc = base + "/html?" + joinQuery("part="+url.QueryEscape(bp.Path), deletedQ)
-			if images {
-				v.FrameSrc += "&images=1"
-			}
-			if !d.RemoteImages {
-				text, _, err := partText(rr, p, maxShownText)
-				if err != nil {
-					a.fail(w, r, acct, "read message", err)
-					return
-				}
-				d.RemoteImages = remoteImage.MatchString(text)
-			}
-		} else {
-			text, cut, err := partText(rr, p, maxShownText)
-			if err != nil {
-				a.fail(w, r, acct, "read message", err)
-				return
-			}
-			v.Text, v.Truncated = renderPlain(text, strings.EqualFold(p.Param("format"), "flowed"), strings.EqualFold(p.Param("delsp"), "yes")), cut
-		}
-		d.Body = append(d.Body, v)
-	}
-	for _, at := range s.Attachments {
-		if at.Related {
-			continue
-		}
-		p, _ := findPart(&info.Part, at.Path)
-		v := attachmentView{Name: at.Name, Type: at.Type, Size: humanSize(compose.DecodedSize(p, rr)),
-			Download: base + "/part/" + pathSegment(at.Path) + query(deletedQ)}
-		if at.Preview {
-			v.Preview = base + "/part/" + pathSegment(at.Path) + "?" + joinQuery("inline=1", deletedQ)
-		}
-		d.Attachments = append(d.Attachments, v)
+	if err := d.fill(rr, &info.Part, analyse(info), base, deletedQ, images); err != nil {
+		a.fail(w, r, acct, "read message", err)
+		return
 	}
 	if d.Folders, err = a.folders(ctx, acct, m.MailboxID); err != nil {
 		a.fail(w, r, acct, "list folders", err)
@@ -284,6 +256,108 @@ func (a *app) messagePage(w http.ResponseWriter, r *http.Request, acct int64) {
 			}
 		}
 	}
+	a.pages.message.Render(w, r, http.StatusOK, web.View{Title: title(d.Folders, d.Subject), App: "webmail", Nav: nav(d.Folders, "Mail"), Data: d})
+}
+
+// attachedPage shows a message attached to another (message/rfc822, as
+// Outlook's "Forward as attachment" sends it) as a page of its own: its
+// header, text and files, read from the outer message by range, with a
+// way back to the outer message and the attached one's download.
+func (a *app) attachedPage(w http.ResponseWriter, r *http.Request, acct int64) {
+	ctx := r.Context()
+	m, b, err := a.loadMessage(r, acct)
+	if err != nil {
+		a.fail(w, r, acct, "open message", err)
+		return
+	}
+	path := partFromSegment(r.PathValue("path"))
+	p, ok := findPart(&b.Info.Part, path)
+	if !ok || p.Message == nil {
+		web.NotFound(w, r)
+		return
+	}
+	env := &p.Message.Envelope
+	base := "/msg/" + strconv.FormatInt(m.ID, 10)
+	deletedQ := ""
+	if m.Expunged {
+		deletedQ = "deleted=1"
+	}
+	images := r.URL.Query().Get("images") == "1"
+	d := messageData{ID: m.ID, Attached: true, Outer: m.Subject, Subject: strings.TrimSpace(message.DecodeHeader(env.Subject)),
+		From: addressList(env.From), To: foldRecipients(env.To), Cc: foldRecipients(env.Cc), ImagesAllowed: images,
+		Back: base + query(deletedQ), Raw: base + "/part/" + pathSegment(path) + query(deletedQ),
+		ShowImages: base + "/attached/" + pathSegment(path) + "?" + joinQuery(deletedQ, "images=1")}
+	if d.Subject == "" {
+		d.Subject = "(no subject)"
+	}
+	if d.Outer == "" {
+		d.Outer = "(no subject)"
+	}
+	if date, ok := message.ParseDate(env.Date); ok {
+		d.Date = date.In(a.now().Location()).Format("Mon, 2 Jan 2006 15:04")
+		d.ISODate = date.UTC().Format("2006-01-02T15:04:05Z")
+	}
+	rr, closeBody, err := a.openRanges(ctx, acct, m.BodyID)
+	if err != nil {
+		a.fail(w, r, acct, "open message", err)
+		return
+	}
+	defer closeBody()
+	if err := d.fill(rr, &b.Info.Part, analysePart(&p.Message.Part, append(splitPath(path), 0)), base, deletedQ, images); err != nil {
+		a.fail(w, r, acct, "read message", err)
+		return
+	}
+	if d.Folders, err = a.folders(ctx, acct, m.MailboxID); err != nil {
+		a.fail(w, r, acct, "list folders", err)
+		return
+	}
+	a.pages.message.Render(w, r, http.StatusOK, web.View{Title: title(d.Folders, d.Subject), App: "webmail", Nav: nav(d.Folders, "Mail"), Data: d})
+}
+
+// fill adds the shown parts and the files of s, the structure of a
+// message whose root is root, to the page: the text rendered, HTML in
+// frames of its own, remote images noted, files with their sizes and
+// links (base is the outer message's URL, deletedQ its deleted=1).
+func (d *messageData) fill(rr ranger, root *message.Part, s structure, base, deletedQ string, images bool) error {
+	for _, bp := range s.Body {
+		p, _ := findPart(root, bp.Path)
+		v := bodyView{HTML: bp.HTML, Download: base + "/part/" + pathSegment(bp.Path) + query(deletedQ)}
+		if bp.HTML {
+			v.FrameSrc = base + "/html?" + joinQuery("part="+url.QueryEscape(bp.Path), deletedQ)
+			if images {
+				v.FrameSrc += "&images=1"
+			}
+			if !d.RemoteImages {
+				text, _, err := partText(rr, p, maxShownText)
+				if err != nil {
+					return err
+				}
+				d.RemoteImages = remoteImage.MatchString(text)
+			}
+		} else {
+			text, cut, err := partText(rr, p, maxShownText)
+			if err != nil {
+				return err
+			}
+			v.Text, v.Truncated = renderPlain(text, strings.EqualFold(p.Param("format"), "flowed"), strings.EqualFold(p.Param("delsp"), "yes")), cut
+		}
+		d.Body = append(d.Body, v)
+	}
+	for _, at := range s.Attachments {
+		if at.Related {
+			continue
+		}
+		p, _ := findPart(root, at.Path)
+		v := attachmentView{Name: at.Name, Type: at.Type, Size: humanSize(compose.DecodedSize(p, rr)),
+			Download: base + "/part/" + pathSegment(at.Path) + query(deletedQ)}
+		if at.Preview {
+			v.Preview = base + "/part/" + pathSegment(at.Path) + "?" + joinQuery("inline=1", deletedQ)
+		}
+		if p.Message != nil {
+			v.Open = base + "/attached/" + pathSegment(at.Path) + query(deletedQ)
+		}
+		d.Attachments = append(d.Attachments, v)
+	}
 	// One HTML body part, alone or with text parts around it (an
 	// alternative's chosen HTML in a mixed message, a list's text
 	// footer): the frame takes the room the rest leaves.
@@ -294,7 +368,7 @@ func (a *app) messagePage(w http.ResponseWriter, r *http.Request, acct int64) {
 		}
 	}
 	d.Fill = html == 1
-	a.pages.message.Render(w, r, http.StatusOK, web.View{Title: title(d.Folders, d.Subject), App: "webmail", Nav: nav(d.Folders, "Mail"), Data: d})
+	return nil
 }
 
 func query(q string) string {
@@ -397,6 +471,10 @@ func (a *app) messageHTML(w http.ResponseWriter, r *http.Request, acct int64) {
 		}
 		for i := range p.Parts {
 			collect(&p.Parts[i])
+		}
+		if p.Message != nil {
+			// An attached message's HTML shows its own images.
+			collect(&p.Message.Part)
 		}
 	}
 	collect(&b.Info.Part)

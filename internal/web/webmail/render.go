@@ -53,8 +53,9 @@ type structure struct {
 }
 
 // partPath names a part by its child indexes from the root, "1.2" for the
-// third child of the second child; "" is the root. Embedded messages are
-// attachments, so paths never enter them.
+// third child of the second child; "" is the root. A message/rfc822
+// part has one child, 0, the message in it: "1.0.1" is the second part
+// of the message attached as part 1.
 func partPath(path []int) string {
 	var b strings.Builder
 	for i, n := range path {
@@ -74,10 +75,16 @@ func findPart(root *message.Part, path string) (*message.Part, bool) {
 	}
 	for _, s := range strings.Split(path, ".") {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 || n >= len(p.Parts) || p.Type != "multipart" {
+		switch {
+		case err != nil || n < 0:
+			return nil, false
+		case p.Type == "multipart" && n < len(p.Parts):
+			p = &p.Parts[n]
+		case p.Message != nil && n == 0:
+			p = &p.Message.Part
+		default:
 			return nil, false
 		}
-		p = &p.Parts[n]
 	}
 	return p, true
 }
@@ -91,9 +98,13 @@ func findPart(root *message.Part, path string) (*message.Part, bool) {
 // is text/calendar (RFC 6047 2.4) beside the HTML shown: that part is
 // offered as a file (invite.ics, which a calendar opens) unless the
 // message attaches the invitation as a file of its own, as Gmail does.
-func analyse(info *message.Info) structure {
+func analyse(info *message.Info) structure { return analysePart(&info.Part, nil) }
+
+// analysePart is analyse of the part at path, the root of an attached
+// message (its parts are named from the outer message's root).
+func analysePart(root *message.Part, path []int) structure {
 	var s structure
-	s.walk(&info.Part, nil, false)
+	s.walk(root, path, false)
 	for _, a := range s.Attachments {
 		if isCalendar(a.Type) {
 			return s
@@ -180,6 +191,13 @@ func describe(p *message.Part, path []int, related bool) attachment {
 		Type:    typ,
 		CID:     strings.Trim(p.ID, "<> \t"),
 		Related: related && p.Filename == "",
+	}
+	if a.Name == "" && p.Message != nil {
+		// An attached message is named by its subject, as the Forward
+		// page names it (compose.Files).
+		if subj := message.SubjectFilename(message.DecodeHeader(p.Message.Envelope.Subject)); subj != "" {
+			a.Name = subj + ".eml"
+		}
 	}
 	if a.Name == "" && p.Description != "" {
 		a.Name = message.SafeFilename(message.DecodeHeader(p.Description))

@@ -39,7 +39,7 @@ func TestAnalyse(t *testing.T) {
 			"Content-Type: text/plain\nContent-Disposition: attachment; filename=../../etc/notes.txt\n\nnotes\n--b--\n",
 			[]string{"0"}, []string{"notes.txt"}},
 		{"embedded message", "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nfwd\n--b\nContent-Type: message/rfc822\n\nSubject: inner\n\ninner\n--b--\n",
-			[]string{"0"}, []string{"part-1.eml"}},
+			[]string{"0"}, []string{"inner.eml"}},
 		{"Outlook invitation: the calendar alternative offered", "Content-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/plain\n\nmeet\n" +
 			"--b\nContent-Type: text/html\n\n<p>meet</p>\n--b\nContent-Type: text/calendar; method=REQUEST; charset=utf-8\n\nBEGIN:VCALENDAR\n--b--\n",
 			[]string{"h1"}, []string{"invite.ics"}},

@@ -316,7 +316,7 @@ func fileName(p *message.Part) string {
 	name := message.SafeFilename(p.Filename)
 	switch {
 	case name == "" && p.Type == "message" && p.Message != nil && p.Message.Envelope.Subject != "":
-		name = cleanFilename(message.DecodeHeader(p.Message.Envelope.Subject)) + ".eml"
+		name = cleanFilename(message.SubjectFilename(message.DecodeHeader(p.Message.Envelope.Subject))) + ".eml"
 	case name == "" && p.Type == "message":
 		name = "message.eml"
 	case name == "":

@@ -1,0 +1,91 @@
+package webmail
+
+import (
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// ForwardedAsAttachment (exported for the browser tests) is what Outlook's "Forward as attachment" sends:
+// a note, and the original message whole as a message/rfc822 part, with
+// an HTML body (a cid: image of its own) and a file.
+const ForwardedAsAttachment = "From: Carol <carol@example.org>\nTo: bob@example.test\nSubject: FW: Invoice 2026-117\nMIME-Version: 1.0\n" +
+	"Content-Type: multipart/mixed; boundary=outer\n\n--outer\nContent-Type: text/plain\n\nSee the invoice below.\n" +
+	"--outer\nContent-Type: message/rfc822\n\nFrom: =?UTF-8?Q?J=C3=B6rg_=3Cb=3EBilling=3C/b=3E?= <billing@vendor.example>\nTo: carol@example.org, a@example.org, b@example.org, c@example.org, d@example.org\n" +
+	"Subject: Invoice 2026-117 <script>x</script>\nDate: Thu, 03 Dec 2026 10:00:00 +0100\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=inner\n\n" +
+	"--inner\nContent-Type: multipart/related; boundary=rel\n\n--rel\nContent-Type: text/html\n\n<p onclick=\"x()\">Please pay <b>invoice 117</b>.<img src=\"cid:logo@vendor\"></p><script>alert(1)</script>\n" +
+	"--rel\nContent-Type: image/png\nContent-ID: <logo@vendor>\nContent-Transfer-Encoding: base64\n\niVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNg+M/A8B8ABQACAaX24cIAAAAASUVORK5CYII=\n--rel--\n" +
+	"--inner\nContent-Type: application/pdf; name=invoice-117.pdf\nContent-Disposition: attachment; filename=invoice-117.pdf\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--inner--\n" +
+	"--outer--\n"
+
+// TestAttachedMessageOpens: a message attached to another opens as a
+// page of its own (it could only be downloaded as an .eml file, which a
+// phone or a machine without a mail program cannot open): its sender,
+// recipients, date and subject, its HTML sanitised in the sandboxed
+// frame with its own cid: image, its file downloadable, a way back and
+// the .eml download. Another account gets 404, and so does a path that
+// is no attached message.
+func TestAttachedMessageOpens(t *testing.T) {
+	e := newWebEnv(t)
+	m := put(t, e.st, e.bob, store.Inbox, ForwardedAsAttachment, time.Now(), 0)
+	bob := e.signIn(e.bob)
+	id := strconv.FormatInt(m.ID, 10)
+	_, page := bob.get("/msg/" + id)
+	open := `href="/msg/` + id + `/attached/1"`
+	if !strings.Contains(page, open) || !strings.Contains(page, "Invoice 2026-117 &lt;script&gt;x&lt;-script&gt;.eml") {
+		t.Fatalf("the outer message's page has no Open link (%s) or name for the attached message:\n%s", open, attachmentsOf(page))
+	}
+	resp, page := bob.get("/msg/" + id + "/attached/1")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("attached message: %s", resp.Status)
+	}
+	for _, want := range []string{"Invoice 2026-117 &lt;script&gt;x&lt;/script&gt;", "Jörg &lt;b&gt;Billing&lt;/b&gt; &lt;billing@vendor.example&gt;",
+		"carol@example.org, a@example.org, b@example.org, <details class=\"msg-more\"><summary>2 more</summary>", `datetime="2026-12-03T09:00:00Z"`, "invoice-117.pdf",
+		`href="/msg/` + id + `/part/1.0.1"`, `href="/msg/` + id + `"`, `href="/msg/` + id + `/part/1" download>Download message</a>`,
+		"FW: Invoice 2026-117"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("attached message page lacks %q", want)
+		}
+	}
+	for _, bad := range []string{"<script>", `action="/actions"`, "Reply all"} {
+		if strings.Contains(page, bad) {
+			t.Errorf("attached message page has %q", bad)
+		}
+	}
+	frame := regexp.MustCompile(`<iframe class="msg-frame" src="([^"]+)"`).FindStringSubmatch(page)
+	if frame == nil {
+		t.Fatal("no frame for the attached message's HTML")
+	}
+	resp, doc := bob.get(strings.ReplaceAll(frame[1], "&amp;", "&"))
+	if resp.StatusCode != http.StatusOK || !strings.Contains(doc, "Please pay <b>invoice 117</b>") || strings.Contains(doc, "script") ||
+		strings.Contains(doc, "onclick") || !strings.Contains(doc, `src="data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNg+M/A8B8ABQACAaX24cIAAAAASUVORK5CYII="`) {
+		t.Errorf("attached message's frame: %s\n%s", resp.Status, doc)
+	}
+	if resp, data := bob.get("/msg/" + id + "/part/1.0.1"); resp.StatusCode != http.StatusOK || data != "%PDF-1.4\n" ||
+		resp.Header.Get("Content-Disposition") != `attachment; filename="invoice-117.pdf"` {
+		t.Errorf("attached message's file: %s %q %q", resp.Status, resp.Header.Get("Content-Disposition"), data)
+	}
+	eve := e.signIn(e.eve)
+	for _, p := range []string{"/msg/" + id + "/attached/1", "/msg/" + id + "/part/1.0.1", "/msg/" + id + "/html?part=1.0.0.0"} {
+		if resp, _ := eve.get(p); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("eve GET %s: %s", p, resp.Status)
+		}
+	}
+	for _, p := range []string{"0", "root", "1.1", "1.0", "1.0.1", "2", "x", "1.-1"} {
+		if resp, _ := bob.get("/msg/" + id + "/attached/" + p); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET attached/%s: %s, want 404", p, resp.Status)
+		}
+	}
+}
+
+func attachmentsOf(page string) string {
+	if i := strings.Index(page, `<section class="msg-attachments"`); i >= 0 {
+		return page[i:min(len(page), i+2000)]
+	}
+	return "(no attachments)"
+}
