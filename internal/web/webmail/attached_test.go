@@ -89,3 +89,22 @@ func attachmentsOf(page string) string {
 	}
 	return "(no attachments)"
 }
+
+// TestNoSenderShown: a message without a From address says "(no
+// sender)" on its page as in the list (the page's From was blank), and
+// so does a message attached without one.
+func TestNoSenderShown(t *testing.T) {
+	e := newWebEnv(t)
+	bob := e.signIn(e.bob)
+	for _, raw := range []string{"To: bob@example.test\nSubject: anonymous\n\nx\n", "From: undisclosed-recipients:;\nSubject: group\n\nx\n"} {
+		m := put(t, e.st, e.bob, store.Inbox, raw, time.Now(), 0)
+		_, page := bob.get("/msg/" + strconv.FormatInt(m.ID, 10))
+		if !strings.Contains(page, "<dt>From</dt><dd>(no sender)</dd>") {
+			t.Errorf("%q: the page's From is not (no sender)", raw)
+		}
+	}
+	m := put(t, e.st, e.bob, store.Inbox, "From: a@example.org\nSubject: fwd\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: message/rfc822\n\nSubject: inner\n\nx\n--b--\n", time.Now(), 0)
+	if _, page := bob.get("/msg/" + strconv.FormatInt(m.ID, 10) + "/attached/0"); !strings.Contains(page, "<dt>From</dt><dd>(no sender)</dd>") {
+		t.Errorf("an attached message without a sender: the page's From is not (no sender)")
+	}
+}

@@ -239,11 +239,15 @@ func shortDate(t, now time.Time) string {
 	return t.Format("2 Jan 2006")
 }
 
+// noSender stands for the sender of a message without a From address,
+// in the list and on the message page alike.
+const noSender = "(no sender)"
+
 // row makes a list line of a message.
 func (a *app) row(m store.Message, folder string) rowItem {
 	from := m.From
 	if from == "" {
-		from = "(no sender)"
+		from = noSender
 	} else if i := strings.Index(from, " <"); i > 0 {
 		from = strings.Trim(from[:i], `"`)
 	}

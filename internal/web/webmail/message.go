@@ -203,6 +203,9 @@ func (a *app) messagePage(w http.ResponseWriter, r *http.Request, acct int64) {
 	if d.From == "" {
 		d.From = m.From
 	}
+	if d.From == "" {
+		d.From = noSender
+	}
 	date := info.Date
 	if date.IsZero() {
 		date = m.Received
@@ -289,6 +292,9 @@ func (a *app) attachedPage(w http.ResponseWriter, r *http.Request, acct int64) {
 		ShowImages: base + "/attached/" + pathSegment(path) + "?" + joinQuery(deletedQ, "images=1")}
 	if d.Subject == "" {
 		d.Subject = "(no subject)"
+	}
+	if d.From == "" {
+		d.From = noSender
 	}
 	if d.Outer == "" {
 		d.Outer = "(no subject)"
