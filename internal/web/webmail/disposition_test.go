@@ -88,3 +88,22 @@ func TestAttachmentNameSpoof(t *testing.T) {
 		t.Errorf("zero-width characters kept in a name")
 	}
 }
+
+// TestShowImagesForStyleImages: a message whose only remote images are
+// its stylesheet's backgrounds offers Show images (they load once
+// allowed; the button did not appear, so they never could); a message
+// with only cid: images and plain styles does not.
+func TestShowImagesForStyleImages(t *testing.T) {
+	e := newWebEnv(t)
+	bob := e.signIn(e.bob)
+	for raw, want := range map[string]bool{
+		"Subject: banner\nContent-Type: text/html\n\n<style>.hero{background:url(https://cdn.example.org/hero.jpg)}</style><div class=\"hero\">Sale</div>\n": true,
+		"Subject: plain style\nContent-Type: text/html\n\n<style>p{color:#333}.x{background:url(cid:logo)}</style><p>Hello</p>\n":                            false,
+	} {
+		m := put(t, e.st, e.bob, store.Inbox, raw, time.Now(), 0)
+		_, page := bob.get("/msg/" + strconv.FormatInt(m.ID, 10))
+		if got := strings.Contains(page, "Show images"); got != want {
+			t.Errorf("%q: Show images offered %v, want %v", raw, got, want)
+		}
+	}
+}

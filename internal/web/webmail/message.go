@@ -163,6 +163,19 @@ func foldRecipients(as []message.Address) recipients {
 	return recipients{Shown: strings.Join(names[:shownRecipients], ", "), More: strings.Join(rest, ", "), N: len(rest)}
 }
 
+// remoteStyleImages reports whether the message's stylesheet has images
+// that load once images are allowed (messageHTML's https url()s): a
+// newsletter drawn with CSS backgrounds alone needs the Show images
+// button too.
+func remoteStyleImages(doc string) bool {
+	found := false
+	sanitizeCSS(styleText(doc), func(u string) (string, bool) {
+		found = found || strings.HasPrefix(strings.ToLower(u), "https://")
+		return "", false
+	})
+	return found
+}
+
 // remoteImage finds an image the sanitiser would leave out until allowed.
 var remoteImage = regexp.MustCompile(`(?i)<img[^>]*\ssrc\s*=\s*["']?\s*(https?:)?//`)
 
@@ -338,7 +351,7 @@ func (d *messageData) fill(rr ranger, root *message.Part, s structure, base, del
 				if err != nil {
 					return err
 				}
-				d.RemoteImages = remoteImage.MatchString(text)
+				d.RemoteImages = remoteImage.MatchString(text) || remoteStyleImages(text)
 			}
 		} else {
 			text, cut, err := partText(rr, p, maxShownText)
