@@ -318,8 +318,29 @@ func (p *parser) decodeWords(s string) string {
 
 // DecodeHeader decodes the RFC 2047 encoded words of a header value; where
 // they are malformed the value is kept as written. The result is valid
-// UTF-8.
+// UTF-8, without bidi controls (stripBidi): it is for display.
 func DecodeHeader(s string) string {
 	var p parser
-	return p.decodeWords(s)
+	return stripBidi(p.decodeWords(s))
+}
+
+// isBidiControl reports the characters that reorder the text after them
+// (UAX #9: the embeddings, overrides and isolates U+202A-U+202E and
+// U+2066-U+2069), not the marks (LRM, RLM, ALM) that right-to-left text
+// uses: no name or subject needs them, and an override makes a display
+// name "<U+202E>moc.lapyap" read as "paypal.com", or turns the address
+// after it around.
+func isBidiControl(r rune) bool { return 0x202A <= r && r <= 0x202E || 0x2066 <= r && r <= 0x2069 }
+
+// stripBidi drops the bidi controls of s.
+func stripBidi(s string) string {
+	if !strings.ContainsFunc(s, isBidiControl) {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if isBidiControl(r) {
+			return -1
+		}
+		return r
+	}, s)
 }

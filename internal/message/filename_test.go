@@ -34,3 +34,24 @@ func TestSubjectFilename(t *testing.T) {
 		t.Errorf("SubjectFilename: %q", got)
 	}
 }
+
+// TestBidiControlsDropped: a display name or subject cannot turn itself
+// or the address after it around (an override), neither encoded nor
+// written raw; right-to-left text and its marks are kept.
+func TestBidiControlsDropped(t *testing.T) {
+	raw := "From: =?UTF-8?Q?=E2=80=AEmoc.lapyap?= <evil@attacker.example>\r\nTo: \u2067Support\u2069 <s@x.example>\r\n" +
+		"Subject: Invoice \u202egpj.exe \u05e9\u05dc\u05d5\u05dd\u200f\r\n\r\nx\r\n"
+	info := Parse([]byte(raw))
+	if info.Subject != "Invoice gpj.exe \u05e9\u05dc\u05d5\u05dd\u200f" {
+		t.Errorf("Subject %q", info.Subject)
+	}
+	if info.From != "moc.lapyap <evil@attacker.example>" {
+		t.Errorf("From %q", info.From)
+	}
+	if got := DecodeHeader(info.Envelope.From[0].Name); got != "moc.lapyap" {
+		t.Errorf("DecodeHeader of the From name: %q", got)
+	}
+	if got := DecodeHeader(info.Envelope.To[0].Name); got != "Support" {
+		t.Errorf("DecodeHeader of a raw name: %q", got)
+	}
+}

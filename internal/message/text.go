@@ -92,8 +92,10 @@ func collapse(s string) string {
 }
 
 // cleanControl replaces control characters (such as a CR LF smuggled in an
-// encoded word) with spaces, so decoded values are safe to display and log.
+// encoded word) with spaces and drops bidi controls (stripBidi), so
+// decoded values are safe to display and log.
 func cleanControl(s string) string {
+	s = stripBidi(s)
 	clean := true
 	for _, r := range s {
 		if unicode.IsControl(r) {

@@ -107,3 +107,25 @@ func TestShowImagesForStyleImages(t *testing.T) {
 		}
 	}
 }
+
+// TestBidiSpoofNotShown: a sender whose name is "<U+202E>moc.lapyap"
+// (shown as "paypal.com") or a subject with an override shows neither
+// control in the list, on the message page or in a reply's fields.
+func TestBidiSpoofNotShown(t *testing.T) {
+	e := newWebEnv(t)
+	m := put(t, e.st, e.bob, store.Inbox, "From: =?UTF-8?Q?=E2=80=AEmoc.lapyap?= <evil@attacker.example>\nTo: bob@example.test\n"+
+		"Subject: =?UTF-8?Q?Invoice_=E2=80=AEgpj.exe?=\n\nPay now.\n", time.Now(), 0)
+	bob := e.signIn(e.bob)
+	id := strconv.FormatInt(m.ID, 10)
+	_, list := bob.get("/")
+	_, page := bob.get("/msg/" + id)
+	_, reply := bob.get("/compose?reply=" + id)
+	for what, s := range map[string]string{"list": list, "message page": page, "reply": reply} {
+		if strings.ContainsAny(s, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069") {
+			t.Errorf("%s shows a bidi control", what)
+		}
+		if !strings.Contains(s, "Invoice gpj.exe") {
+			t.Errorf("%s lacks the subject", what)
+		}
+	}
+}
