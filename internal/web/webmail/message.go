@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/xtramail/xtramail/internal/message"
@@ -199,10 +200,7 @@ func (a *app) messagePage(w http.ResponseWriter, r *http.Request, acct int64) {
 	id := strconv.FormatInt(m.ID, 10)
 	base := "/msg/" + id
 	images := r.URL.Query().Get("images") == "1"
-	deletedQ := ""
-	if m.Expunged {
-		deletedQ = "deleted=1"
-	}
+	deletedQ := deletedQuery(m)
 	d := messageData{
 		ID: m.ID, Subject: m.Subject, From: addressList(info.Envelope.From), To: foldRecipients(info.Envelope.To),
 		Cc: foldRecipients(info.Envelope.Cc), Flagged: m.Flags&store.FlagFlagged != 0, Problems: info.Problems,
@@ -223,20 +221,8 @@ func (a *app) messagePage(w http.ResponseWriter, r *http.Request, acct int64) {
 	if date.IsZero() {
 		date = m.Received
 	}
-	d.Date = date.In(a.now().Location()).Format("Mon, 2 Jan 2006 15:04")
-	d.ISODate = date.UTC().Format("2006-01-02T15:04:05Z")
-	rr, closeBody, err := a.openRanges(ctx, acct, m.BodyID)
-	if err != nil {
-		a.fail(w, r, acct, "open message", err)
-		return
-	}
-	defer closeBody()
-	if err := d.fill(rr, &info.Part, analyse(info), base, deletedQ, images); err != nil {
-		a.fail(w, r, acct, "read message", err)
-		return
-	}
-	if d.Folders, err = a.folders(ctx, acct, m.MailboxID); err != nil {
-		a.fail(w, r, acct, "list folders", err)
+	d.setDate(date, a.now().Location())
+	if !a.fillPage(w, r, acct, &d, m, &info.Part, analyse(info), images) {
 		return
 	}
 	for _, f := range d.Folders {
@@ -275,29 +261,36 @@ func (a *app) messagePage(w http.ResponseWriter, r *http.Request, acct int64) {
 	a.pages.message.Render(w, r, http.StatusOK, web.View{Title: title(d.Folders, d.Subject), App: "webmail", Nav: nav(d.Folders, "Mail"), Data: d})
 }
 
+// loadPart reads a message of the account and its part that the path
+// value "path" names, when want takes it; false when there is none (404)
+// or it could not be read, answered.
+func (a *app) loadPart(w http.ResponseWriter, r *http.Request, acct int64, want func(*message.Part) bool) (store.Message, store.Body, string, *message.Part, bool) {
+	m, b, err := a.loadMessage(r, acct)
+	if err != nil {
+		a.fail(w, r, acct, "open message", err)
+		return m, b, "", nil, false
+	}
+	path := partFromSegment(r.PathValue("path"))
+	p, ok := findPart(&b.Info.Part, path)
+	if !ok || !want(p) {
+		web.NotFound(w, r)
+		return m, b, path, nil, false
+	}
+	return m, b, path, p, true
+}
+
 // attachedPage shows a message attached to another (message/rfc822, as
 // Outlook's "Forward as attachment" sends it) as a page of its own: its
 // header, text and files, read from the outer message by range, with a
 // way back to the outer message and the attached one's download.
 func (a *app) attachedPage(w http.ResponseWriter, r *http.Request, acct int64) {
-	ctx := r.Context()
-	m, b, err := a.loadMessage(r, acct)
-	if err != nil {
-		a.fail(w, r, acct, "open message", err)
-		return
-	}
-	path := partFromSegment(r.PathValue("path"))
-	p, ok := findPart(&b.Info.Part, path)
-	if !ok || p.Message == nil {
-		web.NotFound(w, r)
+	m, b, path, p, ok := a.loadPart(w, r, acct, func(p *message.Part) bool { return p.Message != nil })
+	if !ok {
 		return
 	}
 	env := &p.Message.Envelope
 	base := "/msg/" + strconv.FormatInt(m.ID, 10)
-	deletedQ := ""
-	if m.Expunged {
-		deletedQ = "deleted=1"
-	}
+	deletedQ := deletedQuery(m)
 	images := r.URL.Query().Get("images") == "1"
 	d := messageData{ID: m.ID, Attached: true, Outer: m.Subject, Subject: strings.TrimSpace(message.DecodeHeader(env.Subject)),
 		From: addressList(env.From), To: foldRecipients(env.To), Cc: foldRecipients(env.Cc), ImagesAllowed: images,
@@ -313,24 +306,47 @@ func (a *app) attachedPage(w http.ResponseWriter, r *http.Request, acct int64) {
 		d.Outer = "(no subject)"
 	}
 	if date, ok := message.ParseDate(env.Date); ok {
-		d.Date = date.In(a.now().Location()).Format("Mon, 2 Jan 2006 15:04")
-		d.ISODate = date.UTC().Format("2006-01-02T15:04:05Z")
+		d.setDate(date, a.now().Location())
 	}
-	rr, closeBody, err := a.openRanges(ctx, acct, m.BodyID)
-	if err != nil {
-		a.fail(w, r, acct, "open message", err)
-		return
-	}
-	defer closeBody()
-	if err := d.fill(rr, &b.Info.Part, analysePart(&p.Message.Part, append(splitPath(path), 0)), base, deletedQ, images); err != nil {
-		a.fail(w, r, acct, "read message", err)
-		return
-	}
-	if d.Folders, err = a.folders(ctx, acct, m.MailboxID); err != nil {
-		a.fail(w, r, acct, "list folders", err)
+	if !a.fillPage(w, r, acct, &d, m, &b.Info.Part, analysePart(&p.Message.Part, append(splitPath(path), 0)), images) {
 		return
 	}
 	a.pages.message.Render(w, r, http.StatusOK, web.View{Title: title(d.Folders, d.Subject), App: "webmail", Nav: nav(d.Folders, "Mail"), Data: d})
+}
+
+// deletedQuery is the query a deleted message's URLs carry (loadMessage).
+func deletedQuery(m store.Message) string {
+	if m.Expunged {
+		return "deleted=1"
+	}
+	return ""
+}
+
+// setDate shows t, in loc, as the message's date.
+func (d *messageData) setDate(t time.Time, loc *time.Location) {
+	d.Date = t.In(loc).Format("Mon, 2 Jan 2006 15:04")
+	d.ISODate = t.UTC().Format("2006-01-02T15:04:05Z")
+}
+
+// fillPage fills the page d of message m, or of a message attached to
+// it, with the parts s chooses under root (fill) and the folders; false
+// when it failed and was answered.
+func (a *app) fillPage(w http.ResponseWriter, r *http.Request, acct int64, d *messageData, m store.Message, root *message.Part, s structure, images bool) bool {
+	rr, closeBody, err := a.openRanges(r.Context(), acct, m.BodyID)
+	if err != nil {
+		a.fail(w, r, acct, "open message", err)
+		return false
+	}
+	defer closeBody()
+	if err := d.fill(rr, root, s, "/msg/"+strconv.FormatInt(m.ID, 10), deletedQuery(m), images); err != nil {
+		a.fail(w, r, acct, "read message", err)
+		return false
+	}
+	if d.Folders, err = a.folders(r.Context(), acct, m.MailboxID); err != nil {
+		a.fail(w, r, acct, "list folders", err)
+		return false
+	}
+	return true
 }
 
 // fill adds the shown parts and the files of s, the structure of a
@@ -582,15 +598,8 @@ func extValue(s string) string {
 // The part is decoded as it is sent, a piece at a time (message.NewDecoder):
 // a large file costs a few buffers per download, not its size.
 func (a *app) messagePart(w http.ResponseWriter, r *http.Request, acct int64) {
-	m, b, err := a.loadMessage(r, acct)
-	if err != nil {
-		a.fail(w, r, acct, "open message", err)
-		return
-	}
-	path := partFromSegment(r.PathValue("path"))
-	p, ok := findPart(&b.Info.Part, path)
-	if !ok || p.Type == "multipart" {
-		web.NotFound(w, r)
+	m, _, path, p, ok := a.loadPart(w, r, acct, func(p *message.Part) bool { return p.Type != "multipart" })
+	if !ok {
 		return
 	}
 	rr, closeBody, err := a.openRanges(r.Context(), acct, m.BodyID)
