@@ -97,8 +97,9 @@ func TestShowImagesForStyleImages(t *testing.T) {
 	e := newWebEnv(t)
 	bob := e.signIn(e.bob)
 	for raw, want := range map[string]bool{
-		"Subject: banner\nContent-Type: text/html\n\n<style>.hero{background:url(https://cdn.example.org/hero.jpg)}</style><div class=\"hero\">Sale</div>\n": true,
-		"Subject: plain style\nContent-Type: text/html\n\n<style>p{color:#333}.x{background:url(cid:logo)}</style><p>Hello</p>\n":                            false,
+		"Subject: banner\nContent-Type: text/html\n\n<style>.hero{background:url(https://cdn.example.org/hero.jpg)}</style><div class=\"hero\">Sale</div>\n":    true,
+		"Subject: old banner\nContent-Type: text/html\n\n<style>.hero{background:url(http://cdn.example.org/hero.jpg)}</style><div class=\"hero\">Sale</div>\n": true,
+		"Subject: plain style\nContent-Type: text/html\n\n<style>p{color:#333}.x{background:url(cid:logo)}</style><p>Hello</p>\n":                               false,
 	} {
 		m := put(t, e.st, e.bob, store.Inbox, raw, time.Now(), 0)
 		_, page := bob.get("/msg/" + strconv.FormatInt(m.ID, 10))

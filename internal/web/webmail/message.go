@@ -165,13 +165,14 @@ func foldRecipients(as []message.Address) recipients {
 }
 
 // remoteStyleImages reports whether the message's stylesheet has images
-// that load once images are allowed (messageHTML's https url()s): a
+// that load once images are allowed (messageHTML's web url()s): a
 // newsletter drawn with CSS backgrounds alone needs the Show images
 // button too.
 func remoteStyleImages(doc string) bool {
 	found := false
 	sanitizeCSS(styleText(doc), func(u string) (string, bool) {
-		found = found || strings.HasPrefix(strings.ToLower(u), "https://")
+		low := strings.ToLower(u)
+		found = found || strings.HasPrefix(low, "https://") || strings.HasPrefix(low, "http://")
 		return "", false
 	})
 	return found
@@ -535,7 +536,7 @@ func (a *app) messageHTML(w http.ResponseWriter, r *http.Request, acct int64) {
 		return `src=""`
 	})
 	// The message's own stylesheet, cleaned; its url()s are images too:
-	// cid: parts inlined, https ones only once images are allowed.
+	// cid: parts inlined, web ones only once images are allowed.
 	style := sanitizeCSS(styleText(text), func(u string) (string, bool) {
 		switch low := strings.ToLower(u); {
 		case strings.HasPrefix(low, "cid:"):
@@ -546,6 +547,8 @@ func (a *app) messageHTML(w http.ResponseWriter, r *http.Request, acct int64) {
 			return inline(cid)
 		case strings.HasPrefix(low, "https://") && images:
 			return u, true
+		case strings.HasPrefix(low, "http://") && images:
+			return "https://" + u[len("http://"):], true // see rewriteImage
 		}
 		return "", false
 	})

@@ -88,7 +88,10 @@ func emailPolicy(remoteImages bool) *bluemonday.Policy {
 // rewriteImage maps an image URL: cid:x becomes the relative "cid/x",
 // which from the frame's URL (/mail/{id}/html) names the message's part
 // with that Content-ID (RFC 2392); a remote image stays only when the user
-// allowed images; anything else is dropped (an empty src loads nothing).
+// allowed images, an http one asked for over https (the frame's policy
+// loads https images only, and a page on https may not load http ones:
+// the images of a newsletter written with http URLs never showed);
+// anything else is dropped (an empty src loads nothing).
 func rewriteImage(u *url.URL, remote bool) {
 	switch strings.ToLower(u.Scheme) {
 	case "cid":
@@ -103,6 +106,7 @@ func rewriteImage(u *url.URL, remote bool) {
 		return
 	case "http", "https":
 		if remote {
+			u.Scheme = "https"
 			return
 		}
 	}
