@@ -187,7 +187,7 @@ func describe(p *message.Part, path []int, related bool) attachment {
 	typ := p.Type + "/" + p.Subtype
 	a := attachment{
 		Path:    partPath(path),
-		Name:    p.Filename,
+		Name:    message.SafeFilename(p.Filename),
 		Type:    typ,
 		CID:     strings.Trim(p.ID, "<> \t"),
 		Related: related && p.Filename == "",
@@ -226,7 +226,6 @@ func describe(p *message.Part, path []int, related bool) attachment {
 			a.Name = "part-" + strings.ReplaceAll(a.Path, ".", "-") + ext
 		}
 	}
-	a.Name = message.SafeFilename(a.Name)
 	a.Preview = previewable(typ)
 	return a
 }

@@ -47,6 +47,9 @@ func TestAnalyse(t *testing.T) {
 			"--b\nContent-Type: text/plain\n\nmeet\n--b\nContent-Type: text/html\n\n<p>meet</p>\n--b\nContent-Type: text/calendar; method=REQUEST\n\nBEGIN:VCALENDAR\n--b--\n" +
 			"--m\nContent-Type: application/ics; name=invite.ics\nContent-Disposition: attachment; filename=invite.ics\n\nBEGIN:VCALENDAR\n--m--\n",
 			[]string{"h0.1"}, []string{"invite.ics"}},
+		{"a name of nothing but dots and a directory", "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nx\n--b\n" +
+			"Content-Type: application/pdf\nContent-Disposition: attachment; filename=\"dir/...\"\n\n%PDF\n--b--\n",
+			[]string{"0"}, []string{"part-1.pdf"}},
 		{"missing final boundary", "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nstill shown\n",
 			[]string{"0"}, nil},
 	}
