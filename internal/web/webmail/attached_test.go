@@ -108,3 +108,27 @@ func TestNoSenderShown(t *testing.T) {
 		t.Errorf("an attached message without a sender: the page's From is not (no sender)")
 	}
 }
+
+// TestInvitationOfferedAndForwarded: an Outlook meeting invitation lists
+// its calendar part as invite.ics on the message page, downloadable as
+// text/calendar, and its Forward page carries it on.
+func TestInvitationOfferedAndForwarded(t *testing.T) {
+	e := newWebEnv(t)
+	m := put(t, e.st, e.bob, store.Inbox, "From: Dana <dana@example.org>\nTo: bob@example.test\nSubject: Planning\n"+
+		"Content-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/plain\n\nmeet\n--b\nContent-Type: text/html\n\n<p>meet</p>\n"+
+		"--b\nContent-Type: text/calendar; method=REQUEST; charset=utf-8\n\nBEGIN:VCALENDAR\nEND:VCALENDAR\n--b--\n", time.Now(), 0)
+	bob := e.signIn(e.bob)
+	id := strconv.FormatInt(m.ID, 10)
+	_, page := bob.get("/msg/" + id)
+	if !strings.Contains(page, `title="invite.ics"`) || !strings.Contains(page, `href="/msg/`+id+`/part/2" download`) {
+		t.Errorf("message page does not offer invite.ics:\n%s", attachmentsOf(page))
+	}
+	resp, data := bob.get("/msg/" + id + "/part/2")
+	if resp.Header.Get("Content-Type") != "text/calendar; charset=utf-8" || !strings.HasPrefix(data, "BEGIN:VCALENDAR") ||
+		resp.Header.Get("Content-Disposition") != `attachment; filename="invite.ics"` {
+		t.Errorf("invite.ics download: %v %q", resp.Header, data)
+	}
+	if _, fwd := bob.get("/compose?forward=" + id); !strings.Contains(fwd, `<span class="attachment-name">invite.ics</span>`) {
+		t.Errorf("the Forward page does not carry invite.ics")
+	}
+}

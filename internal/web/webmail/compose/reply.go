@@ -250,16 +250,13 @@ type File struct {
 // message, read at offsets; nil when the sizes are not needed).
 func Files(info *message.Info, body io.ReaderAt) []File {
 	var out []File
-	walk(&info.Part, func(p *message.Part) {
-		if !isAttachment(p) {
-			return
-		}
+	for _, p := range fileParts(&info.Part) {
 		ct := p.Type + "/" + p.Subtype
 		if cs := p.Param("charset"); cs != "" && p.Type == "text" {
 			ct = mime.FormatMediaType(ct, map[string]string{"charset": cs})
 		}
 		out = append(out, File{Part: p, Name: fileName(p), ContentType: ct, Size: DecodedSize(p, body)})
-	})
+	}
 	return out
 }
 
@@ -319,25 +316,47 @@ func fileName(p *message.Part) string {
 		name = cleanFilename(message.SubjectFilename(message.DecodeHeader(p.Message.Envelope.Subject))) + ".eml"
 	case name == "" && p.Type == "message":
 		name = "message.eml"
+	case name == "" && isCalendar(p):
+		name = "invite.ics"
 	case name == "":
 		name = "attachment"
 	}
 	return name
 }
 
-// Attachments returns o's files: its leaf parts that are attachments, or
-// that are not text and not inside an embedded message.
+// Attachments returns o's files (fileParts) with their bytes.
 func Attachments(o Original) []Attachment {
 	var out []Attachment
-	walk(&o.Info.Part, func(p *message.Part) {
-		if !isAttachment(p) {
-			return
-		}
+	for _, p := range fileParts(&o.Info.Part) {
 		data, _ := message.Decode(o.Raw, p)
 		out = append(out, Attachment{Filename: fileName(p), ContentType: p.Type + "/" + p.Subtype,
 			Data: append([]byte(nil), data...)})
-	})
+	}
 	return out
+}
+
+// fileParts are the parts of a message that are its files, in order:
+// its leaf parts that are attachments, or that are not text and not
+// inside an embedded message. A meeting invitation's text/calendar part
+// (an alternative to the HTML, as Outlook sends it, RFC 6047 2.4) is a
+// file too, unless the message attaches the invitation as a named file
+// of its own (as Gmail does), as the message page lists them.
+func fileParts(root *message.Part) []*message.Part {
+	var files, invitations []*message.Part
+	named := false
+	walk(root, func(p *message.Part) {
+		switch {
+		case isAttachment(p):
+			files = append(files, p)
+			named = named || isCalendar(p)
+		case isCalendar(p):
+			invitations = append(invitations, p)
+		}
+	})
+	if named {
+		return files
+	}
+	return append(files, invitations...)
 }
 
 func isAttachment(p *message.Part) bool {
@@ -345,6 +364,10 @@ func isAttachment(p *message.Part) bool {
 		return true
 	}
 	return p.Type != "text" && p.Type != "multipart"
+}
+
+func isCalendar(p *message.Part) bool {
+	return p.Type == "text" && p.Subtype == "calendar" || p.Type == "application" && p.Subtype == "ics"
 }
 
 // walk calls fn for each leaf part of the tree, in order, not descending
