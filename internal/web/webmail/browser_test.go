@@ -161,6 +161,20 @@ func (h *hits) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"))
 }
 
+// remoteHost serves a remote host over TLS with the browser's test
+// certificate, counting what is asked of it: the hits and its host:port.
+func remoteHost(t *testing.T) (*hits, string) {
+	h := &hits{by: map[string]int{}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote := &http.Server{Handler: h, TLSConfig: &tls.Config{Certificates: []tls.Certificate{webtest.Cert(t)}}}
+	go remote.ServeTLS(ln, "", "")
+	t.Cleanup(func() { remote.Close() })
+	return h, ln.Addr().String()
+}
+
 func (h *hits) get() map[string]int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -177,15 +191,8 @@ func (h *hits) get() map[string]int {
 // reach.
 func TestBrowserHostileMessage(t *testing.T) {
 	srv := start(t)
-	h := &hits{by: map[string]int{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	remote := &http.Server{Handler: h, TLSConfig: &tls.Config{Certificates: []tls.Certificate{webtest.Cert(t)}}}
-	go remote.ServeTLS(ln, "", "")
-	t.Cleanup(func() { remote.Close() })
-	r := "https://" + ln.Addr().String()
+	h, host := remoteHost(t)
+	r := "https://" + host
 	hostile := `From: Mallory <mallory@evil.example>
 To: bob@example.test
 Subject: Hostile

@@ -1,9 +1,6 @@
 package webmail_test
 
 import (
-	"crypto/tls"
-	"net"
-	"net/http"
 	"testing"
 	"time"
 
@@ -18,15 +15,7 @@ import (
 // never showed: the frame's policy loads https images only.
 func TestBrowserHTTPImagesShown(t *testing.T) {
 	srv := start(t)
-	h := &hits{by: map[string]int{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	remote := &http.Server{Handler: h, TLSConfig: &tls.Config{Certificates: []tls.Certificate{webtest.Cert(t)}}}
-	go remote.ServeTLS(ln, "", "")
-	t.Cleanup(func() { remote.Close() })
-	host := ln.Addr().String()
+	h, host := remoteHost(t)
 	capture(t, srv, "bob@example.test", "From: Old Newsletter <news@example.org>\nSubject: Photos\nContent-Type: text/html\n\n"+
 		"<style>.banner{background:url(http://"+host+"/banner.gif);height:40px}</style><div class=\"banner\"></div>"+
 		"<p>This week<img src=\"http://"+host+"/photo.gif\" alt=\"photo\"></p>\n")
