@@ -193,30 +193,15 @@ func (s *session) cmdFetch(tag string, uid bool, a *imapwire.Fetch) error {
 				return nil
 			}
 		}
-		// Section values first: an error must not leave half a line.
-		datas := make([][]byte, len(items))
+		// An error must not leave half a line, so every item is checked
+		// before the line begins; and each item's value is made only when
+		// it is written, so that a FETCH naming BINARY[2] a thousand times
+		// holds one decoded part at a time, not a thousand.
 		for j := range items {
-			it := &items[j]
-			var err error
-			switch it.Kind {
-			case imapwire.FetchRFC822:
-				datas[j], err = imapmsg.Section(raw, info, imapwire.Section{})
-			case imapwire.FetchRFC822Header:
-				datas[j], err = imapmsg.Section(raw, info, imapwire.Section{Spec: imapwire.SectionHeader})
-			case imapwire.FetchRFC822Text:
-				datas[j], err = imapmsg.Section(raw, info, imapwire.Section{Spec: imapwire.SectionText})
-			case imapwire.FetchBodySection:
-				datas[j], err = imapmsg.Section(raw, info, it.Section)
-				datas[j] = imapmsg.Partial(datas[j], it.Partial)
-			case imapwire.FetchBinary, imapwire.FetchBinarySize:
-				datas[j], err = imapmsg.Binary(raw, info, it.Section.Part)
-				datas[j] = imapmsg.Partial(datas[j], it.Partial)
-			}
-			if errors.Is(err, imapmsg.ErrUnknownCTE) {
+			if err := imapmsg.Check(info, &items[j]); errors.Is(err, imapmsg.ErrUnknownCTE) {
 				s.no(tag, imapwire.CodeUnknownCTE, "unknown content transfer encoding")
 				return nil
-			}
-			if err != nil {
+			} else if err != nil {
 				s.storeError(tag, fmt.Errorf("fetch UID %d: %w", r.UID, err), false)
 				return nil
 			}
@@ -260,22 +245,22 @@ func (s *session) cmdFetch(tag string, uid bool, a *imapwire.Fetch) error {
 				w.Raw("BODYSTRUCTURE ")
 				imapmsg.WriteBodyStructure(w, &info.Part, true)
 			case imapwire.FetchRFC822:
-				w.Raw("RFC822 ").Literal(datas[j])
+				w.Raw("RFC822 ").Literal(imapmsg.Value(raw, info, it))
 			case imapwire.FetchRFC822Header:
-				w.Raw("RFC822.HEADER ").Literal(datas[j])
+				w.Raw("RFC822.HEADER ").Literal(imapmsg.Value(raw, info, it))
 			case imapwire.FetchRFC822Text:
-				w.Raw("RFC822.TEXT ").Literal(datas[j])
+				w.Raw("RFC822.TEXT ").Literal(imapmsg.Value(raw, info, it))
 			case imapwire.FetchBodySection:
-				w.FetchItemName(it).SP().Literal(datas[j])
+				w.FetchItemName(it).SP().Literal(imapmsg.Value(raw, info, it))
 			case imapwire.FetchBinary:
 				w.FetchItemName(it).SP()
-				if imapmsg.NeedsLiteral8(datas[j]) {
-					w.Literal8(datas[j])
+				if v := imapmsg.Value(raw, info, it); imapmsg.NeedsLiteral8(v) {
+					w.Literal8(v)
 				} else {
-					w.Literal(datas[j])
+					w.Literal(v)
 				}
 			case imapwire.FetchBinarySize:
-				w.FetchItemName(it).SP().Num64(uint64(len(datas[j])))
+				w.FetchItemName(it).SP().Num64(uint64(len(imapmsg.Value(raw, info, it))))
 			}
 		}
 		if r.flagsUp && !hasFlags {
