@@ -90,7 +90,9 @@ type Config struct {
 	// minute). IDLE is bounded by AuthTimeout too.
 	AuthTimeout   time.Duration
 	UnauthTimeout time.Duration
-	// WriteTimeout bounds each flush to a client (default 5 minutes).
+	// WriteTimeout bounds each write to a client, of at most a TLS
+	// record (16 KiB): a client that stops reading is cut after it
+	// (default 5 minutes), however long the response.
 	WriteTimeout time.Duration
 	// MaxLine bounds a command line (default 64 KiB), MaxLiteral an
 	// APPEND message: the APPENDLIMIT (default 50 MiB, RFC 7889).

@@ -119,7 +119,8 @@ type selected struct {
 func newSession(srv *Server, c net.Conn, ip string, implicitTLS bool) *session {
 	// The connection counts its bytes; raw stays the bare TCP
 	// connection for deadlines.
-	cc := &countingConn{Conn: c, in: srv.metrics.bytes.WithLabelValues("in"), out: srv.metrics.bytes.WithLabelValues("out")}
+	cc := &countingConn{Conn: c, in: srv.metrics.bytes.WithLabelValues("in"), out: srv.metrics.bytes.WithLabelValues("out"),
+		writeTimeout: srv.cfg.WriteTimeout}
 	s := &session{srv: srv, raw: c, conn: cc, ip: ip, wake: make(chan struct{}, 1), opened: time.Now()}
 	s.log = srv.log.With("cid", srv.nextID.Add(1), "remote", ip)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -192,7 +193,6 @@ func (s *session) interrupt() {
 
 // flush sends the buffered responses.
 func (s *session) flush() error {
-	s.conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
 	if err := s.wr.Flush(); err != nil {
 		return err
 	}
@@ -307,7 +307,6 @@ func (s *session) next() error {
 			return s.bye(reason)
 		}
 	}
-	s.conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
 	err = func() error {
 		// The literals' memory is held until the command is done with
 		// them, and given back before the answer goes out.

@@ -1,0 +1,86 @@
+package imapserver_test
+
+import (
+	"io"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/xtramail/xtramail/internal/imapserver"
+)
+
+// TestWriteTimeoutPerWrite: WriteTimeout bounds each write, not a whole
+// response. A client that takes a long FETCH steadily, if slower than
+// the timeout allows for all of it, gets all of it; one that never reads
+// is cut within the timeout of the write that blocks. With one deadline
+// per command, the steady client was cut after WriteTimeout (5 minutes
+// in the service: a phone fetching a 2 GB mailbox at 5 MB/s).
+func TestWriteTimeoutPerWrite(t *testing.T) {
+	e := newEnv(t)
+	e.stop()
+	reg := prometheus.NewRegistry()
+	e.start(imapserver.Config{WriteTimeout: 3 * time.Second, Metrics: imapserver.NewMetrics(reg)})
+	rng := rand.New(rand.NewPCG(1, 2))
+	const n, size = 3, 2 << 20
+	for range n {
+		e.deliver("INBOX", string(bigMessage(rng, size)), 0)
+	}
+	sessions := func() float64 {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "xtramail_imap_sessions" {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		return -1
+	}
+
+	t.Run("never reads", func(t *testing.T) {
+		c := e.login()
+		c.ok("SELECT INBOX")
+		c.send("f1 FETCH 1:* BODY.PEEK[]")
+		deadline := time.Now().Add(time.Minute)
+		for sessions() != 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("a client that reads nothing still connected after a minute (WriteTimeout 3 s)")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		c.c.SetReadDeadline(time.Now().Add(time.Minute))
+		b, _ := io.ReadAll(c.c)
+		if strings.Contains(string(b), "\r\nf1 OK") {
+			t.Error("the whole response was sent to a client that read nothing")
+		}
+	})
+
+	t.Run("reads slowly and steadily", func(t *testing.T) {
+		c := e.login()
+		c.ok("SELECT INBOX")
+		c.send("f2 FETCH 1:* BODY.PEEK[]")
+		// About 0.5 MB/s: the 6 MB response takes some 12 s, four times
+		// the timeout, while no write waits near it (16 KiB every 30 ms).
+		start := time.Now()
+		var got strings.Builder
+		buf := make([]byte, 16<<10)
+		c.c.SetReadDeadline(time.Now().Add(5 * time.Minute))
+		for !strings.HasSuffix(got.String(), "\r\nf2 OK FETCH completed\r\n") {
+			k, err := c.r.Read(buf)
+			if err != nil {
+				t.Fatalf("after %d bytes in %v: %v", got.Len(), time.Since(start).Round(time.Millisecond), err)
+			}
+			got.Write(buf[:k])
+			time.Sleep(time.Duration(k) * 30 * time.Millisecond / (16 << 10))
+		}
+		if got.Len() < n*size {
+			t.Fatalf("%d bytes, want %d messages of %d", got.Len(), n, size)
+		}
+		t.Logf("%d bytes in %v", got.Len(), time.Since(start).Round(time.Millisecond))
+		c.ok("NOOP")
+	})
+}
