@@ -21,12 +21,16 @@ type fetchNeeds struct {
 	// header: of the raw bytes, only the top-level header (RFC822.HEADER,
 	// BODY[HEADER], BODY[HEADER.FIELDS ...]): read up to the body only.
 	header bool
-	seen   bool // sets \Seen
+	// whole: every item of the raw bytes is the whole message (RFC822,
+	// BODY[], with or without a partial), written from the blob as it is
+	// read (streamWhole) rather than read into memory first.
+	whole bool
+	seen  bool // sets \Seen
 }
 
 func needsOf(items []imapwire.FetchItem) fetchNeeds {
 	var n fetchNeeds
-	headerOnly := true
+	headerOnly, wholeOnly := true, true
 	for i := range items {
 		it := &items[i]
 		switch it.Kind {
@@ -38,13 +42,27 @@ func needsOf(items []imapwire.FetchItem) fetchNeeds {
 			imapwire.FetchBodySection, imapwire.FetchBinary, imapwire.FetchBinarySize:
 			n.meta, n.info, n.raw = true, true, true
 			headerOnly = headerOnly && topHeader(it)
+			wholeOnly = wholeOnly && wholeMessage(it)
 		}
 		if it.SetsSeen() {
 			n.seen = true
 		}
 	}
 	n.header = n.raw && headerOnly
+	n.whole = n.raw && wholeOnly
 	return n
+}
+
+// wholeMessage reports whether item is the whole message: RFC822 or
+// BODY[] (BODY.PEEK[]), what sync clients fetch each message with.
+func wholeMessage(it *imapwire.FetchItem) bool {
+	switch it.Kind {
+	case imapwire.FetchRFC822:
+		return true
+	case imapwire.FetchBodySection:
+		return len(it.Section.Part) == 0 && it.Section.Spec == imapwire.SectionWhole
+	}
+	return false
 }
 
 // topHeader reports whether item is the top-level header or some of its
@@ -185,7 +203,10 @@ func (s *session) cmdFetch(tag string, uid bool, a *imapwire.Fetch) error {
 		r := &rows[i]
 		var raw []byte
 		var info *message.Info
-		if need.info {
+		stream := need.whole && r.Body.Info != nil
+		if stream {
+			info = r.Body.Info
+		} else if need.info {
 			var err error
 			raw, info, err = s.readBody(&r.MessageBody, need)
 			if err != nil {
@@ -245,13 +266,27 @@ func (s *session) cmdFetch(tag string, uid bool, a *imapwire.Fetch) error {
 				w.Raw("BODYSTRUCTURE ")
 				imapmsg.WriteBodyStructure(w, &info.Part, true)
 			case imapwire.FetchRFC822:
-				w.Raw("RFC822 ").Literal(imapmsg.Value(raw, info, it))
+				w.Raw("RFC822 ")
+				if stream {
+					if err := s.streamWhole(&r.MessageBody, nil); err != nil {
+						return err
+					}
+				} else {
+					w.Literal(imapmsg.Value(raw, info, it))
+				}
 			case imapwire.FetchRFC822Header:
 				w.Raw("RFC822.HEADER ").Literal(imapmsg.Value(raw, info, it))
 			case imapwire.FetchRFC822Text:
 				w.Raw("RFC822.TEXT ").Literal(imapmsg.Value(raw, info, it))
 			case imapwire.FetchBodySection:
-				w.FetchItemName(it).SP().Literal(imapmsg.Value(raw, info, it))
+				w.FetchItemName(it).SP()
+				if stream {
+					if err := s.streamWhole(&r.MessageBody, it.Partial); err != nil {
+						return err
+					}
+				} else {
+					w.Literal(imapmsg.Value(raw, info, it))
+				}
 			case imapwire.FetchBinary:
 				w.FetchItemName(it).SP()
 				if v := imapmsg.Value(raw, info, it); imapmsg.NeedsLiteral8(v) {
@@ -333,6 +368,37 @@ func (s *session) fetchFlags(tag string, uid bool, a *imapwire.Fetch, ranges []s
 		return err
 	}
 	s.ok(tag, "FETCH completed")
+	return nil
+}
+
+// streamWhole writes the whole message m, or the partial p of it, as a
+// literal read from the blob as it goes out: a FETCH 1:* BODY[] to a
+// client that reads slowly or not at all holds a buffer, not a message of
+// up to the APPENDLIMIT per connection. NUL bytes become 0x80 as in
+// imapmsg.Section. The response line has begun, so an error here (the
+// blob unreadable or shorter than its size) ends the session: it is
+// returned, and the client sees the connection close mid-response rather
+// than a literal of the wrong length.
+func (s *session) streamWhole(m *store.MessageBody, p *imapwire.Partial) error {
+	size := uint64(max(m.Body.Size, 0))
+	off, n := uint64(0), size
+	if p != nil {
+		off = min(p.Offset, size)
+		n = min(p.Count, size-off)
+	}
+	rc, err := m.Open(s.ctx)
+	if err != nil {
+		return fmt.Errorf("fetch: open message body %d: %w", m.BodyID, err)
+	}
+	defer rc.Close()
+	if off > 0 {
+		if _, err := io.CopyN(io.Discard, rc, int64(off)); err != nil {
+			return fmt.Errorf("fetch: skip %d bytes of message body %d: %w", off, m.BodyID, err)
+		}
+	}
+	if err := s.wr.LiteralFrom(imapmsg.NoNULReader(rc), int64(n)); err != nil {
+		return fmt.Errorf("fetch: message body %d: %w", m.BodyID, err)
+	}
 	return nil
 }
 

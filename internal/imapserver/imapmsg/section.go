@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/xtramail/xtramail/internal/imapserver/imapwire"
 	"github.com/xtramail/xtramail/internal/message"
@@ -206,6 +207,22 @@ func noNUL(b []byte) []byte {
 		}
 	}
 	return c
+}
+
+// NoNULReader reads r with NUL bytes replaced by 0x80, as noNUL does: a
+// whole message streamed as a literal.
+func NoNULReader(r io.Reader) io.Reader { return noNULReader{r} }
+
+type noNULReader struct{ r io.Reader }
+
+func (n noNULReader) Read(p []byte) (int, error) {
+	k, err := n.r.Read(p)
+	for i := bytes.IndexByte(p[:k], 0); i >= 0 && i < k; i++ {
+		if p[i] == 0 {
+			p[i] = 0x80
+		}
+	}
+	return k, err
 }
 
 // Partial applies a <offset.count> to the bytes of a section (RFC 9051
