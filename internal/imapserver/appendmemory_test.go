@@ -6,7 +6,6 @@ import (
 	"io"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -107,50 +106,32 @@ func TestAppendMemoryBound(t *testing.T) {
 			r := &repeatReader{segs: tc.segs}
 			n := r.size()
 
-			runtime.GC()
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
-			base, total := ms.HeapInuse, ms.TotalAlloc
-			peak := base
-			stop := make(chan struct{})
-			var wg sync.WaitGroup
-			wg.Go(func() {
-				tick := time.NewTicker(2 * time.Millisecond)
-				defer tick.Stop()
-				var m runtime.MemStats
-				for {
-					select {
-					case <-stop:
-						return
-					case <-tick.C:
-					}
-					runtime.ReadMemStats(&m)
-					peak = max(peak, m.HeapInuse)
+			total := ms.TotalAlloc
+			var err error
+			var st string
+			rise, base := heapRise(func() {
+				c.n++
+				tag := fmt.Sprintf("a%d", c.n)
+				c.send(fmt.Sprintf("%s APPEND INBOX {%d}", tag, n))
+				if l := c.line(); !strings.HasPrefix(l, "+") {
+					t.Fatal(l)
 				}
+				c.c.SetWriteDeadline(time.Now().Add(5 * time.Minute))
+				_, err = io.CopyBuffer(c.c, r, make([]byte, 32<<10))
+				if err == nil {
+					c.send("")
+				}
+				_, st = c.until(tag)
 			})
-			c.n++
-			tag := fmt.Sprintf("a%d", c.n)
-			c.send(fmt.Sprintf("%s APPEND INBOX {%d}", tag, n))
-			if l := c.line(); !strings.HasPrefix(l, "+") {
-				close(stop)
-				wg.Wait()
-				t.Fatal(l)
-			}
-			c.c.SetWriteDeadline(time.Now().Add(5 * time.Minute))
-			_, err := io.CopyBuffer(c.c, r, make([]byte, 32<<10))
-			if err == nil {
-				c.send("")
-			}
-			_, st := c.until(tag)
-			close(stop)
-			wg.Wait()
 			runtime.ReadMemStats(&ms)
 			if err != nil || !strings.HasPrefix(st, "OK") {
 				t.Fatalf("APPEND of %d bytes: %v %s", n, err, st)
 			}
-			t.Logf("%d bytes: heap peak %.1f MiB above %.1f MiB, %.1f MiB allocated", n, float64(peak-base)/(1<<20), float64(base)/(1<<20), float64(ms.TotalAlloc-total)/(1<<20))
-			if peak-base > bound {
-				t.Errorf("APPEND of %d bytes took the heap %.1f MiB above its %.1f MiB before, want under %d MiB", n, float64(peak-base)/(1<<20), float64(base)/(1<<20), bound>>20)
+			t.Logf("%d bytes: heap peak %.1f MiB above %.1f MiB, %.1f MiB allocated", n, float64(rise)/(1<<20), float64(base)/(1<<20), float64(ms.TotalAlloc-total)/(1<<20))
+			if rise > bound {
+				t.Errorf("APPEND of %d bytes took the heap %.1f MiB above its %.1f MiB before, want under %d MiB", n, float64(rise)/(1<<20), float64(base)/(1<<20), bound>>20)
 			}
 			se.settled(t)
 		})

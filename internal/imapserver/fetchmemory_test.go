@@ -41,9 +41,14 @@ func heapRise(fn func()) (rise, base uint64) {
 			peak = max(peak, m.HeapInuse)
 		}
 	})
-	fn()
-	close(stop)
-	wg.Wait()
+	func() {
+		// Stopped however fn ends (t.Fatal in it too).
+		defer func() {
+			close(stop)
+			wg.Wait()
+		}()
+		fn()
+	}()
 	return peak - base, base
 }
 
