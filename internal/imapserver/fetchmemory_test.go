@@ -141,23 +141,6 @@ func TestFetchWholeMessageStreams(t *testing.T) {
 	e.start(imapserver.Config{Metrics: imapserver.NewMetrics(reg)})
 	raw := bigMessage(rand.New(rand.NewPCG(3, 4)), size)
 	e.deliver("INBOX", string(raw), 0)
-	sent := func() float64 {
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, mf := range mfs {
-			if mf.GetName() == "xtramail_imap_bytes_total" {
-				for _, m := range mf.GetMetric() {
-					if m.GetLabel()[0].GetValue() == "out" {
-						return m.GetCounter().GetValue()
-					}
-				}
-			}
-		}
-		return -1
-	}
-
 	t.Run("clients that never read", func(t *testing.T) {
 		var cs []*conn
 		for range conns {
@@ -173,7 +156,7 @@ func TestFetchWholeMessageStreams(t *testing.T) {
 			// goes out for half a second.
 			deadline := time.Now().Add(time.Minute)
 			for last := -1.0; ; {
-				now := sent()
+				now := metricValue(t, reg, "xtramail_imap_bytes_total", "out")
 				if now == last {
 					break
 				}

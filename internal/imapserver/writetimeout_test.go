@@ -28,25 +28,12 @@ func TestWriteTimeoutPerWrite(t *testing.T) {
 	for range n {
 		e.deliver("INBOX", string(bigMessage(rng, size)), 0)
 	}
-	sessions := func() float64 {
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, mf := range mfs {
-			if mf.GetName() == "xtramail_imap_sessions" {
-				return mf.GetMetric()[0].GetGauge().GetValue()
-			}
-		}
-		return -1
-	}
-
 	t.Run("never reads", func(t *testing.T) {
 		c := e.login()
 		c.ok("SELECT INBOX")
 		c.send("f1 FETCH 1:* BODY.PEEK[]")
 		deadline := time.Now().Add(time.Minute)
-		for sessions() != 0 {
+		for metricValue(t, reg, "xtramail_imap_sessions", "") != 0 {
 			if time.Now().After(deadline) {
 				t.Fatalf("a client that reads nothing still connected after a minute (WriteTimeout 3 s)")
 			}
@@ -83,4 +70,29 @@ func TestWriteTimeoutPerWrite(t *testing.T) {
 		t.Logf("%d bytes in %v", got.Len(), time.Since(start).Round(time.Millisecond))
 		c.ok("NOOP")
 	})
+}
+
+// metricValue reads the gauge or counter name from reg, the series whose
+// first label has the value label ("" for a series without labels); -1
+// when there is none.
+func metricValue(t *testing.T, reg *prometheus.Registry, name, label string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if ls := m.GetLabel(); label == "" && len(ls) == 0 || len(ls) > 0 && ls[0].GetValue() == label {
+				if g := m.GetGauge(); g != nil {
+					return g.GetValue()
+				}
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return -1
 }
