@@ -99,9 +99,14 @@ func (s *session) appendDelivery(m imapwire.AppendMessage, mailbox string) (*sto
 	if !ok {
 		return nil, errBad("unknown system flag")
 	}
+	// INTERNALDATE is when the message reached the server (RFC 9051
+	// 2.3.3), so never later than now. It is also what the retention
+	// window counts from: a date in the future, which no client has a
+	// reason to give, would keep the message past its window, up to
+	// forever.
 	date := m.Date
-	if date.IsZero() {
-		date = time.Now()
+	if now := time.Now(); date.IsZero() || date.After(now) {
+		date = now
 	}
 	var d *store.Delivery
 	if m.Spooled != nil {

@@ -62,7 +62,7 @@ func TestAppend(t *testing.T) {
 func TestAppendKeepsDateTimeInstant(t *testing.T) {
 	e := newEnv(t)
 	c := e.login()
-	for i, date := range []string{"07-Feb-1994 21:52:25 -0800", " 1-Jan-2027 00:00:59 +1345", "29-Feb-2024 23:59:58 -0330"} {
+	for i, date := range []string{"07-Feb-1994 21:52:25 -0800", " 1-Jan-2026 00:00:59 +1345", "29-Feb-2024 23:59:58 -0330"} {
 		m := msg(fmt.Sprintf("dated %d", i), "x")
 		c.send(fmt.Sprintf("d%d APPEND Drafts \"%s\" {%d+}\r\n%s", i, date, len(m), m))
 		_, st := c.until(fmt.Sprintf("d%d", i))
@@ -87,6 +87,32 @@ func TestAppendKeepsDateTimeInstant(t *testing.T) {
 		}
 		c.ok("EXAMINE Drafts")
 		has(t, c.ok(fmt.Sprintf("UID FETCH %d INTERNALDATE", uid)), `INTERNALDATE "`+want.UTC().Format("_2-Jan-2006 15:04:05 -0700")+`"`)
+	}
+}
+
+// TestAppendFutureDateIsNow: an APPEND dated in the future is stored as
+// arriving now, for INTERNALDATE and for the retention window alike: a
+// client could otherwise keep a message past its window, up to forever.
+func TestAppendFutureDateIsNow(t *testing.T) {
+	e := newEnv(t)
+	c := e.login()
+	before := time.Now().Truncate(time.Second)
+	m := msg("from the future", "x")
+	c.send(fmt.Sprintf("f1 APPEND Drafts \"01-Jan-2999 00:00:00 +0000\" {%d+}\r\n%s", len(m), m))
+	if _, st := c.until("f1"); !strings.HasPrefix(st, "OK") {
+		t.Fatalf("APPEND: %s", st)
+	}
+	after := time.Now()
+	mb, err := e.st.Mailbox(context.Background(), e.account.ID, "Drafts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := e.st.MessagesByUID(context.Background(), e.account.ID, mb.ID, []store.UIDRange{{First: mb.UIDNext - 1, Last: mb.UIDNext - 1}})
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("stored message: %v %v", msgs, err)
+	}
+	if got := msgs[0].Received; got.Before(before) || got.After(after) {
+		t.Errorf("APPEND dated 2999 stored as received %v, want between %v and %v", got, before, after)
 	}
 }
 
