@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	gomail "github.com/emersion/go-message/mail"
 
@@ -450,5 +451,40 @@ func TestDraftRoundTrip(t *testing.T) {
 	}
 	if !bytes.Equal(bytes.TrimRight(parts[2].body, "\r\n"), bytes.TrimRight(o.Raw, "\r\n")) {
 		t.Fatal("attached message changed on the way")
+	}
+}
+
+// TestQuoteBounded: a reply to, or an inline forward of, a message of
+// megabytes of text carries its first maxQuoted bytes, cut at a line's
+// end, and says how much is left out; the draft's text stays small
+// enough to post with every autosave. A line longer than the bound is
+// cut between characters.
+func TestQuoteBounded(t *testing.T) {
+	line := strings.Repeat("Zahlen für das Quartal, Zeile um Zeile. ", 3) + "\n"
+	long := strings.Repeat(line, 4<<20/len(line))
+	for _, body := range []string{long, strings.Repeat("ü", 1<<20)} {
+		o := original(t, "From: Alice <alice@example.org>\nTo: demo@example.test\nSubject: big\nMessage-ID: <big@example.org>\n"+
+			"Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n"+body)
+		reply := Reply(o, "demo@example.test", false)
+		fwd := Forward(o, "demo@example.test", false)
+		for name, text := range map[string]string{"reply": reply.Text, "forward": fwd.Text} {
+			if len(text) > maxQuoted+maxQuoted/8+1024 {
+				t.Errorf("%s of %d bytes: text of %d bytes", name, len(body), len(text))
+			}
+			if !utf8.ValidString(text) {
+				t.Errorf("%s: text cut inside a character", name)
+			}
+		}
+		if !strings.Contains(reply.Text, "more; it is not quoted here.]") || !strings.Contains(fwd.Text, "forward it as an attachment to send it whole.]") {
+			t.Errorf("no word of what was left out:\n%s\n%s", reply.Text[len(reply.Text)-200:], fwd.Text[len(fwd.Text)-200:])
+		}
+		if body == long && !strings.HasSuffix(strings.TrimSuffix(reply.Text[:strings.LastIndex(reply.Text, "> [The original")], "\n"), "Zeile.") {
+			t.Errorf("reply not cut at a line's end:\n%q", reply.Text[len(reply.Text)-300:])
+		}
+	}
+	// A short message is quoted whole, with no such line.
+	o := original(t, origPlain)
+	if d := Reply(o, "demo@example.test", false); strings.Contains(d.Text, "not quoted here") {
+		t.Errorf("short message:\n%s", d.Text)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"mime"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/xtramail/xtramail/internal/message"
 )
@@ -82,8 +83,42 @@ func Reply(o Original, self string, all bool) Draft {
 		}
 		d.References = append(append([]string(nil), refs...), o.Info.MessageID)
 	}
-	d.Text = "\n\n" + attribution(o) + "\n" + quote(BodyText(o))
+	text, rest := cutQuoted(BodyText(o))
+	d.Text = "\n\n" + attribution(o) + "\n" + quote(text)
+	if rest > 0 {
+		d.Text += fmt.Sprintf("> [The original goes on for %s more; it is not quoted here.]\n", sizeText(rest))
+	}
 	return d
+}
+
+// maxQuoted bounds the original text a reply quotes or an inline forward
+// carries. The draft is the page's text area, posted whole with every
+// autosave: a reply to a 4 MB message made a 4.4 MB text that the page
+// sent again on each keystroke's save.
+const maxQuoted = 256 << 10
+
+// cutQuoted returns text cut to maxQuoted at the end of a line (or of a
+// character, for a line longer than that) and how many bytes it left out.
+func cutQuoted(text string) (string, int) {
+	if len(text) <= maxQuoted {
+		return text, 0
+	}
+	cut := strings.LastIndexByte(text[:maxQuoted], '\n')
+	if cut <= 0 {
+		cut = maxQuoted
+		for cut > 0 && !utf8.RuneStart(text[cut]) {
+			cut--
+		}
+	}
+	return strings.TrimSuffix(text[:cut], "\r"), len(text) - cut
+}
+
+// sizeText is a byte count as a person reads it: "12 KB", "3.4 MB".
+func sizeText(n int) string {
+	if n < 1000*1000 {
+		return fmt.Sprintf("%d KB", (n+999)/1000)
+	}
+	return fmt.Sprintf("%.1f MB", float64(n)/1e6)
 }
 
 // Forward returns the draft of a forward of o from self, with no
@@ -125,7 +160,11 @@ func ForwardHead(o Original, self string, asAttachment bool) Draft {
 		fmt.Fprintf(&b, "Cc: %s\n", displayList(env.Cc))
 	}
 	b.WriteString("\n")
-	b.WriteString(BodyText(o))
+	text, rest := cutQuoted(BodyText(o))
+	b.WriteString(text)
+	if rest > 0 {
+		fmt.Fprintf(&b, "\n[The message goes on for %s more; forward it as an attachment to send it whole.]\n", sizeText(rest))
+	}
 	d.Text = b.String()
 	return d
 }
