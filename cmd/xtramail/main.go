@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/xtramail/xtramail/internal/admin"
@@ -144,7 +145,7 @@ func (c *cli) dispatch(args []string) error {
 	var rest []string
 	for i := range table {
 		words := strings.Fields(table[i].name)
-		if len(args) >= len(words) && slicesEqual(args[:len(words)], words) && (cmd == nil || len(words) > len(strings.Fields(cmd.name))) {
+		if len(args) >= len(words) && slices.Equal(args[:len(words)], words) && (cmd == nil || len(words) > len(strings.Fields(cmd.name))) {
 			cmd, rest = &table[i], args[len(words):]
 		}
 	}
@@ -168,18 +169,6 @@ func (c *cli) dispatch(args []string) error {
 }
 
 func isHelp(s string) bool { return s == "-h" || s == "-help" || s == "--help" || s == "help" }
-
-func slicesEqual(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
 
 func groupCommands(table []command, group string) []command {
 	var out []command

@@ -202,21 +202,9 @@ func checkSameContent(t *testing.T, orig, conv []byte) {
 				ol[i].Type, ol[i].Subtype, ol[i].Param("charset"), ol[i].Filename)
 		}
 	}
-	if oi.Subject != ci.Subject || oi.MessageID != ci.MessageID || !slicesEqual(oi.References, ci.References) || oi.From != ci.From {
+	if oi.Subject != ci.Subject || oi.MessageID != ci.MessageID || !slices.Equal(oi.References, ci.References) || oi.From != ci.From {
 		t.Errorf("header changed: %q %q %d refs, want %q %q %d", ci.Subject, ci.MessageID, len(ci.References), oi.Subject, oi.MessageID, len(oi.References))
 	}
-}
-
-func slicesEqual(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestShortLines: a message with lines over 998 octets (RFC 5322 2.1.1)
