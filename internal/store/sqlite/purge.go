@@ -78,7 +78,7 @@ func (s *Store) Purge(ctx context.Context, now, logBefore time.Time, limit int) 
 	for _, d := range domains {
 		cutoff := now.Add(-time.Duration(d.RetentionDays) * 24 * time.Hour)
 		err := s.writeAlone(ctx, func(t *tx) error {
-			r, err := t.purgeDomain(s, d, cutoff, limit-res.Messages)
+			r, err := t.purgeDomain(s, d, now, cutoff, limit-res.Messages)
 			if err != nil {
 				return err
 			}
@@ -134,7 +134,9 @@ func (s *Store) Purge(ctx context.Context, now, logBefore time.Time, limit int) 
 	return res, nil
 }
 
-func (t *tx) purgeDomain(s *Store, d store.Domain, cutoff time.Time, limit int) (store.PurgeResult, error) {
+// now stamps what the purge records: its log events and the vanished
+// list, whose age QRESYNC's pruning reads.
+func (t *tx) purgeDomain(s *Store, d store.Domain, now, cutoff time.Time, limit int) (store.PurgeResult, error) {
 	var res store.PurgeResult
 	rows, err := t.Query(`SELECT m.id, m.account_id, m.mailbox_id, m.uid, m.flags, m.size, m.expunged_modseq,
 			m.body_id, m.subject, m.message_id, a.address
@@ -163,7 +165,6 @@ func (t *tx) purgeDomain(s *Store, d store.Domain, cutoff time.Time, limit int) 
 	if err := rows.Err(); err != nil {
 		return res, err
 	}
-	now := time.Now()
 	var events []store.LogEvent
 	for _, v := range vs {
 		// The message's duplicate key leaves with it: a copy arriving
