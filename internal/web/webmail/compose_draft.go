@@ -529,9 +529,9 @@ func withoutStored(ups []compose.Attachment, stored []compose.File) []compose.At
 // tooMuch is the answer to files over the limit: 413, with the limit.
 func (a *app) tooMuch(total int64) *errForm {
 	limit := a.maxAttachmentBytes()
-	msg := fmt.Sprintf("That is too much to attach: at most %s in total.", byteSize(limit))
+	msg := fmt.Sprintf("That is too much to attach: at most %s in total.", compose.ByteSize(limit))
 	if total > 0 {
-		msg = fmt.Sprintf("Attachments come to %s; at most %s in total.", byteSize(total), byteSize(limit))
+		msg = fmt.Sprintf("Attachments come to %s; at most %s in total.", compose.ByteSize(total), compose.ByteSize(limit))
 	}
 	return &errForm{msg: msg, status: http.StatusRequestEntityTooLarge}
 }
@@ -606,17 +606,6 @@ func (a *app) maxAttachmentBytes() int64 {
 		limit = 25 << 20
 	}
 	return max(limit*3/4-(256<<10), 1<<20)
-}
-
-// byteSize writes a size as people read it: 512 bytes, 12 KB, 3.4 MB.
-func byteSize(n int64) string {
-	switch {
-	case n < 1000:
-		return strconv.FormatInt(n, 10) + " bytes"
-	case n < 1000*1000:
-		return strconv.FormatInt((n+500)/1000, 10) + " KB"
-	}
-	return strconv.FormatFloat(float64(n)/1e6, 'f', 1, 64) + " MB"
 }
 
 // sharedFiles pairs the files kept from the previous version with the

@@ -56,14 +56,14 @@ type draftAttachment struct {
 func (c *composer) view(d compose.Draft, id int64, source string) composeView {
 	v := composeView{DraftID: id, Source: source, Key: newDraftKey(),
 		To: compose.FormatAddressList(d.To), Cc: compose.FormatAddressList(d.Cc), Bcc: compose.FormatAddressList(d.Bcc),
-		Subject: d.Subject, Text: d.Text, Limit: byteSize(c.maxAttachmentBytes()), LimitBytes: c.maxAttachmentBytes(),
+		Subject: d.Subject, Text: d.Text, Limit: compose.ByteSize(c.maxAttachmentBytes()), LimitBytes: c.maxAttachmentBytes(),
 		Undo: int(c.opt.Compose.UndoSend / time.Second), Pending: id == 0}
 	for i, a := range d.Attachments {
-		v.Attachments = append(v.Attachments, draftAttachment{Index: i, Name: a.Filename, Size: byteSize(a.Len())})
+		v.Attachments = append(v.Attachments, draftAttachment{Index: i, Name: a.Filename, Size: compose.ByteSize(a.Len())})
 	}
 	if len(d.Forwarded) > 0 {
 		v.Attachments = append(v.Attachments, draftAttachment{Index: len(v.Attachments), Name: d.ForwardedName + ".eml",
-			Size: byteSize(int64(len(d.Forwarded)))})
+			Size: compose.ByteSize(int64(len(d.Forwarded)))})
 	}
 	switch kind, _, _ := parseSource(source); kind {
 	case "reply":
@@ -166,7 +166,7 @@ func uploadType(ct, name string) string {
 // user typed.
 func (c *composer) formView(f draftForm, msg string) composeView {
 	v := composeView{DraftID: f.DraftID, Key: f.Key, Source: f.Source, To: f.To, Cc: f.Cc, Bcc: f.Bcc, Subject: f.Subject,
-		Text: f.Text, Error: msg, Limit: byteSize(c.maxAttachmentBytes()), LimitBytes: c.maxAttachmentBytes(),
+		Text: f.Text, Error: msg, Limit: compose.ByteSize(c.maxAttachmentBytes()), LimitBytes: c.maxAttachmentBytes(),
 		Undo: int(c.opt.Compose.UndoSend / time.Second), Heading: "New message"}
 	return v
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -86,7 +87,7 @@ func Reply(o Original, self string, all bool) Draft {
 	text, rest := cutQuoted(BodyText(o))
 	d.Text = "\n\n" + attribution(o) + "\n" + quote(text)
 	if rest > 0 {
-		d.Text += fmt.Sprintf("> [The original goes on for %s more; it is not quoted here.]\n", sizeText(rest))
+		d.Text += fmt.Sprintf("> [The original goes on for %s more; it is not quoted here.]\n", ByteSize(int64(rest)))
 	}
 	return d
 }
@@ -111,14 +112,6 @@ func cutQuoted(text string) (string, int) {
 		}
 	}
 	return strings.TrimSuffix(text[:cut], "\r"), len(text) - cut
-}
-
-// sizeText is a byte count as a person reads it: "12 KB", "3.4 MB".
-func sizeText(n int) string {
-	if n < 1000*1000 {
-		return fmt.Sprintf("%d KB", (n+999)/1000)
-	}
-	return fmt.Sprintf("%.1f MB", float64(n)/1e6)
 }
 
 // Forward returns the draft of a forward of o from self, with no
@@ -163,7 +156,7 @@ func ForwardHead(o Original, self string, asAttachment bool) Draft {
 	text, rest := cutQuoted(BodyText(o))
 	b.WriteString(text)
 	if rest > 0 {
-		fmt.Fprintf(&b, "\n[The message goes on for %s more; forward it as an attachment to send it whole.]\n", sizeText(rest))
+		fmt.Fprintf(&b, "\n[The message goes on for %s more; forward it as an attachment to send it whole.]\n", ByteSize(int64(rest)))
 	}
 	d.Text = b.String()
 	return d
@@ -419,4 +412,15 @@ func walk(p *message.Part, fn func(*message.Part)) {
 		return
 	}
 	fn(p)
+}
+
+// ByteSize writes a size as people read it: 512 bytes, 12 KB, 3.4 MB.
+func ByteSize(n int64) string {
+	switch {
+	case n < 1000:
+		return strconv.FormatInt(n, 10) + " bytes"
+	case n < 1000*1000:
+		return strconv.FormatInt((n+500)/1000, 10) + " KB"
+	}
+	return strconv.FormatFloat(float64(n)/1e6, 'f', 1, 64) + " MB"
 }
