@@ -237,7 +237,7 @@ func (c *cli) runCommand(cmd *command, args []string) error {
 		return usageErr("%s: %s (xtramail %s --help)", cmd.name, argCount(cmd), cmd.name)
 	}
 	e := &env{cli: c, flags: cf}
-	if e.cfg, err = loadConfig(cf); err != nil {
+	if e.cfg, err = loadConfig(cf, false); err != nil {
 		return err
 	}
 	if cmd.data != dataNone {
@@ -299,8 +299,14 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 // loadConfig loads the configuration file if given and applies --data.
-func loadConfig(cf *commonFlags) (config.Config, error) {
+// With dev, the development set-up is applied first and the file over it:
+// what an administrator wrote in the file wins over --dev's loopback
+// listeners, as --data and the listener flags win over both.
+func loadConfig(cf *commonFlags, dev bool) (config.Config, error) {
 	cfg := config.Default()
+	if dev {
+		cfg.ApplyDev()
+	}
 	if cf.configFile != "" {
 		if err := config.Load(cf.configFile, &cfg); err != nil {
 			return cfg, err

@@ -43,7 +43,11 @@ func serveSetup(fs *flag.FlagSet) action {
 	return func(ctx context.Context, e *env, args []string) error {
 		cfg := e.cfg
 		if *dev || cfg.Dev {
-			cfg.ApplyDev()
+			var err error
+			if cfg, err = loadConfig(e.flags, true); err != nil {
+				return err
+			}
+			cfg.Dev = true
 		}
 		for name, dst := range map[string]*string{"capture": &cfg.Capture.Listen, "imap": &cfg.IMAP.Listen, "metrics": &cfg.Metrics.Listen,
 			"submission": &cfg.Submission.Listen, "submissions": &cfg.Submission.ListenTLS, "web": &cfg.Web.Listen} {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -342,4 +343,50 @@ func TestServeRefusesOpenCapture(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestDevUnderConfigFile: with --dev and a configuration file, what the
+// file sets wins over the development defaults (it was the other way:
+// --dev put its loopback ports over the file's listeners and host name),
+// and a flag wins over both.
+func TestDevUnderConfigFile(t *testing.T) {
+	data := t.TempDir()
+	imapAddr, capture := freePort(t), freePort(t)
+	cfgFile := filepath.Join(t.TempDir(), "dev.toml")
+	conf := fmt.Sprintf("hostname = \"mail.example.test\"\n[imap]\nlisten = %q\n[capture]\nlisten = \"127.0.0.1:1\"\n", imapAddr)
+	if err := os.WriteFile(cfgFile, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := &devServer{stdout: newLockedBuffer(), stderr: newLockedBuffer(), exited: make(chan struct{})}
+	d.cmd = exec.Command(binary, "serve", "--dev", "--config", cfgFile, "--data", data, "--capture-listen", capture,
+		"--metrics-listen", "off", "--web-listen", "off", "--submission-listen", "off", "--submissions-listen", "off")
+	d.cmd.Stdout, d.cmd.Stderr = d.stdout, d.stderr
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.cmd.Wait(); close(d.exited) }()
+	t.Cleanup(func() { d.cmd.Process.Kill(); <-d.exited })
+	banner := d.waitBanner(t)
+	if !strings.Contains(banner, imapAddr[strings.LastIndex(imapAddr, ":")+1:]) {
+		t.Errorf("banner does not name the file's IMAP port %s:\n%s", imapAddr, banner)
+	}
+	c, err := tls.Dial("tcp", imapAddr, &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatalf("IMAP on the file's address %s: %v", imapAddr, err)
+	}
+	greeting, err := bufio.NewReader(c).ReadString('\n')
+	c.Close()
+	if err != nil || !strings.HasPrefix(greeting, "* OK") {
+		t.Fatalf("IMAP greeting on %s: %q, %v", imapAddr, greeting, err)
+	}
+	if cs := c.ConnectionState(); len(cs.PeerCertificates) == 0 || cs.PeerCertificates[0].VerifyHostname("mail.example.test") != nil {
+		t.Errorf("the self-signed certificate is not for the file's host name mail.example.test")
+	}
+	sc, err := net.Dial("tcp", capture)
+	if err != nil {
+		t.Fatalf("capture on the flag's address %s: %v", capture, err)
+	}
+	readLine(t, bufio.NewReader(sc), "220 ")
+	sc.Close()
+	d.stop(t)
 }
