@@ -129,6 +129,16 @@ type DKIMKey struct {
 	// PrivateKey is the PKCS #8 DER encoding of the key.
 	PrivateKey []byte
 	Created    time.Time
+	// Domain is the domain's name, set by PendingDKIMKeys.
+	Domain string
+}
+
+// RetiredDKIMKey is a key a domain signed with before its current one:
+// its TXT record stays published until mail signed with it has been
+// verified.
+type RetiredDKIMKey struct {
+	Selector string
+	Retired  time.Time // when the next key replaced it
 }
 
 // Queue is the outbound queue's part of a Store. Entries are added by
@@ -163,4 +173,19 @@ type Queue interface {
 	SetDKIMKey(ctx context.Context, domain string, key DKIMKey) error
 	// DKIMKey returns a domain's DKIM key, ErrNotFound without one.
 	DKIMKey(ctx context.Context, domain string) (DKIMKey, error)
+	// SetPendingDKIMKey stores (replacing) a domain's pending DKIM key:
+	// one that does not sign until ActivateDKIMKey makes it the domain's
+	// key, once its TXT record is published.
+	SetPendingDKIMKey(ctx context.Context, domain string, key DKIMKey) error
+	// PendingDKIMKeys returns the pending key of a domain (none: an empty
+	// list), or of every domain when domain is "", with Domain set.
+	PendingDKIMKeys(ctx context.Context, domain string) ([]DKIMKey, error)
+	// ActivateDKIMKey makes the domain's pending key with this selector
+	// its DKIM key, in one transaction, and records the key it replaces
+	// as retired at now; ErrNotFound when the pending key has another
+	// selector (replaced meanwhile) or there is none.
+	ActivateDKIMKey(ctx context.Context, domain, selector string, now time.Time) error
+	// RetiredDKIMKeys lists the keys a domain signed with before, newest
+	// first.
+	RetiredDKIMKeys(ctx context.Context, domain string) ([]RetiredDKIMKey, error)
 }

@@ -261,6 +261,16 @@ func (s *Store) QueueStats(ctx context.Context) (store.QueueStats, error) {
 }
 
 func (s *Store) SetDKIMKey(ctx context.Context, domain string, key store.DKIMKey) error {
+	return s.putDKIMKey(ctx, "dkim_keys", domain, key)
+}
+
+func (s *Store) SetPendingDKIMKey(ctx context.Context, domain string, key store.DKIMKey) error {
+	return s.putDKIMKey(ctx, "dkim_pending_keys", domain, key)
+}
+
+// putDKIMKey stores a domain's key in table, dkim_keys or
+// dkim_pending_keys, which have the same columns.
+func (s *Store) putDKIMKey(ctx context.Context, table, domain string, key store.DKIMKey) error {
 	name, err := store.NormalizeDomain(domain)
 	if err != nil {
 		return err
@@ -276,7 +286,7 @@ func (s *Store) SetDKIMKey(ctx context.Context, domain string, key store.DKIMKey
 		if err := t.QueryRow("SELECT id FROM domains WHERE name = ?", name).Scan(&id); err != nil {
 			return notFound(err, "domain "+name)
 		}
-		_, err := t.Exec(`INSERT INTO dkim_keys (domain_id, selector, algorithm, private_key, created) VALUES (?, ?, ?, ?, ?)
+		_, err := t.Exec(`INSERT INTO `+table+` (domain_id, selector, algorithm, private_key, created) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (domain_id) DO UPDATE SET selector = excluded.selector, algorithm = excluded.algorithm,
 				private_key = excluded.private_key, created = excluded.created`,
 			id, key.Selector, key.Algorithm, key.PrivateKey, key.Created.UnixMilli())
@@ -285,6 +295,100 @@ func (s *Store) SetDKIMKey(ctx context.Context, domain string, key store.DKIMKey
 		}
 		return nil
 	})
+}
+
+func (s *Store) PendingDKIMKeys(ctx context.Context, domain string) ([]store.DKIMKey, error) {
+	q := `SELECT k.domain_id, d.name, k.selector, k.algorithm, k.private_key, k.created
+		FROM dkim_pending_keys k JOIN domains d ON d.id = k.domain_id`
+	var args []any
+	if domain != "" {
+		name, err := store.NormalizeDomain(domain)
+		if err != nil {
+			return nil, err
+		}
+		q += " WHERE d.name = ?"
+		args = append(args, name)
+	}
+	rows, err := s.query(ctx, q+" ORDER BY d.name", args...)
+	if err != nil {
+		return nil, fmt.Errorf("pending dkim keys: %w", err)
+	}
+	defer rows.Close()
+	var out []store.DKIMKey
+	for rows.Next() {
+		var k store.DKIMKey
+		var created int64
+		if err := rows.Scan(&k.DomainID, &k.Domain, &k.Selector, &k.Algorithm, &k.PrivateKey, &created); err != nil {
+			return nil, fmt.Errorf("pending dkim keys: %w", err)
+		}
+		k.Created = time.UnixMilli(created)
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) ActivateDKIMKey(ctx context.Context, domain, selector string, now time.Time) error {
+	name, err := store.NormalizeDomain(domain)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, func(t *tx) error {
+		var id int64
+		err := t.QueryRow(`SELECT k.domain_id FROM dkim_pending_keys k JOIN domains d ON d.id = k.domain_id
+			WHERE d.name = ? AND k.selector = ?`, name, selector).Scan(&id)
+		if err != nil {
+			return notFound(err, "pending dkim key "+selector+" of "+name)
+		}
+		var old string
+		switch err := t.QueryRow("SELECT selector FROM dkim_keys WHERE domain_id = ?", id).Scan(&old); {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return fmt.Errorf("dkim key of %s: %w", name, err)
+		case old != selector:
+			if _, err := t.Exec(`INSERT INTO dkim_retired_keys (domain_id, selector, retired) VALUES (?, ?, ?)
+				ON CONFLICT DO UPDATE SET retired = excluded.retired`, id, old, now.UnixMilli()); err != nil {
+				return fmt.Errorf("retire dkim key %s of %s: %w", old, name, err)
+			}
+		}
+		if _, err := t.Exec(`INSERT INTO dkim_keys (domain_id, selector, algorithm, private_key, created)
+				SELECT domain_id, selector, algorithm, private_key, created FROM dkim_pending_keys WHERE domain_id = ?
+			ON CONFLICT (domain_id) DO UPDATE SET selector = excluded.selector, algorithm = excluded.algorithm,
+				private_key = excluded.private_key, created = excluded.created`, id); err != nil {
+			return fmt.Errorf("activate dkim key %s of %s: %w", selector, name, err)
+		}
+		if _, err := t.Exec("DELETE FROM dkim_pending_keys WHERE domain_id = ?", id); err != nil {
+			return fmt.Errorf("activate dkim key %s of %s: %w", selector, name, err)
+		}
+		// A selector used again is no longer retired.
+		if _, err := t.Exec("DELETE FROM dkim_retired_keys WHERE domain_id = ? AND selector = ?", id, selector); err != nil {
+			return fmt.Errorf("activate dkim key %s of %s: %w", selector, name, err)
+		}
+		return nil
+	})
+}
+
+func (s *Store) RetiredDKIMKeys(ctx context.Context, domain string) ([]store.RetiredDKIMKey, error) {
+	name, err := store.NormalizeDomain(domain)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.query(ctx, `SELECT r.selector, r.retired FROM dkim_retired_keys r JOIN domains d ON d.id = r.domain_id
+		WHERE d.name = ? ORDER BY r.retired DESC, r.selector`, name)
+	if err != nil {
+		return nil, fmt.Errorf("retired dkim keys of %s: %w", name, err)
+	}
+	defer rows.Close()
+	var out []store.RetiredDKIMKey
+	for rows.Next() {
+		var r store.RetiredDKIMKey
+		var at int64
+		if err := rows.Scan(&r.Selector, &at); err != nil {
+			return nil, fmt.Errorf("retired dkim keys of %s: %w", name, err)
+		}
+		r.Retired = time.UnixMilli(at)
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }
 
 func (s *Store) DKIMKey(ctx context.Context, domain string) (store.DKIMKey, error) {

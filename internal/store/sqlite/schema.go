@@ -536,7 +536,28 @@ CREATE INDEX IF NOT EXISTS messages_deleted_by_id ON messages(account_id, id, ma
 ALTER TABLE queue ADD COLUMN dsn_orcpt TEXT NOT NULL DEFAULT '';
 ALTER TABLE queue ADD COLUMN dsn_ret TEXT NOT NULL DEFAULT '';
 ALTER TABLE queue ADD COLUMN dsn_envid TEXT NOT NULL DEFAULT '';`,
+	// DKIM rotation: a new key waits here until its TXT record is seen
+	// in DNS (dkim.ActivatePending), and the keys it replaced are
+	// remembered so that the listing says when their records can go.
+	// IF NOT EXISTS: a test that winds user_version back runs it again.
+	dkimRotationSchema,
 }
+
+const dkimRotationSchema = `
+CREATE TABLE IF NOT EXISTS dkim_pending_keys (
+	domain_id INTEGER PRIMARY KEY REFERENCES domains(id) ON DELETE CASCADE,
+	selector TEXT NOT NULL,
+	algorithm TEXT NOT NULL,
+	private_key BLOB NOT NULL,
+	created INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dkim_retired_keys (
+	domain_id INTEGER NOT NULL REFERENCES domains(id) ON DELETE CASCADE,
+	selector TEXT NOT NULL,
+	retired INTEGER NOT NULL,
+	PRIMARY KEY (domain_id, selector)
+);
+`
 
 // rebuildAutoincrement returns the statements that recreate table with
 // the given columns, keeping its rows and ids. Indexes go with the old

@@ -202,3 +202,56 @@ func testDKIMKeys(t *testing.T, s store.Store) {
 		t.Fatalf("key %+v", got)
 	}
 }
+
+// testDKIMRotation: a pending key does not replace the domain's key until
+// activated by its selector; activation moves it and retires the old
+// key; a pending key replaced meanwhile is not activated under the old
+// selector.
+func testDKIMRotation(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	setup(t, s, "alice@example.org")
+	must(s.CreateDomain(ctx, "other.org", 0))
+	at := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	if ks := must(s.PendingDKIMKeys(ctx, "")); len(ks) != 0 {
+		t.Fatalf("pending keys of a new store: %+v", ks)
+	}
+	if err := s.SetPendingDKIMKey(ctx, "missing.test", store.DKIMKey{Selector: "p", Algorithm: "rsa", PrivateKey: []byte{1}}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("pending key for unknown domain: %v", err)
+	}
+	if err := s.ActivateDKIMKey(ctx, "example.org", "p1", at); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("activate without a pending key: %v", err)
+	}
+	must(0, s.SetDKIMKey(ctx, "example.org", store.DKIMKey{Selector: "old", Algorithm: "rsa", PrivateKey: []byte{9}}))
+	must(0, s.SetPendingDKIMKey(ctx, "example.org", store.DKIMKey{Selector: "p1", Algorithm: "ed25519", PrivateKey: []byte{1}}))
+	must(0, s.SetPendingDKIMKey(ctx, "example.org", store.DKIMKey{Selector: "p2", Algorithm: "ed25519", PrivateKey: []byte{2}}))
+	must(0, s.SetPendingDKIMKey(ctx, "other.org", store.DKIMKey{Selector: "o1", Algorithm: "rsa", PrivateKey: []byte{3}}))
+	if k := must(s.DKIMKey(ctx, "example.org")); k.Selector != "old" {
+		t.Fatalf("a pending key replaced the domain's key: %+v", k)
+	}
+	all := must(s.PendingDKIMKeys(ctx, ""))
+	if len(all) != 2 || all[0].Domain != "example.org" || all[0].Selector != "p2" || all[1].Domain != "other.org" || all[0].DomainID == 0 {
+		t.Fatalf("pending keys %+v", all)
+	}
+	if one := must(s.PendingDKIMKeys(ctx, "Other.ORG")); len(one) != 1 || one[0].Selector != "o1" || string(one[0].PrivateKey) != "\x03" {
+		t.Fatalf("pending keys of other.org %+v", one)
+	}
+	// p1 was replaced by p2: its record seen in DNS activates nothing.
+	if err := s.ActivateDKIMKey(ctx, "example.org", "p1", at); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("activate a replaced pending key: %v", err)
+	}
+	must(0, s.ActivateDKIMKey(ctx, "example.org", "p2", at))
+	if k := must(s.DKIMKey(ctx, "example.org")); k.Selector != "p2" || k.Algorithm != "ed25519" || string(k.PrivateKey) != "\x02" {
+		t.Fatalf("activated key %+v", k)
+	}
+	if ks := must(s.PendingDKIMKeys(ctx, "example.org")); len(ks) != 0 {
+		t.Fatalf("still pending after activation: %+v", ks)
+	}
+	if r := must(s.RetiredDKIMKeys(ctx, "example.org")); len(r) != 1 || r[0].Selector != "old" || !r[0].Retired.Equal(at) {
+		t.Fatalf("retired keys %+v", r)
+	}
+	// A first key retires nothing.
+	must(0, s.ActivateDKIMKey(ctx, "other.org", "o1", at))
+	if r := must(s.RetiredDKIMKeys(ctx, "other.org")); len(r) != 0 {
+		t.Fatalf("retired keys of a domain's first key %+v", r)
+	}
+}
