@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -26,9 +27,13 @@ func queueCommands() []command {
 
 func dkimCommands() []command {
 	return []command{
-		{name: "domain dkim generate", args: "DOMAIN", summary: "make a DKIM signing key for a domain and print the DNS record to publish",
+		{name: "domain dkim generate", args: "DOMAIN", summary: "make a pending DKIM key for a domain and print the DNS record to publish: it signs once the record is seen",
 			minArgs: 1, maxArgs: 1, data: dataExisting, setup: dkimGenerate},
-		{name: "domain dkim show", args: "DOMAIN", summary: "print the DNS record of a domain's DKIM key",
+		{name: "domain dkim activate", args: "DOMAIN", summary: "look up a domain's pending DKIM key's record now and make the key sign if it is published (--force: without looking)",
+			minArgs: 1, maxArgs: 1, data: dataExisting, setup: dkimActivate},
+		{name: "domain dkim list", args: "[DOMAIN]", summary: "list DKIM keys (active, pending, retired) with the records to publish or remove",
+			minArgs: 0, maxArgs: 1, data: dataExisting, setup: dkimList},
+		{name: "domain dkim show", args: "DOMAIN", summary: "print the DNS record of a domain's DKIM key (the pending one when none signs yet)",
 			minArgs: 1, maxArgs: 1, data: dataExisting, setup: dkimShow},
 	}
 }
@@ -144,6 +149,24 @@ func txtRecord(name, value string) string {
 	return name + ". IN TXT " + strings.Join(parts, " ")
 }
 
+// pendingKey returns a domain's pending DKIM key, ok false without one.
+func pendingKey(ctx context.Context, e *env, domain string) (store.DKIMKey, bool, error) {
+	ks, err := e.store.PendingDKIMKeys(ctx, domain)
+	if err != nil || len(ks) == 0 {
+		return store.DKIMKey{}, false, err
+	}
+	return ks[0], true, nil
+}
+
+// activeKey returns a domain's DKIM key, ok false without one.
+func activeKey(ctx context.Context, e *env, domain string) (store.DKIMKey, bool, error) {
+	k, err := e.store.DKIMKey(ctx, domain)
+	if errors.Is(err, store.ErrNotFound) {
+		return k, false, nil
+	}
+	return k, err == nil, err
+}
+
 func dkimGenerate(fs *flag.FlagSet) action {
 	alg := fs.String("algorithm", "rsa", "rsa (2048 bits, verified everywhere) or ed25519 (RFC 8463, not yet everywhere)")
 	selector := fs.String("selector", "", "DNS selector (default: x and today's date, with a letter after it for a second key that day)")
@@ -152,13 +175,26 @@ func dkimGenerate(fs *flag.FlagSet) action {
 		if err != nil {
 			return err
 		}
-		cur, err := e.store.DKIMKey(ctx, d.Name)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+		cur, active, err := activeKey(ctx, e, d.Name)
+		if err != nil {
+			return err
+		}
+		old, replaces, err := pendingKey(ctx, e, d.Name)
+		if err != nil {
 			return err
 		}
 		sel := *selector
 		if sel == "" {
-			sel = dkim.NewSelector(time.Now(), cur.Selector)
+			// The newest name in use: a pending key is newer than the
+			// active one.
+			last := cur.Selector
+			if replaces {
+				last = old.Selector
+			}
+			sel = dkim.NewSelector(time.Now(), last)
+		}
+		if active && sel == cur.Selector {
+			return usageErr("domain dkim generate: selector %s is the active key's: a new key needs a DNS name of its own", sel)
 		}
 		key, err := dkim.GenerateKey(*alg, sel, time.Now())
 		if err != nil {
@@ -168,14 +204,155 @@ func dkimGenerate(fs *flag.FlagSet) action {
 		if err != nil {
 			return err
 		}
-		if err := e.store.SetDKIMKey(ctx, d.Name, key); err != nil {
+		if err := e.store.SetPendingDKIMKey(ctx, d.Name, key); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "domain %s now signs outgoing mail with DKIM key %s (%s); publish:\n%s\n",
+		fmt.Fprintf(e.stdout, "domain %s: new DKIM key %s (%s) is pending; publish:\n%s\n",
 			d.Name, key.Selector, key.Algorithm, txtRecord(dkim.RecordName(key, d.Name), rec))
-		if cur.Selector != "" && cur.Selector != key.Selector {
-			fmt.Fprintf(e.stdout, "It replaces key %s: its record %s can go once messages signed with it are delivered (a few days).\n",
-				cur.Selector, dkim.RecordName(cur, d.Name))
+		if replaces && old.Selector != key.Selector {
+			fmt.Fprintf(e.stdout, "It replaces pending key %s, which never signed: its record %s, if published, can go.\n",
+				old.Selector, dkim.RecordName(old, d.Name))
+		}
+		if active {
+			fmt.Fprintf(e.stdout, "Key %s keeps signing until the new record is seen in DNS", cur.Selector)
+		} else {
+			fmt.Fprintf(e.stdout, "Mail from %s stays unsigned until the record is seen in DNS", d.Name)
+		}
+		fmt.Fprintf(e.stdout, ": the running server looks every %d minutes; `xtramail domain dkim activate %s` looks now.\n",
+			int(dkim.DefaultCheckEvery.Minutes()), d.Name)
+		return nil
+	}
+}
+
+func dkimActivate(fs *flag.FlagSet) action {
+	force := fs.Bool("force", false, "activate without looking the record up: receivers fail every signature until they find it")
+	ns := fs.String("nameserver", "", "ask this name server (`host:port`, UDP), such as the domain's authoritative one, instead of the system's resolver")
+	return func(ctx context.Context, e *env, args []string) error {
+		d, err := e.store.Domain(ctx, args[0])
+		if err != nil {
+			return err
+		}
+		cur, active, err := activeKey(ctx, e, d.Name)
+		if err != nil {
+			return err
+		}
+		var r dkim.Resolver = net.DefaultResolver
+		if *ns != "" {
+			if _, _, err := net.SplitHostPort(*ns); err != nil {
+				return usageErr("domain dkim activate: --nameserver %q: want host:port", *ns)
+			}
+			r = dkim.ResolverAt(*ns)
+		}
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		checks, err := dkim.ActivatePending(ctx, e.store, r, d.Name, *force, time.Now())
+		if err != nil {
+			return err
+		}
+		if len(checks) == 0 {
+			return fmt.Errorf("domain %s has no pending DKIM key (domain dkim generate makes one): %w", d.Name, store.ErrNotFound)
+		}
+		c := checks[0]
+		if !c.Activated {
+			return fmt.Errorf("DKIM key %s of %s stays pending: %w", c.Key.Selector, d.Name, c.Err)
+		}
+		fmt.Fprintf(e.stdout, "domain %s: DKIM key %s is active; a running server signs with it within %d seconds.\n",
+			d.Name, c.Key.Selector, int(dkim.DefaultKeyTTL.Seconds()))
+		if active && cur.Selector != c.Key.Selector {
+			fmt.Fprintf(e.stdout, "Key %s is retired: keep its record %s until %s, for mail signed with it still on its way.\n",
+				cur.Selector, dkim.RecordName(cur, d.Name), time.Now().Add(dkim.RetiredRecordKeep).UTC().Format(time.DateOnly))
+		}
+		return nil
+	}
+}
+
+// dkimRow is a key in `domain dkim list --json`.
+type dkimRow struct {
+	Domain     string    `json:"domain"`
+	Selector   string    `json:"selector"`
+	Algorithm  string    `json:"algorithm,omitempty"`
+	State      string    `json:"state"` // active, pending or retired
+	Since      time.Time `json:"since"` // made (active, pending) or retired
+	RecordName string    `json:"record_name"`
+	// Record is the TXT record to publish (active and pending keys).
+	Record string `json:"record,omitempty"`
+	// RemoveAfter is when a retired key's record can go.
+	RemoveAfter *time.Time `json:"remove_after,omitempty"`
+}
+
+func dkimList(fs *flag.FlagSet) action {
+	asJSON := jsonFlag(fs)
+	return func(ctx context.Context, e *env, args []string) error {
+		var names []string
+		if len(args) == 1 {
+			d, err := e.store.Domain(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			names = []string{d.Name}
+		} else {
+			ds, err := e.store.Domains(ctx)
+			if err != nil {
+				return err
+			}
+			for _, d := range ds {
+				names = append(names, d.Name)
+			}
+		}
+		var rows []dkimRow
+		row := func(k store.DKIMKey, domain, state string) error {
+			rec, err := dkim.Record(k)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, dkimRow{Domain: domain, Selector: k.Selector, Algorithm: k.Algorithm, State: state,
+				Since: k.Created.UTC(), RecordName: dkim.RecordName(k, domain), Record: rec})
+			return nil
+		}
+		for _, name := range names {
+			if k, ok, err := pendingKey(ctx, e, name); err != nil {
+				return err
+			} else if ok {
+				if err := row(k, name, "pending"); err != nil {
+					return err
+				}
+			}
+			if k, ok, err := activeKey(ctx, e, name); err != nil {
+				return err
+			} else if ok {
+				if err := row(k, name, "active"); err != nil {
+					return err
+				}
+			}
+			retired, err := e.store.RetiredDKIMKeys(ctx, name)
+			if err != nil {
+				return err
+			}
+			for _, r := range retired {
+				after := r.Retired.Add(dkim.RetiredRecordKeep).UTC()
+				rows = append(rows, dkimRow{Domain: name, Selector: r.Selector, State: "retired", Since: r.Retired.UTC(),
+					RecordName: dkim.RecordName(store.DKIMKey{Selector: r.Selector}, name), RemoveAfter: &after})
+			}
+		}
+		err := printList(e.cli, *asJSON, rows, "DOMAIN\tSELECTOR\tSTATE\tSINCE (UTC)\tDNS", func(r dkimRow) string {
+			dns := "publish " + r.RecordName + " (below)"
+			switch {
+			case r.State == "retired" && time.Now().After(*r.RemoveAfter):
+				dns = "remove " + r.RecordName
+			case r.State == "retired":
+				dns = "keep " + r.RecordName + " until " + r.RemoveAfter.Format(time.DateOnly)
+			case r.State == "pending":
+				dns += ": signs once seen there"
+			}
+			return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", r.Domain, r.Selector, r.State, r.Since.Format("2006-01-02 15:04"), dns)
+		})
+		if err != nil || *asJSON {
+			return err
+		}
+		for _, r := range rows {
+			if r.Record != "" {
+				fmt.Fprintf(e.stdout, "\n%s key %s:\n%s\n", r.State, r.Selector, txtRecord(r.RecordName, r.Record))
+			}
 		}
 		return nil
 	}
@@ -187,9 +364,15 @@ func dkimShow(fs *flag.FlagSet) action {
 		if err != nil {
 			return err
 		}
-		key, err := e.store.DKIMKey(ctx, d.Name)
+		key, ok, err := activeKey(ctx, e, d.Name)
+		if err == nil && !ok {
+			key, ok, err = pendingKey(ctx, e, d.Name)
+		}
 		if err != nil {
 			return err
+		}
+		if !ok {
+			return fmt.Errorf("dkim key of %s: %w", d.Name, store.ErrNotFound)
 		}
 		rec, err := dkim.Record(key)
 		if err != nil {

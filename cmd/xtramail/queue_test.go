@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -10,12 +11,12 @@ import (
 	"time"
 
 	"github.com/xtramail/xtramail/internal/queue"
+	"github.com/xtramail/xtramail/internal/queue/queuetest"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
 // TestQueueAndDKIMCommands: queue list, retry and delete on entries made
-// the way Submit makes them, and domain dkim generate/show printing a
-// record whose key the store keeps.
+// the way Submit makes them, and the dkim commands' refusals.
 func TestQueueAndDKIMCommands(t *testing.T) {
 	data := t.TempDir()
 	cliProc(t, data, "", "domain", "add", "example.test")
@@ -60,29 +61,88 @@ func TestQueueAndDKIMCommands(t *testing.T) {
 		{args: data2("domain", "dkim", "show", "example.test"), code: 1, stderr: []string{"not found"}},
 		{args: data2("domain", "dkim", "generate", "nowhere.test"), code: 1, stderr: []string{"not found"}},
 		{args: data2("domain", "dkim", "generate", "example.test", "--algorithm", "dsa"), code: 1, stderr: []string{"want ed25519 or rsa"}},
-		{args: data2("domain", "dkim", "generate", "example.test", "--algorithm", "ed25519", "--selector", "ed1"),
-			stdout: []string{"publish:", `ed1._domainkey.example.test. IN TXT "v=DKIM1; k=ed25519; p=`}},
-		{args: data2("domain", "dkim", "generate", "example.test", "--selector", "rsa1"),
-			stdout: []string{`rsa1._domainkey.example.test. IN TXT "v=DKIM1; k=rsa; p=`, "It replaces key ed1: its record ed1._domainkey.example.test can go"}},
 		{args: data2("log", "search", "--status", "expired"), stdout: []string{"TIME (UTC)"}},
 	})
-	// The RSA record is split into 255-byte strings, and show prints the
-	// one stored.
-	out = cliProc(t, data, "", "domain", "dkim", "show", "example.test")
-	parts := regexp.MustCompile(`"([^"]*)"`).FindAllStringSubmatch(out, -1)
-	if len(parts) < 2 || len(parts[0][1]) != 255 {
-		t.Fatalf("rsa record not split: %s", out)
+}
+
+// TestDKIMRotationCommands: generate makes a pending key that does not
+// sign; activate looks its record up (here at a test name server) and
+// leaves it pending while the record is missing or holds another public
+// key, activates it once published, or at once with --force; the key it
+// replaces is listed as retired with the date its record can go; list
+// shows each key's state and the records to publish.
+func TestDKIMRotationCommands(t *testing.T) {
+	data := t.TempDir()
+	cliProc(t, data, "", "domain", "add", "example.test")
+	ns := queuetest.StartDNS(t)
+	st := openStore(t, data)
+	ctx := context.Background()
+	data2 := func(args ...string) []string { return append(args, "--data", "$DATA") }
+	activate := data2("domain", "dkim", "activate", "example.test", "--nameserver", ns.Addr)
+	// publish serves the record show prints, as an administrator pastes it.
+	publish := func(zoneLine string) {
+		t.Helper()
+		name, rest, ok := strings.Cut(strings.TrimSpace(zoneLine), ". IN TXT ")
+		if !ok {
+			t.Fatalf("not a TXT record in zone-file form: %q", zoneLine)
+		}
+		ns.SetTXT(t, name, strings.ReplaceAll(strings.Trim(rest, `"`), `" "`, ""))
 	}
-	if !strings.HasPrefix(out, "rsa1._domainkey.example.test.") {
+	runCases(t, data, []cliCase{
+		{args: activate, code: 1, stderr: []string{"no pending DKIM key"}},
+		{args: data2("domain", "dkim", "generate", "example.test", "--algorithm", "ed25519", "--selector", "ed1"),
+			stdout: []string{"new DKIM key ed1 (ed25519) is pending; publish:", `ed1._domainkey.example.test. IN TXT "v=DKIM1; k=ed25519; p=`,
+				"Mail from example.test stays unsigned until the record is seen in DNS"}},
+		{args: activate, code: 1, stderr: []string{"DKIM key ed1 of example.test stays pending", "no TXT record at ed1._domainkey.example.test"}},
+	})
+	if _, err := st.DKIMKey(ctx, "example.test"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a pending key signs: %v", err)
+	}
+	publish(cliProc(t, data, "", "domain", "dkim", "show", "example.test"))
+	runCases(t, data, []cliCase{
+		{args: activate, stdout: []string{"domain example.test: DKIM key ed1 is active"}, notOut: []string{"retired"}},
+		{args: data2("domain", "dkim", "generate", "example.test", "--selector", "ed1"), code: 2, stderr: []string{"the active key's"}},
+		{args: data2("domain", "dkim", "generate", "example.test", "--selector", "rsa1"),
+			stdout: []string{`rsa1._domainkey.example.test. IN TXT "v=DKIM1; k=rsa; p=`, "Key ed1 keeps signing until the new record is seen in DNS"}},
+	})
+	if k, err := st.DKIMKey(ctx, "example.test"); err != nil || k.Selector != "ed1" {
+		t.Fatalf("signing key after a new one was generated: %+v %v", k, err)
+	}
+	// A record with another key at the new name activates nothing.
+	ns.SetTXT(t, "rsa1._domainkey.example.test", "v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAwrong")
+	runCases(t, data, []cliCase{
+		{args: activate, code: 1, stderr: []string{"stays pending", "rsa1._domainkey.example.test publishes another public key"}},
+		{args: data2("domain", "dkim", "list"), stdout: []string{"example.test", "rsa1", "pending", "ed1", "active",
+			"pending key rsa1:", "active key ed1:", `ed1._domainkey.example.test. IN TXT "v=DKIM1; k=ed25519; p=`}},
+		{args: data2("domain", "dkim", "activate", "example.test", "--force"),
+			stdout: []string{"DKIM key rsa1 is active", "Key ed1 is retired: keep its record ed1._domainkey.example.test until " +
+				time.Now().Add(7*24*time.Hour).UTC().Format(time.DateOnly)}},
+		{args: data2("domain", "dkim", "list", "example.test"), stdout: []string{"rsa1", "active", "ed1", "retired",
+			"keep ed1._domainkey.example.test until"}, notOut: []string{"pending"}},
+	})
+	if k, err := st.DKIMKey(ctx, "example.test"); err != nil || k.Selector != "rsa1" || k.Algorithm != "rsa" {
+		t.Fatalf("forced key %+v %v", k, err)
+	}
+	var rows []dkimRow
+	if err := json.Unmarshal([]byte(cliProc(t, data, "", "domain", "dkim", "list", "--json")), &rows); err != nil || len(rows) != 2 {
+		t.Fatalf("list --json: %v %+v", err, rows)
+	}
+	if rows[0].State != "active" || rows[0].Selector != "rsa1" || !strings.HasPrefix(rows[0].Record, "v=DKIM1; k=rsa; p=") ||
+		rows[1].State != "retired" || rows[1].Selector != "ed1" || rows[1].Record != "" || rows[1].RemoveAfter == nil {
+		t.Fatalf("list --json rows %+v", rows)
+	}
+
+	// The RSA record is split into 255-byte strings, and show prints the
+	// active one.
+	out := cliProc(t, data, "", "domain", "dkim", "show", "example.test")
+	parts := regexp.MustCompile(`"([^"]*)"`).FindAllStringSubmatch(out, -1)
+	if len(parts) < 2 || len(parts[0][1]) != 255 || !strings.HasPrefix(out, "rsa1._domainkey.example.test.") {
 		t.Fatalf("show %s", out)
 	}
-	if k, err := st.DKIMKey(ctx, "example.test"); err != nil || k.Selector != "rsa1" || k.Algorithm != "rsa" {
-		t.Fatalf("stored key %+v %v", k, err)
-	}
 	// Two keys made the same day without --selector have DNS names of
-	// their own: the second under the first's name would fail every
-	// signature until its record replaced the published one.
-	sel := regexp.MustCompile(`with DKIM key (x\d{8}[a-z]?) \(rsa\)`)
+	// their own (also the second while the first is pending), and none
+	// is the active key's.
+	sel := regexp.MustCompile(`new DKIM key (x\d{8}[a-z]?) \(rsa\) is pending`)
 	var made []string
 	for range 2 {
 		m := sel.FindStringSubmatch(cliProc(t, data, "", "domain", "dkim", "generate", "example.test"))

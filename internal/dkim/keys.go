@@ -92,6 +92,14 @@ func (k *Keys) Signer(ctx context.Context, domain string) (*Signer, error) {
 	return next.signer, nil
 }
 
+// Forget drops what is cached of a domain's key, so that the next
+// Signer reads it again: after a pending key was activated here.
+func (k *Keys) Forget(domain string) {
+	k.mu.Lock()
+	delete(k.m, domain)
+	k.mu.Unlock()
+}
+
 func sameKey(a, b store.DKIMKey) bool {
 	return a.Selector == b.Selector && a.Algorithm == b.Algorithm && a.Created.Equal(b.Created) &&
 		bytes.Equal(a.PrivateKey, b.PrivateKey)

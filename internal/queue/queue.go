@@ -102,6 +102,9 @@ type Config struct {
 	// DKIMKeyTTL is how long a sender domain's DKIM key, once read, is
 	// used before the store is read again (dkim.DefaultKeyTTL).
 	DKIMKeyTTL time.Duration
+	// DKIMCheck is how often Run looks up the TXT records of pending
+	// DKIM keys and activates those published (dkim.DefaultCheckEvery).
+	DKIMCheck time.Duration
 
 	// Now is the clock and Rand the jitter source in [0,1); tests inject
 	// both.
@@ -123,6 +126,7 @@ func (c *Config) defaults() {
 	set(&c.Poll, 15*time.Second)
 	set(&c.DialTimeout, 30*time.Second)
 	set(&c.IdleConn, 2*time.Second)
+	set(&c.DKIMCheck, dkim.DefaultCheckEvery)
 	if c.Batch <= 0 {
 		c.Batch = 200
 	}
@@ -199,6 +203,13 @@ func (w *Worker) Run(ctx context.Context) error {
 		wg.Wait()
 		w.pool.closeAll()
 	}()
+	// Apart from the passes: a slow DNS answer must not hold up
+	// delivery.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		w.checkDKIM(ctx)
+	}()
 	for {
 		// At most two batches claimed and not settled: enough to keep
 		// every session busy, few enough that none waits past its lease.
@@ -225,6 +236,46 @@ func (w *Worker) Run(ctx context.Context) error {
 		case <-w.room:
 		}
 	}
+}
+
+// checkDKIM activates pending DKIM keys whose records are published, at
+// once and then every DKIMCheck, until ctx ends.
+func (w *Worker) checkDKIM(ctx context.Context) {
+	t := time.NewTicker(w.cfg.DKIMCheck)
+	defer t.Stop()
+	for {
+		if _, err := w.ActivateDKIM(ctx); err != nil && ctx.Err() == nil {
+			w.log.Error("check pending dkim keys", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// ActivateDKIM looks up the TXT records of every pending DKIM key with
+// the worker's resolver and makes those published their domains'
+// signing keys (dkim.ActivatePending), used from the next message on.
+func (w *Worker) ActivateDKIM(ctx context.Context) ([]dkim.Check, error) {
+	checks, err := dkim.ActivatePending(ctx, w.st, w.cfg.Resolver, "", false, w.cfg.Now())
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range checks {
+		log := w.log.With("domain", c.Domain, "selector", c.Key.Selector)
+		switch {
+		case c.Activated:
+			w.keys.Forget(c.Domain)
+			log.Info("dkim key activated: its record is published")
+		case errors.Is(c.Err, dkim.ErrNotPublished):
+			log.Debug("dkim key still pending", "reason", c.Err)
+		default:
+			log.Warn("dkim key still pending: check failed", "err", c.Err)
+		}
+	}
+	return checks, nil
 }
 
 // RunOnce claims the entries due now, delivers them and returns how many

@@ -19,6 +19,7 @@ import (
 	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/mtasts"
 	"github.com/xtramail/xtramail/internal/mtasts/mtaststest"
+	"github.com/xtramail/xtramail/internal/queue/queuetest"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/tlsutil"
 )
@@ -33,6 +34,7 @@ type mxSetup struct {
 	clock *clocktest.Clock
 	cfg   Config
 	sts   *mtaststest.Server // the policy host, with stsSetup
+	dns   *queuetest.DNS     // serves cfg.Resolver's answers
 }
 
 func newMX(t *testing.T, extra ...string) *mxSetup {
@@ -48,10 +50,11 @@ func newMX(t *testing.T, extra ...string) *mxSetup {
 		"mx.example.net. 300 IN A 127.0.0.1",
 	}, extra...)
 	c := clocktest.New(t0)
-	return &mxSetup{st: st, acc: acc, sink: sk, clock: c, cfg: Config{
+	d := queuetest.StartDNS(t, records...)
+	return &mxSetup{st: st, acc: acc, sink: sk, clock: c, dns: d, cfg: Config{
 		Hostname: "queue.example.org",
 		MXPort:   sk.port,
-		Resolver: startDNS(t, records...),
+		Resolver: d.Resolver(),
 		RootCAs:  roots,
 		// The test's MX hosts are on loopback, refused otherwise.
 		RouteNetworks: loopback,
