@@ -19,6 +19,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
+	"github.com/xtramail/xtramail/internal/dkim"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -264,8 +265,19 @@ func (w *Worker) send(ctx context.Context, c *conn, t target, m *outMsg) ([]resu
 	if bad != nil {
 		return uniform(m, *bad), nil
 	}
-	// Signed after any conversion to 7 bits: over the bytes that go out.
-	sig, err := w.sign(ctx, first, open)
+	// Signed after any conversion: over the bytes that go out. A body
+	// going as stored is checked for long lines on the same read.
+	var long *longLines
+	if c.ext8 {
+		long = &longLines{}
+	}
+	sig, err := w.sign(ctx, first, open, long)
+	if err == nil && long != nil && long.found {
+		if open, size, bad = w.shortened(ctx, c, first, open); bad != nil {
+			return uniform(m, *bad), nil
+		}
+		sig, err = w.sign(ctx, first, open, nil)
+	}
 	if err != nil {
 		// Our own failure: retry later rather than send unsigned.
 		return uniform(m, result{outcome: store.QueueDeferred, reply: err.Error(), status: "4.3.0"}), nil
@@ -501,20 +513,33 @@ func (w *Worker) received(e store.QueueEntry, recipients int) string {
 }
 
 // sign returns the DKIM-Signature field for an entry's body when its
-// sender's domain has a key, else "".
-func (w *Worker) sign(ctx context.Context, e store.QueueEntry, open opener) (string, error) {
-	if e.MailFrom == "" {
-		return "", nil
+// sender's domain has a key, else "". With scan, the body is read
+// whatever the key, and written to scan on the way.
+func (w *Worker) sign(ctx context.Context, e store.QueueEntry, open opener, scan io.Writer) (string, error) {
+	var signer *dkim.Signer
+	if e.MailFrom != "" {
+		var err error
+		if signer, err = w.keys.Signer(ctx, store.DomainOf(e.MailFrom)); err != nil {
+			return "", err
+		}
 	}
-	domain := store.DomainOf(e.MailFrom)
-	signer, err := w.keys.Signer(ctx, domain)
-	if err != nil || signer == nil {
-		return "", err
+	if signer == nil && scan == nil {
+		return "", nil
 	}
 	body, err := open()
 	if err != nil {
 		return "", fmt.Errorf("open queued body %d: %w", e.BodyID, err)
 	}
 	defer body.Close()
-	return signer.Sign(body)
+	var r io.Reader = body
+	if scan != nil {
+		r = io.TeeReader(body, scan)
+	}
+	if signer == nil {
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			return "", fmt.Errorf("read queued body %d: %w", e.BodyID, err)
+		}
+		return "", nil
+	}
+	return signer.Sign(r)
 }
