@@ -35,18 +35,22 @@ func Outbound(accountID, domainID int64, from string, rcpts []string, info *mess
 type notice struct {
 	e      store.QueueEntry
 	r      result
-	action string // "failed", "delayed" or "relayed" (RFC 3464 2.3.3)
+	action string // "failed", "delayed", "relayed" or "delivered" (RFC 3464 2.3.3)
 }
 
 // wants reports whether the sender asked for a notice of this kind
-// ("SUCCESS", "FAILURE" or "DELAY") for an entry (RFC 3461 4.1): without
-// NOTIFY, failures and delays are reported as usual, successes not;
-// NOTIFY=NEVER asks for none.
-func wants(e store.QueueEntry, kind string) bool {
-	if e.DSN.Notify == "" {
+// about an entry (Wants).
+func wants(e store.QueueEntry, kind string) bool { return Wants(e.DSN, kind) }
+
+// Wants reports whether a sender who asked d of notifications asked for
+// a notice of this kind ("SUCCESS", "FAILURE" or "DELAY") about a
+// recipient (RFC 3461 4.1): without NOTIFY, failures and delays are
+// reported as usual, successes not; NOTIFY=NEVER asks for none.
+func Wants(d store.DSN, kind string) bool {
+	if d.Notify == "" {
 		return kind != "SUCCESS"
 	}
-	for _, k := range strings.Split(e.DSN.Notify, ",") {
+	for _, k := range strings.Split(d.Notify, ",") {
 		if k == kind {
 			return true
 		}
@@ -200,10 +204,49 @@ func (w *Worker) originalMessage(ctx context.Context, b *bytes.Buffer, e store.Q
 	return nil
 }
 
-// notification builds a delivery status notification (RFC 3464): a
-// multipart/report (RFC 6522) with a human part, the machine-readable
-// delivery-status, and the original message's header.
+// notification builds a delivery status notification of the worker
+// (buildNotification), the original read from the store.
 func (w *Worker) notification(ctx context.Context, e store.QueueEntry, notices []notice, now time.Time) ([]byte, error) {
+	return buildNotification(w.cfg.Hostname, e.Queued.Add(w.cfg.Lifetime), e, notices, now, func(b *bytes.Buffer, full bool) error {
+		if full {
+			return w.originalMessage(ctx, b, e)
+		}
+		b.Write(w.originalHeaders(ctx, e.AccountID, e.BodyID))
+		return nil
+	})
+}
+
+// Delivered builds the delivery status notification (RFC 3464) that a
+// final delivery agent sends for recipients whose sender asked for
+// success reports (NOTIFY=SUCCESS, RFC 3461 4.1): Action delivered, for
+// each of rcpts, delivered at once where host keeps their mail (Submit's
+// recipients at a continuity-only domain, whose continuity INBOX is
+// their mailbox). e gives the message (MailFrom, MessageID, Subject,
+// Queued as its arrival, DSN's ENVID), dsn each recipient's ORCPT, and
+// header the header section returned (RFC 3461 4.3: never the whole
+// message for a success).
+func Delivered(host string, e store.QueueEntry, rcpts []string, dsn map[string]store.DSN, header []byte, now time.Time) ([]byte, error) {
+	notices := make([]notice, len(rcpts))
+	for i, r := range rcpts {
+		ne := e
+		ne.Rcpt, ne.DSN.ORcpt = r, dsn[r].ORcpt
+		notices[i] = notice{e: ne, r: result{outcome: store.QueueDelivered, status: "2.0.0",
+			reply: "delivered to the continuity mailbox"}, action: "delivered"}
+	}
+	return buildNotification(host, time.Time{}, e, notices, now, func(b *bytes.Buffer, _ bool) error {
+		b.Write(header)
+		return nil
+	})
+}
+
+// buildNotification builds a delivery status notification (RFC 3464)
+// from host, the Reporting-MTA: a multipart/report (RFC 6522) with a
+// human part, the machine-readable delivery-status, and the original
+// message's header, or the whole message for a failure the sender asked
+// it for, which original appends to b. retryUntil is when delayed
+// recipients are given up.
+func buildNotification(host string, retryUntil time.Time, e store.QueueEntry, notices []notice, now time.Time,
+	original func(b *bytes.Buffer, full bool) error) ([]byte, error) {
 	var rb [12]byte
 	if _, err := rand.Read(rb[:]); err != nil {
 		return nil, fmt.Errorf("notification id: %w", err)
@@ -214,7 +257,6 @@ func (w *Worker) notification(ctx context.Context, e store.QueueEntry, notices [
 	for _, n := range notices {
 		count[n.action]++
 	}
-	host := w.cfg.Hostname
 	var subject string
 	human := "This is the mail system at " + host + ".\r\n"
 	if count["failed"] > 0 {
@@ -226,7 +268,13 @@ func (w *Worker) notification(ctx context.Context, e store.QueueEntry, notices [
 			subject = "Delayed Mail (still being retried)"
 		}
 		human += "\r\nYour message could not be delivered yet to the recipients below marked delayed. " +
-			"It will be retried until " + e.Queued.Add(w.cfg.Lifetime).UTC().Format(time.RFC1123Z) + "; you need not send it again.\r\n"
+			"It will be retried until " + retryUntil.UTC().Format(time.RFC1123Z) + "; you need not send it again.\r\n"
+	}
+	if count["delivered"] > 0 {
+		if subject == "" {
+			subject = "Successful Mail Delivery Report"
+		}
+		human += "\r\nYour message was delivered to the recipients below marked delivered.\r\n"
 	}
 	if count["relayed"] > 0 {
 		if subject == "" {
@@ -288,17 +336,16 @@ func (w *Worker) notification(ctx context.Context, e store.QueueEntry, notices [
 		}
 		fmt.Fprintf(&b, "Last-Attempt-Date: %s\r\n", now.Format(time.RFC1123Z))
 		if n.action == "delayed" {
-			fmt.Fprintf(&b, "Will-Retry-Until: %s\r\n", e.Queued.Add(w.cfg.Lifetime).Format(time.RFC1123Z))
+			fmt.Fprintf(&b, "Will-Retry-Until: %s\r\n", retryUntil.Format(time.RFC1123Z))
 		}
 	}
 	if full {
 		fmt.Fprintf(&b, "\r\n--%s\r\nContent-Type: message/rfc822\r\n\r\n", boundary)
-		if err := w.originalMessage(ctx, &b, e); err != nil {
-			return nil, err
-		}
 	} else {
 		fmt.Fprintf(&b, "\r\n--%s\r\nContent-Type: text/rfc822-headers\r\n\r\n", boundary)
-		b.Write(w.originalHeaders(ctx, e.AccountID, e.BodyID))
+	}
+	if err := original(&b, full); err != nil {
+		return nil, err
 	}
 	fmt.Fprintf(&b, "\r\n--%s--\r\n", boundary)
 	return b.Bytes(), nil
@@ -312,7 +359,7 @@ func statusFor(n notice) string {
 		s = "4.0.0"
 	}
 	switch {
-	case n.action == "relayed":
+	case n.action == "relayed" || n.action == "delivered":
 		return "2.0.0"
 	case n.action == "failed" && s[0] == '4':
 		return "5" + s[1:]

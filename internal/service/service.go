@@ -267,6 +267,7 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Service, error) 
 		PerHour:       cfg.Submission.MaxPerHour,
 		FromAliases:   cfg.Submission.FromAliases,
 	}, wake, o.clock.Now)
+	s.Submitter.SetHostname(cfg.Hostname)
 	s.Outbox = submission.NewOutbox(st, s.Submitter, log.With("worker", "outbox"), o.clock.Now)
 	s.Outbox.UseClock(o.clock)
 	s.Outbox.SpoolIn(spool, inflight)

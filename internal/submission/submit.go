@@ -72,6 +72,8 @@ type Submitter struct {
 	limits Limits
 	wake   func()
 	now    func() time.Time
+	// hostname is the Reporting-MTA of the notifications Submit makes.
+	hostname string
 }
 
 // NewSubmitter returns a Submitter. wake, when not nil, is called after a
@@ -99,7 +101,16 @@ func NewSubmitter(st Store, limits Limits, wake func(), now func() time.Time) *S
 	if wake == nil {
 		wake = func() {}
 	}
-	return &Submitter{st: st, limits: limits, wake: wake, now: now}
+	return &Submitter{st: st, limits: limits, wake: wake, now: now, hostname: "localhost"}
+}
+
+// SetHostname names this server (config Hostname) in the delivery status
+// notifications Submit makes; "localhost" until set. Call it before the
+// Submitter is used.
+func (s *Submitter) SetHostname(h string) {
+	if h != "" {
+		s.hostname = h
+	}
 }
 
 // Message is one message from a signed-in user.
@@ -302,6 +313,9 @@ func (s *Submitter) store(ctx context.Context, m Message, acct store.Account, rc
 		info = og.info
 	}
 	var relay []string
+	// delivered are the recipients whose INBOX copy is their only
+	// delivery (continuity only) and who asked to hear of success.
+	var delivered []string
 	domains := map[string]*store.Domain{}
 	for _, r := range rcpts {
 		rt, ok := m.routes[r]
@@ -318,6 +332,9 @@ func (s *Submitter) store(ctx context.Context, m Message, acct store.Account, rc
 			detail := store.Inbox
 			if !rt.relay {
 				detail += " (continuity only: not relayed)"
+				if queue.Wants(m.DSN[r], "SUCCESS") {
+					delivered = append(delivered, r)
+				}
 			}
 			out.Copies = append(out.Copies, store.Copy{AccountID: a.ID, Mailbox: store.Inbox,
 				Event: msglog.With(base, msglog.Stored, r, a.DomainID, detail)})
@@ -341,6 +358,27 @@ func (s *Submitter) store(ctx context.Context, m Message, acct store.Account, rc
 	if out != sent {
 		ds = append(ds, out)
 	}
+	if len(delivered) > 0 {
+		// RFC 3461 4.2: the continuity INBOX is where these recipients'
+		// mail is delivered, so we report it as a final delivery agent
+		// does, in the same transaction.
+		var header bytes.Buffer
+		src, _ := m.body()
+		if og != nil {
+			src = og.open()
+		}
+		if _, err := io.Copy(&header, io.LimitReader(src, min(info.Part.BodyStart, maxNoticeHeader))); err != nil {
+			return Result{}, fmt.Errorf("read header for delivery notification: %w", err)
+		}
+		e := store.QueueEntry{MailFrom: acct.Address, MessageID: info.MessageID, Subject: info.Subject, Queued: now,
+			DSN: m.DSN[delivered[0]]}
+		raw, err := queue.Delivered(s.hostname, e, delivered, m.DSN, header.Bytes(), now)
+		if err != nil {
+			return Result{}, fmt.Errorf("delivery notification for %s: %w", acct.Address, err)
+		}
+		ds = append(ds, store.NewDelivery(raw, now))
+		ds[len(ds)-1].Copies = []store.Copy{{AccountID: acct.ID, Mailbox: store.Inbox}}
+	}
 	if _, err := s.st.DeliverAll(ctx, ds...); err != nil {
 		if errors.Is(err, store.ErrSendLimit) {
 			return Result{}, fmt.Errorf("submit for %s: %w: %w", acct.Address, ErrRateLimited, err)
@@ -349,6 +387,10 @@ func (s *Submitter) store(ctx context.Context, m Message, acct store.Account, rc
 	}
 	return res, nil
 }
+
+// maxNoticeHeader bounds the original header a delivery notification
+// returns.
+const maxNoticeHeader = 64 << 10
 
 // originators counts the From and Sender fields of a message's header.
 // The envelope message.Parse builds holds only the first of each, while
