@@ -30,6 +30,9 @@ import (
 //     was expunged, moved away or purged no longer counts: the new copy
 //     is stored and takes the key over. Messages that IMAP COPY or MOVE
 //     brought in, or that Restore brought back, hold no key.
+//   - A copy may hold a second key (Delivery.KeyAlso): submission's Sent
+//     copy of a message whose long lines it re-encoded holds the key of
+//     the converted body that was sent, which is what comes back.
 //   - Never deduplicated: a message without a Message-ID (nothing
 //     identifies it), and copies into the \Drafts mailbox, where clients
 //     save successive versions of one draft under one Message-ID and

@@ -248,6 +248,13 @@ type Delivery struct {
 	// DuplicateStatus is the status of a copy's Event when the copy is a
 	// duplicate; when empty, a duplicate copy logs nothing.
 	DuplicateStatus LogStatus
+	// KeyAlso, when set, is another delivery of the same DeliverAll
+	// whose body is this one's as it was sent, converted (submission's
+	// long lines re-encoded): this delivery's stored copies hold that
+	// body's duplicate key too (dedup.go), so that the converted copy,
+	// journaled back from upstream, is a duplicate of the Sent copy.
+	// Copies of a message that was not converted need no second key.
+	KeyAlso *Delivery
 	// Limit, when set, counts the delivery as one message sent by
 	// Limit.AccountID at Received, checked and recorded in the delivery's
 	// transaction; over it the delivery stores nothing and fails with a

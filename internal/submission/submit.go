@@ -311,6 +311,11 @@ func (s *Submitter) store(ctx context.Context, m Message, acct store.Account, rc
 		out = &store.Delivery{Body: og.open(), Size: og.size, Info: og.info, Received: now,
 			DuplicateStatus: msglog.Duplicate}
 		info = og.info
+		if og.converted {
+			// What was sent comes back journaled with this body,
+			// which the Sent copy's key does not match.
+			sent.KeyAlso = out
+		}
 	}
 	var relay []string
 	// delivered are the recipients whose INBOX copy is their only
@@ -522,6 +527,9 @@ type outgoing struct {
 	size  int64
 	info  *message.Info
 	close func()
+	// converted: its body differs from the Sent copy's (long lines
+	// re-encoded), not only its header.
+	converted bool
 }
 
 // outgoing returns what is sent of m, nil when it is the Sent copy's
@@ -565,9 +573,15 @@ func (m *Message) outgoing() (*outgoing, error) {
 		if err := plan.Write(&b, src.open()); err != nil {
 			return nil, fmt.Errorf("re-encode long lines: %w", err)
 		}
-		return inMemory(b.Bytes()), nil
+		out := inMemory(b.Bytes())
+		out.converted = true
+		return out, nil
 	}
-	return m.spoolOut("re-encode long lines", func(w io.Writer) error { return plan.Write(w, src.open()) })
+	out, err = m.spoolOut("re-encode long lines", func(w io.Writer) error { return plan.Write(w, src.open()) })
+	if out != nil {
+		out.converted = true
+	}
+	return out, err
 }
 
 // inMemory is an outgoing message held in b.

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -168,8 +169,13 @@ func (s *Store) DeliverAll(ctx context.Context, ds ...*store.Delivery) ([][]stor
 	err := s.writeSyncedBulk(ctx, copies, sync, func(t *tx) error {
 		for i, d := range ds {
 			pb := bodies[i]
+			var alt []byte
+			if j := slices.Index(ds, d.KeyAlso); d.KeyAlso != nil && j >= 0 && j != i && store.Dedupable(d.KeyAlso.Info) &&
+				d.KeyAlso.Info.MessageID == d.Info.MessageID {
+				alt = bodies[j].digest
+			}
 			var err error
-			if out[i], unused[i], err = t.deliver(s, d, pb.key, pb.info, pb.digest, &pb.keys); err != nil {
+			if out[i], unused[i], err = t.deliver(s, d, pb.key, pb.info, pb.digest, alt, &pb.keys); err != nil {
 				return err
 			}
 		}
@@ -187,7 +193,7 @@ func (s *Store) DeliverAll(ctx context.Context, ds ...*store.Delivery) ([][]stor
 // under key. Duplicate copies (store.Delivery's rule, in store/dedup.go)
 // are found first, so that the body row counts only the copies stored;
 // unused reports that nothing refers to the body: the caller deletes it.
-func (t *tx) deliver(s *Store, d *store.Delivery, key string, info []byte, digest []byte, keys *store.SortKeys) (out []store.Delivered, unused bool, err error) {
+func (t *tx) deliver(s *Store, d *store.Delivery, key string, info []byte, digest, alt []byte, keys *store.SortKeys) (out []store.Delivered, unused bool, err error) {
 	if d.Limit != nil {
 		if err := t.countSend(d.Limit, d.Received); err != nil {
 			return nil, false, err
@@ -239,6 +245,13 @@ func (t *tx) deliver(s *Store, d *store.Delivery, key string, info []byte, diges
 			if tg.claimed {
 				if _, err := t.Exec(setDedup, dl.MessageID, dl.MailboxID, d.Info.MessageID, digest); err != nil {
 					return nil, false, fmt.Errorf("record duplicate key: %w", err)
+				}
+				if alt != nil && !bytes.Equal(alt, digest) {
+					// The second key (Delivery.KeyAlso) names this
+					// message too, taking it over from one gone.
+					if _, err := t.Exec(altDedup, dl.MailboxID, d.Info.MessageID, alt, dl.MessageID); err != nil {
+						return nil, false, fmt.Errorf("record second duplicate key: %w", err)
+					}
 				}
 			}
 			out[i] = dl
@@ -295,6 +308,8 @@ const (
 	heldDedup = `SELECT m.id, m.uid FROM dedup d JOIN messages m ON m.id = d.message
 		WHERE d.mailbox_id = ? AND d.message_id = ? AND d.digest = ? AND m.mailbox_id = d.mailbox_id AND m.expunged_modseq = 0`
 	setDedup = "UPDATE dedup SET message = ? WHERE mailbox_id = ? AND message_id = ? AND digest = ?"
+	altDedup = `INSERT INTO dedup (mailbox_id, message_id, digest, message) VALUES (?, ?, ?, ?)
+		ON CONFLICT DO UPDATE SET message = excluded.message`
 )
 
 // claimCopy finds copy c's mailbox and, under the duplicate rule,

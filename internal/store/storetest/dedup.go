@@ -277,3 +277,50 @@ func testConcurrentDuplicates(t *testing.T, s store.Store) {
 		}
 	}
 }
+
+// testDuplicateKeyAlso: a copy stored with Delivery.KeyAlso is also the
+// duplicate of a copy of the other delivery's body (the converted one
+// that was sent, journaled back), and stays the duplicate of its own;
+// it gives up the second key with the message; a delivery without
+// KeyAlso holds one key.
+func testDuplicateKeyAlso(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	a := setup(t, s, "alice@example.test", "bob@example.test")
+	sentRaw := Raw("conv", "a line of the message as the user wrote it")
+	sentAs := Raw("conv", "a line of the message=\r\n as the user wrote it")
+	now := time.Now()
+	sent := store.NewDelivery(sentRaw, now)
+	sent.DuplicateStatus = dupStatus
+	sent.Copies = []store.Copy{{AccountID: a[0].ID, Mailbox: store.Sent}}
+	out := store.NewDelivery(sentAs, now)
+	out.DuplicateStatus = dupStatus
+	out.Copies = []store.Copy{{AccountID: a[1].ID, Mailbox: store.Inbox}}
+	sent.KeyAlso = out
+	res := must(s.DeliverAll(ctx, sent, out))
+	first := res[0][0]
+	for i, raw := range [][]byte{withHeader(sentAs, "Received: by upstream"), sentRaw} {
+		if dl := dupDeliver(t, s, raw, now, a[0], store.Sent); !dl[0].Duplicate || dl[0].MessageID != first.MessageID {
+			t.Fatalf("copy %d into Sent: %+v, want a duplicate of %+v", i, dl, first)
+		}
+	}
+	if mb := must(s.Mailbox(ctx, a[0].ID, store.Sent)); mb.Messages != 1 {
+		t.Fatalf("Sent holds %d messages, want 1", mb.Messages)
+	}
+	// The colleague's copy is the converted body, keyed as such.
+	if dl := dupDeliver(t, s, sentAs, now, a[1], store.Inbox); !dl[0].Duplicate {
+		t.Fatalf("converted copy into the colleague's INBOX: %+v", dl)
+	}
+	// Expunged, the Sent copy no longer holds either key.
+	must(0, s.Expunge(ctx, a[0].ID, first.MailboxID, []int64{first.MessageID}))
+	if dl := dupDeliver(t, s, sentAs, now, a[0], store.Sent); dl[0].Duplicate {
+		t.Fatalf("after the Sent copy was expunged, the converted copy is a duplicate: %+v", dl)
+	}
+
+	// Without KeyAlso, the converted copy is another message.
+	plain := store.NewDelivery(Raw("conv2", "a line"), now)
+	plain.Copies = []store.Copy{{AccountID: a[0].ID, Mailbox: store.Sent}}
+	must(s.Deliver(ctx, plain))
+	if dl := dupDeliver(t, s, Raw("conv2", "a=\r\n line"), now, a[0], store.Sent); dl[0].Duplicate {
+		t.Fatalf("a converted copy without KeyAlso: %+v", dl)
+	}
+}
