@@ -267,12 +267,13 @@ func (w *Worker) send(ctx context.Context, c *conn, t target, m *outMsg) ([]resu
 	}
 	// Signed after any conversion: over the bytes that go out. A body
 	// going as stored is checked for long lines on the same read.
-	var long *longLines
+	var long longLines
+	var scan io.Writer // nil: bodyFor converted what is sent already
 	if c.ext8 {
-		long = &longLines{}
+		scan = &long
 	}
-	sig, err := w.sign(ctx, first, open, long)
-	if err == nil && long != nil && long.found {
+	sig, err := w.sign(ctx, first, open, scan)
+	if err == nil && long.found {
 		if open, size, bad = w.shortened(ctx, c, first, open); bad != nil {
 			return uniform(m, *bad), nil
 		}
