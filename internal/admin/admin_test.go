@@ -318,8 +318,12 @@ func TestGenerateDKIMNewName(t *testing.T) {
 			t.Fatalf("selector %s given twice (%v)", k.Selector, seen)
 		}
 		seen[k.Selector] = true
-		if cur := ok[DKIM](t)(w.svc.DKIMKey(ctx, w.c1, w.one.domain)); cur.Selector != k.Selector {
-			t.Fatalf("domain signs with %s, want the new %s", cur.Selector, k.Selector)
+		if cur := ok[DKIM](t)(w.svc.DKIMKey(ctx, w.c1, w.one.domain)); cur.Selector != k.Selector || !cur.Pending || !k.Pending {
+			t.Fatalf("domain's key to publish %+v, want the new %s, pending", cur, k.Selector)
 		}
+	}
+	// Pending keys do not sign until their record is seen in DNS.
+	if _, err := w.st.DKIMKey(ctx, w.one.domain); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a generated key signs before its record is published: %v", err)
 	}
 }

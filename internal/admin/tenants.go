@@ -279,11 +279,16 @@ type DKIM struct {
 	Algorithm  string
 	RecordName string // the DNS name of the TXT record
 	Record     string // the TXT record to publish
+	// Pending: the key does not sign yet; it will once its record is
+	// seen in DNS (dkim.ActivatePending), the domain's key till then.
+	Pending bool
 }
 
 // GenerateDKIM makes a new DKIM key for a domain ("ed25519" or "rsa";
-// selector "" picks one from the date), replacing the old one, and
-// returns the DNS record to publish.
+// selector "" picks one from the date) and returns the DNS record to
+// publish. The key is pending: the domain's key, if any, signs until the
+// record is seen in DNS (a key signing before would fail every
+// signature), and a pending key made before is replaced.
 func (s *Service) GenerateDKIM(ctx context.Context, p Principal, domain, algorithm, selector string) (DKIM, error) {
 	if err := s.allow(ctx, p, OpDomainDKIM); err != nil {
 		return DKIM{}, err
@@ -303,25 +308,41 @@ func (s *Service) GenerateDKIM(ctx context.Context, p Principal, domain, algorit
 	if err != nil {
 		return DKIM{}, s.denied(ctx, p, OpDomainDKIM, "domain "+domain, s.domainExists(domain), err)
 	}
+	cur, err := s.st.DKIMKey(ctx, d.Name)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return DKIM{}, err
+	}
 	if selector == "" {
-		cur, err := s.st.DKIMKey(ctx, d.Name)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+		// After the newest name in use: a pending key's is newer.
+		last := cur.Selector
+		pending, err := s.st.PendingDKIMKeys(ctx, d.Name)
+		if err != nil {
 			return DKIM{}, err
 		}
-		selector = dkim.NewSelector(s.now(), cur.Selector)
+		if len(pending) > 0 {
+			last = pending[0].Selector
+		}
+		selector = dkim.NewSelector(s.now(), last)
+	}
+	if selector == cur.Selector {
+		return DKIM{}, fieldErr("selector", "a name other than the active key's")
 	}
 	k, err := dkim.GenerateKey(algorithm, selector, s.now())
 	if err != nil {
 		return DKIM{}, err
 	}
-	if err := s.st.SetDKIMKey(ctx, d.Name, k); err != nil {
+	if err := s.st.SetPendingDKIMKey(ctx, d.Name, k); err != nil {
 		return DKIM{}, err
 	}
-	s.audit(ctx, p, s.customerTenant(ctx, d.CustomerID), OpDomainDKIM, "domain "+d.Name, "new "+algorithm+" key "+k.Selector)
-	return dkimView(k, d.Name)
+	s.audit(ctx, p, s.customerTenant(ctx, d.CustomerID), OpDomainDKIM, "domain "+d.Name, "new "+algorithm+" key "+k.Selector+" (pending)")
+	v, err := dkimView(k, d.Name)
+	v.Pending = true
+	return v, err
 }
 
-// DKIMKey returns a domain's DKIM key and record; ErrNotFound without one.
+// DKIMKey returns a domain's DKIM key and record: its pending key when
+// it has one (the record to publish now), else the key that signs;
+// ErrNotFound without either.
 func (s *Service) DKIMKey(ctx context.Context, p Principal, domain string) (DKIM, error) {
 	if err := s.allow(ctx, p, OpDomainList); err != nil {
 		return DKIM{}, err
@@ -329,6 +350,16 @@ func (s *Service) DKIMKey(ctx context.Context, p Principal, domain string) (DKIM
 	d, err := s.st.ScopedDomain(ctx, p.Scope(), domain)
 	if err != nil {
 		return DKIM{}, s.denied(ctx, p, OpDomainList, "domain "+domain, s.domainExists(domain), err)
+	}
+	// The record to publish next: a pending key's, else the active's.
+	pending, err := s.st.PendingDKIMKeys(ctx, d.Name)
+	if err != nil {
+		return DKIM{}, err
+	}
+	if len(pending) > 0 {
+		v, err := dkimView(pending[0], d.Name)
+		v.Pending = true
+		return v, err
 	}
 	k, err := s.st.DKIMKey(ctx, d.Name)
 	if err != nil {
