@@ -167,15 +167,21 @@ func activeKey(ctx context.Context, e *env, domain string) (store.DKIMKey, bool,
 	return k, err == nil, err
 }
 
+// domainKey returns a domain, by the name given, and its DKIM key (ok
+// false without one).
+func domainKey(ctx context.Context, e *env, name string) (d store.Domain, k store.DKIMKey, ok bool, err error) {
+	if d, err = e.store.Domain(ctx, name); err != nil {
+		return d, k, false, err
+	}
+	k, ok, err = activeKey(ctx, e, d.Name)
+	return d, k, ok, err
+}
+
 func dkimGenerate(fs *flag.FlagSet) action {
 	alg := fs.String("algorithm", "rsa", "rsa (2048 bits, verified everywhere) or ed25519 (RFC 8463, not yet everywhere)")
 	selector := fs.String("selector", "", "DNS selector (default: x and today's date, with a letter after it for a second key that day)")
 	return func(ctx context.Context, e *env, args []string) error {
-		d, err := e.store.Domain(ctx, args[0])
-		if err != nil {
-			return err
-		}
-		cur, active, err := activeKey(ctx, e, d.Name)
+		d, cur, active, err := domainKey(ctx, e, args[0])
 		if err != nil {
 			return err
 		}
@@ -228,11 +234,7 @@ func dkimActivate(fs *flag.FlagSet) action {
 	force := fs.Bool("force", false, "activate without looking the record up: receivers fail every signature until they find it")
 	ns := fs.String("nameserver", "", "ask this name server (`host:port`, UDP), such as the domain's authoritative one, instead of the system's resolver")
 	return func(ctx context.Context, e *env, args []string) error {
-		d, err := e.store.Domain(ctx, args[0])
-		if err != nil {
-			return err
-		}
-		cur, active, err := activeKey(ctx, e, d.Name)
+		d, cur, active, err := domainKey(ctx, e, args[0])
 		if err != nil {
 			return err
 		}
@@ -360,11 +362,7 @@ func dkimList(fs *flag.FlagSet) action {
 
 func dkimShow(fs *flag.FlagSet) action {
 	return func(ctx context.Context, e *env, args []string) error {
-		d, err := e.store.Domain(ctx, args[0])
-		if err != nil {
-			return err
-		}
-		key, ok, err := activeKey(ctx, e, d.Name)
+		d, key, ok, err := domainKey(ctx, e, args[0])
 		if err == nil && !ok {
 			key, ok, err = pendingKey(ctx, e, d.Name)
 		}

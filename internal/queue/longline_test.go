@@ -10,10 +10,7 @@ import (
 
 	"github.com/emersion/go-msgauth/dkim"
 
-	"github.com/xtramail/xtramail/internal/clocktest"
-	xdkim "github.com/xtramail/xtramail/internal/dkim"
 	"github.com/xtramail/xtramail/internal/message"
-	"github.com/xtramail/xtramail/internal/queue/queuetest"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -58,17 +55,7 @@ func TestLongLinesFound(t *testing.T) {
 // after Postfix, whose own limit (2,048) would otherwise cut the line and
 // break it. What is stored is not changed.
 func TestStoredLongLineShortenedThroughPostfix(t *testing.T) {
-	st, acc := newStore(t)
-	sk := startSink(t, nil, false)
-	port, roots := queuetest.StartPostfix(t, sk.port)
-	key, err := xdkim.GenerateKey("rsa", "pf", t0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.SetDKIMKey(t.Context(), "example.org", key); err != nil {
-		t.Fatal(err)
-	}
-	record, _ := xdkim.Record(key)
+	st, acc, sk, w, record := postfixRelay(t)
 	text := strings.Repeat("Grüße aus Köln, eine lange Zeile. ", 150)[:5000] + "\r\nshort line\r\n"
 	raw := []byte("From: Alice <alice@example.org>\r\nTo: bob@remote.test\r\nSubject: long\r\n" +
 		"Date: Sat, 05 Dec 2026 08:00:00 +0000\r\nMessage-ID: <long1@example.org>\r\nMIME-Version: 1.0\r\n" +
@@ -80,12 +67,6 @@ func TestStoredLongLineShortenedThroughPostfix(t *testing.T) {
 		t.Fatal(err)
 	}
 	entry := queued(t, st)[0]
-	w := New(Config{
-		Hostname: "queue.example.org",
-		Relay:    &Relay{Host: "localhost", Port: port, TLS: "starttls"},
-		RootCAs:  roots,
-		Now:      clocktest.New(t0).Now,
-	}, st, nil, nil)
 	if n := runOnce(t, w); n != 1 {
 		t.Fatalf("took %d entries", n)
 	}

@@ -12,30 +12,14 @@ import (
 	xdkim "github.com/xtramail/xtramail/internal/dkim"
 	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/queue/queuetest"
+	"github.com/xtramail/xtramail/internal/store"
 )
 
 // TestRelayThroughPostfix: relay mode with STARTTLS to a real Postfix,
 // which passes the message on to a go-smtp sink; the DKIM signature made
 // here still verifies after Postfix's handling.
 func TestRelayThroughPostfix(t *testing.T) {
-	st, acc := newStore(t)
-	sk := startSink(t, nil, false)
-	port, roots := queuetest.StartPostfix(t, sk.port)
-	key, err := xdkim.GenerateKey("rsa", "pf", t0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.SetDKIMKey(t.Context(), "example.org", key); err != nil {
-		t.Fatal(err)
-	}
-	record, _ := xdkim.Record(key)
-	c := clocktest.New(t0)
-	w := New(Config{
-		Hostname: "queue.example.org",
-		Relay:    &Relay{Host: "localhost", Port: port, TLS: "starttls"},
-		RootCAs:  roots,
-		Now:      c.Now,
-	}, st, nil, nil)
+	st, acc, sk, w, record := postfixRelay(t)
 	enqueue(t, st, acc, t0, "pf1", "bob@remote.test", "carol@far.test")
 	if n := runOnce(t, w); n != 2 {
 		t.Fatalf("took %d entries", n)
@@ -77,4 +61,29 @@ func TestRelayThroughPostfix(t *testing.T) {
 	if !rcpts["bob@remote.test"] || !rcpts["carol@far.test"] {
 		t.Fatalf("postfix relayed to %v", rcpts)
 	}
+}
+
+// postfixRelay is a store with alice@example.org, whose domain signs with
+// an RSA key whose TXT record it returns, and a worker relaying with
+// STARTTLS to a real Postfix, which passes what it gets on to sk.
+func postfixRelay(t *testing.T) (st store.Store, acc store.Account, sk *sink, w *Worker, record string) {
+	t.Helper()
+	st, acc = newStore(t)
+	sk = startSink(t, nil, false)
+	port, roots := queuetest.StartPostfix(t, sk.port)
+	key, err := xdkim.GenerateKey("rsa", "pf", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetDKIMKey(t.Context(), "example.org", key); err != nil {
+		t.Fatal(err)
+	}
+	record, _ = xdkim.Record(key)
+	w = New(Config{
+		Hostname: "queue.example.org",
+		Relay:    &Relay{Host: "localhost", Port: port, TLS: "starttls"},
+		RootCAs:  roots,
+		Now:      clocktest.New(t0).Now,
+	}, st, nil, nil)
+	return st, acc, sk, w, record
 }

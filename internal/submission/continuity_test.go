@@ -23,7 +23,6 @@ func TestContinuityOnlyDomain(t *testing.T) {
 		Users:     map[string]string{alice: alicePw, bob: bobPw},
 		Configure: func(c *config.Config) { sk.relayTo(c) },
 	})
-	ctx := context.Background()
 	c := dial(t, srv)
 	if err := c.Auth(sasl.NewPlainClient("", alice, alicePw)); err != nil {
 		t.Fatal(err)
@@ -40,15 +39,7 @@ func TestContinuityOnlyDomain(t *testing.T) {
 	}
 
 	// Continuity only for example.test.
-	d, err := srv.Store.Domain(ctx, srv.Domain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set := d.Settings()
-	set.ContinuityOnly = true
-	if err := srv.Store.SetDomainSettings(ctx, store.AllScope(), srv.Domain, set); err != nil {
-		t.Fatal(err)
-	}
+	setContinuityOnly(t, srv, true)
 	if got := send(c, alice, []string{bob, outsider}, msg(alice, bob+", "+outsider, "only@x", "")); got != "ok" {
 		t.Fatalf("send with continuity only: %s", got)
 	}
@@ -73,12 +64,24 @@ func TestContinuityOnlyDomain(t *testing.T) {
 	c.Reset()
 
 	// Back to the default: relayed again.
-	set.ContinuityOnly = false
-	if err := srv.Store.SetDomainSettings(ctx, store.AllScope(), srv.Domain, set); err != nil {
-		t.Fatal(err)
-	}
+	setContinuityOnly(t, srv, false)
 	if got := send(c, alice, []string{bob}, msg(alice, bob, "again@x", "")); got != "ok" {
 		t.Fatalf("send: %s", got)
 	}
 	waitFor(t, "the relay to take the colleague's message again", func() bool { return sk.count(bob) == 2 })
+}
+
+// setContinuityOnly sets the server's domain "continuity only" or back.
+func setContinuityOnly(t *testing.T, srv *testserver.Server, on bool) {
+	t.Helper()
+	ctx := context.Background()
+	d, err := srv.Store.Domain(ctx, srv.Domain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := d.Settings()
+	set.ContinuityOnly = on
+	if err := srv.Store.SetDomainSettings(ctx, store.AllScope(), srv.Domain, set); err != nil {
+		t.Fatal(err)
+	}
 }

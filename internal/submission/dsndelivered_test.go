@@ -2,7 +2,6 @@ package submission_test
 
 import (
 	"bytes"
-	"context"
 	"net"
 	"os/exec"
 	"path/filepath"
@@ -30,16 +29,7 @@ func TestDSNDeliveredContinuityOnly(t *testing.T) {
 			c.Hostname = "mx.example.test"
 		},
 	})
-	ctx := context.Background()
-	d, err := srv.Store.Domain(ctx, srv.Domain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set := d.Settings()
-	set.ContinuityOnly = true
-	if err := srv.Store.SetDomainSettings(ctx, store.AllScope(), srv.Domain, set); err != nil {
-		t.Fatal(err)
-	}
+	setContinuityOnly(t, srv, true)
 
 	c := signedIn(t, srv, false)
 	c.cmd("MAIL FROM:<"+alice+"> RET=FULL ENVID=cont+3D1", "250 ")

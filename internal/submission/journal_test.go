@@ -1,14 +1,12 @@
 package submission_test
 
 import (
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 
 	"github.com/xtramail/xtramail/internal/message"
-	"github.com/xtramail/xtramail/internal/tlsutil"
 )
 
 // TestLongLinesJournaledBackOneSentCopy (issue 13 part 5 with long
@@ -23,24 +21,7 @@ func TestLongLinesJournaledBackOneSentCopy(t *testing.T) {
 	srv := start(t, sk.relayTo)
 	orig := longLineMessage(alice, outsider, "journal@x")
 	dir := t.TempDir()
-	msgFile := filepath.Join(dir, "long.eml")
-	if err := os.WriteFile(msgFile, orig, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	_, port, _ := net.SplitHostPort(srv.Submission)
-	cafile := filepath.Join(srv.Data, tlsutil.SelfSignedCertFile)
-	script := `
-import smtplib, ssl, sys
-port, cafile, user, pw, path = sys.argv[1:6]
-s = smtplib.SMTP("localhost", int(port), timeout=60)
-s.starttls(context=ssl.create_default_context(cafile=cafile))
-s.login(user, pw)
-s.sendmail(user, sys.argv[6:], open(path, "rb").read(), mail_options=["BODY=8BITMIME"])
-s.quit()
-`
-	if out, err := exec.Command("python3", "-c", script, port, cafile, alice, alicePw, msgFile, outsider, bob).CombinedOutput(); err != nil {
-		t.Fatalf("python submit: %v\n%s", err, out)
-	}
+	submitFile(t, srv, dir, orig, outsider, bob)
 	waitFor(t, "the relay to take the message", func() bool { return sk.count(outsider) == 1 })
 	relayed := sk.transactions()[0].data
 	if message.HasLongLine(relayed) {

@@ -81,16 +81,7 @@ func TestLongLinesSentConforming(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	msgFile := filepath.Join(dir, "long.eml")
-	if err := os.WriteFile(msgFile, orig, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	_, port, _ := net.SplitHostPort(srv.Submission)
-	cafile := filepath.Join(srv.Data, tlsutil.SelfSignedCertFile)
-	out, err := exec.Command("python3", "-c", pySubmitFile, "localhost", port, cafile, alice, alicePw, outsider, msgFile).CombinedOutput()
-	if err != nil {
-		t.Fatalf("python submit: %v\n%s", err, out)
-	}
+	submitFile(t, srv, dir, orig, outsider)
 
 	got := sk.Wait(1, 90*time.Second)
 	if len(got) != 1 {
@@ -135,7 +126,7 @@ func TestLongLinesSentConforming(t *testing.T) {
 	if err := os.WriteFile(arrived, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err = exec.Command("python3", "-c", pyPartSums, arrived).CombinedOutput()
+	out, err := exec.Command("python3", "-c", pyPartSums, arrived).CombinedOutput()
 	if err != nil {
 		t.Fatalf("python email: %v\n%s", err, out)
 	}
@@ -218,15 +209,31 @@ func signing(t *testing.T, srv *testserver.Server, alg string) func(msg []byte) 
 	}
 }
 
+// submitFile writes msg to a file in dir and submits it as alice to
+// rcpts with Python's smtplib (pySubmitFile).
+func submitFile(t *testing.T, srv *testserver.Server, dir string, msg []byte, rcpts ...string) {
+	t.Helper()
+	msgFile := filepath.Join(dir, "submit.eml")
+	if err := os.WriteFile(msgFile, msg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(srv.Submission)
+	cafile := filepath.Join(srv.Data, tlsutil.SelfSignedCertFile)
+	args := append([]string{"-c", pySubmitFile, "localhost", port, cafile, alice, alicePw, msgFile}, rcpts...)
+	if out, err := exec.Command("python3", args...).CombinedOutput(); err != nil {
+		t.Fatalf("python submit: %v\n%s", err, out)
+	}
+}
+
 // pySubmitFile submits a file with smtplib: STARTTLS, AUTH, BODY=8BITMIME.
 const pySubmitFile = `
 import smtplib, ssl, sys
-host, port, cafile, user, pw, rcpt, path = sys.argv[1:]
+host, port, cafile, user, pw, path = sys.argv[1:7]
 ctx = ssl.create_default_context(cafile=cafile)
 s = smtplib.SMTP(host, int(port), timeout=60)
 s.starttls(context=ctx)
 s.login(user, pw)
-s.sendmail(user, [rcpt], open(path, "rb").read(), mail_options=["BODY=8BITMIME"])
+s.sendmail(user, sys.argv[7:], open(path, "rb").read(), mail_options=["BODY=8BITMIME"])
 s.quit()
 `
 
