@@ -527,8 +527,8 @@ type outgoing struct {
 	size  int64
 	info  *message.Info
 	close func()
-	// converted: its body differs from the Sent copy's (long lines
-	// re-encoded), not only its header.
+	// converted: long lines re-encoded, so that its body may differ
+	// from the Sent copy's, not only its header.
 	converted bool
 }
 
