@@ -195,3 +195,41 @@ func TestDKIMActivatedInBackground(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestDKIMForcedSignsAtOnce: a pending key activated with force (the
+// command's --force) signs the next message though its record is not
+// published yet; once it is, the signature verifies.
+func TestDKIMForcedSignsAtOnce(t *testing.T) {
+	s := newMX(t)
+	ctx := context.Background()
+	w := New(s.cfg, s.st, nil, nil)
+	k, err := xdkim.GenerateKey("ed25519", "forced", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.st.SetPendingDKIMKey(ctx, "example.org", k); err != nil {
+		t.Fatal(err)
+	}
+	if checks, err := xdkim.ActivatePending(ctx, s.st, s.cfg.Resolver, "example.org", true, t0); err != nil || len(checks) != 1 || !checks[0].Activated {
+		t.Fatalf("forced activation %+v %v", checks, err)
+	}
+	enqueue(t, s.st, s.acc, t0, "forced1", "bob@example.net")
+	if n := runOnce(t, w); n != 1 {
+		t.Fatalf("took %d entries", n)
+	}
+	got := s.sink.received()
+	if len(got) != 1 {
+		t.Fatalf("the MX has %d messages", len(got))
+	}
+	rec, err := xdkim.Record(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.dns.SetTXT(t, xdkim.RecordName(k, "example.org"), rec)
+	vs, err := dkim.VerifyWithOptions(bytes.NewReader(got[0].data), &dkim.VerifyOptions{LookupTXT: func(name string) ([]string, error) {
+		return s.cfg.Resolver.LookupTXT(ctx, name)
+	}})
+	if err != nil || len(vs) != 1 || vs[0].Err != nil || vs[0].Domain != "example.org" {
+		t.Fatalf("forced key's signature: %v %+v", err, vs)
+	}
+}
