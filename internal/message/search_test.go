@@ -192,3 +192,22 @@ func TestLargeBase64TextPieces(t *testing.T) {
 		})
 	}
 }
+
+func TestFoldAccents(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"Résumé attached", "resume attached"},
+		{"Hans MÜLLER", "hans muller"},
+		{"re\u0301sume\u0301", "resume"}, // decomposed as written
+		{"Straße, Øresund, Łódź", "strasse, oresund, lodz"},
+		{"Ελληνικά ΣΊΣΥΦΟΣ", "ελληνικα σισυφοσ"},
+		{"Ёлка", "елка"},
+		{"がっこう", "がっこう"}, // a voicing mark is part of the letter
+		{"한국어", "한국어"},
+		{"plain ASCII, kept: 42!", "plain ascii, kept: 42!"},
+	}
+	for _, tt := range tests {
+		if got := FoldAccents(tt.in); got != tt.want {
+			t.Errorf("FoldAccents(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

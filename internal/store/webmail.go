@@ -71,6 +71,10 @@ type MailSearch struct {
 	MailboxID int64 // only this mailbox when not 0 (ErrNotFound if not the account's)
 	// Terms must each occur where they say (see SearchCandidates).
 	Terms []SearchTerm
+	// FoldAccents makes the Terms match accents or not
+	// (message.FoldAccents): "resume" may occur as "résumé", and the
+	// reverse, as a person searching expects (IMAP SEARCH does not).
+	FoldAccents bool
 	// With and Without are flags the message must have and lack.
 	With, Without Flags
 	// Since and Before bound Received: Since <= Received < Before.

@@ -100,7 +100,7 @@ func (s *Store) SearchCandidates(ctx context.Context, accountID, mailboxID int64
 	if err := s.queryRow(ctx, "SELECT messages FROM mailboxes WHERE id = ?", mailboxID).Scan(&count); err != nil {
 		return nil, notFound(err, fmt.Sprintf("mailbox %d", mailboxID))
 	}
-	q, err := s.ftsMatch(ctx, terms, count)
+	q, err := s.ftsMatch(ctx, terms, count, false)
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +150,10 @@ type ftsQuery struct {
 // (message.IndexWords) must be a substring of an indexed word in the
 // term's column: the index's words that contain it are found in the
 // in-memory vocabulary and ORed, since IMAP SEARCH matches substrings.
-func (s *Store) ftsMatch(ctx context.Context, terms []store.SearchTerm, count int) (ftsQuery, error) {
+// With foldAccents, each word is taken without its accents and stands
+// also for the indexed words that are the same without theirs
+// (message.FoldAccents, the webmail's search).
+func (s *Store) ftsMatch(ctx context.Context, terms []store.SearchTerm, count int, foldAccents bool) (ftsQuery, error) {
 	if err := s.vocab.ensure(ctx, s); err != nil {
 		return ftsQuery{}, err
 	}
@@ -161,8 +164,12 @@ func (s *Store) ftsMatch(ctx context.Context, terms []store.SearchTerm, count in
 	var all []clause
 	none := false // a word is in no indexed word: only partial bodies can match
 	fewest := -1  // the fewest bodies a clause may match, across the store
+	look := s.vocab.containing
+	if foldAccents {
+		look = s.vocab.containingBase
+	}
 	need := func(col, word string) {
-		vocab, docs := s.vocab.containing(word, maxAlternatives)
+		vocab, docs := look(word, maxAlternatives)
 		if len(vocab) == 0 {
 			none = true
 			return
@@ -188,7 +195,11 @@ func (s *Store) ftsMatch(ctx context.Context, terms []store.SearchTerm, count in
 			// The field's name is in the header column too.
 			message.IndexWords(t.Header, func(w string) { need(col, w) })
 		}
-		message.IndexWords(t.Value, func(w string) { need(col, w) })
+		v := t.Value
+		if foldAccents {
+			v = message.FoldAccents(v)
+		}
+		message.IndexWords(v, func(w string) { need(col, w) })
 	}
 	if none {
 		return ftsQuery{match: `partial : "1"`, fewest: 0}, nil

@@ -108,8 +108,7 @@ func TestVocabularyContaining(t *testing.T) {
 		v.words[w] += 2
 	}
 	for w := range v.words {
-		v.text.WriteString(w)
-		v.text.WriteByte('\n')
+		v.write(w)
 	}
 	v.state = vocabLoaded
 	// Words indexed after the load.
@@ -148,6 +147,22 @@ func TestVocabularyContaining(t *testing.T) {
 		slices.Sort(want)
 		if !slices.Equal(got, want) || docs != wantDocs {
 			t.Fatalf("%q: %q (%d bodies), want %q (%d)", frag, got, docs, want, wantDocs)
+		}
+		// Without accents (the webmail's search): the words whose own
+		// or accent-free form holds the fragment's accent-free form.
+		base := message.FoldAccents(frag)
+		got, docs = v.containingBase(base, 1000)
+		want, wantDocs = nil, 0
+		for w, n := range counts {
+			if strings.Contains(w, base) || strings.Contains(message.FoldAccents(w), base) {
+				want = append(want, w)
+				wantDocs += n
+			}
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) || docs != wantDocs {
+			t.Fatalf("without accents, %q: %q (%d bodies), want %q (%d)", base, got, docs, want, wantDocs)
 		}
 	}
 }

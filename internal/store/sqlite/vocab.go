@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+
+	"github.com/xtramail/xtramail/internal/message"
 )
 
 // vocabulary is the set of words in the full-text index, in memory, with
@@ -20,11 +22,18 @@ import (
 // where a fragment is found by strings.Index: looking at each word of a
 // map in turn cost 5 ms per fragment at 100,000 messages (200,000 words),
 // a third of a SEARCH TO (issue 11 part 6).
+//
+// The words that message.FoldAccents changes ("résumé") are kept a second
+// time in bases, as "resume\trésumé\n", for the webmail's search, which
+// ignores accents (containingBase): the index keeps words as written, so
+// a search for "resume" finds "résumé" here, with no second index and no
+// reindex.
 type vocabulary struct {
 	mu      sync.RWMutex
 	state   vocabState
 	words   map[string]int // word: bodies with it (an upper bound)
 	text    strings.Builder
+	bases   strings.Builder
 	pending []string      // words indexed while loading, once per body and column
 	loaded  chan struct{} // closed when state becomes vocabLoaded
 }
@@ -67,10 +76,22 @@ func (v *vocabulary) add(rows []ftsRow) {
 func (v *vocabulary) count(w string) {
 	n, ok := v.words[w]
 	if !ok {
-		v.text.WriteString(w)
-		v.text.WriteByte('\n')
+		v.write(w)
 	}
 	v.words[w] = n + 1
+}
+
+// write adds a new word to the texts that containing and containingBase
+// look in. Called with mu held for writing.
+func (v *vocabulary) write(w string) {
+	v.text.WriteString(w)
+	v.text.WriteByte('\n')
+	if b := message.FoldAccents(w); b != w {
+		v.bases.WriteString(b)
+		v.bases.WriteByte('\t')
+		v.bases.WriteString(w)
+		v.bases.WriteByte('\n')
+	}
 }
 
 // ensure loads the set from the index once.
@@ -118,9 +139,9 @@ func (v *vocabulary) ensure(ctx context.Context, s *Store) error {
 		return fmt.Errorf("load search vocabulary: %w", err)
 	}
 	v.text.Reset()
+	v.bases.Reset()
 	for w := range words {
-		v.text.WriteString(w)
-		v.text.WriteByte('\n')
+		v.write(w)
 	}
 	v.words = words
 	for _, w := range v.pending {
@@ -156,6 +177,45 @@ func (v *vocabulary) containing(frag string, limit int) ([]string, int) {
 		start := strings.LastIndexByte(text[:j], '\n') + 1
 		end := j + strings.IndexByte(text[j:], '\n')
 		if w := text[start:end]; w != frag {
+			docs += v.words[w]
+			if out = append(out, w); len(out) > limit {
+				break
+			}
+		}
+		i = end + 1
+	}
+	return out, docs
+}
+
+// containingBase is containing for a fragment in message.FoldAccents
+// form, ignoring accents: up to limit+1 words whose own form or whose
+// FoldAccents form contains frag ("sume" finds "resume" and "résumé"),
+// and the sum of their body counts.
+func (v *vocabulary) containingBase(frag string, limit int) ([]string, int) {
+	out, docs := v.containing(frag, limit)
+	if len(out) > limit || strings.ContainsAny(frag, "\t\n") {
+		return out, docs
+	}
+	seen := make(map[string]bool, len(out))
+	for _, w := range out {
+		seen[w] = true
+	}
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	// Each line is "base\tword": a hit in either half (no word holds a
+	// tab) stands for the word, whose base or own form contains frag.
+	text := v.bases.String()
+	for i := 0; i < len(text); {
+		j := strings.Index(text[i:], frag)
+		if j < 0 {
+			break
+		}
+		j += i
+		start := strings.LastIndexByte(text[:j], '\n') + 1
+		end := j + strings.IndexByte(text[j:], '\n')
+		_, w, _ := strings.Cut(text[start:end], "\t")
+		if !seen[w] {
+			seen[w] = true
 			docs += v.words[w]
 			if out = append(out, w); len(out) > limit {
 				break

@@ -166,7 +166,7 @@ func (s *Store) SearchPage(ctx context.Context, accountID int64, q store.MailSea
 			return nil, fmt.Errorf("count messages of account %d: %w", accountID, err)
 		}
 		var err error
-		if fts, err = s.ftsMatch(ctx, q.Terms, count); err != nil {
+		if fts, err = s.ftsMatch(ctx, q.Terms, count, q.FoldAccents); err != nil {
 			return nil, err
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 
 	"github.com/xtramail/xtramail/internal/imapserver/imapmsg"
@@ -29,7 +28,7 @@ type searchResult struct {
 // text keys) and each is checked with IMAP SEARCH's own matching.
 func (a *app) search(ctx context.Context, acct int64, q searchQuery, after store.Cursor, limit int) (searchResult, error) {
 	ms := store.MailSearch{With: q.With, Without: q.Without, Since: q.Since, Before: q.Before,
-		Terms: imapmsg.IndexTerms(q.Keys)}
+		Terms: imapmsg.IndexTerms(q.Keys), FoldAccents: true}
 	if q.Folder != "" {
 		mb, err := a.store.Mailbox(ctx, acct, q.Folder)
 		if err != nil {
@@ -89,31 +88,26 @@ func (a *app) matches(ctx context.Context, q searchQuery, m store.Message, bodie
 	if len(q.Keys) == 0 {
 		return true, nil
 	}
-	gone := false
-	ok, err := imapmsg.Match(nil, q.Keys, &imapmsg.Message{
-		UID: m.UID, Flags: m.Flags, Keywords: m.Keywords, ModSeq: m.ModSeq, Received: m.Received, Size: m.Size,
-		Subject: m.Subject, From: m.From,
-		Load: func() ([]byte, *message.Info, error) {
-			b, ok, err := bodies.of(ctx, m)
+	c := candidate{m: m, bodies: bodies}
+	msg := c.imap(ctx)
+	ok, err := imapmsg.Match(nil, q.Keys, msg)
+	if err == nil && !ok {
+		// Each key as IMAP matches it, or else without accents
+		// (search_accents.go).
+		for i := range q.Keys {
+			k := q.Keys[i : i+1]
+			if len(q.Keys) > 1 {
+				ok, err = imapmsg.Match(nil, k, msg)
+			}
 			if err == nil && !ok {
-				gone, err = true, store.ErrNotFound
+				ok, err = c.matchFolded(ctx, k[0])
 			}
-			if err != nil {
-				return nil, nil, err
+			if !ok || err != nil {
+				break
 			}
-			rc, err := b.Open(ctx)
-			if errors.Is(err, store.ErrNotFound) {
-				gone = true
-			}
-			if err != nil {
-				return nil, nil, err
-			}
-			defer rc.Close()
-			raw, err := io.ReadAll(rc)
-			return raw, b.Body.Info, err
-		},
-	})
-	if gone {
+		}
+	}
+	if c.gone {
 		return false, nil // purged meanwhile
 	}
 	if err != nil {
