@@ -161,7 +161,7 @@ func (a *app) draftText(ctx context.Context, acct int64, m store.Message, info *
 	if err != nil {
 		return "", fmt.Errorf("read draft %d text: %w", m.ID, err)
 	}
-	return compose.BodyText(compose.Original{Raw: prefix, Info: info}), nil
+	return compose.DraftText(prefix, info), nil
 }
 
 // parseSource reads "kind:id".
@@ -250,11 +250,11 @@ func (a *app) startDraft(ctx context.Context, acct store.Account, source string,
 	return d, cur.Close, nil
 }
 
-// originalText is the decoded text of a stored message's text part
-// (compose.TextPart), read by range, at most maxShownText bytes of it.
+// originalText is the text of a stored message that a reply quotes
+// (compose.QuotedText), its parts read by range, at most maxShownText
+// bytes of them together.
 func (a *app) originalText(ctx context.Context, acct, bodyID int64, info *message.Info) (string, error) {
-	p := compose.TextPart(info)
-	if p == nil {
+	if len(compose.QuotedParts(info)) == 0 {
 		return "", nil
 	}
 	rr, done, err := a.openRanges(ctx, acct, bodyID)
@@ -262,7 +262,15 @@ func (a *app) originalText(ctx context.Context, acct, bodyID int64, info *messag
 		return "", err
 	}
 	defer done()
-	text, _, err := partText(rr, p, maxShownText)
+	left := int64(maxShownText)
+	text, err := compose.QuotedText(info, func(p *message.Part) (string, error) {
+		if left <= 0 {
+			return "", nil
+		}
+		s, _, err := partText(rr, p, left)
+		left -= p.End - p.BodyStart
+		return s, err
+	})
 	if err != nil {
 		return "", fmt.Errorf("read the text of body %d: %w", bodyID, err)
 	}

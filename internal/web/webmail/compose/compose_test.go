@@ -488,3 +488,74 @@ func TestQuoteBounded(t *testing.T) {
 		t.Errorf("short message:\n%s", d.Text)
 	}
 }
+
+// TestQuoteAllTextParts: a reply quotes, and an inline forward carries,
+// every inline text part in order (a mailing list's footer; a phone's
+// text, photo, more text), one alternative of each multipart/alternative
+// (the plain one), and still the text of an HTML-only message; files and
+// embedded messages are not quoted.
+func TestQuoteAllTextParts(t *testing.T) {
+	cases := []struct {
+		name, raw string
+		want      []string // in this order
+		not       []string
+	}{
+		{"list footer", "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nFirst part.\n" +
+			"--b\nContent-Type: text/plain\n\nSecond part.\n--b\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\n" +
+			"_______________\nList f=C3=BCr alle\n--b--\n",
+			[]string{"> First part.", "> Second part.", "> List für alle"}, nil},
+		{"text after an inline image", "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nLook at this:\n" +
+			"--b\nContent-Type: image/jpeg\nContent-Disposition: inline; filename=p.jpg\nContent-Transfer-Encoding: base64\n\n/9j/4AAQ\n" +
+			"--b\nContent-Type: text/plain\n\nNice, isn't it?\n--b\nContent-Type: text/plain\nContent-Disposition: attachment; filename=notes.txt\n\nattached notes\n" +
+			"--b\nContent-Type: message/rfc822\n\nSubject: inner\n\ninner text\n--b--\n",
+			[]string{"> Look at this:", "> Nice, isn't it?"}, []string{"/9j/", "attached notes", "inner text"}},
+		{"alternative then more", "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: multipart/alternative; boundary=a\n\n" +
+			"--a\nContent-Type: text/plain\n\nPlain version.\n--a\nContent-Type: text/html\n\n<p>HTML version.</p>\n--a--\n" +
+			"--b\nContent-Type: text/html\n\n<p>Signed <b>later</b>.</p>\n--b--\n",
+			[]string{"> Plain version.", "> Signed later."}, []string{"HTML version"}},
+		{"HTML only", "Content-Type: multipart/related; boundary=r\n\n--r\nContent-Type: text/html\n\n<p>Only <i>HTML</i> here.</p>\n" +
+			"--r\nContent-Type: image/png\nContent-ID: <logo>\n\nPNG\n--r--\n",
+			[]string{"> Only HTML here."}, []string{"PNG"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			o := original(t, "From: Alice <alice@example.org>\nTo: demo@example.test\nSubject: parts\nMessage-ID: <p@example.org>\n"+tc.raw)
+			reply := Reply(o, "demo@example.test", false).Text
+			fwd := Forward(o, "demo@example.test", false).Text
+			at := 0
+			for _, w := range tc.want {
+				i := strings.Index(reply[at:], w)
+				if i < 0 {
+					t.Fatalf("reply lacks %q after byte %d:\n%s", w, at, reply)
+				}
+				at += i + len(w)
+				if !strings.Contains(fwd, strings.TrimPrefix(w, "> ")) {
+					t.Errorf("inline forward lacks %q:\n%s", w, fwd)
+				}
+			}
+			for _, n := range tc.not {
+				if strings.Contains(reply, n) || strings.Contains(fwd, n) {
+					t.Errorf("quotes %q:\n%s\n%s", n, reply, fwd)
+				}
+			}
+			// Streamed (the webmail's pages): Text is the QuotedText.
+			s := Original{Info: o.Info, Text: BodyText(o)}
+			if got := Reply(s, "demo@example.test", false).Text; got != reply {
+				t.Errorf("streamed reply:\n%s\nwant\n%s", got, reply)
+			}
+		})
+	}
+	// Many text parts are quoted within the bound, as one is.
+	var b strings.Builder
+	b.WriteString("From: Alice <alice@example.org>\nSubject: many\nContent-Type: multipart/mixed; boundary=b\n\n")
+	for i := range 40 {
+		b.WriteString("--b\nContent-Type: text/plain\n\n")
+		b.WriteString(strings.Repeat("Part "+strings.Repeat("x", i%7)+" line of text.\n", 20<<10/20))
+	}
+	b.WriteString("--b--\n")
+	o := original(t, b.String())
+	reply := Reply(o, "demo@example.test", false).Text
+	if len(reply) > maxQuoted+maxQuoted/8+1024 || !strings.Contains(reply, "more; it is not quoted here.]") {
+		t.Errorf("40 parts of 20 KiB: reply of %d bytes, ending %q", len(reply), reply[len(reply)-200:])
+	}
+}

@@ -16,8 +16,8 @@ import (
 // Original is a stored message that is replied to or forwarded: its raw
 // bytes and the structure parsed at ingest, which is read, never parsed
 // again. A caller that streams the message instead of holding it leaves
-// Raw nil and gives Text, the decoded text of TextPart(Info), which is
-// all that Reply and ForwardHead read of it.
+// Raw nil and gives Text, its QuotedText, which is all that Reply and
+// ForwardHead read of it.
 type Original struct {
 	Raw  []byte
 	Info *message.Info
@@ -223,9 +223,9 @@ func displayList(as []message.Address) string {
 	return strings.Join(parts, ", ")
 }
 
-// TextPart is the part of a message a reply quotes: its first text/plain
-// part that is not an attachment, else its first HTML part; nil when it
-// has neither.
+// TextPart is the text part of a draft the compose page edits: its
+// first text/plain part that is not an attachment, else its first HTML
+// part; nil when it has neither.
 func TextPart(info *message.Info) *message.Part {
 	var plain, html *message.Part
 	walk(&info.Part, func(p *message.Part) {
@@ -249,21 +249,102 @@ func TextPart(info *message.Info) *message.Part {
 	return html
 }
 
-// BodyText returns the text of o a reply quotes (TextPart), HTML as
-// text. o.Raw needs to hold the message only up to that part's end;
-// without Raw it is o.Text.
-func BodyText(o Original) string {
-	p := TextPart(o.Info)
+// DraftText returns the text of a stored draft (TextPart), HTML as
+// text; raw needs to hold the draft only up to that part's end.
+func DraftText(raw []byte, info *message.Info) string {
+	p := TextPart(info)
 	if p == nil {
 		return ""
 	}
-	s := o.Text
-	if o.Raw != nil {
-		s, _ = message.DecodeText(o.Raw, p)
+	s, _ := message.DecodeText(raw, p)
+	return partText(p, s)
+}
+
+// QuotedParts are the parts of a message that a reply quotes and an
+// inline forward carries, in their order: every text/plain or text/html
+// part that is not an attachment, so that a multipart/mixed of several
+// text parts (as mailing lists add a footer, and phones send text, a
+// photo, more text) is quoted whole. Of a multipart/alternative only one
+// is taken: the plain text, else the richest one that has text (RFC
+// 2046 5.1.4); embedded messages are files, not quoted.
+func QuotedParts(info *message.Info) []*message.Part {
+	var out []*message.Part
+	var visit func(p *message.Part)
+	visit = func(p *message.Part) {
+		if !p.IsMultipart() {
+			if p.Type == "text" && (p.Subtype == "plain" || p.Subtype == "html") && p.Disposition != "attachment" {
+				out = append(out, p)
+			}
+			return
+		}
+		if p.Subtype != "alternative" {
+			for i := range p.Parts {
+				visit(&p.Parts[i])
+			}
+			return
+		}
+		var best []*message.Part
+		for i := range p.Parts {
+			saved := out
+			out = nil
+			visit(&p.Parts[i])
+			alt := out
+			out = saved
+			if len(alt) == 0 {
+				continue
+			}
+			if c := &p.Parts[i]; c.Type == "text" && c.Subtype == "plain" {
+				best = alt
+				break
+			}
+			best = alt
+		}
+		out = append(out, best...)
 	}
+	visit(&info.Part)
+	return out
+}
+
+// QuotedText returns the text of a message's QuotedParts, HTML as text,
+// in order, a blank line between them; read gives a part's decoded text.
+func QuotedText(info *message.Info, read func(p *message.Part) (string, error)) (string, error) {
+	var b strings.Builder
+	for _, p := range QuotedParts(info) {
+		s, err := read(p)
+		if err != nil {
+			return "", err
+		}
+		s = strings.TrimRight(partText(p, s), "\r\n")
+		if strings.TrimSpace(s) == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString("\n\n")
+		}
+		b.WriteString(s)
+	}
+	return b.String(), nil
+}
+
+// partText is a text part's decoded text as a reply shows it: HTML as
+// the text a reader sees.
+func partText(p *message.Part, s string) string {
 	if p.Subtype == "html" {
 		return strings.TrimSpace(message.HTMLText(s))
 	}
+	return s
+}
+
+// BodyText returns the text of o a reply quotes (QuotedText): o.Text
+// when o has no Raw.
+func BodyText(o Original) string {
+	if o.Raw == nil {
+		return o.Text
+	}
+	s, _ := QuotedText(o.Info, func(p *message.Part) (string, error) {
+		s, _ := message.DecodeText(o.Raw, p)
+		return s, nil
+	})
 	return s
 }
 
