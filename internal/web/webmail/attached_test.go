@@ -1,6 +1,8 @@
 package webmail
 
 import (
+	"context"
+	"html"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/web/webmail/compose"
 )
 
 // ForwardedAsAttachment (exported for the browser tests) is what Outlook's "Forward as attachment" sends:
@@ -52,7 +55,7 @@ func TestAttachedMessageOpens(t *testing.T) {
 			t.Errorf("attached message page lacks %q", want)
 		}
 	}
-	for _, bad := range []string{"<script>", `action="/actions"`, "Reply all"} {
+	for _, bad := range []string{"<script>", `action="/actions"`} {
 		if strings.Contains(page, bad) {
 			t.Errorf("attached message page has %q", bad)
 		}
@@ -130,5 +133,95 @@ func TestInvitationOfferedAndForwarded(t *testing.T) {
 	}
 	if _, fwd := bob.get("/compose?forward=" + id); !strings.Contains(fwd, `<span class="attachment-name">invite.ics</span>`) {
 		t.Errorf("the Forward page does not carry invite.ics")
+	}
+}
+
+// TestAttachedMessageReplyForward: the attached message's page offers
+// Reply, Reply all and Forward of the attached message (it had none, so
+// a forwarded invoice could not be answered): the reply goes to its
+// sender with its subject and quotes its text, reply to all copies its
+// recipients, an inline forward carries its text and its file, and a
+// forward as an attachment carries its bytes, not the outer message's.
+// Another account's message is not found.
+func TestAttachedMessageReplyForward(t *testing.T) {
+	e := newWebEnv(t)
+	m := put(t, e.st, e.bob, store.Inbox, ForwardedAsAttachment, time.Now(), 0)
+	bob := e.signIn(e.bob)
+	id := strconv.FormatInt(m.ID, 10)
+	_, page := bob.get("/msg/" + id + "/attached/1")
+	for _, want := range []string{`href="/compose?reply=` + id + `&amp;part=1" data-shortcut="r">Reply</a>`,
+		`href="/compose?replyall=` + id + `&amp;part=1" data-shortcut="a">Reply all</a>`,
+		`href="/compose?forward=` + id + `&amp;part=1" data-shortcut="f">Forward</a>`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("attached message page lacks %s", want)
+		}
+	}
+	field := func(page, name string) string {
+		m := regexp.MustCompile(`name="` + name + `"[^>]*value="([^"]*)"`).FindStringSubmatch(page)
+		if m == nil {
+			return ""
+		}
+		return html.UnescapeString(m[1])
+	}
+	_, reply := bob.get("/compose?reply=" + id + "&part=1")
+	if to, subj := field(reply, "to"), field(reply, "subject"); to != "Jörg <b>Billing</b> <billing@vendor.example>" && to != `"Jörg <b>Billing</b>" <billing@vendor.example>` ||
+		subj != "Re: Invoice 2026-117 <script>x</script>" {
+		t.Errorf("reply to the attached message: To %q, Subject %q", to, subj)
+	}
+	if text := html.UnescapeString(reply); !strings.Contains(text, "> Please pay invoice 117.") || strings.Contains(text, "See the invoice below") ||
+		!strings.Contains(text, `name="source" value="reply:`+id+`:1"`) {
+		t.Errorf("reply does not quote the attached message's text (or quotes the outer one's)")
+	}
+	_, all := bob.get("/compose?replyall=" + id + "&part=1")
+	if cc := field(all, "cc"); cc != "carol@example.org, a@example.org, b@example.org, c@example.org, d@example.org" {
+		t.Errorf("reply to all: Cc %q", cc)
+	}
+
+	a := e.app
+	ctx := context.Background()
+	s, err := a.saveDraft(ctx, e.bob, draftForm{Source: "forward:" + id + ":1", To: "x@example.org", Subject: "Fwd: Invoice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, o, err := a.loadDraft(ctx, e.bob, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Its files as the message page's Forward takes them: the PDF, and
+	// the image of its HTML.
+	if atts := compose.Attachments(o); len(atts) != 2 || atts[1].Filename != "invoice-117.pdf" || string(atts[1].Data) != "%PDF-1.4\n" ||
+		atts[0].ContentType != "image/png" {
+		t.Errorf("inline forward's files: %+v", atts)
+	}
+	_, fwd := bob.get("/compose?forward=" + id + "&part=1")
+	if text := html.UnescapeString(fwd); !strings.Contains(text, "Please pay invoice 117.") || !strings.Contains(text, "Subject: Invoice 2026-117 <script>x</script>") ||
+		strings.Contains(text, "See the invoice below") {
+		t.Errorf("inline forward's text is not the attached message's")
+	}
+	s, err = a.saveDraft(ctx, e.bob, draftForm{Source: "forwardatt:" + id + ":1", To: "x@example.org", Subject: "Fwd: Invoice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, o, err = a.loadDraft(ctx, e.bob, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	atts := compose.Attachments(o)
+	inner := ForwardedAsAttachment[strings.Index(ForwardedAsAttachment, "From: =?UTF-8?Q?J"):strings.Index(ForwardedAsAttachment, "\n--outer--")]
+	if len(atts) != 1 || atts[0].ContentType != "message/rfc822" ||
+		strings.TrimSpace(strings.ReplaceAll(string(atts[0].Data), "\r\n", "\n")) != inner {
+		t.Errorf("forward as attachment carries %d files: %+v", len(atts), atts)
+	}
+
+	eve := e.signIn(e.eve)
+	for _, kind := range []string{"reply", "replyall", "forward"} {
+		if resp, _ := eve.get("/compose?" + kind + "=" + id + "&part=1"); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("eve: %s of bob's attached message: %s", kind, resp.Status)
+		}
+	}
+	for _, p := range []string{"0", "2", "1.0", "x"} {
+		if resp, _ := bob.get("/compose?reply=" + id + "&part=" + p); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("reply to part %q, no attached message: %s", p, resp.Status)
+		}
 	}
 }

@@ -164,21 +164,45 @@ func (a *app) draftText(ctx context.Context, acct int64, m store.Message, info *
 	return compose.DraftText(prefix, info), nil
 }
 
-// parseSource reads "kind:id".
-func parseSource(s string) (kind string, id int64, ok bool) {
+// parseSource reads "kind:id", or "kind:id:path" for the message
+// attached to message id at part path (the attached message's page).
+func parseSource(s string) (kind string, id int64, path string, ok bool) {
 	kind, v, found := strings.Cut(s, ":")
 	if !found {
-		return "", 0, false
+		return "", 0, "", false
 	}
+	v, path, _ = strings.Cut(v, ":")
 	id, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || id <= 0 {
-		return "", 0, false
+	if err != nil || id <= 0 || len(path) > 200 || strings.Trim(path, "0123456789.") != "" {
+		return "", 0, "", false
 	}
 	switch kind {
 	case "reply", "replyall", "forward", "forwardatt":
-		return kind, id, true
+		return kind, id, path, true
 	}
-	return "", 0, false
+	return "", 0, "", false
+}
+
+// attachedOriginal is the structure of the message attached to another
+// at part path, as a reply or forward reads it: its envelope and parts
+// (their offsets into the outer message) and the fields Parse decodes
+// for a message of its own. An attached message keeps no References
+// (message.Embedded): a reply to it refers to its Message-ID alone.
+func attachedOriginal(outer *message.Info, path string) (*message.Info, bool) {
+	p, ok := findPart(&outer.Part, path)
+	if !ok || p.Message == nil {
+		return nil, false
+	}
+	env := p.Message.Envelope
+	info := &message.Info{Envelope: env, Part: p.Message.Part, MessageID: strings.Trim(env.MessageID, "<> \t"),
+		Subject: strings.TrimSpace(message.DecodeHeader(env.Subject))}
+	if names := addressNames(env.From); len(names) > 0 {
+		info.From = names[0]
+	}
+	if date, ok := message.ParseDate(env.Date); ok {
+		info.Date = date
+	}
+	return info, true
 }
 
 // startDraft prefills a new draft from its source: a reply, reply to
@@ -194,7 +218,7 @@ func parseSource(s string) (kind string, id int64, ok bool) {
 func (a *app) startDraft(ctx context.Context, acct store.Account, source string, write bool) (d compose.Draft, done func(), err error) {
 	d = compose.Draft{From: compose.Address{Addr: acct.Address}}
 	done = func() {}
-	kind, id, ok := parseSource(source)
+	kind, id, path, ok := parseSource(source)
 	if !ok {
 		return d, done, nil
 	}
@@ -207,8 +231,19 @@ func (a *app) startDraft(ctx context.Context, acct store.Account, source string,
 		return d, done, err
 	}
 	o := compose.Original{Info: b.Info}
+	// The message forwarded as an attachment: the whole stored one, or
+	// the attached one's bytes, the body of its message/rfc822 part.
+	start, size := int64(0), b.Size
+	if path != "" {
+		info, ok := attachedOriginal(b.Info, path)
+		if !ok {
+			return d, done, fmt.Errorf("message %d has no message attached at %q: %w", id, path, store.ErrNotFound)
+		}
+		o.Info = info
+		start, size = info.Part.HeaderStart, info.Part.End-info.Part.HeaderStart
+	}
 	if kind != "forwardatt" {
-		if o.Text, err = a.originalText(ctx, acct.ID, m.BodyID, b.Info); err != nil {
+		if o.Text, err = a.originalText(ctx, acct.ID, m.BodyID, o.Info); err != nil {
 			return d, done, err
 		}
 	}
@@ -220,7 +255,7 @@ func (a *app) startDraft(ctx context.Context, acct store.Account, source string,
 		return compose.Reply(o, acct.Address, true), done, nil
 	case "forward":
 		d = compose.ForwardHead(o, acct.Address, false)
-		files, err := a.files(ctx, acct.ID, m.BodyID, b.Info)
+		files, err := a.files(ctx, acct.ID, m.BodyID, o.Info)
 		if err != nil {
 			return d, done, err
 		}
@@ -234,18 +269,18 @@ func (a *app) startDraft(ctx context.Context, acct store.Account, source string,
 	d = compose.ForwardHead(o, acct.Address, true)
 	var shape compose.Shape
 	if write {
-		rc, err := open()
+		rr, rdone, err := a.openRanges(ctx, acct.ID, m.BodyID)
 		if err != nil {
 			return d, done, err
 		}
-		shape, err = compose.ScanShape(rc)
-		rc.Close()
+		shape, err = compose.ScanShape(io.NewSectionReader(rr, start, size))
+		rdone()
 		if err != nil {
 			return d, done, fmt.Errorf("forward message %d: %w", m.ID, err)
 		}
 	}
 	cur := &bodyCursor{open: open}
-	d.Attachments = []compose.Attachment{compose.ForwardedAttachment(d.ForwardedName, b.Size, shape, cur.section(0, b.Size))}
+	d.Attachments = []compose.Attachment{compose.ForwardedAttachment(d.ForwardedName, size, shape, cur.section(start, start+size))}
 	d.ForwardedName = ""
 	return d, cur.Close, nil
 }

@@ -59,10 +59,12 @@ func TestEveryRouteWithForeignIDIs404(t *testing.T) {
 		},
 		"POST /deleted/restore": {{path: "/deleted/restore", form: url.Values{"id": {itoa(gone.ID)}}}},
 		"GET /compose": {{path: "/compose?draft=" + dr}, {path: "/compose?reply=" + msg}, {path: "/compose?replyall=" + msg},
-			{path: "/compose?forward=" + msg}, {path: "/compose?forward=" + msg + "&as=attachment"}},
+			{path: "/compose?forward=" + msg}, {path: "/compose?forward=" + msg + "&as=attachment"},
+			{path: "/compose?reply=" + itoa(fwd.ID) + "&part=1"}, {path: "/compose?forward=" + itoa(fwd.ID) + "&part=1&as=attachment"}},
 		"POST /compose/save": {
 			{path: "/compose/save", form: url.Values{"draft": {dr}, "text": {"overwritten"}}},
 			{path: "/compose/save", form: url.Values{"source": {"forward:" + msg}, "text": {"x"}}},
+			{path: "/compose/save", form: url.Values{"source": {"forwardatt:" + itoa(fwd.ID) + ":1"}, "text": {"x"}}},
 		},
 		"POST /compose/send": {
 			{path: "/compose/send", form: url.Values{"draft": {dr}, "to": {"eve@example.test"}, "text": {"x"}}},

@@ -65,7 +65,7 @@ func (c *composer) view(d compose.Draft, id int64, source string) composeView {
 		v.Attachments = append(v.Attachments, draftAttachment{Index: len(v.Attachments), Name: d.ForwardedName + ".eml",
 			Size: compose.ByteSize(int64(len(d.Forwarded)))})
 	}
-	switch kind, _, _ := parseSource(source); kind {
+	switch kind, _, _, _ := parseSource(source); kind {
 	case "reply":
 		v.Heading = "Reply"
 	case "replyall":
@@ -83,7 +83,8 @@ func (c *composer) view(d compose.Draft, id int64, source string) composeView {
 
 // page serves GET /compose: a new message (?to= prefills), a saved
 // draft (?draft=ID), or a reply, reply to all or forward of a message
-// (?reply=ID, ?replyall=ID, ?forward=ID, with &as=attachment).
+// (?reply=ID, ?replyall=ID, ?forward=ID, with &as=attachment), or of the
+// message attached to it at a part (&part=PATH).
 func (c *composer) page(w http.ResponseWriter, r *http.Request, acct store.Account) {
 	ctx := r.Context()
 	q := r.URL.Query()
@@ -122,15 +123,19 @@ func (c *composer) page(w http.ResponseWriter, r *http.Request, acct store.Accou
 	source := ""
 	for _, kind := range []string{"reply", "replyall", "forward"} {
 		if v := q.Get(kind); v != "" {
-			source = kind + ":" + v
 			if kind == "forward" && q.Get("as") == "attachment" {
-				source = "forwardatt:" + v
+				kind = "forwardatt"
+			}
+			source = kind + ":" + v
+			if part := q.Get("part"); part != "" {
+				// A message attached to message v (its page).
+				source += ":" + part
 			}
 			break
 		}
 	}
 	if source != "" {
-		if _, _, ok := parseSource(source); !ok {
+		if _, _, _, ok := parseSource(source); !ok {
 			web.NotFound(w, r)
 			return
 		}

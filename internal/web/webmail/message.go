@@ -72,7 +72,8 @@ type messageData struct {
 	Sent bool
 	// Attached: the page shows a message attached to message ID (its
 	// part Raw downloads), not a message of a folder: no actions on it
-	// but going back to that message (Back), whose subject Outer is.
+	// but Reply and Forward and going back to that message (Back),
+	// whose subject Outer is.
 	Attached bool
 	Outer    string
 	// Fill: the body has one HTML frame, laid out to fill the rest of
@@ -293,7 +294,10 @@ func (a *app) attachedPage(w http.ResponseWriter, r *http.Request, acct int64) {
 	base := "/msg/" + strconv.FormatInt(m.ID, 10)
 	deletedQ := deletedQuery(m)
 	images := r.URL.Query().Get("images") == "1"
+	// Reply and Forward work on the attached message (startDraft).
+	of := strconv.FormatInt(m.ID, 10) + "&part=" + url.QueryEscape(path)
 	d := messageData{ID: m.ID, Attached: true, Outer: m.Subject, Subject: strings.TrimSpace(message.DecodeHeader(env.Subject)),
+		Reply: "/compose?reply=" + of, ReplyAll: "/compose?replyall=" + of, Forward: "/compose?forward=" + of,
 		From: addressList(env.From), To: foldRecipients(env.To), Cc: foldRecipients(env.Cc), ImagesAllowed: images,
 		Back: base + query(deletedQ), Raw: base + "/part/" + pathSegment(path) + query(deletedQ),
 		ShowImages: base + "/attached/" + pathSegment(path) + "?" + joinQuery(deletedQ, "images=1")}
