@@ -378,6 +378,21 @@ func TestForward(t *testing.T) {
 			t.Errorf("embedded attachments %q", names)
 		}
 	})
+	t.Run("a subject with a slash names the file whole", func(t *testing.T) {
+		// "Q3/Q4 plan" was attached as "Q4 plan.eml", the part before
+		// the slash taken for a directory; the message page names the
+		// attached message "Q3-Q4 plan.eml".
+		o := original(t, "From: a@example.org\nSubject: Q3/Q4 plan\n\nplan\n")
+		d := Forward(o, "demo@example.test", true)
+		raw, err := Build(d, date, "f4@example.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, parts := strictParse(t, raw)
+		if a := ForwardedAttachment(d.ForwardedName, 10, Shape{}, strings.NewReader("x")); len(parts) != 2 || parts[1].name != "Q3-Q4 plan.eml" || a.Filename != "Q3-Q4 plan.eml" {
+			t.Fatalf("forwarded as %q, streamed as %q", parts[1].name, a.Filename)
+		}
+	})
 	t.Run("a line over 998 bytes goes base64", func(t *testing.T) {
 		o := original(t, "From: a@example.org\nSubject: wide\n\n"+strings.Repeat("w", 1500)+"\n")
 		d := Forward(o, "demo@example.test", true)

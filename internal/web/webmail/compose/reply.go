@@ -135,7 +135,9 @@ func Forward(o Original, self string, asAttachment bool) Draft {
 func ForwardHead(o Original, self string, asAttachment bool) Draft {
 	d := Draft{From: Address{Addr: self}, Subject: forwardSubject(o.Info.Subject)}
 	if asAttachment {
-		d.ForwardedName = o.Info.Subject
+		// Slashes as dashes, as the message page names an attached
+		// message: "Q3/Q4 plan" is not "Q4 plan" in a directory.
+		d.ForwardedName = message.SubjectFilename(o.Info.Subject)
 		return d
 	}
 	env := &o.Info.Envelope
