@@ -18,8 +18,9 @@ import (
 // box of two rows. Now the header box shows whole (it does not scroll),
 // every file's Download button can be brought into view and is then
 // the element at its place (not hidden under another box), and the
-// message's frame keeps half the screen. Screenshots of the message and
-// of a search whose results ignore accents.
+// message's frame keeps half the screen (on a phone, scrolled down, all
+// of its column). Screenshots of the message and of a search whose
+// results ignore accents, its button's word on one line.
 func TestBrowserManyAttachmentsHTML(t *testing.T) {
 	srv := start(t)
 	var b strings.Builder
@@ -96,7 +97,15 @@ func TestBrowserManyAttachmentsHTML(t *testing.T) {
 			tab.Screenshot("message-scrolled")
 		}
 		tab.Navigate(srv.Web + "/search?q=resume")
-		tab.WaitFor(`document.querySelectorAll('.mail-row, .list-row').length >= 2`)
+		tab.WaitFor(`document.querySelector('.search-form button') !== null`)
+		if n := webtest.Run(tab, chromedp.Evaluate[int](`document.querySelectorAll('#rows .mail-row, .mail .list-row').length`)); n != 2 {
+			t.Errorf("%d px: search for resume lists %d messages, want 2 (résumé too)", w, n)
+		}
+		// The Search button's word on one line (it broke, "Sear" over
+		// "ch", at 390 px).
+		if h := webtest.Run(tab, chromedp.Evaluate[float64](`document.querySelector('.search-form button').getBoundingClientRect().height`)); h > 48 {
+			t.Errorf("%d px: the Search button is %.0f px high", w, h)
+		}
 		tab.Screenshot("search")
 	})
 }
