@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"iter"
 	"strings"
 	"sync"
 
@@ -166,23 +167,14 @@ func (v *vocabulary) containing(frag string, limit int) ([]string, int) {
 		return out, docs
 	}
 	// The words are separated by line breaks, which no word holds: each
-	// hit lies in one word, found between the breaks around it.
-	text := v.text.String()
-	for i := 0; i < len(text); {
-		j := strings.Index(text[i:], frag)
-		if j < 0 {
-			break
-		}
-		j += i
-		start := strings.LastIndexByte(text[:j], '\n') + 1
-		end := j + strings.IndexByte(text[j:], '\n')
-		if w := text[start:end]; w != frag {
+	// hit lies in one word.
+	for w := range linesWith(v.text.String(), frag) {
+		if w != frag {
 			docs += v.words[w]
 			if out = append(out, w); len(out) > limit {
 				break
 			}
 		}
-		i = end + 1
 	}
 	return out, docs
 }
@@ -204,16 +196,8 @@ func (v *vocabulary) containingBase(frag string, limit int) ([]string, int) {
 	defer v.mu.RUnlock()
 	// Each line is "base\tword": a hit in either half (no word holds a
 	// tab) stands for the word, whose base or own form contains frag.
-	text := v.bases.String()
-	for i := 0; i < len(text); {
-		j := strings.Index(text[i:], frag)
-		if j < 0 {
-			break
-		}
-		j += i
-		start := strings.LastIndexByte(text[:j], '\n') + 1
-		end := j + strings.IndexByte(text[j:], '\n')
-		_, w, _ := strings.Cut(text[start:end], "\t")
+	for line := range linesWith(v.bases.String(), frag) {
+		_, w, _ := strings.Cut(line, "\t")
 		if !seen[w] {
 			seen[w] = true
 			docs += v.words[w]
@@ -221,7 +205,26 @@ func (v *vocabulary) containingBase(frag string, limit int) ([]string, int) {
 				break
 			}
 		}
-		i = end + 1
 	}
 	return out, docs
+}
+
+// linesWith yields each line of text (lines end in a line break) that
+// contains frag, which holds no line break, once, in order.
+func linesWith(text, frag string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for i := 0; i < len(text); {
+			j := strings.Index(text[i:], frag)
+			if j < 0 {
+				return
+			}
+			j += i
+			start := strings.LastIndexByte(text[:j], '\n') + 1
+			end := j + strings.IndexByte(text[j:], '\n')
+			if !yield(text[start:end]) {
+				return
+			}
+			i = end + 1
+		}
+	}
 }
