@@ -122,7 +122,7 @@ func testWebmailSearch(t *testing.T, s store.Store) {
 	msgs := []msg{
 		{"invoice-jan", "please pay the quarterly invoice", store.Inbox, 1, 0},
 		{"invoice-feb", "another quarterly invoice", "Archive", 2, store.FlagSeen},
-		{"lunch", "sandwiches at noon", store.Inbox, 3, store.FlagSeen | store.FlagFlagged},
+		{"lunch", "sandwiches at noon in the Café", store.Inbox, 3, store.FlagSeen | store.FlagFlagged},
 		{"report", "quarterly numbers attached", store.Sent, 4, store.FlagSeen},
 		{"gone", "quarterly but deleted", store.Inbox, 5, 0},
 	}
@@ -160,6 +160,11 @@ func testWebmailSearch(t *testing.T, s store.Store) {
 		{"since", store.MailSearch{Since: base.Add(3 * 24 * time.Hour)}, []string{"report", "lunch"}},
 		{"before", store.MailSearch{Before: base.Add(3 * 24 * time.Hour)}, []string{"invoice-feb", "invoice-jan"}},
 		{"no word", store.MailSearch{Terms: term(store.SearchAnywhere, "zzzzqqq")}, nil},
+		// The webmail's search ignores accents, both ways; IMAP's not.
+		{"accents ignored", store.MailSearch{Terms: term(store.SearchBody, "cafe"), FoldAccents: true}, []string{"lunch"}},
+		{"accents ignored, typed", store.MailSearch{Terms: term(store.SearchAnywhere, "CAFÉ"), FoldAccents: true}, []string{"lunch"}},
+		{"accents ignored, substring", store.MailSearch{Terms: term(store.SearchBody, "afe"), FoldAccents: true}, []string{"lunch"}},
+		{"accents as written", store.MailSearch{Terms: term(store.SearchBody, "cafe")}, nil},
 	}
 	for _, c := range cases {
 		got := must(s.SearchPage(ctx, a.ID, c.q, store.Cursor{}, 50))
