@@ -54,9 +54,9 @@ func TestAttachmentSizeDecoded(t *testing.T) {
 		"--b\nContent-Type: text/plain\n\nsee scan\n--b\nContent-Type: image/png; name=scan.png\nContent-Transfer-Encoding: base64\n\n"+
 		body.String()+"--b\nContent-Type: text/plain; name=notes.txt\n\nfive\n--b--\n", time.Now(), 0)
 	_, page := e.signIn(e.bob).get("/msg/" + strconv.FormatInt(m.ID, 10))
-	for _, want := range []string{"image/png · 300 KB", "text/plain · 4 B"} {
+	for _, want := range []string{"image/png · </span>300 KB", "text/plain · </span>4 B"} {
 		if !strings.Contains(page, want) {
-			t.Errorf("message page lacks %q:\n%s", want, regexp.MustCompile(`<span class="list-sub">[^<]*`).FindAllString(page, -1))
+			t.Errorf("message page lacks %q:\n%s", want, regexp.MustCompile(`<span class="list-sub">.*?</span>[^<]*`).FindAllString(page, -1))
 		}
 	}
 }
