@@ -25,7 +25,8 @@ type searchResult struct {
 
 // search runs q for the account: the store returns candidates newest
 // first (exact on folder, flags and dates, narrowed by the index on the
-// text keys) and each is checked with IMAP SEARCH's own matching.
+// text keys, accents ignored) and each is checked with IMAP SEARCH's own
+// matching, or else without accents (search_accents.go).
 func (a *app) search(ctx context.Context, acct int64, q searchQuery, after store.Cursor, limit int) (searchResult, error) {
 	ms := store.MailSearch{With: q.With, Without: q.Without, Since: q.Since, Before: q.Before,
 		Terms: imapmsg.IndexTerms(q.Keys), FoldAccents: true}

@@ -10,9 +10,11 @@ import (
 )
 
 // searchQuery is what one search box means. Text goes through the same
-// keys as IMAP SEARCH (imapwire.SearchKey), so that the webmail and IMAP
-// find the same messages: the store's index narrows, imapmsg.Match checks
-// substrings case-insensitively (RFC 9051 6.4.4).
+// keys as IMAP SEARCH (imapwire.SearchKey), so that the webmail finds
+// what IMAP finds: the store's index narrows, imapmsg.Match checks
+// substrings case-insensitively (RFC 9051 6.4.4); and, as people expect
+// of a search box, also what differs only in accents ("resume" finds
+// "résumé", search_accents.go).
 type searchQuery struct {
 	Keys []imapwire.SearchKey // TEXT, FROM, TO, SUBJECT: all must match
 	// Flags and dates, checked exactly by the store.
