@@ -8,6 +8,7 @@ import sys
 passed = failed = skipped = 0
 pkg_failed = False
 output = {}  # (package, test) -> lines, kept until the test ends
+builds = {}  # import path -> the compiler's lines, shown if its build failed
 
 for line in sys.stdin:
     try:
@@ -16,6 +17,13 @@ for line in sys.stdin:
         sys.stdout.write(line)  # a build error printed outside the JSON stream
         continue
     pkg, test, action = ev.get("Package", ""), ev.get("Test"), ev.get("Action")
+    if action == "build-output":
+        # Since Go 1.24 the compiler's errors come as events of their own,
+        # named by ImportPath; a package's "fail" names them in FailedBuild.
+        builds.setdefault(ev.get("ImportPath", ""), []).append(ev.get("Output", ""))
+        continue
+    if action == "fail" and ev.get("FailedBuild"):
+        sys.stdout.write("".join(builds.pop(ev["FailedBuild"], [])))
     key = (pkg, test)
     if action == "output":
         output.setdefault(key, []).append(ev.get("Output", ""))
