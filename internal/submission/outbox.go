@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/xtramail/xtramail/internal/message"
@@ -26,6 +27,8 @@ type OutboxStore interface {
 	Body(ctx context.Context, accountID, bodyID int64) (store.Body, error)
 	OpenBody(ctx context.Context, accountID, bodyID int64) (io.ReadCloser, error)
 	SearchLog(ctx context.Context, q store.LogQuery) ([]store.LogEvent, error)
+	MessagesByMessageID(ctx context.Context, accountID int64, ids []string) ([]store.Message, error)
+	StoreFlags(ctx context.Context, accountID, mailboxID int64, uids []uint32, op store.FlagOp, flags store.Flags, keywords []string, unchangedSince uint64) ([]store.MessageFlags, []uint32, error)
 }
 
 // Outbox sends the messages the webmail holds for "undo send"
@@ -187,6 +190,7 @@ func (o *Outbox) submit(ctx context.Context, e store.OutboxEntry) (failure strin
 		RemoteIP: e.RemoteIP})
 	switch {
 	case err == nil:
+		o.markAnswered(ctx, acct.ID, body.Info.Envelope.InReplyTo)
 		return "", nil
 	case errors.Is(err, ErrSpoofed):
 		return "the sender is not your address", nil
@@ -204,6 +208,35 @@ func (o *Outbox) submit(ctx context.Context, e store.OutboxEntry) (failure strin
 		return "you sent too many messages this hour; try again later", nil
 	}
 	return "", err
+}
+
+// markAnswered flags \Answered the account's copies of the message a sent
+// reply answers (its In-Reply-To), as a mail client does once its reply
+// is sent, so that the webmail, and every IMAP client, shows the original
+// as replied to. The reply is sent whatever happens here: a failure is
+// logged, not returned.
+func (o *Outbox) markAnswered(ctx context.Context, accountID int64, inReplyTo string) {
+	ids := strings.Fields(strings.NewReplacer("<", " ", ">", " ").Replace(inReplyTo))
+	if len(ids) != 1 {
+		return
+	}
+	ms, err := o.st.MessagesByMessageID(ctx, accountID, ids)
+	if err == nil {
+		byMailbox := map[int64][]uint32{}
+		for _, m := range ms {
+			if m.Flags&store.FlagAnswered == 0 {
+				byMailbox[m.MailboxID] = append(byMailbox[m.MailboxID], m.UID)
+			}
+		}
+		for mb, uids := range byMailbox {
+			if _, _, err = o.st.StoreFlags(ctx, accountID, mb, uids, store.FlagsAdd, store.FlagAnswered, nil, 0); err != nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		o.log.Warn("mark the replied-to message answered", "account", accountID, "in_reply_to", ids[0], "err", err)
+	}
 }
 
 // SpoolIn makes the outbox read drafts into spool files in dir,

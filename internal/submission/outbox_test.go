@@ -3,8 +3,13 @@ package submission_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-smtp"
 
 	"github.com/xtramail/xtramail/internal/clocktest"
 	"github.com/xtramail/xtramail/internal/msglog"
@@ -251,5 +256,76 @@ func TestOutboxEventsCarryClientIP(t *testing.T) {
 	}
 	if kinds[msglog.Submitted] != 1 || kinds[msglog.Queued] != 3 {
 		t.Fatalf("events %v, want 1 submitted and 3 queued", kinds)
+	}
+}
+
+// TestOutboxReplyMarksOriginalAnswered: a reply sent from the webmail
+// (held in the outbox, then submitted) flags the message it answers
+// \Answered, as a mail client does, and an IMAP client sees the flag; a
+// reply undone before its time, or one whose In-Reply-To names no
+// message here, marks nothing.
+func TestOutboxReplyMarksOriginalAnswered(t *testing.T) {
+	srv := start(t, nil)
+	ctx := context.Background()
+	acct, _ := srv.Store.Account(ctx, alice)
+	c, err := smtp.Dial(srv.Capture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, mid := range []string{"question@far.test", "other@far.test"} {
+		in := "From: Carol <" + outsider + ">\r\nTo: " + alice + "\r\nSubject: a question\r\nMessage-ID: <" + mid + ">\r\n" +
+			"Date: Sat, 05 Dec 2026 07:00:00 +0000\r\n\r\nCan you?\r\n"
+		if got := send(c, outsider, []string{alice}, in); got != "ok" {
+			t.Fatalf("capture: %s", got)
+		}
+	}
+	clk := outboxClock()
+	sub := submission.NewSubmitter(srv.Store, submission.Limits{}, nil, clk.Now)
+	ob := submission.NewOutbox(srv.Store, sub, nil, clk.Now)
+	hold := func(mid, inReplyTo string) store.OutboxEntry {
+		raw := "From: Alice <" + alice + ">\r\nTo: " + outsider + "\r\nSubject: Re: a question\r\nMessage-ID: <" + mid + ">\r\n" +
+			"In-Reply-To: " + inReplyTo + "\r\nDate: Sat, 05 Dec 2026 08:00:00 +0000\r\n\r\nYes.\r\n"
+		d, err := srv.Store.SaveDraft(ctx, acct.ID, 0, store.NewDelivery([]byte(raw), clk.Now()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := srv.Store.ScheduleSend(ctx, acct.ID, d.MessageID, clk.Now().Add(10*time.Second), "198.51.100.23")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	undone := hold("reply0@example.test", "<other@far.test>")
+	if _, err := srv.Store.CancelSend(ctx, acct.ID, undone.ID); err != nil {
+		t.Fatal(err)
+	}
+	hold("reply1@example.test", "<question@far.test>")
+	hold("reply2@example.test", "<nowhere@far.test>")
+	clk.Advance(10 * time.Second)
+	if n, err := ob.SendDue(ctx); n != 2 || err != nil {
+		t.Fatalf("SendDue: %d %v", n, err)
+	}
+
+	im, err := imapclient.DialTLS(srv.IMAP, &imapclient.Options{TLSConfig: srv.ClientTLS()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer im.Close()
+	if err := im.Login(alice, alicePw).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := im.Select(store.Inbox, nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := im.Fetch(imap.SeqSetNum(1, 2), &imap.FetchOptions{Flags: true, Envelope: true}).Collect()
+	if err != nil || len(msgs) != 2 {
+		t.Fatalf("fetch: %d messages, %v", len(msgs), err)
+	}
+	for _, m := range msgs {
+		want := m.Envelope.MessageID == "question@far.test"
+		if got := slices.Contains(m.Flags, imap.FlagAnswered); got != want {
+			t.Errorf("%s: \\Answered %v, want %v (flags %v)", m.Envelope.MessageID, got, want, m.Flags)
+		}
 	}
 }
