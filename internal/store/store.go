@@ -61,6 +61,9 @@ type Domain struct {
 	// addresses goes to their continuity INBOX only, never relayed
 	// (DomainSettings.ContinuityOnly).
 	ContinuityOnly bool
+	// RecipientDelimiter separates a sub-address's tag (RFC 5233,
+	// DomainSettings.RecipientDelimiter); "" for none.
+	RecipientDelimiter string
 }
 
 // Account is a protected address: the unit that owns mailboxes and signs in.
@@ -302,11 +305,18 @@ type LogEvent struct {
 	// DomainID scopes the record to a tenant; 0 when no local domain is
 	// involved (a refused copy for an unknown domain).
 	DomainID int64 `json:"domain_id,omitempty"`
+	// Account is the protected address that a sub-address (RFC 5233)
+	// in MailFrom or Rcpt stands for, when the record is about a copy
+	// kept for it: alice@ for rcpt alice+news@. MailFrom and Rcpt keep
+	// the address as written; a search by Account's address finds the
+	// record too (LogQuery.Address). Empty when no sub-address is
+	// involved.
+	Account string `json:"account,omitempty"`
 }
 
 // LogQuery selects message log records. Zero fields match everything.
 type LogQuery struct {
-	Address   string // envelope sender or recipient, exact, case-insensitive
+	Address   string // envelope sender or recipient, exact, case-insensitive, or LogEvent.Account
 	MessageID string // without angle brackets
 	Status    LogStatus
 	Since     time.Time
@@ -637,6 +647,25 @@ func isASCII(s string) bool {
 		}
 	}
 	return true
+}
+
+// DomainUnicode returns a normalised domain name as people read it, in
+// U-labels ("xn--bcher-kva.test" is "bücher.test"), for display only:
+// the store and the wire keep the A-labels. A name whose A-labels do not
+// decode comes back as it is. Where the two differ, show both: a U-label
+// can look like another name (a homograph).
+func DomainUnicode(name string) string {
+	u, err := idna.Lookup.ToUnicode(name)
+	if err != nil {
+		return name
+	}
+	return u
+}
+
+// AddressUnicode is DomainUnicode for the domain of a normalised address.
+func AddressUnicode(addr string) string {
+	at := strings.LastIndexByte(addr, '@')
+	return addr[:at+1] + DomainUnicode(addr[at+1:])
 }
 
 // DomainOf returns the domain part of a normalised address.

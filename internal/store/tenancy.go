@@ -97,6 +97,13 @@ type DomainSettings struct {
 	// back), and one to an address of the domain that is not protected
 	// is refused, having nowhere to go.
 	ContinuityOnly bool
+	// RecipientDelimiter is the set of characters that separate a tag
+	// from the address it belongs to (RFC 5233 sub-addresses:
+	// alice+news@ is alice@'s mail): DefaultRecipientDelimiter for a
+	// new domain, "" for none, else CheckRecipientDelimiter's rule. An
+	// address without an account of its own is taken as its base
+	// address (RecipientAccount).
+	RecipientDelimiter string
 }
 
 // Settings returns the domain's settings, for a change of some of them:
@@ -104,7 +111,7 @@ type DomainSettings struct {
 // kept, not reset.
 func (d Domain) Settings() DomainSettings {
 	return DomainSettings{RetentionDays: d.RetentionDays, WholeDomain: d.WholeDomain, AllowedIPs: d.AllowedIPs,
-		RelayHost: d.RelayHost, ContinuityOnly: d.ContinuityOnly}
+		RelayHost: d.RelayHost, ContinuityOnly: d.ContinuityOnly, RecipientDelimiter: d.RecipientDelimiter}
 }
 
 // Role is an administrator's level; its scope is the provider's whole

@@ -74,13 +74,13 @@ func (t *tx) insert(what, query string, args ...any) (int64, error) {
 	return res.LastInsertId()
 }
 
-const domainCols = "id, name, retention_days, created, customer_id, whole_domain, allowed_ips, relay_host, continuity_only"
+const domainCols = "id, name, retention_days, created, customer_id, whole_domain, allowed_ips, relay_host, continuity_only, recipient_delimiter"
 
 func scanDomain(sc scanner) (store.Domain, error) {
 	var d store.Domain
 	var created int64
 	var ips string
-	err := sc.Scan(&d.ID, &d.Name, &d.RetentionDays, &created, &d.CustomerID, &d.WholeDomain, &ips, &d.RelayHost, &d.ContinuityOnly)
+	err := sc.Scan(&d.ID, &d.Name, &d.RetentionDays, &created, &d.CustomerID, &d.WholeDomain, &ips, &d.RelayHost, &d.ContinuityOnly, &d.RecipientDelimiter)
 	d.CreatedAt = time.UnixMilli(created)
 	d.AllowedIPs = strings.Fields(ips)
 	return d, err

@@ -21,12 +21,21 @@ func (t *tx) appendLog(events []store.LogEvent) error {
 			return err
 		}
 		_, err = t.Exec(insertLog, e.Time.UnixMilli(), e.Status, strings.Trim(e.MessageID, "<>"), e.Subject, strings.ToLower(e.MailFrom),
-			strings.ToLower(e.Rcpt), e.Size, e.RemoteIP, e.Detail, e.DomainID, sid)
+			strings.ToLower(e.Rcpt), e.Size, e.RemoteIP, e.Detail, e.DomainID, sid, logAccount(e.Account))
 		if err != nil {
 			return fmt.Errorf("append message log: %w", err)
 		}
 	}
 	return nil
+}
+
+// logAccount is LogEvent.Account as stored: NULL when empty, so that
+// msglog_account holds only the records of sub-addresses.
+func logAccount(a string) any {
+	if a == "" {
+		return nil
+	}
+	return strings.ToLower(a)
 }
 
 func (s *Store) AppendLog(ctx context.Context, events ...store.LogEvent) error {
@@ -41,7 +50,7 @@ func (s *Store) SearchLog(ctx context.Context, q store.LogQuery) ([]store.LogEve
 	return collect("search message log", func(sc scanner) (store.LogEvent, error) {
 		var e store.LogEvent
 		var ms int64
-		err := sc.Scan(&e.ID, &ms, &e.Status, &e.MessageID, &e.Subject, &e.MailFrom, &e.Rcpt, &e.Size, &e.RemoteIP, &e.Detail, &e.DomainID)
+		err := sc.Scan(&e.ID, &ms, &e.Status, &e.MessageID, &e.Subject, &e.MailFrom, &e.Rcpt, &e.Size, &e.RemoteIP, &e.Detail, &e.DomainID, &e.Account)
 		e.Time = time.UnixMilli(ms)
 		return e, err
 	})(s.query(ctx, query, args...))
@@ -57,8 +66,10 @@ func logSearch(q store.LogQuery) (query string, args []any, ok bool) {
 		if n, err := store.NormalizeAddress(a); err == nil {
 			a = n // as recorded: an internationalised domain in A-labels
 		}
-		where = append(where, "(rcpt = ? OR mail_from = ?)")
-		args = append(args, a, a)
+		// The record of a sub-address's copy is found by the address
+		// it stands for too (LogEvent.Account).
+		where = append(where, "(rcpt = ? OR mail_from = ? OR account = ?)")
+		args = append(args, a, a, a)
 	}
 	if q.MessageID != "" {
 		where = append(where, "message_id = ?")
@@ -103,7 +114,7 @@ func logSearch(q store.LogQuery) (query string, args []any, ok bool) {
 			args = append(args, id)
 		}
 	}
-	query = "SELECT id, time, status, message_id, subject, mail_from, rcpt, size, remote_ip, detail, domain_id FROM msglog"
+	query = "SELECT id, time, status, message_id, subject, mail_from, rcpt, size, remote_ip, detail, domain_id, coalesce(account, '') FROM msglog"
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}

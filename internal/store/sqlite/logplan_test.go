@@ -35,6 +35,7 @@ func TestLogReadersUseIndexes(t *testing.T) {
 		{"range", store.LogQuery{Since: now.Add(-time.Hour), Until: now, DomainIDs: dom}, "SEARCH msglog USING INDEX msglog_time (time>? AND time<?)"},
 		{"address", store.LogQuery{Address: "a@x", DomainIDs: dom}, "SEARCH msglog USING INDEX msglog_rcpt (rcpt=?)"},
 		{"address (sender)", store.LogQuery{Address: "a@x", DomainIDs: dom}, "SEARCH msglog USING INDEX msglog_from (mail_from=?)"},
+		{"address (sub-addresses)", store.LogQuery{Address: "a@x", DomainIDs: dom}, "SEARCH msglog USING INDEX msglog_account (account=?)"},
 		{"timeline", store.LogQuery{MessageID: "m@x", DomainIDs: dom, Limit: 1000}, "SEARCH msglog USING INDEX msglog_msgid (message_id=?)"},
 		{"submitted before", store.LogQuery{MessageID: "m@x", Address: "a@x", Status: "submitted", Limit: 1}, "SEARCH msglog USING INDEX msglog_msgid (message_id=?)"},
 		{"subject", store.LogQuery{Subject: "harbour crane", DomainIDs: dom}, "SEARCH msglog USING INDEX msglog_subject (subject_id=?)"},

@@ -31,8 +31,8 @@ const (
 			received, size, body_id, subject, from_addr, message_id, preview, thread, thread_comp)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	mailboxOfCopy = "SELECT id, special_use FROM mailboxes WHERE account_id = ? AND name = ?"
-	insertLog     = `INSERT INTO msglog (time, status, message_id, subject, mail_from, rcpt, size, remote_ip, detail, domain_id, subject_id)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	insertLog     = `INSERT INTO msglog (time, status, message_id, subject, mail_from, rcpt, size, remote_ip, detail, domain_id, subject_id, account)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
 var hotQueries = []string{"SAVEPOINT req", "RELEASE req", "ROLLBACK TO req", insertBody, insertFTS, addToMailbox, insertMessage, insertLog,

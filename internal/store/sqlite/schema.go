@@ -541,6 +541,15 @@ ALTER TABLE queue ADD COLUMN dsn_envid TEXT NOT NULL DEFAULT '';`,
 	// remembered so that the listing says when their records can go.
 	// IF NOT EXISTS: a test that winds user_version back runs it again.
 	dkimRotationSchema,
+	// Sub-addresses (RFC 5233, store/subaddress.go): each domain's
+	// recipient delimiter, "+" as Postfix and Exchange Online use it;
+	// and the protected address a log record's sub-address stands for,
+	// so that a search by alice@ finds the copy of alice+news@. Only
+	// such records carry one (NULL otherwise), and the partial index
+	// holds only them: the other records cost it nothing.
+	`ALTER TABLE domains ADD COLUMN recipient_delimiter TEXT NOT NULL DEFAULT '+';
+ALTER TABLE msglog ADD COLUMN account TEXT;
+CREATE INDEX msglog_account ON msglog(account, time) WHERE account IS NOT NULL;`,
 }
 
 const dkimRotationSchema = `

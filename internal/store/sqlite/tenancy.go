@@ -299,10 +299,14 @@ func (s *Store) SetDomainSettings(ctx context.Context, sc store.Scope, name stri
 	if strings.ContainsAny(set.RelayHost, " \t\r\n") {
 		return fmt.Errorf("relay host %q: %w", set.RelayHost, store.ErrInvalid)
 	}
+	if err := store.CheckRecipientDelimiter(set.RecipientDelimiter); err != nil {
+		return err
+	}
 	c, args := customerIn(sc, "customer_id")
 	return s.updateOne(ctx, "domain "+name,
-		"UPDATE domains SET retention_days = ?, whole_domain = ?, allowed_ips = ?, relay_host = ?, continuity_only = ? WHERE name = ? AND "+c,
-		append([]any{set.RetentionDays, set.WholeDomain, strings.Join(set.AllowedIPs, " "), set.RelayHost, set.ContinuityOnly, strings.ToLower(strings.TrimSpace(name))}, args...)...)
+		"UPDATE domains SET retention_days = ?, whole_domain = ?, allowed_ips = ?, relay_host = ?, continuity_only = ?, recipient_delimiter = ? WHERE name = ? AND "+c,
+		append([]any{set.RetentionDays, set.WholeDomain, strings.Join(set.AllowedIPs, " "), set.RelayHost, set.ContinuityOnly, set.RecipientDelimiter,
+			strings.ToLower(strings.TrimSpace(name))}, args...)...)
 }
 
 func (s *Store) RemoveDomain(ctx context.Context, sc store.Scope, name string) error {

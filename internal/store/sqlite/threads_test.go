@@ -386,6 +386,7 @@ func TestThreadsUpgrade(t *testing.T) {
 		// Later steps that cannot run twice (ALTER TABLE ADD COLUMN).
 		"ALTER TABLE queue DROP COLUMN dsn_notify", "ALTER TABLE queue DROP COLUMN dsn_orcpt",
 		"ALTER TABLE queue DROP COLUMN dsn_ret", "ALTER TABLE queue DROP COLUMN dsn_envid",
+		"ALTER TABLE domains DROP COLUMN recipient_delimiter", "DROP INDEX msglog_account", "ALTER TABLE msglog DROP COLUMN account",
 		fmt.Sprintf("PRAGMA user_version = %d", step),
 	} {
 		if _, err := db.Exec(q); err != nil {

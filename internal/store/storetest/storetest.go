@@ -91,6 +91,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AdminBatch", testAdminBatch},
 		{"Announced", testAnnounced},
 		{"MessagesByID", testMessagesByID},
+		{"SubAddresses", testSubAddresses},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
