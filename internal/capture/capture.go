@@ -180,8 +180,19 @@ type envelope struct {
 }
 
 type rcpt struct {
-	addr    string
+	addr    string         // as written (normalised)
 	account *store.Account // nil for an outside recipient of a journaled copy
+}
+
+// stored is the record of a copy kept for the account of addr (as
+// written): one of a sub-address (RFC 5233) names the account's own
+// address too, so that a log search by it finds the copy.
+func stored(base store.LogEvent, addr string, acct *store.Account, mailbox string) store.LogEvent {
+	ev := msglog.With(base, msglog.Stored, addr, acct.DomainID, mailbox)
+	if addr != acct.Address {
+		ev.Account = acct.Address
+	}
+	return ev
 }
 
 func (s *session) Reset() {
@@ -235,9 +246,9 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 	s.env.from = addr
 	ctx, cancel := s.ctx()
 	defer cancel()
-	a, err := s.srv.accounts.lookup(ctx, addr)
+	a, allowed, err := s.srv.sender(ctx, addr, s.ip)
 	switch {
-	case err == nil && a.Enabled && s.srv.senderAllowed(ctx, addr, s.ip):
+	case err == nil && a.Enabled && allowed:
 		s.env.sender = &a
 	case err == nil, isNotFound(err):
 	default:
@@ -383,6 +394,13 @@ func (s *session) Data(r io.Reader) error {
 	}
 	var local []string
 	outside := false
+	// The address each account's INBOX copy is kept for: alice@ and
+	// alice+news@ in one transaction are one mailbox, which gets one
+	// copy (with or without a Message-ID to deduplicate by).
+	inbox := map[int64]string{}
+	// The message's record names all its recipients, and one account:
+	// the sender's, else the first sub-address's.
+	var account string
 	for _, r := range env.rcpts {
 		if r.account == nil {
 			outside = true
@@ -391,16 +409,29 @@ func (s *session) Data(r io.Reader) error {
 		if domainID == 0 {
 			domainID = r.account.DomainID
 		}
-		d.Copies = append(d.Copies, store.Copy{AccountID: r.account.ID, Mailbox: store.Inbox,
-			Event: msglog.With(base, msglog.Stored, r.addr, r.account.DomainID, "INBOX")})
+		ev := stored(base, r.addr, r.account, store.Inbox)
+		if account == "" {
+			account = ev.Account
+		}
+		if first, ok := inbox[r.account.ID]; ok {
+			ev.Status, ev.Detail = msglog.Duplicate, store.Inbox+": the copy kept for "+first
+			d.Events = append(d.Events, ev)
+			continue
+		}
+		inbox[r.account.ID] = r.addr
+		d.Copies = append(d.Copies, store.Copy{AccountID: r.account.ID, Mailbox: store.Inbox, Event: ev})
 		local = append(local, r.addr)
 	}
 	if env.sender != nil {
-		d.Copies = append(d.Copies, store.Copy{AccountID: env.sender.ID, Mailbox: store.Sent, Flags: store.FlagSeen,
-			Event: msglog.With(base, msglog.Stored, env.from, env.sender.DomainID, "Sent")})
+		ev := stored(base, env.from, env.sender, store.Sent)
+		if ev.Account != "" {
+			account = ev.Account
+		}
+		d.Copies = append(d.Copies, store.Copy{AccountID: env.sender.ID, Mailbox: store.Sent, Flags: store.FlagSeen, Event: ev})
 	}
 	captured := msglog.With(base, msglog.Captured, strings.Join(rcptAddrs(env.rcpts), ", "), domainID,
 		fmt.Sprintf("for %d recipient(s)", len(env.rcpts)))
+	captured.Account = account
 	d.Events = append(d.Events, captured)
 	delivered, err := s.srv.store.Deliver(ctx, d)
 	if err != nil {

@@ -103,8 +103,15 @@ func (s *Server) recipient(ctx context.Context, addr, ip string) recipientPolicy
 	if derr == nil && !upstreamAllowed(d, ip) {
 		return recipientPolicy{refused: "upstream " + ip + " not allowed for " + d.Name, domainID: d.ID}
 	}
-	a, err := s.accounts.lookup(ctx, addr)
+	var delims string
+	if derr == nil {
+		delims = d.RecipientDelimiter
+	}
+	a, err := store.RecipientAccount(ctx, s.accounts.lookup, delims, addr)
 	if isNotFound(err) && derr == nil && d.WholeDomain {
+		// A sub-address's first copy protects the address it stands
+		// for: its later copies, and those of its other tags, go there.
+		addr := store.BaseAddress(addr, delims)
 		a, err = s.store.CreateAccount(ctx, addr, "")
 		if errors.Is(err, store.ErrExists) {
 			// Another connection created it meanwhile.
@@ -128,9 +135,20 @@ func (s *Server) recipient(ctx context.Context, addr, ip string) recipientPolicy
 	return recipientPolicy{acct: a, err: err}
 }
 
-// senderAllowed reports whether copies of a protected sender's outgoing
-// mail (journaled) from ip may be kept: its domain's upstream allow-list.
-func (s *Server) senderAllowed(ctx context.Context, addr, ip string) bool {
-	d, err := s.domains.lookup(ctx, store.DomainOf(addr))
-	return err != nil || upstreamAllowed(d, ip)
+// sender looks up the account of an envelope sender: its own or, for a
+// sub-address, that of the address it stands for (with its domain's
+// recipient delimiter), as for a recipient. allowed says whether copies
+// of its outgoing mail (journaled) from ip may be kept: its domain's
+// upstream allow-list.
+func (s *Server) sender(ctx context.Context, addr, ip string) (a store.Account, allowed bool, err error) {
+	d, derr := s.domains.lookup(ctx, store.DomainOf(addr))
+	if derr != nil && !isNotFound(derr) {
+		return a, false, derr
+	}
+	var delims string
+	if derr == nil {
+		delims = d.RecipientDelimiter
+	}
+	a, err = store.RecipientAccount(ctx, s.accounts.lookup, delims, addr)
+	return a, derr != nil || upstreamAllowed(d, ip), err
 }

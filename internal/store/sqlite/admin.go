@@ -51,13 +51,14 @@ func newDomain(name string, retentionDays int, customerID int64) (store.Domain, 
 	if err := checkRetention(retentionDays); err != nil {
 		return store.Domain{}, err
 	}
-	return store.Domain{Name: n, RetentionDays: retentionDays, CreatedAt: nowMilli(), CustomerID: customerID}, nil
+	return store.Domain{Name: n, RetentionDays: retentionDays, CreatedAt: nowMilli(), CustomerID: customerID,
+		RecipientDelimiter: store.DefaultRecipientDelimiter}, nil
 }
 
 // insertDomain adds d and sets its ID.
 func (t *tx) insertDomain(d *store.Domain) (err error) {
-	d.ID, err = t.insert("domain "+d.Name, "INSERT INTO domains (name, retention_days, created, customer_id) VALUES (?, ?, ?, ?)",
-		d.Name, d.RetentionDays, d.CreatedAt.UnixMilli(), d.CustomerID)
+	d.ID, err = t.insert("domain "+d.Name, "INSERT INTO domains (name, retention_days, created, customer_id, recipient_delimiter) VALUES (?, ?, ?, ?, ?)",
+		d.Name, d.RetentionDays, d.CreatedAt.UnixMilli(), d.CustomerID, d.RecipientDelimiter)
 	return err
 }
 

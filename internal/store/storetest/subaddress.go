@@ -20,6 +20,9 @@ func testSubAddresses(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	accts := setup(t, s, "alice@sub.test", "alice+x@sub.test")
 	alice, exact := accts[0], accts[1]
+	if d := must(s.CreateDomain(ctx, "new.test", 0)); d.RecipientDelimiter != store.DefaultRecipientDelimiter {
+		t.Errorf("CreateDomain returned delimiter %q", d.RecipientDelimiter)
+	}
 	d := must(s.Domain(ctx, "sub.test"))
 	if d.RecipientDelimiter != store.DefaultRecipientDelimiter || d.Settings().RecipientDelimiter != "+" {
 		t.Fatalf("new domain's delimiter %q, want %q", d.RecipientDelimiter, store.DefaultRecipientDelimiter)
