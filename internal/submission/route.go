@@ -46,7 +46,9 @@ func (s *Submitter) route(ctx context.Context, rcpt string, domains map[string]*
 		// looking up an account.
 		return route{relay: true}, nil
 	}
-	a, err := s.st.Account(ctx, rcpt)
+	// A sub-address (bob+x@, RFC 5233) without an account of its own is
+	// its base address's mail.
+	a, err := store.RecipientAccount(ctx, s.st.Account, d.RecipientDelimiter, rcpt)
 	switch {
 	case err == nil, errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalid):
 	default:

@@ -340,10 +340,19 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 			s.srv.drain.End(s.conn)
 		}
 	}()
+	ctx, cancel := s.ctx()
+	defer cancel()
 	addr, aerr := store.NormalizeAddress(from)
-	if aerr != nil || !s.srv.sub.MaySendAs(*s.acct, addr) {
+	may := false
+	if aerr == nil {
+		if may, aerr = s.srv.sub.MaySendAs(ctx, *s.acct, addr); aerr != nil {
+			s.log.Error("check envelope sender", "from", addr, "err", aerr)
+			return smtpserver.Error(aerr)
+		}
+	}
+	if !may {
 		s.from = strings.ToLower(from)
-		s.refused("", fmt.Sprintf("envelope sender %q is neither the signed-in address nor an allowed alias", from))
+		s.refused("", fmt.Sprintf("envelope sender %q is neither the signed-in address, a sub-address of it nor an allowed alias", from))
 		return errSpoofed
 	}
 	if opts != nil && opts.Size > 0 && !s.srv.budget.Fits(opts.Size) {
@@ -352,8 +361,6 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 		s.refused("", "in-flight message bytes over the budget")
 		return smtpserver.ErrStorageFull
 	}
-	ctx, cancel := s.ctx()
-	defer cancel()
 	if err := s.srv.sub.Allowed(ctx, s.acct.ID); err != nil {
 		s.from = addr
 		if !errors.Is(err, ErrRateLimited) {

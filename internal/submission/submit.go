@@ -147,13 +147,31 @@ type Result struct {
 }
 
 // MaySendAs reports whether the account may use addr (normalised) as its
-// envelope sender and From address: its own, or an alias the
-// administrator allowed (RFC 6409 8.1 lets an MSA refuse any other).
-func (s *Submitter) MaySendAs(acct store.Account, addr string) bool {
-	if addr == acct.Address {
-		return true
+// envelope sender and From address: its own, a sub-address of it
+// (alice+news@, RFC 5233, with its domain's recipient delimiter) that is
+// not someone else's account, or an alias the administrator allowed (RFC
+// 6409 8.1 lets an MSA refuse any other).
+func (s *Submitter) MaySendAs(ctx context.Context, acct store.Account, addr string) (bool, error) {
+	if addr == acct.Address || slices.Contains(s.limits.FromAliases[acct.Address], addr) {
+		return true, nil
 	}
-	return slices.Contains(s.limits.FromAliases[acct.Address], addr)
+	if store.DomainOf(addr) != store.DomainOf(acct.Address) || store.BaseAddress(addr, store.RecipientDelimiterChars) != acct.Address {
+		return false, nil // no sub-address of acct's with any delimiter
+	}
+	d, err := s.st.Domain(ctx, store.DomainOf(acct.Address))
+	if err != nil {
+		return false, fmt.Errorf("look up domain of %s: %w", acct.Address, err)
+	}
+	// The account that gets addr's mail: someone really called
+	// alice+x@ is someone else, whose address alice may not use.
+	a, err := store.RecipientAccount(ctx, s.st.Account, d.RecipientDelimiter, addr)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("look up sender %s: %w", addr, err)
+	}
+	return a.ID == acct.ID, nil
 }
 
 // MaxRecipients is the per-message limit, for the listener's RCPT.
@@ -200,8 +218,14 @@ func (s *Submitter) Submit(ctx context.Context, m Message) (Result, error) {
 		return Result{}, fmt.Errorf("submit for %s: account disabled: %w", acct.Address, ErrSpoofed)
 	}
 	from, err := store.NormalizeAddress(m.MailFrom)
-	if err != nil || !s.MaySendAs(acct, from) {
+	if err != nil {
 		return Result{}, fmt.Errorf("submit for %s: envelope sender %q: %w", acct.Address, m.MailFrom, ErrSpoofed)
+	}
+	if ok, err := s.MaySendAs(ctx, acct, from); err != nil || !ok {
+		if err == nil {
+			err = ErrSpoofed
+		}
+		return Result{}, fmt.Errorf("submit for %s: envelope sender %q: %w", acct.Address, m.MailFrom, err)
 	}
 	if len(m.Rcpts) == 0 {
 		return Result{}, fmt.Errorf("submit for %s: %w", acct.Address, ErrBadRecipient)
@@ -225,7 +249,7 @@ func (s *Submitter) Submit(ctx context.Context, m Message) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("submit for %s: %w", acct.Address, err)
 	}
-	if err := checkFrom(info, orig, func(a string) bool { return s.MaySendAs(acct, a) }); err != nil {
+	if err := checkFrom(info, orig, func(a string) (bool, error) { return s.MaySendAs(ctx, acct, a) }); err != nil {
 		return Result{}, fmt.Errorf("submit for %s: %w", acct.Address, err)
 	}
 
@@ -341,8 +365,11 @@ func (s *Submitter) store(ctx context.Context, m Message, acct store.Account, rc
 					delivered = append(delivered, r)
 				}
 			}
-			out.Copies = append(out.Copies, store.Copy{AccountID: a.ID, Mailbox: store.Inbox,
-				Event: msglog.With(base, msglog.Stored, r, a.DomainID, detail)})
+			ev := msglog.With(base, msglog.Stored, r, a.DomainID, detail)
+			if r != a.Address {
+				ev.Account = a.Address // a sub-address (RFC 5233) of a's
+			}
+			out.Copies = append(out.Copies, store.Copy{AccountID: a.ID, Mailbox: store.Inbox, Event: ev})
 			res.Local++
 		}
 		if rt.relay {
@@ -424,7 +451,7 @@ func countOriginators(raw []byte, info *message.Info) originators {
 // who wrote. One with more than one From or Sender field is refused
 // (RFC 5322 3.6 allows one of each): which of them a reader is shown
 // depends on their mail program.
-func checkFrom(info *message.Info, orig originators, mayUse func(addr string) bool) error {
+func checkFrom(info *message.Info, orig originators, mayUse func(addr string) (bool, error)) error {
 	if orig.from > 1 || orig.sender > 1 {
 		return fmt.Errorf("%d From and %d Sender fields: %w", orig.from, orig.sender, ErrSpoofed)
 	}
@@ -434,8 +461,8 @@ func checkFrom(info *message.Info, orig originators, mayUse func(addr string) bo
 			continue
 		}
 		n++
-		if !mayUse(strings.ToLower(a.Mailbox + "@" + a.Host)) {
-			return fmt.Errorf("From header address %s@%s: %w", a.Mailbox, a.Host, ErrSpoofed)
+		if err := mayUseAddr(mayUse, a); err != nil {
+			return fmt.Errorf("From header address %s@%s: %w", a.Mailbox, a.Host, err)
 		}
 	}
 	if n == 0 {
@@ -444,9 +471,30 @@ func checkFrom(info *message.Info, orig originators, mayUse func(addr string) bo
 	// Without a Sender field, the envelope's Sender is the From (RFC
 	// 3501 7.4.2), checked above.
 	for _, a := range info.Envelope.Sender {
-		if !a.GroupStart && !a.GroupEnd && !mayUse(strings.ToLower(a.Mailbox+"@"+a.Host)) {
-			return fmt.Errorf("Sender header address %s@%s: %w", a.Mailbox, a.Host, ErrSpoofed)
+		if a.GroupStart || a.GroupEnd {
+			continue
 		}
+		if err := mayUseAddr(mayUse, a); err != nil {
+			return fmt.Errorf("Sender header address %s@%s: %w", a.Mailbox, a.Host, err)
+		}
+	}
+	return nil
+}
+
+// mayUseAddr is nil when the user may use a header address, ErrSpoofed
+// when not (an address that is no address included), or the error of the
+// look-up.
+func mayUseAddr(mayUse func(addr string) (bool, error), a message.Address) error {
+	addr, err := store.NormalizeAddress(a.Mailbox + "@" + a.Host)
+	if err != nil {
+		return ErrSpoofed
+	}
+	ok, err := mayUse(addr)
+	switch {
+	case err != nil:
+		return err
+	case !ok:
+		return ErrSpoofed
 	}
 	return nil
 }
