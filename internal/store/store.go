@@ -668,6 +668,13 @@ func AddressUnicode(addr string) string {
 	return addr[:at+1] + DomainUnicode(addr[at+1:])
 }
 
+// DisplayName is the domain's name as people read it (DomainUnicode).
+func (d Domain) DisplayName() string { return DomainUnicode(d.Name) }
+
+// DisplayAddress is the account's address as people read it
+// (AddressUnicode).
+func (a Account) DisplayAddress() string { return AddressUnicode(a.Address) }
+
 // DomainOf returns the domain part of a normalised address.
 func DomainOf(addr string) string {
 	return addr[strings.LastIndexByte(addr, '@')+1:]
