@@ -38,6 +38,11 @@ func TestCLITenancy(t *testing.T) {
 		{args: d("domain", "list", "--json"), stdout: []string{`"continuity_only": true`, `"whole_domain": true`}},
 		{args: d("domain", "set", "globex.test", "--continuity-only=false", "--relay", "mx.globex.test"), stdout: []string{"whole domain on", "continuity only false"}},
 		{args: d("domain", "set", "globex.test", "--continuity-only=maybe"), code: 2, stderr: []string{"--continuity-only takes true or false"}},
+		{args: d("domain", "set", "globex.test", "--recipient-delimiter", "+-"), stdout: []string{"continuity only false", "recipient delimiter +-"}},
+		{args: d("domain", "list", "--json"), stdout: []string{`"recipient_delimiter": "+-"`}},
+		{args: d("domain", "set", "globex.test", "--recipient-delimiter", "none"), stdout: []string{"recipient delimiter none"}},
+		{args: d("domain", "set", "globex.test", "--recipient-delimiter", "."), code: 1, stderr: []string{"recipient_delimiter", "+ - _ ="}},
+		{args: d("domain", "set", "globex.test", "--recipient-delimiter", "-"), stdout: []string{"recipient delimiter -\n"}},
 		{args: d("user", "add", "ann@globex.test", "--password-stdin"), stdin: pw, stdout: []string{"ann@globex.test protected (password set)"}},
 		{args: d("user", "add", "bea@globex.test", "--password-stdin"), stdin: "bea@globex.test\n", code: 1, stderr: []string{"password: must not be the address"}},
 

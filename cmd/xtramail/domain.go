@@ -46,15 +46,17 @@ func domainAdd(fs *flag.FlagSet) action {
 
 // domainRow is a domain in `domain list --json`.
 type domainRow struct {
-	Name           string    `json:"name"`
-	CustomerID     int64     `json:"customer_id"`
-	RetentionDays  int       `json:"retention_days"`
-	WholeDomain    bool      `json:"whole_domain"`
-	RelayHost      string    `json:"relay_host,omitempty"`
-	AllowedIPs     []string  `json:"allowed_ips,omitempty"`
-	ContinuityOnly bool      `json:"continuity_only"`
-	Addresses      int       `json:"addresses"`
-	CreatedAt      time.Time `json:"created_at"`
+	Name           string   `json:"name"`
+	CustomerID     int64    `json:"customer_id"`
+	RetentionDays  int      `json:"retention_days"`
+	WholeDomain    bool     `json:"whole_domain"`
+	RelayHost      string   `json:"relay_host,omitempty"`
+	AllowedIPs     []string `json:"allowed_ips,omitempty"`
+	ContinuityOnly bool     `json:"continuity_only"`
+	// RecipientDelimiter: sub-addresses' delimiters (RFC 5233), "" none.
+	RecipientDelimiter string    `json:"recipient_delimiter"`
+	Addresses          int       `json:"addresses"`
+	CreatedAt          time.Time `json:"created_at"`
 }
 
 func domainList(fs *flag.FlagSet) action {
@@ -70,7 +72,7 @@ func domainList(fs *flag.FlagSet) action {
 			if err != nil {
 				return err
 			}
-			rows[i] = domainRow{d.Name, d.CustomerID, d.RetentionDays, d.WholeDomain, d.RelayHost, d.AllowedIPs, d.ContinuityOnly, len(as), d.CreatedAt}
+			rows[i] = domainRow{d.Name, d.CustomerID, d.RetentionDays, d.WholeDomain, d.RelayHost, d.AllowedIPs, d.ContinuityOnly, d.RecipientDelimiter, len(as), d.CreatedAt}
 		}
 		return printList(e.cli, *asJSON, rows, "DOMAIN\tRETENTION\tADDRESSES\tCUSTOMER\tWHOLE DOMAIN\tCREATED", func(r domainRow) string {
 			return fmt.Sprintf("%s\t%d days\t%d\t%d\t%s\t%s", r.Name, r.RetentionDays, r.Addresses, r.CustomerID,
@@ -119,9 +121,11 @@ func domainSet(fs *flag.FlagSet) action {
 	relay := fs.String("relay", "", "`host[:port]` of the domain's primary mail system, for redelivery (\"none\" clears it)")
 	allow := fs.String("allow-ips", "", "comma-separated upstream `addresses or CIDR prefixes` allowed for this domain (\"none\" clears them)")
 	contOnly := fs.String("continuity-only", "", "true: mail submitted to the domain's protected addresses goes to their continuity INBOX only, never relayed (no primary mail system exists); false: both (the default)")
+	delim := fs.String("recipient-delimiter", "", "`characters` that separate a sub-address's tag (RFC 5233: alice+news@ is alice@'s mail, as Postfix's recipient_delimiter): one or more of "+
+		store.RecipientDelimiterChars+", each once (\"none\": no sub-addresses; new domains have +)")
 	return func(ctx context.Context, e *env, args []string) error {
-		if *whole == "" && *relay == "" && *allow == "" && *contOnly == "" {
-			return usageErr("domain set needs --whole-domain, --relay, --allow-ips or --continuity-only")
+		if *whole == "" && *relay == "" && *allow == "" && *contOnly == "" && *delim == "" {
+			return usageErr("domain set needs --whole-domain, --relay, --allow-ips, --continuity-only or --recipient-delimiter")
 		}
 		if *whole != "" && *whole != "on" && *whole != "off" {
 			return usageErr("domain set: --whole-domain takes on or off")
@@ -139,6 +143,13 @@ func domainSet(fs *flag.FlagSet) action {
 			}
 			if *contOnly != "" {
 				s.ContinuityOnly = only
+			}
+			switch *delim {
+			case "":
+			case "none":
+				s.RecipientDelimiter = ""
+			default:
+				s.RecipientDelimiter = *delim
 			}
 			switch *relay {
 			case "":
@@ -162,8 +173,8 @@ func domainSet(fs *flag.FlagSet) action {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "domain %s: whole domain %s, relay %s, allowed upstream IPs %s, continuity only %t\n", d.Name, onOff(d.WholeDomain, "on", "off"),
-			dash(d.RelayHost), dash(strings.Join(d.AllowedIPs, ", ")), d.ContinuityOnly)
+		fmt.Fprintf(e.stdout, "domain %s: whole domain %s, relay %s, allowed upstream IPs %s, continuity only %t, recipient delimiter %s\n", d.Name, onOff(d.WholeDomain, "on", "off"),
+			dash(d.RelayHost), dash(strings.Join(d.AllowedIPs, ", ")), d.ContinuityOnly, onOff(d.RecipientDelimiter != "", d.RecipientDelimiter, "none"))
 		return nil
 	}
 }

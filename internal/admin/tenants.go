@@ -245,6 +245,10 @@ func (s *Service) SetDomainSettings(ctx context.Context, p Principal, name strin
 			}
 		}
 	}
+	if err := store.CheckRecipientDelimiter(set.RecipientDelimiter); err != nil {
+		return fieldErr("recipient_delimiter", "%q: use one or more of %s, each once, or nothing for no sub-addresses",
+			set.RecipientDelimiter, strings.Join(strings.Split(store.RecipientDelimiterChars, ""), " "))
+	}
 	d, err := s.st.ScopedDomain(ctx, p.Scope(), name)
 	if err == nil {
 		err = s.st.SetDomainSettings(ctx, p.Scope(), d.Name, set)
@@ -253,7 +257,8 @@ func (s *Service) SetDomainSettings(ctx context.Context, p Principal, name strin
 		return s.denied(ctx, p, OpDomainSettings, "domain "+name, s.domainExists(name), err)
 	}
 	s.audit(ctx, p, s.customerTenant(ctx, d.CustomerID), OpDomainSettings, "domain "+d.Name,
-		fmt.Sprintf("retention %d days, whole domain %t, allowed IPs %q, relay %q, continuity only %t", set.RetentionDays, set.WholeDomain, strings.Join(set.AllowedIPs, " "), set.RelayHost, set.ContinuityOnly))
+		fmt.Sprintf("retention %d days, whole domain %t, allowed IPs %q, relay %q, continuity only %t, recipient delimiter %q",
+			set.RetentionDays, set.WholeDomain, strings.Join(set.AllowedIPs, " "), set.RelayHost, set.ContinuityOnly, set.RecipientDelimiter))
 	return nil
 }
 

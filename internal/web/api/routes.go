@@ -76,8 +76,14 @@ type domainJSON struct {
 	AllowedIPs    []string `json:"allowed_ips"`
 	RelayHost     string   `json:"relay_host"`
 	// ContinuityOnly: no relay leg for the domain's protected recipients.
-	ContinuityOnly bool      `json:"continuity_only"`
-	CreatedAt      time.Time `json:"created_at"`
+	ContinuityOnly bool `json:"continuity_only"`
+	// RecipientDelimiter: the characters that separate a sub-address's
+	// tag (RFC 5233); "" for none.
+	RecipientDelimiter string `json:"recipient_delimiter"`
+	// DisplayName is Name in U-labels, as people read it (the same for
+	// an ASCII name); Name is what DNS and the API's paths take.
+	DisplayName string    `json:"display_name"`
+	CreatedAt   time.Time `json:"created_at"`
 }
 
 type addressJSON struct {
@@ -116,7 +122,8 @@ func domainOf(d store.Domain) domainJSON {
 		ips = []string{}
 	}
 	return domainJSON{ID: d.ID, Name: d.Name, CustomerID: d.CustomerID, RetentionDays: d.RetentionDays,
-		WholeDomain: d.WholeDomain, AllowedIPs: ips, RelayHost: d.RelayHost, ContinuityOnly: d.ContinuityOnly, CreatedAt: d.CreatedAt.UTC()}
+		WholeDomain: d.WholeDomain, AllowedIPs: ips, RelayHost: d.RelayHost, ContinuityOnly: d.ContinuityOnly,
+		RecipientDelimiter: d.RecipientDelimiter, DisplayName: d.DisplayName(), CreatedAt: d.CreatedAt.UTC()}
 }
 
 func addressOf(a store.Account) addressJSON {
@@ -331,6 +338,8 @@ type domainPatch struct {
 	AllowedIPs     *[]string `json:"allowed_ips"`
 	RelayHost      *string   `json:"relay_host"`
 	ContinuityOnly *bool     `json:"continuity_only"`
+	// RecipientDelimiter: "" turns sub-addresses off.
+	RecipientDelimiter *string `json:"recipient_delimiter"`
 }
 
 func (a *API) patchDomain(w http.ResponseWriter, r *http.Request, p admin.Principal) error {
@@ -358,6 +367,9 @@ func (a *API) patchDomain(w http.ResponseWriter, r *http.Request, p admin.Princi
 	}
 	if b.ContinuityOnly != nil {
 		set.ContinuityOnly = *b.ContinuityOnly
+	}
+	if b.RecipientDelimiter != nil {
+		set.RecipientDelimiter = *b.RecipientDelimiter
 	}
 	if err := a.adm.SetDomainSettings(r.Context(), p, name, set); err != nil {
 		return err
