@@ -52,7 +52,7 @@ func (a *app) addressAdd(w http.ResponseWriter, r *http.Request, p admin.Princip
 		a.failForm(w, r, p, "add address", err, func(msg string) { a.addressesPage(w, r, p, http.StatusBadRequest, msg) })
 		return
 	}
-	a.done(w, r, acct.Address+" added.", "/console/addresses/"+acct.Address)
+	a.done(w, r, acct.DisplayAddress()+" added.", "/console/addresses/"+acct.Address)
 }
 
 type generated struct{ Address, Password string }
@@ -150,7 +150,7 @@ func (a *app) addressPage(w http.ResponseWriter, r *http.Request, p admin.Princi
 		return
 	}
 	d.Account, d.MinPassword = acct, admin.MinPasswordLength
-	a.render(w, r, p, status, "address", acct.Address, "/console/addresses", d)
+	a.render(w, r, p, status, "address", acct.DisplayAddress(), "/console/addresses", d)
 }
 
 func (a *app) addressEnabled(w http.ResponseWriter, r *http.Request, p admin.Principal) {

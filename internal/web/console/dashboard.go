@@ -19,7 +19,8 @@ const dashboardDays = 14
 const dashboardDomains = 12
 
 type storageRow struct {
-	Name     string
+	Name     string // as stored (A-labels), for the link
+	Display  string // as people read it (U-labels)
 	Messages int64
 	Size     string
 }
@@ -80,9 +81,10 @@ func dashboardView(dash store.Dashboard) dashboardData {
 	var names []string
 	var sizes []float64
 	for _, u := range doms {
-		names = append(names, u.Name)
+		display := store.DomainUnicode(u.Name)
+		names = append(names, display)
 		sizes = append(sizes, float64(u.Bytes))
-		d.StorageRows = append(d.StorageRows, storageRow{Name: u.Name, Messages: u.Messages, Size: chart.Bytes(float64(u.Bytes))})
+		d.StorageRows = append(d.StorageRows, storageRow{Name: u.Name, Display: display, Messages: u.Messages, Size: chart.Bytes(float64(u.Bytes))})
 	}
 	storage := chart.Chart{ID: "storage", Title: "Storage per domain", XLabel: "Stored", Format: chart.Bytes,
 		Categories: names, Series: []chart.Series{{Name: "Stored", Values: sizes}}}

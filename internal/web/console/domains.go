@@ -47,7 +47,7 @@ func (a *app) domainAdd(w http.ResponseWriter, r *http.Request, p admin.Principa
 		a.failForm(w, r, p, "add domain", err, func(msg string) { a.domainsPage(w, r, p, http.StatusBadRequest, msg) })
 		return
 	}
-	a.done(w, r, "Domain "+dom.Name+" added.", "/console/domains/"+dom.Name)
+	a.done(w, r, "Domain "+dom.DisplayName()+" added.", "/console/domains/"+dom.Name)
 }
 
 type dkimRecord struct{ Name, Value string }
@@ -88,7 +88,7 @@ func (a *app) domainPage(w http.ResponseWriter, r *http.Request, p admin.Princip
 		a.fail(w, r, p, "DKIM record", err)
 		return
 	}
-	a.render(w, r, p, status, "domain", dom.Name, "/console/domains", d)
+	a.render(w, r, p, status, "domain", dom.DisplayName(), "/console/domains", d)
 }
 
 func (a *app) domainSettings(w http.ResponseWriter, r *http.Request, p admin.Principal) {
@@ -97,6 +97,8 @@ func (a *app) domainSettings(w http.ResponseWriter, r *http.Request, p admin.Pri
 		ContinuityOnly: r.PostFormValue("continuity_only") == "1",
 		RelayHost:      strings.TrimSpace(r.PostFormValue("relay")),
 		AllowedIPs:     strings.Fields(r.PostFormValue("allowed")),
+		// Blanks are no delimiters: "+ -" is "+-".
+		RecipientDelimiter: strings.Join(strings.Fields(r.PostFormValue("delimiter")), ""),
 	}
 	days, err := strconv.Atoi(strings.TrimSpace(r.PostFormValue("retention")))
 	if err != nil {
