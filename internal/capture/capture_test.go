@@ -84,10 +84,11 @@ func newEnvBlobs(t testing.TB, dir string, cfg Config, log *slog.Logger, wrap fu
 	return &testEnv{st: st, srv: srv, addr: ln.Addr().String(), bob: bob}
 }
 
-func (e *testEnv) inbox(t testing.TB, acct store.Account) []string {
+// messages lists the live messages of an account's mailbox.
+func (e *testEnv) messages(t testing.TB, acct store.Account, mailbox string) []store.Message {
 	t.Helper()
 	ctx := context.Background()
-	mb, err := e.st.Mailbox(ctx, acct.ID, store.Inbox)
+	mb, err := e.st.Mailbox(ctx, acct.ID, mailbox)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,8 +96,14 @@ func (e *testEnv) inbox(t testing.TB, acct store.Account) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return msgs
+}
+
+func (e *testEnv) inbox(t testing.TB, acct store.Account) []string {
+	t.Helper()
+	ctx := context.Background()
 	var out []string
-	for _, m := range msgs {
+	for _, m := range e.messages(t, acct, store.Inbox) {
 		rc, err := e.st.OpenBody(ctx, acct.ID, m.BodyID)
 		if err != nil {
 			t.Fatal(err)

@@ -41,20 +41,21 @@ func transact(t *testing.T, addr, from, msg string, rcpts ...string) (rcptReplie
 // mailbox returns the Message-IDs of an account's mailbox.
 func (e *testEnv) mailbox(t *testing.T, acct store.Account, name string) []string {
 	t.Helper()
-	ctx := context.Background()
-	mb, err := e.st.Mailbox(ctx, acct.ID, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	msgs, err := e.st.Messages(ctx, acct.ID, mb.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var ids []string
-	for _, m := range msgs {
+	for _, m := range e.messages(t, acct, name) {
 		ids = append(ids, m.MessageID)
 	}
 	return ids
+}
+
+// account returns the account of an address.
+func (e *testEnv) account(t *testing.T, addr string) store.Account {
+	t.Helper()
+	a, err := e.st.Account(context.Background(), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
 
 // randomCase writes s in a random mix of upper and lower case.
@@ -80,10 +81,7 @@ func TestSubAddressCopies(t *testing.T) {
 	e := newEnv(t, Config{})
 	ctx := context.Background()
 	all := store.AllScope()
-	alice, err := e.st.Account(ctx, "alice@example.test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice := e.account(t, "alice@example.test")
 	exact, err := e.st.CreateAccount(ctx, "alice+exact@example.test", "")
 	if err != nil {
 		t.Fatal(err)
@@ -201,10 +199,7 @@ func TestSubAddressCopies(t *testing.T) {
 func TestSubAddressOneCopy(t *testing.T) {
 	e := newEnv(t, Config{})
 	ctx := context.Background()
-	alice, err := e.st.Account(ctx, "alice@example.test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice := e.account(t, "alice@example.test")
 	noID := "Subject: no id\r\n\r\nnothing identifies me\r\n"
 	rr, dr := transact(t, e.addr, "sender@outside.test", noID, "alice@example.test", "alice+news@example.test", "ALICE+other@example.test")
 	for i, r := range rr {
@@ -254,10 +249,7 @@ func TestSubAddressOneCopy(t *testing.T) {
 func TestSubAddressJournaled(t *testing.T) {
 	e := newEnv(t, Config{})
 	ctx := context.Background()
-	alice, err := e.st.Account(ctx, "alice@example.test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice := e.account(t, "alice@example.test")
 	msg := "From: alice+shop@example.test\r\nSubject: order\r\nMessage-ID: <order@example.test>\r\n\r\nplease\r\n"
 	rr, dr := transact(t, e.addr, "Alice+Shop@example.test", msg, "orders@shop.test", "bob+cc@example.test")
 	if !strings.HasPrefix(rr[0], "250") || !strings.HasPrefix(rr[1], "250") || dr != "250 2.0.0 stored; copy kept for the protected sender" {
