@@ -20,8 +20,8 @@ import (
 // and found by bob@; the signed-in user may send with a sub-address of
 // their own as envelope sender and From, but not with one of someone
 // else's, not with an address that is another account, and not when
-// their domain has the delimiter off (550 5.7.1); a sub-address does not
-// sign in.
+// their domain has the delimiter off (550 5.7.1); a message for bob@ and
+// bob+x@ is one copy in bob's INBOX; a sub-address does not sign in.
 func TestSubAddresses(t *testing.T) {
 	srv := start(t, nil)
 	ctx := context.Background()
@@ -65,6 +65,30 @@ func TestSubAddresses(t *testing.T) {
 			t.Errorf("%s: %s, want 550 5.7.1", tc.name, got)
 		}
 		c.Reset()
+	}
+
+	// A local part with a character that is a delimiter elsewhere but
+	// not here ("-"; this domain's is "+") has sub-addresses all the same.
+	srv.AddUser(t, "mary-jane@example.test", "mary-jane-password")
+	mj := dial(t, srv)
+	if err := mj.Auth(sasl.NewPlainClient("", "mary-jane@example.test", "mary-jane-password")); err != nil {
+		t.Fatal(err)
+	}
+	if got := send(mj, "mary-jane+x@example.test", []string{outsider}, msg("mary-jane+x@example.test", outsider, "mj1@x", "")); got != "ok" {
+		t.Errorf("mary-jane as mary-jane+x@: %s", got)
+	}
+	// bob@ and bob+x@ in one message: one INBOX copy.
+	if got := send(c, alice, []string{bob, "bob+x@example.test"}, msg(alice, bob+", bob+x@example.test", "both1@x", "")); got != "ok" {
+		t.Fatalf("to bob@ and bob+x@: %s", got)
+	}
+	n := 0
+	for _, m := range srv.Messages(t, bob, store.Inbox) {
+		if m.MessageID == "both1@x" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("bob@ and bob+x@ in one message: %d copies in bob's INBOX, want 1", n)
 	}
 
 	// Sign-in is with the address itself only.

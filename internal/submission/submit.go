@@ -155,15 +155,19 @@ func (s *Submitter) MaySendAs(ctx context.Context, acct store.Account, addr stri
 	if addr == acct.Address || slices.Contains(s.limits.FromAliases[acct.Address], addr) {
 		return true, nil
 	}
-	if store.DomainOf(addr) != store.DomainOf(acct.Address) || store.BaseAddress(addr, store.RecipientDelimiterChars) != acct.Address {
-		return false, nil // no sub-address of acct's with any delimiter
+	if store.DomainOf(addr) != store.DomainOf(acct.Address) {
+		return false, nil
 	}
 	d, err := s.st.Domain(ctx, store.DomainOf(acct.Address))
 	if err != nil {
 		return false, fmt.Errorf("look up domain of %s: %w", acct.Address, err)
 	}
-	// The account that gets addr's mail: someone really called
-	// alice+x@ is someone else, whose address alice may not use.
+	if store.BaseAddress(addr, d.RecipientDelimiter) != acct.Address {
+		return false, nil
+	}
+	// The account that gets addr's mail, as capture and route find it:
+	// someone really called alice+x@ is someone else, whose address
+	// alice may not use.
 	a, err := store.RecipientAccount(ctx, s.st.Account, d.RecipientDelimiter, addr)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
