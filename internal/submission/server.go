@@ -175,7 +175,7 @@ var (
 	// RFC 4954 6: 530 5.7.0 "Authentication required"; go-smtp's
 	// ErrAuthRequired says 502.
 	errAuthRequired = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
-	errSpoofed      = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Sender address and From header must be your own address or an alias your administrator allowed"}
+	errSpoofed      = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Sender address and From header must be your own address, a sub-address of it (you+tag@) or an alias your administrator allowed"}
 	errTooManyRcpts = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 5, 3}, Message: "Too many recipients for one message"}
 	errBadRcpt      = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "Bad recipient address syntax"}
 	errNeedsUTF8    = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 6, 7}, Message: "A UTF-8 address needs SMTPUTF8 in MAIL FROM"}
