@@ -86,6 +86,13 @@ func TestSubAddressCopies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// One of its own, disabled: refused, not taken as alice@'s.
+	if _, err := e.st.CreateAccount(ctx, "alice+off@example.test", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.SetEnabled(ctx, "alice+off@example.test", false); err != nil {
+		t.Fatal(err)
+	}
 	// off.test: no sub-addresses; dash.test: "-" only; bücher.test: "+".
 	for name, delim := range map[string]string{"off.test": "", "dash.test": "-", "xn--bcher-kva.test": "+"} {
 		d, err := e.st.CreateDomain(ctx, name, 0)
@@ -123,7 +130,7 @@ func TestSubAddressCopies(t *testing.T) {
 			tag[j] = tagChars[rnd.IntN(len(tagChars))]
 		}
 		rcpt := randomCase(rnd, "alice+"+string(tag)+"@example.test")
-		if strings.EqualFold(rcpt, exact.Address) {
+		if strings.EqualFold(rcpt, exact.Address) || strings.EqualFold(rcpt, "alice+off@example.test") {
 			continue
 		}
 		id := fmt.Sprintf("variant-%d@up.test", i)
@@ -144,6 +151,7 @@ func TestSubAddressCopies(t *testing.T) {
 		acct        store.Account // zero: refused
 	}{
 		{"Alice+Exact@Example.test", "250", exact},                 // an account of its own wins
+		{"alice+off@example.test", "550 5.1.1", store.Account{}},   // even disabled
 		{"nobody+news@example.test", "550 5.1.1", store.Account{}}, // no base either
 		{"carol+news@off.test", "550 5.1.1", store.Account{}},      // the delimiter off
 		{"carol@off.test", "250", carol},
