@@ -396,8 +396,19 @@ func TestPagesRender(t *testing.T) {
 	if pg := b.post("/console/domains/c3.test/dkim", url.Values{"algorithm": {"ed25519"}}); pg.status != http.StatusSeeOther {
 		t.Errorf("DKIM key: %d", pg.status)
 	}
-	if pg := b.get("/console/domains/c3.test"); !strings.Contains(pg.body, "._domainkey.c3.test") || !strings.Contains(pg.body, "v=DKIM1") {
-		t.Errorf("domain page lacks the DKIM record to publish")
+	if pg := b.get("/console/domains/c3.test"); !strings.Contains(pg.body, "._domainkey.c3.test") || !strings.Contains(pg.body, "v=DKIM1") ||
+		!strings.Contains(pg.body, "Waiting for its record") {
+		t.Errorf("domain page lacks the DKIM record to publish, or does not say the key waits for it")
+	}
+	// Once its record is seen (dkim.ActivatePending), the key signs and
+	// the page no longer says it waits.
+	if ks, err := tr.srv.Store.PendingDKIMKeys(context.Background(), "c3.test"); err != nil || len(ks) != 1 {
+		t.Errorf("pending keys of c3.test: %v, %v", ks, err)
+	} else if err := tr.srv.Store.ActivateDKIMKey(context.Background(), "c3.test", ks[0].Selector, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if pg := b.get("/console/domains/c3.test"); !strings.Contains(pg.body, "v=DKIM1") || strings.Contains(pg.body, "Waiting for its record") {
+		t.Errorf("domain page after activation lacks the record, or still says the key waits")
 	}
 	if pg := b.post("/console/addresses", url.Values{"address": {"new@c3.test"}, "enabled": {"1"}}); pg.status != http.StatusSeeOther {
 		t.Errorf("add address: %d", pg.status)

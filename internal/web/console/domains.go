@@ -50,7 +50,10 @@ func (a *app) domainAdd(w http.ResponseWriter, r *http.Request, p admin.Principa
 	a.done(w, r, "Domain "+dom.DisplayName()+" added.", "/console/domains/"+dom.Name)
 }
 
-type dkimRecord struct{ Name, Value string }
+type dkimRecord struct {
+	Name, Value string
+	Pending     bool // not signing until its record is seen in DNS
+}
 
 type domainData struct {
 	base
@@ -83,7 +86,7 @@ func (a *app) domainPage(w http.ResponseWriter, r *http.Request, p admin.Princip
 	k, err := a.ops.DKIMKey(ctx, p, dom.Name)
 	switch {
 	case err == nil:
-		d.DKIM = &dkimRecord{Name: k.RecordName, Value: k.Record}
+		d.DKIM = &dkimRecord{Name: k.RecordName, Value: k.Record, Pending: k.Pending}
 	case !isNotFound(err):
 		a.fail(w, r, p, "DKIM record", err)
 		return
@@ -118,7 +121,7 @@ func (a *app) domainDKIM(w http.ResponseWriter, r *http.Request, p admin.Princip
 		a.failForm(w, r, p, "generate DKIM key", err, func(msg string) { a.domainPage(w, r, p, http.StatusBadRequest, msg, nil) })
 		return
 	}
-	a.done(w, r, "New DKIM key made: publish its record.", "/console/domains/"+r.PathValue("name"))
+	a.done(w, r, "New DKIM key made: publish its record. It signs once the record is seen in DNS.", "/console/domains/"+r.PathValue("name"))
 }
 
 func (a *app) domainRemove(w http.ResponseWriter, r *http.Request, p admin.Principal) {
