@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,10 +67,29 @@ func (l *lines) Read(p []byte) (int, error) {
 
 // TestBccMessageStreamed: a 40 MiB message with a Bcc field is not read
 // into memory: the Sent copy (with Bcc) and what is sent (without) both
-// stream from spools. The server runs in this process, so its peak
-// anonymous memory during the submission is measured here; it must stay
+// stream from spools. The server runs in the test's process, so its peak
+// anonymous memory during the submission is measured there; it must stay
 // under the message's size (reading it in took more than twice that).
+//
+// It runs alone, in a process of its own: after the package's other
+// tests the heap the garbage collector lets grow is hundreds of MiB, and
+// a CI run saw the process grow by 47 MiB while this test's own part
+// was 7.
 func TestBccMessageStreamed(t *testing.T) {
+	if os.Getenv("XTRAMAIL_BCC_CHILD") == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestBccMessageStreamed$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "XTRAMAIL_BCC_CHILD=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("TestBccMessageStreamed in a process of its own: %v\n%s", err, out)
+		}
+		for l := range strings.Lines(string(out)) {
+			if strings.Contains(l, "peak anonymous memory") {
+				t.Log(strings.TrimSpace(l))
+			}
+		}
+		return
+	}
 	const size = 40 << 20
 	srv := start(t, nil)
 	c := dial(t, srv)
@@ -120,7 +140,8 @@ func TestBccMessageStreamed(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	grew := peak - base
-	t.Logf("40 MiB message with Bcc: peak anonymous memory %.1f MiB above the %.1f MiB before (whole test process, client included)",
+	// Printed, not logged: the parent process shows it.
+	fmt.Printf("40 MiB message with Bcc: peak anonymous memory %.1f MiB above the %.1f MiB before (whole test process, client included)\n",
 		float64(grew)/(1<<20), float64(base)/(1<<20))
 	if grew >= size {
 		t.Errorf("anonymous memory grew by %d MiB while a %d MiB message was submitted: it was read into memory", grew>>20, size>>20)
