@@ -1,6 +1,7 @@
 package imapserver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,20 +18,15 @@ import (
 type fetchNeeds struct {
 	meta bool // INTERNALDATE, RFC822.SIZE, or content (store.Message)
 	info bool // the pre-parsed message.Info
-	raw  bool // the raw bytes
-	// header: of the raw bytes, only the top-level header (RFC822.HEADER,
-	// BODY[HEADER], BODY[HEADER.FIELDS ...]): read up to the body only.
-	header bool
-	// whole: every item of the raw bytes is the whole message (RFC822,
-	// BODY[], with or without a partial), written from the blob as it is
-	// read (streamWhole) rather than read into memory first.
-	whole bool
-	seen  bool // sets \Seen
+	// raw: some item is content, its bytes read from the blob as they
+	// are written (imapmsg.Content), never the whole message into
+	// memory.
+	raw  bool
+	seen bool // sets \Seen
 }
 
 func needsOf(items []imapwire.FetchItem) fetchNeeds {
 	var n fetchNeeds
-	headerOnly, wholeOnly := true, true
 	for i := range items {
 		it := &items[i]
 		switch it.Kind {
@@ -41,43 +37,12 @@ func needsOf(items []imapwire.FetchItem) fetchNeeds {
 		case imapwire.FetchRFC822, imapwire.FetchRFC822Header, imapwire.FetchRFC822Text,
 			imapwire.FetchBodySection, imapwire.FetchBinary, imapwire.FetchBinarySize:
 			n.meta, n.info, n.raw = true, true, true
-			headerOnly = headerOnly && topHeader(it)
-			wholeOnly = wholeOnly && wholeMessage(it)
 		}
 		if it.SetsSeen() {
 			n.seen = true
 		}
 	}
-	n.header = n.raw && headerOnly
-	n.whole = n.raw && wholeOnly
 	return n
-}
-
-// wholeMessage reports whether item is the whole message: RFC822 or
-// BODY[] (BODY.PEEK[]), what sync clients fetch each message with.
-func wholeMessage(it *imapwire.FetchItem) bool {
-	switch it.Kind {
-	case imapwire.FetchRFC822:
-		return true
-	case imapwire.FetchBodySection:
-		return len(it.Section.Part) == 0 && it.Section.Spec == imapwire.SectionWhole
-	}
-	return false
-}
-
-// topHeader reports whether item is the top-level header or some of its
-// fields: bytes before the body only.
-func topHeader(it *imapwire.FetchItem) bool {
-	switch it.Kind {
-	case imapwire.FetchRFC822Header:
-		return true
-	case imapwire.FetchBodySection:
-		switch it.Section.Spec {
-		case imapwire.SectionHeader, imapwire.SectionHeaderFields, imapwire.SectionHeaderFieldsNot:
-			return len(it.Section.Part) == 0
-		}
-	}
-	return false
 }
 
 // fetchRow is one message to answer for, with its body when the items
@@ -201,14 +166,11 @@ func (s *session) cmdFetch(tag string, uid bool, a *imapwire.Fetch) error {
 	hasModSeq := slices.ContainsFunc(items, func(it imapwire.FetchItem) bool { return it.Kind == imapwire.FetchModSeq })
 	for i := range rows {
 		r := &rows[i]
-		var raw []byte
+		var raw *bodyAt
 		var info *message.Info
-		stream := need.whole && r.Body.Info != nil
-		if stream {
-			info = r.Body.Info
-		} else if need.info {
+		if need.info {
 			var err error
-			raw, info, err = s.readBody(&r.MessageBody, need)
+			raw, info, err = s.fetchBody(&r.MessageBody, need)
 			if err != nil {
 				s.storeError(tag, err, false)
 				return nil
@@ -265,37 +227,12 @@ func (s *session) cmdFetch(tag string, uid bool, a *imapwire.Fetch) error {
 			case imapwire.FetchBodyStructure:
 				w.Raw("BODYSTRUCTURE ")
 				imapmsg.WriteBodyStructure(w, &info.Part, true)
-			case imapwire.FetchRFC822:
-				w.Raw("RFC822 ")
-				if stream {
-					if err := s.streamWhole(&r.MessageBody, nil); err != nil {
-						return err
-					}
-				} else {
-					w.Literal(imapmsg.Value(raw, info, it))
+			case imapwire.FetchRFC822, imapwire.FetchRFC822Header, imapwire.FetchRFC822Text,
+				imapwire.FetchBodySection, imapwire.FetchBinary, imapwire.FetchBinarySize:
+				if err := s.writeContent(raw, info, it); err != nil {
+					raw.Close()
+					return err
 				}
-			case imapwire.FetchRFC822Header:
-				w.Raw("RFC822.HEADER ").Literal(imapmsg.Value(raw, info, it))
-			case imapwire.FetchRFC822Text:
-				w.Raw("RFC822.TEXT ").Literal(imapmsg.Value(raw, info, it))
-			case imapwire.FetchBodySection:
-				w.FetchItemName(it).SP()
-				if stream {
-					if err := s.streamWhole(&r.MessageBody, it.Partial); err != nil {
-						return err
-					}
-				} else {
-					w.Literal(imapmsg.Value(raw, info, it))
-				}
-			case imapwire.FetchBinary:
-				w.FetchItemName(it).SP()
-				if v := imapmsg.Value(raw, info, it); imapmsg.NeedsLiteral8(v) {
-					w.Literal8(v)
-				} else {
-					w.Literal(v)
-				}
-			case imapwire.FetchBinarySize:
-				w.FetchItemName(it).SP().Num64(uint64(len(imapmsg.Value(raw, info, it))))
 			}
 		}
 		if r.flagsUp && !hasFlags {
@@ -308,6 +245,7 @@ func (s *session) cmdFetch(tag string, uid bool, a *imapwire.Fetch) error {
 			w.Raw("MODSEQ (").Num64(r.ModSeq).Raw(")")
 		}
 		w.EndFetch()
+		raw.Close()
 		if err := w.Err(); err != nil {
 			return err
 		}
@@ -371,33 +309,53 @@ func (s *session) fetchFlags(tag string, uid bool, a *imapwire.Fetch, ranges []s
 	return nil
 }
 
-// streamWhole writes the whole message m, or the partial p of it, as a
-// literal read from the blob as it goes out: a FETCH 1:* BODY[] to a
-// client that reads slowly or not at all holds a buffer, not a message of
-// up to the APPENDLIMIT per connection. NUL bytes become 0x80 as in
-// imapmsg.Section. The response line has begun, so an error here (the
-// blob unreadable or shorter than its size) ends the session: it is
-// returned, and the client sees the connection close mid-response rather
-// than a literal of the wrong length.
-func (s *session) streamWhole(m *store.MessageBody, p *imapwire.Partial) error {
-	size := uint64(max(m.Body.Size, 0))
-	off, n := uint64(0), size
-	if p != nil {
-		off = min(p.Offset, size)
-		n = min(p.Count, size-off)
+// writeContent writes a content item of a message (RFC822, RFC822.HEADER,
+// RFC822.TEXT, BODY[...], BINARY[...], BINARY.SIZE[...]): its value is
+// read from the blob as it goes out (imapmsg.Content), so that a client
+// reading slowly or not at all holds a buffer, not a part of up to the
+// APPENDLIMIT per connection. The response line has begun, so an error
+// here (the blob unreadable or shorter than its size) ends the session:
+// it is returned, and the client sees the connection close
+// mid-response rather than a literal of the wrong length.
+func (s *session) writeContent(raw *bodyAt, info *message.Info, it *imapwire.FetchItem) error {
+	w := s.wr
+	switch it.Kind {
+	case imapwire.FetchRFC822:
+		w.Raw("RFC822 ")
+	case imapwire.FetchRFC822Header:
+		w.Raw("RFC822.HEADER ")
+	case imapwire.FetchRFC822Text:
+		w.Raw("RFC822.TEXT ")
+	default:
+		w.FetchItemName(it).SP()
 	}
-	rc, err := m.Open(s.ctx)
+	v, err := imapmsg.Open(raw, raw.size, info, it)
 	if err != nil {
-		return fmt.Errorf("fetch: open message body %d: %w", m.BodyID, err)
+		return fmt.Errorf("fetch: message body %d: %w", raw.id, err)
 	}
-	defer rc.Close()
-	if off > 0 {
-		if _, err := io.CopyN(io.Discard, rc, int64(off)); err != nil {
-			return fmt.Errorf("fetch: skip %d bytes of message body %d: %w", off, m.BodyID, err)
-		}
+	n, err := v.Size()
+	if err != nil {
+		return fmt.Errorf("fetch: message body %d: %w", raw.id, err)
 	}
-	if err := s.wr.LiteralFrom(imapmsg.NoNULReader(rc), int64(n)); err != nil {
-		return fmt.Errorf("fetch: message body %d: %w", m.BodyID, err)
+	if it.Kind == imapwire.FetchBinarySize {
+		w.Num64(uint64(n))
+		return nil
+	}
+	lit8, err := v.Literal8()
+	if err != nil {
+		return fmt.Errorf("fetch: message body %d: %w", raw.id, err)
+	}
+	r, err := v.Reader()
+	if err != nil {
+		return fmt.Errorf("fetch: message body %d: %w", raw.id, err)
+	}
+	if lit8 {
+		err = w.Literal8From(r, n)
+	} else {
+		err = w.LiteralFrom(r, n)
+	}
+	if err != nil {
+		return fmt.Errorf("fetch: message body %d: %w", raw.id, err)
 	}
 	return nil
 }
@@ -425,28 +383,90 @@ func readRanges(ranges []store.UIDRange) []store.UIDRange {
 	return ranges
 }
 
-// readBody returns a message's pre-parsed Info and the raw bytes need
-// asks for: none, the top-level header only, or all.
-func (s *session) readBody(m *store.MessageBody, need fetchNeeds) ([]byte, *message.Info, error) {
-	info := m.Body.Info
-	if info == nil {
-		info = &message.Info{}
+// fetchBody returns a message's pre-parsed Info and, when need asks for
+// content, its bytes to read at offsets. A body the store has no Info
+// for is read whole and parsed, as before Infos were kept.
+func (s *session) fetchBody(m *store.MessageBody, need fetchNeeds) (*bodyAt, *message.Info, error) {
+	if m.Body.Info == nil {
+		if !need.raw {
+			return nil, &message.Info{}, nil
+		}
+		b, info, err := s.readBody(m)
+		if err != nil {
+			return nil, nil, err
+		}
+		return &bodyAt{id: m.BodyID, size: int64(len(b)), ra: bytes.NewReader(b)}, info, nil
 	}
 	if !need.raw {
-		return nil, info, nil
+		return nil, m.Body.Info, nil
 	}
-	limit := int64(-1)
-	if need.header && m.Body.Info != nil {
-		limit = info.Part.BodyStart
-	}
-	b, err := readAll(s.ctx, m.Open, m.Body.Size, limit)
+	return &bodyAt{ctx: s.ctx, id: m.BodyID, size: max(m.Body.Size, 0), open: m.Open}, m.Body.Info, nil
+}
+
+// readBody returns a message's raw bytes and its Info, parsed if the
+// store has none.
+func (s *session) readBody(m *store.MessageBody) ([]byte, *message.Info, error) {
+	b, err := readAll(s.ctx, m.Open, m.Body.Size, -1)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read message body %d: %w", m.BodyID, err)
 	}
 	if m.Body.Info == nil {
-		info = message.Parse(b)
+		return b, message.Parse(b), nil
 	}
-	return b, info, nil
+	return b, m.Body.Info, nil
+}
+
+// bodyAt reads a message's raw bytes at offsets (io.ReaderAt), opening
+// the blob at the first read: through the blob's own ReaderAt when it
+// has one (a file section), else from its start, going on from where
+// the last read ended and opening it again to go back. Close it when
+// the message is answered; a nil *bodyAt closes as well.
+type bodyAt struct {
+	ctx  context.Context
+	id   int64 // of the body, for errors
+	size int64
+	open func(context.Context) (io.ReadCloser, error)
+	rc   io.ReadCloser
+	ra   io.ReaderAt
+	pos  int64 // of rc when it is read in sequence
+}
+
+func (b *bodyAt) ReadAt(p []byte, off int64) (int, error) {
+	if b.ra == nil && (b.rc == nil || off < b.pos) {
+		if b.rc != nil {
+			b.rc.Close()
+			b.rc = nil
+		}
+		rc, err := b.open(b.ctx)
+		if err != nil {
+			return 0, fmt.Errorf("open message body %d: %w", b.id, err)
+		}
+		b.rc, b.pos = rc, 0
+		b.ra, _ = rc.(io.ReaderAt)
+	}
+	if b.ra != nil {
+		return b.ra.ReadAt(p, off)
+	}
+	if off > b.pos {
+		k, err := io.CopyN(io.Discard, b.rc, off-b.pos)
+		b.pos += k
+		if err != nil {
+			return 0, err
+		}
+	}
+	n, err := io.ReadFull(b.rc, p)
+	b.pos += int64(n)
+	if err == io.ErrUnexpectedEOF {
+		err = io.EOF
+	}
+	return n, err
+}
+
+func (b *bodyAt) Close() {
+	if b != nil && b.rc != nil {
+		b.rc.Close()
+		b.rc, b.ra = nil, nil
+	}
 }
 
 // readAll reads the first limit bytes (all when negative) of a body of

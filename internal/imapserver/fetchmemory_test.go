@@ -135,44 +135,14 @@ func TestFetchItemsMemoryBound(t *testing.T) {
 func TestFetchWholeMessageStreams(t *testing.T) {
 	const conns, size = 6, 8 << 20
 	const bound = 16 << 20
-	e := newEnv(t)
-	e.stop()
-	reg := prometheus.NewRegistry()
-	e.start(imapserver.Config{Metrics: imapserver.NewMetrics(reg)})
+	e, reg := meteredEnv(t)
 	raw := bigMessage(rand.New(rand.NewPCG(3, 4)), size)
 	e.deliver("INBOX", string(raw), 0)
 	t.Run("clients that never read", func(t *testing.T) {
-		var cs []*conn
-		for range conns {
-			c := e.login()
-			c.ok("SELECT INBOX")
-			cs = append(cs, c)
-		}
-		rise, base := heapRise(func() {
-			for i, c := range cs {
-				c.send(fmt.Sprintf("f%d FETCH 1 BODY.PEEK[]", i))
-			}
-			// Until every session is blocked in its write: nothing more
-			// goes out for half a second.
-			deadline := time.Now().Add(time.Minute)
-			for last := -1.0; ; {
-				now := metricValue(t, reg, "xtramail_imap_bytes_total", "out")
-				if now == last {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatal("the server kept writing for a minute to clients that read nothing")
-				}
-				last = now
-				time.Sleep(500 * time.Millisecond)
-			}
-		})
+		rise, base := heapOfNonReaders(t, e, reg, conns, "BODY.PEEK[]")
 		t.Logf("%d sessions blocked writing a %d-byte message: heap %.1f MiB above %.1f MiB", conns, size, float64(rise)/(1<<20), float64(base)/(1<<20))
 		if rise > bound {
 			t.Errorf("%d sessions blocked writing a %d MiB message took the heap %.1f MiB up, want under %d MiB", conns, size>>20, float64(rise)/(1<<20), bound>>20)
-		}
-		for _, c := range cs {
-			c.c.Close()
 		}
 	})
 
@@ -191,6 +161,50 @@ func TestFetchWholeMessageStreams(t *testing.T) {
 			if want := fmt.Sprintf("%s {%d}\r\n%s", tc.name, len(tc.want), tc.want); len(lines) != 1 || !strings.Contains(lines[0], want) {
 				t.Errorf("FETCH 1 %s: %.120q, want %.80q", tc.item, lines, want)
 			}
+		}
+	})
+}
+
+// meteredEnv is newEnv with the server's metrics in reg.
+func meteredEnv(t *testing.T) (*env, *prometheus.Registry) {
+	e := newEnv(t)
+	e.stop()
+	reg := prometheus.NewRegistry()
+	e.start(imapserver.Config{Metrics: imapserver.NewMetrics(reg)})
+	return e, reg
+}
+
+// heapOfNonReaders signs conns sessions in, has each send FETCH 1 item
+// and never read, and returns how far the heap rose until every session
+// was blocked in its write: nothing more went out for half a second.
+func heapOfNonReaders(t *testing.T, e *env, reg *prometheus.Registry, conns int, item string) (rise, base uint64) {
+	t.Helper()
+	var cs []*conn
+	for range conns {
+		c := e.login()
+		c.ok("SELECT INBOX")
+		cs = append(cs, c)
+	}
+	defer func() {
+		for _, c := range cs {
+			c.c.Close()
+		}
+	}()
+	return heapRise(func() {
+		for i, c := range cs {
+			c.send(fmt.Sprintf("f%d FETCH 1 %s", i, item))
+		}
+		deadline := time.Now().Add(time.Minute)
+		for last := -1.0; ; {
+			now := metricValue(t, reg, "xtramail_imap_bytes_total", "out")
+			if now == last {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the server kept writing for a minute to clients that read nothing")
+			}
+			last = now
+			time.Sleep(500 * time.Millisecond)
 		}
 	})
 }

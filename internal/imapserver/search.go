@@ -174,7 +174,7 @@ func (s *session) matchWithin(keys []imapwire.SearchKey, saved []uint32, within 
 			if !ok {
 				continue
 			}
-			im.Load = func() ([]byte, *message.Info, error) { return s.readBody(m, fetchNeeds{raw: true}) }
+			im.Load = func() ([]byte, *message.Info, error) { return s.readBody(m) }
 			if err := check(im); err != nil {
 				return err
 			}

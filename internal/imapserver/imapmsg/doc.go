@@ -8,7 +8,10 @@
 // the pre-parsed metadata and body byte offsets"). The package opens no
 // store, socket or file; the IMAP session (internal/imapserver) gets the
 // message and its Info from the store, calls these functions, and writes
-// the results with an imapwire.Writer.
+// the results with an imapwire.Writer. FETCH content is read through
+// Content, from the stored message at the offsets Info gives, as it is
+// written; Value makes the same bytes in memory, the reference Content is
+// tested against.
 //
 // Decisions a session relies on, each explained where it is made:
 //

@@ -19,7 +19,9 @@ func Check(info *message.Info, it *imapwire.FetchItem) error {
 
 // Value returns the bytes of a FETCH item that carries message content
 // (RFC822, RFC822.HEADER, RFC822.TEXT, BODY[...], BINARY[...] and
-// BINARY.SIZE[...], with its partial), or nil for other items. Call
+// BINARY.SIZE[...], with its partial), or nil for other items, from the
+// whole message in memory: the session reads values through Content
+// instead, which gives the same bytes (TestContentMatchesValue). Call
 // Check first: Value gives nothing for an item Check refuses.
 func Value(raw []byte, info *message.Info, it *imapwire.FetchItem) []byte {
 	b, err := value(raw, info, it)
