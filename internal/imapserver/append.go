@@ -100,13 +100,14 @@ func (s *session) appendDelivery(m imapwire.AppendMessage, mailbox string) (*sto
 		return nil, errBad("unknown system flag")
 	}
 	// INTERNALDATE is when the message reached the server (RFC 9051
-	// 2.3.3), so never later than now. It is also what the retention
-	// window counts from: a date in the future, which no client has a
-	// reason to give, would keep the message past its window, up to
-	// forever.
-	date := m.Date
+	// 2.3.3), so never later than now: no client has a reason to give a
+	// date in the future, and the retention purge finds messages by
+	// INTERNALDATE, taking none as arrived before it. A date given (old
+	// mail dragged in from the primary mailbox) is kept, and the window
+	// counts from now, when the message arrived (DatedByClient).
+	date, byClient := m.Date, true
 	if now := time.Now(); date.IsZero() || date.After(now) {
-		date = now
+		date, byClient = now, false
 	}
 	var d *store.Delivery
 	if m.Spooled != nil {
@@ -130,6 +131,7 @@ func (s *session) appendDelivery(m imapwire.AppendMessage, mailbox string) (*sto
 		}
 		d = store.NewDelivery(raw, date)
 	}
+	d.DatedByClient = byClient
 	d.Copies = []store.Copy{{AccountID: s.account.ID, Mailbox: mailbox, Flags: flags, Keywords: kw}}
 	return d, nil
 }

@@ -1,6 +1,8 @@
-// Package retention keeps the rolling window: it purges messages older
-// than their domain's window, and message log records older than theirs,
-// in small batches so that neither readers nor ingest wait on it.
+// Package retention keeps the rolling window: it purges messages that
+// arrived before their domain's window (counted from when the service
+// stored them, not from the INTERNALDATE an APPEND may give), and message
+// log records older than theirs, in small batches so that neither readers
+// nor ingest wait on it.
 package retention
 
 import (

@@ -136,7 +136,7 @@ type Message struct {
 	ModSeq      uint64
 	Flags       Flags
 	Keywords    []string
-	Received    time.Time // IMAP INTERNALDATE; the retention clock
+	Received    time.Time // IMAP INTERNALDATE (the retention window counts from arrival: see Purge)
 	Size        int64
 	BodyID      int64
 	Expunged    bool   // deleted by the user, restorable until purged
@@ -240,7 +240,13 @@ type Delivery struct {
 	Size     int64
 	Info     *message.Info // pre-parsed from the same bytes; required
 	Received time.Time
-	Copies   []Copy
+	// DatedByClient says that Received is a date the client gave (an IMAP
+	// APPEND keeps it as INTERNALDATE), not when the message arrived: the
+	// store then keeps the arrival, its clock's now, which the retention
+	// window counts from (Store.Purge). Other deliveries arrive at
+	// Received.
+	DatedByClient bool
+	Copies        []Copy
 	// Events are appended to the message log in the same transaction, so a
 	// "stored" record exists exactly when the message does.
 	Events []LogEvent
@@ -523,11 +529,13 @@ type Store interface {
 	AppendLog(ctx context.Context, events ...LogEvent) error
 	SearchLog(ctx context.Context, q LogQuery) ([]LogEvent, error)
 
-	// Purge removes, in one bounded batch, messages older than their
-	// domain's window at now, bodies no longer referenced, log records
-	// older than logBefore, and the records of sends whose SendLimit
-	// window has passed at now (those of accounts that stopped sending
-	// included). Callers loop while it reports work.
+	// Purge removes, in one bounded batch, messages that arrived before
+	// their domain's window at now (at Received, or when stored for a
+	// delivery DatedByClient; a copy arrived when its original did),
+	// bodies no longer referenced, log records older than logBefore,
+	// and the records of sends whose SendLimit window has passed at now
+	// (those of accounts that stopped sending included). Callers loop
+	// while it reports work.
 	Purge(ctx context.Context, now, logBefore time.Time, limit int) (PurgeResult, error)
 
 	// Subscribe calls fn for each change of one account's data until

@@ -69,7 +69,7 @@ func bulkMailbox(tb testing.TB, s *Store, n, deletedEvery int) (accountID, mailb
 				f = store.FlagDeleted
 			}
 			if _, err := t.Exec(insertMessage, nil, a.ID, a.DomainID, m.MailboxID, i, i, f, "", m.Received.UnixMilli(), m.Size, m.BodyID,
-				"x", "", "", "", key, comp); err != nil {
+				"x", "", "", "", key, comp, 0); err != nil {
 				return err
 			}
 		}

@@ -527,15 +527,16 @@ func (s *Store) Copy(ctx context.Context, accountID, from int64, uids []uint32, 
 			var bodyID, size int64
 			var flags store.Flags
 			var kw string
-			var received int64
+			var received, arrived int64
 			var subject, fromAddr, msgID, preview, thread string
 			var comp int64
 			var accountID, domainID int64
 			// The copy is in its original's conversation (same body, same
-			// ids: keyThread would find it there).
-			err := t.QueryRow(`SELECT account_id, domain_id, body_id, size, flags, keywords, received, subject, from_addr, message_id, preview, thread, thread_comp
+			// ids: keyThread would find it there), and arrived when it
+			// did: copying mail around does not renew its window.
+			err := t.QueryRow(`SELECT account_id, domain_id, body_id, size, flags, keywords, received, subject, from_addr, message_id, preview, thread, thread_comp, arrived
 				FROM messages WHERE mailbox_id = ? AND uid = ? AND expunged_modseq = 0`, from, uid).Scan(
-				&accountID, &domainID, &bodyID, &size, &flags, &kw, &received, &subject, &fromAddr, &msgID, &preview, &thread, &comp)
+				&accountID, &domainID, &bodyID, &size, &flags, &kw, &received, &subject, &fromAddr, &msgID, &preview, &thread, &comp, &arrived)
 			if err != nil {
 				continue
 			}
@@ -544,7 +545,7 @@ func (s *Store) Copy(ctx context.Context, accountID, from int64, uids []uint32, 
 				return err
 			}
 			if _, err := t.Exec(insertMessage, nil, accountID, domainID, to, newUID, modseq, flags, kw, received, size, bodyID,
-				subject, fromAddr, msgID, preview, thread, comp); err != nil {
+				subject, fromAddr, msgID, preview, thread, comp, arrived); err != nil {
 				return fmt.Errorf("copy message: %w", err)
 			}
 			if _, err := t.Exec("UPDATE bodies SET refs = refs + 1 WHERE id = ?", bodyID); err != nil {

@@ -28,8 +28,8 @@ const (
 	// The id is given (nil: the next), so that the row is keyed
 	// before its one insert (keyThread).
 	insertMessage = `INSERT INTO messages (id, account_id, domain_id, mailbox_id, uid, modseq, flags, keywords,
-			received, size, body_id, subject, from_addr, message_id, preview, thread, thread_comp)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+			received, size, body_id, subject, from_addr, message_id, preview, thread, thread_comp, arrived)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	mailboxOfCopy = "SELECT id, special_use FROM mailboxes WHERE account_id = ? AND name = ?"
 	insertLog     = `INSERT INTO msglog (time, status, message_id, subject, mail_from, rcpt, size, remote_ip, detail, domain_id, subject_id, account)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
@@ -389,8 +389,15 @@ func (t *tx) addMessage(bodyID int64, d *store.Delivery, keys *store.SortKeys, c
 	if err != nil {
 		return dl, err
 	}
+	// A message dated by its client arrived now, and never before its
+	// INTERNALDATE, which the purge takes its candidates by (purge.go);
+	// any other arrived at its INTERNALDATE, kept as 0.
+	var arrived int64
+	if d.DatedByClient {
+		arrived = max(t.clock.Now().UnixMilli(), received)
+	}
 	if _, err := t.Exec(insertMessage, dl.MessageID, c.AccountID, domainID, dl.MailboxID, uid, modseq, c.Flags, strings.Join(c.Keywords, " "),
-		received, d.Size, bodyID, info.Subject, info.From, info.MessageID, info.Preview, key, comp); err != nil {
+		received, d.Size, bodyID, info.Subject, info.From, info.MessageID, info.Preview, key, comp, arrived); err != nil {
 		return dl, fmt.Errorf("insert message: %w", err)
 	}
 	dl.UID = uid

@@ -134,14 +134,24 @@ func (s *Store) Purge(ctx context.Context, now, logBefore time.Time, limit int) 
 	return res, nil
 }
 
-// now stamps what the purge records: its log events and the vanished
-// list, whose age QRESYNC's pruning reads.
+// purgeDomain purges up to limit messages of domain d that arrived
+// before cutoff. now stamps what the purge records: its log events and
+// the vanished list, whose age QRESYNC's pruning reads.
+//
+// The window counts from arrival, not INTERNALDATE: an APPEND keeps the
+// client's date, so mail a user dragged in from the primary mailbox was
+// purged at the next pass. A message never arrives before its
+// INTERNALDATE (addMessage), so the candidates are taken by the
+// INTERNALDATE index (messages_retention) and those that arrived within
+// the window are passed over; arrived 0 (a message the service dated
+// itself, or one stored before arrivals were kept) counts as at
+// INTERNALDATE. No index is written per message for it.
 func (t *tx) purgeDomain(s *Store, d store.Domain, now, cutoff time.Time, limit int) (store.PurgeResult, error) {
 	var res store.PurgeResult
 	rows, err := t.Query(`SELECT m.id, m.account_id, m.mailbox_id, m.uid, m.flags, m.size, m.expunged_modseq,
 			m.body_id, m.subject, m.message_id, a.address
-		FROM messages m JOIN accounts a ON a.id = m.account_id
-		WHERE m.domain_id = ? AND m.received < ? LIMIT ?`, d.ID, cutoff.UnixMilli(), limit)
+		FROM messages m INDEXED BY messages_retention JOIN accounts a ON a.id = m.account_id
+		WHERE m.domain_id = ? AND m.received < ? AND m.arrived < ? LIMIT ?`, d.ID, cutoff.UnixMilli(), cutoff.UnixMilli(), limit)
 	if err != nil {
 		return res, err
 	}

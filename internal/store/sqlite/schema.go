@@ -550,6 +550,12 @@ ALTER TABLE queue ADD COLUMN dsn_envid TEXT NOT NULL DEFAULT '';`,
 	`ALTER TABLE domains ADD COLUMN recipient_delimiter TEXT NOT NULL DEFAULT '+';
 ALTER TABLE msglog ADD COLUMN account TEXT;
 CREATE INDEX msglog_account ON msglog(account, time) WHERE account IS NOT NULL;`,
+	// When each message arrived (unix milliseconds), what the retention
+	// window counts from: an APPEND keeps the date the client gives as
+	// INTERNALDATE, and old mail dragged in was purged minutes later.
+	// 0 means "at received": the messages stored before (no rewrite) and
+	// those the service dates itself. No index (purge.go).
+	`ALTER TABLE messages ADD COLUMN arrived INTEGER NOT NULL DEFAULT 0;`,
 }
 
 const dkimRotationSchema = `

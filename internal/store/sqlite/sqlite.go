@@ -323,6 +323,7 @@ func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Ro
 type tx struct {
 	*sql.Tx
 	stmts   *stmtCache
+	clock   clock.Clock // the store's: when a message arrives
 	changes []store.Change
 	trashed []string // blobs to delete once the transaction commits
 	index   []ftsRow // full-text rows, written after every savepoint
@@ -510,7 +511,7 @@ func (s *Store) commit(batch []*writeReq) {
 		fail(fmt.Errorf("begin transaction: %w", err))
 		return
 	}
-	t := &tx{Tx: sqltx, stmts: s.stmts}
+	t := &tx{Tx: sqltx, stmts: s.stmts, clock: s.clock}
 	errs := make([]error, len(batch))
 	var changes []store.Change
 	var trashed []string

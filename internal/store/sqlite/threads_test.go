@@ -111,7 +111,7 @@ func bulkInsert(tb testing.TB, s *Store, a store.Account, in store.Mailbox, msgs
 					return err
 				}
 				if _, err := t.Exec(insertMessage, id, a.ID, a.DomainID, in.ID, uid, uid, 0, "", now+int64(i), 100, body,
-					m.subject, "", m.id, "", key, comp); err != nil {
+					m.subject, "", m.id, "", key, comp, 0); err != nil {
 					return err
 				}
 			}
@@ -387,6 +387,7 @@ func TestThreadsUpgrade(t *testing.T) {
 		"ALTER TABLE queue DROP COLUMN dsn_notify", "ALTER TABLE queue DROP COLUMN dsn_orcpt",
 		"ALTER TABLE queue DROP COLUMN dsn_ret", "ALTER TABLE queue DROP COLUMN dsn_envid",
 		"ALTER TABLE domains DROP COLUMN recipient_delimiter", "DROP INDEX msglog_account", "ALTER TABLE msglog DROP COLUMN account",
+		"ALTER TABLE messages DROP COLUMN arrived",
 		fmt.Sprintf("PRAGMA user_version = %d", step),
 	} {
 		if _, err := db.Exec(q); err != nil {
