@@ -208,7 +208,7 @@ func (t *tx) purgeDomain(s *Store, d store.Domain, now, cutoff time.Time, limit 
 		}
 		res.Messages++
 		events = append(events, store.LogEvent{Time: now, Status: msglog.Purged, MessageID: v.messageID, Subject: v.subject,
-			Rcpt: v.address, Size: v.size, DomainID: d.ID, Detail: fmt.Sprintf("older than %d days", d.RetentionDays)})
+			Rcpt: v.address, Size: v.size, DomainID: d.ID, Detail: fmt.Sprintf("kept here more than the %d-day window", d.RetentionDays)})
 	}
 	// Expunge records older than the window describe UIDs no client can
 	// still hold a valid cache for.
