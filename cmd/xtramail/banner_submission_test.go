@@ -2,7 +2,6 @@ package main
 
 import (
 	"net"
-	"os/exec"
 	"strings"
 	"testing"
 )
@@ -13,16 +12,9 @@ import (
 func TestDevBannerShowsSubmission(t *testing.T) {
 	data := t.TempDir()
 	sub, subs := freePort(t), freePort(t)
-	d := &devServer{stdout: newLockedBuffer(), stderr: newLockedBuffer(), exited: make(chan struct{})}
-	d.cmd = exec.Command(binary, "serve", "--dev", "--data", data, "--capture-listen", freePort(t),
+	d := runServe(t, "--dev", "--data", data, "--capture-listen", freePort(t),
 		"--imap-listen", freePort(t), "--metrics-listen", "off", "--web-listen", "off",
 		"--submission-listen", sub, "--submissions-listen", subs)
-	d.cmd.Stdout, d.cmd.Stderr = d.stdout, d.stderr
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { d.cmd.Wait(); close(d.exited) }()
-	t.Cleanup(func() { d.cmd.Process.Kill(); <-d.exited })
 	banner := d.waitBanner(t)
 	_, p587, _ := net.SplitHostPort(sub)
 	_, p465, _ := net.SplitHostPort(subs)

@@ -111,14 +111,20 @@ func newLockedBuffer() *lockedBuffer { return &lockedBuffer{lockedWriter{w: new(
 // web off unless its address is given).
 func startDev(t *testing.T, data, capture, imapAddr string, webAddr ...string) *devServer {
 	t.Helper()
-	d := &devServer{stdout: newLockedBuffer(), stderr: newLockedBuffer(), exited: make(chan struct{})}
 	web := "off"
 	if len(webAddr) > 0 {
 		web = webAddr[0]
 	}
-	d.cmd = exec.Command(binary, "serve", "--dev", "--data", data, "--capture-listen", capture,
+	return runServe(t, "--dev", "--data", data, "--capture-listen", capture,
 		"--imap-listen", imapAddr, "--metrics-listen", "off", "--web-listen", web,
 		"--submission-listen", "off", "--submissions-listen", "off")
+}
+
+// runServe starts `xtramail serve` with args, killed when the test ends.
+func runServe(t *testing.T, args ...string) *devServer {
+	t.Helper()
+	d := &devServer{stdout: newLockedBuffer(), stderr: newLockedBuffer(), exited: make(chan struct{})}
+	d.cmd = exec.Command(binary, append([]string{"serve"}, args...)...)
 	d.cmd.Stdout, d.cmd.Stderr = d.stdout, d.stderr
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -357,15 +363,8 @@ func TestDevUnderConfigFile(t *testing.T) {
 	if err := os.WriteFile(cfgFile, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d := &devServer{stdout: newLockedBuffer(), stderr: newLockedBuffer(), exited: make(chan struct{})}
-	d.cmd = exec.Command(binary, "serve", "--dev", "--config", cfgFile, "--data", data, "--capture-listen", capture,
+	d := runServe(t, "--dev", "--config", cfgFile, "--data", data, "--capture-listen", capture,
 		"--metrics-listen", "off", "--web-listen", "off", "--submission-listen", "off", "--submissions-listen", "off")
-	d.cmd.Stdout, d.cmd.Stderr = d.stdout, d.stderr
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { d.cmd.Wait(); close(d.exited) }()
-	t.Cleanup(func() { d.cmd.Process.Kill(); <-d.exited })
 	banner := d.waitBanner(t)
 	if !strings.Contains(banner, imapAddr[strings.LastIndex(imapAddr, ":")+1:]) {
 		t.Errorf("banner does not name the file's IMAP port %s:\n%s", imapAddr, banner)
