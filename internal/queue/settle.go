@@ -257,31 +257,29 @@ func buildNotification(host string, retryUntil time.Time, e store.QueueEntry, no
 	for _, n := range notices {
 		count[n.action]++
 	}
+	// The subject is that of the gravest action; the human part says a
+	// sentence for each action present.
 	var subject string
 	human := "This is the mail system at " + host + ".\r\n"
-	if count["failed"] > 0 {
-		subject = "Undelivered Mail Returned to Sender"
-		human += "\r\nYour message could not be delivered to the recipients below marked failed.\r\n"
-	}
-	if count["delayed"] > 0 {
-		if subject == "" {
-			subject = "Delayed Mail (still being retried)"
+	for _, a := range []struct{ action, subject, text string }{
+		{"failed", "Undelivered Mail Returned to Sender",
+			"Your message could not be delivered to the recipients below marked failed."},
+		{"delayed", "Delayed Mail (still being retried)",
+			"Your message could not be delivered yet to the recipients below marked delayed. " +
+				"It will be retried until " + retryUntil.UTC().Format(time.RFC1123Z) + "; you need not send it again."},
+		{"delivered", "Successful Mail Delivery Report",
+			"Your message was delivered to the recipients below marked delivered."},
+		{"relayed", "Successful Mail Delivery Report",
+			"Your message was relayed to the recipients below marked relayed. The next mail system does not " +
+				"report delivery, so you will hear nothing more from it unless it fails there."},
+	} {
+		if count[a.action] == 0 {
+			continue
 		}
-		human += "\r\nYour message could not be delivered yet to the recipients below marked delayed. " +
-			"It will be retried until " + retryUntil.UTC().Format(time.RFC1123Z) + "; you need not send it again.\r\n"
-	}
-	if count["delivered"] > 0 {
 		if subject == "" {
-			subject = "Successful Mail Delivery Report"
+			subject = a.subject
 		}
-		human += "\r\nYour message was delivered to the recipients below marked delivered.\r\n"
-	}
-	if count["relayed"] > 0 {
-		if subject == "" {
-			subject = "Successful Mail Delivery Report"
-		}
-		human += "\r\nYour message was relayed to the recipients below marked relayed. The next mail system does not " +
-			"report delivery, so you will hear nothing more from it unless it fails there.\r\n"
+		human += "\r\n" + a.text + "\r\n"
 	}
 	// RFC 3461 4.3: the whole message only for a failure, and only when
 	// the sender asked for it (RET=FULL); never more than
