@@ -5,7 +5,6 @@ import (
 	"net"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/xtramail/xtramail/internal/config"
@@ -69,18 +68,8 @@ func TestDSNDeliveredContinuityOnly(t *testing.T) {
 	if q := queued(t, srv, alice); len(q) != 0 {
 		t.Errorf("queued for a continuity-only domain: %+v", q)
 	}
-	script := `
-import email, email.policy, sys
-m = email.message_from_binary_file(sys.stdin.buffer, policy=email.policy.default)
-text, status, headers = m.get_payload()
-blocks = status.get_payload()
-print(blocks[0]["Original-Envelope-Id"], "|", blocks[1]["Final-Recipient"], "|", blocks[1]["Action"], blocks[1]["Status"], "|", headers.get_content_type())
-`
-	cmd := exec.Command("python3", "-c", script)
-	cmd.Stdin = bytes.NewReader(dsn)
-	out, err := cmd.CombinedOutput()
-	if want := "cont=1 | rfc822; " + bob + " | delivered 2.0.0 | text/rfc822-headers"; err != nil || strings.TrimSpace(string(out)) != want {
-		t.Fatalf("Python's email package on the notice: %v\n%s\nwant %s", err, out, want)
+	if got, want := pyReadNotice(t, dsn, "Final-Recipient"), "cont=1 | rfc822; "+bob+" | delivered 2.0.0 | text/rfc822-headers"; got != want {
+		t.Fatalf("Python's email package on the notice: %s, want %s", got, want)
 	}
 
 	// smtplib: NOTIFY=SUCCESS for both brings one notice naming both;
