@@ -251,3 +251,41 @@ func TestFetchPartsMatchPythonEmail(t *testing.T) {
 		t.Errorf("part 2 decoded to %v bytes by Python, want %d", n, 300<<10*3/4)
 	}
 }
+
+// TestFetchHeaderFieldsStream: BODY[HEADER.FIELDS (...)] and
+// [HEADER.FIELDS.NOT (...)] pick their fields from the blob as they are
+// written. Each session read the whole header into memory and built the
+// value beside it, so twenty connections asking for the fields of a
+// message whose header is 20 MB held 1.3 GB. The values are those of
+// imapmsg.Value, byte for byte.
+func TestFetchHeaderFieldsStream(t *testing.T) {
+	const conns = 6
+	const bound = 16 << 20
+	e, reg := meteredEnv(t)
+	var b bytes.Buffer
+	b.WriteString("From: a@example.net\r\nSubject: a big header\r\n")
+	for i := 0; b.Len() < 8<<20; i++ {
+		fmt.Fprintf(&b, "X-Filler-%07d: %s\r\n", i, strings.Repeat("y", 80))
+		if i%1000 == 0 {
+			b.WriteString("Received: from somewhere\r\n\tby elsewhere\r\n")
+		}
+	}
+	b.WriteString("\r\nbody\r\n")
+	raw := b.Bytes()
+	e.deliver("INBOX", string(raw), 0)
+	for _, item := range []string{"BODY.PEEK[HEADER.FIELDS (Subject)]", "BODY.PEEK[HEADER.FIELDS.NOT (Subject)]", "BODY.PEEK[HEADER.FIELDS.NOT (Received)]<1000000.5000000>"} {
+		t.Run("clients that never read "+item, func(t *testing.T) {
+			checkNonReaders(t, e, reg, conns, item, len(raw), bound)
+		})
+	}
+	t.Run("served as Value makes them", func(t *testing.T) {
+		c := e.login()
+		c.timeout = 5 * time.Minute
+		c.ok("SELECT INBOX")
+		info := message.Parse(raw)
+		for _, item := range []string{"BODY.PEEK[HEADER.FIELDS (Subject)]", "BODY.PEEK[HEADER.FIELDS (received x-filler-0000007)]",
+			"BODY.PEEK[HEADER.FIELDS.NOT (Subject)]", "BODY.PEEK[HEADER.FIELDS.NOT (x-filler-0000002)]<4000000.100>", "BODY.PEEK[HEADER.FIELDS (Subject)]<30.100000>"} {
+			fetchMatchesValue(t, c, raw, info, item)
+		}
+	})
+}

@@ -19,9 +19,9 @@ import (
 // whether it holds a NUL (a literal8, RFC 3516 section 4.2) take one
 // decoding pass before the one that is written.
 //
-// The one value held is that of HEADER.FIELDS[.NOT], made from its
-// header, whose fields must be picked before the literal's length is
-// known.
+// HEADER.FIELDS[.NOT] is read from a large header the same way, its
+// fields picked as they are written (fieldPick); that of a header of up
+// to 64 KiB, nearly every one, is made in memory.
 //
 // Every value is Value's, byte for byte (TestContentMatchesValue), but
 // for one case no mailer writes: BINARY of a quoted-printable body with
@@ -34,19 +34,30 @@ type Content struct {
 	binary  bool  // BINARY: NULs kept (see Literal8), enc undone
 	enc     string
 	partial *imapwire.Partial
-	held    []byte // HEADER.FIELDS[.NOT]: the value, partial applied
-	isHeld  bool
+	held    []byte     // HEADER.FIELDS[.NOT] of a small header (heldHeader); never nil when made
+	pick    *fieldPick // HEADER.FIELDS[.NOT] of a larger one
 
 	measured bool
-	total    int64 // decoded bytes of the whole section (BINARY)
+	total    int64 // decoded bytes of the whole section (BINARY), or picked (pick)
 	nul      bool  // a NUL within the partial (BINARY)
 }
 
 // Open locates the value of it, a content item of the message raw (size
 // bytes, read at offsets) whose Info is info, as Value would give it.
-// It reads raw only for HEADER.FIELDS[.NOT]; its errors are Check's, and
-// those of reading raw.
+// It reads raw only for HEADER.FIELDS[.NOT] of a small header; its
+// errors are Check's, and those of reading raw.
 func Open(raw io.ReaderAt, size int64, info *message.Info, it *imapwire.FetchItem) (*Content, error) {
+	return open(raw, size, info, it, heldHeader)
+}
+
+// heldHeader is the largest header whose fields Open picks in memory, as
+// Section does: the header of nearly every message, for the clients that
+// fetch a few fields of every message in a mailbox, at one read of the
+// blob instead of the scans and reads of fieldPick.
+const heldHeader = 64 << 10
+
+// open is Open, holding headers of up to held bytes.
+func open(raw io.ReaderAt, size int64, info *message.Info, it *imapwire.FetchItem, held int64) (*Content, error) {
 	if info == nil {
 		return nil, errors.New("content: no message info")
 	}
@@ -70,12 +81,16 @@ func Open(raw io.ReaderAt, size int64, info *message.Info, it *imapwire.FetchIte
 	if err != nil || !fields {
 		return c, err
 	}
-	// HEADER.FIELDS[.NOT]: its header picked as Section does.
-	h := make([]byte, c.n)
-	if k, err := c.raw.ReadAt(h, c.off); k < len(h) {
-		return nil, fmt.Errorf("read header of %d bytes at %d: %w", len(h), c.off, err)
+	not := s.Spec == imapwire.SectionHeaderFieldsNot
+	if c.n <= held {
+		h := make([]byte, c.n)
+		if k, err := c.raw.ReadAt(h, c.off); k < len(h) {
+			return nil, fmt.Errorf("read header of %d bytes at %d: %w", len(h), c.off, err)
+		}
+		c.held = noNUL(headerFields(h, s.Fields, not))
+		return c, nil
 	}
-	c.held, c.isHeld = Partial(noNUL(headerFields(h, s.Fields, s.Spec == imapwire.SectionHeaderFieldsNot)), c.partial), true
+	c.pick = &fieldPick{raw: c.raw, off: c.off, n: c.n, names: s.Fields, not: not}
 	return c, nil
 }
 
@@ -175,10 +190,11 @@ func (c *Content) window(total int64) (from, n int64) {
 
 // Size is the value's length in bytes, a literal's or BINARY.SIZE's.
 func (c *Content) Size() (int64, error) {
-	if c.isHeld {
-		return int64(len(c.held)), nil
+	if c.held != nil {
+		_, n := c.window(int64(len(c.held)))
+		return n, nil
 	}
-	if c.enc == "" {
+	if c.enc == "" && c.pick == nil {
 		_, n := c.window(c.n)
 		return n, nil
 	}
@@ -204,17 +220,21 @@ func (c *Content) Literal8() (bool, error) {
 
 // measure reads a BINARY value once: its decoded length, and whether its
 // partial holds a NUL. A value as stored is only read for the NUL, and
-// only within the partial.
+// only within the partial. Of HEADER.FIELDS[.NOT], it picks the fields
+// once for their length.
 func (c *Content) measure() error {
 	if c.measured {
 		return nil
 	}
 	var err error
-	if c.enc == "" {
+	switch {
+	case c.pick != nil:
+		c.total, err = c.pick.size()
+	case c.enc == "":
 		from, n := c.window(c.n)
 		_, c.nul, err = scanNUL(io.NewSectionReader(c.raw, c.off+from, n), 0, -1)
 		c.total = c.n
-	} else {
+	default:
 		// The partial's end is known before the total (it may be past it).
 		from, to := int64(0), int64(-1)
 		if c.partial != nil {
@@ -269,8 +289,17 @@ func (c *Content) decoded() (io.Reader, error) {
 
 // Reader reads the value: Size bytes.
 func (c *Content) Reader() (io.Reader, error) {
-	if c.isHeld {
-		return bytes.NewReader(c.held), nil
+	if c.held != nil {
+		return bytes.NewReader(Partial(c.held, c.partial)), nil
+	}
+	if c.pick != nil {
+		if err := c.measure(); err != nil {
+			return nil, err
+		}
+		from, n := c.window(c.total)
+		r := c.pick.reader()
+		r.skip = from
+		return NoNULReader(io.LimitReader(r, n)), nil
 	}
 	if c.enc == "" {
 		from, n := c.window(c.n)

@@ -58,34 +58,41 @@ func checkContent(t *testing.T, rng *rand.Rand, raw []byte) {
 		cmd := readCommand(t, "a FETCH 1 "+item)
 		it := &cmd.Args.(*imapwire.Fetch).Items[0]
 		checkErr := Check(info, it)
-		c, err := Open(bytes.NewReader(raw), int64(len(raw)), info, it)
-		if checkErr != nil {
-			if err == nil || errors.Is(err, ErrUnknownCTE) != errors.Is(checkErr, ErrUnknownCTE) {
-				t.Fatalf("%s: Open error %v, Check error %v", item, err, checkErr)
-			}
-			continue
+		for _, held := range []int64{heldHeader, 0} { // HEADER.FIELDS in memory, and picked as they are written
+			checkContentItem(t, raw, info, item, it, checkErr, held)
 		}
-		if err != nil {
-			t.Fatalf("%s: Open: %v", item, err)
+	}
+}
+
+func checkContentItem(t *testing.T, raw []byte, info *message.Info, item string, it *imapwire.FetchItem, checkErr error, held int64) {
+	t.Helper()
+	c, err := open(bytes.NewReader(raw), int64(len(raw)), info, it, held)
+	if checkErr != nil {
+		if err == nil || errors.Is(err, ErrUnknownCTE) != errors.Is(checkErr, ErrUnknownCTE) {
+			t.Fatalf("%s: Open error %v, Check error %v", item, err, checkErr)
 		}
-		want := Value(raw, info, it)
-		n, err := c.Size()
-		if err != nil || n != int64(len(want)) {
-			t.Fatalf("%s: Size %d, %v; want %d", item, n, err, len(want))
-		}
-		lit8, err := c.Literal8()
-		if wantLit8 := it.Kind != imapwire.FetchBodySection && it.Kind != imapwire.FetchRFC822 &&
-			it.Kind != imapwire.FetchRFC822Header && it.Kind != imapwire.FetchRFC822Text && NeedsLiteral8(want); err != nil || lit8 != wantLit8 {
-			t.Fatalf("%s: Literal8 %v, %v; want %v", item, lit8, err, wantLit8)
-		}
-		r, err := c.Reader()
-		if err != nil {
-			t.Fatalf("%s: Reader: %v", item, err)
-		}
-		got, err := io.ReadAll(r)
-		if err != nil || !bytes.Equal(got, want) {
-			t.Fatalf("%s: read %d bytes (%v), want %d:\n got %.200q\nwant %.200q", item, len(got), err, len(want), got, want)
-		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("%s: Open: %v", item, err)
+	}
+	want := Value(raw, info, it)
+	n, err := c.Size()
+	if err != nil || n != int64(len(want)) {
+		t.Fatalf("%s: Size %d, %v; want %d", item, n, err, len(want))
+	}
+	lit8, err := c.Literal8()
+	if wantLit8 := it.Kind != imapwire.FetchBodySection && it.Kind != imapwire.FetchRFC822 &&
+		it.Kind != imapwire.FetchRFC822Header && it.Kind != imapwire.FetchRFC822Text && NeedsLiteral8(want); err != nil || lit8 != wantLit8 {
+		t.Fatalf("%s: Literal8 %v, %v; want %v", item, lit8, err, wantLit8)
+	}
+	r, err := c.Reader()
+	if err != nil {
+		t.Fatalf("%s: Reader: %v", item, err)
+	}
+	got, err := io.ReadAll(r)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("%s: read %d bytes (%v), want %d:\n got %.200q\nwant %.200q", item, len(got), err, len(want), got, want)
 	}
 }
 
@@ -281,4 +288,31 @@ func (g *mimeGen) base64(data []byte) []byte {
 		s = s[76:]
 	}
 	return append(append(b, s...), g.nl...)
+}
+
+// TestContentHeaderFieldsEdges: HEADER.FIELDS[.NOT] picked from the
+// stored header are Value's for the headers that end or begin oddly: a
+// blank line of many CRs (read backwards in pieces), no blank line, no
+// line break at all, an mbox From line, an orphan continuation, a line
+// that is not a field, names with white space before the colon, NULs,
+// and lines longer than the scanner's buffer.
+func TestContentHeaderFieldsEdges(t *testing.T) {
+	long := strings.Repeat("v", 70000)
+	for _, raw := range []string{
+		"Subject: s\r\nX-A: a\r\n" + strings.Repeat("\r", 10000) + "\nbody\r\n",
+		"Subject: s\r\nX-A: a\r\n\r\r\nbody",
+		"Subject: s\r\nX-A: a\r\nnot a field\r\nmore\r\n",
+		"Subject: s",
+		"Subject: s\r\n",
+		"\r\nbody",
+		"From alice@x Tue Nov  4 10:00:00 2025\r\nSubject: s\r\n\r\nb",
+		" orphan\r\nSubject: s\r\n\r\nb",
+		"Subject \t : s\r\n more\r\nx-a:\x00nul\r\n\r\nb",
+		"X-Long: " + long + "\r\nSubject: " + long + "\r\n " + long + "\r\n\r\nb",
+		"X-" + long + ": v\r\nSubject: s\r\n\r\nb",
+		"Subject: s\n\n",
+		"Subject: s\r\n\n",
+	} {
+		checkContent(t, rand.New(rand.NewPCG(3, 4)), []byte(raw))
+	}
 }
