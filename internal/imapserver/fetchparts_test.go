@@ -12,9 +12,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/xtramail/xtramail/internal/imapserver"
 	"github.com/xtramail/xtramail/internal/imapserver/imapmsg"
 	"github.com/xtramail/xtramail/internal/imapserver/imapwire"
 	"github.com/xtramail/xtramail/internal/message"
@@ -288,4 +290,52 @@ func TestFetchHeaderFieldsStream(t *testing.T) {
 			fetchMatchesValue(t, c, raw, info, item)
 		}
 	})
+}
+
+// TestSearchMemoryBounded: the messages that searches read (TEXT, BODY,
+// HEADER) take their share of Config.SearchMemory, and a search
+// waits while others hold the rest. Each session read the whole message
+// and made its text beside it, so twenty sessions searching the TEXT of
+// a 20 MB message held 1.2 GB. Every search still answers, rightly.
+func TestSearchMemoryBounded(t *testing.T) {
+	const conns, limit = 6, 24 << 20
+	e := newEnv(t)
+	e.stop()
+	e.start(imapserver.Config{SearchMemory: imapmsg.NewSearchMemory(limit)})
+	var b bytes.Buffer
+	b.WriteString("From: a@example.net\r\nSubject: a big header\r\n")
+	for i := 0; b.Len() < 6<<20; i++ {
+		fmt.Fprintf(&b, "X-Filler-%07d: %s\r\n", i, strings.Repeat("y", 80))
+	}
+	b.WriteString("X-Last: needle-in-the-header\r\n\r\nthe body\r\n" + strings.Repeat("body text that goes on\r\n", 50000))
+	e.deliver("INBOX", b.String(), 0)
+	b.Reset()
+	e.deliver("INBOX", "Subject: small\r\n\r\nneedle-in-the-header too\r\n", 0)
+	var cs []*conn
+	for range conns {
+		c := e.login()
+		c.timeout = 5 * time.Minute
+		c.ok("SELECT INBOX")
+		cs = append(cs, c)
+	}
+	searches := []string{"SEARCH TEXT needle-in-the-header", "SEARCH HEADER X-Last needle", "SEARCH BODY nowhere-at-all"}
+	want := []string{"* SEARCH 1 2", "* SEARCH 1", "* SEARCH"}
+	rise, base := heapRise(func() {
+		var wg sync.WaitGroup
+		for i, c := range cs {
+			wg.Go(func() {
+				for k := range searches {
+					j := (i + k) % len(searches)
+					if lines, st := c.cmd(searches[j]); !strings.HasPrefix(st, "OK") || len(lines) == 0 || lines[0] != want[j] {
+						t.Errorf("%s: %q %s, want %q", searches[j], lines, st, want[j])
+					}
+				}
+			})
+		}
+		wg.Wait()
+	})
+	t.Logf("%d sessions each searching a %d-byte message 3 times: heap %.1f MiB above %.1f MiB", conns, 6<<20+50000*24, float64(rise)/(1<<20), float64(base)/(1<<20))
+	if bound := uint64(2*limit + 16<<20); rise > bound {
+		t.Errorf("heap rose %.1f MiB, want under %d MiB (SearchMemory %d MiB)", float64(rise)/(1<<20), bound>>20, limit>>20)
+	}
 }

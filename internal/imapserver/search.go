@@ -129,7 +129,24 @@ func (s *session) matchWithin(keys []imapwire.SearchKey, saved []uint32, within 
 	}
 	ctx := &imapmsg.SearchContext{MaxSeq: sel.view.count(), MaxUID: sel.view.maxUID(), Saved: saved}
 	all := isAll(keys) // ALL, as most SORT and THREAD commands say: no need to match
+	// A message that a key reads holds its share of Config.SearchMemory
+	// until it is matched.
+	release := func() {}
+	load := func(size int64, read func() ([]byte, *message.Info, error)) func() ([]byte, *message.Info, error) {
+		return func() ([]byte, *message.Info, error) {
+			r, err := s.srv.cfg.SearchMemory.Take(s.ctx, size)
+			if err != nil {
+				return nil, nil, err
+			}
+			release = r
+			return read()
+		}
+	}
 	check := func(m *imapmsg.Message) error {
+		defer func() {
+			release()
+			release = func() {}
+		}()
 		if !all {
 			ok, err := imapmsg.Match(ctx, keys, m)
 			if err != nil || !ok {
@@ -153,7 +170,7 @@ func (s *session) matchWithin(keys []imapwire.SearchKey, saved []uint32, within 
 				continue
 			}
 			im.Fields, im.HasFields = m.Fields, m.HasFields
-			im.Load = func() ([]byte, *message.Info, error) { return s.loadMessage(m.BodyID) }
+			im.Load = load(m.Size, func() ([]byte, *message.Info, error) { return s.loadMessage(m.BodyID) })
 			if err := check(im); err != nil {
 				return err
 			}
@@ -174,7 +191,7 @@ func (s *session) matchWithin(keys []imapwire.SearchKey, saved []uint32, within 
 			if !ok {
 				continue
 			}
-			im.Load = func() ([]byte, *message.Info, error) { return s.readBody(m) }
+			im.Load = load(m.Body.Size, func() ([]byte, *message.Info, error) { return s.readBody(m) })
 			if err := check(im); err != nil {
 				return err
 			}

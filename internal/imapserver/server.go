@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/xtramail/xtramail/internal/auth"
+	"github.com/xtramail/xtramail/internal/imapserver/imapmsg"
 	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/smtpserver"
 	"github.com/xtramail/xtramail/internal/store"
@@ -119,6 +120,10 @@ type Config struct {
 	// Over it a command gets "NO [UNAVAILABLE]", in place of the "+" for
 	// a synchronising literal, and the client may try again.
 	MaxLiteralMemory int64
+	// SearchMemory bounds the message content that searches hold in
+	// memory at once; the service shares one with the webmail. nil: the
+	// server's own, of 256 MiB.
+	SearchMemory *imapmsg.SearchMemory
 	// SpoolDir holds APPEND literals of 64 KiB or more while they arrive
 	// and are stored (unlinked files: nothing stays behind); "" means
 	// os.TempDir(). They are not held in memory, so MaxLiteralMemory does
@@ -178,6 +183,9 @@ func (c *Config) setDefaults() {
 		c.MaxLiteralMemory = 256 << 20
 	}
 	c.MaxLiteralMemory = max(c.MaxLiteralMemory, c.MaxLiteral)
+	if c.SearchMemory == nil {
+		c.SearchMemory = imapmsg.NewSearchMemory(256 << 20)
+	}
 	if c.Inflight == nil {
 		c.Inflight = smtpserver.NewBudget(1 << 30)
 	}

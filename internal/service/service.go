@@ -30,6 +30,7 @@ import (
 	"github.com/xtramail/xtramail/internal/capture"
 	"github.com/xtramail/xtramail/internal/config"
 	"github.com/xtramail/xtramail/internal/imapserver"
+	"github.com/xtramail/xtramail/internal/imapserver/imapmsg"
 	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/mtasts"
 	"github.com/xtramail/xtramail/internal/queue"
@@ -241,6 +242,9 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Service, error) 
 	sessions := web.NewSessions(st, web.SessionsConfig{Idle: cfg.Web.SessionIdle.Duration, Max: cfg.Web.SessionMax.Duration})
 	s.Admin = admin.New(st, admin.Options{Hasher: authn.Hasher(), Forget: forgetAddress(st, authn, sessions, log), Issuer: cfg.Hostname, PasskeyRPID: cfg.Hostname,
 		SystemSender: cfg.Web.SystemSender, Wake: s.wakeQueue, SealKey: sealKey, Now: o.clock.Now, Logger: log.With("component", "admin")})
+	// One bound on the messages that searches read, IMAP's and the
+	// webmail's.
+	searchMemory := imapmsg.NewSearchMemory(256 << 20)
 	s.imap = imapserver.New(imapserver.Config{
 		TLS:           tlsCfg,
 		Hostname:      cfg.Hostname,
@@ -252,6 +256,7 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Service, error) 
 		Inflight:      inflight,
 		Metrics:       imapserver.NewMetrics(reg),
 		MessageLog:    s.MessageLog,
+		SearchMemory:  searchMemory,
 	}, st, authn, log.With("listener", "imap"))
 	reg.MustRegister(s.imap.Collector())
 
@@ -276,7 +281,7 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Service, error) 
 	s.submit = submission.New(submission.Config{Config: smtpConfig(cfg.Submission.SMTP)},
 		st, authn, s.Submitter, log.With("listener", "submission"))
 
-	s.web = newWeb(&cfg, s.WebAddr, tlsCfg, acmeHandler, st, authn, sessions, s.Admin, s.composeOptions(&cfg, authn, spool, inflight), o.clock, log.With("listener", "web"))
+	s.web = newWeb(&cfg, s.WebAddr, tlsCfg, acmeHandler, st, authn, sessions, s.Admin, s.composeOptions(&cfg, authn, spool, inflight), searchMemory, o.clock, log.With("listener", "web"))
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

@@ -12,6 +12,7 @@ import (
 	"github.com/xtramail/xtramail/internal/auth"
 	"github.com/xtramail/xtramail/internal/clock"
 	"github.com/xtramail/xtramail/internal/config"
+	"github.com/xtramail/xtramail/internal/imapserver/imapmsg"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/web"
 	"github.com/xtramail/xtramail/internal/web/api"
@@ -22,7 +23,7 @@ import (
 // sign-in now; the webmail, console and API as they come. acme answers
 // HTTP-01 challenges on the redirect listener (nil without ACME).
 func newWeb(cfg *config.Config, addr net.Addr, tlsCfg *tls.Config, acme http.Handler, st store.Store, authn *auth.Authenticator, sessions *web.Sessions, adm *admin.Service,
-	compose webmail.ComposeOptions, clk clock.Clock, log *slog.Logger) *web.Server {
+	compose webmail.ComposeOptions, searchMemory *imapmsg.SearchMemory, clk clock.Clock, log *slog.Logger) *web.Server {
 	httpsPort := "443"
 	if addr != nil { // the port bound, also for ":0"
 		if _, p, err := net.SplitHostPort(addr.String()); err == nil {
@@ -40,7 +41,7 @@ func newWeb(cfg *config.Config, addr net.Addr, tlsCfg *tls.Config, acme http.Han
 	}, sessions, log)
 	w.UserSignIn(authn, st)
 	w.Mount("/", webmail.New(webmail.Options{Web: w, Store: st, Logger: log.With("app", "webmail"), Compose: compose,
-		UndoDelete: cfg.Webmail.UndoDelete.Duration, Now: clk.Now}))
+		UndoDelete: cfg.Webmail.UndoDelete.Duration, Now: clk.Now, SearchMemory: searchMemory}))
 	w.UserSignInLinks(adm, st)
 	w.Mount("/api/", api.New(adm, log.With("app", "api")))
 	mountConsole(w, adm, clk, log)

@@ -89,7 +89,8 @@ func (a *app) matches(ctx context.Context, q searchQuery, m store.Message, bodie
 	if len(q.Keys) == 0 {
 		return true, nil
 	}
-	c := candidate{m: m, bodies: bodies}
+	c := candidate{m: m, bodies: bodies, memory: a.opt.SearchMemory}
+	defer c.release()
 	msg := c.imap(ctx)
 	ok, err := imapmsg.Match(nil, q.Keys, msg)
 	if err == nil && !ok {

@@ -25,11 +25,22 @@ import (
 type candidate struct {
 	m      store.Message
 	bodies *candidateBodies
+	memory *imapmsg.SearchMemory
 	raw    []byte
 	info   *message.Info
 	loaded bool
 	err    error
-	gone   bool // purged or moved since it was listed
+	gone   bool   // purged or moved since it was listed
+	free   func() // gives the read message's share of memory back
+}
+
+// release gives back the memory the candidate's message took: call it
+// once the candidate is checked.
+func (c *candidate) release() {
+	if c.free != nil {
+		c.free()
+		c.free, c.raw = nil, nil
+	}
 }
 
 // imap is the candidate as imapmsg.Match takes it.
@@ -60,6 +71,10 @@ func (c *candidate) load(ctx context.Context) ([]byte, *message.Info, error) {
 	c.loaded = true
 	b, err := c.body(ctx)
 	if err != nil {
+		c.err = err
+		return nil, nil, err
+	}
+	if c.free, err = c.memory.Take(ctx, b.Body.Size); err != nil {
 		c.err = err
 		return nil, nil, err
 	}

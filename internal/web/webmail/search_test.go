@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/xtramail/xtramail/internal/imapserver/imapmsg"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -120,5 +122,50 @@ func TestSearchPaging(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("paged search %s: %q, want %q", q, got, want)
 		}
+	}
+}
+
+// TestSearchMemoryShared: the messages the search box reads take their
+// share of Options.SearchMemory, which the service shares with IMAP: a
+// search whose message does not fit waits until the memory is given back,
+// and gets it once the other search's message is checked.
+func TestSearchMemoryShared(t *testing.T) {
+	st, bob, _ := testStore(t)
+	ctx := context.Background()
+	big := "From: carol@example.net\nSubject: big\n\n" + strings.Repeat("a line of the body\n", 10000)
+	put(t, st, bob, store.Inbox, big, time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC), 0)
+	mem := imapmsg.NewSearchMemory(int64(len(big)) * 3)
+	a := &app{store: st, opt: Options{SearchMemory: mem}}
+	// The whole bound is taken, as another front end's search would.
+	release, err := mem.Take(ctx, int64(len(big)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan []string, 1)
+	go func() {
+		res, err := a.search(ctx, bob.ID, parseSearch(`"body a line"`, time.UTC) /* its words are indexed, the phrase is not in it */, store.Cursor{}, 20)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- subjects(res.Messages)
+	}()
+	select {
+	case got := <-done:
+		t.Fatalf("the search read its message while the memory was taken (found %q)", got)
+	case <-time.After(2 * time.Second): // old code answered in milliseconds
+	}
+	release()
+	select {
+	case got := <-done:
+		if len(got) != 0 {
+			t.Errorf("found %q", got)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the search did not go on once the memory was given back")
+	}
+	// Each search gives its share back: a second one runs.
+	res, err := a.search(ctx, bob.ID, parseSearch(`"a line of the body"`, time.UTC), store.Cursor{}, 20)
+	if err != nil || !slices.Equal(subjects(res.Messages), []string{"big"}) {
+		t.Errorf("second search: %q, %v", subjects(res.Messages), err)
 	}
 }

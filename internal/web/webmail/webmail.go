@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xtramail/xtramail/internal/imapserver/imapmsg"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/web"
 )
@@ -42,6 +43,9 @@ type Options struct {
 	UndoDelete time.Duration
 	// Compose holds what the compose side needs (compose_routes.go).
 	Compose ComposeOptions
+	// SearchMemory bounds the messages that searches read at once; the
+	// service shares one with IMAP. nil: the webmail's own, of 256 MiB.
+	SearchMemory *imapmsg.SearchMemory
 }
 
 //go:embed templates static
@@ -77,6 +81,9 @@ func New(opt Options) http.Handler {
 	}
 	if a.now == nil {
 		a.now = time.Now
+	}
+	if a.opt.SearchMemory == nil {
+		a.opt.SearchMemory = imapmsg.NewSearchMemory(256 << 20)
 	}
 	static, err := fs.Sub(assets, "static")
 	if err != nil {
