@@ -40,5 +40,9 @@ func FuzzParse(f *testing.F) {
 				t.Errorf("field %q in %q", name, field)
 			}
 		}
+		// The scanner that reads a header without holding it finds the
+		// same fields, in any header, not only one Parse delimited.
+		checkScanner(t, info.Part.Header(raw), 8, false)
+		checkScanner(t, raw, 3, true)
 	})
 }
