@@ -41,22 +41,12 @@ func (s *session) cmdList(tag string, lsub bool, a *imapwire.List) error {
 	for i := range mbs {
 		names[mbs[i].Name] = &mbs[i]
 	}
-	hasChildren := func(name string) bool {
-		for n := range names {
-			if strings.HasPrefix(n, name+"/") {
-				return true
-			}
-		}
-		return false
-	}
-	subscribedChild := func(name string) bool {
-		for n := range subs {
-			if strings.HasPrefix(n, name+"/") {
-				return true
-			}
-		}
-		return false
-	}
+	// The names with a mailbox below them, and with a subscription below
+	// them, each found once: asking every name of every other one made a
+	// LIST of 40,000 mailboxes run for nearly three minutes.
+	withChildren, withSubscribedChild := ancestors(names), ancestors(subs)
+	hasChildren := func(name string) bool { return withChildren[name] }
+	subscribedChild := func(name string) bool { return withSubscribedChild[name] }
 	var pats []string
 	for _, p := range a.Patterns {
 		// "inbox/%" names INBOX's children, as "inbox/x" names one of them
@@ -219,6 +209,21 @@ func (s *session) cmdList(tag string, lsub bool, a *imapwire.List) error {
 		}
 	}
 	return nil
+}
+
+// ancestors returns the names that are a level of hierarchy above a key
+// of names: "a" and "a/b" for "a/b/c".
+func ancestors[V any](names map[string]V) map[string]bool {
+	out := make(map[string]bool, len(names))
+	for n := range names {
+		for i := strings.LastIndexByte(n, '/'); i > 0; i = strings.LastIndexByte(n[:i], '/') {
+			if out[n[:i]] {
+				break // and so are those above it
+			}
+			out[n[:i]] = true
+		}
+	}
+	return out
 }
 
 // joinReference applies a LIST reference to a pattern (RFC 9051 section
