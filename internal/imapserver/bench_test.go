@@ -304,3 +304,30 @@ func BenchmarkListManyMailboxes(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkKeywordsFull: a mailbox with store.MaxKeywords keywords, all
+// set on each of 200 messages: STORE of them again, FETCH of every
+// message's flags, and SELECT. Keywords were compared with every other
+// in the session and the store, so the cost grew with their square.
+func BenchmarkKeywordsFull(b *testing.B) {
+	e := newEnv(b)
+	for i := range 200 {
+		e.deliver("INBOX", fmt.Sprintf("Subject: m%d\r\n\r\nx\r\n", i), 0)
+	}
+	var kw []string
+	for i := range store.MaxKeywords {
+		kw = append(kw, fmt.Sprintf("keyword%d", i))
+	}
+	c := e.login()
+	c.timeout = 10 * time.Minute
+	c.ok("SELECT INBOX")
+	set := "STORE 1:* +FLAGS.SILENT (" + strings.Join(kw, " ") + ")"
+	c.ok(set)
+	for _, cmd := range []string{set, "FETCH 1:* FLAGS", "SELECT INBOX"} {
+		b.Run(strings.Fields(cmd)[0], func(b *testing.B) {
+			for b.Loop() {
+				c.ok(cmd)
+			}
+		})
+	}
+}

@@ -402,6 +402,8 @@ func (s *session) storeError(tag string, err error, target bool) {
 		s.no(tag, imapwire.CodeAlreadyExists, "mailbox already exists")
 	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrNotEmpty):
 		s.no(tag, imapwire.CodeCannot, userText(err))
+	case errors.Is(err, store.ErrLimit):
+		s.no(tag, imapwire.CodeLimit, userText(err))
 	case errors.Is(err, store.ErrStorageFull):
 		// A full disk is temporary for the client: it keeps the message
 		// and tries again (RFC 5530 UNAVAILABLE), rather than reporting

@@ -83,7 +83,7 @@ func (s *session) cmdSelect(tag string, readOnly bool, a *imapwire.Select) error
 			}
 		}
 	}
-	sel := &selected{mb: mb, key: key, readOnly: readOnly, view: view, modseq: mb.HighestModSeq, keywords: slices.Clone(mb.Keywords)}
+	sel := &selected{mb: mb, key: key, readOnly: readOnly, view: view, modseq: mb.HighestModSeq, keywords: newKeywordSet(mb.Keywords)}
 	if max := sel.view.maxUID(); !readOnly && max > mb.RecentUID {
 		if first := s.claimRecent(sel, max); first <= max {
 			for _, r := range sel.view.byUID(imapwire.NumSet{Ranges: []imapwire.NumRange{{First: first, Last: max}}}) {
@@ -101,7 +101,7 @@ func (s *session) cmdSelect(tag string, readOnly bool, a *imapwire.Select) error
 	}
 
 	w := s.wr
-	w.FlagsResponse(append(slices.Clip(mailboxFlags), sel.keywords...))
+	w.FlagsResponse(append(slices.Clip(mailboxFlags), sel.keywords.list...))
 	w.Exists(sel.view.count())
 	if !s.rev2 {
 		w.Recent(uint32(rangesCount(sel.recent)))
@@ -111,12 +111,7 @@ func (s *session) cmdSelect(tag string, readOnly bool, a *imapwire.Select) error
 	}
 	w.Untagged(imapwire.OK, imapwire.UIDValidityCode(mb.UIDValidity), "UIDs valid")
 	w.Untagged(imapwire.OK, imapwire.UIDNextCode(mb.UIDNext), "predicted next UID")
-	if readOnly {
-		w.Untagged(imapwire.OK, imapwire.PermanentFlagsCode(nil), "no permanent flags in read-only mode")
-	} else {
-		perm := append(slices.Clip(permanentFlags[:len(permanentFlags)-1]), sel.keywords...)
-		w.Untagged(imapwire.OK, imapwire.PermanentFlagsCode(append(perm, `\*`)), "flags permitted")
-	}
+	s.writePermanentFlags()
 	w.Untagged(imapwire.OK, imapwire.HighestModSeqCode(mb.HighestModSeq), "highest modseq")
 	if s.rev2 {
 		// Its attributes must be accurate (RFC 9051 section 6.3.2): the

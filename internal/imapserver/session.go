@@ -106,7 +106,7 @@ type selected struct {
 	written  uint64
 	expunged []uint32 // UIDs gone from the store, not yet reported
 	recent   uidRanges
-	keywords []string // announced in FLAGS (see keywords.go)
+	keywords keywordSet // announced in FLAGS (see keywords.go)
 	// live are the results kept up to date (RFC 5267 section 4.3,
 	// searchupdate.go); they end with the selection.
 	live []*liveResult

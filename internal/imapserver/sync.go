@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/xtramail/xtramail/internal/store"
 )
@@ -306,6 +307,7 @@ var systemFlags = [...]struct {
 func parseFlags(list []string) (store.Flags, []string, bool) {
 	var f store.Flags
 	var kw []string
+	seen := map[string]bool{}
 	for _, name := range list {
 		if len(name) > 0 && name[0] == '\\' {
 			found := false
@@ -321,8 +323,10 @@ func parseFlags(list []string) (store.Flags, []string, bool) {
 			continue
 		}
 		// A keyword named twice, in any case, is one (RFC 9051 section
-		// 2.3.2): APPEND stored "(foo FOO)" as two.
-		if !hasKeyword(kw, name) {
+		// 2.3.2): APPEND stored "(foo FOO)" as two. A set, not a
+		// search of kw: a line holds tens of thousands of keywords.
+		if l := strings.ToLower(name); !seen[l] {
+			seen[l] = true
 			kw = append(kw, name)
 		}
 	}

@@ -430,36 +430,26 @@ func (s *Store) VanishedSince(ctx context.Context, accountID, mailboxID int64, m
 	return orNotFound(s, ctx, accountID, mailboxID, uids, err)
 }
 
-// applyFlags computes a message's new flags and keywords.
-func applyFlags(op store.FlagOp, f store.Flags, kw []string, flags store.Flags, keywords []string) (store.Flags, []string) {
+// applyFlags computes a message's new flags and keywords. remove is
+// keywords lower-cased, for FlagsRemove.
+func applyFlags(op store.FlagOp, f store.Flags, kw []string, flags store.Flags, keywords []string, remove map[string]bool) (store.Flags, []string) {
 	switch op {
 	case store.FlagsReplace:
-		return flags, dedupKeywords(keywords)
+		return flags, store.DedupKeywords(keywords)
 	case store.FlagsAdd:
-		return f | flags, dedupKeywords(append(slices.Clone(kw), keywords...))
+		return f | flags, store.DedupKeywords(append(slices.Clone(kw), keywords...))
 	default:
-		return f &^ flags, slices.DeleteFunc(slices.Clone(kw), func(k string) bool {
-			return slices.ContainsFunc(keywords, func(r string) bool { return strings.EqualFold(r, k) })
-		})
+		return f &^ flags, slices.DeleteFunc(slices.Clone(kw), func(k string) bool { return remove[strings.ToLower(k)] })
 	}
-}
-
-// dedupKeywords removes repeats, case-insensitively (RFC 9051 2.3.2).
-func dedupKeywords(kw []string) []string {
-	var out []string
-	for _, k := range kw {
-		if !slices.ContainsFunc(out, func(o string) bool { return strings.EqualFold(o, k) }) {
-			out = append(out, k)
-		}
-	}
-	return out
 }
 
 func (s *Store) StoreFlags(ctx context.Context, accountID, mailboxID int64, uids []uint32, op store.FlagOp, flags store.Flags, keywords []string, unchangedSince uint64) ([]store.MessageFlags, []uint32, error) {
+	if err := store.CheckKeywords(keywords); err != nil {
+		return nil, nil, err
+	}
+	remove := make(map[string]bool, len(keywords))
 	for _, k := range keywords {
-		if k == "" || strings.ContainsAny(k, " ()\\{%*\"]") {
-			return nil, nil, fmt.Errorf("keyword %q: %w", k, store.ErrInvalid)
-		}
+		remove[strings.ToLower(k)] = true
 	}
 	var changed []store.MessageFlags
 	var modified []uint32
@@ -483,7 +473,7 @@ func (s *Store) StoreFlags(ctx context.Context, accountID, mailboxID int64, uids
 				continue
 			}
 			oldKW := strings.Fields(kw)
-			nf, nk := applyFlags(op, m.Flags, oldKW, flags, keywords)
+			nf, nk := applyFlags(op, m.Flags, oldKW, flags, keywords, remove)
 			if nf == m.Flags && slices.Equal(nk, oldKW) {
 				continue
 			}

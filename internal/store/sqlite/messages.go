@@ -369,6 +369,9 @@ func (t *tx) claimCopy(d *store.Delivery, c store.Copy, digest []byte, earlier [
 // its conversation (keyThread).
 func (t *tx) addMessage(bodyID int64, d *store.Delivery, keys *store.SortKeys, c store.Copy) (store.Delivered, error) {
 	dl := store.Delivered{AccountID: c.AccountID}
+	if err := store.CheckKeywords(c.Keywords); err != nil {
+		return dl, err
+	}
 	var domainID int64
 	var uid uint32
 	var modseq uint64
@@ -422,7 +425,8 @@ func scanMailbox(sc scanner) (store.Mailbox, error) {
 }
 
 // addKeywords adds keywords to the mailbox's set of those in use
-// (store.Mailbox.Keywords), in the write that first uses them. The set
+// (store.Mailbox.Keywords), in the write that first uses them, or fails
+// with store.ErrLimit when the set would pass store.MaxKeywords. The set
 // only grows, so the common case, no new keyword, costs one read.
 func (t *tx) addKeywords(mailboxID int64, kw []string) error {
 	if len(kw) == 0 {
@@ -434,13 +438,11 @@ func (t *tx) addKeywords(mailboxID int64, kw []string) error {
 	}
 	have := strings.Fields(cur)
 	n := len(have)
-	for _, k := range kw {
-		if !slices.ContainsFunc(have, func(h string) bool { return strings.EqualFold(h, k) }) {
-			have = append(have, k)
-		}
-	}
-	if len(have) == n {
+	if have = store.DedupKeywords(append(have, kw...)); len(have) == n {
 		return nil
+	}
+	if len(have) > store.MaxKeywords && len(have) > n {
+		return fmt.Errorf("mailbox %d would have %d keywords, more than %d: %w", mailboxID, len(have), store.MaxKeywords, store.ErrLimit)
 	}
 	if _, err := t.Exec("UPDATE mailboxes SET keywords = ? WHERE id = ?", strings.Join(have, " "), mailboxID); err != nil {
 		return fmt.Errorf("record keywords of mailbox %d: %w", mailboxID, err)
