@@ -16,6 +16,7 @@ import (
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/web"
 	"github.com/xtramail/xtramail/internal/web/api"
+	"github.com/xtramail/xtramail/internal/web/mailconfig"
 	"github.com/xtramail/xtramail/internal/web/webmail"
 )
 
@@ -43,6 +44,9 @@ func newWeb(cfg *config.Config, addr net.Addr, tlsCfg *tls.Config, acme http.Han
 	w.Mount("/", webmail.New(webmail.Options{Web: w, Store: st, Logger: log.With("app", "webmail"), Compose: compose,
 		UndoDelete: cfg.Webmail.UndoDelete.Duration, Now: clk.Now, SearchMemory: searchMemory}))
 	w.UserSignInLinks(adm, st)
+	// Mail apps' set-up documents (Thunderbird's autoconfig, Outlook's
+	// Autodiscover) for the protected domains, before any sign-in.
+	mailconfig.NewHandler(compose.Client, st, log.With("app", "mailconfig")).Register(w.Handle)
 	w.Mount("/api/", api.New(adm, log.With("app", "api")))
 	mountConsole(w, adm, clk, log)
 	return w

@@ -75,7 +75,7 @@ func TestEveryRouteWithForeignIDIs404(t *testing.T) {
 		"GET /messages/{id}/status": {{path: "/messages/" + msg + "/status"}},
 	}
 	noID := []string{"GET /{$}", "POST /prefs/conversations", "GET /search", "GET /deleted", "GET /events",
-		"GET /compose/contacts", "GET /compose/session", "GET /settings", "POST /settings/password", "GET /settings/client.png"}
+		"GET /compose/contacts", "GET /compose/session", "GET /settings", "POST /settings/password", "GET /settings/client.png", "GET /settings/mail.mobileconfig"}
 
 	eve := e.signIn(e.eve)
 	for _, pattern := range e.app.routes {

@@ -13,6 +13,7 @@ import (
 	"github.com/xtramail/xtramail/internal/smtpserver"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/web"
+	"github.com/xtramail/xtramail/internal/web/mailconfig"
 )
 
 // ComposeOptions is what the compose side needs beyond Options (owned by
@@ -48,13 +49,9 @@ type Passwords interface {
 	Forget(username string)
 }
 
-// ClientSettings are the server's names and ports for mail clients.
-type ClientSettings struct {
-	Hostname string
-	// IMAPPort is IMAP over TLS (993); SubmissionPort SMTP with STARTTLS
-	// (587) and SubmissionsPort SMTP over TLS (465); 0 when off.
-	IMAPPort, SubmissionPort, SubmissionsPort int
-}
+// ClientSettings are the server's names and ports for mail clients
+// (mailconfig owns them: they are what its documents say).
+type ClientSettings = mailconfig.Server
 
 //go:embed compose_templates compose_static
 var composeAssets embed.FS
@@ -101,6 +98,7 @@ func (a *app) composeRoutes(mux *http.ServeMux) {
 	c.handle(mux, "GET /settings", c.settingsPage)
 	c.handle(mux, "POST /settings/password", c.changePassword)
 	c.handle(mux, "GET /settings/client.png", c.clientQR)
+	c.handle(mux, "GET /settings/mail.mobileconfig", c.appleProfile)
 }
 
 // handle registers h behind the web layer's sign-in for the user

@@ -13,6 +13,7 @@ import (
 	"github.com/xtramail/xtramail/internal/auth"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/web"
+	"github.com/xtramail/xtramail/internal/web/mailconfig"
 )
 
 // settingsView is the settings page's data.
@@ -21,10 +22,14 @@ type settingsView struct {
 	Client        ClientSettings
 	PasswordError string
 	MinLength     int
+	// Profile offers the Apple configuration profile: IMAP and
+	// submission are both on (mailconfig.Server.Complete).
+	Profile bool
 }
 
 func (c *composer) renderSettings(w http.ResponseWriter, r *http.Request, status int, acct store.Account, pwErr string) {
-	v := settingsView{Address: acct.Address, Client: c.client(), PasswordError: pwErr, MinLength: admin.MinPasswordLength}
+	cs := c.client()
+	v := settingsView{Address: acct.Address, Client: cs, PasswordError: pwErr, MinLength: admin.MinPasswordLength, Profile: cs.Complete()}
 	c.settings.Render(w, r, status, web.View{Title: "Settings", App: "webmail", Nav: c.navFor(r, acct, "Settings"), Data: v})
 }
 
@@ -141,4 +146,25 @@ func (c *composer) clientQR(w http.ResponseWriter, r *http.Request, acct store.A
 	w.Header().Set("Content-Type", "image/png")
 	w.Header().Set("Cache-Control", "private, no-store")
 	w.Write(png)
+}
+
+// appleProfile serves GET /settings/mail.mobileconfig: the configuration
+// profile that sets the signed-in user's own address up in Mail on an
+// iPhone, iPad or Mac (mailconfig.AppleProfile). It takes no address: a
+// user gets theirs only. It holds no password.
+func (c *composer) appleProfile(w http.ResponseWriter, r *http.Request, acct store.Account) {
+	cs := c.client()
+	if !cs.Complete() {
+		web.NotFound(w, r)
+		return
+	}
+	doc, err := mailconfig.AppleProfile(cs, acct.Address)
+	if err != nil {
+		c.failed(w, r, acct.ID, "make configuration profile", err)
+		return
+	}
+	w.Header().Set("Content-Type", mailconfig.ProfileContentType)
+	w.Header().Set("Content-Disposition", mailconfig.ProfileDisposition(acct.Address))
+	w.Header().Set("Cache-Control", "private, no-store")
+	w.Write(doc)
 }
