@@ -50,21 +50,22 @@ func Autoconfig(s Server, domain string) ([]byte, error) {
 	if !s.Complete() {
 		return nil, errors.New("autoconfig: IMAP or submission is off")
 	}
+	server := func(typ string, port int, socket string) configServer {
+		return configServer{Type: typ, Hostname: s.Hostname, Port: port, SocketType: socket,
+			Username: emailAddressPlaceholder, Authentication: "password-cleartext"}
+	}
 	p := configProvider{
 		ID:               domain,
 		Domain:           domain,
 		DisplayName:      domain + " continuity mail (" + s.Hostname + ")",
 		DisplayShortName: domain,
-		Incoming: []configServer{{Type: "imap", Hostname: s.Hostname, Port: s.IMAPPort, SocketType: "SSL",
-			Username: emailAddressPlaceholder, Authentication: "password-cleartext"}},
+		Incoming:         []configServer{server("imap", s.IMAPPort, "SSL")},
 	}
 	if s.SubmissionPort != 0 {
-		p.Outgoing = append(p.Outgoing, configServer{Type: "smtp", Hostname: s.Hostname, Port: s.SubmissionPort, SocketType: "STARTTLS",
-			Username: emailAddressPlaceholder, Authentication: "password-cleartext"})
+		p.Outgoing = append(p.Outgoing, server("smtp", s.SubmissionPort, "STARTTLS"))
 	}
 	if s.SubmissionsPort != 0 {
-		p.Outgoing = append(p.Outgoing, configServer{Type: "smtp", Hostname: s.Hostname, Port: s.SubmissionsPort, SocketType: "SSL",
-			Username: emailAddressPlaceholder, Authentication: "password-cleartext"})
+		p.Outgoing = append(p.Outgoing, server("smtp", s.SubmissionsPort, "SSL"))
 	}
 	return marshal(clientConfig{Version: "1.1", Provider: p})
 }

@@ -88,16 +88,7 @@ func (h *Handler) autoconfig(w http.ResponseWriter, r *http.Request) {
 		}
 		domain = d
 	}
-	if !h.served(w, r, "autoconfig", domain) {
-		return
-	}
-	doc, err := Autoconfig(h.srv, domain)
-	if err != nil {
-		h.log.Error("make autoconfig", "domain", domain, "err", err)
-		http.Error(w, "Mail app settings are not available.", http.StatusInternalServerError)
-		return
-	}
-	writeXML(w, doc)
+	h.answer(w, r, "autoconfig", domain, func() ([]byte, error) { return Autoconfig(h.srv, domain) })
 }
 
 // autodiscover serves POST /autodiscover/autodiscover.xml.
@@ -129,17 +120,23 @@ func (h *Handler) autodiscover(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	domain := store.DomainOf(addr)
-	if !h.served(w, r, "autodiscover", domain) {
+	h.answer(w, r, "autodiscover", store.DomainOf(addr), func() ([]byte, error) { return Autodiscover(h.srv, addr) })
+}
+
+// answer serves the XML document that doc makes, when domain is served
+// here.
+func (h *Handler) answer(w http.ResponseWriter, r *http.Request, what, domain string, doc func() ([]byte, error)) {
+	if !h.served(w, r, what, domain) {
 		return
 	}
-	doc, err := Autodiscover(h.srv, addr)
+	b, err := doc()
 	if err != nil {
-		h.log.Error("make autodiscover", "domain", domain, "err", err)
+		h.log.Error("make "+what, "domain", domain, "err", err)
 		http.Error(w, "Mail app settings are not available.", http.StatusInternalServerError)
 		return
 	}
-	writeXML(w, doc)
+	w.Header().Set("Content-Type", "application/xml; charset=utf-8")
+	w.Write(b)
 }
 
 // served answers 404 and reports false when domain is not protected here
@@ -164,9 +161,4 @@ func (h *Handler) served(w http.ResponseWriter, r *http.Request, what, domain st
 	}
 	h.log.Debug(what, "domain", domain)
 	return true
-}
-
-func writeXML(w http.ResponseWriter, doc []byte) {
-	w.Header().Set("Content-Type", "application/xml; charset=utf-8")
-	w.Write(doc)
 }
