@@ -164,3 +164,29 @@ func outlook(addr string) string {
 <Request><EMailAddress>` + addr + `</EMailAddress>
 <AcceptableResponseSchema>` + OutlookSchema + `</AcceptableResponseSchema></Request></Autodiscover>`
 }
+
+// FuzzAutodiscover: whatever the body, the handler answers one of its
+// statuses, never panics, and answers 200 only with the document for the
+// address the body named.
+func FuzzAutodiscover(f *testing.F) {
+	f.Add(outlook("bob@example.test"))
+	f.Add(outlook("Bob@EXAMPLE.test"))
+	f.Add(outlook("bob@other.test"))
+	f.Add(`<Autodiscover><Request><EMailAddress>a&amp;b@example.test</EMailAddress></Request></Autodiscover>`)
+	f.Add(`<Autodiscover><Request><EMailAddress>x</EMailAddress><EMailAddress>y@example.test</EMailAddress></Request></Autodiscover>`)
+	f.Add(`<!DOCTYPE a [<!ENTITY e "bob@example.test">]><Autodiscover><Request><EMailAddress>&e;</EMailAddress></Request></Autodiscover>`)
+	h := NewHandler(testServer, domains{names: map[string]bool{"example.test": true}}, nil)
+	f.Fuzz(func(t *testing.T, body string) {
+		r := httptest.NewRequest("POST", "https://continuity.example.com/autodiscover/autodiscover.xml", strings.NewReader(body))
+		w := serve(t, h, r)
+		switch w.Code {
+		case 200:
+			if !strings.Contains(w.Body.String(), "<LoginName>") || !strings.Contains(w.Body.String(), "@example.test</LoginName>") {
+				t.Errorf("200 without the address's login name:\n%s", w.Body)
+			}
+		case 400, 404, 413:
+		default:
+			t.Errorf("status %d for %q", w.Code, body)
+		}
+	})
+}
