@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/xtramail/xtramail/internal/dkim"
 	"github.com/xtramail/xtramail/internal/store"
@@ -278,15 +279,37 @@ func (s *Service) RemoveDomain(ctx context.Context, p Principal, name string) er
 	return nil
 }
 
+// DKIMState is where a DKIM key stands in a rotation.
+type DKIMState string
+
+const (
+	// DKIMSigning: the key signs the domain's mail; its record must stay
+	// published.
+	DKIMSigning DKIMState = "signing"
+	// DKIMPending: the key waits for its record to be seen in DNS
+	// (dkim.ActivatePending), then signs; the signing key, if any, signs
+	// till then.
+	DKIMPending DKIMState = "pending"
+	// DKIMRetired: a newer key replaced it; its record stays published
+	// until RemoveAfter, for mail signed with it still on its way.
+	DKIMRetired DKIMState = "retired"
+)
+
 // DKIM is a domain's DKIM key as the console and API show it.
 type DKIM struct {
 	Selector   string
-	Algorithm  string
+	State      DKIMState
 	RecordName string // the DNS name of the TXT record
-	Record     string // the TXT record to publish
-	// Pending: the key does not sign yet; it will once its record is
-	// seen in DNS (dkim.ActivatePending), the domain's key till then.
-	Pending bool
+	// Algorithm and Record (the TXT record to publish) are of signing
+	// and pending keys: a retired key's private key is not kept, and its
+	// record is only to be removed.
+	Algorithm string
+	Record    string
+	Created   time.Time // signing and pending keys: when it was made
+	Retired   time.Time // retired keys: when the next key replaced it
+	// RemoveAfter is when a retired key's record may be removed
+	// (dkim.RetiredRecordKeep after Retired).
+	RemoveAfter time.Time
 }
 
 // GenerateDKIM makes a new DKIM key for a domain ("ed25519" or "rsa";
@@ -340,43 +363,56 @@ func (s *Service) GenerateDKIM(ctx context.Context, p Principal, domain, algorit
 		return DKIM{}, err
 	}
 	s.audit(ctx, p, s.customerTenant(ctx, d.CustomerID), OpDomainDKIM, "domain "+d.Name, "new "+algorithm+" key "+k.Selector+" (pending)")
-	v, err := dkimView(k, d.Name)
-	v.Pending = true
-	return v, err
+	return dkimView(k, d.Name, DKIMPending)
 }
 
-// DKIMKey returns a domain's DKIM key and record: its pending key when
-// it has one (the record to publish now), else the key that signs;
-// ErrNotFound without either.
-func (s *Service) DKIMKey(ctx context.Context, p Principal, domain string) (DKIM, error) {
-	if err := s.allow(ctx, p, OpDomainList); err != nil {
-		return DKIM{}, err
-	}
-	d, err := s.st.ScopedDomain(ctx, p.Scope(), domain)
+// DKIMKeys lists a domain's DKIM keys with the records they need: the
+// signing key, then the pending one, then the retired ones, newest
+// first; none is an empty list.
+func (s *Service) DKIMKeys(ctx context.Context, p Principal, domain string) ([]DKIM, error) {
+	d, err := s.Domain(ctx, p, domain)
 	if err != nil {
-		return DKIM{}, s.denied(ctx, p, OpDomainList, "domain "+domain, s.domainExists(domain), err)
+		return nil, err
 	}
-	// The record to publish next: a pending key's, else the active's.
+	var out []DKIM
+	k, err := s.st.DKIMKey(ctx, d.Name)
+	switch {
+	case err == nil:
+		v, err := dkimView(k, d.Name, DKIMSigning)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, err
+	}
 	pending, err := s.st.PendingDKIMKeys(ctx, d.Name)
 	if err != nil {
-		return DKIM{}, err
+		return nil, err
 	}
-	if len(pending) > 0 {
-		v, err := dkimView(pending[0], d.Name)
-		v.Pending = true
-		return v, err
+	for _, k := range pending {
+		v, err := dkimView(k, d.Name, DKIMPending)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
 	}
-	k, err := s.st.DKIMKey(ctx, d.Name)
+	retired, err := s.st.RetiredDKIMKeys(ctx, d.Name)
 	if err != nil {
-		return DKIM{}, err
+		return nil, err
 	}
-	return dkimView(k, d.Name)
+	for _, r := range retired {
+		out = append(out, DKIM{Selector: r.Selector, State: DKIMRetired, Retired: r.Retired,
+			RecordName:  dkim.RecordName(store.DKIMKey{Selector: r.Selector}, d.Name),
+			RemoveAfter: r.Retired.Add(dkim.RetiredRecordKeep)})
+	}
+	return out, nil
 }
 
-func dkimView(k store.DKIMKey, domain string) (DKIM, error) {
+func dkimView(k store.DKIMKey, domain string, state DKIMState) (DKIM, error) {
 	rec, err := dkim.Record(k)
 	if err != nil {
-		return DKIM{}, err
+		return DKIM{}, fmt.Errorf("dkim record of %s key %s: %w", domain, k.Selector, err)
 	}
-	return DKIM{Selector: k.Selector, Algorithm: k.Algorithm, RecordName: dkim.RecordName(k, domain), Record: rec}, nil
+	return DKIM{Selector: k.Selector, State: state, Algorithm: k.Algorithm, RecordName: dkim.RecordName(k, domain), Record: rec, Created: k.Created}, nil
 }

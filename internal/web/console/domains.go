@@ -1,11 +1,14 @@
 package console
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/xtramail/xtramail/internal/admin"
+	"github.com/xtramail/xtramail/internal/dkim"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -50,9 +53,13 @@ func (a *app) domainAdd(w http.ResponseWriter, r *http.Request, p admin.Principa
 	a.done(w, r, "Domain "+dom.DisplayName()+" added.", "/console/domains/"+dom.Name)
 }
 
-type dkimRecord struct {
-	Name, Value string
-	Pending     bool // not signing until its record is seen in DNS
+// dkimKey is a DKIM key on the domain page's card.
+type dkimKey struct {
+	admin.DKIM
+	// A retired key's record may be removed now (RemoveNow), or after
+	// RemoveAfter, RemoveIn from now ("in 6 days").
+	RemoveNow bool
+	RemoveIn  string
 }
 
 type domainData struct {
@@ -60,8 +67,14 @@ type domainData struct {
 	Domain      store.Domain
 	Settings    store.DomainSettings
 	AllowedText string
-	DKIM        *dkimRecord
-	CanRemove   bool
+	DKIM        []dkimKey
+	// Signing and Pending are the selectors of the domain's signing and
+	// pending keys, "" without: the generate form says what becomes of
+	// them.
+	Signing, Pending string
+	CheckMinutes     int // how often pending keys' records are looked up
+	KeepDays         int // how long a retired key's record stays
+	CanRemove        bool
 }
 
 func (a *app) domain(w http.ResponseWriter, r *http.Request, p admin.Principal) {
@@ -83,13 +96,25 @@ func (a *app) domainPage(w http.ResponseWriter, r *http.Request, p admin.Princip
 	}
 	d := domainData{base: base{Error: msg}, Domain: dom, Settings: set, AllowedText: strings.Join(set.AllowedIPs, "\n"),
 		CanRemove: p.Can(admin.OpDomainRemove)}
-	k, err := a.ops.DKIMKey(ctx, p, dom.Name)
-	switch {
-	case err == nil:
-		d.DKIM = &dkimRecord{Name: k.RecordName, Value: k.Record, Pending: k.Pending}
-	case !isNotFound(err):
-		a.fail(w, r, p, "DKIM record", err)
+	keys, err := a.ops.DKIMKeys(ctx, p, dom.Name)
+	if err != nil {
+		a.fail(w, r, p, "DKIM keys", err)
 		return
+	}
+	d.CheckMinutes, d.KeepDays = int(dkim.DefaultCheckEvery/time.Minute), int(dkim.RetiredRecordKeep/(24*time.Hour))
+	now := a.now()
+	for _, k := range keys {
+		v := dkimKey{DKIM: k}
+		switch k.State {
+		case admin.DKIMSigning:
+			d.Signing = k.Selector
+		case admin.DKIMPending:
+			d.Pending = k.Selector
+		case admin.DKIMRetired:
+			v.RemoveNow = !now.Before(k.RemoveAfter)
+			v.RemoveIn = untilWords(now, k.RemoveAfter)
+		}
+		d.DKIM = append(d.DKIM, v)
 	}
 	a.render(w, r, p, status, "domain", dom.DisplayName(), "/console/domains", d)
 }
@@ -122,6 +147,19 @@ func (a *app) domainDKIM(w http.ResponseWriter, r *http.Request, p admin.Princip
 		return
 	}
 	a.done(w, r, "New DKIM key made: publish its record. It signs once the record is seen in DNS.", "/console/domains/"+r.PathValue("name"))
+}
+
+// untilWords says how long from now t is, as a person would: "in 6
+// days", "in 5 hours", "within 2 hours".
+func untilWords(now, t time.Time) string {
+	d := t.Sub(now)
+	switch {
+	case d >= 36*time.Hour:
+		return fmt.Sprintf("in %d days", (d+12*time.Hour)/(24*time.Hour))
+	case d >= 2*time.Hour:
+		return fmt.Sprintf("in %d hours", (d+30*time.Minute)/time.Hour)
+	}
+	return "within 2 hours"
 }
 
 func (a *app) domainRemove(w http.ResponseWriter, r *http.Request, p admin.Principal) {

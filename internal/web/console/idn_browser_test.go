@@ -97,7 +97,7 @@ func TestBrowserDomainUnicodeAndDelimiter(t *testing.T) {
 	// A new DKIM key waits for its record, and the page says so.
 	b.do("generate DKIM key", webtest.Loads(chromedp.Click(chromedp.CSS(`form[action$="/dkim"] button[type=submit]`))))
 	b.waitFlash("New DKIM key made")
-	if txt := b.text("#dkim-h + p"); !strings.Contains(txt, "Waiting for its record") {
+	if txt := b.text(".xc-dkim .xc-dkim-h"); !strings.Contains(txt, "Waiting for its record") {
 		t.Errorf("the DKIM card after generating says %q", txt)
 	}
 	b.shoot("idn-domain", "/console/domains/"+alabel, "#delimiter")
