@@ -57,26 +57,32 @@ func partMessage(rng *rand.Rand, size int) []byte {
 // 8 MB message took the heap 48 MiB up. The values are those of
 // imapmsg.Value, byte for byte.
 func TestFetchPartsStream(t *testing.T) {
-	const conns, size = 6, 8 << 20
-	const bound = 16 << 20
+	raw := partMessage(rand.New(rand.NewPCG(5, 6)), 8<<20)
+	checkStreamed(t, raw, []string{"BODY.PEEK[2]", "BINARY.PEEK[2]", "BODY.PEEK[2]<5000000.3000000>", "BINARY.PEEK[2]<4000000.1000000>"},
+		[]string{"BODY.PEEK[2]", "BINARY.PEEK[2]", "BINARY.SIZE[2]", "BODY.PEEK[2]<100.1000>",
+			"BINARY.PEEK[2]<6000000.400000>", "BINARY.PEEK[2]<7000000.10>", "BODY.PEEK[2.MIME]", "BODY.PEEK[3]", "BINARY.PEEK[3]",
+			"BINARY.PEEK[3]<70000.70000>", "BINARY.SIZE[3]", "BODY.PEEK[4.HEADER]", "BODY.PEEK[4.TEXT]", "BODY.PEEK[4.2]",
+			"BODY.PEEK[4.HEADER.FIELDS (subject)]", "BODY.PEEK[HEADER]", "BODY.PEEK[TEXT]<0.20>", "RFC822.HEADER", "BINARY.PEEK[]<0.50>"})
+}
+
+// checkStreamed delivers raw, then checks that 6 sessions that send
+// FETCH 1 of each of blocked and never read raise the heap by less than
+// 16 MiB, and that each of items is what imapmsg.Value makes.
+func checkStreamed(t *testing.T, raw []byte, blocked, items []string) {
+	t.Helper()
 	e, reg := meteredEnv(t)
-	raw := partMessage(rand.New(rand.NewPCG(5, 6)), size)
 	e.deliver("INBOX", string(raw), 0)
-	for _, item := range []string{"BODY.PEEK[2]", "BINARY.PEEK[2]", "BODY.PEEK[2]<5000000.3000000>", "BINARY.PEEK[2]<4000000.1000000>"} {
+	for _, item := range blocked {
 		t.Run("clients that never read "+item, func(t *testing.T) {
-			checkNonReaders(t, e, reg, conns, item, len(raw), bound)
+			checkNonReaders(t, e, reg, 6, item, len(raw), 16<<20)
 		})
 	}
-
 	t.Run("served as Value makes them", func(t *testing.T) {
 		c := e.login()
 		c.timeout = 5 * time.Minute
 		c.ok("SELECT INBOX")
 		info := message.Parse(raw)
-		for _, item := range []string{"BODY.PEEK[2]", "BINARY.PEEK[2]", "BINARY.SIZE[2]", "BODY.PEEK[2]<100.1000>",
-			"BINARY.PEEK[2]<6000000.400000>", "BINARY.PEEK[2]<7000000.10>", "BODY.PEEK[2.MIME]", "BODY.PEEK[3]", "BINARY.PEEK[3]",
-			"BINARY.PEEK[3]<70000.70000>", "BINARY.SIZE[3]", "BODY.PEEK[4.HEADER]", "BODY.PEEK[4.TEXT]", "BODY.PEEK[4.2]",
-			"BODY.PEEK[4.HEADER.FIELDS (subject)]", "BODY.PEEK[HEADER]", "BODY.PEEK[TEXT]<0.20>", "RFC822.HEADER", "BINARY.PEEK[]<0.50>"} {
+		for _, item := range items {
 			fetchMatchesValue(t, c, raw, info, item)
 		}
 	})
@@ -261,9 +267,6 @@ func TestFetchPartsMatchPythonEmail(t *testing.T) {
 // message whose header is 20 MB held 1.3 GB. The values are those of
 // imapmsg.Value, byte for byte.
 func TestFetchHeaderFieldsStream(t *testing.T) {
-	const conns = 6
-	const bound = 16 << 20
-	e, reg := meteredEnv(t)
 	var b bytes.Buffer
 	b.WriteString("From: a@example.net\r\nSubject: a big header\r\n")
 	for i := 0; b.Len() < 8<<20; i++ {
@@ -273,23 +276,10 @@ func TestFetchHeaderFieldsStream(t *testing.T) {
 		}
 	}
 	b.WriteString("\r\nbody\r\n")
-	raw := b.Bytes()
-	e.deliver("INBOX", string(raw), 0)
-	for _, item := range []string{"BODY.PEEK[HEADER.FIELDS (Subject)]", "BODY.PEEK[HEADER.FIELDS.NOT (Subject)]", "BODY.PEEK[HEADER.FIELDS.NOT (Received)]<1000000.5000000>"} {
-		t.Run("clients that never read "+item, func(t *testing.T) {
-			checkNonReaders(t, e, reg, conns, item, len(raw), bound)
-		})
-	}
-	t.Run("served as Value makes them", func(t *testing.T) {
-		c := e.login()
-		c.timeout = 5 * time.Minute
-		c.ok("SELECT INBOX")
-		info := message.Parse(raw)
-		for _, item := range []string{"BODY.PEEK[HEADER.FIELDS (Subject)]", "BODY.PEEK[HEADER.FIELDS (received x-filler-0000007)]",
-			"BODY.PEEK[HEADER.FIELDS.NOT (Subject)]", "BODY.PEEK[HEADER.FIELDS.NOT (x-filler-0000002)]<4000000.100>", "BODY.PEEK[HEADER.FIELDS (Subject)]<30.100000>"} {
-			fetchMatchesValue(t, c, raw, info, item)
-		}
-	})
+	checkStreamed(t, b.Bytes(),
+		[]string{"BODY.PEEK[HEADER.FIELDS (Subject)]", "BODY.PEEK[HEADER.FIELDS.NOT (Subject)]", "BODY.PEEK[HEADER.FIELDS.NOT (Received)]<1000000.5000000>"},
+		[]string{"BODY.PEEK[HEADER.FIELDS (Subject)]", "BODY.PEEK[HEADER.FIELDS (received x-filler-0000007)]",
+			"BODY.PEEK[HEADER.FIELDS.NOT (Subject)]", "BODY.PEEK[HEADER.FIELDS.NOT (x-filler-0000002)]<4000000.100>", "BODY.PEEK[HEADER.FIELDS (Subject)]<30.100000>"})
 }
 
 // TestSearchMemoryBounded: the messages that searches read (TEXT, BODY,
