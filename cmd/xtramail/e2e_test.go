@@ -68,10 +68,17 @@ type server struct {
 
 func startServer(t *testing.T, data string, extra ...string) *server {
 	t.Helper()
+	return startServerConfig(t, data, "", extra...)
+}
+
+// startServerConfig is startServer with more of the configuration file
+// (TOML sections after [capture]'s).
+func startServerConfig(t *testing.T, data, config string, extra ...string) *server {
+	t.Helper()
 	s := &server{data: data, addr: freePort(t), imap: freePort(t), stderr: new(bytes.Buffer), exited: make(chan struct{})}
 	// Outside dev mode the capture listener needs its upstreams listed.
 	cfgFile := filepath.Join(t.TempDir(), "xtramail.toml")
-	if err := os.WriteFile(cfgFile, []byte("[capture]\nallow = [\"127.0.0.0/8\", \"::1\"]\n"), 0o600); err != nil {
+	if err := os.WriteFile(cfgFile, []byte("[capture]\nallow = [\"127.0.0.0/8\", \"::1\"]\n"+config), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s.cmd = exec.Command(binary, "serve", "--config", cfgFile, "--data", data, "--capture-listen", s.addr,

@@ -18,6 +18,9 @@ import (
 type sink struct {
 	ln   net.Listener
 	exts []string // EHLO keywords after the greeting line
+	// keepIDs keeps a transaction's Message-ID instead of its data (a
+	// load test's relay would hold gigabytes).
+	keepIDs bool
 
 	mu  sync.Mutex
 	got []sunk
@@ -30,6 +33,7 @@ type sunk struct {
 	// rcptArgs are the RCPT TO lines' arguments, parameters included.
 	rcptArgs []string
 	data     []byte // dot-stuffing undone, final CRLF.CRLF removed
+	mid      string // the Message-ID, with keepIDs
 }
 
 func startSink(t *testing.T, exts ...string) *sink {
@@ -108,6 +112,10 @@ func (s *sink) serve(c net.Conn) {
 				data.WriteString(strings.TrimPrefix(l, "."))
 			}
 			cur.data = data.Bytes()
+			if s.keepIDs {
+				cur.mid = messageID(cur.data)
+				cur.data = nil
+			}
 			s.mu.Lock()
 			s.got = append(s.got, cur)
 			s.mu.Unlock()
@@ -130,6 +138,29 @@ func (s *sink) transactions() []sunk {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]sunk(nil), s.got...)
+}
+
+// deliveries counts what the sink took by "Message-ID recipient" (with
+// keepIDs).
+func (s *sink) deliveries() map[string]int {
+	n := map[string]int{}
+	for _, tr := range s.transactions() {
+		for _, r := range tr.rcpts {
+			n[tr.mid+" "+strings.ToLower(r)]++
+		}
+	}
+	return n
+}
+
+// messageID is the Message-ID of a message, without angle brackets.
+func messageID(data []byte) string {
+	hdr, _, _ := bytes.Cut(data, []byte("\r\n\r\n"))
+	for _, l := range strings.Split(string(hdr), "\r\n") {
+		if v, ok := strings.CutPrefix(l, "Message-ID:"); ok {
+			return strings.Trim(strings.TrimSpace(v), "<>")
+		}
+	}
+	return ""
 }
 
 // count returns how many times the sink took a message for rcpt.
