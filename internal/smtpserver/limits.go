@@ -2,11 +2,13 @@ package smtpserver
 
 import (
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,7 +28,24 @@ type Limits struct {
 	// Refused, when set, is told of each connection turned away, after
 	// the listener has logged it.
 	Refused func(remote net.Addr, reason string)
+	// TLS is set on a listener of implicit TLS (port 465, RFC 8314):
+	// a refusal is then answered inside TLS, after the handshake, where
+	// the client reads it. Written in plain text it would reach the
+	// client as a broken handshake ("first record does not look like a
+	// TLS handshake"), not as a 421 it can act on.
+	TLS *tls.Config
 }
+
+// maxRefusing bounds the refusals being answered at once. A plain-text
+// refusal is over in an instant, but on implicit TLS each waits up to
+// refuseTimeout for the client's handshake, and clients that never send
+// a byte must not pile up goroutines. Past it, a connection is closed
+// without a word: the limits already turn away a thousand clients at
+// that moment, and each can try again later.
+const maxRefusing = 1024
+
+// refuseTimeout bounds the answer to one refused connection.
+const refuseTimeout = 10 * time.Second
 
 func (l Limits) allowed(ip netip.Addr) bool {
 	if len(l.Allow) == 0 {
@@ -58,6 +77,8 @@ type limitListener struct {
 	mu    sync.Mutex
 	total int
 	perIP map[netip.Prefix]int
+
+	refusing atomic.Int32 // refusals being answered (maxRefusing)
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
@@ -105,10 +126,24 @@ func (l *limitListener) refuse(c net.Conn, reply, reason string, total, fromIP i
 	if l.lim.Refused != nil {
 		l.lim.Refused(c.RemoteAddr(), reason)
 	}
-	go func() {
-		c.SetWriteDeadline(time.Now().Add(10 * time.Second))
-		c.Write([]byte(reply + "\r\n"))
+	if l.refusing.Add(1) > maxRefusing {
+		l.refusing.Add(-1)
 		c.Close()
+		return
+	}
+	go func() {
+		defer l.refusing.Add(-1)
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(refuseTimeout))
+		w := c
+		if l.lim.TLS != nil {
+			tc := tls.Server(c, l.lim.TLS)
+			if err := tc.Handshake(); err != nil {
+				return
+			}
+			w = tc
+		}
+		w.Write([]byte(reply + "\r\n"))
 	}()
 }
 

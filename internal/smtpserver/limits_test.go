@@ -2,11 +2,16 @@ package smtpserver
 
 import (
 	"bufio"
+	"crypto/tls"
 	"log/slog"
 	"net"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/xtramail/xtramail/internal/tlsutil"
 )
 
 // TestClientKeyGroupsIPv6By64: connection limits count an IPv6 client by
@@ -100,5 +105,82 @@ func TestLimitListenerPerIPAndTotal(t *testing.T) {
 				time.Sleep(20 * time.Millisecond)
 			}
 		})
+	}
+}
+
+// TestRefusalsDoNotPileUp: on an implicit-TLS listener a refusal waits
+// for the client's handshake (up to refuseTimeout), so clients past the
+// limits that never send a byte would each hold a goroutine that long.
+// At most maxRefusing are answered at once; the rest are closed at
+// once, and a client that does its handshake reads "421 4.7.0".
+func TestRefusalsDoNotPileUp(t *testing.T) {
+	serverTLS, roots, err := tlsutil.NewTestPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refused atomic.Int64
+	ln := LimitListener(raw, Limits{MaxConns: 1, TLS: serverTLS, Refused: func(net.Addr, string) { refused.Add(1) }},
+		slog.New(slog.DiscardHandler))
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // holds the one slot
+		}
+	}()
+	first, err := net.Dial("tcp", raw.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	base := runtime.NumGoroutine()
+	const silent = maxRefusing + 500
+	var conns []net.Conn
+	for range silent {
+		c, err := net.Dial("tcp", raw.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	// Every silent connection is accepted and refused; those past the
+	// bound are closed at once.
+	deadline := time.Now().Add(time.Minute)
+	for refused.Load() < silent {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d connections refused", refused.Load(), silent)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine() - base; n > maxRefusing+10 {
+		t.Errorf("%d silent connections past the limit hold %d goroutines, want at most %d", silent, n, maxRefusing)
+	}
+	// The refusal a real client reads, once the silent ones are gone.
+	for _, c := range conns {
+		c.Close()
+	}
+	deadline = time.Now().Add(time.Minute)
+	for {
+		c, err := tls.Dial("tcp", raw.Addr().String(), &tls.Config{RootCAs: roots, ServerName: "localhost"})
+		if err == nil {
+			c.SetReadDeadline(time.Now().Add(time.Minute))
+			line, _ := bufio.NewReader(c).ReadString('\n')
+			c.Close()
+			if strings.HasPrefix(line, "421 4.7.0 ") {
+				break
+			}
+			t.Fatalf("over the limit after the handshake: %q", line)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no refusal read inside TLS: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -101,8 +101,11 @@ func (s *Server) ServeTLS(ln net.Listener) error {
 	}
 	// TLS above the drain's connections, so that go-smtp sees a
 	// *tls.Conn (and allows AUTH) and the drain finds its own below it.
-	// The line guard below TLS counts the bytes on the wire.
-	lines := smtpserver.GuardLines(smtpserver.LimitListener(ln, s.limits(), s.log))
+	// The line guard below TLS counts the bytes on the wire. A client
+	// over the limits hears its 421 inside TLS.
+	lim := s.limits()
+	lim.TLS = s.cfg.TLS
+	lines := smtpserver.GuardLines(smtpserver.LimitListener(ln, lim, s.log))
 	inner := s.drain.Listener(lines)
 	// On 465 the session is TLS from the first byte: no STARTTLS.
 	err := smtpserver.Serve(tls.NewListener(inner, s.cfg.TLS), func() *smtp.Server { return s.newSMTP(nil) })
