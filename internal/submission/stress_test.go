@@ -406,3 +406,93 @@ func stressBody(m *sent, size int64, rnd *rand.Rand) []byte {
 	}
 	return []byte(b.String())
 }
+
+// TestHourlyLimitUnderLoad: the messages-per-hour limit holds exactly
+// when many sessions of two users, over 587 and 465 from several client
+// addresses, race past it with messages of several recipients: each user
+// gets exactly the limit through (Sent copies and queue entries to
+// match), every other message a 450 4.7.1, and a restart keeps the count.
+func TestHourlyLimitUnderLoad(t *testing.T) {
+	sc, rnd := scale(t)
+	limit := sc.sessions / 2 // fewer than the messages each user tries
+	users := map[string]string{alice: alicePw, bob: bobPw}
+	opts := testserver.Options{
+		Users:     users,
+		Configure: func(c *config.Config) { c.Submission.MaxPerHour = limit },
+		Data:      t.TempDir(),
+	}
+	srv := testserver.Start(t, opts)
+	rcpts := []string{outsider, "other@far.test", "third@far.test"}
+	type result struct {
+		user  string
+		reply string
+	}
+	var mu sync.Mutex
+	var results []result
+	var wg sync.WaitGroup
+	for i := range sc.sessions {
+		user := alice
+		if i%2 == 1 {
+			user = bob
+		}
+		implicit := rnd.IntN(2) == 0
+		wg.Go(func() {
+			c, err := dialFrom(srv, i, implicit, user, users[user])
+			if err != nil {
+				t.Errorf("session %d: %v", i, err)
+				return
+			}
+			defer c.Close()
+			for j := range sc.perConn {
+				m := &sent{from: user, mid: fmt.Sprintf("lim-%d-%d@x", i, j), remote: rcpts}
+				reply := submitOne(c, m, stressBody(m, 300, rand.New(rand.NewPCG(uint64(i), uint64(j)))), func() {})
+				if reply != "ok" {
+					c.Reset()
+				}
+				mu.Lock()
+				results = append(results, result{user, reply})
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	for _, user := range []string{alice, bob} {
+		accepted, refused := 0, 0
+		for _, r := range results {
+			switch {
+			case r.user != user:
+			case r.reply == "ok":
+				accepted++
+			case r.reply == "450 4.7.1":
+				refused++
+			default:
+				t.Errorf("%s: %s", user, r.reply)
+			}
+		}
+		tried := sc.sessions / 2 * sc.perConn
+		if accepted != limit || refused != tried-limit {
+			t.Errorf("%s: %d messages over %d sessions: %d accepted, %d refused; want %d and %d",
+				user, tried, sc.sessions/2, accepted, refused, limit, tried-limit)
+		}
+		if n := len(srv.Messages(t, user, store.Sent)); n != limit {
+			t.Errorf("%s: Sent holds %d messages, want %d", user, n, limit)
+		}
+		if n := len(queued(t, srv, user)); n != limit*len(rcpts) {
+			t.Errorf("%s: %d queue entries, want %d", user, n, limit*len(rcpts))
+		}
+		t.Logf("%s: %d accepted, %d refused", user, accepted, refused)
+	}
+	if err := srv.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	srv = testserver.Start(t, opts)
+	c, err := dialFrom(srv, 0, false, alice, alicePw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	m := &sent{from: alice, mid: "after-restart@x", remote: rcpts[:1]}
+	if got := submitOne(c, m, stressBody(m, 300, rnd), func() {}); got != "450 4.7.1" {
+		t.Errorf("after a restart: %s, want 450 4.7.1", got)
+	}
+}

@@ -1,0 +1,388 @@
+package main
+
+import (
+	"bufio"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/xtramail/xtramail/internal/tlsutil"
+)
+
+// procMem reads a process's resident memory now and at its peak since
+// the last resetPeak, in MiB (Linux /proc).
+func procMem(t *testing.T, pid int) (rss, peak int) {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 {
+			continue
+		}
+		kb, _ := strconv.Atoi(f[1])
+		switch f[0] {
+		case "VmRSS:":
+			rss = kb >> 10
+		case "VmHWM:":
+			peak = kb >> 10
+		}
+	}
+	return rss, peak
+}
+
+// resetPeak starts a new peak (clear_refs 5, Linux 4.0).
+func resetPeak(pid int) {
+	os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
+}
+
+// hostileServer starts serve with submission on both ports and returns
+// their addresses and a TLS config trusting the server's certificate.
+func hostileServer(t *testing.T, config string) (srv *server, sub, subs string, tlsCfg *tls.Config) {
+	t.Helper()
+	data := t.TempDir()
+	cliProc(t, data, "", "domain", "add", "example.test")
+	cliProc(t, data, hostilePw+"\n", "user", "add", "alice@example.test", "--password-stdin")
+	cliProc(t, data, hostilePw+"\n", "user", "add", "bob@example.test", "--password-stdin")
+	sub, subs = freePort(t), freePort(t)
+	srv = startServerConfig(t, data, fmt.Sprintf("[submission]\nlisten = %q\nlisten_tls = %q\n", sub, subs)+config)
+	roots := x509.NewCertPool()
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		pem, err := os.ReadFile(filepath.Join(data, tlsutil.SelfSignedCertFile))
+		if err == nil && roots.AppendCertsFromPEM(pem) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server's certificate: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return srv, sub, subs, &tls.Config{RootCAs: roots, ServerName: "localhost"}
+}
+
+const hostilePw = "Hostile-load-pass-2026"
+
+// rawSMTP is a conversation by hand, for what no client library sends.
+type rawSMTP struct {
+	t    *testing.T
+	conn net.Conn
+	r    *bufio.Reader
+}
+
+func (c *rawSMTP) reply() (string, error) {
+	var all string
+	for {
+		c.conn.SetReadDeadline(time.Now().Add(3 * time.Minute))
+		line, err := c.r.ReadString('\n')
+		all += line
+		if err != nil {
+			return all, err
+		}
+		if len(line) < 4 || line[3] != '-' {
+			return all, nil
+		}
+	}
+}
+
+func (c *rawSMTP) cmd(line, want string) {
+	c.t.Helper()
+	c.conn.SetWriteDeadline(time.Now().Add(time.Minute))
+	fmt.Fprintf(c.conn, "%s\r\n", line)
+	got, err := c.reply()
+	if err != nil || !strings.HasPrefix(got, want) {
+		c.t.Fatalf("%s: %q %v, want %s", line, got, err, want)
+	}
+}
+
+// hostileSession opens a session ready for MAIL: on submission signed in
+// as alice (STARTTLS on 587, TLS on 465), on capture plain.
+func hostileSession(t *testing.T, port, addr string, tlsCfg *tls.Config) *rawSMTP {
+	t.Helper()
+	var conn net.Conn
+	var err error
+	if port == "465" {
+		conn, err = tls.Dial("tcp", addr, tlsCfg)
+	} else {
+		conn, err = net.Dial("tcp", addr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &rawSMTP{t: t, conn: conn, r: bufio.NewReader(conn)}
+	if _, err := c.reply(); err != nil {
+		t.Fatal(err)
+	}
+	c.cmd("EHLO client.test", "250")
+	if port == "587" {
+		c.cmd("STARTTLS", "220")
+		tc := tls.Client(conn, tlsCfg)
+		c.conn, c.r = tc, bufio.NewReader(tc)
+		c.cmd("EHLO client.test", "250")
+	}
+	if port != "capture" {
+		c.cmd("AUTH PLAIN "+base64Plain("alice@example.test", hostilePw), "235")
+	}
+	return c
+}
+
+func base64Plain(user, pw string) string {
+	return base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + pw))
+}
+
+// hostileMessages are messages built to cost memory or time, each
+// written to the connection as it is made (the largest are 100 MB).
+var hostileMessages = []struct {
+	name  string
+	write func(w io.Writer) // the DATA body, dot-stuffed, without the final dot
+}{
+	{"header of 10 MB with no line break", func(w io.Writer) {
+		io.WriteString(w, "From: <alice@example.test>\r\nTo: <bob@example.test>\r\nMessage-ID: <h10@x>\r\nSubject: ")
+		chunk := strings.Repeat("h", 1<<20)
+		for range 10 {
+			io.WriteString(w, chunk)
+		}
+		io.WriteString(w, "\r\n\r\nbody\r\n")
+	}},
+	{"100,000 header fields", func(w io.Writer) {
+		bw := bufio.NewWriter(w)
+		bw.WriteString("From: <alice@example.test>\r\nTo: <bob@example.test>\r\nMessage-ID: <f100k@x>\r\nSubject: fields\r\n")
+		for i := range 100000 {
+			fmt.Fprintf(bw, "X-Field-%d: value %d\r\n", i, i)
+		}
+		bw.WriteString("\r\nbody\r\n")
+		bw.Flush()
+	}},
+	{"10,000 MIME parts", func(w io.Writer) {
+		bw := bufio.NewWriter(w)
+		bw.WriteString("From: <alice@example.test>\r\nTo: <bob@example.test>\r\nMessage-ID: <p10k@x>\r\nSubject: parts\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n")
+		for i := range 10000 {
+			fmt.Fprintf(bw, "--b\r\nContent-Type: text/plain; name=\"p%d.txt\"\r\nContent-Disposition: attachment; filename=\"p%d.txt\"\r\n\r\npart %d\r\n", i, i, i)
+		}
+		bw.WriteString("--b--\r\n")
+		bw.Flush()
+	}},
+	{"body line of 45 MB (under the size limit)", func(w io.Writer) {
+		io.WriteString(w, "From: <alice@example.test>\r\nTo: <bob@example.test>\r\nMessage-ID: <l45@x>\r\nSubject: line\r\n\r\n")
+		chunk := strings.Repeat("l", 1<<20)
+		for range 45 {
+			io.WriteString(w, chunk)
+		}
+		io.WriteString(w, "\r\n")
+	}},
+	{"body line of 100 MB", func(w io.Writer) {
+		io.WriteString(w, "From: <alice@example.test>\r\nTo: <bob@example.test>\r\nMessage-ID: <l100@x>\r\nSubject: line\r\n\r\n")
+		chunk := strings.Repeat("l", 1<<20)
+		for range 100 {
+			io.WriteString(w, chunk)
+		}
+		io.WriteString(w, "\r\n")
+	}},
+}
+
+// TestHostileMessagesBoundedRSS (XTRAMAIL_STRESS=1: it sends hundreds of
+// megabytes): each hostile message, on 587, 465 and capture, gets a
+// standard answer, the session or the server stays up, and the peak
+// resident memory of the serve process stays bounded. The figures are
+// logged.
+func TestHostileMessagesBoundedRSS(t *testing.T) {
+	if os.Getenv("XTRAMAIL_STRESS") == "" {
+		t.Skip("a stress run: XTRAMAIL_STRESS=1")
+	}
+	srv, sub, subs, tlsCfg := hostileServer(t, "")
+	pid := srv.cmd.Process.Pid
+	rss, _ := procMem(t, pid)
+	t.Logf("serve at rest: RSS %d MiB", rss)
+	for _, m := range hostileMessages {
+		for _, port := range []struct{ name, addr string }{{"587", sub}, {"465", subs}, {"capture", srv.addr}} {
+			c := hostileSession(t, port.name, port.addr, tlsCfg)
+			resetPeak(pid)
+			start := time.Now()
+			from := "alice@example.test"
+			if port.name == "capture" {
+				from = "someone@far.test"
+			}
+			c.cmd("MAIL FROM:<"+from+">", "250")
+			c.cmd("RCPT TO:<bob@example.test>", "250")
+			c.cmd("DATA", "354")
+			var werr error
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				// The server may answer before the end (552) and hang up.
+				c.conn.SetWriteDeadline(time.Now().Add(5 * time.Minute))
+				bw := &errWriter{w: c.conn}
+				m.write(bw)
+				io.WriteString(bw, ".\r\n")
+				werr = bw.err
+			}()
+			got, rerr := c.reply()
+			<-done
+			_, peak := procMem(t, pid)
+			t.Logf("%-42s %-7s -> %q (read err %v, write err %v) in %s; peak RSS %d MiB",
+				m.name, port.name, strings.TrimSpace(got), rerr, werr, time.Since(start).Round(time.Millisecond), peak)
+			code := strings.SplitN(got, " ", 3)
+			if len(code) < 2 || len(code[0]) != 3 || strings.Count(code[1], ".") != 2 {
+				t.Errorf("%s on %s: %q, want a standard reply with an enhanced code", m.name, port.name, got)
+			}
+			if peak > 400 {
+				t.Errorf("%s on %s: peak RSS %d MiB", m.name, port.name, peak)
+			}
+			c.conn.Close()
+		}
+	}
+}
+
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
+}
+
+// TestConnectionFloodsBounded (XTRAMAIL_STRESS=1): 1,000 idle connections
+// on each of 587, 465 and capture, from one client address and from
+// many: past the limits each is answered "421 4.7.0" at once, the
+// listener keeps serving other clients, and the RSS is logged.
+func TestConnectionFloodsBounded(t *testing.T) {
+	if os.Getenv("XTRAMAIL_STRESS") == "" {
+		t.Skip("a stress run: XTRAMAIL_STRESS=1")
+	}
+	srv, sub, subs, tlsCfg := hostileServer(t, "")
+	pid := srv.cmd.Process.Pid
+	rss, _ := procMem(t, pid)
+	t.Logf("serve at rest: RSS %d MiB", rss)
+	ports := []struct{ name, addr string }{{"587", sub}, {"465", subs}, {"capture", srv.addr}}
+	var open []net.Conn
+	defer func() {
+		for _, c := range open {
+			c.Close()
+		}
+	}()
+	// first reads what a connection is told first: a greeting (220) or
+	// a refusal, inside TLS on 465; "" for nothing (closed or silent).
+	first := func(port string, c net.Conn) (net.Conn, string) {
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		if port == "465" {
+			tc := tls.Client(c, tlsCfg)
+			if err := tc.Handshake(); err != nil {
+				return c, ""
+			}
+			c = tc
+		}
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		c.SetDeadline(time.Time{})
+		return c, strings.TrimSpace(line)
+	}
+	for _, spread := range []int{1, 20} {
+		resetPeak(pid)
+		for _, p := range ports {
+			counts := map[string]int{}
+			var mu sync.Mutex
+			var wg sync.WaitGroup
+			conns := make([]net.Conn, 1000)
+			for i := range 1000 {
+				wg.Go(func() {
+					d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, byte(spread), byte(1+i%spread))}}
+					c, err := d.Dial("tcp", p.addr)
+					if err != nil {
+						mu.Lock()
+						counts["dial: "+err.Error()]++
+						mu.Unlock()
+						return
+					}
+					c, got := first(p.name, c)
+					conns[i] = c
+					if len(got) > 9 {
+						got = got[:9]
+					}
+					mu.Lock()
+					counts[got]++
+					mu.Unlock()
+				})
+			}
+			wg.Wait()
+			for _, c := range conns {
+				if c != nil {
+					open = append(open, c)
+				}
+			}
+			t.Logf("%d client address(es), %s: 1,000 connections answered %v", spread, p.name, counts)
+			// Another client is still served when the flood came from one
+			// address, and refused clearly when the total is reached.
+			c := hostileSessionOrRefusal(t, p.name, p.addr, tlsCfg)
+			t.Logf("  then a client from 127.0.9.9 on %s: %q", p.name, c)
+			switch {
+			case spread == 1 && (counts["421 4.7.0"] != 900 || !strings.HasPrefix(c, "220")):
+				t.Errorf("%s: 1,000 connections from one address: %v, then another address got %q; want 900 × 421 4.7.0, then 220",
+					p.name, counts, c)
+			case spread > 1 && !strings.HasPrefix(c, "421 4.7.0 "):
+				// 1,000 from 20 addresses fill the total.
+				t.Errorf("%s: a client past the total: %q, want 421 4.7.0", p.name, c)
+			}
+		}
+		rss, peak := procMem(t, pid)
+		t.Logf("%d client address(es): %d connections open; RSS %d MiB, peak %d MiB", spread, len(open), rss, peak)
+		for _, c := range open {
+			c.Close()
+		}
+		open = nil
+		// The slots come back as the server sees the connections close.
+		for _, p := range ports {
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				got := hostileSessionOrRefusal(t, p.name, p.addr, tlsCfg)
+				if strings.HasPrefix(got, "220") {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: still %q 30 s after the flood closed", p.name, got)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+	}
+}
+
+// hostileSessionOrRefusal dials from 127.0.9.9 and returns the greeting
+// (after the handshake on 465).
+func hostileSessionOrRefusal(t *testing.T, port, addr string, tlsCfg *tls.Config) string {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 9, 9)}, Timeout: 5 * time.Second}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		return "dial: " + err.Error()
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(c)
+	if port == "465" {
+		tc := tls.Client(c, tlsCfg)
+		if err := tc.Handshake(); err != nil {
+			// A refusal comes in plain text, before any handshake.
+			line, _ := br.ReadString('\n')
+			return "handshake: " + err.Error() + " " + line
+		}
+		br = bufio.NewReader(tc)
+	}
+	line, _ := br.ReadString('\n')
+	return strings.TrimSpace(line)
+}
