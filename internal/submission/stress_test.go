@@ -1,6 +1,7 @@
 package submission_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -194,7 +195,7 @@ func TestConcurrentSubmitAndAppend(t *testing.T) {
 		implicit bool
 		msgs     []*sent
 		raws     [][]byte
-		appendAt []int // 0 none, 1 before the final dot, 2 after the 250, 3 twice at once before the 250
+		appendAt []int // 0 none, 1 before the final dot, 2 after the 250, 3 twice at once before the 250, 4 and a journaled copy at capture
 	}
 	plans := make([]plan, sc.sessions)
 	for i := range plans {
@@ -223,7 +224,7 @@ func TestConcurrentSubmitAndAppend(t *testing.T) {
 			}
 			p.msgs = append(p.msgs, m)
 			p.raws = append(p.raws, stressBody(m, size, rnd))
-			p.appendAt = append(p.appendAt, rnd.IntN(4))
+			p.appendAt = append(p.appendAt, rnd.IntN(5))
 		}
 		plans[i] = p
 	}
@@ -254,6 +255,19 @@ func TestConcurrentSubmitAndAppend(t *testing.T) {
 						}
 					})
 				}
+				// The upstream filter journals back what the relay carried:
+				// the sender's Sent copy and the colleagues' INBOX copies
+				// come again through capture.
+				journal := func() {
+					ap.Go(func() {
+						err := journalCopy(srv, m, p.raws[j])
+						m.mu.Lock()
+						defer m.mu.Unlock()
+						if err != nil {
+							m.appendErrs = append(m.appendErrs, "capture: "+err.Error())
+						}
+					})
+				}
 				m.reply = submitOne(c, m, p.raws[j], func() {
 					switch p.appendAt[j] {
 					case 1:
@@ -261,6 +275,9 @@ func TestConcurrentSubmitAndAppend(t *testing.T) {
 					case 3:
 						upload()
 						upload()
+					case 4:
+						upload()
+						journal()
 					}
 				})
 				m.acked = m.reply == "ok"
@@ -363,6 +380,20 @@ func TestConcurrentSubmitAndAppend(t *testing.T) {
 		}
 	}
 	t.Logf("all delivered %s after the start", time.Since(start).Round(time.Millisecond))
+}
+
+// journalCopy hands raw to the capture port as the upstream filter
+// journals a copy of outbound mail.
+func journalCopy(srv *testserver.Server, m *sent, raw []byte) error {
+	c, err := smtp.Dial(srv.Capture)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.SendMail(m.from, append(append([]string(nil), m.local...), m.remote...), bytes.NewReader(raw)); err != nil {
+		return err
+	}
+	return c.Quit()
 }
 
 // submitOne sends raw; beforeEnd runs when the whole body is written and
