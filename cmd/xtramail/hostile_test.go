@@ -53,16 +53,17 @@ func resetPeak(pid int) {
 	os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
 }
 
-// hostileServer starts serve with submission on both ports and returns
+// hostileServer starts serve with submission on both ports (and more
+// keys of the [capture] section) and returns
 // their addresses and a TLS config trusting the server's certificate.
-func hostileServer(t *testing.T, config string) (srv *server, sub, subs string, tlsCfg *tls.Config) {
+func hostileServer(t *testing.T, captureKeys string) (srv *server, sub, subs string, tlsCfg *tls.Config) {
 	t.Helper()
 	data := t.TempDir()
 	cliProc(t, data, "", "domain", "add", "example.test")
 	cliProc(t, data, hostilePw+"\n", "user", "add", "alice@example.test", "--password-stdin")
 	cliProc(t, data, hostilePw+"\n", "user", "add", "bob@example.test", "--password-stdin")
 	sub, subs = freePort(t), freePort(t)
-	srv = startServerConfig(t, data, fmt.Sprintf("[submission]\nlisten = %q\nlisten_tls = %q\n", sub, subs)+config)
+	srv = startServerConfig(t, data, captureKeys+fmt.Sprintf("[submission]\nlisten = %q\nlisten_tls = %q\n", sub, subs))
 	roots := x509.NewCertPool()
 	for deadline := time.Now().Add(20 * time.Second); ; {
 		pem, err := os.ReadFile(filepath.Join(data, tlsutil.SelfSignedCertFile))
@@ -404,9 +405,7 @@ func TestConcurrentLargeMessagesRSS(t *testing.T) {
 	srv, sub, subs, tlsCfg := hostileServer(t, "")
 	pid := srv.cmd.Process.Pid
 	resetPeak(pid)
-	var wg sync.WaitGroup
 	var mu sync.Mutex
-	replies := map[string]int{}
 	stopSampling := make(chan struct{})
 	maxAnon := 0
 	go func() {
@@ -423,13 +422,33 @@ func TestConcurrentLargeMessagesRSS(t *testing.T) {
 		}
 	}()
 	start := time.Now()
-	for i := range 40 {
+	replies := sendAtOnce(t, 40, 10<<20, srv.addr, sub, subs, tlsCfg)
+	close(stopSampling)
+	rss, peak, _ := procMem(t, pid)
+	t.Logf("40 messages of 10 MB at once on 587, 465 and capture: %v in %s; RSS %d MiB after, peak %d MiB, anonymous at most %d MiB",
+		replies, time.Since(start).Round(time.Millisecond), rss, peak, maxAnon)
+	if replies["250"] != 40 {
+		t.Errorf("replies %v, want 40 × 250", replies)
+	}
+	if maxAnon > 400 {
+		t.Errorf("anonymous memory reached %d MiB", maxAnon)
+	}
+}
+
+// sendAtOnce sends n messages of size bytes at once, spread over 587, 465
+// and capture, half of them a single line, and returns the replies'
+// codes counted ("250", "452 4.3.1"; a broken session by its error).
+func sendAtOnce(t *testing.T, n, size int, capture, sub, subs string, tlsCfg *tls.Config) map[string]int {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	replies := map[string]int{}
+	for i := range n {
 		port, addr := "587", sub
 		switch i % 3 {
 		case 1:
 			port, addr = "465", subs
 		case 2:
-			port, addr = "capture", srv.addr
+			port, addr = "capture", capture
 		}
 		wg.Go(func() {
 			c := hostileSession(t, port, addr, tlsCfg)
@@ -442,34 +461,54 @@ func TestConcurrentLargeMessagesRSS(t *testing.T) {
 			c.cmd("RCPT TO:<bob@example.test>", "250")
 			c.cmd("DATA", "354")
 			bw := bufio.NewWriterSize(c.conn, 64<<10)
-			fmt.Fprintf(bw, "From: <alice@example.test>\r\nTo: <bob@example.test>\r\nMessage-ID: <big-%d@x>\r\nSubject: big\r\n\r\n", i)
+			fmt.Fprintf(bw, "From: <alice@example.test>\r\nTo: <bob@example.test>\r\nMessage-ID: <big-%d-%d@x>\r\nSubject: big\r\n\r\n", i, time.Now().UnixNano())
 			line := strings.Repeat("z", 76)
 			if i%2 == 0 {
 				line = strings.Repeat("z", 1<<20)
 			}
-			for n := 0; n < 10<<20; n += len(line) + 2 {
+			for k := 0; k < size; k += len(line) + 2 {
 				bw.WriteString(line)
-				if i%2 == 1 || n+len(line)+2 >= 10<<20 {
+				if i%2 == 1 || k+len(line)+2 >= size {
 					bw.WriteString("\r\n")
 				}
 			}
 			bw.WriteString(".\r\n")
 			bw.Flush()
 			got, err := c.reply()
+			key := strings.Join(strings.SplitN(got, " ", 3)[:min(2, len(strings.SplitN(got, " ", 3)))], " ")
+			if strings.HasPrefix(got, "250 ") {
+				key = "250"
+			}
+			if err != nil {
+				key = fmt.Sprintf("%q: %v", got, err)
+			}
 			mu.Lock()
-			replies[strings.SplitN(got, " ", 3)[0]+" "+fmt.Sprint(err)]++
+			replies[key]++
 			mu.Unlock()
 		})
 	}
 	wg.Wait()
-	close(stopSampling)
-	rss, peak, _ := procMem(t, pid)
-	t.Logf("40 messages of 10 MB at once on 587, 465 and capture: %v in %s; RSS %d MiB after, peak %d MiB, anonymous at most %d MiB",
-		replies, time.Since(start).Round(time.Millisecond), rss, peak, maxAnon)
-	if replies["250 <nil>"] != 40 {
-		t.Errorf("replies %v, want 40 × 250", replies)
+	return replies
+}
+
+// TestInflightBudgetUnderLoad (XTRAMAIL_STRESS=1): with the budget of
+// message bytes in flight (capture.max_inflight_bytes, shared by every
+// listener) at 48 MiB, 24 messages of 8 MB at once on 587, 465 and
+// capture: each is answered 250 or "452 4.3.1" (try later), nothing else,
+// and once they are done every port takes an 8 MB message again.
+func TestInflightBudgetUnderLoad(t *testing.T) {
+	if os.Getenv("XTRAMAIL_STRESS") == "" {
+		t.Skip("a stress run: XTRAMAIL_STRESS=1")
 	}
-	if maxAnon > 400 {
-		t.Errorf("anonymous memory reached %d MiB", maxAnon)
+	srv, sub, subs, tlsCfg := hostileServer(t, "max_inflight_bytes = 50331648\nmax_message_bytes = 16777216\n")
+	start := time.Now()
+	replies := sendAtOnce(t, 24, 8<<20, srv.addr, sub, subs, tlsCfg)
+	t.Logf("24 messages of 8 MB at once, 48 MiB in flight at most: %v in %s", replies, time.Since(start).Round(time.Millisecond))
+	if replies["250"]+replies["452 4.3.1"] != 24 || replies["452 4.3.1"] == 0 {
+		t.Errorf("replies %v, want 250 or 452 4.3.1 each, and some 452 4.3.1", replies)
+	}
+	after := sendAtOnce(t, 3, 8<<20, srv.addr, sub, subs, tlsCfg)
+	if after["250"] != 3 {
+		t.Errorf("after the load: %v, want 3 × 250", after)
 	}
 }
