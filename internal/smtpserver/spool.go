@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -66,9 +67,9 @@ func (b *Budget) release(n int64) {
 const spoolMem = 256 << 10
 
 // Spool holds one message body while it arrives: in memory up to
-// spoolMem, then in an unlinked temporary file, so that memory does not
-// grow with message size and nothing is left behind by a crash. Capture
-// and submission receive every body into one.
+// spoolMem, then in a file without a name (openUnnamed), so that memory
+// does not grow with message size and nothing is left behind by a crash.
+// Capture and submission receive every body into one.
 type Spool struct {
 	dir    string
 	budget *Budget
@@ -111,11 +112,10 @@ func (s *Spool) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	if s.f == nil {
-		f, err := os.CreateTemp(s.dir, "smtp-*")
+		f, err := openUnnamed(s.dir)
 		if err != nil {
 			return 0, fmt.Errorf("spool file: %w", err)
 		}
-		os.Remove(f.Name()) // the open file lives on; a crash leaves nothing
 		s.f = f
 		if _, err := f.Write(s.mem); err != nil {
 			return 0, fmt.Errorf("spool file: %w", err)
@@ -126,6 +126,29 @@ func (s *Spool) Write(p []byte) (int, error) {
 		return 0, fmt.Errorf("spool file: %w", err)
 	}
 	return len(p), nil
+}
+
+// openUnnamed opens a new file in dir that has no name (O_TMPFILE,
+// Linux 3.11): a crash at any moment leaves nothing behind. A named
+// temporary file unlinked at once, where the file system cannot do it,
+// leaves one if the process is killed between the two steps.
+func openUnnamed(dir string) (*os.File, error) {
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
+	if err == nil {
+		return os.NewFile(uintptr(fd), filepath.Join(dir, "(spool)")), nil
+	}
+	if !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.EISDIR) && !errors.Is(err, unix.EINVAL) {
+		return nil, &os.PathError{Op: "open", Path: dir, Err: err}
+	}
+	f, err := os.CreateTemp(dir, "smtp-*")
+	if err != nil {
+		return nil, err
+	}
+	os.Remove(f.Name()) // the open file lives on
+	return f, nil
 }
 
 // Sibling returns a new, empty spool in the same directory whose bytes

@@ -3,6 +3,7 @@ package smtpserver
 import (
 	"bytes"
 	"io"
+	"os"
 	"testing"
 )
 
@@ -59,5 +60,55 @@ func TestSpoolReserve(t *testing.T) {
 	other.Close()
 	if b.Used() != 0 {
 		t.Fatalf("budget holds %d after close", b.Used())
+	}
+}
+
+// TestSpoolFileNeverNamed: a spool file has no name in the spool
+// directory at any moment, so that a crash (kill -9) between its creation
+// and its unlinking cannot leave a body behind, one per message in
+// flight, for ever. Another goroutine lists the directory while bodies
+// move to disk.
+func TestSpoolFileNeverNamed(t *testing.T) {
+	dir := t.TempDir()
+	b := NewBudget(1 << 30)
+	stop := make(chan struct{})
+	seen := make(chan string, 1)
+	go func() {
+		d, err := os.Open(dir)
+		if err != nil {
+			seen <- err.Error()
+			return
+		}
+		defer d.Close()
+		for {
+			select {
+			case <-stop:
+				seen <- ""
+				return
+			default:
+			}
+			d.Seek(0, io.SeekStart)
+			if names, _ := d.Readdirnames(-1); len(names) > 0 {
+				seen <- names[0]
+				return
+			}
+		}
+	}()
+	chunk := make([]byte, spoolMem+1)
+	for range 3000 {
+		sp := NewSpool(dir, b)
+		if _, err := sp.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+		sp.Close()
+		select {
+		case name := <-seen:
+			t.Fatalf("the spool directory showed %q", name)
+		default:
+		}
+	}
+	close(stop)
+	if name := <-seen; name != "" {
+		t.Fatalf("the spool directory showed %q", name)
 	}
 }
