@@ -79,6 +79,9 @@ func New(cfg Config, st Store, log *slog.Logger, metrics *Metrics) *Server {
 	}
 	s := &Server{cfg: cfg, store: st, log: log, metrics: metrics, now: time.Now, budget: cfg.Inflight,
 		drain: smtpserver.NewDrain()}
+	// The read timeout bounds a session's time without a transaction
+	// too, not only each command (slowloris).
+	s.drain.MaxIdle = cfg.ReadTimeout
 	s.accounts = newAccountCache(st, s.now)
 	s.msglog, s.ownLog = cfg.MessageLogFor(st, log)
 	s.domains = newDomainCache(st, s.now)

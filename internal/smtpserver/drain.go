@@ -23,6 +23,11 @@ import (
 // "system not accepting network messages".
 const ShutdownReply = "421 4.3.2 Service shutting down, try again later"
 
+// IdleReply is what a session hears when it has gone MaxIdle without a
+// mail transaction (RFC 5321 4.5.3.2.7 lets a server close an idle
+// session; RFC 3463 X.4.2 is "bad connection").
+const IdleReply = "421 4.4.2 Too long without sending mail, closing connection"
+
 // ErrShuttingDown is the answer to a MAIL command after shutdown began.
 var ErrShuttingDown = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "Service shutting down, try again later"}
 
@@ -36,6 +41,15 @@ var ErrShuttingDown = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode
 // next command (at once for those already waiting); a busy one keeps
 // reading until its transaction ends, then gets the same reply.
 type Drain struct {
+	// MaxIdle, when set (before the listener serves), bounds the time a
+	// session spends outside a mail transaction, from its start or the
+	// end of its last transaction: go-smtp's read timeout is per
+	// command, so a client that sends a NOOP or RSET before each one ran
+	// out held its connection, one of the listener's few, for ever
+	// (slowloris). Past it the session is answered IdleReply and closed
+	// when it next waits for a command.
+	MaxIdle time.Duration
+
 	closing atomic.Bool
 
 	mu        sync.Mutex
@@ -131,9 +145,13 @@ func (d *Drain) Begin(c *smtp.Conn) bool {
 }
 
 // End marks the session idle again (the transaction ended or was reset).
+// go-smtp calls Reset on RSET and EHLO outside a transaction too: those
+// do not count as a transaction for MaxIdle.
 func (d *Drain) End(c *smtp.Conn) {
-	if tc := d.find(c); tc != nil {
-		tc.busy.Store(false)
+	if tc := d.find(c); tc != nil && tc.busy.Swap(false) {
+		tc.mu.Lock()
+		tc.idleSince = time.Now()
+		tc.mu.Unlock()
 	}
 }
 
@@ -167,7 +185,7 @@ func (l *listener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	tc := &conn{Conn: c, d: l.d}
+	tc := &conn{Conn: c, d: l.d, idleSince: time.Now()}
 	l.d.mu.Lock()
 	l.d.conns[tc] = struct{}{}
 	closing := l.d.closing.Load()
@@ -187,9 +205,21 @@ type conn struct {
 	busy atomic.Bool
 	smtp atomic.Pointer[smtp.Conn]
 
-	mu       sync.Mutex
-	deadline time.Time // the read deadline go-smtp asked for
-	gone     bool
+	mu        sync.Mutex
+	deadline  time.Time // the read deadline go-smtp asked for
+	gone      bool
+	idleSince time.Time // the start, or the end of the last transaction
+}
+
+// idleTooLong reports whether the session has spent more than MaxIdle
+// outside a transaction.
+func (c *conn) idleTooLong() bool {
+	if c.d.MaxIdle <= 0 || c.busy.Load() {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Since(c.idleSince) > c.d.MaxIdle
 }
 
 // NetConn returns the connection this one wraps (as tls.Conn does), for
@@ -199,7 +229,14 @@ func (c *conn) NetConn() net.Conn { return c.Conn }
 func (c *conn) Read(p []byte) (int, error) {
 	for {
 		if c.d.closing.Load() && !c.busy.Load() {
-			c.goAway()
+			c.goAway(ShutdownReply)
+			return 0, io.EOF
+		}
+		if c.idleTooLong() {
+			if log := ConnLog(c.Conn); log != nil {
+				log.Info("session closed: too long without a mail transaction", "max_idle", c.d.MaxIdle)
+			}
+			c.goAway(IdleReply)
 			return 0, io.EOF
 		}
 		n, err := c.Conn.Read(p)
@@ -255,10 +292,11 @@ func (c *conn) SetDeadline(t time.Time) error {
 	return c.Conn.SetWriteDeadline(t)
 }
 
-// goAway writes the shutdown reply once, through TLS when the session
-// uses it, then closes the connection. It runs in the session's goroutine
-// (from Read), when go-smtp is waiting for a command and writes nothing.
-func (c *conn) goAway() {
+// goAway writes reply (the shutdown or the idle one) once, through TLS
+// when the session uses it; go-smtp closes the connection at the EOF that
+// follows. It runs in the session's goroutine (from Read), when go-smtp
+// is waiting for a command and writes nothing.
+func (c *conn) goAway(reply string) {
 	c.mu.Lock()
 	gone := c.gone
 	c.gone = true
@@ -273,10 +311,10 @@ func (c *conn) goAway() {
 		}
 	}
 	w.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	io.WriteString(w, ShutdownReply+"\r\n")
+	io.WriteString(w, reply+"\r\n")
 	if log := ConnLog(c.Conn); log != nil {
 		// Written past go-smtp: the transcript does not see it.
-		log.Debug("server", "line", ShutdownReply)
+		log.Debug("server", "line", reply)
 	}
 }
 

@@ -59,6 +59,9 @@ func New(cfg Config, st Store, authn Authenticator, sub *Submitter, log *slog.Lo
 	s := &Server{cfg: cfg, st: st, authn: authn, sub: sub, log: log, drain: smtpserver.NewDrain(),
 		budget: cfg.Inflight}
 	s.msglog, s.ownLog = cfg.MessageLogFor(st, log)
+	// The read timeout bounds a session's time without a transaction
+	// too, not only each command (slowloris).
+	s.drain.MaxIdle = cfg.ReadTimeout
 	return s
 }
 
