@@ -54,16 +54,30 @@ func resetPeak(pid int) {
 }
 
 // hostileServer starts serve with submission on both ports (and more
-// keys of the [capture] section) and returns
+// keys of the [capture] section), for a stress run (XTRAMAIL_STRESS=1;
+// else it skips t), and returns
 // their addresses and a TLS config trusting the server's certificate.
 func hostileServer(t *testing.T, captureKeys string) (srv *server, sub, subs string, tlsCfg *tls.Config) {
 	t.Helper()
+	if os.Getenv("XTRAMAIL_STRESS") == "" {
+		t.Skip("a stress run: XTRAMAIL_STRESS=1")
+	}
 	data := t.TempDir()
 	cliProc(t, data, "", "domain", "add", "example.test")
 	cliProc(t, data, hostilePw+"\n", "user", "add", "alice@example.test", "--password-stdin")
 	cliProc(t, data, hostilePw+"\n", "user", "add", "bob@example.test", "--password-stdin")
 	sub, subs = freePort(t), freePort(t)
 	srv = startServerConfig(t, data, captureKeys+fmt.Sprintf("[submission]\nlisten = %q\nlisten_tls = %q\n", sub, subs))
+	tlsCfg = clientTLS(t, data)
+	rss, _, _ := procMem(t, srv.cmd.Process.Pid)
+	t.Logf("serve at rest: RSS %d MiB", rss)
+	return srv, sub, subs, tlsCfg
+}
+
+// clientTLS trusts the self-signed certificate of the server on data,
+// which it writes as its listeners start.
+func clientTLS(t *testing.T, data string) *tls.Config {
+	t.Helper()
 	roots := x509.NewCertPool()
 	for deadline := time.Now().Add(20 * time.Second); ; {
 		pem, err := os.ReadFile(filepath.Join(data, tlsutil.SelfSignedCertFile))
@@ -75,7 +89,7 @@ func hostileServer(t *testing.T, captureKeys string) (srv *server, sub, subs str
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return srv, sub, subs, &tls.Config{RootCAs: roots, ServerName: "localhost"}
+	return &tls.Config{RootCAs: roots, ServerName: "localhost"}
 }
 
 const hostilePw = "Hostile-load-pass-2026"
@@ -143,6 +157,19 @@ func hostileSession(t *testing.T, port, addr string, tlsCfg *tls.Config) *rawSMT
 	return c
 }
 
+// startData begins a transaction to bob, from alice on submission and
+// from outside on capture, up to DATA's 354.
+func (c *rawSMTP) startData(port string) {
+	c.t.Helper()
+	from := "alice@example.test"
+	if port == "capture" {
+		from = "someone@far.test"
+	}
+	c.cmd("MAIL FROM:<"+from+">", "250")
+	c.cmd("RCPT TO:<bob@example.test>", "250")
+	c.cmd("DATA", "354")
+}
+
 func base64Plain(user, pw string) string {
 	return base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + pw))
 }
@@ -153,14 +180,7 @@ var hostileMessages = []struct {
 	name  string
 	write func(w io.Writer) // the DATA body, dot-stuffed, without the final dot
 }{
-	{"header of 10 MB with no line break", func(w io.Writer) {
-		io.WriteString(w, "From: <alice@example.test>\r\nTo: <bob@example.test>\r\nMessage-ID: <h10@x>\r\nSubject: ")
-		chunk := strings.Repeat("h", 1<<20)
-		for range 10 {
-			io.WriteString(w, chunk)
-		}
-		io.WriteString(w, "\r\n\r\nbody\r\n")
-	}},
+	{"header of 10 MB with no line break", oneLine("Message-ID: <h10@x>\r\nSubject: ", 10, "\r\n\r\nbody\r\n")},
 	{"100,000 header fields", func(w io.Writer) {
 		bw := bufio.NewWriter(w)
 		bw.WriteString("From: <alice@example.test>\r\nTo: <bob@example.test>\r\nMessage-ID: <f100k@x>\r\nSubject: fields\r\n")
@@ -179,22 +199,21 @@ var hostileMessages = []struct {
 		bw.WriteString("--b--\r\n")
 		bw.Flush()
 	}},
-	{"body line of 45 MB (under the size limit)", func(w io.Writer) {
-		io.WriteString(w, "From: <alice@example.test>\r\nTo: <bob@example.test>\r\nMessage-ID: <l45@x>\r\nSubject: line\r\n\r\n")
+	{"body line of 45 MB (under the size limit)", oneLine("Message-ID: <l45@x>\r\nSubject: line\r\n\r\n", 45, "\r\n")},
+	{"body line of 100 MB", oneLine("Message-ID: <l100@x>\r\nSubject: line\r\n\r\n", 100, "\r\n")},
+}
+
+// oneLine writes a message from alice to bob: its From and To fields,
+// before, a line of mib MiB with no break, then after.
+func oneLine(before string, mib int, after string) func(w io.Writer) {
+	return func(w io.Writer) {
+		io.WriteString(w, "From: <alice@example.test>\r\nTo: <bob@example.test>\r\n"+before)
 		chunk := strings.Repeat("l", 1<<20)
-		for range 45 {
+		for range mib {
 			io.WriteString(w, chunk)
 		}
-		io.WriteString(w, "\r\n")
-	}},
-	{"body line of 100 MB", func(w io.Writer) {
-		io.WriteString(w, "From: <alice@example.test>\r\nTo: <bob@example.test>\r\nMessage-ID: <l100@x>\r\nSubject: line\r\n\r\n")
-		chunk := strings.Repeat("l", 1<<20)
-		for range 100 {
-			io.WriteString(w, chunk)
-		}
-		io.WriteString(w, "\r\n")
-	}},
+		io.WriteString(w, after)
+	}
 }
 
 // TestHostileMessagesBoundedRSS (XTRAMAIL_STRESS=1: it sends hundreds of
@@ -203,25 +222,14 @@ var hostileMessages = []struct {
 // resident memory of the serve process stays bounded. The figures are
 // logged.
 func TestHostileMessagesBoundedRSS(t *testing.T) {
-	if os.Getenv("XTRAMAIL_STRESS") == "" {
-		t.Skip("a stress run: XTRAMAIL_STRESS=1")
-	}
 	srv, sub, subs, tlsCfg := hostileServer(t, "")
 	pid := srv.cmd.Process.Pid
-	rss, _, _ := procMem(t, pid)
-	t.Logf("serve at rest: RSS %d MiB", rss)
 	for _, m := range hostileMessages {
 		for _, port := range []struct{ name, addr string }{{"587", sub}, {"465", subs}, {"capture", srv.addr}} {
 			c := hostileSession(t, port.name, port.addr, tlsCfg)
 			resetPeak(pid)
 			start := time.Now()
-			from := "alice@example.test"
-			if port.name == "capture" {
-				from = "someone@far.test"
-			}
-			c.cmd("MAIL FROM:<"+from+">", "250")
-			c.cmd("RCPT TO:<bob@example.test>", "250")
-			c.cmd("DATA", "354")
+			c.startData(port.name)
 			var werr error
 			done := make(chan struct{})
 			go func() {
@@ -269,13 +277,8 @@ func (e *errWriter) Write(p []byte) (int, error) {
 // many: past the limits each is answered "421 4.7.0" at once, the
 // listener keeps serving other clients, and the RSS is logged.
 func TestConnectionFloodsBounded(t *testing.T) {
-	if os.Getenv("XTRAMAIL_STRESS") == "" {
-		t.Skip("a stress run: XTRAMAIL_STRESS=1")
-	}
 	srv, sub, subs, tlsCfg := hostileServer(t, "")
 	pid := srv.cmd.Process.Pid
-	rss, _, _ := procMem(t, pid)
-	t.Logf("serve at rest: RSS %d MiB", rss)
 	ports := []struct{ name, addr string }{{"587", sub}, {"465", subs}, {"capture", srv.addr}}
 	var open []net.Conn
 	defer func() {
@@ -399,9 +402,6 @@ func hostileSessionOrRefusal(t *testing.T, port, addr string, tlsCfg *tls.Config
 // 76-character lines. All are answered 250, and the serve process's
 // resident memory stays bounded: bodies stream through spool files.
 func TestConcurrentLargeMessagesRSS(t *testing.T) {
-	if os.Getenv("XTRAMAIL_STRESS") == "" {
-		t.Skip("a stress run: XTRAMAIL_STRESS=1")
-	}
 	srv, sub, subs, tlsCfg := hostileServer(t, "")
 	pid := srv.cmd.Process.Pid
 	resetPeak(pid)
@@ -453,13 +453,7 @@ func sendAtOnce(t *testing.T, n, size int, capture, sub, subs string, tlsCfg *tl
 		wg.Go(func() {
 			c := hostileSession(t, port, addr, tlsCfg)
 			defer c.conn.Close()
-			from := "alice@example.test"
-			if port == "capture" {
-				from = "someone@far.test"
-			}
-			c.cmd("MAIL FROM:<"+from+">", "250")
-			c.cmd("RCPT TO:<bob@example.test>", "250")
-			c.cmd("DATA", "354")
+			c.startData(port)
 			bw := bufio.NewWriterSize(c.conn, 64<<10)
 			fmt.Fprintf(bw, "From: <alice@example.test>\r\nTo: <bob@example.test>\r\nMessage-ID: <big-%d-%d@x>\r\nSubject: big\r\n\r\n", i, time.Now().UnixNano())
 			line := strings.Repeat("z", 76)
@@ -497,9 +491,6 @@ func sendAtOnce(t *testing.T, n, size int, capture, sub, subs string, tlsCfg *tl
 // capture: each is answered 250 or "452 4.3.1" (try later), nothing else,
 // and once they are done every port takes an 8 MB message again.
 func TestInflightBudgetUnderLoad(t *testing.T) {
-	if os.Getenv("XTRAMAIL_STRESS") == "" {
-		t.Skip("a stress run: XTRAMAIL_STRESS=1")
-	}
 	srv, sub, subs, tlsCfg := hostileServer(t, "max_inflight_bytes = 50331648\nmax_message_bytes = 16777216\n")
 	start := time.Now()
 	replies := sendAtOnce(t, 24, 8<<20, srv.addr, sub, subs, tlsCfg)

@@ -3,14 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,7 +20,6 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/xtramail/xtramail/internal/store"
-	"github.com/xtramail/xtramail/internal/tlsutil"
 )
 
 // holdSink is the relay of the kill -9 test: a go-smtp server that counts
@@ -156,19 +152,7 @@ func TestKill9MidSubmission(t *testing.T) {
 	cfg := fmt.Sprintf("[submission]\nlisten = %q\nlisten_tls = %q\nmax_per_hour = 0\n[queue]\nmode = \"relay\"\nrelay_host = \"127.0.0.1\"\nrelay_port = %d\nrelay_tls = \"none\"\n",
 		sub, subs, sk.port())
 	srv := startServerConfig(t, data, cfg)
-	// The self-signed certificate is written as the listeners start.
-	roots := x509.NewCertPool()
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		pem, err := os.ReadFile(filepath.Join(data, tlsutil.SelfSignedCertFile))
-		if err == nil && roots.AppendCertsFromPEM(pem) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the server's certificate: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	tlsCfg := &tls.Config{RootCAs: roots, ServerName: "localhost"}
+	tlsCfg := clientTLS(t, data)
 
 	var mu sync.Mutex
 	var all []*k9msg

@@ -1,9 +1,7 @@
 package submission_test
 
 import (
-	"bufio"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 
@@ -85,13 +83,7 @@ func TestFullDiskDuringData(t *testing.T) {
 		if port == "submission" {
 			c = signedIn(t, srv, true)
 		} else {
-			conn, err := net.Dial("tcp", srv.Capture)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c = &rawConv{t: t, conn: conn, r: bufio.NewReader(conn)}
-			c.expect("220 ")
-			c.cmd("EHLO up.test", "250")
+			c = upstream(t, srv)
 			from = "someone@far.test"
 		}
 		body := large("full-bdat-" + port + "@x")

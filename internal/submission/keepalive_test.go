@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/xtramail/xtramail/internal/config"
+	"github.com/xtramail/xtramail/internal/testserver"
 )
 
 // TestKeepAliveCommandsDoNotHoldASlot: a client that never starts a
@@ -34,13 +35,7 @@ func TestKeepAliveCommandsDoNotHoldASlot(t *testing.T) {
 			case "465":
 				c = signedIn(t, srv, true)
 			default:
-				conn, err := net.Dial("tcp", srv.Capture)
-				if err != nil {
-					t.Fatal(err)
-				}
-				c = &rawConv{t: t, conn: conn, r: bufio.NewReader(conn)}
-				c.expect("220 ")
-				c.cmd("EHLO up.test", "250")
+				c = upstream(t, srv)
 			}
 			defer c.conn.Close()
 			start := time.Now()
@@ -90,4 +85,18 @@ func TestKeepAliveCommandsDoNotHoldASlot(t *testing.T) {
 			c.cmd("NOOP", "250 ")
 		}
 	})
+}
+
+// upstream opens a raw session on the capture port, as the upstream
+// filter does, EHLO done.
+func upstream(t *testing.T, srv *testserver.Server) *rawConv {
+	t.Helper()
+	conn, err := net.Dial("tcp", srv.Capture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &rawConv{t: t, conn: conn, r: bufio.NewReader(conn)}
+	c.expect("220 ")
+	c.cmd("EHLO up.test", "250")
+	return c
 }
