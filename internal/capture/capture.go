@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
-	"golang.org/x/sys/unix"
 
 	"github.com/xtramail/xtramail/internal/message"
 	"github.com/xtramail/xtramail/internal/msglog"
@@ -439,14 +438,12 @@ func (s *session) Data(r io.Reader) error {
 	delivered, err := s.srv.store.Deliver(ctx, d)
 	if err != nil {
 		reply := smtpserver.Error(err)
-		if reply == smtpserver.ErrStorageFull {
-			s.srv.metrics.setFull(true)
-		}
+		s.srv.diskOutcome(err)
 		s.log.Error("store captured message", "message_id", info.MessageID, "reply", smtpserver.ReplyText(reply), "err", err)
 		s.refuse(ctx, env, info.MessageID, reply, "store failed: "+err.Error(), sp.Size())
 		return reply
 	}
-	s.srv.metrics.setFull(false)
+	s.srv.diskOutcome(nil)
 	elapsed := s.srv.now().Sub(ingest)
 	dups := 0
 	for _, dl := range delivered {
@@ -480,14 +477,14 @@ func (s *session) dataFailed(env envelope, in *smtpserver.BodyReader, sp *smtpse
 	defer cancel()
 	var se *smtp.SMTPError
 	switch {
-	case errors.Is(err, smtpserver.ErrBudget), errors.Is(err, unix.ENOSPC), errors.Is(err, unix.EDQUOT):
+	case errors.Is(err, smtpserver.ErrBudget), smtpserver.StorageFull(err):
 		// Read the rest so that the reply comes at the end of the body,
 		// where the client waits for it, without keeping it.
 		sp.Close()
 		io.Copy(io.Discard, in)
 		reason := "in-flight message bytes over the budget"
 		if !errors.Is(err, smtpserver.ErrBudget) {
-			s.srv.metrics.setFull(true)
+			s.srv.diskOutcome(err)
 			reason = "spool disk full"
 		}
 		s.refuse(ctx, env, "", smtpserver.ErrStorageFull, reason, in.Size())
@@ -515,6 +512,19 @@ func (s *session) dataFailed(env envelope, in *smtpserver.BodyReader, sp *smtpse
 		s.log.Info("data aborted", "err", err, "received", in.Size(), "too_slow", in.TooSlow())
 		s.conn.Conn().Close()
 		return err
+	}
+}
+
+// diskOutcome records whether an attempt to keep a message found the
+// disk full (nil: it was kept): in capture's gauge, and in the Storage
+// the service's listeners share for its health check.
+func (s *Server) diskOutcome(err error) {
+	s.cfg.Storage.Record(err)
+	switch {
+	case err == nil:
+		s.metrics.setFull(false)
+	case smtpserver.StorageFull(err):
+		s.metrics.setFull(true)
 	}
 }
 

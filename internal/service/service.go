@@ -65,8 +65,11 @@ type Service struct {
 	Store store.Store
 	TLS   *tls.Config
 
-	capture   *capture.Server
-	submit    *submission.Server
+	capture *capture.Server
+	submit  *submission.Server
+	// storage hears from the SMTP listeners whether the disk is full,
+	// for the health check.
+	storage   *smtpserver.Storage
 	imap      *imapserver.Server
 	metrics   *http.Server
 	acme      *http.Server // HTTP-01 challenges, when ACME is on
@@ -200,6 +203,7 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Service, error) 
 	// One budget of message bytes received and not yet stored, for
 	// every way a message arrives (capture, submission, IMAP APPEND).
 	inflight := smtpserver.NewBudget(cfg.Capture.MaxInflightBytes)
+	s.storage = new(smtpserver.Storage)
 	// What the SMTP listeners share: one spool, budget and message log.
 	smtpConfig := func(l config.SMTP) smtpserver.Config {
 		return smtpserver.Config{
@@ -213,6 +217,7 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Service, error) 
 			SpoolDir:        spool,
 			Inflight:        inflight,
 			MessageLog:      s.MessageLog,
+			Storage:         s.storage,
 		}
 	}
 	s.capture = capture.New(capture.Config{
@@ -432,12 +437,13 @@ func (s *Service) Start(ctx context.Context) error {
 }
 
 // health answers 200 "ok", or 503 with the reason while the service
-// cannot do its job: today, a full disk that makes capture answer 452.
+// cannot do its job: today, a full disk that makes capture and
+// submission answer 452, whichever of them met it last.
 func (s *Service) health(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if s.capture.StorageFull() {
+	if s.storage.Full() {
 		w.WriteHeader(http.StatusServiceUnavailable)
-		fmt.Fprintln(w, "storage full: capture answers 452 4.3.1 until space is freed")
+		fmt.Fprintln(w, "storage full: mail is answered 452 4.3.1 until space is freed")
 		return
 	}
 	fmt.Fprintln(w, "ok")

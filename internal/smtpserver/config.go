@@ -37,6 +37,10 @@ type Config struct {
 	// sign-ins); the service shares one among all listeners. nil: the
 	// server writes through its own, drained by its Shutdown.
 	MessageLog *msglog.Writer
+	// Storage is told whether each message kept or refused found the
+	// disk full; the service shares one among all listeners for its
+	// health check. nil: one of the listener's own.
+	Storage *Storage
 }
 
 // SetDefaults fills in what was left zero with the defaults documented on
@@ -68,6 +72,9 @@ func (c *Config) SetDefaults() {
 	}
 	if c.Inflight == nil {
 		c.Inflight = NewBudget(c.MaxInflightBytes)
+	}
+	if c.Storage == nil {
+		c.Storage = new(Storage)
 	}
 }
 

@@ -2,6 +2,8 @@ package submission_test
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -45,6 +47,20 @@ func TestFullDiskDuringData(t *testing.T) {
 		t.Logf("%s: %s", what, got)
 		return got
 	}
+	// The health check says so whichever listener met the full disk
+	// last, and stops at the first message kept by either.
+	health := func(want int) {
+		t.Helper()
+		resp, err := http.Get("http://" + srv.Metrics + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("healthz: %d %q, want %d", resp.StatusCode, body, want)
+		}
+	}
 	var acked []string
 	for i, b := range []func(string) string{small, large} {
 		mid := fmt.Sprintf("before-%d@x", i)
@@ -72,6 +88,7 @@ func TestFullDiskDuringData(t *testing.T) {
 			if err := port.c.Reset(); err != nil {
 				t.Fatalf("%s: the session did not go on after the refusal: %v", port.name, err)
 			}
+			health(http.StatusServiceUnavailable)
 		}
 	}
 
@@ -111,6 +128,7 @@ func TestFullDiskDuringData(t *testing.T) {
 		} else {
 			acked = append(acked, mid)
 		}
+		health(http.StatusOK)
 		if got := try("capture after space was freed", capt, "someone@far.test", b(fmt.Sprintf("after-capture-%d@x", i))); got != "ok" {
 			t.Errorf("capture after space was freed: %s", got)
 		}

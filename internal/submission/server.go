@@ -14,7 +14,6 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
-	"golang.org/x/sys/unix"
 
 	"github.com/xtramail/xtramail/internal/auth"
 	"github.com/xtramail/xtramail/internal/message"
@@ -512,9 +511,10 @@ func (s *session) Data(r io.Reader) error {
 			sp.Close()
 			io.Copy(io.Discard, in)
 			reply := smtpserver.Error(err)
-			if errors.Is(err, smtpserver.ErrBudget) || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
+			if errors.Is(err, smtpserver.ErrBudget) || smtpserver.StorageFull(err) {
 				reply = smtpserver.ErrStorageFull
 			}
+			s.srv.cfg.Storage.Record(err)
 			s.log.Error("spool submitted message", "err", err)
 			s.refused(strings.Join(s.rcpts, ", "), "spool: "+err.Error())
 			return reply
@@ -529,6 +529,9 @@ func (s *session) Data(r io.Reader) error {
 	defer cancel()
 	res, err := s.srv.sub.Submit(ctx, Message{Account: *s.acct, MailFrom: s.from, Rcpts: s.rcpts, Spool: sp, RemoteIP: s.ip, routes: s.routes,
 		DSN: s.dsn})
+	// The health check hears of a full disk from here too, and of its
+	// end at a message kept.
+	s.srv.cfg.Storage.Record(err)
 	if err != nil {
 		reply := smtpError(err)
 		if smtpserver.Temporary(reply) && !errors.Is(err, ErrRateLimited) && reply != errTooManyRcpts {
