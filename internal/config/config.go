@@ -108,8 +108,9 @@ type SMTP struct {
 	// from one client address (IPv6 by /64).
 	MaxConns      int `toml:"max_conns"`
 	MaxConnsPerIP int `toml:"max_conns_per_ip"`
-	// ReadTimeout is per command and per read of a message body;
-	// WriteTimeout per reply.
+	// ReadTimeout is per command and per read of a message body, and
+	// bounds a session's time outside a mail transaction (NOOP and RSET
+	// do not extend it); WriteTimeout per reply.
 	ReadTimeout  Duration `toml:"read_timeout"`
 	WriteTimeout Duration `toml:"write_timeout"`
 }
