@@ -77,6 +77,11 @@ type limitListener struct {
 	mu    sync.Mutex
 	total int
 	perIP map[netip.Prefix]int
+	// A line is logged for a refused connection at most once a second,
+	// with the count of those refused since the last line: a flood past
+	// the limits must not become a flood of log lines.
+	lastLogged time.Time
+	unlogged   int
 
 	refusing atomic.Int32 // refusals being answered (maxRefusing)
 }
@@ -122,7 +127,10 @@ func (l *limitListener) Accept() (net.Conn, error) {
 // refuse logs a connection turned away and answers it in the
 // background, so that a slow peer cannot stall Accept.
 func (l *limitListener) refuse(c net.Conn, reply, reason string, total, fromIP int) {
-	l.log.Info("connection refused", "remote", RemoteIP(c.RemoteAddr()), "reason", reason, "conns", total, "conns_from_ip", fromIP)
+	if unlogged, ok := l.logRefusal(); ok {
+		l.log.Info("connection refused", "remote", RemoteIP(c.RemoteAddr()), "reason", reason, "conns", total, "conns_from_ip", fromIP,
+			"refused_unlogged", unlogged)
+	}
 	if l.lim.Refused != nil {
 		l.lim.Refused(c.RemoteAddr(), reason)
 	}
@@ -145,6 +153,20 @@ func (l *limitListener) refuse(c net.Conn, reply, reason string, total, fromIP i
 		}
 		w.Write([]byte(reply + "\r\n"))
 	}()
+}
+
+// logRefusal reports whether a refusal gets its log line now, and how
+// many were refused, unlogged, since the last line.
+func (l *limitListener) logRefusal() (unlogged int, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now := time.Now(); now.Sub(l.lastLogged) >= time.Second {
+		l.lastLogged = now
+		unlogged, l.unlogged = l.unlogged, 0
+		return unlogged, true
+	}
+	l.unlogged++
+	return 0, false
 }
 
 func (l *limitListener) release(key netip.Prefix) {

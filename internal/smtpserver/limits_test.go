@@ -3,10 +3,12 @@ package smtpserver
 import (
 	"bufio"
 	"crypto/tls"
+	"encoding/json"
 	"log/slog"
 	"net"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -183,4 +185,88 @@ func TestRefusalsDoNotPileUp(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestRefusalsLoggedSparingly: a flood past the limits is logged a line
+// a second, each saying how many connections were refused unlogged since
+// the one before, not a line a connection (a flood of connections became
+// a flood of log lines, on the disk the mail is kept on).
+func TestRefusalsLoggedSparingly(t *testing.T) {
+	var logBuf lockedBuf
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := LimitListener(raw, Limits{MaxConns: 1}, slog.New(slog.NewJSONHandler(&logBuf, nil)))
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // holds the one slot
+		}
+	}()
+	dial := func() string {
+		t.Helper()
+		c, err := net.Dial("tcp", raw.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(time.Minute))
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		return line
+	}
+	first, err := net.Dial("tcp", raw.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	const flood = 300
+	start := time.Now()
+	for range flood {
+		if got := dial(); !strings.HasPrefix(got, "421 4.7.0 ") {
+			t.Fatalf("over the limit: %q", got)
+		}
+	}
+	took := time.Since(start)
+	time.Sleep(time.Second)
+	dial() // logged, with the count of those before it left unlogged
+	var lines, counted int
+	for _, l := range strings.Split(strings.TrimSpace(logBuf.String()), "\n") {
+		var rec struct {
+			Msg      string
+			Unlogged int `json:"refused_unlogged"`
+		}
+		if err := json.Unmarshal([]byte(l), &rec); err != nil || rec.Msg != "connection refused" {
+			continue
+		}
+		lines++
+		counted += 1 + rec.Unlogged
+	}
+	if max := 2 + int(took/time.Second); lines > max || counted != flood+1 {
+		t.Errorf("%d refusals over %s logged in %d lines accounting for %d; want at most %d lines accounting for all",
+			flood+1, took.Round(time.Millisecond), lines, counted, max)
+	}
+}
+
+// lockedBuf is a log destination for handlers written from several
+// goroutines.
+type lockedBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
