@@ -1,22 +1,25 @@
+//go:build stress
+
+// The stress runs of the real serve process (go test -tags stress
+// ./cmd/xtramail): hundreds of hostile messages, connection floods and
+// large messages at once, with the process's memory read from /proc. They
+// take minutes, so CI does not build them.
+
 package main
 
 import (
 	"bufio"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/xtramail/xtramail/internal/tlsutil"
 )
 
 // procMem reads a process's resident memory now, at its peak since the
@@ -54,14 +57,10 @@ func resetPeak(pid int) {
 }
 
 // hostileServer starts serve with submission on both ports (and more
-// keys of the [capture] section), for a stress run (XTRAMAIL_STRESS=1;
-// else it skips t), and returns
+// keys of the [capture] section), for a stress run, and returns
 // their addresses and a TLS config trusting the server's certificate.
 func hostileServer(t *testing.T, captureKeys string) (srv *server, sub, subs string, tlsCfg *tls.Config) {
 	t.Helper()
-	if os.Getenv("XTRAMAIL_STRESS") == "" {
-		t.Skip("a stress run: XTRAMAIL_STRESS=1")
-	}
 	data := t.TempDir()
 	cliProc(t, data, "", "domain", "add", "example.test")
 	cliProc(t, data, hostilePw+"\n", "user", "add", "alice@example.test", "--password-stdin")
@@ -72,24 +71,6 @@ func hostileServer(t *testing.T, captureKeys string) (srv *server, sub, subs str
 	rss, _, _ := procMem(t, srv.cmd.Process.Pid)
 	t.Logf("serve at rest: RSS %d MiB", rss)
 	return srv, sub, subs, tlsCfg
-}
-
-// clientTLS trusts the self-signed certificate of the server on data,
-// which it writes as its listeners start.
-func clientTLS(t *testing.T, data string) *tls.Config {
-	t.Helper()
-	roots := x509.NewCertPool()
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		pem, err := os.ReadFile(filepath.Join(data, tlsutil.SelfSignedCertFile))
-		if err == nil && roots.AppendCertsFromPEM(pem) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the server's certificate: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return &tls.Config{RootCAs: roots, ServerName: "localhost"}
 }
 
 const hostilePw = "Hostile-load-pass-2026"
@@ -216,7 +197,7 @@ func oneLine(before string, mib int, after string) func(w io.Writer) {
 	}
 }
 
-// TestHostileMessagesBoundedRSS (XTRAMAIL_STRESS=1: it sends hundreds of
+// TestHostileMessagesBoundedRSS (it sends hundreds of
 // megabytes): each hostile message, on 587, 465 and capture, gets a
 // standard answer, the session or the server stays up, and the peak
 // resident memory of the serve process stays bounded. The figures are
@@ -272,7 +253,7 @@ func (e *errWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// TestConnectionFloodsBounded (XTRAMAIL_STRESS=1): 1,000 idle connections
+// TestConnectionFloodsBounded (stress): 1,000 idle connections
 // on each of 587, 465 and capture, from one client address and from
 // many: past the limits each is answered "421 4.7.0" at once, the
 // listener keeps serving other clients, and the RSS is logged.
@@ -396,7 +377,7 @@ func hostileSessionOrRefusal(t *testing.T, port, addr string, tlsCfg *tls.Config
 	return strings.TrimSpace(line)
 }
 
-// TestConcurrentLargeMessagesRSS (XTRAMAIL_STRESS=1): 40 sessions on
+// TestConcurrentLargeMessagesRSS (stress): 40 sessions on
 // 587, 465 and capture each send a 10 MB message at once, half of them a
 // single line (which submission re-encodes before queueing), the others
 // 76-character lines. All are answered 250, and the serve process's
@@ -485,7 +466,7 @@ func sendAtOnce(t *testing.T, n, size int, capture, sub, subs string, tlsCfg *tl
 	return replies
 }
 
-// TestInflightBudgetUnderLoad (XTRAMAIL_STRESS=1): with the budget of
+// TestInflightBudgetUnderLoad (stress): with the budget of
 // message bytes in flight (capture.max_inflight_bytes, shared by every
 // listener) at 48 MiB, 24 messages of 8 MB at once on 587, 465 and
 // capture: each is answered 250 or "452 4.3.1" (try later), nothing else,

@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +23,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/tlsutil"
 )
 
 // holdSink is the relay of the kill -9 test: a go-smtp server that counts
@@ -406,4 +410,22 @@ func TestKill9MidSubmission(t *testing.T) {
 		t.Fatalf("nothing acknowledged before the kill: %s", srv.stderr)
 	}
 	srv.stop(t)
+}
+
+// clientTLS trusts the self-signed certificate of the server on data,
+// which it writes as its listeners start.
+func clientTLS(t *testing.T, data string) *tls.Config {
+	t.Helper()
+	roots := x509.NewCertPool()
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		pem, err := os.ReadFile(filepath.Join(data, tlsutil.SelfSignedCertFile))
+		if err == nil && roots.AppendCertsFromPEM(pem) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server's certificate: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return &tls.Config{RootCAs: roots, ServerName: "localhost"}
 }
