@@ -426,6 +426,15 @@ func (s *Service) Start(ctx context.Context) error {
 		s.Admin.RunPendingPasswords(ctx)
 	}()
 	if s.Queue != nil {
+		// One service serves a data directory: an entry still leased
+		// was claimed by a process that is gone (killed, say). It is
+		// sent now, not after its lease (15 minutes); one that process
+		// had sent and not yet recorded goes again, as it would then.
+		if n, err := s.Store.ReleaseQueueLeases(ctx); err != nil {
+			s.log.Warn("outbound queue: entries claimed before the restart wait out their lease", "err", err)
+		} else if n > 0 {
+			s.log.Info("outbound queue: took over entries claimed before the restart", "entries", n)
+		}
 		s.log.Info("outbound queue running", "mode", s.cfg.Queue.Mode)
 		s.wg.Add(1)
 		go func() {

@@ -150,6 +150,11 @@ type Queue interface {
 	// that dies mid-attempt leaves the lease to expire, so its entries
 	// are retried and never lost.
 	ClaimQueue(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]QueueEntry, error)
+	// ReleaseQueueLeases ends every lease and returns how many it ended:
+	// for a worker starting where no other one runs, which takes over
+	// what a killed process had claimed instead of leaving it to wait out
+	// its lease.
+	ReleaseQueueLeases(ctx context.Context) (int, error)
 	// SettleQueue applies outcomes and appends the events, durably, in
 	// one transaction. An entry already gone is skipped, not an error (a
 	// concurrent delete).

@@ -131,6 +131,19 @@ func (s *Store) ClaimQueue(ctx context.Context, now time.Time, lease time.Durati
 	return out, nil
 }
 
+func (s *Store) ReleaseQueueLeases(ctx context.Context) (int, error) {
+	var n int64
+	err := s.write(ctx, func(t *tx) error {
+		res, err := t.Exec("UPDATE queue SET lease_until = 0 WHERE lease_until > 0")
+		if err != nil {
+			return fmt.Errorf("release queue leases: %w", err)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}
+
 func (s *Store) OpenQueuedBody(ctx context.Context, e store.QueueEntry) (io.ReadCloser, error) {
 	if e.BodyKey == "" {
 		return s.OpenBody(ctx, e.AccountID, e.BodyID)

@@ -123,6 +123,14 @@ func testQueue(t *testing.T, s store.Store) {
 	if again := must(s.ClaimQueue(ctx, t0.Add(2*time.Minute), time.Minute, 10)); len(again) != 3 {
 		t.Fatalf("claim after lease: %d entries, want 3", len(again))
 	}
+	// Leases released (a worker starting after a kill): claimed again at
+	// once.
+	if n := must(s.ReleaseQueueLeases(ctx)); n != 3 {
+		t.Fatalf("released %d leases, want 3", n)
+	}
+	if again := must(s.ClaimQueue(ctx, t0.Add(2*time.Minute), time.Minute, 10)); len(again) != 3 {
+		t.Fatalf("claim after the leases were released: %d entries, want 3", len(again))
+	}
 
 	// Settle: one delivered, one deferred with its reason, with events.
 	next := t0.Add(time.Hour)
