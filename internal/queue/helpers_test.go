@@ -132,6 +132,23 @@ func startSink(t testing.TB, cfg *tls.Config, implicit bool) *sink {
 // startSinkWith is startSink with server settings changed by configure.
 func startSinkWith(t testing.TB, cfg *tls.Config, implicit bool, configure func(*smtp.Server)) *sink {
 	t.Helper()
+	var ln net.Listener
+	var err error
+	if implicit {
+		ln, err = tls.Listen("tcp", "127.0.0.1:0", cfg)
+	} else {
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serveSink(t, ln, cfg, implicit, configure)
+}
+
+// serveSink is a sink on ln, which speaks TLS from the start when
+// implicit, else offers STARTTLS with cfg (when set).
+func serveSink(t testing.TB, ln net.Listener, cfg *tls.Config, implicit bool, configure func(*smtp.Server)) *sink {
+	t.Helper()
 	s := &sink{conns: map[*smtp.Conn]bool{}}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		s.set(func() { s.conns[c] = true })
@@ -143,16 +160,8 @@ func startSinkWith(t testing.TB, cfg *tls.Config, implicit bool, configure func(
 	if configure != nil {
 		configure(srv)
 	}
-	var ln net.Listener
-	var err error
-	if implicit {
-		ln, err = tls.Listen("tcp", "127.0.0.1:0", cfg)
-	} else {
+	if !implicit {
 		srv.TLSConfig = cfg
-		ln, err = net.Listen("tcp", "127.0.0.1:0")
-	}
-	if err != nil {
-		t.Fatal(err)
 	}
 	s.addr = ln.Addr().String()
 	s.port = ln.Addr().(*net.TCPAddr).Port

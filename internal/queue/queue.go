@@ -13,11 +13,14 @@
 package queue
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -98,7 +101,11 @@ type Config struct {
 	Concurrency int           // domains delivered at once (8)
 	Poll        time.Duration // how often the worker looks (15 s)
 	IdleConn    time.Duration // an idle session is kept this long (2 s)
-	DialTimeout time.Duration // per address (30 s)
+	// SessionMessages is how many messages one session carries before
+	// it is closed and a new one opened for the rest (100), so that no
+	// session lasts without end and a server's own limit is seldom met.
+	SessionMessages int
+	DialTimeout     time.Duration // per address (30 s)
 	// DKIMKeyTTL is how long a sender domain's DKIM key, once read, is
 	// used before the store is read again (dkim.DefaultKeyTTL).
 	DKIMKeyTTL time.Duration
@@ -132,6 +139,9 @@ func (c *Config) defaults() {
 	}
 	if c.Concurrency <= 0 {
 		c.Concurrency = 8
+	}
+	if c.SessionMessages <= 0 {
+		c.SessionMessages = 100
 	}
 	if c.MXPort == 0 {
 		c.MXPort = 25
@@ -378,6 +388,10 @@ func (w *Worker) pass(ctx context.Context, limit int, wg *sync.WaitGroup) (int, 
 // SMTP transaction with a RCPT each.
 type outMsg struct {
 	entries []store.QueueEntry
+	// held are entries an earlier transaction of the message settled
+	// nothing of (tooMany), with their results, to settle with these.
+	held    []store.QueueEntry
+	heldRes []result
 }
 
 func groupMessages(entries []store.QueueEntry) []*outMsg {
@@ -413,6 +427,8 @@ type target struct {
 	// confined: a host named by others, an entry's own route or an MX,
 	// dialled only at the addresses Config.RouteNetworks allows.
 	confined bool
+	// noMX: the domain itself, which has no MX records (RFC 5321 5.1).
+	noMX bool
 }
 
 // result is the outcome of one entry's attempt.
@@ -425,118 +441,276 @@ type result struct {
 	// dsnOn: delivered to a server that announced DSN, which took the
 	// sender's requests on (RFC 3461 4.2), success reports included.
 	dsnOn bool
+	code  int // the remote reply's code, 0 for a reason of our own
+	// rank says how much a reason for not reaching a host tells the
+	// sender (keep).
+	rank int
 }
 
+// tooMany reports a recipient refused for being one too many for the
+// transaction (RFC 5321 4.5.3.1.10): 452, or 552 with 5.5.3, which older
+// servers used.
+func (r result) tooMany() bool {
+	return r.code == 452 || r.code == 552 && r.status == "5.5.3"
+}
+
+// Ranks of the reasons a host was not reached: a host's own reply says
+// most, then a refusal of ours for its security (TLS, MTA-STS, its
+// address), then a failed connection or lookup.
+const (
+	rankNetwork = iota + 1
+	rankSecurity
+	rankReply
+)
+
+// reason is the result of a failed attempt to reach a host or to keep a
+// session with it: deferred whatever the code, with its rank.
+func reason(err error, host string) result {
+	r := failure(err, host)
+	r.outcome = store.QueueDeferred
+	var ce *closedError
+	switch {
+	case isSMTP(err) || errors.As(err, &ce):
+		r.rank = rankReply
+	case errors.Is(err, errTLSFailed) || errors.Is(err, errRouteRefused) || errors.Is(err, errNoTLS) ||
+		strings.Contains(err.Error(), "mta-sts"):
+		r.rank = rankSecurity
+	default:
+		r.rank = rankNetwork
+	}
+	return r
+}
+
+// keep makes r the reason kept for the entries still pending when it
+// tells more than the one kept; of equal ones, the first (the most
+// preferred host's) stays.
+func keep(last *result, r result) {
+	if r.rank > last.rank {
+		*last = r
+	}
+}
+
+// maxAddresses bounds the addresses one attempt at a domain dials (or
+// whose session fails before a message is settled), across its MX hosts:
+// with a 30-second dial timeout each, the attempt stays well within its
+// lease however many hosts and addresses a domain lists. Postfix stops at
+// 5 (smtp_mx_address_limit); a few more reach past a dead IPv6 address
+// and a backup MX.
+const maxAddresses = 10
+
 // deliverDomain delivers messages to one domain over one session (trying
-// the next host when one fails) and settles every entry.
+// the next address, then the next host, when one fails) and settles every
+// entry.
 func (w *Worker) deliverDomain(ctx context.Context, domain string, msgs []*outMsg) {
 	log := w.log.With("domain", domain)
+	msgs = w.dropLoops(ctx, msgs)
+	if len(msgs) == 0 {
+		return
+	}
 	targets, res := w.targets(ctx, domain)
 	if res != nil {
 		for _, m := range msgs {
-			w.settle(ctx, m, uniform(m, *res))
+			w.settleMsg(ctx, m, uniform(m, *res))
 		}
 		return
 	}
 	pending := msgs
-	last := result{outcome: store.QueueDeferred, reply: "no host could be reached", status: "4.4.1"}
+	var last result // the most useful reason a host gave, for what is left
+	budget := maxAddresses
+	absent := 0 // hosts whose names have no address at all
 	for _, t := range targets {
-		if len(pending) == 0 {
+		if len(pending) == 0 || budget == 0 || ctx.Err() != nil {
 			break
 		}
 		key := t.key()
-		c := w.pool.get(ctx, key)
-		pooled := c != nil
-		if c == nil {
-			var err error
-			c, err = w.open(ctx, t, log)
-			if err != nil {
-				log.Info("outbound connection failed", "host", t.host, "err", err)
-				// Deferred even for a 5xx: a refusing MX says nothing of
-				// the others, and a relay refusing our AUTH is our set-up
-				// to fix, not the message's fault. The lifetime bounds
-				// the retries.
-				last = failure(err, t.host)
-				last.outcome = store.QueueDeferred
-				continue
-			}
-		}
-		ok := true
-		for len(pending) > 0 {
-			m := pending[0]
-			// An entry's lease must not run out while it is tried, or
-			// another worker could send it too. One that waited behind
-			// the others of a long session until less than a third of
-			// its lease is left is not tried: it is left to its lease and
-			// retried then, with no attempt counted (it did not fail). A
-			// started attempt has at least a sixth of the lease, and is
-			// cut off a sixth before the lease ends.
-			left := m.entries[0].LeaseUntil.Sub(w.cfg.Now())
-			if left < w.cfg.Lease/3 {
-				log.Info("queue entry left to its lease: its session is long", "message_id", m.entries[0].MessageID)
-				pending = pending[1:]
-				continue
-			}
-			cut := time.AfterFunc(left-w.cfg.Lease/6, c.abort)
-			results, connErr := w.send(ctx, c, t, m)
-			cut.Stop()
-			if pooled && errors.Is(connErr, errStale) {
-				// The pooled session had died while idle, before
-				// anything of this message reached the server: try it
-				// on a new session, as if none had been pooled.
-				log.Debug("pooled session gone", "host", t.host, "err", connErr)
-				c.abort()
-				pooled = false
-				var err error
-				if c, err = w.open(ctx, t, log); err != nil {
-					log.Info("outbound connection failed", "host", t.host, "err", err)
-					last = failure(err, t.host)
-					last.outcome = store.QueueDeferred
-					ok, c = false, nil
+		var addrs []string
+		resolved := false
+		next := 0 // the address dialled next
+		for len(pending) > 0 && ctx.Err() == nil {
+			c := w.pool.get(ctx, key)
+			pooled := c != nil
+			if c == nil {
+				if !resolved {
+					resolved = true
+					var err error
+					if addrs, err = w.addresses(ctx, t); err != nil {
+						log.Info("outbound connection failed", "host", t.host, "err", err)
+						keep(&last, reason(err, t.host))
+						var de *net.DNSError
+						if errors.As(err, &de) && de.IsNotFound {
+							absent++
+						}
+						break
+					}
+				}
+				for c == nil && next < len(addrs) && budget > 0 {
+					budget--
+					var err error
+					if c, err = w.open(ctx, t, addrs[next], log); err != nil {
+						// Deferred even for a 5xx: a refusing host says
+						// nothing of the others, and a relay refusing our
+						// AUTH is our set-up to fix, not the message's
+						// fault. The lifetime bounds the retries.
+						log.Info("outbound connection failed", "host", t.host, "addr", addrs[next], "err", err)
+						keep(&last, reason(err, t.host))
+						next++
+					}
+				}
+				if c == nil {
 					break
 				}
+			}
+			sent, err := w.run(ctx, c, t, &pending, log)
+			switch {
+			case err == nil && len(pending) == 0 && ctx.Err() == nil && c.sent < w.cfg.SessionMessages:
+				w.pool.put(key, c)
+				continue
+			case err == nil:
+				// The session carried its share of messages: a new one
+				// takes the rest.
+				c.close()
 				continue
 			}
-			pooled = false
-			if connErr != nil {
-				log.Info("outbound connection lost", "host", t.host, "err", connErr)
-				last = failure(connErr, t.host)
-				last.outcome = store.QueueDeferred
-				ok = false
-				break
-			}
-			for i := range results {
-				results[i].note = c.note
-			}
-			w.settle(ctx, m, results)
-			pending = pending[1:]
-		}
-		switch {
-		case c == nil:
-		case ok && ctx.Err() == nil:
-			w.pool.put(key, c)
-		default:
 			c.abort()
+			switch {
+			case pooled && errors.Is(err, errStale):
+				// The pooled session had died while idle, before
+				// anything of the message reached the server: try it on
+				// a new session, as if none had been pooled.
+				log.Debug("pooled session gone", "host", t.host, "err", err)
+			case sent > 0:
+				// The server ended a session that carried messages (its
+				// limit per session, or a restart): a new one takes the
+				// rest.
+				log.Info("outbound session ended, opening another", "host", c.host, "delivered", sent, "err", err)
+			default:
+				log.Info("outbound connection lost", "host", c.host, "err", err)
+				keep(&last, reason(err, c.host))
+				next++
+				budget--
+			}
 		}
 	}
+	if absent == len(targets) {
+		// RFC 5321 5.1: when no host it names has an address, the domain
+		// cannot take mail; the sender hears of it now rather than in
+		// five days. Without MX records, that is a domain that does not
+		// exist (or has no address): 5.1.2, bad destination system
+		// (RFC 3463); with them, 5.4.4, unable to route.
+		last = result{outcome: store.QueueFailed, status: "5.4.4", reply: "no MX host of " + domain + " has an address: " + last.reply}
+		if targets[0].noMX {
+			last = result{outcome: store.QueueFailed, status: "5.1.2", reply: "domain " + domain + " has neither MX records nor an address: " + last.reply}
+		}
+	}
+	if last.outcome == 0 {
+		last = result{outcome: store.QueueDeferred, reply: "no host could be reached", status: "4.4.1"}
+	}
 	for _, m := range pending {
-		w.settle(ctx, m, uniform(m, last))
+		w.settleMsg(ctx, m, uniform(m, last))
 	}
 }
 
-// open connects to a target, in the clear again when opportunistic TLS
-// fails and no policy enforces it.
-func (w *Worker) open(ctx context.Context, t target, log *slog.Logger) (*conn, error) {
-	c, _, err := w.connect(ctx, t)
+// run sends pending messages over c, settling each, until none is left,
+// c has carried Config.SessionMessages, or the session breaks (err, with
+// the message it broke on still pending). sent is how many were settled.
+func (w *Worker) run(ctx context.Context, c *conn, t target, pending *[]*outMsg, log *slog.Logger) (sent int, err error) {
+	for len(*pending) > 0 && c.sent < w.cfg.SessionMessages {
+		m := (*pending)[0]
+		// An entry's lease must not run out while it is tried, or
+		// another worker could send it too. One that waited behind the
+		// others of a long session until less than a third of its lease
+		// is left is not tried: it is left to its lease and retried
+		// then, with no attempt counted (it did not fail). A started
+		// attempt has at least a sixth of the lease, and is cut off a
+		// sixth before the lease ends.
+		left := m.entries[0].LeaseUntil.Sub(w.cfg.Now())
+		if left < w.cfg.Lease/3 {
+			log.Info("queue entry left to its lease: its session is long", "message_id", m.entries[0].MessageID)
+			*pending = (*pending)[1:]
+			continue
+		}
+		cut := time.AfterFunc(left-w.cfg.Lease/6, c.abort)
+		results, connErr := w.send(ctx, c, t, m)
+		cut.Stop()
+		if connErr != nil {
+			return sent, connErr
+		}
+		c.sent++
+		for i := range results {
+			results[i].note = c.note
+		}
+		if rest := w.tooMany(ctx, m, results); rest != nil {
+			// The rest go at once, in a transaction of their own.
+			(*pending)[0] = rest
+			sent++
+			continue
+		}
+		w.settleMsg(ctx, m, results)
+		*pending = (*pending)[1:]
+		sent++
+	}
+	return sent, nil
+}
+
+// tooMany handles recipients refused for being too many for one
+// transaction (RFC 5321 4.5.3.1.10: 452, or 552 5.5.3 from older
+// servers) while others were delivered: it settles the delivered ones,
+// as delivery must be settled before anything more is sent, and returns
+// the message for the refused ones to send in a new transaction, carrying
+// the others' results so that the sender gets one notification for the
+// message. It returns nil when there is nothing to send again: none was
+// refused so, or none delivered (then the 452 is a plain deferral).
+func (w *Worker) tooMany(ctx context.Context, m *outMsg, results []result) *outMsg {
+	delivered, refused := false, false
+	for _, r := range results {
+		delivered = delivered || r.outcome == store.QueueDelivered
+		refused = refused || r.tooMany()
+	}
+	if !delivered || !refused {
+		return nil
+	}
+	done := &outMsg{}
+	var doneRes []result
+	rest := &outMsg{held: m.held, heldRes: m.heldRes}
+	for i, e := range m.entries {
+		switch r := results[i]; {
+		case r.tooMany():
+			rest.entries = append(rest.entries, e)
+		case r.outcome == store.QueueDelivered:
+			done.entries = append(done.entries, e)
+			doneRes = append(doneRes, r)
+		default:
+			rest.held = append(rest.held, e)
+			rest.heldRes = append(rest.heldRes, r)
+		}
+	}
+	w.settle(ctx, done, doneRes)
+	return rest
+}
+
+// settleMsg settles a message's entries with their results, and those
+// its earlier transactions held (tooMany).
+func (w *Worker) settleMsg(ctx context.Context, m *outMsg, results []result) {
+	if len(m.held) > 0 {
+		results = append(slices.Clip(results), m.heldRes...)
+		m = &outMsg{entries: append(slices.Clip(m.entries), m.held...)}
+	}
+	w.settle(ctx, m, results)
+}
+
+// open connects to a target at an address, in the clear again when
+// opportunistic TLS fails and no policy enforces it.
+func (w *Worker) open(ctx context.Context, t target, a string, log *slog.Logger) (*conn, error) {
+	c, _, err := w.connect(ctx, t, a)
 	if errors.Is(err, errTLSFailed) && t.tlsMode == "opportunistic" && (t.sts == nil || t.sts.Mode != mtasts.Enforce) {
 		// RFC 7435 4: opportunistic security must not fail where
 		// cleartext would work; unless a policy enforces TLS, try
 		// again in the clear rather than never deliver to an MX with
 		// broken TLS (RFC 8461 5: testing mode delivers).
-		log.Info("STARTTLS failed, retrying in the clear", "host", t.host, "err", err)
+		log.Info("STARTTLS failed, retrying in the clear", "host", t.host, "addr", a, "err", err)
 		clear := t
 		clear.tlsMode = "none"
-		c, _, err = w.connect(ctx, clear)
+		c, _, err = w.connect(ctx, clear, a)
 	}
 	return c, err
 }
@@ -584,7 +758,14 @@ func (w *Worker) targets(ctx context.Context, domain string) ([]target, *result)
 		}
 	}
 	mxs, err := w.cfg.Resolver.LookupMX(ctx, domain)
+	if err != nil && len(mxs) > 0 {
+		// Go's resolver drops malformed records and says so with an
+		// error, next to the others: those are used.
+		w.log.Warn("malformed MX records ignored", "domain", domain, "err", err)
+		err = nil
+	}
 	var dnsErr *net.DNSError
+	noMX := false
 	switch {
 	case err == nil && len(mxs) == 1 && (mxs[0].Host == "." || mxs[0].Host == ""):
 		// RFC 7505: a null MX says the domain takes no mail.
@@ -593,30 +774,128 @@ func (w *Worker) targets(ctx context.Context, domain string) ([]target, *result)
 	case errors.As(err, &dnsErr) && dnsErr.IsNotFound || err == nil:
 		// RFC 5321 5.1: without MX records, the domain itself is the host.
 		// Whether it exists at all is learnt when its address is looked up.
-		mxs = []*net.MX{{Host: domain, Pref: 0}}
+		mxs, noMX = []*net.MX{{Host: domain, Pref: 0}}, true
 	default:
+		// SERVFAIL, a timeout: whether the domain has MX records is
+		// unknown, so it does not fall back to its address.
 		return nil, &result{outcome: store.QueueDeferred, reply: fmt.Sprintf("MX lookup for %s: %v", domain, err), status: "4.4.3"}
 	}
 	sort.SliceStable(mxs, func(i, j int) bool { return mxs[i].Pref < mxs[j].Pref })
+	// RFC 5321 5.1: hosts of equal preference are tried in random order,
+	// which spreads the load as the domain asked.
+	for lo := 0; lo < len(mxs); {
+		hi := lo + 1
+		for hi < len(mxs) && mxs[hi].Pref == mxs[lo].Pref {
+			hi++
+		}
+		for i := hi - 1; i > lo; i-- {
+			j := lo + min(int(w.cfg.Rand()*float64(i-lo+1)), i-lo)
+			mxs[i], mxs[j] = mxs[j], mxs[i]
+		}
+		lo = hi
+	}
 	var out []target
+	var unusable *result
+	skipped := false
 	for _, mx := range mxs {
 		host := trimDot(mx.Host)
-		t := target{host: host, port: w.cfg.MXPort, tlsMode: "opportunistic", sts: policy, confined: true}
+		if r := unusableMX(domain, host); r != nil {
+			if host != "." {
+				w.log.Warn("unusable MX host skipped", "domain", domain, "mx", host, "reason", r.reply)
+			}
+			unusable = r
+			continue
+		}
+		t := target{host: host, port: w.cfg.MXPort, tlsMode: "opportunistic", sts: policy, confined: true, noMX: noMX}
 		if policy != nil && !policy.Match(host) {
 			if policy.Mode == mtasts.Enforce {
 				// RFC 8461 4.1: a host the policy does not list is not
 				// tried at all.
 				w.log.Warn("mta-sts: MX not in policy, skipped", "domain", domain, "mx", host)
+				skipped = true
 				continue
 			}
 			w.log.Warn("mta-sts testing: MX not in policy", "domain", domain, "mx", host)
 		}
 		out = append(out, t)
 	}
-	if len(out) == 0 {
-		return nil, &result{outcome: store.QueueDeferred, reply: "mta-sts: no MX host of " + domain + " matches its enforced policy", status: "4.7.5"}
+	switch {
+	case len(out) > 0:
+		return out, nil
+	case !skipped && unusable != nil:
+		// RFC 5321 5.1: MX records none of which is usable are an error.
+		return nil, unusable
 	}
-	return out, nil
+	return nil, &result{outcome: store.QueueDeferred, reply: "mta-sts: no MX host of " + domain + " matches its enforced policy", status: "4.7.5"}
+}
+
+// unusableMX says why an MX host cannot take a domain's mail, nil when it
+// may: a null MX among other records (RFC 7505 3 forbids the mix; the
+// others are used), an IP address where a name must be (RFC 5321 5.1;
+// Postfix skips those too), or localhost, which loops back (RFC 6761
+// 6.3).
+func unusableMX(domain, host string) *result {
+	h := strings.ToLower(host)
+	switch _, err := netip.ParseAddr(strings.Trim(h, "[]")); {
+	case h == "." || h == "":
+		return &result{outcome: store.QueueFailed, status: "5.1.10", reply: "domain " + domain + " accepts no mail (null MX)"}
+	case err == nil:
+		return &result{outcome: store.QueueFailed, status: "5.4.4",
+			reply: "MX host " + host + " of " + domain + " is an IP address, not a host name (RFC 5321 5.1)"}
+	case h == "localhost" || strings.HasSuffix(h, ".localhost"):
+		return &result{outcome: store.QueueFailed, status: "5.4.6",
+			reply: "MX host " + host + " of " + domain + " is localhost: mail for it would loop back"}
+	}
+	return nil
+}
+
+// maxHops is how many Received fields a message may carry before it is
+// taken for a loop (RFC 5321 6.3) and returned instead of sent again:
+// Postfix's hopcount_limit.
+const maxHops = 50
+
+// dropLoops settles as failed the messages that carry maxHops Received
+// fields or more, and returns the others.
+func (w *Worker) dropLoops(ctx context.Context, msgs []*outMsg) []*outMsg {
+	out := msgs[:0:0]
+	for _, m := range msgs {
+		n, err := w.hops(ctx, m.entries[0])
+		if err != nil || n < maxHops {
+			// A body that cannot be read fails its attempt the same way
+			// when it is sent.
+			out = append(out, m)
+			continue
+		}
+		w.settleMsg(ctx, m, uniform(m, result{outcome: store.QueueFailed, status: "5.4.6",
+			reply: fmt.Sprintf("the message carries %d Received fields: it is looping (RFC 5321 6.3)", n)}))
+	}
+	return out
+}
+
+// hops counts the Received fields in the header of an entry's body.
+func (w *Worker) hops(ctx context.Context, e store.QueueEntry) (int, error) {
+	rc, err := w.st.OpenQueuedBody(ctx, e)
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	br := bufio.NewReader(io.LimitReader(rc, maxOriginalHeaders))
+	n := 0
+	for {
+		line, err := br.ReadSlice('\n')
+		if len(line) >= 9 && strings.EqualFold(string(line[:9]), "received:") {
+			n++
+		}
+		if err == bufio.ErrBufferFull {
+			// A long line: its rest is no field's start.
+			for err == bufio.ErrBufferFull {
+				_, err = br.ReadSlice('\n')
+			}
+		}
+		if err != nil || len(bytes.TrimRight(line, "\r\n")) == 0 {
+			return n, nil
+		}
+	}
 }
 
 // routePrefix marks a session's "domain" as an entry's own route

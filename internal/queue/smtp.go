@@ -46,6 +46,7 @@ type conn struct {
 	// with RSET (a pooled session, or a transaction left unfinished).
 	wire *wire
 	rset bool
+	sent int // transactions finished on the session
 }
 
 func (c *conn) close() {
@@ -73,18 +74,24 @@ type greetedConn struct {
 
 func (g *greetedConn) Read(b []byte) (int, error) { return g.r.Read(b) }
 
-// connect opens a session with a target: a TCP connection to one of its
-// addresses, TLS as the target asks, EHLO, and AUTH for a relay. note
-// carries an MTA-STS testing-mode report.
-func (w *Worker) connect(ctx context.Context, t target) (*conn, string, error) {
-	addrs := []string{t.host}
-	if w.cfg.Relay == nil {
-		ips, err := w.cfg.Resolver.LookupHost(ctx, t.host)
-		if err != nil {
-			return nil, "", fmt.Errorf("address of %s: %w", t.host, err)
-		}
-		addrs = ips
+// addresses returns where a target is dialled: in MX mode, the addresses
+// its name has in the worker's resolver, each tried in turn; with a
+// relay, its name (or a route's), which the dialler resolves.
+func (w *Worker) addresses(ctx context.Context, t target) ([]string, error) {
+	if w.cfg.Relay != nil {
+		return []string{t.host}, nil
 	}
+	ips, err := w.cfg.Resolver.LookupHost(ctx, t.host)
+	if err != nil {
+		return nil, fmt.Errorf("address of %s: %w", t.host, err)
+	}
+	return ips, nil
+}
+
+// connect opens a session with a target at one of its addresses (a): a
+// TCP connection, TLS as the target asks, EHLO, and AUTH for a relay.
+// note carries an MTA-STS testing-mode report.
+func (w *Worker) connect(ctx context.Context, t target, a string) (*conn, string, error) {
 	var raw net.Conn
 	var err error
 	d := net.Dialer{Timeout: w.cfg.DialTimeout}
@@ -102,13 +109,7 @@ func (w *Worker) connect(ctx context.Context, t target) (*conn, string, error) {
 			return nil
 		}
 	}
-	for _, a := range addrs {
-		raw, err = d.DialContext(ctx, "tcp", addr(a, t.port))
-		if err == nil {
-			break
-		}
-	}
-	if raw == nil {
+	if raw, err = d.DialContext(ctx, "tcp", addr(a, t.port)); err != nil {
 		return nil, "", fmt.Errorf("connect to %s: %w", t.host, err)
 	}
 	name := t.host + "[" + raw.RemoteAddr().(*net.TCPAddr).IP.String() + "]"
@@ -183,7 +184,7 @@ func (w *Worker) prelude(ctx context.Context, raw net.Conn, t target, tlsCfg *tl
 	mustTLS := t.tlsMode == "required" || t.sts != nil && t.sts.Mode == "enforce"
 	if !starttls || t.tlsMode == "none" {
 		if mustTLS {
-			return nil, fmt.Errorf("%s does not offer STARTTLS, which is required", name)
+			return nil, fmt.Errorf("%s %w, which is required", name, errNoTLS)
 		}
 		// Plain: go-smtp repeats EHLO, which RFC 5321 4.1.4 allows.
 		return &greetedConn{Conn: raw, r: io.MultiReader(greeting, br)}, nil
@@ -208,6 +209,9 @@ func (w *Worker) prelude(ctx context.Context, raw net.Conn, t target, tlsCfg *tl
 
 // errTLSFailed marks a failed STARTTLS handshake.
 var errTLSFailed = errors.New("tls handshake failed")
+
+// errNoTLS marks a server without STARTTLS where TLS is required.
+var errNoTLS = errors.New("does not offer STARTTLS")
 
 // smtpErr turns a textproto error into go-smtp's error type, with the
 // enhanced status code (RFC 2034) split off the text as go-smtp's client
@@ -475,7 +479,7 @@ func failure(err error, host string) result {
 	if !errors.As(err, &se) {
 		return result{outcome: store.QueueDeferred, reply: err.Error(), status: "4.4.1", host: host}
 	}
-	r := result{outcome: store.QueueDeferred, host: host}
+	r := result{outcome: store.QueueDeferred, host: host, code: se.Code}
 	if se.Code/100 == 5 {
 		r.outcome = store.QueueFailed
 	}

@@ -2,6 +2,7 @@ package queuetest
 
 import (
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -21,12 +22,13 @@ type DNS struct {
 	mu      sync.Mutex
 	zone    map[string][]dns.RR
 	queries map[string]int
+	fail    map[string][]uint16 // names answered SERVFAIL, for these types (nil: all)
 }
 
 // StartDNS serves records (zone-file lines) until the test ends.
 func StartDNS(t testing.TB, records ...string) *DNS {
 	t.Helper()
-	d := &DNS{zone: map[string][]dns.RR{}, queries: map[string]int{}}
+	d := &DNS{zone: map[string][]dns.RR{}, queries: map[string]int{}, fail: map[string][]uint16{}}
 	d.Add(t, records...)
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -81,22 +83,56 @@ func (d *DNS) SetTXT(t testing.TB, name, value string) {
 	d.zone[key] = append(rrs, &dns.TXT{Hdr: dns.RR_Header{Name: fq, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 300}, Txt: parts})
 }
 
+// Fail answers questions about name (a trailing dot is added) of the
+// types given (dns.TypeMX...), or of every type without any, with
+// SERVFAIL, as a broken or unreachable authoritative server does.
+func (d *DNS) Fail(name string, qtypes ...uint16) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if qtypes == nil {
+		qtypes = []uint16{}
+	}
+	d.fail[strings.ToLower(dns.Fqdn(name))] = qtypes
+}
+
+// serve answers as a recursive resolver would: a CNAME is followed
+// (within 8 steps) and its records come first in the answer, the name's
+// absence is NXDOMAIN and a name without records of the type asked an
+// empty answer (NODATA).
 func (d *DNS) serve(w dns.ResponseWriter, req *dns.Msg) {
 	m := new(dns.Msg)
 	m.SetReply(req)
 	m.Authoritative = true
+	m.RecursionAvailable = true
 	d.mu.Lock()
 	for _, q := range req.Question {
-		d.queries[strings.ToLower(q.Name)]++
-		rrs, ok := d.zone[strings.ToLower(q.Name)]
-		if !ok {
-			m.Rcode = dns.RcodeNameError
-			continue
-		}
-		for _, rr := range rrs {
-			if rr.Header().Rrtype == q.Qtype {
-				m.Answer = append(m.Answer, rr)
+		name := strings.ToLower(q.Name)
+		d.queries[name]++
+		for range 8 {
+			if f, ok := d.fail[name]; ok && (len(f) == 0 || slices.Contains(f, q.Qtype)) {
+				m.Rcode = dns.RcodeServerFailure
+				m.Answer = nil
+				break
 			}
+			rrs, ok := d.zone[name]
+			if !ok {
+				m.Rcode = dns.RcodeNameError
+				break
+			}
+			var cname string
+			for _, rr := range rrs {
+				switch {
+				case rr.Header().Rrtype == q.Qtype:
+					m.Answer = append(m.Answer, rr)
+				case rr.Header().Rrtype == dns.TypeCNAME:
+					cname = strings.ToLower(rr.(*dns.CNAME).Target)
+					m.Answer = append(m.Answer, rr)
+				}
+			}
+			if cname == "" || q.Qtype == dns.TypeCNAME {
+				break
+			}
+			name = cname
 		}
 	}
 	d.mu.Unlock()
