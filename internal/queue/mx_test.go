@@ -1,13 +1,24 @@
 package queue
 
 import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/emersion/go-smtp"
 	"github.com/miekg/dns"
 
 	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/tlsutil"
 )
 
 // TestMXLookupOutcomes drives MX delivery through DNS answers of every
@@ -115,5 +126,315 @@ func TestMXLookupOutcomes(t *testing.T) {
 				t.Fatalf("the sink was reached (%d connections)", len(s.sink.conns))
 			}
 		})
+	}
+}
+
+// mxHosts are MX hosts on loopback addresses that share one port, as
+// Config.MXPort is one for every host: each address has a behaviour of
+// its own, and what each address was asked is counted.
+type mxHosts struct {
+	port int
+
+	mu    sync.Mutex
+	conns map[string]int // connections accepted, by address
+	sinks map[string]*sink
+	open  []net.Conn // greet's connections, closed when the test ends
+}
+
+func newMXHosts(t *testing.T) *mxHosts {
+	h := &mxHosts{conns: map[string]int{}, sinks: map[string]*sink{}}
+	t.Cleanup(func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for _, c := range h.open {
+			c.Close()
+		}
+	})
+	return h
+}
+
+// listen listens on ip at the hosts' port (the first call picks it).
+func (h *mxHosts) listen(t *testing.T, ip string) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(h.port)))
+	if err != nil {
+		t.Fatalf("listen on %s: %v", ip, err)
+	}
+	h.port = ln.Addr().(*net.TCPAddr).Port
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}
+
+// good serves a sink at ip, with STARTTLS.
+func (h *mxHosts) good(t *testing.T, ip string, configure func(*smtp.Server)) *sink {
+	t.Helper()
+	srvTLS, _, err := tlsutil.NewTestPairFor("mx.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := serveSink(t, h.listen(t, ip), srvTLS, false, configure)
+	h.mu.Lock()
+	h.sinks[ip] = s
+	h.mu.Unlock()
+	return s
+}
+
+// greet serves at ip a host that greets with lines (a refusal; none: it
+// says nothing) and hangs up once the client has said QUIT, after a
+// minute of silence, or when the test ends.
+func (h *mxHosts) greet(t *testing.T, ip string, lines ...string) {
+	t.Helper()
+	ln := h.listen(t, ip)
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			h.mu.Lock()
+			h.conns[ip]++
+			h.open = append(h.open, nc)
+			h.mu.Unlock()
+			go func() {
+				defer nc.Close()
+				if len(lines) > 0 {
+					io.WriteString(nc, strings.Join(lines, "\r\n")+"\r\n")
+				}
+				nc.SetReadDeadline(time.Now().Add(time.Minute))
+				br := bufio.NewReader(nc)
+				for {
+					l, err := br.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if strings.HasPrefix(strings.ToUpper(l), "QUIT") {
+						io.WriteString(nc, "221 bye\r\n")
+						return
+					}
+					io.WriteString(nc, "503 5.5.1 no\r\n")
+				}
+			}()
+		}
+	}()
+}
+
+// reached returns how many connections ip accepted.
+func (h *mxHosts) reached(ip string) int {
+	h.mu.Lock()
+	s, n := h.sinks[ip], h.conns[ip]
+	h.mu.Unlock()
+	if s != nil {
+		s.mu.Lock()
+		n = len(s.conns)
+		s.mu.Unlock()
+	}
+	return n
+}
+
+// TestMXHostsTriedInOrder is randomized (the seed is logged): a domain
+// with MX hosts of random preferences, each with one or two addresses
+// that accept mail, greet with 421 or 554 (one line or several), or
+// refuse the connection. The message goes to a host of the lowest
+// preference with an accepting address after every address of every host
+// preferred to it was tried (none after); with no accepting address it
+// is deferred, every address tried, the reason kept a host's reply when
+// one gave any. Equal preferences come in both orders across attempts.
+func TestMXHostsTriedInOrder(t *testing.T) {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rnd := rand.New(rand.NewPCG(uint64(seed), 0))
+	behaviours := []string{"good", "421", "554", "421 multiline", "refused"}
+	for round := range 12 {
+		t.Run(fmt.Sprint("round ", round), func(t *testing.T) {
+			s := newMX(t)
+			s.cfg.Rand = rnd.Float64
+			h := newMXHosts(t)
+			type address struct{ ip, behaviour string }
+			type host struct {
+				name  string
+				pref  int
+				addrs []address
+			}
+			var hosts []host
+			next := 2 // 127.0.0.2 onwards
+			for i := range 1 + rnd.IntN(4) {
+				hs := host{name: fmt.Sprintf("mx%d.multi.test", i), pref: 10 * (1 + rnd.IntN(3))}
+				for range 1 + rnd.IntN(2) {
+					hs.addrs = append(hs.addrs, address{fmt.Sprintf("127.0.0.%d", next), behaviours[rnd.IntN(len(behaviours))]})
+					next++
+				}
+				hosts = append(hosts, hs)
+			}
+			for _, hs := range hosts {
+				s.dns.Add(t, fmt.Sprintf("multi.test. 300 IN MX %d %s.", hs.pref, hs.name))
+				for _, a := range hs.addrs {
+					s.dns.Add(t, fmt.Sprintf("%s. 300 IN A %s", hs.name, a.ip))
+					switch a.behaviour {
+					case "good":
+						h.good(t, a.ip, nil)
+					case "421":
+						h.greet(t, a.ip, "421 4.3.2 "+a.ip+" busy")
+					case "554":
+						h.greet(t, a.ip, "554 5.7.1 "+a.ip+" does not take mail from you")
+					case "421 multiline":
+						h.greet(t, a.ip, "421-4.3.2 "+a.ip+" is", "421-4.3.2 far too", "421 4.3.2 busy")
+					}
+				}
+			}
+			if h.port == 0 {
+				h.listen(t, "127.0.0.250") // every address refuses: a port taken only elsewhere
+			}
+			for _, hs := range hosts {
+				for _, a := range hs.addrs {
+					if a.behaviour == "refused" {
+						if ln, err := net.Listen("tcp", net.JoinHostPort(a.ip, strconv.Itoa(h.port))); err == nil {
+							ln.Close() // nothing listens there, surely
+						}
+					}
+				}
+			}
+			t.Logf("hosts %+v", hosts)
+			s.cfg.MXPort = h.port
+			enqueue(t, s.st, s.acc, t0, "m1", "bob@multi.test")
+			runOnce(t, New(s.cfg, s.st, nil, nil))
+
+			best := 0 // the lowest preference with an accepting address
+			for _, hs := range hosts {
+				for _, a := range hs.addrs {
+					if a.behaviour == "good" && (best == 0 || hs.pref < best) {
+						best = hs.pref
+					}
+				}
+			}
+			delivered := 0
+			for _, hs := range hosts {
+				for _, a := range hs.addrs {
+					n := h.reached(a.ip)
+					if a.behaviour == "good" && h.sinks[a.ip] != nil {
+						delivered += len(h.sinks[a.ip].received())
+					}
+					switch {
+					case a.behaviour == "refused":
+					case best == 0 || hs.pref < best:
+						if n != 1 {
+							t.Errorf("%s (%s, preference %d) reached %d times, want once", a.ip, a.behaviour, hs.pref, n)
+						}
+					case hs.pref > best:
+						if n != 0 {
+							t.Errorf("%s (preference %d) reached though preference %d delivers", a.ip, hs.pref, best)
+						}
+					}
+				}
+			}
+			q := queued(t, s.st)
+			if best != 0 {
+				if delivered != 1 || len(q) != 0 {
+					t.Fatalf("delivered %d times, queue %+v; want once", delivered, q)
+				}
+				return
+			}
+			if delivered != 0 || len(q) != 1 {
+				t.Fatalf("delivered %d times, queue %+v; want the entry deferred", delivered, q)
+			}
+			replied := false
+			for _, hs := range hosts {
+				for _, a := range hs.addrs {
+					replied = replied || a.behaviour != "refused"
+				}
+			}
+			if gotReply := strings.Contains(q[0].LastError, " 4.3.2 ") || strings.Contains(q[0].LastError, "554 5.7.1"); gotReply != replied {
+				t.Fatalf("reason kept %q; a host replied: %v", q[0].LastError, replied)
+			}
+		})
+	}
+
+	t.Run("equal preferences in random order", func(t *testing.T) {
+		s := newMX(t, "even.test. 300 IN MX 10 a.even.test.", "even.test. 300 IN MX 10 b.even.test.",
+			"a.even.test. 300 IN A 127.0.0.2", "b.even.test. 300 IN A 127.0.0.3")
+		s.cfg.Rand = rnd.Float64
+		h := newMXHosts(t)
+		a, b := h.good(t, "127.0.0.2", nil), h.good(t, "127.0.0.3", nil)
+		s.cfg.MXPort = h.port
+		for i := range 16 {
+			enqueue(t, s.st, s.acc, t0, fmt.Sprint("m", i), "bob@even.test")
+			runOnce(t, New(s.cfg, s.st, nil, nil))
+		}
+		if na, nb := len(a.received()), len(b.received()); na+nb != 16 || na == 0 || nb == 0 {
+			t.Fatalf("a got %d messages and b %d: want 16 spread over both", na, nb)
+		}
+	})
+}
+
+// TestMXEveryAddressOfAHost: a host with an IPv6 and an IPv4 address,
+// one of which refuses with a 421 greeting: the other takes the message,
+// whichever the resolver lists first.
+func TestMXEveryAddressOfAHost(t *testing.T) {
+	for _, bad := range []string{"::1", "127.0.0.2"} {
+		t.Run("bad "+bad, func(t *testing.T) {
+			s := newMX(t, "dual.test. 300 IN MX 10 mx.dual.test.", "mx.dual.test. 300 IN AAAA ::1",
+				"mx.dual.test. 300 IN A 127.0.0.2")
+			h := newMXHosts(t)
+			good := "127.0.0.2"
+			if bad == good {
+				good = "::1"
+			}
+			h.greet(t, bad, "421 4.3.2 not now")
+			sk := h.good(t, good, nil)
+			s.cfg.MXPort = h.port
+			enqueue(t, s.st, s.acc, t0, "m1", "bob@dual.test")
+			runOnce(t, New(s.cfg, s.st, nil, nil))
+			if got := sk.received(); len(got) != 1 {
+				t.Fatalf("the good address got %d messages; the bad one was reached %d times", len(got), h.reached(bad))
+			}
+		})
+	}
+}
+
+// TestMXAddressesBounded: a domain with 14 MX hosts that all greet with
+// 421 is tried at 10 of them per attempt, and deferred.
+func TestMXAddressesBounded(t *testing.T) {
+	s := newMX(t)
+	h := newMXHosts(t)
+	for i := range 14 {
+		ip := fmt.Sprintf("127.0.0.%d", 2+i)
+		s.dns.Add(t, fmt.Sprintf("many.test. 300 IN MX %d mx%d.many.test.", i, i), fmt.Sprintf("mx%d.many.test. 300 IN A %s", i, ip))
+		h.greet(t, ip, "421 4.3.2 busy")
+	}
+	s.cfg.MXPort = h.port
+	enqueue(t, s.st, s.acc, t0, "m1", "bob@many.test")
+	runOnce(t, New(s.cfg, s.st, nil, nil))
+	total := 0
+	for i := range 14 {
+		total += h.reached(fmt.Sprintf("127.0.0.%d", 2+i))
+	}
+	if q := queued(t, s.st); total != maxAddresses || len(q) != 1 || !strings.Contains(q[0].LastError, "421 4.3.2 busy") {
+		t.Fatalf("%d connections, queue %+v; want %d and the entry deferred with the 421", total, q, maxAddresses)
+	}
+}
+
+// TestMXSilentHostTimesOut: an MX that accepts the connection and never
+// greets is given up after the command timeout (RFC 5321 4.5.3.2.1), and
+// the next one takes the message: it held the attempt for good.
+func TestMXSilentHostTimesOut(t *testing.T) {
+	s := newMX(t, "quiet.test. 300 IN MX 10 mx1.quiet.test.", "quiet.test. 300 IN MX 20 mx2.quiet.test.",
+		"mx1.quiet.test. 300 IN A 127.0.0.2", "mx2.quiet.test. 300 IN A 127.0.0.3")
+	h := newMXHosts(t)
+	h.greet(t, "127.0.0.2")
+	sk := h.good(t, "127.0.0.3", nil)
+	s.cfg.MXPort = h.port
+	s.cfg.CommandTimeout = time.Second
+	enqueue(t, s.st, s.acc, t0, "m1", "bob@quiet.test")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		New(s.cfg, s.st, nil, nil).RunOnce(context.Background())
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the attempt still waits for a greeting after 20 s")
+	}
+	if got := sk.received(); len(got) != 1 || h.reached("127.0.0.2") != 1 {
+		t.Fatalf("the second MX got %d messages, the silent one %d connections", len(got), h.reached("127.0.0.2"))
 	}
 }

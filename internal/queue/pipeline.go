@@ -26,12 +26,9 @@ import (
 // STARTTLS, EHLO, AUTH) and closes it (QUIT); at those points no reply
 // is outstanding, so neither reader holds bytes the other needs.
 
-// The timeouts of RFC 5321 4.5.3.2: 5 minutes per command, 10 for the
-// reply to the end of the data.
-const (
-	commandTimeout = 5 * time.Minute
-	dataEndTimeout = 10 * time.Minute
-)
+// dataEndTimeout is how long the reply to the end of the data is waited
+// for (RFC 5321 4.5.3.2.6); Config.CommandTimeout bounds the others.
+const dataEndTimeout = 10 * time.Minute
 
 // errStale marks a pipelined transaction on a pooled session that failed
 // before the server answered anything of it: the session had died while
@@ -93,7 +90,7 @@ func (p *wire) reply(expect int) (string, error) {
 func (w *Worker) sendPipelined(c *conn, m *outMsg, params string, open opener, sig string) ([]result, error) {
 	p := c.wire
 	results := make([]result, len(m.entries))
-	p.nc.SetDeadline(time.Now().Add(commandTimeout))
+	p.nc.SetDeadline(time.Now().Add(w.cfg.CommandTimeout))
 	defer p.nc.SetDeadline(time.Time{})
 	rset := c.rset
 	if rset {

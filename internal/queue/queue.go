@@ -106,6 +106,9 @@ type Config struct {
 	// session lasts without end and a server's own limit is seldom met.
 	SessionMessages int
 	DialTimeout     time.Duration // per address (30 s)
+	// CommandTimeout bounds the wait for each reply but the one to the
+	// end of the data, the greeting included (5 min, RFC 5321 4.5.3.2).
+	CommandTimeout time.Duration
 	// DKIMKeyTTL is how long a sender domain's DKIM key, once read, is
 	// used before the store is read again (dkim.DefaultKeyTTL).
 	DKIMKeyTTL time.Duration
@@ -132,6 +135,7 @@ func (c *Config) defaults() {
 	set(&c.Lease, 15*time.Minute)
 	set(&c.Poll, 15*time.Second)
 	set(&c.DialTimeout, 30*time.Second)
+	set(&c.CommandTimeout, 5*time.Minute)
 	set(&c.IdleConn, 2*time.Second)
 	set(&c.DKIMCheck, dkim.DefaultCheckEvery)
 	if c.Batch <= 0 {

@@ -122,6 +122,10 @@ func (w *Worker) connect(ctx context.Context, t target, a string) (*conn, string
 			stop()
 		}
 	}()
+	// RFC 5321 4.5.3.2: the greeting, like each reply, is waited for 5
+	// minutes, and no longer: a host that accepts and says nothing must
+	// not hold the attempt until its lease runs out.
+	raw.SetDeadline(time.Now().Add(w.cfg.CommandTimeout))
 	var report string
 	tlsCfg := w.tlsConfig(t, &report)
 	var nc net.Conn // what the SMTP client reads and writes
@@ -139,7 +143,9 @@ func (w *Worker) connect(ctx context.Context, t target, a string) (*conn, string
 			return nil, "", err
 		}
 	}
+	raw.SetDeadline(time.Time{}) // go-smtp sets its own, per command
 	c := smtp.NewClient(nc)
+	c.CommandTimeout = w.cfg.CommandTimeout
 	if err := c.Hello(w.cfg.Hostname); err != nil {
 		c.Close()
 		return nil, "", fmt.Errorf("ehlo to %s: %w", name, err)
@@ -195,6 +201,7 @@ func (w *Worker) prelude(ctx context.Context, raw net.Conn, t target, tlsCfg *tl
 	if _, msg, err := r.ReadResponse(220); err != nil {
 		return nil, fmt.Errorf("starttls to %s: %w", name, smtpErr(err, msg))
 	}
+	raw.SetDeadline(time.Now().Add(w.cfg.CommandTimeout))
 	if br.Buffered() > 0 {
 		// Anything sent before the handshake is an injection attempt
 		// (CVE-2011-0411 and kin).
