@@ -438,3 +438,132 @@ func TestMXSilentHostTimesOut(t *testing.T) {
 		t.Fatalf("the second MX got %d messages, the silent one %d connections", len(got), h.reached("127.0.0.2"))
 	}
 }
+
+// TestRecipientsSettledEachOnTheirOwn: one message to six recipients of
+// a domain whose MX takes at most two per transaction (go-smtp's
+// MaxRecipients: 452 4.5.3 for the rest) and answers some with 450 or
+// 550: the 452s go at once in another transaction of the same session
+// (RFC 5321 4.5.3.1.10), each recipient is settled by its own reply, and
+// the sender gets one notification naming both failed recipients.
+func TestRecipientsSettledEachOnTheirOwn(t *testing.T) {
+	s := newMX(t)
+	h := newMXHosts(t)
+	sk := h.good(t, "127.0.0.2", func(srv *smtp.Server) { srv.MaxRecipients = 2 })
+	s.dns.Add(t, "limit.test. 300 IN MX 10 mx.limit.test.", "mx.limit.test. 300 IN A 127.0.0.2")
+	s.cfg.MXPort = h.port
+	sk.set(func() {
+		sk.rcptHook = func(rcpt string) error {
+			switch rcpt {
+			case "b@limit.test":
+				return &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 2, 1}, Message: "b is busy"}
+			case "c@limit.test", "e@limit.test":
+				return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user " + rcpt}
+			}
+			return nil
+		}
+	})
+	enqueue(t, s.st, s.acc, t0, "m1", "a@limit.test", "b@limit.test", "c@limit.test", "d@limit.test", "e@limit.test", "f@limit.test")
+	runOnce(t, New(s.cfg, s.st, nil, nil))
+
+	var got []string
+	for _, m := range sk.received() {
+		got = append(got, strings.Join(m.rcpts, ","))
+	}
+	if strings.Join(got, " ") != "a@limit.test,d@limit.test f@limit.test" || h.reached("127.0.0.2") != 1 {
+		t.Fatalf("transactions %q over %d connections; want a,d then f over one", got, h.reached("127.0.0.2"))
+	}
+	if q := queued(t, s.st); len(q) != 1 || q[0].Rcpt != "b@limit.test" || !strings.Contains(q[0].LastError, "450 4.2.1") {
+		t.Fatalf("queue %+v; want b deferred", q)
+	}
+	n := inbox(t, s.st, s.acc)
+	if len(n) != 1 {
+		t.Fatalf("%d notifications, want one for the message", len(n))
+	}
+	if err := contains(n[0], "Final-Recipient: rfc822; c@limit.test", "Final-Recipient: rfc822; e@limit.test",
+		"no such user e@limit.test"); err != nil {
+		t.Fatalf("notification %v:\n%s", err, n[0])
+	}
+	if strings.Contains(string(n[0]), "Final-Recipient: rfc822; b@limit.test") {
+		t.Fatalf("the notification names b, which is only deferred:\n%s", n[0])
+	}
+	if d := events(t, s.st, msglog.Delivered); len(d) != 3 {
+		t.Fatalf("%d delivered events, want 3", len(d))
+	}
+}
+
+// TestRecipientsRandomReplies is randomized (the seed is logged): one
+// message to up to 8 recipients, each answered 250, 450, 550 or 552
+// 5.2.2, by an MX that takes 1 to 4 per transaction. Every recipient ends as its own reply says, each accepted one
+// is delivered once, and one notification names every failed one.
+func TestRecipientsRandomReplies(t *testing.T) {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rnd := rand.New(rand.NewPCG(uint64(seed), 1))
+	for round := range 10 {
+		t.Run(fmt.Sprint("round ", round), func(t *testing.T) {
+			s := newMX(t)
+			h := newMXHosts(t)
+			limit := 1 + rnd.IntN(4)
+			sk := h.good(t, "127.0.0.2", func(srv *smtp.Server) { srv.MaxRecipients = limit })
+			s.dns.Add(t, "rnd.test. 300 IN MX 10 mx.rnd.test.", "mx.rnd.test. 300 IN A 127.0.0.2")
+			s.cfg.MXPort = h.port
+			replies := map[string]int{}
+			var rcpts []string
+			for i := range 1 + rnd.IntN(8) {
+				r := fmt.Sprintf("r%d@rnd.test", i)
+				rcpts = append(rcpts, r)
+				replies[r] = []int{250, 250, 450, 550, 552}[rnd.IntN(5)]
+			}
+			t.Logf("at most %d per transaction, replies %v", limit, replies)
+			sk.set(func() {
+				sk.rcptHook = func(rcpt string) error {
+					switch c := replies[rcpt]; c {
+					case 450:
+						return &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 2, 1}, Message: "busy"}
+					case 550:
+						return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+					case 552:
+						return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 2, 2}, Message: "mailbox full"}
+					}
+					return nil
+				}
+			})
+			enqueue(t, s.st, s.acc, t0, "m1", rcpts...)
+			runOnce(t, New(s.cfg, s.st, nil, nil))
+
+			deliveredTo := map[string]int{}
+			for _, m := range sk.received() {
+				for _, r := range m.rcpts {
+					deliveredTo[r]++
+				}
+			}
+			deferred := map[string]bool{}
+			for _, e := range queued(t, s.st) {
+				deferred[e.Rcpt] = true
+			}
+			n := inbox(t, s.st, s.acc)
+			failed := 0
+			for _, r := range rcpts {
+				named := len(n) > 0 && strings.Contains(string(n[0]), "Final-Recipient: rfc822; "+r+"\r\n")
+				switch replies[r] {
+				case 250:
+					if deliveredTo[r] != 1 || deferred[r] || named {
+						t.Errorf("%s (250): delivered %d times, deferred %v, in the notification %v", r, deliveredTo[r], deferred[r], named)
+					}
+				case 450:
+					if deliveredTo[r] != 0 || !deferred[r] || named {
+						t.Errorf("%s (450): delivered %d times, deferred %v, in the notification %v", r, deliveredTo[r], deferred[r], named)
+					}
+				default:
+					failed++
+					if deliveredTo[r] != 0 || deferred[r] || !named {
+						t.Errorf("%s (%d): delivered %d times, deferred %v, in the notification %v", r, replies[r], deliveredTo[r], deferred[r], named)
+					}
+				}
+			}
+			if want := min(failed, 1); len(n) != want {
+				t.Errorf("%d notifications, want %d", len(n), want)
+			}
+		})
+	}
+}
