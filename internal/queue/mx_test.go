@@ -567,3 +567,70 @@ func TestRecipientsRandomReplies(t *testing.T) {
 		})
 	}
 }
+
+// TestSessionEndsBetweenMessages: an MX that takes one message per
+// session, then answers the next MAIL with 421 or hangs up after its 250,
+// gets every message in one attempt over new sessions, with and without
+// PIPELINING; and a session carries at most Config.SessionMessages.
+func TestSessionEndsBetweenMessages(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ext  []string
+		end  string // "421" at the next MAIL, or "close" after the 250
+	}{
+		{"421 pipelined", []string{"PIPELINING"}, "421"},
+		{"421 one command at a time", nil, "421"},
+		{"close pipelined", []string{"PIPELINING"}, "close"},
+		{"close one command at a time", nil, "close"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			got := map[int]int{} // messages by connection
+			raw := startRawSMTP(t, tc.ext, func(s *rawSession) error {
+				n := 0
+				return s.relay(func(string) (string, bool) {
+					if n > 0 && tc.end == "421" {
+						return "421 4.7.0 one message per session, come back", true
+					}
+					return "250 2.1.0 ok", false
+				}, func([]byte) bool {
+					n++
+					mu.Lock()
+					got[s.n]++
+					mu.Unlock()
+					if tc.end == "close" {
+						s.say("250 2.0.0 queued")
+						s.nc.Close()
+					}
+					return tc.end == "close"
+				})
+			})
+			s := newMX(t, "one.test. 300 IN MX 10 mx.one.test.", "mx.one.test. 300 IN A 127.0.0.1")
+			s.cfg.MXPort = raw.port
+			for i := range 4 {
+				enqueue(t, s.st, s.acc, t0, fmt.Sprint("m", i), "bob@one.test")
+			}
+			runOnce(t, New(s.cfg, s.st, nil, nil))
+			raw.check(t)
+			if q := queued(t, s.st); len(q) != 0 {
+				t.Fatalf("queue %+v, want all delivered", q)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(got) != 4 {
+				t.Fatalf("messages by connection %v, want one on each of 4", got)
+			}
+		})
+	}
+	t.Run("session limit", func(t *testing.T) {
+		s := newMX(t)
+		s.cfg.SessionMessages = 2
+		for i := range 5 {
+			enqueue(t, s.st, s.acc, t0, fmt.Sprint("m", i), "bob@example.net")
+		}
+		runOnce(t, New(s.cfg, s.st, nil, nil))
+		if got, n := len(s.sink.received()), len(s.sink.conns); got != 5 || n != 3 {
+			t.Fatalf("%d messages over %d connections, want 5 over 3", got, n)
+		}
+	})
+}
