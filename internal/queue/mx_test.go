@@ -634,3 +634,40 @@ func TestSessionEndsBetweenMessages(t *testing.T) {
 		}
 	})
 }
+
+// TestLoopingMessageReturned: a message that already carries 50 Received
+// fields (Postfix's hopcount_limit) is returned to its sender with 5.4.6
+// and not sent; one with 49 goes.
+func TestLoopingMessageReturned(t *testing.T) {
+	s := newMX(t)
+	for _, hops := range []int{49, 50} {
+		var b strings.Builder
+		for i := range hops {
+			// Field names are case-insensitive, and a field may be folded.
+			name := []string{"Received", "received", "RECEIVED"}[i%3]
+			fmt.Fprintf(&b, "%s: from hop%d.test by hop%d.test;\r\n\tSat, 05 Dec 2026 07:00:00 +0000\r\n", name, i, i+1)
+		}
+		raw := b.String() + string(rawMessage(fmt.Sprint("hops", hops), "loop", "bob@example.net"))
+		d := store.NewDelivery([]byte(raw), t0)
+		d.Copies = []store.Copy{{AccountID: s.acc.ID, Mailbox: store.Sent, Flags: store.FlagSeen}}
+		d.Outbound, d.Events = Outbound(s.acc.ID, s.acc.DomainID, s.acc.Address, []string{"bob@example.net"}, d.Info, d.Size, t0)
+		if _, err := s.st.Deliver(context.Background(), d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runOnce(t, New(s.cfg, s.st, nil, nil))
+	got := s.sink.received()
+	if len(got) != 1 || !strings.Contains(string(got[0].data), "hops49@") {
+		t.Fatalf("sink got %d messages, want the one with 49 hops", len(got))
+	}
+	n := inbox(t, s.st, s.acc)
+	if len(n) != 1 {
+		t.Fatalf("%d notifications, want one", len(n))
+	}
+	if err := contains(n[0], "Status: 5.4.6", "50 Received fields", "hops50@"); err != nil {
+		t.Fatalf("notification %v:\n%s", err, n[0])
+	}
+	if q := queued(t, s.st); len(q) != 0 {
+		t.Fatalf("queue %+v", q)
+	}
+}
