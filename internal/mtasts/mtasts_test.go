@@ -257,6 +257,12 @@ func TestLookupRefusesBadFetches(t *testing.T) {
 			w.Write([]byte(good))
 		},
 		"not found": http.NotFound,
+		// RFC 8461 3.3: senders may limit the policy's size; past 64
+		// KiB (a valid policy padded with unknown keys) it is refused.
+		"larger than 64 KiB": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			w.Write([]byte(good + strings.Repeat("x-padding: "+strings.Repeat("a", 1000)+"\n", 66)))
+		},
 		"syntax": func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/plain")
 			w.Write([]byte("version: STSv1\nmode: enforce\n"))

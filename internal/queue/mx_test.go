@@ -671,3 +671,68 @@ func TestLoopingMessageReturned(t *testing.T) {
 		t.Fatalf("queue %+v", q)
 	}
 }
+
+// TestMultilineReplies: an MX whose every reply runs over several lines
+// (RFC 5321 4.2.1), with its enhanced code repeated on each: a refused
+// recipient's notification carries each line's text, the other
+// recipient is delivered; a 552 to the data fails the message. With and
+// without PIPELINING.
+func TestMultilineReplies(t *testing.T) {
+	for _, ext := range [][]string{{"PIPELINING"}, nil} {
+		t.Run(fmt.Sprint(ext), func(t *testing.T) {
+			raw := startRawSMTP(t, ext, func(s *rawSession) error {
+				for {
+					l, err := s.line()
+					if err != nil {
+						return nil
+					}
+					switch {
+					case strings.HasPrefix(l, "MAIL FROM:"), l == "RSET":
+						s.say("250-2.1.0 sender", "250 2.1.0 ok")
+					case strings.HasPrefix(l, "RCPT TO:<gone@"):
+						s.say("550-5.1.1 the mailbox gone is", "550-5.1.1 no longer here:", "550 5.1.1 it moved away")
+					case strings.HasPrefix(l, "RCPT TO:"):
+						s.say("250-2.1.5 recipient", "250 2.1.5 ok")
+					case l == "DATA":
+						s.say("354-go", "354 ahead")
+						msg, err := s.data()
+						if err != nil {
+							return err
+						}
+						if strings.Contains(string(msg), "Subject: subject big") {
+							s.say("552-5.3.4 this message is", "552 5.3.4 too big for us")
+						} else {
+							s.say("250-2.0.0 queued", "250 2.0.0 as X1")
+						}
+					case l == "QUIT":
+						s.say("221-2.0.0 bye", "221 2.0.0 bye")
+						return nil
+					default:
+						return fmt.Errorf("unexpected %q", l)
+					}
+				}
+			})
+			s := newMX(t, "ml.test. 300 IN MX 10 mx.ml.test.", "mx.ml.test. 300 IN A 127.0.0.1")
+			s.cfg.MXPort = raw.port
+			enqueue(t, s.st, s.acc, t0, "m1", "bob@ml.test", "gone@ml.test")
+			enqueue(t, s.st, s.acc, t0, "big", "bob@ml.test")
+			runOnce(t, New(s.cfg, s.st, nil, nil))
+			raw.check(t)
+			if d := events(t, s.st, msglog.Delivered); len(d) != 1 || d[0].Rcpt != "bob@ml.test" || !strings.Contains(d[0].Detail, "as X1") {
+				t.Fatalf("delivered %+v", d)
+			}
+			n := inbox(t, s.st, s.acc)
+			if len(n) != 2 {
+				t.Fatalf("%d notifications, want 2", len(n))
+			}
+			all := string(n[0]) + string(n[1])
+			if err := contains([]byte(all), "Final-Recipient: rfc822; gone@ml.test", "Status: 5.1.1",
+				"the mailbox gone is no longer here: it moved away", "Status: 5.3.4", "this message is too big for us"); err != nil {
+				t.Fatalf("notifications %v:\n%s", err, all)
+			}
+			if q := queued(t, s.st); len(q) != 0 {
+				t.Fatalf("queue %+v", q)
+			}
+		})
+	}
+}
