@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -16,12 +17,12 @@ import (
 
 func queueCommands() []command {
 	return []command{
-		{name: "queue list", summary: "list outgoing mail waiting for delivery, one line per recipient",
+		{name: "queue list", summary: "list outgoing mail waiting for delivery, one line per recipient, oldest first, a page at a time (--after ID: the next page)",
 			data: dataExisting, setup: queueList},
-		{name: "queue retry", args: "ID...", summary: "make queue entries due now (--all: every entry)",
+		{name: "queue retry", args: "ID...", summary: "make queue entries due now (--domain D: those to a recipient domain; --all: every entry)",
 			minArgs: 0, maxArgs: -1, data: dataExisting, setup: queueRetry},
-		{name: "queue delete", args: "ID...", summary: "drop queue entries: those recipients get nothing and the sender no notice",
-			minArgs: 1, maxArgs: -1, data: dataExisting, setup: queueDelete},
+		{name: "queue delete", args: "ID...", summary: "drop queue entries (--domain D: those to a recipient domain): those recipients get nothing and the sender no notice",
+			minArgs: 0, maxArgs: -1, data: dataExisting, setup: queueDelete},
 	}
 }
 
@@ -55,11 +56,19 @@ type queueRow struct {
 func queueList(fs *flag.FlagSet) action {
 	asJSON := jsonFlag(fs)
 	limit := fs.Int("limit", 1000, "at most this many entries, oldest first")
+	after := fs.Int64("after", 0, "only entries after this id: the next page")
+	domain := fs.String("domain", "", "only entries to this recipient domain")
 	return func(ctx context.Context, e *env, args []string) error {
-		es, err := e.store.QueueEntries(ctx, store.QueueQuery{Limit: *limit})
+		if *limit < 1 {
+			return usageErr("queue list: --limit must be at least 1")
+		}
+		// One more than shown says whether another page follows.
+		es, err := queueEntries(ctx, e.store, *after, *limit+1, *domain)
 		if err != nil {
 			return err
 		}
+		more := len(es) > *limit
+		es = es[:min(len(es), *limit)]
 		rows := make([]queueRow, len(es))
 		for i, q := range es {
 			rows[i] = queueRow{q.ID, q.MailFrom, q.Rcpt, q.MessageID, q.Subject, q.Size, q.Queued.UTC(), q.NextAttempt.UTC(), q.Attempts, q.LastError}
@@ -71,9 +80,46 @@ func queueList(fs *flag.FlagSet) action {
 		if err != nil || *asJSON {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "%d waiting\n", len(rows))
+		stats, err := e.store.QueueStats(ctx)
+		if err != nil {
+			return err
+		}
+		switch {
+		case more:
+			// The count alone read as the queue's size, which a page
+			// of a long queue is not.
+			fmt.Fprintf(e.stdout, "%d shown of %d waiting; the next page: --after %d\n", len(rows), stats.Entries, rows[len(rows)-1].ID)
+		case *after != 0 || *domain != "":
+			fmt.Fprintf(e.stdout, "%d shown of %d waiting\n", len(rows), stats.Entries)
+		default:
+			fmt.Fprintf(e.stdout, "%d waiting\n", len(rows))
+		}
 		return nil
 	}
+}
+
+// queueEntries returns up to limit entries after the id after (0: from
+// the first), only those to domain when it is set, reading the queue a
+// page at a time.
+func queueEntries(ctx context.Context, st store.Store, after int64, limit int, domain string) ([]store.QueueEntry, error) {
+	domain = strings.ToLower(strings.TrimSuffix(domain, "."))
+	var out []store.QueueEntry
+	for len(out) < limit {
+		page, err := st.QueueEntries(ctx, store.QueueQuery{AfterID: after, Limit: 1000})
+		if err != nil {
+			return nil, fmt.Errorf("list queue: %w", err)
+		}
+		for _, q := range page {
+			if domain == "" || q.RcptDomain == domain {
+				out = append(out, q)
+			}
+		}
+		if len(page) < 1000 {
+			break
+		}
+		after = page[len(page)-1].ID
+	}
+	return out[:min(len(out), limit)], nil
 }
 
 func parseIDs(cmd string, args []string) ([]int64, error) {
@@ -88,52 +134,101 @@ func parseIDs(cmd string, args []string) ([]int64, error) {
 	return ids, nil
 }
 
+// queueSelect returns the entries a retry or delete names: by id, every
+// one to a recipient domain, or all; missing are the ids given that are
+// not in the queue (delivered, returned or deleted meanwhile).
+func queueSelect(ctx context.Context, e *env, cmd string, args []string, all bool, domain string) (ids, missing []int64, err error) {
+	n := 0
+	for _, given := range []bool{len(args) > 0, all, domain != ""} {
+		if given {
+			n++
+		}
+	}
+	if n != 1 {
+		what := "entry ids or --domain"
+		if cmd == "queue retry" {
+			what = "entry ids, --domain or --all"
+		}
+		return nil, nil, usageErr("%s: give %s", cmd, what)
+	}
+	given, err := parseIDs(cmd, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	es, err := queueEntries(ctx, e.store, 0, math.MaxInt, domain)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(given) == 0 {
+		for _, q := range es {
+			ids = append(ids, q.ID)
+		}
+		return ids, nil, nil
+	}
+	in := map[int64]bool{}
+	for _, q := range es {
+		in[q.ID] = true
+	}
+	for _, id := range given {
+		if in[id] {
+			ids = append(ids, id)
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	return ids, missing, nil
+}
+
+// notQueued is the error for ids that are not in the queue, naming them.
+func notQueued(missing []int64) error {
+	if len(missing) == 0 {
+		return nil
+	}
+	s := make([]string, len(missing))
+	for i, id := range missing {
+		s[i] = strconv.FormatInt(id, 10)
+	}
+	what := "no queue entry "
+	if len(missing) > 1 {
+		what = "no queue entries "
+	}
+	return fmt.Errorf("%s%s (delivered, returned or deleted already?): %w", what, strings.Join(s, ", "), store.ErrNotFound)
+}
+
 func queueRetry(fs *flag.FlagSet) action {
 	all := fs.Bool("all", false, "every entry in the queue")
+	domain := fs.String("domain", "", "every entry to this recipient domain")
 	return func(ctx context.Context, e *env, args []string) error {
-		if *all == (len(args) > 0) {
-			return usageErr("queue retry: give entry ids or --all")
-		}
-		ids, err := parseIDs("queue retry", args)
+		ids, missing, err := queueSelect(ctx, e, "queue retry", args, *all, *domain)
 		if err != nil {
 			return err
 		}
-		if *all {
-			es, err := e.store.QueueEntries(ctx, store.QueueQuery{Limit: 1 << 30})
-			if err != nil {
+		n := 0
+		if len(ids) > 0 {
+			if n, err = e.store.RetryQueue(ctx, store.QueueQuery{}, ids, time.Now()); err != nil {
 				return err
 			}
-			for _, q := range es {
-				ids = append(ids, q.ID)
-			}
-		}
-		n, err := e.store.RetryQueue(ctx, store.QueueQuery{}, ids, time.Now())
-		if err != nil {
-			return err
 		}
 		fmt.Fprintf(e.stdout, "%d entries due now; a running server tries them within seconds\n", n)
-		if n < len(ids) {
-			return fmt.Errorf("%d of the ids are not in the queue: %w", len(ids)-n, store.ErrNotFound)
-		}
-		return nil
+		return notQueued(missing)
 	}
 }
 
 func queueDelete(fs *flag.FlagSet) action {
+	domain := fs.String("domain", "", "every entry to this recipient domain")
 	return func(ctx context.Context, e *env, args []string) error {
-		ids, err := parseIDs("queue delete", args)
+		ids, missing, err := queueSelect(ctx, e, "queue delete", args, false, *domain)
 		if err != nil {
 			return err
 		}
-		n, err := e.store.DeleteQueue(ctx, store.QueueQuery{}, ids)
-		if err != nil {
-			return err
+		n := 0
+		if len(ids) > 0 {
+			if n, err = e.store.DeleteQueue(ctx, store.QueueQuery{}, ids); err != nil {
+				return err
+			}
 		}
 		fmt.Fprintf(e.stdout, "%d entries deleted\n", n)
-		if n < len(ids) {
-			return fmt.Errorf("%d of the ids are not in the queue: %w", len(ids)-n, store.ErrNotFound)
-		}
-		return nil
+		return notQueued(missing)
 	}
 }
 

@@ -52,16 +52,74 @@ func TestQueueAndDKIMCommands(t *testing.T) {
 	data2 := func(args ...string) []string { return append(args, "--data", "$DATA") }
 	runCases(t, data, []cliCase{
 		{args: data2("queue", "retry", id), stdout: []string{"1 entries due now"}},
-		{args: data2("queue", "retry"), code: 2, stderr: []string{"give entry ids or --all"}},
+		{args: data2("queue", "retry"), code: 2, stderr: []string{"give entry ids, --domain or --all"}},
 		{args: data2("queue", "retry", "x"), code: 2, stderr: []string{`"x" is not a queue entry id`}},
 		{args: data2("queue", "retry", "--all"), stdout: []string{"2 entries due now"}},
 		{args: data2("queue", "delete", id), stdout: []string{"1 entries deleted"}},
-		{args: data2("queue", "delete", id), code: 1, stderr: []string{"not in the queue: not found"}},
+		{args: data2("queue", "delete", id), code: 1, stderr: []string{"no queue entry " + id + " (delivered, returned or deleted already?): not found"}},
 		{args: data2("queue", "list"), stdout: []string{"1 waiting"}, notOut: []string{"bob@remote.test"}},
 		{args: data2("domain", "dkim", "show", "example.test"), code: 1, stderr: []string{"not found"}},
 		{args: data2("domain", "dkim", "generate", "nowhere.test"), code: 1, stderr: []string{"not found"}},
 		{args: data2("domain", "dkim", "generate", "example.test", "--algorithm", "dsa"), code: 1, stderr: []string{"want ed25519 or rsa"}},
 		{args: data2("log", "search", "--status", "expired"), stdout: []string{"TIME (UTC)"}},
+	})
+}
+
+// TestQueueCommandsLongQueue: with 2500 entries, queue list shows a page
+// and says how to get the next, which follows on; --domain lists, retries
+// and deletes the entries to one recipient domain; ids not in the queue
+// are named, and the others are still done.
+func TestQueueCommandsLongQueue(t *testing.T) {
+	data := t.TempDir()
+	cliProc(t, data, "", "domain", "add", "example.test")
+	cliProc(t, data, "", "user", "add", "alice@example.test")
+	st := openStore(t, data)
+	ctx := context.Background()
+	acc, err := st.Account(ctx, "alice@example.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Hour)
+	var rcpts []string
+	for i := range 2500 {
+		d := "bulk.test"
+		if i%100 == 0 {
+			d = "few.test"
+		}
+		rcpts = append(rcpts, fmt.Sprintf("r%d@%s", i, d))
+	}
+	d := store.NewDelivery([]byte("From: alice@example.test\r\nSubject: out\r\nMessage-ID: <q1@example.test>\r\n\r\nx\r\n"), later)
+	d.Copies = []store.Copy{{AccountID: acc.ID, Mailbox: store.Sent}}
+	d.Outbound, d.Events = queue.Outbound(acc.ID, acc.DomainID, acc.Address, rcpts, d.Info, d.Size, later)
+	if _, err := st.Deliver(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	all, err := st.QueueEntries(ctx, store.QueueQuery{Limit: 5000})
+	if err != nil || len(all) != 2500 {
+		t.Fatalf("%d entries, %v", len(all), err)
+	}
+	id := func(i int) string { return fmt.Sprint(all[i].ID) }
+
+	out := cliProc(t, data, "", "queue", "list")
+	if lines := strings.Count(out, "\n"); lines != 1002 || !strings.Contains(out, "1000 shown of 2500 waiting; the next page: --after "+id(999)) {
+		t.Fatalf("queue list: %d lines, ending %q", lines, out[max(0, len(out)-200):])
+	}
+	data2 := func(args ...string) []string { return append(args, "--data", "$DATA") }
+	runCases(t, data, []cliCase{
+		{args: data2("queue", "list", "--after", id(999), "--limit", "2"), stdout: []string{"r1000@few.test", "r1001@bulk.test",
+			"2 shown of 2500 waiting; the next page: --after " + id(1001)}, notOut: []string{"r999@bulk.test", "r1002@"}},
+		{args: data2("queue", "list", "--after", id(2400)), stdout: []string{"r2499@bulk.test", "99 shown of 2500 waiting\n"}},
+		{args: data2("queue", "list", "--domain", "Few.Test"), stdout: []string{"r0@few.test", "r2400@few.test", "25 shown of 2500 waiting\n"},
+			notOut: []string{"bulk.test"}},
+		{args: data2("queue", "list", "--limit", "0"), code: 2, stderr: []string{"--limit must be at least 1"}},
+		{args: data2("queue", "retry", "--domain", "few.test"), stdout: []string{"25 entries due now"}},
+		{args: data2("queue", "retry", "--domain", "few.test", id(1)), code: 2, stderr: []string{"give entry ids, --domain or --all"}},
+		{args: data2("queue", "delete"), code: 2, stderr: []string{"give entry ids or --domain"}},
+		{args: data2("queue", "delete", "--domain", "few.test"), stdout: []string{"25 entries deleted"}},
+		{args: data2("queue", "delete", id(1), "999999", "999998"), code: 1, stdout: []string{"1 entries deleted"},
+			stderr: []string{"no queue entries 999999, 999998 (delivered, returned or deleted already?): not found"}},
+		{args: data2("queue", "retry", id(1)), code: 1, stdout: []string{"0 entries due now"}, stderr: []string{"no queue entry " + id(1) + " "}},
+		{args: data2("queue", "list", "--domain", "few.test"), stdout: []string{"0 shown of 2474 waiting"}},
 	})
 }
 
