@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -442,9 +443,13 @@ func TestMTASTS(t *testing.T) {
 		_, otherRoots, _ := tlsutil.NewTestPairFor("mx.example.net")
 		s.cfg.RootCAs = otherRoots
 		enqueue(t, s.st, s.acc, t0, "m1", "bob@example.net")
-		runOnce(t, New(s.cfg, s.st, nil, nil))
+		var logs bytes.Buffer // slog's handler writes under its own lock
+		runOnce(t, New(s.cfg, s.st, slog.New(slog.NewTextHandler(&logs, nil)), nil))
 		if got := s.sink.received(); len(got) != 1 || !got[0].tls {
 			t.Fatalf("opportunistic TLS: %+v", got)
+		}
+		if l := logs.String(); !strings.Contains(l, "certificate not verified") || !strings.Contains(l, "host=mx.example.net") {
+			t.Fatalf("the unverified certificate is not logged:\n%s", l)
 		}
 	})
 }
