@@ -2,6 +2,7 @@ package queue
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -86,4 +87,39 @@ func postfixRelay(t *testing.T) (st store.Store, acc store.Account, sk *sink, w 
 		Now:      clocktest.New(t0).Now,
 	}, st, nil, nil)
 	return st, acc, sk, w, record
+}
+
+// TestPostfixMXRecipientLimit: Postfix as the MX of a domain, taking two
+// recipients per transaction (smtpd_recipient_limit; it answers 452
+// 4.5.3 "too many recipients" past it): a message to five recipients
+// there is delivered to all five in one attempt, and Postfix passes all
+// five on.
+func TestPostfixMXRecipientLimit(t *testing.T) {
+	s := newMX(t)
+	port, _ := queuetest.StartPostfix(t, s.sink.port, "smtpd_recipient_limit = 2")
+	s.dns.Add(t, "pf.test. 300 IN MX 10 mx.pf.test.", "mx.pf.test. 300 IN A 127.0.0.1")
+	s.cfg.MXPort = port
+	var rcpts []string
+	for i := range 5 {
+		rcpts = append(rcpts, fmt.Sprintf("r%d@pf.test", i))
+	}
+	enqueue(t, s.st, s.acc, t0, "m1", rcpts...)
+	runOnce(t, New(s.cfg, s.st, nil, nil))
+	if q := queued(t, s.st); len(q) != 0 {
+		t.Fatalf("queue after one attempt %+v", q)
+	}
+	if d := events(t, s.st, msglog.Delivered); len(d) != 5 {
+		t.Fatalf("%d delivered events, want 5", len(d))
+	}
+	got := map[string]bool{}
+	for deadline := time.Now().Add(90 * time.Second); len(got) < 5 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		for _, m := range s.sink.received() {
+			for _, r := range m.rcpts {
+				got[r] = true
+			}
+		}
+	}
+	if len(got) != 5 {
+		t.Fatalf("postfix passed on %v, want all five", got)
+	}
 }

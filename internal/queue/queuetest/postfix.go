@@ -14,6 +14,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -41,8 +42,9 @@ func freePort(t testing.TB) int {
 // loopback port with STARTTLS, announces DSN as Postfix does, and relays
 // everything from loopback to relayPort. It returns the smtpd port and
 // the roots that trust its certificate. The instance stops with the
-// test; its log is shown when the test failed.
-func StartPostfix(t testing.TB, relayPort int) (int, *x509.CertPool) {
+// test; its log is shown when the test failed. Lines of extra are added
+// to its main.cf (later settings override earlier ones).
+func StartPostfix(t testing.TB, relayPort int, extra ...string) (int, *x509.CertPool) {
 	t.Helper()
 	if _, err := os.Stat(postfixMaster); err != nil {
 		t.Fatalf("Postfix is needed (apt-get install postfix; scripts/test installs it): %v", err)
@@ -106,7 +108,7 @@ smtpd_tls_key_file = %[4]s
 queue_run_delay = 1s
 minimal_backoff_time = 1s
 maximal_backoff_time = 2s
-`, dir, relayPort, certFile, keyFile)
+`, dir, relayPort, certFile, keyFile) + strings.Join(extra, "\n") + "\n"
 	masterCF := fmt.Sprintf("127.0.0.1:%d inet n - n - - smtpd\n", port) + `pickup unix n - n 60 1 pickup
 cleanup unix n - n - 0 cleanup
 qmgr unix n - n 300 1 qmgr
