@@ -736,3 +736,40 @@ func TestMultilineReplies(t *testing.T) {
 		})
 	}
 }
+
+// TestOneNotificationAcrossDomains: a message to recipients at four
+// domains, each delivered over a session of its own, two of which refuse
+// theirs with 550, one of which has a null MX: the sender gets one
+// notification naming the three failed recipients; the fourth is
+// delivered.
+func TestOneNotificationAcrossDomains(t *testing.T) {
+	s := newMX(t, "one.test. 300 IN MX 10 mx.example.net.", "two.test. 300 IN MX 10 mx.example.net.",
+		"three.test. 300 IN MX 10 mx.example.net.", "null.test. 300 IN MX 0 .")
+	s.sink.set(func() {
+		s.sink.rcptHook = func(rcpt string) error {
+			if rcpt != "c@three.test" {
+				return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user " + rcpt}
+			}
+			return nil
+		}
+	})
+	enqueue(t, s.st, s.acc, t0, "m1", "a@one.test", "b@two.test", "c@three.test", "d@null.test")
+	runOnce(t, New(s.cfg, s.st, nil, nil))
+	if got := s.sink.received(); len(got) != 1 || got[0].rcpts[0] != "c@three.test" {
+		t.Fatalf("sink %+v", got)
+	}
+	n := inbox(t, s.st, s.acc)
+	if len(n) != 1 {
+		t.Fatalf("%d notifications, want one for the message", len(n))
+	}
+	if err := contains(n[0], "Final-Recipient: rfc822; a@one.test", "Final-Recipient: rfc822; b@two.test",
+		"Final-Recipient: rfc822; d@null.test", "Status: 5.1.10", "no such user b@two.test"); err != nil {
+		t.Fatalf("notification %v:\n%s", err, n[0])
+	}
+	if q := queued(t, s.st); len(q) != 0 {
+		t.Fatalf("queue %+v", q)
+	}
+	if b := events(t, s.st, msglog.Bounced); len(b) != 3 {
+		t.Fatalf("%d bounced events, want 3", len(b))
+	}
+}

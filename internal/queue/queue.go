@@ -360,11 +360,25 @@ func (w *Worker) pass(ctx context.Context, limit int, wg *sync.WaitGroup) (int, 
 	for _, r := range routes {
 		sessions = append(sessions, session{routePrefix + r, groupMessages(routed[r])})
 	}
+	// An MX session takes a message's recipients at one domain, and an
+	// entry's own route takes its own: a message may go out over several.
+	all := make([][]*outMsg, len(sessions))
+	for i, ss := range sessions {
+		all[i] = ss.msgs
+	}
+	joinMessages(all)
 	w.inflight.Add(int64(claimed))
 	for _, ss := range sessions {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer func() {
+				for _, m := range ss.msgs {
+					if m.join != nil {
+						m.join.done(ctx, w)
+					}
+				}
+			}()
 			n := 0
 			for _, m := range ss.msgs {
 				n += len(m.entries)
@@ -396,6 +410,9 @@ type outMsg struct {
 	// nothing of (tooMany), with their results, to settle with these.
 	held    []store.QueueEntry
 	heldRes []result
+	// join, for a message whose recipients are at several domains,
+	// gathers the failures of its sessions into one notification.
+	join *joiner
 }
 
 func groupMessages(entries []store.QueueEntry) []*outMsg {
@@ -675,7 +692,7 @@ func (w *Worker) tooMany(ctx context.Context, m *outMsg, results []result) *outM
 	}
 	done := &outMsg{}
 	var doneRes []result
-	rest := &outMsg{held: m.held, heldRes: m.heldRes}
+	rest := &outMsg{held: m.held, heldRes: m.heldRes, join: m.join}
 	for i, e := range m.entries {
 		switch r := results[i]; {
 		case r.tooMany():
@@ -697,7 +714,12 @@ func (w *Worker) tooMany(ctx context.Context, m *outMsg, results []result) *outM
 func (w *Worker) settleMsg(ctx context.Context, m *outMsg, results []result) {
 	if len(m.held) > 0 {
 		results = append(slices.Clip(results), m.heldRes...)
-		m = &outMsg{entries: append(slices.Clip(m.entries), m.held...)}
+		m = &outMsg{entries: append(slices.Clip(m.entries), m.held...), join: m.join}
+	}
+	if m.join != nil {
+		if m, results = m.join.take(w, m, results); m == nil {
+			return
+		}
 	}
 	w.settle(ctx, m, results)
 }
