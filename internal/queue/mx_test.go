@@ -773,3 +773,39 @@ func TestOneNotificationAcrossDomains(t *testing.T) {
 		t.Fatalf("%d bounced events, want 3", len(b))
 	}
 }
+
+// TestMXSlowHostsBoundedByLease: MX hosts that each take four minutes
+// to refuse (the clock moves as each is reached) are tried only while a
+// third of the attempt's 15-minute lease is left: three of them, not
+// ten, so that the attempt ends before its lease does.
+func TestMXSlowHostsBoundedByLease(t *testing.T) {
+	s := newMX(t)
+	h := newMXHosts(t)
+	for i := range 10 {
+		ip := fmt.Sprintf("127.0.0.%d", 2+i)
+		s.dns.Add(t, fmt.Sprintf("slow.test. 300 IN MX %d mx%d.slow.test.", i, i), fmt.Sprintf("mx%d.slow.test. 300 IN A %s", i, ip))
+		h.greet(t, ip, "421 4.3.2 busy")
+	}
+	s.cfg.MXPort = h.port
+	clock := s.clock
+	s.cfg.Now = func() time.Time {
+		// Every look at the clock after the claim sees the time the
+		// hosts reached so far took.
+		h.mu.Lock()
+		n := 0
+		for _, c := range h.conns {
+			n += c
+		}
+		h.mu.Unlock()
+		return clock.Now().Add(time.Duration(n) * 4 * time.Minute)
+	}
+	enqueue(t, s.st, s.acc, t0, "m1", "bob@slow.test")
+	runOnce(t, New(s.cfg, s.st, nil, nil))
+	total := 0
+	for i := range 10 {
+		total += h.reached(fmt.Sprintf("127.0.0.%d", 2+i))
+	}
+	if q := queued(t, s.st); total != 3 || len(q) != 1 {
+		t.Fatalf("%d hosts reached, queue %+v; want 3 and the entry deferred", total, q)
+	}
+}

@@ -565,6 +565,15 @@ func (w *Worker) deliverDomain(ctx context.Context, domain string, msgs []*outMs
 					}
 				}
 				for c == nil && next < len(addrs) && budget > 0 {
+					if left := pending[0].entries[0].LeaseUntil.Sub(w.cfg.Now()); left < w.cfg.Lease/3 {
+						// Slow hosts (each may take a dial timeout, or
+						// a command timeout to greet) used up the
+						// attempt: what is left of the lease is for
+						// sending, as in run.
+						log.Info("no more hosts tried: the attempt's lease runs out", "host", t.host)
+						budget = 0
+						break
+					}
 					budget--
 					var err error
 					if c, err = w.open(ctx, t, addrs[next], log); err != nil {
