@@ -19,21 +19,7 @@ import (
 // the way Submit makes them, and the dkim commands' refusals.
 func TestQueueAndDKIMCommands(t *testing.T) {
 	data := t.TempDir()
-	cliProc(t, data, "", "domain", "add", "example.test")
-	cliProc(t, data, "", "user", "add", "alice@example.test")
-	st := openStore(t, data)
-	ctx := context.Background()
-	acc, err := st.Account(ctx, "alice@example.test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	later := time.Now().Add(time.Hour)
-	d := store.NewDelivery([]byte("From: alice@example.test\r\nSubject: out\r\nMessage-ID: <q1@example.test>\r\n\r\nx\r\n"), later)
-	d.Copies = []store.Copy{{AccountID: acc.ID, Mailbox: store.Sent}}
-	d.Outbound, d.Events = queue.Outbound(acc.ID, acc.DomainID, acc.Address, []string{"bob@remote.test", "carol@far.test"}, d.Info, d.Size, later)
-	if _, err := st.Deliver(ctx, d); err != nil {
-		t.Fatal(err)
-	}
+	queueMessage(t, data, "bob@remote.test", "carol@far.test")
 
 	out := cliProc(t, data, "", "queue", "list")
 	for _, want := range []string{"ID", "alice@example.test", "bob@remote.test", "carol@far.test", "2 waiting"} {
@@ -65,12 +51,10 @@ func TestQueueAndDKIMCommands(t *testing.T) {
 	})
 }
 
-// TestQueueCommandsLongQueue: with 2500 entries, queue list shows a page
-// and says how to get the next, which follows on; --domain lists, retries
-// and deletes the entries to one recipient domain; ids not in the queue
-// are named, and the others are still done.
-func TestQueueCommandsLongQueue(t *testing.T) {
-	data := t.TempDir()
+// queueMessage makes a store in data with alice@example.test, and queues
+// a message of hers to rcpts the way Submit does, due in an hour.
+func queueMessage(t *testing.T, data string, rcpts ...string) store.Store {
+	t.Helper()
 	cliProc(t, data, "", "domain", "add", "example.test")
 	cliProc(t, data, "", "user", "add", "alice@example.test")
 	st := openStore(t, data)
@@ -80,6 +64,21 @@ func TestQueueCommandsLongQueue(t *testing.T) {
 		t.Fatal(err)
 	}
 	later := time.Now().Add(time.Hour)
+	d := store.NewDelivery([]byte("From: alice@example.test\r\nSubject: out\r\nMessage-ID: <q1@example.test>\r\n\r\nx\r\n"), later)
+	d.Copies = []store.Copy{{AccountID: acc.ID, Mailbox: store.Sent}}
+	d.Outbound, d.Events = queue.Outbound(acc.ID, acc.DomainID, acc.Address, rcpts, d.Info, d.Size, later)
+	if _, err := st.Deliver(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// TestQueueCommandsLongQueue: with 2500 entries, queue list shows a page
+// and says how to get the next, which follows on; --domain lists, retries
+// and deletes the entries to one recipient domain; ids not in the queue
+// are named, and the others are still done.
+func TestQueueCommandsLongQueue(t *testing.T) {
+	data := t.TempDir()
 	var rcpts []string
 	for i := range 2500 {
 		d := "bulk.test"
@@ -88,13 +87,8 @@ func TestQueueCommandsLongQueue(t *testing.T) {
 		}
 		rcpts = append(rcpts, fmt.Sprintf("r%d@%s", i, d))
 	}
-	d := store.NewDelivery([]byte("From: alice@example.test\r\nSubject: out\r\nMessage-ID: <q1@example.test>\r\n\r\nx\r\n"), later)
-	d.Copies = []store.Copy{{AccountID: acc.ID, Mailbox: store.Sent}}
-	d.Outbound, d.Events = queue.Outbound(acc.ID, acc.DomainID, acc.Address, rcpts, d.Info, d.Size, later)
-	if _, err := st.Deliver(ctx, d); err != nil {
-		t.Fatal(err)
-	}
-	all, err := st.QueueEntries(ctx, store.QueueQuery{Limit: 5000})
+	st := queueMessage(t, data, rcpts...)
+	all, err := st.QueueEntries(context.Background(), store.QueueQuery{Limit: 5000})
 	if err != nil || len(all) != 2500 {
 		t.Fatalf("%d entries, %v", len(all), err)
 	}

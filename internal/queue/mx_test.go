@@ -218,6 +218,30 @@ func (h *mxHosts) greet(t *testing.T, ip string, lines ...string) {
 	}()
 }
 
+// busyHosts gives domain n MX hosts, of increasing preference, at
+// 127.0.0.2 onwards, that greet with 421, and makes them s's MX port.
+func busyHosts(t *testing.T, s *mxSetup, domain string, n int) *mxHosts {
+	h := newMXHosts(t)
+	for i := range n {
+		ip := fmt.Sprintf("127.0.0.%d", 2+i)
+		s.dns.Add(t, fmt.Sprintf("%s. 300 IN MX %d mx%d.%[1]s.", domain, i, i), fmt.Sprintf("mx%d.%s. 300 IN A %s", i, domain, ip))
+		h.greet(t, ip, "421 4.3.2 busy")
+	}
+	s.cfg.MXPort = h.port
+	return h
+}
+
+// total returns how many connections greet's hosts accepted.
+func (h *mxHosts) total() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, c := range h.conns {
+		n += c
+	}
+	return n
+}
+
 // reached returns how many connections ip accepted.
 func (h *mxHosts) reached(ip string) int {
 	h.mu.Lock()
@@ -394,20 +418,10 @@ func TestMXEveryAddressOfAHost(t *testing.T) {
 // 421 is tried at 10 of them per attempt, and deferred.
 func TestMXAddressesBounded(t *testing.T) {
 	s := newMX(t)
-	h := newMXHosts(t)
-	for i := range 14 {
-		ip := fmt.Sprintf("127.0.0.%d", 2+i)
-		s.dns.Add(t, fmt.Sprintf("many.test. 300 IN MX %d mx%d.many.test.", i, i), fmt.Sprintf("mx%d.many.test. 300 IN A %s", i, ip))
-		h.greet(t, ip, "421 4.3.2 busy")
-	}
-	s.cfg.MXPort = h.port
+	h := busyHosts(t, s, "many.test", 14)
 	enqueue(t, s.st, s.acc, t0, "m1", "bob@many.test")
 	runOnce(t, New(s.cfg, s.st, nil, nil))
-	total := 0
-	for i := range 14 {
-		total += h.reached(fmt.Sprintf("127.0.0.%d", 2+i))
-	}
-	if q := queued(t, s.st); total != maxAddresses || len(q) != 1 || !strings.Contains(q[0].LastError, "421 4.3.2 busy") {
+	if q, total := queued(t, s.st), h.total(); total != maxAddresses || len(q) != 1 || !strings.Contains(q[0].LastError, "421 4.3.2 busy") {
 		t.Fatalf("%d connections, queue %+v; want %d and the entry deferred with the 421", total, q, maxAddresses)
 	}
 }
@@ -780,32 +794,16 @@ func TestOneNotificationAcrossDomains(t *testing.T) {
 // ten, so that the attempt ends before its lease does.
 func TestMXSlowHostsBoundedByLease(t *testing.T) {
 	s := newMX(t)
-	h := newMXHosts(t)
-	for i := range 10 {
-		ip := fmt.Sprintf("127.0.0.%d", 2+i)
-		s.dns.Add(t, fmt.Sprintf("slow.test. 300 IN MX %d mx%d.slow.test.", i, i), fmt.Sprintf("mx%d.slow.test. 300 IN A %s", i, ip))
-		h.greet(t, ip, "421 4.3.2 busy")
-	}
-	s.cfg.MXPort = h.port
+	h := busyHosts(t, s, "slow.test", 10)
 	clock := s.clock
 	s.cfg.Now = func() time.Time {
 		// Every look at the clock after the claim sees the time the
 		// hosts reached so far took.
-		h.mu.Lock()
-		n := 0
-		for _, c := range h.conns {
-			n += c
-		}
-		h.mu.Unlock()
-		return clock.Now().Add(time.Duration(n) * 4 * time.Minute)
+		return clock.Now().Add(time.Duration(h.total()) * 4 * time.Minute)
 	}
 	enqueue(t, s.st, s.acc, t0, "m1", "bob@slow.test")
 	runOnce(t, New(s.cfg, s.st, nil, nil))
-	total := 0
-	for i := range 10 {
-		total += h.reached(fmt.Sprintf("127.0.0.%d", 2+i))
-	}
-	if q := queued(t, s.st); total != 3 || len(q) != 1 {
+	if q, total := queued(t, s.st), h.total(); total != 3 || len(q) != 1 {
 		t.Fatalf("%d hosts reached, queue %+v; want 3 and the entry deferred", total, q)
 	}
 }
