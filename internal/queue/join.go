@@ -7,14 +7,15 @@ import (
 	"github.com/xtramail/xtramail/internal/store"
 )
 
-// joiner gathers the failures of a message whose recipients are at
-// several domains: MX delivery sends it to each domain over a session of
-// its own, and each session's settle made a notification of its own, so
-// a sender whose message failed at three domains got three. The failed
-// entries are held (unsettled, still leased) until the last of the
+// joiner gathers the failures and delays of a message whose recipients
+// are at several domains: MX delivery sends it to each domain over a
+// session of its own, and each session's settle made a notification of
+// its own, so a sender whose message failed at three domains got three.
+// Those entries are held (unsettled, still leased) until the last of the
 // message's sessions in the pass is done with it, then settled together
-// with one notification naming every failed recipient (RFC 3464 allows a
-// report on several recipients; Postfix sends one per message).
+// with one notification naming every failed or delayed recipient (RFC
+// 3464 allows a report on several recipients; Postfix sends one per
+// message).
 type joiner struct {
 	mu   sync.Mutex
 	open int // sessions of the pass not yet done with the message
@@ -50,9 +51,10 @@ func joinMessages(sessions [][]*outMsg) {
 	}
 }
 
-// take holds the entries of m whose results end them with a failure
-// (failed, or deferred past the lifetime) and returns the others, nil
-// when none is left.
+// take holds the entries of m whose settle tells the sender of a failure
+// or a delay (failed, deferred past the lifetime, or deferred long
+// enough for the delay notice) and returns the others, nil when none is
+// left. Deliveries are never held: they are settled at once.
 func (j *joiner) take(w *Worker, m *outMsg, results []result) (*outMsg, []result) {
 	now := w.cfg.Now()
 	rest := &outMsg{}
@@ -61,7 +63,9 @@ func (j *joiner) take(w *Worker, m *outMsg, results []result) (*outMsg, []result
 	defer j.mu.Unlock()
 	for i, e := range m.entries {
 		r := results[i]
-		if r.outcome == store.QueueFailed || r.outcome == store.QueueDeferred && !now.Before(e.Queued.Add(w.cfg.Lifetime)) {
+		expired := !now.Before(e.Queued.Add(w.cfg.Lifetime))
+		delayed := !e.DelayNotified && now.Sub(e.Queued) >= w.cfg.DelayNotice && wants(e, "DELAY")
+		if r.outcome == store.QueueFailed || r.outcome == store.QueueDeferred && (expired || delayed) {
 			j.msg.entries = append(j.msg.entries, e)
 			j.res = append(j.res, r)
 			continue

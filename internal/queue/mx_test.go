@@ -807,3 +807,23 @@ func TestMXSlowHostsBoundedByLease(t *testing.T) {
 		t.Fatalf("%d hosts reached, queue %+v; want 3 and the entry deferred", total, q)
 	}
 }
+
+// TestOneDelayNoticeAcrossDomains: a message queued five hours ago to
+// recipients at two domains, both still answering 450, gives one delay
+// notification naming both.
+func TestOneDelayNoticeAcrossDomains(t *testing.T) {
+	s := newMX(t, "one.test. 300 IN MX 10 mx.example.net.", "two.test. 300 IN MX 10 mx.example.net.")
+	s.sink.set(func() { s.sink.rcptHook = func(string) error { return errTemp } })
+	enqueue(t, s.st, s.acc, t0.Add(-5*time.Hour), "m1", "a@one.test", "b@two.test")
+	runOnce(t, New(s.cfg, s.st, nil, nil))
+	n := inbox(t, s.st, s.acc)
+	if len(n) != 1 {
+		t.Fatalf("%d notifications, want one delay notice for the message", len(n))
+	}
+	if err := contains(n[0], "Action: delayed", "Final-Recipient: rfc822; a@one.test", "Final-Recipient: rfc822; b@two.test"); err != nil {
+		t.Fatalf("notification %v:\n%s", err, n[0])
+	}
+	if q := queued(t, s.st); len(q) != 2 || !q[0].DelayNotified || !q[1].DelayNotified {
+		t.Fatalf("queue %+v; want both deferred, their delay told", q)
+	}
+}
