@@ -137,12 +137,13 @@ type mxHosts struct {
 
 	mu    sync.Mutex
 	conns map[string]int // connections accepted, by address
+	quits map[string]int // QUITs greet's hosts read, by address
 	sinks map[string]*sink
 	open  []net.Conn // greet's connections, closed when the test ends
 }
 
 func newMXHosts(t *testing.T) *mxHosts {
-	h := &mxHosts{conns: map[string]int{}, sinks: map[string]*sink{}}
+	h := &mxHosts{conns: map[string]int{}, quits: map[string]int{}, sinks: map[string]*sink{}}
 	t.Cleanup(func() {
 		h.mu.Lock()
 		defer h.mu.Unlock()
@@ -208,6 +209,9 @@ func (h *mxHosts) greet(t *testing.T, ip string, lines ...string) {
 						return
 					}
 					if strings.HasPrefix(strings.ToUpper(l), "QUIT") {
+						h.mu.Lock()
+						h.quits[ip]++
+						h.mu.Unlock()
 						io.WriteString(nc, "221 bye\r\n")
 						return
 					}
@@ -415,7 +419,7 @@ func TestMXEveryAddressOfAHost(t *testing.T) {
 }
 
 // TestMXAddressesBounded: a domain with 14 MX hosts that all greet with
-// 421 is tried at 10 of them per attempt, and deferred.
+// 421 is tried at 10 of them per attempt, each told QUIT, and deferred.
 func TestMXAddressesBounded(t *testing.T) {
 	s := newMX(t)
 	h := busyHosts(t, s, "many.test", 14)
@@ -423,6 +427,21 @@ func TestMXAddressesBounded(t *testing.T) {
 	runOnce(t, New(s.cfg, s.st, nil, nil))
 	if q, total := queued(t, s.st), h.total(); total != maxAddresses || len(q) != 1 || !strings.Contains(q[0].LastError, "421 4.3.2 busy") {
 		t.Fatalf("%d connections, queue %+v; want %d and the entry deferred with the 421", total, q, maxAddresses)
+	}
+	// RFC 5321 3.1: a host that refuses in its greeting waits for QUIT,
+	// which reaches it after the attempt ended.
+	quits := func() (n int) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for _, q := range h.quits {
+			n += q
+		}
+		return n
+	}
+	for deadline := time.Now().Add(10 * time.Second); quits() < maxAddresses && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	}
+	if n := quits(); n != maxAddresses {
+		t.Errorf("%d QUITs for %d connections", n, maxAddresses)
 	}
 }
 

@@ -173,6 +173,12 @@ func (w *Worker) prelude(ctx context.Context, raw net.Conn, t target, tlsCfg *tl
 	br := bufio.NewReader(raw)
 	r := textproto.NewReader(br)
 	if _, msg, err := r.ReadResponse(220); err != nil {
+		if err := smtpErr(err, msg); isSMTP(err) {
+			// RFC 5321 3.1: a server that greets with 554 (or 421)
+			// waits for QUIT; say it rather than drop the connection.
+			io.WriteString(raw, "QUIT\r\n")
+			return nil, fmt.Errorf("greeting of %s: %w", name, err)
+		}
 		return nil, fmt.Errorf("greeting of %s: %w", name, smtpErr(err, msg))
 	}
 	if _, err := fmt.Fprintf(raw, "EHLO %s\r\n", w.cfg.Hostname); err != nil {
