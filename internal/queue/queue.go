@@ -540,7 +540,7 @@ func (w *Worker) deliverDomain(ctx context.Context, domain string, msgs []*outMs
 	budget := maxAddresses
 	absent := 0 // hosts whose names have no address at all
 	for _, t := range targets {
-		if len(pending) == 0 || budget == 0 || ctx.Err() != nil {
+		if len(pending) == 0 || budget <= 0 || ctx.Err() != nil {
 			break
 		}
 		key := t.key()
@@ -616,7 +616,9 @@ func (w *Worker) deliverDomain(ctx context.Context, domain string, msgs []*outMs
 			default:
 				log.Info("outbound connection lost", "host", c.host, "err", err)
 				keep(&last, reason(err, c.host))
-				next++
+				if !pooled {
+					next++ // the address it was opened to
+				}
 				budget--
 			}
 		}
