@@ -1,6 +1,11 @@
 package queue
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/mail"
 	"net/netip"
 	"strings"
@@ -94,5 +99,36 @@ func TestTraceField(t *testing.T) {
 	m, err := mail.ReadMessage(strings.NewReader(data))
 	if err != nil || !strings.HasPrefix(m.Header.Get("Received"), "by queue.example.org (xtramail) id ") || m.Header.Get("Subject") != "subject trace1" {
 		t.Errorf("read back: %v, %v", m, err)
+	}
+}
+
+// TestPolicyTransportConfined: the MTA-STS policy fetch, whose host a
+// recipient domain's owner names, does not connect to a loopback address
+// unless the operator lists its network, as MX hosts do not.
+func TestPolicyTransportConfined(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "version: STSv1\n")
+	}))
+	defer srv.Close()
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+	get := func(networks []netip.Prefix) error {
+		tr := PolicyTransport(networks)
+		tr.Proxy = nil // the test's own, whatever the environment says
+		tr.TLSClientConfig = &tls.Config{RootCAs: roots}
+		defer tr.CloseIdleConnections()
+		resp, err := (&http.Client{Transport: tr}).Get(srv.URL + "/.well-known/mta-sts.txt")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		return nil
+	}
+	if err := get(nil); err == nil || !strings.Contains(err.Error(), "is not a public address nor in queue.route_networks") {
+		t.Fatalf("fetch from loopback without it listed: %v", err)
+	}
+	if err := get(loopback); err != nil {
+		t.Fatalf("fetch from loopback listed: %v", err)
 	}
 }

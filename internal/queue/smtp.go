@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/textproto"
 	"slices"
@@ -74,6 +75,34 @@ type greetedConn struct {
 
 func (g *greetedConn) Read(b []byte) (int, error) { return g.r.Read(b) }
 
+// dialControl is a net.Dialer's Control that refuses an address neither
+// public nor in networks (routeAllowed): checked on the address actually
+// dialled, whatever the name resolved to (Config.RouteNetworks).
+func dialControl(networks []netip.Prefix) func(network, address string, c syscall.RawConn) error {
+	return func(_, address string, _ syscall.RawConn) error {
+		ap, err := netip.ParseAddrPort(address)
+		if err != nil {
+			return err
+		}
+		if !routeAllowed(ap.Addr(), networks) {
+			return fmt.Errorf("%w: %s is not a public address nor in queue.route_networks", errRouteRefused, ap.Addr())
+		}
+		return nil
+	}
+}
+
+// PolicyTransport is the HTTP transport for MTA-STS policy fetches
+// (mtasts.NewClient). The policy host, mta-sts.<domain>, is named by
+// whoever owns the recipient domain's DNS, like its MX hosts, and is
+// confined the same way to public addresses and networks (Config.
+// RouteNetworks): else any sender could have the queue open HTTPS
+// connections inside the operator's network.
+func PolicyTransport(networks []netip.Prefix) *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: dialControl(networks)}).DialContext
+	return tr
+}
+
 // addresses returns where a target is dialled: in MX mode, the addresses
 // its name has in the worker's resolver, each tried in turn; with a
 // relay, its name (or a route's), which the dialler resolves.
@@ -96,18 +125,7 @@ func (w *Worker) connect(ctx context.Context, t target, a string) (*conn, string
 	var err error
 	d := net.Dialer{Timeout: w.cfg.DialTimeout}
 	if t.confined {
-		// Checked on the address actually dialled, whatever the name
-		// resolved to (Config.RouteNetworks).
-		d.Control = func(_, address string, _ syscall.RawConn) error {
-			ap, err := netip.ParseAddrPort(address)
-			if err != nil {
-				return err
-			}
-			if !routeAllowed(ap.Addr(), w.cfg.RouteNetworks) {
-				return fmt.Errorf("%w: %s is not a public address nor in queue.route_networks", errRouteRefused, ap.Addr())
-			}
-			return nil
-		}
+		d.Control = dialControl(w.cfg.RouteNetworks)
 	}
 	if raw, err = d.DialContext(ctx, "tcp", addr(a, t.port)); err != nil {
 		return nil, "", fmt.Errorf("connect to %s: %w", t.host, err)

@@ -354,7 +354,7 @@ func queueConfig(cfg *config.Config, cache mtasts.Cache, log *slog.Logger) queue
 			Username: q.RelayUsername, Password: q.RelayPassword}
 	case "mx":
 		if q.MTASTS {
-			qc.MTASTS = mtasts.NewClient(net.DefaultResolver, http.DefaultTransport.(*http.Transport).Clone(), cache, time.Now)
+			qc.MTASTS = mtasts.NewClient(net.DefaultResolver, queue.PolicyTransport(qc.RouteNetworks), cache, time.Now)
 			qc.MTASTS.Log = log.With("worker", "queue")
 		}
 	}
