@@ -807,6 +807,20 @@ func TestOneNotificationAcrossDomains(t *testing.T) {
 	}
 }
 
+// TestMXHostListedTwice: a host an MX record set lists at two
+// preferences (and in another case) is tried once.
+func TestMXHostListedTwice(t *testing.T) {
+	s := newMX(t, "dup.test. 300 IN MX 10 mx.dup.test.", "dup.test. 300 IN MX 20 MX.Dup.Test.", "mx.dup.test. 300 IN A 127.0.0.2")
+	h := newMXHosts(t)
+	h.greet(t, "127.0.0.2", "421 4.3.2 busy")
+	s.cfg.MXPort = h.port
+	enqueue(t, s.st, s.acc, t0, "m1", "bob@dup.test")
+	runOnce(t, New(s.cfg, s.st, nil, nil))
+	if n := h.reached("127.0.0.2"); n != 1 {
+		t.Fatalf("the host was reached %d times, want once", n)
+	}
+}
+
 // TestMXSlowHostsBoundedByLease: MX hosts that each take four minutes
 // to refuse (the clock moves as each is reached) are tried only while a
 // third of the attempt's 15-minute lease is left: three of them, not

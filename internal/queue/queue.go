@@ -834,8 +834,15 @@ func (w *Worker) targets(ctx context.Context, domain string) ([]target, *result)
 	var out []target
 	var unusable *result
 	skipped := false
+	seen := map[string]bool{}
 	for _, mx := range mxs {
 		host := trimDot(mx.Host)
+		if seen[strings.ToLower(host)] {
+			// Listed again at another preference: tried once, where it
+			// is preferred most.
+			continue
+		}
+		seen[strings.ToLower(host)] = true
 		if r := unusableMX(domain, host); r != nil {
 			if host != "." {
 				w.log.Warn("unusable MX host skipped", "domain", domain, "mx", host, "reason", r.reply)
