@@ -860,3 +860,56 @@ func TestOneDelayNoticeAcrossDomains(t *testing.T) {
 		t.Fatalf("queue %+v; want both deferred, their delay told", q)
 	}
 }
+
+// TestTooManyRecipientsOneAtATime: the 452 split without PIPELINING, by
+// a server that takes one recipient per transaction.
+func TestTooManyRecipientsOneAtATime(t *testing.T) {
+	var mu sync.Mutex
+	var txns []string
+	raw := startRawSMTP(t, nil, func(s *rawSession) error {
+		var rcpts []string
+		for {
+			l, err := s.line()
+			if err != nil {
+				return nil
+			}
+			switch {
+			case strings.HasPrefix(l, "MAIL FROM:"), l == "RSET":
+				rcpts = nil
+				s.say("250 2.1.0 ok")
+			case strings.HasPrefix(l, "RCPT TO:") && len(rcpts) > 0:
+				s.say("452 4.5.3 one recipient per message, please")
+			case strings.HasPrefix(l, "RCPT TO:"):
+				rcpts = append(rcpts, strings.TrimPrefix(l, "RCPT TO:"))
+				s.say("250 2.1.5 ok")
+			case l == "DATA":
+				s.say("354 go ahead")
+				if _, err := s.data(); err != nil {
+					return err
+				}
+				mu.Lock()
+				txns = append(txns, strings.Join(rcpts, ","))
+				mu.Unlock()
+				s.say("250 2.0.0 queued")
+			case l == "QUIT":
+				s.say("221 bye")
+				return nil
+			default:
+				return fmt.Errorf("unexpected %q", l)
+			}
+		}
+	})
+	s := newMX(t, "one.test. 300 IN MX 10 mx.one.test.", "mx.one.test. 300 IN A 127.0.0.1")
+	s.cfg.MXPort = raw.port
+	enqueue(t, s.st, s.acc, t0, "m1", "a@one.test", "b@one.test", "c@one.test")
+	runOnce(t, New(s.cfg, s.st, nil, nil))
+	raw.check(t)
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(txns, " ") != "<a@one.test> <b@one.test> <c@one.test>" {
+		t.Fatalf("transactions %q, want one per recipient", txns)
+	}
+	if q := queued(t, s.st); len(q) != 0 {
+		t.Fatalf("queue %+v", q)
+	}
+}
