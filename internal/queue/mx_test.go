@@ -474,10 +474,12 @@ func TestMXSilentHostTimesOut(t *testing.T) {
 
 // TestRecipientsSettledEachOnTheirOwn: one message to six recipients of
 // a domain whose MX takes at most two per transaction (go-smtp's
-// MaxRecipients: 452 4.5.3 for the rest) and answers some with 450 or
-// 550: the 452s go at once in another transaction of the same session
-// (RFC 5321 4.5.3.1.10), each recipient is settled by its own reply, and
-// the sender gets one notification naming both failed recipients.
+// MaxRecipients, which it announces as LIMITS RCPTMAX=2, RFC 9422, and
+// enforces with 452 4.5.3) and answers some with 450 or 550: the
+// recipients go two by two over one session, each is settled by its own
+// reply, and the sender gets one notification naming both failed
+// recipients. (TestTooManyRecipientsOneAtATime and
+// TestPostfixMXRecipientLimit meet servers that only say 452.)
 func TestRecipientsSettledEachOnTheirOwn(t *testing.T) {
 	s := newMX(t)
 	h := newMXHosts(t)
@@ -502,8 +504,8 @@ func TestRecipientsSettledEachOnTheirOwn(t *testing.T) {
 	for _, m := range sk.received() {
 		got = append(got, strings.Join(m.rcpts, ","))
 	}
-	if strings.Join(got, " ") != "a@limit.test,d@limit.test f@limit.test" || h.reached("127.0.0.2") != 1 {
-		t.Fatalf("transactions %q over %d connections; want a,d then f over one", got, h.reached("127.0.0.2"))
+	if strings.Join(got, " ") != "a@limit.test d@limit.test f@limit.test" || h.reached("127.0.0.2") != 1 {
+		t.Fatalf("transactions %q over %d connections; want a (of a and b), d (of c and d), f (of e and f) over one", got, h.reached("127.0.0.2"))
 	}
 	if q := queued(t, s.st); len(q) != 1 || q[0].Rcpt != "b@limit.test" || !strings.Contains(q[0].LastError, "450 4.2.1") {
 		t.Fatalf("queue %+v; want b deferred", q)
@@ -526,7 +528,7 @@ func TestRecipientsSettledEachOnTheirOwn(t *testing.T) {
 
 // TestRecipientsRandomReplies is randomized (the seed is logged): one
 // message to up to 8 recipients, each answered 250, 450, 550 or 552
-// 5.2.2, by an MX that takes 1 to 4 per transaction. Every recipient ends as its own reply says, each accepted one
+// 5.2.2, by an MX that takes 1 to 4 per transaction (LIMITS RCPTMAX). Every recipient ends as its own reply says, each accepted one
 // is delivered once, and one notification names every failed one.
 func TestRecipientsRandomReplies(t *testing.T) {
 	seed := time.Now().UnixNano()
@@ -911,5 +913,65 @@ func TestTooManyRecipientsOneAtATime(t *testing.T) {
 	}
 	if q := queued(t, s.st); len(q) != 0 {
 		t.Fatalf("queue %+v", q)
+	}
+}
+
+// TestServerLimits: a server announcing LIMITS RCPTMAX=2 MAILMAX=2 (RFC
+// 9422) gets no transaction with more than two recipients and no session
+// with more than two transactions; every recipient of two messages, one
+// to five of them, is delivered in one attempt.
+func TestServerLimits(t *testing.T) {
+	var mu sync.Mutex
+	txns := map[int][]string{} // transactions' recipients, by connection
+	raw := startRawSMTP(t, []string{"PIPELINING", "LIMITS RCPTMAX=2 MAILMAX=2"}, func(s *rawSession) error {
+		var rcpts []string
+		for {
+			l, err := s.line()
+			if err != nil {
+				return nil
+			}
+			switch {
+			case strings.HasPrefix(l, "MAIL FROM:"), l == "RSET":
+				rcpts = nil
+				s.say("250 2.1.0 ok")
+			case strings.HasPrefix(l, "RCPT TO:") && len(rcpts) == 2:
+				return fmt.Errorf("a third recipient in a transaction: %q", l)
+			case strings.HasPrefix(l, "RCPT TO:"):
+				rcpts = append(rcpts, strings.TrimPrefix(l, "RCPT TO:"))
+				s.say("250 2.1.5 ok")
+			case l == "DATA":
+				s.say("354 go ahead")
+				if _, err := s.data(); err != nil {
+					return err
+				}
+				mu.Lock()
+				txns[s.n] = append(txns[s.n], strings.Join(rcpts, ","))
+				n := len(txns[s.n])
+				mu.Unlock()
+				if n > 2 {
+					return fmt.Errorf("a third transaction in a session")
+				}
+				s.say("250 2.0.0 queued")
+			case l == "QUIT":
+				s.say("221 bye")
+				return nil
+			default:
+				return fmt.Errorf("unexpected %q", l)
+			}
+		}
+	})
+	s := newMX(t, "lim.test. 300 IN MX 10 mx.lim.test.", "mx.lim.test. 300 IN A 127.0.0.1")
+	s.cfg.MXPort = raw.port
+	enqueue(t, s.st, s.acc, t0, "m1", "a@lim.test", "b@lim.test", "c@lim.test", "d@lim.test", "e@lim.test")
+	enqueue(t, s.st, s.acc, t0, "m2", "f@lim.test")
+	runOnce(t, New(s.cfg, s.st, nil, nil))
+	raw.check(t)
+	if q := queued(t, s.st); len(q) != 0 {
+		t.Fatalf("queue %+v", q)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(txns) != 2 {
+		t.Fatalf("transactions by connection %v, want four over two", txns)
 	}
 }

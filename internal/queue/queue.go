@@ -592,7 +592,7 @@ func (w *Worker) deliverDomain(ctx context.Context, domain string, msgs []*outMs
 			}
 			sent, err := w.run(ctx, c, t, &pending, log)
 			switch {
-			case err == nil && len(pending) == 0 && ctx.Err() == nil && c.sent < w.cfg.SessionMessages:
+			case err == nil && len(pending) == 0 && ctx.Err() == nil && c.sent < c.mailMax:
 				w.pool.put(key, c)
 				continue
 			case err == nil:
@@ -643,10 +643,10 @@ func (w *Worker) deliverDomain(ctx context.Context, domain string, msgs []*outMs
 }
 
 // run sends pending messages over c, settling each, until none is left,
-// c has carried Config.SessionMessages, or the session breaks (err, with
+// c has carried its share (conn.mailMax), or the session breaks (err, with
 // the message it broke on still pending). sent is how many were settled.
 func (w *Worker) run(ctx context.Context, c *conn, t target, pending *[]*outMsg, log *slog.Logger) (sent int, err error) {
-	for len(*pending) > 0 && c.sent < w.cfg.SessionMessages {
+	for len(*pending) > 0 && c.sent < c.mailMax {
 		m := (*pending)[0]
 		// An entry's lease must not run out while it is tried, or
 		// another worker could send it too. One that waited behind the
@@ -661,8 +661,15 @@ func (w *Worker) run(ctx context.Context, c *conn, t target, pending *[]*outMsg,
 			*pending = (*pending)[1:]
 			continue
 		}
+		// RFC 9422: a server that announces how many recipients it
+		// takes per transaction gets no more; the others go in the
+		// next one.
+		part, unsent := m, []store.QueueEntry(nil)
+		if n := c.rcptMax; n > 0 && len(m.entries) > n {
+			part, unsent = &outMsg{entries: m.entries[:n]}, m.entries[n:]
+		}
 		cut := time.AfterFunc(left-w.cfg.Lease/6, c.abort)
-		results, connErr := w.send(ctx, c, t, m)
+		results, connErr := w.send(ctx, c, t, part)
 		cut.Stop()
 		if connErr != nil {
 			return sent, connErr
@@ -671,7 +678,7 @@ func (w *Worker) run(ctx context.Context, c *conn, t target, pending *[]*outMsg,
 		for i := range results {
 			results[i].note = c.note
 		}
-		if rest := w.tooMany(ctx, m, results); rest != nil {
+		if rest := w.tooMany(ctx, m, part, results, unsent); rest != nil {
 			// The rest go at once, in a transaction of their own.
 			(*pending)[0] = rest
 			sent++
@@ -684,29 +691,31 @@ func (w *Worker) run(ctx context.Context, c *conn, t target, pending *[]*outMsg,
 	return sent, nil
 }
 
-// tooMany handles recipients refused for being too many for one
+// tooMany handles the recipients of m that the transaction of part
+// (m, or its first recipients) left for another: unsent, past the
+// server's RCPTMAX, and those refused for being too many for one
 // transaction (RFC 5321 4.5.3.1.10: 452, or 552 5.5.3 from older
-// servers) while others were delivered: it settles the delivered ones,
+// servers) while others were delivered. It settles the delivered ones,
 // as delivery must be settled before anything more is sent, and returns
-// the message for the refused ones to send in a new transaction, carrying
-// the others' results so that the sender gets one notification for the
-// message. It returns nil when there is nothing to send again: none was
-// refused so, or none delivered (then the 452 is a plain deferral).
-func (w *Worker) tooMany(ctx context.Context, m *outMsg, results []result) *outMsg {
+// the message for the others to send at once in a new transaction,
+// carrying the rest's results so that the sender gets one notification
+// for the message. It returns nil when nothing is left to send: then a
+// 452 with none delivered is a plain deferral.
+func (w *Worker) tooMany(ctx context.Context, m, part *outMsg, results []result, unsent []store.QueueEntry) *outMsg {
 	delivered, refused := false, false
 	for _, r := range results {
 		delivered = delivered || r.outcome == store.QueueDelivered
 		refused = refused || r.tooMany()
 	}
-	if !delivered || !refused {
+	if len(unsent) == 0 && (!delivered || !refused) {
 		return nil
 	}
 	done := &outMsg{}
 	var doneRes []result
 	rest := &outMsg{held: m.held, heldRes: m.heldRes, join: m.join}
-	for i, e := range m.entries {
+	for i, e := range part.entries {
 		switch r := results[i]; {
-		case r.tooMany():
+		case delivered && r.tooMany():
 			rest.entries = append(rest.entries, e)
 		case r.outcome == store.QueueDelivered:
 			done.entries = append(done.entries, e)
@@ -716,7 +725,10 @@ func (w *Worker) tooMany(ctx context.Context, m *outMsg, results []result) *outM
 			rest.heldRes = append(rest.heldRes, r)
 		}
 	}
-	w.settle(ctx, done, doneRes)
+	rest.entries = append(rest.entries, unsent...)
+	if len(done.entries) > 0 {
+		w.settle(ctx, done, doneRes)
+	}
 	return rest
 }
 

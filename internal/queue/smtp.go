@@ -48,6 +48,11 @@ type conn struct {
 	wire *wire
 	rset bool
 	sent int // transactions finished on the session
+	// mailMax is how many transactions the session carries
+	// (Config.SessionMessages, or less when the server's LIMITS says
+	// MAILMAX), rcptMax how many recipients each may have (LIMITS
+	// RCPTMAX; 0: no limit announced). RFC 9422.
+	mailMax, rcptMax int
 }
 
 func (c *conn) close() {
@@ -177,7 +182,22 @@ func (w *Worker) connect(ctx context.Context, t target, a string) (*conn, string
 	ok8, _ := c.Extension("8BITMIME")
 	ok = true
 	dsn, _ := c.Extension("DSN")
-	cn := &conn{c: c, raw: raw, host: name, ext8: ok8, dsn: dsn, note: report, stop: stop}
+	cn := &conn{c: c, raw: raw, host: name, ext8: ok8, dsn: dsn, note: report, stop: stop, mailMax: w.cfg.SessionMessages}
+	if ok, param := c.Extension("LIMITS"); ok {
+		for _, f := range strings.Fields(param) {
+			k, v, _ := strings.Cut(f, "=")
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				continue
+			}
+			switch strings.ToUpper(k) {
+			case "MAILMAX":
+				cn.mailMax = min(cn.mailMax, n)
+			case "RCPTMAX":
+				cn.rcptMax = n
+			}
+		}
+	}
 	if p, _ := c.Extension("PIPELINING"); p {
 		cn.wire = newWire(nc)
 	}
