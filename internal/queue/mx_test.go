@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"strconv"
@@ -863,12 +864,18 @@ func TestOneDelayNoticeAcrossDomains(t *testing.T) {
 	}
 }
 
-// TestTooManyRecipientsOneAtATime: the 452 split without PIPELINING, by
-// a server that takes one recipient per transaction.
-func TestTooManyRecipientsOneAtATime(t *testing.T) {
-	var mu sync.Mutex
-	var txns []string
-	raw := startRawSMTP(t, nil, func(s *rawSession) error {
+// txnServer is a raw server that records the recipients it accepted in
+// each transaction, by connection; rcpt gives its reply to a RCPT, given
+// those the transaction has so far.
+type txnServer struct {
+	*rawSMTP
+	mu   sync.Mutex
+	txns map[int][]string
+}
+
+func startTxnServer(t *testing.T, ext []string, rcpt func(have []string) string) *txnServer {
+	ts := &txnServer{txns: map[int][]string{}}
+	ts.rawSMTP = startRawSMTP(t, ext, func(s *rawSession) error {
 		var rcpts []string
 		for {
 			l, err := s.line()
@@ -879,19 +886,20 @@ func TestTooManyRecipientsOneAtATime(t *testing.T) {
 			case strings.HasPrefix(l, "MAIL FROM:"), l == "RSET":
 				rcpts = nil
 				s.say("250 2.1.0 ok")
-			case strings.HasPrefix(l, "RCPT TO:") && len(rcpts) > 0:
-				s.say("452 4.5.3 one recipient per message, please")
 			case strings.HasPrefix(l, "RCPT TO:"):
-				rcpts = append(rcpts, strings.TrimPrefix(l, "RCPT TO:"))
-				s.say("250 2.1.5 ok")
+				reply := rcpt(rcpts)
+				if strings.HasPrefix(reply, "250") {
+					rcpts = append(rcpts, strings.TrimPrefix(l, "RCPT TO:"))
+				}
+				s.say(reply)
 			case l == "DATA":
 				s.say("354 go ahead")
 				if _, err := s.data(); err != nil {
 					return err
 				}
-				mu.Lock()
-				txns = append(txns, strings.Join(rcpts, ","))
-				mu.Unlock()
+				ts.mu.Lock()
+				ts.txns[s.n] = append(ts.txns[s.n], strings.Join(rcpts, ","))
+				ts.mu.Unlock()
 				s.say("250 2.0.0 queued")
 			case l == "QUIT":
 				s.say("221 bye")
@@ -901,15 +909,32 @@ func TestTooManyRecipientsOneAtATime(t *testing.T) {
 			}
 		}
 	})
+	return ts
+}
+
+// transactions returns the transactions' recipients by connection.
+func (ts *txnServer) transactions() map[int][]string {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return maps.Clone(ts.txns)
+}
+
+// TestTooManyRecipientsOneAtATime: the 452 split without PIPELINING, by
+// a server that takes one recipient per transaction.
+func TestTooManyRecipientsOneAtATime(t *testing.T) {
+	ts := startTxnServer(t, nil, func(have []string) string {
+		if len(have) > 0 {
+			return "452 4.5.3 one recipient per message, please"
+		}
+		return "250 2.1.5 ok"
+	})
 	s := newMX(t, "one.test. 300 IN MX 10 mx.one.test.", "mx.one.test. 300 IN A 127.0.0.1")
-	s.cfg.MXPort = raw.port
+	s.cfg.MXPort = ts.port
 	enqueue(t, s.st, s.acc, t0, "m1", "a@one.test", "b@one.test", "c@one.test")
 	runOnce(t, New(s.cfg, s.st, nil, nil))
-	raw.check(t)
-	mu.Lock()
-	defer mu.Unlock()
-	if strings.Join(txns, " ") != "<a@one.test> <b@one.test> <c@one.test>" {
-		t.Fatalf("transactions %q, want one per recipient", txns)
+	ts.check(t)
+	if txns := ts.transactions(); len(txns) != 1 || strings.Join(txns[1], " ") != "<a@one.test> <b@one.test> <c@one.test>" {
+		t.Fatalf("transactions %v, want one per recipient over one session", txns)
 	}
 	if q := queued(t, s.st); len(q) != 0 {
 		t.Fatalf("queue %+v", q)
@@ -921,57 +946,27 @@ func TestTooManyRecipientsOneAtATime(t *testing.T) {
 // with more than two transactions; every recipient of two messages, one
 // to five of them, is delivered in one attempt.
 func TestServerLimits(t *testing.T) {
-	var mu sync.Mutex
-	txns := map[int][]string{} // transactions' recipients, by connection
-	raw := startRawSMTP(t, []string{"PIPELINING", "LIMITS RCPTMAX=2 MAILMAX=2"}, func(s *rawSession) error {
-		var rcpts []string
-		for {
-			l, err := s.line()
-			if err != nil {
-				return nil
-			}
-			switch {
-			case strings.HasPrefix(l, "MAIL FROM:"), l == "RSET":
-				rcpts = nil
-				s.say("250 2.1.0 ok")
-			case strings.HasPrefix(l, "RCPT TO:") && len(rcpts) == 2:
-				return fmt.Errorf("a third recipient in a transaction: %q", l)
-			case strings.HasPrefix(l, "RCPT TO:"):
-				rcpts = append(rcpts, strings.TrimPrefix(l, "RCPT TO:"))
-				s.say("250 2.1.5 ok")
-			case l == "DATA":
-				s.say("354 go ahead")
-				if _, err := s.data(); err != nil {
-					return err
-				}
-				mu.Lock()
-				txns[s.n] = append(txns[s.n], strings.Join(rcpts, ","))
-				n := len(txns[s.n])
-				mu.Unlock()
-				if n > 2 {
-					return fmt.Errorf("a third transaction in a session")
-				}
-				s.say("250 2.0.0 queued")
-			case l == "QUIT":
-				s.say("221 bye")
-				return nil
-			default:
-				return fmt.Errorf("unexpected %q", l)
-			}
-		}
-	})
+	ts := startTxnServer(t, []string{"PIPELINING", "LIMITS RCPTMAX=2 MAILMAX=2"}, func([]string) string { return "250 2.1.5 ok" })
 	s := newMX(t, "lim.test. 300 IN MX 10 mx.lim.test.", "mx.lim.test. 300 IN A 127.0.0.1")
-	s.cfg.MXPort = raw.port
+	s.cfg.MXPort = ts.port
 	enqueue(t, s.st, s.acc, t0, "m1", "a@lim.test", "b@lim.test", "c@lim.test", "d@lim.test", "e@lim.test")
 	enqueue(t, s.st, s.acc, t0, "m2", "f@lim.test")
 	runOnce(t, New(s.cfg, s.st, nil, nil))
-	raw.check(t)
+	ts.check(t)
 	if q := queued(t, s.st); len(q) != 0 {
 		t.Fatalf("queue %+v", q)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(txns) != 2 {
-		t.Fatalf("transactions by connection %v, want four over two", txns)
+	txns := ts.transactions()
+	n := 0
+	for _, c := range txns {
+		for _, rcpts := range c {
+			n += len(strings.Split(rcpts, ","))
+			if len(c) > 2 || strings.Count(rcpts, ",") > 1 {
+				t.Fatalf("transactions by connection %v: over the limits", txns)
+			}
+		}
+	}
+	if n != 6 {
+		t.Fatalf("transactions by connection %v: %d recipients, want 6", txns, n)
 	}
 }
