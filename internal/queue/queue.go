@@ -942,13 +942,13 @@ func (w *Worker) hops(ctx context.Context, e store.QueueEntry) (int, error) {
 		if len(line) >= 9 && strings.EqualFold(string(line[:9]), "received:") {
 			n++
 		}
-		if err == bufio.ErrBufferFull {
+		// The blank line ends the header.
+		end := len(bytes.TrimRight(line, "\r\n")) == 0
+		for err == bufio.ErrBufferFull {
 			// A long line: its rest is no field's start.
-			for err == bufio.ErrBufferFull {
-				_, err = br.ReadSlice('\n')
-			}
+			_, err = br.ReadSlice('\n')
 		}
-		if err != nil || len(bytes.TrimRight(line, "\r\n")) == 0 {
+		if err != nil || end {
 			return n, nil
 		}
 	}
