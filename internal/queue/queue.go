@@ -181,6 +181,9 @@ type Worker struct {
 	keys     *dkim.Keys // sender domains' DKIM keys, parsed once
 	// settles joins the sessions' settles into fewer store writes.
 	settles settleBatch
+	// unsettled holds what the store could not settle, for the next
+	// pass.
+	unsettled unsettled
 }
 
 // New returns a Worker. metrics may be nil.
@@ -305,12 +308,18 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 // pass claims up to limit due entries and starts their sessions, which
 // wg waits for.
 func (w *Worker) pass(ctx context.Context, limit int, wg *sync.WaitGroup) (int, error) {
+	if n, err := w.unsettled.retry(ctx); err != nil {
+		w.log.Error("settle queue entries again", "waiting", n, "err", err)
+	}
 	entries, err := w.st.ClaimQueue(ctx, w.cfg.Now(), w.cfg.Lease, limit)
 	if err != nil {
 		return 0, fmt.Errorf("claim queue: %w", err)
 	}
+	got := len(entries)
+	// An entry whose settlement waits was attempted already.
+	entries = slices.DeleteFunc(entries, func(e store.QueueEntry) bool { return w.unsettled.has(e.ID) })
 	if len(entries) == 0 {
-		return 0, nil
+		return got, nil
 	}
 	// A session sends its next message only once the last one is
 	// settled, so sessions are the unit of parallelism: one per

@@ -122,27 +122,42 @@ func (w *Worker) settle(ctx context.Context, m *outMsg, results []result) {
 		events = append(events, ev)
 	}
 	first := m.entries[0]
+	write := func(ctx context.Context) error { return w.settles.settle(ctx, w.st, settles, events) }
 	if len(notices) > 0 && first.AccountID != 0 && first.MailFrom != "" {
 		raw, err := w.notification(ctx, first, notices, now)
-		if err == nil {
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			w.log.Warn("no account for delivery notification", "rcpt", first.MailFrom, "err", err)
+		case err != nil:
+			// The leases bring the entries back; the attempt is redone.
+			w.log.Error("make delivery notification", "rcpt", first.MailFrom, "err", err)
+			return
+		}
+		settle := write
+		write = func(ctx context.Context) error {
+			if raw == nil {
+				return settle(ctx)
+			}
 			d := store.NewDelivery(raw, now)
 			d.Copies = []store.Copy{{AccountID: first.AccountID, Mailbox: store.Inbox}}
 			d.Settle, d.Events = settles, events
-			_, err = w.st.Deliver(ctx, d)
-			if err == nil {
-				return
+			_, err := w.st.Deliver(ctx, d)
+			if errors.Is(err, store.ErrNotFound) {
+				// The sender's account is gone: settle without
+				// telling anyone.
+				w.log.Warn("no account for delivery notification", "rcpt", first.MailFrom, "err", err)
+				return settle(ctx)
 			}
+			return err
 		}
-		if !errors.Is(err, store.ErrNotFound) {
-			// The leases bring the entries back; the attempt is redone.
-			w.log.Error("store delivery notification", "rcpt", first.MailFrom, "err", err)
-			return
-		}
-		// The sender's account is gone: settle without telling anyone.
-		w.log.Warn("no account for delivery notification", "rcpt", first.MailFrom, "err", err)
 	}
-	if err := w.settles.settle(ctx, w.st, settles, events); err != nil {
-		w.log.Error("settle queue entries", "message_id", first.MessageID, "err", err)
+	if err := write(ctx); err != nil {
+		w.log.Error("settle queue entries; again at the next pass", "message_id", first.MessageID, "err", err)
+		s := &settlement{write: write}
+		for _, st := range settles {
+			s.ids = append(s.ids, st.ID)
+		}
+		w.unsettled.keep(s)
 	}
 }
 
