@@ -49,6 +49,7 @@ func (s *session) cmdMultiAppend(c *imapwire.Command, a *imapwire.Append) error 
 	if err != nil {
 		return targetError{err}
 	}
+	s.srv.recordStorage(nil)
 	uids := make([]uint32, 0, len(delivered))
 	for _, dl := range delivered {
 		if len(dl) != 1 || dl[0].MailboxID != mb.ID {
@@ -156,6 +157,7 @@ func (s *session) cmdAppend(tag string, a *imapwire.Append) error {
 	if err != nil {
 		return targetError{err}
 	}
+	s.srv.recordStorage(nil)
 	if len(delivered) > 0 && delivered[0].MailboxID != mb.ID {
 		// The selected mailbox was renamed away and another took its
 		// name: APPENDUID names the one that got the message.

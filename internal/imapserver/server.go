@@ -133,6 +133,10 @@ type Config struct {
 	// server's own, of 1 GiB.
 	SpoolDir string
 	Inflight *smtpserver.Budget
+	// Storage hears whether the disk is full: a write refused for it
+	// sets it, an APPEND stored clears it. The service shares one with
+	// the SMTP listeners, for its health check. nil: none.
+	Storage *smtpserver.Storage
 	// AccountCheckInterval is how often sessions waiting for a command
 	// or in IDLE are checked for an account disabled, removed or given a
 	// new password since they signed in (default 5 s). A change made

@@ -26,6 +26,7 @@ type storageFullLog struct {
 // level once, then once per storageFullLogEvery while it goes on, so
 // that a full disk under many clients does not also fill the log.
 func (s *Server) storageFull(err error) {
+	s.recordStorage(err)
 	s.full.total.Add(1)
 	s.full.mu.Lock()
 	s.full.refused++
@@ -52,4 +53,12 @@ func (s *Server) Collector() prometheus.Collector {
 		Name: "xtramail_imap_storage_full_total",
 		Help: "IMAP commands refused with NO [UNAVAILABLE] because the store's disk was full.",
 	}, func() float64 { return float64(s.full.total.Load()) })
+}
+
+// recordStorage tells Config.Storage what a write found of the disk: err
+// a full disk, or nil for a message stored.
+func (s *Server) recordStorage(err error) {
+	if s.cfg.Storage != nil {
+		s.cfg.Storage.Record(err)
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/xtramail/xtramail/internal/disktest"
+	"github.com/xtramail/xtramail/internal/imapserver"
+	"github.com/xtramail/xtramail/internal/smtpserver"
 )
 
 // A full disk answers APPEND with a temporary NO [UNAVAILABLE], never
@@ -19,6 +21,10 @@ func TestStorageFullIsTemporary(t *testing.T) {
 		return
 	}
 	e := newEnvIn(t, dir)
+	// The health check's flag, which the service shares with SMTP.
+	storage := new(smtpserver.Storage)
+	e.stop()
+	e.start(imapserver.Config{Storage: storage})
 	for i := range 5 {
 		e.deliver("INBOX", msg(fmt.Sprint("before ", i), "x"), 0)
 	}
@@ -42,11 +48,17 @@ func TestStorageFullIsTemporary(t *testing.T) {
 	if e.srv.StorageFullRefusals() == 0 {
 		t.Error("the storage-full metric did not count the refusals")
 	}
+	if !storage.Full() {
+		t.Error("an APPEND refused for a full disk did not tell the health check")
+	}
 
 	free()
 	c.send(fmt.Sprintf("a2 APPEND INBOX {%d+}\r\n%s", len(m), m))
 	if _, st := c.until("a2"); !strings.HasPrefix(st, "OK") {
 		t.Fatalf("APPEND once space is free: %q", st)
+	}
+	if storage.Full() {
+		t.Error("the health check still says the disk is full after an APPEND was stored")
 	}
 	c.ok("NOOP")
 }

@@ -262,6 +262,7 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Service, error) 
 		Metrics:       imapserver.NewMetrics(reg),
 		MessageLog:    s.MessageLog,
 		SearchMemory:  searchMemory,
+		Storage:       s.storage,
 	}, st, authn, log.With("listener", "imap"))
 	reg.MustRegister(s.imap.Collector())
 
