@@ -120,23 +120,9 @@ func TestRefusalsDoNotPileUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var refused atomic.Int64
-	ln := LimitListener(raw, Limits{MaxConns: 1, TLS: serverTLS, Refused: func(net.Addr, string) { refused.Add(1) }},
+	raw := holdingListener(t, Limits{MaxConns: 1, TLS: serverTLS, Refused: func(net.Addr, string) { refused.Add(1) }},
 		slog.New(slog.DiscardHandler))
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // holds the one slot
-		}
-	}()
 	first, err := net.Dial("tcp", raw.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -193,21 +179,7 @@ func TestRefusalsDoNotPileUp(t *testing.T) {
 // a flood of log lines, on the disk the mail is kept on).
 func TestRefusalsLoggedSparingly(t *testing.T) {
 	var logBuf lockedBuf
-	raw, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln := LimitListener(raw, Limits{MaxConns: 1}, slog.New(slog.NewJSONHandler(&logBuf, nil)))
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // holds the one slot
-		}
-	}()
+	raw := holdingListener(t, Limits{MaxConns: 1}, slog.New(slog.NewJSONHandler(&logBuf, nil)))
 	dial := func() string {
 		t.Helper()
 		c, err := net.Dial("tcp", raw.Addr().String())
@@ -269,4 +241,33 @@ func (l *lockedBuf) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// holdingListener serves a LimitListener with lim on a loopback port and
+// holds every connection it accepts open until the test ends; it returns
+// the port's listener, whose address clients dial.
+func holdingListener(t *testing.T, lim Limits, log *slog.Logger) net.Listener {
+	t.Helper()
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := LimitListener(raw, lim, log)
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	return raw
 }
