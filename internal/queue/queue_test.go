@@ -208,8 +208,9 @@ func TestBackoffJitterBounds(t *testing.T) {
 // TestPermanentFailureNotifiesSender: a 550 to one of two recipients
 // bounces that one into a multipart/report in alice's INBOX, with the
 // original header; the other is delivered.
-func TestPermanentFailureNotifiesSender(t *testing.T) {
-	s := newMX(t)
+// refuseNobody makes s's MX refuse every recipient nobody@ with 550
+// 5.1.1, and take the others.
+func refuseNobody(s *mxSetup) {
 	s.sink.set(func() {
 		s.sink.rcptHook = func(rcpt string) error {
 			if strings.HasPrefix(rcpt, "nobody@") {
@@ -218,6 +219,11 @@ func TestPermanentFailureNotifiesSender(t *testing.T) {
 			return nil
 		}
 	})
+}
+
+func TestPermanentFailureNotifiesSender(t *testing.T) {
+	s := newMX(t)
+	refuseNobody(s)
 	w := New(s.cfg, s.st, nil, nil)
 	enqueue(t, s.st, s.acc, t0, "m1", "bob@example.net", "nobody@example.net")
 	runOnce(t, w)

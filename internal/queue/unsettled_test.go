@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
-
 	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 )
@@ -42,14 +40,7 @@ func (f *fullStore) Deliver(ctx context.Context, d *store.Delivery) ([]store.Del
 // minutes later; the failure notice of another went out with it.
 func TestUnsettledNotSentAgain(t *testing.T) {
 	s := newMX(t)
-	s.sink.set(func() {
-		s.sink.rcptHook = func(rcpt string) error {
-			if strings.HasPrefix(rcpt, "nobody@") {
-				return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
-			}
-			return nil
-		}
-	})
+	refuseNobody(s)
 	fs := &fullStore{Store: s.st}
 	w := New(s.cfg, fs, nil, nil)
 	enqueue(t, s.st, s.acc, t0, "m1", "bob@example.net")
