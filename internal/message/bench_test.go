@@ -51,6 +51,26 @@ func benchAttachment() []byte {
 	return []byte(b.String())
 }
 
+// benchSubmit builds a message like xtramail-bench submit's: a short
+// header and about 10 KiB of plain text lines of a few words.
+func benchSubmit() []byte {
+	var b strings.Builder
+	b.WriteString("Message-ID: <0123456789abcdef@bench.test>\r\nSubject: load test r1-42@remote.test\r\n" +
+		"From: Bench <bench1@bench.test>\r\nTo: remote@remote.test\r\nDate: Wed, 25 Nov 2026 12:00:00 +0000\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n")
+	words := []string{"continuity", "mailbox", "outage", "message", "retention", "capture", "office", "report"}
+	for i := 0; b.Len() < 10<<10; i++ {
+		b.WriteString(words[i%len(words)])
+		if i%10 == 9 {
+			b.WriteString("\r\n")
+		} else {
+			b.WriteByte(' ')
+		}
+	}
+	b.WriteString("\r\n")
+	return []byte(b.String())
+}
+
 // benchPlain builds a 5 MiB single text/plain message.
 func benchPlain() []byte {
 	line := "The quick brown fox jumps over the lazy dog, again and again and again.\r\n"
@@ -63,6 +83,7 @@ func BenchmarkParse(b *testing.B) {
 		raw  []byte
 	}{
 		{"multipart-10KiB", benchMultipart()},
+		{"submit-10KiB", benchSubmit()},
 		{"attachment-5MiB", benchAttachment()},
 		{"plain-5MiB", benchPlain()},
 	} {

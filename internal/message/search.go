@@ -62,28 +62,45 @@ func IndexWords(s string, yield func(word string)) {
 	indexWords(s, nil, func(b []byte) { yield(string(b)) })
 }
 
-// indexWords is IndexWords yielding each word in buf's memory, valid
-// until yield returns: no allocation per word.
-func indexWords(s string, buf []byte, yield func(word []byte)) []byte {
+// indexWords is IndexWords, of a string or of bytes, yielding each word
+// in buf's memory, valid until yield returns: no allocation per word. It
+// returns buf for the next call.
+func indexWords[T ~string | ~[]byte](s T, buf []byte, yield func(word []byte)) []byte {
 	b := buf[:0]
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			i++
-			switch {
-			case 'a' <= c && c <= 'z' || '0' <= c && c <= '9':
-				b = append(b, c)
-			case 'A' <= c && c <= 'Z':
-				b = append(b, c+'a'-'A')
-			default:
+			if asciiClass[c] == asciiSep {
 				if len(b) > 0 {
 					yield(b)
 					b = b[:0]
 				}
+				i++
+				continue
 			}
+			// A run of ASCII letters and digits, taken whole: most
+			// words are all of one.
+			j, classes := i, uint8(0)
+			for ; j < len(s) && s[j] < utf8.RuneSelf; j++ {
+				k := asciiClass[s[j]]
+				if k == asciiSep {
+					break
+				}
+				classes |= k
+			}
+			n := len(b)
+			b = append(b, s[i:j]...)
+			if classes&asciiUpper != 0 {
+				for k := n; k < len(b); k++ {
+					if asciiClass[b[k]] == asciiUpper {
+						b[k] += 'a' - 'A'
+					}
+				}
+			}
+			i = j
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
+		r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
 		i += size
 		if unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.Is(unicode.Co, r) {
 			b = utf8.AppendRune(b, foldWordRune(r))
@@ -100,6 +117,26 @@ func indexWords(s string, buf []byte, yield func(word []byte)) []byte {
 	return b
 }
 
+// The classes of ASCII bytes in words: a separator, a lower case letter
+// or digit, an upper case letter (folded to lower case).
+const (
+	asciiSep   = 0
+	asciiWord  = 1
+	asciiUpper = 2
+)
+
+var asciiClass = func() (t [utf8.RuneSelf]uint8) {
+	for c := range t {
+		switch {
+		case 'a' <= c && c <= 'z' || '0' <= c && c <= '9':
+			t[c] = asciiWord
+		case 'A' <= c && c <= 'Z':
+			t[c] = asciiUpper
+		}
+	}
+	return t
+}()
+
 // foldWordRune maps r to the lower case of the least member of its simple
 // case folding orbit: one rune for all the runes IMAP matches as equal.
 func foldWordRune(r rune) rune {
@@ -112,31 +149,115 @@ func foldWordRune(r rune) rune {
 
 // wordSet collects the distinct words of one place of a message.
 type wordSet struct {
-	ix    *indexer
-	seen  map[string]struct{}
-	words []string
+	ix *indexer
+	// text is the words in their order, each followed by a space (the
+	// place's list, SearchText), and ends is where each word ends in it:
+	// a word costs no string of its own.
+	text []byte
+	ends []int32
+	// seen finds a word once there are more than smallSet; until then,
+	// most sets of a message for ever, looking through them costs less
+	// than a map's hashing and growing.
+	seen map[string]int32 // index in ends
+	// recent holds words of the set (their index+1) by a cheap hash of
+	// their bytes, for long texts (recentFrom): text repeats its words,
+	// and a match here skips the look-up.
+	recent *[recentSize]int32
 }
 
-func (w *wordSet) add(s string) {
+const (
+	smallSet   = 16
+	recentBits = 6
+	recentSize = 1 << recentBits
+	// recentFrom is the length of a text from which a set keeps recent
+	// words: header values are shorter.
+	recentFrom = 256
+)
+
+// recentSlot is where a word goes in wordSet.recent: its length and
+// three of its bytes tell most words of a text apart, mixed by a
+// multiplicative (Fibonacci) hash whose top bits are the slot.
+func recentSlot(w []byte) int {
+	n := len(w)
+	h := uint32(n) ^ uint32(w[0])<<8 ^ uint32(w[n/2])<<16 ^ uint32(w[n-1])<<24
+	return int(h * 0x9E3779B1 >> (32 - recentBits))
+}
+
+func (w *wordSet) add(s string) { addWords(w, s) }
+
+func (w *wordSet) addBytes(b []byte) { addWords(w, b) }
+
+func addWords[T ~string | ~[]byte](w *wordSet, s T) {
+	if w.recent == nil && len(s) >= recentFrom {
+		w.recent = new([recentSize]int32)
+	}
 	w.ix.buf = indexWords(s, w.ix.buf, func(word []byte) {
-		if _, ok := w.seen[string(word)]; ok {
+		slot := -1
+		if w.recent != nil {
+			slot = recentSlot(word)
+			if i := w.recent[slot]; i > 0 && bytes.Equal(w.word(int(i-1)), word) {
+				return
+			}
+		}
+		if i, ok := w.find(word); ok {
+			if slot >= 0 {
+				w.recent[slot] = int32(i + 1)
+			}
 			return
 		}
 		if w.ix.size+len(word)+1 > maxIndexWords {
 			w.ix.partial = true
 			return
 		}
-		if w.seen == nil {
-			w.seen = make(map[string]struct{})
+		w.text = append(append(w.text, word...), ' ')
+		w.ends = append(w.ends, int32(len(w.text)-1))
+		n := len(w.ends)
+		switch {
+		case w.seen != nil:
+			w.seen[string(word)] = int32(n - 1)
+		case n > smallSet:
+			w.seen = make(map[string]int32, 2*n)
+			for i := range n {
+				w.seen[string(w.word(i))] = int32(i)
+			}
 		}
-		ws := string(word)
-		w.seen[ws] = struct{}{}
-		w.words = append(w.words, ws)
 		w.ix.size += len(word) + 1
+		if slot >= 0 {
+			w.recent[slot] = int32(n)
+		}
 	})
 }
 
-func (w *wordSet) String() string { return strings.Join(w.words, " ") }
+// word returns the set's i-th word.
+func (w *wordSet) word(i int) []byte {
+	start := 0
+	if i > 0 {
+		start = int(w.ends[i-1]) + 1
+	}
+	return w.text[start:w.ends[i]]
+}
+
+// find returns the index of word in the set.
+func (w *wordSet) find(word []byte) (int, bool) {
+	if w.seen != nil {
+		i, ok := w.seen[string(word)]
+		return int(i), ok
+	}
+	for i := range w.ends {
+		if bytes.Equal(w.word(i), word) {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// String is the set's words, separated by spaces.
+func (w *wordSet) String() string {
+	if len(w.text) == 0 {
+		return ""
+	}
+	return string(w.text[:len(w.text)-1])
+}
 
 // indexer builds a SearchText, and finds the preview's text on the way.
 type indexer struct {
@@ -173,7 +294,7 @@ func (p *parser) text(info *Info) {
 
 // field adds a header field's name and value, as written and decoded,
 // to the sets given.
-func (ix *indexer) field(name string, whole []byte, sets ...*wordSet) {
+func (ix *indexer) field(whole []byte, sets ...*wordSet) {
 	// Header bytes count against the input budget, and a field is
 	// indexed up to maxIndexField bytes: a hostile header (megabytes of
 	// addresses or encoded words) costs a bounded time.
@@ -186,11 +307,10 @@ func (ix *indexer) field(name string, whole []byte, sets ...*wordSet) {
 		ix.partial = true
 		whole = whole[:maxIndexField]
 	}
-	v := string(whole)
-	if i := strings.IndexByte(v, ':'); i >= 0 {
-		v = v[i+1:]
+	if i := bytes.IndexByte(whole, ':'); i >= 0 {
+		whole = whole[i+1:]
 	}
-	v = unfold([]byte(v))
+	v := unfold(whole)
 	d := ix.p.decodeWords(v)
 	for _, w := range sets {
 		w.add(v)
@@ -200,25 +320,32 @@ func (ix *indexer) field(name string, whole []byte, sets ...*wordSet) {
 	}
 }
 
+// fields calls fn with the name and the whole of each field of a header
+// (as Fields, without a string of each name).
+func fields(header []byte, fn func(name, whole []byte)) {
+	scanFields(header, 0, len(header), func(f field) { fn(header[f.start:f.nameEnd], header[f.start:f.end]) })
+}
+
 // topHeader indexes the message's own header fields.
 func (ix *indexer) topHeader(env *Envelope, header []byte) {
-	for name, whole := range Fields(header) {
-		ix.hdr.add(name)
-		sets := []*wordSet{&ix.hdr}
-		switch strings.ToLower(name) {
-		case "subject":
-			sets = append(sets, &ix.subject)
-		case "from":
-			sets = append(sets, &ix.from)
-		case "to":
-			sets = append(sets, &ix.to)
-		case "cc":
-			sets = append(sets, &ix.cc)
-		case "bcc":
-			sets = append(sets, &ix.bcc)
+	fields(header, func(name, whole []byte) {
+		ix.hdr.addBytes(name)
+		sets := [2]*wordSet{&ix.hdr}
+		n := 1
+		switch fieldIndex(name) {
+		case fSubject:
+			sets[1], n = &ix.subject, 2
+		case fFrom:
+			sets[1], n = &ix.from, 2
+		case fTo:
+			sets[1], n = &ix.to, 2
+		case fCc:
+			sets[1], n = &ix.cc, 2
+		case fBcc:
+			sets[1], n = &ix.bcc, 2
 		}
-		ix.field(name, whole, sets...)
-	}
+		ix.field(whole, sets[:n]...)
+	})
 	// The parsed addresses, for FROM "user@domain.org" to find an address
 	// written with comments or quotes in between.
 	for _, f := range []struct {
@@ -239,10 +366,10 @@ func (ix *indexer) topHeader(env *Envelope, header []byte) {
 func (ix *indexer) mimeHeaders(p *Part) {
 	for i := range p.Parts {
 		c := &p.Parts[i]
-		for name, whole := range Fields(c.Header(ix.p.raw)) {
-			ix.hdr.add(name)
-			ix.field(name, whole, &ix.hdr)
-		}
+		fields(c.Header(ix.p.raw), func(name, whole []byte) {
+			ix.hdr.addBytes(name)
+			ix.field(whole, &ix.hdr)
+		})
 		ix.mimeHeaders(c)
 	}
 	if p.Message != nil {
@@ -260,10 +387,10 @@ func (ix *indexer) walk(p *Part, embedded bool, path []int) {
 			ix.walk(&p.Parts[i], embedded, append(path[:len(path):len(path)], i+1))
 		}
 	case p.Message != nil:
-		for name, whole := range Fields(p.Message.Part.Header(ix.p.raw)) {
-			ix.body.add(name)
-			ix.field(name, whole, &ix.body)
-		}
+		fields(p.Message.Part.Header(ix.p.raw), func(name, whole []byte) {
+			ix.body.addBytes(name)
+			ix.field(whole, &ix.body)
+		})
 		ix.walk(&p.Message.Part, true, path)
 	case p.Type == "message" && (p.Subtype == "rfc822" || p.Subtype == "global"):
 		// An embedded message Parse could not locate, most often
@@ -280,7 +407,7 @@ func (ix *indexer) walk(p *Part, embedded bool, path []int) {
 		isHTML := p.Type == "text" && p.Subtype == "html"
 		if !isHTML && strings.EqualFold(p.Encoding, "BASE64") {
 			if s, ok := ix.addBase64(b, p.Param("charset")); ok {
-				ix.keepPreview(p, embedded, false, s)
+				ix.keepPreview(p, embedded, false, s, true)
 				return
 			}
 		}
@@ -289,14 +416,15 @@ func (ix *indexer) walk(p *Part, embedded bool, path []int) {
 			ix.p.problem(path, "unknown transfer encoding %q", p.Encoding)
 		}
 		var s string
+		collapsed := false
 		if !isHTML && isUTF8As(d, p.Param("charset")) {
 			// Text that needs no conversion, most large text parts, is
-			// indexed piece by piece: a string of the whole part, and a
+			// indexed from its bytes: a string of the whole part, and a
 			// collapsed copy of it for a preview of 200 characters, cost
 			// twice its size again (on top of a base64 part's decoded
 			// bytes), up to the index's 8 MiB per message.
-			ix.addPieces(d)
-			s = previewPrefix(d)
+			ix.body.addBytes(d)
+			s, collapsed = previewPrefix(d), true
 		} else {
 			var known bool
 			s, known = toUTF8(d, p.Param("charset"))
@@ -309,13 +437,14 @@ func (ix *indexer) walk(p *Part, embedded bool, path []int) {
 			}
 			ix.body.add(s)
 		}
-		ix.keepPreview(p, embedded, isHTML, s)
+		ix.keepPreview(p, embedded, isHTML, s, collapsed)
 	}
 }
 
 // keepPreview keeps s, text of part p, collapsed for the preview if p is
-// the first inline text/plain or text/html of its kind.
-func (ix *indexer) keepPreview(p *Part, embedded, isHTML bool, s string) {
+// the first inline text/plain or text/html of its kind; collapsed says s
+// is already.
+func (ix *indexer) keepPreview(p *Part, embedded, isHTML bool, s string, collapsed bool) {
 	if p.Type != "text" || p.Disposition == "attachment" || p.Subtype != "plain" && !isHTML {
 		return
 	}
@@ -329,45 +458,15 @@ func (ix *indexer) keepPreview(p *Part, embedded, isHTML bool, s string) {
 		slot = &ix.embHTML
 	}
 	if *slot == "" {
-		*slot = collapse(s)
+		if !collapsed {
+			s = collapse(s)
+		}
+		*slot = s
 	}
 }
 
-// indexPiece is the size of the pieces addPieces indexes.
+// indexPiece is the size of the pieces addBase64 decodes.
 const indexPiece = 64 << 10
-
-// addPieces adds the words of UTF-8 text d to the body's set, converting
-// it to strings indexPiece bytes at a time. Each piece ends at an ASCII
-// byte that is not a letter or digit, which separates words (indexWords)
-// and never lies inside a multi-byte rune, so the words are those of d
-// whole.
-func (ix *indexer) addPieces(d []byte) {
-	for len(d) > 0 {
-		n := len(d)
-		if n > indexPiece {
-			n = pieceEnd(d, indexPiece)
-		}
-		ix.body.add(string(d[:n]))
-		d = d[n:]
-	}
-}
-
-// pieceEnd returns the end of the piece of d that starts it: just after
-// the last separator byte before at, or after the first one past it when
-// a word is longer than the piece, or len(d).
-func pieceEnd(d []byte, at int) int {
-	for i := at - 1; i >= 0; i-- {
-		if isSeparator(d[i]) {
-			return i + 1
-		}
-	}
-	for i := at; i < len(d); i++ {
-		if isSeparator(d[i]) {
-			return i + 1
-		}
-	}
-	return len(d)
-}
 
 // isSeparator tells whether c is an ASCII byte outside words.
 func isSeparator(c byte) bool {
@@ -424,10 +523,10 @@ func (ix *indexer) addBase64(body []byte, cs string) (string, bool) {
 		for n > 0 && !isSeparator(word[n-1]) {
 			n--
 		}
-		ix.body.add(string(word[:n]))
+		ix.body.addBytes(word[:n])
 		word = append(word[:0], word[n:]...)
 	})
-	ix.body.add(string(word))
+	ix.body.addBytes(word)
 	return previewPrefix(head), true
 }
 

@@ -138,7 +138,7 @@ func distinctWords(s string) []string {
 	return ws
 }
 
-// TestLargeTextPieces: a text part indexed piece by piece (addPieces) gives
+// TestLargeTextPieces: a large text part indexed from its bytes gives
 // the words and the preview that the whole decoded text gives: words
 // across a piece's end, multi-byte runes, a word longer than a piece, a
 // start padded with more white space than the first preview prefix.

@@ -37,10 +37,11 @@ func preview(s string) string {
 
 // previewPrefix returns collapse of a prefix of UTF-8 text d long enough
 // for preview: it agrees with collapse(string(d)) on the first previewLen
-// runes, without a copy of all of d. Prefixes are tried from 1 KiB,
-// doubling, as white space and invisible characters may pad the start.
+// runes, without a copy of all of d. Prefixes are tried from 512 bytes
+// (200 runes of most text, with room for the spaces collapsed), doubling,
+// as white space and invisible characters may pad the start.
 func previewPrefix(d []byte) string {
-	for n := 1 << 10; ; n *= 2 {
+	for n := 512; ; n *= 2 {
 		if n >= len(d) {
 			return collapse(string(d))
 		}
