@@ -57,42 +57,61 @@ func (n *CRLFWriter) Write(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	// p[clean:i] is in CRLF and not yet written.
+	// p[clean:i] is in CRLF and not yet written. Each line is found by
+	// its LF, and a CR inside it looked for apart: two vectorised scans
+	// of the bytes rather than a test of each against both.
 	clean := 0
-	for i := 0; ; {
-		j := bytes.IndexAny(p[i:], "\r\n")
+	for i := 0; i < len(p); {
+		j := bytes.IndexByte(p[i:], '\n')
 		if j < 0 {
-			break
+			j = len(p) - i
 		}
-		i += j
-		if p[i] == '\r' {
-			if i+1 == len(p) {
-				// A CR at the end: its LF, if any, is in the next write.
-				if err := n.flush(p[clean:i]); err != nil {
-					return 0, err
-				}
-				n.cr = true
-				return total, nil
+		// p[i:i+j] has no LF; a CR that ends it is the CR of a CRLF,
+		// or held back when it ends p.
+		line, lf := p[i:i+j], i+j < len(p)
+		end := len(line)
+		if end > 0 && line[end-1] == '\r' {
+			end--
+		}
+		for k := bytes.IndexByte(line[:end], '\r'); k >= 0; k = bytes.IndexByte(line[:end], '\r') {
+			// A bare CR.
+			if err := n.bare(p[clean : i+k]); err != nil {
+				return 0, err
 			}
-			if p[i+1] == '\n' {
-				i += 2
-				continue
+			i += k + 1
+			clean = i
+			line, end = line[k+1:], end-k-1
+		}
+		switch {
+		case end < len(line) && !lf:
+			// A CR at the end: its LF, if any, is in the next write.
+			if err := n.flush(p[clean : i+end]); err != nil {
+				return 0, err
 			}
+			n.cr = true
+			return total, nil
+		case lf && end == len(line):
+			// A bare LF.
+			if err := n.bare(p[clean : i+end]); err != nil {
+				return 0, err
+			}
+			clean = i + end + 1
 		}
-		// A bare CR or a bare LF.
-		if err := n.flush(p[clean:i]); err != nil {
-			return 0, err
-		}
-		if _, err := n.w.Write(crlf); err != nil {
-			return 0, err
-		}
-		i++
-		clean = i
+		i += len(line) + 1
 	}
 	if err := n.flush(p[clean:]); err != nil {
 		return 0, err
 	}
 	return total, nil
+}
+
+// bare writes b, in CRLF, and the CRLF of a bare CR or LF after it.
+func (n *CRLFWriter) bare(b []byte) error {
+	if err := n.flush(b); err != nil {
+		return err
+	}
+	_, err := n.w.Write(crlf)
+	return err
 }
 
 func (n *CRLFWriter) flush(b []byte) error {
@@ -116,15 +135,15 @@ func (n *CRLFWriter) Close() error {
 // hasBare reports whether b holds a CR not followed by LF or an LF not
 // preceded by CR.
 func hasBare(b []byte) bool {
-	for i := 0; ; {
-		j := bytes.IndexAny(b[i:], "\r\n")
+	for len(b) > 0 {
+		j := bytes.IndexByte(b, '\n')
 		if j < 0 {
-			return false
+			return bytes.IndexByte(b, '\r') >= 0
 		}
-		i += j
-		if b[i] == '\n' || i+1 == len(b) || b[i+1] != '\n' {
+		if j == 0 || b[j-1] != '\r' || bytes.IndexByte(b[:j-1], '\r') >= 0 {
 			return true
 		}
-		i += 2
+		b = b[j+1:]
 	}
+	return false
 }

@@ -92,3 +92,45 @@ func TestCRLFWriterSplitsAnywhere(t *testing.T) {
 		}
 	}
 }
+
+// benchText is about 10 KiB of short lines, as most mail is.
+func benchText(eol string) []byte {
+	var b bytes.Buffer
+	b.WriteString("From: a@example.test" + eol + "Subject: s" + eol + eol)
+	words := []string{"continuity", "mailbox", "outage", "message", "retention", "capture", "office", "report"}
+	for i := 0; b.Len() < 10<<10; i++ {
+		b.WriteString(words[i%len(words)])
+		if i%10 == 9 {
+			b.WriteString(eol)
+		} else {
+			b.WriteByte(' ')
+		}
+	}
+	return b.Bytes()
+}
+
+// BenchmarkCRLFWriter passes a 10 KiB body through the writer in one
+// write, as a DATA body arrives: already CRLF (most mail), and with bare
+// LF line endings.
+func BenchmarkCRLFWriter(b *testing.B) {
+	for _, eol := range []string{"\r\n", "\n"} {
+		text := benchText(eol)
+		b.Run(map[string]string{"\r\n": "crlf", "\n": "bare-lf"}[eol], func(b *testing.B) {
+			b.SetBytes(int64(len(text)))
+			b.ReportAllocs()
+			for b.Loop() {
+				w := NewCRLFWriter(io.Discard)
+				w.Write(text)
+				w.Close()
+			}
+		})
+	}
+}
+
+func BenchmarkNormalizeCRLF(b *testing.B) {
+	text := benchText("\r\n")
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		NormalizeCRLF(text)
+	}
+}
