@@ -47,6 +47,10 @@ type Server struct {
 	drain *smtpserver.Drain
 	// budget bounds the bytes of bodies in flight (Config.MaxInflightBytes).
 	budget *smtpserver.Budget
+	// bufs lends the spools of the listener's sessions their memory:
+	// Submit's store call reads a body only while it runs (the store's
+	// Deliver contract), and Data closes its spool after it.
+	bufs smtpserver.SpoolBuffers
 
 	msglog *msglog.Writer
 	ownLog bool // msglog made by New, drained by Shutdown
@@ -475,7 +479,7 @@ func (s *session) Data(r io.Reader) error {
 	// The body streams through the line-ending rule and the header
 	// completion into a spool (memory, then an unlinked file): memory
 	// per connection does not grow with message size.
-	sp := smtpserver.NewSpool(s.srv.cfg.SpoolDir, s.srv.budget)
+	sp := s.srv.bufs.NewSpool(s.srv.cfg.SpoolDir, s.srv.budget)
 	defer sp.Close()
 	in := smtpserver.NewBodyReader(body, s.conn.Conn(), s.srv.cfg.ReadTimeout)
 	defer in.Stop()
