@@ -1,7 +1,6 @@
 package submission
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
@@ -151,27 +150,27 @@ func completeHeader(body []byte, domain string, now time.Time) []byte {
 	return out.Bytes()
 }
 
-// hasBccField reports whether the header section read from r has a Bcc
-// or Resent-Bcc field (even an empty one: it is removed from what is
-// sent).
-func hasBccField(r io.Reader) bool {
-	// A field name is at a line's start: a small buffer reads every
-	// header line's start (longer lines are skipped in parts below).
-	br := bufio.NewReaderSize(r, 4<<10)
-	for {
-		line, err := br.ReadSlice('\n')
-		if len(bytes.TrimRight(line, "\r\n")) == 0 && err != bufio.ErrBufferFull {
-			return false // end of the header section, or of the message
+// hasBcc reports whether the header section of msg has a Bcc or
+// Resent-Bcc field (even an empty one), read as copyWithoutBcc reads it,
+// which removes them from what is sent: a line's field name is looked
+// for in its first bccFragment bytes.
+func hasBcc(msg []byte) bool {
+	for len(msg) > 0 {
+		line := msg
+		if i := bytes.IndexByte(msg, '\n'); i >= 0 {
+			line = msg[:i+1]
 		}
-		if colon := bytes.IndexByte(line, ':'); colon > 0 && line[0] != ' ' && line[0] != '\t' && isBccName(line[:colon]) {
+		msg = msg[len(line):]
+		if len(line) <= bccFragment && len(bytes.TrimRight(line, "\r\n")) == 0 {
+			return false // the end of the header section
+		}
+		first := line[:min(len(line), bccFragment)]
+		if first[0] == ' ' || first[0] == '\t' {
+			continue // a continuation line
+		}
+		if colon := bytes.IndexByte(first, ':'); colon > 0 && isBccName(first[:colon]) {
 			return true
 		}
-		for err == bufio.ErrBufferFull {
-			// The rest of a very long line.
-			_, err = br.ReadSlice('\n')
-		}
-		if err != nil {
-			return false
-		}
 	}
+	return false
 }

@@ -2,6 +2,7 @@ package submission
 
 import (
 	"bytes"
+	"io"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -68,7 +69,7 @@ func TestHeaderCompleter(t *testing.T) {
 	}
 }
 
-func TestHasBccField(t *testing.T) {
+func TestHasBcc(t *testing.T) {
 	for in, want := range map[string]bool{
 		"From: a\r\nBcc: b@x\r\n\r\nbody":                               true,
 		"From: a\r\nbcc :\r\n\r\nbody":                                  true,
@@ -76,10 +77,52 @@ func TestHasBccField(t *testing.T) {
 		"From: a\r\n\r\nBcc: in body\r\n":                               false,
 		"From: a\r\nX-Bcc: b\r\n Bcc: fold\r\n\r\n":                     false,
 		"X-Long: " + strings.Repeat("z", 100000) + "\r\nBcc: c\r\n\r\n": true,
+		// White space before the colon (obs-syntax), past a 4 KiB
+		// window: still a Bcc field, which the copy removes.
+		"Bcc" + strings.Repeat(" ", 5000) + ": c\r\n\r\n": true,
 		"": false,
 	} {
-		if got := hasBccField(strings.NewReader(in)); got != want {
-			t.Errorf("hasBccField(%.40q) = %v, want %v", in, got, want)
+		if got := hasBcc([]byte(in)); got != want {
+			t.Errorf("hasBcc(%.40q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+// TestHasBccAgreesWithCopy: hasBcc, which decides whether what is sent
+// is copied without Bcc fields, finds one in every header where
+// copyWithoutBcc removes one, and in no other: random headers of Bcc,
+// Resent-Bcc and look-alike fields, continuation lines, bare CRs and
+// LFs, and lines on either side of the copy's 64 KiB fragment.
+func TestHasBccAgreesWithCopy(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	pieces := []string{"Bcc:", "bcc :", "Resent-Bcc: x", "X-Bcc: y", "From: a", " Bcc: fold", "\tcont", "\r\n", "\n", "\r",
+		"Subject", ":", " ", "b@x", "\r\r\n"}
+	for i := range 4000 {
+		var b strings.Builder
+		for range rng.IntN(12) {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+			if rng.IntN(3) > 0 {
+				b.WriteString("\r\n")
+			}
+		}
+		if i%50 == 0 {
+			// A line whose colon is near the end of the copy's fragment.
+			pad := bccFragment - 8 + rng.IntN(16)
+			b.WriteString([]string{"Bcc", "X-Long", " "}[rng.IntN(3)] + strings.Repeat(" ", pad) + ": z\r\n")
+			if rng.IntN(2) == 0 {
+				b.WriteString("Bcc: after\r\n")
+			}
+		}
+		if rng.IntN(2) == 0 {
+			b.WriteString("\r\nbody\r\nBcc: in the body\r\n")
+		}
+		msg := []byte(b.String())
+		found, err := copyWithoutBcc(io.Discard, bytes.NewReader(msg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := hasBcc(msg); got != found {
+			t.Fatalf("hasBcc(%.80q...) = %v, copyWithoutBcc removed a field: %v", msg, got, found)
 		}
 	}
 }

@@ -133,10 +133,10 @@ type Message struct {
 	// routes are the recipients' routes the listener decided at RCPT,
 	// moments ago (checkRoute); Submit decides those it lacks.
 	routes map[string]route
-	// info is the message parsed, and long says it has a line over 998
-	// octets (prepare).
-	info *message.Info
-	long bool
+	// info is the message parsed, long says it has a line over 998
+	// octets, and bcc a Bcc or Resent-Bcc field (prepare).
+	info      *message.Info
+	long, bcc bool
 }
 
 // Result says what Submit did.
@@ -274,7 +274,7 @@ func (s *Submitter) prepare(m *Message) (*message.Info, originators, error) {
 		err := m.Spool.Map(func(b []byte) error {
 			info = message.Parse(b)
 			orig = countOriginators(b, info)
-			m.long = message.HasLongLine(b)
+			m.long, m.bcc = message.HasLongLine(b), hasBcc(b)
 			return nil
 		})
 		if err != nil {
@@ -287,7 +287,7 @@ func (s *Submitter) prepare(m *Message) (*message.Info, originators, error) {
 	// listener does it while the message streams in).
 	m.Body = completeHeader(m.Body, domainOf(m.Account.Address), s.now())
 	info := message.Parse(m.Body)
-	m.info, m.long = info, message.HasLongLine(m.Body)
+	m.info, m.long, m.bcc = info, message.HasLongLine(m.Body), hasBcc(m.Body)
 	return info, countOriginators(m.Body, info), nil
 }
 
@@ -524,13 +524,16 @@ func isBccName(name []byte) bool {
 	return bytes.EqualFold(name, []byte("Bcc")) || bytes.EqualFold(name, []byte("Resent-Bcc"))
 }
 
+// bccFragment is the bytes of a line copyWithoutBcc holds at once.
+const bccFragment = 64 << 10
+
 // copyWithoutBcc copies a message from r to w without its Bcc and
 // Resent-Bcc header fields (RFC 5322 3.6.3: what is sent must not show
-// them) and reports
-// whether it had any. It streams: only a 64 KiB buffer is held, whatever
-// the lengths of the message and of its header lines.
+// them) and reports whether it had any. It streams: only bccFragment
+// bytes are held, whatever the lengths of the message and of its header
+// lines.
 func copyWithoutBcc(w io.Writer, r io.Reader) (found bool, err error) {
-	br := bufio.NewReaderSize(r, 64<<10)
+	br := bufio.NewReaderSize(r, bccFragment)
 	skipping, midLine := false, false
 	for {
 		frag, rerr := br.ReadSlice('\n')
@@ -666,17 +669,15 @@ func spoolErr(err error) error {
 	return err
 }
 
-// withoutBcc returns m without its Bcc fields, nil when it has none.
+// withoutBcc returns m without its Bcc fields, nil when it has none
+// (prepare looked).
 func (m *Message) withoutBcc() (*outgoing, error) {
-	if m.Spool == nil {
-		b, ok := stripBcc(m.Body)
-		if !ok {
-			return nil, nil
-		}
-		return inMemory(b), nil
-	}
-	if !hasBccField(m.Spool.Reader()) {
+	if !m.bcc {
 		return nil, nil
+	}
+	if m.Spool == nil {
+		b, _ := stripBcc(m.Body)
+		return inMemory(b), nil
 	}
 	return m.spoolOut("copy without Bcc", func(w io.Writer) error {
 		_, err := copyWithoutBcc(w, m.Spool.Reader())
