@@ -2,8 +2,11 @@ package submission
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/store/sqlite/sqlitetest"
@@ -75,13 +78,67 @@ func TestRecipientsLookedUpOncePerMessage(t *testing.T) {
 	if a, d := lookups(); a != 0 || d != 0 {
 		t.Errorf("submit with the RCPT routes: %d account and %d domain look-ups, want none", a, d)
 	}
-	// Without (the webmail's way): each recipient's domain once, an
-	// account only where the domain is ours.
+	// Without (the webmail's way): our recipient's domain and account
+	// once; the remote domain is known not to be ours since RCPT.
 	res, err = sub.Submit(ctx, Message{Account: alice, MailFrom: alice.Address, Rcpts: rcpts, Body: msg("b")})
 	if err != nil || res.Queued != 2 || res.Local != 1 {
 		t.Fatalf("submit without routes: %+v %v", res, err)
 	}
-	if a, d := lookups(); a != 1 || d != 2 {
-		t.Errorf("submit without routes: %d account and %d domain look-ups, want 1 and 2", a, d)
+	if a, d := lookups(); a != 1 || d != 1 {
+		t.Errorf("submit without routes: %d account and %d domain look-ups, want 1 and 1", a, d)
+	}
+}
+
+// TestForeignDomainRemembered: a recipient domain that is not ours is
+// looked up once per foreignTTL, not at every RCPT; one of ours is looked
+// up every time, so that a change of its settings counts at once; a
+// domain added is routed as ours once foreignTTL has passed.
+func TestForeignDomainRemembered(t *testing.T) {
+	st := sqlitetest.New(t)
+	ctx := context.Background()
+	if _, err := st.CreateDomain(ctx, "example.test", 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateAccount(ctx, "bob@example.test", ""); err != nil {
+		t.Fatal(err)
+	}
+	cs := &countingStore{Store: st}
+	sub := NewSubmitter(cs, Limits{}, nil, nil)
+	clock := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
+	sub.foreign.now = func() time.Time { return clock }
+
+	for i := range 3 {
+		if rt, err := sub.checkRoute(ctx, fmt.Sprintf("r%d@remote.test", i)); err != nil || !rt.relay || rt.local != nil {
+			t.Fatalf("remote route %+v %v", rt, err)
+		}
+		if _, err := sub.checkRoute(ctx, "bob@example.test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := cs.domains.Swap(0); n != 1+3 {
+		t.Errorf("3 messages to a remote and a local recipient: %d domain look-ups, want 1 for the remote domain and 3 for ours", n)
+	}
+
+	// remote.test becomes ours, continuity only: a recipient there
+	// without an account is refused, once the answer has expired.
+	if _, err := st.CreateDomain(ctx, "remote.test", 0); err != nil {
+		t.Fatal(err)
+	}
+	d, err := st.Domain(ctx, "remote.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := d.Settings()
+	set.ContinuityOnly = true
+	if err := st.SetDomainSettings(ctx, store.AllScope(), "remote.test", set); err != nil {
+		t.Fatal(err)
+	}
+	clock = clock.Add(foreignTTL - time.Millisecond)
+	if _, err := sub.checkRoute(ctx, "r9@remote.test"); err != nil {
+		t.Fatalf("within the TTL: %v, want the remembered answer (relay)", err)
+	}
+	clock = clock.Add(time.Millisecond)
+	if _, err := sub.checkRoute(ctx, "r9@remote.test"); !errors.Is(err, ErrNoRoute) {
+		t.Errorf("after the TTL: %v, want ErrNoRoute (the domain is ours, continuity only)", err)
 	}
 }

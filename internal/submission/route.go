@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/xtramail/xtramail/internal/store"
 )
@@ -27,12 +29,16 @@ type route struct {
 func (s *Submitter) route(ctx context.Context, rcpt string, domains map[string]*store.Domain) (route, error) {
 	name := store.DomainOf(rcpt)
 	d, seen := domains[name]
+	if !seen && s.foreign.has(name) {
+		return route{relay: true}, nil
+	}
 	if !seen {
 		dom, err := s.st.Domain(ctx, name)
 		switch {
 		case err == nil:
 			d = &dom
 		case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalid):
+			s.foreign.add(name)
 		default:
 			return route{}, fmt.Errorf("look up domain of %s: %w", rcpt, err)
 		}
@@ -63,6 +69,48 @@ func (s *Submitter) route(ctx context.Context, rcpt string, domains map[string]*
 		return route{}, fmt.Errorf("recipient %s: %w", rcpt, ErrNoRoute)
 	}
 	return route{relay: true}, nil
+}
+
+// foreignDomains remembers for foreignTTL the recipient domains found not
+// to be ours, which most recipients are at: without it, each RCPT of
+// every message queried the store for its domain (issue 13, speed).
+//
+// Only that answer is kept: one of our domains is looked up every time,
+// so that a change of its settings (continuity only, the recipient
+// delimiter), made in the console or by the command line in another
+// process, counts from the next message. A domain added is seen within
+// foreignTTL; until then a recipient there is relayed, as before it was
+// added, and gets no continuity INBOX copy. The capture listener takes as
+// long to see a domain's change (its own caches of domains and accounts).
+type foreignDomains struct {
+	now func() time.Time // the real clock: staleness is wall time
+
+	mu    sync.Mutex
+	until map[string]time.Time // when each answer expires
+}
+
+const (
+	foreignTTL = 2 * time.Second
+	// foreignMax bounds the domains kept: past it, all are forgotten.
+	foreignMax = 10000
+)
+
+func (f *foreignDomains) has(name string) bool {
+	now := f.now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	until, ok := f.until[name]
+	return ok && now.Before(until)
+}
+
+func (f *foreignDomains) add(name string) {
+	until := f.now().Add(foreignTTL)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.until == nil || len(f.until) >= foreignMax {
+		f.until = make(map[string]time.Time)
+	}
+	f.until[name] = until
 }
 
 // CheckRecipient reports whether a normalised recipient can be sent to

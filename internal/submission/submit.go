@@ -74,6 +74,8 @@ type Submitter struct {
 	now    func() time.Time
 	// hostname is the Reporting-MTA of the notifications Submit makes.
 	hostname string
+	// foreign are the recipient domains lately found not to be ours.
+	foreign foreignDomains
 }
 
 // NewSubmitter returns a Submitter. wake, when not nil, is called after a
@@ -101,7 +103,8 @@ func NewSubmitter(st Store, limits Limits, wake func(), now func() time.Time) *S
 	if wake == nil {
 		wake = func() {}
 	}
-	return &Submitter{st: st, limits: limits, wake: wake, now: now, hostname: "localhost"}
+	return &Submitter{st: st, limits: limits, wake: wake, now: now, hostname: "localhost",
+		foreign: foreignDomains{now: time.Now}}
 }
 
 // SetHostname names this server (config Hostname) in the delivery status
