@@ -3,6 +3,7 @@ package message
 import (
 	"bytes"
 	"encoding/base64"
+	"hash/maphash"
 	"io"
 	"strings"
 	"unicode"
@@ -155,10 +156,13 @@ type wordSet struct {
 	// a word costs no string of its own.
 	text []byte
 	ends []int32
-	// seen finds a word once there are more than smallSet; until then,
-	// most sets of a message for ever, looking through them costs less
-	// than a map's hashing and growing.
-	seen map[string]int32 // index in ends
+	// seen finds a word by its hash once there are more than smallSet;
+	// until then, most sets of a message for ever, looking through them
+	// costs less. The hash is seeded per message (indexer.seed), so
+	// that no text can be made of words whose hashes collide; one that
+	// collides with another word's (1 in 2^64) is found by looking
+	// through them all.
+	seen map[uint64]int32 // index in ends
 	// recent holds words of the set (their index+1) by a cheap hash of
 	// their bytes, for long texts (recentFrom): text repeats its words,
 	// and a match here skips the look-up.
@@ -199,7 +203,8 @@ func addWords[T ~string | ~[]byte](w *wordSet, s T) {
 				return
 			}
 		}
-		if i, ok := w.find(word); ok {
+		i, h, ok := w.find(word)
+		if ok {
 			if slot >= 0 {
 				w.recent[slot] = int32(i + 1)
 			}
@@ -214,11 +219,11 @@ func addWords[T ~string | ~[]byte](w *wordSet, s T) {
 		n := len(w.ends)
 		switch {
 		case w.seen != nil:
-			w.seen[string(word)] = int32(n - 1)
+			w.remember(h, n-1)
 		case n > smallSet:
-			w.seen = make(map[string]int32, 2*n)
+			w.seen = make(map[uint64]int32, 2*n)
 			for i := range n {
-				w.seen[string(w.word(i))] = int32(i)
+				w.remember(maphash.Bytes(w.ix.seed, w.word(i)), i)
 			}
 		}
 		w.ix.size += len(word) + 1
@@ -237,18 +242,34 @@ func (w *wordSet) word(i int) []byte {
 	return w.text[start:w.ends[i]]
 }
 
-// find returns the index of word in the set.
-func (w *wordSet) find(word []byte) (int, bool) {
+// find returns the index of word in the set and, once the set has seen,
+// the word's hash.
+func (w *wordSet) find(word []byte) (i int, h uint64, ok bool) {
 	if w.seen != nil {
-		i, ok := w.seen[string(word)]
-		return int(i), ok
+		h = maphash.Bytes(w.ix.seed, word)
+		j, ok := w.seen[h]
+		if !ok {
+			// Every word of the set has its hash in seen.
+			return 0, h, false
+		}
+		if bytes.Equal(w.word(int(j)), word) {
+			return int(j), h, true
+		}
 	}
 	for i := range w.ends {
 		if bytes.Equal(w.word(i), word) {
-			return i, true
+			return i, h, true
 		}
 	}
-	return 0, false
+	return 0, h, false
+}
+
+// remember notes the hash of the set's i-th word; a hash that another
+// word has already keeps that word.
+func (w *wordSet) remember(h uint64, i int) {
+	if _, taken := w.seen[h]; !taken {
+		w.seen[h] = int32(i)
+	}
 }
 
 // String is the set's words, separated by spaces.
@@ -267,12 +288,13 @@ type indexer struct {
 	decoded                               int // encoded bytes of text decoded
 	partial, warnedCharset                bool
 	buf                                   []byte // word buffer of indexWords
+	seed                                  maphash.Seed
 	plain, html, embPlain, embHTML        string
 }
 
 // text fills info.Search and info.Preview.
 func (p *parser) text(info *Info) {
-	ix := &indexer{p: p}
+	ix := &indexer{p: p, seed: maphash.MakeSeed()}
 	for _, w := range []*wordSet{&ix.subject, &ix.from, &ix.to, &ix.cc, &ix.bcc, &ix.hdr, &ix.body} {
 		w.ix = ix
 	}

@@ -3,6 +3,7 @@ package message
 import (
 	"encoding/base64"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"strings"
 	"testing"
@@ -209,5 +210,35 @@ func TestFoldAccents(t *testing.T) {
 		if got := FoldAccents(tt.in); got != tt.want {
 			t.Errorf("FoldAccents(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// TestWordSetHashCollision: a word whose hash another word of the set
+// already has (1 in 2^64, made here by hand) is still added once and
+// found again.
+func TestWordSetHashCollision(t *testing.T) {
+	ix := &indexer{seed: maphash.MakeSeed()}
+	w := &ix.body
+	w.ix = ix
+	var many strings.Builder
+	for i := range 2 * smallSet {
+		fmt.Fprintf(&many, "w%d ", i)
+	}
+	w.add(many.String())
+	if w.seen == nil {
+		t.Fatalf("%d words and no hash index", len(w.ends))
+	}
+	// As if "w0" had the hash of "collider": it holds its slot.
+	w.seen[maphash.Bytes(ix.seed, []byte("collider"))] = 0
+	w.add("collider Collider collider")
+	w.add("collider")
+	if got, want := strings.Count(w.String(), "collider"), 1; got != want {
+		t.Fatalf("the set holds %q %d times, want %d: %q", "collider", got, want, w.String())
+	}
+	if _, _, ok := w.find([]byte("collider")); !ok {
+		t.Error("a colliding word is not found")
+	}
+	if _, _, ok := w.find([]byte("absent")); ok {
+		t.Error("a word never added is found")
 	}
 }
