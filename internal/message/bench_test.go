@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/xtramail/xtramail/internal/message/messagetest"
 )
 
 // benchMultipart builds a typical newsletter: many Received lines, a
@@ -54,21 +56,9 @@ func benchAttachment() []byte {
 // benchSubmit builds a message like xtramail-bench submit's: a short
 // header and about 10 KiB of plain text lines of a few words.
 func benchSubmit() []byte {
-	var b strings.Builder
-	b.WriteString("Message-ID: <0123456789abcdef@bench.test>\r\nSubject: load test r1-42@remote.test\r\n" +
-		"From: Bench <bench1@bench.test>\r\nTo: remote@remote.test\r\nDate: Wed, 25 Nov 2026 12:00:00 +0000\r\n" +
-		"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n")
-	words := []string{"continuity", "mailbox", "outage", "message", "retention", "capture", "office", "report"}
-	for i := 0; b.Len() < 10<<10; i++ {
-		b.WriteString(words[i%len(words)])
-		if i%10 == 9 {
-			b.WriteString("\r\n")
-		} else {
-			b.WriteByte(' ')
-		}
-	}
-	b.WriteString("\r\n")
-	return []byte(b.String())
+	return append([]byte("Message-ID: <0123456789abcdef@bench.test>\r\nSubject: load test r1-42@remote.test\r\n"+
+		"From: Bench <bench1@bench.test>\r\nTo: remote@remote.test\r\nDate: Wed, 25 Nov 2026 12:00:00 +0000\r\n"+
+		"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"), messagetest.Words(10<<10, "\r\n")...)
 }
 
 // benchPlain builds a 5 MiB single text/plain message.

@@ -5,6 +5,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/xtramail/xtramail/internal/message/messagetest"
 )
 
 // referenceCRLF is the rule spelled out byte by byte: CRLF stays, a bare
@@ -95,18 +97,7 @@ func TestCRLFWriterSplitsAnywhere(t *testing.T) {
 
 // benchText is about 10 KiB of short lines, as most mail is.
 func benchText(eol string) []byte {
-	var b bytes.Buffer
-	b.WriteString("From: a@example.test" + eol + "Subject: s" + eol + eol)
-	words := []string{"continuity", "mailbox", "outage", "message", "retention", "capture", "office", "report"}
-	for i := 0; b.Len() < 10<<10; i++ {
-		b.WriteString(words[i%len(words)])
-		if i%10 == 9 {
-			b.WriteString(eol)
-		} else {
-			b.WriteByte(' ')
-		}
-	}
-	return b.Bytes()
+	return append([]byte("From: a@example.test"+eol+"Subject: s"+eol+eol), messagetest.Words(10<<10, eol)...)
 }
 
 // BenchmarkCRLFWriter passes a 10 KiB body through the writer in one

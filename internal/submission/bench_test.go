@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/xtramail/xtramail/internal/auth"
+	"github.com/xtramail/xtramail/internal/message/messagetest"
 	"github.com/xtramail/xtramail/internal/smtpserver"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/tlsutil"
@@ -98,20 +98,8 @@ func (a benchAuth) Authenticate(ctx context.Context, username, _, _ string) (aut
 // benchBody is a message like xtramail-bench submit's: a short header
 // and about 10 KiB of plain text lines.
 func benchBody(from string) string {
-	var b strings.Builder
-	b.WriteString("From: Bench <" + from + ">\r\nTo: remote@remote.test\r\nDate: Wed, 25 Nov 2026 12:00:00 +0000\r\n" +
-		"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n")
-	words := []string{"continuity", "mailbox", "outage", "message", "retention", "capture", "office", "report"}
-	for i := 0; b.Len() < 10<<10; i++ {
-		b.WriteString(words[i%len(words)])
-		if i%10 == 9 {
-			b.WriteString("\r\n")
-		} else {
-			b.WriteByte(' ')
-		}
-	}
-	b.WriteString("\r\n")
-	return b.String()
+	return "From: Bench <" + from + ">\r\nTo: remote@remote.test\r\nDate: Wed, 25 Nov 2026 12:00:00 +0000\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + string(messagetest.Words(10<<10, "\r\n"))
 }
 
 // BenchmarkSession submits 10 KiB messages to one remote recipient each
