@@ -142,3 +142,30 @@ func TestForeignDomainRemembered(t *testing.T) {
 		t.Errorf("after the TTL: %v, want ErrNoRoute (the domain is ours, continuity only)", err)
 	}
 }
+
+// TestRecipientsOnce: a recipient given twice (in any case) is queued
+// once, among a few recipients and among many.
+func TestRecipientsOnce(t *testing.T) {
+	st := sqlitetest.New(t)
+	ctx := context.Background()
+	if _, err := st.CreateDomain(ctx, "example.test", 0); err != nil {
+		t.Fatal(err)
+	}
+	alice, err := st.CreateAccount(ctx, "alice@example.test", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := NewSubmitter(st, Limits{}, nil, nil)
+	for _, n := range []int{3, 40} {
+		var rcpts []string
+		for i := range n {
+			rcpts = append(rcpts, fmt.Sprintf("r%d@remote.test", i))
+		}
+		rcpts = append(rcpts, "R0@remote.test", "r1@REMOTE.test", rcpts[n-1])
+		body := fmt.Sprintf("From: alice@example.test\r\nSubject: s\r\nMessage-ID: <%d@x>\r\nDate: Sat, 05 Dec 2026 08:00:00 +0000\r\n\r\nhi\r\n", n)
+		res, err := sub.Submit(ctx, Message{Account: alice, MailFrom: alice.Address, Rcpts: rcpts, Body: []byte(body)})
+		if err != nil || res.Queued != n {
+			t.Errorf("%d recipients and 3 of them again: queued %d (%v), want %d", n, res.Queued, err, n)
+		}
+	}
+}

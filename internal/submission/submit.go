@@ -240,17 +240,23 @@ func (s *Submitter) Submit(ctx context.Context, m Message) (Result, error) {
 	if len(m.Rcpts) > s.limits.MaxRecipients {
 		return Result{}, fmt.Errorf("submit for %s: %d recipients, limit %d: %w", acct.Address, len(m.Rcpts), s.limits.MaxRecipients, ErrTooManyRecipients)
 	}
-	var rcpts []string
-	seen := map[string]bool{}
+	rcpts := make([]string, 0, len(m.Rcpts))
+	var seen map[string]bool // for many recipients; a few are looked through
 	for _, r := range m.Rcpts {
 		a, err := store.NormalizeAddress(r)
 		if err != nil {
 			return Result{}, fmt.Errorf("submit for %s: recipient %q: %w", acct.Address, r, ErrBadRecipient)
 		}
-		if !seen[a] {
+		switch {
+		case len(m.Rcpts) <= 16 && slices.Contains(rcpts, a), seen[a]:
+			continue
+		case len(m.Rcpts) > 16:
+			if seen == nil {
+				seen = make(map[string]bool, len(m.Rcpts))
+			}
 			seen[a] = true
-			rcpts = append(rcpts, a)
 		}
+		rcpts = append(rcpts, a)
 	}
 	info, orig, err := s.prepare(&m)
 	if err != nil {
@@ -352,10 +358,15 @@ func (s *Submitter) store(ctx context.Context, m Message, acct store.Account, rc
 	// delivered are the recipients whose INBOX copy is their only
 	// delivery (continuity only) and who asked to hear of success.
 	var delivered []string
-	domains := map[string]*store.Domain{}
+	// domains are the recipient domains looked up here, for those whose
+	// route RCPT did not decide (all of a webmail message's).
+	var domains map[string]*store.Domain
 	for _, r := range rcpts {
 		rt, ok := m.routes[r]
 		if !ok {
+			if domains == nil {
+				domains = map[string]*store.Domain{}
+			}
 			var err error
 			if rt, err = s.route(ctx, r, domains); err != nil {
 				return Result{}, fmt.Errorf("submit for %s: %w", acct.Address, err)
