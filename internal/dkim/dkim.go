@@ -122,10 +122,11 @@ func Sign(k store.DKIMKey, domain string, msg io.Reader) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return sign(priv, k.Selector, domain, msg)
+	return sign(priv, k.Selector, domain, msg, nil)
 }
 
-func sign(priv crypto.Signer, selector, domain string, msg io.Reader) (string, error) {
+// sign signs msg, copied through buf (nil: a buffer of its own).
+func sign(priv crypto.Signer, selector, domain string, msg io.Reader, buf []byte) (string, error) {
 	s, err := dkim.NewSigner(&dkim.SignOptions{
 		Domain:                 domain,
 		Selector:               selector,
@@ -138,7 +139,7 @@ func sign(priv crypto.Signer, selector, domain string, msg io.Reader) (string, e
 	if err != nil {
 		return "", fmt.Errorf("dkim signer for %s: %w", domain, err)
 	}
-	if _, err := io.Copy(s, msg); err != nil {
+	if _, err := io.CopyBuffer(s, msg, buf); err != nil {
 		s.Close()
 		return "", fmt.Errorf("dkim sign for %s: %w", domain, err)
 	}

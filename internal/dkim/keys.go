@@ -105,12 +105,21 @@ func sameKey(a, b store.DKIMKey) bool {
 		bytes.Equal(a.PrivateKey, b.PrivateKey)
 }
 
-// Signer signs for one domain with one parsed key.
+// Signer signs for one domain with one parsed key. It is safe for
+// concurrent use.
 type Signer struct {
 	domain   string
 	selector string
 	key      crypto.Signer
+	// bufs holds the buffers that carry messages into go-msgauth's
+	// signer: io.Copy made one of 32 KiB for every message signed (the
+	// signer has no ReadFrom, a stored body no WriteTo of its own), more
+	// than all else the queue allocates for it.
+	bufs sync.Pool
 }
+
+// signBuf is the size of the buffers of Signer.bufs.
+const signBuf = 32 << 10
 
 // NewSigner parses k to sign for domain.
 func NewSigner(k store.DKIMKey, domain string) (*Signer, error) {
@@ -127,5 +136,11 @@ func (s *Signer) Selector() string { return s.selector }
 // Sign reads a whole message and returns the DKIM-Signature header field,
 // CRLF-terminated, to put before it.
 func (s *Signer) Sign(msg io.Reader) (string, error) {
-	return sign(s.key, s.selector, s.domain, msg)
+	buf, ok := s.bufs.Get().(*[]byte)
+	if !ok {
+		b := make([]byte, signBuf)
+		buf = &b
+	}
+	defer s.bufs.Put(buf)
+	return sign(s.key, s.selector, s.domain, msg, *buf)
 }
