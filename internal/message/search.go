@@ -214,6 +214,11 @@ func addWords[T ~string | ~[]byte](w *wordSet, s T) {
 			w.ix.partial = true
 			return
 		}
+		if w.text == nil {
+			// Room for a header field's words: grown a word at a
+			// time from nothing, the lists took a dozen allocations.
+			w.text, w.ends = make([]byte, 0, 128), make([]int32, 0, smallSet)
+		}
 		w.text = append(append(w.text, word...), ' ')
 		w.ends = append(w.ends, int32(len(w.text)-1))
 		n := len(w.ends)
