@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/store/sqlite"
 	"github.com/xtramail/xtramail/internal/store/sqlite/sqlitetest"
 )
 
@@ -28,13 +29,10 @@ func (c *countingStore) Domain(ctx context.Context, name string) (store.Domain, 
 	return c.Store.Domain(ctx, name)
 }
 
-// TestRecipientsLookedUpOncePerMessage guards the cost of routing
-// (issue 13, speed): a recipient outside our domains costs one domain
-// look-up and no account look-up; a route decided at RCPT is handed to
-// Submit with the message and not looked up again; a protected
-// colleague is still found (INBOX copy and relay), with or without a
-// route from RCPT.
-func TestRecipientsLookedUpOncePerMessage(t *testing.T) {
+// exampleStore is a store with the domain example.test and the accounts
+// alice@ (returned) and bob@ there.
+func exampleStore(t *testing.T) (*sqlite.Store, store.Account) {
+	t.Helper()
 	st := sqlitetest.New(t)
 	ctx := context.Background()
 	if _, err := st.CreateDomain(ctx, "example.test", 0); err != nil {
@@ -47,6 +45,18 @@ func TestRecipientsLookedUpOncePerMessage(t *testing.T) {
 	if _, err := st.CreateAccount(ctx, "bob@example.test", ""); err != nil {
 		t.Fatal(err)
 	}
+	return st, alice
+}
+
+// TestRecipientsLookedUpOncePerMessage guards the cost of routing
+// (issue 13, speed): a recipient outside our domains costs one domain
+// look-up and no account look-up; a route decided at RCPT is handed to
+// Submit with the message and not looked up again; a protected
+// colleague is still found (INBOX copy and relay), with or without a
+// route from RCPT.
+func TestRecipientsLookedUpOncePerMessage(t *testing.T) {
+	st, alice := exampleStore(t)
+	ctx := context.Background()
 	cs := &countingStore{Store: st}
 	sub := NewSubmitter(cs, Limits{}, nil, nil)
 	lookups := func() (int64, int64) { return cs.accounts.Swap(0), cs.domains.Swap(0) }
@@ -94,14 +104,8 @@ func TestRecipientsLookedUpOncePerMessage(t *testing.T) {
 // up every time, so that a change of its settings counts at once; a
 // domain added is routed as ours once foreignTTL has passed.
 func TestForeignDomainRemembered(t *testing.T) {
-	st := sqlitetest.New(t)
+	st, _ := exampleStore(t)
 	ctx := context.Background()
-	if _, err := st.CreateDomain(ctx, "example.test", 0); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.CreateAccount(ctx, "bob@example.test", ""); err != nil {
-		t.Fatal(err)
-	}
 	cs := &countingStore{Store: st}
 	sub := NewSubmitter(cs, Limits{}, nil, nil)
 	clock := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
@@ -146,15 +150,8 @@ func TestForeignDomainRemembered(t *testing.T) {
 // TestRecipientsOnce: a recipient given twice (in any case) is queued
 // once, among a few recipients and among many.
 func TestRecipientsOnce(t *testing.T) {
-	st := sqlitetest.New(t)
+	st, alice := exampleStore(t)
 	ctx := context.Background()
-	if _, err := st.CreateDomain(ctx, "example.test", 0); err != nil {
-		t.Fatal(err)
-	}
-	alice, err := st.CreateAccount(ctx, "alice@example.test", "")
-	if err != nil {
-		t.Fatal(err)
-	}
 	sub := NewSubmitter(st, Limits{}, nil, nil)
 	for _, n := range []int{3, 40} {
 		var rcpts []string
