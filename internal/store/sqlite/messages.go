@@ -165,8 +165,10 @@ func (s *Store) DeliverAll(ctx context.Context, ds ...*store.Delivery) ([][]stor
 	for _, d := range ds {
 		copies += len(d.Copies)
 	}
-	// A message to a large list is a bulk write (writeAlone).
-	err := s.writeSyncedBulk(ctx, copies, sync, func(t *tx) error {
+	// A message to a large list is a bulk write (writeAlone). What the
+	// function changes outside the database (out, unused) it sets anew
+	// each time it runs (writeRerun).
+	err := s.writeRerun(ctx, copies, sync, func(t *tx) error {
 		for i, d := range ds {
 			pb := bodies[i]
 			var alt []byte

@@ -95,7 +95,7 @@ func (s *Store) ClaimQueue(ctx context.Context, now time.Time, lease time.Durati
 		limit = 100
 	}
 	var out []store.QueueEntry
-	err := s.write(ctx, func(t *tx) error {
+	err := s.writeRerun(ctx, 0, nil, func(t *tx) error {
 		var err error
 		out, err = collect("claim queue entries", scanQueueEntry)(t.Query(`UPDATE queue SET lease_until = ? WHERE id IN (
 				SELECT id FROM queue WHERE next_attempt <= ? AND lease_until <= ? ORDER BY next_attempt, id LIMIT ?)

@@ -363,6 +363,10 @@ type writeReq struct {
 	err  chan error
 	// alone makes the request a group of its own (writeAlone).
 	alone bool
+	// rerun says fn may run again after the transaction it ran in was
+	// rolled back (writeRerun): such requests run outside savepoints
+	// (group.run).
+	rerun bool
 }
 
 // bulkMessages is the number of messages from which an operation on a set
@@ -406,11 +410,19 @@ func (s *Store) writeSyncedBulk(ctx context.Context, n int, sync func() error, f
 	return s.enqueue(ctx, &writeReq{ctx: ctx, fn: fn, sync: sync, err: make(chan error, 1), alone: n >= bulkMessages})
 }
 
+// writeRerun is writeSyncedBulk for an fn that changes nothing but the
+// database and what it returns to its caller, so that it may run again
+// when the transaction it ran in is rolled back: it runs without the
+// savepoint that would part it from the others of its group, which
+// costs a copy of every page it changes (group.run).
+func (s *Store) writeRerun(ctx context.Context, n int, sync func() error, fn func(*tx) error) error {
+	return s.enqueue(ctx, &writeReq{ctx: ctx, fn: fn, sync: sync, err: make(chan error, 1), alone: n >= bulkMessages, rerun: true})
+}
+
 func (s *Store) enqueue(ctx context.Context, req *writeReq) error {
-	sync := req.sync
 	fail := func(err error) error {
-		if sync != nil {
-			sync()
+		if req.sync != nil {
+			req.sync()
 		}
 		return err
 	}
@@ -457,7 +469,7 @@ func (s *Store) writer() {
 				for {
 					select {
 					case r := <-s.reqs:
-						s.commit([]*writeReq{r})
+						s.commit([]*writeReq{r}, false)
 						s.stmts.prepareWanted(s.w)
 					default:
 						return
@@ -479,116 +491,11 @@ func (s *Store) writer() {
 				break drain
 			}
 		}
-		s.commit(batch)
+		if met := s.commit(batch, next == nil); met != nil {
+			next = met
+		}
 		s.stmts.prepareWanted(s.w)
 	}
-}
-
-// commit runs a batch in one transaction, each request in a savepoint so
-// that one failing request does not fail the others.
-func (s *Store) commit(batch []*writeReq) {
-	ctx := context.Background()
-	// Bodies become durable while the statements run; every sync is
-	// called, whatever happens to the transaction.
-	synced := make(chan error, 1)
-	go func() {
-		var errs []error
-		for _, r := range batch {
-			if r.sync != nil {
-				errs = append(errs, r.sync())
-			}
-		}
-		synced <- errors.Join(errs...)
-	}()
-	fail := func(err error) {
-		<-synced
-		for _, r := range batch {
-			r.err <- err
-		}
-	}
-	sqltx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		fail(fmt.Errorf("begin transaction: %w", err))
-		return
-	}
-	t := &tx{Tx: sqltx, stmts: s.stmts, clock: s.clock}
-	errs := make([]error, len(batch))
-	var changes []store.Change
-	var trashed []string
-	var index []ftsRow
-	var logSubjects []logSubject
-	// A group of one needs no savepoint: its failure rolls back the
-	// transaction (writeAlone says why that matters).
-	parted := len(batch) > 1
-	for i, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			errs[i] = err
-			continue
-		}
-		if parted {
-			if _, err := t.Exec("SAVEPOINT req"); err != nil {
-				errs[i] = fmt.Errorf("savepoint: %w", err)
-				continue
-			}
-		}
-		t.changes, t.trashed, t.index, t.logSubjects = t.changes[:0], t.trashed[:0], t.index[:0], t.logSubjects[:0]
-		if err := r.fn(t); err != nil {
-			if !parted {
-				sqltx.Rollback()
-				fail(err)
-				return
-			}
-			errs[i] = err
-			if _, rerr := t.Exec("ROLLBACK TO req"); rerr != nil {
-				errs[i] = errors.Join(err, rerr)
-			}
-		} else {
-			changes = append(changes, t.changes...)
-			trashed = append(trashed, t.trashed...)
-			index = append(index, t.index...)
-			logSubjects = append(logSubjects, t.logSubjects...)
-		}
-		if !parted {
-			continue
-		}
-		if _, err := t.Exec("RELEASE req"); err != nil && errs[i] == nil {
-			errs[i] = fmt.Errorf("release savepoint: %w", err)
-		}
-	}
-	for _, row := range index {
-		if err := t.insertFTS(row); err != nil {
-			sqltx.Rollback()
-			fail(fmt.Errorf("index message text: %w", err))
-			return
-		}
-	}
-	for _, ls := range logSubjects {
-		if _, err := t.Exec(insertLogWords, ls.id, ls.subject); err != nil {
-			sqltx.Rollback()
-			fail(fmt.Errorf("index message log subject: %w", err))
-			return
-		}
-	}
-	// No commit record may reach the log before the bodies it names are
-	// on disk.
-	if err := <-synced; err != nil {
-		sqltx.Rollback()
-		synced <- nil
-		fail(fmt.Errorf("store bodies: %w", err))
-		return
-	}
-	// Numbered before COMMIT: from the moment a read can see the group,
-	// WaitAnnounced waits for it.
-	seq := s.commits.Add(1)
-	if err := sqltx.Commit(); err != nil {
-		for _, r := range batch {
-			r.err <- fmt.Errorf("commit: %w", err)
-		}
-		// Nothing to announce, but its number is passed in order.
-		s.committed <- &committed{seq: seq}
-		return
-	}
-	s.committed <- &committed{seq: seq, batch: batch, errs: errs, changes: changes, trashed: trashed, index: index}
 }
 
 // WaitAnnounced implements store.Announcements.

@@ -1,0 +1,214 @@
+package sqlite
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestGroupRunsRequestsWhileBodiesSync: while a group waits for its
+// bodies to be synced before it may commit, the writer runs the requests
+// queued meanwhile in that group rather than waiting idle. Requests that
+// may run again run outside savepoints: when one of them fails, those
+// before it run again, and its failure undoes only itself. The others
+// run last, once no more requests join; a request that must run alone
+// ends the joining and runs next, on its own.
+func TestGroupRunsRequestsWhileBodiesSync(t *testing.T) {
+	s := open(t, t.TempDir())
+	defer s.Close()
+	a := bob(t, s)
+	ctx := t.Context()
+	var mu sync.Mutex
+	runs := map[string][]*tx{}
+	ran := make(chan string, 16)
+	request := func(name string, fail bool) func(*tx) error {
+		return func(t *tx) error {
+			mu.Lock()
+			runs[name] = append(runs[name], t)
+			mu.Unlock()
+			ran <- name
+			if _, err := t.Exec("INSERT INTO subscriptions (account_id, name) VALUES (?, ?)", a.ID, name); err != nil {
+				return err
+			}
+			if fail {
+				return errors.New(name + " fails after its insert")
+			}
+			return nil
+		}
+	}
+	release := make(chan struct{})
+	waitRun := func(what string) {
+		t.Helper()
+		select {
+		case name := <-ran:
+			if name != what {
+				t.Fatalf("%s ran, want %s", name, what)
+			}
+		case <-time.After(10 * time.Second):
+			close(release)
+			t.Fatalf("%s did not run while the group's body was syncing", what)
+		}
+	}
+	answers := map[string]chan error{}
+	for _, name := range []string{"first", "joined", "failed", "other", "alone"} {
+		answers[name] = make(chan error, 1)
+	}
+	go func() {
+		answers["first"] <- s.writeRerun(ctx, 0, func() error { <-release; return nil }, request("first", false))
+	}()
+	waitRun("first")
+	go func() { answers["joined"] <- s.writeRerun(ctx, 0, nil, request("joined", false)) }()
+	waitRun("joined")
+	go func() { answers["failed"] <- s.writeRerun(ctx, 0, nil, request("failed", true)) }()
+	waitRun("failed")
+	waitRun("first") // again, after the failure, in a savepoint
+	waitRun("joined")
+	notYet := func(why string) {
+		t.Helper()
+		select {
+		case name := <-ran:
+			close(release)
+			t.Fatalf("%s ran %s", name, why)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	go func() { answers["other"] <- s.write(ctx, request("other", false)) }()
+	notYet("while requests could still join")
+	// A request that must run alone ends the joining: the other runs,
+	// in the group, and the bulk one waits for the group's commit.
+	go func() { answers["alone"] <- s.writeAlone(ctx, request("alone", false)) }()
+	waitRun("other")
+	notYet("while the group waited for its body")
+	close(release)
+	for name, c := range answers {
+		err := <-c
+		if want := name == "failed"; (err != nil) != want {
+			t.Errorf("%s answered %v", name, err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	final := runs["first"][len(runs["first"])-1]
+	for name, n := range map[string]int{"first": 2, "joined": 2, "failed": 1, "other": 1, "alone": 1} {
+		if len(runs[name]) != n {
+			t.Errorf("%s ran %d times, want %d", name, len(runs[name]), n)
+		}
+	}
+	if runs["joined"][1] != final || runs["other"][0] != final {
+		t.Error("the requests queued while the body synced ran in another transaction")
+	}
+	if runs["alone"][0] == final {
+		t.Error("the bulk request ran in the group's transaction")
+	}
+	subs, err := s.Subscriptions(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, name := range subs {
+		have[name] = true
+	}
+	for name := range answers {
+		if have[name] != (name != "failed") {
+			t.Errorf("subscription %q kept: %v", name, have[name])
+		}
+	}
+}
+
+// TestGroupRerunsAfterBareFailure: requests that may run again run
+// outside savepoints, first in their group; when one of them fails, the
+// transaction is rolled back and those before it run again, each in a
+// savepoint. Randomized: many concurrent requests of both kinds, some
+// failing after their insert, some with a body to sync. Every request
+// gets its own answer, exactly the successful ones' rows remain, and a
+// request that may not run again ran once.
+func TestGroupRerunsAfterBareFailure(t *testing.T) {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	s := openWith(t, t.TempDir(), Options{SyncDelay: time.Millisecond})
+	defer s.Close()
+	a := bob(t, s)
+	ctx := t.Context()
+	const n = 600
+	type plan struct {
+		rerun, fails bool
+		sync         time.Duration // how long its body takes to sync; 0: none
+		pause        time.Duration // before the next request
+	}
+	plans := make([]plan, n)
+	for i := range plans {
+		plans[i] = plan{rerun: rng.IntN(3) > 0, fails: rng.IntN(6) == 0}
+		if rng.IntN(2) == 0 {
+			plans[i].sync = time.Duration(1+rng.IntN(500)) * time.Microsecond
+		}
+		if rng.IntN(4) == 0 {
+			plans[i].pause = time.Duration(rng.IntN(300)) * time.Microsecond
+		}
+	}
+	runs := make([]atomic.Int32, n)
+	errFail := errors.New("request fails after its insert")
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i, p := range plans {
+		wg.Go(func() {
+			fn := func(t *tx) error {
+				runs[i].Add(1)
+				if _, err := t.Exec("INSERT INTO subscriptions (account_id, name) VALUES (?, ?)", a.ID, "r"+strconv.Itoa(i)); err != nil {
+					return err
+				}
+				if p.fails {
+					return fmt.Errorf("request %d: %w", i, errFail)
+				}
+				return nil
+			}
+			var sync func() error
+			if p.sync > 0 {
+				sync = func() error { time.Sleep(p.sync); return nil }
+			}
+			if p.rerun {
+				errs[i] = s.writeRerun(ctx, 0, sync, fn)
+			} else {
+				errs[i] = s.writeSynced(ctx, sync, fn)
+			}
+		})
+		time.Sleep(p.pause)
+	}
+	wg.Wait()
+	subs, err := s.Subscriptions(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, name := range subs {
+		have[name] = true
+	}
+	reran := 0
+	for i, p := range plans {
+		switch {
+		case p.fails && !errors.Is(errs[i], errFail):
+			t.Errorf("request %d (rerun %v) answered %v, want its own failure", i, p.rerun, errs[i])
+		case p.fails && errs[i].Error() != fmt.Sprintf("request %d: %v", i, errFail):
+			t.Errorf("request %d answered another's failure: %v", i, errs[i])
+		case !p.fails && errs[i] != nil:
+			t.Errorf("request %d (rerun %v): %v", i, p.rerun, errs[i])
+		}
+		if have["r"+strconv.Itoa(i)] == p.fails {
+			t.Errorf("request %d (fails %v): row kept %v", i, p.fails, !p.fails)
+		}
+		switch r := runs[i].Load(); {
+		case r == 0:
+			t.Errorf("request %d never ran", i)
+		case r > 1 && !p.rerun:
+			t.Errorf("request %d, which may not run again, ran %d times", i, r)
+		case r > 1:
+			reran++
+		}
+	}
+	t.Logf("%d requests, %d ran again after another's failure, %d commits", n, reran, s.commits.Load())
+}
