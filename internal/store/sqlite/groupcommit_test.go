@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/xtramail/xtramail/internal/store"
 )
 
 // TestGroupRunsRequestsWhileBodiesSync: while a group waits for its
@@ -211,4 +213,111 @@ func TestGroupRerunsAfterBareFailure(t *testing.T) {
 		}
 	}
 	t.Logf("%d requests, %d ran again after another's failure, %d commits", n, reran, s.commits.Load())
+}
+
+// TestDeliverAllRerunRandomized: deliveries run outside savepoints and
+// run again when another delivery of their group fails. Many concurrent
+// deliveries, some to a mailbox that does not exist (they fail after the
+// body row is written), some repeating an earlier Message-ID and body
+// (the duplicate rule keeps one): each answer is the delivery's own, and
+// the mailboxes hold exactly one message per Message-ID delivered, with
+// counters that agree.
+func TestDeliverAllRerunRandomized(t *testing.T) {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(uint64(seed), 1))
+	s := openWith(t, t.TempDir(), Options{SyncDelay: 2 * time.Millisecond})
+	defer s.Close()
+	ctx := t.Context()
+	if _, err := s.CreateDomain(ctx, "example.test", 0); err != nil {
+		t.Fatal(err)
+	}
+	var accts []store.Account
+	for i := range 4 {
+		a, err := s.CreateAccount(ctx, fmt.Sprintf("u%d@example.test", i), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		accts = append(accts, a)
+	}
+	const n = 400
+	type plan struct {
+		acct    int
+		msgid   int
+		missing bool
+	}
+	plans := make([]plan, n)
+	for i := range plans {
+		plans[i] = plan{acct: rng.IntN(len(accts)), msgid: rng.IntN(60), missing: rng.IntN(8) == 0}
+	}
+	out := make([][]store.Delivered, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range 8 {
+		wg.Go(func() {
+			for i := range next {
+				p := plans[i]
+				raw := fmt.Sprintf("From: a@remote.test\r\nSubject: m%d\r\nMessage-ID: <m%d@remote.test>\r\n\r\nbody %d\r\n", p.msgid, p.msgid, p.msgid)
+				d := store.NewDelivery([]byte(raw), time.Now())
+				mailbox := store.Inbox
+				if p.missing {
+					mailbox = "Missing"
+				}
+				d.Copies = []store.Copy{{AccountID: accts[p.acct].ID, Mailbox: mailbox}}
+				var res [][]store.Delivered
+				if res, errs[i] = s.DeliverAll(ctx, d); errs[i] == nil {
+					out[i] = res[0]
+				}
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	// want[acct][msgid]: the UID of the message kept.
+	want := make([]map[int]uint32, len(accts))
+	for i := range want {
+		want[i] = map[int]uint32{}
+	}
+	for i, p := range plans {
+		if p.missing {
+			if !errors.Is(errs[i], store.ErrNotFound) {
+				t.Errorf("delivery %d to a missing mailbox answered %v", i, errs[i])
+			}
+			continue
+		}
+		if errs[i] != nil {
+			t.Fatalf("delivery %d: %v", i, errs[i])
+		}
+		uid := out[i][0].UID
+		if have, ok := want[p.acct][p.msgid]; ok && have != uid {
+			t.Errorf("delivery %d: <m%d> of account %d is UID %d and %d", i, p.msgid, p.acct, have, uid)
+		}
+		want[p.acct][p.msgid] = uid
+	}
+	for ai, a := range accts {
+		mb, err := s.Mailbox(ctx, a.ID, store.Inbox)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs, err := s.Messages(ctx, a.ID, mb.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(msgs) != len(want[ai]) || int(mb.Messages) != len(msgs) {
+			t.Errorf("account %d: %d messages, counter %d, want %d", ai, len(msgs), mb.Messages, len(want[ai]))
+		}
+		for _, m := range msgs {
+			var id int
+			if _, err := fmt.Sscanf(m.MessageID, "m%d@remote.test", &id); err != nil {
+				t.Fatalf("message %q: %v", m.MessageID, err)
+			}
+			if want[ai][id] != m.UID {
+				t.Errorf("account %d: <m%d> is UID %d, deliveries answered %d", ai, id, m.UID, want[ai][id])
+			}
+		}
+	}
 }
