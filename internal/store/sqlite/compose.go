@@ -570,5 +570,6 @@ func (s *Store) DeliveryStatus(ctx context.Context, accountID int64, messageID s
 // deliveryLog reads a sent message's delivery events (DeliveryStatus),
 // oldest first.
 const deliveryLog = `SELECT time, status, rcpt, detail FROM msglog
-	WHERE message_id = ? AND mail_from = ? AND (status IN ('queued', 'deferred', 'delivered', 'bounced', 'expired')
+	WHERE subject_id IN (SELECT id FROM msglog_messages WHERE message_id = ? AND message_id != '') AND subject_id != 0
+		AND mail_from = ? AND (status IN ('queued', 'deferred', 'delivered', 'bounced', 'expired')
 		OR status = 'stored' AND detail = ?) ORDER BY id`

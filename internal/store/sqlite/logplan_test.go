@@ -12,7 +12,7 @@ import (
 // TestLogReadersUseIndexes reads the plan of every query that reads the
 // message log (the console's and the API's search and timeline in each
 // form, the webmail's delivery status, the retention purge, the
-// subject clean-up) and checks two things. Each searches the index it
+// records' look-up and clean-up) and checks two things. Each searches the index it
 // needs instead of scanning: a search bounded in time, a next page
 // above all, reads a range of msglog_time. And every index on msglog is
 // one that some reader uses: each costs every message's four records a
@@ -36,9 +36,10 @@ func TestLogReadersUseIndexes(t *testing.T) {
 		{"address", store.LogQuery{Address: "a@x", DomainIDs: dom}, "SEARCH msglog USING INDEX msglog_rcpt (rcpt=?)"},
 		{"address (sender)", store.LogQuery{Address: "a@x", DomainIDs: dom}, "SEARCH msglog USING INDEX msglog_from (mail_from=?)"},
 		{"address (sub-addresses)", store.LogQuery{Address: "a@x", DomainIDs: dom}, "SEARCH msglog USING INDEX msglog_account (account=?)"},
-		{"timeline", store.LogQuery{MessageID: "m@x", DomainIDs: dom, Limit: 1000}, "SEARCH msglog USING INDEX msglog_msgid (message_id=?)"},
-		{"submitted before", store.LogQuery{MessageID: "m@x", Address: "a@x", Status: "submitted", Limit: 1}, "SEARCH msglog USING INDEX msglog_msgid (message_id=?)"},
-		{"subject", store.LogQuery{Subject: "harbour crane", DomainIDs: dom}, "SEARCH msglog USING INDEX msglog_subject (subject_id=?)"},
+		{"timeline", store.LogQuery{MessageID: "m@x", DomainIDs: dom, Limit: 1000}, "SEARCH msglog USING INDEX msglog_message (subject_id=?)"},
+		{"timeline (record)", store.LogQuery{MessageID: "m@x", DomainIDs: dom, Limit: 1000}, "SEARCH msglog_messages USING COVERING INDEX msglog_messages_msgid (message_id=?)"},
+		{"submitted before", store.LogQuery{MessageID: "m@x", Address: "a@x", Status: "submitted", Limit: 1}, "SEARCH msglog USING INDEX msglog_message (subject_id=?)"},
+		{"subject", store.LogQuery{Subject: "harbour crane", DomainIDs: dom}, "SEARCH msglog USING INDEX msglog_message (subject_id=?)"},
 	}
 	used := map[string]bool{}
 	for _, c := range cases {
@@ -56,6 +57,7 @@ func TestLogReadersUseIndexes(t *testing.T) {
 		"delivery status": deliveryLog,
 		"purge":           purgeLog,
 		"subject cleanup": dropLogSubject,
+		"record look-up":  selectLogSubject,
 	} {
 		plan := queryPlan(t, s, q, 1, 2, 3)
 		for _, l := range plan {

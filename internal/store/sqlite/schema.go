@@ -556,6 +556,10 @@ CREATE INDEX msglog_account ON msglog(account, time) WHERE account IS NOT NULL;`
 	// 0 means "at received": the messages stored before (no rewrite) and
 	// those the service dates itself. No index (purge.go).
 	`ALTER TABLE messages ADD COLUMN arrived INTEGER NOT NULL DEFAULT 0;`,
+	// One record per message of the message log, holding its
+	// Message-ID and subject, and the address indexes without the
+	// events the other finds (issue 13, speed; logsubjects.go).
+	logMessagesSchema,
 }
 
 const dkimRotationSchema = `
