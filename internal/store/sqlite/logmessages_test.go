@@ -274,7 +274,8 @@ func writeOldLog(t *testing.T, dir string, events []store.LogEvent) {
 				t.Fatal(err)
 			}
 		}
-		_, err := tx.Exec(insertLog, e.Time.UnixMilli(), e.Status, strings.Trim(e.MessageID, "<>"), e.Subject, strings.ToLower(e.MailFrom),
+		_, err := tx.Exec(`INSERT INTO msglog (time, status, message_id, subject, mail_from, rcpt, size, remote_ip, detail, domain_id, subject_id, account)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.Time.UnixMilli(), e.Status, strings.Trim(e.MessageID, "<>"), e.Subject, strings.ToLower(e.MailFrom),
 			strings.ToLower(e.Rcpt), e.Size, e.RemoteIP, e.Detail, e.DomainID, sid, logAccount(e.Account))
 		if err != nil {
 			t.Fatal(err)
