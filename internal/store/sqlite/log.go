@@ -10,8 +10,11 @@ import (
 	"github.com/xtramail/xtramail/internal/store"
 )
 
-// insertLogEvent writes one event; its message_id and subject stay empty
-// (the record's, logsubjects.go).
+// insertLogEvents returns the statement that writes n events (at most
+// logEventsPerInsert); their message_id and subject stay empty (the
+// record's, logsubjects.go). A message's events go in one statement: each
+// statement run costs the writer its binding and database/sql's
+// bookkeeping, and the few forms are prepared once (stmtcache.go).
 //
 // OR IGNORE: an INSERT that can abort halfway (a NOT NULL constraint)
 // and writes several B-trees (the table, its indexes, the daily_stats
@@ -21,12 +24,19 @@ import (
 // the id is SQLite's), so nothing is ignored. Not OR FAIL: the outer
 // statement's choice overrides the trigger's own INSERT OR IGNORE into
 // daily_stats, which conflicts by design.
-const insertLogEvent = `INSERT OR IGNORE INTO msglog (time, status, mail_from, rcpt, size, remote_ip, detail, domain_id, subject_id, account)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+func insertLogEvents(n int) string {
+	return `INSERT OR IGNORE INTO msglog (time, status, mail_from, rcpt, size, remote_ip, detail, domain_id, subject_id, account)
+	VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", n), ", ")
+}
+
+// logEventsPerInsert bounds the events of one insertLogEvents: a
+// submission's events (submitted, stored, queued) and a few recipients'.
+const logEventsPerInsert = 4
 
 func (t *tx) appendLog(events []store.LogEvent) error {
 	known := make(map[logKey]int64, 1)
-	for _, e := range events {
+	args := make([]any, 0, 10*min(len(events), logEventsPerInsert))
+	for i, e := range events {
 		if e.Time.IsZero() {
 			e.Time = time.Now()
 		}
@@ -34,10 +44,13 @@ func (t *tx) appendLog(events []store.LogEvent) error {
 		if err != nil {
 			return err
 		}
-		_, err = t.Exec(insertLogEvent, e.Time.UnixMilli(), e.Status, strings.ToLower(e.MailFrom),
+		args = append(args, e.Time.UnixMilli(), e.Status, strings.ToLower(e.MailFrom),
 			strings.ToLower(e.Rcpt), e.Size, e.RemoteIP, e.Detail, e.DomainID, rid, logAccount(e.Account))
-		if err != nil {
-			return fmt.Errorf("append message log: %w", err)
+		if n := len(args) / 10; n == logEventsPerInsert || i == len(events)-1 {
+			if _, err := t.Exec(insertLogEvents(n), args...); err != nil {
+				return fmt.Errorf("append message log: %w", err)
+			}
+			args = args[:0]
 		}
 	}
 	return nil
