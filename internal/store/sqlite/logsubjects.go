@@ -82,12 +82,15 @@ DROP TABLE IF EXISTS msglog_subject_fts;
 -- Contentless: the subject is in msglog_messages, under the same rowid.
 -- detail=none: which records hold each word, not where; a search asks
 -- for words (subjectMatch), never a phrase, and each commit that adds
--- records writes and merges smaller segments.
-CREATE VIRTUAL TABLE msglog_subject_fts USING fts5(subject, content='', contentless_delete=1, detail=none,
-	tokenize='unicode61 remove_diacritics 2');
+-- records writes and merges smaller segments. columnsize=0: no row of
+-- _docsize per record (a page each commit), which only ranking reads;
+-- a record's words are deleted by the 'delete' command instead, with
+-- its subject, which never changes.
+CREATE VIRTUAL TABLE msglog_subject_fts USING fts5(subject, content='', columnsize=0, detail=none,
+	tokenize='` + logWordsTokenizer + `');
 INSERT INTO msglog_subject_fts (rowid, subject) SELECT id, subject FROM msglog_messages WHERE subject != '';
 CREATE TRIGGER IF NOT EXISTS msglog_messages_gone AFTER DELETE ON msglog_messages WHEN OLD.subject != '' BEGIN
-	DELETE FROM msglog_subject_fts WHERE rowid = OLD.id;
+	INSERT INTO msglog_subject_fts (msglog_subject_fts, rowid, subject) VALUES ('delete', OLD.id, OLD.subject);
 END;
 DROP INDEX IF EXISTS msglog_msgid;
 DROP INDEX IF EXISTS msglog_subject;
@@ -97,6 +100,9 @@ CREATE INDEX msglog_rcpt ON msglog(rcpt, time) WHERE rcpt != mail_from;
 DROP INDEX IF EXISTS msglog_from;
 CREATE INDEX msglog_from ON msglog(mail_from, time) WHERE mail_from != '';
 `
+
+// logWordsTokenizer is how msglog_subject_fts splits subjects into words.
+const logWordsTokenizer = "unicode61 remove_diacritics 2"
 
 // The message records' statements (hot: every request that logs runs
 // them; hotQueries names them).
