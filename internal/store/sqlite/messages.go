@@ -31,11 +31,10 @@ const (
 			received, size, body_id, subject, from_addr, message_id, preview, thread, thread_comp, arrived)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	mailboxOfCopy = "SELECT id, special_use FROM mailboxes WHERE account_id = ? AND name = ?"
-	insertLog     = `INSERT INTO msglog (time, status, message_id, subject, mail_from, rcpt, size, remote_ip, detail, domain_id, subject_id, account)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
-var hotQueries = []string{"SAVEPOINT req", "RELEASE req", "ROLLBACK TO req", insertBody, insertFTS, addToMailbox, insertMessage, insertLog,
+var hotQueries = []string{"SAVEPOINT req", "RELEASE req", "ROLLBACK TO req", insertBody, insertFTS, addToMailbox, insertMessage,
+	insertLogEvents(1), insertLogEvents(2), insertLogEvents(3), insertLogEvents(4),
 	mailboxOfCopy, claimDedup, heldDedup, setDedup, insertSortKeys, selectLogSubject, insertLogSubject, insertLogWords,
 	nextMessageID, threadIDComp, threadMsgComp, addThreadID}
 

@@ -330,25 +330,47 @@ type tx struct {
 	// logSubjects are new message log subjects, indexed after every
 	// savepoint too.
 	logSubjects []logSubject
+	// bound are the writer's prepared statements bound to this
+	// transaction: database/sql's Tx.Stmt makes a new one at every call,
+	// a twentieth of the message log's CPU.
+	bound map[*sql.Stmt]*sql.Stmt
+}
+
+// stmt returns the prepared statement of query bound to t, nil when the
+// query is not one the writer prepares.
+func (t *tx) stmt(query string) *sql.Stmt {
+	st := t.stmts.stmt(query)
+	if st == nil {
+		return nil
+	}
+	b, ok := t.bound[st]
+	if !ok {
+		if t.bound == nil {
+			t.bound = make(map[*sql.Stmt]*sql.Stmt)
+		}
+		b = t.Tx.Stmt(st)
+		t.bound[st] = b
+	}
+	return b
 }
 
 func (t *tx) Exec(query string, args ...any) (sql.Result, error) {
-	if st := t.stmts.stmt(query); st != nil {
-		return t.Tx.Stmt(st).Exec(args...)
+	if st := t.stmt(query); st != nil {
+		return st.Exec(args...)
 	}
 	return t.Tx.Exec(query, args...)
 }
 
 func (t *tx) QueryRow(query string, args ...any) *sql.Row {
-	if st := t.stmts.stmt(query); st != nil {
-		return t.Tx.Stmt(st).QueryRow(args...)
+	if st := t.stmt(query); st != nil {
+		return st.QueryRow(args...)
 	}
 	return t.Tx.QueryRow(query, args...)
 }
 
 func (t *tx) Query(query string, args ...any) (*sql.Rows, error) {
-	if st := t.stmts.stmt(query); st != nil {
-		return t.Tx.Stmt(st).Query(args...)
+	if st := t.stmt(query); st != nil {
+		return st.Query(args...)
 	}
 	return t.Tx.Query(query, args...)
 }
