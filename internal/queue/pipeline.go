@@ -43,8 +43,9 @@ type wire struct {
 	r  *textproto.Reader
 	w  *bufio.Writer
 	// buf carries bodies from the store to w: one per session rather
-	// than io.Copy's 32 KiB per message.
+	// than io.Copy's 32 KiB per message; dot writes them as DATA.
 	buf []byte
+	dot dotWriter
 }
 
 func newWire(nc net.Conn) *wire {
@@ -77,8 +78,58 @@ func (l *lineLimit) Read(b []byte) (int, error) {
 // prefix: 25 takes 250 and 251) is an *smtp.SMTPError, but a 421, which
 // ends the session, is a closedError.
 func (p *wire) reply(expect int) (string, error) {
+	if line, ok, err := p.quick(expect); ok || err != nil {
+		return string(line), err
+	}
 	_, msg, err := p.r.ReadResponse(expect)
 	return msg, sessionErr(smtpErr(err, msg))
+}
+
+// ok is reply for a reply whose text is not wanted when it is expect.
+func (p *wire) ok(expect int) error {
+	if _, ok, err := p.quick(expect); ok || err != nil {
+		return err
+	}
+	_, msg, err := p.r.ReadResponse(expect)
+	return sessionErr(smtpErr(err, msg))
+}
+
+// quick takes the next reply from what is buffered when it is the
+// usual answer, one line with the expected code, and returns its text
+// (what follows the code and space, without the CRLF), read without the
+// copies textproto makes of each line. Anything else (more lines,
+// another code, a line not all buffered) is left for ReadResponse. It
+// waits for the reply's first bytes, and returns the error of that
+// read, which is ReadResponse's.
+func (p *wire) quick(expect int) ([]byte, bool, error) {
+	br := p.r.R
+	if _, err := br.Peek(1); err != nil {
+		return nil, false, err
+	}
+	b, _ := br.Peek(br.Buffered())
+	i := bytes.IndexByte(b, '\n')
+	if i < 4 || b[3] != ' ' {
+		return nil, false, nil
+	}
+	code := 0
+	for _, d := range b[:3] {
+		if d < '0' || d > '9' {
+			return nil, false, nil
+		}
+		code = code*10 + int(d-'0')
+	}
+	switch {
+	case code < 100, expect < 1:
+		return nil, false, nil
+	case expect < 10 && code/100 != expect, expect >= 10 && expect < 100 && code/10 != expect, expect >= 100 && code != expect:
+		return nil, false, nil
+	}
+	line := b[:i]
+	if line[len(line)-1] == '\r' {
+		line = line[:len(line)-1]
+	}
+	br.Discard(i + 1)
+	return line[4:], true, nil
 }
 
 // sendPipelined is send for a session whose server announced PIPELINING:
@@ -87,7 +138,7 @@ func (p *wire) reply(expect int) (string, error) {
 // was answered 354, the body and the end of data. It returns a result
 // per entry, or an error when the session broke; errStale when a pooled
 // session broke before its first reply.
-func (w *Worker) sendPipelined(c *conn, m *outMsg, params string, open opener, sig string) ([]result, error) {
+func (w *Worker) sendPipelined(c *conn, m *outMsg, opts *smtp.MailOptions, open opener, head []byte) ([]result, error) {
 	p := c.wire
 	results := make([]result, len(m.entries))
 	p.nc.SetDeadline(time.Now().Add(w.cfg.CommandTimeout))
@@ -96,9 +147,17 @@ func (w *Worker) sendPipelined(c *conn, m *outMsg, params string, open opener, s
 	if rset {
 		p.w.WriteString("RSET\r\n")
 	}
-	fmt.Fprintf(p.w, "MAIL FROM:<%s>%s\r\n", m.entries[0].MailFrom, params)
+	p.w.WriteString("MAIL FROM:<")
+	p.w.WriteString(m.entries[0].MailFrom)
+	p.w.WriteByte('>')
+	writeMailParams(p.w, c, opts)
+	p.w.WriteString("\r\n")
 	for _, e := range m.entries {
-		fmt.Fprintf(p.w, "RCPT TO:<%s>%s\r\n", e.Rcpt, rcptParams(c, e))
+		p.w.WriteString("RCPT TO:<")
+		p.w.WriteString(e.Rcpt)
+		p.w.WriteByte('>')
+		p.w.WriteString(rcptParams(c, e))
+		p.w.WriteString("\r\n")
 	}
 	p.w.WriteString("DATA\r\n")
 	if err := p.w.Flush(); err != nil {
@@ -111,19 +170,19 @@ func (w *Worker) sendPipelined(c *conn, m *outMsg, params string, open opener, s
 	// the next one must start with RSET.
 	c.rset = true
 	if rset {
-		if _, err := p.reply(250); err != nil {
+		if err := p.ok(250); err != nil {
 			// Broken, or a 421 its server sent on closing it: no body
 			// was sent, so the message is safe to try on a new session.
 			return nil, fmt.Errorf("%w: RSET: %w", errStale, err)
 		}
 	}
-	_, mailErr := p.reply(250)
+	mailErr := p.ok(250)
 	if mailErr != nil && !isSMTP(mailErr) {
 		return nil, mailErr
 	}
 	var accepted []int
 	for i := range m.entries {
-		_, err := p.reply(25)
+		err := p.ok(25)
 		switch {
 		case err != nil && !isSMTP(err):
 			return nil, err
@@ -133,7 +192,7 @@ func (w *Worker) sendPipelined(c *conn, m *outMsg, params string, open opener, s
 			accepted = append(accepted, i)
 		}
 	}
-	_, dataErr := p.reply(354)
+	dataErr := p.ok(354)
 	if dataErr != nil && !isSMTP(dataErr) {
 		return nil, dataErr
 	}
@@ -146,7 +205,7 @@ func (w *Worker) sendPipelined(c *conn, m *outMsg, params string, open opener, s
 			if err := p.w.Flush(); err != nil {
 				return nil, err
 			}
-			if _, err := p.reply(250); err != nil && !isSMTP(err) {
+			if err := p.ok(250); err != nil && !isSMTP(err) {
 				return nil, err
 			}
 		}
@@ -169,12 +228,22 @@ func (w *Worker) sendPipelined(c *conn, m *outMsg, params string, open opener, s
 		// The data cannot be finished cleanly: drop the session.
 		return nil, fmt.Errorf("open queued body %d: %w", m.entries[0].BodyID, err)
 	}
-	dw := &dotWriter{w: p.w, bol: true}
-	_, err = io.WriteString(dw, sig)
-	if err == nil {
-		// Only the Reader: a file's WriteTo would copy through a
-		// buffer of its own.
-		_, err = io.CopyBuffer(dw, struct{ io.Reader }{body}, p.buf)
+	dw := &p.dot
+	*dw = dotWriter{w: p.w, bol: true}
+	_, err = dw.Write(head)
+	for err == nil {
+		// Read into the session's buffer: a file's WriteTo (io.Copy)
+		// would copy through a buffer of its own.
+		var n int
+		n, err = body.Read(p.buf)
+		if n > 0 {
+			if _, werr := dw.Write(p.buf[:n]); werr != nil {
+				err = werr
+			}
+		}
+	}
+	if err == io.EOF {
+		err = nil
 	}
 	body.Close()
 	if err == nil {
@@ -203,16 +272,16 @@ func (w *Worker) sendPipelined(c *conn, m *outMsg, params string, open opener, s
 	return results, nil
 }
 
-// mailParams are the MAIL FROM parameters go-smtp's client would send
-// for opts on this session: BODY=8BITMIME whenever the server announced
-// 8BITMIME, SIZE when it announced SIZE, SMTPUTF8 when asked.
-func mailParams(c *conn, opts *smtp.MailOptions) string {
-	var b strings.Builder
+// writeMailParams writes the MAIL FROM parameters go-smtp's client
+// would send for opts on this session: BODY=8BITMIME whenever the server
+// announced 8BITMIME, SIZE when it announced SIZE, SMTPUTF8 when asked.
+func writeMailParams(b *bufio.Writer, c *conn, opts *smtp.MailOptions) {
 	if c.ext8 {
 		b.WriteString(" BODY=8BITMIME")
 	}
-	if ok, _ := c.c.Extension("SIZE"); ok && opts.Size != 0 {
-		b.WriteString(" SIZE=" + strconv.FormatInt(opts.Size, 10))
+	if c.extSize && opts.Size != 0 {
+		b.WriteString(" SIZE=")
+		b.Write(strconv.AppendInt(b.AvailableBuffer(), opts.Size, 10))
 	}
 	if opts.UTF8 {
 		b.WriteString(" SMTPUTF8")
@@ -225,7 +294,6 @@ func mailParams(c *conn, opts *smtp.MailOptions) string {
 			b.WriteString(" ENVID=" + xtext(opts.EnvelopeID, false))
 		}
 	}
-	return b.String()
 }
 
 // rcptParams are the RCPT TO parameters go-smtp's client would send for

@@ -4,12 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/textproto"
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/xtramail/xtramail/internal/clocktest"
@@ -384,5 +387,55 @@ func TestPipelinedRefusalsAndStaleSession(t *testing.T) {
 	}
 	if d := events(t, st, msglog.Deferred); len(d) != 1 {
 		t.Errorf("deferred events %+v: only later@ must be deferred, not the message after the closed session", d)
+	}
+}
+
+// TestWireQuickReply checks that the quick path of wire.reply, for the
+// usual one-line answer, reads what textproto reads: the same text and
+// error for each reply, and the reply after it left in place.
+func TestWireQuickReply(t *testing.T) {
+	for _, tc := range []struct {
+		in     string
+		expect int
+	}{
+		{"250 2.0.0 ok\r\n", 250},
+		{"250 2.1.5 ok\r\n", 25},
+		{"251 will forward\r\n", 25},
+		{"354 go on\r\n", 354},
+		{"250 \r\n", 250},
+		{"250 no cr\n", 250},
+		{"250\r\n", 250},
+		{"250-first\r\n250 second\r\n", 250},
+		{"550 5.1.1 no such user\r\n", 25},
+		{"421 4.3.2 closing\r\n", 250},
+		{"452 4.5.3 too many\r\n", 25},
+		{"2500 odd\r\n", 250},
+		{"+50 odd\r\n", 250},
+		{"099 low\r\n", 250},
+		{"250 partial", 250},
+		{"", 250},
+	} {
+		const next = "220 next\r\n"
+		// Whole in the buffer, and a byte at a time, which leaves the
+		// line unfinished there (ReadResponse's path).
+		for _, src := range []func(string) io.Reader{
+			func(s string) io.Reader { return strings.NewReader(s) },
+			func(s string) io.Reader { return iotest.OneByteReader(strings.NewReader(s)) },
+		} {
+			quick := &wire{r: textproto.NewReader(bufio.NewReader(src(tc.in + next)))}
+			slow := textproto.NewReader(bufio.NewReader(src(tc.in + next)))
+			msg, err := quick.reply(tc.expect)
+			_, wantMsg, wantErr := slow.ReadResponse(tc.expect)
+			wantErr = sessionErr(smtpErr(wantErr, wantMsg))
+			if msg != wantMsg || fmt.Sprint(err) != fmt.Sprint(wantErr) || fmt.Sprintf("%T", err) != fmt.Sprintf("%T", wantErr) {
+				t.Errorf("%q expecting %d: got %q, %v (%T); textproto %q, %v (%T)", tc.in, tc.expect, msg, err, err, wantMsg, wantErr, wantErr)
+			}
+			if !strings.HasSuffix(tc.in, "\n") || wantErr != nil && !isSMTP(wantErr) && !errors.As(wantErr, new(*closedError)) {
+				continue // no reply of its own, or a broken one: what follows does not matter
+			}
+			if _, got, _ := quick.r.ReadResponse(220); got != "next" {
+				t.Errorf("%q: the next reply reads %q after it", tc.in, got)
+			}
+		}
 	}
 }

@@ -24,6 +24,10 @@ type pooled struct {
 	timer *time.Timer // closes the idle session
 }
 
+// A session is only ever kept under one key, its target's, in one pool:
+// its pooled entry and timer are made once and reused each time it is
+// put back.
+
 func newPool(idle time.Duration) *pool {
 	return &pool{idle: idle, conns: map[string][]*pooled{}}
 }
@@ -31,6 +35,9 @@ func newPool(idle time.Duration) *pool {
 // key names the sessions that can serve a target: the same host, port and
 // TLS requirements (an MTA-STS policy included).
 func (t target) key() string {
+	if t.k != "" {
+		return t.k
+	}
 	k := t.host + "|" + addr("", t.port) + "|" + t.tlsMode
 	if t.implicit {
 		k += "|implicit"
@@ -81,19 +88,26 @@ func (p *pool) get(ctx context.Context, key string) *conn {
 func (p *pool) put(key string, c *conn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	pc := &pooled{c: c}
-	pc.timer = time.AfterFunc(p.idle, func() {
-		p.mu.Lock()
-		l := p.conns[key]
-		for i, x := range l {
-			if x == pc {
-				p.conns[key] = append(l[:i:i], l[i+1:]...)
-				break
+	pc := c.pooled
+	if pc == nil {
+		pc = &pooled{c: c}
+		pc.timer = time.AfterFunc(p.idle, func() {
+			p.mu.Lock()
+			l := p.conns[key]
+			for i, x := range l {
+				if x == pc {
+					p.conns[key] = append(l[:i:i], l[i+1:]...)
+					break
+				}
 			}
-		}
-		p.mu.Unlock()
-		c.close()
-	})
+			p.mu.Unlock()
+			c.close()
+		})
+		c.pooled = pc
+	} else {
+		// get stopped it before handing the session out.
+		pc.timer.Reset(p.idle)
+	}
 	p.conns[key] = append(p.conns[key], pc)
 }
 

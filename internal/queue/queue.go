@@ -184,6 +184,10 @@ type Worker struct {
 	// unsettled holds what the store could not settle, for the next
 	// pass.
 	unsettled unsettled
+	// relay is relayTargets of Config.Relay, nil without one.
+	relay []target
+	// headers holds *headerReaders (hops) for reuse.
+	headers sync.Pool
 }
 
 // New returns a Worker. metrics may be nil.
@@ -192,9 +196,13 @@ func New(cfg Config, st Store, log *slog.Logger, metrics *Metrics) *Worker {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Worker{cfg: cfg, st: st, log: log, metrics: metrics, wake: make(chan struct{}, 1),
+	w := &Worker{cfg: cfg, st: st, log: log, metrics: metrics, wake: make(chan struct{}, 1),
 		room: make(chan struct{}, 1), sessions: make(chan struct{}, cfg.Concurrency), pool: newPool(cfg.IdleConn),
 		keys: dkim.NewKeys(st, cfg.DKIMKeyTTL, cfg.Now)}
+	if cfg.Relay != nil {
+		w.relay = relayTargets(cfg.Relay)
+	}
+	return w
 }
 
 // Wake makes Run look at the queue now (after a message was queued).
@@ -459,6 +467,8 @@ type target struct {
 	confined bool
 	// noMX: the domain itself, which has no MX records (RFC 5321 5.1).
 	noMX bool
+	// k is key(), when made once for every delivery (the relay's).
+	k string
 }
 
 // result is the outcome of one entry's attempt.
@@ -528,11 +538,27 @@ func keep(last *result, r result) {
 // and a backup MX.
 const maxAddresses = 10
 
+// domainLog is the logger of a domain's delivery, with the domain: made
+// when first used, as most deliveries log nothing and slog's With
+// formats the attribute at once. Used by one goroutine.
+type domainLog struct {
+	base   *slog.Logger
+	domain string
+	l      *slog.Logger
+}
+
+func (d *domainLog) get() *slog.Logger {
+	if d.l == nil {
+		d.l = d.base.With("domain", d.domain)
+	}
+	return d.l
+}
+
 // deliverDomain delivers messages to one domain over one session (trying
 // the next address, then the next host, when one fails) and settles every
 // entry.
 func (w *Worker) deliverDomain(ctx context.Context, domain string, msgs []*outMsg) {
-	log := w.log.With("domain", domain)
+	log := &domainLog{base: w.log, domain: domain}
 	msgs = w.dropLoops(ctx, msgs)
 	if len(msgs) == 0 {
 		return
@@ -564,7 +590,7 @@ func (w *Worker) deliverDomain(ctx context.Context, domain string, msgs []*outMs
 					resolved = true
 					var err error
 					if addrs, err = w.addresses(ctx, t); err != nil {
-						log.Info("outbound connection failed", "host", t.host, "err", err)
+						log.get().Info("outbound connection failed", "host", t.host, "err", err)
 						keep(&last, reason(err, t.host))
 						var de *net.DNSError
 						if errors.As(err, &de) && de.IsNotFound {
@@ -579,7 +605,7 @@ func (w *Worker) deliverDomain(ctx context.Context, domain string, msgs []*outMs
 						// a command timeout to greet) used up the
 						// attempt: what is left of the lease is for
 						// sending, as in run.
-						log.Info("no more hosts tried: the attempt's lease runs out", "host", t.host)
+						log.get().Info("no more hosts tried: the attempt's lease runs out", "host", t.host)
 						budget = 0
 						break
 					}
@@ -590,7 +616,7 @@ func (w *Worker) deliverDomain(ctx context.Context, domain string, msgs []*outMs
 						// nothing of the others, and a relay refusing our
 						// AUTH is our set-up to fix, not the message's
 						// fault. The lifetime bounds the retries.
-						log.Info("outbound connection failed", "host", t.host, "addr", addrs[next], "err", err)
+						log.get().Info("outbound connection failed", "host", t.host, "addr", addrs[next], "err", err)
 						keep(&last, reason(err, t.host))
 						next++
 					}
@@ -616,14 +642,14 @@ func (w *Worker) deliverDomain(ctx context.Context, domain string, msgs []*outMs
 				// The pooled session had died while idle, before
 				// anything of the message reached the server: try it on
 				// a new session, as if none had been pooled.
-				log.Debug("pooled session gone", "host", t.host, "err", err)
+				log.get().Debug("pooled session gone", "host", t.host, "err", err)
 			case sent > 0:
 				// The server ended a session that carried messages (its
 				// limit per session, or a restart): a new one takes the
 				// rest.
-				log.Info("outbound session ended, opening another", "host", c.host, "delivered", sent, "err", err)
+				log.get().Info("outbound session ended, opening another", "host", c.host, "delivered", sent, "err", err)
 			default:
-				log.Info("outbound connection lost", "host", c.host, "err", err)
+				log.get().Info("outbound connection lost", "host", c.host, "err", err)
 				keep(&last, reason(err, c.host))
 				if !pooled {
 					next++ // the address it was opened to
@@ -654,7 +680,7 @@ func (w *Worker) deliverDomain(ctx context.Context, domain string, msgs []*outMs
 // run sends pending messages over c, settling each, until none is left,
 // c has carried its share (conn.mailMax), or the session breaks (err, with
 // the message it broke on still pending). sent is how many were settled.
-func (w *Worker) run(ctx context.Context, c *conn, t target, pending *[]*outMsg, log *slog.Logger) (sent int, err error) {
+func (w *Worker) run(ctx context.Context, c *conn, t target, pending *[]*outMsg, log *domainLog) (sent int, err error) {
 	for len(*pending) > 0 && c.sent < c.mailMax {
 		m := (*pending)[0]
 		// An entry's lease must not run out while it is tried, or
@@ -666,7 +692,7 @@ func (w *Worker) run(ctx context.Context, c *conn, t target, pending *[]*outMsg,
 		// sixth before the lease ends.
 		left := m.entries[0].LeaseUntil.Sub(w.cfg.Now())
 		if left < w.cfg.Lease/3 {
-			log.Info("queue entry left to its lease: its session is long", "message_id", m.entries[0].MessageID)
+			log.get().Info("queue entry left to its lease: its session is long", "message_id", m.entries[0].MessageID)
 			*pending = (*pending)[1:]
 			continue
 		}
@@ -677,9 +703,13 @@ func (w *Worker) run(ctx context.Context, c *conn, t target, pending *[]*outMsg,
 		if n := c.rcptMax; n > 0 && len(m.entries) > n {
 			part, unsent = &outMsg{entries: m.entries[:n]}, m.entries[n:]
 		}
-		cut := time.AfterFunc(left-w.cfg.Lease/6, c.abort)
+		if c.cut == nil {
+			c.cut = time.AfterFunc(left-w.cfg.Lease/6, c.abort)
+		} else {
+			c.cut.Reset(left - w.cfg.Lease/6)
+		}
 		results, connErr := w.send(ctx, c, t, part)
-		cut.Stop()
+		c.cut.Stop()
 		if connErr != nil {
 			return sent, connErr
 		}
@@ -758,14 +788,14 @@ func (w *Worker) settleMsg(ctx context.Context, m *outMsg, results []result) {
 
 // open connects to a target at an address, in the clear again when
 // opportunistic TLS fails and no policy enforces it.
-func (w *Worker) open(ctx context.Context, t target, a string, log *slog.Logger) (*conn, error) {
+func (w *Worker) open(ctx context.Context, t target, a string, log *domainLog) (*conn, error) {
 	c, _, err := w.connect(ctx, t, a)
 	if errors.Is(err, errTLSFailed) && t.tlsMode == "opportunistic" && (t.sts == nil || t.sts.Mode != mtasts.Enforce) {
 		// RFC 7435 4: opportunistic security must not fail where
 		// cleartext would work; unless a policy enforces TLS, try
 		// again in the clear rather than never deliver to an MX with
 		// broken TLS (RFC 8461 5: testing mode delivers).
-		log.Info("STARTTLS failed, retrying in the clear", "host", t.host, "addr", a, "err", err)
+		log.get().Info("STARTTLS failed, retrying in the clear", "host", t.host, "addr", a, "err", err)
 		clear := t
 		clear.tlsMode = "none"
 		c, _, err = w.connect(ctx, clear, a)
@@ -781,23 +811,30 @@ func uniform(m *outMsg, r result) []result {
 	return out
 }
 
+// relayTargets is where every message goes with a relay: the relay, its
+// pool key made once.
+func relayTargets(r *Relay) []target {
+	t := target{host: r.Host, port: r.Port}
+	switch r.TLS {
+	case "implicit":
+		t.implicit, t.tlsMode = true, "required"
+	case "none":
+		t.tlsMode = "none"
+	default:
+		t.tlsMode = "required"
+	}
+	t.k = t.key()
+	return []target{t}
+}
+
 // targets lists where a domain's mail goes, or a result for every entry
 // when it cannot go anywhere now.
 func (w *Worker) targets(ctx context.Context, domain string) ([]target, *result) {
 	if route, ok := strings.CutPrefix(domain, routePrefix); ok {
 		return routeTargets(route), nil
 	}
-	if r := w.cfg.Relay; r != nil {
-		t := target{host: r.Host, port: r.Port}
-		switch r.TLS {
-		case "implicit":
-			t.implicit, t.tlsMode = true, "required"
-		case "none":
-			t.tlsMode = "none"
-		default:
-			t.tlsMode = "required"
-		}
-		return []target{t}, nil
+	if w.relay != nil {
+		return w.relay, nil
 	}
 	var policy *mtasts.Policy
 	if w.cfg.MTASTS != nil {
@@ -944,7 +981,18 @@ func (w *Worker) hops(ctx context.Context, e store.QueueEntry) (int, error) {
 		return 0, err
 	}
 	defer rc.Close()
-	br := bufio.NewReader(io.LimitReader(rc, maxOriginalHeaders))
+	h, _ := w.headers.Get().(*headerReader)
+	if h == nil {
+		h = &headerReader{}
+		h.br = bufio.NewReader(&h.lr)
+	}
+	h.lr = io.LimitedReader{R: rc, N: maxOriginalHeaders}
+	h.br.Reset(&h.lr)
+	defer func() {
+		h.lr.R = nil
+		w.headers.Put(h)
+	}()
+	br := h.br
 	n := 0
 	for {
 		line, err := br.ReadSlice('\n')
@@ -961,6 +1009,13 @@ func (w *Worker) hops(ctx context.Context, e store.QueueEntry) (int, error) {
 			return n, nil
 		}
 	}
+}
+
+// headerReader reads the header of a body (hops): a buffered reader and
+// its limit, kept for the next body rather than made for each.
+type headerReader struct {
+	lr io.LimitedReader
+	br *bufio.Reader
 }
 
 // routePrefix marks a session's "domain" as an entry's own route

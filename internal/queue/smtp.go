@@ -2,6 +2,7 @@ package queue
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -53,6 +54,19 @@ type conn struct {
 	// MAILMAX), rcptMax how many recipients each may have (LIMITS
 	// RCPTMAX; 0: no limit announced). RFC 9422.
 	mailMax, rcptMax int
+	// What the server announced that each message asks about, read
+	// once from go-smtp's client, which looks it up anew at each call:
+	// SIZE (sizeMax its fixed maximum, 0 for none) and SMTPUTF8.
+	extSize, extUTF8 bool
+	sizeMax          int64
+	// head holds the fields written before a message's stored bytes
+	// (send), reused from one message to the next.
+	head []byte
+	// cut ends the session when a message's lease runs low (run); one
+	// timer per session, reset for each message.
+	cut *time.Timer
+	// pooled is the session's entry in the pool, once it was put there.
+	pooled *pooled
 }
 
 func (c *conn) close() {
@@ -183,6 +197,11 @@ func (w *Worker) connect(ctx context.Context, t target, a string) (*conn, string
 	ok = true
 	dsn, _ := c.Extension("DSN")
 	cn := &conn{c: c, raw: raw, host: name, ext8: ok8, dsn: dsn, note: report, stop: stop, mailMax: w.cfg.SessionMessages}
+	cn.extUTF8, _ = c.Extension("SMTPUTF8")
+	var size string
+	if cn.extSize, size = c.Extension("SIZE"); cn.extSize {
+		cn.sizeMax = maxSize(size)
+	}
 	if ok, param := c.Extension("LIMITS"); ok {
 		for _, f := range strings.Fields(param) {
 			k, v, _ := strings.Cut(f, "=")
@@ -268,6 +287,9 @@ var errNoTLS = errors.New("does not offer STARTTLS")
 // enhanced status code (RFC 2034) split off the text as go-smtp's client
 // does, so that one function classifies every remote answer.
 func smtpErr(err error, msg string) error {
+	if err == nil {
+		return nil // without the allocation errors.As costs
+	}
 	var te *textproto.Error
 	if !errors.As(err, &te) {
 		return err
@@ -315,7 +337,6 @@ func parseEnhanced(s string) (smtp.EnhancedCode, bool) {
 // later).
 func (w *Worker) send(ctx context.Context, c *conn, t target, m *outMsg) ([]result, error) {
 	first := m.entries[0]
-	results := make([]result, len(m.entries))
 	open, size, bad := w.bodyFor(ctx, c, first)
 	if bad != nil {
 		return uniform(m, *bad), nil
@@ -338,15 +359,17 @@ func (w *Worker) send(ctx context.Context, c *conn, t target, m *outMsg) ([]resu
 		// Our own failure: retry later rather than send unsigned.
 		return uniform(m, result{outcome: store.QueueDeferred, reply: err.Error(), status: "4.3.0"}), nil
 	}
-	// Fields written before the stored message: ours come first.
-	sig = w.received(first, len(m.entries)) + sig
+	// Fields written before the stored message: ours come first. The
+	// session's buffer holds them until the message is sent.
+	head := append(w.appendReceived(c.head[:0], first, len(m.entries)), sig...)
+	c.head = head
 	// RFC 1870 6.1: a client must not send a message larger than the
 	// fixed maximum the server announced. That limit does not change
 	// with retries, so the message fails for every recipient at once,
 	// as 5.3.4 (RFC 3463: message too big for system), and the sender
 	// gets a failure DSN; nothing goes out, so nothing is sent twice.
-	total := size + int64(len(sig))
-	if max := maxSize(c); max > 0 && total > max {
+	total := size + int64(len(head))
+	if max := c.sizeMax; max > 0 && total > max {
 		return uniform(m, result{outcome: store.QueueFailed, status: "5.3.4", host: c.host,
 			reply: fmt.Sprintf("the message (%d bytes) is over the %d-byte limit %s announces (SIZE, RFC 1870)", total, max, c.host)}), nil
 	}
@@ -362,15 +385,16 @@ func (w *Worker) send(ctx context.Context, c *conn, t target, m *outMsg) ([]resu
 	if !ascii(first.MailFrom) || slices.ContainsFunc(m.entries, func(e store.QueueEntry) bool { return !ascii(e.Rcpt) }) {
 		// RFC 6531 3.2: addresses in UTF-8 need SMTPUTF8; a server
 		// without it cannot take them at all.
-		if ok, _ := c.c.Extension("SMTPUTF8"); !ok {
+		if !c.extUTF8 {
 			return uniform(m, result{outcome: store.QueueFailed, status: "5.6.7", host: c.host,
 				reply: "the server does not support SMTPUTF8, which these UTF-8 addresses need (RFC 6531)"}), nil
 		}
 		opts.UTF8 = true
 	}
 	if c.wire != nil {
-		return w.sendPipelined(c, m, mailParams(c, opts), open, sig)
+		return w.sendPipelined(c, m, opts, open, head)
 	}
+	results := make([]result, len(m.entries))
 	if err := sessionErr(c.c.Mail(first.MailFrom, opts)); err != nil {
 		if isSMTP(err) {
 			c.c.Reset()
@@ -411,7 +435,7 @@ func (w *Worker) send(ctx context.Context, c *conn, t target, m *outMsg) ([]resu
 		// The DATA cannot be finished cleanly: drop the session.
 		return nil, fmt.Errorf("open queued body %d: %w", first.BodyID, err)
 	}
-	_, err = io.Copy(wc, io.MultiReader(strings.NewReader(sig), body))
+	_, err = io.Copy(wc, io.MultiReader(bytes.NewReader(head), body))
 	body.Close()
 	if err != nil {
 		return nil, fmt.Errorf("send body to %s: %w", c.host, err)
@@ -454,14 +478,10 @@ func rcptOptions(c *conn, e store.QueueEntry) *smtp.RcptOptions {
 	return o
 }
 
-// maxSize is the fixed maximum message size the session's server
-// announced with SIZE (RFC 1870 4), 0 when it announced none, no fixed
-// one ("SIZE" or "SIZE 0") or one that does not parse.
-func maxSize(c *conn) int64 {
-	ok, param := c.c.Extension("SIZE")
-	if !ok {
-		return 0
-	}
+// maxSize is the fixed maximum message size a server announced with
+// SIZE's param (RFC 1870 4), 0 for no fixed one ("SIZE" or "SIZE 0") or
+// one that does not parse.
+func maxSize(param string) int64 {
 	n, err := strconv.ParseInt(strings.TrimSpace(param), 10, 64)
 	if err != nil || n < 0 {
 		return 0
@@ -495,6 +515,9 @@ func (e *closedError) Error() string {
 
 // sessionErr turns a 421 reply into a closedError.
 func sessionErr(err error) error {
+	if err == nil {
+		return nil
+	}
 	var se *smtp.SMTPError
 	if errors.As(err, &se) && se.Code == 421 {
 		return &closedError{reply: se}
@@ -543,7 +566,7 @@ func failure(err error, host string) result {
 	return r
 }
 
-// received is the trace field (RFC 5321 4.4: a server that takes a
+// appendReceived appends the trace field (RFC 5321 4.4: a server that takes a
 // message for further delivery inserts one) put at the top of what goes
 // out: our name, the entry's queue id and the time it was accepted, and
 // the recipient when there is one. Neither the submitting client's
@@ -551,21 +574,19 @@ func failure(err error, host string) result {
 // (which never covers Received) depends on it, and the duplicate rule
 // digests bodies only (store/dedup.go), so a copy journaled back is still
 // known.
-func (w *Worker) received(e store.QueueEntry, recipients int) string {
-	var b strings.Builder
-	b.WriteString("Received: by ")
-	b.WriteString(w.cfg.Hostname)
-	b.WriteString(" (xtramail) id ")
-	b.WriteString(strconv.FormatInt(e.ID, 10))
+func (w *Worker) appendReceived(b []byte, e store.QueueEntry, recipients int) []byte {
+	b = append(b, "Received: by "...)
+	b = append(b, w.cfg.Hostname...)
+	b = append(b, " (xtramail) id "...)
+	b = strconv.AppendInt(b, e.ID, 10)
 	if recipients == 1 && ascii(e.Rcpt) {
-		b.WriteString("\r\n\tfor <")
-		b.WriteString(e.Rcpt)
-		b.WriteString(">")
+		b = append(b, "\r\n\tfor <"...)
+		b = append(b, e.Rcpt...)
+		b = append(b, '>')
 	}
-	b.WriteString("; ")
-	b.WriteString(e.Queued.Format(time.RFC1123Z))
-	b.WriteString("\r\n")
-	return b.String()
+	b = append(b, "; "...)
+	b = e.Queued.AppendFormat(b, time.RFC1123Z)
+	return append(b, "\r\n"...)
 }
 
 // sign returns the DKIM-Signature field for an entry's body when its
