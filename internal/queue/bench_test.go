@@ -136,7 +136,7 @@ func BenchmarkDeliverDomain(b *testing.B) {
 	}
 	// ns/op is mostly the round trips; CPU per message is what the
 	// worker (and the sink) cost the machine, however loaded it is.
-	b.ReportMetric(float64((processCPU(b) - cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64((processCPU(b)-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
 	if st.settled.Load() != int64(b.N) || st.failed.Load() != 0 {
 		b.Fatalf("settled %d of %d, %d not delivered", st.settled.Load(), b.N, st.failed.Load())
 	}

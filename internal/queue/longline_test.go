@@ -109,3 +109,36 @@ func TestStoredLongLineShortenedThroughPostfix(t *testing.T) {
 		t.Error("the stored body was changed")
 	}
 }
+
+// TestHopsReadsLines checks that the loop check's read of a body counts
+// its Received fields and finds what its lines are, which spares send a
+// read of its own: a line over 998 octets in the header, in the body,
+// across the reader's buffer, or none.
+func TestHopsReadsLines(t *testing.T) {
+	long := strings.Repeat("x", 999)
+	ok := strings.Repeat("y", 998)
+	received := strings.Repeat("Received: by a; Sat, 05 Dec 2026 08:00:00 +0000\r\n", 3)
+	for _, tc := range []struct {
+		name string
+		body string
+		hops int
+		want lineLength
+	}{
+		{"short", received + "Subject: s\r\n\r\n" + ok + "\r\nend\r\n", 3, linesShort},
+		{"long in the body", received + "Subject: s\r\n\r\nhello\r\n" + long + "\r\n", 3, linesLong},
+		{"long at the end, no CRLF", "Subject: s\r\n\r\n" + long, 0, linesLong},
+		{"998 at the end, no CRLF", "Subject: s\r\n\r\n" + ok, 0, linesShort},
+		{"long in the header", "X-Long: " + long + "\r\n" + received + "\r\nhi\r\n", 3, linesLong},
+		{"long past the buffer", received + "\r\n" + strings.Repeat("z", 5000) + strings.Repeat(ok+"\r\n", 20) + "\r\n", 3, linesLong},
+		{"many short past the buffer", received + "\r\n" + strings.Repeat(ok+"\r\n", 20), 3, linesShort},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := New(Config{}, &memStore{body: []byte(tc.body)}, nil, nil)
+			m := &outMsg{entries: []store.QueueEntry{{ID: 1}}}
+			n, err := w.hops(context.Background(), m)
+			if err != nil || n != tc.hops || m.lines != tc.want {
+				t.Errorf("hops %d, %v, lines %d; want %d hops, lines %d", n, err, m.lines, tc.hops, tc.want)
+			}
+		})
+	}
+}

@@ -430,6 +430,9 @@ type outMsg struct {
 	// join, for a message whose recipients are at several domains,
 	// gathers the failures of its sessions into one notification.
 	join *joiner
+	// lines says whether the stored body has a line over 998 octets,
+	// when hops read it all (linesUnknown: send looks).
+	lines lineLength
 }
 
 func groupMessages(entries []store.QueueEntry) []*outMsg {
@@ -701,7 +704,7 @@ func (w *Worker) run(ctx context.Context, c *conn, t target, pending *[]*outMsg,
 		// next one.
 		part, unsent := m, []store.QueueEntry(nil)
 		if n := c.rcptMax; n > 0 && len(m.entries) > n {
-			part, unsent = &outMsg{entries: m.entries[:n]}, m.entries[n:]
+			part, unsent = &outMsg{entries: m.entries[:n], lines: m.lines}, m.entries[n:]
 		}
 		if c.cut == nil {
 			c.cut = time.AfterFunc(left-w.cfg.Lease/6, c.abort)
@@ -751,7 +754,7 @@ func (w *Worker) tooMany(ctx context.Context, m, part *outMsg, results []result,
 	}
 	done := &outMsg{}
 	var doneRes []result
-	rest := &outMsg{held: m.held, heldRes: m.heldRes, join: m.join}
+	rest := &outMsg{held: m.held, heldRes: m.heldRes, join: m.join, lines: m.lines}
 	for i, e := range part.entries {
 		switch r := results[i]; {
 		case delivered && r.tooMany():
@@ -957,11 +960,12 @@ func unusableMX(domain, host string) *result {
 const maxHops = 50
 
 // dropLoops settles as failed the messages that carry maxHops Received
-// fields or more, and returns the others.
+// fields or more, and returns the others, with what their bodies' lines
+// are (outMsg.lines), found on the same read.
 func (w *Worker) dropLoops(ctx context.Context, msgs []*outMsg) []*outMsg {
 	out := msgs[:0:0]
 	for _, m := range msgs {
-		n, err := w.hops(ctx, m.entries[0])
+		n, err := w.hops(ctx, m)
 		if err != nil || n < maxHops {
 			// A body that cannot be read fails its attempt the same way
 			// when it is sent.
@@ -974,47 +978,71 @@ func (w *Worker) dropLoops(ctx context.Context, msgs []*outMsg) []*outMsg {
 	return out
 }
 
-// hops counts the Received fields in the header of an entry's body.
-func (w *Worker) hops(ctx context.Context, e store.QueueEntry) (int, error) {
-	rc, err := w.st.OpenQueuedBody(ctx, e)
+// hops counts the Received fields in the header of a message's body
+// (within its first maxOriginalHeaders octets). On the same read it
+// looks for lines over 998 octets in the whole body, and sets m.lines,
+// so that send need not read the body again for them.
+func (w *Worker) hops(ctx context.Context, m *outMsg) (int, error) {
+	rc, err := w.st.OpenQueuedBody(ctx, m.entries[0])
 	if err != nil {
 		return 0, err
 	}
 	defer rc.Close()
 	h, _ := w.headers.Get().(*headerReader)
 	if h == nil {
-		h = &headerReader{}
-		h.br = bufio.NewReader(&h.lr)
+		h = &headerReader{br: bufio.NewReader(nil)}
 	}
-	h.lr = io.LimitedReader{R: rc, N: maxOriginalHeaders}
-	h.br.Reset(&h.lr)
+	h.br.Reset(rc)
 	defer func() {
-		h.lr.R = nil
+		h.br.Reset(nil)
 		w.headers.Put(h)
 	}()
 	br := h.br
+	var long longLines
 	n := 0
+	var read int64 // octets of the header read
 	for {
 		line, err := br.ReadSlice('\n')
-		if len(line) >= 9 && strings.EqualFold(string(line[:9]), "received:") {
+		if read+9 <= maxOriginalHeaders && len(line) >= 9 && strings.EqualFold(string(line[:9]), "received:") {
 			n++
 		}
+		read += int64(len(line))
+		long.Write(line)
 		// The blank line ends the header.
 		end := len(bytes.TrimRight(line, "\r\n")) == 0
 		for err == bufio.ErrBufferFull {
 			// A long line: its rest is no field's start.
-			_, err = br.ReadSlice('\n')
+			line, err = br.ReadSlice('\n')
+			read += int64(len(line))
+			long.Write(line)
 		}
-		if err != nil || end {
+		switch {
+		case err == io.EOF:
+			m.lines = long.lines()
 			return n, nil
+		case err != nil:
+			return n, nil
+		case end || read >= maxOriginalHeaders:
+			// The rest of the body, for its lines only, straight
+			// from the reader's buffer.
+			for {
+				if _, err := br.Peek(1); err != nil {
+					if err == io.EOF {
+						m.lines = long.lines()
+					}
+					return n, nil
+				}
+				b, _ := br.Peek(br.Buffered())
+				long.Write(b)
+				br.Discard(len(b))
+			}
 		}
 	}
 }
 
-// headerReader reads the header of a body (hops): a buffered reader and
-// its limit, kept for the next body rather than made for each.
+// headerReader reads a body in hops: a buffered reader, kept for the next
+// body rather than made for each.
 type headerReader struct {
-	lr io.LimitedReader
 	br *bufio.Reader
 }
 

@@ -113,6 +113,23 @@ type longLines struct {
 	found bool
 }
 
+// lineLength is what is known of a body's lines (outMsg.lines).
+type lineLength int
+
+const (
+	linesUnknown lineLength = iota
+	linesShort              // none over 998 octets
+	linesLong               // one or more over 998 octets
+)
+
+// lines says what the body written so far, whole, has.
+func (l *longLines) lines() lineLength {
+	if l.found {
+		return linesLong
+	}
+	return linesShort
+}
+
 func (l *longLines) Write(p []byte) (int, error) {
 	n := len(p)
 	for !l.found && len(p) > 0 {

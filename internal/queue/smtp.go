@@ -342,14 +342,15 @@ func (w *Worker) send(ctx context.Context, c *conn, t target, m *outMsg) ([]resu
 		return uniform(m, *bad), nil
 	}
 	// Signed after any conversion: over the bytes that go out. A body
-	// going as stored is checked for long lines on the same read.
+	// going as stored is checked for long lines on the same read, unless
+	// hops found what its lines are.
 	var long longLines
-	var scan io.Writer // nil: bodyFor converted what is sent already
-	if c.ext8 {
+	var scan io.Writer // nil: bodyFor converted what is sent already, or hops looked
+	if c.ext8 && m.lines == linesUnknown {
 		scan = &long
 	}
 	sig, err := w.sign(ctx, first, open, scan)
-	if err == nil && long.found {
+	if err == nil && (long.found || c.ext8 && m.lines == linesLong) {
 		if open, size, bad = w.shortened(ctx, c, first, open); bad != nil {
 			return uniform(m, *bad), nil
 		}
