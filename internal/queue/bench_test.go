@@ -142,11 +142,13 @@ func BenchmarkDeliverDomain(b *testing.B) {
 	}
 }
 
-// memStore is a Store with one body in memory, no DKIM keys, and settles
-// that are only counted.
+// memStore is a Store with one body in memory, one DKIM key for every
+// domain (none when its Selector is empty), and settles that are only
+// counted.
 type memStore struct {
 	Store
 	body            []byte
+	key             store.DKIMKey
 	settled, failed atomic.Int64
 }
 
@@ -155,7 +157,10 @@ func (s *memStore) OpenQueuedBody(context.Context, store.QueueEntry) (io.ReadClo
 }
 
 func (s *memStore) DKIMKey(context.Context, string) (store.DKIMKey, error) {
-	return store.DKIMKey{}, store.ErrNotFound
+	if s.key.Selector == "" {
+		return store.DKIMKey{}, store.ErrNotFound
+	}
+	return s.key, nil
 }
 
 func (s *memStore) SettleQueue(_ context.Context, settles []store.QueueSettle, _ ...store.LogEvent) error {

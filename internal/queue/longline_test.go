@@ -10,6 +10,7 @@ import (
 
 	"github.com/emersion/go-msgauth/dkim"
 
+	xdkim "github.com/xtramail/xtramail/internal/dkim"
 	"github.com/xtramail/xtramail/internal/message"
 	"github.com/xtramail/xtramail/internal/store"
 )
@@ -113,8 +114,13 @@ func TestStoredLongLineShortenedThroughPostfix(t *testing.T) {
 // TestHopsReadsLines checks that the loop check's read of a body counts
 // its Received fields and finds what its lines are, which spares send a
 // read of its own: a line over 998 octets in the header, in the body,
-// across the reader's buffer, or none.
+// across the reader's buffer, or none; and that it leaves the body to
+// signing, which reads it all, when the sender's domain has a key.
 func TestHopsReadsLines(t *testing.T) {
+	key, err := xdkim.GenerateKey("ed25519", "s", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	long := strings.Repeat("x", 999)
 	ok := strings.Repeat("y", 998)
 	received := strings.Repeat("Received: by a; Sat, 05 Dec 2026 08:00:00 +0000\r\n", 3)
@@ -134,10 +140,16 @@ func TestHopsReadsLines(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := New(Config{}, &memStore{body: []byte(tc.body)}, nil, nil)
-			m := &outMsg{entries: []store.QueueEntry{{ID: 1}}}
+			m := &outMsg{entries: []store.QueueEntry{{ID: 1, MailFrom: "alice@example.org"}}}
 			n, err := w.hops(context.Background(), m)
 			if err != nil || n != tc.hops || m.lines != tc.want {
 				t.Errorf("hops %d, %v, lines %d; want %d hops, lines %d", n, err, m.lines, tc.hops, tc.want)
+			}
+			// The body goes on past a header this short: unread.
+			w = New(Config{}, &memStore{body: []byte(tc.body + strings.Repeat(ok+"\r\n", 10)), key: key}, nil, nil)
+			m = &outMsg{entries: []store.QueueEntry{{ID: 1, MailFrom: "alice@example.org"}}}
+			if n, err := w.hops(context.Background(), m); err != nil || n != tc.hops || m.lines != linesUnknown {
+				t.Errorf("with a DKIM key: hops %d, %v, lines %d; want %d hops, lines unknown", n, err, m.lines, tc.hops)
 			}
 		})
 	}

@@ -981,9 +981,16 @@ func (w *Worker) dropLoops(ctx context.Context, msgs []*outMsg) []*outMsg {
 // hops counts the Received fields in the header of a message's body
 // (within its first maxOriginalHeaders octets). On the same read it
 // looks for lines over 998 octets in the whole body, and sets m.lines,
-// so that send need not read the body again for them.
+// so that send need not read the body again for them; not for a sender
+// whose domain signs, as signing reads the body and looks then.
 func (w *Worker) hops(ctx context.Context, m *outMsg) (int, error) {
-	rc, err := w.st.OpenQueuedBody(ctx, m.entries[0])
+	e := m.entries[0]
+	whole := e.MailFrom == ""
+	if !whole {
+		signer, err := w.keys.Signer(ctx, store.DomainOf(e.MailFrom))
+		whole = err == nil && signer == nil
+	}
+	rc, err := w.st.OpenQueuedBody(ctx, e)
 	if err != nil {
 		return 0, err
 	}
@@ -1021,6 +1028,8 @@ func (w *Worker) hops(ctx context.Context, m *outMsg) (int, error) {
 			m.lines = long.lines()
 			return n, nil
 		case err != nil:
+			return n, nil
+		case (end || read >= maxOriginalHeaders) && !whole:
 			return n, nil
 		case end || read >= maxOriginalHeaders:
 			// The rest of the body, for its lines only, straight
