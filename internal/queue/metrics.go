@@ -12,6 +12,9 @@ import (
 // Metrics are the queue's Prometheus metrics.
 type Metrics struct {
 	attempts *prometheus.CounterVec
+	// byResult holds attempts' counter of each result, looked up once
+	// rather than hashed from its label at every settle.
+	byResult map[string]prometheus.Counter
 }
 
 // StatsSource is where queue size and age come from at scrape time.
@@ -26,18 +29,23 @@ func NewMetrics(reg prometheus.Registerer, src StatsSource, now func() time.Time
 	m := &Metrics{attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "xtramail_queue_attempts_total",
 		Help: "Outbound delivery attempts per recipient, by result (delivered, deferred, bounced, expired).",
-	}, []string{"result"})}
+	}, []string{"result"}), byResult: map[string]prometheus.Counter{}}
 	for _, r := range []string{"delivered", "deferred", "bounced", "expired"} {
-		m.attempts.WithLabelValues(r)
+		m.byResult[r] = m.attempts.WithLabelValues(r)
 	}
 	reg.MustRegister(m.attempts, statsCollector{src, now})
 	return m
 }
 
 func (m *Metrics) attempt(result string) {
-	if m != nil {
-		m.attempts.WithLabelValues(result).Inc()
+	if m == nil {
+		return
 	}
+	if c := m.byResult[result]; c != nil {
+		c.Inc()
+		return
+	}
+	m.attempts.WithLabelValues(result).Inc()
 }
 
 var (
