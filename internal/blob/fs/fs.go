@@ -213,18 +213,21 @@ func syncDir(dir string) error {
 }
 
 // parseKey splits "segment:offset:length" and checks it stays inside dir.
+// It runs at every open of a body (twice per relayed message): the error
+// is made only for a bad key.
 func (s *Store) parseKey(key string) (path string, off, n int64, err error) {
-	parts := strings.Split(key, ":")
-	bad := fmt.Errorf("blob key %q: invalid", key)
-	if len(parts) != 3 || parts[0] == "" || strings.Contains(parts[0], "..") || strings.HasPrefix(parts[0], "/") || strings.ContainsRune(parts[0], '\\') {
-		return "", 0, 0, bad
+	bad := func() (string, int64, int64, error) { return "", 0, 0, fmt.Errorf("blob key %q: invalid", key) }
+	seg, rest, ok1 := strings.Cut(key, ":")
+	offs, ns, ok2 := strings.Cut(rest, ":")
+	if !ok1 || !ok2 || strings.Contains(ns, ":") || seg == "" || strings.Contains(seg, "..") || strings.HasPrefix(seg, "/") || strings.ContainsRune(seg, '\\') {
+		return bad()
 	}
-	off, err1 := strconv.ParseInt(parts[1], 10, 64)
-	n, err2 := strconv.ParseInt(parts[2], 10, 64)
+	off, err1 := strconv.ParseInt(offs, 10, 64)
+	n, err2 := strconv.ParseInt(ns, 10, 64)
 	if err1 != nil || err2 != nil || off < 0 || n < 0 || off%align != 0 {
-		return "", 0, 0, bad
+		return bad()
 	}
-	return filepath.Join(s.dir, filepath.FromSlash(parts[0])), off, n, nil
+	return filepath.Join(s.dir, filepath.FromSlash(seg)), off, n, nil
 }
 
 // Open returns the object's content, read through the segment's shared

@@ -96,3 +96,31 @@ func BenchmarkPut(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "puts/s")
 }
+
+// TestParseKey: a key names a segment under the store's directory, an
+// aligned offset and a length; anything else is refused, not opened.
+func TestParseKey(t *testing.T) {
+	s := &Store{dir: "/data/blobs"}
+	for key, want := range map[string]string{
+		"2026/12/07/01-ab.seg:4096:10": "/data/blobs/2026/12/07/01-ab.seg",
+		"seg:0:0":                      "/data/blobs/seg",
+		"seg:0":                        "",
+		"seg:0:5:6":                    "",
+		":0:5":                         "",
+		"../etc/passwd:0:5":            "",
+		"a/../../x:0:5":                "",
+		"/etc/passwd:0:5":              "",
+		`a\b:0:5`:                      "",
+		"seg:1:5":                      "",
+		"seg:-4096:5":                  "",
+		"seg:0:-1":                     "",
+		"seg:x:5":                      "",
+		"seg:0:5x":                     "",
+		"":                             "",
+	} {
+		p, _, _, err := s.parseKey(key)
+		if (err == nil) != (want != "") || p != want {
+			t.Errorf("parseKey(%q) = %q, %v; want %q", key, p, err, want)
+		}
+	}
+}
