@@ -107,14 +107,7 @@ func TestGroupRunsRequestsWhileBodiesSync(t *testing.T) {
 	if runs["alone"][0] == final {
 		t.Error("the bulk request ran in the group's transaction")
 	}
-	subs, err := s.Subscriptions(ctx, a.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	have := map[string]bool{}
-	for _, name := range subs {
-		have[name] = true
-	}
+	have := subscribed(t, s, a.ID)
 	for name := range answers {
 		if have[name] != (name != "failed") {
 			t.Errorf("subscription %q kept: %v", name, have[name])
@@ -182,14 +175,7 @@ func TestGroupRerunsAfterBareFailure(t *testing.T) {
 		time.Sleep(p.pause)
 	}
 	wg.Wait()
-	subs, err := s.Subscriptions(ctx, a.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	have := map[string]bool{}
-	for _, name := range subs {
-		have[name] = true
-	}
+	have := subscribed(t, s, a.ID)
 	reran := 0
 	for i, p := range plans {
 		switch {
@@ -320,4 +306,19 @@ func TestDeliverAllRerunRandomized(t *testing.T) {
 			}
 		}
 	}
+}
+
+// subscribed is the set of the account's subscriptions: the rows the
+// tests' requests insert.
+func subscribed(t *testing.T, s *Store, account int64) map[string]bool {
+	t.Helper()
+	subs, err := s.Subscriptions(t.Context(), account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, name := range subs {
+		have[name] = true
+	}
+	return have
 }
