@@ -46,9 +46,13 @@ func TestSubAddresses(t *testing.T) {
 	}
 	// The relay leg goes to the address as written, for bob's primary
 	// mailbox and its own rules on the tag.
+	// Its return path is the sub-address it went out as.
 	var rcpts []string
 	for _, e := range queued(t, srv, alice) {
 		rcpts = append(rcpts, e.Rcpt)
+		if e.MailFrom != shop {
+			t.Errorf("queued for %s with return path %q, want %s", e.Rcpt, e.MailFrom, shop)
+		}
 	}
 	if strings.Join(rcpts, ",") != "bob+x@example.test,"+outsider && strings.Join(rcpts, ",") != outsider+",bob+x@example.test" {
 		t.Errorf("queued for %q", rcpts)

@@ -119,7 +119,7 @@ func (s *Submitter) SetHostname(h string) {
 // Message is one message from a signed-in user.
 type Message struct {
 	Account  store.Account // the signed-in sender, as the store has it
-	MailFrom string        // envelope sender; must be Account.Address
+	MailFrom string        // envelope sender: Account.Address, a sub-address of it or an allowed alias (MaySendAs)
 	Rcpts    []string      // envelope recipients (Bcc ones included)
 	// Body is the message, line endings CRLF (smtpserver.NormalizeCRLF).
 	Body []byte
@@ -234,6 +234,7 @@ func (s *Submitter) Submit(ctx context.Context, m Message) (Result, error) {
 		}
 		return Result{}, fmt.Errorf("submit for %s: envelope sender %q: %w", acct.Address, m.MailFrom, err)
 	}
+	m.MailFrom = from
 	if len(m.Rcpts) == 0 {
 		return Result{}, fmt.Errorf("submit for %s: %w", acct.Address, ErrBadRecipient)
 	}
@@ -395,7 +396,10 @@ func (s *Submitter) store(ctx context.Context, m Message, acct store.Account, rc
 		}
 	}
 	res.Queued = len(relay)
-	entries, queued := queue.Outbound(acct.ID, acct.DomainID, acct.Address, relay, info, out.Size, now)
+	// The return path is the envelope sender the client gave (a
+	// sub-address, an allowed alias): bounces come back to the address
+	// the message went out as, and DKIM signs for its domain.
+	entries, queued := queue.Outbound(acct.ID, acct.DomainID, m.MailFrom, relay, info, out.Size, now)
 	for i := range queued {
 		queued[i].RemoteIP = m.RemoteIP
 	}
