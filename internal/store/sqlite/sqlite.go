@@ -1,10 +1,11 @@
 // Package sqlite is the embedded store backend: metadata, the message log
-// and full-text index in one SQLite database (WAL, synchronous=FULL), and
-// message bodies in a blob.Store.
+// and full-text index in one SQLite database (WAL, fsynced before each
+// answer), and message bodies in a blob.Store.
 //
 // All writes go through one goroutine that commits in groups: it takes
 // every request queued while the previous commit was syncing, runs each in
-// its own savepoint and commits once. A second goroutine then fsyncs the
+// its own savepoint (or outside one where it may run again: group.go) and
+// commits once. A second goroutine then fsyncs the
 // WAL and answers them all, while the writer already runs the next group:
 // SQLite runs with synchronous=NORMAL (no fsync in COMMIT) and durability
 // comes from that fsync, so one fsync is shared by every client waiting for
