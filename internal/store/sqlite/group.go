@@ -20,8 +20,9 @@ type group struct {
 	errs  []error
 	ran   []int // the requests run in this transaction, in order
 	// bare: every request run so far in this transaction ran outside a
-	// savepoint; rerun: each of them may run again (writeReq.rerun).
-	bare, rerun bool
+	// savepoint and may run again (writeReq.rerun), so the next one may
+	// run outside one too.
+	bare bool
 
 	changes     []store.Change
 	trashed     []string
@@ -70,10 +71,11 @@ func (s *Store) commit(batch []*writeReq, extend bool) (alone *writeReq) {
 	// Requests join only while the batch's own bodies sync, so that a
 	// stream of them cannot hold the commit back.
 	extend = extend && !batch[0].alone && len(g.syncs) > 0
-	for own := g.syncs[:min(1, len(g.syncs))]; extend && len(g.reqs) < maxBatch; {
+	for extend && len(g.reqs) < maxBatch {
 		select {
-		case err := <-own[0]:
-			own[0] <- err // for waitSynced
+		case err := <-g.syncs[0]: // the batch's own: joiners' come after
+			g.syncErrs = append(g.syncErrs, err)
+			g.syncs = g.syncs[1:]
 			extend = false
 		case r := <-s.reqs:
 			if r.alone {
@@ -109,7 +111,7 @@ func (g *group) begin() error {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
 	g.sqltx, g.t = sqltx, &tx{Tx: sqltx, stmts: g.s.stmts, clock: g.s.clock}
-	g.bare, g.rerun = true, true
+	g.bare = true
 	g.ran = nil
 	g.changes, g.trashed, g.index, g.logSubjects = nil, nil, nil, nil
 	return nil
@@ -123,7 +125,7 @@ func (g *group) run(i int) error {
 		return nil
 	}
 	g.ran = append(g.ran, i)
-	bare := g.bare && g.rerun
+	bare := g.bare
 	if !bare {
 		if _, err := t.Exec("SAVEPOINT req"); err != nil {
 			return fmt.Errorf("savepoint: %w", err)
@@ -150,12 +152,9 @@ func (g *group) run(i int) error {
 		}
 	}
 	if bare {
-		g.rerun = g.rerun && r.rerun
-	} else {
-		g.bare = false
-		if _, err := t.Exec("RELEASE req"); err != nil && g.errs[i] == nil {
-			g.errs[i] = fmt.Errorf("release savepoint: %w", err)
-		}
+		g.bare = r.rerun
+	} else if _, err := t.Exec("RELEASE req"); err != nil && g.errs[i] == nil {
+		g.errs[i] = fmt.Errorf("release savepoint: %w", err)
 	}
 	return nil
 }
