@@ -10,9 +10,10 @@ import (
 	"github.com/xtramail/xtramail/internal/store"
 )
 
-// insertLogEvents returns the statement that writes n events (at most
-// logEventsPerInsert); their message_id and subject stay empty (the
-// record's, logsubjects.go). A message's events go in one statement: each
+// insertLogEvents[n] is the statement that writes n events (1 to
+// logEventsPerInsert), made once rather than at every append; their
+// message_id and subject stay empty (the record's, logsubjects.go). A
+// message's events go in one statement: each
 // statement run costs the writer its binding and database/sql's
 // bookkeeping, and the few forms are prepared once (stmtcache.go).
 //
@@ -24,10 +25,13 @@ import (
 // the id is SQLite's), so nothing is ignored. Not OR FAIL: the outer
 // statement's choice overrides the trigger's own INSERT OR IGNORE into
 // daily_stats, which conflicts by design.
-func insertLogEvents(n int) string {
-	return `INSERT OR IGNORE INTO msglog (time, status, mail_from, rcpt, size, remote_ip, detail, domain_id, subject_id, account)
+var insertLogEvents = func() (qs [logEventsPerInsert + 1]string) {
+	for n := 1; n <= logEventsPerInsert; n++ {
+		qs[n] = `INSERT OR IGNORE INTO msglog (time, status, mail_from, rcpt, size, remote_ip, detail, domain_id, subject_id, account)
 	VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", n), ", ")
-}
+	}
+	return qs
+}()
 
 // logEventsPerInsert bounds the events of one insertLogEvents: a
 // submission's events (submitted, stored, queued) and a few recipients'.
@@ -47,7 +51,7 @@ func (t *tx) appendLog(events []store.LogEvent) error {
 		args = append(args, e.Time.UnixMilli(), e.Status, strings.ToLower(e.MailFrom),
 			strings.ToLower(e.Rcpt), e.Size, e.RemoteIP, e.Detail, e.DomainID, rid, logAccount(e.Account))
 		if n := len(args) / 10; n == logEventsPerInsert || i == len(events)-1 {
-			if _, err := t.Exec(insertLogEvents(n), args...); err != nil {
+			if _, err := t.Exec(insertLogEvents[n], args...); err != nil {
 				return fmt.Errorf("append message log: %w", err)
 			}
 			args = args[:0]

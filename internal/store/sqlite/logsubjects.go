@@ -115,7 +115,7 @@ const (
 	// message's later events (delivered, deferred) share it when the
 	// subject is the same too.
 	selectLogSubject = "SELECT id, subject FROM msglog_messages WHERE message_id = ? AND message_id != '' ORDER BY id DESC LIMIT 1"
-	// OR FAIL, no statement journal: see insertLogEvent.
+	// OR FAIL, no statement journal: see insertLogEvents.
 	insertLogSubject = "INSERT OR FAIL INTO msglog_messages (message_id, subject) VALUES (?, ?)"
 	insertLogWords   = "INSERT INTO msglog_subject_fts (rowid, subject) VALUES (?, ?)"
 	// dropLogSubject deletes a record no event names any more (after

@@ -34,7 +34,7 @@ const (
 )
 
 var hotQueries = []string{"SAVEPOINT req", "RELEASE req", "ROLLBACK TO req", insertBody, insertFTS, addToMailbox, insertMessage,
-	insertLogEvents(1), insertLogEvents(2), insertLogEvents(3), insertLogEvents(4),
+	insertLogEvents[1], insertLogEvents[2], insertLogEvents[3], insertLogEvents[4],
 	mailboxOfCopy, claimDedup, heldDedup, setDedup, insertSortKeys, selectLogSubject, insertLogSubject, insertLogWords,
 	nextMessageID, threadIDComp, threadMsgComp, addThreadID}
 
