@@ -25,8 +25,7 @@ func TestBulkWritesRunAlone(t *testing.T) {
 		mu.Lock()
 		groups[t] = append(groups[t], name)
 		mu.Unlock()
-		_, err := t.Exec("INSERT INTO subscriptions (account_id, name) VALUES (?, ?)", a.ID, name)
-		return err
+		return subscribe(t, a.ID, name)
 	}
 	errBulk := errors.New("bulk request fails after its insert")
 	var wg sync.WaitGroup
@@ -83,14 +82,7 @@ func TestBulkWritesRunAlone(t *testing.T) {
 	if shared == 0 {
 		t.Fatal("no two small requests were grouped: the test did not load the writer")
 	}
-	subs, err := s.Subscriptions(ctx, a.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]bool{}
-	for _, n := range subs {
-		got[n] = true
-	}
+	got := subscribed(t, s, a.ID)
 	for i := range 300 {
 		if !got["small"+strconv.Itoa(i)] {
 			t.Errorf("small%d lost", i)

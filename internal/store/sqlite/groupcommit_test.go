@@ -34,7 +34,7 @@ func TestGroupRunsRequestsWhileBodiesSync(t *testing.T) {
 			runs[name] = append(runs[name], t)
 			mu.Unlock()
 			ran <- name
-			if _, err := t.Exec("INSERT INTO subscriptions (account_id, name) VALUES (?, ?)", a.ID, name); err != nil {
+			if err := subscribe(t, a.ID, name); err != nil {
 				return err
 			}
 			if fail {
@@ -154,7 +154,7 @@ func TestGroupRerunsAfterBareFailure(t *testing.T) {
 		wg.Go(func() {
 			fn := func(t *tx) error {
 				runs[i].Add(1)
-				if _, err := t.Exec("INSERT INTO subscriptions (account_id, name) VALUES (?, ?)", a.ID, "r"+strconv.Itoa(i)); err != nil {
+				if err := subscribe(t, a.ID, "r"+strconv.Itoa(i)); err != nil {
 					return err
 				}
 				if p.fails {
@@ -306,6 +306,13 @@ func TestDeliverAllRerunRandomized(t *testing.T) {
 			}
 		}
 	}
+}
+
+// subscribe is the write of the writer tests' requests: a subscription
+// row, which subscribed finds.
+func subscribe(t *tx, account int64, name string) error {
+	_, err := t.Exec("INSERT INTO subscriptions (account_id, name) VALUES (?, ?)", account, name)
+	return err
 }
 
 // subscribed is the set of the account's subscriptions: the rows the
