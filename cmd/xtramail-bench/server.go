@@ -60,6 +60,8 @@ func serverMode(args []string) error {
 		cfg.Submission.MaxPerHour = *perHour
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// As the serve command does: the figures are production's.
+	service.PaceGC(context.Background(), service.GCHeadroom)
 	svc, err := service.New(cfg, log)
 	if err != nil {
 		return err

@@ -75,6 +75,7 @@ func (e *env) serve(ctx context.Context, cfg config.Config) error {
 	log := newLogger(cfg.Log, e.stderr)
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	service.PaceGC(ctx, service.GCHeadroom)
 	// New binds every listener before anything else: a second instance
 	// on the same ports stops here, saying which port is taken.
 	svc, err := service.New(cfg, log)
