@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -120,6 +121,155 @@ func TestWriterBoundedWaitsNotDrops(t *testing.T) {
 	}
 	if len(ss.got) != added {
 		t.Errorf("%d records written, %d added", len(ss.got), added)
+	}
+}
+
+// fullStore refuses every AppendLog with store.ErrStorageFull while full
+// is set, as the SQLite store does on a full disk, and keeps what it
+// takes.
+type fullStore struct {
+	full     atomic.Bool
+	attempts atomic.Int64
+	mu       sync.Mutex
+	got      []store.LogEvent
+}
+
+func (s *fullStore) AppendLog(ctx context.Context, evs ...store.LogEvent) error {
+	s.attempts.Add(1)
+	if s.full.Load() {
+		return fmt.Errorf("append log: %w: write: no space left on device", store.ErrStorageFull)
+	}
+	s.mu.Lock()
+	s.got = append(s.got, evs...)
+	s.mu.Unlock()
+	return nil
+}
+
+// TestWriterHoldsRecordsWhileStorageFull: records that meet a full store
+// (the refusals of a full disk among them) are written once there is
+// space again, each once and in order, instead of being dropped at the
+// first failed write; while the store is full, an Add that finds the
+// queue full is told at once, with ErrStorageFull, rather than held up
+// to its deadline (a session refusing mail must answer), and what it
+// could not queue is all that is lost.
+func TestWriterHoldsRecordsWhileStorageFull(t *testing.T) {
+	fs := &fullStore{}
+	fs.full.Store(true)
+	w := msglog.NewWriter(fs, nil)
+	var added []string
+	dropped := 0
+	for i := range msglog.QueueLen + 500 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		detail := fmt.Sprint(i)
+		err := w.Add(ctx, msglog.Session(time.Now(), msglog.Refused, "a@x.test", 0, "", detail))
+		cancel()
+		switch {
+		case err == nil:
+			added = append(added, detail)
+		case errors.Is(err, store.ErrStorageFull):
+			dropped++
+		default:
+			t.Fatalf("Add %d while the store is full: %v", i, err)
+		}
+	}
+	if len(added) < msglog.QueueLen || dropped == 0 {
+		t.Fatalf("store full: %d records queued, %d dropped; want at least %d queued, then drops", len(added), dropped, msglog.QueueLen)
+	}
+	// The writer keeps trying the same batch.
+	for deadline := time.Now().Add(5 * time.Second); fs.attempts.Load() < 3; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d writes tried while the store was full, want the batch tried again", fs.attempts.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	fs.full.Store(false)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range fs.got {
+		got = append(got, e.Detail)
+	}
+	if !slices.Equal(got, added) {
+		t.Fatalf("after the store had space: %d records written, want the %d queued, in order", len(got), len(added))
+	}
+	// Back to normal: a record added now is written.
+	if err := w.Add(ctx, msglog.Session(time.Now(), msglog.Login, "a@x.test", 0, "", "after")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fs.got); n != len(added)+1 || fs.got[n-1].Detail != "after" {
+		t.Errorf("record added after recovery not written: %d records", n)
+	}
+}
+
+// TestWriterWaitingAddLearnsStorageFull: an Add already waiting for room
+// (the store slow) when the store turns out full returns then with
+// ErrStorageFull, instead of waiting for its deadline behind a writer
+// that holds its batch.
+func TestWriterWaitingAddLearnsStorageFull(t *testing.T) {
+	fs := &fullStore{}
+	fs.full.Store(true)
+	release := make(chan struct{})
+	w := msglog.NewWriter(gatedStore{fs, release}, nil)
+	ev := msglog.Session(time.Now(), msglog.Refused, "a@x.test", 0, "", "")
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		err := w.Add(ctx, ev)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			break // the queue is full behind the slow store
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	errc := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		errc <- w.Add(ctx, ev)
+	}()
+	close(release) // the slow write ends: storage full
+	if err := <-errc; !errors.Is(err, store.ErrStorageFull) {
+		t.Fatalf("waiting Add once the store is full: %v, want ErrStorageFull", err)
+	}
+	fs.full.Store(false)
+	if err := w.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// gatedStore holds every AppendLog until release is closed.
+type gatedStore struct {
+	*fullStore
+	release chan struct{}
+}
+
+func (g gatedStore) AppendLog(ctx context.Context, evs ...store.LogEvent) error {
+	<-g.release
+	return g.fullStore.AppendLog(ctx, evs...)
+}
+
+// TestWriterCloseWhileStorageFull: Close on a store still full returns
+// (dropping what it cannot write) instead of trying for ever.
+func TestWriterCloseWhileStorageFull(t *testing.T) {
+	fs := &fullStore{}
+	fs.full.Store(true)
+	w := msglog.NewWriter(fs, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := range 10 {
+		if err := w.Add(ctx, msglog.Session(time.Now(), msglog.Refused, "a@x.test", 0, "", fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(ctx); err != nil {
+		t.Fatalf("Close with the store full: %v", err)
 	}
 }
 

@@ -2,9 +2,11 @@ package msglog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/xtramail/xtramail/internal/store"
@@ -36,7 +38,26 @@ type Writer struct {
 	once   sync.Once
 	q      chan item
 	done   chan struct{}
+	// stop is closed by Close: a write that waits for space gives up.
+	stop chan struct{}
+
+	// While the store is out of space the writer holds its batch until
+	// a write succeeds, and Add does not wait for room in the queue but
+	// drops, and counts in dropped, what does not fit: sessions refusing
+	// mail for the full disk must answer at once. fullCh is closed while
+	// full holds, so that an Add already waiting learns of it.
+	fullMu  sync.Mutex
+	full    bool
+	fullCh  chan struct{}
+	dropped atomic.Int64
+	// retry is the first wait before writing a batch again after the
+	// store was full; it doubles up to maxRetry.
+	retry time.Duration
 }
+
+// maxRetry bounds the wait between writes of a batch while the store is
+// full.
+const maxRetry = 5 * time.Second
 
 // item is a record, or a flush marker: the writer closes flushed once
 // every record before it is written.
@@ -51,7 +72,33 @@ func NewWriter(st Appender, log *slog.Logger) *Writer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Writer{st: st, log: log, q: make(chan item, QueueLen), done: make(chan struct{})}
+	return &Writer{st: st, log: log, q: make(chan item, QueueLen), done: make(chan struct{}), stop: make(chan struct{}),
+		fullCh: make(chan struct{}), retry: 100 * time.Millisecond}
+}
+
+// fullState says whether the store is full, and returns a channel
+// closed once it is.
+func (w *Writer) fullState() (bool, <-chan struct{}) {
+	w.fullMu.Lock()
+	defer w.fullMu.Unlock()
+	return w.full, w.fullCh
+}
+
+// setFull records whether the store is full and reports whether that
+// changed.
+func (w *Writer) setFull(full bool) bool {
+	w.fullMu.Lock()
+	defer w.fullMu.Unlock()
+	if w.full == full {
+		return false
+	}
+	w.full = full
+	if full {
+		close(w.fullCh)
+	} else {
+		w.fullCh = make(chan struct{})
+	}
+	return true
 }
 
 // Add hands records to the writer. It waits while the queue is full, up
@@ -72,10 +119,22 @@ func (w *Writer) Add(ctx context.Context, events ...store.LogEvent) error {
 	defer w.mu.RUnlock()
 	w.once.Do(func() { go w.run() })
 	for i, e := range events {
+		full, fullCh := w.fullState()
+		if !full {
+			select {
+			case w.q <- item{ev: e}:
+				continue
+			case <-fullCh:
+			case <-ctx.Done():
+				return fmt.Errorf("message log queue full, %d of %d records dropped: %w", len(events)-i, len(events), ctx.Err())
+			}
+		}
 		select {
 		case w.q <- item{ev: e}:
-		case <-ctx.Done():
-			return fmt.Errorf("message log queue full, %d of %d records dropped: %w", len(events)-i, len(events), ctx.Err())
+		default:
+			w.dropped.Add(int64(len(events) - i))
+			return fmt.Errorf("message log queue full while the storage is, %d of %d records dropped: %w",
+				len(events)-i, len(events), store.ErrStorageFull)
 		}
 	}
 	return nil
@@ -109,15 +168,44 @@ func (w *Writer) run() {
 			}
 		}
 		if len(batch) > 0 {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			if err := w.st.AppendLog(ctx, batch...); err != nil {
-				w.log.Warn("message log write", "records", len(batch), "err", err)
-			}
-			cancel()
+			w.write(batch)
 		}
 		for _, f := range flushed {
 			close(f)
 		}
+	}
+}
+
+// write appends batch to the store. While the store is full it keeps
+// the batch and tries again, so that what was refused for a full disk is
+// in the log once there is space: the administrator looks for it then.
+// Other errors drop the batch (logged).
+func (w *Writer) write(batch []store.LogEvent) {
+	wait := w.retry
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := w.st.AppendLog(ctx, batch...)
+		cancel()
+		if err == nil || !errors.Is(err, store.ErrStorageFull) {
+			if err != nil {
+				w.log.Warn("message log write", "records", len(batch), "err", err)
+			}
+			if w.setFull(false) {
+				w.log.Info("message log written again after the storage was full", "dropped", w.dropped.Swap(0))
+			}
+			return
+		}
+		if w.setFull(true) {
+			w.log.Warn("message log: storage full, records held until there is space", "records", len(batch), "err", err)
+		}
+		select {
+		case <-time.After(wait):
+		case <-w.stop:
+			w.log.Warn("message log: storage still full at shutdown, records dropped", "records", len(batch), "err", err)
+			w.setFull(false)
+			return
+		}
+		wait = min(2*wait, maxRetry)
 	}
 }
 
@@ -129,6 +217,7 @@ func (w *Writer) Close(ctx context.Context) error {
 	if !w.closed {
 		w.closed = true
 		close(w.q)
+		close(w.stop)
 		// A writer that never got a record has no goroutine to close
 		// done.
 		w.once.Do(func() { close(w.done) })

@@ -1,6 +1,7 @@
 package submission_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/xtramail/xtramail/internal/disktest"
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/testserver"
 )
@@ -147,5 +149,24 @@ func TestFullDiskDuringData(t *testing.T) {
 		if strings.HasPrefix(mid, "full-") {
 			t.Errorf("%s was refused and is in Sent", mid)
 		}
+	}
+	// The refusals of the full disk are in the message log once there
+	// is space for it: the administrator looks for them then.
+	srv.FlushLog(t)
+	evs, err := srv.Store.SearchLog(context.Background(), store.LogQuery{Address: bob, Status: msglog.Refused, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ports := map[string]int{}
+	for _, e := range evs {
+		port := "capture"
+		if strings.HasPrefix(e.Detail, "submission") {
+			port = "submission"
+		}
+		ports[port]++
+	}
+	t.Logf("refusals in the message log: %v", ports)
+	if ports["submission"] < 4 || ports["capture"] < 4 {
+		t.Errorf("refusals in the message log after space was freed: %v, want the 4 of each port (3 DATA, 1 BDAT)", ports)
 	}
 }
