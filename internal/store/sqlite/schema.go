@@ -560,6 +560,10 @@ CREATE INDEX msglog_account ON msglog(account, time) WHERE account IS NOT NULL;`
 	// Message-ID and subject, and the address indexes without the
 	// events the other finds (issue 13, speed; logsubjects.go).
 	logMessagesSchema,
+	// Each account's number of sends, kept by triggers, so that the
+	// sending limit is checked without counting the window's rows
+	// (sendlimit.go).
+	sendCountsSchema,
 }
 
 const dkimRotationSchema = `
