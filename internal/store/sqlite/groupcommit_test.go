@@ -215,17 +215,7 @@ func TestDeliverAllRerunRandomized(t *testing.T) {
 	s := openWith(t, t.TempDir(), Options{SyncDelay: 2 * time.Millisecond})
 	defer s.Close()
 	ctx := t.Context()
-	if _, err := s.CreateDomain(ctx, "example.test", 0); err != nil {
-		t.Fatal(err)
-	}
-	var accts []store.Account
-	for i := range 4 {
-		a, err := s.CreateAccount(ctx, fmt.Sprintf("u%d@example.test", i), "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		accts = append(accts, a)
-	}
+	accts := users(t, s, 4)
 	const n = 400
 	type plan struct {
 		acct    int

@@ -56,17 +56,7 @@ func TestSendCountsAgreeRandomized(t *testing.T) {
 	s := open(t, t.TempDir())
 	defer s.Close()
 	ctx := t.Context()
-	if _, err := s.CreateDomain(ctx, "example.test", 0); err != nil {
-		t.Fatal(err)
-	}
-	var accts []store.Account
-	for i := range 4 {
-		a, err := s.CreateAccount(ctx, fmt.Sprintf("u%d@example.test", i), "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		accts = append(accts, a)
-	}
+	accts := users(t, s, 4)
 	plain := func(acct int64, since time.Time) (int, time.Time) {
 		t.Helper()
 		var n int

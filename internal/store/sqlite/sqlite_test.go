@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -51,6 +52,25 @@ func bob(tb testing.TB, s *Store) store.Account {
 		tb.Fatal(err)
 	}
 	return a
+}
+
+// users makes the domain example.test and n accounts u0@ to u<n-1>@ in
+// it.
+func users(tb testing.TB, s *Store, n int) []store.Account {
+	tb.Helper()
+	ctx := tb.Context()
+	if _, err := s.CreateDomain(ctx, "example.test", 0); err != nil {
+		tb.Fatal(err)
+	}
+	var accts []store.Account
+	for i := range n {
+		a, err := s.CreateAccount(ctx, fmt.Sprintf("u%d@example.test", i), "")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		accts = append(accts, a)
+	}
+	return accts
 }
 
 func TestConformance(t *testing.T) {

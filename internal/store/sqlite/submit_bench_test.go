@@ -44,19 +44,8 @@ func BenchmarkSubmitPath(b *testing.B) {
 
 func benchSubmitPath(b *testing.B, s *Store) {
 	ctx := context.Background()
-	dom, err := s.CreateDomain(ctx, "example.test", 0)
-	if err != nil {
-		b.Fatal(err)
-	}
 	const senders = 8
-	var accts []store.Account
-	for i := range senders {
-		a, err := s.CreateAccount(ctx, fmt.Sprintf("u%d@example.test", i), "")
-		if err != nil {
-			b.Fatal(err)
-		}
-		accts = append(accts, a)
-	}
+	accts := users(b, s, senders)
 	body := bytes.Repeat([]byte("continuity mailbox outage message retention capture office report\r\n"), 150)
 	var seq atomic.Int64
 	var done atomic.Bool
@@ -106,10 +95,10 @@ func benchSubmitPath(b *testing.B, s *Store) {
 				d := store.NewDelivery(raw, now)
 				base := msglog.Message(now, d.Info, a.Address, d.Size, "127.0.0.1")
 				d.Copies = []store.Copy{{AccountID: a.ID, Mailbox: store.Sent, Flags: store.FlagSeen,
-					Event: msglog.With(base, msglog.Stored, a.Address, dom.ID, store.Sent)}}
+					Event: msglog.With(base, msglog.Stored, a.Address, accts[0].DomainID, store.Sent)}}
 				d.Outbound = []store.Outbound{{AccountID: a.ID, MailFrom: a.Address, Rcpt: rcpt}}
-				d.Events = []store.LogEvent{msglog.With(base, msglog.Submitted, rcpt, dom.ID, "for 1 recipient(s)"),
-					msglog.With(base, msglog.Queued, rcpt, dom.ID, "")}
+				d.Events = []store.LogEvent{msglog.With(base, msglog.Submitted, rcpt, accts[0].DomainID, "for 1 recipient(s)"),
+					msglog.With(base, msglog.Queued, rcpt, accts[0].DomainID, "")}
 				d.DuplicateStatus = msglog.Duplicate
 				d.Limit = &store.SendLimit{AccountID: a.ID, Max: 1 << 30, Window: time.Hour}
 				if _, err := s.DeliverAll(ctx, d); err != nil {
