@@ -44,18 +44,19 @@ func (t *tx) queueDelivery(s *Store, bodyID int64, d *store.Delivery) error {
 				return fmt.Errorf("queue from %q: %w", o.MailFrom, err)
 			}
 		}
-		var domainID int64
-		if err := t.QueryRow("SELECT domain_id FROM accounts WHERE id = ?", o.AccountID).Scan(&domainID); err != nil {
-			return notFound(err, fmt.Sprintf("sending account %d", o.AccountID))
-		}
+		// The entry's domain is the sending account's, read by the
+		// insert itself: one statement less per recipient.
 		now := d.Received.UnixMilli()
-		_, err = t.Exec(`INSERT INTO queue (account_id, domain_id, body_id, mail_from, rcpt, rcpt_domain, message_id,
+		res, err := t.Exec(`INSERT INTO queue (account_id, domain_id, body_id, mail_from, rcpt, rcpt_domain, message_id,
 				subject, size, queued, next_attempt, route, dsn_notify, dsn_orcpt, dsn_ret, dsn_envid)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			o.AccountID, domainID, bodyID, from, rcpt, store.DomainOf(rcpt), d.Info.MessageID, d.Info.Subject,
-			d.Size, now, now, o.Route, o.DSN.Notify, o.DSN.ORcpt, o.DSN.Ret, o.DSN.EnvID)
+				SELECT id, domain_id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM accounts WHERE id = ?`,
+			bodyID, from, rcpt, store.DomainOf(rcpt), d.Info.MessageID, d.Info.Subject,
+			d.Size, now, now, o.Route, o.DSN.Notify, o.DSN.ORcpt, o.DSN.Ret, o.DSN.EnvID, o.AccountID)
 		if err != nil {
 			return fmt.Errorf("queue for %s: %w", rcpt, err)
+		}
+		if n, err := res.RowsAffected(); err == nil && n == 0 {
+			return notFound(sql.ErrNoRows, fmt.Sprintf("sending account %d", o.AccountID))
 		}
 	}
 	return t.settle(s, d.Settle)
