@@ -14,7 +14,7 @@ import (
 // Go's default (GOGC=100) lets it grow by as much as is live. The
 // server's live heap is small, about 6 MiB under xtramail-bench submit,
 // while every message allocates its buffers anew: the collector ran 13
-// times a second, and GOGC=400 gave 10% more messages a second for 9%
+// times a second, and GOGC=400 gave 10% more messages a second for 8%
 // less CPU per message. A floor of 64 MiB costs at most that much
 // memory, whatever the heap; a large heap keeps Go's default.
 const GCHeadroom = 64 << 20

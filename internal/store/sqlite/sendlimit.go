@@ -36,8 +36,8 @@ CREATE INDEX sends_expires ON sends(expires);
 // of sends rows in send_counts. Counting the rows of a window took a step
 // per send in it, at every submission and every MAIL under a limit: with
 // a large limit (a bulk sender's), the work per message grew with the
-// limit. The triggers keep the number whoever deletes rows: the send
-// itself, the retention purge, an account's removal.
+// limit. The triggers keep the number whoever inserts or deletes rows:
+// the send itself, the retention purge.
 const sendCountsSchema = `
 CREATE TABLE IF NOT EXISTS send_counts (
 	account_id INTEGER PRIMARY KEY,
