@@ -225,6 +225,9 @@ func (s *session) run() {
 			s.srv.flags.release(s.sel.key)
 		}
 		s.cancel()
+		if s.state == stateLogout {
+			linger(s.conn)
+		}
 		s.conn.Close()
 	}()
 	if tc, ok := s.conn.(*tls.Conn); ok {
@@ -247,6 +250,27 @@ func (s *session) run() {
 			return
 		}
 	}
+}
+
+// Bounds of linger.
+const (
+	lingerTime  = time.Second
+	lingerBytes = 64 << 10
+)
+
+// linger ends the sending side of a connection whose session logged out
+// and reads what the client still sends, for a moment, before it is
+// closed. Closed with input unread, the connection would be reset, and
+// a reset can destroy the BYE and OK the client has not read yet: that
+// happens to a client whose compressed LOGOUT (COMPRESS DEFLATE) comes in
+// two writes, the command and then the flush that ends its block, as
+// Go's flate writer sends it. The same as nginx's lingering close.
+func linger(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	c.SetReadDeadline(time.Now().Add(lingerTime))
+	io.CopyN(io.Discard, c, lingerBytes)
 }
 
 // next reads, runs and answers one command.
