@@ -50,14 +50,14 @@ type Writer struct {
 	full    bool
 	fullCh  chan struct{}
 	dropped atomic.Int64
-	// retry is the first wait before writing a batch again after the
-	// store was full; it doubles up to maxRetry.
-	retry time.Duration
 }
 
-// maxRetry bounds the wait between writes of a batch while the store is
-// full.
-const maxRetry = 5 * time.Second
+// While the store is full, a batch is written again after firstRetry,
+// then after twice as long each time, up to maxRetry.
+const (
+	firstRetry = 100 * time.Millisecond
+	maxRetry   = 5 * time.Second
+)
 
 // item is a record, or a flush marker: the writer closes flushed once
 // every record before it is written.
@@ -73,7 +73,7 @@ func NewWriter(st Appender, log *slog.Logger) *Writer {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Writer{st: st, log: log, q: make(chan item, QueueLen), done: make(chan struct{}), stop: make(chan struct{}),
-		fullCh: make(chan struct{}), retry: 100 * time.Millisecond}
+		fullCh: make(chan struct{})}
 }
 
 // fullState says whether the store is full, and returns a channel
@@ -181,17 +181,17 @@ func (w *Writer) run() {
 // in the log once there is space: the administrator looks for it then.
 // Other errors drop the batch (logged).
 func (w *Writer) write(batch []store.LogEvent) {
-	wait := w.retry
+	wait := firstRetry
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		err := w.st.AppendLog(ctx, batch...)
 		cancel()
 		if err == nil || !errors.Is(err, store.ErrStorageFull) {
+			if w.setFull(false) {
+				w.log.Info("message log: storage no longer full", "dropped while full", w.dropped.Swap(0))
+			}
 			if err != nil {
 				w.log.Warn("message log write", "records", len(batch), "err", err)
-			}
-			if w.setFull(false) {
-				w.log.Info("message log written again after the storage was full", "dropped", w.dropped.Swap(0))
 			}
 			return
 		}
