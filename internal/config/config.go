@@ -315,7 +315,7 @@ func Default() Config {
 			DelayNotice: Duration{4 * time.Hour},
 			MinBackoff:  Duration{5 * time.Minute},
 			MaxBackoff:  Duration{4 * time.Hour},
-			Concurrency: 8,
+			Concurrency: 16, // queue.DefaultConcurrency, which says why
 		},
 	}
 }

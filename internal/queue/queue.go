@@ -66,6 +66,14 @@ type Relay struct {
 	Password string
 }
 
+// DefaultConcurrency is Config.Concurrency's default. A session sends
+// its next message only once the last one is settled (durable in the
+// store), so each carries about one message per store round trip: with
+// 8, xtramail-bench submit at 16 connections queued 1,270-1,340 msg/s
+// but relayed only 1,080-1,130; with 16, all of it (1,270-1,300).
+// Postfix opens up to 20 sessions to one destination.
+const DefaultConcurrency = 16
+
 // Config configures a Worker. Zero durations take the defaults.
 type Config struct {
 	// Hostname is our EHLO name and the Reporting-MTA of notifications.
@@ -98,7 +106,7 @@ type Config struct {
 	MaxBackoff  time.Duration // retries at most this far apart (4 h)
 	Lease       time.Duration // an attempt's hold on its entries (15 min)
 	Batch       int           // entries per claim (200)
-	Concurrency int           // domains delivered at once (8)
+	Concurrency int           // domains (MX) or sessions (relay) at once (DefaultConcurrency)
 	Poll        time.Duration // how often the worker looks (15 s)
 	IdleConn    time.Duration // an idle session is kept this long (2 s)
 	// SessionMessages is how many messages one session carries before
@@ -142,7 +150,7 @@ func (c *Config) defaults() {
 		c.Batch = 200
 	}
 	if c.Concurrency <= 0 {
-		c.Concurrency = 8
+		c.Concurrency = DefaultConcurrency
 	}
 	if c.SessionMessages <= 0 {
 		c.SessionMessages = 100

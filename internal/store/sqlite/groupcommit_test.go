@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -318,4 +319,111 @@ func subscribed(t *testing.T, s *Store, account int64) map[string]bool {
 		have[name] = true
 	}
 	return have
+}
+
+// TestSettleRunsAgainWithWhatItTook: a settle runs outside a savepoint
+// (writeRerun); when a request after it in its group fails there, the
+// group is rolled back and the settle runs again, with the settles it
+// took the first time: take is called once, and the entry is settled
+// and its record logged once.
+func TestSettleRunsAgainWithWhatItTook(t *testing.T) {
+	s := open(t, t.TempDir())
+	defer s.Close()
+	a := bob(t, s)
+	ctx := t.Context()
+	raw := []byte("From: bob@example.test\r\nMessage-ID: <settle-again@x>\r\nSubject: settled once\r\n\r\nhello\r\n")
+	d := store.NewDelivery(raw, time.Now())
+	d.Copies = []store.Copy{{AccountID: a.ID, Mailbox: store.Sent, Flags: store.FlagSeen}}
+	d.Outbound = []store.Outbound{{AccountID: a.ID, MailFrom: a.Address, Rcpt: "carol@remote.test"}}
+	if _, err := s.DeliverAll(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := s.ClaimQueue(ctx, time.Now(), time.Minute, 10)
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("claimed %d entries (%v), want 1", len(entries), err)
+	}
+	e := entries[0]
+
+	// The first request holds the group open (its body syncs until
+	// released), so that the settle and the failing request join it.
+	release := make(chan struct{})
+	first := make(chan error, 1)
+	firstRan := make(chan struct{}, 4)
+	go func() {
+		first <- s.writeRerun(ctx, 0, func() error { <-release; return nil }, func(t *tx) error {
+			firstRan <- struct{}{}
+			return nil
+		})
+	}()
+	<-firstRan
+	var takes atomic.Int32
+	taken := make(chan struct{})
+	settled := make(chan error, 1)
+	go func() {
+		settled <- s.SettleQueueFrom(ctx, func() ([]store.QueueSettle, []store.LogEvent) {
+			if takes.Add(1) == 1 {
+				close(taken)
+			}
+			return []store.QueueSettle{{ID: e.ID, Outcome: store.QueueDelivered}},
+				[]store.LogEvent{{Time: time.Now(), Status: msglog.Delivered, MessageID: e.MessageID, Subject: e.Subject,
+					MailFrom: e.MailFrom, Rcpt: e.Rcpt, DomainID: e.DomainID, Detail: "250 2.0.0 settled once"}}
+		})
+	}()
+	select {
+	case <-taken:
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatal("the settle did not run while the group's body synced")
+	}
+	failedRan := make(chan struct{})
+	failed := make(chan error, 1)
+	go func() {
+		failed <- s.writeRerun(ctx, 0, nil, func(t *tx) error {
+			defer close(failedRan)
+			if err := subscribe(t, a.ID, "fails"); err != nil {
+				return err
+			}
+			return errors.New("fails after its insert")
+		})
+	}()
+	select {
+	case <-failedRan:
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatal("the failing request did not run while the group's body synced")
+	}
+	// The settle ran again after the rollback, before the failing
+	// request's answer; the group commits once the body is released.
+	close(release)
+	if err := <-failed; err == nil {
+		t.Error("the failing request succeeded")
+	}
+	if err := <-first; err != nil {
+		t.Errorf("first request: %v", err)
+	}
+	if err := <-settled; err != nil {
+		t.Fatalf("settle: %v", err)
+	}
+	if n := takes.Load(); n != 1 {
+		t.Errorf("take called %d times, want 1", n)
+	}
+	if left, err := s.QueueEntries(ctx, store.QueueQuery{}); err != nil || len(left) != 0 {
+		t.Errorf("queue holds %d entries after the settle (%v), want none", len(left), err)
+	}
+	events, err := s.SearchLog(ctx, store.LogQuery{Address: "carol@remote.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, ev := range events {
+		if ev.Status == msglog.Delivered {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d delivered records in the log, want 1: %+v", n, events)
+	}
+	if subscribed(t, s, a.ID)["fails"] {
+		t.Error("the failed request's row was kept")
+	}
 }

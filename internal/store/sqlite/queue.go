@@ -165,9 +165,20 @@ func (s *Store) SettleQueue(ctx context.Context, settles []store.QueueSettle, ev
 // not at all when the write fails before it (queue.settleBatch joins the
 // settles of several sessions this way without waiting for a write of
 // its own).
+//
+// What take returned is kept, so that the write may run again
+// (writeRerun) without a savepoint: a settle changes nothing but the
+// database and the store's cache of body infos, from which dropping an
+// entry twice is harmless.
 func (s *Store) SettleQueueFrom(ctx context.Context, take func() ([]store.QueueSettle, []store.LogEvent)) error {
-	return s.write(ctx, func(t *tx) error {
-		settles, events := take()
+	var taken bool
+	var settles []store.QueueSettle
+	var events []store.LogEvent
+	return s.writeRerun(ctx, 0, nil, func(t *tx) error {
+		if !taken {
+			settles, events = take()
+			taken = true
+		}
 		if err := t.settle(s, settles); err != nil {
 			return err
 		}
