@@ -284,6 +284,34 @@ func TestChunkingAndPipelining(t *testing.T) {
 	}
 }
 
+// TestBDATCutShortNotStored: an upstream that announces a last BDAT
+// chunk, sends part of it and ends the connection gets nothing stored and
+// no answer: go-smtp takes a chunk cut short by the end of the stream for
+// a whole one (smtpserver.ErrCutShort), and the part was stored in the
+// INBOX while the upstream, with no 250, would send it again whole.
+func TestBDATCutShortNotStored(t *testing.T) {
+	e := newEnv(t, Config{})
+	cv := dialRaw(t, e.addr)
+	cv.cmd("EHLO up.test", "250 ")
+	cv.cmd("MAIL FROM:<a@outside.test>", "250 ")
+	cv.cmd("RCPT TO:<bob@example.test>", "250 ")
+	cv.send("BDAT 100000 LAST\r\nSubject: cut\r\n\r\nthe first line of a long message\r\n")
+	// The end of the client's stream; the server answers (or not) and
+	// hangs up, which the read waits for.
+	cv.c.(*net.TCPConn).CloseWrite()
+	cv.c.SetReadDeadline(time.Now().Add(2 * time.Minute))
+	rest, err := io.ReadAll(cv.r)
+	if err != nil {
+		t.Fatalf("read until the server hung up: %v", err)
+	}
+	if strings.Contains(string(rest), "250 ") {
+		t.Errorf("a chunk cut short was accepted: %q", rest)
+	}
+	if got := e.inbox(t, e.bob); len(got) != 0 {
+		t.Errorf("inbox %q, want nothing stored", got)
+	}
+}
+
 func TestAllowList(t *testing.T) {
 	e := newEnv(t, Config{AllowNets: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}})
 	c, err := net.Dial("tcp", e.addr)

@@ -2,6 +2,7 @@ package message
 
 import (
 	"bytes"
+	"fmt"
 	"iter"
 	"unicode/utf8"
 )
@@ -230,6 +231,55 @@ func scanFields(raw []byte, start, end int, fn func(field)) (res headerScan) {
 	flush()
 	res.bodyStart = end
 	return res
+}
+
+// HeaderError is the error of CheckHeader: what is wrong, on which line
+// (from 1), and that line's start.
+type HeaderError struct {
+	Problem string
+	Line    int
+	Text    string
+}
+
+func (e *HeaderError) Error() string {
+	return fmt.Sprintf("malformed header section: %s at line %d: %+q", e.Problem, e.Line, e.Text)
+}
+
+// CheckHeader reports whether the header section of the message raw is
+// one that every reader of it splits into the same fields: each line up
+// to the first empty one a field (a name, a colon) or the continuation
+// of one, and no NUL. Parse reads past what is not (it ends the header
+// at a line that is neither, as Python's email package does), which is
+// right for showing mail as received; but programs differ there (a DKIM
+// signer, a receiving MTA and a mail reader may each end the header
+// elsewhere or take the line for a field), so a message that one of our
+// checks reads one way may be signed, sent and shown another. What we
+// send out is held to it (submission): a mail program never writes
+// such a header. The error is a *HeaderError.
+func CheckHeader(raw []byte) error {
+	sc := scanFields(raw, 0, len(raw), func(field) {})
+	bad := func(what string, at int) error {
+		line := raw[at:]
+		if i := bytes.IndexByte(line, '\n'); i >= 0 {
+			line = line[:i]
+		}
+		line = bytes.TrimRight(line, "\r")
+		return &HeaderError{Problem: what, Line: 1 + bytes.Count(raw[:at], []byte("\n")), Text: truncate(string(line), 60)}
+	}
+	switch {
+	case sc.mboxFrom:
+		return bad(`an mbox "From " line before the header`, 0)
+	case sc.noHeader:
+		return bad("the first line is not a header field", 0)
+	case sc.noBlank:
+		return bad("a line that is neither a header field nor the continuation of one", sc.bodyStart)
+	case sc.orphan:
+		return bad("a continuation line with no field before it", 0)
+	}
+	if i := bytes.IndexByte(raw[:sc.bodyStart], 0); i >= 0 {
+		return bad("a NUL byte (RFC 5322 forbids it)", bytes.LastIndexByte(raw[:i], '\n')+1)
+	}
+	return nil
 }
 
 // fieldNameEnd returns the index of the colon ending a field name at the

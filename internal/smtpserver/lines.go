@@ -1,11 +1,14 @@
 package smtpserver
 
 import (
+	"errors"
 	"io"
 	"net"
 	"sync"
+	"syscall"
 
 	"github.com/emersion/go-smtp"
+	"golang.org/x/sys/unix"
 )
 
 // MaxCommandBytes bounds what a client may send outside a message body
@@ -56,6 +59,7 @@ type LineGuard struct {
 	since    int64  // bytes read while counting since the last answer
 	gen      uint64 // answers written
 	tripped  bool   // the limit was crossed: every read fails
+	eof      bool   // a read met the end of the client's stream
 }
 
 // NetConn returns the connection this one wraps (as tls.Conn does).
@@ -65,6 +69,9 @@ func (g *LineGuard) Read(p []byte) (int, error) {
 	n, err := g.Conn.Read(p)
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if err == io.EOF {
+		g.eof = true
+	}
 	if g.tripped {
 		return 0, smtp.ErrTooLongLine
 	}
@@ -112,7 +119,7 @@ func (g *LineGuard) Body(r io.Reader) (body io.Reader, done func()) {
 	g.body++
 	mine := g.body
 	g.mu.Unlock()
-	return &guardedBody{r: r, g: g}, func() {
+	return &guardedBody{r: r, g: g, chunked: chunked(r)}, func() {
 		g.mu.Lock()
 		// A BDAT transfer the client reset (RSET, EHLO) ends its Data
 		// in go-smtp's goroutine of its own, maybe after the next
@@ -125,9 +132,32 @@ func (g *LineGuard) Body(r io.Reader) (body io.Reader, done func()) {
 }
 
 type guardedBody struct {
-	r io.Reader
-	g *LineGuard
+	r       io.Reader
+	g       *LineGuard
+	chunked bool // BDAT
 }
+
+// chunked reports whether r, a body given to Data, is a BDAT one: go-smtp
+// hands Data a pipe for BDAT and a dot-unstuffing reader for DATA (whose
+// end the final dot proves), which sizeSession may have wrapped.
+func chunked(r io.Reader) bool {
+	switch b := r.(type) {
+	case *io.PipeReader:
+		return true
+	case *bodyLimit:
+		return chunked(b.r)
+	}
+	return false
+}
+
+// ErrCutShort is the end of a BDAT body whose client ended the connection:
+// its last chunk may be short. go-smtp copies a chunk with io.Copy from an
+// io.LimitReader, which stops without an error at the end of the stream,
+// and takes what came for the whole chunk: a client that sent "BDAT
+// 100000 LAST", 100 bytes and closed had its 100 bytes stored and relayed
+// (found by a probe). The session drops the message instead; the client,
+// gone without an answer, sends it again.
+var ErrCutShort = errors.New("the client ended the connection during the last BDAT chunk")
 
 func (b *guardedBody) Read(p []byte) (int, error) {
 	b.g.mu.Lock()
@@ -145,7 +175,52 @@ func (b *guardedBody) Read(p []byte) (int, error) {
 		}
 		b.g.mu.Unlock()
 	}
+	if err == io.EOF && b.chunked && b.g.peerGone() {
+		return n, ErrCutShort
+	}
 	return n, err
+}
+
+// peerGone reports whether the client has ended its side of the
+// connection: a read met its end (a TCP close without TLS's close_notify,
+// as when its process dies), or the socket holds that end and nothing
+// before it (a close_notify at once followed by the TCP close). A client
+// that sends close_notify and waits before it closes (Python's unwrap)
+// ends go-smtp's stream with nothing here to tell: go-smtp would have to
+// check the length it copied (upstream), and such a chunk is still taken
+// whole. go-smtp is waiting for the session's answer meanwhile, so nothing
+// else reads the socket.
+func (g *LineGuard) peerGone() bool {
+	g.mu.Lock()
+	eof := g.eof
+	g.mu.Unlock()
+	if eof {
+		return true
+	}
+	nc := g.Conn
+	for {
+		w, ok := nc.(interface{ NetConn() net.Conn })
+		if !ok {
+			break
+		}
+		nc = w.NetConn()
+	}
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	gone := false
+	rc.Read(func(fd uintptr) bool {
+		var b [1]byte
+		n, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		gone = n == 0 && err == nil
+		return true // never wait
+	})
+	return gone
 }
 
 // LineGuardOf finds the guard under a session's connection (through

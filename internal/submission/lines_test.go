@@ -280,3 +280,44 @@ func TestChunkedTransferReset(t *testing.T) {
 		}
 	}
 }
+
+// TestBDATCutShortNotKept: a client that announces a last BDAT chunk,
+// sends part of it and closes the connection gets nothing kept: go-smtp
+// takes a chunk cut short by the end of the stream for a whole one
+// (smtpserver.ErrCutShort), and the message was stored, queued and
+// relayed though the client never got an answer and would send it again.
+// On 587 and 465, the client's TCP connection ending without a TLS
+// close_notify, as when its process dies (see smtpserver.LineGuard's
+// peerGone for a close_notify).
+func TestBDATCutShortNotKept(t *testing.T) {
+	srv := start(t, nil)
+	for _, implicit := range []bool{false, true} {
+		c := signedIn(t, srv, implicit)
+		c.cmd("MAIL FROM:<"+alice+">", "250")
+		c.cmd("RCPT TO:<"+outsider+">", "250")
+		head := "From: " + alice + "\r\nTo: " + outsider + "\r\nSubject: cut short\r\nMessage-ID: <cut" + fmt.Sprint(implicit) + "@x>\r\n\r\nthe first line of a long message\r\n"
+		c.send(fmt.Sprintf("BDAT %d LAST\r\n%s", 100000, head))
+		time.Sleep(50 * time.Millisecond) // the part arrives, then the end
+		c.conn.(*tls.Conn).NetConn().Close()
+	}
+	// A whole message sent after them, on a new session (TLS and a
+	// sign-in: far longer than the cut ones' Data takes to end), is kept.
+	c := signedIn(t, srv, true)
+	c.cmd("MAIL FROM:<"+alice+">", "250")
+	c.cmd("RCPT TO:<"+outsider+">", "250")
+	whole := "From: " + alice + "\r\nTo: " + outsider + "\r\nSubject: whole\r\nMessage-ID: <whole@x>\r\n\r\nall of it\r\n"
+	c.send(fmt.Sprintf("BDAT %d LAST\r\n%s", len(whole), whole))
+	c.expect("250 ")
+	sent := srv.Bodies(t, alice, store.Sent)
+	if _, ok := sent["whole@x"]; !ok {
+		t.Fatal("the whole message sent after was not kept")
+	}
+	for _, mid := range []string{"cutfalse@x", "cuttrue@x"} {
+		if _, ok := sent[mid]; ok {
+			t.Errorf("%s: a message whose last chunk was cut short was kept", mid)
+		}
+	}
+	if n := len(queued(t, srv, alice)); n != 1 {
+		t.Errorf("%d queue entries, want 1 (the whole message's)", n)
+	}
+}

@@ -140,6 +140,31 @@ func TestSubmitStoresSentQueueAndColleagueInbox(t *testing.T) {
 	}
 }
 
+// TestWellFormedHeadersAccepted: what CheckHeader lets through, as mail
+// programs write it: folded fields, a continuation line of white space
+// only (obsolete syntax, read alike by all), no body, bare LF line
+// endings (made CRLF on the way in), 8-bit text in a value.
+func TestWellFormedHeadersAccepted(t *testing.T) {
+	srv := start(t, nil)
+	c := dial(t, srv)
+	if err := c.Auth(sasl.NewPlainClient("", alice, alicePw)); err != nil {
+		t.Fatalf("AUTH PLAIN: %v", err)
+	}
+	for mid, body := range map[string]string{
+		"folded@x": "From: " + alice + "\r\nTo: " + outsider + ",\r\n \r\n\tother@far.test\r\nSubject: folded\r\n subject\r\nMessage-ID: <folded@x>\r\n\r\nhi\r\n",
+		"nobody@x": "From: " + alice + "\r\nTo: " + outsider + "\r\nSubject: no body\r\nMessage-ID: <nobody@x>\r\n",
+		"barelf@x": "From: " + alice + "\nTo: " + outsider + "\nSubject: bare LF\nMessage-ID: <barelf@x>\n\nhi\n",
+		"utf8@x":   "From: Zo\u00eb <" + alice + ">\r\nTo: " + outsider + "\r\nSubject: caf\u00e9\r\nMessage-ID: <utf8@x>\r\n\r\nhi\r\n",
+	} {
+		if got := send(c, alice, []string{outsider}, body); got != "ok" {
+			t.Errorf("%s: %s, want it sent", mid, got)
+		}
+		if _, ok := srv.Bodies(t, alice, store.Sent)[mid]; !ok {
+			t.Errorf("%s: no Sent copy", mid)
+		}
+	}
+}
+
 // TestRefusals: what a submission server must refuse, each with its code.
 func TestRefusals(t *testing.T) {
 	srv := start(t, func(c *config.Config) {
@@ -203,14 +228,39 @@ func TestRefusals(t *testing.T) {
 		if got := code(c.Auth(sasl.NewPlainClient("", alice, "wrong"))); got != "535 5.7.8" {
 			t.Errorf("wrong password: %s, want 535 5.7.8", got)
 		}
+		// A name held nowhere, as long as a client likes: answered the
+		// same, and not logged (nobody's tenant would see it, and each
+		// attempt would add its text to the log).
+		made := strings.Repeat("x", 90<<10) + "@" + strings.Split(alice, "@")[1]
+		if got := code(dial(t, srv).Auth(sasl.NewPlainClient("", made, "wrong"))); got != "535 5.7.8" {
+			t.Errorf("unknown user: %s, want 535 5.7.8", got)
+		}
 		srv.FlushLog(t)
-		evs, _ := srv.Store.SearchLog(context.Background(), store.LogQuery{Address: alice, Status: msglog.Refused})
+		evs, _ := srv.Store.SearchLog(context.Background(), store.LogQuery{Address: alice, Status: msglog.LoginFailed})
 		found := false
 		for _, e := range evs {
-			found = found || (e.RemoteIP == "127.0.0.1" && strings.Contains(e.Detail, "sign-in failed"))
+			found = found || (e.RemoteIP == "127.0.0.1" && e.Detail == "submission sign-in failed")
 		}
 		if !found {
-			t.Errorf("failed sign-in not in the message log with the IP: %+v", evs)
+			t.Errorf("failed sign-in not in the message log as login-failed with the IP: %+v", evs)
+		}
+		all, _ := srv.Store.SearchLog(context.Background(), store.LogQuery{})
+		for _, e := range all {
+			if len(e.MailFrom)+len(e.Rcpt) > 1000 {
+				t.Errorf("a made-up user name reached the message log: %s %.60s…", e.Status, e.MailFrom+e.Rcpt)
+			}
+		}
+	})
+	t.Run("sign-in logged", func(t *testing.T) {
+		authed(t)
+		srv.FlushLog(t)
+		evs, _ := srv.Store.SearchLog(context.Background(), store.LogQuery{Address: alice, Status: msglog.Login})
+		found := false
+		for _, e := range evs {
+			found = found || (e.RemoteIP == "127.0.0.1" && e.Detail == "submission sign-in")
+		}
+		if !found {
+			t.Errorf("sign-in not in the message log as login with the IP: %+v", evs)
 		}
 	})
 	t.Run("PLAIN for another identity", func(t *testing.T) {
@@ -239,6 +289,36 @@ func TestRefusals(t *testing.T) {
 		}
 		if _, ok := srv.Bodies(t, alice, store.Sent)["s2@x"]; ok {
 			t.Errorf("spoofed message stored")
+		}
+	})
+	t.Run("malformed header", func(t *testing.T) {
+		// A line that is no header field ended the header for our From
+		// check, while the relay and the DKIM signer read on to the
+		// blank line and took the second From for the message's: a
+		// colleague's name, signed by our domain. Each such line, in
+		// every way of making one, is refused before anything is kept.
+		c := authed(t)
+		for i, line := range []string{"X-Junk", ">From x", ":", "X Y: v", "X-\xe9t\xe9: v", "\x00", "From x@y Sat Dec  5 08:00:00 2026", "X-Nul: a\x00b"} {
+			mid := fmt.Sprintf("smuggle%d@x", i)
+			body := "From: " + alice + "\r\nTo: " + outsider + "\r\nSubject: s\r\nMessage-ID: <" + mid + ">\r\n" + line + "\r\nFrom: " + bob + "\r\n\r\nhi\r\n"
+			if got := send(c, alice, []string{outsider}, body); got != "554 5.6.0" {
+				t.Errorf("header with the line %q before a second From: %s, want 554 5.6.0", line, got)
+			}
+			if _, ok := srv.Bodies(t, alice, store.Sent)[mid]; ok {
+				t.Errorf("message with the line %q stored", line)
+			}
+		}
+		for name, body := range map[string]string{
+			"mbox From line first":   "From alice Sat Dec  5 08:00:00 2026\r\n" + msg(alice, outsider, "mbox@x", ""),
+			"continuation first":     " folded\r\n" + msg(alice, outsider, "orphan@x", ""),
+			"no header field at all": "Hello there\r\nFrom: " + alice + "\r\n\r\nhi\r\n",
+		} {
+			if got := send(c, alice, []string{outsider}, body); got != "554 5.6.0" {
+				t.Errorf("%s: %s, want 554 5.6.0", name, got)
+			}
+		}
+		if n := len(queued(t, srv, alice)); n != 0 {
+			t.Errorf("%d queue entries after refused messages", n)
 		}
 	})
 	t.Run("too many recipients", func(t *testing.T) {

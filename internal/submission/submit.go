@@ -282,16 +282,25 @@ func (s *Submitter) prepare(m *Message) (*message.Info, originators, error) {
 		var info *message.Info
 		var orig originators
 		err := m.Spool.Map(func(b []byte) error {
+			if err := message.CheckHeader(b); err != nil {
+				return err
+			}
 			info = message.Parse(b)
 			orig = countOriginators(b, info)
 			m.long, m.bcc = message.HasLongLine(b), hasBcc(b)
 			return nil
 		})
-		if err != nil {
+		var he *message.HeaderError
+		if errors.As(err, &he) {
+			return nil, orig, err
+		} else if err != nil {
 			return nil, orig, fmt.Errorf("parse spooled message: %w", err)
 		}
 		m.info = info
 		return info, orig, nil
+	}
+	if err := message.CheckHeader(m.Body); err != nil {
+		return nil, originators{}, err
 	}
 	// RFC 6409 8.3, 8.1: a missing Message-ID and Date are added (the
 	// listener does it while the message streams in).
