@@ -36,17 +36,19 @@ func TestNormalizeDomain(t *testing.T) {
 
 func TestNormalizeAddressInternationalised(t *testing.T) {
 	for in, want := range map[string]string{
-		"Anna@Bücher.Test":        "anna@xn--bcher-kva.test",
-		"anna@xn--bcher-kva.test": "anna@xn--bcher-kva.test",
-		"jörg@bücher.test":        "jörg@xn--bcher-kva.test", // RFC 6531: the local part stays UTF-8
-		" Bob@Example.TEST ":      "bob@example.test",
+		"Anna@Bücher.Test":         "anna@xn--bcher-kva.test",
+		"anna@xn--bcher-kva.test":  "anna@xn--bcher-kva.test",
+		"jörg@bücher.test":         "jörg@xn--bcher-kva.test", // RFC 6531: the local part stays UTF-8
+		" Bob@Example.TEST ":       "bob@example.test",
+		`"Bob"@example.test`:       "bob@example.test", // quotes that quote nothing
+		`"bob.smith"@example.test`: "bob.smith@example.test",
 	} {
 		got, err := NormalizeAddress(in)
 		if err != nil || got != want {
 			t.Errorf("NormalizeAddress(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"anna@bü cher.test", "a@b@bücher.test"} {
+	for _, in := range []string{"anna@bü cher.test", "a@b@bücher.test", `"bob smith"@example.test`, `"a\"b"@example.test`, `""@example.test`, `"bob"x@example.test`, `"@example.test`} {
 		if got, err := NormalizeAddress(in); !errors.Is(err, ErrInvalid) {
 			t.Errorf("NormalizeAddress(%q) = %q, %v; want ErrInvalid", in, got, err)
 		}

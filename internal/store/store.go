@@ -641,6 +641,12 @@ type Stats struct {
 func NormalizeAddress(addr string) (string, error) {
 	a := strings.ToLower(strings.TrimSpace(addr))
 	at := strings.LastIndexByte(a, '@')
+	if at > 2 && a[0] == '"' && a[at-1] == '"' {
+		// A quoted local part that needs no quotes ("alice"@) names the
+		// same mailbox as the bare one (RFC 5321 4.1.2, RFC 5322
+		// 3.4.1): the rest of the checks decide whether it does.
+		a, at = a[1:at-1]+a[at:], at-2
+	}
 	if at <= 0 || at == len(a)-1 || at > 64 || strings.IndexByte(a, '@') != at {
 		return "", fmt.Errorf("address %q: %w", addr, ErrInvalid)
 	}

@@ -155,6 +155,8 @@ func TestWellFormedHeadersAccepted(t *testing.T) {
 		"nobody@x": "From: " + alice + "\r\nTo: " + outsider + "\r\nSubject: no body\r\nMessage-ID: <nobody@x>\r\n",
 		"barelf@x": "From: " + alice + "\nTo: " + outsider + "\nSubject: bare LF\nMessage-ID: <barelf@x>\n\nhi\n",
 		"utf8@x":   "From: Zo\u00eb <" + alice + ">\r\nTo: " + outsider + "\r\nSubject: caf\u00e9\r\nMessage-ID: <utf8@x>\r\n\r\nhi\r\n",
+		// Quotes that quote nothing: the same address (RFC 5322 3.4.1).
+		"quoted@x": "From: \"" + strings.Replace(alice, "@", "\"@", 1) + "\r\nTo: " + outsider + "\r\nSubject: quoted\r\nMessage-ID: <quoted@x>\r\n\r\nhi\r\n",
 	} {
 		if got := send(c, alice, []string{outsider}, body); got != "ok" {
 			t.Errorf("%s: %s, want it sent", mid, got)
