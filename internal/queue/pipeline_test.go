@@ -26,6 +26,7 @@ import (
 // its EHLOs answered with ext, and then handed to session.
 type rawSMTP struct {
 	port int
+	ext  []string
 	mu   sync.Mutex
 	log  []string // every line read, in order, "C<conn>: line"
 	errs []string
@@ -38,7 +39,7 @@ func startRawSMTP(t *testing.T, ext []string, session func(s *rawSession) error)
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	r := &rawSMTP{port: ln.Addr().(*net.TCPAddr).Port}
+	r := &rawSMTP{port: ln.Addr().(*net.TCPAddr).Port, ext: ext}
 	go func() {
 		for n := 1; ; n++ {
 			nc, err := ln.Accept()
@@ -49,21 +50,11 @@ func startRawSMTP(t *testing.T, ext []string, session func(s *rawSession) error)
 				defer nc.Close()
 				s := &rawSession{srv: r, n: n, nc: nc, r: bufio.NewReader(nc)}
 				fmt.Fprintf(nc, "220 raw.test ESMTP\r\n")
-				for {
-					l, err := s.line()
-					if err != nil {
-						return
-					}
-					if !strings.HasPrefix(l, "EHLO ") {
-						s.pending = l
-						break
-					}
-					fmt.Fprintf(nc, "250-raw.test\r\n")
-					for _, e := range ext {
-						fmt.Fprintf(nc, "250-%s\r\n", e)
-					}
-					fmt.Fprintf(nc, "250 8BITMIME\r\n")
+				l, err := s.line()
+				if err != nil {
+					return
 				}
+				s.pending = l
 				if err := session(s); err != nil {
 					r.mu.Lock()
 					r.errs = append(r.errs, fmt.Sprintf("connection %d: %v", n, err))
@@ -99,21 +90,34 @@ type rawSession struct {
 }
 
 // line reads the next command line, within 10 s.
+// line returns the client's next command line. EHLO is answered here,
+// wherever it comes (RFC 5321 4.1.4 allows it at any time, and go-smtp's
+// client says it again after RSET: a pooled session's second message),
+// and logged like the rest.
 func (s *rawSession) line() (string, error) {
 	if l := s.pending; l != "" {
 		s.pending = ""
 		return l, nil
 	}
-	s.nc.SetReadDeadline(time.Now().Add(time.Minute))
-	l, err := s.r.ReadString('\n')
-	if err != nil {
-		return "", err
+	for {
+		s.nc.SetReadDeadline(time.Now().Add(time.Minute))
+		l, err := s.r.ReadString('\n')
+		if err != nil {
+			return "", err
+		}
+		l = strings.TrimSuffix(l, "\r\n")
+		s.srv.mu.Lock()
+		s.srv.log = append(s.srv.log, fmt.Sprintf("C%d: %s", s.n, l))
+		s.srv.mu.Unlock()
+		if !strings.HasPrefix(l, "EHLO ") {
+			return l, nil
+		}
+		fmt.Fprintf(s.nc, "250-raw.test\r\n")
+		for _, e := range s.srv.ext {
+			fmt.Fprintf(s.nc, "250-%s\r\n", e)
+		}
+		fmt.Fprintf(s.nc, "250 8BITMIME\r\n")
 	}
-	l = strings.TrimSuffix(l, "\r\n")
-	s.srv.mu.Lock()
-	s.srv.log = append(s.srv.log, fmt.Sprintf("C%d: %s", s.n, l))
-	s.srv.mu.Unlock()
-	return l, nil
 }
 
 // expect reads the next line, which must start with prefix.
