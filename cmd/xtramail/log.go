@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
@@ -78,10 +80,33 @@ func logSearch(fs *flag.FlagSet) action {
 		fmt.Fprintln(tw, "TIME (UTC)\tSTATUS\tFROM\tTO\tIP\tSUBJECT\tMESSAGE-ID\tDETAIL")
 		for _, ev := range evs {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ev.Time.UTC().Format(time.DateTime), ev.Status,
-				dash(ev.MailFrom), dash(ev.Rcpt), dash(ev.RemoteIP), clip(ev.Subject, 40), dash(ev.MessageID), ev.Detail)
+				logCell(ev.MailFrom, logCellMax), logCell(ev.Rcpt, logCellMax), logCell(ev.RemoteIP, logCellMax),
+				logCell(ev.Subject, 40), logCell(ev.MessageID, logCellMax), logCell(ev.Detail, logCellMax))
 		}
 		return tw.Flush()
 	}
+}
+
+// logCellMax is the widest a log search table's cell is, in characters:
+// the table pads each column to its widest value, and one sign-in
+// refused with a user name of thousands of characters pushed every row's
+// next columns that far right. --json keeps the values whole.
+const logCellMax = 60
+
+// logCell is a value as a log search table shows it: "-" when empty, at
+// most max characters, and on one line in its column, each control
+// character (a tab, a line break in a client's user name) shown as
+// U+FFFD.
+func logCell(s string, max int) string {
+	if strings.ContainsFunc(s, unicode.IsControl) {
+		s = strings.Map(func(r rune) rune {
+			if unicode.IsControl(r) {
+				return utf8.RuneError
+			}
+			return r
+		}, s)
+	}
+	return clip(dash(s), max)
 }
 
 func dash(s string) string {

@@ -516,7 +516,7 @@ func (s *Store) DeliveryStatus(ctx context.Context, accountID int64, messageID s
 		return &out[i]
 	}
 	// The log, oldest first: each recipient's last event wins.
-	rows, err := s.query(ctx, deliveryLog, messageID, addr, store.Inbox)
+	rows, err := s.query(ctx, deliveryLog, store.LogMessageID(messageID), addr, store.Inbox)
 	if err != nil {
 		return nil, fmt.Errorf("read delivery log: %w", err)
 	}

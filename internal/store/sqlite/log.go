@@ -44,12 +44,17 @@ func (t *tx) appendLog(events []store.LogEvent) error {
 		if e.Time.IsZero() {
 			e.Time = time.Now()
 		}
-		rid, err := t.logSubjectID(logKey{strings.Trim(e.MessageID, "<>"), e.Subject}, known)
+		// Every record is appended here: one place bounds what clients
+		// put in them (store.BoundLogEvent), after lower case, which can
+		// make a text longer.
+		e.MailFrom, e.Rcpt, e.Account = strings.ToLower(e.MailFrom), strings.ToLower(e.Rcpt), strings.ToLower(e.Account)
+		e = store.BoundLogEvent(e)
+		rid, err := t.logSubjectID(logKey{e.MessageID, e.Subject}, known)
 		if err != nil {
 			return err
 		}
-		args = append(args, e.Time.UnixMilli(), e.Status, strings.ToLower(e.MailFrom),
-			strings.ToLower(e.Rcpt), e.Size, e.RemoteIP, e.Detail, e.DomainID, rid, logAccount(e.Account))
+		args = append(args, e.Time.UnixMilli(), e.Status, e.MailFrom,
+			e.Rcpt, e.Size, e.RemoteIP, e.Detail, e.DomainID, rid, logAccount(e.Account))
 		if n := len(args) / 10; n == logEventsPerInsert || i == len(events)-1 {
 			if _, err := t.Exec(insertLogEvents[n], args...); err != nil {
 				return fmt.Errorf("append message log: %w", err)
@@ -66,7 +71,7 @@ func logAccount(a string) any {
 	if a == "" {
 		return nil
 	}
-	return strings.ToLower(a)
+	return a
 }
 
 func (s *Store) AppendLog(ctx context.Context, events ...store.LogEvent) error {
@@ -97,6 +102,7 @@ func logSearch(q store.LogQuery) (query string, args []any, ok bool) {
 		if n, err := store.NormalizeAddress(a); err == nil {
 			a = n // as recorded: an internationalised domain in A-labels
 		}
+		a = store.ClipText(a, store.LogAddressMax) // as recorded: bounded
 		// The record of a sub-address's copy is found by the address
 		// it stands for too (LogEvent.Account).
 		// msglog_rcpt and msglog_from leave out the events the other
@@ -115,7 +121,7 @@ func logSearch(q store.LogQuery) (query string, args []any, ok bool) {
 	if q.MessageID != "" {
 		// The Message-ID is its message's record's (logsubjects.go).
 		where = append(where, "subject_id IN (SELECT id FROM msglog_messages WHERE message_id = ? AND message_id != '') AND subject_id != 0")
-		args = append(args, strings.Trim(strings.TrimSpace(q.MessageID), "<>"))
+		args = append(args, store.LogMessageID(strings.TrimSpace(q.MessageID)))
 	}
 	if q.Status != "" {
 		where = append(where, "status = ?")

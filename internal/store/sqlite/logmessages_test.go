@@ -276,7 +276,7 @@ func writeOldLog(t *testing.T, dir string, events []store.LogEvent) {
 		}
 		_, err := tx.Exec(`INSERT INTO msglog (time, status, message_id, subject, mail_from, rcpt, size, remote_ip, detail, domain_id, subject_id, account)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.Time.UnixMilli(), e.Status, strings.Trim(e.MessageID, "<>"), e.Subject, strings.ToLower(e.MailFrom),
-			strings.ToLower(e.Rcpt), e.Size, e.RemoteIP, e.Detail, e.DomainID, sid, logAccount(e.Account))
+			strings.ToLower(e.Rcpt), e.Size, e.RemoteIP, e.Detail, e.DomainID, sid, logAccount(strings.ToLower(e.Account)))
 		if err != nil {
 			t.Fatal(err)
 		}

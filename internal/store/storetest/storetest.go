@@ -87,6 +87,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Passkeys", testPasskeys},
 		{"LogSubjects", testLogSubjects},
 		{"LogPagedByCursor", testLogPagedByCursor},
+		{"LogBounded", testLogBounded},
 		{"SendsPruned", testSendsPruned},
 		{"AdminBatch", testAdminBatch},
 		{"Announced", testAnnounced},
