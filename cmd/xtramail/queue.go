@@ -223,7 +223,7 @@ func queueDelete(fs *flag.FlagSet) action {
 		}
 		n := 0
 		if len(ids) > 0 {
-			if n, err = e.store.DeleteQueue(ctx, store.QueueQuery{}, ids); err != nil {
+			if n, err = e.store.DeleteQueue(ctx, store.QueueQuery{}, ids, time.Now(), "an administrator on the command line"); err != nil {
 				return err
 			}
 		}

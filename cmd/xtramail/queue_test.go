@@ -44,11 +44,20 @@ func TestQueueAndDKIMCommands(t *testing.T) {
 		{args: data2("queue", "delete", id), stdout: []string{"1 entries deleted"}},
 		{args: data2("queue", "delete", id), code: 1, stderr: []string{"no queue entry " + id + " (delivered, returned or deleted already?): not found"}},
 		{args: data2("queue", "list"), stdout: []string{"1 waiting"}, notOut: []string{"bob@remote.test"}},
+		// The log says bob's message was dropped, not only queued.
+		{args: data2("log", "search", "--address", "bob@remote.test", "--status", "cancelled"),
+			stdout: []string{"cancelled", "alice@example.test", "bob@remote.test", "deleted from the queue by an administrator"}},
+		{args: data2("log", "search", "--status", "nope"), code: 2, stderr: []string{"expired, cancelled, redelivered"}},
 		{args: data2("domain", "dkim", "show", "example.test"), code: 1, stderr: []string{"not found"}},
 		{args: data2("domain", "dkim", "generate", "nowhere.test"), code: 1, stderr: []string{"not found"}},
 		{args: data2("domain", "dkim", "generate", "example.test", "--algorithm", "dsa"), code: 1, stderr: []string{"want ed25519 or rsa"}},
 		{args: data2("log", "search", "--status", "expired"), stdout: []string{"TIME (UTC)"}},
 	})
+	evs := searchLog(t, data, "--status", "cancelled")
+	if len(evs) != 1 || evs[0].Rcpt != rows[0].To || evs[0].MessageID != "q1@example.test" || evs[0].Subject != "out" ||
+		evs[0].Detail != "deleted from the queue by an administrator on the command line before its first attempt: not delivered, no notice to the sender" {
+		t.Errorf("log search --status cancelled after one queue delete: %+v", evs)
+	}
 }
 
 // queueMessage makes a store in data with alice@example.test, and queues

@@ -372,7 +372,7 @@ func (s *Service) DeleteQueue(ctx context.Context, p Principal, ids []int64) (in
 	if err := s.queueDenied(ctx, p, OpQueueDelete, ids); err != nil {
 		return 0, err
 	}
-	n, err := s.st.DeleteQueue(ctx, q, ids)
+	n, err := s.st.DeleteQueue(ctx, q, ids, s.now(), queueDeleter(p))
 	if err != nil {
 		return n, err
 	}
@@ -380,6 +380,17 @@ func (s *Service) DeleteQueue(ctx context.Context, p Principal, ids []int64) (in
 		s.audit(ctx, p, p.actorTenant(), OpQueueDelete, fmt.Sprintf("queue %v", ids), fmt.Sprintf("%d entries", n))
 	}
 	return n, nil
+}
+
+// queueDeleter names p in the message log records of the entries p
+// deletes, which the tenant's administrators read: by role, not by name,
+// which the audit log keeps (a customer's administrator need not learn
+// their provider's staff).
+func queueDeleter(p Principal) string {
+	if p.cli {
+		return "an administrator on the command line"
+	}
+	return "a " + string(p.Role) + " administrator in the console or API"
 }
 
 // queueDenied audits the ids that are queue entries outside p's scope

@@ -61,13 +61,19 @@ const (
 	LoginFailed store.LogStatus = "login-failed"
 	// Submitted: a signed-in user sent a message (Rcpt lists all).
 	Submitted store.LogStatus = "submitted"
-	// Queued, Delivered, Deferred, Bounced, Expired: one recipient's
-	// way through the outbound queue; Detail has the remote answer.
+	// Queued, Delivered, Deferred, Bounced, Expired (and Cancelled,
+	// below): one recipient's way through the outbound queue; Detail has
+	// the remote answer.
 	Queued    store.LogStatus = "queued"
 	Delivered store.LogStatus = "delivered"
 	Deferred  store.LogStatus = "deferred"
 	Bounced   store.LogStatus = "bounced"
 	Expired   store.LogStatus = "expired"
+	// Cancelled: an administrator deleted a recipient's queue entry
+	// before it was delivered (Detail says who): nothing more is sent
+	// to that recipient, and the sender gets no notice. Written by the
+	// store's backends in the delete's transaction.
+	Cancelled store.LogStatus = "cancelled"
 )
 
 // Kinds returns every kind, in the order the CLI lists them. A kind not
@@ -76,7 +82,7 @@ const (
 func Kinds() []store.LogStatus {
 	return []store.LogStatus{
 		Captured, Refused, Stored, Duplicate, Deleted, Restored, Purged, Moved, Login, LoginFailed,
-		Submitted, Queued, Delivered, Deferred, Bounced, Expired, Redelivered,
+		Submitted, Queued, Delivered, Deferred, Bounced, Expired, Cancelled, Redelivered,
 	}
 }
 

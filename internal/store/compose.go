@@ -74,6 +74,9 @@ const (
 	RecipientBounced RecipientState = "bounced"
 	// RecipientExpired: retried until the queue lifetime ran out.
 	RecipientExpired RecipientState = "expired"
+	// RecipientCancelled: an administrator deleted it from the queue
+	// before it was delivered (Detail says who).
+	RecipientCancelled RecipientState = "cancelled"
 	// RecipientStored: a protected colleague, who got the INBOX copy.
 	RecipientStored RecipientState = "stored"
 )

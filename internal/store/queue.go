@@ -170,8 +170,14 @@ type Queue interface {
 	// and returns how many it found.
 	RetryQueue(ctx context.Context, q QueueQuery, ids []int64, now time.Time) (int, error)
 	// DeleteQueue removes the entries with these ids in q's scope and
-	// returns how many it removed.
-	DeleteQueue(ctx context.Context, q QueueQuery, ids []int64) (int, error)
+	// returns how many it removed. In the same transaction it appends,
+	// for each entry removed, a message log record at now ("cancelled",
+	// kept by package msglog) with the entry's sender, recipient and
+	// message, whose detail says the entry was deleted by by ("the
+	// command line", an administrator's name; "" says an
+	// administrator) and not delivered; ids of no entry in scope get
+	// none.
+	DeleteQueue(ctx context.Context, q QueueQuery, ids []int64, now time.Time, by string) (int, error)
 	QueueStats(ctx context.Context) (QueueStats, error)
 
 	// SetDKIMKey stores (replacing) the DKIM key of a domain.

@@ -571,5 +571,5 @@ func (s *Store) DeliveryStatus(ctx context.Context, accountID int64, messageID s
 // oldest first.
 const deliveryLog = `SELECT time, status, rcpt, detail FROM msglog
 	WHERE subject_id IN (SELECT id FROM msglog_messages WHERE message_id = ? AND message_id != '') AND subject_id != 0
-		AND mail_from = ? AND (status IN ('queued', 'deferred', 'delivered', 'bounced', 'expired')
+		AND mail_from = ? AND (status IN ('queued', 'deferred', 'delivered', 'bounced', 'expired', 'cancelled')
 		OR status = 'stored' AND detail = ?) ORDER BY id`

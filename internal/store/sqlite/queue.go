@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -245,18 +246,26 @@ func (s *Store) RetryQueue(ctx context.Context, q store.QueueQuery, ids []int64,
 	return n, err
 }
 
-func (s *Store) DeleteQueue(ctx context.Context, q store.QueueQuery, ids []int64) (int, error) {
+func (s *Store) DeleteQueue(ctx context.Context, q store.QueueQuery, ids []int64, now time.Time, by string) (int, error) {
 	where, args, ok := queueScope(q)
 	if !ok {
 		return 0, nil
 	}
+	if by == "" {
+		by = "an administrator"
+	}
 	n := 0
 	err := s.write(ctx, func(t *tx) error {
 		n = 0
+		var events []store.LogEvent
 		for _, id := range ids {
 			var bodyID int64
-			err := t.QueryRow("DELETE FROM queue WHERE id = ? AND "+where+" RETURNING body_id",
-				append([]any{id}, args...)...).Scan(&bodyID)
+			var attempts int
+			ev := store.LogEvent{Time: now, Status: msglog.Cancelled}
+			err := t.QueryRow("DELETE FROM queue WHERE id = ? AND "+where+
+				" RETURNING body_id, domain_id, mail_from, rcpt, message_id, subject, size, attempts",
+				append([]any{id}, args...)...).Scan(&bodyID, &ev.DomainID, &ev.MailFrom, &ev.Rcpt, &ev.MessageID,
+				&ev.Subject, &ev.Size, &attempts)
 			if errors.Is(err, sql.ErrNoRows) {
 				continue
 			}
@@ -266,9 +275,20 @@ func (s *Store) DeleteQueue(ctx context.Context, q store.QueueQuery, ids []int64
 			if _, err := t.unref(s, bodyID); err != nil {
 				return err
 			}
+			// The recipient's last record was "queued" or "deferred":
+			// without this one it would read as still on its way.
+			when := "before its first attempt"
+			switch {
+			case attempts == 1:
+				when = "after 1 attempt"
+			case attempts > 1:
+				when = fmt.Sprintf("after %d attempts", attempts)
+			}
+			ev.Detail = "deleted from the queue by " + by + " " + when + ": not delivered, no notice to the sender"
+			events = append(events, ev)
 			n++
 		}
-		return nil
+		return t.appendLog(events)
 	})
 	return n, err
 }

@@ -88,7 +88,7 @@ func testQueue(t *testing.T, s store.Store) {
 	if got := must(s.QueueEntries(ctx, store.QueueQuery{AfterID: all[2].ID})); len(got) != 0 {
 		t.Fatalf("page after the last: %+v", got)
 	}
-	if n := must(s.DeleteQueue(ctx, store.QueueQuery{DomainIDs: []int64{carol.DomainID}}, []int64{e.ID})); n != 0 {
+	if n := must(s.DeleteQueue(ctx, store.QueueQuery{DomainIDs: []int64{carol.DomainID}}, []int64{e.ID}, t0, "")); n != 0 {
 		t.Fatalf("deleted %d of another tenant's entries", n)
 	}
 	if st := must(s.QueueStats(ctx)); st.Entries != 3 || !st.Oldest.Equal(t0) {
@@ -172,7 +172,7 @@ func testQueue(t *testing.T, s store.Store) {
 	if got := readBody(t, s, alice.ID, e.BodyID); string(got) != string(raw) {
 		t.Fatalf("queued body after purge of its copy: %q", got)
 	}
-	if n := must(s.DeleteQueue(ctx, store.QueueQuery{DomainIDs: []int64{alice.DomainID}}, []int64{all[1].ID})); n != 1 {
+	if n := must(s.DeleteQueue(ctx, store.QueueQuery{DomainIDs: []int64{alice.DomainID}}, []int64{all[1].ID}, t0, "")); n != 1 {
 		t.Fatalf("deleted %d", n)
 	}
 	if _, err := s.Body(ctx, alice.ID, e.BodyID); !errors.Is(err, store.ErrNotFound) {

@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Subscriptions", testSubscriptions},
 		{"ClaimRecent", testClaimRecent},
 		{"Queue", testQueue},
+		{"QueueDeleteLogged", testQueueDeleteLogged},
 		{"DKIMKeys", testDKIMKeys},
 		{"DKIMRotation", testDKIMRotation},
 		{"MTASTSCache", testMTASTSCache},

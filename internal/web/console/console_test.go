@@ -471,4 +471,11 @@ func TestPagesRender(t *testing.T) {
 	if pg := b.get("/console/queue"); strings.Contains(pg.body, "someone@elsewhere.example") {
 		t.Error("the deleted queue entry is still listed")
 	}
+	// The message log says the recipient's message was dropped, and by
+	// whom (by role: the audit log names the admin).
+	pg = b.get("/console/log?status=cancelled&address=someone@elsewhere.example")
+	if !strings.Contains(pg.body, "deleted from the queue by a provider administrator in the console or API") ||
+		!strings.Contains(pg.body, `xc-st-cancelled`) {
+		t.Errorf("log search for the deleted entry: %d: %s", pg.status, pg.body)
+	}
 }

@@ -492,6 +492,8 @@ func (c *composer) deliveryStatus(w http.ResponseWriter, r *http.Request, acct s
 			rv.Label, rv.Badge = "Refused", "badge-danger"
 		case store.RecipientExpired:
 			rv.Label, rv.Badge = "Gave up", "badge-danger"
+		case store.RecipientCancelled:
+			rv.Label, rv.Badge = "Cancelled by an administrator", "badge-danger"
 		default:
 			rv.Label, rv.Badge = string(s.State), "badge-muted"
 		}
