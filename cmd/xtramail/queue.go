@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/xtramail/xtramail/internal/dkim"
+	"github.com/xtramail/xtramail/internal/queue"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -209,7 +210,13 @@ func queueRetry(fs *flag.FlagSet) action {
 				return err
 			}
 		}
-		fmt.Fprintf(e.stdout, "%d entries due now; a running server tries them within seconds\n", n)
+		// The server wakes its worker only for what it queues itself:
+		// it finds these at its next look.
+		fmt.Fprintf(e.stdout, "%d entries due now; a running server tries them at its next look at the queue, within %d seconds\n",
+			n, int(queue.DefaultPoll.Seconds()))
+		if e.flags.configFile != "" && e.cfg.Queue.Mode == "" {
+			fmt.Fprintf(e.stdout, "This configuration sends nothing out (queue mode is empty): a server running with it leaves them queued.\n")
+		}
 		return notQueued(missing)
 	}
 }

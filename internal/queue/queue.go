@@ -107,7 +107,7 @@ type Config struct {
 	Lease       time.Duration // an attempt's hold on its entries (15 min)
 	Batch       int           // entries per claim (200)
 	Concurrency int           // domains (MX) or sessions (relay) at once (DefaultConcurrency)
-	Poll        time.Duration // how often the worker looks (15 s)
+	Poll        time.Duration // how often the worker looks (DefaultPoll)
 	IdleConn    time.Duration // an idle session is kept this long (2 s)
 	// SessionMessages is how many messages one session carries before
 	// it is closed and a new one opened for the rest (100), so that no
@@ -130,6 +130,12 @@ type Config struct {
 	Rand func() float64
 }
 
+// DefaultPoll is how often a worker looks at the queue for entries due:
+// it is woken at once only for what its own process queues, so an entry
+// made due by another process (`xtramail queue retry`) waits up to this
+// long.
+const DefaultPoll = 15 * time.Second
+
 func (c *Config) defaults() {
 	set := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -141,7 +147,7 @@ func (c *Config) defaults() {
 	set(&c.MinBackoff, 5*time.Minute)
 	set(&c.MaxBackoff, 4*time.Hour)
 	set(&c.Lease, 15*time.Minute)
-	set(&c.Poll, 15*time.Second)
+	set(&c.Poll, DefaultPoll)
 	set(&c.DialTimeout, 30*time.Second)
 	set(&c.CommandTimeout, 5*time.Minute)
 	set(&c.IdleConn, 2*time.Second)
