@@ -326,7 +326,7 @@ func TestBuilders(t *testing.T) {
 			t.Errorf("kind %q listed twice or empty", k)
 		}
 	}
-	for _, k := range []store.LogStatus{"login", "login-failed", "moved", "duplicate", "submitted", "expired"} {
+	for _, k := range []store.LogStatus{"login", "login-failed", "moved", "duplicate", "submitted", "expired", "cancelled"} {
 		if !slices.Contains(kinds, k) {
 			t.Errorf("Kinds lacks %q", k)
 		}
