@@ -337,6 +337,22 @@ func TestComposeSendUndoThenSend(t *testing.T) {
 			t.Errorf("status page lacks %q:\n%s", want, st)
 		}
 	}
+	// An administrator deletes carol's queue entry: the page says so
+	// instead of "Waiting to be sent" (the server runs no queue worker).
+	qs, err := srv.Store.QueueEntries(context.Background(), store.QueueQuery{})
+	i := slices.IndexFunc(qs, func(e store.QueueEntry) bool { return e.Rcpt == "carol@far.test" })
+	if err != nil || i < 0 {
+		t.Fatalf("queue: %v %+v", err, qs)
+	}
+	if n, err := srv.Store.DeleteQueue(context.Background(), store.QueueQuery{}, []int64{qs[i].ID}, time.Now(), ""); n != 1 || err != nil {
+		t.Fatalf("delete carol's entry: %d, %v", n, err)
+	}
+	_, st = cl.get("/messages/" + strconv.FormatInt(sent.ID, 10) + "/status")
+	for _, want := range []string{`data-rcpt="carol@far.test" data-state="cancelled"`, "Cancelled by an administrator"} {
+		if !strings.Contains(st, want) {
+			t.Errorf("status page after the delete lacks %q:\n%s", want, st)
+		}
+	}
 	// The recipients are contacts now.
 	_, opts := cl.get("/compose/contacts?to=" + url.QueryEscape("x@example.org, ca"))
 	if !strings.Contains(opts, `value="x@example.org, carol@far.test"`) {
