@@ -20,8 +20,8 @@
 //     Writer and gives it to every listener (capture, submission, IMAP,
 //     the web sign-in); a server built without one makes its own.
 //
-// Sign-ins: Session builds them, Login with detail "IMAP sign-in", "web
-// sign-in", LoginFailed likewise.
+// Sign-ins: Session builds them, Login with detail "IMAP sign-in",
+// "submission sign-in", "web sign-in", LoginFailed likewise.
 package msglog
 
 import (
@@ -36,8 +36,8 @@ const (
 	// Captured: a copy arrived on the capture listener (one record per
 	// message, Rcpt lists its recipients).
 	Captured store.LogStatus = "captured"
-	// Refused: a recipient, a message or a submission sign-in was
-	// refused; Detail has the reply and the reason.
+	// Refused: a recipient or a message was refused; Detail has the
+	// reply and the reason.
 	Refused store.LogStatus = "refused"
 	// Stored: one copy was stored in a mailbox (Detail names it).
 	Stored store.LogStatus = "stored"
@@ -55,8 +55,8 @@ const (
 	// the user's primary mailbox through the domain's relay host
 	// (Detail names it); the queue's records follow.
 	Redelivered store.LogStatus = "redelivered"
-	// Login and LoginFailed: a sign-in (IMAP, web) and a failed one for
-	// an address held here; Detail says where.
+	// Login and LoginFailed: a sign-in (IMAP, submission, web) and a
+	// failed one for an address held here; Detail says where.
 	Login       store.LogStatus = "login"
 	LoginFailed store.LogStatus = "login-failed"
 	// Submitted: a signed-in user sent a message (Rcpt lists all).
