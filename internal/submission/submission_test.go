@@ -85,6 +85,23 @@ func send(c *smtp.Client, from string, to []string, body string) string {
 	return code(w.Close())
 }
 
+// signInLogged reports whether the message log holds a sign-in record
+// of addr from the test's client.
+func signInLogged(t *testing.T, srv *testserver.Server, addr string, kind store.LogStatus, detail string) bool {
+	t.Helper()
+	evs, err := srv.Store.SearchLog(context.Background(), store.LogQuery{Address: addr, Status: kind})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		if e.RemoteIP == "127.0.0.1" && e.Detail == detail {
+			return true
+		}
+	}
+	t.Logf("%s records of %s: %+v", kind, addr, evs)
+	return false
+}
+
 func queued(t *testing.T, srv *testserver.Server, addr string) []store.QueueEntry {
 	t.Helper()
 	a, err := srv.Store.Account(context.Background(), addr)
@@ -238,17 +255,12 @@ func TestRefusals(t *testing.T) {
 			t.Errorf("unknown user: %s, want 535 5.7.8", got)
 		}
 		srv.FlushLog(t)
-		evs, _ := srv.Store.SearchLog(context.Background(), store.LogQuery{Address: alice, Status: msglog.LoginFailed})
-		found := false
-		for _, e := range evs {
-			found = found || (e.RemoteIP == "127.0.0.1" && e.Detail == "submission sign-in failed")
-		}
-		if !found {
-			t.Errorf("failed sign-in not in the message log as login-failed with the IP: %+v", evs)
+		if !signInLogged(t, srv, alice, msglog.LoginFailed, "submission sign-in failed") {
+			t.Errorf("failed sign-in not in the message log as login-failed with the IP")
 		}
 		all, _ := srv.Store.SearchLog(context.Background(), store.LogQuery{})
 		for _, e := range all {
-			if len(e.MailFrom)+len(e.Rcpt) > 1000 {
+			if strings.Contains(e.MailFrom+e.Rcpt, "xxxxxxxxxx") {
 				t.Errorf("a made-up user name reached the message log: %s %.60s…", e.Status, e.MailFrom+e.Rcpt)
 			}
 		}
@@ -256,13 +268,8 @@ func TestRefusals(t *testing.T) {
 	t.Run("sign-in logged", func(t *testing.T) {
 		authed(t)
 		srv.FlushLog(t)
-		evs, _ := srv.Store.SearchLog(context.Background(), store.LogQuery{Address: alice, Status: msglog.Login})
-		found := false
-		for _, e := range evs {
-			found = found || (e.RemoteIP == "127.0.0.1" && e.Detail == "submission sign-in")
-		}
-		if !found {
-			t.Errorf("sign-in not in the message log as login with the IP: %+v", evs)
+		if !signInLogged(t, srv, alice, msglog.Login, "submission sign-in") {
+			t.Errorf("sign-in not in the message log as login with the IP")
 		}
 	})
 	t.Run("PLAIN for another identity", func(t *testing.T) {
