@@ -290,10 +290,7 @@ func (s *Submitter) prepare(m *Message) (*message.Info, originators, error) {
 			m.long, m.bcc = message.HasLongLine(b), hasBcc(b)
 			return nil
 		})
-		var he *message.HeaderError
-		if errors.As(err, &he) {
-			return nil, orig, err
-		} else if err != nil {
+		if err != nil {
 			return nil, orig, fmt.Errorf("parse spooled message: %w", err)
 		}
 		m.info = info
