@@ -17,6 +17,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/xtramail/xtramail/internal/admin"
+	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/testserver"
 	"github.com/xtramail/xtramail/internal/web/webtest"
@@ -300,6 +301,17 @@ func TestBrowserConsole(t *testing.T) {
 	// A message captured over SMTP, found in the log, its timeline.
 	const mid = "browser-test-1@sender.example"
 	sendCapture(t, srv, "bob@sender.example", user, mid, "Invoice 4711 for December")
+	// And her reply of yesterday, which an administrator deleted from the queue: its
+	// record shows among hers, coloured as not delivered.
+	acct, err := srv.Store.Account(ctx, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Store.AppendLog(ctx, store.LogEvent{Time: time.Now().Add(-24 * time.Hour), Status: msglog.Cancelled, MessageID: "reply-1@acme.test",
+		Subject: "Re: Invoice 4711 for December", MailFrom: user, Rcpt: "bob@sender.example", DomainID: acct.DomainID,
+		Detail: "deleted from the queue by a provider administrator in the console or API after 2 attempts: not delivered, no notice to the sender"}); err != nil {
+		t.Fatal(err)
+	}
 	b.do("log search",
 		chromedp.Navigate(srv.Web+"/console/log"),
 		chromedp.WaitVisible(chromedp.ID("faddr")),
@@ -309,6 +321,9 @@ func TestBrowserConsole(t *testing.T) {
 	)
 	if rows := b.text("table.xc-log tbody"); !strings.Contains(rows, "Invoice 4711") || !strings.Contains(rows, "stored") {
 		t.Fatalf("log search shows %q, want the captured message stored", rows)
+	}
+	if n := b.eval(`String(document.querySelectorAll("table.xc-log tbody span.xc-st-cancelled").length)`); n != "1" {
+		t.Errorf("log search shows %s cancelled records, want the deleted reply's", n)
 	}
 	b.shoot("log-search", "/console/log?address="+user, "table.xc-log")
 	b.do("open timeline",
