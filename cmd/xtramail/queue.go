@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xtramail/xtramail/internal/admin"
 	"github.com/xtramail/xtramail/internal/dkim"
 	"github.com/xtramail/xtramail/internal/queue"
 	"github.com/xtramail/xtramail/internal/store"
@@ -230,7 +231,7 @@ func queueDelete(fs *flag.FlagSet) action {
 		}
 		n := 0
 		if len(ids) > 0 {
-			if n, err = e.store.DeleteQueue(ctx, store.QueueQuery{}, ids, time.Now(), "an administrator on the command line"); err != nil {
+			if n, err = e.store.DeleteQueue(ctx, store.QueueQuery{}, ids, time.Now(), admin.QueueDeleter(admin.CLI())); err != nil {
 				return err
 			}
 		}

@@ -372,7 +372,7 @@ func (s *Service) DeleteQueue(ctx context.Context, p Principal, ids []int64) (in
 	if err := s.queueDenied(ctx, p, OpQueueDelete, ids); err != nil {
 		return 0, err
 	}
-	n, err := s.st.DeleteQueue(ctx, q, ids, s.now(), queueDeleter(p))
+	n, err := s.st.DeleteQueue(ctx, q, ids, s.now(), QueueDeleter(p))
 	if err != nil {
 		return n, err
 	}
@@ -382,11 +382,11 @@ func (s *Service) DeleteQueue(ctx context.Context, p Principal, ids []int64) (in
 	return n, nil
 }
 
-// queueDeleter names p in the message log records of the entries p
+// QueueDeleter names p in the message log records of the entries p
 // deletes, which the tenant's administrators read: by role, not by name,
 // which the audit log keeps (a customer's administrator need not learn
 // their provider's staff).
-func queueDeleter(p Principal) string {
+func QueueDeleter(p Principal) string {
 	if p.cli {
 		return "an administrator on the command line"
 	}
