@@ -231,11 +231,19 @@ func queueDelete(fs *flag.FlagSet) action {
 		}
 		n := 0
 		if len(ids) > 0 {
-			if n, err = e.store.DeleteQueue(ctx, store.QueueQuery{}, ids, time.Now(), admin.QueueDeleter(admin.CLI())); err != nil {
+			n, err = e.store.DeleteQueue(ctx, store.QueueQuery{}, ids, time.Now(), admin.QueueDeleter(admin.CLI()))
+			if err != nil && !errors.Is(err, store.ErrSending) {
 				return err
 			}
 		}
 		fmt.Fprintf(e.stdout, "%d entries deleted\n", n)
+		var sending *store.SendingError
+		if errors.As(err, &sending) {
+			// Its outcome is not known yet: a "cancelled" record could be
+			// followed by its delivery.
+			return errors.Join(fmt.Errorf("queue delete: left as they are, being delivered at this moment: %v (`xtramail log search` will show how each ended)", sending.IDs),
+				notQueued(missing))
+		}
 		return notQueued(missing)
 	}
 }

@@ -70,6 +70,33 @@ func TestQueueAndDKIMCommands(t *testing.T) {
 	}
 }
 
+// TestQueueDeleteLeavesEntryBeingDelivered: queue delete leaves an entry
+// that a server is delivering (leased), says so and exits 1, and deletes
+// the others named.
+func TestQueueDeleteLeavesEntryBeingDelivered(t *testing.T) {
+	data := t.TempDir()
+	st := queueMessage(t, data, "bob@remote.test", "carol@far.test")
+	ctx := context.Background()
+	// Due in an hour: claimed as a server would then, leased beyond now.
+	claimed, err := st.ClaimQueue(ctx, time.Now().Add(2*time.Hour), 15*time.Minute, 1)
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claim: %v %v", claimed, err)
+	}
+	all, err := st.QueueEntries(ctx, store.QueueQuery{})
+	if err != nil || len(all) != 2 {
+		t.Fatalf("queue: %v %v", all, err)
+	}
+	runCases(t, data, []cliCase{
+		{args: []string{"queue", "delete", fmt.Sprint(all[0].ID), fmt.Sprint(all[1].ID), "--data", "$DATA"}, code: 1,
+			stdout: []string{"1 entries deleted"},
+			stderr: []string{fmt.Sprintf("left as they are, being delivered at this moment: [%d]", claimed[0].ID)}},
+		{args: []string{"queue", "list", "--data", "$DATA"}, stdout: []string{"1 waiting", claimed[0].Rcpt}},
+	})
+	if evs := searchLog(t, data, "--status", "cancelled"); len(evs) != 1 || evs[0].Rcpt == claimed[0].Rcpt {
+		t.Errorf("cancelled records %+v, want one, not for %s", evs, claimed[0].Rcpt)
+	}
+}
+
 // queueMessage makes a store in data with alice@example.test, and queues
 // a message of hers to rcpts the way Submit does, due in an hour.
 func queueMessage(t *testing.T, data string, rcpts ...string) store.Store {

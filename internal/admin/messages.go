@@ -360,7 +360,8 @@ func (s *Service) RetryQueue(ctx context.Context, p Principal, ids []int64) (int
 
 // DeleteQueue removes queue entries of p's domains; it returns how many.
 // An id of another tenant's entry refuses the whole request, as for
-// RetryQueue.
+// RetryQueue. Entries being delivered are left, named by a
+// *store.SendingError.
 func (s *Service) DeleteQueue(ctx context.Context, p Principal, ids []int64) (int, error) {
 	if err := s.allow(ctx, p, OpQueueDelete); err != nil {
 		return 0, err
@@ -372,14 +373,13 @@ func (s *Service) DeleteQueue(ctx context.Context, p Principal, ids []int64) (in
 	if err := s.queueDenied(ctx, p, OpQueueDelete, ids); err != nil {
 		return 0, err
 	}
+	// Entries being delivered are left (store.ErrSending) and the others
+	// deleted all the same: those are audited.
 	n, err := s.st.DeleteQueue(ctx, q, ids, s.now(), QueueDeleter(p))
-	if err != nil {
-		return n, err
-	}
 	if n > 0 {
 		s.audit(ctx, p, p.actorTenant(), OpQueueDelete, fmt.Sprintf("queue %v", ids), fmt.Sprintf("%d entries", n))
 	}
-	return n, nil
+	return n, err
 }
 
 // QueueDeleter names p in the message log records of the entries p

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"time"
 )
@@ -176,7 +178,10 @@ type Queue interface {
 	// message, whose detail says the entry was deleted by by ("the
 	// command line", an administrator's name; "" says an
 	// administrator) and not delivered; ids of no entry in scope get
-	// none.
+	// none. An entry leased at now is being delivered: its outcome is
+	// not known yet, and a record saying it was not delivered could be
+	// followed by its delivery. It is left as it is, and the error, a
+	// *SendingError, names it (the others are removed all the same).
 	DeleteQueue(ctx context.Context, q QueueQuery, ids []int64, now time.Time, by string) (int, error)
 	QueueStats(ctx context.Context) (QueueStats, error)
 
@@ -200,3 +205,18 @@ type Queue interface {
 	// first.
 	RetiredDKIMKeys(ctx context.Context, domain string) ([]RetiredDKIMKey, error)
 }
+
+// ErrSending reports that a queue entry is being delivered at the moment
+// (it is leased): what becomes of it is not known yet, so it cannot be
+// cancelled. Its outcome reaches the message log.
+var ErrSending = errors.New("being delivered now")
+
+// SendingError names the queue entries an operation left because they
+// were being delivered. It matches ErrSending.
+type SendingError struct{ IDs []int64 }
+
+func (e *SendingError) Error() string {
+	return fmt.Sprintf("queue entries %v: %v", e.IDs, ErrSending)
+}
+
+func (e *SendingError) Is(target error) bool { return target == ErrSending }

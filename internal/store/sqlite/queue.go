@@ -255,18 +255,26 @@ func (s *Store) DeleteQueue(ctx context.Context, q store.QueueQuery, ids []int64
 		by = "an administrator"
 	}
 	n := 0
+	var sending []int64
 	err := s.write(ctx, func(t *tx) error {
-		n = 0
+		n, sending = 0, nil
 		var events []store.LogEvent
 		for _, id := range ids {
 			var bodyID int64
 			var attempts int
 			ev := store.LogEvent{Time: now, Status: msglog.Cancelled}
-			err := t.QueryRow("DELETE FROM queue WHERE id = ? AND "+where+
+			err := t.QueryRow("DELETE FROM queue WHERE id = ? AND lease_until <= ? AND "+where+
 				" RETURNING body_id, domain_id, mail_from, rcpt, message_id, subject, size, attempts",
-				append([]any{id}, args...)...).Scan(&bodyID, &ev.DomainID, &ev.MailFrom, &ev.Rcpt, &ev.MessageID,
+				append([]any{id, now.UnixMilli()}, args...)...).Scan(&bodyID, &ev.DomainID, &ev.MailFrom, &ev.Rcpt, &ev.MessageID,
 				&ev.Subject, &ev.Size, &attempts)
 			if errors.Is(err, sql.ErrNoRows) {
+				var leased bool
+				err = t.QueryRow("SELECT 1 FROM queue WHERE id = ? AND "+where, append([]any{id}, args...)...).Scan(&leased)
+				if err == nil {
+					sending = append(sending, id)
+				} else if !errors.Is(err, sql.ErrNoRows) {
+					return fmt.Errorf("look up queue entry %d: %w", id, err)
+				}
 				continue
 			}
 			if err != nil {
@@ -290,6 +298,9 @@ func (s *Store) DeleteQueue(ctx context.Context, q store.QueueQuery, ids []int64
 		}
 		return t.appendLog(events)
 	})
+	if err == nil && len(sending) > 0 {
+		err = &store.SendingError{IDs: sending}
+	}
 	return n, err
 }
 

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -92,5 +93,75 @@ func testQueueDeleteLogged(t *testing.T, s store.Store) {
 		if r.State != store.RecipientCancelled || !r.Time.Equal(t1) {
 			t.Errorf("delivery status of %s: %+v, want cancelled at %v", r.Rcpt, r, t1)
 		}
+	}
+}
+
+// testQueueDeleteLeavesLeased: an entry leased when a delete comes is
+// being delivered, its outcome unknown; the delete leaves it, names it in
+// a *store.SendingError and logs no "cancelled" record for it (one saying
+// "not delivered" could be followed by its delivery), deletes the others
+// all the same, and deletes it once its lease has run out. The attempt's
+// outcome is then the recipient's last record.
+func testQueueDeleteLeavesLeased(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	accs := setup(t, s, "alice@example.org")
+	alice := accs[0]
+	t0 := time.UnixMilli(time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC).UnixMilli())
+
+	d := store.NewDelivery(Raw("in flight", "x"), t0)
+	d.Copies = []store.Copy{{AccountID: alice.ID, Mailbox: store.Sent, Flags: store.FlagSeen}}
+	for _, r := range []string{"bob@remote.test", "dave@far.test"} {
+		d.Outbound = append(d.Outbound, store.Outbound{AccountID: alice.ID, MailFrom: alice.Address, Rcpt: r})
+	}
+	must(s.Deliver(ctx, d))
+	claimed := must(s.ClaimQueue(ctx, t0, 15*time.Minute, 1))
+	if len(claimed) != 1 {
+		t.Fatalf("claimed %d entries, want 1", len(claimed))
+	}
+	leased := claimed[0]
+	var other store.QueueEntry
+	for _, e := range must(s.QueueEntries(ctx, store.QueueQuery{})) {
+		if e.ID != leased.ID {
+			other = e
+		}
+	}
+
+	t1 := t0.Add(time.Minute)
+	n, err := s.DeleteQueue(ctx, store.QueueQuery{DomainIDs: []int64{alice.DomainID}}, []int64{leased.ID, other.ID}, t1, "")
+	var sending *store.SendingError
+	if !errors.As(err, &sending) || !errors.Is(err, store.ErrSending) || len(sending.IDs) != 1 || sending.IDs[0] != leased.ID {
+		t.Fatalf("delete of a leased entry and another: err %v, want a SendingError naming %d", err, leased.ID)
+	}
+	if n != 1 {
+		t.Fatalf("deleted %d entries, want the one not leased", n)
+	}
+	if left := must(s.QueueEntries(ctx, store.QueueQuery{})); len(left) != 1 || left[0].ID != leased.ID {
+		t.Fatalf("queue after the delete: %+v, want only the leased entry", left)
+	}
+	if evs := must(s.SearchLog(ctx, store.LogQuery{Status: msglog.Cancelled})); len(evs) != 1 || evs[0].Rcpt != other.Rcpt {
+		t.Fatalf("cancelled records %+v, want one for %s", evs, other.Rcpt)
+	}
+
+	// The attempt ends: delivered, and that is the last word.
+	must(0, s.SettleQueue(ctx, []store.QueueSettle{{ID: leased.ID, Outcome: store.QueueDelivered}},
+		store.LogEvent{Time: t1.Add(time.Second), Status: msglog.Delivered, MailFrom: alice.Address, Rcpt: leased.Rcpt, DomainID: alice.DomainID}))
+	if last := must(s.SearchLog(ctx, store.LogQuery{Address: leased.Rcpt, Limit: 1})); len(last) != 1 || last[0].Status != msglog.Delivered {
+		t.Errorf("%s's last record: %+v, want delivered", leased.Rcpt, last)
+	}
+
+	// A lease that ran out (its worker died) no longer holds a delete back.
+	d2 := store.NewDelivery(Raw("stuck", "y"), t0)
+	d2.Copies = []store.Copy{{AccountID: alice.ID, Mailbox: store.Sent, Flags: store.FlagSeen}}
+	d2.Outbound = []store.Outbound{{AccountID: alice.ID, MailFrom: alice.Address, Rcpt: "eve@far.test"}}
+	must(s.Deliver(ctx, d2))
+	stuck := must(s.ClaimQueue(ctx, t1, time.Minute, 10))
+	if len(stuck) != 1 {
+		t.Fatalf("claimed %d entries, want 1", len(stuck))
+	}
+	if n, err := s.DeleteQueue(ctx, store.QueueQuery{}, []int64{stuck[0].ID}, t1.Add(30*time.Second), ""); !errors.Is(err, store.ErrSending) || n != 0 {
+		t.Fatalf("delete within the lease: %d, %v", n, err)
+	}
+	if n, err := s.DeleteQueue(ctx, store.QueueQuery{}, []int64{stuck[0].ID}, t1.Add(time.Minute), ""); err != nil || n != 1 {
+		t.Fatalf("delete once the lease ran out: %d, %v, want 1 deleted", n, err)
 	}
 }

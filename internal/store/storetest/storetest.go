@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ClaimRecent", testClaimRecent},
 		{"Queue", testQueue},
 		{"QueueDeleteLogged", testQueueDeleteLogged},
+		{"QueueDeleteLeavesLeased", testQueueDeleteLeavesLeased},
 		{"DKIMKeys", testDKIMKeys},
 		{"DKIMRotation", testDKIMRotation},
 		{"MTASTSCache", testMTASTSCache},

@@ -206,6 +206,8 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		web.WriteProblem(w, web.Problem{Status: http.StatusConflict, Detail: "The address's domain names no relay host to redeliver to: set it first."})
 	case errors.Is(err, store.ErrNotEmpty):
 		web.WriteProblem(w, web.Problem{Status: http.StatusConflict, Detail: "It is not empty: remove what it holds first."})
+	case errors.Is(err, store.ErrSending):
+		web.WriteProblem(w, web.Problem{Status: http.StatusConflict, Detail: "It is being delivered at this moment: its outcome will be in the message log."})
 	case errors.Is(err, store.ErrInvalid):
 		web.WriteProblem(w, web.Problem{Status: http.StatusBadRequest, Title: "Bad input", Detail: "The input is not valid."})
 	default:

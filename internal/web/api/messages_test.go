@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -241,5 +242,27 @@ func TestQueuePagedByCursor(t *testing.T) {
 	}
 	if st, pb := c1.do("GET", "/queue?cursor=bm90LWEtbnVtYmVy", nil); st != 400 || pb["field"] != "cursor" {
 		t.Errorf("bad cursor: %d %v", st, pb)
+	}
+}
+
+// TestDeleteQueueEntryBeingDelivered: an entry leased by an attempt in
+// progress is not deleted: 409, saying why, the entry still queued and no
+// "cancelled" record that its delivery could then contradict.
+func TestDeleteQueueEntryBeingDelivered(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	m := seedMessage(t, w, "alice@one.test", "busy-1@one.test")
+	if claimed, err := w.srv.Store.ClaimQueue(ctx, time.Now(), 15*time.Minute, 100); err != nil || len(claimed) != 1 {
+		t.Fatalf("claim: %v %v", claimed, err)
+	}
+	res := w.c.as(w.c1).want(409, "DELETE", fmt.Sprintf("/queue/%d", m.queue), nil)
+	if d, _ := res["detail"].(string); !strings.Contains(d, "being delivered") {
+		t.Errorf("409 says %v", res)
+	}
+	if qs, err := w.srv.Store.QueueEntries(ctx, store.QueueQuery{}); err != nil || len(qs) != 1 || qs[0].ID != m.queue {
+		t.Errorf("queue after the refused delete: %v %v", qs, err)
+	}
+	if evs, err := w.srv.Store.SearchLog(ctx, store.LogQuery{Status: msglog.Cancelled}); err != nil || len(evs) != 0 {
+		t.Errorf("cancelled records: %v %v", evs, err)
 	}
 }

@@ -465,6 +465,20 @@ func TestPagesRender(t *testing.T) {
 	if pg := b.post("/console/queue", url.Values{"action": {"retry"}, "id": {fmt.Sprint(tr.queue2)}}); pg.status != http.StatusSeeOther {
 		t.Errorf("queue retry: %d", pg.status)
 	}
+	// An entry being delivered is left, and the flash says why.
+	if claimed, err := tr.srv.Store.ClaimQueue(context.Background(), time.Now(), 15*time.Minute, 100); err != nil || len(claimed) == 0 {
+		t.Fatalf("claim: %v %v", claimed, err)
+	}
+	if pg := b.post("/console/queue", url.Values{"action": {"delete"}, "id": {fmt.Sprint(tr.queue2)}}); pg.status != http.StatusSeeOther {
+		t.Errorf("queue delete while being delivered: %d", pg.status)
+	}
+	if pg := b.get("/console/queue"); !strings.Contains(pg.body, "1 entry was being delivered at that moment and was left") ||
+		!strings.Contains(pg.body, "someone@elsewhere.example") {
+		t.Errorf("queue page after deleting an entry being delivered: %s", pg.body)
+	}
+	if _, err := tr.srv.Store.ReleaseQueueLeases(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	if pg := b.post("/console/queue", url.Values{"action": {"delete"}, "id": {fmt.Sprint(tr.queue2)}}); pg.status != http.StatusSeeOther {
 		t.Errorf("queue delete: %d", pg.status)
 	}

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -70,6 +71,19 @@ func (a *app) queueAction(w http.ResponseWriter, r *http.Request, p admin.Princi
 		n, err = a.ops.DeleteQueue(r.Context(), p, ids)
 	default:
 		web400(w, r, "Choose retry or delete.")
+		return
+	}
+	var sending *store.SendingError
+	if errors.As(err, &sending) {
+		// Deleted what could be; those being delivered are left.
+		msg := "1 entry was being delivered at that moment and was left: the message log will show how it ended."
+		if k := len(sending.IDs); k > 1 {
+			msg = itoa(int64(k)) + " entries were being delivered at that moment and were left: the message log will show how each ended."
+		}
+		if n > 0 {
+			msg = "Deleted " + plural(n, "entry", "entries") + ". " + msg
+		}
+		a.done(w, r, msg, "/console/queue")
 		return
 	}
 	if err == nil && n < len(ids) {
