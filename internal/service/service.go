@@ -274,9 +274,10 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Service, error) 
 		wake = s.Queue.Wake
 	}
 	s.Submitter = submission.NewSubmitter(st, submission.Limits{
-		MaxRecipients: cfg.Submission.MaxRecipients,
-		PerHour:       cfg.Submission.MaxPerHour,
-		FromAliases:   cfg.Submission.FromAliases,
+		MaxRecipients:   cfg.Submission.MaxRecipients,
+		PerHour:         cfg.Submission.MaxPerHour,
+		FromAliases:     cfg.Submission.FromAliases,
+		MaxMessageBytes: cfg.Submission.MaxMessageBytes,
 	}, wake, o.clock.Now)
 	s.Submitter.SetHostname(cfg.Hostname)
 	s.Outbox = submission.NewOutbox(st, s.Submitter, log.With("worker", "outbox"), o.clock.Now)

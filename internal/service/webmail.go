@@ -1,12 +1,14 @@
 package service
 
 import (
+	"context"
 	"net"
 	"strconv"
 
 	"github.com/xtramail/xtramail/internal/auth"
 	"github.com/xtramail/xtramail/internal/config"
 	"github.com/xtramail/xtramail/internal/smtpserver"
+	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/web/webmail"
 )
 
@@ -19,7 +21,14 @@ func (s *Service) composeOptions(cfg *config.Config, authn *auth.Authenticator, 
 		UndoSend:        cfg.Webmail.UndoSend.Duration,
 		WakeOutbox:      s.Outbox.Wake,
 		MaxMessageBytes: cfg.Submission.MaxMessageBytes,
-		Passwords:       authn,
+		CheckSend: func(ctx context.Context, acct store.Account, rcpts []string, size int64) (string, error) {
+			err := s.Submitter.Check(ctx, acct, rcpts, size)
+			if msg, ok := s.Submitter.Refusal(err); ok {
+				return msg, nil
+			}
+			return "", err
+		},
+		Passwords: authn,
 		Client: webmail.ClientSettings{Hostname: cfg.Hostname, IMAPPort: port(s.IMAPAddr),
 			SubmissionPort: port(s.SubmissionAddr), SubmissionsPort: port(s.SubmissionsAddr)},
 		// Uploads and drafts wait where every other arriving message

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/xtramail/xtramail/internal/clock"
 	"io"
 	"log/slog"
 	"math"
 	"strings"
 	"time"
 
+	"github.com/xtramail/xtramail/internal/clock"
 	"github.com/xtramail/xtramail/internal/message"
 	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/smtpserver"
@@ -188,24 +188,12 @@ func (o *Outbox) submit(ctx context.Context, e store.OutboxEntry) (failure strin
 	}
 	_, err = o.sub.Submit(ctx, Message{Account: acct, MailFrom: acct.Address, Rcpts: Recipients(body.Info), Spool: sp,
 		RemoteIP: e.RemoteIP})
-	switch {
-	case err == nil:
+	if err == nil {
 		o.markAnswered(ctx, acct.ID, body.Info.Envelope.InReplyTo)
 		return "", nil
-	case errors.Is(err, ErrSpoofed):
-		return "the sender is not your address", nil
-	case errors.Is(err, ErrNoRoute):
-		return "a recipient is not a protected address of a domain that is not relayed to", nil
-	case errors.Is(err, ErrBadRecipient):
-		return "no recipient, or a recipient address is not valid", nil
-	case errors.Is(err, ErrTooManyRecipients):
-		return fmt.Sprintf("too many recipients (at most %d)", o.sub.MaxRecipients()), nil
-	case errors.Is(err, ErrRateLimited):
-		var le *store.SendLimitError
-		if errors.As(err, &le) {
-			return fmt.Sprintf("you sent too many messages this hour; try again after %s", le.RetryAt.UTC().Format("15:04 MST")), nil
-		}
-		return "you sent too many messages this hour; try again later", nil
+	}
+	if msg, ok := o.sub.Refusal(err); ok {
+		return msg, nil
 	}
 	return "", err
 }

@@ -199,6 +199,10 @@ func smtpError(err error) *smtp.SMTPError {
 	switch {
 	case errors.Is(err, ErrSpoofed):
 		return errSpoofed
+	case errors.Is(err, ErrDisabled):
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Your address is disabled"}
+	case errors.Is(err, ErrTooBig):
+		return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message too big"}
 	case errors.Is(err, ErrTooManyRecipients):
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 5, 3}, Message: "Too many recipients for one message"}
 	case errors.Is(err, ErrRateLimited):

@@ -50,6 +50,11 @@ var (
 	// ErrLongLine: a header line over 998 octets without white space to
 	// fold it at (RFC 5322 2.1.1); the error says which field.
 	ErrLongLine = errors.New("submission: a header line too long to send")
+	// ErrTooBig: the message is over Limits.MaxMessageBytes.
+	ErrTooBig = errors.New("submission: message over the size limit")
+	// ErrDisabled: the signed-in account was disabled (after it signed
+	// in, or while the webmail held its message).
+	ErrDisabled = errors.New("submission: the address is disabled")
 )
 
 // Limits are the per-user limits of Submit.
@@ -63,6 +68,10 @@ type Limits struct {
 	// administrator allows it to send as (envelope sender and From),
 	// such as a shared sales@ address. Keys and values are lower case.
 	FromAliases map[string][]string
+	// MaxMessageBytes bounds a message's size (submission's
+	// max_message_bytes, the SIZE its listeners announce), whichever way
+	// it comes: the webmail's are bounded by Submit alone. 0: no bound.
+	MaxMessageBytes int64
 }
 
 // Submitter submits signed-in users' messages. It is safe for concurrent
@@ -221,8 +230,9 @@ func (s *Submitter) Allowed(ctx context.Context, accountID int64) error {
 // without the other.
 func (s *Submitter) Submit(ctx context.Context, m Message) (Result, error) {
 	acct := m.Account
-	if !acct.Enabled {
-		return Result{}, fmt.Errorf("submit for %s: account disabled: %w", acct.Address, ErrSpoofed)
+	_, size := m.body()
+	if err := s.check(acct, len(m.Rcpts), size); err != nil {
+		return Result{}, err
 	}
 	from, err := store.NormalizeAddress(m.MailFrom)
 	if err != nil {
@@ -235,12 +245,6 @@ func (s *Submitter) Submit(ctx context.Context, m Message) (Result, error) {
 		return Result{}, fmt.Errorf("submit for %s: envelope sender %q: %w", acct.Address, m.MailFrom, err)
 	}
 	m.MailFrom = from
-	if len(m.Rcpts) == 0 {
-		return Result{}, fmt.Errorf("submit for %s: %w", acct.Address, ErrBadRecipient)
-	}
-	if len(m.Rcpts) > s.limits.MaxRecipients {
-		return Result{}, fmt.Errorf("submit for %s: %d recipients, limit %d: %w", acct.Address, len(m.Rcpts), s.limits.MaxRecipients, ErrTooManyRecipients)
-	}
 	rcpts := make([]string, 0, len(m.Rcpts))
 	var seen map[string]bool // for many recipients; a few are looked through
 	for _, r := range m.Rcpts {
@@ -273,6 +277,63 @@ func (s *Submitter) Submit(ctx context.Context, m Message) (Result, error) {
 	}
 	s.wake()
 	return res, nil
+}
+
+// Check makes Submit's checks that need nothing but the message's
+// recipients and size, for a front end that holds a message before
+// submitting it (the webmail's undo send): so that the sender learns at
+// once what would refuse it later. Submit makes them again.
+func (s *Submitter) Check(ctx context.Context, acct store.Account, rcpts []string, size int64) error {
+	if err := s.check(acct, len(rcpts), size); err != nil {
+		return err
+	}
+	for _, r := range rcpts {
+		if _, err := store.NormalizeAddress(r); err != nil {
+			return fmt.Errorf("submit for %s: recipient %q: %w", acct.Address, r, ErrBadRecipient)
+		}
+	}
+	return s.Allowed(ctx, acct.ID)
+}
+
+// check is the start of Submit and Check.
+func (s *Submitter) check(acct store.Account, rcpts int, size int64) error {
+	switch {
+	case !acct.Enabled:
+		return fmt.Errorf("submit for %s: %w", acct.Address, ErrDisabled)
+	case rcpts == 0:
+		return fmt.Errorf("submit for %s: %w", acct.Address, ErrBadRecipient)
+	case rcpts > s.limits.MaxRecipients:
+		return fmt.Errorf("submit for %s: %d recipients, limit %d: %w", acct.Address, rcpts, s.limits.MaxRecipients, ErrTooManyRecipients)
+	case s.limits.MaxMessageBytes > 0 && size > s.limits.MaxMessageBytes:
+		return fmt.Errorf("submit for %s: %d bytes, limit %d: %w", acct.Address, size, s.limits.MaxMessageBytes, ErrTooBig)
+	}
+	return nil
+}
+
+// Refusal is what to tell the sender of an error of Submit or Check that
+// their message or account causes, in words for a person; ok is false
+// for the others (the system's, to retry or to log).
+func (s *Submitter) Refusal(err error) (msg string, ok bool) {
+	var le *store.SendLimitError
+	switch {
+	case errors.Is(err, ErrDisabled):
+		return "your address was disabled by an administrator", true
+	case errors.Is(err, ErrSpoofed):
+		return "the sender is not your address", true
+	case errors.Is(err, ErrNoRoute):
+		return "a recipient is not a protected address of a domain that is not relayed to", true
+	case errors.Is(err, ErrBadRecipient):
+		return "no recipient, or a recipient address is not valid", true
+	case errors.Is(err, ErrTooManyRecipients):
+		return fmt.Sprintf("too many recipients (at most %d)", s.limits.MaxRecipients), true
+	case errors.Is(err, ErrTooBig):
+		return fmt.Sprintf("the message is too big to send (at most %.1f MB)", float64(s.limits.MaxMessageBytes)/1e6), true
+	case errors.Is(err, ErrRateLimited) && errors.As(err, &le):
+		return fmt.Sprintf("you sent too many messages this hour; try again after %s", le.RetryAt.UTC().Format("15:04 MST")), true
+	case errors.Is(err, ErrRateLimited):
+		return "you sent too many messages this hour; try again later", true
+	}
+	return "", false
 }
 
 // prepare parses m, completes its header and counts its originator

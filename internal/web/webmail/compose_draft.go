@@ -641,14 +641,15 @@ func (s *cursorSection) Read(p []byte) (int, error) {
 }
 
 // maxAttachmentBytes is what attachments may add up to: the message
-// limit of submission, less base64's third (RFC 2045 6.8) and room for
-// the text and headers.
+// limit of submission, less room for the text and headers, and less what
+// base64 adds (RFC 2045 6.8): 4 bytes for 3, then CRLF after every 76,
+// so 57 bytes of a file take 78. Submit checks the whole message again.
 func (a *app) maxAttachmentBytes() int64 {
 	limit := a.opt.Compose.MaxMessageBytes
 	if limit <= 0 {
 		limit = 25 << 20
 	}
-	return max(limit*3/4-(256<<10), 1<<20)
+	return max((limit-(256<<10))/78*57, 1<<20)
 }
 
 // sharedFiles pairs the files kept from the previous version with the

@@ -3,6 +3,7 @@ package webmail_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -503,5 +504,56 @@ func TestComposeRefusedSaveSaysNotSaved(t *testing.T) {
 		if !strings.Contains(string(raw), "First") || strings.Contains(string(raw), "Second") {
 			t.Errorf("the draft after the refused saves is:\n%s\nwant the first save's", raw)
 		}
+	}
+}
+
+// TestComposeSendRefusedBeforeHold: what submission would refuse once
+// the undo hold ends (too many recipients, over the size limit once the
+// text is counted too) is refused when Send is pressed, saying why, with
+// the draft kept and nothing held, sent or queued.
+func TestComposeSendRefusedBeforeHold(t *testing.T) {
+	srv := startServer(t, time.Second)
+	cl := signIn(t, srv, bob, bobPw)
+	var many []string
+	for i := range 101 {
+		many = append(many, fmt.Sprintf("r%d@far.test", i))
+	}
+	// 1.2 MB of file (within the 1.3 MB the page allows) is 1.65 MB
+	// encoded: with 600 KB of text it is over 2 MiB.
+	text := strings.Repeat("A line of text that the message carries.\n", 600<<10/41)
+	file := bytes.Repeat([]byte{0xff, 0x00, 0x7f}, 1200<<10/3)
+	for _, c := range []struct {
+		name   string
+		fields map[string]string
+		files  map[string][]byte
+		says   string
+	}{
+		{"too many recipients", map[string]string{"to": strings.Join(many, ", "), "subject": "All", "text": "Hi"}, nil,
+			"Not sent: too many recipients (at most 100). Your draft is saved."},
+		{"too big", map[string]string{"to": "carol@far.test", "subject": "Big", "text": text}, map[string][]byte{"data.bin": file},
+			"Not sent: the message is too big to send (at most 2.1 MB). Your draft is saved."},
+	} {
+		resp, body := cl.post("/compose/save", c.fields, c.files, true, true)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: save: %s\n%s", c.name, resp.Status, body)
+		}
+		c.fields["draft"] = strconv.FormatInt(draftID(t, body), 10)
+		resp, body = cl.post("/compose/send", c.fields, nil, true, false)
+		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, c.says) {
+			t.Errorf("%s: send: %s, want 422 saying %q:\n%s", c.name, resp.Status, c.says, body)
+		}
+	}
+	acct, err := srv.Store.Account(context.Background(), bob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if held, err := srv.Store.Outbox(context.Background(), acct.ID); err != nil || len(held) != 0 {
+		t.Errorf("held for sending: %v %v, want nothing", held, err)
+	}
+	if n := len(srv.Messages(t, bob, store.Drafts)); n != 2 {
+		t.Errorf("%d drafts, want both kept", n)
+	}
+	if n := len(srv.Messages(t, bob, store.Sent)); n != 0 {
+		t.Errorf("%d Sent copies, want none", n)
 	}
 }

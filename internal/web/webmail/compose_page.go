@@ -322,6 +322,20 @@ func (c *composer) send(w http.ResponseWriter, r *http.Request, acct store.Accou
 		c.render(w, r, acct, http.StatusUnprocessableEntity, v)
 		return
 	}
+	if check := c.opt.Compose.CheckSend; check != nil {
+		refusal, err := check(ctx, acct, s.Draft.Recipients(), s.Size)
+		if err != nil {
+			c.failed(w, r, acct.ID, "check message to send", err)
+			return
+		}
+		if refusal != "" {
+			v := c.view(s.Draft, s.ID, "")
+			v.Key = f.Key
+			v.Error = "Not sent: " + refusal + ". Your draft is saved."
+			c.render(w, r, acct, http.StatusUnprocessableEntity, v)
+			return
+		}
+	}
 	e, err := c.store.ScheduleSend(ctx, acct.ID, s.ID, c.now().Add(c.opt.Compose.UndoSend), web.RemoteIP(r))
 	if err != nil {
 		c.failed(w, r, acct.ID, "hold message for sending", err)

@@ -28,6 +28,12 @@ type ComposeOptions struct {
 	// MaxMessageBytes is submission's message size limit: attachments
 	// are bounded by it.
 	MaxMessageBytes int64
+	// CheckSend makes the checks submission will make of a message
+	// with these recipients and size once its hold ends
+	// (submission.Submitter.Check), so that the sender learns at once:
+	// refusal says what refuses it, in words for the sender; err is a
+	// failure to check. nil checks nothing.
+	CheckSend func(ctx context.Context, acct store.Account, rcpts []string, size int64) (refusal string, err error)
 	// Passwords checks the old password and forgets cached credentials
 	// after a change (the service's *auth.Authenticator).
 	Passwords Passwords

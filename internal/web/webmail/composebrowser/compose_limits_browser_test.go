@@ -140,7 +140,7 @@ func TestBrowserComposeThreeUploadsAndLimit(t *testing.T) {
 		Users: map[string]string{bob: bobPw, eve: evePw},
 		Configure: func(c *config.Config) {
 			tlsCfg(c)
-			// Attachments up to 2.9 MB (3/4 of 4 MiB, less room for the text).
+			// Attachments up to 2.9 MB (57/78 of 4 MiB less room for the text: base64).
 			c.Submission.MaxMessageBytes = 4 << 20
 		},
 	})
