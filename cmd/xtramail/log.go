@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
@@ -98,15 +96,7 @@ const logCellMax = 60
 // character (a tab, a line break in a client's user name) shown as
 // U+FFFD.
 func logCell(s string, max int) string {
-	if strings.ContainsFunc(s, unicode.IsControl) {
-		s = strings.Map(func(r rune) rune {
-			if unicode.IsControl(r) {
-				return utf8.RuneError
-			}
-			return r
-		}, s)
-	}
-	return clip(dash(s), max)
+	return clip(dash(strings.Map(cellRune, s)), max)
 }
 
 func dash(s string) string {

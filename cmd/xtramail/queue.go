@@ -77,7 +77,7 @@ func queueList(fs *flag.FlagSet) action {
 		}
 		err = printList(e.cli, *asJSON, rows, "ID\tFROM\tTO\tQUEUED (UTC)\tATTEMPTS\tNEXT (UTC)\tLAST ERROR", func(r queueRow) string {
 			return fmt.Sprintf("%d\t%s\t%s\t%s\t%d\t%s\t%s", r.ID, r.From, r.To, r.Queued.Format(time.DateTime),
-				r.Attempts, r.NextAttempt.Format(time.DateTime), clip(r.LastError, 60))
+				r.Attempts, r.NextAttempt.Format(time.DateTime), logCell(r.LastError, 60))
 		})
 		if err != nil || *asJSON {
 			return err

@@ -253,3 +253,35 @@ func TestDKIMRotationCommands(t *testing.T) {
 		t.Fatalf("two keys made without --selector: selectors %q", made)
 	}
 }
+
+// TestTablesShowNoTerminalControls: what remote servers and clients sent
+// reaches an administrator's terminal through the CLI's tables: a remote
+// reply in queue list, a subject and a refused user name in log search.
+// Escape sequences (clear the screen, retitle the window), BEL and
+// bidirectional overrides show as U+FFFD, in every table.
+func TestTablesShowNoTerminalControls(t *testing.T) {
+	data := t.TempDir()
+	st := queueMessage(t, data, "bob@remote.test")
+	ctx := context.Background()
+	es, err := st.QueueEntries(ctx, store.QueueQuery{})
+	if err != nil || len(es) != 1 {
+		t.Fatalf("queue: %v %v", es, err)
+	}
+	hostile := "451 4.7.1 \x1b]2;PWNED\x07\x1b[2J\x1b[31mred \u202etxt.exe\u202c \x9b1m"
+	if err := st.SettleQueue(ctx, []store.QueueSettle{{ID: es[0].ID, Outcome: store.QueueDeferred, Next: time.Now().Add(time.Hour), Error: hostile}},
+		store.LogEvent{Time: time.Now(), Status: "deferred", MailFrom: "alice@example.test", Rcpt: "bob@remote.test", Subject: "\u202eevil", Detail: hostile}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	for _, args := range [][]string{{"queue", "list"}, {"log", "search"}} {
+		out := cliProc(t, data, "", args...)
+		if i := strings.IndexFunc(out, func(r rune) bool {
+			return r == 0x1b || r == 0x07 || r == 0x9b || r == '\u202e' || r == '\u202c'
+		}); i >= 0 {
+			t.Errorf("%s prints a terminal control at %d: %q", strings.Join(args, " "), i, out)
+		}
+		if !strings.Contains(out, "451 4.7.1 \uFFFD]2;PWNED\uFFFD\uFFFD[2J") {
+			t.Errorf("%s does not show the reply with its controls replaced:\n%s", strings.Join(args, " "), out)
+		}
+	}
+}

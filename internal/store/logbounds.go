@@ -2,6 +2,7 @@ package store
 
 import (
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -26,26 +27,54 @@ const (
 	LogRemoteIPMax = 100
 )
 
-// BoundLogEvent returns e with each text field cut to its bound
-// (ClipText), and MessageID without its angle brackets, as the log keeps
-// it. Every backend passes each record it appends through it, so that
-// no front end can write an unbounded one.
+// BoundLogEvent returns e with each text field as the log keeps it
+// (LogText): cut to its bound, and shown plainly; MessageID without its
+// angle brackets. Every backend passes each record it appends through
+// it, so that no front end can write an unbounded one, nor one whose
+// text (a remote server's reply, a client's user name) acts on where it
+// is shown: the console, the API, a terminal, a notice in an INBOX.
 func BoundLogEvent(e LogEvent) LogEvent {
-	e.MailFrom = ClipText(e.MailFrom, LogAddressMax)
-	e.Rcpt = ClipText(e.Rcpt, LogAddressMax)
-	e.Account = ClipText(e.Account, LogAddressMax)
+	e.MailFrom = LogAddress(e.MailFrom)
+	e.Rcpt = LogAddress(e.Rcpt)
+	e.Account = LogAddress(e.Account)
 	e.MessageID = LogMessageID(e.MessageID)
-	e.Subject = ClipText(e.Subject, LogHeaderMax)
-	e.Detail = ClipText(e.Detail, LogDetailMax)
-	e.RemoteIP = ClipText(e.RemoteIP, LogRemoteIPMax)
+	e.Subject = LogText(e.Subject, LogHeaderMax)
+	e.Detail = LogText(e.Detail, LogDetailMax)
+	e.RemoteIP = LogText(e.RemoteIP, LogRemoteIPMax)
 	return e
 }
+
+// LogAddress is an address as the log keeps it and a search asks for it.
+func LogAddress(a string) string { return LogText(a, LogAddressMax) }
 
 // LogMessageID is a Message-ID as the log keeps it and a search asks for
 // it: without angle brackets, bounded. A search for a Message-ID longer
 // than the bound finds the records that kept its cut form.
 func LogMessageID(id string) string {
-	return ClipText(strings.Trim(id, "<>"), LogHeaderMax)
+	return LogText(strings.Trim(id, "<>"), LogHeaderMax)
+}
+
+// LogText is s as the log keeps it: valid UTF-8, on one line (a tab or
+// line break is a space), each other control character and each
+// bidirectional formatting character (an override that makes a row read
+// backwards) U+FFFD, then cut to max bytes (ClipText).
+func LogText(s string, max int) string {
+	if strings.ContainsFunc(s, hidden) || !utf8.ValidString(s) {
+		s = strings.Map(func(r rune) rune {
+			switch {
+			case r == '\t' || r == '\r' || r == '\n':
+				return ' '
+			case hidden(r):
+				return utf8.RuneError
+			}
+			return r
+		}, s) // invalid bytes are U+FFFD too
+	}
+	return ClipText(s, max)
+}
+
+func hidden(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
 }
 
 // clipMark ends a cut text, so that a reader sees it is not whole.

@@ -1,8 +1,10 @@
 package store
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -58,5 +60,40 @@ func TestBoundLogEvent(t *testing.T) {
 	}
 	if got := BoundLogEvent(LogEvent{MessageID: "<a@b>"}).MessageID; got != "a@b" {
 		t.Errorf("Message-ID <a@b> kept as %q", got)
+	}
+}
+
+// TestLogText: whatever comes in (a remote reply with terminal escapes,
+// bidirectional overrides, line breaks, invalid bytes), what the log
+// keeps is valid UTF-8 on one line, with no control or bidirectional
+// formatting character, within its bound; plain text is kept as it is.
+func TestLogText(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"250 2.0.0 OK: queued as 45", "250 2.0.0 OK: queued as 45"},
+		{"Grüße, 日本語 ✓", "Grüße, 日本語 ✓"},
+		{"451 4.7.1 \x1b]2;PWNED\x07 \x1b[2J", "451 4.7.1 \uFFFD]2;PWNED\uFFFD \uFFFD[2J"},
+		{"550 a\r\n550 b\tc", "550 a  550 b c"},
+		{"invoice \u202efdp.exe\u202c \u2066x\u2069", "invoice \uFFFDfdp.exe\uFFFD \uFFFDx\uFFFD"},
+		{"bad \xff\xfe bytes \x9b", "bad \uFFFD\uFFFD bytes \uFFFD"},
+		{"c1 \u009b31m", "c1 \uFFFD31m"},
+	} {
+		if got := LogText(tc.in, 1000); got != tc.want {
+			t.Errorf("LogText(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	seed := time.Now().UnixNano()
+	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	t.Logf("seed %d", seed)
+	pool := []string{"a", "é", "日", "\x1b", "\x07", "\x00", "\x7f", "\u0085", "\u202e", "\u200f", "\u2067", "\r\n", "\t", "\xff", "\xe6\x97", "😀"}
+	for range 2000 {
+		var b strings.Builder
+		for range rng.IntN(400) {
+			b.WriteString(pool[rng.IntN(len(pool))])
+		}
+		max := 3 + rng.IntN(300)
+		got := LogText(b.String(), max)
+		if len(got) > max || !utf8.ValidString(got) || strings.ContainsFunc(got, hidden) {
+			t.Fatalf("LogText(%q, %d) = %q", b.String(), max, got)
+		}
 	}
 }

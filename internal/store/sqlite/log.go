@@ -102,7 +102,7 @@ func logSearch(q store.LogQuery) (query string, args []any, ok bool) {
 		if n, err := store.NormalizeAddress(a); err == nil {
 			a = n // as recorded: an internationalised domain in A-labels
 		}
-		a = store.ClipText(a, store.LogAddressMax) // as recorded: bounded
+		a = store.LogAddress(a) // as recorded
 		// The record of a sub-address's copy is found by the address
 		// it stands for too (LogEvent.Account).
 		// msglog_rcpt and msglog_from leave out the events the other
