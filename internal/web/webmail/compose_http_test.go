@@ -557,3 +557,19 @@ func TestComposeSendRefusedBeforeHold(t *testing.T) {
 		t.Errorf("%d Sent copies, want none", n)
 	}
 }
+
+// TestComposeSubjectOneLine: a Subject posted with line breaks (by a
+// script: a browser strips them from a one-line field) is kept on one
+// line, as a browser would send it.
+func TestComposeSubjectOneLine(t *testing.T) {
+	srv := startServer(t, time.Second)
+	cl := signIn(t, srv, bob, bobPw)
+	resp, body := cl.post("/compose/save", map[string]string{"to": "carol@far.test", "subject": "crlfA\r\nX-Injected: 1\nB\r"}, nil, true, true)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("save: %s\n%s", resp.Status, body)
+	}
+	drafts := srv.Messages(t, bob, store.Drafts)
+	if len(drafts) != 1 || drafts[0].Subject != "crlfAX-Injected: 1B" {
+		t.Fatalf("drafts %+v, want one with the subject on one line", drafts)
+	}
+}

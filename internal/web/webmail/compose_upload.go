@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/xtramail/xtramail/internal/smtpserver"
 	"github.com/xtramail/xtramail/internal/store"
@@ -113,7 +114,11 @@ func (c *composer) readForm(w http.ResponseWriter, r *http.Request) (draftForm, 
 	}
 	f.Source = vals.Get("source")
 	f.To, f.Cc, f.Bcc = vals.Get("to"), vals.Get("cc"), vals.Get("bcc")
-	f.Subject, f.Text = vals.Get("subject"), vals.Get("text")
+	// A browser strips line breaks from a one-line field (HTML's value
+	// sanitization); a hand-made post gets the same, so that no reader
+	// shows a Subject of several lines.
+	f.Subject = strings.NewReplacer("\r", "", "\n", "").Replace(vals.Get("subject"))
+	f.Text = vals.Get("text")
 	for _, v := range vals["remove"] {
 		if i, err := strconv.Atoi(v); err == nil {
 			f.Remove[i] = true
