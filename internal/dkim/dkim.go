@@ -22,11 +22,23 @@ import (
 )
 
 // SignedHeaders are the header fields signed (RFC 6376 5.4.1 recommends
-// these). Fields a message lacks are signed as absent, so that nobody can
-// add them on the way.
-var SignedHeaders = []string{
+// these), each named twice: "oversigned" (RFC 6376 8.15). RFC 5322 3.6
+// allows each of them once in a message, and a name listed once more
+// than the message has it is signed as absent: none can be added on the
+// way. Named once, a Subject or From put above the signed one would show
+// (readers show the first; a verifier takes the last) while the
+// signature still verified.
+var SignedHeaders = oversign(
 	"From", "Reply-To", "Subject", "Date", "To", "Cc", "Message-ID", "In-Reply-To", "References",
 	"MIME-Version", "Content-Type", "Content-Transfer-Encoding", "Content-Disposition", "List-Unsubscribe",
+)
+
+func oversign(fields ...string) []string {
+	keys := make([]string, 0, 2*len(fields))
+	for _, f := range fields {
+		keys = append(keys, f, f)
+	}
+	return keys
 }
 
 // NewSelector is the selector for a domain's next key: "x" and the date,

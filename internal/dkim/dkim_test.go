@@ -40,7 +40,7 @@ func TestSignVerifies(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, want := range []string{"c=relaxed/relaxed", "d=example.org", "s=x20261205", "h=From:Reply-To:Subject:Date:To:Cc:Message-ID"} {
+			for _, want := range []string{"c=relaxed/relaxed", "d=example.org", "s=x20261205", "h=From:From:Reply-To:Reply-To:Subject:Subject:Date:Date:To:To:Cc:Cc:Message-ID:Message-ID"} {
 				if !strings.Contains(strings.ReplaceAll(sig, "\r\n ", ""), want) {
 					t.Errorf("signature lacks %q: %s", want, sig)
 				}
@@ -74,6 +74,14 @@ func TestSignVerifies(t *testing.T) {
 			}
 			if err := verify(strings.Replace(sig+msg, "To: bob", "Cc: mallory@evil.test\r\nTo: bob", 1)); err == nil {
 				t.Fatal("added Cc verifies")
+			}
+			// A second instance of a field the message has, above the
+			// signed one, where readers look (oversigning).
+			for _, added := range []string{"Subject: urgent: pay now", "From: CEO <ceo@example.org>", "To: all@example.org",
+				"Date: Sun, 06 Dec 2026 08:00:00 +0000", "Message-ID: <2@example.org>", "Content-Type: text/html"} {
+				if err := verify(sig + added + "\r\n" + msg); err == nil {
+					t.Errorf("verifies with %q put above the signed field", added)
+				}
 			}
 		})
 	}
