@@ -2,7 +2,6 @@ package imapserver
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/xtramail/xtramail/internal/store"
@@ -23,30 +22,13 @@ import (
 // read only the account's row, through the Store interface, which every
 // backend serves.
 
-// accountRevoked says why a signed-in session must end given its account
-// now (cur) and at sign-in (was), or "" when it may go on; err is the
-// store's answer, ErrNotFound for a removed account.
-func accountRevoked(was, cur store.Account, err error) string {
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return "account removed"
-	case err != nil:
-		return "" // a failing store is no reason to sign everyone out
-	case !cur.Enabled:
-		return "account disabled"
-	case cur.PasswordHash != was.PasswordHash:
-		return "password changed: sign in again"
-	}
-	return ""
-}
-
 // checkAccount reads the session's account before a command runs and
 // reports why the session must end, or "".
 func (s *session) checkAccount() string {
 	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
 	defer cancel()
 	cur, err := s.srv.store.AccountByID(ctx, s.account.ID)
-	return accountRevoked(s.account, cur, err)
+	return store.SignInRevoked(s.account, cur, err)
 }
 
 // recheckAccount is checkAccount before a command when the feed said the
@@ -108,7 +90,7 @@ func (s *Server) checkSessions(id int64) {
 		cur, err := s.store.AccountByID(ctx, id)
 		cancel()
 		for _, sess := range sessions {
-			if reason := accountRevoked(*sess.signedIn.Load(), cur, err); reason != "" {
+			if reason := store.SignInRevoked(*sess.signedIn.Load(), cur, err); reason != "" {
 				sess.log.Info("IMAP session ended: account changed", "reason", reason)
 				sess.end(reason)
 			}

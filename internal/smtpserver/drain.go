@@ -155,6 +155,17 @@ func (d *Drain) End(c *smtp.Conn) {
 	}
 }
 
+// Hangup ends the session when it next waits for a command outside a
+// transaction: reply is written first, or nothing when reply is "" (the
+// answer go-smtp is about to write already says why, such as a MAIL
+// refused because the sign-in was revoked). Call it from the session's
+// own commands: it does not wake a session blocked on the client.
+func (d *Drain) Hangup(c *smtp.Conn, reply string) {
+	if tc := d.find(c); tc != nil {
+		tc.hangup.Store(&reply)
+	}
+}
+
 // find returns the tracked connection under c, through TLS if need be.
 func (d *Drain) find(c *smtp.Conn) *conn {
 	nc := c.Conn()
@@ -204,6 +215,8 @@ type conn struct {
 	d    *Drain
 	busy atomic.Bool
 	smtp atomic.Pointer[smtp.Conn]
+	// hangup, when set, is the reply of a Hangup (see there).
+	hangup atomic.Pointer[string]
 
 	mu        sync.Mutex
 	deadline  time.Time // the read deadline go-smtp asked for
@@ -230,6 +243,10 @@ func (c *conn) Read(p []byte) (int, error) {
 	for {
 		if c.d.closing.Load() && !c.busy.Load() {
 			c.goAway(ShutdownReply)
+			return 0, io.EOF
+		}
+		if r := c.hangup.Load(); r != nil && !c.busy.Load() {
+			c.goAway(*r)
 			return 0, io.EOF
 		}
 		if c.idleTooLong() {
@@ -292,7 +309,7 @@ func (c *conn) SetDeadline(t time.Time) error {
 	return c.Conn.SetWriteDeadline(t)
 }
 
-// goAway writes reply (the shutdown or the idle one) once, through TLS
+// goAway writes reply (the shutdown, the idle one or a Hangup's) once, through TLS
 // when the session uses it; go-smtp closes the connection at the EOF that
 // follows. It runs in the session's goroutine (from Read), when go-smtp
 // is waiting for a command and writes nothing.
@@ -301,7 +318,7 @@ func (c *conn) goAway(reply string) {
 	gone := c.gone
 	c.gone = true
 	c.mu.Unlock()
-	if gone {
+	if gone || reply == "" {
 		return
 	}
 	var w net.Conn = c.Conn

@@ -121,6 +121,27 @@ type Account struct {
 	CreatedAt    time.Time
 }
 
+// SignInRevoked says why a session signed in as was must end given the
+// account now (cur, err as AccountByID returned them), or "" when it may
+// go on: the account was removed (ErrNotFound) or disabled, or its
+// password changed since the sign-in. Every signed-in front end (IMAP,
+// submission) asks it, so that `user disable`, `remove` and `passwd` end
+// them all alike. A failing store (another err) is no reason to sign
+// everyone out.
+func SignInRevoked(was, cur Account, err error) string {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return "account removed"
+	case err != nil:
+		return ""
+	case !cur.Enabled:
+		return "account disabled"
+	case cur.PasswordHash != was.PasswordHash:
+		return "password changed: sign in again"
+	}
+	return ""
+}
+
 // Special-use mailboxes (RFC 6154) every account has from creation.
 const (
 	Inbox  = "INBOX"

@@ -55,6 +55,17 @@ func (st *benchStore) Account(_ context.Context, address string) (store.Account,
 	return a, nil
 }
 
+func (st *benchStore) AccountByID(_ context.Context, id int64) (store.Account, error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for _, a := range st.accts {
+		if a.ID == id {
+			return a, nil
+		}
+	}
+	return store.Account{}, store.ErrNotFound
+}
+
 func (st *benchStore) Domain(_ context.Context, name string) (store.Domain, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()

@@ -345,6 +345,34 @@ func (s *session) refused(rcpt, why string) {
 	}
 }
 
+// signInRevoked reads the session's account again, before a transaction
+// begins and before its message is kept: a session whose account was
+// disabled or removed, or given a new password, since it signed in sends
+// nothing more. The rule is IMAP's (store.SignInRevoked), and it is read
+// here rather than told, since the CLI changes accounts from another
+// process. Such a session is answered 530 5.7.0 and hung up after it:
+// RFC 4954 6 has 530 for a command that needs authentication when none
+// is in force, which is what the revocation leaves. A 4xx would have the
+// client retry on credentials that no longer work; 535 is AUTH's own
+// answer, which the client hears when it signs in again. Until the hang
+// up, pipelined commands hear 530 too (acct is nil).
+func (s *session) signInRevoked(ctx context.Context) *smtp.SMTPError {
+	cur, err := s.srv.st.AccountByID(ctx, s.acct.ID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.log.Warn("re-read account", "err", err)
+	}
+	reason := store.SignInRevoked(*s.acct, cur, err)
+	if reason == "" {
+		return nil
+	}
+	s.log.Info("signed-in session ended: account changed", "reason", reason)
+	s.refused(strings.Join(s.rcpts, ", "), "sign-in ended: "+reason)
+	s.acct = nil
+	s.srv.drain.Hangup(s.conn, "")
+	return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0},
+		Message: "Authentication required: " + reason + "; closing connection"}
+}
+
 func (s *session) Reset() {
 	s.from, s.utf8, s.rcpts, s.routes = "", false, nil, nil
 	s.ret, s.envid, s.dsn = "", "", nil
@@ -361,6 +389,11 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 		s.log.Info("MAIL before AUTH refused", "from", from)
 		return errAuthRequired
 	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	if err := s.signInRevoked(ctx); err != nil {
+		return err
+	}
 	if !s.srv.drain.Begin(s.conn) {
 		return smtpserver.ErrShuttingDown
 	}
@@ -369,8 +402,6 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 			s.srv.drain.End(s.conn)
 		}
 	}()
-	ctx, cancel := s.ctx()
-	defer cancel()
 	addr, aerr := store.NormalizeAddress(from)
 	may := false
 	if aerr == nil {
@@ -551,6 +582,9 @@ func (s *session) Data(r io.Reader) error {
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
+	if err := s.signInRevoked(ctx); err != nil {
+		return err
+	}
 	res, err := s.srv.sub.Submit(ctx, Message{Account: *s.acct, MailFrom: s.from, Rcpts: s.rcpts, Spool: sp, RemoteIP: s.ip, routes: s.routes,
 		DSN: s.dsn})
 	// The health check hears of a full disk from here too, and of its

@@ -28,6 +28,8 @@ import (
 // Store is what submission needs of the store.
 type Store interface {
 	Account(ctx context.Context, address string) (store.Account, error)
+	// AccountByID re-reads a signed-in session's account (signInRevoked).
+	AccountByID(ctx context.Context, id int64) (store.Account, error)
 	Domain(ctx context.Context, name string) (store.Domain, error)
 	DeliverAll(ctx context.Context, ds ...*store.Delivery) ([][]store.Delivered, error)
 	AppendLog(ctx context.Context, events ...store.LogEvent) error
