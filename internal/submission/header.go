@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"time"
 )
@@ -173,4 +174,33 @@ func hasBcc(msg []byte) bool {
 		}
 	}
 	return false
+}
+
+// checkHeaderSize refuses a message whose header section is over
+// MaxHeaderBytes. It reads no more than the bound and a line of msg,
+// whatever the header's size.
+func checkHeaderSize(msg []byte) error {
+	if n := headerSize(msg, MaxHeaderBytes); n > MaxHeaderBytes {
+		return fmt.Errorf("header section of more than %d bytes: %w", MaxHeaderBytes, ErrHeaderTooBig)
+	}
+	return nil
+}
+
+// headerSize returns the length of msg's header section up to the empty
+// line that ends it (all of msg when there is none), or a number over
+// limit as soon as it is known to be longer than that.
+func headerSize(msg []byte, limit int) int {
+	pos := 0
+	for pos < len(msg) && pos <= limit {
+		if msg[pos] == '\n' || bytes.HasPrefix(msg[pos:], []byte("\r\n")) {
+			return pos // the empty line
+		}
+		end := min(len(msg), limit+2)
+		i := bytes.IndexByte(msg[pos:end], '\n')
+		if i < 0 {
+			return end // a line past the limit, or the end of msg
+		}
+		pos += i + 1
+	}
+	return pos
 }

@@ -203,6 +203,12 @@ func smtpError(err error) *smtp.SMTPError {
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Your address is disabled"}
 	case errors.Is(err, ErrTooBig):
 		return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message too big"}
+	case errors.Is(err, ErrHeaderTooBig):
+		// RFC 5321 552 and RFC 3463 5.3.4: a size limit of ours, not a
+		// malformed message (5.6.0); the limit is named, so that the
+		// sender knows what to shorten.
+		return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4},
+			Message: fmt.Sprintf("Message header section too big (over %d KiB of header fields)", MaxHeaderBytes>>10)}
 	case errors.Is(err, ErrTooManyRecipients):
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 5, 3}, Message: "Too many recipients for one message"}
 	case errors.Is(err, ErrRateLimited):

@@ -1,0 +1,81 @@
+package submission_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+
+	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/submission"
+)
+
+// foldedField is a header field of about n bytes made of short folded
+// lines, the shape that costs a signer most per byte.
+func foldedField(rng *rand.Rand, n int) string {
+	var b strings.Builder
+	b.WriteString("X-Filler: start\r\n")
+	for b.Len() < n {
+		b.WriteString(" " + strings.Repeat("x", 1+rng.IntN(70)) + "\r\n")
+	}
+	return b.String()
+}
+
+// TestHeaderSectionBound: a header section over submission.MaxHeaderBytes
+// (tens of MB of folded lines cost the DKIM signer quadratic time) is
+// refused 552 5.3.4 over SMTP, and nothing of it is kept or queued; one
+// just under it goes. The webmail's messages, which reach Submit through
+// the outbox, are held to the same bound.
+func TestHeaderSectionBound(t *testing.T) {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	srv := start(t, nil)
+	c := dial(t, srv)
+	if err := c.Auth(sasl.NewPlainClient("", alice, alicePw)); err != nil {
+		t.Fatal(err)
+	}
+	over := foldedField(rng, submission.MaxHeaderBytes+rng.IntN(64<<10))
+	if got := send(c, alice, []string{outsider}, msg(alice, outsider, "bighdr@x", over)); got != "552 5.3.4" {
+		t.Errorf("header section over the bound: %s, want 552 5.3.4", got)
+	}
+	under := foldedField(rng, submission.MaxHeaderBytes-2048-rng.IntN(64<<10))
+	if got := send(c, alice, []string{outsider}, msg(alice, outsider, "okhdr@x", under)); got != "ok" {
+		t.Errorf("header section under the bound: %s", got)
+	}
+	if countIn(t, srv, alice, store.Sent, "bighdr@x") != 0 || queuedFor(t, srv, "bighdr@x") != 0 {
+		t.Error("a message refused for its header was kept or queued")
+	}
+	if countIn(t, srv, alice, store.Sent, "okhdr@x") != 1 || queuedFor(t, srv, "okhdr@x") != 1 {
+		t.Error("a message under the header bound was not sent")
+	}
+
+	// The webmail's path: a held draft, submitted by the outbox.
+	ctx := context.Background()
+	acct, _ := srv.Store.Account(ctx, alice)
+	clk := outboxClock()
+	ob := submission.NewOutbox(srv.Store, submission.NewSubmitter(srv.Store, submission.Limits{}, nil, clk.Now), nil, clk.Now)
+	raw := "From: Alice <" + alice + ">\r\nTo: " + outsider + "\r\n" + over + "Subject: held\r\n" +
+		"Message-ID: <bigdraft@x>\r\nDate: Sat, 05 Dec 2026 08:00:00 +0000\r\n\r\nHi there.\r\n"
+	d, err := srv.Store.SaveDraft(ctx, acct.ID, 0, store.NewDelivery([]byte(raw), clk.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Store.ScheduleSend(ctx, acct.ID, d.MessageID, clk.Now().Add(10*time.Second), "198.51.100.23"); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(10 * time.Second)
+	if n, _ := ob.SendDue(ctx); n != 1 {
+		t.Fatalf("claimed %d", n)
+	}
+	list, _ := srv.Store.Outbox(ctx, acct.ID)
+	if len(list) != 1 || !strings.Contains(list[0].Error, "header is too big") {
+		t.Errorf("outbox after a draft with a header over the bound: %+v", list)
+	}
+	if countIn(t, srv, alice, store.Sent, "bigdraft@x") != 0 || queuedFor(t, srv, "bigdraft@x") != 0 {
+		t.Error("a webmail message refused for its header was kept or queued")
+	}
+}
