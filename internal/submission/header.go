@@ -152,10 +152,14 @@ func completeHeader(body []byte, domain string, now time.Time) []byte {
 }
 
 // hasBcc reports whether the header section of msg has a Bcc or
-// Resent-Bcc field (even an empty one), read as copyWithoutBcc reads it,
-// which removes them from what is sent: a line's field name is looked
-// for in its first bccFragment bytes.
-func hasBcc(msg []byte) bool {
+// Resent-Bcc field, which what is sent must not show.
+func hasBcc(msg []byte) bool { return hasField(msg, isBccName) }
+
+// hasField reports whether the header section of msg has a field (even
+// an empty one) whose name is says yes to, read as copyWithoutBcc reads
+// it, which removes from what is sent the fields hasBcc finds: a line's
+// field name is looked for in its first bccFragment bytes.
+func hasField(msg []byte, is func(name []byte) bool) bool {
 	for len(msg) > 0 {
 		line := msg
 		if i := bytes.IndexByte(msg, '\n'); i >= 0 {
@@ -169,7 +173,7 @@ func hasBcc(msg []byte) bool {
 		if first[0] == ' ' || first[0] == '\t' {
 			continue // a continuation line
 		}
-		if colon := bytes.IndexByte(first, ':'); colon > 0 && isBccName(first[:colon]) {
+		if colon := bytes.IndexByte(first, ':'); colon > 0 && is(first[:colon]) {
 			return true
 		}
 	}

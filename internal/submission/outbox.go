@@ -263,9 +263,16 @@ func (o *Outbox) spoolDraft(ctx context.Context, sp *smtpserver.Spool, acct, id,
 // Recipients returns the envelope recipients of a message: its To, Cc
 // and Bcc addresses, each once (RFC 5322 3.6.3).
 func Recipients(info *message.Info) []string {
+	return envelopeAddrs(info.Envelope.To, info.Envelope.Cc, info.Envelope.Bcc)
+}
+
+// envelopeAddrs returns the addresses of the lists, normalised as
+// envelope recipients are (store.NormalizeAddress), each once; group
+// names and incomplete addresses are left out.
+func envelopeAddrs(lists ...[]message.Address) []string {
 	var out []string
 	seen := map[string]bool{}
-	for _, list := range [][]message.Address{info.Envelope.To, info.Envelope.Cc, info.Envelope.Bcc} {
+	for _, list := range lists {
 		for _, a := range list {
 			if a.GroupStart || a.GroupEnd || a.Mailbox == "" || a.Host == "" {
 				continue

@@ -159,9 +159,10 @@ type Message struct {
 	// moments ago (checkRoute); Submit decides those it lacks.
 	routes map[string]route
 	// info is the message parsed, long says it has a line over 998
-	// octets, and bcc a Bcc or Resent-Bcc field (prepare).
-	info      *message.Info
-	long, bcc bool
+	// octets, bcc a Bcc or Resent-Bcc field, resent any Resent- field
+	// (prepare).
+	info              *message.Info
+	long, bcc, resent bool
 }
 
 // Result says what Submit did.
@@ -366,7 +367,7 @@ func (s *Submitter) prepare(m *Message) (*message.Info, originators, error) {
 			}
 			info = message.Parse(b)
 			orig = countOriginators(b, info)
-			m.long, m.bcc = message.HasLongLine(b), hasBcc(b)
+			m.long, m.bcc, m.resent = message.HasLongLine(b), hasBcc(b), hasField(b, isResentName)
 			return nil
 		})
 		if err != nil {
@@ -385,7 +386,7 @@ func (s *Submitter) prepare(m *Message) (*message.Info, originators, error) {
 	// listener does it while the message streams in).
 	m.Body = completeHeader(m.Body, domainOf(m.Account.Address), s.now())
 	info := message.Parse(m.Body)
-	m.info, m.long, m.bcc = info, message.HasLongLine(m.Body), hasBcc(m.Body)
+	m.info, m.long, m.bcc, m.resent = info, message.HasLongLine(m.Body), hasBcc(m.Body), hasField(m.Body, isResentName)
 	return info, countOriginators(m.Body, info), nil
 }
 
@@ -428,6 +429,22 @@ func (s *Submitter) store(ctx context.Context, m Message, acct store.Account, rc
 	og, err := m.outgoing()
 	if err != nil {
 		return Result{}, fmt.Errorf("submit for %s: %w", acct.Address, err)
+	}
+	kept, err := m.sentWithBcc(rcpts)
+	if err != nil {
+		if og != nil {
+			og.close()
+		}
+		return Result{}, fmt.Errorf("submit for %s: %w", acct.Address, err)
+	}
+	if kept != nil {
+		// The Sent copy names the Bcc recipients the client left out;
+		// what is sent is the message as the client gave it.
+		defer kept.close()
+		sent.Body, sent.Size, sent.Info = kept.open(), kept.size, kept.info
+		if og == nil {
+			og = m.asSubmitted()
+		}
 	}
 	if og != nil {
 		// The Sent copy keeps what the user sent; the rest gets what is
@@ -630,6 +647,12 @@ func isBccName(name []byte) bool {
 	return bytes.EqualFold(name, []byte("Bcc")) || bytes.EqualFold(name, []byte("Resent-Bcc"))
 }
 
+// isResentName reports whether a header field name is one of the
+// Resent- fields of RFC 5322 3.6.6, which a redirected message carries.
+func isResentName(name []byte) bool {
+	return len(name) > len("Resent-") && bytes.EqualFold(name[:len("Resent-")], []byte("Resent-"))
+}
+
 // bccFragment is the bytes of a line copyWithoutBcc holds at once.
 const bccFragment = 64 << 10
 
@@ -711,11 +734,7 @@ func (m *Message) outgoing() (*outgoing, error) {
 	}
 	src := out
 	if src == nil {
-		if m.Spool != nil {
-			src = &outgoing{open: m.Spool.Reader, size: m.Spool.Size(), info: m.info, close: func() {}}
-		} else {
-			src = &outgoing{open: func() io.Reader { return bytes.NewReader(m.Body) }, info: m.info, close: func() {}}
-		}
+		src = m.asSubmitted()
 	}
 	plan, err := message.Plan(src.info, src.open(), message.NeedShortLines)
 	if err != nil || plan == nil {
@@ -743,6 +762,76 @@ func (m *Message) outgoing() (*outgoing, error) {
 		out.converted = true
 	}
 	return out, err
+}
+
+// asSubmitted is m as the client gave it (its Message-ID and Date
+// completed), read from m's own spool or Body: closing it closes nothing.
+func (m *Message) asSubmitted() *outgoing {
+	if m.Spool != nil {
+		return &outgoing{open: m.Spool.Reader, size: m.Spool.Size(), info: m.info, close: func() {}}
+	}
+	return &outgoing{open: func() io.Reader { return bytes.NewReader(m.Body) }, size: int64(len(m.Body)), info: m.info, close: func() {}}
+}
+
+// sentWithBcc returns the Sent copy of m with a Bcc field naming the
+// envelope recipients (rcpts, normalised) that its To and Cc do not, nil
+// when there are none or m has a Bcc field already. Mail clients (mutt,
+// Thunderbird, Apple Mail) strip Bcc from what they submit and APPEND
+// their own Sent copy with it, which the duplicate rule (store/dedup.go:
+// same Message-ID and body) then drops for ours: without the field the
+// user could not see whom they Bcc'd. A message with Resent- fields is a
+// redirect (RFC 5322 3.6.6), whose recipients those fields name: it is
+// kept as it is.
+func (m *Message) sentWithBcc(rcpts []string) (*outgoing, error) {
+	if m.bcc || m.resent {
+		return nil, nil
+	}
+	shown := map[string]bool{}
+	for _, a := range envelopeAddrs(m.info.Envelope.To, m.info.Envelope.Cc) {
+		shown[a] = true
+	}
+	var hidden []string
+	for _, r := range rcpts {
+		if !shown[r] {
+			hidden = append(hidden, r)
+		}
+	}
+	if len(hidden) == 0 {
+		return nil, nil
+	}
+	field := bccField(hidden)
+	if m.Spool == nil {
+		return inMemory(append(field, m.Body...)), nil
+	}
+	return m.spoolOut("Sent copy with Bcc", func(w io.Writer) error {
+		if _, err := w.Write(field); err != nil {
+			return err
+		}
+		_, err := io.Copy(w, m.Spool.Reader())
+		return err
+	})
+}
+
+// bccField is a Bcc header field of addrs, folded before 78 characters
+// where it can be (RFC 5322 2.1.1).
+func bccField(addrs []string) []byte {
+	b := []byte("Bcc: ")
+	line := len(b)
+	for i, a := range addrs {
+		if i > 0 {
+			b = append(b, ',')
+			line++
+			if line+1+len(a) > 78 {
+				b = append(b, "\r\n"...)
+				line = 0
+			}
+			b = append(b, ' ')
+			line++
+		}
+		b = append(b, a...)
+		line += len(a)
+	}
+	return append(b, "\r\n"...)
 }
 
 // inMemory is an outgoing message held in b.
