@@ -156,8 +156,9 @@ func completeHeader(body []byte, domain string, now time.Time) []byte {
 func hasBcc(msg []byte) bool { return hasField(msg, isBccName) }
 
 // hasField reports whether the header section of msg has a field (even
-// an empty one) whose name is says yes to, read as copyWithoutBcc reads
-// it, which removes from what is sent the fields hasBcc finds: a line's
+// an empty one) whose name is says yes to, read as copyWithoutUnsent
+// reads it, which removes from what is sent the fields isUnsentName
+// names: a line's
 // field name is looked for in its first bccFragment bytes.
 func hasField(msg []byte, is func(name []byte) bool) bool {
 	for len(msg) > 0 {

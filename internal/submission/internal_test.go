@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func TestStripBcc(t *testing.T) {
+func TestStripUnsent(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
 		{"From: a\r\nTo: b\r\n\r\nBcc: body line\r\n", "From: a\r\nTo: b\r\n\r\nBcc: body line\r\n"},
 		{"From: a\r\nBcc: x@y,\r\n z@y\r\nTo: b\r\n\r\nbody\r\n", "From: a\r\nTo: b\r\n\r\nbody\r\n"},
@@ -14,10 +14,12 @@ func TestStripBcc(t *testing.T) {
 		{"Subject: s\r\n bcc: not a field\r\nbcc : x\r\n\r\n", "Subject: s\r\n bcc: not a field\r\n\r\n"},
 		{"Subject: only a header\r\nBcc: x\r\n", "Subject: only a header\r\n"},
 		{"X-Bcc-Note: kept\r\n\r\n", "X-Bcc-Note: kept\r\n\r\n"},
+		{"Return-Path: <f@x>\r\nFrom: a\r\nreturn-path : <g@x>\r\n\r\nReturn-Path: body\r\n", "From: a\r\n\r\nReturn-Path: body\r\n"},
+		{"X-Return-Path: kept\r\nReceived: kept\r\n\r\n", "X-Return-Path: kept\r\nReceived: kept\r\n\r\n"},
 	} {
-		got, stripped := stripBcc([]byte(c.in))
+		got, stripped := stripUnsent([]byte(c.in))
 		if string(got) != c.want || stripped != (c.in != c.want) {
-			t.Errorf("stripBcc(%q) = %q, %v; want %q", c.in, got, stripped, c.want)
+			t.Errorf("stripUnsent(%q) = %q, %v; want %q", c.in, got, stripped, c.want)
 		}
 	}
 }

@@ -159,10 +159,10 @@ type Message struct {
 	// moments ago (checkRoute); Submit decides those it lacks.
 	routes map[string]route
 	// info is the message parsed, long says it has a line over 998
-	// octets, bcc a Bcc or Resent-Bcc field, resent any Resent- field
-	// (prepare).
-	info              *message.Info
-	long, bcc, resent bool
+	// octets, bcc a Bcc or Resent-Bcc field, unsent any field not sent
+	// (isUnsentName), resent any Resent- field (prepare).
+	info                      *message.Info
+	long, bcc, unsent, resent bool
 }
 
 // Result says what Submit did.
@@ -368,6 +368,7 @@ func (s *Submitter) prepare(m *Message) (*message.Info, originators, error) {
 			info = message.Parse(b)
 			orig = countOriginators(b, info)
 			m.long, m.bcc, m.resent = message.HasLongLine(b), hasBcc(b), hasField(b, isResentName)
+			m.unsent = hasField(b, isUnsentName)
 			return nil
 		})
 		if err != nil {
@@ -387,6 +388,7 @@ func (s *Submitter) prepare(m *Message) (*message.Info, originators, error) {
 	m.Body = completeHeader(m.Body, domainOf(m.Account.Address), s.now())
 	info := message.Parse(m.Body)
 	m.info, m.long, m.bcc, m.resent = info, message.HasLongLine(m.Body), hasBcc(m.Body), hasField(m.Body, isResentName)
+	m.unsent = hasField(m.Body, isUnsentName)
 	return info, countOriginators(m.Body, info), nil
 }
 
@@ -626,13 +628,14 @@ func mayUseAddr(mayUse func(addr string) (bool, error), a message.Address) error
 	return nil
 }
 
-// stripBcc returns the message without its Bcc header fields (with their
-// continuation lines), and whether it had any. Only the header section is
-// looked at: it ends at the first empty line.
-func stripBcc(body []byte) ([]byte, bool) {
+// stripUnsent returns the message without the header fields that are not
+// sent (isUnsentName; with their continuation lines), and whether it had
+// any. Only the header section is looked at: it ends at the first empty
+// line.
+func stripUnsent(body []byte) ([]byte, bool) {
 	var out bytes.Buffer
 	out.Grow(len(body))
-	found, _ := copyWithoutBcc(&out, bytes.NewReader(body))
+	found, _ := copyWithoutUnsent(&out, bytes.NewReader(body))
 	if !found {
 		return body, false
 	}
@@ -647,21 +650,30 @@ func isBccName(name []byte) bool {
 	return bytes.EqualFold(name, []byte("Bcc")) || bytes.EqualFold(name, []byte("Resent-Bcc"))
 }
 
+// isUnsentName reports whether a header field name is one that what is
+// sent must not carry, though the Sent copy keeps it: Bcc and Resent-Bcc
+// (isBccName), and Return-Path, which the final delivery MTA adds (RFC
+// 5321 4.4: an originating system SHOULD NOT send it); a client's own
+// would be forged trace information.
+func isUnsentName(name []byte) bool {
+	return isBccName(name) || bytes.EqualFold(bytes.TrimRight(name, " \t"), []byte("Return-Path"))
+}
+
 // isResentName reports whether a header field name is one of the
 // Resent- fields of RFC 5322 3.6.6, which a redirected message carries.
 func isResentName(name []byte) bool {
 	return len(name) > len("Resent-") && bytes.EqualFold(name[:len("Resent-")], []byte("Resent-"))
 }
 
-// bccFragment is the bytes of a line copyWithoutBcc holds at once.
+// bccFragment is the bytes of a line copyWithoutUnsent holds at once.
 const bccFragment = 64 << 10
 
-// copyWithoutBcc copies a message from r to w without its Bcc and
-// Resent-Bcc header fields (RFC 5322 3.6.3: what is sent must not show
-// them) and reports whether it had any. It streams: only bccFragment
+// copyWithoutUnsent copies a message from r to w without its header
+// fields that are not sent (isUnsentName: Bcc and Resent-Bcc, RFC 5322
+// 3.6.3, and Return-Path) and reports whether it had any. It streams: only bccFragment
 // bytes are held, whatever the lengths of the message and of its header
 // lines.
-func copyWithoutBcc(w io.Writer, r io.Reader) (found bool, err error) {
+func copyWithoutUnsent(w io.Writer, r io.Reader) (found bool, err error) {
 	br := bufio.NewReaderSize(r, bccFragment)
 	skipping, midLine := false, false
 	for {
@@ -686,7 +698,7 @@ func copyWithoutBcc(w io.Writer, r io.Reader) (found bool, err error) {
 			// A continuation line goes with its field.
 		default:
 			colon := bytes.IndexByte(frag, ':')
-			skipping = colon > 0 && isBccName(frag[:colon])
+			skipping = colon > 0 && isUnsentName(frag[:colon])
 			found = found || skipping
 		}
 		if !skipping {
@@ -728,7 +740,7 @@ type outgoing struct {
 // on the same in-flight budget), so that memory does not grow with
 // message size here either; the caller closes what it returns.
 func (m *Message) outgoing() (*outgoing, error) {
-	out, err := m.withoutBcc()
+	out, err := m.withoutUnsent()
 	if err != nil || !m.long {
 		return out, err
 	}
@@ -864,18 +876,18 @@ func spoolErr(err error) error {
 	return err
 }
 
-// withoutBcc returns m without its Bcc fields, nil when it has none
-// (prepare looked).
-func (m *Message) withoutBcc() (*outgoing, error) {
-	if !m.bcc {
+// withoutUnsent returns m without its fields that are not sent
+// (isUnsentName), nil when it has none (prepare looked).
+func (m *Message) withoutUnsent() (*outgoing, error) {
+	if !m.unsent {
 		return nil, nil
 	}
 	if m.Spool == nil {
-		b, _ := stripBcc(m.Body)
+		b, _ := stripUnsent(m.Body)
 		return inMemory(b), nil
 	}
-	return m.spoolOut("copy without Bcc", func(w io.Writer) error {
-		_, err := copyWithoutBcc(w, m.Spool.Reader())
+	return m.spoolOut("copy without Bcc and Return-Path", func(w io.Writer) error {
+		_, err := copyWithoutUnsent(w, m.Spool.Reader())
 		return err
 	})
 }
