@@ -337,15 +337,60 @@ func (s *session) signInEvent(ctx context.Context, kind store.LogStatus, a store
 	}
 }
 
-// refused records a refused message in the message log.
-func (s *session) refused(rcpt, why string) {
+// envelope is who a refusal record is about: the transaction's sender
+// and recipients and the signed-in account's domain. Data takes it when
+// it begins, since a BDAT transfer's Data may end after go-smtp moved on
+// to the next transaction.
+type envelope struct {
+	from, rcpts string
+	domainID    int64
+}
+
+func (s *session) envelope(rcpts string) envelope {
+	e := envelope{from: s.from, rcpts: rcpts}
+	if s.acct != nil {
+		e.domainID = s.acct.DomainID
+	}
+	return e
+}
+
+// refused records a refused message in the message log, answered reply
+// for why, as capture records its own ("submission: 552 5.3.4 why").
+func (s *session) refused(rcpt string, reply *smtp.SMTPError, why string) {
+	s.refusedAs(s.envelope(rcpt), reply, why, 0)
+}
+
+// refusedErr is refused for an error of Submit or of a check of the
+// session's: the record says it in the words of the answer, which hold
+// no internal ids and no package prefix (the errors' text carries both,
+// and is for the log); an error of the system's, not the sender's or
+// the message's, adds its own text for the administrator.
+func (s *session) refusedErr(rcpt string, reply *smtp.SMTPError, err error) {
+	s.refused(rcpt, reply, refusalWhy(reply, err))
+}
+
+// refusalWhy is what a refusal record says of err (refusedErr).
+func refusalWhy(reply *smtp.SMTPError, err error) string {
+	if systemFault(reply, err) {
+		return reply.Message + ": " + err.Error()
+	}
+	return reply.Message
+}
+
+// systemFault reports whether an error answered reply is a local fault
+// (logged at error level, its text kept for the administrator), not a
+// refusal of the sender's or of the message's.
+func systemFault(reply *smtp.SMTPError, err error) bool {
+	return smtpserver.Temporary(reply) && !errors.Is(err, ErrRateLimited) && reply != errTooManyRcpts
+}
+
+// refusedAs records a refusal of env's transaction, of size bytes read
+// (0 when none was).
+func (s *session) refusedAs(env envelope, reply *smtp.SMTPError, why string, size int64) {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	var domainID int64
-	if s.acct != nil {
-		domainID = s.acct.DomainID
-	}
-	ev := msglog.With(msglog.Message(time.Now(), nil, s.from, 0, s.ip), msglog.Refused, rcpt, domainID, "submission: "+why)
+	ev := msglog.With(msglog.Message(time.Now(), nil, env.from, size, s.ip), msglog.Refused, env.rcpts, env.domainID,
+		"submission: "+smtpserver.ReplyText(reply)+" "+why)
 	if err := s.srv.msglog.Add(ctx, ev); err != nil {
 		s.log.Warn("message log: refusal", "err", err)
 	}
@@ -372,11 +417,12 @@ func (s *session) signInRevoked(ctx context.Context) *smtp.SMTPError {
 		return nil
 	}
 	s.log.Info("signed-in session ended: account changed", "reason", reason)
-	s.refused(strings.Join(s.rcpts, ", "), "sign-in ended: "+reason)
+	reply := &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0},
+		Message: "Authentication required: " + reason + "; closing connection"}
+	s.refused(strings.Join(s.rcpts, ", "), reply, "sign-in ended: "+reason)
 	s.acct = nil
 	s.srv.drain.Hangup(s.conn, "")
-	return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0},
-		Message: "Authentication required: " + reason + "; closing connection"}
+	return reply
 }
 
 func (s *session) Reset() {
@@ -418,13 +464,13 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 	}
 	if !may {
 		s.from = strings.ToLower(from)
-		s.refused("", fmt.Sprintf("envelope sender %q is neither the signed-in address, a sub-address of it nor an allowed alias", from))
+		s.refused("", errSpoofed, fmt.Sprintf("envelope sender %q is neither the signed-in address, a sub-address of it nor an allowed alias", from))
 		return errSpoofed
 	}
 	if opts != nil && opts.Size > 0 && !s.srv.budget.Fits(opts.Size) {
 		// RFC 1870 6.1: 452 when the size is too big for now.
 		s.from = addr
-		s.refused("", "in-flight message bytes over the budget")
+		s.refused("", smtpserver.ErrStorageFull, "in-flight message bytes over the budget")
 		return smtpserver.ErrStorageFull
 	}
 	if err := s.srv.sub.Allowed(ctx, s.acct.ID); err != nil {
@@ -433,8 +479,9 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 			s.log.Error("count sends", "err", err)
 			return smtpserver.Error(err)
 		}
-		s.refused("", err.Error())
-		return rateError(err)
+		reply := rateError(err)
+		s.refusedErr("", reply, err)
+		return reply
 	}
 	if opts != nil && len(opts.EnvelopeID) > maxEnvID {
 		// RFC 3461 4.4: at most 100 characters.
@@ -510,8 +557,9 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		if !errors.Is(err, ErrNoRoute) {
 			s.log.Error("check recipient", "rcpt", addr, "err", err)
 		}
-		s.refused(addr, err.Error())
-		return smtpError(err)
+		reply := smtpError(err)
+		s.refusedErr(addr, reply, err)
+		return reply
 	}
 	if s.routes == nil {
 		s.routes = map[string]route{}
@@ -531,6 +579,7 @@ func (s *session) Data(r io.Reader) error {
 	if s.acct == nil || s.from == "" {
 		return errAuthRequired
 	}
+	env := s.envelope(strings.Join(s.rcpts, ", "))
 	body, done := smtpserver.LineGuardOf(s.conn.Conn()).Body(r)
 	defer done()
 	// The body streams through the line-ending rule and the header
@@ -577,7 +626,7 @@ func (s *session) Data(r io.Reader) error {
 			}
 			s.srv.cfg.Storage.Record(err)
 			s.log.Error("spool submitted message", "err", err)
-			s.refused(strings.Join(s.rcpts, ", "), "spool: "+err.Error())
+			s.refusedAs(env, reply, "spool: "+err.Error(), in.Size())
 			return reply
 		}
 		// A timeout or a broken connection: go-smtp would answer 421
@@ -598,12 +647,12 @@ func (s *session) Data(r io.Reader) error {
 	s.srv.cfg.Storage.Record(err)
 	if err != nil {
 		reply := smtpError(err)
-		if smtpserver.Temporary(reply) && !errors.Is(err, ErrRateLimited) && reply != errTooManyRcpts {
+		if systemFault(reply, err) {
 			s.log.Error("submit", "err", err)
 		} else {
 			s.log.Info("message refused", "err", err)
 		}
-		s.refused(strings.Join(s.rcpts, ", "), err.Error())
+		s.refusedAs(env, reply, refusalWhy(reply, err), sp.Size())
 		return reply
 	}
 	s.log.Info("message submitted", "message_id", res.MessageID, "rcpts", res.Queued, "local", res.Local, "size", sp.Size())
