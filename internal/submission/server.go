@@ -605,7 +605,9 @@ func (s *session) Data(r io.Reader) error {
 		var se *smtp.SMTPError
 		switch {
 		case errors.As(err, &se):
-			return err // over the size limit: go-smtp reads the rest
+			// Over the size limit: go-smtp reads the rest.
+			s.refusedAs(env, se, "message over the size limit", in.Size())
+			return err
 		case errors.Is(err, smtp.ErrDataReset):
 			// BDAT without LAST, then RSET or EHLO (RFC 3030 4: the
 			// transaction is aborted, the session goes on) or a
@@ -613,6 +615,8 @@ func (s *session) Data(r io.Reader) error {
 			// Data runs in a goroutine of its own, so the session's
 			// fields are no longer this transaction's; nothing is kept.
 			s.log.Info("chunked message abandoned by the client", "received", in.Size())
+			s.refusedAs(env, &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}},
+				"transfer aborted before the last chunk (size limit, RSET or disconnect)", in.Size())
 			return err
 		case in.ReadErr() == nil:
 			// The spool refused it: the budget is spent or the disk

@@ -1,0 +1,53 @@
+package submission_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-sasl"
+
+	"github.com/xtramail/xtramail/internal/config"
+)
+
+// TestOversizeRefusalsLogged: a message over the size limit, by DATA or
+// by BDAT, gets a refused record, as capture writes one; before, only the
+// refusals of Submit's checks had one.
+func TestOversizeRefusalsLogged(t *testing.T) {
+	const limit = 4096
+	srv := start(t, func(c *config.Config) { c.Submission.MaxMessageBytes = limit })
+	big := msg(alice, outsider, "big@x", "") + strings.Repeat("0123456789abcdef\r\n", limit/16)
+
+	c := dial(t, srv)
+	if err := c.Auth(sasl.NewPlainClient("", alice, alicePw)); err != nil {
+		t.Fatal(err)
+	}
+	if got := send(c, alice, []string{outsider}, big); got != "552 5.3.4" {
+		t.Fatalf("DATA over the limit: %s", got)
+	}
+	r := signedIn(t, srv, false)
+	r.cmd("MAIL FROM:<"+alice+">", "250 ")
+	r.cmd("RCPT TO:<"+bob+">", "250 ")
+	// A first chunk within the limit, then one past it: go-smtp answers
+	// 552 and ends the transfer. (A first chunk past the limit, like a
+	// SIZE= at MAIL, is answered by go-smtp before the session hears of
+	// the transaction's body, in capture as here.)
+	r.send(fmt.Sprintf("BDAT %d\r\n%s", 1000, big[:1000]))
+	r.expect("250 ")
+	r.send(fmt.Sprintf("BDAT %d LAST\r\n%s", len(big)-1000, big[1000:]))
+	r.expect("552 ")
+
+	var data, bdat bool
+	for _, d := range refusals(t, srv, alice) {
+		switch {
+		case !strings.HasPrefix(d, "submission: 552 5.3.4 "):
+		case strings.Contains(d, "message over the size limit"):
+			data = true
+		case strings.Contains(d, "before the last chunk"):
+			bdat = true
+		}
+	}
+	if !data || !bdat {
+		t.Errorf("over-size records: DATA %v, BDAT %v; records %q", data, bdat, refusals(t, srv, alice))
+	}
+}
