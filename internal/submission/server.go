@@ -170,6 +170,9 @@ type session struct {
 	// routes are the accepted recipients' routes, decided at RCPT and
 	// given to Submit with the message.
 	routes map[string]route
+	// readAt is when the account was last read again at DATA
+	// (signInRevoked): a MAIL just after needs no read of its own.
+	readAt time.Time
 	// copyBuf carries each DATA from the connection to the spool: one
 	// per connection rather than io.Copy's 32 KiB per message. A Data
 	// takes it and gives it back when it ends (takeBuf, giveBuf): the
@@ -443,8 +446,13 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
-	if err := s.signInRevoked(ctx); err != nil {
-		return err
+	// DATA reads the account again before anything is kept; a MAIL
+	// right after one (a client sending message after message) is
+	// answered on that read, one store read a message.
+	if time.Since(s.readAt) > time.Second {
+		if err := s.signInRevoked(ctx); err != nil {
+			return err
+		}
 	}
 	if !s.srv.drain.Begin(s.conn) {
 		return smtpserver.ErrShuttingDown
@@ -644,6 +652,7 @@ func (s *session) Data(r io.Reader) error {
 	if err := s.signInRevoked(ctx); err != nil {
 		return err
 	}
+	s.readAt = time.Now()
 	res, err := s.srv.sub.Submit(ctx, Message{Account: *s.acct, MailFrom: s.from, Rcpts: s.rcpts, Spool: sp, RemoteIP: s.ip, routes: s.routes,
 		DSN: s.dsn})
 	// The health check hears of a full disk from here too, and of its
