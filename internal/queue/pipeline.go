@@ -49,29 +49,9 @@ type wire struct {
 }
 
 func newWire(nc net.Conn) *wire {
-	return &wire{nc: nc, r: textproto.NewReader(bufio.NewReader(&lineLimit{r: nc})), w: bufio.NewWriterSize(nc, 32<<10),
+	// nc bounds the replies read (replyConn).
+	return &wire{nc: nc, r: textproto.NewReader(bufio.NewReader(nc)), w: bufio.NewWriterSize(nc, 32<<10),
 		buf: make([]byte, 16<<10)}
-}
-
-// lineLimit fails a reply line longer than RFC 5321 4.5.3.1.5 allows
-// (doubled, as go-smtp's client does), so that a hostile server cannot
-// make the reader buffer without bound.
-type lineLimit struct {
-	r   io.Reader
-	cur int
-}
-
-func (l *lineLimit) Read(b []byte) (int, error) {
-	n, err := l.r.Read(b)
-	for _, c := range b[:n] {
-		l.cur++
-		if c == '\n' {
-			l.cur = 0
-		} else if l.cur > 2000 {
-			return 0, errors.New("smtp reply line too long")
-		}
-	}
-	return n, err
 }
 
 // reply reads one reply; a reply with another code than expect (a

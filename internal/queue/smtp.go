@@ -172,7 +172,7 @@ func (w *Worker) connect(ctx context.Context, t target, a string) (*conn, string
 			raw.Close()
 			return nil, "", fmt.Errorf("tls with %s: %w", name, err)
 		}
-		nc = tc
+		nc = &replyConn{Conn: tc}
 	} else {
 		nc, err = w.prelude(ctx, raw, t, tlsCfg, name)
 		if err != nil {
@@ -227,9 +227,19 @@ func (w *Worker) connect(ctx context.Context, t target, a string) (*conn, string
 // wants it and the server offers it (RFC 3207), then returns the
 // connection to hand to go-smtp.
 func (w *Worker) prelude(ctx context.Context, raw net.Conn, t target, tlsCfg *tls.Config, name string) (net.Conn, error) {
-	br := bufio.NewReader(raw)
+	lim := &replyConn{Conn: raw}
+	br := bufio.NewReader(lim)
 	r := textproto.NewReader(br)
-	if _, msg, err := r.ReadResponse(220); err != nil {
+	// read is r.ReadResponse, failing for a reply cut at a bound
+	// (replyConn), which the reader would take for whole.
+	read := func(code int) (string, error) {
+		_, msg, err := r.ReadResponse(code)
+		if lim.err != nil {
+			return "", lim.err
+		}
+		return msg, err
+	}
+	if msg, err := read(220); err != nil {
 		if err := smtpErr(err, msg); isSMTP(err) {
 			// RFC 5321 3.1: a server that greets with 554 (or 421)
 			// waits for QUIT; say it rather than drop the connection.
@@ -242,7 +252,7 @@ func (w *Worker) prelude(ctx context.Context, raw net.Conn, t target, tlsCfg *tl
 		return nil, fmt.Errorf("ehlo to %s: %w", name, err)
 	}
 	starttls := false
-	if _, msg, err := r.ReadResponse(250); err == nil {
+	if msg, err := read(250); err == nil {
 		for _, l := range strings.Split(msg, "\n")[1:] {
 			if f := strings.Fields(l); len(f) > 0 && strings.EqualFold(f[0], "STARTTLS") {
 				starttls = true
@@ -261,7 +271,7 @@ func (w *Worker) prelude(ctx context.Context, raw net.Conn, t target, tlsCfg *tl
 	if _, err := io.WriteString(raw, "STARTTLS\r\n"); err != nil {
 		return nil, fmt.Errorf("starttls to %s: %w", name, err)
 	}
-	if _, msg, err := r.ReadResponse(220); err != nil {
+	if msg, err := read(220); err != nil {
 		return nil, fmt.Errorf("starttls to %s: %w", name, smtpErr(err, msg))
 	}
 	raw.SetDeadline(time.Now().Add(w.cfg.CommandTimeout))
@@ -274,7 +284,7 @@ func (w *Worker) prelude(ctx context.Context, raw net.Conn, t target, tlsCfg *tl
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return nil, fmt.Errorf("%w with %s: %w", errTLSFailed, name, err)
 	}
-	return &greetedConn{Conn: tc, r: io.MultiReader(greeting, tc)}, nil
+	return &greetedConn{Conn: tc, r: io.MultiReader(greeting, &replyConn{Conn: tc})}, nil
 }
 
 // errTLSFailed marks a failed STARTTLS handshake.
@@ -551,7 +561,12 @@ func failure(err error, host string) result {
 		return result{outcome: store.QueueDeferred, reply: err.Error(), status: "4.4.2", host: host}
 	}
 	var se *smtp.SMTPError
-	if !errors.As(err, &se) {
+	switch {
+	case errors.Is(err, errProtocol):
+		// RFC 3463 4.5.0: other or undefined protocol status; deferred,
+		// as the server may be mended by the next attempt.
+		return result{outcome: store.QueueDeferred, reply: err.Error(), status: "4.5.0", host: host}
+	case !errors.As(err, &se):
 		return result{outcome: store.QueueDeferred, reply: err.Error(), status: "4.4.1", host: host}
 	}
 	r := result{outcome: store.QueueDeferred, host: host, code: se.Code}
