@@ -72,6 +72,8 @@ func (w *Worker) settle(ctx context.Context, m *outMsg, results []result) {
 	var notices []notice
 	for i, e := range m.entries {
 		r := results[i]
+		// Kept in the entry, the log and the notification: bounded.
+		r.reply = store.ClipText(r.reply, maxReplyText)
 		ev := msglog.With(msglog.Message(now, &message.Info{MessageID: e.MessageID, Subject: e.Subject}, e.MailFrom, e.Size, ""),
 			"", e.Rcpt, e.DomainID, detail(r))
 		st := store.QueueSettle{ID: e.ID, Outcome: r.outcome}
@@ -161,6 +163,8 @@ func (w *Worker) settle(ctx context.Context, m *outMsg, results []result) {
 	}
 }
 
+// detail is what the entry and the log keep of a result: the host, the
+// reply and the note, within maxReplyText.
 func detail(r result) string {
 	s := r.reply
 	if r.host != "" {
@@ -169,7 +173,7 @@ func detail(r result) string {
 	if r.note != "" {
 		s += " (" + r.note + ")"
 	}
-	return s
+	return store.ClipText(s, maxReplyText)
 }
 
 // maxOriginalHeaders bounds the original header returned in a
