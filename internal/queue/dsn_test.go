@@ -2,11 +2,14 @@ package queue
 
 import (
 	"bytes"
+	"io"
+	"math/rand/v2"
 	"os/exec"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/emersion/go-smtp"
 
@@ -209,4 +212,103 @@ for b in blocks[1:]:
 		t.Fatalf("Python's email package on the notification: %v\n%s\n%s", err, out, n)
 	}
 	return string(out)
+}
+
+// TestNotificationTextBounded (class: a remote's reply went into the
+// notification raw and as one line): replies of random words, some
+// longer than a line may be, with control characters (ESC, BEL, NUL,
+// DEL, C1) and invalid UTF-8 among them, refuse one recipient (550) and
+// delay another (452, past DelayNotice): every line of the notification
+// has at most 998 octets, and at most 78 unless it holds a single word;
+// its text/plain part is valid UTF-8 without control characters, its
+// delivery status US-ASCII; Python's email package reads it without a
+// defect; the reply's words are there, cleaned. The random reply is
+// logged with its seed.
+func TestNotificationTextBounded(t *testing.T) {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rnd := rand.New(rand.NewPCG(uint64(seed), 2))
+	junk := []string{"\x1b[31m", "\a", "\x00", "\x7f", "\xc2\x9b", "\x9b", "\xff\xfe", "é", "\t"}
+	reply := func(code, enhanced string) string {
+		var lines []string
+		for range 1 + rnd.IntN(12) {
+			var words []string
+			for range 1 + rnd.IntN(8) {
+				var w strings.Builder
+				for range 1 + rnd.IntN([]int{12, 60, 300}[rnd.IntN(3)]) {
+					if rnd.IntN(40) == 0 {
+						w.WriteString(junk[rnd.IntN(len(junk))])
+					} else {
+						w.WriteByte(byte('a' + rnd.IntN(26)))
+					}
+				}
+				words = append(words, w.String())
+			}
+			lines = append(lines, strings.Join(words, " "))
+		}
+		for i := range lines {
+			sep := "-"
+			if i == len(lines)-1 {
+				sep = " "
+			}
+			lines[i] = code + sep + enhanced + " " + lines[i]
+		}
+		return strings.Join(lines, "\r\n") + "\r\n"
+	}
+	refusal, delay := reply("550", "5.1.1"), reply("452", "4.2.2")
+	t.Logf("refusal %q", refusal)
+	t.Logf("delay %q", delay)
+	port := startScript(t, answerRCPT(false, func(w io.Writer, rcpt string) {
+		if strings.Contains(rcpt, "nobody@") {
+			io.WriteString(w, refusal)
+		} else {
+			io.WriteString(w, delay)
+		}
+	}))
+	st, acc := newStore(t)
+	now := t0.Add(5 * time.Hour) // past DelayNotice
+	w := relayWorker(t, st, port, func() time.Time { return now })
+	enqueue(t, st, acc, t0, "m1", "nobody@example.net", "slow@example.net")
+	runOnce(t, w)
+	in := inbox(t, st, acc)
+	if len(in) != 1 {
+		t.Fatalf("%d notices, want one for both recipients", len(in))
+	}
+	n := in[0]
+	for i, l := range bytes.Split(n, []byte("\r\n")) {
+		if len(l) > 998 || len(l) > 78 && len(bytes.Fields(l)) > 1 {
+			t.Errorf("line %d has %d octets: %q", i+1, len(l), l)
+		}
+	}
+	if got := checkReport(t, n); got != "rfc822; nobody@example.net failed 5.1.1\nrfc822; slow@example.net delayed 4.2.2\n" {
+		t.Errorf("Python reads the recipients as %q", got)
+	}
+	parts := bytes.Split(n, []byte("\r\n--=_"))
+	text, status := parts[1], parts[2]
+	if !utf8.Valid(text) || bytes.ContainsFunc(text, func(r rune) bool { return r < 0x20 && r != '\r' && r != '\n' || r >= 0x7f && r < 0xa0 }) {
+		t.Errorf("the text part has control characters or invalid UTF-8:\n%q", text)
+	}
+	if i := bytes.IndexFunc(status, func(r rune) bool { return r < 0x20 && r != '\r' && r != '\n' || r >= 0x7f }); i >= 0 {
+		t.Errorf("the delivery status has %q at %d:\n%q", status[i:min(i+4, len(status))], i, status)
+	}
+	// The words of each reply that are all letters, as far as they are
+	// kept, are there, unfolded.
+	unfold := func(b []byte) string { return " " + strings.Join(strings.Fields(string(b)), " ") + " " }
+	for _, r := range []string{refusal, delay} {
+		at := 0
+		for _, word := range strings.Fields(r) {
+			at = strings.Index(r[at:], word) + at
+			if at > maxReplyText/2 {
+				break
+			}
+			if strings.Trim(word, "abcdefghijklmnopqrstuvwxyz") != "" {
+				continue
+			}
+			for what, part := range map[string][]byte{"text": text, "status": status} {
+				if !strings.Contains(unfold(part), " "+word+" ") {
+					t.Errorf("the %s lacks %q", what, word)
+				}
+			}
+		}
+	}
 }

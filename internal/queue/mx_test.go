@@ -764,7 +764,8 @@ func TestMultilineReplies(t *testing.T) {
 			if len(n) != 2 {
 				t.Fatalf("%d notifications, want 2", len(n))
 			}
-			all := string(n[0]) + string(n[1])
+			// Unfolded (notification lines are folded at 78 octets).
+			all := strings.Join(strings.Fields(string(n[0])+string(n[1])), " ")
 			if err := contains([]byte(all), "Final-Recipient: rfc822; gone@ml.test", "Status: 5.1.1",
 				"the mailbox gone is no longer here: it moved away", "Status: 5.3.4", "this message is too big for us"); err != nil {
 				t.Fatalf("notifications %v:\n%s", err, all)

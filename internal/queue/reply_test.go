@@ -70,10 +70,11 @@ func ehlo(nc net.Conn, br *bufio.Reader, ext ...string) bool {
 
 // answerRCPT is a script (startScript) of a relay, with PIPELINING or
 // without, that answers RCPT with what rcpt writes, DATA (which comes
-// pipelined with no recipient taken) with 554, and the rest as usual.
+// pipelined with no recipient taken) with 554, and the rest as usual;
+// rcpt is given the RCPT line.
 // It stops when rcpt writes nothing, leaving the client's next read to
 // fail.
-func answerRCPT(pipelining bool, rcpt func(w io.Writer)) func(nc net.Conn, br *bufio.Reader) {
+func answerRCPT(pipelining bool, rcpt func(w io.Writer, line string)) func(nc net.Conn, br *bufio.Reader) {
 	return func(nc net.Conn, br *bufio.Reader) {
 		var ext []string
 		if pipelining {
@@ -95,7 +96,7 @@ func answerRCPT(pipelining bool, rcpt func(w io.Writer)) func(nc net.Conn, br *b
 			case strings.HasPrefix(cmd, "MAIL"), cmd == "RSET":
 				io.WriteString(nc, "250 2.1.0 ok\r\n")
 			case strings.HasPrefix(cmd, "RCPT"):
-				rcpt(nc)
+				rcpt(nc, l)
 			case cmd == "DATA":
 				io.WriteString(nc, "554 5.5.1 no valid recipients\r\n")
 			case cmd == "QUIT":
@@ -137,7 +138,7 @@ func TestReplyLineBoundedEverywhere(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(uint64(seed), 0))
 	rcpt := func(pipelining bool) func(nc net.Conn, br *bufio.Reader, n int) {
 		return func(nc net.Conn, br *bufio.Reader, n int) {
-			answerRCPT(pipelining, func(io.Writer) { io.WriteString(nc, "250 "); flood(nc, n) })(nc, br)
+			answerRCPT(pipelining, func(io.Writer, string) { io.WriteString(nc, "250 "); flood(nc, n) })(nc, br)
 		}
 	}
 	for _, tc := range []struct {
@@ -241,8 +242,8 @@ func TestReplySizeBounded(t *testing.T) {
 				tooLong(nc, "250", "2.0.0")
 			}
 		}},
-		{"RCPT reply, go-smtp", answerRCPT(false, func(w io.Writer) { tooLong(w, "452", "4.2.2") })},
-		{"RCPT reply, pipelined", answerRCPT(true, func(w io.Writer) { tooLong(w, "452", "4.2.2") })},
+		{"RCPT reply, go-smtp", answerRCPT(false, func(w io.Writer, _ string) { tooLong(w, "452", "4.2.2") })},
+		{"RCPT reply, pipelined", answerRCPT(true, func(w io.Writer, _ string) { tooLong(w, "452", "4.2.2") })},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st, acc := newStore(t)
@@ -268,7 +269,7 @@ func TestReplySizeBounded(t *testing.T) {
 			mu.Lock()
 			n := maxReplyText/200 + 1 + rnd.IntN(maxReplyOctets/1024-maxReplyText/200)
 			mu.Unlock()
-			port := startScript(t, answerRCPT(pipelining, func(w io.Writer) {
+			port := startScript(t, answerRCPT(pipelining, func(w io.Writer, _ string) {
 				mu.Lock()
 				defer mu.Unlock()
 				multiline(w, rnd, "452", "4.2.2", n, 200, 1000)

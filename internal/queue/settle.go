@@ -12,6 +12,7 @@ import (
 	"mime"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/xtramail/xtramail/internal/message"
 	"github.com/xtramail/xtramail/internal/msglog"
@@ -72,8 +73,9 @@ func (w *Worker) settle(ctx context.Context, m *outMsg, results []result) {
 	var notices []notice
 	for i, e := range m.entries {
 		r := results[i]
-		// Kept in the entry, the log and the notification: bounded.
-		r.reply = store.ClipText(r.reply, maxReplyText)
+		// Kept in the entry, the log and the notification: bounded,
+		// and text (replyText).
+		r.reply = replyText(r.reply)
 		ev := msglog.With(msglog.Message(now, &message.Info{MessageID: e.MessageID, Subject: e.Subject}, e.MailFrom, e.Size, ""),
 			"", e.Rcpt, e.DomainID, detail(r))
 		st := store.QueueSettle{ID: e.ID, Outcome: r.outcome}
@@ -280,6 +282,7 @@ func buildNotification(host string, retryUntil time.Time, e store.QueueEntry, no
 	// sentence for each action present.
 	var subject string
 	human := "This is the mail system at " + host + ".\r\n"
+	// Every line of the notification we write is folded (fold).
 	for _, a := range []struct{ action, subject, text string }{
 		{"failed", "Undelivered Mail Returned to Sender",
 			"Your message could not be delivered to the recipients below marked failed."},
@@ -298,7 +301,7 @@ func buildNotification(host string, retryUntil time.Time, e store.QueueEntry, no
 		if subject == "" {
 			subject = a.subject
 		}
-		human += "\r\n" + a.text + "\r\n"
+		human += "\r\n" + fold("", a.text, "") + "\r\n"
 	}
 	// RFC 3461 4.3: the whole message only for a failure, and only when
 	// the sender asked for it (RET=FULL); never more than
@@ -306,7 +309,7 @@ func buildNotification(host string, retryUntil time.Time, e store.QueueEntry, no
 	full := count["failed"] > 0 && e.DSN.Ret == "FULL"
 	if full && e.Size > maxReturnedMessage {
 		full = false
-		human += fmt.Sprintf("\r\nYour message was larger than %d MiB: only its header is returned below.\r\n", maxReturnedMessage>>20)
+		human += "\r\n" + fold("", fmt.Sprintf("Your message was larger than %d MiB: only its header is returned below.", maxReturnedMessage>>20), "") + "\r\n"
 	}
 	if e.Subject != "" {
 		subject += ": " + e.Subject
@@ -314,7 +317,9 @@ func buildNotification(host string, retryUntil time.Time, e store.QueueEntry, no
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n", host)
 	fmt.Fprintf(&b, "To: <%s>\r\n", e.MailFrom)
-	fmt.Fprintf(&b, "Subject: %s\r\n", mime.QEncoding.Encode("utf-8", subject))
+	// The encoded words (RFC 2047 2: at most 75 octets each) are apart,
+	// for fold.
+	fmt.Fprintf(&b, "%s\r\n", fold("Subject:", mime.QEncoding.Encode("utf-8", subject), " "))
 	fmt.Fprintf(&b, "Date: %s\r\n", now.Format(time.RFC1123Z))
 	fmt.Fprintf(&b, "Message-ID: <%s@%s>\r\n", id, host)
 	if e.MessageID != "" {
@@ -325,7 +330,7 @@ func buildNotification(host string, retryUntil time.Time, e store.QueueEntry, no
 	fmt.Fprintf(&b, "Content-Type: multipart/report; report-type=delivery-status;\r\n\tboundary=\"%s\"\r\n\r\n", boundary)
 	fmt.Fprintf(&b, "--%s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n%s\r\n", boundary, human)
 	for _, n := range notices {
-		fmt.Fprintf(&b, "<%s> (%s): %s\r\n", n.e.Rcpt, n.action, oneLine(detail(n.r)))
+		fmt.Fprintf(&b, "%s\r\n", fold(fmt.Sprintf("<%s> (%s):", n.e.Rcpt, n.action), detail(n.r), "    "))
 	}
 	// RFC 3464 2.2: per-message fields, then a block per recipient.
 	fmt.Fprintf(&b, "\r\n--%s\r\nContent-Type: message/delivery-status\r\n\r\n", boundary)
@@ -349,7 +354,8 @@ func buildNotification(host string, retryUntil time.Time, e store.QueueEntry, no
 			if n.r.host == "" {
 				kind = "x-xtramail"
 			}
-			fmt.Fprintf(&b, "Diagnostic-Code: %s; %s\r\n", kind, oneLine(n.r.reply))
+			// RFC 3464 2.3.6: text, US-ASCII in message/delivery-status.
+			fmt.Fprintf(&b, "%s\r\n", fold("Diagnostic-Code: "+kind+";", ascii7(n.r.reply), " "))
 		}
 		fmt.Fprintf(&b, "Last-Attempt-Date: %s\r\n", now.Format(time.RFC1123Z))
 		if n.action == "delayed" {
@@ -394,4 +400,76 @@ func hostName(h string) string {
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// The bounds of a line of a notification (RFC 5322 2.1.1): 78 octets
+// where the text allows, and 998 in any case.
+const (
+	foldAt  = 78
+	maxLine = 998
+)
+
+// fold returns head and text's words (split at white space, as oneLine)
+// on lines of at most foldAt octets, the lines after the first starting
+// with indent: a word that does not fit goes on the next line, alone if
+// it is longer than foldAt, and a word too long for any line (maxLine) is
+// cut. With indent " ", it folds a header field (RFC 5322 2.2.3), which
+// unfolds to head and the words one space apart; a cut word unfolds
+// with a space in it, the only way to keep its line within the bound.
+// Remote replies (50 lines of 500 octets, or one of a megabyte) went
+// into the notification as one line.
+func fold(head, text, indent string) string {
+	var b strings.Builder
+	b.WriteString(head)
+	n := len(head) // octets on the current line
+	bare := n == 0 // nothing on the line yet
+	newLine := func() {
+		b.WriteString("\r\n")
+		b.WriteString(indent)
+		n, bare = len(indent), true
+	}
+	for _, word := range strings.Fields(text) {
+		if !bare {
+			if n+1+len(word) > foldAt {
+				newLine()
+			} else {
+				b.WriteByte(' ')
+				n++
+			}
+		}
+		for n+len(word) > maxLine {
+			k := maxLine - n
+			for k > 0 && !utf8.RuneStart(word[k]) {
+				k--
+			}
+			if k > 0 {
+				b.WriteString(word[:k])
+				word = word[k:]
+			}
+			newLine()
+		}
+		b.WriteString(word)
+		n += len(word)
+		bare = false
+	}
+	return b.String()
+}
+
+// replyText is what is kept of a reply or a reason (result.reply): as
+// the message log keeps it (store.LogText), within maxReplyText; valid
+// UTF-8 on one line, without control characters (ESC, BEL and the rest
+// from a remote reached a terminal, the console and the notification's
+// text/plain, which says it is UTF-8).
+func replyText(s string) string { return store.LogText(s, maxReplyText) }
+
+// ascii7 is s with each character beyond US-ASCII, or a control
+// character, as "?": for the fields of message/delivery-status, which
+// are US-ASCII (RFC 3464 2.1.1).
+func ascii7(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\n' && r != '\t' || r >= 0x7f {
+			return '?'
+		}
+		return r
+	}, s)
 }
