@@ -2,10 +2,13 @@ package dkim
 
 import (
 	"bytes"
+	"errors"
 	"io"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/emersion/go-msgauth/dkim"
@@ -160,4 +163,76 @@ func BenchmarkSign(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestSignBoundsHeader: a header section past MaxHeaderBytes or
+// MaxHeaderLines, however it is read (one write or a few octets at a
+// time) and whatever its line ends (CRLF, LF), is not signed:
+// ErrHeaderTooLarge, before go-msgauth's signer, whose time grows with
+// the square of a field's folded lines, gets more than the bounds. One
+// at the bounds is signed and verifies; so is one whose body is past
+// them, as the body is not bounded. Lengths are random, the seed logged.
+func TestSignBoundsHeader(t *testing.T) {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rnd := rand.New(rand.NewPCG(uint64(seed), 0))
+	k, err := GenerateKey("ed25519", "s", time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSigner(k, "example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, _ := Record(k)
+	head := "From: Alice <alice@example.org>\r\nTo: bob@remote.test\r\n"
+	// folded is a Subject of n lines after its first, of width octets
+	// each with the line end.
+	folded := func(n, width int) string {
+		return "Subject: s\r\n" + strings.Repeat(" "+strings.Repeat("w", width-3)+"\r\n", n)
+	}
+	body := "\r\nHello.\r\n"
+	for _, tc := range []struct {
+		name string
+		msg  string
+		ok   bool
+	}{
+		{"lines past the bound", head + folded(MaxHeaderLines+1+rnd.IntN(5000), 3+rnd.IntN(20)) + body, false},
+		{"octets past the bound", head + folded(100+rnd.IntN(100), 1<<20/100) + body, false},
+		{"one line past the octets", head + "X-Long: " + strings.Repeat("v", MaxHeaderBytes) + "\r\n" + body, false},
+		{"no blank line", head + folded(MaxHeaderLines+10, 10), false},
+		{"at the lines bound", head + folded(MaxHeaderLines-3, 3+rnd.IntN(100)) + body, true},
+		{"near the octets bound", head + folded(MaxHeaderLines/2, (MaxHeaderBytes-200)/(MaxHeaderLines/2)) + body, true},
+		{"a big body", head + "Subject: s\r\n" + body + strings.Repeat("body line\r\n", MaxHeaderLines+1+MaxHeaderBytes/11), true},
+	} {
+		for _, lf := range []bool{false, true} {
+			m := tc.msg
+			if lf {
+				m = strings.ReplaceAll(m, "\r\n", "\n")
+			}
+			for _, r := range []io.Reader{strings.NewReader(m), iotest.HalfReader(strings.NewReader(m))} {
+				sig, err := s.Sign(r)
+				if !tc.ok {
+					if !errors.Is(err, ErrHeaderTooLarge) {
+						t.Errorf("%s (LF %t): signed %.40q, %v; want ErrHeaderTooLarge", tc.name, lf, sig, err)
+					}
+					continue
+				}
+				if err != nil {
+					t.Errorf("%s (LF %t): %v", tc.name, lf, err)
+					continue
+				}
+				vs, err := dkim.VerifyWithOptions(strings.NewReader(sig+crlf(m)),
+					&dkim.VerifyOptions{LookupTXT: func(string) ([]string, error) { return []string{rec}, nil }})
+				if err != nil || len(vs) != 1 || vs[0].Err != nil {
+					t.Errorf("%s (LF %t): verification %v %+v", tc.name, lf, err, vs)
+				}
+			}
+		}
+	}
+}
+
+// crlf is m with its line ends CRLF, as a message goes out.
+func crlf(m string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(m, "\r\n", "\n"), "\n", "\r\n")
 }

@@ -606,7 +606,8 @@ func (w *Worker) appendReceived(b []byte, e store.QueueEntry, recipients int) []
 }
 
 // sign returns the DKIM-Signature field for an entry's body when its
-// sender's domain has a key, else "". With scan, the body is read
+// sender's domain has a key and its header is not too large to sign
+// (dkim.ErrHeaderTooLarge), else "". With scan, the body is read
 // whatever the key, and written to scan on the way.
 func (w *Worker) sign(ctx context.Context, e store.QueueEntry, open opener, scan io.Writer) (string, error) {
 	var signer *dkim.Signer
@@ -628,11 +629,21 @@ func (w *Worker) sign(ctx context.Context, e store.QueueEntry, open opener, scan
 	if scan != nil {
 		r = io.TeeReader(body, scan)
 	}
-	if signer == nil {
-		if _, err := io.Copy(io.Discard, r); err != nil {
-			return "", fmt.Errorf("read queued body %d: %w", e.BodyID, err)
+	if signer != nil {
+		sig, err := signer.Sign(r)
+		if !errors.Is(err, dkim.ErrHeaderTooLarge) {
+			return sig, err
 		}
-		return "", nil
+		// Submission refuses a header over 256 KiB, but one of many
+		// short lines, or a captured message an administrator
+		// redelivers, may come here: it is sent unsigned rather than
+		// held (dkim.MaxHeaderBytes).
+		w.log.Warn("message sent without DKIM signature: its header is too large to sign",
+			"message_id", e.MessageID, "queue_id", e.ID, "domain", store.DomainOf(e.MailFrom), "err", err)
 	}
-	return signer.Sign(r)
+	// What is left of the body, for scan.
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return "", fmt.Errorf("read queued body %d: %w", e.BodyID, err)
+	}
+	return "", nil
 }
