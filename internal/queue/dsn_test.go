@@ -1,12 +1,16 @@
 package queue
 
 import (
+	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -310,5 +314,91 @@ func TestNotificationTextBounded(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestStatusClassMatchesAction (class: the status of a notice was made
+// from any reply code, and kept whatever its class): a RCPT answered with
+// a code SMTP does not have (999, 199, 699) or one not due (354) is a
+// protocol error: deferred, 4.5.0, and the session is ended (the server
+// may take what follows a 354 for a message); a 450 or 451 whose enhanced
+// code has another class is delayed with the class 4 (4.1.1, 4.0.0); a
+// 550 with a class 4 one fails with 5.1.1; and the reply is quoted as
+// the server gave it, with no enhanced code made up. With PIPELINING
+// and without; one message per recipient, each over a session of its
+// own.
+func TestStatusClassMatchesAction(t *testing.T) {
+	cases := []struct {
+		rcpt, reply, action, status string
+	}{
+		{"r999", "999 9.9.9 weird", "delayed", "4.5.0"},
+		{"r354", "354 go ahead", "delayed", "4.5.0"},
+		{"r199", "199 hmm", "delayed", "4.5.0"},
+		{"r699", "699 6.1.1 hmm", "delayed", "4.5.0"},
+		{"r220", "220 hello again", "delayed", "4.5.0"},
+		{"r450", "450 5.1.1 odd", "delayed", "4.1.1"},
+		{"r451", "451 2.0.0 odd", "delayed", "4.0.0"},
+		{"r452", "452 odd", "delayed", "4.0.0"},
+		{"r550", "550 4.1.1 odd", "failed", "5.1.1"},
+		{"r551", "551 no such user here", "failed", "5.0.0"},
+	}
+	for _, pipelining := range []bool{false, true} {
+		t.Run(fmt.Sprint("pipelining ", pipelining), func(t *testing.T) {
+			var mu sync.Mutex
+			after := map[string]string{} // what each recipient's session sent after its RCPT
+			port := startScript(t, func(nc net.Conn, _ *bufio.Reader) {
+				var sent bytes.Buffer
+				br := bufio.NewReader(io.TeeReader(nc, &sent))
+				rcpt := ""
+				answerRCPT(pipelining, func(w io.Writer, line string) {
+					for _, c := range cases {
+						if strings.Contains(line, "<"+c.rcpt+"@") {
+							rcpt = c.rcpt
+							io.WriteString(w, c.reply+"\r\n")
+						}
+					}
+				})(nc, br)
+				_, rest, _ := strings.Cut(sent.String(), "<"+rcpt+"@example.net>\r\n")
+				mu.Lock()
+				after[rcpt] = rest
+				mu.Unlock()
+			})
+			st, acc := newStore(t)
+			now := t0.Add(5 * time.Hour) // past DelayNotice
+			w := relayWorker(t, st, port, func() time.Time { return now })
+			for _, c := range cases {
+				enqueue(t, st, acc, t0, c.rcpt, c.rcpt+"@example.net")
+			}
+			runOnce(t, w)
+			got := map[string]string{}
+			for _, n := range inbox(t, st, acc) {
+				status := strings.Join(strings.Fields(string(bytes.Split(n, []byte("\r\n--=_"))[2])), " ")
+				for _, c := range cases {
+					if strings.Contains(status, "Final-Recipient: rfc822; "+c.rcpt+"@") {
+						got[c.rcpt] = status
+					}
+				}
+			}
+			for _, c := range cases {
+				status := got[c.rcpt]
+				want := "Action: " + c.action + " Status: " + c.status + " Remote-MTA: dns; 127.0.0.1 Diagnostic-Code: smtp; "
+				if c.status == "4.5.0" {
+					want += "smtp protocol error: unexpected reply: " + c.reply + " "
+				} else {
+					want += c.reply + " "
+				}
+				if !strings.Contains(status, want) {
+					t.Errorf("%s answered %q: notice %q, want %q", c.rcpt, c.reply, status, want)
+				}
+				// The session ended at once: nothing more but DATA, sent
+				// with the RCPT when pipelining.
+				mu.Lock()
+				rest := after[c.rcpt]
+				mu.Unlock()
+				if c.status == "4.5.0" && rest != "" && !(pipelining && rest == "DATA\r\n") {
+					t.Errorf("%s answered %q: the session went on with %q", c.rcpt, c.reply, rest)
+				}
+			}
+		})
 	}
 }

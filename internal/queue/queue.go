@@ -527,7 +527,7 @@ func reason(err error, host string) result {
 	r.outcome = store.QueueDeferred
 	var ce *closedError
 	switch {
-	case isSMTP(err) || errors.As(err, &ce):
+	case isSMTP(err) || errors.As(err, &ce) || errors.As(err, new(*unexpectedReply)):
 		r.rank = rankReply
 	case errors.Is(err, errTLSFailed) || errors.Is(err, errRouteRefused) || errors.Is(err, errNoTLS) ||
 		strings.Contains(err.Error(), "mta-sts"):

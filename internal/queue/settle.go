@@ -375,17 +375,21 @@ func buildNotification(host string, retryUntil time.Time, e store.QueueEntry, no
 }
 
 // statusFor is the RFC 3463 status of a notice: 5.x.x for failures, 4.x.x
-// for delays, 2.0.0 for a success.
+// for delays (RFC 3464 2.3.4), 2.0.0 for a success. A result's status has
+// its reply's class, and a deferral past the lifetime fails: the class
+// is the action's whatever the status.
 func statusFor(n notice) string {
 	s := n.r.status
 	if s == "" {
 		s = "4.0.0"
 	}
-	switch {
-	case n.action == "relayed" || n.action == "delivered":
+	switch n.action {
+	case "relayed", "delivered":
 		return "2.0.0"
-	case n.action == "failed" && s[0] == '4':
+	case "failed":
 		return "5" + s[1:]
+	case "delayed":
+		return "4" + s[1:]
 	}
 	return s
 }

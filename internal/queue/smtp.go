@@ -524,16 +524,45 @@ func (e *closedError) Error() string {
 	return fmt.Sprintf("the server closed the session: %d %s", e.reply.Code, e.reply.Message)
 }
 
-// sessionErr turns a 421 reply into a closedError.
+// unexpectedReply is a reply that says neither that a command failed
+// (4xx, 5xx) nor what was due: a code RFC 5321 4.2.1 does not have
+// (999, 699, 199), or a 1xx, 2xx or 3xx where another was due (354 to
+// RCPT). The server's state is not what ours is (a 354 to RCPT may have
+// it take what we send next for a message's text), so the session ends
+// like a broken one, and as it says nothing of the recipient the entries
+// are deferred, as a protocol error (4.5.0, failure).
+type unexpectedReply struct{ reply *smtp.SMTPError }
+
+func (e *unexpectedReply) Error() string {
+	return fmt.Sprintf("%v: unexpected reply: %s", errProtocol, remoteReply(e.reply))
+}
+
+func (e *unexpectedReply) Unwrap() error { return errProtocol }
+
+// sessionErr turns a 421 reply into a closedError, and a reply with an
+// unexpected code into an unexpectedReply: both end the session.
 func sessionErr(err error) error {
 	if err == nil {
 		return nil
 	}
 	var se *smtp.SMTPError
-	if errors.As(err, &se) && se.Code == 421 {
+	switch {
+	case !errors.As(err, &se):
+	case se.Code == 421:
 		return &closedError{reply: se}
+	case se.Code/100 != 4 && se.Code/100 != 5:
+		return &unexpectedReply{reply: se}
 	}
 	return err
+}
+
+// remoteReply is a reply as the server gave it: its code, the enhanced
+// code it sent (RFC 2034) if any, and its text. None is made up.
+func remoteReply(se *smtp.SMTPError) string {
+	if ec := se.EnhancedCode; ec != smtp.EnhancedCodeNotSet && ec != smtp.NoEnhancedCode {
+		return fmt.Sprintf("%d %d.%d.%d %s", se.Code, ec[0], ec[1], ec[2], se.Message)
+	}
+	return fmt.Sprintf("%d %s", se.Code, se.Message)
 }
 
 // afterDataError is a session that broke once the whole message was sent
@@ -549,36 +578,44 @@ func (e *afterDataError) Error() string {
 func (e *afterDataError) Unwrap() error { return e.err }
 
 // failure classifies an error of an attempt: a remote 5xx fails the
-// entry, anything else defers it.
+// entry, a 4xx and anything else defers it.
 func failure(err error, host string) result {
 	var ce *closedError
 	var ad *afterDataError
+	var se *smtp.SMTPError
 	switch {
 	case errors.As(err, &ce):
 		err = ce.reply
 	case errors.As(err, &ad):
 		// RFC 3463 4.4.2: bad connection.
 		return result{outcome: store.QueueDeferred, reply: err.Error(), status: "4.4.2", host: host}
+	case errors.As(err, &se) && se.Code/100 != 4 && se.Code/100 != 5:
+		// Where the session was being opened (the greeting, EHLO).
+		err = &unexpectedReply{reply: se}
 	}
-	var se *smtp.SMTPError
+	var pe textproto.ProtocolError
 	switch {
-	case errors.Is(err, errProtocol):
+	case errors.Is(err, errProtocol) || errors.As(err, &pe):
 		// RFC 3463 4.5.0: other or undefined protocol status; deferred,
 		// as the server may be mended by the next attempt.
 		return result{outcome: store.QueueDeferred, reply: err.Error(), status: "4.5.0", host: host}
 	case !errors.As(err, &se):
 		return result{outcome: store.QueueDeferred, reply: err.Error(), status: "4.4.1", host: host}
 	}
-	r := result{outcome: store.QueueDeferred, host: host, code: se.Code}
-	if se.Code/100 == 5 {
+	r := result{outcome: store.QueueDeferred, host: host, code: se.Code, reply: remoteReply(se)}
+	class := se.Code / 100
+	if class == 5 {
 		r.outcome = store.QueueFailed
 	}
+	// RFC 3463 2: the enhanced code's class says what the reply code's
+	// does; a server that says 450 5.1.1 or 451 2.0.0 has its detail
+	// kept under its reply's class (4.1.1, 4.0.0), so that a deferral is
+	// never reported as a failure or a success.
 	ec := se.EnhancedCode
-	if ec == smtp.EnhancedCodeNotSet || ec == smtp.NoEnhancedCode {
-		ec = smtp.EnhancedCode{se.Code / 100, 0, 0}
+	if ec[0] != 2 && ec[0] != 4 && ec[0] != 5 || ec[1] < 0 || ec[1] > 999 || ec[2] < 0 || ec[2] > 999 {
+		ec = smtp.EnhancedCode{class, 0, 0}
 	}
-	r.status = fmt.Sprintf("%d.%d.%d", ec[0], ec[1], ec[2])
-	r.reply = fmt.Sprintf("%d %s %s", se.Code, r.status, se.Message)
+	r.status = fmt.Sprintf("%d.%d.%d", class, ec[1], ec[2])
 	return r
 }
 
