@@ -1111,15 +1111,19 @@ func trimDot(s string) string {
 }
 
 // backoff is the wait before the next attempt after n failed ones:
-// exponential from MinBackoff, capped at MaxBackoff, with jitter of half
-// either way so that entries deferred together do not come back together.
+// exponential from MinBackoff, capped at MaxBackoff, with jitter so that
+// entries deferred together do not come back together: from half the
+// wait to half again, but never past MaxBackoff, which says how far
+// apart retries are at most (config's max_backoff); at the cap the
+// jitter is all below it.
 func (w *Worker) backoff(n int) time.Duration {
 	d := w.cfg.MinBackoff
 	for i := 0; i < n && d < w.cfg.MaxBackoff; i++ {
 		d *= 2
 	}
 	d = min(d, w.cfg.MaxBackoff)
-	return d/2 + time.Duration(w.cfg.Rand()*float64(d))
+	lo, hi := d/2, min(d+d/2, w.cfg.MaxBackoff)
+	return lo + time.Duration(w.cfg.Rand()*float64(hi-lo))
 }
 
 func addr(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
