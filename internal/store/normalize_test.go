@@ -54,3 +54,29 @@ func TestNormalizeAddressInternationalised(t *testing.T) {
 		}
 	}
 }
+
+// TestSendAddress: the local part keeps the case it was given, its
+// needless quotes go, the domain is NormalizeAddress's; what
+// NormalizeAddress refuses is refused.
+func TestSendAddress(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"MiXeD.Case@Remote.TEST", "MiXeD.Case@remote.test"},
+		{" Jo@far.test ", "Jo@far.test"},
+		{`"Jo.Smith"@far.test`, "Jo.Smith@far.test"},
+		{"Jörg@Bücher.example", "Jörg@xn--bcher-kva.example"},
+		{"plain@x.test", "plain@x.test"},
+	} {
+		got, err := SendAddress(c.in)
+		if err != nil || got != c.want {
+			t.Errorf("SendAddress(%q) = %q, %v; want %q", c.in, got, err, c.want)
+		}
+		if n, _ := NormalizeAddress(c.in); strings.ToLower(got) != n {
+			t.Errorf("SendAddress(%q) = %q is not NormalizeAddress's %q but for case", c.in, got, n)
+		}
+	}
+	for _, bad := range []string{"", "no-at", `"a b"@x.test`, "a@", "a@-x.test"} {
+		if got, err := SendAddress(bad); err == nil {
+			t.Errorf("SendAddress(%q) = %q, want an error", bad, got)
+		}
+	}
+}

@@ -686,6 +686,28 @@ func NormalizeAddress(addr string) (string, error) {
 	return a, nil
 }
 
+// SendAddress is addr as it is sent on to another host: NormalizeAddress's
+// checks and domain, with the local part's case as given (its needless
+// quotes gone). RFC 5321 2.4: a local part is case-sensitive, and only
+// the host of its domain may read it otherwise; addresses are compared
+// here in NormalizeAddress's form.
+func SendAddress(addr string) (string, error) {
+	n, err := NormalizeAddress(addr)
+	if err != nil {
+		return "", err
+	}
+	a := strings.TrimSpace(addr)
+	local := a[:strings.LastIndexByte(a, '@')]
+	if len(local) > 2 && local[0] == '"' && local[len(local)-1] == '"' {
+		local = local[1 : len(local)-1]
+	}
+	at := strings.LastIndexByte(n, '@')
+	if strings.ToLower(local) != n[:at] {
+		return n, nil // not the local part NormalizeAddress read
+	}
+	return local + n[at:], nil
+}
+
 // NormalizeDomain lower-cases a domain name and checks it is a host name.
 // An internationalised name is taken in its A-labels ("bücher.example"
 // is "xn--bcher-kva.example", IDNA2008 as browsers and mail servers

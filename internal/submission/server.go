@@ -573,7 +573,8 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		s.routes = map[string]route{}
 	}
 	s.routes[addr] = rt
-	s.rcpts = append(s.rcpts, addr)
+	// As given: Submit sends on the local part's case (store.SendAddress).
+	s.rcpts = append(s.rcpts, strings.TrimSpace(to))
 	if dsn != (store.DSN{}) {
 		if s.dsn == nil {
 			s.dsn = map[string]store.DSN{}

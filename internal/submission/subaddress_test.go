@@ -44,8 +44,8 @@ func TestSubAddresses(t *testing.T) {
 	if err != nil || len(evs) != 1 || evs[0].Rcpt != "bob+x@example.test" || evs[0].Account != bob || evs[0].Detail != store.Inbox {
 		t.Errorf("bob's record found by bob@: %+v, %v", evs, err)
 	}
-	// The relay leg goes to the address as written, for bob's primary
-	// mailbox and its own rules on the tag.
+	// The relay leg goes to the address as written (its local part's
+	// case too), for bob's primary mailbox and its own rules on the tag.
 	// Its return path is the sub-address it went out as.
 	var rcpts []string
 	for _, e := range queued(t, srv, alice) {
@@ -54,7 +54,7 @@ func TestSubAddresses(t *testing.T) {
 			t.Errorf("queued for %s with return path %q, want %s", e.Rcpt, e.MailFrom, shop)
 		}
 	}
-	if strings.Join(rcpts, ",") != "bob+x@example.test,"+outsider && strings.Join(rcpts, ",") != outsider+",bob+x@example.test" {
+	if strings.Join(rcpts, ",") != "Bob+X@example.test,"+outsider && strings.Join(rcpts, ",") != outsider+",Bob+X@example.test" {
 		t.Errorf("queued for %q", rcpts)
 	}
 

@@ -10,6 +10,7 @@ package submission
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -158,6 +159,10 @@ type Message struct {
 	// routes are the recipients' routes the listener decided at RCPT,
 	// moments ago (checkRoute); Submit decides those it lacks.
 	routes map[string]route
+	// sendAs are the recipients whose local part was given in capitals,
+	// as they are sent on (store.SendAddress), by their
+	// NormalizeAddress form.
+	sendAs map[string]string
 	// info is the message parsed, long says it has a line over 998
 	// octets, bcc a Bcc or Resent-Bcc field, unsent any field not sent
 	// (isUnsentName), resent any Resent- field (prepare).
@@ -276,6 +281,12 @@ func (s *Submitter) Submit(ctx context.Context, m Message) (Result, error) {
 			seen[a] = true
 		}
 		rcpts = append(rcpts, a)
+		if sa, _ := store.SendAddress(r); sa != a {
+			if m.sendAs == nil {
+				m.sendAs = map[string]string{}
+			}
+			m.sendAs[a] = sa
+		}
 	}
 	info, orig, err := s.prepare(&m)
 	if err != nil {
@@ -506,7 +517,14 @@ func (s *Submitter) store(ctx context.Context, m Message, acct store.Account, rc
 	// The return path is the envelope sender the client gave (a
 	// sub-address, an allowed alias): bounces come back to the address
 	// the message went out as, and DKIM signs for its domain.
-	entries, queued := queue.Outbound(acct.ID, acct.DomainID, m.MailFrom, relay, info, out.Size, now)
+	send := relay
+	if m.sendAs != nil {
+		send = make([]string, len(relay))
+		for i, r := range relay {
+			send[i] = cmp.Or(m.sendAs[r], r)
+		}
+	}
+	entries, queued := queue.Outbound(acct.ID, acct.DomainID, m.MailFrom, send, info, out.Size, now)
 	for i := range queued {
 		queued[i].RemoteIP = m.RemoteIP
 	}

@@ -556,7 +556,9 @@ func (s *Store) DeliveryStatus(ctx context.Context, accountID int64, messageID s
 		if err := rows.Scan(&rcpt, &attempts, &lastErr, &next); err != nil {
 			return nil, fmt.Errorf("read queue: %w", err)
 		}
-		r := get(rcpt)
+		// The log keeps addresses in lower case; an entry keeps the
+		// local part as it is sent.
+		r := get(strings.ToLower(rcpt))
 		r.Attempts, r.Next = attempts, time.UnixMilli(next)
 		if attempts == 0 {
 			r.State = store.RecipientQueued

@@ -35,7 +35,7 @@ func scanQueueEntry(sc scanner) (store.QueueEntry, error) {
 // applies d's settles, inside Deliver's transaction.
 func (t *tx) queueDelivery(s *Store, bodyID int64, d *store.Delivery) error {
 	for _, o := range d.Outbound {
-		rcpt, err := store.NormalizeAddress(o.Rcpt)
+		rcpt, err := store.SendAddress(o.Rcpt) // its local part as given: it is sent on
 		if err != nil {
 			return fmt.Errorf("queue for %q: %w", o.Rcpt, err)
 		}

@@ -52,7 +52,9 @@ func testQueue(t *testing.T, s store.Store) {
 		t.Fatalf("queue holds %d entries, want 3: %+v", len(all), all)
 	}
 	e := all[0]
-	if e.Rcpt != "bob@remote.test" || e.RcptDomain != "remote.test" || e.MailFrom != "alice@example.org" ||
+	// The recipient's local part as it is sent on (store.SendAddress),
+	// the domain and the sender (ours) in lower case.
+	if e.Rcpt != "Bob@remote.test" || e.RcptDomain != "remote.test" || e.MailFrom != "alice@example.org" ||
 		e.AccountID != alice.ID || e.DomainID != alice.DomainID || e.MessageID != "queued@example.org" ||
 		e.Subject != "queued" || e.Size != int64(len(raw)) || !e.Queued.Equal(t0) || !e.NextAttempt.Equal(t0) ||
 		e.Attempts != 0 || e.BodyID == 0 || all[1].BodyID != e.BodyID {
