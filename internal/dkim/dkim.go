@@ -5,6 +5,7 @@
 package dkim
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -154,6 +155,22 @@ const (
 // ErrHeaderTooLarge: a message's header section is past MaxHeaderBytes or
 // MaxHeaderLines, and it is not signed.
 var ErrHeaderTooLarge = fmt.Errorf("header section over %d KiB or %d lines: too large to sign", MaxHeaderBytes>>10, MaxHeaderLines)
+
+// CheckHeader returns ErrHeaderTooLarge when msg's header section is
+// past the bounds of what is signed, reading no further than them:
+// submission refuses such a message rather than send it unsigned.
+func CheckHeader(msg []byte) error {
+	h := &headerBound{r: bytes.NewReader(msg)}
+	var buf [4096]byte
+	for !h.done {
+		if _, err := h.Read(buf[:]); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // headerBound reads a message for the signer and fails with
 // ErrHeaderTooLarge, before the signer is given what is past them, once

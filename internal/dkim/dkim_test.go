@@ -236,3 +236,28 @@ func TestSignBoundsHeader(t *testing.T) {
 func crlf(m string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(m, "\r\n", "\n"), "\n", "\r\n")
 }
+
+// TestCheckHeader: what submission refuses is what the signer would not
+// sign: a header section past MaxHeaderBytes or MaxHeaderLines, however
+// its lines end; a body of any size after a small header is not read.
+func TestCheckHeader(t *testing.T) {
+	body := "\r\n" + strings.Repeat("body line\r\n", 100000)
+	for _, c := range []struct {
+		name string
+		msg  string
+		ok   bool
+	}{
+		{"small", msg, true},
+		{"small, big body", "From: a\r\n" + body, true},
+		{"lines at the bound", "From: a\r\n" + strings.Repeat(" x\r\n", MaxHeaderLines-1) + body, true},
+		{"lines past the bound", "From: a\r\n" + strings.Repeat(" x\r\n", MaxHeaderLines) + body, false},
+		{"LF lines past the bound", "From: a\n" + strings.Repeat(" x\n", MaxHeaderLines) + "\nbody\n", false},
+		{"bytes past the bound", "X-Long: " + strings.Repeat("y ", MaxHeaderBytes/2) + "\r\n" + body, false},
+		{"no empty line, small", "From: a\r\nSubject: b\r\n", true},
+	} {
+		err := CheckHeader([]byte(c.msg))
+		if c.ok != (err == nil) || err != nil && !errors.Is(err, ErrHeaderTooLarge) {
+			t.Errorf("%s: CheckHeader = %v, want ok %v", c.name, err, c.ok)
+		}
+	}
+}

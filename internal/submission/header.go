@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/xtramail/xtramail/internal/dkim"
 )
 
 // headerCompleter passes a message (CRLF line endings) through to w and,
@@ -181,31 +183,13 @@ func hasField(msg []byte, is func(name []byte) bool) bool {
 	return false
 }
 
-// checkHeaderSize refuses a message whose header section is over
-// MaxHeaderBytes. It reads no more than the bound and a line of msg,
-// whatever the header's size.
+// checkHeaderSize refuses a message whose header section is past what
+// the DKIM signer is given (dkim.CheckHeader: 256 KiB or 2,000 lines): a
+// message sent unsigned from a domain that signs fails DMARC. It reads
+// no further than the bounds.
 func checkHeaderSize(msg []byte) error {
-	if n := headerSize(msg, MaxHeaderBytes); n > MaxHeaderBytes {
-		return fmt.Errorf("header section of more than %d bytes: %w", MaxHeaderBytes, ErrHeaderTooBig)
+	if err := dkim.CheckHeader(msg); err != nil {
+		return fmt.Errorf("%w: %w", ErrHeaderTooBig, err)
 	}
 	return nil
-}
-
-// headerSize returns the length of msg's header section up to the empty
-// line that ends it (all of msg when there is none), or a number over
-// limit as soon as it is known to be longer than that.
-func headerSize(msg []byte, limit int) int {
-	pos := 0
-	for pos < len(msg) && pos <= limit {
-		if msg[pos] == '\n' || bytes.HasPrefix(msg[pos:], []byte("\r\n")) {
-			return pos // the empty line
-		}
-		end := min(len(msg), limit+2)
-		i := bytes.IndexByte(msg[pos:end], '\n')
-		if i < 0 {
-			return end // a line past the limit, or the end of msg
-		}
-		pos += i + 1
-	}
-	return pos
 }

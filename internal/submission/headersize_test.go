@@ -9,26 +9,29 @@ import (
 
 	"github.com/emersion/go-sasl"
 
+	"github.com/xtramail/xtramail/internal/dkim"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/submission"
 )
 
-// foldedField is a header field of about n bytes made of short folded
-// lines, the shape that costs a signer most per byte.
-func foldedField(rng *rand.Rand, n int) string {
+// foldedField is a header field of about n bytes made of folded lines of
+// 1 to long bytes: short ones are the shape that costs a signer most per
+// byte.
+func foldedField(rng *rand.Rand, n, long int) string {
 	var b strings.Builder
 	b.WriteString("X-Filler: start\r\n")
 	for b.Len() < n {
-		b.WriteString(" " + strings.Repeat("x", 1+rng.IntN(70)) + "\r\n")
+		b.WriteString(" " + strings.Repeat("x", 1+rng.IntN(long)) + "\r\n")
 	}
 	return b.String()
 }
 
-// TestHeaderSectionBound: a header section over submission.MaxHeaderBytes
-// (tens of MB of folded lines cost the DKIM signer quadratic time) is
-// refused 552 5.3.4 over SMTP, and nothing of it is kept or queued; one
-// just under it goes. The webmail's messages, which reach Submit through
-// the outbox, are held to the same bound.
+// TestHeaderSectionBound: a header section past what the DKIM signer is
+// given (dkim.MaxHeaderBytes or dkim.MaxHeaderLines; tens of MB of folded
+// lines cost it quadratic time, and a message past them would go out
+// unsigned) is refused 552 5.3.4 over SMTP, and nothing of it is kept or
+// queued; one within both goes. The webmail's messages, which reach
+// Submit through the outbox, are held to the same bound.
 func TestHeaderSectionBound(t *testing.T) {
 	seed := time.Now().UnixNano()
 	t.Logf("seed %d", seed)
@@ -38,15 +41,27 @@ func TestHeaderSectionBound(t *testing.T) {
 	if err := c.Auth(sasl.NewPlainClient("", alice, alicePw)); err != nil {
 		t.Fatal(err)
 	}
-	over := foldedField(rng, submission.MaxHeaderBytes+rng.IntN(64<<10))
+	over := foldedField(rng, dkim.MaxHeaderBytes+rng.IntN(64<<10), 70)
 	if got := send(c, alice, []string{outsider}, msg(alice, outsider, "bighdr@x", over)); got != "552 5.3.4" {
 		t.Errorf("header section over the bound: %s, want 552 5.3.4", got)
 	}
-	under := foldedField(rng, submission.MaxHeaderBytes-2048-rng.IntN(64<<10))
+	// 2,100 lines of a few bytes: a small header, but too many lines.
+	lines := "X-Filler: start\r\n" + strings.Repeat(" x\r\n", dkim.MaxHeaderLines+100)
+	if got := send(c, alice, []string{outsider}, msg(alice, outsider, "manylines@x", lines)); got != "552 5.3.4" {
+		t.Errorf("header section of %d lines: %s, want 552 5.3.4", dkim.MaxHeaderLines+100, got)
+	}
+	// 1,500 lines of 60 to 120 bytes: under both bounds.
+	var ub strings.Builder
+	ub.WriteString("X-Filler: start\r\n")
+	for range 1500 {
+		ub.WriteString(" " + strings.Repeat("y", 60+rng.IntN(60)) + "\r\n")
+	}
+	under := ub.String()
 	if got := send(c, alice, []string{outsider}, msg(alice, outsider, "okhdr@x", under)); got != "ok" {
 		t.Errorf("header section under the bound: %s", got)
 	}
-	if countIn(t, srv, alice, store.Sent, "bighdr@x") != 0 || queuedFor(t, srv, "bighdr@x") != 0 {
+	if countIn(t, srv, alice, store.Sent, "bighdr@x") != 0 || queuedFor(t, srv, "bighdr@x") != 0 ||
+		countIn(t, srv, alice, store.Sent, "manylines@x") != 0 || queuedFor(t, srv, "manylines@x") != 0 {
 		t.Error("a message refused for its header was kept or queued")
 	}
 	if countIn(t, srv, alice, store.Sent, "okhdr@x") != 1 || queuedFor(t, srv, "okhdr@x") != 1 {

@@ -2,7 +2,6 @@ package submission
 
 import (
 	"errors"
-	"strings"
 	"testing"
 )
 
@@ -53,29 +52,5 @@ func TestLoginServer(t *testing.T) {
 	}
 	if _, _, err := s.Next([]byte("wrong")); err == nil || gotUser != "v@x" {
 		t.Errorf("wrong password accepted (%v) or user %q", err, gotUser)
-	}
-}
-
-// TestHeaderSize: the header section's length up to its empty line, or
-// past the limit as soon as that is known, whatever the line endings and
-// whether the message has a body.
-func TestHeaderSize(t *testing.T) {
-	for _, c := range []struct {
-		in    string
-		limit int
-		want  int
-	}{
-		{"A: b\r\nC: d\r\n\r\nbody\r\n", 100, 12},
-		{"A: b\nC: d\n\nbody\n", 100, 10},
-		{"A: b\r\n\r\n", 6, 6},                                 // exactly at the limit
-		{"A: b\r\n\r\n", 5, 7},                                 // past it
-		{"A: b\r\n c\r\n", 100, 10},                            // no body, no empty line
-		{"A: b", 100, 4},                                       // no line end at all
-		{"A: " + strings.Repeat("x", 50) + "\r\n\r\n", 10, 12}, // one long line: read no further than the limit
-		{"\r\nbody\r\n", 100, 0},
-	} {
-		if got := headerSize([]byte(c.in), c.limit); got != c.want && !(got > c.limit && c.want > c.limit) {
-			t.Errorf("headerSize(%q, %d) = %d, want %d", c.in, c.limit, got, c.want)
-		}
 	}
 }

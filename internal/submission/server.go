@@ -16,6 +16,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/xtramail/xtramail/internal/auth"
+	"github.com/xtramail/xtramail/internal/dkim"
 	"github.com/xtramail/xtramail/internal/message"
 	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/smtpserver"
@@ -211,7 +212,7 @@ func smtpError(err error) *smtp.SMTPError {
 		// malformed message (5.6.0); the limit is named, so that the
 		// sender knows what to shorten.
 		return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4},
-			Message: fmt.Sprintf("Message header section too big (over %d KiB of header fields)", MaxHeaderBytes>>10)}
+			Message: fmt.Sprintf("Message header section too big (over %d KiB or %d lines of header fields)", dkim.MaxHeaderBytes>>10, dkim.MaxHeaderLines)}
 	case errors.Is(err, ErrTooManyRecipients):
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 5, 3}, Message: "Too many recipients for one message"}
 	case errors.Is(err, ErrRateLimited):

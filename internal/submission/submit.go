@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xtramail/xtramail/internal/dkim"
 	"github.com/xtramail/xtramail/internal/message"
 	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/queue"
@@ -55,21 +56,17 @@ var (
 	ErrLongLine = errors.New("submission: a header line too long to send")
 	// ErrTooBig: the message is over Limits.MaxMessageBytes.
 	ErrTooBig = errors.New("submission: message over the size limit")
-	// ErrHeaderTooBig: the header section is over MaxHeaderBytes.
+	// ErrHeaderTooBig: the header section is past what the DKIM signer
+	// is given (dkim.CheckHeader). A mail program writes a few KB; a
+	// header of megabytes of folded lines costs whatever reads it field
+	// by field. Postfix cuts a header at header_size_limit (100 KiB by
+	// default) and sends the rest as body; we refuse, since a message
+	// cut where its sender did not mean it is not the one sent.
 	ErrHeaderTooBig = errors.New("submission: header section over the size limit")
 	// ErrDisabled: the signed-in account was disabled (after it signed
 	// in, or while the webmail held its message).
 	ErrDisabled = errors.New("submission: the address is disabled")
 )
-
-// MaxHeaderBytes bounds a submitted message's header section (its fields,
-// up to the empty line). A mail program writes a few KB; a header section
-// of megabytes of folded lines is only a cost to what reads it field by
-// field, our DKIM signer first. Postfix cuts a header at
-// header_size_limit (100 KiB by default) and sends the rest as body; we
-// refuse instead, since a message cut where its sender did not mean it
-// is not the one sent, and leave room for long recipient lists.
-const MaxHeaderBytes = 256 << 10
 
 // Limits are the per-user limits of Submit.
 type Limits struct {
@@ -352,7 +349,7 @@ func (s *Submitter) Refusal(err error) (msg string, ok bool) {
 	case errors.Is(err, ErrTooManyRecipients):
 		return fmt.Sprintf("too many recipients (at most %d)", s.limits.MaxRecipients), true
 	case errors.Is(err, ErrHeaderTooBig):
-		return fmt.Sprintf("the message's header is too big to send (at most %d KB)", MaxHeaderBytes>>10), true
+		return fmt.Sprintf("the message's header is too big to send (at most %d KB or %d lines)", dkim.MaxHeaderBytes>>10, dkim.MaxHeaderLines), true
 	case errors.Is(err, ErrTooBig):
 		return fmt.Sprintf("the message is too big to send (at most %.1f MB)", float64(s.limits.MaxMessageBytes)/1e6), true
 	case errors.Is(err, ErrRateLimited) && errors.As(err, &le):
