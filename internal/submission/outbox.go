@@ -266,8 +266,9 @@ func Recipients(info *message.Info) []string {
 	return envelopeAddrs(info.Envelope.To, info.Envelope.Cc, info.Envelope.Bcc)
 }
 
-// envelopeAddrs returns the addresses of the lists, normalised as
-// envelope recipients are (store.NormalizeAddress), each once; group
+// envelopeAddrs returns the addresses of the lists as written, each once
+// (the same address in another case or quoting, store.NormalizeAddress,
+// is left out: Submit sends on the local part as first written); group
 // names and incomplete addresses are left out.
 func envelopeAddrs(lists ...[]message.Address) []string {
 	var out []string
@@ -278,11 +279,12 @@ func envelopeAddrs(lists ...[]message.Address) []string {
 				continue
 			}
 			addr := a.Mailbox + "@" + a.Host
+			key := addr
 			if n, err := store.NormalizeAddress(addr); err == nil {
-				addr = n
+				key = n
 			}
-			if !seen[addr] {
-				seen[addr] = true
+			if !seen[key] {
+				seen[key] = true
 				out = append(out, addr)
 			}
 		}

@@ -5,11 +5,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-sasl"
 
 	"github.com/xtramail/xtramail/internal/config"
 	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/submission"
 )
 
 // TestRecipientCaseSentOn: a remote recipient's local part goes to the
@@ -61,5 +63,38 @@ func TestRecipientCaseSentOn(t *testing.T) {
 		if err != nil || len(evs) == 0 {
 			t.Errorf("log search for %s: %v %v", a, evs, err)
 		}
+	}
+}
+
+// TestRecipientCaseFromWebmail: the webmail's messages (a held draft,
+// submitted by the outbox, its recipients read from the header) are sent
+// on with each local part as written too, the same address written twice
+// in two cases once.
+func TestRecipientCaseFromWebmail(t *testing.T) {
+	srv := start(t, nil)
+	ctx := context.Background()
+	acct := srv.Account(t, alice)
+	clk := outboxClock()
+	ob := submission.NewOutbox(srv.Store, submission.NewSubmitter(srv.Store, submission.Limits{}, nil, clk.Now), nil, clk.Now)
+	raw := "From: Alice <" + alice + ">\r\nTo: MiXeD.Case@Remote.TEST, mixed.case@remote.test\r\nBcc: Bcc.UPPER@far.test\r\n" +
+		"Subject: held\r\nMessage-ID: <webcase@x>\r\nDate: Sat, 05 Dec 2026 08:00:00 +0000\r\n\r\nHi there.\r\n"
+	d, err := srv.Store.SaveDraft(ctx, acct.ID, 0, store.NewDelivery([]byte(raw), clk.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Store.ScheduleSend(ctx, acct.ID, d.MessageID, clk.Now().Add(10*time.Second), "198.51.100.23"); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(10 * time.Second)
+	if n, err := ob.SendDue(ctx); n != 1 || err != nil {
+		t.Fatalf("sent %d: %v", n, err)
+	}
+	var got []string
+	for _, e := range queued(t, srv, alice) {
+		got = append(got, e.Rcpt)
+	}
+	slices.Sort(got)
+	if want := []string{"Bcc.UPPER@far.test", "MiXeD.Case@remote.test"}; !slices.Equal(got, want) {
+		t.Errorf("queued for %q, want %q", got, want)
 	}
 }

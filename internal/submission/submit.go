@@ -815,7 +815,9 @@ func (m *Message) sentWithBcc(rcpts []string) (*outgoing, error) {
 	}
 	shown := map[string]bool{}
 	for _, a := range envelopeAddrs(m.info.Envelope.To, m.info.Envelope.Cc) {
-		shown[a] = true
+		if n, err := store.NormalizeAddress(a); err == nil {
+			shown[n] = true
+		}
 	}
 	var hidden []string
 	for _, r := range rcpts {
