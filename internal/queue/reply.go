@@ -54,6 +54,7 @@ type replyConn struct {
 	cont  bool // the current line has the reply go on ("250-", RFC 5321 4.2.1)
 	lines int  // lines of the current reply before this one
 	size  int  // octets of the current reply so far
+	code  [3]byte
 	err   error
 }
 
@@ -75,7 +76,18 @@ func (c *replyConn) Read(b []byte) (int, error) {
 			// The reply's last line: the next one starts anew.
 			c.line, c.lines, c.size = 0, 0, 0
 		default:
-			if c.line == 3 {
+			switch {
+			case c.line < 3 && c.lines == 0:
+				c.code[c.line] = ch
+			case c.line < 3 && ch != c.code[c.line]:
+				// RFC 5321 4.2.1: every line of a reply has its code.
+				// textproto takes a line with another code for text
+				// of the reply and reads on: "250-a" then "550 b"
+				// swallowed the next reply too, and the session
+				// waited for one that would not come.
+				c.err = fmt.Errorf("%w: a reply whose lines have different codes", errProtocol)
+				return max(i-c.line, 0), nil
+			case c.line == 3:
 				c.cont = ch == '-'
 			}
 			if c.line++; c.line > maxReplyLine {

@@ -300,3 +300,30 @@ func TestReplySizeBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestReplyLinesOfOneCode (RFC 5321 4.2.1: every line of a reply has its
+// code): a RCPT answered "250-… then 550 …" is a protocol error at once,
+// with pipelining and without. textproto took the 550 line for text of
+// the 250 reply and read on, taking the reply to DATA too, and the
+// session waited for a reply that never came until its command timeout
+// (5 minutes), holding the entries batched with it.
+func TestReplyLinesOfOneCode(t *testing.T) {
+	for _, pipelining := range []bool{false, true} {
+		t.Run(fmt.Sprintf("pipelining=%v", pipelining), func(t *testing.T) {
+			port := startScript(t, answerRCPT(pipelining, func(w io.Writer, _ string) {
+				io.WriteString(w, "250-2.1.5 a\r\n550 5.1.1 b\r\n")
+			}))
+			st, acc := newStore(t)
+			// A command timeout the test could wait out, to tell a
+			// protocol error from a wait.
+			w := New(Config{Hostname: "queue.example.org", Relay: &Relay{Host: "127.0.0.1", Port: port, TLS: "none"},
+				CommandTimeout: 20 * time.Second, Now: func() time.Time { return t0 }, Rand: func() float64 { return 0.5 }}, st, nil, nil)
+			enqueue(t, st, acc, t0, "m1", "bob@example.net")
+			runOnce(t, w)
+			q := queued(t, st)
+			if len(q) != 1 || !strings.Contains(q[0].LastError, "a reply whose lines have different codes") {
+				t.Fatalf("queue %+v, want the entry deferred for a reply of two codes", q)
+			}
+		})
+	}
+}
