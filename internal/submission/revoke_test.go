@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -105,5 +106,30 @@ func assertHungUp(t *testing.T, c *smtp.Client, which string) {
 	t.Helper()
 	if err := c.Noop(); err == nil || strings.HasPrefix(code(err), "5") || strings.HasPrefix(code(err), "4") {
 		t.Errorf("%s after the refusal: NOOP answered %q, want the connection closed", which, code(err))
+	}
+}
+
+// TestRevokedSignInHoldsWithinASecond: a session sending message after
+// message reads its account again at most once a second; a change holds
+// for it from the next second on: a message a second after the change is
+// refused 530 5.7.0, and not kept.
+func TestRevokedSignInHoldsWithinASecond(t *testing.T) {
+	srv := start(t, nil)
+	c := authedClient(t, srv)
+	if got := send(c, alice, []string{outsider}, msg(alice, outsider, "before@x", "")); got != "ok" {
+		t.Fatalf("send before the change: %s", got)
+	}
+	if err := srv.Store.SetEnabled(context.Background(), alice, false); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if got := code(c.Mail(alice, nil)); got != "530 5.7.0" {
+		t.Errorf("MAIL a second after the change: %s, want 530 5.7.0", got)
+	}
+	if err := srv.Store.SetEnabled(context.Background(), alice, true); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(queued(t, srv, alice)); n != 1 {
+		t.Errorf("%d queued, want the one sent before", n)
 	}
 }
