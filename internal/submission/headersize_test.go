@@ -75,13 +75,7 @@ func TestHeaderSectionBound(t *testing.T) {
 	ob := submission.NewOutbox(srv.Store, submission.NewSubmitter(srv.Store, submission.Limits{}, nil, clk.Now), nil, clk.Now)
 	raw := "From: Alice <" + alice + ">\r\nTo: " + outsider + "\r\n" + over + "Subject: held\r\n" +
 		"Message-ID: <bigdraft@x>\r\nDate: Sat, 05 Dec 2026 08:00:00 +0000\r\n\r\nHi there.\r\n"
-	d, err := srv.Store.SaveDraft(ctx, acct.ID, 0, store.NewDelivery([]byte(raw), clk.Now()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := srv.Store.ScheduleSend(ctx, acct.ID, d.MessageID, clk.Now().Add(10*time.Second), "198.51.100.23"); err != nil {
-		t.Fatal(err)
-	}
+	holdRaw(t, srv, acct, raw, clk.Now())
 	clk.Advance(10 * time.Second)
 	if n, _ := ob.SendDue(ctx); n != 1 {
 		t.Fatalf("claimed %d", n)

@@ -26,6 +26,13 @@ func heldDraft(t *testing.T, srv *testserver.Server, acct store.Account, from, m
 	t.Helper()
 	raw := "From: Alice <" + from + ">\r\nTo: " + bob + ", " + outsider + "\r\nBcc: dave@far.test\r\nSubject: held " + mid +
 		"\r\nMessage-ID: <" + mid + ">\r\nDate: Sat, 05 Dec 2026 08:00:00 +0000\r\n\r\nHi there.\r\n"
+	return holdRaw(t, srv, acct, raw, at)
+}
+
+// holdRaw saves raw as a draft of acct's at at and holds it for sending
+// 10 seconds later, as the webmail's Send does.
+func holdRaw(t *testing.T, srv *testserver.Server, acct store.Account, raw string, at time.Time) (store.Delivered, store.OutboxEntry) {
+	t.Helper()
 	ctx := context.Background()
 	d, err := srv.Store.SaveDraft(ctx, acct.ID, 0, store.NewDelivery([]byte(raw), at))
 	if err != nil {

@@ -78,13 +78,7 @@ func TestRecipientCaseFromWebmail(t *testing.T) {
 	ob := submission.NewOutbox(srv.Store, submission.NewSubmitter(srv.Store, submission.Limits{}, nil, clk.Now), nil, clk.Now)
 	raw := "From: Alice <" + alice + ">\r\nTo: MiXeD.Case@Remote.TEST, mixed.case@remote.test\r\nBcc: Bcc.UPPER@far.test\r\n" +
 		"Subject: held\r\nMessage-ID: <webcase@x>\r\nDate: Sat, 05 Dec 2026 08:00:00 +0000\r\n\r\nHi there.\r\n"
-	d, err := srv.Store.SaveDraft(ctx, acct.ID, 0, store.NewDelivery([]byte(raw), clk.Now()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := srv.Store.ScheduleSend(ctx, acct.ID, d.MessageID, clk.Now().Add(10*time.Second), "198.51.100.23"); err != nil {
-		t.Fatal(err)
-	}
+	holdRaw(t, srv, acct, raw, clk.Now())
 	clk.Advance(10 * time.Second)
 	if n, err := ob.SendDue(ctx); n != 1 || err != nil {
 		t.Fatalf("sent %d: %v", n, err)
