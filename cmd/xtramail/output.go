@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
-	"unicode"
 	"unicode/utf8"
+
+	"github.com/xtramail/xtramail/internal/store"
 )
 
 // Output helpers shared by every command. JSON keys are snake_case in
@@ -50,7 +51,7 @@ func (t termSafe) Write(p []byte) (int, error) {
 // cellRune is r as a table cell shows it: U+FFFD for a control or
 // bidirectional formatting character.
 func cellRune(r rune) rune {
-	if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+	if store.Hidden(r) {
 		return utf8.RuneError
 	}
 	return r

@@ -59,12 +59,12 @@ func LogMessageID(id string) string {
 // bidirectional formatting character (an override that makes a row read
 // backwards) U+FFFD, then cut to max bytes (ClipText).
 func LogText(s string, max int) string {
-	if strings.ContainsFunc(s, hidden) || !utf8.ValidString(s) {
+	if strings.ContainsFunc(s, Hidden) || !utf8.ValidString(s) {
 		s = strings.Map(func(r rune) rune {
 			switch {
 			case r == '\t' || r == '\r' || r == '\n':
 				return ' '
-			case hidden(r):
+			case Hidden(r):
 				return utf8.RuneError
 			}
 			return r
@@ -73,7 +73,10 @@ func LogText(s string, max int) string {
 	return ClipText(s, max)
 }
 
-func hidden(r rune) bool {
+// Hidden reports whether r acts on where text is shown rather than
+// showing: a control character (a terminal escape, a line break) or a
+// bidirectional formatting character.
+func Hidden(r rune) bool {
 	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
 }
 

@@ -92,7 +92,7 @@ func TestLogText(t *testing.T) {
 		}
 		max := 3 + rng.IntN(300)
 		got := LogText(b.String(), max)
-		if len(got) > max || !utf8.ValidString(got) || strings.ContainsFunc(got, hidden) {
+		if len(got) > max || !utf8.ValidString(got) || strings.ContainsFunc(got, Hidden) {
 			t.Fatalf("LogText(%q, %d) = %q", b.String(), max, got)
 		}
 	}
