@@ -490,14 +490,14 @@ func (s *session) dataFailed(env envelope, in *smtpserver.BodyReader, sp *smtpse
 		s.refuse(ctx, env, "", smtpserver.ErrStorageFull, reason, in.Size())
 		return smtpserver.ErrStorageFull
 	case errors.As(err, &se):
-		// The size limit (go-smtp drains the rest of DATA).
+		// The size limit (smtpserver's bodyLimit, for DATA and BDAT
+		// alike; go-smtp discards the rest).
 		s.refuse(ctx, env, "", se, "message over the size limit", in.Size())
 		return err
 	case errors.Is(err, smtp.ErrDataReset):
-		// BDAT without LAST: RSET, a disconnect, or go-smtp refused a
-		// chunk over the size limit (and answered 552 itself).
+		// BDAT without LAST, then RSET, EHLO or a disconnect.
 		s.refuse(ctx, env, "", &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}},
-			"transfer aborted before the last chunk (size limit, RSET or disconnect)", in.Size())
+			"transfer aborted before the last chunk (RSET, EHLO or disconnect)", in.Size())
 		return err
 	case in.ReadErr() == nil:
 		// Writing the spool failed for another reason.

@@ -43,7 +43,11 @@ func (s *session) Mail(string, *smtp.MailOptions) error {
 }
 func (s *session) Rcpt(string, *smtp.RcptOptions) error { return nil }
 func (s *session) Data(r io.Reader) error {
-	if _, err := io.ReadAll(r); err != nil {
+	// As every listener's session does: bytes of a body are not command
+	// bytes to LineGuard.
+	body, done := LineGuardOf(s.c.Conn()).Body(r)
+	defer done()
+	if _, err := io.ReadAll(body); err != nil {
 		return err
 	}
 	s.b.stored.Add(1)

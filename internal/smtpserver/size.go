@@ -7,16 +7,27 @@ import (
 	"github.com/emersion/go-smtp"
 )
 
-// A message of exactly the size a listener announces (SIZE, RFC 1870 4:
-// "the maximum message size ... the server will accept") must be
-// accepted. go-smtp's DATA reader answers 552 as soon as it has passed
-// MaxMessageBytes bytes on, before it reads the end-of-data line that
-// follows them, so such a message was refused. sizeBackend, which
-// Config.NewServer puts between go-smtp and every listener's backend,
-// lets the connection's server (one per connection, see Serve) read one
-// byte more while a transaction is open, and cuts the body at the real
-// limit itself. The SIZE announced by EHLO and the check of MAIL's SIZE
-// parameter keep the real limit: EHLO and RSET end the transaction first.
+// sizeBackend, which Config.NewServer puts between go-smtp and every
+// listener's backend, applies the size limit to a transaction's body
+// itself (bodyLimit), and turns go-smtp's own check off while a
+// transaction is open, on the connection's server (one per connection,
+// see Serve). go-smtp's check was wrong twice:
+//   - A message of exactly the size a listener announces (SIZE, RFC 1870
+//     4: "the maximum message size ... the server will accept") must be
+//     accepted. go-smtp's DATA reader answered 552 as soon as it had
+//     passed MaxMessageBytes bytes on, before it read the end-of-data
+//     line that follows them, so such a message was refused.
+//   - A BDAT chunk past the limit was answered 552 before go-smtp read
+//     and discarded the chunk, so LineGuard counted the chunk as command
+//     bytes after an answer and closed the connection past
+//     MaxCommandBytes: the client saw a reset instead of the 552, and the
+//     session never heard of the message (no refused record). Through
+//     bodyLimit, the session's Data fails instead; go-smtp discards the
+//     rest of the chunk, still body to LineGuard, then answers.
+//
+// The SIZE announced by EHLO and the check of MAIL's SIZE parameter keep
+// the real limit: they happen outside a transaction (EHLO and RSET end
+// one first).
 type sizeBackend struct {
 	be    smtp.Backend
 	limit int64
@@ -48,7 +59,7 @@ func (s *sizeSession) Mail(from string, opts *smtp.MailOptions) error {
 	if err := s.Session.Mail(from, opts); err != nil {
 		return err
 	}
-	s.srv.MaxMessageBytes = s.limit + 1
+	s.srv.MaxMessageBytes = 0
 	return nil
 }
 

@@ -15,7 +15,7 @@ import (
 // exactly 1024 bytes is accepted, by DATA and by BDAT, and one of 1025 is
 // refused 552 5.3.4 without ending the session (go-smtp's DATA reader
 // refused a message the moment it reached the limit, before the end of
-// data). EHLO keeps announcing the real limit after a transaction, and a
+// data), however far over the limit it is. EHLO keeps announcing the real limit after a transaction, and a
 // MAIL SIZE over it is refused.
 func TestMessageOfAnnouncedSize(t *testing.T) {
 	const limit = 1024
@@ -79,6 +79,11 @@ func TestMessageOfAnnouncedSize(t *testing.T) {
 		{"DATA after a refusal", limit, false, "250 "},
 		{"BDAT at the limit", limit, true, "250 "},
 		{"BDAT over the limit", limit + 1, true, "552 5.3.4"},
+		// Past MaxCommandBytes over it: go-smtp answered 552 before it
+		// discarded the chunk, LineGuard counted the chunk as command
+		// bytes, and the connection was closed.
+		{"BDAT far over the limit", limit + 2*MaxCommandBytes, true, "552 5.3.4"},
+		{"BDAT after a refusal", limit, true, "250 "},
 		{"DATA much over the limit", 3 * limit, false, "552 5.3.4"},
 	} {
 		cl.send("MAIL FROM:<a@outside.test>\r\n")

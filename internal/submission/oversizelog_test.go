@@ -11,7 +11,8 @@ import (
 )
 
 // TestOversizeRefusalsLogged: a message over the size limit, by DATA or
-// by BDAT, gets a refused record, as capture writes one; before, only the
+// by BDAT, however far over, is answered 552 in a session that goes on
+// and gets a refused record, as capture writes one; before, only the
 // refusals of Submit's checks had one.
 func TestOversizeRefusalsLogged(t *testing.T) {
 	const limit = 4096
@@ -28,28 +29,30 @@ func TestOversizeRefusalsLogged(t *testing.T) {
 	r := signedIn(t, srv, false)
 	r.cmd("MAIL FROM:<"+alice+">", "250 ")
 	r.cmd("RCPT TO:<"+bob+">", "250 ")
-	// A first chunk within the limit, then one past it: go-smtp answers
-	// 552 and ends the transfer. (A first chunk past the limit, like a
-	// SIZE= at MAIL, is answered by go-smtp before the session hears of
-	// the transaction's body, in capture as here.)
+	// A first chunk within the limit, then one past it.
 	r.send(fmt.Sprintf("BDAT %d\r\n%s", 1000, big[:1000]))
 	r.expect("250 ")
 	r.send(fmt.Sprintf("BDAT %d LAST\r\n%s", len(big)-1000, big[1000:]))
-	r.expect("552 ")
+	r.expect("552 5.3.4 ")
+	// One chunk far past the limit (more than smtpserver.MaxCommandBytes
+	// over it): go-smtp answered it itself, before it discarded the
+	// chunk, which closed the connection, and nothing was logged.
+	huge := strings.Repeat(big, 64)
+	r.cmd("MAIL FROM:<"+alice+">", "250 ")
+	r.cmd("RCPT TO:<"+bob+">", "250 ")
+	r.send(fmt.Sprintf("BDAT %d LAST\r\n%s", len(huge), huge))
+	r.expect("552 5.3.4 ")
+	r.cmd("NOOP", "250 ")
 
 	// Refusals are logged by the background log writer: they come a
 	// moment after the answer.
 	waitFor(t, "a refused record for each over-size message", func() bool {
-		var data, bdat bool
+		n := 0
 		for _, d := range refusals(t, srv, alice) {
-			switch {
-			case !strings.HasPrefix(d, "submission: 552 5.3.4 "):
-			case strings.Contains(d, "message over the size limit"):
-				data = true
-			case strings.Contains(d, "before the last chunk"):
-				bdat = true
+			if strings.HasPrefix(d, "submission: 552 5.3.4 ") && strings.Contains(d, "message over the size limit") {
+				n++
 			}
 		}
-		return data && bdat
+		return n == 3
 	})
 }

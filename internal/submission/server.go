@@ -619,7 +619,8 @@ func (s *session) Data(r io.Reader) error {
 		var se *smtp.SMTPError
 		switch {
 		case errors.As(err, &se):
-			// Over the size limit: go-smtp reads the rest.
+			// Over the size limit (smtpserver's bodyLimit, for DATA and
+			// BDAT alike): go-smtp reads the rest.
 			s.refusedAs(env, se, "message over the size limit", in.Size())
 			return err
 		case errors.Is(err, smtp.ErrDataReset):
@@ -630,7 +631,7 @@ func (s *session) Data(r io.Reader) error {
 			// fields are no longer this transaction's; nothing is kept.
 			s.log.Info("chunked message abandoned by the client", "received", in.Size())
 			s.refusedAs(env, &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}},
-				"transfer aborted before the last chunk (size limit, RSET or disconnect)", in.Size())
+				"transfer aborted before the last chunk (RSET, EHLO or disconnect)", in.Size())
 			return err
 		case in.ReadErr() == nil:
 			// The spool refused it: the budget is spent or the disk
