@@ -445,6 +445,11 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 		s.log.Info("MAIL before AUTH refused", "from", from)
 		return errAuthRequired
 	}
+	if (opts == nil || !opts.UTF8) && !isASCII(from) {
+		// As for RCPT (RFC 6531 3.5); go-smtp takes a UTF-8 reverse-path
+		// without SMTPUTF8.
+		return errNeedsUTF8
+	}
 	ctx, cancel := s.ctx()
 	defer cancel()
 	// The account is read again at DATA, before anything is kept, at

@@ -428,9 +428,16 @@ func TestRecipientSyntax(t *testing.T) {
 // MAIL, a recipient domain in U-labels is taken and queued in its
 // A-labels (it was refused 553 5.1.3), a UTF-8 local part as it is;
 // without SMTPUTF8 in MAIL, a UTF-8 address is refused 553 5.6.7 (RFC
-// 6531 3.5).
+// 6531 3.5), in RCPT and in MAIL itself.
 func TestInternationalRecipients(t *testing.T) {
 	srv := start(t, nil)
+	c := dial(t, srv)
+	if err := c.Auth(sasl.NewPlainClient("", alice, alicePw)); err != nil {
+		t.Fatal(err)
+	}
+	if got := code(c.Mail("älice@example.test", nil)); got != "553 5.6.7" {
+		t.Errorf("MAIL FROM a UTF-8 address without SMTPUTF8: %s, want 553 5.6.7", got)
+	}
 	tryRecipients(t, srv, nil, map[string]string{"user@bücher.test": "553 5.6.7", "üser@far.test": "553 5.6.7"})
 	got := tryRecipients(t, srv, &smtp.MailOptions{UTF8: true}, map[string]string{
 		"user@bücher.test": "ok",
