@@ -215,8 +215,8 @@ func queueRetry(fs *flag.FlagSet) action {
 		// it finds these at its next look.
 		fmt.Fprintf(e.stdout, "%d entries due now; a running server tries them at its next look at the queue, within %d seconds\n",
 			n, int(queue.DefaultPoll.Seconds()))
-		if e.flags.configFile != "" && e.cfg.Queue.Mode == "" {
-			fmt.Fprintf(e.stdout, "This configuration sends nothing out (queue mode is empty): a server running with it leaves them queued.\n")
+		if e.cfg.Queue.EffectiveMode() == "hold" {
+			fmt.Fprintf(e.stdout, "This configuration sends nothing out (queue mode is hold): a server running with it leaves them queued.\n")
 		}
 		return notQueued(missing)
 	}

@@ -38,8 +38,8 @@ func TestQueueAndDKIMCommands(t *testing.T) {
 	}
 	id := fmt.Sprint(rows[0].ID)
 	data2 := func(args ...string) []string { return append(args, "--data", "$DATA") }
-	noQueue := filepath.Join(t.TempDir(), "xtramail.toml") // queue mode empty
-	if err := os.WriteFile(noQueue, []byte("# no [queue]\n"), 0o600); err != nil {
+	noQueue := filepath.Join(t.TempDir(), "xtramail.toml")
+	if err := os.WriteFile(noQueue, []byte("[queue]\nmode = \"hold\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	runCases(t, data, []cliCase{
@@ -50,7 +50,7 @@ func TestQueueAndDKIMCommands(t *testing.T) {
 		{args: data2("queue", "retry", "--all"), stdout: []string{"2 entries due now; a running server tries them at its next look at the queue, within 15 seconds"},
 			notOut: []string{"sends nothing out"}},
 		{args: data2("queue", "retry", "--all", "--config", noQueue), stdout: []string{"2 entries due now",
-			"This configuration sends nothing out (queue mode is empty): a server running with it leaves them queued."}},
+			"This configuration sends nothing out (queue mode is hold): a server running with it leaves them queued."}},
 		{args: data2("queue", "delete", id), stdout: []string{"1 entries deleted"}},
 		{args: data2("queue", "delete", id), code: 1, stderr: []string{"no queue entry " + id + " (delivered, returned or deleted already?): not found"}},
 		{args: data2("queue", "list"), stdout: []string{"1 waiting"}, notOut: []string{"bob@remote.test"}},

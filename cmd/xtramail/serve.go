@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -151,7 +152,7 @@ Stop with Ctrl-C.
 `, cfg.Data, service.DevAddress, login.Describe(), webURL(svc.WebAddr), consoleURL(svc.WebAddr), service.DevAdmin, adminLogin.DescribeAdmin(),
 		hostPort(svc.CaptureAddr), service.DevAddress,
 		host(svc.IMAPAddr), port(svc.IMAPAddr), service.DevAddress, hostPort(svc.IMAPAddr), service.DevAddress,
-		submissionBanner(svc), cfg.Data, service.DevAddress, metricsURL(svc.MetricsAddr))
+		submissionBanner(cfg, svc), cfg.Data, service.DevAddress, metricsURL(svc.MetricsAddr))
 }
 
 // host, port and hostPort show a listener address in the banner, with
@@ -217,9 +218,12 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 }
 
 // submissionBanner says how to send through the dev server's submission
-// listeners, or nothing when they are off.
-func submissionBanner(svc *service.Service) string {
+// listeners, and where what is sent goes, or nothing when they are off.
+func submissionBanner(cfg config.Config, svc *service.Service) string {
 	var b strings.Builder
+	if svc.SubmissionAddr == nil && svc.SubmissionsAddr == nil {
+		return ""
+	}
 	if svc.SubmissionAddr != nil {
 		fmt.Fprintf(&b, "  Send (submission):  server %s, port %s, STARTTLS, normal password, or\n", host(svc.SubmissionAddr), port(svc.SubmissionAddr))
 		fmt.Fprintf(&b, "                      swaks --server %s --tls --auth-user %s --from %s --to %s\n",
@@ -227,6 +231,15 @@ func submissionBanner(svc *service.Service) string {
 	}
 	if svc.SubmissionsAddr != nil {
 		fmt.Fprintf(&b, "  Send (465, TLS):    server %s, port %s, SSL/TLS, normal password\n", host(svc.SubmissionsAddr), port(svc.SubmissionsAddr))
+	}
+	b.WriteString("  Sent mail goes:     ")
+	switch q := cfg.Queue; q.EffectiveMode() {
+	case "relay":
+		fmt.Fprintf(&b, "through the relay %s\n", net.JoinHostPort(q.RelayHost, strconv.Itoa(q.RelayPort)))
+	case "hold":
+		b.WriteString("nowhere: [queue] mode is hold, it waits in the queue\n")
+	default:
+		b.WriteString("straight to each recipient domain's MX ([queue] relay_host for a smarthost)\n")
 	}
 	return b.String()
 }

@@ -187,8 +187,11 @@ type Retention struct {
 type Queue struct {
 	// Mode is "relay" (everything through RelayHost, the usual set-up
 	// behind a mail filter), "mx" (straight to each recipient domain's
-	// MX hosts, with MTA-STS) or empty: nothing is sent out and the
-	// queue worker does not run.
+	// MX hosts, with MTA-STS), "hold" (nothing is sent out: mail waits
+	// in the queue, for a set-up not finished yet, and tests) or empty:
+	// relay when RelayHost is set, else mx (EffectiveMode). Off by
+	// default, submitted mail was accepted and never left, with nothing
+	// to tell the sender or the administrator (found by a probe).
 	Mode string `toml:"mode"`
 	// RelayHost and RelayPort name the smarthost in relay mode.
 	RelayHost string `toml:"relay_host"`
@@ -451,16 +454,30 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// EffectiveMode is how mail leaves: Mode, or when it is empty "relay"
+// if a relay host is set, else "mx" (issue 13: "through the configured
+// relay or, with none configured, directly to each recipient domain's
+// MX").
+func (q Queue) EffectiveMode() string {
+	switch {
+	case q.Mode != "":
+		return q.Mode
+	case q.RelayHost != "":
+		return "relay"
+	}
+	return "mx"
+}
+
 func (q Queue) validate() error {
 	var errs []error
-	switch q.Mode {
-	case "", "mx":
+	switch q.EffectiveMode() {
+	case "mx", "hold":
 	case "relay":
 		if q.RelayHost == "" || q.RelayPort < 1 || q.RelayPort > 65535 {
 			errs = append(errs, errors.New("queue: relay mode needs relay_host and relay_port"))
 		}
 	default:
-		errs = append(errs, fmt.Errorf("queue.mode %q: want relay, mx or empty", q.Mode))
+		errs = append(errs, fmt.Errorf("queue.mode %q: want relay, mx, hold or empty", q.Mode))
 	}
 	switch q.RelayTLS {
 	case "starttls", "implicit", "none":

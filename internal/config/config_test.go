@@ -146,8 +146,19 @@ route_networks = ["10.1.0.0/16", "192.168.7.25"]
 	if ps, err := q.RoutePrefixes(); err != nil || fmt.Sprint(ps) != "[10.1.0.0/16 192.168.7.25/32]" {
 		t.Fatalf("route networks %v, %v", ps, err)
 	}
-	if Default().Queue.Mode != "" {
-		t.Fatal("outbound delivery is on by default")
+	// Issue 13: through the relay, or with none configured straight to
+	// each recipient domain's MX; hold only when asked for.
+	for _, tc := range []struct {
+		mode, host, want string
+	}{{"", "", "mx"}, {"", "smarthost.example.org", "relay"}, {"hold", "", "hold"}, {"mx", "smarthost.example.org", "mx"}} {
+		q := Default().Queue
+		q.Mode, q.RelayHost = tc.mode, tc.host
+		if got := q.EffectiveMode(); got != tc.want {
+			t.Errorf("mode %q, relay_host %q: %q, want %q", tc.mode, tc.host, got, tc.want)
+		}
+		if err := q.validate(); err != nil {
+			t.Errorf("mode %q, relay_host %q: %v", tc.mode, tc.host, err)
+		}
 	}
 	if len(Default().Queue.RouteNetworks) != 0 {
 		t.Fatal("routes reach special addresses by default")

@@ -57,18 +57,29 @@ func serviceConfig(t *testing.T) config.Config {
 	return cfg
 }
 
-// TestQueueWorkerOnlyWithOutbound: without queue.mode nothing is sent
-// out; in relay mode the service's worker delivers what is queued.
+// TestQueueWorkerOnlyWithOutbound: with queue.mode hold nothing is sent
+// out; with no [queue] section mail goes to each domain's MX (issue 13);
+// in relay mode the service's worker delivers what is queued.
 func TestQueueWorkerOnlyWithOutbound(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
-	off, err := New(serviceConfig(t), log)
+	cfg := serviceConfig(t)
+	cfg.Queue.Mode = "hold"
+	held, err := New(cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if off.Queue != nil {
-		t.Fatal("queue worker built without outbound configuration")
+	if held.Queue != nil {
+		t.Fatal("queue worker built in hold mode")
 	}
-	off.Shutdown(context.Background())
+	held.Shutdown(context.Background())
+	mx, err := New(serviceConfig(t), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mx.Queue == nil {
+		t.Fatal("no queue worker without a [queue] section: submitted mail would never leave")
+	}
+	mx.Shutdown(context.Background())
 
 	sink := &relaySink{}
 	srv := smtp.NewServer(sink)
@@ -80,7 +91,7 @@ func TestQueueWorkerOnlyWithOutbound(t *testing.T) {
 	go srv.Serve(ln)
 	defer srv.Close()
 
-	cfg := serviceConfig(t)
+	cfg = serviceConfig(t)
 	cfg.Queue.Mode, cfg.Queue.RelayHost, cfg.Queue.RelayTLS = "relay", "127.0.0.1", "none"
 	cfg.Queue.RelayPort = ln.Addr().(*net.TCPAddr).Port
 	s, err := New(cfg, log)

@@ -266,7 +266,7 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Service, error) 
 	}, st, authn, log.With("listener", "imap"))
 	reg.MustRegister(s.imap.Collector())
 
-	if cfg.Queue.Mode != "" {
+	if cfg.Queue.EffectiveMode() != "hold" {
 		s.Queue = queue.New(queueConfig(&cfg, st, log), st, log.With("worker", "queue"), queue.NewMetrics(reg, st, time.Now))
 	}
 	var wake func()
@@ -350,7 +350,7 @@ func queueConfig(cfg *config.Config, cache mtasts.Cache, log *slog.Logger) queue
 	}
 	// Validate has checked them.
 	qc.RouteNetworks, _ = q.RoutePrefixes()
-	switch q.Mode {
+	switch q.EffectiveMode() {
 	case "relay":
 		qc.Relay = &queue.Relay{Host: q.RelayHost, Port: q.RelayPort, TLS: q.RelayTLS,
 			Username: q.RelayUsername, Password: q.RelayPassword}
@@ -437,12 +437,14 @@ func (s *Service) Start(ctx context.Context) error {
 		} else if n > 0 {
 			s.log.Info("outbound queue: took over entries claimed before the restart", "entries", n)
 		}
-		s.log.Info("outbound queue running", "mode", s.cfg.Queue.Mode)
+		s.log.Info("outbound queue running", "mode", s.cfg.Queue.EffectiveMode())
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
 			s.Queue.Run(ctx)
 		}()
+	} else {
+		s.log.Warn("outbound queue on hold ([queue] mode = \"hold\"): submitted mail and delivery notices wait in the queue, nothing is sent out")
 	}
 	return nil
 }
