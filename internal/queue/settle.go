@@ -311,6 +311,21 @@ func buildNotification(host string, retryUntil time.Time, e store.QueueEntry, no
 		full = false
 		human += "\r\n" + fold("", fmt.Sprintf("Your message was larger than %d MiB: only its header is returned below.", maxReturnedMessage>>20), "") + "\r\n"
 	}
+	var orig bytes.Buffer
+	if err := original(&orig, full); err != nil {
+		return nil, err
+	}
+	if full && longBody(orig.Bytes()) {
+		// A body line over maxLine cannot be folded as a header's can,
+		// and cutting it would change the message returned: its header
+		// stands for it, as for one too large.
+		full = false
+		orig.Reset()
+		if err := original(&orig, false); err != nil {
+			return nil, err
+		}
+		human += "\r\n" + fold("", fmt.Sprintf("Your message has lines longer than %d octets, which this report cannot carry: only its header is returned below.", maxLine), "") + "\r\n"
+	}
 	if e.Subject != "" {
 		subject += ": " + e.Subject
 	}
@@ -367,9 +382,7 @@ func buildNotification(host string, retryUntil time.Time, e store.QueueEntry, no
 	} else {
 		fmt.Fprintf(&b, "\r\n--%s\r\nContent-Type: text/rfc822-headers\r\n\r\n", boundary)
 	}
-	if err := original(&b, full); err != nil {
-		return nil, err
-	}
+	writeOriginal(&b, orig.Bytes())
 	fmt.Fprintf(&b, "\r\n--%s--\r\n", boundary)
 	return b.Bytes(), nil
 }
@@ -406,6 +419,63 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
+// writeOriginal appends to b the original message or its header as
+// original gave it, each line of its header within the bounds of a line
+// (foldLine) and ending in CRLF; a body, after the blank line, as it is
+// (longBody). The header is copied as stored: a captured or submitted
+// message may have lines over maxLine, which the notification must not
+// carry (relays refuse or cut them).
+func writeOriginal(b *bytes.Buffer, orig []byte) {
+	for rest := orig; len(rest) > 0; {
+		line := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = nil
+		}
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(line) == 0 {
+			b.WriteString("\r\n")
+			b.Write(rest)
+			return
+		}
+		b.WriteString(foldLine(string(line)))
+		b.WriteString("\r\n")
+	}
+}
+
+// foldLine is a line of an original's header within the bounds of a
+// notification's lines: as it is when within foldAt, else folded at its
+// white space (fold), a continuation line staying one. A word longer than
+// maxLine (a field without white space where it would need some) is cut
+// on a continuation line, which unfolds with a space in it: the header is
+// changed, but it is a copy for the sender to recognise their message by,
+// not one to be used again, and whole it could not be carried at all.
+func foldLine(line string) string {
+	if len(line) <= foldAt {
+		return line
+	}
+	if line[0] == ' ' || line[0] == '\t' {
+		return fold(" ", line, " ")
+	}
+	return fold("", line, " ")
+}
+
+// longBody reports whether the body of msg, after the blank line that
+// ends its header, has a line over maxLine octets.
+func longBody(msg []byte) bool {
+	i := bytes.Index(msg, []byte("\n\r\n"))
+	if j := bytes.Index(msg, []byte("\n\n")); j >= 0 && (i < 0 || j < i) {
+		i = j
+	}
+	if i < 0 {
+		return false
+	}
+	var l longLines
+	l.Write(msg[i+1:])
+	return l.found
+}
+
 // The bounds of a line of a notification (RFC 5322 2.1.1): 78 octets
 // where the text allows, and 998 in any case.
 const (
@@ -417,7 +487,8 @@ const (
 // on lines of at most foldAt octets, the lines after the first starting
 // with indent: a word that does not fit goes on the next line, alone if
 // it is longer than foldAt, and a word too long for any line (maxLine) is
-// cut. With indent " ", it folds a header field (RFC 5322 2.2.3), which
+// cut, between characters where it is UTF-8. The first word follows head
+// after a space, unless head is empty or ends in one. With indent " ", it folds a header field (RFC 5322 2.2.3), which
 // unfolds to head and the words one space apart; a cut word unfolds
 // with a space in it, the only way to keep its line within the bound.
 // Remote replies (50 lines of 500 octets, or one of a megabyte) went
@@ -426,7 +497,8 @@ func fold(head, text, indent string) string {
 	var b strings.Builder
 	b.WriteString(head)
 	n := len(head) // octets on the current line
-	bare := n == 0 // nothing on the line yet
+	// Nothing on the line yet that a word must be apart from.
+	bare := n == 0 || strings.HasSuffix(head, " ")
 	newLine := func() {
 		b.WriteString("\r\n")
 		b.WriteString(indent)
@@ -443,8 +515,14 @@ func fold(head, text, indent string) string {
 		}
 		for n+len(word) > maxLine {
 			k := maxLine - n
-			for k > 0 && !utf8.RuneStart(word[k]) {
-				k--
+			// Back to the start of a character, at most UTFMax-1
+			// octets: bytes that are not UTF-8 are cut where they
+			// reach the bound.
+			for j := k; j > 0 && j > k-utf8.UTFMax; j-- {
+				if utf8.RuneStart(word[j]) {
+					k = j
+					break
+				}
 			}
 			if k > 0 {
 				b.WriteString(word[:k])
