@@ -302,8 +302,11 @@ func rcptParams(c *conn, e store.QueueEntry) string {
 
 // xtext encodes a DSN parameter value (RFC 3461 4): "+" and two
 // hexadecimal digits for "+", "=" and what is not printable ASCII. With
-// utf8, for an ORCPT of type utf-8, it is utf-8-addr-xtext (RFC 6533 3)
-// instead, whose escape is "\x{HEX}", for characters beyond ASCII too.
+// utf8, for an address of type utf-8 (an ORCPT, or a notice's recipient
+// fields: statusAddress), it is utf-8-addr-xtext (RFC 6533 3) instead,
+// whose escape is "\x{HEX}", for characters beyond ASCII too: the code
+// point in upper-case hexadecimal without leading zeros, but of two
+// digits at least (HEXPOINT: "\x{01}", never "\x{1}").
 func xtext(s string, utf8 bool) string {
 	var b strings.Builder
 	for _, r := range s {
@@ -311,7 +314,7 @@ func xtext(s string, utf8 bool) string {
 		case r >= '!' && r <= '~' && r != '+' && r != '=' && !(utf8 && r == '\\'):
 			b.WriteRune(r)
 		case utf8:
-			fmt.Fprintf(&b, "\\x{%X}", r)
+			fmt.Fprintf(&b, "\\x{%02X}", r)
 		default:
 			fmt.Fprintf(&b, "+%02X", r)
 		}

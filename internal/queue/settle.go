@@ -358,9 +358,9 @@ func buildNotification(host string, retryUntil time.Time, e store.QueueEntry, no
 		b.WriteString("\r\n")
 		if typ, addr, ok := strings.Cut(n.e.DSN.ORcpt, ";"); ok {
 			// 2.3.1: the sender's ORCPT, its address type and address.
-			fmt.Fprintf(&b, "Original-Recipient: %s; %s\r\n", strings.ToLower(typ), oneLine(addr))
+			fmt.Fprintf(&b, "%s\r\n", fold("Original-Recipient:", statusAddress(strings.ToLower(typ), oneLine(addr)), " "))
 		}
-		fmt.Fprintf(&b, "Final-Recipient: rfc822; %s\r\nAction: %s\r\nStatus: %s\r\n", n.e.Rcpt, n.action, statusFor(n))
+		fmt.Fprintf(&b, "%s\r\nAction: %s\r\nStatus: %s\r\n", fold("Final-Recipient:", statusAddress("rfc822", n.e.Rcpt), " "), n.action, statusFor(n))
 		if n.r.host != "" {
 			fmt.Fprintf(&b, "Remote-MTA: dns; %s\r\n", hostName(n.r.host))
 		}
@@ -385,6 +385,23 @@ func buildNotification(host string, retryUntil time.Time, e store.QueueEntry, no
 	writeOriginal(&b, orig.Bytes())
 	fmt.Fprintf(&b, "\r\n--%s--\r\n", boundary)
 	return b.Bytes(), nil
+}
+
+// statusAddress is the value of an address field of message/delivery-
+// status (Final-Recipient, Original-Recipient: RFC 3464 2.3.1, 2.3.2),
+// "type; address". Those fields are US-ASCII (RFC 3464 2.1.1), so an
+// address beyond it (SMTPUTF8, RFC 6531) cannot go in raw: RFC 6533 3 has
+// it written with the type utf-8 as utf-8-addr-xtext, each character beyond
+// ASCII, and "\", "+", "=", space and controls, as \x{HEX}. That keeps
+// the notice message/delivery-status, which every receiver reads, rather
+// than message/global-delivery-status (RFC 6533 6), which few do. An
+// address given as utf-8 (an ORCPT) is written so even when it is
+// ASCII, as the type says how to decode it.
+func statusAddress(typ, addr string) string {
+	if typ == "utf-8" || !ascii(addr) {
+		return "utf-8; " + xtext(addr, true)
+	}
+	return typ + "; " + addr
 }
 
 // statusFor is the RFC 3463 status of a notice: 5.x.x for failures, 4.x.x
