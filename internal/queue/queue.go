@@ -447,6 +447,10 @@ type outMsg struct {
 	// lines says whether the stored body has a line over 998 octets,
 	// when hops read it all (linesUnknown: send looks).
 	lines lineLength
+	// tried: a session broke while the message's transaction was on
+	// the wire, so the attempt is the message's, whatever comes of it
+	// (deliverDomain).
+	tried bool
 }
 
 func groupMessages(entries []store.QueueEntry) []*outMsg {
@@ -589,6 +593,9 @@ func (w *Worker) deliverDomain(ctx context.Context, domain string, msgs []*outMs
 	}
 	pending := msgs
 	var last result // the most useful reason a host gave, for what is left
+	// reached: a host took a transaction or was sent one that broke its
+	// session, so what is left untried was not for want of a host.
+	reached := false
 	budget := maxAddresses
 	absent := 0 // hosts whose names have no address at all
 	for _, t := range targets {
@@ -643,6 +650,7 @@ func (w *Worker) deliverDomain(ctx context.Context, domain string, msgs []*outMs
 				}
 			}
 			sent, err := w.run(ctx, c, t, &pending, log)
+			reached = reached || sent > 0
 			switch {
 			case err == nil && len(pending) == 0 && ctx.Err() == nil && c.sent < c.mailMax:
 				w.pool.put(key, c)
@@ -654,6 +662,10 @@ func (w *Worker) deliverDomain(ctx context.Context, domain string, msgs []*outMs
 				continue
 			}
 			c.abort()
+			if !pooled || !errors.Is(err, errStale) {
+				// run stopped at the message the session broke on.
+				pending[0].tried, reached = true, true
+			}
 			switch {
 			case pooled && errors.Is(err, errStale):
 				// The pooled session had died while idle, before
@@ -689,8 +701,45 @@ func (w *Worker) deliverDomain(ctx context.Context, domain string, msgs []*outMs
 	if last.outcome == 0 {
 		last = result{outcome: store.QueueDeferred, reply: "no host could be reached", status: "4.4.1"}
 	}
+	// What is left is deferred with the reason, an attempt counted,
+	// when it was tried or no host could be reached for it. A message
+	// that never went out because the session broke on another before
+	// it (or the worker is stopping) was not attempted: the session's
+	// error is not its own, and it goes back to the queue as it was.
+	var untried []*outMsg
 	for _, m := range pending {
+		if !m.tried && (reached || ctx.Err() != nil) {
+			untried = append(untried, m)
+			continue
+		}
 		w.settleMsg(ctx, m, uniform(m, last))
+	}
+	w.release(ctx, log, untried)
+}
+
+// release gives the entries of messages that were not tried back to the
+// queue (store.QueueReleased): due again at once, with no attempt
+// counted, no error kept and nothing logged as their outcome. The results
+// of an earlier transaction that a message held (tooMany) are its own,
+// and settled.
+func (w *Worker) release(ctx context.Context, log *domainLog, msgs []*outMsg) {
+	if len(msgs) == 0 {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	var settles []store.QueueSettle
+	for _, m := range msgs {
+		for _, e := range m.entries {
+			settles = append(settles, store.QueueSettle{ID: e.ID, Outcome: store.QueueReleased})
+		}
+		if len(m.held) > 0 {
+			w.settleMsg(ctx, &outMsg{entries: m.held, join: m.join}, m.heldRes)
+		}
+	}
+	log.get().Info("queue entries not tried go back to the queue, due again", "entries", len(settles))
+	if err := w.settles.settle(ctx, w.st, settles, nil); err != nil {
+		// Nothing went out for them: their leases bring them back.
+		log.get().Warn("release untried queue entries; their leases bring them back", "entries", len(settles), "err", err)
 	}
 }
 

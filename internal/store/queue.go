@@ -86,6 +86,10 @@ const (
 	// QueueFailed: a permanent failure or the lifetime ran out; the
 	// entry goes.
 	QueueFailed
+	// QueueReleased: not attempted (its session broke on another
+	// entry first); the lease ends and the entry is as it was before
+	// the claim, due again at once, its attempts and error unchanged.
+	QueueReleased
 )
 
 // QueueSettle records the outcome of an attempt. Applied through

@@ -85,6 +85,10 @@ func (t *tx) settle(s *Store, settles []store.QueueSettle) error {
 			if err != nil {
 				return fmt.Errorf("defer queue entry %d: %w", st.ID, err)
 			}
+		case store.QueueReleased:
+			if _, err := t.Exec("UPDATE queue SET lease_until = 0 WHERE id = ?", st.ID); err != nil {
+				return fmt.Errorf("release queue entry %d: %w", st.ID, err)
+			}
 		default:
 			return fmt.Errorf("settle queue entry %d: outcome %d: %w", st.ID, st.Outcome, store.ErrInvalid)
 		}

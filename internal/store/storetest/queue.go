@@ -164,6 +164,13 @@ func testQueue(t *testing.T, s store.Store) {
 	if got := must(s.ClaimQueue(ctx, t0.Add(4*time.Minute), time.Minute, 10)); len(got) != 2 || got[1].ID != all[1].ID {
 		t.Fatalf("claim after retry %+v", got)
 	}
+	// Released untried (its session broke on another entry): claimed
+	// again at once, its attempts and error as they were.
+	must(0, s.SettleQueue(ctx, []store.QueueSettle{{ID: all[1].ID, Outcome: store.QueueReleased}}))
+	if got := must(s.ClaimQueue(ctx, t0.Add(4*time.Minute), time.Minute, 10)); len(got) != 1 || got[0].ID != all[1].ID ||
+		got[0].Attempts != 1 || got[0].LastError != "451 try later" {
+		t.Fatalf("claim after release %+v", got)
+	}
 
 	// The body outlives its Sent copy while an entry refers to it, and
 	// goes with the last reference.

@@ -1,0 +1,112 @@
+package queue
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/xtramail/xtramail/internal/msglog"
+	"github.com/xtramail/xtramail/internal/store"
+)
+
+// TestSessionErrorNotChargedToUntried (class: when a session broke, every
+// message still pending for its domain was deferred with that session's
+// error, an attempt counted and a deferred record logged, though only the
+// one on the wire had been tried): four messages to one domain, whose
+// only MX takes one transaction and then drops the connection at the next
+// MAIL, or drops it after the first message's data before its reply, and
+// for the rest of the pass drops every session at its first MAIL. The
+// message the session broke on is deferred with the drop, once; one whose
+// data went unanswered is, as before, deferred as possibly delivered, to
+// be sent again. The messages never tried are back in the queue as they
+// were, due, no attempt counted, no error, no deferred record, and the
+// next pass, with the server mended, delivers them. With and without
+// PIPELINING.
+func TestSessionErrorNotChargedToUntried(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		drop string // "mail": at the MAIL after one transaction; "data": after the first data
+		// tried is the message deferred; delivered, those delivered in
+		// the first pass.
+		tried     string
+		delivered []string
+		reason    string // in the tried one's error
+	}{
+		{"drop at the next MAIL", "mail", "m1", []string{"m0"}, "EOF"},
+		{"drop after the data", "data", "m0", nil, "may arrive twice"},
+	} {
+		for _, ext := range [][]string{{"PIPELINING"}, nil} {
+			t.Run(fmt.Sprint(tc.name, " ", ext), func(t *testing.T) {
+				var mu sync.Mutex
+				mended, accepted := false, 0
+				raw := startRawSMTP(t, ext, func(s *rawSession) error {
+					return s.relay(func(string) (string, bool) {
+						mu.Lock()
+						defer mu.Unlock()
+						if !mended && (accepted > 0 || tc.drop == "data" && s.n > 1) {
+							s.nc.Close()
+							return "", true
+						}
+						return "250 2.1.0 ok", false
+					}, func([]byte) bool {
+						mu.Lock()
+						defer mu.Unlock()
+						if !mended && tc.drop == "data" {
+							s.nc.Close()
+							return true
+						}
+						accepted++
+						return false
+					})
+				})
+				s := newMX(t, "one.test. 300 IN MX 10 mx.one.test.", "mx.one.test. 300 IN A 127.0.0.1")
+				s.cfg.MXPort = raw.port
+				for i := range 4 {
+					enqueue(t, s.st, s.acc, t0, fmt.Sprint("m", i), "bob@one.test")
+				}
+				w := New(s.cfg, s.st, nil, nil)
+				runOnce(t, w)
+				byID := func() map[string]store.QueueEntry {
+					q := map[string]store.QueueEntry{}
+					for _, e := range queued(t, s.st) {
+						q[strings.TrimSuffix(e.MessageID, "@example.org")] = e
+					}
+					return q
+				}
+				q := byID()
+				if len(q) != 4-len(tc.delivered) {
+					t.Fatalf("after the first pass: %+v, want all but %v queued", q, tc.delivered)
+				}
+				for id, e := range q {
+					switch {
+					case id == tc.tried:
+						if e.Attempts != 1 || !strings.Contains(e.LastError, tc.reason) {
+							t.Errorf("%s, on the wire when the session broke: attempts %d, error %q; want 1 and %q", id, e.Attempts, e.LastError, tc.reason)
+						}
+					case e.Attempts != 0 || e.LastError != "" || e.NextAttempt.After(t0) || e.LeaseUntil.After(t0):
+						t.Errorf("%s, never tried: attempts %d, error %q, next %v, lease %v; want it as queued", id, e.Attempts, e.LastError, e.NextAttempt, e.LeaseUntil)
+					}
+				}
+				if d := events(t, s.st, msglog.Deferred); len(d) != 1 || !strings.Contains(d[0].Detail, tc.reason) {
+					t.Errorf("deferred records %+v, want one, for %s", d, tc.tried)
+				}
+
+				mu.Lock()
+				mended = true
+				mu.Unlock()
+				runOnce(t, w)
+				raw.check(t)
+				if q := byID(); len(q) != 1 || q[tc.tried].Attempts != 1 {
+					t.Fatalf("after the second pass: %+v, want only %s queued, tried once", q, tc.tried)
+				}
+				if d := events(t, s.st, msglog.Deferred); len(d) != 1 {
+					t.Errorf("deferred records after the second pass %+v, want the one", d)
+				}
+				if got := len(events(t, s.st, msglog.Delivered)); got != 3 {
+					t.Errorf("%d delivered records, want 3", got)
+				}
+			})
+		}
+	}
+}
