@@ -20,13 +20,15 @@ import (
 // the original's header as stored, and a captured or submitted message
 // may have header lines over 998 octets, RFC 5322 2.1.1): a message whose
 // header has random long fields, some of words longer than a line may
-// be, one without any white space, one of bytes that are not UTF-8, one folded with a long continuation
-// line, is refused; the failure notice, the header returned (RET=HDRS)
+// be, one without any white space, one of bytes that are not UTF-8, one
+// folded with a long continuation line, is refused; the failure notice, the header returned (RET=HDRS)
 // or the whole message (RET=FULL), has no line over 998 octets and none
 // over 78 unless it holds a single word; net/mail reads the notice and
 // the returned header, whose fields unfold to the original's characters;
 // a whole message with a body line over 998 octets is returned as its
-// header. Delivered, the success report submission makes, bounds the
+// header; the notice's In-Reply-To and References name a Message-ID
+// that fits a line, folded, and are left out for one that does not.
+// Delivered, the success report submission makes, bounds the
 // header it is given the same way. The random fields are logged with
 // their seed.
 func TestNotificationOriginalHeaderBounded(t *testing.T) {
@@ -71,9 +73,13 @@ func TestNotificationOriginalHeaderBounded(t *testing.T) {
 	}
 	fields = append(fields, field{"X-Eight-Bit", string(raw)})
 	fields = append(fields, field{"X-Folded", "start\r\n\t" + word(1+rnd.IntN(80)) + " " + word(999+rnd.IntN(3000)) + " end"})
+	// A Message-ID as long as a line may be, or longer: the notice's
+	// In-Reply-To and References name it when they can.
+	id := strings.Repeat("i", 1+rnd.IntN(1200)) + "@example.org"
+	t.Logf("Message-ID of %d octets", len(id)+2)
 	var header strings.Builder
 	header.WriteString("From: Alice <alice@example.org>\r\nTo: nobody@example.net\r\nSubject: long header\r\n" +
-		"Date: Sat, 05 Dec 2026 08:00:00 +0000\r\nMessage-ID: <m1@example.org>\r\nMIME-Version: 1.0\r\n" +
+		"Date: Sat, 05 Dec 2026 08:00:00 +0000\r\nMessage-ID: <" + id + ">\r\nMIME-Version: 1.0\r\n" +
 		"Content-Type: text/plain; charset=utf-8\r\n")
 	for _, f := range fields {
 		header.WriteString(f.name + ": " + f.value + "\r\n")
@@ -95,6 +101,11 @@ func TestNotificationOriginalHeaderBounded(t *testing.T) {
 		msg, err := mail.ReadMessage(bytes.NewReader(n))
 		if err != nil {
 			t.Fatalf("net/mail reads the notice: %v\n%s", err, n)
+		}
+		for _, f := range []string{"In-Reply-To", "References"} {
+			if got := msg.Header.Get(f); got != "<"+id+">" && (got != "" || len(" <"+id+">") <= 998) {
+				t.Errorf("%s: %q, want <%s>", f, got, id)
+			}
 		}
 		_, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
 		if err != nil {
@@ -168,7 +179,7 @@ func TestNotificationOriginalHeaderBounded(t *testing.T) {
 		})
 	}
 	t.Run("Delivered", func(t *testing.T) {
-		e := store.QueueEntry{MailFrom: "alice@example.org", MessageID: "m1@example.org", Subject: "long header", Queued: t0}
+		e := store.QueueEntry{MailFrom: "alice@example.org", MessageID: id, Subject: "long header", Queued: t0}
 		n, err := Delivered("queue.example.org", e, []string{"bob@example.org"}, nil, []byte(header.String()), t0)
 		if err != nil {
 			t.Fatal(err)

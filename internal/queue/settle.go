@@ -337,8 +337,12 @@ func buildNotification(host string, retryUntil time.Time, e store.QueueEntry, no
 	fmt.Fprintf(&b, "%s\r\n", fold("Subject:", mime.QEncoding.Encode("utf-8", subject), " "))
 	fmt.Fprintf(&b, "Date: %s\r\n", now.Format(time.RFC1123Z))
 	fmt.Fprintf(&b, "Message-ID: <%s@%s>\r\n", id, host)
-	if e.MessageID != "" {
-		fmt.Fprintf(&b, "In-Reply-To: <%s>\r\nReferences: <%s>\r\n", e.MessageID, e.MessageID)
+	// The original's Message-ID is as long as its sender made it: one
+	// that does not fit on a line of its own (folded) cannot be named
+	// without cutting it, and these fields are left out rather than
+	// name another.
+	if id := "<" + e.MessageID + ">"; e.MessageID != "" && len(" "+id) <= maxLine {
+		fmt.Fprintf(&b, "%s\r\n%s\r\n", fold("In-Reply-To:", id, " "), fold("References:", id, " "))
 	}
 	// RFC 3834 5: automatic answers say so, so that nobody answers them.
 	b.WriteString("Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n")
