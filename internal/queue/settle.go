@@ -509,9 +509,10 @@ const (
 // with indent: a word that does not fit goes on the next line, alone if
 // it is longer than foldAt, and a word too long for any line (maxLine) is
 // cut, between characters where it is UTF-8. The first word follows head
-// after a space, unless head is empty or ends in one. With indent " ", it folds a header field (RFC 5322 2.2.3), which
-// unfolds to head and the words one space apart; a cut word unfolds
-// with a space in it, the only way to keep its line within the bound.
+// after a space, unless head is empty or ends in one. With indent " ",
+// it folds a header field (RFC 5322 2.2.3), which unfolds to head and
+// the words one space apart; a cut word unfolds with a space in it, the
+// only way to keep its line within the bound.
 // Remote replies (50 lines of 500 octets, or one of a megabyte) went
 // into the notification as one line.
 func fold(head, text, indent string) string {
