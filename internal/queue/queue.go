@@ -777,6 +777,13 @@ func (w *Worker) run(ctx context.Context, c *conn, t target, pending *[]*outMsg,
 		results, connErr := w.send(ctx, c, t, part)
 		c.cut.Stop()
 		if connErr != nil {
+			if len(unsent) > 0 {
+				// The session broke on part: the recipients past it,
+				// never named to the server, are a message of their
+				// own, not tried (deliverDomain).
+				m.entries = part.entries
+				*pending = slices.Insert(*pending, 1, &outMsg{entries: unsent, join: m.join, lines: m.lines})
+			}
 			return sent, connErr
 		}
 		c.sent++

@@ -111,3 +111,94 @@ func TestSessionErrorNotChargedToUntried(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionErrorNotChargedToUnnamedRecipients: the same class within a
+// message. A server announcing LIMITS RCPTMAX=2 (RFC 9422) that drops the
+// connection at the DATA of a transaction for the first two of a
+// message's four recipients has those two deferred with the drop; the
+// two never named to it (left for the next transaction) are back in the
+// queue as they were, and the next pass delivers them. With and without
+// PIPELINING.
+func TestSessionErrorNotChargedToUnnamedRecipients(t *testing.T) {
+	for _, ext := range [][]string{{"PIPELINING", "LIMITS RCPTMAX=2"}, {"LIMITS RCPTMAX=2"}} {
+		t.Run(strings.Join(ext, " "), func(t *testing.T) {
+			var mu sync.Mutex
+			mended := false
+			named := map[string]bool{} // recipients the server saw in a RCPT
+			raw := startRawSMTP(t, ext, func(s *rawSession) error {
+				for {
+					l, err := s.line()
+					if err != nil {
+						return nil
+					}
+					mu.Lock()
+					ok := mended
+					if r, found := strings.CutPrefix(l, "RCPT TO:"); found {
+						named[r] = true
+					}
+					mu.Unlock()
+					switch {
+					case strings.HasPrefix(l, "MAIL FROM:"), strings.HasPrefix(l, "RCPT TO:"), l == "RSET":
+						s.say("250 2.1.0 ok")
+					case l == "DATA" && !ok:
+						s.nc.Close()
+						return nil
+					case l == "DATA":
+						s.say("354 go ahead")
+						if _, err := s.data(); err != nil {
+							return err
+						}
+						s.say("250 2.0.0 queued")
+					case l == "QUIT":
+						s.say("221 bye")
+						return nil
+					default:
+						return fmt.Errorf("unexpected %q", l)
+					}
+				}
+			})
+			s := newMX(t, "one.test. 300 IN MX 10 mx.one.test.", "mx.one.test. 300 IN A 127.0.0.1")
+			s.cfg.MXPort = raw.port
+			enqueue(t, s.st, s.acc, t0, "m0", "a@one.test", "b@one.test", "c@one.test", "d@one.test")
+			w := New(s.cfg, s.st, nil, nil)
+			runOnce(t, w)
+			q := queued(t, s.st)
+			if len(q) != 4 {
+				t.Fatalf("after the first pass: %+v, want all four queued", q)
+			}
+			tried := 0
+			for _, e := range q {
+				mu.Lock()
+				wasNamed := named["<"+e.Rcpt+">"]
+				mu.Unlock()
+				switch {
+				case wasNamed:
+					tried++
+					if e.Attempts != 1 || !strings.Contains(e.LastError, "mx.one.test[127.0.0.1]: ") {
+						t.Errorf("%s, named when the session broke: attempts %d, error %q; want 1 and the drop", e.Rcpt, e.Attempts, e.LastError)
+					}
+				case e.Attempts != 0 || e.LastError != "" || e.NextAttempt.After(t0) || e.LeaseUntil.After(t0):
+					t.Errorf("%s, never named: attempts %d, error %q, next %v, lease %v; want it as queued", e.Rcpt, e.Attempts, e.LastError, e.NextAttempt, e.LeaseUntil)
+				}
+			}
+			if tried != 2 {
+				t.Errorf("%d recipients named before the drop, want 2", tried)
+			}
+			if d := events(t, s.st, msglog.Deferred); len(d) != 2 {
+				t.Errorf("deferred records %+v, want the two named recipients'", d)
+			}
+
+			mu.Lock()
+			mended = true
+			mu.Unlock()
+			runOnce(t, w)
+			raw.check(t)
+			if q := queued(t, s.st); len(q) != 2 || q[0].Attempts != 1 || q[1].Attempts != 1 {
+				t.Fatalf("after the second pass: %+v, want the two tried ones queued", q)
+			}
+			if got := len(events(t, s.st, msglog.Delivered)); got != 2 {
+				t.Errorf("%d delivered records, want 2", got)
+			}
+		})
+	}
+}
