@@ -18,6 +18,7 @@ import (
 
 	"github.com/xtramail/xtramail/internal/clocktest"
 	xdkim "github.com/xtramail/xtramail/internal/dkim"
+	"github.com/xtramail/xtramail/internal/message"
 	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/mtasts"
 	"github.com/xtramail/xtramail/internal/mtasts/mtaststest"
@@ -274,6 +275,26 @@ func TestPermanentFailureNotifiesSender(t *testing.T) {
 	if b := events(t, s.st, msglog.Bounced); len(b) != 1 || b[0].Rcpt != "nobody@example.net" || !strings.Contains(b[0].Detail, "550") {
 		t.Fatalf("bounced events %+v", b)
 	}
+	checkNoticeLogged(t, s.st, in[0], "failed", "m1@example.org")
+}
+
+// checkNoticeLogged checks that a notification has its stored record,
+// under its own Message-ID, naming the sender and the message it is
+// about: a delay notice had none, so nothing said the sender was told.
+func checkNoticeLogged(t *testing.T, st store.Store, notice []byte, action, about string) {
+	t.Helper()
+	id := message.Parse(notice).MessageID
+	if id == "" {
+		t.Fatalf("notification without a Message-ID:\n%s", notice)
+	}
+	evs, err := st.SearchLog(context.Background(), store.LogQuery{MessageID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1 || evs[0].Status != msglog.Stored || evs[0].Rcpt != "alice@example.org" ||
+		!strings.Contains(evs[0].Detail, "delivery notice ("+action+") about <"+about+">") {
+		t.Fatalf("records of notification %s: %+v", id, evs)
+	}
 }
 
 // TestDelayNoticeThenExpiry: a domain answering 451 for ever gets one
@@ -307,6 +328,8 @@ func TestDelayNoticeThenExpiry(t *testing.T) {
 	if err := contains(in[1], "Action: failed", "Status: 5.4.7", "Diagnostic-Code: smtp; 451"); err != nil {
 		t.Fatalf("failure notice %v:\n%s", err, in[1])
 	}
+	checkNoticeLogged(t, s.st, in[0], "delayed", "m1@example.org")
+	checkNoticeLogged(t, s.st, in[1], "failed", "m1@example.org")
 	if e := events(t, s.st, msglog.Expired); len(e) != 1 || !strings.Contains(e[0].Detail, "gave up after 120h0m0s") {
 		t.Fatalf("expired events %+v", e)
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -143,7 +144,7 @@ func (w *Worker) settle(ctx context.Context, m *outMsg, results []result) {
 				return settle(ctx)
 			}
 			d := store.NewDelivery(raw, now)
-			d.Copies = []store.Copy{{AccountID: first.AccountID, Mailbox: store.Inbox}}
+			d.Copies = []store.Copy{{AccountID: first.AccountID, Mailbox: store.Inbox, Event: noticeEvent(d, first, notices)}}
 			d.Settle, d.Events = settles, events
 			_, err := w.st.Deliver(ctx, d)
 			if errors.Is(err, store.ErrNotFound) {
@@ -163,6 +164,22 @@ func (w *Worker) settle(ctx context.Context, m *outMsg, results []result) {
 		}
 		w.unsettled.keep(s)
 	}
+}
+
+// noticeEvent is the message log's record of a notification stored in
+// the sender's INBOX, under the notification's own Message-ID and naming
+// the message it is about: without it, a sender asking whether they were
+// told of a delay found nothing, and the message's timeline showed only
+// its deferrals.
+func noticeEvent(d *store.Delivery, e store.QueueEntry, notices []notice) store.LogEvent {
+	var actions []string
+	for _, n := range notices {
+		if !slices.Contains(actions, n.action) {
+			actions = append(actions, n.action)
+		}
+	}
+	return msglog.With(msglog.Message(d.Received, d.Info, "", d.Size, ""), msglog.Stored, e.MailFrom, e.DomainID,
+		store.Inbox+": delivery notice ("+strings.Join(actions, ", ")+") about <"+e.MessageID+">")
 }
 
 // detail is what the entry and the log keep of a result: the host, the
