@@ -341,21 +341,39 @@ func (s *session) signInEvent(ctx context.Context, kind store.LogStatus, a store
 	}
 }
 
-// envelope is who a refusal record is about: the transaction's sender
-// and recipients and the signed-in account's domain. Data takes it when
-// it begins, since a BDAT transfer's Data may end after go-smtp moved on
-// to the next transaction.
+// envelope is who a refusal record is about: the signed-in account and
+// its domain, and the transaction's sender and recipients. Data takes it
+// when it begins, since a BDAT transfer's Data may end after go-smtp
+// moved on to the next transaction.
 type envelope struct {
-	from, rcpts string
-	domainID    int64
+	account, from, rcpts string
+	domainID             int64
 }
 
 func (s *session) envelope(rcpts string) envelope {
 	e := envelope{from: s.from, rcpts: rcpts}
 	if s.acct != nil {
-		e.domainID = s.acct.DomainID
+		e.account, e.domainID = s.acct.Address, s.acct.DomainID
 	}
 	return e
+}
+
+// sender is the envelope sender of env's refusal record, and why with
+// the MAIL FROM address added when it is another one. The record names
+// the signed-in account as its sender, as the submitted record does:
+// the account is who the session sends for, and a search by its address
+// finds what it was refused (a forged sender's record, a revoked
+// sign-in's before any MAIL FROM). The address the client gave stays in
+// the detail, so that the administrator sees both, and a forged one is
+// not recorded as the sender of what it did not send.
+func (env envelope) sender(why string) (from, detail string) {
+	if env.account == "" {
+		return env.from, why
+	}
+	if env.from != "" && env.from != env.account {
+		why += fmt.Sprintf("; MAIL FROM %q", env.from)
+	}
+	return env.account, why
 }
 
 // refused records a refused message in the message log, answered reply
@@ -393,7 +411,8 @@ func systemFault(reply *smtp.SMTPError, err error) bool {
 func (s *session) refusedAs(env envelope, reply *smtp.SMTPError, why string, size int64) {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	ev := msglog.With(msglog.Message(time.Now(), nil, env.from, size, s.ip), msglog.Refused, env.rcpts, env.domainID,
+	from, why := env.sender(why)
+	ev := msglog.With(msglog.Message(time.Now(), nil, from, size, s.ip), msglog.Refused, env.rcpts, env.domainID,
 		"submission: "+smtpserver.ReplyText(reply)+" "+why)
 	if err := s.srv.msglog.Add(ctx, ev); err != nil {
 		s.log.Warn("message log: refusal", "err", err)
@@ -482,7 +501,11 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 	}
 	if !may {
 		s.from = strings.ToLower(from)
-		s.refused("", errSpoofed, fmt.Sprintf("envelope sender %q is neither the signed-in address, a sub-address of it nor an allowed alias", from))
+		why := "the envelope sender is neither the signed-in address, a sub-address of it nor an allowed alias"
+		if from == "" {
+			why = "the null envelope sender (MAIL FROM:<>) is not the signed-in address"
+		}
+		s.refused("", errSpoofed, why)
 		return errSpoofed
 	}
 	if opts != nil && opts.Size > 0 && !s.srv.budget.Fits(opts.Size) {
