@@ -706,8 +706,22 @@ func (s *session) Data(r io.Reader) error {
 		return reply
 	}
 	s.log.Info("message submitted", "message_id", res.MessageID, "rcpts", res.Queued, "local", res.Local, "size", sp.Size())
-	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0},
-		Message: fmt.Sprintf("queued for %d recipient(s)", res.Queued)}
+	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: submittedText(res)}
+}
+
+// submittedText is the 250 to a message kept: what became of its
+// recipients, the queued and those of "continuity only" domains whose
+// continuity INBOX is their delivery (a "queued for 0" for those read as
+// if nothing had gone anywhere).
+func submittedText(res Result) string {
+	queued := fmt.Sprintf("queued for %d recipient(s)", res.Queued)
+	switch {
+	case res.Kept == 0:
+		return queued
+	case res.Queued == 0:
+		return fmt.Sprintf("delivered to %d continuity mailbox(es)", res.Kept)
+	}
+	return fmt.Sprintf("delivered to %d continuity mailbox(es), %s", res.Kept, queued)
 }
 
 // longField names the header field of an ErrLongLine.

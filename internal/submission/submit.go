@@ -172,6 +172,9 @@ type Result struct {
 	MessageID string // of the message, without angle brackets
 	Queued    int    // recipients queued
 	Local     int    // protected local recipients that got an INBOX copy
+	// Kept are the Local recipients of "continuity only" domains: their
+	// INBOX copy is their delivery, and they are not queued.
+	Kept int
 }
 
 // MaySendAs reports whether the account may use addr (normalised) as its
@@ -495,6 +498,7 @@ func (s *Submitter) store(ctx context.Context, m Message, acct store.Account, rc
 			detail := store.Inbox
 			if !rt.relay {
 				detail += " (continuity only: not relayed)"
+				res.Kept++
 				if queue.Wants(m.DSN[r], "SUCCESS") {
 					delivered = append(delivered, r)
 				}
