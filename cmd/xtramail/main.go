@@ -213,28 +213,26 @@ type commonFlags struct {
 func (c *cli) runCommand(cmd *command, args []string) error {
 	fs := flag.NewFlagSet("xtramail "+cmd.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are returned and printed once by run
+	// The flag package calls Usage itself on -help and on every parse
+	// error, before it returns: the answers to both are given below,
+	// once, the usage on stdout for -help and one line of where to find
+	// it on stderr for an error.
+	fs.Usage = func() {}
 	cf := &commonFlags{}
 	fs.StringVar(&cf.configFile, "config", "", "TOML configuration `file`")
 	fs.StringVar(&cf.data, "data", "", "data `directory` (default ./data, or the configuration's data)")
 	act := cmd.setup(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(c.stdout, "Usage: xtramail %s [FLAGS]\n\n%s.\n\nFlags:\n",
-			strings.TrimSpace(cmd.name+" "+cmd.args), upperFirst(cmd.summary))
-		fs.SetOutput(c.stdout)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
-	}
 	pos, err := parseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
-		fs.Usage()
+		c.commandUsage(fs, cmd)
 		return err
 	}
 	if err != nil {
-		return usageErr("%s: %v (xtramail %s --help)", cmd.name, err, cmd.name)
+		return usageErr("%s: %v\n%s", cmd.name, err, helpHint(cmd))
 	}
 	switch {
 	case len(pos) < cmd.minArgs, cmd.maxArgs >= 0 && len(pos) > cmd.maxArgs:
-		return usageErr("%s: %s (xtramail %s --help)", cmd.name, argCount(cmd), cmd.name)
+		return usageErr("%s: %s\n%s", cmd.name, argCount(cmd), helpHint(cmd))
 	}
 	e := &env{cli: c, flags: cf}
 	if e.cfg, err = loadConfig(cf, false); err != nil {
@@ -252,6 +250,22 @@ func (c *cli) runCommand(cmd *command, args []string) error {
 		}
 	}
 	return act(context.Background(), e, pos)
+}
+
+// commandUsage writes cmd's usage and flags (fs) to stdout: its answer
+// to --help.
+func (c *cli) commandUsage(fs *flag.FlagSet, cmd *command) {
+	fmt.Fprintf(c.stdout, "Usage: xtramail %s [FLAGS]\n\n%s.\n\nFlags:\n",
+		strings.TrimSpace(cmd.name+" "+cmd.args), upperFirst(cmd.summary))
+	fs.SetOutput(c.stdout)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+}
+
+// helpHint is the line after a wrong command line's error: where its
+// usage is.
+func helpHint(cmd *command) string {
+	return fmt.Sprintf("run 'xtramail %s --help' for the flags", cmd.name)
 }
 
 func argCount(cmd *command) string {
