@@ -705,7 +705,13 @@ func (w *Worker) deliverDomain(ctx context.Context, domain string, msgs []*outMs
 	// when it was tried or no host could be reached for it. A message
 	// that never went out because the session broke on another before
 	// it (or the worker is stopping) was not attempted: the session's
-	// error is not its own, and it goes back to the queue as it was.
+	// error is not its own, and it goes back to the queue as it was,
+	// due after the first backoff: RFC 5321 4.5.4.1 has a destination
+	// retried only after a delay once an attempt failed, and due at
+	// once, each pass tried one message on a new connection and
+	// released the rest, a connection per queued message within
+	// seconds to a server that throttles with a 421 (found by a probe).
+	// The worker stopping releases them due at once, for the next run.
 	var untried []*outMsg
 	for _, m := range pending {
 		if !m.tried && (reached || ctx.Err() != nil) {
@@ -714,15 +720,19 @@ func (w *Worker) deliverDomain(ctx context.Context, domain string, msgs []*outMs
 		}
 		w.settleMsg(ctx, m, uniform(m, last))
 	}
-	w.release(ctx, log, untried)
+	var due time.Time
+	if ctx.Err() == nil {
+		due = w.cfg.Now().Add(w.backoff(0))
+	}
+	w.release(ctx, log, untried, due)
 }
 
 // release gives the entries of messages that were not tried back to the
-// queue (store.QueueReleased): due again at once, with no attempt
-// counted, no error kept and nothing logged as their outcome. The results
-// of an earlier transaction that a message held (tooMany) are its own,
-// and settled.
-func (w *Worker) release(ctx context.Context, log *domainLog, msgs []*outMsg) {
+// queue (store.QueueReleased): due again at due (at once when it is
+// zero), with no attempt counted, no error kept and nothing logged as
+// their outcome. The results of an earlier transaction that a message
+// held (tooMany) are its own, and settled.
+func (w *Worker) release(ctx context.Context, log *domainLog, msgs []*outMsg, due time.Time) {
 	if len(msgs) == 0 {
 		return
 	}
@@ -730,13 +740,13 @@ func (w *Worker) release(ctx context.Context, log *domainLog, msgs []*outMsg) {
 	var settles []store.QueueSettle
 	for _, m := range msgs {
 		for _, e := range m.entries {
-			settles = append(settles, store.QueueSettle{ID: e.ID, Outcome: store.QueueReleased})
+			settles = append(settles, store.QueueSettle{ID: e.ID, Outcome: store.QueueReleased, Next: due})
 		}
 		if len(m.held) > 0 {
 			w.settleMsg(ctx, &outMsg{entries: m.held, join: m.join}, m.heldRes)
 		}
 	}
-	log.get().Info("queue entries not tried go back to the queue, due again", "entries", len(settles))
+	log.get().Info("queue entries not tried go back to the queue", "entries", len(settles), "due", due)
 	if err := w.settles.settle(ctx, w.st, settles, nil); err != nil {
 		// Nothing went out for them: their leases bring them back.
 		log.get().Warn("release untried queue entries; their leases bring them back", "entries", len(settles), "err", err)

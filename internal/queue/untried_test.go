@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
@@ -20,9 +21,11 @@ import (
 // message the session broke on is deferred with the drop, once; one whose
 // data went unanswered is, as before, deferred as possibly delivered, to
 // be sent again. The messages never tried are back in the queue as they
-// were, due, no attempt counted, no error, no deferred record, and the
-// next pass, with the server mended, delivers them. With and without
-// PIPELINING.
+// were, no attempt counted, no error, no deferred record, but due only
+// after the first backoff: a pass before then opens no connection (due
+// at once, each pass opened one per queued message to a server that
+// throttles, found by a probe). The pass at their due time, with the
+// server mended, delivers them all. With and without PIPELINING.
 func TestSessionErrorNotChargedToUntried(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -40,8 +43,11 @@ func TestSessionErrorNotChargedToUntried(t *testing.T) {
 		for _, ext := range [][]string{{"PIPELINING"}, nil} {
 			t.Run(fmt.Sprint(tc.name, " ", ext), func(t *testing.T) {
 				var mu sync.Mutex
-				mended, accepted := false, 0
+				mended, accepted, sessions := false, 0, 0
 				raw := startRawSMTP(t, ext, func(s *rawSession) error {
+					mu.Lock()
+					sessions++
+					mu.Unlock()
 					return s.relay(func(string) (string, bool) {
 						mu.Lock()
 						defer mu.Unlock()
@@ -85,27 +91,35 @@ func TestSessionErrorNotChargedToUntried(t *testing.T) {
 						if e.Attempts != 1 || !strings.Contains(e.LastError, tc.reason) {
 							t.Errorf("%s, on the wire when the session broke: attempts %d, error %q; want 1 and %q", id, e.Attempts, e.LastError, tc.reason)
 						}
-					case e.Attempts != 0 || e.LastError != "" || e.NextAttempt.After(t0) || e.LeaseUntil.After(t0):
-						t.Errorf("%s, never tried: attempts %d, error %q, next %v, lease %v; want it as queued", id, e.Attempts, e.LastError, e.NextAttempt, e.LeaseUntil)
+					case !untouched(e):
+						t.Errorf("%s, never tried: attempts %d, error %q, next %v, lease %v; want it as queued, due after a backoff", id, e.Attempts, e.LastError, e.NextAttempt, e.LeaseUntil)
 					}
 				}
 				if d := events(t, s.st, msglog.Deferred); len(d) != 1 || !strings.Contains(d[0].Detail, tc.reason) {
 					t.Errorf("deferred records %+v, want one, for %s", d, tc.tried)
 				}
-
 				mu.Lock()
-				mended = true
+				opened := sessions
 				mu.Unlock()
 				runOnce(t, w)
+				mu.Lock()
+				if sessions != opened {
+					t.Errorf("a pass before the backoff opened %d more connections", sessions-opened)
+				}
+				mended = true
+				mu.Unlock()
+
+				s.clock.Set(latestDue(t, s.st))
+				runOnce(t, w)
 				raw.check(t)
-				if q := byID(); len(q) != 1 || q[tc.tried].Attempts != 1 {
-					t.Fatalf("after the second pass: %+v, want only %s queued, tried once", q, tc.tried)
+				if q := byID(); len(q) != 0 {
+					t.Fatalf("after the pass at their due time: %+v, want none queued", q)
 				}
 				if d := events(t, s.st, msglog.Deferred); len(d) != 1 {
 					t.Errorf("deferred records after the second pass %+v, want the one", d)
 				}
-				if got := len(events(t, s.st, msglog.Delivered)); got != 3 {
-					t.Errorf("%d delivered records, want 3", got)
+				if got := len(events(t, s.st, msglog.Delivered)); got != 4 {
+					t.Errorf("%d delivered records, want 4", got)
 				}
 			})
 		}
@@ -117,7 +131,8 @@ func TestSessionErrorNotChargedToUntried(t *testing.T) {
 // connection at the DATA of a transaction for the first two of a
 // message's four recipients has those two deferred with the drop; the
 // two never named to it (left for the next transaction) are back in the
-// queue as they were, and the next pass delivers them. With and without
+// queue as they were but for their due time (after the first backoff),
+// and the pass at that time delivers them all. With and without
 // PIPELINING.
 func TestSessionErrorNotChargedToUnnamedRecipients(t *testing.T) {
 	for _, ext := range [][]string{{"PIPELINING", "LIMITS RCPTMAX=2"}, {"LIMITS RCPTMAX=2"}} {
@@ -177,8 +192,8 @@ func TestSessionErrorNotChargedToUnnamedRecipients(t *testing.T) {
 					if e.Attempts != 1 || !strings.Contains(e.LastError, "mx.one.test[127.0.0.1]: ") {
 						t.Errorf("%s, named when the session broke: attempts %d, error %q; want 1 and the drop", e.Rcpt, e.Attempts, e.LastError)
 					}
-				case e.Attempts != 0 || e.LastError != "" || e.NextAttempt.After(t0) || e.LeaseUntil.After(t0):
-					t.Errorf("%s, never named: attempts %d, error %q, next %v, lease %v; want it as queued", e.Rcpt, e.Attempts, e.LastError, e.NextAttempt, e.LeaseUntil)
+				case !untouched(e):
+					t.Errorf("%s, never named: attempts %d, error %q, next %v, lease %v; want it as queued, due after a backoff", e.Rcpt, e.Attempts, e.LastError, e.NextAttempt, e.LeaseUntil)
 				}
 			}
 			if tried != 2 {
@@ -191,14 +206,33 @@ func TestSessionErrorNotChargedToUnnamedRecipients(t *testing.T) {
 			mu.Lock()
 			mended = true
 			mu.Unlock()
+			s.clock.Set(latestDue(t, s.st))
 			runOnce(t, w)
 			raw.check(t)
-			if q := queued(t, s.st); len(q) != 2 || q[0].Attempts != 1 || q[1].Attempts != 1 {
-				t.Fatalf("after the second pass: %+v, want the two tried ones queued", q)
+			if q := queued(t, s.st); len(q) != 0 {
+				t.Fatalf("after the pass at their due time: %+v, want none queued", q)
 			}
-			if got := len(events(t, s.st, msglog.Delivered)); got != 2 {
-				t.Errorf("%d delivered records, want 2", got)
+			if got := len(events(t, s.st, msglog.Delivered)); got != 4 {
+				t.Errorf("%d delivered records, want 4", got)
 			}
 		})
 	}
+}
+
+// untouched reports whether an entry released untried (enqueued at t0,
+// tried at t0) is as it was but for its due time, which is after t0.
+func untouched(e store.QueueEntry) bool {
+	return e.Attempts == 0 && e.LastError == "" && e.NextAttempt.After(t0) && !e.LeaseUntil.After(t0)
+}
+
+// latestDue is the latest due time of the queue's entries.
+func latestDue(t *testing.T, st store.Store) time.Time {
+	t.Helper()
+	var due time.Time
+	for _, e := range queued(t, st) {
+		if e.NextAttempt.After(due) {
+			due = e.NextAttempt
+		}
+	}
+	return due
 }

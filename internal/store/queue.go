@@ -88,7 +88,8 @@ const (
 	QueueFailed
 	// QueueReleased: not attempted (its session broke on another
 	// entry first); the lease ends and the entry is as it was before
-	// the claim, due again at once, its attempts and error unchanged.
+	// the claim, its attempts and error unchanged, due again at Next
+	// when it is set, else at once.
 	QueueReleased
 )
 
@@ -99,7 +100,7 @@ const (
 type QueueSettle struct {
 	ID      int64
 	Outcome QueueOutcome
-	// Next is the new due time for QueueDeferred.
+	// Next is the new due time for QueueDeferred (and QueueReleased).
 	Next time.Time
 	// Error is the reason of a deferral, kept for `queue list`.
 	Error string

@@ -86,7 +86,11 @@ func (t *tx) settle(s *Store, settles []store.QueueSettle) error {
 				return fmt.Errorf("defer queue entry %d: %w", st.ID, err)
 			}
 		case store.QueueReleased:
-			if _, err := t.Exec("UPDATE queue SET lease_until = 0 WHERE id = ?", st.ID); err != nil {
+			next := int64(0) // as it was: due
+			if !st.Next.IsZero() {
+				next = st.Next.UnixMilli()
+			}
+			if _, err := t.Exec("UPDATE queue SET lease_until = 0, next_attempt = MAX(next_attempt, ?) WHERE id = ?", next, st.ID); err != nil {
 				return fmt.Errorf("release queue entry %d: %w", st.ID, err)
 			}
 		default:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"testing"
 	"time"
 
@@ -171,6 +172,18 @@ func testQueue(t *testing.T, s store.Store) {
 		got[0].Attempts != 1 || got[0].LastError != "451 try later" {
 		t.Fatalf("claim after release %+v", got)
 	}
+	// Released with a due time: not claimed before it.
+	must(0, s.SettleQueue(ctx, []store.QueueSettle{{ID: all[1].ID, Outcome: store.QueueReleased, Next: t0.Add(30 * time.Minute)}}))
+	for _, g := range must(s.ClaimQueue(ctx, t0.Add(29*time.Minute), time.Minute, 10)) {
+		if g.ID == all[1].ID {
+			t.Fatalf("claimed a released entry before its due time: %+v", g)
+		}
+	}
+	if got := must(s.ClaimQueue(ctx, t0.Add(30*time.Minute), time.Minute, 10)); !slices.ContainsFunc(got, func(e store.QueueEntry) bool {
+		return e.ID == all[1].ID && e.Attempts == 1
+	}) {
+		t.Fatalf("claim at its due time %+v", got)
+	}
 
 	// The body outlives its Sent copy while an entry refers to it, and
 	// goes with the last reference.
@@ -183,7 +196,7 @@ func testQueue(t *testing.T, s store.Store) {
 	}
 	// Deleted once the claim's lease ran out (a leased entry is being
 	// delivered, and stays).
-	if n := must(s.DeleteQueue(ctx, store.QueueQuery{DomainIDs: []int64{alice.DomainID}}, []int64{all[1].ID}, t0.Add(5*time.Minute), "")); n != 1 {
+	if n := must(s.DeleteQueue(ctx, store.QueueQuery{DomainIDs: []int64{alice.DomainID}}, []int64{all[1].ID}, t0.Add(31*time.Minute), "")); n != 1 {
 		t.Fatalf("deleted %d", n)
 	}
 	if _, err := s.Body(ctx, alice.ID, e.BodyID); !errors.Is(err, store.ErrNotFound) {
