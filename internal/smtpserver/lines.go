@@ -160,11 +160,41 @@ func chunked(r io.Reader) bool {
 var ErrCutShort = errors.New("the client ended the connection during the last BDAT chunk")
 
 func (b *guardedBody) Read(p []byte) (int, error) {
+	n, err := b.read(p)
+	if err != smtp.ErrDataTooLarge || !b.chunked {
+		return n, err
+	}
+	// Over the size limit (bodyLimit) in a BDAT transfer: read the
+	// rest of it here, discarded, and refuse it at its end, as go-smtp
+	// drains a refused DATA. Were Data to return now, go-smtp would
+	// discard the rest of the chunk itself, with no read of this body
+	// to tell LineGuard that those bytes are body: after the answer to
+	// the previous chunk they were counted as command bytes, and a
+	// refused chunk of more than MaxCommandBytes closed the connection
+	// instead of its 552 (found by a probe). bodyLimit goes on passing
+	// the bytes, each read marked as body, until the last chunk's end
+	// or the transfer's reset.
+	buf := make([]byte, 32<<10)
+	for {
+		_, derr := b.read(buf)
+		switch derr {
+		case smtp.ErrDataTooLarge:
+		case io.EOF, ErrCutShort:
+			return n, err
+		default:
+			return n, derr
+		}
+	}
+}
+
+// read is one read of the body, marking it as body for the guard.
+func (b *guardedBody) read(p []byte) (int, error) {
 	b.g.mu.Lock()
 	gen := b.g.gen
 	b.g.mu.Unlock()
 	n, err := b.r.Read(p)
-	if n > 0 {
+	// Past the size limit, bodyLimit has read bytes it does not pass on.
+	if n > 0 || err == smtp.ErrDataTooLarge {
 		// If no answer was written since the read began, these bytes are
 		// a chunk's, and what is read next is body too. A read that began
 		// before an answer may have returned the previous chunk's last

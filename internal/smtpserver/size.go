@@ -22,8 +22,8 @@ import (
 //     bytes after an answer and closed the connection past
 //     MaxCommandBytes: the client saw a reset instead of the 552, and the
 //     session never heard of the message (no refused record). Through
-//     bodyLimit, the session's Data fails instead; go-smtp discards the
-//     rest of the chunk, still body to LineGuard, then answers.
+//     bodyLimit, the session's Data fails instead, at the end of the
+//     transfer (guardedBody reads the rest, as body to LineGuard).
 //
 // The SIZE announced by EHLO and the check of MAIL's SIZE parameter keep
 // the real limit: they happen outside a transaction (EHLO and RSET end
@@ -90,7 +90,9 @@ func (s *sizeAuthSession) AuthMechanisms() []string { return s.auth.AuthMechanis
 func (s *sizeAuthSession) Auth(mech string) (sasl.Server, error) { return s.auth.Auth(mech) }
 
 // bodyLimit passes a body on up to left bytes, and fails with go-smtp's
-// ErrDataTooLarge (552 5.3.4) at the first byte past them.
+// ErrDataTooLarge (552 5.3.4) at the first byte past them, and at every
+// read after that which has bytes: a BDAT transfer's reader
+// (guardedBody) drains it through to its end.
 type bodyLimit struct {
 	r    io.Reader
 	left int64

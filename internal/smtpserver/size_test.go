@@ -108,6 +108,34 @@ func TestMessageOfAnnouncedSize(t *testing.T) {
 			t.Errorf("%s: %d messages stored, want %d", tc.name, got, stored)
 		}
 	}
+	// A chunk that begins at the limit and goes far past it, last or
+	// not: the read of it began before the answer to the chunk before,
+	// and go-smtp discarded the chunk as command bytes to LineGuard.
+	for _, last := range []bool{true, false} {
+		over := strings.Repeat("z", 2*MaxCommandBytes)
+		cl.send("MAIL FROM:<a@outside.test>\r\n")
+		cl.expect("250 ")
+		cl.send("RCPT TO:<b@example.test>\r\n")
+		cl.expect("250 ")
+		m := message(limit)
+		cl.send(fmt.Sprintf("BDAT %d\r\n%s", len(m), m))
+		cl.expect("250 ")
+		if last {
+			cl.send(fmt.Sprintf("BDAT %d LAST\r\n%s", len(over), over))
+		} else {
+			cl.send(fmt.Sprintf("BDAT %d\r\n%s", len(over), over))
+			cl.expect("250 ")
+			cl.send(fmt.Sprintf("BDAT %d LAST\r\n%s", len(over), over))
+		}
+		if got := cl.reply(); !strings.HasPrefix(got, "552 5.3.4") {
+			t.Errorf("a chunk from the limit on (last %v): %q, want 552 5.3.4", last, got)
+		}
+		cl.send("NOOP\r\n")
+		cl.expect("250 ")
+	}
+	if got := b.stored.Load(); got != stored {
+		t.Errorf("%d messages stored, want %d", got, stored)
+	}
 	ehloSize()
 	cl.send(fmt.Sprintf("MAIL FROM:<a@outside.test> SIZE=%d\r\n", limit+1))
 	cl.expect("552 5.3.4")
