@@ -56,3 +56,52 @@ func TestOversizeRefusalsLogged(t *testing.T) {
 		return n == 3
 	})
 }
+
+// TestSizeLimitIsTheClients: a message of exactly max_message_bytes, the
+// SIZE announced, is taken by DATA and by BDAT when it lacks the Date and
+// Message-ID fields submission adds (RFC 6409 8.1, 8.3), and when its
+// lines end in bare LF, which become CRLF: the limit is on what the
+// client sent (RFC 1870). It was refused 552, the added fields counted.
+// One byte more is still refused.
+func TestSizeLimitIsTheClients(t *testing.T) {
+	const limit = 4096
+	srv := start(t, func(c *config.Config) { c.Submission.MaxMessageBytes = limit })
+	// exact returns a message of n bytes without Date or Message-ID,
+	// its lines ending in eol.
+	exact := func(n int, eol string) string {
+		m := "From: " + alice + eol + "To: " + outsider + eol + "Subject: exact" + eol + eol
+		line := strings.Repeat("x", 60) + eol
+		for len(m)+len(line) <= n-len(eol)-1 {
+			m += line
+		}
+		return m + strings.Repeat("y", n-len(m)-len(eol)) + eol
+	}
+	r := signedIn(t, srv, false)
+	for _, tc := range []struct {
+		name string
+		n    int
+		eol  string
+		bdat bool
+		want string
+	}{
+		{"DATA at the limit", limit, "\r\n", false, "250 "},
+		{"BDAT at the limit", limit, "\r\n", true, "250 "},
+		{"BDAT at the limit, bare LF", limit, "\n", true, "250 "},
+		{"DATA over the limit", limit + 1, "\r\n", false, "552 5.3.4"},
+		{"BDAT over the limit", limit + 1, "\r\n", true, "552 5.3.4"},
+	} {
+		m := exact(tc.n, tc.eol)
+		if len(m) != tc.n {
+			t.Fatalf("%s: message of %d bytes, want %d", tc.name, len(m), tc.n)
+		}
+		r.cmd("MAIL FROM:<"+alice+">", "250 ")
+		r.cmd("RCPT TO:<"+outsider+">", "250 ")
+		if tc.bdat {
+			r.send(fmt.Sprintf("BDAT %d LAST\r\n%s", len(m), m))
+		} else {
+			r.cmd("DATA", "354 ")
+			r.send(m + ".\r\n")
+		}
+		r.expect(tc.want)
+	}
+}

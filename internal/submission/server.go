@@ -690,8 +690,8 @@ func (s *session) Data(r io.Reader) error {
 		}
 		s.readAt = time.Now()
 	}
-	res, err := s.srv.sub.Submit(ctx, Message{Account: *s.acct, MailFrom: s.from, Rcpts: s.rcpts, Spool: sp, RemoteIP: s.ip, routes: s.routes,
-		DSN: s.dsn})
+	res, err := s.srv.sub.Submit(ctx, Message{Account: *s.acct, MailFrom: s.from, Rcpts: s.rcpts, Spool: sp, SentSize: in.Size(),
+		RemoteIP: s.ip, routes: s.routes, DSN: s.dsn})
 	// The health check hears of a full disk from here too, and of its
 	// end at a message kept.
 	s.srv.cfg.Storage.Record(err)

@@ -147,7 +147,13 @@ type Message struct {
 	// listener receives it there (line endings CRLF, Message-ID and Date
 	// completed), so that memory does not grow with message size. Submit
 	// does not close it.
-	Spool    *smtpserver.Spool
+	Spool *smtpserver.Spool
+	// SentSize, when not 0, is the size of the message as the client
+	// sent it, which the size limit applies to: a message of exactly
+	// the SIZE announced is taken (RFC 1870), and what the listener
+	// adds (a missing Message-ID or Date, CR before a bare LF) is not
+	// the client's. 0: the body's size.
+	SentSize int64
 	RemoteIP string // for the message log; "" for none
 	// DSN is what the client asked of delivery status notifications
 	// (RFC 3461) per recipient, keyed as Rcpts are normalised
@@ -250,6 +256,9 @@ func (s *Submitter) Allowed(ctx context.Context, accountID int64) error {
 func (s *Submitter) Submit(ctx context.Context, m Message) (Result, error) {
 	acct := m.Account
 	_, size := m.body()
+	if m.SentSize > 0 {
+		size = m.SentSize
+	}
 	if err := s.check(acct, len(m.Rcpts), size); err != nil {
 		return Result{}, err
 	}
