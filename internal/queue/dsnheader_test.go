@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/xtramail/xtramail/internal/store"
 )
@@ -188,4 +189,77 @@ func TestNotificationOriginalHeaderBounded(t *testing.T) {
 			t.Errorf("returned as %s", typ)
 		}
 	})
+}
+
+// TestNotificationOriginalHeaderCutAtALine: the header a notice returns
+// is bounded (maxOriginalHeaders), and was cut at the bound wherever it
+// fell, within a field and within a UTF-8 character, which made the
+// notice invalid UTF-8 (found by a probe). Whatever the lengths of the
+// lines around the bound, the header returned is whole lines of the
+// original, and the notice valid UTF-8.
+func TestNotificationOriginalHeaderCutAtALine(t *testing.T) {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rnd := rand.New(rand.NewPCG(uint64(seed), 5))
+	for range 4 {
+		_, w, st, acc, _ := dsnRelay(t, false)
+		var header strings.Builder
+		header.WriteString("From: Alice <alice@example.org>\r\nTo: nobody@example.net\r\nSubject: cut\r\n" +
+			"Message-ID: <cut@example.org>\r\n")
+		var lines []string
+		for i := 0; header.Len() < maxOriginalHeaders+8<<10; i++ {
+			l := fmt.Sprintf("X-U-%d: %s", i, strings.Repeat("é", 1+rnd.IntN(400)))
+			lines = append(lines, l)
+			header.WriteString(l + "\r\n")
+		}
+		d := store.NewDelivery([]byte(header.String()+"\r\nHello.\r\n"), t0)
+		d.Copies = []store.Copy{{AccountID: acc.ID, Mailbox: store.Sent, Flags: store.FlagSeen}}
+		d.Outbound, d.Events = Outbound(acc.ID, acc.DomainID, acc.Address, []string{"nobody@example.net"}, d.Info, d.Size, t0)
+		if _, err := st.Deliver(context.Background(), d); err != nil {
+			t.Fatal(err)
+		}
+		runOnce(t, w)
+		in := inbox(t, st, acc)
+		if len(in) != 1 {
+			t.Fatalf("%d notices, want 1", len(in))
+		}
+		if !utf8.Valid(in[0]) {
+			t.Fatalf("the notice is not valid UTF-8")
+		}
+		// The last X-U field returned, unfolded, is one of the
+		// original's lines whole.
+		msg, err := mail.ReadMessage(bytes.NewReader(in[0]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, params, _ := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+		mr := multipart.NewReader(msg.Body, params["boundary"])
+		var part []byte
+		for {
+			p, err := mr.NextPart()
+			if err != nil {
+				break
+			}
+			part, _ = io.ReadAll(p)
+		}
+		orig, err := mail.ReadMessage(bytes.NewReader(append(part, "\r\n"...)))
+		if err != nil {
+			t.Fatalf("net/mail reads the returned header: %v", err)
+		}
+		n := 0
+		for i, l := range lines {
+			name, value, _ := strings.Cut(l, ": ")
+			got := orig.Header.Get(name)
+			if got == "" {
+				n = i
+				break
+			}
+			if strings.Join(strings.Fields(got), "") != value {
+				t.Fatalf("%s returned as %q, want the original's %d octets", name, got, len(value))
+			}
+		}
+		if n == 0 {
+			t.Fatalf("every field returned, or none: the bound was not met")
+		}
+	}
 }

@@ -212,7 +212,10 @@ func (w *Worker) originalHeaders(ctx context.Context, accountID, bodyID int64) [
 	for {
 		line, err := br.ReadBytes('\n')
 		if len(bytes.TrimRight(line, "\r\n")) == 0 && err == nil || err != nil {
-			if err != nil {
+			// The last line without its end is the body's own last
+			// line, or where the bound cut a line, maybe within a
+			// character: the header returned ends at the line before.
+			if err != nil && out.Len()+len(line) < maxOriginalHeaders {
 				out.Write(line)
 			}
 			break
