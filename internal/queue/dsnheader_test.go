@@ -154,27 +154,15 @@ func TestNotificationOriginalHeaderBounded(t *testing.T) {
 		{"whole message with a long body line", "FULL", "Hello.\r\n" + longLine + "\r\n", "text/rfc822-headers"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, w, st, acc, _ := dsnRelay(t, false)
-			d := store.NewDelivery([]byte(header.String()+"\r\n"+tc.body), t0)
-			d.Copies = []store.Copy{{AccountID: acc.ID, Mailbox: store.Sent, Flags: store.FlagSeen}}
-			d.Outbound, d.Events = Outbound(acc.ID, acc.DomainID, acc.Address, []string{"nobody@example.net"}, d.Info, d.Size, t0)
-			d.Outbound[0].DSN = store.DSN{Ret: tc.ret}
-			if _, err := st.Deliver(context.Background(), d); err != nil {
-				t.Fatal(err)
-			}
-			runOnce(t, w)
-			in := inbox(t, st, acc)
-			if len(in) != 1 {
-				t.Fatalf("%d notices, want 1", len(in))
-			}
-			typ, body := check(t, in[0])
+			n := refusedNotice(t, header.String()+"\r\n"+tc.body, tc.ret)
+			typ, body := check(t, n)
 			if typ != tc.want {
 				t.Errorf("returned as %s, want %s", typ, tc.want)
 			}
 			if typ == "message/rfc822" && string(body) != tc.body {
 				t.Errorf("returned body %q, want %q", body, tc.body)
 			}
-			if got := checkReport(t, in[0]); got != "rfc822; nobody@example.net failed 5.1.1\n" {
+			if got := checkReport(t, n); got != "rfc822; nobody@example.net failed 5.1.1\n" {
 				t.Errorf("Python reads the recipients as %q", got)
 			}
 		})
@@ -202,7 +190,6 @@ func TestNotificationOriginalHeaderCutAtALine(t *testing.T) {
 	t.Logf("seed %d", seed)
 	rnd := rand.New(rand.NewPCG(uint64(seed), 5))
 	for range 4 {
-		_, w, st, acc, _ := dsnRelay(t, false)
 		var header strings.Builder
 		header.WriteString("From: Alice <alice@example.org>\r\nTo: nobody@example.net\r\nSubject: cut\r\n" +
 			"Message-ID: <cut@example.org>\r\n")
@@ -212,23 +199,13 @@ func TestNotificationOriginalHeaderCutAtALine(t *testing.T) {
 			lines = append(lines, l)
 			header.WriteString(l + "\r\n")
 		}
-		d := store.NewDelivery([]byte(header.String()+"\r\nHello.\r\n"), t0)
-		d.Copies = []store.Copy{{AccountID: acc.ID, Mailbox: store.Sent, Flags: store.FlagSeen}}
-		d.Outbound, d.Events = Outbound(acc.ID, acc.DomainID, acc.Address, []string{"nobody@example.net"}, d.Info, d.Size, t0)
-		if _, err := st.Deliver(context.Background(), d); err != nil {
-			t.Fatal(err)
-		}
-		runOnce(t, w)
-		in := inbox(t, st, acc)
-		if len(in) != 1 {
-			t.Fatalf("%d notices, want 1", len(in))
-		}
-		if !utf8.Valid(in[0]) {
+		n := refusedNotice(t, header.String()+"\r\nHello.\r\n", "")
+		if !utf8.Valid(n) {
 			t.Fatalf("the notice is not valid UTF-8")
 		}
 		// The last X-U field returned, unfolded, is one of the
 		// original's lines whole.
-		msg, err := mail.ReadMessage(bytes.NewReader(in[0]))
+		msg, err := mail.ReadMessage(bytes.NewReader(n))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -246,20 +223,40 @@ func TestNotificationOriginalHeaderCutAtALine(t *testing.T) {
 		if err != nil {
 			t.Fatalf("net/mail reads the returned header: %v", err)
 		}
-		n := 0
+		cut := 0
 		for i, l := range lines {
 			name, value, _ := strings.Cut(l, ": ")
 			got := orig.Header.Get(name)
 			if got == "" {
-				n = i
+				cut = i
 				break
 			}
 			if strings.Join(strings.Fields(got), "") != value {
 				t.Fatalf("%s returned as %q, want the original's %d octets", name, got, len(value))
 			}
 		}
-		if n == 0 {
+		if cut == 0 {
 			t.Fatalf("every field returned, or none: the bound was not met")
 		}
 	}
+}
+
+// refusedNotice queues raw for nobody@example.net, whom the relay
+// refuses, with RET ret, and returns the failure notice the sender gets.
+func refusedNotice(t *testing.T, raw, ret string) []byte {
+	t.Helper()
+	_, w, st, acc, _ := dsnRelay(t, false)
+	d := store.NewDelivery([]byte(raw), t0)
+	d.Copies = []store.Copy{{AccountID: acc.ID, Mailbox: store.Sent, Flags: store.FlagSeen}}
+	d.Outbound, d.Events = Outbound(acc.ID, acc.DomainID, acc.Address, []string{"nobody@example.net"}, d.Info, d.Size, t0)
+	d.Outbound[0].DSN = store.DSN{Ret: ret}
+	if _, err := st.Deliver(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	runOnce(t, w)
+	in := inbox(t, st, acc)
+	if len(in) != 1 {
+		t.Fatalf("%d notices, want 1", len(in))
+	}
+	return in[0]
 }
