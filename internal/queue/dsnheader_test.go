@@ -108,26 +108,7 @@ func TestNotificationOriginalHeaderBounded(t *testing.T) {
 				t.Errorf("%s: %q, want <%s>", f, got, id)
 			}
 		}
-		_, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		mr := multipart.NewReader(msg.Body, params["boundary"])
-		var typ string
-		var part []byte
-		for {
-			p, err := mr.NextPart()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatalf("notice parts: %v", err)
-			}
-			typ = p.Header.Get("Content-Type")
-			if part, err = io.ReadAll(p); err != nil {
-				t.Fatal(err)
-			}
-		}
+		typ, part := returnedPart(t, msg)
 		if !bytes.Contains(part, []byte("\r\n\r\n")) {
 			part = append(part, "\r\n"...) // the header alone, without the blank line
 		}
@@ -209,16 +190,7 @@ func TestNotificationOriginalHeaderCutAtALine(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, params, _ := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-		mr := multipart.NewReader(msg.Body, params["boundary"])
-		var part []byte
-		for {
-			p, err := mr.NextPart()
-			if err != nil {
-				break
-			}
-			part, _ = io.ReadAll(p)
-		}
+		_, part := returnedPart(t, msg)
 		orig, err := mail.ReadMessage(bytes.NewReader(append(part, "\r\n"...)))
 		if err != nil {
 			t.Fatalf("net/mail reads the returned header: %v", err)
@@ -259,4 +231,28 @@ func refusedNotice(t *testing.T, raw, ret string) []byte {
 		t.Fatalf("%d notices, want 1", len(in))
 	}
 	return in[0]
+}
+
+// returnedPart is the last part of a notice read by net/mail, the
+// original or its header, and its type.
+func returnedPart(t *testing.T, msg *mail.Message) (typ string, part []byte) {
+	t.Helper()
+	_, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			return typ, part
+		}
+		if err != nil {
+			t.Fatalf("notice parts: %v", err)
+		}
+		typ = p.Header.Get("Content-Type")
+		if part, err = io.ReadAll(p); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
