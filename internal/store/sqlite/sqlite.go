@@ -76,6 +76,13 @@ type Store struct {
 	closing   chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
+	// sendMu orders every send on reqs before the close of closing:
+	// enqueue sends under its read lock while stopped is false, and
+	// Close sets stopped under the write lock first. So the writer,
+	// which answers what is queued when closing is closed and then
+	// returns, never leaves a request behind that no one will answer.
+	sendMu  sync.RWMutex
+	stopped bool
 
 	// commits numbers the group transactions handed to COMMIT, in
 	// order; announced is the last whose changes the feed has passed on
@@ -267,7 +274,12 @@ func Open(path string, blobs blob.Store, opts Options) (*Store, error) {
 // Close stops the writer after it has answered queued requests, and
 // closes the blob store if it has a Close method: Open took it over.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() { close(s.closing) })
+	s.closeOnce.Do(func() {
+		s.sendMu.Lock()
+		s.stopped = true
+		s.sendMu.Unlock()
+		close(s.closing)
+	})
 	s.bg.Wait()
 	<-s.done
 	errs := []error{s.wal.close()}
@@ -460,11 +472,16 @@ func (s *Store) enqueue(ctx context.Context, req *writeReq) error {
 		}
 		return err
 	}
+	s.sendMu.RLock()
+	if s.stopped {
+		s.sendMu.RUnlock()
+		return fail(errClosed)
+	}
 	select {
 	case s.reqs <- req:
-	case <-s.closing:
-		return fail(errClosed)
+		s.sendMu.RUnlock()
 	case <-ctx.Done():
+		s.sendMu.RUnlock()
 		return fail(ctx.Err())
 	}
 	// Once queued, wait for the answer even if ctx ends: the request may
