@@ -48,6 +48,23 @@ for line in sys.stdin:
         sys.stdout.write("".join(lines))
     sys.stdout.flush()
 
+def own_goroutines(dump, limit=600):
+    """The goroutines of a timeout's dump that run the module's own code
+    (the hung one among them), without the runtime's and the testing
+    package's own, at most limit lines."""
+    out, block = [], []
+    for l in dump + ["\n"]:
+        if l.strip():
+            block.append(l)
+            continue
+        if any("github.com/xtramail/" in b for b in block[1:]):
+            out += block + ["\n"]
+        block = []
+    if len(out) > limit:
+        out = out[:limit] + [f"... {len(out) - limit} more lines\n"]
+    return out
+
+
 # Tests that never ended: their package was killed (a timeout's panic and
 # its goroutine dump are in their output). Count them as failed and show
 # the end of what they printed, or the reason would be lost.
@@ -57,7 +74,8 @@ for (pkg, test), lines in output.items():
     failed += 1
     sys.stdout.write(f"--- UNFINISHED {test} ({pkg}), last lines:\n")
     panic = next((i for i, l in enumerate(lines) if l.startswith("panic: ")), len(lines))
-    sys.stdout.write("".join(lines[max(0, panic - 20):panic + 40]))
+    sys.stdout.write("".join(lines[max(0, panic - 20):panic + 4]))
+    sys.stdout.write("".join(own_goroutines(lines[panic:])))
 
 print(f"{passed} passed, {failed} failed, {skipped} skipped")
 sys.exit(1 if failed or pkg_failed else 0)

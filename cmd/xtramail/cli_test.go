@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -11,17 +12,42 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
+
+// commandLimit bounds a command the tests run to completion. A command
+// still running then is sent SIGQUIT, so that the Go runtime prints its
+// goroutines to its stderr and the test fails showing them; otherwise
+// the package's timeout kills the test binary and says only which test
+// was waiting.
+const commandLimit = 5 * time.Minute
+
+// boundedCommand is exec.Command under commandLimit; hung reports,
+// after it has run, whether the limit stopped it.
+func boundedCommand(name string, args ...string) (cmd *exec.Cmd, hung func() bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), commandLimit)
+	cmd = exec.CommandContext(ctx, name, args...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGQUIT) }
+	cmd.WaitDelay = 30 * time.Second
+	return cmd, func() bool {
+		defer cancel()
+		return ctx.Err() != nil
+	}
+}
 
 // xtBin runs the built binary and returns its exit code, stdout and stderr.
 func xtBin(t *testing.T, stdin string, args ...string) (int, string, string) {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
+	cmd, hung := boundedCommand(binary, args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
+	if hung() {
+		t.Fatalf("xtramail %s still running after %v; its goroutines:\n%s", strings.Join(args, " "), commandLimit, errb.String())
+	}
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {
 		t.Fatalf("run xtramail %s: %v", strings.Join(args, " "), err)

@@ -113,12 +113,7 @@ func startServerConfig(t *testing.T, data, config string, extra ...string) *serv
 // stop sends SIGTERM and waits for a clean exit.
 func (s *server) stop(t *testing.T) {
 	t.Helper()
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(30 * time.Second):
-		t.Fatal("server did not stop on SIGTERM")
-	}
+	terminate(t, s.cmd.Process, s.exited, s.stderr)
 	if code := s.cmd.ProcessState.ExitCode(); code != 0 {
 		t.Fatalf("server exit code %d: %s", code, s.stderr)
 	}
@@ -138,9 +133,12 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 // cliProc runs the built binary as an administrator would.
 func cliProc(t *testing.T, data, stdin string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(binary, append(args, "--data", data)...)
+	cmd, hung := boundedCommand(binary, append(args, "--data", data)...)
 	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
+	if hung() {
+		t.Fatalf("xtramail %s still running after %v; its goroutines:\n%s", strings.Join(args, " "), commandLimit, out)
+	}
 	if err != nil {
 		t.Fatalf("xtramail %s: %v\n%s", strings.Join(args, " "), err, out)
 	}

@@ -153,11 +153,29 @@ func (d *devServer) waitBanner(t *testing.T) string {
 
 func (d *devServer) stop(t *testing.T) {
 	t.Helper()
-	d.cmd.Process.Signal(syscall.SIGTERM)
-	<-d.exited
+	terminate(t, d.cmd.Process, d.exited, d.stderr)
 	if code := d.cmd.ProcessState.ExitCode(); code != 0 {
 		t.Fatalf("serve --dev exit %d: %s", code, d.stderr)
 	}
+}
+
+// terminate sends SIGTERM and waits for the process to exit. One still
+// running a minute past its drain limit (30 s) is sent SIGQUIT, and the
+// test fails showing the goroutines the Go runtime printed to its stderr.
+func terminate(t *testing.T, p *os.Process, exited <-chan struct{}, stderr fmt.Stringer) {
+	t.Helper()
+	p.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+		return
+	case <-time.After(90 * time.Second):
+	}
+	p.Signal(syscall.SIGQUIT)
+	select {
+	case <-exited:
+	case <-time.After(30 * time.Second):
+	}
+	t.Fatalf("server still running 90 s after SIGTERM; its stderr:\n%s", stderr)
 }
 
 // bannerPassword returns the Password line of the dev banner.
