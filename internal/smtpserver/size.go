@@ -28,17 +28,24 @@ import (
 // The SIZE announced by EHLO and the check of MAIL's SIZE parameter keep
 // the real limit: they happen outside a transaction (EHLO and RSET end
 // one first).
+//
+// Being where go-smtp asks for a session at the first HELO or EHLO, and
+// resets it at the next, it also refuses a greeting name too long to be
+// a domain (maxGreetingName).
 type sizeBackend struct {
 	be    smtp.Backend
 	limit int64
 }
 
 func (b sizeBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	if greetingTooLong(c) {
+		return nil, errGreetingName
+	}
 	s, err := b.be.NewSession(c)
 	if err != nil || s == nil || b.limit <= 0 {
 		return s, err
 	}
-	ss := &sizeSession{Session: s, srv: c.Server(), limit: b.limit}
+	ss := &sizeSession{Session: s, conn: c, limit: b.limit}
 	if as, ok := s.(smtp.AuthSession); ok {
 		return &sizeAuthSession{sizeSession: ss, auth: as}, nil
 	}
@@ -51,7 +58,7 @@ func (b sizeBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 // touch it).
 type sizeSession struct {
 	smtp.Session
-	srv   *smtp.Server
+	conn  *smtp.Conn
 	limit int64
 }
 
@@ -59,20 +66,26 @@ func (s *sizeSession) Mail(from string, opts *smtp.MailOptions) error {
 	if err := s.Session.Mail(from, opts); err != nil {
 		return err
 	}
-	s.srv.MaxMessageBytes = 0
+	s.conn.Server().MaxMessageBytes = 0
 	return nil
 }
 
 // Reset ends the transaction: go-smtp calls it after DATA and BDAT LAST,
-// on RSET and EHLO.
+// on RSET and EHLO. A second EHLO cannot be refused from here (go-smtp
+// answers 250 after Reset whatever it does): one whose name is too long
+// ends the session instead, before that answer echoes the name.
 func (s *sizeSession) Reset() {
-	s.srv.MaxMessageBytes = s.limit
+	s.conn.Server().MaxMessageBytes = s.limit
 	s.Session.Reset()
+	if greetingTooLong(s.conn) {
+		// The network connection: go-smtp holds the lock its Close takes.
+		s.conn.Conn().Close()
+	}
 }
 
 // Logout ends the session; STARTTLS ends it without a Reset.
 func (s *sizeSession) Logout() error {
-	s.srv.MaxMessageBytes = s.limit
+	s.conn.Server().MaxMessageBytes = s.limit
 	return s.Session.Logout()
 }
 

@@ -219,7 +219,7 @@ func TestSubmissionCommandLineLimit(t *testing.T) {
 		})
 		t.Run(port.name+"/long but bounded command line", func(t *testing.T) {
 			c := signedIn(t, srv, port.implicit)
-			c.cmd("EHLO "+longLine(3000), "250")
+			c.cmd("NOOP "+longLine(3000), "250 ")
 			c.cmd("NOOP", "250 ")
 		})
 	}
