@@ -1,6 +1,7 @@
 package message
 
 import (
+	"math"
 	"strings"
 )
 
@@ -363,4 +364,15 @@ func closedQuote(s string) bool {
 		}
 	}
 	return false
+}
+
+// AddressList reads the value of an address field (From, Sender,
+// Resent-From...: what follows the colon, folded or not) as Parse reads
+// the envelope's, but whole: no bound on its length or its addresses,
+// for a caller that must see every address a reader may be shown (the
+// field's size is the caller's to bound). Group names and group ends are
+// among the addresses, marked as in Envelope.
+func AddressList(value []byte) []Address {
+	as, _ := parseAddressList(unfold(value), math.MaxInt)
+	return as
 }

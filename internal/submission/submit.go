@@ -301,7 +301,7 @@ func (s *Submitter) Submit(ctx context.Context, m Message) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("submit for %s: %w", acct.Address, err)
 	}
-	if err := checkFrom(info, orig, func(a string) (bool, error) { return s.MaySendAs(ctx, acct, a) }); err != nil {
+	if err := checkFrom(orig, func(a string) (bool, error) { return s.MaySendAs(ctx, acct, a) }); err != nil {
 		return Result{}, fmt.Errorf("submit for %s: %w", acct.Address, err)
 	}
 
@@ -581,59 +581,88 @@ func (s *Submitter) store(ctx context.Context, m Message, acct store.Account, rc
 // returns.
 const maxNoticeHeader = 64 << 10
 
-// originators counts the From and Sender fields of a message's header.
-// The envelope message.Parse builds holds only the first of each, while
-// a reader's mail program may show another: a second From (or Sender)
-// field is a way to show a foreign address past checkFrom.
-type originators struct{ from, sender int }
+// originatorFields are the header fields that name who sent a message
+// (RFC 5322 3.6.2) or who resent it (3.6.6): a reader is shown any of
+// them, so each address in each of them must be one the user may use.
+var originatorFields = []string{"From", "Sender", "Resent-From", "Resent-Sender"}
+
+// originators are the originator fields of a message's header, as every
+// reader splits it (message.Fields): how many of each, and every address
+// they name, read from the whole field. The envelope message.Parse
+// builds holds only the first From and Sender, cut at its bounds, and no
+// Resent- field, while a reader's mail program may show any of them: a
+// second From, a Resent-From or an address past the bounds was a way to
+// show a foreign address past checkFrom.
+type originators struct {
+	count map[string]int // fields by their name in originatorFields
+	addrs []originator
+}
+
+// originator is one address of an originator field.
+type originator struct {
+	field string // as in originatorFields
+	addr  message.Address
+}
 
 func countOriginators(raw []byte, info *message.Info) originators {
-	var o originators
-	for name := range message.Fields(info.Part.Header(raw)) {
-		switch {
-		case strings.EqualFold(name, "From"):
-			o.from++
-		case strings.EqualFold(name, "Sender"):
-			o.sender++
+	o := originators{count: map[string]int{}}
+	for name, field := range message.Fields(info.Part.Header(raw)) {
+		i := slices.IndexFunc(originatorFields, func(f string) bool { return strings.EqualFold(name, f) })
+		if i < 0 {
+			continue
+		}
+		o.count[originatorFields[i]]++
+		_, value, _ := bytes.Cut(field, []byte(":"))
+		for _, a := range message.AddressList(value) {
+			if !a.GroupStart && !a.GroupEnd {
+				o.addrs = append(o.addrs, originator{field: originatorFields[i], addr: a})
+			}
 		}
 	}
 	return o
 }
 
-// checkFrom requires every From and Sender address to be one the user may
-// send as (RFC 6409 8.1 lets a submission server refuse what is not the
-// user's): the Sender field is what a reader is shown as the one who sent
-// the message "on behalf of" the From. A message with no From header is
-// refused too: RFC 5322 3.6 requires one, and the recipient would not know
-// who wrote. One with more than one From or Sender field is refused
-// (RFC 5322 3.6 allows one of each): which of them a reader is shown
-// depends on their mail program.
-func checkFrom(info *message.Info, orig originators, mayUse func(addr string) (bool, error)) error {
-	if orig.from > 1 || orig.sender > 1 {
-		return fmt.Errorf("%d From and %d Sender fields: %w", orig.from, orig.sender, ErrSpoofed)
-	}
+// mailboxes is how many addresses the originator fields named field hold.
+func (o originators) mailboxes(field string) int {
 	n := 0
-	for _, a := range info.Envelope.From {
-		if a.GroupStart || a.GroupEnd {
-			continue
-		}
-		n++
-		if err := mayUseAddr(mayUse, a); err != nil {
-			return fmt.Errorf("From header address %s@%s: %w", a.Mailbox, a.Host, err)
+	for _, a := range o.addrs {
+		if a.field == field {
+			n++
 		}
 	}
-	if n == 0 {
+	return n
+}
+
+// checkFrom requires every address of every originator field (From,
+// Sender, Resent-From, Resent-Sender) to be one the user may send as
+// (RFC 6409 8.1 lets a submission server refuse what is not the user's):
+// the Sender field is what a reader is shown as the one who sent the
+// message "on behalf of" the From, a Resent-From who redirected it. A
+// message with no From header address is refused too: RFC 5322 3.6
+// requires one, and the recipient would not know who wrote. One with
+// more than one From or Sender field is refused (RFC 5322 3.6 allows one
+// of each): which of them a reader is shown depends on their mail
+// program. Resent- fields come in one block per redirect, and a message
+// redirected before may carry several (RFC 5322 3.6.6): each is checked.
+func checkFrom(orig originators, mayUse func(addr string) (bool, error)) error {
+	if from, sender := orig.count["From"], orig.count["Sender"]; from > 1 || sender > 1 {
+		return fmt.Errorf("%d From and %d Sender fields: %w", from, sender, ErrSpoofed)
+	}
+	if orig.mailboxes("From") == 0 {
 		return fmt.Errorf("no From header address: %w", ErrSpoofed)
 	}
-	// Without a Sender field, the envelope's Sender is the From (RFC
-	// 3501 7.4.2), checked above.
-	for _, a := range info.Envelope.Sender {
-		if a.GroupStart || a.GroupEnd {
+	// A field may name an address many times (up to the header's
+	// bound): each is looked up once.
+	checked := map[string]bool{}
+	for _, o := range orig.addrs {
+		key := o.addr.Mailbox + "@" + o.addr.Host
+		if checked[key] {
 			continue
 		}
-		if err := mayUseAddr(mayUse, a); err != nil {
-			return fmt.Errorf("Sender header address %s@%s: %w", a.Mailbox, a.Host, err)
+		if err := mayUseAddr(mayUse, o.addr); err != nil {
+			return fmt.Errorf("%s header address %s: %w", o.field, key, err)
 		}
+		checked[key] = true
 	}
 	return nil
 }
