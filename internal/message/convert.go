@@ -202,18 +202,40 @@ func Plan(info *Info, r io.Reader, need Need) (*Conversion, error) {
 
 // HasLongLine reports whether raw has a line over MaxLine octets before
 // its CRLF: whether it needs Plan with NeedShortLines.
-func HasLongLine(raw []byte) bool {
-	for len(raw) > MaxLine {
-		i := bytes.IndexByte(raw, '\n')
-		if i < 0 {
-			return true
+func HasLongLine(raw []byte) bool { return ScanLines(raw).Long }
+
+// Lines is what ScanLines finds in a message's lines.
+type Lines struct {
+	// Long: a line over MaxLine octets before its CRLF (HasLongLine).
+	Long bool
+	// NUL is the offset of the first NUL byte, -1 for none: RFC 5322
+	// 2.3 and RFC 2045 2.7, 2.8 allow none in 7bit or 8bit data, and
+	// RFC 6152 none in 8BITMIME; only BINARYMIME (RFC 3030) carries one.
+	NUL int
+}
+
+// ScanLines reads raw's lines once, for what a message to send must not
+// have: each line is looked at for a NUL while it is in the cache, so a
+// spooled message of tens of MB is read from memory once.
+func ScanLines(raw []byte) Lines {
+	res := Lines{NUL: -1}
+	off := 0
+	for off < len(raw) && (!res.Long || res.NUL < 0) {
+		line := raw[off:]
+		if i := bytes.IndexByte(line, '\n'); i >= 0 {
+			line = line[:i+1]
 		}
-		if n := len(bytes.TrimSuffix(raw[:i], []byte("\r"))); n > MaxLine {
-			return true
+		if !res.Long && len(bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))) > MaxLine {
+			res.Long = true
 		}
-		raw = raw[i+1:]
+		if res.NUL < 0 {
+			if j := bytes.IndexByte(line, 0); j >= 0 {
+				res.NUL = off + j
+			}
+		}
+		off += len(line)
 	}
-	return false
+	return res
 }
 
 // unconvertible is the error kind of a broken structure: the one of what

@@ -478,3 +478,36 @@ func wrap76(s string) string {
 	}
 	return b.String() + s + "\r\n"
 }
+
+// TestScanLines: ScanLines finds what a byte-by-byte reading finds: a
+// line over MaxLine octets before its line break, and the first NUL,
+// in random messages (seeded) with long lines and NULs anywhere, at a
+// line's start and end and beside its CR too.
+func TestScanLines(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 1))
+	for range 2000 {
+		var raw []byte
+		for range rng.IntN(6) {
+			n := rng.IntN(MaxLine + 3)
+			if rng.IntN(3) > 0 {
+				n = rng.IntN(80)
+			}
+			raw = append(raw, bytes.Repeat([]byte{'x'}, n)...)
+			raw = append(raw, []string{"\r\n", "\n", "\r\r\n", ""}[rng.IntN(4)]...)
+		}
+		if len(raw) > 0 && rng.IntN(2) == 0 {
+			raw[rng.IntN(len(raw))] = 0
+		}
+		want := Lines{NUL: bytes.IndexByte(raw, 0)}
+		for _, l := range bytes.SplitAfter(raw, []byte("\n")) {
+			if len(bytes.TrimSuffix(bytes.TrimSuffix(l, []byte("\n")), []byte("\r"))) > MaxLine {
+				want.Long = true
+			}
+		}
+		if got := ScanLines(raw); got != want {
+			t.Fatalf("ScanLines(%d bytes) = %+v, want %+v", len(raw), got, want)
+		}
+	}
+}

@@ -224,6 +224,11 @@ func smtpError(err error) *smtp.SMTPError {
 		// message, so the field is named.
 		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0},
 			Message: "A header line is longer than 998 characters and has no space to fold it at (RFC 5322 2.1.1): " + longField(err)}
+	case errors.Is(err, ErrNUL):
+		// RFC 3463 5.6.0, as for a NUL in the header: the sender must
+		// change the message.
+		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0},
+			Message: "Message body contains a NUL byte (RFC 5322 2.3): send binary data encoded (base64)"}
 	case errors.As(err, &he):
 		// Read one way by our checks and another by a signer or a
 		// reader (message.CheckHeader): refused, not repaired.

@@ -63,6 +63,11 @@ var (
 	// default) and sends the rest as body; we refuse, since a message
 	// cut where its sender did not mean it is not the one sent.
 	ErrHeaderTooBig = errors.New("submission: header section over the size limit")
+	// ErrNUL: the message's body has a NUL byte, which no 7bit or 8bit
+	// data may carry (RFC 5322 2.3, RFC 2045 2.7 and 2.8, RFC 6152): a
+	// relay or reader may cut the message there or take it for binary
+	// data. A NUL in the header is a *message.HeaderError.
+	ErrNUL = errors.New("submission: message body contains a NUL byte")
 	// ErrDisabled: the signed-in account was disabled (after it signed
 	// in, or while the webmail held its message).
 	ErrDisabled = errors.New("submission: the address is disabled")
@@ -362,6 +367,8 @@ func (s *Submitter) Refusal(err error) (msg string, ok bool) {
 		return fmt.Sprintf("too many recipients (at most %d)", s.limits.MaxRecipients), true
 	case errors.Is(err, ErrHeaderTooBig):
 		return fmt.Sprintf("the message's header is too big to send (at most %d KB or %d lines)", dkim.MaxHeaderBytes>>10, dkim.MaxHeaderLines), true
+	case errors.Is(err, ErrNUL):
+		return "the message contains a NUL byte (character 0), which mail cannot carry: remove the attachment or text that holds it", true
 	case errors.Is(err, ErrTooBig):
 		return fmt.Sprintf("the message is too big to send (at most %.1f MB)", float64(s.limits.MaxMessageBytes)/1e6), true
 	case errors.Is(err, ErrRateLimited) && errors.As(err, &le):
@@ -385,9 +392,13 @@ func (s *Submitter) prepare(m *Message) (*message.Info, originators, error) {
 			if err := message.CheckHeader(b); err != nil {
 				return err
 			}
+			lines := message.ScanLines(b)
+			if err := checkNUL(b, lines); err != nil {
+				return err
+			}
 			info = message.Parse(b)
 			orig = countOriginators(b, info)
-			m.long, m.bcc, m.resent = message.HasLongLine(b), hasBcc(b), hasField(b, isResentName)
+			m.long, m.bcc, m.resent = lines.Long, hasBcc(b), hasField(b, isResentName)
 			m.unsent = hasField(b, isUnsentName)
 			return nil
 		})
@@ -406,10 +417,24 @@ func (s *Submitter) prepare(m *Message) (*message.Info, originators, error) {
 	// RFC 6409 8.3, 8.1: a missing Message-ID and Date are added (the
 	// listener does it while the message streams in).
 	m.Body = completeHeader(m.Body, domainOf(m.Account.Address), s.now())
+	lines := message.ScanLines(m.Body)
+	if err := checkNUL(m.Body, lines); err != nil {
+		return nil, originators{}, err
+	}
 	info := message.Parse(m.Body)
-	m.info, m.long, m.bcc, m.resent = info, message.HasLongLine(m.Body), hasBcc(m.Body), hasField(m.Body, isResentName)
+	m.info, m.long, m.bcc, m.resent = info, lines.Long, hasBcc(m.Body), hasField(m.Body, isResentName)
 	m.unsent = hasField(m.Body, isUnsentName)
 	return info, countOriginators(m.Body, info), nil
+}
+
+// checkNUL refuses a message whose lines (message.ScanLines) have a NUL
+// byte, saying on which line; message.CheckHeader refused one in the
+// header before.
+func checkNUL(raw []byte, lines message.Lines) error {
+	if lines.NUL < 0 {
+		return nil
+	}
+	return fmt.Errorf("line %d: %w", 1+bytes.Count(raw[:lines.NUL], []byte("\n")), ErrNUL)
 }
 
 // domainOf is the domain of an address, for the Message-IDs made for it.
