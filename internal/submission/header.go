@@ -9,17 +9,22 @@ import (
 	"time"
 
 	"github.com/xtramail/xtramail/internal/dkim"
+	"github.com/xtramail/xtramail/internal/message"
 )
 
 // headerCompleter passes a message (CRLF line endings) through to w and,
 // at the end of its header section, adds the Message-ID and Date fields it
 // lacks: RFC 6409 8.3 lets the MSA add a missing Message-ID, and 8.1 a
-// missing Date, which RFC 5322 3.6 requires of every message. Nothing is
-// held but the start of the current header line, so it works on a body
-// streaming into a spool.
+// missing Date, which RFC 5322 3.6 requires of every message. So it adds
+// the Sender a From of several mailboxes requires (RFC 5322 3.6.2: who
+// sent it, here the signed-in user; RFC 6409 8 lets the MSA complete a
+// message). Nothing is held but the start of the current header line and
+// the first From field's value (up to maxFromValue), so it works on a
+// body streaming into a spool.
 type headerCompleter struct {
 	w      io.Writer
 	domain string    // the right side of a generated Message-ID
+	sender string    // the Sender to add; "" for none
 	now    time.Time // the Date to add
 
 	inBody  bool   // the header section has ended
@@ -27,15 +32,27 @@ type headerCompleter struct {
 	started bool   // the current line's start was written (a long line)
 	hasMID  bool
 	hasDate bool
-	added   bool
-	err     error
+	// hasSender: a Sender field; fromSeen: a From field, whose value
+	// from holds (inFrom while its lines go by), fromCut when it was
+	// longer than maxFromValue.
+	hasSender, fromSeen, inFrom, fromCut bool
+	from                                 []byte
+	added                                bool
+	err                                  error
 }
+
+// maxFromValue bounds what is held of a From field's value. A longer one
+// is taken to name several mailboxes: a Sender added to a From of one is
+// allowed (RFC 5322 3.6.2), only not needed.
+const maxFromValue = 64 << 10
 
 // lineStart bounds what is held of a header line to recognise its name.
 const lineStart = 1000
 
-func newHeaderCompleter(w io.Writer, domain string, now time.Time) *headerCompleter {
-	return &headerCompleter{w: w, domain: domain, now: now}
+// newHeaderCompleter returns a headerCompleter adding Message-IDs at
+// domain and sender (the signed-in address, "" for none) as Sender.
+func newHeaderCompleter(w io.Writer, domain, sender string, now time.Time) *headerCompleter {
+	return &headerCompleter{w: w, domain: domain, sender: sender, now: now}
 }
 
 func (h *headerCompleter) write(p []byte) {
@@ -57,6 +74,7 @@ func (h *headerCompleter) Write(p []byte) (int, error) {
 		}
 		p = p[len(seg):]
 		if h.started {
+			h.keepFrom(seg)
 			h.write(seg)
 			h.started = !eol
 			continue
@@ -84,9 +102,15 @@ func (h *headerCompleter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// note records which of the fields a header line is. Continuation lines
-// start with white space and match neither.
+// note records which of the fields a header line is, and keeps the
+// lines of the first From field. Continuation lines start with white
+// space and match none.
 func (h *headerCompleter) note(line []byte) {
+	if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
+		h.keepFrom(line)
+		return
+	}
+	h.inFrom = false
 	colon := bytes.IndexByte(line, ':')
 	if colon <= 0 {
 		return
@@ -97,7 +121,46 @@ func (h *headerCompleter) note(line []byte) {
 		h.hasMID = true
 	case bytes.EqualFold(name, []byte("Date")):
 		h.hasDate = true
+	case bytes.EqualFold(name, []byte("Sender")):
+		h.hasSender = true
+	case bytes.EqualFold(name, []byte("From")) && !h.fromSeen:
+		// A second From is refused (checkFrom): the first decides.
+		h.fromSeen, h.inFrom = true, true
+		h.keepFrom(line[colon+1:])
 	}
+}
+
+// keepFrom keeps b, the next bytes of the first From field's value.
+func (h *headerCompleter) keepFrom(b []byte) {
+	if !h.inFrom || h.fromCut {
+		return
+	}
+	if len(h.from)+len(b) > maxFromValue {
+		h.fromCut, h.from = true, nil
+		return
+	}
+	h.from = append(h.from, b...)
+}
+
+// needsSender reports whether the message lacks the Sender field its
+// From requires: one of more than one mailbox (RFC 5322 3.6.2).
+func (h *headerCompleter) needsSender() bool {
+	if h.sender == "" || h.hasSender || !h.fromSeen {
+		return false
+	}
+	return h.fromCut || fromMailboxes(h.from) > 1
+}
+
+// fromMailboxes counts the mailboxes of an address field's value, as
+// checkFrom counts them (group names and ends are none).
+func fromMailboxes(value []byte) int {
+	n := 0
+	for _, a := range message.AddressList(value) {
+		if !a.GroupStart && !a.GroupEnd {
+			n++
+		}
+	}
+	return n
 }
 
 func (h *headerCompleter) addMissing() {
@@ -113,6 +176,9 @@ func (h *headerCompleter) addMissing() {
 	if !h.hasDate {
 		// RFC 5322 3.3 date-time.
 		h.write([]byte("Date: " + h.now.Format("Mon, 02 Jan 2006 15:04:05 -0700") + "\r\n"))
+	}
+	if h.needsSender() {
+		h.write([]byte("Sender: " + h.sender + "\r\n"))
 	}
 }
 
@@ -136,18 +202,19 @@ func (h *headerCompleter) Close() error {
 	return h.err
 }
 
-// completeHeader returns body with the Message-ID and Date it lacks
-// added; a body that has both is returned as it is.
-func completeHeader(body []byte, domain string, now time.Time) []byte {
-	probe := newHeaderCompleter(io.Discard, domain, now)
+// completeHeader returns body with the Message-ID, Date and Sender it
+// lacks added (headerCompleter); a body that lacks none is returned as it
+// is.
+func completeHeader(body []byte, domain, sender string, now time.Time) []byte {
+	probe := newHeaderCompleter(io.Discard, domain, sender, now)
 	probe.Write(body)
 	probe.Close()
-	if probe.hasMID && probe.hasDate {
+	if probe.hasMID && probe.hasDate && !probe.needsSender() {
 		return body
 	}
 	var out bytes.Buffer
-	out.Grow(len(body) + 128)
-	h := newHeaderCompleter(&out, domain, now)
+	out.Grow(len(body) + 128 + len(sender))
+	h := newHeaderCompleter(&out, domain, sender, now)
 	h.Write(body)
 	h.Close()
 	return out.Bytes()

@@ -33,7 +33,7 @@ func TestHeaderCompleter(t *testing.T) {
 			if want == "" {
 				want = c.in
 			}
-			got := string(completeHeader([]byte(c.in), "example.test", now))
+			got := string(completeHeader([]byte(c.in), "example.test", "", now))
 			if i := strings.Index(want, "MID"); i >= 0 {
 				mid := got[i:]
 				end := strings.Index(mid, ">\r\n")
@@ -49,7 +49,7 @@ func TestHeaderCompleter(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(len(c.in)), 7))
 			for range 50 {
 				var out bytes.Buffer
-				h := newHeaderCompleter(&out, "example.test", now)
+				h := newHeaderCompleter(&out, "example.test", "", now)
 				rest := []byte(c.in)
 				for len(rest) > 0 {
 					n := 1 + rng.IntN(len(rest))
@@ -66,6 +66,57 @@ func TestHeaderCompleter(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestHeaderCompleterSender: a From of several mailboxes without a
+// Sender gets "Sender: <signed-in address>" at the end of the header,
+// however the From is folded, split or long (past lineStart; past
+// maxFromValue it is taken for several), written whole or in random
+// pieces (seeded); anything else is left as it is.
+func TestHeaderCompleterSender(t *testing.T) {
+	now := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	const tail = "Message-ID: <1@x>\r\nDate: Sat, 05 Dec 2026 10:00:00 +0000\r\n"
+	const sender = "Sender: me@x.test\r\n"
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 8))
+	long := strings.Repeat("n", 3000)
+	for _, c := range []struct {
+		name, head string
+		add        bool
+	}{
+		{"two", "From: a@x.test, b@x.test\r\n", true},
+		{"folded", "From: A <a@x.test>,\r\n\tB <b@x.test>\r\n", true},
+		{"long line", "From: \"" + long + "\" <a@x.test>, b@x.test\r\n", true},
+		{"past the bound", "From: \"" + strings.Repeat(long+"\r\n ", 30) + "\" <a@x.test>\r\n", true},
+		{"one, long", "From: \"" + long + ", " + long + "\" <a@x.test>\r\n", false},
+		{"one", "From: a@x.test\r\n", false},
+		{"own Sender", "From: a@x.test, b@x.test\r\nsender : b@x.test\r\n", false},
+		{"first From of two decides", "From: a@x.test\r\nFrom: a@x.test, b@x.test\r\n", false},
+		{"a field after", "From: a@x.test,\r\n b@x.test\r\nX-From: c@x.test, d@x.test\r\n", true},
+	} {
+		in := c.head + tail + "\r\nFrom: in the body, c@x.test\r\n"
+		want := in
+		if c.add {
+			want = c.head + tail + sender + "\r\nFrom: in the body, c@x.test\r\n"
+		}
+		if got := string(completeHeader([]byte(in), "x.test", "me@x.test", now)); got != want {
+			t.Errorf("%s: got %q", c.name, got)
+		}
+		for range 20 {
+			var out bytes.Buffer
+			h := newHeaderCompleter(&out, "x.test", "me@x.test", now)
+			for rest := []byte(in); len(rest) > 0; {
+				n := 1 + rng.IntN(min(len(rest), 2000))
+				h.Write(rest[:n])
+				rest = rest[n:]
+			}
+			h.Close()
+			if out.String() != want {
+				t.Fatalf("%s, streamed: got %q", c.name, out.String())
+			}
+		}
 	}
 }
 

@@ -180,10 +180,11 @@ func (o *Outbox) submit(ctx context.Context, e store.OutboxEntry) (failure strin
 	// The draft goes to Submit through a spool, as a message received
 	// over SMTP does: memory does not grow with its files (DESIGN.md,
 	// bounded resources). The webmail wrote it with CRLF line endings,
-	// a Message-ID and a Date, as Message.Spool requires.
+	// a Message-ID and a Date, as Message.Spool requires; it is
+	// completed on the way in as the listener's are all the same.
 	sp := o.newSpool()
 	defer sp.Close()
-	if err := o.spoolDraft(ctx, sp, acct.ID, msg.ID, msg.BodyID, body.Size); err != nil {
+	if err := o.spoolDraft(ctx, sp, acct, msg.ID, msg.BodyID, body.Size); err != nil {
 		return "", err
 	}
 	_, err = o.sub.Submit(ctx, Message{Account: acct, MailFrom: acct.Address, Rcpts: Recipients(body.Info), Spool: sp,
@@ -242,19 +243,24 @@ func (o *Outbox) newSpool() *smtpserver.Spool {
 	return smtpserver.NewSpool(o.spoolDir, b)
 }
 
-// spoolDraft copies a stored draft of size bytes into sp, a buffer at a
-// time. A full budget is an error to retry on: the entry is claimed
-// again when its lease runs out.
-func (o *Outbox) spoolDraft(ctx context.Context, sp *smtpserver.Spool, acct, id, bodyID, size int64) error {
+// spoolDraft copies a stored draft of size bytes of acct's into sp, a
+// buffer at a time, its header completed as the listener completes a
+// message's (headerCompleter). A full budget is an error to retry on:
+// the entry is claimed again when its lease runs out.
+func (o *Outbox) spoolDraft(ctx context.Context, sp *smtpserver.Spool, acct store.Account, id, bodyID, size int64) error {
 	if err := sp.Reserve(size); err != nil {
 		return fmt.Errorf("spool draft %d of %d bytes: %w", id, size, err)
 	}
-	rc, err := o.st.OpenBody(ctx, acct, bodyID)
+	rc, err := o.st.OpenBody(ctx, acct.ID, bodyID)
 	if err != nil {
 		return fmt.Errorf("open draft %d: %w", id, err)
 	}
 	defer rc.Close()
-	if _, err := io.Copy(sp, rc); err != nil {
+	hc := newHeaderCompleter(sp, domainOf(acct.Address), acct.Address, o.now())
+	if _, err := io.Copy(hc, rc); err != nil {
+		return fmt.Errorf("read draft %d: %w", id, err)
+	}
+	if err := hc.Close(); err != nil {
 		return fmt.Errorf("read draft %d: %w", id, err)
 	}
 	return nil

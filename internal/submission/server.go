@@ -636,7 +636,7 @@ func (s *session) Data(r io.Reader) error {
 	defer sp.Close()
 	in := smtpserver.NewBodyReader(body, s.conn.Conn(), s.srv.cfg.ReadTimeout)
 	defer in.Stop()
-	hc := newHeaderCompleter(sp, domainOf(s.acct.Address), time.Now())
+	hc := newHeaderCompleter(sp, domainOf(s.acct.Address), s.acct.Address, time.Now())
 	nw := smtpserver.NewCRLFWriter(hc)
 	buf := s.takeBuf()
 	_, err := io.CopyBuffer(nw, in, buf)

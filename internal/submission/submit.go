@@ -149,9 +149,10 @@ type Message struct {
 	// Body is the message, line endings CRLF (smtpserver.NormalizeCRLF).
 	Body []byte
 	// Spool, when not nil, holds the message instead of Body: the
-	// listener receives it there (line endings CRLF, Message-ID and Date
-	// completed), so that memory does not grow with message size. Submit
-	// does not close it.
+	// listener receives it there (line endings CRLF, Message-ID, Date
+	// and the Sender a From of several mailboxes requires completed:
+	// headerCompleter), so that memory does not grow with message size.
+	// Submit does not close it.
 	Spool *smtpserver.Spool
 	// SentSize, when not 0, is the size of the message as the client
 	// sent it, which the size limit applies to: a message of exactly
@@ -414,9 +415,10 @@ func (s *Submitter) prepare(m *Message) (*message.Info, originators, error) {
 	if err := message.CheckHeader(m.Body); err != nil {
 		return nil, originators{}, err
 	}
-	// RFC 6409 8.3, 8.1: a missing Message-ID and Date are added (the
-	// listener does it while the message streams in).
-	m.Body = completeHeader(m.Body, domainOf(m.Account.Address), s.now())
+	// RFC 6409 8.3, 8.1: a missing Message-ID and Date are added, and
+	// the Sender a From of several mailboxes requires (RFC 5322 3.6.2;
+	// the listener does it while the message streams in).
+	m.Body = completeHeader(m.Body, domainOf(m.Account.Address), m.Account.Address, s.now())
 	lines := message.ScanLines(m.Body)
 	if err := checkNUL(m.Body, lines); err != nil {
 		return nil, originators{}, err
