@@ -351,9 +351,9 @@ func writeAttachment(w io.Writer, a Attachment) error {
 
 // writeForwarded attaches a whole message. RFC 2046 5.2.1 allows only
 // 7bit, 8bit or binary for message/rfc822, so its bytes go as they are;
-// a message with a line over 998 bytes cannot go as 8bit (RFC 5322
-// 2.1.1) and is attached as a base64 application/octet-stream file
-// instead, which every client can still open.
+// a message with a line over 998 bytes or a NUL cannot go as 8bit (RFC
+// 5322 2.1.1, 2.3) and is attached as a base64 application/octet-stream
+// file instead, which every client can still open.
 func writeForwarded(w io.Writer, raw []byte, name string) error {
 	var ah gomail.AttachmentHeader
 	fn := cleanFilename(name)
@@ -362,7 +362,7 @@ func writeForwarded(w io.Writer, raw []byte, name string) error {
 	}
 	fn += ".eml"
 	enc := "base64"
-	if longestLine(raw) > 998 {
+	if (Shape{LongestLine: int64(longestLine(raw)), NUL: bytes.IndexByte(raw, 0) >= 0}).asFile() {
 		ah.SetContentType("application/octet-stream", map[string]string{"name": fn})
 	} else {
 		ah.SetContentType("message/rfc822", nil)

@@ -405,6 +405,23 @@ func TestForward(t *testing.T) {
 			t.Fatalf("parts %d %q", len(parts), parts[1].typ)
 		}
 	})
+	t.Run("a NUL goes base64", func(t *testing.T) {
+		// Captured mail may hold one; submission refuses a message
+		// that carries it (RFC 5322 2.3), so it is sent as a file.
+		o := original(t, "From: a@example.org\nSubject: nul\n\nbefore\x00after\n")
+		d := Forward(o, "demo@example.test", true)
+		raw, err := Build(d, date, "f5@example.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.IndexByte(raw, 0) >= 0 {
+			t.Fatalf("the built message holds a NUL:\n%q", raw)
+		}
+		_, parts := strictParse(t, raw)
+		if len(parts) != 2 || parts[1].typ != "application/octet-stream" || !bytes.Contains(parts[1].body, []byte("before\x00after")) {
+			t.Fatalf("parts %d %q", len(parts), parts[1].typ)
+		}
+	})
 }
 
 func TestParseAddressList(t *testing.T) {

@@ -9,13 +9,19 @@ import (
 // Shape is what attaching a whole message needs to know of its bytes,
 // read in one pass (ScanShape) so that the message is streamed, never
 // held: whether it may go as message/rfc822 (RFC 2046 5.2.1 allows only
-// 7bit, 8bit or binary; RFC 5322 2.1.1 lines of at most 998 bytes) and
-// whether it ends with a line break.
+// 7bit, 8bit or binary; RFC 5322 2.1.1 lines of at most 998 bytes, 2.3
+// no NUL, which submission refuses) and whether it ends with a line
+// break.
 type Shape struct {
 	LongestLine int64 // bytes, without the CRLF
 	EightBit    bool
+	NUL         bool
 	EndsInLF    bool
 }
+
+// asFile reports whether a message of this shape must be attached as a
+// base64 file: message/rfc822 cannot carry it.
+func (s Shape) asFile() bool { return s.LongestLine > 998 || s.NUL }
 
 // ScanShape reads r to its end and returns its Shape.
 func ScanShape(r io.Reader) (Shape, error) {
@@ -36,6 +42,9 @@ func ScanShape(r io.Reader) (Shape, error) {
 				line = 0
 			case c >= 0x80:
 				s.EightBit = true
+				line++
+			case c == 0:
+				s.NUL = true
 				line++
 			default:
 				line++
@@ -65,7 +74,7 @@ func ForwardedAttachment(name string, size int64, shape Shape, body io.Reader) A
 		fn = "message"
 	}
 	fn += ".eml"
-	if shape.LongestLine > 998 {
+	if shape.asFile() {
 		return Attachment{Filename: fn, ContentType: "application/octet-stream", Body: body, Size: size}
 	}
 	enc := "7bit"

@@ -11,8 +11,8 @@ import (
 // TestForwardedAttachmentMatchesInMemory: a message attached as a stream
 // (ScanShape, ForwardedAttachment) is written as one held in memory is
 // (writeForwarded): message/rfc822 7bit or 8bit with a final line break,
-// or a base64 .eml file when a line is over 998 bytes, whatever the
-// reads' sizes.
+// or a base64 .eml file when a line is over 998 bytes or it has a NUL
+// (which submission refuses in what is sent), whatever the reads' sizes.
 func TestForwardedAttachmentMatchesInMemory(t *testing.T) {
 	for name, raw := range map[string]string{
 		"ascii":           "Subject: a\r\n\r\nhello\r\n",
@@ -23,6 +23,7 @@ func TestForwardedAttachmentMatchesInMemory(t *testing.T) {
 		"999 bytes LF":    "Subject: a\n\n" + strings.Repeat("x", 999) + "\n",
 		"long, no break":  "Subject: a\r\n\r\n" + strings.Repeat("y", 2000),
 		"bare CR in line": "Subject: a\r\n\r\n" + strings.Repeat("z\r", 600) + "\r\n",
+		"NUL":             "Subject: a\r\n\r\nbefore\x00after\r\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			shape, err := ScanShape(iotest.OneByteReader(strings.NewReader(raw)))
@@ -31,6 +32,9 @@ func TestForwardedAttachmentMatchesInMemory(t *testing.T) {
 			}
 			if want := longestLine([]byte(raw)) > 998; (shape.LongestLine > 998) != want {
 				t.Errorf("longest line %d: over 998 is %v, want %v", shape.LongestLine, !want, want)
+			}
+			if want := strings.Contains(raw, "\x00"); shape.NUL != want {
+				t.Errorf("NUL %v, want %v", shape.NUL, want)
 			}
 			d := Draft{From: Address{Addr: "bob@example.test"}, Subject: "Fwd: a"}
 			date := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
