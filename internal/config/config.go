@@ -92,7 +92,9 @@ type Capture struct {
 	// APPEND together (bodies over 256 KiB wait in <data>/spool, not in
 	// memory). A message that would pass it is answered 452 4.3.1 (IMAP:
 	// NO [UNAVAILABLE] before the literal is sent) and the client retries
-	// later.
+	// later. One signed-in account (submission, APPEND) may hold at most
+	// an eighth of it, or its largest message if that is more, over all
+	// its connections; capture's upstreams only the whole.
 	MaxInflightBytes int64 `toml:"max_inflight_bytes"`
 }
 

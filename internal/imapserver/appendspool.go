@@ -54,10 +54,15 @@ func (a *appendSpool) Close() error {
 // budget the reader answers NO [UNAVAILABLE] before any "+", so the
 // client sends nothing and may try again.
 func (s *session) spoolLiteral(n int64, binary bool) (io.WriteCloser, error) {
-	sp := smtpserver.NewSpool(s.srv.cfg.SpoolDir, s.srv.inflight)
+	// Held by the account: its sessions together wait for their own
+	// literals once they hold its share (smtpserver.Budget), and
+	// everyone else's go on.
+	sp := smtpserver.NewSpool(s.srv.cfg.SpoolDir, s.srv.inflight).For(s.account.Address)
 	if err := sp.Reserve(n); err != nil {
 		sp.Close()
-		s.log.Info("APPEND refused for now", "size", n, "reason", "in-flight message bytes over the budget")
+		// The session's log names the account and the remote address.
+		s.log.Info("APPEND refused for now", "size", n,
+			"held", s.srv.inflight.HeldBy(s.account.Address), "reason", err.Error())
 		return nil, err
 	}
 	a := &appendSpool{sp: sp, binary: binary}

@@ -276,6 +276,9 @@ func New(cfg Config, st Store, a Authenticator, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// A session's spooled literals count against its account's share of
+	// the budget (spoolLiteral), in which the largest APPEND must fit.
+	cfg.Inflight.FitMessage(cfg.MaxLiteral)
 	cmdList := commandTable()
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics(nil)

@@ -69,7 +69,10 @@ type Service struct {
 	submit  *submission.Server
 	// storage hears from the SMTP listeners whether the disk is full,
 	// for the health check.
-	storage   *smtpserver.Storage
+	storage *smtpserver.Storage
+	// inflight is the one budget of message bytes in flight (capture,
+	// submission, IMAP APPEND, webmail uploads).
+	inflight  *smtpserver.Budget
 	imap      *imapserver.Server
 	metrics   *http.Server
 	acme      *http.Server // HTTP-01 challenges, when ACME is on
@@ -202,7 +205,10 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Service, error) 
 	}
 	// One budget of message bytes received and not yet stored, for
 	// every way a message arrives (capture, submission, IMAP APPEND).
+	// Each account may hold a share of it (smtpserver.Budget.FitMessage);
+	// capture's upstreams are bound by the whole alone.
 	inflight := smtpserver.NewBudget(cfg.Capture.MaxInflightBytes)
+	s.inflight = inflight
 	s.storage = new(smtpserver.Storage)
 	// What the SMTP listeners share: one spool, budget and message log.
 	smtpConfig := func(l config.SMTP) smtpserver.Config {

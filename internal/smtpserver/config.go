@@ -28,7 +28,8 @@ type Config struct {
 	SpoolDir string
 	// MaxInflightBytes bounds the bodies received and not yet stored, over
 	// all connections; a message that would pass it is answered 452 4.3.1
-	// (try later). 0 means 1 GiB.
+	// (try later). 0 means 1 GiB. A spool's holder (Spool.For) may take
+	// a share of it (Budget).
 	MaxInflightBytes int64
 	// Inflight, when set, is the budget instead, shared with the other
 	// listeners (the service's one budget of message bytes in flight).

@@ -17,19 +17,62 @@ import (
 // Budget bounds the bytes of message bodies received and not yet stored,
 // over all connections of a listener, in memory and in spool files
 // together: without it, 1,000 connections of 50 MiB each could hold 50 GB.
+//
+// It also bounds what one holder may take: a signed-in account whose
+// client sends bodies as slowly as MinBodyRate allows holds its bytes for
+// hours (50 MiB at 500 B/s is a day), and with enough connections it
+// held the whole budget, so that every copy capture took, and everyone
+// else's submissions and APPENDs, were answered "try later".
+// A holder's bytes are bounded by its share (Share), whatever the
+// number of its connections.
 type Budget struct {
-	mu   sync.Mutex
-	used int64
-	max  int64
+	mu    sync.Mutex
+	used  int64
+	max   int64
+	share int64
+	// held is what each holder holds, for those holding any; "" is the
+	// bodies of no one's in particular, bound by max alone.
+	held map[string]int64
 }
 
-// NewBudget returns a budget of max bytes.
-func NewBudget(max int64) *Budget { return &Budget{max: max} }
+// shareOf is the part of the budget one holder may take at least: eight
+// accounts at their share fill it, one leaves 7/8 to everyone else.
+const shareOf = 8
+
+// NewBudget returns a budget of max bytes, of which one holder may take
+// max/8 (see FitMessage).
+func NewBudget(max int64) *Budget {
+	return &Budget{max: max, share: max / shareOf, held: map[string]int64{}}
+}
+
+// FitMessage raises the share of a holder, if needed, so that a message
+// of n bytes (a listener's largest) fits in it with room for what the
+// server adds as it arrives: the header fields submission completes, and
+// CRLF for bare LF line ends, 1/77 of a base64 body with bare LFs. An
+// idle account can always send its largest message; the share never
+// passes the budget. Each listener calls it with its size limit.
+func (b *Budget) FitMessage(n int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.share = min(b.max, max(b.share, n+n/32+64<<10))
+}
+
+// Share is the most one holder may hold.
+func (b *Budget) Share() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.share
+}
 
 // ErrBudget is returned by a Spool's Write when the budget is spent: the
 // client keeps the message and retries (answer ErrStorageFull, RFC 3463
 // 4.3.1: mail system full).
 var ErrBudget = errors.New("in-flight message bytes over the budget")
+
+// ErrShare is ErrBudget for a holder over its share (Spool.For) while
+// the budget has room: its own bodies in flight, on all its connections,
+// are what it waits for.
+var ErrShare = fmt.Errorf("%w: the sender's share is taken by its own messages in flight", ErrBudget)
 
 // Used is the bytes held now.
 func (b *Budget) Used() int64 {
@@ -38,14 +81,28 @@ func (b *Budget) Used() int64 {
 	return b.used
 }
 
-func (b *Budget) acquire(n int64) bool {
+// HeldBy is the bytes holder holds now.
+func (b *Budget) HeldBy(holder string) int64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	return b.held[holder]
+}
+
+// acquire takes n bytes for holder. It runs on every Write of every
+// body: one lock, and no allocation but a holder's first bytes.
+func (b *Budget) acquire(holder string, n int64) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	h := b.held[holder]
+	if holder != "" && h+n > b.share {
+		return ErrShare
+	}
 	if b.used+n > b.max {
-		return false
+		return ErrBudget
 	}
 	b.used += n
-	return true
+	b.held[holder] = h + n
+	return nil
 }
 
 // Fits reports whether n more bytes would fit now (a MAIL SIZE hint).
@@ -55,10 +112,20 @@ func (b *Budget) Fits(n int64) bool {
 	return b.used+n <= b.max
 }
 
-func (b *Budget) release(n int64) {
+func (b *Budget) release(holder string, n int64) {
+	if n == 0 {
+		return
+	}
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	b.used -= n
-	b.mu.Unlock()
+	if h := b.held[holder] - n; h != 0 {
+		b.held[holder] = h
+	} else {
+		// Gone with its last byte: the map holds the holders of now,
+		// not every account that ever sent.
+		delete(b.held, holder)
+	}
 }
 
 // spoolMem is what a body may hold in memory before it moves to a spool
@@ -73,6 +140,7 @@ const spoolMem = 256 << 10
 type Spool struct {
 	dir    string
 	budget *Budget
+	holder string // whose share the bytes count against (For)
 	mem    []byte
 	f      *os.File
 	size   int64
@@ -87,17 +155,29 @@ type Spool struct {
 // in dir ("" for os.TempDir()); its bytes count against b.
 func NewSpool(dir string, b *Budget) *Spool { return &Spool{dir: dir, budget: b} }
 
+// For makes the spool's bytes count against holder's share of the
+// budget: the signed-in account whose client sends the body, on
+// submission and IMAP APPEND (Budget). Call it before the first Write or
+// Reserve. Capture's bodies are held by no one (""): its clients are the
+// allow-listed upstreams that carry everyone's mail, and one relay at
+// its busiest must not be told to wait for its own share.
+func (s *Spool) For(holder string) *Spool {
+	s.holder = holder
+	return s
+}
+
 // Reserve takes n bytes of the budget at once, for a body whose size is
 // known before it arrives (an IMAP literal): a client can then be told
 // "try later" before it sends anything (RFC 9051 7.1: NO [UNAVAILABLE]
 // before the "+"), and the Writes of those n bytes take nothing more.
-// It returns ErrBudget, taking nothing, when they are not free.
+// It returns ErrBudget (ErrShare over the holder's share), taking
+// nothing, when they are not free.
 func (s *Spool) Reserve(n int64) error {
 	if n <= s.held {
 		return nil
 	}
-	if !s.budget.acquire(n - s.held) {
-		return ErrBudget
+	if err := s.budget.acquire(s.holder, n-s.held); err != nil {
+		return err
 	}
 	s.held = n
 	return nil
@@ -105,8 +185,8 @@ func (s *Spool) Reserve(n int64) error {
 
 func (s *Spool) Write(p []byte) (int, error) {
 	if over := s.size + int64(len(p)) - s.held; over > 0 {
-		if !s.budget.acquire(over) {
-			return 0, ErrBudget
+		if err := s.budget.acquire(s.holder, over); err != nil {
+			return 0, err
 		}
 		s.held += over
 	}
@@ -212,6 +292,11 @@ func openUnnamed(dir string) (*os.File, error) {
 // count against the same budget, and whose memory comes from the same
 // SpoolBuffers if s's does: for a second form of one message (what
 // submission sends, without the Bcc field the Sent copy keeps).
+//
+// It is held by no one: the server makes it from a body already
+// received, while the client waits for the answer, so it lasts as long
+// as the store takes, not as long as a client likes; and an account at
+// its share with a message of the largest size can still send it.
 func (s *Spool) Sibling() *Spool {
 	sp := NewSpool(s.dir, s.budget)
 	sp.bufs = s.bufs
@@ -262,7 +347,7 @@ func (s *Spool) Map(f func([]byte) error) error {
 // Close frees the body and its share of the budget. It may be called
 // more than once.
 func (s *Spool) Close() {
-	s.budget.release(s.held)
+	s.budget.release(s.holder, s.held)
 	s.size, s.held = 0, 0
 	s.giveBack()
 	if s.f != nil {

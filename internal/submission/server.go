@@ -63,6 +63,9 @@ func New(cfg Config, st Store, authn Authenticator, sub *Submitter, log *slog.Lo
 	s := &Server{cfg: cfg, st: st, authn: authn, sub: sub, log: log, drain: smtpserver.NewDrain(),
 		budget: cfg.Inflight}
 	s.msglog, s.ownLog = cfg.MessageLogFor(st, log)
+	// Each account's bodies in flight count against its share of the
+	// budget (Data), in which a message of the largest size must fit.
+	s.budget.FitMessage(cfg.MaxMessageBytes)
 	// The read timeout bounds a session's time without a transaction
 	// too, not only each command (slowloris).
 	s.drain.MaxIdle = cfg.ReadTimeout
@@ -193,6 +196,11 @@ var (
 	errBadRcpt      = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "Bad recipient address syntax"}
 	errNeedsUTF8    = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 6, 7}, Message: "A UTF-8 address needs SMTPUTF8 in MAIL FROM"}
 	errNoRoute      = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "Not a protected address of a domain that xtramail does not relay to"}
+	// errShare: the account's messages still arriving on its other
+	// connections hold its share of the in-flight budget
+	// (smtpserver.ErrShare). 452 4.3.1 as for a full budget, so that the
+	// client retries, in words that say whose messages it waits for.
+	errShare = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "Too many of your messages are arriving at once; try again when they are done"}
 )
 
 // smtpError maps Submit's errors to SMTP answers, once, and leaves the
@@ -631,8 +639,11 @@ func (s *session) Data(r io.Reader) error {
 	defer done()
 	// The body streams through the line-ending rule and the header
 	// completion into a spool (memory, then an unlinked file): memory
-	// per connection does not grow with message size.
-	sp := s.srv.bufs.NewSpool(s.srv.cfg.SpoolDir, s.srv.budget)
+	// per connection does not grow with message size. Its bytes count
+	// against the account's share of the budget, over all its
+	// connections: one account, however many connections it opens and
+	// however slowly it sends, cannot make everyone else wait.
+	sp := s.srv.bufs.NewSpool(s.srv.cfg.SpoolDir, s.srv.budget).For(s.acct.Address)
 	defer sp.Close()
 	in := smtpserver.NewBodyReader(body, s.conn.Conn(), s.srv.cfg.ReadTimeout)
 	defer in.Stop()
@@ -669,15 +680,12 @@ func (s *session) Data(r io.Reader) error {
 		case in.ReadErr() == nil:
 			// The spool refused it: the budget is spent or the disk
 			// full. Read the rest without keeping it, so that the
-			// answer comes where the client waits for it.
+			// answer comes where the client waits for it; the log
+			// hears of it now, not when a slow client is done.
 			sp.Close()
+			reply := s.spoolRefused(err, in.Size())
 			io.Copy(io.Discard, in)
-			reply := smtpserver.Error(err)
-			if errors.Is(err, smtpserver.ErrBudget) || smtpserver.StorageFull(err) {
-				reply = smtpserver.ErrStorageFull
-			}
 			s.srv.cfg.Storage.Record(err)
-			s.log.Error("spool submitted message", "err", err)
 			s.refusedAs(env, reply, "spool: "+err.Error(), in.Size())
 			return reply
 		}
@@ -712,6 +720,24 @@ func (s *session) Data(r io.Reader) error {
 	}
 	s.log.Info("message submitted", "message_id", res.MessageID, "rcpts", res.Queued, "local", res.Local, "size", sp.Size())
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: submittedText(res)}
+}
+
+// spoolRefused logs why the spool refused a body after received bytes,
+// and returns the answer.
+func (s *session) spoolRefused(err error, received int64) *smtp.SMTPError {
+	if errors.Is(err, smtpserver.ErrShare) {
+		// The account's own messages in flight: its doing, not the
+		// server's (info, not error). The session's log names the
+		// account and the client's address.
+		s.log.Info("message refused for now: the account's share of the in-flight budget is taken",
+			"held", s.srv.budget.HeldBy(s.acct.Address), "share", s.srv.budget.Share(), "received", received)
+		return errShare
+	}
+	s.log.Error("spool submitted message", "err", err, "received", received)
+	if errors.Is(err, smtpserver.ErrBudget) || smtpserver.StorageFull(err) {
+		return smtpserver.ErrStorageFull
+	}
+	return smtpserver.Error(err)
 }
 
 // submittedText is the 250 to a message kept: what became of its

@@ -1,0 +1,202 @@
+package smtpserver
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// invariants checks what the budget holds: every holder's bytes add up
+// to the whole, none is negative or zero (a holder with nothing is not
+// kept), none but "" holds more than its share, and the whole is within
+// the budget.
+func (b *Budget) invariants() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var sum int64
+	for k, n := range b.held {
+		if n <= 0 {
+			return fmt.Errorf("holder %q holds %d", k, n)
+		}
+		if k != "" && n > b.share {
+			return fmt.Errorf("holder %q holds %d, over its share %d", k, n, b.share)
+		}
+		sum += n
+	}
+	if sum != b.used || b.used < 0 || b.used > b.max {
+		return fmt.Errorf("holders hold %d, the budget counts %d of %d", sum, b.used, b.max)
+	}
+	return nil
+}
+
+var holders = []string{"", "alice@example.test", "bob@example.test", "carol@example.test"}
+
+// TestBudgetSharesModel: one goroutine's random Reserves,
+// Writes and Closes on spools of random holders get exactly the answers
+// of a model of the budget with a share per holder: ErrShare over the
+// holder's share, ErrBudget over the whole, and each holder's bytes are
+// what the model says.
+func TestBudgetSharesModel(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rnd := rand.New(rand.NewPCG(seed, 35))
+	const max = 1000
+	b := NewBudget(max)
+	b.FitMessage(200) // the share: 200 + 200/32 + 64 KiB, capped at max
+	share := b.Share()
+	if share != max {
+		t.Fatalf("share %d, want the budget %d (64 KiB of room is more)", share, max)
+	}
+	b = NewBudget(max)
+	if share = b.Share(); share != max/8 {
+		t.Fatalf("share %d, want %d", share, max/8)
+	}
+	model := map[string]int64{}
+	var used int64
+	type open struct {
+		sp   *Spool
+		held int64
+	}
+	var spools []open
+	dir := t.TempDir()
+	for i := range 20000 {
+		if len(spools) > 0 && rnd.IntN(3) == 0 {
+			j := rnd.IntN(len(spools))
+			o := spools[j]
+			o.sp.Close()
+			model[o.sp.holder] -= o.held
+			used -= o.held
+			spools = append(spools[:j], spools[j+1:]...)
+		} else {
+			h := holders[rnd.IntN(len(holders))]
+			sp := NewSpool(dir, b).For(h)
+			n := rnd.Int64N(share + 20)
+			var err error
+			if rnd.IntN(2) == 0 {
+				err = sp.Reserve(n)
+			} else {
+				_, err = sp.Write(make([]byte, n))
+			}
+			var want error
+			switch {
+			case h != "" && model[h]+n > share:
+				want = ErrShare
+			case used+n > max:
+				want = ErrBudget
+			}
+			if err != want {
+				t.Fatalf("op %d: %q takes %d (holds %d, budget %d of %d): %v, want %v", i, h, n, model[h], used, max, err, want)
+			}
+			if err == nil {
+				model[h] += n
+				used += n
+				spools = append(spools, open{sp, n})
+			} else {
+				sp.Close()
+			}
+		}
+		if err := b.invariants(); err != nil {
+			t.Fatalf("op %d: %v", i, err)
+		}
+		for _, h := range holders {
+			if b.HeldBy(h) != model[h] {
+				t.Fatalf("op %d: %q holds %d, want %d", i, h, b.HeldBy(h), model[h])
+			}
+		}
+	}
+	for _, o := range spools {
+		o.sp.Close()
+	}
+	if b.Used() != 0 || len(b.held) != 0 {
+		t.Fatalf("after every spool closed: used %d, holders %v", b.Used(), b.held)
+	}
+}
+
+// TestBudgetSharesConcurrent: spools of a few holders written
+// and closed at random from many goroutines keep the budget's
+// invariants at every moment a checker looks, an account is refused only
+// with ErrShare or ErrBudget, and the budget is empty once they close.
+func TestBudgetSharesConcurrent(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	const max = 64 << 10
+	b := NewBudget(max)
+	dir := t.TempDir()
+	var stop atomic.Bool
+	var checks int
+	checked := make(chan error, 1)
+	go func() {
+		var err error
+		for err == nil && !stop.Load() {
+			err = b.invariants()
+			checks++
+		}
+		checked <- err
+	}()
+	var shares, fulls atomic.Int64
+	var wg sync.WaitGroup
+	for g := range 16 {
+		wg.Go(func() {
+			rnd := rand.New(rand.NewPCG(seed, uint64(g)))
+			buf := make([]byte, 4096)
+			for range 500 {
+				h := holders[rnd.IntN(len(holders))]
+				sp := NewSpool(dir, b).For(h)
+				if rnd.IntN(4) == 0 {
+					if err := sp.Reserve(rnd.Int64N(max / 4)); err != nil {
+						count(t, h, err, &shares, &fulls)
+					}
+				}
+				for range rnd.IntN(8) {
+					if _, err := sp.Write(buf[:rnd.IntN(len(buf))]); err != nil {
+						count(t, h, err, &shares, &fulls)
+						break
+					}
+				}
+				sp.Close()
+			}
+		})
+	}
+	wg.Wait()
+	stop.Store(true)
+	if err := <-checked; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d checks; refused %d for a share, %d for the budget", checks, shares.Load(), fulls.Load())
+	if b.Used() != 0 || len(b.held) != 0 {
+		t.Fatalf("after every spool closed: used %d, holders %v", b.Used(), b.held)
+	}
+}
+
+func count(t *testing.T, holder string, err error, shares, fulls *atomic.Int64) {
+	switch {
+	case errors.Is(err, ErrShare) && holder != "":
+		shares.Add(1)
+	case err == ErrBudget:
+		fulls.Add(1)
+	default:
+		t.Errorf("%q refused with %v", holder, err)
+	}
+}
+
+// TestBudgetOfHolderAllocatesNothing: the budget is taken on every
+// Write of every body; a holder's costs a map lookup, no allocation,
+// and a holder that comes back reuses its place in the map.
+func TestBudgetOfHolderAllocatesNothing(t *testing.T) {
+	b := NewBudget(1 << 40)
+	b.acquire("bob@example.test", 1) // another holder in the map
+	const alice = "alice@example.test"
+	b.acquire(alice, 1)
+	b.release(alice, 1)
+	if n := testing.AllocsPerRun(1000, func() {
+		b.acquire(alice, 100)
+		b.acquire(alice, 100)
+		b.release(alice, 200)
+	}); n != 0 {
+		t.Fatalf("%v allocations per acquire", n)
+	}
+}
