@@ -535,6 +535,9 @@ func (a *app) saveVersion(ctx context.Context, acct store.Account, f draftForm, 
 	sp := a.newSpool()
 	defer sp.Close()
 	if err := compose.Write(sp, d, a.now(), messageID); err != nil {
+		if errors.Is(err, smtpserver.ErrBudget) {
+			return saved{}, busy(err)
+		}
 		return saved{}, fmt.Errorf("write draft: %w", err)
 	}
 	info, err := sp.Parse()

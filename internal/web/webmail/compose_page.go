@@ -238,7 +238,7 @@ func (c *composer) refusedView(ctx context.Context, acct store.Account, f draftF
 // draft state fragment) and the "Save draft" and "Remove" buttons
 // (answered with the compose page of the new version).
 func (c *composer) save(w http.ResponseWriter, r *http.Request, acct store.Account) {
-	f, err := c.readForm(w, r)
+	f, err := c.readForm(w, r, acct)
 	defer f.close()
 	var s saved
 	if err == nil {
@@ -294,7 +294,7 @@ func (c *composer) save(w http.ResponseWriter, r *http.Request, acct store.Accou
 // outbox for the undo window, after which submission.Outbox submits it.
 func (c *composer) send(w http.ResponseWriter, r *http.Request, acct store.Account) {
 	ctx := r.Context()
-	f, err := c.readForm(w, r)
+	f, err := c.readForm(w, r, acct)
 	defer f.close()
 	var s saved
 	if err == nil {

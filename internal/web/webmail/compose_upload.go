@@ -38,9 +38,10 @@ func (a *app) newSpool() *smtpserver.Spool {
 // readForm reads the compose form as it arrives. The text fields are
 // kept (at most maxFields); each file is streamed into a spool, counted
 // as it is read, and the read stops as soon as the files pass the
-// attachment limit: the answer is then 413, naming the limit. The caller
-// closes the form (draftForm.close) when done with it.
-func (c *composer) readForm(w http.ResponseWriter, r *http.Request) (draftForm, error) {
+// attachment limit: the answer is then 413, naming the limit. The files
+// count against acct's share of the in-flight budget. The caller closes
+// the form (draftForm.close) when done with it.
+func (c *composer) readForm(w http.ResponseWriter, r *http.Request, acct store.Account) (draftForm, error) {
 	f := draftForm{Remove: map[int]bool{}}
 	limit := c.maxAttachmentBytes()
 	r.Body = http.MaxBytesReader(w, r.Body, limit+maxFields+(1<<20))
@@ -80,12 +81,14 @@ func (c *composer) readForm(w http.ResponseWriter, r *http.Request) (draftForm, 
 			if name != "files" || p.FileName() == "" {
 				continue // an empty file input, or a stray file: skipped
 			}
-			sp := c.newSpool()
+			// Held by the account (smtpserver.Budget): its uploads, as
+			// slow as its browser's link, take at most its share.
+			sp := c.newSpool().For(acct.Address)
 			f.spools = append(f.spools, sp)
 			n, err := io.Copy(sp, io.LimitReader(p, limit-fileBytes+1))
 			fileBytes += n
 			if errors.Is(err, smtpserver.ErrBudget) {
-				return f, busy()
+				return f, busy(err)
 			}
 			if err != nil {
 				return f, c.formReadErr(err)
@@ -139,9 +142,12 @@ func (c *composer) formReadErr(err error) error {
 
 // busy is the answer when the service's in-flight budget is spent for
 // now.
-func busy() *errForm {
-	return &errForm{msg: "The server is busy receiving other mail. Your draft was not saved; try again in a moment.",
-		status: http.StatusServiceUnavailable}
+func busy(err error) *errForm {
+	msg := "The server is busy receiving other mail. Your draft was not saved; try again in a moment."
+	if errors.Is(err, smtpserver.ErrShare) {
+		msg = "Your other uploads and messages are still arriving. Your draft was not saved; try again when they are done."
+	}
+	return &errForm{msg: msg, status: http.StatusServiceUnavailable}
 }
 
 // newDraftKey is a compose page's key: 128 random bits, base64url.
