@@ -2,14 +2,10 @@ package smtpserver
 
 import (
 	"io"
-	"log/slog"
 	"math/rand/v2"
-	"net"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/emersion/go-smtp"
 )
 
 // TestGreetingNameBounded: no reply line is longer than RFC 5321's 512
@@ -19,17 +15,7 @@ import (
 // going on, and ends the session at a later one, which go-smtp answers
 // 250 whatever the session says.
 func TestGreetingNameBounded(t *testing.T) {
-	cfg := Config{MaxMessageBytes: 1 << 20}
-	cfg.SetDefaults()
-	d := NewDrain()
-	b := &backend{d: d}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.DiscardHandler)
-	go Serve(d.Listener(GuardLines(LimitListener(ln, Limits{}, log))), func() *smtp.Server { return cfg.NewServer(b, log) })
-	t.Cleanup(func() { d.Close() })
+	ln, _ := serveTest(t, Config{MaxMessageBytes: 1 << 20})
 
 	// greet sends cmd and returns every line of its reply, failing on a
 	// line over 512 octets.

@@ -11,15 +11,10 @@ import (
 	"github.com/emersion/go-smtp"
 )
 
-// TestMessageOfAnnouncedSize: with SIZE 1024 announced, a message of
-// exactly 1024 bytes is accepted, by DATA and by BDAT, and one of 1025 is
-// refused 552 5.3.4 without ending the session (go-smtp's DATA reader
-// refused a message the moment it reached the limit, before the end of
-// data), however far over the limit it is. EHLO keeps announcing the real limit after a transaction, and a
-// MAIL SIZE over it is refused.
-func TestMessageOfAnnouncedSize(t *testing.T) {
-	const limit = 1024
-	cfg := Config{MaxMessageBytes: limit}
+// serveTest serves listeners of cfg on a loopback port, as Serve does
+// for the service, over a test backend, until the test ends.
+func serveTest(t *testing.T, cfg Config) (net.Listener, *backend) {
+	t.Helper()
 	cfg.SetDefaults()
 	d := NewDrain()
 	b := &backend{d: d}
@@ -30,6 +25,18 @@ func TestMessageOfAnnouncedSize(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	go Serve(d.Listener(GuardLines(LimitListener(ln, Limits{}, log))), func() *smtp.Server { return cfg.NewServer(b, log) })
 	t.Cleanup(func() { d.Close() })
+	return ln, b
+}
+
+// TestMessageOfAnnouncedSize: with SIZE 1024 announced, a message of
+// exactly 1024 bytes is accepted, by DATA and by BDAT, and one of 1025 is
+// refused 552 5.3.4 without ending the session (go-smtp's DATA reader
+// refused a message the moment it reached the limit, before the end of
+// data), however far over the limit it is. EHLO keeps announcing the real limit after a transaction, and a
+// MAIL SIZE over it is refused.
+func TestMessageOfAnnouncedSize(t *testing.T) {
+	const limit = 1024
+	ln, b := serveTest(t, Config{MaxMessageBytes: limit})
 
 	// message returns a message of n bytes as its DATA is received: CRLF
 	// lines, a leading period on one of them (stuffed on the wire).
