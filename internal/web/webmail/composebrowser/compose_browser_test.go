@@ -166,9 +166,11 @@ func waitText(t *testing.T, tab *webtest.Tab, css, want string) {
 	tab.WaitFor("(document.querySelector(" + strconv.Quote(css) + ") || {textContent: ''}).textContent.includes(" + strconv.Quote(want) + ")")
 }
 
-// value is a form field's value.
+// value is a form field's value, read in one evaluation: chromedp.Value
+// finds the node and then asks for its value, and an htmx swap between
+// the two (the autosave's) left it asking for a node that was gone.
 func value(tab *webtest.Tab, css string) string {
-	return webtest.Run(tab, chromedp.Value(chromedp.CSS(css)))
+	return webtest.Run(tab, chromedp.Evaluate[string]("(document.querySelector("+strconv.Quote(css)+") || {value: ''}).value"))
 }
 
 const plansMsg = `From: Alice <alice@example.org>
