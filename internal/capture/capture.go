@@ -262,6 +262,16 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 }
 
 func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+	if strings.EqualFold(to, "postmaster") {
+		// RFC 5321 4.1.1.3 makes <Postmaster> good syntax, but capture
+		// keeps copies for protected addresses only, and it names none.
+		ctx, cancel := s.ctx()
+		defer cancel()
+		reason := "postmaster without a domain"
+		reply := &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "Mailbox not protected here (" + reason + ")"}
+		s.refuseRcpt(ctx, to, 0, reply, reason)
+		return reply
+	}
 	addr, err := store.NormalizeAddress(to)
 	if err != nil {
 		s.log.Debug("RCPT TO refused", "rcpt", to, "reason", "bad address syntax")

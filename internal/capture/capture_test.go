@@ -199,7 +199,7 @@ func TestTranscripts(t *testing.T) {
 		name  string
 		steps [][2]string // line sent, reply prefix expected
 	}{
-		{"unknown recipient", [][2]string{{"EHLO up.test", "250 "}, {"MAIL FROM:<a@outside.test>", "250 "}, {"RCPT TO:<nobody@example.test>", "550 5.1.1 "}, {"RCPT TO:<x@other.test>", "550 5.1.1 "}}},
+		{"unknown recipient", [][2]string{{"EHLO up.test", "250 "}, {"MAIL FROM:<a@outside.test>", "250 "}, {"RCPT TO:<nobody@example.test>", "550 5.1.1 "}, {"RCPT TO:<x@other.test>", "550 5.1.1 "}, {"RCPT TO:<Postmaster>", "550 5.1.1 "}}},
 		{"bad address", [][2]string{{"EHLO up.test", "250 "}, {"MAIL FROM:<a@outside.test>", "250 "}, {"RCPT TO:<not an address>", "501 5.5.2 "}, {"RCPT TO:<a@-bad-.test>", "501 5.1.3 "}}},
 		{"bad sender", [][2]string{{"EHLO up.test", "250 "}, {"MAIL FROM:<a@-bad-.test>", "553 5.1.7 "}}},
 		{"rcpt before mail", [][2]string{{"EHLO up.test", "250 "}, {"RCPT TO:<bob@example.test>", "502 "}}},

@@ -591,6 +591,12 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		// addresses not permitted for that sender/recipient".
 		return errNeedsUTF8
 	}
+	if strings.EqualFold(to, "postmaster") {
+		// RFC 5321 4.1.1.3: <Postmaster> without a domain must be taken.
+		// For a user it names the postmaster of their own organisation,
+		// reached as any address of their domain is.
+		to += "@" + domainOf(s.acct.Address)
+	}
 	addr, err := store.NormalizeAddress(to)
 	if err != nil {
 		return errBadRcpt

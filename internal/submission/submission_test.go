@@ -407,7 +407,9 @@ func tryRecipients(t *testing.T, srv *testserver.Server, opts *smtp.MailOptions,
 
 // TestRecipientSyntax: a recipient with a second "@" is refused at RCPT
 // 553 5.1.3, the others of the transaction go on (it was accepted as the
-// local part "bad@" and relayed).
+// local part "bad@" and relayed). <Postmaster> without a domain (RFC 5321
+// 4.1.1.3) is the postmaster of the user's own domain (go-smtp before
+// v0.26 answered it 501, a syntax error).
 func TestRecipientSyntax(t *testing.T) {
 	srv := start(t, nil)
 	got := tryRecipients(t, srv, nil, map[string]string{
@@ -417,9 +419,11 @@ func TestRecipientSyntax(t *testing.T) {
 		"dave@far.test":    "ok",
 		"Erin@Far.Test":    "ok",
 		"f.o+tag@far.test": "ok",
+		"Postmaster":       "ok",
+		"postmasterx":      "501 5.5.2",
 	})
 	// The local part as written (RFC 5321 2.4), the domain in lower case.
-	if want := []string{"Erin@far.test", "dave@far.test", "f.o+tag@far.test"}; !slices.Equal(got, want) {
+	if want := []string{"Erin@far.test", "Postmaster@example.test", "dave@far.test", "f.o+tag@far.test"}; !slices.Equal(got, want) {
 		t.Errorf("queued for %q, want %q", got, want)
 	}
 }
