@@ -94,7 +94,8 @@ type Capture struct {
 	// NO [UNAVAILABLE] before the literal is sent) and the client retries
 	// later. One signed-in account (submission, APPEND) may hold at most
 	// an eighth of it, or its largest message if that is more, over all
-	// its connections; capture's upstreams only the whole.
+	// its connections, and all accounts together three quarters;
+	// capture's upstreams only the whole.
 	MaxInflightBytes int64 `toml:"max_inflight_bytes"`
 }
 

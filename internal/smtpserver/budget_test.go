@@ -10,36 +10,44 @@ import (
 	"time"
 )
 
-// invariants checks what the budget holds: every holder's bytes add up
-// to the whole, none is negative or zero (a holder with nothing is not
-// kept), none but "" holds more than its share, and the whole is within
+// invariants checks what the budget holds: the accounts' bytes add up
+// to what it counts for them, none is negative or zero (a holder with
+// nothing is not kept), none holds more than its share, they hold at
+// most three quarters of the budget together, and the whole is within
 // the budget.
 func (b *Budget) invariants() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var sum int64
 	for k, n := range b.held {
-		if n <= 0 {
+		if k == "" || n <= 0 {
 			return fmt.Errorf("holder %q holds %d", k, n)
 		}
-		if k != "" && n > b.share {
+		if n > b.share {
 			return fmt.Errorf("holder %q holds %d, over its share %d", k, n, b.share)
 		}
 		sum += n
 	}
-	if sum != b.used || b.used < 0 || b.used > b.max {
-		return fmt.Errorf("holders hold %d, the budget counts %d of %d", sum, b.used, b.max)
+	if sum != b.accounts || sum > b.accountsMax() {
+		return fmt.Errorf("accounts hold %d, the budget counts %d for them, of %d", sum, b.accounts, b.accountsMax())
+	}
+	if b.used < sum || b.used > b.max {
+		return fmt.Errorf("the budget counts %d of %d, the accounts %d", b.used, b.max, sum)
 	}
 	return nil
 }
 
-var holders = []string{"", "alice@example.test", "bob@example.test", "carol@example.test"}
+// holders are capture ("") and eight accounts: more than enough, at
+// their share, to reach the accounts' three quarters of the budget.
+var holders = []string{"", "a@example.test", "b@example.test", "c@example.test", "d@example.test",
+	"e@example.test", "f@example.test", "g@example.test", "h@example.test"}
 
 // TestBudgetSharesModel: one goroutine's random Reserves,
 // Writes and Closes on spools of random holders get exactly the answers
 // of a model of the budget with a share per holder: ErrShare over the
-// holder's share, ErrBudget over the whole, and each holder's bytes are
-// what the model says.
+// holder's share, ErrBudget over the whole or, for an account, over
+// three quarters of it for all accounts together, and each holder's
+// bytes are what the model says.
 func TestBudgetSharesModel(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
@@ -56,7 +64,8 @@ func TestBudgetSharesModel(t *testing.T) {
 		t.Fatalf("share %d, want %d", share, max/8)
 	}
 	model := map[string]int64{}
-	var used int64
+	var used, accounts int64
+	accountsFull := 0 // refusals for the accounts' part, not the whole
 	type open struct {
 		sp   *Spool
 		held int64
@@ -70,6 +79,9 @@ func TestBudgetSharesModel(t *testing.T) {
 			o.sp.Close()
 			model[o.sp.holder] -= o.held
 			used -= o.held
+			if o.sp.holder != "" {
+				accounts -= o.held
+			}
 			spools = append(spools[:j], spools[j+1:]...)
 		} else {
 			h := holders[rnd.IntN(len(holders))]
@@ -85,6 +97,9 @@ func TestBudgetSharesModel(t *testing.T) {
 			switch {
 			case h != "" && model[h]+n > share:
 				want = ErrShare
+			case h != "" && accounts+n > max*3/4:
+				want = ErrBudget
+				accountsFull++
 			case used+n > max:
 				want = ErrBudget
 			}
@@ -94,6 +109,9 @@ func TestBudgetSharesModel(t *testing.T) {
 			if err == nil {
 				model[h] += n
 				used += n
+				if h != "" {
+					accounts += n
+				}
 				spools = append(spools, open{sp, n})
 			} else {
 				sp.Close()
@@ -114,6 +132,10 @@ func TestBudgetSharesModel(t *testing.T) {
 	if b.Used() != 0 || len(b.held) != 0 {
 		t.Fatalf("after every spool closed: used %d, holders %v", b.Used(), b.held)
 	}
+	if accountsFull == 0 {
+		t.Fatalf("no account was ever refused for the accounts' part: the test did not reach it")
+	}
+	t.Logf("%d refusals for the accounts' part", accountsFull)
 }
 
 // TestBudgetSharesConcurrent: spools of a few holders written

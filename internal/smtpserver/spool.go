@@ -24,15 +24,19 @@ import (
 // held the whole budget, so that every copy capture took, and everyone
 // else's submissions and APPENDs, were answered "try later".
 // A holder's bytes are bounded by its share (Share), whatever the
-// number of its connections.
+// number of its connections, and all holders' together by three
+// quarters of the budget: eight accounts at their share would otherwise
+// fill it, and capture, which carries everyone's mail, always keeps a
+// quarter.
 type Budget struct {
 	mu    sync.Mutex
 	used  int64
 	max   int64
 	share int64
-	// held is what each holder holds, for those holding any; "" is the
-	// bodies of no one's in particular, bound by max alone.
-	held map[string]int64
+	// held is what each holder holds, for those holding any, and
+	// accounts their sum; the rest of used is held by no one ("").
+	held     map[string]int64
+	accounts int64
 }
 
 // shareOf is the part of the budget one holder may take at least: eight
@@ -55,6 +59,12 @@ func (b *Budget) FitMessage(n int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.share = min(b.max, max(b.share, n+n/32+64<<10))
+}
+
+// accountsMax is the most all holders together may hold: three quarters
+// of the budget, or one share if that is more (FitMessage).
+func (b *Budget) accountsMax() int64 {
+	return max(b.max-b.max/4, b.share)
 }
 
 // Share is the most one holder may hold.
@@ -85,6 +95,9 @@ func (b *Budget) Used() int64 {
 func (b *Budget) HeldBy(holder string) int64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if holder == "" {
+		return b.used - b.accounts
+	}
 	return b.held[holder]
 }
 
@@ -93,14 +106,22 @@ func (b *Budget) HeldBy(holder string) int64 {
 func (b *Budget) acquire(holder string, n int64) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if holder == "" {
+		if b.used+n > b.max {
+			return ErrBudget
+		}
+		b.used += n
+		return nil
+	}
 	h := b.held[holder]
-	if holder != "" && h+n > b.share {
+	if h+n > b.share {
 		return ErrShare
 	}
-	if b.used+n > b.max {
+	if b.accounts+n > b.accountsMax() || b.used+n > b.max {
 		return ErrBudget
 	}
 	b.used += n
+	b.accounts += n
 	b.held[holder] = h + n
 	return nil
 }
@@ -119,6 +140,10 @@ func (b *Budget) release(holder string, n int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.used -= n
+	if holder == "" {
+		return
+	}
+	b.accounts -= n
 	if h := b.held[holder] - n; h != 0 {
 		b.held[holder] = h
 	} else {
