@@ -3,6 +3,7 @@ package imapserver_test
 import (
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -92,5 +93,78 @@ func TestLiteralMemoryBudget(t *testing.T) {
 	io.WriteString(b.c, m+"\r\n")
 	if _, st := b.until("b3"); !strings.HasPrefix(st, "OK") {
 		t.Fatalf("b3: %s", st)
+	}
+}
+
+// TestLiteralMemoryShare: one account's sessions, each in a MULTIAPPEND
+// of many small literals (held in memory until the command ends) that
+// stalls, hold at most the account's share of the literal memory: past
+// it their next literal gets NO [UNAVAILABLE] before its "+", while
+// another account's APPEND and a LOGIN's literal before sign-in go on.
+// Before, ten such sessions held all of it and every other session's
+// literal, a password sent as one included, was refused.
+func TestLiteralMemoryShare(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 36))
+	e := newEnv(t)
+	e.stop()
+	const memory = 8 << 20
+	e.start(imapserver.Config{MaxLiteral: 100 << 10, MaxLiteralMemory: memory})
+	const bob = "bob@example.org"
+	e.addUser(bob)
+
+	// Each of alice's sessions sends up to 20 literals of 40 to 60 KB,
+	// under its command limit, and stalls: ten would hold 10 MB.
+	var held, refused int
+	for i := range 10 {
+		c := e.login()
+		defer c.c.Close()
+		n := 40_000 + rng.IntN(20_000)
+		c.send(fmt.Sprintf("m%d APPEND INBOX {%d}", i, n))
+		mine := 0 // what this session's command holds
+		for k := 0; ; k++ {
+			l := c.line()
+			if strings.HasPrefix(l, fmt.Sprintf("m%d NO [UNAVAILABLE]", i)) {
+				refused++ // and the command's literals are given back
+				break
+			}
+			if !strings.HasPrefix(l, "+") {
+				t.Fatalf("session %d, literal %d: %q", i, k, l)
+			}
+			mine += n
+			if k == 19 {
+				held += mine // stalls with 20 literals held
+				break
+			}
+			m := msg(fmt.Sprintf("part %d", k), strings.Repeat("z", n))[:n]
+			next := 40_000 + rng.IntN(20_000)
+			fmt.Fprintf(c.c, "%s {%d}\r\n", m, next)
+			n = next
+		}
+	}
+	t.Logf("alice's stalled sessions hold %d bytes of literals; %d refused", held, refused)
+	if refused == 0 || held > memory/4 {
+		t.Errorf("alice holds %d of %d bytes of literal memory, %d refused: want her share only", held, memory, refused)
+	}
+
+	b := e.loginAs(bob)
+	m := msg("bob's", strings.Repeat("b", 50<<10))
+	b.send(fmt.Sprintf("b1 APPEND INBOX {%d}", len(m)))
+	if l := b.line(); !strings.HasPrefix(l, "+") {
+		t.Fatalf("bob's APPEND while alice's sessions hold their literals: %q, want +", l)
+	}
+	io.WriteString(b.c, m+"\r\n")
+	if _, st := b.until("b1"); !strings.HasPrefix(st, "OK") {
+		t.Fatalf("bob's APPEND: %s", st)
+	}
+	c := e.dial()
+	c.send(fmt.Sprintf("l1 LOGIN %s {%d}", bob, len(testPassword)))
+	if l := c.line(); !strings.HasPrefix(l, "+") {
+		t.Fatalf("LOGIN with the password as a literal: %q, want +", l)
+	}
+	io.WriteString(c.c, testPassword+"\r\n")
+	if _, st := c.until("l1"); !strings.HasPrefix(st, "OK") {
+		t.Fatalf("LOGIN: %s", st)
 	}
 }

@@ -195,29 +195,27 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// literalBudget is the server-wide bound on literal bytes in memory
-// (Config.MaxLiteralMemory): an imapwire.Budget shared by all sessions.
-type literalBudget struct {
-	limit int64
-	used  atomic.Int64
+// heldLiterals is the server-wide bound on literal bytes in memory
+// (Config.MaxLiteralMemory) as one session's commands take it: held by
+// its account once signed in, so that one account's sessions, each
+// holding a MULTIAPPEND's many small literals, wait for their own once
+// they hold its share, while everyone else's literals (a LOGIN's
+// password included) go on. Before sign-in they are held by no one, and
+// bounded by the pre-auth limits.
+type heldLiterals struct {
+	b      *smtpserver.Budget
+	holder string
 }
 
-func (b *literalBudget) Reserve(n int64) bool {
-	for {
-		u := b.used.Load()
-		if n > b.limit-u {
-			return false
-		}
-		if b.used.CompareAndSwap(u, u+n) {
-			return true
-		}
-	}
-}
+func (h heldLiterals) Reserve(n int64) bool { return h.b.Acquire(h.holder, n) == nil }
+func (h heldLiterals) Release(n int64)      { h.b.Release(h.holder, n) }
 
-func (b *literalBudget) Release(n int64) {
-	if n != 0 {
-		b.used.Add(-n)
-	}
+// newLiteralBudget returns the literals' budget: a share fits the
+// largest command a signed-in session may send.
+func newLiteralBudget(cfg Config) *smtpserver.Budget {
+	b := smtpserver.NewBudget(cfg.MaxLiteralMemory)
+	b.FitMessage(maxCommand(cfg))
+	return b
 }
 
 // Server serves IMAP sessions. It is safe for concurrent use.
@@ -247,7 +245,7 @@ type Server struct {
 
 	metrics *Metrics
 
-	literals *literalBudget
+	literals *smtpserver.Budget
 	inflight *smtpserver.Budget // Config.Inflight
 
 	sweepOnce sync.Once // starts sweepAccounts with the first Serve
@@ -296,7 +294,7 @@ func New(cfg Config, st Store, a Authenticator, log *slog.Logger) *Server {
 		perIP:     make(map[string]int),
 		flags:     newFlagCache(),
 		sorts:     newSortCache(),
-		literals:  &literalBudget{limit: cfg.MaxLiteralMemory},
+		literals:  newLiteralBudget(cfg),
 		inflight:  cfg.Inflight,
 		done:      make(chan struct{}),
 	}

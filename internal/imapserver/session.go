@@ -165,12 +165,13 @@ func (s *session) readerOptions() imapwire.Options {
 			s.wr.Continuation("ready for literal")
 			return s.flush()
 		},
-		Budget: s.srv.literals,
+		Budget: heldLiterals{s.srv.literals, s.holder()},
 		// Large APPEND literals go to a spool as they arrive, not into
 		// memory (appendspool.go).
 		Spool:     s.spoolLiteral,
 		SpoolFrom: spoolFrom,
 	}
+	o.MaxCommand = maxCommand(s.srv.cfg)
 	if s.state == stateNotAuth {
 		o.MaxLiteral = preAuthLiteral
 		o.MaxStringLiteral = preAuthLiteral
@@ -179,6 +180,19 @@ func (s *session) readerOptions() imapwire.Options {
 		o.MaxNonSyncLiteral = 4096
 	}
 	return o
+}
+
+// maxCommand bounds a signed-in session's command, lines and literals
+// together: its largest message and a megabyte.
+func maxCommand(cfg Config) int64 { return cfg.MaxLiteral + 1<<20 }
+
+// holder is whose share of the server's budgets the session's literals
+// count against: its account, or no one before sign-in.
+func (s *session) holder() string {
+	if s.state == stateNotAuth {
+		return ""
+	}
+	return s.account.Address
 }
 
 // interrupt makes a session waiting for a command or idling end with BYE.
@@ -325,7 +339,7 @@ func (s *session) next() error {
 		// The account may have been disabled, removed or given a new
 		// password since sign-in, by this process or another (revoke.go).
 		if reason := s.recheckAccount(); reason != "" {
-			s.srv.literals.Release(cmd.Reserved)
+			cmd.ReleaseLiterals()
 			closeLiterals(cmd)
 			s.log.Info("IMAP session ended: account changed", "reason", reason)
 			return s.bye(reason)
@@ -334,7 +348,7 @@ func (s *session) next() error {
 	err = func() error {
 		// The literals' memory is held until the command is done with
 		// them, and given back before the answer goes out.
-		defer s.srv.literals.Release(cmd.Reserved)
+		defer cmd.ReleaseLiterals()
 		defer closeLiterals(cmd)
 		return s.dispatch(cmd)
 	}()

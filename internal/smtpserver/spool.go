@@ -101,6 +101,15 @@ func (b *Budget) HeldBy(holder string) int64 {
 	return b.held[holder]
 }
 
+// Acquire takes n bytes for holder ("" for no one in particular): nil,
+// ErrShare over the holder's share, or ErrBudget. A Spool takes its
+// bytes this way; other users of a budget, such as IMAP's literals in
+// memory, call it directly and give the bytes back with Release.
+func (b *Budget) Acquire(holder string, n int64) error { return b.acquire(holder, n) }
+
+// Release gives back n bytes that Acquire took for holder.
+func (b *Budget) Release(holder string, n int64) { b.release(holder, n) }
+
 // acquire takes n bytes for holder. It runs on every Write of every
 // body: one lock, and no allocation but a holder's first bytes.
 func (b *Budget) acquire(holder string, n int64) error {

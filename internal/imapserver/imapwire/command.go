@@ -23,8 +23,20 @@ type Command struct {
 	// UNSELECT and (non-UID) EXPUNGE.
 	Args Args
 	// Reserved is what the command's literals took from
-	// Options.Budget: the caller releases it when done.
+	// Options.Budget: the caller releases it when done (ReleaseLiterals).
 	Reserved int64
+	budget   Budget // the Options.Budget that Reserved came from
+}
+
+// ReleaseLiterals gives back what the command's literals took, to the
+// budget they took it from: the reader's options may have changed since
+// (a LOGIN's literals were taken before sign-in). It may be called more
+// than once.
+func (c *Command) ReleaseLiterals() {
+	if c.Reserved > 0 {
+		c.budget.Release(c.Reserved)
+		c.Reserved = 0
+	}
 }
 
 // Args is implemented by the argument types of Command. The method is

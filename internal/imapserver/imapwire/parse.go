@@ -58,8 +58,8 @@ type Options struct {
 	// "+" is sent or its data read: a refusal gives a ParseError with No
 	// set, and for a synchronising literal no "+". Bytes reserved for a
 	// command that parsed are in Command.Reserved, for the caller to
-	// release once it is done with the command; the Reader releases
-	// those of a command it refuses.
+	// release once it is done with the command (ReleaseLiterals); the
+	// Reader releases those of a command it refuses.
 	Budget Budget
 	// Spool, when set, takes APPEND literals of SpoolFrom bytes or more
 	// out of memory (Bounded memory, issue 12 part 2): it is called with
@@ -277,7 +277,7 @@ func (r *Reader) ReadCommand() (*Command, error) {
 	p := &pp.parser
 	cmd := pp.command()
 	if p.err == nil && p.nameErr == "" {
-		cmd.Reserved = p.reserved
+		cmd.Reserved, cmd.budget = p.reserved, r.opts.Budget
 		return cmd, nil
 	}
 	if p.reserved > 0 {
