@@ -46,8 +46,9 @@ var holders = []string{"", "a@example.test", "b@example.test", "c@example.test",
 // Writes and Closes on spools of random holders get exactly the answers
 // of a model of the budget with a share per holder: ErrShare over the
 // holder's share, ErrBudget over the whole or, for an account, over
-// three quarters of it for all accounts together, and each holder's
-// bytes are what the model says.
+// three quarters of it for all accounts together (two shares, where the
+// largest message makes a share large), and each holder's bytes are
+// what the model says.
 func TestBudgetSharesModel(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
@@ -63,6 +64,23 @@ func TestBudgetSharesModel(t *testing.T) {
 	if share = b.Share(); share != max/8 {
 		t.Fatalf("share %d, want %d", share, max/8)
 	}
+	checkBudgetModel(t, rnd, b, max*3/4, true)
+	// A budget whose largest message is most of three quarters of it:
+	// reserved only, as writing such spools would fill the disk.
+	const large = 8 << 20
+	b = NewBudget(large)
+	b.FitMessage(3 << 20)
+	if share = b.Share(); 2*share <= large*3/4 {
+		t.Fatalf("share %d of %d: want over three eighths", share, large)
+	}
+	checkBudgetModel(t, rnd, b, 2*share, false)
+}
+
+// checkBudgetModel runs random operations on b against a model in which
+// all accounts together hold at most accountsMax, writing spools (write)
+// or only reserving.
+func checkBudgetModel(t *testing.T, rnd *rand.Rand, b *Budget, accountsMax int64, write bool) {
+	max, share := b.max, b.Share()
 	model := map[string]int64{}
 	var used, accounts int64
 	accountsFull := 0 // refusals for the accounts' part, not the whole
@@ -88,7 +106,7 @@ func TestBudgetSharesModel(t *testing.T) {
 			sp := NewSpool(dir, b).For(h)
 			n := rnd.Int64N(share + 20)
 			var err error
-			if rnd.IntN(2) == 0 {
+			if !write || rnd.IntN(2) == 0 {
 				err = sp.Reserve(n)
 			} else {
 				_, err = sp.Write(make([]byte, n))
@@ -97,7 +115,7 @@ func TestBudgetSharesModel(t *testing.T) {
 			switch {
 			case h != "" && model[h]+n > share:
 				want = ErrShare
-			case h != "" && accounts+n > max*3/4:
+			case h != "" && accounts+n > accountsMax:
 				want = ErrBudget
 				accountsFull++
 			case used+n > max:

@@ -25,9 +25,9 @@ import (
 // else's submissions and APPENDs, were answered "try later".
 // A holder's bytes are bounded by its share (Share), whatever the
 // number of its connections, and all holders' together by three
-// quarters of the budget: eight accounts at their share would otherwise
-// fill it, and capture, which carries everyone's mail, always keeps a
-// quarter.
+// quarters of the budget (accountsMax): eight accounts at their share
+// would otherwise fill it, and capture, which carries everyone's mail,
+// keeps a quarter.
 type Budget struct {
 	mu    sync.Mutex
 	used  int64
@@ -62,9 +62,11 @@ func (b *Budget) FitMessage(n int64) {
 }
 
 // accountsMax is the most all holders together may hold: three quarters
-// of the budget, or one share if that is more (FitMessage).
+// of the budget, or two shares if that is more (up to the whole), so that
+// where the largest message is a large part of the budget (FitMessage)
+// one account at its share still leaves room for another's message.
 func (b *Budget) accountsMax() int64 {
-	return max(b.max-b.max/4, b.share)
+	return max(b.max-b.max/4, min(b.max, 2*b.share))
 }
 
 // Share is the most one holder may hold.
