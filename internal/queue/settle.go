@@ -331,25 +331,68 @@ func buildNotification(host string, retryUntil time.Time, e store.QueueEntry, no
 		full = false
 		human += "\r\n" + fold("", fmt.Sprintf("Your message was larger than %d MiB: only its header is returned below.", maxReturnedMessage>>20), "") + "\r\n"
 	}
-	var orig bytes.Buffer
-	if err := original(&orig, full); err != nil {
+	ret, err := returned(original, full)
+	if err != nil {
 		return nil, err
 	}
-	if full && longBody(orig.Bytes()) {
-		// A body line over maxLine cannot be folded as a header's can,
-		// and cutting it would change the message returned: its header
-		// stands for it, as for one too large.
+	retScan := scanContent(ret)
+	if full && retScan.encoding() == "binary" {
+		// message/rfc822 is 7bit, 8bit or binary (RFC 2046 5.2.1), and
+		// a binary part makes the whole notice binary: relays without
+		// BINARYMIME (RFC 3030) refuse or break it when the user
+		// forwards it or copies it to another server, and IMAP gives
+		// a NUL only to BINARY (RFC 3516). A body line over maxLine
+		// cannot be folded as a header's can, nor a NUL or a lone CR
+		// or LF be changed, without changing the message returned:
+		// its header stands for it, as for one too large.
 		full = false
-		orig.Reset()
-		if err := original(&orig, false); err != nil {
+		why := fmt.Sprintf("Your message has lines longer than %d octets", maxLine)
+		if !retScan.long {
+			why = "Your message has NUL octets or line breaks other than CRLF"
+		}
+		human += "\r\n" + fold("", why+", which this report cannot carry: only its header is returned below.", "") + "\r\n"
+		if ret, err = returned(original, false); err != nil {
 			return nil, err
 		}
-		human += "\r\n" + fold("", fmt.Sprintf("Your message has lines longer than %d octets, which this report cannot carry: only its header is returned below.", maxLine), "") + "\r\n"
+		retScan = scanContent(ret)
 	}
 	if e.Subject != "" {
 		subject += ": " + e.Subject
 	}
+
+	text := []byte(human + "\r\n")
+	for _, n := range notices {
+		text = fmt.Appendf(text, "%s\r\n", fold(fmt.Sprintf("<%s> (%s):", n.e.Rcpt, n.action), detail(n.r), "    "))
+	}
+	status := deliveryStatus(host, retryUntil, e, notices, now)
+	retType := "message/rfc822"
+	if !full {
+		retType = "text/rfc822-headers"
+		if retScan.eight && utf8.Valid(ret) {
+			// RFC 2046 4.1.2: text without a charset is US-ASCII;
+			// a header of UTF-8 (RFC 6532) says so, for the clients
+			// that show this part as text.
+			retType += "; charset=utf-8"
+		}
+	}
+	parts := []struct {
+		typ     string
+		content []byte
+		scan    content
+	}{
+		{"text/plain; charset=utf-8", text, scanContent(text)},
+		{"message/delivery-status", status, scanContent(status)},
+		{retType, ret, retScan},
+	}
+	// RFC 2045 6.4: a multipart is 7bit, 8bit or binary as the widest
+	// of what it holds.
+	var all content
+	for _, p := range parts {
+		all = all.or(p.scan)
+	}
+
 	var b bytes.Buffer
+	b.Grow(len(text) + len(status) + len(ret) + 4<<10)
 	fmt.Fprintf(&b, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n", host)
 	fmt.Fprintf(&b, "To: <%s>\r\n", e.MailFrom)
 	// The encoded words (RFC 2047 2: at most 75 octets each) are apart,
@@ -366,13 +409,37 @@ func buildNotification(host string, retryUntil time.Time, e store.QueueEntry, no
 	}
 	// RFC 3834 5: automatic answers say so, so that nobody answers them.
 	b.WriteString("Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n")
-	fmt.Fprintf(&b, "Content-Type: multipart/report; report-type=delivery-status;\r\n\tboundary=\"%s\"\r\n\r\n", boundary)
-	fmt.Fprintf(&b, "--%s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n%s\r\n", boundary, human)
-	for _, n := range notices {
-		fmt.Fprintf(&b, "%s\r\n", fold(fmt.Sprintf("<%s> (%s):", n.e.Rcpt, n.action), detail(n.r), "    "))
+	fmt.Fprintf(&b, "Content-Type: multipart/report; report-type=delivery-status;\r\n\tboundary=\"%s\"\r\n", boundary)
+	fmt.Fprintf(&b, "Content-Transfer-Encoding: %s\r\n\r\n", all.encoding())
+	for i, p := range parts {
+		if i > 0 {
+			b.WriteString("\r\n")
+		}
+		fmt.Fprintf(&b, "--%s\r\nContent-Type: %s\r\nContent-Transfer-Encoding: %s\r\n\r\n", boundary, p.typ, p.scan.encoding())
+		b.Write(p.content)
 	}
-	// RFC 3464 2.2: per-message fields, then a block per recipient.
-	fmt.Fprintf(&b, "\r\n--%s\r\nContent-Type: message/delivery-status\r\n\r\n", boundary)
+	fmt.Fprintf(&b, "\r\n--%s--\r\n", boundary)
+	return b.Bytes(), nil
+}
+
+// returned is what a notification returns of the original, as original
+// gives it (the whole message when full, else its header) and as
+// writeOriginal bounds its lines.
+func returned(original func(b *bytes.Buffer, full bool) error, full bool) ([]byte, error) {
+	var orig, ret bytes.Buffer
+	if err := original(&orig, full); err != nil {
+		return nil, err
+	}
+	ret.Grow(orig.Len() + orig.Len()/64)
+	writeOriginal(&ret, orig.Bytes())
+	return ret.Bytes(), nil
+}
+
+// deliveryStatus is the content of a notification's message/delivery-
+// status part (RFC 3464 2.2): the per-message fields, then a block per
+// recipient; US-ASCII (2.1.1) and folded, as the rest.
+func deliveryStatus(host string, retryUntil time.Time, e store.QueueEntry, notices []notice, now time.Time) []byte {
+	var b bytes.Buffer
 	if e.DSN.EnvID != "" {
 		// 2.2.1: the sender's ENVID, as given (xtext, RFC 3461 4.4).
 		fmt.Fprintf(&b, "Original-Envelope-Id: %s\r\n", oneLine(e.DSN.EnvID))
@@ -401,14 +468,7 @@ func buildNotification(host string, retryUntil time.Time, e store.QueueEntry, no
 			fmt.Fprintf(&b, "Will-Retry-Until: %s\r\n", retryUntil.Format(time.RFC1123Z))
 		}
 	}
-	if full {
-		fmt.Fprintf(&b, "\r\n--%s\r\nContent-Type: message/rfc822\r\n\r\n", boundary)
-	} else {
-		fmt.Fprintf(&b, "\r\n--%s\r\nContent-Type: text/rfc822-headers\r\n\r\n", boundary)
-	}
-	writeOriginal(&b, orig.Bytes())
-	fmt.Fprintf(&b, "\r\n--%s--\r\n", boundary)
-	return b.Bytes(), nil
+	return b.Bytes()
 }
 
 // statusAddress is the value of an address field of message/delivery-
@@ -462,10 +522,11 @@ func oneLine(s string) string {
 
 // writeOriginal appends to b the original message or its header as
 // original gave it, each line of its header within the bounds of a line
-// (foldLine) and ending in CRLF; a body, after the blank line, as it is
-// (longBody). The header is copied as stored: a captured or submitted
-// message may have lines over maxLine, which the notification must not
-// carry (relays refuse or cut them).
+// (foldLine), without NUL or CR (headerText) and ending in CRLF; a body,
+// after the blank line, as it is (buildNotification returns the header
+// instead of one it cannot carry). The header is copied as stored: a
+// captured or submitted message may have lines over maxLine, which the
+// notification must not carry (relays refuse or cut them).
 func writeOriginal(b *bytes.Buffer, orig []byte) {
 	for rest := orig; len(rest) > 0; {
 		line := rest
@@ -480,9 +541,23 @@ func writeOriginal(b *bytes.Buffer, orig []byte) {
 			b.Write(rest)
 			return
 		}
-		b.WriteString(foldLine(string(line)))
+		b.WriteString(foldLine(headerText(line)))
 		b.WriteString("\r\n")
 	}
+}
+
+// headerText is a line of an original's header with each NUL and each
+// CR (the one that ended it is gone) as a space: RFC 5322 2.2 allows
+// neither in a field, a captured message may have them, and they would
+// make the notification binary (content), which relays without
+// BINARYMIME refuse and IMAP gives only to BINARY. Other octets stay as
+// they are, not UTF-8 ones too.
+func headerText(line []byte) string {
+	s := string(line)
+	if !strings.ContainsAny(s, "\x00\r") {
+		return s
+	}
+	return strings.NewReplacer("\x00", " ", "\r", " ").Replace(s)
 }
 
 // foldLine is a line of an original's header within the bounds of a
@@ -502,19 +577,60 @@ func foldLine(line string) string {
 	return fold("", line, " ")
 }
 
-// longBody reports whether the body of msg, after the blank line that
-// ends its header, has a line over maxLine octets.
-func longBody(msg []byte) bool {
-	i := bytes.Index(msg, []byte("\n\r\n"))
-	if j := bytes.Index(msg, []byte("\n\n")); j >= 0 && (i < 0 || j < i) {
-		i = j
+// content is what a part's octets hold that its transfer encoding must
+// allow (RFC 2045 2.7-2.9, 6.2): 7bit data is lines of at most maxLine
+// octets of US-ASCII without NUL, CR and LF only as CRLF; 8bit data may
+// also hold octets over 127; anything else is binary. Without a
+// Content-Transfer-Encoding a part is 7bit (6.1), and the returned
+// original of an 8-bit message or a UTF-8 header (RFC 6532) said so.
+type content struct {
+	eight bool // an octet over 127
+	nul   bool
+	bare  bool // a CR or LF that is not in a CRLF
+	long  bool // a line over maxLine octets before its CRLF
+}
+
+// scanContent reads p once for what its encoding must allow.
+func scanContent(p []byte) content {
+	var c content
+	line := 0 // octets of the current line so far
+	for i := 0; i < len(p); i++ {
+		switch ch := p[i]; {
+		case ch == '\r' && i+1 < len(p) && p[i+1] == '\n':
+			c.long = c.long || line > maxLine
+			line = 0
+			i++
+			continue
+		case ch == '\r' || ch == '\n':
+			c.bare = true
+		case ch == 0:
+			c.nul = true
+		case ch > 127:
+			c.eight = true
+		}
+		line++
 	}
-	if i < 0 {
-		return false
+	c.long = c.long || line > maxLine
+	return c
+}
+
+// or is what a body holding both c and d holds.
+func (c content) or(d content) content {
+	return content{c.eight || d.eight, c.nul || d.nul, c.bare || d.bare, c.long || d.long}
+}
+
+// encoding is the narrowest identity Content-Transfer-Encoding that
+// allows c: the one a part must declare (RFC 2045 6.2), and the only
+// kinds a multipart or message/rfc822 may have (RFC 2045 6.4, RFC 2046
+// 5.2.1).
+func (c content) encoding() string {
+	switch {
+	case c.nul || c.bare || c.long:
+		return "binary"
+	case c.eight:
+		return "8bit"
 	}
-	var l longLines
-	l.Write(msg[i+1:])
-	return l.found
+	return "7bit"
 }
 
 // The bounds of a line of a notification (RFC 5322 2.1.1): 78 octets
