@@ -200,6 +200,8 @@ type Worker struct {
 	unsettled unsettled
 	// relay is relayTargets of Config.Relay, nil without one.
 	relay []target
+	// down holds the addresses not to dial for now (suspend.go).
+	down suspensions
 	// headers holds *headerReaders (hops) for reuse.
 	headers sync.Pool
 }
@@ -633,6 +635,12 @@ func (w *Worker) deliverDomain(ctx context.Context, domain string, msgs []*outMs
 						budget = 0
 						break
 					}
+					addrKey := key + " " + addrs[next]
+					if why, ok := w.down.check(addrKey, w.cfg.Now()); ok {
+						keep(&last, why)
+						next++
+						continue
+					}
 					budget--
 					var err error
 					if c, err = w.open(ctx, t, addrs[next], log); err != nil {
@@ -641,8 +649,12 @@ func (w *Worker) deliverDomain(ctx context.Context, domain string, msgs []*outMs
 						// AUTH is our set-up to fix, not the message's
 						// fault. The lifetime bounds the retries.
 						log.get().Info("outbound connection failed", "host", t.host, "addr", addrs[next], "err", err)
-						keep(&last, reason(err, t.host))
+						why := reason(err, t.host)
+						keep(&last, why)
+						w.down.failed(addrKey, err, why, w.cfg.Now().Add(w.suspendFor()))
 						next++
+					} else {
+						w.down.reached(addrKey)
 					}
 				}
 				if c == nil {
