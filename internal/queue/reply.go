@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -40,18 +41,28 @@ var errProtocol = errors.New("smtp protocol error")
 // reply can be made to buffer without bound. All a server sends in a
 // session is replies (RFC 5321 4.2), so the bounds hold for every byte
 // read. The first reply over a bound fails every read from then on
-// (err).
+// (err), once the lines before it are read: a reply past its bounds is
+// cut at the end of a line that has it go on.
 //
-// A reader takes the text it holds when a read fails for the last line
-// of a reply, even unfinished (bufio.Reader.ReadLine drops the error,
-// as at the end of a connection): so a reply past its bounds is cut at
-// the end of a line that has it go on, and the error comes with the
-// read after; only a line too long is cut in its middle, and whoever
-// must know at once (prelude) looks at err.
+// It hands out whole lines only, each ended by its LF (RFC 5321 4.2.1:
+// a reply line ends with CRLF), one per read. A line the connection's
+// end or a timeout cut off is never handed out: the read fails instead.
+// The readers above it (bufio.Reader.ReadLine, and so textproto's) take
+// what they hold for a whole line when the read after it fails, and
+// drop the error: "250 2.0.0 qu" and a hang-up was a delivery, "550
+// 5.7.1 rej" and a hang-up a bounce, and a greeting dripped past its
+// timeout a greeting.
 type replyConn struct {
 	net.Conn
-	line  int  // octets of the current line so far
-	cont  bool // the current line has the reply go on ("250-", RFC 5321 4.2.1)
+	// buf holds what was read from Conn and not yet handed out, from r:
+	// up to ok, lines checked (check); after ok, what is not known to
+	// be a whole line yet. Its size bounds a line well above
+	// maxReplyLine.
+	buf   []byte
+	r, ok int
+	rerr  error // the error of the read that last filled buf, due once its lines are handed out
+
+	cont  bool // the last line checked has the reply go on ("250-", RFC 5321 4.2.1)
 	lines int  // lines of the current reply before this one
 	size  int  // octets of the current reply so far
 	code  [3]byte
@@ -59,42 +70,99 @@ type replyConn struct {
 }
 
 func (c *replyConn) Read(b []byte) (int, error) {
-	if c.err != nil {
-		return 0, c.err
-	}
-	n, err := c.Conn.Read(b)
-	for i, ch := range b[:n] {
-		c.size++
-		switch {
-		case ch == '\n' && c.cont:
-			c.line, c.cont = 0, false
-			if c.lines++; c.lines >= maxReplyLines || c.size > maxReplyOctets {
-				c.err = fmt.Errorf("%w: a reply over %d lines or %d octets", errProtocol, maxReplyLines, maxReplyOctets)
-				return i + 1, nil
-			}
-		case ch == '\n':
-			// The reply's last line: the next one starts anew.
-			c.line, c.lines, c.size = 0, 0, 0
-		default:
-			switch {
-			case c.line < 3 && c.lines == 0:
-				c.code[c.line] = ch
-			case c.line < 3 && ch != c.code[c.line]:
-				// RFC 5321 4.2.1: every line of a reply has its code.
-				// textproto takes a line with another code for text
-				// of the reply and reads on: "250-a" then "550 b"
-				// swallowed the next reply too, and the session
-				// waited for one that would not come.
-				c.err = fmt.Errorf("%w: a reply whose lines have different codes", errProtocol)
-				return max(i-c.line, 0), nil
-			case c.line == 3:
-				c.cont = ch == '-'
-			}
-			if c.line++; c.line > maxReplyLine {
-				c.err = fmt.Errorf("%w: a reply line over %d octets", errProtocol, maxReplyLine)
-				return 0, c.err
-			}
+	for c.ok == c.r {
+		if c.err != nil {
+			return 0, c.err
+		}
+		if c.check() {
+			break
+		}
+		if c.err != nil {
+			return 0, c.err
+		}
+		if n, err := c.fill(); n == 0 {
+			return 0, err
 		}
 	}
-	return n, err
+	n := copy(b, c.buf[c.r:c.ok])
+	c.r += n
+	return n, nil
+}
+
+// fill reads more from Conn after what buf holds, and returns how many
+// octets came; with none, the read's error, which says which line it
+// cut off, if any.
+func (c *replyConn) fill() (int, error) {
+	if c.buf == nil {
+		c.buf = make([]byte, 0, 2*maxReplyLine)
+	}
+	if c.r > 0 {
+		n := copy(c.buf, c.buf[c.r:])
+		c.buf, c.ok, c.r = c.buf[:n], c.ok-c.r, 0
+	}
+	err := c.rerr
+	c.rerr = nil
+	if err == nil {
+		var n int
+		n, err = c.Conn.Read(c.buf[len(c.buf):cap(c.buf)])
+		c.buf = c.buf[:len(c.buf)+n]
+		if n > 0 {
+			c.rerr = err
+			return n, nil
+		}
+	}
+	if err != nil && len(c.buf) > c.ok {
+		err = fmt.Errorf("a reply line cut off (%q): %w", clip(c.buf[c.ok:], 64), err)
+	}
+	return 0, err
+}
+
+// check takes the next line of what buf holds past ok, when it is whole,
+// as the reply's next line (ok moves past it), or sets err for a line
+// or a reply past a bound.
+func (c *replyConn) check() bool {
+	rest := c.buf[c.ok:]
+	i := bytes.IndexByte(rest, '\n')
+	if i > maxReplyLine || i < 0 && len(rest) > maxReplyLine {
+		c.err = fmt.Errorf("%w: a reply line over %d octets", errProtocol, maxReplyLine)
+		return false
+	}
+	if i < 0 {
+		return false
+	}
+	line := rest[:i]
+	if !c.cont {
+		// The reply's first line: the next one starts anew.
+		c.lines, c.size = 0, 0
+		copy(c.code[:], line)
+	} else if k := min(len(line), 3); !bytes.Equal(line[:k], c.code[:k]) {
+		// RFC 5321 4.2.1: every line of a reply has its code.
+		// textproto takes a line with another code for text of the
+		// reply and reads on: "250-a" then "550 b" swallowed the next
+		// reply too, and the session waited for one that would not
+		// come.
+		c.err = fmt.Errorf("%w: a reply whose lines have different codes", errProtocol)
+		return false
+	}
+	c.size += i + 1
+	c.cont = len(line) > 3 && line[3] == '-'
+	if c.cont {
+		if c.lines++; c.lines >= maxReplyLines || c.size > maxReplyOctets {
+			// Handed out still: the error comes with the next read.
+			c.err = fmt.Errorf("%w: a reply over %d lines or %d octets", errProtocol, maxReplyLines, maxReplyOctets)
+		}
+	}
+	c.ok += i + 1
+	return true
+}
+
+// buffered is how many octets were read and not handed out.
+func (c *replyConn) buffered() int { return len(c.buf) - c.r }
+
+// clip is b, cut to n octets, for an error's text.
+func clip(b []byte, n int) string {
+	if len(b) > n {
+		return string(b[:n]) + "…"
+	}
+	return string(b)
 }

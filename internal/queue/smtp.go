@@ -172,7 +172,16 @@ func (w *Worker) connect(ctx context.Context, t target, a string) (*conn, string
 			raw.Close()
 			return nil, "", fmt.Errorf("tls with %s: %w", name, err)
 		}
-		nc = &replyConn{Conn: tc}
+		// The greeting is read here, as prelude reads it in the clear:
+		// a greeting that fails or never comes is the greeting's, not
+		// the EHLO's go-smtp's client would say next.
+		lim := &replyConn{Conn: tc}
+		br, read := replyReader(lim)
+		if err := greet(read, lim, name); err != nil {
+			raw.Close()
+			return nil, "", err
+		}
+		nc = &greetedConn{Conn: tc, r: io.MultiReader(strings.NewReader("220 "+t.host+" ESMTP\r\n"), br)}
 	} else {
 		nc, err = w.prelude(ctx, raw, t, tlsCfg, name)
 		if err != nil {
@@ -228,36 +237,26 @@ func (w *Worker) connect(ctx context.Context, t target, a string) (*conn, string
 // connection to hand to go-smtp.
 func (w *Worker) prelude(ctx context.Context, raw net.Conn, t target, tlsCfg *tls.Config, name string) (net.Conn, error) {
 	lim := &replyConn{Conn: raw}
-	br := bufio.NewReader(lim)
-	r := textproto.NewReader(br)
-	// read is r.ReadResponse, failing for a reply cut at a bound
-	// (replyConn), which the reader would take for whole.
-	read := func(code int) (string, error) {
-		_, msg, err := r.ReadResponse(code)
-		if lim.err != nil {
-			return "", lim.err
-		}
-		return msg, err
-	}
-	if msg, err := read(220); err != nil {
-		if err := smtpErr(err, msg); isSMTP(err) {
-			// RFC 5321 3.1: a server that greets with 554 (or 421)
-			// waits for QUIT; say it rather than drop the connection.
-			io.WriteString(raw, "QUIT\r\n")
-			return nil, fmt.Errorf("greeting of %s: %w", name, err)
-		}
-		return nil, fmt.Errorf("greeting of %s: %w", name, smtpErr(err, msg))
+	br, read := replyReader(lim)
+	if err := greet(read, raw, name); err != nil {
+		return nil, err
 	}
 	if _, err := fmt.Fprintf(raw, "EHLO %s\r\n", w.cfg.Hostname); err != nil {
 		return nil, fmt.Errorf("ehlo to %s: %w", name, err)
 	}
 	starttls := false
-	if msg, err := read(250); err == nil {
+	msg, err := read(250)
+	if err = smtpErr(err, msg); err == nil {
 		for _, l := range strings.Split(msg, "\n")[1:] {
 			if f := strings.Fields(l); len(f) > 0 && strings.EqualFold(f[0], "STARTTLS") {
 				starttls = true
 			}
 		}
+	} else if !isSMTP(err) {
+		// The connection broke, or timed out: go-smtp's client would
+		// say EHLO again and wait as long once more. A refusal (HELO
+		// only) is left to it.
+		return nil, fmt.Errorf("ehlo to %s: %w", name, err)
 	}
 	greeting := strings.NewReader("220 " + t.host + " ESMTP\r\n")
 	mustTLS := t.tlsMode == "required" || t.sts != nil && t.sts.Mode == "enforce"
@@ -275,7 +274,7 @@ func (w *Worker) prelude(ctx context.Context, raw net.Conn, t target, tlsCfg *tl
 		return nil, fmt.Errorf("starttls to %s: %w", name, smtpErr(err, msg))
 	}
 	raw.SetDeadline(time.Now().Add(w.cfg.CommandTimeout))
-	if br.Buffered() > 0 {
+	if br.Buffered() > 0 || lim.buffered() > 0 {
 		// Anything sent before the handshake is an injection attempt
 		// (CVE-2011-0411 and kin).
 		return nil, fmt.Errorf("%s sent data before the TLS handshake", name)
@@ -285,6 +284,36 @@ func (w *Worker) prelude(ctx context.Context, raw net.Conn, t target, tlsCfg *tl
 		return nil, fmt.Errorf("%w with %s: %w", errTLSFailed, name, err)
 	}
 	return &greetedConn{Conn: tc, r: io.MultiReader(greeting, &replyConn{Conn: tc})}, nil
+}
+
+// replyReader is a reader of replies through lim, for what is read
+// before go-smtp's client takes the session, and its read: the next
+// reply, which must have code; a reply cut at a bound (replyConn), which
+// the reader would take for whole, fails.
+func replyReader(lim *replyConn) (*bufio.Reader, func(code int) (string, error)) {
+	br := bufio.NewReader(lim)
+	r := textproto.NewReader(br)
+	return br, func(code int) (string, error) {
+		_, msg, err := r.ReadResponse(code)
+		if lim.err != nil {
+			return "", lim.err
+		}
+		return msg, err
+	}
+}
+
+// greet reads a server's greeting (read). RFC 5321 3.1: a server that
+// greets with 554 (or 421) waits for QUIT; it is said (to w) rather than
+// the connection dropped.
+func greet(read func(code int) (string, error), w io.Writer, name string) error {
+	msg, err := read(220)
+	if err = smtpErr(err, msg); err == nil {
+		return nil
+	}
+	if isSMTP(err) {
+		io.WriteString(w, "QUIT\r\n")
+	}
+	return fmt.Errorf("greeting of %s: %w", name, err)
 }
 
 // errTLSFailed marks a failed STARTTLS handshake.
