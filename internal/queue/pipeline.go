@@ -123,6 +123,12 @@ func (w *Worker) sendPipelined(c *conn, m *outMsg, opts *smtp.MailOptions, open 
 	results := make([]result, len(m.entries))
 	p.nc.SetDeadline(time.Now().Add(w.cfg.CommandTimeout))
 	defer p.nc.SetDeadline(time.Time{})
+	// The replies to the commands written together may come together;
+	// past the last of them, nothing may wait unread before the next
+	// write (replyConn.quiet, as send checks before each command).
+	if err := c.rc.quiet(); err != nil {
+		return nil, err
+	}
 	rset := c.rset
 	if rset {
 		p.w.WriteString("RSET\r\n")
@@ -176,6 +182,11 @@ func (w *Worker) sendPipelined(c *conn, m *outMsg, opts *smtp.MailOptions, open 
 	if dataErr != nil && !isSMTP(dataErr) {
 		return nil, dataErr
 	}
+	if err := c.rc.quiet(); err != nil {
+		// The replies read are in doubt, and nothing of the message
+		// went: the session is dropped, the entries deferred.
+		return nil, err
+	}
 	if mailErr != nil || len(accepted) == 0 {
 		if dataErr == nil {
 			// RFC 2920 3.1: a server must refuse DATA without a valid
@@ -186,6 +197,9 @@ func (w *Worker) sendPipelined(c *conn, m *outMsg, opts *smtp.MailOptions, open 
 				return nil, err
 			}
 			if err := p.ok(250); err != nil && !isSMTP(err) {
+				return nil, err
+			}
+			if err := c.rc.quiet(); err != nil {
 				return nil, err
 			}
 		}
@@ -243,11 +257,17 @@ func (w *Worker) sendPipelined(c *conn, m *outMsg, opts *smtp.MailOptions, open 
 		case !isSMTP(err):
 			return nil, &afterDataError{err: err}
 		}
+		if stray := c.rc.quiet(); stray != nil {
+			return nil, doubtful(stray, err)
+		}
 		c.rset = false // the transaction is over either way (RFC 5321 4.1.1.4)
 		setAll(failure(err, c.host))
 		return results, nil
 	}
 	c.rset = false
+	// The server took the message; what it sent past its 250 only ends
+	// the session (run).
+	c.desync = c.rc.quiet()
 	setAll(result{outcome: store.QueueDelivered, reply: "250 " + msg, status: "2.0.0", host: c.host, dsnOn: c.dsn})
 	return results, nil
 }

@@ -48,8 +48,8 @@ func (t target) key() string {
 	return k
 }
 
-// get returns an idle session for the key that still answers (RSET),
-// or nil.
+// get returns an idle session for the key that still answers (RSET)
+// and sent nothing unasked (replyConn.quiet), or nil.
 func (p *pool) get(ctx context.Context, key string) *conn {
 	for {
 		p.mu.Lock()
@@ -68,6 +68,14 @@ func (p *pool) get(ctx context.Context, key string) *conn {
 			pc.c.abort()
 			continue
 		}
+		if pc.c.rc.quiet() != nil {
+			// The server sent something while the session was idle
+			// (a stray reply after its last one): out of step, it
+			// would have the next message's commands take it for
+			// their replies.
+			pc.c.abort()
+			continue
+		}
 		if pc.c.wire != nil {
 			// Its next transaction starts with RSET, pipelined with the
 			// rest: a session that died meanwhile is found then, and the
@@ -77,7 +85,7 @@ func (p *pool) get(ctx context.Context, key string) *conn {
 		}
 		// The server may have closed it meanwhile (its idle timeout):
 		// find out before a message is tried on it.
-		if pc.c.c.Reset() == nil {
+		if pc.c.c.Reset() == nil && pc.c.rc.quiet() == nil {
 			return pc.c
 		}
 		pc.c.abort()

@@ -664,12 +664,13 @@ func (w *Worker) deliverDomain(ctx context.Context, domain string, msgs []*outMs
 			sent, err := w.run(ctx, c, t, &pending, log)
 			reached = reached || sent > 0
 			switch {
-			case err == nil && len(pending) == 0 && ctx.Err() == nil && c.sent < c.mailMax:
+			case err == nil && len(pending) == 0 && ctx.Err() == nil && c.reusable():
 				w.pool.put(key, c)
 				continue
 			case err == nil:
-				// The session carried its share of messages: a new one
-				// takes the rest.
+				// The session carried its share of messages, or the
+				// server fell out of step after its last one (desync):
+				// a new one takes the rest.
 				c.close()
 				continue
 			}
@@ -769,7 +770,7 @@ func (w *Worker) release(ctx context.Context, log *domainLog, msgs []*outMsg, du
 // c has carried its share (conn.mailMax), or the session breaks (err, with
 // the message it broke on still pending). sent is how many were settled.
 func (w *Worker) run(ctx context.Context, c *conn, t target, pending *[]*outMsg, log *domainLog) (sent int, err error) {
-	for len(*pending) > 0 && c.sent < c.mailMax {
+	for len(*pending) > 0 && c.reusable() {
 		m := (*pending)[0]
 		// An entry's lease must not run out while it is tried, or
 		// another worker could send it too. One that waited behind the
@@ -809,6 +810,10 @@ func (w *Worker) run(ctx context.Context, c *conn, t target, pending *[]*outMsg,
 			return sent, connErr
 		}
 		c.sent++
+		if c.desync != nil {
+			log.get().Info("outbound session out of step after a transaction: closed, the next message goes over another",
+				"host", c.host, "err", c.desync)
+		}
 		for i := range results {
 			results[i].note = c.note
 		}

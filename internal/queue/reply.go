@@ -5,6 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/textproto"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"golang.org/x/sys/unix"
 )
 
 // What a remote server's reply may be. RFC 5321 4.5.3.1.5 bounds a reply
@@ -61,6 +68,8 @@ type replyConn struct {
 	buf   []byte
 	r, ok int
 	rerr  error // the error of the read that last filled buf, due once its lines are handed out
+	// rd is the read deadline last set, which quiet puts back.
+	rd time.Time
 
 	cont  bool // the last line checked has the reply go on ("250-", RFC 5321 4.2.1)
 	lines int  // lines of the current reply before this one
@@ -156,8 +165,107 @@ func (c *replyConn) check() bool {
 	return true
 }
 
-// buffered is how many octets were read and not handed out.
-func (c *replyConn) buffered() int { return len(c.buf) - c.r }
+// SetDeadline and SetReadDeadline note the read deadline for quiet.
+func (c *replyConn) SetDeadline(t time.Time) error {
+	c.rd = t
+	return c.Conn.SetDeadline(t)
+}
+
+func (c *replyConn) SetReadDeadline(t time.Time) error {
+	c.rd = t
+	return c.Conn.SetReadDeadline(t)
+}
+
+// probeWait bounds the wait for what the socket holds to come through
+// TLS (quiet): a record whose octets are there already.
+const probeWait = 100 * time.Millisecond
+
+// quiet checks, where no reply is due (once the reply to every command
+// sent was read, before the next command is written or an idle session
+// reused), that the server sent nothing more: RFC 5321 4.2, each reply
+// answers one command, and a reply sent for none would be taken for the
+// next command's (a stray "550" after a relay's 250 to the data bounced
+// the next message, one it never refused). What it sent is looked for
+// where it can wait unread: what replyConn holds (the readers above it
+// hold nothing past the end of a reply, as it hands out one line at a
+// time), what TLS decrypted or read already, and what the socket holds.
+// A server out of step is a protocol error, but for a 421, which a
+// server shutting down may send unasked (RFC 5321 3.8): the session
+// closing (closedError). Either way it is not to be used again.
+func (c *replyConn) quiet() error {
+	if c.err != nil {
+		return c.err
+	}
+	if len(c.buf) == c.r {
+		c.probe()
+	}
+	held := c.buf[c.r:]
+	if len(held) == 0 {
+		return nil
+	}
+	if line, _, ok := bytes.Cut(held, []byte("\n")); ok && len(line) > 4 && string(line[:4]) == "421 " {
+		msg := strings.TrimSuffix(string(line[4:]), "\r")
+		return &closedError{reply: smtpErr(&textproto.Error{Code: 421, Msg: msg}, msg).(*smtp.SMTPError)}
+	}
+	return fmt.Errorf("%w: the server sent %q where no reply was due", errProtocol, clip(held, 64))
+}
+
+// probe reads into buf what can be read without waiting for the server:
+// on a connection in the clear, what the socket holds; over TLS, what
+// it read or decrypted already, and what the socket holds, given
+// probeWait to come through (it may be a record of TLS's own, a session
+// ticket, with nothing for the session). It waits for nothing more; an
+// error other than its timeout is left to the next read.
+func (c *replyConn) probe() {
+	raw := c.Conn
+	for {
+		w, ok := raw.(interface{ NetConn() net.Conn })
+		if !ok {
+			break
+		}
+		raw = w.NetConn()
+	}
+	var deadline time.Time
+	switch {
+	case readable(raw):
+		deadline = time.Now().Add(probeWait)
+	case raw != c.Conn:
+		deadline = time.Unix(1, 0) // passed: TLS reads only what it holds
+	default:
+		return
+	}
+	c.buf, c.r, c.ok = c.buf[:0], 0, 0
+	if c.buf == nil {
+		c.buf = make([]byte, 0, 2*maxReplyLine)
+	}
+	c.Conn.SetReadDeadline(deadline)
+	n, err := c.Conn.Read(c.buf[:cap(c.buf)])
+	c.Conn.SetReadDeadline(c.rd)
+	c.buf = c.buf[:n]
+	if ne, ok := err.(net.Error); err != nil && (!ok || !ne.Timeout()) {
+		c.rerr = err
+	}
+}
+
+// readable reports whether a socket holds octets not read yet.
+func readable(nc net.Conn) bool {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	ready := false
+	rc.Read(func(fd uintptr) bool {
+		var b [1]byte
+		n, _, _ := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		ready = n > 0
+		return true // never wait
+	})
+	return ready
+}
 
 // clip is b, cut to n octets, for an error's text.
 func clip(b []byte, n int) string {

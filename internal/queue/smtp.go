@@ -67,9 +67,24 @@ type conn struct {
 	cut *time.Timer
 	// pooled is the session's entry in the pool, once it was put there.
 	pooled *pooled
+	// rc is what every reply is read through; its quiet says whether
+	// the server sent more than was asked.
+	rc *replyConn
+	// desync: the server sent what no command asked for after a
+	// transaction's last reply (replyConn.quiet). The transaction
+	// stands; the session carries no other.
+	desync error
 }
 
+// reusable says whether the session may carry another transaction.
+func (c *conn) reusable() bool { return c.sent < c.mailMax && c.desync == nil }
+
 func (c *conn) close() {
+	if c.desync != nil || c.rc.quiet() != nil {
+		// QUIT's reply would be one sent for another command.
+		c.abort()
+		return
+	}
 	if err := c.c.Quit(); err != nil {
 		c.c.Close()
 	}
@@ -86,9 +101,10 @@ func (c *conn) abort() {
 // greetedConn replays a greeting to go-smtp's client, which expects one,
 // after we read the real greeting and EHLO ourselves: go-smtp v0.25 cannot
 // start TLS on a session it already greeted, and we must see the EHLO
-// answer before we know whether to.
+// answer before we know whether to. What it writes, and its deadlines,
+// go through the replyConn its replies are read from.
 type greetedConn struct {
-	net.Conn
+	*replyConn
 	r io.Reader
 }
 
@@ -162,10 +178,11 @@ func (w *Worker) connect(ctx context.Context, t target, a string) (*conn, string
 	// RFC 5321 4.5.3.2: the greeting, like each reply, is waited for 5
 	// minutes, and no longer: a host that accepts and says nothing must
 	// not hold the attempt until its lease runs out.
-	raw.SetDeadline(time.Now().Add(w.cfg.CommandTimeout))
+	deadline := time.Now().Add(w.cfg.CommandTimeout)
+	raw.SetDeadline(deadline)
 	var report string
 	tlsCfg := w.tlsConfig(t, &report)
-	var nc net.Conn // what the SMTP client reads and writes
+	var nc *greetedConn // what the SMTP client reads and writes
 	if t.implicit {
 		tc := tls.Client(raw, tlsCfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
@@ -175,15 +192,19 @@ func (w *Worker) connect(ctx context.Context, t target, a string) (*conn, string
 		// The greeting is read here, as prelude reads it in the clear:
 		// a greeting that fails or never comes is the greeting's, not
 		// the EHLO's go-smtp's client would say next.
-		lim := &replyConn{Conn: tc}
+		lim := &replyConn{Conn: tc, rd: deadline}
 		br, read := replyReader(lim)
 		if err := greet(read, lim, name); err != nil {
 			raw.Close()
 			return nil, "", err
 		}
-		nc = &greetedConn{Conn: tc, r: io.MultiReader(strings.NewReader("220 "+t.host+" ESMTP\r\n"), br)}
+		if err := lim.quiet(); err != nil {
+			raw.Close()
+			return nil, "", fmt.Errorf("greeting of %s: %w", name, err)
+		}
+		nc = &greetedConn{replyConn: lim, r: io.MultiReader(strings.NewReader("220 "+t.host+" ESMTP\r\n"), br)}
 	} else {
-		nc, err = w.prelude(ctx, raw, t, tlsCfg, name)
+		nc, err = w.prelude(ctx, raw, deadline, t, tlsCfg, name)
 		if err != nil {
 			raw.Close()
 			return nil, "", err
@@ -202,10 +223,14 @@ func (w *Worker) connect(ctx context.Context, t target, a string) (*conn, string
 			return nil, "", fmt.Errorf("auth to %s: %w", name, err)
 		}
 	}
+	if err := nc.quiet(); err != nil {
+		c.Close()
+		return nil, "", fmt.Errorf("session with %s: %w", name, err)
+	}
 	ok8, _ := c.Extension("8BITMIME")
 	ok = true
 	dsn, _ := c.Extension("DSN")
-	cn := &conn{c: c, raw: raw, host: name, ext8: ok8, dsn: dsn, note: report, stop: stop, mailMax: w.cfg.SessionMessages}
+	cn := &conn{c: c, raw: raw, rc: nc.replyConn, host: name, ext8: ok8, dsn: dsn, note: report, stop: stop, mailMax: w.cfg.SessionMessages}
 	cn.extUTF8, _ = c.Extension("SMTPUTF8")
 	var size string
 	if cn.extSize, size = c.Extension("SIZE"); cn.extSize {
@@ -234,12 +259,15 @@ func (w *Worker) connect(ctx context.Context, t target, a string) (*conn, string
 
 // prelude reads the greeting, says EHLO and starts TLS when the target
 // wants it and the server offers it (RFC 3207), then returns the
-// connection to hand to go-smtp.
-func (w *Worker) prelude(ctx context.Context, raw net.Conn, t target, tlsCfg *tls.Config, name string) (net.Conn, error) {
-	lim := &replyConn{Conn: raw}
+// connection to hand to go-smtp. deadline is raw's.
+func (w *Worker) prelude(ctx context.Context, raw net.Conn, deadline time.Time, t target, tlsCfg *tls.Config, name string) (*greetedConn, error) {
+	lim := &replyConn{Conn: raw, rd: deadline}
 	br, read := replyReader(lim)
 	if err := greet(read, raw, name); err != nil {
 		return nil, err
+	}
+	if err := lim.quiet(); err != nil {
+		return nil, fmt.Errorf("greeting of %s: %w", name, err)
 	}
 	if _, err := fmt.Fprintf(raw, "EHLO %s\r\n", w.cfg.Hostname); err != nil {
 		return nil, fmt.Errorf("ehlo to %s: %w", name, err)
@@ -258,6 +286,9 @@ func (w *Worker) prelude(ctx context.Context, raw net.Conn, t target, tlsCfg *tl
 		// only) is left to it.
 		return nil, fmt.Errorf("ehlo to %s: %w", name, err)
 	}
+	if err := lim.quiet(); err != nil {
+		return nil, fmt.Errorf("ehlo to %s: %w", name, err)
+	}
 	greeting := strings.NewReader("220 " + t.host + " ESMTP\r\n")
 	mustTLS := t.tlsMode == "required" || t.sts != nil && t.sts.Mode == "enforce"
 	if !starttls || t.tlsMode == "none" {
@@ -265,7 +296,7 @@ func (w *Worker) prelude(ctx context.Context, raw net.Conn, t target, tlsCfg *tl
 			return nil, fmt.Errorf("%s %w, which is required", name, errNoTLS)
 		}
 		// Plain: go-smtp repeats EHLO, which RFC 5321 4.1.4 allows.
-		return &greetedConn{Conn: raw, r: io.MultiReader(greeting, br)}, nil
+		return &greetedConn{replyConn: lim, r: io.MultiReader(greeting, br)}, nil
 	}
 	if _, err := io.WriteString(raw, "STARTTLS\r\n"); err != nil {
 		return nil, fmt.Errorf("starttls to %s: %w", name, err)
@@ -273,17 +304,18 @@ func (w *Worker) prelude(ctx context.Context, raw net.Conn, t target, tlsCfg *tl
 	if msg, err := read(220); err != nil {
 		return nil, fmt.Errorf("starttls to %s: %w", name, smtpErr(err, msg))
 	}
-	raw.SetDeadline(time.Now().Add(w.cfg.CommandTimeout))
-	if br.Buffered() > 0 || lim.buffered() > 0 {
+	lim.SetDeadline(time.Now().Add(w.cfg.CommandTimeout))
+	if err := lim.quiet(); err != nil {
 		// Anything sent before the handshake is an injection attempt
 		// (CVE-2011-0411 and kin).
-		return nil, fmt.Errorf("%s sent data before the TLS handshake", name)
+		return nil, fmt.Errorf("%s sent data before the TLS handshake: %w", name, err)
 	}
 	tc := tls.Client(raw, tlsCfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return nil, fmt.Errorf("%w with %s: %w", errTLSFailed, name, err)
 	}
-	return &greetedConn{Conn: tc, r: io.MultiReader(greeting, &replyConn{Conn: tc})}, nil
+	rc := &replyConn{Conn: tc}
+	return &greetedConn{replyConn: rc, r: io.MultiReader(greeting, rc)}, nil
 }
 
 // replyReader is a reader of replies through lim, for what is read
@@ -435,15 +467,29 @@ func (w *Worker) send(ctx context.Context, c *conn, t target, m *outMsg) ([]resu
 		return w.sendPipelined(c, m, opts, open, head)
 	}
 	results := make([]result, len(m.entries))
-	if err := sessionErr(c.c.Mail(first.MailFrom, opts)); err != nil {
-		if isSMTP(err) {
-			c.c.Reset()
-			return uniform(m, failure(err, c.host)), nil
-		}
+	// Before each command, the server must have sent nothing past the
+	// last reply (replyConn.quiet): else each reply from then on would
+	// be taken for the next command's. A reply that came with more is
+	// in doubt, as is the transaction: it ends as a protocol error, and
+	// its entries are deferred.
+	if err := c.rc.quiet(); err != nil {
 		return nil, err
+	}
+	if err := sessionErr(c.c.Mail(first.MailFrom, opts)); err != nil {
+		if !isSMTP(err) {
+			return nil, err
+		}
+		if err := c.rc.quiet(); err != nil {
+			return nil, err
+		}
+		c.c.Reset()
+		return uniform(m, failure(err, c.host)), nil
 	}
 	var accepted []int
 	for i, e := range m.entries {
+		if err := c.rc.quiet(); err != nil {
+			return nil, err
+		}
 		if err := sessionErr(c.c.Rcpt(e.Rcpt, rcptOptions(c, e))); err != nil {
 			if !isSMTP(err) {
 				return nil, err
@@ -452,6 +498,9 @@ func (w *Worker) send(ctx context.Context, c *conn, t target, m *outMsg) ([]resu
 			continue
 		}
 		accepted = append(accepted, i)
+	}
+	if err := c.rc.quiet(); err != nil {
+		return nil, err
 	}
 	if len(accepted) == 0 {
 		c.c.Reset()
@@ -467,8 +516,15 @@ func (w *Worker) send(ctx context.Context, c *conn, t target, m *outMsg) ([]resu
 		if !isSMTP(err) {
 			return nil, err
 		}
+		if err := c.rc.quiet(); err != nil {
+			return nil, err
+		}
 		setAll(failure(err, c.host))
 		return results, nil
+	}
+	if err := c.rc.quiet(); err != nil {
+		// Nothing of the message went: the session is dropped.
+		return nil, err
 	}
 	body, err := open()
 	if err != nil {
@@ -490,12 +546,40 @@ func (w *Worker) send(ctx context.Context, c *conn, t target, m *outMsg) ([]resu
 			}
 			return nil, &afterDataError{err: err}
 		}
+		if stray := c.rc.quiet(); stray != nil {
+			return nil, doubtful(stray, err)
+		}
 		setAll(failure(err, c.host))
 		return results, nil
 	}
+	// The server took the message; what it sent past its 250 only ends
+	// the session (run).
+	c.desync = c.rc.quiet()
 	setAll(result{outcome: store.QueueDelivered, reply: "250 " + resp.StatusText, status: "2.0.0", host: c.host, dsnOn: c.dsn})
 	return results, nil
 }
+
+// doubtfulError is a transaction whose reply to the data refused it
+// (refused) and came with more that no command asked for (stray,
+// replyConn.quiet): which of them answered the data is in doubt, and
+// the message may have been taken. It is deferred, as a protocol error
+// (4.5.0), and sent again, rather than bounced for a refusal that may
+// be another command's; it may then arrive twice (RFC 5321 6.1 prefers
+// that to a loss).
+type doubtfulError struct{ stray, refused error }
+
+func doubtful(stray, refused error) error { return &doubtfulError{stray: stray, refused: refused} }
+
+func (e *doubtfulError) Error() string {
+	text := e.refused.Error()
+	var se *smtp.SMTPError
+	if errors.As(e.refused, &se) {
+		text = remoteReply(se)
+	}
+	return fmt.Sprintf("%v, after %q as the reply to the message: it may have been delivered, and is sent again, so it may arrive twice", e.stray, text)
+}
+
+func (e *doubtfulError) Unwrap() error { return errProtocol }
 
 // rcptOptions are the RCPT parameters of an entry for a server that
 // announced DSN: the sender's NOTIFY and ORCPT, as they were given.
