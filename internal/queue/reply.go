@@ -7,11 +7,11 @@ import (
 	"net"
 	"net/textproto"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/emersion/go-smtp"
-	"golang.org/x/sys/unix"
+
+	"github.com/xtramail/xtramail/internal/netpeek"
 )
 
 // What a remote server's reply may be. RFC 5321 4.5.3.1.5 bounds a reply
@@ -217,17 +217,10 @@ func (c *replyConn) quiet() error {
 // ticket, with nothing for the session). It waits for nothing more; an
 // error other than its timeout is left to the next read.
 func (c *replyConn) probe() {
-	raw := c.Conn
-	for {
-		w, ok := raw.(interface{ NetConn() net.Conn })
-		if !ok {
-			break
-		}
-		raw = w.NetConn()
-	}
+	raw := netpeek.Socket(c.Conn)
 	var deadline time.Time
 	switch {
-	case readable(raw):
+	case netpeek.Peek(raw) == netpeek.Data:
 		deadline = time.Now().Add(probeWait)
 	case raw != c.Conn:
 		deadline = time.Unix(1, 0) // passed: TLS reads only what it holds
@@ -245,26 +238,6 @@ func (c *replyConn) probe() {
 	if ne, ok := err.(net.Error); err != nil && (!ok || !ne.Timeout()) {
 		c.rerr = err
 	}
-}
-
-// readable reports whether a socket holds octets not read yet.
-func readable(nc net.Conn) bool {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return false
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return false
-	}
-	ready := false
-	rc.Read(func(fd uintptr) bool {
-		var b [1]byte
-		n, _, _ := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
-		ready = n > 0
-		return true // never wait
-	})
-	return ready
 }
 
 // clip is b, cut to n octets, for an error's text.

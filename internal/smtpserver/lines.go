@@ -5,10 +5,10 @@ import (
 	"io"
 	"net"
 	"sync"
-	"syscall"
 
 	"github.com/emersion/go-smtp"
-	"golang.org/x/sys/unix"
+
+	"github.com/xtramail/xtramail/internal/netpeek"
 )
 
 // MaxCommandBytes bounds what a client may send outside a message body
@@ -227,30 +227,7 @@ func (g *LineGuard) peerGone() bool {
 	if eof {
 		return true
 	}
-	nc := g.Conn
-	for {
-		w, ok := nc.(interface{ NetConn() net.Conn })
-		if !ok {
-			break
-		}
-		nc = w.NetConn()
-	}
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return false
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return false
-	}
-	gone := false
-	rc.Read(func(fd uintptr) bool {
-		var b [1]byte
-		n, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
-		gone = n == 0 && err == nil
-		return true // never wait
-	})
-	return gone
+	return netpeek.Peek(g.Conn) == netpeek.Closed
 }
 
 // LineGuardOf finds the guard under a session's connection (through
