@@ -57,12 +57,12 @@ func (s *session) spoolLiteral(n int64, binary bool) (io.WriteCloser, error) {
 	// Held by the account: its sessions together wait for their own
 	// literals once they hold its share (smtpserver.Budget), and
 	// everyone else's go on.
-	sp := smtpserver.NewSpool(s.srv.cfg.SpoolDir, s.srv.inflight).For(s.account.Address)
+	sp := smtpserver.NewSpool(s.srv.cfg.SpoolDir, s.srv.inflight).For(s.holder())
 	if err := sp.Reserve(n); err != nil {
 		sp.Close()
 		// The session's log names the account and the remote address.
 		s.log.Info("APPEND refused for now", "size", n,
-			"held", s.srv.inflight.HeldBy(s.account.Address), "reason", err.Error())
+			"held", s.srv.inflight.HeldBy(s.holder()), "reason", err.Error())
 		return nil, err
 	}
 	a := &appendSpool{sp: sp, binary: binary}

@@ -228,14 +228,14 @@ func count(t *testing.T, holder string, err error, shares, fulls *atomic.Int64) 
 // and a holder that comes back reuses its place in the map.
 func TestBudgetOfHolderAllocatesNothing(t *testing.T) {
 	b := NewBudget(1 << 40)
-	b.acquire("bob@example.test", 1) // another holder in the map
+	b.Acquire("bob@example.test", 1) // another holder in the map
 	const alice = "alice@example.test"
-	b.acquire(alice, 1)
-	b.release(alice, 1)
+	b.Acquire(alice, 1)
+	b.Release(alice, 1)
 	if n := testing.AllocsPerRun(1000, func() {
-		b.acquire(alice, 100)
-		b.acquire(alice, 100)
-		b.release(alice, 200)
+		b.Acquire(alice, 100)
+		b.Acquire(alice, 100)
+		b.Release(alice, 200)
 	}); n != 0 {
 		t.Fatalf("%v allocations per acquire", n)
 	}

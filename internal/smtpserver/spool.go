@@ -106,15 +106,10 @@ func (b *Budget) HeldBy(holder string) int64 {
 // Acquire takes n bytes for holder ("" for no one in particular): nil,
 // ErrShare over the holder's share, or ErrBudget. A Spool takes its
 // bytes this way; other users of a budget, such as IMAP's literals in
-// memory, call it directly and give the bytes back with Release.
-func (b *Budget) Acquire(holder string, n int64) error { return b.acquire(holder, n) }
-
-// Release gives back n bytes that Acquire took for holder.
-func (b *Budget) Release(holder string, n int64) { b.release(holder, n) }
-
-// acquire takes n bytes for holder. It runs on every Write of every
-// body: one lock, and no allocation but a holder's first bytes.
-func (b *Budget) acquire(holder string, n int64) error {
+// memory, call it directly and give the bytes back with Release. It
+// runs on every Write of every body: one lock, and no allocation but a
+// holder's first bytes.
+func (b *Budget) Acquire(holder string, n int64) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if holder == "" {
@@ -144,7 +139,8 @@ func (b *Budget) Fits(n int64) bool {
 	return b.used+n <= b.max
 }
 
-func (b *Budget) release(holder string, n int64) {
+// Release gives back n bytes that Acquire took for holder.
+func (b *Budget) Release(holder string, n int64) {
 	if n == 0 {
 		return
 	}
@@ -212,7 +208,7 @@ func (s *Spool) Reserve(n int64) error {
 	if n <= s.held {
 		return nil
 	}
-	if err := s.budget.acquire(s.holder, n-s.held); err != nil {
+	if err := s.budget.Acquire(s.holder, n-s.held); err != nil {
 		return err
 	}
 	s.held = n
@@ -221,7 +217,7 @@ func (s *Spool) Reserve(n int64) error {
 
 func (s *Spool) Write(p []byte) (int, error) {
 	if over := s.size + int64(len(p)) - s.held; over > 0 {
-		if err := s.budget.acquire(s.holder, over); err != nil {
+		if err := s.budget.Acquire(s.holder, over); err != nil {
 			return 0, err
 		}
 		s.held += over
@@ -383,7 +379,7 @@ func (s *Spool) Map(f func([]byte) error) error {
 // Close frees the body and its share of the budget. It may be called
 // more than once.
 func (s *Spool) Close() {
-	s.budget.release(s.holder, s.held)
+	s.budget.Release(s.holder, s.held)
 	s.size, s.held = 0, 0
 	s.giveBack()
 	if s.f != nil {
