@@ -46,6 +46,9 @@ import (
 // OpenStore opens the store of a data directory. The CLI uses it too, on
 // the same files while the server runs.
 func OpenStore(cfg *config.Config, log *slog.Logger) (store.Store, error) {
+	if err := privateDataDir(cfg.Data, log); err != nil {
+		return nil, err
+	}
 	return openStore(cfg, log, nil)
 }
 
@@ -135,6 +138,10 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Service, error) 
 		return nil, err
 	}
 	o := newOptions(opts)
+	// Before anything is written in it: the TLS key, the database.
+	if err := privateDataDir(cfg.Data, log); err != nil {
+		return nil, err
+	}
 	s := &Service{cfg: cfg, log: log, errc: make(chan error, 1)}
 	acmeListen := "" // HTTP-01 challenges only when certificates come from ACME
 	if cfg.TLS.CertFile == "" && len(cfg.TLS.ACMEHosts) > 0 && cfg.Web.RedirectListen == "" {

@@ -52,8 +52,9 @@ func defaultHosts() []string { return []string{"localhost", "127.0.0.1", "::1"} 
 // reuses dir/selfsigned-cert.pem and dir/selfsigned-key.pem if they hold
 // a matching pair that covers all those hosts and is valid for at least
 // another week; otherwise it makes a new ECDSA P-256 certificate valid for
-// a year and writes both files (the key with mode 0600), each to a
-// temporary file renamed into place, so a crash never leaves half a file.
+// a year and writes both files (the key with mode 0600, the certificate
+// 0640), each to a temporary file renamed into place, so a crash never
+// leaves half a file.
 // dir is created (0700) if missing.
 //
 // Clients must trust the certificate explicitly (pin it or add it to
@@ -82,7 +83,10 @@ func SelfSigned(dir string, hosts []string) (*tls.Config, error) {
 		if err := writeFileAtomic(keyPath, keyPEM, 0o600); err != nil {
 			return nil, fmt.Errorf("self-signed certificate: write key: %w", err)
 		}
-		if err := writeFileAtomic(certPath, certPEM, 0o644); err != nil {
+		// Not the world's either: it is in the data directory, whose
+		// files are the service's (and its group's); clients get it
+		// from the handshake.
+		if err := writeFileAtomic(certPath, certPEM, 0o640); err != nil {
 			return nil, fmt.Errorf("self-signed certificate: write certificate: %w", err)
 		}
 		c, err := tls.X509KeyPair(certPEM, keyPEM)

@@ -54,7 +54,7 @@ func TestSelfSignedGenerates(t *testing.T) {
 	for _, f := range []struct {
 		name string
 		perm os.FileMode
-	}{{SelfSignedKeyFile, 0o600}, {SelfSignedCertFile, 0o644}} {
+	}{{SelfSignedKeyFile, 0o600}, {SelfSignedCertFile, 0o640}} {
 		fi, err := os.Stat(filepath.Join(dir, f.name))
 		if err != nil {
 			t.Fatal(err)

@@ -138,6 +138,9 @@ func Open(path string, blobs blob.Store, opts Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("database dir: %w", err)
 	}
+	if err := privateDatabase(path, opts.Logger); err != nil {
+		return nil, err
+	}
 	common := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
 	// In a URI file name, '?' and '#' would end the path.
 	uri := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
