@@ -31,6 +31,7 @@ func TestCLITenancy(t *testing.T) {
 		{args: d("domain", "set", "globex.test", "--whole-domain", "on", "--relay", "MX.globex.test:2525", "--allow-ips", "192.0.2.7, 198.51.100.0/24"),
 			stdout: []string{"whole domain on, relay mx.globex.test:2525, allowed upstream IPs 192.0.2.7, 198.51.100.0/24"}},
 		{args: d("domain", "set", "globex.test", "--allow-ips", "nonsense"), code: 1, stderr: []string{"allowed_ips", `"nonsense"`}},
+		{args: d("domain", "set", "globex.test", "--relay", "mx.globex.test:notaport"), code: 1, stderr: []string{"relay_host", `"notaport" is not a number`}},
 		{args: d("domain", "set", "globex.test", "--whole-domain", "maybe"), code: 2, stderr: []string{"on or off"}},
 		{args: d("domain", "set", "globex.test"), code: 2, stderr: []string{"needs --whole-domain"}},
 		{args: d("domain", "set", "globex.test", "--relay", "none"), stdout: []string{"relay -"}},

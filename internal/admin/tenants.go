@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/xtramail/xtramail/internal/dkim"
+	"github.com/xtramail/xtramail/internal/hostport"
 	"github.com/xtramail/xtramail/internal/store"
 )
 
@@ -234,17 +235,16 @@ func (s *Service) SetDomainSettings(ctx context.Context, p Principal, name strin
 		}
 	}
 	set.AllowedIPs = ips
-	set.RelayHost = strings.ToLower(strings.TrimSpace(set.RelayHost))
+	set.RelayHost = strings.TrimSpace(set.RelayHost)
 	if set.RelayHost != "" {
-		host := set.RelayHost
-		if h, port, ok := strings.Cut(host, ":"); ok && !strings.Contains(port, ":") {
-			host = h
+		// Read as the queue reads it (hostport.Parse), and kept in the
+		// form it writes: a port that is no port was taken and the
+		// whole value then tried as a host on port 25 (probe 38c).
+		host, port, err := hostport.Parse(set.RelayHost)
+		if err != nil {
+			return fieldErr("relay_host", "%q: %v (want a host name or IP address, optionally :port)", set.RelayHost, err)
 		}
-		if _, err := store.NormalizeDomain(host); err != nil {
-			if _, aerr := netip.ParseAddr(strings.Trim(host, "[]")); aerr != nil {
-				return fieldErr("relay_host", "%q is not a host name or host:port", set.RelayHost)
-			}
-		}
+		set.RelayHost = hostport.String(host, port)
 	}
 	if err := store.CheckRecipientDelimiter(set.RecipientDelimiter); err != nil {
 		return fieldErr("recipient_delimiter", "%q: use one or more of %s, each once, or nothing for no sub-addresses",

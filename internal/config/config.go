@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/xtramail/xtramail/internal/hostport"
 )
 
 // Config is the whole configuration of `xtramail serve`.
@@ -457,6 +459,22 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// checkRelayHost checks relay_host is a host alone, read as a domain's
+// relay host is (hostport): its port is relay_port's, and a port written
+// into it was passed on as part of the host name, which every delivery
+// then failed to look up.
+func checkRelayHost(h string) error {
+	if _, err := hostport.Host(h); err != nil {
+		if _, port, perr := hostport.Parse(h); perr == nil && port != 0 {
+			return fmt.Errorf("queue.relay_host %q: a host alone; the port goes in relay_port", h)
+		} else if perr == nil {
+			return fmt.Errorf("queue.relay_host %q: an IPv6 address goes without brackets here", h)
+		}
+		return fmt.Errorf("queue.relay_host: %v", err)
+	}
+	return nil
+}
+
 // EffectiveMode is how mail leaves: Mode, or when it is empty "relay"
 // if a relay host is set, else "mx" (issue 13: "through the configured
 // relay or, with none configured, directly to each recipient domain's
@@ -481,6 +499,11 @@ func (q Queue) validate() error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("queue.mode %q: want relay, mx, hold or empty", q.Mode))
+	}
+	if q.RelayHost != "" {
+		if err := checkRelayHost(q.RelayHost); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	switch q.RelayTLS {
 	case "starttls", "implicit", "none":

@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/xtramail/xtramail/internal/dkim"
+	"github.com/xtramail/xtramail/internal/hostport"
 	"github.com/xtramail/xtramail/internal/mtasts"
 	"github.com/xtramail/xtramail/internal/store"
 )
@@ -931,7 +932,7 @@ func relayTargets(r *Relay) []target {
 // when it cannot go anywhere now.
 func (w *Worker) targets(ctx context.Context, domain string) ([]target, *result) {
 	if route, ok := strings.CutPrefix(domain, routePrefix); ok {
-		return routeTargets(route), nil
+		return routeTargets(route)
 	}
 	if w.relay != nil {
 		return w.relay, nil
@@ -1160,14 +1161,19 @@ const routePrefix = "route "
 // 25 unless it names one. It is the customer's own mail system, reached
 // like an MX: STARTTLS when offered, unverified (RFC 7435), as such
 // servers often have certificates for internal names only.
-func routeTargets(route string) []target {
-	host, port := route, 25
-	if h, p, err := net.SplitHostPort(route); err == nil {
-		if n, err := strconv.Atoi(p); err == nil && n > 0 && n < 65536 {
-			host, port = h, n
-		}
+//
+// The route is read as admin.SetDomainSettings checked it (hostport). One
+// stored before that check that does not read fails: it was tried as a
+// host named by the whole value, port and all.
+func routeTargets(route string) ([]target, *result) {
+	host, port, err := hostport.Parse(route)
+	if err != nil {
+		return nil, &result{outcome: store.QueueFailed, reply: fmt.Sprintf("relay host %q: %v", route, err), status: "5.4.4"}
 	}
-	return []target{{host: host, port: port, tlsMode: "opportunistic", confined: true}}
+	if port == 0 {
+		port = 25
+	}
+	return []target{{host: host, port: port, tlsMode: "opportunistic", confined: true}}, nil
 }
 
 // routeAllowed says whether a route may connect to ip: a public address,
