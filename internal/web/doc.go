@@ -41,7 +41,8 @@
 // old session ended), out with End; EndOthers ends the principal's other
 // sessions (after a password change), EndAll all of them (an admin
 // disabled the account). A session of a removed or disabled account
-// stops working at its next request (the kind's PrincipalCheck).
+// stops working at its next request (the kind's PrincipalCheck), and its
+// long-lived responses end (Server.Hold).
 //
 // # CSRF
 //
@@ -108,8 +109,12 @@
 // DefaultCSP, nosniff, Referrer-Policy no-referrer, HSTS, COOP and
 // X-Frame-Options DENY; a handler may set a stricter CSP for itself
 // (the message-body frame) with rw.Header().Set before writing. A
-// long-lived response (live updates) must end when Server.Closing() is
-// closed and should lift its write deadline with http.ResponseController.
+// long-lived response (live updates) must run on the context of
+// Server.Hold, which ends when the server closes or the request's session
+// ends (signed out, ended elsewhere, expired), check Sessions().Live
+// before each thing it sends, and lift its write deadline with
+// http.ResponseController. Neither it nor the page's own background
+// fetches (BackgroundHeader) count as use of the session.
 //
 // # Tests
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -200,6 +201,57 @@ func (s *Server) ServeRedirect(ln net.Listener) error { return s.plain.Serve(ln)
 // stream of live updates) returns when it is closed, or the drain would
 // wait for it until its deadline.
 func (s *Server) Closing() <-chan struct{} { return s.closing }
+
+// ErrSessionEnded is the cause (context.Cause) of a Hold's context that
+// ended because its session did.
+var ErrSessionEnded = errors.New("web: the session of a long-lived response ended")
+
+// Hold returns the context of a long-lived response (a stream of live
+// updates): it ends with the request, when Shutdown starts, and when the
+// request's session ends: signed out, ended by a password change or an
+// administrator, its principal disabled or removed, or expired (idle or
+// max). Sessions ended by this process wake it at once; the rest (the
+// CLI, another node, the clock) are found by checking the session every
+// `every` (the response's heartbeat) with Sessions.Live, which does not
+// count as use of the session. A request without a session gets a context
+// that has ended. Call the CancelFunc when the response returns.
+//
+// A long-lived response must run on this context, and should also call
+// Sessions().Live before each thing it sends, so that nothing goes out
+// between a session's end elsewhere and the next check.
+func (s *Server) Hold(r *http.Request, every time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(r.Context())
+	stop := func() { cancel(context.Canceled) }
+	ses := SessionFrom(r.Context())
+	if ses == nil {
+		cancel(ErrSessionEnded)
+		return ctx, stop
+	}
+	wake, unwatch := s.sessions.watch(ses)
+	go func() {
+		defer unwatch()
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.closing:
+				cancel(http.ErrServerClosed)
+				return
+			case <-tick.C:
+			case <-wake:
+			}
+			if err := s.sessions.Live(ctx, ses); err != nil {
+				// A failure to check ends it too: the browser
+				// reconnects, and the new request is checked.
+				cancel(fmt.Errorf("%w: %w", ErrSessionEnded, err))
+				return
+			}
+		}
+	}()
+	return ctx, stop
+}
 
 func (s *Server) redirect(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.ACME != nil && strings.HasPrefix(r.URL.Path, "/.well-known/acme-challenge/") {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/xtramail/xtramail/internal/store"
@@ -75,6 +76,17 @@ type Sessions struct {
 	max   time.Duration
 	now   func() time.Time
 	kinds map[string]kind
+
+	// wakeMu guards wake: the long-lived responses (Server.Hold) of each
+	// principal, woken when this process ends one of its sessions so
+	// that they re-check theirs at once.
+	wakeMu sync.Mutex
+	wake   map[principalKey]map[chan struct{}]struct{}
+}
+
+type principalKey struct {
+	kind string
+	id   int64
 }
 
 type kind struct {
@@ -94,7 +106,8 @@ func NewSessions(st store.Sessions, cfg SessionsConfig) *Sessions {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Sessions{st: st, idle: cfg.Idle, max: cfg.Max, now: cfg.Now, kinds: map[string]kind{}}
+	return &Sessions{st: st, idle: cfg.Idle, max: cfg.Max, now: cfg.Now, kinds: map[string]kind{},
+		wake: map[principalKey]map[chan struct{}]struct{}{}}
 }
 
 // Register says how sessions of a kind are checked on each request and
@@ -161,6 +174,7 @@ func (s *Sessions) Start(w http.ResponseWriter, r *http.Request, principalKind s
 		if err := s.st.DeleteSession(r.Context(), old.idHash); err != nil {
 			return nil, fmt.Errorf("end previous session: %w", err)
 		}
+		s.ended(old.Principal.Kind, old.Principal.ID)
 	}
 	id := randomToken()
 	now := s.now()
@@ -184,6 +198,7 @@ func (s *Sessions) End(w http.ResponseWriter, r *http.Request) error {
 		if err := s.st.DeleteSession(r.Context(), ses.idHash); err != nil {
 			return fmt.Errorf("end session: %w", err)
 		}
+		s.ended(ses.Principal.Kind, ses.Principal.ID)
 	}
 	return nil
 }
@@ -195,13 +210,51 @@ func (s *Sessions) EndOthers(r *http.Request) (int, error) {
 	if ses == nil {
 		return 0, errors.New("end other sessions: no session")
 	}
+	defer s.ended(ses.Principal.Kind, ses.Principal.ID)
 	return s.st.DeleteSessions(r.Context(), ses.Principal.Kind, ses.Principal.ID, ses.idHash)
 }
 
 // EndAll ends every session of a principal: an administrator disabled the
 // account or set its password.
 func (s *Sessions) EndAll(ctx context.Context, principalKind string, principalID int64) (int, error) {
+	defer s.ended(principalKind, principalID)
 	return s.st.DeleteSessions(ctx, principalKind, principalID, nil)
+}
+
+// watch returns a channel that receives when this process ends a session
+// of ses's principal (which may be another of its sessions: the receiver
+// re-checks its own), and the function that stops the watch.
+func (s *Sessions) watch(ses *Session) (<-chan struct{}, func()) {
+	k := principalKey{ses.Principal.Kind, ses.Principal.ID}
+	ch := make(chan struct{}, 1)
+	s.wakeMu.Lock()
+	defer s.wakeMu.Unlock()
+	if s.wake[k] == nil {
+		s.wake[k] = map[chan struct{}]struct{}{}
+	}
+	s.wake[k][ch] = struct{}{}
+	return ch, func() {
+		s.wakeMu.Lock()
+		defer s.wakeMu.Unlock()
+		delete(s.wake[k], ch)
+		if len(s.wake[k]) == 0 {
+			delete(s.wake, k)
+		}
+	}
+}
+
+// ended wakes the watchers of a principal whose session(s) this process
+// just ended. It never blocks: a watcher already woken has a check to
+// come.
+func (s *Sessions) ended(principalKind string, principalID int64) {
+	s.wakeMu.Lock()
+	defer s.wakeMu.Unlock()
+	for ch := range s.wake[principalKey{principalKind, principalID}] {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
 }
 
 func (s *Sessions) cookie(value string, maxAge time.Duration) *http.Cookie {
@@ -230,7 +283,7 @@ func (s *Sessions) middleware(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		ses, err := s.lookup(r.Context(), c.Value)
+		ses, err := s.lookup(r.Context(), c.Value, !Background(r))
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			http.SetCookie(w, s.cookie("", -1))
@@ -245,9 +298,27 @@ func (s *Sessions) middleware(next http.Handler) http.Handler {
 }
 
 // lookup returns the live session of a cookie value: ErrNotFound for none
-// (never was, signed out, expired, principal gone).
-func (s *Sessions) lookup(ctx context.Context, id string) (*Session, error) {
-	h := hashID(id)
+// (never was, signed out, expired, principal gone). touch says whether the
+// request is use of the session that moves its idle timeout on.
+func (s *Sessions) lookup(ctx context.Context, id string, touch bool) (*Session, error) {
+	return s.find(ctx, hashID(id), touch)
+}
+
+// Live says whether ses, found at the start of a request, is still live:
+// nil, or an error wrapping store.ErrNotFound once it has ended (signed
+// out, ended by a password change or an administrator, expired, its
+// principal disabled or removed), or any other error for a failure to
+// check. It is the check of every request's session, without counting as
+// use of it: a long-lived response asks it again and again (Server.Hold)
+// and must not keep its session from going idle.
+func (s *Sessions) Live(ctx context.Context, ses *Session) error {
+	_, err := s.find(ctx, ses.idHash, false)
+	return err
+}
+
+// find is the one check of a session, by the hash of its id: the
+// request's (lookup) and a long-lived response's (Live).
+func (s *Sessions) find(ctx context.Context, h []byte, touch bool) (*Session, error) {
 	ss, err := s.st.Session(ctx, h)
 	if err != nil {
 		return nil, err
@@ -258,6 +329,7 @@ func (s *Sessions) lookup(ctx context.Context, id string) (*Session, error) {
 		if err := s.st.DeleteSession(ctx, h); err != nil {
 			return nil, err
 		}
+		s.ended(ss.Kind, ss.PrincipalID)
 		return nil, fmt.Errorf("session expired: %w", store.ErrNotFound)
 	}
 	name, err := k.check(ctx, ss.PrincipalID)
@@ -265,12 +337,13 @@ func (s *Sessions) lookup(ctx context.Context, id string) (*Session, error) {
 		if err := s.st.DeleteSession(ctx, h); err != nil {
 			return nil, err
 		}
+		s.ended(ss.Kind, ss.PrincipalID)
 		return nil, fmt.Errorf("session of a %s that is gone: %w", ss.Kind, store.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("check %s %d: %w", ss.Kind, ss.PrincipalID, err)
 	}
-	if now.Sub(ss.LastSeen) >= s.touchEvery() {
+	if touch && now.Sub(ss.LastSeen) >= s.touchEvery() {
 		if err := s.st.TouchSession(ctx, h, now); err != nil {
 			return nil, err
 		}
@@ -278,6 +351,20 @@ func (s *Sessions) lookup(ctx context.Context, id string) (*Session, error) {
 	}
 	return &Session{Principal: Principal{Kind: ss.Kind, ID: ss.PrincipalID, Name: name}, CSRF: ss.CSRF,
 		Created: ss.Created, LastSeen: ss.LastSeen, idHash: h}, nil
+}
+
+// BackgroundHeader marks a request that a page's script makes by itself
+// (re-reading a list after a live update), not at the user's hand.
+const BackgroundHeader = "X-Xtramail-Background"
+
+// Background reports a request that is not the user's use of the session,
+// so that it does not move the session's idle timeout on: an open tab that
+// only follows new mail is signed out after the idle time like any other.
+// Those are a live-update stream's (EventSource asks for
+// text/event-stream, and reconnects by itself) and the page's own fetches
+// marked with BackgroundHeader. Claiming it can only shorten a session.
+func Background(r *http.Request) bool {
+	return r.Header.Get("Accept") == "text/event-stream" || r.Header.Get(BackgroundHeader) != ""
 }
 
 // Require passes requests signed in as principalKind to h. Others get

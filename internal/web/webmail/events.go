@@ -17,7 +17,9 @@ import (
 const maxStreamsPerSession = 6
 
 // heartbeat keeps idle streams open through proxies and lets a stream
-// notice a dead connection.
+// notice a dead connection; at each, the stream's session is checked
+// again (web.Server.Hold), so a stream ends at most this long after its
+// session expired or was ended by another process.
 const heartbeat = 25 * time.Second
 
 // events streams the account's changes as Server-Sent Events (HTML
@@ -35,12 +37,20 @@ const heartbeat = 25 * time.Second
 // way SELECT reports what changed before it listened (RFC 7162 3.1.2.1
 // CONDSTORE's HIGHESTMODSEQ). A reconnecting EventSource sends the same
 // URL, so what changed while it was away comes too.
+//
+// The stream lives only as long as its session (web.Server.Hold): it
+// ends at sign-out, a password change elsewhere, the address disabled or
+// the session expired, and sends nothing once the session is gone. It is
+// not use of the session (web.Background): a tab that only follows new
+// mail is signed out after the idle time.
 func (a *app) events(w http.ResponseWriter, r *http.Request, acct int64) {
 	ses := web.SessionFrom(r.Context())
 	if ses == nil {
 		web.Error(w, r, http.StatusUnauthorized, "Sign in first.")
 		return
 	}
+	ctx, stop := a.web.Hold(r, a.heartbeat)
+	defer stop()
 	key := ses.CSRF // one per session, and dies with it
 	a.streamsMu.Lock()
 	if a.streams[key] >= maxStreamsPerSession {
@@ -61,11 +71,20 @@ func (a *app) events(w http.ResponseWriter, r *http.Request, acct int64) {
 	// The feed's callback must not block (Store.Subscribe): it only marks
 	// which folders changed, and the loop below reads them.
 	changed := make(chan struct{}, 1)
+	account := make(chan struct{}, 1)
 	var pending = newPendingSet()
 	cancel := a.store.Subscribe(acct, func(c store.Change) {
-		pending.add(c.MailboxID)
+		ch := changed
+		if c.Kind == store.ChangeAccount {
+			// The account was disabled, removed or given a new
+			// password: no folder changed, but the session may have
+			// ended with it.
+			ch = account
+		} else {
+			pending.add(c.MailboxID)
+		}
 		select {
-		case changed <- struct{}{}:
+		case ch <- struct{}{}:
 		default:
 		}
 	})
@@ -73,7 +92,10 @@ func (a *app) events(w http.ResponseWriter, r *http.Request, acct int64) {
 	// After subscribing: a change committed later is announced to the
 	// subscription; one committed before shows in the modseqs read here.
 	if seen, ok := parseSeen(r.URL.Query().Get("seen")); ok {
-		if err := a.changedSince(r.Context(), acct, seen, pending); err != nil {
+		if err := a.changedSince(ctx, acct, seen, pending); err != nil {
+			if ctx.Err() != nil {
+				return // the session ended meanwhile: nothing to answer
+			}
 			a.fail(w, r, acct, "read folders for the live-update stream", err)
 			return
 		}
@@ -95,20 +117,29 @@ func (a *app) events(w http.ResponseWriter, r *http.Request, acct int64) {
 	if err := rc.Flush(); err != nil {
 		return
 	}
-	tick := time.NewTicker(heartbeat)
+	tick := time.NewTicker(a.heartbeat)
 	defer tick.Stop()
 	for {
 		select {
-		case <-r.Context().Done():
-			return
-		case <-a.web.Closing():
+		case <-ctx.Done(): // the request, the server or the session ended
 			return
 		case <-tick.C:
 			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil {
 				return
 			}
+		case <-account:
+			if err := a.web.Sessions().Live(ctx, ses); err != nil {
+				return
+			}
+			continue
 		case <-changed:
-			inbox, unseen := a.liveUnread(r.Context(), acct)
+			// Hold checks at each heartbeat; this closes the gap to
+			// the next one (the session ended by another process, or
+			// expired since).
+			if err := a.web.Sessions().Live(ctx, ses); err != nil {
+				return
+			}
+			inbox, unseen := a.liveUnread(ctx, acct)
 			for _, mb := range pending.take() {
 				if _, err := fmt.Fprintf(w, "event: change\ndata: {\"mailbox\":%d,\"unread\":%d,\"folderUnread\":%d}\n\n", mb, unseen[inbox], unseen[mb]); err != nil {
 					return

@@ -36,6 +36,17 @@ const testPassword = "correct horse battery"
 
 func newWebEnv(t *testing.T) *webEnv {
 	t.Helper()
+	return newWebEnvWith(t, webEnvOptions{})
+}
+
+// webEnvOptions change a webEnv from the defaults.
+type webEnvOptions struct {
+	sessions  web.SessionsConfig // the clock, idle and max of sessions
+	heartbeat time.Duration      // of live-update streams (0: the const)
+}
+
+func newWebEnvWith(t *testing.T, o webEnvOptions) *webEnv {
+	t.Helper()
 	st, bob, eve := testStore(t)
 	ctx := context.Background()
 	h, err := auth.HashParams(testPassword, auth.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32})
@@ -59,10 +70,13 @@ func newWebEnv(t *testing.T) *webEnv {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	w := web.New(web.Config{TLS: srvTLS}, web.NewSessions(st, web.SessionsConfig{}), log)
+	w := web.New(web.Config{TLS: srvTLS, Now: o.sessions.Now}, web.NewSessions(st, o.sessions), log)
 	w.UserSignIn(authn, st)
 	// Passwords: the settings page can change a password here too.
 	wm := New(Options{Web: w, Store: st, Logger: log, Compose: ComposeOptions{Passwords: authn}}).(*app)
+	if o.heartbeat > 0 {
+		wm.heartbeat = o.heartbeat
+	}
 	w.Mount("/", wm)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -63,6 +63,7 @@ type app struct {
 
 	streamsMu sync.Mutex
 	streams   map[string]int // open live-update streams by session
+	heartbeat time.Duration  // of the streams: the const, or a test's
 
 	mux    *http.ServeMux
 	routes []string // the patterns registered, for the test that walks them all
@@ -75,7 +76,7 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTT
 // listener (w.Mount("/", ...)).
 func New(opt Options) http.Handler {
 	a := &app{opt: opt, web: opt.Web, store: opt.Store, log: opt.Logger, now: opt.Now,
-		html: newHTMLPolicies(), streams: map[string]int{}}
+		html: newHTMLPolicies(), streams: map[string]int{}, heartbeat: heartbeat}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}

@@ -10,6 +10,9 @@
 (function () {
   "use strict";
   if (!window.EventSource || !window.fetch) { return; }
+  // The lists' re-reads follow the stream, not the user: they do not keep
+  // the session from going idle (web.Background).
+  var background = { "HX-Request": "true", "X-Xtramail-Background": "1" };
   var baseTitle = document.title.replace(/^\(\d+\) /, "");
   function setUnread(n) {
     document.title = (n > 0 ? "(" + n + ") " : "") + baseTitle;
@@ -62,7 +65,7 @@
     var checked = {};
     rows.querySelectorAll("input[type=checkbox]:checked").forEach(function (c) { checked[c.value] = true; });
     busy = true;
-    fetch(url, { credentials: "same-origin", headers: { "HX-Request": "true" } }).then(function (resp) {
+    fetch(url, { credentials: "same-origin", headers: background }).then(function (resp) {
       return resp.ok ? resp.text() : null;
     }).then(function (html) {
       if (html === null) { return; }
@@ -106,7 +109,7 @@
     busy = true;
     var handedOff = false;
     url += "?since=" + encodeURIComponent(rows.getAttribute("data-modseq") || "0");
-    fetch(url, { credentials: "same-origin", headers: { "HX-Request": "true" } }).then(function (resp) {
+    fetch(url, { credentials: "same-origin", headers: background }).then(function (resp) {
       return resp.ok ? resp.text() : null;
     }).then(function (html) {
       if (html === null) { return; }
