@@ -14,7 +14,7 @@ import (
 // Administrators of the token's subtree, and one-time sign-in links for
 // users.
 func (a *API) registerAdmins() {
-	a.handle("GET /admins", listAll(a.adm.Admins, func(x admin.AdminInfo) int64 { return x.ID }, adminOf))
+	a.handle("GET /admins", listAll(a.adm.Admins, func(x admin.AdminInfo) int64 { return x.ID }, adminOf), "limit", "cursor")
 	a.handle("POST /admins", addOne(a.addAdmin, func(x admin.AdminInfo) string { return "/admins/" + strconv.FormatInt(x.ID, 10) }, adminOf))
 	a.handle("GET /admins/{id}", getOne(pathID, a.adm.Admin, adminOf))
 	a.handle("DELETE /admins/{id}", removeOne(pathID, a.adm.RemoveAdmin))

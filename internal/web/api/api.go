@@ -4,9 +4,10 @@
 // token ("Authorization: Bearer xtm_..."), created in the console or with
 // `xtramail token create`; a token acts with its administrator's role and
 // subtree. Bodies are JSON (another type is 415, over 1 MiB 413); errors
-// are RFC 9457 problem details, naming the field for bad input (400); a
-// method a resource lacks is 405 with Allow. An object outside the token's subtree is
-// 404, exactly as a missing one. Lists are paged by an opaque cursor:
+// are RFC 9457 problem details, naming the field for bad input (400: a
+// body field, or a query parameter the route does not take or a bad
+// value of one it does); a method a resource lacks is 405 with Allow. An
+// object outside the token's subtree is 404, exactly as a missing one. Lists are paged by an opaque cursor:
 // {"items": [...], "next": "..."}; pass next back as ?cursor= until it is
 // empty.
 //
@@ -25,6 +26,8 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/xtramail/xtramail/internal/admin"
@@ -47,6 +50,7 @@ type API struct {
 	log    *slog.Logger
 	mux    *http.ServeMux
 	routes []string
+	query  map[string][]string // each route's query parameters
 }
 
 // New returns the API over adm; mount it at "/api/".
@@ -54,13 +58,12 @@ func New(adm *admin.Service, log *slog.Logger) *API {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &API{adm: adm, log: log, mux: http.NewServeMux()}
-	a.mux.HandleFunc("GET "+Prefix+"/openapi.json", func(w http.ResponseWriter, r *http.Request) {
+	a := &API{adm: adm, log: log, mux: http.NewServeMux(), query: map[string][]string{}}
+	a.route("GET /openapi.json", nil, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-cache")
 		w.Write(openAPI)
 	})
-	a.routes = append(a.routes, "GET "+Prefix+"/openapi.json")
 	a.register()
 	return a
 }
@@ -69,22 +72,76 @@ func New(adm *admin.Service, log *slog.Logger) *API {
 // test that holds them against the OpenAPI document.
 func (a *API) Routes() []string { return append([]string(nil), a.routes...) }
 
+// Query lists the query parameters that a route of Routes takes; any
+// other is answered 400 naming it.
+func (a *API) Query(route string) []string { return append([]string(nil), a.query[route]...) }
+
+// route registers h for pattern ("GET /path", under Prefix), taking the
+// query parameters named. It is the one way routes are made, so every
+// route refuses a parameter it does not take (a misspelt filter, an
+// option of another route) with a 400 naming it, rather than answering
+// as if it had not been sent: a 200 with the whole log for ?domain=, an
+// import that quietly generates nothing for ?generate=. A parameter a
+// handler reads but its route does not name is refused too, so its tests
+// find it.
+func (a *API) route(pattern string, query []string, h http.HandlerFunc) {
+	method, path, _ := strings.Cut(pattern, " ")
+	full := method + " " + Prefix + path
+	a.routes = append(a.routes, full)
+	a.query[full] = query
+	a.mux.HandleFunc(full, func(w http.ResponseWriter, r *http.Request) {
+		if err := onlyQuery(r, query); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		h(w, r)
+	})
+}
+
+// onlyQuery refuses a query that does not parse, or that has a
+// parameter other than those named; the first of them in order is named.
+func onlyQuery(r *http.Request, names []string) error {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return bad("query", "not a valid query string")
+	}
+	var unknown []string
+	for k := range q {
+		if !slices.Contains(names, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	slices.Sort(unknown)
+	if len(names) == 0 {
+		return bad(unknown[0], "unknown query parameter: this resource takes none")
+	}
+	return bad(unknown[0], "unknown query parameter: this resource takes %s", strings.Join(names, ", "))
+}
+
 // maxBody bounds a JSON request body; a longer one is 413.
 const maxBody = 1 << 20
 
-// handle registers an authenticated route whose body is at most maxBody.
-func (a *API) handle(pattern string, h func(w http.ResponseWriter, r *http.Request, p admin.Principal) error) {
-	a.handleBody(pattern, maxBody, h)
+// handle registers an authenticated route whose body is at most maxBody
+// and that takes the query parameters named (route).
+func (a *API) handle(pattern string, h func(w http.ResponseWriter, r *http.Request, p admin.Principal) error, query ...string) {
+	a.handleBody(pattern, maxBody, h, query...)
 }
 
 // handleBody registers an authenticated route whose body is at most
 // limit bytes: a longer one is answered 413 (Content Length Too Large,
-// RFC 9110 section 15.5.14), never cut short and read as if whole.
-func (a *API) handleBody(pattern string, limit int64, h func(w http.ResponseWriter, r *http.Request, p admin.Principal) error) {
-	method, path, _ := strings.Cut(pattern, " ")
-	full := method + " " + Prefix + path
-	a.routes = append(a.routes, full)
-	a.mux.HandleFunc(full, func(w http.ResponseWriter, r *http.Request) {
+// RFC 9110 section 15.5.14), never cut short and read as if whole. It
+// takes the query parameters named (route).
+func (a *API) handleBody(pattern string, limit int64, h func(w http.ResponseWriter, r *http.Request, p admin.Principal) error, query ...string) {
+	a.route(pattern, query, a.authenticated(limit, h))
+}
+
+// authenticated answers 401 for a request without a valid token, then
+// limits the body.
+func (a *API) authenticated(limit int64, h func(w http.ResponseWriter, r *http.Request, p admin.Principal) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
 		p, ok := a.authenticate(w, r)
 		if !ok {
 			return
@@ -97,7 +154,7 @@ func (a *API) handleBody(pattern string, limit int64, h func(w http.ResponseWrit
 		if err := h(w, r, p); err != nil {
 			a.fail(w, r, err)
 		}
-	})
+	}
 }
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -9,7 +9,7 @@ import (
 )
 
 func (a *API) registerImport() {
-	a.handleBody("POST /addresses/import", maxImport, a.importAddresses)
+	a.handleBody("POST /addresses/import", maxImport, a.importAddresses, "generate_passwords")
 }
 
 // maxImport bounds an import's body: 10,000 lines with passwords are

@@ -14,10 +14,10 @@ import (
 // user's deleted messages, and the queue's retry and delete.
 func (a *API) registerMessages() {
 	a.handle("GET /log/{message_id}", a.timeline)
-	a.handle("GET /addresses/{address}/messages", a.listMessages)
+	a.handle("GET /addresses/{address}/messages", a.listMessages, "limit", "cursor", "mailbox", "deleted")
 	a.handle("POST /addresses/{address}/messages/restore", actOnMessages("restored", a.adm.RestoreMessages, restoredOf))
 	a.handle("POST /addresses/{address}/messages/redeliver", actOnMessages("redelivered", a.adm.Redeliver, redeliveredOf))
-	a.handle("GET /queue", a.listQueue)
+	a.handle("GET /queue", a.listQueue, "limit", "cursor")
 	a.handle("POST /queue/{id}/retry", onQueueEntry(a.adm.RetryQueue))
 	a.handle("DELETE /queue/{id}", onQueueEntry(a.adm.DeleteQueue))
 }

@@ -11,8 +11,8 @@ import (
 
 // Reports: the usage report for billing and the dashboard's figures.
 func (a *API) registerReports() {
-	a.handle("GET /usage", a.usage)
-	a.handle("GET /dashboard", a.dashboard)
+	a.handle("GET /usage", a.usage, "from", "to", "period", "format")
+	a.handle("GET /dashboard", a.dashboard, "days")
 }
 
 type usageJSON struct {
