@@ -86,6 +86,14 @@
       e.detail.filesSent = pending; // read back at the save's end
       e.detail.filesList = sendingFiles;
       if (!pending) e.detail.formData.delete("files");
+      // An autosave is never a press: htmx adds the name and value of
+      // the form's button last clicked or focused (its tracking of
+      // submit buttons) to every request of the form while that button
+      // is on the page, so a save started with "Remove" or "Save as a
+      // new draft" focused (tabbed to, or being pressed) did what the
+      // button does, unasked. Those buttons go by plain form posts.
+      var buttons = form.querySelectorAll("button[name], input[type=submit][name]");
+      for (var i = 0; i < buttons.length; i++) e.detail.formData.delete(buttons[i].name);
     });
 
     // Files refused (413: over the limit, the limit named; 503: the
