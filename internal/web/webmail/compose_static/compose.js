@@ -113,6 +113,7 @@
       } else if (!isState) {
         e.detail.shouldSwap = false;
       }
+      if (e.detail.shouldSwap && updateState(e.detail.serverResponse)) e.detail.shouldSwap = false;
     });
 
     // A session that ended (expired, signed out in another tab): the
@@ -385,15 +386,11 @@
         setTimeout(function () {
           waiting = false;
           // A button of the draft state ("Remove", "Save as a new
-          // draft") was swapped out with it by the save's answer:
-          // the same button of the new state, if it still has one
-          // (requestSubmit refuses a button no longer in the form).
-          if (submitter && !form.contains(submitter)) {
-            submitter = toArray(form.querySelectorAll("#draft-state button")).filter(function (b) {
-              return b.name === submitter.name && b.value === submitter.value;
-            })[0];
-            if (!submitter) return;
-          }
+          // draft") stays through the save's answer (updateState)
+          // unless the new state no longer has it: then the press is
+          // for what is no longer there (requestSubmit refuses a
+          // button no longer in the form).
+          if (submitter && !form.contains(submitter)) return;
           form.requestSubmit(submitter);
         }, 0);
       });
@@ -406,6 +403,74 @@
         form.requestSubmit(document.getElementById("send-button"));
       }
     });
+  }
+
+  // updateState puts the draft state a save answered (html) into the
+  // page's in place, instead of swapping the whole for it: each element
+  // that is the same in both stays the very node. A button replaced
+  // under a press lost it: leaving the message field for the button
+  // starts a save (its "change"), whose answer came between the
+  // button's mousedown and mouseup, and a click needs both on one node.
+  // A user who had tabbed to it lost the focus too. It reports whether
+  // it did (an answer without the draft state is left to htmx).
+  function updateState(html) {
+    var cur = document.getElementById("draft-state");
+    var tpl = document.createElement("template");
+    tpl.innerHTML = html;
+    var next = tpl.content.getElementById("draft-state");
+    if (!cur || !next) return false;
+    patch(cur, next);
+    return true;
+  }
+
+  // patch makes cur like next: its attributes, then its children pair
+  // by pair, keeping each old child that is the same node (sameNode) and
+  // patching it in turn, taking the new one in place of any other.
+  function patch(cur, next) {
+    var i;
+    var attrs = toArray(cur.attributes);
+    for (i = 0; i < attrs.length; i++) {
+      if (!next.hasAttribute(attrs[i].name)) cur.removeAttribute(attrs[i].name);
+    }
+    attrs = toArray(next.attributes);
+    for (i = 0; i < attrs.length; i++) {
+      if (cur.getAttribute(attrs[i].name) !== attrs[i].value) cur.setAttribute(attrs[i].name, attrs[i].value);
+    }
+    if (cur.tagName === "INPUT") cur.value = next.value;
+    var olds = toArray(cur.childNodes);
+    var news = toArray(next.childNodes);
+    for (i = 0; i < news.length; i++) {
+      var o = olds[i];
+      var n = news[i];
+      if (!o) cur.appendChild(n);
+      else if (!sameNode(o, n)) cur.replaceChild(n, o);
+      else if (n.nodeType === 1) patch(o, n);
+      else if (o.nodeValue !== n.nodeValue) o.nodeValue = n.nodeValue;
+    }
+    for (; i < olds.length; i++) cur.removeChild(olds[i]);
+  }
+
+  // sameNode: a and b may be one node, patched: the same kind, and for
+  // a control the same one (controlKey), never a Remove of another file
+  // in its place.
+  function sameNode(a, b) {
+    if (a.nodeType !== b.nodeType) return false;
+    return a.nodeType !== 1 || (a.tagName === b.tagName && controlKey(a) === controlKey(b));
+  }
+
+  // controlKey says what an element does: a button by its name, value
+  // and label (a Remove names its file by both), a field by its name, a
+  // link by its address; "" for the rest.
+  function controlKey(el) {
+    switch (el.tagName) {
+    case "BUTTON":
+      return el.name + "=" + el.value + " " + (el.getAttribute("aria-label") || el.textContent);
+    case "INPUT":
+      return el.type + " " + el.name;
+    case "A":
+      return el.getAttribute("href") || "";
+    }
+    return "";
   }
 
   // isDraftState tells a save's answer that is the draft state (what the
