@@ -454,7 +454,6 @@ func (s *session) dispatch(cmd *imapwire.Command) error {
 	if debug {
 		s.log.Debug("IMAP command", "line", transcript(cmd))
 	}
-	wasAuth := s.state != stateNotAuth
 	start := time.Now()
 	wr := s.wr
 	before, _ := wr.TaggedCount()
@@ -475,10 +474,6 @@ func (s *session) dispatch(cmd *imapwire.Command) error {
 		cond = imapwire.OK
 	}
 	s.observe(c, cmd, cond, time.Since(start), debug)
-	if !wasAuth && s.state == stateAuth {
-		s.log = s.log.With("account", s.account.Address)
-		s.log.Info("IMAP sign-in", "command", cmd.Name)
-	}
 	return nil
 }
 

@@ -84,14 +84,7 @@ func (s *session) login(tag, username, password string) {
 			err = auth.ErrInvalidCredentials
 		}
 		if err == nil {
-			s.account = acct
-			s.signedIn.Store(&acct)
-			s.state = stateAuth
-			// Signed in: APPEND's literals up to APPENDLIMIT.
-			s.rd.SetOptions(s.readerOptions())
-			s.log = s.log.With("account", acct.Address)
-			s.startFeed()
-			s.logEvent(msglog.Login, acct.Address, acct.DomainID, "IMAP sign-in")
+			s.signIn(acct)
 			s.okCode(tag, imapwire.CapabilityCode(s.srv.capabilities(true, true)), "signed in")
 			return
 		}
@@ -114,6 +107,28 @@ func (s *session) login(tag, username, password string) {
 	if acct, lerr := s.srv.store.Account(ctx, username); lerr == nil {
 		s.logEvent(msglog.LoginFailed, acct.Address, acct.DomainID, "IMAP sign-in failed")
 	}
+}
+
+// signIn moves the session to the authenticated state as acct. It is
+// the one place where a session becomes signed in, whatever the command
+// or mechanism that got it there, so that what comes with it happens
+// once: the account is added to the session's logger here and nowhere
+// else (slog's With does not replace a key, it repeats it: two places
+// adding it gave every later line "account" twice).
+func (s *session) signIn(acct store.Account) {
+	s.account = acct
+	s.signedIn.Store(&acct)
+	s.state = stateAuth
+	// Signed in: APPEND's literals up to APPENDLIMIT.
+	s.rd.SetOptions(s.readerOptions())
+	s.log = s.log.With("account", acct.Address)
+	command := ""
+	if s.cmd != nil {
+		command = s.cmd.Name
+	}
+	s.log.Info("IMAP sign-in", "command", command)
+	s.startFeed()
+	s.logEvent(msglog.Login, acct.Address, acct.DomainID, "IMAP sign-in")
 }
 
 // logEvent queues a session event for the message log; a failure is only

@@ -40,6 +40,8 @@ type env struct {
 	tlsCfg  *tls.Config
 	account store.Account
 	plain   string // plaintext (STARTTLS) listener, when asked
+	// log, when set, is the server's log for the next start.
+	log *slog.Logger
 }
 
 // cheapParams make test password hashes fast; Verify reads them from the
@@ -140,6 +142,9 @@ func (e *env) start(cfg imapserver.Config) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if os.Getenv("IMAP_DEBUG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	if e.log != nil {
+		log = e.log
 	}
 	srv := imapserver.New(cfg, e.st, auth.NewAuthenticator(lookup(e.st), auth.Options{}), log)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
