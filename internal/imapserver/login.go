@@ -56,7 +56,13 @@ func (s *session) cmdAuthenticate(tag string, a *imapwire.Authenticate) error {
 	}
 	parts := bytes.Split(resp, []byte{0})
 	if len(parts) != 3 || len(parts[1]) == 0 {
-		s.bad(tag, "invalid PLAIN response")
+		// Not a PLAIN message (RFC 4616 section 2: authzid NUL authcid
+		// NUL passwd, with an authcid), the empty one of "=" (RFC 4959
+		// section 3) included. The command was well-formed, so this is a
+		// failed sign-in, not a syntax error: answered, timed and counted
+		// toward the throttles as a wrong password for an unknown user is,
+		// so that garbage is no free way to probe the server.
+		s.login(tag, "", malformedPLAIN)
 		return nil
 	}
 	if len(parts[0]) > 0 && !bytes.EqualFold(parts[0], parts[1]) {
@@ -66,6 +72,12 @@ func (s *session) cmdAuthenticate(tag string, a *imapwire.Authenticate) error {
 	s.login(tag, string(parts[1]), string(parts[2]))
 	return nil
 }
+
+// malformedPLAIN is the password checked for a malformed PLAIN message:
+// one that PLAIN cannot carry (NUL is its separator), so that it matches
+// no account, yet not empty, which the Authenticator turns away without
+// counting it.
+const malformedPLAIN = "\x00"
 
 // login checks a user name and password and moves to the authenticated
 // state; LOGIN and AUTHENTICATE end here.

@@ -3,9 +3,13 @@ package imapserver_test
 import (
 	"context"
 	"encoding/base64"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/xtramail/xtramail/internal/auth"
+	"github.com/xtramail/xtramail/internal/imapserver"
 	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
 )
@@ -106,5 +110,57 @@ func TestSignInEventsLoggedInBackground(t *testing.T) {
 	}
 	if len(events) != n {
 		t.Errorf("%d login events after Shutdown, want %d", len(events), n)
+	}
+}
+
+// TestAuthenticatePlainMalformed: a PLAIN message that is empty ("=",
+// RFC 4959 section 3) or not authzid NUL authcid NUL passwd was answered
+// BAD, uncounted (probe 38i). It is a failed sign-in: NO
+// [AUTHENTICATIONFAILED], counted toward the client's throttle as a
+// wrong password is, so that the next sign-in from that IP, with the
+// right password, is refused once the IP's bucket is full.
+func TestAuthenticatePlainMalformed(t *testing.T) {
+	e := newEnv(t)
+	e.stop()
+	const burst = 4
+	policy := auth.ThrottlePolicy{Burst: burst, Window: time.Hour, BaseDelay: time.Hour, MaxDelay: time.Hour, MaxKeys: 100}
+	a := auth.NewAuthenticator(lookup(e.st), auth.Options{IPThrottle: auth.NewThrottle(policy)})
+	srv := imapserver.New(imapserver.Config{TLS: e.tlsCfg}, e.st, a, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	e.srv, e.addr = srv, ln.Addr().String()
+	t.Cleanup(e.stop)
+
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	malformed := []string{
+		"=",                             // empty (RFC 4959)
+		b64(testUser),                   // no NULs
+		b64("\x00" + testUser),          // no password part
+		b64("\x00\x00" + testPassword),  // empty authcid
+		b64("a\x00b\x00c\x00d"),         // four parts
+		b64("\x00" + testUser + "\x00"), // not malformed: an empty password
+	}
+	c := e.dial()
+	for i, m := range malformed[:burst] {
+		c.want("AUTHENTICATE PLAIN "+m, "NO [AUTHENTICATIONFAILED]")
+		t.Logf("%d: %q refused", i, m)
+	}
+	// The continuation form: an empty response line is an empty message.
+	c.send("a1 AUTHENTICATE PLAIN")
+	if l := c.line(); !strings.HasPrefix(l, "+") {
+		t.Fatalf("want continuation, got %q", l)
+	}
+	c.send("")
+	if _, st := c.until("a1"); !strings.HasPrefix(st, "NO [") {
+		t.Fatalf("empty response after '+': %q", st)
+	}
+	// The IP's bucket is full of those: the right password is refused
+	// unchecked, as after as many wrong ones.
+	c.want(`LOGIN `+testUser+` "`+testPassword+`"`, "NO [UNAVAILABLE]")
+	for _, m := range malformed[burst:] {
+		c.want("AUTHENTICATE PLAIN "+m, "NO [")
 	}
 }
