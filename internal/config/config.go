@@ -150,6 +150,12 @@ type IMAP struct {
 	// bytes, negative for none).
 	QuotaBytes   int64            `toml:"quota_bytes"`
 	QuotaDomains map[string]int64 `toml:"quota_domains"`
+	// MaxMailboxes bounds the folders of each account, the four it
+	// starts with included (default 1000). Past it IMAP CREATE (and
+	// RENAME of INBOX, which makes a folder) gets NO [LIMIT], and the
+	// webmail cannot make its Archive folder; the store enforces it, so
+	// clients creating at once cannot pass it together.
+	MaxMailboxes int `toml:"max_mailboxes"`
 }
 
 // Submission configures SMTP submission (RFC 6409): users' mail clients
@@ -293,7 +299,7 @@ func Default() Config {
 			SMTP:             smtpDefaults(1000),
 			MaxInflightBytes: 1 << 30,
 		},
-		IMAP:      IMAP{Listen: ":993", MaxConns: 10000, MaxConnsPerIP: 500},
+		IMAP:      IMAP{Listen: ":993", MaxConns: 10000, MaxConnsPerIP: 500, MaxMailboxes: 1000},
 		TLS:       TLS{ACMEListen: ":80"},
 		Retention: Retention{Interval: Duration{10 * time.Minute}, Batch: 500, LogDays: 90},
 		Metrics:   Metrics{Listen: "127.0.0.1:9100"},
@@ -430,6 +436,9 @@ func (c *Config) Validate() error {
 	}
 	if c.IMAP.MaxConns < 1 || c.IMAP.MaxConnsPerIP < 1 {
 		errs = append(errs, errors.New("imap: max_conns and max_conns_per_ip must be positive"))
+	}
+	if c.IMAP.MaxMailboxes < 1 {
+		errs = append(errs, fmt.Errorf("imap.max_mailboxes %d: must be positive", c.IMAP.MaxMailboxes))
 	}
 	for name := range c.IMAP.QuotaDomains {
 		if name == "" || name != strings.ToLower(name) || strings.ContainsAny(name, " @/") {

@@ -58,7 +58,7 @@ func openStore(cfg *config.Config, log *slog.Logger, c clock.Clock) (store.Store
 	if err != nil {
 		return nil, err
 	}
-	return sqlite.Open(cfg.DBPath(), blobs, sqlite.Options{Logger: log, Clock: c})
+	return sqlite.Open(cfg.DBPath(), blobs, sqlite.Options{Logger: log, Clock: c, MaxMailboxes: cfg.IMAP.MaxMailboxes})
 }
 
 // Service is a running xtramail.

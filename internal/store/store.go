@@ -39,7 +39,8 @@ var (
 	// client may retry.
 	ErrStorageFull = errors.New("storage full")
 	// ErrLimit reports a change that would pass one of the bounds below
-	// (MaxKeywords, MaxKeywordLen): IMAP answers NO [LIMIT] (RFC 5530).
+	// (MaxKeywords, MaxKeywordLen) or a backend's bound on an account's
+	// mailboxes (DefaultMaxMailboxes): IMAP answers NO [LIMIT] (RFC 5530).
 	ErrLimit = errors.New("over a limit")
 )
 
@@ -48,6 +49,14 @@ var (
 // Mail's $MailFlagBit0..2, Thunderbird's tags); Cyrus allows 128. Without
 // a bound one user's 9,000 keywords made a STORE cost 30 s of CPU.
 const MaxKeywords = 1000
+
+// DefaultMaxMailboxes is the default bound on an account's mailboxes,
+// its default ones included; a backend may be configured with another.
+// Without one, a client made hundreds of thousands of mailbox rows
+// (3,000 pipelined CREATEs of 512-byte names all succeeded) that every
+// LIST then reads. A continuity copy has no reason to hold more folders
+// than a mail client shows comfortably; as many as MaxKeywords.
+const DefaultMaxMailboxes = 1000
 
 // MaxKeywordLen bounds a keyword's length in bytes (Dovecot's default
 // mail_max_keyword_length is 50).
@@ -489,10 +498,17 @@ type Store interface {
 	// Mailbox management (IMAP CREATE, RENAME, DELETE, SUBSCRIBE).
 	// Names use "/" as the hierarchy delimiter.
 	MailboxByID(ctx context.Context, accountID, id int64) (Mailbox, error)
+	//
+	// CreateMailbox creates a mailbox and its missing parents. A change
+	// that would give an account more mailboxes than the backend's bound
+	// (DefaultMaxMailboxes unless configured), parents included, is
+	// ErrLimit and creates none; the check and the creation are one
+	// transaction, so that concurrent ones cannot pass the bound together.
 	CreateMailbox(ctx context.Context, accountID int64, name, specialUse string) (Mailbox, error)
 	// RenameMailbox renames a mailbox and its children. Renaming INBOX
 	// moves its messages to the new mailbox and leaves INBOX empty
-	// (RFC 9051 6.3.6). A renamed mailbox keeps its id and UIDVALIDITY.
+	// (RFC 9051 6.3.6), and so is bounded as CreateMailbox is. A renamed
+	// mailbox keeps its id and UIDVALIDITY.
 	// Renaming a mailbox onto or under itself is ErrInvalid.
 	RenameMailbox(ctx context.Context, accountID int64, from, to string) error
 	// DeleteMailbox removes a mailbox that is neither INBOX nor

@@ -125,7 +125,7 @@ func (s *Store) CreateMailbox(ctx context.Context, accountID int64, name, specia
 			if i == len(parts)-1 {
 				use = specialUse
 			}
-			if id, err = t.createMailbox(accountID, n, use); err != nil {
+			if id, err = t.createMailboxBounded(accountID, n, use, s.maxMailboxes); err != nil {
 				return err
 			}
 		}
@@ -136,6 +136,23 @@ func (s *Store) CreateMailbox(ctx context.Context, accountID int64, name, specia
 		return store.Mailbox{}, err
 	}
 	return s.MailboxByID(ctx, accountID, id)
+}
+
+// createMailboxBounded is createMailbox for a change asked by a user
+// (CreateMailbox, RenameMailbox of INBOX): refused with store.ErrLimit
+// when the account holds limit mailboxes already. Counted in the
+// transaction that creates, so that concurrent ones see each other.
+func (t *tx) createMailboxBounded(accountID int64, name, specialUse string, limit int) (int64, error) {
+	var n int
+	if err := t.QueryRow("SELECT count(*) FROM mailboxes WHERE account_id = ?", accountID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count mailboxes: %w", err)
+	}
+	if n >= limit {
+		// The reason first: IMAP's NO text is cut at 200 bytes.
+		return 0, fmt.Errorf("too many folders: the account has %d, the most it may have; delete one first (%s not created): %w",
+			n, name, store.ErrLimit)
+	}
+	return t.createMailbox(accountID, name, specialUse)
 }
 
 func (s *Store) RenameMailbox(ctx context.Context, accountID int64, from, to string) error {
@@ -166,7 +183,7 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, from, to str
 		t.changes = append(t.changes, store.Change{AccountID: accountID, MailboxID: fromID, Kind: store.ChangeMailboxes})
 		if from == store.Inbox {
 			// INBOX stays; its messages move to the new mailbox.
-			toID, err := t.createMailbox(accountID, to, "")
+			toID, err := t.createMailboxBounded(accountID, to, "", s.maxMailboxes)
 			if err != nil {
 				return err
 			}

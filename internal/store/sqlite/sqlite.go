@@ -14,6 +14,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -58,6 +59,8 @@ type Store struct {
 	blobs blob.Store
 	hub   *store.Hub
 	log   *slog.Logger
+
+	maxMailboxes int // Options.MaxMailboxes
 
 	stmts *stmtCache // statements of the writer's connection
 	vocab vocabulary
@@ -118,6 +121,9 @@ type Options struct {
 	// clock by ClaimSends); the system clock when nil. Tests move
 	// a clocktest.Clock through an undo window instead of sleeping.
 	Clock clock.Clock
+	// MaxMailboxes bounds the mailboxes of each account (CreateMailbox);
+	// 0 means store.DefaultMaxMailboxes.
+	MaxMailboxes int
 	// syncDir, when set, syncs the WAL's directory instead of syncDir:
 	// tests see from it when the directory is synced.
 	syncDir func(dir string) error
@@ -223,12 +229,13 @@ func Open(path string, blobs blob.Store, opts Options) (*Store, error) {
 	r.SetConnMaxLifetime(0)
 	s := &Store{
 		w: w, r: r, blobs: blobs, hub: opts.Hub, log: opts.Logger, stmts: newStmtCache(prepared),
-		infos:     newInfoCache(defaultInfoCache, defaultInfoCacheBytes),
-		wal:       &walSyncer{path: path + "-wal", syncDir: opts.syncDir, delay: opts.SyncDelay},
-		reqs:      make(chan *writeReq, maxBatch),
-		committed: make(chan *committed, 64),
-		closing:   make(chan struct{}),
-		done:      make(chan struct{}),
+		maxMailboxes: cmp.Or(opts.MaxMailboxes, store.DefaultMaxMailboxes),
+		infos:        newInfoCache(defaultInfoCache, defaultInfoCacheBytes),
+		wal:          &walSyncer{path: path + "-wal", syncDir: opts.syncDir, delay: opts.SyncDelay},
+		reqs:         make(chan *writeReq, maxBatch),
+		committed:    make(chan *committed, 64),
+		closing:      make(chan struct{}),
+		done:         make(chan struct{}),
 
 		pendingWake: make(chan struct{}, 1),
 		clock:       clock.Or(opts.Clock),
