@@ -19,6 +19,9 @@ type Metrics struct {
 	// before ("uncompressed") and after ("compressed") deflate: their
 	// ratio is the compression ratio (RFC 4978).
 	compress *prometheus.CounterVec
+	// refused counts connections turned away, by reason: max_conns,
+	// max_conns_per_ip, shutdown.
+	refused *prometheus.CounterVec
 }
 
 // NewMetrics creates the series and registers them with reg when it is
@@ -45,9 +48,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "xtramail_imap_compress_bytes_total",
 			Help: "Response bytes of COMPRESS=DEFLATE sessions before (uncompressed) and after (compressed) deflate.",
 		}, []string{"stage"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "xtramail_imap_connections_refused_total",
+			Help: "IMAP connections refused at once, by reason: max_conns, max_conns_per_ip (the limits) or shutdown.",
+		}, []string{"reason"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.sessions, m.idle, m.commands, m.latency, m.bytes, m.compress)
+		reg.MustRegister(m.sessions, m.idle, m.commands, m.latency, m.bytes, m.compress, m.refused)
 	}
 	return m
 }

@@ -83,7 +83,8 @@ type Config struct {
 	Hostname string
 	// MaxConns bounds connections in total (default 2000), MaxConnsPerIP
 	// those from one address (default 50). Over the bound a client gets
-	// "* BYE" at once.
+	// "* BYE [UNAVAILABLE]" at once, inside TLS on Serve's listener (as
+	// the SMTP listeners answer 421: smtpserver.Refuser).
 	MaxConns      int
 	MaxConnsPerIP int
 	// AuthTimeout is the autologout timer once signed in (default 30
@@ -248,6 +249,8 @@ type Server struct {
 	literals *smtpserver.Budget
 	inflight *smtpserver.Budget // Config.Inflight
 
+	refuser *smtpserver.Refuser // answers connections over the limits
+
 	sweepOnce sync.Once // starts sweepAccounts with the first Serve
 
 	full storageFullLog // writes refused for a full disk (storagefull.go)
@@ -296,6 +299,7 @@ func New(cfg Config, st Store, a Authenticator, log *slog.Logger) *Server {
 		sorts:     newSortCache(),
 		literals:  newLiteralBudget(cfg),
 		inflight:  cfg.Inflight,
+		refuser:   smtpserver.NewRefuser(log),
 		done:      make(chan struct{}),
 	}
 }
@@ -354,17 +358,19 @@ func (s *Server) serve(ln net.Listener, implicitTLS bool) error {
 func (s *Server) accept(c net.Conn, implicitTLS bool) {
 	ip := remoteIP(c.RemoteAddr())
 	s.mu.Lock()
-	if s.closing || len(s.sessions) >= s.cfg.MaxConns || s.perIP[ip] >= s.cfg.MaxConnsPerIP {
+	var refusal string
+	switch {
+	case s.closing:
+		refusal = "shutdown"
+	case len(s.sessions) >= s.cfg.MaxConns:
+		refusal = "max_conns"
+	case s.perIP[ip] >= s.cfg.MaxConnsPerIP:
+		refusal = "max_conns_per_ip"
+	}
+	total, fromIP := len(s.sessions), s.perIP[ip]
+	if refusal != "" {
 		s.mu.Unlock()
-		go func() {
-			// A plain BYE, unencrypted: the client learns why before the
-			// handshake fails, which is better than a silent close.
-			c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-			if !implicitTLS {
-				io.WriteString(c, "* BYE [UNAVAILABLE] too many connections, try later\r\n")
-			}
-			c.Close()
-		}()
+		s.refuse(c, implicitTLS, refusal, total, fromIP)
 		return
 	}
 	sess := newSession(s, c, ip, implicitTLS)
@@ -384,6 +390,23 @@ func (s *Server) accept(c net.Conn, implicitTLS bool) {
 		}()
 		sess.run()
 	}()
+}
+
+// refuse answers a connection turned away for reason (the limit, or
+// "shutdown") with "* BYE [UNAVAILABLE]" and closes it; on implicit TLS
+// the BYE comes inside TLS, where the client reads it (it used to be
+// closed without a word, which the client saw as a TLS EOF).
+func (s *Server) refuse(c net.Conn, implicitTLS bool, reason string, total, fromIP int) {
+	s.metrics.refused.WithLabelValues(reason).Inc()
+	text := "too many connections, try later"
+	if reason == "shutdown" {
+		text = "server shutting down, try later"
+	}
+	var tlsConfig *tls.Config
+	if implicitTLS {
+		tlsConfig = s.cfg.TLS
+	}
+	s.refuser.Refuse(c, tlsConfig, "* BYE [UNAVAILABLE] "+text, reason, "conns", total, "conns_from_ip", fromIP)
 }
 
 // Shutdown stops accepting, tells every session "* BYE" at its next

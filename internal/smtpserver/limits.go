@@ -36,17 +36,6 @@ type Limits struct {
 	TLS *tls.Config
 }
 
-// maxRefusing bounds the refusals being answered at once. A plain-text
-// refusal is over in an instant, but on implicit TLS each waits up to
-// refuseTimeout for the client's handshake, and clients that never send
-// a byte must not pile up goroutines. Past it, a connection is closed
-// without a word: the limits already turn away a thousand clients at
-// that moment, and each can try again later.
-const maxRefusing = 1024
-
-// refuseTimeout bounds the answer to one refused connection.
-const refuseTimeout = 10 * time.Second
-
 func (l Limits) allowed(ip netip.Addr) bool {
 	if len(l.Allow) == 0 {
 		return true
@@ -66,24 +55,18 @@ func (l Limits) allowed(ip netip.Addr) bool {
 // by their /64, as the login throttles do: one host commonly holds a
 // whole /64 to rotate through.
 func LimitListener(ln net.Listener, lim Limits, log *slog.Logger) net.Listener {
-	return &limitListener{Listener: ln, lim: lim, log: log, perIP: map[netip.Prefix]int{}}
+	return &limitListener{Listener: ln, lim: lim, log: log, perIP: map[netip.Prefix]int{}, refuser: NewRefuser(log)}
 }
 
 type limitListener struct {
 	net.Listener
-	lim Limits
-	log *slog.Logger
+	lim     Limits
+	log     *slog.Logger
+	refuser *Refuser
 
 	mu    sync.Mutex
 	total int
 	perIP map[netip.Prefix]int
-	// A line is logged for a refused connection at most once a second,
-	// with the count of those refused since the last line: a flood past
-	// the limits must not become a flood of log lines.
-	lastLogged time.Time
-	unlogged   int
-
-	refusing atomic.Int32 // refusals being answered (maxRefusing)
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
@@ -124,28 +107,77 @@ func (l *limitListener) Accept() (net.Conn, error) {
 	}
 }
 
-// refuse logs a connection turned away and answers it in the
-// background, so that a slow peer cannot stall Accept.
+// refuse logs a connection turned away and answers it (Refuser).
 func (l *limitListener) refuse(c net.Conn, reply, reason string, total, fromIP int) {
-	if unlogged, ok := l.logRefusal(); ok {
-		l.log.Info("connection refused", "remote", RemoteIP(c.RemoteAddr()), "reason", reason, "conns", total, "conns_from_ip", fromIP,
-			"refused_unlogged", unlogged)
-	}
+	l.refuser.Refuse(c, l.lim.TLS, reply, reason, "conns", total, "conns_from_ip", fromIP)
 	if l.lim.Refused != nil {
 		l.lim.Refused(c.RemoteAddr(), reason)
 	}
-	if l.refusing.Add(1) > maxRefusing {
-		l.refusing.Add(-1)
+}
+
+// Refuser answers the connections that a listener turns away (over its
+// connection limits, outside its allow-list) and closes them. Every
+// listener that refuses connections uses one, so that all do alike: the
+// SMTP listeners through LimitListener, the IMAP server directly.
+//
+// The answer is written in the background, so that a slow peer cannot
+// stall Accept. On a listener of implicit TLS (SMTP 465, IMAP 993) it is
+// written inside TLS, after the handshake, where the client reads it:
+// written in plain text it would reach the client as a broken handshake
+// ("first record does not look like a TLS handshake"), and a close
+// without a word as a TLS EOF, neither a reply it can act on. Each
+// refusal is bounded by refuseTimeout and at most maxRefusing are
+// answered at once (past it a connection is closed without a word), so
+// that refusals do not become a sink of their own. A line is logged at
+// most once a second, with the count of those refused since the last
+// line: a flood past the limits must not become a flood of log lines.
+//
+// A Refuser is safe for concurrent use.
+type Refuser struct {
+	log *slog.Logger
+
+	mu         sync.Mutex
+	lastLogged time.Time
+	unlogged   int
+
+	refusing atomic.Int32 // refusals being answered (maxRefusing)
+}
+
+// NewRefuser returns a Refuser that logs to log.
+func NewRefuser(log *slog.Logger) *Refuser { return &Refuser{log: log} }
+
+// maxRefusing bounds the refusals being answered at once. A plain-text
+// refusal is over in an instant, but on implicit TLS each waits up to
+// refuseTimeout for the client's handshake, and clients that never send
+// a byte must not pile up goroutines. Past it, a connection is closed
+// without a word: the limits already turn away a thousand clients at
+// that moment, and each can try again later.
+const maxRefusing = 1024
+
+// refuseTimeout bounds the answer to one refused connection, its TLS
+// handshake included.
+const refuseTimeout = 10 * time.Second
+
+// Refuse logs c's refusal for reason (with attrs, slog's key-value
+// pairs), then answers it reply (a line without its CRLF), inside TLS
+// with tlsConfig when not nil, and closes it.
+func (r *Refuser) Refuse(c net.Conn, tlsConfig *tls.Config, reply, reason string, attrs ...any) {
+	if unlogged, ok := r.logRefusal(); ok {
+		r.log.Info("connection refused", append([]any{"remote", RemoteIP(c.RemoteAddr()), "reason", reason},
+			append(attrs, "refused_unlogged", unlogged)...)...)
+	}
+	if r.refusing.Add(1) > maxRefusing {
+		r.refusing.Add(-1)
 		c.Close()
 		return
 	}
 	go func() {
-		defer l.refusing.Add(-1)
+		defer r.refusing.Add(-1)
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(refuseTimeout))
 		w := c
-		if l.lim.TLS != nil {
-			tc := tls.Server(c, l.lim.TLS)
+		if tlsConfig != nil {
+			tc := tls.Server(c, tlsConfig)
 			if err := tc.Handshake(); err != nil {
 				return
 			}
@@ -157,15 +189,15 @@ func (l *limitListener) refuse(c net.Conn, reply, reason string, total, fromIP i
 
 // logRefusal reports whether a refusal gets its log line now, and how
 // many were refused, unlogged, since the last line.
-func (l *limitListener) logRefusal() (unlogged int, ok bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if now := time.Now(); now.Sub(l.lastLogged) >= time.Second {
-		l.lastLogged = now
-		unlogged, l.unlogged = l.unlogged, 0
+func (r *Refuser) logRefusal() (unlogged int, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if now := time.Now(); now.Sub(r.lastLogged) >= time.Second {
+		r.lastLogged = now
+		unlogged, r.unlogged = r.unlogged, 0
 		return unlogged, true
 	}
-	l.unlogged++
+	r.unlogged++
 	return 0, false
 }
 
