@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"github.com/xtramail/xtramail/internal/config"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/testserver"
 )
@@ -190,5 +191,36 @@ func TestArchiveUsesFolderMadeOverIMAP(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("%d archive folders over IMAP, want 1: %+v", n, list)
+	}
+}
+
+// TestArchiveAtFolderLimit: an account that holds as many folders as
+// imap.max_mailboxes allows gets a page saying why its first Archive
+// cannot make the folder and what to do, not a server error; the
+// messages stay where they were.
+func TestArchiveAtFolderLimit(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{
+		Users:     map[string]string{bob: bobPw},
+		Configure: func(c *config.Config) { c.IMAP.MaxMailboxes = 6 },
+	})
+	m := deliver(t, srv, bob, "From: Ann <ann@example.org>\nTo: "+bob+"\nSubject: Full\nMessage-ID: <full@example.org>\n\nText.\n")
+	c := imapLogin(t, srv, bob, bobPw)
+	for i := 0; ; i++ {
+		err := c.Create(fmt.Sprintf("Projects %d", i), nil).Wait()
+		if err == nil {
+			continue
+		}
+		if !strings.Contains(err.Error(), "LIMIT") {
+			t.Fatalf("CREATE: %v, want NO [LIMIT] past the bound", err)
+		}
+		break
+	}
+	cl := signIn(t, srv, bob, bobPw)
+	resp, page := cl.form("/actions", url.Values{"id": ids(m), "action": {"archive"}, "back": {"/"}})
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(page, "as many folders as it may have") {
+		t.Fatalf("archive at the folder limit: %s, want 409 with a page that says why", resp.Status)
+	}
+	if in := imapMessageIDs(t, c, "INBOX"); in["full@example.org"] == 0 {
+		t.Errorf("the message left INBOX: %v", in)
 	}
 }

@@ -128,6 +128,11 @@ func (a *app) fail(w http.ResponseWriter, r *http.Request, acct int64, what stri
 		web.Error(w, r, http.StatusBadRequest, "That request could not be understood. Go back and try again.")
 	case errors.Is(err, store.ErrStorageFull):
 		web.Error(w, r, http.StatusServiceUnavailable, "The server is out of storage. Try again later.")
+	case errors.Is(err, store.ErrLimit):
+		// The only bound the webmail can reach is the account's folders
+		// (imap.max_mailboxes), when its first Archive makes a folder:
+		// the user can make room, not the server.
+		web.Error(w, r, http.StatusConflict, "Your mailbox has as many folders as it may have, so no Archive folder can be made. Delete a folder you no longer need in your mail program, or move the message to an existing folder.")
 	case r.Context().Err() != nil:
 		// The browser went away; nothing to answer.
 	default:
