@@ -279,8 +279,12 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Service, error) 
 	}, st, authn, log.With("listener", "imap"))
 	reg.MustRegister(s.imap.Collector())
 
+	// The queue fills in hold mode too: its size and oldest entry's age
+	// are read from the store, so they are exposed whether or not a
+	// worker runs (its attempts stay at zero without one).
+	queueMetrics := queue.NewMetrics(reg, st, time.Now)
 	if cfg.Queue.EffectiveMode() != "hold" {
-		s.Queue = queue.New(queueConfig(&cfg, st, log), st, log.With("worker", "queue"), queue.NewMetrics(reg, st, time.Now))
+		s.Queue = queue.New(queueConfig(&cfg, st, log), st, log.With("worker", "queue"), queueMetrics)
 	}
 	var wake func()
 	if s.Queue != nil {
