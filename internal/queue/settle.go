@@ -38,6 +38,10 @@ type notice struct {
 	e      store.QueueEntry
 	r      result
 	action string // "failed", "delayed", "relayed" or "delivered" (RFC 3464 2.3.3)
+	// expired: failed because the lifetime ran out after temporary
+	// failures only, which the reader is told in those words: the
+	// last reply, a 4xx, alone looks like a failure that was not one.
+	expired bool
 }
 
 // wants reports whether the sender asked for a notice of this kind
@@ -88,12 +92,12 @@ func (w *Worker) settle(ctx context.Context, m *outMsg, results []result) {
 				// RFC 3461 4.2: the next server does not report
 				// delivery, so we say it was relayed, and no more
 				// will come.
-				notices = append(notices, notice{e, r, "relayed"})
+				notices = append(notices, notice{e: e, r: r, action: "relayed"})
 			}
 		case store.QueueFailed:
 			ev.Status = msglog.Bounced
 			if wants(e, "FAILURE") {
-				notices = append(notices, notice{e, r, "failed"})
+				notices = append(notices, notice{e: e, r: r, action: "failed"})
 			}
 			w.metrics.attempt("bounced")
 		default:
@@ -104,7 +108,7 @@ func (w *Worker) settle(ctx context.Context, m *outMsg, results []result) {
 				ev.Detail = "gave up after " + w.cfg.Lifetime.String() + ": " + ev.Detail
 				r.status = "4.4.7"
 				if wants(e, "FAILURE") {
-					notices = append(notices, notice{e, r, "failed"})
+					notices = append(notices, notice{e: e, r: r, action: "failed", expired: true})
 				}
 				w.metrics.attempt("expired")
 				break
@@ -119,7 +123,7 @@ func (w *Worker) settle(ctx context.Context, m *outMsg, results []result) {
 			}
 			if !e.DelayNotified && now.Sub(e.Queued) >= w.cfg.DelayNotice && wants(e, "DELAY") {
 				st.DelayNotified = true
-				notices = append(notices, notice{e, r, "delayed"})
+				notices = append(notices, notice{e: e, r: r, action: "delayed"})
 			}
 			w.metrics.attempt("deferred")
 		}
@@ -297,6 +301,9 @@ func buildNotification(host string, retryUntil time.Time, e store.QueueEntry, no
 	count := map[string]int{}
 	for _, n := range notices {
 		count[n.action]++
+		if n.expired {
+			count["gave up"]++
+		}
 	}
 	// The subject is that of the gravest action; the human part says a
 	// sentence for each action present.
@@ -306,6 +313,10 @@ func buildNotification(host string, retryUntil time.Time, e store.QueueEntry, no
 	for _, a := range []struct{ action, subject, text string }{
 		{"failed", "Undelivered Mail Returned to Sender",
 			"Your message could not be delivered to the recipients below marked failed."},
+		{"gave up", "Undelivered Mail Returned to Sender",
+			`Delivery to the recipients below marked "gave up" failed only temporarily each time (their mail ` +
+				"systems answered with temporary errors or could not be reached): this mail system kept retrying for " + lifetimeText(retryUntil.Sub(e.Queued)) + ", since " +
+				e.Queued.UTC().Format(time.RFC1123Z) + ", and has given up. After each is the last answer it got."},
 		{"delayed", "Delayed Mail (still being retried)",
 			"Your message could not be delivered yet to the recipients below marked delayed. " +
 				"It will be retried until " + retryUntil.UTC().Format(time.RFC1123Z) + "; you need not send it again."},
@@ -362,7 +373,11 @@ func buildNotification(host string, retryUntil time.Time, e store.QueueEntry, no
 
 	text := []byte(human + "\r\n")
 	for _, n := range notices {
-		text = fmt.Appendf(text, "%s\r\n", fold(fmt.Sprintf("<%s> (%s):", n.e.Rcpt, n.action), detail(n.r), "    "))
+		label, why := n.action, detail(n.r)
+		if n.expired {
+			label, why = n.action+", gave up", "last answer: "+why
+		}
+		text = fmt.Appendf(text, "%s\r\n", fold(fmt.Sprintf("<%s> (%s):", n.e.Rcpt, label), why, "    "))
 	}
 	status := deliveryStatus(host, retryUntil, e, notices, now)
 	retType := "message/rfc822"
@@ -420,6 +435,23 @@ func buildNotification(host string, retryUntil time.Time, e store.QueueEntry, no
 	}
 	fmt.Fprintf(&b, "\r\n--%s--\r\n", boundary)
 	return b.Bytes(), nil
+}
+
+// lifetimeText is how a notification's reader is told the lifetime:
+// "5 days" rather than Go's "120h0m0s".
+func lifetimeText(d time.Duration) string {
+	for _, u := range []struct {
+		d    time.Duration
+		name string
+	}{{24 * time.Hour, "day"}, {time.Hour, "hour"}, {time.Minute, "minute"}} {
+		if n := d / u.d; n > 0 && d%u.d == 0 {
+			if n == 1 {
+				return "1 " + u.name
+			}
+			return fmt.Sprintf("%d %ss", n, u.name)
+		}
+	}
+	return d.String()
 }
 
 // returned is what a notification returns of the original, as original
