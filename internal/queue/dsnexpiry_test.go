@@ -2,6 +2,7 @@ package queue
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -15,6 +16,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/xtramail/xtramail/internal/clocktest"
+	"github.com/xtramail/xtramail/internal/store"
 )
 
 // humanPart returns the text/plain part of a notification, its lines
@@ -105,5 +107,43 @@ func TestExpiryNoticeSaysItGaveUp(t *testing.T) {
 	// A refusal is told as before: nothing about retrying.
 	if text := humanPart(t, refused); strings.Contains(text, "gave up") || !strings.Contains(text, "<nobody@example.net> (failed): ") {
 		t.Errorf("the refusal's text:\n%s", text)
+	}
+}
+
+// TestDelayNoticeForContinuityColleague: the delay notice about the copy
+// for a protected colleague's primary mailbox (the entry made with their
+// continuity INBOX copy, store.Outbound.Continuity) says that the message
+// is in their continuity mailbox and only that copy is delayed; another
+// recipient's delay in the same notice is told as before.
+func TestDelayNoticeForContinuityColleague(t *testing.T) {
+	_, w, st, acc, c := dsnRelay(t, false)
+	d := store.NewDelivery(rawMessage("d1", "subject d1", "slow@example.org", "slow@far.example"), t0)
+	d.Copies = []store.Copy{{AccountID: acc.ID, Mailbox: store.Sent, Flags: store.FlagSeen}}
+	d.Outbound, d.Events = Outbound(acc.ID, acc.DomainID, acc.Address, []string{"slow@example.org", "slow@far.example"}, d.Info, d.Size, t0)
+	d.Outbound[0].Continuity = true
+	if _, err := st.Deliver(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	for now := t0; now.Before(t0.Add(5 * time.Hour)); now = now.Add(30 * time.Minute) {
+		c.Set(now)
+		runOnce(t, w)
+	}
+	in := inbox(t, st, acc)
+	if len(in) != 1 {
+		t.Fatalf("%d notices, want one delay notice", len(in))
+	}
+	text := humanPart(t, in[0])
+	for _, s := range []string{
+		"delivered to the continuity mailbox of the recipients below",
+		"<slow@example.org> (continuity mailbox: delivered; primary mailbox: delayed): ",
+		"<slow@far.example> (delayed): ",
+		"will be retried until",
+	} {
+		if !strings.Contains(strings.ToLower(text), strings.ToLower(s)) {
+			t.Errorf("the delay notice's text lacks %q:\n%s", s, text)
+		}
+	}
+	if err := contains(in[0], "Subject: Delayed Mail", "Final-Recipient: rfc822; slow@example.org\r\nAction: delayed"); err != nil {
+		t.Errorf("delay notice %v:\n%s", err, in[0])
 	}
 }

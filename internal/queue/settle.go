@@ -298,39 +298,57 @@ func buildNotification(host string, retryUntil time.Time, e store.QueueEntry, no
 	}
 	id := hex.EncodeToString(rb[:])
 	boundary := "=_" + id
-	count := map[string]int{}
+	// count holds the notices of each action; told, those of each
+	// paragraph of the human part: a failure or a delay of a copy for
+	// a primary mailbox is told apart from one that did not reach the
+	// recipient at all.
+	count, told := map[string]int{}, map[string]int{}
 	for _, n := range notices {
 		count[n.action]++
+		told[n.action]++
+		if n.e.Continuity && (n.action == "failed" || n.action == "delayed") {
+			told["continuity"]++
+			if n.action == "failed" {
+				told["failed"]--
+			}
+		}
 		if n.expired {
-			count["gave up"]++
+			told["gave up"]++
 		}
 	}
-	// The subject is that of the gravest action; the human part says a
-	// sentence for each action present.
+	// The subject is that of the gravest action, in words for the
+	// primary mailbox when every notice of it is about a copy for one.
 	var subject string
+	switch {
+	case told["failed"] > 0:
+		subject = "Undelivered Mail Returned to Sender"
+	case count["failed"] > 0:
+		subject = "Copy for Primary Mailbox Undelivered (delivered to continuity mailbox)"
+	case count["delayed"] > told["continuity"]:
+		subject = "Delayed Mail (still being retried)"
+	case count["delayed"] > 0:
+		subject = "Copy for Primary Mailbox Delayed (delivered to continuity mailbox)"
+	default:
+		subject = "Successful Mail Delivery Report"
+	}
 	human := "This is the mail system at " + host + ".\r\n"
 	// Every line of the notification we write is folded (fold).
-	for _, a := range []struct{ action, subject, text string }{
-		{"failed", "Undelivered Mail Returned to Sender",
-			"Your message could not be delivered to the recipients below marked failed."},
-		{"gave up", "Undelivered Mail Returned to Sender",
-			`Delivery to the recipients below marked "gave up" failed only temporarily each time (their mail ` +
-				"systems answered with temporary errors or could not be reached): this mail system kept retrying for " + lifetimeText(retryUntil.Sub(e.Queued)) + ", since " +
-				e.Queued.UTC().Format(time.RFC1123Z) + ", and has given up. After each is the last answer it got."},
-		{"delayed", "Delayed Mail (still being retried)",
-			"Your message could not be delivered yet to the recipients below marked delayed. " +
-				"It will be retried until " + retryUntil.UTC().Format(time.RFC1123Z) + "; you need not send it again."},
-		{"delivered", "Successful Mail Delivery Report",
-			"Your message was delivered to the recipients below marked delivered."},
-		{"relayed", "Successful Mail Delivery Report",
-			"Your message was relayed to the recipients below marked relayed. The next mail system does not " +
-				"report delivery, so you will hear nothing more from it unless it fails there."},
+	for _, a := range []struct{ key, text string }{
+		{"failed", "Your message could not be delivered to the recipients below marked failed."},
+		{"continuity", `Your message was delivered to the continuity mailbox of the recipients below marked ` +
+			`"continuity mailbox: delivered": they are protected by this service and can read it there now ` +
+			"through xtramail. Only the copy for their primary mailbox failed or is delayed, as said after each."},
+		{"gave up", `Delivery to the recipients below marked "gave up" failed only temporarily each time (their mail ` +
+			"systems answered with temporary errors or could not be reached): this mail system kept retrying for " + lifetimeText(retryUntil.Sub(e.Queued)) + ", since " +
+			e.Queued.UTC().Format(time.RFC1123Z) + ", and has given up. After each is the last answer it got."},
+		{"delayed", "Your message could not be delivered yet to the recipients below marked delayed. " +
+			"It will be retried until " + retryUntil.UTC().Format(time.RFC1123Z) + "; you need not send it again."},
+		{"delivered", "Your message was delivered to the recipients below marked delivered."},
+		{"relayed", "Your message was relayed to the recipients below marked relayed. The next mail system does not " +
+			"report delivery, so you will hear nothing more from it unless it fails there."},
 	} {
-		if count[a.action] == 0 {
+		if told[a.key] == 0 {
 			continue
-		}
-		if subject == "" {
-			subject = a.subject
 		}
 		human += "\r\n" + fold("", a.text, "") + "\r\n"
 	}
@@ -376,6 +394,9 @@ func buildNotification(host string, retryUntil time.Time, e store.QueueEntry, no
 		label, why := n.action, detail(n.r)
 		if n.expired {
 			label, why = n.action+", gave up", "last answer: "+why
+		}
+		if n.e.Continuity && (n.action == "failed" || n.action == "delayed") {
+			label = "continuity mailbox: delivered; primary mailbox: " + label
 		}
 		text = fmt.Appendf(text, "%s\r\n", fold(fmt.Sprintf("<%s> (%s):", n.e.Rcpt, label), why, "    "))
 	}

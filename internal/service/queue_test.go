@@ -16,10 +16,13 @@ import (
 	"github.com/xtramail/xtramail/internal/store"
 )
 
-// relaySink is a go-smtp server that counts the recipients it accepted.
+// relaySink is a go-smtp server that counts the recipients it accepted;
+// refuse, when set, answers RCPT instead for the recipients it returns an
+// error for.
 type relaySink struct {
-	mu    sync.Mutex
-	rcpts []string
+	mu     sync.Mutex
+	rcpts  []string
+	refuse func(rcpt string) error
 }
 
 func (r *relaySink) NewSession(*smtp.Conn) (smtp.Session, error) { return &relaySession{r: r}, nil }
@@ -33,6 +36,11 @@ func (s *relaySession) Reset()                               { s.rcpts = nil }
 func (s *relaySession) Logout() error                        { return nil }
 func (s *relaySession) Mail(string, *smtp.MailOptions) error { return nil }
 func (s *relaySession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if s.r.refuse != nil {
+		if err := s.r.refuse(to); err != nil {
+			return err
+		}
+	}
 	s.rcpts = append(s.rcpts, to)
 	return nil
 }

@@ -26,6 +26,12 @@ type Outbound struct {
 	Route string
 	// DSN is what the sender asked of notifications for this recipient.
 	DSN DSN
+	// Continuity says that the recipient is protected and got the
+	// message in their continuity INBOX in the same transaction: this
+	// entry is only the copy for their primary mailbox, which a
+	// notification about it says (a failure there is no failure to
+	// reach them).
+	Continuity bool
 }
 
 // DSN is what a sender asked of delivery status notifications with the
@@ -57,6 +63,7 @@ type QueueEntry struct {
 	RcptDomain string
 	Route      string // see Outbound.Route; "" for the usual way
 	DSN        DSN    // see Outbound.DSN
+	Continuity bool   // see Outbound.Continuity
 	MessageID  string // of the message, for the log
 	Subject    string
 	Size       int64

@@ -510,6 +510,10 @@ func (s *Submitter) store(ctx context.Context, m Message, acct store.Account, rc
 		}
 	}
 	var relay []string
+	// protected are the relayed recipients that got their continuity
+	// INBOX copy here: their queue entries are only the copies for
+	// their primary mailboxes, which notifications about them say.
+	var protected map[string]bool
 	// delivered are the recipients whose INBOX copy is their only
 	// delivery (continuity only) and who asked to hear of success.
 	var delivered []string
@@ -548,6 +552,12 @@ func (s *Submitter) store(ctx context.Context, m Message, acct store.Account, rc
 		}
 		if rt.relay {
 			relay = append(relay, r)
+			if rt.local != nil {
+				if protected == nil {
+					protected = map[string]bool{}
+				}
+				protected[r] = true
+			}
 		}
 	}
 	res.Queued = len(relay)
@@ -567,6 +577,7 @@ func (s *Submitter) store(ctx context.Context, m Message, acct store.Account, rc
 	}
 	for i := range entries {
 		entries[i].DSN = m.DSN[relay[i]]
+		entries[i].Continuity = protected[relay[i]]
 	}
 	out.Outbound = entries
 	out.Events = append(out.Events, queued...)

@@ -564,6 +564,9 @@ CREATE INDEX msglog_account ON msglog(account, time) WHERE account IS NOT NULL;`
 	// sending limit is checked without counting the window's rows
 	// (sendlimit.go).
 	sendCountsSchema,
+	// Whether a queue entry's recipient got the message in their
+	// continuity INBOX too (store.Outbound.Continuity).
+	`ALTER TABLE queue ADD COLUMN continuity INTEGER NOT NULL DEFAULT 0;`,
 }
 
 const dkimRotationSchema = `

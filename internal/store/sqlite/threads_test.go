@@ -388,6 +388,7 @@ func TestThreadsUpgrade(t *testing.T) {
 		"ALTER TABLE queue DROP COLUMN dsn_ret", "ALTER TABLE queue DROP COLUMN dsn_envid",
 		"ALTER TABLE domains DROP COLUMN recipient_delimiter", "DROP INDEX msglog_account", "ALTER TABLE msglog DROP COLUMN account",
 		"ALTER TABLE messages DROP COLUMN arrived",
+		"ALTER TABLE queue DROP COLUMN continuity",
 		fmt.Sprintf("PRAGMA user_version = %d", step),
 	} {
 		if _, err := db.Exec(q); err != nil {

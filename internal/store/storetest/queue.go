@@ -27,7 +27,7 @@ func testQueue(t *testing.T, s store.Store) {
 	d.Outbound = []store.Outbound{
 		{AccountID: alice.ID, MailFrom: "Alice@example.org", Rcpt: "Bob@Remote.test",
 			DSN: store.DSN{Notify: "SUCCESS,FAILURE", ORcpt: "rfc822;Bob@Remote.test", Ret: "HDRS", EnvID: "env-1"}},
-		{AccountID: alice.ID, MailFrom: "alice@example.org", Rcpt: "dave@far.test", Route: "mx.far.test:2525"},
+		{AccountID: alice.ID, MailFrom: "alice@example.org", Rcpt: "dave@far.test", Route: "mx.far.test:2525", Continuity: true},
 	}
 	d.Events = []store.LogEvent{{Status: msglog.Queued, MessageID: "queued@example.org", Rcpt: "bob@remote.test"}}
 	must(s.Deliver(ctx, d))
@@ -83,6 +83,10 @@ func testQueue(t *testing.T, s store.Store) {
 	// A per-entry route comes back with its entry; the others have none.
 	if all[0].Route != "" || all[1].Route != "mx.far.test:2525" {
 		t.Fatalf("routes %q %q", all[0].Route, all[1].Route)
+	}
+	// So does whether the recipient got a continuity copy.
+	if all[0].Continuity || !all[1].Continuity {
+		t.Fatalf("continuity %t %t", all[0].Continuity, all[1].Continuity)
 	}
 	// Paging by id: AfterID lists the entries after it, in order.
 	if got := must(s.QueueEntries(ctx, store.QueueQuery{AfterID: all[0].ID, Limit: 1})); len(got) != 1 || got[0].ID != all[1].ID {
