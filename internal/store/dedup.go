@@ -44,8 +44,11 @@ import (
 //
 // A duplicate copy is not stored again: its Delivered names the message
 // already there (Duplicate set, its UID for IMAP APPENDUID), its
-// Copy.Event is logged with Delivery.DuplicateStatus, and the delivery
-// as a whole succeeds (capture answers 250, APPEND OK). Outbound entries
+// Copy.Event is logged with Delivery.DuplicateStatus, and a copy without
+// an Event (an IMAP APPEND) gets a "duplicate" record of the store's own,
+// with the copy's account as recipient, naming the mailbox and the UID
+// (the message log lists every merged copy, whichever came first: issue
+// 13 part 8); the delivery as a whole succeeds (capture answers 250, APPEND OK). Outbound entries
 // and Delivery.Events are unaffected. When every copy is a duplicate and
 // nothing is queued, no body is kept.
 

@@ -330,7 +330,8 @@ type Delivery struct {
 	Outbound []Outbound
 	Settle   []QueueSettle
 	// DuplicateStatus is the status of a copy's Event when the copy is a
-	// duplicate; when empty, a duplicate copy logs nothing.
+	// duplicate; when empty, a duplicate copy with an Event logs nothing
+	// (one without is logged by the store: see Duplicates in dedup.go).
 	DuplicateStatus LogStatus
 	// KeyAlso, when set, is another delivery of the same DeliverAll
 	// whose body is this one's as it was sent, converted (submission's

@@ -257,6 +257,17 @@ func (t *tx) deliver(s *Store, d *store.Delivery, key string, info []byte, diges
 			}
 			out[i] = dl
 		}
+		if out[i].Duplicate && c.Event.Status == "" {
+			// A copy its front end logs nothing for (an IMAP APPEND)
+			// is still merged into one already held: the log says so
+			// as it does for the copies it names (store/dedup.go).
+			ev, err := t.duplicateEvent(d, c, out[i].UID)
+			if err != nil {
+				return nil, false, err
+			}
+			events = append(events, ev)
+			continue
+		}
 		if ev := c.Event; ev.Status != "" {
 			if out[i].Duplicate {
 				if d.DuplicateStatus == "" {
@@ -285,6 +296,20 @@ func (t *tx) deliver(s *Store, d *store.Delivery, key string, info []byte, diges
 		return nil, false, err
 	}
 	return out, unused, t.appendLog(append(d.Events, events...))
+}
+
+// duplicateEvent is the message log record of a duplicate copy that
+// came without its own Event: the account's, at the store's now (not
+// Received, which an APPEND may date in the past), saying which mailbox
+// and UID hold the message already.
+func (t *tx) duplicateEvent(d *store.Delivery, c store.Copy, uid uint32) (store.LogEvent, error) {
+	var address string
+	var domainID int64
+	if err := t.QueryRow("SELECT address, domain_id FROM accounts WHERE id = ?", c.AccountID).Scan(&address, &domainID); err != nil {
+		return store.LogEvent{}, fmt.Errorf("account %d of a duplicate copy: %w", c.AccountID, err)
+	}
+	return msglog.With(msglog.Message(t.clock.Now(), d.Info, "", d.Size, ""), msglog.Duplicate, address, domainID,
+		fmt.Sprintf("%s already holds it as UID %d", c.Mailbox, uid)), nil
 }
 
 // copyTarget is what claimCopy found out about one copy of a delivery.

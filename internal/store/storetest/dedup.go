@@ -324,3 +324,39 @@ func testDuplicateKeyAlso(t *testing.T, s store.Store) {
 		t.Fatalf("a converted copy without KeyAlso: %+v", dl)
 	}
 }
+
+// testDuplicateAppendLogged: a client's upload of a message the mailbox
+// holds already (an IMAP APPEND to Sent after submission stored its copy)
+// comes as a copy without an Event, and is merged all the same; the
+// store logs it as a duplicate naming the mailbox and the UID, in the
+// delivery's transaction, at its own now rather than the date the client
+// gave, as the other order (upload, then submit) is logged.
+func testDuplicateAppendLogged(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	a := setup(t, s, "alice@example.test")[0]
+	raw := Raw("sent-then-uploaded", "the report")
+	first := dupDeliver(t, s, raw, time.Now(), a, store.Sent)
+	start := time.Now()
+	up := store.NewDelivery(withHeader(raw, "X-Mailer: a mail program"), time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	up.DatedByClient = true
+	up.Copies = []store.Copy{{AccountID: a.ID, Mailbox: store.Sent, Flags: store.FlagSeen}}
+	dl := must(s.Deliver(ctx, up))
+	if len(dl) != 1 || !dl[0].Duplicate || dl[0].UID != first[0].UID {
+		t.Fatalf("upload of the Sent copy: %+v, want the copy held (%+v)", dl, first[0])
+	}
+	ev := must(s.SearchLog(ctx, store.LogQuery{MessageID: "sent-then-uploaded@example.org", Status: msglog.Duplicate}))
+	want := fmt.Sprintf("%s already holds it as UID %d", store.Sent, first[0].UID)
+	if len(ev) != 1 || ev[0].Rcpt != a.Address || ev[0].DomainID != a.DomainID || ev[0].Detail != want ||
+		ev[0].Subject != "sent-then-uploaded" || ev[0].Time.Before(start.Truncate(time.Millisecond)) {
+		t.Fatalf("duplicate records %+v, want one for %s saying %q, at or after %v", ev, a.Address, want, start)
+	}
+	// A new upload is stored and logs nothing, as before.
+	fresh := store.NewDelivery(Raw("uploaded-only", "kept"), time.Now())
+	fresh.Copies = []store.Copy{{AccountID: a.ID, Mailbox: store.Sent}}
+	if dl := must(s.Deliver(ctx, fresh)); dl[0].Duplicate {
+		t.Fatalf("new upload %+v", dl)
+	}
+	if ev := must(s.SearchLog(ctx, store.LogQuery{MessageID: "uploaded-only@example.org"})); len(ev) != 0 {
+		t.Fatalf("records of a new upload %+v", ev)
+	}
+}

@@ -74,7 +74,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TenancyAdmins", testTenancyAdmins},
 		{"TenancyAudit", testTenancyAudit},
 		{"TenancyCounters", testTenancyCounters},
-		{"Duplicates", testDuplicates}, {"DuplicateKeyAlso", testDuplicateKeyAlso}, {"DuplicateLifecycle", testDuplicateLifecycle}, {"ConcurrentDuplicates", testConcurrentDuplicates},
+		{"Duplicates", testDuplicates}, {"DuplicateKeyAlso", testDuplicateKeyAlso}, {"DuplicateLifecycle", testDuplicateLifecycle}, {"ConcurrentDuplicates", testConcurrentDuplicates}, {"DuplicateAppendLogged", testDuplicateAppendLogged},
 		{"SortRows", testSortRows},
 		{"MessageBodies", testMessageBodies},
 		{"SearchFields", testSearchFields},
