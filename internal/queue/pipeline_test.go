@@ -254,7 +254,7 @@ func TestPipelinedCommandsInOneWrite(t *testing.T) {
 	}
 	raw.check(t)
 	// Two recipients: the trace field names none (smtp.go, received).
-	trace := "Received: by queue.example.org (xtramail) id 1; " + t0.Format(time.RFC1123Z) + "\r\n"
+	trace := "Received: from queue.example.org (local)\r\n\tby queue.example.org (xtramail) id 1; " + t0.Format(time.RFC1123Z) + "\r\n"
 	if want := trace + string(msg) + "\r\n"; string(got) != want {
 		t.Errorf("relay got\n%q\nwant\n%q", got, want)
 	}

@@ -734,16 +734,33 @@ func failure(err error, host string) result {
 
 // appendReceived appends the trace field (RFC 5321 4.4: a server that takes a
 // message for further delivery inserts one) put at the top of what goes
-// out: our name, the entry's queue id and the time it was accepted, and
-// the recipient when there is one. Neither the submitting client's
-// address, which only the message log keeps, nor the DKIM signature
-// (which never covers Received) depends on it, and the duplicate rule
-// digests bodies only (store/dedup.go), so a copy journaled back is still
-// known.
+// out, a Stamp as 4.4 has it: where the message came from (the FROM
+// clause is required), our name, the protocol when one fits, the entry's
+// queue id, the recipient when there is one, and the time it was
+// accepted. The submitting client's address is left out on purpose (only
+// the message log keeps it): the FROM clause names the client by its
+// EHLO name, or the webmail, and says it signed in. Neither the DKIM
+// signature (which never covers Received) depends on the field, nor the
+// duplicate rule, which digests bodies only (store/dedup.go), so a copy
+// journaled back is still known.
 func (w *Worker) appendReceived(b []byte, e store.QueueEntry, recipients int) []byte {
-	b = append(b, "Received: by "...)
+	b = append(b, "Received: from "...)
+	if e.Origin.Client == "" {
+		// The service made the message itself (store.Origin).
+		b = append(b, w.cfg.Hostname...)
+		b = append(b, " (local)"...)
+	} else {
+		b = append(b, traceDomain(e.Origin.Client)...)
+		b = append(b, " (authenticated sender)"...)
+	}
+	b = append(b, "\r\n\tby "...)
 	b = append(b, w.cfg.Hostname...)
-	b = append(b, " (xtramail) id "...)
+	b = append(b, " (xtramail)"...)
+	if isAtom(e.Origin.With) {
+		b = append(b, " with "...)
+		b = append(b, e.Origin.With...)
+	}
+	b = append(b, " id "...)
 	b = strconv.AppendInt(b, e.ID, 10)
 	if recipients == 1 && ascii(e.Rcpt) {
 		b = append(b, "\r\n\tfor <"...)
@@ -753,6 +770,44 @@ func (w *Worker) appendReceived(b []byte, e store.QueueEntry, recipients int) []
 	b = append(b, "; "...)
 	b = e.Queued.AppendFormat(b, time.RFC1123Z)
 	return append(b, "\r\n"...)
+}
+
+// traceDomain is the name a client gave in EHLO when it is a domain as
+// the FROM clause of a Received field takes it (RFC 5321 4.1.2 Domain:
+// letters, digits and hyphens in dot-separated labels), else "unknown".
+// An address literal ("[127.0.0.1]", what Thunderbird gives) is allowed
+// there only with the connection's address (TCP-info), which we do not
+// write.
+func traceDomain(name string) string {
+	if len(name) == 0 || len(name) > 255 {
+		return "unknown"
+	}
+	for _, label := range strings.Split(name, ".") {
+		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return "unknown"
+		}
+		for _, c := range []byte(label) {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return "unknown"
+			}
+		}
+	}
+	return name
+}
+
+// isAtom reports whether s is a protocol name the WITH clause takes:
+// letters, digits and hyphens (RFC 5321 4.4 Attdl-Protocol, as IANA's
+// Mail Transmission Types are written).
+func isAtom(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // sign returns the DKIM-Signature field for an entry's body when its

@@ -32,6 +32,26 @@ type Outbound struct {
 	// notification about it says (a failure there is no failure to
 	// reach them).
 	Continuity bool
+	// Origin is how the message reached the service, for the trace
+	// field the queue puts on it.
+	Origin Origin
+}
+
+// Origin says how a queued message reached the service, for the
+// Received field the queue adds when it sends it on (RFC 5321 4.4: its
+// FROM clause is required). The zero value: the service made the message
+// itself (a sign-in mail, an administrator's redelivery), or queued it
+// before origins were kept.
+type Origin struct {
+	// Client is the name the submitting client gave in EHLO, as given
+	// (the listener bounds it; the queue checks it is a domain before
+	// writing it), or "webmail" for the webmail.
+	Client string
+	// With is the protocol of the field's WITH clause, one of IANA's
+	// Mail Transmission Types: "ESMTPSA" for SMTP submission, always
+	// signed in over TLS (RFC 3848); "" where none fits (the webmail's
+	// HTTPS is not one).
+	With string
 }
 
 // DSN is what a sender asked of delivery status notifications with the
@@ -64,6 +84,7 @@ type QueueEntry struct {
 	Route      string // see Outbound.Route; "" for the usual way
 	DSN        DSN    // see Outbound.DSN
 	Continuity bool   // see Outbound.Continuity
+	Origin     Origin // see Outbound.Origin
 	MessageID  string // of the message, for the log
 	Subject    string
 	Size       int64

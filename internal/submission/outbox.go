@@ -187,8 +187,10 @@ func (o *Outbox) submit(ctx context.Context, e store.OutboxEntry) (failure strin
 	if err := o.spoolDraft(ctx, sp, acct, msg.ID, msg.BodyID, body.Size); err != nil {
 		return "", err
 	}
+	// The webmail has no EHLO name, and HTTPS is no Mail Transmission
+	// Type: its trace field says webmail and names no protocol.
 	_, err = o.sub.Submit(ctx, Message{Account: acct, MailFrom: acct.Address, Rcpts: Recipients(body.Info), Spool: sp,
-		RemoteIP: e.RemoteIP})
+		RemoteIP: e.RemoteIP, Origin: store.Origin{Client: "webmail"}})
 	if err == nil {
 		o.markAnswered(ctx, acct.ID, body.Info.Envelope.InReplyTo)
 		return "", nil

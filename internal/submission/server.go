@@ -710,7 +710,9 @@ func (s *session) Data(r io.Reader) error {
 		s.readAt = time.Now()
 	}
 	res, err := s.srv.sub.Submit(ctx, Message{Account: *s.acct, MailFrom: s.from, Rcpts: s.rcpts, Spool: sp, SentSize: in.Size(),
-		RemoteIP: s.ip, routes: s.routes, DSN: s.dsn})
+		RemoteIP: s.ip, routes: s.routes, DSN: s.dsn,
+		// Signed in over TLS, as MAIL requires here: ESMTPSA (RFC 3848).
+		Origin: store.Origin{Client: s.conn.Hostname(), With: "ESMTPSA"}})
 	// The health check hears of a full disk from here too, and of its
 	// end at a message kept.
 	s.srv.cfg.Storage.Record(err)

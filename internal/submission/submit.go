@@ -161,6 +161,9 @@ type Message struct {
 	// the client's. 0: the body's size.
 	SentSize int64
 	RemoteIP string // for the message log; "" for none
+	// Origin is how the message came in (the client's EHLO name and
+	// protocol), for the trace field the queue adds when it sends it on.
+	Origin store.Origin
 	// DSN is what the client asked of delivery status notifications
 	// (RFC 3461) per recipient, keyed as Rcpts are normalised
 	// (store.NormalizeAddress); a recipient without one asked nothing.
@@ -578,6 +581,7 @@ func (s *Submitter) store(ctx context.Context, m Message, acct store.Account, rc
 	for i := range entries {
 		entries[i].DSN = m.DSN[relay[i]]
 		entries[i].Continuity = protected[relay[i]]
+		entries[i].Origin = m.Origin
 	}
 	out.Outbound = entries
 	out.Events = append(out.Events, queued...)

@@ -16,14 +16,14 @@ import (
 
 const queueCols = `id, account_id, domain_id, body_id, mail_from, rcpt, rcpt_domain, message_id, subject, size,
 	queued, next_attempt, lease_until, attempts, last_error, delay_notified, route,
-	dsn_notify, dsn_orcpt, dsn_ret, dsn_envid, continuity`
+	dsn_notify, dsn_orcpt, dsn_ret, dsn_envid, continuity, origin_client, origin_with`
 
 func scanQueueEntry(sc scanner) (store.QueueEntry, error) {
 	var e store.QueueEntry
 	var queued, next, lease int64
 	err := sc.Scan(&e.ID, &e.AccountID, &e.DomainID, &e.BodyID, &e.MailFrom, &e.Rcpt, &e.RcptDomain, &e.MessageID,
 		&e.Subject, &e.Size, &queued, &next, &lease, &e.Attempts, &e.LastError, &e.DelayNotified, &e.Route,
-		&e.DSN.Notify, &e.DSN.ORcpt, &e.DSN.Ret, &e.DSN.EnvID, &e.Continuity)
+		&e.DSN.Notify, &e.DSN.ORcpt, &e.DSN.Ret, &e.DSN.EnvID, &e.Continuity, &e.Origin.Client, &e.Origin.With)
 	e.Queued, e.NextAttempt = time.UnixMilli(queued), time.UnixMilli(next)
 	if lease > 0 {
 		e.LeaseUntil = time.UnixMilli(lease)
@@ -49,10 +49,12 @@ func (t *tx) queueDelivery(s *Store, bodyID int64, d *store.Delivery) error {
 		// insert itself: one statement less per recipient.
 		now := d.Received.UnixMilli()
 		res, err := t.Exec(`INSERT INTO queue (account_id, domain_id, body_id, mail_from, rcpt, rcpt_domain, message_id,
-				subject, size, queued, next_attempt, route, dsn_notify, dsn_orcpt, dsn_ret, dsn_envid, continuity)
-				SELECT id, domain_id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM accounts WHERE id = ?`,
+				subject, size, queued, next_attempt, route, dsn_notify, dsn_orcpt, dsn_ret, dsn_envid, continuity,
+				origin_client, origin_with)
+				SELECT id, domain_id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM accounts WHERE id = ?`,
 			bodyID, from, rcpt, store.DomainOf(rcpt), d.Info.MessageID, d.Info.Subject,
-			d.Size, now, now, o.Route, o.DSN.Notify, o.DSN.ORcpt, o.DSN.Ret, o.DSN.EnvID, o.Continuity, o.AccountID)
+			d.Size, now, now, o.Route, o.DSN.Notify, o.DSN.ORcpt, o.DSN.Ret, o.DSN.EnvID, o.Continuity,
+			o.Origin.Client, o.Origin.With, o.AccountID)
 		if err != nil {
 			return fmt.Errorf("queue for %s: %w", rcpt, err)
 		}

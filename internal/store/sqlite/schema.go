@@ -567,6 +567,10 @@ CREATE INDEX msglog_account ON msglog(account, time) WHERE account IS NOT NULL;`
 	// Whether a queue entry's recipient got the message in their
 	// continuity INBOX too (store.Outbound.Continuity).
 	`ALTER TABLE queue ADD COLUMN continuity INTEGER NOT NULL DEFAULT 0;`,
+	// How each queued message reached the service (store.Origin), for
+	// the Received field the queue adds.
+	`ALTER TABLE queue ADD COLUMN origin_client TEXT NOT NULL DEFAULT '';
+ALTER TABLE queue ADD COLUMN origin_with TEXT NOT NULL DEFAULT '';`,
 }
 
 const dkimRotationSchema = `

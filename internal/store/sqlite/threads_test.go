@@ -389,6 +389,7 @@ func TestThreadsUpgrade(t *testing.T) {
 		"ALTER TABLE domains DROP COLUMN recipient_delimiter", "DROP INDEX msglog_account", "ALTER TABLE msglog DROP COLUMN account",
 		"ALTER TABLE messages DROP COLUMN arrived",
 		"ALTER TABLE queue DROP COLUMN continuity",
+		"ALTER TABLE queue DROP COLUMN origin_client", "ALTER TABLE queue DROP COLUMN origin_with",
 		fmt.Sprintf("PRAGMA user_version = %d", step),
 	} {
 		if _, err := db.Exec(q); err != nil {

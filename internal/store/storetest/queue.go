@@ -26,7 +26,8 @@ func testQueue(t *testing.T, s store.Store) {
 	d.Copies = []store.Copy{{AccountID: alice.ID, Mailbox: store.Sent, Flags: store.FlagSeen}}
 	d.Outbound = []store.Outbound{
 		{AccountID: alice.ID, MailFrom: "Alice@example.org", Rcpt: "Bob@Remote.test",
-			DSN: store.DSN{Notify: "SUCCESS,FAILURE", ORcpt: "rfc822;Bob@Remote.test", Ret: "HDRS", EnvID: "env-1"}},
+			DSN:    store.DSN{Notify: "SUCCESS,FAILURE", ORcpt: "rfc822;Bob@Remote.test", Ret: "HDRS", EnvID: "env-1"},
+			Origin: store.Origin{Client: "laptop.example.org", With: "ESMTPSA"}},
 		{AccountID: alice.ID, MailFrom: "alice@example.org", Rcpt: "dave@far.test", Route: "mx.far.test:2525", Continuity: true},
 	}
 	d.Events = []store.LogEvent{{Status: msglog.Queued, MessageID: "queued@example.org", Rcpt: "bob@remote.test"}}
@@ -87,6 +88,10 @@ func testQueue(t *testing.T, s store.Store) {
 	// So does whether the recipient got a continuity copy.
 	if all[0].Continuity || !all[1].Continuity {
 		t.Fatalf("continuity %t %t", all[0].Continuity, all[1].Continuity)
+	}
+	// And how the message came in.
+	if all[0].Origin != (store.Origin{Client: "laptop.example.org", With: "ESMTPSA"}) || all[1].Origin != (store.Origin{}) {
+		t.Fatalf("origins %+v %+v", all[0].Origin, all[1].Origin)
 	}
 	// Paging by id: AfterID lists the entries after it, in order.
 	if got := must(s.QueueEntries(ctx, store.QueueQuery{AfterID: all[0].ID, Limit: 1})); len(got) != 1 || got[0].ID != all[1].ID {

@@ -205,7 +205,7 @@ func TestRedeliverGoesToDomainRelayOnce(t *testing.T) {
 	}
 	// The stored bytes after the queue's trace field (RFC 5321 4.4).
 	trace, rest, _ := bytes.Cut(got[0].data, []byte("\r\n\tfor <alice@one.test>; "))
-	if !bytes.HasPrefix(trace, []byte("Received: by localhost (xtramail) id ")) || !bytes.HasSuffix(rest, stored) ||
+	if !bytes.HasPrefix(trace, []byte("Received: from localhost (local)\r\n\tby localhost (xtramail) id ")) || !bytes.HasSuffix(rest, stored) ||
 		bytes.Count(rest[:len(rest)-len(stored)], []byte("\n")) != 1 {
 		t.Errorf("redelivered bytes are not the stored ones after one Received field:\n%q\nwant after it\n%q", got[0].data, stored)
 	}
