@@ -19,6 +19,7 @@ import (
 
 	"github.com/xtramail/xtramail/internal/clocktest"
 	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/store/storetest"
 )
 
 // dsnRelay is a relay-mode worker whose relay (a go-smtp sink) announces
@@ -69,7 +70,7 @@ func TestDSNNotifyHonoured(t *testing.T) {
 			if q := queued(t, st); len(q) != 0 {
 				t.Fatalf("queue %+v", q)
 			}
-			in := inbox(t, st, acc)
+			in := storetest.Inbox(t, st, acc)
 			if !tc.notice {
 				if len(in) != 0 {
 					t.Fatalf("NOTIFY=%s: a notice came:\n%s", tc.dsn.Notify, in[0])
@@ -112,7 +113,7 @@ func TestDSNNotifyHonoured(t *testing.T) {
 		c.Set(now)
 		runOnce(t, w)
 	}
-	in := inbox(t, st, acc)
+	in := storetest.Inbox(t, st, acc)
 	var delayed []string
 	for _, n := range in {
 		for _, r := range []string{"a", "b", "c", "d"} {
@@ -143,7 +144,7 @@ func TestDSNSuccessRelayed(t *testing.T) {
 		if got := sk.received(); len(got) != 1 || len(got[0].rcpts) != 2 {
 			t.Fatalf("relay got %+v", got)
 		}
-		in := inbox(t, st, acc)
+		in := storetest.Inbox(t, st, acc)
 		if len(in) != 1 {
 			t.Fatalf("%d notices, want the success report", len(in))
 		}
@@ -180,7 +181,7 @@ func TestDSNSuccessRelayed(t *testing.T) {
 		if carol := m.rcptOpts[slices.Index(m.rcpts, "carol@far.example")]; len(carol.Notify) != 0 || carol.OriginalRecipient != "" {
 			t.Errorf("carol's RCPT parameters %+v", carol)
 		}
-		if in := inbox(t, st, acc); len(in) != 0 {
+		if in := storetest.Inbox(t, st, acc); len(in) != 0 {
 			t.Fatalf("a notice came though the relay reports success itself:\n%s", in[0])
 		}
 	})
@@ -274,7 +275,7 @@ func TestNotificationTextBounded(t *testing.T) {
 	w := relayWorker(t, st, port, func() time.Time { return now })
 	enqueue(t, st, acc, t0, "m1", "nobody@example.net", "slow@example.net")
 	runOnce(t, w)
-	in := inbox(t, st, acc)
+	in := storetest.Inbox(t, st, acc)
 	if len(in) != 1 {
 		t.Fatalf("%d notices, want one for both recipients", len(in))
 	}
@@ -371,7 +372,7 @@ func TestStatusClassMatchesAction(t *testing.T) {
 			}
 			runOnce(t, w)
 			got := map[string]string{}
-			for _, n := range inbox(t, st, acc) {
+			for _, n := range storetest.Inbox(t, st, acc) {
 				status := strings.Join(strings.Fields(string(bytes.Split(n, []byte("\r\n--=_"))[2])), " ")
 				for _, c := range cases {
 					if strings.Contains(status, "Final-Recipient: rfc822; "+c.rcpt+"@") {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/xtramail/xtramail/internal/clocktest"
 	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/store/storetest"
 )
 
 // TestNotificationTransferEncoding (class: the parts a notification
@@ -134,9 +135,9 @@ func TestNotificationTransferEncoding(t *testing.T) {
 		if _, err := st.Deliver(t.Context(), d); err != nil {
 			t.Fatal(err)
 		}
-		before := len(inbox(t, st, acc))
+		before := len(storetest.Inbox(t, st, acc))
 		runOnce(t, w)
-		in := inbox(t, st, acc)
+		in := storetest.Inbox(t, st, acc)
 		if len(in) != before+1 {
 			t.Fatalf("case %d: %d notices, want 1", i, len(in)-before)
 		}

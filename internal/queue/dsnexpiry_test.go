@@ -17,6 +17,7 @@ import (
 
 	"github.com/xtramail/xtramail/internal/clocktest"
 	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/store/storetest"
 )
 
 // humanPart returns the text/plain part of a notification, its lines
@@ -85,7 +86,7 @@ func TestExpiryNoticeSaysItGaveUp(t *testing.T) {
 		}
 		c.Set(q[0].NextAttempt)
 	}
-	in := inbox(t, st, acc)
+	in := storetest.Inbox(t, st, acc)
 	if len(in) != 2 {
 		t.Fatalf("%d notices, want a failure for m2 and one at expiry for m1", len(in))
 	}
@@ -128,7 +129,7 @@ func TestDelayNoticeForContinuityColleague(t *testing.T) {
 		c.Set(now)
 		runOnce(t, w)
 	}
-	in := inbox(t, st, acc)
+	in := storetest.Inbox(t, st, acc)
 	if len(in) != 1 {
 		t.Fatalf("%d notices, want one delay notice", len(in))
 	}

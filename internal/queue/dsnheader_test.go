@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/store/storetest"
 )
 
 // TestNotificationOriginalHeaderBounded (class: a notification copied
@@ -226,7 +227,7 @@ func refusedNotice(t *testing.T, raw, ret string) []byte {
 		t.Fatal(err)
 	}
 	runOnce(t, w)
-	in := inbox(t, st, acc)
+	in := storetest.Inbox(t, st, acc)
 	if len(in) != 1 {
 		t.Fatalf("%d notices, want 1", len(in))
 	}

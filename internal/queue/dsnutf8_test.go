@@ -17,6 +17,7 @@ import (
 
 	"github.com/xtramail/xtramail/internal/clocktest"
 	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/store/storetest"
 )
 
 // TestNotificationUTF8Recipient (class: a recipient or ORCPT address
@@ -64,7 +65,7 @@ func TestNotificationUTF8Recipient(t *testing.T) {
 		Now: c.Now, Rand: func() float64 { return 0.5 }}, st, nil, nil)
 	enqueueDSN(t, st, acc, t0, "u1", dsn, rcpts...)
 	runOnce(t, w)
-	in := inbox(t, st, acc)
+	in := storetest.Inbox(t, st, acc)
 	if len(in) != 1 {
 		t.Fatalf("%d notices, want 1", len(in))
 	}

@@ -278,34 +278,6 @@ func queued(t testing.TB, st store.Store) []store.QueueEntry {
 	return q
 }
 
-// inbox returns the raw messages in an account's INBOX.
-func inbox(t testing.TB, st store.Store, acc store.Account) [][]byte {
-	t.Helper()
-	ctx := context.Background()
-	mb, err := st.Mailbox(ctx, acc.ID, store.Inbox)
-	if err != nil {
-		t.Fatal(err)
-	}
-	msgs, err := st.Messages(ctx, acc.ID, mb.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out [][]byte
-	for _, m := range msgs {
-		rc, err := st.OpenBody(ctx, acc.ID, m.BodyID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, b)
-	}
-	return out
-}
-
 func runOnce(t testing.TB, w *Worker) int {
 	t.Helper()
 	n, err := w.RunOnce(context.Background())

@@ -19,6 +19,7 @@ import (
 
 	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/store/storetest"
 	"github.com/xtramail/xtramail/internal/tlsutil"
 )
 
@@ -107,7 +108,7 @@ func TestMXLookupOutcomes(t *testing.T) {
 				if len(q) != 1 || !strings.Contains(q[0].LastError, tc.status) {
 					t.Fatalf("queue %+v, want the entry deferred", q)
 				}
-				if n := len(inbox(t, s.st, s.acc)); n != 0 {
+				if n := len(storetest.Inbox(t, s.st, s.acc)); n != 0 {
 					t.Fatalf("%d notifications for a first deferral", n)
 				}
 			case store.QueueFailed:
@@ -115,7 +116,7 @@ func TestMXLookupOutcomes(t *testing.T) {
 					t.Fatalf("queue %+v, want the entry failed at the first attempt", q)
 				}
 				b := events(t, s.st, msglog.Bounced)
-				n := inbox(t, s.st, s.acc)
+				n := storetest.Inbox(t, s.st, s.acc)
 				if len(b) != 1 || len(n) != 1 {
 					t.Fatalf("%d bounced events, %d notifications; want one each", len(b), len(n))
 				}
@@ -511,7 +512,7 @@ func TestRecipientsSettledEachOnTheirOwn(t *testing.T) {
 	if q := queued(t, s.st); len(q) != 1 || q[0].Rcpt != "b@limit.test" || !strings.Contains(q[0].LastError, "450 4.2.1") {
 		t.Fatalf("queue %+v; want b deferred", q)
 	}
-	n := inbox(t, s.st, s.acc)
+	n := storetest.Inbox(t, s.st, s.acc)
 	if len(n) != 1 {
 		t.Fatalf("%d notifications, want one for the message", len(n))
 	}
@@ -577,7 +578,7 @@ func TestRecipientsRandomReplies(t *testing.T) {
 			for _, e := range queued(t, s.st) {
 				deferred[e.Rcpt] = true
 			}
-			n := inbox(t, s.st, s.acc)
+			n := storetest.Inbox(t, s.st, s.acc)
 			failed := 0
 			for _, r := range rcpts {
 				named := len(n) > 0 && strings.Contains(string(n[0]), "Final-Recipient: rfc822; "+r+"\r\n")
@@ -699,7 +700,7 @@ func TestLoopingMessageReturned(t *testing.T) {
 	if len(got) != 1 || !strings.Contains(string(got[0].data), "hops49@") {
 		t.Fatalf("sink got %d messages, want the one with 49 hops; queue %+v, bounced %+v", len(got), queued(t, s.st), events(t, s.st, msglog.Bounced))
 	}
-	n := inbox(t, s.st, s.acc)
+	n := storetest.Inbox(t, s.st, s.acc)
 	if len(n) != 1 {
 		t.Fatalf("%d notifications, want one", len(n))
 	}
@@ -760,7 +761,7 @@ func TestMultilineReplies(t *testing.T) {
 			if d := events(t, s.st, msglog.Delivered); len(d) != 1 || d[0].Rcpt != "bob@ml.test" || !strings.Contains(d[0].Detail, "as X1") {
 				t.Fatalf("delivered %+v", d)
 			}
-			n := inbox(t, s.st, s.acc)
+			n := storetest.Inbox(t, s.st, s.acc)
 			if len(n) != 2 {
 				t.Fatalf("%d notifications, want 2", len(n))
 			}
@@ -798,7 +799,7 @@ func TestOneNotificationAcrossDomains(t *testing.T) {
 	if got := s.sink.received(); len(got) != 1 || got[0].rcpts[0] != "c@three.test" {
 		t.Fatalf("sink %+v", got)
 	}
-	n := inbox(t, s.st, s.acc)
+	n := storetest.Inbox(t, s.st, s.acc)
 	if len(n) != 1 {
 		t.Fatalf("%d notifications, want one for the message", len(n))
 	}
@@ -856,7 +857,7 @@ func TestOneDelayNoticeAcrossDomains(t *testing.T) {
 	s.sink.set(func() { s.sink.rcptHook = func(string) error { return errTemp } })
 	enqueue(t, s.st, s.acc, t0.Add(-5*time.Hour), "m1", "a@one.test", "b@two.test")
 	runOnce(t, New(s.cfg, s.st, nil, nil))
-	n := inbox(t, s.st, s.acc)
+	n := storetest.Inbox(t, s.st, s.acc)
 	if len(n) != 1 {
 		t.Fatalf("%d notifications, want one delay notice for the message", len(n))
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/xtramail/xtramail/internal/mtasts/mtaststest"
 	"github.com/xtramail/xtramail/internal/queue/queuetest"
 	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/store/storetest"
 	"github.com/xtramail/xtramail/internal/tlsutil"
 )
 
@@ -188,7 +189,7 @@ func TestTemporaryFailureRetriedWithBackoff(t *testing.T) {
 	if d := events(t, s.st, msglog.Deferred); len(d) != 2 || !strings.Contains(d[0].Detail, "451") {
 		t.Fatalf("deferred events %+v", d)
 	}
-	if len(inbox(t, s.st, s.acc)) != 0 {
+	if len(storetest.Inbox(t, s.st, s.acc)) != 0 {
 		t.Fatal("a notification for a delay shorter than DelayNotice")
 	}
 }
@@ -246,7 +247,7 @@ func TestPermanentFailureNotifiesSender(t *testing.T) {
 	if got := s.sink.received(); len(got) != 1 || len(got[0].rcpts) != 1 {
 		t.Fatalf("sink %+v", got)
 	}
-	in := inbox(t, s.st, s.acc)
+	in := storetest.Inbox(t, s.st, s.acc)
 	if len(in) != 1 {
 		t.Fatalf("%d messages in the sender's INBOX, want the notification", len(in))
 	}
@@ -318,7 +319,7 @@ func TestDelayNoticeThenExpiry(t *testing.T) {
 		}
 		now = q[0].NextAttempt
 	}
-	in := inbox(t, s.st, s.acc)
+	in := storetest.Inbox(t, s.st, s.acc)
 	if len(in) != 2 {
 		t.Fatalf("%d notifications after %d attempts, want a delay and a failure notice", len(in), attempts)
 	}

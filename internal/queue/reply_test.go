@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/xtramail/xtramail/internal/msglog"
+	"github.com/xtramail/xtramail/internal/store/storetest"
 )
 
 // startScript listens on 127.0.0.1:0 and runs script on each connection
@@ -290,7 +291,7 @@ func TestReplySizeBounded(t *testing.T) {
 			if d := events(t, st, msglog.Deferred); len(d) != 1 || len(d[0].Detail) > maxReplyText {
 				t.Errorf("deferred events %+v", d)
 			}
-			in := inbox(t, st, acc)
+			in := storetest.Inbox(t, st, acc)
 			if len(in) != 1 {
 				t.Fatalf("%d notices, want the delay notice", len(in))
 			}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/xtramail/xtramail/internal/msglog"
+	"github.com/xtramail/xtramail/internal/store/storetest"
 	"github.com/xtramail/xtramail/internal/tlsutil"
 )
 
@@ -172,7 +173,7 @@ func TestReplyCutOff(t *testing.T) {
 				if stage == "greeting" && strings.Contains(e, "ehlo") {
 					t.Errorf("last error %q blames the EHLO for the greeting", e)
 				}
-				if n := len(inbox(t, st, acc)); n != 0 {
+				if n := len(storetest.Inbox(t, st, acc)); n != 0 {
 					t.Errorf("the sender got %d notices, want none: nothing was refused", n)
 				}
 			})

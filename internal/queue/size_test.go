@@ -10,6 +10,7 @@ import (
 
 	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/store/storetest"
 )
 
 // TestOverAnnouncedSizeFailsWithoutSending guards RFC 1870 6.1: a
@@ -99,7 +100,7 @@ func TestOverAnnouncedSizeFailsWithoutSending(t *testing.T) {
 					t.Errorf("bounced event %+v", e)
 				}
 			}
-			in := inbox(t, st, acc)
+			in := storetest.Inbox(t, st, acc)
 			if len(in) != 1 {
 				t.Fatalf("%d messages in the sender's INBOX, want one failure notice", len(in))
 			}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/xtramail/xtramail/internal/msglog"
+	"github.com/xtramail/xtramail/internal/store/storetest"
 	"github.com/xtramail/xtramail/internal/tlsutil"
 )
 
@@ -284,7 +285,7 @@ func TestStrayReplies(t *testing.T) {
 			if f := events(t, st, msglog.Bounced); len(f) != 0 {
 				t.Errorf("bounced: %+v", f)
 			}
-			if n := len(inbox(t, st, acc)); n != 0 {
+			if n := len(storetest.Inbox(t, st, acc)); n != 0 {
 				t.Errorf("the sender got %d notices, want none: the relay refused nothing", n)
 			}
 			got := r.received()

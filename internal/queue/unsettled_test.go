@@ -9,6 +9,7 @@ import (
 
 	"github.com/xtramail/xtramail/internal/msglog"
 	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/store/storetest"
 )
 
 // fullStore is a store whose settles fail while full is set, as on a
@@ -74,7 +75,7 @@ func TestUnsettledNotSentAgain(t *testing.T) {
 	if d := events(t, s.st, msglog.Delivered); len(d) != 1 {
 		t.Fatalf("delivered events %+v", d)
 	}
-	if in := inbox(t, s.st, s.acc); len(in) != 1 || !strings.Contains(string(in[0]), "Final-Recipient: rfc822; nobody@example.net") {
+	if in := storetest.Inbox(t, s.st, s.acc); len(in) != 1 || !strings.Contains(string(in[0]), "Final-Recipient: rfc822; nobody@example.net") {
 		t.Fatalf("%d messages in the sender's INBOX, want one failure notice", len(in))
 	}
 }

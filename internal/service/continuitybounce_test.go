@@ -14,7 +14,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"github.com/xtramail/xtramail/internal/store"
+	"github.com/xtramail/xtramail/internal/store/storetest"
 	"github.com/xtramail/xtramail/internal/submission"
 )
 
@@ -61,7 +61,7 @@ func TestContinuityColleagueBounceSaysDelivered(t *testing.T) {
 			t.Fatal(err)
 		}
 		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-			for _, m := range inboxOf(t, svc.Store, alice) {
+			for _, m := range storetest.Inbox(t, svc.Store, alice) {
 				if bytes.Contains(m, []byte("In-Reply-To: <"+id+">")) {
 					return m
 				}
@@ -97,34 +97,6 @@ func TestContinuityColleagueBounceSaysDelivered(t *testing.T) {
 		!bytes.Contains(n, []byte("Subject: Undelivered Mail Returned to Sender")) {
 		t.Errorf("the outsider's notice:\n%s", n)
 	}
-}
-
-// inboxOf returns the raw messages of acc's INBOX.
-func inboxOf(t *testing.T, st store.Store, acc store.Account) [][]byte {
-	t.Helper()
-	ctx := context.Background()
-	mb, err := st.Mailbox(ctx, acc.ID, store.Inbox)
-	if err != nil {
-		t.Fatal(err)
-	}
-	msgs, err := st.Messages(ctx, acc.ID, mb.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out [][]byte
-	for _, m := range msgs {
-		rc, err := st.OpenBody(ctx, acc.ID, m.BodyID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, b)
-	}
-	return out
 }
 
 // noticeText returns the text/plain part of a notification, its white
