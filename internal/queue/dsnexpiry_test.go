@@ -1,14 +1,9 @@
 package queue
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"mime"
-	"mime/multipart"
-	"net/mail"
 	"strings"
 	"testing"
 	"time"
@@ -16,35 +11,10 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/xtramail/xtramail/internal/clocktest"
+	"github.com/xtramail/xtramail/internal/queue/queuetest"
 	"github.com/xtramail/xtramail/internal/store"
 	"github.com/xtramail/xtramail/internal/store/storetest"
 )
-
-// humanPart returns the text/plain part of a notification, its lines
-// joined and its white space runs made one space.
-func humanPart(t *testing.T, n []byte) string {
-	t.Helper()
-	msg, err := mail.ReadMessage(bytes.NewReader(n))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := multipart.NewReader(msg.Body, params["boundary"]).NextPart()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if typ := p.Header.Get("Content-Type"); !strings.HasPrefix(typ, "text/plain") {
-		t.Fatalf("first part is %s:\n%s", typ, n)
-	}
-	b, err := io.ReadAll(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.Join(strings.Fields(string(b)), " ")
-}
 
 // TestExpiryNoticeSaysItGaveUp: an entry that only ever got 451 fails
 // when its lifetime (random, whole days or hours, the seed logged) runs
@@ -94,7 +64,7 @@ func TestExpiryNoticeSaysItGaveUp(t *testing.T) {
 	if err := contains(expired, "Action: failed", "Status: 5.4.7", "Diagnostic-Code: smtp; 451 4.3.0"); err != nil {
 		t.Fatalf("expiry notice %v:\n%s", err, expired)
 	}
-	text := humanPart(t, expired)
+	text := queuetest.NoticeText(t, expired)
 	for _, s := range []string{
 		"kept retrying for " + want + ", since " + t0.Format(time.RFC1123Z) + ", and has given up",
 		"failed only temporarily each time",
@@ -106,7 +76,7 @@ func TestExpiryNoticeSaysItGaveUp(t *testing.T) {
 		}
 	}
 	// A refusal is told as before: nothing about retrying.
-	if text := humanPart(t, refused); strings.Contains(text, "gave up") || !strings.Contains(text, "<nobody@example.net> (failed): ") {
+	if text := queuetest.NoticeText(t, refused); strings.Contains(text, "gave up") || !strings.Contains(text, "<nobody@example.net> (failed): ") {
 		t.Errorf("the refusal's text:\n%s", text)
 	}
 }
@@ -133,7 +103,7 @@ func TestDelayNoticeForContinuityColleague(t *testing.T) {
 	if len(in) != 1 {
 		t.Fatalf("%d notices, want one delay notice", len(in))
 	}
-	text := humanPart(t, in[0])
+	text := queuetest.NoticeText(t, in[0])
 	for _, s := range []string{
 		"delivered to the continuity mailbox of the recipients below",
 		"<slow@example.org> (continuity mailbox: delivered; primary mailbox: delayed): ",

@@ -3,17 +3,14 @@ package service
 import (
 	"bytes"
 	"context"
-	"io"
-	"mime"
-	"mime/multipart"
 	"net"
-	"net/mail"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/xtramail/xtramail/internal/queue/queuetest"
 	"github.com/xtramail/xtramail/internal/store/storetest"
 	"github.com/xtramail/xtramail/internal/submission"
 )
@@ -73,7 +70,7 @@ func TestContinuityColleagueBounceSaysDelivered(t *testing.T) {
 	}
 
 	n := notice("bob@example.org", "colleague@example.org")
-	text := noticeText(t, n)
+	text := queuetest.NoticeText(t, n)
 	for _, want := range []string{
 		"delivered to the continuity mailbox of the recipients below",
 		"can read it there now",
@@ -92,32 +89,9 @@ func TestContinuityColleagueBounceSaysDelivered(t *testing.T) {
 	}
 
 	n = notice("carol@remote.test", "outsider@example.org")
-	text = noticeText(t, n)
+	text = queuetest.NoticeText(t, n)
 	if strings.Contains(text, "continuity") || !strings.Contains(text, "<carol@remote.test> (failed): ") ||
 		!bytes.Contains(n, []byte("Subject: Undelivered Mail Returned to Sender")) {
 		t.Errorf("the outsider's notice:\n%s", n)
 	}
-}
-
-// noticeText returns the text/plain part of a notification, its white
-// space runs made one space.
-func noticeText(t *testing.T, n []byte) string {
-	t.Helper()
-	msg, err := mail.ReadMessage(bytes.NewReader(n))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := multipart.NewReader(msg.Body, params["boundary"]).NextPart()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.Join(strings.Fields(string(b)), " ")
 }
