@@ -73,3 +73,12 @@ func Fill(t testing.TB, dir string) (free func()) {
 		}
 	}
 }
+
+// WithUmask runs f under umask, then puts the old one back. The umask is
+// the process's: the test calling it must not be parallel, and no other
+// test of its package may create files meanwhile.
+func WithUmask(umask int, f func()) {
+	old := syscall.Umask(umask)
+	defer syscall.Umask(old)
+	f()
+}

@@ -7,10 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/xtramail/xtramail/internal/disktest"
 	"github.com/xtramail/xtramail/internal/tlsutil"
 )
 
@@ -31,7 +31,7 @@ func TestDataDirPrivate(t *testing.T) {
 		cfg.Capture.Listen = "127.0.0.1:0"
 		cfg.Capture.Allow = []string{"127.0.0.1/32"}
 		var svc *Service
-		withUmask(umask, func() {
+		disktest.WithUmask(umask, func() {
 			svc = startService(t, cfg)
 			ctx := context.Background()
 			if _, err := svc.Store.CreateDomain(ctx, "example.test", 0); err != nil {
@@ -114,13 +114,6 @@ func TestDataDirMadePrivate(t *testing.T) {
 			checkPrivate(t, dir)
 		})
 	}
-}
-
-// withUmask runs f under umask, the process's.
-func withUmask(umask int, f func()) {
-	old := syscall.Umask(umask)
-	defer syscall.Umask(old)
-	f()
 }
 
 // checkPrivate fails the test for each file or directory under dir (dir

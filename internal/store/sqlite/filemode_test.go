@@ -2,22 +2,14 @@ package sqlite
 
 import (
 	"bytes"
+	"github.com/xtramail/xtramail/internal/disktest"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 )
-
-// withUmask runs f under umask, the process's: the test calling it must
-// not be parallel, and nothing else in the package is meanwhile.
-func withUmask(umask int, f func()) {
-	old := syscall.Umask(umask)
-	defer syscall.Umask(old)
-	f()
-}
 
 // TestDatabaseFilesPrivate: under the usual umask 022, a new store's
 // database, -wal and -shm are the service user's alone (0600), and no
@@ -29,7 +21,7 @@ func TestDatabaseFilesPrivate(t *testing.T) {
 	for _, umask := range []int{0o022, 0o002, 0} {
 		dir := filepath.Join(t.TempDir(), "data")
 		var s *Store
-		withUmask(umask, func() {
+		disktest.WithUmask(umask, func() {
 			s = open(t, dir)
 			bob(t, s) // the WAL holds a commit
 		})
