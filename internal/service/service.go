@@ -29,6 +29,7 @@ import (
 	"github.com/xtramail/xtramail/internal/blob/fs"
 	"github.com/xtramail/xtramail/internal/capture"
 	"github.com/xtramail/xtramail/internal/config"
+	"github.com/xtramail/xtramail/internal/hostport"
 	"github.com/xtramail/xtramail/internal/imapserver"
 	"github.com/xtramail/xtramail/internal/imapserver/imapmsg"
 	"github.com/xtramail/xtramail/internal/msglog"
@@ -369,7 +370,11 @@ func queueConfig(cfg *config.Config, cache mtasts.Cache, log *slog.Logger) queue
 	qc.RouteNetworks, _ = q.RoutePrefixes()
 	switch q.EffectiveMode() {
 	case "relay":
-		qc.Relay = &queue.Relay{Host: q.RelayHost, Port: q.RelayPort, TLS: q.RelayTLS,
+		// In the form DNS looks up and a certificate names: an
+		// internationalised name in its A-labels (Validate has
+		// checked it reads).
+		host, _ := hostport.Host(q.RelayHost)
+		qc.Relay = &queue.Relay{Host: host, Port: q.RelayPort, TLS: q.RelayTLS,
 			Username: q.RelayUsername, Password: q.RelayPassword}
 	case "mx":
 		if q.MTASTS {
